@@ -1,0 +1,2 @@
+"""Compilation targets, installed as ``typedflow.backends``; found through the
+``typedflow.backends`` entry-point group."""

@@ -1,0 +1,104 @@
+"""Resolving IR bindings and conditions against the values of a running workflow."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from typedflow import ir
+
+
+class Env:
+    """The values visible to a block: workflow inputs, map items and finished nodes' outputs."""
+
+    __slots__ = ("inputs", "items", "parent", "values")
+
+    def __init__(self, inputs: dict[str, Any], parent: Env | None = None, items: dict[str, Any] | None = None):
+        self.inputs = inputs
+        self.parent = parent
+        self.items = items if items is not None else (parent.items if parent else {})
+        self.values: dict[str, dict[str, Any] | None] = {}
+
+    def outputs_of(self, node: str) -> dict[str, Any] | None:
+        env: Env | None = self
+        while env is not None:
+            if node in env.values:
+                return env.values[node]
+            env = env.parent
+        return None
+
+
+def _follow(v: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        if v is None:
+            return None
+        v = v[key]
+    return v
+
+
+def resolve(b: ir.Binding, env: Env) -> Any:
+    if isinstance(b, ir.Const):
+        return b.value
+    if isinstance(b, ir.OutputRef):
+        outs = env.outputs_of(b.node)
+        if outs is None:
+            return None
+        return _follow(outs if b.output is None else outs.get(b.output), b.path)
+    if isinstance(b, ir.InputRef):
+        return _follow(env.inputs.get(b.name), b.path)
+    return _follow(env.items.get(b.map), b.path)
+
+
+_OPS = {
+    "==": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
+
+
+def holds(c: ir.Condition, env: Env) -> bool:
+    """Evaluate a condition on actual values; an ordering comparison with a missing value is False."""
+    if isinstance(c, ir.Compare):
+        a, b = resolve(c.left, env), resolve(c.right, env)
+        if (a is None or b is None) and c.op not in ("==", "!="):
+            return False
+        return bool(_OPS[c.op](a, b))
+    if isinstance(c, ir.And):
+        return all(holds(t, env) for t in c.terms)
+    if isinstance(c, ir.Or):
+        return any(holds(t, env) for t in c.terms)
+    return not holds(c.term, env)
+
+
+def binding_nodes(b: ir.Binding) -> tuple[str, ...]:
+    return (b.node,) if isinstance(b, ir.OutputRef) else ()
+
+
+def condition_nodes(c: ir.Condition) -> list[str]:
+    if isinstance(c, ir.Compare):
+        return [*binding_nodes(c.left), *binding_nodes(c.right)]
+    if isinstance(c, ir.And | ir.Or):
+        return [n for t in c.terms for n in condition_nodes(t)]
+    return condition_nodes(c.term)
+
+
+def referenced_nodes(node: ir.Node) -> set[str]:
+    """Every node id a node (and everything nested in it) reads from."""
+    out: set[str] = set()
+    if isinstance(node, ir.TaskNode | ir.SubWorkflowNode):
+        for a in node.args:
+            out.update(binding_nodes(a.value))
+    elif isinstance(node, ir.ConditionalNode):
+        for br in node.branches:
+            if br.condition is not None:
+                out.update(condition_nodes(br.condition))
+            for n in br.nodes:
+                out |= referenced_nodes(n)
+    elif isinstance(node, ir.MapNode):
+        out.update(binding_nodes(node.items.value))
+        out.update(binding_nodes(node.result))
+        for n in node.body:
+            out |= referenced_nodes(n)
+    return out

@@ -1,0 +1,292 @@
+"""The local interpreter: runs the IR with real concurrency.
+
+One scheduler thread owns all run state and reacts to completions; task attempts run on a pool
+of worker threads (or worker processes, see :mod:`.isolation`). Blocks (the workflow body, a
+``when`` branch, one ``map_over`` item, a sub-workflow) are dependency-driven: a node starts as soon
+as the siblings it reads from have finished.
+"""
+
+from __future__ import annotations
+
+import queue
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import attrs
+
+from typedflow import ir
+from typedflow.backends.local.bindings import Env, holds, resolve
+from typedflow.backends.local.isolation import Runner
+from typedflow.backends.local.journal import Journal
+from typedflow.backends.local.plan import plan
+from typedflow.backends.local.retry import Clock, delay, retryable
+from typedflow.runtime.execute import Outcome, TaskError, utcnow
+
+PENDING, RUNNING, SUCCEEDED, CACHED, FAILED, SKIPPED = "pending", "running", "succeeded", "cached", "failed", "skipped"
+
+
+@attrs.define
+class NodeReport:
+    key: str
+    node: str
+    task: str | None
+    status: str
+    attempts: int = 0
+    duration: float = 0.0
+    started_at: str = ""
+    ended_at: str = ""
+    error_type: str = ""
+    message: str = ""
+    traceback: str = ""
+    cache_key: str | None = None
+    inputs: dict[str, Any] = attrs.Factory(dict)
+    outputs: dict[str, Any] = attrs.Factory(dict)
+    reason: str = ""
+
+
+Listener = Callable[[NodeReport], None]
+
+
+class _Block:
+    """One activation of a list of nodes in an environment."""
+
+    __slots__ = ("done_cb", "env", "failed", "interp", "key", "left", "plan", "remaining", "status")
+
+    def __init__(self, interp: Interpreter, nodes: tuple[ir.Node, ...], env: Env, key: str,
+                 done_cb: Callable[[bool], None]) -> None:
+        self.interp = interp
+        self.plan = plan(nodes)
+        self.env = env
+        self.key = key
+        self.done_cb = done_cb
+        self.remaining = {n.id: len(self.plan.deps[n.id]) for n in nodes}
+        self.status: dict[str, str] = {}
+        self.left = len(nodes)
+        self.failed = False
+
+    def start(self) -> None:
+        if self.left == 0:
+            self.done_cb(True)
+            return
+        for n in self.plan.nodes:
+            if self.remaining[n.id] == 0:
+                self.interp.launch(n, self)
+
+    def finish(self, node_id: str, ok: bool) -> None:
+        self.status[node_id] = SUCCEEDED if ok else FAILED
+        self.left -= 1
+        if not ok:
+            self.failed = True
+            self._skip_downstream(node_id)
+        else:
+            for d in self.plan.dependents[node_id]:
+                self.remaining[d] -= 1
+                if self.remaining[d] == 0 and d not in self.status:
+                    self.interp.launch(self._node(d), self)
+        if self.left == 0:
+            self.done_cb(not self.failed)
+
+    def _skip_downstream(self, node_id: str) -> None:
+        stack = list(self.plan.dependents[node_id])
+        while stack:
+            d = stack.pop()
+            if d in self.status:
+                continue
+            self.status[d] = SKIPPED
+            self.left -= 1
+            self.interp.skip_tree(self._node(d), self.key, f"upstream {node_id} failed")
+            stack.extend(self.plan.dependents[d])
+
+    def _node(self, node_id: str) -> ir.Node:
+        for n in self.plan.nodes:
+            if n.id == node_id:
+                return n
+        raise KeyError(node_id)
+
+
+class Interpreter:
+    """Runs one workflow IR once. Use :func:`typedflow.run.run` rather than this directly."""
+
+    def __init__(self, doc: ir.WorkflowIR, *, runner: Runner, max_workers: int, use_cache: bool,
+                 clock: Clock, journal: Journal | None, resumed: dict[str, dict[str, Any]] | None,
+                 listener: Listener | None, run_id: str) -> None:
+        self.doc = doc
+        self.runner = runner
+        self.use_cache = use_cache
+        self.clock = clock
+        self.journal = journal
+        self.resumed = resumed or {}
+        self.listener = listener
+        self.run_id = run_id
+        self.events: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self.pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="typedflow-task")
+        self.reports: dict[str, NodeReport] = {}
+        self.active = 0
+        self.failures: list[NodeReport] = []
+        self.tasks = {t.name: t for t in doc.tasks}
+
+    # ------------------------------------------------------------------ reporting
+    def report(self, rep: NodeReport) -> None:
+        self.reports[rep.key] = rep
+        if rep.status == FAILED:
+            self.failures.append(rep)
+        if self.listener is not None:
+            self.listener(rep)
+
+    def skip_tree(self, node: ir.Node, prefix: str, reason: str) -> None:
+        for n in ir.walk((node,)):
+            if isinstance(n, ir.TaskNode):
+                self.report(NodeReport(prefix + n.id, n.id, n.task, SKIPPED, reason=reason))
+
+    # ------------------------------------------------------------------ running
+    def run(self, inputs: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+        wf = self.doc.workflow
+        env = Env(inputs)
+        result: dict[str, Any] = {}
+
+        def done(ok: bool) -> None:
+            result["ok"] = ok
+
+        root = _Block(self, wf.nodes, env, "", done)
+        self.active += 1
+        self.events.put(root.start)
+        try:
+            while "ok" not in result:
+                self.events.get()()
+        finally:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+        outputs = {a.param: resolve(a.value, env) for a in wf.results} if result["ok"] else {}
+        return bool(result["ok"]), outputs
+
+    def launch(self, node: ir.Node, block: _Block) -> None:
+        if isinstance(node, ir.TaskNode):
+            self.launch_task(node, block)
+        elif isinstance(node, ir.ConditionalNode):
+            self.launch_conditional(node, block)
+        elif isinstance(node, ir.MapNode):
+            self.launch_map(node, block)
+        else:
+            self.launch_subworkflow(node, block)
+
+    def launch_conditional(self, node: ir.ConditionalNode, block: _Block) -> None:
+        chosen: ir.Branch | None = None
+        for br in node.branches:
+            if br.condition is None or holds(br.condition, block.env):
+                chosen = br
+                break
+        for br in node.branches:
+            if br is not chosen:
+                for n in br.nodes:
+                    self.skip_tree(n, block.key, "condition not met")
+        if chosen is None:
+            block.finish(node.id, True)
+            return
+        _Block(self, chosen.nodes, block.env, block.key, lambda ok: block.finish(node.id, ok)).start()
+
+    def launch_map(self, node: ir.MapNode, block: _Block) -> None:
+        items = resolve(node.items.value, block.env) or []
+        n = len(items)
+        results: list[Any] = [None] * n
+        limit = node.max_concurrency or n or 1
+        state = {"next": 0, "running": 0, "done": 0, "failed": False}
+
+        def start_next() -> None:
+            while state["next"] < n and state["running"] < limit:
+                i = state["next"]
+                state["next"] += 1
+                state["running"] += 1
+                env = Env(block.env.inputs, block.env, {**block.env.items, node.id: items[i]})
+                key = f"{block.key}{node.id}[{i}]/"
+                _Block(self, node.body, env, key, lambda ok, i=i, env=env: item_done(i, ok, env)).start()
+
+        def item_done(i: int, ok: bool, env: Env) -> None:
+            state["running"] -= 1
+            state["done"] += 1
+            if ok:
+                results[i] = resolve(node.result, env)
+            else:
+                state["failed"] = True
+            if state["done"] == n:
+                if not state["failed"]:
+                    block.env.values[node.id] = {"out": results}
+                block.finish(node.id, not state["failed"])
+            else:
+                start_next()
+
+        if n == 0:
+            block.env.values[node.id] = {"out": []}
+            block.finish(node.id, True)
+            return
+        start_next()
+
+    def launch_subworkflow(self, node: ir.SubWorkflowNode, block: _Block) -> None:
+        sub = self.doc.subworkflow(node.workflow)
+        inputs = {a.param: resolve(a.value, block.env) for a in node.args}
+        env = Env(inputs, None, {})
+
+        def done(ok: bool) -> None:
+            if ok:
+                block.env.values[node.id] = {a.param: resolve(a.value, env) for a in sub.results}
+            block.finish(node.id, ok)
+
+        _Block(self, sub.nodes, env, f"{block.key}{node.id}/", done).start()
+
+    def launch_task(self, node: ir.TaskNode, block: _Block) -> None:
+        key = block.key + node.id
+        template = self.tasks[node.task]
+        inputs = {a.param: resolve(a.value, block.env) for a in node.args}
+        prior = self.resumed.get(key)
+        if prior is not None:
+            block.env.values[node.id] = prior["outputs"]
+            self.report(NodeReport(key, node.id, node.task, CACHED, inputs=inputs, outputs=prior["outputs"],
+                                   reason="resumed"))
+            block.finish(node.id, True)
+            return
+        self.report(NodeReport(key, node.id, node.task, RUNNING, inputs=inputs, started_at=utcnow()))
+        fut = self.pool.submit(self.attempts, template, inputs)
+
+        def done(f: Future[tuple[Outcome | TaskError, int]]) -> None:
+            self.events.put(lambda: self.task_done(node, block, key, template, inputs, f))
+
+        fut.add_done_callback(done)
+
+    def attempts(self, template: ir.TaskTemplate, inputs: dict[str, Any]) -> tuple[Outcome | TaskError, int]:
+        """Run a task with its retry policy (in a worker thread)."""
+        policy = template.retry
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return self.runner.run(template, inputs, self.use_cache), attempt
+            except TaskError as err:
+                if attempt >= policy.attempts or not retryable(policy, err):
+                    return err, attempt
+                self.clock.sleep(delay(policy, attempt, self.clock))
+
+    def task_done(self, node: ir.TaskNode, block: _Block, key: str, template: ir.TaskTemplate,
+                  inputs: dict[str, Any], f: Future[tuple[Outcome | TaskError, int]]) -> None:
+        try:
+            result, attempts = f.result()
+        except BaseException as exc:  # the runner itself broke: report, never hang
+            result, attempts = TaskError(type(exc).__name__, str(exc)), 1
+        if isinstance(result, TaskError):
+            self.report(NodeReport(key, node.id, node.task, FAILED, attempts=attempts, ended_at=utcnow(),
+                                   error_type=result.error_type, message=result.message,
+                                   traceback=result.traceback, inputs=inputs))
+            block.finish(node.id, False)
+            return
+        block.env.values[node.id] = result.outputs
+        status = CACHED if result.status == "cached" else SUCCEEDED
+        if self.journal is not None:
+            self.journal.record(key, result.outputs, status)
+        self.report(NodeReport(key, node.id, node.task, status, attempts=attempts, duration=result.duration,
+                               started_at=result.started_at, ended_at=result.ended_at, cache_key=result.cache_key,
+                               inputs=inputs, outputs=result.outputs))
+        block.finish(node.id, True)
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:8]

@@ -1,0 +1,146 @@
+"""Where a task attempt runs: a worker thread, or a worker process that can die alone.
+
+Values cross the process boundary as typed JSON lines over pipes; nothing is pickled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from typing import Any, Protocol
+
+from typedflow import ir
+from typedflow.codec import converter
+from typedflow.runtime.execute import Outcome, TaskError, execute
+from typedflow.runtime.store import LocalStore
+
+
+class Runner(Protocol):
+    def run(self, template: ir.TaskTemplate, inputs: dict[str, Any], use_cache: bool) -> Outcome: ...
+
+    def close(self) -> None: ...
+
+
+class ThreadRunner:
+    """Runs the task in the calling worker thread. With a timeout, the attempt runs in a helper
+    thread that is abandoned (it cannot be killed) when the time is up."""
+
+    def __init__(self, store: LocalStore) -> None:
+        self.store = store
+
+    def run(self, template: ir.TaskTemplate, inputs: dict[str, Any], use_cache: bool) -> Outcome:
+        if template.timeout is None:
+            return execute(template, inputs, store=self.store, use_cache=use_cache)
+        box: dict[str, Any] = {}
+
+        def target() -> None:
+            try:
+                box["ok"] = execute(template, inputs, store=self.store, use_cache=use_cache)
+            except BaseException as exc:
+                box["err"] = exc
+
+        t = threading.Thread(target=target, daemon=True, name=f"typedflow-{template.name}")
+        t.start()
+        t.join(template.timeout)
+        if t.is_alive():
+            raise TaskError("TimeoutError", f"task {template.name} exceeded its timeout of {template.timeout:g}s "
+                                            "(abandoned: thread isolation cannot kill it)")
+        if "err" in box:
+            raise box["err"]
+        result: Outcome = box["ok"]
+        return result
+
+    def close(self) -> None:
+        pass
+
+
+class _Worker:
+    """A long-lived worker process speaking JSON lines on stdin/stdout."""
+
+    def __init__(self, store_root: str, modules: dict[str, str]) -> None:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join([*sys.path[1:], env.get("PYTHONPATH", "")])
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "typedflow.backends.local.procworker", store_root, json.dumps(modules)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True, bufsize=1,
+        )
+
+    def call(self, request: dict[str, Any], timeout: float | None) -> dict[str, Any]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(json.dumps(request) + "\n")
+        self.proc.stdin.flush()
+        timer = None
+        if timeout is not None:
+            timer = threading.Timer(timeout, self.proc.kill)
+            timer.start()
+        try:
+            line = self.proc.stdout.readline()
+        finally:
+            if timer is not None:
+                timer.cancel()
+        if not line:
+            code = self.proc.wait()
+            if timeout is not None and code == -9:
+                raise TaskError("TimeoutError", f"task exceeded its timeout of {timeout:g}s (worker killed)")
+            raise TaskError("WorkerCrashed", f"the worker process died (exit code {code}) while running the task")
+        reply: dict[str, Any] = json.loads(line)
+        return reply
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            assert self.proc.stdin is not None
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+class ProcessRunner:
+    """Runs each attempt in a worker process from a pool; a crash or timeout fails only that task."""
+
+    def __init__(self, store: LocalStore) -> None:
+        self.store = store
+        self.idle: list[_Worker] = []
+        self.lock = threading.Lock()
+        self.modules = {
+            name: m.__file__
+            for name, m in list(sys.modules.items())
+            if getattr(m, "__file__", None) and not name.startswith(("typedflow", "_"))
+            and "site-packages" not in (m.__file__ or "") and "/lib/python" not in (m.__file__ or "")
+        }
+
+    def _take(self) -> _Worker:
+        with self.lock:
+            while self.idle:
+                w = self.idle.pop()
+                if w.alive():
+                    return w
+        return _Worker(str(self.store.root), {k: v for k, v in self.modules.items() if v})
+
+    def run(self, template: ir.TaskTemplate, inputs: dict[str, Any], use_cache: bool) -> Outcome:
+        worker = self._take()
+        request = {"template": converter.unstructure(template), "inputs": inputs, "use_cache": use_cache}
+        try:
+            reply = worker.call(request, template.timeout)
+        except TaskError:
+            worker.close()
+            raise
+        with self.lock:
+            self.idle.append(worker)
+        if "error" in reply:
+            e = reply["error"]
+            raise TaskError(e["type"], e["message"], e.get("traceback", ""))
+        return converter.structure(reply["outcome"], Outcome)
+
+    def close(self) -> None:
+        with self.lock:
+            for w in self.idle:
+                w.close()
+            self.idle.clear()

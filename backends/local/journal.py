@@ -1,0 +1,75 @@
+"""The run journal: what a run needs to be resumed after a crash.
+
+``runs/<run_id>/`` holds the IR, the inputs, and ``journal.jsonl`` with one line per finished node
+instance. Lines are written and flushed as nodes finish (a SIGKILL loses nothing the OS has), and
+fsynced at the end of the run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from typedflow.canonical import canonical_json
+from typedflow.runtime.atomic import write_text
+
+
+class Journal:
+    def __init__(self, run_dir: Path) -> None:
+        self.dir = run_dir
+        self.path = run_dir / "journal.jsonl"
+        self._fh: Any = None
+
+    @staticmethod
+    def create(run_dir: Path, ir_text: str, inputs: dict[str, Any], meta: dict[str, Any]) -> Journal:
+        run_dir.mkdir(parents=True, exist_ok=False)
+        write_text(run_dir / "ir.json", ir_text)
+        write_text(run_dir / "inputs.json", canonical_json(inputs))
+        write_text(run_dir / "meta.json", canonical_json(meta))
+        return Journal(run_dir)
+
+    def finished(self) -> dict[str, dict[str, Any]]:
+        """Finished node instances by key; a torn last line (crash mid-write) is ignored."""
+        done: dict[str, dict[str, Any]] = {}
+        try:
+            with open(self.path, "rb") as fh:
+                for line in fh:
+                    if not line.endswith(b"\n"):
+                        break
+                    try:
+                        entry = json.loads(line)
+                    except json.JSONDecodeError:
+                        break
+                    done[entry["key"]] = entry
+        except FileNotFoundError:
+            pass
+        return done
+
+    def repair(self) -> None:
+        """Cut a torn trailing line so appends start on a line boundary."""
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return
+        if data and not data.endswith(b"\n"):
+            cut = data.rfind(b"\n") + 1
+            with open(self.path, "r+b") as fh:
+                fh.truncate(cut)
+
+    def record(self, key: str, outputs: dict[str, Any], status: str) -> None:
+        if self._fh is None:
+            self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - kept open for the run
+        self._fh.write(canonical_json({"key": key, "outputs": outputs, "status": status}) + "\n")
+        self._fh.flush()
+
+    def write_status(self, status: str, summary: dict[str, Any]) -> None:
+        write_text(self.dir / "status.json", canonical_json({"status": status, **summary}))
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+            self._fh.close()
+            self._fh = None

@@ -1,0 +1,42 @@
+"""Static scheduling facts of a block: which siblings each node waits for."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from typedflow.backends.local.bindings import referenced_nodes
+from typedflow import ir
+
+_PLANS: dict[int, Any] = {}
+
+
+@attrs.frozen
+class BlockPlan:
+    nodes: tuple[ir.Node, ...]
+    deps: dict[str, frozenset[str]]  # node id -> sibling ids it waits for
+    dependents: dict[str, tuple[str, ...]]
+
+
+def plan(nodes: tuple[ir.Node, ...]) -> BlockPlan:
+    """The dependency plan of a block (cached: map bodies run the same block many times)."""
+    key = id(nodes)
+    cached = _PLANS.get(key)
+    if cached is not None and cached[0] is nodes:
+        return cached[1]  # type: ignore[no-any-return]
+    owner: dict[str, str] = {}
+    for n in nodes:
+        for inner in ir.walk((n,)):
+            owner[inner.id] = n.id
+    deps: dict[str, frozenset[str]] = {}
+    dependents: dict[str, list[str]] = {n.id: [] for n in nodes}
+    for n in nodes:
+        inner_ids = {m.id for m in ir.walk((n,))}
+        ds = frozenset(owner[r] for r in referenced_nodes(n) if r in owner and r not in inner_ids)
+        deps[n.id] = ds
+        for d in ds:
+            dependents[d].append(n.id)
+    result = BlockPlan(nodes, deps, {k: tuple(v) for k, v in dependents.items()})
+    _PLANS[key] = (nodes, result)
+    return result

@@ -1,0 +1,61 @@
+"""Worker process for process isolation: typed-JSON requests in, typed-JSON outcomes out."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from typing import Any
+
+from typedflow import ir
+from typedflow.codec import converter
+from typedflow.runtime.execute import TaskError, execute
+from typedflow.runtime.store import LocalStore
+
+
+def _load_modules(modules: dict[str, str]) -> None:
+    """Make the parent's script modules importable under the same names."""
+    for name, path in modules.items():
+        if name in sys.modules or name == "__main__":
+            continue
+        try:
+            importlib.import_module(name)
+            continue
+        except Exception:
+            pass
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            continue
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except Exception:
+            del sys.modules[name]
+
+
+def main() -> None:
+    store = LocalStore(__import__("pathlib").Path(sys.argv[1]))
+    modules: dict[str, str] = json.loads(sys.argv[2])
+    loaded = False
+    out = sys.stdout
+    sys.stdout = sys.stderr  # task prints must not corrupt the reply channel
+    for line in sys.stdin:
+        request: dict[str, Any] = json.loads(line)
+        template = converter.structure(request["template"], ir.TaskTemplate)
+        if not loaded:
+            _load_modules({k: v for k, v in modules.items() if k == template.module} | modules)
+            loaded = True
+        try:
+            outcome = execute(template, request["inputs"], store=store, use_cache=request["use_cache"])
+            reply: dict[str, Any] = {"outcome": converter.unstructure(outcome)}
+        except TaskError as err:
+            reply = {"error": {"type": err.error_type, "message": err.message, "traceback": err.traceback}}
+        except Exception as exc:
+            reply = {"error": {"type": type(exc).__name__, "message": str(exc), "traceback": ""}}
+        out.write(json.dumps(reply) + "\n")
+        out.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+"""typedflow: typed ML workflows, checked at definition time, one IR for every target."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from typedflow._version import __version__
+from typedflow.blocks import map_over, otherwise, when
+from typedflow.dsl import Resources, Retry, Task, Workflow, task, workflow
+from typedflow.errors import TaskDefinitionError, TypedflowError, WorkflowDefinitionError
+from typedflow.failure import Failure
+from typedflow.files import TypedDirectory, TypedFile
+from typedflow.formats import Format
+
+if TYPE_CHECKING:
+    from typedflow.running import RunResult
+
+
+def run(wf: Workflow[Any, Any], /, **inputs: Any) -> RunResult:
+    """Run ``wf`` on the local interpreter; see :func:`typedflow.running.run` for options."""
+    from typedflow.running import run as _run
+
+    return _run(wf, **inputs)
+
+
+__all__ = [
+    "Failure",
+    "Format",
+    "Resources",
+    "Retry",
+    "Task",
+    "TaskDefinitionError",
+    "TypedDirectory",
+    "TypedFile",
+    "TypedflowError",
+    "Workflow",
+    "WorkflowDefinitionError",
+    "__version__",
+    "map_over",
+    "otherwise",
+    "run",
+    "task",
+    "workflow",
+    "when",
+]

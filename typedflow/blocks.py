@@ -1,0 +1,52 @@
+"""``when`` / ``otherwise`` branches and ``map_over`` fan-out."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from types import TracebackType
+from typing import TypeVar
+
+from typedflow import tracing
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class _Branch:
+    __slots__ = ("_cond", "_otherwise", "_tracer")
+
+    def __init__(self, cond: object, otherwise: bool) -> None:
+        self._cond = cond
+        self._otherwise = otherwise
+        tracer = tracing.current()
+        if tracer is None:
+            raise RuntimeError("when()/otherwise() only have meaning inside a @workflow body")
+        self._tracer = tracer
+
+    def __enter__(self) -> None:
+        self._tracer.enter_branch(self._cond, sys._getframe(1), self._otherwise)
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._tracer.exit_branch()
+
+
+def when(cond: bool) -> _Branch:
+    """Run the ``with`` block only when ``cond`` (a comparison of task outputs) holds at run time."""
+    return _Branch(cond, otherwise=False)
+
+
+def otherwise() -> _Branch:
+    """The branch run when the directly preceding ``when`` block's condition does not hold."""
+    return _Branch(None, otherwise=True)
+
+
+def map_over(fn: Callable[[T], R], items: list[T], *, max_concurrency: int | None = None) -> list[R]:
+    """Apply ``fn`` (which calls tasks) to every element of ``items``, concurrently; the results in
+    item order. Outside a workflow it is a plain list comprehension."""
+    tracer = tracing.current()
+    if tracer is None:
+        return [fn(x) for x in items]
+    return tracer.map_over(fn, items, max_concurrency, sys._getframe(1))  # type: ignore[no-any-return]

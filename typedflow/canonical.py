@@ -1,0 +1,29 @@
+"""Canonical JSON: the one byte form that digests and signatures are computed over."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False, check_circular=False
+)
+
+
+def canonical_json(obj: Any) -> str:
+    """Sorted keys, no insignificant whitespace, shortest round-trip floats, no NaN/Infinity."""
+    return _ENCODER.encode(obj)
+
+
+def canonical_bytes(obj: Any) -> bytes:
+    return canonical_json(obj).encode("utf-8")
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def digest(obj: Any) -> str:
+    """``sha256:<hex>`` of the canonical JSON of ``obj``."""
+    return "sha256:" + sha256_hex(canonical_bytes(obj))

@@ -1,0 +1,135 @@
+"""The IR converter: IR ⇄ canonical JSON, with ``ir.schema.json`` enforced on load."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import attrs
+import cattrs
+import jsonschema
+
+from typedflow import ir
+from typedflow.canonical import canonical_json, sha256_hex
+from typedflow.errors import IRValidationError
+
+converter = cattrs.Converter(forbid_extra_keys=True)
+
+_IR_CLASSES = [
+    ir.SourceLoc, ir.Field, ir.TypeRef, ir.Param, ir.InputRef, ir.OutputRef, ir.ItemRef, ir.Const, ir.Arg,
+    ir.Compare, ir.And, ir.Or, ir.Not, ir.RetryPolicy, ir.ResourceSpec, ir.CachePolicy, ir.TaskTemplate,
+    ir.TaskNode, ir.Branch, ir.ConditionalNode, ir.MapNode, ir.SubWorkflowNode, ir.OnFailure, ir.Workflow,
+    ir.WorkflowIR,
+]
+for _cls in _IR_CLASSES:
+    attrs.resolve_types(_cls, globalns=vars(ir))
+
+
+def _tagged(union: Any, classes: list[type]) -> None:
+    by_kind = {attrs.fields_dict(c)["kind"].default: c for c in classes}
+
+    def structure(data: Any, _: Any) -> Any:
+        return converter.structure(data, by_kind[data["kind"]])
+
+    converter.register_structure_hook_func(lambda t: t == union, structure)
+
+
+_tagged(ir.Binding, [ir.InputRef, ir.OutputRef, ir.ItemRef, ir.Const])
+_tagged(ir.Condition, [ir.Compare, ir.And, ir.Or, ir.Not])
+_tagged(ir.Node, [ir.TaskNode, ir.ConditionalNode, ir.MapNode, ir.SubWorkflowNode])
+converter.register_structure_hook_func(lambda t: t is Any, lambda v, _: v)
+
+
+def to_data(doc: ir.WorkflowIR) -> dict[str, Any]:
+    data: dict[str, Any] = converter.unstructure(doc)
+    return data
+
+
+def compute_digest(doc: ir.WorkflowIR) -> str:
+    """sha256 of the canonical JSON of the document with an empty ``digest``."""
+    data = to_data(attrs.evolve(doc, digest=""))
+    return "sha256:" + sha256_hex(canonical_json(data).encode("utf-8"))
+
+
+def with_digest(doc: ir.WorkflowIR) -> ir.WorkflowIR:
+    return attrs.evolve(doc, digest=compute_digest(doc))
+
+
+def dumps(doc: ir.WorkflowIR) -> str:
+    """Canonical JSON text of the IR (byte-identical for the same workflow)."""
+    return canonical_json(to_data(doc))
+
+
+def dumps_pretty(doc: ir.WorkflowIR) -> str:
+    return json.dumps(to_data(doc), sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+@cache
+def schema() -> dict[str, Any]:
+    text = resources.files("typedflow").joinpath("ir.schema.json").read_text("utf-8")
+    result: dict[str, Any] = json.loads(text)
+    return result
+
+
+@cache
+def _validator() -> jsonschema.protocols.Validator:
+    cls = jsonschema.validators.validator_for(schema())
+    return cls(schema())  # type: ignore[no-any-return]
+
+
+def _json_path(path: Any) -> str:
+    out = "$"
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+def loads(text: str | bytes, *, verify_digest: bool = True) -> ir.WorkflowIR:
+    """Parse and validate an IR document; raises :class:`IRValidationError` with the JSON path."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise IRValidationError("$", f"not JSON: {exc}") from None
+    return from_data(data, verify_digest=verify_digest)
+
+
+def from_data(data: Any, *, verify_digest: bool = True) -> ir.WorkflowIR:
+    errors = sorted(_validator().iter_errors(data), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    if errors:
+        best = jsonschema.exceptions.best_match(errors)
+        raise IRValidationError(_json_path(best.absolute_path), best.message)
+    try:
+        doc = converter.structure(data, ir.WorkflowIR)
+    except Exception as exc:  # the schema should have caught it; report it all the same
+        raise IRValidationError("$", f"cannot read IR: {exc}") from None
+    _check_references(doc)
+    if verify_digest and doc.digest and compute_digest(doc) != doc.digest:
+        raise IRValidationError("$.digest", "does not match the document's content (edited after compilation?)")
+    return doc
+
+
+def _check_references(doc: ir.WorkflowIR) -> None:
+    tasks = {t.name for t in doc.tasks}
+    subs = {w.name for w in doc.subworkflows}
+    for wname, w in [("$.workflow", doc.workflow)] + [
+        (f"$.subworkflows[{i}]", s) for i, s in enumerate(doc.subworkflows)
+    ]:
+        nodes = ir.walk(w.nodes)
+        ids = {n.id for n in nodes}
+        if len(ids) != len(nodes):
+            raise IRValidationError(f"{wname}.nodes", "duplicate node ids")
+        for n in nodes:
+            if isinstance(n, ir.TaskNode) and n.task not in tasks:
+                raise IRValidationError(f"{wname}.nodes", f'node "{n.id}" uses unknown task "{n.task}"')
+            if isinstance(n, ir.SubWorkflowNode) and n.workflow not in subs:
+                raise IRValidationError(f"{wname}.nodes", f'node "{n.id}" uses unknown workflow "{n.workflow}"')
+            args = n.args if isinstance(n, ir.TaskNode | ir.SubWorkflowNode) else ()
+            for a in args:
+                if isinstance(a.value, ir.OutputRef) and a.value.node not in ids:
+                    raise IRValidationError(f"{wname}.nodes", f'node "{n.id}" refers to unknown node '
+                                                              f'"{a.value.node}"')
+        for a in w.results:
+            if isinstance(a.value, ir.OutputRef) and a.value.node not in ids:
+                raise IRValidationError(f"{wname}.results", f'result refers to unknown node "{a.value.node}"')

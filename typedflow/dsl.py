@@ -1,0 +1,304 @@
+"""``@task`` and ``@workflow``: decorators that keep the exact signature for type checkers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import inspect
+import sys
+import typing
+from collections.abc import Callable
+from typing import Any, Generic, ParamSpec, TypeVar, overload
+
+import attrs
+
+from typedflow import ir
+from typedflow.errors import Problem, TaskDefinitionError
+from typedflow.source import code_digest, func_loc
+from typedflow.types import UnsupportedType, check_json, is_namedtuple, type_ref
+
+P = ParamSpec("P")
+R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
+
+TASKS: dict[tuple[str, str], Task[Any, Any]] = {}
+"""Live tasks by (module, qualname), so a runtime in this process needs no import to find them."""
+
+
+@attrs.frozen
+class Retry:
+    """Retry policy: ``attempts`` in total, exponential ``backoff`` from ``initial_delay`` seconds,
+    capped at ``max_delay``, with full jitter; only for the exception types in ``on`` (default: any)."""
+
+    attempts: int = 3
+    backoff: float = 2.0
+    initial_delay: float = 1.0
+    max_delay: float = 60.0
+    jitter: bool = True
+    on: tuple[type[BaseException], ...] = ()
+
+    def __attrs_post_init__(self) -> None:
+        if self.attempts < 1:
+            raise ValueError("Retry.attempts must be at least 1")
+        if self.backoff < 1.0:
+            raise ValueError("Retry.backoff must be at least 1.0")
+        if self.initial_delay < 0 or self.max_delay < 0:
+            raise ValueError("Retry delays must not be negative")
+
+    def to_ir(self) -> ir.RetryPolicy:
+        return ir.RetryPolicy(
+            attempts=self.attempts,
+            backoff=float(self.backoff),
+            initial_delay=float(self.initial_delay),
+            max_delay=float(self.max_delay),
+            jitter=self.jitter,
+            on=tuple(f"{e.__module__}:{e.__qualname__}" for e in self.on),
+        )
+
+
+Resources = ir.ResourceSpec
+"""``Resources(cpu=2, memory="4Gi", gpu=1, gpu_type="nvidia-tesla-t4", ephemeral_storage="10Gi")``."""
+
+
+@attrs.frozen
+class TaskSignature:
+    """A task's typed interface as Python annotations, computed once at decoration."""
+
+    params: tuple[str, ...]
+    annotations: dict[str, Any]
+    defaults: dict[str, Any]
+    returns: Any
+    template: ir.TaskTemplate | None
+    problems: tuple[Problem, ...]
+
+
+def _timeout_seconds(timeout: float | dt.timedelta | None) -> float | None:
+    if timeout is None:
+        return None
+    return timeout.total_seconds() if isinstance(timeout, dt.timedelta) else float(timeout)
+
+
+def _interface(
+    fn: Callable[..., Any], what: str
+) -> tuple[tuple[str, ...], dict[str, Any], dict[str, Any], Any, list[Problem], list[ir.Param], ir.TypeRef | None]:
+    loc = func_loc(fn)
+    problems: list[Problem] = []
+    try:
+        hints = typing.get_type_hints(fn)
+    except Exception as exc:
+        problems.append(Problem(loc, f"{what} {fn.__name__!r}: cannot resolve annotations ({exc})", "name-defined"))
+        hints = {}
+    sig = inspect.signature(fn)
+    names: list[str] = []
+    defaults: dict[str, Any] = {}
+    params: list[ir.Param] = []
+    for p in sig.parameters.values():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            problems.append(
+                Problem(loc, f"{what} {fn.__name__!r}: *args/**kwargs are not supported; name each parameter",
+                        "typedflow-untyped")
+            )
+            continue
+        names.append(p.name)
+        if p.name not in hints:
+            problems.append(
+                Problem(loc, f"{what} {fn.__name__!r}: parameter {p.name!r} has no type annotation",
+                        "typedflow-untyped")
+            )
+            continue
+        try:
+            t = type_ref(hints[p.name])
+        except UnsupportedType as exc:
+            problems.append(Problem(loc, f"{what} {fn.__name__!r}: parameter {p.name!r}: {exc}",
+                                    "typedflow-unsupported-type"))
+            continue
+        has_default = p.default is not p.empty
+        default_json = None
+        if has_default:
+            defaults[p.name] = p.default
+            from typedflow.values import encode
+
+            try:
+                default_json = encode(p.default, hints[p.name])
+                err = check_json(default_json, t, f"default of {p.name!r}")
+            except Exception as exc:
+                err = f"default of {p.name!r} cannot be encoded as {t}: {exc}"
+            if err:
+                problems.append(Problem(loc, f"{what} {fn.__name__!r}: {err}", "assignment"))
+        params.append(ir.Param(p.name, t, has_default, default_json))
+    returns_ann: Any = hints.get("return", inspect.Signature.empty)
+    returns: ir.TypeRef | None = None
+    if "return" not in hints:
+        problems.append(Problem(loc, f"{what} {fn.__name__!r} has no return annotation (use -> None if it "
+                                     "returns nothing)", "typedflow-untyped"))
+    else:
+        try:
+            returns = type_ref(returns_ann)
+        except UnsupportedType as exc:
+            problems.append(Problem(loc, f"{what} {fn.__name__!r}: return type: {exc}", "typedflow-unsupported-type"))
+    annotations = {k: v for k, v in hints.items() if k != "return"}
+    return tuple(names), annotations, defaults, returns_ann, problems, params, returns
+
+
+def outputs_of(returns: ir.TypeRef) -> tuple[ir.Param, ...]:
+    """Named outputs: a NamedTuple's fields, nothing for None, else one output ``out``."""
+    if returns.kind == "none":
+        return ()
+    if returns.kind == "record" and returns.flavor == "namedtuple":
+        return tuple(ir.Param(f.name, f.type) for f in returns.fields)
+    return (ir.Param("out", returns),)
+
+
+class Task(Generic[P, R_co]):
+    """A typed unit of work. Inside a ``@workflow`` a call adds a node; elsewhere it runs ``fn``."""
+
+    def __init__(
+        self,
+        fn: Callable[P, R_co],
+        *,
+        name: str | None = None,
+        version: str = "",
+        image: str | None = None,
+        timeout: float | dt.timedelta | None = None,
+        cache: bool = True,
+        cache_version: str = "",
+        retry: Retry | None = None,
+        resources: ir.ResourceSpec | None = None,
+    ) -> None:
+        self.fn = fn
+        self.name = name or fn.__name__
+        self.__name__ = fn.__name__
+        self.__qualname__ = fn.__qualname__
+        self.__module__ = fn.__module__
+        self.__doc__ = fn.__doc__
+        self.__wrapped__ = fn
+        names, annotations, defaults, returns_ann, problems, params, returns = _interface(fn, "task")
+        template = None
+        if returns is not None and not problems:
+            template = ir.TaskTemplate(
+                name=self.name,
+                module=fn.__module__,
+                qualname=fn.__qualname__,
+                code_digest=code_digest(fn),
+                inputs=tuple(params),
+                outputs=outputs_of(returns),
+                returns=returns,
+                version=version,
+                image=image,
+                timeout=_timeout_seconds(timeout),
+                retry=(retry or Retry(attempts=1)).to_ir(),
+                resources=resources or ir.ResourceSpec(),
+                cache=ir.CachePolicy(enabled=cache, version=cache_version),
+                loc=func_loc(fn),
+            )
+            TASKS[(template.module, template.qualname)] = self
+        self.signature = TaskSignature(names, annotations, defaults, returns_ann, template, tuple(problems))
+
+    @property
+    def template(self) -> ir.TaskTemplate:
+        """The IR template; raises :class:`TaskDefinitionError` when the signature has problems."""
+        if self.signature.template is None:
+            raise TaskDefinitionError(self.signature.problems)
+        return self.signature.template
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R_co:
+        from typedflow import tracing
+
+        tracer = tracing.current()
+        if tracer is None:
+            return self.fn(*args, **kwargs)
+        return tracer.call_task(self, args, kwargs, sys._getframe(1))  # type: ignore[no-any-return]
+
+    def __repr__(self) -> str:
+        return f"<task {self.name}>"
+
+
+class Workflow(Generic[P, R_co]):
+    """A traced workflow: ``.ir`` is its typed graph. Calling it inside another workflow adds a
+    sub-workflow node; calling it elsewhere runs it on the local interpreter."""
+
+    def __init__(
+        self,
+        fn: Callable[P, R_co],
+        *,
+        name: str | None = None,
+        schedule: str | None = None,
+        on_failure: Task[..., Any] | None = None,
+    ) -> None:
+        self.fn = fn
+        self.name = name or fn.__name__
+        self.schedule = schedule
+        self.on_failure = on_failure
+        self.__name__ = fn.__name__
+        self.__qualname__ = fn.__qualname__
+        self.__module__ = fn.__module__
+        self.__doc__ = fn.__doc__
+        self.__wrapped__ = fn
+        names, annotations, defaults, returns_ann, problems, params, returns = _interface(fn, "workflow")
+        self.params = names
+        self.annotations = annotations
+        self.returns_annotation = returns_ann
+        from typedflow import tracing
+
+        self.ir: ir.WorkflowIR = tracing.trace(self, params, returns, problems)
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R_co:
+        from typedflow import tracing
+
+        tracer = tracing.current()
+        if tracer is not None:
+            return tracer.call_workflow(self, args, kwargs, sys._getframe(1))  # type: ignore[no-any-return]
+        from typedflow.running import run
+
+        bound = inspect.signature(self.fn).bind(*args, **kwargs)
+        return run(self, **bound.arguments).value  # type: ignore[no-any-return]
+
+    def __repr__(self) -> str:
+        return f"<workflow {self.name}>"
+
+
+@overload
+def task(fn: Callable[P, R], /) -> Task[P, R]: ...
+
+
+@overload
+def task(
+    *,
+    name: str | None = None,
+    version: str = "",
+    image: str | None = None,
+    timeout: float | dt.timedelta | None = None,
+    cache: bool = True,
+    cache_version: str = "",
+    retry: Retry | None = None,
+    resources: ir.ResourceSpec | None = None,
+) -> Callable[[Callable[P, R]], Task[P, R]]: ...
+
+
+def task(fn: Callable[P, R] | None = None, /, **options: Any) -> Any:
+    """Declare a task: ``@task`` or ``@task(retry=Retry(3), resources=Resources(cpu=2))``."""
+    if fn is not None:
+        return Task(fn)
+    return lambda f: Task(f, **options)
+
+
+@overload
+def workflow(fn: Callable[P, R], /) -> Workflow[P, R]: ...
+
+
+@overload
+def workflow(
+    *,
+    name: str | None = None,
+    schedule: str | None = None,
+    on_failure: Task[..., Any] | None = None,
+) -> Callable[[Callable[P, R]], Workflow[P, R]]: ...
+
+
+def workflow(fn: Callable[P, R] | None = None, /, **options: Any) -> Any:
+    """Declare a workflow, traced at once: ``@workflow`` or ``@workflow(schedule="0 3 * * *")``."""
+    if fn is not None:
+        return Workflow(fn)
+    return lambda f: Workflow(f, **options)
+
+
+__all__ = ["Resources", "Retry", "Task", "Workflow", "is_namedtuple", "outputs_of", "task", "workflow"]

@@ -1,0 +1,58 @@
+"""Errors that carry the user's ``file:line`` and render the way mypy does."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import attrs
+
+from typedflow.ir import SourceLoc
+
+
+@attrs.frozen
+class Problem:
+    """One definition-time error: where, what, and a short machine code."""
+
+    loc: SourceLoc
+    message: str
+    code: str
+
+    def render(self) -> str:
+        return f"{self.loc.file}:{self.loc.line}: error: {self.message}  [{self.code}]"
+
+
+class TypedflowError(Exception):
+    """Base of typedflow's own errors."""
+
+
+class WorkflowDefinitionError(TypedflowError):
+    """Every wiring error found while tracing a workflow, each with its ``file:line``."""
+
+    def __init__(self, workflow: str, problems: Sequence[Problem]) -> None:
+        self.workflow = workflow
+        self.problems = tuple(problems)
+        lines = [p.render() for p in self.problems]
+        n = len(lines)
+        head = f"workflow {workflow!r} has {n} error{'s' if n != 1 else ''}:"
+        super().__init__("\n".join([head, *lines]))
+
+
+class TaskDefinitionError(TypedflowError):
+    """A task whose signature cannot be typed (unannotated parameter, unsupported type...)."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(p.render() for p in self.problems))
+
+
+class IRValidationError(TypedflowError):
+    """A serialized IR document that does not match ``ir.schema.json`` or its own invariants."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"invalid IR at {path}: {reason}")
+
+
+class InputError(TypedflowError):
+    """A workflow input that does not match its declared type."""

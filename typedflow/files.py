@@ -1,0 +1,133 @@
+"""``TypedFile[F]`` / ``TypedDirectory[F]``: handles to artifacts of a known format.
+
+A handle is a URI (local path, ``s3://``, ``gs://``) plus, once produced by a task, the sha256
+of its content. Handles given to downstream tasks point at content-addressed, read-only copies.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any, Generic, TypeVar
+
+import attrs
+
+from typedflow.formats import Format
+
+F = TypeVar("F", bound=Format, covariant=True)
+
+# scheme -> (uri, sha256, is_dir) -> local path. Stores register themselves for remote schemes.
+Resolver = Callable[[str, "str | None", bool], Path]
+_RESOLVERS: dict[str, Resolver] = {}
+# Where ``TypedFile.new()`` puts fresh files; the runtime points it at the task's scratch dir.
+SCRATCH: contextvars.ContextVar[Path | None] = contextvars.ContextVar("typedflow_scratch", default=None)
+
+
+def register_resolver(scheme: str, resolver: Resolver) -> None:
+    _RESOLVERS[scheme] = resolver
+
+
+def _scheme(uri: str) -> str:
+    head, sep, _ = uri.partition("://")
+    return head if sep else ""
+
+
+def _resolve(uri: str, sha256: str | None, is_dir: bool) -> Path:
+    scheme = _scheme(uri)
+    if scheme in ("", "file"):
+        return Path(uri[len("file://") :] if scheme else uri)
+    resolver = _RESOLVERS.get(scheme)
+    if resolver is None:
+        raise RuntimeError(f"no artifact store is configured for {scheme}:// URIs (reading {uri})")
+    return resolver(uri, sha256, is_dir)
+
+
+def _fresh(suffix: str, is_dir: bool) -> Path:
+    base = SCRATCH.get()
+    if base is not None:
+        base.mkdir(parents=True, exist_ok=True)
+    if is_dir:
+        return Path(tempfile.mkdtemp(dir=base, prefix="dir-"))
+    fd, name = tempfile.mkstemp(dir=base, suffix=suffix, prefix="file-")
+    os.close(fd)
+    return Path(name)
+
+
+@attrs.frozen
+class TypedFile(Generic[F]):
+    """A file artifact of format ``F``; bare ``TypedFile`` accepts any format."""
+
+    uri: str
+    sha256: str | None = None
+    format: type[Format] = Format
+
+    @classmethod
+    def from_path(cls, path: str | os.PathLike[str]) -> TypedFile[F]:
+        """A handle to an existing local file (its content is stored when the task returns)."""
+        return cls(uri=os.fspath(Path(path).absolute()))
+
+    @classmethod
+    def new(cls, suffix: str = "") -> TypedFile[F]:
+        """A handle to a fresh empty file in the task's scratch space, to be written and returned."""
+        return cls(uri=os.fspath(_fresh(suffix, is_dir=False)))
+
+    def local_path(self) -> Path:
+        """A local path to the content (downloaded on first use for remote URIs)."""
+        return _resolve(self.uri, self.sha256, False)
+
+    def open(self, mode: str = "r", **kwargs: Any) -> IO[Any]:
+        """Open like the built-in ``open`` (text by default). Stored content is read-only."""
+        path = self.local_path()
+        if self.sha256 is not None and any(c in mode for c in "wax+"):
+            raise PermissionError(f"{self.uri} is stored, content-addressed output and cannot be written")
+        return open(path, mode, **kwargs)  # noqa: SIM115 - the caller owns the handle
+
+    def read_text(self, encoding: str = "utf-8") -> str:
+        return self.local_path().read_text(encoding=encoding)
+
+    def read_bytes(self) -> bytes:
+        return self.local_path().read_bytes()
+
+    def __fspath__(self) -> str:
+        return os.fspath(self.local_path())
+
+
+@attrs.frozen
+class TypedDirectory(Generic[F]):
+    """A directory artifact of format ``F``; iterating yields its files in sorted order."""
+
+    uri: str
+    sha256: str | None = None
+    format: type[Format] = Format
+
+    @classmethod
+    def from_path(cls, path: str | os.PathLike[str]) -> TypedDirectory[F]:
+        return cls(uri=os.fspath(Path(path).absolute()))
+
+    @classmethod
+    def new(cls) -> TypedDirectory[F]:
+        """A fresh empty directory in the task's scratch space, to be filled and returned."""
+        return cls(uri=os.fspath(_fresh("", is_dir=True)))
+
+    def local_path(self) -> Path:
+        return _resolve(self.uri, self.sha256, True)
+
+    def files(self) -> list[TypedFile[Format]]:
+        root = self.local_path()
+        return [
+            TypedFile(uri=os.fspath(p), format=Format)
+            for p in sorted(root.rglob("*"))
+            if p.is_file()
+        ]
+
+    def __iter__(self) -> Iterator[TypedFile[Format]]:
+        return iter(self.files())
+
+    def __truediv__(self, name: str) -> Path:
+        return self.local_path() / name
+
+    def __fspath__(self) -> str:
+        return os.fspath(self.local_path())

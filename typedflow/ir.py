@@ -1,0 +1,331 @@
+"""The workflow IR: frozen value objects, the contract between the tracer and every backend.
+
+Backends read these classes and nothing else. Serialization lives in :mod:`typedflow.codec`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Union
+
+import attrs
+
+JSONValue = Any  # a JSON document (typed by the TypeRef that accompanies it)
+
+IR_SCHEMA_VERSION = "1"
+
+
+@attrs.frozen
+class SourceLoc:
+    file: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+@attrs.frozen
+class Field:
+    name: str
+    type: TypeRef
+
+
+@attrs.frozen
+class TypeRef:
+    """A value type.
+
+    ``kind`` is one of: bool, int, float, str, bytes, none, datetime, date, any, enum, list, dict,
+    tuple, optional, record, file, directory. ``args`` holds element types (list: 1, dict: 1 value
+    type, tuple: n, optional: 1). ``name`` is ``module:Qualname`` for enum/record and the format key
+    for file/directory; ``lineage`` lists what the name is assignable to (record bases, format
+    ancestors); ``fields`` are record fields; ``members`` enum values; ``flavor`` the record's Python
+    flavor (attrs, dataclass, namedtuple).
+    """
+
+    kind: str
+    args: tuple[TypeRef, ...] = ()
+    name: str = ""
+    lineage: tuple[str, ...] = ()
+    fields: tuple[Field, ...] = ()
+    members: tuple[str, ...] = ()
+    flavor: str = ""
+
+    def __str__(self) -> str:
+        from typedflow.types import render
+
+        return render(self)
+
+
+@attrs.frozen
+class Param:
+    name: str
+    type: TypeRef
+    has_default: bool = False
+    default: JSONValue = None
+
+
+# ----------------------------------------------------------------------------- bindings
+
+
+@attrs.frozen
+class InputRef:
+    """A workflow input (or, inside a map body, the current item when ``name`` is the item name)."""
+
+    name: str
+    path: tuple[str, ...] = ()
+    kind: Literal["input"] = "input"
+
+
+@attrs.frozen
+class OutputRef:
+    """An output of another node. ``output`` is None for the whole NamedTuple of a task."""
+
+    node: str
+    output: str | None
+    path: tuple[str, ...] = ()
+    kind: Literal["output"] = "output"
+
+
+@attrs.frozen
+class ItemRef:
+    """The current element of the innermost enclosing map block (``map`` names it)."""
+
+    map: str
+    path: tuple[str, ...] = ()
+    kind: Literal["item"] = "item"
+
+
+@attrs.frozen
+class Const:
+    value: JSONValue
+    kind: Literal["literal"] = "literal"
+
+
+Binding = Union[InputRef, OutputRef, ItemRef, Const]
+
+
+@attrs.frozen
+class Arg:
+    """A node's argument: ``param`` receives ``value``; ``optional`` marks a reference into a
+    conditional branch that may not have run (the value is then None)."""
+
+    param: str
+    value: Binding
+    optional: bool = False
+
+
+# ----------------------------------------------------------------------------- conditions
+
+
+@attrs.frozen
+class Compare:
+    op: str  # ==, !=, <, <=, >, >=
+    left: Binding
+    right: Binding
+    kind: Literal["compare"] = "compare"
+
+
+@attrs.frozen
+class And:
+    terms: tuple[Condition, ...]
+    kind: Literal["and"] = "and"
+
+
+@attrs.frozen
+class Or:
+    terms: tuple[Condition, ...]
+    kind: Literal["or"] = "or"
+
+
+@attrs.frozen
+class Not:
+    term: Condition
+    kind: Literal["not"] = "not"
+
+
+Condition = Union[Compare, And, Or, Not]
+
+# ----------------------------------------------------------------------------- policies
+
+
+@attrs.frozen
+class RetryPolicy:
+    attempts: int = 1
+    backoff: float = attrs.field(default=2.0, converter=float)
+    initial_delay: float = attrs.field(default=1.0, converter=float)
+    max_delay: float = attrs.field(default=60.0, converter=float)
+    jitter: bool = True
+    on: tuple[str, ...] = ()  # exception classes as module:Qualname; empty = any Exception
+
+
+def _opt_float(v: float | None) -> float | None:
+    return None if v is None else float(v)
+
+
+@attrs.frozen
+class ResourceSpec:
+    """Compute resources of a task. ``memory`` and ``ephemeral_storage`` use Kubernetes quantities."""
+
+    cpu: float | None = attrs.field(default=None, converter=_opt_float)
+    memory: str | None = None
+    gpu: int = 0
+    gpu_type: str | None = None
+    ephemeral_storage: str | None = None
+
+
+@attrs.frozen
+class CachePolicy:
+    enabled: bool = True
+    version: str = ""
+
+
+@attrs.frozen
+class TaskTemplate:
+    """A task: its typed interface, where its code lives, its code digest and policies."""
+
+    name: str
+    module: str
+    qualname: str
+    code_digest: str
+    inputs: tuple[Param, ...]
+    outputs: tuple[Param, ...]
+    returns: TypeRef
+    version: str = ""
+    image: str | None = None
+    timeout: float | None = attrs.field(default=None, converter=_opt_float)
+    retry: RetryPolicy = RetryPolicy()
+    resources: ResourceSpec = ResourceSpec()
+    cache: CachePolicy = CachePolicy()
+    loc: SourceLoc | None = None
+
+
+# ----------------------------------------------------------------------------- nodes
+
+
+@attrs.frozen
+class TaskNode:
+    id: str
+    task: str
+    args: tuple[Arg, ...]
+    loc: SourceLoc
+    kind: Literal["task"] = "task"
+
+
+@attrs.frozen
+class Branch:
+    """One arm of a conditional: ``condition`` None is the ``otherwise`` arm."""
+
+    condition: Condition | None
+    nodes: tuple[Node, ...]
+    loc: SourceLoc
+
+
+@attrs.frozen
+class ConditionalNode:
+    id: str
+    branches: tuple[Branch, ...]
+    loc: SourceLoc
+    kind: Literal["conditional"] = "conditional"
+
+
+@attrs.frozen
+class MapNode:
+    """Runs ``body`` once per element of ``items``; its single output ``out`` is the list of
+    ``result`` values, in item order."""
+
+    id: str
+    items: Arg
+    item_type: TypeRef
+    body: tuple[Node, ...]
+    result: Binding
+    result_type: TypeRef
+    max_concurrency: int | None
+    loc: SourceLoc
+    kind: Literal["map"] = "map"
+
+
+@attrs.frozen
+class SubWorkflowNode:
+    id: str
+    workflow: str
+    args: tuple[Arg, ...]
+    loc: SourceLoc
+    kind: Literal["subworkflow"] = "subworkflow"
+
+
+Node = Union[TaskNode, ConditionalNode, MapNode, SubWorkflowNode]
+
+
+@attrs.frozen
+class OnFailure:
+    """The task run when the workflow fails; its ``failure`` parameter (if declared) gets the
+    failure details as a ``typedflow.Failure``."""
+
+    task: str
+    args: tuple[Arg, ...]
+    loc: SourceLoc
+
+
+@attrs.frozen
+class Workflow:
+    name: str
+    inputs: tuple[Param, ...]
+    outputs: tuple[Param, ...]
+    returns: TypeRef
+    results: tuple[Arg, ...]
+    nodes: tuple[Node, ...]
+    loc: SourceLoc
+    module: str = ""
+    qualname: str = ""
+    schedule: str | None = None
+    on_failure: OnFailure | None = None
+
+
+@attrs.frozen
+class WorkflowIR:
+    """A self-contained document: the workflow, every task and sub-workflow it uses."""
+
+    workflow: Workflow
+    tasks: tuple[TaskTemplate, ...]
+    subworkflows: tuple[Workflow, ...] = ()
+    schema_version: str = IR_SCHEMA_VERSION
+    typedflow_version: str = ""
+    python_version: str = ""
+    digest: str = ""
+
+    def task(self, name: str) -> TaskTemplate:
+        for t in self.tasks:
+            if t.name == name:
+                return t
+        raise KeyError(name)
+
+    def subworkflow(self, name: str) -> Workflow:
+        for w in self.subworkflows:
+            if w.name == name:
+                return w
+        raise KeyError(name)
+
+
+def node_outputs(node: Node, ir: WorkflowIR) -> tuple[Param, ...]:
+    """The named outputs a node exposes to its successors."""
+    if isinstance(node, TaskNode):
+        return ir.task(node.task).outputs
+    if isinstance(node, MapNode):
+        return (Param("out", TypeRef("list", (node.result_type,))),)
+    if isinstance(node, SubWorkflowNode):
+        return ir.subworkflow(node.workflow).outputs
+    return ()
+
+
+def walk(nodes: tuple[Node, ...]) -> list[Node]:
+    """Every node, depth first, including those nested in branches and map bodies."""
+    out: list[Node] = []
+    stack = list(reversed(nodes))
+    while stack:
+        n = stack.pop()
+        out.append(n)
+        if isinstance(n, ConditionalNode):
+            for b in reversed(n.branches):
+                stack.extend(reversed(b.nodes))
+        elif isinstance(n, MapNode):
+            stack.extend(reversed(n.body))
+    return out

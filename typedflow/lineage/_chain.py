@@ -1,0 +1,135 @@
+"""Low-level helpers shared by the log, the verifier and the exporters: raw lines and head files."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Final
+
+import attrs
+
+from typedflow.canonical import canonical_bytes
+
+_BLOCK: Final = 1 << 24
+
+# Canonical JSON sorts keys and nothing after "prev_hash" or "seq" is an object, so the last
+# occurrence of these markers is the top-level field (inside strings every quote is escaped).
+PREV_MARK: Final = b'"prev_hash":"'
+SEQ_MARK: Final = b',"seq":'
+
+
+class LineageIntegrityError(Exception):
+    """The log or its head is inconsistent in a way that must not be repaired automatically."""
+
+
+@attrs.frozen
+class Head:
+    """The last committed record of a log: its seq, its hash and the number of records."""
+
+    seq: int
+    hash: str
+    count: int
+
+    def to_bytes(self) -> bytes:
+        return canonical_bytes({"count": self.count, "hash": self.hash, "seq": self.seq})
+
+
+def head_path(log_path: Path) -> Path:
+    return log_path.with_name(log_path.name + ".head")
+
+
+def read_head(log_path: Path) -> Head | None:
+    """The head file of ``log_path``, or None if there is none; raises ValueError if unreadable."""
+    try:
+        raw = head_path(log_path).read_bytes()
+    except FileNotFoundError:
+        return None
+    data = json.loads(raw)
+    if not isinstance(data, dict):
+        raise ValueError("head file is not a JSON object")
+    seq, hash_, count = data.get("seq"), data.get("hash"), data.get("count")
+    if not (isinstance(seq, int) and isinstance(hash_, str) and isinstance(count, int)):
+        raise ValueError("head file lacks seq/hash/count")
+    return Head(seq=seq, hash=hash_, count=count)
+
+
+def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> None:
+    """Replace ``path`` with ``data`` so that readers see the old or the new file, never a mix."""
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            if durable:
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    if durable:
+        fsync_dir(path.parent)
+
+
+def fsync_dir(directory: Path) -> None:
+    dfd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+def line_fields(line: bytes) -> tuple[int, str]:
+    """(seq, prev_hash) of a canonical record line without parsing the whole JSON."""
+    i = line.rfind(PREV_MARK)
+    j = line.rfind(SEQ_MARK)
+    if i < 0 or j < 0:
+        raise ValueError("not a lineage record line")
+    start = i + len(PREV_MARK)
+    end = line.find(b'"', start)
+    k = line.find(b",", j + len(SEQ_MARK))
+    if end < 0 or k < 0:
+        raise ValueError("not a lineage record line")
+    return int(line[j + len(SEQ_MARK) : k]), line[start:end].decode("ascii")
+
+
+def iter_raw_lines(path: Path, *, start: int = 0) -> Iterator[tuple[int, bytes]]:
+    """(offset, line without newline) of each complete line; a trailing unterminated fragment is skipped."""
+    with open(path, "rb") as f:
+        f.seek(start)
+        offset = start
+        rest = b""
+        while True:
+            block = f.read(_BLOCK)
+            if not block:
+                return
+            block = rest + block
+            lines = block.split(b"\n")
+            rest = lines.pop()
+            for line in lines:
+                yield offset, line
+                offset += len(line) + 1
+
+
+def iter_lines_reverse(fd: int, end: int) -> Iterator[tuple[int, bytes]]:
+    """(offset, line) of the complete lines before ``end`` (0 or just after a newline), last first."""
+    buf = b""
+    pos = end
+    while pos > 0:
+        size = min(1 << 16, pos)
+        pos -= size
+        buf = os.pread(fd, size, pos) + buf
+        stop = len(buf) - 1  # the newline ending the last line not yet yielded
+        k = buf.rfind(b"\n", 0, stop)
+        while k >= 0:
+            yield pos + k + 1, buf[k + 1 : stop]
+            stop = k
+            k = buf.rfind(b"\n", 0, stop)
+        buf = buf[: stop + 1]
+    if buf:
+        yield 0, buf[:-1]

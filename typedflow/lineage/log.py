@@ -1,0 +1,392 @@
+"""Append-only, hash-chained JSON-Lines lineage log with group commit and crash repair."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import threading
+import warnings
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Final, Self
+
+import attrs
+
+from typedflow.canonical import canonical_bytes
+from typedflow.lineage._chain import (
+    Head,
+    LineageIntegrityError,
+    head_path,
+    iter_lines_reverse,
+    iter_raw_lines,
+    line_fields,
+    read_head,
+    write_atomic,
+)
+from typedflow.lineage.record import GENESIS_HASH, LineageRecord, record_from_bytes, record_to_dict
+
+__all__ = ["LineageIntegrityError", "LineageLog", "LineageRepairWarning", "TornFragment"]
+
+_PREV_EMPTY: Final = b'"prev_hash":""'
+_SEQ_PLACEHOLDER: Final = b',"seq":-1,'
+
+# A record pre-encoded around its two chain fields: line = a + prev_hash + b + str(seq) + c.
+_Prepared = tuple[bytes, bytes, bytes]
+
+
+class LineageRepairWarning(UserWarning):
+    """The log was repaired on open: a torn trailing fragment was set aside or the head rolled forward."""
+
+
+@attrs.frozen
+class TornFragment:
+    """Bytes cut from the end of the log after a crash, kept in ``path``."""
+
+    path: Path
+    offset: int
+    size: int
+
+
+def _prepare(record: LineageRecord, origin: str) -> _Prepared:
+    data = record_to_dict(record)
+    if not data["log_origin"]:
+        data["log_origin"] = origin
+    data["seq"] = -1
+    data["prev_hash"] = ""
+    # Encode once outside the lock; only the chain fields are spliced in at commit time, which
+    # gives the same bytes as canonical_bytes() of the final record (keys are sorted, values are
+    # a bare hex string and an int).
+    enc = canonical_bytes(data)
+    i = enc.rfind(_PREV_EMPTY)
+    j = enc.rfind(_SEQ_PLACEHOLDER)
+    if i < 0 or j < i:
+        raise AssertionError("record encoding lacks its chain fields")
+    cut_a = i + len(_PREV_EMPTY) - 1
+    return enc[:cut_a], enc[cut_a : j + 7], enc[j + 9 :]
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+def _timestamp() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+
+
+def _parses(line: bytes) -> bool:
+    try:
+        if not isinstance(json.loads(line), dict):
+            return False
+        line_fields(line)
+    except ValueError:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        return False
+    return True
+
+
+class LineageLog:
+    """An append-only lineage log. ``append`` buffers; ``flush`` commits a group with one fsync.
+
+    Records get ``seq`` and ``prev_hash`` (hex sha256 of the previous line) when committed; a
+    head file ``<log>.head`` names the last committed record. Several processes may append to the
+    same file: commits are serialised with ``flock`` and each re-reads the tail another process
+    may have written. Every ``flush_every`` records a commit is started; with ``background`` it
+    runs on a worker thread so encoding the next group overlaps the fsync of the previous one,
+    and ``flush()``/``close()`` wait until everything appended is durable.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        flush_every: int = 100,
+        fsync: bool = True,
+        background: bool = True,
+    ) -> None:
+        if flush_every < 1:
+            raise ValueError("flush_every must be >= 1")
+        self.path = Path(path)
+        self.flush_every = flush_every
+        self.fsync = fsync
+        self.background = background
+        self.repaired: list[TornFragment] = []
+        self.notes: list[str] = []
+        self._origin = str(self.path.absolute())
+        self._mutex = threading.Lock()  # guards _pending
+        self._submit_lock = threading.RLock()  # orders hand-over of groups
+        self._commit_lock = threading.Lock()  # one commit at a time per instance
+        self._pending: list[_Prepared] = []
+        self._inflight: Future[None] | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._tail_seq = -1
+        self._tail_hash = GENESIS_HASH
+        self._seen: tuple[int, int, int] | None = None
+        self._closed = False
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd = -1
+        self._pid = -1
+        self._open()
+
+    # -- public API -------------------------------------------------------------------------
+
+    @property
+    def head(self) -> Head:
+        """Head as of this instance's last commit or sync."""
+        return Head(seq=self._tail_seq, hash=self._tail_hash, count=self._tail_seq + 1)
+
+    @property
+    def pending(self) -> int:
+        with self._mutex:
+            return len(self._pending)
+
+    def append(self, record: LineageRecord) -> None:
+        """Buffer ``record``; its ``seq``/``prev_hash`` are assigned at commit."""
+        self._check_open()
+        prepared = _prepare(record, self._origin)
+        with self._mutex:
+            self._pending.append(prepared)
+            full = len(self._pending) >= self.flush_every
+        if full:
+            if self.background:
+                self._start_commit()
+            else:
+                self.flush()
+
+    def flush(self) -> int:
+        """Commit everything buffered (and wait for a commit in flight). Returns records written."""
+        self._check_open()
+        with self._submit_lock:
+            self._raise_inflight()
+            batch = self._take()
+            if batch:
+                self._commit_or_requeue(batch)
+            return len(batch)
+
+    def close(self) -> None:
+        """Flush and release the file; further appends raise."""
+        if self._closed:
+            return
+        try:
+            if self._pid == os.getpid():
+                self.flush()
+        finally:
+            self._closed = True
+            if self._executor is not None:
+                self._executor.shutdown(wait=True)
+                self._executor = None
+            os.close(self._fd)
+
+    def records(self) -> Iterator[tuple[LineageRecord, str]]:
+        """Committed records in log order with their hashes (flushes first)."""
+        self.flush()
+        for _, line in iter_raw_lines(self.path):
+            yield record_from_bytes(line), hashlib.sha256(line).hexdigest()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # -- commit ------------------------------------------------------------------------------
+
+    def _take(self) -> list[_Prepared]:
+        with self._mutex:
+            batch, self._pending = self._pending, []
+        return batch
+
+    def _start_commit(self) -> None:
+        with self._submit_lock:
+            self._raise_inflight()
+            batch = self._take()
+            if not batch:
+                return
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lineage-commit")
+            self._inflight = self._executor.submit(self._commit_or_requeue, batch)
+
+    def _raise_inflight(self) -> None:
+        fut, self._inflight = self._inflight, None
+        if fut is not None:
+            fut.result()  # a failed group was put back in front of the buffer
+
+    def _commit_or_requeue(self, batch: list[_Prepared]) -> None:
+        try:
+            self._commit(batch)
+        except BaseException:
+            with self._mutex:
+                self._pending[:0] = batch
+            raise
+
+    def _commit(self, batch: list[_Prepared]) -> None:
+        with self._commit_lock, self._locked():
+            if self._stamp() != self._seen:
+                self._sync(opening=False)
+            seq, prev = self._tail_seq, self._tail_hash
+            parts: list[bytes] = []
+            sha = hashlib.sha256
+            for a, b, c in batch:
+                seq += 1
+                line = b"".join((a, prev.encode("ascii"), b, str(seq).encode("ascii"), c))
+                prev = sha(line).hexdigest()
+                parts.append(line)
+            parts.append(b"")
+            data = b"\n".join(parts)
+            start = os.fstat(self._fd).st_size
+            try:
+                _write_all(self._fd, data)
+                if self.fsync:
+                    os.fsync(self._fd)
+            except BaseException:
+                # Never leave part of a group behind: the chain must only ever hold whole records.
+                os.ftruncate(self._fd, start)
+                raise
+            self._tail_seq, self._tail_hash = seq, prev
+            self._write_head()
+            self._seen = self._stamp()
+
+    def _write_head(self) -> None:
+        head = Head(seq=self._tail_seq, hash=self._tail_hash, count=self._tail_seq + 1)
+        write_atomic(head_path(self.path), head.to_bytes(), durable=self.fsync)
+
+    # -- open, lock, repair ---------------------------------------------------------------------
+
+    def _open(self) -> None:
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+        self._pid = os.getpid()
+        self._seen = None
+        with self._locked():
+            self._sync(opening=True)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ValueError("lineage log is closed")
+        if self._pid != os.getpid():
+            # A forked child shares the parent's open file description, and flock does not
+            # exclude within one description: reopen, and drop records that are the parent's.
+            self._pending = []
+            self._inflight = None
+            self._executor = None
+            self._mutex = threading.Lock()
+            self._submit_lock = threading.RLock()
+            self._commit_lock = threading.Lock()
+            os.close(self._fd)
+            self._open()
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def _stamp(self) -> tuple[int, int, int]:
+        st = os.fstat(self._fd)
+        return st.st_ino, st.st_size, st.st_mtime_ns
+
+    def _sync(self, *, opening: bool) -> None:
+        """Re-read the tail (under the lock), repairing a torn end and reconciling the head."""
+        try:
+            head = read_head(self.path)
+        except ValueError as exc:
+            raise LineageIntegrityError(f"{head_path(self.path)}: unreadable head file: {exc}") from exc
+        size = self._repair_tail(head)
+        self._reconcile_head(head, size)
+        self._seen = self._stamp()
+
+    def _repair_tail(self, head: Head | None) -> int:
+        fd = self._fd
+        size = os.fstat(fd).st_size
+        if size == 0:
+            self._tail_seq, self._tail_hash = -1, GENESIS_HASH
+            return 0
+        end = 0  # just past the last newline
+        pos = size
+        while pos > 0:
+            step = min(1 << 16, pos)
+            k = os.pread(fd, step, pos - step).rfind(b"\n")
+            if k >= 0:
+                end = pos - step + k + 1
+                break
+            pos -= step
+        cut = end if end < size else None
+        tail: tuple[int, str] | None = None
+        for off, line in iter_lines_reverse(fd, end):
+            if _parses(line):
+                seq, _ = line_fields(line)
+                tail = (seq, hashlib.sha256(line).hexdigest())
+                break
+            line_hash = hashlib.sha256(line).hexdigest()
+            if (cut is not None and cut < end) or (head is not None and head.hash == line_hash):
+                # Only the very last line can be a torn write, and never one the head commits.
+                raise LineageIntegrityError(
+                    f"{self.path}: unparseable record at byte {off} is not a torn tail; refusing to repair"
+                )
+            cut = off
+        if cut is not None:
+            self._set_aside(cut, size)
+        if tail is None:
+            self._tail_seq, self._tail_hash = -1, GENESIS_HASH
+        else:
+            self._tail_seq, self._tail_hash = tail
+        return cut if cut is not None else size
+
+    def _set_aside(self, cut: int, size: int) -> None:
+        fragment = os.pread(self._fd, size - cut, cut)
+        torn = self.path.with_name(f"{self.path.name}.torn-{_timestamp()}")
+        if torn.exists():
+            torn = torn.with_name(f"{torn.name}-{os.getpid()}")
+        with open(torn, "xb") as f:
+            f.write(fragment)
+            f.flush()
+            os.fsync(f.fileno())
+        os.ftruncate(self._fd, cut)
+        os.fsync(self._fd)
+        self.repaired.append(TornFragment(path=torn, offset=cut, size=len(fragment)))
+        msg = f"{self.path}: moved a torn trailing fragment of {len(fragment)} bytes to {torn}"
+        self.notes.append(msg)
+        warnings.warn(msg, LineageRepairWarning, stacklevel=4)
+
+    def _reconcile_head(self, head: Head | None, size: int) -> None:
+        tail_seq, tail_hash = self._tail_seq, self._tail_hash
+        if head is None:
+            if tail_seq >= 0:
+                self._write_head()
+                msg = f"{self.path}: head file was missing; recreated at seq {tail_seq}"
+                self.notes.append(msg)
+                warnings.warn(msg, LineageRepairWarning, stacklevel=4)
+            return
+        if head.seq > tail_seq:
+            raise LineageIntegrityError(
+                f"{self.path}: log ends at seq {tail_seq} but its head commits seq {head.seq}: "
+                f"{head.seq - tail_seq} record(s) are missing"
+            )
+        if head.seq == tail_seq:
+            if head.hash != tail_hash:
+                raise LineageIntegrityError(f"{self.path}: last record (seq {tail_seq}) does not match the head")
+            return
+        # The head is behind: a crash between the log fsync and the head update. The records after
+        # it are chained to it, so roll it forward if the record it names is intact.
+        for _, line in iter_lines_reverse(self._fd, size):
+            seq, _ = line_fields(line)
+            if seq <= head.seq:
+                if seq == head.seq and hashlib.sha256(line).hexdigest() == head.hash:
+                    break
+                raise LineageIntegrityError(f"{self.path}: record seq {head.seq} does not match the head")
+        else:
+            raise LineageIntegrityError(f"{self.path}: record seq {head.seq} named by the head is missing")
+        self._write_head()
+        msg = f"{self.path}: head was at seq {head.seq}; rolled forward to seq {tail_seq}"
+        self.notes.append(msg)
+        warnings.warn(msg, LineageRepairWarning, stacklevel=4)

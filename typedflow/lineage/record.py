@@ -1,0 +1,217 @@
+"""Lineage records: what ran, on what, producing what, and where it was first written."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import math
+import os
+import platform
+import re
+import socket
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import attrs
+import cattrs
+from cattrs.fns import identity
+from cattrs.strategies import configure_union_passthrough
+
+from typedflow._version import __version__
+from typedflow.canonical import canonical_bytes, sha256_hex
+
+__all__ = [
+    "GENESIS_HASH",
+    "KINDS",
+    "STATUSES",
+    "LineageRecord",
+    "ParamValue",
+    "ValueRef",
+    "identity",
+    "new_record",
+    "new_record_id",
+    "now_rfc3339",
+    "origin_hash",
+    "record_from_bytes",
+    "record_from_dict",
+    "record_hash",
+    "record_line",
+    "record_to_dict",
+    "safe_parameters",
+]
+
+ParamValue = bool | int | float | str
+
+GENESIS_HASH: Final = "0" * 64
+KINDS: Final = frozenset({"task", "run_start", "run_end"})
+STATUSES: Final = frozenset({"started", "succeeded", "failed", "cached", "skipped"})
+
+
+@attrs.frozen
+class ValueRef:
+    """A value a task consumed or produced, identified by digest."""
+
+    name: str
+    digest: str
+    uri: str | None = None
+    sha256: str | None = None
+
+
+@attrs.frozen
+class LineageRecord:
+    """One immutable lineage entry; ``seq`` and ``prev_hash`` are assigned by the log."""
+
+    kind: str = attrs.field(validator=attrs.validators.in_(KINDS))
+    record_id: str
+    run_id: str
+    workflow: str
+    ir_digest: str
+    target: str
+    executor: str
+    status: str = attrs.field(validator=attrs.validators.in_(STATUSES))
+    started_at: str
+    ended_at: str | None
+    python_version: str
+    typedflow_version: str
+    user: str
+    host: str
+    node_id: str | None = None
+    task: str | None = None
+    code_digest: str | None = None
+    image: str | None = None
+    attempt: int = 0
+    inputs: tuple[ValueRef, ...] = ()
+    outputs: tuple[ValueRef, ...] = ()
+    parameters: dict[str, ParamValue] = attrs.Factory(dict)
+    cache_key: str | None = None
+    error: str | None = None
+    log_origin: str = ""
+    seq: int = -1
+    prev_hash: str = ""
+
+
+# The one converter: every byte that is hashed goes through it and canonical_json.
+_CONVERTER: Final = cattrs.Converter(forbid_extra_keys=True)
+configure_union_passthrough(ParamValue, _CONVERTER, accept_ints_as_floats=False)
+# Leaves are already JSON scalars; identity hooks let cattrs inline them (appends are hot).
+_CONVERTER.register_unstructure_hook(str | None, identity)
+_CONVERTER.register_unstructure_hook(ParamValue, identity)
+_unstructure_ref = _CONVERTER.get_unstructure_hook(ValueRef)
+
+
+def _unstructure_refs(refs: tuple[ValueRef, ...]) -> list[dict[str, Any]]:
+    return [_unstructure_ref(r) for r in refs]
+
+
+_CONVERTER.register_unstructure_hook_func(lambda t: t == tuple[ValueRef, ...], _unstructure_refs)
+_unstructure = _CONVERTER.get_unstructure_hook(LineageRecord)
+_structure = _CONVERTER.get_structure_hook(LineageRecord)
+
+
+def record_to_dict(record: LineageRecord) -> dict[str, Any]:
+    """Plain JSON-ready dict with every field present."""
+    out: dict[str, Any] = _unstructure(record)
+    return out
+
+
+def record_from_dict(data: Mapping[str, Any]) -> LineageRecord:
+    """Inverse of :func:`record_to_dict`; unknown keys are rejected."""
+    rec: LineageRecord = _structure(data, LineageRecord)
+    return rec
+
+
+def record_line(record: LineageRecord) -> bytes:
+    """Canonical JSON bytes of the complete record (no newline)."""
+    return canonical_bytes(_unstructure(record))
+
+
+def record_from_bytes(line: bytes) -> LineageRecord:
+    return record_from_dict(json.loads(line))
+
+
+def record_hash(record: LineageRecord) -> str:
+    """Hex sha256 of the canonical bytes of the complete record."""
+    return sha256_hex(record_line(record))
+
+
+def origin_hash(record: LineageRecord) -> str:
+    """Hash of the record before a log chained it (``seq=-1``, ``prev_hash=""``).
+
+    Content-addressed cloud objects are keyed by this, so it can be recomputed from a log line.
+    """
+    return record_hash(attrs.evolve(record, seq=-1, prev_hash=""))
+
+
+def now_rfc3339() -> str:
+    """Current UTC time, microsecond precision, ``Z`` suffix."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def identity() -> tuple[str, str]:
+    """(user, host) of this process; never raises."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        # Containers often run as a uid with no passwd entry.
+        user = f"uid:{os.getuid()}" if hasattr(os, "getuid") else "unknown"
+    return user, socket.gethostname() or "unknown"
+
+
+def new_record_id() -> str:
+    return uuid.uuid4().hex
+
+
+def new_record(
+    kind: str,
+    *,
+    run_id: str,
+    workflow: str,
+    ir_digest: str,
+    target: str,
+    executor: str,
+    status: str,
+    started_at: str | None = None,
+    ended_at: str | None = None,
+    **fields: Any,
+) -> LineageRecord:
+    """Build a record, filling id, timestamps, versions and identity."""
+    user, host = identity()
+    fields.setdefault("user", user)
+    fields.setdefault("host", host)
+    fields.setdefault("record_id", new_record_id())
+    fields.setdefault("python_version", platform.python_version())
+    fields.setdefault("typedflow_version", __version__)
+    return LineageRecord(
+        kind=kind,
+        run_id=run_id,
+        workflow=workflow,
+        ir_digest=ir_digest,
+        target=target,
+        executor=executor,
+        status=status,
+        started_at=started_at or now_rfc3339(),
+        ended_at=ended_at,
+        **fields,
+    )
+
+
+_SENSITIVE: Final = re.compile(r"password|secret|token|key|credential", re.IGNORECASE)
+_MAX_STR: Final = 200
+
+
+def safe_parameters(values: Mapping[str, object]) -> dict[str, ParamValue]:
+    """Scalar parameters safe to record: no secrets by name, no large or non-scalar values."""
+    out: dict[str, ParamValue] = {}
+    for name, value in values.items():
+        if _SENSITIVE.search(name):
+            continue
+        if isinstance(value, bool | int):
+            out[name] = value
+        elif isinstance(value, float):
+            if math.isfinite(value):  # canonical JSON has no NaN/Infinity
+                out[name] = value
+        elif isinstance(value, str) and len(value) <= _MAX_STR:
+            out[name] = value
+    return out

@@ -1,0 +1,235 @@
+"""Placeholders for values that exist only when the workflow runs.
+
+Inside a ``@workflow`` body a task call returns a :class:`Promise`. Field access is allowed (it is
+how NamedTuple outputs are used); comparisons build :class:`Cond` objects for ``when``. Everything
+Python would do with a concrete value (truth tests, loops, arithmetic, ``len``, indexing,
+formatting) is recorded as an error with a hint, and tracing goes on so that every error is found.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from typedflow import ir
+from typedflow.types import assignable, field_type
+
+if TYPE_CHECKING:
+    from typedflow.tracing import Scope, Tracer
+
+_HINTS = {
+    "typedflow-truthiness": "branch with `with when(...)` / `otherwise()` instead of `if`",
+    "typedflow-iteration": "use `map_over(fn, items)` to run a task per element",
+    "typedflow-arithmetic": "compute it inside a @task",
+    "typedflow-len": "compute it inside a @task",
+    "typedflow-index": "select the element inside a @task, or use map_over",
+    "typedflow-format": "format it inside a @task",
+    "typedflow-call": "task outputs are values, not functions",
+}
+
+
+class Promise:
+    """A typed reference to a value produced when the workflow runs."""
+
+    __slots__ = ("_origin", "_ref", "_scope", "_tracer", "_type")
+    __hash__ = object.__hash__
+
+    def __init__(
+        self, tracer: Tracer | None, ref: ir.Binding, type_: ir.TypeRef, scope: Scope | None, origin: str
+    ) -> None:
+        object.__setattr__(self, "_tracer", tracer)
+        object.__setattr__(self, "_ref", ref)
+        object.__setattr__(self, "_type", type_)
+        object.__setattr__(self, "_scope", scope)
+        object.__setattr__(self, "_origin", origin)
+
+    @property
+    def _poison(self) -> bool:
+        return self._type.kind == "any"
+
+    def _misuse(self, code: str, what: str) -> None:
+        tracer = self._tracer
+        if tracer is not None and not self._poison:
+            frame = sys._getframe(2)
+            tracer.problem_at(frame, f"{what} of task output {self._origin} ({self._type}) inside a workflow; "
+                                     f"{_HINTS[code]}", code)
+
+    def _poisoned(self) -> Promise:
+        return Promise(self._tracer, ir.Const(None), ir.TypeRef("any"), None, self._origin)
+
+    def __getattr__(self, name: str) -> Promise:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        t = self._type
+        if self._poison:
+            return self
+        ft = field_type(t, name)
+        if ft is None:
+            if self._tracer is not None:
+                hint = ""
+                if t.kind == "optional" and field_type(t.args[0], name) is not None:
+                    hint = " (the value is optional here: it comes from a `when` branch)"
+                self._tracer.problem_at(
+                    sys._getframe(1), f'{self._origin} ({t}) has no attribute "{name}"{hint}', "attr-defined"
+                )
+            return self._poisoned()
+        ref = self._ref
+        if isinstance(ref, ir.OutputRef) and ref.output is None:
+            new_ref: ir.Binding = ir.OutputRef(ref.node, name, ())
+        elif isinstance(ref, ir.OutputRef | ir.InputRef | ir.ItemRef):
+            new_ref = type(ref)(*_with_path(ref, name))
+        else:
+            return self._poisoned()
+        return Promise(self._tracer, new_ref, ft, self._scope, f"{self._origin}.{name}")
+
+    def __setattr__(self, name: str, value: Any) -> NoReturn:
+        raise AttributeError("task outputs are immutable")
+
+    # ------------------------------------------------------------------ misuse
+    def __bool__(self) -> bool:
+        self._misuse("typedflow-truthiness", "truth-testing")
+        return True
+
+    def __iter__(self) -> Any:
+        self._misuse("typedflow-iteration", "iterating")
+        return iter(())
+
+    def __contains__(self, item: Any) -> bool:
+        self._misuse("typedflow-iteration", "membership test")
+        return False
+
+    def __len__(self) -> int:
+        self._misuse("typedflow-len", "len()")
+        return 0
+
+    def __getitem__(self, key: Any) -> Promise:
+        self._misuse("typedflow-index", "indexing")
+        return self._poisoned()
+
+    def __format__(self, spec: str) -> str:
+        self._misuse("typedflow-format", "string formatting")
+        return f"<{self._origin}>"
+
+    def __str__(self) -> str:
+        self._misuse("typedflow-format", "str()")
+        return f"<{self._origin}>"
+
+    def __repr__(self) -> str:
+        return f"<promise {self._origin}: {self._type}>"
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Promise:
+        self._misuse("typedflow-call", "calling")
+        return self._poisoned()
+
+    def __int__(self) -> int:
+        self._misuse("typedflow-arithmetic", "int()")
+        return 0
+
+    def __float__(self) -> float:
+        self._misuse("typedflow-arithmetic", "float()")
+        return 0.0
+
+    def __index__(self) -> int:
+        self._misuse("typedflow-index", "using as an index")
+        return 0
+
+    # ------------------------------------------------------------------ comparisons → conditions
+    def _compare(self, op: str, other: Any) -> Cond:
+        tracer = self._tracer
+        assert tracer is not None
+        return tracer.compare(self, op, other, sys._getframe(2))
+
+    def __eq__(self, other: object) -> Cond:  # type: ignore[override]
+        return self._compare("==", other)
+
+    def __ne__(self, other: object) -> Cond:  # type: ignore[override]
+        return self._compare("!=", other)
+
+    def __lt__(self, other: Any) -> Cond:
+        return self._compare("<", other)
+
+    def __le__(self, other: Any) -> Cond:
+        return self._compare("<=", other)
+
+    def __gt__(self, other: Any) -> Cond:
+        return self._compare(">", other)
+
+    def __ge__(self, other: Any) -> Cond:
+        return self._compare(">=", other)
+
+
+def _with_path(ref: ir.OutputRef | ir.InputRef | ir.ItemRef, name: str) -> tuple[Any, ...]:
+    if isinstance(ref, ir.OutputRef):
+        return (ref.node, ref.output, (*ref.path, name))
+    if isinstance(ref, ir.InputRef):
+        return (ref.name, (*ref.path, name))
+    return (ref.map, (*ref.path, name))
+
+
+def _arith(code: str, what: str) -> Any:
+    def method(self: Promise, *args: Any) -> Promise:
+        self._misuse(code, what)
+        return self._poisoned()
+
+    return method
+
+
+for _name in (
+    "add", "radd", "sub", "rsub", "mul", "rmul", "truediv", "rtruediv", "floordiv", "rfloordiv",
+    "mod", "rmod", "pow", "rpow", "neg", "pos", "abs", "invert", "and", "rand", "or", "ror", "xor",
+    "rxor", "lshift", "rshift", "round", "matmul",
+):
+    setattr(Promise, f"__{_name}__", _arith("typedflow-arithmetic", "arithmetic"))
+
+
+class Cond:
+    """A condition on task outputs, for ``when``. Combine with ``&``, ``|`` and ``~``."""
+
+    __slots__ = ("_deps", "_tracer", "ir")
+
+    def __init__(self, tracer: Tracer, cond: ir.Condition, deps: tuple[Promise, ...]) -> None:
+        self._tracer = tracer
+        self.ir = cond
+        self._deps = deps
+
+    def __and__(self, other: Cond) -> Cond:
+        return Cond(self._tracer, ir.And((self.ir, _cond_of(other))), self._deps + _deps_of(other))
+
+    def __or__(self, other: Cond) -> Cond:
+        return Cond(self._tracer, ir.Or((self.ir, _cond_of(other))), self._deps + _deps_of(other))
+
+    def __invert__(self) -> Cond:
+        return Cond(self._tracer, ir.Not(self.ir), self._deps)
+
+    def __bool__(self) -> bool:
+        self._tracer.problem_at(
+            sys._getframe(1),
+            "truth-testing a condition on task outputs inside a workflow (an `if`, `and`, `or` or `not`); "
+            "use `with when(cond):` and combine conditions with &, |, ~",
+            "typedflow-truthiness",
+        )
+        return True
+
+
+def _cond_of(c: Any) -> ir.Condition:
+    return c.ir if isinstance(c, Cond) else ir.Compare("==", ir.Const(True), ir.Const(bool(c)))
+
+
+def _deps_of(c: Any) -> tuple[Promise, ...]:
+    return c._deps if isinstance(c, Cond) else ()
+
+
+def comparable(a: ir.TypeRef, b: ir.TypeRef, op: str) -> bool:
+    """Whether a condition may compare values of these types with ``op``."""
+    if a.kind == "any" or b.kind == "any":
+        return True
+    if op in ("==", "!="):
+        if a.kind == "none" or b.kind == "none":
+            return True
+        a2 = a.args[0] if a.kind == "optional" else a
+        b2 = b.args[0] if b.kind == "optional" else b
+        return assignable(a2, b2) or assignable(b2, a2)
+    numeric = ("int", "float", "bool")
+    if a.kind in numeric and b.kind in numeric:
+        return True
+    return a.kind == b.kind == "str"

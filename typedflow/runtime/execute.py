@@ -1,0 +1,228 @@
+"""The one path every target runs a task through: decode inputs, call, store outputs, cache.
+
+The local interpreter, the Step Functions worker and the Vertex container all call
+:func:`execute`, which is what makes a task compute the same thing on every target.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import os
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from typedflow import ir
+from typedflow.canonical import digest
+from typedflow.files import SCRATCH
+from typedflow.runtime.store import ArtifactStore
+from typedflow.values import decode, encode
+
+from typedflow.dsl import TASKS as _TASKS
+
+
+class TaskError(Exception):
+    """A task attempt failed. ``exc`` is the original exception (None when it crossed a process)."""
+
+    def __init__(self, error_type: str, message: str, tb: str = "", exc: BaseException | None = None) -> None:
+        super().__init__(f"{error_type}: {message}")
+        self.error_type = error_type
+        self.message = message
+        self.traceback = tb
+        self.exc = exc
+
+
+class CodeMismatchError(Exception):
+    """The task's code differs from the code the IR was compiled from."""
+
+
+@attrs.frozen
+class Outcome:
+    status: str  # "succeeded" | "cached"
+    outputs: dict[str, Any]
+    cache_key: str | None
+    started_at: str
+    ended_at: str
+    duration: float
+
+
+def utcnow() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def resolve(template: ir.TaskTemplate) -> Any:
+    """The Task object for a template: a live one, or imported from ``module``."""
+    key = (template.module, template.qualname)
+    task = _TASKS.get(key)
+    if task is None:
+        module = sys.modules.get(template.module) or importlib.import_module(template.module)
+        obj: Any = module
+        for part in template.qualname.split("."):
+            obj = getattr(obj, part)
+        task = obj
+        _TASKS[key] = task
+    return task
+
+
+# ----------------------------------------------------------------------------- typed-JSON walks
+
+
+def map_files(data: Any, t: ir.TypeRef, fn: Callable[[dict[str, Any], ir.TypeRef], Any]) -> Any:
+    """``data`` with every file/directory value replaced by ``fn(value, its type)``."""
+    if data is None:
+        return None
+    k = t.kind
+    if k in ("file", "directory"):
+        return fn(data, t)
+    if k == "optional":
+        return map_files(data, t.args[0], fn)
+    if k == "list":
+        return [map_files(v, t.args[0], fn) for v in data]
+    if k == "dict":
+        return {key: map_files(v, t.args[0], fn) for key, v in data.items()}
+    if k == "tuple":
+        return [map_files(v, a, fn) for v, a in zip(data, t.args, strict=False)]
+    if k == "record":
+        return {f.name: map_files(data.get(f.name), f.type, fn) for f in t.fields if f.name in data}
+    return data
+
+
+def has_files(t: ir.TypeRef) -> bool:
+    k = t.kind
+    if k in ("file", "directory"):
+        return True
+    if k == "record":
+        return any(has_files(f.type) for f in t.fields)
+    return any(has_files(a) for a in t.args)
+
+
+def _content_only(v: dict[str, Any], t: ir.TypeRef) -> dict[str, Any]:
+    return {"sha256": v.get("sha256"), "kind": t.kind}
+
+
+def content_digest(data: Any, t: ir.TypeRef) -> str:
+    """Digest of a value by content: files count by their sha256, not where they are stored."""
+    return digest(map_files(data, t, _content_only) if has_files(t) else data)
+
+
+def cache_key(template: ir.TaskTemplate, inputs: dict[str, Any]) -> str:
+    parts = {p.name: content_digest(inputs.get(p.name), p.type) for p in template.inputs}
+    return digest(
+        {"task": template.name, "code": template.code_digest, "cache_version": template.cache.version,
+         "version": template.version, "inputs": parts}
+    )
+
+
+def store_outputs(outputs: dict[str, Any], template: ir.TaskTemplate, store: ArtifactStore) -> dict[str, Any]:
+    """Put every file the task produced into the store; handles then carry its URI and sha256."""
+
+    def put(v: dict[str, Any], t: ir.TypeRef) -> dict[str, Any]:
+        is_dir = t.kind == "directory"
+        src = Path(v["uri"])
+        if not src.exists():
+            raise TaskError("FileNotFoundError", f"task returned a handle to {src}, which does not exist")
+        if is_dir != src.is_dir():
+            kind = "directory" if is_dir else "file"
+            raise TaskError("TypeError", f"task returned {src} where a {kind} was declared")
+        uri, sha = store.put_dir(src) if is_dir else store.put_file(src)
+        declared = v.get("format")
+        if declared in (None, "typedflow.formats:Format"):
+            declared = t.name
+        return {"uri": uri, "sha256": sha, "format": declared}
+
+    out = dict(outputs)
+    for p in template.outputs:
+        if has_files(p.type) and p.name in out:
+            out[p.name] = map_files(out[p.name], p.type, put)
+    return out
+
+
+# ----------------------------------------------------------------------------- execute
+
+
+def execute(
+    template: ir.TaskTemplate,
+    inputs: dict[str, Any],
+    *,
+    store: ArtifactStore,
+    use_cache: bool = True,
+    scratch: Path | None = None,
+    task: Any = None,
+) -> Outcome:
+    """Run one attempt of ``template`` on typed-JSON ``inputs``; typed-JSON outputs by name."""
+    started = utcnow()
+    t0 = time.perf_counter()
+    key: str | None = None
+    caching = use_cache and template.cache.enabled
+    if caching:
+        key = cache_key(template, inputs)
+        hit = store.get_json("cache-" + key)
+        if hit is not None:
+            return Outcome("cached", hit["outputs"], key, started, utcnow(), time.perf_counter() - t0)
+    task = task if task is not None else resolve(template)
+    sig = task.signature
+    actual = sig.template.code_digest if sig.template is not None else None
+    if actual != template.code_digest:
+        raise CodeMismatchError(
+            f'task "{template.name}" ({template.module}.{template.qualname}) has changed since the IR was '
+            "compiled; compile again"
+        )
+    anns = sig.annotations
+    try:
+        kwargs = {p.name: decode(inputs[p.name], anns[p.name]) for p in template.inputs}
+    except Exception as exc:
+        raise TaskError("InputDecodeError", f"cannot decode inputs of {template.name}: {exc}") from exc
+    own_scratch = scratch is None
+    scratch_dir = Path(tempfile.mkdtemp(prefix=f"tf-{template.name}-")) if scratch is None else scratch
+    token = SCRATCH.set(scratch_dir)
+    try:
+        try:
+            value = task.fn(**kwargs)
+        except Exception as exc:
+            raise TaskError(
+                f"{type(exc).__module__}.{type(exc).__qualname__}".removeprefix("builtins."),
+                str(exc),
+                traceback.format_exc(),
+                exc,
+            ) from exc
+        outputs = encode_outputs(value, template, sig.returns)
+        if any(has_files(p.type) for p in template.outputs):
+            outputs = store_outputs(outputs, template, store)
+    finally:
+        SCRATCH.reset(token)
+        if own_scratch:
+            shutil.rmtree(scratch_dir, ignore_errors=True)
+    if caching and key is not None:
+        store.put_json("cache-" + key, {"task": template.name, "outputs": outputs})
+    return Outcome("succeeded", outputs, key, started, utcnow(), time.perf_counter() - t0)
+
+
+def encode_outputs(value: Any, template: ir.TaskTemplate, annotation: Any) -> dict[str, Any]:
+    """Typed JSON of a task's return value, split into its named outputs."""
+    from typedflow.types import check_json
+
+    try:
+        data = encode(value, annotation)
+    except Exception as exc:
+        raise TaskError("TypeError", f"task {template.name} returned {type(value).__name__}, which is not "
+                                     f"{template.returns}: {exc}") from exc
+    err = check_json(data, template.returns, "return value")
+    if err:
+        raise TaskError("TypeError", f"task {template.name}: {err}")
+    if not template.outputs:
+        return {}
+    if len(template.outputs) == 1 and template.outputs[0].name == "out" and template.returns.flavor != "namedtuple":
+        return {"out": data}
+    return {p.name: data[p.name] for p in template.outputs}
+
+
+def env_scratch_root() -> Path:
+    return Path(os.environ.get("TYPEDFLOW_SCRATCH", tempfile.gettempdir()))

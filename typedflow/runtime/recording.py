@@ -1,0 +1,113 @@
+"""Lineage records of task executions, written the same way by every target's runtime."""
+
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+from typing import Any
+
+from typedflow import ir
+from typedflow.lineage.log import LineageLog
+from typedflow.lineage.record import LineageRecord, ValueRef, new_record, safe_parameters
+from typedflow.runtime.execute import content_digest
+
+
+def value_refs(values: dict[str, Any], params: tuple[ir.Param, ...]) -> tuple[ValueRef, ...]:
+    """Digests (and file URIs/sha256) of typed-JSON values; never the raw values."""
+    refs = []
+    for p in params:
+        if p.name not in values:
+            continue
+        v = values[p.name]
+        t = p.type.args[0] if p.type.kind == "optional" else p.type
+        if t.kind in ("file", "directory") and isinstance(v, dict):
+            refs.append(ValueRef(p.name, content_digest(v, t), v.get("uri"), v.get("sha256")))
+        else:
+            refs.append(ValueRef(p.name, content_digest(v, p.type)))
+    return tuple(refs)
+
+
+def task_record(*, doc_name: str, ir_digest: str, run_id: str, target: str, executor: str,
+                template: ir.TaskTemplate, node_id: str, status: str, attempt: int, inputs: dict[str, Any],
+                outputs: dict[str, Any], started_at: str, ended_at: str | None, cache_key: str | None,
+                error: str | None = None) -> LineageRecord:
+    """The record of one task execution attempt (identical schema on every target)."""
+    return new_record(
+        "task",
+        run_id=run_id,
+        workflow=doc_name,
+        ir_digest=ir_digest,
+        target=target,
+        executor=executor,
+        status=status,
+        started_at=started_at or None,
+        ended_at=ended_at,
+        node_id=node_id,
+        task=template.name,
+        code_digest=template.code_digest,
+        image=template.image or f"python:{platform.python_version()}",
+        attempt=attempt,
+        inputs=value_refs(inputs, template.inputs),
+        outputs=value_refs(outputs, template.outputs),
+        parameters=safe_parameters({p.name: inputs.get(p.name) for p in template.inputs}),
+        cache_key=cache_key,
+        error=error,
+    )
+
+
+class LocalRecorder:
+    """Writes the records of a local run into the local hash-chained log (group commit)."""
+
+    def __init__(self, root: Path, doc: ir.WorkflowIR, run_id: str, executor: str) -> None:
+        self.log = LineageLog(root / "lineage" / "log.jsonl")
+        self.doc = doc
+        self.run_id = run_id
+        self.executor = executor
+        self.tasks = {t.name: t for t in doc.tasks}
+        self.started = ""
+
+    def _run_record(self, status: str, values: dict[str, Any], params: tuple[ir.Param, ...],
+                    ended: bool) -> LineageRecord:
+        rec = new_record(
+            "run_end" if ended else "run_start",
+            run_id=self.run_id,
+            workflow=self.doc.workflow.name,
+            ir_digest=self.doc.digest,
+            target="local",
+            executor=self.executor,
+            status=status,
+            started_at=self.started or None,
+            ended_at=None,
+            inputs=() if ended else value_refs(values, params),
+            outputs=value_refs(values, params) if ended else (),
+            parameters=safe_parameters(values) if not ended else {},
+        )
+        if not ended:
+            self.started = rec.started_at
+        return rec
+
+    def run_started(self, inputs: dict[str, Any]) -> None:
+        self.log.append(self._run_record("started", inputs, self.doc.workflow.inputs, False))
+
+    def node(self, rep: Any) -> None:
+        if rep.status not in ("succeeded", "cached", "failed", "skipped") or rep.task is None:
+            return
+        template = self.tasks[rep.task]
+        error = f"{rep.error_type}: {rep.message}"[:2000] if rep.status == "failed" else None
+        self.log.append(task_record(
+            doc_name=self.doc.workflow.name, ir_digest=self.doc.digest, run_id=self.run_id, target="local",
+            executor=self.executor, template=template, node_id=rep.key, status=rep.status,
+            attempt=rep.attempts, inputs=rep.inputs, outputs=rep.outputs, started_at=rep.started_at,
+            ended_at=rep.ended_at or None, cache_key=rep.cache_key, error=error,
+        ))
+
+    def run_finished(self, status: str, outputs: dict[str, Any]) -> None:
+        from typedflow.lineage.record import now_rfc3339
+
+        rec = self._run_record(status, outputs, self.doc.workflow.outputs, True)
+        import attrs
+
+        self.log.append(attrs.evolve(rec, ended_at=now_rfc3339()))
+
+    def close(self) -> None:
+        self.log.close()

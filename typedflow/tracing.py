@@ -1,0 +1,555 @@
+"""Tracing a ``@workflow`` body into the IR, collecting every wiring error on the way."""
+
+from __future__ import annotations
+
+import platform
+import re
+import sys
+import traceback
+from collections.abc import Sequence
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from typedflow import ir
+from typedflow._version import __version__
+from typedflow.errors import Problem, WorkflowDefinitionError
+from typedflow.promises import Cond, Promise, comparable
+from typedflow.source import frame_loc, func_loc, return_lines
+from typedflow.types import assignable, check_json, type_ref
+
+if TYPE_CHECKING:
+    from typedflow.dsl import Task, Workflow
+
+_STACK: list[Tracer] = []
+_TYPEDFLOW_DIR = __file__.rsplit("/", 1)[0]
+
+
+def current() -> Tracer | None:
+    return _STACK[-1] if _STACK else None
+
+
+class Scope:
+    """Where a node is created: the workflow root, a ``when`` branch or a ``map_over`` body."""
+
+    __slots__ = ("id", "kind", "nodes", "parent")
+
+    def __init__(self, kind: str, id: str, parent: Scope | None) -> None:
+        self.kind = kind
+        self.id = id
+        self.parent = parent
+        self.nodes: list[Any] = []
+
+    def encloses(self, other: Scope | None) -> bool:
+        """Whether ``self`` is ``other`` or one of its ancestors."""
+        s = other
+        while s is not None:
+            if s is self:
+                return True
+            s = s.parent
+        return False
+
+
+class _CondBuilder:
+    __slots__ = ("branches", "closed_otherwise", "id", "loc")
+
+    def __init__(self, id: str, loc: ir.SourceLoc) -> None:
+        self.id = id
+        self.loc = loc
+        self.branches: list[tuple[ir.Condition | None, Scope, ir.SourceLoc]] = []
+        self.closed_otherwise = False
+
+
+class _MapBuilder:
+    __slots__ = ("item_type", "items", "loc", "max_concurrency", "result", "result_type", "scope", "id")
+
+    def __init__(self, id: str, items: ir.Arg, item_type: ir.TypeRef, scope: Scope, loc: ir.SourceLoc,
+                 max_concurrency: int | None) -> None:
+        self.id = id
+        self.items = items
+        self.item_type = item_type
+        self.scope = scope
+        self.loc = loc
+        self.max_concurrency = max_concurrency
+        self.result: ir.Binding = ir.Const(None)
+        self.result_type = ir.TypeRef("none")
+
+
+_CRON = re.compile(r"^(\S+\s+){4}\S+$")
+
+
+class Tracer:
+    """Builds one workflow's IR. Task calls, ``when`` and ``map_over`` report here."""
+
+    def __init__(self, wf: Workflow[Any, Any], problems: list[Problem]) -> None:
+        self.wf = wf
+        self.problems = problems
+        self.root = Scope("root", "", None)
+        self.scope = self.root
+        self.counts: dict[str, int] = {}
+        self.tasks: dict[str, ir.TaskTemplate] = {}
+        self.subworkflows: dict[str, ir.Workflow] = {}
+        self.last_conditional: _CondBuilder | None = None
+
+    # ------------------------------------------------------------------ problems
+    def problem(self, loc: ir.SourceLoc, message: str, code: str) -> None:
+        self.problems.append(Problem(loc, message, code))
+
+    def problem_at(self, frame: FrameType, message: str, code: str) -> None:
+        self.problem(frame_loc(frame), message, code)
+
+    # ------------------------------------------------------------------ ids
+    def new_id(self, base: str) -> str:
+        n = self.counts.get(base, 0) + 1
+        self.counts[base] = n
+        return base if n == 1 else f"{base}-{n}"
+
+    def add(self, node: Any) -> None:
+        self.scope.nodes.append(node)
+        self.last_conditional = None
+
+    # ------------------------------------------------------------------ bindings
+    def visible(self, p: Promise, loc: ir.SourceLoc, what: str) -> tuple[ir.TypeRef, bool] | None:
+        """The type of ``p`` seen from the current scope, and whether it is optional here."""
+        s = p._scope
+        if s is None or s.encloses(self.scope):
+            return p._type, False
+        optional = False
+        while s is not None and not s.encloses(self.scope):
+            if s.kind == "map":
+                self.problem(loc, f"{what}: {p._origin} is produced inside map_over and is only available "
+                                  "there; use the list that map_over returns", "typedflow-map-scope")
+                return None
+            optional = True
+            s = s.parent
+        t = p._type
+        if optional and t.kind != "optional":
+            t = ir.TypeRef("optional", (t,))
+        return t, optional
+
+    def bind(self, param: str, value: Any, dst: ir.TypeRef, ann: Any, loc: ir.SourceLoc, target: str,
+             code: str = "arg-type") -> ir.Arg | None:
+        what = f'Argument "{param}" to {target}'
+        if isinstance(value, Promise):
+            if value._poison:
+                return ir.Arg(param, ir.Const(None))
+            seen = self.visible(value, loc, what)
+            if seen is None:
+                return None
+            src, optional = seen
+            if not assignable(src, dst):
+                hint = ""
+                if optional and assignable(src.args[0], dst):
+                    hint = (" (it comes from a `when` branch and may not exist here; declare the parameter "
+                            f'"{dst} | None")')
+                self.problem(loc, f'{what} has incompatible type "{src}" (from {value._origin}); '
+                                  f'expected "{dst}"{hint}', code)
+                return None
+            return ir.Arg(param, value._ref, optional)
+        if isinstance(value, Cond):
+            self.problem(loc, f"{what}: a condition is not a value; use it in `when(...)`", code)
+            return None
+        if _contains_promise(value):
+            self.problem(loc, f"{what}: a container holding task outputs cannot be passed directly; "
+                              "build it inside a @task", "typedflow-container")
+            return None
+        from typedflow.values import encode
+
+        try:
+            data = encode(value, ann)
+            err = check_json(data, dst, param)
+        except Exception:
+            err = "x"
+        if err:
+            self.problem(loc, f'{what} has incompatible type "{_pytype(value)}"; expected "{dst}"', code)
+            return None
+        return ir.Arg(param, ir.Const(data))
+
+    def bind_call(self, target: str, names: Sequence[str], params: Sequence[ir.Param], anns: dict[str, Any],
+                  args: tuple[Any, ...], kwargs: dict[str, Any], loc: ir.SourceLoc) -> list[ir.Arg]:
+        given: dict[str, Any] = {}
+        if len(args) > len(names):
+            self.problem(loc, f"Too many positional arguments for {target}", "call-arg")
+        for name, v in zip(names, args, strict=False):
+            given[name] = v
+        for k, v in kwargs.items():
+            if k not in names:
+                self.problem(loc, f'Unexpected keyword argument "{k}" for {target}', "call-arg")
+            elif k in given:
+                self.problem(loc, f'{target} got multiple values for argument "{k}"', "misc")
+            else:
+                given[k] = v
+        out: list[ir.Arg] = []
+        for p in params:
+            if p.name in given:
+                arg = self.bind(p.name, given[p.name], p.type, anns.get(p.name), loc, target)
+                if arg is not None:
+                    out.append(arg)
+            elif p.has_default:
+                out.append(ir.Arg(p.name, ir.Const(p.default)))
+            else:
+                self.problem(loc, f'Missing positional argument "{p.name}" in call to {target}', "call-arg")
+        return out
+
+    # ------------------------------------------------------------------ calls
+    def register_task(self, template: ir.TaskTemplate, loc: ir.SourceLoc) -> None:
+        prev = self.tasks.get(template.name)
+        if prev is None:
+            self.tasks[template.name] = template
+        elif (prev.module, prev.qualname) != (template.module, template.qualname):
+            self.problem(loc, f'Two different tasks are named "{template.name}" ({prev.module}.{prev.qualname} '
+                              f"and {template.module}.{template.qualname}); give one a distinct "
+                              "@task(name=...)", "typedflow-duplicate-name")
+
+    def call_task(self, t: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any], frame: FrameType) -> Any:
+        loc = frame_loc(frame)
+        sig = t.signature
+        template = sig.template
+        if template is None:
+            for p in sig.problems:
+                if p not in self.problems:
+                    self.problems.append(p)
+            self.problem(loc, f'task "{t.name}" cannot be used: its signature has errors (see above)',
+                         "typedflow-untyped")
+            return Promise(self, ir.Const(None), ir.TypeRef("any"), None, t.name)
+        self.register_task(template, loc)
+        target = f'task "{t.name}"'
+        bound = self.bind_call(target, sig.params, template.inputs, sig.annotations, args, kwargs, loc)
+        node_id = self.new_id(template.name)
+        self.add(ir.TaskNode(node_id, template.name, tuple(bound), loc))
+        return self._result(node_id, template.returns, t.name)
+
+    def _result(self, node_id: str, returns: ir.TypeRef, label: str) -> Promise:
+        if returns.kind == "none":
+            return Promise(self, ir.Const(None), returns, self.scope, f"{label}()")
+        if returns.kind == "record" and returns.flavor == "namedtuple":
+            return Promise(self, ir.OutputRef(node_id, None), returns, self.scope, f"{label}()")
+        return Promise(self, ir.OutputRef(node_id, "out"), returns, self.scope, f"{label}()")
+
+    def call_workflow(self, sub: Workflow[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any],
+                      frame: FrameType) -> Any:
+        loc = frame_loc(frame)
+        sub_ir = sub.ir
+        w = sub_ir.workflow
+        for tmpl in sub_ir.tasks:
+            self.register_task(tmpl, loc)
+        for sw in (*sub_ir.subworkflows, w):
+            prev = self.subworkflows.get(sw.name)
+            if prev is not None and (prev.module, prev.qualname) != (sw.module, sw.qualname):
+                self.problem(loc, f'Two different workflows are named "{sw.name}"', "typedflow-duplicate-name")
+            self.subworkflows[sw.name] = sw
+        target = f'workflow "{w.name}"'
+        bound = self.bind_call(target, sub.params, w.inputs, sub.annotations, args, kwargs, loc)
+        node_id = self.new_id(w.name)
+        self.add(ir.SubWorkflowNode(node_id, w.name, tuple(bound), loc))
+        return self._result(node_id, w.returns, w.name)
+
+    def compare(self, p: Promise, op: str, other: Any, frame: FrameType) -> Cond:
+        loc = frame_loc(frame)
+        deps: tuple[Promise, ...] = (p,)
+        left_t = self.visible(p, loc, "condition")
+        if isinstance(other, Promise):
+            right_t = self.visible(other, loc, "condition")
+            right: ir.Binding = other._ref
+            deps = (p, other)
+        elif isinstance(other, bool | int | float | str) or other is None:
+            right_t = (_literal_type(other), False)
+            right = ir.Const(other)
+        else:
+            self.problem(loc, f"condition compares {p._origin} with a {type(other).__name__}; compare with a "
+                              "bool, int, float, str, None or another task output", "typedflow-condition")
+            return Cond(self, ir.Compare(op, p._ref, ir.Const(None)), deps)
+        if left_t and right_t and not comparable(left_t[0], right_t[0], op):
+            self.problem(loc, f'condition {p._origin} {op} ... compares "{left_t[0]}" with "{right_t[0]}"',
+                         "typedflow-condition")
+        return Cond(self, ir.Compare(op, p._ref, right), deps)
+
+    # ------------------------------------------------------------------ blocks
+    def enter_branch(self, cond: Any, frame: FrameType, otherwise: bool) -> None:
+        loc = frame_loc(frame)
+        if otherwise:
+            builder = self.last_conditional
+            if builder is None or builder.closed_otherwise:
+                self.problem(loc, "otherwise() must directly follow a `with when(...)` block", "typedflow-otherwise")
+                builder = _CondBuilder(self.new_id("otherwise"), loc)
+                self.scope.nodes.append(builder)
+            builder.closed_otherwise = True
+            condition: ir.Condition | None = None
+        else:
+            condition = self.condition_of(cond, loc)
+            builder = _CondBuilder(self.new_id("when"), loc)
+            self.scope.nodes.append(builder)
+        scope = Scope("branch", builder.id, self.scope)
+        builder.branches.append((condition, scope, loc))
+        self.scope = scope
+
+    def exit_branch(self) -> None:
+        builder = self._open_builder()
+        assert self.scope.parent is not None
+        self.scope = self.scope.parent
+        self.last_conditional = builder
+
+    def _open_builder(self) -> _CondBuilder:
+        for node in reversed(self.scope.parent.nodes if self.scope.parent else []):
+            if isinstance(node, _CondBuilder) and node.id == self.scope.id:
+                return node
+        raise AssertionError("branch scope without its conditional")
+
+    def condition_of(self, cond: Any, loc: ir.SourceLoc) -> ir.Condition:
+        if isinstance(cond, Cond):
+            return cond.ir
+        if isinstance(cond, Promise):
+            seen = self.visible(cond, loc, "when()")
+            if seen is not None and seen[0].kind not in ("bool", "any"):
+                self.problem(loc, f'when() needs a bool condition; {cond._origin} is "{seen[0]}" (compare it, '
+                                  "e.g. `when(x > 0)`)", "typedflow-condition")
+            return ir.Compare("==", cond._ref, ir.Const(True))
+        self.problem(loc, f"when() needs a condition on task outputs or workflow inputs, got {_pytype(cond)}",
+                     "typedflow-condition")
+        return ir.Compare("==", ir.Const(True), ir.Const(bool(cond)))
+
+    def map_over(self, fn: Any, items: Any, max_concurrency: int | None, frame: FrameType) -> Any:
+        loc = frame_loc(frame)
+        map_id = self.new_id("map")
+        item_type: ir.TypeRef = ir.TypeRef("any")
+        items_arg: ir.Arg | None = None
+        if isinstance(items, Promise):
+            seen = self.visible(items, loc, "map_over")
+            if seen is not None:
+                t, optional = seen
+                if t.kind == "list":
+                    item_type = t.args[0]
+                    items_arg = ir.Arg("items", items._ref, optional)
+                elif t.kind != "any":
+                    self.problem(loc, f'map_over needs a list; {items._origin} is "{t}"', "arg-type")
+        elif isinstance(items, list | tuple):
+            item_type = _literal_list_type(items)
+            if item_type.kind == "any" and items:
+                self.problem(loc, "map_over over a literal list needs elements of one simple type (bool, int, "
+                                  "float or str); pass other lists as a workflow input", "arg-type")
+            else:
+                items_arg = ir.Arg("items", ir.Const(list(items)))
+                if not items:
+                    item_type = ir.TypeRef("none")
+        else:
+            self.problem(loc, f"map_over needs a list, got {_pytype(items)}", "arg-type")
+        if max_concurrency is not None and (not isinstance(max_concurrency, int) or max_concurrency < 1):
+            self.problem(loc, "map_over max_concurrency must be a positive int", "arg-type")
+            max_concurrency = None
+        scope = Scope("map", map_id, self.scope)
+        builder = _MapBuilder(map_id, items_arg or ir.Arg("items", ir.Const([])), item_type, scope, loc,
+                              max_concurrency)
+        self.add(builder)
+        outer = self.scope
+        self.scope = scope
+        try:
+            item = Promise(self, ir.ItemRef(map_id), item_type, scope, "map_over item")
+            result = fn(item)
+        finally:
+            self.scope = outer
+        self.last_conditional = None
+        if isinstance(result, Promise):
+            self.scope = scope
+            seen = self.visible(result, loc, "map_over result")
+            self.scope = outer
+            if seen is not None:
+                builder.result, builder.result_type = result._ref, seen[0]
+        elif result is None:
+            builder.result, builder.result_type = ir.Const(None), ir.TypeRef("none")
+        else:
+            self.problem(loc, f"map_over's function must return a task output, got {_pytype(result)}", "return-value")
+        return Promise(self, ir.OutputRef(map_id, "out"), ir.TypeRef("list", (builder.result_type,)), outer,
+                       "map_over()")
+
+    # ------------------------------------------------------------------ finishing
+    def freeze(self, nodes: list[Any]) -> tuple[ir.Node, ...]:
+        out: list[ir.Node] = []
+        for n in nodes:
+            if isinstance(n, _CondBuilder):
+                branches = tuple(ir.Branch(c, self.freeze(s.nodes), loc) for c, s, loc in n.branches)
+                out.append(ir.ConditionalNode(n.id, branches, n.loc))
+            elif isinstance(n, _MapBuilder):
+                out.append(ir.MapNode(n.id, n.items, n.item_type, self.freeze(n.scope.nodes), n.result,
+                                      n.result_type, n.max_concurrency, n.loc))
+            else:
+                out.append(n)
+        return tuple(out)
+
+
+def _contains_promise(v: Any) -> bool:
+    if isinstance(v, Promise | Cond):
+        return True
+    if isinstance(v, list | tuple | set):
+        return any(_contains_promise(x) for x in v)
+    if isinstance(v, dict):
+        return any(_contains_promise(x) for x in v.values())
+    return False
+
+
+def _pytype(v: Any) -> str:
+    if v is None:
+        return "None"
+    try:
+        return str(type_ref(type(v)))
+    except Exception:
+        return type(v).__name__
+
+
+def _literal_type(v: Any) -> ir.TypeRef:
+    if v is None:
+        return ir.TypeRef("none")
+    return ir.TypeRef({bool: "bool", int: "int", float: "float", str: "str"}[type(v)])
+
+
+def _literal_list_type(items: Sequence[Any]) -> ir.TypeRef:
+    kinds = {type(x) for x in items}
+    if kinds <= {bool}:
+        return ir.TypeRef("bool")
+    if kinds <= {int}:
+        return ir.TypeRef("int")
+    if kinds <= {int, float}:
+        return ir.TypeRef("float")
+    if kinds <= {str}:
+        return ir.TypeRef("str")
+    return ir.TypeRef("any")
+
+
+def _user_frame_loc(tb: Any) -> ir.SourceLoc | None:
+    loc = None
+    for frame, lineno in traceback.walk_tb(tb):
+        if not frame.f_code.co_filename.startswith(_TYPEDFLOW_DIR):
+            loc = ir.SourceLoc(frame_loc(frame).file, lineno)
+    return loc
+
+
+def _return_loc(wf: Workflow[Any, Any]) -> ir.SourceLoc:
+    lines = return_lines(wf.fn)
+    base = func_loc(wf.fn)
+    return ir.SourceLoc(base.file, lines[-1]) if lines else base
+
+
+def trace(wf: Workflow[Any, Any], params: list[ir.Param], returns: ir.TypeRef | None,
+          problems: list[Problem]) -> ir.WorkflowIR:
+    """Run the workflow body on placeholders; return its IR or raise every error at once."""
+    tracer = Tracer(wf, problems)
+    loc = func_loc(wf.fn)
+    inputs = {p.name: Promise(tracer, ir.InputRef(p.name), p.type, None, f'input "{p.name}"') for p in params}
+    _STACK.append(tracer)
+    try:
+        try:
+            value = wf.fn(**{k: inputs[k] for k in wf.params if k in inputs})
+        except Exception as exc:
+            where = _user_frame_loc(exc.__traceback__) or loc
+            tracer.problem(where, f"workflow body raised {type(exc).__name__}: {exc}", "typedflow-trace")
+            value = None
+            returns = None
+    finally:
+        _STACK.pop()
+    results: list[ir.Arg] = []
+    outputs: tuple[ir.Param, ...] = ()
+    if returns is not None:
+        from typedflow.dsl import outputs_of
+
+        outputs = outputs_of(returns)
+        results = _bind_results(tracer, wf, value, returns, outputs, _return_loc(wf))
+    on_failure = _on_failure(tracer, wf, params, loc)
+    if wf.schedule is not None and not _CRON.match(wf.schedule.strip()):
+        tracer.problem(loc, f'schedule "{wf.schedule}" is not a 5-field cron expression', "typedflow-schedule")
+    if problems:
+        raise WorkflowDefinitionError(wf.name, sorted(problems, key=lambda p: (p.loc.file, p.loc.line)))
+    workflow = ir.Workflow(
+        name=wf.name,
+        inputs=tuple(params),
+        outputs=outputs,
+        returns=returns or ir.TypeRef("none"),
+        results=tuple(results),
+        nodes=tracer.freeze(tracer.root.nodes),
+        loc=loc,
+        module=wf.fn.__module__,
+        qualname=wf.fn.__qualname__,
+        schedule=wf.schedule,
+        on_failure=on_failure,
+    )
+    doc = ir.WorkflowIR(
+        workflow=workflow,
+        tasks=tuple(sorted(tracer.tasks.values(), key=lambda t: t.name)),
+        subworkflows=tuple(sorted(tracer.subworkflows.values(), key=lambda w: w.name)),
+        typedflow_version=__version__,
+        python_version=platform.python_version(),
+    )
+    from typedflow.codec import with_digest
+
+    return with_digest(doc)
+
+
+def _bind_results(tracer: Tracer, wf: Workflow[Any, Any], value: Any, returns: ir.TypeRef,
+                  outputs: tuple[ir.Param, ...], loc: ir.SourceLoc) -> list[ir.Arg]:
+    target = f'workflow "{wf.name}"'
+    if returns.kind == "none":
+        if value is not None and not (isinstance(value, Promise) and value._type.kind in ("none", "any")):
+            tracer.problem(loc, f'No return value expected from {target} (declared "-> None")', "return-value")
+        return []
+    if isinstance(value, Promise):
+        seen = tracer.visible(value, loc, "return value")
+        if seen is None:
+            return []
+        if not assignable(seen[0], returns):
+            tracer.problem(loc, f'Incompatible return value type (got "{seen[0]}" from {value._origin}, expected '
+                                f'"{returns}")', "return-value")
+            return []
+        if returns.kind == "record" and returns.flavor == "namedtuple":
+            ref = value._ref
+            out = []
+            for p in outputs:
+                if isinstance(ref, ir.OutputRef) and ref.output is None:
+                    b: ir.Binding = ir.OutputRef(ref.node, p.name)
+                elif isinstance(ref, ir.OutputRef | ir.InputRef | ir.ItemRef):
+                    b = attrs.evolve(ref, path=(*ref.path, p.name))
+                else:
+                    b = ir.Const(None)
+                out.append(ir.Arg(p.name, b, seen[1]))
+            return out
+        return [ir.Arg("out", value._ref, seen[1])]
+    if returns.kind == "record" and returns.flavor == "namedtuple" and hasattr(value, "_fields"):
+        out = []
+        hints = getattr(type(value), "__annotations__", {})
+        for p in outputs:
+            arg = tracer.bind(p.name, getattr(value, p.name, None), p.type, hints.get(p.name), loc,
+                              f"return value of {target}", code="return-value")
+            if arg is not None:
+                out.append(arg)
+        return out
+    arg = tracer.bind("out", value, returns, wf.returns_annotation, loc, f"return value of {target}",
+                      code="return-value")
+    return [arg] if arg is not None else []
+
+
+def _on_failure(tracer: Tracer, wf: Workflow[Any, Any], params: list[ir.Param],
+                loc: ir.SourceLoc) -> ir.OnFailure | None:
+    t = wf.on_failure
+    if t is None:
+        return None
+    from typedflow.dsl import Task
+
+    if not isinstance(t, Task) or t.signature.template is None:
+        tracer.problem(loc, "on_failure must be a @task with a valid signature", "typedflow-on-failure")
+        return None
+    template = t.signature.template
+    tracer.register_task(template, loc)
+    by_name = {p.name: p for p in params}
+    args = []
+    for p in template.inputs:
+        if p.type.kind == "record" and p.type.name == "typedflow.failure:Failure":
+            args.append(ir.Arg(p.name, ir.InputRef("$failure")))
+        elif p.name in by_name and assignable(by_name[p.name].type, p.type):
+            args.append(ir.Arg(p.name, ir.InputRef(p.name)))
+        elif p.has_default:
+            args.append(ir.Arg(p.name, ir.Const(p.default)))
+        else:
+            tracer.problem(loc, f'on_failure task "{t.name}": parameter "{p.name}" is neither a Failure, a '
+                                "workflow input of a compatible type, nor defaulted", "typedflow-on-failure")
+    return ir.OnFailure(template.name, tuple(args), loc)
+
+
+__all__ = ["Scope", "Tracer", "current", "sys", "trace"]

@@ -1,0 +1,326 @@
+"""Python annotations ⇄ IR ``TypeRef``, and the one assignability relation.
+
+The rules follow what mypy applies to the same annotations: ``bool`` ≤ ``int`` ≤ ``float``;
+``list``/``dict`` are invariant; ``tuple`` and ``Optional`` are covariant; ``T`` ≤ ``T | None`` but
+not the reverse; records and formats are nominal with subclassing (``TypedFile[Sub]`` ≤
+``TypedFile[Base]``, and every format ≤ the root ``Format``, which bare ``TypedFile`` means).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+import types
+import typing
+from typing import Any
+
+import attrs
+
+from typedflow.files import TypedDirectory, TypedFile
+from typedflow.formats import Format, format_key, format_lineage
+from typedflow.ir import Field, TypeRef
+
+
+class UnsupportedType(TypeError):
+    """An annotation typedflow cannot carry across a process boundary."""
+
+
+_PRIMS: dict[Any, str] = {
+    bool: "bool",
+    int: "int",
+    float: "float",
+    str: "str",
+    bytes: "bytes",
+    type(None): "none",
+    None: "none",
+    dt.datetime: "datetime",
+    dt.date: "date",
+}
+
+_CACHE: dict[Any, TypeRef] = {}
+
+NONE = TypeRef("none")
+
+
+def _key(cls: type) -> str:
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def is_namedtuple(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, tuple) and hasattr(tp, "_fields")
+
+
+def type_ref(annotation: Any) -> TypeRef:
+    """The IR type of an annotation; raises :class:`UnsupportedType` with the reason."""
+    try:
+        return _CACHE[annotation]
+    except (KeyError, TypeError):
+        pass
+    ref = _convert(annotation, ())
+    try:
+        _CACHE[annotation] = ref
+    except TypeError:
+        pass
+    return ref
+
+
+def _convert(tp: Any, seen: tuple[Any, ...]) -> TypeRef:
+    prim = _PRIMS.get(tp) if _hashable(tp) else None
+    if prim is not None:
+        return TypeRef(prim)
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if tp is TypedFile or tp is TypedDirectory or origin in (TypedFile, TypedDirectory):
+        fmt = args[0] if args else Format
+        if not (isinstance(fmt, type) and issubclass(fmt, Format)):
+            raise UnsupportedType(
+                f"{_show(tp)}: the format must be a Format subclass (e.g. TypedFile[CSV]), got {fmt!r}"
+            )
+        kind = "file" if (tp is TypedFile or origin is TypedFile) else "directory"
+        return TypeRef(kind, name=format_key(fmt), lineage=format_lineage(fmt))
+    if origin in (typing.Union, types.UnionType):
+        rest = [a for a in args if a is not type(None)]
+        if len(rest) == 1 and len(args) == 2:
+            inner = _convert(rest[0], seen)
+            return inner if inner.kind == "optional" else TypeRef("optional", (inner,))
+        raise UnsupportedType(
+            f"{_show(tp)}: unions other than `T | None` are not supported; use one type or an attrs class"
+        )
+    if origin is list:
+        if len(args) != 1:
+            raise UnsupportedType(f"{_show(tp)}: a list needs its element type, e.g. list[int]")
+        return TypeRef("list", (_convert(args[0], seen),))
+    if origin is dict:
+        if len(args) != 2 or args[0] is not str:
+            raise UnsupportedType(f"{_show(tp)}: dictionaries must have str keys, e.g. dict[str, float]")
+        return TypeRef("dict", (_convert(args[1], seen),))
+    if origin is tuple:
+        if not args or (len(args) == 2 and args[1] is Ellipsis):
+            raise UnsupportedType(f"{_show(tp)}: tuples need fixed element types; use list[T] for sequences")
+        if args == ((),):
+            args = ()
+        return TypeRef("tuple", tuple(_convert(a, seen) for a in args))
+    if tp in (list, dict, tuple):
+        raise UnsupportedType(f"{_show(tp)}: needs type arguments, e.g. list[int] or dict[str, float]")
+    if isinstance(tp, type):
+        if issubclass(tp, enum.Enum):
+            values = [m.value for m in tp]
+            if not all(isinstance(v, str | int) and not isinstance(v, bool) for v in values):
+                raise UnsupportedType(f"{_show(tp)}: enum values must be str or int")
+            return TypeRef("enum", name=_key(tp), members=tuple(str(v) for v in values))
+        flavor = (
+            "namedtuple"
+            if is_namedtuple(tp)
+            else "attrs"
+            if attrs.has(tp)
+            else "dataclass"
+            if dataclasses.is_dataclass(tp)
+            else ""
+        )
+        if flavor:
+            if tp in seen:
+                raise UnsupportedType(f"{_show(tp)}: recursive record types are not supported")
+            try:
+                hints = typing.get_type_hints(tp)
+            except Exception as exc:
+                raise UnsupportedType(f"{_show(tp)}: cannot resolve field annotations ({exc})") from exc
+            names = _field_names(tp, flavor)
+            fields = []
+            for n in names:
+                if n not in hints:
+                    raise UnsupportedType(f"{_show(tp)}: field {n!r} has no type annotation")
+                try:
+                    fields.append(Field(n, _convert(hints[n], (*seen, tp))))
+                except UnsupportedType as exc:
+                    raise UnsupportedType(f"{_show(tp)}.{n}: {exc}") from None
+            bases = tuple(
+                _key(b) for b in tp.__mro__[1:] if b is not object and (attrs.has(b) or dataclasses.is_dataclass(b))
+            )
+            return TypeRef("record", name=_key(tp), lineage=(_key(tp), *bases), fields=tuple(fields), flavor=flavor)
+        if tp is typing.Any or tp is object:
+            raise UnsupportedType(f"{_show(tp)}: values need a concrete type")
+        raise UnsupportedType(
+            f"{_show(tp)}: not a supported value type (bool, int, float, str, bytes, None, datetime, date, "
+            "Enum, list, dict, tuple, Optional, attrs classes, dataclasses, NamedTuple, TypedFile, "
+            "TypedDirectory); values cross process boundaries as typed JSON, never pickled"
+        )
+    if tp is typing.Any:
+        raise UnsupportedType("Any: values need a concrete type so they can be checked and serialized")
+    raise UnsupportedType(f"{_show(tp)}: not a supported annotation")
+
+
+def _hashable(tp: Any) -> bool:
+    try:
+        hash(tp)
+    except TypeError:
+        return False
+    return True
+
+
+def _field_names(tp: type, flavor: str) -> list[str]:
+    if flavor == "namedtuple":
+        return list(tp._fields)  # type: ignore[attr-defined]
+    if flavor == "attrs":
+        return [a.name for a in attrs.fields(tp)]
+    return [f.name for f in dataclasses.fields(tp)]
+
+
+def _show(tp: Any) -> str:
+    if isinstance(tp, type) and not typing.get_args(tp):
+        return tp.__qualname__
+    return repr(tp).replace("typing.", "").replace("typedflow.files.", "")
+
+
+def _short(name: str) -> str:
+    return name.rpartition(":")[2]
+
+
+def render(t: TypeRef) -> str:
+    """The annotation as a user would write it."""
+    k = t.kind
+    if k == "none":
+        return "None"
+    if k in ("list", "dict"):
+        inner = render(t.args[0])
+        return f"list[{inner}]" if k == "list" else f"dict[str, {inner}]"
+    if k == "tuple":
+        return "tuple[" + ", ".join(render(a) for a in t.args) + "]"
+    if k == "optional":
+        return f"{render(t.args[0])} | None"
+    if k in ("record", "enum"):
+        return _short(t.name)
+    if k in ("file", "directory"):
+        cls = "TypedFile" if k == "file" else "TypedDirectory"
+        return f"{cls}[{_short(t.name)}]"
+    return k
+
+
+_NUMERIC_RANK = {"bool": 0, "int": 1, "float": 2}
+
+
+def assignable(src: TypeRef, dst: TypeRef) -> bool:
+    """Whether a value of type ``src`` may be bound where ``dst`` is declared."""
+    if src == dst:
+        return True
+    sk, dk = src.kind, dst.kind
+    if dk == "any":
+        return True
+    if dk == "optional":
+        if sk == "none":
+            return True
+        if sk == "optional":
+            return assignable(src.args[0], dst.args[0])
+        return assignable(src, dst.args[0])
+    if sk == "optional":
+        return False
+    if sk in _NUMERIC_RANK and dk in _NUMERIC_RANK:
+        return _NUMERIC_RANK[sk] <= _NUMERIC_RANK[dk]
+    if sk != dk:
+        return False
+    if sk in ("list", "dict"):
+        return src.args == dst.args
+    if sk == "tuple":
+        return len(src.args) == len(dst.args) and all(map(assignable, src.args, dst.args))
+    if sk in ("record", "file", "directory"):
+        return dst.name in src.lineage
+    if sk == "enum":
+        return src.name == dst.name
+    return sk == dk
+
+
+def field_type(t: TypeRef, name: str) -> TypeRef | None:
+    """The type of field ``name`` of a record type, or None when it has no such field."""
+    if t.kind == "record":
+        for f in t.fields:
+            if f.name == name:
+                return f.type
+    return None
+
+
+_JSON_KIND = {
+    "bool": (bool,),
+    "str": (str,),
+    "bytes": (str,),
+    "datetime": (str,),
+    "date": (str,),
+}
+
+
+def check_json(value: Any, t: TypeRef, where: str = "value") -> str | None:
+    """Why the typed-JSON ``value`` does not conform to ``t`` (None when it does)."""
+    k = t.kind
+    if k == "optional":
+        return None if value is None else check_json(value, t.args[0], where)
+    if k == "none":
+        return None if value is None else f"{where}: expected None, got {_jtype(value)}"
+    if k == "int":
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        return None if ok else f"{where}: expected int, got {_jtype(value)}"
+    if k == "float":
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return None if ok else f"{where}: expected float, got {_jtype(value)}"
+    if k in _JSON_KIND:
+        if not isinstance(value, _JSON_KIND[k]):
+            return f"{where}: expected {k}, got {_jtype(value)}"
+        if k in ("datetime", "date"):
+            try:
+                (dt.datetime if k == "datetime" else dt.date).fromisoformat(value)
+            except ValueError:
+                return f"{where}: expected an ISO-8601 {k}, got {value!r}"
+        return None
+    if k == "enum":
+        return None if str(value) in t.members else f"{where}: expected one of {list(t.members)}, got {value!r}"
+    if k == "list":
+        if not isinstance(value, list):
+            return f"{where}: expected {render(t)}, got {_jtype(value)}"
+        for i, v in enumerate(value):
+            err = check_json(v, t.args[0], f"{where}[{i}]")
+            if err:
+                return err
+        return None
+    if k == "dict":
+        if not isinstance(value, dict):
+            return f"{where}: expected {render(t)}, got {_jtype(value)}"
+        for key, v in value.items():
+            err = check_json(v, t.args[0], f"{where}[{key!r}]")
+            if err:
+                return err
+        return None
+    if k == "tuple":
+        if not isinstance(value, list) or len(value) != len(t.args):
+            return f"{where}: expected {render(t)} (a list of {len(t.args)}), got {_jtype(value)}"
+        for i, (v, a) in enumerate(zip(value, t.args, strict=True)):
+            err = check_json(v, a, f"{where}[{i}]")
+            if err:
+                return err
+        return None
+    if k == "record":
+        if not isinstance(value, dict):
+            return f"{where}: expected {render(t)} (an object), got {_jtype(value)}"
+        names = {f.name for f in t.fields}
+        extra = sorted(set(value) - names)
+        if extra:
+            return f"{where}: {render(t)} has no field {extra[0]!r}"
+        for f in t.fields:
+            if f.name not in value:
+                if f.type.kind == "optional":
+                    continue
+                return f"{where}: missing field {f.name!r} of {render(t)}"
+            err = check_json(value[f.name], f.type, f"{where}.{f.name}")
+            if err:
+                return err
+        return None
+    if k in ("file", "directory"):
+        if not isinstance(value, dict) or not isinstance(value.get("uri"), str):
+            return f"{where}: expected {render(t)} (an object with a uri), got {_jtype(value)}"
+        return None
+    return None
+
+
+def _jtype(v: Any) -> str:
+    if v is None:
+        return "None"
+    if isinstance(v, dict):
+        return "an object"
+    return type(v).__name__

@@ -1,0 +1,84 @@
+"""The value codec: Python values ⇄ typed JSON, by their declared annotation. Never pickle.
+
+Every target uses this one converter, so a value means the same thing wherever a task runs.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import typing
+from collections.abc import Callable
+from typing import Any
+
+import cattrs
+from cattrs.cols import namedtuple_dict_structure_factory, namedtuple_dict_unstructure_factory
+
+from typedflow.canonical import digest
+from typedflow.errors import InputError
+from typedflow.files import TypedDirectory, TypedFile
+from typedflow.formats import Format, format_key
+from typedflow.types import check_json, is_namedtuple, type_ref
+
+converter = cattrs.Converter(detailed_validation=False)
+
+converter.register_unstructure_hook(dt.datetime, lambda d: d.isoformat())
+converter.register_structure_hook(dt.datetime, lambda v, _: dt.datetime.fromisoformat(v))
+converter.register_unstructure_hook(dt.date, lambda d: d.isoformat())
+converter.register_structure_hook(dt.date, lambda v, _: dt.date.fromisoformat(v))
+converter.register_unstructure_hook(bytes, lambda b: base64.b64encode(b).decode("ascii"))
+converter.register_structure_hook(bytes, lambda v, _: base64.b64decode(v))
+converter.register_structure_hook(float, lambda v, _: float(v))
+converter.register_unstructure_hook_factory(is_namedtuple, lambda cl, c: namedtuple_dict_unstructure_factory(cl, c))
+converter.register_structure_hook_factory(is_namedtuple, lambda cl, c: namedtuple_dict_structure_factory(cl, c))
+
+
+def _is_handle(tp: Any) -> bool:
+    return tp in (TypedFile, TypedDirectory) or typing.get_origin(tp) in (TypedFile, TypedDirectory)
+
+
+def _unstructure_handle(h: TypedFile[Any] | TypedDirectory[Any]) -> dict[str, Any]:
+    return {"uri": h.uri, "sha256": h.sha256, "format": format_key(h.format)}
+
+
+def _handle_structure_factory(tp: Any) -> Callable[[Any, Any], Any]:
+    cls = typing.get_origin(tp) or tp
+    args = typing.get_args(tp)
+    fmt: type[Format] = args[0] if args else Format
+
+    def structure(v: Any, _: Any) -> Any:
+        return cls(uri=v["uri"], sha256=v.get("sha256"), format=fmt)
+
+    return structure
+
+
+converter.register_unstructure_hook_func(_is_handle, _unstructure_handle)
+converter.register_structure_hook_factory(_is_handle, _handle_structure_factory)
+
+
+def encode(value: Any, annotation: Any) -> Any:
+    """The typed JSON of ``value`` as ``annotation``."""
+    return converter.unstructure(value, unstructure_as=annotation)
+
+
+def decode(data: Any, annotation: Any) -> Any:
+    """The Python value of typed JSON ``data`` declared as ``annotation``."""
+    return converter.structure(data, annotation)
+
+
+def encode_checked(value: Any, annotation: Any, where: str) -> Any:
+    """Encode and check against the declared type; raises :class:`InputError` naming ``where``."""
+    t = type_ref(annotation)
+    try:
+        data = encode(value, annotation)
+    except Exception as exc:
+        raise InputError(f"{where}: expected {t}, got {type(value).__name__} ({exc})") from None
+    err = check_json(data, t, where)
+    if err:
+        raise InputError(err)
+    return data
+
+
+def value_digest(data: Any) -> str:
+    """``sha256:<hex>`` of a typed-JSON value's canonical form."""
+    return digest(data)

@@ -1,4 +1,8 @@
-"""The backend contract: a named target that compiles IR to a document, found by entry point."""
+"""The backend contract: a named target that compiles IR to a document, found by entry point.
+
+A backend is data: a pure ``compile`` function and, optionally, a thin deploy layer and extra
+CLI commands. The core never imports a cloud SDK; backends import theirs lazily.
+"""
 
 from __future__ import annotations
 
@@ -11,16 +15,27 @@ import attrs
 
 from typedflow import ir
 
+CompileFn = Callable[[ir.WorkflowIR, dict[str, Any]], str]
+CommandFn = Callable[[ir.WorkflowIR, argparse.Namespace], int]
+
 
 @attrs.frozen
 class Backend:
-    """A compilation target. ``compile`` is pure: IR + options → document text (deterministic)."""
+    """A target. ``compile(ir, options) -> text`` is pure and deterministic; ``options`` are the
+    parsed target options (``vars(args)`` of the flags ``add_options`` declared, plus ``output``:
+    the ``-o`` path or None)."""
 
     name: str
     description: str
-    compile: Callable[[ir.WorkflowIR, dict[str, Any]], str]
+    compile: CompileFn
     add_options: Callable[[argparse.ArgumentParser], None] | None = None
     default_suffix: str = ".json"
+    deploy: CommandFn | None = None
+    add_deploy_options: Callable[[argparse.ArgumentParser], None] | None = None
+    start: CommandFn | None = None
+    add_start_options: Callable[[argparse.ArgumentParser], None] | None = None
+    worker: Callable[[argparse.Namespace], int] | None = None
+    add_worker_options: Callable[[argparse.ArgumentParser], None] | None = None
 
 
 def available() -> dict[str, Backend]:
@@ -29,7 +44,7 @@ def available() -> dict[str, Backend]:
     for ep in entry_points(group="typedflow.backends"):
         try:
             backend = ep.load()
-        except ImportError:  # an optional dependency is missing; the target is not offered
+        except (ImportError, AttributeError):  # an optional dependency is missing: not offered
             continue
         found[ep.name] = backend
     return dict(sorted(found.items()))

@@ -12,7 +12,7 @@ from typing import Any, Generic, ParamSpec, TypeVar, overload
 import attrs
 
 from typedflow import ir
-from typedflow.errors import Problem, TaskDefinitionError
+from typedflow.errors import Problem, TaskDefinitionError, WorkflowDefinitionError
 from typedflow.source import code_digest, func_loc
 from typedflow.types import UnsupportedType, check_json, is_namedtuple, type_ref
 
@@ -22,6 +22,11 @@ R_co = TypeVar("R_co", covariant=True)
 
 TASKS: dict[tuple[str, str], Task[Any, Any]] = {}
 """Live tasks by (module, qualname), so a runtime in this process needs no import to find them."""
+WORKFLOWS: list[Workflow[Any, Any]] = []
+"""Workflows defined in this process, in definition order (for ``typedflow check``)."""
+COLLECT = [False]
+"""When set (by ``typedflow check``), a workflow with errors keeps them instead of raising."""
+ALL_TASKS: list[Task[Any, Any]] = []
 
 
 @attrs.frozen
@@ -192,6 +197,7 @@ class Task(Generic[P, R_co]):
             )
             TASKS[(template.module, template.qualname)] = self
         self.signature = TaskSignature(names, annotations, defaults, returns_ann, template, tuple(problems))
+        ALL_TASKS.append(self)
 
     @property
     def template(self) -> ir.TaskTemplate:
@@ -239,7 +245,22 @@ class Workflow(Generic[P, R_co]):
         self.returns_annotation = returns_ann
         from typedflow import tracing
 
-        self.ir: ir.WorkflowIR = tracing.trace(self, params, returns, problems)
+        self.problems: tuple[Problem, ...] = ()
+        self._ir: ir.WorkflowIR | None = None
+        try:
+            self._ir = tracing.trace(self, params, returns, problems)
+        except WorkflowDefinitionError as exc:
+            if not COLLECT[0]:
+                raise
+            self.problems = exc.problems
+        WORKFLOWS.append(self)
+
+    @property
+    def ir(self) -> ir.WorkflowIR:
+        """The traced IR (raises the definition errors when the workflow has any)."""
+        if self._ir is None:
+            raise WorkflowDefinitionError(self.name, self.problems)
+        return self._ir
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R_co:
         from typedflow import tracing

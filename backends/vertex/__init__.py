@@ -1,0 +1,1 @@
+"""Vertex AI Pipelines (KFP v2 PipelineSpec) target."""

@@ -1,0 +1,5 @@
+import sys
+
+from typedflow.cli import main
+
+sys.exit(main())

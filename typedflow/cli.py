@@ -1,0 +1,349 @@
+"""The ``typedflow`` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from typedflow._version import __version__
+from typedflow.backend import Backend, available
+from typedflow.errors import InputError, IRValidationError, TaskDefinitionError, WorkflowDefinitionError
+from typedflow.loader import LoadError, load_workflow
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+def _err(msg: str) -> None:
+    print(msg, file=sys.stderr)
+
+
+# ----------------------------------------------------------------------------- check
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from typedflow import dsl
+    from typedflow.loader import import_target, split_spec
+
+    problems: list[str] = []
+    dsl.COLLECT[0] = True
+    n_wf_before, n_task_before = len(dsl.WORKFLOWS), len(dsl.ALL_TASKS)
+    try:
+        for spec in args.targets:
+            try:
+                import_target(split_spec(spec)[0])
+            except LoadError as exc:
+                problems.append(exc.render())
+    finally:
+        dsl.COLLECT[0] = False
+    workflows = dsl.WORKFLOWS[n_wf_before:]
+    tasks = dsl.ALL_TASKS[n_task_before:]
+    seen: set[str] = set()
+    for wf in workflows:
+        for p in wf.problems:
+            line = p.render()
+            if line not in seen:
+                seen.add(line)
+                problems.append(line)
+    for t in tasks:
+        for p in t.signature.problems:
+            line = p.render()
+            if line not in seen:
+                seen.add(line)
+                problems.append(line)
+    if args.mypy:
+        from typedflow.checking import run_mypy
+
+        mypy_lines, _ = run_mypy([split_spec(s)[0] for s in args.targets])
+        problems.extend(mypy_lines)
+    for line in problems:
+        print(line)
+    n_ok = sum(1 for wf in workflows if not wf.problems)
+    if problems:
+        print(f"Found {len(problems)} error{'s' if len(problems) != 1 else ''} "
+              f"({len(workflows) - n_ok} of {len(workflows)} workflows invalid)", file=sys.stderr)
+        return EXIT_FAIL
+    print(f"Success: {len(workflows)} workflow{'s' if len(workflows) != 1 else ''} and {len(tasks)} "
+          f"task{'s' if len(tasks) != 1 else ''} checked, no errors"
+          + (" (definition-time checks and mypy)" if args.mypy else ""))
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def _load_ir(args: argparse.Namespace) -> tuple[Any, Any]:
+    """(IR, Workflow or None) from ``SPEC`` or ``--ir FILE``."""
+    from typedflow.codec import loads
+
+    if getattr(args, "ir", None):
+        return loads(Path(args.ir).read_bytes()), None
+    if not args.spec:
+        raise LoadError("name a workflow as FILE_OR_MODULE:WORKFLOW, or pass --ir FILE")
+    wf = load_workflow(args.spec)
+    return wf.ir, wf
+
+
+def _write_output(text: str, output: str | None) -> None:
+    if output is None or output == "-":
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return
+    from typedflow.runtime.atomic import write_text
+
+    write_text(Path(output), text)
+
+
+# ----------------------------------------------------------------------------- compile
+
+
+def _target_parser(backends: dict[str, Backend], argv: Sequence[str]) -> Backend | None:
+    """The backend named by ``--target`` in ``argv`` (so its options can be added to the parser)."""
+    for i, a in enumerate(argv):
+        if a == "--target" and i + 1 < len(argv):
+            return backends.get(argv[i + 1])
+        if a.startswith("--target="):
+            return backends.get(a.split("=", 1)[1])
+    return None
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    backend: Backend = args.backend_obj
+    doc, _ = _load_ir(args)
+    options = {k: v for k, v in vars(args).items() if k not in ("func", "backend_obj")}
+    text = backend.compile(doc, options)
+    _write_output(text, args.output)
+    if args.output:
+        _err(f"wrote {args.output} ({len(text.encode())} bytes, target {backend.name})")
+    return EXIT_OK
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    backend: Backend = args.backend_obj
+    if backend.deploy is None:
+        _err(f"target {backend.name!r} has no deploy step")
+        return EXIT_USAGE
+    doc, _ = _load_ir(args)
+    return backend.deploy(doc, args)
+
+
+def cmd_start(args: argparse.Namespace) -> int:
+    backend: Backend = args.backend_obj
+    if backend.start is None:
+        _err(f"target {backend.name!r} cannot start executions")
+        return EXIT_USAGE
+    doc, _ = _load_ir(args)
+    return backend.start(doc, args)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    backend: Backend = args.backend_obj
+    if backend.worker is None:
+        _err(f"target {backend.name!r} has no worker")
+        return EXIT_USAGE
+    return backend.worker(args)
+
+
+# ----------------------------------------------------------------------------- run
+
+
+def parse_inputs(doc: Any, pairs: Sequence[str], inputs_file: str | None) -> dict[str, Any]:
+    """``name=value`` pairs parsed by each parameter's declared type; raises InputError."""
+    from typedflow.types import render
+
+    values: dict[str, Any] = {}
+    if inputs_file:
+        try:
+            loaded = json.loads(Path(inputs_file).read_text("utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise InputError(f"cannot read {inputs_file}: {exc}") from None
+        if not isinstance(loaded, dict):
+            raise InputError(f"{inputs_file} must hold a JSON object of inputs by name")
+        values.update(loaded)
+    params = {p.name: p for p in doc.workflow.inputs}
+    for pair in pairs:
+        name, sep, raw = pair.partition("=")
+        if not sep:
+            raise InputError(f"--input {pair!r}: expected name=value")
+        p = params.get(name)
+        if p is None:
+            raise InputError(f'unknown input "{name}" (the workflow takes: {", ".join(sorted(params)) or "nothing"})')
+        t = p.type.args[0] if p.type.kind == "optional" else p.type
+        if t.kind in ("str", "datetime", "date", "enum") and not raw.startswith('"'):
+            values[name] = raw
+        elif t.kind in ("file", "directory"):
+            values[name] = {"uri": str(Path(raw).absolute()), "sha256": None, "format": t.name}
+        else:
+            try:
+                values[name] = json.loads(raw)
+            except json.JSONDecodeError:
+                raise InputError(f'input "{name}": expected {render(p.type)} as JSON, got {raw!r}') from None
+    return values
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from typedflow.running import RunOptions, run_ir
+    from typedflow.progress import make_listener
+
+    doc, wf = _load_ir(args)
+    if args.resume:
+        inputs: dict[str, Any] = {}
+    else:
+        inputs = parse_inputs(doc, args.input or [], args.inputs_file)
+    listener, finish = make_listener(args.log_format, sys.stderr)
+    options = RunOptions(
+        store=Path(args.store) if args.store else None,
+        max_workers=args.max_workers,
+        isolation=args.isolation,
+        use_cache=not args.no_cache,
+        resume=args.resume,
+        listener=listener,
+    )
+    result = run_ir(doc, inputs, options, encoded=True)
+    finish(result)
+    if result.ok:
+        outs = result.outputs
+        doc_out: Any = None
+        if len(doc.workflow.outputs) == 1 and doc.workflow.outputs[0].name == "out" and \
+                doc.workflow.returns.flavor != "namedtuple":
+            doc_out = outs.get("out")
+        elif doc.workflow.outputs:
+            doc_out = outs
+        print(json.dumps(doc_out, indent=2, sort_keys=True))
+        return EXIT_OK
+    return EXIT_FAIL
+
+
+# ----------------------------------------------------------------------------- parser
+
+
+def _add_spec(p: argparse.ArgumentParser, ir_option: bool = True) -> None:
+    p.add_argument("spec", nargs="?", metavar="FILE_OR_MODULE:WORKFLOW",
+                   help="the workflow, e.g. pipeline.py:training or my_pkg.flows:training")
+    if ir_option:
+        p.add_argument("--ir", metavar="FILE", help="use a compiled IR document instead of importing code")
+
+
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    backends = available()
+    chosen = _target_parser(backends, argv)
+    targets = ", ".join(backends) or "none"
+    parser = argparse.ArgumentParser(
+        prog="typedflow",
+        description="Typed ML workflows: check them, compile them to a target, run them locally.",
+    )
+    parser.add_argument("--version", action="version", version=f"typedflow {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("check", help="trace every workflow in a module and report all wiring errors",
+                       description="Import FILE_OR_MODULE, trace every workflow and report every error as "
+                                   "path:line: error: message, like mypy. Exit 1 on any error.")
+    p.add_argument("targets", nargs="+", metavar="FILE_OR_MODULE")
+    p.add_argument("--mypy", action="store_true", help="also run mypy with the typedflow plugin")
+    p.set_defaults(func=cmd_check)
+
+    target_help = "installed targets: " + "; ".join(f"{n} ({b.description})" for n, b in backends.items())
+    for name, fn, helptext in (
+        ("compile", cmd_compile, "compile a workflow for a target"),
+        ("deploy", cmd_deploy, "deploy a workflow to a target"),
+        ("start", cmd_start, "start an execution of a deployed workflow"),
+    ):
+        p = sub.add_parser(name, help=helptext, description=f"{helptext[0].upper()}{helptext[1:]}. {target_help}.")
+        _add_spec(p)
+        p.add_argument("--target", required=True, metavar="TARGET", help=f"one of: {targets}")
+        if name == "compile":
+            p.add_argument("-o", "--output", metavar="OUT", help="write here (atomically) instead of stdout")
+        if name == "start":
+            p.add_argument("--input", action="append", metavar="NAME=VALUE", help="a workflow input")
+            p.add_argument("--inputs-file", metavar="FILE", help="a JSON object of inputs")
+            p.add_argument("--wait", action="store_true", help="wait and print the outputs like `run`")
+        if chosen is not None:
+            if chosen.add_options:
+                chosen.add_options(p)
+            if name == "deploy" and chosen.add_deploy_options:
+                chosen.add_deploy_options(p)
+            if name == "start" and chosen.add_start_options:
+                chosen.add_start_options(p)
+        p.set_defaults(func=fn)
+
+    p = sub.add_parser("run", help="run a workflow on the local interpreter",
+                       description="Run a workflow's IR on the local interpreter. Stdout carries only the "
+                                   "outputs as JSON; the run id and progress go to stderr. Exit 0 on success, "
+                                   "1 when the workflow fails, 2 on bad input.")
+    _add_spec(p)
+    p.add_argument("--input", action="append", metavar="NAME=VALUE",
+                   help="a workflow input, parsed by its declared type (JSON for lists, numbers...)")
+    p.add_argument("--inputs-file", metavar="FILE", help="a JSON object of inputs")
+    p.add_argument("--store", metavar="DIR", help="state directory (default $TYPEDFLOW_HOME or ./.typedflow)")
+    p.add_argument("--max-workers", type=int, metavar="N", help="tasks run at once (default 2 x cores, min 4)")
+    p.add_argument("--isolation", choices=["thread", "process"], default="thread",
+                   help="run tasks in threads (default) or in worker processes")
+    p.add_argument("--no-cache", action="store_true", help="do not read or write the task cache")
+    p.add_argument("--resume", metavar="RUN_ID", help="resume a run that was interrupted")
+    p.add_argument("--log-format", choices=["auto", "plain", "json"], default="auto",
+                   help="progress on stderr: live view on a terminal, plain lines, or JSON lines")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("worker", help="serve tasks for a cloud target (e.g. worker stepfunctions)")
+    p.add_argument("target", metavar="TARGET", choices=sorted(backends) or None)
+    for b in backends.values():
+        if b.add_worker_options and (chosen is None or chosen is b):
+            try:
+                b.add_worker_options(p)
+            except argparse.ArgumentError:
+                pass
+    p.set_defaults(func=cmd_worker)
+
+    try:
+        from typedflow.graph import add_subparser as add_graph
+    except ImportError:
+        pass
+    else:
+        add_graph(sub)
+    try:
+        from typedflow.lineage.cli import add_subparser as add_lineage
+    except ImportError:
+        pass
+    else:
+        add_lineage(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "worker" and len(argv) > 1:
+        argv_for_target = ["--target", argv[1], *argv]
+    else:
+        argv_for_target = argv
+    parser = build_parser(argv_for_target)
+    args = parser.parse_args(argv)
+    backends = available()
+    target = getattr(args, "target", None)
+    if target is not None:
+        backend = backends.get(target)
+        if backend is None:
+            _err(f"typedflow: unknown target {target!r}; installed targets: {', '.join(backends) or 'none'}")
+            return EXIT_USAGE
+        args.backend_obj = backend
+    try:
+        rc: int = args.func(args)
+        return rc
+    except (WorkflowDefinitionError, TaskDefinitionError) as exc:
+        for p in exc.problems:
+            print(p.render())
+        return EXIT_FAIL
+    except LoadError as exc:
+        _err(exc.render())
+        return EXIT_USAGE
+    except InputError as exc:
+        _err(f"typedflow: bad input: {exc}")
+        return EXIT_USAGE
+    except IRValidationError as exc:
+        _err(f"typedflow: {exc}")
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -5,7 +5,9 @@ from __future__ import annotations
 import ast
 import hashlib
 import inspect
+import linecache
 import os
+import re
 import textwrap
 from collections.abc import Callable
 from types import FrameType
@@ -38,9 +40,21 @@ def frame_loc(frame: FrameType) -> SourceLoc:
     return SourceLoc(display_path(frame.f_code.co_filename), frame.f_lineno)
 
 
+_DEF = re.compile(r"^\s*(async\s+)?def\s")
+
+
 def func_loc(fn: Callable[..., Any]) -> SourceLoc:
+    """The ``def`` line of a function (``co_firstlineno`` points at its first decorator)."""
     code = fn.__code__
-    return SourceLoc(display_path(code.co_filename), code.co_firstlineno)
+    line = code.co_firstlineno
+    for offset in range(40):
+        text = linecache.getline(code.co_filename, line + offset)
+        if not text:
+            break
+        if _DEF.match(text):
+            line += offset
+            break
+    return SourceLoc(display_path(code.co_filename), line)
 
 
 def _strip_docstring(node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:

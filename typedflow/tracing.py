@@ -156,6 +156,11 @@ class Tracer:
             return None
         from typedflow.values import encode
 
+        # Numeric widening as a static checker allows it (bool ≤ int ≤ float).
+        if dst.kind == "float" and isinstance(value, int):
+            value = float(value)
+        elif dst.kind == "int" and isinstance(value, bool):
+            value = int(value)
         try:
             data = encode(value, ann)
             err = check_json(data, dst, param)
@@ -453,9 +458,11 @@ def trace(wf: Workflow[Any, Any], params: list[ir.Param], returns: ir.TypeRef | 
 
         outputs = outputs_of(returns)
         results = _bind_results(tracer, wf, value, returns, outputs, _return_loc(wf))
-    on_failure = _on_failure(tracer, wf, params, loc)
+    # Workflow options are reported where they are written: the decorator line.
+    deco = ir.SourceLoc(loc.file, wf.fn.__code__.co_firstlineno)
+    on_failure = _on_failure(tracer, wf, params, deco)
     if wf.schedule is not None and not _CRON.match(wf.schedule.strip()):
-        tracer.problem(loc, f'schedule "{wf.schedule}" is not a 5-field cron expression', "typedflow-schedule")
+        tracer.problem(deco, f'schedule "{wf.schedule}" is not a 5-field cron expression', "typedflow-schedule")
     if problems:
         raise WorkflowDefinitionError(wf.name, sorted(problems, key=lambda p: (p.loc.file, p.loc.line)))
     workflow = ir.Workflow(

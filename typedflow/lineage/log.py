@@ -9,7 +9,6 @@ import os
 import threading
 import warnings
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -98,9 +97,10 @@ class LineageLog:
     Records get ``seq`` and ``prev_hash`` (hex sha256 of the previous line) when committed; a
     head file ``<log>.head`` names the last committed record. Several processes may append to the
     same file: commits are serialised with ``flock`` and each re-reads the tail another process
-    may have written. Every ``flush_every`` records a commit is started; with ``background`` it
-    runs on a worker thread so encoding the next group overlaps the fsync of the previous one,
-    and ``flush()``/``close()`` wait until everything appended is durable.
+    may have written. Once ``flush_every`` records are buffered a commit starts: inline, or with
+    ``background=True`` on a committer thread, so the next records are encoded while the previous
+    group is fsynced (groups then grow past ``flush_every`` when the disk is the bottleneck).
+    ``flush()`` and ``close()`` return only when everything appended so far is durable.
     """
 
     def __init__(
@@ -109,7 +109,7 @@ class LineageLog:
         *,
         flush_every: int = 100,
         fsync: bool = True,
-        background: bool = True,
+        background: bool = False,
     ) -> None:
         if flush_every < 1:
             raise ValueError("flush_every must be >= 1")
@@ -119,21 +119,27 @@ class LineageLog:
         self.background = background
         self.repaired: list[TornFragment] = []
         self.notes: list[str] = []
+        self.commits = 0
         self._origin = str(self.path.absolute())
-        self._mutex = threading.Lock()  # guards _pending
-        self._submit_lock = threading.RLock()  # orders hand-over of groups
-        self._commit_lock = threading.Lock()  # one commit at a time per instance
-        self._pending: list[_Prepared] = []
-        self._inflight: Future[None] | None = None
-        self._executor: ThreadPoolExecutor | None = None
-        self._tail_seq = -1
-        self._tail_hash = GENESIS_HASH
-        self._seen: tuple[int, int, int] | None = None
-        self._closed = False
+        self._max_pending = max(64 * flush_every, 10_000)
+        self._init_state()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fd = -1
         self._pid = -1
+        self._closed = False
         self._open()
+
+    def _init_state(self) -> None:
+        self._cond = threading.Condition()  # guards _pending, _busy, _error, _stop
+        self._commit_lock = threading.Lock()  # one commit at a time per instance
+        self._pending: list[_Prepared] = []
+        self._busy = False
+        self._stop = False
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        self._tail_seq = -1
+        self._tail_hash = GENESIS_HASH
+        self._seen: tuple[int, int, int] | None = None
 
     # -- public API -------------------------------------------------------------------------
 
@@ -144,31 +150,45 @@ class LineageLog:
 
     @property
     def pending(self) -> int:
-        with self._mutex:
+        with self._cond:
             return len(self._pending)
 
     def append(self, record: LineageRecord) -> None:
         """Buffer ``record``; its ``seq``/``prev_hash`` are assigned at commit."""
         self._check_open()
         prepared = _prepare(record, self._origin)
-        with self._mutex:
+        with self._cond:
+            self._raise_error()
+            while len(self._pending) >= self._max_pending and self._thread is not None:
+                self._cond.wait()
+                self._raise_error()
             self._pending.append(prepared)
             full = len(self._pending) >= self.flush_every
+            if full and self.background:
+                self._ensure_thread()
+                self._cond.notify_all()
+                return
         if full:
-            if self.background:
-                self._start_commit()
-            else:
-                self.flush()
+            self.flush()
 
     def flush(self) -> int:
         """Commit everything buffered (and wait for a commit in flight). Returns records written."""
         self._check_open()
-        with self._submit_lock:
-            self._raise_inflight()
-            batch = self._take()
-            if batch:
-                self._commit_or_requeue(batch)
-            return len(batch)
+        with self._cond:
+            while self._busy:
+                self._cond.wait()
+            self._raise_error()
+            batch, self._pending = self._pending, []
+            if not batch:
+                return 0
+            self._busy = True
+        try:
+            self._commit_or_requeue(batch)
+        finally:
+            with self._cond:
+                self._busy = False
+                self._cond.notify_all()
+        return len(batch)
 
     def close(self) -> None:
         """Flush and release the file; further appends raise."""
@@ -179,9 +199,7 @@ class LineageLog:
                 self.flush()
         finally:
             self._closed = True
-            if self._executor is not None:
-                self._executor.shutdown(wait=True)
-                self._executor = None
+            self._stop_thread()
             os.close(self._fd)
 
     def records(self) -> Iterator[tuple[LineageRecord, str]]:
@@ -200,31 +218,56 @@ class LineageLog:
 
     # -- commit ------------------------------------------------------------------------------
 
-    def _take(self) -> list[_Prepared]:
-        with self._mutex:
-            batch, self._pending = self._pending, []
-        return batch
+    def _raise_error(self) -> None:
+        # Called with _cond held; the failed group is already back in front of the buffer.
+        err, self._error = self._error, None
+        if err is not None:
+            raise err
 
-    def _start_commit(self) -> None:
-        with self._submit_lock:
-            self._raise_inflight()
-            batch = self._take()
-            if not batch:
-                return
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lineage-commit")
-            self._inflight = self._executor.submit(self._commit_or_requeue, batch)
+    def _ensure_thread(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._committer, name="lineage-commit", daemon=True)
+            self._thread.start()
 
-    def _raise_inflight(self) -> None:
-        fut, self._inflight = self._inflight, None
-        if fut is not None:
-            fut.result()  # a failed group was put back in front of the buffer
+    def _stop_thread(self) -> None:
+        thread = self._thread
+        if thread is None:
+            return
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
+        thread.join()
+        self._thread = None
+
+    def _committer(self) -> None:
+        while True:
+            with self._cond:
+                while not self._stop and (self._busy or len(self._pending) < self.flush_every):
+                    self._cond.wait()
+                if self._stop:
+                    return
+                batch, self._pending = self._pending, []
+                self._busy = True
+            try:
+                self._commit_or_requeue(batch)
+            except BaseException as exc:  # handed to the next append/flush
+                with self._cond:
+                    self._error = exc
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+            if self._error is not None:
+                with self._cond:
+                    # Wait for a caller to collect the error before retrying.
+                    while self._error is not None and not self._stop:
+                        self._cond.wait()
 
     def _commit_or_requeue(self, batch: list[_Prepared]) -> None:
         try:
             self._commit(batch)
         except BaseException:
-            with self._mutex:
+            with self._cond:
                 self._pending[:0] = batch
             raise
 
@@ -254,6 +297,7 @@ class LineageLog:
             self._tail_seq, self._tail_hash = seq, prev
             self._write_head()
             self._seen = self._stamp()
+            self.commits += 1
 
     def _write_head(self) -> None:
         head = Head(seq=self._tail_seq, hash=self._tail_hash, count=self._tail_seq + 1)
@@ -274,12 +318,7 @@ class LineageLog:
         if self._pid != os.getpid():
             # A forked child shares the parent's open file description, and flock does not
             # exclude within one description: reopen, and drop records that are the parent's.
-            self._pending = []
-            self._inflight = None
-            self._executor = None
-            self._mutex = threading.Lock()
-            self._submit_lock = threading.RLock()
-            self._commit_lock = threading.Lock()
+            self._init_state()
             os.close(self._fd)
             self._open()
 

@@ -1,0 +1,157 @@
+"""The IR: canonical JSON, schema on load, determinism, digests, and the traced graph's edges."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from tests.conftest import import_source
+from tests.support import dags
+from typedflow import WorkflowDefinitionError, ir
+from typedflow.codec import dumps, loads
+from typedflow.errors import IRValidationError
+from typedflow.source import code_digest
+
+PIPELINE = """
+from typing import NamedTuple
+from typedflow import task, workflow, TypedFile, when, otherwise, map_over, Retry, Resources
+from typedflow.formats import CSV
+
+class M(NamedTuple):
+    acc: float
+    n: int
+
+@task(retry=Retry(attempts=2, initial_delay=0.5), resources=Resources(cpu=0.5, memory="512Mi"), timeout=30)
+def load(n: int) -> TypedFile[CSV]: ...
+
+@task
+def score(data: TypedFile[CSV], k: float) -> M: ...
+
+@task
+def label(m: M) -> str: ...
+
+@workflow
+def sub(k: float, data: TypedFile[CSV]) -> M:
+    return score(data=data, k=k)
+
+@workflow(schedule="0 3 * * *")
+def main(n: int, ks: list[float]) -> list[str]:
+    d = load(n=n)
+    ms = map_over(lambda k: label(m=sub(k=k, data=d)), ks, max_concurrency=4)
+    m = score(data=d, k=0.1)
+    with when((m.acc >= 0.5) & (m.n != 3)):
+        label(m=m)
+    with otherwise():
+        label(m=score(data=d, k=0.2))
+    return ms
+"""
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    return import_source(tmp_path_factory.mktemp("ir"), PIPELINE, name="ir_pipeline_mod")
+
+
+def test_round_trip_is_identity(pipeline) -> None:  # type: ignore[no-untyped-def]
+    doc = pipeline.main.ir
+    text = dumps(doc)
+    assert loads(text) == doc
+    assert dumps(loads(text)) == text
+    data = json.loads(text)
+    assert list(data) == sorted(data)  # canonical: sorted keys
+    assert doc.digest.startswith("sha256:") and doc.typedflow_version and doc.python_version
+    assert doc.subworkflows[0].name == "sub"
+
+
+def test_canonical_floats_and_no_whitespace(pipeline) -> None:  # type: ignore[no-untyped-def]
+    text = dumps(pipeline.main.ir)
+    assert '"cpu":0.5' in text and '"initial_delay":0.5' in text and ", " not in text.replace('", "', "")
+
+
+def test_deterministic_across_processes(tmp_path: Path) -> None:
+    (tmp_path / "det_mod.py").write_text(PIPELINE)
+    code = "import sys; sys.path.insert(0, %r); import det_mod; from typedflow.codec import dumps; " \
+           "sys.stdout.write(dumps(det_mod.main.ir))" % str(tmp_path)
+    outs = [subprocess.run([sys.executable, "-c", code], capture_output=True, check=True, cwd=tmp_path).stdout
+            for _ in range(2)]
+    assert outs[0] == outs[1] and len(outs[0]) > 1000
+
+
+def test_schema_rejects_malformed_ir_with_path(pipeline) -> None:  # type: ignore[no-untyped-def]
+    data = json.loads(dumps(pipeline.main.ir))
+    bad = json.loads(json.dumps(data))
+    bad["tasks"][0]["retry"]["attempts"] = 0
+    with pytest.raises(IRValidationError) as info:
+        loads(json.dumps(bad))
+    assert info.value.path == "$.tasks[0].retry.attempts"
+    bad = json.loads(json.dumps(data))
+    bad["workflow"]["nodes"][0]["bogus"] = 1
+    with pytest.raises(IRValidationError, match=r"\$\.workflow\.nodes\[0\]"):
+        loads(json.dumps(bad))
+    bad = json.loads(json.dumps(data))
+    bad["tasks"][1]["resources"]["memory"] = "4GB"
+    with pytest.raises(IRValidationError, match="memory"):
+        loads(json.dumps(bad))
+    with pytest.raises(IRValidationError, match="not JSON"):
+        loads("{")
+
+
+def test_edited_ir_fails_digest_and_references(pipeline) -> None:  # type: ignore[no-untyped-def]
+    data = json.loads(dumps(pipeline.main.ir))
+    data["tasks"][0]["version"] = "edited"
+    with pytest.raises(IRValidationError, match="digest"):
+        loads(json.dumps(data))
+    data = json.loads(dumps(pipeline.main.ir))
+    data["digest"] = ""
+    data["workflow"]["nodes"][0]["task"] = "nope"
+    with pytest.raises(IRValidationError, match='unknown task "nope"'):
+        loads(json.dumps(data))
+
+
+def test_code_digest_normalized(tmp_path: Path) -> None:
+    a = import_source(tmp_path, "def f(x: int) -> int:\n    return x + 1\n")
+    b = import_source(tmp_path, "def f(x: int) -> int:  # a comment\n    '''doc'''\n\n    return (x + 1)\n")
+    c = import_source(tmp_path, "def f(x: int) -> int:\n    return x + 2\n")
+    assert code_digest(a.f) == code_digest(b.f) != code_digest(c.f)
+
+
+def test_ir_records_policies_and_blocks(pipeline) -> None:  # type: ignore[no-untyped-def]
+    doc = pipeline.main.ir
+    load = doc.task("load")
+    assert load.retry == ir.RetryPolicy(attempts=2, backoff=2.0, initial_delay=0.5, max_delay=60.0)
+    assert load.timeout == 30.0 and load.resources.cpu == 0.5
+    assert doc.workflow.schedule == "0 3 * * *"
+    m = next(n for n in doc.workflow.nodes if isinstance(n, ir.MapNode))
+    assert m.max_concurrency == 4 and m.item_type == ir.TypeRef("float")
+    assert isinstance(m.body[0], ir.SubWorkflowNode) and m.body[0].workflow == "sub"
+    cond = next(n for n in doc.workflow.nodes if isinstance(n, ir.ConditionalNode))
+    assert isinstance(cond.branches[0].condition, ir.And) and cond.branches[1].condition is None
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(spec=dags.dag_specs())
+def test_traced_edges_are_the_constructed_edges(tmp_path: Path, spec: dags.DagSpec) -> None:
+    text, _ = dags.source(spec)
+    mod = dags.load(tmp_path, text)
+    nodes = {n.id: n for n in mod.wf.ir.workflow.nodes if isinstance(n, ir.TaskNode)}
+    for i, deps in enumerate(spec.deps):
+        node = nodes[f"t{i}"]
+        got = sorted(a.value.node for a in node.args if isinstance(a.value, ir.OutputRef))
+        assert got == sorted(f"t{d}" for d in deps)
+    assert loads(dumps(mod.wf.ir)) == mod.wf.ir
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(spec=dags.dag_specs(broken=True))
+def test_ill_typed_binding_rejected_at_its_line(tmp_path: Path, spec: dags.DagSpec) -> None:
+    text, lines = dags.source(spec)
+    with pytest.raises(WorkflowDefinitionError) as info:
+        dags.load(tmp_path, text)
+    assert spec.broken is not None
+    got = {(p.loc.line, p.code) for p in info.value.problems}
+    assert got == {(lines[spec.broken], "arg-type")}

@@ -1,0 +1,252 @@
+"""Workflows used by the local interpreter tests (a real module: process workers import it)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import NamedTuple
+
+from typedflow import Failure, Retry, TypedDirectory, TypedFile, map_over, otherwise, task, when, workflow
+from typedflow.formats import CSV, Text
+
+COUNTER_DIR = Path(os.environ.get("TF_TEST_COUNTER", "/tmp/tf-counters"))
+
+
+def bump(name: str) -> int:
+    """Count executions across processes (one file per execution)."""
+    COUNTER_DIR.mkdir(parents=True, exist_ok=True)
+    path = COUNTER_DIR / f"{name}-{time.time_ns()}-{os.getpid()}"
+    path.write_text("1")
+    return len(list(COUNTER_DIR.glob(f"{name}-*")))
+
+
+def executions(name: str) -> int:
+    return len(list(COUNTER_DIR.glob(f"{name}-*")))
+
+
+class Stats(NamedTuple):
+    total: int
+    mean: float
+
+
+@task
+def inc(x: int) -> int:
+    return x + 1
+
+
+@task
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+@task
+def stats(xs: list[int]) -> Stats:
+    return Stats(total=sum(xs), mean=sum(xs) / max(1, len(xs)))
+
+
+@task
+def sleepy(x: int, seconds: float) -> int:
+    time.sleep(seconds)
+    return x
+
+
+@task
+def stamp(x: int, seconds: float) -> list[float]:
+    start = time.time()
+    time.sleep(seconds)
+    return [start, time.time()]
+
+
+@workflow
+def diamond(x: int) -> int:
+    a = inc(x=x)
+    b = inc(x=a)
+    c = add(a=a, b=x)
+    return add(a=b, b=c)
+
+
+@workflow
+def fanout(xs: list[int]) -> Stats:
+    ys = map_over(lambda v: add(a=inc(x=v), b=v), xs, max_concurrency=3)
+    return stats(xs=ys)
+
+
+@workflow
+def branches(x: int) -> int | None:
+    y = inc(x=x)
+    with when(y > 5):
+        big = add(a=y, b=100)
+    with otherwise():
+        inc(x=y)
+    return big
+
+
+@workflow
+def overlap(seconds: float) -> list[list[float]]:
+    return map_over(lambda i: stamp(x=i, seconds=seconds), [0, 1, 2, 3])
+
+
+class Flaky(Exception):
+    pass
+
+
+@task(retry=Retry(attempts=4, initial_delay=1.0, backoff=2.0, max_delay=3.0, on=(Flaky,)))
+def flaky(x: int, failures: int, tag: str) -> int:
+    n = bump(tag)
+    if n <= failures:
+        raise Flaky(f"attempt {n} failed")
+    return x * 10
+
+
+@task(retry=Retry(attempts=3, initial_delay=0.0, on=(Flaky,)))
+def wrong_kind(x: int) -> int:
+    raise KeyError("not retried")
+
+
+@workflow
+def retrying(x: int, failures: int, tag: str) -> int:
+    return flaky(x=x, failures=failures, tag=tag)
+
+
+@workflow
+def not_retried(x: int) -> int:
+    return wrong_kind(x=x)
+
+
+@task
+def boom(x: int) -> int:
+    raise ValueError(f"bad value {x}")
+
+
+@task
+def notify(failure: Failure, channel: str) -> str:
+    out = COUNTER_DIR / "notified.txt"
+    COUNTER_DIR.mkdir(parents=True, exist_ok=True)
+    out.write_text(f"{channel}|{failure.node}|{failure.error_type}|{failure.message}")
+    return "sent"
+
+
+@workflow(on_failure=notify)
+def failing(x: int, channel: str) -> int:
+    a = boom(x=x)
+    b = inc(x=a)
+    c = inc(x=x)
+    d = inc(x=c)
+    return add(a=b, b=d)
+
+
+@task(timeout=0.3)
+def too_slow(x: int) -> int:
+    time.sleep(5)
+    return x
+
+
+@workflow
+def timing_out(x: int) -> int:
+    return too_slow(x=x)
+
+
+@task
+def crash(x: int) -> int:
+    os._exit(3)
+
+
+@workflow
+def crashing(x: int) -> int:
+    a = crash(x=x)
+    b = inc(x=x)
+    return add(a=a, b=b)
+
+
+@task
+def pid(x: int) -> int:
+    return os.getpid()
+
+
+@workflow
+def pids(xs: list[int]) -> list[int]:
+    return map_over(lambda v: pid(x=v), xs)
+
+
+@task
+def write_csv(n: int) -> TypedFile[CSV]:
+    f = TypedFile[CSV].new(suffix=".csv")
+    with f.open("w") as fh:
+        for i in range(n):
+            fh.write(f"{i},{i * i}\n")
+    return f
+
+
+@task
+def count_rows(data: TypedFile[CSV]) -> int:
+    return len(data.read_text().splitlines())
+
+
+@task
+def bundle(data: TypedFile[CSV]) -> TypedDirectory[Text]:
+    d = TypedDirectory[Text].new()
+    (d.local_path() / "a.txt").write_text(data.read_text())
+    (d.local_path() / "sub").mkdir()
+    (d.local_path() / "sub" / "b.txt").write_text("b")
+    return d
+
+
+@task
+def list_files(d: TypedDirectory[Text]) -> list[str]:
+    return [p.local_path().name for p in d]
+
+
+@workflow
+def files(n: int) -> int:
+    data = write_csv(n=n)
+    names = list_files(d=bundle(data=data))
+    return add(a=count_rows(data=data), b=stats(xs=map_over(lambda s: inc(x=0), names)).total)
+
+
+@task
+def slow_step(x: int, tag: str) -> int:
+    bump(tag + "-" + str(x))
+    time.sleep(0.4)
+    return x * 2
+
+
+@workflow
+def long_chain(tag: str) -> int:
+    a = slow_step(x=1, tag=tag)
+    b = slow_step(x=a, tag=tag)
+    c = slow_step(x=b, tag=tag)
+    d = slow_step(x=c, tag=tag)
+    return slow_step(x=d, tag=tag)
+
+
+@task(cache=False)
+def uncached(x: int, tag: str) -> int:
+    bump(tag)
+    return x
+
+
+@workflow
+def with_uncached(x: int, tag: str) -> int:
+    return uncached(x=x, tag=tag)
+
+
+@task
+def stats_of(x: int) -> Stats:
+    return Stats(total=x, mean=x / 2)
+
+
+@task
+def half(v: float) -> float:
+    return v / 2
+
+
+@workflow
+def inner(x: int) -> Stats:
+    return stats_of(x=x)
+
+
+@workflow
+def outer(x: int) -> float:
+    s = inner(x=x)
+    return half(v=s.mean)

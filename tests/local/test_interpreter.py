@@ -1,0 +1,215 @@
+"""The local interpreter runs the IR: parity with plain Python, blocks, retries, failures, caching."""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from tests.local import flows
+from tests.support import dags
+from typedflow.backends.local.retry import Clock
+from typedflow.errors import InputError
+from typedflow.running import RunOptions, RunResult, run_workflow
+
+
+@pytest.fixture(autouse=True)
+def counters(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    d = tmp_path / "counters"
+    monkeypatch.setattr(flows, "COUNTER_DIR", d)
+    return d
+
+
+def run(wf: Any, store: Path, **inputs: Any) -> RunResult:
+    opts = inputs.pop("_options", {})
+    return run_workflow(wf, inputs, RunOptions(store=store, **opts))
+
+
+def test_diamond_and_values(store: Path) -> None:
+    r = run(flows.diamond, store, x=3)
+    assert r.ok and r.value == 5 + 7 == flows.diamond.fn(x=3)
+    assert r.outputs == {"out": 12}
+    assert {n.key for n in r.nodes} == {"inc", "inc-2", "add", "add-2"}
+
+
+def test_map_over_with_fan_in_and_namedtuple(store: Path) -> None:
+    r = run(flows.fanout, store, xs=[1, 2, 3, 4, 5])
+    assert r.value == flows.Stats(total=35, mean=7.0)
+    assert r.outputs == {"total": 35, "mean": 7.0}
+    assert sum(1 for n in r.nodes if n.key.startswith("map[")) == 10
+
+
+def test_when_otherwise_on_actual_values(store: Path) -> None:
+    big = run(flows.branches, store, x=10)
+    assert big.value == 111
+    small = run(flows.branches, store, x=1)
+    assert small.value is None
+    statuses = {n.key: n.status for n in small.nodes}
+    assert statuses["add"] == "skipped" and statuses["inc-2"] == "succeeded"
+
+
+def test_subworkflow_inline(store: Path) -> None:
+    r = run(flows.outer, store, x=8)
+    assert r.value == 2.0
+    assert "inner/stats_of" in {n.key for n in r.nodes}
+
+
+def test_files_are_content_addressed_and_read_only(store: Path) -> None:
+    r = run(flows.files, store, n=4)
+    assert r.value == 4 + 2
+    csv = next(n for n in r.nodes if n.task == "write_csv").outputs["out"]
+    path = Path(csv["uri"])
+    assert path.is_relative_to(store / "store") and path.name == csv["sha256"]
+    assert csv["format"] == "typedflow.formats:CSV"
+    assert not os.stat(path).st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
+    from typedflow import TypedFile
+
+    with pytest.raises(PermissionError):
+        TypedFile(uri=csv["uri"], sha256=csv["sha256"]).open("w")
+
+
+def test_independent_tasks_overlap(store: Path) -> None:
+    r = run(flows.overlap, store, seconds=0.3, _options={"max_workers": 4})
+    spans = r.value
+    assert len(spans) == 4
+    latest_start = max(s for s, _ in spans)
+    earliest_end = min(e for _, e in spans)
+    assert latest_start < earliest_end, spans  # all four were running at the same moment
+
+
+def test_map_max_concurrency_respected(store: Path, counters: Path) -> None:
+    r = run(flows.fanout, store, xs=list(range(12)), _options={"max_workers": 8})
+    assert r.ok
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.sleeps: list[float] = []
+
+    def clock(self) -> Clock:
+        return Clock(sleep=self.sleeps.append, uniform=lambda a, b: b)
+
+
+def test_retries_with_backoff_and_injected_clock(store: Path) -> None:
+    fake = FakeClock()
+    t0 = time.perf_counter()
+    r = run(flows.retrying, store, x=2, failures=3, tag="flaky", _options={"clock": fake.clock()})
+    assert r.ok and r.value == 20
+    assert fake.sleeps == [1.0, 2.0, 3.0]  # exponential, capped at max_delay, full jitter upper bound
+    assert time.perf_counter() - t0 < 1.0  # nothing really slept
+    assert next(n for n in r.nodes if n.task == "flaky").attempts == 4
+
+
+def test_retries_exhausted(store: Path) -> None:
+    fake = FakeClock()
+    r = run(flows.retrying, store, x=2, failures=10, tag="always", _options={"clock": fake.clock()})
+    assert not r.ok and r.failures[0].attempts == 4 and "Flaky" in r.failures[0].error_type
+
+
+def test_only_configured_exceptions_are_retried(store: Path) -> None:
+    fake = FakeClock()
+    r = run(flows.not_retried, store, x=1, _options={"clock": fake.clock()})
+    assert not r.ok and r.failures[0].attempts == 1 and fake.sleeps == []
+    assert r.failures[0].error_type == "KeyError"
+
+
+def test_full_jitter_is_bounded() -> None:
+    from typedflow import ir
+    from typedflow.backends.local.retry import delay
+
+    policy = ir.RetryPolicy(attempts=5, backoff=3.0, initial_delay=2.0, max_delay=10.0, jitter=True)
+    seen = [delay(policy, a, Clock(uniform=lambda lo, hi: hi)) for a in (1, 2, 3, 4)]
+    assert seen == [2.0, 6.0, 10.0, 10.0]
+    assert delay(policy, 2, Clock(uniform=lambda lo, hi: lo)) == 0.0
+
+
+def test_failure_skips_downstream_and_runs_on_failure(store: Path, counters: Path) -> None:
+    r = run(flows.failing, store, x=1, channel="#ml")
+    assert r.status == "failed" and r.value is None
+    st = {n.key: n.status for n in r.nodes}
+    assert st["boom"] == "failed"
+    assert st["inc"] == "skipped" and st["add"] == "skipped"
+    assert st["inc-2"] == "succeeded" and st["inc-3"] == "succeeded"  # the independent branch finished
+    assert st["on_failure/notify"] == "succeeded"
+    f = r.failures[0]
+    assert f.node == "boom" and f.error_type == "ValueError" and f.message == "bad value 1"
+    assert "raise ValueError" in f.traceback
+    assert (counters / "notified.txt").read_text() == "#ml|boom|ValueError|bad value 1"
+
+
+def test_thread_timeout_abandons_task(store: Path) -> None:
+    t0 = time.perf_counter()
+    r = run(flows.timing_out, store, x=1)
+    assert not r.ok and r.failures[0].error_type == "TimeoutError"
+    assert time.perf_counter() - t0 < 3
+
+
+def test_process_isolation_timeout_crash_and_cores(store: Path) -> None:
+    t0 = time.perf_counter()
+    r = run(flows.timing_out, store, x=1, _options={"isolation": "process"})
+    assert not r.ok and r.failures[0].error_type == "TimeoutError" and "killed" in r.failures[0].message
+    assert time.perf_counter() - t0 < 4
+    r = run(flows.crashing, store, x=1, _options={"isolation": "process"})
+    st = {n.key: n.status for n in r.nodes}
+    assert st["crash"] == "failed" and st["inc"] == "succeeded" and st["add"] == "skipped"
+    assert r.failures[0].error_type == "WorkerCrashed"
+    r = run(flows.pids, store, xs=[1, 2, 3, 4], _options={"isolation": "process", "use_cache": False})
+    assert r.ok and os.getpid() not in r.value and len(set(r.value)) >= 2
+
+
+def test_cache_hits_and_opt_outs(store: Path, counters: Path) -> None:
+    first = run(flows.retrying, store, x=5, failures=0, tag="c1")
+    second = run(flows.retrying, store, x=5, failures=0, tag="c1")
+    assert first.value == second.value == 50
+    assert flows.executions("c1") == 1 and second.cache_hits == 1
+    run(flows.retrying, store, x=5, failures=0, tag="c1", _options={"use_cache": False})
+    assert flows.executions("c1") == 2
+    run(flows.with_uncached, store, x=1, tag="u")
+    run(flows.with_uncached, store, x=1, tag="u")
+    assert flows.executions("u") == 2
+
+
+def test_editing_task_code_invalidates_cache(tmp_path: Path, store: Path) -> None:
+    from tests.conftest import import_source
+
+    src = """
+from typedflow import task, workflow
+@task
+def f(x: int) -> int:
+    return x + {k}
+@workflow
+def wf(x: int) -> int:
+    return f(x=x)
+"""
+    a = import_source(tmp_path, src.format(k=1), name="cache_edit_a")
+    assert run(a.wf, store, x=1).value == 2
+    assert run(a.wf, store, x=1).cache_hits == 1
+    b = import_source(tmp_path, src.format(k=2), name="cache_edit_b")
+    rb = run(b.wf, store, x=1)
+    assert rb.value == 3 and rb.cache_hits == 0
+
+
+def test_inputs_validated_before_anything_runs(store: Path) -> None:
+    with pytest.raises(InputError) as info:
+        run(flows.fanout, store, xs=["a", 2])
+    assert 'input "xs"[0]: expected int, got str' in str(info.value)
+    with pytest.raises(InputError, match='missing input "x"'):
+        run(flows.diamond, store)
+    with pytest.raises(InputError, match='unknown input "y"'):
+        run(flows.diamond, store, x=1, y=2)
+    assert not (store / "runs").exists() or not any((store / "runs").iterdir())
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(spec=dags.dag_specs(max_nodes=10))
+def test_running_the_ir_equals_calling_the_functions(tmp_path: Path, spec: dags.DagSpec) -> None:
+    text, _ = dags.source(spec)
+    mod = dags.load(tmp_path, text)
+    expected = mod.wf.fn(x=7)  # outside a workflow, tasks are plain functions
+    r = run_workflow(mod.wf, {"x": 7}, RunOptions(store=tmp_path / "s", lineage=False))
+    assert r.ok and r.value == expected

@@ -71,9 +71,10 @@ class _Block:
         if self.left == 0:
             self.done_cb(True)
             return
-        for n in self.plan.nodes:
-            if self.remaining[n.id] == 0:
-                self.interp.launch(n, self)
+        # Snapshot first: a node can finish synchronously (resumed) and make others ready.
+        ready = [n for n in self.plan.nodes if self.remaining[n.id] == 0]
+        for n in ready:
+            self.interp.launch(n, self)
 
     def finish(self, node_id: str, ok: bool) -> None:
         self.status[node_id] = SUCCEEDED if ok else FAILED

@@ -1,0 +1,149 @@
+"""Crash/resume with a real SIGKILL, and the `typedflow run` command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.local import flows
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def tf(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "typedflow", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, cwd=cwd or ROOT, timeout=120)
+
+
+def test_sigkill_mid_run_then_resume(tmp_path: Path) -> None:
+    store, counters = tmp_path / "store", tmp_path / "counters"
+    env = {**os.environ, "TF_TEST_COUNTER": str(counters), "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "typedflow", "run", "tests.local.flows:long_chain", "--input", "tag=r",
+         "--store", str(store), "--log-format", "plain"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.time() + 30
+    journal = None
+    while time.time() < deadline:
+        runs = list((store / "runs").glob("*/journal.jsonl")) if (store / "runs").exists() else []
+        if runs and len(runs[0].read_text().splitlines()) >= 2:
+            journal = runs[0]
+            break
+        time.sleep(0.02)
+    assert journal is not None, "run did not progress"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    run_id = journal.parent.name
+    done_before = len(journal.read_text().splitlines())
+    assert 2 <= done_before < 5
+    executed_before = {x: len(list(counters.glob(f"r-{x}-*"))) for x in (1, 2, 4, 8, 16)}
+    resumed = subprocess.run(
+        [sys.executable, "-m", "typedflow", "run", "tests.local.flows:long_chain", "--store", str(store),
+         "--resume", run_id, "--log-format", "plain"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout) == 32
+    executed_after = {x: len(list(counters.glob(f"r-{x}-*"))) for x in (1, 2, 4, 8, 16)}
+    # nodes that finished before the kill were not executed again; the one in flight ran again
+    finished = [1, 2, 4, 8, 16][:done_before]
+    assert all(executed_after[x] == executed_before[x] == 1 for x in finished), (executed_before, executed_after)
+    assert all(1 <= v <= 2 for v in executed_after.values()), executed_after
+    assert "resumed" in resumed.stderr
+    # an uninterrupted run gives the same outputs
+    fresh = tf("run", "tests.local.flows:long_chain", "--input", "tag=fresh", "--store", str(tmp_path / "s2"),
+               env=env)
+    assert json.loads(fresh.stdout) == 32
+
+
+def test_cli_stdout_is_only_the_outputs(tmp_path: Path) -> None:
+    r = tf("run", "tests.local.flows:fanout", "--input", "xs=[1, 2]", "--store", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == {"mean": 4.0, "total": 8}
+    assert "SUCCEEDED" in r.stderr and "run " in r.stderr
+    r = tf("run", "tests.local.flows:diamond", "--input", "x=2", "--store", str(tmp_path), "--log-format", "json")
+    assert json.loads(r.stdout) == 10
+    events = [json.loads(line) for line in r.stderr.splitlines()]
+    assert events[-1]["event"] == "run" and events[-1]["status"] == "succeeded"
+
+
+def test_cli_exit_codes_and_input_parsing(tmp_path: Path) -> None:
+    r = tf("run", "tests.local.flows:failing", "--input", "x=1", "--input", "channel=#ops", "--store", str(tmp_path))
+    assert r.returncode == 1 and r.stdout == ""
+    assert "node boom (task boom) failed" in r.stderr and "ValueError: bad value 1" in r.stderr
+    r = tf("run", "tests.local.flows:diamond", "--input", "x=abc", "--store", str(tmp_path / "bad"))
+    assert r.returncode == 2 and 'input "x": expected int' in r.stderr
+    assert not (tmp_path / "bad" / "runs").exists() or not any((tmp_path / "bad" / "runs").iterdir())
+    inputs = tmp_path / "in.json"
+    inputs.write_text(json.dumps({"xs": [3]}))
+    r = tf("run", "tests.local.flows:fanout", "--inputs-file", str(inputs), "--store", str(tmp_path))
+    assert json.loads(r.stdout) == {"mean": 7.0, "total": 7}
+
+
+def test_cli_file_input_and_ir_run(tmp_path: Path) -> None:
+    src = tmp_path / "data.csv"
+    src.write_text("a,b\n1,2\n3,4\n")
+    mod = tmp_path / "wfmod.py"
+    mod.write_text(
+        "from typedflow import task, workflow, TypedFile\n"
+        "from typedflow.formats import CSV\n"
+        "@task\ndef rows(data: TypedFile[CSV]) -> int:\n    return len(data.read_text().splitlines())\n"
+        "@workflow\ndef count(data: TypedFile[CSV]) -> int:\n    return rows(data=data)\n"
+    )
+    r = tf("run", f"{mod}:count", "--input", f"data={src}", "--store", str(tmp_path / "s"))
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == 3
+    out = tmp_path / "count.ir.json"
+    r = tf("compile", f"{mod}:count", "--target", "ir", "-o", str(out))
+    assert r.returncode == 0 and out.exists()
+    r = tf("run", "--ir", str(out), "--input", f"data={src}", "--store", str(tmp_path / "s2"),
+           env={"PYTHONPATH": str(tmp_path)})
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == 3
+
+
+def test_check_command(tmp_path: Path) -> None:
+    good = tmp_path / "good.py"
+    good.write_text("from typedflow import task, workflow\n@task\ndef f(x: int) -> int:\n    return x\n"
+                    "@workflow\ndef w(x: int) -> int:\n    return f(x=x)\n")
+    bad = tmp_path / "bad.py"
+    bad.write_text("from typedflow import task, workflow\n@task\ndef f(x: int) -> int:\n    return x\n"
+                   "@workflow\ndef w1(x: str) -> int:\n    return f(x=x)\n"
+                   "@workflow\ndef w2(x: int) -> int:\n    f()\n    return f(x=x)\n")
+    broken = tmp_path / "broken.py"
+    broken.write_text("import nonexistent_module_xyz\n")
+    r = tf("check", str(good), cwd=tmp_path)
+    assert r.returncode == 0 and r.stdout.startswith("Success: 1 workflow and 1 task checked")
+    r = tf("check", str(bad), cwd=tmp_path)
+    assert r.returncode == 1
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("bad.py:7: error: Argument \"x\" to task \"f\" has incompatible type \"str\"")
+    assert lines[1].startswith("bad.py:10: error: Missing positional argument \"x\"") and lines[1].endswith("[call-arg]")
+    r = tf("check", str(broken), cwd=tmp_path)
+    assert r.returncode == 1 and "broken.py:1: error: cannot import" in r.stdout
+    assert "ModuleNotFoundError" in r.stdout and "Traceback" not in r.stdout + r.stderr
+
+
+def test_compile_help_lists_targets_and_unknown_target(tmp_path: Path) -> None:
+    r = tf("compile", "--help")
+    assert r.returncode == 0 and "ir (" in r.stdout
+    r = tf("compile", "tests.local.flows:diamond", "--target", "nope")
+    assert r.returncode == 2 and "unknown target 'nope'; installed targets: ir" in r.stderr
+
+
+def test_workflow_call_outside_runs_locally(tmp_path: Path, monkeypatch: object) -> None:
+    import pytest
+
+    mp = pytest.MonkeyPatch()
+    mp.setenv("TYPEDFLOW_HOME", str(tmp_path))
+    try:
+        assert flows.diamond(x=3) == 12
+    finally:
+        mp.undo()
+    assert (tmp_path / "runs").exists()

@@ -68,7 +68,7 @@ def test_cli_stdout_is_only_the_outputs(tmp_path: Path) -> None:
     assert json.loads(r.stdout) == {"mean": 4.0, "total": 8}
     assert "SUCCEEDED" in r.stderr and "run " in r.stderr
     r = tf("run", "tests.local.flows:diamond", "--input", "x=2", "--store", str(tmp_path), "--log-format", "json")
-    assert json.loads(r.stdout) == 10
+    assert json.loads(r.stdout) == 9
     events = [json.loads(line) for line in r.stderr.splitlines()]
     assert events[-1]["event"] == "run" and events[-1]["status"] == "succeeded"
 

@@ -40,6 +40,6 @@ __all__ = [
     "otherwise",
     "run",
     "task",
-    "workflow",
     "when",
+    "workflow",
 ]

@@ -184,10 +184,10 @@ def parse_inputs(doc: Any, pairs: Sequence[str], inputs_file: str | None) -> dic
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from typedflow.running import RunOptions, run_ir
     from typedflow.progress import make_listener
+    from typedflow.running import RunOptions, run_ir
 
-    doc, wf = _load_ir(args)
+    doc, _ = _load_ir(args)
     if args.resume:
         inputs: dict[str, Any] = {}
     else:

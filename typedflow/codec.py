@@ -76,7 +76,8 @@ def schema() -> dict[str, Any]:
 @cache
 def _validator() -> jsonschema.protocols.Validator:
     cls = jsonschema.validators.validator_for(schema())
-    return cls(schema())  # type: ignore[no-any-return]
+    validator: jsonschema.protocols.Validator = cls(schema())
+    return validator
 
 
 def _json_path(path: Any) -> str:
@@ -96,7 +97,7 @@ def loads(text: str | bytes, *, verify_digest: bool = True) -> ir.WorkflowIR:
 
 
 def from_data(data: Any, *, verify_digest: bool = True) -> ir.WorkflowIR:
-    errors = sorted(_validator().iter_errors(data), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    errors = list(_validator().iter_errors(data))
     if errors:
         best = jsonschema.exceptions.best_match(errors)
         raise IRValidationError(_json_path(best.absolute_path), best.message)

@@ -239,7 +239,7 @@ class Workflow(Generic[P, R_co]):
         self.__module__ = fn.__module__
         self.__doc__ = fn.__doc__
         self.__wrapped__ = fn
-        names, annotations, defaults, returns_ann, problems, params, returns = _interface(fn, "workflow")
+        names, annotations, _, returns_ann, problems, params, returns = _interface(fn, "workflow")
         self.params = names
         self.annotations = annotations
         self.returns_annotation = returns_ann

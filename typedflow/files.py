@@ -83,7 +83,7 @@ class TypedFile(Generic[F]):
         path = self.local_path()
         if self.sha256 is not None and any(c in mode for c in "wax+"):
             raise PermissionError(f"{self.uri} is stored, content-addressed output and cannot be written")
-        return open(path, mode, **kwargs)  # noqa: SIM115 - the caller owns the handle
+        return open(path, mode, **kwargs)
 
     def read_text(self, encoding: str = "utf-8") -> str:
         return self.local_path().read_text(encoding=encoding)

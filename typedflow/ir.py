@@ -5,7 +5,7 @@ Backends read these classes and nothing else. Serialization lives in :mod:`typed
 
 from __future__ import annotations
 
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 import attrs
 
@@ -100,7 +100,7 @@ class Const:
     kind: Literal["literal"] = "literal"
 
 
-Binding = Union[InputRef, OutputRef, ItemRef, Const]
+Binding = InputRef | OutputRef | ItemRef | Const
 
 
 @attrs.frozen
@@ -142,7 +142,7 @@ class Not:
     kind: Literal["not"] = "not"
 
 
-Condition = Union[Compare, And, Or, Not]
+Condition = Compare | And | Or | Not
 
 # ----------------------------------------------------------------------------- policies
 
@@ -252,7 +252,7 @@ class SubWorkflowNode:
     kind: Literal["subworkflow"] = "subworkflow"
 
 
-Node = Union[TaskNode, ConditionalNode, MapNode, SubWorkflowNode]
+Node = TaskNode | ConditionalNode | MapNode | SubWorkflowNode
 
 
 @attrs.frozen

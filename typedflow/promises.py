@@ -33,6 +33,11 @@ class Promise:
 
     __slots__ = ("_origin", "_ref", "_scope", "_tracer", "_type")
     __hash__ = object.__hash__
+    _origin: str
+    _ref: ir.Binding
+    _scope: Scope | None
+    _tracer: Tracer | None
+    _type: ir.TypeRef
 
     def __init__(
         self, tracer: Tracer | None, ref: ir.Binding, type_: ir.TypeRef, scope: Scope | None, origin: str

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
 import os
-import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -11,8 +11,6 @@ from typing import Any
 import attrs
 
 from typedflow import ir
-from typedflow.codec import dumps, loads
-from typedflow.config import home
 from typedflow.errors import InputError
 from typedflow.runtime.execute import map_files
 from typedflow.runtime.store import LocalStore
@@ -164,92 +162,9 @@ def run_workflow(wf: Any, inputs: Mapping[str, Any], options: RunOptions | None 
 def run_ir(doc: ir.WorkflowIR, inputs: Mapping[str, Any], options: RunOptions, *,
            annotations: Mapping[str, Any] | None = None, returns_annotation: Any = None,
            encoded: bool = False) -> RunResult:
-    from typedflow.backends.local.interpreter import Interpreter, new_run_id
-    from typedflow.backends.local.isolation import ProcessRunner, Runner, ThreadRunner
-    from typedflow.backends.local.journal import Journal
-    from typedflow.backends.local.retry import Clock
-
-    root = Path(options.store) if options.store else home()
-    store = LocalStore(root / "store")
-    runs = root / "runs"
-    resumed: dict[str, dict[str, Any]] | None = None
-    if options.resume:
-        run_id = options.resume
-        journal = Journal(runs / run_id)
-        if not (journal.dir / "ir.json").exists():
-            raise InputError(f"no run {run_id!r} under {runs}")
-        doc = loads((journal.dir / "ir.json").read_text("utf-8"))
-        import json
-
-        prepared = json.loads((journal.dir / "inputs.json").read_text("utf-8"))
-        journal.repair()
-        resumed = journal.finished()
-    else:
-        prepared = prepare_inputs(doc, inputs, annotations, store, encoded=encoded or annotations is None)
-        run_id = new_run_id()
-        journal = Journal.create(runs / run_id, dumps(doc), prepared,
-                                 {"workflow": doc.workflow.name, "ir_digest": doc.digest})
-    runner: Runner = ProcessRunner(store) if options.isolation == "process" else ThreadRunner(store)
-    workers = options.max_workers or max(4, (os.cpu_count() or 2) * 2)
-    listeners = [options.listener] if options.listener else []
-    recorder = None
-    if options.lineage:
-        from typedflow.runtime.recording import LocalRecorder
-
-        recorder = LocalRecorder(root, doc, run_id, executor=options.isolation)
-        recorder.run_started(prepared)
-        listeners.append(recorder.node)
-
-    def listener(rep: Any) -> None:
-        for fn in listeners:
-            fn(rep)
-
-    interp = Interpreter(doc, runner=runner, max_workers=workers, use_cache=options.use_cache,
-                         clock=options.clock or Clock(), journal=journal, resumed=resumed,
-                         listener=listener, run_id=run_id)
-    t0 = time.perf_counter()
-    try:
-        ok, outputs = interp.run(prepared)
-        if not ok and doc.workflow.on_failure is not None:
-            _run_on_failure(doc, interp, runner, prepared, run_id, options.use_cache)
-    finally:
-        runner.close()
-        journal.close()
-    duration = time.perf_counter() - t0
-    status = "succeeded" if ok else "failed"
-    journal.write_status(status, {"duration": duration, "outputs": outputs})
-    if recorder is not None:
-        recorder.run_finished(status, outputs)
-        recorder.close()
-    value = decode_value(outputs, doc.workflow, returns_annotation) if ok else None
-    return RunResult(run_id, status, outputs, value, tuple(interp.reports.values()), duration, journal.dir)
-
-
-def _run_on_failure(doc: ir.WorkflowIR, interp: Any, runner: Any, inputs: dict[str, Any], run_id: str,
-                    use_cache: bool) -> None:
-    from typedflow.backends.local.bindings import Env, resolve
-    from typedflow.backends.local.interpreter import FAILED, SUCCEEDED, NodeReport
-    from typedflow.runtime.execute import TaskError
-
-    of = doc.workflow.on_failure
-    assert of is not None
-    first = interp.failures[0] if interp.failures else None
-    failure = {
-        "workflow": doc.workflow.name,
-        "run_id": run_id,
-        "node": first.node if first else "",
-        "error_type": first.error_type if first else "",
-        "message": first.message if first else "",
-        "traceback": first.traceback if first else "",
-    }
-    env = Env({**inputs, "$failure": failure})
-    args = {a.param: resolve(a.value, env) for a in of.args}
-    template = doc.task(of.task)
-    key = f"on_failure/{of.task}"
-    try:
-        outcome = runner.run(template, args, False)
-        interp.report(NodeReport(key, "on_failure", of.task, SUCCEEDED, attempts=1, inputs=args,
-                                 outputs=outcome.outputs, started_at=outcome.started_at, ended_at=outcome.ended_at))
-    except TaskError as err:
-        interp.report(NodeReport(key, "on_failure", of.task, FAILED, attempts=1, inputs=args,
-                                 error_type=err.error_type, message=err.message, traceback=err.traceback))
+    """Run an IR document on the local interpreter (the ``local`` backend)."""
+    # The interpreter is a backend like the others: the core reaches it by name only.
+    local = importlib.import_module("typedflow.backends.local.runner")
+    result: RunResult = local.run_ir(doc, inputs, options, annotations=annotations,
+                                     returns_annotation=returns_annotation, encoded=encoded)
+    return result

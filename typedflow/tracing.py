@@ -62,7 +62,7 @@ class _CondBuilder:
 
 
 class _MapBuilder:
-    __slots__ = ("item_type", "items", "loc", "max_concurrency", "result", "result_type", "scope", "id")
+    __slots__ = ("id", "item_type", "items", "loc", "max_concurrency", "result", "result_type", "scope")
 
     def __init__(self, id: str, items: ir.Arg, item_type: ir.TypeRef, scope: Scope, loc: ir.SourceLoc,
                  max_concurrency: int | None) -> None:

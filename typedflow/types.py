@@ -265,7 +265,7 @@ def check_json(value: Any, t: TypeRef, where: str = "value") -> str | None:
             return f"{where}: expected {k}, got {_jtype(value)}"
         if k in ("datetime", "date"):
             try:
-                (dt.datetime if k == "datetime" else dt.date).fromisoformat(value)
+                (dt.datetime if k == "datetime" else dt.date).fromisoformat(str(value))
             except ValueError:
                 return f"{where}: expected an ISO-8601 {k}, got {value!r}"
         return None

@@ -15,7 +15,7 @@ class Env:
     def __init__(self, inputs: dict[str, Any], parent: Env | None = None, items: dict[str, Any] | None = None):
         self.inputs = inputs
         self.parent = parent
-        self.items = items if items is not None else (parent.items if parent else {})
+        self.items: dict[str, Any] = items if items is not None else (parent.items if parent else {})
         self.values: dict[str, dict[str, Any] | None] = {}
 
     def outputs_of(self, node: str) -> dict[str, Any] | None:

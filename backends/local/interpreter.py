@@ -8,6 +8,7 @@ as the siblings it reads from have finished.
 
 from __future__ import annotations
 
+import functools
 import queue
 import time
 import uuid
@@ -18,12 +19,13 @@ from typing import Any
 import attrs
 
 from typedflow import ir
-from typedflow.backends.local.bindings import Env, holds, resolve
-from typedflow.backends.local.isolation import Runner
-from typedflow.backends.local.journal import Journal
-from typedflow.backends.local.plan import plan
-from typedflow.backends.local.retry import Clock, delay, retryable
 from typedflow.runtime.execute import Outcome, TaskError, utcnow
+
+from .bindings import Env, holds, resolve
+from .isolation import Runner
+from .journal import Journal
+from .plan import plan
+from .retry import Clock, delay, retryable
 
 PENDING, RUNNING, SUCCEEDED, CACHED, FAILED, SKIPPED = "pending", "running", "succeeded", "cached", "failed", "skipped"
 
@@ -201,7 +203,7 @@ class Interpreter:
                 state["running"] += 1
                 env = Env(block.env.inputs, block.env, {**block.env.items, node.id: items[i]})
                 key = f"{block.key}{node.id}[{i}]/"
-                _Block(self, node.body, env, key, lambda ok, i=i, env=env: item_done(i, ok, env)).start()
+                _Block(self, node.body, env, key, functools.partial(item_done, i, env=env)).start()
 
         def item_done(i: int, ok: bool, env: Env) -> None:
             state["running"] -= 1

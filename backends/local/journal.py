@@ -60,7 +60,7 @@ class Journal:
 
     def record(self, key: str, outputs: dict[str, Any], status: str) -> None:
         if self._fh is None:
-            self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - kept open for the run
+            self._fh = open(self.path, "a", encoding="utf-8")
         self._fh.write(canonical_json({"key": key, "outputs": outputs, "status": status}) + "\n")
         self._fh.flush()
 

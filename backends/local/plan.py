@@ -6,8 +6,9 @@ from typing import Any
 
 import attrs
 
-from typedflow.backends.local.bindings import referenced_nodes
 from typedflow import ir
+
+from .bindings import referenced_nodes
 
 _PLANS: dict[int, Any] = {}
 

@@ -22,11 +22,10 @@ import attrs
 
 from typedflow import ir
 from typedflow.canonical import digest
+from typedflow.dsl import TASKS as _TASKS
 from typedflow.files import SCRATCH
 from typedflow.runtime.store import ArtifactStore
 from typedflow.values import decode, encode
-
-from typedflow.dsl import TASKS as _TASKS
 
 
 class TaskError(Exception):

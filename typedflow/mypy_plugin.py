@@ -1,0 +1,773 @@
+"""mypy plugin: the rules of ``@workflow`` bodies, reported by mypy before anything runs.
+
+Enable it in ``pyproject.toml``::
+
+    [tool.mypy]
+    plugins = ["typedflow.mypy_plugin"]
+
+Inside a function decorated with ``typedflow.workflow`` (bare or called with options), a task
+output is a placeholder for a value that exists only when the workflow runs. The plugin reports
+what the definition-time checker (:mod:`typedflow.tracing`) reports for such placeholders, under
+the same codes: truth tests, loops, arithmetic, ``len``, indexing, string formatting, passing them
+to plain functions, reading attributes that are not record fields, containers of them, and values
+produced inside a ``when``/``otherwise`` block used after it where ``None`` is not accepted.
+
+Mechanism: the function hook of ``typedflow.dsl.workflow`` runs when mypy applies the decorator.
+mypy 2 applies decorators while checking module interfaces, before it checks function bodies, so
+the hook cannot read inferred expression types; it walks the semantically analysed body once, in
+order, and derives what it needs itself: which local names hold task outputs and of which type
+(the ``R`` of ``Task[P, R]``, a record's field types, a workflow parameter's annotation). Callees
+are resolved through their symbols (a ``Task``/``Workflow`` object, a NamedTuple/attrs/dataclass
+class, a plain function). ``workflow`` is overloaded, and mypy picks an overload variant with
+errors filtered, taking "no new error" as "this variant matches" and never re-checking the winner
+(python/mypy#7367); the hook therefore reports with those filters set aside.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Final, NamedTuple
+
+from mypy.argmap import map_actuals_to_formals
+from mypy.checker import TypeChecker
+from mypy.errorcodes import ATTR_DEFINED, ErrorCode
+from mypy.maptype import map_instance_to_supertype
+from mypy.messages import format_type
+from mypy.nodes import (
+    ARG_STAR,
+    ARG_STAR2,
+    ArgKind,
+    AssertStmt,
+    AssignmentExpr,
+    AssignmentStmt,
+    AwaitExpr,
+    Block,
+    CallExpr,
+    CastExpr,
+    ComparisonExpr,
+    ConditionalExpr,
+    Context,
+    Decorator,
+    DelStmt,
+    DictExpr,
+    DictionaryComprehension,
+    Expression,
+    ExpressionStmt,
+    ForStmt,
+    FuncDef,
+    FuncItem,
+    GeneratorExpr,
+    IfStmt,
+    IndexExpr,
+    LambdaExpr,
+    ListComprehension,
+    ListExpr,
+    MatchStmt,
+    MemberExpr,
+    MypyFile,
+    NameExpr,
+    OperatorAssignmentStmt,
+    OpExpr,
+    OverloadedFuncDef,
+    RaiseStmt,
+    RefExpr,
+    ReturnStmt,
+    SetComprehension,
+    SetExpr,
+    SliceExpr,
+    StarExpr,
+    Statement,
+    StrExpr,
+    TryStmt,
+    TupleExpr,
+    TypeInfo,
+    UnaryExpr,
+    Var,
+    WhileStmt,
+    WithStmt,
+    YieldExpr,
+    YieldFromExpr,
+)
+from mypy.plugin import FunctionContext, Plugin
+from mypy.subtypes import is_subtype
+from mypy.traverser import TraverserVisitor
+from mypy.typeops import type_object_type
+from mypy.types import (
+    AnyType,
+    CallableType,
+    FunctionLike,
+    Instance,
+    NoneType,
+    Parameters,
+    ProperType,
+    TupleType,
+    Type,
+    TypeOfAny,
+    UnionType,
+    get_proper_type,
+)
+
+WORKFLOW_DECORATOR: Final = "typedflow.dsl.workflow"
+TASK_CLASS: Final = "typedflow.dsl.Task"
+WORKFLOW_CLASS: Final = "typedflow.dsl.Workflow"
+MAP_OVER: Final = "typedflow.blocks.map_over"
+BRANCHES: Final = frozenset({"typedflow.blocks.when", "typedflow.blocks.otherwise"})
+# attrs classes, but artifact handles rather than records: the tracer gives them no fields.
+ARTIFACTS: Final = frozenset({"typedflow.files.TypedFile", "typedflow.files.TypedDirectory"})
+
+_CATEGORY: Final = "typedflow"
+TRUTHINESS: Final = ErrorCode("typedflow-truthiness", "Truth-testing a task output in a workflow", _CATEGORY)
+ITERATION: Final = ErrorCode("typedflow-iteration", "Iterating over a task output in a workflow", _CATEGORY)
+ARITHMETIC: Final = ErrorCode("typedflow-arithmetic", "Arithmetic on a task output in a workflow", _CATEGORY)
+LEN: Final = ErrorCode("typedflow-len", "len() of a task output in a workflow", _CATEGORY)
+INDEX: Final = ErrorCode("typedflow-index", "Indexing a task output in a workflow", _CATEGORY)
+FORMAT: Final = ErrorCode("typedflow-format", "Formatting a task output in a workflow", _CATEGORY)
+CALL: Final = ErrorCode("typedflow-call", "A task output given to a plain function in a workflow", _CATEGORY)
+BRANCH_OUTPUT: Final = ErrorCode(
+    "typedflow-branch-output", "A when/otherwise block's output used where None is not accepted", _CATEGORY
+)
+CONTAINER: Final = ErrorCode("typedflow-container", "A container of task outputs given to a task", _CATEGORY)
+
+_HINTS: Final = {
+    TRUTHINESS.code: 'branch with "with when(cond):" / "with otherwise():" (combine conditions with &, |, ~)',
+    ITERATION.code: 'use "map_over(fn, items)" to run a task per element',
+    ARITHMETIC.code: "compute it inside a @task",
+    LEN.code: "compute it inside a @task",
+    INDEX.code: 'select the element inside a @task, or use "map_over(fn, items)"',
+    FORMAT.code: "format it inside a @task",
+}
+_WHAT: Final = {
+    TRUTHINESS.code: "Truth-testing",
+    ITERATION.code: "Iterating over",
+    ARITHMETIC.code: "Arithmetic on",
+    LEN.code: '"len()" of',
+    INDEX.code: "Indexing",
+    FORMAT.code: "Formatting",
+}
+
+# Builtins whose use of a placeholder is one of the misuses above rather than a plain call: the
+# tracer sees them through the placeholder's special methods (__len__, __str__, __float__, ...).
+_BUILTIN_USE: Final = {
+    "builtins.len": LEN,
+    "builtins.str": FORMAT,
+    "builtins.format": FORMAT,
+    "builtins.print": FORMAT,
+    "builtins.bool": TRUTHINESS,
+    **{f"builtins.{n}": ARITHMETIC for n in ("int", "float", "complex", "abs", "round", "divmod", "pow")},
+    **{
+        f"builtins.{n}": ITERATION
+        for n in (
+            "list", "tuple", "set", "frozenset", "dict", "sorted", "reversed", "enumerate", "zip",
+            "sum", "any", "all", "iter", "map", "filter", "min", "max",
+        )
+    },
+}
+_ARITHMETIC_OPS: Final = frozenset({"+", "-", "*", "/", "//", "%", "**", "@", "<<", ">>", "&", "|", "^"})
+_CONTAINERS: Final = {ListExpr: "list", TupleExpr: "tuple", SetExpr: "set", DictExpr: "dict"}
+
+_Signature = tuple[Sequence[Type], list[ArgKind], Sequence[str | None]]
+
+
+class _Out(NamedTuple):
+    """What the tracer holds for an expression: a placeholder for a run-time value."""
+
+    label: str  # how messages name it, e.g. 'task output "train()"'
+    type: Type | None = None  # its static type, when known
+    cond: bool = False  # a comparison of placeholders (the tracer's condition object)
+    branch: WithStmt | None = None  # the when/otherwise block that produced it
+
+
+class TypedflowPlugin(Plugin):
+    """Checks ``@workflow`` bodies (see the module docstring)."""
+
+    def get_function_hook(self, fullname: str) -> Callable[[FunctionContext], Type] | None:
+        if fullname == WORKFLOW_DECORATOR:
+            return workflow_decorator_hook
+        return None
+
+
+def workflow_decorator_hook(ctx: FunctionContext) -> Type:
+    """Check the body of the function ``workflow`` decorates; the decorator's type is unchanged."""
+    api = ctx.api
+    if isinstance(api, TypeChecker):
+        func = _decorated_function(api, ctx.context)
+        if func is not None:
+            with _unfiltered(api):
+                _BodyChecker(api, func).check()
+    return ctx.default_return_type
+
+
+def _decorated_function(api: TypeChecker, context: Context) -> FuncDef | None:
+    # ``@workflow`` is applied with its Decorator as context; in ``@workflow(...)`` the call is
+    # evaluated on its own, so its Decorator is looked up in the module.
+    if isinstance(context, Decorator):
+        return context.func
+    if isinstance(context, CallExpr) and isinstance(api.tree, MypyFile):
+        finder = _DecoratorFinder(context)
+        api.tree.accept(finder)
+        if finder.found is not None:
+            return finder.found.func
+    return None
+
+
+class _DecoratorFinder(TraverserVisitor):
+    def __init__(self, target: Expression) -> None:
+        super().__init__()
+        self.target = target
+        self.found: Decorator | None = None
+
+    def visit_decorator(self, o: Decorator) -> None:
+        if self.found is not None:
+            return
+        if any(d is self.target for d in o.decorators):
+            self.found = o
+        else:
+            super().visit_decorator(o)
+
+
+@contextmanager
+def _unfiltered(api: TypeChecker) -> Iterator[None]:
+    # While mypy tries overload variants every error is dropped and makes the variant fail to
+    # match (python/mypy#7367): set the error watchers aside while this hook reports.
+    watchers = getattr(api.msg.errors, "_watchers", None)
+    if not isinstance(watchers, list):
+        yield
+        return
+    held = list(watchers)
+    watchers.clear()
+    try:
+        yield
+    finally:
+        watchers[:] = held
+
+
+class _BodyChecker:
+    """Walks one workflow body in order, tracking which local names hold task outputs."""
+
+    def __init__(self, api: TypeChecker, func: FuncDef) -> None:
+        self.api = api
+        self.func = func
+        self.outputs: dict[Var, _Out] = {}
+        self.branches: list[WithStmt] = []  # the when/otherwise blocks open at this point
+        self.local_functions: list[FuncItem] = []  # functions defined in the body so far
+        self.depth = 0  # > 0 inside one of them
+
+    def check(self) -> None:
+        self.bind_parameters(self.func, "workflow input")
+        self.block(self.func.body)
+
+    def bind_parameters(self, fn: FuncItem, what: str) -> None:
+        sig = fn.type if isinstance(fn.type, CallableType) else None
+        for i, arg in enumerate(fn.arguments):
+            t = sig.arg_types[i] if sig is not None and i < len(sig.arg_types) else None
+            self.outputs[arg.variable] = _Out(f'{what} "{arg.variable.name}"', t)
+
+    # ------------------------------------------------------------------ reporting
+    def fail(self, code: ErrorCode, message: str, ctx: Context) -> None:
+        self.api.fail(message, ctx, code=code)
+
+    def misuse(self, code: ErrorCode, out: _Out, ctx: Context, what: str | None = None) -> None:
+        subject = "a condition on task outputs" if out.cond else out.label
+        self.fail(code, f"{what or _WHAT[code.code]} {subject} inside a workflow; {_HINTS[code.code]}", ctx)
+
+    def show(self, t: Type) -> str:
+        return format_type(t, self.api.options)
+
+    # ------------------------------------------------------------------ statements
+    def block(self, b: Block) -> None:
+        for s in b.body:
+            self.stmt(s)
+
+    def stmt(self, s: Statement) -> None:
+        if isinstance(s, ExpressionStmt):
+            self.expr(s.expr)
+        elif isinstance(s, AssignmentStmt):
+            out = self.expr(s.rvalue)
+            for lv in s.lvalues:
+                self.assign(lv, out)
+        elif isinstance(s, OperatorAssignmentStmt):
+            target, value = self.expr(s.lvalue), self.expr(s.rvalue)
+            used = target if target is not None else value
+            if used is not None:
+                self.misuse(ARITHMETIC, used, s)
+            self.assign(s.lvalue, None)
+        elif isinstance(s, IfStmt):
+            for cond, body in zip(s.expr, s.body, strict=True):
+                self.truth(cond)
+                self.block(body)
+            self.optional_block(s.else_body)
+        elif isinstance(s, WhileStmt):
+            self.truth(s.expr)
+            self.block(s.body)
+            self.optional_block(s.else_body)
+        elif isinstance(s, ForStmt):
+            self.iterate(s.expr)
+            self.assign(s.index, None)
+            self.block(s.body)
+            self.optional_block(s.else_body)
+        elif isinstance(s, WithStmt):
+            self.with_stmt(s)
+        elif isinstance(s, ReturnStmt):
+            self.return_stmt(s)
+        elif isinstance(s, AssertStmt):
+            self.truth(s.expr)
+            self.optional_expr(s.msg)
+        elif isinstance(s, RaiseStmt):
+            self.optional_expr(s.expr)
+            self.optional_expr(s.from_expr)
+        elif isinstance(s, DelStmt):
+            self.expr(s.expr)
+        elif isinstance(s, TryStmt):
+            self.block(s.body)
+            for handler in s.handlers:
+                self.block(handler)
+            self.optional_block(s.else_body)
+            self.optional_block(s.finally_body)
+        elif isinstance(s, MatchStmt):
+            subject = self.expr(s.subject)
+            if subject is not None:  # patterns compare with == and truth-test the result
+                self.misuse(TRUTHINESS, subject, s.subject, "Matching on")
+            for body in s.bodies:
+                self.block(body)
+        elif isinstance(s, FuncDef):
+            self.local_function(s)
+        elif isinstance(s, Decorator):
+            self.local_function(s.func)
+        elif isinstance(s, Block):
+            self.block(s)
+
+    def optional_block(self, b: Block | None) -> None:
+        if b is not None:
+            self.block(b)
+
+    def optional_expr(self, e: Expression | None) -> None:
+        if e is not None:
+            self.expr(e)
+
+    def local_function(self, fn: FuncItem) -> None:
+        # A function defined in a workflow body runs while tracing (a map_over body): its
+        # parameters are placeholders too, and calling it is wiring, not a plain call.
+        self.local_functions.append(fn)
+        self.bind_parameters(fn, "map_over item")
+        self.depth += 1
+        try:
+            self.block(fn.body)
+        finally:
+            self.depth -= 1
+
+    def with_stmt(self, s: WithStmt) -> None:
+        is_branch = False
+        for e, target in zip(s.expr, s.target, strict=True):
+            is_branch = is_branch or (isinstance(e, CallExpr) and _fullname(e.callee) in BRANCHES)
+            out = self.expr(e)
+            if target is not None:
+                self.assign(target, out)
+        if is_branch:
+            self.branches.append(s)
+        try:
+            self.block(s.body)
+        finally:
+            if is_branch:
+                self.branches.pop()
+
+    def return_stmt(self, s: ReturnStmt) -> None:
+        if s.expr is None:
+            return
+        out = self.expr(s.expr)
+        if self.depth:
+            return  # a map_over body's result, not the workflow's
+        ret = self.func.type.ret_type if isinstance(self.func.type, CallableType) else None
+        if out is not None and ret is not None:
+            self.check_optional(out, ret, s.expr, "the return value")
+        self.check_container(s.expr, "returned from a workflow")
+
+    def assign(self, lv: Expression, out: _Out | None) -> None:
+        if isinstance(lv, NameExpr) and isinstance(lv.node, Var):
+            if out is None:
+                self.outputs.pop(lv.node, None)
+            else:
+                self.outputs[lv.node] = out
+        elif isinstance(lv, TupleExpr | ListExpr):
+            if out is not None:
+                self.misuse(ITERATION, out, lv, "Unpacking")
+            for item in lv.items:
+                self.assign(item.expr if isinstance(item, StarExpr) else item, None)
+        elif isinstance(lv, MemberExpr | IndexExpr):
+            self.expr(lv)
+
+    # ------------------------------------------------------------------ expressions
+    def truth(self, e: Expression) -> None:
+        out = self.expr(e)
+        if out is not None:
+            self.misuse(TRUTHINESS, out, e)
+
+    def iterate(self, e: Expression) -> None:
+        out = self.expr(e)
+        if out is not None:
+            self.misuse(ITERATION, out, e)
+
+    def expr(self, e: Expression) -> _Out | None:
+        if isinstance(e, NameExpr):
+            return self.outputs.get(e.node) if isinstance(e.node, Var) else None
+        if isinstance(e, MemberExpr):
+            return self.member(e)
+        if isinstance(e, CallExpr):
+            return self.call(e)
+        if isinstance(e, OpExpr):
+            return self.op(e)
+        if isinstance(e, ComparisonExpr):
+            return self.comparison(e)
+        if isinstance(e, UnaryExpr):
+            return self.unary(e)
+        if isinstance(e, IndexExpr):
+            base, index = self.expr(e.base), self.expr(e.index)
+            used = base if base is not None else index
+            if used is not None:
+                self.misuse(INDEX, used, e, "Indexing" if base is not None else "Indexing with")
+            return None
+        if isinstance(e, ConditionalExpr):
+            self.truth(e.cond)
+            chosen = self.expr(e.if_expr)
+            self.expr(e.else_expr)
+            return chosen  # the tracer's truth test holds, so it takes the first branch
+        if isinstance(e, ListExpr | TupleExpr | SetExpr):
+            for item in e.items:
+                self.expr(item)
+        elif isinstance(e, DictExpr):
+            for k, v in e.items:
+                self.optional_expr(k)
+                self.expr(v)
+        elif isinstance(e, ListComprehension | SetComprehension):
+            self.generator(e.generator)
+        elif isinstance(e, GeneratorExpr):
+            self.generator(e)
+        elif isinstance(e, DictionaryComprehension):
+            self.comprehension(e.sequences, e.condlists, e.indices)
+            self.optional_expr(e.key)
+            self.expr(e.value)
+        elif isinstance(e, LambdaExpr):
+            self.local_function(e)
+        elif isinstance(e, StarExpr):
+            self.iterate(e.expr)
+        elif isinstance(e, AssignmentExpr):
+            out = self.expr(e.value)
+            self.assign(e.target, out)
+            return out
+        elif isinstance(e, CastExpr):
+            return self.expr(e.expr)
+        elif isinstance(e, SliceExpr):
+            for part in (e.begin_index, e.end_index, e.stride):
+                self.optional_expr(part)
+        elif isinstance(e, AwaitExpr | YieldFromExpr):
+            self.expr(e.expr)
+        elif isinstance(e, YieldExpr):
+            self.optional_expr(e.expr)
+        return None
+
+    def generator(self, g: GeneratorExpr) -> None:
+        self.comprehension(g.sequences, g.condlists, g.indices)
+        self.expr(g.left_expr)
+
+    def comprehension(
+        self, sequences: list[Expression], condlists: list[list[Expression]], indices: list[Expression]
+    ) -> None:
+        for seq, conds, index in zip(sequences, condlists, indices, strict=True):
+            self.iterate(seq)
+            self.assign(index, None)
+            for c in conds:
+                self.truth(c)
+
+    def member(self, e: MemberExpr) -> _Out | None:
+        base = self.expr(e.expr)
+        if base is None or base.cond or base.type is None:
+            return None  # not a placeholder, or of unknown type
+        p = get_proper_type(base.type)
+        info = _record_info(p)
+        if info is not None:
+            if e.name in _record_fields(info):
+                return base._replace(label=f'{base.label[:-1]}.{e.name}"', type=_attribute_type(info, e.name))
+            if info.get(e.name) is None:
+                return None  # mypy reports the unknown attribute itself
+        elif isinstance(p, AnyType) or _optional_record(p):
+            return None  # mypy's own union-attr error
+        self.fail(
+            ATTR_DEFINED,
+            f'{base.label} ({self.show(base.type)}) has no attribute "{e.name}" inside a workflow: only the '
+            "fields of NamedTuple, attrs and dataclass outputs can be read there; use it inside a @task",
+            e,
+        )
+        return None
+
+    def unary(self, e: UnaryExpr) -> _Out | None:
+        out = self.expr(e.expr)
+        if out is None:
+            return None
+        if e.op == "not":
+            self.misuse(TRUTHINESS, out, e)
+        elif e.op == "~" and out.cond:
+            return out  # negating a condition
+        else:
+            self.misuse(ARITHMETIC, out, e)
+        return None
+
+    def op(self, e: OpExpr) -> _Out | None:
+        left = self.expr(e.left)
+        if e.op in ("and", "or"):
+            if left is not None:
+                self.misuse(TRUTHINESS, left, e.left)
+            right = self.expr(e.right)
+            if e.op == "and":
+                return right
+            return left if left is not None else right
+        right = self.expr(e.right)
+        if e.op in ("&", "|") and left is not None and left.cond:
+            return left  # conditions combine with & and |
+        if e.op == "%" and isinstance(e.left, StrExpr) and right is not None:
+            self.misuse(FORMAT, right, e)
+            return None
+        used = left if left is not None else right
+        if used is not None and e.op in _ARITHMETIC_OPS:
+            self.misuse(ARITHMETIC, used, e)
+        return None
+
+    def comparison(self, e: ComparisonExpr) -> _Out | None:
+        outs = [self.expr(o) for o in e.operands]
+        found = next((o for o in outs if o is not None), None)
+        if found is None:
+            return None
+        if len(e.operators) > 1:  # a chain truth-tests its first comparison
+            self.misuse(TRUTHINESS, found._replace(cond=True), e)
+            return None
+        if e.operators[0] in ("in", "not in"):
+            if outs[1] is not None:
+                self.misuse(ITERATION, outs[1], e, "Membership test in")
+            else:  # the container compares its elements with ==, then truth-tests the result
+                self.misuse(TRUTHINESS, found._replace(cond=True), e)
+            return None
+        return _Out(found.label, cond=True, branch=self.current_branch())
+
+    def call(self, e: CallExpr) -> _Out | None:
+        if isinstance(e.callee, MemberExpr):
+            self.member(e.callee)  # a method of a task output: the attribute read is the misuse
+            called = None
+        else:
+            called = self.expr(e.callee)
+        args = [self.expr(a) for a in e.args]
+        for a, arg_kind, out in zip(e.args, e.arg_kinds, args, strict=True):
+            if out is not None and arg_kind in (ARG_STAR, ARG_STAR2):
+                self.misuse(ITERATION, out, a, "Unpacking")
+        if called is not None:
+            self.fail(CALL, f"{called.label} is a value, not a function: it cannot be called inside a "
+                            "workflow; call it inside a @task", e)
+            return None
+        name = _fullname(e.callee)
+        callee_t = _symbol_type(e.callee)
+        short = _short_name(e.callee)
+        if name in BRANCHES:
+            return None
+        if name == MAP_OVER:
+            return self.map_over(e, args)
+        kind = _callable_kind(callee_t)
+        if kind is not None:
+            sig, returns = _task_signature(callee_t)
+            self.check_arguments(e, args, sig, f'{kind} "{short}"')
+            return _Out(f'task output "{short}()"', returns, branch=self.current_branch())
+        node = e.callee.node if isinstance(e.callee, RefExpr) else None
+        if isinstance(node, TypeInfo) and _is_record(node):
+            ctor = get_proper_type(type_object_type(node, self.api.named_type))
+            if isinstance(ctor, CallableType):
+                self.check_arguments(e, args, (ctor.arg_types, ctor.arg_kinds, ctor.arg_names), f'"{short}"')
+            return None
+        if self.is_local_function(e.callee):
+            return _Out(f'task output "{short}()"', branch=self.current_branch())
+        given = next(((a, o) for a, o in zip(e.args, args, strict=True) if o is not None), None)
+        if given is None:
+            return None
+        arg, out = given
+        code = _BUILTIN_USE.get(name or "")
+        if isinstance(e.callee, MemberExpr) and isinstance(e.callee.expr, StrExpr):
+            code = {"format": FORMAT, "join": ITERATION}.get(e.callee.name)
+        if name in ("builtins.min", "builtins.max") and len(e.args) > 1:
+            code = TRUTHINESS  # they compare their arguments and truth-test the result
+        if code is not None and not (out.cond and code is not TRUTHINESS):
+            self.misuse(code, out, e)
+            return None
+        if not _is_plain_callee(e.callee, callee_t):
+            return None  # an unknown callee may be a task
+        subject = "a condition on task outputs" if out.cond else out.label
+        self.fail(
+            CALL,
+            f'{subject} is passed to "{short}", which is not a task, inside a workflow; only tasks, '
+            "workflows, map_over, when and NamedTuple/attrs/dataclass constructors take task outputs "
+            f'(make "{short}" a @task, or a @workflow if it calls tasks)',
+            arg,
+        )
+        return None
+
+    def map_over(self, e: CallExpr, args: list[_Out | None]) -> _Out:
+        result: Type | None = None
+        for i, (a, name) in enumerate(zip(e.args, e.arg_names, strict=True)):
+            if name == "fn" or (name is None and i == 0):
+                returns = _task_signature(_symbol_type(a))[1] if _callable_kind(_symbol_type(a)) else None
+                if returns is not None:
+                    result = self.api.named_generic_type("builtins.list", [returns])
+            if name == "items" or (name is None and i == 1):
+                out = args[i]
+                if out is not None:
+                    self.check_optional(out, None, a, 'the "items" of "map_over"')
+                self.check_container(a, 'passed to "map_over"')
+        return _Out('task output "map_over()"', result, branch=self.current_branch())
+
+    def check_arguments(
+        self, e: CallExpr, args: list[_Out | None], sig: _Signature | None, target: str
+    ) -> None:
+        if sig is None:
+            return
+        types, kinds, names = sig
+        mapping = map_actuals_to_formals(
+            e.arg_kinds, e.arg_names, kinds, names, lambda i: AnyType(TypeOfAny.special_form)
+        )
+        for formal, actuals in enumerate(mapping):
+            for i in actuals:
+                out = args[i]
+                if out is not None:
+                    param = names[formal] or str(formal + 1)
+                    self.check_optional(out, types[formal], e.args[i], f'argument "{param}" of {target}')
+                self.check_container(e.args[i], f"passed to {target}")
+
+    def check_optional(self, out: _Out, expected: Type | None, ctx: Context, where: str) -> None:
+        """Report a block's output used after the block where ``expected`` does not accept None."""
+        if out.branch is None or any(b is out.branch for b in self.branches):
+            return
+        if expected is not None:
+            p = get_proper_type(expected)
+            if isinstance(p, AnyType) or is_subtype(NoneType(), p):
+                return
+        shown = f" ({self.show(expected)})" if expected is not None else ""
+        self.fail(
+            BRANCH_OUTPUT,
+            f"{out.label} comes from a when/otherwise block and may not exist after it, but {where}{shown} "
+            "does not accept None; use it inside the block, or declare it Optional",
+            ctx,
+        )
+
+    def check_container(self, e: Expression, where: str) -> None:
+        kind = _CONTAINERS.get(type(e))
+        if kind is not None and self.holds_output(e):
+            self.fail(CONTAINER, f"a {kind} holding task outputs cannot be {where}; build it inside a @task "
+                                 "(or return a NamedTuple of outputs)", e)
+
+    def holds_output(self, e: Expression) -> bool:
+        if isinstance(e, ListExpr | TupleExpr | SetExpr):
+            return any(self.holds_output(i) for i in e.items)
+        if isinstance(e, DictExpr):
+            return any(self.holds_output(v) for _, v in e.items)
+        return self.peek(e) is not None
+
+    def peek(self, e: Expression) -> _Out | None:
+        """The placeholder a name or field read refers to, without reporting anything again."""
+        if isinstance(e, NameExpr):
+            return self.outputs.get(e.node) if isinstance(e.node, Var) else None
+        if isinstance(e, MemberExpr):
+            base = self.peek(e.expr)
+            info = _record_info(get_proper_type(base.type)) if base is not None and base.type else None
+            return base if info is not None and e.name in _record_fields(info) else None
+        return None
+
+    def is_local_function(self, callee: Expression) -> bool:
+        node = callee.node if isinstance(callee, NameExpr) else None
+        fn = node.func if isinstance(node, Decorator) else node
+        return isinstance(fn, FuncDef) and any(fn is f for f in self.local_functions)
+
+    def current_branch(self) -> WithStmt | None:
+        return self.branches[-1] if self.branches else None
+
+def _fullname(e: Expression) -> str | None:
+    return (e.fullname or None) if isinstance(e, RefExpr) else None
+
+
+def _short_name(e: Expression) -> str:
+    return e.name if isinstance(e, NameExpr | MemberExpr) else "<expression>"
+
+
+def _symbol_type(e: Expression) -> Type | None:
+    """The declared type of what a name refers to (a decorated function's is the decorator's result)."""
+    node = e.node if isinstance(e, RefExpr) else None
+    if isinstance(node, Decorator):
+        return node.var.type
+    if isinstance(node, Var | FuncDef | OverloadedFuncDef):
+        return node.type
+    return None
+
+
+def _callable_kind(t: Type | None) -> str | None:
+    """``"task"`` or ``"workflow"`` when ``t`` is a Task or Workflow object."""
+    p = get_proper_type(t) if t is not None else None
+    if isinstance(p, Instance):
+        if p.type.has_base(TASK_CLASS):
+            return "task"
+        if p.type.has_base(WORKFLOW_CLASS):
+            return "workflow"
+    return None
+
+
+def _task_signature(t: Type | None) -> tuple[_Signature | None, Type | None]:
+    """The parameters (types, kinds, names) and the result type of a Task/Workflow object."""
+    p = get_proper_type(t) if t is not None else None
+    if isinstance(p, Instance):
+        for base in p.type.mro:
+            if base.fullname in (TASK_CLASS, WORKFLOW_CLASS):
+                params, returns = map_instance_to_supertype(p, base).args
+                pp = get_proper_type(params)
+                if isinstance(pp, Parameters | CallableType) and not pp.is_ellipsis_args:
+                    return (pp.arg_types, pp.arg_kinds, pp.arg_names), returns
+                return None, returns
+    return None, None
+
+
+def _is_plain_callee(callee: Expression, t: Type | None) -> bool:
+    """Whether ``callee`` certainly is a plain function or class rather than a task."""
+    node = callee.node if isinstance(callee, RefExpr) else None
+    if isinstance(node, FuncDef | OverloadedFuncDef | TypeInfo):
+        return True
+    p = get_proper_type(t) if t is not None else None
+    return isinstance(node, Decorator | Var) and isinstance(p, FunctionLike)
+
+
+def _is_record(info: TypeInfo) -> bool:
+    if info.fullname in ARTIFACTS:
+        return False
+    return info.is_named_tuple or "attrs" in info.metadata or "dataclass" in info.metadata
+
+
+def _record_info(p: ProperType | None) -> TypeInfo | None:
+    if isinstance(p, TupleType):
+        p = p.partial_fallback
+    if isinstance(p, Instance) and _is_record(p.type):
+        return p.type
+    return None
+
+
+def _record_fields(info: TypeInfo) -> list[str]:
+    """The fields the tracer can read: a NamedTuple's, or an attrs/dataclass class's attributes."""
+    if info.is_named_tuple:
+        return list(info.metadata.get("namedtuple", {}).get("fields", []))
+    for key in ("attrs", "dataclass"):
+        if key in info.metadata:
+            return [a["name"] for a in info.metadata[key].get("attributes", [])]
+    return []
+
+
+def _attribute_type(info: TypeInfo, name: str) -> Type | None:
+    sym = info.get(name)
+    return sym.node.type if sym is not None and isinstance(sym.node, Var) else None
+
+
+def _optional_record(p: ProperType) -> bool:
+    return isinstance(p, UnionType) and any(_record_info(get_proper_type(i)) is not None for i in p.items)
+
+
+def plugin(version: str) -> type[Plugin]:
+    """mypy's entry point."""
+    return TypedflowPlugin

@@ -22,8 +22,30 @@ F = TypeVar("F", bound=Format, covariant=True)
 # scheme -> (uri, sha256, is_dir) -> local path. Stores register themselves for remote schemes.
 Resolver = Callable[[str, "str | None", bool], Path]
 _RESOLVERS: dict[str, Resolver] = {}
-# Where ``TypedFile.new()`` puts fresh files; the runtime points it at the task's scratch dir.
-SCRATCH: contextvars.ContextVar[Path | None] = contextvars.ContextVar("typedflow_scratch", default=None)
+class Scratch:
+    """A task's scratch directory, created on first use (most tasks never need one)."""
+
+    __slots__ = ("_path", "parent", "prefix")
+
+    def __init__(self, parent: Path | None, prefix: str) -> None:
+        self.parent = parent
+        self.prefix = prefix
+        self._path: Path | None = None
+
+    @property
+    def created(self) -> Path | None:
+        return self._path
+
+    def path(self) -> Path:
+        if self._path is None:
+            if self.parent is not None:
+                self.parent.mkdir(parents=True, exist_ok=True)
+            self._path = Path(tempfile.mkdtemp(dir=self.parent, prefix=self.prefix))
+        return self._path
+
+
+# Where ``TypedFile.new()`` puts fresh files; the runtime points it at the task's scratch space.
+SCRATCH: contextvars.ContextVar[Scratch | None] = contextvars.ContextVar("typedflow_scratch", default=None)
 
 
 def register_resolver(scheme: str, resolver: Resolver) -> None:
@@ -46,9 +68,8 @@ def _resolve(uri: str, sha256: str | None, is_dir: bool) -> Path:
 
 
 def _fresh(suffix: str, is_dir: bool) -> Path:
-    base = SCRATCH.get()
-    if base is not None:
-        base.mkdir(parents=True, exist_ok=True)
+    scratch = SCRATCH.get()
+    base = scratch.path() if scratch is not None else None
     if is_dir:
         return Path(tempfile.mkdtemp(dir=base, prefix="dir-"))
     fd, name = tempfile.mkstemp(dir=base, suffix=suffix, prefix="file-")

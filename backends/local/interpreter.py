@@ -104,10 +104,7 @@ class _Block:
             stack.extend(self.plan.dependents[d])
 
     def _node(self, node_id: str) -> ir.Node:
-        for n in self.plan.nodes:
-            if n.id == node_id:
-                return n
-        raise KeyError(node_id)
+        return self.plan.by_id[node_id]
 
 
 class Interpreter:
@@ -130,6 +127,8 @@ class Interpreter:
         self.active = 0
         self.failures: list[NodeReport] = []
         self.tasks = {t.name: t for t in doc.tasks}
+        self.ready: list[tuple[ir.TaskNode, _Block, str, ir.TaskTemplate, dict[str, Any]]] = []
+        self.running = 0
 
     # ------------------------------------------------------------------ reporting
     def report(self, rep: NodeReport) -> None:
@@ -159,6 +158,7 @@ class Interpreter:
         try:
             while "ok" not in result:
                 self.events.get()()
+                self.dispatch()
         finally:
             self.pool.shutdown(wait=False, cancel_futures=True)
         outputs = {a.param: resolve(a.value, env) for a in wf.results} if result["ok"] else {}
@@ -249,12 +249,29 @@ class Interpreter:
             block.finish(node.id, True)
             return
         self.report(NodeReport(key, node.id, node.task, RUNNING, inputs=inputs, started_at=utcnow()))
-        fut = self.pool.submit(self.attempts, template, inputs)
+        self.ready.append((node, block, key, template, inputs))
 
-        def done(f: Future[tuple[Outcome | TaskError, int]]) -> None:
-            self.events.put(lambda: self.task_done(node, block, key, template, inputs, f))
+    def dispatch(self) -> None:
+        """Start ready tasks. A lone ready task with nothing else running runs right here: a
+        sequential stretch of the graph then costs no thread hand-offs."""
+        while self.ready:
+            if len(self.ready) == 1 and self.running == 0 and self.runner.inline_ok(self.ready[0][3]):
+                node, block, key, template, inputs = self.ready.pop()
+                try:
+                    outcome: tuple[Outcome | TaskError, int] = self.attempts(template, inputs)
+                except BaseException as exc:  # the runner itself broke: report, never hang
+                    outcome = (TaskError(type(exc).__name__, str(exc)), 1)
+                self.task_result(node, block, key, inputs, *outcome)
+                continue
+            batch, self.ready = self.ready, []
+            for node, block, key, template, inputs in batch:
+                self.running += 1
+                fut = self.pool.submit(self.attempts, template, inputs)
+                fut.add_done_callback(functools.partial(self._completed, node, block, key, template, inputs))
 
-        fut.add_done_callback(done)
+    def _completed(self, node: ir.TaskNode, block: _Block, key: str, template: ir.TaskTemplate,
+                   inputs: dict[str, Any], f: Future[tuple[Outcome | TaskError, int]]) -> None:
+        self.events.put(lambda: self.task_done(node, block, key, template, inputs, f))
 
     def attempts(self, template: ir.TaskTemplate, inputs: dict[str, Any]) -> tuple[Outcome | TaskError, int]:
         """Run a task with its retry policy (in a worker thread)."""
@@ -271,10 +288,15 @@ class Interpreter:
 
     def task_done(self, node: ir.TaskNode, block: _Block, key: str, template: ir.TaskTemplate,
                   inputs: dict[str, Any], f: Future[tuple[Outcome | TaskError, int]]) -> None:
+        self.running -= 1
         try:
             result, attempts = f.result()
         except BaseException as exc:  # the runner itself broke: report, never hang
             result, attempts = TaskError(type(exc).__name__, str(exc)), 1
+        self.task_result(node, block, key, inputs, result, attempts)
+
+    def task_result(self, node: ir.TaskNode, block: _Block, key: str, inputs: dict[str, Any],
+                    result: Outcome | TaskError, attempts: int) -> None:
         if isinstance(result, TaskError):
             self.report(NodeReport(key, node.id, node.task, FAILED, attempts=attempts, ended_at=utcnow(),
                                    error_type=result.error_type, message=result.message,

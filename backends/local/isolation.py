@@ -21,6 +21,10 @@ from typedflow.runtime.store import LocalStore
 class Runner(Protocol):
     def run(self, template: ir.TaskTemplate, inputs: dict[str, Any], use_cache: bool) -> Outcome: ...
 
+    def inline_ok(self, template: ir.TaskTemplate) -> bool:
+        """Whether the task may run on the scheduler's own thread."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -30,6 +34,9 @@ class ThreadRunner:
 
     def __init__(self, store: LocalStore) -> None:
         self.store = store
+
+    def inline_ok(self, template: ir.TaskTemplate) -> bool:
+        return template.timeout is None
 
     def run(self, template: ir.TaskTemplate, inputs: dict[str, Any], use_cache: bool) -> Outcome:
         if template.timeout is None:
@@ -115,6 +122,9 @@ class ProcessRunner:
             if getattr(m, "__file__", None) and not name.startswith(("typedflow", "_"))
             and "site-packages" not in (m.__file__ or "") and "/lib/python" not in (m.__file__ or "")
         }
+
+    def inline_ok(self, template: ir.TaskTemplate) -> bool:
+        return False
 
     def _take(self) -> _Worker:
         with self.lock:

@@ -25,9 +25,10 @@ class Journal:
     @staticmethod
     def create(run_dir: Path, ir_text: str, inputs: dict[str, Any], meta: dict[str, Any]) -> Journal:
         run_dir.mkdir(parents=True, exist_ok=False)
-        write_text(run_dir / "ir.json", ir_text)
-        write_text(run_dir / "inputs.json", canonical_json(inputs))
-        write_text(run_dir / "meta.json", canonical_json(meta))
+        # A SIGKILL loses nothing the OS already has; these are fsynced when the run closes.
+        write_text(run_dir / "ir.json", ir_text, durable=False)
+        write_text(run_dir / "inputs.json", canonical_json(inputs), durable=False)
+        write_text(run_dir / "meta.json", canonical_json(meta), durable=False)
         return Journal(run_dir)
 
     def finished(self) -> dict[str, dict[str, Any]]:
@@ -73,3 +74,12 @@ class Journal:
             os.fsync(self._fh.fileno())
             self._fh.close()
             self._fh = None
+        for name in ("ir.json", "inputs.json", "meta.json"):
+            try:
+                fd = os.open(self.dir / name, os.O_RDONLY)
+            except FileNotFoundError:
+                continue
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)

@@ -18,6 +18,7 @@ class BlockPlan:
     nodes: tuple[ir.Node, ...]
     deps: dict[str, frozenset[str]]  # node id -> sibling ids it waits for
     dependents: dict[str, tuple[str, ...]]
+    by_id: dict[str, ir.Node]
 
 
 def plan(nodes: tuple[ir.Node, ...]) -> BlockPlan:
@@ -38,6 +39,6 @@ def plan(nodes: tuple[ir.Node, ...]) -> BlockPlan:
         deps[n.id] = ds
         for d in ds:
             dependents[d].append(n.id)
-    result = BlockPlan(nodes, deps, {k: tuple(v) for k, v in dependents.items()})
+    result = BlockPlan(nodes, deps, {k: tuple(v) for k, v in dependents.items()}, {n.id: n for n in nodes})
     _PLANS[key] = (nodes, result)
     return result

@@ -70,6 +70,7 @@ def run_ir(doc: ir.WorkflowIR, inputs: Mapping[str, Any], options: RunOptions, *
             _run_on_failure(doc, interp, runner, prepared, run_id, options.use_cache)
     finally:
         runner.close()
+        store.close()
         journal.close()
     duration = time.perf_counter() - t0
     status = "succeeded" if ok else "failed"

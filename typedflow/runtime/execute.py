@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
-import os
 import shutil
 import sys
-import tempfile
 import time
 import traceback
 from collections.abc import Callable
@@ -23,7 +21,7 @@ import attrs
 from typedflow import ir
 from typedflow.canonical import digest
 from typedflow.dsl import TASKS as _TASKS
-from typedflow.files import SCRATCH
+from typedflow.files import SCRATCH, Scratch
 from typedflow.runtime.store import ArtifactStore
 from typedflow.values import decode, encode
 
@@ -54,7 +52,8 @@ class Outcome:
 
 
 def utcnow() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """UTC, RFC 3339 with microseconds and ``Z``."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def resolve(template: ir.TaskTemplate) -> Any:
@@ -179,9 +178,8 @@ def execute(
         kwargs = {p.name: decode(inputs[p.name], anns[p.name]) for p in template.inputs}
     except Exception as exc:
         raise TaskError("InputDecodeError", f"cannot decode inputs of {template.name}: {exc}") from exc
-    own_scratch = scratch is None
-    scratch_dir = Path(tempfile.mkdtemp(prefix=f"tf-{template.name}-")) if scratch is None else scratch
-    token = SCRATCH.set(scratch_dir)
+    space = Scratch(scratch, f"tf-{template.name}-")
+    token = SCRATCH.set(space)
     try:
         try:
             value = task.fn(**kwargs)
@@ -197,8 +195,8 @@ def execute(
             outputs = store_outputs(outputs, template, store)
     finally:
         SCRATCH.reset(token)
-        if own_scratch:
-            shutil.rmtree(scratch_dir, ignore_errors=True)
+        if space.created is not None:
+            shutil.rmtree(space.created, ignore_errors=True)
     if caching and key is not None:
         store.put_json("cache-" + key, {"task": template.name, "outputs": outputs})
     return Outcome("succeeded", outputs, key, started, utcnow(), time.perf_counter() - t0)
@@ -223,5 +221,3 @@ def encode_outputs(value: Any, template: ir.TaskTemplate, annotation: Any) -> di
     return {p.name: data[p.name] for p in template.outputs}
 
 
-def env_scratch_root() -> Path:
-    return Path(os.environ.get("TYPEDFLOW_SCRATCH", tempfile.gettempdir()))

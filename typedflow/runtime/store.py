@@ -7,11 +7,12 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any, Protocol
 
 from typedflow.canonical import canonical_bytes
-from typedflow.runtime.atomic import fsync_dir, write_bytes
+from typedflow.runtime.atomic import fsync_dir
 
 _CHUNK = 1 << 20
 
@@ -62,7 +63,7 @@ class ArtifactStore(Protocol):
 
 class LocalStore:
     """A store in a local directory: ``objects/<ab>/<sha256>`` files, ``trees/<sha256>/`` directories,
-    ``meta/<key>.json`` small JSON documents (cache entries, offloaded values)."""
+    ``meta.jsonl`` small JSON documents by key (cache entries)."""
 
     scheme = "file"
 
@@ -71,7 +72,10 @@ class LocalStore:
         self.durable = durable
         (self.root / "objects").mkdir(parents=True, exist_ok=True)
         (self.root / "trees").mkdir(parents=True, exist_ok=True)
-        (self.root / "meta").mkdir(parents=True, exist_ok=True)
+        self._meta: dict[str, Any] = {}
+        self._meta_offset = 0
+        self._meta_fd = -1
+        self._lock = threading.Lock()
 
     def object_path(self, sha256: str) -> Path:
         return self.root / "objects" / sha256[:2] / sha256
@@ -117,15 +121,47 @@ class LocalStore:
     def fetch(self, uri: str, sha256: str | None, is_dir: bool) -> Path:
         return Path(uri)
 
-    def _meta(self, key: str) -> Path:
-        safe = key.replace("/", "_").replace(":", "_")
-        return self.root / "meta" / safe[:2] / f"{safe}.json"
+    # Small JSON documents (cache entries) live in one append-only log, indexed in memory:
+    # a file per entry would cost an open/rename per task. O_APPEND keeps concurrent writers'
+    # lines whole; a torn last line (crash) is ignored on read.
+    def _load_meta(self) -> None:
+        path = self.root / "meta.jsonl"
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            return
+        if size <= self._meta_offset:
+            return
+        with open(path, "rb") as fh:
+            fh.seek(self._meta_offset)
+            chunk = fh.read(size - self._meta_offset)
+        end = chunk.rfind(b"\n") + 1
+        for line in chunk[:end].splitlines():
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            self._meta[entry["k"]] = entry["v"]
+        self._meta_offset += end
 
     def get_json(self, key: str) -> Any | None:
-        try:
-            return json.loads(self._meta(key).read_bytes())
-        except FileNotFoundError:
-            return None
+        with self._lock:
+            if key not in self._meta:
+                self._load_meta()
+            return self._meta.get(key)
 
     def put_json(self, key: str, data: Any) -> None:
-        write_bytes(self._meta(key), canonical_bytes(data), durable=self.durable)
+        line = canonical_bytes({"k": key, "v": data}) + b"\n"
+        with self._lock:
+            if self._meta_fd < 0:
+                self._meta_fd = os.open(self.root / "meta.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            os.write(self._meta_fd, line)
+            self._meta[key] = data
+
+    def close(self) -> None:
+        with self._lock:
+            if self._meta_fd >= 0:
+                if self.durable:
+                    os.fsync(self._meta_fd)
+                os.close(self._meta_fd)
+                self._meta_fd = -1

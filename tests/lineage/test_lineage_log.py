@@ -1,0 +1,264 @@
+"""The append-only log: chaining, group commit, head file, crash repair, concurrent writers."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import attrs
+import pytest
+
+from typedflow.lineage import (
+    LineageIntegrityError,
+    LineageLog,
+    LineageRepairWarning,
+    record_hash,
+    verify_log,
+)
+from typedflow.lineage._chain import read_head
+from typedflow.lineage.record import GENESIS_HASH
+
+
+def _lines(path: Path) -> list[bytes]:
+    data = path.read_bytes()
+    return data.split(b"\n")[:-1] if data.endswith(b"\n") else data.split(b"\n")
+
+
+def test_append_assigns_seq_and_chains(tmp_path, make_record) -> None:
+    path = tmp_path / "log.jsonl"
+    recs = [make_record(i) for i in range(25)]
+    with LineageLog(path, flush_every=10) as log:
+        for r in recs:
+            log.append(r)
+        assert log.pending == 5  # two groups of 10 committed, 5 buffered
+        assert len(_lines(path)) == 20
+    prev = GENESIS_HASH
+    with LineageLog(path) as log:
+        got = list(log.records())
+    for i, (rec, h) in enumerate(got):
+        assert rec.seq == i
+        assert rec.prev_hash == prev
+        assert record_hash(rec) == h
+        assert rec.log_origin == str(path.absolute())
+        assert attrs.evolve(rec, seq=-1, prev_hash="", log_origin="") == recs[i]
+        prev = h
+    head = read_head(path)
+    assert head is not None and (head.seq, head.hash, head.count) == (24, prev, 25)
+    assert verify_log(path).ok
+
+
+def test_no_edit_or_delete_api() -> None:
+    public = {n for n in dir(LineageLog) if not n.startswith("_")}
+    assert public == {"append", "flush", "close", "records", "head", "pending"}
+
+
+def test_flush_returns_count_and_close_is_final(tmp_path, make_record) -> None:
+    log = LineageLog(tmp_path / "log.jsonl", flush_every=1000)
+    log.append(make_record())
+    log.append(make_record())
+    assert log.flush() == 2
+    assert log.flush() == 0
+    log.close()
+    log.close()
+    with pytest.raises(ValueError):
+        log.append(make_record())
+
+
+def test_background_commits_are_complete_after_close(tmp_path, make_record) -> None:
+    path = tmp_path / "log.jsonl"
+    with LineageLog(path, flush_every=10, background=True) as log:
+        for i in range(1000):
+            log.append(make_record(i))
+    result = verify_log(path)
+    assert result.ok and result.count == 1000
+    assert log.commits >= 1
+
+
+def test_reopen_continues_the_chain(small_log, make_record) -> None:
+    with LineageLog(small_log) as log:
+        assert log.head.seq == 19
+        log.append(make_record(99))
+    result = verify_log(small_log)
+    assert result.ok and result.count == 21
+
+
+def test_torn_fragment_is_set_aside_on_open(small_log, make_record) -> None:
+    complete = small_log.read_bytes()
+    fragment = b'{"attempt":0,"cache_key":null,"code_di'
+    with open(small_log, "ab") as f:
+        f.write(fragment)
+    assert verify_log(small_log).warnings  # a fragment beyond the head is crash debris
+    with pytest.warns(LineageRepairWarning):
+        log = LineageLog(small_log)
+    assert [t.size for t in log.repaired] == [len(fragment)]
+    assert log.repaired[0].path.read_bytes() == fragment
+    assert small_log.read_bytes() == complete
+    log.append(make_record(5))
+    log.close()
+    assert verify_log(small_log).ok
+
+
+def test_unparseable_last_line_beyond_head_is_torn(small_log) -> None:
+    with open(small_log, "ab") as f:
+        f.write(b"\x00" * 40 + b"\n")
+    with pytest.warns(LineageRepairWarning):
+        log = LineageLog(small_log)
+    assert log.repaired[0].size == 41
+    log.close()
+    assert verify_log(small_log).ok
+
+
+def test_corrupt_committed_record_is_not_repaired(small_log) -> None:
+    lines = _lines(small_log)
+    lines[-1] = lines[-1][:-5]  # the record the head names becomes unparseable
+    small_log.write_bytes(b"\n".join(lines) + b"\n")
+    before = small_log.read_bytes()
+    with pytest.raises(LineageIntegrityError):
+        LineageLog(small_log)
+    assert small_log.read_bytes() == before  # nothing is changed when the log is inconsistent
+    assert not list(small_log.parent.glob("*.torn-*"))
+
+
+def test_stale_head_rolls_forward(small_log) -> None:
+    lines = _lines(small_log)
+    # A crash after the log fsync but before the head update leaves the head behind.
+    import hashlib
+
+    stale = {"count": 18, "hash": hashlib.sha256(lines[17]).hexdigest(), "seq": 17}
+    (small_log.parent / "log.jsonl.head").write_text(json.dumps(stale))
+    result = verify_log(small_log)
+    assert result.ok and result.warnings
+    with pytest.warns(LineageRepairWarning, match="rolled forward"):
+        LineageLog(small_log).close()
+    head = read_head(small_log)
+    assert head is not None and head.seq == 19
+
+
+def test_head_ahead_of_log_refuses_to_open(small_log) -> None:
+    lines = _lines(small_log)
+    small_log.write_bytes(b"\n".join(lines[:-2]) + b"\n")
+    with pytest.raises(LineageIntegrityError, match="missing"):
+        LineageLog(small_log)
+
+
+def test_missing_head_is_recreated(small_log) -> None:
+    (small_log.parent / "log.jsonl.head").unlink()
+    assert verify_log(small_log).failure.reason == "head-missing"
+    with pytest.warns(LineageRepairWarning, match="missing"):
+        LineageLog(small_log).close()
+    assert verify_log(small_log).ok
+
+
+def test_write_failure_leaves_no_partial_group(tmp_path, make_record, monkeypatch) -> None:
+    path = tmp_path / "log.jsonl"
+    log = LineageLog(path, flush_every=1000)
+    log.append(make_record(0))
+    log.flush()
+    size = path.stat().st_size
+    real_fsync = os.fsync
+
+    def failing_fsync(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    log.append(make_record(1))
+    monkeypatch.setattr(os, "fsync", failing_fsync)
+    with pytest.raises(OSError):
+        log.flush()
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    assert path.stat().st_size == size  # the group was cut off again
+    assert log.pending == 1  # and is retried on the next flush
+    assert log.flush() == 1
+    log.close()
+    result = verify_log(path)
+    assert result.ok and result.count == 2
+
+
+_WRITER = """
+import sys
+from typedflow.lineage import LineageLog, new_record
+path, tag, n, every = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+with LineageLog(path, flush_every=every) as log:
+    i = 0
+    while n < 0 or i < n:
+        log.append(new_record("task", run_id=tag, workflow="wf", ir_digest="sha256:" + "a" * 64,
+            target="local", executor="process", status="succeeded", node_id=f"{tag}-{i}",
+            parameters={"i": i}))
+        i += 1
+"""
+
+
+def test_crash_mid_append_then_repair(tmp_path, python, subprocess_env) -> None:
+    path = tmp_path / "log.jsonl"
+    proc = subprocess.Popen([python, "-c", _WRITER, str(path), "crash", "-1", "3"], env=subprocess_env)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and (not path.exists() or path.stat().st_size < 50_000):
+            time.sleep(0.01)
+        assert path.exists() and path.stat().st_size >= 50_000, "writer made no progress"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    # The kill may or may not land inside a write; add a torn fragment so repair always has work.
+    fragment = b'{"attempt":0,"cache_key":null,"code_digest":null,"ended_at":"2026-'
+    with open(path, "ab") as f:
+        f.write(fragment)
+    data = path.read_bytes()
+    complete = data[: data.rfind(b"\n") + 1]
+    with pytest.warns(LineageRepairWarning):
+        log = LineageLog(path)
+    log.close()
+    assert len(log.repaired) == 1
+    torn = log.repaired[0].path.read_bytes()
+    assert torn.endswith(fragment) and b"\n" not in torn
+    assert path.read_bytes() == complete  # every complete record kept, only the fragment removed
+    result = verify_log(path)
+    assert result.ok, result.summary()
+    assert result.count == complete.count(b"\n") > 0
+
+
+def test_two_processes_append_one_chain(tmp_path, python, subprocess_env) -> None:
+    path = tmp_path / "log.jsonl"
+    n = 1500
+    procs = [
+        subprocess.Popen([python, "-c", _WRITER, str(path), tag, str(n), "7"], env=subprocess_env)
+        for tag in ("alpha", "beta")
+    ]
+    for p in procs:
+        assert p.wait(timeout=60) == 0
+    result = verify_log(path, deep=True)
+    assert result.ok, result.summary()
+    assert result.count == 2 * n
+    with LineageLog(path) as log:
+        records = [r for r, _ in log.records()]
+    for tag in ("alpha", "beta"):
+        mine = [r.node_id for r in records if r.run_id == tag]
+        assert mine == [f"{tag}-{i}" for i in range(n)]  # each writer's order is kept
+    runs = [r.run_id for r in records]
+    switches = sum(1 for a, b in zip(runs, runs[1:], strict=False) if a != b)
+    assert switches >= 1
+
+
+def test_fork_child_gets_its_own_descriptor(tmp_path, make_record) -> None:
+    path = tmp_path / "log.jsonl"
+    log = LineageLog(path, flush_every=1000)
+    log.append(make_record(0))  # buffered in the parent only
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child
+        code = 0
+        try:
+            log.append(make_record(1))
+            log.close()
+        except BaseException:
+            code = 1
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    log.close()
+    with LineageLog(path) as again:
+        names = [r.node_id for r, _ in again.records()]
+    assert sorted(names) == ["n0", "n1"]
+    assert verify_log(path).ok

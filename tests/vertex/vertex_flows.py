@@ -1,0 +1,143 @@
+"""Workflows the Vertex tests compile and run (imported by task containers, so top-level)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import NamedTuple
+
+import attrs
+
+from typedflow import Retry, TypedFile, map_over, otherwise, task, when, workflow
+from typedflow.formats import CSV
+from typedflow.ir import ResourceSpec
+
+
+@task
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+@task
+def double(x: int) -> int:
+    return 2 * x
+
+
+@task
+def scale(x: int, factor: float) -> float:
+    return x * factor
+
+
+@workflow
+def chain(x: int, y: int = 2) -> int:
+    return double(add(add(x, y), 1))
+
+
+@workflow
+def diamond(x: int) -> float:
+    top = double(x)
+    left = add(top, 1)
+    right = scale(top, 0.5)
+    return scale(add(left, 3), right)
+
+
+@task
+def numbers(n: int) -> list[int]:
+    return list(range(n))
+
+
+@task
+def total(xs: list[int]) -> int:
+    return sum(xs)
+
+
+@workflow
+def fan(n: int) -> int:
+    squares = map_over(lambda v: double(v), numbers(n), max_concurrency=2)
+    return total(squares)
+
+
+@task
+def label(x: int, text: str) -> str:
+    return f"{text}:{x}"
+
+
+@task
+def mark(directory: str, name: str) -> str:
+    """Records that a branch ran (kfp.local skips unresolvable branches silently)."""
+    Path(directory, name).write_text(name)
+    return name
+
+
+@workflow
+def branch(x: int, marks: str) -> int:
+    d = double(x)
+    with when(d > 10):
+        mark(marks, "big")
+    with otherwise():
+        mark(marks, "small")
+    with when(d == 4):
+        mark(marks, "four")
+    return d
+
+
+@task(retry=Retry(attempts=3, initial_delay=0.0, backoff=1.0, max_delay=0.0))
+def flaky(counter_dir: str, fail_times: int) -> int:
+    """Fails ``fail_times`` times, then returns how many attempts it took."""
+    n = len(os.listdir(counter_dir)) + 1
+    Path(counter_dir, f"attempt-{n}").write_text("x")
+    if n <= fail_times:
+        raise RuntimeError(f"attempt {n} fails")
+    return n
+
+
+@workflow
+def retried(counter_dir: str) -> int:
+    return add(flaky(counter_dir, 2), 10)
+
+
+@task
+def write_csv(rows: int) -> TypedFile[CSV]:
+    f: TypedFile[CSV] = TypedFile.new(".csv")
+    with open(f.uri, "w") as fh:
+        fh.write("a,b\n" + "".join(f"{i},{i * i}\n" for i in range(rows)))
+    return f
+
+
+@task
+def count_rows(data: TypedFile[CSV]) -> int:
+    return len(data.read_text().strip().splitlines()) - 1
+
+
+@workflow
+def files(rows: int) -> int:
+    return count_rows(write_csv(rows))
+
+
+class Stats(NamedTuple):
+    mean: float
+    count: int
+
+
+@attrs.frozen
+class Config:
+    name: str
+    threshold: float
+
+
+@task(resources=ResourceSpec(cpu=2, memory="4Gi", gpu=1, gpu_type="nvidia-tesla-t4"))
+def stats(xs: list[int]) -> Stats:
+    return Stats(sum(xs) / max(len(xs), 1), len(xs))
+
+
+@task
+def describe_cfg(cfg: Config, count: int) -> str:
+    return f"{cfg.name}/{count}"
+
+
+@workflow
+def records(n: int, cfg: Config) -> Stats:
+    s = stats(numbers(n))
+    with when(s.mean > cfg.threshold):
+        describe_cfg(cfg, s.count)
+    return s

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from typedflow._version import __version__
 from typedflow.blocks import map_over, otherwise, when
+from typedflow.context import RunContext, current_run
 from typedflow.dsl import Resources, Retry, Task, Workflow, task, workflow
 from typedflow.errors import TaskDefinitionError, TypedflowError, WorkflowDefinitionError
 from typedflow.failure import Failure
@@ -28,6 +29,7 @@ __all__ = [
     "Format",
     "Resources",
     "Retry",
+    "RunContext",
     "Task",
     "TaskDefinitionError",
     "TypedDirectory",
@@ -36,6 +38,7 @@ __all__ = [
     "Workflow",
     "WorkflowDefinitionError",
     "__version__",
+    "current_run",
     "map_over",
     "otherwise",
     "run",

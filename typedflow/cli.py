@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -226,6 +226,17 @@ def _add_spec(p: argparse.ArgumentParser, ir_option: bool = True) -> None:
         p.add_argument("--ir", metavar="FILE", help="use a compiled IR document instead of importing code")
 
 
+def _add_target_options(backend: Backend, parser: argparse.ArgumentParser,
+                        hook: Callable[[argparse.ArgumentParser], None] | None) -> None:
+    """Add a target's own flags; a broken target must not break the other commands."""
+    if hook is None:
+        return
+    try:
+        hook(parser)
+    except Exception as exc:
+        parser.set_defaults(target_error=f"target {backend.name!r} is not usable: {type(exc).__name__}: {exc}")
+
+
 def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     backends = available()
     chosen = _target_parser(backends, argv)
@@ -260,12 +271,11 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
             p.add_argument("--inputs-file", metavar="FILE", help="a JSON object of inputs")
             p.add_argument("--wait", action="store_true", help="wait and print the outputs like `run`")
         if chosen is not None:
-            if chosen.add_options:
-                chosen.add_options(p)
-            if name == "deploy" and chosen.add_deploy_options:
-                chosen.add_deploy_options(p)
-            if name == "start" and chosen.add_start_options:
-                chosen.add_start_options(p)
+            _add_target_options(chosen, p, chosen.add_options)
+            if name == "deploy":
+                _add_target_options(chosen, p, chosen.add_deploy_options)
+            if name == "start":
+                _add_target_options(chosen, p, chosen.add_start_options)
         p.set_defaults(func=fn)
 
     p = sub.add_parser("run", help="run a workflow on the local interpreter",
@@ -288,12 +298,8 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
 
     p = sub.add_parser("worker", help="serve tasks for a cloud target (e.g. worker stepfunctions)")
     p.add_argument("target", metavar="TARGET", choices=sorted(backends) or None)
-    for b in backends.values():
-        if b.add_worker_options and (chosen is None or chosen is b):
-            try:
-                b.add_worker_options(p)
-            except argparse.ArgumentError:
-                pass
+    if chosen is not None:
+        _add_target_options(chosen, p, chosen.add_worker_options)
     p.set_defaults(func=cmd_worker)
 
     try:
@@ -327,6 +333,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             _err(f"typedflow: unknown target {target!r}; installed targets: {', '.join(backends) or 'none'}")
             return EXIT_USAGE
         args.backend_obj = backend
+        if getattr(args, "target_error", None):
+            _err(f"typedflow: {args.target_error}")
+            return EXIT_USAGE
     try:
         rc: int = args.func(args)
         return rc

@@ -31,7 +31,7 @@ from typing import Final, NamedTuple
 
 from mypy.argmap import map_actuals_to_formals
 from mypy.checker import TypeChecker
-from mypy.errorcodes import ATTR_DEFINED, ErrorCode
+from mypy.errorcodes import ARG_TYPE, ATTR_DEFINED, ErrorCode
 from mypy.maptype import map_instance_to_supertype
 from mypy.messages import format_type
 from mypy.nodes import (
@@ -45,6 +45,7 @@ from mypy.nodes import (
     Block,
     CallExpr,
     CastExpr,
+    ClassDef,
     ComparisonExpr,
     ConditionalExpr,
     Context,
@@ -91,7 +92,6 @@ from mypy.nodes import (
 )
 from mypy.plugin import FunctionContext, Plugin
 from mypy.subtypes import is_subtype
-from mypy.traverser import TraverserVisitor
 from mypy.typeops import type_object_type
 from mypy.types import (
     AnyType,
@@ -112,7 +112,9 @@ WORKFLOW_DECORATOR: Final = "typedflow.dsl.workflow"
 TASK_CLASS: Final = "typedflow.dsl.Task"
 WORKFLOW_CLASS: Final = "typedflow.dsl.Workflow"
 MAP_OVER: Final = "typedflow.blocks.map_over"
-BRANCHES: Final = frozenset({"typedflow.blocks.when", "typedflow.blocks.otherwise"})
+WHEN: Final = "typedflow.blocks.when"
+OTHERWISE_FN: Final = "typedflow.blocks.otherwise"
+BRANCHES: Final = frozenset({WHEN, OTHERWISE_FN})
 # attrs classes, but artifact handles rather than records: the tracer gives them no fields.
 ARTIFACTS: Final = frozenset({"typedflow.files.TypedFile", "typedflow.files.TypedDirectory"})
 
@@ -128,6 +130,8 @@ BRANCH_OUTPUT: Final = ErrorCode(
     "typedflow-branch-output", "A when/otherwise block's output used where None is not accepted", _CATEGORY
 )
 CONTAINER: Final = ErrorCode("typedflow-container", "A container of task outputs given to a task", _CATEGORY)
+CONDITION: Final = ErrorCode("typedflow-condition", "when() without a condition on task outputs", _CATEGORY)
+OTHERWISE: Final = ErrorCode("typedflow-otherwise", "otherwise() not right after a when() block", _CATEGORY)
 
 _HINTS: Final = {
     TRUTHINESS.code: 'branch with "with when(cond):" / "with otherwise():" (combine conditions with &, |, ~)',
@@ -204,26 +208,40 @@ def _decorated_function(api: TypeChecker, context: Context) -> FuncDef | None:
     if isinstance(context, Decorator):
         return context.func
     if isinstance(context, CallExpr) and isinstance(api.tree, MypyFile):
-        finder = _DecoratorFinder(context)
-        api.tree.accept(finder)
-        if finder.found is not None:
-            return finder.found.func
+        found = _find_decorator(api.tree.defs, context)
+        if found is not None:
+            return found.func
     return None
 
 
-class _DecoratorFinder(TraverserVisitor):
-    def __init__(self, target: Expression) -> None:
-        super().__init__()
-        self.target = target
-        self.found: Decorator | None = None
+def _find_decorator(statements: Sequence[Statement], call: CallExpr) -> Decorator | None:
+    """The decorated definition among ``statements`` (at any depth) that ``call`` decorates."""
+    for s in statements:
+        if isinstance(s, Decorator) and any(d is call for d in s.decorators):
+            return s
+        for body in _bodies(s):
+            found = _find_decorator(body, call)
+            if found is not None:
+                return found
+    return None
 
-    def visit_decorator(self, o: Decorator) -> None:
-        if self.found is not None:
-            return
-        if any(d is self.target for d in o.decorators):
-            self.found = o
-        else:
-            super().visit_decorator(o)
+
+def _bodies(s: Statement) -> Iterator[list[Statement]]:
+    if isinstance(s, Decorator | FuncDef):
+        fn = s.func if isinstance(s, Decorator) else s
+        yield fn.body.body
+    elif isinstance(s, ClassDef | Block):
+        yield (s.defs if isinstance(s, ClassDef) else s).body
+    elif isinstance(s, OverloadedFuncDef):
+        yield list(s.items)
+    elif isinstance(s, IfStmt | WhileStmt | ForStmt | WithStmt | TryStmt):
+        blocks = s.body if isinstance(s, IfStmt) else [s.body]
+        if isinstance(s, TryStmt):
+            blocks = [s.body, *s.handlers]
+        extra = [getattr(s, "else_body", None), getattr(s, "finally_body", None)]
+        for b in [*blocks, *extra]:
+            if isinstance(b, Block):
+                yield b.body
 
 
 @contextmanager
@@ -252,6 +270,7 @@ class _BodyChecker:
         self.branches: list[WithStmt] = []  # the when/otherwise blocks open at this point
         self.local_functions: list[FuncItem] = []  # functions defined in the body so far
         self.depth = 0  # > 0 inside one of them
+        self.values: dict[Expression, _Out] = {}  # every expression found to be a placeholder
 
     def check(self) -> None:
         self.bind_parameters(self.func, "workflow input")
@@ -276,8 +295,12 @@ class _BodyChecker:
 
     # ------------------------------------------------------------------ statements
     def block(self, b: Block) -> None:
+        previous: Statement | None = None
         for s in b.body:
+            if _branch_call(s) == OTHERWISE_FN and _branch_call(previous) != WHEN:
+                self.fail(OTHERWISE, 'otherwise() must directly follow a "with when(...):" block', s)
             self.stmt(s)
+            previous = s
 
     def stmt(self, s: Statement) -> None:
         if isinstance(s, ExpressionStmt):
@@ -408,6 +431,12 @@ class _BodyChecker:
             self.misuse(ITERATION, out, e)
 
     def expr(self, e: Expression) -> _Out | None:
+        out = self.evaluate(e)
+        if out is not None:
+            self.values[e] = out
+        return out
+
+    def evaluate(self, e: Expression) -> _Out | None:
         if isinstance(e, NameExpr):
             return self.outputs.get(e.node) if isinstance(e.node, Var) else None
         if isinstance(e, MemberExpr):
@@ -564,6 +593,13 @@ class _BodyChecker:
         name = _fullname(e.callee)
         callee_t = _symbol_type(e.callee)
         short = _short_name(e.callee)
+        if name == WHEN and e.args and args[0] is None:
+            self.fail(
+                CONDITION,
+                "when() needs a condition on task outputs or workflow inputs: a bool output or a comparison "
+                'such as "score > 0.5" (combine them with &, |, ~)',
+                e,
+            )
         if name in BRANCHES:
             return None
         if name == MAP_OVER:
@@ -577,7 +613,8 @@ class _BodyChecker:
         if isinstance(node, TypeInfo) and _is_record(node):
             ctor = get_proper_type(type_object_type(node, self.api.named_type))
             if isinstance(ctor, CallableType):
-                self.check_arguments(e, args, (ctor.arg_types, ctor.arg_kinds, ctor.arg_names), f'"{short}"')
+                sig = (ctor.arg_types, ctor.arg_kinds, ctor.arg_names)
+                self.check_arguments(e, args, sig, f'"{short}"', records=False)
             return None
         if self.is_local_function(e.callee):
             return _Out(f'task output "{short}()"', branch=self.current_branch())
@@ -616,12 +653,17 @@ class _BodyChecker:
                 out = args[i]
                 if out is not None:
                     self.check_optional(out, None, a, 'the "items" of "map_over"')
-                self.check_container(a, 'passed to "map_over"')
+                self.check_container(a, 'passed to "map_over"', records=True)
         return _Out('task output "map_over()"', result, branch=self.current_branch())
 
     def check_arguments(
-        self, e: CallExpr, args: list[_Out | None], sig: _Signature | None, target: str
+        self, e: CallExpr, args: list[_Out | None], sig: _Signature | None, target: str, records: bool = True
     ) -> None:
+        """Bind a call's arguments to the callee's parameters and check each bound output.
+
+        ``records``: whether arguments are serialized values (for tasks and workflows), where a
+        record built from outputs is a container, as opposed to a record constructor's fields.
+        """
         if sig is None:
             return
         types, kinds, names = sig
@@ -631,10 +673,14 @@ class _BodyChecker:
         for formal, actuals in enumerate(mapping):
             for i in actuals:
                 out = args[i]
-                if out is not None:
-                    param = names[formal] or str(formal + 1)
+                param = names[formal] or str(formal + 1)
+                if out is not None and out.cond and records:
+                    self.fail(ARG_TYPE, f'Argument "{param}" to {target} is a condition on task outputs, not a '
+                                        'value: use it in "with when(cond):", or compute the bool in a @task',
+                              e.args[i])
+                elif out is not None:
                     self.check_optional(out, types[formal], e.args[i], f'argument "{param}" of {target}')
-                self.check_container(e.args[i], f"passed to {target}")
+                self.check_container(e.args[i], f"passed to {target}", records=records)
 
     def check_optional(self, out: _Out, expected: Type | None, ctx: Context, where: str) -> None:
         """Report a block's output used after the block where ``expected`` does not accept None."""
@@ -652,28 +698,24 @@ class _BodyChecker:
             ctx,
         )
 
-    def check_container(self, e: Expression, where: str) -> None:
+    def check_container(self, e: Expression, where: str, records: bool = False) -> None:
+        """Report a list/tuple/set/dict display (or, for task arguments, a record) holding outputs."""
         kind = _CONTAINERS.get(type(e))
+        record = _record_constructor(e) if records else None
+        if record is not None:
+            kind = f'"{record.name}" record'
         if kind is not None and self.holds_output(e):
             self.fail(CONTAINER, f"a {kind} holding task outputs cannot be {where}; build it inside a @task "
-                                 "(or return a NamedTuple of outputs)", e)
+                                 "(a workflow may return a NamedTuple of outputs)", e)
 
     def holds_output(self, e: Expression) -> bool:
         if isinstance(e, ListExpr | TupleExpr | SetExpr):
             return any(self.holds_output(i) for i in e.items)
         if isinstance(e, DictExpr):
             return any(self.holds_output(v) for _, v in e.items)
-        return self.peek(e) is not None
-
-    def peek(self, e: Expression) -> _Out | None:
-        """The placeholder a name or field read refers to, without reporting anything again."""
-        if isinstance(e, NameExpr):
-            return self.outputs.get(e.node) if isinstance(e.node, Var) else None
-        if isinstance(e, MemberExpr):
-            base = self.peek(e.expr)
-            info = _record_info(get_proper_type(base.type)) if base is not None and base.type else None
-            return base if info is not None and e.name in _record_fields(info) else None
-        return None
+        if isinstance(e, CallExpr) and _record_constructor(e) is not None:
+            return any(self.holds_output(a) for a in e.args)
+        return e in self.values
 
     def is_local_function(self, callee: Expression) -> bool:
         node = callee.node if isinstance(callee, NameExpr) else None
@@ -682,6 +724,19 @@ class _BodyChecker:
 
     def current_branch(self) -> WithStmt | None:
         return self.branches[-1] if self.branches else None
+
+def _branch_call(s: Statement | None) -> str | None:
+    """``WHEN`` or ``OTHERWISE_FN`` for a ``with when(...):`` / ``with otherwise():`` statement."""
+    if isinstance(s, WithStmt) and s.expr and isinstance(s.expr[0], CallExpr):
+        name = _fullname(s.expr[0].callee)
+        return name if name in BRANCHES else None
+    return None
+
+
+def _record_constructor(e: Expression) -> TypeInfo | None:
+    node = e.callee.node if isinstance(e, CallExpr) and isinstance(e.callee, RefExpr) else None
+    return node if isinstance(node, TypeInfo) and _is_record(node) else None
+
 
 def _fullname(e: Expression) -> str | None:
     return (e.fullname or None) if isinstance(e, RefExpr) else None

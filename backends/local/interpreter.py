@@ -19,6 +19,7 @@ from typing import Any
 import attrs
 
 from typedflow import ir
+from typedflow.context import RunContext
 from typedflow.runtime.execute import Outcome, TaskError, utcnow
 
 from .bindings import Env, holds, resolve
@@ -258,7 +259,7 @@ class Interpreter:
             if len(self.ready) == 1 and self.running == 0 and self.runner.inline_ok(self.ready[0][3]):
                 node, block, key, template, inputs = self.ready.pop()
                 try:
-                    outcome: tuple[Outcome | TaskError, int] = self.attempts(template, inputs)
+                    outcome: tuple[Outcome | TaskError, int] = self.attempts(template, inputs, key)
                 except BaseException as exc:  # the runner itself broke: report, never hang
                     outcome = (TaskError(type(exc).__name__, str(exc)), 1)
                 self.task_result(node, block, key, inputs, *outcome)
@@ -266,21 +267,23 @@ class Interpreter:
             batch, self.ready = self.ready, []
             for node, block, key, template, inputs in batch:
                 self.running += 1
-                fut = self.pool.submit(self.attempts, template, inputs)
+                fut = self.pool.submit(self.attempts, template, inputs, key)
                 fut.add_done_callback(functools.partial(self._completed, node, block, key, template, inputs))
 
     def _completed(self, node: ir.TaskNode, block: _Block, key: str, template: ir.TaskTemplate,
                    inputs: dict[str, Any], f: Future[tuple[Outcome | TaskError, int]]) -> None:
         self.events.put(lambda: self.task_done(node, block, key, template, inputs, f))
 
-    def attempts(self, template: ir.TaskTemplate, inputs: dict[str, Any]) -> tuple[Outcome | TaskError, int]:
+    def attempts(self, template: ir.TaskTemplate, inputs: dict[str, Any],
+                 key: str) -> tuple[Outcome | TaskError, int]:
         """Run a task with its retry policy (in a worker thread)."""
         policy = template.retry
         attempt = 0
         while True:
             attempt += 1
+            ctx = RunContext(self.run_id, self.doc.workflow.name, key, attempt, self.doc.digest, "local")
             try:
-                return self.runner.run(template, inputs, self.use_cache), attempt
+                return self.runner.run(template, inputs, self.use_cache, ctx), attempt
             except TaskError as err:
                 if attempt >= policy.attempts or not retryable(policy, err):
                     return err, attempt

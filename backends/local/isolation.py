@@ -14,12 +14,14 @@ from typing import Any, Protocol
 
 from typedflow import ir
 from typedflow.codec import converter
+from typedflow.context import RunContext
 from typedflow.runtime.execute import Outcome, TaskError, execute
 from typedflow.runtime.store import LocalStore
 
 
 class Runner(Protocol):
-    def run(self, template: ir.TaskTemplate, inputs: dict[str, Any], use_cache: bool) -> Outcome: ...
+    def run(self, template: ir.TaskTemplate, inputs: dict[str, Any], use_cache: bool,
+            context: RunContext | None = None) -> Outcome: ...
 
     def inline_ok(self, template: ir.TaskTemplate) -> bool:
         """Whether the task may run on the scheduler's own thread."""
@@ -38,14 +40,15 @@ class ThreadRunner:
     def inline_ok(self, template: ir.TaskTemplate) -> bool:
         return template.timeout is None
 
-    def run(self, template: ir.TaskTemplate, inputs: dict[str, Any], use_cache: bool) -> Outcome:
+    def run(self, template: ir.TaskTemplate, inputs: dict[str, Any], use_cache: bool,
+            context: RunContext | None = None) -> Outcome:
         if template.timeout is None:
-            return execute(template, inputs, store=self.store, use_cache=use_cache)
+            return execute(template, inputs, store=self.store, use_cache=use_cache, context=context)
         box: dict[str, Any] = {}
 
         def target() -> None:
             try:
-                box["ok"] = execute(template, inputs, store=self.store, use_cache=use_cache)
+                box["ok"] = execute(template, inputs, store=self.store, use_cache=use_cache, context=context)
             except BaseException as exc:
                 box["err"] = exc
 
@@ -134,9 +137,11 @@ class ProcessRunner:
                     return w
         return _Worker(str(self.store.root), {k: v for k, v in self.modules.items() if v})
 
-    def run(self, template: ir.TaskTemplate, inputs: dict[str, Any], use_cache: bool) -> Outcome:
+    def run(self, template: ir.TaskTemplate, inputs: dict[str, Any], use_cache: bool,
+            context: RunContext | None = None) -> Outcome:
         worker = self._take()
-        request = {"template": converter.unstructure(template), "inputs": inputs, "use_cache": use_cache}
+        request = {"template": converter.unstructure(template), "inputs": inputs, "use_cache": use_cache,
+                   "context": converter.unstructure(context)}
         try:
             reply = worker.call(request, template.timeout)
         except TaskError:

@@ -9,6 +9,7 @@ from typing import Any
 
 from typedflow import ir
 from typedflow.codec import converter
+from typedflow.context import RunContext
 from typedflow.runtime.execute import TaskError, execute
 from typedflow.runtime.store import LocalStore
 
@@ -47,7 +48,10 @@ def main() -> None:
             _load_modules({k: v for k, v in modules.items() if k == template.module} | modules)
             loaded = True
         try:
-            outcome = execute(template, request["inputs"], store=store, use_cache=request["use_cache"])
+            ctx = request.get("context")
+            context = converter.structure(ctx, RunContext) if ctx else None
+            outcome = execute(template, request["inputs"], store=store, use_cache=request["use_cache"],
+                              context=context)
             reply: dict[str, Any] = {"outcome": converter.unstructure(outcome)}
         except TaskError as err:
             reply = {"error": {"type": err.error_type, "message": err.message, "traceback": err.traceback}}

@@ -12,6 +12,7 @@ from typing import Any
 from typedflow import ir
 from typedflow.codec import dumps, loads
 from typedflow.config import home
+from typedflow.context import RunContext
 from typedflow.errors import InputError
 from typedflow.running import RunOptions, RunResult, decode_value, prepare_inputs
 from typedflow.runtime.execute import TaskError
@@ -90,7 +91,7 @@ def _run_on_failure(doc: ir.WorkflowIR, interp: Any, runner: Any, inputs: dict[s
     failure = {
         "workflow": doc.workflow.name,
         "run_id": run_id,
-        "node": first.node if first else "",
+        "node": first.key if first else "",
         "error_type": first.error_type if first else "",
         "message": first.message if first else "",
         "traceback": first.traceback if first else "",
@@ -100,7 +101,8 @@ def _run_on_failure(doc: ir.WorkflowIR, interp: Any, runner: Any, inputs: dict[s
     template = doc.task(of.task)
     key = f"on_failure/{of.task}"
     try:
-        outcome = runner.run(template, args, False)
+        ctx = RunContext(run_id, doc.workflow.name, key, 1, doc.digest, "local")
+        outcome = runner.run(template, args, False, ctx)
         interp.report(NodeReport(key, "on_failure", of.task, SUCCEEDED, attempts=1, inputs=args,
                                  outputs=outcome.outputs, started_at=outcome.started_at, ended_at=outcome.ended_at))
     except TaskError as err:

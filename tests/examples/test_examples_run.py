@@ -44,8 +44,8 @@ def test_train_tabular_trains_gates_and_registers(tmp_path: Path) -> None:
     assert type(report).__name__ == "TrainReport"
     assert report.metrics.accuracy >= 0.9 and 0.0 < report.metrics.f1 <= 1.0
     assert report.metrics.n_test == 143  # 25% of the 569 breast-cancer rows
-    assert report.model.sha256 and report.model_id == f"breast_cancer-{report.model.sha256[:12]}"
-    entry = registry / "breast_cancer" / report.model_id
+    assert report.model.sha256
+    entry = registry / "breast_cancer" / f"breast_cancer-{report.model.sha256[:12]}"
     assert (entry / "model" / "model.pkl").is_file() and (entry / "model" / "model.json").is_file()
     assert json.loads((entry / "metrics.json").read_text())["accuracy"] == report.metrics.accuracy
     lineage = json.loads((entry / "lineage.json").read_text())
@@ -60,7 +60,7 @@ def test_train_tabular_gate_closed_registers_nothing(tmp_path: Path) -> None:
     result = run("train_tabular.py:train_tabular", tmp_path, registry=str(registry), min_accuracy=1.01,
                  dataset="wine")
     assert result.ok
-    assert result.value.model_id is None
+    assert result.value.metrics.accuracy < 1.01
     assert by_key(result)["register"].status == "skipped"
     assert not registry.exists()
 
@@ -102,10 +102,11 @@ def test_readme_command_prints_one_json_document(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)  # the whole of stdout is one JSON document
-    assert set(doc) == {"metrics", "model", "model_id"}
+    assert set(doc) == {"metrics", "model"}
     assert doc["metrics"]["accuracy"] >= 0.9
     assert doc["model"]["format"] == "train_tabular:ModelDir"
-    assert (tmp_path / ".typedflow" / "registry" / "breast_cancer" / doc["model_id"] / "lineage.json").is_file()
+    model_id = "breast_cancer-" + doc["model"]["sha256"][:12]
+    assert (tmp_path / ".typedflow" / "registry" / "breast_cancer" / model_id / "lineage.json").is_file()
     assert "SUCCEEDED" in proc.stderr
 
     failed = subprocess.run(
@@ -147,8 +148,8 @@ def test_finetune_data_cleans_converts_trains_and_pushes(tmp_path: Path) -> None
     value = result.value
     assert value.dropped_duplicates > 0 and value.kept > 100
     assert value.eval.accuracy >= 0.85 and value.eval.n_eval > 0
-    assert value.pushed and value.pushed.startswith("support-router@")
-    revision = value.pushed.split("@")[1]
+    revision = value.model.sha256[:12]
+    assert by_key(result)["push"].outputs["out"] == f"support-router@{revision}"
     assert json.loads((hub / "support-router" / revision / "card.json").read_text())["revision"] == revision
 
     nodes = by_key(result)
@@ -166,7 +167,7 @@ def test_finetune_data_cleans_converts_trains_and_pushes(tmp_path: Path) -> None
 def test_finetune_data_gate_closed(tmp_path: Path) -> None:
     hub = tmp_path / "hub"
     result = run("finetune_data.py:finetune_data", tmp_path, hub=str(hub), min_accuracy=1.01)
-    assert result.ok and result.value.pushed is None and not hub.exists()
+    assert result.ok and by_key(result)["push"].status == "skipped" and not hub.exists()
 
 
 # ----------------------------------------------------------------------------- nightly
@@ -184,7 +185,7 @@ def test_nightly_succeeds(tmp_path: Path) -> None:
     paths = {k: str(tmp_path / k) for k in ("registry", "history", "outbox")}
     result = run("nightly.py:nightly", tmp_path, **paths)
     assert result.ok, result.failures
-    assert result.value.history_entries == 1 and result.value.model_id
+    assert result.value.history_entries == 1 and len(result.value.model_sha256) == 64
     assert "on_failure/notify" not in by_key(result)
     assert not Path(paths["outbox"]).exists()
 

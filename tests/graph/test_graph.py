@@ -175,7 +175,6 @@ def test_train_tabular_structure(fmt: str) -> None:
     assert g.within(n["register"]) == ["when evaluate.accuracy >= min_accuracy"]
     assert g.within(n["train"]) == []
     assert g.edge(g.node('dataset: str = "breast_cancer"'), n["ingest"]) == {"str"}
-    assert g.edge(n["register"], g.node("model_id: str | None")) == {"str | None"}
     assert g.edge(n["train"], g.node("model: TypedDirectory[ModelDir]")) == {"TypedDirectory[ModelDir]"}
 
 

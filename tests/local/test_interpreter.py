@@ -213,3 +213,23 @@ def test_running_the_ir_equals_calling_the_functions(tmp_path: Path, spec: dags.
     expected = mod.wf.fn(x=7)  # outside a workflow, tasks are plain functions
     r = run_workflow(mod.wf, {"x": 7}, RunOptions(store=tmp_path / "s", lineage=False))
     assert r.ok and r.value == expected
+
+
+def test_current_run_context(tmp_path: Path, store: Path) -> None:
+    from tests.conftest import import_source
+
+    mod = import_source(tmp_path, """
+import typedflow
+from typedflow import task, workflow, map_over
+@task
+def where(x: int) -> str:
+    ctx = typedflow.current_run()
+    return f"{ctx.run_id}|{ctx.node}|{ctx.attempt}|{ctx.target}|{ctx.workflow}"
+@workflow
+def wf(xs: list[int]) -> list[str]:
+    return map_over(lambda x: where(x=x), xs)
+""", name="ctx_mod")
+    r = run(mod.wf, store, xs=[1, 2])
+    assert r.value == [f"{r.run_id}|map[0]/where|1|local|wf", f"{r.run_id}|map[1]/where|1|local|wf"]
+    with pytest.raises(RuntimeError, match="only available while a task runs"):
+        mod.where(x=1)

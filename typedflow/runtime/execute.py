@@ -20,6 +20,7 @@ import attrs
 
 from typedflow import ir
 from typedflow.canonical import digest
+from typedflow.context import CURRENT, RunContext
 from typedflow.dsl import TASKS as _TASKS
 from typedflow.files import SCRATCH, Scratch
 from typedflow.runtime.store import ArtifactStore
@@ -154,6 +155,7 @@ def execute(
     use_cache: bool = True,
     scratch: Path | None = None,
     task: Any = None,
+    context: RunContext | None = None,
 ) -> Outcome:
     """Run one attempt of ``template`` on typed-JSON ``inputs``; typed-JSON outputs by name."""
     started = utcnow()
@@ -180,6 +182,7 @@ def execute(
         raise TaskError("InputDecodeError", f"cannot decode inputs of {template.name}: {exc}") from exc
     space = Scratch(scratch, f"tf-{template.name}-")
     token = SCRATCH.set(space)
+    ctx_token = CURRENT.set(context)
     try:
         try:
             value = task.fn(**kwargs)
@@ -195,6 +198,7 @@ def execute(
             outputs = store_outputs(outputs, template, store)
     finally:
         SCRATCH.reset(token)
+        CURRENT.reset(ctx_token)
         if space.created is not None:
             shutil.rmtree(space.created, ignore_errors=True)
     if caching and key is not None:

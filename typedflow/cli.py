@@ -11,7 +11,13 @@ from typing import Any
 
 from typedflow._version import __version__
 from typedflow.backend import Backend, available
-from typedflow.errors import InputError, IRValidationError, TaskDefinitionError, WorkflowDefinitionError
+from typedflow.errors import (
+    InputError,
+    IRValidationError,
+    TaskDefinitionError,
+    TypedflowError,
+    WorkflowDefinitionError,
+)
 from typedflow.loader import LoadError, load_workflow
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -352,6 +358,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except IRValidationError as exc:
         _err(f"typedflow: {exc}")
         return EXIT_USAGE
+    except TypedflowError as exc:  # e.g. a construct a target cannot express, with its source line
+        _err(f"typedflow: {exc}")
+        return EXIT_FAIL
 
 
 if __name__ == "__main__":

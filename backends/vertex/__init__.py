@@ -1,1 +1,48 @@
-"""Vertex AI Pipelines (KFP v2 PipelineSpec) target."""
+"""Vertex AI Pipelines (KFP v2 PipelineSpec) target.
+
+``typedflow compile --target vertex -o pipeline.yaml`` writes the spec; ``typedflow deploy
+--target vertex`` submits it. google-cloud-aiplatform is imported only when deploying.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from typedflow import ir
+from typedflow.backend import Backend
+
+
+def _compile(doc: ir.WorkflowIR, options: dict[str, Any]) -> str:
+    from .compiler import compile_text
+
+    return compile_text(doc, options)
+
+
+def _add_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--image", metavar="IMAGE",
+                   help="container image for tasks without @task(image=...) (default python:X.Y of the IR)")
+
+
+def _deploy(doc: ir.WorkflowIR, args: argparse.Namespace) -> int:
+    from .deploy import deploy_command
+
+    rc: int = deploy_command(doc, args)
+    return rc
+
+
+def _add_deploy_options(p: argparse.ArgumentParser) -> None:
+    from .deploy import add_deploy_options
+
+    add_deploy_options(p)
+
+
+BACKEND = Backend(
+    name="vertex",
+    description="Vertex AI Pipelines (KFP v2 PipelineSpec)",
+    compile=_compile,
+    add_options=_add_options,
+    default_suffix=".yaml",
+    deploy=_deploy,
+    add_deploy_options=_add_deploy_options,
+)

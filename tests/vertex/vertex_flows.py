@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 import attrs
 
-from typedflow import Retry, TypedFile, map_over, otherwise, task, when, workflow
+from typedflow import Failure, Retry, TypedFile, map_over, otherwise, task, when, workflow
 from typedflow.formats import CSV
 from typedflow.ir import ResourceSpec
 
@@ -141,3 +141,52 @@ def records(n: int, cfg: Config) -> Stats:
     with when(s.mean > cfg.threshold):
         describe_cfg(cfg, s.count)
     return s
+
+
+@task
+def pick(xs: list[int], i: int) -> int:
+    return xs[i]
+
+
+@workflow
+def inner(n: int) -> int:
+    m = double(n)
+    return total(map_over(lambda v: add(add(v, n), m), numbers(n)))
+
+
+@workflow
+def nested(n: int, cfg: Config) -> Stats:
+    """A sub-workflow, a map whose body reads an outer value, a record field and a NamedTuple."""
+    s = stats(map_over(lambda v: pick(numbers(n), v), numbers(n)))
+    t = inner(s.count)
+    label(t, cfg.name)
+    return s
+
+
+@task
+def notify(failure: Failure) -> str:
+    return failure.message
+
+
+@task
+def boom(x: int) -> int:
+    if x < 0:
+        raise ValueError("negative")
+    return x
+
+
+@workflow(on_failure=notify)
+def guarded(x: int) -> int:
+    return boom(x)
+
+
+@workflow
+def maybe(x: int) -> int | None:
+    with when(x > 0):
+        y = double(x)
+    return y
+
+
+@workflow(schedule="0 3 * * *")
+def nightly(x: int) -> int:
+    return double(x)

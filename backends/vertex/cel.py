@@ -1,0 +1,67 @@
+"""typedflow conditions → CEL expressions over a condition task's input parameters.
+
+Vertex evaluates ``triggerPolicy.condition`` with CEL, where every number is a double (a
+``google.protobuf.Value``); so numeric literals are written as doubles and never cast. Ordering
+comparisons on optional operands are guarded, because typedflow defines them as false on null.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from typedflow import ir
+
+Operand = Callable[[ir.Binding], tuple[str, ir.TypeRef]]
+"""Resolves a reference to (CEL expression of its value, its type)."""
+
+_ORDERING = {"<", "<=", ">", ">="}
+
+
+def literal(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(float(value))
+    if isinstance(value, str):
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return json.dumps(value)
+
+
+def parameter(channel: str, path: tuple[str, ...] = ()) -> str:
+    return f"inputs.parameter_values['{channel}']" + "".join(f"['{p}']" for p in path)
+
+
+def _side(b: ir.Binding, operand: Operand) -> tuple[str, bool]:
+    if isinstance(b, ir.Const):
+        return literal(b.value), b.value is None
+    expr, t = operand(b)
+    return expr, t.kind in ("optional", "none")
+
+
+def to_cel(c: ir.Condition, operand: Operand) -> str:
+    if isinstance(c, ir.Compare):
+        left, lnull = _side(c.left, operand)
+        right, rnull = _side(c.right, operand)
+        expr = f"{left} {c.op} {right}"
+        if c.op in _ORDERING:
+            guards = [f"{s} != null" for s, maybe in ((left, lnull), (right, rnull)) if maybe]
+            if guards:
+                return "(" + " && ".join([*guards, expr]) + ")"
+        return expr
+    if isinstance(c, ir.And):
+        return "(" + " && ".join(to_cel(t, operand) for t in c.terms) + ")"
+    if isinstance(c, ir.Or):
+        return "(" + " || ".join(to_cel(t, operand) for t in c.terms) + ")"
+    return f"!({to_cel(c.term, operand)})"
+
+
+def branch_condition(own: str | None, earlier: list[str]) -> str:
+    """A branch runs when its own condition holds and no earlier branch's did."""
+    parts = [f"!({e})" for e in earlier]
+    if own is not None:
+        parts.append(own)
+    return " && ".join(parts)

@@ -1,0 +1,70 @@
+"""IR → PipelineSpec (KFP v2 schema 2.1.0): pure and deterministic."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from typedflow import ir
+
+from .components import Chan
+from .dag import Builder, CompileError
+from .names import sanitize
+
+SCHEMA_VERSION = "2.1.0"
+SDK_VERSION = "typedflow-vertex-1"
+
+
+def default_image(doc: ir.WorkflowIR) -> str:
+    """``python:X.Y`` of the Python that traced the workflow (tasks need typedflow and their code)."""
+    parts = (doc.python_version or "3.11").split(".")
+    return f"python:{'.'.join(parts[:2])}"
+
+
+def pipeline_name(doc: ir.WorkflowIR) -> str:
+    return sanitize(doc.workflow.name)
+
+
+def compile_spec(doc: ir.WorkflowIR, *, image: str | None = None) -> dict[str, Any]:
+    """The PipelineSpec of a workflow as a JSON-ready dict."""
+    name = pipeline_name(doc)
+    b = Builder(doc, image or default_image(doc), name)
+    wf = doc.workflow
+    top = {p.name: Chan(p.type) for p in wf.inputs}
+    root = b.workflow_dag(wf, "root", top)
+    root_comp = root.component()
+    params = root_comp.get("inputDefinitions", {}).get("parameters", {})
+    for p in wf.inputs:
+        if p.has_default and p.name in params:
+            params[p.name]["defaultValue"] = p.default
+            params[p.name]["isOptional"] = True
+    info: dict[str, Any] = {"name": name, "displayName": wf.name}
+    return {
+        "components": dict(sorted(b.components.items())),
+        "deploymentSpec": {"executors": dict(sorted(b.executors.items()))},
+        "pipelineInfo": info,
+        "root": root_comp,
+        "schemaVersion": SCHEMA_VERSION,
+        "sdkVersion": SDK_VERSION,
+    }
+
+
+def dumps(spec: dict[str, Any], output: str | None) -> str:
+    """YAML for ``.yaml``/``.yml`` outputs (what the kfp tooling writes), JSON otherwise."""
+    if output and output.lower().endswith((".yaml", ".yml")):
+        import yaml  # type: ignore[import-untyped,unused-ignore]
+
+        header = f"# PIPELINE DEFINITION\n# Name: {spec['pipelineInfo']['name']}\n"
+        dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # the C dumper is ~10x faster
+        text: str = yaml.dump(spec, Dumper=dumper, sort_keys=True, default_flow_style=False, width=120)
+        return header + text
+    return json.dumps(spec, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def compile_text(doc: ir.WorkflowIR, options: dict[str, Any]) -> str:
+    """The ``Backend.compile`` function: options may carry ``output`` and ``image``."""
+    spec = compile_spec(doc, image=options.get("image"))
+    return dumps(spec, options.get("output"))
+
+
+__all__ = ["CompileError", "compile_spec", "compile_text", "dumps"]

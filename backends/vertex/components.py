@@ -1,0 +1,157 @@
+"""Container components: one component and one executor per task node, running the typedflow
+runtime (``python3 -m typedflow.runtime vertex``) on the executor input (``{{$}}``).
+
+kfp emits one component per task as well; sharing one between nodes would make kfp.local write
+both nodes' outputs to one directory.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import attrs
+
+from typedflow import ir
+from typedflow.canonical import canonical_json
+from typedflow.codec import converter as ir_converter
+
+from .typemap import artifact_def, is_artifact_type, parameter_def
+
+COMMAND = ["python3", "-m", "typedflow.runtime", "vertex"]
+"""``python3``: kfp.local swaps exactly that word for its own interpreter."""
+
+
+@attrs.frozen
+class Chan:
+    """What flows along an edge: a value of ``type``, as an artifact or as a parameter."""
+
+    type: ir.TypeRef
+    artifact: bool = False
+
+
+def input_spec(spec: dict[str, Any], chan: Chan) -> tuple[str, dict[str, Any]]:
+    """(``parameters`` or ``artifacts``, spec) of a task input."""
+    return ("artifacts" if chan.artifact else "parameters"), spec
+
+
+def definitions(chans: dict[str, Chan], *, optional: frozenset[str] = frozenset()) -> dict[str, Any]:
+    params = {k: parameter_def(c.type, optional=k in optional) for k, c in sorted(chans.items()) if not c.artifact}
+    arts = {k: artifact_def(c.type) for k, c in sorted(chans.items()) if c.artifact}
+    out: dict[str, Any] = {}
+    if arts:
+        out["artifacts"] = arts
+    if params:
+        out["parameters"] = params
+    return out
+
+
+def output_chans(outputs: tuple[ir.Param, ...]) -> dict[str, Chan]:
+    return {p.name: Chan(p.type, is_artifact_type(p.type)) for p in outputs}
+
+
+def template_json(t: ir.TaskTemplate) -> Any:
+    data = ir_converter.unstructure(t)
+    data.pop("loc", None)  # where it was defined is not what runs; keeps specs stable across moves
+    return data
+
+
+def _arg_text(payload: Any) -> str:
+    text = canonical_json(payload)
+    if "{{" in text:  # would read as a KFP placeholder
+        text = text.replace("{{", "{ {")
+    return text
+
+
+def executor(image: str, mode: str, payload: dict[str, Any], resources: ir.ResourceSpec | None) -> dict[str, Any]:
+    container: dict[str, Any] = {
+        "image": image,
+        "command": list(COMMAND),
+        "args": [
+            "--executor-input", "{{$}}",
+            "--pipeline-root", "{{$.pipeline_root}}",
+            "--job", "{{$.pipeline_job_name}}",
+            f"--{mode}", _arg_text(payload),
+        ],
+    }
+    res = resource_spec(resources) if resources is not None else {}
+    if res:
+        container["resources"] = res
+    return {"container": container}
+
+
+_MEM_UNITS = {
+    "": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12, "p": 10**15,
+    "ki": 2**10, "mi": 2**20, "gi": 2**30, "ti": 2**40, "pi": 2**50,
+}
+
+
+def memory_gb(quantity: str) -> float:
+    """A Kubernetes memory quantity in GB (10^9 bytes), as kfp's ``memoryLimit`` carries it."""
+    q = quantity.strip()
+    num = q.rstrip("KMGTPEkmgtpeIi")
+    unit = q[len(num):].lower()
+    if unit not in _MEM_UNITS:
+        raise ValueError(f"memory {quantity!r}: not a Kubernetes quantity (e.g. 512Mi, 4G, 16Gi)")
+    return float(num) * _MEM_UNITS[unit] / 10**9
+
+
+def accelerator_type(name: str) -> str:
+    """``nvidia-tesla-t4`` → ``NVIDIA_TESLA_T4`` (Vertex's accelerator enum spelling)."""
+    return name.strip().upper().replace("-", "_")
+
+
+def resource_spec(r: ir.ResourceSpec) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if r.cpu is not None:
+        out["cpuLimit"] = float(r.cpu)
+        out["resourceCpuLimit"] = f"{r.cpu:g}"
+    if r.memory is not None:
+        out["memoryLimit"] = memory_gb(r.memory)
+        out["resourceMemoryLimit"] = r.memory
+    if r.gpu:
+        if not r.gpu_type:
+            raise ValueError("Resources(gpu=N) needs gpu_type on Vertex (e.g. 'nvidia-tesla-t4')")
+        acc = accelerator_type(r.gpu_type)
+        out["accelerator"] = {"type": acc, "count": str(r.gpu), "resourceType": acc, "resourceCount": str(r.gpu)}
+    return out
+
+
+def retry_policy(r: ir.RetryPolicy) -> dict[str, Any] | None:
+    """Vertex retries any failure; ``on`` and jitter have no Vertex equivalent (see docs)."""
+    if r.attempts <= 1:
+        return None
+    return {
+        "maxRetryCount": r.attempts - 1,
+        "backoffDuration": f"{r.initial_delay:g}s",
+        "backoffFactor": float(r.backoff),
+        "backoffMaxDuration": f"{r.max_delay:g}s",
+    }
+
+
+def task_payload(template: ir.TaskTemplate, node: str, workflow: str, ir_digest: str,
+                 plan: dict[str, Any]) -> dict[str, Any]:
+    return {"template": template_json(template), "node": node, "workflow": workflow,
+            "ir_digest": ir_digest, "plan": plan}
+
+
+def decode_payload(text: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+def component(inputs: dict[str, Chan], outputs: dict[str, Chan], executor_label: str | None = None,
+              optional: frozenset[str] = frozenset()) -> dict[str, Any]:
+    comp: dict[str, Any] = {}
+    if executor_label is not None:
+        comp["executorLabel"] = executor_label
+    ins = definitions(inputs, optional=optional)
+    if ins:
+        comp["inputDefinitions"] = ins
+    outs = definitions(outputs)
+    if outs:
+        comp["outputDefinitions"] = outs
+    return comp
+
+
+__all__ = ["Chan", "component", "executor", "input_spec", "is_artifact_type"]

@@ -1,0 +1,518 @@
+"""The DAG builder: typedflow blocks → KFP DAG components.
+
+Every control-flow construct gets its own DAG whose inputs are exactly the values it reads from
+outside (``pipelinechannel--...`` inputs): a ``when``/``otherwise`` group becomes a
+``condition-branches`` DAG holding one ``condition`` DAG per branch, a ``map_over`` becomes a DAG
+holding the ``for-loop`` task, a sub-workflow a DAG of its own. Wiring values only through DAG
+inputs is what Vertex needs, and it is also the one shape kfp.local resolves conditions and loop
+items from, since kfp.local parses channel names instead of following the task inputs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from typedflow import ir
+from typedflow.errors import TypedflowError
+from typedflow.types import assignable
+
+from . import cel
+from .components import (
+    Chan,
+    component,
+    executor,
+    output_chans,
+    retry_policy,
+    task_payload,
+)
+from .names import Namer, channel, input_channel, sanitize
+from .typemap import follow_type, is_artifact_type, type_json
+
+Source = tuple[str, ...]
+"""("input", name) | ("output", node id, output) | ("item", map id)."""
+
+
+class CompileError(TypedflowError, ValueError):
+    """The workflow uses something this target cannot express; names the source line."""
+
+
+def _at(loc: ir.SourceLoc | None) -> str:
+    return f"{loc}: " if loc is not None else ""
+
+
+@attrs.define
+class Local:
+    """A producer in a DAG: its task name and its outputs (source key → (output key, channel))."""
+
+    task: str
+    outputs: dict[str, tuple[str, Chan]]
+
+
+class Dag:
+    """One DAG being built: its tasks, the inputs it declares and what it needs from outside."""
+
+    def __init__(self, builder: Builder, key: str, parent: Dag | None, *,
+                 top: dict[str, Chan] | None = None) -> None:
+        self.b = builder
+        self.key = key
+        self.parent = parent
+        self.top = top  # a workflow's own DAG: its inputs by name
+        self.tasks: dict[str, dict[str, Any]] = {}
+        self.inputs: dict[str, Chan] = dict(top or {})
+        self.bindings: dict[str, dict[str, Any]] = {}  # channel → its source, resolved in the parent
+        self.needs: dict[Source, str] = {}
+        self.local: dict[str, Local] = {}
+        self.items: dict[str, tuple[str, Chan]] = {}
+        self.names = Namer()
+        self.outputs: dict[str, Any] = {}
+        self.output_chans: dict[str, Chan] = {}
+
+    # ------------------------------------------------------------------ resolving
+    def resolve(self, src: Source, loc: ir.SourceLoc | None) -> tuple[dict[str, Any], Chan]:
+        """How a task in this DAG reads ``src``: a task output here or a DAG input."""
+        kind = src[0]
+        if kind == "output" and src[1] in self.local:
+            lo = self.local[src[1]]
+            if src[2] not in lo.outputs:
+                raise CompileError(f"{_at(loc)}node {src[1]!r} has no output {src[2]!r}")
+            key, chan = lo.outputs[src[2]]
+            if chan.artifact:
+                return {"taskOutputArtifact": {"producerTask": lo.task, "outputArtifactKey": key}}, chan
+            return {"taskOutputParameter": {"producerTask": lo.task, "outputParameterKey": key}}, chan
+        if kind == "input" and self.top is not None:
+            if src[1] not in self.top:
+                raise CompileError(f"{_at(loc)}unknown workflow input {src[1]!r}")
+            return _component_input(src[1], self.top[src[1]]), self.top[src[1]]
+        if kind == "item" and src[1] in self.items:
+            name, chan = self.items[src[1]]
+            return _component_input(name, chan), chan
+        if src in self.needs:
+            name = self.needs[src]
+            return _component_input(name, self.inputs[name]), self.inputs[name]
+        if self.parent is None:
+            what = {"output": f"output {src[2]!r} of {src[1]!r}", "input": f"input {src[1]!r}",
+                    "item": f"the item of {src[1]!r}"}[kind]
+            raise CompileError(f"{_at(loc)}{what} is not visible here (a value produced inside a "
+                               "`when` branch or a `map_over` body used outside it?)")
+        spec, chan = self.parent.resolve(src, loc)
+        name = self._channel_name(src)
+        self.needs[src] = name
+        self.inputs[name] = chan
+        self.bindings[name] = spec
+        return _component_input(name, chan), chan
+
+    def _channel_name(self, src: Source) -> str:
+        if src[0] == "input":
+            base = input_channel(src[1])
+        elif src[0] == "item":
+            base = self.b.item_channels[src[1]]
+        else:
+            base = channel(src[1], src[2])
+        name = base
+        n = 1
+        while name in self.inputs:
+            n += 1
+            name = f"{base}-{n}"
+        return name
+
+    # ------------------------------------------------------------------ emitting
+    def add_task(self, base: str, spec: dict[str, Any]) -> str:
+        name = self.names.take(sanitize(base))
+        spec = {"taskInfo": {"name": name}, **spec}
+        deps = sorted(_producers(spec.get("inputs", {})))
+        if deps:
+            spec["dependentTasks"] = deps
+        self.tasks[name] = spec
+        return name
+
+    def component(self) -> dict[str, Any]:
+        comp = component(self.inputs, self.output_chans)
+        dag: dict[str, Any] = {"tasks": dict(sorted(self.tasks.items()))}
+        if self.outputs:
+            dag["outputs"] = self.outputs
+        comp["dag"] = dag
+        return comp
+
+    def export(self, name: str, src_task: str, key: str, chan: Chan) -> None:
+        """Make a subtask's output an output of this DAG."""
+        self.output_chans[name] = chan
+        if chan.artifact:
+            self.outputs.setdefault("artifacts", {})[name] = {
+                "artifactSelectors": [{"producerSubtask": src_task, "outputArtifactKey": key}]}
+        else:
+            self.outputs.setdefault("parameters", {})[name] = {
+                "valueFromParameter": {"producerSubtask": src_task, "outputParameterKey": key}}
+
+
+def _component_input(name: str, chan: Chan) -> dict[str, Any]:
+    return {"componentInputArtifact": name} if chan.artifact else {"componentInputParameter": name}
+
+
+def _producers(inputs: dict[str, Any]) -> set[str]:
+    out: set[str] = set()
+    for group in inputs.values():
+        for spec in group.values():
+            for k in ("taskOutputParameter", "taskOutputArtifact"):
+                if k in spec:
+                    out.add(spec[k]["producerTask"])
+    return out
+
+
+def _put_input(inputs: dict[str, Any], name: str, spec: dict[str, Any], chan: Chan) -> None:
+    inputs.setdefault("artifacts" if chan.artifact else "parameters", {})[name] = spec
+
+
+# ----------------------------------------------------------------------------- bindings
+
+
+@attrs.frozen
+class Ref:
+    """A binding made explicit: read ``source`` (or every field of a whole record), then ``path``."""
+
+    source: Source | None
+    fields: tuple[tuple[str, Source], ...] = ()
+    path: tuple[str, ...] = ()
+    const: Any = None
+
+
+class Builder:
+    """Compiles one IR document into components, executors and the root DAG."""
+
+    def __init__(self, doc: ir.WorkflowIR, image: str, pipeline_name: str) -> None:
+        self.doc = doc
+        self.image = image
+        self.components: dict[str, Any] = {}
+        self.executors: dict[str, Any] = {}
+        self.comp_names = Namer(reserved=("comp-" + pipeline_name,))
+        self.item_channels: dict[str, str] = {}
+        self.counters: dict[str, int] = {}
+        self.node_outputs: dict[str, tuple[ir.Param, ...]] = {}
+        self.item_types: dict[str, ir.TypeRef] = {}
+        self.wf: ir.Workflow = doc.workflow
+
+    def count(self, kind: str) -> int:
+        self.counters[kind] = self.counters.get(kind, 0) + 1
+        return self.counters[kind]
+
+    def new_component(self, base: str) -> str:
+        return self.comp_names.take("comp-" + sanitize(base))
+
+    # ------------------------------------------------------------------ workflows
+    def workflow_dag(self, wf: ir.Workflow, key: str, top: dict[str, Chan]) -> Dag:
+        """A workflow's DAG: its nodes and its results as DAG outputs."""
+        saved = (self.wf, self.node_outputs, self.item_types)
+        self.wf = wf
+        self.node_outputs = {n.id: ir.node_outputs(n, self.doc) for n in ir.walk(wf.nodes)}
+        self.item_types = {n.id: n.item_type for n in ir.walk(wf.nodes) if isinstance(n, ir.MapNode)}
+        try:
+            dag = Dag(self, key, None, top=top)
+            if wf.on_failure is not None:
+                self._with_exit_handler(wf, dag)
+            else:
+                self.block(wf.nodes, dag)
+                self._results(wf, dag)
+        finally:
+            self.wf, self.node_outputs, self.item_types = saved
+        return dag
+
+    def _results(self, wf: ir.Workflow, inner: Dag) -> None:
+        declared = {p.name: p for p in wf.outputs}
+        for a in wf.results:
+            if a.optional:
+                raise CompileError(f"{_at(wf.loc)}workflow result {a.param!r} comes from a `when` branch; "
+                                   "Vertex cannot return a value that may not exist (not supported yet)")
+            t = declared[a.param].type
+            src = self.value_source(a.value, t, inner, local=True, loc=wf.loc)
+            lo = inner.local[src[1]]
+            key, chan = lo.outputs[src[2]]
+            inner.export(a.param, lo.task, key, Chan(t, chan.artifact))
+
+    def _with_exit_handler(self, wf: ir.Workflow, root: Dag) -> None:
+        assert wf.on_failure is not None
+        key = self.new_component(f"exit-handler-{self.count('exit-handler')}")
+        body = Dag(self, key, root)
+        self.block(wf.nodes, body)
+        self._results(wf, body)
+        inputs: dict[str, Any] = {}
+        for name, spec in sorted(body.bindings.items()):
+            _put_input(inputs, name, spec, body.inputs[name])
+        self.components[key] = body.component()
+        handler = root.add_task(key[len("comp-"):], {"componentRef": {"name": key}, "inputs": inputs})
+        for name, chan in body.output_chans.items():
+            root.export(name, handler, name, chan)
+        self._on_failure_task(wf.on_failure, root, handler)
+
+    def _on_failure_task(self, of: ir.OnFailure, root: Dag, handler: str) -> None:
+        template = self.doc.task(of.task)
+        failure_args = [a for a in of.args if isinstance(a.value, ir.InputRef) and a.value.name == "$failure"]
+        plain = tuple(a for a in of.args if a not in failure_args)
+        inputs, chans, plan = self.task_inputs(plain, template, root, of.loc)
+        _put_input(inputs, "status", {"taskFinalStatus": {"producerTask": handler}}, Chan(ir.TypeRef("any")))
+        for a in failure_args:
+            plan[a.param] = {"failure": "status"}
+        key = self.new_component(f"{of.task}-on-failure")
+        label = "exec-" + key[len("comp-"):]
+        comp = component(chans, {}, label)
+        comp.setdefault("inputDefinitions", {}).setdefault("parameters", {})["status"] = {
+            "parameterType": "TASK_FINAL_STATUS", "isOptional": True}
+        self.components[key] = comp
+        payload = task_payload(template, f"on_failure/{of.task}", self.doc.workflow.name, self.doc.digest, plan)
+        payload["on_failure"] = True
+        self.executors[label] = executor(template.image or self.image, "task", payload, template.resources)
+        root.add_task(key[len("comp-"):], {
+            "componentRef": {"name": key},
+            "inputs": inputs,
+            "dependentTasks": [handler],
+            "triggerPolicy": {"strategy": "ALL_UPSTREAM_TASKS_COMPLETED"},
+        })
+
+    # ------------------------------------------------------------------ blocks
+    def block(self, nodes: tuple[ir.Node, ...], dag: Dag) -> None:
+        for n in nodes:
+            if isinstance(n, ir.TaskNode):
+                self.task_node(n, dag)
+            elif isinstance(n, ir.MapNode):
+                self.map_node(n, dag)
+            elif isinstance(n, ir.ConditionalNode):
+                self.conditional(n, dag)
+            else:
+                self.subworkflow(n, dag)
+
+    # ------------------------------------------------------------------ references
+    def ref(self, b: ir.Binding) -> Ref:
+        """A binding as sources to read: a whole NamedTuple reads each of its outputs."""
+        if isinstance(b, ir.Const):
+            return Ref(None, const=b.value)
+        if isinstance(b, ir.InputRef):
+            return Ref(("input", b.name), path=b.path)
+        if isinstance(b, ir.ItemRef):
+            return Ref(("item", b.map), path=b.path)
+        if b.output is not None:
+            return Ref(("output", b.node, b.output), path=b.path)
+        if b.path:
+            return Ref(("output", b.node, b.path[0]), path=b.path[1:])
+        outs = self.node_outputs.get(b.node, ())
+        return Ref(None, fields=tuple((p.name, ("output", b.node, p.name)) for p in outs))
+
+    def binding_type(self, b: ir.Binding) -> ir.TypeRef:
+        if isinstance(b, ir.Const):
+            return ir.TypeRef("any")
+        if isinstance(b, ir.InputRef):
+            base = next(p.type for p in self.wf.inputs if p.name == b.name)
+            return follow_type(base, b.path)
+        if isinstance(b, ir.ItemRef):
+            return follow_type(self.item_types[b.map], b.path)
+        outs = {p.name: p.type for p in self.node_outputs.get(b.node, ())}
+        if b.output is None:
+            if not b.path:
+                raise CompileError(f"a whole NamedTuple of {b.node!r} has no single type")
+            return follow_type(outs[b.path[0]], b.path[1:])
+        return follow_type(outs[b.output], b.path)
+
+    def task_inputs(self, args: tuple[ir.Arg, ...], template: ir.TaskTemplate, dag: Dag,
+                    loc: ir.SourceLoc | None) -> tuple[dict[str, Any], dict[str, Chan], dict[str, Any]]:
+        """A task's ``inputs``, its input definitions and the plan its executor follows to rebuild
+        each argument (select a path, assemble a NamedTuple) before running the task."""
+        params = {p.name: p for p in template.inputs}
+        inputs: dict[str, Any] = {}
+        chans: dict[str, Chan] = {}
+        plan: dict[str, Any] = {}
+        for a in args:
+            if a.optional:
+                raise CompileError(f"{_at(loc)}argument {a.param!r} reads a value from a `when` branch that "
+                                   "may not have run; Vertex cannot pass a missing value (not supported yet)")
+            r = self.ref(a.value)
+            if r.source is None and not r.fields:
+                chan = Chan(params[a.param].type)
+                _put_input(inputs, a.param, {"runtimeValue": {"constant": r.const}}, chan)
+                chans[a.param] = chan
+                plan[a.param] = {"in": a.param}
+                continue
+            if r.source is not None:
+                spec, chan = dag.resolve(r.source, loc)
+                _put_input(inputs, a.param, spec, chan)
+                chans[a.param] = chan
+                plan[a.param] = {"in": a.param, "path": list(r.path)} if r.path else {"in": a.param}
+                continue
+            fields: dict[str, str] = {}
+            for fname, src in r.fields:
+                key = f"{a.param}__{fname}"
+                spec, chan = dag.resolve(src, loc)
+                _put_input(inputs, key, spec, chan)
+                chans[key] = chan
+                fields[fname] = key
+            plan[a.param] = {"fields": fields}
+        return inputs, chans, plan
+
+    def value_source(self, b: ir.Binding, t: ir.TypeRef, dag: Dag, *, local: bool,
+                     loc: ir.SourceLoc | None) -> Source:
+        """A source for ``b`` that needs no plan: the producer output itself, or a small value
+        task that selects, assembles or passes the value (DAG outputs and loop items need one)."""
+        r = self.ref(b)
+        if r.source is not None and not r.path and r.source[0] == "output":
+            if not local or r.source[1] in dag.local:
+                return r.source
+        if r.source is not None and not r.path and not local:
+            return r.source
+        if is_artifact_type(t):
+            raise CompileError(f"{_at(loc)}a file here must come straight from the task that produced it "
+                               "on Vertex (no field selection, pass-through or constant)")
+        return self.value_task(b, t, dag, loc)
+
+    def value_task(self, b: ir.Binding, t: ir.TypeRef, dag: Dag, loc: ir.SourceLoc | None) -> Source:
+        n = self.count("value")
+        node_id = f"value-{n}"
+        key = self.new_component(node_id)
+        label = "exec-" + key[len("comp-"):]
+        fake = ir.TaskTemplate(name="value", module="", qualname="", code_digest="", inputs=(ir.Param("value", t),),
+                               outputs=(ir.Param("out", t),), returns=t)
+        inputs, chans, plan = self.task_inputs((ir.Arg("value", b),), fake, dag, loc)
+        self.components[key] = component(chans, {"out": Chan(t)}, label)
+        self.executors[label] = executor(self.image, "value", {"plan": plan["value"], "type": type_json(t)}, None)
+        task = dag.add_task(node_id, {"componentRef": {"name": key}, "inputs": inputs})
+        dag.local[node_id] = Local(task, {"out": ("out", Chan(t))})
+        return ("output", node_id, "out")
+
+    # ------------------------------------------------------------------ nodes
+    def task_node(self, n: ir.TaskNode, dag: Dag) -> None:
+        template = self.doc.task(n.task)
+        inputs, chans, plan = self.task_inputs(n.args, template, dag, n.loc)
+        outs = output_chans(template.outputs)
+        key = self.new_component(n.id)
+        label = "exec-" + key[len("comp-"):]
+        self.components[key] = component(chans, outs, label)
+        payload = task_payload(template, n.id, self.doc.workflow.name, self.doc.digest, plan)
+        try:
+            self.executors[label] = executor(template.image or self.image, "task", payload, template.resources)
+        except ValueError as exc:
+            raise CompileError(f"{_at(n.loc)}task {template.name!r}: {exc}") from None
+        spec: dict[str, Any] = {"componentRef": {"name": key}}
+        if inputs:
+            spec["inputs"] = inputs
+        spec["cachingOptions"] = {"enableCache": template.cache.enabled}
+        retry = retry_policy(template.retry)
+        if retry:
+            spec["retryPolicy"] = retry
+        task = dag.add_task(n.id, spec)
+        dag.local[n.id] = Local(task, {k: (k, c) for k, c in outs.items()})
+
+    def _nested_task(self, dag: Dag, child: Dag, base: str, extra: dict[str, Any]) -> str:
+        inputs: dict[str, Any] = {}
+        for name, spec in sorted(child.bindings.items()):
+            _put_input(inputs, name, spec, child.inputs[name])
+        self.components[child.key] = child.component()
+        task: dict[str, Any] = {"componentRef": {"name": child.key}}
+        if inputs:
+            task["inputs"] = inputs
+        task.update(extra)
+        return dag.add_task(base, task)
+
+    def map_node(self, n: ir.MapNode, dag: Dag) -> None:
+        k = self.count("for-loop")
+        group = Dag(self, self.new_component(n.id), dag)
+        items = self.ref(n.items.value)
+        iterator: dict[str, Any]
+        if items.source is None and not items.fields:
+            iterator = {"items": {"raw": _json(items.const)}}
+            items_name = channel(n.id, "items")
+        else:
+            src = self.value_source(n.items.value, ir.TypeRef("list", (n.item_type,)), dag, local=False, loc=n.loc)
+            group.resolve(src, n.loc)
+            items_name = group.needs[src]
+            iterator = {"items": {"inputParameter": items_name}}
+        item_name = items_name + "-loop-item"
+        self.item_channels[n.id] = item_name
+        iterator["itemInput"] = item_name
+        body = Dag(self, self.new_component(f"for-loop-{k}"), group)
+        item_chan = Chan(n.item_type)
+        body.items[n.id] = (item_name, item_chan)
+        body.inputs[item_name] = item_chan
+        if "inputParameter" in iterator["items"]:
+            body.inputs[items_name] = group.inputs[items_name]
+            body.bindings[items_name] = {"componentInputParameter": items_name}
+        self.block(n.body, body)
+        src = self.value_source(n.result, n.result_type, body, local=True, loc=n.loc)
+        lo = body.local[src[1]]
+        out_key, chan = lo.outputs[src[2]]
+        if chan.artifact:
+            raise CompileError(f"{_at(n.loc)}map_over returning files is not supported on Vertex yet")
+        collected = channel(src[1], src[2])
+        list_chan = Chan(ir.TypeRef("list", (n.result_type,)))
+        body.export(collected, lo.task, out_key, list_chan)
+        extra: dict[str, Any] = {"parameterIterator": iterator}
+        if n.max_concurrency:
+            extra["iteratorPolicy"] = {"parallelismLimit": n.max_concurrency}
+        loop_task = self._nested_task(group, body, f"for-loop-{k}", extra)
+        group.export("out", loop_task, collected, list_chan)
+        task = self._nested_task(dag, group, n.id, {})
+        dag.local[n.id] = Local(task, {"out": ("out", list_chan)})
+
+    def conditional(self, n: ir.ConditionalNode, dag: Dag) -> None:
+        k = self.count("condition-branches")
+        group = Dag(self, self.new_component(f"condition-branches-{k}"), dag)
+        earlier: list[str] = []
+        # a branch's condition negates every earlier one, so it reads all their operands too
+        operands: dict[str, tuple[Source, Chan]] = {}
+        for br in n.branches:
+
+            def operand(b: ir.Binding, loc: ir.SourceLoc = br.loc) -> tuple[str, ir.TypeRef]:
+                r = self.ref(b)
+                if r.source is None:
+                    raise CompileError(f"{_at(loc)}a condition compares a whole NamedTuple")
+                spec, chan = group.resolve(r.source, loc)
+                name = spec["componentInputParameter"]
+                operands[name] = (r.source, chan)
+                return cel.parameter(name, r.path), self.binding_type(b)
+
+            own = cel.to_cel(br.condition, operand) if br.condition is not None else None
+            condition = cel.branch_condition(own, earlier)
+            if own is not None:
+                earlier.append(own)
+            if not br.nodes:
+                continue
+            m = self.count("condition")
+            child = Dag(self, self.new_component(f"condition-{m}"), group)
+            for name, (src, chan) in sorted(operands.items()):
+                child.inputs[name] = chan
+                child.needs[src] = name
+                child.bindings[name] = {"componentInputParameter": name}
+            self.block(br.nodes, child)
+            self._nested_task(group, child, f"condition-{m}", {"triggerPolicy": {"condition": condition}})
+        if group.tasks:
+            self._nested_task(dag, group, n.id, {})
+
+    def subworkflow(self, n: ir.SubWorkflowNode, dag: Dag) -> None:
+        sub = self.doc.subworkflow(n.workflow)
+        params = {p.name: p for p in sub.inputs}
+        inputs: dict[str, Any] = {}
+        top: dict[str, Chan] = {}
+        for a in n.args:
+            want = params[a.param].type
+            r = self.ref(a.value)
+            if r.source is None and not r.fields:
+                chan = Chan(want)
+                _put_input(inputs, a.param, {"runtimeValue": {"constant": r.const}}, chan)
+            else:
+                src = self.value_source(a.value, want, dag, local=False, loc=n.loc)
+                spec, got = dag.resolve(src, n.loc)
+                if not assignable(got.type, want) and got.type.kind != "any":
+                    raise CompileError(f"{_at(n.loc)}{a.param!r}: {got.type} is not {want}")
+                chan = Chan(want, got.artifact)
+                _put_input(inputs, a.param, spec, chan)
+            top[a.param] = chan
+        key = self.new_component(n.workflow)
+        inner = self.workflow_dag(sub, key, top)
+        self.components[key] = inner.component()
+        call: dict[str, Any] = {"componentRef": {"name": key}}
+        if inputs:
+            call["inputs"] = inputs
+        task = dag.add_task(n.id, call)
+        dag.local[n.id] = Local(task, {k: (k, c) for k, c in inner.output_chans.items()})
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)

@@ -1,0 +1,261 @@
+"""The task container: ``python3 -m typedflow.runtime vertex --executor-input {{$}} ...``.
+
+Reads the KFP executor input, rebuilds each argument as the compiler planned (select a field,
+assemble a NamedTuple, coerce Vertex's doubles back to declared ints), runs the task through
+:func:`typedflow.runtime.execute.execute`, then writes outputs where Vertex reads them
+(``executor_output.json`` and the output artifact paths) and the task's lineage record.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+from typedflow import ir
+from typedflow.codec import converter as ir_converter
+
+from .typemap import coerce, type_from_json
+
+GCS_MOUNT = "/gcs/"
+
+
+def local_path(uri: str) -> Path:
+    """Where a ``gs://`` URI is readable inside a Vertex container (Cloud Storage FUSE)."""
+    if uri.startswith("gs://"):
+        return Path(GCS_MOUNT + uri[len("gs://"):])
+    return Path(uri.removeprefix("file://"))
+
+
+def _gcs_resolver(uri: str, sha256: str | None, is_dir: bool) -> Path:
+    return local_path(uri)
+
+
+def _follow(v: Any, path: list[str]) -> Any:
+    for key in path:
+        if v is None:
+            return None
+        v = v[key]
+    return v
+
+
+def read_input(ei: dict[str, Any], key: str) -> Any:
+    """One executor input as typed JSON: a parameter value, or an artifact as a file handle."""
+    params = ei.get("inputs", {}).get("parameterValues", {})
+    if key in params:
+        return params[key]
+    arts = ei.get("inputs", {}).get("artifacts", {}).get(key)
+    if arts and arts.get("artifacts"):
+        a = arts["artifacts"][0]
+        meta = a.get("metadata") or {}
+        return {"uri": a.get("uri", ""), "sha256": meta.get("sha256"), "format": meta.get("format")}
+    return None
+
+
+def _failure(status: dict[str, Any], workflow: str, job: str) -> dict[str, Any]:
+    error = status.get("error") or {}
+    return {
+        "workflow": workflow,
+        "run_id": job or status.get("pipelineJobResourceName", status.get("pipeline_job_resource_name", "")),
+        "node": status.get("pipelineTaskName", status.get("pipeline_task_name", "")),
+        "error_type": str(status.get("state", "FAILED")),
+        "message": str(error.get("message", "")),
+        "traceback": "",
+    }
+
+
+def build_value(ei: dict[str, Any], plan: dict[str, Any], workflow: str = "", job: str = "") -> Any:
+    if "fields" in plan:
+        value: Any = {f: read_input(ei, key) for f, key in plan["fields"].items()}
+    elif "failure" in plan:
+        value = _failure(read_input(ei, plan["failure"]) or {}, workflow, job)
+    else:
+        value = read_input(ei, plan["in"])
+    return _follow(value, plan.get("path", []))
+
+
+def build_inputs(ei: dict[str, Any], template: ir.TaskTemplate, plan: dict[str, Any],
+                 workflow: str, job: str) -> dict[str, Any]:
+    return {p.name: coerce(build_value(ei, plan[p.name], workflow, job), p.type)
+            for p in template.inputs if p.name in plan}
+
+
+class _Store:
+    """Where a task's files go before they are copied to Vertex's output paths: a content-addressed
+    store under the pipeline root, so handles nested in parameters stay readable downstream."""
+
+    def __init__(self, root: Path) -> None:
+        from typedflow.runtime.store import LocalStore
+
+        self.local = LocalStore(root, durable=False)
+
+    def put_file(self, path: Path) -> tuple[str, str]:
+        return self.local.put_file(path)
+
+    def put_dir(self, path: Path) -> tuple[str, str]:
+        return self.local.put_dir(path)
+
+    def fetch(self, uri: str, sha256: str | None, is_dir: bool) -> Path:
+        return local_path(uri)
+
+    def get_json(self, key: str) -> Any | None:
+        return None  # Vertex caches by itself; the container never reads a cache
+
+    def put_json(self, key: str, data: Any) -> None:
+        return None
+
+
+def _copy(src: Path, dest: Path) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if src.is_dir():
+        shutil.copytree(src, dest, dirs_exist_ok=True)
+    else:
+        shutil.copyfile(src, dest)
+
+
+def write_outputs(ei: dict[str, Any], outputs: dict[str, Any], template: ir.TaskTemplate) -> dict[str, Any]:
+    """``executor_output.json``: parameter values, and each output file copied to its artifact URI."""
+    result: dict[str, Any] = {"parameterValues": {}, "artifacts": {}}
+    out_arts = ei.get("outputs", {}).get("artifacts", {})
+    for p in template.outputs:
+        if p.name not in outputs:
+            continue
+        v = outputs[p.name]
+        if p.name in out_arts and isinstance(v, dict) and "uri" in v:
+            art = dict(out_arts[p.name]["artifacts"][0])
+            _copy(local_path(v["uri"]), local_path(art["uri"]))
+            art["metadata"] = {**(art.get("metadata") or {}), "sha256": v.get("sha256"), "format": v.get("format")}
+            art.pop("type", None)
+            result["artifacts"][p.name] = {"artifacts": [art]}
+        else:
+            result["parameterValues"][p.name] = v
+    write_executor_output(ei, result)
+    return result
+
+
+def write_executor_output(ei: dict[str, Any], result: dict[str, Any]) -> None:
+    path = Path(ei["outputs"]["outputFile"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result), "utf-8")
+
+
+def handles_for_record(outputs: dict[str, Any], written: dict[str, Any]) -> dict[str, Any]:
+    """Outputs as the lineage record names them: artifacts by the URI Vertex keeps."""
+    out = dict(outputs)
+    for key, arts in written.get("artifacts", {}).items():
+        a = arts["artifacts"][0]
+        out[key] = {"uri": a["uri"], "sha256": a["metadata"].get("sha256"), "format": a["metadata"].get("format")}
+    return out
+
+
+def _root(args: argparse.Namespace, ei: dict[str, Any]) -> Path:
+    root = args.pipeline_root or ""
+    if not root or "{{" in root:  # the placeholder was not substituted: stay next to the outputs
+        return Path(ei["outputs"]["outputFile"]).parent
+    return local_path(root)
+
+
+def write_record(root: Path, job: str, record: Any) -> Path:
+    from typedflow.lineage.record import record_to_dict
+
+    data = record_to_dict(record)
+    directory = root / "typedflow" / "runs" / (job or "unknown") / "lineage"
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{data['record_id']}.json"
+    path.write_text(json.dumps(data, sort_keys=True), "utf-8")
+    return path
+
+
+def _attempt(root: Path, job: str, node: str) -> int:
+    """Vertex does not tell a container its attempt: count this node's earlier records."""
+    directory = root / "typedflow" / "runs" / (job or "unknown") / "lineage"
+    if not directory.is_dir():
+        return 1
+    n = 0
+    for p in directory.glob("*.json"):
+        try:
+            if json.loads(p.read_text("utf-8")).get("node_id") == node:
+                n += 1
+        except (OSError, ValueError):
+            continue
+    return n + 1
+
+
+def run_task(args: argparse.Namespace, ei: dict[str, Any]) -> int:
+    from typedflow.runtime.execute import TaskError, execute, utcnow
+    from typedflow.runtime.recording import task_record
+
+    payload = json.loads(args.task)
+    template: ir.TaskTemplate = ir_converter.structure(payload["template"], ir.TaskTemplate)
+    workflow, node, job = payload["workflow"], payload["node"], args.job or ""
+    if "{{" in job:
+        job = ""
+    root = _root(args, ei)
+    if payload.get("on_failure"):
+        status = read_input(ei, "status") or {}
+        if str(status.get("state", "")).upper() in ("SUCCEEDED", "SKIPPED", "CACHED"):
+            write_executor_output(ei, {})
+            return 0
+    inputs = build_inputs(ei, template, payload["plan"], workflow, job)
+    attempt = _attempt(root, job, node)
+    store = _Store(root / "typedflow" / "store")
+    scratch = Path(tempfile.mkdtemp(prefix="tf-vertex-"))
+    started = utcnow()
+    common = dict(doc_name=workflow, ir_digest=payload["ir_digest"], run_id=job or uuid.uuid4().hex,
+                  target="vertex", executor="vertex-container", template=template, node_id=node,
+                  attempt=attempt, inputs=inputs)
+    try:
+        outcome = execute(template, inputs, store=store, use_cache=False, scratch=scratch)
+    except TaskError as err:
+        write_record(root, job, task_record(**common, status="failed", outputs={}, started_at=started,
+                                            ended_at=utcnow(), cache_key=None,
+                                            error=f"{err.error_type}: {err.message}"[:2000]))
+        sys.stderr.write(err.traceback or f"{err.error_type}: {err.message}\n")
+        return 1
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    written = write_outputs(ei, outcome.outputs, template)
+    write_record(root, job, task_record(**common, status="succeeded",
+                                        outputs=handles_for_record(outcome.outputs, written),
+                                        started_at=outcome.started_at, ended_at=outcome.ended_at,
+                                        cache_key=outcome.cache_key))
+    return 0
+
+
+def run_value(args: argparse.Namespace, ei: dict[str, Any]) -> int:
+    """A value task: select a field, assemble a record or pass a value on, typed."""
+    payload = json.loads(args.value)
+    t = type_from_json(payload["type"])
+    value = coerce(build_value(ei, payload["plan"]), t)
+    write_executor_output(ei, {"parameterValues": {"out": value}})
+    return 0
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m typedflow.runtime vertex")
+    p.add_argument("--executor-input", required=True, help="the KFP executor input JSON ({{$}})")
+    p.add_argument("--pipeline-root", default="")
+    p.add_argument("--job", default="")
+    mode = p.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--task", help="JSON: the task template, node, workflow and input plan")
+    mode.add_argument("--value", help="JSON: an input plan and the value's type")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str]) -> int:
+    from typedflow.files import register_resolver
+
+    args = parse(argv)
+    ei: dict[str, Any] = json.loads(args.executor_input)
+    register_resolver("gs", _gcs_resolver)
+    if os.environ.get("TYPEDFLOW_VERTEX_DEBUG"):
+        sys.stderr.write(json.dumps(ei, indent=2) + "\n")
+    if args.task is not None:
+        return run_task(args, ei)
+    return run_value(args, ei)

@@ -1,0 +1,185 @@
+"""Compiled specs parse strictly, pass the structural checker and load in kfp with our signature."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import vertex_flows as flows
+import yaml
+from google.protobuf import json_format
+from kfp.pipeline_spec import pipeline_spec_pb2 as pb
+from typedflow.backends.vertex import BACKEND
+from typedflow.backends.vertex.compiler import compile_spec
+from typedflow.backends.vertex.dag import CompileError
+from typedflow.backends.vertex.typemap import coerce, parameter_type, type_from_description
+from typedflow.backends.vertex.validate import check, check_strict
+
+from typedflow.ir import TypeRef
+
+WORKFLOWS = [flows.chain, flows.diamond, flows.fan, flows.branch, flows.retried, flows.files, flows.records,
+             flows.nested, flows.guarded]
+
+
+def strict(spec: dict[str, Any]) -> None:
+    json_format.ParseDict(spec, pb.PipelineSpec(), ignore_unknown_fields=False)
+    for ex in spec["deploymentSpec"]["executors"].values():
+        json_format.ParseDict(ex, pb.PipelineDeploymentConfig.ExecutorSpec(), ignore_unknown_fields=False)
+
+
+@pytest.mark.parametrize("wf", WORKFLOWS, ids=lambda w: w.name)
+def test_spec_is_strict_sound_and_deterministic(wf: Any) -> None:
+    spec = compile_spec(wf.ir)
+    strict(spec)
+    assert check_strict(spec) == []
+    assert check(spec) == []
+    assert spec["schemaVersion"] == "2.1.0"
+    assert json.dumps(compile_spec(wf.ir), sort_keys=True) == json.dumps(spec, sort_keys=True)
+
+
+def _signature_of_workflow(wf: Any) -> tuple[dict[str, str], dict[str, str]]:
+    ins = {p.name: parameter_type(p.type) for p in wf.ir.workflow.inputs}
+    outs = {p.name: parameter_type(p.type) for p in wf.ir.workflow.outputs}
+    return ins, outs
+
+
+@pytest.mark.parametrize("wf", WORKFLOWS, ids=lambda w: w.name)
+def test_kfp_loads_the_file_with_the_workflow_signature(wf: Any, tmp_path: Path) -> None:
+    from kfp import components
+
+    path = tmp_path / "spec.yaml"
+    path.write_text(BACKEND.compile(wf.ir, {"output": str(path)}))
+    comp = components.load_component_from_file(str(path))
+    comp.pipeline_spec  # noqa: B018 - kfp parses the spec strictly on access
+    assert comp.name == wf.ir.workflow.name
+    ins = {k: v.type for k, v in (comp.component_spec.inputs or {}).items()}
+    outs = {k: v.type for k, v in (comp.component_spec.outputs or {}).items()}
+    kfp_names = {"NUMBER_INTEGER": "Integer", "NUMBER_DOUBLE": "Float", "STRING": "String",
+                 "BOOLEAN": "Boolean", "LIST": "List", "STRUCT": "Dict"}
+    want_in, want_out = _signature_of_workflow(wf)
+    assert ins == {k: kfp_names[v] for k, v in want_in.items()}
+    assert outs == {k: kfp_names[v] for k, v in want_out.items()}
+
+
+def test_output_format_follows_the_suffix(tmp_path: Path) -> None:
+    as_json = BACKEND.compile(flows.chain.ir, {"output": str(tmp_path / "p.json")})
+    as_yaml = BACKEND.compile(flows.chain.ir, {"output": str(tmp_path / "p.yml")})
+    assert json.loads(as_json) == yaml.safe_load(as_yaml)
+    assert json.loads(BACKEND.compile(flows.chain.ir, {"output": None}))["pipelineInfo"]["name"] == "chain"
+
+
+def test_policies_map_to_vertex_fields() -> None:
+    spec = compile_spec(flows.retried.ir)
+    flaky = spec["root"]["dag"]["tasks"]["flaky"]
+    assert flaky["retryPolicy"] == {"maxRetryCount": 2, "backoffDuration": "0s", "backoffFactor": 1.0,
+                                    "backoffMaxDuration": "0s"}
+    assert flaky["cachingOptions"] == {"enableCache": True}
+    spec = compile_spec(flows.records.ir)
+    res = spec["deploymentSpec"]["executors"]["exec-stats"]["container"]["resources"]
+    assert res["resourceCpuLimit"] == "2" and res["resourceMemoryLimit"] == "4Gi"
+    assert res["accelerator"]["resourceType"] == "NVIDIA_TESLA_T4" and res["accelerator"]["resourceCount"] == "1"
+    args = spec["deploymentSpec"]["executors"]["exec-stats"]["container"]["args"]
+    payload = json.loads(args[args.index("--task") + 1])
+    # the code digest is part of what Vertex fingerprints for its cache
+    assert payload["template"]["code_digest"] == flows.stats.template.code_digest
+
+
+def test_types_are_recorded_and_values_coerced_back() -> None:
+    spec = compile_spec(flows.records.ir)
+    cfg = spec["root"]["inputDefinitions"]["parameters"]["cfg"]
+    assert cfg["parameterType"] == "STRUCT"
+    t = type_from_description(cfg["description"])
+    assert t is not None and t.name.endswith(":Config")
+    files = compile_spec(flows.files.ir)
+    art = files["components"]["comp-write-csv"]["outputDefinitions"]["artifacts"]["out"]
+    assert art["artifactType"]["schemaTitle"] == "system.Dataset"
+    lt = TypeRef("list", (TypeRef("dict", (TypeRef("int"),)),))
+    assert coerce([{"a": 1.0}, {"b": 2.0}], lt) == [{"a": 1}, {"b": 2}]
+    assert isinstance(coerce([{"a": 1.0}], lt)[0]["a"], int)
+
+
+def test_defaults_and_on_failure_exit_handler() -> None:
+    spec = compile_spec(flows.chain.ir)
+    y = spec["root"]["inputDefinitions"]["parameters"]["y"]
+    assert y["defaultValue"] == 2 and y["isOptional"] is True
+    spec = compile_spec(flows.guarded.ir)
+    tasks = spec["root"]["dag"]["tasks"]
+    exit_task = next(t for t in tasks.values() if t.get("triggerPolicy", {}).get("strategy"))
+    assert exit_task["triggerPolicy"]["strategy"] == "ALL_UPSTREAM_TASKS_COMPLETED"
+    assert exit_task["inputs"]["parameters"]["status"] == {"taskFinalStatus": {"producerTask": "exit-handler-1"}}
+
+
+def test_conditions_compile_to_cel_over_task_inputs() -> None:
+    spec = compile_spec(flows.branch.ir)
+    group = spec["components"]["comp-condition-branches-1"]["dag"]["tasks"]
+    conds = sorted(t["triggerPolicy"]["condition"] for t in group.values())
+    assert conds == ["!(inputs.parameter_values['pipelinechannel--double-out'] > 10.0)",
+                     "inputs.parameter_values['pipelinechannel--double-out'] > 10.0"]
+
+
+def test_values_from_untaken_branches_are_refused_with_a_location() -> None:
+    with pytest.raises(CompileError, match=r"vertex_flows.py:\d+"):
+        compile_spec(flows.maybe.ir)
+
+
+# ----------------------------------------------------------------------------- the checker itself
+
+
+def _broken(mutate: Any) -> list[str]:
+    spec = copy.deepcopy(compile_spec(flows.diamond.ir))
+    mutate(spec)
+    return check(spec)
+
+
+def test_checker_reports_dangling_references_type_mismatches_and_cycles() -> None:
+    tasks = lambda s: s["root"]["dag"]["tasks"]  # noqa: E731
+
+    def bad_ref(s: dict[str, Any]) -> None:
+        tasks(s)["double"]["componentRef"]["name"] = "comp-nope"
+
+    def bad_producer(s: dict[str, Any]) -> None:
+        tasks(s)["add"]["inputs"]["parameters"]["a"]["taskOutputParameter"]["producerTask"] = "ghost"
+
+    def bad_key(s: dict[str, Any]) -> None:
+        tasks(s)["add"]["inputs"]["parameters"]["a"]["taskOutputParameter"]["outputParameterKey"] = "nope"
+
+    def bad_type(s: dict[str, Any]) -> None:
+        s["components"]["comp-add"]["inputDefinitions"]["parameters"]["a"]["parameterType"] = "STRING"
+
+    def bad_label(s: dict[str, Any]) -> None:
+        s["components"]["comp-add"]["executorLabel"] = "exec-nope"
+
+    def cycle(s: dict[str, Any]) -> None:
+        tasks(s)["double"]["dependentTasks"] = ["scale-2"]
+
+    assert any("componentRef" in p for p in _broken(bad_ref))
+    assert any("'ghost'" in p for p in _broken(bad_producer))
+    assert any("no output 'nope'" in p for p in _broken(bad_key))
+    assert any("flows into a STRING" in p for p in _broken(bad_type))
+    assert any("executorLabel" in p for p in _broken(bad_label))
+    assert any("cycle" in p for p in _broken(cycle))
+
+    spec = copy.deepcopy(compile_spec(flows.branch.ir))
+    group = spec["components"]["comp-condition-branches-1"]["dag"]["tasks"]
+    first = sorted(group)[0]
+    group[first]["triggerPolicy"]["condition"] = "inputs.parameter_values['pipelinechannel--nope'] > 1.0"
+    assert any("'pipelinechannel--nope'" in p for p in check(spec))
+
+
+def test_checker_uses_typedflow_assignability() -> None:
+    spec = copy.deepcopy(compile_spec(flows.records.ir))
+    comp = spec["components"]["comp-describe-cfg"]["inputDefinitions"]["parameters"]["cfg"]
+    comp["description"] = comp["description"].replace("vertex_flows:Config", "vertex_flows:Other")
+    assert any("flows into a Other input" in p for p in check(spec))
+
+
+def test_compiler_imports_no_cloud_sdk() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, typedflow.backends.vertex, typedflow.backends.vertex.compiler; "
+            "print(any(m.startswith(('google.cloud.aiplatform', 'kfp')) for m in sys.modules))")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"

@@ -1,0 +1,112 @@
+"""The compiled spec, loaded by kfp from the file, runs under kfp.local with the same outputs as the
+local interpreter (task containers run on the host through a test-only adapter)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import vertex_flows as flows
+from kfp_harness import run_spec
+from typedflow.backends.vertex import BACKEND
+
+from typedflow.running import RunOptions, run_workflow
+
+
+def both(wf: Any, inputs: dict[str, Any], tmp_path: Path, *, spec_inputs: dict[str, Any] | None = None
+         ) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+    local = run_workflow(wf.ir, inputs, RunOptions(store=tmp_path / "local"))  # inputs as typed JSON
+    assert local.ok, local.failures
+    path = tmp_path / "spec.yaml"
+    path.write_text(BACKEND.compile(wf.ir, {"output": str(path)}))
+    outs, warnings = run_spec(path, spec_inputs if spec_inputs is not None else inputs, tmp_path / "kfp")
+    unresolved = [w for w in warnings if "Could not resolve" in w or "evaluation failed" in w]
+    assert unresolved == [], "kfp.local skipped a condition it could not resolve"
+    return local.outputs, outs, warnings
+
+
+def test_chain(tmp_path: Path) -> None:
+    local, vertex, _ = both(flows.chain, {"x": 3}, tmp_path)
+    assert vertex == local == {"out": 12}
+
+
+def test_diamond(tmp_path: Path) -> None:
+    local, vertex, _ = both(flows.diamond, {"x": 3}, tmp_path)
+    assert vertex == local == {"out": 30.0}
+
+
+def test_map_over_with_fan_in(tmp_path: Path) -> None:
+    local, vertex, _ = both(flows.fan, {"n": 5}, tmp_path)
+    assert vertex == local == {"out": 20}
+
+
+@pytest.mark.parametrize(("x", "ran"), [(3, {"small"}), (8, {"big"}), (2, {"small", "four"})])
+def test_when_otherwise_runs_exactly_the_taken_branches(x: int, ran: set[str], tmp_path: Path) -> None:
+    local_marks, vertex_marks = tmp_path / "lm", tmp_path / "vm"
+    local_marks.mkdir()
+    vertex_marks.mkdir()
+    local = run_workflow(flows.branch, {"x": x, "marks": str(local_marks)}, RunOptions(store=tmp_path / "l"))
+    path = tmp_path / "spec.json"
+    path.write_text(BACKEND.compile(flows.branch.ir, {"output": str(path)}))
+    vertex, warnings = run_spec(path, {"x": x, "marks": str(vertex_marks)}, tmp_path / "kfp")
+    assert not [w for w in warnings if "Could not resolve" in w]
+    assert vertex == local.outputs == {"out": 2 * x}
+    assert {p.name for p in local_marks.iterdir()} == ran
+    assert {p.name for p in vertex_marks.iterdir()} == ran
+
+
+def test_retried_task(tmp_path: Path) -> None:
+    (tmp_path / "lc").mkdir()
+    (tmp_path / "vc").mkdir()
+    local = run_workflow(flows.retried, {"counter_dir": str(tmp_path / "lc")}, RunOptions(store=tmp_path / "l"))
+    path = tmp_path / "spec.yaml"
+    path.write_text(BACKEND.compile(flows.retried.ir, {"output": str(path)}))
+    vertex, _ = run_spec(path, {"counter_dir": str(tmp_path / "vc")}, tmp_path / "kfp")
+    assert vertex == local.outputs == {"out": 13}
+    assert len(list((tmp_path / "vc").iterdir())) == 3
+
+
+def test_typed_file_between_tasks(tmp_path: Path) -> None:
+    local, vertex, _ = both(flows.files, {"rows": 7}, tmp_path)
+    assert vertex == local == {"out": 7}
+    arts = list((tmp_path / "kfp").rglob("write-csv/out"))
+    assert arts and arts[0].read_text().startswith("a,b\n")
+
+
+def test_records_namedtuples_and_conditions_on_fields(tmp_path: Path) -> None:
+    cfg = {"name": "cfg", "threshold": 1.0}
+    local, vertex, _ = both(flows.records, {"n": 4, "cfg": cfg}, tmp_path)
+    assert vertex == local == {"mean": 1.5, "count": 4}
+
+
+def test_nested_subworkflow_map_closure_and_fields(tmp_path: Path) -> None:
+    cfg = {"name": "cfg", "threshold": 1.0}
+    local, vertex, _ = both(flows.nested, {"n": 3, "cfg": cfg}, tmp_path)
+    assert vertex == local
+
+
+def test_lineage_records_are_written_next_to_the_artifacts(tmp_path: Path) -> None:
+    both(flows.chain, {"x": 1}, tmp_path)
+    records = [json.loads(p.read_text()) for p in (tmp_path / "kfp").rglob("typedflow/runs/*/lineage/*.json")]
+    assert sorted(r["node_id"] for r in records) == ["add", "add-2", "double"]
+    assert {(r["target"], r["executor"], r["status"]) for r in records} == {
+        ("vertex", "vertex-container", "succeeded")}
+    assert sys.modules["vertex_flows"] is flows
+
+
+def test_on_failure_runs_as_exit_handler_only_on_failure(tmp_path: Path) -> None:
+    path = tmp_path / "spec.yaml"
+    path.write_text(BACKEND.compile(flows.guarded.ir, {"output": str(path)}))
+    ok, _ = run_spec(path, {"x": 2}, tmp_path / "ok")
+    assert ok == {"out": 2}
+    with pytest.raises(RuntimeError):
+        run_spec(path, {"x": -1}, tmp_path / "bad")
+    ran = {json.loads(p.read_text())["task"]: json.loads(p.read_text())["status"]
+           for p in (tmp_path / "bad").rglob("typedflow/runs/*/lineage/*.json")}
+    assert ran == {"boom": "failed", "notify": "succeeded"}
+    assert {json.loads(p.read_text())["task"] for p in (tmp_path / "ok").rglob("lineage/*.json")} == {"boom"}
+    local = run_workflow(flows.guarded.ir, {"x": -1}, RunOptions(store=tmp_path / "l"))
+    assert not local.ok and any(n.task == "notify" and n.status == "succeeded" for n in local.nodes)

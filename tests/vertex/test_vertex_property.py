@@ -1,0 +1,89 @@
+"""Random typed DAGs (tasks, when/otherwise, map_over) compile to specs that parse strictly and
+pass the structural checker."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from typedflow.backends.vertex.compiler import compile_spec
+from typedflow.backends.vertex.validate import check, check_strict
+
+from typedflow import ir
+
+LOC = ir.SourceLoc("gen.py", 1)
+TYPES = [ir.TypeRef("int"), ir.TypeRef("float"), ir.TypeRef("str"), ir.TypeRef("list", (ir.TypeRef("int"),)),
+         ir.TypeRef("dict", (ir.TypeRef("float"),))]
+CONSTS: dict[str, Any] = {"int": 1, "float": 0.5, "str": "s", "list": [1, 2], "dict": {"a": 1.0}}
+
+
+def template(i: int, ins: list[ir.TypeRef], out: ir.TypeRef) -> ir.TaskTemplate:
+    return ir.TaskTemplate(name=f"t{i}", module="gen", qualname=f"t{i}", code_digest=f"sha256:{i}",
+                           inputs=tuple(ir.Param(f"p{j}", t) for j, t in enumerate(ins)),
+                           outputs=(ir.Param("out", out),), returns=out)
+
+
+@st.composite
+def workflows(draw: st.DrawFn) -> ir.WorkflowIR:
+    inputs = (ir.Param("x", ir.TypeRef("int")), ir.Param("xs", ir.TypeRef("list", (ir.TypeRef("int"),))))
+    templates: list[ir.TaskTemplate] = []
+    counter = [0]
+
+    def new_task(avail: list[tuple[ir.Binding, ir.TypeRef]]) -> tuple[ir.TaskNode, ir.TypeRef]:
+        i = counter[0]
+        counter[0] += 1
+        n_in = draw(st.integers(0, 3))
+        ins = [draw(st.sampled_from(TYPES)) for _ in range(n_in)]
+        out = draw(st.sampled_from(TYPES))
+        args = []
+        for j, t in enumerate(ins):
+            choices = [b for b, bt in avail if bt == t]
+            if choices and draw(st.booleans()):
+                args.append(ir.Arg(f"p{j}", draw(st.sampled_from(choices))))
+            else:
+                args.append(ir.Arg(f"p{j}", ir.Const(CONSTS[t.kind])))
+        templates.append(template(i, ins, out))
+        return ir.TaskNode(f"t{i}", f"t{i}", tuple(args), LOC), out
+
+    def block(avail: list[tuple[ir.Binding, ir.TypeRef]], depth: int) -> tuple[list[ir.Node], list[Any]]:
+        nodes: list[ir.Node] = []
+        mine: list[tuple[ir.Binding, ir.TypeRef]] = []
+        for _ in range(draw(st.integers(1, 4))):
+            kind = draw(st.sampled_from(["task", "task", "when", "map"] if depth < 2 else ["task"]))
+            seen = avail + mine
+            if kind == "task":
+                node, out = new_task(seen)
+                nodes.append(node)
+                mine.append((ir.OutputRef(node.id, "out"), out))
+            elif kind == "when":
+                ints = [b for b, t in seen if t.kind == "int"]
+                cond = ir.Compare(draw(st.sampled_from(["<", "==", ">="])), draw(st.sampled_from(ints)), ir.Const(2))
+                arms = [ir.Branch(cond, tuple(block(seen, depth + 1)[0]), LOC)]
+                if draw(st.booleans()):
+                    arms.append(ir.Branch(None, tuple(block(seen, depth + 1)[0]), LOC))
+                nodes.append(ir.ConditionalNode(f"when-{counter[0]}-{len(nodes)}", tuple(arms), LOC))
+            else:
+                lists = [b for b, t in seen if t.kind == "list"]
+                mid = f"map-{counter[0]}-{len(nodes)}"
+                body, body_avail = block([*seen, (ir.ItemRef(mid), ir.TypeRef("int"))], depth + 1)
+                result, rtype = draw(st.sampled_from(body_avail or [(ir.ItemRef(mid), ir.TypeRef("int"))]))
+                nodes.append(ir.MapNode(mid, ir.Arg("items", draw(st.sampled_from(lists))), ir.TypeRef("int"),
+                                        tuple(body), result, rtype, draw(st.sampled_from([None, 2])), LOC))
+                mine.append((ir.OutputRef(mid, "out"), ir.TypeRef("list", (rtype,))))
+        return nodes, mine
+
+    start = [(ir.InputRef("x"), ir.TypeRef("int")), (ir.InputRef("xs"), ir.TypeRef("list", (ir.TypeRef("int"),)))]
+    nodes, produced = block(start, 0)
+    result, rtype = draw(st.sampled_from(produced or start))
+    wf = ir.Workflow(name="generated", inputs=inputs, outputs=(ir.Param("out", rtype),), returns=rtype,
+                     results=(ir.Arg("out", result),), nodes=tuple(nodes), loc=LOC)
+    return ir.WorkflowIR(workflow=wf, tasks=tuple(templates), python_version="3.11.0", digest="sha256:gen")
+
+
+@settings(max_examples=40, deadline=None)
+@given(workflows())
+def test_random_dags_compile_to_sound_specs(doc: ir.WorkflowIR) -> None:
+    spec = compile_spec(doc)
+    assert check_strict(spec) == []
+    assert check(spec) == []

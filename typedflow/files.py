@@ -11,13 +11,22 @@ import os
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any, Generic, TypeVar
+from typing import IO, TYPE_CHECKING, Any, Generic
 
 import attrs
 
 from typedflow.formats import Format
 
-F = TypeVar("F", bound=Format, covariant=True)
+if TYPE_CHECKING:
+    # PEP 696 default: a bare ``TypedFile`` means ``TypedFile[Format]`` (any format), also under
+    # ``mypy --strict``. Only type checkers read this; at run time no default is needed.
+    from typing_extensions import TypeVar
+
+    F = TypeVar("F", bound=Format, covariant=True, default=Format)
+else:
+    from typing import TypeVar
+
+    F = TypeVar("F", bound=Format, covariant=True)
 
 # scheme -> (uri, sha256, is_dir) -> local path. Stores register themselves for remote schemes.
 Resolver = Callable[[str, "str | None", bool], Path]

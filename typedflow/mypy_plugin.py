@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Final, NamedTuple
 
+import mypy.plugin  # first, like mypy's own plugins: its modules import each other in cycles
 from mypy.argmap import map_actuals_to_formals
 from mypy.checker import TypeChecker
 from mypy.errorcodes import ARG_TYPE, ATTR_DEFINED, ErrorCode
@@ -90,7 +91,6 @@ from mypy.nodes import (
     YieldExpr,
     YieldFromExpr,
 )
-from mypy.plugin import FunctionContext, Plugin
 from mypy.subtypes import is_subtype
 from mypy.typeops import type_object_type
 from mypy.types import (
@@ -109,6 +109,7 @@ from mypy.types import (
 )
 
 WORKFLOW_DECORATOR: Final = "typedflow.dsl.workflow"
+_DSL_DECORATORS: Final = frozenset({WORKFLOW_DECORATOR, "typedflow.dsl.task"})
 TASK_CLASS: Final = "typedflow.dsl.Task"
 WORKFLOW_CLASS: Final = "typedflow.dsl.Workflow"
 MAP_OVER: Final = "typedflow.blocks.map_over"
@@ -134,7 +135,7 @@ CONDITION: Final = ErrorCode("typedflow-condition", "when() without a condition 
 OTHERWISE: Final = ErrorCode("typedflow-otherwise", "otherwise() not right after a when() block", _CATEGORY)
 
 _HINTS: Final = {
-    TRUTHINESS.code: 'branch with "with when(cond):" / "with otherwise():" (combine conditions with &, |, ~)',
+    TRUTHINESS.code: 'branch with "with when(cond):" / "with otherwise():" (combine conditions with & and |)',
     ITERATION.code: 'use "map_over(fn, items)" to run a task per element',
     ARITHMETIC.code: "compute it inside a @task",
     LEN.code: "compute it inside a @task",
@@ -182,16 +183,16 @@ class _Out(NamedTuple):
     branch: WithStmt | None = None  # the when/otherwise block that produced it
 
 
-class TypedflowPlugin(Plugin):
+class TypedflowPlugin(mypy.plugin.Plugin):
     """Checks ``@workflow`` bodies (see the module docstring)."""
 
-    def get_function_hook(self, fullname: str) -> Callable[[FunctionContext], Type] | None:
+    def get_function_hook(self, fullname: str) -> Callable[[mypy.plugin.FunctionContext], Type] | None:
         if fullname == WORKFLOW_DECORATOR:
             return workflow_decorator_hook
         return None
 
 
-def workflow_decorator_hook(ctx: FunctionContext) -> Type:
+def workflow_decorator_hook(ctx: mypy.plugin.FunctionContext) -> Type:
     """Check the body of the function ``workflow`` decorates; the decorator's type is unchanged."""
     api = ctx.api
     if isinstance(api, TypeChecker):
@@ -219,29 +220,36 @@ def _find_decorator(statements: Sequence[Statement], call: CallExpr) -> Decorato
     for s in statements:
         if isinstance(s, Decorator) and any(d is call for d in s.decorators):
             return s
-        for body in _bodies(s):
-            found = _find_decorator(body, call)
+        for block in _blocks(s):
+            found = _find_decorator(block.body, call)
             if found is not None:
                 return found
     return None
 
 
-def _bodies(s: Statement) -> Iterator[list[Statement]]:
-    if isinstance(s, Decorator | FuncDef):
-        fn = s.func if isinstance(s, Decorator) else s
-        yield fn.body.body
-    elif isinstance(s, ClassDef | Block):
-        yield (s.defs if isinstance(s, ClassDef) else s).body
-    elif isinstance(s, OverloadedFuncDef):
-        yield list(s.items)
-    elif isinstance(s, IfStmt | WhileStmt | ForStmt | WithStmt | TryStmt):
-        blocks = s.body if isinstance(s, IfStmt) else [s.body]
-        if isinstance(s, TryStmt):
-            blocks = [s.body, *s.handlers]
-        extra = [getattr(s, "else_body", None), getattr(s, "finally_body", None)]
-        for b in [*blocks, *extra]:
-            if isinstance(b, Block):
-                yield b.body
+def _blocks(s: Statement) -> list[Block]:
+    """The blocks directly inside a statement."""
+    if isinstance(s, Decorator):
+        return [s.func.body]
+    if isinstance(s, FuncDef):
+        return [s.body]
+    if isinstance(s, ClassDef):
+        return [s.defs]
+    if isinstance(s, Block):
+        return [s]
+    if isinstance(s, IfStmt):
+        return [*s.body, *_present(s.else_body)]
+    if isinstance(s, WhileStmt | ForStmt):
+        return [s.body, *_present(s.else_body)]
+    if isinstance(s, WithStmt):
+        return [s.body]
+    if isinstance(s, TryStmt):
+        return [s.body, *s.handlers, *_present(s.else_body), *_present(s.finally_body)]
+    return []
+
+
+def _present(b: Block | None) -> list[Block]:
+    return [] if b is None else [b]
 
 
 @contextmanager
@@ -355,8 +363,8 @@ class _BodyChecker:
                 self.block(body)
         elif isinstance(s, FuncDef):
             self.local_function(s)
-        elif isinstance(s, Decorator):
-            self.local_function(s.func)
+        elif isinstance(s, Decorator) and not any(_decorator_name(d) in _DSL_DECORATORS for d in s.decorators):
+            self.local_function(s.func)  # (a task or workflow defined here is checked on its own)
         elif isinstance(s, Block):
             self.block(s)
 
@@ -577,11 +585,8 @@ class _BodyChecker:
         return _Out(found.label, cond=True, branch=self.current_branch())
 
     def call(self, e: CallExpr) -> _Out | None:
-        if isinstance(e.callee, MemberExpr):
-            self.member(e.callee)  # a method of a task output: the attribute read is the misuse
-            called = None
-        else:
-            called = self.expr(e.callee)
+        # ``output.method()`` is reported as the attribute read; ``output.field()`` calls a value.
+        called = self.expr(e.callee)
         args = [self.expr(a) for a in e.args]
         for a, arg_kind, out in zip(e.args, e.arg_kinds, args, strict=True):
             if out is not None and arg_kind in (ARG_STAR, ARG_STAR2):
@@ -597,7 +602,7 @@ class _BodyChecker:
             self.fail(
                 CONDITION,
                 "when() needs a condition on task outputs or workflow inputs: a bool output or a comparison "
-                'such as "score > 0.5" (combine them with &, |, ~)',
+                'such as "score > 0.5" (combine them with & and |)',
                 e,
             )
         if name in BRANCHES:
@@ -727,15 +732,21 @@ class _BodyChecker:
 
 def _branch_call(s: Statement | None) -> str | None:
     """``WHEN`` or ``OTHERWISE_FN`` for a ``with when(...):`` / ``with otherwise():`` statement."""
-    if isinstance(s, WithStmt) and s.expr and isinstance(s.expr[0], CallExpr):
-        name = _fullname(s.expr[0].callee)
-        return name if name in BRANCHES else None
+    if isinstance(s, WithStmt):
+        for e in s.expr:
+            name = _fullname(e.callee) if isinstance(e, CallExpr) else None
+            if name in BRANCHES:
+                return name
     return None
 
 
 def _record_constructor(e: Expression) -> TypeInfo | None:
     node = e.callee.node if isinstance(e, CallExpr) and isinstance(e.callee, RefExpr) else None
     return node if isinstance(node, TypeInfo) and _is_record(node) else None
+
+
+def _decorator_name(d: Expression) -> str | None:
+    return _fullname(d.callee if isinstance(d, CallExpr) else d)
 
 
 def _fullname(e: Expression) -> str | None:
@@ -823,6 +834,6 @@ def _optional_record(p: ProperType) -> bool:
     return isinstance(p, UnionType) and any(_record_info(get_proper_type(i)) is not None for i in p.items)
 
 
-def plugin(version: str) -> type[Plugin]:
+def plugin(version: str) -> type[mypy.plugin.Plugin]:
     """mypy's entry point."""
     return TypedflowPlugin

@@ -56,7 +56,7 @@ class Promise:
         tracer = self._tracer
         if tracer is not None and not self._poison:
             frame = sys._getframe(2)
-            tracer.problem_at(frame, f"{what} of task output {self._origin} ({self._type}) inside a workflow; "
+            tracer.misuse_at(frame, f"{what} of task output {self._origin} ({self._type}) inside a workflow; "
                                      f"{_HINTS[code]}", code)
 
     def _poisoned(self) -> Promise:

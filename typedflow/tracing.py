@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import platform
 import re
 import sys
@@ -91,6 +92,7 @@ class Tracer:
         self.tasks: dict[str, ir.TaskTemplate] = {}
         self.subworkflows: dict[str, ir.Workflow] = {}
         self.last_conditional: _CondBuilder | None = None
+        self.misused: set[ir.SourceLoc] = set()
 
     # ------------------------------------------------------------------ problems
     def problem(self, loc: ir.SourceLoc, message: str, code: str) -> None:
@@ -98,6 +100,15 @@ class Tracer:
 
     def problem_at(self, frame: FrameType, message: str, code: str) -> None:
         self.problem(frame_loc(frame), message, code)
+
+    def misuse_at(self, frame: FrameType, message: str, code: str) -> None:
+        """A Python operation on a task output: one error per line, and the statement's other
+        consequences (e.g. a call left without arguments after ``*output``) are not reported."""
+        loc = frame_loc(frame)
+        if loc in self.misused:
+            return
+        self.misused.add(loc)
+        self.problem(loc, message, code)
 
     # ------------------------------------------------------------------ ids
     def new_id(self, base: str) -> str:
@@ -151,8 +162,9 @@ class Tracer:
             self.problem(loc, f"{what}: a condition is not a value; use it in `when(...)`", code)
             return None
         if _contains_promise(value):
-            self.problem(loc, f"{what}: a container holding task outputs cannot be passed directly; "
-                              "build it inside a @task", "typedflow-container")
+            self.problem(loc, f"{what}: a container or record holding task outputs cannot be built in a "
+                              "workflow; build it inside a @task (or return a NamedTuple of outputs)",
+                         "typedflow-container")
             return None
         from typedflow.values import encode
 
@@ -174,6 +186,8 @@ class Tracer:
     def bind_call(self, target: str, names: Sequence[str], params: Sequence[ir.Param], anns: dict[str, Any],
                   args: tuple[Any, ...], kwargs: dict[str, Any], loc: ir.SourceLoc) -> list[ir.Arg]:
         given: dict[str, Any] = {}
+        if loc in self.misused:  # e.g. ``task(*output)``: the arguments are unknowable
+            return [ir.Arg(p.name, ir.Const(None)) for p in params]
         if len(args) > len(names):
             self.problem(loc, f"Too many positional arguments for {target}", "call-arg")
         for name, v in zip(names, args, strict=False):
@@ -208,7 +222,7 @@ class Tracer:
                               "@task(name=...)", "typedflow-duplicate-name")
 
     def call_task(self, t: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any], frame: FrameType) -> Any:
-        loc = frame_loc(frame)
+        loc = frame_loc(user_frame(frame))
         sig = t.signature
         template = sig.template
         if template is None:
@@ -234,7 +248,7 @@ class Tracer:
 
     def call_workflow(self, sub: Workflow[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any],
                       frame: FrameType) -> Any:
-        loc = frame_loc(frame)
+        loc = frame_loc(user_frame(frame))
         sub_ir = sub.ir
         w = sub_ir.workflow
         for tmpl in sub_ir.tasks:
@@ -382,6 +396,14 @@ class Tracer:
         return tuple(out)
 
 
+def user_frame(frame: FrameType) -> FrameType:
+    """The nearest frame outside typedflow (a task passed straight to map_over is called from here)."""
+    f: FrameType | None = frame
+    while f is not None and f.f_code.co_filename.startswith(_TYPEDFLOW_DIR):
+        f = f.f_back
+    return f or frame
+
+
 def _contains_promise(v: Any) -> bool:
     if isinstance(v, Promise | Cond):
         return True
@@ -389,6 +411,10 @@ def _contains_promise(v: Any) -> bool:
         return any(_contains_promise(x) for x in v)
     if isinstance(v, dict):
         return any(_contains_promise(x) for x in v.values())
+    if attrs.has(type(v)):
+        return any(_contains_promise(getattr(v, a.name, None)) for a in attrs.fields(type(v)))
+    if dataclasses.is_dataclass(v) and not isinstance(v, type):
+        return any(_contains_promise(getattr(v, f.name, None)) for f in dataclasses.fields(v))
     return False
 
 
@@ -498,6 +524,8 @@ def _bind_results(tracer: Tracer, wf: Workflow[Any, Any], value: Any, returns: i
             tracer.problem(loc, f'No return value expected from {target} (declared "-> None")', "return-value")
         return []
     if isinstance(value, Promise):
+        if value._poison:  # already reported where it was produced
+            return []
         seen = tracer.visible(value, loc, "return value")
         if seen is None:
             return []

@@ -30,6 +30,7 @@ def branch_value(n: int) -> str:
         version = promote(n)
         announce(version)
     with otherwise():
+        announce(version)  # E[mypy]: typedflow-branch-output  # E[tracer]: arg-type
         version = fallback(n)
     announce(version)  # E[mypy]: typedflow-branch-output  # E[tracer]: arg-type
     return version  # E[mypy]: typedflow-branch-output  # E[tracer]: return-value

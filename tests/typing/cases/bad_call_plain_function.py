@@ -1,5 +1,7 @@
 """Outputs go to tasks, not plain functions; and an output is not callable."""
 
+import math
+
 from typedflow import task, workflow
 
 
@@ -17,4 +19,5 @@ def plain_calls(n: int) -> None:
     s = score(n)
     log_score(s)  # E[mypy]: typedflow-call
     isinstance(s, float)  # E[mypy]: typedflow-call
+    math.sqrt(s)  # E[mypy]: typedflow-call  # E[tracer]: typedflow-arithmetic
     s()  # E: typedflow-call  # E[mypy]: operator

@@ -1,5 +1,4 @@
 """map_over applies its function to elements of the list: their type must fit."""
-# xfail[tracer]: a task passed directly to map_over is reported at a line of typedflow/tracing.py
 
 from typedflow import map_over, task, workflow
 

@@ -17,7 +17,7 @@ def log(message: str) -> None:
 def formatting(n: int) -> None:
     s = score(n)
     log(f"score={s}")  # E: typedflow-format
-    log("score=%s" % s)  # E: typedflow-format
-    log("score={}".format(s))  # E: typedflow-format
+    log("score=%s" % s)  # E: typedflow-format  # noqa: UP031
+    log("score={}".format(s))  # E: typedflow-format  # noqa: UP032
     log(str(s))  # E: typedflow-format
     print(s)  # E: typedflow-format

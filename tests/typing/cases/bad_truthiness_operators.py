@@ -18,6 +18,6 @@ def operators(n: int, strict: bool) -> int:
     ok = passed(n)
     both = ok and strict  # E: typedflow-truthiness
     either = strict or ok  # E: typedflow-truthiness
-    with when(not ok):  # E: typedflow-truthiness  # E[tracer]: typedflow-condition
+    with when(not ok):  # E: typedflow-truthiness, typedflow-condition
         pick(n, both)
     return pick(1 if ok else 2, either)  # E: typedflow-truthiness

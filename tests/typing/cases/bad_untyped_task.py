@@ -1,10 +1,10 @@
-"""Task parameters need annotations; the two checkers report the same defect at different places."""
+"""Task parameters need annotations: mypy --strict and the tracer report the definition."""
 
 from typedflow import task, workflow
 
 
-@task  # E[tracer]: typedflow-untyped
-def untyped(x) -> int:  # E[mypy]: no-untyped-def
+@task
+def untyped(x) -> int:  # E[mypy]: no-untyped-def  # E[tracer]: typedflow-untyped
     return 0
 
 

@@ -1,5 +1,4 @@
 """A bare TypedFile parameter accepts a file of any format."""
-# xfail[mypy]: needs a default for TypedFile's type variable (see docs/typing.md)
 
 from typedflow import TypedFile, task, workflow
 from typedflow.formats import Parquet

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -178,9 +179,12 @@ def test_write_failure_leaves_no_partial_group(tmp_path, make_record, monkeypatc
 
 
 _WRITER = """
-import sys
+import os, sys, time
 from typedflow.lineage import LineageLog, new_record
-path, tag, n, every = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+path, tag, n, every, go = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+open(path + ".ready-" + tag, "w").close()
+while go and not os.path.exists(go):  # start together with the other writer
+    time.sleep(0.001)
 with LineageLog(path, flush_every=every) as log:
     i = 0
     while n < 0 or i < n:
@@ -193,7 +197,7 @@ with LineageLog(path, flush_every=every) as log:
 
 def test_crash_mid_append_then_repair(tmp_path, python, subprocess_env) -> None:
     path = tmp_path / "log.jsonl"
-    proc = subprocess.Popen([python, "-c", _WRITER, str(path), "crash", "-1", "3"], env=subprocess_env)
+    proc = subprocess.Popen([python, "-c", _WRITER, str(path), "crash", "-1", "3", ""], env=subprocess_env)
     try:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and (not path.exists() or path.stat().st_size < 50_000):
@@ -222,11 +226,16 @@ def test_crash_mid_append_then_repair(tmp_path, python, subprocess_env) -> None:
 
 def test_two_processes_append_one_chain(tmp_path, python, subprocess_env) -> None:
     path = tmp_path / "log.jsonl"
-    n = 1500
+    n = 600
+    go = tmp_path / "go"
     procs = [
-        subprocess.Popen([python, "-c", _WRITER, str(path), tag, str(n), "7"], env=subprocess_env)
+        subprocess.Popen([python, "-c", _WRITER, str(path), tag, str(n), "5", str(go)], env=subprocess_env)
         for tag in ("alpha", "beta")
     ]
+    deadline = time.monotonic() + 30
+    while len(list(tmp_path.glob("log.jsonl.ready-*"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    go.touch()
     for p in procs:
         assert p.wait(timeout=60) == 0
     result = verify_log(path, deep=True)
@@ -238,8 +247,8 @@ def test_two_processes_append_one_chain(tmp_path, python, subprocess_env) -> Non
         mine = [r.node_id for r in records if r.run_id == tag]
         assert mine == [f"{tag}-{i}" for i in range(n)]  # each writer's order is kept
     runs = [r.run_id for r in records]
-    switches = sum(1 for a, b in zip(runs, runs[1:], strict=False) if a != b)
-    assert switches >= 1
+    switches = sum(1 for a, b in itertools.pairwise(runs) if a != b)
+    assert switches >= 2  # the writers really interleaved
 
 
 def test_fork_child_gets_its_own_descriptor(tmp_path, make_record) -> None:

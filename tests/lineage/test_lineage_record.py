@@ -35,11 +35,11 @@ def test_hash_covers_chain_fields(make_record) -> None:
 
 def test_unknown_or_bad_fields_are_rejected(make_record) -> None:
     data = record_to_dict(make_record())
-    with pytest.raises(Exception):
+    with pytest.raises(ValueError):
         record_from_dict({**data, "extra": 1})
-    with pytest.raises(Exception):
+    with pytest.raises(ValueError):
         record_from_dict({**data, "kind": "other"})
-    with pytest.raises(Exception):
+    with pytest.raises(ValueError):
         record_from_dict({**data, "parameters": {"x": [1, 2]}})
 
 

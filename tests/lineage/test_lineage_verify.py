@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import attrs
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -90,8 +91,10 @@ def test_non_canonical_edit_is_caught(small_log) -> None:
 def test_non_canonical_writer_is_caught_by_deep_check(small_log) -> None:
     lines = _lines(small_log)
     # A consistent chain whose last line is not canonical JSON (e.g. a buggy writer).
-    lines[-1] = lines[-1].replace(b'"user":"root"', b'"user":"\\u0072oot"').replace(
-        b'"target":"local"', b'"target":"\\u006cocal"'
+    lines[-1] = (
+        lines[-1]
+        .replace(b'"user":"root"', b'"user":"\\u0072oot"')
+        .replace(b'"target":"local"', b'"target":"\\u006cocal"')
     )
     assert json.loads(lines[-1]) == json.loads(_lines(small_log)[-1])
     _write(small_log, lines)
@@ -185,3 +188,28 @@ def test_published_head_overrides_head_file(small_log) -> None:
     assert verify_log(small_log, head=Head(19, good.head_hash, 20)).ok
     forged = Head(19, hashlib.sha256(lines[0]).hexdigest(), 20)
     assert not verify_log(small_log, head=forged).ok
+
+
+def _edit_first(lines: list[bytes]) -> list[bytes]:
+    return lines[1:]
+
+
+def _swap_last(lines: list[bytes]) -> list[bytes]:
+    return [*lines[:-2], lines[-1], lines[-2]]
+
+
+def _forge_first(lines: list[bytes]) -> list[bytes]:
+    forged = json.loads(lines[0])
+    forged["record_id"] = "f" * 32
+    return [canonical_bytes(forged), *lines]
+
+
+@pytest.mark.parametrize(
+    ("tamper", "reason", "line"),
+    [(_edit_first, "deleted", 1), (_swap_last, "reordered", 19), (_forge_first, "inserted", 1)],
+)
+def test_tampering_at_the_edges(small_log, tamper, reason, line) -> None:
+    _write(small_log, tamper(_lines(small_log)))
+    result = verify_log(small_log)
+    assert not result.ok and result.failure is not None
+    assert (result.failure.reason, result.failure.line) == (reason, line), result.summary()

@@ -21,6 +21,7 @@ from typedflow.canonical import canonical_bytes
 from typedflow.lineage._chain import (
     Head,
     LineageIntegrityError,
+    fsync_dir,
     head_path,
     iter_lines_reverse,
     iter_raw_lines,
@@ -66,8 +67,9 @@ def _prepare(record: LineageRecord, origin: str) -> _Prepared:
     j = enc.rfind(_SEQ_PLACEHOLDER)
     if i < 0 or j < i:
         raise AssertionError("record encoding lacks its chain fields")
-    cut_a = i + len(_PREV_EMPTY) - 1
-    return enc[:cut_a], enc[cut_a : j + 7], enc[j + 9 :]
+    cut_a = i + len(_PREV_EMPTY) - 1  # just before the closing quote of the empty prev_hash
+    cut_b = j + len(_SEQ_PLACEHOLDER) - 3  # just before "-1,"
+    return enc[:cut_a], enc[cut_a:cut_b], enc[cut_b + 2 :]
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -113,14 +115,14 @@ class LineageLog:
     ) -> None:
         if flush_every < 1:
             raise ValueError("flush_every must be >= 1")
-        self.path = Path(path)
+        self.path = Path(path).absolute()  # later chdir() must not move the log
         self.flush_every = flush_every
         self.fsync = fsync
         self.background = background
         self.repaired: list[TornFragment] = []
         self.notes: list[str] = []
         self.commits = 0
-        self._origin = str(self.path.absolute())
+        self._origin = str(self.path)
         self._max_pending = max(64 * flush_every, 10_000)
         self._init_state()
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -274,7 +276,7 @@ class LineageLog:
     def _commit(self, batch: list[_Prepared]) -> None:
         with self._commit_lock, self._locked():
             if self._stamp() != self._seen:
-                self._sync(opening=False)
+                self._sync()
             seq, prev = self._tail_seq, self._tail_hash
             parts: list[bytes] = []
             sha = hashlib.sha256
@@ -286,17 +288,35 @@ class LineageLog:
             parts.append(b"")
             data = b"\n".join(parts)
             start = os.fstat(self._fd).st_size
+            head = Head(seq=seq, hash=prev, count=seq + 1)
+            staged = self.path.with_name(self.path.name + ".head.tmp")  # only the lock holder writes it
             try:
                 _write_all(self._fd, data)
-                if self.fsync:
-                    os.fsync(self._fd)
+                # Stage the new head before the log fsync, so one journal commit covers both files;
+                # it only replaces the head after both are durable.
+                tfd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+                try:
+                    _write_all(tfd, head.to_bytes())
+                    if self.fsync:
+                        os.fsync(self._fd)
+                        os.fsync(tfd)
+                finally:
+                    os.close(tfd)
             except BaseException:
                 # Never leave part of a group behind: the chain must only ever hold whole records.
                 os.ftruncate(self._fd, start)
                 raise
             self._tail_seq, self._tail_hash = seq, prev
-            self._write_head()
             self._seen = self._stamp()
+            try:
+                os.replace(staged, head_path(self.path))
+                if self.fsync:
+                    fsync_dir(self.path.parent)
+            except OSError as exc:
+                # The group is durable; a stale head is rolled forward by the next commit or open.
+                msg = f"{self.path}: head update failed after commit: {exc}"
+                self.notes.append(msg)
+                warnings.warn(msg, LineageRepairWarning, stacklevel=2)
             self.commits += 1
 
     def _write_head(self) -> None:
@@ -309,8 +329,13 @@ class LineageLog:
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
         self._pid = os.getpid()
         self._seen = None
-        with self._locked():
-            self._sync(opening=True)
+        try:
+            with self._locked():
+                self._sync()
+        except BaseException:
+            os.close(self._fd)
+            self._closed = True
+            raise
 
     def _check_open(self) -> None:
         if self._closed:
@@ -334,22 +359,31 @@ class LineageLog:
         st = os.fstat(self._fd)
         return st.st_ino, st.st_size, st.st_mtime_ns
 
-    def _sync(self, *, opening: bool) -> None:
-        """Re-read the tail (under the lock), repairing a torn end and reconciling the head."""
+    def _sync(self) -> None:
+        """Re-read the tail (under the lock), repairing a torn end and reconciling the head.
+
+        Everything is checked before anything is changed: a log whose head names records that
+        are not there raises without being touched.
+        """
         try:
             head = read_head(self.path)
         except ValueError as exc:
             raise LineageIntegrityError(f"{head_path(self.path)}: unreadable head file: {exc}") from exc
-        size = self._repair_tail(head)
-        self._reconcile_head(head, size)
+        size = os.fstat(self._fd).st_size
+        cut, (self._tail_seq, self._tail_hash) = self._plan_tail(head, size)
+        end = cut if cut is not None else size
+        note = self._check_head(head, end)
+        if cut is not None:
+            self._set_aside(cut, size)
+        if note:
+            self._write_head()
+            self.notes.append(note)
+            warnings.warn(note, LineageRepairWarning, stacklevel=4)
         self._seen = self._stamp()
 
-    def _repair_tail(self, head: Head | None) -> int:
+    def _plan_tail(self, head: Head | None, size: int) -> tuple[int | None, tuple[int, str]]:
+        """(offset to cut a torn tail at or None, (seq, hash) of the last complete record)."""
         fd = self._fd
-        size = os.fstat(fd).st_size
-        if size == 0:
-            self._tail_seq, self._tail_hash = -1, GENESIS_HASH
-            return 0
         end = 0  # just past the last newline
         pos = size
         while pos > 0:
@@ -360,12 +394,10 @@ class LineageLog:
                 break
             pos -= step
         cut = end if end < size else None
-        tail: tuple[int, str] | None = None
         for off, line in iter_lines_reverse(fd, end):
             if _parses(line):
                 seq, _ = line_fields(line)
-                tail = (seq, hashlib.sha256(line).hexdigest())
-                break
+                return cut, (seq, hashlib.sha256(line).hexdigest())
             line_hash = hashlib.sha256(line).hexdigest()
             if (cut is not None and cut < end) or (head is not None and head.hash == line_hash):
                 # Only the very last line can be a torn write, and never one the head commits.
@@ -373,13 +405,7 @@ class LineageLog:
                     f"{self.path}: unparseable record at byte {off} is not a torn tail; refusing to repair"
                 )
             cut = off
-        if cut is not None:
-            self._set_aside(cut, size)
-        if tail is None:
-            self._tail_seq, self._tail_hash = -1, GENESIS_HASH
-        else:
-            self._tail_seq, self._tail_hash = tail
-        return cut if cut is not None else size
+        return cut, (-1, GENESIS_HASH)
 
     def _set_aside(self, cut: int, size: int) -> None:
         fragment = os.pread(self._fd, size - cut, cut)
@@ -397,15 +423,11 @@ class LineageLog:
         self.notes.append(msg)
         warnings.warn(msg, LineageRepairWarning, stacklevel=4)
 
-    def _reconcile_head(self, head: Head | None, size: int) -> None:
+    def _check_head(self, head: Head | None, end: int) -> str:
+        """Raise if the head names records the log lacks; return a note if it must be rewritten."""
         tail_seq, tail_hash = self._tail_seq, self._tail_hash
         if head is None:
-            if tail_seq >= 0:
-                self._write_head()
-                msg = f"{self.path}: head file was missing; recreated at seq {tail_seq}"
-                self.notes.append(msg)
-                warnings.warn(msg, LineageRepairWarning, stacklevel=4)
-            return
+            return f"{self.path}: head file was missing; recreated at seq {tail_seq}" if tail_seq >= 0 else ""
         if head.seq > tail_seq:
             raise LineageIntegrityError(
                 f"{self.path}: log ends at seq {tail_seq} but its head commits seq {head.seq}: "
@@ -414,10 +436,10 @@ class LineageLog:
         if head.seq == tail_seq:
             if head.hash != tail_hash:
                 raise LineageIntegrityError(f"{self.path}: last record (seq {tail_seq}) does not match the head")
-            return
+            return ""
         # The head is behind: a crash between the log fsync and the head update. The records after
         # it are chained to it, so roll it forward if the record it names is intact.
-        for _, line in iter_lines_reverse(self._fd, size):
+        for _, line in iter_lines_reverse(self._fd, end):
             seq, _ = line_fields(line)
             if seq <= head.seq:
                 if seq == head.seq and hashlib.sha256(line).hexdigest() == head.hash:
@@ -425,7 +447,4 @@ class LineageLog:
                 raise LineageIntegrityError(f"{self.path}: record seq {head.seq} does not match the head")
         else:
             raise LineageIntegrityError(f"{self.path}: record seq {head.seq} named by the head is missing")
-        self._write_head()
-        msg = f"{self.path}: head was at seq {head.seq}; rolled forward to seq {tail_seq}"
-        self.notes.append(msg)
-        warnings.warn(msg, LineageRepairWarning, stacklevel=4)
+        return f"{self.path}: head was at seq {head.seq}; rolled forward to seq {tail_seq}"

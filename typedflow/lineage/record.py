@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import getpass
 import json
 import math
@@ -16,7 +17,7 @@ from typing import Any, Final
 
 import attrs
 import cattrs
-from cattrs.fns import identity
+from cattrs.fns import identity as _identity
 from cattrs.strategies import configure_union_passthrough
 
 from typedflow._version import __version__
@@ -96,8 +97,8 @@ class LineageRecord:
 _CONVERTER: Final = cattrs.Converter(forbid_extra_keys=True)
 configure_union_passthrough(ParamValue, _CONVERTER, accept_ints_as_floats=False)
 # Leaves are already JSON scalars; identity hooks let cattrs inline them (appends are hot).
-_CONVERTER.register_unstructure_hook(str | None, identity)
-_CONVERTER.register_unstructure_hook(ParamValue, identity)
+_CONVERTER.register_unstructure_hook(str | None, _identity)
+_CONVERTER.register_unstructure_hook(ParamValue, _identity)
 _unstructure_ref = _CONVERTER.get_unstructure_hook(ValueRef)
 
 
@@ -117,8 +118,11 @@ def record_to_dict(record: LineageRecord) -> dict[str, Any]:
 
 
 def record_from_dict(data: Mapping[str, Any]) -> LineageRecord:
-    """Inverse of :func:`record_to_dict`; unknown keys are rejected."""
-    rec: LineageRecord = _structure(data, LineageRecord)
+    """Inverse of :func:`record_to_dict`; raises ValueError for unknown keys or wrong types."""
+    try:
+        rec: LineageRecord = _structure(data, LineageRecord)
+    except (cattrs.BaseValidationError, TypeError, AttributeError) as exc:
+        raise ValueError(f"not a lineage record: {exc!r}") from exc
     return rec
 
 
@@ -149,6 +153,7 @@ def now_rfc3339() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+@functools.cache
 def identity() -> tuple[str, str]:
     """(user, host) of this process; never raises."""
     try:

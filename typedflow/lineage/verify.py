@@ -4,25 +4,24 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import zipfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import IO, Any, Final
 
 import attrs
 
 from typedflow.canonical import canonical_bytes
-from typedflow.lineage._chain import Head, line_fields, read_head
+from typedflow.lineage._chain import PREV_MARK, SEQ_MARK, Head, line_fields, read_head
 from typedflow.lineage.record import GENESIS_HASH, record_from_dict
 
 __all__ = ["Failure", "VerifyResult", "verify_bundle", "verify_log", "verify_path"]
 
 _BLOCK: Final = 1 << 24
-_PREV: Final = b'"prev_hash":"'
-_SEQ: Final = b',"seq":'
-_RECORD_ID: Final = re.compile(rb'"record_id":"([^"\\]*)"')
+_P0: Final = len(PREV_MARK)  # prev_hash value spans [i + _P0, i + _P1), then its closing quote
+_P1: Final = _P0 + 64
+_RECORD_ID: Final = b'"record_id":"'
 MANIFEST: Final = "manifest.json"
 RECORDS: Final = "records.jsonl"
 
@@ -104,11 +103,11 @@ def _scan(
                 break
             continue  # keep hashing the file for its digest; the diagnosis rereads it
         for line in lines:
-            i = line.rfind(_PREV)
-            if i < 0 or line[i + 13 : i + 77] != prev or line[i + 77 : i + 78] != b'"':
+            i = line.rfind(PREV_MARK)
+            if i < 0 or line[i + _P0 : i + _P1] != prev or line[i + _P1 : i + _P1 + 1] != b'"':
                 result.bad_index, result.bad_detail = index, "prev_hash does not match the previous line"
                 break
-            j = line.rfind(_SEQ)
+            j = line.rfind(SEQ_MARK)
             if j < 0 or not line.startswith(b',"seq":%d,' % seq, j):
                 result.bad_index, result.bad_detail = index, f"expected seq {seq}"
                 break
@@ -140,9 +139,12 @@ def _deep_problem(line: bytes) -> str:
         if canonical_bytes(data) != line:
             return "line is not the canonical JSON of its record"
         record_from_dict(data)
-    except Exception as exc:
+    except ValueError as exc:
         return f"not a valid record: {exc}"
     return ""
+
+
+_Opener = Callable[[], AbstractContextManager[IO[bytes]]]
 
 
 @attrs.frozen
@@ -151,6 +153,16 @@ class _Line:
     prev: str | None
     hash: str
     record_id: str | None
+
+
+def _record_id(raw: bytes) -> str | None:
+    # The last occurrence is the top-level key: only scalars follow it in canonical order.
+    i = raw.rfind(_RECORD_ID)
+    if i < 0:
+        return None
+    start = i + len(_RECORD_ID)
+    end = raw.find(b'"', start)
+    return raw[start:end].decode("utf-8", "replace") if end > 0 else None
 
 
 def _read_lines(stream: IO[bytes]) -> list[_Line]:
@@ -165,8 +177,7 @@ def _read_lines(stream: IO[bytes]) -> list[_Line]:
             seq, prev = line_fields(raw)
         except ValueError:
             seq, prev = None, None
-        m = _RECORD_ID.search(raw)
-        out.append(_Line(seq, prev, hashlib.sha256(raw).hexdigest(), m.group(1).decode() if m else None))
+        out.append(_Line(seq, prev, hashlib.sha256(raw).hexdigest(), _record_id(raw)))
     return out
 
 
@@ -179,10 +190,7 @@ def _diagnose(lines: list[_Line], i: int, first_seq: int, first_prev: str, head:
 
     def link_ok(k: int) -> bool:
         """Whether line k is chained to its predecessor."""
-        if k >= len(lines):
-            return True
-        expected = lines[k - 1].hash if k > 0 else first_prev
-        return lines[k].prev == expected
+        return lines[k].prev == (lines[k - 1].hash if k > 0 else first_prev)
 
     def successor_ok(k: int) -> bool:
         """Whether the record after line k (or the head) still names line k."""
@@ -227,27 +235,21 @@ def _diagnose(lines: list[_Line], i: int, first_seq: int, first_prev: str, head:
 
 
 def _fragment_failure(count: int, first_seq: int, fragment: bytes, reason: str, detail: str) -> Failure:
-    m = _RECORD_ID.search(fragment)
-    return Failure(
-        reason=reason,
-        line=count + 1,
-        seq=first_seq + count,
-        record_id=m.group(1).decode() if m else None,
-        detail=detail,
-    )
+    return Failure(reason, count + 1, first_seq + count, _record_id(fragment), detail)
 
 
 def _check(
-    open_records: Any,
+    open_records: _Opener,
     *,
     first_seq: int,
     first_prev: str,
     head: Head | None,
     deep: bool,
     head_label: str,
-    torn_is_error: bool,
+    exact: bool,
     file_digest: bool = False,
 ) -> tuple[VerifyResult, _Scan]:
+    """Scan, then check the end against the head. ``exact`` (bundles): nothing may follow the head."""
     watch = head.seq if head is not None else None
     with open_records() as stream:
         scan = _scan(
@@ -256,8 +258,8 @@ def _check(
     if scan.bad_index is not None:
         with open_records() as stream:
             lines = _read_lines(stream)
-        failure = _diagnose(lines, scan.bad_index, first_seq, first_prev, head, scan.bad_detail)
-        return VerifyResult(False, scan.count, scan.last_hash, first_seq, failure), scan
+        diagnosed = _diagnose(lines, scan.bad_index, first_seq, first_prev, head, scan.bad_detail)
+        return VerifyResult(False, scan.count, scan.last_hash, first_seq, diagnosed), scan
     last_seq = first_seq + scan.count - 1
     warnings: list[str] = []
     failure: Failure | None = None
@@ -279,13 +281,12 @@ def _check(
         )
     elif head.seq == last_seq:
         if head.hash != scan.last_hash:
-            failure = Failure(
-                "edited", scan.count, last_seq, None, f"last record does not match the {head_label}"
-            )
+            failure = Failure("edited", scan.count, last_seq, None, f"last record does not match the {head_label}")
     elif scan.watched_hash != head.hash:
-        failure = Failure(
-            "edited", head.seq - first_seq + 1, head.seq, None, f"record does not match the {head_label}"
-        )
+        failure = Failure("edited", head.seq - first_seq + 1, head.seq, None, f"record does not match the {head_label}")
+    elif exact:
+        line = head.seq - first_seq + 2
+        failure = Failure("inserted", line, head.seq + 1, None, f"records follow the last one the {head_label} names")
     else:
         warnings.append(
             f"{head_label} is {last_seq - head.seq} record(s) behind the log "
@@ -296,7 +297,7 @@ def _check(
             named = _read_lines(stream)[failure.line - 1]
         failure = attrs.evolve(failure, record_id=named.record_id, seq=named.seq)
     if failure is None and scan.fragment:
-        if torn_is_error:
+        if exact:
             failure = _fragment_failure(
                 scan.count, first_seq, scan.fragment, "truncated", "records file ends inside a line"
             )
@@ -339,12 +340,12 @@ def verify_log(path: str | Path, *, deep: bool = False, head: Head | None = None
         head=head,
         deep=deep,
         head_label="head file",
-        torn_is_error=False,
+        exact=False,
     )
     return result
 
 
-def _bundle_opener(path: Path) -> tuple[dict[str, Any], Any]:
+def _bundle_opener(path: Path) -> tuple[dict[str, Any], _Opener]:
     if path.is_dir():
         manifest = json.loads((path / MANIFEST).read_bytes())
 
@@ -376,9 +377,7 @@ def verify_bundle(path: str | Path, *, deep: bool = True) -> VerifyResult:
         head = Head(seq=int(manifest["last_seq"]), hash=str(manifest["head_hash"]), count=int(manifest["count"]))
         expected_sha = str(manifest["records_sha256"])
     except (OSError, KeyError, ValueError, TypeError, zipfile.BadZipFile) as exc:
-        return VerifyResult(
-            False, 0, GENESIS_HASH, 0, Failure("malformed", 0, None, None, f"unreadable bundle: {exc}")
-        )
+        return VerifyResult(False, 0, GENESIS_HASH, 0, Failure("malformed", 0, None, None, f"unreadable bundle: {exc}"))
     if head.count == 0:
         head = Head(seq=first_seq - 1, hash=first_prev, count=0)
     result, scan = _check(
@@ -388,16 +387,14 @@ def verify_bundle(path: str | Path, *, deep: bool = True) -> VerifyResult:
         head=head,
         deep=deep,
         head_label="manifest",
-        torn_is_error=True,
+        exact=True,
         file_digest=True,
     )
     if result.ok and scan.file_sha256 != expected_sha:
         return attrs.evolve(
             result,
             ok=False,
-            failure=Failure(
-                "manifest-mismatch", 0, None, None, "records.jsonl does not match the manifest's sha256"
-            ),
+            failure=Failure("manifest-mismatch", 0, None, None, "records.jsonl does not match the manifest's sha256"),
         )
     return result
 

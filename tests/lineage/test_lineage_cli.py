@@ -1,0 +1,122 @@
+"""The ``lineage`` command wired into an argparse parser the way the main CLI does."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import zipfile
+
+import pytest
+
+from typedflow.lineage.cli import add_subparser, default_log_path
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    parser = argparse.ArgumentParser(prog="typedflow")
+    add_subparser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(argv)
+    code = args.func(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_default_log_is_under_typedflow_home(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("TYPEDFLOW_HOME", str(tmp_path))
+    assert default_log_path() == tmp_path / "lineage" / "log.jsonl"
+
+
+def test_runs_and_show(capsys, three_step, monkeypatch) -> None:
+    monkeypatch.setenv("TYPEDFLOW_HOME", str(three_step.log.parent.parent))
+    code, out, _ = run(capsys, "lineage", "runs")
+    assert code == 0 and three_step.run_id in out and three_step.other_run_id in out
+    code, out, _ = run(capsys, "lineage", "show", three_step.run_id)
+    assert code == 0 and "featurize [succeeded]" in out
+    code, _, err = run(capsys, "lineage", "show", "nope")
+    assert code == 1 and "no run nope" in err
+
+
+def test_log_option_before_or_after_subcommand(capsys, three_step) -> None:
+    code, out, _ = run(capsys, "lineage", "--log", str(three_step.log), "runs", "--format", "json")
+    assert code == 0 and json.loads(out)[0]["run_id"] == three_step.run_id
+    code, out, _ = run(capsys, "lineage", "runs", "--log", str(three_step.log))
+    assert code == 0 and three_step.run_id in out
+
+
+def test_trace_formats(capsys, three_step) -> None:
+    for fmt, marker in (("text", "produced by"), ("json", '"edges"'), ("dot", "digraph"), ("mermaid", "flowchart")):
+        code, out, _ = run(
+            capsys, "lineage", "--log", str(three_step.log), "trace", str(three_step.model), "--format", fmt
+        )
+        assert code == 0 and marker in out, fmt
+    code, _, err = run(capsys, "lineage", "--log", str(three_step.log), "trace", "sha256:" + "0" * 64)
+    assert code == 1 and "no lineage" in err
+
+
+def test_verify_log_and_bundle(capsys, three_step, tmp_path) -> None:
+    log = str(three_step.log)
+    code, out, _ = run(capsys, "lineage", "--log", log, "verify")
+    assert code == 0 and out.startswith("OK: 6 records, head ") and len(out.strip().splitlines()) == 1
+    bundle = tmp_path / "b.zip"
+    code, out, _ = run(
+        capsys, "lineage", "--log", log, "export", three_step.run_id, "--format", "bundle", "-o", str(bundle)
+    )
+    assert code == 0 and zipfile.is_zipfile(bundle)
+    code, out, _ = run(capsys, "lineage", "verify", str(bundle))
+    assert code == 0 and out.startswith("OK: 6 records")
+    lines = three_step.log.read_bytes().split(b"\n")
+    lines[2], lines[3] = lines[3], lines[2]
+    three_step.log.write_bytes(b"\n".join(lines))
+    code, out, _ = run(capsys, "lineage", "--log", log, "verify")
+    assert code == 1 and out.startswith("FAIL: reordered (line 3, seq 3, record ")
+
+
+def test_export_openlineage_and_prov(capsys, three_step, tmp_path) -> None:
+    log = str(three_step.log)
+    ol = tmp_path / "ol.json"
+    code, _, _ = run(capsys, "lineage", "--log", log, "export", "--all", "--format", "openlineage", "-o", str(ol))
+    assert code == 0 and len(json.loads(ol.read_text())) == 10
+    code, out, _ = run(
+        capsys,
+        "lineage",
+        "--log",
+        log,
+        "export",
+        three_step.other_run_id,
+        "--format",
+        "openlineage",
+        "--jsonl",
+        "-o",
+        "-",
+    )
+    assert code == 0 and len(out.splitlines()) == 2
+    pj = tmp_path / "prov.json"
+    code, _, _ = run(
+        capsys, "lineage", "--log", log, "export", three_step.run_id, "--format", "prov-json", "-o", str(pj)
+    )
+    assert code == 0 and "activity" in json.loads(pj.read_text())
+
+
+def test_export_needs_a_selection(capsys, three_step) -> None:
+    code, _, err = run(capsys, "lineage", "--log", str(three_step.log), "export", "--format", "bundle", "-o", "x")
+    assert code == 2 and "--all" in err
+
+
+def test_missing_log(capsys, tmp_path) -> None:
+    code, _, err = run(capsys, "lineage", "--log", str(tmp_path / "none.jsonl"), "runs")
+    assert code == 1 and "no lineage log" in err
+    code, out, _ = run(capsys, "lineage", "verify", str(tmp_path / "none.jsonl"))
+    assert code == 1 and out.startswith("FAIL")
+
+
+def test_subcommand_is_required(capsys) -> None:
+    with pytest.raises(SystemExit):
+        run(capsys, "lineage")
+
+
+def test_unreadable_inputs_are_reported_not_raised(capsys, small_log, tmp_path) -> None:
+    with open(small_log, "ab") as f:
+        f.write(b'{"not": "a record"}\n')
+    code, _, err = run(capsys, "lineage", "--log", str(small_log), "runs")
+    assert code == 1 and "unreadable record" in err
+    code, out, _ = run(capsys, "lineage", "verify", str(tmp_path))
+    assert code == 1 and out.startswith("FAIL")

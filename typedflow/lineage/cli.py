@@ -1,0 +1,188 @@
+"""``typedflow lineage``: runs, show, trace, export, verify."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from typedflow.config import home
+from typedflow.lineage.query import (
+    Entry,
+    iter_records,
+    list_runs,
+    render_run,
+    render_runs,
+    render_trace,
+    show_run,
+    trace,
+)
+from typedflow.lineage.verify import verify_path
+
+__all__ = ["add_subparser", "default_log_path"]
+
+
+def default_log_path() -> Path:
+    return home() / "lineage" / "log.jsonl"
+
+
+def _log(args: argparse.Namespace) -> Path:
+    given = getattr(args, "log", None)
+    return Path(given) if given else default_log_path()
+
+
+def _records(args: argparse.Namespace) -> list[Entry] | None:
+    path = _log(args)
+    if not path.exists():
+        print(f"no lineage log at {path}", file=sys.stderr)
+        return None
+    try:
+        return list(iter_records(path))
+    except ValueError as exc:
+        print(f"{path}: unreadable record ({exc}); run 'typedflow lineage verify'", file=sys.stderr)
+        return None
+
+
+def _cmd_runs(args: argparse.Namespace) -> int:
+    records = _records(args)
+    if records is None:
+        return 1
+    print(render_runs(list_runs(records), args.format))
+    return 0
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    records = _records(args)
+    if records is None:
+        return 1
+    detail = show_run(records, args.run_id)
+    if detail is None:
+        print(f"no run {args.run_id} in {_log(args)}", file=sys.stderr)
+        return 1
+    print(render_run(detail, args.format))
+    return 0
+
+
+def _cmd_trace(args: argparse.Namespace) -> int:
+    records = _records(args)
+    if records is None:
+        return 1
+    result = trace(records, args.artifact)
+    if not result.found:
+        print(f"no lineage for {args.artifact}", file=sys.stderr)
+        return 1
+    print(render_trace(result, args.format))
+    return 0
+
+
+@contextlib.contextmanager
+def _output(out: str) -> Iterator[IO[str]]:
+    if out == "-":
+        yield sys.stdout
+        return
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        yield f
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    path = _log(args)
+    if not path.exists():
+        print(f"no lineage log at {path}", file=sys.stderr)
+        return 1
+    if not args.all and not args.run_ids:
+        print("name RUN_IDs or pass --all", file=sys.stderr)
+        return 2
+    run_ids = None if args.all else set(args.run_ids)
+    if args.format == "bundle":
+        from typedflow.lineage.export.bundle import export_bundle
+
+        if args.output == "-":
+            print("a bundle needs -o DIR or -o FILE.zip", file=sys.stderr)
+            return 2
+        try:
+            manifest = export_bundle(path, args.output, run_ids=run_ids)
+        except (ValueError, FileExistsError) as exc:
+            print(f"export failed: {exc}", file=sys.stderr)
+            return 1
+        print(f"bundle {args.output}: {manifest['count']} records, head {manifest['head_hash']}")
+        return 0
+    selected = [e for e in iter_records(path) if run_ids is None or e[0].run_id in run_ids]
+    if not selected:
+        print("no records for the selected runs", file=sys.stderr)
+        return 1
+    if args.format == "openlineage":
+        from typedflow.lineage.export.openlineage import iter_openlineage, write_openlineage
+
+        with _output(args.output) as f:
+            n = write_openlineage(iter_openlineage(selected), f, jsonl=args.jsonl)
+        if args.output != "-":
+            print(f"{n} OpenLineage events -> {args.output}")
+        return 0
+    from typedflow.lineage.export.prov import to_prov_json
+
+    with _output(args.output) as f:
+        f.write(to_prov_json(selected, indent=2))
+        f.write("\n")
+    if args.output != "-":
+        print(f"PROV-JSON for {len(selected)} records -> {args.output}")
+    return 0
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    target = Path(args.target) if args.target else _log(args)
+    if not target.exists():
+        print(f"FAIL: {target} does not exist")
+        return 1
+    try:
+        result = verify_path(target, deep=args.deep)
+    except OSError as exc:
+        print(f"FAIL: cannot read {target}: {exc}")
+        return 1
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(result.summary())
+    return 0 if result.ok else 1
+
+
+def add_subparser(subparsers: argparse._SubParsersAction[Any]) -> None:
+    """Add ``lineage`` and its subcommands; each sets ``func`` returning an exit code."""
+    log_help = "lineage log (default: $TYPEDFLOW_HOME/lineage/log.jsonl)"
+    parser = subparsers.add_parser("lineage", help="query, export and verify lineage records")
+    parser.add_argument("--log", default=None, help=log_help)
+    # Accept --log after the subcommand too; SUPPRESS keeps the parent's value when it is absent.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--log", default=argparse.SUPPRESS, help=log_help)
+    sub = parser.add_subparsers(dest="lineage_command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("runs", parents=[common], help="list runs")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(func=_cmd_runs)
+
+    p = sub.add_parser("show", parents=[common], help="show one run's nodes, statuses, digests and timings")
+    p.add_argument("run_id", metavar="RUN_ID")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(func=_cmd_show)
+
+    p = sub.add_parser("trace", parents=[common], help="upstream lineage of an artifact (URI, path or digest)")
+    p.add_argument("artifact", metavar="ARTIFACT")
+    p.add_argument("--format", choices=("text", "json", "dot", "mermaid"), default="text")
+    p.set_defaults(func=_cmd_trace)
+
+    p = sub.add_parser("export", parents=[common], help="export runs as a bundle, OpenLineage or PROV-JSON")
+    p.add_argument("run_ids", metavar="RUN_ID", nargs="*")
+    p.add_argument("--all", action="store_true", help="export the whole log")
+    p.add_argument("--format", choices=("bundle", "openlineage", "prov-json"), required=True)
+    p.add_argument("--jsonl", action="store_true", help="OpenLineage as JSON Lines instead of an array")
+    p.add_argument("-o", "--output", required=True, help="output path ('-' for stdout, except bundles)")
+    p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("verify", parents=[common], help="verify a bundle (dir or .zip) or a log")
+    p.add_argument("target", metavar="BUNDLE_OR_LOG", nargs="?", help="default: the lineage log")
+    p.add_argument("--deep", action="store_true", help="also parse and re-encode every line")
+    p.set_defaults(func=_cmd_verify)

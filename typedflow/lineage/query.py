@@ -1,0 +1,442 @@
+"""Read-side queries over a lineage log: runs, one run's nodes, and the upstream trace of an artifact."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Final
+
+import attrs
+
+from typedflow.lineage._chain import iter_raw_lines
+from typedflow.lineage.hashing import file_uri, sha256_path
+from typedflow.lineage.record import LineageRecord, ValueRef, record_from_bytes
+
+__all__ = [
+    "NodeRun",
+    "RunDetail",
+    "RunSummary",
+    "Trace",
+    "TraceEdge",
+    "TraceNode",
+    "iter_records",
+    "list_runs",
+    "render_run",
+    "render_runs",
+    "render_trace",
+    "show_run",
+    "trace",
+]
+
+Entry = tuple[LineageRecord, str]
+_HEX64: Final = re.compile(r"^[0-9a-f]{64}$")
+
+
+def iter_records(path: str | os.PathLike[str]) -> Iterator[Entry]:
+    """Complete records of a log file with their hashes, read-only (no lock, no repair)."""
+    for _, line in iter_raw_lines(Path(path)):
+        yield record_from_bytes(line), hashlib.sha256(line).hexdigest()
+
+
+def _duration(start: str | None, end: str | None) -> float | None:
+    if not start or not end:
+        return None
+    try:
+        return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+    except ValueError:
+        return None
+
+
+# -- runs -------------------------------------------------------------------------------------
+
+
+@attrs.define
+class RunSummary:
+    run_id: str
+    workflow: str
+    status: str
+    started_at: str
+    ended_at: str | None
+    count: int
+    target: str
+    user: str
+
+
+def list_runs(records: Iterable[Entry]) -> list[RunSummary]:
+    """One summary per run, in order of first appearance in the log."""
+    runs: dict[str, RunSummary] = {}
+    failed: set[str] = set()
+    for rec, _ in records:
+        run = runs.get(rec.run_id)
+        if run is None:
+            run = runs[rec.run_id] = RunSummary(
+                rec.run_id, rec.workflow, "running", rec.started_at, None, 0, rec.target, rec.user
+            )
+        run.count += 1
+        run.started_at = min(run.started_at, rec.started_at)
+        if rec.kind == "run_end":
+            run.status = rec.status
+            run.ended_at = rec.ended_at
+        elif rec.kind == "task" and rec.status == "failed":
+            failed.add(rec.run_id)
+    for run in runs.values():
+        if run.ended_at is None and run.run_id in failed:
+            run.status = "failed?"  # no run_end: interrupted, but a task is known to have failed
+    return list(runs.values())
+
+
+def render_runs(runs: list[RunSummary], fmt: str = "text") -> str:
+    if fmt == "json":
+        return json.dumps([attrs.asdict(r) for r in runs], indent=2)
+    rows = [("RUN_ID", "WORKFLOW", "STATUS", "STARTED", "ENDED", "RECORDS")]
+    rows += [(r.run_id, r.workflow, r.status, r.started_at, r.ended_at or "-", str(r.count)) for r in runs]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows)
+
+
+# -- one run --------------------------------------------------------------------------------
+
+
+@attrs.define
+class NodeRun:
+    node_id: str | None
+    task: str | None
+    status: str
+    attempt: int
+    started_at: str
+    ended_at: str | None
+    duration_s: float | None
+    executor: str
+    image: str | None
+    code_digest: str | None
+    cache_key: str | None
+    inputs: list[dict[str, Any]]
+    outputs: list[dict[str, Any]]
+    parameters: dict[str, Any]
+    error: str | None
+    seq: int
+    record_hash: str
+
+
+@attrs.define
+class RunDetail:
+    run_id: str
+    workflow: str
+    ir_digest: str
+    target: str
+    status: str
+    started_at: str | None
+    ended_at: str | None
+    duration_s: float | None
+    user: str
+    host: str
+    nodes: list[NodeRun]
+
+
+def show_run(records: Iterable[Entry], run_id: str) -> RunDetail | None:
+    """Nodes of one run in log order, with statuses, digests and timings; None if unknown."""
+    detail: RunDetail | None = None
+    for rec, h in records:
+        if rec.run_id != run_id:
+            continue
+        if detail is None:
+            detail = RunDetail(
+                run_id, rec.workflow, rec.ir_digest, rec.target, "running", None, None, None, rec.user, rec.host, []
+            )
+        if rec.kind == "run_start":
+            detail.started_at = rec.started_at
+        elif rec.kind == "run_end":
+            detail.status = rec.status
+            detail.started_at = detail.started_at or rec.started_at
+            detail.ended_at = rec.ended_at
+        else:
+            detail.nodes.append(
+                NodeRun(
+                    node_id=rec.node_id,
+                    task=rec.task,
+                    status=rec.status,
+                    attempt=rec.attempt,
+                    started_at=rec.started_at,
+                    ended_at=rec.ended_at,
+                    duration_s=_duration(rec.started_at, rec.ended_at),
+                    executor=rec.executor,
+                    image=rec.image,
+                    code_digest=rec.code_digest,
+                    cache_key=rec.cache_key,
+                    inputs=[attrs.asdict(v) for v in rec.inputs],
+                    outputs=[attrs.asdict(v) for v in rec.outputs],
+                    parameters=dict(rec.parameters),
+                    error=rec.error,
+                    seq=rec.seq,
+                    record_hash=h,
+                )
+            )
+    if detail is not None:
+        detail.duration_s = _duration(detail.started_at, detail.ended_at)
+    return detail
+
+
+def render_run(detail: RunDetail, fmt: str = "text") -> str:
+    if fmt == "json":
+        return json.dumps(attrs.asdict(detail), indent=2)
+    lines = [
+        f"run {detail.run_id}  workflow {detail.workflow}  [{detail.status}]",
+        f"  target {detail.target}  user {detail.user}@{detail.host}  ir {detail.ir_digest}",
+        f"  started {detail.started_at or '-'}  ended {detail.ended_at or '-'}"
+        + (f"  ({detail.duration_s:.3f}s)" if detail.duration_s is not None else ""),
+    ]
+    for n in detail.nodes:
+        took = f" {n.duration_s:.3f}s" if n.duration_s is not None else ""
+        lines.append(f"  - {n.node_id} [{n.status}] attempt {n.attempt}{took}  task {n.task}")
+        lines.append(f"      code {n.code_digest or '-'}  seq {n.seq}  record {n.record_hash}")
+        for label, refs in (("in ", n.inputs), ("out", n.outputs)):
+            for ref in refs:
+                where = f" {ref['uri']}" if ref.get("uri") else ""
+                lines.append(f"      {label} {ref['name']} {ref['digest']}{where}")
+        if n.error:
+            lines.append(f"      error: {n.error}")
+    return "\n".join(lines)
+
+
+# -- trace ----------------------------------------------------------------------------------
+
+
+@attrs.define
+class TraceNode:
+    id: str
+    type: str  # "value" | "task"
+    label: str
+    data: dict[str, Any]
+
+
+@attrs.define
+class TraceEdge:
+    source: str
+    target: str
+    label: str  # "used" (value -> task) | "generated" (task -> value)
+
+
+@attrs.define
+class Trace:
+    artifact: str
+    roots: list[str] = attrs.Factory(list)
+    nodes: dict[str, TraceNode] = attrs.Factory(dict)
+    edges: list[TraceEdge] = attrs.Factory(list)
+
+    @property
+    def found(self) -> bool:
+        return bool(self.roots)
+
+
+@attrs.define
+class _Index:
+    by_digest: dict[str, list[tuple[LineageRecord, str]]] = attrs.Factory(dict)
+    by_sha: dict[str, list[tuple[LineageRecord, str]]] = attrs.Factory(dict)
+    by_uri: dict[str, list[tuple[LineageRecord, str]]] = attrs.Factory(dict)
+    refs_digest: dict[str, ValueRef] = attrs.Factory(dict)
+    refs_sha: dict[str, ValueRef] = attrs.Factory(dict)
+    refs_uri: dict[str, ValueRef] = attrs.Factory(dict)
+
+
+def _index(records: Iterable[Entry]) -> _Index:
+    idx = _Index()
+    for rec, h in records:
+        if rec.kind != "task":
+            continue
+        for ref in rec.inputs + rec.outputs:
+            idx.refs_digest.setdefault(ref.digest, ref)
+            if ref.sha256:
+                idx.refs_sha.setdefault(ref.sha256, ref)
+            if ref.uri:
+                idx.refs_uri.setdefault(ref.uri, ref)
+        if rec.status not in ("succeeded", "cached"):
+            continue
+        for ref in rec.outputs:
+            idx.by_digest.setdefault(ref.digest, []).append((rec, h))
+            if ref.sha256:
+                idx.by_sha.setdefault(ref.sha256, []).append((rec, h))
+            if ref.uri:
+                idx.by_uri.setdefault(ref.uri, []).append((rec, h))
+    return idx
+
+
+def _resolve(artifact: str, idx: _Index) -> list[ValueRef]:
+    """Values the artifact names: a digest, a content sha256, a URI, or a local path (hashed)."""
+    found: dict[str, ValueRef] = {}
+
+    def add(ref: ValueRef | None) -> None:
+        if ref is not None:
+            found.setdefault(ref.digest, ref)
+
+    text = artifact.strip()
+    if text.startswith("sha256:") or _HEX64.match(text):
+        hex_part = text.removeprefix("sha256:")
+        add(idx.refs_digest.get("sha256:" + hex_part))
+        add(idx.refs_sha.get(hex_part))
+    elif "://" in text:
+        add(idx.refs_uri.get(text))
+    else:
+        path = Path(text)
+        if path.exists():
+            add(idx.refs_sha.get(sha256_path(path)))
+            add(idx.refs_uri.get(file_uri(path)))
+        add(idx.refs_uri.get(text))
+        add(idx.refs_uri.get(str(path.absolute())))
+    return list(found.values())
+
+
+def _producer(ref: ValueRef, idx: _Index, before: int | None) -> tuple[LineageRecord, str] | None:
+    candidates = list(idx.by_digest.get(ref.digest, []))
+    if ref.sha256:
+        candidates += idx.by_sha.get(ref.sha256, [])
+    candidates = [c for c in candidates if before is None or c[0].seq < before]
+    if not candidates:
+        return None
+    # The latest run that actually computed it; a cache hit only if nothing computed it.
+    computed = [c for c in candidates if c[0].status == "succeeded"]
+    return max(computed or candidates, key=lambda c: c[0].seq)
+
+
+def trace(records: Iterable[Entry], artifact: str) -> Trace:
+    """Upstream graph of the records that produced ``artifact``, recursively through inputs."""
+    idx = _index(records)
+    result = Trace(artifact=artifact)
+    expanded: set[str] = set()
+
+    def value_node(ref: ValueRef) -> str:
+        node_id = "v:" + ref.digest.removeprefix("sha256:")
+        if node_id not in result.nodes:
+            label = ref.name if not ref.uri else f"{ref.name} ({ref.uri})"
+            result.nodes[node_id] = TraceNode(node_id, "value", label, attrs.asdict(ref))
+        return node_id
+
+    def visit(ref: ValueRef, before: int | None) -> str:
+        vid = value_node(ref)
+        found = _producer(ref, idx, before)
+        if found is None:
+            result.nodes[vid].data["source"] = True
+            return vid
+        rec, h = found
+        tid = "t:" + rec.record_id
+        result.edges.append(TraceEdge(tid, vid, "generated"))
+        if tid in expanded:
+            return vid
+        expanded.add(tid)
+        result.nodes[tid] = TraceNode(
+            tid,
+            "task",
+            f"{rec.workflow}.{rec.node_id}",
+            {
+                "run_id": rec.run_id,
+                "workflow": rec.workflow,
+                "node_id": rec.node_id,
+                "task": rec.task,
+                "status": rec.status,
+                "code_digest": rec.code_digest,
+                "image": rec.image,
+                "executor": rec.executor,
+                "target": rec.target,
+                "parameters": dict(rec.parameters),
+                "started_at": rec.started_at,
+                "ended_at": rec.ended_at,
+                "seq": rec.seq,
+                "record_hash": h,
+                "record_id": rec.record_id,
+            },
+        )
+        for inp in rec.inputs:
+            in_id = visit(inp, rec.seq)
+            result.edges.append(TraceEdge(in_id, tid, "used"))
+        return vid
+
+    for ref in _resolve(artifact, idx):
+        result.roots.append(visit(ref, None))
+    # Edges are added depth-first; keep one of each.
+    unique: dict[tuple[str, str, str], TraceEdge] = {}
+    for e in result.edges:
+        unique.setdefault((e.source, e.target, e.label), e)
+    result.edges = list(unique.values())
+    return result
+
+
+def _quote(text: str) -> str:
+    return json.dumps(text)
+
+
+def render_trace(t: Trace, fmt: str = "text") -> str:
+    """``text`` (an indented tree), ``json``, ``dot`` (Graphviz) or ``mermaid``."""
+    if fmt == "json":
+        return json.dumps(
+            {
+                "artifact": t.artifact,
+                "roots": t.roots,
+                "nodes": [attrs.asdict(n) for n in t.nodes.values()],
+                "edges": [attrs.asdict(e) for e in t.edges],
+            },
+            indent=2,
+        )
+    if fmt == "dot":
+        out = ["digraph lineage {", "  rankdir=BT;"]
+        for n in t.nodes.values():
+            shape = "box" if n.type == "task" else "ellipse"
+            out.append(f"  {_quote(n.id)} [label={_quote(_node_caption(n))}, shape={shape}];")
+        for e in t.edges:
+            out.append(f"  {_quote(e.source)} -> {_quote(e.target)} [label={_quote(e.label)}];")
+        out.append("}")
+        return "\n".join(out)
+    if fmt == "mermaid":
+        ids = {nid: f"n{i}" for i, nid in enumerate(t.nodes)}
+        out = ["flowchart BT"]
+        for nid, n in t.nodes.items():
+            caption = _node_caption(n).replace('"', "#quot;").replace("\n", "<br/>")
+            out.append(f'  {ids[nid]}["{caption}"]' if n.type == "task" else f'  {ids[nid]}(["{caption}"])')
+        for e in t.edges:
+            out.append(f"  {ids[e.source]} -->|{e.label}| {ids[e.target]}")
+        return "\n".join(out)
+    if fmt != "text":
+        raise ValueError(f"unknown format {fmt!r}")
+    if not t.found:
+        return f"no lineage for {t.artifact}"
+    producers: dict[str, str] = {e.target: e.source for e in t.edges if e.label == "generated"}
+    inputs: dict[str, list[str]] = {}
+    for e in t.edges:
+        if e.label == "used":
+            inputs.setdefault(e.target, []).append(e.source)
+    lines: list[str] = []
+
+    def walk(vid: str, prefix: str, branch: str, shown: set[str]) -> None:
+        lines.append(prefix + branch + _node_caption(t.nodes[vid]).replace("\n", "  "))
+        inner = prefix + {"": "", "└─ ": "   ", "├─ ": "│  "}[branch]
+        tid = producers.get(vid)
+        if tid is None:
+            return
+        lines.append(inner + "└─ produced by " + _node_caption(t.nodes[tid]).replace("\n", "  "))
+        if tid in shown:
+            lines.append(inner + "   (see above)")
+            return
+        shown.add(tid)
+        ins = inputs.get(tid, [])
+        for k, in_id in enumerate(ins):
+            walk(in_id, inner + "   ", "└─ " if k == len(ins) - 1 else "├─ ", shown)
+
+    shown: set[str] = set()
+    for root in t.roots:
+        walk(root, "", "", shown)
+    return "\n".join(lines)
+
+
+def _node_caption(n: TraceNode) -> str:
+    d = n.data
+    if n.type == "value":
+        where = f"\n{d['uri']}" if d.get("uri") else ""
+        src = " (source)" if d.get("source") else ""
+        return f"{d['name']} {d['digest']}{src}{where}"
+    params = ", ".join(f"{k}={v}" for k, v in sorted(d["parameters"].items()))
+    return f"{n.label} [{d['status']}] run {d['run_id']} task {d['task']}\ncode {d['code_digest'] or '-'}" + (
+        f"  params {params}" if params else ""
+    )

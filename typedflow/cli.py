@@ -332,7 +332,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(argv_for_target)
     args = parser.parse_args(argv)
     backends = available()
-    target = getattr(args, "target", None)
+    target = getattr(args, "target", None) if args.func in (cmd_compile, cmd_deploy, cmd_start, cmd_worker) else None
     if target is not None:
         backend = backends.get(target)
         if backend is None:

@@ -161,28 +161,24 @@ def _root(args: argparse.Namespace, ei: dict[str, Any]) -> Path:
     return local_path(root)
 
 
-def write_record(root: Path, job: str, record: Any) -> Path:
-    from typedflow.lineage.record import record_to_dict
+def write_record(root: Path, record: Any) -> Path:
+    """The record as an immutable content-addressed object next to the run's artifacts:
+    ``<pipeline root>/typedflow/lineage/<run_id>/<sha256>.json`` (``gs://`` through the /gcs/ mount)."""
+    from typedflow.lineage.cloud import put_dir
 
-    data = record_to_dict(record)
-    directory = root / "typedflow" / "runs" / (job or "unknown") / "lineage"
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{data['record_id']}.json"
-    path.write_text(json.dumps(data, sort_keys=True), "utf-8")
-    return path
+    return Path(put_dir(record, root / "typedflow").uri)
 
 
-def _attempt(root: Path, job: str, node: str) -> int:
+def _attempt(root: Path, run_id: str, node: str) -> int:
     """Vertex does not tell a container its attempt: count this node's earlier records."""
-    directory = root / "typedflow" / "runs" / (job or "unknown") / "lineage"
-    if not directory.is_dir():
-        return 1
+    from typedflow.lineage.cloud import iter_dir
+
     n = 0
-    for p in directory.glob("*.json"):
+    for obj in iter_dir(root / "typedflow", run_id=run_id):
         try:
-            if json.loads(p.read_text("utf-8")).get("node_id") == node:
+            if json.loads(obj.body).get("node_id") == node:
                 n += 1
-        except (OSError, ValueError):
+        except ValueError:
             continue
     return n + 1
 
@@ -203,17 +199,18 @@ def run_task(args: argparse.Namespace, ei: dict[str, Any]) -> int:
             write_executor_output(ei, {})
             return 0
     inputs = build_inputs(ei, template, payload["plan"], workflow, job)
-    attempt = _attempt(root, job, node)
+    run_id = job or uuid.uuid4().hex
+    attempt = _attempt(root, run_id, node)
     store = _Store(root / "typedflow" / "store")
     scratch = Path(tempfile.mkdtemp(prefix="tf-vertex-"))
     started = utcnow()
-    common = dict(doc_name=workflow, ir_digest=payload["ir_digest"], run_id=job or uuid.uuid4().hex,
+    common = dict(doc_name=workflow, ir_digest=payload["ir_digest"], run_id=run_id,
                   target="vertex", executor="vertex-container", template=template, node_id=node,
                   attempt=attempt, inputs=inputs)
     try:
         outcome = execute(template, inputs, store=store, use_cache=False, scratch=scratch)
     except TaskError as err:
-        write_record(root, job, task_record(**common, status="failed", outputs={}, started_at=started,
+        write_record(root, task_record(**common, status="failed", outputs={}, started_at=started,
                                             ended_at=utcnow(), cache_key=None,
                                             error=f"{err.error_type}: {err.message}"[:2000]))
         sys.stderr.write(err.traceback or f"{err.error_type}: {err.message}\n")
@@ -221,7 +218,7 @@ def run_task(args: argparse.Namespace, ei: dict[str, Any]) -> int:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     written = write_outputs(ei, outcome.outputs, template)
-    write_record(root, job, task_record(**common, status="succeeded",
+    write_record(root, task_record(**common, status="succeeded",
                                         outputs=handles_for_record(outcome.outputs, written),
                                         started_at=outcome.started_at, ended_at=outcome.ended_at,
                                         cache_key=outcome.cache_key))

@@ -90,7 +90,7 @@ def test_nested_subworkflow_map_closure_and_fields(tmp_path: Path) -> None:
 
 def test_lineage_records_are_written_next_to_the_artifacts(tmp_path: Path) -> None:
     both(flows.chain, {"x": 1}, tmp_path)
-    records = [json.loads(p.read_text()) for p in (tmp_path / "kfp").rglob("typedflow/runs/*/lineage/*.json")]
+    records = [json.loads(p.read_text()) for p in (tmp_path / "kfp").rglob("typedflow/lineage/*/*.json")]
     assert sorted(r["node_id"] for r in records) == ["add", "add-2", "double"]
     assert {(r["target"], r["executor"], r["status"]) for r in records} == {
         ("vertex", "vertex-container", "succeeded")}
@@ -105,8 +105,8 @@ def test_on_failure_runs_as_exit_handler_only_on_failure(tmp_path: Path) -> None
     with pytest.raises(RuntimeError):
         run_spec(path, {"x": -1}, tmp_path / "bad")
     ran = {json.loads(p.read_text())["task"]: json.loads(p.read_text())["status"]
-           for p in (tmp_path / "bad").rglob("typedflow/runs/*/lineage/*.json")}
+           for p in (tmp_path / "bad").rglob("typedflow/lineage/*/*.json")}
     assert ran == {"boom": "failed", "notify": "succeeded"}
-    assert {json.loads(p.read_text())["task"] for p in (tmp_path / "ok").rglob("lineage/*.json")} == {"boom"}
+    assert {json.loads(p.read_text())["task"] for p in (tmp_path / "ok").rglob("lineage/*/*.json")} == {"boom"}
     local = run_workflow(flows.guarded.ir, {"x": -1}, RunOptions(store=tmp_path / "l"))
     assert not local.ok and any(n.task == "notify" and n.status == "succeeded" for n in local.nodes)

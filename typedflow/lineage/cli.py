@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from typedflow.config import home
+from typedflow.lineage.log import LineageLog
 from typedflow.lineage.query import (
     Entry,
     iter_records,
@@ -149,6 +150,22 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def _cmd_pull(args: argparse.Namespace) -> int:
+    from typedflow.lineage.cloud import iter_location, pull
+
+    log_path = _log(args)
+    objects = list(iter_location(args.location, run_id=args.run_id))
+    with LineageLog(log_path) as log:
+        result = pull(objects, log)
+    for uri, reason in result.rejected:
+        print(f"rejected {uri}: {reason}", file=sys.stderr)
+    print(f"pulled run {args.run_id} ({args.target}): {result.appended} appended, {result.skipped} already present, "
+          f"{len(result.rejected)} rejected")
+    verified = verify_path(log_path)
+    print(verified.summary())
+    return 0 if verified.ok and not result.rejected else 1
+
+
 def add_subparser(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Add ``lineage`` and its subcommands; each sets ``func`` returning an exit code."""
     log_help = "lineage log (default: $TYPEDFLOW_HOME/lineage/log.jsonl)"
@@ -181,6 +198,15 @@ def add_subparser(subparsers: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--jsonl", action="store_true", help="OpenLineage as JSON Lines instead of an array")
     p.add_argument("-o", "--output", required=True, help="output path ('-' for stdout, except bundles)")
     p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("pull", parents=[common],
+                       help="gather a cloud run's records into the local log, verifying each")
+    p.add_argument("run_id", metavar="RUN_ID")
+    p.add_argument("--target", choices=("stepfunctions", "vertex"), required=True)
+    p.add_argument("--from", dest="location", required=True, metavar="URI",
+                   help="where the run wrote its records: s3://bucket/prefix (stepfunctions), "
+                        "gs://bucket/pipeline-root/typedflow (vertex), or a directory")
+    p.set_defaults(func=_cmd_pull)
 
     p = sub.add_parser("verify", parents=[common], help="verify a bundle (dir or .zip) or a log")
     p.add_argument("target", metavar="BUNDLE_OR_LOG", nargs="?", help="default: the lineage log")

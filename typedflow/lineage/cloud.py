@@ -12,8 +12,10 @@ import base64
 import hashlib
 import importlib
 import json
+import os
 import re
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote
 
@@ -27,10 +29,14 @@ __all__ = [
     "CloudObject",
     "PullResult",
     "PutResult",
+    "iter_dir",
     "iter_gcs",
+    "iter_location",
     "iter_s3",
     "object_for",
     "pull",
+    "put",
+    "put_dir",
     "put_gcs",
     "put_s3",
 ]
@@ -196,3 +202,60 @@ def pull(objects: Iterable[CloudObject], log: LineageLog) -> PullResult:
         log.append(record)
     log.flush()
     return PullResult(appended=len(accepted), skipped=skipped, rejected=tuple(rejected))
+
+
+def put_dir(record: LineageRecord, root: str | os.PathLike[str], prefix: str = "") -> PutResult:
+    """Write ``record`` once under a directory (a local run root, or a bucket mounted as files,
+    e.g. Vertex's ``/gcs/``); ``O_EXCL`` plays the part of the conditional put."""
+    base = Path(root)
+    key, body, digest = object_for(record, "file", str(base.absolute()).strip("/"), prefix)
+    path = base / key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+    except FileExistsError:
+        return PutResult(str(path), digest, created=False)
+    try:
+        os.write(fd, body)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return PutResult(str(path), digest, created=True)
+
+
+def iter_dir(root: str | os.PathLike[str], prefix: str = "", *, run_id: str | None = None) -> Iterator[CloudObject]:
+    base = Path(root) / prefix.strip("/") / "lineage"
+    if run_id is not None:
+        base = base / quote(run_id, safe="")
+    for path in sorted(base.rglob("*.json")) if base.is_dir() else []:
+        yield CloudObject(str(path), path.read_bytes())
+
+
+def _split(uri: str) -> tuple[str, str, str]:
+    scheme, _, rest = uri.partition("://")
+    bucket, _, prefix = rest.partition("/")
+    return scheme, bucket, prefix
+
+
+def put(record: LineageRecord, location: str, *, client: Any = None) -> PutResult:
+    """Write ``record`` under ``location``: ``s3://bucket/prefix``, ``gs://bucket/prefix`` or a directory."""
+    if "://" in location and not location.startswith("file://"):
+        scheme, bucket, prefix = _split(location)
+        if scheme == "s3":
+            return put_s3(record, bucket, prefix, client=client)
+        if scheme == "gs":
+            return put_gcs(record, bucket, prefix, client=client)
+        raise ValueError(f"unsupported lineage location {location!r}")
+    return put_dir(record, location.removeprefix("file://"))
+
+
+def iter_location(location: str, *, run_id: str | None = None, client: Any = None) -> Iterator[CloudObject]:
+    """The record objects under ``location`` (see :func:`put`)."""
+    if "://" in location and not location.startswith("file://"):
+        scheme, bucket, prefix = _split(location)
+        if scheme == "s3":
+            return iter_s3(bucket, prefix, run_id=run_id, client=client)
+        if scheme == "gs":
+            return iter_gcs(bucket, prefix, run_id=run_id, client=client)
+        raise ValueError(f"unsupported lineage location {location!r}")
+    return iter_dir(location.removeprefix("file://"), run_id=run_id)

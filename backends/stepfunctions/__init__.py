@@ -1,1 +1,79 @@
-"""AWS Step Functions target."""
+"""AWS Step Functions target: IR → ASL, task executors (SQS worker, ECS, Batch, Lambda), deploy.
+
+Nothing here imports boto3; the deploy, start and worker commands import it when they run.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from typedflow import ir
+from typedflow.backend import Backend
+
+
+def compile_workflow(doc: ir.WorkflowIR, options: dict[str, Any]) -> str:
+    """The ASL definition of ``doc`` (canonical JSON text; pure and deterministic)."""
+    from .compiler import compile_definition, render
+    from .options import from_mapping
+
+    return render(compile_definition(doc, from_mapping(options)))
+
+
+def _add_options(p: argparse.ArgumentParser) -> None:
+    from .options import add_options
+
+    add_options(p)
+
+
+def _deploy(doc: ir.WorkflowIR, args: argparse.Namespace) -> int:
+    from .deploy import deploy_command
+
+    return deploy_command(doc, args)
+
+
+def _add_deploy_options(p: argparse.ArgumentParser) -> None:
+    from .deploy import add_deploy_options
+
+    add_deploy_options(p)
+
+
+def _start(doc: ir.WorkflowIR, args: argparse.Namespace) -> int:
+    from .deploy import start_command
+
+    return start_command(doc, args)
+
+
+def _add_start_options(p: argparse.ArgumentParser) -> None:
+    from .deploy import add_start_options
+
+    add_start_options(p)
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from .worker import worker_command
+
+    return worker_command(args)
+
+
+def _add_worker_options(p: argparse.ArgumentParser) -> None:
+    from .worker import add_worker_options
+
+    add_worker_options(p)
+
+
+BACKEND = Backend(
+    name="stepfunctions",
+    description="AWS Step Functions state machine (ASL JSON)",
+    compile=compile_workflow,
+    add_options=_add_options,
+    default_suffix=".asl.json",
+    deploy=_deploy,
+    add_deploy_options=_add_deploy_options,
+    start=_start,
+    add_start_options=_add_start_options,
+    worker=_worker,
+    add_worker_options=_add_worker_options,
+)
+
+__all__ = ["BACKEND", "compile_workflow"]

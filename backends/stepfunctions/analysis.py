@@ -1,0 +1,334 @@
+"""What the compiler needs to know about the IR before emitting states.
+
+- :class:`Ctx` resolves an IR binding to a canonical reference: sub-workflows are inlined, so a
+  reference to a sub-workflow's input or output becomes the reference it stands for.
+- :func:`requirements` finds the outputs that Choice and Map states read, which must stay inline.
+- :func:`decompose` turns a block's dependency graph into nested sequences and parallel groups.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Literal
+
+import attrs
+
+from typedflow import ir
+
+WHOLE, ELEMENTWISE = "whole", "elementwise"
+
+
+@attrs.frozen
+class Ref:
+    """A value in the state data: a workflow input, a node's output, a map item or the failure."""
+
+    kind: Literal["input", "node", "item", "failure"]
+    key: str  # input name, node key, map key; "" for the failure
+    output: str | None
+    path: tuple[str, ...]
+    optional: bool
+    type: ir.TypeRef
+
+
+@attrs.frozen
+class ConstRef:
+    value: Any
+    type: ir.TypeRef
+
+
+@attrs.frozen
+class RecordRef:
+    """The whole NamedTuple of a sub-workflow: its outputs, each resolved separately."""
+
+    fields: tuple[tuple[str, Resolved], ...]
+
+
+Resolved = Ref | ConstRef | RecordRef
+ANY = ir.TypeRef("any")
+
+
+def follow_type(t: ir.TypeRef, path: tuple[str, ...]) -> tuple[ir.TypeRef, bool]:
+    """The type at ``path`` inside ``t`` and whether a null may appear on the way."""
+    nullable = False
+    for key in path:
+        if t.kind == "optional":
+            nullable, t = True, t.args[0]
+        if t.kind == "record":
+            t = next((f.type for f in t.fields if f.name == key), ANY)
+        elif t.kind == "dict":
+            nullable, t = True, t.args[0]
+        else:
+            return ANY, True
+    if t.kind == "optional":
+        nullable, t = True, t.args[0]
+    return t, nullable
+
+
+def _follow_value(v: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        if not isinstance(v, dict):
+            return None
+        v = v.get(key)
+    return v
+
+
+def _literal_type(v: Any) -> ir.TypeRef:
+    if v is None:
+        return ir.TypeRef("none")
+    for py, kind in ((bool, "bool"), (int, "int"), (float, "float"), (str, "str")):
+        if isinstance(v, py):
+            return ir.TypeRef(kind)
+    return ANY
+
+
+@attrs.frozen
+class Ctx:
+    """Resolution context of one (possibly inlined) workflow body."""
+
+    doc: ir.WorkflowIR
+    wf: ir.Workflow
+    prefix: str = ""  # static node-key prefix ("sub/")
+    template: str = ""  # runtime node-key prefix with one {} per enclosing map index ("map[{}]/")
+    maps: tuple[str, ...] = ()  # enclosing map keys, outermost first
+    inputs: dict[str, ir.Arg] | None = None  # bound arguments of an inlined sub-workflow
+    parent: Ctx | None = None
+    index: dict[str, ir.Node] = attrs.field(factory=dict, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        for n in ir.walk(self.wf.nodes):
+            self.index[n.id] = n
+
+    def key(self, node_id: str) -> str:
+        return self.prefix + node_id
+
+    def sub(self, node: ir.SubWorkflowNode) -> Ctx:
+        return Ctx(self.doc, self.doc.subworkflow(node.workflow), f"{self.prefix}{node.id}/",
+                   f"{self.template}{node.id}/", self.maps, {a.param: a for a in node.args}, self)
+
+    def map_body(self, node: ir.MapNode) -> Ctx:
+        return attrs.evolve(self, template=f"{self.template}{node.id}[{{}}]/", maps=(*self.maps, self.key(node.id)),
+                            index=self.index)
+
+    # ------------------------------------------------------------------ resolution
+    def resolve(self, b: ir.Binding, optional: bool = False) -> Resolved:
+        if isinstance(b, ir.Const):
+            return ConstRef(b.value, _literal_type(b.value))
+        if isinstance(b, ir.InputRef):
+            return self._input(b, optional)
+        if isinstance(b, ir.ItemRef):
+            node = self.index[b.map]
+            assert isinstance(node, ir.MapNode)
+            t, nullable = follow_type(node.item_type, b.path)
+            return Ref("item", self.key(b.map), None, b.path, optional or nullable, t)
+        return self._output(b, optional)
+
+    def _input(self, b: ir.InputRef, optional: bool) -> Resolved:
+        if b.name == "$failure":
+            return Ref("failure", "", None, b.path, optional, ANY)
+        if self.inputs is None or self.parent is None:
+            param = next((p for p in self.wf.inputs if p.name == b.name), None)
+            t, nullable = follow_type(param.type, b.path) if param else (ANY, True)
+            return Ref("input", b.name, None, b.path, optional or nullable, t)
+        arg = self.inputs.get(b.name)
+        if arg is None:  # an unbound parameter of a sub-workflow takes its default
+            param = next(p for p in self.wf.inputs if p.name == b.name)
+            return ConstRef(_follow_value(param.default, b.path), follow_type(param.type, b.path)[0])
+        return self.parent.resolve(_extend(arg.value, b.path), optional or arg.optional)
+
+    def _output(self, b: ir.OutputRef, optional: bool) -> Resolved:
+        node = self.index[b.node]
+        if isinstance(node, ir.SubWorkflowNode):
+            inner = self.sub(node)
+            results = {a.param: a for a in inner.wf.results}
+            output, path = b.output, b.path
+            if output is None and path:
+                output, path = path[0], path[1:]
+            if output is None:
+                return RecordRef(tuple((name, inner.resolve(a.value, optional or a.optional))
+                                       for name, a in sorted(results.items())))
+            arg = results[output]
+            return inner.resolve(_extend(arg.value, path), optional or arg.optional)
+        outs = ir.node_outputs(node, self.doc)
+        if b.output is None:
+            whole = ir.TypeRef("record", fields=tuple(ir.Field(p.name, p.type) for p in outs))
+            t, nullable = follow_type(whole, b.path)
+        else:
+            param = next((p for p in outs if p.name == b.output), None)
+            t, nullable = follow_type(param.type, b.path) if param else (ANY, True)
+        return Ref("node", self.key(b.node), b.output, b.path, optional or nullable, t)
+
+
+def _extend(b: ir.Binding, path: tuple[str, ...]) -> ir.Binding:
+    if not path:
+        return b
+    if isinstance(b, ir.Const):
+        return ir.Const(_follow_value(b.value, path))
+    return attrs.evolve(b, path=(*b.path, *path))
+
+
+# ----------------------------------------------------------------------------- traversal
+
+
+def condition_refs(c: ir.Condition, ctx: Ctx) -> Iterator[Resolved]:
+    if isinstance(c, ir.Compare):
+        yield ctx.resolve(c.left)
+        yield ctx.resolve(c.right)
+    elif isinstance(c, ir.And | ir.Or):
+        for t in c.terms:
+            yield from condition_refs(t, ctx)
+    else:
+        yield from condition_refs(c.term, ctx)
+
+
+def block_refs(nodes: tuple[ir.Node, ...], ctx: Ctx) -> Iterator[tuple[str, Resolved, Ctx]]:
+    """Every (use, reference, context) in a block, nested blocks and inlined sub-workflows included.
+    ``use`` is "arg", "cond", "items" or "result"."""
+    for n in nodes:
+        if isinstance(n, ir.TaskNode):
+            for a in n.args:
+                yield "arg", ctx.resolve(a.value, a.optional), ctx
+        elif isinstance(n, ir.ConditionalNode):
+            for br in n.branches:
+                if br.condition is not None:
+                    for r in condition_refs(br.condition, ctx):
+                        yield "cond", r, ctx
+                yield from block_refs(br.nodes, ctx)
+        elif isinstance(n, ir.MapNode):
+            yield f"items:{ctx.key(n.id)}", ctx.resolve(n.items.value, n.items.optional), ctx
+            body = ctx.map_body(n)
+            yield from block_refs(n.body, body)
+            yield "result", body.resolve(n.result), body
+        else:
+            yield from block_refs(ctx.sub(n).wf.nodes, ctx.sub(n))
+
+
+def leaves(r: Resolved) -> Iterator[Ref]:
+    if isinstance(r, Ref):
+        yield r
+    elif isinstance(r, RecordRef):
+        for _, f in r.fields:
+            yield from leaves(f)
+
+
+Requirement = dict[tuple[str, str, str], str]  # (kind, key, output) -> WHOLE | ELEMENTWISE
+
+
+def requirements(doc: ir.WorkflowIR) -> Requirement:
+    """Values that Choice rules compare and Map states iterate: their producers keep them inline
+    (whole, or as a list whose elements may be offloaded one by one)."""
+    ctx = Ctx(doc, doc.workflow)
+    req: Requirement = {}
+    compared_items: set[str] = set()  # maps whose elements are read by a Choice or a nested Map
+    items_of: dict[str, Ref] = {}
+    for use, r, _ in block_refs(doc.workflow.nodes, ctx):
+        if use == "cond":
+            for leaf in leaves(r):
+                if leaf.kind == "item":
+                    compared_items.add(leaf.key)
+                if leaf.kind in ("node", "input"):
+                    req[(leaf.kind, leaf.key, leaf.output or "")] = WHOLE
+        elif use.startswith("items:") and isinstance(r, Ref):
+            items_of[use.removeprefix("items:")] = r
+            if r.kind == "item":
+                compared_items.add(r.key)
+    for map_key, r in items_of.items():
+        if r.kind in ("node", "input"):
+            k = (r.kind, r.key, r.output or "")
+            if r.path or map_key in compared_items:
+                req[k] = WHOLE
+            else:
+                req.setdefault(k, ELEMENTWISE)
+    return req
+
+
+# ----------------------------------------------------------------------------- scheduling
+
+
+@attrs.frozen
+class Seq:
+    parts: tuple[Plan, ...]
+
+
+@attrs.frozen
+class Par:
+    parts: tuple[Plan, ...]
+
+
+Plan = ir.Node | Seq | Par
+
+
+def _binding_node(b: ir.Binding) -> str | None:
+    return b.node if isinstance(b, ir.OutputRef) else None
+
+
+def _cond_nodes(c: ir.Condition) -> Iterator[str]:
+    if isinstance(c, ir.Compare):
+        for b in (c.left, c.right):
+            n = _binding_node(b)
+            if n:
+                yield n
+    elif isinstance(c, ir.And | ir.Or):
+        for t in c.terms:
+            yield from _cond_nodes(t)
+    else:
+        yield from _cond_nodes(c.term)
+
+
+def reads(node: ir.Node) -> set[str]:
+    """Node ids that ``node`` (or anything nested in it) reads."""
+    out: set[str] = set()
+    for n in ir.walk((node,)):
+        bindings: list[ir.Binding] = []
+        if isinstance(n, ir.TaskNode | ir.SubWorkflowNode):
+            bindings = [a.value for a in n.args]
+        elif isinstance(n, ir.MapNode):
+            bindings = [n.items.value, n.result]
+        elif isinstance(n, ir.ConditionalNode):
+            for br in n.branches:
+                if br.condition is not None:
+                    out.update(_cond_nodes(br.condition))
+        out.update(x for x in map(_binding_node, bindings) if x)
+    return out
+
+
+def decompose(nodes: tuple[ir.Node, ...]) -> Plan | None:
+    """Series-parallel plan of a block: independent groups run in parallel; within a connected
+    group, the nodes that wait for nothing run first, then the rest (recursively)."""
+    if not nodes:
+        return None
+    owner = {inner.id: n.id for n in nodes for inner in ir.walk((n,))}
+    deps = {n.id: {owner[r] for r in reads(n) if r in owner and owner[r] != n.id} for n in nodes}
+    return _plan(list(nodes), deps)
+
+
+def _plan(nodes: list[ir.Node], deps: dict[str, set[str]]) -> Plan:
+    if len(nodes) == 1:
+        return nodes[0]
+    ids = {n.id for n in nodes}
+    comps = _components(nodes, {k: v & ids for k, v in deps.items() if k in ids})
+    if len(comps) > 1:
+        return Par(tuple(_plan(c, deps) for c in comps))
+    first = [n for n in nodes if not (deps[n.id] & ids)]
+    rest = [n for n in nodes if deps[n.id] & ids]
+    parts: list[Plan] = []
+    for p in (_plan(first, deps), _plan(rest, deps)):
+        parts.extend(p.parts if isinstance(p, Seq) else (p,))
+    return Seq(tuple(parts))
+
+
+def _components(nodes: list[ir.Node], deps: dict[str, set[str]]) -> list[list[ir.Node]]:
+    parent = {n.id: n.id for n in nodes}
+
+    def find(x: str) -> str:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for k, vs in deps.items():
+        for v in vs:
+            parent[find(k)] = find(v)
+    groups: dict[str, list[ir.Node]] = {}
+    for n in nodes:  # in block order, so the plan is deterministic
+        groups.setdefault(find(n.id), []).append(n)
+    return list(groups.values())

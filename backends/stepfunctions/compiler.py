@@ -1,0 +1,301 @@
+"""IR → ASL: builds the state graph of a workflow, validates it, renders canonical JSON.
+
+State data layout: ``in`` holds the workflow inputs; each task's outputs object sits under its own
+key (``n_<node>``); a Parallel state gathers its branches' new keys under ``p<n>.b<i>``; a ``when``
+gathers every node of every branch under ``c_<node>`` (null for the branches that did not run); a
+Map item sees its element (``i_<map>``), index (``x_<map>``) and the outer values its body reads.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from typedflow import ir
+
+from . import limits
+from .analysis import (
+    ELEMENTWISE,
+    WHOLE,
+    ConstRef,
+    Ctx,
+    Par,
+    Plan,
+    Ref,
+    Seq,
+    block_refs,
+    decompose,
+    leaves,
+    requirements,
+)
+from .conditions import rule
+from .executors import Call, emit
+from .graph import DefinitionError, Fragment, Graph, Names, connect, sequence
+from .options import Options
+from .paths import Frame, Loc, Path, concrete, jp, lazy, obj, slot_key
+from .protocol import (
+    ERROR_KEY,
+    INPUTS_KEY,
+    ON_FAILURE_ERROR_KEY,
+    PROTOCOL_VERSION,
+)
+from .states import ALL_ERRORS, JSON, Catcher, State
+from .states.choice import ChoiceState
+from .states.fail import FailState
+from .states.map import MapState
+from .states.parallel import ParallelState
+from .states.pass_ import PassState
+from .states.task import TaskState
+
+_HEARTBEATING = ("sqs", "ecs")
+
+
+def compile_definition(doc: ir.WorkflowIR, opts: Options) -> JSON:
+    """The ASL definition of ``doc`` as a JSON object (validated; limits checked)."""
+    definition = _Compiler(doc, opts).compile()
+    limits.check(definition, opts)
+    return definition
+
+
+def render(definition: JSON) -> str:
+    """Canonical text: sorted keys, two-space indent, trailing newline (byte-identical per input)."""
+    return json.dumps(definition, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def _format_template(template: str) -> str:
+    """Escape a node-key template for States.Format, keeping its ``{}`` placeholders."""
+
+    def esc(text: str) -> str:
+        for ch in ("\\", "'", "{", "}"):
+            text = text.replace(ch, "\\" + ch)
+        return text
+
+    return "{}".join(esc(part) for part in template.split("{}"))
+
+
+class _Compiler:
+    def __init__(self, doc: ir.WorkflowIR, opts: Options) -> None:
+        self.doc = doc
+        self.opts = opts
+        self.req = requirements(doc)
+        self.names = Names()
+        self.parallels = 0
+
+    # ------------------------------------------------------------------ workflow
+    def compile(self) -> JSON:
+        wf = self.doc.workflow
+        root = Graph(self.names)
+        ctx = Ctx(self.doc, wf)
+        frame = Frame()
+        init = root.add(PassState(root.name("inputs"), parameters={f"{INPUTS_KEY}.$": "$"},
+                                  comment="the workflow inputs, under their own key"))
+        body = self.block(wf.nodes, ctx, frame, root)
+        failing = [s for s in root.states.values() if isinstance(s, TaskState | ParallelState | MapState)]
+        outputs = PassState(self.names.unique("outputs"), comment="the workflow outputs (lazy typed JSON)",
+                            parameters=obj({a.param: lazy(ctx.resolve(a.value, a.optional), frame, self.req)
+                                            for a in wf.results}))
+        handler = self.failure_path(root, ctx)
+        for s in failing:
+            s.catch.append(Catcher((ALL_ERRORS,), handler, "$." + ERROR_KEY))
+        chain = connect(init, body) if body else init
+        definition = root.render(chain, outputs)
+        definition["Comment"] = f"typedflow workflow {wf.name} ({self.doc.digest})"
+        return definition
+
+    def failure_path(self, root: Graph, ctx: Ctx) -> str:
+        fail = FailState(self.names.unique("failed"), error_path=f"$.{ERROR_KEY}.Error",
+                         cause_path=f"$.{ERROR_KEY}.Cause", comment="the first error of the run")
+        of = self.doc.workflow.on_failure
+        fail_frag = root.add(fail)
+        if of is None:
+            return fail_frag.start
+        frame = Frame(failure="$." + ERROR_KEY)
+        template = self.doc.task(of.task)
+        args = obj({a.param: lazy(ctx.resolve(a.value, a.optional), frame, self.req) for a in of.args})
+        key = f"on_failure/{of.task}"
+        call = Call(self.names.unique(key), template, self.request(template, args, key, (), ()),
+                    slot_key("n_", key), key)
+        frag, _, states = emit(call, self.opts.executor_of(template.name), self.opts, root)
+        for s in states:
+            s.retry = []  # like the local interpreter: on_failure runs once
+            s.catch = [Catcher((ALL_ERRORS,), fail.name, "$." + ON_FAILURE_ERROR_KEY)]
+        connect(frag, fail_frag)
+        return frag.start
+
+    # ------------------------------------------------------------------ blocks
+    def block(self, nodes: tuple[ir.Node, ...], ctx: Ctx, frame: Frame, graph: Graph) -> Fragment | None:
+        plan = decompose(nodes)
+        return None if plan is None else self.plan(plan, ctx, frame, graph)
+
+    def plan(self, p: Plan, ctx: Ctx, frame: Frame, graph: Graph) -> Fragment | None:
+        if isinstance(p, Seq):
+            return sequence([f for f in (self.plan(x, ctx, frame, graph) for x in p.parts) if f is not None])
+        if isinstance(p, Par):
+            return self.parallel(p, ctx, frame, graph)
+        if isinstance(p, ir.TaskNode):
+            return self.task(p, ctx, frame, graph)
+        if isinstance(p, ir.ConditionalNode):
+            return self.conditional(p, ctx, frame, graph)
+        if isinstance(p, ir.MapNode):
+            return self.map(p, ctx, frame, graph)
+        sub = ctx.sub(p)
+        return self.block(sub.wf.nodes, sub, frame, graph)
+
+    def parallel(self, p: Par, ctx: Ctx, frame: Frame, graph: Graph) -> Fragment:
+        self.parallels += 1
+        key = f"p{self.parallels}"
+        heads = [_head(part) for part in p.parts]
+        name = graph.name(ctx.prefix + "parallel " + " | ".join(heads))
+        branches, produced = [], {}
+        for i, part in enumerate(p.parts):
+            g = Graph(self.names)
+            f = frame.copy()
+            body = self.plan(part, ctx, f, g)
+            new = {k: loc for k, loc in f.nodes.items() if frame.nodes.get(k) != loc}
+            collect = PassState(self.names.unique(f"{name} [{i}] done"),
+                                parameters=obj({slot_key("", k): Path(loc.path) for k, loc in new.items()}))
+            branches.append(g.render(body, collect))
+            for k, loc in new.items():
+                produced[k] = Loc(jp("$." + key, f"b{i}", slot_key("", k)), loc.nullable)
+        state = ParallelState(name, branches=branches, result_path="$." + key,
+                              result_selector={f"b{i}.$": f"$[{i}]" for i in range(len(p.parts))})
+        frame.nodes.update(produced)
+        return graph.add(state)
+
+    # ------------------------------------------------------------------ nodes
+    def task(self, node: ir.TaskNode, ctx: Ctx, frame: Frame, graph: Graph) -> Fragment:
+        key = ctx.key(node.id)
+        template = self.doc.task(node.task)
+        args = obj({a.param: lazy(ctx.resolve(a.value, a.optional), frame, self.req) for a in node.args})
+        job_key: Any = ctx.template + node.id
+        if ctx.maps:
+            indices = ", ".join(frame.indices[m] for m in ctx.maps)
+            job_key = Path(f"States.Format('{_format_template(job_key)}', {indices})")
+        inline = tuple(sorted(o for (kind, k, o), v in self.req.items() if kind == "node" and k == key and v == WHOLE))
+        each = tuple(sorted(o for (kind, k, o), v in self.req.items()
+                            if kind == "node" and k == key and v == ELEMENTWISE))
+        call = Call(graph.name(key), template, self.request(template, args, job_key, inline, each),
+                    slot_key("n_", key), job_key)
+        frag, outputs_path, _ = emit(call, self.opts.executor_of(template.name), self.opts, graph)
+        frame.nodes[key] = Loc(outputs_path, False)
+        return frag
+
+    def request(self, template: ir.TaskTemplate, args: dict[str, Any], job_key: Any,
+                inline: tuple[str, ...], each: tuple[str, ...]) -> dict[str, Any]:
+        kind = self.opts.executor_of(template.name)
+        req: dict[str, Any] = {"v": PROTOCOL_VERSION, "ir": self.doc.digest, "task": template.name,
+                               "run.$": "$$.Execution.Name", "args": args, "inline": list(inline),
+                               "elementwise": list(each), "offload": self.opts.offload_threshold}
+        if isinstance(job_key, Path):
+            req["node.$"] = str(job_key)
+        else:
+            req["node"] = job_key
+        if kind in ("sqs", "lambda"):
+            req["retry.$"] = "$$.State.RetryCount"
+        if kind in _HEARTBEATING:
+            req["heartbeat"] = self.opts.heartbeat_seconds
+        if self.opts.bucket:
+            req["store"] = self.opts.bucket
+        return req
+
+    def conditional(self, node: ir.ConditionalNode, ctx: Ctx, frame: Frame, graph: Graph) -> Fragment:
+        key = ctx.key(node.id)
+        ckey = slot_key("c_", key)
+        choice = ChoiceState(graph.name(key), comment="when / otherwise")
+        frag = graph.add(choice)
+        arms = []
+        for br in node.branches:
+            f = frame.copy()
+            body = self.block(br.nodes, ctx, f, graph)
+            arms.append((br, body, {k: loc for k, loc in f.nodes.items() if frame.nodes.get(k) != loc}))
+        every = sorted({k for _, _, new in arms for k in new})
+        ends: list[State] = []
+
+        def gather(label: str, new: dict[str, Loc]) -> Fragment:
+            values = {slot_key("", k): (Path(new[k].path) if k in new else None) for k in every}
+            return graph.add(PassState(self.names.unique(f"{choice.name} [{label}] done"), parameters=obj(values),
+                                       result_path="$." + ckey))
+
+        for i, (br, body, new) in enumerate(arms):
+            label = "otherwise" if br.condition is None else f"branch {i + 1}"
+            g = gather(label, new)
+            entry = connect(body, g) if body else g
+            ends.extend(entry.ends)
+            if br.condition is None:
+                choice.default = entry.start
+            else:
+                where = f"{ir.Branch.__name__.lower()} at {br.loc}"
+                choice.rules.append((rule(br.condition, ctx, frame, where), entry.start))
+        if choice.default is None:
+            g = gather("no branch", {})
+            choice.default = g.start
+            ends.extend(g.ends)
+        for k in every:
+            frame.nodes[k] = Loc(jp("$." + ckey, slot_key("", k)), True)
+        return Fragment(frag.start, ends)
+
+    def map(self, node: ir.MapNode, ctx: Ctx, frame: Frame, graph: Graph) -> Fragment:
+        key = ctx.key(node.id)
+        slot = slot_key("n_", key)
+        items = ctx.resolve(node.items.value, node.items.optional)
+        before: list[Fragment] = []
+        skip: Fragment | None = None
+        if isinstance(items, ConstRef):
+            staged = slot_key("k_", key)
+            before.append(graph.add(PassState(graph.name(f"{key} (items)"), result=items.value or [],
+                                              result_path="$." + staged)))
+            items_path = "$." + staged
+        elif isinstance(items, Ref):
+            items_path, nullable = concrete(items, frame)
+            if nullable:  # no list (a branch that did not run): no items, like the local interpreter
+                guard = ChoiceState(graph.name(f"{key} (items?)"))
+                skip = graph.add(PassState(self.names.unique(f"{key} (no items)"), result={"out": []},
+                                           result_path="$." + slot))
+                missing = {"Or": [{"Not": {"Variable": items_path, "IsPresent": True}},
+                                  {"Variable": items_path, "IsNull": True}]}
+                guard.rules.append((missing, skip.start))
+                before.append(graph.add(guard))
+        else:
+            raise DefinitionError([f"map_over at {node.loc}: cannot iterate over a whole NamedTuple"])
+        body_ctx = ctx.map_body(node)
+        inner = Frame(indices={})
+        selector: dict[str, Any] = {slot_key("i_", key): Path("$$.Map.Item.Value"),
+                                    slot_key("x_", key): Path("$$.Map.Item.Index")}
+        inner.items[key] = Loc("$." + slot_key("i_", key), False)
+        inner.indices[key] = "$." + slot_key("x_", key)
+        for m, path in frame.indices.items():  # node keys of nested tasks need every enclosing index
+            selector[slot_key("x_", m)] = Path(path)
+            inner.indices[m] = "$." + slot_key("x_", m)
+        refs = [r for _, r, _ in block_refs(node.body, body_ctx)] + [body_ctx.resolve(node.result)]
+        for leaf in (x for r in refs for x in leaves(r)):
+            if leaf.kind == "node" and leaf.key in frame.nodes:
+                outer = frame.nodes[leaf.key]
+                selector[slot_key("n_", leaf.key)] = Path(outer.path)
+                inner.nodes[leaf.key] = Loc("$." + slot_key("n_", leaf.key), outer.nullable)
+            elif leaf.kind == "item" and leaf.key != key and leaf.key in frame.items:
+                selector[slot_key("i_", leaf.key)] = Path(frame.items[leaf.key].path)
+                inner.items[leaf.key] = Loc("$." + slot_key("i_", leaf.key), frame.items[leaf.key].nullable)
+            elif leaf.kind == "input":
+                selector[INPUTS_KEY] = Path(frame.inputs)
+        g = Graph(self.names)
+        body = self.block(node.body, body_ctx, inner, g)
+        result = PassState(self.names.unique(f"{key} (result)"), output_path="$.r",
+                           parameters=obj({"r": lazy(body_ctx.resolve(node.result), inner, self.req)}))
+        state = MapState(graph.name(key), items_path=items_path, item_selector=obj(selector),
+                         processor=g.render(body, result), max_concurrency=node.max_concurrency,
+                         result_selector={"out.$": "$"}, result_path="$." + slot)
+        frag = sequence([*before, graph.add(state)])
+        assert frag is not None
+        if before and isinstance(graph.states[before[-1].start], ChoiceState):
+            guard_state = graph.states[before[-1].start]
+            assert isinstance(guard_state, ChoiceState)
+            guard_state.default = state.name
+            frag = Fragment(frag.start, [state, *(skip.ends if skip else [])])
+        frame.nodes[key] = Loc("$." + slot, False)
+        return frag
+
+
+def _head(p: Plan) -> str:
+    while isinstance(p, Seq | Par):
+        p = p.parts[0]
+    return p.id

@@ -1,0 +1,289 @@
+"""``typedflow deploy|start --target stepfunctions``: state machine, version, schedule, executions.
+
+All AWS calls go through boto3's default session, so profiles, regions and ``AWS_ENDPOINT_URL``
+apply as usual. boto3 is imported only when these commands run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from typedflow import ir
+from typedflow.errors import InputError
+
+from .analysis import ELEMENTWISE, WHOLE, requirements
+from .compiler import compile_definition
+from .cron import to_aws
+from .iam import deployer_policy, state_machine_policy, worker_policy
+from .lazyjson import offload, resolve
+from .options import OptionError, Options, from_mapping
+from .runtime import failure_value, publish_ir, store_for
+from .s3store import S3Store
+
+
+def machine_name(doc: ir.WorkflowIR, name: str | None = None) -> str:
+    """A valid state machine name (letters, digits, - and _; at most 80 characters)."""
+    raw = name or doc.workflow.name
+    clean = re.sub(r"[^A-Za-z0-9_-]", "-", raw)[:80]
+    if not clean:
+        raise OptionError(f"state machine name {raw!r} is empty once cleaned")
+    return clean
+
+
+def _clients(**given: Any) -> dict[str, Any]:
+    import boto3
+
+    make: Any = boto3.client  # typed per service name; these names are chosen below
+    return {k: v if v is not None else make(service)
+            for (k, service), v in zip((("sfn", "stepfunctions"), ("s3", "s3"), ("scheduler", "scheduler")),
+                                       (given.get("sfn"), given.get("s3"), given.get("scheduler")), strict=True)
+            if k in given}
+
+
+@attrs.frozen
+class Deployment:
+    arn: str
+    version_arn: str | None
+    created: bool
+    updated: bool
+    schedule_arn: str | None = None
+
+
+def _find(sfn: Any, name: str) -> str | None:
+    token = None
+    while True:
+        page = sfn.list_state_machines(**({"nextToken": token} if token else {}))
+        for sm in page.get("stateMachines", []):
+            if sm["name"] == name:
+                return str(sm["stateMachineArn"])
+        token = page.get("nextToken")
+        if not token:
+            return None
+
+
+def deploy(doc: ir.WorkflowIR, opts: Options, *, role_arn: str, name: str | None = None, sfn: Any = None,
+           s3: Any = None, scheduler: Any = None, schedule_role_arn: str | None = None) -> Deployment:
+    """Create or update the Standard state machine (idempotent), publish a version, upload the IR the
+    workers need and, for a scheduled workflow, create or update its EventBridge schedule."""
+    if not opts.bucket:
+        raise OptionError("deploy needs --bucket s3://bucket/prefix (the workers read the IR and artifacts there)")
+    definition = json.dumps(compile_definition(doc, opts), sort_keys=True, separators=(",", ":"))
+    c = _clients(sfn=sfn, s3=s3)
+    publish_ir(store_for(opts.bucket, c["s3"]), doc)
+    sm_name = machine_name(doc, name)
+    arn = _find(c["sfn"], sm_name)
+    created = updated = False
+    version_arn: str | None = None
+    if arn is None:
+        resp = c["sfn"].create_state_machine(name=sm_name, definition=definition, roleArn=role_arn, type="STANDARD",
+                                             publish=True, versionDescription=doc.digest)
+        arn, version_arn, created = resp["stateMachineArn"], resp.get("stateMachineVersionArn"), True
+    else:
+        current = c["sfn"].describe_state_machine(stateMachineArn=arn)
+        if current.get("definition") != definition or current.get("roleArn") != role_arn:
+            resp = c["sfn"].update_state_machine(stateMachineArn=arn, definition=definition, roleArn=role_arn,
+                                                 publish=True, versionDescription=doc.digest)
+            version_arn, updated = resp.get("stateMachineVersionArn"), True
+    schedule_arn = None
+    if doc.workflow.schedule:
+        schedule_arn = ensure_schedule(doc, arn, schedule_role_arn or role_arn, sm_name,
+                                       scheduler=scheduler)
+    return Deployment(str(arn), version_arn, created, updated, schedule_arn)
+
+
+def schedule_input(doc: ir.WorkflowIR) -> dict[str, Any]:
+    missing = [p.name for p in doc.workflow.inputs if not p.has_default]
+    if missing:
+        raise OptionError(f"workflow {doc.workflow.name!r} has a schedule but inputs without defaults: "
+                          + ", ".join(missing))
+    return {p.name: p.default for p in doc.workflow.inputs}
+
+
+def ensure_schedule(doc: ir.WorkflowIR, machine_arn: str, role_arn: str, name: str, *, scheduler: Any = None) -> str:
+    assert doc.workflow.schedule is not None
+    client = _clients(scheduler=scheduler)["scheduler"]
+    spec = {"Name": name, "ScheduleExpression": to_aws(doc.workflow.schedule), "FlexibleTimeWindow": {"Mode": "OFF"},
+            "Target": {"Arn": machine_arn, "RoleArn": role_arn, "Input": json.dumps(schedule_input(doc))},
+            "Description": f"typedflow workflow {doc.workflow.name}"}
+    try:
+        client.get_schedule(Name=name)
+    except Exception as exc:
+        if "ResourceNotFound" not in type(exc).__name__ and "ResourceNotFound" not in str(exc):
+            raise
+        return str(client.create_schedule(**spec)["ScheduleArn"])
+    return str(client.update_schedule(**spec)["ScheduleArn"])
+
+
+# ----------------------------------------------------------------------------- executions
+
+
+def prepare_inputs(doc: ir.WorkflowIR, given: Mapping[str, Any], store: S3Store, opts: Options) -> dict[str, Any]:
+    """Check typed-JSON inputs (all errors at once), fill defaults, upload local files, offload large
+    values that no Choice/Map reads."""
+    from typedflow.runtime.execute import map_files
+    from typedflow.types import check_json
+
+    wf = doc.workflow
+    known = {p.name for p in wf.inputs}
+    errors = [f'unknown input "{n}" (the workflow takes: {", ".join(sorted(known)) or "nothing"})'
+              for n in given if n not in known]
+    out: dict[str, Any] = {}
+    for p in wf.inputs:
+        if p.name not in given:
+            if p.has_default:
+                out[p.name] = p.default
+            else:
+                errors.append(f'missing input "{p.name}" ({p.type})')
+            continue
+        err = check_json(given[p.name], p.type, f'input "{p.name}"')
+        if err:
+            errors.append(err)
+        else:
+            out[p.name] = given[p.name]
+    if errors:
+        raise InputError("; ".join(errors))
+
+    def upload(v: dict[str, Any], t: ir.TypeRef) -> dict[str, Any]:
+        uri = str(v["uri"])
+        if "://" in uri and not uri.startswith("file://"):
+            return v
+        path = Path(uri.removeprefix("file://"))
+        if not path.exists():
+            raise InputError(f"input file {path} does not exist")
+        new_uri, sha = store.put_dir(path) if t.kind == "directory" else store.put_file(path)
+        fmt = v.get("format")
+        return {"uri": new_uri, "sha256": sha, "format": t.name if fmt in (None, "typedflow.formats:Format") else fmt}
+
+    params = {p.name: p for p in wf.inputs}
+    out = {k: map_files(v, params[k].type, upload) for k, v in out.items()}
+    req = requirements(doc)
+    inline = [k for (kind, k, _), v in req.items() if kind == "input" and v == WHOLE]
+    each = [k for (kind, k, _), v in req.items() if kind == "input" and v == ELEMENTWISE]
+    return offload(out, inline=inline, elementwise=each, limit=opts.offload_threshold, put=store.put_value)
+
+
+def start(doc: ir.WorkflowIR, opts: Options, inputs: Mapping[str, Any], *, machine_arn: str,
+          execution_name: str | None = None, sfn: Any = None, s3: Any = None) -> str:
+    if not opts.bucket:
+        raise OptionError("start needs --bucket s3://bucket/prefix (inputs' files and large values go there)")
+    c = _clients(sfn=sfn, s3=s3)
+    prepared = prepare_inputs(doc, inputs, store_for(opts.bucket, c["s3"]), opts)
+    import uuid
+
+    # an explicit name: moto names unnamed executions ":None", and a name makes runs easy to find
+    name = execution_name or f"{machine_name(doc)[:40]}-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    kwargs: dict[str, Any] = {"stateMachineArn": machine_arn, "input": json.dumps(prepared), "name": name}
+    return str(c["sfn"].start_execution(**kwargs)["executionArn"])
+
+
+def wait(sfn: Any, execution_arn: str, *, poll: float = 0.05, timeout: float | None = None) -> dict[str, Any]:
+    t0 = time.monotonic()
+    delay = poll
+    while True:
+        desc: dict[str, Any] = sfn.describe_execution(executionArn=execution_arn)
+        if desc["status"] != "RUNNING":
+            return desc
+        if timeout is not None and time.monotonic() - t0 > timeout:
+            return desc
+        time.sleep(delay)
+        delay = min(delay * 1.5, 5.0)
+
+
+def decode_outputs(doc: ir.WorkflowIR, output: str | None, store: S3Store) -> dict[str, Any]:
+    """The workflow outputs as plain typed JSON (offloaded values fetched)."""
+    data = json.loads(output) if output else {}
+    run_id = ""
+    return {k: resolve(v, store.get_value, lambda e: failure_value(store, doc, run_id, e)) for k, v in data.items()}
+
+
+def printable(doc: ir.WorkflowIR, outs: dict[str, Any]) -> Any:
+    """What ``typedflow run`` prints for these outputs."""
+    wf = doc.workflow
+    if len(wf.outputs) == 1 and wf.outputs[0].name == "out" and wf.returns.flavor != "namedtuple":
+        return outs.get("out")
+    return outs if wf.outputs else None
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def add_deploy_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--role-arn", metavar="ARN", help="the state machine's execution role")
+    p.add_argument("--name", metavar="NAME", help="state machine name (default: the workflow's name)")
+    p.add_argument("--schedule-role-arn", metavar="ARN", help="role EventBridge Scheduler assumes (default --role-arn)")
+    p.add_argument("--print-iam-policy", nargs="?", const="state-machine",
+                   choices=["state-machine", "worker", "deployer"],
+                   help="print the least-privilege IAM policy (of the state machine role by default) and exit")
+
+
+def add_start_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--name", metavar="NAME", help="state machine name (default: the workflow's name)")
+    p.add_argument("--state-machine-arn", metavar="ARN", help="start this state machine (default: found by name)")
+    p.add_argument("--execution-name", metavar="NAME", help="execution name (default: generated)")
+    p.add_argument("--timeout", type=float, metavar="S", help="with --wait: give up after S seconds")
+
+
+def _options(args: argparse.Namespace) -> Options:
+    return from_mapping(vars(args))
+
+
+def deploy_command(doc: ir.WorkflowIR, args: argparse.Namespace) -> int:
+    try:
+        opts = _options(args)
+        if args.print_iam_policy:
+            tasks = [t.name for t in doc.tasks]
+            policy = {"state-machine": lambda: state_machine_policy(opts, opts.executors(tasks)),
+                      "worker": lambda: worker_policy(opts),
+                      "deployer": lambda: deployer_policy(machine_name(doc, args.name), args.role_arn or "*",
+                                                          bool(doc.workflow.schedule))}[args.print_iam_policy]()
+            print(json.dumps(policy, indent=2, sort_keys=True))
+            return 0
+        if not args.role_arn:
+            raise OptionError("deploy needs --role-arn (the state machine's execution role)")
+        d = deploy(doc, opts, role_arn=args.role_arn, name=args.name, schedule_role_arn=args.schedule_role_arn)
+    except (OptionError, ValueError) as exc:
+        print(f"typedflow deploy: {exc}", file=sys.stderr)
+        return 2
+    what = "created" if d.created else ("updated" if d.updated else "unchanged")
+    print(f"state machine {what}" + (f", version {d.version_arn}" if d.version_arn else "")
+          + (f", schedule {d.schedule_arn}" if d.schedule_arn else ""), file=sys.stderr)
+    print(d.arn)
+    return 0
+
+
+def start_command(doc: ir.WorkflowIR, args: argparse.Namespace) -> int:
+    from typedflow.cli import parse_inputs
+
+    try:
+        opts = _options(args)
+        inputs = parse_inputs(doc, args.input or [], args.inputs_file)
+        c = _clients(sfn=None, s3=None)
+        arn = args.state_machine_arn or _find(c["sfn"], machine_name(doc, args.name))
+        if arn is None:
+            raise OptionError(f"no state machine named {machine_name(doc, args.name)!r}; deploy it first")
+        execution = start(doc, opts, inputs, machine_arn=arn, execution_name=args.execution_name, sfn=c["sfn"],
+                          s3=c["s3"])
+    except (OptionError, InputError) as exc:
+        print(f"typedflow start: {exc}", file=sys.stderr)
+        return 2
+    print(execution, file=sys.stderr)
+    if not args.wait:
+        print(execution)
+        return 0
+    desc = wait(c["sfn"], execution, timeout=args.timeout)
+    if desc["status"] != "SUCCEEDED":
+        print(f"execution {desc['status']}: {desc.get('error', '')} {desc.get('cause', '')}".rstrip(), file=sys.stderr)
+        return 1
+    assert opts.bucket is not None
+    outs = decode_outputs(doc, desc.get("output"), store_for(opts.bucket, c["s3"]))
+    print(json.dumps(printable(doc, outs), indent=2, sort_keys=True))
+    return 0

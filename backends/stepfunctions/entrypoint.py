@@ -1,0 +1,84 @@
+"""``python -m typedflow.runtime stepfunctions COMMAND``: the container and worker entrypoint.
+
+- ``worker --queue-url URL [--bucket S3URI]``: the SQS executor's worker (see :mod:`.worker`).
+- ``run-task``: one task in an ECS or Batch container. The request comes in ``TYPEDFLOW_REQUEST``;
+  with ``TYPEDFLOW_TASK_TOKEN`` (ECS ``.waitForTaskToken``) the result is sent with
+  SendTaskSuccess/SendTaskFailure; with ``TYPEDFLOW_RESULT_URI`` (Batch ``.sync``) the outputs are
+  written there for the state machine to read back, and a failure exits non-zero.
+- :func:`lambda_handler` for the Lambda executor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+USAGE = """usage: python -m typedflow.runtime stepfunctions COMMAND
+commands:
+  worker --queue-url URL [--bucket S3URI] [--concurrency N]   serve task requests from SQS
+  run-task                                                    run the task in $TYPEDFLOW_REQUEST (ECS, Batch)"""
+
+
+class TaskFailed(Exception):
+    """Raised by the Lambda handler; Step Functions sees the message as the cause."""
+
+
+def run_task(env: dict[str, str] | None = None) -> int:
+    from .runtime import run_request, store_for
+
+    env = dict(os.environ if env is None else env)
+    request = json.loads(env["TYPEDFLOW_REQUEST"])
+    attempt = int(env.get("TYPEDFLOW_ATTEMPT", "0") or 0) + 1
+    token = env.get("TYPEDFLOW_TASK_TOKEN")
+    executor = "ecs" if token else "batch"
+    result = run_request(request, default_store=env.get("TYPEDFLOW_BUCKET"), executor=executor, attempt=attempt)
+    if token:
+        import boto3
+
+        from .worker import report
+
+        report(boto3.client("stepfunctions"), token, result)
+        return 0 if result.ok else 1
+    if not result.ok:
+        print(f"{result.error}: {result.cause}", file=sys.stderr)
+        return 1
+    uri = env["TYPEDFLOW_RESULT_URI"]
+    store = store_for(request.get("store") or env.get("TYPEDFLOW_BUCKET") or uri)
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    store.s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(result.outputs).encode("utf-8"),
+                        ContentType="application/json")
+    return 0
+
+
+def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """The Lambda executor: ``{"typedflow": request}`` in, the outputs object out."""
+    from .runtime import run_request
+
+    result = run_request(event["typedflow"], default_store=os.environ.get("TYPEDFLOW_BUCKET"), executor="lambda")
+    if not result.ok:
+        # Lambda reports the exception's class name as the error: name the class after the task's
+        # error so the state's Retry/Catch match it as they do for the other executors
+        error_class = type(result.error, (TaskFailed,), {})
+        raise error_class(result.cause)
+    return dict(result.outputs or {})
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(USAGE)
+        return 0 if argv else 2
+    command, rest = argv[0], argv[1:]
+    if command == "run-task":
+        return run_task()
+    if command == "worker":
+        from .worker import add_worker_options, worker_command
+
+        p = argparse.ArgumentParser(prog="python -m typedflow.runtime stepfunctions worker")
+        add_worker_options(p)
+        return worker_command(p.parse_args(rest))
+    print(USAGE, file=sys.stderr)
+    return 2

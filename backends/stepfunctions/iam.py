@@ -1,0 +1,90 @@
+"""Least-privilege IAM policies: for the state machine's role and for the SQS worker."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .options import Options, split_s3
+
+
+def _queue_arn(url: str) -> str:
+    # https://sqs.<region>.amazonaws.com/<account>/<name>
+    parts = url.rstrip("/").split("/")
+    host = parts[2] if len(parts) > 2 else ""
+    region = host.split(".")[1] if host.startswith("sqs.") else "*"
+    return f"arn:aws:sqs:{region}:{parts[-2]}:{parts[-1]}" if len(parts) >= 2 else "*"
+
+
+def _bucket_arns(uri: str | None, suffix: str = "/*") -> list[str]:
+    if not uri:
+        return []
+    bucket, prefix = split_s3(uri)
+    return [f"arn:aws:s3:::{bucket}/{prefix}{'/' if prefix else ''}{suffix.lstrip('/')}"]
+
+
+def state_machine_policy(opts: Options, executors: list[str]) -> dict[str, Any]:
+    """What the state machine's execution role needs for the executors it uses."""
+    stmts: list[dict[str, Any]] = []
+    if "sqs" in executors:
+        queue = _queue_arn(opts.queue_url) if opts.queue_url else "arn:aws:sqs:*:*:typedflow-tasks"
+        stmts.append({"Sid": "SendTaskRequests", "Effect": "Allow", "Action": ["sqs:SendMessage"],
+                      "Resource": [queue]})
+    if "lambda" in executors and opts.lambda_function:
+        fn = opts.lambda_function
+        arn = fn if fn.startswith("arn:") else f"arn:aws:lambda:*:*:function:{fn}"
+        stmts.append({"Sid": "InvokeTasks", "Effect": "Allow", "Action": ["lambda:InvokeFunction"],
+                      "Resource": [arn, arn + ":*"]})
+    if "ecs" in executors:
+        stmts.append({"Sid": "RunTasks", "Effect": "Allow", "Action": ["ecs:RunTask"],
+                      "Resource": [opts.ecs_task_definition or "*"]})
+        stmts.append({"Sid": "StopTasks", "Effect": "Allow", "Action": ["ecs:StopTask", "ecs:DescribeTasks"],
+                      "Resource": ["*"]})
+        stmts.append({"Sid": "PassTaskRoles", "Effect": "Allow", "Action": ["iam:PassRole"], "Resource": ["*"],
+                      "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}})
+    if "batch" in executors:
+        stmts.append({"Sid": "SubmitJobs", "Effect": "Allow",
+                      "Action": ["batch:SubmitJob", "batch:DescribeJobs", "batch:TerminateJob"],
+                      "Resource": [r for r in (opts.batch_job_queue, opts.batch_job_definition) if r] or ["*"]})
+        stmts.append({"Sid": "SyncBatchJobs", "Effect": "Allow",
+                      "Action": ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+                      "Resource": ["arn:aws:events:*:*:rule/StepFunctionsGetEventsForBatchJobsRule"]})
+        stmts.append({"Sid": "ReadJobOutputs", "Effect": "Allow", "Action": ["s3:GetObject"],
+                      "Resource": _bucket_arns(opts.bucket, "results/*") or ["*"]})
+    return {"Version": "2012-10-17", "Statement": stmts}
+
+
+def worker_policy(opts: Options) -> dict[str, Any]:
+    """What the worker (or task container) needs: its queue, callbacks, the artifact prefix."""
+    stmts: list[dict[str, Any]] = [
+        {"Sid": "TaskCallbacks", "Effect": "Allow",
+         "Action": ["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
+         "Resource": ["*"]},
+    ]
+    if opts.queue_url:
+        stmts.append({"Sid": "ReceiveTaskRequests", "Effect": "Allow",
+                      "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+                      "Resource": [_queue_arn(opts.queue_url)]})
+    if opts.bucket:
+        bucket, _ = split_s3(opts.bucket)
+        stmts.append({"Sid": "Artifacts", "Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"],
+                      "Resource": _bucket_arns(opts.bucket)})
+        stmts.append({"Sid": "ListArtifacts", "Effect": "Allow", "Action": ["s3:ListBucket"],
+                      "Resource": [f"arn:aws:s3:::{bucket}"]})
+    return {"Version": "2012-10-17", "Statement": stmts}
+
+
+def deployer_policy(name: str, role_arn: str, scheduled: bool) -> dict[str, Any]:
+    """What ``typedflow deploy`` itself needs."""
+    stmts: list[dict[str, Any]] = [
+        {"Sid": "StateMachine", "Effect": "Allow",
+         "Action": ["states:CreateStateMachine", "states:UpdateStateMachine", "states:DescribeStateMachine",
+                    "states:ListStateMachines", "states:PublishStateMachineVersion", "states:StartExecution",
+                    "states:DescribeExecution"],
+         "Resource": ["*"]},
+        {"Sid": "PassExecutionRole", "Effect": "Allow", "Action": ["iam:PassRole"], "Resource": [role_arn]},
+    ]
+    if scheduled:
+        stmts.append({"Sid": "Schedule", "Effect": "Allow",
+                      "Action": ["scheduler:CreateSchedule", "scheduler:UpdateSchedule", "scheduler:GetSchedule"],
+                      "Resource": [f"arn:aws:scheduler:*:*:schedule/default/{name}"]})
+    return {"Version": "2012-10-17", "Statement": stmts}

@@ -1,0 +1,115 @@
+"""Target options: one frozen record, the argparse flags that fill it, and parsing from ``vars(args)``."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from .protocol import DEFAULT_HEARTBEAT_SECONDS, DEFAULT_OFFLOAD_THRESHOLD
+
+EXECUTORS = ("sqs", "ecs", "batch", "lambda")
+
+
+class OptionError(ValueError):
+    """A target option is missing or malformed."""
+
+
+@attrs.frozen
+class Options:
+    executor: str = "sqs"
+    task_executors: tuple[tuple[str, str], ...] = ()  # (task name, executor)
+    queue_url: str | None = None
+    bucket: str | None = None  # s3://bucket/prefix
+    offload_threshold: int = DEFAULT_OFFLOAD_THRESHOLD
+    heartbeat_seconds: int = DEFAULT_HEARTBEAT_SECONDS
+    map_size: int = 100  # assumed items per map_over for the history estimate
+    ecs_cluster: str | None = None
+    ecs_task_definition: str | None = None
+    ecs_container: str = "typedflow"
+    subnets: tuple[str, ...] = ()
+    security_groups: tuple[str, ...] = ()
+    assign_public_ip: bool = False
+    batch_job_queue: str | None = None
+    batch_job_definition: str | None = None
+    lambda_function: str | None = None
+
+    def executor_of(self, task: str) -> str:
+        return dict(self.task_executors).get(task, self.executor)
+
+    def executors(self, tasks: list[str]) -> list[str]:
+        return sorted({self.executor_of(t) for t in tasks})
+
+
+def add_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("stepfunctions target")
+    g.add_argument("--executor", choices=EXECUTORS, default="sqs",
+                   help="how tasks run: sqs (worker polls a queue, default), ecs (Fargate), batch, lambda")
+    g.add_argument("--task-executor", action="append", default=[], metavar="TASK=KIND",
+                   help="executor of one task (repeatable)")
+    g.add_argument("--queue-url", metavar="URL", help="SQS queue the sqs executor sends task requests to")
+    g.add_argument("--bucket", metavar="S3URI", help="s3://bucket/prefix for artifacts, offloaded values, lineage")
+    g.add_argument("--offload-threshold", type=int, default=DEFAULT_OFFLOAD_THRESHOLD, metavar="BYTES",
+                   help=f"values whose JSON is larger go to S3 (default {DEFAULT_OFFLOAD_THRESHOLD})")
+    g.add_argument("--heartbeat-seconds", type=int, default=DEFAULT_HEARTBEAT_SECONDS, metavar="S",
+                   help="HeartbeatSeconds of sqs/ecs tasks (the worker beats 3x as often)")
+    g.add_argument("--map-size", type=int, default=100, metavar="N",
+                   help="items assumed per map_over when estimating history events (default 100)")
+    g.add_argument("--ecs-cluster", metavar="ARN")
+    g.add_argument("--ecs-task-definition", metavar="ARN")
+    g.add_argument("--ecs-container", default="typedflow", metavar="NAME")
+    g.add_argument("--subnet", action="append", default=[], metavar="ID")
+    g.add_argument("--security-group", action="append", default=[], metavar="ID")
+    g.add_argument("--assign-public-ip", action="store_true")
+    g.add_argument("--batch-job-queue", metavar="ARN")
+    g.add_argument("--batch-job-definition", metavar="ARN")
+    g.add_argument("--lambda-function", metavar="NAME_OR_ARN")
+
+
+def from_mapping(values: Mapping[str, Any]) -> Options:
+    """Options from ``vars(args)`` (unknown keys are ignored: the CLI passes all its flags)."""
+    pairs = []
+    for item in values.get("task_executor") or []:
+        name, sep, kind = str(item).partition("=")
+        if not sep or kind not in EXECUTORS:
+            raise OptionError(f"--task-executor {item!r}: expected TASK=KIND with KIND one of {', '.join(EXECUTORS)}")
+        pairs.append((name, kind))
+    executor = values.get("executor") or "sqs"
+    if executor not in EXECUTORS:
+        raise OptionError(f"--executor {executor!r}: expected one of {', '.join(EXECUTORS)}")
+    bucket = values.get("bucket")
+    if bucket is not None and not str(bucket).startswith("s3://"):
+        raise OptionError(f"--bucket {bucket!r}: expected s3://bucket[/prefix]")
+    threshold = int(values.get("offload_threshold") or DEFAULT_OFFLOAD_THRESHOLD)
+    if not 0 < threshold <= 200_000:
+        raise OptionError("--offload-threshold must be between 1 and 200000 bytes")
+    heartbeat = int(values.get("heartbeat_seconds") or DEFAULT_HEARTBEAT_SECONDS)
+    if heartbeat < 1:
+        raise OptionError("--heartbeat-seconds must be at least 1")
+    return Options(
+        executor=executor,
+        task_executors=tuple(sorted(pairs)),
+        queue_url=values.get("queue_url"),
+        bucket=bucket.rstrip("/") if bucket else None,
+        offload_threshold=threshold,
+        heartbeat_seconds=heartbeat,
+        map_size=int(values.get("map_size") or 100),
+        ecs_cluster=values.get("ecs_cluster"),
+        ecs_task_definition=values.get("ecs_task_definition"),
+        ecs_container=values.get("ecs_container") or "typedflow",
+        subnets=tuple(values.get("subnet") or ()),
+        security_groups=tuple(values.get("security_group") or ()),
+        assign_public_ip=bool(values.get("assign_public_ip")),
+        batch_job_queue=values.get("batch_job_queue"),
+        batch_job_definition=values.get("batch_job_definition"),
+        lambda_function=values.get("lambda_function"),
+    )
+
+
+def split_s3(uri: str) -> tuple[str, str]:
+    """("bucket", "prefix") of ``s3://bucket/prefix`` (prefix without slashes at the ends)."""
+    rest = uri.removeprefix("s3://")
+    bucket, _, prefix = rest.partition("/")
+    return bucket, prefix.strip("/")

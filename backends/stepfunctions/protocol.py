@@ -1,0 +1,41 @@
+"""The wire format shared by the compiler (which writes it into ASL) and the runtime (which reads it).
+
+Values in the state machine are *lazy typed JSON*: plain typed JSON in which two kinds of marker
+objects may stand for a value. Consumers (the worker, ``start --wait``) resolve them; Choice and Map
+states only ever read values that the compiler asked the producer to keep inline.
+
+- ``{"__tf__": "ref", "uri": "s3://…", "sha256": "…", "bytes": n}``: a value offloaded to S3.
+- ``{"__tf__": "sel", "v": value, "p": [key, …]}``: ``value`` followed along ``p``; a missing or
+  null step gives null (a reference into a ``when`` branch that did not run).
+- ``{"__tf__": "failure", "e": {"Error": …, "Cause": …}, "p": [key, …]}``: the workflow's failure.
+- ``{"__tf__": "json", "text": "…"}``: a constant whose keys would clash with ASL's ``.$`` syntax.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+PROTOCOL_VERSION: Final = 1
+MARK: Final = "__tf__"
+REF: Final = "ref"
+SEL: Final = "sel"
+FAILURE: Final = "failure"
+JSON_TEXT: Final = "json"
+
+# keys of the request a Task state sends to the executor
+TOKEN_KEY: Final = "TaskToken"
+REQUEST_KEY: Final = "typedflow"
+
+# state-data layout: the workflow inputs, the caught error
+INPUTS_KEY: Final = "in"
+ERROR_KEY: Final = "err"
+ON_FAILURE_ERROR_KEY: Final = "err_on_failure"
+
+DEFAULT_OFFLOAD_THRESHOLD: Final = 32 * 1024
+DEFAULT_HEARTBEAT_SECONDS: Final = 60
+PAYLOAD_LIMIT: Final = 262_144
+DEFINITION_LIMIT: Final = 1_048_576
+HISTORY_LIMIT: Final = 25_000
+NAME_LIMIT: Final = 80
+ERROR_LIMIT: Final = 256
+CAUSE_LIMIT: Final = 32_768

@@ -1,0 +1,38 @@
+"""Map (inline): runs a sub-graph once per element of ``items_path``."""
+
+from __future__ import annotations
+
+import attrs
+
+from . import JSON, Catcher, State
+
+
+@attrs.define
+class MapState(State):
+    items_path: str = "$"
+    item_selector: JSON | None = None
+    processor: JSON = attrs.Factory(dict)  # rendered sub-graph {"StartAt", "States"}
+    max_concurrency: int | None = None
+    result_selector: JSON | None = None
+    result_path: str | None = None
+    catch: list[Catcher] = attrs.Factory(list)
+
+    def successors(self) -> list[str]:
+        return super().successors() + [c.next for c in self.catch]
+
+    def to_json(self) -> JSON:
+        out: JSON = {
+            "Type": "Map",
+            "ItemsPath": self.items_path,
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"}, **self.processor},
+        }
+        if self.item_selector is not None:
+            out["ItemSelector"] = self.item_selector
+        if self.max_concurrency is not None:
+            out["MaxConcurrency"] = self.max_concurrency
+        if self.result_selector is not None:
+            out["ResultSelector"] = self.result_selector
+        out["ResultPath"] = self.result_path
+        if self.catch:
+            out["Catch"] = [c.to_json() for c in self.catch]
+        return self._flow(out)

@@ -1,0 +1,156 @@
+"""The SQS executor's worker: ``typedflow worker stepfunctions --queue-url URL [--bucket s3://…]``.
+
+It polls the queue, runs each task request through the shared runtime, heartbeats while the task
+runs and reports back with SendTaskSuccess / SendTaskFailure. Use :class:`Worker` in-process
+(``worker.start()`` returns a thread; ``worker.stop()`` ends it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from .protocol import REQUEST_KEY, TOKEN_KEY
+from .runtime import Result, run_request
+
+log = logging.getLogger(__name__)
+
+
+def _quiet(call: Any, **kwargs: Any) -> None:
+    try:
+        call(**kwargs)
+    except Exception as exc:  # the token is gone (timed out, execution stopped): nothing to report to
+        log.debug("%s failed: %s", getattr(call, "__name__", "call"), exc)
+
+
+class Worker:
+    def __init__(self, queue_url: str, *, bucket: str | None = None, concurrency: int = 4,
+                 wait_seconds: int = 1, idle_sleep: float = 0.05, use_cache: bool = True,
+                 sqs: Any = None, sfn: Any = None, s3: Any = None) -> None:
+        if sqs is None or sfn is None:
+            import boto3
+
+            sqs = sqs or boto3.client("sqs")
+            sfn = sfn or boto3.client("stepfunctions")
+        self.queue_url = queue_url
+        self.bucket = bucket
+        self.concurrency = max(1, concurrency)
+        self.wait_seconds = wait_seconds
+        self.idle_sleep = idle_sleep
+        self.use_cache = use_cache
+        self.sqs, self.sfn, self.s3 = sqs, sfn, s3
+        self._stop = threading.Event()
+        self._slots = threading.Semaphore(self.concurrency)
+        self.handled = 0
+
+    # ------------------------------------------------------------------ loop
+    def run(self) -> None:
+        """Poll until :meth:`stop`; tasks run on a pool of ``concurrency`` threads."""
+        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="typedflow-sfn-task") as pool:
+            while not self._stop.is_set():
+                free = self._free_slots()
+                if not free:
+                    self._stop.wait(self.idle_sleep)
+                    continue
+                try:
+                    resp = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=min(10, free),
+                                                    WaitTimeSeconds=self.wait_seconds)
+                except Exception:
+                    log.exception("receive_message failed")
+                    self._stop.wait(1.0)
+                    continue
+                messages = resp.get("Messages", [])
+                if not messages:
+                    self._stop.wait(self.idle_sleep)
+                for msg in messages:
+                    # deleted at once: a lost worker shows as a missed heartbeat and the state's
+                    # Retry runs the task again, so SQS redelivery must not run it twice
+                    _quiet(self.sqs.delete_message, QueueUrl=self.queue_url, ReceiptHandle=msg["ReceiptHandle"])
+                    self._slots.acquire()
+                    pool.submit(self._guarded, msg.get("Body", ""))
+
+    def _free_slots(self) -> int:
+        n = 0
+        while n < self.concurrency and self._slots.acquire(blocking=False):
+            n += 1
+        for _ in range(n):
+            self._slots.release()
+        return n
+
+    def _guarded(self, body: str) -> None:
+        try:
+            self.handle(body)
+        except Exception:
+            log.exception("task message could not be handled")
+        finally:
+            self.handled += 1
+            self._slots.release()
+
+    def start(self) -> threading.Thread:
+        t = threading.Thread(target=self.run, name="typedflow-sfn-worker", daemon=True)
+        t.start()
+        return t
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    # ------------------------------------------------------------------ one message
+    def handle(self, body: str) -> Result | None:
+        try:
+            message = json.loads(body)
+            token = message[TOKEN_KEY]
+            req = message[REQUEST_KEY]
+        except (ValueError, KeyError, TypeError):
+            log.warning("ignoring a message that is not a typedflow task request: %.200s", body)
+            return None
+        done = threading.Event()
+        period = max(1.0, float(req.get("heartbeat") or 60) / 3)
+
+        def beat() -> None:  # keeps HeartbeatSeconds from expiring while the task runs
+            while not done.wait(period):
+                _quiet(self.sfn.send_task_heartbeat, taskToken=token)
+
+        threading.Thread(target=beat, daemon=True, name="typedflow-sfn-heartbeat").start()
+        try:
+            result = run_request(req, default_store=self.bucket, s3=self.s3, executor="sqs", use_cache=self.use_cache)
+        finally:
+            done.set()
+        report(self.sfn, token, result)
+        return result
+
+
+def report(sfn: Any, token: str, result: Result) -> None:
+    if result.ok:
+        _quiet(sfn.send_task_success, taskToken=token, output=json.dumps(result.outputs, separators=(",", ":")))
+    else:
+        _quiet(sfn.send_task_failure, taskToken=token, error=result.error, cause=result.cause)
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def add_worker_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--queue-url", metavar="URL", help="stepfunctions: the SQS queue of task requests")
+    p.add_argument("--bucket", metavar="S3URI", help="stepfunctions: s3://bucket/prefix when requests name none")
+    p.add_argument("--concurrency", type=int, default=4, metavar="N", help="stepfunctions: tasks run at once")
+    p.add_argument("--no-cache", action="store_true", help="stepfunctions: do not read or write the task cache")
+
+
+def worker_command(args: argparse.Namespace) -> int:
+    if not getattr(args, "queue_url", None):
+        print("typedflow worker stepfunctions: --queue-url is required", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    w = Worker(args.queue_url, bucket=args.bucket, concurrency=args.concurrency, wait_seconds=20,
+               use_cache=not getattr(args, "no_cache", False))
+    print(f"typedflow worker: polling {args.queue_url}", file=sys.stderr)
+    try:
+        w.run()
+    except KeyboardInterrupt:
+        w.stop()
+    return 0

@@ -1,0 +1,76 @@
+"""One workflow, three targets, one lineage: the local interpreter, the state machine executed by moto and
+the PipelineSpec run by kfp.local write records with the same task code digests and output digests."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.stepfunctions.conftest import Aws
+from typedflow.lineage.cloud import iter_location
+from typedflow.lineage.query import iter_records
+from typedflow.lineage.record import record_from_dict
+from typedflow.running import RunOptions, run_workflow
+
+VERTEX_TESTS = Path(__file__).resolve().parents[1] / "vertex"
+
+
+@pytest.fixture(scope="module")
+def flows() -> Any:
+    sys.path.insert(0, str(VERTEX_TESTS))
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        dict.fromkeys([str(VERTEX_TESTS), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]))
+    import vertex_flows
+
+    return vertex_flows
+
+
+def signature(records: list[Any]) -> Counter[tuple[str, str, tuple[tuple[str, str, str | None], ...]]]:
+    """What must agree across targets: per task execution, its code digest and output digests."""
+    return Counter(
+        (r.task, r.code_digest, tuple(sorted((o.name, o.digest, o.sha256) for o in r.outputs)))
+        for r in records if r.kind == "task" and r.status in ("succeeded", "cached")
+    )
+
+
+@pytest.mark.parametrize(("name", "inputs"), [("files", {"rows": 6}), ("fan", {"n": 4}), ("diamond", {"x": 3})])
+def test_same_code_and_output_digests_on_every_target(aws: Aws, tmp_path: Path, flows: Any, name: str,
+                                                      inputs: dict[str, Any]) -> None:
+    from tests.vertex.kfp_harness import run_spec
+    from typedflow.backends.vertex import BACKEND as VERTEX
+
+    wf = getattr(flows, name)
+    local = run_workflow(wf, inputs, RunOptions(store=tmp_path / "local"))
+    assert local.ok
+    local_records = [e[0] for e in iter_records(tmp_path / "local" / "lineage" / "log.jsonl")]
+    assert {r.target for r in local_records} == {"local"}
+
+    remote = aws.run(wf.ir, inputs)
+    assert remote.status == "SUCCEEDED" and remote.outputs == local.outputs
+    by_run: dict[str, list[Any]] = {}
+    for obj in iter_location(aws.bucket, client=aws.s3):
+        rec = record_from_dict(json.loads(obj.body))
+        if rec.ir_digest == wf.ir.digest:
+            by_run.setdefault(rec.run_id, []).append(rec)
+    assert by_run, "the worker wrote no lineage objects"
+    sfn_records = next(iter(by_run.values()))
+    assert {(r.target, r.executor) for r in sfn_records} == {("stepfunctions", "sqs")}
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(VERTEX.compile(wf.ir, {"output": str(spec)}))
+    outs, _ = run_spec(spec, inputs, tmp_path / "kfp")
+    assert outs == local.outputs
+    vertex_records = [record_from_dict(json.loads(p.read_bytes()))
+                      for p in (tmp_path / "kfp").rglob("typedflow/lineage/*/*.json")]
+    assert {r.target for r in vertex_records} == {"vertex"}
+
+    expected = signature(local_records)
+    assert expected and sum(expected.values()) >= 2
+    assert signature(sfn_records) == expected
+    assert signature(vertex_records) == expected

@@ -28,6 +28,7 @@ from .journal import Journal
 from .plan import plan
 from .retry import Clock, delay, retryable
 
+INLINE_SECONDS = 0.001
 PENDING, RUNNING, SUCCEEDED, CACHED, FAILED, SKIPPED = "pending", "running", "succeeded", "cached", "failed", "skipped"
 
 
@@ -48,6 +49,7 @@ class NodeReport:
     inputs: dict[str, Any] = attrs.Factory(dict)
     outputs: dict[str, Any] = attrs.Factory(dict)
     reason: str = ""
+    input_digests: dict[str, str] = attrs.Factory(dict)
 
 
 Listener = Callable[[NodeReport], None]
@@ -123,6 +125,7 @@ class Interpreter:
         self.listener = listener
         self.run_id = run_id
         self.events: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self.max_workers = max_workers
         self.pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="typedflow-task")
         self.reports: dict[str, NodeReport] = {}
         self.active = 0
@@ -130,6 +133,7 @@ class Interpreter:
         self.tasks = {t.name: t for t in doc.tasks}
         self.ready: list[tuple[ir.TaskNode, _Block, str, ir.TaskTemplate, dict[str, Any]]] = []
         self.running = 0
+        self.quick: dict[str, float] = {}  # template -> moving average of its execution time (s)
 
     # ------------------------------------------------------------------ reporting
     def report(self, rep: NodeReport) -> None:
@@ -253,22 +257,41 @@ class Interpreter:
         self.ready.append((node, block, key, template, inputs))
 
     def dispatch(self) -> None:
-        """Start ready tasks. A lone ready task with nothing else running runs right here: a
-        sequential stretch of the graph then costs no thread hand-offs."""
+        """Start ready tasks. A task runs right here on the scheduler thread when that cannot cost
+        concurrency or time: it is the only ready task and nothing else runs, or its template has so
+        far always finished within ``INLINE_SECONDS`` (handing such a task to a thread costs more than
+        the task, and pure-Python work does not run in parallel threads anyway). At most
+        ``max_workers`` tasks are handed to the pool at once; the rest wait here, so the first
+        completions can tell quick templates apart before a thousand map items are queued."""
         while self.ready:
             if len(self.ready) == 1 and self.running == 0 and self.runner.inline_ok(self.ready[0][3]):
-                node, block, key, template, inputs = self.ready.pop()
-                try:
-                    outcome: tuple[Outcome | TaskError, int] = self.attempts(template, inputs, key)
-                except BaseException as exc:  # the runner itself broke: report, never hang
-                    outcome = (TaskError(type(exc).__name__, str(exc)), 1)
-                self.task_result(node, block, key, inputs, *outcome)
+                self.run_inline(*self.ready.pop())
                 continue
+            progressed = False
             batch, self.ready = self.ready, []
-            for node, block, key, template, inputs in batch:
-                self.running += 1
-                fut = self.pool.submit(self.attempts, template, inputs, key)
-                fut.add_done_callback(functools.partial(self._completed, node, block, key, template, inputs))
+            for i, item in enumerate(batch):
+                template = item[3]
+                if self.quick.get(template.name, INLINE_SECONDS) < INLINE_SECONDS and self.runner.inline_ok(template):
+                    self.run_inline(*item)
+                    progressed = True
+                elif self.running < self.max_workers:
+                    node, block, key, _, inputs = item
+                    self.running += 1
+                    fut = self.pool.submit(self.attempts, template, inputs, key)
+                    fut.add_done_callback(functools.partial(self._completed, node, block, key, template, inputs))
+                else:  # the pool is full: the rest waits for the next completion (no rescans)
+                    self.ready = batch[i:] + self.ready
+                    break
+            if not progressed:
+                return
+
+    def run_inline(self, node: ir.TaskNode, block: _Block, key: str, template: ir.TaskTemplate,
+                   inputs: dict[str, Any]) -> None:
+        try:
+            outcome: tuple[Outcome | TaskError, int] = self.attempts(template, inputs, key)
+        except BaseException as exc:  # the runner itself broke: report, never hang
+            outcome = (TaskError(type(exc).__name__, str(exc)), 1)
+        self.task_result(node, block, key, inputs, *outcome)
 
     def _completed(self, node: ir.TaskNode, block: _Block, key: str, template: ir.TaskTemplate,
                    inputs: dict[str, Any], f: Future[tuple[Outcome | TaskError, int]]) -> None:
@@ -307,12 +330,15 @@ class Interpreter:
             block.finish(node.id, False)
             return
         block.env.values[node.id] = result.outputs
+        if result.status != "cached":
+            prev = self.quick.get(node.task)
+            self.quick[node.task] = result.duration if prev is None else 0.8 * prev + 0.2 * result.duration
         status = CACHED if result.status == "cached" else SUCCEEDED
         if self.journal is not None:
             self.journal.record(key, result.outputs, status)
         self.report(NodeReport(key, node.id, node.task, status, attempts=attempts, duration=result.duration,
                                started_at=result.started_at, ended_at=result.ended_at, cache_key=result.cache_key,
-                               inputs=inputs, outputs=result.outputs))
+                               inputs=inputs, outputs=result.outputs, input_digests=result.input_digests))
         block.finish(node.id, True)
 
 

@@ -20,7 +20,7 @@ class Journal:
     def __init__(self, run_dir: Path) -> None:
         self.dir = run_dir
         self.path = run_dir / "journal.jsonl"
-        self._fh: Any = None
+        self._fd = -1
 
     @staticmethod
     def create(run_dir: Path, ir_text: str, inputs: dict[str, Any], meta: dict[str, Any]) -> Journal:
@@ -60,20 +60,19 @@ class Journal:
                 fh.truncate(cut)
 
     def record(self, key: str, outputs: dict[str, Any], status: str) -> None:
-        if self._fh is None:
-            self._fh = open(self.path, "a", encoding="utf-8")
-        self._fh.write(canonical_json({"key": key, "outputs": outputs, "status": status}) + "\n")
-        self._fh.flush()
+        if self._fd < 0:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        # One write per line, straight to the OS: a SIGKILL right after loses nothing.
+        os.write(self._fd, (canonical_json({"key": key, "outputs": outputs, "status": status}) + "\n").encode())
 
     def write_status(self, status: str, summary: dict[str, Any]) -> None:
         write_text(self.dir / "status.json", canonical_json({"status": status, **summary}))
 
     def close(self) -> None:
-        if self._fh is not None:
-            self._fh.flush()
-            os.fsync(self._fh.fileno())
-            self._fh.close()
-            self._fh = None
+        if self._fd >= 0:
+            os.fsync(self._fd)
+            os.close(self._fd)
+            self._fd = -1
         for name in ("ir.json", "inputs.json", "meta.json"):
             try:
                 fd = os.open(self.dir / name, os.O_RDONLY)

@@ -50,6 +50,7 @@ class Outcome:
     started_at: str
     ended_at: str
     duration: float
+    input_digests: dict[str, str] = attrs.Factory(dict)
 
 
 def utcnow() -> str:
@@ -112,8 +113,13 @@ def content_digest(data: Any, t: ir.TypeRef) -> str:
     return digest(map_files(data, t, _content_only) if has_files(t) else data)
 
 
-def cache_key(template: ir.TaskTemplate, inputs: dict[str, Any]) -> str:
-    parts = {p.name: content_digest(inputs.get(p.name), p.type) for p in template.inputs}
+def input_digests(template: ir.TaskTemplate, inputs: dict[str, Any]) -> dict[str, str]:
+    """Content digest of each input: the cache key's parts, and what lineage records."""
+    return {p.name: content_digest(inputs.get(p.name), p.type) for p in template.inputs}
+
+
+def cache_key(template: ir.TaskTemplate, inputs: dict[str, Any], digests: dict[str, str] | None = None) -> str:
+    parts = digests if digests is not None else input_digests(template, inputs)
     return digest(
         {"task": template.name, "code": template.code_digest, "cache_version": template.cache.version,
          "version": template.version, "inputs": parts}
@@ -162,11 +168,12 @@ def execute(
     t0 = time.perf_counter()
     key: str | None = None
     caching = use_cache and template.cache.enabled
+    digests = input_digests(template, inputs)
     if caching:
-        key = cache_key(template, inputs)
+        key = cache_key(template, inputs, digests)
         hit = store.get_json("cache-" + key)
         if hit is not None:
-            return Outcome("cached", hit["outputs"], key, started, utcnow(), time.perf_counter() - t0)
+            return Outcome("cached", hit["outputs"], key, started, utcnow(), time.perf_counter() - t0, digests)
     task = task if task is not None else resolve(template)
     sig = task.signature
     actual = sig.template.code_digest if sig.template is not None else None
@@ -203,7 +210,7 @@ def execute(
             shutil.rmtree(space.created, ignore_errors=True)
     if caching and key is not None:
         store.put_json("cache-" + key, {"task": template.name, "outputs": outputs})
-    return Outcome("succeeded", outputs, key, started, utcnow(), time.perf_counter() - t0)
+    return Outcome("succeeded", outputs, key, started, utcnow(), time.perf_counter() - t0, digests)
 
 
 def encode_outputs(value: Any, template: ir.TaskTemplate, annotation: Any) -> dict[str, Any]:

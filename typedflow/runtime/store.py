@@ -74,6 +74,7 @@ class LocalStore:
         (self.root / "trees").mkdir(parents=True, exist_ok=True)
         self._meta: dict[str, Any] = {}
         self._meta_offset = 0
+        self._meta_own = 0  # bytes this process appended since the index was last read
         self._meta_fd = -1
         self._lock = threading.Lock()
 
@@ -130,12 +131,13 @@ class LocalStore:
             size = path.stat().st_size
         except FileNotFoundError:
             return
-        if size <= self._meta_offset:
-            return
+        if size <= self._meta_offset + self._meta_own:
+            return  # nothing but our own appends, which are already in the index
         with open(path, "rb") as fh:
             fh.seek(self._meta_offset)
             chunk = fh.read(size - self._meta_offset)
         end = chunk.rfind(b"\n") + 1
+        self._meta_own = 0  # re-reading covers our own lines too
         for line in chunk[:end].splitlines():
             try:
                 entry = json.loads(line)
@@ -157,6 +159,7 @@ class LocalStore:
                 self._meta_fd = os.open(self.root / "meta.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             os.write(self._meta_fd, line)
             self._meta[key] = data
+            self._meta_own += len(line)
 
     def close(self) -> None:
         with self._lock:

@@ -64,16 +64,28 @@ Resources = ir.ResourceSpec
 """``Resources(cpu=2, memory="4Gi", gpu=1, gpu_type="nvidia-tesla-t4", ephemeral_storage="10Gi")``."""
 
 
-@attrs.frozen
 class TaskSignature:
-    """A task's typed interface as Python annotations, computed once at decoration."""
+    """A task's typed interface, checked at decoration; its IR template (which needs the code
+    digest, the costly part) is built on first use."""
 
-    params: tuple[str, ...]
-    annotations: dict[str, Any]
-    defaults: dict[str, Any]
-    returns: Any
-    template: ir.TaskTemplate | None
-    problems: tuple[Problem, ...]
+    __slots__ = ("_build", "_template", "annotations", "defaults", "params", "problems", "returns")
+
+    def __init__(self, params: tuple[str, ...], annotations: dict[str, Any], defaults: dict[str, Any],
+                 returns: Any, build: Callable[[], ir.TaskTemplate] | None, problems: tuple[Problem, ...]) -> None:
+        self.params = params
+        self.annotations = annotations
+        self.defaults = defaults
+        self.returns = returns
+        self.problems = problems
+        self._build = build
+        self._template: ir.TaskTemplate | None = None
+
+    @property
+    def template(self) -> ir.TaskTemplate | None:
+        """The IR template, or None when the signature has problems."""
+        if self._template is None and self._build is not None:
+            self._template = self._build()  # idempotent: a race only builds the same value twice
+        return self._template
 
 
 def _timeout_seconds(timeout: float | dt.timedelta | None) -> float | None:
@@ -177,34 +189,40 @@ class Task(Generic[P, R_co]):
         self.__doc__ = fn.__doc__
         self.__wrapped__ = fn
         names, annotations, defaults, returns_ann, problems, params, returns = _interface(fn, "task")
-        template = None
+        build = None
         if returns is not None and not problems:
-            template = ir.TaskTemplate(
-                name=self.name,
-                module=fn.__module__,
-                qualname=fn.__qualname__,
-                code_digest=code_digest(fn),
-                inputs=tuple(params),
-                outputs=outputs_of(returns),
-                returns=returns,
-                version=version,
-                image=image,
-                timeout=_timeout_seconds(timeout),
-                retry=(retry or Retry(attempts=1)).to_ir(),
-                resources=resources or ir.ResourceSpec(),
-                cache=ir.CachePolicy(enabled=cache, version=cache_version),
-                loc=func_loc(fn),
-            )
-            TASKS[(template.module, template.qualname)] = self
-        self.signature = TaskSignature(names, annotations, defaults, returns_ann, template, tuple(problems))
+            returns_ref = returns
+            retry_ir = (retry or Retry(attempts=1)).to_ir()
+
+            def build() -> ir.TaskTemplate:
+                return ir.TaskTemplate(
+                    name=self.name,
+                    module=fn.__module__,
+                    qualname=fn.__qualname__,
+                    code_digest=code_digest(fn),
+                    inputs=tuple(params),
+                    outputs=outputs_of(returns_ref),
+                    returns=returns_ref,
+                    version=version,
+                    image=image,
+                    timeout=_timeout_seconds(timeout),
+                    retry=retry_ir,
+                    resources=resources or ir.ResourceSpec(),
+                    cache=ir.CachePolicy(enabled=cache, version=cache_version),
+                    loc=func_loc(fn),
+                )
+
+            TASKS[(fn.__module__, fn.__qualname__)] = self
+        self.signature = TaskSignature(names, annotations, defaults, returns_ann, build, tuple(problems))
         ALL_TASKS.append(self)
 
     @property
     def template(self) -> ir.TaskTemplate:
         """The IR template; raises :class:`TaskDefinitionError` when the signature has problems."""
-        if self.signature.template is None:
+        template = self.signature.template
+        if template is None:
             raise TaskDefinitionError(self.signature.problems)
-        return self.signature.template
+        return template
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R_co:
         from typedflow import tracing

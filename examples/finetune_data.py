@@ -13,7 +13,6 @@ standing in for a fine-tuned LLM, so it runs in a second with no network or GPU.
 from __future__ import annotations
 
 import json
-import pickle
 import random
 import re
 import shutil
@@ -32,7 +31,7 @@ class ChatJSONL(JSONL):
 
 
 class AdapterDir(Format):
-    """A trained model directory: ``model.pkl`` and ``config.json``."""
+    """A trained model directory: ``weights.json`` and ``config.json``."""
 
     name = "adapter-dir"
     schema_title = "system.Model"
@@ -202,6 +201,31 @@ def _pairs(chats: TypedFile[ChatJSONL]) -> tuple[list[str], list[str]]:
     return users, answers
 
 
+def _save(model: Any, path: Path) -> None:
+    """Vocabulary, idf weights and classifier as JSON: no pickle, readable anywhere."""
+    vec, clf = model.named_steps["tfidfvectorizer"], model.named_steps["logisticregression"]
+    weights = {"vocabulary": {k: int(v) for k, v in vec.vocabulary_.items()}, "idf": vec.idf_.tolist(),
+               "coef": clf.coef_.tolist(), "intercept": clf.intercept_.tolist(), "classes": clf.classes_.tolist()}
+    path.write_text(json.dumps(weights, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def _load(path: Path) -> Any:
+    """Rebuild the fitted pipeline from its JSON weights."""
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    w = json.loads(path.read_text(encoding="utf-8"))
+    vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)
+    vec.vocabulary_ = w["vocabulary"]
+    vec.idf_ = np.array(w["idf"])
+    clf = LogisticRegression()
+    clf.coef_, clf.intercept_, clf.classes_ = np.array(w["coef"]), np.array(w["intercept"]), np.array(w["classes"])
+    clf.n_features_in_ = len(w["idf"])
+    return make_pipeline(vec, clf)
+
+
 @task
 def finetune(train: TypedFile[ChatJSONL], C: float = 10.0) -> TypedDirectory[AdapterDir]:
     """Fit the stand-in model: user message → assistant answer (TF-IDF + logistic regression)."""
@@ -214,8 +238,7 @@ def finetune(train: TypedFile[ChatJSONL], C: float = 10.0) -> TypedDirectory[Ada
                           LogisticRegression(C=C, max_iter=2000))
     model.fit(users, answers)
     out: TypedDirectory[AdapterDir] = TypedDirectory.new()
-    with open(out / "model.pkl", "wb") as fh:
-        pickle.dump(model, fh, protocol=5)
+    _save(model, out / "weights.json")
     config = {"base": "tfidf-logreg (stand-in)", "C": C, "train_sha256": train.sha256, "n_train": len(users)}
     (out / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return out
@@ -227,9 +250,7 @@ def evaluate_chat(model: TypedDirectory[AdapterDir], eval: TypedFile[ChatJSONL])
     from sklearn.metrics import accuracy_score, f1_score
 
     users, answers = _pairs(eval)
-    # Read back from the content-addressed store, where `finetune` wrote it.
-    with open(model / "model.pkl", "rb") as fh:
-        pred = pickle.load(fh).predict(users)
+    pred = _load(model / "weights.json").predict(users)
     return EvalReport(accuracy=float(accuracy_score(answers, pred)),
                       macro_f1=float(f1_score(answers, pred, average="macro")), n_eval=len(users))
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import pickle
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +27,7 @@ from typedflow.formats import CSV
 
 
 class ModelDir(Format):
-    """A directory holding ``model.pkl`` (a fitted scikit-learn estimator) and ``model.json``."""
+    """A directory holding ``weights.json`` (a fitted scaler + logistic regression) and ``model.json``."""
 
     name = "sklearn-model-dir"
     schema_title = "system.Model"
@@ -80,11 +79,28 @@ def write_table(path: str | Path, features: list[str], rows: list[list[float]], 
             w.writerow([repr(v) for v in r] + [y])
 
 
+def save_weights(model: Any, path: Path) -> None:
+    """The fitted scaler and classifier as plain JSON numbers: no pickle, readable anywhere."""
+    scaler, clf = model.named_steps["standardscaler"], model.named_steps["logisticregression"]
+    weights = {"mean": scaler.mean_.tolist(), "scale": scaler.scale_.tolist(), "coef": clf.coef_.tolist(),
+               "intercept": clf.intercept_.tolist(), "classes": clf.classes_.tolist()}
+    path.write_text(json.dumps(weights, sort_keys=True) + "\n", encoding="utf-8")
+
+
 def load_model(model: TypedDirectory[ModelDir]) -> Any:
-    # The pickle was written by `train` into the content-addressed store and is read back by sha256,
-    # so it is never loaded from a place anyone else could have written.
-    with open(model / "model.pkl", "rb") as fh:
-        return pickle.load(fh)
+    """Rebuild the fitted estimator from ``weights.json`` (no code is loaded from the artifact)."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    w = json.loads((model / "weights.json").read_text(encoding="utf-8"))
+    scaler, clf = StandardScaler(), LogisticRegression()
+    scaler.mean_, scaler.scale_ = np.array(w["mean"]), np.array(w["scale"])
+    scaler.var_, scaler.n_features_in_ = scaler.scale_**2, len(w["mean"])
+    clf.coef_, clf.intercept_ = np.array(w["coef"]), np.array(w["intercept"])
+    clf.classes_, clf.n_features_in_ = np.array(w["classes"]), len(w["mean"])
+    return make_pipeline(scaler, clf)
 
 
 # ----------------------------------------------------------------------------- tasks
@@ -170,8 +186,7 @@ def train(data: TypedFile[CSV], C: float = 1.0, max_iter: int = 2000) -> TypedDi
     model = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=max_iter))
     model.fit(rows, labels)
     out: TypedDirectory[ModelDir] = TypedDirectory.new()
-    with open(out / "model.pkl", "wb") as fh:
-        pickle.dump(model, fh, protocol=5)
+    save_weights(model, out / "weights.json")
     meta = {"estimator": "StandardScaler+LogisticRegression", "params": {"C": C, "max_iter": max_iter},
             "features": features, "classes": sorted(set(labels)), "train_rows": len(rows),
             "train_data_sha256": data.sha256, "sklearn": sklearn.__version__}

@@ -46,7 +46,7 @@ def test_train_tabular_trains_gates_and_registers(tmp_path: Path) -> None:
     assert report.metrics.n_test == 143  # 25% of the 569 breast-cancer rows
     assert report.model.sha256
     entry = registry / "breast_cancer" / f"breast_cancer-{report.model.sha256[:12]}"
-    assert (entry / "model" / "model.pkl").is_file() and (entry / "model" / "model.json").is_file()
+    assert (entry / "model" / "weights.json").is_file() and (entry / "model" / "model.json").is_file()
     assert json.loads((entry / "metrics.json").read_text())["accuracy"] == report.metrics.accuracy
     lineage = json.loads((entry / "lineage.json").read_text())
     assert lineage["model_sha256"] == report.model.sha256

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import weakref
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -47,18 +48,41 @@ def to_data(doc: ir.WorkflowIR) -> dict[str, Any]:
     return data
 
 
+# The canonical text of a digested document is remembered, so tracing (which computes the digest)
+# and dumps() do not unstructure and encode a large IR twice. Keyed by identity, checked by weakref.
+_TEXT: dict[int, tuple[weakref.ref[ir.WorkflowIR], str]] = {}
+_EMPTY_DIGEST = '{"digest":"",'
+
+
+def _canonical_without_digest(doc: ir.WorkflowIR) -> str:
+    return canonical_json(to_data(attrs.evolve(doc, digest="")))
+
+
 def compute_digest(doc: ir.WorkflowIR) -> str:
     """sha256 of the canonical JSON of the document with an empty ``digest``."""
-    data = to_data(attrs.evolve(doc, digest=""))
-    return "sha256:" + sha256_hex(canonical_json(data).encode("utf-8"))
+    return "sha256:" + sha256_hex(_canonical_without_digest(doc).encode("utf-8"))
 
 
 def with_digest(doc: ir.WorkflowIR) -> ir.WorkflowIR:
-    return attrs.evolve(doc, digest=compute_digest(doc))
+    text = _canonical_without_digest(doc)
+    digest = "sha256:" + sha256_hex(text.encode("utf-8"))
+    out = attrs.evolve(doc, digest=digest)
+    # "digest" sorts first among the top-level keys, so the final text differs only there.
+    if text.startswith(_EMPTY_DIGEST):
+        _remember(out, '{"digest":"' + digest + '",' + text[len(_EMPTY_DIGEST):])
+    return out
+
+
+def _remember(doc: ir.WorkflowIR, text: str) -> None:
+    key = id(doc)
+    _TEXT[key] = (weakref.ref(doc, lambda _: _TEXT.pop(key, None)), text)
 
 
 def dumps(doc: ir.WorkflowIR) -> str:
     """Canonical JSON text of the IR (byte-identical for the same workflow)."""
+    known = _TEXT.get(id(doc))
+    if known is not None and known[0]() is doc:
+        return known[1]
     return canonical_json(to_data(doc))
 
 

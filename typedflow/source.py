@@ -85,11 +85,19 @@ def _functions_of(filename: str) -> dict[int, ast.FunctionDef | ast.AsyncFunctio
             tree = ast.parse(text) if text else None
         except SyntaxError:
             tree = None
-        if tree is not None:
-            for node in ast.walk(tree):
+        # Functions are statements: walk statement blocks only, never into expressions.
+        blocks: list[list[ast.stmt]] = [tree.body] if tree is not None else []
+        while blocks:
+            for node in blocks.pop():
                 if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                     first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
                     found.setdefault(first, node)
+                for field in ("body", "orelse", "finalbody", "handlers"):
+                    sub = getattr(node, field, None)
+                    if isinstance(sub, list) and sub:
+                        blocks.append([s for s in sub if isinstance(s, ast.stmt)])
+                for handler in getattr(node, "handlers", ()) or ():
+                    blocks.append(handler.body)
         _MODULE_FUNCS[key] = found
     return found
 

@@ -20,7 +20,7 @@ import attrs
 
 from typedflow import ir
 from typedflow.context import RunContext
-from typedflow.runtime.execute import Outcome, TaskError, utcnow
+from typedflow.runtime.execute import Outcome, TaskError, lookup, utcnow
 
 from .bindings import Env, holds, resolve
 from .isolation import Runner
@@ -253,6 +253,12 @@ class Interpreter:
                                    reason="resumed"))
             block.finish(node.id, True)
             return
+        if self.use_cache:
+            # Cache hits are answered here: no thread hand-off, and no task to time.
+            hit = lookup(template, inputs, self.runner.store)
+            if hit is not None:
+                self.task_result(node, block, key, inputs, hit, 0)
+                return
         self.report(NodeReport(key, node.id, node.task, RUNNING, inputs=inputs, started_at=utcnow()))
         self.ready.append((node, block, key, template, inputs))
 

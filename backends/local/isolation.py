@@ -20,6 +20,8 @@ from typedflow.runtime.store import LocalStore
 
 
 class Runner(Protocol):
+    store: LocalStore
+
     def run(self, template: ir.TaskTemplate, inputs: dict[str, Any], use_cache: bool,
             context: RunContext | None = None) -> Outcome: ...
 

@@ -153,6 +153,20 @@ def store_outputs(outputs: dict[str, Any], template: ir.TaskTemplate, store: Art
 # ----------------------------------------------------------------------------- execute
 
 
+def lookup(template: ir.TaskTemplate, inputs: dict[str, Any], store: ArtifactStore) -> Outcome | None:
+    """The cached outcome of this task on these inputs, if caching applies and there is one."""
+    if not template.cache.enabled:
+        return None
+    started = utcnow()
+    digests = input_digests(template, inputs)
+    key = cache_key(template, inputs, digests)
+    hit = store.get_json("cache-" + key)
+    if hit is None:
+        return None
+    return Outcome("cached", hit["outputs"], key, started, utcnow(), 0.0, digests)
+
+
+
 def execute(
     template: ir.TaskTemplate,
     inputs: dict[str, Any],

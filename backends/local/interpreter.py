@@ -8,6 +8,7 @@ as the siblings it reads from have finished.
 
 from __future__ import annotations
 
+import collections
 import functools
 import queue
 import time
@@ -133,6 +134,7 @@ class Interpreter:
         self.tasks = {t.name: t for t in doc.tasks}
         self.ready: list[tuple[ir.TaskNode, _Block, str, ir.TaskTemplate, dict[str, Any]]] = []
         self.running = 0
+        self.settled: collections.deque[Callable[[], None]] = collections.deque()
         self.quick: dict[str, float] = {}  # template -> moving average of its execution time (s)
 
     # ------------------------------------------------------------------ reporting
@@ -251,13 +253,13 @@ class Interpreter:
             block.env.values[node.id] = prior["outputs"]
             self.report(NodeReport(key, node.id, node.task, CACHED, inputs=inputs, outputs=prior["outputs"],
                                    reason="resumed"))
-            block.finish(node.id, True)
+            self.settled.append(functools.partial(block.finish, node.id, True))
             return
         if self.use_cache:
             # Cache hits are answered here: no thread hand-off, and no task to time.
             hit = lookup(template, inputs, self.runner.store)
             if hit is not None:
-                self.task_result(node, block, key, inputs, hit, 0)
+                self.settled.append(functools.partial(self.task_result, node, block, key, inputs, hit, 0))
                 return
         self.report(NodeReport(key, node.id, node.task, RUNNING, inputs=inputs, started_at=utcnow()))
         self.ready.append((node, block, key, template, inputs))
@@ -269,7 +271,13 @@ class Interpreter:
         the task, and pure-Python work does not run in parallel threads anyway). At most
         ``max_workers`` tasks are handed to the pool at once; the rest wait here, so the first
         completions can tell quick templates apart before a thousand map items are queued."""
-        while self.ready:
+        while self.ready or self.settled:
+            # Nodes settled without running (cache hits, resumed) are finished from this loop, not
+            # from where they were found: a long chain of hits must not become a deep recursion.
+            while self.settled:
+                self.settled.popleft()()
+            if not self.ready:
+                return
             if len(self.ready) == 1 and self.running == 0 and self.runner.inline_ok(self.ready[0][3]):
                 self.run_inline(*self.ready.pop())
                 continue

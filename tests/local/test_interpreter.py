@@ -233,3 +233,23 @@ def wf(xs: list[int]) -> list[str]:
     assert r.value == [f"{r.run_id}|map[0]/where|1|local|wf", f"{r.run_id}|map[1]/where|1|local|wf"]
     with pytest.raises(RuntimeError, match="only available while a task runs"):
         mod.where(x=1)
+
+
+def test_long_chain_of_cache_hits_does_not_recurse(tmp_path: Path, store: Path) -> None:
+    from tests.conftest import import_source
+
+    mod = import_source(tmp_path, """
+from typedflow import task, workflow
+@task
+def inc(x: int) -> int:
+    return x + 1
+@workflow
+def chain(x: int) -> int:
+    v = inc(x=x)
+    for _ in range(2999):
+        v = inc(x=v)
+    return v
+""", name="long_chain_mod")
+    assert run(mod.chain, store, x=0).value == 3000
+    again = run(mod.chain, store, x=0)
+    assert again.value == 3000 and again.cache_hits == 3000

@@ -129,6 +129,7 @@ class LineageLog:
         self._fd = -1
         self._pid = -1
         self._closed = False
+        self._dir_dirty = False
         self._open()
 
     def _init_state(self) -> None:
@@ -199,6 +200,9 @@ class LineageLog:
         try:
             if self._pid == os.getpid():
                 self.flush()
+                if self.fsync and self._dir_dirty:
+                    fsync_dir(self.path.parent)
+                    self._dir_dirty = False
         finally:
             self._closed = True
             self._stop_thread()
@@ -298,8 +302,10 @@ class LineageLog:
                 try:
                     _write_all(tfd, head.to_bytes())
                     if self.fsync:
-                        os.fsync(self._fd)
-                        os.fsync(tfd)
+                        # fdatasync: the data and the file size, without timestamps; a second
+                        # flush of the same journal transaction is close to free.
+                        os.fdatasync(self._fd)
+                        os.fdatasync(tfd)
                 finally:
                     os.close(tfd)
             except BaseException:
@@ -309,9 +315,10 @@ class LineageLog:
             self._tail_seq, self._tail_hash = seq, prev
             self._seen = self._stamp()
             try:
+                # The directory entry of the new head is made durable at close(): if a crash loses
+                # the rename, the records are still durable and the stale head is rolled forward.
                 os.replace(staged, head_path(self.path))
-                if self.fsync:
-                    fsync_dir(self.path.parent)
+                self._dir_dirty = True
             except OSError as exc:
                 # The group is durable; a stale head is rolled forward by the next commit or open.
                 msg = f"{self.path}: head update failed after commit: {exc}"

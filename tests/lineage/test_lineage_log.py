@@ -160,16 +160,16 @@ def test_write_failure_leaves_no_partial_group(tmp_path, make_record, monkeypatc
     log.append(make_record(0))
     log.flush()
     size = path.stat().st_size
-    real_fsync = os.fsync
+    real_fsync = os.fdatasync
 
     def failing_fsync(fd: int) -> None:
         raise OSError(28, "No space left on device")
 
     log.append(make_record(1))
-    monkeypatch.setattr(os, "fsync", failing_fsync)
+    monkeypatch.setattr(os, "fdatasync", failing_fsync)
     with pytest.raises(OSError):
         log.flush()
-    monkeypatch.setattr(os, "fsync", real_fsync)
+    monkeypatch.setattr(os, "fdatasync", real_fsync)
     assert path.stat().st_size == size  # the group was cut off again
     assert log.pending == 1  # and is retried on the next flush
     assert log.flush() == 1

@@ -94,3 +94,22 @@ def test_mypy_case(case: Case, mypy_run: MypyRun, request: pytest.FixtureRequest
     actual: Expectation = set(details)
     expected = case.expected["mypy"]
     assert actual == expected, f"{case.path.name}:\n" + describe(expected, actual, details)
+
+
+def test_check_mypy_runs_both_checkers(tmp_path: Path) -> None:
+    """`typedflow check --mypy` reports the definition-time errors and mypy's (plugin on)."""
+    import subprocess
+    import sys
+
+    mod = tmp_path / "wiring.py"
+    mod.write_text(
+        "from typedflow import task, workflow\n\n\n"
+        "@task\ndef f(x: int) -> int:\n    return x\n\n\n"
+        "@workflow\ndef w(x: str) -> int:\n    return f(x=x)\n"
+    )
+    r = subprocess.run([sys.executable, "-m", "typedflow", "check", "--mypy", str(mod)], capture_output=True,
+                       text=True, cwd=tmp_path, timeout=300)
+    assert r.returncode == 1
+    lines = [line for line in r.stdout.splitlines() if ": error:" in line]
+    assert any(line.startswith("wiring.py:11: error:") and "[arg-type]" in line for line in lines), r.stdout
+    assert sum("wiring.py:11" in line for line in lines) == 2, r.stdout  # one from each checker

@@ -18,6 +18,7 @@ from typedflow.errors import (
     TypedflowError,
     WorkflowDefinitionError,
 )
+from typedflow.inputs import parse_inputs
 from typedflow.loader import LoadError, load_workflow
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -153,40 +154,6 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 # ----------------------------------------------------------------------------- run
-
-
-def parse_inputs(doc: Any, pairs: Sequence[str], inputs_file: str | None) -> dict[str, Any]:
-    """``name=value`` pairs parsed by each parameter's declared type; raises InputError."""
-    from typedflow.types import render
-
-    values: dict[str, Any] = {}
-    if inputs_file:
-        try:
-            loaded = json.loads(Path(inputs_file).read_text("utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise InputError(f"cannot read {inputs_file}: {exc}") from None
-        if not isinstance(loaded, dict):
-            raise InputError(f"{inputs_file} must hold a JSON object of inputs by name")
-        values.update(loaded)
-    params = {p.name: p for p in doc.workflow.inputs}
-    for pair in pairs:
-        name, sep, raw = pair.partition("=")
-        if not sep:
-            raise InputError(f"--input {pair!r}: expected name=value")
-        p = params.get(name)
-        if p is None:
-            raise InputError(f'unknown input "{name}" (the workflow takes: {", ".join(sorted(params)) or "nothing"})')
-        t = p.type.args[0] if p.type.kind == "optional" else p.type
-        if t.kind in ("str", "datetime", "date", "enum") and not raw.startswith('"'):
-            values[name] = raw
-        elif t.kind in ("file", "directory"):
-            values[name] = {"uri": str(Path(raw).absolute()), "sha256": None, "format": t.name}
-        else:
-            try:
-                values[name] = json.loads(raw)
-            except json.JSONDecodeError:
-                raise InputError(f'input "{name}": expected {render(p.type)} as JSON, got {raw!r}') from None
-    return values
 
 
 def cmd_run(args: argparse.Namespace) -> int:

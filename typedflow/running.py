@@ -12,9 +12,8 @@ import attrs
 
 from typedflow import ir
 from typedflow.errors import InputError
-from typedflow.runtime.execute import map_files
+from typedflow.inputs import check_inputs, store_input_files
 from typedflow.runtime.store import LocalStore
-from typedflow.types import check_json
 
 
 @attrs.frozen
@@ -56,78 +55,32 @@ class RunResult:
 
 def prepare_inputs(doc: ir.WorkflowIR, given: Mapping[str, Any], annotations: Mapping[str, Any] | None,
                    store: LocalStore, *, encoded: bool = False) -> dict[str, Any]:
-    """Check every input against the workflow's types (all errors at once), store input files."""
+    """Check every input against the workflow's types (all errors at once), store input files.
+    Python values are first encoded by their annotation (``encoded=False``)."""
+    from typedflow.files import TypedDirectory, TypedFile
     from typedflow.values import encode
 
-    wf = doc.workflow
-    errors: list[str] = []
-    out: dict[str, Any] = {}
-    known = {p.name for p in wf.inputs}
-    for name in given:
-        if name not in known:
-            errors.append(f'unknown input "{name}" (the workflow takes: {", ".join(sorted(known)) or "nothing"})')
-    for p in wf.inputs:
-        if p.name not in given:
-            if p.has_default:
-                out[p.name] = p.default
-            else:
-                errors.append(f'missing input "{p.name}" ({p.type})')
-            continue
-        value = given[p.name]
-        if not encoded:
-            ann = annotations.get(p.name) if annotations else None
-            value = _coerce_path(value, p.type)
-            try:
-                value = encode(value, ann) if ann is not None else value
-            except Exception as exc:
-                errors.append(f'input "{p.name}": expected {p.type}, got {type(value).__name__} ({exc})')
+    data: dict[str, Any] = dict(given)
+    if not encoded:
+        errors = []
+        types = {p.name: p.type for p in doc.workflow.inputs}
+        for name, value in given.items():
+            t, ann = types.get(name), annotations.get(name) if annotations else None
+            if t is None or ann is None:
                 continue
-        err = check_json(value, p.type, f'input "{p.name}"')
-        if err:
-            errors.append(err + _got(given[p.name]))
-            continue
-        out[p.name] = value
-    if errors:
-        raise InputError("; ".join(errors))
-    return {k: _store_files(v, _param(wf, k).type, store) for k, v in out.items()}
+            if isinstance(value, str | os.PathLike) and t.kind in ("file", "directory"):
+                value = (TypedFile if t.kind == "file" else TypedDirectory).from_path(value)
+            try:
+                data[name] = encode(value, ann)
+            except Exception as exc:
+                errors.append(f'input "{name}": expected {t}, got {type(value).__name__} ({exc})')
+        if errors:
+            raise InputError("; ".join(errors))
 
+    def put(path: Path, is_dir: bool) -> tuple[str, str]:
+        return store.put_dir(path) if is_dir else store.put_file(path)
 
-def _got(v: Any) -> str:
-    return ""
-
-
-def _param(wf: ir.Workflow, name: str) -> ir.Param:
-    for p in wf.inputs:
-        if p.name == name:
-            return p
-    raise KeyError(name)
-
-
-def _coerce_path(value: Any, t: ir.TypeRef) -> Any:
-    from typedflow.files import TypedDirectory, TypedFile
-
-    if isinstance(value, str | os.PathLike) and t.kind in ("file", "directory"):
-        cls = TypedFile if t.kind == "file" else TypedDirectory
-        return cls.from_path(value)
-    return value
-
-
-def _store_files(data: Any, t: ir.TypeRef, store: LocalStore) -> Any:
-    def put(v: dict[str, Any], ft: ir.TypeRef) -> dict[str, Any]:
-        uri = v["uri"]
-        if "://" in uri and not uri.startswith("file://"):
-            return v
-        path = Path(uri.removeprefix("file://"))
-        if not path.exists():
-            raise InputError(f"input file {path} does not exist")
-        is_dir = ft.kind == "directory"
-        if path.is_dir() != is_dir:
-            raise InputError(f"input {path} is not a {'directory' if is_dir else 'file'}")
-        uri, sha = store.put_dir(path) if is_dir else store.put_file(path)
-        fmt = v.get("format")
-        return {"uri": uri, "sha256": sha, "format": ft.name if fmt in (None, "typedflow.formats:Format") else fmt}
-
-    return map_files(data, t, put)
+    return store_input_files(doc, check_inputs(doc, data), put)
 
 
 def decode_value(outputs: dict[str, Any], wf: ir.Workflow, annotation: Any) -> Any:

@@ -129,42 +129,13 @@ def ensure_schedule(doc: ir.WorkflowIR, machine_arn: str, role_arn: str, name: s
 def prepare_inputs(doc: ir.WorkflowIR, given: Mapping[str, Any], store: S3Store, opts: Options) -> dict[str, Any]:
     """Check typed-JSON inputs (all errors at once), fill defaults, upload local files, offload large
     values that no Choice/Map reads."""
-    from typedflow.runtime.execute import map_files
-    from typedflow.types import check_json
+    from typedflow.inputs import check_inputs, store_input_files
 
-    wf = doc.workflow
-    known = {p.name for p in wf.inputs}
-    errors = [f'unknown input "{n}" (the workflow takes: {", ".join(sorted(known)) or "nothing"})'
-              for n in given if n not in known]
-    out: dict[str, Any] = {}
-    for p in wf.inputs:
-        if p.name not in given:
-            if p.has_default:
-                out[p.name] = p.default
-            else:
-                errors.append(f'missing input "{p.name}" ({p.type})')
-            continue
-        err = check_json(given[p.name], p.type, f'input "{p.name}"')
-        if err:
-            errors.append(err)
-        else:
-            out[p.name] = given[p.name]
-    if errors:
-        raise InputError("; ".join(errors))
+    def put(path: Path, is_dir: bool) -> tuple[str, str]:
+        return store.put_dir(path) if is_dir else store.put_file(path)
 
-    def upload(v: dict[str, Any], t: ir.TypeRef) -> dict[str, Any]:
-        uri = str(v["uri"])
-        if "://" in uri and not uri.startswith("file://"):
-            return v
-        path = Path(uri.removeprefix("file://"))
-        if not path.exists():
-            raise InputError(f"input file {path} does not exist")
-        new_uri, sha = store.put_dir(path) if t.kind == "directory" else store.put_file(path)
-        fmt = v.get("format")
-        return {"uri": new_uri, "sha256": sha, "format": t.name if fmt in (None, "typedflow.formats:Format") else fmt}
+    out = store_input_files(doc, check_inputs(doc, given), put)
 
-    params = {p.name: p for p in wf.inputs}
-    out = {k: map_files(v, params[k].type, upload) for k, v in out.items()}
     req = requirements(doc)
     inline = [k for (kind, k, _), v in req.items() if kind == "input" and v == WHOLE]
     each = [k for (kind, k, _), v in req.items() if kind == "input" and v == ELEMENTWISE]
@@ -261,7 +232,7 @@ def deploy_command(doc: ir.WorkflowIR, args: argparse.Namespace) -> int:
 
 
 def start_command(doc: ir.WorkflowIR, args: argparse.Namespace) -> int:
-    from typedflow.cli import parse_inputs
+    from typedflow.inputs import parse_inputs
 
     try:
         opts = _options(args)

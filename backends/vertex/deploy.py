@@ -11,13 +11,13 @@ import argparse
 import json
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from typedflow import ir
 from typedflow.errors import InputError
-from typedflow.types import check_json, render
+from typedflow.inputs import check_inputs, parse_inputs
 
 from .compiler import compile_spec, pipeline_name
 
@@ -51,59 +51,18 @@ def parse_labels(text: str | None) -> dict[str, str]:
     return labels
 
 
-def parse_inputs(doc: ir.WorkflowIR, pairs: Sequence[str], inputs_file: str | None) -> dict[str, Any]:
-    """``name=value`` pairs parsed by each input's type; files are ``gs://`` URIs."""
-    values: dict[str, Any] = {}
-    if inputs_file:
-        loaded = json.loads(Path(inputs_file).read_text("utf-8"))
-        if not isinstance(loaded, dict):
-            raise InputError(f"{inputs_file} must hold a JSON object of inputs by name")
-        values.update(loaded)
-    params = {p.name: p for p in doc.workflow.inputs}
-    for pair in pairs:
-        name, sep, raw = pair.partition("=")
-        if not sep:
-            raise InputError(f"--input {pair!r}: expected name=value")
-        if name not in params:
-            raise InputError(f'unknown input "{name}" (the workflow takes: {", ".join(sorted(params)) or "nothing"})')
-        t = params[name].type
-        t = t.args[0] if t.kind == "optional" else t
-        if t.kind in ("str", "datetime", "date", "enum") and not raw.startswith('"'):
-            values[name] = raw
-        elif t.kind in ("file", "directory"):
-            values[name] = {"uri": raw, "sha256": None, "format": t.name}
-        else:
-            try:
-                values[name] = json.loads(raw)
-            except json.JSONDecodeError:
-                raise InputError(f'input "{name}": expected {render(t)} as JSON, got {raw!r}') from None
-    return values
-
-
 def check_parameters(doc: ir.WorkflowIR, values: Mapping[str, Any]) -> dict[str, Any]:
-    """The parameter values to submit, with defaults; raises InputError listing every problem."""
-    errors: list[str] = []
-    params = {p.name: p for p in doc.workflow.inputs}
-    for name in values:
-        if name not in params:
-            errors.append(f'unknown input "{name}"')
-    out: dict[str, Any] = {}
+    """The parameter values to submit (the spec carries the defaults); raises InputError listing
+    every problem. aiplatform checks names only, so the types are checked here."""
+    check_inputs(doc, values)
+    errors = []
     for p in doc.workflow.inputs:
-        if p.name not in values:
-            if not p.has_default:
-                errors.append(f'missing input "{p.name}" ({render(p.type)})')
-            continue
-        v = values[p.name]
-        err = check_json(v, p.type, f'input "{p.name}"')
-        if err:
-            errors.append(err)
-        elif p.type.kind in ("file", "directory") and not str(v.get("uri", "")).startswith("gs://"):
+        v = values.get(p.name)
+        if p.type.kind in ("file", "directory") and v is not None and not str(v.get("uri", "")).startswith("gs://"):
             errors.append(f'input "{p.name}": Vertex tasks read files from gs:// URIs, got {v.get("uri")!r}')
-        else:
-            out[p.name] = v
     if errors:
         raise InputError("; ".join(errors))
-    return out
+    return dict(values)
 
 
 def build_job(doc: ir.WorkflowIR, *, project: str, region: str, pipeline_root: str,
@@ -132,7 +91,7 @@ def build_job(doc: ir.WorkflowIR, *, project: str, region: str, pipeline_root: s
 
 
 def deploy_command(doc: ir.WorkflowIR, args: argparse.Namespace) -> int:
-    values = parse_inputs(doc, args.input or [], args.inputs_file)
+    values = parse_inputs(doc, args.input or [], args.inputs_file, local_files=False)
     job = build_job(doc, project=args.project, region=args.region, pipeline_root=args.pipeline_root,
                     parameter_values=values, enable_caching=args.enable_caching,
                     labels=parse_labels(args.labels), display_name=args.display_name,

@@ -1,0 +1,104 @@
+"""Workflow inputs: parsed from the command line, checked against the workflow's types, files stored.
+
+One implementation for every target: ``typedflow run``, ``typedflow start`` and ``typedflow deploy``
+accept and reject exactly the same inputs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from typedflow import ir
+from typedflow.errors import InputError
+from typedflow.runtime.execute import map_files
+from typedflow.types import check_json, render
+
+PutFn = Callable[[Path, bool], tuple[str, str]]
+"""Store a local file (False) or directory (True); return (uri, sha256)."""
+
+
+def _unknown(name: str, known: Sequence[str]) -> str:
+    return f'unknown input "{name}" (the workflow takes: {", ".join(sorted(known)) or "nothing"})'
+
+
+def parse_inputs(doc: ir.WorkflowIR, pairs: Sequence[str], inputs_file: str | None, *,
+                 local_files: bool = True) -> dict[str, Any]:
+    """``name=value`` pairs (and a JSON file of inputs) parsed by each input's declared type: raw text
+    for str-like types, a path (absolute when ``local_files``) or URI for files, JSON otherwise."""
+    values: dict[str, Any] = {}
+    if inputs_file:
+        try:
+            loaded = json.loads(Path(inputs_file).read_text("utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise InputError(f"cannot read {inputs_file}: {exc}") from None
+        if not isinstance(loaded, dict):
+            raise InputError(f"{inputs_file} must hold a JSON object of inputs by name")
+        values.update(loaded)
+    params = {p.name: p for p in doc.workflow.inputs}
+    for pair in pairs:
+        name, sep, raw = pair.partition("=")
+        if not sep:
+            raise InputError(f"--input {pair!r}: expected name=value")
+        p = params.get(name)
+        if p is None:
+            raise InputError(_unknown(name, list(params)))
+        t = p.type.args[0] if p.type.kind == "optional" else p.type
+        if t.kind in ("str", "datetime", "date", "enum") and not raw.startswith('"'):
+            values[name] = raw
+        elif t.kind in ("file", "directory"):
+            uri = str(Path(raw).absolute()) if local_files and "://" not in raw else raw
+            values[name] = {"uri": uri, "sha256": None, "format": t.name}
+        else:
+            try:
+                values[name] = json.loads(raw)
+            except json.JSONDecodeError:
+                raise InputError(f'input "{name}": expected {render(p.type)} as JSON, got {raw!r}') from None
+    return values
+
+
+def check_inputs(doc: ir.WorkflowIR, given: Mapping[str, Any]) -> dict[str, Any]:
+    """Typed-JSON inputs checked against the workflow's types, defaults filled in; every problem
+    is reported at once in one :class:`InputError`."""
+    wf = doc.workflow
+    known = [p.name for p in wf.inputs]
+    errors = [_unknown(n, known) for n in given if n not in known]
+    out: dict[str, Any] = {}
+    for p in wf.inputs:
+        if p.name not in given:
+            if p.has_default:
+                out[p.name] = p.default
+            else:
+                errors.append(f'missing input "{p.name}" ({render(p.type)})')
+            continue
+        err = check_json(given[p.name], p.type, f'input "{p.name}"')
+        if err:
+            errors.append(err)
+        else:
+            out[p.name] = given[p.name]
+    if errors:
+        raise InputError("; ".join(errors))
+    return out
+
+
+def store_input_files(doc: ir.WorkflowIR, values: dict[str, Any], put: PutFn) -> dict[str, Any]:
+    """Local files among the inputs put into the target's store (remote URIs are left as they are)."""
+
+    def store(v: dict[str, Any], t: ir.TypeRef) -> dict[str, Any]:
+        uri = str(v["uri"])
+        if "://" in uri and not uri.startswith("file://"):
+            return v
+        path = Path(uri.removeprefix("file://"))
+        if not path.exists():
+            raise InputError(f"input file {path} does not exist")
+        is_dir = t.kind == "directory"
+        if path.is_dir() != is_dir:
+            raise InputError(f"input {path} is not a {'directory' if is_dir else 'file'}")
+        new_uri, sha = put(path, is_dir)
+        fmt = v.get("format")
+        return {"uri": new_uri, "sha256": sha, "format": t.name if fmt in (None, "typedflow.formats:Format") else fmt}
+
+    types = {p.name: p.type for p in doc.workflow.inputs}
+    return {k: map_files(v, types[k], store) for k, v in values.items()}

@@ -25,8 +25,6 @@ def make_listener(fmt: str, stream: TextIO) -> tuple[Callable[[Any], None], Call
         with lock:
             if rep.status != "running":
                 counts[rep.status] += 1
-                if counts["running"] and rep.status in ("succeeded", "failed", "cached"):
-                    counts["running"] -= 0
             if fmt == "json":
                 stream.write(json.dumps({"event": "node", "key": rep.key, "task": rep.task, "status": rep.status,
                                          "attempts": rep.attempts, "duration": round(rep.duration, 6),

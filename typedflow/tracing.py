@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import platform
 import re
-import sys
 import traceback
 from collections.abc import Sequence
 from types import FrameType
@@ -587,4 +586,4 @@ def _on_failure(tracer: Tracer, wf: Workflow[Any, Any], params: list[ir.Param],
     return ir.OnFailure(template.name, tuple(args), loc)
 
 
-__all__ = ["Scope", "Tracer", "current", "sys", "trace"]
+__all__ = ["Scope", "Tracer", "current", "trace", "user_frame"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 import time
 from collections import Counter
@@ -17,20 +18,36 @@ def make_listener(fmt: str, stream: TextIO) -> tuple[Callable[[Any], None], Call
     if fmt == "auto":
         fmt = "live" if stream.isatty() else "plain"
     lock = threading.Lock()
-    counts: Counter[str] = Counter()
     maps: dict[str, list[int]] = {}
     t0 = time.perf_counter()
 
+    states: dict[str, str] = {}
+
+    def bar(done: int, total: int, width: int = 20) -> str:
+        filled = width * done // total if total else width
+        return f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
+
     def listener(rep: Any) -> None:
         with lock:
-            if rep.status != "running":
-                counts[rep.status] += 1
+            if rep.status == "map":
+                maps[rep.key] = [0, rep.items]
+            elif rep.status in ("item", "item-failed"):
+                m = maps.get(rep.key.rsplit("[", 1)[0])
+                if m is not None:
+                    m[0] += 1
+            else:
+                states[rep.key] = rep.status
             if fmt == "json":
-                stream.write(json.dumps({"event": "node", "key": rep.key, "task": rep.task, "status": rep.status,
-                                         "attempts": rep.attempts, "duration": round(rep.duration, 6),
-                                         "error": rep.error_type or None}) + "\n")
+                if rep.status == "map":
+                    stream.write(json.dumps({"event": "map", "key": rep.key, "items": rep.items}) + "\n")
+                elif rep.status not in ("item", "item-failed"):
+                    stream.write(json.dumps({"event": "node", "key": rep.key, "task": rep.task, "status": rep.status,
+                                             "attempts": rep.attempts, "duration": round(rep.duration, 6),
+                                             "error": rep.error_type or None}) + "\n")
             elif fmt == "plain":
-                if rep.status != "running":
+                if rep.status == "map":
+                    stream.write(f"  {'map':>8}  {rep.key} ({rep.items} items)\n")
+                elif rep.status not in ("running", "item", "item-failed"):
                     extra = f" ({rep.duration:.3f}s)" if rep.duration else ""
                     if rep.attempts > 1:
                         extra += f" after {rep.attempts} attempts"
@@ -39,15 +56,13 @@ def make_listener(fmt: str, stream: TextIO) -> tuple[Callable[[Any], None], Call
                     if rep.reason:
                         extra += f" [{rep.reason}]"
                     stream.write(f"  {_SYMBOL.get(rep.status, rep.status):>8}  {rep.key}{extra}\n")
-            else:
-                if "[" in rep.key:
-                    m = rep.key.split("[", 1)[0]
-                    bar = maps.setdefault(m, [0])
-                    if rep.status != "running":
-                        bar[0] += 1
-                parts = [f"{k} {counts[k]}" for k in ("succeeded", "cached", "failed", "skipped") if counts[k]]
-                maps_txt = " ".join(f"{m}:{v[0]}" for m, v in maps.items())
-                stream.write(f"\r\x1b[K{time.perf_counter() - t0:6.1f}s  {' | '.join(parts)}  {maps_txt}"[:200])
+            else:  # live: one redrawn line of node states and a bar per running map
+                tally = Counter(states.values())
+                parts = [f"{_SYMBOL.get(k, k)} {tally[k]}" for k in ("running", "succeeded", "cached", "failed",
+                                                                      "skipped") if tally[k]]
+                bars = "  ".join(f"{k} {bar(*v)}" for k, v in maps.items() if v[0] < v[1])
+                line = f"{time.perf_counter() - t0:6.1f}s  {' | '.join(parts)}  {bars}"
+                stream.write("\r\x1b[K" + line[: max(20, shutil.get_terminal_size().columns - 1)])
             stream.flush()
 
     def finish(result: Any) -> None:

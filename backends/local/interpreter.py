@@ -51,6 +51,7 @@ class NodeReport:
     outputs: dict[str, Any] = attrs.Factory(dict)
     reason: str = ""
     input_digests: dict[str, str] = attrs.Factory(dict)
+    items: int = 0  # for "map" progress events: how many items the map has
 
 
 Listener = Callable[[NodeReport], None]
@@ -145,6 +146,11 @@ class Interpreter:
         if self.listener is not None:
             self.listener(rep)
 
+    def progress(self, rep: NodeReport) -> None:
+        """A progress event that is not a node's state (a map starting, a map item done)."""
+        if self.listener is not None:
+            self.listener(rep)
+
     def skip_tree(self, node: ir.Node, prefix: str, reason: str) -> None:
         for n in ir.walk((node,)):
             if isinstance(n, ir.TaskNode):
@@ -199,6 +205,8 @@ class Interpreter:
     def launch_map(self, node: ir.MapNode, block: _Block) -> None:
         items = resolve(node.items.value, block.env) or []
         n = len(items)
+        map_key = block.key + node.id
+        self.progress(NodeReport(map_key, node.id, None, "map", items=n))
         results: list[Any] = [None] * n
         limit = node.max_concurrency or n or 1
         state = {"next": 0, "running": 0, "done": 0, "failed": False}
@@ -215,6 +223,7 @@ class Interpreter:
         def item_done(i: int, ok: bool, env: Env) -> None:
             state["running"] -= 1
             state["done"] += 1
+            self.progress(NodeReport(f"{map_key}[{i}]", node.id, None, "item" if ok else "item-failed"))
             if ok:
                 results[i] = resolve(node.result, env)
             else:

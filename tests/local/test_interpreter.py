@@ -253,3 +253,18 @@ def chain(x: int) -> int:
     assert run(mod.chain, store, x=0).value == 3000
     again = run(mod.chain, store, x=0)
     assert again.value == 3000 and again.cache_hits == 3000
+
+
+def test_live_progress_view_and_map_bar(store: Path) -> None:
+    import io
+
+    from typedflow.progress import make_listener
+
+    out = io.StringIO()
+    listener, finish = make_listener("live", out)
+    r = run(flows.fanout, store, xs=[1, 2, 3, 4], _options={"listener": listener})
+    finish(r)
+    text = out.getvalue()
+    assert "\x1b[K" in text and "map [" in text and "0/4" in text and "3/4" in text
+    assert f"run {r.run_id}: SUCCEEDED" in text
+    assert not any(n.status in ("map", "item") for n in r.nodes)  # progress events are not node states

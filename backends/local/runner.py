@@ -66,19 +66,22 @@ def run_ir(doc: ir.WorkflowIR, inputs: Mapping[str, Any], options: RunOptions, *
                          listener=listener, run_id=run_id)
     t0 = time.perf_counter()
     try:
-        ok, outputs = interp.run(prepared)
-        if not ok and doc.workflow.on_failure is not None:
-            _run_on_failure(doc, interp, runner, prepared, run_id, options.use_cache)
+        try:
+            ok, outputs = interp.run(prepared)
+            if not ok and doc.workflow.on_failure is not None:
+                _run_on_failure(doc, interp, runner, prepared, run_id, options.use_cache)
+        finally:
+            runner.close()
+            store.close()
+            journal.close()
+        duration = time.perf_counter() - t0
+        status = "succeeded" if ok else "failed"
+        journal.write_status(status, {"duration": duration, "outputs": outputs})
+        if recorder is not None:
+            recorder.run_finished(status, outputs)
     finally:
-        runner.close()
-        store.close()
-        journal.close()
-    duration = time.perf_counter() - t0
-    status = "succeeded" if ok else "failed"
-    journal.write_status(status, {"duration": duration, "outputs": outputs})
-    if recorder is not None:
-        recorder.run_finished(status, outputs)
-        recorder.close()
+        if recorder is not None:  # records already taken are committed even if the run broke
+            recorder.close()
     value = decode_value(outputs, doc.workflow, returns_annotation) if ok else None
     return RunResult(run_id, status, outputs, value, tuple(interp.reports.values()), duration, journal.dir)
 

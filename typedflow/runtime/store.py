@@ -14,23 +14,25 @@ from typing import Any, Protocol
 from typedflow.canonical import canonical_bytes
 from typedflow.runtime.atomic import fsync_dir
 
-_CHUNK = 1 << 20
-
 
 def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
+    """Hex sha256 of a file's bytes."""
     with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def dir_manifest(root: Path) -> list[tuple[str, str]]:
-    """(relative posix path, sha256) of every file under ``root``, sorted."""
+    """(relative POSIX path, sha256) of every regular file under ``root``, sorted by path.
+    Symlinks are not followed, so a stored tree cannot pull in content from outside it."""
     out = []
-    for p in sorted(root.rglob("*")):
-        if p.is_file():
-            out.append((p.relative_to(root).as_posix(), file_sha256(p)))
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in filenames:
+            full = Path(dirpath, name)
+            if full.is_symlink() or not full.is_file():
+                continue
+            out.append((full.relative_to(root).as_posix(), file_sha256(full)))
+    out.sort()
     return out
 
 

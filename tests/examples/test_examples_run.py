@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -53,6 +54,16 @@ def test_train_tabular_trains_gates_and_registers(tmp_path: Path) -> None:
     assert set(lineage["code_digests"]) == {"train", "evaluate", "register"}
     assert all(d.startswith("sha256:") for d in lineage["code_digests"].values())
     assert len((registry / "breast_cancer" / "index.jsonl").read_text().splitlines()) == 1
+    # the registered model file traces back to the data, code and parameters that produced it
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "typedflow", "lineage", "trace", str(entry / "model" / "weights.json"),
+                          "--format", "json", "--log", str(tmp_path / "store" / "lineage" / "log.jsonl")],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    tasks = set(re.findall(r'"task": "(\w+)"', out.stdout))
+    assert {"train", "split", "validate", "ingest"} <= tasks, out.stdout[:2000]
 
 
 def test_train_tabular_gate_closed_registers_nothing(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ import attrs
 from typedflow.lineage._chain import iter_raw_lines
 from typedflow.lineage.hashing import file_uri, sha256_path
 from typedflow.lineage.record import LineageRecord, ValueRef, record_from_bytes
+from typedflow.runtime.store import dir_manifest
 
 __all__ = [
     "NodeRun",
@@ -287,7 +288,23 @@ def _resolve(artifact: str, idx: _Index) -> list[ValueRef]:
             add(idx.refs_uri.get(file_uri(path)))
         add(idx.refs_uri.get(text))
         add(idx.refs_uri.get(str(path.absolute())))
+        if not found and path.is_file():
+            # A copy of one file of a directory artifact (e.g. a model file in a registry):
+            # the directory artifacts that contain a file with the same content.
+            for ref in _containing_dirs(sha256_path(path), idx):
+                add(ref)
     return list(found.values())
+
+
+def _containing_dirs(file_sha: str, idx: _Index) -> list[ValueRef]:
+    out = []
+    for uri, ref in idx.refs_uri.items():
+        local = Path(uri.removeprefix("file://"))
+        if "://" in uri.removeprefix("file://") or not local.is_dir():
+            continue
+        if any(sha == file_sha for _, sha in dir_manifest(local)):
+            out.append(ref)
+    return out
 
 
 def _producer(ref: ValueRef, idx: _Index, before: int | None) -> tuple[LineageRecord, str] | None:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -55,9 +55,6 @@ def test_train_tabular_trains_gates_and_registers(tmp_path: Path) -> None:
     assert all(d.startswith("sha256:") for d in lineage["code_digests"].values())
     assert len((registry / "breast_cancer" / "index.jsonl").read_text().splitlines()) == 1
     # the registered model file traces back to the data, code and parameters that produced it
-    import subprocess
-    import sys
-
     out = subprocess.run([sys.executable, "-m", "typedflow", "lineage", "trace", str(entry / "model" / "weights.json"),
                           "--format", "json", "--log", str(tmp_path / "store" / "lineage" / "log.jsonl")],
                          capture_output=True, text=True, timeout=120)

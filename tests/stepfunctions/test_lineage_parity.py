@@ -74,3 +74,22 @@ def test_same_code_and_output_digests_on_every_target(aws: Aws, tmp_path: Path, 
     assert expected and sum(expected.values()) >= 2
     assert signature(sfn_records) == expected
     assert signature(vertex_records) == expected
+
+
+def test_pull_state_machine_records_into_the_local_log(aws: Aws, tmp_path: Path, flows: Any,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    from typedflow.cli import main
+    from typedflow.lineage.verify import verify_log
+
+    remote = aws.run(flows.diamond.ir, {"x": 11})
+    assert remote.status == "SUCCEEDED"
+    run_ids = {record_from_dict(json.loads(o.body)).run_id for o in iter_location(aws.bucket, client=aws.s3)}
+    run_id = next(r for r in sorted(run_ids) if r in remote.arn or remote.arn.endswith(r))
+    log = tmp_path / "log.jsonl"
+    rc = main(["lineage", "pull", run_id, "--target", "stepfunctions", "--from", aws.bucket, "--log", str(log)])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "0 rejected" in out and "OK:" in out
+    result = verify_log(log)
+    assert result.ok and result.count >= 4
+    assert {r.run_id for r, _ in iter_records(log)} == {run_id}

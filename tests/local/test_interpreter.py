@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from typedflow.backends.local.retry import Clock
 
 from tests.local import flows
 from tests.support import dags
-from typedflow.backends.local.retry import Clock
 from typedflow.errors import InputError
 from typedflow.running import RunOptions, RunResult, run_workflow
 
@@ -119,8 +119,9 @@ def test_only_configured_exceptions_are_retried(store: Path) -> None:
 
 
 def test_full_jitter_is_bounded() -> None:
-    from typedflow import ir
     from typedflow.backends.local.retry import delay
+
+    from typedflow import ir
 
     policy = ir.RetryPolicy(attempts=5, backoff=3.0, initial_delay=2.0, max_delay=10.0, jitter=True)
     seen = [delay(policy, a, Clock(uniform=lambda lo, hi: hi)) for a in (1, 2, 3, 4)]

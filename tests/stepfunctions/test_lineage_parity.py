@@ -42,8 +42,9 @@ def signature(records: list[Any]) -> Counter[tuple[str, str, tuple[tuple[str, st
 @pytest.mark.parametrize(("name", "inputs"), [("files", {"rows": 6}), ("fan", {"n": 4}), ("diamond", {"x": 3})])
 def test_same_code_and_output_digests_on_every_target(aws: Aws, tmp_path: Path, flows: Any, name: str,
                                                       inputs: dict[str, Any]) -> None:
-    from tests.vertex.kfp_harness import run_spec
     from typedflow.backends.vertex import BACKEND as VERTEX
+
+    from tests.vertex.kfp_harness import run_spec
 
     wf = getattr(flows, name)
     local = run_workflow(wf, inputs, RunOptions(store=tmp_path / "local"))

@@ -75,8 +75,8 @@ def test_canonical_floats_and_no_whitespace(pipeline) -> None:  # type: ignore[n
 
 def test_deterministic_across_processes(tmp_path: Path) -> None:
     (tmp_path / "det_mod.py").write_text(PIPELINE)
-    code = "import sys; sys.path.insert(0, %r); import det_mod; from typedflow.codec import dumps; " \
-           "sys.stdout.write(dumps(det_mod.main.ir))" % str(tmp_path)
+    code = (f"import sys; sys.path.insert(0, {str(tmp_path)!r}); import det_mod; "
+            "from typedflow.codec import dumps; sys.stdout.write(dumps(det_mod.main.ir))")
     outs = [subprocess.run([sys.executable, "-c", code], capture_output=True, check=True, cwd=tmp_path).stdout
             for _ in range(2)]
     assert outs[0] == outs[1] and len(outs[0]) > 1000

@@ -124,7 +124,8 @@ def test_check_command(tmp_path: Path) -> None:
     assert r.returncode == 1
     lines = r.stdout.splitlines()
     assert lines[0].startswith("bad.py:7: error: Argument \"x\" to task \"f\" has incompatible type \"str\"")
-    assert lines[1].startswith("bad.py:10: error: Missing positional argument \"x\"") and lines[1].endswith("[call-arg]")
+    assert lines[1].startswith("bad.py:10: error: Missing positional argument \"x\"")
+    assert lines[1].endswith("[call-arg]")
     r = tf("check", str(broken), cwd=tmp_path)
     assert r.returncode == 1 and "broken.py:1: error: cannot import" in r.stdout
     assert "ModuleNotFoundError" in r.stdout and "Traceback" not in r.stdout + r.stderr

@@ -40,7 +40,7 @@ def dag_specs(draw: Any, max_nodes: int = 8, broken: bool = False) -> DagSpec:
     if broken:
         candidates = [i for i, ds in enumerate(spec.deps) if ds]
         if not candidates:
-            return DagSpec(types + ("int",), (*deps, (0,)), broken=n)
+            return DagSpec((*types, "int"), (*deps, (0,)), broken=n)
         return attrs.evolve(spec, broken=draw(st.sampled_from(candidates)))
     return spec
 

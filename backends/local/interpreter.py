@@ -21,7 +21,7 @@ import attrs
 
 from typedflow import ir
 from typedflow.context import RunContext
-from typedflow.runtime.execute import Outcome, TaskError, lookup, utcnow
+from typedflow.runtime.execute import CacheProbe, Outcome, TaskError, probe, utcnow
 
 from .bindings import Env, holds, resolve
 from .isolation import Runner
@@ -133,7 +133,7 @@ class Interpreter:
         self.active = 0
         self.failures: list[NodeReport] = []
         self.tasks = {t.name: t for t in doc.tasks}
-        self.ready: list[tuple[ir.TaskNode, _Block, str, ir.TaskTemplate, dict[str, Any]]] = []
+        self.ready: list[tuple[ir.TaskNode, _Block, str, ir.TaskTemplate, dict[str, Any], CacheProbe]] = []
         self.running = 0
         self.settled: collections.deque[Callable[[], None]] = collections.deque()
         self.quick: dict[str, float] = {}  # template -> moving average of its execution time (s)
@@ -264,14 +264,13 @@ class Interpreter:
                                    reason="resumed"))
             self.settled.append(functools.partial(block.finish, node.id, True))
             return
-        if self.use_cache:
-            # Cache hits are answered here: no thread hand-off, and no task to time.
-            hit = lookup(template, inputs, self.runner.store)
-            if hit is not None:
-                self.settled.append(functools.partial(self.task_result, node, block, key, inputs, hit, 0))
-                return
+        # The cache is looked up here: a hit needs no thread hand-off, and a miss is not looked up again.
+        known = probe(template, inputs, self.runner.store, self.use_cache)
+        if known.hit is not None:
+            self.settled.append(functools.partial(self.task_result, node, block, key, inputs, known.hit, 0))
+            return
         self.report(NodeReport(key, node.id, node.task, RUNNING, inputs=inputs, started_at=utcnow()))
-        self.ready.append((node, block, key, template, inputs))
+        self.ready.append((node, block, key, template, inputs, known))
 
     def dispatch(self) -> None:
         """Start ready tasks. A task runs right here on the scheduler thread when that cannot cost
@@ -298,9 +297,9 @@ class Interpreter:
                     self.run_inline(*item)
                     progressed = True
                 elif self.running < self.max_workers:
-                    node, block, key, _, inputs = item
+                    node, block, key, _, inputs, known = item
                     self.running += 1
-                    fut = self.pool.submit(self.attempts, template, inputs, key)
+                    fut = self.pool.submit(self.attempts, template, inputs, key, known)
                     fut.add_done_callback(functools.partial(self._completed, node, block, key, template, inputs))
                 else:  # the pool is full: the rest waits for the next completion (no rescans)
                     self.ready = batch[i:] + self.ready
@@ -309,9 +308,9 @@ class Interpreter:
                 return
 
     def run_inline(self, node: ir.TaskNode, block: _Block, key: str, template: ir.TaskTemplate,
-                   inputs: dict[str, Any]) -> None:
+                   inputs: dict[str, Any], known: CacheProbe | None = None) -> None:
         try:
-            outcome: tuple[Outcome | TaskError, int] = self.attempts(template, inputs, key)
+            outcome: tuple[Outcome | TaskError, int] = self.attempts(template, inputs, key, known)
         except BaseException as exc:  # the runner itself broke: report, never hang
             outcome = (TaskError(type(exc).__name__, str(exc)), 1)
         self.task_result(node, block, key, inputs, *outcome)
@@ -320,8 +319,8 @@ class Interpreter:
                    inputs: dict[str, Any], f: Future[tuple[Outcome | TaskError, int]]) -> None:
         self.events.put(lambda: self.task_done(node, block, key, template, inputs, f))
 
-    def attempts(self, template: ir.TaskTemplate, inputs: dict[str, Any],
-                 key: str) -> tuple[Outcome | TaskError, int]:
+    def attempts(self, template: ir.TaskTemplate, inputs: dict[str, Any], key: str,
+                 known: CacheProbe | None = None) -> tuple[Outcome | TaskError, int]:
         """Run a task with its retry policy (in a worker thread)."""
         policy = template.retry
         attempt = 0
@@ -329,7 +328,7 @@ class Interpreter:
             attempt += 1
             ctx = RunContext(self.run_id, self.doc.workflow.name, key, attempt, self.doc.digest, "local")
             try:
-                return self.runner.run(template, inputs, self.use_cache, ctx), attempt
+                return self.runner.run(template, inputs, self.use_cache, ctx, known), attempt
             except TaskError as err:
                 if attempt >= policy.attempts or not retryable(policy, err):
                     return err, attempt

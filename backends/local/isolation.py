@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from typedflow import ir
 from typedflow.codec import converter
 from typedflow.context import RunContext
-from typedflow.runtime.execute import Outcome, TaskError, execute
+from typedflow.runtime.execute import CacheProbe, Outcome, TaskError, execute
 from typedflow.runtime.store import LocalStore
 
 
@@ -23,7 +23,7 @@ class Runner(Protocol):
     store: LocalStore
 
     def run(self, template: ir.TaskTemplate, inputs: dict[str, Any], use_cache: bool,
-            context: RunContext | None = None) -> Outcome: ...
+            context: RunContext | None = None, known: CacheProbe | None = None) -> Outcome: ...
 
     def inline_ok(self, template: ir.TaskTemplate) -> bool:
         """Whether the task may run on the scheduler's own thread."""
@@ -43,14 +43,15 @@ class ThreadRunner:
         return template.timeout is None
 
     def run(self, template: ir.TaskTemplate, inputs: dict[str, Any], use_cache: bool,
-            context: RunContext | None = None) -> Outcome:
+            context: RunContext | None = None, known: CacheProbe | None = None) -> Outcome:
         if template.timeout is None:
-            return execute(template, inputs, store=self.store, use_cache=use_cache, context=context)
+            return execute(template, inputs, store=self.store, use_cache=use_cache, context=context, known=known)
         box: dict[str, Any] = {}
 
         def target() -> None:
             try:
-                box["ok"] = execute(template, inputs, store=self.store, use_cache=use_cache, context=context)
+                box["ok"] = execute(template, inputs, store=self.store, use_cache=use_cache, context=context,
+                                    known=known)
             except BaseException as exc:
                 box["err"] = exc
 
@@ -140,7 +141,7 @@ class ProcessRunner:
         return _Worker(str(self.store.root), {k: v for k, v in self.modules.items() if v})
 
     def run(self, template: ir.TaskTemplate, inputs: dict[str, Any], use_cache: bool,
-            context: RunContext | None = None) -> Outcome:
+            context: RunContext | None = None, known: CacheProbe | None = None) -> Outcome:
         worker = self._take()
         request = {"template": converter.unstructure(template), "inputs": inputs, "use_cache": use_cache,
                    "context": converter.unstructure(context)}

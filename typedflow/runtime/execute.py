@@ -153,18 +153,27 @@ def store_outputs(outputs: dict[str, Any], template: ir.TaskTemplate, store: Art
 # ----------------------------------------------------------------------------- execute
 
 
-def lookup(template: ir.TaskTemplate, inputs: dict[str, Any], store: ArtifactStore) -> Outcome | None:
-    """The cached outcome of this task on these inputs, if caching applies and there is one."""
-    if not template.cache.enabled:
-        return None
+@attrs.frozen
+class CacheProbe:
+    """A cache look-up already made for these inputs: their digests, the key, and the hit if any.
+    Passing a miss to :func:`execute` spares it the same work a second time."""
+
+    digests: dict[str, str]
+    key: str | None
+    hit: Outcome | None = None
+
+
+def probe(template: ir.TaskTemplate, inputs: dict[str, Any], store: ArtifactStore, use_cache: bool) -> CacheProbe:
+    """Digest the inputs and, when caching applies, look the task up in the store."""
     started = utcnow()
     digests = input_digests(template, inputs)
+    if not (use_cache and template.cache.enabled):
+        return CacheProbe(digests, None)
     key = cache_key(template, inputs, digests)
     hit = store.get_json("cache-" + key)
     if hit is None:
-        return None
-    return Outcome("cached", hit["outputs"], key, started, utcnow(), 0.0, digests)
-
+        return CacheProbe(digests, key)
+    return CacheProbe(digests, key, Outcome("cached", hit["outputs"], key, started, utcnow(), 0.0, digests))
 
 
 def execute(
@@ -176,18 +185,17 @@ def execute(
     scratch: Path | None = None,
     task: Any = None,
     context: RunContext | None = None,
+    known: CacheProbe | None = None,
 ) -> Outcome:
-    """Run one attempt of ``template`` on typed-JSON ``inputs``; typed-JSON outputs by name."""
+    """Run one attempt of ``template`` on typed-JSON ``inputs``; typed-JSON outputs by name.
+    ``known`` is a cache look-up the caller already made (a miss)."""
     started = utcnow()
     t0 = time.perf_counter()
-    key: str | None = None
-    caching = use_cache and template.cache.enabled
-    digests = input_digests(template, inputs)
-    if caching:
-        key = cache_key(template, inputs, digests)
-        hit = store.get_json("cache-" + key)
-        if hit is not None:
-            return Outcome("cached", hit["outputs"], key, started, utcnow(), time.perf_counter() - t0, digests)
+    looked = known if known is not None and known.hit is None else probe(template, inputs, store, use_cache)
+    if looked.hit is not None:
+        return looked.hit
+    digests, key = looked.digests, looked.key
+    caching = key is not None
     task = task if task is not None else resolve(template)
     sig = task.signature
     actual = sig.template.code_digest if sig.template is not None else None

@@ -16,7 +16,7 @@ from typedflow import ir
 from typedflow.canonical import canonical_json
 from typedflow.codec import converter as ir_converter
 
-from .typemap import artifact_def, is_artifact_type, parameter_def
+from .typemap import artifact_def, is_artifact_type, parameter_def, parameter_type
 
 COMMAND = ["python3", "-m", "typedflow.runtime", "vertex"]
 """``python3``: kfp.local swaps exactly that word for its own interpreter."""
@@ -28,6 +28,8 @@ class Chan:
 
     type: ir.TypeRef
     artifact: bool = False
+    maybe: bool = False
+    """A value from a ``when`` branch that may not have run: a placeholder then, with a presence flag."""
 
 
 def input_spec(spec: dict[str, Any], chan: Chan) -> tuple[str, dict[str, Any]]:
@@ -44,6 +46,20 @@ def definitions(chans: dict[str, Chan], *, optional: frozenset[str] = frozenset(
     if params:
         out["parameters"] = params
     return out
+
+
+RAN = "typedflow-ran"
+"""The BOOLEAN output a task writes (``true``) when a value it computes inside a ``when`` branch is
+used outside the branch: the branch's presence flag (a hyphen, so never a Python output name)."""
+
+_PLACEHOLDERS: dict[str, Any] = {"NUMBER_INTEGER": 0, "NUMBER_DOUBLE": 0.0, "STRING": "", "BOOLEAN": False,
+                                 "LIST": [], "STRUCT": {}}
+
+
+def placeholder(t: ir.TypeRef) -> Any:
+    """A value of ``t``'s parameter type that stands for "not computed" (never null: kfp.local cannot
+    pass a null parameter, and KFP rejects null inputs of non-string types); its flag says so."""
+    return _PLACEHOLDERS[parameter_type(t)]
 
 
 def output_chans(outputs: tuple[ir.Param, ...]) -> dict[str, Chan]:

@@ -20,18 +20,25 @@ from typedflow.types import assignable
 
 from . import cel
 from .components import (
+    RAN,
     Chan,
     component,
     executor,
     output_chans,
+    placeholder,
     retry_policy,
     task_payload,
 )
 from .names import Namer, channel, input_channel, sanitize
 from .typemap import follow_type, is_artifact_type, type_json
 
+BOOL = ir.TypeRef("bool")
+
 Source = tuple[str, ...]
-"""("input", name) | ("output", node id, output) | ("item", map id)."""
+"""("input", name) | ("output", node id, output) | ("item", map id); ("output", node id, PRESENT) is
+the presence flag of a node inside a ``when`` branch whose values are used outside it."""
+
+PRESENT = "?"
 
 
 class CompileError(TypedflowError, ValueError):
@@ -70,8 +77,19 @@ class Dag:
         self.output_chans: dict[str, Chan] = {}
 
     # ------------------------------------------------------------------ resolving
-    def resolve(self, src: Source, loc: ir.SourceLoc | None) -> tuple[dict[str, Any], Chan]:
-        """How a task in this DAG reads ``src``: a task output here or a DAG input."""
+    def resolve(self, src: Source, loc: ir.SourceLoc | None, *,
+                absent_ok: bool = False) -> tuple[dict[str, Any], Chan]:
+        """How a task in this DAG reads ``src``: a task output here or a DAG input. A value from a
+        ``when`` branch that may not have run is refused unless the reader handles its absence."""
+        spec, chan = self._resolve(src, loc)
+        if chan.maybe and not absent_ok:
+            raise CompileError(f"{_at(loc)}a value from a `when` branch that may not have run can only be a "
+                               "task argument or a workflow result on Vertex (not as a condition operand, "
+                               "map_over items or result, sub-workflow argument or field pass-through; "
+                               "not supported yet)")
+        return spec, chan
+
+    def _resolve(self, src: Source, loc: ir.SourceLoc | None) -> tuple[dict[str, Any], Chan]:
         kind = src[0]
         if kind == "output" and src[1] in self.local:
             lo = self.local[src[1]]
@@ -96,7 +114,7 @@ class Dag:
                     "item": f"the item of {src[1]!r}"}[kind]
             raise CompileError(f"{_at(loc)}{what} is not visible here (a value produced inside a "
                                "`when` branch or a `map_over` body used outside it?)")
-        spec, chan = self.parent.resolve(src, loc)
+        spec, chan = self.parent._resolve(src, loc)
         name = self._channel_name(src)
         self.needs[src] = name
         self.inputs[name] = chan
@@ -108,6 +126,8 @@ class Dag:
             base = input_channel(src[1])
         elif src[0] == "item":
             base = self.b.item_channels[src[1]]
+        elif src[2] == PRESENT:
+            base = channel(src[1], "ran")
         else:
             base = channel(src[1], src[2])
         name = base
@@ -134,6 +154,12 @@ class Dag:
             dag["outputs"] = self.outputs
         comp["dag"] = dag
         return comp
+
+    def export_oneof(self, name: str, selectors: list[tuple[str, str]], chan: Chan) -> None:
+        """A parameter output taken from whichever of ``selectors`` (condition tasks) ran."""
+        self.output_chans[name] = chan
+        self.outputs.setdefault("parameters", {})[name] = {"valueFromOneof": {"parameterSelectors": [
+            {"producerSubtask": task, "outputParameterKey": key} for task, key in selectors]}}
 
     def export(self, name: str, src_task: str, key: str, chan: Chan) -> None:
         """Make a subtask's output an output of this DAG."""
@@ -164,6 +190,57 @@ def _put_input(inputs: dict[str, Any], name: str, spec: dict[str, Any], chan: Ch
     inputs.setdefault("artifacts" if chan.artifact else "parameters", {})[name] = spec
 
 
+# ----------------------------------------------------------------------------- escaping values
+
+
+def _condition_bindings(c: ir.Condition) -> list[ir.Binding]:
+    if isinstance(c, ir.Compare):
+        return [c.left, c.right]
+    if isinstance(c, ir.Not):
+        return _condition_bindings(c.term)
+    return [b for t in c.terms for b in _condition_bindings(t)]
+
+
+def escaping(wf: ir.Workflow, outputs: dict[str, tuple[ir.Param, ...]]) -> dict[str, set[tuple[str, str]]]:
+    """For each conditional node: the (node, output) pairs computed inside its branches and read
+    outside them (those the conditional must surface, present or not)."""
+    chains: dict[str, tuple[str, ...]] = {}
+    sites: list[tuple[ir.Binding, tuple[str, ...]]] = []
+
+    def visit(nodes: tuple[ir.Node, ...], chain: tuple[str, ...]) -> None:
+        for n in nodes:
+            chains[n.id] = chain
+            if isinstance(n, ir.TaskNode | ir.SubWorkflowNode):
+                sites.extend((a.value, chain) for a in n.args)
+            elif isinstance(n, ir.MapNode):
+                sites.extend([(n.items.value, chain), (n.result, chain)])
+                visit(n.body, chain)
+            else:
+                for br in n.branches:
+                    if br.condition is not None:
+                        sites.extend((b, chain) for b in _condition_bindings(br.condition))
+                    visit(br.nodes, (*chain, n.id))
+
+    visit(wf.nodes, ())
+    sites.extend((a.value, ()) for a in wf.results)
+    if wf.on_failure is not None:
+        sites.extend((a.value, ()) for a in wf.on_failure.args)
+    found: dict[str, set[tuple[str, str]]] = {}
+    for b, chain in sites:
+        if not isinstance(b, ir.OutputRef) or b.node not in chains:
+            continue
+        if b.output is not None:
+            keys = [b.output]
+        elif b.path:
+            keys = [b.path[0]]
+        else:
+            keys = [p.name for p in outputs.get(b.node, ())]
+        for cond in chains[b.node]:
+            if cond not in chain:
+                found.setdefault(cond, set()).update((b.node, k) for k in keys)
+    return found
+
+
 # ----------------------------------------------------------------------------- bindings
 
 
@@ -190,6 +267,8 @@ class Builder:
         self.counters: dict[str, int] = {}
         self.node_outputs: dict[str, tuple[ir.Param, ...]] = {}
         self.item_types: dict[str, ir.TypeRef] = {}
+        self.escaping: dict[str, set[tuple[str, str]]] = {}
+        self.lifted: set[str] = set()  # nodes whose values are read outside their `when` branch
         self.wf: ir.Workflow = doc.workflow
 
     def count(self, kind: str) -> int:
@@ -202,10 +281,12 @@ class Builder:
     # ------------------------------------------------------------------ workflows
     def workflow_dag(self, wf: ir.Workflow, key: str, top: dict[str, Chan]) -> Dag:
         """A workflow's DAG: its nodes and its results as DAG outputs."""
-        saved = (self.wf, self.node_outputs, self.item_types)
+        saved = (self.wf, self.node_outputs, self.item_types, self.escaping, self.lifted)
         self.wf = wf
         self.node_outputs = {n.id: ir.node_outputs(n, self.doc) for n in ir.walk(wf.nodes)}
         self.item_types = {n.id: n.item_type for n in ir.walk(wf.nodes) if isinstance(n, ir.MapNode)}
+        self.escaping = escaping(wf, self.node_outputs)
+        self.lifted = {node for pairs in self.escaping.values() for node, _ in pairs}
         try:
             dag = Dag(self, key, None, top=top)
             if wf.on_failure is not None:
@@ -214,17 +295,25 @@ class Builder:
                 self.block(wf.nodes, dag)
                 self._results(wf, dag)
         finally:
-            self.wf, self.node_outputs, self.item_types = saved
+            self.wf, self.node_outputs, self.item_types, self.escaping, self.lifted = saved
         return dag
 
     def _results(self, wf: ir.Workflow, inner: Dag) -> None:
         declared = {p.name: p for p in wf.outputs}
         for a in wf.results:
-            if a.optional:
-                raise CompileError(f"{_at(wf.loc)}workflow result {a.param!r} comes from a `when` branch; "
-                                   "Vertex cannot return a value that may not exist (not supported yet)")
             t = declared[a.param].type
-            src = self.value_source(a.value, t, inner, local=True, loc=wf.loc)
+            if a.optional:
+                if wf is not self.doc.workflow:
+                    raise CompileError(f"{_at(wf.loc)}sub-workflow result {a.param!r} comes from a `when` branch; "
+                                       "Vertex cannot return a value that may not exist from a sub-workflow "
+                                       "(not supported yet)")
+                if is_artifact_type(t) or (t.kind == "optional" and is_artifact_type(t.args[0])):
+                    raise CompileError(f"{_at(wf.loc)}workflow result {a.param!r} is a file from a `when` branch; "
+                                       "Vertex cannot return a file that may not exist (not supported yet)")
+                # typed JSON of the value, null when its branch did not run
+                src = self.value_task(a.value, t, inner, wf.loc, optional=True)
+            else:
+                src = self.value_source(a.value, t, inner, local=True, loc=wf.loc)
             lo = inner.local[src[1]]
             key, chan = lo.outputs[src[2]]
             inner.export(a.param, lo.task, key, Chan(t, chan.artifact))
@@ -320,9 +409,6 @@ class Builder:
         chans: dict[str, Chan] = {}
         plan: dict[str, Any] = {}
         for a in args:
-            if a.optional:
-                raise CompileError(f"{_at(loc)}argument {a.param!r} reads a value from a `when` branch that "
-                                   "may not have run; Vertex cannot pass a missing value (not supported yet)")
             r = self.ref(a.value)
             if r.source is None and not r.fields:
                 chan = Chan(params[a.param].type)
@@ -330,20 +416,35 @@ class Builder:
                 chans[a.param] = chan
                 plan[a.param] = {"in": a.param}
                 continue
+            maybe = False
             if r.source is not None:
-                spec, chan = dag.resolve(r.source, loc)
+                spec, chan = dag.resolve(r.source, loc, absent_ok=a.optional)
+                maybe = chan.maybe
+                chan = Chan(chan.type, chan.artifact)
                 _put_input(inputs, a.param, spec, chan)
                 chans[a.param] = chan
                 plan[a.param] = {"in": a.param, "path": list(r.path)} if r.path else {"in": a.param}
-                continue
-            fields: dict[str, str] = {}
-            for fname, src in r.fields:
-                key = f"{a.param}__{fname}"
-                spec, chan = dag.resolve(src, loc)
+            else:
+                fields: dict[str, str] = {}
+                for fname, src in r.fields:
+                    key = f"{a.param}__{fname}"
+                    spec, chan = dag.resolve(src, loc, absent_ok=a.optional)
+                    maybe = maybe or chan.maybe
+                    chan = Chan(chan.type, chan.artifact)
+                    _put_input(inputs, key, spec, chan)
+                    chans[key] = chan
+                    fields[fname] = key
+                plan[a.param] = {"fields": fields}
+            if maybe:
+                # the value is a placeholder unless its branch ran: the executor reads the flag
+                node = (r.source or r.fields[0][1])[1]
+                key = f"{a.param}__present"
+                while key in chans:
+                    key += "_"
+                spec, chan = dag.resolve(("output", node, PRESENT), loc)
                 _put_input(inputs, key, spec, chan)
                 chans[key] = chan
-                fields[fname] = key
-            plan[a.param] = {"fields": fields}
+                plan[a.param]["present"] = key
         return inputs, chans, plan
 
     def value_source(self, b: ir.Binding, t: ir.TypeRef, dag: Dag, *, local: bool,
@@ -361,14 +462,15 @@ class Builder:
                                "on Vertex (no field selection, pass-through or constant)")
         return self.value_task(b, t, dag, loc)
 
-    def value_task(self, b: ir.Binding, t: ir.TypeRef, dag: Dag, loc: ir.SourceLoc | None) -> Source:
+    def value_task(self, b: ir.Binding, t: ir.TypeRef, dag: Dag, loc: ir.SourceLoc | None, *,
+                   optional: bool = False) -> Source:
         n = self.count("value")
         node_id = f"value-{n}"
         key = self.new_component(node_id)
         label = "exec-" + key[len("comp-"):]
         fake = ir.TaskTemplate(name="value", module="", qualname="", code_digest="", inputs=(ir.Param("value", t),),
                                outputs=(ir.Param("out", t),), returns=t)
-        inputs, chans, plan = self.task_inputs((ir.Arg("value", b),), fake, dag, loc)
+        inputs, chans, plan = self.task_inputs((ir.Arg("value", b, optional),), fake, dag, loc)
         self.components[key] = component(chans, {"out": Chan(t)}, label)
         self.executors[label] = executor(self.image, "value", {"plan": plan["value"], "type": type_json(t)}, None)
         task = dag.add_task(node_id, {"componentRef": {"name": key}, "inputs": inputs})
@@ -382,8 +484,11 @@ class Builder:
         outs = output_chans(template.outputs)
         key = self.new_component(n.id)
         label = "exec-" + key[len("comp-"):]
-        self.components[key] = component(chans, outs, label)
+        ran = n.id in self.lifted
+        self.components[key] = component(chans, {**outs, RAN: Chan(BOOL)} if ran else outs, label)
         payload = task_payload(template, n.id, self.doc.workflow.name, self.doc.digest, plan)
+        if ran:
+            payload["ran"] = RAN
         try:
             self.executors[label] = executor(template.image or self.image, "task", payload, template.resources)
         except ValueError as exc:
@@ -397,6 +502,18 @@ class Builder:
             spec["retryPolicy"] = retry
         task = dag.add_task(n.id, spec)
         dag.local[n.id] = Local(task, {k: (k, c) for k, c in outs.items()})
+        if ran:
+            dag.local[n.id].outputs[PRESENT] = (RAN, Chan(BOOL))
+
+    def const_task(self, dag: Dag, base: str, values: dict[str, tuple[Any, Chan]]) -> str:
+        """A task writing constant parameter outputs (``--const``): the placeholders and presence
+        flags of a branch that did not compute some value."""
+        key = self.new_component(f"{base}-{self.count(base)}")
+        label = "exec-" + key[len("comp-"):]
+        self.components[key] = component({}, {k: c for k, (_, c) in values.items()}, label)
+        self.executors[label] = executor(self.image, "const", {"outputs": {k: v for k, (v, _) in values.items()}},
+                                         None)
+        return dag.add_task(key[len("comp-"):], {"componentRef": {"name": key}})
 
     def _nested_task(self, dag: Dag, child: Dag, base: str, extra: dict[str, Any]) -> str:
         inputs: dict[str, Any] = {}
@@ -449,13 +566,59 @@ class Builder:
         task = self._nested_task(dag, group, n.id, {})
         dag.local[n.id] = Local(task, {"out": ("out", list_chan)})
 
+    def _escaping_outputs(self, n: ir.ConditionalNode) -> list[tuple[str, str, str, Chan]]:
+        """(node, output, DAG output key, channel) of each value surfaced from the branches; the
+        presence flag of each node is ``output`` PRESENT."""
+        pairs = sorted(self.escaping.get(n.id, ()))
+        types = {(node, p.name): p.type for node in {p[0] for p in pairs} for p in self.node_outputs.get(node, ())}
+        out: list[tuple[str, str, str, Chan]] = []
+        names = Namer()
+        for node, output in pairs:
+            t = types[(node, output)]
+            if is_artifact_type(t):
+                raise CompileError(f"{_at(n.loc)}the file {output!r} of {node!r} is produced inside a `when` branch "
+                                   "and used outside it; Vertex cannot pass a file that may not exist "
+                                   "(not supported yet)")
+            out.append((node, output, names.take(channel(node, output)), Chan(t, maybe=True)))
+        for node in sorted({p[0] for p in pairs}):
+            out.append((node, PRESENT, names.take(channel(node, "ran")), Chan(BOOL)))
+        return out
+
+    def _surface(self, child: Dag, escaping: list[tuple[str, str, str, Chan]]) -> None:
+        """Make every escaping value an output of a branch DAG: from the node that computed it here,
+        else from a constant task (a placeholder, and ``false`` for its presence flag)."""
+        consts: dict[str, tuple[Any, Chan]] = {}
+        flags: list[tuple[str, str, Chan]] = []
+        for node, output, key, chan in escaping:
+            lo = child.local.get(node)
+            if lo is None:
+                consts[key] = (False if output == PRESENT else placeholder(chan.type), Chan(chan.type))
+            elif output in lo.outputs:
+                src_key, _ = lo.outputs[output]
+                child.export(key, lo.task, src_key, Chan(chan.type))
+            else:  # a map or sub-workflow computed it: its flag is a constant `true`
+                flags.append((key, node, chan))
+        if flags:
+            task = self.const_task(child, "present", {key: (True, Chan(BOOL)) for key, _, _ in flags})
+            for key, _, _ in flags:
+                child.export(key, task, key, Chan(BOOL))
+        if consts:
+            task = self.const_task(child, "absent", consts)
+            for key, (_, chan) in consts.items():
+                child.export(key, task, key, chan)
+
     def conditional(self, n: ir.ConditionalNode, dag: Dag) -> None:
         k = self.count("condition-branches")
         group = Dag(self, self.new_component(f"condition-branches-{k}"), dag)
         earlier: list[str] = []
         # a branch's condition negates every earlier one, so it reads all their operands too
         operands: dict[str, tuple[Source, Chan]] = {}
-        for br in n.branches:
+        escaping = self._escaping_outputs(n)
+        branches = list(n.branches)
+        if escaping and branches[-1].condition is not None:
+            branches.append(ir.Branch(None, (), n.loc))  # the implicit `otherwise`: every value is absent
+        selectors: list[str] = []
+        for br in branches:
 
             def operand(b: ir.Binding, loc: ir.SourceLoc = br.loc) -> tuple[str, ir.TypeRef]:
                 r = self.ref(b)
@@ -470,7 +633,7 @@ class Builder:
             condition = cel.branch_condition(own, earlier)
             if own is not None:
                 earlier.append(own)
-            if not br.nodes:
+            if not br.nodes and not escaping:
                 continue
             m = self.count("condition")
             child = Dag(self, self.new_component(f"condition-{m}"), group)
@@ -479,9 +642,18 @@ class Builder:
                 child.needs[src] = name
                 child.bindings[name] = {"componentInputParameter": name}
             self.block(br.nodes, child)
-            self._nested_task(group, child, f"condition-{m}", {"triggerPolicy": {"condition": condition}})
-        if group.tasks:
-            self._nested_task(dag, group, n.id, {})
+            if escaping:
+                self._surface(child, escaping)
+            selectors.append(self._nested_task(group, child, f"condition-{m}",
+                                               {"triggerPolicy": {"condition": condition}}))
+        if not group.tasks:
+            return
+        for _, _, key, chan in escaping:
+            group.export_oneof(key, [(task, key) for task in selectors], Chan(chan.type))
+        task = self._nested_task(dag, group, n.id, {})
+        for node, output, key, chan in escaping:
+            # later readers find the value (and its flag) as an output of the condition group
+            dag.local.setdefault(node, Local(task, {})).outputs[output] = (key, chan)
 
     def subworkflow(self, n: ir.SubWorkflowNode, dag: Dag) -> None:
         sub = self.doc.subworkflow(n.workflow)

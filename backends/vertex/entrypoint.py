@@ -71,6 +71,8 @@ def _failure(status: dict[str, Any], workflow: str, job: str) -> dict[str, Any]:
 
 
 def build_value(ei: dict[str, Any], plan: dict[str, Any], workflow: str = "", job: str = "") -> Any:
+    if "present" in plan and read_input(ei, plan["present"]) is not True:
+        return None  # its `when` branch did not run: what was passed is a placeholder
     if "fields" in plan:
         value: Any = {f: read_input(ei, key) for f, key in plan["fields"].items()}
     elif "failure" in plan:
@@ -119,9 +121,10 @@ def _copy(src: Path, dest: Path) -> None:
         shutil.copyfile(src, dest)
 
 
-def write_outputs(ei: dict[str, Any], outputs: dict[str, Any], template: ir.TaskTemplate) -> dict[str, Any]:
+def write_outputs(ei: dict[str, Any], outputs: dict[str, Any], template: ir.TaskTemplate,
+                  extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """``executor_output.json``: parameter values, and each output file copied to its artifact URI."""
-    result: dict[str, Any] = {"parameterValues": {}, "artifacts": {}}
+    result: dict[str, Any] = {"parameterValues": dict(extra or {}), "artifacts": {}}
     out_arts = ei.get("outputs", {}).get("artifacts", {})
     for p in template.outputs:
         if p.name not in outputs:
@@ -217,7 +220,7 @@ def run_task(args: argparse.Namespace, ei: dict[str, Any]) -> int:
         return 1
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    written = write_outputs(ei, outcome.outputs, template)
+    written = write_outputs(ei, outcome.outputs, template, {payload["ran"]: True} if payload.get("ran") else None)
     write_record(root, task_record(**common, status="succeeded",
                                         outputs=handles_for_record(outcome.outputs, written),
                                         started_at=outcome.started_at, ended_at=outcome.ended_at,
@@ -234,6 +237,13 @@ def run_value(args: argparse.Namespace, ei: dict[str, Any]) -> int:
     return 0
 
 
+def run_const(args: argparse.Namespace, ei: dict[str, Any]) -> int:
+    """Constant parameter outputs: what a branch that did not compute a value stands in with."""
+    payload = json.loads(args.const)
+    write_executor_output(ei, {"parameterValues": payload["outputs"]})
+    return 0
+
+
 def parse(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m typedflow.runtime vertex")
     p.add_argument("--executor-input", required=True, help="the KFP executor input JSON ({{$}})")
@@ -242,6 +252,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     mode = p.add_mutually_exclusive_group(required=True)
     mode.add_argument("--task", help="JSON: the task template, node, workflow and input plan")
     mode.add_argument("--value", help="JSON: an input plan and the value's type")
+    mode.add_argument("--const", help="JSON: constant parameter outputs (placeholders and presence flags)")
     return p.parse_args(argv)
 
 
@@ -255,4 +266,6 @@ def main(argv: list[str]) -> int:
         sys.stderr.write(json.dumps(ei, indent=2) + "\n")
     if args.task is not None:
         return run_task(args, ei)
+    if args.const is not None:
+        return run_const(args, ei)
     return run_value(args, ei)

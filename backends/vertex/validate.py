@@ -2,7 +2,8 @@
 
 Every componentRef, producer task, output key, executor label and CEL parameter reference must
 resolve; the types on both ends of every edge must agree (by parameterType, and by typedflow's own
-assignability when both ends record their typedflow type); task dependencies must be acyclic.
+assignability when both ends record their typedflow type); a one-of DAG output must select from
+distinct conditional tasks; task dependencies must be acyclic.
 ``check(spec)`` returns every problem found, as ``where: what`` lines; empty means sound.
 """
 
@@ -241,6 +242,8 @@ class _Checker:
                 self.err(at, "not declared in outputDefinitions")
             selectors = ([sel["valueFromParameter"]] if "valueFromParameter" in sel else
                          (sel.get("valueFromOneof") or {}).get("parameterSelectors") or [])
+            if "valueFromOneof" in sel:
+                self.oneof(at, tasks, selectors)
             for s in selectors:
                 out = self.producer_output(at, tasks, s.get("producerSubtask"), s.get("outputParameterKey"),
                                            "parameters")
@@ -258,6 +261,16 @@ class _Checker:
         for k in declared_p:
             if k not in (outs.get("parameters") or {}):
                 self.err(f"{cname}.outputDefinitions.{k}", "declared but never produced")
+
+    def oneof(self, at: str, tasks: dict[str, Any], selectors: list[dict[str, Any]]) -> None:
+        """A one-of output picks the value of whichever branch ran: its selectors are distinct
+        condition tasks of the DAG (at least two, or it is not a choice)."""
+        names = [s.get("producerSubtask") for s in selectors]
+        if len(names) < 2 or len(set(names)) != len(names):
+            self.err(at, f"valueFromOneof needs distinct selectors from two or more branches, got {names}")
+        for name in names:
+            if name in tasks and not (tasks[name].get("triggerPolicy") or {}).get("condition"):
+                self.err(at, f"valueFromOneof selects {name!r}, which is not a conditional task")
 
     def acyclic(self, cname: str, edges: dict[str, set[str]]) -> None:
         state: dict[str, int] = {}

@@ -2,7 +2,9 @@
 
 kfp.local refuses container components and only registers artifacts a Python component wrote;
 the Vertex launcher creates output directories and registers every declared output artifact, so
-this adapter does the same. It is installed once per test session and never by project code.
+this adapter does the same. kfp.local also casts every NUMBER_INTEGER output with ``int()``, which
+fails on a null (a workflow result ``int | None`` whose branch did not run): nulls stay null here.
+It is installed once per test session and never by project code.
 """
 
 from __future__ import annotations
@@ -48,6 +50,16 @@ def install() -> None:
         return eou.get_outputs_from_executor_output(out, executor_input, component_spec)
 
     eou.get_outputs_for_task = get_outputs_for_task
+    cast = eou.cast_protobuf_numbers
+
+    def cast_protobuf_numbers(params: dict[str, Any], types: Any) -> Any:
+        # kfp.local int()s every NUMBER_INTEGER output, which fails on a null one (a workflow result
+        # `int | None` whose branch did not run); keep it null (Vertex itself is unverified here)
+        nulls = {k for k, v in params.items() if v is None}
+        done = cast({k: v for k, v in params.items() if k not in nulls}, types)
+        return {**done, **dict.fromkeys(nulls)}
+
+    eou.cast_protobuf_numbers = cast_protobuf_numbers
     _INSTALLED[0] = True
 
 

@@ -21,7 +21,7 @@ from typedflow.backends.vertex.validate import check, check_strict
 from typedflow.ir import TypeRef
 
 WORKFLOWS = [flows.chain, flows.diamond, flows.fan, flows.branch, flows.retried, flows.files, flows.records,
-             flows.nested, flows.guarded]
+             flows.nested, flows.guarded, flows.maybe, flows.escapes, flows.either, flows.picked, flows.deep]
 
 
 def strict(spec: dict[str, Any]) -> None:
@@ -120,9 +120,56 @@ def test_conditions_compile_to_cel_over_task_inputs() -> None:
                      "inputs.parameter_values['pipelinechannel--double-out'] > 10.0"]
 
 
-def test_values_from_untaken_branches_are_refused_with_a_location() -> None:
-    with pytest.raises(CompileError, match=r"vertex_flows.py:\d+"):
-        compile_spec(flows.maybe.ir)
+def test_branch_values_surface_through_one_of_outputs() -> None:
+    spec = compile_spec(flows.escapes.ir)
+    group = spec["components"]["comp-condition-branches-1"]
+    # no `otherwise` was written: an implicit one supplies a placeholder and a `false` flag
+    conds = [t["triggerPolicy"]["condition"] for _, t in sorted(group["dag"]["tasks"].items())]
+    assert conds == ["inputs.parameter_values['pipelinechannel--x'] > 3.0",
+                     "!(inputs.parameter_values['pipelinechannel--x'] > 3.0)"]
+    outs = group["dag"]["outputs"]["parameters"]
+    assert outs["pipelinechannel--mark-int-out"] == {"valueFromOneof": {"parameterSelectors": [
+        {"producerSubtask": "condition-1", "outputParameterKey": "pipelinechannel--mark-int-out"},
+        {"producerSubtask": "condition-2", "outputParameterKey": "pipelinechannel--mark-int-out"}]}}
+    assert group["outputDefinitions"]["parameters"]["pipelinechannel--mark-int-ran"]["parameterType"] == "BOOLEAN"
+    taken = spec["components"]["comp-condition-1"]["dag"]["outputs"]["parameters"]
+    assert taken["pipelinechannel--mark-int-ran"]["valueFromParameter"] == {
+        "producerSubtask": "mark-int", "outputParameterKey": "typedflow-ran"}
+    absent = spec["components"]["comp-condition-2"]["dag"]["tasks"]
+    (task,) = absent.values()
+    label = "exec-" + task["componentRef"]["name"][len("comp-"):]
+    args = spec["deploymentSpec"]["executors"][label]["container"]["args"]
+    assert json.loads(args[args.index("--const") + 1]) == {"outputs": {"pipelinechannel--mark-int-out": 0,
+                                                                       "pipelinechannel--mark-int-ran": False}}
+    consumer = spec["root"]["dag"]["tasks"]["describe-maybe"]["inputs"]["parameters"]
+    assert consumer["y"] == {"taskOutputParameter": {"producerTask": "when",
+                                                      "outputParameterKey": "pipelinechannel--mark-int-out"}}
+    assert consumer["y__present"]["taskOutputParameter"]["outputParameterKey"] == "pipelinechannel--mark-int-ran"
+
+
+def test_present_flag_decodes_to_none() -> None:
+    from typedflow.backends.vertex.entrypoint import build_value
+
+    ei = {"inputs": {"parameterValues": {"y": 0, "y__present": False, "z": 4, "z__present": True}}}
+    assert build_value(ei, {"in": "y", "present": "y__present"}) is None
+    assert build_value(ei, {"in": "z", "present": "z__present"}) == 4
+
+
+def test_files_and_condition_operands_from_branches_are_refused_with_a_location() -> None:
+    with pytest.raises(CompileError, match=r"vertex_flows.py:\d+: the file 'out' of 'write_csv'"):
+        compile_spec(flows.file_escapes.ir)
+    with pytest.raises(CompileError, match=r"vertex_flows.py:\d+: .*condition operand"):
+        compile_spec(flows.operand_escapes.ir)
+
+
+def test_checker_understands_one_of_outputs() -> None:
+    spec = copy.deepcopy(compile_spec(flows.escapes.ir))
+    outs = spec["components"]["comp-condition-branches-1"]["dag"]["outputs"]["parameters"]
+    sel = outs["pipelinechannel--mark-int-out"]["valueFromOneof"]["parameterSelectors"]
+    sel[1]["outputParameterKey"] = "pipelinechannel--mark-int-ran"
+    assert any("BOOLEAN flows into a NUMBER_INTEGER" in p for p in check(spec))
+    del sel[1]
+    assert any("two or more branches" in p for p in check(spec))
 
 
 # ----------------------------------------------------------------------------- the checker itself

@@ -110,3 +110,46 @@ def test_on_failure_runs_as_exit_handler_only_on_failure(tmp_path: Path) -> None
     assert {json.loads(p.read_text())["task"] for p in (tmp_path / "ok").rglob("lineage/*/*.json")} == {"boom"}
     local = run_workflow(flows.guarded.ir, {"x": -1}, RunOptions(store=tmp_path / "l"))
     assert not local.ok and any(n.task == "notify" and n.status == "succeeded" for n in local.nodes)
+
+
+def _marked(wf: Any, x: int, tmp_path: Path) -> tuple[dict[str, Any], dict[str, Any], set[str], set[str]]:
+    """Runs ``wf(x, marks)`` locally and under kfp.local; (outputs, outputs, marks, marks)."""
+    lm, vm = tmp_path / "lm", tmp_path / "vm"
+    lm.mkdir()
+    vm.mkdir()
+    local = run_workflow(wf.ir, {"x": x, "marks": str(lm)}, RunOptions(store=tmp_path / "l"))
+    assert local.ok, local.failures
+    path = tmp_path / "spec.yaml"
+    path.write_text(BACKEND.compile(wf.ir, {"output": str(path)}))
+    vertex, warnings = run_spec(path, {"x": x, "marks": str(vm)}, tmp_path / "kfp")
+    assert not [w for w in warnings if "Could not resolve" in w or "evaluation failed" in w]
+    return local.outputs, vertex, {p.name for p in lm.iterdir()}, {p.name for p in vm.iterdir()}
+
+
+@pytest.mark.parametrize(("x", "out", "ran"), [(5, "y=10", {"big", "consume"}), (1, "y=None", {"consume"})])
+def test_value_from_a_when_branch_used_after_it(x: int, out: str, ran: set[str], tmp_path: Path) -> None:
+    local, vertex, lm, vm = _marked(flows.escapes, x, tmp_path)
+    assert vertex == local == {"out": out}
+    assert lm == vm == ran
+    assert (tmp_path / "vm" / "consume").read_text() == out[2:]
+
+
+@pytest.mark.parametrize(("x", "out", "ran"), [(5, "sum:10", {"big"}), (1, "sum:101", {"small"})])
+def test_values_from_both_arms_used_after_them(x: int, out: str, ran: set[str], tmp_path: Path) -> None:
+    local, vertex, lm, vm = _marked(flows.either, x, tmp_path)
+    assert vertex == local == {"out": out}
+    assert lm == vm == ran
+
+
+@pytest.mark.parametrize(("x", "out", "ran"), [(5, 10, {"big"}), (1, None, set())])
+def test_workflow_returns_a_branch_value(x: int, out: int | None, ran: set[str], tmp_path: Path) -> None:
+    local, vertex, lm, vm = _marked(flows.picked, x, tmp_path)
+    assert vertex == local == {"out": out}
+    assert lm == vm == ran
+
+
+@pytest.mark.parametrize(("x", "out", "ran"), [(5, "deep:15", {"big"}), (2, "deep:2", set()), (0, "deep:0", set())])
+def test_values_escaping_nested_whens_and_a_map(x: int, out: str, ran: set[str], tmp_path: Path) -> None:
+    local, vertex, lm, vm = _marked(flows.deep, x, tmp_path)
+    assert vertex == local == {"out": out}
+    assert lm == vm == ran

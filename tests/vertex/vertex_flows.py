@@ -190,3 +190,81 @@ def maybe(x: int) -> int | None:
 @workflow(schedule="0 3 * * *")
 def nightly(x: int) -> int:
     return double(x)
+
+
+@task
+def describe_maybe(marks: str, y: int | None) -> str:
+    """Consumes a value that exists only when its branch ran (and records that it ran)."""
+    Path(marks, "consume").write_text(repr(y))
+    return f"y={y}"
+
+
+@task
+def mark_int(directory: str, name: str, x: int) -> int:
+    """Records that a branch ran and returns ``x``."""
+    Path(directory, name).write_text(name)
+    return x
+
+
+@task
+def total_maybe(a: int | None, b: int | None) -> int:
+    return (a or 0) + (b or 0)
+
+
+@workflow
+def escapes(x: int, marks: str) -> str:
+    """A value computed inside `when` (no `otherwise`) and used after it."""
+    with when(x > 3):
+        y = mark_int(marks, "big", double(x))
+    return describe_maybe(marks, y)
+
+
+@workflow
+def either(x: int, marks: str) -> str:
+    """Both arms assign values used after the conditional; one consumer reads each."""
+    with when(x > 3):
+        big = mark_int(marks, "big", double(x))
+    with otherwise():
+        small = mark_int(marks, "small", add(x, 100))
+    return label(add(total_maybe(big, small), 0), "sum")
+
+
+@workflow
+def picked(x: int, marks: str) -> int | None:
+    """Returns a value computed inside a `when` branch."""
+    with when(x > 3):
+        y = mark_int(marks, "big", double(x))
+    return y
+
+
+@workflow
+def deep(x: int, marks: str) -> str:
+    """Values escaping two nested `when`s and a `map_over` inside a branch, a whole NamedTuple too."""
+    with when(x > 0):
+        with when(x > 3):
+            y = mark_int(marks, "big", double(x))
+        s = stats(map_over(lambda v: double(v), numbers(x)))
+    return label(total_maybe(y, s.count), "deep")
+
+
+@task
+def count_maybe(data: TypedFile[CSV] | None) -> int:
+    return -1 if data is None else len(data.read_text().strip().splitlines()) - 1
+
+
+@workflow
+def file_escapes(rows: int) -> int:
+    """A file computed inside `when` and used after it (refused on Vertex)."""
+    with when(rows > 3):
+        f = write_csv(rows)
+    return count_maybe(f)
+
+
+@workflow
+def operand_escapes(x: int) -> int:
+    """A value from a `when` branch as a later condition's operand (refused on Vertex)."""
+    with when(x > 3):
+        y = double(x)
+    with when(y == 20):
+        double(x)
+    return x

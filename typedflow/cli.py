@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from typedflow._version import __version__
-from typedflow.backend import Backend, available
+from typedflow.backend import Backend, CommandFn, available
 from typedflow.errors import (
     InputError,
     IRValidationError,
@@ -127,22 +127,21 @@ def cmd_compile(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_deploy(args: argparse.Namespace) -> int:
+def _target_command(args: argparse.Namespace, command: CommandFn | None, missing: str) -> int:
     backend: Backend = args.backend_obj
-    if backend.deploy is None:
-        _err(f"target {backend.name!r} has no deploy step")
+    if command is None:
+        _err(f"target {backend.name!r} {missing}")
         return EXIT_USAGE
     doc, _ = _load_ir(args)
-    return backend.deploy(doc, args)
+    return command(doc, args)
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    return _target_command(args, args.backend_obj.deploy, "has no deploy step")
 
 
 def cmd_start(args: argparse.Namespace) -> int:
-    backend: Backend = args.backend_obj
-    if backend.start is None:
-        _err(f"target {backend.name!r} cannot start executions")
-        return EXIT_USAGE
-    doc, _ = _load_ir(args)
-    return backend.start(doc, args)
+    return _target_command(args, args.backend_obj.start, "cannot start executions")
 
 
 def cmd_worker(args: argparse.Namespace) -> int:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -102,12 +100,6 @@ def source(program: list[tuple[Any, ...]]) -> str:
 
 
 def load(tmp: Path, text: str) -> ModuleType:
-    name = f"tf_sfn_dag_{next(_ids)}"
-    path = tmp / f"{name}.py"
-    path.write_text(text)
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    from tests.conftest import import_source
+
+    return import_source(tmp, text, name=f"tf_sfn_dag_{next(_ids)}")

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -100,12 +98,6 @@ def source(spec: DagSpec) -> tuple[str, dict[int, int]]:
 
 
 def load(tmp: Path, text: str) -> ModuleType:
-    name = f"tf_dag_{next(_counter)}_{abs(hash(text)) % 10**8}"
-    path = tmp / f"{name}.py"
-    path.write_text(text)
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    from tests.conftest import import_source
+
+    return import_source(tmp, text, name=f"tf_dag_{next(_counter)}")

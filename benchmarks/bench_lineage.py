@@ -77,11 +77,10 @@ def timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-def bench_append(
-    directory: Path, pool: list[LineageRecord], n: int, *, flush_every: int, background: bool
-) -> tuple[float, int]:
-    path = directory / f"append-{flush_every}-{background}.jsonl"
-    log = LineageLog(path, flush_every=flush_every, background=background)
+def bench_append(directory: Path, pool: list[LineageRecord], n: int, *, flush_every: int) -> tuple[float, int]:
+    """Seconds to append ``n`` records and close (everything durable), and the fdatasyncs of the log."""
+    path = directory / f"append-{flush_every}.jsonl"
+    log = LineageLog(path, flush_every=flush_every)
 
     def run() -> None:
         for rec in cycle(pool, n):
@@ -90,10 +89,10 @@ def bench_append(
 
     seconds = timed(run)
     assert verify_log(path).count == n
-    commits = log.commits
+    fsyncs = log.fsyncs
     for p in directory.glob(path.name + "*"):
         p.unlink()
-    return seconds, commits
+    return seconds, fsyncs
 
 
 def build_log(path: Path, pool: list[LineageRecord], n: int) -> None:
@@ -108,6 +107,7 @@ def main() -> None:
     parser.add_argument("--export-n", type=int, default=100_000, help="records in the export benchmarks")
     parser.add_argument("--append-n", type=int, default=100_000, help="records in the group-commit benchmarks")
     parser.add_argument("--fsync-each-n", type=int, default=2_000, help="records in the fsync-per-record benchmark")
+    parser.add_argument("--repeat", type=int, default=5, help="append runs per row (the median is shown)")
     parser.add_argument("--dir", type=Path, default=None, help="work directory (default: a temporary one)")
     args = parser.parse_args()
 
@@ -117,13 +117,18 @@ def main() -> None:
     try:
         pool = record_pool()
 
-        for label, flush_every, background, n in (
-            ("append, fsync every 100 (inline group commit)", 100, False, args.append_n),
-            ("append, commit started every 100 (background committer)", 100, True, args.append_n),
-            ("append, fsync every record", 1, False, args.fsync_each_n),
+        for label, flush_every, n in (
+            ("append, group commit every 100 records", 100, args.append_n),
+            ("append, commit every record", 1, args.fsync_each_n),
         ):
-            seconds, commits = bench_append(work, pool, n, flush_every=flush_every, background=background)
-            rows.append((label, n, seconds, f"{n / seconds:,.0f} rec/s, {n / commits:,.0f} rec/fsync"))
+            # This machine's speed drifts by a third between runs: report the median of several.
+            runs = sorted(bench_append(work, pool, n, flush_every=flush_every) for _ in range(args.repeat))
+            seconds, fsyncs = runs[len(runs) // 2]
+            spread = f"{n / runs[-1][0]:,.0f} to {n / runs[0][0]:,.0f}"
+            rows.append((
+                f"{label} (median of {args.repeat})", n, seconds,
+                f"{n / seconds:,.0f} rec/s (runs {spread}), {n / fsyncs:,.0f} rec/fsync",
+            ))
 
         big = work / "verify.jsonl"
         build_log(big, pool, args.n)

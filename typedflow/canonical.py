@@ -6,13 +6,15 @@ import hashlib
 import json
 from typing import Any
 
+# ASCII output: hashed bytes never depend on a text encoding (non-ASCII is \u-escaped), and the
+# C encoder's ASCII path is the faster one (records are encoded on every task execution).
 _ENCODER = json.JSONEncoder(
-    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False, check_circular=False
+    sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False, check_circular=False
 )
 
 
 def canonical_json(obj: Any) -> str:
-    """Sorted keys, no insignificant whitespace, shortest round-trip floats, no NaN/Infinity."""
+    """Sorted keys, no insignificant whitespace, ASCII only, shortest round-trip floats, no NaN/Infinity."""
     return _ENCODER.encode(obj)
 
 

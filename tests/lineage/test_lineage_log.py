@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import time
+import warnings
 from pathlib import Path
 
 import attrs
@@ -69,14 +70,107 @@ def test_flush_returns_count_and_close_is_final(tmp_path, make_record) -> None:
         log.append(make_record())
 
 
-def test_background_commits_are_complete_after_close(tmp_path, make_record) -> None:
+def test_group_commits_are_complete_after_close(tmp_path, make_record) -> None:
     path = tmp_path / "log.jsonl"
-    with LineageLog(path, flush_every=10, background=True) as log:
+    with LineageLog(path, flush_every=10) as log:
         for i in range(1000):
             log.append(make_record(i))
     result = verify_log(path)
     assert result.ok and result.count == 1000
     assert log.commits >= 1
+
+
+def test_head_lags_group_commits_until_flush(tmp_path, make_record, monkeypatch) -> None:
+    import typedflow.lineage.log as log_module
+
+    monkeypatch.setattr(log_module, "HEAD_INTERVAL", 3600.0)
+    path = tmp_path / "log.jsonl"
+    log = LineageLog(path, flush_every=10)
+    for i in range(30):
+        log.append(make_record(i))
+    head = read_head(path)
+    assert head is not None and head.seq == 9  # a new log gets its head with the first group
+    result = verify_log(path)
+    assert result.ok and result.count == 30 and "behind" in result.warnings[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a lagging head is not a repair: no warning for another writer
+        other = LineageLog(path)
+        other.append(make_record(99))
+        other.close()
+    assert read_head(path).seq == 30
+    log.append(make_record(31))
+    log.flush()
+    head = read_head(path)
+    assert head is not None and head.seq == 31 and verify_log(path).ok and not verify_log(path).warnings
+    log.close()
+
+
+def test_head_follows_commits_every_interval(tmp_path, make_record, monkeypatch) -> None:
+    import typedflow.lineage.log as log_module
+
+    monkeypatch.setattr(log_module, "HEAD_INTERVAL", 0.0)
+    path = tmp_path / "log.jsonl"
+    log = LineageLog(path, flush_every=10)
+    for i in range(30):
+        log.append(make_record(i))
+    assert read_head(path).seq == 29
+    log.close()
+
+
+def test_flush_returns_after_the_log_is_fsynced(tmp_path, make_record, monkeypatch) -> None:
+    import threading
+
+    events: list[tuple[str, int]] = []
+    lock = threading.Lock()
+    real_write, real_sync = os.write, os.fdatasync
+
+    def write(fd, data):
+        n = real_write(fd, data)
+        with lock:
+            events.append(("write", fd))
+        return n
+
+    def fdatasync(fd):
+        real_sync(fd)
+        with lock:
+            events.append(("sync", fd))
+
+    log = LineageLog(tmp_path / "log.jsonl", flush_every=10)
+    monkeypatch.setattr(os, "write", write)
+    monkeypatch.setattr(os, "fdatasync", fdatasync)
+    fd = log._fd
+    for round_ in range(3):
+        for i in range(25):
+            log.append(make_record(i))
+        log.flush()
+        with lock:
+            log_events = [kind for kind, f in events if f == fd]
+        last_write = len(log_events) - 1 - log_events[::-1].index("write")
+        assert "sync" in log_events[last_write + 1 :], f"round {round_}: flush returned before an fdatasync"
+    assert log.fsyncs >= 3
+    log.close()
+
+
+def test_failed_background_fsync_poisons_the_log(tmp_path, make_record, monkeypatch) -> None:
+    log = LineageLog(tmp_path / "log.jsonl", flush_every=10)
+    log.append(make_record(0))
+    log.flush()  # the head exists: later groups are synced by the sync thread
+
+    def broken(fd):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(os, "fdatasync", broken)
+    for i in range(10):
+        log.append(make_record(i))
+    deadline = time.monotonic() + 10
+    while log._sync_error is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    with pytest.raises(LineageIntegrityError, match="fdatasync failed"):
+        log.flush()
+    with pytest.raises(LineageIntegrityError):
+        log.close()
+    with pytest.raises(ValueError):
+        log.append(make_record(2))
 
 
 def test_reopen_continues_the_chain(small_log, make_record) -> None:
@@ -126,14 +220,15 @@ def test_corrupt_committed_record_is_not_repaired(small_log) -> None:
 
 def test_stale_head_rolls_forward(small_log) -> None:
     lines = _lines(small_log)
-    # A crash after the log fsync but before the head update leaves the head behind.
+    # Commits after the last head update (or a crash before it) leave the head behind: normal, no warning.
     import hashlib
 
     stale = {"count": 18, "hash": hashlib.sha256(lines[17]).hexdigest(), "seq": 17}
     (small_log.parent / "log.jsonl.head").write_text(json.dumps(stale))
     result = verify_log(small_log)
     assert result.ok and result.warnings
-    with pytest.warns(LineageRepairWarning, match="rolled forward"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
         LineageLog(small_log).close()
     head = read_head(small_log)
     assert head is not None and head.seq == 19

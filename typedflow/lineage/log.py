@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import threading
+import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,6 +35,8 @@ from typedflow.lineage.record import GENESIS_HASH, LineageRecord, record_from_by
 __all__ = ["LineageIntegrityError", "LineageLog", "LineageRepairWarning", "TornFragment"]
 
 _PREV_EMPTY: Final = b'"prev_hash":""'
+# Longest a head file lags the records committed by a long stream of group commits.
+HEAD_INTERVAL: Final = 1.0
 _SEQ_PLACEHOLDER: Final = b',"seq":-1,'
 
 # A record pre-encoded around its two chain fields: line = a + prev_hash + b + str(seq) + c.
@@ -94,14 +97,16 @@ def _parses(line: bytes) -> bool:
 
 
 class LineageLog:
-    """An append-only lineage log. ``append`` buffers; ``flush`` commits a group with one fsync.
+    """An append-only lineage log. ``append`` buffers; every ``flush_every`` records are committed.
 
     Records get ``seq`` and ``prev_hash`` (hex sha256 of the previous line) when committed; a
-    head file ``<log>.head`` names the last committed record. Several processes may append to the
-    same file: commits are serialised with ``flock`` and each re-reads the tail another process
-    may have written. Once ``flush_every`` records are buffered a commit starts: inline, or with
-    ``background=True`` on a committer thread, so the next records are encoded while the previous
-    group is fsynced (groups then grow past ``flush_every`` when the disk is the bottleneck).
+    head file ``<log>.head`` names the last committed record as of the last ``flush()``/``close()``
+    (and at least every ``HEAD_INTERVAL`` seconds of group commits): a head behind the log is a
+    normal state, rolled forward when the record it names is intact. Several processes may append
+    to the same file: commits are serialised with ``flock`` and each re-reads the tail another
+    process may have written. A group is chained and written by the caller; its fdatasync runs on
+    a sync thread, so the disk wait overlaps the encoding of the next group (at most one group
+    waits behind the fsync in flight; one fsync covers both when the disk is the bottleneck).
     ``flush()`` and ``close()`` return only when everything appended so far is durable.
     """
 
@@ -111,19 +116,17 @@ class LineageLog:
         *,
         flush_every: int = 100,
         fsync: bool = True,
-        background: bool = False,
     ) -> None:
         if flush_every < 1:
             raise ValueError("flush_every must be >= 1")
         self.path = Path(path).absolute()  # later chdir() must not move the log
         self.flush_every = flush_every
         self.fsync = fsync
-        self.background = background
         self.repaired: list[TornFragment] = []
         self.notes: list[str] = []
         self.commits = 0
+        self.fsyncs = 0
         self._origin = str(self.path)
-        self._max_pending = max(64 * flush_every, 10_000)
         self._init_state()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fd = -1
@@ -133,16 +136,25 @@ class LineageLog:
         self._open()
 
     def _init_state(self) -> None:
-        self._cond = threading.Condition()  # guards _pending, _busy, _error, _stop
+        self._cond = threading.Condition()  # guards _pending, _busy and the sync state below
         self._commit_lock = threading.Lock()  # one commit at a time per instance
         self._pending: list[_Prepared] = []
         self._busy = False
-        self._stop = False
-        self._error: BaseException | None = None
-        self._thread: threading.Thread | None = None
         self._tail_seq = -1
         self._tail_hash = GENESIS_HASH
         self._seen: tuple[int, int, int] | None = None
+        self._head_seq = -2  # the seq the head file names; -2: no head file
+        self._checked_head: Head | None = None  # a lagging head whose record was found intact
+        self._head_time = 0.0
+        # Sync thread, by record seq (monotonic, unlike file offsets a repair may cut): records
+        # up to _durable are durable, _requested is the last one written, _inflight the last one
+        # an fdatasync in progress covers (-1: idle).
+        self._thread: threading.Thread | None = None
+        self._stop = False
+        self._requested = -1
+        self._inflight = -1
+        self._durable = -1
+        self._sync_error: BaseException | None = None
 
     # -- public API -------------------------------------------------------------------------
 
@@ -161,32 +173,33 @@ class LineageLog:
         self._check_open()
         prepared = _prepare(record, self._origin)
         with self._cond:
-            self._raise_error()
-            while len(self._pending) >= self._max_pending and self._thread is not None:
-                self._cond.wait()
-                self._raise_error()
             self._pending.append(prepared)
             full = len(self._pending) >= self.flush_every
-            if full and self.background:
-                self._ensure_thread()
-                self._cond.notify_all()
-                return
         if full:
-            self.flush()
+            self._flush(head=False)
 
     def flush(self) -> int:
-        """Commit everything buffered (and wait for a commit in flight). Returns records written."""
+        """Commit everything buffered, make it durable and update the head.
+
+        Returns the number of records written.
+        """
         self._check_open()
+        return self._flush(head=True)
+
+    def _flush(self, *, head: bool) -> int:
         with self._cond:
             while self._busy:
                 self._cond.wait()
-            self._raise_error()
+            self._raise_sync_error()
             batch, self._pending = self._pending, []
-            if not batch:
+            if not batch and (not head or self._head_seq == self._tail_seq):
                 return 0
             self._busy = True
         try:
-            self._commit_or_requeue(batch)
+            if batch:
+                self._commit_or_requeue(batch, head=head)
+            else:
+                self._refresh_head()
         finally:
             with self._cond:
                 self._busy = False
@@ -222,18 +235,57 @@ class LineageLog:
     ) -> None:
         self.close()
 
-    # -- commit ------------------------------------------------------------------------------
+    # -- durability ----------------------------------------------------------------------------
 
-    def _raise_error(self) -> None:
-        # Called with _cond held; the failed group is already back in front of the buffer.
-        err, self._error = self._error, None
-        if err is not None:
-            raise err
+    def _raise_sync_error(self) -> None:
+        # Called with _cond held. A failed fdatasync may have lost written pages that later
+        # groups are chained to: the log stays unusable for this instance (reopen to repair).
+        if self._sync_error is not None:
+            raise LineageIntegrityError(
+                f"{self.path}: fdatasync failed; records after seq {self._durable} may not be durable"
+            ) from self._sync_error
 
-    def _ensure_thread(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._committer, name="lineage-commit", daemon=True)
-            self._thread.start()
+    def _sync_later(self, end: int) -> None:
+        """Hand the fdatasync covering records up to seq ``end`` to the sync thread."""
+        with self._cond:
+            # Bound what is not yet durable: wait while a group already waits behind the fsync in flight.
+            while self._inflight >= 0 and self._requested > self._inflight and self._sync_error is None:
+                self._cond.wait()
+            self._raise_sync_error()
+            self._requested = max(self._requested, end)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._syncer, name="lineage-fsync", daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
+
+    def _sync_now(self, end: int) -> None:
+        os.fdatasync(self._fd)
+        with self._cond:
+            self.fsyncs += 1
+            self._durable = max(self._durable, end)
+
+    def _syncer(self) -> None:
+        fd = self._fd
+        while True:
+            with self._cond:
+                while not self._stop and self._requested <= self._durable:
+                    self._cond.wait()
+                if self._requested <= self._durable:
+                    return
+                target = self._inflight = self._requested
+            try:
+                os.fdatasync(fd)
+            except BaseException as exc:
+                with self._cond:
+                    self._sync_error = exc
+                    self._inflight = -1
+                    self._cond.notify_all()
+                return
+            with self._cond:
+                self.fsyncs += 1
+                self._durable = max(self._durable, target)
+                self._inflight = -1
+                self._cond.notify_all()
 
     def _stop_thread(self) -> None:
         thread = self._thread
@@ -245,39 +297,20 @@ class LineageLog:
         thread.join()
         self._thread = None
 
-    def _committer(self) -> None:
-        while True:
-            with self._cond:
-                while not self._stop and (self._busy or len(self._pending) < self.flush_every):
-                    self._cond.wait()
-                if self._stop:
-                    return
-                batch, self._pending = self._pending, []
-                self._busy = True
-            try:
-                self._commit_or_requeue(batch)
-            except BaseException as exc:  # handed to the next append/flush
-                with self._cond:
-                    self._error = exc
-            finally:
-                with self._cond:
-                    self._busy = False
-                    self._cond.notify_all()
-            if self._error is not None:
-                with self._cond:
-                    # Wait for a caller to collect the error before retrying.
-                    while self._error is not None and not self._stop:
-                        self._cond.wait()
+    # -- commit ------------------------------------------------------------------------------
 
-    def _commit_or_requeue(self, batch: list[_Prepared]) -> None:
+    def _commit_or_requeue(self, batch: list[_Prepared], *, head: bool) -> None:
         try:
-            self._commit(batch)
+            sync_to = self._commit(batch, head=head)
         except BaseException:
             with self._cond:
                 self._pending[:0] = batch
             raise
+        if sync_to is not None:
+            self._sync_later(sync_to)  # outside the flock: other writers need not wait for our disk
 
-    def _commit(self, batch: list[_Prepared]) -> None:
+    def _commit(self, batch: list[_Prepared], *, head: bool) -> int | None:
+        """Chain and write ``batch``; returns the seq an fdatasync must still cover, if any."""
         with self._commit_lock, self._locked():
             if self._stamp() != self._seen:
                 self._sync()
@@ -292,43 +325,65 @@ class LineageLog:
             parts.append(b"")
             data = b"\n".join(parts)
             start = os.fstat(self._fd).st_size
-            head = Head(seq=seq, hash=prev, count=seq + 1)
+            now = time.monotonic()
+            # The head costs a second file, fsync and rename: it is written when asked for
+            # (flush/close), for a new log, and otherwise at most every HEAD_INTERVAL seconds.
+            new_head = (
+                Head(seq=seq, hash=prev, count=seq + 1)
+                if head or self._head_seq < -1 or now - self._head_time >= HEAD_INTERVAL
+                else None
+            )
             staged = self.path.with_name(self.path.name + ".head.tmp")  # only the lock holder writes it
             try:
                 _write_all(self._fd, data)
-                # Stage the new head before the log fsync, so one journal commit covers both files;
-                # it only replaces the head after both are durable.
-                tfd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
-                try:
-                    _write_all(tfd, head.to_bytes())
-                    if self.fsync:
-                        # fdatasync: the data and the file size, without timestamps; a second
-                        # flush of the same journal transaction is close to free.
-                        os.fdatasync(self._fd)
-                        os.fdatasync(tfd)
-                finally:
-                    os.close(tfd)
+                if new_head is not None:
+                    # Stage the new head before the log fsync, so one journal commit covers both
+                    # files; it only replaces the head after both are durable.
+                    tfd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+                    try:
+                        _write_all(tfd, new_head.to_bytes())
+                        if self.fsync:
+                            # fdatasync: the data and the file size, without timestamps.
+                            self._sync_now(seq)
+                            os.fdatasync(tfd)
+                    finally:
+                        os.close(tfd)
             except BaseException:
                 # Never leave part of a group behind: the chain must only ever hold whole records.
                 os.ftruncate(self._fd, start)
                 raise
             self._tail_seq, self._tail_hash = seq, prev
             self._seen = self._stamp()
+            self.commits += 1
+            if new_head is None:
+                return seq if self.fsync else None
             try:
                 # The directory entry of the new head is made durable at close(): if a crash loses
                 # the rename, the records are still durable and the stale head is rolled forward.
                 os.replace(staged, head_path(self.path))
                 self._dir_dirty = True
+                self._head_seq, self._head_time = seq, now
             except OSError as exc:
                 # The group is durable; a stale head is rolled forward by the next commit or open.
                 msg = f"{self.path}: head update failed after commit: {exc}"
                 self.notes.append(msg)
                 warnings.warn(msg, LineageRepairWarning, stacklevel=2)
-            self.commits += 1
+        return None
+
+    def _refresh_head(self) -> None:
+        """Point the head at the last record (committed by this or another process), once durable."""
+        with self._commit_lock, self._locked():
+            if self._stamp() != self._seen:
+                self._sync()
+            if self._head_seq != self._tail_seq:
+                if self.fsync:
+                    self._sync_now(self._tail_seq)
+                self._write_head()
 
     def _write_head(self) -> None:
         head = Head(seq=self._tail_seq, hash=self._tail_hash, count=self._tail_seq + 1)
         write_atomic(head_path(self.path), head.to_bytes(), durable=self.fsync)
+        self._head_seq, self._head_time = head.seq, time.monotonic()
 
     # -- open, lock, repair ---------------------------------------------------------------------
 
@@ -380,6 +435,7 @@ class LineageLog:
         cut, (self._tail_seq, self._tail_hash) = self._plan_tail(head, size)
         end = cut if cut is not None else size
         note = self._check_head(head, end)
+        self._head_seq = head.seq if head is not None else -2
         if cut is not None:
             self._set_aside(cut, size)
         if note:
@@ -444,8 +500,11 @@ class LineageLog:
             if head.hash != tail_hash:
                 raise LineageIntegrityError(f"{self.path}: last record (seq {tail_seq}) does not match the head")
             return ""
-        # The head is behind: a crash between the log fsync and the head update. The records after
-        # it are chained to it, so roll it forward if the record it names is intact.
+        if head == self._checked_head:
+            return ""
+        # The head is behind (commits since the last head update, by this or another process, or
+        # a crash before it). The records after it are chained to it: it is rolled forward by the
+        # next head update if the record it names is intact.
         for _, line in iter_lines_reverse(self._fd, end):
             seq, _ = line_fields(line)
             if seq <= head.seq:
@@ -454,4 +513,5 @@ class LineageLog:
                 raise LineageIntegrityError(f"{self.path}: record seq {head.seq} does not match the head")
         else:
             raise LineageIntegrityError(f"{self.path}: record seq {head.seq} named by the head is missing")
-        return f"{self.path}: head was at seq {head.seq}; rolled forward to seq {tail_seq}"
+        self._checked_head = head
+        return ""

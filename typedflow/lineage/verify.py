@@ -290,7 +290,8 @@ def _check(
     else:
         warnings.append(
             f"{head_label} is {last_seq - head.seq} record(s) behind the log "
-            "(a crash before the head update; reopening the log rolls it forward)"
+            "(records committed since the last head update, or a crash before it; the next flush or "
+            "close rolls it forward)"
         )
     if failure is not None and failure.record_id is None and 1 <= failure.line <= scan.count:
         with open_records() as stream:

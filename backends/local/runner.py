@@ -57,10 +57,11 @@ def run_ir(doc: ir.WorkflowIR, inputs: Mapping[str, Any], options: RunOptions, *
         recorder.run_started(prepared)
         listeners.append(recorder.node)
 
-    def listener(rep: Any) -> None:
+    def fan_out(rep: Any) -> None:
         for fn in listeners:
             fn(rep)
 
+    listener = listeners[0] if len(listeners) == 1 else fan_out if listeners else None
     interp = Interpreter(doc, runner=runner, max_workers=workers, use_cache=options.use_cache,
                          clock=options.clock or Clock(), journal=journal, resumed=resumed,
                          listener=listener, run_id=run_id)

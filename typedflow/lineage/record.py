@@ -48,6 +48,7 @@ ParamValue = bool | int | float | str
 GENESIS_HASH: Final = "0" * 64
 KINDS: Final = frozenset({"task", "run_start", "run_end"})
 STATUSES: Final = frozenset({"started", "succeeded", "failed", "cached", "skipped"})
+_PYTHON_VERSION: Final = platform.python_version()
 
 
 @attrs.frozen
@@ -186,7 +187,7 @@ def new_record(
     fields.setdefault("user", user)
     fields.setdefault("host", host)
     fields.setdefault("record_id", new_record_id())
-    fields.setdefault("python_version", platform.python_version())
+    fields.setdefault("python_version", _PYTHON_VERSION)
     fields.setdefault("typedflow_version", __version__)
     return LineageRecord(
         kind=kind,

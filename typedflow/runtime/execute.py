@@ -165,7 +165,6 @@ class CacheProbe:
 
 def probe(template: ir.TaskTemplate, inputs: dict[str, Any], store: ArtifactStore, use_cache: bool) -> CacheProbe:
     """Digest the inputs and, when caching applies, look the task up in the store."""
-    started = utcnow()
     digests = input_digests(template, inputs)
     if not (use_cache and template.cache.enabled):
         return CacheProbe(digests, None)
@@ -173,7 +172,8 @@ def probe(template: ir.TaskTemplate, inputs: dict[str, Any], store: ArtifactStor
     hit = store.get_json("cache-" + key)
     if hit is None:
         return CacheProbe(digests, key)
-    return CacheProbe(digests, key, Outcome("cached", hit["outputs"], key, started, utcnow(), 0.0, digests))
+    now = utcnow()  # a hit takes no measurable time: one timestamp for both ends
+    return CacheProbe(digests, key, Outcome("cached", hit["outputs"], key, now, now, 0.0, digests))
 
 
 def execute(

@@ -11,6 +11,8 @@ from typedflow.lineage.log import LineageLog
 from typedflow.lineage.record import LineageRecord, ValueRef, new_record, safe_parameters
 from typedflow.runtime.execute import content_digest
 
+_DEFAULT_IMAGE = f"python:{platform.python_version()}"  # the local interpreter's "image"
+
 
 def value_refs(values: dict[str, Any], params: tuple[ir.Param, ...],
                digests: dict[str, str] | None = None) -> tuple[ValueRef, ...]:
@@ -48,7 +50,7 @@ def task_record(*, doc_name: str, ir_digest: str, run_id: str, target: str, exec
         node_id=node_id,
         task=template.name,
         code_digest=template.code_digest,
-        image=template.image or f"python:{platform.python_version()}",
+        image=template.image or _DEFAULT_IMAGE,
         attempt=attempt,
         inputs=value_refs(inputs, template.inputs, input_digests),
         outputs=value_refs(outputs, template.outputs),

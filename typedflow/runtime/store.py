@@ -75,6 +75,7 @@ class LocalStore:
         (self.root / "objects").mkdir(parents=True, exist_ok=True)
         (self.root / "trees").mkdir(parents=True, exist_ok=True)
         self._meta: dict[str, Any] = {}
+        self._meta_path = str(self.root / "meta.jsonl")  # looked at on every cache miss
         self._meta_offset = 0
         self._meta_own = 0  # bytes this process appended since the index was last read
         self._meta_fd = -1
@@ -128,9 +129,9 @@ class LocalStore:
     # a file per entry would cost an open/rename per task. O_APPEND keeps concurrent writers'
     # lines whole; a torn last line (crash) is ignored on read.
     def _load_meta(self) -> None:
-        path = self.root / "meta.jsonl"
+        path = self._meta_path
         try:
-            size = path.stat().st_size
+            size = os.stat(path).st_size
         except FileNotFoundError:
             return
         if size <= self._meta_offset + self._meta_own:
@@ -158,7 +159,7 @@ class LocalStore:
         line = canonical_bytes({"k": key, "v": data}) + b"\n"
         with self._lock:
             if self._meta_fd < 0:
-                self._meta_fd = os.open(self.root / "meta.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+                self._meta_fd = os.open(self._meta_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             os.write(self._meta_fd, line)
             self._meta[key] = data
             self._meta_own += len(line)

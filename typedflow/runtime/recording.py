@@ -64,8 +64,8 @@ class LocalRecorder:
     """Writes the records of a local run into the local hash-chained log (group commit)."""
 
     def __init__(self, root: Path, doc: ir.WorkflowIR, run_id: str, executor: str) -> None:
-        # Group commit (an fsync per 100 records and at close). A committer thread was measured
-        # slower here: it contends for the GIL with the scheduler.
+        # Group commit: the scheduler encodes and writes each group of 100; its fdatasync runs on the
+        # log's sync thread (it holds no GIL while waiting), and close() waits until all is durable.
         self.log = LineageLog(root / "lineage" / "log.jsonl")
         self.doc = doc
         self.run_id = run_id

@@ -80,14 +80,19 @@ def test_group_commits_are_complete_after_close(tmp_path, make_record) -> None:
     assert log.commits >= 1
 
 
-def test_head_lags_group_commits_until_flush(tmp_path, make_record, monkeypatch) -> None:
+def _thirty_in_groups(path: Path, make_record, monkeypatch, head_interval: float) -> LineageLog:
     import typedflow.lineage.log as log_module
 
-    monkeypatch.setattr(log_module, "HEAD_INTERVAL", 3600.0)
-    path = tmp_path / "log.jsonl"
+    monkeypatch.setattr(log_module, "HEAD_INTERVAL", head_interval)
     log = LineageLog(path, flush_every=10)
     for i in range(30):
         log.append(make_record(i))
+    return log
+
+
+def test_head_lags_group_commits_until_flush(tmp_path, make_record, monkeypatch) -> None:
+    path = tmp_path / "log.jsonl"
+    log = _thirty_in_groups(path, make_record, monkeypatch, 3600.0)
     head = read_head(path)
     assert head is not None and head.seq == 9  # a new log gets its head with the first group
     result = verify_log(path)
@@ -106,13 +111,8 @@ def test_head_lags_group_commits_until_flush(tmp_path, make_record, monkeypatch)
 
 
 def test_head_follows_commits_every_interval(tmp_path, make_record, monkeypatch) -> None:
-    import typedflow.lineage.log as log_module
-
-    monkeypatch.setattr(log_module, "HEAD_INTERVAL", 0.0)
     path = tmp_path / "log.jsonl"
-    log = LineageLog(path, flush_every=10)
-    for i in range(30):
-        log.append(make_record(i))
+    log = _thirty_in_groups(path, make_record, monkeypatch, 0.0)
     assert read_head(path).seq == 29
     log.close()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 # ASCII output: hashed bytes never depend on a text encoding (non-ASCII is \u-escaped), and the
@@ -15,6 +16,12 @@ _ENCODER = json.JSONEncoder(
 
 def canonical_json(obj: Any) -> str:
     """Sorted keys, no insignificant whitespace, ASCII only, shortest round-trip floats, no NaN/Infinity."""
+    # Scalars are most of what is digested (task inputs and outputs): skip the encoder's set-up.
+    t = type(obj)
+    if t is int:
+        return int.__repr__(obj)
+    if t is str:
+        return encode_basestring_ascii(obj)
     return _ENCODER.encode(obj)
 
 

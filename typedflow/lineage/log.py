@@ -145,7 +145,7 @@ class LineageLog:
         self._seen: tuple[int, int, int] | None = None
         self._head_seq = -2  # the seq the head file names; -2: no head file
         self._checked_head: Head | None = None  # a lagging head whose record was found intact
-        self._head_time = 0.0
+        self._head_time = time.monotonic()  # the interval runs from open: short runs write it at close only
         # Sync thread, by record seq (monotonic, unlike file offsets a repair may cut): records
         # up to _durable are durable, _requested is the last one written, _inflight the last one
         # an fdatasync in progress covers (-1: idle).

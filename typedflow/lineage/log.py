@@ -102,12 +102,13 @@ class LineageLog:
     Records get ``seq`` and ``prev_hash`` (hex sha256 of the previous line) when committed; a
     head file ``<log>.head`` names the last committed record as of the last ``flush()``/``close()``
     (a group commit also moves it once ``HEAD_INTERVAL`` seconds have passed since it last moved):
-    a head behind the log is a normal state, rolled forward when the record it names is intact. Several processes may append
-    to the same file: commits are serialised with ``flock`` and each re-reads the tail another
-    process may have written. A group is chained and written by the caller; its fdatasync runs on
-    a sync thread, so the disk wait overlaps the encoding of the next group (at most one group
-    waits behind the fsync in flight; one fsync covers both when the disk is the bottleneck).
-    ``flush()`` and ``close()`` return only when everything appended so far is durable.
+    a head behind the log is a normal state, rolled forward when the record it names is intact.
+    Several processes may append to the same file: commits are serialised with ``flock`` and each
+    re-reads the tail another process may have written. A group is chained and written by the
+    caller; its fdatasync runs on a sync thread, so the disk wait overlaps the encoding of the next
+    group (at most one group waits behind the fsync in flight; one fsync covers both when the disk
+    is the bottleneck). ``flush()`` and ``close()`` return only when everything appended so far is
+    durable.
     """
 
     def __init__(

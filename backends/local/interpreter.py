@@ -21,7 +21,8 @@ import attrs
 
 from typedflow import ir
 from typedflow.context import RunContext
-from typedflow.runtime.execute import CacheProbe, Outcome, TaskError, probe, utcnow
+from typedflow.runtime.execute import CacheProbe, Outcome, TaskError, probe
+from typedflow.timestamps import utcnow
 
 from .bindings import Env, holds, resolve
 from .isolation import Runner
@@ -117,7 +118,7 @@ class Interpreter:
 
     def __init__(self, doc: ir.WorkflowIR, *, runner: Runner, max_workers: int, use_cache: bool,
                  clock: Clock, journal: Journal | None, resumed: dict[str, dict[str, Any]] | None,
-                 listener: Listener | None, run_id: str) -> None:
+                 listener: Listener | None, run_id: str, live: bool = True) -> None:
         self.doc = doc
         self.runner = runner
         self.use_cache = use_cache
@@ -125,6 +126,9 @@ class Interpreter:
         self.journal = journal
         self.resumed = resumed or {}
         self.listener = listener
+        # Whether the listener follows progress (running tasks, map items) or only wants each
+        # node's final report: a run without a progress view saves those reports per task.
+        self.live = live and listener is not None
         self.run_id = run_id
         self.events: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self.max_workers = max_workers
@@ -148,7 +152,7 @@ class Interpreter:
 
     def progress(self, rep: NodeReport) -> None:
         """A progress event that is not a node's state (a map starting, a map item done)."""
-        if self.listener is not None:
+        if self.live and self.listener is not None:
             self.listener(rep)
 
     def skip_tree(self, node: ir.Node, prefix: str, reason: str) -> None:
@@ -206,7 +210,8 @@ class Interpreter:
         items = resolve(node.items.value, block.env) or []
         n = len(items)
         map_key = block.key + node.id
-        self.progress(NodeReport(map_key, node.id, None, "map", items=n))
+        if self.live:
+            self.progress(NodeReport(map_key, node.id, None, "map", items=n))
         results: list[Any] = [None] * n
         limit = node.max_concurrency or n or 1
         state = {"next": 0, "running": 0, "done": 0, "failed": False}
@@ -223,7 +228,8 @@ class Interpreter:
         def item_done(i: int, ok: bool, env: Env) -> None:
             state["running"] -= 1
             state["done"] += 1
-            self.progress(NodeReport(f"{map_key}[{i}]", node.id, None, "item" if ok else "item-failed"))
+            if self.live:
+                self.progress(NodeReport(f"{map_key}[{i}]", node.id, None, "item" if ok else "item-failed"))
             if ok:
                 results[i] = resolve(node.result, env)
             else:
@@ -269,7 +275,8 @@ class Interpreter:
         if known.hit is not None:
             self.settled.append(functools.partial(self.task_result, node, block, key, inputs, known.hit, 0))
             return
-        self.report(NodeReport(key, node.id, node.task, RUNNING, inputs=inputs, started_at=utcnow()))
+        if self.live:
+            self.report(NodeReport(key, node.id, node.task, RUNNING, inputs=inputs, started_at=utcnow()))
         self.ready.append((node, block, key, template, inputs, known))
 
     def dispatch(self) -> None:

@@ -64,7 +64,7 @@ def run_ir(doc: ir.WorkflowIR, inputs: Mapping[str, Any], options: RunOptions, *
     listener = listeners[0] if len(listeners) == 1 else fan_out if listeners else None
     interp = Interpreter(doc, runner=runner, max_workers=workers, use_cache=options.use_cache,
                          clock=options.clock or Clock(), journal=journal, resumed=resumed,
-                         listener=listener, run_id=run_id)
+                         listener=listener, run_id=run_id, live=options.listener is not None)
     t0 = time.perf_counter()
     try:
         try:

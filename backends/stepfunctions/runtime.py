@@ -14,8 +14,9 @@ import attrs
 
 from typedflow import ir
 from typedflow.lineage.cloud import put_s3
-from typedflow.runtime.execute import TaskError, execute, utcnow
+from typedflow.runtime.execute import TaskError, execute
 from typedflow.runtime.recording import task_record
+from typedflow.timestamps import utcnow
 
 from .lazyjson import offload, resolve, size
 from .protocol import CAUSE_LIMIT, ERROR_LIMIT, PAYLOAD_LIMIT, PROTOCOL_VERSION

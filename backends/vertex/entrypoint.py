@@ -187,8 +187,9 @@ def _attempt(root: Path, run_id: str, node: str) -> int:
 
 
 def run_task(args: argparse.Namespace, ei: dict[str, Any]) -> int:
-    from typedflow.runtime.execute import TaskError, execute, utcnow
+    from typedflow.runtime.execute import TaskError, execute
     from typedflow.runtime.recording import task_record
+    from typedflow.timestamps import utcnow
 
     payload = json.loads(args.task)
     template: ir.TaskTemplate = ir_converter.structure(payload["template"], ir.TaskTemplate)

@@ -11,7 +11,6 @@ import platform
 import re
 import socket
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any, Final
 
 import attrs
@@ -21,6 +20,7 @@ from cattrs.strategies import configure_union_passthrough
 
 from typedflow._version import __version__
 from typedflow.canonical import canonical_bytes, sha256_hex
+from typedflow.timestamps import utcnow
 
 __all__ = [
     "GENESIS_HASH",
@@ -150,7 +150,7 @@ def origin_hash(record: LineageRecord) -> str:
 
 def now_rfc3339() -> str:
     """Current UTC time, microsecond precision, ``Z`` suffix."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return utcnow()
 
 
 @functools.cache

@@ -6,7 +6,6 @@ The local interpreter, the Step Functions worker and the Vertex container all ca
 
 from __future__ import annotations
 
-import datetime as dt
 import importlib
 import shutil
 import sys
@@ -24,6 +23,7 @@ from typedflow.context import CURRENT, RunContext
 from typedflow.dsl import TASKS as _TASKS
 from typedflow.files import SCRATCH, Scratch
 from typedflow.runtime.store import ArtifactStore
+from typedflow.timestamps import utcnow
 from typedflow.values import decode, encode
 
 
@@ -52,10 +52,6 @@ class Outcome:
     duration: float
     input_digests: dict[str, str] = attrs.Factory(dict)
 
-
-def utcnow() -> str:
-    """UTC, RFC 3339 with microseconds and ``Z``."""
-    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def resolve(template: ir.TaskTemplate) -> Any:

@@ -1,0 +1,20 @@
+"""Current UTC time as RFC 3339 with microseconds and ``Z``: the one timestamp format of runs and records."""
+
+from __future__ import annotations
+
+import time
+
+# (second, its formatted prefix): a task takes several timestamps within the same second, and
+# formatting the date part is most of the cost. Replaced as one tuple, so threads never mix halves.
+_last: tuple[int, str] = (-1, "")
+
+
+def utcnow() -> str:
+    """For example ``2026-11-23T20:51:37.123456Z``."""
+    global _last
+    second, micros = divmod(time.time_ns() // 1000, 1_000_000)
+    cached = _last
+    if cached[0] != second:
+        cached = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+        _last = cached
+    return f"{cached[1]}.{micros:06d}Z"

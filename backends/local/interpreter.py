@@ -293,14 +293,15 @@ class Interpreter:
                 self.settled.popleft()()
             if not self.ready:
                 return
-            if len(self.ready) == 1 and self.running == 0 and self.runner.inline_ok(self.ready[0][3]):
+            if len(self.ready) == 1 and self.running == 0 and self.runner.inline_ok(self.ready[0][3], True):
                 self.run_inline(*self.ready.pop())
                 continue
             progressed = False
             batch, self.ready = self.ready, []
             for i, item in enumerate(batch):
                 template = item[3]
-                if self.quick.get(template.name, INLINE_SECONDS) < INLINE_SECONDS and self.runner.inline_ok(template):
+                if (self.quick.get(template.name, INLINE_SECONDS) < INLINE_SECONDS
+                        and self.runner.inline_ok(template, False)):
                     self.run_inline(*item)
                     progressed = True
                 elif self.running < self.max_workers:

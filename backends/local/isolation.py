@@ -25,8 +25,9 @@ class Runner(Protocol):
     def run(self, template: ir.TaskTemplate, inputs: dict[str, Any], use_cache: bool,
             context: RunContext | None = None, known: CacheProbe | None = None) -> Outcome: ...
 
-    def inline_ok(self, template: ir.TaskTemplate) -> bool:
-        """Whether the task may run on the scheduler's own thread."""
+    def inline_ok(self, template: ir.TaskTemplate, alone: bool) -> bool:
+        """Whether the task may run on (or, for a worker process, be waited for by) the scheduler's own
+        thread; ``alone``: it is the only ready task and nothing else runs."""
         ...
 
     def close(self) -> None: ...
@@ -39,7 +40,7 @@ class ThreadRunner:
     def __init__(self, store: LocalStore) -> None:
         self.store = store
 
-    def inline_ok(self, template: ir.TaskTemplate) -> bool:
+    def inline_ok(self, template: ir.TaskTemplate, alone: bool) -> bool:
         return template.timeout is None
 
     def run(self, template: ir.TaskTemplate, inputs: dict[str, Any], use_cache: bool,
@@ -80,6 +81,7 @@ class _Worker:
             [sys.executable, "-m", "typedflow.backends.local.procworker", store_root, json.dumps(modules)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True, bufsize=1,
         )
+        self.templates: set[str] = set()  # template keys this worker has been sent
 
     def call(self, request: dict[str, Any], timeout: float | None) -> dict[str, Any]:
         assert self.proc.stdin is not None and self.proc.stdout is not None
@@ -129,8 +131,10 @@ class ProcessRunner:
             and "site-packages" not in (m.__file__ or "") and "/lib/python" not in (m.__file__ or "")
         }
 
-    def inline_ok(self, template: ir.TaskTemplate) -> bool:
-        return False
+    def inline_ok(self, template: ir.TaskTemplate, alone: bool) -> bool:
+        # Waiting for the worker on the scheduler thread spares two thread hand-offs per task; with
+        # other tasks ready it would stop them being dispatched to other workers.
+        return alone
 
     def _take(self) -> _Worker:
         with self.lock:
@@ -143,8 +147,15 @@ class ProcessRunner:
     def run(self, template: ir.TaskTemplate, inputs: dict[str, Any], use_cache: bool,
             context: RunContext | None = None, known: CacheProbe | None = None) -> Outcome:
         worker = self._take()
-        request = {"template": converter.unstructure(template), "inputs": inputs, "use_cache": use_cache,
-                   "context": converter.unstructure(context)}
+        # A worker keeps the templates it was sent (decoding one costs more than running a quick task).
+        tkey = f"{template.name}@{template.code_digest}"
+        request: dict[str, Any] = {"template_key": tkey, "inputs": inputs, "use_cache": use_cache,
+                                   "context": converter.unstructure(context)}
+        if tkey not in worker.templates:
+            request["template"] = converter.unstructure(template)
+            worker.templates.add(tkey)
+        if known is not None and known.hit is None:
+            request["known"] = {"digests": known.digests, "key": known.key}
         try:
             reply = worker.call(request, template.timeout)
         except TaskError:

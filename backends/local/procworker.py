@@ -10,7 +10,7 @@ from typing import Any
 from typedflow import ir
 from typedflow.codec import converter
 from typedflow.context import RunContext
-from typedflow.runtime.execute import TaskError, execute
+from typedflow.runtime.execute import CacheProbe, TaskError, execute
 from typedflow.runtime.store import LocalStore
 
 
@@ -39,19 +39,26 @@ def main() -> None:
     store = LocalStore(__import__("pathlib").Path(sys.argv[1]))
     modules: dict[str, str] = json.loads(sys.argv[2])
     loaded = False
+    templates: dict[str, ir.TaskTemplate] = {}
     out = sys.stdout
     sys.stdout = sys.stderr  # task prints must not corrupt the reply channel
     for line in sys.stdin:
         request: dict[str, Any] = json.loads(line)
-        template = converter.structure(request["template"], ir.TaskTemplate)
+        tkey = request["template_key"]
+        if "template" in request:
+            templates[tkey] = converter.structure(request["template"], ir.TaskTemplate)
+        template = templates[tkey]
         if not loaded:
             _load_modules({k: v for k, v in modules.items() if k == template.module} | modules)
             loaded = True
         try:
             ctx = request.get("context")
             context = converter.structure(ctx, RunContext) if ctx else None
+            # The scheduler already digested the inputs and missed the cache: not again here.
+            k = request.get("known")
+            known = CacheProbe(k["digests"], k["key"]) if k else None
             outcome = execute(template, request["inputs"], store=store, use_cache=request["use_cache"],
-                              context=context)
+                              context=context, known=known)
             reply: dict[str, Any] = {"outcome": converter.unstructure(outcome)}
         except TaskError as err:
             reply = {"error": {"type": err.error_type, "message": err.message, "traceback": err.traceback}}

@@ -250,3 +250,17 @@ def inner(x: int) -> Stats:
 def outer(x: int) -> float:
     s = inner(x=x)
     return half(v=s.mean)
+
+
+@task(retry=Retry(attempts=2, initial_delay=0.0))
+def crash_once(x: int, tag: str) -> int:
+    """Kills its worker on the first execution under ``tag``; the retry runs in a fresh worker."""
+    if bump(tag) == 1:
+        os._exit(3)
+    return x + 1
+
+
+@workflow
+def crash_mid_chain(x: int, tag: str) -> int:
+    a = crash_once(x=inc(x=x), tag=tag)
+    return inc(x=crash_once(x=inc(x=a), tag=tag))

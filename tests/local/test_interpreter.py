@@ -163,6 +163,17 @@ def test_process_isolation_timeout_crash_and_cores(store: Path) -> None:
     assert r.ok and os.getpid() not in r.value and len(set(r.value)) >= 2
 
 
+def test_process_workers_reused_and_replaced_mid_chain(store: Path, counters: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    # A worker keeps the templates it was sent; one that dies is replaced by a worker that is sent them again.
+    monkeypatch.setenv("TF_TEST_COUNTER", str(counters))  # where the worker processes count
+    r = run(flows.crash_mid_chain, store, x=1, tag="cm", _options={"isolation": "process", "use_cache": False})
+    assert r.ok and r.value == 6  # ((1 + 1 + 1) + 1 + 1) + 1
+    attempts = {n.key: n.attempts for n in r.nodes if n.task and n.task.endswith("crash_once")}
+    assert sorted(attempts.values()) == [1, 2]
+    assert flows.executions("cm") == 3  # the killed attempt counted too
+
+
 def test_cache_hits_and_opt_outs(store: Path, counters: Path) -> None:
     first = run(flows.retrying, store, x=5, failures=0, tag="c1")
     second = run(flows.retrying, store, x=5, failures=0, tag="c1")

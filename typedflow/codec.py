@@ -6,15 +6,17 @@ import json
 import weakref
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import cattrs
-import jsonschema
 
 from typedflow import ir
 from typedflow.canonical import canonical_json, sha256_hex
 from typedflow.errors import IRValidationError
+
+if TYPE_CHECKING:  # jsonschema is imported when an IR document is first loaded (a third of import time)
+    import jsonschema
 
 converter = cattrs.Converter(forbid_extra_keys=True)
 
@@ -99,6 +101,8 @@ def schema() -> dict[str, Any]:
 
 @cache
 def _validator() -> jsonschema.protocols.Validator:
+    import jsonschema
+
     cls = jsonschema.validators.validator_for(schema())
     validator: jsonschema.protocols.Validator = cls(schema())
     return validator
@@ -123,7 +127,9 @@ def loads(text: str | bytes, *, verify_digest: bool = True) -> ir.WorkflowIR:
 def from_data(data: Any, *, verify_digest: bool = True) -> ir.WorkflowIR:
     errors = list(_validator().iter_errors(data))
     if errors:
-        best = jsonschema.exceptions.best_match(errors)
+        from jsonschema.exceptions import best_match
+
+        best = best_match(errors)
         raise IRValidationError(_json_path(best.absolute_path), best.message)
     try:
         doc = converter.structure(data, ir.WorkflowIR)

@@ -151,8 +151,9 @@ class Interpreter:
             self.listener(rep)
 
     def progress(self, rep: NodeReport) -> None:
-        """A progress event that is not a node's state (a map starting, a map item done)."""
-        if self.live and self.listener is not None:
+        """A progress event that is not a node's state (a map starting, a map item done); callers make
+        one only when ``self.live``."""
+        if self.listener is not None:
             self.listener(rep)
 
     def skip_tree(self, node: ir.Node, prefix: str, reason: str) -> None:

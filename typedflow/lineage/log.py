@@ -261,9 +261,13 @@ class LineageLog:
 
     def _sync_now(self, end: int) -> None:
         os.fdatasync(self._fd)
+        self._synced(end)
+
+    def _synced(self, end: int) -> None:
         with self._cond:
             self.fsyncs += 1
             self._durable = max(self._durable, end)
+            self._cond.notify_all()
 
     def _syncer(self) -> None:
         fd = self._fd
@@ -283,10 +287,8 @@ class LineageLog:
                     self._cond.notify_all()
                 return
             with self._cond:
-                self.fsyncs += 1
-                self._durable = max(self._durable, target)
                 self._inflight = -1
-                self._cond.notify_all()
+            self._synced(target)
 
     def _stop_thread(self) -> None:
         thread = self._thread

@@ -148,9 +148,7 @@ def origin_hash(record: LineageRecord) -> str:
     return record_hash(attrs.evolve(record, seq=-1, prev_hash=""))
 
 
-def now_rfc3339() -> str:
-    """Current UTC time, microsecond precision, ``Z`` suffix."""
-    return utcnow()
+now_rfc3339 = utcnow  # current UTC time, RFC 3339, microseconds, ``Z``: the runs' timestamp format
 
 
 @functools.cache

@@ -10,6 +10,7 @@ from typedflow import ir
 from typedflow.lineage.log import LineageLog
 from typedflow.lineage.record import LineageRecord, ValueRef, new_record, safe_parameters
 from typedflow.runtime.execute import content_digest
+from typedflow.timestamps import utcnow
 
 _DEFAULT_IMAGE = f"python:{platform.python_version()}"  # the local interpreter's "image"
 
@@ -84,7 +85,7 @@ class LocalRecorder:
             executor=self.executor,
             status=status,
             started_at=self.started or None,
-            ended_at=None,
+            ended_at=utcnow() if ended else None,
             inputs=() if ended else value_refs(values, params),
             outputs=value_refs(values, params) if ended else (),
             parameters=safe_parameters(values) if not ended else {},
@@ -109,12 +110,7 @@ class LocalRecorder:
         ))
 
     def run_finished(self, status: str, outputs: dict[str, Any]) -> None:
-        from typedflow.lineage.record import now_rfc3339
-
-        rec = self._run_record(status, outputs, self.doc.workflow.outputs, True)
-        import attrs
-
-        self.log.append(attrs.evolve(rec, ended_at=now_rfc3339()))
+        self.log.append(self._run_record(status, outputs, self.doc.workflow.outputs, True))
 
     def close(self) -> None:
         self.log.close()

@@ -101,3 +101,40 @@ def test_prepare_fills_log_origin_only_when_empty(make_record) -> None:
     assert record_from_bytes(a + b"0" * 64 + b + b"0" + c).log_origin == "/the/log"
     a, b, c = _prepare(make_record(log_origin="s3://b/x/"), "/the/log")
     assert record_from_bytes(a + b"0" * 64 + b + b"0" + c).log_origin == "s3://b/x/"
+
+
+def test_record_ids_are_unique_across_threads_batches_and_fork() -> None:
+    import os
+    import threading
+
+    from typedflow.lineage.record import _ID_BATCH, new_record_id
+
+    seen: list[list[str]] = [[] for _ in range(4)]
+
+    def draw(out: list[str]) -> None:
+        out.extend(new_record_id() for _ in range(3 * _ID_BATCH))
+
+    threads = [threading.Thread(target=draw, args=(out,)) for out in seen]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    ids = [i for out in seen for i in out]
+    assert len(set(ids)) == len(ids) == 12 * _ID_BATCH
+    assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids)
+
+    # A forked child must not hand out the ids its parent has drawn but not yet spent.
+    new_record_id()  # leaves spare ids in this process
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child
+        os.close(r)
+        os.write(w, "".join(new_record_id() for _ in range(5)).encode())
+        os._exit(0)
+    os.close(w)
+    with os.fdopen(r, "rb") as fh:
+        child = fh.read().decode()
+    os.waitpid(pid, 0)
+    parent = "".join(new_record_id() for _ in range(5))
+    assert len(child) == 160 and child != parent
+    assert not {child[i : i + 32] for i in range(0, 160, 32)} & {parent[i : i + 32] for i in range(0, 160, 32)}

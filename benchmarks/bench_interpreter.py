@@ -6,6 +6,7 @@
     python benchmarks/bench_interpreter.py --with-prefect  # also Prefect (own venv; ~1.5 min more)
     python benchmarks/bench_interpreter.py --profile       # cProfile of one run of each shape
     python benchmarks/bench_interpreter.py --ablate        # what each per-task cost amounts to (see below)
+    python benchmarks/bench_interpreter.py --floor         # a map item's work with no scheduler at all
 
 Our side: ``typedflow.running.run_workflow(wf, inputs, RunOptions(store=FRESH_DIR, isolation=...,
 use_cache=True, lineage=True))`` on a trivial ``inc(x: int) -> int`` task:
@@ -26,6 +27,11 @@ The peers run the same shapes in their own venv in the same invocation
 patching the installed package *inside this benchmark process only* (the per-record user/host
 lookup, the run-journal line per task), then lineage and cache switched off via RunOptions. It
 measures what each cost amounts to; it is a diagnostic, not a configuration.
+
+``--floor`` makes, in a plain loop on one thread, the calls the interpreter makes for each map item
+(cache probe, ``execute``, journal line, lineage record through ``LocalRecorder``) with no
+scheduler, block, environment or dispatch around them: a lower bound for a map item's cost in this
+design. Rows add one part at a time, so the last row is the whole per-item work.
 """
 
 from __future__ import annotations
@@ -307,6 +313,55 @@ def run_ablation(m: Any, store_root: str, chain_n: int, items: int, reps: int) -
     return out
 
 
+def run_floor(m: Any, store_root: str, items: int, reps: int) -> list[dict[str, Any]]:
+    """Per-item cost of a map item's work in a plain loop (see the module docstring)."""
+    from typedflow.backends.local.interpreter import SUCCEEDED, NodeReport
+    from typedflow.backends.local.journal import Journal
+
+    from typedflow.runtime.execute import execute, probe
+    from typedflow.runtime.recording import LocalRecorder
+    from typedflow.runtime.store import LocalStore
+
+    doc = m.mapped.ir
+    template = doc.tasks[0]
+    steps = (("execute only (no cache)", False, False, False),
+             ("+ cache probe and entry", True, False, False),
+             ("+ run-journal line", True, True, False),
+             ("+ lineage record (all of a map item's work)", True, True, True))
+    out = []
+    for label, cache, journal_on, lineage in steps:
+        best = float("inf")
+        for _ in range(reps):
+            root = Path(tempfile.mkdtemp(prefix="floor-", dir=store_root))
+            store = LocalStore(root / "store")
+            journal = Journal.create(root / "runs" / "r", "{}", {}, {}) if journal_on else None
+            recorder = LocalRecorder(root, doc, "r", "thread") if lineage else None
+            gc.collect()
+            t0 = time.perf_counter()
+            for i in range(items):
+                inputs = {"x": i}
+                key = f"n0[{i}]/n0"
+                known = probe(template, inputs, store, cache)
+                res = execute(template, inputs, store=store, use_cache=cache, known=known)
+                if journal is not None:
+                    journal.record(key, res.outputs, SUCCEEDED)
+                if recorder is not None:
+                    recorder.node(NodeReport(key, "n0", template.name, SUCCEEDED, attempts=1,
+                                             duration=res.duration, started_at=res.started_at,
+                                             ended_at=res.ended_at, cache_key=res.cache_key, inputs=inputs,
+                                             outputs=res.outputs, input_digests=res.input_digests))
+            if recorder is not None:
+                recorder.close()
+            if journal is not None:
+                journal.close()
+            store.close()
+            best = min(best, time.perf_counter() - t0)
+            shutil.rmtree(root, ignore_errors=True)
+        H.log(f"  floor: {label}: {best / items * 1e3:.4f} ms/item")
+        out.append({"step": label, "best_s": best, "items": items, "ms_per_item": best / items * 1e3})
+    return out
+
+
 # ----------------------------------------------------------------------------- peers
 
 
@@ -360,7 +415,8 @@ def _row(label: str, runner: str, u: dict[str, float] | None, rerun: float | Non
 
 
 def render(ours: list[dict[str, Any]], flyte: dict[str, Any], prefect: dict[str, Any] | None,
-           ablation: list[dict[str, Any]] | None, meta: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+           ablation: list[dict[str, Any]] | None, meta: dict[str, Any],
+           floor: list[dict[str, Any]] | None = None) -> tuple[str, dict[str, Any]]:
     def find(shape: str, iso: str) -> dict[str, Any] | None:
         for r in ours:
             if r["shape"] == shape and r["isolation"] == iso:
@@ -435,6 +491,12 @@ def render(ours: list[dict[str, Any]], flyte: dict[str, Any], prefect: dict[str,
                    "only; ms per task):", "",
                H.table(["removed (cumulative)", "chain wall / N", "chain marginal", "map wall / N", "map marginal"],
                        arows)]
+    if floor:
+        md += ["", f"Floor: a map item's work in a plain loop, no scheduler (thread, {floor[0]['items']:,} items, "
+                   "best of N; each row adds one part):", "",
+               H.table(["per-item work", "ms per item", f"vs the {TARGET_MAP_MS} ms target"],
+                       [[f["step"], f"{f['ms_per_item']:.4f}", f"{f['ms_per_item'] / TARGET_MAP_MS:.2f}×"]
+                        for f in floor])]
     for name, res in (("flytekit", flyte), ("prefect", prefect or {})):
         if "error" in res:
             md += ["", f"Peer {name}: {res['error']}"]
@@ -452,6 +514,7 @@ def main() -> int:
     ap.add_argument("--no-process", action="store_true", help="skip process isolation")
     ap.add_argument("--profile", action="store_true", help="cProfile one thread-isolation run per shape")
     ap.add_argument("--ablate", action="store_true", help="measure what each per-task cost amounts to")
+    ap.add_argument("--floor", action="store_true", help="a map item's work in a plain loop, no scheduler")
     ap.add_argument("--store-root", default=None, help="where the per-run stores go (default: system temp)")
     ap.add_argument("--no-save", action="store_true")
     ap.add_argument("--wait-quiet", type=float, default=30.0, metavar="SECONDS",
@@ -479,6 +542,7 @@ def main() -> int:
     ours: list[dict[str, Any]] = []
     profiles: dict[str, str] = {}
     ablation = None
+    floor = None
     try:
         m = load_tasks(store_root, chain_n)
         for iso in ("thread",) if args.no_process else ("thread", "process"):
@@ -492,18 +556,20 @@ def main() -> int:
                 profiles[shape] = profile_shape(Runs(store_root, "thread"), m, shape, n)
         if args.ablate:
             ablation = run_ablation(m, store_root, chain_n, items, max(2, reps - 2))
+        if args.floor:
+            floor = run_floor(m, store_root, items, reps)
     finally:
         shutil.rmtree(store_root, ignore_errors=True)
 
     meta["elapsed_s"] = time.perf_counter() - t_start
     meta["cpu_busy_before"], meta["cpu_busy_during"] = busy_before, others.stop()
-    md, targets = render(ours, flyte, prefect, ablation, meta)
+    md, targets = render(ours, flyte, prefect, ablation, meta, floor)
     print(md)
     for shape, text in profiles.items():
         print(f"\n#### cProfile, typedflow {shape} (thread isolation)\n\n```\n{text}\n```")
     if not args.no_save and not args.quick:
         data = {"benchmark": "interpreter", "meta": meta, "ours": ours, "flytekit": flyte, "prefect": prefect,
-                "ablation": ablation, "targets": targets}
+                "ablation": ablation, "floor": floor, "targets": targets}
         for p in H.save("interpreter", data, md):
             H.log(f"[bench] wrote {p.relative_to(H.REPO)}")
     H.log(f"[bench] done in {meta['elapsed_s']:.0f} s")

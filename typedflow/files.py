@@ -67,6 +67,7 @@ def _scheme(uri: str) -> str:
 
 
 def _resolve(uri: str, sha256: str | None, is_dir: bool) -> Path:
+    """A local path with the content of ``uri``: the path itself, or a copy its store fetched."""
     scheme = _scheme(uri)
     if scheme in ("", "file"):
         return Path(uri[len("file://") :] if scheme else uri)
@@ -74,6 +75,9 @@ def _resolve(uri: str, sha256: str | None, is_dir: bool) -> Path:
     if resolver is None:
         raise RuntimeError(f"no artifact store is configured for {scheme}:// URIs (reading {uri})")
     return resolver(uri, sha256, is_dir)
+
+
+resolve_uri = _resolve
 
 
 def _fresh(suffix: str, is_dir: bool) -> Path:

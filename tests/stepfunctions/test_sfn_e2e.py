@@ -27,6 +27,7 @@ PARITY = [
     (flows.outer, {"x": 5}),
     (flows.outer, {"x": 0}),
     (flows.files, {"n": 12}),
+    (flows.passthrough, {"n": 5}),
     (flows.big, {"kb": 300}),
     (flows.nested, {"n": 4, "k": 3}),
     (flows.nested, {"n": 2, "k": 0}),

@@ -21,7 +21,7 @@ from typedflow import ir
 from typedflow.canonical import digest
 from typedflow.context import CURRENT, RunContext
 from typedflow.dsl import TASKS as _TASKS
-from typedflow.files import SCRATCH, Scratch
+from typedflow.files import SCRATCH, Scratch, resolve_uri
 from typedflow.runtime.store import ArtifactStore
 from typedflow.timestamps import utcnow
 from typedflow.values import decode, encode
@@ -127,7 +127,9 @@ def store_outputs(outputs: dict[str, Any], template: ir.TaskTemplate, store: Art
 
     def put(v: dict[str, Any], t: ir.TypeRef) -> dict[str, Any]:
         is_dir = t.kind == "directory"
-        src = Path(v["uri"])
+        # A handle the task passed through unchanged may name a remote stored artifact (s3://, gs://):
+        # its local copy is what gets stored (for the same store, that is a no-op by digest).
+        src = resolve_uri(v["uri"], v.get("sha256"), is_dir)
         if not src.exists():
             raise TaskError("FileNotFoundError", f"task returned a handle to {src}, which does not exist")
         if is_dir != src.is_dir():

@@ -122,3 +122,45 @@ def test_trace_diamond_expands_each_producer_once(make_record, write_log, tmp_pa
     assert sorted(_chain(t)) == ["a", "b", "c", "d"]
     assert sum(1 for e in t.edges if e.label == "generated") == 4
     assert "(see above)" in render_trace(t)
+
+
+def test_trace_links_equal_plain_values_only_within_a_run(make_record, write_log, tmp_path) -> None:
+    from typedflow.lineage import ValueRef
+
+    one = "sha256:" + "1" * 64  # the digest of 1.0: an accuracy in one run, a hyperparameter in another
+    two = "sha256:" + "2" * 64
+    model = ValueRef("model", "sha256:" + "9" * 64, "file:///m", "9" * 64)
+    log = tmp_path / "log.jsonl"
+    write_log(
+        log,
+        [
+            make_record(0, run_id="a" * 32, node_id="evaluate", outputs=(ValueRef("accuracy", one),)),
+            make_record(1, run_id="b" * 32, node_id="split", outputs=(ValueRef("eval_fraction", two),)),
+            make_record(2, run_id="b" * 32, node_id="train",
+                        inputs=(ValueRef("C", one), ValueRef("min_fraction", two), ValueRef("other", two)),
+                        outputs=(model,)),
+        ],
+    )
+    t = trace(list(iter_records(log)), model.digest)
+    assert sorted(_chain(t)) == ["split", "train"]  # not run a's evaluate
+    values = {n.data["name"]: n for n in t.nodes.values() if n.type == "value"}
+    assert values["C"].data.get("source") is True
+    # equal values under different names stay two inputs, each labelled by its own name
+    assert {"min_fraction", "other"} <= set(values) and "eval_fraction" not in values
+    assert not values["min_fraction"].data.get("source")
+
+
+def test_trace_links_files_across_runs(make_record, write_log, tmp_path) -> None:
+    from typedflow.lineage import ValueRef
+
+    data = ValueRef("data", "sha256:" + "d" * 64, "file:///d", "d" * 64)
+    model = ValueRef("model", "sha256:" + "e" * 64, "file:///m", "e" * 64)
+    log = tmp_path / "log.jsonl"
+    write_log(
+        log,
+        [
+            make_record(0, run_id="a" * 32, node_id="prepare", outputs=(data,)),
+            make_record(1, run_id="b" * 32, node_id="train", inputs=(data,), outputs=(model,)),
+        ],
+    )
+    assert _chain(trace(list(iter_records(log)), model.digest)) == ["train", "prepare"]

@@ -307,11 +307,17 @@ def _containing_dirs(file_sha: str, idx: _Index) -> list[ValueRef]:
     return out
 
 
-def _producer(ref: ValueRef, idx: _Index, before: int | None) -> tuple[LineageRecord, str] | None:
+def _producer(ref: ValueRef, idx: _Index, before: int | None, run_id: str | None) -> tuple[LineageRecord, str] | None:
+    """The record that produced ``ref`` for a consumer in ``run_id`` (None: the artifact asked about).
+
+    A file is the same artifact wherever its content appears, so any earlier run may have made it.
+    Equal plain values (a learning rate of 0.1, an accuracy of 0.1) are not: they are linked only
+    within the consumer's own run."""
     candidates = list(idx.by_digest.get(ref.digest, []))
     if ref.sha256:
         candidates += idx.by_sha.get(ref.sha256, [])
-    candidates = [c for c in candidates if before is None or c[0].seq < before]
+    candidates = [c for c in candidates if (before is None or c[0].seq < before)
+                  and (ref.sha256 or run_id is None or c[0].run_id == run_id)]
     if not candidates:
         return None
     # The latest run that actually computed it; a cache hit only if nothing computed it.
@@ -325,16 +331,18 @@ def trace(records: Iterable[Entry], artifact: str) -> Trace:
     result = Trace(artifact=artifact)
     expanded: set[str] = set()
 
-    def value_node(ref: ValueRef) -> str:
+    def value_node(ref: ValueRef, run_id: str | None) -> str:
         node_id = "v:" + ref.digest.removeprefix("sha256:")
+        if not ref.sha256:  # a plain value is one input of one run, not an artifact shared by content
+            node_id += f":{run_id or ''}:{ref.name}"
         if node_id not in result.nodes:
             label = ref.name if not ref.uri else f"{ref.name} ({ref.uri})"
             result.nodes[node_id] = TraceNode(node_id, "value", label, attrs.asdict(ref))
         return node_id
 
-    def visit(ref: ValueRef, before: int | None) -> str:
-        vid = value_node(ref)
-        found = _producer(ref, idx, before)
+    def visit(ref: ValueRef, before: int | None, run_id: str | None) -> str:
+        vid = value_node(ref, run_id)
+        found = _producer(ref, idx, before, run_id)
         if found is None:
             result.nodes[vid].data["source"] = True
             return vid
@@ -367,12 +375,12 @@ def trace(records: Iterable[Entry], artifact: str) -> Trace:
             },
         )
         for inp in rec.inputs:
-            in_id = visit(inp, rec.seq)
+            in_id = visit(inp, rec.seq, rec.run_id)
             result.edges.append(TraceEdge(in_id, tid, "used"))
         return vid
 
     for ref in _resolve(artifact, idx):
-        result.roots.append(visit(ref, None))
+        result.roots.append(visit(ref, None, None))
     # Edges are added depth-first; keep one of each.
     unique: dict[tuple[str, str, str], TraceEdge] = {}
     for e in result.edges:

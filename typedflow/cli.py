@@ -252,7 +252,8 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run a workflow on the local interpreter",
                        description="Run a workflow's IR on the local interpreter. Stdout carries only the "
-                                   "outputs as JSON; the run id and progress go to stderr. Exit 0 on success, "
+                                   "outputs as JSON; stderr starts with the run id (what --resume takes after a "
+                                   "crash), then shows progress. Exit 0 on success, "
                                    "1 when the workflow fails, 2 on bad input.")
     _add_spec(p)
     p.add_argument("--input", action="append", metavar="NAME=VALUE",

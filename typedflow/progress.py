@@ -29,6 +29,15 @@ def make_listener(fmt: str, stream: TextIO) -> tuple[Callable[[Any], None], Call
 
     def listener(rep: Any) -> None:
         with lock:
+            if rep.status == "run-started":
+                resumed = rep.reason == "resumed"
+                if fmt == "json":
+                    stream.write(json.dumps({"event": "start", "run_id": rep.key, "workflow": rep.node,
+                                             "resumed": resumed}) + "\n")
+                else:
+                    stream.write(f"run {rep.key} {'resumed' if resumed else 'started'} ({rep.node})\n")
+                stream.flush()
+                return
             if rep.status == "map":
                 maps[rep.key] = [0, rep.items]
             elif rep.status in ("item", "item-failed"):

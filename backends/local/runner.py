@@ -46,6 +46,9 @@ def run_ir(doc: ir.WorkflowIR, inputs: Mapping[str, Any], options: RunOptions, *
         run_id = new_run_id()
         journal = Journal.create(runs / run_id, dumps(doc), prepared,
                                  {"workflow": doc.workflow.name, "ir_digest": doc.digest})
+    if options.listener is not None:  # the run id first: a run killed now is resumed by it
+        options.listener(NodeReport(run_id, doc.workflow.name, None, "run-started",
+                                    reason="resumed" if options.resume else ""))
     runner: Runner = ProcessRunner(store) if options.isolation == "process" else ThreadRunner(store)
     workers = options.max_workers or max(4, (os.cpu_count() or 2) * 2)
     listeners = [options.listener] if options.listener else []

@@ -40,6 +40,9 @@ def test_sigkill_mid_run_then_resume(tmp_path: Path) -> None:
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     run_id = journal.parent.name
+    assert proc.stderr is not None
+    # the run id is on stderr before anything has finished: a killed run can be resumed by it
+    assert proc.stderr.read().splitlines()[0] == f"run {run_id} started (long_chain)"
     done_before = len(journal.read_text().splitlines())
     assert 2 <= done_before < 5
     executed_before = {x: len(list(counters.glob(f"r-{x}-*"))) for x in (1, 2, 4, 8, 16)}
@@ -55,7 +58,7 @@ def test_sigkill_mid_run_then_resume(tmp_path: Path) -> None:
     finished = [1, 2, 4, 8, 16][:done_before]
     assert all(executed_after[x] == executed_before[x] == 1 for x in finished), (executed_before, executed_after)
     assert all(1 <= v <= 2 for v in executed_after.values()), executed_after
-    assert "resumed" in resumed.stderr
+    assert resumed.stderr.startswith(f"run {run_id} resumed (long_chain)\n") and "[resumed]" in resumed.stderr
     # an uninterrupted run gives the same outputs
     fresh = tf("run", "tests.local.flows:long_chain", "--input", "tag=fresh", "--store", str(tmp_path / "s2"),
                env=env)
@@ -71,6 +74,7 @@ def test_cli_stdout_is_only_the_outputs(tmp_path: Path) -> None:
     assert json.loads(r.stdout) == 9
     events = [json.loads(line) for line in r.stderr.splitlines()]
     assert events[-1]["event"] == "run" and events[-1]["status"] == "succeeded"
+    assert events[0] == {"event": "start", "run_id": events[-1]["run_id"], "workflow": "diamond", "resumed": False}
 
 
 def test_cli_exit_codes_and_input_parsing(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ accept and reject exactly the same inputs.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Set
 from pathlib import Path
 from typing import Any
 
@@ -38,13 +38,17 @@ def parse_inputs(doc: ir.WorkflowIR, pairs: Sequence[str], inputs_file: str | No
             raise InputError(f"{inputs_file} must hold a JSON object of inputs by name")
         values.update(loaded)
     params = {p.name: p for p in doc.workflow.inputs}
+    errors: list[str] = []
+    unparsed: set[str] = set()
     for pair in pairs:
         name, sep, raw = pair.partition("=")
         if not sep:
-            raise InputError(f"--input {pair!r}: expected name=value")
+            errors.append(f"--input {pair!r}: expected name=value")
+            continue
         p = params.get(name)
         if p is None:
-            raise InputError(_unknown(name, list(params)))
+            errors.append(_unknown(name, list(params)))
+            continue
         t = p.type.args[0] if p.type.kind == "optional" else p.type
         if t.kind in ("str", "datetime", "date", "enum") and not raw.startswith('"'):
             values[name] = raw
@@ -55,18 +59,34 @@ def parse_inputs(doc: ir.WorkflowIR, pairs: Sequence[str], inputs_file: str | No
             try:
                 values[name] = json.loads(raw)
             except json.JSONDecodeError:
-                raise InputError(f'input "{name}": expected {render(p.type)} as JSON, got {raw!r}') from None
+                errors.append(f'input "{name}": expected {render(p.type)} as JSON, got {raw!r}')
+                unparsed.add(name)
+                values.pop(name, None)
+    if errors:  # report the rest too (wrong types, missing inputs): every problem at once
+        errors += _problems(doc, values, skip=unparsed)[1]
+        raise InputError("; ".join(errors))
     return values
 
 
 def check_inputs(doc: ir.WorkflowIR, given: Mapping[str, Any]) -> dict[str, Any]:
     """Typed-JSON inputs checked against the workflow's types, defaults filled in; every problem
     is reported at once in one :class:`InputError`."""
+    out, errors = _problems(doc, given)
+    if errors:
+        raise InputError("; ".join(errors))
+    return out
+
+
+def _problems(doc: ir.WorkflowIR, given: Mapping[str, Any],
+              skip: Set[str] = frozenset()) -> tuple[dict[str, Any], list[str]]:
+    """(checked inputs with defaults, problems); ``skip``: given inputs already reported as unreadable."""
     wf = doc.workflow
     known = [p.name for p in wf.inputs]
     errors = [_unknown(n, known) for n in given if n not in known]
     out: dict[str, Any] = {}
     for p in wf.inputs:
+        if p.name in skip:
+            continue
         if p.name not in given:
             if p.has_default:
                 out[p.name] = p.default
@@ -78,9 +98,7 @@ def check_inputs(doc: ir.WorkflowIR, given: Mapping[str, Any]) -> dict[str, Any]
             errors.append(err)
         else:
             out[p.name] = given[p.name]
-    if errors:
-        raise InputError("; ".join(errors))
-    return out
+    return out, errors
 
 
 def store_input_files(doc: ir.WorkflowIR, values: dict[str, Any], put: PutFn) -> dict[str, Any]:

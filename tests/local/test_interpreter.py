@@ -217,6 +217,29 @@ def test_inputs_validated_before_anything_runs(store: Path) -> None:
     assert not (store / "runs").exists() or not any((store / "runs").iterdir())
 
 
+def test_command_line_inputs_report_every_problem_at_once(tmp_path: Path) -> None:
+    from typedflow.inputs import parse_inputs
+
+    with pytest.raises(InputError) as info:
+        parse_inputs(flows.failing.ir, ["x=abc", "nope=1", "junk"], None)
+    assert str(info.value).split("; ") == [
+        "input \"x\": expected int as JSON, got 'abc'",
+        'unknown input "nope" (the workflow takes: channel, x)',
+        "--input 'junk': expected name=value",
+        'missing input "channel" (str)',
+    ]
+    # a readable but ill-typed value (here from --inputs-file) is reported with the unreadable one
+    given = tmp_path / "inputs.json"
+    given.write_text('{"channel": 5}')
+    with pytest.raises(InputError) as info:
+        parse_inputs(flows.failing.ir, ["x=abc"], str(given))
+    assert str(info.value).split("; ") == [
+        "input \"x\": expected int as JSON, got 'abc'",
+        'input "channel": expected str, got int',
+    ]
+    assert parse_inputs(flows.failing.ir, ["x=1", "channel=#ops"], None) == {"x": 1, "channel": "#ops"}
+
+
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(spec=dags.dag_specs(max_nodes=10))
 def test_running_the_ir_equals_calling_the_functions(tmp_path: Path, spec: dags.DagSpec) -> None:

@@ -211,9 +211,9 @@ def deploy_command(doc: ir.WorkflowIR, args: argparse.Namespace) -> int:
     try:
         opts = _options(args)
         if args.print_iam_policy:
-            tasks = [t.name for t in doc.tasks]
-            policy = {"state-machine": lambda: state_machine_policy(opts, opts.executors(tasks)),
-                      "worker": lambda: worker_policy(opts),
+            executors = opts.executors([t.name for t in doc.tasks])
+            policy = {"state-machine": lambda: state_machine_policy(opts, executors),
+                      "worker": lambda: worker_policy(opts, executors),
                       "deployer": lambda: deployer_policy(machine_name(doc, args.name), args.role_arn or "*",
                                                           bool(doc.workflow.schedule))}[args.print_iam_policy]()
             print(json.dumps(policy, indent=2, sort_keys=True))

@@ -15,6 +15,14 @@ def _queue_arn(url: str) -> str:
     return f"arn:aws:sqs:{region}:{parts[-2]}:{parts[-1]}" if len(parts) >= 2 else "*"
 
 
+# Without --queue-url the state machine sends to the queue of this name in its own region and account.
+_DEFAULT_QUEUE_ARN = "arn:aws:sqs:*:*:typedflow-tasks"
+
+
+def _queue(opts: Options) -> str:
+    return _queue_arn(opts.queue_url) if opts.queue_url else _DEFAULT_QUEUE_ARN
+
+
 def _bucket_arns(uri: str | None, suffix: str = "/*") -> list[str]:
     if not uri:
         return []
@@ -26,9 +34,8 @@ def state_machine_policy(opts: Options, executors: list[str]) -> dict[str, Any]:
     """What the state machine's execution role needs for the executors it uses."""
     stmts: list[dict[str, Any]] = []
     if "sqs" in executors:
-        queue = _queue_arn(opts.queue_url) if opts.queue_url else "arn:aws:sqs:*:*:typedflow-tasks"
         stmts.append({"Sid": "SendTaskRequests", "Effect": "Allow", "Action": ["sqs:SendMessage"],
-                      "Resource": [queue]})
+                      "Resource": [_queue(opts)]})
     if "lambda" in executors and opts.lambda_function:
         fn = opts.lambda_function
         arn = fn if fn.startswith("arn:") else f"arn:aws:lambda:*:*:function:{fn}"
@@ -53,17 +60,18 @@ def state_machine_policy(opts: Options, executors: list[str]) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": stmts}
 
 
-def worker_policy(opts: Options) -> dict[str, Any]:
-    """What the worker (or task container) needs: its queue, callbacks, the artifact prefix."""
+def worker_policy(opts: Options, executors: list[str]) -> dict[str, Any]:
+    """What the worker (or task container) needs: callbacks, the artifact prefix and, when tasks
+    go through SQS, the queue the state machine sends them to."""
     stmts: list[dict[str, Any]] = [
         {"Sid": "TaskCallbacks", "Effect": "Allow",
          "Action": ["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
          "Resource": ["*"]},
     ]
-    if opts.queue_url:
+    if "sqs" in executors:
         stmts.append({"Sid": "ReceiveTaskRequests", "Effect": "Allow",
                       "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
-                      "Resource": [_queue_arn(opts.queue_url)]})
+                      "Resource": [_queue(opts)]})
     if opts.bucket:
         bucket, _ = split_s3(opts.bucket)
         stmts.append({"Sid": "Artifacts", "Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"],

@@ -225,11 +225,18 @@ def test_iam_policies_are_least_privilege() -> None:
     sm = state_machine_policy(opts, ["sqs"])
     assert sm["Statement"] == [{"Sid": "SendTaskRequests", "Effect": "Allow", "Action": ["sqs:SendMessage"],
                                 "Resource": ["arn:aws:sqs:us-east-1:123456789012:typedflow-tasks"]}]
-    w = worker_policy(opts)
+    w = worker_policy(opts, ["sqs"])
     actions = {a for s in w["Statement"] for a in s["Action"]}
     assert {"states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat",
             "sqs:ReceiveMessage", "sqs:DeleteMessage", "s3:GetObject", "s3:PutObject"} <= actions
     assert "arn:aws:s3:::typedflow-tests/tf/*" in [r for s in w["Statement"] for r in s["Resource"]]
+    # without --queue-url both sides name the default queue the definition sends to
+    default = Options(bucket="s3://b/p")
+    receive = [s for s in worker_policy(default, ["sqs"])["Statement"] if s["Sid"] == "ReceiveTaskRequests"]
+    send = [s for s in state_machine_policy(default, ["sqs"])["Statement"] if s["Sid"] == "SendTaskRequests"]
+    assert receive[0]["Resource"] == send[0]["Resource"] == ["arn:aws:sqs:*:*:typedflow-tasks"]
+    # task containers run by ECS need no queue
+    assert not any(s["Sid"] == "ReceiveTaskRequests" for s in worker_policy(default, ["ecs"])["Statement"])
     batch = state_machine_policy(Options(**{"batch_job_queue": "q", "batch_job_definition": "d",
                                             "bucket": "s3://b/p"}), ["batch"])
     assert any("batch:SubmitJob" in s["Action"] for s in batch["Statement"])

@@ -40,7 +40,7 @@ def _audit(python: list[str], bundle: Path, cwd: Path) -> subprocess.CompletedPr
 def test_verifier_is_stdlib_only() -> None:
     source = verifier_source().decode()
     imports = {line.split()[1].split(".")[0] for line in source.splitlines() if line.startswith(("import ", "from "))}
-    assert imports <= {"__future__", "hashlib", "json", "sys", "zipfile", "pathlib"}
+    assert imports <= {"__future__", "hashlib", "json", "sys", "zipfile", "pathlib", "typing"}
 
 
 def test_plain_python_cannot_see_typedflow(plain_python, tmp_path) -> None:
@@ -88,7 +88,11 @@ def test_tampered_bundle_fails_in_isolated_python(small_log, plain_python, tmp_p
     rec["status"] = "failed"
     lines[3] = json.dumps(rec, sort_keys=True, separators=(",", ":")).encode()
     records.write_bytes(b"".join(line + b"\n" for line in lines))
-    # The auditor's first check is the manifest digest; keep it consistent to reach the chain check.
+    # The edited record is named even though the file no longer matches the manifest's digest ...
+    done = _audit(plain_python, out, tmp_path)
+    assert done.returncode == 1
+    assert done.stdout.startswith("FAIL: line 4 (seq 3, record ")
+    # ... and when the manifest digest is forged to match, the chain still gives the record away.
     import hashlib
 
     manifest = json.loads((out / "manifest.json").read_text())

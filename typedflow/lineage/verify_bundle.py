@@ -2,10 +2,11 @@
 
 Usage: python verify_bundle.py BUNDLE_DIR_OR_ZIP
 
-Checks that records.jsonl matches the manifest's sha256, that every line is the canonical JSON
-of its record, that seq runs on without gaps, that each prev_hash is the sha256 of the previous
-line (the first one equals the manifest's first_prev_hash), and that the last line's hash is the
-manifest's head_hash. Prints "OK: N records, head H" (exit 0) or the first bad record (exit 1).
+Checks that every line is the canonical JSON of its record, that seq runs on without gaps, that
+each prev_hash is the sha256 of the previous line (the first one equals the manifest's
+first_prev_hash), that the last line's hash is the manifest's head_hash, and that records.jsonl
+matches the manifest's sha256. Prints "OK: N records, head H" (exit 0) or the first bad record
+(exit 1).
 Runs on Python 3.7 or later.
 """
 
@@ -16,6 +17,7 @@ import json
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
 
 def _canonical(obj: object) -> bytes:
@@ -33,19 +35,28 @@ def verify(path: str) -> tuple[bool, str]:
     """Return (ok, message)."""
     manifest_bytes, records = _load(Path(path))
     manifest = json.loads(manifest_bytes)
+    problem = _first_problem(manifest, records)
+    if problem is not None:
+        return False, "FAIL: " + problem
+    # The chain holds together: the bytes must still be exactly the ones the manifest names.
     if hashlib.sha256(records).hexdigest() != manifest["records_sha256"]:
         return False, "FAIL: records.jsonl does not match the manifest's records_sha256"
+    return True, "OK: {} records, head {}".format(manifest["count"], manifest["head_hash"])
+
+
+def _first_problem(manifest: dict[str, Any], records: bytes) -> str | None:
+    """The first offending record (or the file's end), or None when the chain is intact."""
     if records and not records.endswith(b"\n"):
-        return False, "FAIL: records.jsonl ends inside a line (truncated)"
+        return "records.jsonl ends inside a line (truncated)"
     lines = records.split(b"\n")[:-1]
     parsed = []
     for number, line in enumerate(lines, start=1):
         try:
             record = json.loads(line)
         except ValueError as exc:
-            return False, f"FAIL: line {number}: does not parse: {exc}"
+            return f"line {number}: does not parse: {exc}"
         if not isinstance(record, dict):
-            return False, f"FAIL: line {number}: not a record"
+            return f"line {number}: not a record"
         parsed.append(record)
 
     def where(index: int) -> str:
@@ -58,25 +69,22 @@ def verify(path: str) -> tuple[bool, str]:
     for i, line in enumerate(lines):
         record = parsed[i]
         if _canonical(record) != line:
-            return False, f"FAIL: {where(i)}: not canonical JSON (edited)"
+            return f"{where(i)}: not canonical JSON (edited)"
         if record.get("seq") != seq:
-            return False, f"FAIL: {where(i)}: expected seq {seq} (deleted, inserted or reordered records)"
+            return f"{where(i)}: expected seq {seq} (deleted, inserted or reordered records)"
         if record.get("prev_hash") != prev:
             # If the next record still names this one, this one is genuine and its predecessor changed.
             genuine = i + 1 < len(lines) and parsed[i + 1].get("prev_hash") == hashes[i]
             if genuine and i > 0:
-                return False, f"FAIL: {where(i - 1)}: its hash is not the prev_hash of the next record (edited)"
-            return False, f"FAIL: {where(i)}: prev_hash does not match the previous record (edited or reordered)"
+                return f"{where(i - 1)}: its hash is not the prev_hash of the next record (edited)"
+            return f"{where(i)}: prev_hash does not match the previous record (edited or reordered)"
         prev = hashes[i]
         seq += 1
     if len(lines) != manifest["count"] or seq - 1 != manifest["last_seq"]:
-        return (
-            False,
-            f"FAIL: bundle has {len(lines)} records, manifest says {manifest['count']} (records removed or added)",
-        )
+        return f"bundle has {len(lines)} records, manifest says {manifest['count']} (records removed or added)"
     if prev != manifest["head_hash"]:
-        return False, "FAIL: last record does not match the manifest's head_hash (edited)"
-    return True, f"OK: {len(lines)} records, head {prev}"
+        return "last record does not match the manifest's head_hash (edited)"
+    return None
 
 
 def main(argv: list[str]) -> int:

@@ -11,7 +11,7 @@ def test_list_runs(three_step) -> None:
     runs = list_runs(iter_records(three_step.log))
     assert [(r.run_id, r.workflow, r.status, r.count) for r in runs] == [
         (three_step.run_id, "churn", "succeeded", 5),
-        (three_step.other_run_id, "other", "running", 1),
+        (three_step.other_run_id, "other", "unrecorded", 1),  # task records only, as a cloud runtime writes
     ]
     assert runs[0].started_at.endswith("20.000000Z") and runs[0].ended_at.endswith("26.000000Z")
     text = render_runs(runs)
@@ -164,3 +164,25 @@ def test_trace_links_files_across_runs(make_record, write_log, tmp_path) -> None
         ],
     )
     assert _chain(trace(list(iter_records(log)), model.digest)) == ["train", "prepare"]
+
+
+def test_run_status_without_a_run_end(make_record, write_log, tmp_path) -> None:
+    retried, broken, local = "c" * 32, "d" * 32, "e" * 32
+    log = tmp_path / "log.jsonl"
+    write_log(
+        log,
+        [
+            # a cloud run whose task failed once and then succeeded on its retry
+            make_record(0, run_id=retried, node_id="a", attempt=1, status="failed"),
+            make_record(1, run_id=retried, node_id="a", attempt=2),
+            # a cloud run whose task failed on its last attempt
+            make_record(2, run_id=broken, node_id="a", attempt=1),
+            make_record(3, run_id=broken, node_id="b", attempt=1, status="failed"),
+            # a local run that was interrupted: it has its run_start
+            make_record(4, run_id=local, kind="run_start", status="started", node_id=None, task=None,
+                        code_digest=None, inputs=(), outputs=(), parameters={}),
+            make_record(5, run_id=local, node_id="a"),
+        ],
+    )
+    status = {r.run_id: r.status for r in list_runs(iter_records(log))}
+    assert status == {retried: "unrecorded", broken: "failed?", local: "running"}

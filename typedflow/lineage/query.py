@@ -69,9 +69,14 @@ class RunSummary:
 
 
 def list_runs(records: Iterable[Entry]) -> list[RunSummary]:
-    """One summary per run, in order of first appearance in the log."""
+    """One summary per run, in order of first appearance in the log.
+
+    A run without a ``run_end`` record is ``running``, or ``failed?`` once a node's latest attempt
+    failed. Cloud runtimes write task records only (the orchestrator keeps the run's own status):
+    a run with no ``run_start`` either is ``unrecorded`` unless a node's latest attempt failed."""
     runs: dict[str, RunSummary] = {}
-    failed: set[str] = set()
+    started: set[str] = set()
+    last_attempt: dict[tuple[str, str | None], LineageRecord] = {}
     for rec, _ in records:
         run = runs.get(rec.run_id)
         if run is None:
@@ -80,14 +85,24 @@ def list_runs(records: Iterable[Entry]) -> list[RunSummary]:
             )
         run.count += 1
         run.started_at = min(run.started_at, rec.started_at)
-        if rec.kind == "run_end":
+        if rec.kind == "run_start":
+            started.add(rec.run_id)
+        elif rec.kind == "run_end":
             run.status = rec.status
             run.ended_at = rec.ended_at
-        elif rec.kind == "task" and rec.status == "failed":
-            failed.add(rec.run_id)
+        elif rec.kind == "task":
+            key = (rec.run_id, rec.node_id)
+            seen = last_attempt.get(key)
+            if seen is None or rec.attempt >= seen.attempt:
+                last_attempt[key] = rec
+    failed = {run_id for (run_id, _), rec in last_attempt.items() if rec.status == "failed"}
     for run in runs.values():
-        if run.ended_at is None and run.run_id in failed:
-            run.status = "failed?"  # no run_end: interrupted, but a task is known to have failed
+        if run.ended_at is not None:
+            continue
+        if run.run_id in failed:
+            run.status = "failed?"  # no run_end: interrupted, or a cloud run; a node is known to have failed
+        elif run.run_id not in started:
+            run.status = "unrecorded"
     return list(runs.values())
 
 
@@ -142,9 +157,11 @@ class RunDetail:
 def show_run(records: Iterable[Entry], run_id: str) -> RunDetail | None:
     """Nodes of one run in log order, with statuses, digests and timings; None if unknown."""
     detail: RunDetail | None = None
+    mine: list[Entry] = []
     for rec, h in records:
         if rec.run_id != run_id:
             continue
+        mine.append((rec, h))
         if detail is None:
             detail = RunDetail(
                 run_id, rec.workflow, rec.ir_digest, rec.target, "running", None, None, None, rec.user, rec.host, []
@@ -178,6 +195,7 @@ def show_run(records: Iterable[Entry], run_id: str) -> RunDetail | None:
                 )
             )
     if detail is not None:
+        detail.status = list_runs(mine)[0].status  # one rule for a run's status, with or without run_end
         detail.duration_s = _duration(detail.started_at, detail.ended_at)
     return detail
 

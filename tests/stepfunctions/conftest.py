@@ -31,9 +31,20 @@ BUCKET = "typedflow-tests"
 # ----------------------------------------------------------------------------- asl-validator
 
 
+def _install_validator() -> None:
+    """Install the npm asl-validator into .cache/asl on first use, when npm is there."""
+    npm = shutil.which("npm")
+    if npm is None or VALIDATOR_PKG.exists():
+        return
+    subprocess.run([npm, "install", "--silent", "--no-audit", "--no-fund", "--prefix", str(VALIDATOR_PKG.parents[1]),
+                    "asl-validator@4"], check=False, timeout=300, capture_output=True)
+
+
 class AslValidator:
     def __init__(self) -> None:
         node = shutil.which("node")
+        if node is not None:
+            _install_validator()
         if node is None or not VALIDATOR_PKG.exists():
             why = ("asl-validator is not installed: run `npm install --prefix .cache/asl asl-validator@4`"
                    if node else "node is not installed")

@@ -64,6 +64,10 @@ def render() -> str:
                 tparser = build_parser(["--target", tname])
                 parts.append(f"\n## typedflow {cmd} --target {tname}\n\n")
                 parts.append(_block(_subcommands(tparser)[cmd].format_help()))
+            if backend.worker is not None and backend.add_worker_options is not None:
+                tparser = build_parser(["--target", tname])
+                parts.append(f"\n## typedflow worker {tname}\n\n")
+                parts.append(_block(_subcommands(tparser)["worker"].format_help()))
         return "".join(parts)
     finally:
         if saved is None:

@@ -110,6 +110,10 @@ def test_cli_file_input_and_ir_run(tmp_path: Path) -> None:
            env={"PYTHONPATH": str(tmp_path)})
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout) == 3
+    # without the module on the path the failure says what to do
+    r = tf("run", "--ir", str(out), "--input", f"data={src}", "--store", str(tmp_path / "s3"))
+    assert r.returncode == 1
+    assert "cannot import module 'wfmod', where the IR says task" in r.stderr and "PYTHONPATH" in r.stderr
 
 
 def test_check_command(tmp_path: Path) -> None:

@@ -59,7 +59,15 @@ def resolve(template: ir.TaskTemplate) -> Any:
     key = (template.module, template.qualname)
     task = _TASKS.get(key)
     if task is None:
-        module = sys.modules.get(template.module) or importlib.import_module(template.module)
+        try:
+            module = sys.modules.get(template.module) or importlib.import_module(template.module)
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not template.module.startswith(exc.name):
+                raise  # the task's module was found; something it imports is missing
+            raise ModuleNotFoundError(
+                f"cannot import module {template.module!r}, where the IR says task {template.name!r} is defined: "
+                "put the directory that holds it on PYTHONPATH (or install its package)", name=exc.name
+            ) from exc
         obj: Any = module
         for part in template.qualname.split("."):
             obj = getattr(obj, part)

@@ -22,7 +22,7 @@ class LoadError(TypedflowError):
         self.line = line
 
     def render(self) -> str:
-        where = f"{self.file}:{self.line}: " if self.file else ""
+        where = (f"{self.file}:{self.line}: " if self.line else f"{self.file}: ") if self.file else ""
         return f"{where}error: {self}"
 
 
@@ -63,7 +63,8 @@ def import_target(target: str) -> ModuleType:
     except Exception as exc:
         file, line = target, 0
         for frame, lineno in traceback.walk_tb(exc.__traceback__):
-            if "importlib" not in frame.f_code.co_filename:
+            # the innermost frame of the user's code: not the import machinery, not this loader
+            if "importlib" not in frame.f_code.co_filename and frame.f_code.co_filename != __file__:
                 file, line = display_path(frame.f_code.co_filename), lineno
         raise LoadError(f"cannot import {target}: {type(exc).__name__}: {exc}", file, line) from None
 

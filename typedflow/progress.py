@@ -13,8 +13,34 @@ from typing import Any, TextIO
 _SYMBOL = {"succeeded": "done", "cached": "cached", "failed": "FAILED", "skipped": "skipped", "running": "running"}
 
 
-def make_listener(fmt: str, stream: TextIO) -> tuple[Callable[[Any], None], Callable[[Any], None]]:
+class _Quiet:
+    """A stream that goes quiet once its reader is gone (``2>&1 | head``): progress is a view of the
+    run, and a closed pipe must not stop the run or leave its records unfinished."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream: TextIO | None = stream
+
+    def isatty(self) -> bool:
+        return self.stream is not None and self.stream.isatty()
+
+    def write(self, text: str) -> None:
+        self._do(lambda s: s.write(text))
+
+    def flush(self) -> None:
+        self._do(lambda s: s.flush())
+
+    def _do(self, op: Callable[[TextIO], object]) -> None:
+        if self.stream is None:
+            return
+        try:
+            op(self.stream)
+        except (BrokenPipeError, ValueError):  # ValueError: the stream was closed
+            self.stream = None
+
+
+def make_listener(fmt: str, raw_stream: TextIO) -> tuple[Callable[[Any], None], Callable[[Any], None]]:
     """(listener for node reports, finisher printing the summary)."""
+    stream = _Quiet(raw_stream)
     if fmt == "auto":
         fmt = "live" if stream.isatty() else "plain"
     lock = threading.Lock()

@@ -137,6 +137,9 @@ def test_check_command(tmp_path: Path) -> None:
     r = tf("check", str(broken), cwd=tmp_path)
     assert r.returncode == 1 and "broken.py:1: error: cannot import" in r.stdout
     assert "ModuleNotFoundError" in r.stdout and "Traceback" not in r.stdout + r.stderr
+    # a module that is not there at all is named as given, not by where the loader noticed it
+    r = tf("check", "no_such_module_xyz", cwd=tmp_path)
+    assert r.returncode == 1 and r.stdout.startswith("no_such_module_xyz: error: cannot import no_such_module_xyz: ")
 
 
 def test_compile_help_lists_targets_and_unknown_target(tmp_path: Path) -> None:
@@ -156,3 +159,17 @@ def test_workflow_call_outside_runs_locally(tmp_path: Path, monkeypatch: object)
     finally:
         mp.undo()
     assert (tmp_path / "runs").exists()
+
+
+def test_a_closed_progress_pipe_does_not_stop_the_run(tmp_path: Path) -> None:
+    # `typedflow run ... 2>&1 >out | head -1`: stderr's reader leaves after the first line
+    out = tmp_path / "out.json"
+    shell = (f"{sys.executable} -m typedflow run tests.local.flows:fanout --input 'xs=[1,2,3,4,5,6,7,8]' "
+             f"--store {tmp_path / 's'} --log-format json 2>&1 >{out} | head -1; exit ${{PIPESTATUS[0]}}")
+    r = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, cwd=ROOT, timeout=120,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert json.loads(r.stdout)["event"] == "start"
+    assert json.loads(out.read_text()) == {"mean": 10.0, "total": 80}
+    runs = tf("lineage", "runs", "--log", str(tmp_path / "s" / "lineage" / "log.jsonl"), "--format", "json")
+    assert [run["status"] for run in json.loads(runs.stdout)] == ["succeeded"]

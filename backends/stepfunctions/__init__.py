@@ -6,6 +6,8 @@ Nothing here imports boto3; the deploy, start and worker commands import it when
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Callable
 from typing import Any
 
 from typedflow import ir
@@ -26,10 +28,23 @@ def _add_options(p: argparse.ArgumentParser) -> None:
     add_options(p)
 
 
+def _aws(command: str, run: Callable[[], int]) -> int:
+    """An AWS call that fails (no credentials, access denied, no such queue) is one line on stderr."""
+    try:
+        from botocore.exceptions import BotoCoreError, ClientError
+    except ImportError:  # the command itself says that the aws extra is needed
+        return run()
+    try:
+        return run()
+    except (BotoCoreError, ClientError) as exc:
+        print(f"typedflow {command}: AWS: {exc}", file=sys.stderr)
+        return 1
+
+
 def _deploy(doc: ir.WorkflowIR, args: argparse.Namespace) -> int:
     from .deploy import deploy_command
 
-    return deploy_command(doc, args)
+    return _aws("deploy", lambda: deploy_command(doc, args))
 
 
 def _add_deploy_options(p: argparse.ArgumentParser) -> None:
@@ -41,7 +56,7 @@ def _add_deploy_options(p: argparse.ArgumentParser) -> None:
 def _start(doc: ir.WorkflowIR, args: argparse.Namespace) -> int:
     from .deploy import start_command
 
-    return start_command(doc, args)
+    return _aws("start", lambda: start_command(doc, args))
 
 
 def _add_start_options(p: argparse.ArgumentParser) -> None:
@@ -53,7 +68,7 @@ def _add_start_options(p: argparse.ArgumentParser) -> None:
 def _worker(args: argparse.Namespace) -> int:
     from .worker import worker_command
 
-    return worker_command(args)
+    return _aws("worker", lambda: worker_command(args))
 
 
 def _add_worker_options(p: argparse.ArgumentParser) -> None:

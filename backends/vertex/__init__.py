@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from typedflow import ir
@@ -27,8 +28,16 @@ def _add_options(p: argparse.ArgumentParser) -> None:
 def _deploy(doc: ir.WorkflowIR, args: argparse.Namespace) -> int:
     from .deploy import deploy_command
 
-    rc: int = deploy_command(doc, args)
-    return rc
+    try:
+        from google.api_core.exceptions import GoogleAPIError
+        from google.auth.exceptions import GoogleAuthError
+    except ImportError:  # the command itself says that the vertex extra is needed
+        return int(deploy_command(doc, args))
+    try:
+        return int(deploy_command(doc, args))
+    except (GoogleAuthError, GoogleAPIError) as exc:  # no credentials, permission denied, ...
+        print(f"typedflow deploy: Google Cloud: {exc}", file=sys.stderr)
+        return 1
 
 
 def _add_deploy_options(p: argparse.ArgumentParser) -> None:

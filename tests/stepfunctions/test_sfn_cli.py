@@ -127,3 +127,19 @@ def test_lambda_handler_reports_the_task_error(aws: Aws, monkeypatch: pytest.Mon
     with pytest.raises(Exception, match="cannot handle 3") as info:
         lambda_handler({"typedflow": {**base, "task": "explode", "args": {"x": 3}}})
     assert type(info.value).__name__ == "ValueError"  # what Step Functions sees as the error name
+
+
+def test_deploy_without_credentials_is_one_line(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(root), "AWS_CONFIG_FILE": "/dev/null",
+           "AWS_SHARED_CREDENTIALS_FILE": "/dev/null", "AWS_EC2_METADATA_DISABLED": "true",
+           "AWS_DEFAULT_REGION": "us-east-1"}
+    r = subprocess.run([sys.executable, "-m", "typedflow", "deploy", "tests.stepfunctions.sfn_flows:chain",
+                        "--target", "stepfunctions", "--role-arn", ROLE, "--bucket", "s3://b/p"],
+                       capture_output=True, text=True, cwd=root, env=env, timeout=120)
+    assert r.returncode == 1 and r.stdout == ""
+    assert r.stderr.strip() == "typedflow deploy: AWS: Unable to locate credentials"

@@ -119,3 +119,20 @@ def test_cli_deploy_and_schedule(vertex: list[tuple[str, bytes]], capsys: pytest
     assert sched["cron"] == "0 3 * * *"
     assert sched["createPipelineJobRequest"]["pipelineJob"]["runtimeConfig"]["parameterValues"] == {"x": 4}
     assert main(["deploy", f"{flows_file}:chain", *common, "--input", "x=four"]) == 2
+
+
+def test_deploy_without_credentials_is_one_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    # NO_GCE_CHECK: google-auth does not probe for a metadata server, so nothing leaves the machine
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": f"{root}:{root / 'tests' / 'vertex'}",
+           "NO_GCE_CHECK": "True"}
+    r = subprocess.run([sys.executable, "-m", "typedflow", "deploy", "vertex_flows:" + flows.chain.name,
+                        "--target", "vertex", "--project", "p", "--region", "us-central1",
+                        "--pipeline-root", "gs://b/root", "--input", "x=1"], capture_output=True, text=True,
+                       cwd=tmp_path, env=env, timeout=120)
+    assert r.returncode == 1 and r.stdout == "", r.stderr
+    assert r.stderr.startswith("typedflow deploy: Google Cloud: Your default credentials were not found")
+    assert "Traceback" not in r.stderr

@@ -71,9 +71,9 @@ class RunSummary:
 def list_runs(records: Iterable[Entry]) -> list[RunSummary]:
     """One summary per run, in order of first appearance in the log.
 
-    A run without a ``run_end`` record is ``running``, or ``failed?`` once a node's latest attempt
-    failed. Cloud runtimes write task records only (the orchestrator keeps the run's own status):
-    a run with no ``run_start`` either is ``unrecorded`` unless a node's latest attempt failed."""
+    Without a ``run_end`` record a run is ``failed?`` once a node's latest attempt failed, else
+    ``running`` (a local run, which has its ``run_start``) or ``unrecorded`` (a cloud run: cloud
+    runtimes write task records only, and the orchestrator keeps the run's own status)."""
     runs: dict[str, RunSummary] = {}
     started: set[str] = set()
     last_attempt: dict[tuple[str, str | None], LineageRecord] = {}

@@ -118,7 +118,8 @@ class Interpreter:
 
     def __init__(self, doc: ir.WorkflowIR, *, runner: Runner, max_workers: int, use_cache: bool,
                  clock: Clock, journal: Journal | None, resumed: dict[str, dict[str, Any]] | None,
-                 listener: Listener | None, run_id: str, live: bool = True) -> None:
+                 listener: Listener | None, run_id: str, live: bool = True,
+                 on_idle: Callable[[], None] | None = None) -> None:
         self.doc = doc
         self.runner = runner
         self.use_cache = use_cache
@@ -130,6 +131,7 @@ class Interpreter:
         # node's final report: a run without a progress view saves those reports per task.
         self.live = live and listener is not None
         self.run_id = run_id
+        self.on_idle = on_idle  # called when the scheduler is about to wait for tasks that may take a while
         self.events: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self.max_workers = max_workers
         self.pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="typedflow-task")
@@ -174,8 +176,11 @@ class Interpreter:
         self.active += 1
         self.events.put(root.start)
         try:
+            events, on_idle = self.events, self.on_idle
             while "ok" not in result:
-                self.events.get()()
+                if on_idle is not None and events.empty():
+                    on_idle()
+                events.get()()
                 self.dispatch()
         finally:
             self.pool.shutdown(wait=False, cancel_futures=True)
@@ -295,6 +300,8 @@ class Interpreter:
             if not self.ready:
                 return
             if len(self.ready) == 1 and self.running == 0 and self.runner.inline_ok(self.ready[0][3], True):
+                if self.on_idle is not None and self.quick.get(self.ready[0][3].name, INLINE_SECONDS) >= INLINE_SECONDS:
+                    self.on_idle()  # a task that may take a while holds the scheduler: as good as waiting
                 self.run_inline(*self.ready.pop())
                 continue
             progressed = False

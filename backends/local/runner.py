@@ -67,7 +67,10 @@ def run_ir(doc: ir.WorkflowIR, inputs: Mapping[str, Any], options: RunOptions, *
     listener = listeners[0] if len(listeners) == 1 else fan_out if listeners else None
     interp = Interpreter(doc, runner=runner, max_workers=workers, use_cache=options.use_cache,
                          clock=options.clock or Clock(), journal=journal, resumed=resumed,
-                         listener=listener, run_id=run_id, live=options.listener is not None)
+                         listener=listener, run_id=run_id, live=options.listener is not None,
+                         # Waiting for running tasks: the records of what finished reach the OS first,
+                         # so a SIGKILL now loses none (as the journal's lines).
+                         on_idle=recorder.write_buffered if recorder is not None else None)
     t0 = time.perf_counter()
     try:
         try:

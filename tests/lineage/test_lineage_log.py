@@ -55,7 +55,7 @@ def test_append_assigns_seq_and_chains(tmp_path, make_record) -> None:
 
 def test_no_edit_or_delete_api() -> None:
     public = {n for n in dir(LineageLog) if not n.startswith("_")}
-    assert public == {"append", "flush", "close", "records", "head", "pending"}
+    assert public == {"append", "write_buffered", "flush", "close", "records", "head", "pending"}
 
 
 def test_flush_returns_count_and_close_is_final(tmp_path, make_record) -> None:
@@ -149,6 +149,53 @@ def test_flush_returns_after_the_log_is_fsynced(tmp_path, make_record, monkeypat
         assert "sync" in log_events[last_write + 1 :], f"round {round_}: flush returned before an fdatasync"
     assert log.fsyncs >= 3
     log.close()
+
+
+def test_write_buffered_hands_records_to_the_os_and_flush_makes_them_durable(tmp_path, make_record) -> None:
+    path = tmp_path / "log.jsonl"
+    log = LineageLog(path, flush_every=100)
+    log.append(make_record(0))
+    log.flush()  # the head exists: later commits need not write it
+    for i in range(1, 4):
+        log.append(make_record(i))
+    assert len(_lines(path)) == 1  # buffered: a process killed now would lose three records
+    assert log.write_buffered() == 3
+    assert len(_lines(path)) == 4 and log.pending == 0  # in the file, chained, for any reader
+    result = verify_log(path)
+    assert result.ok and result.count == 4 and "behind" in result.warnings[0]
+    assert log.write_buffered() == 0
+    log.flush()  # durable, and the head is current
+    assert read_head(path).seq == 3 and log._durable == 3
+    assert verify_log(path).ok and not verify_log(path).warnings
+    log.close()
+
+
+def test_write_buffered_does_not_wait_behind_the_disk(tmp_path, make_record, monkeypatch) -> None:
+    import threading
+
+    log = LineageLog(tmp_path / "log.jsonl", flush_every=5)
+    log.append(make_record(0))
+    log.flush()
+    release = threading.Event()
+    real_sync = os.fdatasync
+
+    def slow(fd):
+        release.wait(10)
+        real_sync(fd)
+
+    monkeypatch.setattr(os, "fdatasync", slow)
+    for i in range(10):  # two groups: the first one's fdatasync is held, the second waits behind it
+        log.append(make_record(i))
+    t0 = time.monotonic()
+    for i in range(3):
+        log.append(make_record(i))
+        log.write_buffered()  # a third group while one waits: written, not blocked
+    assert time.monotonic() - t0 < 5
+    assert len(_lines(tmp_path / "log.jsonl")) == 14
+    release.set()
+    log.close()
+    assert log._durable == 13
+    assert verify_log(tmp_path / "log.jsonl").ok
 
 
 def test_failed_background_fsync_poisons_the_log(tmp_path, make_record, monkeypatch) -> None:

@@ -46,6 +46,15 @@ def test_sigkill_mid_run_then_resume(tmp_path: Path) -> None:
     done_before = len(journal.read_text().splitlines())
     assert 2 <= done_before < 5
     executed_before = {x: len(list(counters.glob(f"r-{x}-*"))) for x in (1, 2, 4, 8, 16)}
+    # the killed run's lineage: its run_start and the records of every task that finished, intact
+    from typedflow.lineage.query import iter_records
+    from typedflow.lineage.verify import verify_log
+
+    log = store / "lineage" / "log.jsonl"
+    assert verify_log(log).ok
+    killed = [rec for rec, _ in iter_records(log) if rec.run_id == run_id]
+    assert killed[0].kind == "run_start"
+    assert [r.status for r in killed[1:]] == ["succeeded"] * done_before
     resumed = subprocess.run(
         [sys.executable, "-m", "typedflow", "run", "tests.local.flows:long_chain", "--store", str(store),
          "--resume", run_id, "--log-format", "plain"],

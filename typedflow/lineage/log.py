@@ -179,6 +179,17 @@ class LineageLog:
         if full:
             self._flush(head=False)
 
+    def write_buffered(self) -> int:
+        """Chain and write the buffered records now, without waiting for the disk: a process killed
+        afterwards loses none of them. Their fdatasync is asked of the sync thread (it covers them
+        with the next one it starts); ``flush()`` still waits for durability. For callers about to
+        wait anyway, e.g. a scheduler whose running tasks have not finished."""
+        self._check_open()
+        with self._cond:
+            if not self._pending:
+                return 0
+        return self._flush(head=False, wait=False)
+
     def flush(self) -> int:
         """Commit everything buffered, make it durable and update the head.
 
@@ -187,7 +198,7 @@ class LineageLog:
         self._check_open()
         return self._flush(head=True)
 
-    def _flush(self, *, head: bool) -> int:
+    def _flush(self, *, head: bool, wait: bool = True) -> int:
         with self._cond:
             while self._busy:
                 self._cond.wait()
@@ -198,7 +209,7 @@ class LineageLog:
             self._busy = True
         try:
             if batch:
-                self._commit_or_requeue(batch, head=head)
+                self._commit_or_requeue(batch, head=head, wait=wait)
             else:
                 self._refresh_head()
         finally:
@@ -246,11 +257,12 @@ class LineageLog:
                 f"{self.path}: fdatasync failed; records after seq {self._durable} may not be durable"
             ) from self._sync_error
 
-    def _sync_later(self, end: int) -> None:
+    def _sync_later(self, end: int, wait: bool = True) -> None:
         """Hand the fdatasync covering records up to seq ``end`` to the sync thread."""
         with self._cond:
-            # Bound what is not yet durable: wait while a group already waits behind the fsync in flight.
-            while self._inflight >= 0 and self._requested > self._inflight and self._sync_error is None:
+            # Bound what is not yet durable: wait while a group already waits behind the fsync in
+            # flight (unless asked not to: the next fdatasync started covers this group too).
+            while wait and self._inflight >= 0 and self._requested > self._inflight and self._sync_error is None:
                 self._cond.wait()
             self._raise_sync_error()
             self._requested = max(self._requested, end)
@@ -302,7 +314,7 @@ class LineageLog:
 
     # -- commit ------------------------------------------------------------------------------
 
-    def _commit_or_requeue(self, batch: list[_Prepared], *, head: bool) -> None:
+    def _commit_or_requeue(self, batch: list[_Prepared], *, head: bool, wait: bool = True) -> None:
         try:
             sync_to = self._commit(batch, head=head)
         except BaseException:
@@ -310,7 +322,7 @@ class LineageLog:
                 self._pending[:0] = batch
             raise
         if sync_to is not None:
-            self._sync_later(sync_to)  # outside the flock: other writers need not wait for our disk
+            self._sync_later(sync_to, wait)  # outside the flock: other writers need not wait for our disk
 
     def _commit(self, batch: list[_Prepared], *, head: bool) -> int | None:
         """Chain and write ``batch``; returns the seq an fdatasync must still cover, if any."""

@@ -109,6 +109,10 @@ class LocalRecorder:
             ended_at=rep.ended_at or None, cache_key=rep.cache_key, error=error, input_digests=rep.input_digests,
         ))
 
+    def write_buffered(self) -> None:
+        """Hand the records taken so far to the OS (see :meth:`LineageLog.write_buffered`)."""
+        self.log.write_buffered()
+
     def run_finished(self, status: str, outputs: dict[str, Any]) -> None:
         self.log.append(self._run_record(status, outputs, self.doc.workflow.outputs, True))
 

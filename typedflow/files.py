@@ -66,7 +66,7 @@ def _scheme(uri: str) -> str:
     return head if sep else ""
 
 
-def _resolve(uri: str, sha256: str | None, is_dir: bool) -> Path:
+def resolve_uri(uri: str, sha256: str | None, is_dir: bool) -> Path:
     """A local path with the content of ``uri``: the path itself, or a copy its store fetched."""
     scheme = _scheme(uri)
     if scheme in ("", "file"):
@@ -75,9 +75,6 @@ def _resolve(uri: str, sha256: str | None, is_dir: bool) -> Path:
     if resolver is None:
         raise RuntimeError(f"no artifact store is configured for {scheme}:// URIs (reading {uri})")
     return resolver(uri, sha256, is_dir)
-
-
-resolve_uri = _resolve
 
 
 def _fresh(suffix: str, is_dir: bool) -> Path:
@@ -110,7 +107,7 @@ class TypedFile(Generic[F]):
 
     def local_path(self) -> Path:
         """A local path to the content (downloaded on first use for remote URIs)."""
-        return _resolve(self.uri, self.sha256, False)
+        return resolve_uri(self.uri, self.sha256, False)
 
     def open(self, mode: str = "r", **kwargs: Any) -> IO[Any]:
         """Open like the built-in ``open`` (text by default). Stored content is read-only."""
@@ -147,7 +144,7 @@ class TypedDirectory(Generic[F]):
         return cls(uri=os.fspath(_fresh("", is_dir=True)))
 
     def local_path(self) -> Path:
-        return _resolve(self.uri, self.sha256, True)
+        return resolve_uri(self.uri, self.sha256, True)
 
     def files(self) -> list[TypedFile[Format]]:
         root = self.local_path()

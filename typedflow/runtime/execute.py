@@ -62,7 +62,7 @@ def resolve(template: ir.TaskTemplate) -> Any:
         try:
             module = sys.modules.get(template.module) or importlib.import_module(template.module)
         except ModuleNotFoundError as exc:
-            if exc.name is None or not template.module.startswith(exc.name):
+            if exc.name is None or not (template.module == exc.name or template.module.startswith(exc.name + ".")):
                 raise  # the task's module was found; something it imports is missing
             raise ModuleNotFoundError(
                 f"cannot import module {template.module!r}, where the IR says task {template.name!r} is defined: "

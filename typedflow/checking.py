@@ -38,6 +38,6 @@ def _source_root() -> str | None:
 
     import typedflow
 
-    root = os.path.dirname(os.path.dirname(os.path.abspath(typedflow.__file__)))
-    installed = {os.path.abspath(sysconfig.get_path(k)) for k in ("purelib", "platlib")}
+    root = os.path.dirname(os.path.dirname(os.path.realpath(typedflow.__file__)))
+    installed = {os.path.realpath(sysconfig.get_path(k)) for k in ("purelib", "platlib")}
     return None if root in installed else root

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+import math
 import types
 import typing
 from typing import Any
@@ -259,6 +260,8 @@ def check_json(value: Any, t: TypeRef, where: str = "value") -> str | None:
         return None if ok else f"{where}: expected int, got {_jtype(value)}"
     if k == "float":
         ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if ok and not math.isfinite(value):  # typed JSON (and every digest over it) has no NaN/Infinity
+            return f"{where}: expected a finite float, got {value!r}"
         return None if ok else f"{where}: expected float, got {_jtype(value)}"
     if k in _JSON_KIND:
         if not isinstance(value, _JSON_KIND[k]):

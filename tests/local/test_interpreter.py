@@ -303,3 +303,32 @@ def test_live_progress_view_and_map_bar(store: Path) -> None:
     assert "\x1b[K" in text and "map [" in text and "0/4" in text and "3/4" in text
     assert f"run {r.run_id}: SUCCEEDED" in text
     assert not any(n.status in ("map", "item") for n in r.nodes)  # progress events are not node states
+
+
+@pytest.mark.parametrize("use_cache", [True, False])
+def test_non_finite_floats_are_rejected_not_crashed_on(tmp_path: Path, use_cache: bool) -> None:
+    from tests.conftest import import_source
+
+    src = """
+from typedflow import task, workflow
+
+@task
+def blow_up(x: float) -> float:
+    return x * float("inf") * 0.0
+
+@task
+def half(v: float) -> float:
+    return v / 2
+
+@workflow
+def nan_wf(x: float) -> float:
+    return half(v=blow_up(x=x))
+"""
+    mod = import_source(tmp_path, src, name=f"nan_flow_{use_cache}")
+    store = tmp_path / "s"
+    r = run(mod.nan_wf, store, x=1.0, _options={"use_cache": use_cache})
+    assert r.status == "failed" and [n.status for n in r.nodes] == ["failed", "skipped"]
+    assert r.failures[0].message == "task blow_up: return value: expected a finite float, got nan"
+    with pytest.raises(InputError, match='input "x": expected a finite float, got inf'):
+        run(mod.nan_wf, tmp_path / "s2", x=float("inf"))
+    assert not (tmp_path / "s2" / "runs").exists() or not any((tmp_path / "s2" / "runs").iterdir())

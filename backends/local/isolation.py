@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -80,6 +81,9 @@ class _Worker:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "typedflow.backends.local.procworker", store_root, json.dumps(modules)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True, bufsize=1,
+            # Its own process group: a timeout kills what the task started too, or a child still
+            # holding the worker's stdout would keep the reply pipe open.
+            start_new_session=True,
         )
         self.templates: set[str] = set()  # template keys this worker has been sent
 
@@ -89,7 +93,7 @@ class _Worker:
         self.proc.stdin.flush()
         timer = None
         if timeout is not None:
-            timer = threading.Timer(timeout, self.proc.kill)
+            timer = threading.Timer(timeout, self._kill_group)
             timer.start()
         try:
             line = self.proc.stdout.readline()
@@ -103,6 +107,12 @@ class _Worker:
             raise TaskError("WorkerCrashed", f"the worker process died (exit code {code}) while running the task")
         reply: dict[str, Any] = json.loads(line)
         return reply
+
+    def _kill_group(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -158,7 +168,7 @@ class ProcessRunner:
             request["known"] = {"digests": known.digests, "key": known.key}
         try:
             reply = worker.call(request, template.timeout)
-        except TaskError:
+        except BaseException:  # crashed, timed out or an unreadable reply: the worker is not reused
             worker.close()
             raise
         with self.lock:

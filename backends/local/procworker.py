@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import sys
 from typing import Any
 
@@ -40,8 +41,12 @@ def main() -> None:
     modules: dict[str, str] = json.loads(sys.argv[2])
     loaded = False
     templates: dict[str, ir.TaskTemplate] = {}
-    out = sys.stdout
-    sys.stdout = sys.stderr  # task prints must not corrupt the reply channel
+    # Replies go through a private copy of fd 1; fd 1 itself (what print(), C code and child
+    # processes write to) becomes stderr, so nothing a task prints can corrupt the reply channel.
+    sys.stdout.flush()
+    out = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
     for line in sys.stdin:
         request: dict[str, Any] = json.loads(line)
         tkey = request["template_key"]

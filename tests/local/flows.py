@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 from pathlib import Path
 from typing import NamedTuple
@@ -264,3 +265,27 @@ def crash_once(x: int, tag: str) -> int:
 def crash_mid_chain(x: int, tag: str) -> int:
     a = crash_once(x=inc(x=x), tag=tag)
     return inc(x=crash_once(x=inc(x=a), tag=tag))
+
+
+@task
+def shout(x: int) -> int:
+    os.write(1, b"written to fd 1 by the task\n")  # as C code or a child process would
+    subprocess.run(["echo", "a child process on fd 1"], check=True)
+    return x + 1
+
+
+@workflow
+def noisy(x: int) -> int:
+    return shout(x=x)
+
+
+@task(timeout=0.5)
+def leaves_a_child(x: int) -> int:
+    subprocess.Popen(["sleep", "30"])  # still running when the task times out
+    time.sleep(30)
+    return x
+
+
+@workflow
+def orphaning(x: int) -> int:
+    return leaves_a_child(x=x)

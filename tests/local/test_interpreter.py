@@ -163,6 +163,15 @@ def test_process_isolation_timeout_crash_and_cores(store: Path) -> None:
     assert r.ok and os.getpid() not in r.value and len(set(r.value)) >= 2
 
 
+def test_process_isolation_survives_writes_to_fd_1_and_kills_what_a_timed_out_task_started(store: Path) -> None:
+    r = run(flows.noisy, store, x=1, _options={"isolation": "process", "use_cache": False})
+    assert r.ok and r.value == 2, r.failures
+    t0 = time.perf_counter()
+    r = run(flows.orphaning, store, x=1, _options={"isolation": "process"})
+    assert not r.ok and r.failures[0].error_type == "TimeoutError"
+    assert time.perf_counter() - t0 < 10  # the child holding the worker's pipes was killed with it
+
+
 def test_process_workers_reused_and_replaced_mid_chain(store: Path, counters: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     # A worker keeps the templates it was sent; one that dies is replaced by a worker that is sent them again.

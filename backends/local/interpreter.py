@@ -326,27 +326,43 @@ class Interpreter:
     def run_inline(self, node: ir.TaskNode, block: _Block, key: str, template: ir.TaskTemplate,
                    inputs: dict[str, Any], known: CacheProbe | None = None) -> None:
         try:
-            outcome: tuple[Outcome | TaskError, int] = self.attempts(template, inputs, key, known)
+            outcome: tuple[Outcome | TaskError, int] = self.attempts(template, inputs, key, known, inline=True)
         except BaseException as exc:  # the runner itself broke: report, never hang
             outcome = (TaskError(type(exc).__name__, str(exc)), 1)
-        self.task_result(node, block, key, inputs, *outcome)
+        result, attempt = outcome
+        if isinstance(result, TaskError) and self._retries(template, result, attempt):
+            # The backoff must not hold the scheduler: the wait and the next attempts go to the pool.
+            self.running += 1
+            fut = self.pool.submit(self.attempts, template, inputs, key, known, after=attempt)
+            fut.add_done_callback(functools.partial(self._completed, node, block, key, template, inputs))
+            return
+        self.task_result(node, block, key, inputs, result, attempt)
 
     def _completed(self, node: ir.TaskNode, block: _Block, key: str, template: ir.TaskTemplate,
                    inputs: dict[str, Any], f: Future[tuple[Outcome | TaskError, int]]) -> None:
         self.events.put(lambda: self.task_done(node, block, key, template, inputs, f))
 
+    @staticmethod
+    def _retries(template: ir.TaskTemplate, err: TaskError, attempt: int) -> bool:
+        return attempt < template.retry.attempts and retryable(template.retry, err)
+
     def attempts(self, template: ir.TaskTemplate, inputs: dict[str, Any], key: str,
-                 known: CacheProbe | None = None) -> tuple[Outcome | TaskError, int]:
-        """Run a task with its retry policy (in a worker thread)."""
+                 known: CacheProbe | None = None, *, inline: bool = False,
+                 after: int = 0) -> tuple[Outcome | TaskError, int]:
+        """Run a task with its retry policy (in a worker thread). ``inline``: on the scheduler thread,
+        so return after the first attempt rather than sleep before a retry; ``after``: the attempts
+        already made (the backoff after the last of them comes first)."""
         policy = template.retry
-        attempt = 0
+        attempt = after
+        if after:
+            self.clock.sleep(delay(policy, after, self.clock))
         while True:
             attempt += 1
             ctx = RunContext(self.run_id, self.doc.workflow.name, key, attempt, self.doc.digest, "local")
             try:
                 return self.runner.run(template, inputs, self.use_cache, ctx, known), attempt
             except TaskError as err:
-                if attempt >= policy.attempts or not retryable(policy, err):
+                if inline or not self._retries(template, err, attempt):
                     return err, attempt
                 self.clock.sleep(delay(policy, attempt, self.clock))
 

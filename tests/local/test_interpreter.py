@@ -172,6 +172,16 @@ def test_process_isolation_survives_writes_to_fd_1_and_kills_what_a_timed_out_ta
     assert time.perf_counter() - t0 < 10  # the child holding the worker's pipes was killed with it
 
 
+def test_retry_backoffs_overlap_instead_of_holding_the_scheduler(store: Path, counters: Path) -> None:
+    # Once the template is known quick, items run inline on the scheduler thread; eight of them fail
+    # once and wait 0.4 s to retry. The waits happen in the pool, side by side: in turn they take 3.2 s.
+    t0 = time.perf_counter()
+    r = run(flows.flaky_items, store, xs=list(range(16)), tag="ov", _options={"max_workers": 8})
+    assert r.ok and r.value == [x * 10 for x in range(16)]
+    assert sorted(n.attempts for n in r.nodes) == [1] * 8 + [2] * 8
+    assert time.perf_counter() - t0 < 2.0
+
+
 def test_process_workers_reused_and_replaced_mid_chain(store: Path, counters: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     # A worker keeps the templates it was sent; one that dies is replaced by a worker that is sent them again.

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import threading
+from pathlib import Path
 from typing import Any, Protocol
 
 from typedflow import ir
@@ -49,10 +50,11 @@ class ThreadRunner:
         if template.timeout is None:
             return execute(template, inputs, store=self.store, use_cache=use_cache, context=context, known=known)
         box: dict[str, Any] = {}
+        guarded = _UntilAbandoned(self.store)
 
         def target() -> None:
             try:
-                box["ok"] = execute(template, inputs, store=self.store, use_cache=use_cache, context=context,
+                box["ok"] = execute(template, inputs, store=guarded, use_cache=use_cache, context=context,
                                     known=known)
             except BaseException as exc:
                 box["err"] = exc
@@ -61,6 +63,7 @@ class ThreadRunner:
         t.start()
         t.join(template.timeout)
         if t.is_alive():
+            guarded.abandoned = True  # a result that comes after the timeout must not be cached
             raise TaskError("TimeoutError", f"task {template.name} exceeded its timeout of {template.timeout:g}s "
                                             "(abandoned: thread isolation cannot kill it)")
         if "err" in box:
@@ -70,6 +73,31 @@ class ThreadRunner:
 
     def close(self) -> None:
         pass
+
+
+class _UntilAbandoned:
+    """The store as an attempt that may be abandoned sees it: once abandoned, its late result is not
+    written as a cache entry (stored files are content-addressed, so those stay harmless)."""
+
+    def __init__(self, store: LocalStore) -> None:
+        self.store = store
+        self.abandoned = False
+
+    def put_file(self, path: Path) -> tuple[str, str]:
+        return self.store.put_file(path)
+
+    def put_dir(self, path: Path) -> tuple[str, str]:
+        return self.store.put_dir(path)
+
+    def fetch(self, uri: str, sha256: str | None, is_dir: bool) -> Path:
+        return self.store.fetch(uri, sha256, is_dir)
+
+    def get_json(self, key: str) -> Any | None:
+        return self.store.get_json(key)
+
+    def put_json(self, key: str, data: Any) -> None:
+        if not self.abandoned:
+            self.store.put_json(key, data)
 
 
 class _Worker:

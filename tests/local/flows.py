@@ -305,3 +305,14 @@ def flaky_once(x: int, tag: str) -> int:
 @workflow
 def flaky_items(xs: list[int], tag: str) -> list[int]:
     return map_over(lambda v: flaky_once(x=v, tag=tag), xs)
+
+
+@task(timeout=0.2)
+def just_too_slow(x: int) -> int:
+    time.sleep(0.4)  # finishes, abandoned, soon after its timeout
+    return x
+
+
+@workflow
+def late(x: int) -> int:
+    return just_too_slow(x=x)

@@ -148,6 +148,11 @@ def test_thread_timeout_abandons_task(store: Path) -> None:
     r = run(flows.timing_out, store, x=1)
     assert not r.ok and r.failures[0].error_type == "TimeoutError"
     assert time.perf_counter() - t0 < 3
+    # the abandoned attempt finishes later: its result must not become a cache hit
+    assert run(flows.late, store, x=5).failures[0].error_type == "TimeoutError"
+    time.sleep(0.5)
+    again = run(flows.late, store, x=5)
+    assert not again.ok and again.cache_hits == 0 and again.failures[0].error_type == "TimeoutError"
 
 
 def test_process_isolation_timeout_crash_and_cores(store: Path) -> None:

@@ -102,21 +102,43 @@ def _problems(doc: ir.WorkflowIR, given: Mapping[str, Any],
 
 
 def store_input_files(doc: ir.WorkflowIR, values: dict[str, Any], put: PutFn) -> dict[str, Any]:
-    """Local files among the inputs put into the target's store (remote URIs are left as they are)."""
+    """Local files among the inputs put into the target's store (remote URIs are left as they are).
+    Every missing or mistyped path is reported at once, before anything is stored."""
+    types = {p.name: p.type for p in doc.workflow.inputs}
+    errors: list[str] = []
+
+    def check(name: str) -> Callable[[dict[str, Any], ir.TypeRef], dict[str, Any]]:
+        def visit(v: dict[str, Any], t: ir.TypeRef) -> dict[str, Any]:
+            path = _local(v)
+            is_dir = t.kind == "directory"
+            if path is None:
+                pass
+            elif not path.exists():
+                errors.append(f'input "{name}": {"directory" if is_dir else "file"} {path} does not exist')
+            elif path.is_dir() != is_dir:
+                errors.append(f'input "{name}": {path} is not a {"directory" if is_dir else "file"}')
+            return v
+        return visit
+
+    for k, v in values.items():
+        map_files(v, types[k], check(k))
+    if errors:
+        raise InputError("; ".join(errors))
 
     def store(v: dict[str, Any], t: ir.TypeRef) -> dict[str, Any]:
-        uri = str(v["uri"])
-        if "://" in uri and not uri.startswith("file://"):
+        path = _local(v)
+        if path is None:
             return v
-        path = Path(uri.removeprefix("file://"))
-        if not path.exists():
-            raise InputError(f"input file {path} does not exist")
-        is_dir = t.kind == "directory"
-        if path.is_dir() != is_dir:
-            raise InputError(f"input {path} is not a {'directory' if is_dir else 'file'}")
-        new_uri, sha = put(path, is_dir)
+        new_uri, sha = put(path, t.kind == "directory")
         fmt = v.get("format")
         return {"uri": new_uri, "sha256": sha, "format": t.name if fmt in (None, "typedflow.formats:Format") else fmt}
 
-    types = {p.name: p.type for p in doc.workflow.inputs}
     return {k: map_files(v, types[k], store) for k, v in values.items()}
+
+
+def _local(v: dict[str, Any]) -> Path | None:
+    """The local path a file input names, or None for a remote URI."""
+    uri = str(v["uri"])
+    if "://" in uri and not uri.startswith("file://"):
+        return None
+    return Path(uri.removeprefix("file://"))

@@ -316,3 +316,13 @@ def just_too_slow(x: int) -> int:
 @workflow
 def late(x: int) -> int:
     return just_too_slow(x=x)
+
+
+@task
+def rows_of_both(a: TypedFile[CSV], b: TypedFile[CSV]) -> int:
+    return len(a.read_text().splitlines()) + len(b.read_text().splitlines())
+
+
+@workflow
+def two_files(a: TypedFile[CSV], b: TypedFile[CSV]) -> int:
+    return rows_of_both(a=a, b=b)

@@ -241,6 +241,20 @@ def test_inputs_validated_before_anything_runs(store: Path) -> None:
     assert not (store / "runs").exists() or not any((store / "runs").iterdir())
 
 
+def test_missing_input_files_are_all_named_and_nothing_is_written(tmp_path: Path) -> None:
+    store = tmp_path / "s"
+    with pytest.raises(InputError) as info:
+        run(flows.two_files, store, a=tmp_path / "no-a.csv", b=tmp_path / "no-b.csv")
+    assert str(info.value).split("; ") == [f'input "a": file {tmp_path / "no-a.csv"} does not exist',
+                                           f'input "b": file {tmp_path / "no-b.csv"} does not exist']
+    with pytest.raises(InputError, match='input "x": expected int, got str'):
+        run(flows.diamond, store, x="x")
+    assert not store.exists() or sorted(p.name for p in store.rglob("*")) == []
+    good = tmp_path / "a.csv"
+    good.write_text("x\ny\n")
+    assert run(flows.two_files, store, a=good, b=good).value == 4
+
+
 def test_command_line_inputs_report_every_problem_at_once(tmp_path: Path) -> None:
     from typedflow.inputs import parse_inputs
 

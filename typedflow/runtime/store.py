@@ -72,8 +72,7 @@ class LocalStore:
     def __init__(self, root: Path, *, durable: bool = True) -> None:
         self.root = Path(root).absolute()
         self.durable = durable
-        (self.root / "objects").mkdir(parents=True, exist_ok=True)
-        (self.root / "trees").mkdir(parents=True, exist_ok=True)
+        # Directories are made on first write: a run whose inputs are rejected leaves nothing behind.
         self._meta: dict[str, Any] = {}
         self._meta_path = str(self.root / "meta.jsonl")  # looked at on every cache miss
         self._meta_offset = 0
@@ -106,7 +105,8 @@ class LocalStore:
         digest = dir_sha256(manifest)
         dest = self.root / "trees" / digest
         if not dest.exists():
-            staging = Path(tempfile.mkdtemp(dir=self.root / "trees", prefix=".in-"))
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(dir=dest.parent, prefix=".in-"))
             for rel, sha in manifest:
                 self.put_file(path / rel)
                 target = staging / rel
@@ -159,6 +159,7 @@ class LocalStore:
         line = canonical_bytes({"k": key, "v": data}) + b"\n"
         with self._lock:
             if self._meta_fd < 0:
+                self.root.mkdir(parents=True, exist_ok=True)
                 self._meta_fd = os.open(self._meta_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             os.write(self._meta_fd, line)
             self._meta[key] = data

@@ -46,13 +46,38 @@ def import_target(target: str) -> ModuleType:
         if folder not in sys.path:
             sys.path.insert(0, folder)
         existing = sys.modules.get(name)
-        if existing is not None and os.path.abspath(getattr(existing, "__file__", "") or "") == path:
-            return existing
-        module_name = name
-    else:
-        module_name = target
-        if os.getcwd() not in sys.path:
-            sys.path.insert(0, os.getcwd())
+        if existing is not None:
+            if _is_file_of(existing, path):
+                return existing
+            raise _taken(target, name, existing, path)
+        module = _import(target, name)
+        if not _is_file_of(module, path):
+            raise _taken(target, name, module, path)
+        return module
+    module_name = target
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    return _import(target, module_name)
+
+
+def _is_file_of(module: ModuleType, path: str) -> bool:
+    """Whether ``module`` was loaded from ``path`` (a file, or a package directory)."""
+    loaded = getattr(module, "__file__", None)
+    if not loaded:
+        return False
+    real = os.path.realpath(loaded)
+    return real in (os.path.realpath(path), os.path.realpath(os.path.join(path, "__init__.py")))
+
+
+def _taken(target: str, name: str, other: ModuleType, path: str) -> LoadError:
+    # Tasks are found again by module name (worker processes, cloud runtimes): a file whose name
+    # is already another module's cannot be told apart from it.
+    where = getattr(other, "__file__", None) or "a built-in module"
+    return LoadError(f"cannot import {target}: the module name {name!r} is already taken by {where}; "
+                     "rename the file", display_path(path), 0)
+
+
+def _import(target: str, module_name: str) -> ModuleType:
     try:
         return importlib.import_module(module_name)
     except TypedflowError:

@@ -146,6 +146,12 @@ def test_check_command(tmp_path: Path) -> None:
     r = tf("check", str(broken), cwd=tmp_path)
     assert r.returncode == 1 and "broken.py:1: error: cannot import" in r.stdout
     assert "ModuleNotFoundError" in r.stdout and "Traceback" not in r.stdout + r.stderr
+    # a workflow file named like a module that is already imported (here the standard library's csv)
+    shadow = tmp_path / "csv.py"
+    shadow.write_text(good.read_text())
+    r = tf("check", str(shadow))  # (run from its own folder, Python itself would import it as csv)
+    assert r.returncode == 1 and "the module name 'csv' is already taken by" in r.stdout, r.stdout + r.stderr
+    assert "rename the file" in r.stdout
     # a module that is not there at all is named as given, not by where the loader noticed it
     r = tf("check", "no_such_module_xyz", cwd=tmp_path)
     assert r.returncode == 1 and r.stdout.startswith("no_such_module_xyz: error: cannot import no_such_module_xyz: ")

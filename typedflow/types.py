@@ -286,6 +286,8 @@ def check_json(value: Any, t: TypeRef, where: str = "value") -> str | None:
         if not isinstance(value, dict):
             return f"{where}: expected {render(t)}, got {_jtype(value)}"
         for key, v in value.items():
+            if type(key) is not str:  # JSON would turn it into a string: the value would change type
+                return f"{where}: expected {render(t)}, got a key {key!r} ({type(key).__name__}, not str)"
             err = check_json(v, t.args[0], f"{where}[{key!r}]")
             if err:
                 return err

@@ -370,3 +370,28 @@ def nan_wf(x: float) -> float:
     with pytest.raises(InputError, match='input "x": expected a finite float, got inf'):
         run(mod.nan_wf, tmp_path / "s2", x=float("inf"))
     assert not (tmp_path / "s2" / "runs").exists() or not any((tmp_path / "s2" / "runs").iterdir())
+
+
+def test_dict_keys_must_be_strings_as_inputs_and_as_outputs(tmp_path: Path) -> None:
+    from tests.conftest import import_source
+
+    src = """
+from typedflow import task, workflow
+
+@task
+def invert(weights: dict[str, float]) -> dict[str, float]:
+    return {len(k): v for k, v in weights.items()}  # type: ignore[misc]
+
+@workflow
+def keys_wf(weights: dict[str, float]) -> dict[str, float]:
+    return invert(weights=weights)
+"""
+    mod = import_source(tmp_path, src, name="dict_keys_flow")
+    with pytest.raises(InputError) as info:
+        run(mod.keys_wf, tmp_path / "s", weights={1: 1.0})
+    assert str(info.value) == 'input "weights": expected dict[str, float], got a key 1 (int, not str)'
+    assert not (tmp_path / "s").exists()
+    r = run(mod.keys_wf, tmp_path / "s", weights={"a": 1.0})
+    assert r.status == "failed"
+    assert r.failures[0].message == ("task invert: return value: expected dict[str, float], "
+                                     "got a key 1 (int, not str)")

@@ -18,7 +18,7 @@ class Problem:
     code: str
 
     def render(self) -> str:
-        return f"{self.loc.file}:{self.loc.line}: error: {self.message}  [{self.code}]"
+        return f"{self.loc}: error: {self.message}  [{self.code}]"
 
 
 class TypedflowError(Exception):

@@ -9,6 +9,8 @@ from typing import Any, Literal
 
 import attrs
 
+from typedflow.srcpaths import shown_path
+
 JSONValue = Any  # a JSON document (typed by the TypeRef that accompanies it)
 
 IR_SCHEMA_VERSION = "1"
@@ -20,7 +22,7 @@ class SourceLoc:
     line: int
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}"
+        return f"{shown_path(self.file)}:{self.line}"  # the IR keeps the stable path
 
 
 @attrs.frozen

@@ -10,7 +10,7 @@ from types import ModuleType
 from typing import Any
 
 from typedflow.errors import TypedflowError
-from typedflow.source import display_path
+from typedflow.srcpaths import display_path
 
 
 class LoadError(TypedflowError):

@@ -14,30 +14,11 @@ from types import FrameType
 from typing import Any
 
 from typedflow.ir import SourceLoc
-
-_DISPLAY: dict[str, str] = {}
-
-
-def display_path(filename: str) -> str:
-    """A path as the user typed it: relative to the working directory when under it."""
-    try:
-        return _DISPLAY[filename]
-    except KeyError:
-        pass
-    shown = filename
-    if os.path.isabs(filename):
-        try:
-            rel = os.path.relpath(filename)
-            if not rel.startswith(".."):
-                shown = rel
-        except ValueError:
-            pass
-    _DISPLAY[filename] = shown
-    return shown
+from typedflow.srcpaths import stable_path
 
 
 def frame_loc(frame: FrameType) -> SourceLoc:
-    return SourceLoc(display_path(frame.f_code.co_filename), frame.f_lineno)
+    return SourceLoc(stable_path(frame.f_code.co_filename, frame.f_globals.get("__name__")), frame.f_lineno)
 
 
 _DEF = re.compile(r"^\s*(async\s+)?def\s")
@@ -54,7 +35,7 @@ def func_loc(fn: Callable[..., Any]) -> SourceLoc:
         if _DEF.match(text):
             line += offset
             break
-    return SourceLoc(display_path(code.co_filename), line)
+    return SourceLoc(stable_path(code.co_filename, getattr(fn, "__module__", None)), line)
 
 
 def _strip_docstring(node: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.stmt]:

@@ -155,3 +155,35 @@ def test_ill_typed_binding_rejected_at_its_line(tmp_path: Path, spec: dags.DagSp
     assert spec.broken is not None
     got = {(p.loc.line, p.code) for p in info.value.problems}
     assert got == {(lines[spec.broken], "arg-type")}
+
+
+def test_compiled_output_does_not_depend_on_the_working_directory(tmp_path: Path) -> None:
+    """The IR names files relative to their import root: compiling the same file from its own
+    folder, from a parent folder or from elsewhere (an absolute path) gives the same bytes, and
+    messages still show the path as typed from the working directory."""
+    pkg = tmp_path / "proj" / "flows"
+    pkg.mkdir(parents=True)
+    (pkg / "pipe.py").write_text(PIPELINE)
+    bad = pkg / "bad.py"
+    bad.write_text(PIPELINE + "\n@workflow\ndef broken(s: str) -> TypedFile[CSV]:\n    return load(n=s)\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+
+    def tf(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "typedflow", *args], cwd=cwd, capture_output=True, text=True,
+                              check=False)
+
+    for target in ("ir", "stepfunctions", "vertex"):
+        outs = []
+        for cwd, spec in ((pkg, "pipe.py:main"), (pkg.parent, "flows/pipe.py:main"),
+                          (elsewhere, f"{pkg / 'pipe.py'}:main")):
+            done = tf(cwd, "compile", spec, "--target", target)
+            assert done.returncode == 0, done.stderr
+            outs.append(done.stdout)
+        assert outs[0] == outs[1] == outs[2], target
+    doc = loads(tf(elsewhere, "compile", f"{pkg / 'pipe.py'}:main", "--target", "ir").stdout)
+    assert doc.workflow.loc.file == "pipe.py" and {t.loc.file for t in doc.tasks} == {"pipe.py"}
+    for cwd, shown in ((pkg, "bad.py"), (pkg.parent, "flows/bad.py"), (elsewhere, str(bad))):
+        done = tf(cwd, "check", shown + ":broken")
+        assert done.returncode == 1
+        assert done.stdout.startswith(f"{shown}:"), (cwd, done.stdout)

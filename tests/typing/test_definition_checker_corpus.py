@@ -8,7 +8,6 @@ case must import cleanly.
 from __future__ import annotations
 
 import importlib.util
-import os
 import sys
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import pytest
 from tests.typing.typing_corpus import Case, Expectation, describe, load_cases
 from typedflow import WorkflowDefinitionError
 from typedflow.errors import Problem
+from typedflow.srcpaths import locate
 
 CASES = load_cases()
 
@@ -38,7 +38,7 @@ def _split(problems: tuple[Problem, ...], path: Path) -> tuple[dict[tuple[int, s
     here: dict[tuple[int, str], str] = {}
     elsewhere: list[str] = []
     for p in problems:
-        if os.path.abspath(p.loc.file) == str(path.resolve()):
+        if locate(p.loc.file) == str(path.resolve()):
             here[(p.loc.line, p.code)] = p.message
         else:
             elsewhere.append(p.render())

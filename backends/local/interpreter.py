@@ -348,19 +348,20 @@ class Interpreter:
 
     def attempts(self, template: ir.TaskTemplate, inputs: dict[str, Any], key: str,
                  known: CacheProbe | None = None, *, inline: bool = False,
-                 after: int = 0) -> tuple[Outcome | TaskError, int]:
+                 after: int = 0, use_cache: bool | None = None) -> tuple[Outcome | TaskError, int]:
         """Run a task with its retry policy (in a worker thread). ``inline``: on the scheduler thread,
         so return after the first attempt rather than sleep before a retry; ``after``: the attempts
         already made (the backoff after the last of them comes first)."""
         policy = template.retry
         attempt = after
+        cache = self.use_cache if use_cache is None else use_cache
         if after:
             self.clock.sleep(delay(policy, after, self.clock))
         while True:
             attempt += 1
             ctx = RunContext(self.run_id, self.doc.workflow.name, key, attempt, self.doc.digest, "local")
             try:
-                return self.runner.run(template, inputs, self.use_cache, ctx, known), attempt
+                return self.runner.run(template, inputs, cache, ctx, known), attempt
             except TaskError as err:
                 if inline or not self._retries(template, err, attempt):
                     return err, attempt

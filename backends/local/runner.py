@@ -12,7 +12,6 @@ from typing import Any
 from typedflow import ir
 from typedflow.codec import dumps, loads
 from typedflow.config import home
-from typedflow.context import RunContext
 from typedflow.errors import InputError
 from typedflow.running import RunOptions, RunResult, decode_value, prepare_inputs
 from typedflow.runtime.execute import TaskError
@@ -76,7 +75,7 @@ def run_ir(doc: ir.WorkflowIR, inputs: Mapping[str, Any], options: RunOptions, *
         try:
             ok, outputs = interp.run(prepared)
             if not ok and doc.workflow.on_failure is not None:
-                _run_on_failure(doc, interp, runner, prepared, run_id, options.use_cache)
+                _run_on_failure(doc, interp, prepared, run_id)
         finally:
             runner.close()
             store.close()
@@ -93,8 +92,7 @@ def run_ir(doc: ir.WorkflowIR, inputs: Mapping[str, Any], options: RunOptions, *
     return RunResult(run_id, status, outputs, value, tuple(interp.reports.values()), duration, journal.dir)
 
 
-def _run_on_failure(doc: ir.WorkflowIR, interp: Any, runner: Any, inputs: dict[str, Any], run_id: str,
-                    use_cache: bool) -> None:
+def _run_on_failure(doc: ir.WorkflowIR, interp: Any, inputs: dict[str, Any], run_id: str) -> None:
     of = doc.workflow.on_failure
     assert of is not None
     first = interp.failures[0] if interp.failures else None
@@ -110,11 +108,15 @@ def _run_on_failure(doc: ir.WorkflowIR, interp: Any, runner: Any, inputs: dict[s
     args = {a.param: resolve(a.value, env) for a in of.args}
     template = doc.task(of.task)
     key = f"on_failure/{of.task}"
+    # With its own retry policy, like any task; never cached: every failure is handled anew.
     try:
-        ctx = RunContext(run_id, doc.workflow.name, key, 1, doc.digest, "local")
-        outcome = runner.run(template, args, False, ctx)
-        interp.report(NodeReport(key, "on_failure", of.task, SUCCEEDED, attempts=1, inputs=args,
+        outcome, attempts = interp.attempts(template, args, key, use_cache=False)
+    except Exception as exc:  # the runner itself broke: report it as the handler's failure
+        outcome, attempts = TaskError(type(exc).__name__, str(exc)), 1
+    if isinstance(outcome, TaskError):
+        interp.report(NodeReport(key, "on_failure", of.task, FAILED, attempts=attempts, inputs=args,
+                                 error_type=outcome.error_type, message=outcome.message,
+                                 traceback=outcome.traceback))
+    else:
+        interp.report(NodeReport(key, "on_failure", of.task, SUCCEEDED, attempts=attempts, inputs=args,
                                  outputs=outcome.outputs, started_at=outcome.started_at, ended_at=outcome.ended_at))
-    except TaskError as err:
-        interp.report(NodeReport(key, "on_failure", of.task, FAILED, attempts=1, inputs=args,
-                                 error_type=err.error_type, message=err.message, traceback=err.traceback))

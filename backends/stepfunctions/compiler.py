@@ -116,8 +116,7 @@ class _Compiler:
         call = Call(self.names.unique(key), template, self.request(template, args, key, (), ()),
                     slot_key("n_", key), key)
         frag, _, states = emit(call, self.opts.executor_of(template.name), self.opts, root)
-        for s in states:
-            s.retry = []  # like the local interpreter: on_failure runs once
+        for s in states:  # the handler keeps its own Retry, as on every target
             s.catch = [Catcher((ALL_ERRORS,), fail.name, "$." + ON_FAILURE_ERROR_KEY)]
         connect(frag, fail_frag)
         return frag.start

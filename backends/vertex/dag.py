@@ -350,12 +350,17 @@ class Builder:
         payload = task_payload(template, f"on_failure/{of.task}", self.doc.workflow.name, self.doc.digest, plan)
         payload["on_failure"] = True
         self.executors[label] = executor(template.image or self.image, "task", payload, template.resources)
-        root.add_task(key[len("comp-"):], {
+        spec: dict[str, Any] = {
             "componentRef": {"name": key},
             "inputs": inputs,
             "dependentTasks": [handler],
             "triggerPolicy": {"strategy": "ALL_UPSTREAM_TASKS_COMPLETED"},
-        })
+            "cachingOptions": {"enableCache": False},  # every failure is handled anew, as on every target
+        }
+        retry = retry_policy(template.retry)
+        if retry:
+            spec["retryPolicy"] = retry
+        root.add_task(key[len("comp-"):], spec)
 
     # ------------------------------------------------------------------ blocks
     def block(self, nodes: tuple[ir.Node, ...], dag: Dag) -> None:

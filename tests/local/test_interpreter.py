@@ -395,3 +395,44 @@ def keys_wf(weights: dict[str, float]) -> dict[str, float]:
     assert r.status == "failed"
     assert r.failures[0].message == ("task invert: return value: expected dict[str, float], "
                                      "got a key 1 (int, not str)")
+
+
+def test_on_failure_handler_is_retried_by_its_own_policy(tmp_path: Path) -> None:
+    from tests.conftest import import_source
+
+    src = """
+from pathlib import Path
+from typedflow import Failure, Retry, task, workflow
+
+@task
+def fail(x: int) -> int:
+    raise RuntimeError(f"broken {x}")
+
+@task(retry=Retry(attempts=3, initial_delay=5.0, backoff=2.0, on=(ConnectionError,)))
+def page(failure: Failure, tally: str, ok_at: int) -> str:
+    n = len(Path(tally).read_text()) + 1 if Path(tally).exists() else 1
+    Path(tally).write_text("x" * n)
+    if ok_at < 0:
+        raise ValueError("misconfigured pager")
+    if n < ok_at:
+        raise ConnectionError(f"pager down (attempt {n})")
+    return failure.message
+
+@workflow(on_failure=page)
+def paged(x: int, tally: str, ok_at: int) -> int:
+    return fail(x=x)
+"""
+    mod = import_source(tmp_path, src, name="paged_flow")
+    cases = {3: ("succeeded", 3, [5.0, 10.0]),  # down twice, then through
+             9: ("failed", 3, [5.0, 10.0]),  # retries exhausted
+             -1: ("failed", 1, [])}  # not an error its policy retries
+    for ok_at, (status, attempts, sleeps) in cases.items():
+        fake = FakeClock()
+        tally = tmp_path / f"tally{ok_at}"
+        r = run(mod.paged, tmp_path / "s", x=1, tally=str(tally), ok_at=ok_at, _options={"clock": fake.clock()})
+        assert r.status == "failed" and r.failures[0].message == "broken 1"
+        handler = next(n for n in r.nodes if n.key == "on_failure/page")
+        assert (handler.status, handler.attempts, fake.sleeps) == (status, attempts, sleeps), ok_at
+        assert len(tally.read_text()) == attempts
+        if status == "succeeded":
+            assert handler.outputs == {"out": "broken 1"}

@@ -143,6 +143,21 @@ def failing(x: int) -> int:
     return double(explode(a))
 
 
+@task(retry=Retry(attempts=3, initial_delay=0.01, backoff=1.0, on=(Flaky,)))
+def record_failure_flaky(f: Failure, key: str) -> None:
+    """A handler whose first call fails, as a pager might: its own Retry applies."""
+    with _LOCK:
+        _ATTEMPTS[key] = _ATTEMPTS.get(key, 0) + 1
+        if _ATTEMPTS[key] == 1:
+            raise Flaky(f"{key}: pager down")
+        FAILURES.append(f)
+
+
+@workflow(on_failure=record_failure_flaky)
+def failing_flaky_handler(x: int, key: str) -> int:
+    return double(explode(x))
+
+
 # ----------------------------------------------------------------------------- files and big values
 
 

@@ -84,6 +84,19 @@ def test_failure_runs_on_failure_then_fails(aws: Aws, tmp_path: Path) -> None:
     assert there.traceback.strip().splitlines()[-1] == here.traceback.strip().splitlines()[-1]
 
 
+def test_on_failure_handler_keeps_its_retry_policy(aws: Aws, tmp_path: Path) -> None:
+    flows.FAILURES.clear()
+    local = run_local(flows.failing_flaky_handler, {"x": 1, "key": "local-handler"}, tmp_path)
+    handler = next(n for n in local.nodes if n.key == "on_failure/record_failure_flaky")
+    assert (handler.status, handler.attempts) == ("succeeded", 2)
+    remote = aws.run(flows.failing_flaky_handler.ir, {"x": 1, "key": "sfn-handler"})
+    assert remote.status == "FAILED" and remote.error == "ValueError"
+    assert [f.message for f in flows.FAILURES] == ["cannot handle 1", "cannot handle 1"]
+    failed = [e for e in aws.history(remote.arn) if e["type"] == "TaskFailed"]
+    errors = [e["taskFailedEventDetails"]["error"] for e in failed]
+    assert errors == ["ValueError", "tests.stepfunctions.sfn_flows.Flaky"]  # the task, then the handler's 1st try
+
+
 def test_large_value_is_offloaded(aws: Aws) -> None:
     remote = aws.run(flows.big_out.ir, {"kb": 300})
     assert remote.status == "SUCCEEDED", (remote.error, remote.cause)

@@ -112,6 +112,24 @@ def test_on_failure_runs_as_exit_handler_only_on_failure(tmp_path: Path) -> None
     assert not local.ok and any(n.task == "notify" and n.status == "succeeded" for n in local.nodes)
 
 
+def test_on_failure_handler_keeps_its_retry_policy(tmp_path: Path) -> None:
+    path = tmp_path / "spec.yaml"
+    path.write_text(BACKEND.compile(flows.guarded_flaky.ir, {"output": str(path)}))
+    for d in ("lc", "vc"):
+        (tmp_path / d).mkdir()
+    with pytest.raises(RuntimeError):
+        run_spec(path, {"x": -1, "counter_dir": str(tmp_path / "vc")}, tmp_path / "bad")
+    records = sorted((json.loads(p.read_text()) for p in (tmp_path / "bad").rglob("typedflow/lineage/*/*.json")),
+                     key=lambda r: (r["task"], r["attempt"]))
+    assert [(r["task"], r["attempt"], r["status"]) for r in records] == [
+        ("boom", 1, "failed"), ("notify_flaky", 1, "failed"), ("notify_flaky", 2, "succeeded")]
+    local = run_workflow(flows.guarded_flaky.ir, {"x": -1, "counter_dir": str(tmp_path / "lc")},
+                         RunOptions(store=tmp_path / "l"))
+    handler = next(n for n in local.nodes if n.task == "notify_flaky")
+    assert (handler.status, handler.attempts) == ("succeeded", 2)
+    assert sorted(p.name for p in (tmp_path / "lc").iterdir()) == sorted(p.name for p in (tmp_path / "vc").iterdir())
+
+
 def _marked(wf: Any, x: int, tmp_path: Path) -> tuple[dict[str, Any], dict[str, Any], set[str], set[str]]:
     """Runs ``wf(x, marks)`` locally and under kfp.local; (outputs, outputs, marks, marks)."""
     lm, vm = tmp_path / "lm", tmp_path / "vm"

@@ -180,6 +180,21 @@ def guarded(x: int) -> int:
     return boom(x)
 
 
+@task(retry=Retry(attempts=3, initial_delay=0.0, backoff=1.0, max_delay=0.0))
+def notify_flaky(failure: Failure, counter_dir: str) -> str:
+    """A handler whose first call fails, as a pager might: its own retry policy applies."""
+    n = len(os.listdir(counter_dir)) + 1
+    Path(counter_dir, f"attempt-{n}").write_text("x")
+    if n == 1:
+        raise ConnectionError("pager down")
+    return failure.message
+
+
+@workflow(on_failure=notify_flaky)
+def guarded_flaky(x: int, counter_dir: str) -> int:
+    return boom(x)
+
+
 @workflow
 def maybe(x: int) -> int | None:
     with when(x > 0):

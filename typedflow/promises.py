@@ -56,7 +56,11 @@ class Promise:
         tracer = self._tracer
         if tracer is not None and not self._poison:
             frame = sys._getframe(2)
-            tracer.misuse_at(frame, f"{what} of task output {self._origin} ({self._type}) inside a workflow; "
+            # Workflow inputs and map items are promises too: name what the value is.
+            origin = self._origin
+            source = (f"workflow {origin}" if origin.startswith("input ") else origin
+                      if origin.startswith("map_over ") else f"task output {origin}")
+            tracer.misuse_at(frame, f"{what} {source} ({self._type}) inside a workflow; "
                                      f"{_HINTS[code]}", code)
 
     def _poisoned(self) -> Promise:
@@ -96,15 +100,15 @@ class Promise:
         return True
 
     def __iter__(self) -> Any:
-        self._misuse("typedflow-iteration", "iterating")
+        self._misuse("typedflow-iteration", "iterating over")
         return iter(())
 
     def __contains__(self, item: Any) -> bool:
-        self._misuse("typedflow-iteration", "membership test")
+        self._misuse("typedflow-iteration", "a membership test on")
         return False
 
     def __len__(self) -> int:
-        self._misuse("typedflow-len", "len()")
+        self._misuse("typedflow-len", "len() of")
         return 0
 
     def __getitem__(self, key: Any) -> Promise:
@@ -112,11 +116,11 @@ class Promise:
         return self._poisoned()
 
     def __format__(self, spec: str) -> str:
-        self._misuse("typedflow-format", "string formatting")
+        self._misuse("typedflow-format", "string formatting of")
         return f"<{self._origin}>"
 
     def __str__(self) -> str:
-        self._misuse("typedflow-format", "str()")
+        self._misuse("typedflow-format", "str() of")
         return f"<{self._origin}>"
 
     def __repr__(self) -> str:
@@ -127,15 +131,15 @@ class Promise:
         return self._poisoned()
 
     def __int__(self) -> int:
-        self._misuse("typedflow-arithmetic", "int()")
+        self._misuse("typedflow-arithmetic", "int() of")
         return 0
 
     def __float__(self) -> float:
-        self._misuse("typedflow-arithmetic", "float()")
+        self._misuse("typedflow-arithmetic", "float() of")
         return 0.0
 
     def __index__(self) -> int:
-        self._misuse("typedflow-index", "using as an index")
+        self._misuse("typedflow-index", "indexing with")
         return 0
 
     # ------------------------------------------------------------------ comparisons → conditions
@@ -184,7 +188,7 @@ for _name in (
     "mod", "rmod", "pow", "rpow", "neg", "pos", "abs", "invert", "and", "rand", "or", "ror", "xor",
     "rxor", "lshift", "rshift", "round", "matmul",
 ):
-    setattr(Promise, f"__{_name}__", _arith("typedflow-arithmetic", "arithmetic"))
+    setattr(Promise, f"__{_name}__", _arith("typedflow-arithmetic", "arithmetic on"))
 
 
 class Cond:

@@ -169,6 +169,20 @@ def wf(source: str) -> None:
 """, "use `with when(cond):`", "map_over", "inside a @task")
 
 
+def test_misuse_names_what_the_value_is(tmp_path: Path) -> None:
+    check(tmp_path, """
+@workflow
+def wf(source: str, xs: list[int]) -> list[str]:
+    for x in xs:  # E: typedflow-iteration
+        pass
+    t = f"{source}"  # E: typedflow-format
+    u = len(ints())  # E: typedflow-len
+    return map_over(lambda v: name_of(n=v + 1), xs)  # E: typedflow-arithmetic
+""", 'iterating over workflow input "xs" (list[int]) inside a workflow',
+          'string formatting of workflow input "source" (str)', "len() of task output ints() (list[int])",
+          "arithmetic on map_over item (int)")
+
+
 def test_branch_output_outside_branch(tmp_path: Path) -> None:
     check(tmp_path, """
 @workflow

@@ -341,6 +341,9 @@ class Tracer:
                     items_arg = ir.Arg("items", items._ref, optional)
                 elif t.kind != "any":
                     self.problem(loc, f'map_over needs a list; {items._origin} is "{t}"', "arg-type")
+        elif isinstance(items, list | tuple) and _contains_promise(items):
+            self.problem(loc, "a list holding task outputs or workflow inputs cannot be passed to map_over; build "
+                              "it inside a @task, or take the list as a workflow input", "typedflow-container")
         elif isinstance(items, list | tuple):
             item_type = _literal_list_type(items)
             if item_type.kind == "any" and items:

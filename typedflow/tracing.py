@@ -17,7 +17,7 @@ from typedflow._version import __version__
 from typedflow.errors import Problem, WorkflowDefinitionError
 from typedflow.promises import Cond, Promise, comparable
 from typedflow.source import frame_loc, func_loc, return_lines
-from typedflow.types import assignable, check_json, type_ref
+from typedflow.types import assignable, breaks_value_rule, check_json, type_ref
 
 if TYPE_CHECKING:
     from typedflow.dsl import Task, Workflow
@@ -178,7 +178,10 @@ class Tracer:
         except Exception:
             err = "x"
         if err:
-            self.problem(loc, f'{what} has incompatible type "{_pytype(value)}"; expected "{dst}"', code)
+            if breaks_value_rule(err):
+                self.problem(loc, f"{what}: {err.removeprefix(param + ': ')}", code)
+            else:
+                self.problem(loc, f'{what} has incompatible type "{_pytype(value)}"; expected "{dst}"', code)
             return None
         return ir.Arg(param, ir.Const(data))
 

@@ -239,6 +239,19 @@ def field_type(t: TypeRef, name: str) -> TypeRef | None:
     return None
 
 
+# I-JSON's interoperable integers: a JSON number beyond them is rounded by a double-based reader.
+MAX_SAFE_INT = 2**53 - 1
+
+# The three rules on values (not types) that keep typed JSON the same on every target.
+_BEYOND, _FINITE, _KEY = "is beyond", "a finite float", "got a key"
+
+
+def breaks_value_rule(err: str) -> bool:
+    """Whether a :func:`check_json` error is about the value itself (an int beyond the exact range,
+    a NaN, a non-str key) rather than its type."""
+    return any(m in err for m in (_BEYOND, _FINITE, _KEY))
+
+
 _JSON_KIND = {
     "bool": (bool,),
     "str": (str,),
@@ -256,12 +269,16 @@ def check_json(value: Any, t: TypeRef, where: str = "value") -> str | None:
     if k == "none":
         return None if value is None else f"{where}: expected None, got {_jtype(value)}"
     if k == "int":
-        ok = isinstance(value, int) and not isinstance(value, bool)
-        return None if ok else f"{where}: expected int, got {_jtype(value)}"
+        if not isinstance(value, int) or isinstance(value, bool):
+            return f"{where}: expected int, got {_jtype(value)}"
+        if not -MAX_SAFE_INT <= value <= MAX_SAFE_INT:
+            return (f"{where}: int {value} {_BEYOND} ±(2**53 - 1), the integers every target carries exactly "
+                    "(Vertex passes numbers as doubles); pass it as a str")
+        return None
     if k == "float":
         ok = isinstance(value, int | float) and not isinstance(value, bool)
         if ok and not math.isfinite(value):  # typed JSON (and every digest over it) has no NaN/Infinity
-            return f"{where}: expected a finite float, got {value!r}"
+            return f"{where}: expected {_FINITE}, got {value!r}"
         return None if ok else f"{where}: expected float, got {_jtype(value)}"
     if k in _JSON_KIND:
         if not isinstance(value, _JSON_KIND[k]):
@@ -287,7 +304,7 @@ def check_json(value: Any, t: TypeRef, where: str = "value") -> str | None:
             return f"{where}: expected {render(t)}, got {_jtype(value)}"
         for key, v in value.items():
             if type(key) is not str:  # JSON would turn it into a string: the value would change type
-                return f"{where}: expected {render(t)}, got a key {key!r} ({type(key).__name__}, not str)"
+                return f"{where}: expected {render(t)}, {_KEY} {key!r} ({type(key).__name__}, not str)"
             err = check_json(v, t.args[0], f"{where}[{key!r}]")
             if err:
                 return err

@@ -169,6 +169,17 @@ def wf(source: str) -> None:
 """, "use `with when(cond):`", "map_over", "inside a @task")
 
 
+def test_constants_typed_json_cannot_carry_exactly(tmp_path: Path) -> None:
+    check(tmp_path, """
+@workflow
+def wf() -> float:
+    a = name_of(n=2**60)  # E: arg-type
+    b = strs(xs=["a", "b"])
+    return maybe(x=float("inf"))  # E: arg-type
+""", 'Argument "n" to task "name_of": int 1152921504606846976 is beyond ±(2**53 - 1)', "pass it as a str",
+          'Argument "x" to task "maybe": expected a finite float, got inf')
+
+
 def test_misuse_names_what_the_value_is(tmp_path: Path) -> None:
     check(tmp_path, """
 @workflow

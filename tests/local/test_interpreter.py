@@ -436,3 +436,29 @@ def paged(x: int, tally: str, ok_at: int) -> int:
         assert len(tally.read_text()) == attempts
         if status == "succeeded":
             assert handler.outputs == {"out": "broken 1"}
+
+
+def test_ints_beyond_the_exact_json_range_are_rejected(tmp_path: Path) -> None:
+    from tests.conftest import import_source
+
+    src = """
+from typedflow import task, workflow
+
+@task
+def double(x: int) -> int:
+    return x * 2
+
+@workflow
+def doubling(x: int) -> int:
+    return double(x=x)
+"""
+    mod = import_source(tmp_path, src, name="big_int_flow")
+    limit = 2**53 - 1
+    with pytest.raises(InputError, match=rf'input "x": int {limit + 1} is beyond ±\(2\*\*53 - 1\)'):
+        run(mod.doubling, tmp_path / "s", x=limit + 1)
+    with pytest.raises(InputError, match=rf'input "x": int {-limit - 1} is beyond'):
+        run(mod.doubling, tmp_path / "s", x=-limit - 1)
+    assert run(mod.doubling, tmp_path / "s", x=limit // 2).value == limit - 1
+    r = run(mod.doubling, tmp_path / "s", x=limit // 2 + 1)
+    assert r.status == "failed"
+    assert r.failures[0].message.startswith(f"task double: return value: int {limit + 1} is beyond")

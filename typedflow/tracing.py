@@ -477,7 +477,12 @@ def trace(wf: Workflow[Any, Any], params: list[ir.Param], returns: ir.TypeRef | 
             value = wf.fn(**{k: inputs[k] for k in wf.params if k in inputs})
         except Exception as exc:
             where = _user_frame_loc(exc.__traceback__) or loc
-            tracer.problem(where, f"workflow body raised {type(exc).__name__}: {exc}", "typedflow-trace")
+            if isinstance(exc, NameError) and exc.name == wf.fn.__name__:
+                # Traced as it is defined, the workflow's own name is not bound yet.
+                tracer.problem(where, f"workflow {wf.name!r} calls itself; a workflow is a finite graph, so "
+                                      "recursion is not supported (unroll it, or use map_over)", "typedflow-trace")
+            else:
+                tracer.problem(where, f"workflow body raised {type(exc).__name__}: {exc}", "typedflow-trace")
             value = None
             returns = None
     finally:

@@ -347,6 +347,14 @@ def wf(n: int) -> None:
 """, "ValueError: boom")
 
 
+def test_recursive_workflow_is_named_as_such(tmp_path: Path) -> None:
+    check(tmp_path, """
+@workflow
+def countdown(n: int) -> int:
+    return countdown(n=n)  # E: typedflow-trace
+""", "workflow 'countdown' calls itself", "recursion is not supported")
+
+
 def test_tasks_run_plain_outside_workflows(tmp_path: Path) -> None:
     mod = import_source(tmp_path, """
 from typedflow import task, when

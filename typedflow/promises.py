@@ -56,11 +56,7 @@ class Promise:
         tracer = self._tracer
         if tracer is not None and not self._poison:
             frame = sys._getframe(2)
-            # Workflow inputs and map items are promises too: name what the value is.
-            origin = self._origin
-            source = (f"workflow {origin}" if origin.startswith("input ") else origin
-                      if origin.startswith("map_over ") else f"task output {origin}")
-            tracer.misuse_at(frame, f"{what} {source} ({self._type}) inside a workflow; "
+            tracer.misuse_at(frame, f"{what} {_described(self._origin)} ({self._type}) inside a workflow; "
                                      f"{_HINTS[code]}", code)
 
     def _poisoned(self) -> Promise:
@@ -165,6 +161,15 @@ class Promise:
 
     def __ge__(self, other: Any) -> Cond:
         return self._compare(">=", other)
+
+
+def _described(origin: str) -> str:
+    """What a promise stands for: workflow inputs and map items are promises too, not task outputs."""
+    if origin.startswith("input "):
+        return f"workflow {origin}"
+    if origin.startswith("map_over "):
+        return origin
+    return f"task output {origin}"
 
 
 def _with_path(ref: ir.OutputRef | ir.InputRef | ir.ItemRef, name: str) -> tuple[Any, ...]:

@@ -11,8 +11,13 @@ _last: tuple[int, str] = (-1, "")
 
 def utcnow() -> str:
     """For example ``2026-11-23T20:51:37.123456Z``."""
+    return at_ns(time.time_ns())
+
+
+def at_ns(ns: int) -> str:
+    """The timestamp of ``ns`` nanoseconds since the epoch (as :func:`time.time_ns` gives)."""
     global _last
-    second, micros = divmod(time.time_ns() // 1000, 1_000_000)
+    second, micros = divmod(ns // 1000, 1_000_000)
     cached = _last
     if cached[0] != second:
         cached = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))

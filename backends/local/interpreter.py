@@ -22,7 +22,7 @@ import attrs
 from typedflow import ir
 from typedflow.context import RunContext
 from typedflow.runtime.execute import CacheProbe, Outcome, TaskError, probe
-from typedflow.timestamps import utcnow
+from typedflow.timestamps import at_ns, utcnow
 
 from .bindings import Env, holds, resolve
 from .isolation import Runner
@@ -360,9 +360,11 @@ class Interpreter:
         while True:
             attempt += 1
             ctx = RunContext(self.run_id, self.doc.workflow.name, key, attempt, self.doc.digest, "local")
+            begun = time.time_ns()  # formatted only if the attempt fails (a success carries its own)
             try:
                 return self.runner.run(template, inputs, cache, ctx, known), attempt
             except TaskError as err:
+                err.started_at = err.started_at or at_ns(begun)
                 if inline or not self._retries(template, err, attempt):
                     return err, attempt
                 self.clock.sleep(delay(policy, attempt, self.clock))
@@ -379,8 +381,8 @@ class Interpreter:
     def task_result(self, node: ir.TaskNode, block: _Block, key: str, inputs: dict[str, Any],
                     result: Outcome | TaskError, attempts: int) -> None:
         if isinstance(result, TaskError):
-            self.report(NodeReport(key, node.id, node.task, FAILED, attempts=attempts, ended_at=utcnow(),
-                                   error_type=result.error_type, message=result.message,
+            self.report(NodeReport(key, node.id, node.task, FAILED, attempts=attempts, started_at=result.started_at,
+                                   ended_at=utcnow(), error_type=result.error_type, message=result.message,
                                    traceback=result.traceback, inputs=inputs))
             block.finish(node.id, False)
             return

@@ -16,6 +16,7 @@ from typedflow.errors import InputError
 from typedflow.running import RunOptions, RunResult, decode_value, prepare_inputs
 from typedflow.runtime.execute import TaskError
 from typedflow.runtime.store import LocalStore
+from typedflow.timestamps import utcnow
 
 from .bindings import Env, resolve
 from .interpreter import FAILED, SUCCEEDED, Interpreter, NodeReport, new_run_id
@@ -115,8 +116,8 @@ def _run_on_failure(doc: ir.WorkflowIR, interp: Any, inputs: dict[str, Any], run
         outcome, attempts = TaskError(type(exc).__name__, str(exc)), 1
     if isinstance(outcome, TaskError):
         interp.report(NodeReport(key, "on_failure", of.task, FAILED, attempts=attempts, inputs=args,
-                                 error_type=outcome.error_type, message=outcome.message,
-                                 traceback=outcome.traceback))
+                                 started_at=outcome.started_at, ended_at=utcnow(), error_type=outcome.error_type,
+                                 message=outcome.message, traceback=outcome.traceback))
     else:
         interp.report(NodeReport(key, "on_failure", of.task, SUCCEEDED, attempts=attempts, inputs=args,
                                  outputs=outcome.outputs, started_at=outcome.started_at, ended_at=outcome.ended_at))

@@ -124,7 +124,7 @@ def run_request(req: dict[str, Any], *, default_store: str | None, s3: Any = Non
     except (RequestError, KeyError) as exc:
         return Result(False, error="typedflow.RequestError", cause=str(exc)[:CAUSE_LIMIT])
     inputs: dict[str, Any] = {}
-    started = ""
+    started = utcnow()  # a failed attempt's record spans it from here
     try:
         inputs = {k: resolve(v, store.get_value, lambda e: failure_value(store, doc, run_id, e))
                   for k, v in (req.get("args") or {}).items()}

@@ -462,3 +462,32 @@ def doubling(x: int) -> int:
     r = run(mod.doubling, tmp_path / "s", x=limit // 2 + 1)
     assert r.status == "failed"
     assert r.failures[0].message.startswith(f"task double: return value: int {limit + 1} is beyond")
+
+
+@pytest.mark.parametrize("isolation", ["thread", "process"])
+def test_failed_attempts_are_recorded_with_their_real_start(tmp_path: Path, counters: Path, isolation: str) -> None:
+    """A failed task's lineage record spans its attempt: it starts when the attempt did, not when
+    the record was written (which made durations negative)."""
+    import datetime as dt
+
+    from typedflow.lineage.query import iter_records
+
+    def ts(s: str | None) -> dt.datetime:
+        assert s
+        return dt.datetime.fromisoformat(s.replace("Z", "+00:00"))
+
+    store = tmp_path / "s"
+    opts = {"isolation": isolation}
+    assert run(flows.timing_out, store, x=1, _options=opts).status == "failed"
+    if isolation == "process":  # os._exit would end this process under thread isolation
+        assert run(flows.crashing, store, x=1, _options=opts).status == "failed"
+    else:
+        assert run(flows.failing, store, x=1, channel="#ml", _options=opts).status == "failed"
+    records = [rec for rec, _ in iter_records(store / "lineage" / "log.jsonl")]
+    starts = {rec.run_id: ts(rec.started_at) for rec in records if rec.kind == "run_start"}
+    failed = {rec.task: rec for rec in records if rec.kind == "task" and rec.status == "failed"}
+    assert set(failed) == {"too_slow", "crash" if isolation == "process" else "boom"}
+    for rec in failed.values():
+        assert starts[rec.run_id] <= ts(rec.started_at) <= ts(rec.ended_at), rec
+    slow = failed["too_slow"]
+    assert (ts(slow.ended_at) - ts(slow.started_at)).total_seconds() >= 0.25  # its 0.3 s timeout

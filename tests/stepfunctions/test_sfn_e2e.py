@@ -95,6 +95,14 @@ def test_on_failure_handler_keeps_its_retry_policy(aws: Aws, tmp_path: Path) -> 
     failed = [e for e in aws.history(remote.arn) if e["type"] == "TaskFailed"]
     errors = [e["taskFailedEventDetails"]["error"] for e in failed]
     assert errors == ["ValueError", "tests.stepfunctions.sfn_flows.Flaky"]  # the task, then the handler's 1st try
+    run_id = remote.arn.rsplit(":", 1)[-1]
+    keys = [o["Key"] for o in aws.s3.list_objects_v2(Bucket="typedflow-tests", Prefix=f"tf/lineage/{run_id}/")
+            .get("Contents", [])]
+    records = [json.loads(aws.s3.get_object(Bucket="typedflow-tests", Key=k)["Body"].read()) for k in keys]
+    assert sorted((r["task"], r["attempt"], r["status"]) for r in records) == [
+        ("explode", 1, "failed"), ("record_failure_flaky", 1, "failed"), ("record_failure_flaky", 2, "succeeded")]
+    for r in records:  # a failed attempt's record spans the attempt (it started before it ended)
+        assert r["started_at"] <= r["ended_at"], r
 
 
 def test_large_value_is_offloaded(aws: Aws) -> None:

@@ -36,6 +36,7 @@ class TaskError(Exception):
         self.message = message
         self.traceback = tb
         self.exc = exc
+        self.started_at = ""  # when the failed attempt began (set by whoever timed it)
 
 
 class CodeMismatchError(Exception):

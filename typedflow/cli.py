@@ -191,6 +191,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- parser
 
 
+def _positive_int(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return n
+
+
 def _add_spec(p: argparse.ArgumentParser, ir_option: bool = True) -> None:
     p.add_argument("spec", nargs="?", metavar="FILE_OR_MODULE:WORKFLOW",
                    help="the workflow, e.g. pipeline.py:training or my_pkg.flows:training")
@@ -260,7 +270,8 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
                    help="a workflow input, parsed by its declared type (JSON for lists, numbers...)")
     p.add_argument("--inputs-file", metavar="FILE", help="a JSON object of inputs")
     p.add_argument("--store", metavar="DIR", help="state directory (default $TYPEDFLOW_HOME or ./.typedflow)")
-    p.add_argument("--max-workers", type=int, metavar="N", help="tasks run at once (default 2 x cores, min 4)")
+    p.add_argument("--max-workers", type=_positive_int, metavar="N",
+                   help="tasks run at once (default 2 x cores, min 4)")
     p.add_argument("--isolation", choices=["thread", "process"], default="thread",
                    help="run tasks in threads (default) or in worker processes")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the task cache")

@@ -78,7 +78,10 @@ def prepare_inputs(doc: ir.WorkflowIR, given: Mapping[str, Any], annotations: Ma
             raise InputError("; ".join(errors))
 
     def put(path: Path, is_dir: bool) -> tuple[str, str]:
-        return store.put_dir(path) if is_dir else store.put_file(path)
+        try:
+            return store.put_dir(path) if is_dir else store.put_file(path)
+        except OSError as exc:  # an unreadable input, or a store that cannot be written
+            raise InputError(f"cannot copy input {path} into the store {store.root}: {exc}") from exc
 
     return store_input_files(doc, check_inputs(doc, data), put)
 

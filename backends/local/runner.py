@@ -28,6 +28,8 @@ from .retry import Clock
 def run_ir(doc: ir.WorkflowIR, inputs: Mapping[str, Any], options: RunOptions, *,
            annotations: Mapping[str, Any] | None = None, returns_annotation: Any = None,
            encoded: bool = False) -> RunResult:
+    if options.max_workers is not None and options.max_workers < 1:
+        raise InputError(f"max_workers must be a positive integer, got {options.max_workers}")
     root = Path(options.store) if options.store else home()
     store = LocalStore(root / "store")
     runs = root / "runs"
@@ -44,8 +46,11 @@ def run_ir(doc: ir.WorkflowIR, inputs: Mapping[str, Any], options: RunOptions, *
     else:
         prepared = prepare_inputs(doc, inputs, annotations, store, encoded=encoded or annotations is None)
         run_id = new_run_id()
-        journal = Journal.create(runs / run_id, dumps(doc), prepared,
-                                 {"workflow": doc.workflow.name, "ir_digest": doc.digest})
+        try:
+            journal = Journal.create(runs / run_id, dumps(doc), prepared,
+                                     {"workflow": doc.workflow.name, "ir_digest": doc.digest})
+        except OSError as exc:  # a store that cannot be written: say so, before any task runs
+            raise InputError(f"cannot write the run's state under {root}: {exc.strerror or exc}") from exc
     if options.listener is not None:  # the run id first: a run killed now is resumed by it
         options.listener(NodeReport(run_id, doc.workflow.name, None, "run-started",
                                     reason="resumed" if options.resume else ""))

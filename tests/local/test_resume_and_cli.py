@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.local import flows
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -97,6 +99,29 @@ def test_cli_exit_codes_and_input_parsing(tmp_path: Path) -> None:
     inputs.write_text(json.dumps({"xs": [3]}))
     r = tf("run", "tests.local.flows:fanout", "--inputs-file", str(inputs), "--store", str(tmp_path))
     assert json.loads(r.stdout) == {"mean": 7.0, "total": 7}
+
+
+def test_cli_unusable_store_or_worker_count_is_bad_input(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    r = tf("run", "tests.local.flows:diamond", "--input", "x=1", "--store", str(blocker))
+    assert r.returncode == 2 and r.stderr.strip() == (
+        f"typedflow: bad input: cannot write the run's state under {blocker}: Not a directory"), r.stderr
+    data = tmp_path / "d.csv"
+    data.write_text("a\n1\n")
+    r = tf("run", "tests.local.flows:two_files", "--input", f"a={data}", "--input", f"b={data}",
+           "--store", str(blocker / "sub"))
+    assert r.returncode == 2 and r.stderr.startswith(f"typedflow: bad input: cannot copy input {data} into the store")
+    assert "Traceback" not in r.stderr
+    for n in ("0", "-3", "two"):
+        r = tf("run", "tests.local.flows:diamond", "--input", "x=1", "--max-workers", n, "--store", str(tmp_path))
+        assert r.returncode == 2 and f"--max-workers: expected a positive integer, got '{n}'" in r.stderr
+    from typedflow.errors import InputError
+    from typedflow.running import RunOptions, run_workflow
+
+    with pytest.raises(InputError, match="max_workers must be a positive integer, got 0"):
+        run_workflow(flows.diamond, {"x": 1}, RunOptions(store=tmp_path / "api", max_workers=0))
+    assert not (tmp_path / "api").exists()
 
 
 def test_cli_file_input_and_ir_run(tmp_path: Path) -> None:

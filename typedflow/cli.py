@@ -121,7 +121,11 @@ def cmd_compile(args: argparse.Namespace) -> int:
     doc, _ = _load_ir(args)
     options = {k: v for k, v in vars(args).items() if k not in ("func", "backend_obj")}
     text = backend.compile(doc, options)
-    _write_output(text, args.output)
+    try:
+        _write_output(text, args.output)
+    except OSError as exc:  # a directory, a read-only place: nothing was written
+        _err(f"typedflow: cannot write {args.output}: {exc.strerror or exc}")
+        return EXIT_USAGE
     if args.output:
         _err(f"wrote {args.output} ({len(text.encode())} bytes, target {backend.name})")
     return EXIT_OK

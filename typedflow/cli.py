@@ -87,7 +87,11 @@ def _load_ir(args: argparse.Namespace) -> tuple[Any, Any]:
     from typedflow.codec import loads
 
     if getattr(args, "ir", None):
-        return loads(Path(args.ir).read_bytes()), None
+        try:
+            data = Path(args.ir).read_bytes()
+        except OSError as exc:
+            raise LoadError(f"cannot read the IR document {args.ir}: {exc.strerror or exc}") from None
+        return loads(data), None
     if not args.spec:
         raise LoadError("name a workflow as FILE_OR_MODULE:WORKFLOW, or pass --ir FILE")
     wf = load_workflow(args.spec)

@@ -189,12 +189,16 @@ def test_compile_help_lists_targets_and_unknown_target(tmp_path: Path) -> None:
     assert r.returncode == 2 and "unknown target 'nope'; installed targets: ir" in r.stderr
 
 
-def test_compile_into_a_directory_is_refused_cleanly(tmp_path: Path) -> None:
+def test_compile_output_and_ir_files_that_cannot_be_used_are_refused_cleanly(tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
     r = tf("compile", "tests.local.flows:diamond", "--target", "ir", "-o", str(out))
     assert r.returncode == 2 and r.stderr.strip() == f"typedflow: cannot write {out}: Is a directory", r.stderr
     assert list(tmp_path.iterdir()) == [out] and list(out.iterdir()) == []  # no temp file left behind
+    for cmd in (("run",), ("compile", "--target", "ir")):
+        r = tf(*cmd, "--ir", str(tmp_path / "missing.ir.json"))
+        assert r.returncode == 2 and "Traceback" not in r.stderr
+        assert f"error: cannot read the IR document {tmp_path / 'missing.ir.json'}: No such file" in r.stderr
 
 
 def test_workflow_call_outside_runs_locally(tmp_path: Path, monkeypatch: object) -> None:

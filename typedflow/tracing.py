@@ -251,6 +251,10 @@ class Tracer:
     def call_workflow(self, sub: Workflow[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any],
                       frame: FrameType) -> Any:
         loc = frame_loc(user_frame(frame))
+        if sub.problems:  # its definition failed (collected by `typedflow check`): one error here
+            self.problem(loc, f'workflow "{sub.name}" cannot be used: its definition has errors (see above)',
+                         "typedflow-untyped")
+            return Promise(self, ir.Const(None), ir.TypeRef("any"), None, sub.name)
         sub_ir = sub.ir
         w = sub_ir.workflow
         for tmpl in sub_ir.tasks:
@@ -383,6 +387,8 @@ class Tracer:
             builder.result, builder.result_type = ir.Const(None), ir.TypeRef("none")
         else:
             self.problem(loc, f"map_over's function must return a task output, got {_pytype(result)}", "return-value")
+        if builder.result_type.kind == "any":  # its body already had an error: no follow-on errors
+            return Promise(self, ir.Const(None), ir.TypeRef("any"), None, "map_over()")
         return Promise(self, ir.OutputRef(map_id, "out"), ir.TypeRef("list", (builder.result_type,)), outer,
                        "map_over()")
 

@@ -182,6 +182,26 @@ def test_check_command(tmp_path: Path) -> None:
     assert r.returncode == 1 and r.stdout.startswith("no_such_module_xyz: error: cannot import no_such_module_xyz: ")
 
 
+def test_check_reports_a_broken_sub_workflow_once_where_it_is_used(tmp_path: Path) -> None:
+    src = tmp_path / "layered.py"
+    src.write_text(
+        "from typedflow import map_over, task, workflow\n"
+        "@task\ndef inc(x: int) -> int:\n    return x\n"
+        "@task\ndef total(xs: list[int]) -> int:\n    return 0\n"
+        "@workflow\ndef inner(x: int) -> int:\n    return inc(x=str(x))\n"
+        "@workflow\ndef outer(xs: list[int]) -> int:\n"
+        "    ys = map_over(lambda x: inner(x=x), xs)\n"
+        "    return total(xs=ys)\n")
+    r = tf("check", str(src), cwd=tmp_path)
+    assert r.returncode == 1
+    assert r.stdout.splitlines() == [
+        'layered.py:10: error: str() of workflow input "x" (int) inside a workflow; format it inside a @task  '
+        "[typedflow-format]",
+        'layered.py:13: error: workflow "inner" cannot be used: its definition has errors (see above)  '
+        "[typedflow-untyped]",
+    ], r.stdout
+
+
 def test_compile_help_lists_targets_and_unknown_target(tmp_path: Path) -> None:
     r = tf("compile", "--help")
     assert r.returncode == 0 and "ir (" in r.stdout

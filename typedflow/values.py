@@ -52,6 +52,21 @@ def _handle_structure_factory(tp: Any) -> Callable[[Any, Any], Any]:
     return structure
 
 
+def _is_tuple(tp: Any) -> bool:
+    return typing.get_origin(tp) is tuple
+
+
+def _tuple_unstructure_factory(tp: Any) -> Callable[[Any], list[Any]]:
+    """Tuples are JSON lists, element by element (cattrs would keep a tuple, which typed JSON is not)."""
+    args = typing.get_args(tp)
+    if len(args) == 2 and args[1] is Ellipsis:
+        each = converter.get_unstructure_hook(args[0])
+        return lambda v: [each(x) for x in v]
+    hooks = [converter.get_unstructure_hook(a) for a in args]
+    return lambda v: [h(x) for h, x in zip(hooks, v, strict=True)]
+
+
+converter.register_unstructure_hook_factory(_is_tuple, _tuple_unstructure_factory)
 converter.register_unstructure_hook_func(_is_handle, _unstructure_handle)
 converter.register_structure_hook_factory(_is_handle, _handle_structure_factory)
 

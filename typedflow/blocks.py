@@ -43,7 +43,7 @@ def otherwise() -> _Branch:
     return _Branch(None, otherwise=True)
 
 
-def map_over(fn: Callable[[T], R], items: list[T], *, max_concurrency: int | None = None) -> list[R]:
+def map_over(fn: Callable[[T], R], items: list[T] | tuple[T, ...], *, max_concurrency: int | None = None) -> list[R]:
     """Apply ``fn`` (which calls tasks) to every element of ``items``, concurrently; the results in
     item order. Outside a workflow it is a plain list comprehension."""
     tracer = tracing.current()

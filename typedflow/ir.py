@@ -40,7 +40,7 @@ class TypeRef:
     type, tuple: n, optional: 1). ``name`` is ``module:Qualname`` for enum/record and the format key
     for file/directory; ``lineage`` lists what the name is assignable to (record bases, format
     ancestors); ``fields`` are record fields; ``members`` enum values; ``flavor`` the record's Python
-    flavor (attrs, dataclass, namedtuple).
+    flavor (attrs, dataclass, namedtuple), or ``tuple`` for a list declared ``tuple[T, ...]``.
     """
 
     kind: str

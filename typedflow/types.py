@@ -97,8 +97,10 @@ def _convert(tp: Any, seen: tuple[Any, ...]) -> TypeRef:
             raise UnsupportedType(f"{_show(tp)}: dictionaries must have str keys, e.g. dict[str, float]")
         return TypeRef("dict", (_convert(args[1], seen),))
     if origin is tuple:
-        if not args or (len(args) == 2 and args[1] is Ellipsis):
-            raise UnsupportedType(f"{_show(tp)}: tuples need fixed element types; use list[T] for sequences")
+        if len(args) == 2 and args[1] is Ellipsis:  # tuple[T, ...]: a JSON list, decoded as a tuple
+            return TypeRef("list", (_convert(args[0], seen),), flavor="tuple")
+        if not args:
+            raise UnsupportedType(f"{_show(tp)}: needs type arguments, e.g. tuple[int, str] or tuple[str, ...]")
         if args == ((),):
             args = ()
         return TypeRef("tuple", tuple(_convert(a, seen) for a in args))
@@ -184,6 +186,8 @@ def render(t: TypeRef) -> str:
         return "None"
     if k in ("list", "dict"):
         inner = render(t.args[0])
+        if k == "list" and t.flavor == "tuple":
+            return f"tuple[{inner}, ...]"
         return f"list[{inner}]" if k == "list" else f"dict[str, {inner}]"
     if k == "tuple":
         return "tuple[" + ", ".join(render(a) for a in t.args) + "]"
@@ -217,10 +221,14 @@ def assignable(src: TypeRef, dst: TypeRef) -> bool:
         return False
     if sk in _NUMERIC_RANK and dk in _NUMERIC_RANK:
         return _NUMERIC_RANK[sk] <= _NUMERIC_RANK[dk]
+    if dk == "list" and dst.flavor == "tuple":  # tuple[T, ...] is covariant, and takes fixed tuples of T
+        if sk == "tuple":
+            return all(assignable(a, dst.args[0]) for a in src.args)
+        return sk == "list" and src.flavor == "tuple" and assignable(src.args[0], dst.args[0])
     if sk != dk:
         return False
     if sk in ("list", "dict"):
-        return src.args == dst.args
+        return src.flavor == dst.flavor and src.args == dst.args
     if sk == "tuple":
         return len(src.args) == len(dst.args) and all(map(assignable, src.args, dst.args))
     if sk in ("record", "file", "directory"):

@@ -491,3 +491,47 @@ def test_failed_attempts_are_recorded_with_their_real_start(tmp_path: Path, coun
         assert starts[rec.run_id] <= ts(rec.started_at) <= ts(rec.ended_at), rec
     slow = failed["too_slow"]
     assert (ts(slow.ended_at) - ts(slow.started_at)).total_seconds() >= 0.25  # its 0.3 s timeout
+
+
+def test_tuples_fixed_and_variadic_cross_task_boundaries(tmp_path: Path) -> None:
+    """Tuples are typed JSON lists: a task may return one (fixed or ``tuple[T, ...]``), a workflow
+    may take one, and the Python API gives tuples back."""
+    from tests.conftest import import_source
+
+    src = """
+import attrs
+from typedflow import map_over, task, workflow
+
+@attrs.frozen
+class Config:
+    name: str
+    tags: tuple[str, ...] = ()
+
+@task
+def split(cfg: Config) -> tuple[str, int]:
+    return (cfg.name, len(cfg.tags))
+
+@task
+def shout(tag: str) -> str:
+    return tag.upper()
+
+@task
+def tags_of(cfg: Config) -> tuple[str, ...]:
+    return cfg.tags
+
+@task
+def join(head: tuple[str, int], loud: list[str], dims: tuple[int, ...]) -> tuple[str, ...]:
+    return (head[0], str(head[1]), *loud, *map(str, dims))
+
+@workflow
+def tuples(cfg: Config, dims: tuple[int, ...]) -> tuple[str, ...]:
+    return join(head=split(cfg=cfg), loud=map_over(shout, tags_of(cfg=cfg)), dims=dims)
+"""
+    mod = import_source(tmp_path, src, name="tuple_flow")
+    cfg = mod.Config("m", ("a", "b"))
+    r = run(mod.tuples, tmp_path / "s", cfg=cfg, dims=(3, 4))
+    assert r.ok, r.failures
+    assert r.value == ("m", "2", "A", "B", "3", "4") and r.outputs == {"out": ["m", "2", "A", "B", "3", "4"]}
+    assert str(mod.tuples.ir.workflow.returns) == "tuple[str, ...]"
+    with pytest.raises(InputError, match=r'input "dims"\[1\]: expected int, got str'):
+        run(mod.tuples, tmp_path / "s", cfg=cfg, dims=(3, "x"))

@@ -31,6 +31,7 @@ PARITY = [
     (flows.big, {"kb": 300}),
     (flows.nested, {"n": 4, "k": 3}),
     (flows.nested, {"n": 2, "k": 0}),
+    (flows.tuples, {"s": "ab", "dims": [3, 4]}),
 ]
 
 

@@ -69,6 +69,11 @@ def test_retried_task(tmp_path: Path) -> None:
     assert len(list((tmp_path / "vc").iterdir())) == 3
 
 
+def test_fixed_and_variadic_tuples(tmp_path: Path) -> None:
+    local, vertex, _ = both(flows.tuples, {"s": "ab", "dims": [3, 4]}, tmp_path)
+    assert vertex == local == {"out": ["ab", "2", "A", "B", "3", "4"]}
+
+
 def test_typed_file_between_tasks(tmp_path: Path) -> None:
     local, vertex, _ = both(flows.files, {"rows": 7}, tmp_path)
     assert vertex == local == {"out": 7}

@@ -283,3 +283,31 @@ def operand_escapes(x: int) -> int:
     with when(y == 20):
         double(x)
     return x
+
+
+# ----------------------------------------------------------------------------- tuples
+
+
+@task
+def split_pair(s: str) -> tuple[str, int]:
+    return (s, len(s))
+
+
+@task
+def letters(s: str) -> tuple[str, ...]:
+    return tuple(s)
+
+
+@task
+def upper(c: str) -> str:
+    return c.upper()
+
+
+@task
+def joined(head: tuple[str, int], loud: list[str], dims: tuple[int, ...]) -> tuple[str, ...]:
+    return (head[0], str(head[1]), *loud, *map(str, dims))
+
+
+@workflow
+def tuples(s: str, dims: tuple[int, ...]) -> tuple[str, ...]:
+    return joined(split_pair(s), map_over(upper, letters(s)), dims)

@@ -50,7 +50,7 @@ def parse_inputs(doc: ir.WorkflowIR, pairs: Sequence[str], inputs_file: str | No
             errors.append(_unknown(name, list(params)))
             continue
         t = p.type.args[0] if p.type.kind == "optional" else p.type
-        if t.kind in ("str", "datetime", "date", "enum") and not raw.startswith('"'):
+        if t.kind in ("str", "bytes", "datetime", "date", "enum") and not raw.startswith('"'):
             values[name] = raw
         elif t.kind in ("file", "directory"):
             uri = str(Path(raw).absolute()) if local_files and "://" not in raw else raw

@@ -8,6 +8,7 @@ not the reverse; records and formats are nominal with subclassing (``TypedFile[S
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import datetime as dt
 import enum
@@ -291,6 +292,11 @@ def check_json(value: Any, t: TypeRef, where: str = "value") -> str | None:
     if k in _JSON_KIND:
         if not isinstance(value, _JSON_KIND[k]):
             return f"{where}: expected {k}, got {_jtype(value)}"
+        if k == "bytes":
+            try:
+                base64.b64decode(str(value), validate=True)
+            except ValueError:
+                return f"{where}: expected bytes as base64 text, got {value!r}"
         if k in ("datetime", "date"):
             try:
                 (dt.datetime if k == "datetime" else dt.date).fromisoformat(str(value))

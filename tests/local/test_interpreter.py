@@ -535,3 +535,32 @@ def tuples(cfg: Config, dims: tuple[int, ...]) -> tuple[str, ...]:
     assert str(mod.tuples.ir.workflow.returns) == "tuple[str, ...]"
     with pytest.raises(InputError, match=r'input "dims"\[1\]: expected int, got str'):
         run(mod.tuples, tmp_path / "s", cfg=cfg, dims=(3, "x"))
+
+
+def test_command_line_scalars_are_raw_text_and_bytes_must_be_base64(tmp_path: Path) -> None:
+    from tests.conftest import import_source
+    from typedflow.inputs import check_inputs, parse_inputs
+
+    src = """
+import datetime as dt
+from typedflow import task, workflow
+
+@task
+def size(blob: bytes, day: dt.date) -> str:
+    return f"{len(blob)}@{day.isoformat()}"
+
+@workflow
+def blob_wf(blob: bytes, day: dt.date) -> str:
+    return size(blob=blob, day=day)
+"""
+    mod = import_source(tmp_path, src, name="bytes_flow")
+    doc = mod.blob_wf.ir
+    assert parse_inputs(doc, ["blob=aGk=", "day=2026-01-02"], None) == {"blob": "aGk=", "day": "2026-01-02"}
+    assert parse_inputs(doc, ['blob="aGk="', "day=2026-01-02"], None)["blob"] == "aGk="  # JSON text too
+    with pytest.raises(InputError) as info:
+        check_inputs(doc, parse_inputs(doc, ["blob=!!", "day=2026-13-02"], None))
+    assert str(info.value).split("; ") == ["input \"blob\": expected bytes as base64 text, got '!!'",
+                                           "input \"day\": expected an ISO-8601 date, got '2026-13-02'"]
+    import datetime as dt
+
+    assert run(mod.blob_wf, tmp_path / "s", blob=b"hi", day=dt.date(2026, 1, 2)).value == "2@2026-01-02"

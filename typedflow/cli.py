@@ -275,7 +275,8 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
                                    "1 when the workflow fails, 2 on bad input.")
     _add_spec(p)
     p.add_argument("--input", action="append", metavar="NAME=VALUE",
-                   help="a workflow input, parsed by its declared type (JSON for lists, numbers...)")
+                   help="a workflow input by its declared type: plain text for str, bytes (base64), dates and enums; "
+                        "a path for files; JSON otherwise; null for None")
     p.add_argument("--inputs-file", metavar="FILE", help="a JSON object of inputs")
     p.add_argument("--store", metavar="DIR", help="state directory (default $TYPEDFLOW_HOME or ./.typedflow)")
     p.add_argument("--max-workers", type=_positive_int, metavar="N",

@@ -49,8 +49,11 @@ def parse_inputs(doc: ir.WorkflowIR, pairs: Sequence[str], inputs_file: str | No
         if p is None:
             errors.append(_unknown(name, list(params)))
             continue
-        t = p.type.args[0] if p.type.kind == "optional" else p.type
-        if t.kind in ("str", "bytes", "datetime", "date", "enum") and not raw.startswith('"'):
+        optional = p.type.kind == "optional"
+        t = p.type.args[0] if optional else p.type
+        if optional and raw == "null":  # JSON's null is None; the text "null" is written '"null"'
+            values[name] = None
+        elif t.kind in ("str", "bytes", "datetime", "date", "enum") and not raw.startswith('"'):
             values[name] = raw
         elif t.kind in ("file", "directory"):
             uri = str(Path(raw).absolute()) if local_files and "://" not in raw else raw

@@ -564,3 +564,24 @@ def blob_wf(blob: bytes, day: dt.date) -> str:
     import datetime as dt
 
     assert run(mod.blob_wf, tmp_path / "s", blob=b"hi", day=dt.date(2026, 1, 2)).value == "2@2026-01-02"
+
+
+def test_command_line_null_is_none_for_optional_inputs(tmp_path: Path) -> None:
+    from tests.conftest import import_source
+    from typedflow.inputs import parse_inputs
+
+    src = """
+from typedflow import TypedFile, task, workflow
+
+@task
+def echo(s: str | None, n: int | None, f: TypedFile | None) -> str:
+    return f"{s!r}|{n!r}|{f is None}"
+
+@workflow
+def opt_wf(s: str | None, n: int | None, f: TypedFile | None = None) -> str:
+    return echo(s=s, n=n, f=f)
+"""
+    doc = import_source(tmp_path, src, name="optional_flow").opt_wf.ir
+    assert parse_inputs(doc, ["s=null", "n=null", "f=null"], None) == {"s": None, "n": None, "f": None}
+    assert parse_inputs(doc, ['s="null"', "n=3"], None) == {"s": "null", "n": 3}  # the text itself, as JSON
+    assert parse_inputs(doc, ["s=hello"], None) == {"s": "hello"}

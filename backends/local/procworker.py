@@ -15,10 +15,33 @@ from typedflow.runtime.execute import CacheProbe, TaskError, execute
 from typedflow.runtime.store import LocalStore
 
 
+def _load_main(path: str) -> None:
+    """The parent's script, loaded as ``__mp_main__`` (as multiprocessing does: its ``if __name__ ==
+    "__main__"`` block does not run); its tasks are then found under ``__main__`` as the IR names them."""
+    from typedflow.dsl import TASKS
+
+    spec = importlib.util.spec_from_file_location("__mp_main__", path)
+    if spec is None or spec.loader is None:
+        return
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["__mp_main__"] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception:
+        del sys.modules["__mp_main__"]
+        return
+    for (mod, qualname), task in list(TASKS.items()):
+        if mod == "__mp_main__":
+            TASKS[("__main__", qualname)] = task
+
+
 def _load_modules(modules: dict[str, str]) -> None:
     """Make the parent's script modules importable under the same names."""
     for name, path in modules.items():
-        if name in sys.modules or name == "__main__":
+        if name == "__main__":
+            _load_main(path)
+            continue
+        if name in sys.modules:
             continue
         try:
             importlib.import_module(name)

@@ -585,3 +585,35 @@ def opt_wf(s: str | None, n: int | None, f: TypedFile | None = None) -> str:
     assert parse_inputs(doc, ["s=null", "n=null", "f=null"], None) == {"s": None, "n": None, "f": None}
     assert parse_inputs(doc, ['s="null"', "n=3"], None) == {"s": "null", "n": 3}  # the text itself, as JSON
     assert parse_inputs(doc, ["s=hello"], None) == {"s": "hello"}
+
+
+def test_process_isolation_runs_tasks_defined_in_a_script(tmp_path: Path) -> None:
+    """Tasks defined in the script being run (module ``__main__``) reach worker processes: the
+    worker loads the script as ``__mp_main__``, so its ``if __name__ == "__main__"`` block runs once."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "pipeline_script.py"
+    script.write_text(f"""
+from pathlib import Path
+from typedflow import map_over, task, workflow
+from typedflow.running import RunOptions, run_workflow
+
+@task
+def square(x: int) -> int:
+    return x * x
+
+@workflow
+def squares(xs: list[int]) -> list[int]:
+    return map_over(square, xs)
+
+if __name__ == "__main__":
+    with open({str(tmp_path / "main-ran")!r}, "a") as fh:
+        fh.write("x")
+    r = run_workflow(squares, {{"xs": [1, 2, 3]}}, RunOptions(store={str(tmp_path / "s")!r}, isolation="process"))
+    print(r.status, r.value, [f.message for f in r.failures])
+""")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "succeeded [1, 4, 9] []"
+    assert (tmp_path / "main-ran").read_text() == "x"

@@ -169,8 +169,9 @@ class ProcessRunner:
             and "site-packages" not in (m.__file__ or "") and "/lib/python" not in (m.__file__ or "")
         }
         main = sys.modules.get("__main__")
-        if getattr(main, "__file__", None) and getattr(main, "__spec__", None) is None:
-            self.modules["__main__"] = main.__file__  # a script's tasks: the worker loads it as __mp_main__
+        script = getattr(main, "__file__", None)
+        if script and getattr(main, "__spec__", None) is None:
+            self.modules["__main__"] = script  # a script's tasks: the worker loads it as __mp_main__
 
     def inline_ok(self, template: ir.TaskTemplate, alone: bool) -> bool:
         # Waiting for the worker on the scheduler thread spares two thread hand-offs per task; with

@@ -168,10 +168,13 @@ class ProcessRunner:
             if getattr(m, "__file__", None) and not name.startswith(("typedflow", "_"))
             and "site-packages" not in (m.__file__ or "") and "/lib/python" not in (m.__file__ or "")
         }
+        # A script's tasks (module __main__): the worker loads the file as __mp_main__. Not a package's
+        # __main__ (``python -m typedflow``, ``-m pytest``): loading that would run its command again.
         main = sys.modules.get("__main__")
         script = getattr(main, "__file__", None)
-        if script and getattr(main, "__spec__", None) is None:
-            self.modules["__main__"] = script  # a script's tasks: the worker loads it as __mp_main__
+        spec = getattr(main, "__spec__", None)
+        if script and (spec is None or not spec.name.endswith("__main__")):
+            self.modules["__main__"] = script
 
     def inline_ok(self, template: ir.TaskTemplate, alone: bool) -> bool:
         # Waiting for the worker on the scheduler thread spares two thread hand-offs per task; with

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -163,6 +165,22 @@ def cmd_worker(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- run
 
 
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """File descriptor 1 and ``sys.stdout`` point at stderr inside the block."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    before, sys.stdout = sys.stdout, sys.stderr
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+        sys.stdout = before
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from typedflow.progress import make_listener
     from typedflow.running import RunOptions, run_ir
@@ -181,7 +199,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         resume=args.resume,
         listener=listener,
     )
-    result = run_ir(doc, inputs, options, encoded=True)
+    with _stdout_to_stderr():  # what tasks print (print(), C code, child processes) must not reach jq
+        result = run_ir(doc, inputs, options, encoded=True)
     finish(result)
     if result.ok:
         outs = result.outputs

@@ -269,6 +269,7 @@ def crash_mid_chain(x: int, tag: str) -> int:
 
 @task
 def shout(x: int) -> int:
+    print("printed by the task")
     os.write(1, b"written to fd 1 by the task\n")  # as C code or a child process would
     subprocess.run(["echo", "a child process on fd 1"], check=True)
     return x + 1

@@ -86,6 +86,13 @@ def test_cli_stdout_is_only_the_outputs(tmp_path: Path) -> None:
     events = [json.loads(line) for line in r.stderr.splitlines()]
     assert events[-1]["event"] == "run" and events[-1]["status"] == "succeeded"
     assert events[0] == {"event": "start", "run_id": events[-1]["run_id"], "workflow": "diamond", "resumed": False}
+    # what a task prints, writes to fd 1 or lets a child process write goes to stderr, in both isolations
+    for isolation in ("thread", "process"):
+        r = tf("run", "tests.local.flows:noisy", "--input", "x=1", "--store", str(tmp_path), "--no-cache",
+               "--isolation", isolation, "--log-format", "plain")
+        assert r.returncode == 0 and json.loads(r.stdout) == 2, (isolation, r.stdout, r.stderr)
+        for text in ("printed by the task", "written to fd 1 by the task", "a child process on fd 1"):
+            assert text in r.stderr, (isolation, text)
 
 
 def test_cli_exit_codes_and_input_parsing(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from typedflow._version import __version__
 from typedflow.blocks import map_over, otherwise, when
 from typedflow.context import RunContext, current_run
 from typedflow.dsl import Resources, Retry, Task, Workflow, task, workflow
-from typedflow.errors import TaskDefinitionError, TypedflowError, WorkflowDefinitionError
+from typedflow.errors import TaskDefinitionError, TypedflowError, WorkflowDefinitionError, WorkflowFailedError
 from typedflow.failure import Failure
 from typedflow.files import TypedDirectory, TypedFile
 from typedflow.formats import Format
@@ -37,6 +37,7 @@ __all__ = [
     "TypedflowError",
     "Workflow",
     "WorkflowDefinitionError",
+    "WorkflowFailedError",
     "__version__",
     "current_run",
     "map_over",

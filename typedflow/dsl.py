@@ -12,7 +12,7 @@ from typing import Any, Generic, ParamSpec, TypeVar, overload
 import attrs
 
 from typedflow import ir
-from typedflow.errors import Problem, TaskDefinitionError, WorkflowDefinitionError
+from typedflow.errors import Problem, TaskDefinitionError, WorkflowDefinitionError, WorkflowFailedError
 from typedflow.source import code_digest, func_loc
 from typedflow.types import UnsupportedType, check_json, is_namedtuple, type_ref
 
@@ -289,7 +289,10 @@ class Workflow(Generic[P, R_co]):
         from typedflow.running import run
 
         bound = inspect.signature(self.fn).bind(*args, **kwargs)
-        return run(self, **bound.arguments).value  # type: ignore[no-any-return]
+        result = run(self, **bound.arguments)
+        if not result.ok:  # a call returns the value or raises, like the function it stands for
+            raise WorkflowFailedError(self.name, result.run_id, result.failures)
+        return result.value  # type: ignore[no-any-return]
 
     def __repr__(self) -> str:
         return f"<workflow {self.name}>"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import attrs
 
@@ -56,3 +57,17 @@ class IRValidationError(TypedflowError):
 
 class InputError(TypedflowError):
     """A workflow input that does not match its declared type."""
+
+
+class WorkflowFailedError(TypedflowError):
+    """A workflow called as a function (outside any workflow) ran locally and failed."""
+
+    def __init__(self, workflow: str, run_id: str, failures: Sequence[Any]) -> None:
+        self.workflow = workflow
+        self.run_id = run_id
+        self.failures = tuple(failures)  # the failed nodes' reports: key, task, error, traceback
+        first = self.failures[0] if self.failures else None
+        what = (f"node {first.key} (task {first.task}) failed after {first.attempts} attempt(s): "
+                f"{first.error_type}: {first.message}" if first is not None else "it failed")
+        more = f" (and {len(self.failures) - 1} more failed node(s))" if len(self.failures) > 1 else ""
+        super().__init__(f"workflow {workflow!r}, run {run_id}: {what}{more}")

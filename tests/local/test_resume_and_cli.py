@@ -235,9 +235,17 @@ def test_workflow_call_outside_runs_locally(tmp_path: Path, monkeypatch: object)
     mp.setenv("TYPEDFLOW_HOME", str(tmp_path))
     try:
         assert flows.diamond(x=3) == 12
+        from typedflow import WorkflowFailedError
+
+        with pytest.raises(WorkflowFailedError) as info:  # a failed run raises, it does not return None
+            flows.failing(x=1, channel="#ops")
     finally:
         mp.undo()
     assert (tmp_path / "runs").exists()
+    err = info.value
+    assert str(err) == (f"workflow 'failing', run {err.run_id}: node boom (task boom) failed after 1 attempt(s): "
+                        "ValueError: bad value 1")
+    assert [f.key for f in err.failures] == ["boom"] and "raise ValueError" in err.failures[0].traceback
 
 
 def test_a_closed_progress_pipe_does_not_stop_the_run(tmp_path: Path) -> None:

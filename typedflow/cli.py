@@ -33,15 +33,27 @@ def _err(msg: str) -> None:
 # ----------------------------------------------------------------------------- check
 
 
+def _expand_dirs(targets: Sequence[str]) -> list[str]:
+    """A directory stands for the ``.py`` files directly in it (not ``__init__.py``), sorted."""
+    out: list[str] = []
+    for t in targets:
+        if os.path.isdir(t) and not os.path.exists(os.path.join(t, "__init__.py")):
+            out += sorted(str(p) for p in Path(t).glob("*.py") if p.name != "__init__.py") or [t]
+        else:
+            out.append(t)
+    return out
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from typedflow import dsl
     from typedflow.loader import import_target, split_spec
 
     problems: list[str] = []
+    targets = _expand_dirs(args.targets)
     dsl.COLLECT[0] = True
     n_wf_before, n_task_before = len(dsl.WORKFLOWS), len(dsl.ALL_TASKS)
     try:
-        for spec in args.targets:
+        for spec in targets:
             try:
                 import_target(split_spec(spec)[0])
             except LoadError as exc:
@@ -66,7 +78,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.mypy:
         from typedflow.checking import run_mypy
 
-        mypy_lines, _ = run_mypy([split_spec(s)[0] for s in args.targets])
+        mypy_lines, _ = run_mypy([split_spec(s)[0] for s in targets])
         problems.extend(mypy_lines)
     for line in problems:
         print(line)
@@ -260,7 +272,8 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="trace every workflow in a module and report all wiring errors",
                        description="Import FILE_OR_MODULE, trace every workflow and report every error as "
                                    "path:line: error: message, like mypy. Exit 1 on any error.")
-    p.add_argument("targets", nargs="+", metavar="FILE_OR_MODULE")
+    p.add_argument("targets", nargs="+", metavar="FILE_OR_MODULE",
+                   help="workflow files, modules, or folders (their .py files)")
     p.add_argument("--mypy", action="store_true", help="also run mypy with the typedflow plugin")
     p.set_defaults(func=cmd_check)
 

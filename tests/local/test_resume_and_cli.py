@@ -169,6 +169,12 @@ def test_check_command(tmp_path: Path) -> None:
     broken.write_text("import nonexistent_module_xyz\n")
     r = tf("check", str(good), cwd=tmp_path)
     assert r.returncode == 0 and r.stdout.startswith("Success: 1 workflow and 1 task checked")
+    folder = tmp_path / "flows"
+    folder.mkdir()
+    (folder / "one.py").write_text(good.read_text())
+    (folder / "two.py").write_text(good.read_text().replace("def w(", "def w2("))
+    r = tf("check", "flows", cwd=tmp_path)  # a folder stands for its .py files
+    assert r.returncode == 0 and r.stdout.startswith("Success: 2 workflows and 2 tasks checked"), r.stdout + r.stderr
     r = tf("check", str(bad), cwd=tmp_path)
     assert r.returncode == 1
     lines = r.stdout.splitlines()

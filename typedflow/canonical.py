@@ -14,6 +14,21 @@ _ENCODER = json.JSONEncoder(
 )
 
 
+
+def _not_json(o: Any) -> Any:
+    return _ENCODER.default(o)  # raises TypeError naming the type
+
+
+# JSONEncoder.encode builds a C encoder on every call, which costs more than encoding a small value;
+# this one is built once (without circular-reference markers it keeps no state between calls).
+_c_make_encoder = getattr(json.encoder, "c_make_encoder", None)  # None without the C accelerator
+_C_ENCODE = (
+    _c_make_encoder(None, _not_json, encode_basestring_ascii, None, ":", ",", True, False, False)
+    if _c_make_encoder is not None
+    else None
+)
+
+
 def canonical_json(obj: Any) -> str:
     """Sorted keys, no insignificant whitespace, ASCII only, shortest round-trip floats, no NaN/Infinity."""
     # Scalars are most of what is digested (task inputs and outputs): skip the encoder's set-up.
@@ -22,6 +37,8 @@ def canonical_json(obj: Any) -> str:
         return int.__repr__(obj)
     if t is str:
         return encode_basestring_ascii(obj)
+    if _C_ENCODE is not None:
+        return "".join(_C_ENCODE(obj, 0))
     return _ENCODER.encode(obj)
 
 

@@ -33,3 +33,13 @@ def test_scalars_and_their_digests() -> None:
     assert canonical_json(10**40) == str(10**40)
     assert canonical_json("é\n\"") == '"\\u00e9\\n\\""'
     assert digest(5) != digest("5") != digest(5.0)
+
+
+def test_what_is_not_json_is_refused_as_json_refuses_it() -> None:
+    for bad, err in ((float("nan"), ValueError), ({"a": [float("inf")]}, ValueError), ({"a": object()}, TypeError)):
+        try:
+            canonical_json(bad)
+        except err as exc:
+            assert "JSON" in str(exc)
+        else:
+            raise AssertionError(f"{bad!r} was encoded")

@@ -55,7 +55,8 @@ def test_append_assigns_seq_and_chains(tmp_path, make_record) -> None:
 
 def test_no_edit_or_delete_api() -> None:
     public = {n for n in dir(LineageLog) if not n.startswith("_")}
-    assert public == {"append", "write_buffered", "flush", "close", "records", "head", "pending"}
+    assert public == {"append", "append_prepared", "write_buffered", "flush", "close", "records", "head", "pending",
+                      "origin"}
 
 
 def test_flush_returns_count_and_close_is_final(tmp_path, make_record) -> None:

@@ -31,6 +31,7 @@ from typedflow.lineage._chain import (
     write_atomic,
 )
 from typedflow.lineage.record import GENESIS_HASH, LineageRecord, record_from_bytes, record_to_dict
+from typedflow.lineage.stencil import Prepared
 
 __all__ = ["LineageIntegrityError", "LineageLog", "LineageRepairWarning", "TornFragment"]
 
@@ -39,8 +40,7 @@ _PREV_EMPTY: Final = b'"prev_hash":""'
 HEAD_INTERVAL: Final = 1.0
 _SEQ_PLACEHOLDER: Final = b',"seq":-1,'
 
-# A record pre-encoded around its two chain fields: line = a + prev_hash + b + str(seq) + c.
-_Prepared = tuple[bytes, bytes, bytes]
+_Prepared = Prepared  # line = a + prev_hash + b + str(seq) + c
 
 
 class LineageRepairWarning(UserWarning):
@@ -169,10 +169,23 @@ class LineageLog:
         with self._cond:
             return len(self._pending)
 
+    @property
+    def origin(self) -> str:
+        """What records first written here carry as ``log_origin``."""
+        return self._origin
+
     def append(self, record: LineageRecord) -> None:
         """Buffer ``record``; its ``seq``/``prev_hash`` are assigned at commit."""
         self._check_open()
-        prepared = _prepare(record, self._origin)
+        self._buffer(_prepare(record, self._origin))
+
+    def append_prepared(self, prepared: Prepared) -> None:
+        """Buffer a record already encoded by a :class:`~typedflow.lineage.stencil.TaskStencil` made
+        for this log's :attr:`origin`."""
+        self._check_open()
+        self._buffer(prepared)
+
+    def _buffer(self, prepared: Prepared) -> None:
         with self._cond:
             self._pending.append(prepared)
             full = len(self._pending) >= self.flush_every

@@ -18,7 +18,7 @@ from typing import Any
 import attrs
 
 from typedflow import ir
-from typedflow.canonical import digest
+from typedflow.canonical import canonical_json, digest, sha256_hex
 from typedflow.context import CURRENT, RunContext
 from typedflow.dsl import TASKS as _TASKS
 from typedflow.files import SCRATCH, Scratch, resolve_uri
@@ -118,17 +118,44 @@ def content_digest(data: Any, t: ir.TypeRef) -> str:
     return digest(map_files(data, t, _content_only) if has_files(t) else data)
 
 
+class _Keying:
+    """What digesting a template's inputs needs, worked out once per template: each input's type and
+    whether it holds files, and the canonical JSON of the cache key's document around its inputs."""
+
+    __slots__ = ("params", "prefix", "suffix", "template")
+
+    def __init__(self, template: ir.TaskTemplate) -> None:
+        self.template = template
+        self.params = tuple((p.name, p.type, has_files(p.type)) for p in template.inputs)
+        # The document is {"cache_version", "code", "inputs", "task", "version"}: keys in sorted order.
+        self.prefix = (f'{{"cache_version":{canonical_json(template.cache.version)},'
+                       f'"code":{canonical_json(template.code_digest)},"inputs":')
+        self.suffix = f',"task":{canonical_json(template.name)},"version":{canonical_json(template.version)}}}'
+
+
+_KEYINGS: dict[int, _Keying] = {}
+
+
+def _keying(template: ir.TaskTemplate) -> _Keying:
+    k = _KEYINGS.get(id(template))
+    if k is None or k.template is not template:
+        if len(_KEYINGS) >= 4096:  # a bound for processes that load many IRs; entries are cheap to remake
+            _KEYINGS.clear()
+        k = _KEYINGS[id(template)] = _Keying(template)
+    return k
+
+
 def input_digests(template: ir.TaskTemplate, inputs: dict[str, Any]) -> dict[str, str]:
     """Content digest of each input: the cache key's parts, and what lineage records."""
-    return {p.name: content_digest(inputs.get(p.name), p.type) for p in template.inputs}
+    return {name: digest(map_files(inputs.get(name), t, _content_only) if files else inputs.get(name))
+            for name, t, files in _keying(template).params}
 
 
 def cache_key(template: ir.TaskTemplate, inputs: dict[str, Any], digests: dict[str, str] | None = None) -> str:
+    """``digest`` of ``{"task", "code", "cache_version", "version", "inputs": {name: input digest}}``."""
     parts = digests if digests is not None else input_digests(template, inputs)
-    return digest(
-        {"task": template.name, "code": template.code_digest, "cache_version": template.cache.version,
-         "version": template.version, "inputs": parts}
-    )
+    k = _keying(template)
+    return "sha256:" + sha256_hex((k.prefix + canonical_json(parts) + k.suffix).encode("ascii"))
 
 
 def store_outputs(outputs: dict[str, Any], template: ir.TaskTemplate, store: ArtifactStore) -> dict[str, Any]:

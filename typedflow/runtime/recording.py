@@ -9,17 +9,19 @@ from typing import Any
 from typedflow import ir
 from typedflow.lineage.log import LineageLog
 from typedflow.lineage.record import LineageRecord, ValueRef, new_record, safe_parameters
+from typedflow.lineage.stencil import RefTuple, TaskStencil
 from typedflow.runtime.execute import content_digest
 from typedflow.timestamps import utcnow
 
 _DEFAULT_IMAGE = f"python:{platform.python_version()}"  # the local interpreter's "image"
+_RECORDED = frozenset({"succeeded", "cached", "failed", "skipped"})
 
 
-def value_refs(values: dict[str, Any], params: tuple[ir.Param, ...],
-               digests: dict[str, str] | None = None) -> tuple[ValueRef, ...]:
-    """Digests (and file URIs/sha256) of typed-JSON values; never the raw values. ``digests`` are
+def ref_tuples(values: dict[str, Any], params: tuple[ir.Param, ...],
+               digests: dict[str, str] | None = None) -> list[RefTuple]:
+    """(name, digest, uri, sha256) of typed-JSON values, never the raw values; ``digests`` are
     content digests already computed (the cache key's parts)."""
-    refs = []
+    refs: list[RefTuple] = []
     for p in params:
         if p.name not in values:
             continue
@@ -27,10 +29,16 @@ def value_refs(values: dict[str, Any], params: tuple[ir.Param, ...],
         d = digests.get(p.name) if digests else None
         t = p.type.args[0] if p.type.kind == "optional" else p.type
         if t.kind in ("file", "directory") and isinstance(v, dict):
-            refs.append(ValueRef(p.name, d or content_digest(v, t), v.get("uri"), v.get("sha256")))
+            refs.append((p.name, d or content_digest(v, t), v.get("uri"), v.get("sha256")))
         else:
-            refs.append(ValueRef(p.name, d or content_digest(v, p.type)))
-    return tuple(refs)
+            refs.append((p.name, d or content_digest(v, p.type), None, None))
+    return refs
+
+
+def value_refs(values: dict[str, Any], params: tuple[ir.Param, ...],
+               digests: dict[str, str] | None = None) -> tuple[ValueRef, ...]:
+    """:func:`ref_tuples` as :class:`ValueRef` objects."""
+    return tuple(ValueRef(*r) for r in ref_tuples(values, params, digests))
 
 
 def task_record(*, doc_name: str, ir_digest: str, run_id: str, target: str, executor: str,
@@ -72,6 +80,7 @@ class LocalRecorder:
         self.run_id = run_id
         self.executor = executor
         self.tasks = {t.name: t for t in doc.tasks}
+        self.stencils: dict[str, TaskStencil] = {}
         self.started = ""
 
     def _run_record(self, status: str, values: dict[str, Any], params: tuple[ir.Param, ...],
@@ -97,16 +106,27 @@ class LocalRecorder:
     def run_started(self, inputs: dict[str, Any]) -> None:
         self.log.append(self._run_record("started", inputs, self.doc.workflow.inputs, False))
 
+    def _stencil(self, template: ir.TaskTemplate) -> TaskStencil:
+        stencil = self.stencils[template.name] = TaskStencil(
+            run_id=self.run_id, workflow=self.doc.workflow.name, ir_digest=self.doc.digest, target="local",
+            executor=self.executor, task=template.name, code_digest=template.code_digest,
+            image=template.image or _DEFAULT_IMAGE, log_origin=self.log.origin)
+        return stencil
+
     def node(self, rep: Any) -> None:
-        if rep.status not in ("succeeded", "cached", "failed", "skipped") or rep.task is None:
+        if rep.status not in _RECORDED or rep.task is None:
             return
         template = self.tasks[rep.task]
-        error = f"{rep.error_type}: {rep.message}"[:2000] if rep.status == "failed" else None
-        self.log.append(task_record(
-            doc_name=self.doc.workflow.name, ir_digest=self.doc.digest, run_id=self.run_id, target="local",
-            executor=self.executor, template=template, node_id=rep.key, status=rep.status,
-            attempt=rep.attempts, inputs=rep.inputs, outputs=rep.outputs, started_at=rep.started_at,
-            ended_at=rep.ended_at or None, cache_key=rep.cache_key, error=error, input_digests=rep.input_digests,
+        stencil = self.stencils.get(rep.task) or self._stencil(template)
+        inputs = rep.inputs
+        # The same fields task_record() fills, encoded by the task's stencil (one per run and task).
+        self.log.append_prepared(stencil.prepare(
+            node_id=rep.key, status=rep.status, attempt=rep.attempts,
+            inputs=ref_tuples(inputs, template.inputs, rep.input_digests),
+            outputs=ref_tuples(rep.outputs, template.outputs),
+            parameters=safe_parameters({p.name: inputs.get(p.name) for p in template.inputs}),
+            started_at=rep.started_at or None, ended_at=rep.ended_at or None, cache_key=rep.cache_key,
+            error=f"{rep.error_type}: {rep.message}"[:2000] if rep.status == "failed" else None,
         ))
 
     def write_buffered(self) -> None:

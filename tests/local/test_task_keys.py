@@ -1,0 +1,30 @@
+"""Cache keys and input digests: what they are a digest of, and that files count by content only."""
+
+from __future__ import annotations
+
+import attrs
+
+from typedflow.canonical import digest
+from typedflow.runtime.execute import cache_key, input_digests
+
+from . import flows
+
+
+def test_cache_key_is_the_digest_of_its_documented_parts() -> None:
+    for template, inputs in ((flows.add.template, {"a": 1, "b": 2}),
+                             (flows.count_rows.template, {"data": {"uri": "/a.csv", "sha256": "ab", "format": "csv"}})):
+        parts = input_digests(template, inputs)
+        assert cache_key(template, inputs) == cache_key(template, inputs, parts) == digest(
+            {"task": template.name, "code": template.code_digest, "cache_version": template.cache.version,
+             "version": template.version, "inputs": parts})
+        bumped = attrs.evolve(template, cache=attrs.evolve(template.cache, version="2"))
+        assert cache_key(bumped, inputs) != cache_key(template, inputs)
+
+
+def test_file_inputs_are_digested_by_content_not_location() -> None:
+    template = flows.count_rows.template
+    here = {"data": {"uri": "/a/x.csv", "sha256": "ab", "format": "csv"}}
+    there = {"data": {"uri": "s3://b/y.csv", "sha256": "ab", "format": "csv"}}
+    other = {"data": {"uri": "/a/x.csv", "sha256": "cd", "format": "csv"}}
+    assert input_digests(template, here) == input_digests(template, there) != input_digests(template, other)
+    assert input_digests(flows.add.template, {"a": 1, "b": 2}) == {"a": digest(1), "b": digest(2)}

@@ -1,0 +1,95 @@
+"""Task records of one run and task, encoded without building a :class:`LineageRecord`.
+
+A run writes one record per task execution, and most of a record is the same for every execution of
+a task in a run (run id, workflow, digests, versions, identity). A stencil encodes those fields once
+and splices the rest in, giving exactly the canonical bytes of the equivalent record (a property the
+tests check against :func:`~typedflow.lineage.record.record_line`): the general encoder, cattrs and
+attrs cost more per record than the task a ``map_over`` item runs.
+"""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Mapping, Sequence
+from json.encoder import encode_basestring_ascii as _s
+from typing import Final
+
+from typedflow._version import __version__
+from typedflow.lineage.record import STATUSES, ParamValue, identity, new_record_id, now_rfc3339
+
+__all__ = ["Prepared", "RefTuple", "TaskStencil"]
+
+# A record pre-encoded around its two chain fields: line = a + prev_hash + b + str(seq) + c.
+Prepared = tuple[bytes, bytes, bytes]
+RefTuple = tuple[str, str, str | None, str | None]  # ValueRef fields: name, digest, uri, sha256
+
+_PYTHON_VERSION: Final = platform.python_version()
+_int_repr: Final = int.__repr__
+_float_repr: Final = float.__repr__
+
+
+def _opt(v: str | None) -> str:
+    return "null" if v is None else _s(v)
+
+
+def _refs(refs: Sequence[RefTuple]) -> str:
+    # ValueRef's keys sorted: digest, name, sha256, uri.
+    return "[" + ",".join(
+        f'{{"digest":{_s(d)},"name":{_s(n)},"sha256":{_opt(h)},"uri":{_opt(u)}}}' for n, d, u, h in refs
+    ) + "]"
+
+
+def _scalar(v: ParamValue) -> str:
+    # As the canonical encoder writes them: bool before int (a subclass), repr for numbers.
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    if isinstance(v, int):
+        return _int_repr(v)
+    if isinstance(v, float):
+        return _float_repr(v)
+    return _s(v)
+
+
+def _params(params: Mapping[str, ParamValue]) -> str:
+    if not params:
+        return "{}"
+    return "{" + ",".join(f"{_s(k)}:{_scalar(params[k])}" for k in sorted(params)) + "}"
+
+
+class TaskStencil:
+    """Encodes the task records of one task in one run, for one log (``log_origin``)."""
+
+    __slots__ = ("_after_code", "_after_error", "_after_outputs", "_run", "_tail", "_version")
+
+    def __init__(self, *, run_id: str, workflow: str, ir_digest: str, target: str, executor: str, task: str,
+                 code_digest: str | None, image: str | None, log_origin: str) -> None:
+        user, host = identity()
+        # The fixed values, encoded once, with the keys around them in sorted order.
+        self._after_code = f',"code_digest":{_opt(code_digest)},"ended_at":'
+        self._after_error = f',"executor":{_s(executor)},"host":{_s(host)},"image":{_opt(image)},"inputs":'
+        self._after_outputs = f',"ir_digest":{_s(ir_digest)},"kind":"task","log_origin":{_s(log_origin)},"node_id":'
+        self._version = f'","python_version":{_s(_PYTHON_VERSION)},"record_id":'
+        self._run = f',"run_id":{_s(run_id)},"seq":'
+        self._tail = (f',"target":{_s(target)},"task":{_s(task)},"typedflow_version":{_s(__version__)},'
+                      f'"user":{_s(user)},"workflow":{_s(workflow)}}}')
+
+    def prepare(self, *, node_id: str, status: str, attempt: int, inputs: Sequence[RefTuple],
+                outputs: Sequence[RefTuple], parameters: Mapping[str, ParamValue], started_at: str | None,
+                ended_at: str | None, cache_key: str | None, error: str | None,
+                record_id: str | None = None) -> Prepared:
+        """The record split around ``prev_hash`` and ``seq``, as :class:`~typedflow.lineage.log.LineageLog`
+        chains it; fields as :func:`~typedflow.lineage.record.new_record` fills them."""
+        if status not in STATUSES:
+            raise ValueError(f"not a record status: {status!r}")
+        if type(attempt) is not int:
+            raise TypeError(f"attempt must be an int, got {type(attempt).__name__}")
+        a = "".join((
+            '{"attempt":', _int_repr(attempt), ',"cache_key":', _opt(cache_key), self._after_code,
+            _opt(ended_at), ',"error":', _opt(error), self._after_error, _refs(inputs), self._after_outputs,
+            _s(node_id), ',"outputs":', _refs(outputs), ',"parameters":', _params(parameters), ',"prev_hash":"',
+        ))
+        b = self._version + _s(record_id or new_record_id()) + self._run
+        c = ',"started_at":' + _s(started_at or now_rfc3339()) + ',"status":' + _s(status) + self._tail
+        return a.encode("ascii"), b.encode("ascii"), c.encode("ascii")

@@ -113,6 +113,36 @@ class _Block:
         return self.plan.by_id[node_id]
 
 
+class _Single:
+    """A block of one node (most ``map_over`` bodies): nothing to order, nothing downstream to skip."""
+
+    __slots__ = ("done_cb", "env", "interp", "key", "node")
+
+    def __init__(self, interp: Interpreter, node: ir.Node, env: Env, key: str,
+                 done_cb: Callable[[bool], None]) -> None:
+        self.interp = interp
+        self.node = node
+        self.env = env
+        self.key = key
+        self.done_cb = done_cb
+
+    def start(self) -> None:
+        self.interp.launch(self.node, self)
+
+    def finish(self, node_id: str, ok: bool) -> None:
+        self.done_cb(ok)
+
+
+_Scope = _Block | _Single
+
+
+def _block(interp: Interpreter, nodes: tuple[ir.Node, ...], env: Env, key: str,
+           done_cb: Callable[[bool], None]) -> _Scope:
+    if len(nodes) == 1:
+        return _Single(interp, nodes[0], env, key, done_cb)
+    return _Block(interp, nodes, env, key, done_cb)
+
+
 class Interpreter:
     """Runs one workflow IR once. Use :func:`typedflow.run.run` rather than this directly."""
 
@@ -139,7 +169,7 @@ class Interpreter:
         self.active = 0
         self.failures: list[NodeReport] = []
         self.tasks = {t.name: t for t in doc.tasks}
-        self.ready: list[tuple[ir.TaskNode, _Block, str, ir.TaskTemplate, dict[str, Any], CacheProbe]] = []
+        self.ready: list[tuple[ir.TaskNode, _Scope, str, ir.TaskTemplate, dict[str, Any], CacheProbe]] = []
         self.running = 0
         self.settled: collections.deque[Callable[[], None]] = collections.deque()
         self.quick: dict[str, float] = {}  # template -> moving average of its execution time (s)
@@ -172,7 +202,7 @@ class Interpreter:
         def done(ok: bool) -> None:
             result["ok"] = ok
 
-        root = _Block(self, wf.nodes, env, "", done)
+        root = _block(self, wf.nodes, env, "", done)
         self.active += 1
         self.events.put(root.start)
         try:
@@ -187,7 +217,7 @@ class Interpreter:
         outputs = {a.param: resolve(a.value, env) for a in wf.results} if result["ok"] else {}
         return bool(result["ok"]), outputs
 
-    def launch(self, node: ir.Node, block: _Block) -> None:
+    def launch(self, node: ir.Node, block: _Scope) -> None:
         if isinstance(node, ir.TaskNode):
             self.launch_task(node, block)
         elif isinstance(node, ir.ConditionalNode):
@@ -197,7 +227,7 @@ class Interpreter:
         else:
             self.launch_subworkflow(node, block)
 
-    def launch_conditional(self, node: ir.ConditionalNode, block: _Block) -> None:
+    def launch_conditional(self, node: ir.ConditionalNode, block: _Scope) -> None:
         chosen: ir.Branch | None = None
         for br in node.branches:
             if br.condition is None or holds(br.condition, block.env):
@@ -210,9 +240,9 @@ class Interpreter:
         if chosen is None:
             block.finish(node.id, True)
             return
-        _Block(self, chosen.nodes, block.env, block.key, lambda ok: block.finish(node.id, ok)).start()
+        _block(self, chosen.nodes, block.env, block.key, lambda ok: block.finish(node.id, ok)).start()
 
-    def launch_map(self, node: ir.MapNode, block: _Block) -> None:
+    def launch_map(self, node: ir.MapNode, block: _Scope) -> None:
         items = resolve(node.items.value, block.env) or []
         n = len(items)
         map_key = block.key + node.id
@@ -229,7 +259,7 @@ class Interpreter:
                 state["running"] += 1
                 env = Env(block.env.inputs, block.env, {**block.env.items, node.id: items[i]})
                 key = f"{block.key}{node.id}[{i}]/"
-                _Block(self, node.body, env, key, functools.partial(item_done, i, env=env)).start()
+                _block(self, node.body, env, key, functools.partial(item_done, i, env=env)).start()
 
         def item_done(i: int, ok: bool, env: Env) -> None:
             state["running"] -= 1
@@ -253,7 +283,7 @@ class Interpreter:
             return
         start_next()
 
-    def launch_subworkflow(self, node: ir.SubWorkflowNode, block: _Block) -> None:
+    def launch_subworkflow(self, node: ir.SubWorkflowNode, block: _Scope) -> None:
         sub = self.doc.subworkflow(node.workflow)
         inputs = {a.param: resolve(a.value, block.env) for a in node.args}
         env = Env(inputs, None, {})
@@ -263,9 +293,9 @@ class Interpreter:
                 block.env.values[node.id] = {a.param: resolve(a.value, env) for a in sub.results}
             block.finish(node.id, ok)
 
-        _Block(self, sub.nodes, env, f"{block.key}{node.id}/", done).start()
+        _block(self, sub.nodes, env, f"{block.key}{node.id}/", done).start()
 
-    def launch_task(self, node: ir.TaskNode, block: _Block) -> None:
+    def launch_task(self, node: ir.TaskNode, block: _Scope) -> None:
         key = block.key + node.id
         template = self.tasks[node.task]
         inputs = {a.param: resolve(a.value, block.env) for a in node.args}
@@ -323,7 +353,7 @@ class Interpreter:
             if not progressed:
                 return
 
-    def run_inline(self, node: ir.TaskNode, block: _Block, key: str, template: ir.TaskTemplate,
+    def run_inline(self, node: ir.TaskNode, block: _Scope, key: str, template: ir.TaskTemplate,
                    inputs: dict[str, Any], known: CacheProbe | None = None) -> None:
         try:
             outcome: tuple[Outcome | TaskError, int] = self.attempts(template, inputs, key, known, inline=True)
@@ -338,7 +368,7 @@ class Interpreter:
             return
         self.task_result(node, block, key, inputs, result, attempt)
 
-    def _completed(self, node: ir.TaskNode, block: _Block, key: str, template: ir.TaskTemplate,
+    def _completed(self, node: ir.TaskNode, block: _Scope, key: str, template: ir.TaskTemplate,
                    inputs: dict[str, Any], f: Future[tuple[Outcome | TaskError, int]]) -> None:
         self.events.put(lambda: self.task_done(node, block, key, template, inputs, f))
 
@@ -369,7 +399,7 @@ class Interpreter:
                     return err, attempt
                 self.clock.sleep(delay(policy, attempt, self.clock))
 
-    def task_done(self, node: ir.TaskNode, block: _Block, key: str, template: ir.TaskTemplate,
+    def task_done(self, node: ir.TaskNode, block: _Scope, key: str, template: ir.TaskTemplate,
                   inputs: dict[str, Any], f: Future[tuple[Outcome | TaskError, int]]) -> None:
         self.running -= 1
         try:
@@ -378,7 +408,7 @@ class Interpreter:
             result, attempts = TaskError(type(exc).__name__, str(exc)), 1
         self.task_result(node, block, key, inputs, result, attempts)
 
-    def task_result(self, node: ir.TaskNode, block: _Block, key: str, inputs: dict[str, Any],
+    def task_result(self, node: ir.TaskNode, block: _Scope, key: str, inputs: dict[str, Any],
                     result: Outcome | TaskError, attempts: int) -> None:
         if isinstance(result, TaskError):
             self.report(NodeReport(key, node.id, node.task, FAILED, attempts=attempts, started_at=result.started_at,

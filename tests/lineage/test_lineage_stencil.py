@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from typedflow import TypedFile, task, workflow
+from typedflow.formats import CSV
 from typedflow.lineage.log import LineageLog
 from typedflow.lineage.record import (
     STATUSES,
@@ -100,3 +103,56 @@ def test_prepared_records_chain_and_verify(tmp_path: Path) -> None:
     recs = [r for r, _ in LineageLog(tmp_path / "log.jsonl").records()]
     assert [r.seq for r in recs] == list(range(251))
     assert recs[-1].node_id == "n[249]" and recs[-1].log_origin == log.origin and recs[-1].parameters == {"x": 249}
+
+
+@task
+def _varied(n: int, lr: float, name: str, flag: bool, api_token: str, xs: list[int], data: TypedFile[CSV],
+            maybe: int | None) -> TypedFile[CSV]:
+    raise NotImplementedError  # never run: only its template is used
+
+
+@workflow
+def _varied_wf(n: int, lr: float, name: str, flag: bool, api_token: str, xs: list[int], data: TypedFile[CSV],
+               maybe: int | None) -> TypedFile[CSV]:
+    return _varied(n, lr, name, flag, api_token, xs, data, maybe)
+
+
+_file = st.builds(lambda uri, sha: {"uri": uri, "sha256": sha, "format": "csv"}, text, st.text("0123456789abcdef"))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.fixed_dictionaries({
+    "n": st.integers(-(2**53) + 1, 2**53 - 1), "lr": st.floats(allow_nan=False, allow_infinity=False),
+    "name": st.text(max_size=300), "flag": st.booleans(), "api_token": text, "xs": st.lists(st.integers(0, 9)),
+    "data": _file, "maybe": st.none() | st.integers(0, 9),
+}), _file, st.sampled_from(["succeeded", "cached", "failed", "skipped"]), st.booleans())
+def test_local_recorder_writes_what_task_record_builds(tmp_path_factory: pytest.TempPathFactory,
+                                                       inputs: dict[str, object], out: dict[str, object],
+                                                       status: str, digests_known: bool) -> None:
+    from typedflow.backends.local.interpreter import NodeReport
+
+    from typedflow.runtime.execute import input_digests
+    from typedflow.runtime.recording import LocalRecorder, task_record
+
+    doc = _varied_wf.ir
+    template = doc.tasks[0]
+    root = tmp_path_factory.mktemp("rec")
+    recorder = LocalRecorder(root, doc, "run-1", "thread")
+    digests = input_digests(template, inputs) if digests_known else {}  # type: ignore[arg-type]
+    outputs = {} if status in ("failed", "skipped") else {"out": out}
+    rep = NodeReport("n0", "n0", template.name, status, attempts=2, started_at="2026-12-04T00:00:00.000001Z",
+                     ended_at="" if status == "skipped" else "2026-12-04T00:00:01.000001Z", cache_key="k",
+                     error_type="ValueError", message="bad", inputs=inputs, outputs=outputs, input_digests=digests)
+    recorder.node(rep)
+    recorder.close()
+    (written, _), = LineageLog(root / "lineage" / "log.jsonl").records()
+    expected = task_record(
+        doc_name=doc.workflow.name, ir_digest=doc.digest, run_id="run-1", target="local", executor="thread",
+        template=template, node_id="n0", status=status, attempt=2, inputs=inputs, outputs=outputs,  # type: ignore[arg-type]
+        started_at=rep.started_at, ended_at=rep.ended_at or None, cache_key="k",
+        error="ValueError: bad" if status == "failed" else None, input_digests=digests or None)
+    expected = attrs.evolve(expected, record_id=written.record_id, log_origin=recorder.log.origin, seq=0,
+                            prev_hash=written.prev_hash)
+    raw = (root / "lineage" / "log.jsonl").read_bytes()
+    assert raw == record_line(expected) + b"\n"  # the bytes written, not a re-encoding of them
+    assert "api_token" not in written.parameters and ("name" in written.parameters) == (len(inputs["name"]) <= 200)  # type: ignore[arg-type]

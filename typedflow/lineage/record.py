@@ -40,6 +40,8 @@ __all__ = [
     "record_line",
     "record_to_dict",
     "safe_parameters",
+    "safe_value",
+    "sensitive",
 ]
 
 ParamValue = bool | int | float | str
@@ -220,17 +222,29 @@ _SENSITIVE: Final = re.compile(r"password|secret|token|key|credential", re.IGNOR
 _MAX_STR: Final = 200
 
 
+@functools.lru_cache(maxsize=4096)
+def sensitive(name: str) -> bool:
+    """Whether a parameter's name says it holds a secret (its value is never recorded)."""
+    return _SENSITIVE.search(name) is not None
+
+
+def safe_value(value: object) -> ParamValue | None:
+    """``value`` if it is a scalar safe to record (finite, short), else None."""
+    if isinstance(value, bool | int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None  # canonical JSON has no NaN/Infinity
+    if isinstance(value, str) and len(value) <= _MAX_STR:
+        return value
+    return None
+
+
 def safe_parameters(values: Mapping[str, object]) -> dict[str, ParamValue]:
     """Scalar parameters safe to record: no secrets by name, no large or non-scalar values."""
     out: dict[str, ParamValue] = {}
     for name, value in values.items():
-        if _SENSITIVE.search(name):
-            continue
-        if isinstance(value, bool | int):
-            out[name] = value
-        elif isinstance(value, float):
-            if math.isfinite(value):  # canonical JSON has no NaN/Infinity
-                out[name] = value
-        elif isinstance(value, str) and len(value) <= _MAX_STR:
-            out[name] = value
+        if not sensitive(name):
+            v = safe_value(value)
+            if v is not None:
+                out[name] = v
     return out

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import platform
+from json.encoder import encode_basestring_ascii as _s
 from pathlib import Path
 from typing import Any
 
 from typedflow import ir
 from typedflow.lineage.log import LineageLog
-from typedflow.lineage.record import LineageRecord, ValueRef, new_record, safe_parameters
-from typedflow.lineage.stencil import RefTuple, TaskStencil
+from typedflow.lineage.record import LineageRecord, ValueRef, new_record, safe_parameters, safe_value, sensitive
+from typedflow.lineage.stencil import RefTuple, TaskStencil, param_json, ref_json, value_ref_tail
 from typedflow.runtime.execute import content_digest
 from typedflow.timestamps import utcnow
 
@@ -69,6 +70,56 @@ def task_record(*, doc_name: str, ir_digest: str, run_id: str, target: str, exec
     )
 
 
+# (name, type, whether a file or directory, the ref's fixed end when it is not a file) per parameter.
+_RefPlan = tuple[tuple[str, ir.TypeRef, bool, str], ...]
+
+
+def _ref_plan(params: tuple[ir.Param, ...]) -> _RefPlan:
+    plan = []
+    for p in params:
+        t = p.type.args[0] if p.type.kind == "optional" else p.type
+        plan.append((p.name, p.type, t.kind in ("file", "directory"), value_ref_tail(p.name)))
+    return tuple(plan)
+
+
+def _refs_json(plan: _RefPlan, values: dict[str, Any], digests: dict[str, str] | None) -> str:
+    """``refs_json(ref_tuples(values, params, digests))``, with the fixed parts of each ref made once."""
+    parts = []
+    for name, t, filelike, tail in plan:
+        if name not in values:
+            continue
+        v = values[name]
+        d = digests.get(name) if digests else None
+        if filelike and isinstance(v, dict):
+            inner = t.args[0] if t.kind == "optional" else t
+            parts.append(ref_json(name, d or content_digest(v, inner), v.get("uri"), v.get("sha256")))
+        else:
+            parts.append('{"digest":' + _s(d or content_digest(v, t)) + tail)
+    return "[" + ",".join(parts) + "]"
+
+
+class _TaskRecords:
+    """How one task's records in a run are encoded: its stencil, and what of its refs and parameters
+    never changes (``params``: each input that may be recorded, sorted, with its encoded key)."""
+
+    __slots__ = ("inputs", "outputs", "params", "stencil")
+
+    def __init__(self, stencil: TaskStencil, template: ir.TaskTemplate) -> None:
+        self.stencil = stencil
+        self.inputs = _ref_plan(template.inputs)
+        self.outputs = _ref_plan(template.outputs)
+        self.params = tuple((_s(n) + ":", n) for n in sorted(p.name for p in template.inputs if not sensitive(p.name)))
+
+    def params_json(self, inputs: dict[str, Any]) -> str:
+        """``params_json(safe_parameters(inputs))`` for this task's inputs."""
+        parts = []
+        for key, name in self.params:
+            v = safe_value(inputs.get(name))
+            if v is not None:
+                parts.append(key + param_json(v))
+        return "{" + ",".join(parts) + "}"
+
+
 class LocalRecorder:
     """Writes the records of a local run into the local hash-chained log (group commit)."""
 
@@ -80,7 +131,7 @@ class LocalRecorder:
         self.run_id = run_id
         self.executor = executor
         self.tasks = {t.name: t for t in doc.tasks}
-        self.stencils: dict[str, TaskStencil] = {}
+        self.encodings: dict[str, _TaskRecords] = {}
         self.started = ""
 
     def _run_record(self, status: str, values: dict[str, Any], params: tuple[ir.Param, ...],
@@ -106,25 +157,24 @@ class LocalRecorder:
     def run_started(self, inputs: dict[str, Any]) -> None:
         self.log.append(self._run_record("started", inputs, self.doc.workflow.inputs, False))
 
-    def _stencil(self, template: ir.TaskTemplate) -> TaskStencil:
-        stencil = self.stencils[template.name] = TaskStencil(
+    def _encoding(self, template: ir.TaskTemplate) -> _TaskRecords:
+        stencil = TaskStencil(
             run_id=self.run_id, workflow=self.doc.workflow.name, ir_digest=self.doc.digest, target="local",
             executor=self.executor, task=template.name, code_digest=template.code_digest,
             image=template.image or _DEFAULT_IMAGE, log_origin=self.log.origin)
-        return stencil
+        enc = self.encodings[template.name] = _TaskRecords(stencil, template)
+        return enc
 
     def node(self, rep: Any) -> None:
         if rep.status not in _RECORDED or rep.task is None:
             return
-        template = self.tasks[rep.task]
-        stencil = self.stencils.get(rep.task) or self._stencil(template)
+        enc = self.encodings.get(rep.task) or self._encoding(self.tasks[rep.task])
         inputs = rep.inputs
-        # The same fields task_record() fills, encoded by the task's stencil (one per run and task).
-        self.log.append_prepared(stencil.prepare(
+        # The fields task_record() fills, as the same bytes, made from what never changes in a run.
+        self.log.append_prepared(enc.stencil.prepare_encoded(
             node_id=rep.key, status=rep.status, attempt=rep.attempts,
-            inputs=ref_tuples(inputs, template.inputs, rep.input_digests),
-            outputs=ref_tuples(rep.outputs, template.outputs),
-            parameters=safe_parameters({p.name: inputs.get(p.name) for p in template.inputs}),
+            inputs_json=_refs_json(enc.inputs, inputs, rep.input_digests),
+            outputs_json=_refs_json(enc.outputs, rep.outputs, None), parameters_json=enc.params_json(inputs),
             started_at=rep.started_at or None, ended_at=rep.ended_at or None, cache_key=rep.cache_key,
             error=f"{rep.error_type}: {rep.message}"[:2000] if rep.status == "failed" else None,
         ))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,10 @@ class Journal:
         if self._fd < 0:
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         # One write per line, straight to the OS: a SIGKILL right after loses nothing.
-        os.write(self._fd, (canonical_json({"key": key, "outputs": outputs, "status": status}) + "\n").encode())
+        # canonical_json({"key": key, "outputs": outputs, "status": status}), without building the dict
+        enc = encode_basestring_ascii
+        line = f'{{"key":{enc(key)},"outputs":{canonical_json(outputs)},"status":{enc(status)}}}\n'
+        os.write(self._fd, line.encode("ascii"))
 
     def write_status(self, status: str, summary: dict[str, Any]) -> None:
         write_text(self.dir / "status.json", canonical_json({"status": status, **summary}))

@@ -43,6 +43,12 @@ _SEQ_PLACEHOLDER: Final = b',"seq":-1,'
 _Prepared = Prepared  # line = a + prev_hash + b + str(seq) + c
 
 
+# Bumped in a forked child: a log opened before the fork must reopen (checked on every append,
+# where os.getpid() would be a system call per record).
+_forks = [0]
+os.register_at_fork(after_in_child=lambda: _forks.__setitem__(0, _forks[0] + 1))
+
+
 class LineageRepairWarning(UserWarning):
     """The log was repaired on open: a torn trailing fragment was set aside or the head rolled forward."""
 
@@ -132,6 +138,7 @@ class LineageLog:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fd = -1
         self._pid = -1
+        self._fork = -1
         self._closed = False
         self._dir_dirty = False
         self._open()
@@ -418,6 +425,7 @@ class LineageLog:
     def _open(self) -> None:
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
         self._pid = os.getpid()
+        self._fork = _forks[0]
         self._seen = None
         try:
             with self._locked():
@@ -430,7 +438,7 @@ class LineageLog:
     def _check_open(self) -> None:
         if self._closed:
             raise ValueError("lineage log is closed")
-        if self._pid != os.getpid():
+        if self._fork != _forks[0]:
             # A forked child shares the parent's open file description, and flock does not
             # exclude within one description: reopen, and drop records that are the parent's.
             self._init_state()

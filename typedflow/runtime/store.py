@@ -8,10 +8,11 @@ import os
 import shutil
 import tempfile
 import threading
+from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from typing import Any, Protocol
 
-from typedflow.canonical import canonical_bytes
+from typedflow.canonical import canonical_bytes, canonical_json
 from typedflow.runtime.atomic import fsync_dir
 
 
@@ -131,7 +132,8 @@ class LocalStore:
     def _load_meta(self) -> None:
         path = self._meta_path
         try:
-            size = os.stat(path).st_size
+            # Our own descriptor when we have one: fstat skips the path lookup (this runs on every miss).
+            size = os.fstat(self._meta_fd).st_size if self._meta_fd >= 0 else os.stat(path).st_size
         except FileNotFoundError:
             return
         if size <= self._meta_offset + self._meta_own:
@@ -156,7 +158,7 @@ class LocalStore:
             return self._meta.get(key)
 
     def put_json(self, key: str, data: Any) -> None:
-        line = canonical_bytes({"k": key, "v": data}) + b"\n"
+        line = f'{{"k":{encode_basestring_ascii(key)},"v":{canonical_json(data)}}}\n'.encode("ascii")
         with self._lock:
             if self._meta_fd < 0:
                 self.root.mkdir(parents=True, exist_ok=True)

@@ -24,7 +24,8 @@ from typedflow.dsl import TASKS as _TASKS
 from typedflow.files import SCRATCH, Scratch, resolve_uri
 from typedflow.runtime.store import ArtifactStore
 from typedflow.timestamps import utcnow
-from typedflow.values import decode, encode
+from typedflow.types import check_json
+from typedflow.values import converter
 
 
 class TaskError(Exception):
@@ -229,21 +230,13 @@ def execute(
     if looked.hit is not None:
         return looked.hit
     digests, key = looked.digests, looked.key
-    caching = key is not None
     task = task if task is not None else resolve(template)
-    sig = task.signature
-    actual = sig.template.code_digest if sig.template is not None else None
-    if actual != template.code_digest:
-        raise CodeMismatchError(
-            f'task "{template.name}" ({template.module}.{template.qualname}) has changed since the IR was '
-            "compiled; compile again"
-        )
-    anns = sig.annotations
+    plan = _calling(task, template)
     try:
-        kwargs = {p.name: decode(inputs[p.name], anns[p.name]) for p in template.inputs}
+        kwargs = {name: structure(inputs[name], ann) for name, structure, ann in plan.decoders}
     except Exception as exc:
         raise TaskError("InputDecodeError", f"cannot decode inputs of {template.name}: {exc}") from exc
-    space = Scratch(scratch, f"tf-{template.name}-")
+    space = Scratch(scratch, plan.scratch_prefix)
     token = SCRATCH.set(space)
     ctx_token = CURRENT.set(context)
     try:
@@ -256,25 +249,61 @@ def execute(
                 traceback.format_exc(),
                 exc,
             ) from exc
-        outputs = encode_outputs(value, template, sig.returns)
-        if any(has_files(p.type) for p in template.outputs):
+        outputs = _encode_outputs(value, template, plan.unstructure)
+        if plan.output_files:
             outputs = store_outputs(outputs, template, store)
     finally:
         SCRATCH.reset(token)
         CURRENT.reset(ctx_token)
         if space.created is not None:
             shutil.rmtree(space.created, ignore_errors=True)
-    if caching and key is not None:
+    if key is not None:
         store.put_json("cache-" + key, {"task": template.name, "outputs": outputs})
     return Outcome("succeeded", outputs, key, started, utcnow(), time.perf_counter() - t0, digests)
 
 
-def encode_outputs(value: Any, template: ir.TaskTemplate, annotation: Any) -> dict[str, Any]:
-    """Typed JSON of a task's return value, split into its named outputs."""
-    from typedflow.types import check_json
+class _Calling:
+    """How to call one task for one template, worked out once: each input's structure hook, the
+    return value's unstructure hook, and whether outputs hold files."""
 
+    __slots__ = ("decoders", "output_files", "scratch_prefix", "task", "template", "unstructure")
+
+    def __init__(self, task: Any, template: ir.TaskTemplate) -> None:
+        sig = task.signature
+        actual = sig.template.code_digest if sig.template is not None else None
+        if actual != template.code_digest:
+            raise CodeMismatchError(
+                f'task "{template.name}" ({template.module}.{template.qualname}) has changed since the IR was '
+                "compiled; compile again"
+            )
+        anns = sig.annotations
+        self.task = task
+        self.template = template
+        self.decoders = tuple((p.name, converter.get_structure_hook(anns[p.name]), anns[p.name])
+                              for p in template.inputs)
+        returns = sig.returns
+        hook = converter.get_unstructure_hook(returns)
+        self.unstructure: Callable[[Any], Any] = hook
+        self.output_files = any(has_files(p.type) for p in template.outputs)
+        self.scratch_prefix = f"tf-{template.name}-"
+
+
+_CALLINGS: dict[int, _Calling] = {}
+
+
+def _calling(task: Any, template: ir.TaskTemplate) -> _Calling:
+    c = _CALLINGS.get(id(template))
+    if c is None or c.template is not template or c.task is not task:
+        if len(_CALLINGS) >= 4096:
+            _CALLINGS.clear()
+        c = _CALLINGS[id(template)] = _Calling(task, template)
+    return c
+
+
+def _encode_outputs(value: Any, template: ir.TaskTemplate, unstructure: Callable[[Any], Any]) -> dict[str, Any]:
+    """Typed JSON of a task's return value, split into its named outputs."""
     try:
-        data = encode(value, annotation)
+        data = unstructure(value)
     except Exception as exc:
         raise TaskError("TypeError", f"task {template.name} returned {type(value).__name__}, which is not "
                                      f"{template.returns}: {exc}") from exc
@@ -286,5 +315,3 @@ def encode_outputs(value: Any, template: ir.TaskTemplate, annotation: Any) -> di
     if len(template.outputs) == 1 and template.outputs[0].name == "out" and template.returns.flavor != "namedtuple":
         return {"out": data}
     return {p.name: data[p.name] for p in template.outputs}
-
-

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
@@ -31,7 +32,7 @@ def run_ir(doc: ir.WorkflowIR, inputs: Mapping[str, Any], options: RunOptions, *
     if options.max_workers is not None and options.max_workers < 1:
         raise InputError(f"max_workers must be a positive integer, got {options.max_workers}")
     root = Path(options.store) if options.store else home()
-    store = LocalStore(root / "store")
+    store = LocalStore(root / "store", buffered=True)
     runs = root / "runs"
     resumed: dict[str, dict[str, Any]] | None = None
     if options.resume:
@@ -73,9 +74,9 @@ def run_ir(doc: ir.WorkflowIR, inputs: Mapping[str, Any], options: RunOptions, *
     interp = Interpreter(doc, runner=runner, max_workers=workers, use_cache=options.use_cache,
                          clock=options.clock or Clock(), journal=journal, resumed=resumed,
                          listener=listener, run_id=run_id, live=options.listener is not None,
-                         # Waiting for running tasks: the records of what finished reach the OS first,
-                         # so a SIGKILL now loses none (as the journal's lines).
-                         on_idle=recorder.write_buffered if recorder is not None else None)
+                         # Waiting for running tasks: what finished reaches the OS first (cache entries,
+                         # records), so a SIGKILL now loses none of it (as the journal's lines).
+                         on_idle=functools.partial(_write_buffered, store, recorder))
     t0 = time.perf_counter()
     try:
         try:
@@ -96,6 +97,12 @@ def run_ir(doc: ir.WorkflowIR, inputs: Mapping[str, Any], options: RunOptions, *
             recorder.close()
     value = decode_value(outputs, doc.workflow, returns_annotation) if ok else None
     return RunResult(run_id, status, outputs, value, tuple(interp.reports.values()), duration, journal.dir)
+
+
+def _write_buffered(store: LocalStore, recorder: Any) -> None:
+    store.write_buffered()
+    if recorder is not None:
+        recorder.write_buffered()
 
 
 def _run_on_failure(doc: ir.WorkflowIR, interp: Any, inputs: dict[str, Any], run_id: str) -> None:

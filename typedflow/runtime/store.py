@@ -8,6 +8,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from typing import Any, Protocol
@@ -64,21 +65,30 @@ class ArtifactStore(Protocol):
         ...
 
 
+META_RECHECK = 0.05
+BUFFERED_ENTRIES = 64
+
+
 class LocalStore:
     """A store in a local directory: ``objects/<ab>/<sha256>`` files, ``trees/<sha256>/`` directories,
     ``meta.jsonl`` small JSON documents by key (cache entries)."""
 
     scheme = "file"
 
-    def __init__(self, root: Path, *, durable: bool = True) -> None:
+    def __init__(self, root: Path, *, durable: bool = True, buffered: bool = False) -> None:
         self.root = Path(root).absolute()
         self.durable = durable
+        # Buffered: entries reach the file in groups (see write_buffered); one lost in a crash only
+        # means its task runs again. For a caller that writes many, e.g. the local interpreter.
+        self.buffered = buffered
+        self._unwritten: list[bytes] = []
         # Directories are made on first write: a run whose inputs are rejected leaves nothing behind.
         self._meta: dict[str, Any] = {}
         self._meta_path = str(self.root / "meta.jsonl")  # looked at on every cache miss
         self._meta_offset = 0
         self._meta_own = 0  # bytes this process appended since the index was last read
         self._meta_fd = -1
+        self._meta_checked = -META_RECHECK
         self._lock = threading.Lock()
 
     def object_path(self, sha256: str) -> Path:
@@ -130,6 +140,12 @@ class LocalStore:
     # a file per entry would cost an open/rename per task. O_APPEND keeps concurrent writers'
     # lines whole; a torn last line (crash) is ignored on read.
     def _load_meta(self) -> None:
+        # Other processes' entries are looked for at most every META_RECHECK seconds: a map probes
+        # all its items before the first entry exists, and an entry seen late only costs a re-run.
+        now = time.monotonic()
+        if now - self._meta_checked < META_RECHECK:
+            return
+        self._meta_checked = now
         path = self._meta_path
         try:
             # Our own descriptor when we have one: fstat skips the path lookup (this runs on every miss).
@@ -160,14 +176,32 @@ class LocalStore:
     def put_json(self, key: str, data: Any) -> None:
         line = f'{{"k":{encode_basestring_ascii(key)},"v":{canonical_json(data)}}}\n'.encode("ascii")
         with self._lock:
-            if self._meta_fd < 0:
-                self.root.mkdir(parents=True, exist_ok=True)
-                self._meta_fd = os.open(self._meta_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            os.write(self._meta_fd, line)
             self._meta[key] = data
-            self._meta_own += len(line)
+            if self.buffered:
+                self._unwritten.append(line)
+                if len(self._unwritten) < BUFFERED_ENTRIES:
+                    return
+                line = b"".join(self._unwritten)
+                self._unwritten.clear()
+            self._write_meta(line)
+
+    def write_buffered(self) -> None:
+        """Hand the buffered entries to the OS (one write)."""
+        with self._lock:
+            if self._unwritten:
+                data = b"".join(self._unwritten)
+                self._unwritten.clear()
+                self._write_meta(data)
+
+    def _write_meta(self, data: bytes) -> None:
+        if self._meta_fd < 0:
+            self.root.mkdir(parents=True, exist_ok=True)
+            self._meta_fd = os.open(self._meta_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        os.write(self._meta_fd, data)  # one write: O_APPEND keeps it whole beside other writers
+        self._meta_own += len(data)
 
     def close(self) -> None:
+        self.write_buffered()
         with self._lock:
             if self._meta_fd >= 0:
                 if self.durable:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,8 @@ class Journal:
         self.dir = run_dir
         self.path = run_dir / "journal.jsonl"
         self._fd = -1
+        self._early: threading.Thread | None = None  # fsyncs the files written at creation
+        self._early_error: OSError | None = None
 
     @staticmethod
     def create(run_dir: Path, ir_text: str, inputs: dict[str, Any], meta: dict[str, Any]) -> Journal:
@@ -30,7 +33,17 @@ class Journal:
         write_text(run_dir / "ir.json", ir_text, durable=False)
         write_text(run_dir / "inputs.json", canonical_json(inputs), durable=False)
         write_text(run_dir / "meta.json", canonical_json(meta), durable=False)
-        return Journal(run_dir)
+        journal = Journal(run_dir)
+        # Their fsyncs overlap the run instead of delaying its first task (close() waits for them).
+        journal._early = threading.Thread(target=journal._sync_created, name="typedflow-journal-sync", daemon=True)
+        journal._early.start()
+        return journal
+
+    def _sync_created(self) -> None:
+        try:
+            self._fsync_files()
+        except OSError as exc:
+            self._early_error = exc
 
     def finished(self) -> dict[str, dict[str, Any]]:
         """Finished node instances by key; a torn last line (crash mid-write) is ignored."""
@@ -77,6 +90,14 @@ class Journal:
             os.fsync(self._fd)
             os.close(self._fd)
             self._fd = -1
+        if self._early is None:
+            self._fsync_files()  # a resumed run: its first run may have been killed before they were durable
+            return
+        self._early.join()
+        if self._early_error is not None:
+            raise self._early_error
+
+    def _fsync_files(self) -> None:
         for name in ("ir.json", "inputs.json", "meta.json"):
             try:
                 fd = os.open(self.dir / name, os.O_RDONLY)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import functools
 import json
 import os
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,7 @@ def run_ir(doc: ir.WorkflowIR, inputs: Mapping[str, Any], options: RunOptions, *
                          # records), so a SIGKILL now loses none of it (as the journal's lines).
                          on_idle=functools.partial(_write_buffered, store, recorder))
     t0 = time.perf_counter()
+    closing: _Closing | None = None
     try:
         try:
             ok, outputs = interp.run(prepared)
@@ -85,18 +87,47 @@ def run_ir(doc: ir.WorkflowIR, inputs: Mapping[str, Any], options: RunOptions, *
                 _run_on_failure(doc, interp, prepared, run_id)
         finally:
             runner.close()
-            store.close()
-            journal.close()
+            # The store's and the journal's fsyncs overlap the lineage log's: each waits on the disk.
+            closing = _Closing(store.close, journal.close)
         duration = time.perf_counter() - t0
         status = "succeeded" if ok else "failed"
-        journal.write_status(status, {"duration": duration, "outputs": outputs})
         if recorder is not None:
             recorder.run_finished(status, outputs)
+            recorder.close()
+        closing.wait()
+        journal.write_status(status, {"duration": duration, "outputs": outputs})  # once the journal is durable
     finally:
         if recorder is not None:  # records already taken are committed even if the run broke
             recorder.close()
+        if closing is not None:
+            closing.join()
     value = decode_value(outputs, doc.workflow, returns_annotation) if ok else None
     return RunResult(run_id, status, outputs, value, tuple(interp.reports.values()), duration, journal.dir)
+
+
+class _Closing:
+    """Runs closers on a thread; :meth:`wait` joins it and raises what the first of them raised."""
+
+    def __init__(self, *closers: Callable[[], None]) -> None:
+        self._closers = closers
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._close, name="typedflow-close", daemon=True)
+        self._thread.start()
+
+    def _close(self) -> None:
+        for close in self._closers:
+            try:
+                close()
+            except BaseException as exc:  # re-raised by wait(), on the caller's thread
+                self._error = self._error or exc
+
+    def join(self) -> None:
+        self._thread.join()
+
+    def wait(self) -> None:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
 
 
 def _write_buffered(store: LocalStore, recorder: Any) -> None:

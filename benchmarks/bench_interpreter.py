@@ -24,8 +24,8 @@ The peers run the same shapes in their own venv in the same invocation
 (benchmarks/peers/run_flytekit.py, run_prefect.py).
 
 ``--ablate`` re-runs the thread-isolation shapes with, cumulatively, individual costs removed by
-patching the installed package *inside this benchmark process only* (the per-record user/host
-lookup, the run-journal line per task), then lineage and cache switched off via RunOptions. It
+patching the installed package *inside this benchmark process only* (the run-journal line per
+task), then lineage and cache switched off via RunOptions. It
 measures what each cost amounts to; it is a diagnostic, not a configuration.
 
 ``--floor`` makes, in a plain loop on one thread, the calls the interpreter makes for each map item
@@ -265,15 +265,6 @@ def ablations() -> list[tuple[str, Callable[[contextlib.ExitStack], bool], dict[
     """(label, patcher applied cumulatively, RunOptions overrides). A patcher returns False when the
     installed version has nothing to patch (the row then reads "not applicable")."""
 
-    def identity_once(stack: contextlib.ExitStack) -> bool:
-        from typedflow.lineage import record as R
-
-        orig = getattr(R, "identity", None)
-        if orig is None:
-            return False
-        value = orig()
-        return stack.enter_context(_patch(R, "identity", lambda: value))
-
     def no_journal_line(stack: contextlib.ExitStack) -> bool:
         from typedflow.backends.local import journal as J
 
@@ -287,7 +278,6 @@ def ablations() -> list[tuple[str, Callable[[contextlib.ExitStack], bool], dict[
 
     return [
         ("as shipped (cache + lineage on)", nothing, {}),
-        ("− user/host lookup per lineage record (getpass.getuser + gethostname)", identity_once, {}),
         ("− run-journal line per finished task (resume data)", no_journal_line, {}),
         ("− lineage records (lineage=False)", nothing, {"lineage": False}),
         ("− cache lookup + entry (use_cache=False): scheduling + execute only", nothing,

@@ -28,3 +28,18 @@ def test_file_inputs_are_digested_by_content_not_location() -> None:
     other = {"data": {"uri": "/a/x.csv", "sha256": "cd", "format": "csv"}}
     assert input_digests(template, here) == input_digests(template, there) != input_digests(template, other)
     assert input_digests(flows.add.template, {"a": 1, "b": 2}) == {"a": digest(1), "b": digest(2)}
+
+
+def test_an_unreadable_cache_entry_is_a_miss(tmp_path, caplog) -> None:  # type: ignore[no-untyped-def]
+    from typedflow.runtime.execute import execute, probe
+    from typedflow.runtime.store import LocalStore
+
+    class Unreadable(LocalStore):
+        def get_json(self, key: str) -> object:  # as S3 read during a concurrent overwrite can fail
+            raise ValueError("I/O operation on closed file.")
+
+    template = flows.add.template
+    store = Unreadable(tmp_path)
+    looked = probe(template, {"a": 1, "b": 2}, store, True)
+    assert looked.hit is None and looked.key is not None and "unreadable" in caplog.text
+    assert execute(template, {"a": 1, "b": 2}, store=store).outputs == {"out": 3}

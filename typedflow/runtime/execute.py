@@ -7,6 +7,7 @@ The local interpreter, the Step Functions worker and the Vertex container all ca
 from __future__ import annotations
 
 import importlib
+import logging
 import shutil
 import sys
 import time
@@ -204,7 +205,11 @@ def probe(template: ir.TaskTemplate, inputs: dict[str, Any], store: ArtifactStor
     if not (use_cache and template.cache.enabled):
         return CacheProbe(digests, None)
     key = cache_key(template, inputs, digests)
-    hit = store.get_json("cache-" + key)
+    try:
+        hit = store.get_json("cache-" + key)
+    except Exception as exc:  # an entry that cannot be read is a miss: the task runs, as without a cache
+        logging.getLogger(__name__).warning("cache entry of %s unreadable, running it: %s", template.name, exc)
+        hit = None
     if hit is None:
         return CacheProbe(digests, key)
     now = utcnow()  # a hit takes no measurable time: one timestamp for both ends

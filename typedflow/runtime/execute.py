@@ -115,9 +115,12 @@ def _content_only(v: dict[str, Any], t: ir.TypeRef) -> dict[str, Any]:
     return {"sha256": v.get("sha256"), "kind": t.kind}
 
 
-def content_digest(data: Any, t: ir.TypeRef) -> str:
-    """Digest of a value by content: files count by their sha256, not where they are stored."""
-    return digest(map_files(data, t, _content_only) if has_files(t) else data)
+def content_digest(data: Any, t: ir.TypeRef, files: bool | None = None) -> str:
+    """Digest of a value by content: files count by their sha256, not where they are stored.
+    ``files``: ``has_files(t)``, when the caller already knows it."""
+    if files is None:
+        files = has_files(t)
+    return digest(map_files(data, t, _content_only) if files else data)
 
 
 class _Keying:
@@ -149,8 +152,7 @@ def _keying(template: ir.TaskTemplate) -> _Keying:
 
 def input_digests(template: ir.TaskTemplate, inputs: dict[str, Any]) -> dict[str, str]:
     """Content digest of each input: the cache key's parts, and what lineage records."""
-    return {name: digest(map_files(inputs.get(name), t, _content_only) if files else inputs.get(name))
-            for name, t, files in _keying(template).params}
+    return {name: content_digest(inputs.get(name), t, files) for name, t, files in _keying(template).params}
 
 
 def cache_key(template: ir.TaskTemplate, inputs: dict[str, Any], digests: dict[str, str] | None = None) -> str:

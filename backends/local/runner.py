@@ -85,17 +85,25 @@ def run_ir(doc: ir.WorkflowIR, inputs: Mapping[str, Any], options: RunOptions, *
             ok, outputs = interp.run(prepared)
             if not ok and doc.workflow.on_failure is not None:
                 _run_on_failure(doc, interp, prepared, run_id)
-        finally:
+        except BaseException:
+            try:
+                runner.close()
+            finally:
+                closing = _Closing(store.close, journal.close)
+            raise
+        try:
             runner.close()
-            # The store's and the journal's fsyncs overlap the lineage log's: each waits on the disk.
-            closing = _Closing(store.close, journal.close)
-        duration = time.perf_counter() - t0
-        status = "succeeded" if ok else "failed"
+        finally:
+            duration = time.perf_counter() - t0
+            status = "succeeded" if ok else "failed"
+            # The store's and the journal's fsyncs, then the status (written once the journal is
+            # durable), overlap the lineage log's: each waits on the disk, not on the GIL.
+            closing = _Closing(store.close, journal.close, functools.partial(
+                journal.write_status, status, {"duration": duration, "outputs": outputs}))
         if recorder is not None:
             recorder.run_finished(status, outputs)
             recorder.close()
         closing.wait()
-        journal.write_status(status, {"duration": duration, "outputs": outputs})  # once the journal is durable
     finally:
         if recorder is not None:  # records already taken are committed even if the run broke
             recorder.close()
@@ -106,7 +114,8 @@ def run_ir(doc: ir.WorkflowIR, inputs: Mapping[str, Any], options: RunOptions, *
 
 
 class _Closing:
-    """Runs closers on a thread; :meth:`wait` joins it and raises what the first of them raised."""
+    """Runs closers in order on a thread, stopping at the first that raises; :meth:`wait` joins it and
+    raises that."""
 
     def __init__(self, *closers: Callable[[], None]) -> None:
         self._closers = closers
@@ -119,7 +128,8 @@ class _Closing:
             try:
                 close()
             except BaseException as exc:  # re-raised by wait(), on the caller's thread
-                self._error = self._error or exc
+                self._error = exc
+                return  # what follows (the status) must not be written after a failed close
 
     def join(self) -> None:
         self._thread.join()

@@ -91,16 +91,16 @@ def test_spliced_line_equals_canonical_encoding(make_record, params, node, error
     refs = tuple(ValueRef(n, "sha256:" + "e" * 64, uri="file:///" + n) for n in names)
     rec = make_record(node_id=node, error=error, parameters=params, inputs=refs, log_origin="/tmp/log")
     a, b, c = _prepare(rec, "/ignored")
-    line = a + prev.encode() + b + str(seq).encode() + c
+    line = f"{a}{prev}{b}{seq}{c}".encode("ascii")
     assert line == record_line(attrs.evolve(rec, seq=seq, prev_hash=prev))
     assert record_from_bytes(line).seq == seq
 
 
 def test_prepare_fills_log_origin_only_when_empty(make_record) -> None:
     a, b, c = _prepare(make_record(), "/the/log")
-    assert record_from_bytes(a + b"0" * 64 + b + b"0" + c).log_origin == "/the/log"
+    assert record_from_bytes(f"{a}{'0' * 64}{b}0{c}".encode("ascii")).log_origin == "/the/log"
     a, b, c = _prepare(make_record(log_origin="s3://b/x/"), "/the/log")
-    assert record_from_bytes(a + b"0" * 64 + b + b"0" + c).log_origin == "s3://b/x/"
+    assert record_from_bytes(f"{a}{'0' * 64}{b}0{c}".encode("ascii")).log_origin == "s3://b/x/"
 
 
 def test_record_ids_are_unique_across_threads_batches_and_fork() -> None:

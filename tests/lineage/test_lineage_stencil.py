@@ -58,7 +58,7 @@ def general(f: dict[str, object], v: dict[str, object], seq: int, prev: str) -> 
 def test_stencil_bytes_equal_the_canonical_record(f: dict[str, object], v: dict[str, object], seq: int,
                                                    prev: str) -> None:
     a, b, c = TaskStencil(**f).prepare(**v)  # type: ignore[arg-type]
-    line = a + prev.encode() + b + str(seq).encode() + c
+    line = f"{a}{prev}{b}{seq}{c}".encode("ascii")
     assert line == general(f, v, seq, prev)
     assert isinstance(record_from_bytes(line), LineageRecord)
 
@@ -70,7 +70,7 @@ def test_stencil_fills_id_and_start_like_new_record() -> None:
     for _ in range(2):
         a, b, c = st_.prepare(node_id="n", status="succeeded", attempt=1, inputs=[], outputs=[], parameters={},
                               started_at=None, ended_at=None, cache_key=None, error=None)
-        lines.append(record_from_bytes(a + b"0" * 64 + b + b"0" + c))
+        lines.append(record_from_bytes(f"{a}{'0' * 64}{b}0{c}".encode("ascii")))
     assert lines[0].record_id != lines[1].record_id and len(lines[0].record_id) == 32
     assert lines[0].started_at.endswith("Z") and (lines[0].user, lines[0].host) == identity()
 

@@ -18,7 +18,7 @@ from typing import Final, Self
 
 import attrs
 
-from typedflow.canonical import canonical_bytes
+from typedflow.canonical import canonical_json
 from typedflow.lineage._chain import (
     Head,
     LineageIntegrityError,
@@ -35,10 +35,10 @@ from typedflow.lineage.stencil import Prepared
 
 __all__ = ["LineageIntegrityError", "LineageLog", "LineageRepairWarning", "TornFragment"]
 
-_PREV_EMPTY: Final = b'"prev_hash":""'
+_PREV_EMPTY: Final = '"prev_hash":""'
 # Longest a head file lags the records committed by a long stream of group commits.
 HEAD_INTERVAL: Final = 1.0
-_SEQ_PLACEHOLDER: Final = b',"seq":-1,'
+_SEQ_PLACEHOLDER: Final = ',"seq":-1,'
 
 _Prepared = Prepared  # line = a + prev_hash + b + str(seq) + c
 
@@ -71,7 +71,7 @@ def _prepare(record: LineageRecord, origin: str) -> _Prepared:
     # Encode once outside the lock; only the chain fields are spliced in at commit time, which
     # gives the same bytes as canonical_bytes() of the final record (keys are sorted, values are
     # a bare hex string and an int).
-    enc = canonical_bytes(data)
+    enc = canonical_json(data)  # ASCII: its str and its bytes have the same offsets
     i = enc.rfind(_PREV_EMPTY)
     j = enc.rfind(_SEQ_PLACEHOLDER)
     if i < 0 or j < i:
@@ -354,7 +354,7 @@ class LineageLog:
             sha = hashlib.sha256
             for a, b, c in batch:
                 seq += 1
-                line = b"".join((a, prev.encode("ascii"), b, str(seq).encode("ascii"), c))
+                line = f"{a}{prev}{b}{seq}{c}".encode("ascii")
                 prev = sha(line).hexdigest()
                 parts.append(line)
             parts.append(b"")

@@ -20,8 +20,8 @@ from typedflow.lineage.record import STATUSES, ParamValue, identity, new_record_
 __all__ = ["Prepared", "RefTuple", "TaskStencil", "param_json", "params_json", "ref_json", "refs_json",
            "value_ref_tail"]
 
-# A record pre-encoded around its two chain fields: line = a + prev_hash + b + str(seq) + c.
-Prepared = tuple[bytes, bytes, bytes]
+# A record pre-encoded (ASCII) around its two chain fields: line = a + prev_hash + b + str(seq) + c.
+Prepared = tuple[str, str, str]
 RefTuple = tuple[str, str, str | None, str | None]  # ValueRef fields: name, digest, uri, sha256
 
 _PYTHON_VERSION: Final = platform.python_version()
@@ -104,9 +104,13 @@ class TaskStencil:
             raise ValueError(f"not a record status: {status!r}")
         if type(attempt) is not int:
             raise TypeError(f"attempt must be an int, got {type(attempt).__name__}")
-        a = (f'{{"attempt":{_int_repr(attempt)},"cache_key":{_opt(cache_key)}{self._after_code}{_opt(ended_at)},'
-             f'"error":{_opt(error)}{self._after_error}{inputs_json}{self._after_outputs}{_s(node_id)},'
+        # _opt() inlined: this runs once per task execution.
+        key = "null" if cache_key is None else _s(cache_key)
+        ended = "null" if ended_at is None else _s(ended_at)
+        err = "null" if error is None else _s(error)
+        a = (f'{{"attempt":{_int_repr(attempt)},"cache_key":{key}{self._after_code}{ended},'
+             f'"error":{err}{self._after_error}{inputs_json}{self._after_outputs}{_s(node_id)},'
              f'"outputs":{outputs_json},"parameters":{parameters_json},"prev_hash":"')
         b = f"{self._version}{_s(record_id or new_record_id())}{self._run}"
         c = f',"started_at":{_s(started_at or now_rfc3339())},"status":{_s(status)}{self._tail}'
-        return a.encode("ascii"), b.encode("ascii"), c.encode("ascii")
+        return a, b, c

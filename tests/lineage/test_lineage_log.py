@@ -199,6 +199,87 @@ def test_write_buffered_does_not_wait_behind_the_disk(tmp_path, make_record, mon
     assert verify_log(tmp_path / "log.jsonl").ok
 
 
+def test_a_new_logs_first_head_is_not_waited_for_and_close_makes_it_durable(
+        tmp_path, make_record, monkeypatch) -> None:
+    import threading
+
+    path = tmp_path / "log.jsonl"
+    release = threading.Event()
+    synced: list[int] = []
+    real_sync = os.fdatasync
+
+    def slow(fd):
+        release.wait(10)
+        real_sync(fd)
+        synced.append(fd)
+
+    monkeypatch.setattr(os, "fdatasync", slow)
+    log = LineageLog(path, flush_every=100)
+    log.append(make_record(0))
+    t0 = time.monotonic()
+    assert log.write_buffered() == 1
+    assert time.monotonic() - t0 < 5  # the disk is held: nothing above waited for it
+    head = read_head(path)
+    assert head is not None and head.seq == 0  # a run killed now leaves a log that verifies
+    assert verify_log(path).ok and not synced
+    release.set()
+    log.close()
+    assert synced and log._durable == 0 and log._head_synced
+    assert verify_log(path).ok and not verify_log(path).warnings
+
+
+def test_close_makes_a_new_logs_first_head_durable_with_nothing_left_to_commit(
+        tmp_path, make_record, monkeypatch) -> None:
+    import typedflow.lineage.log as log_module
+
+    monkeypatch.setattr(log_module, "SYNC_INTERVAL", 3600.0)
+    path = tmp_path / "log.jsonl"
+    log = LineageLog(path, flush_every=100)
+    log.append(make_record(0))
+    log.append(make_record(1))
+    log.write_buffered()  # the first head, not yet durable; the sync thread's first fdatasync may run
+    assert not log._head_synced
+    syncs: list[str] = []
+    real_datasync, real_fsync = os.fdatasync, os.fsync
+    monkeypatch.setattr(os, "fdatasync", lambda fd: (syncs.append("fdatasync"), real_datasync(fd))[1])
+    monkeypatch.setattr(os, "fsync", lambda fd: (syncs.append("fsync"), real_fsync(fd))[1])
+    log.close()
+    # the log, then the head rewritten durably (its file and its directory)
+    assert syncs[0] == "fdatasync" and syncs.count("fsync") >= 2, syncs
+    assert log._head_synced and read_head(path).seq == 1 and verify_log(path).ok
+
+
+def test_background_fdatasyncs_are_paced(tmp_path, make_record, monkeypatch) -> None:
+    import threading
+
+    import typedflow.lineage.log as log_module
+
+    monkeypatch.setattr(log_module, "SYNC_INTERVAL", 3600.0)
+    log = LineageLog(tmp_path / "log.jsonl", flush_every=100)
+    log.append(make_record(0))
+    log.flush()
+    fd, lock, syncs = log._fd, threading.Lock(), []
+    real = os.fdatasync
+
+    def counted(f):
+        real(f)
+        with lock:
+            syncs.append(f)
+
+    monkeypatch.setattr(os, "fdatasync", counted)
+    for _group in range(5):
+        for i in range(3):
+            log.append(make_record(i))
+        log.write_buffered()
+        time.sleep(0.05)
+    # the first group's fdatasync starts at once; the next ones wait for the interval (each
+    # would stall every appending write on the file system while it runs)
+    assert syncs.count(fd) == 1 and log._durable == 3
+    log.close()
+    assert log._durable == 15 and syncs.count(fd) == 2
+    assert verify_log(tmp_path / "log.jsonl").ok
+
+
 def test_failed_background_fsync_poisons_the_log(tmp_path, make_record, monkeypatch) -> None:
     log = LineageLog(tmp_path / "log.jsonl", flush_every=10)
     log.append(make_record(0))

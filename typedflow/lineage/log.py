@@ -38,6 +38,8 @@ __all__ = ["LineageIntegrityError", "LineageLog", "LineageRepairWarning", "TornF
 _PREV_EMPTY: Final = '"prev_hash":""'
 # Longest a head file lags the records committed by a long stream of group commits.
 HEAD_INTERVAL: Final = 1.0
+# Least time between two background fdatasyncs of group commits (flush() and close() sync at once).
+SYNC_INTERVAL: Final = 1.0
 _SEQ_PLACEHOLDER: Final = ',"seq":-1,'
 
 _Prepared = Prepared  # line = a + prev_hash + b + str(seq) + c
@@ -111,10 +113,10 @@ class LineageLog:
     a head behind the log is a normal state, rolled forward when the record it names is intact.
     Several processes may append to the same file: commits are serialised with ``flock`` and each
     re-reads the tail another process may have written. A group is chained and written by the
-    caller; its fdatasync runs on a sync thread, so the disk wait overlaps the encoding of the next
-    group (at most one group waits behind the fsync in flight; one fsync covers both when the disk
-    is the bottleneck). ``flush()`` and ``close()`` return only when everything appended so far is
-    durable.
+    caller, so a killed process loses none of it; a sync thread fdatasyncs what was written at most
+    every ``SYNC_INTERVAL`` seconds (one fdatasync covers all groups since the last), so group
+    commits never wait for the disk. ``flush()`` and ``close()`` return only when everything
+    appended so far is durable.
     """
 
     def __init__(
@@ -152,6 +154,7 @@ class LineageLog:
         self._tail_hash = GENESIS_HASH
         self._seen: tuple[int, int, int] | None = None
         self._head_seq = -2  # the seq the head file names; -2: no head file
+        self._head_synced = True  # False while the head this instance wrote may not be durable
         self._checked_head: Head | None = None  # a lagging head whose record was found intact
         self._head_time = time.monotonic()  # the interval runs from open: short runs write it at close only
         # Sync thread, by record seq (monotonic, unlike file offsets a repair may cut): records
@@ -208,7 +211,7 @@ class LineageLog:
         with self._cond:
             if not self._pending:
                 return 0
-        return self._flush(head=False, wait=False)
+        return self._flush(head=False)
 
     def flush(self) -> int:
         """Commit everything buffered, make it durable and update the head.
@@ -218,18 +221,18 @@ class LineageLog:
         self._check_open()
         return self._flush(head=True)
 
-    def _flush(self, *, head: bool, wait: bool = True) -> int:
+    def _flush(self, *, head: bool) -> int:
         with self._cond:
             while self._busy:
                 self._cond.wait()
             self._raise_sync_error()
             batch, self._pending = self._pending, []
-            if not batch and (not head or self._head_seq == self._tail_seq):
+            if not batch and (not head or (self._head_seq == self._tail_seq and self._head_synced)):
                 return 0
             self._busy = True
         try:
             if batch:
-                self._commit_or_requeue(batch, head=head, wait=wait)
+                self._commit_or_requeue(batch, head=head)
             else:
                 self._refresh_head()
         finally:
@@ -277,13 +280,9 @@ class LineageLog:
                 f"{self.path}: fdatasync failed; records after seq {self._durable} may not be durable"
             ) from self._sync_error
 
-    def _sync_later(self, end: int, wait: bool = True) -> None:
-        """Hand the fdatasync covering records up to seq ``end`` to the sync thread."""
+    def _sync_later(self, end: int) -> None:
+        """Have the sync thread fdatasync records up to seq ``end`` (within ``SYNC_INTERVAL``)."""
         with self._cond:
-            # Bound what is not yet durable: wait while a group already waits behind the fsync in
-            # flight (unless asked not to: the next fdatasync started covers this group too).
-            while wait and self._inflight >= 0 and self._requested > self._inflight and self._sync_error is None:
-                self._cond.wait()
             self._raise_sync_error()
             self._requested = max(self._requested, end)
             if self._thread is None:
@@ -303,13 +302,24 @@ class LineageLog:
 
     def _syncer(self) -> None:
         fd = self._fd
+        last = time.monotonic() - SYNC_INTERVAL  # the first group is synced at once
         while True:
             with self._cond:
                 while not self._stop and self._requested <= self._durable:
                     self._cond.wait()
                 if self._requested <= self._durable:
                     return
+                # Paced: an fdatasync makes the file system commit its journal, which stalls every
+                # appending write on it (the run's journal, cache entries, the next group) meanwhile.
+                due = last + SYNC_INTERVAL
+                now = time.monotonic()
+                while not self._stop and now < due:
+                    self._cond.wait(due - now)
+                    now = time.monotonic()
+                if self._stop:
+                    return  # close() has made everything durable
                 target = self._inflight = self._requested
+            last = time.monotonic()
             try:
                 os.fdatasync(fd)
             except BaseException as exc:
@@ -334,7 +344,7 @@ class LineageLog:
 
     # -- commit ------------------------------------------------------------------------------
 
-    def _commit_or_requeue(self, batch: list[_Prepared], *, head: bool, wait: bool = True) -> None:
+    def _commit_or_requeue(self, batch: list[_Prepared], *, head: bool) -> None:
         try:
             sync_to = self._commit(batch, head=head)
         except BaseException:
@@ -342,7 +352,7 @@ class LineageLog:
                 self._pending[:0] = batch
             raise
         if sync_to is not None:
-            self._sync_later(sync_to, wait)  # outside the flock: other writers need not wait for our disk
+            self._sync_later(sync_to)  # outside the flock: other writers need not wait for our disk
 
     def _commit(self, batch: list[_Prepared], *, head: bool) -> int | None:
         """Chain and write ``batch``; returns the seq an fdatasync must still cover, if any."""
@@ -363,6 +373,9 @@ class LineageLog:
             now = time.monotonic()
             # The head costs a second file, fsync and rename: it is written when asked for
             # (flush/close), for a new log, and otherwise at most every HEAD_INTERVAL seconds.
+            # A new log's first head is not waited for: it is there so that the log of a run
+            # killed before its end verifies; flush() and close() make it durable.
+            first = not head and self._head_seq < -1
             new_head = (
                 Head(seq=seq, hash=prev, count=seq + 1)
                 if head or self._head_seq < -1 or now - self._head_time >= HEAD_INTERVAL
@@ -377,7 +390,7 @@ class LineageLog:
                     tfd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
                     try:
                         _write_all(tfd, new_head.to_bytes())
-                        if self.fsync:
+                        if self.fsync and not first:
                             # fdatasync: the data and the file size, without timestamps.
                             self._sync_now(seq)
                             os.fdatasync(tfd)
@@ -392,6 +405,7 @@ class LineageLog:
             self.commits += 1
             if new_head is None:
                 return seq if self.fsync else None
+            self._head_synced = not (first and self.fsync)
             try:
                 # The directory entry of the new head is made durable at close(): if a crash loses
                 # the rename, the records are still durable and the stale head is rolled forward.
@@ -403,14 +417,14 @@ class LineageLog:
                 msg = f"{self.path}: head update failed after commit: {exc}"
                 self.notes.append(msg)
                 warnings.warn(msg, LineageRepairWarning, stacklevel=2)
-        return None
+        return seq if first and self.fsync else None
 
     def _refresh_head(self) -> None:
         """Point the head at the last record (committed by this or another process), once durable."""
         with self._commit_lock, self._locked():
             if self._stamp() != self._seen:
                 self._sync()
-            if self._head_seq != self._tail_seq:
+            if self._head_seq != self._tail_seq or not self._head_synced:
                 if self.fsync:
                     self._sync_now(self._tail_seq)
                 self._write_head()
@@ -419,6 +433,7 @@ class LineageLog:
         head = Head(seq=self._tail_seq, hash=self._tail_hash, count=self._tail_seq + 1)
         write_atomic(head_path(self.path), head.to_bytes(), durable=self.fsync)
         self._head_seq, self._head_time = head.seq, time.monotonic()
+        self._head_synced = True
 
     # -- open, lock, repair ---------------------------------------------------------------------
 

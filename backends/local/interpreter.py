@@ -422,7 +422,7 @@ class Interpreter:
             self.quick[node.task] = result.duration if prev is None else 0.8 * prev + 0.2 * result.duration
         status = CACHED if result.status == "cached" else SUCCEEDED
         if self.journal is not None:
-            self.journal.record(key, result.outputs, status)
+            self.journal.record(key, result.outputs, status, result.outputs_json)
         self.report(NodeReport(key, node.id, node.task, status, attempts=attempts, duration=result.duration,
                                started_at=result.started_at, ended_at=result.ended_at, cache_key=result.cache_key,
                                inputs=inputs, outputs=result.outputs, input_digests=result.input_digests))

@@ -95,9 +95,9 @@ class _UntilAbandoned:
     def get_json(self, key: str) -> Any | None:
         return self.store.get_json(key)
 
-    def put_json(self, key: str, data: Any) -> None:
+    def put_json(self, key: str, data: Any, *, encoded: str | None = None) -> None:
         if not self.abandoned:
-            self.store.put_json(key, data)
+            self.store.put_json(key, data, encoded=encoded)
 
 
 class _Worker:

@@ -73,13 +73,15 @@ class Journal:
             with open(self.path, "r+b") as fh:
                 fh.truncate(cut)
 
-    def record(self, key: str, outputs: dict[str, Any], status: str) -> None:
+    def record(self, key: str, outputs: dict[str, Any], status: str, outputs_json: str | None = None) -> None:
+        """``outputs_json``: ``canonical_json(outputs)``, when the caller has it."""
         if self._fd < 0:
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         # One write per line, straight to the OS: a SIGKILL right after loses nothing.
         # canonical_json({"key": key, "outputs": outputs, "status": status}), without building the dict
         enc = encode_basestring_ascii
-        line = f'{{"key":{enc(key)},"outputs":{canonical_json(outputs)},"status":{enc(status)}}}\n'
+        encoded = canonical_json(outputs) if outputs_json is None else outputs_json
+        line = f'{{"key":{enc(key)},"outputs":{encoded},"status":{enc(status)}}}\n'
         os.write(self._fd, line.encode("ascii"))
 
     def write_status(self, status: str, summary: dict[str, Any]) -> None:

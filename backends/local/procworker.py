@@ -87,6 +87,8 @@ def main() -> None:
             known = CacheProbe(k["digests"], k["key"]) if k else None
             outcome = execute(template, request["inputs"], store=store, use_cache=request["use_cache"],
                               context=context, known=known)
+            # The outputs once: their JSON is re-made where the journal needs it.
+            outcome.outputs_json = None
             reply: dict[str, Any] = {"outcome": converter.unstructure(outcome)}
         except TaskError as err:
             reply = {"error": {"type": err.error_type, "message": err.message, "traceback": err.traceback}}

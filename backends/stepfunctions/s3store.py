@@ -143,8 +143,9 @@ class S3Store:
         raw = self.get_bytes(self._meta(key))
         return None if raw is None else json.loads(raw)
 
-    def put_json(self, key: str, data: Any) -> None:
-        self.s3.put_object(Bucket=self.bucket, Key=self._meta(key), Body=canonical_bytes(data),
+    def put_json(self, key: str, data: Any, *, encoded: str | None = None) -> None:
+        body = canonical_bytes(data) if encoded is None else encoded.encode("ascii")
+        self.s3.put_object(Bucket=self.bucket, Key=self._meta(key), Body=body,
                            ContentType="application/json")
 
     # ------------------------------------------------------------------ offloaded values

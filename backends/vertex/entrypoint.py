@@ -109,7 +109,7 @@ class _Store:
     def get_json(self, key: str) -> Any | None:
         return None  # Vertex caches by itself; the container never reads a cache
 
-    def put_json(self, key: str, data: Any) -> None:
+    def put_json(self, key: str, data: Any, *, encoded: str | None = None) -> None:
         return None
 
 

@@ -35,3 +35,25 @@ def test_another_store_sees_entries_once_written(tmp_path: Path, monkeypatch: ob
     assert reader.get_json("a") == 1
     writer.close()
     reader.close()
+
+
+def test_cache_entries_and_journal_lines_are_the_canonical_json_of_what_they_hold(tmp_path: Path) -> None:
+    import json
+
+    from typedflow.canonical import canonical_json
+    from typedflow.running import RunOptions, run_workflow
+
+    from . import flows
+
+    # fanout: map items of add(inc(v), v) = 2v + 1, several outputs (stats returns a NamedTuple with an int and a float)
+    result = run_workflow(flows.fanout, {"xs": [3, 1, 2]}, RunOptions(store=tmp_path))
+    assert result.ok
+    meta = (tmp_path / "store" / "meta.jsonl").read_bytes().splitlines()
+    journal = (tmp_path / "runs" / result.run_id / "journal.jsonl").read_bytes().splitlines()
+    assert len(meta) == len(journal) == 7  # 3 inc, 3 add, 1 stats: each ran, each cached
+    for line in meta + journal:
+        assert line == canonical_json(json.loads(line)).encode("ascii")
+    entries = {json.loads(line)["v"]["task"] for line in meta}
+    assert entries == {"inc", "add", "stats"}
+    stats_line = next(e for e in map(json.loads, journal) if "mean" in e["outputs"])
+    assert stats_line["outputs"] == {"mean": 5.0, "total": 15} and stats_line["status"] == "succeeded"

@@ -19,6 +19,16 @@ def test_cache_key_is_the_digest_of_its_documented_parts() -> None:
              "version": template.version, "inputs": parts})
         bumped = attrs.evolve(template, cache=attrs.evolve(template.cache, version="2"))
         assert cache_key(bumped, inputs) != cache_key(template, inputs)
+    # inputs declared out of order: the document's keys are sorted all the same
+    reordered = attrs.evolve(flows.add.template, inputs=flows.add.template.inputs[::-1])
+    parts = input_digests(reordered, {"a": 1, "b": 2})
+    assert cache_key(reordered, {"a": 1, "b": 2}) == cache_key(flows.add.template, {"a": 1, "b": 2})
+    # digests for other names than the template's (a caller's own): encoded as given
+    odd = {"b": digest(2), "z": "sha256:\u00e9"}
+    assert cache_key(reordered, {}, odd) == digest(
+        {"task": reordered.name, "code": reordered.code_digest, "cache_version": reordered.cache.version,
+         "version": reordered.version, "inputs": odd})
+    assert parts == {"a": digest(1), "b": digest(2)}
 
 
 def test_file_inputs_are_digested_by_content_not_location() -> None:

@@ -13,6 +13,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
+from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,9 @@ class CodeMismatchError(Exception):
     """The task's code differs from the code the IR was compiled from."""
 
 
-@attrs.frozen
+# Not frozen: a frozen attrs instance costs three times as much to make, and one is made per task
+# execution. Nothing changes one after it is made.
+@attrs.define
 class Outcome:
     status: str  # "succeeded" | "cached"
     outputs: dict[str, Any]
@@ -54,7 +57,8 @@ class Outcome:
     ended_at: str
     duration: float
     input_digests: dict[str, str] = attrs.Factory(dict)
-
+    # canonical_json(outputs), when already made (the cache entry's): the run journal reuses it.
+    outputs_json: str | None = attrs.field(default=None, eq=False)
 
 
 def resolve(template: ir.TaskTemplate) -> Any:
@@ -127,11 +131,14 @@ class _Keying:
     """What digesting a template's inputs needs, worked out once per template: each input's type and
     whether it holds files, and the canonical JSON of the cache key's document around its inputs."""
 
-    __slots__ = ("params", "prefix", "suffix", "template")
+    __slots__ = ("keys", "names", "params", "prefix", "suffix", "template")
 
     def __init__(self, template: ir.TaskTemplate) -> None:
         self.template = template
         self.params = tuple((p.name, p.type, has_files(p.type)) for p in template.inputs)
+        # Each input's encoded key, in the canonical (sorted) order of the key document's "inputs".
+        self.keys = tuple((name, canonical_json(name) + ":") for name in sorted(p.name for p in template.inputs))
+        self.names = frozenset(p.name for p in template.inputs)
         # The document is {"cache_version", "code", "inputs", "task", "version"}: keys in sorted order.
         self.prefix = (f'{{"cache_version":{canonical_json(template.cache.version)},'
                        f'"code":{canonical_json(template.code_digest)},"inputs":')
@@ -159,7 +166,11 @@ def cache_key(template: ir.TaskTemplate, inputs: dict[str, Any], digests: dict[s
     """``digest`` of ``{"task", "code", "cache_version", "version", "inputs": {name: input digest}}``."""
     parts = digests if digests is not None else input_digests(template, inputs)
     k = _keying(template)
-    return "sha256:" + sha256_hex((k.prefix + canonical_json(parts) + k.suffix).encode("ascii"))
+    if parts.keys() == k.names:  # canonical_json(parts), from the keys encoded once
+        body = "{" + ",".join([key + encode_basestring_ascii(parts[name]) for name, key in k.keys]) + "}"
+    else:
+        body = canonical_json(parts)
+    return "sha256:" + sha256_hex((k.prefix + body + k.suffix).encode("ascii"))
 
 
 def store_outputs(outputs: dict[str, Any], template: ir.TaskTemplate, store: ArtifactStore) -> dict[str, Any]:
@@ -191,7 +202,7 @@ def store_outputs(outputs: dict[str, Any], template: ir.TaskTemplate, store: Art
 # ----------------------------------------------------------------------------- execute
 
 
-@attrs.frozen
+@attrs.define  # not frozen, as Outcome
 class CacheProbe:
     """A cache look-up already made for these inputs: their digests, the key, and the hit if any.
     Passing a miss to :func:`execute` spares it the same work a second time."""
@@ -264,16 +275,20 @@ def execute(
         CURRENT.reset(ctx_token)
         if space.created is not None:
             shutil.rmtree(space.created, ignore_errors=True)
+    outputs_json = None
     if key is not None:
-        store.put_json("cache-" + key, {"task": template.name, "outputs": outputs})
-    return Outcome("succeeded", outputs, key, started, utcnow(), time.perf_counter() - t0, digests)
+        # The entry's canonical JSON made around the outputs', which the run journal reuses.
+        outputs_json = canonical_json(outputs)
+        store.put_json("cache-" + key, {"task": template.name, "outputs": outputs},
+                       encoded=f'{{"outputs":{outputs_json},"task":{plan.name_json}}}')
+    return Outcome("succeeded", outputs, key, started, utcnow(), time.perf_counter() - t0, digests, outputs_json)
 
 
 class _Calling:
     """How to call one task for one template, worked out once: each input's structure hook, the
     return value's unstructure hook, and whether outputs hold files."""
 
-    __slots__ = ("decoders", "output_files", "scratch_prefix", "task", "template", "unstructure")
+    __slots__ = ("decoders", "name_json", "output_files", "scratch_prefix", "task", "template", "unstructure")
 
     def __init__(self, task: Any, template: ir.TaskTemplate) -> None:
         sig = task.signature
@@ -293,6 +308,7 @@ class _Calling:
         self.unstructure: Callable[[Any], Any] = hook
         self.output_files = any(has_files(p.type) for p in template.outputs)
         self.scratch_prefix = f"tf-{template.name}-"
+        self.name_json = canonical_json(template.name)
 
 
 _CALLINGS: dict[int, _Calling] = {}

@@ -61,7 +61,8 @@ class ArtifactStore(Protocol):
     def get_json(self, key: str) -> Any | None:
         ...
 
-    def put_json(self, key: str, data: Any) -> None:
+    def put_json(self, key: str, data: Any, *, encoded: str | None = None) -> None:
+        """Store ``data`` under ``key``; ``encoded``: its canonical JSON, when the caller has it."""
         ...
 
 
@@ -173,8 +174,9 @@ class LocalStore:
                 self._load_meta()
             return self._meta.get(key)
 
-    def put_json(self, key: str, data: Any) -> None:
-        line = f'{{"k":{encode_basestring_ascii(key)},"v":{canonical_json(data)}}}\n'.encode("ascii")
+    def put_json(self, key: str, data: Any, *, encoded: str | None = None) -> None:
+        value = canonical_json(data) if encoded is None else encoded
+        line = f'{{"k":{encode_basestring_ascii(key)},"v":{value}}}\n'.encode("ascii")
         with self._lock:
             self._meta[key] = data
             if self.buffered:

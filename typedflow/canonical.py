@@ -46,10 +46,23 @@ def canonical_bytes(obj: Any) -> bytes:
     return canonical_json(obj).encode("utf-8")
 
 
+_sha256 = hashlib.sha256
+
+
 def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+    return _sha256(data).hexdigest()
 
 
 def digest(obj: Any) -> str:
     """``sha256:<hex>`` of the canonical JSON of ``obj``."""
-    return "sha256:" + sha256_hex(canonical_bytes(obj))
+    # Inlined (canonical JSON is ASCII): every task input and output is digested, most of them scalars.
+    t = type(obj)
+    if t is int:
+        enc = int.__repr__(obj)
+    elif t is str:
+        enc = encode_basestring_ascii(obj)
+    elif _C_ENCODE is not None:
+        enc = "".join(_C_ENCODE(obj, 0))
+    else:
+        enc = _ENCODER.encode(obj)
+    return "sha256:" + _sha256(enc.encode("ascii")).hexdigest()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 from hypothesis import given, settings
@@ -26,6 +27,7 @@ def test_canonical_json_is_the_sorted_ascii_encoding(value: object) -> None:
     assert text == _reference(value)
     assert text.isascii() and json.loads(text) == value
     assert canonical_bytes(value) == text.encode("ascii")
+    assert digest(value) == "sha256:" + hashlib.sha256(_reference(value).encode("ascii")).hexdigest()
 
 
 def test_scalars_and_their_digests() -> None:
@@ -37,9 +39,10 @@ def test_scalars_and_their_digests() -> None:
 
 def test_what_is_not_json_is_refused_as_json_refuses_it() -> None:
     for bad, err in ((float("nan"), ValueError), ({"a": [float("inf")]}, ValueError), ({"a": object()}, TypeError)):
-        try:
-            canonical_json(bad)
-        except err as exc:
-            assert "JSON" in str(exc)
-        else:
-            raise AssertionError(f"{bad!r} was encoded")
+        for encode in (canonical_json, digest):
+            try:
+                encode(bad)
+            except err as exc:
+                assert "JSON" in str(exc)
+            else:
+                raise AssertionError(f"{bad!r} was encoded by {encode.__name__}")

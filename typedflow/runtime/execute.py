@@ -159,7 +159,8 @@ def _keying(template: ir.TaskTemplate) -> _Keying:
 
 def input_digests(template: ir.TaskTemplate, inputs: dict[str, Any]) -> dict[str, str]:
     """Content digest of each input: the cache key's parts, and what lineage records."""
-    return {name: content_digest(inputs.get(name), t, files) for name, t, files in _keying(template).params}
+    return {name: content_digest(inputs.get(name), t, True) if files else digest(inputs.get(name))
+            for name, t, files in _keying(template).params}
 
 
 def cache_key(template: ir.TaskTemplate, inputs: dict[str, Any], digests: dict[str, str] | None = None) -> str:

@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from typedflow import ir
+from typedflow.canonical import digest
 from typedflow.lineage.log import LineageLog
 from typedflow.lineage.record import LineageRecord, ValueRef, new_record, safe_parameters, safe_value, sensitive
 from typedflow.lineage.stencil import RefTuple, TaskStencil, param_json, ref_json, value_ref_tail
-from typedflow.runtime.execute import content_digest
+from typedflow.runtime.execute import content_digest, has_files
 from typedflow.timestamps import utcnow
 
 _DEFAULT_IMAGE = f"python:{platform.python_version()}"  # the local interpreter's "image"
@@ -70,31 +71,32 @@ def task_record(*, doc_name: str, ir_digest: str, run_id: str, target: str, exec
     )
 
 
-# (name, type, whether a file or directory, the ref's fixed end when it is not a file) per parameter.
-_RefPlan = tuple[tuple[str, ir.TypeRef, bool, str], ...]
+# Per parameter: name, type, whether a file or directory, whether it holds any (has_files), and the
+# ref's fixed end when it is not a file.
+_RefPlan = tuple[tuple[str, ir.TypeRef, bool, bool, str], ...]
 
 
 def _ref_plan(params: tuple[ir.Param, ...]) -> _RefPlan:
     plan = []
     for p in params:
         t = p.type.args[0] if p.type.kind == "optional" else p.type
-        plan.append((p.name, p.type, t.kind in ("file", "directory"), value_ref_tail(p.name)))
+        plan.append((p.name, p.type, t.kind in ("file", "directory"), has_files(p.type), value_ref_tail(p.name)))
     return tuple(plan)
 
 
 def _refs_json(plan: _RefPlan, values: dict[str, Any], digests: dict[str, str] | None) -> str:
     """``refs_json(ref_tuples(values, params, digests))``, with the fixed parts of each ref made once."""
     parts = []
-    for name, t, filelike, tail in plan:
+    for name, t, filelike, files, tail in plan:
         if name not in values:
             continue
         v = values[name]
         d = digests.get(name) if digests else None
         if filelike and isinstance(v, dict):
             inner = t.args[0] if t.kind == "optional" else t
-            parts.append(ref_json(name, d or content_digest(v, inner), v.get("uri"), v.get("sha256")))
+            parts.append(ref_json(name, d or content_digest(v, inner, True), v.get("uri"), v.get("sha256")))
         else:
-            parts.append('{"digest":' + _s(d or content_digest(v, t)) + tail)
+            parts.append('{"digest":' + _s(d or (content_digest(v, t, True) if files else digest(v))) + tail)
     return "[" + ",".join(parts) + "]"
 
 

@@ -280,6 +280,34 @@ def test_background_fdatasyncs_are_paced(tmp_path, make_record, monkeypatch) -> 
     assert verify_log(tmp_path / "log.jsonl").ok
 
 
+def test_each_group_starts_its_write_back_and_advice_that_fails_is_ignored(
+        tmp_path, make_record, monkeypatch) -> None:
+    advised: list[tuple[int, int, int]] = []
+
+    def fadvise(fd, offset, length, advice):
+        assert advice == os.POSIX_FADV_DONTNEED
+        advised.append((fd, offset, length))
+        raise OSError(22, "Invalid argument")  # e.g. a file system without it: advice only
+
+    monkeypatch.setattr(os, "posix_fadvise", fadvise)
+    path = tmp_path / "log.jsonl"
+    log = LineageLog(path, flush_every=10)
+    for i in range(25):
+        log.append(make_record(i))
+    log.close()
+    assert verify_log(path).ok and verify_log(path).count == 25
+    sizes = [length for fd, _, length in advised if fd == log._fd and length]
+    offsets = [offset for fd, offset, length in advised if fd == log._fd and length]
+    assert len(sizes) == 3 and sum(sizes) == path.stat().st_size  # the three groups, each once
+    assert offsets == [0, sizes[0], sizes[0] + sizes[1]]
+    advised.clear()
+    quiet = LineageLog(tmp_path / "quiet.jsonl", flush_every=10, fsync=False)
+    for i in range(12):
+        quiet.append(make_record(i))
+    quiet.close()
+    assert advised == []  # no durability asked for: no write-back started either
+
+
 def test_failed_background_fsync_poisons_the_log(tmp_path, make_record, monkeypatch) -> None:
     log = LineageLog(tmp_path / "log.jsonl", flush_every=10)
     log.append(make_record(0))

@@ -308,10 +308,11 @@ def check_json(value: Any, t: TypeRef, where: str = "value") -> str | None:
     if k == "list":
         if not isinstance(value, list):
             return f"{where}: expected {render(t)}, got {_jtype(value)}"
+        inner = t.args[0]
         for i, v in enumerate(value):
-            err = check_json(v, t.args[0], f"{where}[{i}]")
-            if err:
-                return err
+            # The element's place is spelled out only for the error (a long list is mostly fine).
+            if check_json(v, inner) is not None:
+                return check_json(v, inner, f"{where}[{i}]")
         return None
     if k == "dict":
         if not isinstance(value, dict):
@@ -319,9 +320,8 @@ def check_json(value: Any, t: TypeRef, where: str = "value") -> str | None:
         for key, v in value.items():
             if type(key) is not str:  # JSON would turn it into a string: the value would change type
                 return f"{where}: expected {render(t)}, {_KEY} {key!r} ({type(key).__name__}, not str)"
-            err = check_json(v, t.args[0], f"{where}[{key!r}]")
-            if err:
-                return err
+            if check_json(v, t.args[0]) is not None:
+                return check_json(v, t.args[0], f"{where}[{key!r}]")
         return None
     if k == "tuple":
         if not isinstance(value, list) or len(value) != len(t.args):

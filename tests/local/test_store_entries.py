@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from typedflow.runtime import store as store_mod
 from typedflow.runtime.store import BUFFERED_ENTRIES, LocalStore
 
@@ -35,6 +37,50 @@ def test_another_store_sees_entries_once_written(tmp_path: Path, monkeypatch: ob
     assert reader.get_json("a") == 1
     writer.close()
     reader.close()
+
+
+class _Parsed:
+    """Counts the bytes of meta.jsonl the store parses."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.real, self.bytes = store_mod._ENTRY, 0
+        monkeypatch.setattr(store_mod, "_ENTRY", self)
+
+    def findall(self, chunk: bytes, start: int, end: int) -> list[tuple[bytes, bytes, bytes]]:
+        self.bytes += end - start
+        return self.real.findall(chunk, start, end)
+
+
+def test_a_closed_stores_index_is_taken_over_and_only_what_follows_is_read(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = LocalStore(tmp_path)
+    for i in range(200):
+        first.put_json(f"k{i}", {"i": i})
+    first.close()
+    seed = LocalStore(tmp_path)  # reads the 200 entries, then hands its index on at close
+    assert seed.get_json("k7") == {"i": 7}
+    seed.close()
+    with open(tmp_path / "meta.jsonl", "ab") as fh:  # another process's entries, and a line of another form
+        fh.write(b'{"k":"late","v":[1]}\n{"v": 2, "k": "spaced"}\n')
+    parsed = _Parsed(monkeypatch)
+    second = LocalStore(tmp_path)
+    assert second.get_json("late") == [1] and second.get_json("spaced") == 2
+    assert second.get_json("k199") == {"i": 199} and second.get_json("nope") is None
+    assert parsed.bytes == len(b'{"k":"late","v":[1]}\n{"v": 2, "k": "spaced"}\n')  # the new lines only
+    second.close()
+
+
+def test_a_rewritten_meta_file_is_read_anew(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = LocalStore(tmp_path)
+    for i in range(50):
+        first.put_json(f"k{i}", i)
+    assert first.get_json("k3") == 3
+    first.close()
+    # cut and written again, longer than before: the handed-on index must not be trusted
+    (tmp_path / "meta.jsonl").write_bytes(b"".join(b'{"k":"n%d","v":%d}\n' % (i, -i) for i in range(80)))
+    second = LocalStore(tmp_path)
+    assert second.get_json("k3") is None and second.get_json("n79") == -79
+    second.close()
 
 
 def test_cache_entries_and_journal_lines_are_the_canonical_json_of_what_they_hold(tmp_path: Path) -> None:

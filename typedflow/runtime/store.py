@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -68,6 +70,16 @@ class ArtifactStore(Protocol):
 
 META_RECHECK = 0.05
 BUFFERED_ENTRIES = 64
+# One line of meta.jsonl: its key when it is plain ASCII without escapes (all keys this module
+# writes), the value's raw JSON, and the whole line for any other form.
+# The index of a closed store, by meta path: the next store of that path in this process takes it
+# over and reads only what was appended since (a long-lived process, e.g. a test suite or a
+# notebook, runs many workflows on one store). Checked by the bytes before its offset.
+_HANDED_ON: collections.OrderedDict[str, tuple[bytes, int, dict[str, Any]]] = collections.OrderedDict()
+_HANDED_ON_LOCK = threading.Lock()
+_HANDED_ON_MAX = 4
+_FINGERPRINT = 64
+_ENTRY = re.compile(rb'^(?:\{"k":"([^"\\\x80-\xff]*)","v":(.*)\}|(.*))$', re.M)
 
 
 class LocalStore:
@@ -90,6 +102,8 @@ class LocalStore:
         self._meta_own = 0  # bytes this process appended since the index was last read
         self._meta_fd = -1
         self._meta_checked = -META_RECHECK
+        self._meta_fingerprint = b""  # the bytes of meta.jsonl just before _meta_offset
+        self._adopted = False  # whether a closed store's index was looked for
         self._lock = threading.Lock()
 
     def object_path(self, sha256: str) -> Path:
@@ -156,23 +170,61 @@ class LocalStore:
         if size <= self._meta_offset + self._meta_own:
             return  # nothing but our own appends, which are already in the index
         with open(path, "rb") as fh:
+            if not self._adopted:
+                self._adopted = True
+                self._adopt(fh, size)
             fh.seek(self._meta_offset)
             chunk = fh.read(size - self._meta_offset)
         end = chunk.rfind(b"\n") + 1
+        self._meta_fingerprint = (self._meta_fingerprint + chunk[:end])[-_FINGERPRINT:]
         self._meta_own = 0  # re-reading covers our own lines too
-        for line in chunk[:end].splitlines():
-            try:
-                entry = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            self._meta[entry["k"]] = entry["v"]
+        index = self._meta
+        # Values stay raw bytes until looked up: a store holds many entries and a run reads few.
+        for key, raw, line in _ENTRY.findall(chunk, 0, end):
+            if raw:
+                index[key.decode("ascii")] = raw
+            else:  # not the plain form of a line this module writes: parse it whole
+                try:
+                    entry = json.loads(line)
+                    index[entry["k"]] = entry["v"]
+                except (ValueError, KeyError, TypeError):
+                    continue  # a torn or foreign line
         self._meta_offset += end
+
+    def _adopt(self, fh: Any, size: int) -> None:
+        with _HANDED_ON_LOCK:
+            handed = _HANDED_ON.pop(self._meta_path, None)
+        if handed is None or self._meta_offset:
+            return
+        fingerprint, offset, index = handed
+        if offset > size:
+            return  # the file was cut: start over
+        fh.seek(offset - len(fingerprint))
+        if fh.read(len(fingerprint)) != fingerprint:
+            return  # not the file that index was read from
+        index.update(self._meta)  # what this store put before its first look-up
+        self._meta, self._meta_offset, self._meta_fingerprint = index, offset, fingerprint
+
+    def _hand_on(self) -> None:
+        if self._meta_offset == 0:
+            return
+        with _HANDED_ON_LOCK:
+            _HANDED_ON[self._meta_path] = (self._meta_fingerprint, self._meta_offset, self._meta)
+            _HANDED_ON.move_to_end(self._meta_path)
+            while len(_HANDED_ON) > _HANDED_ON_MAX:
+                _HANDED_ON.popitem(last=False)
+        # This store starts over if it is used again: its index is another store's now.
+        self._meta, self._meta_offset, self._meta_fingerprint = {}, 0, b""
+        self._meta_own, self._adopted, self._meta_checked = 0, False, -META_RECHECK
 
     def get_json(self, key: str) -> Any | None:
         with self._lock:
             if key not in self._meta:
                 self._load_meta()
-            return self._meta.get(key)
+            value = self._meta.get(key)
+            if type(value) is bytes:  # a raw entry (parsed JSON is never bytes)
+                value = self._meta[key] = json.loads(value)
+            return value
 
     def put_json(self, key: str, data: Any, *, encoded: str | None = None) -> None:
         value = canonical_json(data) if encoded is None else encoded
@@ -210,3 +262,4 @@ class LocalStore:
                     os.fsync(self._meta_fd)
                 os.close(self._meta_fd)
                 self._meta_fd = -1
+            self._hand_on()

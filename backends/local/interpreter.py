@@ -251,17 +251,25 @@ class Interpreter:
         results: list[Any] = [None] * n
         limit = node.max_concurrency or n or 1
         state = {"next": 0, "running": 0, "done": 0, "failed": False}
+        outer = block.env
+        # Most bodies are one task: its item blocks start it directly.
+        task = node.body[0] if len(node.body) == 1 and isinstance(node.body[0], ir.TaskNode) else None
 
         def start_next() -> None:
             while state["next"] < n and state["running"] < limit:
                 i = state["next"]
                 state["next"] += 1
                 state["running"] += 1
-                env = Env(block.env.inputs, block.env, {**block.env.items, node.id: items[i]})
+                item = items[i]
+                env = Env(outer.inputs, outer, {**outer.items, node.id: item} if outer.items else {node.id: item})
                 key = f"{block.key}{node.id}[{i}]/"
-                _block(self, node.body, env, key, functools.partial(item_done, i, env=env)).start()
+                done = functools.partial(item_done, i, env)
+                if task is not None:
+                    self.launch_task(task, _Single(self, task, env, key, done))
+                else:
+                    _block(self, node.body, env, key, done).start()
 
-        def item_done(i: int, ok: bool, env: Env) -> None:
+        def item_done(i: int, env: Env, ok: bool) -> None:
             state["running"] -= 1
             state["done"] += 1
             if self.live:

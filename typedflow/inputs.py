@@ -13,7 +13,7 @@ from typing import Any
 
 from typedflow import ir
 from typedflow.errors import InputError
-from typedflow.runtime.execute import map_files
+from typedflow.runtime.execute import has_files, map_files
 from typedflow.types import check_json, render
 
 PutFn = Callable[[Path, bool], tuple[str, str]]
@@ -107,7 +107,8 @@ def _problems(doc: ir.WorkflowIR, given: Mapping[str, Any],
 def store_input_files(doc: ir.WorkflowIR, values: dict[str, Any], put: PutFn) -> dict[str, Any]:
     """Local files among the inputs put into the target's store (remote URIs are left as they are).
     Every missing or mistyped path is reported at once, before anything is stored."""
-    types = {p.name: p.type for p in doc.workflow.inputs}
+    # Only the inputs whose types can hold files are walked (a long list of numbers is not).
+    types = {p.name: p.type for p in doc.workflow.inputs if has_files(p.type)}
     errors: list[str] = []
 
     def check(name: str) -> Callable[[dict[str, Any], ir.TypeRef], dict[str, Any]]:
@@ -124,7 +125,8 @@ def store_input_files(doc: ir.WorkflowIR, values: dict[str, Any], put: PutFn) ->
         return visit
 
     for k, v in values.items():
-        map_files(v, types[k], check(k))
+        if k in types:
+            map_files(v, types[k], check(k))
     if errors:
         raise InputError("; ".join(errors))
 
@@ -136,7 +138,7 @@ def store_input_files(doc: ir.WorkflowIR, values: dict[str, Any], put: PutFn) ->
         fmt = v.get("format")
         return {"uri": new_uri, "sha256": sha, "format": t.name if fmt in (None, "typedflow.formats:Format") else fmt}
 
-    return {k: map_files(v, types[k], store) for k, v in values.items()}
+    return {k: map_files(v, types[k], store) if k in types else v for k, v in values.items()}
 
 
 def _local(v: dict[str, Any]) -> Path | None:

@@ -15,6 +15,7 @@ import enum
 import math
 import types
 import typing
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -270,6 +271,16 @@ _JSON_KIND = {
 }
 
 
+# Lists of plain scalars checked in one pass (any other element, e.g. an int subclass, gets the
+# element-by-element check below, which also names the first bad one).
+_ALL_PLAIN: dict[str, Callable[[list[Any]], bool]] = {
+    "int": lambda vs: all(type(v) is int and -MAX_SAFE_INT <= v <= MAX_SAFE_INT for v in vs),
+    "float": lambda vs: all((type(v) is float and math.isfinite(v)) or type(v) is int for v in vs),
+    "str": lambda vs: all(type(v) is str for v in vs),
+    "bool": lambda vs: all(type(v) is bool for v in vs),
+}
+
+
 def check_json(value: Any, t: TypeRef, where: str = "value") -> str | None:
     """Why the typed-JSON ``value`` does not conform to ``t`` (None when it does)."""
     k = t.kind
@@ -309,6 +320,9 @@ def check_json(value: Any, t: TypeRef, where: str = "value") -> str | None:
         if not isinstance(value, list):
             return f"{where}: expected {render(t)}, got {_jtype(value)}"
         inner = t.args[0]
+        fast = _ALL_PLAIN.get(inner.kind)
+        if fast is not None and fast(value):
+            return None
         for i, v in enumerate(value):
             # The element's place is spelled out only for the error (a long list is mostly fine).
             if check_json(v, inner) is not None:

@@ -164,6 +164,8 @@ class Journal:
         write_text(self.dir / "status.json", canonical_json({"status": status, **summary}))
 
     def close(self) -> None:
+        if self._early is not None:
+            self._early.join()  # first: it may still be faulting in the mapping's first page
         if self._fd >= 0:
             if self._map is not None:
                 self._map.close()  # its pages stay dirty in the page cache: the fsync below writes them
@@ -174,9 +176,7 @@ class Journal:
             self._fd = -1
         if self._early is None:
             self._fsync_files()  # a resumed run: its first run may have been killed before they were durable
-            return
-        self._early.join()
-        if self._early_error is not None:
+        elif self._early_error is not None:
             raise self._early_error
 
     def _fsync_files(self) -> None:

@@ -70,8 +70,6 @@ class ArtifactStore(Protocol):
 
 META_RECHECK = 0.05
 BUFFERED_ENTRIES = 64
-# One line of meta.jsonl: its key when it is plain ASCII without escapes (all keys this module
-# writes), the value's raw JSON, and the whole line for any other form.
 # The index of a closed store, by meta path: the next store of that path in this process takes it
 # over and reads only what was appended since (a long-lived process, e.g. a test suite or a
 # notebook, runs many workflows on one store). Checked by the bytes before its offset.
@@ -79,6 +77,8 @@ _HANDED_ON: collections.OrderedDict[str, tuple[bytes, int, dict[str, Any]]] = co
 _HANDED_ON_LOCK = threading.Lock()
 _HANDED_ON_MAX = 4
 _FINGERPRINT = 64
+# One line of meta.jsonl: its key when it is plain ASCII without escapes (all keys this module
+# writes), the value's raw JSON, and the whole line for any other form.
 _ENTRY = re.compile(rb'^(?:\{"k":"([^"\\\x80-\xff]*)","v":(.*)\}|(.*))$', re.M)
 
 

@@ -31,6 +31,7 @@ from .plan import plan
 from .retry import Clock, delay, retryable
 
 INLINE_SECONDS = 0.001
+MAP_WINDOW = 64  # least number of a map's items in progress at once when it sets no max_concurrency
 PENDING, RUNNING, SUCCEEDED, CACHED, FAILED, SKIPPED = "pending", "running", "succeeded", "cached", "failed", "skipped"
 
 
@@ -249,7 +250,10 @@ class Interpreter:
         if self.live:
             self.progress(NodeReport(map_key, node.id, None, "map", items=n))
         results: list[Any] = [None] * n
-        limit = node.max_concurrency or n or 1
+        # Without a max_concurrency, items are started a window ahead of the workers rather than all
+        # at once: the pool is kept busy all the same, and a long map does not hold every waiting
+        # item's state (environment, inputs, cache probe) alive from its start.
+        limit = node.max_concurrency or min(n, max(MAP_WINDOW, 4 * self.max_workers)) or 1
         state = {"next": 0, "running": 0, "done": 0, "failed": False}
         outer = block.env
         # Most bodies are one task: its item blocks start it directly.

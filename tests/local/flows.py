@@ -74,6 +74,11 @@ def fanout(xs: list[int]) -> Stats:
 
 
 @workflow
+def incs(xs: list[int]) -> list[int]:
+    return map_over(inc, xs)
+
+
+@workflow
 def branches(x: int) -> int | None:
     y = inc(x=x)
     with when(y > 5):

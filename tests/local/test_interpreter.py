@@ -82,9 +82,42 @@ def test_independent_tasks_overlap(store: Path) -> None:
     assert latest_start < earliest_end, spans  # all four were running at the same moment
 
 
+def _items_in_progress(wf: Any, store: Path, xs: list[int], **opts: Any) -> tuple[RunResult, int]:
+    """The run, and the most map items it had started and not finished at any moment."""
+    import re
+
+    started: set[str] = set()
+    done = 0
+    most = 0
+
+    def listen(rep: Any) -> None:
+        nonlocal done, most
+        if rep.status == "running" and (m := re.match(r"([\w-]+\[\d+\])/", rep.key)):
+            started.add(m.group(1))
+        elif rep.status in ("item", "item-failed"):
+            done += 1
+        most = max(most, len(started) - done)
+
+    r = run_workflow(wf, {"xs": xs}, RunOptions(store=store, listener=listen, **opts))
+    return r, most
+
+
 def test_map_max_concurrency_respected(store: Path, counters: Path) -> None:
-    r = run(flows.fanout, store, xs=list(range(12)), _options={"max_workers": 8})
-    assert r.ok
+    r, most = _items_in_progress(flows.fanout, store, list(range(12)), max_workers=8)
+    assert r.ok and r.value == flows.fanout.fn(xs=list(range(12)))
+    assert 1 < most <= 3  # fanout's map_over(..., max_concurrency=3)
+
+
+def test_a_long_map_starts_its_items_a_window_at_a_time(store: Path) -> None:
+    from typedflow.backends.local.interpreter import MAP_WINDOW
+
+    xs = list(range(3 * MAP_WINDOW))
+    r, most = _items_in_progress(flows.fanout, store / "a", xs, max_workers=2)
+    assert r.ok and r.value == flows.fanout.fn(xs=xs)
+    assert most <= 3  # still its max_concurrency
+    r, most = _items_in_progress(flows.incs, store / "b", xs, max_workers=2)
+    assert r.ok and r.value == [x + 1 for x in xs]
+    assert MAP_WINDOW // 2 < most <= MAP_WINDOW  # not all of them: a window ahead of the 2 workers
 
 
 class FakeClock:

@@ -53,16 +53,16 @@ class _Parsed:
 
 def test_a_closed_stores_index_is_taken_over_and_only_what_follows_is_read(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    first = LocalStore(tmp_path)
+    first = LocalStore(tmp_path, buffered=True)
     for i in range(200):
         first.put_json(f"k{i}", {"i": i})
-    first.close()
-    seed = LocalStore(tmp_path)  # reads the 200 entries, then hands its index on at close
-    assert seed.get_json("k7") == {"i": 7}
+    first.close()  # the file holds only its own lines, all in its index: handed on as a whole
+    parsed = _Parsed(monkeypatch)
+    seed = LocalStore(tmp_path)
+    assert seed.get_json("k7") == {"i": 7} and parsed.bytes == 0
     seed.close()
     with open(tmp_path / "meta.jsonl", "ab") as fh:  # another process's entries, and a line of another form
         fh.write(b'{"k":"late","v":[1]}\n{"v": 2, "k": "spaced"}\n')
-    parsed = _Parsed(monkeypatch)
     second = LocalStore(tmp_path)
     assert second.get_json("late") == [1] and second.get_json("spaced") == 2
     assert second.get_json("k199") == {"i": 199} and second.get_json("nope") is None

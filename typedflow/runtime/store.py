@@ -206,10 +206,20 @@ class LocalStore:
         self._meta, self._meta_offset, self._meta_fingerprint = index, offset, fingerprint
 
     def _hand_on(self) -> None:
-        if self._meta_offset == 0:
+        offset, fingerprint = self._meta_offset, self._meta_fingerprint
+        if self._meta_own:
+            try:
+                size = os.stat(self._meta_path).st_size
+                if size == offset + self._meta_own:  # only our own lines since the last read: all indexed
+                    with open(self._meta_path, "rb") as fh:
+                        fh.seek(max(0, size - _FINGERPRINT))
+                        offset, fingerprint = size, fh.read(_FINGERPRINT)
+            except OSError:
+                pass
+        if offset == 0:
             return
         with _HANDED_ON_LOCK:
-            _HANDED_ON[self._meta_path] = (self._meta_fingerprint, self._meta_offset, self._meta)
+            _HANDED_ON[self._meta_path] = (fingerprint, offset, self._meta)
             _HANDED_ON.move_to_end(self._meta_path)
             while len(_HANDED_ON) > _HANDED_ON_MAX:
                 _HANDED_ON.popitem(last=False)

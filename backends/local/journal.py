@@ -12,6 +12,7 @@ holds one).
 from __future__ import annotations
 
 import ctypes
+import errno
 import functools
 import json
 import mmap
@@ -35,6 +36,22 @@ def _content(data: bytes) -> bytes:
     if end >= 0:
         data = data[:end]
     return data[: data.rfind(b"\n") + 1]
+
+
+_NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+def _allocate(fd: int, offset: int, length: int) -> None:
+    """Allocate, not only size: writing a page of a sparse file on a full disk is a SIGBUS, where this
+    is an OSError before anything is lost. A file system that cannot allocate ahead gets a size."""
+    try:
+        os.posix_fallocate(fd, offset, length)
+    except AttributeError:  # no posix_fallocate on this platform
+        os.ftruncate(fd, offset + length)
+    except OSError as exc:
+        if exc.errno in _NO_SPACE:
+            raise
+        os.ftruncate(fd, offset + length)
 
 
 _MADV_POPULATE_WRITE = 23  # Linux 5.14+
@@ -152,9 +169,7 @@ class Journal:
 
     def _grow(self, need: int) -> None:
         size = (need // CHUNK + 1) * CHUNK
-        # Allocated, not only a size: writing a page of a sparse file on a full disk is a SIGBUS,
-        # where this is an OSError before anything is lost.
-        os.posix_fallocate(self._fd, self._size, size - self._size)
+        _allocate(self._fd, self._size, size - self._size)
         if self._map is not None:
             self._map.close()
         self._map = mmap.mmap(self._fd, size)

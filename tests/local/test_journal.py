@@ -90,3 +90,16 @@ def test_a_full_disk_is_an_error_before_the_line_not_a_crash(tmp_path: Path, mon
     j = _new(tmp_path)
     with pytest.raises(OSError, match="No space"):
         j.record("a", {"out": 1}, "succeeded")
+
+
+def test_a_file_system_that_cannot_allocate_ahead_gets_a_sized_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def unsupported(fd: int, offset: int, length: int) -> None:
+        raise OSError(errno.EOPNOTSUPP, os.strerror(errno.EOPNOTSUPP))
+
+    monkeypatch.setattr(os, "posix_fallocate", unsupported)
+    j = _new(tmp_path)
+    j.record("a", {"out": 1}, "succeeded")
+    assert os.path.getsize(j.path) == journal_mod.CHUNK and list(Journal(j.dir).finished()) == ["a"]
+    j.close()
+    assert j.path.read_bytes() == b'{"key":"a","outputs":{"out":1},"status":"succeeded"}\n'

@@ -240,7 +240,10 @@ class LocalStore:
         value = canonical_json(data) if encoded is None else encoded
         line = f'{{"k":{encode_basestring_ascii(key)},"v":{value}}}\n'.encode("ascii")
         with self._lock:
-            self._meta[key] = data
+            # Indexed as its JSON bytes, as entries read from the file are (parsed when looked up): a
+            # store's index outlives the run in a long-lived process, and bytes are not containers the
+            # garbage collector walks.
+            self._meta[key] = value.encode("ascii")
             if self.buffered:
                 self._unwritten.append(line)
                 if len(self._unwritten) < BUFFERED_ENTRIES:

@@ -14,7 +14,6 @@ _ENCODER = json.JSONEncoder(
 )
 
 
-
 def _not_json(o: Any) -> Any:
     return _ENCODER.default(o)  # raises TypeError naming the type
 
@@ -55,14 +54,4 @@ def sha256_hex(data: bytes) -> str:
 
 def digest(obj: Any) -> str:
     """``sha256:<hex>`` of the canonical JSON of ``obj``."""
-    # Inlined (canonical JSON is ASCII): every task input and output is digested, most of them scalars.
-    t = type(obj)
-    if t is int:
-        enc = int.__repr__(obj)
-    elif t is str:
-        enc = encode_basestring_ascii(obj)
-    elif _C_ENCODE is not None:
-        enc = "".join(_C_ENCODE(obj, 0))
-    else:
-        enc = _ENCODER.encode(obj)
-    return "sha256:" + _sha256(enc.encode("ascii")).hexdigest()
+    return "sha256:" + _sha256(canonical_json(obj).encode("ascii")).hexdigest()  # canonical JSON is ASCII

@@ -303,7 +303,7 @@ class LineageLog:
 
     def _syncer(self) -> None:
         fd = self._fd
-        last = time.monotonic() - (0 if globals().get('_LAZY_FIRST') else SYNC_INTERVAL)  # EXPERIMENT
+        last = time.monotonic() - SYNC_INTERVAL  # the first group is synced at once
         while True:
             with self._cond:
                 while not self._stop and self._requested <= self._durable:

@@ -27,7 +27,7 @@ class Env:
         return None
 
 
-def _follow(v: Any, path: tuple[str, ...]) -> Any:
+def follow(v: Any, path: tuple[str, ...]) -> Any:
     for key in path:
         if v is None:
             return None
@@ -42,10 +42,10 @@ def resolve(b: ir.Binding, env: Env) -> Any:
         outs = env.outputs_of(b.node)
         if outs is None:
             return None
-        return _follow(outs if b.output is None else outs.get(b.output), b.path)
+        return follow(outs if b.output is None else outs.get(b.output), b.path)
     if isinstance(b, ir.InputRef):
-        return _follow(env.inputs.get(b.name), b.path)
-    return _follow(env.items.get(b.map), b.path)
+        return follow(env.inputs.get(b.name), b.path)
+    return follow(env.items.get(b.map), b.path)
 
 
 _OPS = {

@@ -24,7 +24,7 @@ from typedflow.context import RunContext
 from typedflow.runtime.execute import CacheProbe, Outcome, TaskError, probe
 from typedflow.timestamps import at_ns, utcnow
 
-from .bindings import Env, holds, resolve
+from .bindings import Env, follow, holds, resolve
 from .isolation import Runner
 from .journal import Journal
 from .plan import plan
@@ -62,7 +62,7 @@ Listener = Callable[[NodeReport], None]
 class _Block:
     """One activation of a list of nodes in an environment."""
 
-    __slots__ = ("done_cb", "env", "failed", "interp", "key", "left", "plan", "remaining", "status")
+    __slots__ = ("done_cb", "ended", "env", "failed", "interp", "key", "left", "plan", "remaining", "status")
 
     def __init__(self, interp: Interpreter, nodes: tuple[ir.Node, ...], env: Env, key: str,
                  done_cb: Callable[[bool], None]) -> None:
@@ -75,10 +75,11 @@ class _Block:
         self.status: dict[str, str] = {}
         self.left = len(nodes)
         self.failed = False
+        self.ended = False
 
     def start(self) -> None:
         if self.left == 0:
-            self.done_cb(True)
+            self._end()
             return
         # Snapshot first: a node can finish synchronously (resumed) and make others ready.
         ready = [n for n in self.plan.nodes if self.remaining[n.id] == 0]
@@ -97,6 +98,13 @@ class _Block:
                 if self.remaining[d] == 0 and d not in self.status:
                     self.interp.launch(self._node(d), self)
         if self.left == 0:
+            self._end()
+
+    def _end(self) -> None:
+        # Once: a node launched above can finish before launch() returns (an empty map, a `when`
+        # with no branch taken) and end the block from that nested finish() already.
+        if not self.ended:
+            self.ended = True
             self.done_cb(not self.failed)
 
     def _skip_downstream(self, node_id: str) -> None:
@@ -134,7 +142,47 @@ class _Single:
         self.done_cb(ok)
 
 
+class _MapItem:
+    """One item of a ``map_over`` whose body is one task: its block and its environment in one.
+
+    The task's arguments are resolved by the map (see ``_item_args``), so this environment only
+    receives the task's outputs, in ``values``; ``finish`` hands them to the map."""
+
+    __slots__ = ("done_cb", "i", "key", "values")
+
+    def __init__(self, i: int, key: str, done_cb: Callable[[_MapItem, bool], None]) -> None:
+        self.i = i
+        self.key = key
+        self.done_cb = done_cb
+        self.values: Any = {}
+
+    @property
+    def env(self) -> _MapItem:
+        return self
+
+    def finish(self, node_id: str, ok: bool) -> None:
+        self.done_cb(self, ok)
+
+
+_ItemArgs = tuple[tuple[str, tuple[str, ...]], ...]
+
+
+def _item_args(task: ir.TaskNode, map_id: str, outer: Env) -> tuple[dict[str, Any], _ItemArgs]:
+    """A map body task's arguments: those that do not depend on the item, resolved once in the map's
+    environment (what an item's environment would give them), and (param, path) of those that do."""
+    fixed: dict[str, Any] = {}
+    per_item = []
+    for a in task.args:
+        b = a.value
+        if isinstance(b, ir.ItemRef) and b.map == map_id:
+            per_item.append((a.param, b.path))
+        else:
+            fixed[a.param] = resolve(b, outer)
+    return fixed, tuple(per_item)
+
+
 _Scope = _Block | _Single
+_TaskScope = _Scope | _MapItem  # where a task node can run
 
 
 def _block(interp: Interpreter, nodes: tuple[ir.Node, ...], env: Env, key: str,
@@ -170,7 +218,7 @@ class Interpreter:
         self.active = 0
         self.failures: list[NodeReport] = []
         self.tasks = {t.name: t for t in doc.tasks}
-        self.ready: list[tuple[ir.TaskNode, _Scope, str, ir.TaskTemplate, dict[str, Any], CacheProbe]] = []
+        self.ready: list[tuple[ir.TaskNode, _TaskScope, str, ir.TaskTemplate, dict[str, Any], CacheProbe]] = []
         self.running = 0
         self.settled: collections.deque[Callable[[], None]] = collections.deque()
         self.quick: dict[str, float] = {}  # template -> moving average of its execution time (s)
@@ -256,8 +304,13 @@ class Interpreter:
         limit = node.max_concurrency or min(n, max(MAP_WINDOW, 4 * self.max_workers)) or 1
         state = {"next": 0, "running": 0, "done": 0, "failed": False}
         outer = block.env
-        # Most bodies are one task: its item blocks start it directly.
-        task = node.body[0] if len(node.body) == 1 and isinstance(node.body[0], ir.TaskNode) else None
+        # Most bodies are one task whose output is the result: each item is then one _MapItem, its
+        # arguments that do not depend on the item resolved once for the whole map.
+        body = node.body[0] if len(node.body) == 1 and isinstance(node.body[0], ir.TaskNode) else None
+        task = body if body is not None and isinstance(node.result, ir.OutputRef) and node.result.node == body.id \
+            else None
+        if task is not None:
+            fixed, per_item = _item_args(task, node.id, outer)
 
         def start_next() -> None:
             while state["next"] < n and state["running"] < limit:
@@ -265,21 +318,33 @@ class Interpreter:
                 state["next"] += 1
                 state["running"] += 1
                 item = items[i]
-                env = Env(outer.inputs, outer, {**outer.items, node.id: item} if outer.items else {node.id: item})
                 key = f"{block.key}{node.id}[{i}]/"
-                done = functools.partial(item_done, i, env)
                 if task is not None:
-                    self.launch_task(task, _Single(self, task, env, key, done))
-                else:
-                    _block(self, node.body, env, key, done).start()
+                    inputs = dict(fixed)
+                    for param, path in per_item:
+                        inputs[param] = follow(item, path)
+                    self.launch_task(task, _MapItem(i, key, task_done), inputs)
+                    continue
+                env = Env(outer.inputs, outer, {**outer.items, node.id: item} if outer.items else {node.id: item})
+                _block(self, node.body, env, key, functools.partial(item_done, i, env)).start()
+
+        def task_done(it: _MapItem, ok: bool) -> None:
+            ref = node.result
+            if ok:
+                outs = it.values[ref.node]  # type: ignore[union-attr]
+                it.values = follow(outs if ref.output is None else outs.get(ref.output), ref.path)  # type: ignore[union-attr]
+            end(it.i, ok, it.values)
 
         def item_done(i: int, env: Env, ok: bool) -> None:
+            end(i, ok, resolve(node.result, env) if ok else None)
+
+        def end(i: int, ok: bool, result: Any) -> None:
             state["running"] -= 1
             state["done"] += 1
             if self.live:
                 self.progress(NodeReport(f"{map_key}[{i}]", node.id, None, "item" if ok else "item-failed"))
             if ok:
-                results[i] = resolve(node.result, env)
+                results[i] = result
             else:
                 state["failed"] = True
             if state["done"] == n:
@@ -307,10 +372,14 @@ class Interpreter:
 
         _block(self, sub.nodes, env, f"{block.key}{node.id}/", done).start()
 
-    def launch_task(self, node: ir.TaskNode, block: _Scope) -> None:
+    def launch_task(self, node: ir.TaskNode, block: _TaskScope, inputs: dict[str, Any] | None = None) -> None:
+        """Start a task node in ``block``; ``inputs``: its arguments, when the caller resolved them."""
         key = block.key + node.id
         template = self.tasks[node.task]
-        inputs = {a.param: resolve(a.value, block.env) for a in node.args}
+        if inputs is None:
+            env = block.env
+            assert isinstance(env, Env), "a map item's task gets its inputs from the map"
+            inputs = {a.param: resolve(a.value, env) for a in node.args}
         prior = self.resumed.get(key)
         if prior is not None:
             block.env.values[node.id] = prior["outputs"]
@@ -365,7 +434,7 @@ class Interpreter:
             if not progressed:
                 return
 
-    def run_inline(self, node: ir.TaskNode, block: _Scope, key: str, template: ir.TaskTemplate,
+    def run_inline(self, node: ir.TaskNode, block: _TaskScope, key: str, template: ir.TaskTemplate,
                    inputs: dict[str, Any], known: CacheProbe | None = None) -> None:
         try:
             outcome: tuple[Outcome | TaskError, int] = self.attempts(template, inputs, key, known, inline=True)
@@ -380,7 +449,7 @@ class Interpreter:
             return
         self.task_result(node, block, key, inputs, result, attempt)
 
-    def _completed(self, node: ir.TaskNode, block: _Scope, key: str, template: ir.TaskTemplate,
+    def _completed(self, node: ir.TaskNode, block: _TaskScope, key: str, template: ir.TaskTemplate,
                    inputs: dict[str, Any], f: Future[tuple[Outcome | TaskError, int]]) -> None:
         self.events.put(lambda: self.task_done(node, block, key, template, inputs, f))
 
@@ -411,7 +480,7 @@ class Interpreter:
                     return err, attempt
                 self.clock.sleep(delay(policy, attempt, self.clock))
 
-    def task_done(self, node: ir.TaskNode, block: _Scope, key: str, template: ir.TaskTemplate,
+    def task_done(self, node: ir.TaskNode, block: _TaskScope, key: str, template: ir.TaskTemplate,
                   inputs: dict[str, Any], f: Future[tuple[Outcome | TaskError, int]]) -> None:
         self.running -= 1
         try:
@@ -420,7 +489,7 @@ class Interpreter:
             result, attempts = TaskError(type(exc).__name__, str(exc)), 1
         self.task_result(node, block, key, inputs, result, attempts)
 
-    def task_result(self, node: ir.TaskNode, block: _Scope, key: str, inputs: dict[str, Any],
+    def task_result(self, node: ir.TaskNode, block: _TaskScope, key: str, inputs: dict[str, Any],
                     result: Outcome | TaskError, attempts: int) -> None:
         if isinstance(result, TaskError):
             self.report(NodeReport(key, node.id, node.task, FAILED, attempts=attempts, started_at=result.started_at,

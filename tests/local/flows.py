@@ -78,6 +78,30 @@ def incs(xs: list[int]) -> list[int]:
     return map_over(inc, xs)
 
 
+class Pt(NamedTuple):
+    a: int
+    b: int
+
+
+@task
+def weigh(a: int, b: int, base: int, k: int, scale: int) -> int:
+    if a < 0:
+        raise ValueError(f"negative a: {a}")
+    return (a - b) * scale + base + k
+
+
+@workflow
+def weighed(pts: list[Pt], scale: int) -> list[int]:
+    # One task per item, fed by the item's fields, an upstream output, a constant and a workflow input.
+    base = inc(x=scale)
+    return map_over(lambda p: weigh(a=p.a, b=p.b, base=base, k=3, scale=scale), pts)
+
+
+@workflow
+def weighed_rows(rows: list[list[Pt]]) -> list[list[int]]:
+    return map_over(lambda row: weighed(pts=row, scale=2), rows)
+
+
 @workflow
 def branches(x: int) -> int | None:
     y = inc(x=x)
@@ -86,6 +110,19 @@ def branches(x: int) -> int | None:
     with otherwise():
         inc(x=y)
     return big
+
+
+@workflow
+def gated(x: int) -> int:
+    y = inc(x=x)
+    with when(y > 5):
+        add(a=y, b=100)
+    return y
+
+
+@workflow
+def gated_all(xs: list[int]) -> list[int]:
+    return map_over(lambda v: gated(x=v), xs)
 
 
 @workflow

@@ -120,6 +120,39 @@ def test_a_long_map_starts_its_items_a_window_at_a_time(store: Path) -> None:
     assert MAP_WINDOW // 2 < most <= MAP_WINDOW  # not all of them: a window ahead of the 2 workers
 
 
+def test_map_of_one_task_resolves_each_kind_of_argument(store: Path) -> None:
+    pts = [flows.Pt(a, b) for a, b in [(5, 1), (0, 7), (3, 3)]]
+    r = run(flows.weighed, store, pts=pts, scale=4)
+    assert r.ok and r.value == flows.weighed.fn(pts=pts, scale=4) == [24, -20, 8]
+    items = sorted((n for n in r.nodes if n.task == "weigh"), key=lambda n: n.key)
+    assert [n.key for n in items] == ["map[0]/weigh", "map[1]/weigh", "map[2]/weigh"]
+    assert items[1].inputs == {"a": 0, "b": 7, "base": 5, "k": 3, "scale": 4}
+    # The same map nested in a sub-workflow that is itself a map's body: item and upstream output
+    # come from the innermost map and its own environment.
+    rows = [pts, [flows.Pt(1, 0)], []]
+    nested = run(flows.weighed_rows, store, rows=rows)
+    assert nested.ok and nested.value == [flows.weighed.fn(pts=row, scale=2) for row in rows] == [
+        [14, -8, 6], [8], []]
+    # An item that fails fails its map, and what reads the map is skipped; the other items still run.
+    bad = run(flows.weighed, store, pts=[flows.Pt(1, 0), flows.Pt(-1, 0)], scale=1, _options={"use_cache": False})
+    assert not bad.ok
+    by_key = {n.key: n for n in bad.nodes}
+    assert by_key["map[0]/weigh"].status == "succeeded" and by_key["map[0]/weigh"].outputs == {"out": 6}
+    assert by_key["map[1]/weigh"].status == "failed" and by_key["map[1]/weigh"].message == "negative a: -1"
+
+
+def test_a_block_ends_once_when_its_last_node_settles_at_launch(store: Path) -> None:
+    # The `when` (no branch taken) and the empty map finish inside the launch that follows their
+    # upstream task: their block must still end once, or the map around it counts an item twice.
+    r = run(flows.gated_all, store, xs=[1, 10, 2, 3])
+    assert r.ok and r.value == [2, 11, 3, 4]
+    statuses = {n.key: n.status for n in r.nodes}
+    assert statuses["map[0]/gated/add"] == "skipped" and statuses["map[1]/gated/add"] == "succeeded"
+    rows = [[], [flows.Pt(1, 0)], []]
+    nested = run(flows.weighed_rows, store, rows=rows)
+    assert nested.ok and nested.value == [flows.weighed.fn(pts=row, scale=2) for row in rows] == [[], [8], []]
+
+
 class FakeClock:
     def __init__(self) -> None:
         self.sleeps: list[float] = []

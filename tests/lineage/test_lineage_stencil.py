@@ -105,6 +105,28 @@ def test_prepared_records_chain_and_verify(tmp_path: Path) -> None:
     assert recs[-1].node_id == "n[249]" and recs[-1].log_origin == log.origin and recs[-1].parameters == {"x": 249}
 
 
+
+def test_prepared_records_handed_over_in_groups_chain_as_one_at_a_time(tmp_path: Path) -> None:
+    logs = [LineageLog(tmp_path / name / "log.jsonl", flush_every=100) for name in ("one", "groups")]
+    stencils = [TaskStencil(run_id="r", workflow="w", ir_digest="d", target="local", executor="thread", task="t",
+                            code_digest="c", image="i", log_origin="o") for _ in logs]
+    prepared = [[s.prepare(node_id=f"n[{i}]", status="succeeded", attempt=1, inputs=[], outputs=[],
+                           parameters={"x": i}, started_at="2026-12-04T00:00:00.000000Z", ended_at=None,
+                           cache_key=None, error=None, record_id=f"{i:032x}") for i in range(250)]
+                for s in stencils]
+    for p in prepared[0]:
+        logs[0].append_prepared(p)
+    pending = []
+    for start, size in ((0, 30), (30, 90), (120, 1), (121, 129)):  # below, across and past flush_every
+        logs[1].append_prepared(*prepared[1][start:start + size])
+        pending.append(logs[1].pending)
+    assert pending == [30, 0, 1, 0]  # a group that fills the buffer commits all of it
+    for log in logs:
+        log.close()
+    one, groups = ((tmp_path / name / "log.jsonl").read_bytes() for name in ("one", "groups"))
+    assert one == groups and one.count(b"\n") == 250
+    assert verify_log(tmp_path / "groups" / "log.jsonl", deep=True).ok
+
 @task
 def _varied(n: int, lr: float, name: str, flag: bool, api_token: str, xs: list[int], data: TypedFile[CSV],
             maybe: int | None) -> TypedFile[CSV]:

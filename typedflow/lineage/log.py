@@ -190,11 +190,18 @@ class LineageLog:
         self._check_open()
         self._buffer(_prepare(record, self._origin))
 
-    def append_prepared(self, prepared: Prepared) -> None:
-        """Buffer a record already encoded by a :class:`~typedflow.lineage.stencil.TaskStencil` made
-        for this log's :attr:`origin`."""
+    def append_prepared(self, *prepared: Prepared) -> None:
+        """Buffer records already encoded by a :class:`~typedflow.lineage.stencil.TaskStencil` made
+        for this log's :attr:`origin`, in order (a caller that gathers them hands over a group at once)."""
         self._check_open()
-        self._buffer(prepared)
+        if len(prepared) == 1:
+            self._buffer(prepared[0])
+            return
+        with self._cond:
+            self._pending.extend(prepared)
+            full = len(self._pending) >= self.flush_every
+        if full:
+            self._flush(head=False)
 
     def _buffer(self, prepared: Prepared) -> None:
         with self._cond:

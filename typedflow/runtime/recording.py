@@ -11,7 +11,7 @@ from typedflow import ir
 from typedflow.canonical import digest
 from typedflow.lineage.log import LineageLog
 from typedflow.lineage.record import LineageRecord, ValueRef, new_record, safe_parameters, safe_value, sensitive
-from typedflow.lineage.stencil import RefTuple, TaskStencil, param_json, ref_json, value_ref_tail
+from typedflow.lineage.stencil import Prepared, RefTuple, TaskStencil, param_json, ref_json, value_ref_tail
 from typedflow.runtime.execute import content_digest, has_files
 from typedflow.timestamps import utcnow
 
@@ -123,7 +123,10 @@ class _TaskRecords:
 
 
 class LocalRecorder:
-    """Writes the records of a local run into the local hash-chained log (group commit)."""
+    """Writes the records of a local run into the local hash-chained log (group commit).
+
+    Called from the scheduler's one thread: records are gathered here and handed to the log a group
+    at a time (the log's buffer takes a lock per call)."""
 
     def __init__(self, root: Path, doc: ir.WorkflowIR, run_id: str, executor: str) -> None:
         # Group commit: the scheduler encodes and writes each group of 100; its fdatasync runs on the
@@ -135,6 +138,7 @@ class LocalRecorder:
         self.tasks = {t.name: t for t in doc.tasks}
         self.encodings: dict[str, _TaskRecords] = {}
         self.started = ""
+        self._group: list[Prepared] = []
 
     def _run_record(self, status: str, values: dict[str, Any], params: tuple[ir.Param, ...],
                     ended: bool) -> LineageRecord:
@@ -173,20 +177,33 @@ class LocalRecorder:
         enc = self.encodings.get(rep.task) or self._encoding(self.tasks[rep.task])
         inputs = rep.inputs
         # The fields task_record() fills, as the same bytes, made from what never changes in a run.
-        self.log.append_prepared(enc.stencil.prepare_encoded(
+        group = self._group
+        group.append(enc.stencil.prepare_encoded(
             node_id=rep.key, status=rep.status, attempt=rep.attempts,
             inputs_json=_refs_json(enc.inputs, inputs, rep.input_digests),
             outputs_json=_refs_json(enc.outputs, rep.outputs, None), parameters_json=enc.params_json(inputs),
             started_at=rep.started_at or None, ended_at=rep.ended_at or None, cache_key=rep.cache_key,
             error=f"{rep.error_type}: {rep.message}"[:2000] if rep.status == "failed" else None,
         ))
+        if len(group) >= self.log.flush_every:
+            self._hand_over()
+
+    def _hand_over(self) -> None:
+        if self._group:
+            group, self._group = self._group, []
+            self.log.append_prepared(*group)
 
     def write_buffered(self) -> None:
         """Hand the records taken so far to the OS (see :meth:`LineageLog.write_buffered`)."""
+        self._hand_over()
         self.log.write_buffered()
 
     def run_finished(self, status: str, outputs: dict[str, Any]) -> None:
+        self._hand_over()
         self.log.append(self._run_record(status, outputs, self.doc.workflow.outputs, True))
 
     def close(self) -> None:
-        self.log.close()
+        try:
+            self._hand_over()
+        finally:
+            self.log.close()

@@ -22,6 +22,7 @@ from typing import Any
 import attrs
 
 from typedflow import ir
+from typedflow.running import RUN_END_KEY
 from typedflow.types import field_type, render
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -302,7 +303,7 @@ def build_graph(doc: ir.WorkflowIR) -> Graph:
 @attrs.frozen
 class RunStatus:
     run_id: str
-    status: str  # succeeded, failed, or running (no status.json yet)
+    status: str  # succeeded, failed, or running (the run has not ended)
     nodes: dict[str, Counter[str]]  # drawn node id -> statuses of its instances
 
 
@@ -333,8 +334,11 @@ def read_run(store: Path, run_id: str, graph: Graph) -> RunStatus:
         if entry.get("kind") == "task" and entry.get("run_id") == run_id and entry.get("node_id"):
             latest[str(entry["node_id"])] = str(entry.get("status", ""))
     # The journal is authoritative for what finished (it is what --resume trusts).
+    ended = "running"
     for entry in _json_lines(run_dir / "journal.jsonl"):
-        if "key" in entry:
+        if entry.get("key") == RUN_END_KEY:
+            ended = str(entry.get("status", "unknown"))
+        elif "key" in entry:
             latest[str(entry["key"])] = str(entry.get("status", ""))
     nodes: dict[str, Counter[str]] = {}
     for key, status in latest.items():
@@ -343,8 +347,8 @@ def read_run(store: Path, run_id: str, graph: Graph) -> RunStatus:
             nodes.setdefault(nid, Counter())[status] += 1
     try:
         run_status = str(json.loads((run_dir / "status.json").read_text("utf-8")).get("status", "unknown"))
-    except (OSError, ValueError):
-        run_status = "running"
+    except (OSError, ValueError):  # not fsynced: after a power loss, the journal's durable copy
+        run_status = ended
     return RunStatus(run_id, run_status, nodes)
 
 

@@ -15,6 +15,9 @@ from typedflow.errors import InputError
 from typedflow.inputs import check_inputs, store_input_files
 from typedflow.runtime.store import LocalStore
 
+# The key of the local run journal's line that ends a run (node instance keys never start with "$").
+RUN_END_KEY = "$run"
+
 
 @attrs.frozen
 class RunOptions:

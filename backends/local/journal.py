@@ -1,12 +1,13 @@
 """The run journal: what a run needs to be resumed after a crash.
 
 ``runs/<run_id>/`` holds the IR, the inputs, and ``journal.jsonl`` with one line per finished node
-instance. A line is copied into a shared memory mapping of the file as its node finishes: it is then
-in the OS's page cache, so a SIGKILL loses nothing, without a system call per node (the one system
-call a quick ``map_over`` item would otherwise make). The file is allocated ahead in steps of
-``CHUNK`` bytes, so while a run writes, or after it was killed, the lines are followed by NUL bytes;
-the end of the run cuts them and fsyncs the file. Readers stop at the first NUL (JSON text never
-holds one).
+instance; a run that ended adds a line under the key ``RUN_END_KEY`` with its status, duration and
+outputs (``status.json`` repeats it for readers). A line is copied into a shared memory mapping of
+the file as its node finishes: it is then in the OS's page cache, so a SIGKILL loses nothing, without
+a system call per node (the one system call a quick ``map_over`` item would otherwise make). The
+file is allocated ahead in steps of ``CHUNK`` bytes, so while a run writes, or after it was killed,
+the lines are followed by NUL bytes; the end of the run cuts them and fsyncs the file. Readers stop
+at the first NUL (JSON text never holds one).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from typedflow.canonical import canonical_json
+from typedflow.running import RUN_END_KEY
 from typedflow.runtime.atomic import write_text
 
 CHUNK = 1 << 20  # the file and its mapping grow by this many bytes at a time
@@ -129,7 +131,8 @@ class Journal:
                 entry = json.loads(line)
             except json.JSONDecodeError:
                 break
-            done[entry["key"]] = entry
+            if entry["key"] != RUN_END_KEY:
+                done[entry["key"]] = entry
         return done
 
     def repair(self) -> None:
@@ -148,7 +151,9 @@ class Journal:
         # canonical_json({"key": key, "outputs": outputs, "status": status}), without building the dict
         enc = encode_basestring_ascii
         encoded = canonical_json(outputs) if outputs_json is None else outputs_json
-        line = f'{{"key":{enc(key)},"outputs":{encoded},"status":{enc(status)}}}\n'.encode("ascii")
+        self._append(f'{{"key":{enc(key)},"outputs":{encoded},"status":{enc(status)}}}\n'.encode("ascii"))
+
+    def _append(self, line: bytes) -> None:
         if self._map is None:
             self._open()
         start = self._end
@@ -175,8 +180,15 @@ class Journal:
         self._map = mmap.mmap(self._fd, size)
         self._size = size
 
-    def write_status(self, status: str, summary: dict[str, Any]) -> None:
-        write_text(self.dir / "status.json", canonical_json({"status": status, **summary}))
+    def finish(self, status: str, duration: float, outputs: dict[str, Any]) -> None:
+        """End the run: its status, duration and outputs as the journal's last line, made durable by
+        :meth:`close`; then ``status.json`` for readers. That copy is not fsynced (one journal commit
+        less per run): after a power loss readers fall back on the journal's line."""
+        line = canonical_json({"duration": duration, "key": RUN_END_KEY, "outputs": outputs, "status": status})
+        self._append(line.encode("ascii") + b"\n")
+        self.close()
+        write_text(self.dir / "status.json", canonical_json({"duration": duration, "outputs": outputs,
+                                                               "status": status}), durable=False)
 
     def close(self) -> None:
         if self._early is not None:

@@ -96,10 +96,9 @@ def run_ir(doc: ir.WorkflowIR, inputs: Mapping[str, Any], options: RunOptions, *
         finally:
             duration = time.perf_counter() - t0
             status = "succeeded" if ok else "failed"
-            # The store's and the journal's fsyncs, then the status (written once the journal is
-            # durable), overlap the lineage log's: each waits on the disk, not on the GIL.
-            closing = _Closing(store.close, journal.close, functools.partial(
-                journal.write_status, status, {"duration": duration, "outputs": outputs}))
+            # The store's and the journal's fsyncs (the journal's last line is the run's status)
+            # overlap the lineage log's: each waits on the disk, not on the GIL.
+            closing = _Closing(store.close, functools.partial(journal.finish, status, duration, outputs))
         if recorder is not None:
             recorder.run_finished(status, outputs)
             recorder.close()

@@ -306,6 +306,27 @@ def test_run_marks_failed_and_skipped_and_needs_no_code(tmp_path: Path) -> None:
     assert g.classes[g.node("validate")] == "#ffe3e3"
 
 
+def test_run_status_falls_back_on_the_journal_when_status_json_is_lost(tmp_path: Path) -> None:
+    from typedflow.graph import build_graph, read_run
+
+    wf = load_workflow(f"{EXAMPLES / 'train_tabular.py'}:train_tabular")
+    res = run_workflow(wf, {"min_class_fraction": 0.45, "registry": str(tmp_path / "r")},
+                       RunOptions(store=tmp_path))
+    graph = build_graph(wf.ir)
+    status_json = res.run_dir / "status.json"
+    journal = res.run_dir / "journal.jsonl"
+    seen = []
+    for damage in ("none", "empty", "missing", "no end line"):
+        if damage == "empty":  # what a power loss can leave of a file written without fsync
+            status_json.write_bytes(b"")
+        elif damage == "missing":
+            status_json.unlink()
+        elif damage == "no end line":  # a run still going, or killed: the journal has not ended
+            journal.write_bytes(b"".join(journal.read_bytes().splitlines(keepends=True)[:-1]))
+        seen.append(read_run(tmp_path, res.run_id, graph).status)
+    assert seen == ["failed", "failed", "failed", "running"]
+
+
 def test_unknown_run_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rc = main(["graph", f"{EXAMPLES / 'sweep.py'}:sweep", "--run", "nope", "--store", str(tmp_path)])
     assert rc == 2

@@ -79,9 +79,13 @@ def test_sigkill_mid_run_then_resume(tmp_path: Path) -> None:
     assert all(executed_after[x] == executed_before[x] == 1 for x in finished), (executed_before, executed_after)
     assert all(1 <= v <= 2 for v in executed_after.values()), executed_after
     assert resumed.stderr.startswith(f"run {run_id} resumed (long_chain)\n") and "[resumed]" in resumed.stderr
-    # the resumed run's end leaves the journal as its lines alone: one per node, no gap, no padding
-    lines = journal.read_bytes().splitlines()
+    # the resumed run's end leaves the journal as its lines alone: one per node, no gap, no padding,
+    # then the run's end (its durable status)
+    *lines, last = journal.read_bytes().splitlines()
     assert len({json.loads(line)["key"] for line in lines}) == len(lines) == 5
+    assert json.loads(last) == {"key": "$run", "status": "succeeded", "outputs": {"out": 32},
+                                "duration": json.loads(last)["duration"]}
+    assert json.loads((journal.parent / "status.json").read_bytes())["status"] == "succeeded"
     # an uninterrupted run gives the same outputs
     fresh = tf("run", "tests.local.flows:long_chain", "--input", "tag=fresh", "--store", str(tmp_path / "s2"),
                env=env)

@@ -31,6 +31,9 @@ from .plan import plan
 from .retry import Clock, delay, retryable
 
 INLINE_SECONDS = 0.001
+# (template name, code digest) -> its moving average execution time (s) at the end of the last run
+# in this process that ran it: a later run starts knowing which tasks are quick (see dispatch()).
+_DURATIONS: dict[tuple[str, str], float] = {}
 MAP_WINDOW = 64  # least number of a map's items in progress at once when it sets no max_concurrency
 PENDING, RUNNING, SUCCEEDED, CACHED, FAILED, SKIPPED = "pending", "running", "succeeded", "cached", "failed", "skipped"
 
@@ -263,8 +266,15 @@ class Interpreter:
                 self.dispatch()
         finally:
             self.pool.shutdown(wait=False, cancel_futures=True)
+            self._remember_durations()
         outputs = {a.param: resolve(a.value, env) for a in wf.results} if result["ok"] else {}
         return bool(result["ok"]), outputs
+
+    def _remember_durations(self) -> None:
+        if len(_DURATIONS) > 4096:  # a bound for processes that run many different workflows
+            _DURATIONS.clear()
+        for name, est in self.quick.items():
+            _DURATIONS[(name, self.tasks[name].code_digest)] = est
 
     def launch(self, node: ir.Node, block: _Scope) -> None:
         if isinstance(node, ir.TaskNode):
@@ -402,7 +412,12 @@ class Interpreter:
         far always finished within ``INLINE_SECONDS`` (handing such a task to a thread costs more than
         the task, and pure-Python work does not run in parallel threads anyway). At most
         ``max_workers`` tasks are handed to the pool at once; the rest wait here, so the first
-        completions can tell quick templates apart before a thousand map items are queued."""
+        completions can tell quick templates apart before a thousand map items are queued.
+
+        A template this run has not timed yet may be known from an earlier run in this process
+        (``_DURATIONS``, by name and code digest): when more items wait than there are workers, a
+        template that was quick then runs its first item here, which this run then times (a task that
+        has become slow, e.g. on larger data, costs one item's time of concurrency, once)."""
         while self.ready or self.settled:
             # Nodes settled without running (cache hits, resumed) are finished from this loop, not
             # from where they were found: a long chain of hits must not become a deep recursion.
@@ -419,8 +434,10 @@ class Interpreter:
             batch, self.ready = self.ready, []
             for i, item in enumerate(batch):
                 template = item[3]
-                if (self.quick.get(template.name, INLINE_SECONDS) < INLINE_SECONDS
-                        and self.runner.inline_ok(template, False)):
+                est = self.quick.get(template.name)
+                if est is None and len(batch) - i > self.max_workers:
+                    est = _DURATIONS.get((template.name, template.code_digest))
+                if est is not None and est < INLINE_SECONDS and self.runner.inline_ok(template, False):
                     self.run_inline(*item)
                     progressed = True
                 elif self.running < self.max_workers:

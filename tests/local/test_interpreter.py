@@ -153,6 +153,44 @@ def test_a_block_ends_once_when_its_last_node_settles_at_launch(store: Path) -> 
     assert nested.ok and nested.value == [flows.weighed.fn(pts=row, scale=2) for row in rows] == [[], [8], []]
 
 
+def test_a_later_run_knows_which_tasks_were_quick(tmp_path: Path, store: Path) -> None:
+    import threading
+
+    from tests.conftest import import_source
+
+    mod = import_source(tmp_path, """
+import threading
+import time
+from typedflow import map_over, task, workflow
+@task(cache=False)
+def where(x: int, seconds: float) -> str:
+    time.sleep(seconds)
+    return threading.current_thread().name
+@workflow
+def wf(xs: list[int], seconds: float) -> list[str]:
+    return map_over(lambda x: where(x=x, seconds=seconds), xs)
+""", name="quick_mod")
+    here = threading.current_thread().name  # the scheduler's thread: the caller's
+    xs = list(range(40))
+    first = run(mod.wf, store, xs=xs, seconds=0.0, _options={"max_workers": 4})
+    assert first.ok and any(n != here for n in first.value)  # not timed yet: its first items went to workers
+    second = run(mod.wf, store, xs=xs, seconds=0.0, _options={"max_workers": 4})
+    assert second.ok and all(n == here for n in second.value)  # known quick from the first run
+    # (Runs on worker threads time their tasks with the GIL shared: set the memory for what follows.)
+    from typedflow.backends.local import interpreter
+
+    remembered = (mod.wf.ir.tasks[0].name, mod.wf.ir.tasks[0].code_digest)
+    assert interpreter._DURATIONS[remembered] < interpreter.INLINE_SECONDS
+    # A small map (no more items than workers) does not wait for one of its items on the scheduler.
+    small = run(mod.wf, store, xs=xs[:4], seconds=0.0, _options={"max_workers": 4})
+    assert small.ok and all(n != here for n in small.value)
+    # Now slow: only its first item runs on the scheduler's thread, which times it; the rest overlap.
+    interpreter._DURATIONS[remembered] = 0.0
+    slow = run(mod.wf, store, xs=xs[:12], seconds=0.02, _options={"max_workers": 4})
+    assert slow.ok and slow.value[0] == here and all(n != here for n in slow.value[1:])
+    assert interpreter._DURATIONS[remembered] >= 0.02 * 0.8 ** 11  # what this run timed is remembered
+
+
 class FakeClock:
     def __init__(self) -> None:
         self.sleeps: list[float] = []

@@ -81,6 +81,20 @@ def _prefault(address: int, length: int) -> None:
         madvise(address, length, _MADV_POPULATE_WRITE)
 
 
+def _write_new(run_dir: Path, name: str, text: str) -> None:
+    """Write a file of a run directory this process has just made: whole or not at all (temp file,
+    rename), under a fixed temp name, since nothing else writes there."""
+    tmp = run_dir / f".{name}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    try:
+        data = memoryview(text.encode("utf-8"))
+        while data:
+            data = data[os.write(fd, data):]
+    finally:
+        os.close(fd)
+    os.replace(tmp, run_dir / name)
+
+
 class Journal:
     def __init__(self, run_dir: Path) -> None:
         self.dir = run_dir
@@ -96,9 +110,9 @@ class Journal:
     def create(run_dir: Path, ir_text: str, inputs: dict[str, Any], meta: dict[str, Any]) -> Journal:
         run_dir.mkdir(parents=True, exist_ok=False)
         # A SIGKILL loses nothing the OS already has; these are fsynced when the run closes.
-        write_text(run_dir / "ir.json", ir_text, durable=False)
-        write_text(run_dir / "inputs.json", canonical_json(inputs), durable=False)
-        write_text(run_dir / "meta.json", canonical_json(meta), durable=False)
+        for name, text in (("ir.json", ir_text), ("inputs.json", canonical_json(inputs)),
+                           ("meta.json", canonical_json(meta))):
+            _write_new(run_dir, name, text)
         journal = Journal(run_dir)
         journal._open()
         assert journal._map is not None

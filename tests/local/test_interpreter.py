@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typedflow.backends.local.retry import Clock
 
 from tests.local import flows
@@ -189,6 +190,23 @@ def wf(xs: list[int], seconds: float) -> list[str]:
     slow = run(mod.wf, store, xs=xs[:12], seconds=0.02, _options={"max_workers": 4})
     assert slow.ok and slow.value[0] == here and all(n != here for n in slow.value[1:])
     assert interpreter._DURATIONS[remembered] >= 0.02 * 0.8 ** 11  # what this run timed is remembered
+
+
+_pts = st.lists(st.builds(flows.Pt, st.integers(0, 9), st.integers(-9, 9)), max_size=4)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(_pts, max_size=5), xs=st.lists(st.integers(-2, 12), max_size=8), cache=st.booleans())
+def test_nested_maps_and_untaken_branches_give_what_plain_python_computes(
+        store: Path, rows: list[list[flows.Pt]], xs: list[int], cache: bool) -> None:
+    # Random mixes of empty and non-empty inner maps, and of taken and untaken `when` branches, inside
+    # maps: the shapes where a node settles inside the launch that follows its upstream task.
+    nested = run(flows.weighed_rows, store, rows=rows, _options={"use_cache": cache})
+    assert nested.ok and nested.value == [[(p.a - p.b) * 2 + 3 + 3 for p in row] for row in rows]
+    gated = run(flows.gated_all, store, xs=xs, _options={"use_cache": cache})
+    assert gated.ok and gated.value == [x + 1 for x in xs]
+    added = sorted(n.key for n in gated.nodes if n.task == "add" and n.status in ("succeeded", "cached"))
+    assert added == sorted(f"map[{i}]/gated/add" for i, x in enumerate(xs) if x + 1 > 5)
 
 
 class FakeClock:

@@ -178,3 +178,47 @@ def test_local_recorder_writes_what_task_record_builds(tmp_path_factory: pytest.
     raw = (root / "lineage" / "log.jsonl").read_bytes()
     assert raw == record_line(expected) + b"\n"  # the bytes written, not a re-encoding of them
     assert "api_token" not in written.parameters and ("name" in written.parameters) == (len(inputs["name"]) <= 200)  # type: ignore[arg-type]
+
+
+@task
+def _one(rows: list[int] | None) -> dict[str, int]:
+    raise NotImplementedError  # never run: only its template is used
+
+
+@workflow
+def _one_wf(rows: list[int] | None) -> dict[str, int]:
+    return _one(rows)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.none() | st.lists(st.integers(-9, 9), max_size=4), st.dictionaries(text, st.integers(), max_size=3),
+       st.sampled_from(["succeeded", "cached", "failed", "skipped"]), st.booleans())
+def test_a_one_input_one_output_task_is_recorded_as_task_record_builds_it(
+        tmp_path_factory: pytest.TempPathFactory, rows: list[int] | None, out: dict[str, int], status: str,
+        digests_known: bool) -> None:
+    from typedflow.backends.local.interpreter import NodeReport
+
+    from typedflow.runtime.execute import input_digests
+    from typedflow.runtime.recording import LocalRecorder, task_record
+
+    doc = _one_wf.ir
+    template = doc.tasks[0]
+    root = tmp_path_factory.mktemp("rec1")
+    recorder = LocalRecorder(root, doc, "run-1", "thread")
+    inputs = {"rows": rows}
+    digests = input_digests(template, inputs) if digests_known else {}
+    outputs = {} if status in ("failed", "skipped") else {"out": out}
+    rep = NodeReport("map[3]/n0", "n0", template.name, status, attempts=1, started_at="2026-12-04T00:00:00.000001Z",
+                     ended_at="2026-12-04T00:00:01.000001Z", cache_key=None, error_type="E", message="m",
+                     inputs=inputs, outputs=outputs, input_digests=digests)
+    recorder.node(rep)
+    recorder.close()
+    (written, _), = LineageLog(root / "lineage" / "log.jsonl").records()
+    expected = task_record(
+        doc_name=doc.workflow.name, ir_digest=doc.digest, run_id="run-1", target="local", executor="thread",
+        template=template, node_id="map[3]/n0", status=status, attempt=1, inputs=inputs, outputs=outputs,
+        started_at=rep.started_at, ended_at=rep.ended_at, cache_key=None,
+        error="E: m" if status == "failed" else None, input_digests=digests or None)
+    expected = attrs.evolve(expected, record_id=written.record_id, log_origin=recorder.log.origin, seq=0,
+                            prev_hash=written.prev_hash)
+    assert (root / "lineage" / "log.jsonl").read_bytes() == record_line(expected) + b"\n"

@@ -11,7 +11,7 @@ from . import flows
 
 
 def test_cache_key_is_the_digest_of_its_documented_parts() -> None:
-    for template, inputs in ((flows.add.template, {"a": 1, "b": 2}),
+    for template, inputs in ((flows.add.template, {"a": 1, "b": 2}), (flows.inc.template, {"x": 7}),
                              (flows.count_rows.template, {"data": {"uri": "/a.csv", "sha256": "ab", "format": "csv"}})):
         parts = input_digests(template, inputs)
         assert cache_key(template, inputs) == cache_key(template, inputs, parts) == digest(
@@ -29,6 +29,11 @@ def test_cache_key_is_the_digest_of_its_documented_parts() -> None:
         {"task": reordered.name, "code": reordered.code_digest, "cache_version": reordered.cache.version,
          "version": reordered.version, "inputs": odd})
     assert parts == {"a": digest(1), "b": digest(2)}
+    # one input: its own name or another's (a caller's own digests)
+    assert cache_key(flows.inc.template, {}, {"y": digest(7)}) == digest(
+        {"task": "inc", "code": flows.inc.template.code_digest, "cache_version": flows.inc.template.cache.version,
+         "version": flows.inc.template.version, "inputs": {"y": digest(7)}})
+    assert input_digests(flows.inc.template, {"x": 7}) == {"x": digest(7)}
 
 
 def test_file_inputs_are_digested_by_content_not_location() -> None:

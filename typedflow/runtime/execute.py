@@ -131,7 +131,7 @@ class _Keying:
     """What digesting a template's inputs needs, worked out once per template: each input's type and
     whether it holds files, and the canonical JSON of the cache key's document around its inputs."""
 
-    __slots__ = ("keys", "names", "params", "prefix", "suffix", "template")
+    __slots__ = ("keys", "names", "params", "prefix", "single", "suffix", "template")
 
     def __init__(self, template: ir.TaskTemplate) -> None:
         self.template = template
@@ -139,6 +139,8 @@ class _Keying:
         # Each input's encoded key, in the canonical (sorted) order of the key document's "inputs".
         self.keys = tuple((name, canonical_json(name) + ":") for name in sorted(p.name for p in template.inputs))
         self.names = frozenset(p.name for p in template.inputs)
+        # A task of one input (most map bodies): its name and encoded key, for the shorter paths below.
+        self.single = self.keys[0] if len(self.keys) == 1 else None
         # The document is {"cache_version", "code", "inputs", "task", "version"}: keys in sorted order.
         self.prefix = (f'{{"cache_version":{canonical_json(template.cache.version)},'
                        f'"code":{canonical_json(template.code_digest)},"inputs":')
@@ -159,15 +161,22 @@ def _keying(template: ir.TaskTemplate) -> _Keying:
 
 def input_digests(template: ir.TaskTemplate, inputs: dict[str, Any]) -> dict[str, str]:
     """Content digest of each input: the cache key's parts, and what lineage records."""
+    params = _keying(template).params
+    if len(params) == 1:
+        name, t, files = params[0]
+        return {name: content_digest(inputs.get(name), t, True) if files else digest(inputs.get(name))}
     return {name: content_digest(inputs.get(name), t, True) if files else digest(inputs.get(name))
-            for name, t, files in _keying(template).params}
+            for name, t, files in params}
 
 
 def cache_key(template: ir.TaskTemplate, inputs: dict[str, Any], digests: dict[str, str] | None = None) -> str:
     """``digest`` of ``{"task", "code", "cache_version", "version", "inputs": {name: input digest}}``."""
     parts = digests if digests is not None else input_digests(template, inputs)
     k = _keying(template)
-    if parts.keys() == k.names:  # canonical_json(parts), from the keys encoded once
+    single = k.single
+    if single is not None and len(parts) == 1 and single[0] in parts:
+        body = "{" + single[1] + encode_basestring_ascii(parts[single[0]]) + "}"
+    elif parts.keys() == k.names:  # canonical_json(parts), from the keys encoded once
         body = "{" + ",".join([key + encode_basestring_ascii(parts[name]) for name, key in k.keys]) + "}"
     else:
         body = canonical_json(parts)

@@ -100,17 +100,39 @@ def _refs_json(plan: _RefPlan, values: dict[str, Any], digests: dict[str, str] |
     return "[" + ",".join(parts) + "]"
 
 
+def _plain_single(plan: _RefPlan) -> tuple[str, str] | None:
+    """(name, ref tail) when the plan is one parameter that holds no file: its ref is then one concatenation."""
+    if len(plan) == 1 and not plan[0][2] and not plan[0][3]:
+        return plan[0][0], plan[0][4]
+    return None
+
+
 class _TaskRecords:
     """How one task's records in a run are encoded: its stencil, and what of its refs and parameters
     never changes (``params``: each input that may be recorded, sorted, with its encoded key)."""
 
-    __slots__ = ("inputs", "outputs", "params", "stencil")
+    __slots__ = ("inputs", "outputs", "params", "single_in", "single_out", "stencil")
 
     def __init__(self, stencil: TaskStencil, template: ir.TaskTemplate) -> None:
         self.stencil = stencil
         self.inputs = _ref_plan(template.inputs)
         self.outputs = _ref_plan(template.outputs)
+        self.single_in = _plain_single(self.inputs)
+        self.single_out = _plain_single(self.outputs)
         self.params = tuple((_s(n) + ":", n) for n in sorted(p.name for p in template.inputs if not sensitive(p.name)))
+
+    def inputs_json(self, values: dict[str, Any], digests: dict[str, str] | None) -> str:
+        single = self.single_in
+        if single is not None and single[0] in values:
+            d = digests.get(single[0]) if digests else None
+            return '[{"digest":' + _s(d or digest(values[single[0]])) + single[1] + "]"
+        return _refs_json(self.inputs, values, digests)
+
+    def outputs_json(self, values: dict[str, Any]) -> str:
+        single = self.single_out
+        if single is not None and single[0] in values:
+            return '[{"digest":' + _s(digest(values[single[0]])) + single[1] + "]"
+        return _refs_json(self.outputs, values, None)
 
     def params_json(self, inputs: dict[str, Any]) -> str:
         """``params_json(safe_parameters(inputs))`` for this task's inputs."""
@@ -180,8 +202,8 @@ class LocalRecorder:
         group = self._group
         group.append(enc.stencil.prepare_encoded(
             node_id=rep.key, status=rep.status, attempt=rep.attempts,
-            inputs_json=_refs_json(enc.inputs, inputs, rep.input_digests),
-            outputs_json=_refs_json(enc.outputs, rep.outputs, None), parameters_json=enc.params_json(inputs),
+            inputs_json=enc.inputs_json(inputs, rep.input_digests),
+            outputs_json=enc.outputs_json(rep.outputs), parameters_json=enc.params_json(inputs),
             started_at=rep.started_at or None, ended_at=rep.ended_at or None, cache_key=rep.cache_key,
             error=f"{rep.error_type}: {rep.message}"[:2000] if rep.status == "failed" else None,
         ))

@@ -157,7 +157,7 @@ class _MapItem:
         self.i = i
         self.key = key
         self.done_cb = done_cb
-        self.values: Any = {}
+        self.values: dict[str, dict[str, Any] | None] = {}
 
     @property
     def env(self) -> _MapItem:
@@ -317,10 +317,12 @@ class Interpreter:
         # Most bodies are one task whose output is the result: each item is then one _MapItem, its
         # arguments that do not depend on the item resolved once for the whole map.
         body = node.body[0] if len(node.body) == 1 and isinstance(node.body[0], ir.TaskNode) else None
-        task = body if body is not None and isinstance(node.result, ir.OutputRef) and node.result.node == body.id \
-            else None
+        ref = node.result
+        task = body if body is not None and isinstance(ref, ir.OutputRef) and ref.node == body.id else None
         if task is not None:
+            assert isinstance(ref, ir.OutputRef)
             fixed, per_item = _item_args(task, node.id, outer)
+            out_node, out_name, out_path = ref.node, ref.output, ref.path
 
         def start_next() -> None:
             while state["next"] < n and state["running"] < limit:
@@ -333,17 +335,18 @@ class Interpreter:
                     inputs = dict(fixed)
                     for param, path in per_item:
                         inputs[param] = follow(item, path)
-                    self.launch_task(task, _MapItem(i, key, task_done), inputs)
+                    self.launch_task(task, _MapItem(i, key, one_task_done), inputs)
                     continue
                 env = Env(outer.inputs, outer, {**outer.items, node.id: item} if outer.items else {node.id: item})
                 _block(self, node.body, env, key, functools.partial(item_done, i, env)).start()
 
-        def task_done(it: _MapItem, ok: bool) -> None:
-            ref = node.result
-            if ok:
-                outs = it.values[ref.node]  # type: ignore[union-attr]
-                it.values = follow(outs if ref.output is None else outs.get(ref.output), ref.path)  # type: ignore[union-attr]
-            end(it.i, ok, it.values)
+        def one_task_done(it: _MapItem, ok: bool) -> None:
+            if not ok:
+                end(it.i, False, None)
+                return
+            outs = it.values.get(out_node)  # as resolve() reads an output
+            value = None if outs is None else follow(outs if out_name is None else outs.get(out_name), out_path)
+            end(it.i, True, value)
 
         def item_done(i: int, env: Env, ok: bool) -> None:
             end(i, ok, resolve(node.result, env) if ok else None)

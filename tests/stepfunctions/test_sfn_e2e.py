@@ -32,6 +32,7 @@ PARITY = [
     (flows.nested, {"n": 4, "k": 3}),
     (flows.nested, {"n": 2, "k": 0}),
     (flows.tuples, {"s": "ab", "dims": [3, 4]}),
+    (flows.settles_at_launch, {"xs": [1, 10, 2], "ns": [0, 3, 0]}),
 ]
 
 

@@ -311,3 +311,41 @@ def joined(head: tuple[str, int], loud: list[str], dims: tuple[int, ...]) -> tup
 @workflow
 def tuples(s: str, dims: tuple[int, ...]) -> tuple[str, ...]:
     return joined(split_pair(s), map_over(upper, letters(s)), dims)
+
+
+# ----------------------------------------------------------------------------- blocks that settle at launch
+
+
+@task
+def bump(x: int) -> int:
+    return x + 1
+
+
+@workflow
+def gated(x: int) -> int:
+    y = bump(x)
+    with when(y > 5):
+        double(y)
+    return y
+
+
+@task
+def range_of(n: int) -> list[int]:
+    return list(range(n))
+
+
+@workflow
+def row_total(n: int) -> int:
+    return total(map_over(lambda v: bump(v), range_of(n)))
+
+
+@task
+def pair(a: list[int], b: list[int]) -> list[list[int]]:
+    return [a, b]
+
+
+@workflow
+def settles_at_launch(xs: list[int], ns: list[int]) -> list[list[int]]:
+    # Sub-workflows whose last node settles inside the launch that follows their upstream task (an
+    # untaken `when`, an empty map), inside maps: every target gives each item its own result.
+    return pair(map_over(lambda v: gated(v), xs), map_over(lambda n: row_total(n), ns))

@@ -13,6 +13,7 @@ from typedflow.backends.stepfunctions.options import Options
 
 from tests.stepfunctions import sfn_flows as flows
 from tests.stepfunctions.conftest import Aws, run_local
+from tests.support import settle_flows
 
 PARITY = [
     (flows.chain, {"x": 3}),
@@ -32,7 +33,7 @@ PARITY = [
     (flows.nested, {"n": 4, "k": 3}),
     (flows.nested, {"n": 2, "k": 0}),
     (flows.tuples, {"s": "ab", "dims": [3, 4]}),
-    (flows.settles_at_launch, {"xs": [1, 10, 2], "ns": [0, 3, 0]}),
+    (settle_flows.settles_at_launch, {"xs": [1, 10, 2], "ns": [0, 3, 0]}),
 ]
 
 

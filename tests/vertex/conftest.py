@@ -12,5 +12,6 @@ HERE = Path(__file__).parent
 
 @pytest.fixture(scope="session", autouse=True)
 def _importable_flows() -> None:
-    paths = [str(HERE), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    # This directory (vertex_flows) and the repository's root (tests.support's shared flows).
+    paths = [str(HERE), str(HERE.parent.parent), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
     os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))

@@ -96,7 +96,9 @@ def test_nested_subworkflow_map_closure_and_fields(tmp_path: Path) -> None:
 def test_blocks_that_end_as_their_last_node_is_launched(tmp_path: Path) -> None:
     # Untaken `when`s end sub-workflows inside a map (no empty inner map: kfp.local fails on those,
     # see docs/vertex.md; the local interpreter and Step Functions are compared on them).
-    local, vertex, _ = both(flows.settles_at_launch, {"xs": [1, 10, 2], "ns": [2, 3]}, tmp_path)
+    from tests.support import settle_flows
+
+    local, vertex, _ = both(settle_flows.settles_at_launch, {"xs": [1, 10, 2], "ns": [2, 3]}, tmp_path)
     assert vertex == local == {"out": [[2, 11, 3], [3, 6]]}
 
 

@@ -154,7 +154,8 @@ def test_a_block_ends_once_when_its_last_node_settles_at_launch(store: Path) -> 
     assert nested.ok and nested.value == [flows.weighed.fn(pts=row, scale=2) for row in rows] == [[], [8], []]
 
 
-def test_a_later_run_knows_which_tasks_were_quick(tmp_path: Path, store: Path) -> None:
+def test_a_later_run_knows_which_tasks_were_quick(tmp_path: Path, store: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     import threading
 
     from tests.conftest import import_source
@@ -186,10 +187,10 @@ def wf(xs: list[int], seconds: float) -> list[str]:
     small = run(mod.wf, store, xs=xs[:4], seconds=0.0, _options={"max_workers": 4})
     assert small.ok and all(n != here for n in small.value)
     # Now slow: only its first item runs on the scheduler's thread, which times it; the rest overlap.
-    interpreter._DURATIONS[remembered] = 0.0
+    monkeypatch.setitem(interpreter._DURATIONS, remembered, 0.0)
     slow = run(mod.wf, store, xs=xs[:12], seconds=0.02, _options={"max_workers": 4})
     assert slow.ok and slow.value[0] == here and all(n != here for n in slow.value[1:])
-    assert interpreter._DURATIONS[remembered] >= 0.02 * 0.8 ** 11  # what this run timed is remembered
+    assert interpreter._DURATIONS[remembered] >= 0.02  # what this run timed is remembered
 
 
 _pts = st.lists(st.builds(flows.Pt, st.integers(0, 9), st.integers(-9, 9)), max_size=4)

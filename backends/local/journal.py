@@ -27,7 +27,7 @@ from typing import Any
 
 from typedflow.canonical import canonical_json
 from typedflow.running import RUN_END_KEY
-from typedflow.runtime.atomic import write_text
+from typedflow.runtime.atomic import write_all, write_text
 
 CHUNK = 1 << 20  # the file and its mapping grow by this many bytes at a time
 
@@ -87,9 +87,7 @@ def _write_new(run_dir: Path, name: str, text: str) -> None:
     tmp = run_dir / f".{name}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
     try:
-        data = memoryview(text.encode("utf-8"))
-        while data:
-            data = data[os.write(fd, data):]
+        write_all(fd, text.encode("utf-8"))
     finally:
         os.close(fd)
     os.replace(tmp, run_dir / name)

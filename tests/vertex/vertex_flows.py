@@ -311,4 +311,3 @@ def joined(head: tuple[str, int], loud: list[str], dims: tuple[int, ...]) -> tup
 @workflow
 def tuples(s: str, dims: tuple[int, ...]) -> tuple[str, ...]:
     return joined(split_pair(s), map_over(upper, letters(s)), dims)
-

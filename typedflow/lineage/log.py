@@ -32,7 +32,7 @@ from typedflow.lineage._chain import (
 )
 from typedflow.lineage.record import GENESIS_HASH, LineageRecord, record_from_bytes, record_to_dict
 from typedflow.lineage.stencil import Prepared
-from typedflow.runtime.atomic import start_write_back
+from typedflow.runtime.atomic import start_write_back, write_all
 
 __all__ = ["LineageIntegrityError", "LineageLog", "LineageRepairWarning", "TornFragment"]
 
@@ -82,13 +82,6 @@ def _prepare(record: LineageRecord, origin: str) -> _Prepared:
     cut_a = i + len(_PREV_EMPTY) - 1  # just before the closing quote of the empty prev_hash
     cut_b = j + len(_SEQ_PLACEHOLDER) - 3  # just before "-1,"
     return enc[:cut_a], enc[cut_a:cut_b], enc[cut_b + 2 :]
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
 
 
 def _timestamp() -> str:
@@ -391,7 +384,7 @@ class LineageLog:
             )
             staged = self.path.with_name(self.path.name + ".head.tmp")  # only the lock holder writes it
             try:
-                _write_all(self._fd, data)
+                write_all(self._fd, data)
                 if self.fsync:
                     # The fdatasync that makes the group durable later then mostly waits for a journal
                     # commit, not the write (a run's end waited ~1.3 ms for 1 MB of records, ~0.3 ms so).
@@ -401,7 +394,7 @@ class LineageLog:
                     # files; it only replaces the head after both are durable.
                     tfd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
                     try:
-                        _write_all(tfd, new_head.to_bytes())
+                        write_all(tfd, new_head.to_bytes())
                         if self.fsync:
                             start_write_back(tfd)
                         if self.fsync and not first:

@@ -6,7 +6,6 @@ of its content. Handles given to downstream tasks point at content-addressed, re
 
 from __future__ import annotations
 
-import contextvars
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -15,6 +14,7 @@ from typing import IO, TYPE_CHECKING, Any, Generic
 
 import attrs
 
+from typedflow.context import ATTEMPT
 from typedflow.formats import Format
 
 if TYPE_CHECKING:
@@ -31,30 +31,6 @@ else:
 # scheme -> (uri, sha256, is_dir) -> local path. Stores register themselves for remote schemes.
 Resolver = Callable[[str, "str | None", bool], Path]
 _RESOLVERS: dict[str, Resolver] = {}
-class Scratch:
-    """A task's scratch directory, created on first use (most tasks never need one)."""
-
-    __slots__ = ("_path", "parent", "prefix")
-
-    def __init__(self, parent: Path | None, prefix: str) -> None:
-        self.parent = parent
-        self.prefix = prefix
-        self._path: Path | None = None
-
-    @property
-    def created(self) -> Path | None:
-        return self._path
-
-    def path(self) -> Path:
-        if self._path is None:
-            if self.parent is not None:
-                self.parent.mkdir(parents=True, exist_ok=True)
-            self._path = Path(tempfile.mkdtemp(dir=self.parent, prefix=self.prefix))
-        return self._path
-
-
-# Where ``TypedFile.new()`` puts fresh files; the runtime points it at the task's scratch space.
-SCRATCH: contextvars.ContextVar[Scratch | None] = contextvars.ContextVar("typedflow_scratch", default=None)
 
 
 def register_resolver(scheme: str, resolver: Resolver) -> None:
@@ -78,8 +54,8 @@ def resolve_uri(uri: str, sha256: str | None, is_dir: bool) -> Path:
 
 
 def _fresh(suffix: str, is_dir: bool) -> Path:
-    scratch = SCRATCH.get()
-    base = scratch.path() if scratch is not None else None
+    attempt = ATTEMPT.get()
+    base = attempt.scratch() if attempt is not None else None
     if is_dir:
         return Path(tempfile.mkdtemp(dir=base, prefix="dir-"))
     fd, name = tempfile.mkstemp(dir=base, suffix=suffix, prefix="file-")

@@ -20,7 +20,6 @@ from typing import Any
 import attrs
 
 from typedflow import ir
-from typedflow.context import RunContext
 from typedflow.runtime.execute import CacheProbe, Outcome, TaskError, probe
 from typedflow.timestamps import at_ns, utcnow
 
@@ -488,12 +487,14 @@ class Interpreter:
         cache = self.use_cache if use_cache is None else use_cache
         if after:
             self.clock.sleep(delay(policy, after, self.clock))
+        run_id, workflow, digest = self.run_id, self.doc.workflow.name, self.doc.digest
         while True:
             attempt += 1
-            ctx = RunContext(self.run_id, self.doc.workflow.name, key, attempt, self.doc.digest, "local")
             begun = time.time_ns()  # formatted only if the attempt fails (a success carries its own)
             try:
-                return self.runner.run(template, inputs, cache, ctx, known), attempt
+                # The RunContext's fields: it is made only if the task asks for it (current_run()).
+                return self.runner.run(template, inputs, cache, (run_id, workflow, key, attempt, digest, "local"),
+                                       known), attempt
             except TaskError as err:
                 err.started_at = err.started_at or at_ns(begun)
                 if inline or not self._retries(template, err, attempt):

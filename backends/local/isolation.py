@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from typedflow import ir
 from typedflow.codec import converter
-from typedflow.context import RunContext
+from typedflow.context import ContextFields, RunContext
 from typedflow.runtime.execute import CacheProbe, Outcome, TaskError, execute
 from typedflow.runtime.store import LocalStore
 
@@ -25,7 +25,7 @@ class Runner(Protocol):
     store: LocalStore
 
     def run(self, template: ir.TaskTemplate, inputs: dict[str, Any], use_cache: bool,
-            context: RunContext | None = None, known: CacheProbe | None = None) -> Outcome: ...
+            context: RunContext | ContextFields | None = None, known: CacheProbe | None = None) -> Outcome: ...
 
     def inline_ok(self, template: ir.TaskTemplate, alone: bool) -> bool:
         """Whether the task may run on (or, for a worker process, be waited for by) the scheduler's own
@@ -46,7 +46,7 @@ class ThreadRunner:
         return template.timeout is None
 
     def run(self, template: ir.TaskTemplate, inputs: dict[str, Any], use_cache: bool,
-            context: RunContext | None = None, known: CacheProbe | None = None) -> Outcome:
+            context: RunContext | ContextFields | None = None, known: CacheProbe | None = None) -> Outcome:
         if template.timeout is None:
             return execute(template, inputs, store=self.store, use_cache=use_cache, context=context, known=known)
         box: dict[str, Any] = {}
@@ -190,12 +190,13 @@ class ProcessRunner:
         return _Worker(str(self.store.root), {k: v for k, v in self.modules.items() if v})
 
     def run(self, template: ir.TaskTemplate, inputs: dict[str, Any], use_cache: bool,
-            context: RunContext | None = None, known: CacheProbe | None = None) -> Outcome:
+            context: RunContext | ContextFields | None = None, known: CacheProbe | None = None) -> Outcome:
         worker = self._take()
         # A worker keeps the templates it was sent (decoding one costs more than running a quick task).
         tkey = f"{template.name}@{template.code_digest}"
         request: dict[str, Any] = {"template_key": tkey, "inputs": inputs, "use_cache": use_cache,
-                                   "context": converter.unstructure(context)}
+                                   "context": converter.unstructure(
+                                       RunContext(*context) if isinstance(context, tuple) else context)}
         if tkey not in worker.templates:
             request["template"] = converter.unstructure(template)
             worker.templates.add(tkey)

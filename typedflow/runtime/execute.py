@@ -21,9 +21,9 @@ import attrs
 
 from typedflow import ir
 from typedflow.canonical import canonical_json, digest, sha256_hex
-from typedflow.context import CURRENT, RunContext
+from typedflow.context import ATTEMPT, Attempt, ContextFields, RunContext
 from typedflow.dsl import TASKS as _TASKS
-from typedflow.files import SCRATCH, Scratch, resolve_uri
+from typedflow.files import resolve_uri
 from typedflow.runtime.store import ArtifactStore
 from typedflow.timestamps import utcnow
 from typedflow.types import check_json
@@ -247,26 +247,26 @@ def execute(
     use_cache: bool = True,
     scratch: Path | None = None,
     task: Any = None,
-    context: RunContext | None = None,
+    context: RunContext | ContextFields | None = None,
     known: CacheProbe | None = None,
 ) -> Outcome:
     """Run one attempt of ``template`` on typed-JSON ``inputs``; typed-JSON outputs by name.
-    ``known`` is a cache look-up the caller already made (a miss)."""
+    ``context``: what ``typedflow.current_run()`` gives the task (or its fields, made into one only
+    if the task asks); ``known``: a cache look-up the caller already made (a miss)."""
     started = utcnow()
     t0 = time.perf_counter()
     looked = known if known is not None and known.hit is None else probe(template, inputs, store, use_cache)
     if looked.hit is not None:
         return looked.hit
     digests, key = looked.digests, looked.key
-    task = task if task is not None else resolve(template)
-    plan = _calling(task, template)
+    plan = _calling(template, task)
+    task = plan.task
     try:
         kwargs = {name: structure(inputs[name], ann) for name, structure, ann in plan.decoders}
     except Exception as exc:
         raise TaskError("InputDecodeError", f"cannot decode inputs of {template.name}: {exc}") from exc
-    space = Scratch(scratch, plan.scratch_prefix)
-    token = SCRATCH.set(space)
-    ctx_token = CURRENT.set(context)
+    space = Attempt(scratch, plan.scratch_prefix, context)
+    token = ATTEMPT.set(space)
     try:
         try:
             value = task.fn(**kwargs)
@@ -281,8 +281,7 @@ def execute(
         if plan.output_files:
             outputs = store_outputs(outputs, template, store)
     finally:
-        SCRATCH.reset(token)
-        CURRENT.reset(ctx_token)
+        ATTEMPT.reset(token)
         if space.created is not None:
             shutil.rmtree(space.created, ignore_errors=True)
     outputs_json = None
@@ -298,7 +297,7 @@ class _Calling:
     """How to call one task for one template, worked out once: each input's structure hook, the
     return value's unstructure hook, and whether outputs hold files."""
 
-    __slots__ = ("decoders", "name_json", "output_files", "scratch_prefix", "task", "template", "unstructure")
+    __slots__ = ("decoders", "key", "name_json", "output_files", "scratch_prefix", "task", "template", "unstructure")
 
     def __init__(self, task: Any, template: ir.TaskTemplate) -> None:
         sig = task.signature
@@ -311,6 +310,7 @@ class _Calling:
         anns = sig.annotations
         self.task = task
         self.template = template
+        self.key = (template.module, template.qualname)  # where resolve() finds the live task
         self.decoders = tuple((p.name, converter.get_structure_hook(anns[p.name]), anns[p.name])
                               for p in template.inputs)
         returns = sig.returns
@@ -324,12 +324,16 @@ class _Calling:
 _CALLINGS: dict[int, _Calling] = {}
 
 
-def _calling(task: Any, template: ir.TaskTemplate) -> _Calling:
+def _calling(template: ir.TaskTemplate, task: Any = None) -> _Calling:
+    """How to call ``task`` (default: the template's live task, see :func:`resolve`) for ``template``."""
     c = _CALLINGS.get(id(template))
-    if c is None or c.template is not template or c.task is not task:
-        if len(_CALLINGS) >= 4096:
-            _CALLINGS.clear()
-        c = _CALLINGS[id(template)] = _Calling(task, template)
+    if c is not None and c.template is template and c.task is (task if task is not None else _TASKS.get(c.key)):
+        return c
+    if task is None:
+        task = resolve(template)
+    if len(_CALLINGS) >= 4096:
+        _CALLINGS.clear()
+    c = _CALLINGS[id(template)] = _Calling(task, template)
     return c
 
 

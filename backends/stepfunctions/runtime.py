@@ -128,7 +128,8 @@ def run_request(req: dict[str, Any], *, default_store: str | None, s3: Any = Non
     try:
         inputs = {k: resolve(v, store.get_value, lambda e: failure_value(store, doc, run_id, e))
                   for k, v in (req.get("args") or {}).items()}
-        outcome = execute(template, inputs, store=store, use_cache=use_cache)
+        outcome = execute(template, inputs, store=store, use_cache=use_cache,
+                          context=(run_id, doc.workflow.name, node_key, attempt, doc.digest, "stepfunctions"))
         started = outcome.started_at
         outputs = offload(outcome.outputs, inline=req.get("inline") or (), elementwise=req.get("elementwise") or (),
                           limit=int(req.get("offload") or 32768), put=store.put_value)

@@ -172,17 +172,23 @@ def write_record(root: Path, record: Any) -> Path:
     return Path(put_dir(record, root / "typedflow").uri)
 
 
-def _attempt(root: Path, run_id: str, node: str) -> int:
-    """Vertex does not tell a container its attempt: count this node's earlier records."""
+def _attempt(root: Path, run_id: str, node: str, template: ir.TaskTemplate, inputs: dict[str, Any]) -> int:
+    """Vertex does not tell a container its attempt: 1 + the failed records of this node instance,
+    i.e. of this node with these inputs (a map's items run the same node, each on its own item)."""
     from typedflow.lineage.cloud import iter_dir
+    from typedflow.runtime.recording import ref_tuples
 
+    mine = sorted((name, digest) for name, digest, _, _ in ref_tuples(inputs, template.inputs))
     n = 0
     for obj in iter_dir(root / "typedflow", run_id=run_id):
         try:
-            if json.loads(obj.body).get("node_id") == node:
+            rec = json.loads(obj.body)
+            if rec.get("node_id") != node or rec.get("status") != "failed":
+                continue
+            if sorted((r["name"], r["digest"]) for r in rec.get("inputs") or ()) == mine:
                 n += 1
-        except ValueError:
-            continue
+        except (ValueError, TypeError, KeyError, AttributeError):
+            continue  # not a task record this runtime wrote
     return n + 1
 
 
@@ -204,7 +210,7 @@ def run_task(args: argparse.Namespace, ei: dict[str, Any]) -> int:
             return 0
     inputs = build_inputs(ei, template, payload["plan"], workflow, job)
     run_id = job or uuid.uuid4().hex
-    attempt = _attempt(root, run_id, node)
+    attempt = _attempt(root, run_id, node, template, inputs)
     store = _Store(root / "typedflow" / "store")
     scratch = Path(tempfile.mkdtemp(prefix="tf-vertex-"))
     started = utcnow()
@@ -212,7 +218,8 @@ def run_task(args: argparse.Namespace, ei: dict[str, Any]) -> int:
                   target="vertex", executor="vertex-container", template=template, node_id=node,
                   attempt=attempt, inputs=inputs)
     try:
-        outcome = execute(template, inputs, store=store, use_cache=False, scratch=scratch)
+        outcome = execute(template, inputs, store=store, use_cache=False, scratch=scratch,
+                          context=(run_id, workflow, node, attempt, payload["ir_digest"], "vertex"))
     except TaskError as err:
         write_record(root, task_record(**common, status="failed", outputs={}, started_at=started,
                                             ended_at=utcnow(), cache_key=None,

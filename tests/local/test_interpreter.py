@@ -431,6 +431,24 @@ def wf(xs: list[int]) -> list[str]:
         mod.where(x=1)
 
 
+@pytest.mark.parametrize("isolation", ["thread", "process"])
+def test_current_run_context_in_each_isolation(tmp_path: Path, isolation: str) -> None:
+    from tests.support import context_flows
+
+    wf = context_flows.context_plain
+    r = run_workflow(wf, {"x": 1, "y": 2}, RunOptions(store=tmp_path / "s", isolation=isolation))
+    assert r.ok, r.failures
+    assert r.value == context_flows.Seen(f"context_plain|whereabouts|1|{wf.ir.digest}|1",
+                                         f"context_plain|whereabouts-2|1|{wf.ir.digest}|2", f"local|{r.run_id}|1")
+
+
+def test_current_run_knows_the_attempt(tmp_path: Path) -> None:
+    from tests.support import context_flows
+
+    r = run_workflow(context_flows.context_retried, {"key": "local-attempt"}, RunOptions(store=tmp_path / "s"))
+    assert r.value == "attempt_seen|2"
+
+
 def test_long_chain_of_cache_hits_does_not_recurse(tmp_path: Path, store: Path) -> None:
     from tests.conftest import import_source
 

@@ -13,7 +13,7 @@ from typedflow.backends.stepfunctions.options import Options
 
 from tests.stepfunctions import sfn_flows as flows
 from tests.stepfunctions.conftest import Aws, run_local
-from tests.support import settle_flows
+from tests.support import context_flows, settle_flows
 
 PARITY = [
     (flows.chain, {"x": 3}),
@@ -137,3 +137,29 @@ def test_map_records_node_keys_with_indices(aws: Aws) -> None:
     nodes = sorted(json.loads(aws.s3.get_object(Bucket="typedflow-tests", Key=k)["Body"].read())["node_id"]
                    for k in keys)
     assert nodes == ["ints", "map[0]/add", "map[0]/square", "map[1]/add", "map[1]/square", "total"]
+
+
+def test_tasks_see_the_run_context_they_see_locally(aws: Aws, tmp_path: Path) -> None:
+    # typedflow.current_run() in a task: the same workflow, node keys, attempts and IR digest as on
+    # the local interpreter; its own target, and the execution's name as the run id
+    local = run_local(context_flows.context_plain, {"x": 2, "y": 3}, tmp_path)
+    remote = aws.run(context_flows.context_plain.ir, {"x": 2, "y": 3})
+    assert remote.status == "SUCCEEDED", (remote.error, remote.cause)
+    digest = context_flows.context_plain.ir.digest
+    assert local.outputs["first"] == f"context_plain|whereabouts|1|{digest}|2"
+    assert local.outputs["second"] == f"context_plain|whereabouts-2|1|{digest}|3"
+    assert {k: remote.outputs[k] for k in ("first", "second")} == {k: local.outputs[k] for k in ("first", "second")}
+    assert local.outputs["target"] == f"local|{local.run_id}|2"
+    assert remote.outputs["target"] == f"stepfunctions|{remote.arn.rsplit(':', 1)[-1]}|2"
+
+    mapped = context_flows.context_mapped
+    local = run_local(mapped, {"xs": [5, 6]}, tmp_path)
+    remote = aws.run(mapped.ir, {"xs": [5, 6]})
+    assert remote.status == "SUCCEEDED", (remote.error, remote.cause)
+    assert remote.outputs == local.outputs == {
+        "out": [f"context_mapped|map[{i}]/whereabouts|1|{mapped.ir.digest}|{x}" for i, x in enumerate([5, 6])]}
+
+    local = run_local(context_flows.context_retried, {"key": "local-ctx"}, tmp_path)
+    remote = aws.run(context_flows.context_retried.ir, {"key": "sfn-ctx"})
+    assert remote.status == "SUCCEEDED", (remote.error, remote.cause)
+    assert remote.outputs == local.outputs == {"out": "attempt_seen|2"}  # the retry knows it is the second attempt

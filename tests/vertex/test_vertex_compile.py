@@ -155,6 +155,33 @@ def test_present_flag_decodes_to_none() -> None:
     assert build_value(ei, {"in": "z", "present": "z__present"}) == 4
 
 
+def test_attempt_counts_the_failed_records_of_the_same_node_instance(tmp_path: Path) -> None:
+    # Vertex does not tell a container its attempt: the entrypoint counts the records already written
+    # under the pipeline root. A map's items run the same node on other inputs: they are not attempts.
+    from typedflow.backends.vertex.entrypoint import _attempt, write_record
+
+    from tests.support import context_flows
+    from typedflow.runtime.recording import task_record
+
+    template = context_flows.context_mapped.ir.task("whereabouts")
+
+    def written(x: int, status: str, attempt: int) -> None:
+        write_record(tmp_path, task_record(
+            doc_name="context_mapped", ir_digest="sha256:d", run_id="job-1", target="vertex",
+            executor="vertex-container", template=template, node_id="whereabouts", status=status, attempt=attempt,
+            inputs={"x": x}, outputs={}, started_at="2026-12-04T00:00:00.000000Z", ended_at=None, cache_key=None))
+
+    assert _attempt(tmp_path, "job-1", "whereabouts", template, {"x": 5}) == 1
+    written(5, "succeeded", 1)  # another item
+    written(6, "failed", 1)  # another item's failed first attempt
+    assert _attempt(tmp_path, "job-1", "whereabouts", template, {"x": 7}) == 1
+    assert _attempt(tmp_path, "job-1", "whereabouts", template, {"x": 6}) == 2
+    written(6, "failed", 2)
+    assert _attempt(tmp_path, "job-1", "whereabouts", template, {"x": 6}) == 3
+    assert _attempt(tmp_path, "job-2", "whereabouts", template, {"x": 6}) == 1  # another run
+    assert _attempt(tmp_path, "job-1", "other", template, {"x": 6}) == 1  # another node
+
+
 def test_files_and_condition_operands_from_branches_are_refused_with_a_location() -> None:
     with pytest.raises(CompileError, match=r"vertex_flows.py:\d+: the file 'out' of 'write_csv'"):
         compile_spec(flows.file_escapes.ir)

@@ -102,6 +102,27 @@ def test_blocks_that_end_as_their_last_node_is_launched(tmp_path: Path) -> None:
     assert vertex == local == {"out": [[2, 11, 3], [3, 6]]}
 
 
+def test_tasks_see_the_run_context_they_see_locally(tmp_path: Path) -> None:
+    # typedflow.current_run() in a task: the same workflow, node, attempt and IR digest as on the local
+    # interpreter; its own target, and the pipeline job as the run id (as the lineage records name it)
+    from tests.support import context_flows
+
+    wf = context_flows.context_plain
+    local, vertex, _ = both(wf, {"x": 2, "y": 3}, tmp_path)
+    assert local["first"] == f"context_plain|whereabouts|1|{wf.ir.digest}|2"
+    assert local["second"] == f"context_plain|whereabouts-2|1|{wf.ir.digest}|3"
+    assert {k: vertex[k] for k in ("first", "second")} == {k: local[k] for k in ("first", "second")}
+    records = [json.loads(p.read_text()) for p in (tmp_path / "kfp").rglob("typedflow/lineage/*/*.json")]
+    (run_id,) = {r["run_id"] for r in records}
+    assert vertex["target"] == f"vertex|{run_id}|2"
+    # a map item's node is the node's own id on Vertex (docs/concepts.md), its instance key locally
+    mapped = context_flows.context_mapped
+    local, vertex, _ = both(mapped, {"xs": [5, 6]}, tmp_path / "mapped")
+    digest = mapped.ir.digest
+    assert local == {"out": [f"context_mapped|map[{i}]/whereabouts|1|{digest}|{x}" for i, x in enumerate([5, 6])]}
+    assert vertex == {"out": [f"context_mapped|whereabouts|1|{digest}|{x}" for x in [5, 6]]}
+
+
 def test_lineage_records_are_written_next_to_the_artifacts(tmp_path: Path) -> None:
     both(flows.chain, {"x": 1}, tmp_path)
     records = [json.loads(p.read_text()) for p in (tmp_path / "kfp").rglob("typedflow/lineage/*/*.json")]

@@ -130,6 +130,7 @@ class LineageLog:
         self.commits = 0
         self.fsyncs = 0
         self._origin = str(self.path)
+        self._staged_head = self.path.with_name(self.path.name + ".head.tmp")  # only the lock holder writes it
         self._init_state()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fd = -1
@@ -358,8 +359,11 @@ class LineageLog:
     def _commit(self, batch: list[_Prepared], *, head: bool) -> int | None:
         """Chain and write ``batch``; returns the seq an fdatasync must still cover, if any."""
         with self._commit_lock, self._locked():
-            if self._stamp() != self._seen:
+            stamp = self._stamp()
+            if stamp != self._seen:
                 self._sync()
+                stamp = self._stamp()
+            start = stamp[1]  # the file's size: where the group goes
             seq, prev = self._tail_seq, self._tail_hash
             parts: list[bytes] = []
             sha = hashlib.sha256
@@ -370,7 +374,6 @@ class LineageLog:
                 parts.append(line)
             parts.append(b"")
             data = b"\n".join(parts)
-            start = os.fstat(self._fd).st_size
             now = time.monotonic()
             # The head costs a second file, fsync and rename: it is written when asked for
             # (flush/close), for a new log, and otherwise at most every HEAD_INTERVAL seconds.
@@ -382,7 +385,7 @@ class LineageLog:
                 if head or self._head_seq < -1 or now - self._head_time >= HEAD_INTERVAL
                 else None
             )
-            staged = self.path.with_name(self.path.name + ".head.tmp")  # only the lock holder writes it
+            staged = self._staged_head
             try:
                 write_all(self._fd, data)
                 if self.fsync:

@@ -152,12 +152,13 @@ def test_tasks_see_the_run_context_they_see_locally(aws: Aws, tmp_path: Path) ->
     assert local.outputs["target"] == f"local|{local.run_id}|2"
     assert remote.outputs["target"] == f"stepfunctions|{remote.arn.rsplit(':', 1)[-1]}|2"
 
-    mapped = context_flows.context_mapped
-    local = run_local(mapped, {"xs": [5, 6]}, tmp_path)
-    remote = aws.run(mapped.ir, {"xs": [5, 6]})
-    assert remote.status == "SUCCEEDED", (remote.error, remote.cause)
-    assert remote.outputs == local.outputs == {
-        "out": [f"context_mapped|map[{i}]/whereabouts|1|{mapped.ir.digest}|{x}" for i, x in enumerate([5, 6])]}
+    for mapped, path in [(context_flows.context_mapped, "whereabouts"),
+                         (context_flows.context_nested, "context_inner/whereabouts")]:  # in a sub-workflow
+        local = run_local(mapped, {"xs": [5, 6]}, tmp_path)
+        remote = aws.run(mapped.ir, {"xs": [5, 6]})
+        assert remote.status == "SUCCEEDED", (remote.error, remote.cause)
+        assert remote.outputs == local.outputs == {
+            "out": [f"{mapped.name}|map[{i}]/{path}|1|{mapped.ir.digest}|{x}" for i, x in enumerate([5, 6])]}
 
     local = run_local(context_flows.context_retried, {"key": "local-ctx"}, tmp_path)
     remote = aws.run(context_flows.context_retried.ir, {"key": "sfn-ctx"})

@@ -13,14 +13,15 @@ class Flaky(Exception):
     pass
 
 
-@task
+# Their results depend on the run, not only on their inputs: never cached (docs/concepts.md).
+@task(cache=False)
 def whereabouts(x: int) -> str:
     """The context as the task sees it, without what differs by target (its name, the run id)."""
     ctx = typedflow.current_run()
     return f"{ctx.workflow}|{ctx.node}|{ctx.attempt}|{ctx.ir_digest}|{x}"
 
 
-@task
+@task(cache=False)
 def target_and_run(x: int) -> str:
     ctx = typedflow.current_run()
     return f"{ctx.target}|{ctx.run_id}|{x}"
@@ -48,7 +49,7 @@ _ATTEMPTS: dict[str, int] = {}
 _LOCK = threading.Lock()
 
 
-@task(retry=Retry(attempts=3, initial_delay=0.01, backoff=1.0, on=(Flaky,)))
+@task(retry=Retry(attempts=3, initial_delay=0.01, backoff=1.0, on=(Flaky,)), cache=False)
 def attempt_seen(key: str) -> str:
     """Fails on its first attempt (per key, in this process), then says which attempt it is."""
     with _LOCK:
@@ -62,3 +63,13 @@ def attempt_seen(key: str) -> str:
 @workflow
 def context_retried(key: str) -> str:
     return attempt_seen(key=key)
+
+
+@workflow
+def context_inner(x: int) -> str:
+    return whereabouts(x=x)
+
+
+@workflow
+def context_nested(xs: list[int]) -> list[str]:
+    return map_over(lambda x: context_inner(x=x), xs)

@@ -70,6 +70,25 @@ def test_a_closed_stores_index_is_taken_over_and_only_what_follows_is_read(
     second.close()
 
 
+def test_an_index_is_handed_on_after_short_writes_and_after_writes_that_follow_a_read(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The handed-on index names the file's last bytes from what the store wrote (not read back): a
+    # write shorter than that fingerprint, and writes after an index that was read or taken over.
+    first = LocalStore(tmp_path)
+    first.put_json("a", 1)  # unbuffered: one short line
+    first.close()
+    parsed = _Parsed(monkeypatch)
+    second = LocalStore(tmp_path)
+    assert second.get_json("a") == 1 and parsed.bytes == 0
+    second.put_json("b", 2)
+    second.put_json("c" * 100, 3)
+    second.put_json("d", 4)
+    second.close()
+    third = LocalStore(tmp_path)
+    assert [third.get_json(k) for k in ("a", "b", "c" * 100, "d")] == [1, 2, 3, 4] and parsed.bytes == 0
+    third.close()
+
+
 def test_a_rewritten_meta_file_is_read_anew(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     first = LocalStore(tmp_path)
     for i in range(50):

@@ -100,6 +100,7 @@ class LocalStore:
         self._meta_path = str(self.root / "meta.jsonl")  # looked at on every cache miss
         self._meta_offset = 0
         self._meta_own = 0  # bytes this process appended since the index was last read
+        self._own_tail = b""  # the last (up to _FINGERPRINT) of those bytes
         self._meta_fd = -1
         self._meta_checked = -META_RECHECK
         self._meta_fingerprint = b""  # the bytes of meta.jsonl just before _meta_offset
@@ -177,7 +178,7 @@ class LocalStore:
             chunk = fh.read(size - self._meta_offset)
         end = chunk.rfind(b"\n") + 1
         self._meta_fingerprint = (self._meta_fingerprint + chunk[:end])[-_FINGERPRINT:]
-        self._meta_own = 0  # re-reading covers our own lines too
+        self._meta_own, self._own_tail = 0, b""  # re-reading covers our own lines too
         index = self._meta
         # Values stay raw bytes until looked up: a store holds many entries and a run reads few.
         for key, raw, line in _ENTRY.findall(chunk, 0, end):
@@ -205,17 +206,12 @@ class LocalStore:
         index.update(self._meta)  # what this store put before its first look-up
         self._meta, self._meta_offset, self._meta_fingerprint = index, offset, fingerprint
 
-    def _hand_on(self) -> None:
+    def _hand_on(self, size: int) -> None:
+        """``size``: meta.jsonl's size as this store closes it (-1: unknown)."""
         offset, fingerprint = self._meta_offset, self._meta_fingerprint
-        if self._meta_own:
-            try:
-                size = os.stat(self._meta_path).st_size
-                if size == offset + self._meta_own:  # only our own lines since the last read: all indexed
-                    with open(self._meta_path, "rb") as fh:
-                        fh.seek(max(0, size - _FINGERPRINT))
-                        offset, fingerprint = size, fh.read(_FINGERPRINT)
-            except OSError:
-                pass
+        if self._meta_own and size == offset + self._meta_own:  # only our own lines since the last read
+            # The file's last bytes are the last this store wrote: no need to read them back.
+            offset, fingerprint = size, (fingerprint + self._own_tail)[-_FINGERPRINT:]
         if offset == 0:
             return
         with _HANDED_ON_LOCK:
@@ -225,7 +221,7 @@ class LocalStore:
                 _HANDED_ON.popitem(last=False)
         # This store starts over if it is used again: its index is another store's now.
         self._meta, self._meta_offset, self._meta_fingerprint = {}, 0, b""
-        self._meta_own, self._adopted, self._meta_checked = 0, False, -META_RECHECK
+        self._meta_own, self._own_tail, self._adopted, self._meta_checked = 0, b"", False, -META_RECHECK
 
     def get_json(self, key: str) -> Any | None:
         with self._lock:
@@ -266,13 +262,16 @@ class LocalStore:
             self._meta_fd = os.open(self._meta_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         os.write(self._meta_fd, data)  # one write: O_APPEND keeps it whole beside other writers
         self._meta_own += len(data)
+        self._own_tail = (data if len(data) >= _FINGERPRINT else self._own_tail + data)[-_FINGERPRINT:]
 
     def close(self) -> None:
         self.write_buffered()
         with self._lock:
+            size = -1
             if self._meta_fd >= 0:
                 if self.durable:
                     os.fsync(self._meta_fd)
+                size = os.fstat(self._meta_fd).st_size  # our descriptor: no path lookup
                 os.close(self._meta_fd)
                 self._meta_fd = -1
-            self._hand_on()
+            self._hand_on(size)

@@ -322,6 +322,8 @@ class Interpreter:
             assert isinstance(ref, ir.OutputRef)
             fixed, per_item = _item_args(task, node.id, outer)
             out_node, out_name, out_path = ref.node, ref.output, ref.path
+            template = self.tasks[task.task]
+            here = self.runner.inline_ok(template, False)  # whether its items may run on this thread at all
 
         def start_next() -> None:
             while state["next"] < n and state["running"] < limit:
@@ -334,10 +336,58 @@ class Interpreter:
                     inputs = dict(fixed)
                     for param, path in per_item:
                         inputs[param] = follow(item, path)
-                    self.launch_task(task, _MapItem(i, key, one_task_done), inputs)
+                    run_item(i, key, inputs)
                     continue
                 env = Env(outer.inputs, outer, {**outer.items, node.id: item} if outer.items else {node.id: item})
                 _block(self, node.body, env, key, functools.partial(item_done, i, env)).start()
+
+        def run_item(i: int, key: str, inputs: dict[str, Any]) -> None:
+            """Item ``i`` of a one-task body. A quick task (or a cache hit) runs and is settled right here,
+            in this loop: what launch_task(), dispatch() and task_result() would do for it, without its
+            trip through the ready list. Anything else (a slow or new task, a failure, a resumed item)
+            goes the general way."""
+            assert task is not None
+            tkey = key + task.id
+            if here and not (self.resumed and tkey in self.resumed):
+                known = probe(template, inputs, self.runner.store, self.use_cache)
+                result: Outcome | TaskError | None = known.hit
+                attempt = 0
+                if result is None:
+                    est = self.quick.get(template.name)
+                    if est is None and n - i > self.max_workers:  # as dispatch() does
+                        est = _DURATIONS.get((template.name, template.code_digest))
+                    if est is not None and est < INLINE_SECONDS:
+                        if self.live:
+                            self.report(NodeReport(tkey, task.id, task.task, RUNNING, inputs=inputs,
+                                                   started_at=utcnow()))
+                        try:
+                            result, attempt = self.attempts(template, inputs, tkey, known, inline=True)
+                        except BaseException as exc:  # the runner itself broke: report, never hang
+                            result, attempt = TaskError(type(exc).__name__, str(exc)), 1
+                if isinstance(result, Outcome):
+                    self.succeeded(task, tkey, inputs, result, attempt)
+                    outs = result.outputs
+                    value = follow(outs if out_name is None else outs.get(out_name), out_path)
+                    if state["done"] + 1 < n:
+                        settle(i, True, value)
+                    else:  # the map's end starts what follows it: from dispatch(), so maps in a row do not nest
+                        self.settled.append(functools.partial(end, i, True, value))
+                    return
+                if result is not None:  # failed: retried from the pool, or reported from dispatch()
+                    scope = _MapItem(i, key, one_task_done)
+                    if self._retries(template, result, attempt):
+                        self.running += 1
+                        fut = self.pool.submit(self.attempts, template, inputs, tkey, known, after=attempt)
+                        fut.add_done_callback(functools.partial(self._completed, task, scope, tkey, template, inputs))
+                    else:
+                        self.settled.append(functools.partial(self.task_result, task, scope, tkey, inputs, result,
+                                                              attempt))
+                    return
+                if self.live:
+                    self.report(NodeReport(tkey, task.id, task.task, RUNNING, inputs=inputs, started_at=utcnow()))
+                self.ready.append((task, _MapItem(i, key, one_task_done), tkey, template, inputs, known))
+                return
+            self.launch_task(task, _MapItem(i, key, one_task_done), inputs)
 
         def one_task_done(it: _MapItem, ok: bool) -> None:
             if not ok:
@@ -350,7 +400,8 @@ class Interpreter:
         def item_done(i: int, env: Env, ok: bool) -> None:
             end(i, ok, resolve(node.result, env) if ok else None)
 
-        def end(i: int, ok: bool, result: Any) -> None:
+        def settle(i: int, ok: bool, result: Any) -> bool:
+            """Count item ``i`` done; True when it was the last (the map has ended)."""
             state["running"] -= 1
             state["done"] += 1
             if self.live:
@@ -363,7 +414,11 @@ class Interpreter:
                 if not state["failed"]:
                     block.env.values[node.id] = {"out": results}
                 block.finish(node.id, not state["failed"])
-            else:
+                return True
+            return False
+
+        def end(i: int, ok: bool, result: Any) -> None:
+            if not settle(i, ok, result):
                 start_next()
 
         if n == 0:
@@ -519,6 +574,11 @@ class Interpreter:
             block.finish(node.id, False)
             return
         block.env.values[node.id] = result.outputs
+        self.succeeded(node, key, inputs, result, attempts)
+        block.finish(node.id, True)
+
+    def succeeded(self, node: ir.TaskNode, key: str, inputs: dict[str, Any], result: Outcome, attempts: int) -> None:
+        """What a task's success (or cache hit) leaves: its timing, its journal line and its report."""
         if result.status != "cached":
             prev = self.quick.get(node.task)
             self.quick[node.task] = result.duration if prev is None else 0.8 * prev + 0.2 * result.duration
@@ -528,7 +588,6 @@ class Interpreter:
         self.report(NodeReport(key, node.id, node.task, status, attempts=attempts, duration=result.duration,
                                started_at=result.started_at, ended_at=result.ended_at, cache_key=result.cache_key,
                                inputs=inputs, outputs=result.outputs, input_digests=result.input_digests))
-        block.finish(node.id, True)
 
 
 def new_run_id() -> str:

@@ -78,6 +78,11 @@ def incs(xs: list[int]) -> list[int]:
     return map_over(inc, xs)
 
 
+@workflow
+def sleepies(xs: list[int], seconds: float) -> list[int]:
+    return map_over(lambda x: sleepy(x=x, seconds=seconds), xs)
+
+
 class Pt(NamedTuple):
     a: int
     b: int
@@ -369,3 +374,29 @@ def rows_of_both(a: TypedFile[CSV], b: TypedFile[CSV]) -> int:
 @workflow
 def two_files(a: TypedFile[CSV], b: TypedFile[CSV]) -> int:
     return rows_of_both(a=a, b=b)
+
+
+# ----------------------------------------------------------------------------- quick map items
+
+
+class Boom(Exception):
+    pass
+
+
+@task(retry=Retry(attempts=2, initial_delay=0.0, backoff=1.0, max_delay=0.0, on=(Boom,)))
+def quirky(x: int, marks: str) -> int:
+    """x % 5 == 0 fails (not retried); x % 5 == 1 fails its first attempt (retried); else x * 10.
+    Each execution leaves a file in ``marks`` naming the thread it ran on."""
+    import threading
+
+    Path(marks, f"{x}-{time.time_ns()}").write_text(threading.current_thread().name)
+    if x % 5 == 0:
+        raise ValueError(f"bad {x}")
+    if x % 5 == 1 and len(list(Path(marks).glob(f"{x}-*"))) == 1:
+        raise Boom(f"first attempt of {x}")
+    return x * 10
+
+
+@workflow
+def quirks(xs: list[int], marks: str) -> list[int]:
+    return map_over(lambda x: quirky(x=x, marks=marks), xs)

@@ -83,7 +83,8 @@ def test_independent_tasks_overlap(store: Path) -> None:
     assert latest_start < earliest_end, spans  # all four were running at the same moment
 
 
-def _items_in_progress(wf: Any, store: Path, xs: list[int], **opts: Any) -> tuple[RunResult, int]:
+def _items_in_progress(wf: Any, store: Path, xs: list[int], inputs: dict[str, Any] | None = None,
+                       **opts: Any) -> tuple[RunResult, int]:
     """The run, and the most map items it had started and not finished at any moment."""
     import re
 
@@ -99,7 +100,7 @@ def _items_in_progress(wf: Any, store: Path, xs: list[int], **opts: Any) -> tupl
             done += 1
         most = max(most, len(started) - done)
 
-    r = run_workflow(wf, {"xs": xs}, RunOptions(store=store, listener=listen, **opts))
+    r = run_workflow(wf, {"xs": xs, **(inputs or {})}, RunOptions(store=store, listener=listen, **opts))
     return r, most
 
 
@@ -116,9 +117,102 @@ def test_a_long_map_starts_its_items_a_window_at_a_time(store: Path) -> None:
     r, most = _items_in_progress(flows.fanout, store / "a", xs, max_workers=2)
     assert r.ok and r.value == flows.fanout.fn(xs=xs)
     assert most <= 3  # still its max_concurrency
-    r, most = _items_in_progress(flows.incs, store / "b", xs, max_workers=2)
+    # Tasks that take a while: a window of items ahead of the 2 workers, not all of them at once.
+    r, most = _items_in_progress(flows.sleepies, store / "b", xs, {"seconds": 0.002}, max_workers=2)
+    assert r.ok and r.value == xs
+    assert MAP_WINDOW // 2 < most <= MAP_WINDOW
+    # Quick tasks: once known as quick, each item runs on the scheduler's thread as it is started.
+    r, _ = _items_in_progress(flows.incs, store / "c", xs, max_workers=2)
     assert r.ok and r.value == [x + 1 for x in xs]
-    assert MAP_WINDOW // 2 < most <= MAP_WINDOW  # not all of them: a window ahead of the 2 workers
+    r, most = _items_in_progress(flows.incs, store / "d", [x + 1000 for x in xs], max_workers=2)
+    assert r.ok and r.value == [x + 1001 for x in xs] and r.cache_hits == 0
+    assert most == 1
+
+
+def _left_behind(r: RunResult, store: Path) -> dict[str, Any]:
+    """What a run leaves that must not depend on how its items were scheduled (outputs, node reports,
+    journal lines, lineage records), without times, record ids, tracebacks and order."""
+    import json
+
+    from typedflow.lineage.query import iter_records
+
+    nodes = sorted((n.key, n.status, n.attempts, json.dumps(n.outputs, sort_keys=True), n.error_type, n.message,
+                    n.cache_key) for n in r.nodes)
+    lines = [json.loads(line) for line in (r.run_dir / "journal.jsonl").read_text().splitlines()]
+    for line in lines:
+        line.pop("duration", None)  # the run's end line
+    records = sorted((rec.node_id, rec.status, rec.attempt, tuple(i.digest for i in rec.inputs),
+                      tuple(o.digest for o in rec.outputs), json.dumps(rec.parameters, sort_keys=True),
+                      rec.cache_key, rec.error)
+                     for rec, _ in iter_records(store / "lineage" / "log.jsonl") if rec.kind == "task")
+    return {"status": r.status, "outputs": r.outputs, "nodes": nodes,
+            "journal": sorted(json.dumps(line, sort_keys=True) for line in lines), "records": records}
+
+
+@settings(max_examples=20, deadline=None)
+@given(xs=st.lists(st.integers(0, 40), max_size=24, unique=True))  # unique: see below
+def test_quick_map_items_leave_what_the_general_way_leaves(tmp_path_factory: pytest.TempPathFactory,
+                                                           xs: list[int]) -> None:
+    # Items of a one-task map whose task is known to be quick run one after another on the scheduler's
+    # thread, settled as they finish; with nothing counted as quick, every item goes through the ready
+    # list and the worker threads. Failures, retries (the retry runs on a worker) and the run's end
+    # are the same either way. (Two items with the same inputs may differ: run one after another, the
+    # second is a cache hit.)
+    from typedflow.backends.local import interpreter as interp
+
+    quirky = flows.quirks.ir.task("quirky")
+    import shutil
+
+    left, threads = [], []
+    base = tmp_path_factory.mktemp("quirks")
+    marks = base / "marks"  # the same input in both runs
+    for quick in (True, False):
+        tmp = base / ("quick" if quick else "general")
+        shutil.rmtree(marks, ignore_errors=True)
+        marks.mkdir()
+        with pytest.MonkeyPatch.context() as mp:
+            if quick:  # as if an earlier run in this process had timed it
+                mp.setitem(interp._DURATIONS, (quirky.name, quirky.code_digest), 0.0)
+            else:
+                mp.setattr(interp, "INLINE_SECONDS", 0.0)
+            r = run_workflow(flows.quirks, {"xs": xs, "marks": str(marks)},
+                             RunOptions(store=tmp / "s", max_workers=2))
+            left.append(_left_behind(r, tmp / "s"))
+            runs = sorted((int(p.name.split("-")[0]), int(p.name.split("-")[1]), p.read_text())
+                          for p in marks.iterdir())
+            threads.append({x: [t for y, _, t in runs if y == x] for x in xs})  # per item, its executions' threads
+            # Again on the same store: what succeeded is a cache hit, what failed runs (and fails) again.
+            again = run_workflow(flows.quirks, {"xs": xs, "marks": str(marks)},
+                                 RunOptions(store=tmp / "s", max_workers=2))
+            left.append(_left_behind(again, tmp / "s"))
+            assert again.cache_hits == sum(x % 5 != 0 for x in xs)
+    assert left[0] == left[2] and left[1] == left[3]
+    assert left[0]["status"] == ("failed" if any(x % 5 == 0 for x in xs) else "succeeded")
+    import threading
+
+    scheduler = threading.current_thread().name
+    for quick_run in threads:  # x % 5 == 1 is executed twice: its first attempt fails
+        assert all(len(quick_run[x]) == (2 if x % 5 == 1 else 1) for x in xs)
+    for x in xs[:-2]:  # more items waiting than the 2 workers: known as quick, run on the scheduler's thread
+        first, *retried = threads[0][x]
+        assert first == scheduler and scheduler not in retried, (x, threads[0])  # a retry waits on a worker
+
+
+def test_a_resumed_map_of_quick_items_runs_only_the_unfinished_ones(tmp_path: Path) -> None:
+    import json
+
+    xs = list(range(100))
+    first = run_workflow(flows.incs, {"xs": xs}, RunOptions(store=tmp_path))
+    journal = first.run_dir / "journal.jsonl"
+    kept = journal.read_bytes().splitlines(keepends=True)[:40]  # as if killed after 40 items, before its end
+    journal.write_bytes(b"".join(kept))
+    finished = {json.loads(line)["key"] for line in kept}
+    again = run_workflow(flows.incs, {"xs": xs}, RunOptions(store=tmp_path, resume=first.run_id, use_cache=False))
+    assert again.ok and again.value == [x + 1 for x in xs]
+    assert {n.key for n in again.nodes if n.reason == "resumed"} == finished
+    assert {n.status for n in again.nodes if n.key not in finished} == {"succeeded"}
+    lines = [json.loads(line) for line in journal.read_bytes().splitlines()]
+    assert len({line["key"] for line in lines[:-1]}) == len(lines) - 1 == len(xs)  # one line per item, then the end
 
 
 def test_map_of_one_task_resolves_each_kind_of_argument(store: Path) -> None:
@@ -467,6 +561,29 @@ def chain(x: int) -> int:
     assert run(mod.chain, store, x=0).value == 3000
     again = run(mod.chain, store, x=0)
     assert again.value == 3000 and again.cache_hits == 3000
+
+
+def test_long_chain_of_quick_maps_does_not_recurse(tmp_path: Path, store: Path) -> None:
+    # Each map's items run on the scheduler's thread as the map starts; the map that ends there must not
+    # start the next one from inside itself, or 500 maps in a row would nest 500 deep.
+    from tests.conftest import import_source
+
+    mod = import_source(tmp_path, """
+from typedflow import map_over, task, workflow
+@task
+def inc(x: int) -> int:
+    return x + 1
+@workflow
+def maps(xs: list[int]) -> list[int]:
+    v = map_over(inc, xs)
+    for _ in range(499):
+        v = map_over(inc, v)
+    return v
+""", name="long_maps_mod")
+    xs = list(range(6))
+    assert run(mod.maps, store, xs=xs).value == [x + 500 for x in xs]
+    again = run(mod.maps, store, xs=xs)
+    assert again.value == [x + 500 for x in xs] and again.cache_hits == 500 * len(xs)
 
 
 def test_live_progress_view_and_map_bar(store: Path) -> None:

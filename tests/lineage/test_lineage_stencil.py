@@ -63,6 +63,23 @@ def test_stencil_bytes_equal_the_canonical_record(f: dict[str, object], v: dict[
     assert isinstance(record_from_bytes(line), LineageRecord)
 
 
+@settings(max_examples=200, deadline=None)
+@given(fixed, varying, st.sampled_from(["succeeded", "cached", "skipped"]), st.text(min_size=1, max_size=30),
+       st.integers(0, 10**9), st.text("0123456789abcdef", min_size=64, max_size=64))
+def test_prepare_done_bytes_equal_the_canonical_record(f: dict[str, object], v: dict[str, object], status: str,
+                                                       ended: str, seq: int, prev: str) -> None:
+    # The positional form for executions that did not fail: no error, both timestamps, a new record id.
+    from typedflow.lineage.stencil import params_json, refs_json
+
+    v = {**v, "status": status, "ended_at": ended, "error": None}
+    a, b, c = TaskStencil(**f).prepare_done(  # type: ignore[arg-type]
+        v["node_id"], status, v["attempt"], refs_json(v["inputs"]), refs_json(v["outputs"]),  # type: ignore[arg-type]
+        params_json(v["parameters"]), v["started_at"], ended, v["cache_key"])  # type: ignore[arg-type]
+    line = f"{a}{prev}{b}{seq}{c}".encode("ascii")
+    rec = record_from_bytes(line)
+    assert len(rec.record_id) == 32 and line == general(f, {**v, "record_id": rec.record_id}, seq, prev)
+
+
 def test_stencil_fills_id_and_start_like_new_record() -> None:
     st_ = TaskStencil(run_id="r", workflow="w", ir_digest="d", target="local", executor="thread", task="t",
                       code_digest=None, image=None, log_origin="o")
@@ -84,6 +101,11 @@ def test_stencil_rejects_what_a_record_rejects() -> None:
         st_.prepare(status="done", attempt=1, **common)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="attempt"):
         st_.prepare(status="failed", attempt="1", **common)  # type: ignore[arg-type]
+    done = ("n", "[]", "[]", "{}", "2026-12-04T00:00:00.000000Z", "2026-12-04T00:00:01.000000Z", None)
+    with pytest.raises(ValueError, match="status"):  # a failure has an error: the general form
+        st_.prepare_done(done[0], "failed", 1, *done[1:])
+    with pytest.raises(TypeError, match="attempt"):
+        st_.prepare_done(done[0], "succeeded", True, *done[1:])
 
 
 def test_prepared_records_chain_and_verify(tmp_path: Path) -> None:
@@ -192,10 +214,10 @@ def _one_wf(rows: list[int] | None) -> dict[str, int]:
 
 @settings(max_examples=40, deadline=None)
 @given(st.none() | st.lists(st.integers(-9, 9), max_size=4), st.dictionaries(text, st.integers(), max_size=3),
-       st.sampled_from(["succeeded", "cached", "failed", "skipped"]), st.booleans())
+       st.sampled_from(["succeeded", "cached", "failed", "skipped"]), st.booleans(), opt_text)
 def test_a_one_input_one_output_task_is_recorded_as_task_record_builds_it(
         tmp_path_factory: pytest.TempPathFactory, rows: list[int] | None, out: dict[str, int], status: str,
-        digests_known: bool) -> None:
+        digests_known: bool, cache_key: str | None) -> None:
     from typedflow.backends.local.interpreter import NodeReport
 
     from typedflow.runtime.execute import input_digests
@@ -209,7 +231,7 @@ def test_a_one_input_one_output_task_is_recorded_as_task_record_builds_it(
     digests = input_digests(template, inputs) if digests_known else {}
     outputs = {} if status in ("failed", "skipped") else {"out": out}
     rep = NodeReport("map[3]/n0", "n0", template.name, status, attempts=1, started_at="2026-12-04T00:00:00.000001Z",
-                     ended_at="2026-12-04T00:00:01.000001Z", cache_key=None, error_type="E", message="m",
+                     ended_at="2026-12-04T00:00:01.000001Z", cache_key=cache_key, error_type="E", message="m",
                      inputs=inputs, outputs=outputs, input_digests=digests)
     recorder.node(rep)
     recorder.close()
@@ -217,7 +239,7 @@ def test_a_one_input_one_output_task_is_recorded_as_task_record_builds_it(
     expected = task_record(
         doc_name=doc.workflow.name, ir_digest=doc.digest, run_id="run-1", target="local", executor="thread",
         template=template, node_id="map[3]/n0", status=status, attempt=1, inputs=inputs, outputs=outputs,
-        started_at=rep.started_at, ended_at=rep.ended_at, cache_key=None,
+        started_at=rep.started_at, ended_at=rep.ended_at, cache_key=cache_key,
         error="E: m" if status == "failed" else None, input_digests=digests or None)
     expected = attrs.evolve(expected, record_id=written.record_id, log_origin=recorder.log.origin, seq=0,
                             prev_hash=written.prev_hash)

@@ -25,6 +25,7 @@ Prepared = tuple[str, str, str]
 RefTuple = tuple[str, str, str | None, str | None]  # ValueRef fields: name, digest, uri, sha256
 
 _PYTHON_VERSION: Final = platform.python_version()
+_DONE: Final = frozenset({"succeeded", "cached", "skipped"})  # statuses without an error (and never escaped)
 _int_repr: Final = int.__repr__
 _float_repr: Final = float.__repr__
 
@@ -114,3 +115,19 @@ class TaskStencil:
         b = f"{self._version}{_s(record_id or new_record_id())}{self._run}"
         c = f',"started_at":{_s(started_at or now_rfc3339())},"status":{_s(status)}{self._tail}'
         return a, b, c
+
+    def prepare_done(self, node_id: str, status: str, attempt: int, inputs_json: str, outputs_json: str,
+                     parameters_json: str, started_at: str, ended_at: str, cache_key: str | None) -> Prepared:
+        """:meth:`prepare_encoded` for most records: an execution that did not fail (no error), with both
+        timestamps and a new record id, its arguments positional."""
+        if status not in _DONE:
+            raise ValueError(f"not the status of an execution that did not fail: {status!r}")
+        if type(attempt) is not int:
+            raise TypeError(f"attempt must be an int, got {type(attempt).__name__}")
+        key = "null" if cache_key is None else _s(cache_key)
+        a = (f'{{"attempt":{_int_repr(attempt)},"cache_key":{key}{self._after_code}{_s(ended_at)},"error":null'
+             f'{self._after_error}{inputs_json}{self._after_outputs}{_s(node_id)},"outputs":{outputs_json},'
+             f'"parameters":{parameters_json},"prev_hash":"')
+        # A record id is 32 hex digits: nothing in it to escape.
+        return a, f'{self._version}"{new_record_id()}"{self._run}', (
+            f',"started_at":{_s(started_at)},"status":"{status}"{self._tail}')

@@ -134,6 +134,28 @@ class _TaskRecords:
             return '[{"digest":' + _s(digest(values[single[0]])) + single[1] + "]"
         return _refs_json(self.outputs, values, None)
 
+    def prepare(self, rep: Any) -> Prepared:
+        """The record of a node report: the fields task_record() fills, as the same bytes, made from what
+        never changes in a run."""
+        inputs, outputs, status = rep.inputs, rep.outputs, rep.status
+        si, so = self.single_in, self.single_out
+        if (si is not None and so is not None and status != "failed" and rep.started_at and rep.ended_at
+                and si[0] in inputs and so[0] in outputs):
+            # Most records: one plain input and output, no error. A digest ("sha256:" and hex digits)
+            # needs no escaping.
+            d = rep.input_digests.get(si[0]) if rep.input_digests else None
+            return self.stencil.prepare_done(
+                rep.key, status, rep.attempts, f'[{{"digest":"{d or digest(inputs[si[0]])}"{si[1]}]',
+                f'[{{"digest":"{digest(outputs[so[0]])}"{so[1]}]', self.params_json(inputs), rep.started_at,
+                rep.ended_at, rep.cache_key)
+        return self.stencil.prepare_encoded(
+            node_id=rep.key, status=status, attempt=rep.attempts,
+            inputs_json=self.inputs_json(inputs, rep.input_digests),
+            outputs_json=self.outputs_json(outputs), parameters_json=self.params_json(inputs),
+            started_at=rep.started_at or None, ended_at=rep.ended_at or None, cache_key=rep.cache_key,
+            error=f"{rep.error_type}: {rep.message}"[:2000] if status == "failed" else None,
+        )
+
     def params_json(self, inputs: dict[str, Any]) -> str:
         """``params_json(safe_parameters(inputs))`` for this task's inputs."""
         parts = []
@@ -197,16 +219,8 @@ class LocalRecorder:
         if rep.status not in _RECORDED or rep.task is None:
             return
         enc = self.encodings.get(rep.task) or self._encoding(self.tasks[rep.task])
-        inputs = rep.inputs
-        # The fields task_record() fills, as the same bytes, made from what never changes in a run.
         group = self._group
-        group.append(enc.stencil.prepare_encoded(
-            node_id=rep.key, status=rep.status, attempt=rep.attempts,
-            inputs_json=enc.inputs_json(inputs, rep.input_digests),
-            outputs_json=enc.outputs_json(rep.outputs), parameters_json=enc.params_json(inputs),
-            started_at=rep.started_at or None, ended_at=rep.ended_at or None, cache_key=rep.cache_key,
-            error=f"{rep.error_type}: {rep.message}"[:2000] if rep.status == "failed" else None,
-        ))
+        group.append(enc.prepare(rep))
         if len(group) >= self.log.flush_every:
             self._hand_over()
 

@@ -353,17 +353,13 @@ class Interpreter:
                 result: Outcome | TaskError | None = known.hit
                 attempt = 0
                 if result is None:
+                    if self.live:
+                        self._running(task, tkey, inputs)
                     est = self.quick.get(template.name)
                     if est is None and n - i > self.max_workers:  # as dispatch() does
                         est = _DURATIONS.get((template.name, template.code_digest))
                     if est is not None and est < INLINE_SECONDS:
-                        if self.live:
-                            self.report(NodeReport(tkey, task.id, task.task, RUNNING, inputs=inputs,
-                                                   started_at=utcnow()))
-                        try:
-                            result, attempt = self.attempts(template, inputs, tkey, known, inline=True)
-                        except BaseException as exc:  # the runner itself broke: report, never hang
-                            result, attempt = TaskError(type(exc).__name__, str(exc)), 1
+                        result, attempt = self._attempt_here(template, inputs, tkey, known)
                 if isinstance(result, Outcome):
                     self.succeeded(task, tkey, inputs, result, attempt)
                     outs = result.outputs
@@ -373,19 +369,12 @@ class Interpreter:
                     else:  # the map's end starts what follows it: from dispatch(), so maps in a row do not nest
                         self.settled.append(functools.partial(end, i, True, value))
                     return
-                if result is not None:  # failed: retried from the pool, or reported from dispatch()
-                    scope = _MapItem(i, key, one_task_done)
-                    if self._retries(template, result, attempt):
-                        self.running += 1
-                        fut = self.pool.submit(self.attempts, template, inputs, tkey, known, after=attempt)
-                        fut.add_done_callback(functools.partial(self._completed, task, scope, tkey, template, inputs))
-                    else:
-                        self.settled.append(functools.partial(self.task_result, task, scope, tkey, inputs, result,
-                                                              attempt))
-                    return
-                if self.live:
-                    self.report(NodeReport(tkey, task.id, task.task, RUNNING, inputs=inputs, started_at=utcnow()))
-                self.ready.append((task, _MapItem(i, key, one_task_done), tkey, template, inputs, known))
+                scope = _MapItem(i, key, one_task_done)
+                if result is None:  # not quick (yet): to the workers, from dispatch()
+                    self.ready.append((task, scope, tkey, template, inputs, known))
+                elif not self._retry_later(task, scope, tkey, template, inputs, known, result, attempt):
+                    # failed: reported from dispatch(), not from inside this loop
+                    self.settled.append(functools.partial(self.task_result, task, scope, tkey, inputs, result, attempt))
                 return
             self.launch_task(task, _MapItem(i, key, one_task_done), inputs)
 
@@ -460,8 +449,12 @@ class Interpreter:
             self.settled.append(functools.partial(self.task_result, node, block, key, inputs, known.hit, 0))
             return
         if self.live:
-            self.report(NodeReport(key, node.id, node.task, RUNNING, inputs=inputs, started_at=utcnow()))
+            self._running(node, key, inputs)
         self.ready.append((node, block, key, template, inputs, known))
+
+    def _running(self, node: ir.TaskNode, key: str, inputs: dict[str, Any]) -> None:
+        """A task missed the cache and is about to run or wait for a worker (reported when ``self.live``)."""
+        self.report(NodeReport(key, node.id, node.task, RUNNING, inputs=inputs, started_at=utcnow()))
 
     def dispatch(self) -> None:
         """Start ready tasks. A task runs right here on the scheduler thread when that cannot cost
@@ -510,18 +503,30 @@ class Interpreter:
 
     def run_inline(self, node: ir.TaskNode, block: _TaskScope, key: str, template: ir.TaskTemplate,
                    inputs: dict[str, Any], known: CacheProbe | None = None) -> None:
-        try:
-            outcome: tuple[Outcome | TaskError, int] = self.attempts(template, inputs, key, known, inline=True)
-        except BaseException as exc:  # the runner itself broke: report, never hang
-            outcome = (TaskError(type(exc).__name__, str(exc)), 1)
-        result, attempt = outcome
-        if isinstance(result, TaskError) and self._retries(template, result, attempt):
-            # The backoff must not hold the scheduler: the wait and the next attempts go to the pool.
-            self.running += 1
-            fut = self.pool.submit(self.attempts, template, inputs, key, known, after=attempt)
-            fut.add_done_callback(functools.partial(self._completed, node, block, key, template, inputs))
+        result, attempt = self._attempt_here(template, inputs, key, known)
+        if isinstance(result, TaskError) and self._retry_later(node, block, key, template, inputs, known, result,
+                                                               attempt):
             return
         self.task_result(node, block, key, inputs, result, attempt)
+
+    def _attempt_here(self, template: ir.TaskTemplate, inputs: dict[str, Any], key: str,
+                      known: CacheProbe | None) -> tuple[Outcome | TaskError, int]:
+        """A first attempt on the scheduler's thread."""
+        try:
+            return self.attempts(template, inputs, key, known, inline=True)
+        except BaseException as exc:  # the runner itself broke: report, never hang
+            return TaskError(type(exc).__name__, str(exc)), 1
+
+    def _retry_later(self, node: ir.TaskNode, block: _TaskScope, key: str, template: ir.TaskTemplate,
+                     inputs: dict[str, Any], known: CacheProbe | None, err: TaskError, attempt: int) -> bool:
+        """Whether the task's policy retries ``err``; if so, the backoff and the next attempts go to the
+        pool (they must not hold the scheduler)."""
+        if not self._retries(template, err, attempt):
+            return False
+        self.running += 1
+        fut = self.pool.submit(self.attempts, template, inputs, key, known, after=attempt)
+        fut.add_done_callback(functools.partial(self._completed, node, block, key, template, inputs))
+        return True
 
     def _completed(self, node: ir.TaskNode, block: _TaskScope, key: str, template: ir.TaskTemplate,
                    inputs: dict[str, Any], f: Future[tuple[Outcome | TaskError, int]]) -> None:

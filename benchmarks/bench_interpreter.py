@@ -62,7 +62,7 @@ TARGET_CHAIN_MS = 0.1
 REPS = 9  # best of 9 (both sides): this machine's speed varies by tens of percent from run to run
 TARGET_MAP_MS = 0.03
 
-TASKS_SOURCE = '''
+TASKS_SOURCE = """
 from typedflow import map_over, task, workflow
 
 
@@ -95,7 +95,7 @@ def chain1(x: int) -> int:
 @workflow
 def mapped(xs: list[int]) -> list[int]:
     return map_over(inc, xs)
-'''
+"""
 
 
 def load_tasks(tmp: str, n: int) -> Any:
@@ -117,11 +117,11 @@ class Runs:
         self.lineage = lineage
 
     def options(self, store: str) -> RunOptions:
-        return RunOptions(store=Path(store), isolation=self.isolation, use_cache=self.use_cache,
-                          lineage=self.lineage)
+        return RunOptions(store=Path(store), isolation=self.isolation, use_cache=self.use_cache, lineage=self.lineage)
 
-    def once(self, wf: Any, inputs: dict[str, Any], expect: Any, store: str | None = None,
-             hits: int | None = None) -> float:
+    def once(
+        self, wf: Any, inputs: dict[str, Any], expect: Any, store: str | None = None, hits: int | None = None
+    ) -> float:
         own = store is None
         d = store or tempfile.mkdtemp(prefix="store-", dir=self.store_root)
         try:
@@ -140,8 +140,7 @@ class Runs:
 
     def cold(self, wf: Any, inputs: dict[str, Any], expect: Any, reps: int) -> dict[str, Any]:
         self.once(wf, inputs, expect)  # warm-up
-        return H.summarize([self.once(wf, inputs, expect, hits=0 if self.use_cache else None)
-                            for _ in range(reps)])
+        return H.summarize([self.once(wf, inputs, expect, hits=0 if self.use_cache else None) for _ in range(reps)])
 
     def reused(self, m: Any, shape: str, n: int, reps: int) -> dict[str, Any]:
         """Runs on one store that earlier runs filled, each on inputs never seen (so the cache is cold):
@@ -174,13 +173,23 @@ def bench_shape(runs: Runs, m: Any, shape: str, n: int, reps: int, rerun: bool =
     h = n // 2
     sizes: dict[str, tuple[Any, dict[str, Any], Any]]
     if shape == "chain":
-        sizes = {"cold": (m.chain, {"x": 0}, n), "cold_half": (m.chain_half, {"x": 0}, h),
-                 "cold_1": (m.chain1, {"x": 0}, 1)}
+        sizes = {
+            "cold": (m.chain, {"x": 0}, n),
+            "cold_half": (m.chain_half, {"x": 0}, h),
+            "cold_1": (m.chain1, {"x": 0}, 1),
+        }
     else:
-        sizes = {key: (m.mapped, {"xs": list(range(k))}, list(range(1, k + 1)))
-                 for key, k in (("cold", n), ("cold_half", h), ("cold_1", 1))}
-    out: dict[str, Any] = {"shape": shape, "n": n, "isolation": runs.isolation, "cache": runs.use_cache,
-                           "lineage": runs.lineage}
+        sizes = {
+            key: (m.mapped, {"xs": list(range(k))}, list(range(1, k + 1)))
+            for key, k in (("cold", n), ("cold_half", h), ("cold_1", 1))
+        }
+    out: dict[str, Any] = {
+        "shape": shape,
+        "n": n,
+        "isolation": runs.isolation,
+        "cache": runs.use_cache,
+        "lineage": runs.lineage,
+    }
     for key, (wf, inputs, expect) in sizes.items():
         out[key] = runs.cold(wf, inputs, expect, reps)
     if rerun and runs.use_cache:
@@ -197,8 +206,7 @@ def units(best: dict[str, float], n: int) -> dict[str, float]:
 
 
 def per_unit(res: dict[str, Any]) -> dict[str, float]:
-    return units({"n": res["cold"]["best"], "half": res["cold_half"]["best"], "one": res["cold_1"]["best"]},
-                 res["n"])
+    return units({"n": res["cold"]["best"], "half": res["cold_half"]["best"], "one": res["cold_1"]["best"]}, res["n"])
 
 
 # ----------------------------------------------------------------------------- profile
@@ -255,8 +263,10 @@ def profile_shape(runs: Runs, m: Any, shape: str, n: int, top: int = 25) -> str:
     shutil.rmtree(store, ignore_errors=True)
     assert result.ok and result.value == expect
     buf = io.StringIO()
-    buf.write(f"wall {wall:.3f} s under the profiler ({len(profiles)} worker-thread profiles merged; "
-              "times summed over threads)\n")
+    buf.write(
+        f"wall {wall:.3f} s under the profiler ({len(profiles)} worker-thread profiles merged; "
+        "times summed over threads)\n"
+    )
     st = pstats.Stats(main, stream=buf)
     for p in profiles:
         st.add(p)
@@ -300,8 +310,11 @@ def ablations() -> list[tuple[str, Callable[[contextlib.ExitStack], bool], dict[
         ("as shipped (cache + lineage on)", nothing, {}),
         ("− run-journal line per finished task (resume data)", no_journal_line, {}),
         ("− lineage records (lineage=False)", nothing, {"lineage": False}),
-        ("− cache lookup + entry (use_cache=False): scheduling + execute only", nothing,
-         {"lineage": False, "use_cache": False}),
+        (
+            "− cache lookup + entry (use_cache=False): scheduling + execute only",
+            nothing,
+            {"lineage": False, "use_cache": False},
+        ),
     ]
 
 
@@ -334,10 +347,12 @@ def run_floor(m: Any, store_root: str, items: int, reps: int) -> list[dict[str, 
 
     doc = m.mapped.ir
     template = doc.tasks[0]
-    steps = (("execute only (no cache)", False, False, False),
-             ("+ cache probe and entry", True, False, False),
-             ("+ run-journal line", True, True, False),
-             ("+ lineage record (all of a map item's work)", True, True, True))
+    steps = (
+        ("execute only (no cache)", False, False, False),
+        ("+ cache probe and entry", True, False, False),
+        ("+ run-journal line", True, True, False),
+        ("+ lineage record (all of a map item's work)", True, True, True),
+    )
     out = []
     for label, cache, journal_on, lineage in steps:
         best = float("inf")
@@ -356,10 +371,22 @@ def run_floor(m: Any, store_root: str, items: int, reps: int) -> list[dict[str, 
                 if journal is not None:
                     journal.record(key, res.outputs, SUCCEEDED, res.outputs_json)
                 if recorder is not None:
-                    recorder.node(NodeReport(key, "n0", template.name, SUCCEEDED, attempts=1,
-                                             duration=res.duration, started_at=res.started_at,
-                                             ended_at=res.ended_at, cache_key=res.cache_key, inputs=inputs,
-                                             outputs=res.outputs, input_digests=res.input_digests))
+                    recorder.node(
+                        NodeReport(
+                            key,
+                            "n0",
+                            template.name,
+                            SUCCEEDED,
+                            attempts=1,
+                            duration=res.duration,
+                            started_at=res.started_at,
+                            ended_at=res.ended_at,
+                            cache_key=res.cache_key,
+                            inputs=inputs,
+                            outputs=res.outputs,
+                            input_digests=res.input_digests,
+                        )
+                    )
             if recorder is not None:
                 recorder.close()
             if journal is not None:
@@ -381,8 +408,12 @@ def run_flytekit(args: argparse.Namespace, chain_n: int, items: int) -> dict[str
         py = env.ensure()
     except Exception as exc:
         return {"error": f"peer venv: {exc}"}
-    res = H.run_peer(py, "run_flytekit.py", ["--chain", str(chain_n), "--items", str(items),
-                                              "--reps", "3" if args.quick else str(REPS)], timeout=900)
+    res = H.run_peer(
+        py,
+        "run_flytekit.py",
+        ["--chain", str(chain_n), "--items", str(items), "--reps", "3" if args.quick else str(REPS)],
+        timeout=900,
+    )
     res["venv_created_s"] = env.created_in
     return res
 
@@ -396,9 +427,13 @@ def run_prefect(args: argparse.Namespace) -> dict[str, Any]:
     home = tempfile.mkdtemp(prefix="tf-bench-prefect-home-")
     try:
         n = "50" if args.quick else "200"
-        return H.run_peer(py, "run_prefect.py", ["--chain", n, "--items", n, "--reps", "2"], timeout=600,
-                          env={"PREFECT_HOME": home, "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-                               "PREFECT_LOGGING_LEVEL": "ERROR"})
+        return H.run_peer(
+            py,
+            "run_prefect.py",
+            ["--chain", n, "--items", n, "--reps", "2"],
+            timeout=600,
+            env={"PREFECT_HOME": home, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_LOGGING_LEVEL": "ERROR"},
+        )
     finally:
         shutil.rmtree(home, ignore_errors=True)
 
@@ -417,17 +452,23 @@ def _ms(v: float | None) -> str:
     return "—" if v is None else f"{v * 1e3:.3f}"
 
 
-def _row(label: str, runner: str, u: dict[str, float] | None, rerun: float | None, vs: str,
-         reused: float | None = None) -> list[str]:
+def _row(
+    label: str, runner: str, u: dict[str, float] | None, rerun: float | None, vs: str, reused: float | None = None
+) -> list[str]:
     if u is None:
         return [label, runner, "—", "—", "—", _ms(reused), _ms(rerun), vs]
     marginal = _ms(u["marginal"]) if u["marginal"] > 0 else "noise"  # run-to-run spread exceeded T(N) - T(N/2)
     return [label, runner, _ms(u["wall"]), marginal, f"{u['one'] * 1e3:.1f}", _ms(reused), _ms(rerun), vs]
 
 
-def render(ours: list[dict[str, Any]], flyte: dict[str, Any], prefect: dict[str, Any] | None,
-           ablation: list[dict[str, Any]] | None, meta: dict[str, Any],
-           floor: list[dict[str, Any]] | None = None) -> tuple[str, dict[str, Any]]:
+def render(
+    ours: list[dict[str, Any]],
+    flyte: dict[str, Any],
+    prefect: dict[str, Any] | None,
+    ablation: list[dict[str, Any]] | None,
+    meta: dict[str, Any],
+    floor: list[dict[str, Any]] | None = None,
+) -> tuple[str, dict[str, Any]]:
     def find(shape: str, iso: str) -> dict[str, Any] | None:
         for r in ours:
             if r["shape"] == shape and r["isolation"] == iso:
@@ -451,14 +492,23 @@ def render(ours: list[dict[str, Any]], flyte: dict[str, Any], prefect: dict[str,
             vs = H.ratio(ref["wall"] if ref else None, u["wall"])
             rows.append(_row(label, f"**typedflow**, {iso}", u, rerun, vs, reused))
             if iso == "thread":
-                targets[shape] = {"target_ms": target, "wall_ms": u["wall"] * 1e3, "marginal_ms": u["marginal"] * 1e3,
-                                  "one_task_run_ms": u["one"] * 1e3, "met": u["wall"] * 1e3 <= target,
-                                  "vs_flytekit": (ref["wall"] / u["wall"]) if ref else None}
+                targets[shape] = {
+                    "target_ms": target,
+                    "wall_ms": u["wall"] * 1e3,
+                    "marginal_ms": u["marginal"] * 1e3,
+                    "one_task_run_ms": u["one"] * 1e3,
+                    "met": u["wall"] * 1e3 <= target,
+                    "vs_flytekit": (ref["wall"] / u["wall"]) if ref else None,
+                }
         if fr:
-            peers = ((("chain", "flytekit local workflow (no cache)"),
-                      ("chain_cached", "flytekit local workflow, `cache=True` (cold)"))
-                     if shape == "chain" else
-                     (("map_task", "flytekit local `map_task`"), ("dynamic", "flytekit local `@dynamic` loop")))
+            peers = (
+                (
+                    ("chain", "flytekit local workflow (no cache)"),
+                    ("chain_cached", "flytekit local workflow, `cache=True` (cold)"),
+                )
+                if shape == "chain"
+                else (("map_task", "flytekit local `map_task`"), ("dynamic", "flytekit local `@dynamic` loop"))
+            )
             for key, what in peers:
                 rer = None
                 if key == "chain_cached" and "chain_cached_rerun" in fr:
@@ -466,51 +516,96 @@ def render(ours: list[dict[str, Any]], flyte: dict[str, Any], prefect: dict[str,
                 rows.append(_row(label, what, peer_unit(flyte, key, n), rer, ""))
         if prefect and "results" in prefect:
             pn = prefect["chain_n"] if shape == "chain" else prefect["items"]
-            rows.append(_row(label, f"prefect local flow (N={pn}{', `.map`' if shape == 'map' else ''})",
-                             peer_unit(prefect, "chain" if shape == "chain" else "map", pn), None, ""))
+            rows.append(
+                _row(
+                    label,
+                    f"prefect local flow (N={pn}{', `.map`' if shape == 'map' else ''})",
+                    peer_unit(prefect, "chain" if shape == "chain" else "map", pn),
+                    None,
+                    "",
+                )
+            )
 
     note = H.load_note(meta.get("cpu_busy_before"), meta.get("cpu_busy_during"))
-    md = [f"### Local interpreter: overhead per task ({meta['mode']})", "",
-          f"Machine: {H.machine_line(meta['machine'])}. Peers: flytekit {flyte.get('version', '—')}"
-          + (f", prefect {prefect.get('version', '—')}" if prefect else "") + ".", "",
-          *([note, ""] if note else []),
-          "Trivial `inc(x: int) -> int` task. typedflow: `run_workflow(..., RunOptions(store=<fresh dir>, "
-          "isolation=..., use_cache=True, lineage=True))`, so the cache is cold and every task executes, writes "
-          "its cache entry, its journal line and its lineage record. Best of N runs. "
-          "*wall / N*: whole run divided by N (includes the fixed per-run cost). "
-          "*marginal*: (T(N) − T(N/2)) / (N − N/2), the cost of one more task (*noise* when the spread between "
-          "runs exceeded the difference). "
-          "*1-task run*: a whole run with a single task / item. "
-          "*store reused*: wall / N of runs on one store that earlier runs filled, each on new inputs (cold "
-          "cache): a user's later runs, with the store's index and lineage log already there. "
-          "*cache-hit rerun*: the same run again on its warm store, every task a cache hit, wall / N. "
-          "*vs flytekit*: flytekit's wall / N (chain: local workflow without cache; map: `map_task`) ÷ ours.", "",
-          H.table(["shape", "runner", "wall / N (ms)", "marginal (ms)", "1-task run (ms)", "store reused (ms)",
-                   "cache-hit rerun (ms)", "vs flytekit"], rows),
-          "", "Targets (thread isolation, cache + lineage on, wall / N):", ""]
+    md = [
+        f"### Local interpreter: overhead per task ({meta['mode']})",
+        "",
+        f"Machine: {H.machine_line(meta['machine'])}. Peers: flytekit {flyte.get('version', '—')}"
+        + (f", prefect {prefect.get('version', '—')}" if prefect else "")
+        + ".",
+        "",
+        *([note, ""] if note else []),
+        "Trivial `inc(x: int) -> int` task. typedflow: `run_workflow(..., RunOptions(store=<fresh dir>, "
+        "isolation=..., use_cache=True, lineage=True))`, so the cache is cold and every task executes, writes "
+        "its cache entry, its journal line and its lineage record. Best of N runs. "
+        "*wall / N*: whole run divided by N (includes the fixed per-run cost). "
+        "*marginal*: (T(N) − T(N/2)) / (N − N/2), the cost of one more task (*noise* when the spread between "
+        "runs exceeded the difference). "
+        "*1-task run*: a whole run with a single task / item. "
+        "*store reused*: wall / N of runs on one store that earlier runs filled, each on new inputs (cold "
+        "cache): a user's later runs, with the store's index and lineage log already there. "
+        "*cache-hit rerun*: the same run again on its warm store, every task a cache hit, wall / N. "
+        "*vs flytekit*: flytekit's wall / N (chain: local workflow without cache; map: `map_task`) ÷ ours.",
+        "",
+        H.table(
+            [
+                "shape",
+                "runner",
+                "wall / N (ms)",
+                "marginal (ms)",
+                "1-task run (ms)",
+                "store reused (ms)",
+                "cache-hit rerun (ms)",
+                "vs flytekit",
+            ],
+            rows,
+        ),
+        "",
+        "Targets (thread isolation, cache + lineage on, wall / N):",
+        "",
+    ]
     for shape, t in targets.items():
         what = "per chained task" if shape == "chain" else "per map item"
         vs = f"; flytekit ÷ typedflow = {t['vs_flytekit']:.2f}×" if t["vs_flytekit"] else ""
-        md.append(f"- ≤ {t['target_ms']} ms {what}: {t['wall_ms']:.3f} ms (marginal {t['marginal_ms']:.3f} ms){vs} "
-                  f"— {H.verdict(t['met'])}")
+        md.append(
+            f"- ≤ {t['target_ms']} ms {what}: {t['wall_ms']:.3f} ms (marginal {t['marginal_ms']:.3f} ms){vs} "
+            f"— {H.verdict(t['met'])}"
+        )
     if ablation:
         arows = []
         for a in ablation:
             if not a["applied"]:
                 arows.append([a["step"], "not applicable to this version", "", "", ""])
                 continue
-            arows.append([a["step"], _ms(a["chain"]["wall"]), _ms(max(a["chain"]["marginal"], 0.0)),
-                          _ms(a["map"]["wall"]), _ms(max(a["map"]["marginal"], 0.0))])
-        md += ["", "Ablation (thread isolation; each row removes one more cost, patched in the benchmark process "
-                   "only; ms per task):", "",
-               H.table(["removed (cumulative)", "chain wall / N", "chain marginal", "map wall / N", "map marginal"],
-                       arows)]
+            arows.append(
+                [
+                    a["step"],
+                    _ms(a["chain"]["wall"]),
+                    _ms(max(a["chain"]["marginal"], 0.0)),
+                    _ms(a["map"]["wall"]),
+                    _ms(max(a["map"]["marginal"], 0.0)),
+                ]
+            )
+        md += [
+            "",
+            "Ablation (thread isolation; each row removes one more cost, patched in the benchmark process "
+            "only; ms per task):",
+            "",
+            H.table(
+                ["removed (cumulative)", "chain wall / N", "chain marginal", "map wall / N", "map marginal"], arows
+            ),
+        ]
     if floor:
-        md += ["", f"Floor: a map item's work in a plain loop, no scheduler (thread, {floor[0]['items']:,} items, "
-                   "best of N; each row adds one part):", "",
-               H.table(["per-item work", "ms per item", f"vs the {TARGET_MAP_MS} ms target"],
-                       [[f["step"], f"{f['ms_per_item']:.4f}", f"{f['ms_per_item'] / TARGET_MAP_MS:.2f}×"]
-                        for f in floor])]
+        md += [
+            "",
+            f"Floor: a map item's work in a plain loop, no scheduler (thread, {floor[0]['items']:,} items, "
+            "best of N; each row adds one part):",
+            "",
+            H.table(
+                ["per-item work", "ms per item", f"vs the {TARGET_MAP_MS} ms target"],
+                [[f["step"], f"{f['ms_per_item']:.4f}", f"{f['ms_per_item'] / TARGET_MAP_MS:.2f}×"] for f in floor],
+            ),
+        ]
     for name, res in (("flytekit", flyte), ("prefect", prefect or {})):
         if "error" in res:
             md += ["", f"Peer {name}: {res['error']}"]
@@ -531,16 +626,26 @@ def main() -> int:
     ap.add_argument("--floor", action="store_true", help="a map item's work in a plain loop, no scheduler")
     ap.add_argument("--store-root", default=None, help="where the per-run stores go (default: system temp)")
     ap.add_argument("--no-save", action="store_true")
-    ap.add_argument("--wait-quiet", type=float, default=30.0, metavar="SECONDS",
-                    help="first wait up to this long for other processes to leave the CPU (default 30)")
+    ap.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="first wait up to this long for other processes to leave the CPU (default 30)",
+    )
     args = ap.parse_args()
     busy_before = H.wait_quiet(args.wait_quiet) if args.wait_quiet > 0 else H.cpu_busy()
     others = H.OthersCPU()
     chain_n, items = (100, 200) if args.quick else (500, 1000)
     reps = 3 if args.quick else REPS
     store_root = tempfile.mkdtemp(prefix="tf-bench-interp-", dir=args.store_root)
-    meta: dict[str, Any] = {"mode": "quick" if args.quick else "full", "chain_n": chain_n, "items": items,
-                            "reps": reps, "machine": H.machine_info(store_root)}
+    meta: dict[str, Any] = {
+        "mode": "quick" if args.quick else "full",
+        "chain_n": chain_n,
+        "items": items,
+        "reps": reps,
+        "machine": H.machine_info(store_root),
+    }
     t_start = time.perf_counter()
     flyte: dict[str, Any] = {"error": "not run (--no-peers)"}
     prefect: dict[str, Any] | None = None
@@ -582,8 +687,16 @@ def main() -> int:
     for shape, text in profiles.items():
         print(f"\n#### cProfile, typedflow {shape} (thread isolation)\n\n```\n{text}\n```")
     if not args.no_save and not args.quick:
-        data = {"benchmark": "interpreter", "meta": meta, "ours": ours, "flytekit": flyte, "prefect": prefect,
-                "ablation": ablation, "floor": floor, "targets": targets}
+        data = {
+            "benchmark": "interpreter",
+            "meta": meta,
+            "ours": ours,
+            "flytekit": flyte,
+            "prefect": prefect,
+            "ablation": ablation,
+            "floor": floor,
+            "targets": targets,
+        }
         for p in H.save("interpreter", data, md):
             H.log(f"[bench] wrote {p.relative_to(H.REPO)}")
     H.log(f"[bench] done in {meta['elapsed_s']:.0f} s")

@@ -127,11 +127,15 @@ def main() -> None:
             runs = sorted(bench_append(work, pool, n, flush_every=flush_every) for _ in range(args.repeat))
             seconds, fsyncs = runs[0]
             median = runs[len(runs) // 2][0]
-            rows.append((
-                f"{label} (best of {args.repeat})", n, seconds,
-                f"{n / seconds:,.0f} rec/s (median {n / median:,.0f}, slowest {n / runs[-1][0]:,.0f}), "
-                f"{n / fsyncs:,.0f} rec/fsync",
-            ))
+            rows.append(
+                (
+                    f"{label} (best of {args.repeat})",
+                    n,
+                    seconds,
+                    f"{n / seconds:,.0f} rec/s (median {n / median:,.0f}, slowest {n / runs[-1][0]:,.0f}), "
+                    f"{n / fsyncs:,.0f} rec/fsync",
+                )
+            )
 
         big = work / "verify.jsonl"
         build_log(big, pool, args.n)

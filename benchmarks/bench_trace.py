@@ -75,9 +75,19 @@ def _fanin_body(leaves: int) -> list[str]:
 def generate(shape: str, n: int) -> str:
     lines = ["from typedflow import task, workflow", ""]
     if shape == "chain":
-        lines += ["@task", "def inc(x: int) -> int:", "    return x + 1", "",
-                  "@workflow", "def wf(x: int) -> int:", "    v = x", f"    for _ in range({n}):",
-                  "        v = inc(x=v)", "    return v", ""]
+        lines += [
+            "@task",
+            "def inc(x: int) -> int:",
+            "    return x + 1",
+            "",
+            "@workflow",
+            "def wf(x: int) -> int:",
+            "    v = x",
+            f"    for _ in range({n}):",
+            "        v = inc(x=v)",
+            "    return v",
+            "",
+        ]
     elif shape == "chain-distinct":
         for i in range(n):
             lines += ["@task", f"def t{i}(x: int) -> int:", f"    return x + {i}", ""]
@@ -85,9 +95,18 @@ def generate(shape: str, n: int) -> str:
         lines += [f"    v = t{i}(x=v)" for i in range(n)]
         lines += ["    return v", ""]
     elif shape == "fanin":
-        lines += ["@task", "def leaf(x: int, i: int) -> int:", "    return x + i", "",
-                  "@task", "def add(a: int, b: int) -> int:", "    return a + b", "",
-                  "@workflow", "def wf(x: int) -> int:"]
+        lines += [
+            "@task",
+            "def leaf(x: int, i: int) -> int:",
+            "    return x + i",
+            "",
+            "@task",
+            "def add(a: int, b: int) -> int:",
+            "    return a + b",
+            "",
+            "@workflow",
+            "def wf(x: int) -> int:",
+        ]
         lines += _fanin_body((n + 1) // 2)
         lines += [""]
     else:
@@ -153,17 +172,30 @@ def one(shape: str, n: int, tmp: str, profiler: cProfile.Profile | None = None) 
     if nodes != node_count(shape, n):
         raise AssertionError(f"{shape}: traced {nodes} nodes, expected {node_count(shape, n)}")
     _forget(mod)
-    return {"tasks": t1 - t0, "workflow": t2 - t1, "serialize": t3 - t2, "define": t2 - t0, "total": t3 - t0,
-            "bytes": len(text.encode())}
+    return {
+        "tasks": t1 - t0,
+        "workflow": t2 - t1,
+        "serialize": t3 - t2,
+        "define": t2 - t0,
+        "total": t3 - t0,
+        "bytes": len(text.encode()),
+    }
 
 
 def bench_ours(shape: str, n: int, reps: int, tmp: str) -> dict[str, Any]:
     one(shape, 50, tmp)  # warm-up: imports, cattrs' generated functions, caches
     runs = [one(shape, n, tmp) for _ in range(reps)]
     best = min(runs, key=lambda r: r["total"])
-    return {"peer": "typedflow", "shape": shape, "n": n, "nodes": node_count(shape, n), "reps": reps,
-            "best": best, "median_total": statistics.median(r["total"] for r in runs),
-            "samples_total": [r["total"] for r in runs]}
+    return {
+        "peer": "typedflow",
+        "shape": shape,
+        "n": n,
+        "nodes": node_count(shape, n),
+        "reps": reps,
+        "best": best,
+        "median_total": statistics.median(r["total"] for r in runs),
+        "samples_total": [r["total"] for r in runs],
+    }
 
 
 def profile_ours(shape: str, n: int, tmp: str, top: int = 18) -> str:
@@ -209,51 +241,115 @@ def render(ours: list[dict[str, Any]], peers: list[dict[str, Any]], meta: dict[s
         us = _per_node_us(r, "total")
         fl_def, fl_tot, kf_tot = _per_node_us(fl, "define"), _per_node_us(fl, "total"), _per_node_us(kf, "total")
         r_fd, r_ft, r_k = _ratio(fl_def, us), _ratio(fl_tot, us), _ratio(kf_tot, us)
-        rows.append([shape, f"{r['nodes']:,}", H.ms(r["best"]["total"], 1), _us(us), _us(fl_def), _us(fl_tot),
-                     _us(kf_tot), H.ratio(fl_def, us), H.ratio(fl_tot, us), H.ratio(kf_tot, us)])
+        rows.append(
+            [
+                shape,
+                f"{r['nodes']:,}",
+                H.ms(r["best"]["total"], 1),
+                _us(us),
+                _us(fl_def),
+                _us(fl_tot),
+                _us(kf_tot),
+                H.ratio(fl_def, us),
+                H.ratio(fl_tot, us),
+                H.ratio(kf_tot, us),
+            ]
+        )
         if n >= 10_000:
             targets["10k_under_1s"][shape] = {"seconds": r["best"]["total"], "met": r["best"]["total"] < TARGET_10K_S}
         if r_k is not None:
             targets["vs_kfp_10x"][shape] = {"ratio": r_k, "met": r_k >= TARGET_VS_KFP}
         if r_fd is not None:
-            targets["vs_flytekit_decoration_4x"][shape] = {"ratio": r_fd, "ratio_total": r_ft,
-                                                          "met": r_fd >= TARGET_VS_FLYTE}
+            targets["vs_flytekit_decoration_4x"][shape] = {
+                "ratio": r_fd,
+                "ratio_total": r_ft,
+                "met": r_fd >= TARGET_VS_FLYTE,
+            }
         b = r["best"]
-        breakdown.append([f"typedflow {shape}", f"{r['nodes']:,}", H.ms(b["tasks"], 1), H.ms(b["workflow"], 1), "—",
-                          H.ms(b["serialize"], 1), H.ms(b["total"], 1), f"{b['bytes'] / 1e6:.2f}"])
+        breakdown.append(
+            [
+                f"typedflow {shape}",
+                f"{r['nodes']:,}",
+                H.ms(b["tasks"], 1),
+                H.ms(b["workflow"], 1),
+                "—",
+                H.ms(b["serialize"], 1),
+                H.ms(b["total"], 1),
+                f"{b['bytes'] / 1e6:.2f}",
+            ]
+        )
     for p in peers:
         if "best" not in p:
             continue
         b = p["best"]
-        breakdown.append([f"{p['peer']} {p['shape']}", f"{p['nodes']:,}", H.ms(b["tasks"], 1), H.ms(b["workflow"], 1),
-                          H.ms(b["compile"], 1) if p["peer"] == "flytekit" else "—", H.ms(b["serialize"], 1),
-                          H.ms(b["total"], 1), f"{b['bytes'] / 1e6:.2f}"])
+        breakdown.append(
+            [
+                f"{p['peer']} {p['shape']}",
+                f"{p['nodes']:,}",
+                H.ms(b["tasks"], 1),
+                H.ms(b["workflow"], 1),
+                H.ms(b["compile"], 1) if p["peer"] == "flytekit" else "—",
+                H.ms(b["serialize"], 1),
+                H.ms(b["total"], 1),
+                f"{b['bytes'] / 1e6:.2f}",
+            ]
+        )
 
-    md = [f"### Definition time: trace + check + serialize ({meta['mode']})", "",
-          f"Machine: {H.machine_line(meta['machine'])}. Peers: "
-          + ", ".join(f"{k} {v}" for k, v in meta.get("peer_versions", {}).items()) + ".", "",
-          *([H.load_note(meta["cpu_busy_before"], meta["cpu_busy_during"]), ""]
-            if H.load_note(meta["cpu_busy_before"], meta["cpu_busy_during"]) else []),
-          "Best of N repetitions, each on a freshly generated module; µs per node = total / nodes. "
-          "typedflow total = task decoration + `@workflow` (trace, definition-time checks, IR digest) + "
-          "`codec.dumps`. flytekit define = task decoration + `@workflow` + `wf.compile()`; flytekit total adds "
-          "`get_serializable` to protobuf bytes. kfp total = component decoration + `@dsl.pipeline` + "
-          "`Compiler().compile` to YAML. Ratios = peer µs/node ÷ typedflow total µs/node (higher is better for "
-          "typedflow).", "",
-          H.table(["shape", "nodes", "typedflow total ms", "typedflow µs/node", "flytekit define µs/node",
-                   "flytekit total µs/node", "kfp total µs/node", "vs flytekit define", "vs flytekit total",
-                   "vs kfp"], rows), "",
-          "Targets:", ""]
+    md = [
+        f"### Definition time: trace + check + serialize ({meta['mode']})",
+        "",
+        f"Machine: {H.machine_line(meta['machine'])}. Peers: "
+        + ", ".join(f"{k} {v}" for k, v in meta.get("peer_versions", {}).items())
+        + ".",
+        "",
+        *(
+            [H.load_note(meta["cpu_busy_before"], meta["cpu_busy_during"]), ""]
+            if H.load_note(meta["cpu_busy_before"], meta["cpu_busy_during"])
+            else []
+        ),
+        "Best of N repetitions, each on a freshly generated module; µs per node = total / nodes. "
+        "typedflow total = task decoration + `@workflow` (trace, definition-time checks, IR digest) + "
+        "`codec.dumps`. flytekit define = task decoration + `@workflow` + `wf.compile()`; flytekit total adds "
+        "`get_serializable` to protobuf bytes. kfp total = component decoration + `@dsl.pipeline` + "
+        "`Compiler().compile` to YAML. Ratios = peer µs/node ÷ typedflow total µs/node (higher is better for "
+        "typedflow).",
+        "",
+        H.table(
+            [
+                "shape",
+                "nodes",
+                "typedflow total ms",
+                "typedflow µs/node",
+                "flytekit define µs/node",
+                "flytekit total µs/node",
+                "kfp total µs/node",
+                "vs flytekit define",
+                "vs flytekit total",
+                "vs kfp",
+            ],
+            rows,
+        ),
+        "",
+        "Targets:",
+        "",
+    ]
     for shape, t in targets["10k_under_1s"].items():
         md.append(f"- 10,000 nodes in under 1 s — {shape}: {t['seconds']:.3f} s, {H.verdict(t['met'])}")
     for shape, t in targets["vs_kfp_10x"].items():
         md.append(f"- ≥ 10× faster per node than kfp — {shape}: {t['ratio']:.1f}×, {H.verdict(t['met'])}")
     for shape, t in targets["vs_flytekit_decoration_4x"].items():
-        md.append(f"- ≥ 4× faster per node than flytekit's decoration — {shape}: {t['ratio']:.1f}× "
-                  f"({t['ratio_total']:.1f}× against flytekit's define + serialize), {H.verdict(t['met'])}")
-    md += ["", "Phase breakdown (best repetition, ms):", "",
-           H.table(["framework / shape", "nodes", "tasks", "workflow", "compile", "serialize", "total", "MB out"],
-                   breakdown)]
+        md.append(
+            f"- ≥ 4× faster per node than flytekit's decoration — {shape}: {t['ratio']:.1f}× "
+            f"({t['ratio_total']:.1f}× against flytekit's define + serialize), {H.verdict(t['met'])}"
+        )
+    md += [
+        "",
+        "Phase breakdown (best repetition, ms):",
+        "",
+        H.table(
+            ["framework / shape", "nodes", "tasks", "workflow", "compile", "serialize", "total", "MB out"], breakdown
+        ),
+    ]
     for p in peers:
         if "error" in p:
             md += ["", f"Peer error: {p['error']}"]
@@ -270,8 +366,13 @@ def main() -> int:
     ap.add_argument("--profile", action="store_true", help="cProfile our side at the largest size per shape")
     ap.add_argument("--no-save", action="store_true", help="do not write benchmarks/results/")
     ap.add_argument("--shapes", default=",".join(SHAPES))
-    ap.add_argument("--wait-quiet", type=float, default=30.0, metavar="SECONDS",
-                    help="first wait up to this long for other processes to leave the CPU (default 30)")
+    ap.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="first wait up to this long for other processes to leave the CPU (default 30)",
+    )
     args = ap.parse_args()
     busy_before = H.wait_quiet(args.wait_quiet) if args.wait_quiet > 0 else H.cpu_busy()
     others = H.OthersCPU()
@@ -287,10 +388,21 @@ def main() -> int:
         try:
             py = env.ensure()
             meta["peer_venv_created_s"] = env.created_in
-            res = H.run_peer(py, "trace_peers.py",
-                             ["--n", str(peer_n), "--shapes", ",".join(shapes),
-                              "--reps", "2" if args.quick else "3", "--kfp-reps", "1" if args.quick else "2"],
-                             timeout=600)
+            res = H.run_peer(
+                py,
+                "trace_peers.py",
+                [
+                    "--n",
+                    str(peer_n),
+                    "--shapes",
+                    ",".join(shapes),
+                    "--reps",
+                    "2" if args.quick else "3",
+                    "--kfp-reps",
+                    "1" if args.quick else "2",
+                ],
+                timeout=600,
+            )
             if "error" in res:
                 peers.append(res)
                 H.log(f"[bench] peer run failed: {res['error']}")

@@ -1,7 +1,6 @@
 """Compile a 1,000-task chain to a PipelineSpec: typedflow's Vertex compiler vs kfp's own
 define+compile of the same chain, in one process. Usage: python benchmarks/bench_vertex_compile.py [N]"""
 
-
 import sys
 import tempfile
 import time
@@ -64,8 +63,10 @@ def kfp_chain(n: int) -> float:
 def main() -> None:
     warnings.simplefilter("ignore")
     trace, comp, ser, chk, size = typedflow_chain(N)
-    print(f"typedflow: trace {trace:.2f} s, compile {comp:.2f} s, YAML {ser:.2f} s ({size / 1e6:.1f} MB), "
-          f"structural check {chk:.2f} s; define+compile+write {trace + comp + ser:.2f} s for {N} tasks")
+    print(
+        f"typedflow: trace {trace:.2f} s, compile {comp:.2f} s, YAML {ser:.2f} s ({size / 1e6:.1f} MB), "
+        f"structural check {chk:.2f} s; define+compile+write {trace + comp + ser:.2f} s for {N} tasks"
+    )
     print(f"kfp:       define+compile {kfp_chain(N):.2f} s for {N} tasks")
 
 

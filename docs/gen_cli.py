@@ -51,13 +51,19 @@ def render() -> str:
 
         backends = available()
         parser = build_parser()
-        parts = [HEADER.format(targets=", ".join(f"`{n}`" for n in backends) or "none"), "## typedflow\n\n",
-                 _block(parser.format_help())]
+        parts = [
+            HEADER.format(targets=", ".join(f"`{n}`" for n in backends) or "none"),
+            "## typedflow\n\n",
+            _block(parser.format_help()),
+        ]
         _commands(parser, "typedflow", "##", parts)
         # Targets add their own options to compile/deploy/start once --target names them.
         for tname, backend in backends.items():
-            hooks = {"compile": backend.add_options, "deploy": backend.add_deploy_options or backend.add_options,
-                     "start": backend.add_start_options or backend.add_options}
+            hooks = {
+                "compile": backend.add_options,
+                "deploy": backend.add_deploy_options or backend.add_options,
+                "start": backend.add_start_options or backend.add_options,
+            }
             for cmd, hook in hooks.items():
                 if hook is None:
                     continue

@@ -167,11 +167,13 @@ def clean(raw: TypedFile[JSONL]) -> Cleaned:
 def to_chat(records: TypedFile[JSONL], system_prompt: str = SYSTEM_PROMPT) -> TypedFile[ChatJSONL]:
     """One system/user/assistant conversation per record."""
     rows = [
-        {"messages": [
-            {"role": "system", "content": system_prompt},
-            {"role": "user", "content": r["text"]},
-            {"role": "assistant", "content": r["intent"]},
-        ]}
+        {
+            "messages": [
+                {"role": "system", "content": system_prompt},
+                {"role": "user", "content": r["text"]},
+                {"role": "assistant", "content": r["intent"]},
+            ]
+        }
         for r in _read_jsonl(records.local_path())
     ]
     out: TypedFile[ChatJSONL] = TypedFile.new(suffix=".jsonl")
@@ -204,8 +206,13 @@ def _pairs(chats: TypedFile[ChatJSONL]) -> tuple[list[str], list[str]]:
 def _save(model: Any, path: Path) -> None:
     """Vocabulary, idf weights and classifier as JSON: no pickle, readable anywhere."""
     vec, clf = model.named_steps["tfidfvectorizer"], model.named_steps["logisticregression"]
-    weights = {"vocabulary": {k: int(v) for k, v in vec.vocabulary_.items()}, "idf": vec.idf_.tolist(),
-               "coef": clf.coef_.tolist(), "intercept": clf.intercept_.tolist(), "classes": clf.classes_.tolist()}
+    weights = {
+        "vocabulary": {k: int(v) for k, v in vec.vocabulary_.items()},
+        "idf": vec.idf_.tolist(),
+        "coef": clf.coef_.tolist(),
+        "intercept": clf.intercept_.tolist(),
+        "classes": clf.classes_.tolist(),
+    }
     path.write_text(json.dumps(weights, sort_keys=True) + "\n", encoding="utf-8")
 
 
@@ -234,8 +241,9 @@ def finetune(train: TypedFile[ChatJSONL], C: float = 10.0) -> TypedDirectory[Ada
     from sklearn.pipeline import make_pipeline
 
     users, answers = _pairs(train)
-    model = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
-                          LogisticRegression(C=C, max_iter=2000))
+    model = make_pipeline(
+        TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True), LogisticRegression(C=C, max_iter=2000)
+    )
     model.fit(users, answers)
     out: TypedDirectory[AdapterDir] = TypedDirectory.new()
     _save(model, out / "weights.json")
@@ -251,14 +259,18 @@ def evaluate_chat(model: TypedDirectory[AdapterDir], eval: TypedFile[ChatJSONL])
 
     users, answers = _pairs(eval)
     pred = _load(model / "weights.json").predict(users)
-    return EvalReport(accuracy=float(accuracy_score(answers, pred)),
-                      macro_f1=float(f1_score(answers, pred, average="macro")), n_eval=len(users))
+    return EvalReport(
+        accuracy=float(accuracy_score(answers, pred)),
+        macro_f1=float(f1_score(answers, pred, average="macro")),
+        n_eval=len(users),
+    )
 
 
 # Pushing writes outside the artifact store, so it must run every time the gate passes.
 @task(cache=False)
-def push(model: TypedDirectory[AdapterDir], report: EvalReport, hub: str = ".typedflow/hub",
-         repo: str = "support-router") -> str:
+def push(
+    model: TypedDirectory[AdapterDir], report: EvalReport, hub: str = ".typedflow/hub", repo: str = "support-router"
+) -> str:
     """Copy the model and its eval card to ``hub/repo/<revision>``; return ``repo@revision``."""
     if model.sha256 is None:
         raise ValueError("push needs a stored model (one produced by a task)")
@@ -291,5 +303,4 @@ def finetune_data(
     report = evaluate_chat(model, parts.eval)
     with when(report.accuracy >= min_accuracy):
         push(model, report, hub=hub)
-    return FinetuneReport(kept=cleaned.kept, dropped_duplicates=cleaned.dropped_duplicates, eval=report,
-                          model=model)
+    return FinetuneReport(kept=cleaned.kept, dropped_duplicates=cleaned.dropped_duplicates, eval=report, model=model)

@@ -47,11 +47,18 @@ def notify(failure: Failure, outbox: str = ".typedflow/outbox") -> str:
     """Write the failure to ``outbox/<run id>.json`` and stderr (stand-in for Slack/e-mail/PagerDuty)."""
     path = Path(outbox).absolute() / f"{failure.run_id or 'unknown-run'}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    msg = {"workflow": failure.workflow, "run_id": failure.run_id, "node": failure.node,
-           "error_type": failure.error_type, "message": failure.message}
+    msg = {
+        "workflow": failure.workflow,
+        "run_id": failure.run_id,
+        "node": failure.node,
+        "error_type": failure.error_type,
+        "message": failure.message,
+    }
     path.write_text(json.dumps(msg, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    print(f"[notify] {failure.workflow} failed at {failure.node}: {failure.error_type}: {failure.message}",
-          file=sys.stderr)
+    print(
+        f"[notify] {failure.workflow} failed at {failure.node}: {failure.error_type}: {failure.message}",
+        file=sys.stderr,
+    )
     return str(path)
 
 
@@ -61,12 +68,18 @@ def record_nightly(report: TrainReport, history: str = ".typedflow/nightly.jsonl
     path = Path(history).absolute()
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a", encoding="utf-8") as fh:
-        fh.write(json.dumps({"accuracy": report.metrics.accuracy, "f1": report.metrics.f1,
-                             "model_sha256": report.model.sha256}, sort_keys=True) + "\n")
+        fh.write(
+            json.dumps(
+                {"accuracy": report.metrics.accuracy, "f1": report.metrics.f1, "model_sha256": report.model.sha256},
+                sort_keys=True,
+            )
+            + "\n"
+        )
     with open(path, encoding="utf-8") as fh:
         entries = sum(1 for line in fh if line.strip())
-    return NightlySummary(accuracy=report.metrics.accuracy, model_sha256=report.model.sha256 or "",
-                          history_entries=entries)
+    return NightlySummary(
+        accuracy=report.metrics.accuracy, model_sha256=report.model.sha256 or "", history_entries=entries
+    )
 
 
 @workflow(schedule="0 3 * * *", on_failure=notify)
@@ -79,6 +92,7 @@ def nightly(
     outbox: str = ".typedflow/outbox",
 ) -> NightlySummary:
     """Retrain on fresh data every night at 03:00 UTC; notify on any failure."""
-    report = train_tabular(dataset=dataset, min_accuracy=min_accuracy, min_class_fraction=min_class_fraction,
-                           registry=registry)
+    report = train_tabular(
+        dataset=dataset, min_accuracy=min_accuracy, min_class_fraction=min_class_fraction, registry=registry
+    )
     return record_nightly(report, history=history)

@@ -82,8 +82,13 @@ def write_table(path: str | Path, features: list[str], rows: list[list[float]], 
 def save_weights(model: Any, path: Path) -> None:
     """The fitted scaler and classifier as plain JSON numbers: no pickle, readable anywhere."""
     scaler, clf = model.named_steps["standardscaler"], model.named_steps["logisticregression"]
-    weights = {"mean": scaler.mean_.tolist(), "scale": scaler.scale_.tolist(), "coef": clf.coef_.tolist(),
-               "intercept": clf.intercept_.tolist(), "classes": clf.classes_.tolist()}
+    weights = {
+        "mean": scaler.mean_.tolist(),
+        "scale": scaler.scale_.tolist(),
+        "coef": clf.coef_.tolist(),
+        "intercept": clf.intercept_.tolist(),
+        "classes": clf.classes_.tolist(),
+    }
     path.write_text(json.dumps(weights, sort_keys=True) + "\n", encoding="utf-8")
 
 
@@ -122,8 +127,9 @@ def ingest(dataset: str = "breast_cancer") -> TypedFile[CSV]:
 
 
 @task
-def validate(data: TypedFile[CSV], min_rows: int = 50, max_null_fraction: float = 0.0,
-             min_class_fraction: float = 0.2) -> TypedFile[CSV]:
+def validate(
+    data: TypedFile[CSV], min_rows: int = 50, max_null_fraction: float = 0.0, min_class_fraction: float = 0.2
+) -> TypedFile[CSV]:
     """Check schema, missing values and class balance; raise DataValidationError listing every failure."""
     problems: list[str] = []
     with data.open(newline="") as fh:
@@ -142,8 +148,9 @@ def validate(data: TypedFile[CSV], min_rows: int = 50, max_null_fraction: float 
     cells = sum(len(r) for r in rows) or 1
     nulls = sum(1 for r in rows for v in r if v.strip().lower() in ("", "nan", "null", "none"))
     if nulls / cells > max_null_fraction:
-        problems.append(f"nulls: {nulls} empty or NaN cells ({nulls / cells:.2%}), above "
-                        f"max_null_fraction={max_null_fraction:.2%}")
+        problems.append(
+            f"nulls: {nulls} empty or NaN cells ({nulls / cells:.2%}), above max_null_fraction={max_null_fraction:.2%}"
+        )
     labels = [r[-1] for r in rows if r]
     counts = {y: labels.count(y) for y in sorted(set(labels))}
     if len(counts) < 2:
@@ -152,8 +159,10 @@ def validate(data: TypedFile[CSV], min_rows: int = 50, max_null_fraction: float 
         smallest = min(counts, key=lambda y: counts[y])
         share = counts[smallest] / len(labels)
         if share < min_class_fraction:
-            problems.append(f"class balance: class {smallest!r} is {share:.1%} of rows, below "
-                            f"min_class_fraction={min_class_fraction:.1%} (counts: {counts})")
+            problems.append(
+                f"class balance: class {smallest!r} is {share:.1%} of rows, below "
+                f"min_class_fraction={min_class_fraction:.1%} (counts: {counts})"
+            )
     if problems:
         raise DataValidationError("data validation failed: " + "; ".join(problems))
     return data
@@ -165,8 +174,7 @@ def split(data: TypedFile[CSV], test_fraction: float = 0.25, seed: int = 0) -> S
     from sklearn.model_selection import train_test_split
 
     features, rows, labels = read_table(data.local_path())
-    x_tr, x_te, y_tr, y_te = train_test_split(rows, labels, test_size=test_fraction, random_state=seed,
-                                              stratify=labels)
+    x_tr, x_te, y_tr, y_te = train_test_split(rows, labels, test_size=test_fraction, random_state=seed, stratify=labels)
     train: TypedFile[CSV] = TypedFile.new(suffix=".csv")
     test: TypedFile[CSV] = TypedFile.new(suffix=".csv")
     write_table(train.local_path(), features, x_tr, y_tr)
@@ -187,9 +195,15 @@ def train(data: TypedFile[CSV], C: float = 1.0, max_iter: int = 2000) -> TypedDi
     model.fit(rows, labels)
     out: TypedDirectory[ModelDir] = TypedDirectory.new()
     save_weights(model, out / "weights.json")
-    meta = {"estimator": "StandardScaler+LogisticRegression", "params": {"C": C, "max_iter": max_iter},
-            "features": features, "classes": sorted(set(labels)), "train_rows": len(rows),
-            "train_data_sha256": data.sha256, "sklearn": sklearn.__version__}
+    meta = {
+        "estimator": "StandardScaler+LogisticRegression",
+        "params": {"C": C, "max_iter": max_iter},
+        "features": features,
+        "classes": sorted(set(labels)),
+        "train_rows": len(rows),
+        "train_data_sha256": data.sha256,
+        "sklearn": sklearn.__version__,
+    }
     (out / "model.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return out
 
@@ -213,8 +227,13 @@ def evaluate(model: TypedDirectory[ModelDir], data: TypedFile[CSV]) -> Metrics:
 # Registering is a side effect outside the artifact store: it must happen on every run that passes
 # the gate (even when the registry was wiped), so a cached result must never stand in for it.
 @task(cache=False)
-def register(model: TypedDirectory[ModelDir], metrics: Metrics, train_data: TypedFile[CSV],
-             registry: str = ".typedflow/registry", name: str = "model") -> str:
+def register(
+    model: TypedDirectory[ModelDir],
+    metrics: Metrics,
+    train_data: TypedFile[CSV],
+    registry: str = ".typedflow/registry",
+    name: str = "model",
+) -> str:
     """Copy the model into ``registry/name/<id>/`` with its metrics and lineage; return the model id."""
     if model.sha256 is None:
         raise ValueError("register needs a stored model (one produced by a task)")
@@ -225,8 +244,7 @@ def register(model: TypedDirectory[ModelDir], metrics: Metrics, train_data: Type
     shutil.copytree(model.local_path(), tmp / "model")
     if any(not math.isfinite(v) for v in metrics[:4]):
         raise ValueError(f"refusing to register a model with non-finite metrics: {metrics}")
-    (tmp / "metrics.json").write_text(json.dumps(metrics._asdict(), indent=2, sort_keys=True) + "\n",
-                                      encoding="utf-8")
+    (tmp / "metrics.json").write_text(json.dumps(metrics._asdict(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
     # The run id is not visible inside a task, so the model is linked to its lineage by content: the
     # model and training-data sha256 and the code digests of the tasks that made it, which is what
     # `typedflow lineage` indexes artifacts and task records by.
@@ -241,8 +259,18 @@ def register(model: TypedDirectory[ModelDir], metrics: Metrics, train_data: Type
     shutil.rmtree(dest, ignore_errors=True)  # same id = same model bytes: replacing it is idempotent
     tmp.rename(dest)
     with open(dest.parent / "index.jsonl", "a", encoding="utf-8") as fh:
-        fh.write(json.dumps({"model_id": model_id, "accuracy": metrics.accuracy, "f1": metrics.f1,
-                             "registered_at": lineage["registered_at"]}, sort_keys=True) + "\n")
+        fh.write(
+            json.dumps(
+                {
+                    "model_id": model_id,
+                    "accuracy": metrics.accuracy,
+                    "f1": metrics.f1,
+                    "registered_at": lineage["registered_at"],
+                },
+                sort_keys=True,
+            )
+            + "\n"
+        )
     return model_id
 
 

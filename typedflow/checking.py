@@ -13,8 +13,12 @@ def run_mypy(paths: Sequence[str], *, strict: bool = True) -> tuple[list[str], i
 
     # Libraries without type information (scikit-learn, pandas, ...) count as Any: the point is the
     # workflows' wiring, and a module that is not installed at all is still reported.
-    lines = ["[mypy]", "plugins = typedflow.mypy_plugin", "show_error_codes = True",
-             "disable_error_code = import-untyped"]
+    lines = [
+        "[mypy]",
+        "plugins = typedflow.mypy_plugin",
+        "show_error_codes = True",
+        "disable_error_code = import-untyped",
+    ]
     root = _source_root()
     if root is not None:
         lines.append(f"mypy_path = {root}")

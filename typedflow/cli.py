@@ -84,12 +84,17 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(line)
     n_ok = sum(1 for wf in workflows if not wf.problems)
     if problems:
-        print(f"Found {len(problems)} error{'s' if len(problems) != 1 else ''} "
-              f"({len(workflows) - n_ok} of {len(workflows)} workflows invalid)", file=sys.stderr)
+        print(
+            f"Found {len(problems)} error{'s' if len(problems) != 1 else ''} "
+            f"({len(workflows) - n_ok} of {len(workflows)} workflows invalid)",
+            file=sys.stderr,
+        )
         return EXIT_FAIL
-    print(f"Success: {len(workflows)} workflow{'s' if len(workflows) != 1 else ''} and {len(tasks)} "
-          f"task{'s' if len(tasks) != 1 else ''} checked, no errors"
-          + (" (definition-time checks and mypy)" if args.mypy else ""))
+    print(
+        f"Success: {len(workflows)} workflow{'s' if len(workflows) != 1 else ''} and {len(tasks)} "
+        f"task{'s' if len(tasks) != 1 else ''} checked, no errors"
+        + (" (definition-time checks and mypy)" if args.mypy else "")
+    )
     return EXIT_OK
 
 
@@ -217,8 +222,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if result.ok:
         outs = result.outputs
         doc_out: Any = None
-        if len(doc.workflow.outputs) == 1 and doc.workflow.outputs[0].name == "out" and \
-                doc.workflow.returns.flavor != "namedtuple":
+        if (
+            len(doc.workflow.outputs) == 1
+            and doc.workflow.outputs[0].name == "out"
+            and doc.workflow.returns.flavor != "namedtuple"
+        ):
             doc_out = outs.get("out")
         elif doc.workflow.outputs:
             doc_out = outs
@@ -241,14 +249,19 @@ def _positive_int(text: str) -> int:
 
 
 def _add_spec(p: argparse.ArgumentParser, ir_option: bool = True) -> None:
-    p.add_argument("spec", nargs="?", metavar="FILE_OR_MODULE:WORKFLOW",
-                   help="the workflow, e.g. pipeline.py:training or my_pkg.flows:training")
+    p.add_argument(
+        "spec",
+        nargs="?",
+        metavar="FILE_OR_MODULE:WORKFLOW",
+        help="the workflow, e.g. pipeline.py:training or my_pkg.flows:training",
+    )
     if ir_option:
         p.add_argument("--ir", metavar="FILE", help="use a compiled IR document instead of importing code")
 
 
-def _add_target_options(backend: Backend, parser: argparse.ArgumentParser,
-                        hook: Callable[[argparse.ArgumentParser], None] | None) -> None:
+def _add_target_options(
+    backend: Backend, parser: argparse.ArgumentParser, hook: Callable[[argparse.ArgumentParser], None] | None
+) -> None:
     """Add a target's own flags; a broken target must not break the other commands."""
     if hook is None:
         return
@@ -269,11 +282,15 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"typedflow {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    p = sub.add_parser("check", help="trace every workflow in a module and report all wiring errors",
-                       description="Import FILE_OR_MODULE, trace every workflow and report every error as "
-                                   "path:line: error: message, like mypy. Exit 1 on any error.")
-    p.add_argument("targets", nargs="+", metavar="FILE_OR_MODULE",
-                   help="workflow files, modules, or folders (their .py files)")
+    p = sub.add_parser(
+        "check",
+        help="trace every workflow in a module and report all wiring errors",
+        description="Import FILE_OR_MODULE, trace every workflow and report every error as "
+        "path:line: error: message, like mypy. Exit 1 on any error.",
+    )
+    p.add_argument(
+        "targets", nargs="+", metavar="FILE_OR_MODULE", help="workflow files, modules, or folders (their .py files)"
+    )
     p.add_argument("--mypy", action="store_true", help="also run mypy with the typedflow plugin")
     p.set_defaults(func=cmd_check)
 
@@ -300,25 +317,41 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
                 _add_target_options(chosen, p, chosen.add_start_options)
         p.set_defaults(func=fn)
 
-    p = sub.add_parser("run", help="run a workflow on the local interpreter",
-                       description="Run a workflow's IR on the local interpreter. Stdout carries only the "
-                                   "outputs as JSON; stderr starts with the run id (what --resume takes after a "
-                                   "crash), then shows progress. Exit 0 on success, "
-                                   "1 when the workflow fails, 2 on bad input.")
+    p = sub.add_parser(
+        "run",
+        help="run a workflow on the local interpreter",
+        description="Run a workflow's IR on the local interpreter. Stdout carries only the "
+        "outputs as JSON; stderr starts with the run id (what --resume takes after a "
+        "crash), then shows progress. Exit 0 on success, "
+        "1 when the workflow fails, 2 on bad input.",
+    )
     _add_spec(p)
-    p.add_argument("--input", action="append", metavar="NAME=VALUE",
-                   help="a workflow input by its declared type: plain text for str, bytes (base64), dates and enums; "
-                        "a path for files; JSON otherwise; null for None")
+    p.add_argument(
+        "--input",
+        action="append",
+        metavar="NAME=VALUE",
+        help="a workflow input by its declared type: plain text for str, bytes (base64), dates and enums; "
+        "a path for files; JSON otherwise; null for None",
+    )
     p.add_argument("--inputs-file", metavar="FILE", help="a JSON object of inputs")
     p.add_argument("--store", metavar="DIR", help="state directory (default $TYPEDFLOW_HOME or ./.typedflow)")
-    p.add_argument("--max-workers", type=_positive_int, metavar="N",
-                   help="tasks run at once (default 2 x cores, min 4)")
-    p.add_argument("--isolation", choices=["thread", "process"], default="thread",
-                   help="run tasks in threads (default) or in worker processes")
+    p.add_argument(
+        "--max-workers", type=_positive_int, metavar="N", help="tasks run at once (default 2 x cores, min 4)"
+    )
+    p.add_argument(
+        "--isolation",
+        choices=["thread", "process"],
+        default="thread",
+        help="run tasks in threads (default) or in worker processes",
+    )
     p.add_argument("--no-cache", action="store_true", help="do not read or write the task cache")
     p.add_argument("--resume", metavar="RUN_ID", help="resume a run that was interrupted")
-    p.add_argument("--log-format", choices=["auto", "plain", "json"], default="auto",
-                   help="progress on stderr: live view on a terminal, plain lines, or JSON lines")
+    p.add_argument(
+        "--log-format",
+        choices=["auto", "plain", "json"],
+        default="auto",
+        help="progress on stderr: live view on a terminal, plain lines, or JSON lines",
+    )
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("worker", help="serve tasks for a cloud target (e.g. worker stepfunctions)")

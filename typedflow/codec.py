@@ -21,9 +21,30 @@ if TYPE_CHECKING:  # jsonschema is imported when an IR document is first loaded 
 converter = cattrs.Converter(forbid_extra_keys=True)
 
 _IR_CLASSES = [
-    ir.SourceLoc, ir.Field, ir.TypeRef, ir.Param, ir.InputRef, ir.OutputRef, ir.ItemRef, ir.Const, ir.Arg,
-    ir.Compare, ir.And, ir.Or, ir.Not, ir.RetryPolicy, ir.ResourceSpec, ir.CachePolicy, ir.TaskTemplate,
-    ir.TaskNode, ir.Branch, ir.ConditionalNode, ir.MapNode, ir.SubWorkflowNode, ir.OnFailure, ir.Workflow,
+    ir.SourceLoc,
+    ir.Field,
+    ir.TypeRef,
+    ir.Param,
+    ir.InputRef,
+    ir.OutputRef,
+    ir.ItemRef,
+    ir.Const,
+    ir.Arg,
+    ir.Compare,
+    ir.And,
+    ir.Or,
+    ir.Not,
+    ir.RetryPolicy,
+    ir.ResourceSpec,
+    ir.CachePolicy,
+    ir.TaskTemplate,
+    ir.TaskNode,
+    ir.Branch,
+    ir.ConditionalNode,
+    ir.MapNode,
+    ir.SubWorkflowNode,
+    ir.OnFailure,
+    ir.Workflow,
     ir.WorkflowIR,
 ]
 for _cls in _IR_CLASSES:
@@ -71,7 +92,7 @@ def with_digest(doc: ir.WorkflowIR) -> ir.WorkflowIR:
     out = attrs.evolve(doc, digest=digest)
     # "digest" sorts first among the top-level keys, so the final text differs only there.
     if text.startswith(_EMPTY_DIGEST):
-        _remember(out, '{"digest":"' + digest + '",' + text[len(_EMPTY_DIGEST):])
+        _remember(out, '{"digest":"' + digest + '",' + text[len(_EMPTY_DIGEST) :])
     return out
 
 
@@ -159,8 +180,7 @@ def _check_references(doc: ir.WorkflowIR) -> None:
             args = n.args if isinstance(n, ir.TaskNode | ir.SubWorkflowNode) else ()
             for a in args:
                 if isinstance(a.value, ir.OutputRef) and a.value.node not in ids:
-                    raise IRValidationError(f"{wname}.nodes", f'node "{n.id}" refers to unknown node '
-                                                              f'"{a.value.node}"')
+                    raise IRValidationError(f"{wname}.nodes", f'node "{n.id}" refers to unknown node "{a.value.node}"')
         for a in w.results:
             if isinstance(a.value, ir.OutputRef) and a.value.node not in ids:
                 raise IRValidationError(f"{wname}.results", f'result refers to unknown node "{a.value.node}"')

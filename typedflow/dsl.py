@@ -70,8 +70,15 @@ class TaskSignature:
 
     __slots__ = ("_build", "_template", "annotations", "defaults", "params", "problems", "returns")
 
-    def __init__(self, params: tuple[str, ...], annotations: dict[str, Any], defaults: dict[str, Any],
-                 returns: Any, build: Callable[[], ir.TaskTemplate] | None, problems: tuple[Problem, ...]) -> None:
+    def __init__(
+        self,
+        params: tuple[str, ...],
+        annotations: dict[str, Any],
+        defaults: dict[str, Any],
+        returns: Any,
+        build: Callable[[], ir.TaskTemplate] | None,
+        problems: tuple[Problem, ...],
+    ) -> None:
         self.params = params
         self.annotations = annotations
         self.defaults = defaults
@@ -111,22 +118,27 @@ def _interface(
     for p in sig.parameters.values():
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             problems.append(
-                Problem(loc, f"{what} {fn.__name__!r}: *args/**kwargs are not supported; name each parameter",
-                        "typedflow-untyped")
+                Problem(
+                    loc,
+                    f"{what} {fn.__name__!r}: *args/**kwargs are not supported; name each parameter",
+                    "typedflow-untyped",
+                )
             )
             continue
         names.append(p.name)
         if p.name not in hints:
             problems.append(
-                Problem(loc, f"{what} {fn.__name__!r}: parameter {p.name!r} has no type annotation",
-                        "typedflow-untyped")
+                Problem(
+                    loc, f"{what} {fn.__name__!r}: parameter {p.name!r} has no type annotation", "typedflow-untyped"
+                )
             )
             continue
         try:
             t = type_ref(hints[p.name])
         except UnsupportedType as exc:
-            problems.append(Problem(loc, f"{what} {fn.__name__!r}: parameter {p.name!r}: {exc}",
-                                    "typedflow-unsupported-type"))
+            problems.append(
+                Problem(loc, f"{what} {fn.__name__!r}: parameter {p.name!r}: {exc}", "typedflow-unsupported-type")
+            )
             continue
         has_default = p.default is not p.empty
         default_json = None
@@ -145,8 +157,13 @@ def _interface(
     returns_ann: Any = hints.get("return", inspect.Signature.empty)
     returns: ir.TypeRef | None = None
     if "return" not in hints:
-        problems.append(Problem(loc, f"{what} {fn.__name__!r} has no return annotation (use -> None if it "
-                                     "returns nothing)", "typedflow-untyped"))
+        problems.append(
+            Problem(
+                loc,
+                f"{what} {fn.__name__!r} has no return annotation (use -> None if it returns nothing)",
+                "typedflow-untyped",
+            )
+        )
     else:
         try:
             returns = type_ref(returns_ann)

@@ -67,7 +67,11 @@ class WorkflowFailedError(TypedflowError):
         self.run_id = run_id
         self.failures = tuple(failures)  # the failed nodes' reports: key, task, error, traceback
         first = self.failures[0] if self.failures else None
-        what = (f"node {first.key} (task {first.task}) failed after {first.attempts} attempt(s): "
-                f"{first.error_type}: {first.message}" if first is not None else "it failed")
+        what = (
+            f"node {first.key} (task {first.task}) failed after {first.attempts} attempt(s): "
+            f"{first.error_type}: {first.message}"
+            if first is not None
+            else "it failed"
+        )
         more = f" (and {len(self.failures) - 1} more failed node(s))" if len(self.failures) > 1 else ""
         super().__init__(f"workflow {workflow!r}, run {run_id}: {what}{more}")

@@ -124,11 +124,7 @@ class TypedDirectory(Generic[F]):
 
     def files(self) -> list[TypedFile[Format]]:
         root = self.local_path()
-        return [
-            TypedFile(uri=os.fspath(p), format=Format)
-            for p in sorted(root.rglob("*"))
-            if p.is_file()
-        ]
+        return [TypedFile(uri=os.fspath(p), format=Format) for p in sorted(root.rglob("*")) if p.is_file()]
 
     def __iter__(self) -> Iterator[TypedFile[Format]]:
         return iter(self.files())

@@ -27,8 +27,14 @@ from typedflow.types import field_type, render
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 FORMATS = ("mermaid", "dot", "svg")
-_SUFFIX_FORMAT = {".mmd": "mermaid", ".mermaid": "mermaid", ".md": "mermaid", ".dot": "dot", ".gv": "dot",
-                  ".svg": "svg"}
+_SUFFIX_FORMAT = {
+    ".mmd": "mermaid",
+    ".mermaid": "mermaid",
+    ".md": "mermaid",
+    ".dot": "dot",
+    ".gv": "dot",
+    ".svg": "svg",
+}
 
 # ----------------------------------------------------------------------------- the graph model
 
@@ -226,8 +232,14 @@ class _Builder:
                 for a in n.args:
                     self.link(a.value, n.id, a.optional)
             elif isinstance(n, ir.SubWorkflowNode):
-                self.g.add(GNode(n.id, f"workflow {n.workflow}" if n.id == n.workflow else
-                                 f"{n.id} (workflow {n.workflow})", "subworkflow"), where)
+                self.g.add(
+                    GNode(
+                        n.id,
+                        f"workflow {n.workflow}" if n.id == n.workflow else f"{n.id} (workflow {n.workflow})",
+                        "subworkflow",
+                    ),
+                    where,
+                )
                 for a in n.args:
                     self.link(a.value, n.id, a.optional)
             elif isinstance(n, ir.MapNode):
@@ -383,16 +395,25 @@ def apply_run(graph: Graph, run: RunStatus) -> None:
             continue
         node.status = next(s for s in (*_PRECEDENCE, *counts) if counts.get(s))
         words = {"cached": "cache hit"}
-        parts = [f"{counts[s]} {words.get(s, s)}" if sum(counts.values()) > 1 else words.get(s, s)
-                 for s in (*_PRECEDENCE, *sorted(set(counts) - set(_PRECEDENCE))) if counts.get(s)]
+        parts = [
+            f"{counts[s]} {words.get(s, s)}" if sum(counts.values()) > 1 else words.get(s, s)
+            for s in (*_PRECEDENCE, *sorted(set(counts) - set(_PRECEDENCE)))
+            if counts.get(s)
+        ]
         node.note = ", ".join(parts)
 
 
 # ----------------------------------------------------------------------------- Mermaid
 
 _MERMAID_SHAPES = {
-    "input": ('(["', '"])'), "output": ('(["', '"])'), "task": ('["', '"]'), "subworkflow": ('[["', '"]]'),
-    "decision": ('{"', '"}'), "map": ('[/"', '"/]'), "collect": ('[\\"', '"/]'), "failure": ('>"', '"]'),
+    "input": ('(["', '"])'),
+    "output": ('(["', '"])'),
+    "task": ('["', '"]'),
+    "subworkflow": ('[["', '"]]'),
+    "decision": ('{"', '"}'),
+    "map": ('[/"', '"/]'),
+    "collect": ('[\\"', '"/]'),
+    "failure": ('>"', '"]'),
 }
 _STYLES = {
     "succeeded": ("#d3f9d8", "#2b8a3e", "#000000"),
@@ -414,8 +435,23 @@ def _label(node: GNode, newline: str) -> str:
     return node.label + (f"{newline}{node.note}" if node.note else "")
 
 
-_RESERVED = frozenset({"end", "graph", "subgraph", "digraph", "node", "edge", "strict", "style", "class",
-                       "classdef", "click", "flowchart", "default"})
+_RESERVED = frozenset(
+    {
+        "end",
+        "graph",
+        "subgraph",
+        "digraph",
+        "node",
+        "edge",
+        "strict",
+        "style",
+        "class",
+        "classdef",
+        "click",
+        "flowchart",
+        "default",
+    }
+)
 
 
 class _Ids:
@@ -477,9 +513,13 @@ def to_mermaid(graph: Graph) -> str:
 # ----------------------------------------------------------------------------- DOT
 
 _DOT_SHAPES = {
-    "input": 'shape=box, style="rounded,dashed"', "output": 'shape=box, style="rounded,dashed"',
-    "task": 'shape=box, style="rounded,filled", fillcolor="#ffffff"', "subworkflow": "shape=box3d",
-    "decision": "shape=diamond", "map": "shape=parallelogram", "collect": "shape=invtrapezium",
+    "input": 'shape=box, style="rounded,dashed"',
+    "output": 'shape=box, style="rounded,dashed"',
+    "task": 'shape=box, style="rounded,filled", fillcolor="#ffffff"',
+    "subworkflow": "shape=box3d",
+    "decision": "shape=diamond",
+    "map": "shape=parallelogram",
+    "collect": "shape=invtrapezium",
     "failure": "shape=octagon",
 }
 
@@ -504,13 +544,15 @@ def to_dot(graph: Graph) -> str:
             if n.status:
                 fill, stroke, color = _STYLES.get(n.status, _STYLES["notrun"])
                 style = '"rounded,filled,dashed"' if n.status in ("skipped", "notrun") else '"rounded,filled"'
-                attrs_ = f"shape=box, style={style}, fillcolor={_dot_str(fill)}, color={_dot_str(stroke)}, " \
-                         f"fontcolor={_dot_str(color)}"
+                attrs_ = (
+                    f"shape=box, style={style}, fillcolor={_dot_str(fill)}, color={_dot_str(stroke)}, "
+                    f"fontcolor={_dot_str(color)}"
+                )
             lines.append(f"{indent}{ids(nid)} [label={_dot_str(_label(n, chr(10)))}, {attrs_}];")
         for child in c.children:
             style = "dashed" if child.kind == "branch" else "rounded"
             lines.append(f"{indent}subgraph {ids('cluster_' + child.id)} {{")
-            lines.append(f"{indent}  label={_dot_str(child.label)}; style={style}; color=\"#868e96\";")
+            lines.append(f'{indent}  label={_dot_str(child.label)}; style={style}; color="#868e96";')
             emit(child, indent + "  ")
             lines.append(f"{indent}}}")
 
@@ -531,7 +573,8 @@ def to_svg(graph: Graph) -> str:
     if exe is None:
         raise GraphvizMissing(
             "--format svg needs Graphviz's `dot` on PATH (e.g. `apt-get install graphviz` or "
-            "`brew install graphviz`); or use --format dot / --format mermaid")
+            "`brew install graphviz`); or use --format dot / --format mermaid"
+        )
     proc = subprocess.run([exe, "-Tsvg"], input=to_dot(graph), capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"dot -Tsvg failed: {proc.stderr.strip()}")
@@ -600,24 +643,44 @@ def cmd_graph(args: argparse.Namespace) -> int:
 def add_subparser(subparsers: Any) -> None:
     """Register ``typedflow graph`` on the CLI's subparsers."""
     p = subparsers.add_parser(
-        "graph", help="draw a workflow as Mermaid, Graphviz DOT or SVG",
+        "graph",
+        help="draw a workflow as Mermaid, Graphviz DOT or SVG",
         description="Draw a workflow from its IR: tasks, edges labelled with the types that flow along them, "
-                    "`when` branches and `map_over` bodies as clusters, inputs and outputs. With --run, colour "
-                    "nodes by their status in a past local run and mark cache hits.")
-    p.add_argument("spec", nargs="?", metavar="FILE_OR_MODULE:WORKFLOW",
-                   help="the workflow, e.g. pipeline.py:training (optional with --ir or --run)")
+        "`when` branches and `map_over` bodies as clusters, inputs and outputs. With --run, colour "
+        "nodes by their status in a past local run and mark cache hits.",
+    )
+    p.add_argument(
+        "spec",
+        nargs="?",
+        metavar="FILE_OR_MODULE:WORKFLOW",
+        help="the workflow, e.g. pipeline.py:training (optional with --ir or --run)",
+    )
     p.add_argument("--ir", metavar="FILE", help="draw a compiled IR document instead of importing code")
-    p.add_argument("--format", choices=FORMATS, default=None,
-                   help="output format (default: from the -o suffix .mmd/.dot/.gv/.svg, else mermaid); "
-                        "svg needs Graphviz's `dot`")
+    p.add_argument(
+        "--format",
+        choices=FORMATS,
+        default=None,
+        help="output format (default: from the -o suffix .mmd/.dot/.gv/.svg, else mermaid); svg needs Graphviz's `dot`",
+    )
     p.add_argument("-o", "--output", metavar="OUT", help="write here (atomically) instead of stdout")
     p.add_argument("--run", metavar="RUN_ID", help="colour nodes by their status in this local run")
-    p.add_argument("--store", metavar="DIR", help="state directory of --run (default $TYPEDFLOW_HOME or "
-                                                  "./.typedflow)")
+    p.add_argument("--store", metavar="DIR", help="state directory of --run (default $TYPEDFLOW_HOME or ./.typedflow)")
     p.set_defaults(func=cmd_graph)
 
 
 __all__ = [
-    "Cluster", "GEdge", "GNode", "Graph", "GraphvizMissing", "RunStatus", "add_subparser", "apply_run",
-    "build_graph", "read_run", "render_graph", "to_dot", "to_mermaid", "to_svg",
+    "Cluster",
+    "GEdge",
+    "GNode",
+    "Graph",
+    "GraphvizMissing",
+    "RunStatus",
+    "add_subparser",
+    "apply_run",
+    "build_graph",
+    "read_run",
+    "render_graph",
+    "to_dot",
+    "to_mermaid",
+    "to_svg",
 ]

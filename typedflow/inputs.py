@@ -24,8 +24,9 @@ def _unknown(name: str, known: Sequence[str]) -> str:
     return f'unknown input "{name}" (the workflow takes: {", ".join(sorted(known)) or "nothing"})'
 
 
-def parse_inputs(doc: ir.WorkflowIR, pairs: Sequence[str], inputs_file: str | None, *,
-                 local_files: bool = True) -> dict[str, Any]:
+def parse_inputs(
+    doc: ir.WorkflowIR, pairs: Sequence[str], inputs_file: str | None, *, local_files: bool = True
+) -> dict[str, Any]:
     """``name=value`` pairs (and a JSON file of inputs) parsed by each input's declared type: raw text
     for str-like types, a path (absolute when ``local_files``) or URI for files, JSON otherwise."""
     values: dict[str, Any] = {}
@@ -80,8 +81,9 @@ def check_inputs(doc: ir.WorkflowIR, given: Mapping[str, Any]) -> dict[str, Any]
     return out
 
 
-def _problems(doc: ir.WorkflowIR, given: Mapping[str, Any],
-              skip: Set[str] = frozenset()) -> tuple[dict[str, Any], list[str]]:
+def _problems(
+    doc: ir.WorkflowIR, given: Mapping[str, Any], skip: Set[str] = frozenset()
+) -> tuple[dict[str, Any], list[str]]:
     """(checked inputs with defaults, problems); ``skip``: given inputs already reported as unreadable."""
     wf = doc.workflow
     known = [p.name for p in wf.inputs]
@@ -122,6 +124,7 @@ def store_input_files(doc: ir.WorkflowIR, values: dict[str, Any], put: PutFn) ->
             elif path.is_dir() != is_dir:
                 errors.append(f'input "{name}": {path} is not a {"directory" if is_dir else "file"}')
             return v
+
         return visit
 
     for k, v in values.items():

@@ -73,8 +73,11 @@ def _taken(target: str, name: str, other: ModuleType, path: str) -> LoadError:
     # Tasks are found again by module name (worker processes, cloud runtimes): a file whose name
     # is already another module's cannot be told apart from it.
     where = getattr(other, "__file__", None) or "a built-in module"
-    return LoadError(f"cannot import {target}: the module name {name!r} is already taken by {where}; "
-                     "rename the file", display_path(path), 0)
+    return LoadError(
+        f"cannot import {target}: the module name {name!r} is already taken by {where}; rename the file",
+        display_path(path),
+        0,
+    )
 
 
 def _import(target: str, module_name: str) -> ModuleType:
@@ -83,8 +86,9 @@ def _import(target: str, module_name: str) -> ModuleType:
     except TypedflowError:
         raise
     except SyntaxError as exc:
-        raise LoadError(f"cannot import {target}: SyntaxError: {exc.msg}", display_path(exc.filename or target),
-                        exc.lineno or 0) from None
+        raise LoadError(
+            f"cannot import {target}: SyntaxError: {exc.msg}", display_path(exc.filename or target), exc.lineno or 0
+        ) from None
     except Exception as exc:
         file, line = target, 0
         for frame, lineno in traceback.walk_tb(exc.__traceback__):

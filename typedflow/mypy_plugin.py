@@ -163,8 +163,23 @@ _BUILTIN_USE: Final = {
     **{
         f"builtins.{n}": ITERATION
         for n in (
-            "list", "tuple", "set", "frozenset", "dict", "sorted", "reversed", "enumerate", "zip",
-            "sum", "any", "all", "iter", "map", "filter", "min", "max",
+            "list",
+            "tuple",
+            "set",
+            "frozenset",
+            "dict",
+            "sorted",
+            "reversed",
+            "enumerate",
+            "zip",
+            "sum",
+            "any",
+            "all",
+            "iter",
+            "map",
+            "filter",
+            "min",
+            "max",
         )
     },
 }
@@ -592,8 +607,12 @@ class _BodyChecker:
             if out is not None and arg_kind in (ARG_STAR, ARG_STAR2):
                 self.misuse(ITERATION, out, a, "Unpacking")
         if called is not None:
-            self.fail(CALL, f"{called.label} is a value, not a function: it cannot be called inside a "
-                            "workflow; call it inside a @task", e)
+            self.fail(
+                CALL,
+                f"{called.label} is a value, not a function: it cannot be called inside a "
+                "workflow; call it inside a @task",
+                e,
+            )
             return None
         name = _fullname(e.callee)
         callee_t = _symbol_type(e.callee)
@@ -680,9 +699,12 @@ class _BodyChecker:
                 out = args[i]
                 param = names[formal] or str(formal + 1)
                 if out is not None and out.cond and records:
-                    self.fail(ARG_TYPE, f'Argument "{param}" to {target} is a condition on task outputs, not a '
-                                        'value: use it in "with when(cond):", or compute the bool in a @task',
-                              e.args[i])
+                    self.fail(
+                        ARG_TYPE,
+                        f'Argument "{param}" to {target} is a condition on task outputs, not a '
+                        'value: use it in "with when(cond):", or compute the bool in a @task',
+                        e.args[i],
+                    )
                 elif out is not None:
                     self.check_optional(out, types[formal], e.args[i], f'argument "{param}" of {target}')
                 self.check_container(e.args[i], f"passed to {target}", records=records)
@@ -710,8 +732,12 @@ class _BodyChecker:
         if record is not None:
             kind = f'"{record.name}" record'
         if kind is not None and self.holds_output(e):
-            self.fail(CONTAINER, f"a {kind} holding task outputs cannot be {where}; build it inside a @task "
-                                 "(a workflow may return a NamedTuple of outputs)", e)
+            self.fail(
+                CONTAINER,
+                f"a {kind} holding task outputs cannot be {where}; build it inside a @task "
+                "(a workflow may return a NamedTuple of outputs)",
+                e,
+            )
 
     def holds_output(self, e: Expression) -> bool:
         if isinstance(e, ListExpr | TupleExpr | SetExpr):
@@ -729,6 +755,7 @@ class _BodyChecker:
 
     def current_branch(self) -> WithStmt | None:
         return self.branches[-1] if self.branches else None
+
 
 def _branch_call(s: Statement | None) -> str | None:
     """``WHEN`` or ``OTHERWISE_FN`` for a ``with when(...):`` / ``with otherwise():`` statement."""

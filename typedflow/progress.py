@@ -58,8 +58,10 @@ def make_listener(fmt: str, raw_stream: TextIO) -> tuple[Callable[[Any], None], 
             if rep.status == "run-started":
                 resumed = rep.reason == "resumed"
                 if fmt == "json":
-                    stream.write(json.dumps({"event": "start", "run_id": rep.key, "workflow": rep.node,
-                                             "resumed": resumed}) + "\n")
+                    stream.write(
+                        json.dumps({"event": "start", "run_id": rep.key, "workflow": rep.node, "resumed": resumed})
+                        + "\n"
+                    )
                 else:
                     stream.write(f"run {rep.key} {'resumed' if resumed else 'started'} ({rep.node})\n")
                 stream.flush()
@@ -76,9 +78,20 @@ def make_listener(fmt: str, raw_stream: TextIO) -> tuple[Callable[[Any], None], 
                 if rep.status == "map":
                     stream.write(json.dumps({"event": "map", "key": rep.key, "items": rep.items}) + "\n")
                 elif rep.status not in ("item", "item-failed"):
-                    stream.write(json.dumps({"event": "node", "key": rep.key, "task": rep.task, "status": rep.status,
-                                             "attempts": rep.attempts, "duration": round(rep.duration, 6),
-                                             "error": rep.error_type or None}) + "\n")
+                    stream.write(
+                        json.dumps(
+                            {
+                                "event": "node",
+                                "key": rep.key,
+                                "task": rep.task,
+                                "status": rep.status,
+                                "attempts": rep.attempts,
+                                "duration": round(rep.duration, 6),
+                                "error": rep.error_type or None,
+                            }
+                        )
+                        + "\n"
+                    )
             elif fmt == "plain":
                 if rep.status == "map":
                     stream.write(f"  {'map':>8}  {rep.key} ({rep.items} items)\n")
@@ -93,8 +106,11 @@ def make_listener(fmt: str, raw_stream: TextIO) -> tuple[Callable[[Any], None], 
                     stream.write(f"  {_SYMBOL.get(rep.status, rep.status):>8}  {rep.key}{extra}\n")
             else:  # live: one redrawn line of node states and a bar per running map
                 tally = Counter(states.values())
-                parts = [f"{_SYMBOL.get(k, k)} {tally[k]}" for k in ("running", "succeeded", "cached", "failed",
-                                                                      "skipped") if tally[k]]
+                parts = [
+                    f"{_SYMBOL.get(k, k)} {tally[k]}"
+                    for k in ("running", "succeeded", "cached", "failed", "skipped")
+                    if tally[k]
+                ]
                 bars = "  ".join(f"{k} {bar(*v)}" for k, v in maps.items() if v[0] < v[1])
                 line = f"{time.perf_counter() - t0:6.1f}s  {' | '.join(parts)}  {bars}"
                 stream.write("\r\x1b[K" + line[: max(20, shutil.get_terminal_size().columns - 1)])
@@ -104,15 +120,27 @@ def make_listener(fmt: str, raw_stream: TextIO) -> tuple[Callable[[Any], None], 
         if fmt == "live":
             stream.write("\n")
         if fmt == "json":
-            stream.write(json.dumps({"event": "run", "run_id": result.run_id, "status": result.status,
-                                     "duration": round(result.duration, 6), "cache_hits": result.cache_hits}) + "\n")
+            stream.write(
+                json.dumps(
+                    {
+                        "event": "run",
+                        "run_id": result.run_id,
+                        "status": result.status,
+                        "duration": round(result.duration, 6),
+                        "cache_hits": result.cache_hits,
+                    }
+                )
+                + "\n"
+            )
             return
         n = Counter(r.status for r in result.nodes)
         summary = ", ".join(f"{v} {k}" for k, v in sorted(n.items()))
         stream.write(f"run {result.run_id}: {result.status.upper()} in {result.duration:.2f}s ({summary})\n")
         for f in result.failures:
-            stream.write(f"\nnode {f.key} (task {f.task}) failed after {f.attempts} attempt(s): "
-                         f"{f.error_type}: {f.message}\n{f.traceback}")
+            stream.write(
+                f"\nnode {f.key} (task {f.task}) failed after {f.attempts} attempt(s): "
+                f"{f.error_type}: {f.message}\n{f.traceback}"
+            )
         stream.flush()
 
     return listener, finish

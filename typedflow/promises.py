@@ -56,8 +56,9 @@ class Promise:
         tracer = self._tracer
         if tracer is not None and not self._poison:
             frame = sys._getframe(2)
-            tracer.misuse_at(frame, f"{what} {_described(self._origin)} ({self._type}) inside a workflow; "
-                                     f"{_HINTS[code]}", code)
+            tracer.misuse_at(
+                frame, f"{what} {_described(self._origin)} ({self._type}) inside a workflow; {_HINTS[code]}", code
+            )
 
     def _poisoned(self) -> Promise:
         return Promise(self._tracer, ir.Const(None), ir.TypeRef("any"), None, self._origin)
@@ -189,9 +190,34 @@ def _arith(code: str, what: str) -> Any:
 
 
 for _name in (
-    "add", "radd", "sub", "rsub", "mul", "rmul", "truediv", "rtruediv", "floordiv", "rfloordiv",
-    "mod", "rmod", "pow", "rpow", "neg", "pos", "abs", "invert", "and", "rand", "or", "ror", "xor",
-    "rxor", "lshift", "rshift", "round", "matmul",
+    "add",
+    "radd",
+    "sub",
+    "rsub",
+    "mul",
+    "rmul",
+    "truediv",
+    "rtruediv",
+    "floordiv",
+    "rfloordiv",
+    "mod",
+    "rmod",
+    "pow",
+    "rpow",
+    "neg",
+    "pos",
+    "abs",
+    "invert",
+    "and",
+    "rand",
+    "or",
+    "ror",
+    "xor",
+    "rxor",
+    "lshift",
+    "rshift",
+    "round",
+    "matmul",
 ):
     setattr(Promise, f"__{_name}__", _arith("typedflow-arithmetic", "arithmetic on"))
 

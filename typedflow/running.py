@@ -56,8 +56,14 @@ class RunResult:
         return sum(1 for n in self.nodes if n.status == "cached")
 
 
-def prepare_inputs(doc: ir.WorkflowIR, given: Mapping[str, Any], annotations: Mapping[str, Any] | None,
-                   store: LocalStore, *, encoded: bool = False) -> dict[str, Any]:
+def prepare_inputs(
+    doc: ir.WorkflowIR,
+    given: Mapping[str, Any],
+    annotations: Mapping[str, Any] | None,
+    store: LocalStore,
+    *,
+    encoded: bool = False,
+) -> dict[str, Any]:
     """Check every input against the workflow's types (all errors at once), store input files.
     Python values are first encoded by their annotation (``encoded=False``)."""
     from typedflow.files import TypedDirectory, TypedFile
@@ -118,12 +124,19 @@ def run_workflow(wf: Any, inputs: Mapping[str, Any], options: RunOptions | None 
     return run_ir(doc, inputs, options, annotations=annotations, returns_annotation=returns_ann)
 
 
-def run_ir(doc: ir.WorkflowIR, inputs: Mapping[str, Any], options: RunOptions, *,
-           annotations: Mapping[str, Any] | None = None, returns_annotation: Any = None,
-           encoded: bool = False) -> RunResult:
+def run_ir(
+    doc: ir.WorkflowIR,
+    inputs: Mapping[str, Any],
+    options: RunOptions,
+    *,
+    annotations: Mapping[str, Any] | None = None,
+    returns_annotation: Any = None,
+    encoded: bool = False,
+) -> RunResult:
     """Run an IR document on the local interpreter (the ``local`` backend)."""
     # The interpreter is a backend like the others: the core reaches it by name only.
     local = importlib.import_module("typedflow.backends.local.runner")
-    result: RunResult = local.run_ir(doc, inputs, options, annotations=annotations,
-                                     returns_annotation=returns_annotation, encoded=encoded)
+    result: RunResult = local.run_ir(
+        doc, inputs, options, annotations=annotations, returns_annotation=returns_annotation, encoded=encoded
+    )
     return result

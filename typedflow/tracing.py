@@ -64,8 +64,15 @@ class _CondBuilder:
 class _MapBuilder:
     __slots__ = ("id", "item_type", "items", "loc", "max_concurrency", "result", "result_type", "scope")
 
-    def __init__(self, id: str, items: ir.Arg, item_type: ir.TypeRef, scope: Scope, loc: ir.SourceLoc,
-                 max_concurrency: int | None) -> None:
+    def __init__(
+        self,
+        id: str,
+        items: ir.Arg,
+        item_type: ir.TypeRef,
+        scope: Scope,
+        loc: ir.SourceLoc,
+        max_concurrency: int | None,
+    ) -> None:
         self.id = id
         self.items = items
         self.item_type = item_type
@@ -128,8 +135,12 @@ class Tracer:
         optional = False
         while s is not None and not s.encloses(self.scope):
             if s.kind == "map":
-                self.problem(loc, f"{what}: {p._origin} is produced inside map_over and is only available "
-                                  "there; use the list that map_over returns", "typedflow-map-scope")
+                self.problem(
+                    loc,
+                    f"{what}: {p._origin} is produced inside map_over and is only available "
+                    "there; use the list that map_over returns",
+                    "typedflow-map-scope",
+                )
                 return None
             optional = True
             s = s.parent
@@ -138,8 +149,9 @@ class Tracer:
             t = ir.TypeRef("optional", (t,))
         return t, optional
 
-    def bind(self, param: str, value: Any, dst: ir.TypeRef, ann: Any, loc: ir.SourceLoc, target: str,
-             code: str = "arg-type") -> ir.Arg | None:
+    def bind(
+        self, param: str, value: Any, dst: ir.TypeRef, ann: Any, loc: ir.SourceLoc, target: str, code: str = "arg-type"
+    ) -> ir.Arg | None:
         what = f'Argument "{param}" to {target}'
         if isinstance(value, Promise):
             if value._poison:
@@ -151,19 +163,24 @@ class Tracer:
             if not assignable(src, dst):
                 hint = ""
                 if optional and assignable(src.args[0], dst):
-                    hint = (" (it comes from a `when` branch and may not exist here; declare the parameter "
-                            f'"{dst} | None")')
-                self.problem(loc, f'{what} has incompatible type "{src}" (from {value._origin}); '
-                                  f'expected "{dst}"{hint}', code)
+                    hint = (
+                        f' (it comes from a `when` branch and may not exist here; declare the parameter "{dst} | None")'
+                    )
+                self.problem(
+                    loc, f'{what} has incompatible type "{src}" (from {value._origin}); expected "{dst}"{hint}', code
+                )
                 return None
             return ir.Arg(param, value._ref, optional)
         if isinstance(value, Cond):
             self.problem(loc, f"{what}: a condition is not a value; use it in `when(...)`", code)
             return None
         if _contains_promise(value):
-            self.problem(loc, f"{what}: a container or record holding task outputs cannot be built in a "
-                              "workflow; build it inside a @task (or return a NamedTuple of outputs)",
-                         "typedflow-container")
+            self.problem(
+                loc,
+                f"{what}: a container or record holding task outputs cannot be built in a "
+                "workflow; build it inside a @task (or return a NamedTuple of outputs)",
+                "typedflow-container",
+            )
             return None
         from typedflow.values import encode
 
@@ -185,8 +202,16 @@ class Tracer:
             return None
         return ir.Arg(param, ir.Const(data))
 
-    def bind_call(self, target: str, names: Sequence[str], params: Sequence[ir.Param], anns: dict[str, Any],
-                  args: tuple[Any, ...], kwargs: dict[str, Any], loc: ir.SourceLoc) -> list[ir.Arg]:
+    def bind_call(
+        self,
+        target: str,
+        names: Sequence[str],
+        params: Sequence[ir.Param],
+        anns: dict[str, Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        loc: ir.SourceLoc,
+    ) -> list[ir.Arg]:
         given: dict[str, Any] = {}
         if loc in self.misused:  # e.g. ``task(*output)``: the arguments are unknowable
             return [ir.Arg(p.name, ir.Const(None)) for p in params]
@@ -219,9 +244,13 @@ class Tracer:
         if prev is None:
             self.tasks[template.name] = template
         elif (prev.module, prev.qualname) != (template.module, template.qualname):
-            self.problem(loc, f'Two different tasks are named "{template.name}" ({prev.module}.{prev.qualname} '
-                              f"and {template.module}.{template.qualname}); give one a distinct "
-                              "@task(name=...)", "typedflow-duplicate-name")
+            self.problem(
+                loc,
+                f'Two different tasks are named "{template.name}" ({prev.module}.{prev.qualname} '
+                f"and {template.module}.{template.qualname}); give one a distinct "
+                "@task(name=...)",
+                "typedflow-duplicate-name",
+            )
 
     def call_task(self, t: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any], frame: FrameType) -> Any:
         loc = frame_loc(user_frame(frame))
@@ -231,8 +260,9 @@ class Tracer:
             for p in sig.problems:
                 if p not in self.problems:
                     self.problems.append(p)
-            self.problem(loc, f'task "{t.name}" cannot be used: its signature has errors (see above)',
-                         "typedflow-untyped")
+            self.problem(
+                loc, f'task "{t.name}" cannot be used: its signature has errors (see above)', "typedflow-untyped"
+            )
             return Promise(self, ir.Const(None), ir.TypeRef("any"), None, t.name)
         self.register_task(template, loc)
         target = f'task "{t.name}"'
@@ -248,12 +278,14 @@ class Tracer:
             return Promise(self, ir.OutputRef(node_id, None), returns, self.scope, f"{label}()")
         return Promise(self, ir.OutputRef(node_id, "out"), returns, self.scope, f"{label}()")
 
-    def call_workflow(self, sub: Workflow[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any],
-                      frame: FrameType) -> Any:
+    def call_workflow(
+        self, sub: Workflow[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any], frame: FrameType
+    ) -> Any:
         loc = frame_loc(user_frame(frame))
         if sub.problems:  # its definition failed (collected by `typedflow check`): one error here
-            self.problem(loc, f'workflow "{sub.name}" cannot be used: its definition has errors (see above)',
-                         "typedflow-untyped")
+            self.problem(
+                loc, f'workflow "{sub.name}" cannot be used: its definition has errors (see above)', "typedflow-untyped"
+            )
             return Promise(self, ir.Const(None), ir.TypeRef("any"), None, sub.name)
         sub_ir = sub.ir
         w = sub_ir.workflow
@@ -282,12 +314,17 @@ class Tracer:
             right_t = (_literal_type(other), False)
             right = ir.Const(other)
         else:
-            self.problem(loc, f"condition compares {p._origin} with a {type(other).__name__}; compare with a "
-                              "bool, int, float, str, None or another task output", "typedflow-condition")
+            self.problem(
+                loc,
+                f"condition compares {p._origin} with a {type(other).__name__}; compare with a "
+                "bool, int, float, str, None or another task output",
+                "typedflow-condition",
+            )
             return Cond(self, ir.Compare(op, p._ref, ir.Const(None)), deps)
         if left_t and right_t and not comparable(left_t[0], right_t[0], op):
-            self.problem(loc, f'condition {p._origin} {op} ... compares "{left_t[0]}" with "{right_t[0]}"',
-                         "typedflow-condition")
+            self.problem(
+                loc, f'condition {p._origin} {op} ... compares "{left_t[0]}" with "{right_t[0]}"', "typedflow-condition"
+            )
         return Cond(self, ir.Compare(op, p._ref, right), deps)
 
     # ------------------------------------------------------------------ blocks
@@ -327,11 +364,17 @@ class Tracer:
         if isinstance(cond, Promise):
             seen = self.visible(cond, loc, "when()")
             if seen is not None and seen[0].kind not in ("bool", "any"):
-                self.problem(loc, f'when() needs a bool condition; {cond._origin} is "{seen[0]}" (compare it, '
-                                  "e.g. `when(x > 0)`)", "typedflow-condition")
+                self.problem(
+                    loc,
+                    f'when() needs a bool condition; {cond._origin} is "{seen[0]}" (compare it, e.g. `when(x > 0)`)',
+                    "typedflow-condition",
+                )
             return ir.Compare("==", cond._ref, ir.Const(True))
-        self.problem(loc, f"when() needs a condition on task outputs or workflow inputs, got {_pytype(cond)}",
-                     "typedflow-condition")
+        self.problem(
+            loc,
+            f"when() needs a condition on task outputs or workflow inputs, got {_pytype(cond)}",
+            "typedflow-condition",
+        )
         return ir.Compare("==", ir.Const(True), ir.Const(bool(cond)))
 
     def map_over(self, fn: Any, items: Any, max_concurrency: int | None, frame: FrameType) -> Any:
@@ -349,13 +392,21 @@ class Tracer:
                 elif t.kind != "any":
                     self.problem(loc, f'map_over needs a list; {items._origin} is "{t}"', "arg-type")
         elif isinstance(items, list | tuple) and _contains_promise(items):
-            self.problem(loc, "a list holding task outputs or workflow inputs cannot be passed to map_over; build "
-                              "it inside a @task, or take the list as a workflow input", "typedflow-container")
+            self.problem(
+                loc,
+                "a list holding task outputs or workflow inputs cannot be passed to map_over; build "
+                "it inside a @task, or take the list as a workflow input",
+                "typedflow-container",
+            )
         elif isinstance(items, list | tuple):
             item_type = _literal_list_type(items)
             if item_type.kind == "any" and items:
-                self.problem(loc, "map_over over a literal list needs elements of one simple type (bool, int, "
-                                  "float or str); pass other lists as a workflow input", "arg-type")
+                self.problem(
+                    loc,
+                    "map_over over a literal list needs elements of one simple type (bool, int, "
+                    "float or str); pass other lists as a workflow input",
+                    "arg-type",
+                )
             else:
                 items_arg = ir.Arg("items", ir.Const(list(items)))
                 if not items:
@@ -366,8 +417,9 @@ class Tracer:
             self.problem(loc, "map_over max_concurrency must be a positive int", "arg-type")
             max_concurrency = None
         scope = Scope("map", map_id, self.scope)
-        builder = _MapBuilder(map_id, items_arg or ir.Arg("items", ir.Const([])), item_type, scope, loc,
-                              max_concurrency)
+        builder = _MapBuilder(
+            map_id, items_arg or ir.Arg("items", ir.Const([])), item_type, scope, loc, max_concurrency
+        )
         self.add(builder)
         outer = self.scope
         self.scope = scope
@@ -389,8 +441,9 @@ class Tracer:
             self.problem(loc, f"map_over's function must return a task output, got {_pytype(result)}", "return-value")
         if builder.result_type.kind == "any":  # its body already had an error: no follow-on errors
             return Promise(self, ir.Const(None), ir.TypeRef("any"), None, "map_over()")
-        return Promise(self, ir.OutputRef(map_id, "out"), ir.TypeRef("list", (builder.result_type,)), outer,
-                       "map_over()")
+        return Promise(
+            self, ir.OutputRef(map_id, "out"), ir.TypeRef("list", (builder.result_type,)), outer, "map_over()"
+        )
 
     # ------------------------------------------------------------------ finishing
     def freeze(self, nodes: list[Any]) -> tuple[ir.Node, ...]:
@@ -400,8 +453,18 @@ class Tracer:
                 branches = tuple(ir.Branch(c, self.freeze(s.nodes), loc) for c, s, loc in n.branches)
                 out.append(ir.ConditionalNode(n.id, branches, n.loc))
             elif isinstance(n, _MapBuilder):
-                out.append(ir.MapNode(n.id, n.items, n.item_type, self.freeze(n.scope.nodes), n.result,
-                                      n.result_type, n.max_concurrency, n.loc))
+                out.append(
+                    ir.MapNode(
+                        n.id,
+                        n.items,
+                        n.item_type,
+                        self.freeze(n.scope.nodes),
+                        n.result,
+                        n.result_type,
+                        n.max_concurrency,
+                        n.loc,
+                    )
+                )
             else:
                 out.append(n)
         return tuple(out)
@@ -471,8 +534,9 @@ def _return_loc(wf: Workflow[Any, Any]) -> ir.SourceLoc:
     return ir.SourceLoc(base.file, lines[-1]) if lines else base
 
 
-def trace(wf: Workflow[Any, Any], params: list[ir.Param], returns: ir.TypeRef | None,
-          problems: list[Problem]) -> ir.WorkflowIR:
+def trace(
+    wf: Workflow[Any, Any], params: list[ir.Param], returns: ir.TypeRef | None, problems: list[Problem]
+) -> ir.WorkflowIR:
     """Run the workflow body on placeholders; return its IR or raise every error at once."""
     tracer = Tracer(wf, problems)
     loc = func_loc(wf.fn)
@@ -485,8 +549,12 @@ def trace(wf: Workflow[Any, Any], params: list[ir.Param], returns: ir.TypeRef | 
             where = _user_frame_loc(exc.__traceback__) or loc
             if isinstance(exc, NameError) and exc.name == wf.fn.__name__:
                 # Traced as it is defined, the workflow's own name is not bound yet.
-                tracer.problem(where, f"workflow {wf.name!r} calls itself; a workflow is a finite graph, so "
-                                      "recursion is not supported (unroll it, or use map_over)", "typedflow-trace")
+                tracer.problem(
+                    where,
+                    f"workflow {wf.name!r} calls itself; a workflow is a finite graph, so "
+                    "recursion is not supported (unroll it, or use map_over)",
+                    "typedflow-trace",
+                )
             else:
                 tracer.problem(where, f"workflow body raised {type(exc).__name__}: {exc}", "typedflow-trace")
             value = None
@@ -532,8 +600,14 @@ def trace(wf: Workflow[Any, Any], params: list[ir.Param], returns: ir.TypeRef | 
     return with_digest(doc)
 
 
-def _bind_results(tracer: Tracer, wf: Workflow[Any, Any], value: Any, returns: ir.TypeRef,
-                  outputs: tuple[ir.Param, ...], loc: ir.SourceLoc) -> list[ir.Arg]:
+def _bind_results(
+    tracer: Tracer,
+    wf: Workflow[Any, Any],
+    value: Any,
+    returns: ir.TypeRef,
+    outputs: tuple[ir.Param, ...],
+    loc: ir.SourceLoc,
+) -> list[ir.Arg]:
     target = f'workflow "{wf.name}"'
     if returns.kind == "none":
         if value is not None and not (isinstance(value, Promise) and value._type.kind in ("none", "any")):
@@ -546,8 +620,11 @@ def _bind_results(tracer: Tracer, wf: Workflow[Any, Any], value: Any, returns: i
         if seen is None:
             return []
         if not assignable(seen[0], returns):
-            tracer.problem(loc, f'Incompatible return value type (got "{seen[0]}" from {value._origin}, expected '
-                                f'"{returns}")', "return-value")
+            tracer.problem(
+                loc,
+                f'Incompatible return value type (got "{seen[0]}" from {value._origin}, expected "{returns}")',
+                "return-value",
+            )
             return []
         if returns.kind == "record" and returns.flavor == "namedtuple":
             ref = value._ref
@@ -566,18 +643,27 @@ def _bind_results(tracer: Tracer, wf: Workflow[Any, Any], value: Any, returns: i
         out = []
         hints = getattr(type(value), "__annotations__", {})
         for p in outputs:
-            arg = tracer.bind(p.name, getattr(value, p.name, None), p.type, hints.get(p.name), loc,
-                              f"return value of {target}", code="return-value")
+            arg = tracer.bind(
+                p.name,
+                getattr(value, p.name, None),
+                p.type,
+                hints.get(p.name),
+                loc,
+                f"return value of {target}",
+                code="return-value",
+            )
             if arg is not None:
                 out.append(arg)
         return out
-    arg = tracer.bind("out", value, returns, wf.returns_annotation, loc, f"return value of {target}",
-                      code="return-value")
+    arg = tracer.bind(
+        "out", value, returns, wf.returns_annotation, loc, f"return value of {target}", code="return-value"
+    )
     return [arg] if arg is not None else []
 
 
-def _on_failure(tracer: Tracer, wf: Workflow[Any, Any], params: list[ir.Param],
-                loc: ir.SourceLoc) -> ir.OnFailure | None:
+def _on_failure(
+    tracer: Tracer, wf: Workflow[Any, Any], params: list[ir.Param], loc: ir.SourceLoc
+) -> ir.OnFailure | None:
     t = wf.on_failure
     if t is None:
         return None
@@ -598,8 +684,12 @@ def _on_failure(tracer: Tracer, wf: Workflow[Any, Any], params: list[ir.Param],
         elif p.has_default:
             args.append(ir.Arg(p.name, ir.Const(p.default)))
         else:
-            tracer.problem(loc, f'on_failure task "{t.name}": parameter "{p.name}" is neither a Failure, a '
-                                "workflow input of a compatible type, nor defaulted", "typedflow-on-failure")
+            tracer.problem(
+                loc,
+                f'on_failure task "{t.name}": parameter "{p.name}" is neither a Failure, a '
+                "workflow input of a compatible type, nor defaulted",
+                "typedflow-on-failure",
+            )
     return ir.OnFailure(template.name, tuple(args), loc)
 
 

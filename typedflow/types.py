@@ -292,8 +292,10 @@ def check_json(value: Any, t: TypeRef, where: str = "value") -> str | None:
         if not isinstance(value, int) or isinstance(value, bool):
             return f"{where}: expected int, got {_jtype(value)}"
         if not -MAX_SAFE_INT <= value <= MAX_SAFE_INT:
-            return (f"{where}: int {value} {_BEYOND} ±(2**53 - 1), the integers every target carries exactly "
-                    "(Vertex passes numbers as doubles); pass it as a str")
+            return (
+                f"{where}: int {value} {_BEYOND} ±(2**53 - 1), the integers every target carries exactly "
+                "(Vertex passes numbers as doubles); pass it as a str"
+            )
         return None
     if k == "float":
         ok = isinstance(value, int | float) and not isinstance(value, bool)

@@ -66,8 +66,9 @@ class _Block:
 
     __slots__ = ("done_cb", "ended", "env", "failed", "interp", "key", "left", "plan", "remaining", "status")
 
-    def __init__(self, interp: Interpreter, nodes: tuple[ir.Node, ...], env: Env, key: str,
-                 done_cb: Callable[[bool], None]) -> None:
+    def __init__(
+        self, interp: Interpreter, nodes: tuple[ir.Node, ...], env: Env, key: str, done_cb: Callable[[bool], None]
+    ) -> None:
         self.interp = interp
         self.plan = plan(nodes)
         self.env = env
@@ -129,8 +130,7 @@ class _Single:
 
     __slots__ = ("done_cb", "env", "interp", "key", "node")
 
-    def __init__(self, interp: Interpreter, node: ir.Node, env: Env, key: str,
-                 done_cb: Callable[[bool], None]) -> None:
+    def __init__(self, interp: Interpreter, node: ir.Node, env: Env, key: str, done_cb: Callable[[bool], None]) -> None:
         self.interp = interp
         self.node = node
         self.env = env
@@ -187,8 +187,9 @@ _Scope = _Block | _Single
 _TaskScope = _Scope | _MapItem  # where a task node can run
 
 
-def _block(interp: Interpreter, nodes: tuple[ir.Node, ...], env: Env, key: str,
-           done_cb: Callable[[bool], None]) -> _Scope:
+def _block(
+    interp: Interpreter, nodes: tuple[ir.Node, ...], env: Env, key: str, done_cb: Callable[[bool], None]
+) -> _Scope:
     if len(nodes) == 1:
         return _Single(interp, nodes[0], env, key, done_cb)
     return _Block(interp, nodes, env, key, done_cb)
@@ -197,10 +198,21 @@ def _block(interp: Interpreter, nodes: tuple[ir.Node, ...], env: Env, key: str,
 class Interpreter:
     """Runs one workflow IR once. Use :func:`typedflow.run.run` rather than this directly."""
 
-    def __init__(self, doc: ir.WorkflowIR, *, runner: Runner, max_workers: int, use_cache: bool,
-                 clock: Clock, journal: Journal | None, resumed: dict[str, dict[str, Any]] | None,
-                 listener: Listener | None, run_id: str, live: bool = True,
-                 on_idle: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        doc: ir.WorkflowIR,
+        *,
+        runner: Runner,
+        max_workers: int,
+        use_cache: bool,
+        clock: Clock,
+        journal: Journal | None,
+        resumed: dict[str, dict[str, Any]] | None,
+        listener: Listener | None,
+        run_id: str,
+        live: bool = True,
+        on_idle: Callable[[], None] | None = None,
+    ) -> None:
         self.doc = doc
         self.runner = runner
         self.use_cache = use_cache
@@ -439,8 +451,9 @@ class Interpreter:
         prior = self.resumed.get(key)
         if prior is not None:
             block.env.values[node.id] = prior["outputs"]
-            self.report(NodeReport(key, node.id, node.task, CACHED, inputs=inputs, outputs=prior["outputs"],
-                                   reason="resumed"))
+            self.report(
+                NodeReport(key, node.id, node.task, CACHED, inputs=inputs, outputs=prior["outputs"], reason="resumed")
+            )
             self.settled.append(functools.partial(block.finish, node.id, True))
             return
         # The cache is looked up here: a hit needs no thread hand-off, and a miss is not looked up again.
@@ -501,24 +514,42 @@ class Interpreter:
             if not progressed:
                 return
 
-    def run_inline(self, node: ir.TaskNode, block: _TaskScope, key: str, template: ir.TaskTemplate,
-                   inputs: dict[str, Any], known: CacheProbe | None = None) -> None:
+    def run_inline(
+        self,
+        node: ir.TaskNode,
+        block: _TaskScope,
+        key: str,
+        template: ir.TaskTemplate,
+        inputs: dict[str, Any],
+        known: CacheProbe | None = None,
+    ) -> None:
         result, attempt = self._attempt_here(template, inputs, key, known)
-        if isinstance(result, TaskError) and self._retry_later(node, block, key, template, inputs, known, result,
-                                                               attempt):
+        if isinstance(result, TaskError) and self._retry_later(
+            node, block, key, template, inputs, known, result, attempt
+        ):
             return
         self.task_result(node, block, key, inputs, result, attempt)
 
-    def _attempt_here(self, template: ir.TaskTemplate, inputs: dict[str, Any], key: str,
-                      known: CacheProbe | None) -> tuple[Outcome | TaskError, int]:
+    def _attempt_here(
+        self, template: ir.TaskTemplate, inputs: dict[str, Any], key: str, known: CacheProbe | None
+    ) -> tuple[Outcome | TaskError, int]:
         """A first attempt on the scheduler's thread."""
         try:
             return self.attempts(template, inputs, key, known, inline=True)
         except BaseException as exc:  # the runner itself broke: report, never hang
             return TaskError(type(exc).__name__, str(exc)), 1
 
-    def _retry_later(self, node: ir.TaskNode, block: _TaskScope, key: str, template: ir.TaskTemplate,
-                     inputs: dict[str, Any], known: CacheProbe | None, err: TaskError, attempt: int) -> bool:
+    def _retry_later(
+        self,
+        node: ir.TaskNode,
+        block: _TaskScope,
+        key: str,
+        template: ir.TaskTemplate,
+        inputs: dict[str, Any],
+        known: CacheProbe | None,
+        err: TaskError,
+        attempt: int,
+    ) -> bool:
         """Whether the task's policy retries ``err``; if so, the backoff and the next attempts go to the
         pool (they must not hold the scheduler)."""
         if not self._retries(template, err, attempt):
@@ -528,17 +559,32 @@ class Interpreter:
         fut.add_done_callback(functools.partial(self._completed, node, block, key, template, inputs))
         return True
 
-    def _completed(self, node: ir.TaskNode, block: _TaskScope, key: str, template: ir.TaskTemplate,
-                   inputs: dict[str, Any], f: Future[tuple[Outcome | TaskError, int]]) -> None:
+    def _completed(
+        self,
+        node: ir.TaskNode,
+        block: _TaskScope,
+        key: str,
+        template: ir.TaskTemplate,
+        inputs: dict[str, Any],
+        f: Future[tuple[Outcome | TaskError, int]],
+    ) -> None:
         self.events.put(lambda: self.task_done(node, block, key, template, inputs, f))
 
     @staticmethod
     def _retries(template: ir.TaskTemplate, err: TaskError, attempt: int) -> bool:
         return attempt < template.retry.attempts and retryable(template.retry, err)
 
-    def attempts(self, template: ir.TaskTemplate, inputs: dict[str, Any], key: str,
-                 known: CacheProbe | None = None, *, inline: bool = False,
-                 after: int = 0, use_cache: bool | None = None) -> tuple[Outcome | TaskError, int]:
+    def attempts(
+        self,
+        template: ir.TaskTemplate,
+        inputs: dict[str, Any],
+        key: str,
+        known: CacheProbe | None = None,
+        *,
+        inline: bool = False,
+        after: int = 0,
+        use_cache: bool | None = None,
+    ) -> tuple[Outcome | TaskError, int]:
         """Run a task with its retry policy (in a worker thread). ``inline``: on the scheduler thread,
         so return after the first attempt rather than sleep before a retry; ``after``: the attempts
         already made (the backoff after the last of them comes first)."""
@@ -553,16 +599,24 @@ class Interpreter:
             begun = time.time_ns()  # formatted only if the attempt fails (a success carries its own)
             try:
                 # The RunContext's fields: it is made only if the task asks for it (current_run()).
-                return self.runner.run(template, inputs, cache, (run_id, workflow, key, attempt, digest, "local"),
-                                       known), attempt
+                return self.runner.run(
+                    template, inputs, cache, (run_id, workflow, key, attempt, digest, "local"), known
+                ), attempt
             except TaskError as err:
                 err.started_at = err.started_at or at_ns(begun)
                 if inline or not self._retries(template, err, attempt):
                     return err, attempt
                 self.clock.sleep(delay(policy, attempt, self.clock))
 
-    def task_done(self, node: ir.TaskNode, block: _TaskScope, key: str, template: ir.TaskTemplate,
-                  inputs: dict[str, Any], f: Future[tuple[Outcome | TaskError, int]]) -> None:
+    def task_done(
+        self,
+        node: ir.TaskNode,
+        block: _TaskScope,
+        key: str,
+        template: ir.TaskTemplate,
+        inputs: dict[str, Any],
+        f: Future[tuple[Outcome | TaskError, int]],
+    ) -> None:
         self.running -= 1
         try:
             result, attempts = f.result()
@@ -570,12 +624,31 @@ class Interpreter:
             result, attempts = TaskError(type(exc).__name__, str(exc)), 1
         self.task_result(node, block, key, inputs, result, attempts)
 
-    def task_result(self, node: ir.TaskNode, block: _TaskScope, key: str, inputs: dict[str, Any],
-                    result: Outcome | TaskError, attempts: int) -> None:
+    def task_result(
+        self,
+        node: ir.TaskNode,
+        block: _TaskScope,
+        key: str,
+        inputs: dict[str, Any],
+        result: Outcome | TaskError,
+        attempts: int,
+    ) -> None:
         if isinstance(result, TaskError):
-            self.report(NodeReport(key, node.id, node.task, FAILED, attempts=attempts, started_at=result.started_at,
-                                   ended_at=utcnow(), error_type=result.error_type, message=result.message,
-                                   traceback=result.traceback, inputs=inputs))
+            self.report(
+                NodeReport(
+                    key,
+                    node.id,
+                    node.task,
+                    FAILED,
+                    attempts=attempts,
+                    started_at=result.started_at,
+                    ended_at=utcnow(),
+                    error_type=result.error_type,
+                    message=result.message,
+                    traceback=result.traceback,
+                    inputs=inputs,
+                )
+            )
             block.finish(node.id, False)
             return
         block.env.values[node.id] = result.outputs
@@ -590,9 +663,22 @@ class Interpreter:
         status = CACHED if result.status == "cached" else SUCCEEDED
         if self.journal is not None:
             self.journal.record(key, result.outputs, status, result.outputs_json)
-        self.report(NodeReport(key, node.id, node.task, status, attempts=attempts, duration=result.duration,
-                               started_at=result.started_at, ended_at=result.ended_at, cache_key=result.cache_key,
-                               inputs=inputs, outputs=result.outputs, input_digests=result.input_digests))
+        self.report(
+            NodeReport(
+                key,
+                node.id,
+                node.task,
+                status,
+                attempts=attempts,
+                duration=result.duration,
+                started_at=result.started_at,
+                ended_at=result.ended_at,
+                cache_key=result.cache_key,
+                inputs=inputs,
+                outputs=result.outputs,
+                input_digests=result.input_digests,
+            )
+        )
 
 
 def new_run_id() -> str:

@@ -24,8 +24,14 @@ from typedflow.runtime.store import LocalStore
 class Runner(Protocol):
     store: LocalStore
 
-    def run(self, template: ir.TaskTemplate, inputs: dict[str, Any], use_cache: bool,
-            context: RunContext | ContextFields | None = None, known: CacheProbe | None = None) -> Outcome: ...
+    def run(
+        self,
+        template: ir.TaskTemplate,
+        inputs: dict[str, Any],
+        use_cache: bool,
+        context: RunContext | ContextFields | None = None,
+        known: CacheProbe | None = None,
+    ) -> Outcome: ...
 
     def inline_ok(self, template: ir.TaskTemplate, alone: bool) -> bool:
         """Whether the task may run on (or, for a worker process, be waited for by) the scheduler's own
@@ -45,8 +51,14 @@ class ThreadRunner:
     def inline_ok(self, template: ir.TaskTemplate, alone: bool) -> bool:
         return template.timeout is None
 
-    def run(self, template: ir.TaskTemplate, inputs: dict[str, Any], use_cache: bool,
-            context: RunContext | ContextFields | None = None, known: CacheProbe | None = None) -> Outcome:
+    def run(
+        self,
+        template: ir.TaskTemplate,
+        inputs: dict[str, Any],
+        use_cache: bool,
+        context: RunContext | ContextFields | None = None,
+        known: CacheProbe | None = None,
+    ) -> Outcome:
         if template.timeout is None:
             return execute(template, inputs, store=self.store, use_cache=use_cache, context=context, known=known)
         box: dict[str, Any] = {}
@@ -54,8 +66,7 @@ class ThreadRunner:
 
         def target() -> None:
             try:
-                box["ok"] = execute(template, inputs, store=guarded, use_cache=use_cache, context=context,
-                                    known=known)
+                box["ok"] = execute(template, inputs, store=guarded, use_cache=use_cache, context=context, known=known)
             except BaseException as exc:
                 box["err"] = exc
 
@@ -64,8 +75,11 @@ class ThreadRunner:
         t.join(template.timeout)
         if t.is_alive():
             guarded.abandoned = True  # a result that comes after the timeout must not be cached
-            raise TaskError("TimeoutError", f"task {template.name} exceeded its timeout of {template.timeout:g}s "
-                                            "(abandoned: thread isolation cannot kill it)")
+            raise TaskError(
+                "TimeoutError",
+                f"task {template.name} exceeded its timeout of {template.timeout:g}s "
+                "(abandoned: thread isolation cannot kill it)",
+            )
         if "err" in box:
             raise box["err"]
         result: Outcome = box["ok"]
@@ -108,7 +122,11 @@ class _Worker:
         env["PYTHONPATH"] = os.pathsep.join([*sys.path[1:], env.get("PYTHONPATH", "")])
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "typedflow.backends.local.procworker", store_root, json.dumps(modules)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True, bufsize=1,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            text=True,
+            bufsize=1,
             # Its own process group: a timeout kills what the task started too, or a child still
             # holding the worker's stdout would keep the reply pipe open.
             start_new_session=True,
@@ -165,8 +183,10 @@ class ProcessRunner:
         self.modules = {
             name: m.__file__
             for name, m in list(sys.modules.items())
-            if getattr(m, "__file__", None) and not name.startswith(("typedflow", "_"))
-            and "site-packages" not in (m.__file__ or "") and "/lib/python" not in (m.__file__ or "")
+            if getattr(m, "__file__", None)
+            and not name.startswith(("typedflow", "_"))
+            and "site-packages" not in (m.__file__ or "")
+            and "/lib/python" not in (m.__file__ or "")
         }
         # A script's tasks (module __main__): the worker loads the file as __mp_main__. Not a package's
         # __main__ (``python -m typedflow``, ``-m pytest``): loading that would run its command again.
@@ -189,14 +209,23 @@ class ProcessRunner:
                     return w
         return _Worker(str(self.store.root), {k: v for k, v in self.modules.items() if v})
 
-    def run(self, template: ir.TaskTemplate, inputs: dict[str, Any], use_cache: bool,
-            context: RunContext | ContextFields | None = None, known: CacheProbe | None = None) -> Outcome:
+    def run(
+        self,
+        template: ir.TaskTemplate,
+        inputs: dict[str, Any],
+        use_cache: bool,
+        context: RunContext | ContextFields | None = None,
+        known: CacheProbe | None = None,
+    ) -> Outcome:
         worker = self._take()
         # A worker keeps the templates it was sent (decoding one costs more than running a quick task).
         tkey = f"{template.name}@{template.code_digest}"
-        request: dict[str, Any] = {"template_key": tkey, "inputs": inputs, "use_cache": use_cache,
-                                   "context": converter.unstructure(
-                                       RunContext(*context) if isinstance(context, tuple) else context)}
+        request: dict[str, Any] = {
+            "template_key": tkey,
+            "inputs": inputs,
+            "use_cache": use_cache,
+            "context": converter.unstructure(RunContext(*context) if isinstance(context, tuple) else context),
+        }
         if tkey not in worker.templates:
             request["template"] = converter.unstructure(template)
             worker.templates.add(tkey)

@@ -108,8 +108,11 @@ class Journal:
     def create(run_dir: Path, ir_text: str, inputs: dict[str, Any], meta: dict[str, Any]) -> Journal:
         run_dir.mkdir(parents=True, exist_ok=False)
         # A SIGKILL loses nothing the OS already has; these are fsynced when the run closes.
-        for name, text in (("ir.json", ir_text), ("inputs.json", canonical_json(inputs)),
-                           ("meta.json", canonical_json(meta))):
+        for name, text in (
+            ("ir.json", ir_text),
+            ("inputs.json", canonical_json(inputs)),
+            ("meta.json", canonical_json(meta)),
+        ):
             _write_new(run_dir, name, text)
         journal = Journal(run_dir)
         journal._open()
@@ -119,8 +122,9 @@ class Journal:
         del view  # the mapping must not stay exported: growing it closes it
         # The first page's fault and the files' fsyncs overlap the run instead of delaying its first
         # task (close() waits for them).
-        journal._early = threading.Thread(target=journal._sync_created, args=(address,),
-                                          name="typedflow-journal-sync", daemon=True)
+        journal._early = threading.Thread(
+            target=journal._sync_created, args=(address,), name="typedflow-journal-sync", daemon=True
+        )
         journal._early.start()
         return journal
 
@@ -199,8 +203,11 @@ class Journal:
         line = canonical_json({"duration": duration, "key": RUN_END_KEY, "outputs": outputs, "status": status})
         self._append(line.encode("ascii") + b"\n")
         self.close()
-        write_text(self.dir / "status.json", canonical_json({"duration": duration, "outputs": outputs,
-                                                               "status": status}), durable=False)
+        write_text(
+            self.dir / "status.json",
+            canonical_json({"duration": duration, "outputs": outputs, "status": status}),
+            durable=False,
+        )
 
     def close(self) -> None:
         if self._early is not None:

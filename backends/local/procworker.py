@@ -85,8 +85,9 @@ def main() -> None:
             # The scheduler already digested the inputs and missed the cache: not again here.
             k = request.get("known")
             known = CacheProbe(k["digests"], k["key"]) if k else None
-            outcome = execute(template, request["inputs"], store=store, use_cache=request["use_cache"],
-                              context=context, known=known)
+            outcome = execute(
+                template, request["inputs"], store=store, use_cache=request["use_cache"], context=context, known=known
+            )
             # The outputs once: their JSON is re-made where the journal needs it.
             outcome.outputs_json = None
             reply: dict[str, Any] = {"outcome": converter.unstructure(outcome)}

@@ -27,9 +27,15 @@ from .journal import Journal
 from .retry import Clock
 
 
-def run_ir(doc: ir.WorkflowIR, inputs: Mapping[str, Any], options: RunOptions, *,
-           annotations: Mapping[str, Any] | None = None, returns_annotation: Any = None,
-           encoded: bool = False) -> RunResult:
+def run_ir(
+    doc: ir.WorkflowIR,
+    inputs: Mapping[str, Any],
+    options: RunOptions,
+    *,
+    annotations: Mapping[str, Any] | None = None,
+    returns_annotation: Any = None,
+    encoded: bool = False,
+) -> RunResult:
     if options.max_workers is not None and options.max_workers < 1:
         raise InputError(f"max_workers must be a positive integer, got {options.max_workers}")
     root = Path(options.store) if options.store else home()
@@ -49,13 +55,15 @@ def run_ir(doc: ir.WorkflowIR, inputs: Mapping[str, Any], options: RunOptions, *
         prepared = prepare_inputs(doc, inputs, annotations, store, encoded=encoded or annotations is None)
         run_id = new_run_id()
         try:
-            journal = Journal.create(runs / run_id, dumps(doc), prepared,
-                                     {"workflow": doc.workflow.name, "ir_digest": doc.digest})
+            journal = Journal.create(
+                runs / run_id, dumps(doc), prepared, {"workflow": doc.workflow.name, "ir_digest": doc.digest}
+            )
         except OSError as exc:  # a store that cannot be written: say so, before any task runs
             raise InputError(f"cannot write the run's state under {root}: {exc.strerror or exc}") from exc
     if options.listener is not None:  # the run id first: a run killed now is resumed by it
-        options.listener(NodeReport(run_id, doc.workflow.name, None, "run-started",
-                                    reason="resumed" if options.resume else ""))
+        options.listener(
+            NodeReport(run_id, doc.workflow.name, None, "run-started", reason="resumed" if options.resume else "")
+        )
     runner: Runner = ProcessRunner(store) if options.isolation == "process" else ThreadRunner(store)
     workers = options.max_workers or max(4, (os.cpu_count() or 2) * 2)
     listeners = [options.listener] if options.listener else []
@@ -72,12 +80,21 @@ def run_ir(doc: ir.WorkflowIR, inputs: Mapping[str, Any], options: RunOptions, *
             fn(rep)
 
     listener = listeners[0] if len(listeners) == 1 else fan_out if listeners else None
-    interp = Interpreter(doc, runner=runner, max_workers=workers, use_cache=options.use_cache,
-                         clock=options.clock or Clock(), journal=journal, resumed=resumed,
-                         listener=listener, run_id=run_id, live=options.listener is not None,
-                         # Waiting for running tasks: what finished reaches the OS first (cache entries,
-                         # records), so a SIGKILL now loses none of it (as the journal's lines).
-                         on_idle=functools.partial(_write_buffered, store, recorder))
+    interp = Interpreter(
+        doc,
+        runner=runner,
+        max_workers=workers,
+        use_cache=options.use_cache,
+        clock=options.clock or Clock(),
+        journal=journal,
+        resumed=resumed,
+        listener=listener,
+        run_id=run_id,
+        live=options.listener is not None,
+        # Waiting for running tasks: what finished reaches the OS first (cache entries,
+        # records), so a SIGKILL now loses none of it (as the journal's lines).
+        on_idle=functools.partial(_write_buffered, store, recorder),
+    )
     t0 = time.perf_counter()
     closing: _Closing | None = None
     try:
@@ -167,9 +184,32 @@ def _run_on_failure(doc: ir.WorkflowIR, interp: Any, inputs: dict[str, Any], run
     except Exception as exc:  # the runner itself broke: report it as the handler's failure
         outcome, attempts = TaskError(type(exc).__name__, str(exc)), 1
     if isinstance(outcome, TaskError):
-        interp.report(NodeReport(key, "on_failure", of.task, FAILED, attempts=attempts, inputs=args,
-                                 started_at=outcome.started_at, ended_at=utcnow(), error_type=outcome.error_type,
-                                 message=outcome.message, traceback=outcome.traceback))
+        interp.report(
+            NodeReport(
+                key,
+                "on_failure",
+                of.task,
+                FAILED,
+                attempts=attempts,
+                inputs=args,
+                started_at=outcome.started_at,
+                ended_at=utcnow(),
+                error_type=outcome.error_type,
+                message=outcome.message,
+                traceback=outcome.traceback,
+            )
+        )
     else:
-        interp.report(NodeReport(key, "on_failure", of.task, SUCCEEDED, attempts=attempts, inputs=args,
-                                 outputs=outcome.outputs, started_at=outcome.started_at, ended_at=outcome.ended_at))
+        interp.report(
+            NodeReport(
+                key,
+                "on_failure",
+                of.task,
+                SUCCEEDED,
+                attempts=attempts,
+                inputs=args,
+                outputs=outcome.outputs,
+                started_at=outcome.started_at,
+                ended_at=outcome.ended_at,
+            )
+        )

@@ -102,12 +102,20 @@ class Ctx:
         return self.prefix + node_id
 
     def sub(self, node: ir.SubWorkflowNode) -> Ctx:
-        return Ctx(self.doc, self.doc.subworkflow(node.workflow), f"{self.prefix}{node.id}/",
-                   f"{self.template}{node.id}/", self.maps, {a.param: a for a in node.args}, self)
+        return Ctx(
+            self.doc,
+            self.doc.subworkflow(node.workflow),
+            f"{self.prefix}{node.id}/",
+            f"{self.template}{node.id}/",
+            self.maps,
+            {a.param: a for a in node.args},
+            self,
+        )
 
     def map_body(self, node: ir.MapNode) -> Ctx:
-        return attrs.evolve(self, template=f"{self.template}{node.id}[{{}}]/", maps=(*self.maps, self.key(node.id)),
-                            index=self.index)
+        return attrs.evolve(
+            self, template=f"{self.template}{node.id}[{{}}]/", maps=(*self.maps, self.key(node.id)), index=self.index
+        )
 
     # ------------------------------------------------------------------ resolution
     def resolve(self, b: ir.Binding, optional: bool = False) -> Resolved:
@@ -144,8 +152,9 @@ class Ctx:
             if output is None and path:
                 output, path = path[0], path[1:]
             if output is None:
-                return RecordRef(tuple((name, inner.resolve(a.value, optional or a.optional))
-                                       for name, a in sorted(results.items())))
+                return RecordRef(
+                    tuple((name, inner.resolve(a.value, optional or a.optional)) for name, a in sorted(results.items()))
+                )
             arg = results[output]
             return inner.resolve(_extend(arg.value, path), optional or arg.optional)
         outs = ir.node_outputs(node, self.doc)

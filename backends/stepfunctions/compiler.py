@@ -87,13 +87,20 @@ class _Compiler:
         root = Graph(self.names)
         ctx = Ctx(self.doc, wf)
         frame = Frame()
-        init = root.add(PassState(root.name("inputs"), parameters={f"{INPUTS_KEY}.$": "$"},
-                                  comment="the workflow inputs, under their own key"))
+        init = root.add(
+            PassState(
+                root.name("inputs"),
+                parameters={f"{INPUTS_KEY}.$": "$"},
+                comment="the workflow inputs, under their own key",
+            )
+        )
         body = self.block(wf.nodes, ctx, frame, root)
         failing = [s for s in root.states.values() if isinstance(s, TaskState | ParallelState | MapState)]
-        outputs = PassState(self.names.unique("outputs"), comment="the workflow outputs (lazy typed JSON)",
-                            parameters=obj({a.param: lazy(ctx.resolve(a.value, a.optional), frame, self.req)
-                                            for a in wf.results}))
+        outputs = PassState(
+            self.names.unique("outputs"),
+            comment="the workflow outputs (lazy typed JSON)",
+            parameters=obj({a.param: lazy(ctx.resolve(a.value, a.optional), frame, self.req) for a in wf.results}),
+        )
         handler = self.failure_path(root, ctx)
         for s in failing:
             s.catch.append(Catcher((ALL_ERRORS,), handler, "$." + ERROR_KEY))
@@ -103,8 +110,12 @@ class _Compiler:
         return definition
 
     def failure_path(self, root: Graph, ctx: Ctx) -> str:
-        fail = FailState(self.names.unique("failed"), error_path=f"$.{ERROR_KEY}.Error",
-                         cause_path=f"$.{ERROR_KEY}.Cause", comment="the first error of the run")
+        fail = FailState(
+            self.names.unique("failed"),
+            error_path=f"$.{ERROR_KEY}.Error",
+            cause_path=f"$.{ERROR_KEY}.Cause",
+            comment="the first error of the run",
+        )
         of = self.doc.workflow.on_failure
         fail_frag = root.add(fail)
         if of is None:
@@ -113,8 +124,9 @@ class _Compiler:
         template = self.doc.task(of.task)
         args = obj({a.param: lazy(ctx.resolve(a.value, a.optional), frame, self.req) for a in of.args})
         key = f"on_failure/{of.task}"
-        call = Call(self.names.unique(key), template, self.request(template, args, key, (), ()),
-                    slot_key("n_", key), key)
+        call = Call(
+            self.names.unique(key), template, self.request(template, args, key, (), ()), slot_key("n_", key), key
+        )
         frag, _, states = emit(call, self.opts.executor_of(template.name), self.opts, root)
         for s in states:  # the handler keeps its own Retry, as on every target
             s.catch = [Catcher((ALL_ERRORS,), fail.name, "$." + ON_FAILURE_ERROR_KEY)]
@@ -151,13 +163,19 @@ class _Compiler:
             f = frame.copy()
             body = self.plan(part, ctx, f, g)
             new = {k: loc for k, loc in f.nodes.items() if frame.nodes.get(k) != loc}
-            collect = PassState(self.names.unique(f"{name} [{i}] done"),
-                                parameters=obj({slot_key("", k): Path(loc.path) for k, loc in new.items()}))
+            collect = PassState(
+                self.names.unique(f"{name} [{i}] done"),
+                parameters=obj({slot_key("", k): Path(loc.path) for k, loc in new.items()}),
+            )
             branches.append(g.render(body, collect))
             for k, loc in new.items():
                 produced[k] = Loc(jp("$." + key, f"b{i}", slot_key("", k)), loc.nullable)
-        state = ParallelState(name, branches=branches, result_path="$." + key,
-                              result_selector={f"b{i}.$": f"$[{i}]" for i in range(len(p.parts))})
+        state = ParallelState(
+            name,
+            branches=branches,
+            result_path="$." + key,
+            result_selector={f"b{i}.$": f"$[{i}]" for i in range(len(p.parts))},
+        )
         frame.nodes.update(produced)
         return graph.add(state)
 
@@ -171,20 +189,35 @@ class _Compiler:
             indices = ", ".join(frame.indices[m] for m in ctx.maps)
             job_key = Path(f"States.Format('{_format_template(job_key)}', {indices})")
         inline = tuple(sorted(o for (kind, k, o), v in self.req.items() if kind == "node" and k == key and v == WHOLE))
-        each = tuple(sorted(o for (kind, k, o), v in self.req.items()
-                            if kind == "node" and k == key and v == ELEMENTWISE))
-        call = Call(graph.name(key), template, self.request(template, args, job_key, inline, each),
-                    slot_key("n_", key), job_key)
+        each = tuple(
+            sorted(o for (kind, k, o), v in self.req.items() if kind == "node" and k == key and v == ELEMENTWISE)
+        )
+        call = Call(
+            graph.name(key), template, self.request(template, args, job_key, inline, each), slot_key("n_", key), job_key
+        )
         frag, outputs_path, _ = emit(call, self.opts.executor_of(template.name), self.opts, graph)
         frame.nodes[key] = Loc(outputs_path, False)
         return frag
 
-    def request(self, template: ir.TaskTemplate, args: dict[str, Any], job_key: Any,
-                inline: tuple[str, ...], each: tuple[str, ...]) -> dict[str, Any]:
+    def request(
+        self,
+        template: ir.TaskTemplate,
+        args: dict[str, Any],
+        job_key: Any,
+        inline: tuple[str, ...],
+        each: tuple[str, ...],
+    ) -> dict[str, Any]:
         kind = self.opts.executor_of(template.name)
-        req: dict[str, Any] = {"v": PROTOCOL_VERSION, "ir": self.doc.digest, "task": template.name,
-                               "run.$": "$$.Execution.Name", "args": args, "inline": list(inline),
-                               "elementwise": list(each), "offload": self.opts.offload_threshold}
+        req: dict[str, Any] = {
+            "v": PROTOCOL_VERSION,
+            "ir": self.doc.digest,
+            "task": template.name,
+            "run.$": "$$.Execution.Name",
+            "args": args,
+            "inline": list(inline),
+            "elementwise": list(each),
+            "offload": self.opts.offload_threshold,
+        }
         if isinstance(job_key, Path):
             req["node.$"] = str(job_key)
         else:
@@ -212,8 +245,11 @@ class _Compiler:
 
         def gather(label: str, new: dict[str, Loc]) -> Fragment:
             values = {slot_key("", k): (Path(new[k].path) if k in new else None) for k in every}
-            return graph.add(PassState(self.names.unique(f"{choice.name} [{label}] done"), parameters=obj(values),
-                                       result_path="$." + ckey))
+            return graph.add(
+                PassState(
+                    self.names.unique(f"{choice.name} [{label}] done"), parameters=obj(values), result_path="$." + ckey
+                )
+            )
 
         for i, (br, body, new) in enumerate(arms):
             label = "otherwise" if br.condition is None else f"branch {i + 1}"
@@ -241,25 +277,33 @@ class _Compiler:
         skip: Fragment | None = None
         if isinstance(items, ConstRef):
             staged = slot_key("k_", key)
-            before.append(graph.add(PassState(graph.name(f"{key} (items)"), result=items.value or [],
-                                              result_path="$." + staged)))
+            before.append(
+                graph.add(PassState(graph.name(f"{key} (items)"), result=items.value or [], result_path="$." + staged))
+            )
             items_path = "$." + staged
         elif isinstance(items, Ref):
             items_path, nullable = concrete(items, frame)
             if nullable:  # no list (a branch that did not run): no items, like the local interpreter
                 guard = ChoiceState(graph.name(f"{key} (items?)"))
-                skip = graph.add(PassState(self.names.unique(f"{key} (no items)"), result={"out": []},
-                                           result_path="$." + slot))
-                missing = {"Or": [{"Not": {"Variable": items_path, "IsPresent": True}},
-                                  {"Variable": items_path, "IsNull": True}]}
+                skip = graph.add(
+                    PassState(self.names.unique(f"{key} (no items)"), result={"out": []}, result_path="$." + slot)
+                )
+                missing = {
+                    "Or": [
+                        {"Not": {"Variable": items_path, "IsPresent": True}},
+                        {"Variable": items_path, "IsNull": True},
+                    ]
+                }
                 guard.rules.append((missing, skip.start))
                 before.append(graph.add(guard))
         else:
             raise DefinitionError([f"map_over at {node.loc}: cannot iterate over a whole NamedTuple"])
         body_ctx = ctx.map_body(node)
         inner = Frame(indices={})
-        selector: dict[str, Any] = {slot_key("i_", key): Path("$$.Map.Item.Value"),
-                                    slot_key("x_", key): Path("$$.Map.Item.Index")}
+        selector: dict[str, Any] = {
+            slot_key("i_", key): Path("$$.Map.Item.Value"),
+            slot_key("x_", key): Path("$$.Map.Item.Index"),
+        }
         inner.items[key] = Loc("$." + slot_key("i_", key), False)
         inner.indices[key] = "$." + slot_key("x_", key)
         for m, path in frame.indices.items():  # node keys of nested tasks need every enclosing index
@@ -278,11 +322,20 @@ class _Compiler:
                 selector[INPUTS_KEY] = Path(frame.inputs)
         g = Graph(self.names)
         body = self.block(node.body, body_ctx, inner, g)
-        result = PassState(self.names.unique(f"{key} (result)"), output_path="$.r",
-                           parameters=obj({"r": lazy(body_ctx.resolve(node.result), inner, self.req)}))
-        state = MapState(graph.name(key), items_path=items_path, item_selector=obj(selector),
-                         processor=g.render(body, result), max_concurrency=node.max_concurrency,
-                         result_selector={"out.$": "$"}, result_path="$." + slot)
+        result = PassState(
+            self.names.unique(f"{key} (result)"),
+            output_path="$.r",
+            parameters=obj({"r": lazy(body_ctx.resolve(node.result), inner, self.req)}),
+        )
+        state = MapState(
+            graph.name(key),
+            items_path=items_path,
+            item_selector=obj(selector),
+            processor=g.render(body, result),
+            max_concurrency=node.max_concurrency,
+            result_selector={"out.$": "$"},
+            result_path="$." + slot,
+        )
         frag = sequence([*before, graph.add(state)])
         assert frag is not None
         if before and isinstance(graph.states[before[-1].start], ChoiceState):

@@ -17,10 +17,16 @@ Rule = dict[str, Any]
 TRUE: Rule = {"Variable": "$", "IsPresent": True}
 FALSE: Rule = {"Not": TRUE}
 
-_FAMILY = {"int": "Numeric", "float": "Numeric", "str": "String", "enum": "String", "datetime": "String",
-           "date": "String", "bool": "Boolean"}
-_SUFFIX = {"==": "Equals", "<": "LessThan", "<=": "LessThanEquals", ">": "GreaterThan",
-           ">=": "GreaterThanEquals"}
+_FAMILY = {
+    "int": "Numeric",
+    "float": "Numeric",
+    "str": "String",
+    "enum": "String",
+    "datetime": "String",
+    "date": "String",
+    "bool": "Boolean",
+}
+_SUFFIX = {"==": "Equals", "<": "LessThan", "<=": "LessThanEquals", ">": "GreaterThan", ">=": "GreaterThanEquals"}
 _FLIP = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 _TYPE_TEST = {"Numeric": "IsNumeric", "String": "IsString", "Boolean": "IsBoolean"}
 
@@ -76,8 +82,12 @@ def _family(left: _Side, right: _Side, where: str) -> str:
     kinds = {k for k in (left.kind, right.kind) if k not in ("any", "none")}
     fams = {_FAMILY.get(k, "?") for k in kinds}
     if "?" in fams or len(fams) > 1:
-        raise DefinitionError([f"{where}: Step Functions can only compare numbers, strings and booleans "
-                               f"(got {left.kind} and {right.kind})"])
+        raise DefinitionError(
+            [
+                f"{where}: Step Functions can only compare numbers, strings and booleans "
+                f"(got {left.kind} and {right.kind})"
+            ]
+        )
     return fams.pop() if fams else ""
 
 
@@ -90,8 +100,11 @@ def _compare(op: str, left: _Side, right: _Side, family: str, where: str) -> Rul
     if family == "Boolean" and op not in ("==",):
         raise DefinitionError([f"{where}: booleans can only be compared with == and !="])
     if not family:  # both sides untyped: test the actual type
-        alts = [_and({"Variable": left.path, test: True}, _compare(op, left, right, fam, where))
-                for fam, test in _TYPE_TEST.items() if not (fam == "Boolean" and op != "==")]
+        alts = [
+            _and({"Variable": left.path, test: True}, _compare(op, left, right, fam, where))
+            for fam, test in _TYPE_TEST.items()
+            if not (fam == "Boolean" and op != "==")
+        ]
         return _or(*alts)
     rule: Rule = {"Variable": left.path}
     if right.const:
@@ -126,8 +139,10 @@ def rule(c: ir.Condition, ctx: Ctx, frame: Frame, where: str) -> Rule:
             eq = _and(left.is_null(), right.is_null())
         else:
             family = _family(left, right, where)
-            eq = _or(_and(left.is_null(), right.is_null()),
-                     _and(left.present(), right.present(), _compare("==", left, right, family, where)))
+            eq = _or(
+                _and(left.is_null(), right.is_null()),
+                _and(left.present(), right.present(), _compare("==", left, right, family, where)),
+            )
         return eq if c.op == "==" else _not(eq)
     if (left.const and left.value is None) or (right.const and right.value is None):
         return FALSE

@@ -46,8 +46,15 @@ def to_aws(expr: str) -> str:
     text = expr.strip()
     if re.match(r"^(cron|rate|at)\(.*\)$", text):
         return text
-    aliases = {"@hourly": "0 * * * *", "@daily": "0 0 * * *", "@midnight": "0 0 * * *",
-               "@weekly": "0 0 * * 0", "@monthly": "0 0 1 * *", "@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *"}
+    aliases = {
+        "@hourly": "0 * * * *",
+        "@daily": "0 0 * * *",
+        "@midnight": "0 0 * * *",
+        "@weekly": "0 0 * * 0",
+        "@monthly": "0 0 1 * *",
+        "@yearly": "0 0 1 1 *",
+        "@annually": "0 0 1 1 *",
+    }
     text = aliases.get(text, text)
     fields = text.split()
     if len(fields) != 5:

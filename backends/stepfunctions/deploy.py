@@ -43,10 +43,15 @@ def _clients(**given: Any) -> dict[str, Any]:
     import boto3
 
     make: Any = boto3.client  # typed per service name; these names are chosen below
-    return {k: v if v is not None else make(service)
-            for (k, service), v in zip((("sfn", "stepfunctions"), ("s3", "s3"), ("scheduler", "scheduler")),
-                                       (given.get("sfn"), given.get("s3"), given.get("scheduler")), strict=True)
-            if k in given}
+    return {
+        k: v if v is not None else make(service)
+        for (k, service), v in zip(
+            (("sfn", "stepfunctions"), ("s3", "s3"), ("scheduler", "scheduler")),
+            (given.get("sfn"), given.get("s3"), given.get("scheduler")),
+            strict=True,
+        )
+        if k in given
+    }
 
 
 @attrs.frozen
@@ -70,8 +75,17 @@ def _find(sfn: Any, name: str) -> str | None:
             return None
 
 
-def deploy(doc: ir.WorkflowIR, opts: Options, *, role_arn: str, name: str | None = None, sfn: Any = None,
-           s3: Any = None, scheduler: Any = None, schedule_role_arn: str | None = None) -> Deployment:
+def deploy(
+    doc: ir.WorkflowIR,
+    opts: Options,
+    *,
+    role_arn: str,
+    name: str | None = None,
+    sfn: Any = None,
+    s3: Any = None,
+    scheduler: Any = None,
+    schedule_role_arn: str | None = None,
+) -> Deployment:
     """Create or update the Standard state machine (idempotent), publish a version, upload the IR the
     workers need and, for a scheduled workflow, create or update its EventBridge schedule."""
     if not opts.bucket:
@@ -84,36 +98,51 @@ def deploy(doc: ir.WorkflowIR, opts: Options, *, role_arn: str, name: str | None
     created = updated = False
     version_arn: str | None = None
     if arn is None:
-        resp = c["sfn"].create_state_machine(name=sm_name, definition=definition, roleArn=role_arn, type="STANDARD",
-                                             publish=True, versionDescription=doc.digest)
+        resp = c["sfn"].create_state_machine(
+            name=sm_name,
+            definition=definition,
+            roleArn=role_arn,
+            type="STANDARD",
+            publish=True,
+            versionDescription=doc.digest,
+        )
         arn, version_arn, created = resp["stateMachineArn"], resp.get("stateMachineVersionArn"), True
     else:
         current = c["sfn"].describe_state_machine(stateMachineArn=arn)
         if current.get("definition") != definition or current.get("roleArn") != role_arn:
-            resp = c["sfn"].update_state_machine(stateMachineArn=arn, definition=definition, roleArn=role_arn,
-                                                 publish=True, versionDescription=doc.digest)
+            resp = c["sfn"].update_state_machine(
+                stateMachineArn=arn,
+                definition=definition,
+                roleArn=role_arn,
+                publish=True,
+                versionDescription=doc.digest,
+            )
             version_arn, updated = resp.get("stateMachineVersionArn"), True
     schedule_arn = None
     if doc.workflow.schedule:
-        schedule_arn = ensure_schedule(doc, arn, schedule_role_arn or role_arn, sm_name,
-                                       scheduler=scheduler)
+        schedule_arn = ensure_schedule(doc, arn, schedule_role_arn or role_arn, sm_name, scheduler=scheduler)
     return Deployment(str(arn), version_arn, created, updated, schedule_arn)
 
 
 def schedule_input(doc: ir.WorkflowIR) -> dict[str, Any]:
     missing = [p.name for p in doc.workflow.inputs if not p.has_default]
     if missing:
-        raise OptionError(f"workflow {doc.workflow.name!r} has a schedule but inputs without defaults: "
-                          + ", ".join(missing))
+        raise OptionError(
+            f"workflow {doc.workflow.name!r} has a schedule but inputs without defaults: " + ", ".join(missing)
+        )
     return {p.name: p.default for p in doc.workflow.inputs}
 
 
 def ensure_schedule(doc: ir.WorkflowIR, machine_arn: str, role_arn: str, name: str, *, scheduler: Any = None) -> str:
     assert doc.workflow.schedule is not None
     client = _clients(scheduler=scheduler)["scheduler"]
-    spec = {"Name": name, "ScheduleExpression": to_aws(doc.workflow.schedule), "FlexibleTimeWindow": {"Mode": "OFF"},
-            "Target": {"Arn": machine_arn, "RoleArn": role_arn, "Input": json.dumps(schedule_input(doc))},
-            "Description": f"typedflow workflow {doc.workflow.name}"}
+    spec = {
+        "Name": name,
+        "ScheduleExpression": to_aws(doc.workflow.schedule),
+        "FlexibleTimeWindow": {"Mode": "OFF"},
+        "Target": {"Arn": machine_arn, "RoleArn": role_arn, "Input": json.dumps(schedule_input(doc))},
+        "Description": f"typedflow workflow {doc.workflow.name}",
+    }
     try:
         client.get_schedule(Name=name)
     except Exception as exc:
@@ -142,8 +171,16 @@ def prepare_inputs(doc: ir.WorkflowIR, given: Mapping[str, Any], store: S3Store,
     return offload(out, inline=inline, elementwise=each, limit=opts.offload_threshold, put=store.put_value)
 
 
-def start(doc: ir.WorkflowIR, opts: Options, inputs: Mapping[str, Any], *, machine_arn: str,
-          execution_name: str | None = None, sfn: Any = None, s3: Any = None) -> str:
+def start(
+    doc: ir.WorkflowIR,
+    opts: Options,
+    inputs: Mapping[str, Any],
+    *,
+    machine_arn: str,
+    execution_name: str | None = None,
+    sfn: Any = None,
+    s3: Any = None,
+) -> str:
     if not opts.bucket:
         raise OptionError("start needs --bucket s3://bucket/prefix (inputs' files and large values go there)")
     c = _clients(sfn=sfn, s3=s3)
@@ -191,9 +228,13 @@ def add_deploy_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--role-arn", metavar="ARN", help="the state machine's execution role")
     p.add_argument("--name", metavar="NAME", help="state machine name (default: the workflow's name)")
     p.add_argument("--schedule-role-arn", metavar="ARN", help="role EventBridge Scheduler assumes (default --role-arn)")
-    p.add_argument("--print-iam-policy", nargs="?", const="state-machine",
-                   choices=["state-machine", "worker", "deployer"],
-                   help="print the least-privilege IAM policy (of the state machine role by default) and exit")
+    p.add_argument(
+        "--print-iam-policy",
+        nargs="?",
+        const="state-machine",
+        choices=["state-machine", "worker", "deployer"],
+        help="print the least-privilege IAM policy (of the state machine role by default) and exit",
+    )
 
 
 def add_start_options(p: argparse.ArgumentParser) -> None:
@@ -212,10 +253,13 @@ def deploy_command(doc: ir.WorkflowIR, args: argparse.Namespace) -> int:
         opts = _options(args)
         if args.print_iam_policy:
             executors = opts.executors([t.name for t in doc.tasks])
-            policy = {"state-machine": lambda: state_machine_policy(opts, executors),
-                      "worker": lambda: worker_policy(opts, executors),
-                      "deployer": lambda: deployer_policy(machine_name(doc, args.name), args.role_arn or "*",
-                                                          bool(doc.workflow.schedule))}[args.print_iam_policy]()
+            policy = {
+                "state-machine": lambda: state_machine_policy(opts, executors),
+                "worker": lambda: worker_policy(opts, executors),
+                "deployer": lambda: deployer_policy(
+                    machine_name(doc, args.name), args.role_arn or "*", bool(doc.workflow.schedule)
+                ),
+            }[args.print_iam_policy]()
             print(json.dumps(policy, indent=2, sort_keys=True))
             return 0
         if not args.role_arn:
@@ -225,8 +269,12 @@ def deploy_command(doc: ir.WorkflowIR, args: argparse.Namespace) -> int:
         print(f"typedflow deploy: {exc}", file=sys.stderr)
         return 2
     what = "created" if d.created else ("updated" if d.updated else "unchanged")
-    print(f"state machine {what}" + (f", version {d.version_arn}" if d.version_arn else "")
-          + (f", schedule {d.schedule_arn}" if d.schedule_arn else ""), file=sys.stderr)
+    print(
+        f"state machine {what}"
+        + (f", version {d.version_arn}" if d.version_arn else "")
+        + (f", schedule {d.schedule_arn}" if d.schedule_arn else ""),
+        file=sys.stderr,
+    )
     print(d.arn)
     return 0
 
@@ -241,8 +289,9 @@ def start_command(doc: ir.WorkflowIR, args: argparse.Namespace) -> int:
         arn = args.state_machine_arn or _find(c["sfn"], machine_name(doc, args.name))
         if arn is None:
             raise OptionError(f"no state machine named {machine_name(doc, args.name)!r}; deploy it first")
-        execution = start(doc, opts, inputs, machine_arn=arn, execution_name=args.execution_name, sfn=c["sfn"],
-                          s3=c["s3"])
+        execution = start(
+            doc, opts, inputs, machine_arn=arn, execution_name=args.execution_name, sfn=c["sfn"], s3=c["s3"]
+        )
     except (OptionError, InputError) as exc:
         print(f"typedflow start: {exc}", file=sys.stderr)
         return 2

@@ -48,8 +48,9 @@ def run_task(env: dict[str, str] | None = None) -> int:
     uri = env["TYPEDFLOW_RESULT_URI"]
     store = store_for(request.get("store") or env.get("TYPEDFLOW_BUCKET") or uri)
     bucket, _, key = uri.removeprefix("s3://").partition("/")
-    store.s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(result.outputs).encode("utf-8"),
-                        ContentType="application/json")
+    store.s3.put_object(
+        Bucket=bucket, Key=key, Body=json.dumps(result.outputs).encode("utf-8"), ContentType="application/json"
+    )
     return 0
 
 

@@ -54,8 +54,16 @@ def retriers(policy: ir.RetryPolicy) -> list[Retrier]:
         names += _TIMEOUT_ERRORS  # a task timeout surfaces as a States error, not as TimeoutError
     errors = tuple(sorted(set(names))) or (ALL_ERRORS,)
     interval = max(1, math.ceil(policy.initial_delay))
-    return [Retrier(errors, interval, policy.attempts - 1, max(1.0, policy.backoff),
-                    max(interval, math.ceil(policy.max_delay)), policy.jitter)]
+    return [
+        Retrier(
+            errors,
+            interval,
+            policy.attempts - 1,
+            max(1.0, policy.backoff),
+            max(interval, math.ceil(policy.max_delay)),
+            policy.jitter,
+        )
+    ]
 
 
 def _timeouts(template: ir.TaskTemplate, heartbeat: int | None) -> tuple[int | None, int | None]:
@@ -72,8 +80,17 @@ def _need(value: str | None, flag: str, kind: str, task: str) -> str:
 
 
 _QUANTITY = re.compile(r"^([0-9.]+)\s*(Ki|Mi|Gi|Ti|K|M|G|T)?$")
-_FACTOR = {None: 1 / 2**20, "Ki": 1 / 1024, "Mi": 1, "Gi": 1024, "Ti": 1024**2, "K": 1e3 / 2**20, "M": 1e6 / 2**20,
-           "G": 1e9 / 2**20, "T": 1e12 / 2**20}
+_FACTOR = {
+    None: 1 / 2**20,
+    "Ki": 1 / 1024,
+    "Mi": 1,
+    "Gi": 1024,
+    "Ti": 1024**2,
+    "K": 1e3 / 2**20,
+    "M": 1e6 / 2**20,
+    "G": 1e9 / 2**20,
+    "T": 1e12 / 2**20,
+}
 
 
 def mebibytes(quantity: str) -> int:
@@ -97,16 +114,25 @@ def emit(call: Call, kind: str, opts: Options, graph: Graph) -> tuple[Fragment, 
 
 def _task(call: Call, name: str, resource: str, params: dict[str, Any], heartbeat: int | None) -> TaskState:
     timeout, heartbeat = _timeouts(call.template, heartbeat)
-    return TaskState(name, resource=resource, parameters=params, result_path="$." + call.result_key,
-                     timeout_seconds=timeout, heartbeat_seconds=heartbeat, retry=retriers(call.template.retry),
-                     comment=f"task {call.template.name}")
+    return TaskState(
+        name,
+        resource=resource,
+        parameters=params,
+        result_path="$." + call.result_key,
+        timeout_seconds=timeout,
+        heartbeat_seconds=heartbeat,
+        retry=retriers(call.template.retry),
+        comment=f"task {call.template.name}",
+    )
 
 
 # Without --queue-url: the queue "typedflow-tasks" in the state machine's own region and account
 _ARN_PART = "States.ArrayGetItem(States.StringSplit($$.StateMachine.Id, ':'), {})"
 DEFAULT_QUEUE = "typedflow-tasks"
-DEFAULT_QUEUE_URL = (f"States.Format('https://sqs.{{}}.amazonaws.com/{{}}/{DEFAULT_QUEUE}', "
-                     f"{_ARN_PART.format(3)}, {_ARN_PART.format(4)})")
+DEFAULT_QUEUE_URL = (
+    f"States.Format('https://sqs.{{}}.amazonaws.com/{{}}/{DEFAULT_QUEUE}', "
+    f"{_ARN_PART.format(3)}, {_ARN_PART.format(4)})"
+)
 
 
 def _sqs(call: Call, opts: Options, graph: Graph) -> tuple[Fragment, str, list[TaskState]]:
@@ -122,12 +148,20 @@ def _sqs(call: Call, opts: Options, graph: Graph) -> tuple[Fragment, str, list[T
 
 def _lambda(call: Call, opts: Options, graph: Graph) -> tuple[Fragment, str, list[TaskState]]:
     fn = _need(opts.lambda_function, "--lambda-function", "lambda", call.template.name)
-    state = _task(call, call.name, LAMBDA_RESOURCE, {"FunctionName": fn, "Payload": {REQUEST_KEY: call.request}},
-                  None)
+    state = _task(call, call.name, LAMBDA_RESOURCE, {"FunctionName": fn, "Payload": {REQUEST_KEY: call.request}}, None)
     state.result_selector = {"o.$": "$.Payload"}
     # Lambda's own transient errors are retried as AWS recommends, before the task's policy
-    transient = Retrier(("Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
-                         "Lambda.TooManyRequestsException"), 1, 3, 2.0)
+    transient = Retrier(
+        (
+            "Lambda.ServiceException",
+            "Lambda.AWSLambdaException",
+            "Lambda.SdkClientException",
+            "Lambda.TooManyRequestsException",
+        ),
+        1,
+        3,
+        2.0,
+    )
     state.retry = [transient, *state.retry]
     return graph.add(state), f"$.{call.result_key}.o", [state]
 
@@ -171,12 +205,19 @@ def _ecs(call: Call, opts: Options, graph: Graph) -> tuple[Fragment, str, list[T
         overrides["Memory"] = str(mebibytes(res.memory))
     if res.ephemeral_storage is not None:
         overrides["EphemeralStorage"] = {"SizeInGiB": max(21, math.ceil(mebibytes(res.ephemeral_storage) / 1024))}
-    vpc: dict[str, Any] = {"Subnets": list(opts.subnets),
-                           "AssignPublicIp": "ENABLED" if opts.assign_public_ip else "DISABLED"}
+    vpc: dict[str, Any] = {
+        "Subnets": list(opts.subnets),
+        "AssignPublicIp": "ENABLED" if opts.assign_public_ip else "DISABLED",
+    }
     if opts.security_groups:
         vpc["SecurityGroups"] = list(opts.security_groups)
-    params = {"LaunchType": "FARGATE", "Cluster": cluster, "TaskDefinition": task_def,
-              "NetworkConfiguration": {"AwsvpcConfiguration": vpc}, "Overrides": overrides}
+    params = {
+        "LaunchType": "FARGATE",
+        "Cluster": cluster,
+        "TaskDefinition": task_def,
+        "NetworkConfiguration": {"AwsvpcConfiguration": vpc},
+        "Overrides": overrides,
+    }
     state = _task(call, call.name, ECS_RESOURCE, params, opts.heartbeat_seconds)
     return connect(stage, graph.add(state)), "$." + call.result_key, [state]
 
@@ -189,8 +230,7 @@ def _batch(call: Call, opts: Options, graph: Graph) -> tuple[Fragment, str, list
     bucket, prefix = split_s3(bucket_uri)
     key_prefix = f"{prefix}/results" if prefix else "results"
     # the job writes its outputs here; a following step reads them back into the state
-    key = (f"States.Format('{key_prefix}/{{}}/{{}}.json', $$.Execution.Name, "
-           f"{_format_arg(call.job_key)})")
+    key = f"States.Format('{key_prefix}/{{}}/{{}}.json', $$.Execution.Name, {_format_arg(call.job_key)})"
     stage, req = _stage(call, graph, {"key.$": key})
     res = call.template.resources
     requirements = [{"Type": "VCPU", "Value": _num(res.cpu if res.cpu is not None else 1.0)}]
@@ -218,9 +258,13 @@ def _batch(call: Call, opts: Options, graph: Graph) -> tuple[Fragment, str, list
     job = _task(call, call.name, BATCH_RESOURCE, params, None)
     job.result_path = None  # the job description is not needed
     job.timeout_seconds = None
-    read = TaskState(graph.name(f"{call.name} (outputs)"), resource=S3_GET_RESOURCE,
-                     parameters={"Bucket": bucket, "Key.$": f"{req}.key"},
-                     result_selector={"o.$": "States.StringToJson($.Body)"}, result_path="$." + call.result_key)
+    read = TaskState(
+        graph.name(f"{call.name} (outputs)"),
+        resource=S3_GET_RESOURCE,
+        parameters={"Bucket": bucket, "Key.$": f"{req}.key"},
+        result_selector={"o.$": "States.StringToJson($.Body)"},
+        result_path="$." + call.result_key,
+    )
     frag = connect(connect(stage, graph.add(job)), graph.add(read))
     return frag, f"$.{call.result_key}.o", [job, read]
 

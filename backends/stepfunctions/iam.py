@@ -34,29 +34,66 @@ def state_machine_policy(opts: Options, executors: list[str]) -> dict[str, Any]:
     """What the state machine's execution role needs for the executors it uses."""
     stmts: list[dict[str, Any]] = []
     if "sqs" in executors:
-        stmts.append({"Sid": "SendTaskRequests", "Effect": "Allow", "Action": ["sqs:SendMessage"],
-                      "Resource": [_queue(opts)]})
+        stmts.append(
+            {"Sid": "SendTaskRequests", "Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": [_queue(opts)]}
+        )
     if "lambda" in executors and opts.lambda_function:
         fn = opts.lambda_function
         arn = fn if fn.startswith("arn:") else f"arn:aws:lambda:*:*:function:{fn}"
-        stmts.append({"Sid": "InvokeTasks", "Effect": "Allow", "Action": ["lambda:InvokeFunction"],
-                      "Resource": [arn, arn + ":*"]})
+        stmts.append(
+            {
+                "Sid": "InvokeTasks",
+                "Effect": "Allow",
+                "Action": ["lambda:InvokeFunction"],
+                "Resource": [arn, arn + ":*"],
+            }
+        )
     if "ecs" in executors:
-        stmts.append({"Sid": "RunTasks", "Effect": "Allow", "Action": ["ecs:RunTask"],
-                      "Resource": [opts.ecs_task_definition or "*"]})
-        stmts.append({"Sid": "StopTasks", "Effect": "Allow", "Action": ["ecs:StopTask", "ecs:DescribeTasks"],
-                      "Resource": ["*"]})
-        stmts.append({"Sid": "PassTaskRoles", "Effect": "Allow", "Action": ["iam:PassRole"], "Resource": ["*"],
-                      "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}})
+        stmts.append(
+            {
+                "Sid": "RunTasks",
+                "Effect": "Allow",
+                "Action": ["ecs:RunTask"],
+                "Resource": [opts.ecs_task_definition or "*"],
+            }
+        )
+        stmts.append(
+            {"Sid": "StopTasks", "Effect": "Allow", "Action": ["ecs:StopTask", "ecs:DescribeTasks"], "Resource": ["*"]}
+        )
+        stmts.append(
+            {
+                "Sid": "PassTaskRoles",
+                "Effect": "Allow",
+                "Action": ["iam:PassRole"],
+                "Resource": ["*"],
+                "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+            }
+        )
     if "batch" in executors:
-        stmts.append({"Sid": "SubmitJobs", "Effect": "Allow",
-                      "Action": ["batch:SubmitJob", "batch:DescribeJobs", "batch:TerminateJob"],
-                      "Resource": [r for r in (opts.batch_job_queue, opts.batch_job_definition) if r] or ["*"]})
-        stmts.append({"Sid": "SyncBatchJobs", "Effect": "Allow",
-                      "Action": ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
-                      "Resource": ["arn:aws:events:*:*:rule/StepFunctionsGetEventsForBatchJobsRule"]})
-        stmts.append({"Sid": "ReadJobOutputs", "Effect": "Allow", "Action": ["s3:GetObject"],
-                      "Resource": _bucket_arns(opts.bucket, "results/*") or ["*"]})
+        stmts.append(
+            {
+                "Sid": "SubmitJobs",
+                "Effect": "Allow",
+                "Action": ["batch:SubmitJob", "batch:DescribeJobs", "batch:TerminateJob"],
+                "Resource": [r for r in (opts.batch_job_queue, opts.batch_job_definition) if r] or ["*"],
+            }
+        )
+        stmts.append(
+            {
+                "Sid": "SyncBatchJobs",
+                "Effect": "Allow",
+                "Action": ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+                "Resource": ["arn:aws:events:*:*:rule/StepFunctionsGetEventsForBatchJobsRule"],
+            }
+        )
+        stmts.append(
+            {
+                "Sid": "ReadJobOutputs",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject"],
+                "Resource": _bucket_arns(opts.bucket, "results/*") or ["*"],
+            }
+        )
     return {"Version": "2012-10-17", "Statement": stmts}
 
 
@@ -64,35 +101,69 @@ def worker_policy(opts: Options, executors: list[str]) -> dict[str, Any]:
     """What the worker (or task container) needs: callbacks, the artifact prefix and, when tasks
     go through SQS, the queue the state machine sends them to."""
     stmts: list[dict[str, Any]] = [
-        {"Sid": "TaskCallbacks", "Effect": "Allow",
-         "Action": ["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
-         "Resource": ["*"]},
+        {
+            "Sid": "TaskCallbacks",
+            "Effect": "Allow",
+            "Action": ["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
+            "Resource": ["*"],
+        },
     ]
     if "sqs" in executors:
-        stmts.append({"Sid": "ReceiveTaskRequests", "Effect": "Allow",
-                      "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
-                      "Resource": [_queue(opts)]})
+        stmts.append(
+            {
+                "Sid": "ReceiveTaskRequests",
+                "Effect": "Allow",
+                "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+                "Resource": [_queue(opts)],
+            }
+        )
     if opts.bucket:
         bucket, _ = split_s3(opts.bucket)
-        stmts.append({"Sid": "Artifacts", "Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"],
-                      "Resource": _bucket_arns(opts.bucket)})
-        stmts.append({"Sid": "ListArtifacts", "Effect": "Allow", "Action": ["s3:ListBucket"],
-                      "Resource": [f"arn:aws:s3:::{bucket}"]})
+        stmts.append(
+            {
+                "Sid": "Artifacts",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject"],
+                "Resource": _bucket_arns(opts.bucket),
+            }
+        )
+        stmts.append(
+            {
+                "Sid": "ListArtifacts",
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket"],
+                "Resource": [f"arn:aws:s3:::{bucket}"],
+            }
+        )
     return {"Version": "2012-10-17", "Statement": stmts}
 
 
 def deployer_policy(name: str, role_arn: str, scheduled: bool) -> dict[str, Any]:
     """What ``typedflow deploy`` itself needs."""
     stmts: list[dict[str, Any]] = [
-        {"Sid": "StateMachine", "Effect": "Allow",
-         "Action": ["states:CreateStateMachine", "states:UpdateStateMachine", "states:DescribeStateMachine",
-                    "states:ListStateMachines", "states:PublishStateMachineVersion", "states:StartExecution",
-                    "states:DescribeExecution"],
-         "Resource": ["*"]},
+        {
+            "Sid": "StateMachine",
+            "Effect": "Allow",
+            "Action": [
+                "states:CreateStateMachine",
+                "states:UpdateStateMachine",
+                "states:DescribeStateMachine",
+                "states:ListStateMachines",
+                "states:PublishStateMachineVersion",
+                "states:StartExecution",
+                "states:DescribeExecution",
+            ],
+            "Resource": ["*"],
+        },
         {"Sid": "PassExecutionRole", "Effect": "Allow", "Action": ["iam:PassRole"], "Resource": [role_arn]},
     ]
     if scheduled:
-        stmts.append({"Sid": "Schedule", "Effect": "Allow",
-                      "Action": ["scheduler:CreateSchedule", "scheduler:UpdateSchedule", "scheduler:GetSchedule"],
-                      "Resource": [f"arn:aws:scheduler:*:*:schedule/default/{name}"]})
+        stmts.append(
+            {
+                "Sid": "Schedule",
+                "Effect": "Allow",
+                "Action": ["scheduler:CreateSchedule", "scheduler:UpdateSchedule", "scheduler:GetSchedule"],
+                "Resource": [f"arn:aws:scheduler:*:*:schedule/default/{name}"],
+            }
+        )
     return {"Version": "2012-10-17", "Statement": stmts}

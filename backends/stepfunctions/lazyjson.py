@@ -50,8 +50,14 @@ def size(value: Any) -> int:
     return len(canonical_bytes(value))
 
 
-def offload(outputs: dict[str, Any], *, inline: Iterable[str], elementwise: Iterable[str], limit: int,
-            put: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
+def offload(
+    outputs: dict[str, Any],
+    *,
+    inline: Iterable[str],
+    elementwise: Iterable[str],
+    limit: int,
+    put: Callable[[Any], dict[str, Any]],
+) -> dict[str, Any]:
     """Outputs with every value over ``limit`` bytes replaced by a reference (``put`` stores it).
     ``inline`` outputs are read by Choice states and stay as they are; ``elementwise`` outputs are
     iterated by Map states: the list stays, its large elements are offloaded one by one."""

@@ -45,12 +45,17 @@ def check(definition: dict[str, Any], opts: Options) -> None:
     problems = check_names(definition)
     n = size(definition)
     if n > DEFINITION_LIMIT:
-        problems.append(f"the definition is {n:,} bytes; Step Functions accepts at most {DEFINITION_LIMIT:,} "
-                        "(split the workflow into sub-workflows deployed separately, or fewer nodes)")
+        problems.append(
+            f"the definition is {n:,} bytes; Step Functions accepts at most {DEFINITION_LIMIT:,} "
+            "(split the workflow into sub-workflows deployed separately, or fewer nodes)"
+        )
     if problems:
         raise DefinitionError(problems)
     events = estimate_events(definition, opts.map_size) + 2
     if events > HISTORY_LIMIT:
-        warnings.warn(f"an execution may record about {events:,} history events (map_over of {opts.map_size} "
-                      f"items assumed, --map-size); Standard workflows stop at {HISTORY_LIMIT:,}",
-                      HistoryWarning, stacklevel=3)
+        warnings.warn(
+            f"an execution may record about {events:,} history events (map_over of {opts.map_size} "
+            f"items assumed, --map-size); Standard workflows stop at {HISTORY_LIMIT:,}",
+            HistoryWarning,
+            stacklevel=3,
+        )

@@ -45,18 +45,38 @@ class Options:
 
 def add_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("stepfunctions target")
-    g.add_argument("--executor", choices=EXECUTORS, default="sqs",
-                   help="how tasks run: sqs (worker polls a queue, default), ecs (Fargate), batch, lambda")
-    g.add_argument("--task-executor", action="append", default=[], metavar="TASK=KIND",
-                   help="executor of one task (repeatable)")
+    g.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        default="sqs",
+        help="how tasks run: sqs (worker polls a queue, default), ecs (Fargate), batch, lambda",
+    )
+    g.add_argument(
+        "--task-executor", action="append", default=[], metavar="TASK=KIND", help="executor of one task (repeatable)"
+    )
     g.add_argument("--queue-url", metavar="URL", help="SQS queue the sqs executor sends task requests to")
     g.add_argument("--bucket", metavar="S3URI", help="s3://bucket/prefix for artifacts, offloaded values, lineage")
-    g.add_argument("--offload-threshold", type=int, default=DEFAULT_OFFLOAD_THRESHOLD, metavar="BYTES",
-                   help=f"values whose JSON is larger go to S3 (default {DEFAULT_OFFLOAD_THRESHOLD})")
-    g.add_argument("--heartbeat-seconds", type=int, default=DEFAULT_HEARTBEAT_SECONDS, metavar="S",
-                   help="HeartbeatSeconds of sqs/ecs tasks (the worker beats 3x as often)")
-    g.add_argument("--map-size", type=int, default=100, metavar="N",
-                   help="items assumed per map_over when estimating history events (default 100)")
+    g.add_argument(
+        "--offload-threshold",
+        type=int,
+        default=DEFAULT_OFFLOAD_THRESHOLD,
+        metavar="BYTES",
+        help=f"values whose JSON is larger go to S3 (default {DEFAULT_OFFLOAD_THRESHOLD})",
+    )
+    g.add_argument(
+        "--heartbeat-seconds",
+        type=int,
+        default=DEFAULT_HEARTBEAT_SECONDS,
+        metavar="S",
+        help="HeartbeatSeconds of sqs/ecs tasks (the worker beats 3x as often)",
+    )
+    g.add_argument(
+        "--map-size",
+        type=int,
+        default=100,
+        metavar="N",
+        help="items assumed per map_over when estimating history events (default 100)",
+    )
     g.add_argument("--ecs-cluster", metavar="ARN")
     g.add_argument("--ecs-task-definition", metavar="ARN")
     g.add_argument("--ecs-container", default="typedflow", metavar="NAME")

@@ -100,20 +100,39 @@ def failure_value(store: S3Store, doc: ir.WorkflowIR, run_id: str, caught: dict[
     if first is not None:
         return first
     cause = str(caught.get("Cause") or "")
-    return {"workflow": doc.workflow.name, "run_id": run_id, "node": "", "error_type": str(caught.get("Error", "")),
-            "message": cause, "traceback": ""}
+    return {
+        "workflow": doc.workflow.name,
+        "run_id": run_id,
+        "node": "",
+        "error_type": str(caught.get("Error", "")),
+        "message": cause,
+        "traceback": "",
+    }
 
 
-def run_request(req: dict[str, Any], *, default_store: str | None, s3: Any = None, executor: str = "sqs",
-                use_cache: bool = True, attempt: int | None = None) -> Result:
+def run_request(
+    req: dict[str, Any],
+    *,
+    default_store: str | None,
+    s3: Any = None,
+    executor: str = "sqs",
+    use_cache: bool = True,
+    attempt: int | None = None,
+) -> Result:
     """Run the task of one request; never raises for task errors (they become a failed Result)."""
     if req.get("v") != PROTOCOL_VERSION:
-        return Result(False, error="typedflow.ProtocolError", cause=f"request version {req.get('v')!r}; "
-                                                                       f"this runtime speaks {PROTOCOL_VERSION}")
+        return Result(
+            False,
+            error="typedflow.ProtocolError",
+            cause=f"request version {req.get('v')!r}; this runtime speaks {PROTOCOL_VERSION}",
+        )
     store_uri = req.get("store") or default_store
     if not store_uri:
-        return Result(False, error="typedflow.ConfigurationError",
-                      cause="no artifact store: compile with --bucket or start the worker with --bucket")
+        return Result(
+            False,
+            error="typedflow.ConfigurationError",
+            cause="no artifact store: compile with --bucket or start the worker with --bucket",
+        )
     store = store_for(store_uri, s3)
     run_id = str(req.get("run", ""))
     node_key = str(req.get("node", ""))
@@ -126,25 +145,60 @@ def run_request(req: dict[str, Any], *, default_store: str | None, s3: Any = Non
     inputs: dict[str, Any] = {}
     started = utcnow()  # a failed attempt's record spans it from here
     try:
-        inputs = {k: resolve(v, store.get_value, lambda e: failure_value(store, doc, run_id, e))
-                  for k, v in (req.get("args") or {}).items()}
-        outcome = execute(template, inputs, store=store, use_cache=use_cache,
-                          context=(run_id, doc.workflow.name, node_key, attempt, doc.digest, "stepfunctions"))
+        inputs = {
+            k: resolve(v, store.get_value, lambda e: failure_value(store, doc, run_id, e))
+            for k, v in (req.get("args") or {}).items()
+        }
+        outcome = execute(
+            template,
+            inputs,
+            store=store,
+            use_cache=use_cache,
+            context=(run_id, doc.workflow.name, node_key, attempt, doc.digest, "stepfunctions"),
+        )
         started = outcome.started_at
-        outputs = offload(outcome.outputs, inline=req.get("inline") or (), elementwise=req.get("elementwise") or (),
-                          limit=int(req.get("offload") or 32768), put=store.put_value)
+        outputs = offload(
+            outcome.outputs,
+            inline=req.get("inline") or (),
+            elementwise=req.get("elementwise") or (),
+            limit=int(req.get("offload") or 32768),
+            put=store.put_value,
+        )
         n = size(outputs)
         if n > PAYLOAD_LIMIT - 4096:
-            raise TaskError("typedflow.PayloadTooLarge",
-                            f"the outputs of {template.name} are {n:,} bytes inline; a when() or map_over reads "
-                            "them so they cannot be offloaded, and Step Functions carries at most 262,144 bytes")
+            raise TaskError(
+                "typedflow.PayloadTooLarge",
+                f"the outputs of {template.name} are {n:,} bytes inline; a when() or map_over reads "
+                "them so they cannot be offloaded, and Step Functions carries at most 262,144 bytes",
+            )
     except TaskError as err:
-        _record(store, doc, template, run_id, node_key, executor, "failed", attempt, inputs, {}, started, None,
-                f"{err.error_type}: {err.message}"[:2000])
+        _record(
+            store,
+            doc,
+            template,
+            run_id,
+            node_key,
+            executor,
+            "failed",
+            attempt,
+            inputs,
+            {},
+            started,
+            None,
+            f"{err.error_type}: {err.message}"[:2000],
+        )
         if _final(template, err, attempt):
-            store.put_first_failure(run_id, {"workflow": doc.workflow.name, "run_id": run_id,
-                                             "node": node_key.rsplit("/", 1)[-1], "error_type": err.error_type,
-                                             "message": err.message, "traceback": err.traceback})
+            store.put_first_failure(
+                run_id,
+                {
+                    "workflow": doc.workflow.name,
+                    "run_id": run_id,
+                    "node": node_key.rsplit("/", 1)[-1],
+                    "error_type": err.error_type,
+                    "message": err.message,
+                    "traceback": err.traceback,
+                },
+            )
         cause = f"{err.message}\n{err.traceback}".strip()
         return Result(False, error=error_name(template, err), cause=cause[:CAUSE_LIMIT])
     except Exception as exc:  # the runtime itself failed (code mismatch, S3): report, never hang
@@ -152,25 +206,86 @@ def run_request(req: dict[str, Any], *, default_store: str | None, s3: Any = Non
 
         err_type = f"{type(exc).__module__}.{type(exc).__qualname__}".removeprefix("builtins.")
         cause = f"{exc}\n{traceback.format_exc()}"
-        _record(store, doc, template, run_id, node_key, executor, "failed", attempt, inputs, {}, started, None,
-                f"{err_type}: {exc}"[:2000])
-        store.put_first_failure(run_id, {"workflow": doc.workflow.name, "run_id": run_id,
-                                         "node": node_key.rsplit("/", 1)[-1], "error_type": err_type,
-                                         "message": str(exc), "traceback": cause})
+        _record(
+            store,
+            doc,
+            template,
+            run_id,
+            node_key,
+            executor,
+            "failed",
+            attempt,
+            inputs,
+            {},
+            started,
+            None,
+            f"{err_type}: {exc}"[:2000],
+        )
+        store.put_first_failure(
+            run_id,
+            {
+                "workflow": doc.workflow.name,
+                "run_id": run_id,
+                "node": node_key.rsplit("/", 1)[-1],
+                "error_type": err_type,
+                "message": str(exc),
+                "traceback": cause,
+            },
+        )
         return Result(False, error=err_type[:ERROR_LIMIT], cause=cause[:CAUSE_LIMIT])
-    _record(store, doc, template, run_id, node_key, executor, outcome.status, attempt, inputs, outcome.outputs,
-            outcome.started_at, outcome.ended_at, None, outcome.cache_key)
+    _record(
+        store,
+        doc,
+        template,
+        run_id,
+        node_key,
+        executor,
+        outcome.status,
+        attempt,
+        inputs,
+        outcome.outputs,
+        outcome.started_at,
+        outcome.ended_at,
+        None,
+        outcome.cache_key,
+    )
     return Result(True, outputs=outputs)
 
 
-def _record(store: S3Store, doc: ir.WorkflowIR, template: ir.TaskTemplate, run_id: str, node_key: str,
-            executor: str, status: str, attempt: int, inputs: dict[str, Any], outputs: dict[str, Any],
-            started: str, ended: str | None, error: str | None, cache_key: str | None = None) -> None:
+def _record(
+    store: S3Store,
+    doc: ir.WorkflowIR,
+    template: ir.TaskTemplate,
+    run_id: str,
+    node_key: str,
+    executor: str,
+    status: str,
+    attempt: int,
+    inputs: dict[str, Any],
+    outputs: dict[str, Any],
+    started: str,
+    ended: str | None,
+    error: str | None,
+    cache_key: str | None = None,
+) -> None:
     try:
-        rec = task_record(doc_name=doc.workflow.name, ir_digest=doc.digest, run_id=run_id, target="stepfunctions",
-                          executor=executor, template=template, node_id=node_key, status=status, attempt=attempt,
-                          inputs=inputs, outputs=outputs, started_at=started, ended_at=ended or utcnow(),
-                          cache_key=cache_key, error=error)
+        rec = task_record(
+            doc_name=doc.workflow.name,
+            ir_digest=doc.digest,
+            run_id=run_id,
+            target="stepfunctions",
+            executor=executor,
+            template=template,
+            node_id=node_key,
+            status=status,
+            attempt=attempt,
+            inputs=inputs,
+            outputs=outputs,
+            started_at=started,
+            ended_at=ended or utcnow(),
+            cache_key=cache_key,
+            error=error,
+        )
         put_s3(rec, store.bucket, store.prefix, client=store.s3)
     except Exception:  # lineage must never turn a finished task into a failed one
         import logging

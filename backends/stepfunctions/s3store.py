@@ -145,8 +145,7 @@ class S3Store:
 
     def put_json(self, key: str, data: Any, *, encoded: str | None = None) -> None:
         body = canonical_bytes(data) if encoded is None else encoded.encode("ascii")
-        self.s3.put_object(Bucket=self.bucket, Key=self._meta(key), Body=body,
-                           ContentType="application/json")
+        self.s3.put_object(Bucket=self.bucket, Key=self._meta(key), Body=body, ContentType="application/json")
 
     # ------------------------------------------------------------------ offloaded values
     def put_value(self, value: Any) -> dict[str, Any]:

@@ -29,9 +29,19 @@ def _quiet(call: Any, **kwargs: Any) -> None:
 
 
 class Worker:
-    def __init__(self, queue_url: str, *, bucket: str | None = None, concurrency: int = 4,
-                 wait_seconds: int = 1, idle_sleep: float = 0.05, use_cache: bool = True,
-                 sqs: Any = None, sfn: Any = None, s3: Any = None) -> None:
+    def __init__(
+        self,
+        queue_url: str,
+        *,
+        bucket: str | None = None,
+        concurrency: int = 4,
+        wait_seconds: int = 1,
+        idle_sleep: float = 0.05,
+        use_cache: bool = True,
+        sqs: Any = None,
+        sfn: Any = None,
+        s3: Any = None,
+    ) -> None:
         if sqs is None or sfn is None:
             import boto3
 
@@ -58,8 +68,9 @@ class Worker:
                     self._stop.wait(self.idle_sleep)
                     continue
                 try:
-                    resp = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=min(10, free),
-                                                    WaitTimeSeconds=self.wait_seconds)
+                    resp = self.sqs.receive_message(
+                        QueueUrl=self.queue_url, MaxNumberOfMessages=min(10, free), WaitTimeSeconds=self.wait_seconds
+                    )
                 except Exception:
                     log.exception("receive_message failed")
                     self._stop.wait(1.0)
@@ -146,8 +157,13 @@ def worker_command(args: argparse.Namespace) -> int:
         print("typedflow worker stepfunctions: --queue-url is required", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    w = Worker(args.queue_url, bucket=args.bucket, concurrency=args.concurrency, wait_seconds=20,
-               use_cache=not getattr(args, "no_cache", False))
+    w = Worker(
+        args.queue_url,
+        bucket=args.bucket,
+        concurrency=args.concurrency,
+        wait_seconds=20,
+        use_cache=not getattr(args, "no_cache", False),
+    )
     print(f"typedflow worker: polling {args.queue_url}", file=sys.stderr)
     try:
         w.run()

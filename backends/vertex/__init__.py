@@ -21,8 +21,11 @@ def _compile(doc: ir.WorkflowIR, options: dict[str, Any]) -> str:
 
 
 def _add_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--image", metavar="IMAGE",
-                   help="container image for tasks without @task(image=...) (default python:X.Y of the IR)")
+    p.add_argument(
+        "--image",
+        metavar="IMAGE",
+        help="container image for tasks without @task(image=...) (default python:X.Y of the IR)",
+    )
 
 
 def _deploy(doc: ir.WorkflowIR, args: argparse.Namespace) -> int:

@@ -52,8 +52,14 @@ RAN = "typedflow-ran"
 """The BOOLEAN output a task writes (``true``) when a value it computes inside a ``when`` branch is
 used outside the branch: the branch's presence flag (a hyphen, so never a Python output name)."""
 
-_PLACEHOLDERS: dict[str, Any] = {"NUMBER_INTEGER": 0, "NUMBER_DOUBLE": 0.0, "STRING": "", "BOOLEAN": False,
-                                 "LIST": [], "STRUCT": {}}
+_PLACEHOLDERS: dict[str, Any] = {
+    "NUMBER_INTEGER": 0,
+    "NUMBER_DOUBLE": 0.0,
+    "STRING": "",
+    "BOOLEAN": False,
+    "LIST": [],
+    "STRUCT": {},
+}
 
 
 def placeholder(t: ir.TypeRef) -> Any:
@@ -84,10 +90,14 @@ def executor(image: str, mode: str, payload: dict[str, Any], resources: ir.Resou
         "image": image,
         "command": list(COMMAND),
         "args": [
-            "--executor-input", "{{$}}",
-            "--pipeline-root", "{{$.pipeline_root}}",
-            "--job", "{{$.pipeline_job_name}}",
-            f"--{mode}", _arg_text(payload),
+            "--executor-input",
+            "{{$}}",
+            "--pipeline-root",
+            "{{$.pipeline_root}}",
+            "--job",
+            "{{$.pipeline_job_name}}",
+            f"--{mode}",
+            _arg_text(payload),
         ],
     }
     res = resource_spec(resources) if resources is not None else {}
@@ -97,8 +107,17 @@ def executor(image: str, mode: str, payload: dict[str, Any], resources: ir.Resou
 
 
 _MEM_UNITS = {
-    "": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12, "p": 10**15,
-    "ki": 2**10, "mi": 2**20, "gi": 2**30, "ti": 2**40, "pi": 2**50,
+    "": 1,
+    "k": 10**3,
+    "m": 10**6,
+    "g": 10**9,
+    "t": 10**12,
+    "p": 10**15,
+    "ki": 2**10,
+    "mi": 2**20,
+    "gi": 2**30,
+    "ti": 2**40,
+    "pi": 2**50,
 }
 
 
@@ -106,7 +125,7 @@ def memory_gb(quantity: str) -> float:
     """A Kubernetes memory quantity in GB (10^9 bytes), as kfp's ``memoryLimit`` carries it."""
     q = quantity.strip()
     num = q.rstrip("KMGTPEkmgtpeIi")
-    unit = q[len(num):].lower()
+    unit = q[len(num) :].lower()
     if unit not in _MEM_UNITS:
         raise ValueError(f"memory {quantity!r}: not a Kubernetes quantity (e.g. 512Mi, 4G, 16Gi)")
     return float(num) * _MEM_UNITS[unit] / 10**9
@@ -145,10 +164,16 @@ def retry_policy(r: ir.RetryPolicy) -> dict[str, Any] | None:
     }
 
 
-def task_payload(template: ir.TaskTemplate, node: str, workflow: str, ir_digest: str,
-                 plan: dict[str, Any]) -> dict[str, Any]:
-    return {"template": template_json(template), "node": node, "workflow": workflow,
-            "ir_digest": ir_digest, "plan": plan}
+def task_payload(
+    template: ir.TaskTemplate, node: str, workflow: str, ir_digest: str, plan: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "template": template_json(template),
+        "node": node,
+        "workflow": workflow,
+        "ir_digest": ir_digest,
+        "plan": plan,
+    }
 
 
 def decode_payload(text: str) -> dict[str, Any]:
@@ -156,8 +181,12 @@ def decode_payload(text: str) -> dict[str, Any]:
     return data
 
 
-def component(inputs: dict[str, Chan], outputs: dict[str, Chan], executor_label: str | None = None,
-              optional: frozenset[str] = frozenset()) -> dict[str, Any]:
+def component(
+    inputs: dict[str, Chan],
+    outputs: dict[str, Chan],
+    executor_label: str | None = None,
+    optional: frozenset[str] = frozenset(),
+) -> dict[str, Any]:
     comp: dict[str, Any] = {}
     if executor_label is not None:
         comp["executorLabel"] = executor_label

@@ -60,8 +60,7 @@ class Local:
 class Dag:
     """One DAG being built: its tasks, the inputs it declares and what it needs from outside."""
 
-    def __init__(self, builder: Builder, key: str, parent: Dag | None, *,
-                 top: dict[str, Chan] | None = None) -> None:
+    def __init__(self, builder: Builder, key: str, parent: Dag | None, *, top: dict[str, Chan] | None = None) -> None:
         self.b = builder
         self.key = key
         self.parent = parent
@@ -77,16 +76,17 @@ class Dag:
         self.output_chans: dict[str, Chan] = {}
 
     # ------------------------------------------------------------------ resolving
-    def resolve(self, src: Source, loc: ir.SourceLoc | None, *,
-                absent_ok: bool = False) -> tuple[dict[str, Any], Chan]:
+    def resolve(self, src: Source, loc: ir.SourceLoc | None, *, absent_ok: bool = False) -> tuple[dict[str, Any], Chan]:
         """How a task in this DAG reads ``src``: a task output here or a DAG input. A value from a
         ``when`` branch that may not have run is refused unless the reader handles its absence."""
         spec, chan = self._resolve(src, loc)
         if chan.maybe and not absent_ok:
-            raise CompileError(f"{_at(loc)}a value from a `when` branch that may not have run can only be a "
-                               "task argument or a workflow result on Vertex (not as a condition operand, "
-                               "map_over items or result, sub-workflow argument or field pass-through; "
-                               "not supported yet)")
+            raise CompileError(
+                f"{_at(loc)}a value from a `when` branch that may not have run can only be a "
+                "task argument or a workflow result on Vertex (not as a condition operand, "
+                "map_over items or result, sub-workflow argument or field pass-through; "
+                "not supported yet)"
+            )
         return spec, chan
 
     def _resolve(self, src: Source, loc: ir.SourceLoc | None) -> tuple[dict[str, Any], Chan]:
@@ -110,10 +110,15 @@ class Dag:
             name = self.needs[src]
             return _component_input(name, self.inputs[name]), self.inputs[name]
         if self.parent is None:
-            what = {"output": f"output {src[2]!r} of {src[1]!r}", "input": f"input {src[1]!r}",
-                    "item": f"the item of {src[1]!r}"}[kind]
-            raise CompileError(f"{_at(loc)}{what} is not visible here (a value produced inside a "
-                               "`when` branch or a `map_over` body used outside it?)")
+            what = {
+                "output": f"output {src[2]!r} of {src[1]!r}",
+                "input": f"input {src[1]!r}",
+                "item": f"the item of {src[1]!r}",
+            }[kind]
+            raise CompileError(
+                f"{_at(loc)}{what} is not visible here (a value produced inside a "
+                "`when` branch or a `map_over` body used outside it?)"
+            )
         spec, chan = self.parent._resolve(src, loc)
         name = self._channel_name(src)
         self.needs[src] = name
@@ -158,18 +163,23 @@ class Dag:
     def export_oneof(self, name: str, selectors: list[tuple[str, str]], chan: Chan) -> None:
         """A parameter output taken from whichever of ``selectors`` (condition tasks) ran."""
         self.output_chans[name] = chan
-        self.outputs.setdefault("parameters", {})[name] = {"valueFromOneof": {"parameterSelectors": [
-            {"producerSubtask": task, "outputParameterKey": key} for task, key in selectors]}}
+        self.outputs.setdefault("parameters", {})[name] = {
+            "valueFromOneof": {
+                "parameterSelectors": [{"producerSubtask": task, "outputParameterKey": key} for task, key in selectors]
+            }
+        }
 
     def export(self, name: str, src_task: str, key: str, chan: Chan) -> None:
         """Make a subtask's output an output of this DAG."""
         self.output_chans[name] = chan
         if chan.artifact:
             self.outputs.setdefault("artifacts", {})[name] = {
-                "artifactSelectors": [{"producerSubtask": src_task, "outputArtifactKey": key}]}
+                "artifactSelectors": [{"producerSubtask": src_task, "outputArtifactKey": key}]
+            }
         else:
             self.outputs.setdefault("parameters", {})[name] = {
-                "valueFromParameter": {"producerSubtask": src_task, "outputParameterKey": key}}
+                "valueFromParameter": {"producerSubtask": src_task, "outputParameterKey": key}
+            }
 
 
 def _component_input(name: str, chan: Chan) -> dict[str, Any]:
@@ -304,12 +314,16 @@ class Builder:
             t = declared[a.param].type
             if a.optional:
                 if wf is not self.doc.workflow:
-                    raise CompileError(f"{_at(wf.loc)}sub-workflow result {a.param!r} comes from a `when` branch; "
-                                       "Vertex cannot return a value that may not exist from a sub-workflow "
-                                       "(not supported yet)")
+                    raise CompileError(
+                        f"{_at(wf.loc)}sub-workflow result {a.param!r} comes from a `when` branch; "
+                        "Vertex cannot return a value that may not exist from a sub-workflow "
+                        "(not supported yet)"
+                    )
                 if is_artifact_type(t) or (t.kind == "optional" and is_artifact_type(t.args[0])):
-                    raise CompileError(f"{_at(wf.loc)}workflow result {a.param!r} is a file from a `when` branch; "
-                                       "Vertex cannot return a file that may not exist (not supported yet)")
+                    raise CompileError(
+                        f"{_at(wf.loc)}workflow result {a.param!r} is a file from a `when` branch; "
+                        "Vertex cannot return a file that may not exist (not supported yet)"
+                    )
                 # typed JSON of the value, null when its branch did not run
                 src = self.value_task(a.value, t, inner, wf.loc, optional=True)
             else:
@@ -328,7 +342,7 @@ class Builder:
         for name, spec in sorted(body.bindings.items()):
             _put_input(inputs, name, spec, body.inputs[name])
         self.components[key] = body.component()
-        handler = root.add_task(key[len("comp-"):], {"componentRef": {"name": key}, "inputs": inputs})
+        handler = root.add_task(key[len("comp-") :], {"componentRef": {"name": key}, "inputs": inputs})
         for name, chan in body.output_chans.items():
             root.export(name, handler, name, chan)
         self._on_failure_task(wf.on_failure, root, handler)
@@ -342,10 +356,12 @@ class Builder:
         for a in failure_args:
             plan[a.param] = {"failure": "status"}
         key = self.new_component(f"{of.task}-on-failure")
-        label = "exec-" + key[len("comp-"):]
+        label = "exec-" + key[len("comp-") :]
         comp = component(chans, {}, label)
         comp.setdefault("inputDefinitions", {}).setdefault("parameters", {})["status"] = {
-            "parameterType": "TASK_FINAL_STATUS", "isOptional": True}
+            "parameterType": "TASK_FINAL_STATUS",
+            "isOptional": True,
+        }
         self.components[key] = comp
         payload = task_payload(template, f"on_failure/{of.task}", self.doc.workflow.name, self.doc.digest, plan)
         payload["on_failure"] = True
@@ -360,7 +376,7 @@ class Builder:
         retry = retry_policy(template.retry)
         if retry:
             spec["retryPolicy"] = retry
-        root.add_task(key[len("comp-"):], spec)
+        root.add_task(key[len("comp-") :], spec)
 
     # ------------------------------------------------------------------ blocks
     def block(self, nodes: tuple[ir.Node, ...], dag: Dag) -> None:
@@ -405,8 +421,9 @@ class Builder:
             return follow_type(outs[b.path[0]], b.path[1:])
         return follow_type(outs[b.output], b.path)
 
-    def task_inputs(self, args: tuple[ir.Arg, ...], template: ir.TaskTemplate, dag: Dag,
-                    loc: ir.SourceLoc | None) -> tuple[dict[str, Any], dict[str, Chan], dict[str, Any]]:
+    def task_inputs(
+        self, args: tuple[ir.Arg, ...], template: ir.TaskTemplate, dag: Dag, loc: ir.SourceLoc | None
+    ) -> tuple[dict[str, Any], dict[str, Chan], dict[str, Any]]:
         """A task's ``inputs``, its input definitions and the plan its executor follows to rebuild
         each argument (select a path, assemble a NamedTuple) before running the task."""
         params = {p.name: p for p in template.inputs}
@@ -452,8 +469,7 @@ class Builder:
                 plan[a.param]["present"] = key
         return inputs, chans, plan
 
-    def value_source(self, b: ir.Binding, t: ir.TypeRef, dag: Dag, *, local: bool,
-                     loc: ir.SourceLoc | None) -> Source:
+    def value_source(self, b: ir.Binding, t: ir.TypeRef, dag: Dag, *, local: bool, loc: ir.SourceLoc | None) -> Source:
         """A source for ``b`` that needs no plan: the producer output itself, or a small value
         task that selects, assembles or passes the value (DAG outputs and loop items need one)."""
         r = self.ref(b)
@@ -463,18 +479,28 @@ class Builder:
         if r.source is not None and not r.path and not local:
             return r.source
         if is_artifact_type(t):
-            raise CompileError(f"{_at(loc)}a file here must come straight from the task that produced it "
-                               "on Vertex (no field selection, pass-through or constant)")
+            raise CompileError(
+                f"{_at(loc)}a file here must come straight from the task that produced it "
+                "on Vertex (no field selection, pass-through or constant)"
+            )
         return self.value_task(b, t, dag, loc)
 
-    def value_task(self, b: ir.Binding, t: ir.TypeRef, dag: Dag, loc: ir.SourceLoc | None, *,
-                   optional: bool = False) -> Source:
+    def value_task(
+        self, b: ir.Binding, t: ir.TypeRef, dag: Dag, loc: ir.SourceLoc | None, *, optional: bool = False
+    ) -> Source:
         n = self.count("value")
         node_id = f"value-{n}"
         key = self.new_component(node_id)
-        label = "exec-" + key[len("comp-"):]
-        fake = ir.TaskTemplate(name="value", module="", qualname="", code_digest="", inputs=(ir.Param("value", t),),
-                               outputs=(ir.Param("out", t),), returns=t)
+        label = "exec-" + key[len("comp-") :]
+        fake = ir.TaskTemplate(
+            name="value",
+            module="",
+            qualname="",
+            code_digest="",
+            inputs=(ir.Param("value", t),),
+            outputs=(ir.Param("out", t),),
+            returns=t,
+        )
         inputs, chans, plan = self.task_inputs((ir.Arg("value", b, optional),), fake, dag, loc)
         self.components[key] = component(chans, {"out": Chan(t)}, label)
         self.executors[label] = executor(self.image, "value", {"plan": plan["value"], "type": type_json(t)}, None)
@@ -488,7 +514,7 @@ class Builder:
         inputs, chans, plan = self.task_inputs(n.args, template, dag, n.loc)
         outs = output_chans(template.outputs)
         key = self.new_component(n.id)
-        label = "exec-" + key[len("comp-"):]
+        label = "exec-" + key[len("comp-") :]
         ran = n.id in self.lifted
         self.components[key] = component(chans, {**outs, RAN: Chan(BOOL)} if ran else outs, label)
         payload = task_payload(template, n.id, self.doc.workflow.name, self.doc.digest, plan)
@@ -514,11 +540,10 @@ class Builder:
         """A task writing constant parameter outputs (``--const``): the placeholders and presence
         flags of a branch that did not compute some value."""
         key = self.new_component(f"{base}-{self.count(base)}")
-        label = "exec-" + key[len("comp-"):]
+        label = "exec-" + key[len("comp-") :]
         self.components[key] = component({}, {k: c for k, (_, c) in values.items()}, label)
-        self.executors[label] = executor(self.image, "const", {"outputs": {k: v for k, (v, _) in values.items()}},
-                                         None)
-        return dag.add_task(key[len("comp-"):], {"componentRef": {"name": key}})
+        self.executors[label] = executor(self.image, "const", {"outputs": {k: v for k, (v, _) in values.items()}}, None)
+        return dag.add_task(key[len("comp-") :], {"componentRef": {"name": key}})
 
     def _nested_task(self, dag: Dag, child: Dag, base: str, extra: dict[str, Any]) -> str:
         inputs: dict[str, Any] = {}
@@ -581,9 +606,11 @@ class Builder:
         for node, output in pairs:
             t = types[(node, output)]
             if is_artifact_type(t):
-                raise CompileError(f"{_at(n.loc)}the file {output!r} of {node!r} is produced inside a `when` branch "
-                                   "and used outside it; Vertex cannot pass a file that may not exist "
-                                   "(not supported yet)")
+                raise CompileError(
+                    f"{_at(n.loc)}the file {output!r} of {node!r} is produced inside a `when` branch "
+                    "and used outside it; Vertex cannot pass a file that may not exist "
+                    "(not supported yet)"
+                )
             out.append((node, output, names.take(channel(node, output)), Chan(t, maybe=True)))
         for node in sorted({p[0] for p in pairs}):
             out.append((node, PRESENT, names.take(channel(node, "ran")), Chan(BOOL)))
@@ -649,8 +676,9 @@ class Builder:
             self.block(br.nodes, child)
             if escaping:
                 self._surface(child, escaping)
-            selectors.append(self._nested_task(group, child, f"condition-{m}",
-                                               {"triggerPolicy": {"condition": condition}}))
+            selectors.append(
+                self._nested_task(group, child, f"condition-{m}", {"triggerPolicy": {"condition": condition}})
+            )
         if not group.tasks:
             return
         for _, _, key, chan in escaping:

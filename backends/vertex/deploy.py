@@ -30,13 +30,16 @@ def add_deploy_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--service-account", help="service account the tasks run as")
     p.add_argument("--network", help="VPC network (projects/NUMBER/global/networks/NAME)")
     p.add_argument("--labels", metavar="K=V,...", help="job labels")
-    p.add_argument("--enable-caching", action=argparse.BooleanOptionalAction, default=None,
-                   help="override every task's cache setting")
+    p.add_argument(
+        "--enable-caching",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="override every task's cache setting",
+    )
     p.add_argument("--input", action="append", metavar="NAME=VALUE", help="a workflow input")
     p.add_argument("--inputs-file", metavar="FILE", help="a JSON object of inputs")
     p.add_argument("--display-name", help="job display name (default: the workflow name)")
-    p.add_argument("--run-once", action="store_true",
-                   help="submit one run even when the workflow has a schedule")
+    p.add_argument("--run-once", action="store_true", help="submit one run even when the workflow has a schedule")
 
 
 def parse_labels(text: str | None) -> dict[str, str]:
@@ -65,10 +68,20 @@ def check_parameters(doc: ir.WorkflowIR, values: Mapping[str, Any]) -> dict[str,
     return dict(values)
 
 
-def build_job(doc: ir.WorkflowIR, *, project: str, region: str, pipeline_root: str,
-              parameter_values: Mapping[str, Any] | None = None, enable_caching: bool | None = None,
-              labels: Mapping[str, str] | None = None, display_name: str | None = None,
-              image: str | None = None, credentials: Any = None, spec_dir: Path | None = None) -> Any:
+def build_job(
+    doc: ir.WorkflowIR,
+    *,
+    project: str,
+    region: str,
+    pipeline_root: str,
+    parameter_values: Mapping[str, Any] | None = None,
+    enable_caching: bool | None = None,
+    labels: Mapping[str, str] | None = None,
+    display_name: str | None = None,
+    image: str | None = None,
+    credentials: Any = None,
+    spec_dir: Path | None = None,
+) -> Any:
     """An ``aiplatform.PipelineJob`` for the workflow (built offline; nothing is sent)."""
     from google.cloud import aiplatform  # type: ignore[import-untyped,unused-ignore]
 
@@ -92,14 +105,25 @@ def build_job(doc: ir.WorkflowIR, *, project: str, region: str, pipeline_root: s
 
 def deploy_command(doc: ir.WorkflowIR, args: argparse.Namespace) -> int:
     values = parse_inputs(doc, args.input or [], args.inputs_file, local_files=False)
-    job = build_job(doc, project=args.project, region=args.region, pipeline_root=args.pipeline_root,
-                    parameter_values=values, enable_caching=args.enable_caching,
-                    labels=parse_labels(args.labels), display_name=args.display_name,
-                    image=getattr(args, "image", None))
+    job = build_job(
+        doc,
+        project=args.project,
+        region=args.region,
+        pipeline_root=args.pipeline_root,
+        parameter_values=values,
+        enable_caching=args.enable_caching,
+        labels=parse_labels(args.labels),
+        display_name=args.display_name,
+        image=getattr(args, "image", None),
+    )
     cron = doc.workflow.schedule
     if cron and not args.run_once:
-        schedule = job.create_schedule(cron=cron, display_name=args.display_name or f"{doc.workflow.name}-schedule",
-                                       service_account=args.service_account, network=args.network)
+        schedule = job.create_schedule(
+            cron=cron,
+            display_name=args.display_name or f"{doc.workflow.name}-schedule",
+            service_account=args.service_account,
+            network=args.network,
+        )
         print(schedule.resource_name)
         return 0
     job.submit(service_account=args.service_account, network=args.network)

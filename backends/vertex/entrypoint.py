@@ -29,7 +29,7 @@ GCS_MOUNT = "/gcs/"
 def local_path(uri: str) -> Path:
     """Where a ``gs://`` URI is readable inside a Vertex container (Cloud Storage FUSE)."""
     if uri.startswith("gs://"):
-        return Path(GCS_MOUNT + uri[len("gs://"):])
+        return Path(GCS_MOUNT + uri[len("gs://") :])
     return Path(uri.removeprefix("file://"))
 
 
@@ -82,10 +82,12 @@ def build_value(ei: dict[str, Any], plan: dict[str, Any], workflow: str = "", jo
     return _follow(value, plan.get("path", []))
 
 
-def build_inputs(ei: dict[str, Any], template: ir.TaskTemplate, plan: dict[str, Any],
-                 workflow: str, job: str) -> dict[str, Any]:
-    return {p.name: coerce(build_value(ei, plan[p.name], workflow, job), p.type)
-            for p in template.inputs if p.name in plan}
+def build_inputs(
+    ei: dict[str, Any], template: ir.TaskTemplate, plan: dict[str, Any], workflow: str, job: str
+) -> dict[str, Any]:
+    return {
+        p.name: coerce(build_value(ei, plan[p.name], workflow, job), p.type) for p in template.inputs if p.name in plan
+    }
 
 
 class _Store:
@@ -121,8 +123,9 @@ def _copy(src: Path, dest: Path) -> None:
         shutil.copyfile(src, dest)
 
 
-def write_outputs(ei: dict[str, Any], outputs: dict[str, Any], template: ir.TaskTemplate,
-                  extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def write_outputs(
+    ei: dict[str, Any], outputs: dict[str, Any], template: ir.TaskTemplate, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """``executor_output.json``: parameter values, and each output file copied to its artifact URI."""
     result: dict[str, Any] = {"parameterValues": dict(extra or {}), "artifacts": {}}
     out_arts = ei.get("outputs", {}).get("artifacts", {})
@@ -214,25 +217,55 @@ def run_task(args: argparse.Namespace, ei: dict[str, Any]) -> int:
     store = _Store(root / "typedflow" / "store")
     scratch = Path(tempfile.mkdtemp(prefix="tf-vertex-"))
     started = utcnow()
-    common = dict(doc_name=workflow, ir_digest=payload["ir_digest"], run_id=run_id,
-                  target="vertex", executor="vertex-container", template=template, node_id=node,
-                  attempt=attempt, inputs=inputs)
+    common = dict(
+        doc_name=workflow,
+        ir_digest=payload["ir_digest"],
+        run_id=run_id,
+        target="vertex",
+        executor="vertex-container",
+        template=template,
+        node_id=node,
+        attempt=attempt,
+        inputs=inputs,
+    )
     try:
-        outcome = execute(template, inputs, store=store, use_cache=False, scratch=scratch,
-                          context=(run_id, workflow, node, attempt, payload["ir_digest"], "vertex"))
+        outcome = execute(
+            template,
+            inputs,
+            store=store,
+            use_cache=False,
+            scratch=scratch,
+            context=(run_id, workflow, node, attempt, payload["ir_digest"], "vertex"),
+        )
     except TaskError as err:
-        write_record(root, task_record(**common, status="failed", outputs={}, started_at=started,
-                                            ended_at=utcnow(), cache_key=None,
-                                            error=f"{err.error_type}: {err.message}"[:2000]))
+        write_record(
+            root,
+            task_record(
+                **common,
+                status="failed",
+                outputs={},
+                started_at=started,
+                ended_at=utcnow(),
+                cache_key=None,
+                error=f"{err.error_type}: {err.message}"[:2000],
+            ),
+        )
         sys.stderr.write(err.traceback or f"{err.error_type}: {err.message}\n")
         return 1
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     written = write_outputs(ei, outcome.outputs, template, {payload["ran"]: True} if payload.get("ran") else None)
-    write_record(root, task_record(**common, status="succeeded",
-                                        outputs=handles_for_record(outcome.outputs, written),
-                                        started_at=outcome.started_at, ended_at=outcome.ended_at,
-                                        cache_key=outcome.cache_key))
+    write_record(
+        root,
+        task_record(
+            **common,
+            status="succeeded",
+            outputs=handles_for_record(outcome.outputs, written),
+            started_at=outcome.started_at,
+            ended_at=outcome.ended_at,
+            cache_key=outcome.cache_key,
+        ),
+    )
     return 0
 
 

@@ -15,14 +15,24 @@ from typedflow.canonical import canonical_json
 from typedflow.codec import converter as ir_converter
 
 STRING, INT, DOUBLE, BOOL, LIST, STRUCT = (
-    "STRING", "NUMBER_INTEGER", "NUMBER_DOUBLE", "BOOLEAN", "LIST", "STRUCT",
+    "STRING",
+    "NUMBER_INTEGER",
+    "NUMBER_DOUBLE",
+    "BOOLEAN",
+    "LIST",
+    "STRUCT",
 )
 TYPE_PREFIX = "typedflow:"
 """``description`` of a definition: this prefix, then the canonical JSON of the TypeRef."""
 
 _SCALARS = {
-    "bool": BOOL, "int": INT, "float": DOUBLE, "str": STRING, "bytes": STRING,
-    "datetime": STRING, "date": STRING,
+    "bool": BOOL,
+    "int": INT,
+    "float": DOUBLE,
+    "str": STRING,
+    "bytes": STRING,
+    "datetime": STRING,
+    "date": STRING,
 }
 
 
@@ -102,7 +112,7 @@ def describe(t: ir.TypeRef) -> str:
 def type_from_description(text: str) -> ir.TypeRef | None:
     if not text.startswith(TYPE_PREFIX):
         return None
-    return type_from_json(text[len(TYPE_PREFIX):])
+    return type_from_json(text[len(TYPE_PREFIX) :])
 
 
 def parameter_def(t: ir.TypeRef, *, optional: bool = False) -> dict[str, Any]:

@@ -15,8 +15,9 @@ from typing import Any
 
 from .typemap import type_from_description
 
-PARAMETER_TYPES = frozenset({"NUMBER_DOUBLE", "NUMBER_INTEGER", "STRING", "BOOLEAN", "LIST", "STRUCT",
-                             "TASK_FINAL_STATUS", "TASK_CONFIG"})
+PARAMETER_TYPES = frozenset(
+    {"NUMBER_DOUBLE", "NUMBER_INTEGER", "STRING", "BOOLEAN", "LIST", "STRUCT", "TASK_FINAL_STATUS", "TASK_CONFIG"}
+)
 _CEL_PARAM = re.compile(r"inputs\.parameter_values\['([^']+)'\]")
 _PLACEHOLDER = re.compile(r"\{\{\$\.(inputs|outputs)\.(parameters|artifacts)\['([^']+)'\]")
 _WIDENS = {("NUMBER_INTEGER", "NUMBER_DOUBLE")}
@@ -40,9 +41,12 @@ class _Checker:
         self.comps: dict[str, Any] = spec.get("components") or {}
         self.execs: dict[str, Any] = (spec.get("deploymentSpec") or {}).get("executors") or {}
         self.problems: list[str] = []
-        self.loops = {(t.get("componentRef") or {}).get("name")
-                      for _, c in _dags(spec) for t in (c["dag"].get("tasks") or {}).values()
-                      if "parameterIterator" in t or "artifactIterator" in t}
+        self.loops = {
+            (t.get("componentRef") or {}).get("name")
+            for _, c in _dags(spec)
+            for t in (c["dag"].get("tasks") or {}).values()
+            if "parameterIterator" in t or "artifactIterator" in t
+        }
 
     def err(self, where: str, what: str) -> None:
         self.problems.append(f"{where}: {what}")
@@ -142,8 +146,16 @@ class _Checker:
         self.outputs(cname, comp, tasks)
         self.acyclic(cname, edges)
 
-    def task_inputs(self, where: str, cname: str, comp: dict[str, Any], tasks: dict[str, Any],
-                    t: dict[str, Any], target: dict[str, Any], edges: set[str]) -> set[str]:
+    def task_inputs(
+        self,
+        where: str,
+        cname: str,
+        comp: dict[str, Any],
+        tasks: dict[str, Any],
+        t: dict[str, Any],
+        target: dict[str, Any],
+        edges: set[str],
+    ) -> set[str]:
         provided: set[str] = set()
         want_p = _defs(target, "inputDefinitions", "parameters")
         want_a = _defs(target, "inputDefinitions", "artifacts")
@@ -164,8 +176,9 @@ class _Checker:
                     self.agree(at, have_p[s], dst)
             elif "taskOutputParameter" in src:
                 ref = src["taskOutputParameter"]
-                out = self.producer_output(at, tasks, ref.get("producerTask"), ref.get("outputParameterKey"),
-                                           "parameters")
+                out = self.producer_output(
+                    at, tasks, ref.get("producerTask"), ref.get("outputParameterKey"), "parameters"
+                )
                 edges.add(str(ref.get("producerTask")))
                 if out is not None:
                     self.agree(at, out, dst)
@@ -190,8 +203,9 @@ class _Checker:
                     self.agree_artifacts(at, have_a[s], want_a[k])
             elif "taskOutputArtifact" in src:
                 ref = src["taskOutputArtifact"]
-                out = self.producer_output(at, tasks, ref.get("producerTask"), ref.get("outputArtifactKey"),
-                                           "artifacts")
+                out = self.producer_output(
+                    at, tasks, ref.get("producerTask"), ref.get("outputArtifactKey"), "artifacts"
+                )
                 edges.add(str(ref.get("producerTask")))
                 if out is not None:
                     self.agree_artifacts(at, out, want_a[k])
@@ -199,8 +213,9 @@ class _Checker:
                 self.err(at, "no artifact source")
         return provided
 
-    def producer_output(self, at: str, tasks: dict[str, Any], producer: str | None, key: str | None,
-                        kind: str) -> dict[str, Any] | None:
+    def producer_output(
+        self, at: str, tasks: dict[str, Any], producer: str | None, key: str | None, kind: str
+    ) -> dict[str, Any] | None:
         if producer is None or producer not in tasks:
             self.err(at, f"producer task {producer!r} is not in this DAG")
             return None
@@ -240,13 +255,17 @@ class _Checker:
             at = f"{cname}.dag.outputs.{k}"
             if k not in declared_p:
                 self.err(at, "not declared in outputDefinitions")
-            selectors = ([sel["valueFromParameter"]] if "valueFromParameter" in sel else
-                         (sel.get("valueFromOneof") or {}).get("parameterSelectors") or [])
+            selectors = (
+                [sel["valueFromParameter"]]
+                if "valueFromParameter" in sel
+                else (sel.get("valueFromOneof") or {}).get("parameterSelectors") or []
+            )
             if "valueFromOneof" in sel:
                 self.oneof(at, tasks, selectors)
             for s in selectors:
-                out = self.producer_output(at, tasks, s.get("producerSubtask"), s.get("outputParameterKey"),
-                                           "parameters")
+                out = self.producer_output(
+                    at, tasks, s.get("producerSubtask"), s.get("outputParameterKey"), "parameters"
+                )
                 if out is not None and k in declared_p:
                     if cname in self.loops:
                         self.collected(at, out, declared_p[k])

@@ -75,7 +75,8 @@ class PeerEnv:
         with open(pip_log, "w") as fh:
             proc = subprocess.run(
                 [str(self.python), "-m", "pip", "install", "--disable-pip-version-check", *self.requirements],
-                stdout=fh, stderr=subprocess.STDOUT,
+                stdout=fh,
+                stderr=subprocess.STDOUT,
             )
         if proc.returncode != 0:
             tail = "\n".join(pip_log.read_text(errors="replace").splitlines()[-15:])
@@ -86,18 +87,21 @@ class PeerEnv:
         return self.python
 
     def versions(self, *dists: str) -> dict[str, str]:
-        code = ("import importlib.metadata as m, json, sys\n"
-                "out = {}\n"
-                "for d in sys.argv[1:]:\n"
-                "    try: out[d] = m.version(d)\n"
-                "    except Exception: out[d] = 'missing'\n"
-                "print(json.dumps(out))")
+        code = (
+            "import importlib.metadata as m, json, sys\n"
+            "out = {}\n"
+            "for d in sys.argv[1:]:\n"
+            "    try: out[d] = m.version(d)\n"
+            "    except Exception: out[d] = 'missing'\n"
+            "print(json.dumps(out))"
+        )
         res = subprocess.run([str(self.python), "-c", code, *dists], capture_output=True, text=True, check=True)
         return json.loads(res.stdout)  # type: ignore[no-any-return]
 
 
-def run_peer(python: Path, script: str, args: Sequence[str], *, timeout: float,
-             env: dict[str, str] | None = None) -> dict[str, Any]:
+def run_peer(
+    python: Path, script: str, args: Sequence[str], *, timeout: float, env: dict[str, str] | None = None
+) -> dict[str, Any]:
     """Run ``benchmarks/peers/<script>`` in a peer venv; it writes its results to ``--out``."""
     with tempfile.TemporaryDirectory(prefix="tf-peer-") as tmp:
         out = Path(tmp) / "result.json"
@@ -211,8 +215,10 @@ def wait_quiet(max_wait: float) -> float | None:
     warned = False
     while busy is not None and busy >= QUIET and time.monotonic() < deadline:
         if not warned:
-            log(f"[bench] other processes are using {busy:.0%} of the CPU; waiting up to {max_wait:.0f} s "
-                "for a quieter machine (--wait-quiet 0 to skip)")
+            log(
+                f"[bench] other processes are using {busy:.0%} of the CPU; waiting up to {max_wait:.0f} s "
+                "for a quieter machine (--wait-quiet 0 to skip)"
+            )
             warned = True
         busy = cpu_busy(2.0)
     return busy
@@ -239,11 +245,14 @@ def load_note(before: float | None, during: float | None) -> str:
     vals = [v for v in (before, during) if v is not None]
     if not vals or max(vals) < QUIET:
         return ""
+
     def fmt(v: float | None) -> str:
         return "?" if v is None else f"{v:.0%}"
 
-    return (f"**Caution:** other processes used {fmt(before)} of the CPU just before this run and "
-            f"{fmt(during)} during it; absolute numbers are inflated and ratios less reliable.")
+    return (
+        f"**Caution:** other processes used {fmt(before)} of the CPU just before this run and "
+        f"{fmt(during)} during it; absolute numbers are inflated and ratios less reliable."
+    )
 
 
 def machine_info(store_root: str | None = None) -> dict[str, Any]:
@@ -266,9 +275,13 @@ def machine_info(store_root: str | None = None) -> dict[str, Any]:
 
 
 def machine_line(info: dict[str, Any]) -> str:
-    parts = [f"{info['cpu']}, {info['cores']} cores, {info['memory_gib']} GiB", info["os"],
-             f"Python {info['python']}", f"typedflow {info['typedflow']} @ {info['commit']}"
-             + (" (+local changes)" if info.get("worktree_dirty") else "")]
+    parts = [
+        f"{info['cpu']}, {info['cores']} cores, {info['memory_gib']} GiB",
+        info["os"],
+        f"Python {info['python']}",
+        f"typedflow {info['typedflow']} @ {info['commit']}"
+        + (" (+local changes)" if info.get("worktree_dirty") else ""),
+    ]
     if "store_fs" in info:
         parts.append(f"store on {info['store_fs']}")
     return "; ".join(parts)

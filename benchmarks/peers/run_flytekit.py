@@ -28,7 +28,7 @@ import tempfile
 import time
 from typing import Any
 
-SOURCE = '''
+SOURCE = """
 from flytekit import dynamic, map_task, task, workflow
 
 
@@ -97,7 +97,7 @@ def loop(xs: list[int]) -> list[int]:
 @workflow
 def dyn(xs: list[int]) -> list[int]:
     return loop(xs=xs)
-'''
+"""
 
 
 def timed(fn: Any, reps: int, before: Any = None) -> dict[str, Any]:

@@ -54,8 +54,7 @@ def main() -> None:
             samples.append(time.perf_counter() - t0)
         return {"best": min(samples), "median": statistics.median(samples), "samples": samples}
 
-    res: dict[str, Any] = {"version": prefect.__version__, "chain_n": args.chain, "items": args.items,
-                           "results": {}}
+    res: dict[str, Any] = {"version": prefect.__version__, "chain_n": args.chain, "items": args.items, "results": {}}
     t0 = time.perf_counter()
     chain(2)
     res["startup_s"] = time.perf_counter() - t0

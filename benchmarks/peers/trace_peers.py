@@ -49,9 +49,19 @@ def _fanin_body(leaf_call: str, add: Callable[[str, str], str], leaves: int) -> 
 def gen_flytekit(shape: str, n: int) -> str:
     lines = ["from flytekit import task, workflow", ""]
     if shape == "chain":
-        lines += ["@task", "def inc(x: int) -> int:", "    return x + 1", "",
-                  "@workflow", "def wf(x: int) -> int:", "    v = x", f"    for _ in range({n}):",
-                  "        v = inc(x=v)", "    return v", ""]
+        lines += [
+            "@task",
+            "def inc(x: int) -> int:",
+            "    return x + 1",
+            "",
+            "@workflow",
+            "def wf(x: int) -> int:",
+            "    v = x",
+            f"    for _ in range({n}):",
+            "        v = inc(x=v)",
+            "    return v",
+            "",
+        ]
     elif shape == "chain-distinct":
         for i in range(n):
             lines += ["@task", f"def t{i}(x: int) -> int:", f"    return x + {i}", ""]
@@ -59,9 +69,18 @@ def gen_flytekit(shape: str, n: int) -> str:
         lines += [f"    v = t{i}(x=v)" for i in range(n)]
         lines += ["    return v", ""]
     else:
-        lines += ["@task", "def leaf(x: int, i: int) -> int:", "    return x + i", "",
-                  "@task", "def add(a: int, b: int) -> int:", "    return a + b", "",
-                  "@workflow", "def wf(x: int) -> int:"]
+        lines += [
+            "@task",
+            "def leaf(x: int, i: int) -> int:",
+            "    return x + i",
+            "",
+            "@task",
+            "def add(a: int, b: int) -> int:",
+            "    return a + b",
+            "",
+            "@workflow",
+            "def wf(x: int) -> int:",
+        ]
         lines += _fanin_body("leaf(x=x, i=i)", lambda a, b: f"add(a={a}, b={b})", (n + 1) // 2)
         lines += [""]
     return "\n".join(lines)
@@ -71,9 +90,19 @@ def gen_kfp(shape: str, n: int) -> str:
     comp = "@dsl.component(base_image='python:3.11')"
     lines = ["from kfp import dsl", ""]
     if shape == "chain":
-        lines += [comp, "def inc(x: int) -> int:", "    return x + 1", "",
-                  "@dsl.pipeline(name='chain')", "def wf(x: int) -> int:", "    v = x", f"    for _ in range({n}):",
-                  "        v = inc(x=v).output", "    return v", ""]
+        lines += [
+            comp,
+            "def inc(x: int) -> int:",
+            "    return x + 1",
+            "",
+            "@dsl.pipeline(name='chain')",
+            "def wf(x: int) -> int:",
+            "    v = x",
+            f"    for _ in range({n}):",
+            "        v = inc(x=v).output",
+            "    return v",
+            "",
+        ]
     elif shape == "chain-distinct":
         for i in range(n):
             lines += [comp, f"def t{i}(x: int) -> int:", f"    return x + {i}", ""]
@@ -81,11 +110,19 @@ def gen_kfp(shape: str, n: int) -> str:
         lines += [f"    v = t{i}(x=v).output" for i in range(n)]
         lines += ["    return v", ""]
     else:
-        lines += [comp, "def leaf(x: int, i: int) -> int:", "    return x + i", "",
-                  comp, "def add(a: int, b: int) -> int:", "    return a + b", "",
-                  "@dsl.pipeline(name='fanin')", "def wf(x: int) -> int:"]
-        lines += _fanin_body("leaf(x=x, i=i).output", lambda a, b: f"add(a={a}, b={b}).output",
-                             (n + 1) // 2)
+        lines += [
+            comp,
+            "def leaf(x: int, i: int) -> int:",
+            "    return x + i",
+            "",
+            comp,
+            "def add(a: int, b: int) -> int:",
+            "    return a + b",
+            "",
+            "@dsl.pipeline(name='fanin')",
+            "def wf(x: int) -> int:",
+        ]
+        lines += _fanin_body("leaf(x=x, i=i).output", lambda a, b: f"add(a={a}, b={b}).output", (n + 1) // 2)
         lines += [""]
     return "\n".join(lines)
 
@@ -200,8 +237,13 @@ def bench(peer: Any, shape: str, n: int, reps: int, warmup_n: int, tmp: str) -> 
         r["total"] = r["define"] + r["serialize"]
     best = min(runs, key=lambda r: r["total"])
     return {
-        "peer": peer.name, "shape": shape, "n": n, "nodes": node_count(shape, n), "reps": reps,
-        "best": best, "median_total": statistics.median(r["total"] for r in runs),
+        "peer": peer.name,
+        "shape": shape,
+        "n": n,
+        "nodes": node_count(shape, n),
+        "reps": reps,
+        "best": best,
+        "median_total": statistics.median(r["total"] for r in runs),
         "median_define": statistics.median(r["define"] for r in runs),
         "samples_total": [r["total"] for r in runs],
     }

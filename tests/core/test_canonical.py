@@ -33,7 +33,7 @@ def test_canonical_json_is_the_sorted_ascii_encoding(value: object) -> None:
 def test_scalars_and_their_digests() -> None:
     assert canonical_json(True) == "true" and canonical_json(1) == "1"  # bool is not an int here
     assert canonical_json(10**40) == str(10**40)
-    assert canonical_json("é\n\"") == '"\\u00e9\\n\\""'
+    assert canonical_json('é\n"') == '"\\u00e9\\n\\""'
     assert digest(5) != digest("5") != digest(5.0)
 
 

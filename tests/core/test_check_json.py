@@ -7,8 +7,13 @@ from hypothesis import strategies as st
 
 from typedflow.types import check_json, type_ref
 
-_anything = st.none() | st.booleans() | st.integers(min_value=-(2**60), max_value=2**60) | st.floats(
-    allow_nan=True, allow_infinity=True) | st.text(max_size=3)
+_anything = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**60), max_value=2**60)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=3)
+)
 
 
 def test_the_first_bad_element_is_named_by_its_place() -> None:
@@ -24,6 +29,8 @@ def test_the_first_bad_element_is_named_by_its_place() -> None:
 @given(st.sampled_from([int, float, str, bool]), st.lists(_anything, max_size=8))
 def test_a_list_is_checked_as_its_elements_are(element: type, values: list[object]) -> None:
     t = type_ref(list[element])  # type: ignore[valid-type]
-    first_bad = next((check_json(v, t.args[0], f"value[{i}]") for i, v in enumerate(values)
-                      if check_json(v, t.args[0]) is not None), None)
+    first_bad = next(
+        (check_json(v, t.args[0], f"value[{i}]") for i, v in enumerate(values) if check_json(v, t.args[0]) is not None),
+        None,
+    )
     assert check_json(values, t) == first_bad

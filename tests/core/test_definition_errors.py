@@ -69,44 +69,64 @@ def check(tmp_path: Path, body: str, *fragments: str) -> str:
 
 
 def test_producer_type_not_assignable(tmp_path: Path) -> None:
-    msg = check(tmp_path, """
+    msg = check(
+        tmp_path,
+        """
 @workflow
 def wf(source: str) -> None:
     data = ingest(source=source)
     m = evaluate(model=train(data=data, lr=0.1), data=data)
     train(data=m.accuracy, lr=0.1)  # E: arg-type
-""", 'Argument "data" to task "train" has incompatible type "float"', 'expected "TypedFile[CSV]"')
+""",
+        'Argument "data" to task "train" has incompatible type "float"',
+        'expected "TypedFile[CSV]"',
+    )
     assert ".py:" in msg
 
 
 def test_format_mismatch_and_subclass_format(tmp_path: Path) -> None:
-    check(tmp_path, """
+    check(
+        tmp_path,
+        """
 @workflow
 def wf(source: str) -> int:
     train(data=ingest_special(source=source), lr=0.1)
     count(data=ingest_pq(source=source))
     return count(data=ingest_pq(source=source)) if False else name_of(n=1)  # E: return-value
-""")
-    check(tmp_path, """
+""",
+    )
+    check(
+        tmp_path,
+        """
 @workflow
 def wf(source: str) -> None:
     train(data=ingest_pq(source=source), lr=0.1)  # E: arg-type
-""", '"TypedFile[Parquet]"', 'expected "TypedFile[CSV]"')
+""",
+        '"TypedFile[Parquet]"',
+        'expected "TypedFile[CSV]"',
+    )
 
 
 def test_missing_and_unknown_arguments(tmp_path: Path) -> None:
-    check(tmp_path, """
+    check(
+        tmp_path,
+        """
 @workflow
 def wf(source: str) -> None:
     data = ingest(source=source)
     train(data=data)  # E: call-arg
     train(data=data, lr=0.1, momentum=0.9)  # E: call-arg
     ingest()  # E: call-arg
-""", 'Missing positional argument "lr"', 'Unexpected keyword argument "momentum"')
+""",
+        'Missing positional argument "lr"',
+        'Unexpected keyword argument "momentum"',
+    )
 
 
 def test_scalar_and_container_rules(tmp_path: Path) -> None:
-    check(tmp_path, """
+    check(
+        tmp_path,
+        """
 @workflow
 def wf(n: int, s: str) -> None:
     name_of(n=s)  # E: arg-type
@@ -115,11 +135,17 @@ def wf(n: int, s: str) -> None:
     name_of(n="3")  # E: arg-type
     plain(x=maybe(x=None))
     plain(x=True)
-""", 'expected "int"', '"list[int]"', 'expected "list[str]"')
+""",
+        'expected "int"',
+        '"list[int]"',
+        'expected "list[str]"',
+    )
 
 
 def test_optional_is_not_the_plain_type(tmp_path: Path) -> None:
-    check(tmp_path, """
+    check(
+        tmp_path,
+        """
 @task
 def opt() -> Optional[float]: ...
 
@@ -128,30 +154,44 @@ def wf() -> None:
     plain(x=opt())  # E: arg-type
     maybe(x=opt())
     maybe(x=plain(x=1.0))
-""", '"float | None"', 'expected "float"')
+""",
+        '"float | None"',
+        'expected "float"',
+    )
 
 
 def test_attribute_without_field(tmp_path: Path) -> None:
-    check(tmp_path, """
+    check(
+        tmp_path,
+        """
 @workflow
 def wf(source: str) -> None:
     data = ingest(source=source)
     m = evaluate(model=train(data=data, lr=0.1), data=data)
     plain(x=m.precision)  # E: attr-defined
-""", 'has no attribute "precision"')
+""",
+        'has no attribute "precision"',
+    )
 
 
 def test_return_value_checked_at_return_line(tmp_path: Path) -> None:
-    check(tmp_path, """
+    check(
+        tmp_path,
+        """
 @workflow
 def wf(n: int) -> list[str]:
     x = ints()
     return x  # E: return-value
-""", 'Incompatible return value type (got "list[int]"', 'expected "list[str]"')
+""",
+        'Incompatible return value type (got "list[int]"',
+        'expected "list[str]"',
+    )
 
 
 def test_python_control_flow_on_outputs(tmp_path: Path) -> None:
-    check(tmp_path, """
+    check(
+        tmp_path,
+        """
 @workflow
 def wf(source: str) -> None:
     data = ingest(source=source)
@@ -166,22 +206,33 @@ def wf(source: str) -> None:
     t = f"{m.f1}"  # E: typedflow-format
     while plain(x=1.0):  # E: typedflow-truthiness
         break
-""", "use `with when(cond):`", "map_over", "inside a @task")
+""",
+        "use `with when(cond):`",
+        "map_over",
+        "inside a @task",
+    )
 
 
 def test_constants_typed_json_cannot_carry_exactly(tmp_path: Path) -> None:
-    check(tmp_path, """
+    check(
+        tmp_path,
+        """
 @workflow
 def wf() -> float:
     a = name_of(n=2**60)  # E: arg-type
     b = strs(xs=["a", "b"])
     return maybe(x=float("inf"))  # E: arg-type
-""", 'Argument "n" to task "name_of": int 1152921504606846976 is beyond ±(2**53 - 1)', "pass it as a str",
-          'Argument "x" to task "maybe": expected a finite float, got inf')
+""",
+        'Argument "n" to task "name_of": int 1152921504606846976 is beyond ±(2**53 - 1)',
+        "pass it as a str",
+        'Argument "x" to task "maybe": expected a finite float, got inf',
+    )
 
 
 def test_misuse_names_what_the_value_is(tmp_path: Path) -> None:
-    check(tmp_path, """
+    check(
+        tmp_path,
+        """
 @workflow
 def wf(source: str, xs: list[int]) -> list[str]:
     for x in xs:  # E: typedflow-iteration
@@ -189,13 +240,18 @@ def wf(source: str, xs: list[int]) -> list[str]:
     t = f"{source}"  # E: typedflow-format
     u = len(ints())  # E: typedflow-len
     return map_over(lambda v: name_of(n=v + 1), xs)  # E: typedflow-arithmetic
-""", 'iterating over workflow input "xs" (list[int]) inside a workflow',
-          'string formatting of workflow input "source" (str)', "len() of task output ints() (list[int])",
-          "arithmetic on map_over item (int)")
+""",
+        'iterating over workflow input "xs" (list[int]) inside a workflow',
+        'string formatting of workflow input "source" (str)',
+        "len() of task output ints() (list[int])",
+        "arithmetic on map_over item (int)",
+    )
 
 
 def test_branch_output_outside_branch(tmp_path: Path) -> None:
-    check(tmp_path, """
+    check(
+        tmp_path,
+        """
 @workflow
 def wf(source: str) -> Optional[float]:
     data = ingest(source=source)
@@ -208,11 +264,15 @@ def wf(source: str) -> Optional[float]:
     maybe(x=good)
     plain(x=bad)  # E: arg-type
     return good
-""", "comes from a `when` branch")
+""",
+        "comes from a `when` branch",
+    )
 
 
 def test_map_over_types_and_scope(tmp_path: Path) -> None:
-    check(tmp_path, """
+    check(
+        tmp_path,
+        """
 @workflow
 def wf(source: str, lrs: list[float], names: list[str]) -> list[Metrics]:
     data = ingest(source=source)
@@ -223,11 +283,14 @@ def wf(source: str, lrs: list[float], names: list[str]) -> list[Metrics]:
     plain(x=inner[0])  # E: typedflow-map-scope
     map_over(lambda lr: plain(x=lr), ms)  # E: arg-type
     return ms
-""")
+""",
+    )
 
 
 def test_unannotated_and_unsupported(tmp_path: Path) -> None:
-    src = HEADER + """
+    src = (
+        HEADER
+        + """
 @task
 def untyped(x, y: int) -> int: ...  # E: typedflow-untyped
 
@@ -250,6 +313,7 @@ def wf(n: int) -> None:
     setty(x={1})  # E: typedflow-untyped
     weird(x=n)  # E: typedflow-untyped
 """
+    )
     with pytest.raises(WorkflowDefinitionError) as info:
         import_source(tmp_path, src)
     got = {(p.loc.line, p.code) for p in info.value.problems}
@@ -261,7 +325,9 @@ def wf(n: int) -> None:
 
 
 def test_duplicate_task_names(tmp_path: Path) -> None:
-    check(tmp_path, """
+    check(
+        tmp_path,
+        """
 @task(name="step")
 def a(x: int) -> int: ...
 
@@ -272,11 +338,15 @@ def b(x: int) -> int: ...
 def wf(n: int) -> int:
     y = a(x=n)
     return b(x=y)  # E: typedflow-duplicate-name
-""", 'Two different tasks are named "step"')
+""",
+        'Two different tasks are named "step"',
+    )
 
 
 def test_all_errors_reported_at_once(tmp_path: Path) -> None:
-    expected, got, message = problems_of(tmp_path, """
+    expected, got, message = problems_of(
+        tmp_path,
+        """
 @workflow
 def wf(source: str) -> None:
     data = ingest(source=source)
@@ -284,13 +354,16 @@ def wf(source: str) -> None:
     name_of(n=source)  # E: arg-type
     if plain(x=1.0):  # E: typedflow-truthiness
         pass
-""")
+""",
+    )
     assert got == expected
     assert "has 3 errors" in message
 
 
 def test_conditions_and_otherwise_placement(tmp_path: Path) -> None:
-    check(tmp_path, """
+    check(
+        tmp_path,
+        """
 @workflow
 def wf(n: int, s: str) -> None:
     with when(name_of(n=n) > 3):  # E: typedflow-condition
@@ -304,11 +377,14 @@ def wf(n: int, s: str) -> None:
         pass
     with when((plain(x=1.0) > 0.5) & ~(name_of(n=n) == s)):
         pass
-""")
+""",
+    )
 
 
 def test_subworkflow_arguments_checked(tmp_path: Path) -> None:
-    check(tmp_path, """
+    check(
+        tmp_path,
+        """
 @workflow
 def inner(k: int) -> str:
     return name_of(n=k)
@@ -317,11 +393,15 @@ def inner(k: int) -> str:
 def outer(s: str) -> str:
     inner(k=s)  # E: arg-type
     return inner(k=3)
-""", 'Argument "k" to workflow "inner"')
+""",
+        'Argument "k" to workflow "inner"',
+    )
 
 
 def test_on_failure_and_schedule(tmp_path: Path) -> None:
-    check(tmp_path, """
+    check(
+        tmp_path,
+        """
 @task
 def notify(failure: Failure, channel: str) -> None: ...
 
@@ -335,33 +415,46 @@ def good(channel: str) -> None:
 @workflow(on_failure=bad_notify, schedule="every day")  # E: typedflow-on-failure, typedflow-schedule
 def bad(channel: str) -> None:
     plain(x=1.0)
-""")
+""",
+    )
 
 
 def test_workflow_body_exception_is_reported(tmp_path: Path) -> None:
-    check(tmp_path, """
+    check(
+        tmp_path,
+        """
 @workflow
 def wf(n: int) -> None:
     plain(x=1.0)
     raise ValueError("boom")  # E: typedflow-trace
-""", "ValueError: boom")
+""",
+        "ValueError: boom",
+    )
 
 
 def test_recursive_workflow_is_named_as_such(tmp_path: Path) -> None:
-    check(tmp_path, """
+    check(
+        tmp_path,
+        """
 @workflow
 def countdown(n: int) -> int:
     return countdown(n=n)  # E: typedflow-trace
-""", "workflow 'countdown' calls itself", "recursion is not supported")
+""",
+        "workflow 'countdown' calls itself",
+        "recursion is not supported",
+    )
 
 
 def test_tasks_run_plain_outside_workflows(tmp_path: Path) -> None:
-    mod = import_source(tmp_path, """
+    mod = import_source(
+        tmp_path,
+        """
 from typedflow import task, when
 @task
 def double(x: int) -> int:
     return 2 * x
-""")
+""",
+    )
     assert mod.double(x=4) == 8
     assert mod.double(5) == 10
     from typedflow import when
@@ -371,7 +464,9 @@ def double(x: int) -> int:
 
 
 def test_correct_issue_example_traces(tmp_path: Path) -> None:
-    mod = import_source(tmp_path, """
+    mod = import_source(
+        tmp_path,
+        """
 from typing import NamedTuple
 from typedflow import task, workflow, TypedFile, TypedDirectory, Resources, Retry, when, otherwise, map_over
 from typedflow.formats import CSV, Format
@@ -404,7 +499,8 @@ def training(source: str, lrs: list[float]) -> list[Metrics]:
     with when(m.accuracy >= 0.85):
         register(model=best, accuracy=m.accuracy)
     return results
-""")
+""",
+    )
     doc = mod.training.ir
     kinds = [n.kind for n in doc.workflow.nodes]
     assert kinds == ["task", "map", "task", "task", "conditional"]

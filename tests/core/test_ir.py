@@ -75,10 +75,14 @@ def test_canonical_floats_and_no_whitespace(pipeline) -> None:  # type: ignore[n
 
 def test_deterministic_across_processes(tmp_path: Path) -> None:
     (tmp_path / "det_mod.py").write_text(PIPELINE)
-    code = (f"import sys; sys.path.insert(0, {str(tmp_path)!r}); import det_mod; "
-            "from typedflow.codec import dumps; sys.stdout.write(dumps(det_mod.main.ir))")
-    outs = [subprocess.run([sys.executable, "-c", code], capture_output=True, check=True, cwd=tmp_path).stdout
-            for _ in range(2)]
+    code = (
+        f"import sys; sys.path.insert(0, {str(tmp_path)!r}); import det_mod; "
+        "from typedflow.codec import dumps; sys.stdout.write(dumps(det_mod.main.ir))"
+    )
+    outs = [
+        subprocess.run([sys.executable, "-c", code], capture_output=True, check=True, cwd=tmp_path).stdout
+        for _ in range(2)
+    ]
     assert outs[0] == outs[1] and len(outs[0]) > 1000
 
 
@@ -170,13 +174,17 @@ def test_compiled_output_does_not_depend_on_the_working_directory(tmp_path: Path
     elsewhere.mkdir()
 
     def tf(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "typedflow", *args], cwd=cwd, capture_output=True, text=True,
-                              check=False)
+        return subprocess.run(
+            [sys.executable, "-m", "typedflow", *args], cwd=cwd, capture_output=True, text=True, check=False
+        )
 
     for target in ("ir", "stepfunctions", "vertex"):
         outs = []
-        for cwd, spec in ((pkg, "pipe.py:main"), (pkg.parent, "flows/pipe.py:main"),
-                          (elsewhere, f"{pkg / 'pipe.py'}:main")):
+        for cwd, spec in (
+            (pkg, "pipe.py:main"),
+            (pkg.parent, "flows/pipe.py:main"),
+            (elsewhere, f"{pkg / 'pipe.py'}:main"),
+        ):
             done = tf(cwd, "compile", spec, "--target", target)
             assert done.returncode == 0, done.stderr
             outs.append(done.stdout)

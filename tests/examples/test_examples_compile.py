@@ -15,8 +15,7 @@ from typedflow.codec import loads
 from typedflow.loader import load_workflow
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-SPECS = ["train_tabular.py:train_tabular", "sweep.py:sweep", "finetune_data.py:finetune_data",
-         "nightly.py:nightly"]
+SPECS = ["train_tabular.py:train_tabular", "sweep.py:sweep", "finetune_data.py:finetune_data", "nightly.py:nightly"]
 TARGETS = sorted(available())
 
 

@@ -55,9 +55,23 @@ def test_train_tabular_trains_gates_and_registers(tmp_path: Path) -> None:
     assert all(d.startswith("sha256:") for d in lineage["code_digests"].values())
     assert len((registry / "breast_cancer" / "index.jsonl").read_text().splitlines()) == 1
     # the registered model file traces back to the data, code and parameters that produced it
-    out = subprocess.run([sys.executable, "-m", "typedflow", "lineage", "trace", str(entry / "model" / "weights.json"),
-                          "--format", "json", "--log", str(tmp_path / "store" / "lineage" / "log.jsonl")],
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "typedflow",
+            "lineage",
+            "trace",
+            str(entry / "model" / "weights.json"),
+            "--format",
+            "json",
+            "--log",
+            str(tmp_path / "store" / "lineage" / "log.jsonl"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     tasks = set(re.findall(r'"task": "(\w+)"', out.stdout))
     assert {"train", "split", "validate", "ingest"} <= tasks, out.stdout[:2000]
@@ -65,8 +79,7 @@ def test_train_tabular_trains_gates_and_registers(tmp_path: Path) -> None:
 
 def test_train_tabular_gate_closed_registers_nothing(tmp_path: Path) -> None:
     registry = tmp_path / "registry"
-    result = run("train_tabular.py:train_tabular", tmp_path, registry=str(registry), min_accuracy=1.01,
-                 dataset="wine")
+    result = run("train_tabular.py:train_tabular", tmp_path, registry=str(registry), min_accuracy=1.01, dataset="wine")
     assert result.ok
     assert result.value.metrics.accuracy < 1.01
     assert by_key(result)["register"].status == "skipped"
@@ -94,8 +107,12 @@ def test_validate_lists_every_problem(tmp_path: Path) -> None:
     with pytest.raises(mod.DataValidationError) as err:
         mod.validate(mod.TypedFile.from_path(bad), min_rows=10)
     msg = str(err.value)
-    for part in ("schema: expected feature columns then 'target'", "rows: 2 rows", "nulls: 1 empty",
-                 "class balance: need at least 2 classes"):
+    for part in (
+        "schema: expected feature columns then 'target'",
+        "rows: 2 rows",
+        "nulls: 1 empty",
+        "class balance: need at least 2 classes",
+    ):
         assert part in msg
 
 
@@ -106,7 +123,12 @@ def test_readme_command_prints_one_json_document(tmp_path: Path) -> None:
     store = tmp_path / "store"
     proc = subprocess.run(
         [sys.executable, "-m", "typedflow", "run", "examples/train_tabular.py:train_tabular", "--store", str(store)],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)  # the whole of stdout is one JSON document
@@ -118,9 +140,23 @@ def test_readme_command_prints_one_json_document(tmp_path: Path) -> None:
     assert "SUCCEEDED" in proc.stderr
 
     failed = subprocess.run(
-        [sys.executable, "-m", "typedflow", "run", "examples/train_tabular.py:train_tabular", "--store", str(store),
-         "--input", "min_class_fraction=0.45"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False,
+        [
+            sys.executable,
+            "-m",
+            "typedflow",
+            "run",
+            "examples/train_tabular.py:train_tabular",
+            "--store",
+            str(store),
+            "--input",
+            "min_class_fraction=0.45",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert failed.returncode == 1
     assert failed.stdout == ""
@@ -140,8 +176,15 @@ def test_sweep_maps_picks_and_retrains(tmp_path: Path) -> None:
     assert value.validation[[0.001, 1.0].index(value.best_C)].f1 == best_f1
     assert value.test.n_test == 143
     keys = set(by_key(result))
-    assert {"map[0]/train", "map[0]/evaluate", "map[1]/train", "map[1]/evaluate", "pick_best", "train-2",
-            "evaluate-2"} <= keys
+    assert {
+        "map[0]/train",
+        "map[0]/evaluate",
+        "map[1]/train",
+        "map[1]/evaluate",
+        "pick_best",
+        "train-2",
+        "evaluate-2",
+    } <= keys
     again = run("sweep.py:sweep", tmp_path, Cs=[0.001, 1.0])
     assert again.value == value and again.cache_hits == len(again.nodes)
 
@@ -214,7 +257,12 @@ def test_check_with_mypy_passes_on_every_example_from_any_directory(tmp_path: Pa
     # Run outside the checkout: an editable install's import hooks are invisible to mypy, and
     # scikit-learn ships no type information; neither may turn into errors in the user's report.
     files = sorted(str(p) for p in EXAMPLES.glob("*.py") if not p.name.startswith("_"))
-    r = subprocess.run([sys.executable, "-m", "typedflow", "check", "--mypy", *files], capture_output=True,
-                       text=True, cwd=tmp_path, timeout=600)
+    r = subprocess.run(
+        [sys.executable, "-m", "typedflow", "check", "--mypy", *files],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     assert "no errors (definition-time checks and mypy)" in r.stdout

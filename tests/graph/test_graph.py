@@ -70,7 +70,7 @@ def parse_mermaid(text: str) -> Parsed:
     lines = text.splitlines()
     assert lines[0] == "---" and lines[1].startswith("title: ") and lines[2] == "---"
     assert lines[3] == "flowchart TD"
-    p.title = lines[1][len("title: "):].strip('"')
+    p.title = lines[1][len("title: ") :].strip('"')
     stack: list[str] = []
     for raw in lines[4:]:
         line = raw.strip()
@@ -277,8 +277,9 @@ def test_run_colours_statuses_and_cache_hits(tmp_path: Path) -> None:
     second = run_workflow(wf, {"Cs": [0.1, 1.0]}, opts)
     assert second.cache_hits == len(second.nodes)
     out = tmp_path / "g.mmd"
-    rc = main(["graph", f"{EXAMPLES / 'sweep.py'}:sweep", "--run", second.run_id, "--store", str(tmp_path),
-               "-o", str(out)])
+    rc = main(
+        ["graph", f"{EXAMPLES / 'sweep.py'}:sweep", "--run", second.run_id, "--store", str(tmp_path), "-o", str(out)]
+    )
     assert rc == 0
     g = parse_mermaid(out.read_text())
     assert g.title == f"sweep · run {second.run_id}: succeeded"
@@ -291,8 +292,7 @@ def test_run_colours_statuses_and_cache_hits(tmp_path: Path) -> None:
 
 def test_run_marks_failed_and_skipped_and_needs_no_code(tmp_path: Path) -> None:
     wf = load_workflow(f"{EXAMPLES / 'train_tabular.py'}:train_tabular")
-    res = run_workflow(wf, {"min_class_fraction": 0.45, "registry": str(tmp_path / "r")},
-                       RunOptions(store=tmp_path))
+    res = run_workflow(wf, {"min_class_fraction": 0.45, "registry": str(tmp_path / "r")}, RunOptions(store=tmp_path))
     assert res.status == "failed"
     out = tmp_path / "g.dot"
     # No FILE:WORKFLOW: the IR stored with the run is drawn.
@@ -310,8 +310,7 @@ def test_run_status_falls_back_on_the_journal_when_status_json_is_lost(tmp_path:
     from typedflow.graph import build_graph, read_run
 
     wf = load_workflow(f"{EXAMPLES / 'train_tabular.py'}:train_tabular")
-    res = run_workflow(wf, {"min_class_fraction": 0.45, "registry": str(tmp_path / "r")},
-                       RunOptions(store=tmp_path))
+    res = run_workflow(wf, {"min_class_fraction": 0.45, "registry": str(tmp_path / "r")}, RunOptions(store=tmp_path))
     graph = build_graph(wf.ir)
     status_json = res.run_dir / "status.json"
     journal = res.run_dir / "journal.jsonl"
@@ -335,8 +334,9 @@ def test_unknown_run_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixt
 
 def test_graph_from_compiled_ir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     ir_file = tmp_path / "wf.json"
-    assert main(["compile", f"{EXAMPLES / 'train_tabular.py'}:train_tabular", "--target", "ir", "-o",
-                 str(ir_file)]) == 0
+    assert (
+        main(["compile", f"{EXAMPLES / 'train_tabular.py'}:train_tabular", "--target", "ir", "-o", str(ir_file)]) == 0
+    )
     capsys.readouterr()
     assert main(["graph", "--ir", str(ir_file), "--format", "mermaid"]) == 0
     g = parse_mermaid(capsys.readouterr().out)
@@ -351,21 +351,27 @@ def test_svg_with_graphviz(tmp_path: Path) -> None:
         if IN_CI:
             pytest.fail("Graphviz `dot` is not installed, and CI must test SVG output (apt-get install graphviz)")
         pytest.skip("Graphviz `dot` is not installed")
-    for spec in ("train_tabular.py:train_tabular", "sweep.py:sweep", "finetune_data.py:finetune_data",
-                 "nightly.py:nightly"):
+    for spec in (
+        "train_tabular.py:train_tabular",
+        "sweep.py:sweep",
+        "finetune_data.py:finetune_data",
+        "nightly.py:nightly",
+    ):
         out = tmp_path / (spec.split(":")[1] + ".svg")
         assert main(["graph", f"{EXAMPLES / spec}", "-o", str(out)]) == 0  # format from the suffix
         svg = out.read_text()
         assert "<svg" in svg and "</svg>" in svg
         assert "TypedFile[CSV]" in svg or "TypedFile[ChatJSONL]" in svg or "TrainReport" in svg
     # DOT of a nested workflow is accepted by Graphviz as is.
-    proc = subprocess.run(["dot", "-Tsvg"], input=render_graph(branchy.ir, "dot"), capture_output=True, text=True,
-                          check=False)
+    proc = subprocess.run(
+        ["dot", "-Tsvg"], input=render_graph(branchy.ir, "dot"), capture_output=True, text=True, check=False
+    )
     assert proc.returncode == 0, proc.stderr
 
 
-def test_svg_without_graphviz_is_a_clear_usage_error(monkeypatch: pytest.MonkeyPatch,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_svg_without_graphviz_is_a_clear_usage_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setattr("typedflow.graph.shutil.which", lambda name: None)
     rc = main(["graph", f"{EXAMPLES / 'sweep.py'}:sweep", "--format", "svg"])
     assert rc == 2

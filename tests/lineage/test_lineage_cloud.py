@@ -156,28 +156,88 @@ def test_directory_objects_and_pull_cli(tmp_path: Path) -> None:
     from typedflow.lineage.cloud import iter_dir, put_dir
     from typedflow.lineage.record import new_record
 
-    recs = [new_record("task", run_id="job-1", workflow="wf", ir_digest="sha256:" + "0" * 64, target="vertex",
-                       executor="vertex-container", status="succeeded", node_id=f"n{i}", task="t",
-                       code_digest="sha256:" + "1" * 64, ended_at=f"2026-11-23T00:00:0{i}Z") for i in range(3)]
+    recs = [
+        new_record(
+            "task",
+            run_id="job-1",
+            workflow="wf",
+            ir_digest="sha256:" + "0" * 64,
+            target="vertex",
+            executor="vertex-container",
+            status="succeeded",
+            node_id=f"n{i}",
+            task="t",
+            code_digest="sha256:" + "1" * 64,
+            ended_at=f"2026-11-23T00:00:0{i}Z",
+        )
+        for i in range(3)
+    ]
     first = put_dir(recs[0], tmp_path / "root")
     assert first.created and not put_dir(recs[0], tmp_path / "root").created  # never overwritten
     for r in recs[1:]:
         put_dir(r, tmp_path / "root")
     assert len(list(iter_dir(tmp_path / "root", run_id="job-1"))) == 3
     log = tmp_path / "log.jsonl"
-    out = subprocess.run([sys.executable, "-m", "typedflow", "lineage", "pull", "job-1", "--target", "vertex",
-                          "--from", str(tmp_path / "root"), "--log", str(log)], capture_output=True, text=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "typedflow",
+            "lineage",
+            "pull",
+            "job-1",
+            "--target",
+            "vertex",
+            "--from",
+            str(tmp_path / "root"),
+            "--log",
+            str(log),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, out.stderr
     assert "3 appended, 0 already present, 0 rejected" in out.stdout and "OK: 3 records" in out.stdout
-    again = subprocess.run([sys.executable, "-m", "typedflow", "lineage", "pull", "job-1", "--target", "vertex",
-                            "--from", str(tmp_path / "root"), "--log", str(log)], capture_output=True, text=True)
+    again = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "typedflow",
+            "lineage",
+            "pull",
+            "job-1",
+            "--target",
+            "vertex",
+            "--from",
+            str(tmp_path / "root"),
+            "--log",
+            str(log),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert "0 appended, 3 already present" in again.stdout
     # a tampered object is rejected and the command fails
     obj = next(iter_dir(tmp_path / "root", run_id="job-1"))
     path = Path(obj.uri)
     path.chmod(0o644)
     path.write_bytes(obj.body.replace(b'"n', b'"m', 1))
-    bad = subprocess.run([sys.executable, "-m", "typedflow", "lineage", "pull", "job-1", "--target", "vertex",
-                          "--from", str(tmp_path / "root"), "--log", str(tmp_path / "log2.jsonl")],
-                         capture_output=True, text=True)
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "typedflow",
+            "lineage",
+            "pull",
+            "job-1",
+            "--target",
+            "vertex",
+            "--from",
+            str(tmp_path / "root"),
+            "--log",
+            str(tmp_path / "log2.jsonl"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 1 and "content hash does not match" in bad.stderr

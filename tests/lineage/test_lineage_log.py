@@ -55,8 +55,17 @@ def test_append_assigns_seq_and_chains(tmp_path, make_record) -> None:
 
 def test_no_edit_or_delete_api() -> None:
     public = {n for n in dir(LineageLog) if not n.startswith("_")}
-    assert public == {"append", "append_prepared", "write_buffered", "flush", "close", "records", "head", "pending",
-                      "origin"}
+    assert public == {
+        "append",
+        "append_prepared",
+        "write_buffered",
+        "flush",
+        "close",
+        "records",
+        "head",
+        "pending",
+        "origin",
+    }
 
 
 def test_flush_returns_count_and_close_is_final(tmp_path, make_record) -> None:
@@ -199,8 +208,7 @@ def test_write_buffered_does_not_wait_behind_the_disk(tmp_path, make_record, mon
     assert verify_log(tmp_path / "log.jsonl").ok
 
 
-def test_a_new_logs_first_head_is_not_waited_for_and_close_makes_it_durable(
-        tmp_path, make_record, monkeypatch) -> None:
+def test_a_new_logs_first_head_is_not_waited_for_and_close_makes_it_durable(tmp_path, make_record, monkeypatch) -> None:
     import threading
 
     path = tmp_path / "log.jsonl"
@@ -229,7 +237,8 @@ def test_a_new_logs_first_head_is_not_waited_for_and_close_makes_it_durable(
 
 
 def test_close_makes_a_new_logs_first_head_durable_with_nothing_left_to_commit(
-        tmp_path, make_record, monkeypatch) -> None:
+    tmp_path, make_record, monkeypatch
+) -> None:
     import typedflow.lineage.log as log_module
 
     monkeypatch.setattr(log_module, "SYNC_INTERVAL", 3600.0)
@@ -280,8 +289,7 @@ def test_background_fdatasyncs_are_paced(tmp_path, make_record, monkeypatch) -> 
     assert verify_log(tmp_path / "log.jsonl").ok
 
 
-def test_each_group_starts_its_write_back_and_advice_that_fails_is_ignored(
-        tmp_path, make_record, monkeypatch) -> None:
+def test_each_group_starts_its_write_back_and_advice_that_fails_is_ignored(tmp_path, make_record, monkeypatch) -> None:
     advised: list[tuple[int, int, int]] = []
 
     def fadvise(fd, offset, length, advice):

@@ -136,9 +136,13 @@ def test_trace_links_equal_plain_values_only_within_a_run(make_record, write_log
         [
             make_record(0, run_id="a" * 32, node_id="evaluate", outputs=(ValueRef("accuracy", one),)),
             make_record(1, run_id="b" * 32, node_id="split", outputs=(ValueRef("eval_fraction", two),)),
-            make_record(2, run_id="b" * 32, node_id="train",
-                        inputs=(ValueRef("C", one), ValueRef("min_fraction", two), ValueRef("other", two)),
-                        outputs=(model,)),
+            make_record(
+                2,
+                run_id="b" * 32,
+                node_id="train",
+                inputs=(ValueRef("C", one), ValueRef("min_fraction", two), ValueRef("other", two)),
+                outputs=(model,),
+            ),
         ],
     )
     t = trace(list(iter_records(log)), model.digest)
@@ -179,8 +183,18 @@ def test_run_status_without_a_run_end(make_record, write_log, tmp_path) -> None:
             make_record(2, run_id=broken, node_id="a", attempt=1),
             make_record(3, run_id=broken, node_id="b", attempt=1, status="failed"),
             # a local run that was interrupted: it has its run_start
-            make_record(4, run_id=local, kind="run_start", status="started", node_id=None, task=None,
-                        code_digest=None, inputs=(), outputs=(), parameters={}),
+            make_record(
+                4,
+                run_id=local,
+                kind="run_start",
+                status="started",
+                node_id=None,
+                task=None,
+                code_digest=None,
+                inputs=(),
+                outputs=(),
+                parameters={},
+            ),
             make_record(5, run_id=local, node_id="a"),
         ],
     )

@@ -83,8 +83,9 @@ def test_independent_tasks_overlap(store: Path) -> None:
     assert latest_start < earliest_end, spans  # all four were running at the same moment
 
 
-def _items_in_progress(wf: Any, store: Path, xs: list[int], inputs: dict[str, Any] | None = None,
-                       **opts: Any) -> tuple[RunResult, int]:
+def _items_in_progress(
+    wf: Any, store: Path, xs: list[int], inputs: dict[str, Any] | None = None, **opts: Any
+) -> tuple[RunResult, int]:
     """The run, and the most map items it had started and not finished at any moment."""
     import re
 
@@ -136,23 +137,41 @@ def _left_behind(r: RunResult, store: Path) -> dict[str, Any]:
 
     from typedflow.lineage.query import iter_records
 
-    nodes = sorted((n.key, n.status, n.attempts, json.dumps(n.outputs, sort_keys=True), n.error_type, n.message,
-                    n.cache_key) for n in r.nodes)
+    nodes = sorted(
+        (n.key, n.status, n.attempts, json.dumps(n.outputs, sort_keys=True), n.error_type, n.message, n.cache_key)
+        for n in r.nodes
+    )
     lines = [json.loads(line) for line in (r.run_dir / "journal.jsonl").read_text().splitlines()]
     for line in lines:
         line.pop("duration", None)  # the run's end line
-    records = sorted((rec.node_id, rec.status, rec.attempt, tuple(i.digest for i in rec.inputs),
-                      tuple(o.digest for o in rec.outputs), json.dumps(rec.parameters, sort_keys=True),
-                      rec.cache_key, rec.error)
-                     for rec, _ in iter_records(store / "lineage" / "log.jsonl") if rec.kind == "task")
-    return {"status": r.status, "outputs": r.outputs, "nodes": nodes,
-            "journal": sorted(json.dumps(line, sort_keys=True) for line in lines), "records": records}
+    records = sorted(
+        (
+            rec.node_id,
+            rec.status,
+            rec.attempt,
+            tuple(i.digest for i in rec.inputs),
+            tuple(o.digest for o in rec.outputs),
+            json.dumps(rec.parameters, sort_keys=True),
+            rec.cache_key,
+            rec.error,
+        )
+        for rec, _ in iter_records(store / "lineage" / "log.jsonl")
+        if rec.kind == "task"
+    )
+    return {
+        "status": r.status,
+        "outputs": r.outputs,
+        "nodes": nodes,
+        "journal": sorted(json.dumps(line, sort_keys=True) for line in lines),
+        "records": records,
+    }
 
 
 @settings(max_examples=20, deadline=None)
 @given(xs=st.lists(st.integers(0, 40), max_size=24, unique=True))  # unique: see below
-def test_quick_map_items_leave_what_the_general_way_leaves(tmp_path_factory: pytest.TempPathFactory,
-                                                           xs: list[int]) -> None:
+def test_quick_map_items_leave_what_the_general_way_leaves(
+    tmp_path_factory: pytest.TempPathFactory, xs: list[int]
+) -> None:
     # Items of a one-task map whose task is known to be quick run one after another on the scheduler's
     # thread, settled as they finish; with nothing counted as quick, every item goes through the ready
     # list and the worker threads. Failures, retries (the retry runs on a worker) and the run's end
@@ -175,15 +194,16 @@ def test_quick_map_items_leave_what_the_general_way_leaves(tmp_path_factory: pyt
                 mp.setitem(interp._DURATIONS, (quirky.name, quirky.code_digest), 0.0)
             else:
                 mp.setattr(interp, "INLINE_SECONDS", 0.0)
-            r = run_workflow(flows.quirks, {"xs": xs, "marks": str(marks)},
-                             RunOptions(store=tmp / "s", max_workers=2))
+            r = run_workflow(flows.quirks, {"xs": xs, "marks": str(marks)}, RunOptions(store=tmp / "s", max_workers=2))
             left.append(_left_behind(r, tmp / "s"))
-            runs = sorted((int(p.name.split("-")[0]), int(p.name.split("-")[1]), p.read_text())
-                          for p in marks.iterdir())
+            runs = sorted(
+                (int(p.name.split("-")[0]), int(p.name.split("-")[1]), p.read_text()) for p in marks.iterdir()
+            )
             threads.append({x: [t for y, _, t in runs if y == x] for x in xs})  # per item, its executions' threads
             # Again on the same store: what succeeded is a cache hit, what failed runs (and fails) again.
-            again = run_workflow(flows.quirks, {"xs": xs, "marks": str(marks)},
-                                 RunOptions(store=tmp / "s", max_workers=2))
+            again = run_workflow(
+                flows.quirks, {"xs": xs, "marks": str(marks)}, RunOptions(store=tmp / "s", max_workers=2)
+            )
             left.append(_left_behind(again, tmp / "s"))
             assert again.cache_hits == sum(x % 5 != 0 for x in xs)
     assert left[0] == left[2] and left[1] == left[3]
@@ -226,8 +246,7 @@ def test_map_of_one_task_resolves_each_kind_of_argument(store: Path) -> None:
     # come from the innermost map and its own environment.
     rows = [pts, [flows.Pt(1, 0)], []]
     nested = run(flows.weighed_rows, store, rows=rows)
-    assert nested.ok and nested.value == [flows.weighed.fn(pts=row, scale=2) for row in rows] == [
-        [14, -8, 6], [8], []]
+    assert nested.ok and nested.value == [flows.weighed.fn(pts=row, scale=2) for row in rows] == [[14, -8, 6], [8], []]
     # An item that fails fails its map, and what reads the map is skipped; the other items still run.
     bad = run(flows.weighed, store, pts=[flows.Pt(1, 0), flows.Pt(-1, 0)], scale=1, _options={"use_cache": False})
     assert not bad.ok
@@ -248,13 +267,14 @@ def test_a_block_ends_once_when_its_last_node_settles_at_launch(store: Path) -> 
     assert nested.ok and nested.value == [flows.weighed.fn(pts=row, scale=2) for row in rows] == [[], [8], []]
 
 
-def test_a_later_run_knows_which_tasks_were_quick(tmp_path: Path, store: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_later_run_knows_which_tasks_were_quick(tmp_path: Path, store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import threading
 
     from tests.conftest import import_source
 
-    mod = import_source(tmp_path, """
+    mod = import_source(
+        tmp_path,
+        """
 import threading
 import time
 from typedflow import map_over, task, workflow
@@ -265,7 +285,9 @@ def where(x: int, seconds: float) -> str:
 @workflow
 def wf(xs: list[int], seconds: float) -> list[str]:
     return map_over(lambda x: where(x=x, seconds=seconds), xs)
-""", name="quick_mod")
+""",
+        name="quick_mod",
+    )
     here = threading.current_thread().name  # the scheduler's thread: the caller's
     xs = list(range(40))
     first = run(mod.wf, store, xs=xs, seconds=0.0, _options={"max_workers": 4})
@@ -293,7 +315,8 @@ _pts = st.lists(st.builds(flows.Pt, st.integers(0, 9), st.integers(-9, 9)), max_
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=st.lists(_pts, max_size=5), xs=st.lists(st.integers(-2, 12), max_size=8), cache=st.booleans())
 def test_nested_maps_and_untaken_branches_give_what_plain_python_computes(
-        store: Path, rows: list[list[flows.Pt]], xs: list[int], cache: bool) -> None:
+    store: Path, rows: list[list[flows.Pt]], xs: list[int], cache: bool
+) -> None:
     # Random mixes of empty and non-empty inner maps, and of taken and untaken `when` branches, inside
     # maps: the shapes where a node settles inside the launch that follows its upstream task.
     nested = run(flows.weighed_rows, store, rows=rows, _options={"use_cache": cache})
@@ -404,8 +427,9 @@ def test_retry_backoffs_overlap_instead_of_holding_the_scheduler(store: Path, co
     assert time.perf_counter() - t0 < 2.0
 
 
-def test_process_workers_reused_and_replaced_mid_chain(store: Path, counters: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_process_workers_reused_and_replaced_mid_chain(
+    store: Path, counters: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # A worker keeps the templates it was sent; one that dies is replaced by a worker that is sent them again.
     monkeypatch.setenv("TF_TEST_COUNTER", str(counters))  # where the worker processes count
     r = run(flows.crash_mid_chain, store, x=1, tag="cm", _options={"isolation": "process", "use_cache": False})
@@ -462,8 +486,10 @@ def test_missing_input_files_are_all_named_and_nothing_is_written(tmp_path: Path
     store = tmp_path / "s"
     with pytest.raises(InputError) as info:
         run(flows.two_files, store, a=tmp_path / "no-a.csv", b=tmp_path / "no-b.csv")
-    assert str(info.value).split("; ") == [f'input "a": file {tmp_path / "no-a.csv"} does not exist',
-                                           f'input "b": file {tmp_path / "no-b.csv"} does not exist']
+    assert str(info.value).split("; ") == [
+        f'input "a": file {tmp_path / "no-a.csv"} does not exist',
+        f'input "b": file {tmp_path / "no-b.csv"} does not exist',
+    ]
     with pytest.raises(InputError, match='input "x": expected int, got str'):
         run(flows.diamond, store, x="x")
     assert not store.exists() or sorted(p.name for p in store.rglob("*")) == []
@@ -508,7 +534,9 @@ def test_running_the_ir_equals_calling_the_functions(tmp_path: Path, spec: dags.
 def test_current_run_context(tmp_path: Path, store: Path) -> None:
     from tests.conftest import import_source
 
-    mod = import_source(tmp_path, """
+    mod = import_source(
+        tmp_path,
+        """
 import typedflow
 from typedflow import task, workflow, map_over
 @task
@@ -518,7 +546,9 @@ def where(x: int) -> str:
 @workflow
 def wf(xs: list[int]) -> list[str]:
     return map_over(lambda x: where(x=x), xs)
-""", name="ctx_mod")
+""",
+        name="ctx_mod",
+    )
     r = run(mod.wf, store, xs=[1, 2])
     assert r.value == [f"{r.run_id}|map[0]/where|1|local|wf", f"{r.run_id}|map[1]/where|1|local|wf"]
     with pytest.raises(RuntimeError, match="only available while a task runs"):
@@ -532,8 +562,11 @@ def test_current_run_context_in_each_isolation(tmp_path: Path, isolation: str) -
     wf = context_flows.context_plain
     r = run_workflow(wf, {"x": 1, "y": 2}, RunOptions(store=tmp_path / "s", isolation=isolation))
     assert r.ok, r.failures
-    assert r.value == context_flows.Seen(f"context_plain|whereabouts|1|{wf.ir.digest}|1",
-                                         f"context_plain|whereabouts-2|1|{wf.ir.digest}|2", f"local|{r.run_id}|1")
+    assert r.value == context_flows.Seen(
+        f"context_plain|whereabouts|1|{wf.ir.digest}|1",
+        f"context_plain|whereabouts-2|1|{wf.ir.digest}|2",
+        f"local|{r.run_id}|1",
+    )
 
 
 def test_current_run_knows_the_attempt(tmp_path: Path) -> None:
@@ -546,7 +579,9 @@ def test_current_run_knows_the_attempt(tmp_path: Path) -> None:
 def test_long_chain_of_cache_hits_does_not_recurse(tmp_path: Path, store: Path) -> None:
     from tests.conftest import import_source
 
-    mod = import_source(tmp_path, """
+    mod = import_source(
+        tmp_path,
+        """
 from typedflow import task, workflow
 @task
 def inc(x: int) -> int:
@@ -557,7 +592,9 @@ def chain(x: int) -> int:
     for _ in range(2999):
         v = inc(x=v)
     return v
-""", name="long_chain_mod")
+""",
+        name="long_chain_mod",
+    )
     assert run(mod.chain, store, x=0).value == 3000
     again = run(mod.chain, store, x=0)
     assert again.value == 3000 and again.cache_hits == 3000
@@ -568,7 +605,9 @@ def test_long_chain_of_quick_maps_does_not_recurse(tmp_path: Path, store: Path) 
     # start the next one from inside itself, or 500 maps in a row would nest 500 deep.
     from tests.conftest import import_source
 
-    mod = import_source(tmp_path, """
+    mod = import_source(
+        tmp_path,
+        """
 from typedflow import map_over, task, workflow
 @task
 def inc(x: int) -> int:
@@ -579,7 +618,9 @@ def maps(xs: list[int]) -> list[int]:
     for _ in range(499):
         v = map_over(inc, v)
     return v
-""", name="long_maps_mod")
+""",
+        name="long_maps_mod",
+    )
     xs = list(range(6))
     assert run(mod.maps, store, xs=xs).value == [x + 500 for x in xs]
     again = run(mod.maps, store, xs=xs)
@@ -651,8 +692,7 @@ def keys_wf(weights: dict[str, float]) -> dict[str, float]:
     assert not (tmp_path / "s").exists()
     r = run(mod.keys_wf, tmp_path / "s", weights={"a": 1.0})
     assert r.status == "failed"
-    assert r.failures[0].message == ("task invert: return value: expected dict[str, float], "
-                                     "got a key 1 (int, not str)")
+    assert r.failures[0].message == ("task invert: return value: expected dict[str, float], got a key 1 (int, not str)")
 
 
 def test_on_failure_handler_is_retried_by_its_own_policy(tmp_path: Path) -> None:
@@ -681,9 +721,11 @@ def paged(x: int, tally: str, ok_at: int) -> int:
     return fail(x=x)
 """
     mod = import_source(tmp_path, src, name="paged_flow")
-    cases = {3: ("succeeded", 3, [5.0, 10.0]),  # down twice, then through
-             9: ("failed", 3, [5.0, 10.0]),  # retries exhausted
-             -1: ("failed", 1, [])}  # not an error its policy retries
+    cases = {
+        3: ("succeeded", 3, [5.0, 10.0]),  # down twice, then through
+        9: ("failed", 3, [5.0, 10.0]),  # retries exhausted
+        -1: ("failed", 1, []),
+    }  # not an error its policy retries
     for ok_at, (status, attempts, sleeps) in cases.items():
         fake = FakeClock()
         tally = tmp_path / f"tally{ok_at}"
@@ -817,8 +859,10 @@ def blob_wf(blob: bytes, day: dt.date) -> str:
     assert parse_inputs(doc, ['blob="aGk="', "day=2026-01-02"], None)["blob"] == "aGk="  # JSON text too
     with pytest.raises(InputError) as info:
         check_inputs(doc, parse_inputs(doc, ["blob=!!", "day=2026-13-02"], None))
-    assert str(info.value).split("; ") == ["input \"blob\": expected bytes as base64 text, got '!!'",
-                                           "input \"day\": expected an ISO-8601 date, got '2026-13-02'"]
+    assert str(info.value).split("; ") == [
+        "input \"blob\": expected bytes as base64 text, got '!!'",
+        "input \"day\": expected an ISO-8601 date, got '2026-13-02'",
+    ]
     import datetime as dt
 
     assert run(mod.blob_wf, tmp_path / "s", blob=b"hi", day=dt.date(2026, 1, 2)).value == "2@2026-01-02"

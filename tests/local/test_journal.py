@@ -93,7 +93,8 @@ def test_a_full_disk_is_an_error_before_the_line_not_a_crash(tmp_path: Path, mon
 
 
 def test_a_file_system_that_cannot_allocate_ahead_gets_a_sized_file(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def unsupported(fd: int, offset: int, length: int) -> None:
         raise OSError(errno.EOPNOTSUPP, os.strerror(errno.EOPNOTSUPP))
 

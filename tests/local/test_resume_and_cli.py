@@ -18,8 +18,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def tf(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "typedflow", *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, cwd=cwd or ROOT, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "typedflow", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=cwd or ROOT,
+        timeout=120,
+    )
 
 
 def _finished_lines(journal: Path) -> int:
@@ -32,9 +38,24 @@ def test_sigkill_mid_run_then_resume(tmp_path: Path) -> None:
     store, counters = tmp_path / "store", tmp_path / "counters"
     env = {**os.environ, "TF_TEST_COUNTER": str(counters), "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "typedflow", "run", "tests.local.flows:long_chain", "--input", "tag=r",
-         "--store", str(store), "--log-format", "plain"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "typedflow",
+            "run",
+            "tests.local.flows:long_chain",
+            "--input",
+            "tag=r",
+            "--store",
+            str(store),
+            "--log-format",
+            "plain",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     deadline = time.time() + 30
     journal = None
@@ -67,9 +88,24 @@ def test_sigkill_mid_run_then_resume(tmp_path: Path) -> None:
     assert killed[0].kind == "run_start"
     assert [r.status for r in killed[1:]] == ["succeeded"] * done_before
     resumed = subprocess.run(
-        [sys.executable, "-m", "typedflow", "run", "tests.local.flows:long_chain", "--store", str(store),
-         "--resume", run_id, "--log-format", "plain"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "typedflow",
+            "run",
+            "tests.local.flows:long_chain",
+            "--store",
+            str(store),
+            "--resume",
+            run_id,
+            "--log-format",
+            "plain",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads(resumed.stdout) == 32
@@ -83,12 +119,15 @@ def test_sigkill_mid_run_then_resume(tmp_path: Path) -> None:
     # then the run's end (its durable status)
     *lines, last = journal.read_bytes().splitlines()
     assert len({json.loads(line)["key"] for line in lines}) == len(lines) == 5
-    assert json.loads(last) == {"key": "$run", "status": "succeeded", "outputs": {"out": 32},
-                                "duration": json.loads(last)["duration"]}
+    assert json.loads(last) == {
+        "key": "$run",
+        "status": "succeeded",
+        "outputs": {"out": 32},
+        "duration": json.loads(last)["duration"],
+    }
     assert json.loads((journal.parent / "status.json").read_bytes())["status"] == "succeeded"
     # an uninterrupted run gives the same outputs
-    fresh = tf("run", "tests.local.flows:long_chain", "--input", "tag=fresh", "--store", str(tmp_path / "s2"),
-               env=env)
+    fresh = tf("run", "tests.local.flows:long_chain", "--input", "tag=fresh", "--store", str(tmp_path / "s2"), env=env)
     assert json.loads(fresh.stdout) == 32
 
 
@@ -104,8 +143,19 @@ def test_cli_stdout_is_only_the_outputs(tmp_path: Path) -> None:
     assert events[0] == {"event": "start", "run_id": events[-1]["run_id"], "workflow": "diamond", "resumed": False}
     # what a task prints, writes to fd 1 or lets a child process write goes to stderr, in both isolations
     for isolation in ("thread", "process"):
-        r = tf("run", "tests.local.flows:noisy", "--input", "x=1", "--store", str(tmp_path), "--no-cache",
-               "--isolation", isolation, "--log-format", "plain")
+        r = tf(
+            "run",
+            "tests.local.flows:noisy",
+            "--input",
+            "x=1",
+            "--store",
+            str(tmp_path),
+            "--no-cache",
+            "--isolation",
+            isolation,
+            "--log-format",
+            "plain",
+        )
         assert r.returncode == 0 and json.loads(r.stdout) == 2, (isolation, r.stdout, r.stderr)
         for text in ("printed by the task", "written to fd 1 by the task", "a child process on fd 1"):
             assert text in r.stderr, (isolation, text)
@@ -129,11 +179,20 @@ def test_cli_unusable_store_or_worker_count_is_bad_input(tmp_path: Path) -> None
     blocker.write_text("not a directory")
     r = tf("run", "tests.local.flows:diamond", "--input", "x=1", "--store", str(blocker))
     assert r.returncode == 2 and r.stderr.strip() == (
-        f"typedflow: bad input: cannot write the run's state under {blocker}: Not a directory"), r.stderr
+        f"typedflow: bad input: cannot write the run's state under {blocker}: Not a directory"
+    ), r.stderr
     data = tmp_path / "d.csv"
     data.write_text("a\n1\n")
-    r = tf("run", "tests.local.flows:two_files", "--input", f"a={data}", "--input", f"b={data}",
-           "--store", str(blocker / "sub"))
+    r = tf(
+        "run",
+        "tests.local.flows:two_files",
+        "--input",
+        f"a={data}",
+        "--input",
+        f"b={data}",
+        "--store",
+        str(blocker / "sub"),
+    )
     assert r.returncode == 2 and r.stderr.startswith(f"typedflow: bad input: cannot copy input {data} into the store")
     assert "Traceback" not in r.stderr
     for n in ("0", "-3", "two"):
@@ -163,8 +222,16 @@ def test_cli_file_input_and_ir_run(tmp_path: Path) -> None:
     out = tmp_path / "count.ir.json"
     r = tf("compile", f"{mod}:count", "--target", "ir", "-o", str(out))
     assert r.returncode == 0 and out.exists()
-    r = tf("run", "--ir", str(out), "--input", f"data={src}", "--store", str(tmp_path / "s2"),
-           env={"PYTHONPATH": str(tmp_path)})
+    r = tf(
+        "run",
+        "--ir",
+        str(out),
+        "--input",
+        f"data={src}",
+        "--store",
+        str(tmp_path / "s2"),
+        env={"PYTHONPATH": str(tmp_path)},
+    )
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout) == 3
     # without the module on the path the failure says what to do
@@ -175,12 +242,16 @@ def test_cli_file_input_and_ir_run(tmp_path: Path) -> None:
 
 def test_check_command(tmp_path: Path) -> None:
     good = tmp_path / "good.py"
-    good.write_text("from typedflow import task, workflow\n@task\ndef f(x: int) -> int:\n    return x\n"
-                    "@workflow\ndef w(x: int) -> int:\n    return f(x=x)\n")
+    good.write_text(
+        "from typedflow import task, workflow\n@task\ndef f(x: int) -> int:\n    return x\n"
+        "@workflow\ndef w(x: int) -> int:\n    return f(x=x)\n"
+    )
     bad = tmp_path / "bad.py"
-    bad.write_text("from typedflow import task, workflow\n@task\ndef f(x: int) -> int:\n    return x\n"
-                   "@workflow\ndef w1(x: str) -> int:\n    return f(x=x)\n"
-                   "@workflow\ndef w2(x: int) -> int:\n    f()\n    return f(x=x)\n")
+    bad.write_text(
+        "from typedflow import task, workflow\n@task\ndef f(x: int) -> int:\n    return x\n"
+        "@workflow\ndef w1(x: str) -> int:\n    return f(x=x)\n"
+        "@workflow\ndef w2(x: int) -> int:\n    f()\n    return f(x=x)\n"
+    )
     broken = tmp_path / "broken.py"
     broken.write_text("import nonexistent_module_xyz\n")
     r = tf("check", str(good), cwd=tmp_path)
@@ -194,8 +265,8 @@ def test_check_command(tmp_path: Path) -> None:
     r = tf("check", str(bad), cwd=tmp_path)
     assert r.returncode == 1
     lines = r.stdout.splitlines()
-    assert lines[0].startswith("bad.py:7: error: Argument \"x\" to task \"f\" has incompatible type \"str\"")
-    assert lines[1].startswith("bad.py:10: error: Missing positional argument \"x\"")
+    assert lines[0].startswith('bad.py:7: error: Argument "x" to task "f" has incompatible type "str"')
+    assert lines[1].startswith('bad.py:10: error: Missing positional argument "x"')
     assert lines[1].endswith("[call-arg]")
     r = tf("check", str(broken), cwd=tmp_path)
     assert r.returncode == 1 and "broken.py:1: error: cannot import" in r.stdout
@@ -220,7 +291,8 @@ def test_check_reports_a_broken_sub_workflow_once_where_it_is_used(tmp_path: Pat
         "@workflow\ndef inner(x: int) -> int:\n    return inc(x=str(x))\n"
         "@workflow\ndef outer(xs: list[int]) -> int:\n"
         "    ys = map_over(lambda x: inner(x=x), xs)\n"
-        "    return total(xs=ys)\n")
+        "    return total(xs=ys)\n"
+    )
     r = tf("check", str(src), cwd=tmp_path)
     assert r.returncode == 1
     assert r.stdout.splitlines() == [
@@ -265,18 +337,28 @@ def test_workflow_call_outside_runs_locally(tmp_path: Path, monkeypatch: object)
         mp.undo()
     assert (tmp_path / "runs").exists()
     err = info.value
-    assert str(err) == (f"workflow 'failing', run {err.run_id}: node boom (task boom) failed after 1 attempt(s): "
-                        "ValueError: bad value 1")
+    assert str(err) == (
+        f"workflow 'failing', run {err.run_id}: node boom (task boom) failed after 1 attempt(s): "
+        "ValueError: bad value 1"
+    )
     assert [f.key for f in err.failures] == ["boom"] and "raise ValueError" in err.failures[0].traceback
 
 
 def test_a_closed_progress_pipe_does_not_stop_the_run(tmp_path: Path) -> None:
     # `typedflow run ... 2>&1 >out | head -1`: stderr's reader leaves after the first line
     out = tmp_path / "out.json"
-    shell = (f"{sys.executable} -m typedflow run tests.local.flows:fanout --input 'xs=[1,2,3,4,5,6,7,8]' "
-             f"--store {tmp_path / 's'} --log-format json 2>&1 >{out} | head -1; exit ${{PIPESTATUS[0]}}")
-    r = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, cwd=ROOT, timeout=120,
-                       env={**os.environ, "PYTHONPATH": str(ROOT)})
+    shell = (
+        f"{sys.executable} -m typedflow run tests.local.flows:fanout --input 'xs=[1,2,3,4,5,6,7,8]' "
+        f"--store {tmp_path / 's'} --log-format json 2>&1 >{out} | head -1; exit ${{PIPESTATUS[0]}}"
+    )
+    r = subprocess.run(
+        ["bash", "-c", shell],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     assert json.loads(r.stdout)["event"] == "start"
     assert json.loads(out.read_text()) == {"mean": 10.0, "total": 80}

@@ -52,7 +52,8 @@ class _Parsed:
 
 
 def test_a_closed_stores_index_is_taken_over_and_only_what_follows_is_read(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     first = LocalStore(tmp_path, buffered=True)
     for i in range(200):
         first.put_json(f"k{i}", {"i": i})
@@ -71,7 +72,8 @@ def test_a_closed_stores_index_is_taken_over_and_only_what_follows_is_read(
 
 
 def test_an_index_is_handed_on_after_short_writes_and_after_writes_that_follow_a_read(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # The handed-on index names the file's last bytes from what the store wrote (not read back): a
     # write shorter than that fingerprint, and writes after an index that was read or taken over.
     first = LocalStore(tmp_path)

@@ -11,12 +11,25 @@ from . import flows
 
 
 def test_cache_key_is_the_digest_of_its_documented_parts() -> None:
-    for template, inputs in ((flows.add.template, {"a": 1, "b": 2}), (flows.inc.template, {"x": 7}),
-                             (flows.count_rows.template, {"data": {"uri": "/a.csv", "sha256": "ab", "format": "csv"}})):
+    for template, inputs in (
+        (flows.add.template, {"a": 1, "b": 2}),
+        (flows.inc.template, {"x": 7}),
+        (flows.count_rows.template, {"data": {"uri": "/a.csv", "sha256": "ab", "format": "csv"}}),
+    ):
         parts = input_digests(template, inputs)
-        assert cache_key(template, inputs) == cache_key(template, inputs, parts) == digest(
-            {"task": template.name, "code": template.code_digest, "cache_version": template.cache.version,
-             "version": template.version, "inputs": parts})
+        assert (
+            cache_key(template, inputs)
+            == cache_key(template, inputs, parts)
+            == digest(
+                {
+                    "task": template.name,
+                    "code": template.code_digest,
+                    "cache_version": template.cache.version,
+                    "version": template.version,
+                    "inputs": parts,
+                }
+            )
+        )
         bumped = attrs.evolve(template, cache=attrs.evolve(template.cache, version="2"))
         assert cache_key(bumped, inputs) != cache_key(template, inputs)
     # inputs declared out of order: the document's keys are sorted all the same
@@ -26,13 +39,25 @@ def test_cache_key_is_the_digest_of_its_documented_parts() -> None:
     # digests for other names than the template's (a caller's own): encoded as given
     odd = {"b": digest(2), "z": "sha256:\u00e9"}
     assert cache_key(reordered, {}, odd) == digest(
-        {"task": reordered.name, "code": reordered.code_digest, "cache_version": reordered.cache.version,
-         "version": reordered.version, "inputs": odd})
+        {
+            "task": reordered.name,
+            "code": reordered.code_digest,
+            "cache_version": reordered.cache.version,
+            "version": reordered.version,
+            "inputs": odd,
+        }
+    )
     assert parts == {"a": digest(1), "b": digest(2)}
     # one input: its own name or another's (a caller's own digests)
     assert cache_key(flows.inc.template, {}, {"y": digest(7)}) == digest(
-        {"task": "inc", "code": flows.inc.template.code_digest, "cache_version": flows.inc.template.cache.version,
-         "version": flows.inc.template.version, "inputs": {"y": digest(7)}})
+        {
+            "task": "inc",
+            "code": flows.inc.template.code_digest,
+            "cache_version": flows.inc.template.cache.version,
+            "version": flows.inc.template.version,
+            "inputs": {"y": digest(7)},
+        }
+    )
     assert input_digests(flows.inc.template, {"x": 7}) == {"x": digest(7)}
 
 

@@ -36,8 +36,21 @@ def _install_validator() -> None:
     npm = shutil.which("npm")
     if npm is None or VALIDATOR_PKG.exists():
         return
-    subprocess.run([npm, "install", "--silent", "--no-audit", "--no-fund", "--prefix", str(VALIDATOR_PKG.parents[1]),
-                    "asl-validator@4"], check=False, timeout=300, capture_output=True)
+    subprocess.run(
+        [
+            npm,
+            "install",
+            "--silent",
+            "--no-audit",
+            "--no-fund",
+            "--prefix",
+            str(VALIDATOR_PKG.parents[1]),
+            "asl-validator@4",
+        ],
+        check=False,
+        timeout=300,
+        capture_output=True,
+    )
 
 
 class AslValidator:
@@ -46,14 +59,18 @@ class AslValidator:
         if node is not None:
             _install_validator()
         if node is None or not VALIDATOR_PKG.exists():
-            why = ("asl-validator is not installed: run `npm install --prefix .cache/asl asl-validator@4`"
-                   if node else "node is not installed")
+            why = (
+                "asl-validator is not installed: run `npm install --prefix .cache/asl asl-validator@4`"
+                if node
+                else "node is not installed"
+            )
             if os.environ.get("CI"):
                 pytest.fail(why + " (CI is set, so this is an error)")
             pytest.skip(why)
         self.dir = Path(tempfile.mkdtemp(prefix="tf-asl-"))
-        self.proc = subprocess.Popen([node, str(SCRIPT), str(VALIDATOR_PKG)], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            [node, str(SCRIPT), str(VALIDATOR_PKG)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
         self.count = 0
 
     def check(self, definition: dict[str, Any]) -> None:
@@ -115,15 +132,17 @@ class Aws:
             self.machines[name] = deploy(doc, opts, role_arn=ROLE, name=name, sfn=self.sfn, s3=self.s3).arn
         return self.machines[name]
 
-    def run(self, doc: ir.WorkflowIR, inputs: dict[str, Any], opts: Options | None = None,
-            timeout: float = 60) -> Execution:
+    def run(
+        self, doc: ir.WorkflowIR, inputs: dict[str, Any], opts: Options | None = None, timeout: float = 60
+    ) -> Execution:
         from typedflow.backends.stepfunctions.deploy import decode_outputs, start, wait
         from typedflow.backends.stepfunctions.runtime import store_for
 
         opts = opts or self.options()
         arn = self.deploy(doc, opts)
-        ex = start(doc, opts, inputs, machine_arn=arn, sfn=self.sfn, s3=self.s3,
-                   execution_name=f"t-{uuid.uuid4().hex[:12]}")
+        ex = start(
+            doc, opts, inputs, machine_arn=arn, sfn=self.sfn, s3=self.s3, execution_name=f"t-{uuid.uuid4().hex[:12]}"
+        )
         desc = wait(self.sfn, ex, poll=0.02, timeout=timeout)
         outputs = None
         if desc["status"] == "SUCCEEDED":
@@ -134,8 +153,9 @@ class Aws:
         events: list[dict[str, Any]] = []
         token = None
         while True:
-            page = self.sfn.get_execution_history(executionArn=execution_arn, maxResults=1000,
-                                                  **({"nextToken": token} if token else {}))
+            page = self.sfn.get_execution_history(
+                executionArn=execution_arn, maxResults=1000, **({"nextToken": token} if token else {})
+            )
             events += page["events"]
             token = page.get("nextToken")
             if not token:
@@ -181,8 +201,10 @@ def _patch_moto_heartbeat_race() -> None:
 
 @pytest.fixture(scope="session")
 def aws(asl: AslValidator) -> Iterator[Aws]:
-    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION",
-                                            "AWS_ENDPOINT_URL", "AWS_PROFILE")}
+    saved = {
+        k: os.environ.get(k)
+        for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_PROFILE")
+    }
     os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")
     os.environ.pop("AWS_ENDPOINT_URL", None)
     os.environ.pop("AWS_PROFILE", None)

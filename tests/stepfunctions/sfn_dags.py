@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 _ids = itertools.count()
 
-PRELUDE = '''
+PRELUDE = """
 from typing import NamedTuple
 from typedflow import map_over, otherwise, task, when, workflow
 
@@ -54,7 +54,7 @@ def total(xs: list[int]) -> int:
 @task
 def opt(a: int | None, b: int) -> int:
     return b if a is None else (a + b) % 1009
-'''
+"""
 
 
 @st.composite
@@ -66,8 +66,7 @@ def steps(draw: Any, max_steps: int = 6) -> list[tuple[Any, ...]]:
         kind = draw(st.sampled_from(["t1", "t2", "t2", "pair", "when", "map"]))
         if kind == "when":
             op = draw(st.sampled_from([">", "<=", "==", "!="]))
-            out.append(("when", draw(pick), op, draw(st.integers(0, 600)), draw(pick), draw(pick),
-                        draw(st.booleans())))
+            out.append(("when", draw(pick), op, draw(st.integers(0, 600)), draw(pick), draw(pick), draw(st.booleans())))
         else:
             out.append((kind, draw(pick), draw(pick)))
     return out

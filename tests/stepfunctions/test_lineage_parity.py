@@ -25,7 +25,8 @@ VERTEX_TESTS = Path(__file__).resolve().parents[1] / "vertex"
 def flows() -> Any:
     sys.path.insert(0, str(VERTEX_TESTS))
     os.environ["PYTHONPATH"] = os.pathsep.join(
-        dict.fromkeys([str(VERTEX_TESTS), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]))
+        dict.fromkeys([str(VERTEX_TESTS), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))])
+    )
     import vertex_flows
 
     return vertex_flows
@@ -35,13 +36,15 @@ def signature(records: list[Any]) -> Counter[tuple[str, str, tuple[tuple[str, st
     """What must agree across targets: per task execution, its code digest and output digests."""
     return Counter(
         (r.task, r.code_digest, tuple(sorted((o.name, o.digest, o.sha256) for o in r.outputs)))
-        for r in records if r.kind == "task" and r.status in ("succeeded", "cached")
+        for r in records
+        if r.kind == "task" and r.status in ("succeeded", "cached")
     )
 
 
 @pytest.mark.parametrize(("name", "inputs"), [("files", {"rows": 6}), ("fan", {"n": 4}), ("diamond", {"x": 3})])
-def test_same_code_and_output_digests_on_every_target(aws: Aws, tmp_path: Path, flows: Any, name: str,
-                                                      inputs: dict[str, Any]) -> None:
+def test_same_code_and_output_digests_on_every_target(
+    aws: Aws, tmp_path: Path, flows: Any, name: str, inputs: dict[str, Any]
+) -> None:
     from typedflow.backends.vertex import BACKEND as VERTEX
 
     from tests.vertex.kfp_harness import run_spec
@@ -67,8 +70,9 @@ def test_same_code_and_output_digests_on_every_target(aws: Aws, tmp_path: Path, 
     spec.write_text(VERTEX.compile(wf.ir, {"output": str(spec)}))
     outs, _ = run_spec(spec, inputs, tmp_path / "kfp")
     assert outs == local.outputs
-    vertex_records = [record_from_dict(json.loads(p.read_bytes()))
-                      for p in (tmp_path / "kfp").rglob("typedflow/lineage/*/*.json")]
+    vertex_records = [
+        record_from_dict(json.loads(p.read_bytes())) for p in (tmp_path / "kfp").rglob("typedflow/lineage/*/*.json")
+    ]
     assert {r.target for r in vertex_records} == {"vertex"}
 
     expected = signature(local_records)
@@ -77,8 +81,9 @@ def test_same_code_and_output_digests_on_every_target(aws: Aws, tmp_path: Path, 
     assert signature(vertex_records) == expected
 
 
-def test_pull_state_machine_records_into_the_local_log(aws: Aws, tmp_path: Path, flows: Any,
-                                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_pull_state_machine_records_into_the_local_log(
+    aws: Aws, tmp_path: Path, flows: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     from typedflow.cli import main
     from typedflow.lineage.verify import verify_log
 

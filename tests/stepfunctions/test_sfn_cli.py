@@ -36,8 +36,20 @@ def test_deploy_is_idempotent_and_start_waits(aws: Aws, capsys: pytest.CaptureFi
     again = capsys.readouterr()
     assert again.out.strip() == arn and "unchanged" in again.err
     assert f"version {arn}:1" in first.err  # moto has no ListStateMachineVersions
-    rc = main(["start", SPEC + "diamond", *target(aws), "--name", "cli-diamond", "--input", "x=4", "--wait",
-               "--timeout", "60"])
+    rc = main(
+        [
+            "start",
+            SPEC + "diamond",
+            *target(aws),
+            "--name",
+            "cli-diamond",
+            "--input",
+            "x=4",
+            "--wait",
+            "--timeout",
+            "60",
+        ]
+    )
     out = capsys.readouterr().out
     assert rc == 0
     assert json.loads(out) == {"label": "10+25", "total": 35}
@@ -105,8 +117,18 @@ def test_run_task_entrypoint_writes_batch_result(aws: Aws, monkeypatch: pytest.M
     from typedflow.backends.stepfunctions.runtime import publish_ir, store_for
 
     publish_ir(store_for(aws.bucket, aws.s3), flows.chain.ir)
-    request = {"v": 1, "ir": flows.chain.ir.digest, "task": "inc", "node": "inc", "run": "batch-run-1",
-               "args": {"x": 41}, "inline": [], "elementwise": [], "offload": 32768, "store": aws.bucket}
+    request = {
+        "v": 1,
+        "ir": flows.chain.ir.digest,
+        "task": "inc",
+        "node": "inc",
+        "run": "batch-run-1",
+        "args": {"x": 41},
+        "inline": [],
+        "elementwise": [],
+        "offload": 32768,
+        "store": aws.bucket,
+    }
     monkeypatch.setenv("TYPEDFLOW_REQUEST", json.dumps(request))
     monkeypatch.setenv("TYPEDFLOW_RESULT_URI", "s3://typedflow-tests/tf/results/batch-run-1/inc.json")
     monkeypatch.setenv("TYPEDFLOW_ATTEMPT", "0")
@@ -121,8 +143,16 @@ def test_lambda_handler_reports_the_task_error(aws: Aws, monkeypatch: pytest.Mon
     from typedflow.backends.stepfunctions.runtime import publish_ir, store_for
 
     publish_ir(store_for(aws.bucket, aws.s3), flows.failing.ir)
-    base = {"v": 1, "ir": flows.failing.ir.digest, "node": "x", "run": "lambda-run-1", "inline": [],
-            "elementwise": [], "offload": 32768, "store": aws.bucket}
+    base = {
+        "v": 1,
+        "ir": flows.failing.ir.digest,
+        "node": "x",
+        "run": "lambda-run-1",
+        "inline": [],
+        "elementwise": [],
+        "offload": 32768,
+        "store": aws.bucket,
+    }
     assert lambda_handler({"typedflow": {**base, "task": "inc", "args": {"x": 1}}}) == {"out": 2}
     with pytest.raises(Exception, match="cannot handle 3") as info:
         lambda_handler({"typedflow": {**base, "task": "explode", "args": {"x": 3}}})
@@ -135,11 +165,34 @@ def test_deploy_without_credentials_is_one_line(tmp_path: Any) -> None:
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(root), "AWS_CONFIG_FILE": "/dev/null",
-           "AWS_SHARED_CREDENTIALS_FILE": "/dev/null", "AWS_EC2_METADATA_DISABLED": "true",
-           "AWS_DEFAULT_REGION": "us-east-1"}
-    r = subprocess.run([sys.executable, "-m", "typedflow", "deploy", "tests.stepfunctions.sfn_flows:chain",
-                        "--target", "stepfunctions", "--role-arn", ROLE, "--bucket", "s3://b/p"],
-                       capture_output=True, text=True, cwd=root, env=env, timeout=120)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "PYTHONPATH": str(root),
+        "AWS_CONFIG_FILE": "/dev/null",
+        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "typedflow",
+            "deploy",
+            "tests.stepfunctions.sfn_flows:chain",
+            "--target",
+            "stepfunctions",
+            "--role-arn",
+            ROLE,
+            "--bucket",
+            "s3://b/p",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        env=env,
+        timeout=120,
+    )
     assert r.returncode == 1 and r.stdout == ""
     assert r.stderr.strip() == "typedflow deploy: AWS: Unable to locate credentials"

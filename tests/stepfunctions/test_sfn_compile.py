@@ -22,16 +22,35 @@ from typedflow import ir
 from typedflow.codec import dumps, loads
 
 QUEUE = "https://sqs.us-east-1.amazonaws.com/123456789012/typedflow-tasks"
-ALL_FLOWS = [flows.chain, flows.diamond, flows.fan, flows.branch, flows.branch_both, flows.retried, flows.failing,
-             flows.files, flows.big, flows.big_out, flows.outer, flows.nightly, flows.resourced, flows.nested]
+ALL_FLOWS = [
+    flows.chain,
+    flows.diamond,
+    flows.fan,
+    flows.branch,
+    flows.branch_both,
+    flows.retried,
+    flows.failing,
+    flows.files,
+    flows.big,
+    flows.big_out,
+    flows.outer,
+    flows.nightly,
+    flows.resourced,
+    flows.nested,
+]
 EXECUTOR_OPTIONS: dict[str, dict[str, Any]] = {
     "sqs": {"queue_url": QUEUE},
     "lambda": {"lambda_function": "arn:aws:lambda:us-east-1:123456789012:function:typedflow-task"},
-    "ecs": {"ecs_cluster": "arn:aws:ecs:us-east-1:123456789012:cluster/ml",
-            "ecs_task_definition": "arn:aws:ecs:us-east-1:123456789012:task-definition/typedflow:3",
-            "subnet": ["subnet-0abc"], "security_group": ["sg-0abc"]},
-    "batch": {"batch_job_queue": "arn:aws:batch:us-east-1:123456789012:job-queue/gpu",
-              "batch_job_definition": "arn:aws:batch:us-east-1:123456789012:job-definition/typedflow:1"},
+    "ecs": {
+        "ecs_cluster": "arn:aws:ecs:us-east-1:123456789012:cluster/ml",
+        "ecs_task_definition": "arn:aws:ecs:us-east-1:123456789012:task-definition/typedflow:3",
+        "subnet": ["subnet-0abc"],
+        "security_group": ["sg-0abc"],
+    },
+    "batch": {
+        "batch_job_queue": "arn:aws:batch:us-east-1:123456789012:job-queue/gpu",
+        "batch_job_definition": "arn:aws:batch:us-east-1:123456789012:job-definition/typedflow:1",
+    },
 }
 
 
@@ -64,8 +83,9 @@ def test_every_executor_validates(asl: AslValidator, wf: Any, executor: str) -> 
 
 
 def test_mixed_executors_validate(asl: AslValidator) -> None:
-    opts = options("sqs", **EXECUTOR_OPTIONS["batch"], **EXECUTOR_OPTIONS["ecs"], task_executor=["train=batch",
-                                                                                                  "inc=ecs"])
+    opts = options(
+        "sqs", **EXECUTOR_OPTIONS["batch"], **EXECUTOR_OPTIONS["ecs"], task_executor=["train=batch", "inc=ecs"]
+    )
     definition = compile_definition(flows.resourced.ir, from_mapping(opts))
     asl.check(definition)
     resources = sorted(s.get("Resource", "") for s in states_of(definition).values() if s["Type"] == "Task")
@@ -90,9 +110,16 @@ def test_backend_record() -> None:
 def test_retry_maps_attempts_to_retries() -> None:
     definition = compile_definition(flows.retried.ir, from_mapping(options()))
     state = states_of(definition)["flaky"]
-    assert state["Retry"] == [{"BackoffRate": 1.0, "ErrorEquals": ["tests.stepfunctions.sfn_flows.Flaky"],
-                               "IntervalSeconds": 1, "JitterStrategy": "FULL", "MaxAttempts": 2,
-                               "MaxDelaySeconds": 60}]
+    assert state["Retry"] == [
+        {
+            "BackoffRate": 1.0,
+            "ErrorEquals": ["tests.stepfunctions.sfn_flows.Flaky"],
+            "IntervalSeconds": 1,
+            "JitterStrategy": "FULL",
+            "MaxAttempts": 2,
+            "MaxDelaySeconds": 60,
+        }
+    ]
     assert state["Catch"][-1]["ErrorEquals"] == ["States.ALL"]
     assert state["HeartbeatSeconds"] == 60
 
@@ -149,9 +176,13 @@ def test_missing_executor_settings_are_clear_errors() -> None:
 def test_states_all_must_be_last() -> None:
     names = Names()
     g = Graph(names)
-    bad = TaskState("t", resource="arn:aws:states:::sqs:sendMessage.waitForTaskToken",
-                    retry=[Retrier(("States.ALL",), 1, 2, 2.0), Retrier(("ValueError",), 1, 2, 2.0)],
-                    catch=[Catcher(("States.ALL",), "t", None), Catcher(("X",), "t", None)], end=True)
+    bad = TaskState(
+        "t",
+        resource="arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+        retry=[Retrier(("States.ALL",), 1, 2, 2.0), Retrier(("ValueError",), 1, 2, 2.0)],
+        catch=[Catcher(("States.ALL",), "t", None), Catcher(("X",), "t", None)],
+        end=True,
+    )
     g.add(bad)
     problems = validate("t", g.states)
     assert any("Retry" in p for p in problems) and any("Catch" in p for p in problems)
@@ -202,15 +233,18 @@ def test_conditions_reject_unsupported_types() -> None:
     assert ok == {"Not": {"Variable": "$", "IsPresent": True}}  # ordering with null is false
 
 
-@pytest.mark.parametrize(("unix", "aws"), [
-    ("30 2 * * 1-5", "cron(30 2 ? * 2-6 *)"),
-    ("0 3 * * *", "cron(0 3 * * ? *)"),
-    ("*/15 * 1 * *", "cron(*/15 * 1 * ? *)"),
-    ("0 0 * * 0,6", "cron(0 0 ? * 1,7 *)"),
-    ("0 0 * * 7", "cron(0 0 ? * 1 *)"),
-    ("@daily", "cron(0 0 * * ? *)"),
-    ("rate(5 minutes)", "rate(5 minutes)"),
-])
+@pytest.mark.parametrize(
+    ("unix", "aws"),
+    [
+        ("30 2 * * 1-5", "cron(30 2 ? * 2-6 *)"),
+        ("0 3 * * *", "cron(0 3 * * ? *)"),
+        ("*/15 * 1 * *", "cron(*/15 * 1 * ? *)"),
+        ("0 0 * * 0,6", "cron(0 0 ? * 1,7 *)"),
+        ("0 0 * * 7", "cron(0 0 ? * 1 *)"),
+        ("@daily", "cron(0 0 * * ? *)"),
+        ("rate(5 minutes)", "rate(5 minutes)"),
+    ],
+)
 def test_cron_conversion(unix: str, aws: str) -> None:
     assert to_aws(unix) == aws
 
@@ -223,12 +257,25 @@ def test_cron_rejects_both_days() -> None:
 def test_iam_policies_are_least_privilege() -> None:
     opts = from_mapping(options())
     sm = state_machine_policy(opts, ["sqs"])
-    assert sm["Statement"] == [{"Sid": "SendTaskRequests", "Effect": "Allow", "Action": ["sqs:SendMessage"],
-                                "Resource": ["arn:aws:sqs:us-east-1:123456789012:typedflow-tasks"]}]
+    assert sm["Statement"] == [
+        {
+            "Sid": "SendTaskRequests",
+            "Effect": "Allow",
+            "Action": ["sqs:SendMessage"],
+            "Resource": ["arn:aws:sqs:us-east-1:123456789012:typedflow-tasks"],
+        }
+    ]
     w = worker_policy(opts, ["sqs"])
     actions = {a for s in w["Statement"] for a in s["Action"]}
-    assert {"states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat",
-            "sqs:ReceiveMessage", "sqs:DeleteMessage", "s3:GetObject", "s3:PutObject"} <= actions
+    assert {
+        "states:SendTaskSuccess",
+        "states:SendTaskFailure",
+        "states:SendTaskHeartbeat",
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "s3:GetObject",
+        "s3:PutObject",
+    } <= actions
     assert "arn:aws:s3:::typedflow-tests/tf/*" in [r for s in w["Statement"] for r in s["Resource"]]
     # without --queue-url both sides name the default queue the definition sends to
     default = Options(bucket="s3://b/p")
@@ -237,8 +284,9 @@ def test_iam_policies_are_least_privilege() -> None:
     assert receive[0]["Resource"] == send[0]["Resource"] == ["arn:aws:sqs:*:*:typedflow-tasks"]
     # task containers run by ECS need no queue
     assert not any(s["Sid"] == "ReceiveTaskRequests" for s in worker_policy(default, ["ecs"])["Statement"])
-    batch = state_machine_policy(Options(**{"batch_job_queue": "q", "batch_job_definition": "d",
-                                            "bucket": "s3://b/p"}), ["batch"])
+    batch = state_machine_policy(
+        Options(**{"batch_job_queue": "q", "batch_job_definition": "d", "bucket": "s3://b/p"}), ["batch"]
+    )
     assert any("batch:SubmitJob" in s["Action"] for s in batch["Statement"])
 
 
@@ -246,7 +294,9 @@ def test_compile_imports_no_boto3() -> None:
     import subprocess
     import sys
 
-    code = ("import sys; import typedflow.backends.stepfunctions as b; import typedflow.backends.stepfunctions."
-            "compiler; print('boto3' in sys.modules)")
+    code = (
+        "import sys; import typedflow.backends.stepfunctions as b; import typedflow.backends.stepfunctions."
+        "compiler; print('boto3' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -99,11 +99,16 @@ def test_on_failure_handler_keeps_its_retry_policy(aws: Aws, tmp_path: Path) -> 
     errors = [e["taskFailedEventDetails"]["error"] for e in failed]
     assert errors == ["ValueError", "tests.stepfunctions.sfn_flows.Flaky"]  # the task, then the handler's 1st try
     run_id = remote.arn.rsplit(":", 1)[-1]
-    keys = [o["Key"] for o in aws.s3.list_objects_v2(Bucket="typedflow-tests", Prefix=f"tf/lineage/{run_id}/")
-            .get("Contents", [])]
+    keys = [
+        o["Key"]
+        for o in aws.s3.list_objects_v2(Bucket="typedflow-tests", Prefix=f"tf/lineage/{run_id}/").get("Contents", [])
+    ]
     records = [json.loads(aws.s3.get_object(Bucket="typedflow-tests", Key=k)["Body"].read()) for k in keys]
     assert sorted((r["task"], r["attempt"], r["status"]) for r in records) == [
-        ("explode", 1, "failed"), ("record_failure_flaky", 1, "failed"), ("record_failure_flaky", 2, "succeeded")]
+        ("explode", 1, "failed"),
+        ("record_failure_flaky", 1, "failed"),
+        ("record_failure_flaky", 2, "succeeded"),
+    ]
     for r in records:  # a failed attempt's record spans the attempt (it started before it ended)
         assert r["started_at"] <= r["ended_at"], r
 
@@ -120,8 +125,10 @@ def test_large_value_is_offloaded(aws: Aws) -> None:
 def test_lineage_records_written(aws: Aws) -> None:
     remote = aws.run(flows.chain.ir, {"x": 10})
     run_id = remote.arn.rsplit(":", 1)[-1]
-    keys = [o["Key"] for o in aws.s3.list_objects_v2(Bucket="typedflow-tests", Prefix=f"tf/lineage/{run_id}/")
-            .get("Contents", [])]
+    keys = [
+        o["Key"]
+        for o in aws.s3.list_objects_v2(Bucket="typedflow-tests", Prefix=f"tf/lineage/{run_id}/").get("Contents", [])
+    ]
     assert len(keys) == 3
     records = [json.loads(aws.s3.get_object(Bucket="typedflow-tests", Key=k)["Body"].read()) for k in keys]
     assert {r["target"] for r in records} == {"stepfunctions"}
@@ -132,10 +139,13 @@ def test_lineage_records_written(aws: Aws) -> None:
 def test_map_records_node_keys_with_indices(aws: Aws) -> None:
     remote = aws.run(flows.fan.ir, {"n": 2, "k": 1})
     run_id = remote.arn.rsplit(":", 1)[-1]
-    keys = [o["Key"] for o in aws.s3.list_objects_v2(Bucket="typedflow-tests", Prefix=f"tf/lineage/{run_id}/")
-            .get("Contents", [])]
-    nodes = sorted(json.loads(aws.s3.get_object(Bucket="typedflow-tests", Key=k)["Body"].read())["node_id"]
-                   for k in keys)
+    keys = [
+        o["Key"]
+        for o in aws.s3.list_objects_v2(Bucket="typedflow-tests", Prefix=f"tf/lineage/{run_id}/").get("Contents", [])
+    ]
+    nodes = sorted(
+        json.loads(aws.s3.get_object(Bucket="typedflow-tests", Key=k)["Body"].read())["node_id"] for k in keys
+    )
     assert nodes == ["ints", "map[0]/add", "map[0]/square", "map[1]/add", "map[1]/square", "total"]
 
 
@@ -152,13 +162,18 @@ def test_tasks_see_the_run_context_they_see_locally(aws: Aws, tmp_path: Path) ->
     assert local.outputs["target"] == f"local|{local.run_id}|2"
     assert remote.outputs["target"] == f"stepfunctions|{remote.arn.rsplit(':', 1)[-1]}|2"
 
-    for mapped, path in [(context_flows.context_mapped, "whereabouts"),
-                         (context_flows.context_nested, "context_inner/whereabouts")]:  # in a sub-workflow
+    for mapped, path in [
+        (context_flows.context_mapped, "whereabouts"),
+        (context_flows.context_nested, "context_inner/whereabouts"),
+    ]:  # in a sub-workflow
         local = run_local(mapped, {"xs": [5, 6]}, tmp_path)
         remote = aws.run(mapped.ir, {"xs": [5, 6]})
         assert remote.status == "SUCCEEDED", (remote.error, remote.cause)
-        assert remote.outputs == local.outputs == {
-            "out": [f"{mapped.name}|map[{i}]/{path}|1|{mapped.ir.digest}|{x}" for i, x in enumerate([5, 6])]}
+        assert (
+            remote.outputs
+            == local.outputs
+            == {"out": [f"{mapped.name}|map[{i}]/{path}|1|{mapped.ir.digest}|{x}" for i, x in enumerate([5, 6])]}
+        )
 
     local = run_local(context_flows.context_retried, {"key": "local-ctx"}, tmp_path)
     remote = aws.run(context_flows.context_retried.ir, {"key": "sfn-ctx"})

@@ -13,11 +13,11 @@ from tests.stepfunctions.conftest import Aws, run_local
 from tests.stepfunctions.sfn_dags import load, source, steps
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture],
-          derandomize=True)
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture], derandomize=True)
 @given(program=steps(), x=st.integers(-20, 60))
-def test_random_workflows_match_local(aws: Aws, tmp_path_factory: pytest.TempPathFactory,
-                                      program: list[tuple[Any, ...]], x: int) -> None:
+def test_random_workflows_match_local(
+    aws: Aws, tmp_path_factory: pytest.TempPathFactory, program: list[tuple[Any, ...]], x: int
+) -> None:
     tmp = tmp_path_factory.mktemp("dag")
     module = load(tmp, source(program))
     local = run_local(module.wf, {"x": x}, tmp)

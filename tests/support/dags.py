@@ -93,7 +93,7 @@ def source(spec: DagSpec) -> tuple[str, dict[int, int]]:
     wf_start = text.index("@workflow")
     wrap_start = text.index("@task\ndef wrap")
     text = text[:wf_start] + text[wrap_start:] + "\n" + text[wf_start:wrap_start]
-    shift = text[:text.index("@workflow")].count("\n") - lines[: lines.index("@workflow")].__len__()
+    shift = text[: text.index("@workflow")].count("\n") - lines[: lines.index("@workflow")].__len__()
     return text, {i: ln + shift for i, ln in call_lines.items()}
 
 

@@ -45,8 +45,10 @@ def main() -> None:
             by_line[line].append(code)
         if not by_line:
             extra = found.get(name, {})
-            verdict = "clean" if not extra else "errors: " + ", ".join(
-                f"{ln} {'/'.join(sorted(r))}" for ln, r in sorted(extra.items())
+            verdict = (
+                "clean"
+                if not extra
+                else "errors: " + ", ".join(f"{ln} {'/'.join(sorted(r))}" for ln, r in sorted(extra.items()))
             )
             print(f"| {case.name} | | — | {verdict} |")
             continue

@@ -21,8 +21,12 @@ def test_expectation_comments(tmp_path: Path) -> None:
         "z = 2  # E: typedflow-format  # noqa: UP031\n"
     )
     case = parse(src)
-    assert case.expected["mypy"] == {(3, "arg-type"), (3, "call-arg"), (4, "typedflow-branch-output"),
-                                     (5, "typedflow-format")}
+    assert case.expected["mypy"] == {
+        (3, "arg-type"),
+        (3, "call-arg"),
+        (4, "typedflow-branch-output"),
+        (5, "typedflow-format"),
+    }
     assert case.expected["tracer"] == {(3, "arg-type"), (3, "call-arg"), (4, "arg-type"), (5, "typedflow-format")}
     assert case.xfail == {"tracer": "a reason, with punctuation"}
     assert not case.good
@@ -32,7 +36,18 @@ def test_plugin_entry_point_and_codes() -> None:
     assert mypy_plugin.plugin("2.4.1") is mypy_plugin.TypedflowPlugin
     from mypy.errorcodes import error_codes
 
-    for code in ("truthiness", "iteration", "arithmetic", "len", "index", "format", "call", "branch-output",
-                 "container", "condition", "otherwise"):
+    for code in (
+        "truthiness",
+        "iteration",
+        "arithmetic",
+        "len",
+        "index",
+        "format",
+        "call",
+        "branch-output",
+        "container",
+        "condition",
+        "otherwise",
+    ):
         registered = error_codes[f"typedflow-{code}"]
         assert registered.category == "typedflow" and registered.default_enabled

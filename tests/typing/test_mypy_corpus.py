@@ -52,8 +52,10 @@ class MypyRun:
 def mypy_run(tmp_path_factory: pytest.TempPathFactory) -> MypyRun:
     cache = tmp_path_factory.mktemp("mypy-cache")
     args = [
-        "--config-file", str(CONFIG),
-        "--cache-dir", str(cache),
+        "--config-file",
+        str(CONFIG),
+        "--cache-dir",
+        str(cache),
         "--no-color-output",
         "--no-error-summary",
         "--hide-error-context",
@@ -107,8 +109,13 @@ def test_check_mypy_runs_both_checkers(tmp_path: Path) -> None:
         "@task\ndef f(x: int) -> int:\n    return x\n\n\n"
         "@workflow\ndef w(x: str) -> int:\n    return f(x=x)\n"
     )
-    r = subprocess.run([sys.executable, "-m", "typedflow", "check", "--mypy", str(mod)], capture_output=True,
-                       text=True, cwd=tmp_path, timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-m", "typedflow", "check", "--mypy", str(mod)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert r.returncode == 1
     lines = [line for line in r.stdout.splitlines() if ": error:" in line]
     assert any(line.startswith("wiring.py:11: error:") and "[arg-type]" in line for line in lines), r.stdout

@@ -28,7 +28,8 @@ def install() -> None:
 
     sth.SubprocessTaskHandler.validate_not_container_component = lambda self, cmd: None  # type: ignore[method-assign]
     sth.SubprocessTaskHandler.validate_not_containerized_python_component = (  # type: ignore[method-assign]
-        lambda self, cmd: None)
+        lambda self, cmd: None
+    )
     orig = eiu.construct_executor_input
 
     def construct_executor_input(*a: Any, **kw: Any) -> Any:

@@ -20,8 +20,22 @@ from typedflow.backends.vertex.validate import check, check_strict
 
 from typedflow.ir import TypeRef
 
-WORKFLOWS = [flows.chain, flows.diamond, flows.fan, flows.branch, flows.retried, flows.files, flows.records,
-             flows.nested, flows.guarded, flows.maybe, flows.escapes, flows.either, flows.picked, flows.deep]
+WORKFLOWS = [
+    flows.chain,
+    flows.diamond,
+    flows.fan,
+    flows.branch,
+    flows.retried,
+    flows.files,
+    flows.records,
+    flows.nested,
+    flows.guarded,
+    flows.maybe,
+    flows.escapes,
+    flows.either,
+    flows.picked,
+    flows.deep,
+]
 
 
 def strict(spec: dict[str, Any]) -> None:
@@ -57,8 +71,14 @@ def test_kfp_loads_the_file_with_the_workflow_signature(wf: Any, tmp_path: Path)
     assert comp.name == wf.ir.workflow.name
     ins = {k: v.type for k, v in (comp.component_spec.inputs or {}).items()}
     outs = {k: v.type for k, v in (comp.component_spec.outputs or {}).items()}
-    kfp_names = {"NUMBER_INTEGER": "Integer", "NUMBER_DOUBLE": "Float", "STRING": "String",
-                 "BOOLEAN": "Boolean", "LIST": "List", "STRUCT": "Dict"}
+    kfp_names = {
+        "NUMBER_INTEGER": "Integer",
+        "NUMBER_DOUBLE": "Float",
+        "STRING": "String",
+        "BOOLEAN": "Boolean",
+        "LIST": "List",
+        "STRUCT": "Dict",
+    }
     want_in, want_out = _signature_of_workflow(wf)
     assert ins == {k: kfp_names[v] for k, v in want_in.items()}
     assert outs == {k: kfp_names[v] for k, v in want_out.items()}
@@ -74,8 +94,12 @@ def test_output_format_follows_the_suffix(tmp_path: Path) -> None:
 def test_policies_map_to_vertex_fields() -> None:
     spec = compile_spec(flows.retried.ir)
     flaky = spec["root"]["dag"]["tasks"]["flaky"]
-    assert flaky["retryPolicy"] == {"maxRetryCount": 2, "backoffDuration": "0s", "backoffFactor": 1.0,
-                                    "backoffMaxDuration": "0s"}
+    assert flaky["retryPolicy"] == {
+        "maxRetryCount": 2,
+        "backoffDuration": "0s",
+        "backoffFactor": 1.0,
+        "backoffMaxDuration": "0s",
+    }
     assert flaky["cachingOptions"] == {"enableCache": True}
     spec = compile_spec(flows.records.ir)
     res = spec["deploymentSpec"]["executors"]["exec-stats"]["container"]["resources"]
@@ -116,8 +140,10 @@ def test_conditions_compile_to_cel_over_task_inputs() -> None:
     spec = compile_spec(flows.branch.ir)
     group = spec["components"]["comp-condition-branches-1"]["dag"]["tasks"]
     conds = sorted(t["triggerPolicy"]["condition"] for t in group.values())
-    assert conds == ["!(inputs.parameter_values['pipelinechannel--double-out'] > 10.0)",
-                     "inputs.parameter_values['pipelinechannel--double-out'] > 10.0"]
+    assert conds == [
+        "!(inputs.parameter_values['pipelinechannel--double-out'] > 10.0)",
+        "inputs.parameter_values['pipelinechannel--double-out'] > 10.0",
+    ]
 
 
 def test_branch_values_surface_through_one_of_outputs() -> None:
@@ -125,25 +151,36 @@ def test_branch_values_surface_through_one_of_outputs() -> None:
     group = spec["components"]["comp-condition-branches-1"]
     # no `otherwise` was written: an implicit one supplies a placeholder and a `false` flag
     conds = [t["triggerPolicy"]["condition"] for _, t in sorted(group["dag"]["tasks"].items())]
-    assert conds == ["inputs.parameter_values['pipelinechannel--x'] > 3.0",
-                     "!(inputs.parameter_values['pipelinechannel--x'] > 3.0)"]
+    assert conds == [
+        "inputs.parameter_values['pipelinechannel--x'] > 3.0",
+        "!(inputs.parameter_values['pipelinechannel--x'] > 3.0)",
+    ]
     outs = group["dag"]["outputs"]["parameters"]
-    assert outs["pipelinechannel--mark-int-out"] == {"valueFromOneof": {"parameterSelectors": [
-        {"producerSubtask": "condition-1", "outputParameterKey": "pipelinechannel--mark-int-out"},
-        {"producerSubtask": "condition-2", "outputParameterKey": "pipelinechannel--mark-int-out"}]}}
+    assert outs["pipelinechannel--mark-int-out"] == {
+        "valueFromOneof": {
+            "parameterSelectors": [
+                {"producerSubtask": "condition-1", "outputParameterKey": "pipelinechannel--mark-int-out"},
+                {"producerSubtask": "condition-2", "outputParameterKey": "pipelinechannel--mark-int-out"},
+            ]
+        }
+    }
     assert group["outputDefinitions"]["parameters"]["pipelinechannel--mark-int-ran"]["parameterType"] == "BOOLEAN"
     taken = spec["components"]["comp-condition-1"]["dag"]["outputs"]["parameters"]
     assert taken["pipelinechannel--mark-int-ran"]["valueFromParameter"] == {
-        "producerSubtask": "mark-int", "outputParameterKey": "typedflow-ran"}
+        "producerSubtask": "mark-int",
+        "outputParameterKey": "typedflow-ran",
+    }
     absent = spec["components"]["comp-condition-2"]["dag"]["tasks"]
     (task,) = absent.values()
-    label = "exec-" + task["componentRef"]["name"][len("comp-"):]
+    label = "exec-" + task["componentRef"]["name"][len("comp-") :]
     args = spec["deploymentSpec"]["executors"][label]["container"]["args"]
-    assert json.loads(args[args.index("--const") + 1]) == {"outputs": {"pipelinechannel--mark-int-out": 0,
-                                                                       "pipelinechannel--mark-int-ran": False}}
+    assert json.loads(args[args.index("--const") + 1]) == {
+        "outputs": {"pipelinechannel--mark-int-out": 0, "pipelinechannel--mark-int-ran": False}
+    }
     consumer = spec["root"]["dag"]["tasks"]["describe-maybe"]["inputs"]["parameters"]
-    assert consumer["y"] == {"taskOutputParameter": {"producerTask": "when",
-                                                      "outputParameterKey": "pipelinechannel--mark-int-out"}}
+    assert consumer["y"] == {
+        "taskOutputParameter": {"producerTask": "when", "outputParameterKey": "pipelinechannel--mark-int-out"}
+    }
     assert consumer["y__present"]["taskOutputParameter"]["outputParameterKey"] == "pipelinechannel--mark-int-ran"
 
 
@@ -166,10 +203,25 @@ def test_attempt_counts_the_failed_records_of_the_same_node_instance(tmp_path: P
     template = context_flows.context_mapped.ir.task("whereabouts")
 
     def written(x: int, status: str, attempt: int) -> None:
-        write_record(tmp_path, task_record(
-            doc_name="context_mapped", ir_digest="sha256:d", run_id="job-1", target="vertex",
-            executor="vertex-container", template=template, node_id="whereabouts", status=status, attempt=attempt,
-            inputs={"x": x}, outputs={}, started_at="2026-12-04T00:00:00.000000Z", ended_at=None, cache_key=None))
+        write_record(
+            tmp_path,
+            task_record(
+                doc_name="context_mapped",
+                ir_digest="sha256:d",
+                run_id="job-1",
+                target="vertex",
+                executor="vertex-container",
+                template=template,
+                node_id="whereabouts",
+                status=status,
+                attempt=attempt,
+                inputs={"x": x},
+                outputs={},
+                started_at="2026-12-04T00:00:00.000000Z",
+                ended_at=None,
+                cache_key=None,
+            ),
+        )
 
     assert _attempt(tmp_path, "job-1", "whereabouts", template, {"x": 5}) == 1
     written(5, "succeeded", 1)  # another item
@@ -254,6 +306,8 @@ def test_compiler_imports_no_cloud_sdk() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, typedflow.backends.vertex, typedflow.backends.vertex.compiler; "
-            "print(any(m.startswith(('google.cloud.aiplatform', 'kfp')) for m in sys.modules))")
+    code = (
+        "import sys, typedflow.backends.vertex, typedflow.backends.vertex.compiler; "
+        "print(any(m.startswith(('google.cloud.aiplatform', 'kfp')) for m in sys.modules))"
+    )
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"

@@ -16,8 +16,9 @@ from typedflow.backends.vertex import BACKEND
 from typedflow.running import RunOptions, run_workflow
 
 
-def both(wf: Any, inputs: dict[str, Any], tmp_path: Path, *, spec_inputs: dict[str, Any] | None = None
-         ) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+def both(
+    wf: Any, inputs: dict[str, Any], tmp_path: Path, *, spec_inputs: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
     local = run_workflow(wf.ir, inputs, RunOptions(store=tmp_path / "local"))  # inputs as typed JSON
     assert local.ok, local.failures
     path = tmp_path / "spec.yaml"
@@ -127,8 +128,7 @@ def test_lineage_records_are_written_next_to_the_artifacts(tmp_path: Path) -> No
     both(flows.chain, {"x": 1}, tmp_path)
     records = [json.loads(p.read_text()) for p in (tmp_path / "kfp").rglob("typedflow/lineage/*/*.json")]
     assert sorted(r["node_id"] for r in records) == ["add", "add-2", "double"]
-    assert {(r["target"], r["executor"], r["status"]) for r in records} == {
-        ("vertex", "vertex-container", "succeeded")}
+    assert {(r["target"], r["executor"], r["status"]) for r in records} == {("vertex", "vertex-container", "succeeded")}
     assert sys.modules["vertex_flows"] is flows
 
 
@@ -139,8 +139,10 @@ def test_on_failure_runs_as_exit_handler_only_on_failure(tmp_path: Path) -> None
     assert ok == {"out": 2}
     with pytest.raises(RuntimeError):
         run_spec(path, {"x": -1}, tmp_path / "bad")
-    ran = {json.loads(p.read_text())["task"]: json.loads(p.read_text())["status"]
-           for p in (tmp_path / "bad").rglob("typedflow/lineage/*/*.json")}
+    ran = {
+        json.loads(p.read_text())["task"]: json.loads(p.read_text())["status"]
+        for p in (tmp_path / "bad").rglob("typedflow/lineage/*/*.json")
+    }
     assert ran == {"boom": "failed", "notify": "succeeded"}
     assert {json.loads(p.read_text())["task"] for p in (tmp_path / "ok").rglob("lineage/*/*.json")} == {"boom"}
     local = run_workflow(flows.guarded.ir, {"x": -1}, RunOptions(store=tmp_path / "l"))
@@ -154,12 +156,18 @@ def test_on_failure_handler_keeps_its_retry_policy(tmp_path: Path) -> None:
         (tmp_path / d).mkdir()
     with pytest.raises(RuntimeError):
         run_spec(path, {"x": -1, "counter_dir": str(tmp_path / "vc")}, tmp_path / "bad")
-    records = sorted((json.loads(p.read_text()) for p in (tmp_path / "bad").rglob("typedflow/lineage/*/*.json")),
-                     key=lambda r: (r["task"], r["attempt"]))
+    records = sorted(
+        (json.loads(p.read_text()) for p in (tmp_path / "bad").rglob("typedflow/lineage/*/*.json")),
+        key=lambda r: (r["task"], r["attempt"]),
+    )
     assert [(r["task"], r["attempt"], r["status"]) for r in records] == [
-        ("boom", 1, "failed"), ("notify_flaky", 1, "failed"), ("notify_flaky", 2, "succeeded")]
-    local = run_workflow(flows.guarded_flaky.ir, {"x": -1, "counter_dir": str(tmp_path / "lc")},
-                         RunOptions(store=tmp_path / "l"))
+        ("boom", 1, "failed"),
+        ("notify_flaky", 1, "failed"),
+        ("notify_flaky", 2, "succeeded"),
+    ]
+    local = run_workflow(
+        flows.guarded_flaky.ir, {"x": -1, "counter_dir": str(tmp_path / "lc")}, RunOptions(store=tmp_path / "l")
+    )
     handler = next(n for n in local.nodes if n.task == "notify_flaky")
     assert (handler.status, handler.attempts) == ("succeeded", 2)
     assert sorted(p.name for p in (tmp_path / "lc").iterdir()) == sorted(p.name for p in (tmp_path / "vc").iterdir())

@@ -13,15 +13,26 @@ from typedflow.backends.vertex.validate import check, check_strict
 from typedflow import ir
 
 LOC = ir.SourceLoc("gen.py", 1)
-TYPES = [ir.TypeRef("int"), ir.TypeRef("float"), ir.TypeRef("str"), ir.TypeRef("list", (ir.TypeRef("int"),)),
-         ir.TypeRef("dict", (ir.TypeRef("float"),))]
+TYPES = [
+    ir.TypeRef("int"),
+    ir.TypeRef("float"),
+    ir.TypeRef("str"),
+    ir.TypeRef("list", (ir.TypeRef("int"),)),
+    ir.TypeRef("dict", (ir.TypeRef("float"),)),
+]
 CONSTS: dict[str, Any] = {"int": 1, "float": 0.5, "str": "s", "list": [1, 2], "dict": {"a": 1.0}}
 
 
 def template(i: int, ins: list[ir.TypeRef], out: ir.TypeRef) -> ir.TaskTemplate:
-    return ir.TaskTemplate(name=f"t{i}", module="gen", qualname=f"t{i}", code_digest=f"sha256:{i}",
-                           inputs=tuple(ir.Param(f"p{j}", t) for j, t in enumerate(ins)),
-                           outputs=(ir.Param("out", out),), returns=out)
+    return ir.TaskTemplate(
+        name=f"t{i}",
+        module="gen",
+        qualname=f"t{i}",
+        code_digest=f"sha256:{i}",
+        inputs=tuple(ir.Param(f"p{j}", t) for j, t in enumerate(ins)),
+        outputs=(ir.Param("out", out),),
+        returns=out,
+    )
 
 
 @st.composite
@@ -68,16 +79,33 @@ def workflows(draw: st.DrawFn) -> ir.WorkflowIR:
                 mid = f"map-{counter[0]}-{len(nodes)}"
                 body, body_avail = block([*seen, (ir.ItemRef(mid), ir.TypeRef("int"))], depth + 1)
                 result, rtype = draw(st.sampled_from(body_avail or [(ir.ItemRef(mid), ir.TypeRef("int"))]))
-                nodes.append(ir.MapNode(mid, ir.Arg("items", draw(st.sampled_from(lists))), ir.TypeRef("int"),
-                                        tuple(body), result, rtype, draw(st.sampled_from([None, 2])), LOC))
+                nodes.append(
+                    ir.MapNode(
+                        mid,
+                        ir.Arg("items", draw(st.sampled_from(lists))),
+                        ir.TypeRef("int"),
+                        tuple(body),
+                        result,
+                        rtype,
+                        draw(st.sampled_from([None, 2])),
+                        LOC,
+                    )
+                )
                 mine.append((ir.OutputRef(mid, "out"), ir.TypeRef("list", (rtype,))))
         return nodes, mine
 
     start = [(ir.InputRef("x"), ir.TypeRef("int")), (ir.InputRef("xs"), ir.TypeRef("list", (ir.TypeRef("int"),)))]
     nodes, produced = block(start, 0)
     result, rtype = draw(st.sampled_from(produced or start))
-    wf = ir.Workflow(name="generated", inputs=inputs, outputs=(ir.Param("out", rtype),), returns=rtype,
-                     results=(ir.Arg("out", result),), nodes=tuple(nodes), loc=LOC)
+    wf = ir.Workflow(
+        name="generated",
+        inputs=inputs,
+        outputs=(ir.Param("out", rtype),),
+        returns=rtype,
+        results=(ir.Arg("out", result),),
+        nodes=tuple(nodes),
+        loc=LOC,
+    )
     return ir.WorkflowIR(workflow=wf, tasks=tuple(templates), python_version="3.11.0", digest="sha256:gen")
 
 

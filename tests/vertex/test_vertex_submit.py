@@ -41,8 +41,11 @@ class FakeVertex(BaseHTTPRequestHandler):
             out = aiplatform_v1.PipelineJob.to_json(msg).encode()
         else:
             sched = aiplatform_v1.Schedule.from_json(raw, ignore_unknown_fields=False)
-            json_format.ParseDict(body["createPipelineJobRequest"]["pipelineJob"]["pipelineSpec"],
-                                  pb.PipelineSpec(), ignore_unknown_fields=False)
+            json_format.ParseDict(
+                body["createPipelineJobRequest"]["pipelineJob"]["pipelineSpec"],
+                pb.PipelineSpec(),
+                ignore_unknown_fields=False,
+            )
             sched.name = f"{m.group(1)}/schedules/123"
             out = aiplatform_v1.Schedule.to_json(sched).encode()
         self.send_response(200)
@@ -76,11 +79,19 @@ def vertex() -> Iterator[list[tuple[str, bytes]]]:
 def test_submit_sends_a_strictly_valid_pipeline_job(vertex: list[tuple[str, bytes]], tmp_path: Path) -> None:
     from google.auth.credentials import AnonymousCredentials
 
-    job = build_job(flows.records.ir, project="p", region="us-central1", pipeline_root="gs://b/root",
-                    parameter_values={"n": 3, "cfg": {"name": "a", "threshold": 0.5}}, enable_caching=False,
-                    labels={"team": "ml"}, credentials=AnonymousCredentials(), spec_dir=tmp_path)
+    job = build_job(
+        flows.records.ir,
+        project="p",
+        region="us-central1",
+        pipeline_root="gs://b/root",
+        parameter_values={"n": 3, "cfg": {"name": "a", "threshold": 0.5}},
+        enable_caching=False,
+        labels={"team": "ml"},
+        credentials=AnonymousCredentials(),
+        spec_dir=tmp_path,
+    )
     job.submit(create_request_timeout=30)
-    (path, raw), = vertex
+    ((path, raw),) = vertex
     body = json.loads(raw)
     assert path.startswith("/v1/projects/p/locations/us-central1/pipelineJobs")
     assert body["runtimeConfig"]["parameterValues"] == {"n": 3, "cfg": {"name": "a", "threshold": 0.5}}
@@ -99,8 +110,9 @@ def test_parameter_types_are_checked_before_aiplatform() -> None:
     assert check_parameters(flows.chain.ir, {"x": 1}) == {"x": 1}
 
 
-def test_cli_deploy_and_schedule(vertex: list[tuple[str, bytes]], capsys: pytest.CaptureFixture[str],
-                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_deploy_and_schedule(
+    vertex: list[tuple[str, bytes]], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     import google.auth
     from google.auth.credentials import AnonymousCredentials
 
@@ -108,8 +120,18 @@ def test_cli_deploy_and_schedule(vertex: list[tuple[str, bytes]], capsys: pytest
 
     monkeypatch.setattr(google.auth, "default", lambda *a, **k: (AnonymousCredentials(), "p"))
     flows_file = str(Path(flows.__file__))
-    common = ["--target", "vertex", "--project", "p", "--region", "europe-west4",
-              "--pipeline-root", "gs://b/r", "--labels", "a=1,b=2"]
+    common = [
+        "--target",
+        "vertex",
+        "--project",
+        "p",
+        "--region",
+        "europe-west4",
+        "--pipeline-root",
+        "gs://b/r",
+        "--labels",
+        "a=1,b=2",
+    ]
     assert main(["deploy", f"{flows_file}:chain", *common, "--input", "x=4", "--no-enable-caching"]) == 0
     assert main(["deploy", f"{flows_file}:nightly", *common, "--input", "x=4"]) == 0
     out = capsys.readouterr().out.split()
@@ -127,12 +149,36 @@ def test_deploy_without_credentials_is_one_line(tmp_path: Path) -> None:
 
     root = Path(__file__).resolve().parents[2]
     # NO_GCE_CHECK: google-auth does not probe for a metadata server, so nothing leaves the machine
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": f"{root}:{root / 'tests' / 'vertex'}",
-           "NO_GCE_CHECK": "True"}
-    r = subprocess.run([sys.executable, "-m", "typedflow", "deploy", "vertex_flows:" + flows.chain.name,
-                        "--target", "vertex", "--project", "p", "--region", "us-central1",
-                        "--pipeline-root", "gs://b/root", "--input", "x=1"], capture_output=True, text=True,
-                       cwd=tmp_path, env=env, timeout=120)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "PYTHONPATH": f"{root}:{root / 'tests' / 'vertex'}",
+        "NO_GCE_CHECK": "True",
+    }
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "typedflow",
+            "deploy",
+            "vertex_flows:" + flows.chain.name,
+            "--target",
+            "vertex",
+            "--project",
+            "p",
+            "--region",
+            "us-central1",
+            "--pipeline-root",
+            "gs://b/root",
+            "--input",
+            "x=1",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=120,
+    )
     assert r.returncode == 1 and r.stdout == "", r.stderr
     assert r.stderr.startswith("typedflow deploy: Google Cloud: Your default credentials were not found")
     assert "Traceback" not in r.stderr

@@ -159,8 +159,10 @@ def _cmd_pull(args: argparse.Namespace) -> int:
         result = pull(objects, log)
     for uri, reason in result.rejected:
         print(f"rejected {uri}: {reason}", file=sys.stderr)
-    print(f"pulled run {args.run_id} ({args.target}): {result.appended} appended, {result.skipped} already present, "
-          f"{len(result.rejected)} rejected")
+    print(
+        f"pulled run {args.run_id} ({args.target}): {result.appended} appended, {result.skipped} already present, "
+        f"{len(result.rejected)} rejected"
+    )
     verified = verify_path(log_path)
     print(verified.summary())
     return 0 if verified.ok and not result.rejected else 1
@@ -199,13 +201,17 @@ def add_subparser(subparsers: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("-o", "--output", required=True, help="output path ('-' for stdout, except bundles)")
     p.set_defaults(func=_cmd_export)
 
-    p = sub.add_parser("pull", parents=[common],
-                       help="gather a cloud run's records into the local log, verifying each")
+    p = sub.add_parser("pull", parents=[common], help="gather a cloud run's records into the local log, verifying each")
     p.add_argument("run_id", metavar="RUN_ID")
     p.add_argument("--target", choices=("stepfunctions", "vertex"), required=True)
-    p.add_argument("--from", dest="location", required=True, metavar="URI",
-                   help="where the run wrote its records: s3://bucket/prefix (stepfunctions), "
-                        "gs://bucket/pipeline-root/typedflow (vertex), or a directory")
+    p.add_argument(
+        "--from",
+        dest="location",
+        required=True,
+        metavar="URI",
+        help="where the run wrote its records: s3://bucket/prefix (stepfunctions), "
+        "gs://bucket/pipeline-root/typedflow (vertex), or a directory",
+    )
     p.set_defaults(func=_cmd_pull)
 
     p = sub.add_parser("verify", parents=[common], help="verify a bundle (dir or .zip) or a log")

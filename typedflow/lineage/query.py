@@ -334,8 +334,11 @@ def _producer(ref: ValueRef, idx: _Index, before: int | None, run_id: str | None
     candidates = list(idx.by_digest.get(ref.digest, []))
     if ref.sha256:
         candidates += idx.by_sha.get(ref.sha256, [])
-    candidates = [c for c in candidates if (before is None or c[0].seq < before)
-                  and (ref.sha256 or run_id is None or c[0].run_id == run_id)]
+    candidates = [
+        c
+        for c in candidates
+        if (before is None or c[0].seq < before) and (ref.sha256 or run_id is None or c[0].run_id == run_id)
+    ]
     if not candidates:
         return None
     # The latest run that actually computed it; a cache hit only if nothing computed it.

@@ -17,8 +17,16 @@ from typing import Final
 from typedflow._version import __version__
 from typedflow.lineage.record import STATUSES, ParamValue, identity, new_record_id, now_rfc3339
 
-__all__ = ["Prepared", "RefTuple", "TaskStencil", "param_json", "params_json", "ref_json", "refs_json",
-           "value_ref_tail"]
+__all__ = [
+    "Prepared",
+    "RefTuple",
+    "TaskStencil",
+    "param_json",
+    "params_json",
+    "ref_json",
+    "refs_json",
+    "value_ref_tail",
+]
 
 # A record pre-encoded (ASCII) around its two chain fields: line = a + prev_hash + b + str(seq) + c.
 Prepared = tuple[str, str, str]
@@ -73,8 +81,19 @@ class TaskStencil:
 
     __slots__ = ("_after_code", "_after_error", "_after_outputs", "_run", "_tail", "_version")
 
-    def __init__(self, *, run_id: str, workflow: str, ir_digest: str, target: str, executor: str, task: str,
-                 code_digest: str | None, image: str | None, log_origin: str) -> None:
+    def __init__(
+        self,
+        *,
+        run_id: str,
+        workflow: str,
+        ir_digest: str,
+        target: str,
+        executor: str,
+        task: str,
+        code_digest: str | None,
+        image: str | None,
+        log_origin: str,
+    ) -> None:
         user, host = identity()
         # The fixed values, encoded once, with the keys around them in sorted order.
         self._after_code = f',"code_digest":{_opt(code_digest)},"ended_at":'
@@ -82,23 +101,57 @@ class TaskStencil:
         self._after_outputs = f',"ir_digest":{_s(ir_digest)},"kind":"task","log_origin":{_s(log_origin)},"node_id":'
         self._version = f'","python_version":{_s(_PYTHON_VERSION)},"record_id":'
         self._run = f',"run_id":{_s(run_id)},"seq":'
-        self._tail = (f',"target":{_s(target)},"task":{_s(task)},"typedflow_version":{_s(__version__)},'
-                      f'"user":{_s(user)},"workflow":{_s(workflow)}}}')
+        self._tail = (
+            f',"target":{_s(target)},"task":{_s(task)},"typedflow_version":{_s(__version__)},'
+            f'"user":{_s(user)},"workflow":{_s(workflow)}}}'
+        )
 
-    def prepare(self, *, node_id: str, status: str, attempt: int, inputs: Sequence[RefTuple],
-                outputs: Sequence[RefTuple], parameters: Mapping[str, ParamValue], started_at: str | None,
-                ended_at: str | None, cache_key: str | None, error: str | None,
-                record_id: str | None = None) -> Prepared:
+    def prepare(
+        self,
+        *,
+        node_id: str,
+        status: str,
+        attempt: int,
+        inputs: Sequence[RefTuple],
+        outputs: Sequence[RefTuple],
+        parameters: Mapping[str, ParamValue],
+        started_at: str | None,
+        ended_at: str | None,
+        cache_key: str | None,
+        error: str | None,
+        record_id: str | None = None,
+    ) -> Prepared:
         """The record split around ``prev_hash`` and ``seq``, as :class:`~typedflow.lineage.log.LineageLog`
         chains it; fields as :func:`~typedflow.lineage.record.new_record` fills them."""
         return self.prepare_encoded(
-            node_id=node_id, status=status, attempt=attempt, inputs_json=refs_json(inputs),
-            outputs_json=refs_json(outputs), parameters_json=params_json(parameters), started_at=started_at,
-            ended_at=ended_at, cache_key=cache_key, error=error, record_id=record_id)
+            node_id=node_id,
+            status=status,
+            attempt=attempt,
+            inputs_json=refs_json(inputs),
+            outputs_json=refs_json(outputs),
+            parameters_json=params_json(parameters),
+            started_at=started_at,
+            ended_at=ended_at,
+            cache_key=cache_key,
+            error=error,
+            record_id=record_id,
+        )
 
-    def prepare_encoded(self, *, node_id: str, status: str, attempt: int, inputs_json: str, outputs_json: str,
-                        parameters_json: str, started_at: str | None, ended_at: str | None, cache_key: str | None,
-                        error: str | None, record_id: str | None = None) -> Prepared:
+    def prepare_encoded(
+        self,
+        *,
+        node_id: str,
+        status: str,
+        attempt: int,
+        inputs_json: str,
+        outputs_json: str,
+        parameters_json: str,
+        started_at: str | None,
+        ended_at: str | None,
+        cache_key: str | None,
+        error: str | None,
+        record_id: str | None = None,
+    ) -> Prepared:
         """:meth:`prepare` with the refs and parameters already encoded (:func:`refs_json`,
         :func:`params_json`, or the same bytes made faster by a caller that knows the task)."""
         if status not in STATUSES:
@@ -109,15 +162,27 @@ class TaskStencil:
         key = "null" if cache_key is None else _s(cache_key)
         ended = "null" if ended_at is None else _s(ended_at)
         err = "null" if error is None else _s(error)
-        a = (f'{{"attempt":{_int_repr(attempt)},"cache_key":{key}{self._after_code}{ended},'
-             f'"error":{err}{self._after_error}{inputs_json}{self._after_outputs}{_s(node_id)},'
-             f'"outputs":{outputs_json},"parameters":{parameters_json},"prev_hash":"')
+        a = (
+            f'{{"attempt":{_int_repr(attempt)},"cache_key":{key}{self._after_code}{ended},'
+            f'"error":{err}{self._after_error}{inputs_json}{self._after_outputs}{_s(node_id)},'
+            f'"outputs":{outputs_json},"parameters":{parameters_json},"prev_hash":"'
+        )
         b = f"{self._version}{_s(record_id or new_record_id())}{self._run}"
         c = f',"started_at":{_s(started_at or now_rfc3339())},"status":{_s(status)}{self._tail}'
         return a, b, c
 
-    def prepare_done(self, node_id: str, status: str, attempt: int, inputs_json: str, outputs_json: str,
-                     parameters_json: str, started_at: str, ended_at: str, cache_key: str | None) -> Prepared:
+    def prepare_done(
+        self,
+        node_id: str,
+        status: str,
+        attempt: int,
+        inputs_json: str,
+        outputs_json: str,
+        parameters_json: str,
+        started_at: str,
+        ended_at: str,
+        cache_key: str | None,
+    ) -> Prepared:
         """:meth:`prepare_encoded` for most records: an execution that did not fail (no error), with both
         timestamps and a new record id, its arguments positional."""
         if status not in _DONE:
@@ -125,9 +190,14 @@ class TaskStencil:
         if type(attempt) is not int:
             raise TypeError(f"attempt must be an int, got {type(attempt).__name__}")
         key = "null" if cache_key is None else _s(cache_key)
-        a = (f'{{"attempt":{_int_repr(attempt)},"cache_key":{key}{self._after_code}{_s(ended_at)},"error":null'
-             f'{self._after_error}{inputs_json}{self._after_outputs}{_s(node_id)},"outputs":{outputs_json},'
-             f'"parameters":{parameters_json},"prev_hash":"')
+        a = (
+            f'{{"attempt":{_int_repr(attempt)},"cache_key":{key}{self._after_code}{_s(ended_at)},"error":null'
+            f'{self._after_error}{inputs_json}{self._after_outputs}{_s(node_id)},"outputs":{outputs_json},'
+            f'"parameters":{parameters_json},"prev_hash":"'
+        )
         # A record id is 32 hex digits: nothing in it to escape.
-        return a, f'{self._version}"{new_record_id()}"{self._run}', (
-            f',"started_at":{_s(started_at)},"status":"{status}"{self._tail}')
+        return (
+            a,
+            f'{self._version}"{new_record_id()}"{self._run}',
+            (f',"started_at":{_s(started_at)},"status":"{status}"{self._tail}'),
+        )

@@ -26,7 +26,7 @@ def write_all(fd: int, data: bytes) -> None:
     """``os.write`` until all of ``data`` is written (a write may take part of it)."""
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
 def fsync_dir(path: Path) -> None:

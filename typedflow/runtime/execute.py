@@ -73,7 +73,8 @@ def resolve(template: ir.TaskTemplate) -> Any:
                 raise  # the task's module was found; something it imports is missing
             raise ModuleNotFoundError(
                 f"cannot import module {template.module!r}, where the IR says task {template.name!r} is defined: "
-                "put the directory that holds it on PYTHONPATH (or install its package)", name=exc.name
+                "put the directory that holds it on PYTHONPATH (or install its package)",
+                name=exc.name,
             ) from exc
         obj: Any = module
         for part in template.qualname.split("."):
@@ -142,8 +143,10 @@ class _Keying:
         # A task of one input (most map bodies): its name and encoded key, for the shorter paths below.
         self.single = self.keys[0] if len(self.keys) == 1 else None
         # The document is {"cache_version", "code", "inputs", "task", "version"}: keys in sorted order.
-        self.prefix = (f'{{"cache_version":{canonical_json(template.cache.version)},'
-                       f'"code":{canonical_json(template.code_digest)},"inputs":')
+        self.prefix = (
+            f'{{"cache_version":{canonical_json(template.cache.version)},'
+            f'"code":{canonical_json(template.code_digest)},"inputs":'
+        )
         self.suffix = f',"task":{canonical_json(template.name)},"version":{canonical_json(template.version)}}}'
 
 
@@ -165,8 +168,10 @@ def input_digests(template: ir.TaskTemplate, inputs: dict[str, Any]) -> dict[str
     if len(params) == 1:
         name, t, files = params[0]
         return {name: content_digest(inputs.get(name), t, True) if files else digest(inputs.get(name))}
-    return {name: content_digest(inputs.get(name), t, True) if files else digest(inputs.get(name))
-            for name, t, files in params}
+    return {
+        name: content_digest(inputs.get(name), t, True) if files else digest(inputs.get(name))
+        for name, t, files in params
+    }
 
 
 def cache_key(template: ir.TaskTemplate, inputs: dict[str, Any], digests: dict[str, str] | None = None) -> str:
@@ -288,8 +293,11 @@ def execute(
     if key is not None:
         # The entry's canonical JSON made around the outputs', which the run journal reuses.
         outputs_json = canonical_json(outputs)
-        store.put_json("cache-" + key, {"task": template.name, "outputs": outputs},
-                       encoded=f'{{"outputs":{outputs_json},"task":{plan.name_json}}}')
+        store.put_json(
+            "cache-" + key,
+            {"task": template.name, "outputs": outputs},
+            encoded=f'{{"outputs":{outputs_json},"task":{plan.name_json}}}',
+        )
     return Outcome("succeeded", outputs, key, started, utcnow(), time.perf_counter() - t0, digests, outputs_json)
 
 
@@ -311,8 +319,9 @@ class _Calling:
         self.task = task
         self.template = template
         self.key = (template.module, template.qualname)  # where resolve() finds the live task
-        self.decoders = tuple((p.name, converter.get_structure_hook(anns[p.name]), anns[p.name])
-                              for p in template.inputs)
+        self.decoders = tuple(
+            (p.name, converter.get_structure_hook(anns[p.name]), anns[p.name]) for p in template.inputs
+        )
         returns = sig.returns
         hook = converter.get_unstructure_hook(returns)
         self.unstructure: Callable[[Any], Any] = hook
@@ -342,8 +351,9 @@ def _encode_outputs(value: Any, template: ir.TaskTemplate, unstructure: Callable
     try:
         data = unstructure(value)
     except Exception as exc:
-        raise TaskError("TypeError", f"task {template.name} returned {type(value).__name__}, which is not "
-                                     f"{template.returns}: {exc}") from exc
+        raise TaskError(
+            "TypeError", f"task {template.name} returned {type(value).__name__}, which is not {template.returns}: {exc}"
+        ) from exc
     err = check_json(data, template.returns, "return value")
     if err:
         raise TaskError("TypeError", f"task {template.name}: {err}")

@@ -19,8 +19,9 @@ _DEFAULT_IMAGE = f"python:{platform.python_version()}"  # the local interpreter'
 _RECORDED = frozenset({"succeeded", "cached", "failed", "skipped"})
 
 
-def ref_tuples(values: dict[str, Any], params: tuple[ir.Param, ...],
-               digests: dict[str, str] | None = None) -> list[RefTuple]:
+def ref_tuples(
+    values: dict[str, Any], params: tuple[ir.Param, ...], digests: dict[str, str] | None = None
+) -> list[RefTuple]:
     """(name, digest, uri, sha256) of typed-JSON values, never the raw values; ``digests`` are
     content digests already computed (the cache key's parts)."""
     refs: list[RefTuple] = []
@@ -37,16 +38,32 @@ def ref_tuples(values: dict[str, Any], params: tuple[ir.Param, ...],
     return refs
 
 
-def value_refs(values: dict[str, Any], params: tuple[ir.Param, ...],
-               digests: dict[str, str] | None = None) -> tuple[ValueRef, ...]:
+def value_refs(
+    values: dict[str, Any], params: tuple[ir.Param, ...], digests: dict[str, str] | None = None
+) -> tuple[ValueRef, ...]:
     """:func:`ref_tuples` as :class:`ValueRef` objects."""
     return tuple(ValueRef(*r) for r in ref_tuples(values, params, digests))
 
 
-def task_record(*, doc_name: str, ir_digest: str, run_id: str, target: str, executor: str,
-                template: ir.TaskTemplate, node_id: str, status: str, attempt: int, inputs: dict[str, Any],
-                outputs: dict[str, Any], started_at: str, ended_at: str | None, cache_key: str | None,
-                error: str | None = None, input_digests: dict[str, str] | None = None) -> LineageRecord:
+def task_record(
+    *,
+    doc_name: str,
+    ir_digest: str,
+    run_id: str,
+    target: str,
+    executor: str,
+    template: ir.TaskTemplate,
+    node_id: str,
+    status: str,
+    attempt: int,
+    inputs: dict[str, Any],
+    outputs: dict[str, Any],
+    started_at: str,
+    ended_at: str | None,
+    cache_key: str | None,
+    error: str | None = None,
+    input_digests: dict[str, str] | None = None,
+) -> LineageRecord:
     """The record of one task execution attempt (identical schema on every target)."""
     return new_record(
         "task",
@@ -139,20 +156,39 @@ class _TaskRecords:
         never changes in a run."""
         inputs, outputs, status = rep.inputs, rep.outputs, rep.status
         si, so = self.single_in, self.single_out
-        if (si is not None and so is not None and status != "failed" and rep.started_at and rep.ended_at
-                and si[0] in inputs and so[0] in outputs):
+        if (
+            si is not None
+            and so is not None
+            and status != "failed"
+            and rep.started_at
+            and rep.ended_at
+            and si[0] in inputs
+            and so[0] in outputs
+        ):
             # Most records: one plain input and output, no error. A digest ("sha256:" and hex digits)
             # needs no escaping.
             d = rep.input_digests.get(si[0]) if rep.input_digests else None
             return self.stencil.prepare_done(
-                rep.key, status, rep.attempts, f'[{{"digest":"{d or digest(inputs[si[0]])}"{si[1]}]',
-                f'[{{"digest":"{digest(outputs[so[0]])}"{so[1]}]', self.params_json(inputs), rep.started_at,
-                rep.ended_at, rep.cache_key)
+                rep.key,
+                status,
+                rep.attempts,
+                f'[{{"digest":"{d or digest(inputs[si[0]])}"{si[1]}]',
+                f'[{{"digest":"{digest(outputs[so[0]])}"{so[1]}]',
+                self.params_json(inputs),
+                rep.started_at,
+                rep.ended_at,
+                rep.cache_key,
+            )
         return self.stencil.prepare_encoded(
-            node_id=rep.key, status=status, attempt=rep.attempts,
+            node_id=rep.key,
+            status=status,
+            attempt=rep.attempts,
             inputs_json=self.inputs_json(inputs, rep.input_digests),
-            outputs_json=self.outputs_json(outputs), parameters_json=self.params_json(inputs),
-            started_at=rep.started_at or None, ended_at=rep.ended_at or None, cache_key=rep.cache_key,
+            outputs_json=self.outputs_json(outputs),
+            parameters_json=self.params_json(inputs),
+            started_at=rep.started_at or None,
+            ended_at=rep.ended_at or None,
+            cache_key=rep.cache_key,
             error=f"{rep.error_type}: {rep.message}"[:2000] if status == "failed" else None,
         )
 
@@ -184,8 +220,9 @@ class LocalRecorder:
         self.started = ""
         self._group: list[Prepared] = []
 
-    def _run_record(self, status: str, values: dict[str, Any], params: tuple[ir.Param, ...],
-                    ended: bool) -> LineageRecord:
+    def _run_record(
+        self, status: str, values: dict[str, Any], params: tuple[ir.Param, ...], ended: bool
+    ) -> LineageRecord:
         rec = new_record(
             "run_end" if ended else "run_start",
             run_id=self.run_id,
@@ -209,9 +246,16 @@ class LocalRecorder:
 
     def _encoding(self, template: ir.TaskTemplate) -> _TaskRecords:
         stencil = TaskStencil(
-            run_id=self.run_id, workflow=self.doc.workflow.name, ir_digest=self.doc.digest, target="local",
-            executor=self.executor, task=template.name, code_digest=template.code_digest,
-            image=template.image or _DEFAULT_IMAGE, log_origin=self.log.origin)
+            run_id=self.run_id,
+            workflow=self.doc.workflow.name,
+            ir_digest=self.doc.digest,
+            target="local",
+            executor=self.executor,
+            task=template.name,
+            code_digest=template.code_digest,
+            image=template.image or _DEFAULT_IMAGE,
+            log_origin=self.log.origin,
+        )
         enc = self.encodings[template.name] = _TaskRecords(stencil, template)
         return enc
 

@@ -60,8 +60,7 @@ class ArtifactStore(Protocol):
         """A local path with the content of ``uri``."""
         ...
 
-    def get_json(self, key: str) -> Any | None:
-        ...
+    def get_json(self, key: str) -> Any | None: ...
 
     def put_json(self, key: str, data: Any, *, encoded: str | None = None) -> None:
         """Store ``data`` under ``key``; ``encoded``: its canonical JSON, when the caller has it."""

@@ -20,8 +20,12 @@ class Retrier:
     jitter: bool = False
 
     def to_json(self) -> JSON:
-        out: JSON = {"ErrorEquals": list(self.errors), "IntervalSeconds": self.interval_seconds,
-                     "MaxAttempts": self.max_attempts, "BackoffRate": self.backoff_rate}
+        out: JSON = {
+            "ErrorEquals": list(self.errors),
+            "IntervalSeconds": self.interval_seconds,
+            "MaxAttempts": self.max_attempts,
+            "BackoffRate": self.backoff_rate,
+        }
         if self.max_delay_seconds is not None:
             out["MaxDelaySeconds"] = self.max_delay_seconds
         if self.jitter:

@@ -22,8 +22,12 @@ class FailState(State):
         out: JSON = {"Type": "Fail"}
         if self.comment:
             out["Comment"] = self.comment
-        for key, value in (("Error", self.error), ("Cause", self.cause), ("ErrorPath", self.error_path),
-                           ("CausePath", self.cause_path)):
+        for key, value in (
+            ("Error", self.error),
+            ("Cause", self.cause),
+            ("ErrorPath", self.error_path),
+            ("CausePath", self.cause_path),
+        ):
             if value is not None:
                 out[key] = value
         return out

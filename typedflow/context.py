@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import tempfile
 from pathlib import Path
+from typing import Protocol
 
 import attrs
 
@@ -24,17 +25,35 @@ class RunContext:
 ContextFields = tuple[str, str, str, int, str, str]
 
 
+class Store(Protocol):
+    """What an attempt needs of its artifact store: verified local copies of stored content."""
+
+    def fetch(self, uri: str, sha256: str, is_dir: bool) -> Path: ...
+
+
 class Attempt:
     """The task attempt running in this context: its run (a :class:`RunContext`, made when the task
-    first asks for it) and its scratch directory (created on first use: most tasks never need one)."""
+    first asks for it), its scratch directory (created on first use: most tasks never need one), and
+    the store its input handles are read from (``fetched``: what it gave out, checked after the task)."""
 
-    __slots__ = ("_context", "_path", "parent", "prefix")
+    __slots__ = ("_context", "_path", "fetched", "parent", "prefix", "store")
 
-    def __init__(self, parent: Path | None, prefix: str, context: RunContext | ContextFields | None) -> None:
+    def __init__(
+        self, parent: Path | None, prefix: str, context: RunContext | ContextFields | None, store: Store | None = None
+    ) -> None:
         self.parent = parent
         self.prefix = prefix
         self._context = context
         self._path: Path | None = None
+        self.store = store
+        self.fetched: list[tuple[Path, str, bool]] = []
+
+    def fetch(self, uri: str, sha256: str, is_dir: bool) -> Path:
+        """The verified local copy of a stored input (see :meth:`Store.fetch`)."""
+        assert self.store is not None
+        path = self.store.fetch(uri, sha256, is_dir)
+        self.fetched.append((path, sha256, is_dir))
+        return path
 
     @property
     def context(self) -> RunContext | None:

@@ -28,8 +28,9 @@ else:
 
     F = TypeVar("F", bound=Format, covariant=True)
 
-# scheme -> (uri, sha256, is_dir) -> local path. Stores register themselves for remote schemes.
-Resolver = Callable[[str, "str | None", bool], Path]
+# scheme -> (uri, sha256, is_dir) -> verified local path. Stores register themselves for remote schemes,
+# for reading outputs outside a task (inside one, the task's own store is used).
+Resolver = Callable[[str, str, bool], Path]
 _RESOLVERS: dict[str, Resolver] = {}
 
 
@@ -43,11 +44,18 @@ def _scheme(uri: str) -> str:
 
 
 def resolve_uri(uri: str, sha256: str | None, is_dir: bool) -> Path:
-    """A local path with the content of ``uri``: the path itself, or a copy its store fetched."""
+    """A local path with the content of ``uri``. Inside a running task, stored content (a handle with a
+    sha256) comes from the task's own store, verified against its digest; otherwise the path itself,
+    or a copy a registered store fetched."""
+    attempt = ATTEMPT.get()
+    if sha256 is not None and attempt is not None and attempt.store is not None:
+        return attempt.fetch(uri, sha256, is_dir)
     scheme = _scheme(uri)
     if scheme in ("", "file"):
         return Path(uri[len("file://") :] if scheme else uri)
     resolver = _RESOLVERS.get(scheme)
+    if sha256 is None:
+        raise RuntimeError(f"{uri} has no content digest: only stored artifacts can be read from {scheme}://")
     if resolver is None:
         raise RuntimeError(f"no artifact store is configured for {scheme}:// URIs (reading {uri})")
     return resolver(uri, sha256, is_dir)

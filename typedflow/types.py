@@ -20,6 +20,7 @@ from typing import Any
 
 import attrs
 
+from typedflow.boundary import BoundaryError, check_handle
 from typedflow.files import TypedDirectory, TypedFile
 from typedflow.formats import Format, format_key, format_lineage
 from typedflow.ir import Field, TypeRef
@@ -366,6 +367,10 @@ def check_json(value: Any, t: TypeRef, where: str = "value") -> str | None:
     if k in ("file", "directory"):
         if not isinstance(value, dict) or not isinstance(value.get("uri"), str):
             return f"{where}: expected {render(t)} (an object with a uri), got {_jtype(value)}"
+        try:
+            check_handle(value, where, stored=False)
+        except BoundaryError as exc:
+            return str(exc)
         return None
     return None
 

@@ -103,8 +103,14 @@ class _UntilAbandoned:
     def put_dir(self, path: Path) -> tuple[str, str]:
         return self.store.put_dir(path)
 
-    def fetch(self, uri: str, sha256: str | None, is_dir: bool) -> Path:
+    def locate(self, uri: str, sha256: Any, is_dir: bool) -> None:
+        self.store.locate(uri, sha256, is_dir)
+
+    def fetch(self, uri: str, sha256: str, is_dir: bool) -> Path:
         return self.store.fetch(uri, sha256, is_dir)
+
+    def check_after(self, path: Path, sha256: str, is_dir: bool) -> None:
+        self.store.check_after(path, sha256, is_dir)
 
     def get_json(self, key: str) -> Any | None:
         return self.store.get_json(key)

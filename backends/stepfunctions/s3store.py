@@ -10,17 +10,18 @@ directory manifests, ``values/<sha256>.json`` offloaded values, ``meta/<key>.jso
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
+import shutil
 import tempfile
 import threading
 from pathlib import Path
 from typing import Any
 
+from typedflow.boundary import BoundaryError, check_sha256, parse_json, safe_relpath
 from typedflow.canonical import canonical_bytes
 from typedflow.files import register_resolver
-from typedflow.runtime.store import dir_manifest, dir_sha256, file_sha256
+from typedflow.runtime.store import IntegrityError, Verifier, dir_manifest, dir_sha256, file_sha256
 
 from .options import split_s3
 from .protocol import MARK, REF
@@ -58,6 +59,7 @@ class S3Store:
         self.s3 = _client(client)
         self.cache = Path(cache_dir) if cache_dir else _CACHE_ROOT
         self._values: dict[str, Any] = {}
+        self.verifier = Verifier()
         register_resolver("s3", self.fetch)
 
     # ------------------------------------------------------------------ keys
@@ -77,15 +79,26 @@ class S3Store:
             raise
         return True
 
-    def get_bytes(self, key: str, bucket: str | None = None) -> bytes | None:
+    def get_bytes(self, key: str) -> bytes | None:
+        """The bytes of ``key`` in this store's bucket, or None when there is no such object."""
         try:
-            resp = self.s3.get_object(Bucket=bucket or self.bucket, Key=key)
+            resp = self.s3.get_object(Bucket=self.bucket, Key=key)
         except Exception as exc:
             if _missing(exc):
                 return None
             raise
         data: bytes = resp["Body"].read()
         return data
+
+    def own_key(self, uri: str, what: str) -> str:
+        """The key of ``uri`` if it lies in this store (its bucket, under its prefix)."""
+        try:
+            bucket, key = split_s3(uri)
+        except ValueError:
+            raise BoundaryError(f"{what}: {uri!r} is not an s3:// URI of the store {self.uri}") from None
+        if bucket != self.bucket or not (not self.prefix or key.startswith(self.prefix + "/")):
+            raise BoundaryError(f"{what}: {uri!r} is outside the store {self.uri}")
+        return key
 
     # ------------------------------------------------------------------ ArtifactStore
     def put_file(self, path: Path) -> tuple[str, str]:
@@ -107,41 +120,84 @@ class S3Store:
         self.put_once(self.key("trees", sha + ".json"), canonical_bytes([list(m) for m in manifest]))
         return self.url(self.key("trees", sha)), sha
 
-    def fetch(self, uri: str, sha256: str | None, is_dir: bool) -> Path:
-        """A local, read-only copy of ``uri`` (cached by content)."""
-        bucket, key = split_s3(uri)
-        tag = sha256 or hashlib.sha256(uri.encode()).hexdigest()
-        dest = self.cache / ("trees" if is_dir else "objects") / tag
-        if dest.exists():
-            return dest
+    def _object_key(self, sha256: str, is_dir: bool) -> str:
+        return self.key("trees", sha256) if is_dir else self.key("objects", sha256[:2], sha256)
+
+    def locate(self, uri: str, sha256: Any, is_dir: bool) -> None:
+        check_sha256(sha256, f"file handle {uri!r}")
+        if uri != self.url(self._object_key(sha256, is_dir)):
+            raise BoundaryError(f"file handle {uri!r} does not name stored content of the store {self.uri}")
+
+    def fetch(self, uri: str, sha256: str, is_dir: bool) -> Path:
+        """A local, read-only copy of stored content, cached by digest and verified against it: a copy
+        that changed since is fetched again, and a download that does not match is never used."""
+        self.locate(uri, sha256, is_dir)
+        dest = self.cache / ("trees" if is_dir else "objects") / sha256
+        if os.path.lexists(dest):
+            try:
+                (self.verifier.tree if is_dir else self.verifier.file)(dest, sha256, "cached artifact")
+                return dest
+            except IntegrityError:
+                _remove(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
         if not is_dir:
-            tmp = Path(tempfile.mkstemp(dir=dest.parent, prefix=".in-")[1])
-            self.s3.download_file(bucket, key, str(tmp))
+            self._download(self._object_key(sha256, False), sha256, dest)
+            return dest
+        raw = self.get_bytes(self._object_key(sha256, True) + ".json")
+        if raw is None:
+            raise BoundaryError(f"no directory manifest for {uri} in the store")
+        manifest = _manifest(raw, uri)
+        if dir_sha256(manifest) != sha256:
+            raise IntegrityError(f"the directory manifest of {uri} does not match its digest")
+        staging = Path(tempfile.mkdtemp(dir=dest.parent, prefix=".in-"))
+        try:
+            for rel, sha in manifest:
+                target = staging / rel
+                try:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:  # "a" and "a/b" both listed as files
+                    raise BoundaryError(f"directory manifest of {uri}: cannot place {rel!r}: {exc}") from None
+                self._download(self._object_key(sha, False), sha, target)
+            try:
+                os.replace(staging, dest)
+            except OSError:  # another thread fetched the same tree first
+                pass
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging, ignore_errors=True)
+        return dest
+
+    def _download(self, key: str, sha256: str, dest: Path) -> None:
+        """Download ``key`` to ``dest`` only if its bytes have digest ``sha256``."""
+        fd, name = tempfile.mkstemp(dir=dest.parent, prefix=".in-")
+        os.close(fd)
+        tmp = Path(name)
+        try:
+            self.s3.download_file(self.bucket, key, str(tmp))
+            actual = file_sha256(tmp)
+            if actual != sha256:
+                raise IntegrityError(f"s3://{self.bucket}/{key} does not match its digest (got sha256 {actual})")
             os.chmod(tmp, 0o444)
             os.replace(tmp, dest)
-            return dest
-        raw = self.get_bytes(key + ".json", bucket)
-        if raw is None:
-            raise FileNotFoundError(f"no directory manifest at {uri}.json")
-        staging = Path(tempfile.mkdtemp(dir=dest.parent, prefix=".in-"))
-        objects = key.rsplit("/trees/", 1)[0] + "/objects" if "/trees/" in key else "objects"
-        for rel, sha in json.loads(raw):
-            target = staging / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            self.s3.download_file(bucket, f"{objects}/{sha[:2]}/{sha}", str(target))
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+
+    def check_after(self, path: Path, sha256: str, is_dir: bool) -> None:
+        if not is_dir and self.verifier.unchanged(path):
+            return
         try:
-            os.replace(staging, dest)
-        except OSError:  # another thread fetched the same tree first
-            pass
-        return dest
+            (self.verifier.tree if is_dir else self.verifier.file)(path, sha256, "cached artifact")
+        except IntegrityError:
+            _remove(path)  # the next fetch downloads it again; the stored object itself never changed
+            raise
 
     def _meta(self, key: str) -> str:
         return self.key("meta", re.sub(r"[^A-Za-z0-9._-]", "_", key) + ".json")
 
     def get_json(self, key: str) -> Any | None:
         raw = self.get_bytes(self._meta(key))
-        return None if raw is None else json.loads(raw)
+        return None if raw is None else parse_json(raw, f"cache entry {key}")
 
     def put_json(self, key: str, data: Any, *, encoded: str | None = None) -> None:
         body = canonical_bytes(data) if encoded is None else encoded.encode("ascii")
@@ -156,17 +212,21 @@ class S3Store:
         return {MARK: REF, "uri": self.url(key), "sha256": sha, "bytes": len(body)}
 
     def get_value(self, marker: dict[str, Any]) -> Any:
-        uri = marker["uri"]
+        """An offloaded value of this store, checked against its digest."""
+        sha = check_sha256(marker.get("sha256"), "offloaded value")
+        uri = marker.get("uri")
+        key = self.key("values", sha + ".json")
+        if uri != self.url(key):
+            raise BoundaryError(f"offloaded value {uri!r} is not the store's value {sha}")
         with _LOCK:
             if uri in self._values:
                 return self._values[uri]
-        bucket, key = split_s3(uri)
-        raw = self.get_bytes(key, bucket)
+        raw = self.get_bytes(key)
         if raw is None:
             raise FileNotFoundError(f"offloaded value {uri} is missing")
-        if marker.get("sha256") and hashlib.sha256(raw).hexdigest() != marker["sha256"]:
-            raise ValueError(f"offloaded value {uri} does not match its sha256")
-        value = json.loads(raw)
+        if hashlib.sha256(raw).hexdigest() != sha:
+            raise IntegrityError(f"offloaded value {uri} does not match its sha256")
+        value = parse_json(raw, f"offloaded value {uri}")
         with _LOCK:
             if len(self._values) > 256:
                 self._values.clear()
@@ -191,4 +251,29 @@ class S3Store:
 
     def get_failure(self, run_id: str) -> dict[str, Any] | None:
         raw = self.get_bytes(self.key("runs", run_id, "failure.json"))
-        return None if raw is None else dict(json.loads(raw))
+        if raw is None:
+            return None
+        value = parse_json(raw, f"the failure of run {run_id}")
+        return value if isinstance(value, dict) else None
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _manifest(raw: bytes, uri: str) -> list[tuple[str, str]]:
+    """A directory manifest: sorted, distinct, confined relative paths with their digests."""
+    data = parse_json(raw, f"directory manifest of {uri}")
+    if not isinstance(data, list):
+        raise BoundaryError(f"directory manifest of {uri}: not a list of [path, sha256] pairs")
+    out: list[tuple[str, str]] = []
+    for i, entry in enumerate(data):
+        if not isinstance(entry, list) or len(entry) != 2:
+            raise BoundaryError(f"directory manifest of {uri}: entry {i} is not a [path, sha256] pair")
+        out.append((safe_relpath(entry[0], f"manifest entry {i}"), check_sha256(entry[1], f"manifest entry {i}")))
+    if out != sorted(set(out)) or len({rel for rel, _ in out}) != len(out):
+        raise BoundaryError(f"directory manifest of {uri}: paths are not sorted and distinct")
+    return out

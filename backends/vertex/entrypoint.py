@@ -92,12 +92,16 @@ def build_inputs(
 
 class _Store:
     """Where a task's files go before they are copied to Vertex's output paths: a content-addressed
-    store under the pipeline root, so handles nested in parameters stay readable downstream."""
+    store under the pipeline root, so handles nested in parameters stay readable downstream. Input
+    handles are read only from under the pipeline root (``allowed``, when Vertex gave one), and only
+    after their content matched its digest."""
 
-    def __init__(self, root: Path) -> None:
-        from typedflow.runtime.store import LocalStore
+    def __init__(self, root: Path, allowed: Path | None) -> None:
+        from typedflow.runtime.store import LocalStore, Verifier
 
         self.local = LocalStore(root, durable=False)
+        self.allowed = allowed.resolve() if allowed is not None else None
+        self.verifier = Verifier()
 
     def put_file(self, path: Path) -> tuple[str, str]:
         return self.local.put_file(path)
@@ -105,8 +109,23 @@ class _Store:
     def put_dir(self, path: Path) -> tuple[str, str]:
         return self.local.put_dir(path)
 
-    def fetch(self, uri: str, sha256: str | None, is_dir: bool) -> Path:
-        return local_path(uri)
+    def locate(self, uri: str, sha256: Any, is_dir: bool) -> None:
+        from typedflow.boundary import BoundaryError, check_sha256
+
+        check_sha256(sha256, f"file handle {uri!r}")
+        path = local_path(uri).resolve()
+        if self.allowed is not None and not path.is_relative_to(self.allowed):
+            raise BoundaryError(f"file handle {uri!r} is outside the pipeline root")
+
+    def fetch(self, uri: str, sha256: str, is_dir: bool) -> Path:
+        self.locate(uri, sha256, is_dir)
+        path = local_path(uri)
+        (self.verifier.tree if is_dir else self.verifier.file)(path, sha256, "artifact")
+        return path
+
+    def check_after(self, path: Path, sha256: str, is_dir: bool) -> None:
+        if is_dir or not self.verifier.unchanged(path):
+            (self.verifier.tree if is_dir else self.verifier.file)(path, sha256, "artifact")
 
     def get_json(self, key: str) -> Any | None:
         return None  # Vertex caches by itself; the container never reads a cache
@@ -167,6 +186,10 @@ def _root(args: argparse.Namespace, ei: dict[str, Any]) -> Path:
     return local_path(root)
 
 
+def _given_root(args: argparse.Namespace) -> bool:
+    return bool(args.pipeline_root) and "{{" not in args.pipeline_root
+
+
 def write_record(root: Path, record: Any) -> Path:
     """The record as an immutable content-addressed object next to the run's artifacts:
     ``<pipeline root>/typedflow/lineage/<run_id>/<sha256>.json`` (``gs://`` through the /gcs/ mount)."""
@@ -214,7 +237,7 @@ def run_task(args: argparse.Namespace, ei: dict[str, Any]) -> int:
     inputs = build_inputs(ei, template, payload["plan"], workflow, job)
     run_id = job or uuid.uuid4().hex
     attempt = _attempt(root, run_id, node, template, inputs)
-    store = _Store(root / "typedflow" / "store")
+    store = _Store(root / "typedflow" / "store", root if _given_root(args) else None)
     scratch = Path(tempfile.mkdtemp(prefix="tf-vertex-"))
     started = utcnow()
     common = dict(

@@ -6,6 +6,7 @@ The local interpreter, the Step Functions worker and the Vertex container all ca
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 import shutil
@@ -20,6 +21,7 @@ from typing import Any
 import attrs
 
 from typedflow import ir
+from typedflow.boundary import BoundaryError, check_handle
 from typedflow.canonical import canonical_json, digest, sha256_hex
 from typedflow.context import ATTEMPT, Attempt, ContextFields, RunContext
 from typedflow.dsl import TASKS as _TASKS
@@ -195,13 +197,19 @@ def store_outputs(outputs: dict[str, Any], template: ir.TaskTemplate, store: Art
         is_dir = t.kind == "directory"
         # A handle the task passed through unchanged may name a remote stored artifact (s3://, gs://):
         # its local copy is what gets stored (for the same store, that is a no-op by digest).
-        src = resolve_uri(v["uri"], v.get("sha256"), is_dir)
+        try:
+            src = resolve_uri(v["uri"], v.get("sha256"), is_dir)
+        except BoundaryError as exc:
+            raise TaskError("typedflow.OutputError", f"task returned a handle that cannot be stored: {exc}") from None
         if not src.exists():
             raise TaskError("FileNotFoundError", f"task returned a handle to {src}, which does not exist")
         if is_dir != src.is_dir():
             kind = "directory" if is_dir else "file"
             raise TaskError("TypeError", f"task returned {src} where a {kind} was declared")
-        uri, sha = store.put_dir(src) if is_dir else store.put_file(src)
+        try:
+            uri, sha = store.put_dir(src) if is_dir else store.put_file(src)
+        except BoundaryError as exc:
+            raise TaskError("typedflow.OutputError", f"task returned {src}, which cannot be stored: {exc}") from None
         declared = v.get("format")
         if declared in (None, "typedflow.formats:Format"):
             declared = t.name
@@ -240,8 +248,70 @@ def probe(template: ir.TaskTemplate, inputs: dict[str, Any], store: ArtifactStor
         hit = None
     if hit is None:
         return CacheProbe(digests, key)
+    outputs = served_outputs(hit, template, store)
+    if outputs is None:
+        return CacheProbe(digests, key)
     now = utcnow()  # a hit takes no measurable time: one timestamp for both ends
-    return CacheProbe(digests, key, Outcome("cached", hit["outputs"], key, now, now, 0.0, digests))
+    return CacheProbe(digests, key, Outcome("cached", outputs, key, now, now, 0.0, digests))
+
+
+def served_outputs(entry: Any, template: ir.TaskTemplate, store: ArtifactStore) -> dict[str, Any] | None:
+    """The outputs of a cache entry if it can be served: exactly the task's declared outputs, each of its
+    declared type, every file in it this store's and intact. Anything else is a miss, with a warning."""
+    try:
+        if not isinstance(entry, dict) or not isinstance(entry.get("outputs"), dict):
+            raise BoundaryError("not a cache entry (an object with outputs)")
+        outputs: dict[str, Any] = entry["outputs"]
+        declared = {p.name for p in template.outputs}
+        if outputs.keys() != declared:
+            raise BoundaryError(f"outputs {sorted(outputs)} where the task declares {sorted(declared)}")
+        for p in template.outputs:
+            err = check_json(outputs[p.name], p.type, f"output {p.name!r}")
+            if err:
+                raise BoundaryError(err)
+            if has_files(p.type):
+                map_files(outputs[p.name], p.type, functools.partial(_stored_intact, store))
+    except BoundaryError as exc:
+        logging.getLogger(__name__).warning("cache entry of task %s not served, running it: %s", template.name, exc)
+        return None
+    return outputs
+
+
+def _stored_intact(store: ArtifactStore, v: dict[str, Any], t: ir.TypeRef) -> dict[str, Any]:
+    check_handle(v, "file handle", stored=True)
+    store.fetch(v["uri"], v["sha256"], t.kind == "directory")
+    return v
+
+
+def check_input_handles(template: ir.TaskTemplate, inputs: dict[str, Any], store: ArtifactStore) -> None:
+    """Every file handle among ``inputs`` names stored content of ``store`` (nothing is read): a task
+    never reads a path or an object it was merely told about."""
+    for name, t, files in _keying(template).params:
+        if files and inputs.get(name) is not None:
+            try:
+                map_files(inputs[name], t, functools.partial(_owned, store, name))
+            except BoundaryError as exc:
+                raise TaskError("typedflow.InputError", str(exc)) from None
+
+
+def _owned(store: ArtifactStore, name: str, v: dict[str, Any], t: ir.TypeRef) -> dict[str, Any]:
+    check_handle(v, f"input {name!r}", stored=True)
+    store.locate(v["uri"], v["sha256"], t.kind == "directory")
+    return v
+
+
+def _check_fetched(space: Attempt, store: ArtifactStore, template: ir.TaskTemplate) -> None:
+    """Fail the attempt if the task changed a stored input it was given (the changed copy is taken out of
+    use by the store, so no later task or cache hit sees it)."""
+    for path, sha, is_dir in space.fetched:
+        try:
+            store.check_after(path, sha, is_dir)
+        except BoundaryError as exc:
+            raise TaskError(
+                "typedflow.InputModified",
+                f"task {template.name} changed a stored input it was given ({exc}); inputs are read-only: "
+                "copy one into TypedFile.new() to change it",
+            ) from None
 
 
 def execute(
@@ -266,16 +336,20 @@ def execute(
     digests, key = looked.digests, looked.key
     plan = _calling(template, task)
     task = plan.task
+    if plan.input_files:
+        check_input_handles(template, inputs, store)
     try:
         kwargs = {name: structure(inputs[name], ann) for name, structure, ann in plan.decoders}
     except Exception as exc:
         raise TaskError("InputDecodeError", f"cannot decode inputs of {template.name}: {exc}") from exc
-    space = Attempt(scratch, plan.scratch_prefix, context)
+    space = Attempt(scratch, plan.scratch_prefix, context, store)
     token = ATTEMPT.set(space)
     try:
         try:
             value = task.fn(**kwargs)
         except Exception as exc:
+            if space.fetched:
+                _check_fetched(space, store, template)
             raise TaskError(
                 f"{type(exc).__module__}.{type(exc).__qualname__}".removeprefix("builtins."),
                 str(exc),
@@ -285,6 +359,8 @@ def execute(
         outputs = _encode_outputs(value, template, plan.unstructure)
         if plan.output_files:
             outputs = store_outputs(outputs, template, store)
+        if space.fetched:
+            _check_fetched(space, store, template)
     finally:
         ATTEMPT.reset(token)
         if space.created is not None:
@@ -305,7 +381,17 @@ class _Calling:
     """How to call one task for one template, worked out once: each input's structure hook, the
     return value's unstructure hook, and whether outputs hold files."""
 
-    __slots__ = ("decoders", "key", "name_json", "output_files", "scratch_prefix", "task", "template", "unstructure")
+    __slots__ = (
+        "decoders",
+        "input_files",
+        "key",
+        "name_json",
+        "output_files",
+        "scratch_prefix",
+        "task",
+        "template",
+        "unstructure",
+    )
 
     def __init__(self, task: Any, template: ir.TaskTemplate) -> None:
         sig = task.signature
@@ -326,6 +412,7 @@ class _Calling:
         hook = converter.get_unstructure_hook(returns)
         self.unstructure: Callable[[Any], Any] = hook
         self.output_files = any(has_files(p.type) for p in template.outputs)
+        self.input_files = any(has_files(p.type) for p in template.inputs)
         self.scratch_prefix = f"tf-{template.name}-"
         self.name_json = canonical_json(template.name)
 

@@ -1,13 +1,20 @@
-"""Content-addressed artifact stores. Files are stored by sha256 and handed out read-only."""
+"""Content-addressed artifact stores. Files are stored by sha256 and handed out read-only.
+
+Stored content is verified, not trusted: whatever is handed to a task or served from the cache is
+checked against its digest first (see :class:`Verifier`), and a handle is only ever read from the
+store that owns it.
+"""
 
 from __future__ import annotations
 
 import collections
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
+import stat
 import tempfile
 import threading
 import time
@@ -15,13 +22,23 @@ from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from typing import Any, Protocol
 
+from typedflow.boundary import BoundaryError, check_sha256, open_nofollow
 from typedflow.canonical import canonical_bytes, canonical_json
 from typedflow.runtime.atomic import fsync_dir
 
+log = logging.getLogger(__name__)
+
+
+class IntegrityError(BoundaryError):
+    """Stored content that no longer matches its digest (changed after it was stored)."""
+
 
 def file_sha256(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    with open(path, "rb") as fh:
+    """Hex sha256 of a regular file's bytes (a FIFO or device is refused, never read)."""
+    fd = open_nofollow(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise BoundaryError(f"{path} is not a regular file")
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
@@ -45,6 +62,79 @@ def dir_sha256(manifest: list[tuple[str, str]]) -> str:
     return hashlib.sha256(canonical_bytes([list(m) for m in manifest])).hexdigest()
 
 
+_Stamp = tuple[int, int, int, int, int]
+
+
+def _stamp(st: os.stat_result) -> _Stamp:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+class Verifier:
+    """Checks local copies of stored content against their digests. A file is hashed again only when
+    its inode, size, mtime or ctime changed since it was last hashed in this process (any write
+    changes ctime, which user code cannot set back)."""
+
+    def __init__(self) -> None:
+        self._known: dict[str, tuple[_Stamp, str]] = {}  # path -> (stamp, sha256) when last hashed
+        self._lock = threading.Lock()
+
+    def _sha(self, path: Path, what: str) -> str:
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            raise IntegrityError(f"{what}: {path} is missing from the store") from None
+        if not stat.S_ISREG(st.st_mode):
+            raise IntegrityError(f"{what}: {path} is not a regular file")
+        stamp = _stamp(st)
+        key = str(path)
+        with self._lock:
+            known = self._known.get(key)
+        if known is not None and known[0] == stamp:
+            return known[1]
+        sha = file_sha256(path)
+        with self._lock:
+            if len(self._known) > 100_000:  # a bound for long-lived processes; forgetting costs a hash
+                self._known.clear()
+            self._known[key] = (stamp, sha)
+        return sha
+
+    def file(self, path: Path, sha256: str, what: str) -> None:
+        """Raise :class:`IntegrityError` unless ``path`` is a regular file with digest ``sha256``."""
+        actual = self._sha(path, what)
+        if actual != sha256:
+            raise IntegrityError(f"{what}: the content of {path} changed after it was stored (now sha256 {actual})")
+
+    def tree(self, path: Path, sha256: str, what: str) -> None:
+        """Raise :class:`IntegrityError` unless ``path`` holds exactly the tree of digest ``sha256``
+        (regular files and directories only)."""
+        try:
+            if not stat.S_ISDIR(os.lstat(path).st_mode):
+                raise IntegrityError(f"{what}: {path} is not a directory")
+        except FileNotFoundError:
+            raise IntegrityError(f"{what}: {path} is missing from the store") from None
+        entries = []
+        for dirpath, dirnames, filenames in os.walk(path):
+            for name in dirnames:
+                if os.path.islink(os.path.join(dirpath, name)):
+                    raise IntegrityError(f"{what}: a link was added to the stored directory {path}")
+            for name in filenames:
+                full = Path(dirpath, name)
+                entries.append((full.relative_to(path).as_posix(), self._sha(full, what)))
+        entries.sort()
+        if dir_sha256(entries) != sha256:
+            raise IntegrityError(f"{what}: the content of the stored directory {path} changed after it was stored")
+
+    def unchanged(self, path: Path) -> bool:
+        """Whether the file at ``path`` still has the stamp it had when last hashed (a stat, no hash)."""
+        try:
+            stamp = _stamp(os.lstat(path))
+        except FileNotFoundError:
+            return False
+        with self._lock:
+            known = self._known.get(str(path))
+        return known is not None and known[0] == stamp
+
+
 class ArtifactStore(Protocol):
     """Where a target keeps artifacts, offloaded values and cache entries."""
 
@@ -56,8 +146,19 @@ class ArtifactStore(Protocol):
         """Store a local directory; return (uri, sha256)."""
         ...
 
-    def fetch(self, uri: str, sha256: str | None, is_dir: bool) -> Path:
-        """A local path with the content of ``uri``."""
+    def locate(self, uri: str, sha256: Any, is_dir: bool) -> None:
+        """Raise :class:`BoundaryError` unless ``uri`` names this store's copy of the content
+        ``sha256`` (cheap: nothing is read)."""
+        ...
+
+    def fetch(self, uri: str, sha256: str, is_dir: bool) -> Path:
+        """A local path with the stored content ``sha256`` that ``uri`` names, verified against that
+        digest (:class:`IntegrityError` when it changed); refused unless :meth:`locate` accepts it."""
+        ...
+
+    def check_after(self, path: Path, sha256: str, is_dir: bool) -> None:
+        """Raise :class:`IntegrityError` if the local copy :meth:`fetch` gave out changed since (a task
+        wrote to its input); the changed copy is taken out of use first."""
         ...
 
     def get_json(self, key: str) -> Any | None: ...
@@ -105,14 +206,69 @@ class LocalStore:
         self._meta_fingerprint = b""  # the bytes of meta.jsonl just before _meta_offset
         self._adopted = False  # whether a closed store's index was looked for
         self._lock = threading.Lock()
+        self.verifier = Verifier()
 
     def object_path(self, sha256: str) -> Path:
         return self.root / "objects" / sha256[:2] / sha256
 
+    def _path(self, sha256: str, is_dir: bool) -> Path:
+        return self.root / "trees" / sha256 if is_dir else self.object_path(sha256)
+
+    def _intact(self, dest: Path, sha256: str, is_dir: bool) -> bool:
+        """Whether ``dest`` exists and holds ``sha256``; a changed copy is quarantined (so a put repairs it)."""
+        if not os.path.lexists(dest):
+            return False
+        try:
+            (self.verifier.tree if is_dir else self.verifier.file)(dest, sha256, "stored artifact")
+        except IntegrityError:
+            self.quarantine(dest)
+            return False
+        return True
+
+    def quarantine(self, path: Path) -> Path | None:
+        """Move a changed stored copy out of the store's content (kept for inspection under
+        ``quarantine/``); nothing will hand it out again, and the next put of that content restores it."""
+        dest = self.root / "quarantine" / f"{path.name}.{time.time_ns()}"
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, dest)
+        except OSError as exc:
+            log.warning("could not quarantine the changed artifact %s: %s", path, exc)
+            return None
+        log.warning("stored artifact %s had changed after it was stored; moved to %s", path, dest)
+        return dest
+
+    def locate(self, uri: str, sha256: Any, is_dir: bool) -> None:
+        check_sha256(sha256, f"file handle {uri!r}")
+        given = uri[len("file://") :] if uri.startswith("file://") else uri
+        if given != str(self._path(sha256, is_dir)):
+            raise BoundaryError(f"file handle {uri!r} does not name stored content of the store {self.root}")
+
+    def fetch(self, uri: str, sha256: str, is_dir: bool) -> Path:
+        self.locate(uri, sha256, is_dir)
+        path = self._path(sha256, is_dir)
+        try:
+            (self.verifier.tree if is_dir else self.verifier.file)(path, sha256, "stored artifact")
+        except IntegrityError:
+            if os.path.lexists(path):
+                self.quarantine(path)
+            raise
+        return path
+
+    def check_after(self, path: Path, sha256: str, is_dir: bool) -> None:
+        if not is_dir and self.verifier.unchanged(path):
+            return
+        try:
+            (self.verifier.tree if is_dir else self.verifier.file)(path, sha256, "stored artifact")
+        except IntegrityError:
+            if os.path.lexists(path):
+                self.quarantine(path)
+            raise
+
     def put_file(self, path: Path) -> tuple[str, str]:
         digest = file_sha256(path)
         dest = self.object_path(digest)
-        if not dest.exists():
+        if not self._intact(dest, digest, False):
             dest.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".in-")
             os.close(fd)
@@ -130,7 +286,7 @@ class LocalStore:
         manifest = dir_manifest(path)
         digest = dir_sha256(manifest)
         dest = self.root / "trees" / digest
-        if not dest.exists():
+        if not self._intact(dest, digest, True):
             dest.parent.mkdir(parents=True, exist_ok=True)
             staging = Path(tempfile.mkdtemp(dir=dest.parent, prefix=".in-"))
             for rel, sha in manifest:
@@ -147,9 +303,6 @@ class LocalStore:
             except OSError:  # a concurrent writer stored the same tree first
                 shutil.rmtree(staging, ignore_errors=True)
         return str(dest), digest
-
-    def fetch(self, uri: str, sha256: str | None, is_dir: bool) -> Path:
-        return Path(uri)
 
     # Small JSON documents (cache entries) live in one append-only log, indexed in memory:
     # a file per entry would cost an open/rename per task. O_APPEND keeps concurrent writers'
@@ -169,7 +322,12 @@ class LocalStore:
             return
         if size <= self._meta_offset + self._meta_own:
             return  # nothing but our own appends, which are already in the index
-        with open(path, "rb") as fh:
+        try:
+            fh = os.fdopen(open_nofollow(path, os.O_RDONLY), "rb")
+        except OSError as exc:  # a planted link, or a meta.jsonl gone since the stat: no entries
+            log.warning("cannot read the store's cache entries %s: %s", path, exc)
+            return
+        with fh:
             if not self._adopted:
                 self._adopted = True
                 self._adopt(fh, size)
@@ -258,7 +416,7 @@ class LocalStore:
     def _write_meta(self, data: bytes) -> None:
         if self._meta_fd < 0:
             self.root.mkdir(parents=True, exist_ok=True)
-            self._meta_fd = os.open(self._meta_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            self._meta_fd = open_nofollow(self._meta_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         os.write(self._meta_fd, data)  # one write: O_APPEND keeps it whole beside other writers
         self._meta_own += len(data)
         self._own_tail = (data if len(data) >= _FINGERPRINT else self._own_tail + data)[-_FINGERPRINT:]

@@ -27,14 +27,22 @@ class TaskFailed(Exception):
 
 
 def run_task(env: dict[str, str] | None = None) -> int:
-    from .runtime import run_request, store_for
+    from typedflow.boundary import BoundaryError, parse_json
+
+    from .protocol import CAUSE_LIMIT
+    from .runtime import Result, run_request, store_for
 
     env = dict(os.environ if env is None else env)
-    request = json.loads(env["TYPEDFLOW_REQUEST"])
-    attempt = int(env.get("TYPEDFLOW_ATTEMPT", "0") or 0) + 1
     token = env.get("TYPEDFLOW_TASK_TOKEN")
     executor = "ecs" if token else "batch"
-    result = run_request(request, default_store=env.get("TYPEDFLOW_BUCKET"), executor=executor, attempt=attempt)
+    store_uri = env.get("TYPEDFLOW_BUCKET")
+    try:
+        request = parse_json(env.get("TYPEDFLOW_REQUEST", ""), "TYPEDFLOW_REQUEST")
+        attempt = int(env.get("TYPEDFLOW_ATTEMPT", "0") or 0) + 1
+    except (BoundaryError, ValueError) as exc:
+        result = Result(False, error="typedflow.RequestError", cause=str(exc)[:CAUSE_LIMIT])
+    else:
+        result = run_request(request, store_uri=store_uri, executor=executor, attempt=attempt)
     if token:
         import boto3
 
@@ -45,11 +53,16 @@ def run_task(env: dict[str, str] | None = None) -> int:
     if not result.ok:
         print(f"{result.error}: {result.cause}", file=sys.stderr)
         return 1
-    uri = env["TYPEDFLOW_RESULT_URI"]
-    store = store_for(request.get("store") or env.get("TYPEDFLOW_BUCKET") or uri)
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    uri = env.get("TYPEDFLOW_RESULT_URI", "")
+    assert store_uri is not None  # run_request succeeded, so it had a store
+    store = store_for(store_uri)
+    try:
+        key = store.own_key(uri, "TYPEDFLOW_RESULT_URI")
+    except BoundaryError as exc:
+        print(f"typedflow.RequestError: {exc}", file=sys.stderr)
+        return 1
     store.s3.put_object(
-        Bucket=bucket, Key=key, Body=json.dumps(result.outputs).encode("utf-8"), ContentType="application/json"
+        Bucket=store.bucket, Key=key, Body=json.dumps(result.outputs).encode("utf-8"), ContentType="application/json"
     )
     return 0
 
@@ -58,7 +71,8 @@ def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]
     """The Lambda executor: ``{"typedflow": request}`` in, the outputs object out."""
     from .runtime import run_request
 
-    result = run_request(event["typedflow"], default_store=os.environ.get("TYPEDFLOW_BUCKET"), executor="lambda")
+    request = event.get("typedflow") if isinstance(event, dict) else None
+    result = run_request(request, store_uri=os.environ.get("TYPEDFLOW_BUCKET"), executor="lambda")
     if not result.ok:
         # Lambda reports the exception's class name as the error: name the class after the task's
         # error so the state's Retry/Catch match it as they do for the other executors

@@ -179,6 +179,12 @@ def _env(name: str, value: Any) -> dict[str, Any]:
     return {"Name": name, "Value": value}
 
 
+def _store_env(opts: Options) -> list[dict[str, Any]]:
+    """The container's store, fixed by the definition (the request's own ``store`` is only checked
+    against it: state data, which execution input shapes, never chooses where a task writes)."""
+    return [{"Name": "TYPEDFLOW_BUCKET", "Value": opts.bucket}] if opts.bucket else []
+
+
 def _ecs(call: Call, opts: Options, graph: Graph) -> tuple[Fragment, str, list[TaskState]]:
     name = call.template.name
     cluster = _need(opts.ecs_cluster, "--ecs-cluster", "ecs", name)
@@ -194,6 +200,7 @@ def _ecs(call: Call, opts: Options, graph: Graph) -> tuple[Fragment, str, list[T
             {"Name": "TYPEDFLOW_TASK_TOKEN", "Value.$": "$$.Task.Token"},
             _env("TYPEDFLOW_REQUEST", f"States.JsonToString({req}.request)"),
             _env("TYPEDFLOW_ATTEMPT", "States.Format('{}', $$.State.RetryCount)"),
+            *_store_env(opts),
         ],
     }
     if res.gpu:
@@ -248,6 +255,7 @@ def _batch(call: Call, opts: Options, graph: Graph) -> tuple[Fragment, str, list
                 _env("TYPEDFLOW_REQUEST", f"States.JsonToString({req}.request)"),
                 _env("TYPEDFLOW_RESULT_URI", f"States.Format('s3://{bucket}/{{}}', {req}.key)"),
                 _env("TYPEDFLOW_ATTEMPT", "States.Format('{}', $$.State.RetryCount)"),
+                *_store_env(opts),
             ],
             "ResourceRequirements": requirements,
         },

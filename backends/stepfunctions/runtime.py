@@ -13,13 +13,17 @@ from typing import Any
 import attrs
 
 from typedflow import ir
+from typedflow.boundary import BoundaryError, check_depth
+from typedflow.errors import IRValidationError
 from typedflow.lineage.cloud import put_s3
 from typedflow.runtime.execute import TaskError, execute
 from typedflow.runtime.recording import task_record
 from typedflow.timestamps import utcnow
+from typedflow.types import check_json
 
 from .lazyjson import offload, resolve, size
-from .protocol import CAUSE_LIMIT, ERROR_LIMIT, PAYLOAD_LIMIT, PROTOCOL_VERSION
+from .protocol import CAUSE_LIMIT, ERROR_LIMIT, PAYLOAD_LIMIT
+from .request import Request, parse_request
 from .s3store import S3Store
 
 _IR_CACHE: dict[str, ir.WorkflowIR] = {}
@@ -66,7 +70,12 @@ def load_ir(store: S3Store, digest: str) -> ir.WorkflowIR:
     text = store.get_ir_text(digest)
     if text is None:
         raise RequestError(f"workflow IR {digest} is not in {store.uri}/ir/ (deploy uploads it)")
-    doc = loads(text)
+    try:
+        doc = loads(text)
+    except IRValidationError as exc:
+        raise RequestError(f"workflow IR {digest} in the store is not valid: {exc}") from None
+    if doc.digest != digest:  # loads() checked the content against doc.digest; this is the one asked for
+        raise RequestError(f"the IR stored as {digest} has the digest {doc.digest}: the store was tampered with")
     with _LOCK:
         _IR_CACHE[digest] = doc
     return doc
@@ -111,44 +120,53 @@ def failure_value(store: S3Store, doc: ir.WorkflowIR, run_id: str, caught: dict[
 
 
 def run_request(
-    req: dict[str, Any],
+    req: Any,
     *,
-    default_store: str | None,
+    store_uri: str | None,
     s3: Any = None,
     executor: str = "sqs",
     use_cache: bool = True,
     attempt: int | None = None,
 ) -> Result:
-    """Run the task of one request; never raises for task errors (they become a failed Result)."""
-    if req.get("v") != PROTOCOL_VERSION:
-        return Result(
-            False,
-            error="typedflow.ProtocolError",
-            cause=f"request version {req.get('v')!r}; this runtime speaks {PROTOCOL_VERSION}",
-        )
-    store_uri = req.get("store") or default_store
-    if not store_uri:
-        return Result(
-            False,
-            error="typedflow.ConfigurationError",
-            cause="no artifact store: compile with --bucket or start the worker with --bucket",
-        )
-    store = store_for(store_uri, s3)
-    run_id = str(req.get("run", ""))
-    node_key = str(req.get("node", ""))
-    attempt = attempt if attempt is not None else int(req.get("retry", 0)) + 1
+    """Run the task of one request on this runtime's own store (``store_uri``); never raises: a malformed
+    request is a ``typedflow.RequestError`` result, a task error a failed result."""
     try:
-        doc = load_ir(store, str(req["ir"]))
-        template = doc.task(str(req["task"]))
-    except (RequestError, KeyError) as exc:
+        request = req if isinstance(req, Request) else parse_request(req)
+        if not store_uri:
+            raise BoundaryError(
+                "this runtime has no artifact store: start the worker with --bucket (or set TYPEDFLOW_BUCKET)"
+            )
+        if request.store is not None and request.store.rstrip("/") != store_uri.rstrip("/"):
+            raise BoundaryError(f"the request names the store {request.store!r}, not this runtime's {store_uri}")
+        store = store_for(store_uri, s3)
+        doc = load_ir(store, request.ir)
+        template = doc.task(request.task)
+    except KeyError as exc:
+        return Result(False, error="typedflow.RequestError", cause=f"the IR has no task {exc}")
+    except (BoundaryError, RequestError, ValueError) as exc:
         return Result(False, error="typedflow.RequestError", cause=str(exc)[:CAUSE_LIMIT])
-    inputs: dict[str, Any] = {}
+    return _run(request, store, doc, template, executor, use_cache, attempt)
+
+
+def _run(
+    request: Request,
+    store: S3Store,
+    doc: ir.WorkflowIR,
+    template: ir.TaskTemplate,
+    executor: str,
+    use_cache: bool,
+    attempt: int | None,
+) -> Result:
+    run_id, node_key = request.run, request.node
+    attempt = attempt if attempt is not None else request.retry + 1
+    try:
+        inputs = _inputs(request, store, doc, template)
+    except (BoundaryError, ValueError, FileNotFoundError) as exc:
+        return Result(
+            False, error="typedflow.RequestError", cause=f"inputs of task {template.name}: {exc}"[:CAUSE_LIMIT]
+        )
     started = utcnow()  # a failed attempt's record spans it from here
     try:
-        inputs = {
-            k: resolve(v, store.get_value, lambda e: failure_value(store, doc, run_id, e))
-            for k, v in (req.get("args") or {}).items()
-        }
         outcome = execute(
             template,
             inputs,
@@ -159,9 +177,9 @@ def run_request(
         started = outcome.started_at
         outputs = offload(
             outcome.outputs,
-            inline=req.get("inline") or (),
-            elementwise=req.get("elementwise") or (),
-            limit=int(req.get("offload") or 32768),
+            inline=request.inline,
+            elementwise=request.elementwise,
+            limit=request.offload,
             put=store.put_value,
         )
         n = size(outputs)
@@ -193,7 +211,7 @@ def run_request(
                 {
                     "workflow": doc.workflow.name,
                     "run_id": run_id,
-                    "node": node_key.rsplit("/", 1)[-1],
+                    "node": node_key,
                     "error_type": err.error_type,
                     "message": err.message,
                     "traceback": err.traceback,
@@ -226,7 +244,7 @@ def run_request(
             {
                 "workflow": doc.workflow.name,
                 "run_id": run_id,
-                "node": node_key.rsplit("/", 1)[-1],
+                "node": node_key,
                 "error_type": err_type,
                 "message": str(exc),
                 "traceback": cause,
@@ -250,6 +268,29 @@ def run_request(
         outcome.cache_key,
     )
     return Result(True, outputs=outputs)
+
+
+def _inputs(request: Request, store: S3Store, doc: ir.WorkflowIR, template: ir.TaskTemplate) -> dict[str, Any]:
+    """The request's arguments as the task's typed-JSON inputs: markers resolved from this store, every
+    input present and of its declared type (never coerced)."""
+    declared = {p.name: p for p in template.inputs}
+    unknown = sorted(set(request.args) - set(declared))
+    if unknown:
+        raise BoundaryError(f"unknown input {unknown[0]!r}")
+    inputs: dict[str, Any] = {}
+    for name, p in declared.items():
+        if name not in request.args:
+            raise BoundaryError(f"missing input {name!r}")
+        try:
+            value = resolve(request.args[name], store.get_value, lambda e: failure_value(store, doc, request.run, e))
+        except RecursionError:
+            raise BoundaryError(f"input {name!r} is nested too deeply") from None
+        check_depth(value, f"input {name!r}")
+        err = check_json(value, p.type, f"input {name!r}")
+        if err:
+            raise BoundaryError(err)
+        inputs[name] = value
+    return inputs
 
 
 def _record(

@@ -15,7 +15,11 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from .protocol import REQUEST_KEY, TOKEN_KEY
+from typedflow.boundary import BoundaryError, parse_json
+
+from .options import split_s3
+from .protocol import CAUSE_LIMIT, REQUEST_KEY, TOKEN_KEY
+from .request import parse_request
 from .runtime import Result, run_request
 
 log = logging.getLogger(__name__)
@@ -112,15 +116,26 @@ class Worker:
 
     # ------------------------------------------------------------------ one message
     def handle(self, body: str) -> Result | None:
+        """Run one message's task and report it. A message without a task token cannot be answered and
+        is dropped with a warning; any other malformed request is answered with SendTaskFailure."""
         try:
-            message = json.loads(body)
-            token = message[TOKEN_KEY]
-            req = message[REQUEST_KEY]
-        except (ValueError, KeyError, TypeError):
-            log.warning("ignoring a message that is not a typedflow task request: %.200s", body)
+            message = parse_json(body, "task message")
+        except BoundaryError as exc:
+            log.warning("dropping a message that is not a typedflow task request: %s", exc)
             return None
+        token = message.get(TOKEN_KEY) if isinstance(message, dict) else None
+        if not isinstance(token, str) or not token or len(token) > 8192:
+            log.warning("dropping a message without a task token: %.200s", body)
+            return None
+        try:
+            req = parse_request(message.get(REQUEST_KEY))
+        except BoundaryError as exc:
+            result = Result(False, error="typedflow.RequestError", cause=str(exc)[:CAUSE_LIMIT])
+            log.warning("task request refused: %s", exc)
+            report(self.sfn, token, result)
+            return result
         done = threading.Event()
-        period = max(1.0, float(req.get("heartbeat") or 60) / 3)
+        period = max(1.0, (req.heartbeat or 60) / 3)
 
         def beat() -> None:  # keeps HeartbeatSeconds from expiring while the task runs
             while not done.wait(period):
@@ -128,7 +143,7 @@ class Worker:
 
         threading.Thread(target=beat, daemon=True, name="typedflow-sfn-heartbeat").start()
         try:
-            result = run_request(req, default_store=self.bucket, s3=self.s3, executor="sqs", use_cache=self.use_cache)
+            result = run_request(req, store_uri=self.bucket, s3=self.s3, executor="sqs", use_cache=self.use_cache)
         finally:
             done.set()
         report(self.sfn, token, result)
@@ -147,7 +162,12 @@ def report(sfn: Any, token: str, result: Result) -> None:
 
 def add_worker_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--queue-url", metavar="URL", help="stepfunctions: the SQS queue of task requests")
-    p.add_argument("--bucket", metavar="S3URI", help="stepfunctions: s3://bucket/prefix when requests name none")
+    p.add_argument(
+        "--bucket",
+        metavar="S3URI",
+        help="stepfunctions: s3://bucket/prefix, the one store this worker reads and writes (required); "
+        "requests that name another store are refused",
+    )
     p.add_argument("--concurrency", type=int, default=4, metavar="N", help="stepfunctions: tasks run at once")
     p.add_argument("--no-cache", action="store_true", help="stepfunctions: do not read or write the task cache")
 
@@ -155,6 +175,14 @@ def add_worker_options(p: argparse.ArgumentParser) -> None:
 def worker_command(args: argparse.Namespace) -> int:
     if not getattr(args, "queue_url", None):
         print("typedflow worker stepfunctions: --queue-url is required", file=sys.stderr)
+        return 2
+    if not getattr(args, "bucket", None):
+        print("typedflow worker stepfunctions: --bucket is required (the store this worker serves)", file=sys.stderr)
+        return 2
+    try:
+        split_s3(args.bucket)
+    except ValueError as exc:
+        print(f"typedflow worker stepfunctions: --bucket: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     w = Worker(

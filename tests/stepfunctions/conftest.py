@@ -221,7 +221,16 @@ def aws(asl: AslValidator) -> Iterator[Aws]:
         sfn, sqs, s3 = boto3.client("stepfunctions"), boto3.client("sqs"), boto3.client("s3")
         s3.create_bucket(Bucket=BUCKET)
         queue_url = sqs.create_queue(QueueName="typedflow-tasks")["QueueUrl"]
-        worker = Worker(queue_url, sqs=sqs, sfn=sfn, s3=s3, concurrency=8, wait_seconds=0, idle_sleep=0.01)
+        worker = Worker(
+            queue_url,
+            bucket=f"s3://{BUCKET}/tf",
+            sqs=sqs,
+            sfn=sfn,
+            s3=s3,
+            concurrency=8,
+            wait_seconds=0,
+            idle_sleep=0.01,
+        )
         thread = worker.start()
         yield Aws(sfn, sqs, s3, boto3.client("scheduler"), queue_url, f"s3://{BUCKET}/tf", worker, asl)
         worker.stop()

@@ -132,6 +132,7 @@ def test_run_task_entrypoint_writes_batch_result(aws: Aws, monkeypatch: pytest.M
     monkeypatch.setenv("TYPEDFLOW_REQUEST", json.dumps(request))
     monkeypatch.setenv("TYPEDFLOW_RESULT_URI", "s3://typedflow-tests/tf/results/batch-run-1/inc.json")
     monkeypatch.setenv("TYPEDFLOW_ATTEMPT", "0")
+    monkeypatch.setenv("TYPEDFLOW_BUCKET", aws.bucket)  # what the compiled definition sets
     assert entry(["run-task"]) == 0
     body = aws.s3.get_object(Bucket="typedflow-tests", Key="tf/results/batch-run-1/inc.json")["Body"].read()
     assert json.loads(body) == {"out": 42}
@@ -153,6 +154,7 @@ def test_lambda_handler_reports_the_task_error(aws: Aws, monkeypatch: pytest.Mon
         "offload": 32768,
         "store": aws.bucket,
     }
+    monkeypatch.setenv("TYPEDFLOW_BUCKET", aws.bucket)  # the function's configured store
     assert lambda_handler({"typedflow": {**base, "task": "inc", "args": {"x": 1}}}) == {"out": 2}
     with pytest.raises(Exception, match="cannot handle 3") as info:
         lambda_handler({"typedflow": {**base, "task": "explode", "args": {"x": 3}}})

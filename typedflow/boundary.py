@@ -87,7 +87,7 @@ def parse_json(data: str | bytes, what: str, *, max_bytes: int = MAX_JSON_BYTES,
     except RecursionError:
         raise BoundaryError(f"{what}: JSON nested too deeply") from None
     except ValueError as exc:  # JSONDecodeError, and ints over the digit limit
-        raise BoundaryError(f"{what}: not valid JSON ({_first_line(exc)})") from None
+        raise BoundaryError(f"{what}: not JSON ({_first_line(exc)})") from None
     check_depth(value, what, max_depth)
     return value
 

@@ -12,8 +12,10 @@ import attrs
 import cattrs
 
 from typedflow import ir
+from typedflow.boundary import BoundaryError, check_depth, parse_json
 from typedflow.canonical import canonical_json, sha256_hex
 from typedflow.errors import IRValidationError
+from typedflow.irchecks import check_document
 
 if TYPE_CHECKING:  # jsonschema is imported when an IR document is first loaded (a third of import time)
     import jsonschema
@@ -136,17 +138,27 @@ def _json_path(path: Any) -> str:
     return out
 
 
-def loads(text: str | bytes, *, verify_digest: bool = True) -> ir.WorkflowIR:
-    """Parse and validate an IR document; raises :class:`IRValidationError` with the JSON path."""
+IR_MAX_BYTES = 256 * 1024 * 1024
+IR_MAX_DEPTH = 512  # JSON levels; each nested when/map block adds two to four
+
+
+def loads(text: str | bytes) -> ir.WorkflowIR:
+    """Parse and validate an IR document (size, nesting, schema, structure, digest); raises
+    :class:`IRValidationError` with the JSON path of the first problem."""
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise IRValidationError("$", f"not JSON: {exc}") from None
-    return from_data(data, verify_digest=verify_digest)
+        data = parse_json(text, "IR document", max_bytes=IR_MAX_BYTES, max_depth=IR_MAX_DEPTH)
+    except BoundaryError as exc:
+        raise IRValidationError("$", str(exc).removeprefix("IR document: ")) from None
+    return from_data(data)
 
 
-def from_data(data: Any, *, verify_digest: bool = True) -> ir.WorkflowIR:
-    errors = list(_validator().iter_errors(data))
+def from_data(data: Any) -> ir.WorkflowIR:
+    """An IR document from parsed JSON, checked as :func:`loads` checks it."""
+    check_depth_ir(data)
+    try:
+        errors = list(_validator().iter_errors(data))
+    except RecursionError:
+        raise IRValidationError("$", f"nested more than the {IR_MAX_DEPTH} levels accepted") from None
     if errors:
         from jsonschema.exceptions import best_match
 
@@ -154,33 +166,18 @@ def from_data(data: Any, *, verify_digest: bool = True) -> ir.WorkflowIR:
         raise IRValidationError(_json_path(best.absolute_path), best.message)
     try:
         doc = converter.structure(data, ir.WorkflowIR)
+    except RecursionError:
+        raise IRValidationError("$", f"nested more than the {IR_MAX_DEPTH} levels accepted") from None
     except Exception as exc:  # the schema should have caught it; report it all the same
         raise IRValidationError("$", f"cannot read IR: {exc}") from None
-    _check_references(doc)
-    if verify_digest and doc.digest and compute_digest(doc) != doc.digest:
+    check_document(doc)
+    if compute_digest(doc) != doc.digest:
         raise IRValidationError("$.digest", "does not match the document's content (edited after compilation?)")
     return doc
 
 
-def _check_references(doc: ir.WorkflowIR) -> None:
-    tasks = {t.name for t in doc.tasks}
-    subs = {w.name for w in doc.subworkflows}
-    for wname, w in [("$.workflow", doc.workflow)] + [
-        (f"$.subworkflows[{i}]", s) for i, s in enumerate(doc.subworkflows)
-    ]:
-        nodes = ir.walk(w.nodes)
-        ids = {n.id for n in nodes}
-        if len(ids) != len(nodes):
-            raise IRValidationError(f"{wname}.nodes", "duplicate node ids")
-        for n in nodes:
-            if isinstance(n, ir.TaskNode) and n.task not in tasks:
-                raise IRValidationError(f"{wname}.nodes", f'node "{n.id}" uses unknown task "{n.task}"')
-            if isinstance(n, ir.SubWorkflowNode) and n.workflow not in subs:
-                raise IRValidationError(f"{wname}.nodes", f'node "{n.id}" uses unknown workflow "{n.workflow}"')
-            args = n.args if isinstance(n, ir.TaskNode | ir.SubWorkflowNode) else ()
-            for a in args:
-                if isinstance(a.value, ir.OutputRef) and a.value.node not in ids:
-                    raise IRValidationError(f"{wname}.nodes", f'node "{n.id}" refers to unknown node "{a.value.node}"')
-        for a in w.results:
-            if isinstance(a.value, ir.OutputRef) and a.value.node not in ids:
-                raise IRValidationError(f"{wname}.results", f'result refers to unknown node "{a.value.node}"')
+def check_depth_ir(data: Any) -> None:
+    try:
+        check_depth(data, "IR document", IR_MAX_DEPTH)
+    except BoundaryError as exc:
+        raise IRValidationError("$", str(exc).removeprefix("IR document: ")) from None

@@ -173,6 +173,17 @@ def _interface(
     return tuple(names), annotations, defaults, returns_ann, problems, params, returns
 
 
+def _name_problems(name: str, what: str, fn: Callable[..., Any]) -> list[Problem]:
+    """A name that is not safe to print or to use in file and state names (``name=`` is free text)."""
+    from typedflow.boundary import BoundaryError, check_name
+
+    try:
+        check_name(name, f"{what} name")
+    except BoundaryError as exc:
+        return [Problem(func_loc(fn), str(exc), "typedflow-name")]
+    return []
+
+
 def outputs_of(returns: ir.TypeRef) -> tuple[ir.Param, ...]:
     """Named outputs: a NamedTuple's fields, nothing for None, else one output ``out``."""
     if returns.kind == "none":
@@ -206,6 +217,7 @@ class Task(Generic[P, R_co]):
         self.__doc__ = fn.__doc__
         self.__wrapped__ = fn
         names, annotations, defaults, returns_ann, problems, params, returns = _interface(fn, "task")
+        problems += _name_problems(self.name, "task", fn)
         build = None
         if returns is not None and not problems:
             returns_ref = returns
@@ -275,6 +287,7 @@ class Workflow(Generic[P, R_co]):
         self.__doc__ = fn.__doc__
         self.__wrapped__ = fn
         names, annotations, _, returns_ann, problems, params, returns = _interface(fn, "workflow")
+        problems += _name_problems(self.name, "workflow", fn)
         self.params = names
         self.annotations = annotations
         self.returns_annotation = returns_ann

@@ -6,12 +6,12 @@ accept and reject exactly the same inputs.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence, Set
 from pathlib import Path
 from typing import Any
 
 from typedflow import ir
+from typedflow.boundary import MAX_JSON_BYTES, BoundaryError, check_depth, parse_json, regular_file
 from typedflow.errors import InputError
 from typedflow.runtime.execute import has_files, map_files
 from typedflow.types import check_json, render
@@ -32,9 +32,14 @@ def parse_inputs(
     values: dict[str, Any] = {}
     if inputs_file:
         try:
-            loaded = json.loads(Path(inputs_file).read_text("utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise InputError(f"cannot read {inputs_file}: {exc}") from None
+            regular_file(Path(inputs_file), "--inputs-file")
+            with open(inputs_file, "rb") as fh:
+                content = fh.read(MAX_JSON_BYTES + 1)
+            loaded = parse_json(content, inputs_file)
+        except OSError as exc:
+            raise InputError(f"cannot read {inputs_file}: {exc.strerror or exc}") from None
+        except BoundaryError as exc:
+            raise InputError(str(exc)) from None
         if not isinstance(loaded, dict):
             raise InputError(f"{inputs_file} must hold a JSON object of inputs by name")
         values.update(loaded)
@@ -61,9 +66,11 @@ def parse_inputs(
             values[name] = {"uri": uri, "sha256": None, "format": t.name}
         else:
             try:
-                values[name] = json.loads(raw)
-            except json.JSONDecodeError:
-                errors.append(f'input "{name}": expected {render(p.type)} as JSON, got {raw!r}')
+                values[name] = parse_json(raw, f'input "{name}"')
+            except BoundaryError as exc:
+                shown = raw if len(raw) <= 80 else raw[:77] + "..."
+                why = "" if ": not JSON (" in str(exc) else f" ({exc})"  # too big, too deep: say so
+                errors.append(f'input "{name}": expected {render(p.type)} as JSON, got {shown!r}{why}')
                 unparsed.add(name)
                 values.pop(name, None)
     if errors:  # report the rest too (wrong types, missing inputs): every problem at once
@@ -98,6 +105,11 @@ def _problems(
             else:
                 errors.append(f'missing input "{p.name}" ({render(p.type)})')
             continue
+        try:
+            check_depth(given[p.name], f'input "{p.name}"')
+        except BoundaryError as exc:
+            errors.append(str(exc))
+            continue
         err = check_json(given[p.name], p.type, f'input "{p.name}"')
         if err:
             errors.append(err)
@@ -123,6 +135,11 @@ def store_input_files(doc: ir.WorkflowIR, values: dict[str, Any], put: PutFn) ->
                 errors.append(f'input "{name}": {"directory" if is_dir else "file"} {path} does not exist')
             elif path.is_dir() != is_dir:
                 errors.append(f'input "{name}": {path} is not a {"directory" if is_dir else "file"}')
+            elif not is_dir:
+                try:  # a FIFO or a device would block or never end: only regular files are read
+                    regular_file(path, f'input "{name}"')
+                except BoundaryError as exc:
+                    errors.append(str(exc))
             return v
 
         return visit

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -11,12 +12,15 @@ from typing import Any
 import attrs
 
 from typedflow import ir
+from typedflow.boundary import BoundaryError
 from typedflow.errors import InputError
 from typedflow.inputs import check_inputs, store_input_files
 from typedflow.runtime.store import LocalStore
 
 # The key of the local run journal's line that ends a run (node instance keys never start with "$").
 RUN_END_KEY = "$run"
+# A run id as --resume and the runs commands take it: a run directory's name, never a path.
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}")
 
 
 @attrs.frozen
@@ -89,7 +93,7 @@ def prepare_inputs(
     def put(path: Path, is_dir: bool) -> tuple[str, str]:
         try:
             return store.put_dir(path) if is_dir else store.put_file(path)
-        except OSError as exc:  # an unreadable input, or a store that cannot be written
+        except (OSError, BoundaryError) as exc:  # an unreadable input, or a store that cannot be written
             raise InputError(f"cannot copy input {path} into the store {store.root}: {exc}") from exc
 
     return store_input_files(doc, check_inputs(doc, data), put)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import fcntl
 import functools
 import json
 import mmap
@@ -85,7 +86,7 @@ def _write_new(run_dir: Path, name: str, text: str) -> None:
     """Write a file of a run directory this process has just made: whole or not at all (temp file,
     rename), under a fixed temp name, since nothing else writes there."""
     tmp = run_dir / f".{name}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
     try:
         write_all(fd, text.encode("utf-8"))
     finally:
@@ -106,7 +107,8 @@ class Journal:
 
     @staticmethod
     def create(run_dir: Path, ir_text: str, inputs: dict[str, Any], meta: dict[str, Any]) -> Journal:
-        run_dir.mkdir(parents=True, exist_ok=False)
+        run_dir.parent.mkdir(parents=True, exist_ok=True)
+        run_dir.mkdir(mode=0o700)  # its inputs may be sensitive: the run's files are its owner's only
         # A SIGKILL loses nothing the OS already has; these are fsynced when the run closes.
         for name, text in (
             ("ir.json", ir_text),
@@ -151,6 +153,22 @@ class Journal:
                 done[entry["key"]] = entry
         return done
 
+    def ending(self) -> dict[str, Any] | None:
+        """The line that ended the run (status, duration, outputs), or None if it has not ended."""
+        try:
+            data = _content(self.path.read_bytes())
+        except FileNotFoundError:
+            return None
+        end = None
+        for line in data.splitlines():
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                break
+            if isinstance(entry, dict) and entry.get("key") == RUN_END_KEY:
+                end = entry
+        return end
+
     def repair(self) -> None:
         """Cut a torn trailing line and the NULs after the lines (a killed run's), so appends start on a
         line boundary."""
@@ -181,7 +199,7 @@ class Journal:
         self._end = end
 
     def _open(self) -> None:
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
         # A resumed run appends after the complete lines its first run left; what followed them (a torn
         # line, NULs) goes, so no fragment can outlast a shorter line written over it.
         self._end = len(_content(os.pread(self._fd, os.fstat(self._fd).st_size, 0)))
@@ -235,3 +253,34 @@ class Journal:
                 os.fsync(fd)
             finally:
                 os.close(fd)
+
+
+class RunBusyError(Exception):
+    """Another live process holds the run."""
+
+
+class RunLock:
+    """An exclusive lock on a run directory, held by the process that runs (or resumes) the run. The OS
+    releases it when that process ends, however it ends, so a killed run can be resumed at once while a
+    live one cannot be run twice."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = run_dir / "lock"
+        self._fd = -1
+
+    def acquire(self) -> None:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
+            os.close(fd)
+            raise RunBusyError(f"the run is still running in another process (pid {holder})") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1

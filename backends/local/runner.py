@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import os
 import threading
 import time
@@ -12,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from typedflow import ir
+from typedflow.boundary import BoundaryError, parse_json
 from typedflow.codec import dumps, loads
 from typedflow.config import home
 from typedflow.errors import InputError
-from typedflow.running import RunOptions, RunResult, decode_value, prepare_inputs
+from typedflow.running import RUN_ID, RunOptions, RunResult, decode_value, prepare_inputs
 from typedflow.runtime.execute import TaskError
 from typedflow.runtime.store import LocalStore
 from typedflow.timestamps import utcnow
@@ -23,7 +23,7 @@ from typedflow.timestamps import utcnow
 from .bindings import Env, resolve
 from .interpreter import FAILED, SUCCEEDED, Interpreter, NodeReport, new_run_id
 from .isolation import ProcessRunner, Runner, ThreadRunner
-from .journal import Journal
+from .journal import Journal, RunBusyError, RunLock
 from .retry import Clock
 
 
@@ -42,15 +42,36 @@ def run_ir(
     store = LocalStore(root / "store", buffered=True)
     runs = root / "runs"
     resumed: dict[str, dict[str, Any]] | None = None
+    lock: RunLock | None = None
     if options.resume:
         run_id = options.resume
+        if RUN_ID.fullmatch(run_id) is None:
+            raise InputError(f"--resume {run_id[:80]!r}: not a run id")
         journal = Journal(runs / run_id)
         if not (journal.dir / "ir.json").exists():
             raise InputError(f"no run {run_id!r} under {runs}")
-        doc = loads((journal.dir / "ir.json").read_text("utf-8"))
-        prepared = json.loads((journal.dir / "inputs.json").read_text("utf-8"))
-        journal.repair()
-        resumed = journal.finished()
+        lock = RunLock(journal.dir)
+        try:
+            lock.acquire()
+        except RunBusyError as exc:
+            raise InputError(f"cannot resume run {run_id}: {exc}") from None
+        try:
+            ending = journal.ending()
+            doc = loads((journal.dir / "ir.json").read_bytes())
+            if ending is not None and ending.get("status") == "succeeded":  # nothing to do, nothing to record
+                outputs = ending.get("outputs") or {}
+                value = decode_value(outputs, doc.workflow, returns_annotation)
+                duration = float(ending.get("duration") or 0.0)
+                return RunResult(run_id, "succeeded", outputs, value, (), duration, journal.dir)
+            try:
+                prepared = parse_json((journal.dir / "inputs.json").read_bytes(), "the run's inputs.json")
+            except BoundaryError as exc:
+                raise InputError(f"cannot resume run {run_id}: {exc}") from None
+            journal.repair()
+            resumed = journal.finished()
+        except BaseException:
+            lock.release()
+            raise
     else:
         prepared = prepare_inputs(doc, inputs, annotations, store, encoded=encoded or annotations is None)
         run_id = new_run_id()
@@ -58,8 +79,27 @@ def run_ir(
             journal = Journal.create(
                 runs / run_id, dumps(doc), prepared, {"workflow": doc.workflow.name, "ir_digest": doc.digest}
             )
+            lock = RunLock(journal.dir)
+            lock.acquire()
         except OSError as exc:  # a store that cannot be written: say so, before any task runs
             raise InputError(f"cannot write the run's state under {root}: {exc.strerror or exc}") from exc
+    try:
+        return _run(doc, prepared, options, root, store, run_id, journal, resumed, returns_annotation)
+    finally:
+        lock.release()
+
+
+def _run(
+    doc: ir.WorkflowIR,
+    prepared: dict[str, Any],
+    options: RunOptions,
+    root: Path,
+    store: LocalStore,
+    run_id: str,
+    journal: Journal,
+    resumed: dict[str, dict[str, Any]] | None,
+    returns_annotation: Any,
+) -> RunResult:
     if options.listener is not None:  # the run id first: a run killed now is resumed by it
         options.listener(
             NodeReport(run_id, doc.workflow.name, None, "run-started", reason="resumed" if options.resume else "")

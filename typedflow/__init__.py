@@ -12,6 +12,7 @@ from typedflow.errors import TaskDefinitionError, TypedflowError, WorkflowDefini
 from typedflow.failure import Failure
 from typedflow.files import TypedDirectory, TypedFile
 from typedflow.formats import Format
+from typedflow.secret import Secret
 
 if TYPE_CHECKING:
     from typedflow.running import RunResult
@@ -30,6 +31,7 @@ __all__ = [
     "Resources",
     "Retry",
     "RunContext",
+    "Secret",
     "Task",
     "TaskDefinitionError",
     "TypedDirectory",

@@ -14,7 +14,7 @@ import attrs
 from typedflow import ir
 from typedflow.errors import Problem, TaskDefinitionError, WorkflowDefinitionError, WorkflowFailedError
 from typedflow.source import code_digest, func_loc
-from typedflow.types import UnsupportedType, check_json, is_namedtuple, type_ref
+from typedflow.types import UnsupportedType, check_json, holds_secret, is_namedtuple, type_ref
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -140,6 +140,17 @@ def _interface(
                 Problem(loc, f"{what} {fn.__name__!r}: parameter {p.name!r}: {exc}", "typedflow-unsupported-type")
             )
             continue
+        inner = t.args[0] if t.kind == "optional" else t
+        if inner.kind != "secret" and holds_secret(t):
+            problems.append(
+                Problem(
+                    loc,
+                    f"{what} {fn.__name__!r}: parameter {p.name!r}: a Secret is a parameter of its own "
+                    "(`Secret` or `Secret | None`), not part of a container or record",
+                    "typedflow-secret",
+                )
+            )
+            continue
         has_default = p.default is not p.empty
         default_json = None
         if has_default:
@@ -167,6 +178,16 @@ def _interface(
     else:
         try:
             returns = type_ref(returns_ann)
+            if holds_secret(returns):
+                problems.append(
+                    Problem(
+                        loc,
+                        f"{what} {fn.__name__!r}: returns a Secret; secrets reach tasks as parameters and are never "
+                        "outputs (outputs are stored, cached and recorded)",
+                        "typedflow-secret",
+                    )
+                )
+                returns = None
         except UnsupportedType as exc:
             problems.append(Problem(loc, f"{what} {fn.__name__!r}: return type: {exc}", "typedflow-unsupported-type"))
     annotations = {k: v for k, v in hints.items() if k != "return"}

@@ -10,10 +10,13 @@ from collections.abc import Callable, Mapping, Sequence, Set
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from typedflow import ir
 from typedflow.boundary import MAX_JSON_BYTES, BoundaryError, check_depth, parse_json, regular_file
 from typedflow.errors import InputError
 from typedflow.runtime.execute import has_files, map_files
+from typedflow.secret import REF as SECRET_REF
 from typedflow.types import check_json, render
 
 PutFn = Callable[[Path, bool], tuple[str, str]]
@@ -59,6 +62,15 @@ def parse_inputs(
         t = p.type.args[0] if optional else p.type
         if optional and raw == "null":  # JSON's null is None; the text "null" is written '"null"'
             values[name] = None
+        elif t.kind == "secret":  # by reference: a value on a command line ends up in shell histories
+            if raw.startswith("literal:") or SECRET_REF.fullmatch(raw) is None:
+                errors.append(
+                    f'input "{name}": a Secret is given by reference, env:NAME or file:PATH (its value never '
+                    "goes on the command line)"
+                )
+                unparsed.add(name)
+            else:
+                values[name] = {"secret": raw}
         elif t.kind in ("str", "bytes", "datetime", "date", "enum") and not raw.startswith('"'):
             values[name] = raw
         elif t.kind in ("file", "directory"):
@@ -167,3 +179,97 @@ def _local(v: dict[str, Any]) -> Path | None:
     if "://" in uri and not uri.startswith("file://"):
         return None
     return Path(uri.removeprefix("file://"))
+
+
+def store_constant_files(doc: ir.WorkflowIR, put: PutFn) -> ir.WorkflowIR:
+    """``doc`` with every file or directory written as a constant in a workflow body stored like an input
+    (so it is read, cached and recorded by its content, not by its path). The document keeps its digest:
+    it is the workflow's. A missing constant file is an :class:`InputError` naming where it is written."""
+    templates = {t.name: t for t in doc.tasks}
+    subs = {w.name: w for w in doc.subworkflows}
+    if not any(_const_files(w, templates, subs) for w in (doc.workflow, *doc.subworkflows)):
+        return doc
+    errors: list[str] = []
+
+    def stored(value: Any, t: ir.TypeRef, where: str) -> Any:
+        def visit(v: dict[str, Any], ft: ir.TypeRef) -> dict[str, Any]:
+            path = _local(v)
+            if path is None or v.get("sha256") is not None:
+                return v
+            is_dir = ft.kind == "directory"
+            if not (path.is_dir() if is_dir else path.is_file()):
+                errors.append(f"{where}: the constant {'directory' if is_dir else 'file'} {path} does not exist")
+                return v
+            uri, sha = put(path, is_dir)
+            return {"uri": uri, "sha256": sha, "format": v.get("format") or ft.name}
+
+        return map_files(value, t, visit)
+
+    def args(items: tuple[ir.Arg, ...], params: tuple[ir.Param, ...], where: str) -> tuple[ir.Arg, ...]:
+        types = {p.name: p.type for p in params}
+        out = []
+        for a in items:
+            t = types.get(a.param)
+            if isinstance(a.value, ir.Const) and t is not None and has_files(t):
+                a = attrs.evolve(a, value=ir.Const(stored(a.value.value, t, f"{where}, argument {a.param!r}")))
+            out.append(a)
+        return tuple(out)
+
+    def nodes(block: tuple[ir.Node, ...]) -> tuple[ir.Node, ...]:
+        out: list[ir.Node] = []
+        for n in block:
+            where = str(n.loc)
+            if isinstance(n, ir.TaskNode):
+                n = attrs.evolve(n, args=args(n.args, templates[n.task].inputs, where))
+            elif isinstance(n, ir.SubWorkflowNode):
+                n = attrs.evolve(n, args=args(n.args, subs[n.workflow].inputs, where))
+            elif isinstance(n, ir.MapNode):
+                items = n.items
+                if isinstance(items.value, ir.Const) and has_files(n.item_type):
+                    t = ir.TypeRef("list", (n.item_type,))
+                    items = attrs.evolve(items, value=ir.Const(stored(items.value.value, t, f"{where}, map items")))
+                n = attrs.evolve(n, items=items, body=nodes(n.body))
+            else:
+                n = attrs.evolve(n, branches=tuple(attrs.evolve(b, nodes=nodes(b.nodes)) for b in n.branches))
+            out.append(n)
+        return tuple(out)
+
+    def workflow(w: ir.Workflow) -> ir.Workflow:
+        on_failure = w.on_failure
+        if on_failure is not None:
+            where = str(on_failure.loc)
+            on_failure = attrs.evolve(on_failure, args=args(on_failure.args, templates[on_failure.task].inputs, where))
+        results = args(w.results, w.outputs, str(w.loc))
+        return attrs.evolve(w, nodes=nodes(w.nodes), results=results, on_failure=on_failure)
+
+    out = attrs.evolve(doc, workflow=workflow(doc.workflow), subworkflows=tuple(map(workflow, doc.subworkflows)))
+    if errors:
+        raise InputError("; ".join(errors))
+    return out
+
+
+def _const_files(w: ir.Workflow, templates: dict[str, ir.TaskTemplate], subs: dict[str, ir.Workflow]) -> bool:
+    """Whether ``w`` has a constant whose declared type can hold a file."""
+
+    def any_file(items: tuple[ir.Arg, ...], params: tuple[ir.Param, ...]) -> bool:
+        types = {p.name: p.type for p in params}
+        return any(
+            isinstance(a.value, ir.Const) and a.value.value is not None and has_files(types.get(a.param, _NONE))
+            for a in items
+        )
+
+    if any_file(w.results, w.outputs):
+        return True
+    if w.on_failure is not None and any_file(w.on_failure.args, templates[w.on_failure.task].inputs):
+        return True
+    for n in ir.walk(w.nodes):
+        if isinstance(n, ir.TaskNode) and any_file(n.args, templates[n.task].inputs):
+            return True
+        if isinstance(n, ir.SubWorkflowNode) and any_file(n.args, subs[n.workflow].inputs):
+            return True
+        if isinstance(n, ir.MapNode) and isinstance(n.items.value, ir.Const) and has_files(n.item_type):
+            return True
+    return False
+
+
+_NONE = ir.TypeRef("none")

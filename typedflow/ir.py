@@ -36,7 +36,7 @@ class TypeRef:
     """A value type.
 
     ``kind`` is one of: bool, int, float, str, bytes, none, datetime, date, any, enum, list, dict,
-    tuple, optional, record, file, directory. ``args`` holds element types (list: 1, dict: 1 value
+    tuple, optional, record, file, directory, secret. ``args`` holds element types (list: 1, dict: 1 value
     type, tuple: n, optional: 1). ``name`` is ``module:Qualname`` for enum/record and the format key
     for file/directory; ``lineage`` lists what the name is assignable to (record bases, format
     ancestors); ``fields`` are record fields; ``members`` enum values; ``flavor`` the record's Python

@@ -90,13 +90,19 @@ def prepare_inputs(
         if errors:
             raise InputError("; ".join(errors))
 
+    return store_input_files(doc, check_inputs(doc, data), putter(store))
+
+
+def putter(store: LocalStore) -> Callable[[Path, bool], tuple[str, str]]:
+    """Store a local input file (False) or directory (True); an :class:`InputError` when it cannot be."""
+
     def put(path: Path, is_dir: bool) -> tuple[str, str]:
         try:
             return store.put_dir(path) if is_dir else store.put_file(path)
         except (OSError, BoundaryError) as exc:  # an unreadable input, or a store that cannot be written
             raise InputError(f"cannot copy input {path} into the store {store.root}: {exc}") from exc
 
-    return store_input_files(doc, check_inputs(doc, data), put)
+    return put
 
 
 def decode_value(outputs: dict[str, Any], wf: ir.Workflow, annotation: Any) -> Any:

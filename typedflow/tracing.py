@@ -16,6 +16,7 @@ from typedflow import ir
 from typedflow._version import __version__
 from typedflow.errors import Problem, WorkflowDefinitionError
 from typedflow.promises import Cond, Promise, comparable
+from typedflow.secret import Secret
 from typedflow.source import frame_loc, func_loc, return_lines
 from typedflow.types import assignable, breaks_value_rule, check_json, type_ref
 
@@ -194,6 +195,14 @@ class Tracer:
             err = check_json(data, dst, param)
         except Exception:
             err = "x"
+        if isinstance(value, Secret) and value.by_value:
+            self.problem(
+                loc,
+                f"{what}: a Secret given by value cannot be written into a workflow (the IR is stored and "
+                "shared); take it as a workflow input, or use Secret.from_env(...)",
+                "typedflow-secret",
+            )
+            return None
         if err:
             if breaks_value_rule(err):
                 self.problem(loc, f"{what}: {err.removeprefix(param + ': ')}", code)

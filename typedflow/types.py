@@ -24,6 +24,8 @@ from typedflow.boundary import BoundaryError, check_handle
 from typedflow.files import TypedDirectory, TypedFile
 from typedflow.formats import Format, format_key, format_lineage
 from typedflow.ir import Field, TypeRef
+from typedflow.secret import REF as SECRET_REF
+from typedflow.secret import Secret
 
 
 class UnsupportedType(TypeError):
@@ -45,6 +47,14 @@ _PRIMS: dict[Any, str] = {
 _CACHE: dict[Any, TypeRef] = {}
 
 NONE = TypeRef("none")
+SECRET = TypeRef("secret")
+
+
+def holds_secret(t: TypeRef) -> bool:
+    """Whether a value of type ``t`` contains a Secret anywhere."""
+    if t.kind == "secret":
+        return True
+    return any(holds_secret(a) for a in t.args) or any(holds_secret(f.type) for f in t.fields)
 
 
 def _key(cls: type) -> str:
@@ -70,6 +80,8 @@ def type_ref(annotation: Any) -> TypeRef:
 
 
 def _convert(tp: Any, seen: tuple[Any, ...]) -> TypeRef:
+    if tp is Secret:
+        return SECRET
     prim = _PRIMS.get(tp) if _hashable(tp) else None
     if prim is not None:
         return TypeRef(prim)
@@ -149,7 +161,7 @@ def _convert(tp: Any, seen: tuple[Any, ...]) -> TypeRef:
         raise UnsupportedType(
             f"{_show(tp)}: not a supported value type (bool, int, float, str, bytes, None, datetime, date, "
             "Enum, list, dict, tuple, Optional, attrs classes, dataclasses, NamedTuple, TypedFile, "
-            "TypedDirectory); values cross process boundaries as typed JSON, never pickled"
+            "TypedDirectory, Secret); values cross process boundaries as typed JSON, never pickled"
         )
     if tp is typing.Any:
         raise UnsupportedType("Any: values need a concrete type so they can be checked and serialized")
@@ -201,6 +213,8 @@ def render(t: TypeRef) -> str:
     if k in ("file", "directory"):
         cls = "TypedFile" if k == "file" else "TypedDirectory"
         return f"{cls}[{_short(t.name)}]"
+    if k == "secret":
+        return "Secret"
     return k
 
 
@@ -363,6 +377,11 @@ def check_json(value: Any, t: TypeRef, where: str = "value") -> str | None:
             err = check_json(value[f.name], f.type, f"{where}.{f.name}")
             if err:
                 return err
+        return None
+    if k == "secret":
+        ref = value.get("secret") if isinstance(value, dict) and len(value) == 1 else None
+        if not isinstance(ref, str) or SECRET_REF.fullmatch(ref) is None:
+            return f'{where}: expected a Secret (an object {{"secret": "env:NAME"}}), got {_jtype(value)}'
         return None
     if k in ("file", "directory"):
         if not isinstance(value, dict) or not isinstance(value.get("uri"), str):

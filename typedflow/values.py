@@ -18,6 +18,7 @@ from typedflow.canonical import digest
 from typedflow.errors import InputError
 from typedflow.files import TypedDirectory, TypedFile
 from typedflow.formats import Format, format_key
+from typedflow.secret import Secret
 from typedflow.types import check_json, is_namedtuple, type_ref
 
 converter = cattrs.Converter(detailed_validation=False)
@@ -67,6 +68,8 @@ def _tuple_unstructure_factory(tp: Any) -> Callable[[Any], list[Any]]:
 
 
 converter.register_unstructure_hook_factory(_is_tuple, _tuple_unstructure_factory)
+converter.register_unstructure_hook(Secret, lambda s: {"secret": s.ref})
+converter.register_structure_hook(Secret, lambda v, _: Secret.from_ref(v["secret"]))
 converter.register_unstructure_hook_func(_is_handle, _unstructure_handle)
 converter.register_structure_hook_factory(_is_handle, _handle_structure_factory)
 

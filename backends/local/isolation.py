@@ -19,6 +19,7 @@ from typedflow.codec import converter
 from typedflow.context import ContextFields, RunContext
 from typedflow.runtime.execute import CacheProbe, Outcome, TaskError, execute
 from typedflow.runtime.store import LocalStore
+from typedflow.secret import literal_values
 
 
 class Runner(Protocol):
@@ -112,6 +113,9 @@ class _UntilAbandoned:
     def check_after(self, path: Path, sha256: str, is_dir: bool) -> None:
         self.store.check_after(path, sha256, is_dir)
 
+    def digest_key(self) -> bytes:
+        return self.store.digest_key()
+
     def get_json(self, key: str) -> Any | None:
         return self.store.get_json(key)
 
@@ -127,7 +131,14 @@ class _Worker:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join([*sys.path[1:], env.get("PYTHONPATH", "")])
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "typedflow.backends.local.procworker", store_root, json.dumps(modules)],
+            [
+                sys.executable,
+                "-m",
+                "typedflow.backends.local.procworker",
+                store_root,
+                json.dumps(modules),
+                str(os.getpid()),
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,
@@ -237,6 +248,11 @@ class ProcessRunner:
             worker.templates.add(tkey)
         if known is not None and known.hit is None:
             request["known"] = {"digests": known.digests, "key": known.key}
+        given = literal_values(
+            v["secret"] for p in template.inputs if isinstance(v := inputs.get(p.name), dict) and "secret" in v
+        )
+        if given:  # secrets given by value travel over the pipe (memory), never through a file
+            request["secrets"] = given
         try:
             reply = worker.call(request, template.timeout)
         except BaseException:  # crashed, timed out or an unreadable reply: the worker is not reused

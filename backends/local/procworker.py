@@ -5,7 +5,13 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
+import signal
 import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
 from typing import Any
 
 from typedflow import ir
@@ -13,6 +19,7 @@ from typedflow.codec import converter
 from typedflow.context import RunContext
 from typedflow.runtime.execute import CacheProbe, TaskError, execute
 from typedflow.runtime.store import LocalStore
+from typedflow.secret import adopt_literals
 
 
 def _load_main(path: str) -> None:
@@ -59,9 +66,28 @@ def _load_modules(modules: dict[str, str]) -> None:
             del sys.modules[name]
 
 
+def _die_with(parent: int, scratch: Path) -> None:
+    """End this worker (and what its task started: its process group) once its parent is gone, so a killed
+    run leaves no task running and writing to the store; its scratch space goes too."""
+    while os.getppid() == parent:
+        time.sleep(0.2)
+    shutil.rmtree(scratch, ignore_errors=True)
+    os.killpg(os.getpgrp(), signal.SIGKILL)
+
+
 def main() -> None:
-    store = LocalStore(__import__("pathlib").Path(sys.argv[1]))
+    store = LocalStore(Path(sys.argv[1]))
     modules: dict[str, str] = json.loads(sys.argv[2])
+    scratch = Path(tempfile.mkdtemp(prefix="typedflow-worker-"))
+    parent = int(sys.argv[3]) if len(sys.argv) > 3 else os.getppid()
+    threading.Thread(target=_die_with, args=(parent, scratch), daemon=True, name="typedflow-parent-watch").start()
+    try:
+        _serve(store, modules, scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _serve(store: LocalStore, modules: dict[str, str], scratch: Path) -> None:
     loaded = False
     templates: dict[str, ir.TaskTemplate] = {}
     # Replies go through a private copy of fd 1; fd 1 itself (what print(), C code and child
@@ -79,6 +105,7 @@ def main() -> None:
         if not loaded:
             _load_modules({k: v for k, v in modules.items() if k == template.module} | modules)
             loaded = True
+        adopt_literals(request.get("secrets") or {})
         try:
             ctx = request.get("context")
             context = converter.structure(ctx, RunContext) if ctx else None
@@ -86,7 +113,13 @@ def main() -> None:
             k = request.get("known")
             known = CacheProbe(k["digests"], k["key"]) if k else None
             outcome = execute(
-                template, request["inputs"], store=store, use_cache=request["use_cache"], context=context, known=known
+                template,
+                request["inputs"],
+                store=store,
+                use_cache=request["use_cache"],
+                context=context,
+                known=known,
+                scratch=scratch,
             )
             # The outputs once: their JSON is re-made where the journal needs it.
             outcome.outputs_json = None

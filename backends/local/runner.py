@@ -15,7 +15,8 @@ from typedflow.boundary import BoundaryError, parse_json
 from typedflow.codec import dumps, loads
 from typedflow.config import home
 from typedflow.errors import InputError
-from typedflow.running import RUN_ID, RunOptions, RunResult, decode_value, prepare_inputs
+from typedflow.inputs import store_constant_files
+from typedflow.running import RUN_ID, RunOptions, RunResult, decode_value, prepare_inputs, putter
 from typedflow.runtime.execute import TaskError
 from typedflow.runtime.store import LocalStore
 from typedflow.timestamps import utcnow
@@ -84,6 +85,8 @@ def run_ir(
         except OSError as exc:  # a store that cannot be written: say so, before any task runs
             raise InputError(f"cannot write the run's state under {root}: {exc.strerror or exc}") from exc
     try:
+        # Constant files of the workflow body are read by content, like inputs (the journal keeps the IR as is).
+        doc = store_constant_files(doc, putter(store))
         return _run(doc, prepared, options, root, store, run_id, journal, resumed, returns_annotation)
     finally:
         lock.release()

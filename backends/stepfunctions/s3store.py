@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import secrets
 import shutil
 import tempfile
 import threading
@@ -60,6 +61,7 @@ class S3Store:
         self.cache = Path(cache_dir) if cache_dir else _CACHE_ROOT
         self._values: dict[str, Any] = {}
         self.verifier = Verifier()
+        self._digest_key: bytes | None = None
         register_resolver("s3", self.fetch)
 
     # ------------------------------------------------------------------ keys
@@ -191,6 +193,18 @@ class S3Store:
         except IntegrityError:
             _remove(path)  # the next fetch downloads it again; the stored object itself never changed
             raise
+
+    def digest_key(self) -> bytes:
+        """The store's digest key, ``keys/digest.key`` in the bucket (made once): readers of the bucket can
+        read it, as they can read every artifact; a record or an export alone never carries it."""
+        if self._digest_key is None:
+            key = self.key("keys", "digest.key")
+            self.put_once(key, secrets.token_bytes(32), "application/octet-stream")
+            raw = self.get_bytes(key)
+            if raw is None or len(raw) != 32:
+                raise BoundaryError(f"{self.url(key)} is not a digest key (32 bytes)")
+            self._digest_key = raw
+        return self._digest_key
 
     def _meta(self, key: str) -> str:
         return self.key("meta", re.sub(r"[^A-Za-z0-9._-]", "_", key) + ".json")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import shutil
 import sys
 import tempfile
@@ -19,7 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from typedflow import ir
+from typedflow.boundary import BoundaryError, parse_json
 from typedflow.codec import converter as ir_converter
+from typedflow.types import check_json
 
 from .typemap import coerce, type_from_json
 
@@ -102,6 +105,7 @@ class _Store:
         self.local = LocalStore(root, durable=False)
         self.allowed = allowed.resolve() if allowed is not None else None
         self.verifier = Verifier()
+        self._key = secrets.token_bytes(32)
 
     def put_file(self, path: Path) -> tuple[str, str]:
         return self.local.put_file(path)
@@ -126,6 +130,9 @@ class _Store:
     def check_after(self, path: Path, sha256: str, is_dir: bool) -> None:
         if is_dir or not self.verifier.unchanged(path):
             (self.verifier.tree if is_dir else self.verifier.file)(path, sha256, "artifact")
+
+    def digest_key(self) -> bytes:
+        return self._key  # Vertex caches by itself: a digest of a sensitive value needs no other reader
 
     def get_json(self, key: str) -> Any | None:
         return None  # Vertex caches by itself; the container never reads a cache
@@ -235,6 +242,11 @@ def run_task(args: argparse.Namespace, ei: dict[str, Any]) -> int:
             write_executor_output(ei, {})
             return 0
     inputs = build_inputs(ei, template, payload["plan"], workflow, job)
+    for p in template.inputs:  # what Vertex passed must be of the declared type: never coerced (1.5 is no int)
+        err = check_json(inputs.get(p.name), p.type, f"input {p.name!r} of task {template.name}")
+        if err:
+            sys.stderr.write(f"typedflow.InputError: {err}\n")
+            return 1
     run_id = job or uuid.uuid4().hex
     attempt = _attempt(root, run_id, node, template, inputs)
     store = _Store(root / "typedflow" / "store", root if _given_root(args) else None)
@@ -324,7 +336,13 @@ def main(argv: list[str]) -> int:
     from typedflow.files import register_resolver
 
     args = parse(argv)
-    ei: dict[str, Any] = json.loads(args.executor_input)
+    try:
+        ei = parse_json(args.executor_input, "--executor-input")
+        if not isinstance(ei, dict) or not isinstance(ei.get("outputs", {}), dict):
+            raise BoundaryError("--executor-input: not a KFP executor input (a JSON object)")
+    except BoundaryError as exc:
+        sys.stderr.write(f"typedflow.RequestError: {exc}\n")
+        return 2
     register_resolver("gs", _gcs_resolver)
     if os.environ.get("TYPEDFLOW_VERTEX_DEBUG"):
         sys.stderr.write(json.dumps(ei, indent=2) + "\n")

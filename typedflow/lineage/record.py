@@ -8,7 +8,6 @@ import json
 import math
 import os
 import platform
-import re
 import socket
 from collections.abc import Mapping
 from typing import Any, Final
@@ -20,6 +19,7 @@ from cattrs.strategies import configure_union_passthrough
 
 from typedflow._version import __version__
 from typedflow.canonical import canonical_bytes, sha256_hex
+from typedflow.secret import sensitive
 from typedflow.timestamps import utcnow
 
 __all__ = [
@@ -218,14 +218,7 @@ def new_record(
     )
 
 
-_SENSITIVE: Final = re.compile(r"password|secret|token|key|credential", re.IGNORECASE)
 _MAX_STR: Final = 200
-
-
-@functools.lru_cache(maxsize=4096)
-def sensitive(name: str) -> bool:
-    """Whether a parameter's name says it holds a secret (its value is never recorded)."""
-    return _SENSITIVE.search(name) is not None
 
 
 def safe_value(value: object) -> ParamValue | None:

@@ -7,8 +7,11 @@ The local interpreter, the Step Functions worker and the Vertex container all ca
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
 import importlib
 import logging
+import secrets
 import shutil
 import sys
 import time
@@ -27,6 +30,7 @@ from typedflow.context import ATTEMPT, Attempt, ContextFields, RunContext
 from typedflow.dsl import TASKS as _TASKS
 from typedflow.files import resolve_uri
 from typedflow.runtime.store import ArtifactStore
+from typedflow.secret import redact, sensitive
 from typedflow.timestamps import utcnow
 from typedflow.types import check_json
 from typedflow.values import converter
@@ -134,11 +138,14 @@ class _Keying:
     """What digesting a template's inputs needs, worked out once per template: each input's type and
     whether it holds files, and the canonical JSON of the cache key's document around its inputs."""
 
-    __slots__ = ("keys", "names", "params", "prefix", "single", "suffix", "template")
+    __slots__ = ("keyed", "keys", "names", "params", "prefix", "single", "suffix", "template")
 
     def __init__(self, template: ir.TaskTemplate) -> None:
         self.template = template
         self.params = tuple((p.name, p.type, has_files(p.type)) for p in template.inputs)
+        # Inputs whose names say they hold secrets: digested with the store's key (a plain digest of a short
+        # password can be guessed from any record or cache key that contains it).
+        self.keyed = frozenset(p.name for p in template.inputs if sensitive(p.name))
         # Each input's encoded key, in the canonical (sorted) order of the key document's "inputs".
         self.keys = tuple((name, canonical_json(name) + ":") for name in sorted(p.name for p in template.inputs))
         self.names = frozenset(p.name for p in template.inputs)
@@ -164,16 +171,27 @@ def _keying(template: ir.TaskTemplate) -> _Keying:
     return k
 
 
-def input_digests(template: ir.TaskTemplate, inputs: dict[str, Any]) -> dict[str, str]:
-    """Content digest of each input: the cache key's parts, and what lineage records."""
-    params = _keying(template).params
-    if len(params) == 1:
+def input_digests(
+    template: ir.TaskTemplate, inputs: dict[str, Any], key: Callable[[], bytes] | None = None
+) -> dict[str, str]:
+    """Content digest of each input: the cache key's parts. ``key``: the store's digest key, for inputs
+    whose names say they hold secrets (without one, their digest is not computed at all)."""
+    k = _keying(template)
+    params = k.params
+    if len(params) == 1 and not k.keyed:
         name, t, files = params[0]
         return {name: content_digest(inputs.get(name), t, True) if files else digest(inputs.get(name))}
-    return {
+    out = {
         name: content_digest(inputs.get(name), t, True) if files else digest(inputs.get(name))
         for name, t, files in params
+        if name not in k.keyed
     }
+    if k.keyed:
+        secret = key() if key is not None else secrets.token_bytes(32)
+        for name in k.keyed:
+            body = canonical_json(inputs.get(name)).encode("ascii")
+            out[name] = "hmac-sha256:" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+    return out
 
 
 def cache_key(template: ir.TaskTemplate, inputs: dict[str, Any], digests: dict[str, str] | None = None) -> str:
@@ -237,7 +255,7 @@ class CacheProbe:
 
 def probe(template: ir.TaskTemplate, inputs: dict[str, Any], store: ArtifactStore, use_cache: bool) -> CacheProbe:
     """Digest the inputs and, when caching applies, look the task up in the store."""
-    digests = input_digests(template, inputs)
+    digests = input_digests(template, inputs, store.digest_key)
     if not (use_cache and template.cache.enabled):
         return CacheProbe(digests, None)
     key = cache_key(template, inputs, digests)
@@ -281,6 +299,12 @@ def _stored_intact(store: ArtifactStore, v: dict[str, Any], t: ir.TypeRef) -> di
     check_handle(v, "file handle", stored=True)
     store.fetch(v["uri"], v["sha256"], t.kind == "directory")
     return v
+
+
+def _secret_values(space: Attempt, template: ir.TaskTemplate, inputs: dict[str, Any]) -> list[str]:
+    """The secret values a task had: those it revealed, and str inputs whose names say they are secrets."""
+    keyed = _keying(template).keyed
+    return [*space.revealed, *(v for name in keyed if isinstance(v := inputs.get(name), str))]
 
 
 def check_input_handles(template: ir.TaskTemplate, inputs: dict[str, Any], store: ArtifactStore) -> None:
@@ -350,11 +374,12 @@ def execute(
         except Exception as exc:
             if space.fetched:
                 _check_fetched(space, store, template)
+            message, tb = str(exc), traceback.format_exc()
+            hidden = _secret_values(space, template, inputs)
+            if hidden:  # an error is reported, recorded and shown: no secret the task had may be in it
+                message, tb = redact(message, hidden), redact(tb, hidden)
             raise TaskError(
-                f"{type(exc).__module__}.{type(exc).__qualname__}".removeprefix("builtins."),
-                str(exc),
-                traceback.format_exc(),
-                exc,
+                f"{type(exc).__module__}.{type(exc).__qualname__}".removeprefix("builtins."), message, tb, exc
             ) from exc
         outputs = _encode_outputs(value, template, plan.unstructure)
         if plan.output_files:

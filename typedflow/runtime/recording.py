@@ -10,13 +10,15 @@ from typing import Any
 from typedflow import ir
 from typedflow.canonical import digest
 from typedflow.lineage.log import LineageLog
-from typedflow.lineage.record import LineageRecord, ValueRef, new_record, safe_parameters, safe_value, sensitive
+from typedflow.lineage.record import LineageRecord, ValueRef, new_record, safe_parameters, safe_value
 from typedflow.lineage.stencil import Prepared, RefTuple, TaskStencil, param_json, ref_json, value_ref_tail
 from typedflow.runtime.execute import content_digest, has_files
+from typedflow.secret import sensitive
 from typedflow.timestamps import utcnow
 
 _DEFAULT_IMAGE = f"python:{platform.python_version()}"  # the local interpreter's "image"
 _RECORDED = frozenset({"succeeded", "cached", "failed", "skipped"})
+REDACTED = "redacted"  # the digest a record gives a value whose name says it is a secret
 
 
 def ref_tuples(
@@ -27,6 +29,9 @@ def ref_tuples(
     refs: list[RefTuple] = []
     for p in params:
         if p.name not in values:
+            continue
+        if sensitive(p.name):  # a secret's digest is never recorded (a short one could be guessed from it)
+            refs.append((p.name, REDACTED, None, None))
             continue
         v = values[p.name]
         d = digests.get(p.name) if digests else None
@@ -89,13 +94,17 @@ def task_record(
 
 
 # Per parameter: name, type, whether a file or directory, whether it holds any (has_files), and the
-# ref's fixed end when it is not a file.
+# ref's fixed end when it is not a file; a sensitive one is recorded by its name only (its type a marker).
 _RefPlan = tuple[tuple[str, ir.TypeRef, bool, bool, str], ...]
+_REDACTED_TYPE = ir.TypeRef("secret")
 
 
 def _ref_plan(params: tuple[ir.Param, ...]) -> _RefPlan:
     plan = []
     for p in params:
+        if sensitive(p.name):
+            plan.append((p.name, _REDACTED_TYPE, False, False, value_ref_tail(p.name)))
+            continue
         t = p.type.args[0] if p.type.kind == "optional" else p.type
         plan.append((p.name, p.type, t.kind in ("file", "directory"), has_files(p.type), value_ref_tail(p.name)))
     return tuple(plan)
@@ -106,6 +115,9 @@ def _refs_json(plan: _RefPlan, values: dict[str, Any], digests: dict[str, str] |
     parts = []
     for name, t, filelike, files, tail in plan:
         if name not in values:
+            continue
+        if t is _REDACTED_TYPE:
+            parts.append('{"digest":"' + REDACTED + '"' + tail)
             continue
         v = values[name]
         d = digests.get(name) if digests else None
@@ -119,7 +131,7 @@ def _refs_json(plan: _RefPlan, values: dict[str, Any], digests: dict[str, str] |
 
 def _plain_single(plan: _RefPlan) -> tuple[str, str] | None:
     """(name, ref tail) when the plan is one parameter that holds no file: its ref is then one concatenation."""
-    if len(plan) == 1 and not plan[0][2] and not plan[0][3]:
+    if len(plan) == 1 and not plan[0][2] and not plan[0][3] and plan[0][1] is not _REDACTED_TYPE:
         return plan[0][0], plan[0][4]
     return None
 

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import re
+import secrets
 import shutil
 import stat
 import tempfile
@@ -135,6 +136,33 @@ class Verifier:
         return known is not None and known[0] == stamp
 
 
+def local_key(path: Path) -> bytes:
+    """32 random bytes kept in ``path`` (mode 0600), made by whoever asks first."""
+    try:
+        fd = open_nofollow(path, os.O_RDONLY)
+    except FileNotFoundError:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        key = secrets.token_bytes(32)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = open_nofollow(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(key)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)  # fails if another process made one first: then use theirs
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
+        fd = open_nofollow(path, os.O_RDONLY)
+    with os.fdopen(fd, "rb") as fh:
+        key = fh.read(64)
+    if len(key) != 32:
+        raise BoundaryError(f"{path} is not a digest key (32 bytes)")
+    return key
+
+
 class ArtifactStore(Protocol):
     """Where a target keeps artifacts, offloaded values and cache entries."""
 
@@ -165,6 +193,10 @@ class ArtifactStore(Protocol):
 
     def put_json(self, key: str, data: Any, *, encoded: str | None = None) -> None:
         """Store ``data`` under ``key``; ``encoded``: its canonical JSON, when the caller has it."""
+        ...
+
+    def digest_key(self) -> bytes:
+        """This store's secret key for digests of sensitive values (made on first use, kept private)."""
         ...
 
 
@@ -207,9 +239,15 @@ class LocalStore:
         self._adopted = False  # whether a closed store's index was looked for
         self._lock = threading.Lock()
         self.verifier = Verifier()
+        self._digest_key: bytes | None = None
 
     def object_path(self, sha256: str) -> Path:
         return self.root / "objects" / sha256[:2] / sha256
+
+    def digest_key(self) -> bytes:
+        if self._digest_key is None:
+            self._digest_key = local_key(self.root / "keys" / "digest.key")
+        return self._digest_key
 
     def _path(self, sha256: str, is_dir: bool) -> Path:
         return self.root / "trees" / sha256 if is_dir else self.object_path(sha256)

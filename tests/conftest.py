@@ -10,6 +10,9 @@ from types import ModuleType
 
 import pytest
 
+# One moto session and one asl-validator for the whole suite, whichever folder asks first.
+pytest_plugins = ["tests.support.aws"]
+
 _ids = itertools.count()
 MARK = re.compile(r"#\s*E:\s*([\w-]+(?:\s*,\s*[\w-]+)*)")
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from typedflow.boundary import BoundaryError, parse_json
 from typedflow.canonical import canonical_bytes
 
 from .protocol import FAILURE, JSON_TEXT, MARK, REF, SEL
@@ -30,7 +30,10 @@ def resolve(value: Any, fetch: Fetch, failure: FailureOf | None = None) -> Any:
     if kind == SEL:
         return _select(resolve(value.get("v"), fetch, failure), value.get("p") or [], fetch, failure)
     if kind == JSON_TEXT:
-        return json.loads(value["text"])
+        text = value.get("text")
+        if not isinstance(text, str):
+            raise BoundaryError("a JSON-text marker without its text")
+        return parse_json(text, "a constant's JSON text")
     if kind == FAILURE:
         if failure is None:
             raise ValueError("the failure is only available to on_failure")

@@ -16,7 +16,7 @@ from typedflow import ir
 from typedflow.boundary import BoundaryError, check_depth
 from typedflow.errors import IRValidationError
 from typedflow.lineage.cloud import put_s3
-from typedflow.runtime.execute import TaskError, execute
+from typedflow.runtime.execute import TaskError, check_input_handles, execute
 from typedflow.runtime.recording import task_record
 from typedflow.timestamps import utcnow
 from typedflow.types import check_json
@@ -290,6 +290,7 @@ def _inputs(request: Request, store: S3Store, doc: ir.WorkflowIR, template: ir.T
         if err:
             raise BoundaryError(err)
         inputs[name] = value
+    check_input_handles(template, inputs, store)
     return inputs
 
 

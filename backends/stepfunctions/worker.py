@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +24,7 @@ from .request import parse_request
 from .runtime import Result, run_request
 
 log = logging.getLogger(__name__)
+_TOKEN = re.compile(r'^\{\s*"TaskToken"\s*:\s*"([A-Za-z0-9+/=_.:-]{1,8192})"')
 
 
 def _quiet(call: Any, **kwargs: Any) -> None:
@@ -118,16 +120,23 @@ class Worker:
     def handle(self, body: str) -> Result | None:
         """Run one message's task and report it. A message without a task token cannot be answered and
         is dropped with a warning; any other malformed request is answered with SendTaskFailure."""
+        message: Any = None
         try:
-            message = parse_json(body, "task message")
+            # Depth is bounded per value once the request is read; here only what the parser can take.
+            message = parse_json(body, "task message", max_depth=1_000_000)
+            token = message.get(TOKEN_KEY) if isinstance(message, dict) else None
         except BoundaryError as exc:
-            log.warning("dropping a message that is not a typedflow task request: %s", exc)
-            return None
-        token = message.get(TOKEN_KEY) if isinstance(message, dict) else None
+            found = _TOKEN.search(body[:4096])  # an unreadable body may still say whom to answer
+            token = found.group(1) if found else None
+            problem: BoundaryError | None = exc
+        else:
+            problem = None
         if not isinstance(token, str) or not token or len(token) > 8192:
             log.warning("dropping a message without a task token: %.200s", body)
             return None
         try:
+            if problem is not None:
+                raise problem
             req = parse_request(message.get(REQUEST_KEY))
         except BoundaryError as exc:
             result = Result(False, error="typedflow.RequestError", cause=str(exc)[:CAUSE_LIMIT])

@@ -22,7 +22,7 @@ def start_write_back(fd: int, offset: int = 0, length: int = 0) -> None:
             pass
 
 
-def write_all(fd: int, data: bytes) -> None:
+def write_all(fd: int, data: bytes | memoryview) -> None:
     """``os.write`` until all of ``data`` is written (a write may take part of it)."""
     view = memoryview(data)
     while view:

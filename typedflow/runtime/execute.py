@@ -308,14 +308,11 @@ def _secret_values(space: Attempt, template: ir.TaskTemplate, inputs: dict[str, 
 
 
 def check_input_handles(template: ir.TaskTemplate, inputs: dict[str, Any], store: ArtifactStore) -> None:
-    """Every file handle among ``inputs`` names stored content of ``store`` (nothing is read): a task
-    never reads a path or an object it was merely told about."""
+    """Raise :class:`BoundaryError` unless every file handle among ``inputs`` names stored content of
+    ``store`` (nothing is read): a task never reads a path or an object it was merely told about."""
     for name, t, files in _keying(template).params:
         if files and inputs.get(name) is not None:
-            try:
-                map_files(inputs[name], t, functools.partial(_owned, store, name))
-            except BoundaryError as exc:
-                raise TaskError("typedflow.InputError", str(exc)) from None
+            map_files(inputs[name], t, functools.partial(_owned, store, name))
 
 
 def _owned(store: ArtifactStore, name: str, v: dict[str, Any], t: ir.TypeRef) -> dict[str, Any]:
@@ -361,7 +358,10 @@ def execute(
     plan = _calling(template, task)
     task = plan.task
     if plan.input_files:
-        check_input_handles(template, inputs, store)
+        try:
+            check_input_handles(template, inputs, store)
+        except BoundaryError as exc:
+            raise TaskError("typedflow.InputError", str(exc)) from None
     try:
         kwargs = {name: structure(inputs[name], ann) for name, structure, ann in plan.decoders}
     except Exception as exc:

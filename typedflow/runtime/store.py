@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 from typedflow.boundary import BoundaryError, check_sha256, open_nofollow
 from typedflow.canonical import canonical_bytes, canonical_json
-from typedflow.runtime.atomic import fsync_dir
+from typedflow.runtime.atomic import fsync_dir, write_all
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,20 @@ def dir_manifest(root: Path) -> list[tuple[str, str]]:
 def dir_sha256(manifest: list[tuple[str, str]]) -> str:
     """A directory's digest: sha256 of the canonical JSON of its manifest."""
     return hashlib.sha256(canonical_bytes([list(m) for m in manifest])).hexdigest()
+
+
+def _copy_hashing(src: Path, fd: int) -> str:
+    """Copy regular file ``src`` into ``fd``; the hex sha256 of the bytes copied."""
+    h = hashlib.sha256()
+    with os.fdopen(open_nofollow(src, os.O_RDONLY | os.O_NONBLOCK), "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            raise BoundaryError(f"{src} is not a regular file")
+        buf = bytearray(1 << 20)
+        view = memoryview(buf)
+        while n := fh.readinto(buf):
+            h.update(view[:n])
+            write_all(fd, view[:n])
+    return h.hexdigest()
 
 
 _Stamp = tuple[int, int, int, int, int]
@@ -124,6 +138,12 @@ class Verifier:
         entries.sort()
         if dir_sha256(entries) != sha256:
             raise IntegrityError(f"{what}: the content of the stored directory {path} changed after it was stored")
+
+    def known(self, path: Path, sha256: str) -> None:
+        """Remember that ``path`` has digest ``sha256`` as it is now (its writer hashed what it wrote)."""
+        st = os.lstat(path)
+        with self._lock:
+            self._known[str(path)] = (_stamp(st), sha256)
 
     def unchanged(self, path: Path) -> bool:
         """Whether the file at ``path`` still has the stamp it had when last hashed (a stat, no hash)."""
@@ -309,13 +329,20 @@ class LocalStore:
         if not self._intact(dest, digest, False):
             dest.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".in-")
-            os.close(fd)
-            shutil.copyfile(path, tmp)
-            if self.durable:
-                with open(tmp, "rb") as fh:
-                    os.fsync(fh.fileno())
+            try:
+                # Hashed as it is copied: the stored bytes are known to be the digest's (the source may
+                # change in between), and the first hand-out in this process needs no second read.
+                copied = _copy_hashing(path, fd)
+                if self.durable:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+            if copied != digest:
+                os.unlink(tmp)
+                raise BoundaryError(f"{path} changed while it was being stored")
             os.chmod(tmp, 0o444)
             os.replace(tmp, dest)
+            self.verifier.known(dest, digest)
             if self.durable:
                 fsync_dir(dest.parent)
         return str(dest), digest

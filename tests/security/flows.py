@@ -1,0 +1,91 @@
+"""Workflows the security tests run (a real module: worker processes import it)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from typedflow import Secret, TypedDirectory, TypedFile, task, workflow
+from typedflow.formats import Text
+
+
+@task
+def write(text: str) -> TypedFile[Text]:
+    f: TypedFile[Text] = TypedFile.new(".txt")
+    Path(f.uri).write_text(text)
+    return f
+
+
+@task
+def read(f: TypedFile[Text]) -> str:
+    return f.read_text()
+
+
+@workflow
+def roundtrip(text: str) -> str:
+    return read(write(text))
+
+
+@task
+def number(x: int) -> int:
+    return x * 2
+
+
+@task
+def count_files(d: TypedDirectory[Text]) -> int:
+    return sum(1 for _ in d)
+
+
+@workflow
+def doubled(x: int) -> int:
+    return number(x)
+
+
+@workflow
+def produced(text: str) -> TypedFile[Text]:
+    return write(text)
+
+
+@task(cache=False)
+def append(f: TypedFile[Text]) -> int:
+    path = f.local_path()
+    os.chmod(path, 0o644)  # as root, the read-only mode would not stop it either
+    with open(path, "a") as fh:
+        fh.write("appended\n")
+    return 1
+
+
+@workflow
+def appends(text: str) -> int:
+    return append(write(text))
+
+
+@task
+def login(user: str, token: Secret, passwd: str) -> str:
+    value = token.reveal()
+    if user == "bad":
+        raise ValueError(f"login failed for {user} with token {value} and password {passwd}")
+    return f"{user}:{len(value)}"
+
+
+@workflow
+def logs_in(user: str, token: Secret, passwd: str) -> str:
+    return login(user=user, token=token, passwd=passwd)
+
+
+@task(cache=False)
+def linger(seconds: float, marker: str) -> int:
+    time.sleep(seconds)
+    Path(marker).write_text("still ran")
+    return 1
+
+
+@workflow
+def lingers(seconds: float, marker: str) -> int:
+    return linger(seconds=seconds, marker=marker)
+
+
+@workflow
+def roundtrip_file(f: TypedFile[Text]) -> str:
+    return read(f)

@@ -1,0 +1,75 @@
+"""The Vertex task container reads its executor input as untrusted: bad JSON is a clear error, values
+are checked against the declared types (never coerced), handles must lie under the pipeline root and
+match their digests. Driven with the arguments the compiled spec gives the container."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typedflow.backends.vertex.compiler import compile_spec
+from typedflow.backends.vertex.entrypoint import main
+
+from tests.security import flows
+
+
+def _args(wf: Any, executor: str) -> list[str]:
+    spec = compile_spec(wf.ir)
+    args: list[str] = spec["deploymentSpec"]["executors"][executor]["container"]["args"]
+    return args
+
+
+def _executor_input(tmp_path: Path, params: dict[str, Any], artifacts: dict[str, Any] | None = None) -> str:
+    return json.dumps(
+        {
+            "inputs": {"parameterValues": params, "artifacts": artifacts or {}},
+            "outputs": {"outputFile": str(tmp_path / "out" / "executor_output.json"), "artifacts": {}},
+        }
+    )
+
+
+def _run(args: list[str], executor_input: str, root: Path) -> int:
+    given = list(args)
+    given[given.index("--executor-input") + 1] = executor_input
+    given[given.index("--pipeline-root") + 1] = str(root)
+    given[given.index("--job") + 1] = "job-1"
+    return main(given)
+
+
+def test_executor_input_that_is_not_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = _args(flows.doubled, "exec-number")
+    assert _run(args, "{not json", tmp_path) == 2
+    assert "not JSON" in capsys.readouterr().err
+    assert _run(args, "[1, 2]", tmp_path) == 2
+
+
+def test_a_value_of_another_type_is_not_coerced(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = _args(flows.doubled, "exec-number")
+    assert _run(args, _executor_input(tmp_path, {"x": 1.5}), tmp_path) == 1
+    assert "expected int" in capsys.readouterr().err
+    assert _run(args, _executor_input(tmp_path, {"x": 2.0}), tmp_path) == 0  # Vertex's double of an int
+    out = json.loads((tmp_path / "out" / "executor_output.json").read_text())
+    assert out["parameterValues"]["out"] == 4
+
+
+def _artifact(uri: str, sha: str) -> dict[str, Any]:
+    return {"f": {"artifacts": [{"uri": uri, "metadata": {"sha256": sha, "format": "typedflow.formats:Text"}}]}}
+
+
+def test_artifacts_outside_the_pipeline_root_or_changed_are_refused(tmp_path: Path) -> None:
+    args = _args(flows.roundtrip_file, "exec-read")
+    root = tmp_path / "root"
+    root.mkdir()
+    outside = tmp_path / "outside.txt"
+    outside.write_text("secret")
+    sha = hashlib.sha256(b"secret").hexdigest()
+    assert _run(args, _executor_input(tmp_path, {}, _artifact(str(outside), sha)), root) == 1
+    inside = root / "a.txt"
+    inside.write_text("hello")
+    good = hashlib.sha256(b"hello").hexdigest()
+    assert _run(args, _executor_input(tmp_path, {}, _artifact(str(inside), good)), root) == 0
+    inside.write_text("changed")
+    assert _run(args, _executor_input(tmp_path, {}, _artifact(str(inside), good)), root) == 1

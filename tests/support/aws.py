@@ -1,0 +1,253 @@
+"""One moto session (Step Functions engine on, SQS, S3) and one typedflow SQS worker thread for the
+whole test session; one asl-validator node process that checks every definition compiled here."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+from typedflow.backends.stepfunctions.compiler import compile_definition, render
+from typedflow.backends.stepfunctions.options import Options
+
+from typedflow import ir
+
+ROOT = Path(__file__).resolve().parents[2]
+VALIDATOR_PKG = ROOT / ".cache" / "asl" / "node_modules" / "asl-validator"
+SCRIPT = ROOT / "tests" / "stepfunctions" / "validate_asl.js"
+ROLE = "arn:aws:iam::123456789012:role/typedflow-tests"
+BUCKET = "typedflow-tests"
+
+
+# ----------------------------------------------------------------------------- asl-validator
+
+
+def _install_validator() -> None:
+    """Install the npm asl-validator into .cache/asl on first use, when npm is there."""
+    npm = shutil.which("npm")
+    if npm is None or VALIDATOR_PKG.exists():
+        return
+    subprocess.run(
+        [
+            npm,
+            "install",
+            "--silent",
+            "--no-audit",
+            "--no-fund",
+            "--prefix",
+            str(VALIDATOR_PKG.parents[1]),
+            "asl-validator@4",
+        ],
+        check=False,
+        timeout=300,
+        capture_output=True,
+    )
+
+
+class AslValidator:
+    def __init__(self) -> None:
+        node = shutil.which("node")
+        if node is not None:
+            _install_validator()
+        if node is None or not VALIDATOR_PKG.exists():
+            why = (
+                "asl-validator is not installed: run `npm install --prefix .cache/asl asl-validator@4`"
+                if node
+                else "node is not installed"
+            )
+            if os.environ.get("CI"):
+                pytest.fail(why + " (CI is set, so this is an error)")
+            pytest.skip(why)
+        self.dir = Path(tempfile.mkdtemp(prefix="tf-asl-"))
+        self.proc = subprocess.Popen(
+            [node, str(SCRIPT), str(VALIDATOR_PKG)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        self.count = 0
+
+    def check(self, definition: dict[str, Any]) -> None:
+        self.count += 1
+        path = self.dir / f"def-{self.count}.json"
+        path.write_text(json.dumps(definition))
+        assert self.proc.stdin and self.proc.stdout
+        self.proc.stdin.write(f"{path}\n")
+        self.proc.stdin.flush()
+        result = json.loads(self.proc.stdout.readline())
+        assert result["isValid"], f"asl-validator rejects {path}: {result['errors']}"
+
+    def close(self) -> None:
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        self.proc.wait(timeout=10)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def asl() -> Iterator[AslValidator]:
+    v = AslValidator()
+    yield v
+    v.close()
+
+
+# ----------------------------------------------------------------------------- moto
+
+
+@attrs.define
+class Aws:
+    sfn: Any
+    sqs: Any
+    s3: Any
+    scheduler: Any
+    queue_url: str
+    bucket: str
+    worker: Any
+    asl: AslValidator
+    machines: dict[str, str] = attrs.Factory(dict)
+
+    def options(self, **kw: Any) -> Options:
+        kw.setdefault("map_size", 10)  # nested maps of 100 items each would (rightly) warn about history
+        return Options(queue_url=self.queue_url, bucket=self.bucket, **kw)
+
+    def compile(self, doc: ir.WorkflowIR, opts: Options | None = None) -> dict[str, Any]:
+        """Compile, check with asl-validator, return the definition."""
+        definition = compile_definition(doc, opts or self.options())
+        self.asl.check(definition)
+        return definition
+
+    def deploy(self, doc: ir.WorkflowIR, opts: Options | None = None) -> str:
+        from typedflow.backends.stepfunctions.deploy import deploy
+
+        opts = opts or self.options()
+        self.compile(doc, opts)
+        name = f"{doc.workflow.name[:40]}-{doc.digest[7:19]}-{abs(hash(opts)) % 10**6}"
+        if name not in self.machines:
+            self.machines[name] = deploy(doc, opts, role_arn=ROLE, name=name, sfn=self.sfn, s3=self.s3).arn
+        return self.machines[name]
+
+    def run(
+        self, doc: ir.WorkflowIR, inputs: dict[str, Any], opts: Options | None = None, timeout: float = 60
+    ) -> Execution:
+        from typedflow.backends.stepfunctions.deploy import decode_outputs, start, wait
+        from typedflow.backends.stepfunctions.runtime import store_for
+
+        opts = opts or self.options()
+        arn = self.deploy(doc, opts)
+        ex = start(
+            doc, opts, inputs, machine_arn=arn, sfn=self.sfn, s3=self.s3, execution_name=f"t-{uuid.uuid4().hex[:12]}"
+        )
+        desc = wait(self.sfn, ex, poll=0.02, timeout=timeout)
+        outputs = None
+        if desc["status"] == "SUCCEEDED":
+            outputs = decode_outputs(doc, desc.get("output"), store_for(self.bucket, self.s3))
+        return Execution(ex, desc["status"], outputs, desc.get("error"), desc.get("cause"), desc.get("output"))
+
+    def history(self, execution_arn: str) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        token = None
+        while True:
+            page = self.sfn.get_execution_history(
+                executionArn=execution_arn, maxResults=1000, **({"nextToken": token} if token else {})
+            )
+            events += page["events"]
+            token = page.get("nextToken")
+            if not token:
+                return events
+
+
+@attrs.frozen
+class Execution:
+    arn: str
+    status: str
+    outputs: dict[str, Any] | None
+    error: str | None
+    cause: str | None
+    raw_output: str | None
+
+
+def _patch_moto_heartbeat_race() -> None:
+    """moto 5.2.5 sets up a task's heartbeat endpoint only after the SQS message is sent; an answer
+    that arrives before that is never seen by the heartbeat wait, which then times out (AWS has no
+    such window). Remember such an early answer and hand it to the endpoint when it is set up."""
+    from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
+
+    if getattr(CallbackEndpoint, "_typedflow_patched", False):
+        return
+    setup, notify = CallbackEndpoint.setup_heartbeat_endpoint, CallbackEndpoint.notify
+
+    def early_notify(self: Any, outcome: Any) -> None:
+        if self._heartbeat_endpoint is None:
+            self._typedflow_early = True
+        notify(self, outcome)
+
+    def late_setup(self: Any, heartbeat_seconds: int) -> Any:
+        endpoint = setup(self, heartbeat_seconds=heartbeat_seconds)
+        if getattr(self, "_typedflow_early", False):
+            self._typedflow_early = False
+            endpoint.notify()
+        return endpoint
+
+    CallbackEndpoint.notify = early_notify  # type: ignore[method-assign]
+    CallbackEndpoint.setup_heartbeat_endpoint = late_setup  # type: ignore[method-assign]
+    CallbackEndpoint._typedflow_patched = True  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")
+def aws(asl: AslValidator) -> Iterator[Aws]:
+    saved = {
+        k: os.environ.get(k)
+        for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_PROFILE")
+    }
+    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    os.environ.pop("AWS_PROFILE", None)
+    import boto3
+    from moto import mock_aws
+    from typedflow.backends.stepfunctions.worker import Worker
+
+    # moto logs every failed state with a huge repr; the failures here are intended
+    logging.getLogger("moto").setLevel(logging.CRITICAL)
+    _patch_moto_heartbeat_race()
+    mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
+    mock.start()
+    try:
+        sfn, sqs, s3 = boto3.client("stepfunctions"), boto3.client("sqs"), boto3.client("s3")
+        s3.create_bucket(Bucket=BUCKET)
+        queue_url = sqs.create_queue(QueueName="typedflow-tasks")["QueueUrl"]
+        worker = Worker(
+            queue_url,
+            bucket=f"s3://{BUCKET}/tf",
+            sqs=sqs,
+            sfn=sfn,
+            s3=s3,
+            concurrency=8,
+            wait_seconds=0,
+            idle_sleep=0.01,
+        )
+        thread = worker.start()
+        yield Aws(sfn, sqs, s3, boto3.client("scheduler"), queue_url, f"s3://{BUCKET}/tf", worker, asl)
+        worker.stop()
+        thread.join(timeout=10)
+    finally:
+        mock.stop()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def run_local(wf: Any, inputs: dict[str, Any], tmp: Path) -> Any:
+    from typedflow.running import RunOptions, run_workflow
+
+    return run_workflow(wf, inputs, RunOptions(store=tmp / f"local-{uuid.uuid4().hex[:8]}"))
+
+
+__all__ = ["Aws", "Execution", "render", "run_local"]

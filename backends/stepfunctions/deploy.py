@@ -18,6 +18,7 @@ from typing import Any
 import attrs
 
 from typedflow import ir
+from typedflow.boundary import BoundaryError
 from typedflow.errors import InputError
 
 from .analysis import ELEMENTWISE, WHOLE, requirements
@@ -25,7 +26,7 @@ from .compiler import compile_definition
 from .cron import to_aws
 from .iam import deployer_policy, state_machine_policy, worker_policy
 from .lazyjson import offload, resolve
-from .options import OptionError, Options, from_mapping
+from .options import OptionError, Options, from_mapping, split_s3
 from .runtime import failure_value, publish_ir, store_for
 from .s3store import S3Store
 
@@ -164,11 +165,44 @@ def prepare_inputs(doc: ir.WorkflowIR, given: Mapping[str, Any], store: S3Store,
         return store.put_dir(path) if is_dir else store.put_file(path)
 
     out = store_input_files(doc, check_inputs(doc, given), put)
+    out = {p.name: _imported(out[p.name], p.type, store) for p in doc.workflow.inputs if p.name in out}
 
     req = requirements(doc)
     inline = [k for (kind, k, _), v in req.items() if kind == "input" and v == WHOLE]
     each = [k for (kind, k, _), v in req.items() if kind == "input" and v == ELEMENTWISE]
     return offload(out, inline=inline, elementwise=each, limit=opts.offload_threshold, put=store.put_value)
+
+
+def _imported(value: Any, t: ir.TypeRef, store: S3Store) -> Any:
+    """``value`` with every s3:// file outside the store copied into it (with the caller's credentials):
+    the workers read only their own store's content."""
+    from typedflow.runtime.execute import has_files, map_files
+
+    def visit(v: dict[str, Any], ft: ir.TypeRef) -> dict[str, Any]:
+        uri = str(v.get("uri", ""))
+        if not uri.startswith("s3://"):
+            return v
+        is_dir = ft.kind == "directory"
+        try:
+            store.locate(uri, v.get("sha256"), is_dir)
+            return v
+        except BoundaryError:
+            pass
+        if is_dir:
+            raise InputError(f"{uri}: a directory outside the store; pass a local directory (it is uploaded)")
+        import tempfile
+
+        bucket, key = split_s3(uri)
+        with tempfile.TemporaryDirectory(prefix="tf-import-") as tmp:
+            local = Path(tmp) / "object"
+            try:
+                store.s3.download_file(bucket, key, str(local))
+            except Exception as exc:
+                raise InputError(f"cannot read the input {uri}: {exc}") from None
+            new_uri, sha = store.put_file(local)
+        return {"uri": new_uri, "sha256": sha, "format": v.get("format") or ft.name}
+
+    return map_files(value, t, visit) if has_files(t) else value
 
 
 def start(

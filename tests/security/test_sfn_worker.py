@@ -261,3 +261,13 @@ def test_a_tampered_object_in_the_bucket_is_never_used(aws: Aws, tmp_path: Path)
     finally:
         store.cache = saved
         aws.s3.put_object(Bucket=store.bucket, Key=key, Body=b"original")
+
+
+def test_an_input_from_another_bucket_is_copied_into_the_store_at_start(aws: Aws, tmp_path: Path) -> None:
+    # The worker reads only its own store: `start` (with the caller's credentials) brings the file in.
+    aws.s3.create_bucket(Bucket="user-data")
+    aws.s3.put_object(Bucket="user-data", Key="in.txt", Body=b"a\nb\nc\n")
+    wf = flows.count_lines_of
+    remote = aws.run(wf.ir, {"f": {"uri": "s3://user-data/in.txt", "sha256": None, "format": None}})
+    assert remote.status == "SUCCEEDED", (remote.error, remote.cause)
+    assert remote.outputs == {"out": 3}

@@ -316,3 +316,8 @@ def joined(head: tuple[str, int], loud: list[str], dims: tuple[int, ...]) -> tup
 @workflow
 def tuples(s: str, dims: tuple[int, ...]) -> tuple[str, ...]:
     return joined(split_pair(s), map_over(upper, letters(s)), dims)
+
+
+@workflow
+def count_lines_of(f: TypedFile) -> int:
+    return count_lines(f)

@@ -16,6 +16,9 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m typedflow.runtime TARGET [ARGS...]  (e.g. stepfunctions, vertex)")
         return 0 if argv else 2
     target, rest = argv[0], argv[1:]
+    if not target.isidentifier():
+        print(f"typedflow.runtime: no runtime entrypoint for target {target[:40]!r}", file=sys.stderr)
+        return 2
     try:
         module = importlib.import_module(f"typedflow.backends.{target}.entrypoint")
     except ModuleNotFoundError:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import ast
+import enum
 import hashlib
 import inspect
 import linecache
 import os
 import re
+import site
+import sys
 import textwrap
-from collections.abc import Callable
-from types import FrameType
+from collections.abc import Callable, Sized
+from types import FrameType, FunctionType, ModuleType
 from typing import Any
 
 from typedflow.ir import SourceLoc
@@ -118,17 +121,180 @@ def _fingerprint(nodes: list[ast.stmt], args: ast.arguments, returns: ast.expr |
 
 
 def code_digest(fn: Callable[..., Any]) -> str:
-    """sha256 of the function's normalized source: its AST without decorators, docstring,
-    comments, formatting or line numbers, so only a change of behaviour changes it (and a
-    formatter run does not invalidate caches)."""
+    """sha256 of what the function does: its normalized source (its AST without decorators, docstring,
+    comments, formatting or line numbers, so a formatter run does not invalidate caches), and what it
+    reads from its modules: the functions and classes of the project it calls (followed in turn) and
+    the values of module constants. Code of installed packages and the standard library is left out:
+    the environment pins it."""
+    parts = sorted(_closure(fn).items())
+    text = "\x01".join(f"{name}\x02{body}" for name, body in parts)
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _function_text(fn: Callable[..., Any]) -> tuple[str, ast.FunctionDef | ast.AsyncFunctionDef | None]:
     found = function_ast(fn)
     if found is not None:
         node = found[0]
-        text = node.name + "\x00" + _fingerprint(_strip_docstring(node), node.args, node.returns)
-    else:  # no source (REPL, exec): fall back to the bytecode and constants
-        code = fn.__code__
-        text = repr((code.co_code, code.co_consts, code.co_names))
-    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+        return node.name + "\x00" + _fingerprint(_strip_docstring(node), node.args, node.returns), node
+    code = fn.__code__  # no source (REPL, exec): the bytecode and constants
+    return repr((code.co_code, code.co_consts, code.co_names)), None
+
+
+_LIBRARY_ROOTS = tuple(
+    {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, *site.getsitepackages())}
+    | {os.path.dirname(os.path.realpath(__file__))}
+)
+_MAX_ITEMS = 100_000  # a module constant larger than this counts by its type and size, not its value
+
+
+def _project_code(obj: Any, package: str) -> bool:
+    """Whether ``obj`` (a function, class or module) is the project's code, not a library's: in the
+    task's own top-level ``package`` (wherever that is installed), or outside every library folder."""
+    module = sys.modules.get(getattr(obj, "__module__", None) or "") if not isinstance(obj, ModuleType) else obj
+    name = getattr(module, "__name__", "") or ""
+    if name.split(".")[0] == package:
+        return True
+    path = getattr(module, "__file__", None)
+    if path is None:
+        return getattr(module, "__name__", "") == "__main__"
+    real = os.path.realpath(path)
+    return not any(real.startswith(root + os.sep) for root in _LIBRARY_ROOTS)
+
+
+def _closure(fn: Callable[..., Any]) -> dict[str, str]:
+    """The text of ``fn`` and of everything of the project it reads, by qualified name (no recursion)."""
+    out: dict[str, str] = {}
+    root = getattr(fn, "__module__", None) or ""
+    package = root.split(".")[0]
+    stack: list[tuple[str, Any]] = [("", fn)]  # the function itself counts by its text alone, not its module
+    while stack:
+        name, obj = stack.pop()
+        obj = getattr(obj, "fn", obj) if hasattr(obj, "signature") else obj  # a Task or Workflow: its function
+        if isinstance(obj, FunctionType):
+            key = name if not out else _where(obj.__module__, root) + obj.__qualname__
+            if key in out:
+                continue
+            text, node = _function_text(obj)
+            out[key] = text
+            for dep, value in _reads(obj, node, package, root):
+                stack.append((dep, value))
+        elif isinstance(obj, type):
+            key = _where(obj.__module__, root) + obj.__qualname__
+            if key not in out:
+                out[key] = _class_text(obj)
+        else:
+            out.setdefault(name, _value_text(obj))
+    return out
+
+
+def _reads(
+    fn: FunctionType, node: ast.FunctionDef | ast.AsyncFunctionDef | None, package: str, root: str
+) -> list[tuple[str, Any]]:
+    """The globals and closure cells ``fn`` reads that are the project's code or plain values."""
+    if node is None:
+        names = set(fn.__code__.co_names)
+        attrs: set[tuple[str, str]] = set()
+    else:
+        names, attrs = _loaded_names(node)
+    found: list[tuple[str, Any]] = []
+    cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or (), strict=False))
+    scope = fn.__globals__
+    where = _where(fn.__module__, root)
+    for n in sorted(names):
+        if n in cells:
+            try:
+                value = cells[n].cell_contents
+            except ValueError:  # an empty cell
+                continue
+        elif n in scope:
+            value = scope[n]
+        else:
+            continue  # a builtin, or a local of a nested function
+        if isinstance(value, ModuleType):
+            if _project_code(value, package):
+                for base, attr in attrs:
+                    if base == n and hasattr(value, attr):
+                        member = getattr(value, attr)
+                        if _followed(member, package):
+                            found.append((_where(value.__name__, root) + attr, member))
+            continue
+        if _followed(value, package):
+            found.append((where + n, value))
+        elif not callable(value) and not isinstance(value, type):
+            found.append((where + n, value))
+    return found
+
+
+def _where(module: str, root: str) -> str:
+    """How a name of ``module`` is keyed in a digest of a function of ``root``: relative in its own module
+    (a module's name changes, e.g. a script is ``__mp_main__`` in a worker process), else absolute."""
+    return ":" if module == root or {module, root} == {"__main__", "__mp_main__"} else module + ":"
+
+
+def _followed(value: Any, package: str) -> bool:
+    if hasattr(value, "signature") and isinstance(getattr(value, "fn", None), FunctionType):
+        return _project_code(value.fn, package)
+    return isinstance(value, FunctionType | type) and _project_code(value, package)
+
+
+def _loaded_names(node: ast.AST) -> tuple[set[str], set[tuple[str, str]]]:
+    """Names read in ``node`` that it does not bind itself, and ``name.attr`` reads."""
+    loaded: set[str] = set()
+    bound: set[str] = set()
+    attrs: set[tuple[str, str]] = set()
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Name):
+            (loaded if isinstance(sub.ctx, ast.Load) else bound).add(sub.id)
+        elif isinstance(sub, ast.arg):
+            bound.add(sub.arg)
+        elif isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Name):
+            attrs.add((sub.value.id, sub.attr))
+        elif isinstance(sub, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and sub is not node:
+            bound.add(sub.name)
+    return loaded - bound, attrs
+
+
+def _class_text(cls: type) -> str:
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+    except (OSError, TypeError, SyntaxError):
+        return f"class {cls.__qualname__}"
+    return _fingerprint(tree.body, ast.arguments([], [], None, [], [], None, []), None)
+
+
+def _value_text(value: Any) -> str:
+    """A module constant as it counts for a digest: its value when it is plain data, else its type."""
+    if isinstance(value, enum.Enum):
+        return repr(value)
+    if _plain(value, 0):
+        return _canonical_repr(value)
+    kind = type(value)
+    size = f" len {len(value)}" if isinstance(value, Sized) else ""
+    return f"<{kind.__module__}.{kind.__qualname__}{size}>"
+
+
+def _canonical_repr(value: Any) -> str:
+    """``repr``, with sets in sorted order (a set's order changes from one process to the next)."""
+    if isinstance(value, set | frozenset):
+        return f"{type(value).__name__}({{{', '.join(sorted(_canonical_repr(v) for v in value))}}})"
+    if isinstance(value, list | tuple):
+        inner = ", ".join(_canonical_repr(v) for v in value)
+        return f"[{inner}]" if isinstance(value, list) else f"({inner})"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_canonical_repr(k)}: {_canonical_repr(v)}" for k, v in value.items()) + "}"
+    return repr(value)
+
+
+def _plain(value: Any, depth: int) -> bool:
+    if value is None or isinstance(value, bool | int | float | str | bytes):
+        return True
+    if depth > 20:
+        return False
+    if isinstance(value, list | tuple | set | frozenset):
+        return len(value) <= _MAX_ITEMS and all(_plain(v, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return len(value) <= _MAX_ITEMS and all(_plain(k, depth + 1) and _plain(v, depth + 1) for k, v in value.items())
+    return False
 
 
 def return_lines(fn: Callable[..., Any]) -> list[int]:

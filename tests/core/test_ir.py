@@ -195,3 +195,30 @@ def test_compiled_output_does_not_depend_on_the_working_directory(tmp_path: Path
         done = tf(cwd, "check", shown + ":broken")
         assert done.returncode == 1
         assert done.stdout.startswith(f"{shown}:"), (cwd, done.stdout)
+
+
+def test_code_digest_covers_module_constants_and_helpers(tmp_path: Path) -> None:
+    # Flyte's map-task example: a task reading a module-level threshold through a helper.
+    def digest_of(source: str) -> str:
+        mod = import_source(tmp_path, source)
+        return code_digest(mod.keep)
+
+    base = """
+        THRESHOLD = {t}
+        LABELS = {{"b", "a"}}
+        def helper(x: float) -> bool:
+            return x > THRESHOLD and deeper(x)
+        def deeper(x: float) -> bool:
+            return x {op} 100
+        def keep(xs: list[float]) -> list[float]:
+            return [x for x in xs if helper(x)] + [len(LABELS)]
+    """
+    same = digest_of(base.format(t=0.5, op="<"))
+    assert digest_of(base.format(t=0.5, op="<")) == same  # another module, the same code and values
+    assert digest_of(base.format(t=0.7, op="<")) != same  # a constant the helper reads
+    assert digest_of(base.format(t=0.5, op="<=")) != same  # a helper of the helper
+    # library code is not digested: the environment pins it
+    import json
+
+    lib = import_source(tmp_path, "import json\ndef keep(xs: list[float]) -> str:\n    return json.dumps(xs)\n")
+    assert code_digest(lib.keep) == code_digest(lib.keep) and json.dumps([1]) == "[1]"

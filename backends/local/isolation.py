@@ -38,6 +38,11 @@ class Runner(Protocol):
         thread; ``alone``: it is the only ready task and nothing else runs."""
         ...
 
+    def kill_running(self) -> int:
+        """Kill what runs tasks now, if it can be killed (a stopping run; called from a signal handler);
+        how many tasks were killed."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -84,6 +89,9 @@ class ThreadRunner:
             raise box["err"]
         result: Outcome = box["ok"]
         return result
+
+    def kill_running(self) -> int:
+        return 0  # a thread cannot be killed: a stopping run gives it a grace period instead
 
     def close(self) -> None:
         pass
@@ -179,6 +187,7 @@ class ProcessRunner:
     def __init__(self, store: LocalStore) -> None:
         self.store = store
         self.idle: list[_Worker] = []
+        self.busy: set[_Worker] = set()
         self.lock = threading.Lock()
         self.modules = {
             name: m.__file__
@@ -218,6 +227,7 @@ class ProcessRunner:
         known: CacheProbe | None = None,
     ) -> Outcome:
         worker = self._take()
+        self.busy.add(worker)
         # A worker keeps the templates it was sent (decoding one costs more than running a quick task).
         tkey = f"{template.name}@{template.code_digest}"
         request: dict[str, Any] = {
@@ -234,14 +244,24 @@ class ProcessRunner:
         try:
             reply = worker.call(request, template.timeout)
         except BaseException:  # crashed, timed out or an unreadable reply: the worker is not reused
+            self.busy.discard(worker)
             worker.close()
             raise
+        self.busy.discard(worker)
         with self.lock:
             self.idle.append(worker)
         if "error" in reply:
             e = reply["error"]
             raise TaskError(e["type"], e["message"], e.get("traceback", ""))
         return converter.structure(reply["outcome"], Outcome)
+
+    def kill_running(self) -> int:
+        # No lock: this runs in a signal handler, possibly while this thread holds it. Copying a set
+        # is one step under the GIL.
+        busy = tuple(self.busy)
+        for w in busy:
+            w._kill_group()
+        return len(busy)
 
     def close(self) -> None:
         with self.lock:

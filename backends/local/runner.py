@@ -25,6 +25,7 @@ from .interpreter import FAILED, SUCCEEDED, Interpreter, NodeReport, new_run_id
 from .isolation import ProcessRunner, Runner, ThreadRunner
 from .journal import Journal
 from .retry import Clock
+from .stopping import Stop
 
 
 def run_ir(
@@ -80,6 +81,8 @@ def run_ir(
             fn(rep)
 
     listener = listeners[0] if len(listeners) == 1 else fan_out if listeners else None
+    stop = Stop(options.stop_grace)
+    stop.kill = runner.kill_running
     interp = Interpreter(
         doc,
         runner=runner,
@@ -94,9 +97,11 @@ def run_ir(
         # Waiting for running tasks: what finished reaches the OS first (cache entries,
         # records), so a SIGKILL now loses none of it (as the journal's lines).
         on_idle=functools.partial(_write_buffered, store, recorder),
+        stop=stop,
     )
     t0 = time.perf_counter()
     closing: _Closing | None = None
+    stop.install(options.signals)
     try:
         try:
             ok, outputs = interp.run(prepared)
@@ -121,6 +126,7 @@ def run_ir(
             recorder.close()
         closing.wait()
     finally:
+        stop.uninstall()
         if recorder is not None:  # records already taken are committed even if the run broke
             recorder.close()
         if closing is not None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from pathlib import Path
 from typing import NamedTuple
+
+import attrs
 
 from typedflow import Retry, TypedFile, task, workflow
 from typedflow.formats import CSV
@@ -90,3 +93,43 @@ def report(rows: int, folder: str, seconds: float) -> Report:
 def one_nap(seconds: float) -> int:
     """One task, alone: it runs on the scheduler's own thread."""
     return nap(x=4, seconds=seconds)
+
+
+# ----------------------------------------------------------------------------- record field defaults
+
+
+@attrs.frozen
+class Config:
+    n_estimators: int
+    max_depth: int = 3
+    tags: list[str] = attrs.Factory(list)
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    low: float = 0.0
+    high: float = 1.0
+    names: tuple[str, ...] = dataclasses.field(default_factory=lambda: ("a", "b"))
+
+
+class Point(NamedTuple):
+    x: int
+    y: int = 7
+    label: str | None = None
+
+
+@attrs.frozen
+class Plan:
+    configs: list[Config]
+    limits: Limits = Limits()
+    origin: Point | None = None
+
+
+@task
+def describe(plan: Plan, extra: dict[str, Config]) -> str:
+    return repr((plan, sorted(extra.items())))
+
+
+@workflow
+def planned(plan: Plan, extra: dict[str, Config]) -> str:
+    return describe(plan=plan, extra=extra)

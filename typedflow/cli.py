@@ -78,18 +78,28 @@ def cmd_check(args: argparse.Namespace) -> int:
             if line not in seen:
                 seen.add(line)
                 problems.append(line)
+    invalid = {wf.name for wf in workflows if wf.problems}
+    by_checker = ""
     if args.mypy:
-        from typedflow.checking import run_mypy
+        from typedflow.checking import merge, run_mypy, workflows_with_findings
 
         mypy_lines, _ = run_mypy([split_spec(s)[0] for s in targets])
-        problems.extend(mypy_lines)
+        merged = merge(problems, mypy_lines)
+        problems = merged.lines
+        invalid |= workflows_with_findings(workflows, merged.mypy_only_lines)
+        counts = (
+            (merged.both, "by both checkers"),
+            (merged.ours - merged.both, "by typedflow only"),
+            (merged.mypy_only, "by mypy only"),
+        )
+        by_checker = "".join(f"{n} {who}, " for n, who in counts if n).removesuffix(", ") + "; "
+        by_checker = "" if by_checker == "; " else by_checker
     for line in problems:
         print(line)
-    n_ok = sum(1 for wf in workflows if not wf.problems)
     if problems:
         print(
             f"Found {len(problems)} error{'s' if len(problems) != 1 else ''} "
-            f"({len(workflows) - n_ok} of {len(workflows)} workflows invalid)",
+            f"({by_checker}{len(invalid)} of {len(workflows)} workflows invalid)",
             file=sys.stderr,
         )
         return EXIT_FAIL

@@ -229,6 +229,11 @@ def test_resuming_with_inputs_is_refused_the_inputs_of_a_run_are_fixed(tmp_path:
             "leave out --input and --inputs-file (or start a new run without --resume)\n"
         )
     assert _marks(tmp_path, "nap4") == 1  # nothing ran
+    for bad in ("-1", "soon", "inf"):
+        r = subprocess.run(
+            [*base, "--input", "seconds=0", "--stop-grace", bad], cwd=ROOT, env=env, capture_output=True, text=True
+        )
+        assert r.returncode == 2 and f"--stop-grace: expected a number of seconds (0 or more), got '{bad}'" in r.stderr
 
 
 @pytest.mark.parametrize(

@@ -88,7 +88,7 @@ class Progress:
         self.stopping = ""
         self._ticker: threading.Thread | None = None
         self._done = threading.Event()
-        self.printed = _Printed(self.print_line)
+        self.printed = _Printed(self.print_line, raw_stream)
 
     # ------------------------------------------------------------------ events
     def listener(self, rep: Any) -> None:
@@ -349,10 +349,11 @@ class _Printed:
     """``sys.stdout`` while a run shows progress: what Python code prints goes, a line at a time, to
     the progress view; each thread's unfinished line waits for its end."""
 
-    def __init__(self, emit: Callable[[str], None]) -> None:
+    def __init__(self, emit: Callable[[str], None], underlying: TextIO) -> None:
         self.encoding = "utf-8"
         self.errors = "strict"
         self._emit = emit
+        self._underlying = underlying
         self._partial: dict[int, str] = {}
         self._lock = threading.Lock()
 
@@ -367,6 +368,10 @@ class _Printed:
 
     def fileno(self) -> int:
         return 2  # code that writes to the descriptor itself writes to stderr, as before
+
+    def __getattr__(self, name: str) -> Any:
+        # The rest of a text stream's interface (buffer, reconfigure, ...) is stderr's, as before.
+        return getattr(self._underlying, name)
 
     def write(self, text: str) -> int:
         me = threading.get_ident()

@@ -264,6 +264,9 @@ class ProcessRunner:
         return len(busy)
 
     def close(self) -> None:
+        # A worker still busy now belongs to a task that was abandoned (a stopped run): it must not
+        # outlive the run, running the task on its own. (A worker started as the stop came is killed here.)
+        self.kill_running()
         with self.lock:
             for w in self.idle:
                 w.close()

@@ -18,6 +18,8 @@ from typedflow.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 MODULE = """\
+import sys
+
 from typedflow import task, workflow
 
 print("hello from the module")
@@ -26,6 +28,8 @@ print("hello from the module")
 @task
 def inc(x: int) -> int:
     print("hello from the task")
+    sys.stdout.buffer.write(b"bytes from the task\\n")  # (code that writes bytes to sys.stdout)
+    sys.stdout.buffer.flush()
     return x + 1
 
 
@@ -159,6 +163,7 @@ def test_what_a_module_prints_on_import_goes_to_stderr(tmp_path: Path, module: P
     r = tf("run", f"{module}:first", "--input", "x=1", "--store", str(tmp_path / "s"), "--log-format", "plain")
     assert r.returncode == 0 and json.loads(r.stdout) == 2, r.stdout
     assert "hello from the module\n" in r.stderr and "hello from the task\n" in r.stderr
+    assert "bytes from the task\n" in r.stderr
     r = tf("compile", f"{module}:first", "--target", "ir")
     assert r.returncode == 0 and json.loads(r.stdout)["workflow"]["name"] == "first"
     assert r.stderr == "hello from the module\n"
@@ -169,5 +174,6 @@ def test_what_a_module_prints_on_import_goes_to_stderr(tmp_path: Path, module: P
     assert "hello" not in r.stdout and "hello from the module" in r.stderr
     # with JSON progress, a line a task prints is an event of its own: stderr stays JSON lines
     r = tf("run", f"{module}:first", "--input", "x=5", "--store", str(tmp_path / "s"), "--log-format", "json")
-    events = [json.loads(line) for line in r.stderr.splitlines()[1:]]  # (the module's line comes first)
+    # (lines that are not JSON: the module's, printed while importing, and the bytes the task wrote)
+    events = [json.loads(line) for line in r.stderr.splitlines() if line.startswith("{")]
     assert {"event": "print", "text": "hello from the task"} in events

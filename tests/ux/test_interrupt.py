@@ -135,6 +135,10 @@ def test_a_task_on_the_schedulers_own_thread_is_interrupted_after_the_grace_peri
     )
     try:
         term.wait_for("running 1")
+        deadline = time.monotonic() + 30
+        while _marks(tmp_path, "nap4") < 1:  # the task itself has started (not only been scheduled)
+            assert time.monotonic() < deadline, term.text
+            time.sleep(0.02)
         term.type(b"\x03")
         code, _, took = term.finish()
     finally:

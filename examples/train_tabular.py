@@ -271,6 +271,7 @@ def register(
             )
             + "\n"
         )
+    print(f"registered the model as {model_id} in {dest}")  # `typedflow run` shows it with the progress
     return model_id
 
 

@@ -6,6 +6,8 @@ import argparse
 import contextlib
 import json
 import os
+import shlex
+import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -53,11 +55,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     dsl.COLLECT[0] = True
     n_wf_before, n_task_before = len(dsl.WORKFLOWS), len(dsl.ALL_TASKS)
     try:
-        for spec in targets:
-            try:
-                import_target(split_spec(spec)[0])
-            except LoadError as exc:
-                problems.append(exc.render())
+        with _stdout_to_stderr():  # what the modules print as they are imported is not a finding
+            for spec in targets:
+                try:
+                    import_target(split_spec(spec)[0])
+                except LoadError as exc:
+                    problems.append(exc.render())
     finally:
         dsl.COLLECT[0] = False
     workflows = dsl.WORKFLOWS[n_wf_before:]
@@ -75,18 +78,28 @@ def cmd_check(args: argparse.Namespace) -> int:
             if line not in seen:
                 seen.add(line)
                 problems.append(line)
+    invalid = {wf.name for wf in workflows if wf.problems}
+    by_checker = ""
     if args.mypy:
-        from typedflow.checking import run_mypy
+        from typedflow.checking import merge, run_mypy, workflows_with_findings
 
         mypy_lines, _ = run_mypy([split_spec(s)[0] for s in targets])
-        problems.extend(mypy_lines)
+        merged = merge(problems, mypy_lines)
+        problems = merged.lines
+        invalid |= workflows_with_findings(workflows, merged.mypy_only_lines)
+        counts = (
+            (merged.both, "by both checkers"),
+            (merged.ours - merged.both, "by typedflow only"),
+            (merged.mypy_only, "by mypy only"),
+        )
+        by_checker = "".join(f"{n} {who}, " for n, who in counts if n).removesuffix(", ") + "; "
+        by_checker = "" if by_checker == "; " else by_checker
     for line in problems:
         print(line)
-    n_ok = sum(1 for wf in workflows if not wf.problems)
     if problems:
         print(
             f"Found {len(problems)} error{'s' if len(problems) != 1 else ''} "
-            f"({len(workflows) - n_ok} of {len(workflows)} workflows invalid)",
+            f"({by_checker}{len(invalid)} of {len(workflows)} workflows invalid)",
             file=sys.stderr,
         )
         return EXIT_FAIL
@@ -113,7 +126,8 @@ def _load_ir(args: argparse.Namespace) -> tuple[Any, Any]:
         return loads(data), None
     if not args.spec:
         raise LoadError("name a workflow as FILE_OR_MODULE:WORKFLOW, or pass --ir FILE")
-    wf = load_workflow(args.spec)
+    with _stdout_to_stderr():  # stdout carries the command's output, not what the module prints
+        wf = load_workflow(args.spec)
     return wf.ir, wf
 
 
@@ -183,12 +197,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 @contextlib.contextmanager
-def _stdout_to_stderr() -> Iterator[None]:
-    """File descriptor 1 and ``sys.stdout`` point at stderr inside the block."""
+def _stdout_to_stderr(text: Any = None) -> Iterator[None]:
+    """File descriptor 1 points at stderr inside the block, and ``sys.stdout`` at ``text`` (default
+    ``sys.stderr``)."""
     sys.stdout.flush()
     saved = os.dup(1)
     os.dup2(2, 1)
-    before, sys.stdout = sys.stdout, sys.stderr
+    before, sys.stdout = sys.stdout, (text if text is not None else sys.stderr)
     try:
         yield
     finally:
@@ -198,27 +213,66 @@ def _stdout_to_stderr() -> Iterator[None]:
         sys.stdout = before
 
 
+def _resume_command(args: argparse.Namespace, run_id: str) -> str:
+    """The command that resumes ``run_id``: this one's workflow and run options, without inputs."""
+    parts = ["typedflow", "run", *(["--ir", args.ir] if args.ir else [args.spec]), "--resume", run_id]
+    if args.store:
+        parts += ["--store", args.store]
+    if args.isolation != "thread":
+        parts += ["--isolation", args.isolation]
+    if args.max_workers:
+        parts += ["--max-workers", str(args.max_workers)]
+    if args.no_cache:
+        parts.append("--no-cache")
+    if args.log_format != "auto":
+        parts += ["--log-format", args.log_format]
+    return shlex.join(parts)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    from typedflow.progress import make_listener
+    from typedflow.errors import RunInterrupted
+    from typedflow.progress import make_progress
     from typedflow.running import RunOptions, run_ir
 
+    if args.resume and (args.input or args.inputs_file):
+        # A resumed run goes on with what it started with: its finished nodes were computed from those
+        # inputs, and mixing them with new ones would give outputs no single run could have given.
+        raise InputError(
+            f"run {args.resume} is resumed with the inputs it started with, which are fixed; "
+            "leave out --input and --inputs-file (or start a new run without --resume)"
+        )
     doc, _ = _load_ir(args)
     if args.resume:
         inputs: dict[str, Any] = {}
     else:
         inputs = parse_inputs(doc, args.input or [], args.inputs_file)
-    listener, finish = make_listener(args.log_format, sys.stderr)
+    progress = make_progress(args.log_format, sys.stderr)
     options = RunOptions(
         store=Path(args.store) if args.store else None,
         max_workers=args.max_workers,
         isolation=args.isolation,
         use_cache=not args.no_cache,
         resume=args.resume,
-        listener=listener,
+        listener=progress.listener,
+        signals=True,
+        stop_grace=args.stop_grace,
     )
-    with _stdout_to_stderr():  # what tasks print (print(), C code, child processes) must not reach jq
-        result = run_ir(doc, inputs, options, encoded=True)
-    finish(result)
+    try:
+        # What tasks print (print(), C code, child processes) must not reach jq; what Python prints
+        # becomes lines of the progress view.
+        with _stdout_to_stderr(progress.printed):
+            result = run_ir(doc, inputs, options, encoded=True)
+    except RunInterrupted as exc:
+        progress.interrupted(exc, _resume_command(args, exc.run_id))
+        code = 128 + (signal.SIGTERM if exc.signal == "SIGTERM" else signal.SIGINT)
+        if exc.abandoned:
+            # Abandoned tasks still run on threads that cannot be stopped, and Python waits for those
+            # at exit; the run's journal, store and records are already closed.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+        return code
+    progress.finish(result, doc)
     if result.ok:
         outs = result.outputs
         doc_out: Any = None
@@ -245,6 +299,16 @@ def _positive_int(text: str) -> int:
         n = 0
     if n < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return n
+
+
+def _seconds(text: str) -> float:
+    try:
+        n = float(text)
+    except ValueError:
+        n = -1.0
+    if not 0 <= n < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds (0 or more), got {text!r}")
     return n
 
 
@@ -300,7 +364,18 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
         ("deploy", cmd_deploy, "deploy a workflow to a target"),
         ("start", cmd_start, "start an execution of a deployed workflow"),
     ):
-        p = sub.add_parser(name, help=helptext, description=f"{helptext[0].upper()}{helptext[1:]}. {target_help}.")
+        epilog = None
+        if chosen is None:  # a target's own options are added only once the target is known
+            epilog = (
+                f"Each target has options of its own, listed with --target: "
+                f"`typedflow {name} --target TARGET --help` (TARGET: {targets})."
+            )
+        p = sub.add_parser(
+            name,
+            help=helptext,
+            description=f"{helptext[0].upper()}{helptext[1:]}. {target_help}.",
+            epilog=epilog,
+        )
         _add_spec(p)
         p.add_argument("--target", required=True, metavar="TARGET", help=f"one of: {targets}")
         if name == "compile":
@@ -345,7 +420,19 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
         help="run tasks in threads (default) or in worker processes",
     )
     p.add_argument("--no-cache", action="store_true", help="do not read or write the task cache")
-    p.add_argument("--resume", metavar="RUN_ID", help="resume a run that was interrupted")
+    p.add_argument(
+        "--resume",
+        metavar="RUN_ID",
+        help="resume a run that was interrupted, with the inputs it started with (give no --input)",
+    )
+    p.add_argument(
+        "--stop-grace",
+        type=_seconds,
+        default=5.0,
+        metavar="SECONDS",
+        help="on Ctrl-C or SIGTERM, how long running tasks get to finish before they are abandoned "
+        "(default 5; the run can be resumed either way)",
+    )
     p.add_argument(
         "--log-format",
         choices=["auto", "plain", "json"],
@@ -354,8 +441,19 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("worker", help="serve tasks for a cloud target (e.g. worker stepfunctions)")
-    p.add_argument("target", metavar="TARGET", choices=sorted(backends) or None)
+    workers = sorted(n for n, b in backends.items() if b.worker is not None)
+    p = sub.add_parser(
+        "worker",
+        help="serve tasks for a cloud target (e.g. worker stepfunctions)",
+        description="Serve tasks for a cloud target. "
+        + ("Each target has options of its own: `typedflow worker TARGET --help`." if chosen is None else ""),
+    )
+    p.add_argument(
+        "target",
+        metavar="TARGET",
+        choices=workers or None,
+        help=f"the target whose tasks to serve: {', '.join(workers) or 'none installed'}",
+    )
     if chosen is not None:
         _add_target_options(chosen, p, chosen.add_worker_options)
     p.set_defaults(func=cmd_worker)
@@ -375,7 +473,51 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     return parser
 
 
+class _Terminated(BaseException):
+    """SIGTERM outside a run (e.g. while importing the workflow's module)."""
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise _Terminated
+
+
+@contextlib.contextmanager
+def _sigterm_stops() -> Iterator[None]:
+    """SIGTERM ends the command like Ctrl-C does (a run replaces this with its own stop, see
+    ``RunOptions.signals``)."""
+    try:
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:  # not the main thread: signals are not ours to handle
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """The command line; its exit status (0 ok, 1 failed, 2 bad usage or input, 128 + N after
+    signal N)."""
+    try:
+        rc = _main(argv)
+        sys.stdout.flush()  # a reader that has gone (`| head`) shows here, not in Python's exit
+        return rc
+    except BrokenPipeError:
+        # Nothing more can reach the reader; Python's own flush at exit must not fail on it either.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 128 + signal.SIGPIPE
+    except KeyboardInterrupt:
+        _err("typedflow: interrupted")
+        return 128 + signal.SIGINT
+    except _Terminated:
+        _err("typedflow: terminated")
+        return 128 + signal.SIGTERM
+
+
+def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "worker" and len(argv) > 1:
         argv_for_target = ["--target", argv[1], *argv]
@@ -395,7 +537,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _err(f"typedflow: {args.target_error}")
             return EXIT_USAGE
     try:
-        rc: int = args.func(args)
+        with _sigterm_stops() if args.func is cmd_run else contextlib.nullcontext():
+            rc: int = args.func(args)
         return rc
     except (WorkflowDefinitionError, TaskDefinitionError) as exc:
         for p in exc.problems:

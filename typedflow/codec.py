@@ -62,6 +62,17 @@ def _tagged(union: Any, classes: list[type]) -> None:
     converter.register_structure_hook_func(lambda t: t == union, structure)
 
 
+def _unstructure_field(f: ir.Field) -> dict[str, Any]:
+    # A field without a default is written as before fields could have one: the same record type
+    # keeps the same JSON, and its IR the same digest.
+    data: dict[str, Any] = {"name": f.name, "type": converter.unstructure(f.type, ir.TypeRef)}
+    if f.has_default:
+        data["has_default"] = True
+        data["default"] = f.default
+    return data
+
+
+converter.register_unstructure_hook(ir.Field, _unstructure_field)
 _tagged(ir.Binding, [ir.InputRef, ir.OutputRef, ir.ItemRef, ir.Const])
 _tagged(ir.Condition, [ir.Compare, ir.And, ir.Or, ir.Not])
 _tagged(ir.Node, [ir.TaskNode, ir.ConditionalNode, ir.MapNode, ir.SubWorkflowNode])

@@ -59,6 +59,19 @@ class InputError(TypedflowError):
     """A workflow input that does not match its declared type."""
 
 
+class RunInterrupted(TypedflowError):
+    """A local run stopped by SIGINT or SIGTERM before it ended; its journal is left resumable.
+
+    ``abandoned``: the node instances that were still running when the run stopped waiting for them
+    (they run again when the run is resumed)."""
+
+    def __init__(self, run_id: str, signal: str, abandoned: Sequence[str] = ()) -> None:
+        self.run_id = run_id
+        self.signal = signal
+        self.abandoned = tuple(abandoned)
+        super().__init__(f"run {run_id} stopped by {signal}")
+
+
 class WorkflowFailedError(TypedflowError):
     """A workflow called as a function (outside any workflow) ran locally and failed."""
 

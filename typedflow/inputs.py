@@ -6,6 +6,7 @@ accept and reject exactly the same inputs.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping, Sequence, Set
 from pathlib import Path
 from typing import Any
@@ -122,12 +123,46 @@ def _problems(
         except BoundaryError as exc:
             errors.append(str(exc))
             continue
-        err = check_json(given[p.name], p.type, f'input "{p.name}"')
+        value = with_field_defaults(given[p.name], p.type)
+        err = check_json(value, p.type, f'input "{p.name}"')
         if err:
             errors.append(err)
         else:
-            out[p.name] = given[p.name]
+            out[p.name] = value
     return out, errors
+
+
+def with_field_defaults(value: Any, t: ir.TypeRef) -> Any:
+    """``value`` with the defaults of the record fields it leaves out filled in, at any depth (a new
+    value where something was filled; the given one is not changed). What does not match ``t`` is left
+    for :func:`check_json` to report."""
+    if not _defaulted(t):
+        return value
+    k = t.kind
+    if k == "optional":
+        return None if value is None else with_field_defaults(value, t.args[0])
+    if k == "list" and isinstance(value, list):
+        return [with_field_defaults(v, t.args[0]) for v in value]
+    if k == "dict" and isinstance(value, dict):
+        return {key: with_field_defaults(v, t.args[0]) for key, v in value.items()}
+    if k == "tuple" and isinstance(value, list) and len(value) == len(t.args):
+        return [with_field_defaults(v, a) for v, a in zip(value, t.args, strict=True)]
+    if k == "record" and isinstance(value, dict):
+        out = dict(value)
+        for f in t.fields:
+            if f.name in out:
+                out[f.name] = with_field_defaults(out[f.name], f.type)
+            elif f.has_default:
+                out[f.name] = copy.deepcopy(f.default)
+        return out
+    return value
+
+
+def _defaulted(t: ir.TypeRef) -> bool:
+    """Whether values of ``t`` can hold a record with a field default."""
+    if t.kind == "record":
+        return any(f.has_default or _defaulted(f.type) for f in t.fields)
+    return any(_defaulted(a) for a in t.args)
 
 
 def store_input_files(doc: ir.WorkflowIR, values: dict[str, Any], put: PutFn) -> dict[str, Any]:

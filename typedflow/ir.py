@@ -27,8 +27,12 @@ class SourceLoc:
 
 @attrs.frozen
 class Field:
+    """A record field; ``default`` (typed JSON) fills it in when a JSON value leaves it out."""
+
     name: str
     type: TypeRef
+    has_default: bool = False
+    default: JSONValue = attrs.field(default=None, hash=False)  # (a list is not hashable; types are)
 
 
 @attrs.frozen

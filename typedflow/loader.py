@@ -112,5 +112,8 @@ def load_workflow(spec: str) -> Any:
         return found[0]
     obj = getattr(module, name, None)
     if not isinstance(obj, Workflow):
-        raise LoadError(f"{target} has no workflow named {name!r}")
+        known = sorted(k for k, v in vars(module).items() if isinstance(v, Workflow))
+        what = "is not a workflow" if obj is not None else "is not defined there"
+        choose = f"its workflows: {', '.join(known)}" if known else "it defines no workflows"
+        raise LoadError(f"{target} has no workflow named {name!r} ({name} {what}); {choose}")
     return obj

@@ -118,6 +118,8 @@ OTHERWISE_FN: Final = "typedflow.blocks.otherwise"
 BRANCHES: Final = frozenset({WHEN, OTHERWISE_FN})
 # attrs classes, but artifact handles rather than records: the tracer gives them no fields.
 ARTIFACTS: Final = frozenset({"typedflow.files.TypedFile", "typedflow.files.TypedDirectory"})
+NEW_HANDLES: Final = frozenset(f"{a}.new" for a in ARTIFACTS)
+ROOT_FORMAT: Final = "typedflow.formats.Format"
 
 _CATEGORY: Final = "typedflow"
 TRUTHINESS: Final = ErrorCode("typedflow-truthiness", "Truth-testing a task output in a workflow", _CATEGORY)
@@ -205,6 +207,38 @@ class TypedflowPlugin(mypy.plugin.Plugin):
         if fullname == WORKFLOW_DECORATOR:
             return workflow_decorator_hook
         return None
+
+    def get_method_hook(self, fullname: str) -> Callable[[mypy.plugin.MethodContext], Type] | None:
+        if fullname in NEW_HANDLES:
+            return new_handle_hook
+        return None
+
+
+def new_handle_hook(ctx: mypy.plugin.MethodContext) -> Type:
+    """``TypedFile.new()`` on the bare class, with no type context to give the format (``out =
+    TypedFile.new(suffix=".csv")``, written, then returned): the format of the enclosing function's
+    declared return type, when that is a ``TypedFile`` (or ``TypedDirectory``) of some format."""
+    made = get_proper_type(ctx.default_return_type)
+    if not (isinstance(made, Instance) and made.type.fullname in ARTIFACTS and len(made.args) == 1):
+        return ctx.default_return_type
+    fmt = get_proper_type(made.args[0])
+    call = ctx.context
+    bare = (
+        isinstance(call, CallExpr)
+        and isinstance(call.callee, MemberExpr)
+        and isinstance(call.callee.expr, RefExpr)  # not TypedFile[CSV].new(): that says what it means
+    )
+    api = ctx.api
+    if not (bare and isinstance(fmt, Instance) and fmt.type.fullname == ROOT_FORMAT and isinstance(api, TypeChecker)):
+        return ctx.default_return_type
+    if not api.return_types:
+        return ctx.default_return_type
+    declared = get_proper_type(api.return_types[-1])
+    for option in declared.items if isinstance(declared, UnionType) else [declared]:
+        p = get_proper_type(option)
+        if isinstance(p, Instance) and p.type is made.type and len(p.args) == 1:
+            return p
+    return ctx.default_return_type
 
 
 def workflow_decorator_hook(ctx: mypy.plugin.FunctionContext) -> Type:

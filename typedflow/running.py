@@ -33,6 +33,10 @@ class RunOptions:
     clock: Any = None
     listener: Callable[[Any], None] | None = None
     lineage: bool = True
+    # SIGINT/SIGTERM stop the run cleanly and leave it resumable (the command line's choice; only on
+    # the main thread); running thread tasks get ``stop_grace`` seconds to finish.
+    signals: bool = False
+    stop_grace: float = 5.0
 
 
 @attrs.frozen

@@ -144,14 +144,16 @@ def _convert(tp: Any, seen: tuple[Any, ...]) -> TypeRef:
             except Exception as exc:
                 raise UnsupportedType(f"{_show(tp)}: cannot resolve field annotations ({exc})") from exc
             names = _field_names(tp, flavor)
+            defaults = _field_defaults(tp, flavor)
             fields = []
             for n in names:
                 if n not in hints:
                     raise UnsupportedType(f"{_show(tp)}: field {n!r} has no type annotation")
                 try:
-                    fields.append(Field(n, _convert(hints[n], (*seen, tp))))
+                    ft = _convert(hints[n], (*seen, tp))
                 except UnsupportedType as exc:
                     raise UnsupportedType(f"{_show(tp)}.{n}: {exc}") from None
+                fields.append(_field(n, ft, hints[n], defaults))
             bases = tuple(
                 _key(b) for b in tp.__mro__[1:] if b is not object and (attrs.has(b) or dataclasses.is_dataclass(b))
             )
@@ -182,6 +184,56 @@ def _field_names(tp: type, flavor: str) -> list[str]:
     if flavor == "attrs":
         return [a.name for a in attrs.fields(tp)]
     return [f.name for f in dataclasses.fields(tp)]
+
+
+_NO_DEFAULT = object()
+
+
+def _field_defaults(tp: type, flavor: str) -> dict[str, Any]:
+    """The Python default of each field that has one (a factory is called once; one that needs the
+    instance gives none)."""
+    out: dict[str, Any] = {}
+    if flavor == "namedtuple":
+        return dict(getattr(tp, "_field_defaults", {}))
+    if flavor == "attrs":
+        for a in attrs.fields(tp):
+            d = a.default
+            if isinstance(d, attrs.Factory):  # type: ignore[arg-type]
+                if not d.takes_self:
+                    out[a.name] = _called(d.factory)
+            elif d is not attrs.NOTHING:
+                out[a.name] = d
+        return out
+    for f in dataclasses.fields(tp):
+        if f.default is not dataclasses.MISSING:
+            out[f.name] = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            out[f.name] = _called(f.default_factory)
+    return out
+
+
+def _called(factory: Callable[[], Any]) -> Any:
+    try:
+        return factory()
+    except Exception:
+        return _NO_DEFAULT
+
+
+def _field(name: str, t: TypeRef, annotation: Any, defaults: dict[str, Any]) -> Field:
+    """A record field, with its default as typed JSON when it has one that JSON can carry (one that
+    cannot, or that does not fit the field's type, leaves the field required in JSON input)."""
+    value = defaults.get(name, _NO_DEFAULT)
+    if value is _NO_DEFAULT:
+        return Field(name, t)
+    from typedflow.values import encode  # (values imports this module)
+
+    try:
+        data = encode(value, annotation)
+    except Exception:
+        return Field(name, t)
+    if check_json(data, t, name) is not None:
+        return Field(name, t)
+    return Field(name, t, True, data)
 
 
 def _show(tp: Any) -> str:

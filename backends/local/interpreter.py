@@ -20,6 +20,7 @@ from typing import Any
 import attrs
 
 from typedflow import ir
+from typedflow.errors import RunInterrupted
 from typedflow.runtime.execute import CacheProbe, Outcome, TaskError, probe
 from typedflow.timestamps import at_ns, utcnow
 
@@ -28,6 +29,7 @@ from .isolation import Runner
 from .journal import Journal
 from .plan import plan
 from .retry import Clock, delay, retryable
+from .stopping import Abandon, Stop, signal_name
 
 INLINE_SECONDS = 0.001
 # (template name, code digest) -> its moving average execution time (s) at the end of the last run
@@ -212,6 +214,7 @@ class Interpreter:
         run_id: str,
         live: bool = True,
         on_idle: Callable[[], None] | None = None,
+        stop: Stop | None = None,
     ) -> None:
         self.doc = doc
         self.runner = runner
@@ -236,6 +239,12 @@ class Interpreter:
         self.running = 0
         self.settled: collections.deque[Callable[[], None]] = collections.deque()
         self.quick: dict[str, float] = {}  # template -> moving average of its execution time (s)
+        # A stop asked by a signal (see .stopping); what runs on worker threads, by key (-> template).
+        self.stop = stop if stop is not None else Stop()
+        self.stop.wake = functools.partial(self.events.put, _nothing)
+        if self.live:
+            self.stop.notify = self._stopping
+        self.inflight: dict[str, str] = {}
 
     # ------------------------------------------------------------------ reporting
     def report(self, rep: NodeReport) -> None:
@@ -268,18 +277,65 @@ class Interpreter:
         root = _block(self, wf.nodes, env, "", done)
         self.active += 1
         self.events.put(root.start)
+        stop = self.stop
         try:
             events, on_idle = self.events, self.on_idle
-            while "ok" not in result:
-                if on_idle is not None and events.empty():
-                    on_idle()
-                events.get()()
-                self.dispatch()
+            try:
+                while "ok" not in result and stop.signum is None:
+                    if on_idle is not None and events.empty():
+                        on_idle()
+                    events.get()()
+                    self.dispatch()
+            except Abandon:  # the task running on this thread was abandoned: the run is stopping
+                pass
+            if "ok" not in result:
+                self._wind_down(result)
         finally:
             self.pool.shutdown(wait=False, cancel_futures=True)
             self._remember_durations()
         outputs = {a.param: resolve(a.value, env) for a in wf.results} if result["ok"] else {}
         return bool(result["ok"]), outputs
+
+    def _wind_down(self, result: dict[str, Any]) -> None:
+        """A stop was asked: no task starts; tasks on worker threads have until the stop's deadline to
+        finish, and what finishes is journaled as usual. Raises RunInterrupted, unless the run ended
+        meanwhile."""
+        stop = self.stop
+        assert stop.signum is not None
+        try:
+            while self.running and not stop.now and "ok" not in result:
+                left = stop.deadline - time.monotonic()
+                if left <= 0:
+                    break
+                try:
+                    event = self.events.get(timeout=left)
+                except queue.Empty:
+                    break
+                event()
+        except Abandon:
+            pass
+        if "ok" not in result:
+            raise RunInterrupted(self.run_id, signal_name(stop.signum), sorted(self.inflight))
+
+    def _stopping(self) -> None:
+        """The progress event of a stop (``items``: tasks waited for, ``attempts``: tasks killed); on a
+        thread of its own, as the signal arrives."""
+        stop = self.stop
+        waiting = max(0, self.running + stop.inline - stop.killed)
+        left = max(0.0, stop.deadline - time.monotonic()) if waiting and not stop.now else 0.0
+        signum = stop.signum or 0
+        self.progress(
+            NodeReport(
+                self.run_id,
+                self.doc.workflow.name,
+                None,
+                "stopping",
+                reason=signal_name(signum),
+                duration=left,
+                items=waiting,
+                attempts=stop.killed,
+            )
+        )
 
     def _remember_durations(self) -> None:
         if len(_DURATIONS) > 4096:  # a bound for processes that run many different workflows
@@ -338,7 +394,7 @@ class Interpreter:
             here = self.runner.inline_ok(template, False)  # whether its items may run on this thread at all
 
         def start_next() -> None:
-            while state["next"] < n and state["running"] < limit:
+            while state["next"] < n and state["running"] < limit and self.stop.signum is None:
                 i = state["next"]
                 state["next"] += 1
                 state["running"] += 1
@@ -481,7 +537,7 @@ class Interpreter:
         (``_DURATIONS``, by name and code digest): when more items wait than there are workers, a
         template that was quick then runs its first item here, which this run then times (a task that
         has become slow, e.g. on larger data, costs one item's time of concurrency, once)."""
-        while self.ready or self.settled:
+        while (self.ready or self.settled) and self.stop.signum is None:
             # Nodes settled without running (cache hits, resumed) are finished from this loop, not
             # from where they were found: a long chain of hits must not become a deep recursion.
             while self.settled:
@@ -506,6 +562,7 @@ class Interpreter:
                 elif self.running < self.max_workers:
                     node, block, key, _, inputs, known = item
                     self.running += 1
+                    self.inflight[key] = node.task
                     fut = self.pool.submit(self.attempts, template, inputs, key, known)
                     fut.add_done_callback(functools.partial(self._completed, node, block, key, template, inputs))
                 else:  # the pool is full: the rest waits for the next completion (no rescans)
@@ -534,10 +591,17 @@ class Interpreter:
         self, template: ir.TaskTemplate, inputs: dict[str, Any], key: str, known: CacheProbe | None
     ) -> tuple[Outcome | TaskError, int]:
         """A first attempt on the scheduler's thread."""
+        stop = self.stop
+        stop.inline = True  # a stop that gives up waiting interrupts it (see .stopping)
         try:
             return self.attempts(template, inputs, key, known, inline=True)
+        except Abandon:
+            self.inflight[key] = template.name
+            raise
         except BaseException as exc:  # the runner itself broke: report, never hang
             return TaskError(type(exc).__name__, str(exc)), 1
+        finally:
+            stop.inline = False
 
     def _retry_later(
         self,
@@ -552,9 +616,12 @@ class Interpreter:
     ) -> bool:
         """Whether the task's policy retries ``err``; if so, the backoff and the next attempts go to the
         pool (they must not hold the scheduler)."""
-        if not self._retries(template, err, attempt):
+        if not self._retries(template, err, attempt) or self.stop.signum is not None:
             return False
+        if self.live:
+            self.progress(_retry_report(template, key, err, attempt))
         self.running += 1
+        self.inflight[key] = node.task
         fut = self.pool.submit(self.attempts, template, inputs, key, known, after=attempt)
         fut.add_done_callback(functools.partial(self._completed, node, block, key, template, inputs))
         return True
@@ -604,8 +671,10 @@ class Interpreter:
                 ), attempt
             except TaskError as err:
                 err.started_at = err.started_at or at_ns(begun)
-                if inline or not self._retries(template, err, attempt):
+                if inline or not self._retries(template, err, attempt) or self.stop.signum is not None:
                     return err, attempt
+                if self.live:  # reported from the scheduler's thread, in order with the rest
+                    self.events.put(functools.partial(self.progress, _retry_report(template, key, err, attempt)))
                 self.clock.sleep(delay(policy, attempt, self.clock))
 
     def task_done(
@@ -618,6 +687,7 @@ class Interpreter:
         f: Future[tuple[Outcome | TaskError, int]],
     ) -> None:
         self.running -= 1
+        self.inflight.pop(key, None)
         try:
             result, attempts = f.result()
         except BaseException as exc:  # the runner itself broke: report, never hang
@@ -634,6 +704,9 @@ class Interpreter:
         attempts: int,
     ) -> None:
         if isinstance(result, TaskError):
+            if self.stop.signum is not None:  # e.g. its worker process was killed: it runs again on resume
+                self.inflight[key] = node.task
+                return
             self.report(
                 NodeReport(
                     key,
@@ -679,6 +752,24 @@ class Interpreter:
                 input_digests=result.input_digests,
             )
         )
+
+
+def _nothing() -> None:
+    pass
+
+
+def _retry_report(template: ir.TaskTemplate, key: str, err: TaskError, attempt: int) -> NodeReport:
+    """A progress event: attempt ``attempt`` of a task failed and it will be tried again."""
+    return NodeReport(
+        key,
+        key.rpartition("/")[2],
+        template.name,
+        "retry",
+        attempts=attempt,
+        error_type=err.error_type,
+        message=err.message,
+        items=template.retry.attempts,
+    )
 
 
 def new_run_id() -> str:

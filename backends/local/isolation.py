@@ -39,6 +39,11 @@ class Runner(Protocol):
         thread; ``alone``: it is the only ready task and nothing else runs."""
         ...
 
+    def kill_running(self) -> int:
+        """Kill what runs tasks now, if it can be killed (a stopping run; called from a signal handler);
+        how many tasks were killed."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -85,6 +90,9 @@ class ThreadRunner:
             raise box["err"]
         result: Outcome = box["ok"]
         return result
+
+    def kill_running(self) -> int:
+        return 0  # a thread cannot be killed: a stopping run gives it a grace period instead
 
     def close(self) -> None:
         pass
@@ -196,6 +204,7 @@ class ProcessRunner:
     def __init__(self, store: LocalStore) -> None:
         self.store = store
         self.idle: list[_Worker] = []
+        self.busy: set[_Worker] = set()
         self.lock = threading.Lock()
         self.modules = {
             name: m.__file__
@@ -235,6 +244,7 @@ class ProcessRunner:
         known: CacheProbe | None = None,
     ) -> Outcome:
         worker = self._take()
+        self.busy.add(worker)
         # A worker keeps the templates it was sent (decoding one costs more than running a quick task).
         tkey = f"{template.name}@{template.code_digest}"
         request: dict[str, Any] = {
@@ -256,8 +266,10 @@ class ProcessRunner:
         try:
             reply = worker.call(request, template.timeout)
         except BaseException:  # crashed, timed out or an unreadable reply: the worker is not reused
+            self.busy.discard(worker)
             worker.close()
             raise
+        self.busy.discard(worker)
         with self.lock:
             self.idle.append(worker)
         if "error" in reply:
@@ -265,7 +277,18 @@ class ProcessRunner:
             raise TaskError(e["type"], e["message"], e.get("traceback", ""))
         return converter.structure(reply["outcome"], Outcome)
 
+    def kill_running(self) -> int:
+        # No lock: this runs in a signal handler, possibly while this thread holds it. Copying a set
+        # is one step under the GIL.
+        busy = tuple(self.busy)
+        for w in busy:
+            w._kill_group()
+        return len(busy)
+
     def close(self) -> None:
+        # A worker still busy now belongs to a task that was abandoned (a stopped run): it must not
+        # outlive the run, running the task on its own. (A worker started as the stop came is killed here.)
+        self.kill_running()
         with self.lock:
             for w in self.idle:
                 w.close()

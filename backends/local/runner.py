@@ -26,6 +26,7 @@ from .interpreter import FAILED, SUCCEEDED, Interpreter, NodeReport, new_run_id
 from .isolation import ProcessRunner, Runner, ThreadRunner
 from .journal import Journal, RunBusyError, RunLock
 from .retry import Clock
+from .stopping import Stop
 
 
 def run_ir(
@@ -123,6 +124,8 @@ def _run(
             fn(rep)
 
     listener = listeners[0] if len(listeners) == 1 else fan_out if listeners else None
+    stop = Stop(options.stop_grace)
+    stop.kill = runner.kill_running
     interp = Interpreter(
         doc,
         runner=runner,
@@ -137,9 +140,11 @@ def _run(
         # Waiting for running tasks: what finished reaches the OS first (cache entries,
         # records), so a SIGKILL now loses none of it (as the journal's lines).
         on_idle=functools.partial(_write_buffered, store, recorder),
+        stop=stop,
     )
     t0 = time.perf_counter()
     closing: _Closing | None = None
+    stop.install(options.signals)
     try:
         try:
             ok, outputs = interp.run(prepared)
@@ -164,6 +169,7 @@ def _run(
             recorder.close()
         closing.wait()
     finally:
+        stop.uninstall()
         if recorder is not None:  # records already taken are committed even if the run broke
             recorder.close()
         if closing is not None:

@@ -56,8 +56,9 @@ def parse_labels(text: str | None) -> dict[str, str]:
 
 def check_parameters(doc: ir.WorkflowIR, values: Mapping[str, Any]) -> dict[str, Any]:
     """The parameter values to submit (the spec carries the defaults); raises InputError listing
-    every problem. aiplatform checks names only, so the types are checked here."""
-    check_inputs(doc, values)
+    every problem. aiplatform checks names only, so the types are checked here (and record fields left
+    out take their defaults, as on every target)."""
+    checked = check_inputs(doc, values)
     errors = []
     for p in doc.workflow.inputs:
         v = values.get(p.name)
@@ -65,7 +66,7 @@ def check_parameters(doc: ir.WorkflowIR, values: Mapping[str, Any]) -> dict[str,
             errors.append(f'input "{p.name}": Vertex tasks read files from gs:// URIs, got {v.get("uri")!r}')
     if errors:
         raise InputError("; ".join(errors))
-    return dict(values)
+    return {name: checked[name] for name in values}
 
 
 def build_job(

@@ -136,8 +136,12 @@ def test_readme_command_prints_one_json_document(tmp_path: Path) -> None:
     assert doc["metrics"]["accuracy"] >= 0.9
     assert doc["model"]["format"] == "train_tabular:ModelDir"
     model_id = "breast_cancer-" + doc["model"]["sha256"][:12]
-    assert (tmp_path / ".typedflow" / "registry" / "breast_cancer" / model_id / "lineage.json").is_file()
+    entry = tmp_path / ".typedflow" / "registry" / "breast_cancer" / model_id
+    assert (entry / "lineage.json").is_file()
     assert "SUCCEEDED" in proc.stderr
+    # the progress says where the model was registered, and ends with where the outputs are
+    assert f"\nregistered the model as {model_id} in {entry}\n" in proc.stderr
+    assert proc.stderr.endswith(f"\noutput model: {os.path.relpath(doc['model']['uri'], tmp_path)}\n"), proc.stderr
 
     failed = subprocess.run(
         [

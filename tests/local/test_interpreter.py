@@ -634,12 +634,12 @@ def maps(xs: list[int]) -> list[int]:
 def test_live_progress_view_and_map_bar(store: Path) -> None:
     import io
 
-    from typedflow.progress import make_listener
+    from typedflow.progress import make_progress
 
     out = io.StringIO()
-    listener, finish = make_listener("live", out)
-    r = run(flows.fanout, store, xs=[1, 2, 3, 4], _options={"listener": listener})
-    finish(r)
+    progress = make_progress("live", out)
+    r = run(flows.fanout, store, xs=[1, 2, 3, 4], _options={"listener": progress.listener})
+    progress.finish(r)
     text = out.getvalue()
     assert "\x1b[K" in text and "map [" in text and "0/4" in text and "3/4" in text
     assert f"run {r.run_id}: SUCCEEDED" in text

@@ -135,6 +135,13 @@ BRANCH_OUTPUT: Final = ErrorCode(
 CONTAINER: Final = ErrorCode("typedflow-container", "A container of task outputs given to a task", _CATEGORY)
 CONDITION: Final = ErrorCode("typedflow-condition", "when() without a condition on task outputs", _CATEGORY)
 OTHERWISE: Final = ErrorCode("typedflow-otherwise", "otherwise() not right after a when() block", _CATEGORY)
+RETURN_IN_BRANCH: Final = ErrorCode(
+    "typedflow-return-in-branch", "A return inside a when/otherwise block of a workflow", _CATEGORY
+)
+RETURN_IN_BRANCH_MESSAGE: Final = (
+    "return inside a `with when(...)` / `with otherwise()` block: the workflow is traced once, so the code "
+    "after the block would silently not be part of it; assign the value and return it after the block"
+)
 
 _HINTS: Final = {
     TRUTHINESS.code: 'branch with "with when(cond):" / "with otherwise():" (combine conditions with & and |)',
@@ -452,6 +459,8 @@ class _BodyChecker:
                 self.branches.pop()
 
     def return_stmt(self, s: ReturnStmt) -> None:
+        if self.current_branch() is not None:
+            self.fail(RETURN_IN_BRANCH, RETURN_IN_BRANCH_MESSAGE, s)
         if s.expr is None:
             return
         out = self.expr(s.expr)

@@ -304,3 +304,35 @@ def return_lines(fn: Callable[..., Any]) -> list[int]:
         return []
     node, offset = found
     return [sub.lineno + offset for sub in ast.walk(node) if isinstance(sub, ast.Return)]
+
+
+_BRANCH_CALLS = frozenset({"when", "otherwise"})
+
+
+def returns_in_branches(fn: Callable[..., Any]) -> list[int]:
+    """Absolute lines of ``return`` statements inside ``with when(...)`` / ``with otherwise()`` blocks of
+    ``fn`` (of a nested function too, where the block is in that function)."""
+    found = function_ast(fn)
+    if found is None:
+        return []
+    node, offset = found
+    lines: list[int] = []
+    stack: list[tuple[ast.AST, bool]] = [(child, False) for child in ast.iter_child_nodes(node)]
+    while stack:
+        sub, inside = stack.pop()
+        if isinstance(sub, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            stack.extend((child, False) for child in ast.iter_child_nodes(sub))  # its own blocks count anew
+            continue
+        if isinstance(sub, ast.Return) and inside:
+            lines.append(sub.lineno + offset)
+        branch = isinstance(sub, ast.With) and any(_is_branch_call(item.context_expr) for item in sub.items)
+        stack.extend((child, inside or branch) for child in ast.iter_child_nodes(sub))
+    return sorted(lines)
+
+
+def _is_branch_call(e: ast.expr) -> bool:
+    if not isinstance(e, ast.Call):
+        return False
+    f = e.func
+    name = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else ""
+    return name in _BRANCH_CALLS

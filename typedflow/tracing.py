@@ -17,13 +17,17 @@ from typedflow._version import __version__
 from typedflow.errors import Problem, WorkflowDefinitionError
 from typedflow.promises import Cond, Promise, comparable
 from typedflow.secret import Secret
-from typedflow.source import frame_loc, func_loc, return_lines
+from typedflow.source import frame_loc, func_loc, return_lines, returns_in_branches
 from typedflow.types import assignable, breaks_value_rule, check_json, type_ref
 
 if TYPE_CHECKING:
     from typedflow.dsl import Task, Workflow
 
 _STACK: list[Tracer] = []
+RETURN_IN_BRANCH = (
+    "return inside a `with when(...)` / `with otherwise()` block: the workflow is traced once, so the code "
+    "after the block would silently not be part of it; assign the value and return it after the block"
+)
 _TYPEDFLOW_DIR = __file__.rsplit("/", 1)[0]
 
 
@@ -549,6 +553,9 @@ def trace(
     """Run the workflow body on placeholders; return its IR or raise every error at once."""
     tracer = Tracer(wf, problems)
     loc = func_loc(wf.fn)
+    cut_short = returns_in_branches(wf.fn)
+    for line in cut_short:
+        tracer.problem(ir.SourceLoc(loc.file, line), RETURN_IN_BRANCH, "typedflow-return-in-branch")
     inputs = {p.name: Promise(tracer, ir.InputRef(p.name), p.type, None, f'input "{p.name}"') for p in params}
     _STACK.append(tracer)
     try:
@@ -576,7 +583,8 @@ def trace(
         from typedflow.dsl import outputs_of
 
         outputs = outputs_of(returns)
-        results = _bind_results(tracer, wf, value, returns, outputs, _return_loc(wf))
+        if not cut_short:  # else what was returned is not what the function means: no follow-on errors
+            results = _bind_results(tracer, wf, value, returns, outputs, _return_loc(wf))
     # Workflow options are reported where they are written: the decorator line.
     deco = ir.SourceLoc(loc.file, wf.fn.__code__.co_firstlineno)
     on_failure = _on_failure(tracer, wf, params, deco)

@@ -509,3 +509,23 @@ def training(source: str, lrs: list[float]) -> list[Metrics]:
     assert ingest.retry.attempts == 3 and ingest.resources.memory == "4Gi"
     assert ingest.inputs[1].default == 1000
     assert doc.workflow.returns.kind == "list" and doc.workflow.returns.args[0].name.endswith(":Metrics")
+
+
+def test_a_return_inside_a_when_block_is_an_error_not_a_wrong_answer(tmp_path: Path) -> None:
+    # Python gives x for x <= 3; a traced `return` inside the block used to make that null.
+    source = """
+        from typedflow import task, when, workflow
+
+        @task
+        def double(x: int) -> int:
+            return 2 * x
+
+        @workflow
+        def wf(x: int) -> int:
+            with when(x > 3):
+                return double(x=x)  # E: typedflow-return-in-branch
+            return x
+    """
+    with pytest.raises(WorkflowDefinitionError) as info:
+        import_source(tmp_path, source)
+    assert {(p.loc.line, p.code) for p in info.value.problems} == expected_marks(source)

@@ -1,4 +1,4 @@
-"""``typedflow lineage``: runs, show, trace, export, verify."""
+"""``typedflow lineage``: runs, show, trace, export, verify, pull, keygen."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from typedflow.lineage.query import (
     show_run,
     trace,
 )
-from typedflow.lineage.verify import verify_path
+from typedflow.lineage.verify import PublicKey, verify_path
 
 __all__ = ["add_subparser", "default_log_path"]
 
@@ -134,13 +134,37 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _anchors(args: argparse.Namespace) -> tuple[PublicKey | None, str | None] | None:
+    """The --public-key and --trusted-head given, or None after saying what is wrong with them."""
+    from typedflow.lineage.verify_bundle import load_public_key, parse_trusted_head
+
+    key = trusted = None
+    if getattr(args, "public_key", None):
+        try:
+            key = load_public_key(args.public_key)
+        except (OSError, ValueError) as exc:
+            print(f"--public-key {args.public_key}: {exc}", file=sys.stderr)
+            return None
+    if getattr(args, "trusted_head", None):
+        try:
+            trusted = parse_trusted_head(args.trusted_head)
+        except ValueError as exc:
+            print(f"--trusted-head {args.trusted_head}: {exc}", file=sys.stderr)
+            return None
+    return key, trusted
+
+
 def _cmd_verify(args: argparse.Namespace) -> int:
+    anchors = _anchors(args)
+    if anchors is None:
+        return 2
+    key, trusted = anchors
     target = Path(args.target) if args.target else _log(args)
     if not target.exists():
         print(f"FAIL: {target} does not exist")
         return 1
     try:
-        result = verify_path(target, deep=args.deep)
+        result = verify_path(target, deep=args.deep, public_key=key, trusted_head=trusted)
     except OSError as exc:
         print(f"FAIL: cannot read {target}: {exc}")
         return 1
@@ -166,6 +190,23 @@ def _cmd_pull(args: argparse.Namespace) -> int:
     verified = verify_path(log_path)
     print(verified.summary())
     return 0 if verified.ok and not result.rejected else 1
+
+
+def _cmd_keygen(args: argparse.Namespace) -> int:
+    from typedflow.lineage.signing import ENV_KEY, SigningError, keygen
+
+    try:
+        key, pub, key_id = keygen(args.output)
+    except SigningError as exc:
+        print(f"keygen: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"keygen: {args.output}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    print(f"private key {key} (mode 0600): sign with {ENV_KEY}={key}")
+    print(f"public key  {pub}: give it to auditors (lineage verify --public-key {pub})")
+    print(f"key id      {key_id}")
+    return 0
 
 
 def add_subparser(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -217,4 +258,23 @@ def add_subparser(subparsers: argparse._SubParsersAction[Any]) -> None:
     p = sub.add_parser("verify", parents=[common], help="verify a bundle (dir or .zip) or a log")
     p.add_argument("target", metavar="BUNDLE_OR_LOG", nargs="?", help="default: the lineage log")
     p.add_argument("--deep", action="store_true", help="also parse and re-encode every line")
+    _anchor_options(p)
     p.set_defaults(func=_cmd_verify)
+
+    p = sub.add_parser("keygen", help="write an Ed25519 key pair for signing lineage checkpoints")
+    p.add_argument("-o", "--output", metavar="DIR", required=True, help="directory for lineage.key and lineage.pub")
+    p.set_defaults(func=_cmd_keygen)
+
+
+def _anchor_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--public-key",
+        metavar="PUB",
+        help="a public key you hold (PEM or DER): every record must be covered by a checkpoint signed with it",
+    )
+    p.add_argument(
+        "--trusted-head",
+        metavar="HASH",
+        help="a record hash you recorded earlier: the chain must reach exactly that record "
+        "(records after it must be covered by signed checkpoints)",
+    )

@@ -110,7 +110,15 @@ def _cmd_export(args: argparse.Namespace) -> int:
         except (ValueError, FileExistsError) as exc:
             print(f"export failed: {exc}", file=sys.stderr)
             return 1
-        print(f"bundle {args.output}: {manifest['count']} records, head {manifest['head_hash']}")
+        signed = (
+            f"manifest signed by key {manifest['key_id']}"
+            if manifest["key_id"]
+            else "manifest not signed (no TYPEDFLOW_LINEAGE_KEY)"
+        )
+        print(
+            f"bundle {args.output}: {manifest['count']} records, head {manifest['head_hash']}; "
+            f"{manifest['checkpoints']} checkpoint(s), {signed}"
+        )
         return 0
     selected = [e for e in iter_records(path) if run_ids is None or e[0].run_id in run_ids]
     if not selected:

@@ -106,10 +106,12 @@ class AwsKmsSigner:
             resp = self._client.get_public_key(KeyId=key)
         except Exception as exc:
             raise SigningError(f"{AWS_KMS}{key}: cannot read the public key: {exc}") from exc
-        if resp.get("KeyUsage") != "SIGN_VERIFY" or resp.get("KeySpec") != "ECC_NIST_P256":
+        # KeySpec; its deprecated twin CustomerMasterKeySpec is what older responses (and moto) carry.
+        spec = resp.get("KeySpec") or resp.get("CustomerMasterKeySpec")
+        usable = self.SIGNING_ALGORITHM in (resp.get("SigningAlgorithms") or ())
+        if resp.get("KeyUsage") != "SIGN_VERIFY" or spec != "ECC_NIST_P256" or not usable:
             raise SigningError(
-                f"{AWS_KMS}{key}: expected an ECC_NIST_P256 key for SIGN_VERIFY, "
-                f"found {resp.get('KeySpec')} for {resp.get('KeyUsage')}"
+                f"{AWS_KMS}{key}: expected an ECC_NIST_P256 key for SIGN_VERIFY, found {spec} for {resp.get('KeyUsage')}"
             )
         der: bytes = resp["PublicKey"]
         self._key = str(resp.get("KeyId") or key)

@@ -31,6 +31,7 @@ import hashlib
 import json
 import os
 import re
+import struct
 import sys
 import zipfile
 import zlib
@@ -59,6 +60,11 @@ MAX_CHECKPOINTS = 1 << 28
 MAX_RATIO = 200  # records compress about 3-6x; a member that inflates more is refused as a zip bomb
 RATIO_FLOOR = 1 << 20  # small members may compress well
 BLOCK = 1 << 22
+
+_LOCAL = struct.Struct("<4sHHHHHIIIHH")
+_CENTRAL = struct.Struct("<4sBBBBHHHHIIIHHHHHII")
+_END = struct.Struct("<4sHHHHIIH")
+_ATTR = 0o100644 << 16  # a regular file, rw-r--r--
 
 PREV_MARK = b'"prev_hash":"'
 SEQ_MARK = b',"seq":'
@@ -271,6 +277,61 @@ class _Source:
         if self.zip is not None:
             self.zip.close()
 
+    def check_layout(self) -> None:
+        """A bundle zip of format 2 is exactly what typedflow writes: stored members with fixed
+        metadata, one after another, then the central directory that repeats each local header,
+        then its end record. Every byte is then either a member's content, which the manifest's
+        digests and signature cover, or structure with one allowed value."""
+        if self.zip is None:
+            return
+        with open(self.path, "rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            if size < _END.size:
+                raise _malformed("bundle", "too short for a zip file")
+            f.seek(size - _END.size)
+            sig, disk, cd_disk, n_disk, n, cd_size, cd_offset, comment = _END.unpack(f.read(_END.size))
+            if (sig, disk, cd_disk, comment) != (b"PK\x05\x06", 0, 0, 0) or not n_disk == n == len(self.infos):
+                raise _malformed("bundle", "unexpected end-of-central-directory record")
+            if cd_offset + cd_size + _END.size != size or cd_size > 1 << 16:
+                raise _malformed("bundle", "bytes outside the zip's entries and directory")
+            f.seek(cd_offset)
+            directory = f.read(cd_size)
+            pos = 0
+            offset = 0  # where the next local header must start
+            for _ in range(n):
+                fields = _CENTRAL.unpack_from(directory, pos) if pos + _CENTRAL.size <= cd_size else None
+                if fields is None:
+                    raise _malformed("bundle", "truncated central directory")
+                sig, cver, csys, xver, xsys, flags, method, tm, dt, crc, csize, usize, nlen, elen, clen = fields[:15]
+                disk_start, iattr, eattr, local = fields[15:]
+                name = directory[pos + _CENTRAL.size : pos + _CENTRAL.size + nlen]
+                pos += _CENTRAL.size + nlen + elen + clen
+                expected = (b"PK\x01\x02", 20, 3, 20, 0, 0, 0, 0, 0x21, 0, 0, 0, 0, _ATTR, offset, csize)
+                actual = (sig, cver, csys, xver, xsys, flags, method, tm, dt, elen, clen, disk_start, iattr, eattr)
+                if actual + (local, usize) != expected:
+                    raise _malformed("bundle", f"member {name!r} is not stored the way typedflow stores it")
+                f.seek(local)
+                header = f.read(_LOCAL.size + nlen)
+                if len(header) < _LOCAL.size or _LOCAL.unpack_from(header) != (
+                    b"PK\x03\x04",
+                    20,
+                    0,
+                    0,
+                    0,
+                    0x21,
+                    crc,
+                    csize,
+                    usize,
+                    nlen,
+                    0,
+                ):
+                    raise _malformed("bundle", f"local header of {name!r} differs from the central directory")
+                if header[_LOCAL.size :] != name:
+                    raise _malformed("bundle", f"local name of {name!r} differs from the central directory")
+                offset = local + _LOCAL.size + nlen + csize
+            if pos != cd_size or offset != cd_offset:
+                raise _malformed("bundle", "bytes outside the zip's entries and directory")
+
     def has(self, name: str) -> bool:
         if self.zip is not None:
             return name in self.infos
@@ -284,9 +345,12 @@ class _Source:
     def open(self, name: str) -> _Stream:
         if not self.has(name):
             raise _malformed("bundle", f"missing member {name}")
-        if self.zip is not None:
-            return _Stream(name, self.zip.open(self.infos[name]))
-        return _Stream(name, open(os.path.join(self.path, name), "rb"))
+        try:
+            if self.zip is not None:
+                return _Stream(name, self.zip.open(self.infos[name]))
+            return _Stream(name, open(os.path.join(self.path, name), "rb"))
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError) as exc:
+            raise _malformed(name, f"unreadable ({exc})") from None
 
     def read(self, name: str, limit: int) -> bytes:
         if self.size(name) > limit:
@@ -918,6 +982,12 @@ def verify_log(
         return Result(False, 0, GENESIS, 0, exc.failure, (), "")
     except CryptoUnavailable as exc:
         return Result(False, 0, GENESIS, 0, _no_crypto(exc), (), "")
+    except Exception as exc:  # whatever else untrusted bytes provoke is a verdict, never a traceback
+        return Result(False, 0, GENESIS, 0, _unreadable(exc), (), "")
+
+
+def _unreadable(exc: Exception) -> Failure:
+    return Failure("malformed", 0, None, None, f"unreadable ({type(exc).__name__}: {exc})")
 
 
 def _no_crypto(exc: Exception) -> Failure:
@@ -1018,12 +1088,16 @@ def verify_bundle(path: str, *, key: PublicKey | None = None, trusted: str | Non
         source = _Source(path)
     except Broken as exc:
         return Result(False, 0, GENESIS, 0, exc.failure, (), "")
+    except Exception as exc:
+        return Result(False, 0, GENESIS, 0, _unreadable(exc), (), "")
     try:
         return _verify_bundle(source, key, trusted)
     except Broken as exc:
         return Result(False, 0, GENESIS, 0, exc.failure, (), "")
     except CryptoUnavailable as exc:
         return Result(False, 0, GENESIS, 0, _no_crypto(exc), (), "")
+    except Exception as exc:  # whatever else untrusted bytes provoke is a verdict, never a traceback
+        return Result(False, 0, GENESIS, 0, _unreadable(exc), (), "")
     finally:
         source.close()
 
@@ -1051,6 +1125,9 @@ def _verify_bundle(source: _Source, key: PublicKey | None, trusted: str | None) 
         cp_sha = _field(manifest, "checkpoints_sha256", _hex, "64 hex digits")
         verifier_sha = _field(manifest, "verifier_sha256", _hex, "64 hex digits")
         signer = _field(manifest, "key_id", lambda v: v is None or _hex(v), "64 hex digits or null")
+        source.check_layout()
+        if source.has(SIGNATURE) != (signer is not None):
+            raise _malformed("bundle", f"{SIGNATURE} must be present exactly when the manifest names a key_id")
         cp_bytes = source.read(CHECKPOINTS, MAX_CHECKPOINTS)
         checkpoints, _ = parse_checkpoints(cp_bytes, CHECKPOINTS, exact=True)
     else:
@@ -1140,10 +1217,13 @@ def _manifest_signature(source: _Source, manifest_bytes: bytes, signer: str | No
         return "the manifest is not signed, so nothing vouches for the record count, head and digests"
     if signer != key.key_id:
         return f"the manifest is signed by key {signer}, not by the trusted key {key.key_id}"
+    raw_sig = source.read(SIGNATURE, MAX_SMALL)
     try:
-        sig = json.loads(source.read(SIGNATURE, MAX_SMALL))
+        sig = json.loads(raw_sig)
     except ValueError as exc:
         raise _malformed(SIGNATURE, f"does not parse ({exc})") from None
+    if not isinstance(sig, dict) or canonical(sig) + b"\n" != raw_sig:
+        raise _malformed(SIGNATURE, "not one line of canonical JSON")
     if not (
         isinstance(sig, dict)
         and sig.get("type") == SIGNATURE_TYPE

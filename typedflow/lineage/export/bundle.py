@@ -44,6 +44,16 @@ def verifier_source() -> bytes:
     return resources.files("typedflow.lineage").joinpath(VERIFIER).read_bytes()
 
 
+def _member(name: str) -> zipfile.ZipInfo:
+    # Stored, with fixed metadata: every byte of the zip is content the manifest covers or
+    # structure with one allowed value, which the verifier checks (compress the zip to send it).
+    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_STORED
+    info.create_system = 3
+    info.external_attr = 0o100644 << 16
+    return info
+
+
 def _log_checkpoints(log_path: Path) -> list[tuple[Checkpoint, bytes]]:
     """The log's checkpoints with their exact lines (verify_log has checked them)."""
     path = log_path.with_name(log_path.name + ".checkpoints")
@@ -142,10 +152,14 @@ def export_bundle(
     if out.suffix == ".zip":
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_name(out.name + ".tmp")
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-            for name, data in members:
-                zf.writestr(name, data)
-        os.replace(tmp, out)  # never a half-written bundle under the name given
+        try:
+            with zipfile.ZipFile(tmp, "w") as zf:
+                for name, data in members:
+                    zf.writestr(_member(name), data)
+            os.replace(tmp, out)  # never a half-written bundle under the name given
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
     else:
         if out.exists() and any(out.iterdir()):
             raise FileExistsError(f"{out} exists and is not empty")

@@ -111,7 +111,8 @@ class AwsKmsSigner:
         usable = self.SIGNING_ALGORITHM in (resp.get("SigningAlgorithms") or ())
         if resp.get("KeyUsage") != "SIGN_VERIFY" or spec != "ECC_NIST_P256" or not usable:
             raise SigningError(
-                f"{AWS_KMS}{key}: expected an ECC_NIST_P256 key for SIGN_VERIFY, found {spec} for {resp.get('KeyUsage')}"
+                f"{AWS_KMS}{key}: expected an ECC_NIST_P256 key for SIGN_VERIFY, "
+                f"found {spec} for {resp.get('KeyUsage')}"
             )
         der: bytes = resp["PublicKey"]
         self._key = str(resp.get("KeyId") or key)

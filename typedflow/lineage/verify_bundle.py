@@ -140,6 +140,14 @@ def _malformed(what: str, detail: str) -> Broken:
 # -- canonical JSON and signed messages ----------------------------------------------------------
 
 
+def _json(data: bytes) -> Any:
+    """Parsed JSON; nesting too deep for the parser is a ValueError like any other bad input."""
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
 def canonical(obj: Any) -> bytes:
     """Sorted keys, no whitespace, ASCII only, no NaN: the bytes every digest and signature covers."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode()
@@ -308,7 +316,7 @@ class _Source:
                 pos += _CENTRAL.size + nlen + elen + clen
                 expected = (b"PK\x01\x02", 20, 3, 20, 0, 0, 0, 0, 0x21, 0, 0, 0, 0, _ATTR, offset, csize)
                 actual = (sig, cver, csys, xver, xsys, flags, method, tm, dt, elen, clen, disk_start, iattr, eattr)
-                if actual + (local, usize) != expected:
+                if (*actual, local, usize) != expected:
                     raise _malformed("bundle", f"member {name!r} is not stored the way typedflow stores it")
                 f.seek(local)
                 header = f.read(_LOCAL.size + nlen)
@@ -353,6 +361,8 @@ class _Source:
             raise _malformed(name, f"unreadable ({exc})") from None
 
     def read(self, name: str, limit: int) -> bytes:
+        if not self.has(name):
+            raise _malformed("bundle", f"missing member {name}")
         if self.size(name) > limit:
             raise _malformed(name, f"larger than {limit} bytes")
         with self.open(name) as f:
@@ -410,7 +420,7 @@ class _Scan:
 
 def _canonical_problem(line: bytes) -> str:
     try:
-        data = json.loads(line)
+        data = _json(line)
     except ValueError as exc:
         return f"line does not parse: {exc}"
     if not isinstance(data, dict):
@@ -771,7 +781,7 @@ def parse_checkpoints(data: bytes, where: str, *, exact: bool) -> tuple[list[Che
         warnings.append(f"{where}: trailing partial line of {len(tail)} bytes (an interrupted write)")
     for n, raw in enumerate(lines, start=1):
         try:
-            data = json.loads(raw)
+            data = _json(raw)
         except ValueError as exc:
             raise _malformed(where, f"line {n} does not parse ({exc})") from None
         parsed = parse_checkpoint(data)
@@ -800,7 +810,7 @@ def parse_repairs(data: bytes, where: str) -> tuple[list[Repair], list[str]]:
         warnings.append(f"{where}: trailing partial line (an interrupted write)")
     for n, raw in enumerate(lines, start=1):
         try:
-            d = json.loads(raw)
+            d = _json(raw)
         except ValueError as exc:
             raise _malformed(where, f"line {n} does not parse ({exc})") from None
         if not (
@@ -947,7 +957,7 @@ def read_head_file(path: str) -> Head | None:
             raw = f.read(MAX_SMALL)
     except FileNotFoundError:
         return None
-    data = json.loads(raw)
+    data = _json(raw)
     if not isinstance(data, dict):
         raise ValueError("head file is not a JSON object")
     seq, hash_, count = data.get("seq"), data.get("hash"), data.get("count")
@@ -1105,7 +1115,7 @@ def verify_bundle(path: str, *, key: PublicKey | None = None, trusted: str | Non
 def _verify_bundle(source: _Source, key: PublicKey | None, trusted: str | None) -> Result:
     manifest_bytes = source.read(MANIFEST, MAX_SMALL)
     try:
-        manifest = json.loads(manifest_bytes)
+        manifest = _json(manifest_bytes)
     except ValueError as exc:
         raise _malformed(MANIFEST, f"does not parse ({exc})") from None
     if not isinstance(manifest, dict):
@@ -1219,7 +1229,7 @@ def _manifest_signature(source: _Source, manifest_bytes: bytes, signer: str | No
         return f"the manifest is signed by key {signer}, not by the trusted key {key.key_id}"
     raw_sig = source.read(SIGNATURE, MAX_SMALL)
     try:
-        sig = json.loads(raw_sig)
+        sig = _json(raw_sig)
     except ValueError as exc:
         raise _malformed(SIGNATURE, f"does not parse ({exc})") from None
     if not isinstance(sig, dict) or canonical(sig) + b"\n" != raw_sig:
@@ -1261,6 +1271,8 @@ def iter_record_lines(path: str) -> Iterator[bytes]:
 def is_bundle(path: str) -> bool:
     if os.path.isdir(path):
         return os.path.exists(os.path.join(path, MANIFEST))
+    if path.endswith(".zip"):
+        return True
     try:
         return zipfile.is_zipfile(path)
     except OSError:

@@ -228,6 +228,9 @@ class _Compiler:
             req["heartbeat"] = self.opts.heartbeat_seconds
         if self.opts.bucket:
             req["store"] = self.opts.bucket
+        if self.opts.lineage_key or self.opts.lineage_anchor:
+            pairs = (("key", self.opts.lineage_key), ("anchor", self.opts.lineage_anchor))
+            req["lineage"] = {k: v for k, v in pairs if v}
         return req
 
     def conditional(self, node: ir.ConditionalNode, ctx: Ctx, frame: Frame, graph: Graph) -> Fragment:

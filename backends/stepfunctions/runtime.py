@@ -14,6 +14,7 @@ import attrs
 
 from typedflow import ir
 from typedflow.lineage.cloud import put_s3
+from typedflow.lineage.signing import configured_signer
 from typedflow.runtime.execute import TaskError, execute
 from typedflow.runtime.recording import task_record
 from typedflow.timestamps import utcnow
@@ -186,6 +187,7 @@ def run_request(
             started,
             None,
             f"{err.error_type}: {err.message}"[:2000],
+            lineage=req.get("lineage"),
         )
         if _final(template, err, attempt):
             store.put_first_failure(
@@ -220,6 +222,7 @@ def run_request(
             started,
             None,
             f"{err_type}: {exc}"[:2000],
+            lineage=req.get("lineage"),
         )
         store.put_first_failure(
             run_id,
@@ -248,6 +251,7 @@ def run_request(
         outcome.ended_at,
         None,
         outcome.cache_key,
+        lineage=req.get("lineage"),
     )
     return Result(True, outputs=outputs)
 
@@ -267,6 +271,7 @@ def _record(
     ended: str | None,
     error: str | None,
     cache_key: str | None = None,
+    lineage: dict[str, str] | None = None,
 ) -> None:
     try:
         rec = task_record(
@@ -286,7 +291,10 @@ def _record(
             cache_key=cache_key,
             error=error,
         )
-        put_s3(rec, store.bucket, store.prefix, client=store.s3)
+        # The deploy's --lineage-key / --lineage-anchor, else the worker's TYPEDFLOW_LINEAGE_KEY.
+        cfg = lineage or {}
+        signer = configured_signer(cfg.get("key"))
+        put_s3(rec, store.bucket, store.prefix, client=store.s3, signer=signer, anchor=cfg.get("anchor"))
     except Exception:  # lineage must never turn a finished task into a failed one
         import logging
 

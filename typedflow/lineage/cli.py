@@ -185,19 +185,40 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 def _cmd_pull(args: argparse.Namespace) -> int:
     from typedflow.lineage.cloud import iter_location, pull
 
+    anchors = _anchors(args)
+    if anchors is None:
+        return 2
+    key, _ = anchors
     log_path = _log(args)
-    objects = list(iter_location(args.location, run_id=args.run_id))
+    try:
+        objects = list(iter_location(args.location, run_id=args.run_id))
+        anchored = (
+            list(iter_location(args.anchor, run_id=args.run_id, versions=True)) if args.anchor is not None else None
+        )
+    except ValueError as exc:
+        print(f"pull: {exc}", file=sys.stderr)
+        return 2
     with LineageLog(log_path) as log:
-        result = pull(objects, log)
+        result = pull(
+            objects, log, key=key, anchor=anchored, anchor_retention=str(args.anchor or "").startswith("s3://")
+        )
     for uri, reason in result.rejected:
         print(f"rejected {uri}: {reason}", file=sys.stderr)
+    for uri, reason in result.missing:
+        print(f"anchor {uri}: {reason}", file=sys.stderr)
+    checked = (
+        f"; {result.verified} verified with key {key.key_id[:16]}"
+        if key is not None
+        else (f"; {result.unchecked} checkpoint(s) not checked (pass --public-key)" if result.unchecked else "")
+    )
+    missing = f", {len(result.missing)} anchor problem(s)" if args.anchor is not None else ""
     print(
         f"pulled run {args.run_id} ({args.target}): {result.appended} appended, {result.skipped} already present, "
-        f"{len(result.rejected)} rejected"
+        f"{len(result.rejected)} rejected{missing}{checked}"
     )
     verified = verify_path(log_path)
     print(verified.summary())
-    return 0 if verified.ok and not result.rejected else 1
+    return 0 if verified.ok and not result.rejected and not result.missing else 1
 
 
 def _cmd_keygen(args: argparse.Namespace) -> int:
@@ -260,6 +281,17 @@ def add_subparser(subparsers: argparse._SubParsersAction[Any]) -> None:
         metavar="URI",
         help="where the run wrote its records: s3://bucket/prefix (stepfunctions), "
         "gs://bucket/pipeline-root/typedflow (vertex), or a directory",
+    )
+    p.add_argument(
+        "--public-key",
+        metavar="PUB",
+        help="accept only records with a checkpoint signed with this key (PEM or DER)",
+    )
+    p.add_argument(
+        "--anchor",
+        metavar="URI",
+        help="the write-once copy of the run's checkpoints (s3://bucket/prefix with Object Lock, gs://, or a "
+        "directory): checkpoints are read there, must be under retention (s3) and must each find their record",
     )
     p.set_defaults(func=_cmd_pull)
 

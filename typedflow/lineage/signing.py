@@ -203,9 +203,10 @@ def _cached(spec: str, stamp: tuple[int, int, int]) -> Signer:
     return signer_from_spec(spec)
 
 
-def configured_signer() -> Signer | None:
-    """The signer this process uses for lineage checkpoints, or None when none is configured."""
-    spec = os.environ.get(ENV_KEY, "").strip()
+def configured_signer(spec: str | None = None) -> Signer | None:
+    """The signer this process uses for lineage checkpoints: ``spec`` (a deploy option) if given,
+    else ``$TYPEDFLOW_LINEAGE_KEY``; None when neither names one."""
+    spec = (spec if spec is not None else os.environ.get(ENV_KEY, "")).strip()
     if not spec:
         return None
     stamp = (0, 0, 0)

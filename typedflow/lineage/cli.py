@@ -71,7 +71,10 @@ def _cmd_trace(args: argparse.Namespace) -> int:
     records = _records(args)
     if records is None:
         return 1
-    result = trace(records, args.artifact)
+    from typedflow.lineage.attribution import run_ir_loader
+
+    # A log at <home>/lineage/log.jsonl: each local run keeps its IR at <home>/runs/<run_id>/ir.json.
+    result = trace(records, args.artifact, ir_for=run_ir_loader(_log(args).absolute().parent.parent))
     if not result.found:
         print(f"no lineage for {args.artifact}", file=sys.stderr)
         return 1

@@ -7,7 +7,7 @@ import contextlib
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from typedflow.config import home
 from typedflow.lineage.log import LineageLog
@@ -22,6 +22,9 @@ from typedflow.lineage.query import (
     trace,
 )
 from typedflow.lineage.verify import PublicKey, verify_path
+
+if TYPE_CHECKING:
+    from typedflow.lineage.export.openlineage import Checkpoints
 
 __all__ = ["add_subparser", "default_log_path"]
 
@@ -93,6 +96,29 @@ def _output(out: str) -> Iterator[IO[str]]:
         yield f
 
 
+def _checkpoints(log: Path) -> Checkpoints | None:
+    """The log's checkpoints for an export (a torn last line is left out; verify reports the rest)."""
+    import json
+
+    from typedflow.lineage.export.openlineage import Checkpoints
+    from typedflow.lineage.verify_bundle import parse_checkpoint
+
+    path = log.with_name(log.name + ".checkpoints")
+    try:
+        lines = path.read_bytes().split(b"\n")[:-1]
+    except FileNotFoundError:
+        return None
+    parsed = []
+    for raw in lines:
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            continue
+        if not isinstance(parse_checkpoint(data), str):
+            parsed.append(data)
+    return Checkpoints(parsed)
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
     path = _log(args)
     if not path.exists():
@@ -131,7 +157,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
         from typedflow.lineage.export.openlineage import iter_openlineage, write_openlineage
 
         with _output(args.output) as f:
-            n = write_openlineage(iter_openlineage(selected), f, jsonl=args.jsonl)
+            n = write_openlineage(iter_openlineage(selected, _checkpoints(path)), f, jsonl=args.jsonl)
         if args.output != "-":
             print(f"{n} OpenLineage events -> {args.output}")
         return 0

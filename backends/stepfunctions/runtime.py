@@ -14,7 +14,7 @@ import attrs
 
 from typedflow import ir
 from typedflow.lineage.cloud import put_s3
-from typedflow.lineage.signing import configured_signer
+from typedflow.lineage.log import CONFIGURED
 from typedflow.runtime.execute import TaskError, execute
 from typedflow.runtime.recording import task_record
 from typedflow.timestamps import utcnow
@@ -291,10 +291,17 @@ def _record(
             cache_key=cache_key,
             error=error,
         )
-        # The deploy's --lineage-key / --lineage-anchor, else the worker's TYPEDFLOW_LINEAGE_KEY.
+        # The deploy's --lineage-key / --lineage-anchor, else the worker's TYPEDFLOW_LINEAGE_KEY. The key is
+        # loaded after the record is written: a key that cannot sign leaves the record unsigned, not missing.
         cfg = lineage or {}
-        signer = configured_signer(cfg.get("key"))
-        put_s3(rec, store.bucket, store.prefix, client=store.s3, signer=signer, anchor=cfg.get("anchor"))
+        put_s3(
+            rec,
+            store.bucket,
+            store.prefix,
+            client=store.s3,
+            signer=cfg.get("key", CONFIGURED),
+            anchor=cfg.get("anchor"),
+        )
     except Exception:  # lineage must never turn a finished task into a failed one
         import logging
 

@@ -408,3 +408,24 @@ def test_directory_records_are_signed_with_the_configured_key(tmp_path, keypair,
             anchor_retention=False,
         )
     assert (result.appended, result.verified, result.missing) == (1, 1, ())
+
+
+def test_gcs_checkpoints_go_next_to_the_record_and_to_the_anchor(make_record, keypair) -> None:
+    gcs = _FakeGCS()  # create-only semantics only; retention is the bucket's (docs/lineage.md)
+    rec = make_record()
+    put = put_gcs(rec, "bkt", "p", client=gcs, signer=_signer(keypair), anchor="gs://worm/audit")
+    key = object_for(rec, "gs", "bkt", "p")[0]
+    cp = key.rsplit("/", 1)[0] + "/checkpoints/" + key.rsplit("/", 1)[1]
+    assert put.checkpoint == f"gs://bkt/{cp}"
+    assert put.anchored == f"gs://worm/audit/lineage/{rec.run_id}/checkpoints/{put.record_hash}.json"
+    assert set(gcs.store) == {key, cp, put.anchored.removeprefix("gs://worm/")}
+
+
+def test_a_key_that_cannot_be_loaded_still_leaves_the_record(s3, make_record, tmp_path) -> None:
+    from typedflow.lineage.signing import SigningError
+
+    rec = make_record()
+    with pytest.raises(SigningError):
+        put_s3(rec, BUCKET, "p", client=s3, signer=str(tmp_path / "missing.key"))
+    key = object_for(rec, "s3", BUCKET, "p")[0]
+    assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == object_for(rec, "s3", BUCKET, "p")[1]

@@ -645,3 +645,38 @@ def test_the_cli_verifies_a_log_with_anchors(signed_log, keypair, capsys, tmp_pa
     assert code == 2 and "64 hex digits" in err
     code, out, _ = run("verify", "--trusted-head", "1" * 64)
     assert code == 1 and out.startswith("FAIL: untrusted")
+
+
+@pytest.mark.parametrize(
+    ("side", "content", "wanted"),
+    [
+        (
+            "checkpoints",
+            b'{"type":"typedflow-lineage-checkpoint/1"}\n',
+            "FAIL: malformed: log.jsonl.checkpoints: line 1",
+        ),
+        ("checkpoints", b"not json\n", "FAIL: malformed: log.jsonl.checkpoints: line 1 does not parse"),
+        ("repairs", b"[]\n", "FAIL: malformed: log.jsonl.repairs: line 1: not a repair entry"),
+        ("head", b"[1, 2]", "FAIL: head-mismatch: unreadable head: head file is not a JSON object"),
+        ("head", b"\xff\xfe", "FAIL: head-mismatch: unreadable head"),
+    ],
+)
+def test_malformed_side_files_of_a_log_fail_naming_them(signed_log, side, content, wanted, capsys) -> None:
+    from typedflow.cli import main
+
+    signed_log.with_name(f"log.jsonl.{side}").write_bytes(content)
+    assert main(["lineage", "verify", str(signed_log)]) == 1
+    out = capsys.readouterr()
+    assert out.out.startswith(wanted), out.out
+    assert "Traceback" not in out.err
+
+
+def test_a_log_that_is_not_a_log(tmp_path, capsys) -> None:
+    from typedflow.cli import main
+
+    garbage = tmp_path / "log.jsonl"
+    garbage.write_bytes(b"\x00\x01 binary\nnot a record\n")
+    assert main(["lineage", "verify", str(garbage)]) == 1
+    assert capsys.readouterr().out.startswith("FAIL: edited (line 1)")
+    assert main(["lineage", "verify", str(tmp_path)]) == 1
+    assert "is not a file" in capsys.readouterr().out

@@ -154,7 +154,10 @@ def _put_s3_bytes(s3: Any, bucket: str, key: str, body: bytes) -> bool:
 
 
 def _signer(signer: Signer | str | None) -> Signer | None:
-    return configured_signer() if isinstance(signer, str) else signer
+    """``CONFIGURED``: the process's key; another string: a key spec (``awskms:…`` or a key file)."""
+    if isinstance(signer, str):
+        return configured_signer(None if signer == CONFIGURED else signer)
+    return signer
 
 
 def _anchor_checkpoint(record: LineageRecord, digest: str, cp: bytes, anchor: str | None, client: Any) -> str | None:

@@ -292,3 +292,29 @@ def test_a_signed_local_run_verifies_with_its_public_key(tmp_path, keypair) -> N
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.startswith("OK: 6 records") and "manifest signed" in done.stdout
+
+
+def test_two_signing_processes_each_sign_only_their_own_groups(tmp_path, keypair, subprocess_env) -> None:
+    from typedflow.lineage.query import iter_records
+
+    writer = (
+        "import sys\n"
+        "from typedflow.lineage import LineageLog, new_record\n"
+        "path, tag = sys.argv[1], sys.argv[2]\n"
+        "with LineageLog(path, flush_every=7) as log:\n"
+        "    for i in range(300):\n"
+        "        log.append(new_record('task', run_id=tag, workflow='wf', ir_digest='sha256:' + 'a' * 64,\n"
+        "            target='local', executor='process', status='succeeded', node_id=f'{tag}-{i}'))\n"
+    )
+    path = tmp_path / "log.jsonl"
+    env = {**subprocess_env, "TYPEDFLOW_LINEAGE_KEY": str(keypair.key)}
+    procs = [subprocess.Popen([sys.executable, "-c", writer, str(path), tag], env=env) for tag in ("alpha", "beta")]
+    for p in procs:
+        assert p.wait(timeout=120) == 0
+    result = verify_log(path, public_key=keypair.public)
+    assert result.ok and result.count == 600, result.summary()
+    runs = [rec.run_id for rec, _ in iter_records(path)]
+    for raw in _lines(path.with_name("log.jsonl.checkpoints")):
+        cp = parse_checkpoint(json.loads(raw))
+        assert not isinstance(cp, str)
+        assert len(set(runs[cp.start : cp.seq + 1])) == 1  # a checkpoint covers one writer's group

@@ -279,7 +279,8 @@ def test_signed_records_pull_only_with_a_checkpoint_of_the_trusted_key(
         put = put_s3(rec, BUCKET, "p", client=s3, signer=signer)
         assert put.checkpoint == put.uri.replace(f"/{run_id}/", f"/{run_id}/checkpoints/")
     put_s3(records[3], BUCKET, "p", client=s3, signer=None)  # written by a worker without the key
-    objects = list(iter_s3(BUCKET, "p", run_id=run_id, client=s3))
+    assert len(list(iter_s3(BUCKET, "p", run_id=run_id, client=s3))) == 4  # records only, unless asked
+    objects = list(iter_s3(BUCKET, "p", run_id=run_id, client=s3, checkpoints=True))
     assert len(objects) == 7
     with LineageLog(tmp_path / "log.jsonl", signer=None) as log:
         result = pull(objects, log, key=PublicKey(keypair.public))
@@ -324,8 +325,8 @@ def test_object_lock_anchor_catches_a_deleted_record(s3, anchor_bucket, make_rec
     trusted = PublicKey(keypair.public)
 
     def pulled(log_name: str) -> Any:
-        objects = list(iter_s3(BUCKET, "p", run_id=run_id, client=s3))
-        anchored = list(iter_location(anchor_bucket, run_id=run_id, client=s3, versions=True))
+        objects = list(iter_s3(BUCKET, "p", run_id=run_id, client=s3, checkpoints=True))
+        anchored = list(iter_location(anchor_bucket, run_id=run_id, client=s3, versions=True, checkpoints=True))
         assert all(o.locked_until for o in anchored)
         with LineageLog(tmp_path / log_name, signer=None) as log:
             return pull(objects, log, key=trusted, anchor=anchored)
@@ -352,8 +353,8 @@ def test_anchor_without_retention_is_reported(s3, make_record, keypair, tmp_path
     run_id = "ab" * 16
     rec = _task_records(make_record, run_id)[1]
     put_s3(rec, BUCKET, "p", client=s3, signer=_signer(keypair), anchor="s3://plain-anchor/a")
-    objects = list(iter_s3(BUCKET, "p", run_id=run_id, client=s3))
-    anchored = list(iter_location("s3://plain-anchor/a", run_id=run_id, client=s3, versions=True))
+    objects = list(iter_s3(BUCKET, "p", run_id=run_id, client=s3, checkpoints=True))
+    anchored = list(iter_location("s3://plain-anchor/a", run_id=run_id, client=s3, versions=True, checkpoints=True))
     with LineageLog(tmp_path / "log.jsonl", signer=None) as log:
         result = pull(objects, log, key=PublicKey(keypair.public), anchor=anchored)
     assert [reason for _, reason in result.missing] == ["checkpoint in the anchor is not under Object Lock retention"]
@@ -401,10 +402,10 @@ def test_directory_records_are_signed_with_the_configured_key(tmp_path, keypair,
     assert put.anchored is not None and Path(put.anchored).read_bytes() == Path(put.checkpoint).read_bytes()
     with LineageLog(tmp_path / "log.jsonl", signer=None) as log:
         result = pull(
-            list(iter_dir(tmp_path / "root", run_id="job-9")),
+            list(iter_dir(tmp_path / "root", run_id="job-9", checkpoints=True)),
             log,
             key=PublicKey(keypair.public),
-            anchor=list(iter_dir(tmp_path / "anchor", run_id="job-9")),
+            anchor=list(iter_dir(tmp_path / "anchor", run_id="job-9", checkpoints=True)),
             anchor_retention=False,
         )
     assert (result.appended, result.verified, result.missing) == (1, 1, ())

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import attrs
 import pytest
 from typedflow.backends.stepfunctions.options import OptionError
 
@@ -58,30 +59,28 @@ def test_kms_signed_and_object_locked_lineage(aws: Aws, tmp_path: Path, capsys: 
             "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 1}},
         },
     )
-    opts = aws.options(lineage_key=f"awskms:{arn}", lineage_anchor=anchor)
+    # its own prefix: the records of other tests' runs share the session's bucket
+    opts = attrs.evolve(aws.options(lineage_key=f"awskms:{arn}", lineage_anchor=anchor), bucket=f"{aws.bucket}-signed")
     definition = json.dumps(aws.compile(signed_flow.ir, opts), sort_keys=True)
     assert f'"lineage": {{"anchor": "{anchor}", "key": "awskms:{arn}"}}' in definition
     remote = aws.run(signed_flow.ir, {"x": 4}, opts)
     assert remote.status == "SUCCEEDED" and remote.outputs == {"out": 30}
 
-    run_ids = {
-        record_from_dict(json.loads(o.body)).run_id
-        for o in iter_location(aws.bucket, client=aws.s3)
-        if "/checkpoints/" not in o.uri
-    }
+    store = f"{aws.bucket}-signed"
+    run_ids = {record_from_dict(json.loads(o.body)).run_id for o in iter_location(store, client=aws.s3)}
     run_id = next(r for r in run_ids if remote.arn.endswith(r))
-    anchored = list(iter_location(anchor, run_id=run_id, client=aws.s3, versions=True))
+    anchored = list(iter_location(anchor, run_id=run_id, client=aws.s3, versions=True, checkpoints=True))
     assert len(anchored) == 4 and all(o.locked_until for o in anchored)
 
     log = tmp_path / "log.jsonl"
-    argv = ["lineage", "pull", run_id, "--target", "stepfunctions", "--from", aws.bucket, "--log", str(log)]
+    argv = ["lineage", "pull", run_id, "--target", "stepfunctions", "--from", store, "--log", str(log)]
     rc = main([*argv, "--public-key", str(pub), "--anchor", anchor])
     out = capsys.readouterr().out
     assert rc == 0, out
     assert "4 appended, 0 already present, 0 rejected, 0 anchor problem(s); 4 verified with key" in out
 
     # a record removed from the run's bucket is missed by the anchor
-    objects = [o for o in iter_location(aws.bucket, run_id=run_id, client=aws.s3) if "/checkpoints/" not in o.uri]
+    objects = list(iter_location(store, run_id=run_id, client=aws.s3))
     bucket, _, key = objects[0].uri.removeprefix("s3://").partition("/")
     aws.s3.delete_object(Bucket=bucket, Key=key)
     rc = main([*argv[:-1], str(tmp_path / "again.jsonl"), "--public-key", str(pub), "--anchor", anchor])

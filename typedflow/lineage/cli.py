@@ -220,9 +220,11 @@ def _cmd_pull(args: argparse.Namespace) -> int:
     key, _ = anchors
     log_path = _log(args)
     try:
-        objects = list(iter_location(args.location, run_id=args.run_id))
+        objects = list(iter_location(args.location, run_id=args.run_id, checkpoints=True))
         anchored = (
-            list(iter_location(args.anchor, run_id=args.run_id, versions=True)) if args.anchor is not None else None
+            list(iter_location(args.anchor, run_id=args.run_id, versions=True, checkpoints=True))
+            if args.anchor is not None
+            else None
         )
     except ValueError as exc:
         print(f"pull: {exc}", file=sys.stderr)

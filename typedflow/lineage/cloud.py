@@ -207,11 +207,18 @@ def put_s3(
 
 
 def iter_s3(
-    bucket: str, prefix: str = "", *, run_id: str | None = None, client: Any = None, versions: bool = False
+    bucket: str,
+    prefix: str = "",
+    *,
+    run_id: str | None = None,
+    client: Any = None,
+    versions: bool = False,
+    checkpoints: bool = False,
 ) -> Iterator[CloudObject]:
-    """Objects under ``<prefix>/lineage/`` (or one run's directory). ``versions``: every version of
-    every object, with its Object Lock retention (for a write-once anchor, where a delete only
-    hides a locked version behind a delete marker)."""
+    """Record objects under ``<prefix>/lineage/`` (or one run's directory), and their checkpoint
+    objects with ``checkpoints``. ``versions``: every version of every object, with its Object
+    Lock retention (for a write-once anchor, where a delete only hides a locked version behind a
+    delete marker)."""
     s3 = _boto3_client(client)
     if run_id is not None:
         list_prefix = _run_dir("s3", bucket, prefix, run_id)[0] + "/"
@@ -220,11 +227,15 @@ def iter_s3(
     if not versions:
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=list_prefix):
             for item in page.get("Contents", []):
+                if not checkpoints and _is_checkpoint(item["Key"]):
+                    continue
                 body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
                 yield CloudObject(f"s3://{bucket}/{item['Key']}", body)
         return
     for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=list_prefix):
         for item in page.get("Versions", []):
+            if not checkpoints and _is_checkpoint(item["Key"]):
+                continue
             resp = s3.get_object(Bucket=bucket, Key=item["Key"], VersionId=item["VersionId"])
             until = resp.get("ObjectLockRetainUntilDate")
             locked = str(until.isoformat() if hasattr(until, "isoformat") else until) if until else None
@@ -288,18 +299,23 @@ def put_gcs(
     return attrs.evolve(result, checkpoint=f"gs://{bucket}/{_checkpoint_key(key)}", anchored=anchored)
 
 
-def iter_gcs(bucket: str, prefix: str = "", *, run_id: str | None = None, client: Any = None) -> Iterator[CloudObject]:
+def iter_gcs(
+    bucket: str, prefix: str = "", *, run_id: str | None = None, client: Any = None, checkpoints: bool = False
+) -> Iterator[CloudObject]:
     gcs = _gcs_client(client)
     if run_id is not None:
         list_prefix = _run_dir("gs", bucket, prefix, run_id)[0] + "/"
     else:
         list_prefix = "/".join(p for p in (prefix.strip("/"), "lineage") if p) + "/"
     for blob in gcs.list_blobs(bucket, prefix=list_prefix):
+        if not checkpoints and _is_checkpoint(blob.name):
+            continue
         yield CloudObject(f"gs://{bucket}/{blob.name}", blob.download_as_bytes())
 
 
 def _is_checkpoint(uri: str) -> bool:
-    return uri.rsplit("/", 2)[-2] == _CHECKPOINTS
+    parts = uri.rsplit("/", 2)
+    return len(parts) == 3 and parts[-2] == _CHECKPOINTS
 
 
 def _check_object(obj: CloudObject) -> LineageRecord:
@@ -492,12 +508,15 @@ def put_dir(
     return attrs.evolve(result, checkpoint=str(cp_path), anchored=anchored)
 
 
-def iter_dir(root: str | os.PathLike[str], prefix: str = "", *, run_id: str | None = None) -> Iterator[CloudObject]:
+def iter_dir(
+    root: str | os.PathLike[str], prefix: str = "", *, run_id: str | None = None, checkpoints: bool = False
+) -> Iterator[CloudObject]:
     base = Path(root) / prefix.strip("/") / "lineage"
     if run_id is not None:
         base = base / quote(run_id, safe="")
     for path in sorted(base.rglob("*.json")) if base.is_dir() else []:
-        yield CloudObject(str(path), path.read_bytes())
+        if checkpoints or not _is_checkpoint(str(path)):
+            yield CloudObject(str(path), path.read_bytes())
 
 
 def _split(uri: str) -> tuple[str, str, str]:
@@ -528,15 +547,20 @@ def put(
 
 
 def iter_location(
-    location: str, *, run_id: str | None = None, client: Any = None, versions: bool = False
+    location: str,
+    *,
+    run_id: str | None = None,
+    client: Any = None,
+    versions: bool = False,
+    checkpoints: bool = False,
 ) -> Iterator[CloudObject]:
-    """The objects under ``location`` (see :func:`put`); ``versions`` (S3): every version, with its
-    Object Lock retention."""
+    """The record objects under ``location`` (see :func:`put`), and their checkpoints with
+    ``checkpoints``; ``versions`` (S3): every version, with its Object Lock retention."""
     if "://" in location and not location.startswith("file://"):
         scheme, bucket, prefix = _split(location)
         if scheme == "s3":
-            return iter_s3(bucket, prefix, run_id=run_id, client=client, versions=versions)
+            return iter_s3(bucket, prefix, run_id=run_id, client=client, versions=versions, checkpoints=checkpoints)
         if scheme == "gs":
-            return iter_gcs(bucket, prefix, run_id=run_id, client=client)
+            return iter_gcs(bucket, prefix, run_id=run_id, client=client, checkpoints=checkpoints)
         raise ValueError(f"unsupported lineage location {location!r}")
-    return iter_dir(location.removeprefix("file://"), run_id=run_id)
+    return iter_dir(location.removeprefix("file://"), run_id=run_id, checkpoints=checkpoints)

@@ -93,6 +93,12 @@ def deploy(
         raise OptionError("deploy needs --bucket s3://bucket/prefix (the workers read the IR and artifacts there)")
     definition = json.dumps(compile_definition(doc, opts), sort_keys=True, separators=(",", ":"))
     c = _clients(sfn=sfn, s3=s3)
+    if opts.lineage_anchor:
+        from typedflow.lineage.cloud import check_s3_anchor
+
+        problem = check_s3_anchor(opts.lineage_anchor, client=c["s3"])
+        if problem:
+            raise OptionError(f"--lineage-anchor {problem}")
     publish_ir(store_for(opts.bucket, c["s3"]), doc)
     sm_name = machine_name(doc, name)
     arn = _find(c["sfn"], sm_name)

@@ -180,9 +180,14 @@ def _env(name: str, value: Any) -> dict[str, Any]:
 
 
 def _store_env(opts: Options) -> list[dict[str, Any]]:
-    """The container's store, fixed by the definition (the request's own ``store`` is only checked
-    against it: state data, which execution input shapes, never chooses where a task writes)."""
-    return [{"Name": "TYPEDFLOW_BUCKET", "Value": opts.bucket}] if opts.bucket else []
+    """The container's store and lineage signing, fixed by the definition (the request's own ``store`` is
+    only checked against it: state data, which execution input shapes, never chooses where a task writes)."""
+    pairs = (
+        ("TYPEDFLOW_BUCKET", opts.bucket),
+        ("TYPEDFLOW_LINEAGE_KEY", opts.lineage_key),
+        ("TYPEDFLOW_LINEAGE_ANCHOR", opts.lineage_anchor),
+    )
+    return [{"Name": name, "Value": value} for name, value in pairs if value]
 
 
 def _ecs(call: Call, opts: Options, graph: Graph) -> tuple[Fragment, str, list[TaskState]]:

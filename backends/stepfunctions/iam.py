@@ -135,6 +135,25 @@ def worker_policy(opts: Options, executors: list[str]) -> dict[str, Any]:
                 "Resource": [f"arn:aws:s3:::{bucket}"],
             }
         )
+    if opts.lineage_key and opts.lineage_key.startswith("awskms:"):
+        key = opts.lineage_key.removeprefix("awskms:")
+        stmts.append(
+            {
+                "Sid": "SignLineage",
+                "Effect": "Allow",
+                "Action": ["kms:Sign", "kms:GetPublicKey"],
+                "Resource": [key if key.startswith("arn:") else "*"],
+            }
+        )
+    if opts.lineage_anchor:
+        stmts.append(
+            {
+                "Sid": "AnchorLineage",
+                "Effect": "Allow",
+                "Action": ["s3:PutObject"],  # never delete: the bucket's Object Lock keeps what is written
+                "Resource": _bucket_arns(opts.lineage_anchor, "lineage/*"),
+            }
+        )
     return {"Version": "2012-10-17", "Statement": stmts}
 
 

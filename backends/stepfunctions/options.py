@@ -35,6 +35,8 @@ class Options:
     batch_job_queue: str | None = None
     batch_job_definition: str | None = None
     lambda_function: str | None = None
+    lineage_key: str | None = None  # awskms:<key> (or a key file in the workers' image) signing checkpoints
+    lineage_anchor: str | None = None  # s3://bucket/prefix with Object Lock: write-once copies of checkpoints
 
     def executor_of(self, task: str) -> str:
         return dict(self.task_executors).get(task, self.executor)
@@ -86,6 +88,16 @@ def add_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--batch-job-queue", metavar="ARN")
     g.add_argument("--batch-job-definition", metavar="ARN")
     g.add_argument("--lambda-function", metavar="NAME_OR_ARN")
+    g.add_argument(
+        "--lineage-key",
+        metavar="SPEC",
+        help="sign each task's lineage record: awskms:KEY_ID_OR_ARN (an ECC_NIST_P256 key) or a key file path",
+    )
+    g.add_argument(
+        "--lineage-anchor",
+        metavar="S3URI",
+        help="also write each signed checkpoint to this bucket, which must have Object Lock with a default retention",
+    )
 
 
 def from_mapping(values: Mapping[str, Any]) -> Options:
@@ -105,6 +117,9 @@ def from_mapping(values: Mapping[str, Any]) -> Options:
     threshold = int(values.get("offload_threshold") or DEFAULT_OFFLOAD_THRESHOLD)
     if not 0 < threshold <= 200_000:
         raise OptionError("--offload-threshold must be between 1 and 200000 bytes")
+    anchor = values.get("lineage_anchor")
+    if anchor is not None and not str(anchor).startswith("s3://"):
+        raise OptionError(f"--lineage-anchor {anchor!r}: expected s3://bucket[/prefix]")
     heartbeat = int(values.get("heartbeat_seconds") or DEFAULT_HEARTBEAT_SECONDS)
     if heartbeat < 1:
         raise OptionError("--heartbeat-seconds must be at least 1")
@@ -125,6 +140,8 @@ def from_mapping(values: Mapping[str, Any]) -> Options:
         batch_job_queue=values.get("batch_job_queue"),
         batch_job_definition=values.get("batch_job_definition"),
         lambda_function=values.get("lambda_function"),
+        lineage_key=values.get("lineage_key"),
+        lineage_anchor=anchor.rstrip("/") if anchor else None,
     )
 
 

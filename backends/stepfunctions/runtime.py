@@ -7,6 +7,7 @@ writes its lineage record; the first final failure of a run is kept for ``on_fai
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any
 
@@ -16,6 +17,7 @@ from typedflow import ir
 from typedflow.boundary import BoundaryError, check_depth
 from typedflow.errors import IRValidationError
 from typedflow.lineage.cloud import put_s3
+from typedflow.lineage.log import CONFIGURED
 from typedflow.runtime.execute import TaskError, check_input_handles, execute
 from typedflow.runtime.recording import task_record
 from typedflow.timestamps import utcnow
@@ -328,7 +330,17 @@ def _record(
             cache_key=cache_key,
             error=error,
         )
-        put_s3(rec, store.bucket, store.prefix, client=store.s3)
+        # The runtime's own TYPEDFLOW_LINEAGE_KEY / TYPEDFLOW_LINEAGE_ANCHOR (set by the worker's flags, or by
+        # the definition for containers): a request never chooses a key or where to write. The key is loaded
+        # after the record is written: a key that cannot sign leaves the record unsigned, not missing.
+        put_s3(
+            rec,
+            store.bucket,
+            store.prefix,
+            client=store.s3,
+            signer=CONFIGURED,
+            anchor=os.environ.get("TYPEDFLOW_LINEAGE_ANCHOR") or None,
+        )
     except Exception:  # lineage must never turn a finished task into a failed one
         import logging
 

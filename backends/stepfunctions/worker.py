@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import re
 import sys
 import threading
@@ -178,6 +179,16 @@ def add_worker_options(p: argparse.ArgumentParser) -> None:
         "requests that name another store are refused",
     )
     p.add_argument("--concurrency", type=int, default=4, metavar="N", help="stepfunctions: tasks run at once")
+    p.add_argument(
+        "--lineage-key",
+        metavar="SPEC",
+        help="stepfunctions: sign lineage checkpoints with awskms:KEY or a key file (else $TYPEDFLOW_LINEAGE_KEY)",
+    )
+    p.add_argument(
+        "--lineage-anchor",
+        metavar="S3URI",
+        help="stepfunctions: also write checkpoints to this Object Lock bucket (else $TYPEDFLOW_LINEAGE_ANCHOR)",
+    )
     p.add_argument("--no-cache", action="store_true", help="stepfunctions: do not read or write the task cache")
 
 
@@ -193,6 +204,11 @@ def worker_command(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"typedflow worker stepfunctions: --bucket: {exc}", file=sys.stderr)
         return 2
+    # The worker's own lineage settings (never a request's): the runtime reads them where it records.
+    if getattr(args, "lineage_key", None):
+        os.environ["TYPEDFLOW_LINEAGE_KEY"] = args.lineage_key
+    if getattr(args, "lineage_anchor", None):
+        os.environ["TYPEDFLOW_LINEAGE_ANCHOR"] = args.lineage_anchor
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     w = Worker(
         args.queue_url,

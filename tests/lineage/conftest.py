@@ -186,3 +186,36 @@ def _repair_warnings_are_visible() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.simplefilter("default")
         yield
+
+
+@pytest.fixture(autouse=True)
+def _no_configured_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests choose their signer; a key configured in the environment must not sign their logs."""
+    monkeypatch.delenv("TYPEDFLOW_LINEAGE_KEY", raising=False)
+
+
+@attrs.frozen
+class KeyPair:
+    key: Path
+    pub: Path
+    key_id: str
+
+    @property
+    def public(self) -> bytes:
+        return self.pub.read_bytes()
+
+
+@pytest.fixture(scope="session")
+def keypair(tmp_path_factory: pytest.TempPathFactory) -> KeyPair:
+    from typedflow.lineage.signing import keygen
+
+    key, pub, key_id = keygen(tmp_path_factory.mktemp("keys"))
+    return KeyPair(key, pub, key_id)
+
+
+@pytest.fixture(scope="session")
+def other_keypair(tmp_path_factory: pytest.TempPathFactory) -> KeyPair:
+    from typedflow.lineage.signing import keygen
+
+    key, pub, key_id = keygen(tmp_path_factory.mktemp("other-keys"))
+    return KeyPair(key, pub, key_id)

@@ -22,6 +22,14 @@ def s3(monkeypatch) -> Any:
     for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         monkeypatch.setenv(var, "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    # Fresh bucket names per test: inside the suite's session-wide moto mock, a nested mock keeps state.
+    import sys
+    import uuid
+
+    here = sys.modules[__name__]
+    suffix = uuid.uuid4().hex[:8]
+    monkeypatch.setattr(here, "BUCKET", f"typedflow-lineage-test-{suffix}")
+    monkeypatch.setattr(here, "ANCHOR", f"typedflow-lineage-anchor-{suffix}")
     with moto.mock_aws():
         client = boto3.client("s3", region_name="us-east-1")
         client.create_bucket(Bucket=BUCKET)
@@ -241,3 +249,192 @@ def test_directory_objects_and_pull_cli(tmp_path: Path) -> None:
         text=True,
     )
     assert bad.returncode == 1 and "content hash does not match" in bad.stderr
+
+
+# -- signed checkpoints and a write-once anchor -------------------------------------------------------
+
+ANCHOR = "typedflow-lineage-anchor"
+
+
+@pytest.fixture
+def anchor_bucket(s3) -> str:
+    s3.create_bucket(Bucket=ANCHOR, ObjectLockEnabledForBucket=True)
+    s3.put_object_lock_configuration(
+        Bucket=ANCHOR,
+        ObjectLockConfiguration={
+            "ObjectLockEnabled": "Enabled",
+            "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 1}},
+        },
+    )
+    return f"s3://{ANCHOR}/audit"
+
+
+def _signer(keypair):
+    from typedflow.lineage.signing import load_key_file
+
+    return load_key_file(keypair.key)
+
+
+def test_signed_records_pull_only_with_a_checkpoint_of_the_trusted_key(
+    s3, make_record, keypair, other_keypair, tmp_path
+) -> None:
+    from typedflow.lineage.verify_bundle import PublicKey
+
+    run_id = "cd" * 16
+    records = _task_records(make_record, run_id)
+    signer = _signer(keypair)
+    for rec in records[:3]:
+        put = put_s3(rec, BUCKET, "p", client=s3, signer=signer)
+        assert put.checkpoint == put.uri.replace(f"/{run_id}/", f"/{run_id}/checkpoints/")
+    put_s3(records[3], BUCKET, "p", client=s3, signer=None)  # written by a worker without the key
+    assert len(list(iter_s3(BUCKET, "p", run_id=run_id, client=s3))) == 4  # records only, unless asked
+    objects = list(iter_s3(BUCKET, "p", run_id=run_id, client=s3, checkpoints=True))
+    assert len(objects) == 7
+    with LineageLog(tmp_path / "log.jsonl", signer=None) as log:
+        result = pull(objects, log, key=PublicKey(keypair.public))
+    assert (result.appended, result.verified) == (3, 3)
+    assert [reason for _, reason in result.rejected] == ["no checkpoint signed with the trusted key next to it"]
+    with LineageLog(tmp_path / "other.jsonl", signer=None) as log:
+        other = pull(objects, log, key=PublicKey(other_keypair.public))
+    assert other.appended == 0 and len(other.rejected) == 4
+    # a checkpoint for one record does not vouch for another
+    objs = {o.uri: o for o in objects}
+    cps = [o for o in objects if "/checkpoints/" in o.uri]
+    moved = CloudObject(cps[0].uri.rsplit("/", 1)[0] + "/" + "0" * 64 + ".json", cps[0].body)
+    with LineageLog(tmp_path / "moved.jsonl", signer=None) as log:
+        res = pull(
+            [*(o for u, o in objs.items() if "/checkpoints/" not in u), moved], log, key=PublicKey(keypair.public)
+        )
+    assert res.appended == 0 and ("checkpoint key does not name the record it signs" in dict(res.rejected).values())
+
+
+def test_anchor_must_have_object_lock(s3, anchor_bucket) -> None:
+    from typedflow.lineage.cloud import check_s3_anchor
+
+    assert check_s3_anchor(anchor_bucket, client=s3) == ""
+    assert "Object Lock" in check_s3_anchor(f"s3://{BUCKET}/x", client=s3)
+    assert "expected s3://" in check_s3_anchor("gs://b/x", client=s3)
+
+
+def test_object_lock_anchor_catches_a_deleted_record(s3, anchor_bucket, make_record, keypair, tmp_path) -> None:
+    from typedflow.lineage.cloud import iter_location
+    from typedflow.lineage.verify_bundle import PublicKey
+
+    run_id = "ef" * 16
+    records = _task_records(make_record, run_id)
+    signer = _signer(keypair)
+    puts = [put_s3(rec, BUCKET, "p", client=s3, signer=signer, anchor=anchor_bucket) for rec in records]
+    assert all(p.anchored and p.anchored.startswith(f"{anchor_bucket}/lineage/{run_id}/checkpoints/") for p in puts)
+    # the anchored checkpoint cannot be deleted or overwritten in place: Object Lock, compliance mode
+    key = puts[0].anchored.split("/", 3)[3]
+    version = s3.list_object_versions(Bucket=ANCHOR, Prefix=key)["Versions"][0]["VersionId"]
+    with pytest.raises(Exception, match="AccessDenied"):
+        s3.delete_object(Bucket=ANCHOR, Key=key, VersionId=version)
+    trusted = PublicKey(keypair.public)
+
+    def pulled(log_name: str) -> Any:
+        objects = list(iter_s3(BUCKET, "p", run_id=run_id, client=s3, checkpoints=True))
+        anchored = list(iter_location(anchor_bucket, run_id=run_id, client=s3, versions=True, checkpoints=True))
+        assert all(o.locked_until for o in anchored)
+        with LineageLog(tmp_path / log_name, signer=None) as log:
+            return pull(objects, log, key=trusted, anchor=anchored)
+
+    first = pulled("a.jsonl")
+    assert (first.appended, first.verified, first.rejected, first.missing) == (4, 4, (), ())
+    # someone with write access to the run's bucket deletes a record: the anchor still names it
+    s3.delete_object(Bucket=BUCKET, Key=puts[1].uri.split("/", 3)[3])
+    second = pulled("b.jsonl")
+    assert second.appended == 3
+    assert [(uri, reason) for uri, reason in second.missing] == [
+        (puts[1].anchored, "the anchored record is missing from the run's objects")
+    ]
+    # a delete on the anchor only hides the locked version behind a marker: it is still read
+    s3.delete_object(Bucket=ANCHOR, Key=puts[1].anchored.split("/", 3)[3])
+    assert pulled("c.jsonl").missing == second.missing
+
+
+def test_anchor_without_retention_is_reported(s3, make_record, keypair, tmp_path) -> None:
+    from typedflow.lineage.cloud import iter_location
+    from typedflow.lineage.verify_bundle import PublicKey
+
+    s3.create_bucket(Bucket="plain-anchor")
+    run_id = "ab" * 16
+    rec = _task_records(make_record, run_id)[1]
+    put_s3(rec, BUCKET, "p", client=s3, signer=_signer(keypair), anchor="s3://plain-anchor/a")
+    objects = list(iter_s3(BUCKET, "p", run_id=run_id, client=s3, checkpoints=True))
+    anchored = list(iter_location("s3://plain-anchor/a", run_id=run_id, client=s3, versions=True, checkpoints=True))
+    with LineageLog(tmp_path / "log.jsonl", signer=None) as log:
+        result = pull(objects, log, key=PublicKey(keypair.public), anchor=anchored)
+    assert [reason for _, reason in result.missing] == ["checkpoint in the anchor is not under Object Lock retention"]
+    assert result.appended == 0  # no checkpoint it can trust
+
+
+def test_pull_command_with_key_and_anchor(s3, anchor_bucket, make_record, keypair, tmp_path, capsys) -> None:
+    from typedflow.cli import main
+
+    run_id = "12" * 16
+    for rec in _task_records(make_record, run_id):
+        put_s3(rec, BUCKET, "p", client=s3, signer=_signer(keypair), anchor=anchor_bucket)
+    log = tmp_path / "log.jsonl"
+    argv = ["lineage", "pull", run_id, "--target", "stepfunctions", "--from", f"s3://{BUCKET}/p", "--log", str(log)]
+    rc = main([*argv, "--public-key", str(keypair.pub), "--anchor", anchor_bucket])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert (
+        f"4 appended, 0 already present, 0 rejected, 0 anchor problem(s); 4 verified with key {keypair.key_id[:16]}"
+        in out
+    )
+    rc = main([*argv, "--public-key", str(tmp_path / "missing.pub")])
+    assert rc == 2 and "--public-key" in capsys.readouterr().err
+
+
+def test_directory_records_are_signed_with_the_configured_key(tmp_path, keypair, monkeypatch) -> None:
+    from typedflow.lineage.cloud import iter_dir, put_dir
+    from typedflow.lineage.record import new_record
+    from typedflow.lineage.verify_bundle import PublicKey
+
+    monkeypatch.setenv("TYPEDFLOW_LINEAGE_KEY", str(keypair.key))
+    rec = new_record(
+        "task",
+        run_id="job-9",
+        workflow="wf",
+        ir_digest="sha256:" + "0" * 64,
+        target="vertex",
+        executor="vertex-container",
+        status="succeeded",
+        node_id="n",
+        task="t",
+    )
+    put = put_dir(rec, tmp_path / "root", anchor=str(tmp_path / "anchor"))
+    assert put.checkpoint is not None and Path(put.checkpoint).exists()
+    assert put.anchored is not None and Path(put.anchored).read_bytes() == Path(put.checkpoint).read_bytes()
+    with LineageLog(tmp_path / "log.jsonl", signer=None) as log:
+        result = pull(
+            list(iter_dir(tmp_path / "root", run_id="job-9", checkpoints=True)),
+            log,
+            key=PublicKey(keypair.public),
+            anchor=list(iter_dir(tmp_path / "anchor", run_id="job-9", checkpoints=True)),
+            anchor_retention=False,
+        )
+    assert (result.appended, result.verified, result.missing) == (1, 1, ())
+
+
+def test_gcs_checkpoints_go_next_to_the_record_and_to_the_anchor(make_record, keypair) -> None:
+    gcs = _FakeGCS()  # create-only semantics only; retention is the bucket's (docs/lineage.md)
+    rec = make_record()
+    put = put_gcs(rec, "bkt", "p", client=gcs, signer=_signer(keypair), anchor="gs://worm/audit")
+    key = object_for(rec, "gs", "bkt", "p")[0]
+    cp = key.rsplit("/", 1)[0] + "/checkpoints/" + key.rsplit("/", 1)[1]
+    assert put.checkpoint == f"gs://bkt/{cp}"
+    assert put.anchored == f"gs://worm/audit/lineage/{rec.run_id}/checkpoints/{put.record_hash}.json"
+    assert set(gcs.store) == {key, cp, put.anchored.removeprefix("gs://worm/")}
+
+
+def test_a_key_that_cannot_be_loaded_still_leaves_the_record(s3, make_record, tmp_path) -> None:
+    from typedflow.lineage.signing import SigningError
+
+    rec = make_record()
+    with pytest.raises(SigningError):
+        put_s3(rec, BUCKET, "p", client=s3, signer=str(tmp_path / "missing.key"))
+    key = object_for(rec, "s3", BUCKET, "p")[0]
+    assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == object_for(rec, "s3", BUCKET, "p")[1]

@@ -116,3 +116,33 @@ def test_dataset_naming() -> None:
     assert dataset_name("gs://bucket/x") == ("gs://bucket", "x")
     assert dataset_name("file:///tmp/a%20b") == ("file", "/tmp/a b")
     assert dataset_name("/tmp/x") == ("file", "/tmp/x")
+
+
+def test_events_of_a_signed_log_carry_their_checkpoint(make_record, keypair, registry, tmp_path, capsys) -> None:
+    import argparse
+
+    from typedflow.lineage import LineageLog
+    from typedflow.lineage.cli import add_subparser
+    from typedflow.lineage.signing import load_key_file
+    from typedflow.lineage.verify_bundle import PublicKey, parse_checkpoint
+
+    log = tmp_path / "log.jsonl"
+    with LineageLog(log, flush_every=3, fsync=False, signer=load_key_file(keypair.key)) as lg:
+        for i in range(7):
+            lg.append(make_record(i))
+    parser = argparse.ArgumentParser(prog="typedflow")
+    add_subparser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["lineage", "--log", str(log), "export", "--all", "--format", "openlineage", "-o", "-"])
+    assert args.func(args) == 0
+    events = json.loads(capsys.readouterr().out)
+    key = PublicKey(keypair.public)
+    validator = _validator(registry, "https://openlineage.io/spec/2-0-2/OpenLineage.json")
+    for event in events:
+        validator.validate(event)
+        facet = event["run"]["facets"]["typedflow_lineage"]
+        _validator(registry, facet["_schemaURL"]).validate(facet)
+        assert facet["keyId"] == keypair.key_id
+        cp = parse_checkpoint(facet["checkpoint"])
+        assert not isinstance(cp, str) and cp.start <= facet["seq"] <= cp.seq
+        assert key.verify(cp.alg, cp.signature, cp.message)
+    assert {e["run"]["facets"]["typedflow_lineage"]["checkpoint"]["seq"] for e in events} == {2, 5, 6}

@@ -300,3 +300,21 @@ def test_compile_imports_no_boto3() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_container_executors_get_store_and_lineage_signing_from_the_definition() -> None:
+    # A request (state data) never chooses where a task writes or which key signs: containers take both
+    # from their overrides, which only the definition sets.
+    from typedflow.backends.stepfunctions.options import from_mapping
+
+    opts = from_mapping(
+        {
+            **options("ecs"),
+            "lineage_key": "awskms:arn:aws:kms:us-east-1:1:key/k",
+            "lineage_anchor": "s3://anchor/a",
+        }
+    )
+    definition = json.dumps(compile_definition(flows.chain.ir, opts))
+    assert '{"Name": "TYPEDFLOW_BUCKET", "Value": "s3://typedflow-tests/tf"}' in definition
+    assert '{"Name": "TYPEDFLOW_LINEAGE_KEY", "Value": "awskms:arn:aws:kms:us-east-1:1:key/k"}' in definition
+    assert '"lineage"' not in definition

@@ -1,4 +1,4 @@
-"""``typedflow lineage``: runs, show, trace, export, verify."""
+"""``typedflow lineage``: runs, show, trace, export, verify, pull, keygen."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import contextlib
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from typedflow.config import home
 from typedflow.lineage.log import LineageLog
@@ -21,7 +21,10 @@ from typedflow.lineage.query import (
     show_run,
     trace,
 )
-from typedflow.lineage.verify import verify_path
+from typedflow.lineage.verify import PublicKey, verify_path
+
+if TYPE_CHECKING:
+    from typedflow.lineage.export.openlineage import Checkpoints
 
 __all__ = ["add_subparser", "default_log_path"]
 
@@ -71,7 +74,10 @@ def _cmd_trace(args: argparse.Namespace) -> int:
     records = _records(args)
     if records is None:
         return 1
-    result = trace(records, args.artifact)
+    from typedflow.lineage.attribution import run_ir_loader
+
+    # A log at <home>/lineage/log.jsonl: each local run keeps its IR at <home>/runs/<run_id>/ir.json.
+    result = trace(records, args.artifact, ir_for=run_ir_loader(_log(args).absolute().parent.parent))
     if not result.found:
         print(f"no lineage for {args.artifact}", file=sys.stderr)
         return 1
@@ -88,6 +94,29 @@ def _output(out: str) -> Iterator[IO[str]]:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8") as f:
         yield f
+
+
+def _checkpoints(log: Path) -> Checkpoints | None:
+    """The log's checkpoints for an export (a torn last line is left out; verify reports the rest)."""
+    import json
+
+    from typedflow.lineage.export.openlineage import Checkpoints
+    from typedflow.lineage.verify_bundle import parse_checkpoint
+
+    path = log.with_name(log.name + ".checkpoints")
+    try:
+        lines = path.read_bytes().split(b"\n")[:-1]
+    except FileNotFoundError:
+        return None
+    parsed = []
+    for raw in lines:
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            continue
+        if not isinstance(parse_checkpoint(data), str):
+            parsed.append(data)
+    return Checkpoints(parsed)
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
@@ -110,7 +139,15 @@ def _cmd_export(args: argparse.Namespace) -> int:
         except (ValueError, FileExistsError) as exc:
             print(f"export failed: {exc}", file=sys.stderr)
             return 1
-        print(f"bundle {args.output}: {manifest['count']} records, head {manifest['head_hash']}")
+        signed = (
+            f"manifest signed by key {manifest['key_id']}"
+            if manifest["key_id"]
+            else "manifest not signed (no TYPEDFLOW_LINEAGE_KEY)"
+        )
+        print(
+            f"bundle {args.output}: {manifest['count']} records, head {manifest['head_hash']}; "
+            f"{manifest['checkpoints']} checkpoint(s), {signed}"
+        )
         return 0
     selected = [e for e in iter_records(path) if run_ids is None or e[0].run_id in run_ids]
     if not selected:
@@ -120,7 +157,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
         from typedflow.lineage.export.openlineage import iter_openlineage, write_openlineage
 
         with _output(args.output) as f:
-            n = write_openlineage(iter_openlineage(selected), f, jsonl=args.jsonl)
+            n = write_openlineage(iter_openlineage(selected, _checkpoints(path)), f, jsonl=args.jsonl)
         if args.output != "-":
             print(f"{n} OpenLineage events -> {args.output}")
         return 0
@@ -134,13 +171,37 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _anchors(args: argparse.Namespace) -> tuple[PublicKey | None, str | None] | None:
+    """The --public-key and --trusted-head given, or None after saying what is wrong with them."""
+    from typedflow.lineage.verify_bundle import load_public_key, parse_trusted_head
+
+    key = trusted = None
+    if getattr(args, "public_key", None):
+        try:
+            key = load_public_key(args.public_key)
+        except (OSError, ValueError) as exc:
+            print(f"--public-key {args.public_key}: {exc}", file=sys.stderr)
+            return None
+    if getattr(args, "trusted_head", None):
+        try:
+            trusted = parse_trusted_head(args.trusted_head)
+        except ValueError as exc:
+            print(f"--trusted-head {args.trusted_head}: {exc}", file=sys.stderr)
+            return None
+    return key, trusted
+
+
 def _cmd_verify(args: argparse.Namespace) -> int:
+    anchors = _anchors(args)
+    if anchors is None:
+        return 2
+    key, trusted = anchors
     target = Path(args.target) if args.target else _log(args)
     if not target.exists():
         print(f"FAIL: {target} does not exist")
         return 1
     try:
-        result = verify_path(target, deep=args.deep)
+        result = verify_path(target, deep=args.deep, public_key=key, trusted_head=trusted)
     except OSError as exc:
         print(f"FAIL: cannot read {target}: {exc}")
         return 1
@@ -153,19 +214,59 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 def _cmd_pull(args: argparse.Namespace) -> int:
     from typedflow.lineage.cloud import iter_location, pull
 
+    anchors = _anchors(args)
+    if anchors is None:
+        return 2
+    key, _ = anchors
     log_path = _log(args)
-    objects = list(iter_location(args.location, run_id=args.run_id))
+    try:
+        objects = list(iter_location(args.location, run_id=args.run_id, checkpoints=True))
+        anchored = (
+            list(iter_location(args.anchor, run_id=args.run_id, versions=True, checkpoints=True))
+            if args.anchor is not None
+            else None
+        )
+    except ValueError as exc:
+        print(f"pull: {exc}", file=sys.stderr)
+        return 2
     with LineageLog(log_path) as log:
-        result = pull(objects, log)
+        result = pull(
+            objects, log, key=key, anchor=anchored, anchor_retention=str(args.anchor or "").startswith("s3://")
+        )
     for uri, reason in result.rejected:
         print(f"rejected {uri}: {reason}", file=sys.stderr)
+    for uri, reason in result.missing:
+        print(f"anchor {uri}: {reason}", file=sys.stderr)
+    checked = (
+        f"; {result.verified} verified with key {key.key_id[:16]}"
+        if key is not None
+        else (f"; {result.unchecked} checkpoint(s) not checked (pass --public-key)" if result.unchecked else "")
+    )
+    missing = f", {len(result.missing)} anchor problem(s)" if args.anchor is not None else ""
     print(
         f"pulled run {args.run_id} ({args.target}): {result.appended} appended, {result.skipped} already present, "
-        f"{len(result.rejected)} rejected"
+        f"{len(result.rejected)} rejected{missing}{checked}"
     )
     verified = verify_path(log_path)
     print(verified.summary())
-    return 0 if verified.ok and not result.rejected else 1
+    return 0 if verified.ok and not result.rejected and not result.missing else 1
+
+
+def _cmd_keygen(args: argparse.Namespace) -> int:
+    from typedflow.lineage.signing import ENV_KEY, SigningError, keygen
+
+    try:
+        key, pub, key_id = keygen(args.output)
+    except SigningError as exc:
+        print(f"keygen: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"keygen: {args.output}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    print(f"private key {key} (mode 0600): sign with {ENV_KEY}={key}")
+    print(f"public key  {pub}: give it to auditors (lineage verify --public-key {pub})")
+    print(f"key id      {key_id}")
+    return 0
 
 
 def add_subparser(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -212,9 +313,39 @@ def add_subparser(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="where the run wrote its records: s3://bucket/prefix (stepfunctions), "
         "gs://bucket/pipeline-root/typedflow (vertex), or a directory",
     )
+    p.add_argument(
+        "--public-key",
+        metavar="PUB",
+        help="accept only records with a checkpoint signed with this key (PEM or DER)",
+    )
+    p.add_argument(
+        "--anchor",
+        metavar="URI",
+        help="the write-once copy of the run's checkpoints (s3://bucket/prefix with Object Lock, gs://, or a "
+        "directory): checkpoints are read there, must be under retention (s3) and must each find their record",
+    )
     p.set_defaults(func=_cmd_pull)
 
     p = sub.add_parser("verify", parents=[common], help="verify a bundle (dir or .zip) or a log")
     p.add_argument("target", metavar="BUNDLE_OR_LOG", nargs="?", help="default: the lineage log")
     p.add_argument("--deep", action="store_true", help="also parse and re-encode every line")
+    _anchor_options(p)
     p.set_defaults(func=_cmd_verify)
+
+    p = sub.add_parser("keygen", help="write an Ed25519 key pair for signing lineage checkpoints")
+    p.add_argument("-o", "--output", metavar="DIR", required=True, help="directory for lineage.key and lineage.pub")
+    p.set_defaults(func=_cmd_keygen)
+
+
+def _anchor_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--public-key",
+        metavar="PUB",
+        help="a public key you hold (PEM or DER): every record must be covered by a checkpoint signed with it",
+    )
+    p.add_argument(
+        "--trusted-head",
+        metavar="HASH",
+        help="a record hash you recorded earlier: the chain must reach exactly that record "
+        "(records after it must be covered by signed checkpoints)",
+    )

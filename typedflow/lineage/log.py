@@ -18,7 +18,7 @@ from typing import Final, Self
 
 import attrs
 
-from typedflow.canonical import canonical_json
+from typedflow.canonical import canonical_bytes, canonical_json
 from typedflow.lineage._chain import (
     Head,
     LineageIntegrityError,
@@ -31,8 +31,11 @@ from typedflow.lineage._chain import (
     write_atomic,
 )
 from typedflow.lineage.record import GENESIS_HASH, LineageRecord, record_from_bytes, record_to_dict
+from typedflow.lineage.signing import Signer, checkpoint_line, configured_signer
 from typedflow.lineage.stencil import Prepared
+from typedflow.lineage.verify_bundle import parse_checkpoint
 from typedflow.runtime.atomic import start_write_back, write_all
+from typedflow.timestamps import utcnow
 
 __all__ = ["LineageIntegrityError", "LineageLog", "LineageRepairWarning", "TornFragment"]
 
@@ -42,6 +45,7 @@ HEAD_INTERVAL: Final = 1.0
 # Least time between two background fdatasyncs of group commits (flush() and close() sync at once).
 SYNC_INTERVAL: Final = 1.0
 _SEQ_PLACEHOLDER: Final = ',"seq":-1,'
+CONFIGURED: Final = "configured"  # LineageLog(signer=...): the key configured_signer() names, if any
 
 _Prepared = Prepared  # line = a + prev_hash + b + str(seq) + c
 
@@ -111,6 +115,11 @@ class LineageLog:
     every ``SYNC_INTERVAL`` seconds (one fdatasync covers all groups since the last), so group
     commits never wait for the disk. ``flush()`` and ``close()`` return only when everything
     appended so far is durable.
+
+    With a ``signer`` (by default the key :func:`~typedflow.lineage.signing.configured_signer`
+    names), every group is followed by a signed checkpoint in ``<log>.checkpoints``: the records
+    this process appended and the hash the chain ends with. Repairs made on open are noted in
+    ``<log>.repairs``.
     """
 
     def __init__(
@@ -119,10 +128,16 @@ class LineageLog:
         *,
         flush_every: int = 100,
         fsync: bool = True,
+        signer: Signer | str | None = CONFIGURED,
     ) -> None:
         if flush_every < 1:
             raise ValueError("flush_every must be >= 1")
+        self.signer: Signer | None = configured_signer() if isinstance(signer, str) else signer
         self.path = Path(path).absolute()  # later chdir() must not move the log
+        self.checkpoints_path = self.path.with_name(self.path.name + ".checkpoints")
+        self.repairs_path = self.path.with_name(self.path.name + ".repairs")
+        self._cp_fd = -1
+        self._cp_dirty = False
         self.flush_every = flush_every
         self.fsync = fsync
         self.repaired: list[TornFragment] = []
@@ -257,6 +272,9 @@ class LineageLog:
             self._closed = True
             self._stop_thread()
             os.close(self._fd)
+            if self._cp_fd >= 0:
+                os.close(self._cp_fd)
+                self._cp_fd = -1
 
     def records(self) -> Iterator[tuple[LineageRecord, str]]:
         """Committed records in log order with their hashes (flushes first)."""
@@ -294,7 +312,15 @@ class LineageLog:
 
     def _sync_now(self, end: int) -> None:
         os.fdatasync(self._fd)
+        self._sync_checkpoints()
         self._synced(end)
+
+    def _sync_checkpoints(self) -> None:
+        # After the records they sign: a checkpoint that survives a crash its records did not would
+        # name records that are missing.
+        if self._cp_dirty:
+            self._cp_dirty = False
+            os.fdatasync(self._cp_fd)
 
     def _synced(self, end: int) -> None:
         with self._cond:
@@ -324,6 +350,7 @@ class LineageLog:
             last = time.monotonic()
             try:
                 os.fdatasync(fd)
+                self._sync_checkpoints()
             except BaseException as exc:
                 with self._cond:
                     self._sync_error = exc
@@ -365,6 +392,7 @@ class LineageLog:
                 stamp = self._stamp()
             start = stamp[1]  # the file's size: where the group goes
             seq, prev = self._tail_seq, self._tail_hash
+            first_seq = seq + 1
             parts: list[bytes] = []
             sha = hashlib.sha256
             for a, b, c in batch:
@@ -386,8 +414,11 @@ class LineageLog:
                 else None
             )
             staged = self._staged_head
+            cp_size = -1
             try:
                 write_all(self._fd, data)
+                if self.signer is not None:
+                    cp_size = self._write_checkpoint(first_seq, seq, prev)
                 if self.fsync:
                     # The fdatasync that makes the group durable later then mostly waits for a journal
                     # commit, not the write (a run's end waited ~1.3 ms for 1 MB of records, ~0.3 ms so).
@@ -409,6 +440,8 @@ class LineageLog:
             except BaseException:
                 # Never leave part of a group behind: the chain must only ever hold whole records.
                 os.ftruncate(self._fd, start)
+                if cp_size >= 0:
+                    os.ftruncate(self._cp_fd, cp_size)
                 raise
             self._tail_seq, self._tail_hash = seq, prev
             self._seen = self._stamp()
@@ -428,6 +461,22 @@ class LineageLog:
                 self.notes.append(msg)
                 warnings.warn(msg, LineageRepairWarning, stacklevel=2)
         return seq if first and self.fsync else None
+
+    def _write_checkpoint(self, start: int, seq: int, head: str) -> int:
+        """Append a signed checkpoint (under the lock); returns the file's size before it."""
+        assert self.signer is not None
+        line = checkpoint_line(self.signer, start, seq, head) + b"\n"
+        if self._cp_fd < 0:
+            self._cp_fd = os.open(self.checkpoints_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+            self._dir_dirty = True
+        size = os.fstat(self._cp_fd).st_size
+        try:
+            write_all(self._cp_fd, line)
+        except BaseException:
+            os.ftruncate(self._cp_fd, size)
+            raise
+        self._cp_dirty = self.fsync
+        return size
 
     def _refresh_head(self) -> None:
         """Point the head at the last record (committed by this or another process), once durable."""
@@ -468,6 +517,9 @@ class LineageLog:
             # exclude within one description: reopen, and drop records that are the parent's.
             self._init_state()
             os.close(self._fd)
+            if self._cp_fd >= 0:
+                os.close(self._cp_fd)
+                self._cp_fd, self._cp_dirty = -1, False
             self._open()
 
     @contextmanager
@@ -496,14 +548,83 @@ class LineageLog:
         cut, (self._tail_seq, self._tail_hash) = self._plan_tail(head, size)
         end = cut if cut is not None else size
         note = self._check_head(head, end)
+        self._check_checkpoints()
         self._head_seq = head.seq if head is not None else -2
+        repairs: list[tuple[str, str]] = []
         if cut is not None:
-            self._set_aside(cut, size)
+            # Whole lines cut (not just an unterminated write): the tail was replaced by something
+            # that is not a record.
+            whole_lines = cut < self._last_newline(size)
+            fragment = self._set_aside(cut, size)
+            if whole_lines:
+                repairs.append(("tail-cut", fragment))
         if note:
             self._write_head()
             self.notes.append(note)
             warnings.warn(note, LineageRepairWarning, stacklevel=4)
+            repairs.append(("head-recreated", note))
+        if repairs:
+            self._note_repairs(repairs)
         self._seen = self._stamp()
+
+    def _last_newline(self, size: int) -> int:
+        """The offset just past the file's last newline (0 if none)."""
+        pos = size
+        while pos > 0:
+            step = min(1 << 16, pos)
+            k = os.pread(self._fd, step, pos - step).rfind(b"\n")
+            if k >= 0:
+                return pos - step + k + 1
+            pos -= step
+        return 0
+
+    def _check_checkpoints(self) -> None:
+        """Refuse a log whose last checkpoint signs records it no longer has."""
+        try:
+            with open(self.checkpoints_path, "rb") as f:
+                f.seek(0, os.SEEK_END)
+                size = f.tell()
+                f.seek(max(0, size - 8192))
+                tail = f.read()
+        except FileNotFoundError:
+            return
+        lines = tail.split(b"\n")
+        lines.pop()  # a torn last line (or the empty string after the last newline)
+        if not lines or (len(lines) == 1 and size > 8192):
+            return
+        try:
+            cp = parse_checkpoint(json.loads(lines[-1]))
+        except ValueError:
+            return  # verify names it; appending does not make it worse
+        if not isinstance(cp, str) and cp.seq > self._tail_seq:
+            raise LineageIntegrityError(
+                f"{self.path}: a signed checkpoint names records up to seq {cp.seq} but the log ends at seq "
+                f"{self._tail_seq}: {cp.seq - self._tail_seq} signed record(s) are missing; refusing to append"
+            )
+
+    def _note_repairs(self, repairs: list[tuple[str, str]]) -> None:
+        """Record repairs durably; with a signer, seal the repaired state with a checkpoint."""
+        try:
+            with open(self.checkpoints_path, "rb") as f:
+                written = f.read().count(b"\n")
+        except FileNotFoundError:
+            written = 0
+        entries = b"".join(
+            canonical_bytes(
+                {"checkpoints": written, "detail": detail, "kind": kind, "seq": self._tail_seq, "time": utcnow()}
+            )
+            + b"\n"
+            for kind, detail in repairs
+        )
+        fd = os.open(self.repairs_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+        try:
+            write_all(fd, entries)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if self.signer is not None and self._tail_seq >= 0:
+            self._write_checkpoint(self._tail_seq + 1, self._tail_seq, self._tail_hash)
+            self._sync_checkpoints()
 
     def _plan_tail(self, head: Head | None, size: int) -> tuple[int | None, tuple[int, str]]:
         """(offset to cut a torn tail at or None, (seq, hash) of the last complete record)."""
@@ -531,7 +652,7 @@ class LineageLog:
             cut = off
         return cut, (-1, GENESIS_HASH)
 
-    def _set_aside(self, cut: int, size: int) -> None:
+    def _set_aside(self, cut: int, size: int) -> str:
         fragment = os.pread(self._fd, size - cut, cut)
         torn = self.path.with_name(f"{self.path.name}.torn-{_timestamp()}")
         if torn.exists():
@@ -546,6 +667,7 @@ class LineageLog:
         msg = f"{self.path}: moved a torn trailing fragment of {len(fragment)} bytes to {torn}"
         self.notes.append(msg)
         warnings.warn(msg, LineageRepairWarning, stacklevel=4)
+        return msg
 
     def _check_head(self, head: Head | None, end: int) -> str:
         """Raise if the head names records the log lacks; return a note if it must be rewritten."""

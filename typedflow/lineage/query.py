@@ -14,6 +14,7 @@ from typing import Any, Final
 import attrs
 
 from typedflow.lineage._chain import iter_raw_lines
+from typedflow.lineage.attribution import IRLoader, Resolver, Source, key_pattern
 from typedflow.lineage.hashing import file_uri, sha256_path
 from typedflow.lineage.record import LineageRecord, ValueRef, record_from_bytes
 from typedflow.runtime.store import dir_manifest
@@ -238,6 +239,10 @@ class TraceEdge:
     source: str
     target: str
     label: str  # "used" (value -> task) | "generated" (task -> value)
+    input: str = ""  # used: the consumer's parameter
+    part: str = ""  # used: what it took of the value ("[2]" an item, ".lr" a field; "" all of it)
+    digest: str = ""  # used: the digest of what the consumer received
+    into: str = ""  # used: where in it the value went ("[3]": the 4th item of a list a map collected)
 
 
 @attrs.define
@@ -260,6 +265,8 @@ class _Index:
     refs_digest: dict[str, ValueRef] = attrs.Factory(dict)
     refs_sha: dict[str, ValueRef] = attrs.Factory(dict)
     refs_uri: dict[str, ValueRef] = attrs.Factory(dict)
+    by_node: dict[tuple[str, str], list[tuple[LineageRecord, str]]] = attrs.Factory(dict)  # (run, node key)
+    run_nodes: dict[str, list[str]] = attrs.Factory(dict)  # run -> node keys, in log order
 
 
 def _index(records: Iterable[Entry]) -> _Index:
@@ -275,6 +282,11 @@ def _index(records: Iterable[Entry]) -> _Index:
                 idx.refs_uri.setdefault(ref.uri, ref)
         if rec.status not in ("succeeded", "cached"):
             continue
+        if rec.node_id is not None:
+            key = (rec.run_id, rec.node_id)
+            if key not in idx.by_node:
+                idx.run_nodes.setdefault(rec.run_id, []).append(rec.node_id)
+            idx.by_node.setdefault(key, []).append((rec, h))
         for ref in rec.outputs:
             idx.by_digest.setdefault(ref.digest, []).append((rec, h))
             if ref.sha256:
@@ -325,8 +337,16 @@ def _containing_dirs(file_sha: str, idx: _Index) -> list[ValueRef]:
     return out
 
 
+def _latest(candidates: list[tuple[LineageRecord, str]]) -> tuple[LineageRecord, str] | None:
+    """The latest record that actually computed a value; a cache hit only if nothing computed it."""
+    if not candidates:
+        return None
+    computed = [c for c in candidates if c[0].status == "succeeded"]
+    return max(computed or candidates, key=lambda c: c[0].seq)
+
+
 def _producer(ref: ValueRef, idx: _Index, before: int | None, run_id: str | None) -> tuple[LineageRecord, str] | None:
-    """The record that produced ``ref`` for a consumer in ``run_id`` (None: the artifact asked about).
+    """The record that produced ``ref`` by digest, for a consumer in ``run_id`` (None: the artifact asked about).
 
     A file is the same artifact wherever its content appears, so any earlier run may have made it.
     Equal plain values (a learning rate of 0.1, an accuracy of 0.1) are not: they are linked only
@@ -334,78 +354,149 @@ def _producer(ref: ValueRef, idx: _Index, before: int | None, run_id: str | None
     candidates = list(idx.by_digest.get(ref.digest, []))
     if ref.sha256:
         candidates += idx.by_sha.get(ref.sha256, [])
-    candidates = [
-        c
-        for c in candidates
-        if (before is None or c[0].seq < before) and (ref.sha256 or run_id is None or c[0].run_id == run_id)
-    ]
-    if not candidates:
-        return None
-    # The latest run that actually computed it; a cache hit only if nothing computed it.
-    computed = [c for c in candidates if c[0].status == "succeeded"]
-    return max(computed or candidates, key=lambda c: c[0].seq)
+    return _latest(
+        [
+            c
+            for c in candidates
+            if (before is None or c[0].seq < before) and (ref.sha256 or run_id is None or c[0].run_id == run_id)
+        ]
+    )
 
 
-def trace(records: Iterable[Entry], artifact: str) -> Trace:
-    """Upstream graph of the records that produced ``artifact``, recursively through inputs."""
+def _task_data(rec: LineageRecord, h: str) -> dict[str, Any]:
+    return {
+        "run_id": rec.run_id,
+        "workflow": rec.workflow,
+        "node_id": rec.node_id,
+        "task": rec.task,
+        "status": rec.status,
+        "code_digest": rec.code_digest,
+        "image": rec.image,
+        "executor": rec.executor,
+        "target": rec.target,
+        "parameters": dict(rec.parameters),
+        "started_at": rec.started_at,
+        "ended_at": rec.ended_at,
+        "seq": rec.seq,
+        "record_hash": h,
+        "record_id": rec.record_id,
+    }
+
+
+def trace(records: Iterable[Entry], artifact: str, *, ir_for: IRLoader | None = None) -> Trace:
+    """Upstream graph of the records that produced ``artifact``, recursively through inputs.
+
+    Each input is followed to the task that produced it along the workflow's data flow when the
+    run's IR is known (``ir_for(run_id, ir_digest)``): through fields of NamedTuples and records,
+    items of a map, the lists a map collects and sub-workflow boundaries. Otherwise it is matched
+    by digest: a file to the latest task that computed its content, a plain value only within its
+    run. Every value is a node of its own (a task's output, a run input, a literal), generated by
+    at most one task, which is always earlier than the tasks that use it.
+    """
     idx = _index(records)
     result = Trace(artifact=artifact)
     expanded: set[str] = set()
+    pending: list[tuple[LineageRecord, str]] = []
+    resolvers: dict[tuple[str, str], Resolver | None] = {}
 
-    def value_node(ref: ValueRef, run_id: str | None) -> str:
-        node_id = "v:" + ref.digest.removeprefix("sha256:")
-        if not ref.sha256:  # a plain value is one input of one run, not an artifact shared by content
-            node_id += f":{run_id or ''}:{ref.name}"
-        if node_id not in result.nodes:
-            label = ref.name if not ref.uri else f"{ref.name} ({ref.uri})"
-            result.nodes[node_id] = TraceNode(node_id, "value", label, attrs.asdict(ref))
-        return node_id
+    def resolver(rec: LineageRecord) -> Resolver | None:
+        key = (rec.run_id, rec.ir_digest)
+        if key not in resolvers:
+            doc = ir_for(*key) if ir_for is not None else None
+            resolvers[key] = Resolver(doc) if doc is not None else None
+        return resolvers[key]
 
-    def visit(ref: ValueRef, before: int | None, run_id: str | None) -> str:
-        vid = value_node(ref, run_id)
-        found = _producer(ref, idx, before, run_id)
-        if found is None:
-            result.nodes[vid].data["source"] = True
-            return vid
-        rec, h = found
+    def task_node(rec: LineageRecord, h: str) -> str:
         tid = "t:" + rec.record_id
-        result.edges.append(TraceEdge(tid, vid, "generated"))
-        if tid in expanded:
-            return vid
-        expanded.add(tid)
-        result.nodes[tid] = TraceNode(
-            tid,
-            "task",
-            f"{rec.workflow}.{rec.node_id}",
-            {
-                "run_id": rec.run_id,
-                "workflow": rec.workflow,
-                "node_id": rec.node_id,
-                "task": rec.task,
-                "status": rec.status,
-                "code_digest": rec.code_digest,
-                "image": rec.image,
-                "executor": rec.executor,
-                "target": rec.target,
-                "parameters": dict(rec.parameters),
-                "started_at": rec.started_at,
-                "ended_at": rec.ended_at,
-                "seq": rec.seq,
-                "record_hash": h,
-                "record_id": rec.record_id,
-            },
-        )
-        for inp in rec.inputs:
-            in_id = visit(inp, rec.seq, rec.run_id)
-            result.edges.append(TraceEdge(in_id, tid, "used"))
+        if tid not in result.nodes:
+            result.nodes[tid] = TraceNode(tid, "task", f"{rec.workflow}.{rec.node_id}", _task_data(rec, h))
+        return tid
+
+    def produced(rec: LineageRecord, h: str, out: ValueRef) -> str:
+        """The value node of one output of a record (its producer is expanded in turn)."""
+        vid = f"v:{rec.record_id}:{out.name}"
+        if vid not in result.nodes:
+            label = out.name if not out.uri else f"{out.name} ({out.uri})"
+            result.nodes[vid] = TraceNode(vid, "value", label, attrs.asdict(out))
+            result.edges.append(TraceEdge(task_node(rec, h), vid, "generated"))
+        if "t:" + rec.record_id not in expanded:
+            expanded.add("t:" + rec.record_id)
+            pending.append((rec, h))
         return vid
 
+    def source(kind: str, key: str, ref: ValueRef, origin: str) -> str:
+        vid = f"v:{kind}:{key}"
+        if vid not in result.nodes:
+            label = ref.name if not ref.uri else f"{ref.name} ({ref.uri})"
+            data = attrs.asdict(ref)
+            data["source"] = True
+            if origin:
+                data["origin"] = origin
+            result.nodes[vid] = TraceNode(vid, "value", label, data)
+        return vid
+
+    def by_digest(ref: ValueRef, before: int | None, run_id: str | None) -> str:
+        found = _producer(ref, idx, before, run_id)
+        if found is None:
+            return source("src", f"{run_id or ''}:{ref.name}:{ref.digest}", ref, "")
+        rec, h = found
+        out = next(o for o in rec.outputs if o.digest == ref.digest or (ref.sha256 and o.sha256 == ref.sha256))
+        return produced(rec, h, out)
+
+    def producers_of(src: Source, consumer: LineageRecord) -> list[tuple[LineageRecord, str, str]]:
+        """(record, hash, where its value went) of the latest record of each node ``src`` names in
+        the consumer's run, earlier than it; a map's items in item order."""
+        run = consumer.run_id
+        keys: list[tuple[str, str]] = [(src.key, "")]
+        if "[*]" in src.key:
+            pattern = key_pattern(src.key)
+            matched = [(k, pattern.match(k)) for k in idx.run_nodes.get(run, [])]
+            items = sorted((tuple(int(g) for g in m.groups()), k) for k, m in matched if m)
+            keys = [(k, "".join(f"[{i}]" for i in pos)) for pos, k in items]
+        out = []
+        for k, into in keys:
+            found = _latest([c for c in idx.by_node.get((run, k), []) if c[0].seq < consumer.seq])
+            if found is not None:
+                out.append((*found, into))
+        return out
+
+    def use(vid: str, tid: str, inp: ValueRef, part: str, into: str = "") -> None:
+        result.edges.append(TraceEdge(vid, tid, "used", inp.name, part, inp.digest, into))
+
+    def expand(rec: LineageRecord, h: str) -> None:
+        tid = task_node(rec, h)
+        res = resolver(rec)
+        bound = res.sources(rec.node_id) if res is not None and rec.node_id else None
+        for inp in rec.inputs:
+            if bound is None:
+                use(by_digest(inp, rec.seq, rec.run_id), tid, inp, "")
+                continue
+            for src in bound.get(inp.name) or [Source("literal")]:  # unbound: the task's default
+                if src.kind == "task":
+                    outs = [
+                        (p, ph, o, into)
+                        for p, ph, into in producers_of(src, rec)
+                        for o in p.outputs
+                        if src.output is None or o.name == src.output
+                    ]
+                    for p, ph, o, into in outs:
+                        use(produced(p, ph, o), tid, inp, src.part, into)
+                    if not outs:  # its producer's record is not in the log: match by digest
+                        use(by_digest(inp, rec.seq, rec.run_id), tid, inp, src.part)
+                elif src.kind == "input" and inp.sha256 and not src.part and _producer(inp, idx, rec.seq, None):
+                    use(by_digest(inp, rec.seq, None), tid, inp, "")  # a file some earlier run made
+                elif src.kind == "input":
+                    use(source("in", f"{rec.run_id}:{src.output}", inp, "run input"), tid, inp, src.part)
+                else:
+                    use(source("lit", f"{rec.record_id}:{inp.name}", inp, "literal"), tid, inp, src.part)
+
     for ref in _resolve(artifact, idx):
-        result.roots.append(visit(ref, None, None))
-    # Edges are added depth-first; keep one of each.
-    unique: dict[tuple[str, str, str], TraceEdge] = {}
+        result.roots.append(by_digest(ref, None, None))
+    while pending:
+        expand(*pending.pop(0))
+    unique: dict[tuple[str, str, str, str, str, str], TraceEdge] = {}
     for e in result.edges:
-        unique.setdefault((e.source, e.target, e.label), e)
+        unique.setdefault((e.source, e.target, e.label, e.input, e.part, e.into), e)
     result.edges = list(unique.values())
     return result
 
@@ -432,7 +523,7 @@ def render_trace(t: Trace, fmt: str = "text") -> str:
             shape = "box" if n.type == "task" else "ellipse"
             out.append(f"  {_quote(n.id)} [label={_quote(_node_caption(n))}, shape={shape}];")
         for e in t.edges:
-            out.append(f"  {_quote(e.source)} -> {_quote(e.target)} [label={_quote(e.label)}];")
+            out.append(f"  {_quote(e.source)} -> {_quote(e.target)} [label={_quote(_edge_caption(e))}];")
         out.append("}")
         return "\n".join(out)
     if fmt == "mermaid":
@@ -442,45 +533,61 @@ def render_trace(t: Trace, fmt: str = "text") -> str:
             caption = _node_caption(n).replace('"', "#quot;").replace("\n", "<br/>")
             out.append(f'  {ids[nid]}["{caption}"]' if n.type == "task" else f'  {ids[nid]}(["{caption}"])')
         for e in t.edges:
-            out.append(f"  {ids[e.source]} -->|{e.label}| {ids[e.target]}")
+            label = f"{e.label} as {e.input}" if e.input else e.label  # parameter names are identifiers
+            out.append(f"  {ids[e.source]} -->|{label}| {ids[e.target]}")
         return "\n".join(out)
     if fmt != "text":
         raise ValueError(f"unknown format {fmt!r}")
     if not t.found:
         return f"no lineage for {t.artifact}"
     producers: dict[str, str] = {e.target: e.source for e in t.edges if e.label == "generated"}
-    inputs: dict[str, list[str]] = {}
+    inputs: dict[str, list[TraceEdge]] = {}
     for e in t.edges:
         if e.label == "used":
-            inputs.setdefault(e.target, []).append(e.source)
+            inputs.setdefault(e.target, []).append(e)
     lines: list[str] = []
-
-    def walk(vid: str, prefix: str, branch: str, shown: set[str]) -> None:
-        lines.append(prefix + branch + _node_caption(t.nodes[vid]).replace("\n", "  "))
+    shown: set[str] = set()
+    # Depth first with an explicit stack: a long chain must not exhaust Python's recursion limit.
+    stack: list[tuple[str, str, str, TraceEdge | None]] = [(root, "", "", None) for root in reversed(t.roots)]
+    while stack:
+        vid, prefix, branch, edge = stack.pop()
+        lines.append(prefix + branch + _value_caption(t.nodes[vid], edge).replace("\n", "  "))
         inner = prefix + {"": "", "└─ ": "   ", "├─ ": "│  "}[branch]
         tid = producers.get(vid)
         if tid is None:
-            return
+            continue
         lines.append(inner + "└─ produced by " + _node_caption(t.nodes[tid]).replace("\n", "  "))
         if tid in shown:
             lines.append(inner + "   (see above)")
-            return
+            continue
         shown.add(tid)
         ins = inputs.get(tid, [])
-        for k, in_id in enumerate(ins):
-            walk(in_id, inner + "   ", "└─ " if k == len(ins) - 1 else "├─ ", shown)
-
-    shown: set[str] = set()
-    for root in t.roots:
-        walk(root, "", "", shown)
+        for k in reversed(range(len(ins))):
+            stack.append((ins[k].source, inner + "   ", "└─ " if k == len(ins) - 1 else "├─ ", ins[k]))
     return "\n".join(lines)
+
+
+def _edge_caption(e: TraceEdge) -> str:
+    return f"{e.label} as {e.input}{e.into}" if e.input else e.label
+
+
+def _value_caption(n: TraceNode, edge: TraceEdge | None) -> str:
+    """A value as a consumer received it: under its parameter's name, and the part it took."""
+    d = n.data
+    if edge is None or (edge.input == d["name"] and not edge.part and not edge.into):
+        return _node_caption(n)
+    src = f" ({d.get('origin') or 'source'})" if d.get("source") else ""
+    where = f"\n{d['uri']}" if d.get("uri") and not edge.part else ""
+    if edge.into:  # one item of what the consumer received: show the item's own digest
+        return f"{edge.input}{edge.into} = {d['name']}{edge.part} {d['digest']}{src}{where}"
+    return f"{edge.input} = {d['name']}{edge.part} {edge.digest}{src}{where}"
 
 
 def _node_caption(n: TraceNode) -> str:
     d = n.data
     if n.type == "value":
         where = f"\n{d['uri']}" if d.get("uri") else ""
-        src = " (source)" if d.get("source") else ""
+        src = f" ({d.get('origin') or 'source'})" if d.get("source") else ""
         return f"{d['name']} {d['digest']}{src}{where}"
     params = ", ".join(f"{k}={v}" for k, v in sorted(d["parameters"].items()))
     return f"{n.label} [{d['status']}] run {d['run_id']} task {d['task']}\ncode {d['code_digest'] or '-'}" + (

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import PurePosixPath
 from typing import IO, Any, Final
 from urllib.parse import unquote, urlsplit
@@ -18,6 +19,7 @@ __all__ = [
     "PRODUCER",
     "RUN_EVENT_SCHEMA_URL",
     "TYPEDFLOW_FACET_SCHEMA_URL",
+    "Checkpoints",
     "dataset_name",
     "iter_openlineage",
     "record_events",
@@ -76,7 +78,26 @@ def _dataset(ref: ValueRef) -> dict[str, Any]:
     }
 
 
-def _run_facets(record: LineageRecord, record_hash: str, parent_run: str | None) -> dict[str, Any]:
+class Checkpoints:
+    """A log's signed checkpoints (parsed lines of ``log.jsonl.checkpoints``), by the records they cover."""
+
+    def __init__(self, lines: Sequence[dict[str, Any]]) -> None:
+        spans = sorted((int(c["from"]), int(c["seq"]), i) for i, c in enumerate(lines) if c["from"] <= c["seq"])
+        self._starts = [a for a, _, _ in spans]
+        self._spans = spans
+        self._lines = list(lines)
+
+    def covering(self, seq: int) -> dict[str, Any] | None:
+        """The checkpoint whose signer appended record ``seq``, if any."""
+        k = bisect.bisect_right(self._starts, seq) - 1
+        if k >= 0 and self._spans[k][1] >= seq:
+            return self._lines[self._spans[k][2]]
+        return None
+
+
+def _run_facets(
+    record: LineageRecord, record_hash: str, parent_run: str | None, checkpoints: Checkpoints | None = None
+) -> dict[str, Any]:
     facets: dict[str, Any] = {
         "processing_engine": _facet(
             _ENGINE_URL, name="typedflow", version=record.typedflow_version, openlineageAdapterVersion=__version__
@@ -103,6 +124,12 @@ def _run_facets(record: LineageRecord, record_hash: str, parent_run: str | None)
             logOrigin=record.log_origin,
             recordId=record.record_id,
         )
+        signed = checkpoints.covering(record.seq) if checkpoints is not None else None
+        if signed is not None:
+            # The whole signed checkpoint: with the chain up to its seq (a bundle) anyone holding the
+            # public key can check that this record is one its signer appended.
+            facets["typedflow_lineage"]["keyId"] = signed["key_id"]
+            facets["typedflow_lineage"]["checkpoint"] = dict(signed)
     if parent_run is not None:
         facets["parent"] = _facet(
             _PARENT_URL,
@@ -114,7 +141,9 @@ def _run_facets(record: LineageRecord, record_hash: str, parent_run: str | None)
     return facets
 
 
-def record_events(record: LineageRecord, record_hash: str) -> list[dict[str, Any]]:
+def record_events(
+    record: LineageRecord, record_hash: str, checkpoints: Checkpoints | None = None
+) -> list[dict[str, Any]]:
     """The RunEvents for one record: START and/or a terminal event."""
     workflow_run = _as_uuid(record.run_id, "run")
     if record.kind == "task":
@@ -124,7 +153,7 @@ def record_events(record: LineageRecord, record_hash: str) -> list[dict[str, Any
         parent: str | None = workflow_run
     else:
         run_id, job_name, job_type, parent = workflow_run, record.workflow, "DAG", None
-    run = {"runId": run_id, "facets": _run_facets(record, record_hash, parent)}
+    run = {"runId": run_id, "facets": _run_facets(record, record_hash, parent, checkpoints)}
     job = {
         "namespace": JOB_NAMESPACE,
         "name": job_name,
@@ -154,14 +183,17 @@ def record_events(record: LineageRecord, record_hash: str) -> list[dict[str, Any
     return [event("START", record.started_at, False), event(terminal, end_time, terminal == "COMPLETE")]
 
 
-def iter_openlineage(records: Iterable[tuple[LineageRecord, str]]) -> Iterator[dict[str, Any]]:
-    """RunEvents for (record, record_hash) pairs in log order, streamed.
+def iter_openlineage(
+    records: Iterable[tuple[LineageRecord, str]], checkpoints: Checkpoints | None = None
+) -> Iterator[dict[str, Any]]:
+    """RunEvents for (record, record_hash) pairs in log order, streamed; with the log's
+    ``checkpoints``, each record's facet carries the signed checkpoint that covers it and its key id.
 
     Log order already puts a workflow run's START before its tasks and each task's START before
     its terminal event, so nothing needs to be held in memory to sort.
     """
     for record, record_hash in records:
-        yield from record_events(record, record_hash)
+        yield from record_events(record, record_hash, checkpoints)
 
 
 def to_openlineage(records: Iterable[tuple[LineageRecord, str]]) -> list[dict[str, Any]]:

@@ -141,3 +141,16 @@ def test_directories_are_verified_too(tmp_path: Path) -> None:
     # the next put restores it
     store.put_dir(src)
     assert store.fetch(uri, sha, True).is_dir()
+
+
+@pytest.mark.parametrize("name", ["log.jsonl", "log.jsonl.head.tmp", "log.jsonl.checkpoints"])
+def test_a_planted_link_in_the_lineage_folder_is_not_followed(tmp_path: Path, name: str) -> None:
+    victim = tmp_path / "victim"
+    victim.write_text("intact")
+    (tmp_path / "s" / "lineage").mkdir(parents=True)
+    os.symlink(victim, tmp_path / "s" / "lineage" / name)
+    try:
+        _run(flows.doubled, {"x": 1}, tmp_path / "s")
+    except Exception as exc:  # refusing the link is fine; following it is not
+        assert "symbolic link" in str(exc) or "Too many levels" in str(exc) or "ELOOP" in str(exc), exc
+    assert victim.read_text() == "intact"

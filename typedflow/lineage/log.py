@@ -426,7 +426,7 @@ class LineageLog:
                 if new_head is not None:
                     # Stage the new head before the log fsync, so one journal commit covers both
                     # files; it only replaces the head after both are durable.
-                    tfd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+                    tfd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
                     try:
                         write_all(tfd, new_head.to_bytes())
                         if self.fsync:
@@ -467,7 +467,9 @@ class LineageLog:
         assert self.signer is not None
         line = checkpoint_line(self.signer, start, seq, head) + b"\n"
         if self._cp_fd < 0:
-            self._cp_fd = os.open(self.checkpoints_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+            self._cp_fd = os.open(
+                self.checkpoints_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644
+            )
             self._dir_dirty = True
         size = os.fstat(self._cp_fd).st_size
         try:
@@ -497,7 +499,7 @@ class LineageLog:
     # -- open, lock, repair ---------------------------------------------------------------------
 
     def _open(self) -> None:
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
         self._pid = os.getpid()
         self._fork = _forks[0]
         self._seen = None
@@ -616,7 +618,7 @@ class LineageLog:
             + b"\n"
             for kind, detail in repairs
         )
-        fd = os.open(self.repairs_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+        fd = os.open(self.repairs_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
         try:
             write_all(fd, entries)
             os.fsync(fd)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 import cattrs
+from cattrs.gen import make_dict_unstructure_fn, override
 
 from typedflow import ir
 from typedflow.canonical import canonical_json, sha256_hex
@@ -23,6 +24,9 @@ converter = cattrs.Converter(forbid_extra_keys=True)
 _IR_CLASSES = [
     ir.SourceLoc,
     ir.Field,
+    ir.ColumnCheck,
+    ir.Column,
+    ir.Schema,
     ir.TypeRef,
     ir.Param,
     ir.InputRef,
@@ -49,6 +53,12 @@ _IR_CLASSES = [
 ]
 for _cls in _IR_CLASSES:
     attrs.resolve_types(_cls, globalns=vars(ir))
+
+# A type without a column schema has no "schema" key: IR documents written before schemas existed
+# keep their bytes and digests.
+converter.register_unstructure_hook(
+    ir.TypeRef, make_dict_unstructure_fn(ir.TypeRef, converter, schema=override(omit_if_default=True))
+)
 
 
 def _tagged(union: Any, classes: list[type]) -> None:

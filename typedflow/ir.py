@@ -60,7 +60,7 @@ class Schema:
     """The columns a table file has at least: ``name`` is the ``Columns`` class (``module:Qualname``)."""
 
     name: str
-    columns: tuple[Column, ...]
+    columns: tuple[Column, ...] = ()
 
 
 @attrs.frozen

@@ -25,6 +25,7 @@ from typedflow.context import ATTEMPT, Attempt, ContextFields, RunContext
 from typedflow.dsl import TASKS as _TASKS
 from typedflow.files import resolve_uri
 from typedflow.runtime.store import ArtifactStore
+from typedflow.tables.enforce import violation as table_violation
 from typedflow.timestamps import utcnow
 from typedflow.types import check_json
 from typedflow.values import converter
@@ -266,6 +267,7 @@ def execute(
     digests, key = looked.digests, looked.key
     plan = _calling(template, task)
     task = plan.task
+    _check_tables(template.inputs, inputs, received=True)
     try:
         kwargs = {name: structure(inputs[name], ann) for name, structure, ann in plan.decoders}
     except Exception as exc:
@@ -283,6 +285,7 @@ def execute(
                 exc,
             ) from exc
         outputs = _encode_outputs(value, template, plan.unstructure)
+        _check_tables(template.outputs, outputs, received=False)
         if plan.output_files:
             outputs = store_outputs(outputs, template, store)
     finally:
@@ -299,6 +302,13 @@ def execute(
             encoded=f'{{"outputs":{outputs_json},"task":{plan.name_json}}}',
         )
     return Outcome("succeeded", outputs, key, started, utcnow(), time.perf_counter() - t0, digests, outputs_json)
+
+
+def _check_tables(params: tuple[ir.Param, ...], values: dict[str, Any], *, received: bool) -> None:
+    """Table files with a column schema, checked on their data (:mod:`typedflow.tables.enforce`)."""
+    problem = table_violation(params, values, received=received)
+    if problem is not None:
+        raise TaskError("typedflow.tables.SchemaError", problem)
 
 
 class _Calling:

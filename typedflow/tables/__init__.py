@@ -17,6 +17,6 @@ The rule between schemas is in :mod:`typedflow.tables.rule`; the checks on the d
 
 from __future__ import annotations
 
-from typedflow.tables.columns import Check, Columns
+from typedflow.tables.columns import Check, Columns, SchemaError
 
-__all__ = ["Check", "Columns"]
+__all__ = ["Check", "Columns", "SchemaError"]

@@ -38,6 +38,13 @@ else:
             raise TypeError(f"{cls.__qualname__} is a column schema; it has no instances")
 
 
+class SchemaError(Exception):
+    """A table file whose data does not match its column schema."""
+
+
+SchemaError.__module__ = "typedflow.tables"  # how a failed task names it
+
+
 def _values(v: Iterable[Any] | None) -> tuple[Any, ...] | None:
     if v is None:
         return None

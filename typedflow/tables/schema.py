@@ -28,7 +28,7 @@ COLUMN_TYPES: dict[Any, str] = {
 }
 """Python annotation -> the IR's column type."""
 
-SHOWN = {v: k.__name__ for k, v in COLUMN_TYPES.items()}
+SHOWN: dict[str, str] = {v: k.__name__ for k, v in COLUMN_TYPES.items()}
 """The IR's column type -> how a user writes it (``decimal`` -> ``Decimal``)."""
 
 # What a bound or allowed value of each column type may be, before it is written as typed JSON.
@@ -158,3 +158,10 @@ def schema_digest(schema: ir.Schema) -> str:
 
 def short_name(schema: ir.Schema) -> str:
     return schema.name.rpartition(":")[2]
+
+
+@cache
+def lineage_columns(schema: ir.Schema) -> tuple[tuple[tuple[str, str], ...], str]:
+    """What a lineage record keeps of a table file's schema: (name, type) of each column, and the
+    schema's digest."""
+    return tuple((c.name, show_column(c)) for c in schema.columns), schema_digest(schema)

@@ -203,6 +203,7 @@ _ARITHMETIC_OPS: Final = frozenset({"+", "-", "*", "/", "//", "%", "**", "@", "<
 _CONTAINERS: Final = {ListExpr: "list", TupleExpr: "tuple", SetExpr: "set", DictExpr: "dict"}
 
 _Signature = tuple[Sequence[Type], list[ArgKind], Sequence[str | None]]
+_RETURN: Final = "the return value"
 
 
 class _Out(NamedTuple):
@@ -442,7 +443,7 @@ class _BodyChecker:
         ret = self.func.type.ret_type if isinstance(self.func.type, CallableType) else None
         if out is not None and ret is not None:
             self.check_optional(out, ret, s.expr, "the return value")
-            self.check_columns(out, ret, s.expr, "Incompatible return value", RETURN_VALUE)
+            self.check_columns(out, ret, s.expr, _RETURN, RETURN_VALUE)
         elif ret is not None:
             self.check_record_columns(s.expr, ret)
         self.check_container(s.expr, "returned from a workflow")
@@ -473,13 +474,14 @@ class _BodyChecker:
         if out.type is None or out.cond or not is_subtype(out.type, expected):
             return  # unknown, or an error mypy reports itself
         found = _columns_mismatch(out.type, expected)
-        if found is not None:
-            self.fail(
-                code,
-                f"{what} has incompatible type {self.show(out.type)} ({out.label}); expected "
-                f"{self.show(expected)}: {found}",
-                ctx,
-            )
+        if found is None:
+            return
+        got, want = self.show(out.type), self.show(expected)
+        if what is _RETURN:
+            message = f"Incompatible return value type (got {got} from {out.label}, expected {want}): {found}"
+        else:
+            message = f"{what} has incompatible type {got} ({out.label}); expected {want}: {found}"
+        self.fail(code, message, ctx)
 
     def assign(self, lv: Expression, out: _Out | None) -> None:
         if isinstance(lv, NameExpr) and isinstance(lv.node, Var):
@@ -721,16 +723,34 @@ class _BodyChecker:
 
     def map_over(self, e: CallExpr, args: list[_Out | None]) -> _Out:
         result: Type | None = None
+        fn_sig: _Signature | None = None
+        items: _Out | None = None
+        fn_name = ""
         for i, (a, name) in enumerate(zip(e.args, e.arg_names, strict=True)):
             if name == "fn" or (name is None and i == 0):
-                returns = _task_signature(_symbol_type(a))[1] if _callable_kind(_symbol_type(a)) else None
-                if returns is not None:
-                    result = self.api.named_generic_type("builtins.list", [returns])
+                fn_name = _short_name(a)
+                if _callable_kind(_symbol_type(a)):
+                    fn_sig, returns = _task_signature(_symbol_type(a))
+                    if returns is not None:
+                        result = self.api.named_generic_type("builtins.list", [returns])
             if name == "items" or (name is None and i == 1):
-                out = args[i]
-                if out is not None:
-                    self.check_optional(out, None, a, 'the "items" of "map_over"')
+                items = args[i]
+                if items is not None:
+                    self.check_optional(items, None, a, 'the "items" of "map_over"')
                 self.check_container(a, 'passed to "map_over"', records=True)
+        # A task mapped directly: each element is its first argument (the column rule; mypy checks the rest).
+        items_t = get_proper_type(items.type) if items is not None and items.type is not None else None
+        if fn_sig is not None and fn_sig[0] and isinstance(items_t, Instance) and items_t.args:
+            if items_t.type.fullname == "builtins.list":
+                label = items.label if items is not None else "the items"
+                param = fn_sig[2][0] if fn_sig[2] else None
+                self.check_columns(
+                    _Out(f"an element of {label}", items_t.args[0]),
+                    fn_sig[0][0],
+                    e,
+                    f'Argument "{param or 1}" to task "{fn_name}"',
+                    ARG_TYPE,
+                )
         return _Out('task output "map_over()"', result, branch=self.current_branch())
 
     def check_arguments(

@@ -1,8 +1,6 @@
 """A column with another type: no numeric widening between columns (an int column is not a float
 column), and a column that may hold nulls is not a column without nulls."""
 
-from typing import Optional
-
 from typedflow import TypedFile, task, workflow
 from typedflow.formats import CSV
 from typedflow.tables import Columns
@@ -11,7 +9,7 @@ from typedflow.tables import Columns
 class Counts(Columns):
     user: str
     visits: int
-    country: Optional[str]
+    country: str | None
 
 
 class Rates(Columns):

@@ -108,7 +108,7 @@ class TypedFile(Generic[F]):
         :class:`typedflow.tables.SchemaError`. Needs pyarrow (``pip install typedflow[tables]``)."""
         from typedflow.tables.io import read_table
 
-        return read_table(self.local_path(), self.format, columns=columns, pandas=pandas)
+        return read_table(self.local_path(), self.format, columns=columns, pandas=pandas, shown=self.uri)
 
     def write_table(self, data: Any, *, columns: type[Columns] | None = None) -> None:
         """Write a ``pyarrow.Table``, ``pandas.DataFrame``, list of row dicts or dict of columns in
@@ -118,7 +118,7 @@ class TypedFile(Generic[F]):
             raise PermissionError(f"{self.uri} is stored, content-addressed output and cannot be written")
         from typedflow.tables.io import write_table
 
-        write_table(self.local_path(), self.format, data, columns=columns)
+        write_table(self.local_path(), self.format, data, columns=columns, shown=self.uri)
 
     def __fspath__(self) -> str:
         return os.fspath(self.local_path())

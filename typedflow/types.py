@@ -182,7 +182,7 @@ def _field_names(tp: type, flavor: str) -> list[str]:
 def _show(tp: Any) -> str:
     if isinstance(tp, type) and not typing.get_args(tp):
         return tp.__qualname__
-    return repr(tp).replace("typing.", "").replace("typedflow.files.", "")
+    return repr(tp).replace("typing.", "").replace("typedflow.files.", "").replace("typedflow.formats.", "")
 
 
 def _short(name: str) -> str:

@@ -138,7 +138,13 @@ def arrow_family(t: Any) -> str | None:
     return None
 
 
-def check_arrow_type(c: ir.Column, t: Any) -> None:
+def check_arrow_type(c: ir.Column, t: Any, rows: int = 0) -> None:
+    import pyarrow as pa
+
+    if pa.types.is_null(t):  # no value but nulls, so no type was recorded
+        if not c.nullable and rows:
+            raise SchemaError(f'column "{c.name}": null at row 1, but the column is not Optional')
+        return
     if arrow_family(t) != c.type:
         raise SchemaError(f'column "{c.name}": expected {show_column(c)}, got {t}')
 
@@ -227,7 +233,7 @@ def check_array(c: ir.Column, arr: Any, offset: int = 0, unique: Unique | None =
             value_set = pa.array(allowed, type=arr.type) if c.type != "decimal" else pa.array(allowed)
             if c.type == "decimal":
                 value_set = pc.cast(value_set, arr.type)
-            i = _first(pc.invert(pc.is_in(arr, value_set=value_set)))
+            i = _first(pc.and_(pc.invert(pc.is_in(arr, value_set=value_set)), pc.is_valid(arr)))
             if i >= 0:
                 raise SchemaError(
                     f'column "{c.name}": {arr[i].as_py()!r} at row {offset + i + 1} is not one of {allowed!r} '
@@ -241,6 +247,7 @@ def check_array(c: ir.Column, arr: Any, offset: int = 0, unique: Unique | None =
 
 
 def _parquet(path: Path, schema: ir.Schema) -> None:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     with pq.ParquetFile(path) as pf:  # reads the footer
@@ -255,7 +262,9 @@ def _parquet(path: Path, schema: ir.Schema) -> None:
             if len(found) > 1:
                 raise _duplicate(c)
             field = arrow.field(found[0])
-            check_arrow_type(c, field.type)
+            check_arrow_type(c, field.type, meta.num_rows)
+            if pa.types.is_null(field.type):
+                continue  # nulls only, and the column may hold them
             needs_nulls = not c.nullable and field.nullable
             if not (needs_nulls or c.checks):
                 continue

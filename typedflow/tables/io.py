@@ -59,9 +59,12 @@ def _schema(fmt: type[Format], columns: type[Columns] | None) -> ir.Schema | Non
 # ----------------------------------------------------------------------------- read
 
 
-def read_table(path: Path, fmt: type[Format], *, columns: type[Columns] | None = None, pandas: bool = False) -> Any:
+def read_table(
+    path: Path, fmt: type[Format], *, columns: type[Columns] | None = None, pandas: bool = False, shown: str = ""
+) -> Any:
     """The file as a ``pyarrow.Table`` (``pandas=True``: a ``pandas.DataFrame``), every row checked
-    against the schema (``columns``, else the format's); other columns are read as they are."""
+    against the schema (``columns``, else the format's); other columns are read as they are.
+    ``shown``: how errors name the file (default: its path)."""
     kind = kind_of(fmt, path)
     schema = _schema(fmt, columns)
     try:
@@ -72,7 +75,7 @@ def read_table(path: Path, fmt: type[Format], *, columns: type[Columns] | None =
         else:
             table = _read_jsonl(path, schema)
     except SchemaError as exc:
-        raise SchemaError(f"{path.name}: {exc}") from None
+        raise SchemaError(f"{shown or path}: {exc}") from None
     if pandas:
         _need_pandas()
         return table.to_pandas()
@@ -194,7 +197,9 @@ def _arrow_type(c: ir.Column) -> Any:
 # ----------------------------------------------------------------------------- write
 
 
-def write_table(path: Path, fmt: type[Format], data: Any, *, columns: type[Columns] | None = None) -> None:
+def write_table(
+    path: Path, fmt: type[Format], data: Any, *, columns: type[Columns] | None = None, shown: str = ""
+) -> None:
     """Write ``data`` (a ``pyarrow.Table``, a ``pandas.DataFrame``, a list of row dicts or a dict of
     columns) to ``path`` in the file's table format, checked against the schema first. Declared
     float columns given as integers, and declared columns that are all null, are converted."""
@@ -205,7 +210,7 @@ def write_table(path: Path, fmt: type[Format], data: Any, *, columns: type[Colum
         try:
             table = conform(table, schema)
         except SchemaError as exc:
-            raise SchemaError(f"{path.name}: {exc}") from None
+            raise SchemaError(f"{shown or path}: {exc}") from None
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
     os.close(fd)
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
@@ -193,7 +194,7 @@ def test_parquet_without_statistics_reads_the_column(tmp_path: Path) -> None:
         id: int | None
         age: Annotated[float, Check(le=130)]
 
-    with pytest.raises(SchemaError, match='column "age": 300.0 at row 3 breaks'):
+    with pytest.raises(SchemaError, match=r'column "age": 300\.0 at row 3 breaks'):
         check_file(path, "parquet", schema_of(S))
 
     class T(Columns):
@@ -208,7 +209,7 @@ def test_csv_conversion_error_is_located(tmp_path: Path) -> None:
     rows = ["id,age,country,joined,extra"] + [f"{i},{i}.5,FR,2020-01-0{i + 1},x" for i in range(5)]
     rows[4] = "3,3.x,FR,2020-01-04,x"
     path.write_text("\n".join(rows) + "\n")
-    with pytest.raises(SchemaError, match="column \"age\": expected float, got '3.x' at row 4"):
+    with pytest.raises(SchemaError, match=re.escape("column \"age\": expected float, got '3.x' at row 4")):
         check_file(path, "csv", schema_of(People))
     # The header alone (what a task checks when it receives a CSV) passes; reading it does not.
     check_file(path, "csv", schema_of(People), rows=False)
@@ -242,7 +243,8 @@ def test_csv_text_columns(tmp_path: Path) -> None:
     with pytest.raises(SchemaError, match="UTC offset in every row"):
         check_file(path, "csv", schema_of(S))
     path.write_text("when,money,blob\n2020-01-01T00:00:00,1.5.0,aGk=\n")
-    with pytest.raises(SchemaError, match="column \"money\": expected Decimal \\(a decimal number\\), got '1.5.0'"):
+    expected = "column \"money\": expected Decimal (a decimal number), got '1.5.0'"
+    with pytest.raises(SchemaError, match=re.escape(expected)):
         check_file(path, "csv", schema_of(S))
 
 

@@ -290,3 +290,18 @@ def test_pandas_round_trip(tmp_path: Path) -> None:
     with pytest.raises(SchemaError, match='column "id": expected int, got'):
         write_table(path, Parquet[People], frame)
     assert list(read_table(path, Parquet[People], pandas=True)["id"]) == [1, 2]  # nothing half-written
+
+
+def test_without_pyarrow_the_error_says_what_to_install(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # import pyarrow raises ImportError
+    path = tmp_path / "t.csv"
+    path.write_text("id\n1\n")
+    with pytest.raises(SchemaError, match=r"needs pyarrow: pip install 'typedflow\[tables\]'"):
+        check_file(path, "csv", schema_of(People))
+    with pytest.raises(SchemaError, match="read_table needs pyarrow"):
+        read_table(path, CSV[People])
+    path = tmp_path / "t.jsonl"  # JSONL is checked without it
+    path.write_text('{"id": 1, "age": 2, "joined": "2020-01-01"}\n')
+    check_file(path, "jsonl", schema_of(People))

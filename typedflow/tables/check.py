@@ -56,8 +56,18 @@ def table_kind(t: ir.TypeRef) -> str | None:
     return None
 
 
+def require_pyarrow(what: str) -> None:
+    """Raise a :class:`SchemaError` saying how to install pyarrow when it is missing."""
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        raise SchemaError(f"{what} needs pyarrow: pip install 'typedflow[tables]'") from None
+
+
 def check_file(path: Path, kind: str, schema: ir.Schema, *, rows: bool = True) -> None:
     """Check one file; ``rows=False`` checks a CSV/TSV header (a JSONL file's first row) only."""
+    if kind != "jsonl":
+        require_pyarrow(f"checking a {kind} table against its column schema")
     try:
         if kind == "parquet":
             _parquet(path, schema)

@@ -30,6 +30,7 @@ from typedflow.tables.check import (
     iter_jsonl,
     locate_conversion_error,
     read_header,
+    require_pyarrow,
 )
 from typedflow.tables.columns import Columns, SchemaError
 from typedflow.tables.schema import schema_of, show_column
@@ -67,6 +68,7 @@ def read_table(
     ``shown``: how errors name the file (default: its path)."""
     kind = kind_of(fmt, path)
     schema = _schema(fmt, columns)
+    require_pyarrow("read_table")
     try:
         if kind == "parquet":
             table = _read_parquet(path, schema)
@@ -205,6 +207,7 @@ def write_table(
     float columns given as integers, and declared columns that are all null, are converted."""
     kind = kind_of(fmt, path)
     schema = _schema(fmt, columns)
+    require_pyarrow("write_table")
     table = to_arrow(data)
     if schema is not None:
         try:

@@ -170,11 +170,16 @@ def test_parquet_widths_units_dictionaries_are_the_same_column_type(tmp_path: Pa
 
 def test_parquet_check_reads_only_the_footer_when_statistics_prove_it(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "t.parquet"
-    write_table(path, Parquet, [r for r in _people(200) if r.update(country="FR") is None])
+    rows = _people(200)
+    for r in rows:
+        r.update(country="FR", when=dt.datetime(2020, 1, 2) + dt.timedelta(hours=r["id"]))
+    write_table(path, Parquet, rows)
 
     class NoUnique(Columns):
-        age: Annotated[float, Check(ge=0, le=300)]
-        joined: dt.date
+        id: Annotated[int, Check(gt=-1, lt=200)]
+        age: Annotated[float, Check(ge=0, le=300), Check(gt=19.5)]
+        joined: Annotated[dt.date, Check(ge=dt.date(2020, 1, 1), le=dt.date(2021, 1, 1))]
+        when: Annotated[dt.datetime | None, Check(ge=dt.datetime(2020, 1, 1))]
 
     def no_reads(*a: Any, **k: Any) -> Any:
         raise AssertionError("the check read column data")
@@ -184,6 +189,24 @@ def test_parquet_check_reads_only_the_footer_when_statistics_prove_it(tmp_path: 
     check_file(path, "parquet", schema_of(NoUnique))
     with pytest.raises(SchemaError, match="read column data"):  # uniqueness needs the column
         check_file(path, "parquet", schema_of(People))
+
+
+def test_parquet_bounds_at_the_edge_read_the_column(tmp_path: Path) -> None:
+    # The statistics show min == 0 for a strict bound: only the values can say which row breaks it.
+    path = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"n": [3, 1, 0, 2], "d": [dt.date(2020, 1, 2)] * 4}), path)
+
+    class S(Columns):
+        n: Annotated[int, Check(gt=0)]
+
+    with pytest.raises(SchemaError, match=r'column "n": 0 at row 3 breaks Check\(gt=0\)'):
+        check_file(path, "parquet", schema_of(S))
+
+    class D(Columns):
+        d: Annotated[dt.date, Check(lt=dt.date(2020, 1, 2))]
+
+    with pytest.raises(SchemaError, match=r'column "d": datetime.date\(2020, 1, 2\) at row 1 breaks'):
+        check_file(path, "parquet", schema_of(D))
 
 
 def test_parquet_without_statistics_reads_the_column(tmp_path: Path) -> None:

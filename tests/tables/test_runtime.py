@@ -156,3 +156,14 @@ def test_vertex_artifacts_carry_the_schema(tmp_path: Path) -> None:
         "checks": [{"ge": None, "gt": None, "isin": None, "le": None, "lt": None, "unique": True}],
     }
     assert meta["schema"]["columns"][2] == {"name": "country", "type": "str | None"}
+
+
+def test_process_isolation_checks_in_the_worker(tmp_path: Path) -> None:
+    r = run_workflow(
+        flows.churn, {"n": 10, "corrupt": "missing"}, RunOptions(store=tmp_path / "s", isolation="process")
+    )
+    node, error_type, text = _failure(r)
+    assert (node, error_type) == ("ingest", "typedflow.tables.SchemaError") and 'missing column "churned"' in text
+    assert run_workflow(flows.churn, {"n": 10}, RunOptions(store=tmp_path / "s", isolation="process")).outputs == {
+        "out": 24.5
+    }

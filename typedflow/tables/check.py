@@ -118,13 +118,18 @@ def _duplicate(c: ir.Column) -> SchemaError:
 # ----------------------------------------------------------------------------- Arrow columns
 
 
+_FAMILIES: dict[Any, str | None] = {}
+
+
 def arrow_family(t: Any) -> str | None:
     """The column type an Arrow type is (any width, any unit or time zone, dictionary-encoded or not)."""
+    known = _FAMILIES.get(t, False)
+    if known is not False:
+        return known  # type: ignore[return-value]
     import pyarrow as pa
 
-    if pa.types.is_dictionary(t):
-        t = t.value_type
-    checks: tuple[tuple[str, Callable[[Any], bool]], ...] = (
+    v = t.value_type if pa.types.is_dictionary(t) else t
+    tests: tuple[tuple[str, Callable[[Any], bool]], ...] = (
         ("bool", pa.types.is_boolean),
         ("int", pa.types.is_integer),
         ("float", pa.types.is_floating),
@@ -142,10 +147,10 @@ def arrow_family(t: Any) -> str | None:
             ),
         ),
     )
-    for family, test in checks:
-        if test(t):
-            return family
-    return None
+    family = next((name for name, test in tests if test(v)), None)
+    if len(_FAMILIES) < 1024:
+        _FAMILIES[t] = family
+    return family
 
 
 def check_arrow_type(c: ir.Column, t: Any, rows: int = 0) -> None:
@@ -227,10 +232,11 @@ def check_array(c: ir.Column, arr: Any, offset: int = 0, unique: Unique | None =
     if not c.nullable and arr.null_count:
         i = _first(pc.is_null(arr))
         raise SchemaError(f'column "{c.name}": null at row {offset + i + 1}, but the column is not Optional')
+    within = _within_bounds(c, arr)
     for chk in c.checks:
         for name, op in _BREAKS.items():
             bound = getattr(chk, name)
-            if bound is None:
+            if bound is None or within:
                 continue
             i = _first(getattr(pc, op)(arr, _scalar(c, bound, arr.type)))
             if i >= 0:
@@ -253,6 +259,26 @@ def check_array(c: ir.Column, arr: Any, offset: int = 0, unique: Unique | None =
             unique.add(arr)
 
 
+def _within_bounds(c: ir.Column, arr: Any) -> bool:
+    """Whether the column's smallest and largest values (one pass) respect every bound; when they do
+    not, or cannot be compared, the bounds are checked value by value to find the row."""
+    limits = [(name, getattr(chk, name)) for chk in c.checks for name in _BREAKS if getattr(chk, name) is not None]
+    if not limits or len(arr) == arr.null_count:
+        return True
+    import pyarrow.compute as pc
+
+    mm = pc.min_max(arr)
+    lo, hi = mm["min"].as_py(), mm["max"].as_py()
+    try:
+        for name, v in limits:
+            b = py_value(c, v)
+            if not {"ge": lo >= b, "gt": lo > b, "le": hi <= b, "lt": hi < b}[name]:
+                return False
+    except TypeError:  # e.g. a zoned column and a naive bound: compared as Arrow values instead
+        return False
+    return True
+
+
 # ----------------------------------------------------------------------------- Parquet
 
 
@@ -260,74 +286,133 @@ def _parquet(path: Path, schema: ir.Schema) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    with pq.ParquetFile(path) as pf:  # reads the footer
-        arrow = pf.schema_arrow
-        meta = pf.metadata
-        names = list(arrow.names)
-        leaves: dict[str, int] | None = None
-        for c in schema.columns:
-            found = [i for i, n in enumerate(names) if n == c.name]
-            if not found:
-                raise _missing(schema, names, c)
-            if len(found) > 1:
-                raise _duplicate(c)
-            field = arrow.field(found[0])
-            check_arrow_type(c, field.type, meta.num_rows)
-            if pa.types.is_null(field.type):
-                continue  # nulls only, and the column may hold them
-            needs_nulls = not c.nullable and field.nullable
-            if not (needs_nulls or c.checks):
-                continue
-            if leaves is None:
-                leaves = {meta.schema.column(j).path: j for j in range(meta.num_columns)}
-            j = leaves.get(c.name)
-            stats = (
-                [meta.row_group(g).column(j).statistics for g in range(meta.num_row_groups)] if j is not None else []
-            )
-            if needs_nulls:
-                _parquet_nulls(pf, c, stats, j)
-            if c.checks and not _proven_by_statistics(c, stats, j):
-                unique = Unique(c) if any(chk.unique for chk in c.checks) else None
-                check_array(c, pf.read(columns=[c.name]).column(0), 0, unique)
-                if unique is not None:
-                    unique.finish()
+    meta = pq.read_metadata(path)  # the footer, and nothing else
+    arrow = meta.schema.to_arrow_schema()
+    names = list(arrow.names)
+    index: dict[str, int] = {}
+    for i, n in enumerate(names):
+        index[n] = -1 if n in index else i  # -1: the name appears twice
+    pending: list[_FromFooter] = []  # what the footer's statistics must show
+    for c in schema.columns:
+        found = index.get(c.name)
+        if found is None:
+            raise _missing(schema, names, c)
+        if found < 0:
+            raise _duplicate(c)
+        field = arrow.field(found)
+        check_arrow_type(c, field.type, meta.num_rows)
+        if pa.types.is_null(field.type):
+            continue  # nulls only, and the column may hold them
+        needs_nulls = not c.nullable and field.nullable
+        if needs_nulls or c.checks:
+            pending.append(_FromFooter(c, field.type, needs_nulls))
+    if not pending:
+        return
+    if meta.num_columns == len(names):  # no nested columns: leaf j is field j
+        for f in pending:
+            f.leaf = index[f.column.name]
+    else:
+        leaves = {meta.schema.column(j).path: j for j in range(meta.num_columns)}
+        for f in pending:
+            f.leaf = leaves.get(f.column.name)
+    # One pass over the row groups' statistics; a column they cannot vouch for is read, alone.
+    for g in range(meta.num_row_groups):
+        rg = meta.row_group(g)
+        for f in pending:
+            if f.leaf is None:
+                f.null_groups = list(range(meta.num_row_groups)) if f.null_groups is not None else None
+            elif f.null_groups is not None or f.bounds:
+                f.look(g, rg.column(f.leaf).statistics)
+    unread = [f for f in pending if f.null_groups or f.needs_values()]
+    if not unread:
+        return
+    with pq.ParquetFile(path) as pf:
+        for f in unread:
+            f.read(pf, meta)
 
 
-def _parquet_nulls(pf: Any, c: ir.Column, stats: list[Any], j: int | None) -> None:
-    offset = 0
-    for g, st in enumerate(stats if j is not None else [None] * pf.metadata.num_row_groups):
-        rows = pf.metadata.row_group(g).num_rows
-        if st is None or not st.has_null_count or st.null_count:
-            check_array(ir.Column(c.name, c.type), pf.read_row_group(g, columns=[c.name]).column(0), offset)
-        offset += rows
+class _FromFooter:
+    """One column's nulls and bounds, as far as the row groups' statistics show them."""
+
+    def __init__(self, c: ir.Column, arrow_type: Any, needs_nulls: bool) -> None:
+        self.column = c
+        self.leaf: int | None = None
+        # Row groups whose statistics do not rule out a null (None: nulls are allowed).
+        self.null_groups: list[int] | None = [] if needs_nulls else None
+        # isin and uniqueness need the values; string statistics may be truncated.
+        self.reads = any(chk.isin is not None or chk.unique for chk in c.checks)
+        limits = [(name, getattr(chk, name)) for chk in c.checks for name in _BREAKS if getattr(chk, name) is not None]
+        self.raw = _raw_bound(c, arrow_type)
+        # The tightest bounds, as (value, strict): every row group's min must lie above ``low``, its max below ``high``.
+        self.low: tuple[Any, bool] | None = None
+        self.high: tuple[Any, bool] | None = None
+        self.bounds = bool(limits) and not self.reads and c.type not in ("str", "bytes")
+        try:
+            for name, v in limits if self.bounds else ():
+                b = self.raw(py_value(c, v)) if self.raw else py_value(c, v)
+                if name in ("ge", "gt"):
+                    if self.low is None or b > self.low[0] or (b == self.low[0] and name == "gt"):
+                        self.low = (b, name == "gt")
+                elif self.high is None or b < self.high[0] or (b == self.high[0] and name == "lt"):
+                    self.high = (b, name == "lt")
+        except TypeError:
+            self.bounds = False
+
+    def look(self, g: int, st: Any) -> None:
+        if self.null_groups is not None and (st is None or not st.has_null_count or st.null_count):
+            self.null_groups.append(g)
+        if not self.bounds:
+            return
+        if st is None or not st.has_min_max:
+            self.bounds = False
+            return
+        try:
+            low, high = self.low, self.high
+            if low is not None:
+                lo = st.min_raw if self.raw else st.min
+                if lo < low[0] or (low[1] and lo == low[0]):
+                    self.bounds = False
+            if high is not None:
+                hi = st.max_raw if self.raw else st.max
+                if hi > high[0] or (high[1] and hi == high[0]):
+                    self.bounds = False
+        except TypeError:
+            self.bounds = False
+
+    def needs_values(self) -> bool:
+        """Whether the constraints need the column's values (the statistics could not prove them)."""
+        return bool(self.column.checks) and (not self.bounds or self.reads or self.leaf is None)
+
+    def read(self, pf: Any, meta: Any) -> None:
+        c = self.column
+        if self.null_groups:
+            offsets = [0]
+            for g in range(meta.num_row_groups):
+                offsets.append(offsets[-1] + meta.row_group(g).num_rows)
+            for g in self.null_groups:
+                check_array(ir.Column(c.name, c.type), pf.read_row_group(g, columns=[c.name]).column(0), offsets[g])
+        if self.needs_values():
+            unique = Unique(c) if any(chk.unique for chk in c.checks) else None
+            check_array(c, pf.read(columns=[c.name]).column(0), 0, unique)
+            if unique is not None:
+                unique.finish()
 
 
-def _proven_by_statistics(c: ir.Column, stats: list[Any], j: int | None) -> bool:
-    """Whether every row group's min/max statistics show the bounds hold (nothing else can be)."""
-    if j is None or c.type in ("str", "bytes") or not stats:  # string statistics may be truncated
-        return False
-    for chk in c.checks:
-        if chk.isin is not None or chk.unique:
-            return False
-        for st in stats:
-            if st is None or not st.has_min_max:
-                return False
-            try:
-                lo, hi = st.min, st.max
-                for name, bound in (("ge", chk.ge), ("gt", chk.gt), ("le", chk.le), ("lt", chk.lt)):
-                    if bound is None:
-                        continue
-                    b = py_value(c, bound)
-                    if (
-                        (name == "ge" and not lo >= b)
-                        or (name == "gt" and not lo > b)
-                        or (name == "le" and not hi <= b)
-                        or (name == "lt" and not hi < b)
-                    ):
-                        return False
-            except TypeError:
-                return False
-    return True
+_EPOCH = dt.date(1970, 1, 1)
+
+
+def _raw_bound(c: ir.Column, arrow_type: Any) -> Callable[[Any], Any] | None:
+    """How a bound compares with the statistics' raw (physical) values, where that is exact and
+    cheaper than their Python conversion: signed ints, floats, dates (days since 1970)."""
+    import pyarrow as pa
+
+    if c.type == "int" and pa.types.is_signed_integer(arrow_type):
+        return int
+    if c.type == "float" and pa.types.is_floating(arrow_type):
+        return float
+    if c.type == "date" and pa.types.is_date32(arrow_type):
+        return lambda d: (d - _EPOCH).days
+    return None
 
 
 # ----------------------------------------------------------------------------- CSV / TSV

@@ -274,7 +274,11 @@ def conform(table: Any, schema: ir.Schema) -> Any:
         check_array(c, arr, 0, unique)
         if unique is not None:
             unique.finish()
-    return table
+    # A column without nulls is written as such (Parquet: "required"), so checking the file needs no
+    # null counts from its statistics.
+    required = {c.name for c in schema.columns if not c.nullable}
+    fields = [f.with_nullable(False) if f.name in required else f for f in table.schema]
+    return table.cast(pa.schema(fields, metadata=table.schema.metadata))
 
 
 def _write_csv(table: Any, path: Path, delimiter: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from typedflow import TypedFile, task, workflow
+from typedflow import TypedDirectory, TypedFile, task, workflow
 from typedflow.formats import CSV, Parquet
 from typedflow.tables import Check, Columns
 
@@ -99,3 +99,21 @@ def mean_age(data: TypedFile[CSV[Features]]) -> float:
 @workflow
 def csv_flow(n: int, corrupt: str = "") -> float:
     return mean_age(data=export_csv(n=n, corrupt=corrupt))
+
+
+@task
+def shards(n: int, corrupt_at: int = -1) -> list[TypedFile[Parquet[Raw]]]:
+    out: list[TypedFile[Parquet[Raw]]] = []
+    for i in range(n):
+        f: TypedFile[Parquet[Raw]] = TypedFile.new(".parquet")
+        _write_unchecked(f.uri, "missing" if i == corrupt_at else "", 3)
+        out.append(f)
+    return out
+
+
+@task
+def shard_dir(n: int, corrupt_at: int = -1) -> TypedDirectory[Parquet[Raw]]:
+    out: TypedDirectory[Parquet[Raw]] = TypedDirectory.new()
+    for i in range(n):
+        _write_unchecked(str(out / f"part-{i}.parquet"), "null_id" if i == corrupt_at else "", 3)
+    return out

@@ -167,3 +167,20 @@ def test_process_isolation_checks_in_the_worker(tmp_path: Path) -> None:
     assert run_workflow(flows.churn, {"n": 10}, RunOptions(store=tmp_path / "s", isolation="process")).outputs == {
         "out": 24.5
     }
+
+
+@pytest.mark.parametrize(
+    ("task", "message"), [(flows.shards, 'missing column "churned"'), (flows.shard_dir, "null at row 2")]
+)
+def test_tables_in_lists_and_directories_are_checked(tmp_path: Path, task: Any, message: str) -> None:
+    from typedflow.runtime.execute import TaskError, execute
+    from typedflow.runtime.store import LocalStore
+
+    store = LocalStore(tmp_path / "s")
+    ok = execute(task.template, {"n": 3, "corrupt_at": -1}, store=store, use_cache=False)
+    assert ok.status == "succeeded"
+    with pytest.raises(TaskError) as err:
+        execute(task.template, {"n": 3, "corrupt_at": 1}, store=store, use_cache=False)
+    assert err.value.error_type == "typedflow.tables.SchemaError" and message in err.value.message
+    if task is flows.shard_dir:
+        assert "part-1.parquet: " in err.value.message

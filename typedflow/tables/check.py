@@ -315,14 +315,15 @@ def _parquet(path: Path, schema: ir.Schema) -> None:
         leaves = {meta.schema.column(j).path: j for j in range(meta.num_columns)}
         for f in pending:
             f.leaf = leaves.get(f.column.name)
+    for f in pending:
+        if f.leaf is None and f.null_groups is not None:  # no statistics to look at: read every row group
+            f.null_groups = list(range(meta.num_row_groups))
+    looked = [f for f in pending if f.leaf is not None and (f.null_groups is not None or f.bounds)]
     # One pass over the row groups' statistics; a column they cannot vouch for is read, alone.
-    for g in range(meta.num_row_groups):
+    for g in range(meta.num_row_groups) if looked else ():
         rg = meta.row_group(g)
-        for f in pending:
-            if f.leaf is None:
-                f.null_groups = list(range(meta.num_row_groups)) if f.null_groups is not None else None
-            elif f.null_groups is not None or f.bounds:
-                f.look(g, rg.column(f.leaf).statistics)
+        for f in looked:
+            f.look(g, rg.column(f.leaf).statistics)
     unread = [f for f in pending if f.null_groups or f.needs_values()]
     if not unread:
         return

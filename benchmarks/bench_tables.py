@@ -124,8 +124,8 @@ def race(fns: dict[str, Callable[[], Any]], rounds: int) -> dict[str, dict[str, 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--parquet-gb", type=float, default=1.0)
-    p.add_argument("--csv-gb", type=float, default=1.0)
+    p.add_argument("--parquet-gb", type=float, default=1.0, help="0: no Parquet part")
+    p.add_argument("--csv-gb", type=float, default=1.0, help="0: no CSV part")
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--quick", action="store_true", help="small files, fewer repetitions; results not saved")
     p.add_argument("--no-save", action="store_true")
@@ -138,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # ------------------------------------------------------------------ Parquet
         pq_path = tmp / "events.parquet"
-        for required in (True, False):
+        pq_size = n_pq = 0
+        for required in (True, False) if args.parquet_gb > 0 else ():
             t0 = time.perf_counter()
             n_pq = make_parquet(pq_path, int(args.parquet_gb * 1e9), required)
             how = "non-Optional columns required, as write_table writes them" if required else "every column nullable"

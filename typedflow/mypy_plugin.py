@@ -311,6 +311,7 @@ class _BodyChecker:
         self.local_functions: list[FuncItem] = []  # functions defined in the body so far
         self.depth = 0  # > 0 inside one of them
         self.values: dict[Expression, _Out] = {}  # every expression found to be a placeholder
+        self.item_types: dict[Expression, Type] = {}  # a map_over lambda -> the element type of its items
 
     def check(self) -> None:
         self.bind_parameters(self.func, "workflow input")
@@ -318,8 +319,11 @@ class _BodyChecker:
 
     def bind_parameters(self, fn: FuncItem, what: str) -> None:
         sig = fn.type if isinstance(fn.type, CallableType) else None
+        item = self.item_types.get(fn) if isinstance(fn, LambdaExpr) else None
         for i, arg in enumerate(fn.arguments):
             t = sig.arg_types[i] if sig is not None and i < len(sig.arg_types) else None
+            if t is None and item is not None and i == 0 and len(fn.arguments) == 1:
+                t = item  # a map_over lambda's item has the element type, as the tracer's does
             self.outputs[arg.variable] = _Out(f'{what} "{arg.variable.name}"', t)
 
     # ------------------------------------------------------------------ reporting
@@ -657,7 +661,7 @@ class _BodyChecker:
     def call(self, e: CallExpr) -> _Out | None:
         # ``output.method()`` is reported as the attribute read; ``output.field()`` calls a value.
         called = self.expr(e.callee)
-        args = [self.expr(a) for a in e.args]
+        args = self.call_arguments(e)
         for a, arg_kind, out in zip(e.args, e.arg_kinds, args, strict=True):
             if out is not None and arg_kind in (ARG_STAR, ARG_STAR2):
                 self.misuse(ITERATION, out, a, "Unpacking")
@@ -720,6 +724,30 @@ class _BodyChecker:
             arg,
         )
         return None
+
+    def call_arguments(self, e: CallExpr) -> list[_Out | None]:
+        """Each argument evaluated; for ``map_over(lambda x: ..., items)`` the items first, so that the
+        lambda's parameter has the element type of the items (the column rule then applies in its body)."""
+        order = list(range(len(e.args)))
+        fn_i = items_i = None
+        if _fullname(e.callee) == MAP_OVER:
+            for i, name in enumerate(e.arg_names):
+                if name == "fn" or (name is None and i == 0):
+                    fn_i = i
+                elif name == "items" or (name is None and i == 1):
+                    items_i = i
+            if fn_i is not None and items_i is not None and isinstance(e.args[fn_i], LambdaExpr):
+                order.remove(items_i)
+                order.insert(order.index(fn_i), items_i)
+        found: dict[int, _Out | None] = {}
+        for i in order:
+            if i == fn_i and items_i is not None and isinstance(e.args[i], LambdaExpr):
+                items = found.get(items_i)
+                t = get_proper_type(items.type) if items is not None and items.type is not None else None
+                if isinstance(t, Instance) and t.type.fullname == "builtins.list" and t.args:
+                    self.item_types[e.args[i]] = t.args[0]
+            found[i] = self.expr(e.args[i])
+        return [found[i] for i in range(len(e.args))]
 
     def map_over(self, e: CallExpr, args: list[_Out | None]) -> _Out:
         result: Type | None = None

@@ -1,5 +1,6 @@
 """Lists are invariant: a list of tables with more columns is not a list of tables with fewer
-(the task could put a table with fewer columns into it), while one table may be passed on."""
+(the task could put a table with fewer columns into it); each element of a mapped list meets the
+rule, whether the task is mapped directly or called in a lambda."""
 
 from typedflow import TypedFile, map_over, task, workflow
 from typedflow.formats import Parquet
@@ -38,4 +39,5 @@ def train(data: TypedFile[Parquet[Labels]]) -> float:
 def sharded(n: int) -> list[float]:
     parts = shards(n=n)
     merge(parts=parts)  # E: arg-type
+    map_over(lambda part: train(data=part), parts)  # E: arg-type
     return map_over(train, parts)  # E: arg-type

@@ -1,8 +1,9 @@
 """Train, evaluate, gate and register a tabular classifier — typedflow's main example.
 
-Shows: typed artifacts (``TypedFile[CSV]``, a user ``Format`` for model directories), a NamedTuple
-of outputs, data validation that stops the run with a clear error, a ``when`` quality gate, and a
-registry entry that links the model to its lineage by content digest.
+Shows: typed artifacts (``TypedFile[CSV[Labelled]]``, a CSV with a column schema that every target
+checks on the data; a user ``Format`` for model directories), a NamedTuple of outputs, data
+validation that stops the run with a clear error, a ``when`` quality gate, and a registry entry that
+links the model to its lineage by content digest.
 
 Data: a dataset bundled with scikit-learn (``breast_cancer`` or ``wine``); no network. Run::
 
@@ -20,10 +21,22 @@ import math
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Annotated, Any, NamedTuple
 
 from typedflow import Format, TypedDirectory, TypedFile, task, when, workflow
 from typedflow.formats import CSV
+from typedflow.tables import Check, Columns
+
+
+class Labelled(Columns):
+    """A training table: float feature columns (which differ between datasets), then the label.
+
+    The schema declares what every task relies on: an integer ``target`` that is never null nor
+    negative. A task that returns such a table has all its rows checked; a task that receives one
+    has its header checked before it runs.
+    """
+
+    target: Annotated[int, Check(ge=0)]
 
 
 class ModelDir(Format):
@@ -34,8 +47,8 @@ class ModelDir(Format):
 
 
 class Split(NamedTuple):
-    train: TypedFile[CSV]
-    test: TypedFile[CSV]
+    train: TypedFile[CSV[Labelled]]
+    test: TypedFile[CSV[Labelled]]
 
 
 class Metrics(NamedTuple):
@@ -112,7 +125,7 @@ def load_model(model: TypedDirectory[ModelDir]) -> Any:
 
 
 @task
-def ingest(dataset: str = "breast_cancer") -> TypedFile[CSV]:
+def ingest(dataset: str = "breast_cancer") -> TypedFile[CSV[Labelled]]:
     """Export a dataset bundled with scikit-learn to CSV (features..., target)."""
     from sklearn import datasets
 
@@ -121,15 +134,15 @@ def ingest(dataset: str = "breast_cancer") -> TypedFile[CSV]:
         raise ValueError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
     bunch = loaders[dataset]()
     features = [str(n).replace(" ", "_").replace("/", "_") for n in bunch.feature_names]
-    out: TypedFile[CSV] = TypedFile.new(suffix=".csv")
+    out: TypedFile[CSV[Labelled]] = TypedFile.new(suffix=".csv")
     write_table(out.local_path(), features, bunch.data.tolist(), [int(y) for y in bunch.target])
     return out
 
 
 @task
 def validate(
-    data: TypedFile[CSV], min_rows: int = 50, max_null_fraction: float = 0.0, min_class_fraction: float = 0.2
-) -> TypedFile[CSV]:
+    data: TypedFile[CSV[Labelled]], min_rows: int = 50, max_null_fraction: float = 0.0, min_class_fraction: float = 0.2
+) -> TypedFile[CSV[Labelled]]:
     """Check schema, missing values and class balance; raise DataValidationError listing every failure."""
     problems: list[str] = []
     with data.open(newline="") as fh:
@@ -169,21 +182,21 @@ def validate(
 
 
 @task
-def split(data: TypedFile[CSV], test_fraction: float = 0.25, seed: int = 0) -> Split:
+def split(data: TypedFile[CSV[Labelled]], test_fraction: float = 0.25, seed: int = 0) -> Split:
     """Stratified train/test split into two CSVs."""
     from sklearn.model_selection import train_test_split
 
     features, rows, labels = read_table(data.local_path())
     x_tr, x_te, y_tr, y_te = train_test_split(rows, labels, test_size=test_fraction, random_state=seed, stratify=labels)
-    train: TypedFile[CSV] = TypedFile.new(suffix=".csv")
-    test: TypedFile[CSV] = TypedFile.new(suffix=".csv")
+    train: TypedFile[CSV[Labelled]] = TypedFile.new(suffix=".csv")
+    test: TypedFile[CSV[Labelled]] = TypedFile.new(suffix=".csv")
     write_table(train.local_path(), features, x_tr, y_tr)
     write_table(test.local_path(), features, x_te, y_te)
     return Split(train=train, test=test)
 
 
 @task
-def train(data: TypedFile[CSV], C: float = 1.0, max_iter: int = 2000) -> TypedDirectory[ModelDir]:
+def train(data: TypedFile[CSV[Labelled]], C: float = 1.0, max_iter: int = 2000) -> TypedDirectory[ModelDir]:
     """Fit a standardized logistic regression; save the estimator and a JSON description."""
     import sklearn
     from sklearn.linear_model import LogisticRegression
@@ -209,7 +222,7 @@ def train(data: TypedFile[CSV], C: float = 1.0, max_iter: int = 2000) -> TypedDi
 
 
 @task
-def evaluate(model: TypedDirectory[ModelDir], data: TypedFile[CSV]) -> Metrics:
+def evaluate(model: TypedDirectory[ModelDir], data: TypedFile[CSV[Labelled]]) -> Metrics:
     """Accuracy and macro-averaged F1/precision/recall on held-out data."""
     from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
 
@@ -230,7 +243,7 @@ def evaluate(model: TypedDirectory[ModelDir], data: TypedFile[CSV]) -> Metrics:
 def register(
     model: TypedDirectory[ModelDir],
     metrics: Metrics,
-    train_data: TypedFile[CSV],
+    train_data: TypedFile[CSV[Labelled]],
     registry: str = ".typedflow/registry",
     name: str = "model",
 ) -> str:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 import cattrs
+from cattrs.gen import make_dict_unstructure_fn, override
 
 from typedflow import ir
 from typedflow.boundary import BoundaryError, check_depth, parse_json
@@ -25,6 +26,9 @@ converter = cattrs.Converter(forbid_extra_keys=True)
 _IR_CLASSES = [
     ir.SourceLoc,
     ir.Field,
+    ir.ColumnCheck,
+    ir.Column,
+    ir.Schema,
     ir.TypeRef,
     ir.Param,
     ir.InputRef,
@@ -53,15 +57,6 @@ for _cls in _IR_CLASSES:
     attrs.resolve_types(_cls, globalns=vars(ir))
 
 
-def _tagged(union: Any, classes: list[type]) -> None:
-    by_kind = {attrs.fields_dict(c)["kind"].default: c for c in classes}
-
-    def structure(data: Any, _: Any) -> Any:
-        return converter.structure(data, by_kind[data["kind"]])
-
-    converter.register_structure_hook_func(lambda t: t == union, structure)
-
-
 def _unstructure_field(f: ir.Field) -> dict[str, Any]:
     # A field without a default is written as before fields could have one: the same record type
     # keeps the same JSON, and its IR the same digest.
@@ -73,6 +68,25 @@ def _unstructure_field(f: ir.Field) -> dict[str, Any]:
 
 
 converter.register_unstructure_hook(ir.Field, _unstructure_field)
+
+
+# Registered after Field's hook, which the generated function takes in.
+# A type without a column schema has no "schema" key: IR documents written before schemas existed
+# keep their bytes and digests.
+converter.register_unstructure_hook(
+    ir.TypeRef, make_dict_unstructure_fn(ir.TypeRef, converter, schema=override(omit_if_default=True))
+)
+
+
+def _tagged(union: Any, classes: list[type]) -> None:
+    by_kind = {attrs.fields_dict(c)["kind"].default: c for c in classes}
+
+    def structure(data: Any, _: Any) -> Any:
+        return converter.structure(data, by_kind[data["kind"]])
+
+    converter.register_structure_hook_func(lambda t: t == union, structure)
+
+
 _tagged(ir.Binding, [ir.InputRef, ir.OutputRef, ir.ItemRef, ir.Const])
 _tagged(ir.Condition, [ir.Compare, ir.And, ir.Or, ir.Not])
 _tagged(ir.Node, [ir.TaskNode, ir.ConditionalNode, ir.MapNode, ir.SubWorkflowNode])

@@ -16,6 +16,7 @@ import attrs
 
 from typedflow.context import ATTEMPT
 from typedflow.formats import Format
+from typedflow.tables.columns import Columns
 
 if TYPE_CHECKING:
     # PEP 696 default: a bare ``TypedFile`` means ``TypedFile[Format]`` (any format), also under
@@ -85,9 +86,11 @@ class TypedFile(Generic[F]):
         return cls(uri=os.fspath(Path(path).absolute()))
 
     @classmethod
-    def new(cls, suffix: str = "") -> TypedFile[F]:
-        """A handle to a fresh empty file in the task's scratch space, to be written and returned."""
-        return cls(uri=os.fspath(_fresh(suffix, is_dir=False)))
+    def new(cls, suffix: str = "", *, format: type[Format] = Format) -> TypedFile[F]:
+        """A handle to a fresh empty file in the task's scratch space, to be written and returned.
+        ``format``: what the file is (``Parquet[Raw]``): its suffix by default, and the schema
+        :meth:`write_table` enforces."""
+        return cls(uri=os.fspath(_fresh(suffix or format.suffix, is_dir=False)), format=format)
 
     def local_path(self) -> Path:
         """A local path to the content (downloaded on first use for remote URIs)."""
@@ -105,6 +108,25 @@ class TypedFile(Generic[F]):
 
     def read_bytes(self) -> bytes:
         return self.local_path().read_bytes()
+
+    def read_table(self, *, columns: type[Columns] | None = None, pandas: bool = False) -> Any:
+        """The table (Parquet, CSV, TSV, JSONL) as a ``pyarrow.Table``, or with ``pandas=True`` a
+        ``pandas.DataFrame``, every row checked against the column schema (``columns``, else the
+        declared format's, as in ``TypedFile[Parquet[Raw]]``); a violation raises
+        :class:`typedflow.tables.SchemaError`. Needs pyarrow (``pip install typedflow[tables]``)."""
+        from typedflow.tables.io import read_table
+
+        return read_table(self.local_path(), self.format, columns=columns, pandas=pandas, shown=self.uri)
+
+    def write_table(self, data: Any, *, columns: type[Columns] | None = None) -> None:
+        """Write a ``pyarrow.Table``, ``pandas.DataFrame``, list of row dicts or dict of columns in
+        this file's table format, checked against the column schema (``columns``, else the
+        handle's format's: see :meth:`new`) first. Stored output cannot be written."""
+        if self.sha256 is not None:
+            raise PermissionError(f"{self.uri} is stored, content-addressed output and cannot be written")
+        from typedflow.tables.io import write_table
+
+        write_table(self.local_path(), self.format, data, columns=columns, shown=self.uri)
 
     def __fspath__(self) -> str:
         return os.fspath(self.local_path())

@@ -36,6 +36,38 @@ class Field:
 
 
 @attrs.frozen
+class ColumnCheck:
+    """A value constraint on a column: bounds (typed JSON of the column's type), allowed values,
+    uniqueness. Every bound that is not None must hold for every non-null value."""
+
+    ge: JSONValue = None
+    gt: JSONValue = None
+    le: JSONValue = None
+    lt: JSONValue = None
+    isin: tuple[JSONValue, ...] | None = None
+    unique: bool = False
+
+
+@attrs.frozen
+class Column:
+    """One column of a table schema. ``type`` is one of: bool, int, float, str, date, datetime,
+    decimal, bytes; ``nullable`` whether it may hold nulls (declared ``Optional``)."""
+
+    name: str
+    type: str
+    nullable: bool = False
+    checks: tuple[ColumnCheck, ...] = ()
+
+
+@attrs.frozen
+class Schema:
+    """The columns a table file has at least: ``name`` is the ``Columns`` class (``module:Qualname``)."""
+
+    name: str
+    columns: tuple[Column, ...] = ()
+
+
+@attrs.frozen
 class TypeRef:
     """A value type.
 
@@ -45,6 +77,8 @@ class TypeRef:
     for file/directory; ``lineage`` lists what the name is assignable to (record bases, format
     ancestors); ``fields`` are record fields; ``members`` enum values; ``flavor`` the record's Python
     flavor (attrs, dataclass, namedtuple), or ``tuple`` for a list declared ``tuple[T, ...]``.
+    ``schema`` is the column schema of a table file or directory (``TypedFile[Parquet[Raw]]``); None
+    means any columns (and is left out of the IR's JSON, so documents without schemas are unchanged).
     """
 
     kind: str
@@ -54,6 +88,7 @@ class TypeRef:
     fields: tuple[Field, ...] = ()
     members: tuple[str, ...] = ()
     flavor: str = ""
+    schema: Schema | None = None
 
     def __str__(self) -> str:
         from typedflow.types import render

@@ -10,7 +10,11 @@ output is a placeholder for a value that exists only when the workflow runs. The
 what the definition-time checker (:mod:`typedflow.tracing`) reports for such placeholders, under
 the same codes: truth tests, loops, arithmetic, ``len``, indexing, string formatting, passing them
 to plain functions, reading attributes that are not record fields, containers of them, and values
-produced inside a ``when``/``otherwise`` block used after it where ``None`` is not accepted.
+produced inside a ``when``/``otherwise`` block used after it where ``None`` is not accepted. It also
+applies the column rule of typed tables (:mod:`typedflow.tables.rule`) where a table file is passed to
+a task or returned: for plain mypy every column schema is assignable to every other (see
+:mod:`typedflow.tables.columns`), so the plugin reports a schema that lacks a column, or has it with
+another type, as ``arg-type`` / ``return-value``, the codes mypy gives any other incompatible type.
 
 Mechanism: the function hook of ``typedflow.dsl.workflow`` runs when mypy applies the decorator.
 mypy 2 applies decorators while checking module interfaces, before it checks function bodies, so
@@ -32,7 +36,7 @@ from typing import Final, NamedTuple
 import mypy.plugin  # first, like mypy's own plugins: its modules import each other in cycles
 from mypy.argmap import map_actuals_to_formals
 from mypy.checker import TypeChecker
-from mypy.errorcodes import ARG_TYPE, ATTR_DEFINED, ErrorCode
+from mypy.errorcodes import ARG_TYPE, ATTR_DEFINED, RETURN_VALUE, ErrorCode
 from mypy.maptype import map_instance_to_supertype
 from mypy.messages import format_type
 from mypy.nodes import (
@@ -120,6 +124,18 @@ BRANCHES: Final = frozenset({WHEN, OTHERWISE_FN})
 ARTIFACTS: Final = frozenset({"typedflow.files.TypedFile", "typedflow.files.TypedDirectory"})
 NEW_HANDLES: Final = frozenset(f"{a}.new" for a in ARTIFACTS)
 ROOT_FORMAT: Final = "typedflow.formats.Format"
+TABULAR: Final = "typedflow.formats.Tabular"
+COLUMNS: Final = "typedflow.tables.columns.Columns"
+_COLUMN_TYPES: Final = {
+    "builtins.bool": "bool",
+    "builtins.int": "int",
+    "builtins.float": "float",
+    "builtins.str": "str",
+    "builtins.bytes": "bytes",
+    "datetime.date": "date",
+    "datetime.datetime": "datetime",
+    "decimal.Decimal": "decimal",
+}
 
 _CATEGORY: Final = "typedflow"
 TRUTHINESS: Final = ErrorCode("typedflow-truthiness", "Truth-testing a task output in a workflow", _CATEGORY)
@@ -196,6 +212,7 @@ _ARITHMETIC_OPS: Final = frozenset({"+", "-", "*", "/", "//", "%", "**", "@", "<
 _CONTAINERS: Final = {ListExpr: "list", TupleExpr: "tuple", SetExpr: "set", DictExpr: "dict"}
 
 _Signature = tuple[Sequence[Type], list[ArgKind], Sequence[str | None]]
+_RETURN: Final = "the return value"
 
 
 class _Out(NamedTuple):
@@ -335,6 +352,7 @@ class _BodyChecker:
         self.local_functions: list[FuncItem] = []  # functions defined in the body so far
         self.depth = 0  # > 0 inside one of them
         self.values: dict[Expression, _Out] = {}  # every expression found to be a placeholder
+        self.item_types: dict[Expression, Type] = {}  # a map_over lambda -> the element type of its items
 
     def check(self) -> None:
         self.bind_parameters(self.func, "workflow input")
@@ -342,8 +360,11 @@ class _BodyChecker:
 
     def bind_parameters(self, fn: FuncItem, what: str) -> None:
         sig = fn.type if isinstance(fn.type, CallableType) else None
+        item = self.item_types.get(fn) if isinstance(fn, LambdaExpr) else None
         for i, arg in enumerate(fn.arguments):
             t = sig.arg_types[i] if sig is not None and i < len(sig.arg_types) else None
+            if t is None and item is not None and i == 0 and len(fn.arguments) == 1:
+                t = item  # a map_over lambda's item has the element type, as the tracer's does
             self.outputs[arg.variable] = _Out(f'{what} "{arg.variable.name}"', t)
 
     # ------------------------------------------------------------------ reporting
@@ -469,7 +490,45 @@ class _BodyChecker:
         ret = self.func.type.ret_type if isinstance(self.func.type, CallableType) else None
         if out is not None and ret is not None:
             self.check_optional(out, ret, s.expr, "the return value")
+            self.check_columns(out, ret, s.expr, _RETURN, RETURN_VALUE)
+        elif ret is not None:
+            self.check_record_columns(s.expr, ret)
         self.check_container(s.expr, "returned from a workflow")
+
+    def check_record_columns(self, e: Expression, ret: Type) -> None:
+        """A NamedTuple/attrs/dataclass returned from a workflow, built from outputs: the column rule
+        on each field (the tracer binds each field as a return value)."""
+        info = _record_constructor(e)
+        if info is None or not isinstance(e, CallExpr) or _record_info(get_proper_type(ret)) is not info:
+            return
+        ctor = get_proper_type(type_object_type(info, self.api.named_type))
+        if not isinstance(ctor, CallableType):
+            return
+        mapping = map_actuals_to_formals(
+            e.arg_kinds, e.arg_names, ctor.arg_kinds, ctor.arg_names, lambda i: AnyType(TypeOfAny.special_form)
+        )
+        for formal, actuals in enumerate(mapping):
+            for i in actuals:
+                out = self.values.get(e.args[i])
+                if out is not None:
+                    name = ctor.arg_names[formal] or str(formal + 1)
+                    self.check_columns(
+                        out, ctor.arg_types[formal], e.args[i], f'Field "{name}" of the return value', RETURN_VALUE
+                    )
+
+    def check_columns(self, out: _Out, expected: Type, ctx: Context, what: str, code: ErrorCode) -> None:
+        """The column rule where a table file flows into a declared type mypy itself accepts."""
+        if out.type is None or out.cond or not is_subtype(out.type, expected):
+            return  # unknown, or an error mypy reports itself
+        found = _columns_mismatch(out.type, expected)
+        if found is None:
+            return
+        got, want = self.show(out.type), self.show(expected)
+        if what is _RETURN:
+            message = f"Incompatible return value type (got {got} from {out.label}, expected {want}): {found}"
+        else:
+            message = f"{what} has incompatible type {got} ({out.label}); expected {want}: {found}"
+        self.fail(code, message, ctx)
 
     def assign(self, lv: Expression, out: _Out | None) -> None:
         if isinstance(lv, NameExpr) and isinstance(lv.node, Var):
@@ -645,7 +704,7 @@ class _BodyChecker:
     def call(self, e: CallExpr) -> _Out | None:
         # ``output.method()`` is reported as the attribute read; ``output.field()`` calls a value.
         called = self.expr(e.callee)
-        args = [self.expr(a) for a in e.args]
+        args = self.call_arguments(e)
         for a, arg_kind, out in zip(e.args, e.arg_kinds, args, strict=True):
             if out is not None and arg_kind in (ARG_STAR, ARG_STAR2):
                 self.misuse(ITERATION, out, a, "Unpacking")
@@ -709,18 +768,60 @@ class _BodyChecker:
         )
         return None
 
+    def call_arguments(self, e: CallExpr) -> list[_Out | None]:
+        """Each argument evaluated; for ``map_over(lambda x: ..., items)`` the items first, so that the
+        lambda's parameter has the element type of the items (the column rule then applies in its body)."""
+        order = list(range(len(e.args)))
+        fn_i = items_i = None
+        if _fullname(e.callee) == MAP_OVER:
+            for i, name in enumerate(e.arg_names):
+                if name == "fn" or (name is None and i == 0):
+                    fn_i = i
+                elif name == "items" or (name is None and i == 1):
+                    items_i = i
+            if fn_i is not None and items_i is not None and isinstance(e.args[fn_i], LambdaExpr):
+                order.remove(items_i)
+                order.insert(order.index(fn_i), items_i)
+        found: dict[int, _Out | None] = {}
+        for i in order:
+            if i == fn_i and items_i is not None and isinstance(e.args[i], LambdaExpr):
+                items = found.get(items_i)
+                t = get_proper_type(items.type) if items is not None and items.type is not None else None
+                if isinstance(t, Instance) and t.type.fullname == "builtins.list" and t.args:
+                    self.item_types[e.args[i]] = t.args[0]
+            found[i] = self.expr(e.args[i])
+        return [found[i] for i in range(len(e.args))]
+
     def map_over(self, e: CallExpr, args: list[_Out | None]) -> _Out:
         result: Type | None = None
+        fn_sig: _Signature | None = None
+        items: _Out | None = None
+        fn_name = ""
         for i, (a, name) in enumerate(zip(e.args, e.arg_names, strict=True)):
             if name == "fn" or (name is None and i == 0):
-                returns = _task_signature(_symbol_type(a))[1] if _callable_kind(_symbol_type(a)) else None
-                if returns is not None:
-                    result = self.api.named_generic_type("builtins.list", [returns])
+                fn_name = _short_name(a)
+                if _callable_kind(_symbol_type(a)):
+                    fn_sig, returns = _task_signature(_symbol_type(a))
+                    if returns is not None:
+                        result = self.api.named_generic_type("builtins.list", [returns])
             if name == "items" or (name is None and i == 1):
-                out = args[i]
-                if out is not None:
-                    self.check_optional(out, None, a, 'the "items" of "map_over"')
+                items = args[i]
+                if items is not None:
+                    self.check_optional(items, None, a, 'the "items" of "map_over"')
                 self.check_container(a, 'passed to "map_over"', records=True)
+        # A task mapped directly: each element is its first argument (the column rule; mypy checks the rest).
+        items_t = get_proper_type(items.type) if items is not None and items.type is not None else None
+        if fn_sig is not None and fn_sig[0] and isinstance(items_t, Instance) and items_t.args:
+            if items_t.type.fullname == "builtins.list":
+                label = items.label if items is not None else "the items"
+                param = fn_sig[2][0] if fn_sig[2] else None
+                self.check_columns(
+                    _Out(f"an element of {label}", items_t.args[0]),
+                    fn_sig[0][0],
+                    e,
+                    f'Argument "{param or 1}" to task "{fn_name}"',
+                    ARG_TYPE,
+                )
         return _Out('task output "map_over()"', result, branch=self.current_branch())
 
     def check_arguments(
@@ -750,6 +851,8 @@ class _BodyChecker:
                     )
                 elif out is not None:
                     self.check_optional(out, types[formal], e.args[i], f'argument "{param}" of {target}')
+                    if records:
+                        self.check_columns(out, types[formal], e.args[i], f'Argument "{param}" to {target}', ARG_TYPE)
                 self.check_container(e.args[i], f"passed to {target}", records=records)
 
     def check_optional(self, out: _Out, expected: Type | None, ctx: Context, where: str) -> None:
@@ -902,6 +1005,96 @@ def _attribute_type(info: TypeInfo, name: str) -> Type | None:
 
 def _optional_record(p: ProperType) -> bool:
     return isinstance(p, UnionType) and any(_record_info(get_proper_type(i)) is not None for i in p.items)
+
+
+# ---------------------------------------------------------------------------- typed tables
+_Schema = tuple[str, list[tuple[str, str, bool]]]  # the Columns class's short name, its columns
+
+
+def _columns_mismatch(actual: Type, expected: Type, invariant: bool = False) -> str | None:
+    """How the column schemas in ``actual`` fail those at the same place in ``expected`` (top level,
+    Optional, list, dict, tuple), by :func:`typedflow.tables.rule.describe`; None when they do not."""
+    from typedflow.tables.rule import Col, describe, mismatches
+
+    a, e = get_proper_type(actual), get_proper_type(expected)
+    if isinstance(e, UnionType):
+        items = [get_proper_type(i) for i in e.items if not isinstance(get_proper_type(i), NoneType)]
+        if len(items) != 1:
+            return None
+        e = items[0]
+        if isinstance(a, UnionType):
+            rest = [get_proper_type(i) for i in a.items if not isinstance(get_proper_type(i), NoneType)]
+            if len(rest) != 1:
+                return None
+            a = rest[0]
+    if isinstance(a, TupleType) and isinstance(e, TupleType) and len(a.items) == len(e.items):
+        for x, y in zip(a.items, e.items, strict=True):
+            found = _columns_mismatch(x, y, invariant)
+            if found is not None:
+                return found
+        return None
+    if not (isinstance(a, Instance) and isinstance(e, Instance)):
+        return None
+    if e.type.fullname in ("builtins.list", "builtins.dict") and a.type.fullname == e.type.fullname:
+        for x, y in zip(a.args, e.args, strict=False):
+            found = _columns_mismatch(x, y, True)
+            if found is not None:
+                return found
+        return None
+    if e.type.fullname not in ARTIFACTS or not a.type.has_base(e.type.fullname) or not e.args:
+        return None
+    mapped = map_instance_to_supertype(a, e.type)
+    if not mapped.args:
+        return None
+    have, want = _schema(mapped.args[0]), _schema(e.args[0])
+    if have is None or want is None:
+        return None  # a format without a schema (any columns), or a column type the tracer rejects
+    pc, wc = [Col(*c) for c in have[1]], [Col(*c) for c in want[1]]
+    if mismatches(pc, wc):
+        return describe(have[0], pc, want[0], wc)
+    if invariant and mismatches(wc, pc):
+        return describe(want[0], wc, have[0], pc)
+    return None
+
+
+def _schema(fmt: Type) -> _Schema | None:
+    """The column schema a format type carries (``Parquet[Raw]``, or a subclass of one)."""
+    p = get_proper_type(fmt)
+    if not isinstance(p, Instance):
+        return None
+    base = next((b for b in p.type.mro if b.fullname == TABULAR), None)
+    if base is None:
+        return None
+    mapped = map_instance_to_supertype(p, base)
+    arg = get_proper_type(mapped.args[0]) if mapped.args else None
+    if not isinstance(arg, Instance) or arg.type.fullname == COLUMNS:
+        return None
+    columns: dict[str, tuple[str, str, bool]] = {}
+    for info in reversed(arg.type.mro):
+        if info.fullname in (COLUMNS, "builtins.object"):
+            continue
+        for name, sym in info.names.items():
+            node = sym.node
+            if name.startswith("__") or not isinstance(node, Var) or node.is_classvar or node.type is None:
+                continue
+            col = _column(name, node.type)
+            if col is None:
+                return None
+            columns.pop(name, None)
+            columns[name] = col
+    return arg.type.name, list(columns.values())
+
+
+def _column(name: str, t: Type) -> tuple[str, str, bool] | None:
+    p = get_proper_type(t)
+    nullable = False
+    if isinstance(p, UnionType):
+        rest = [get_proper_type(i) for i in p.items if not isinstance(get_proper_type(i), NoneType)]
+        if len(rest) != 1 or len(rest) == len(p.items):
+            return None
+        nullable, p = True, rest[0]
+    kind = _COLUMN_TYPES.get(p.type.fullname) if isinstance(p, Instance) else None
+    return None if kind is None else (name, kind, nullable)
 
 
 def plugin(version: str) -> type[mypy.plugin.Plugin]:

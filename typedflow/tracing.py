@@ -18,7 +18,7 @@ from typedflow.errors import Problem, WorkflowDefinitionError
 from typedflow.promises import Cond, Promise, comparable
 from typedflow.secret import Secret
 from typedflow.source import frame_loc, func_loc, return_lines, returns_in_branches
-from typedflow.types import assignable, breaks_value_rule, check_json, type_ref
+from typedflow.types import assignable, breaks_value_rule, check_json, columns_mismatch, type_ref
 
 if TYPE_CHECKING:
     from typedflow.dsl import Task, Workflow
@@ -171,6 +171,9 @@ class Tracer:
                     hint = (
                         f' (it comes from a `when` branch and may not exist here; declare the parameter "{dst} | None")'
                     )
+                columns = columns_mismatch(src, dst)
+                if columns:
+                    hint = f": {columns}"
                 self.problem(
                     loc, f'{what} has incompatible type "{src}" (from {value._origin}); expected "{dst}"{hint}', code
                 )
@@ -637,9 +640,11 @@ def _bind_results(
         if seen is None:
             return []
         if not assignable(seen[0], returns):
+            columns = columns_mismatch(seen[0], returns)
             tracer.problem(
                 loc,
-                f'Incompatible return value type (got "{seen[0]}" from {value._origin}, expected "{returns}")',
+                f'Incompatible return value type (got "{seen[0]}" from {value._origin}, expected "{returns}")'
+                + (f": {columns}" if columns else ""),
                 "return-value",
             )
             return []

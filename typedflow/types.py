@@ -94,7 +94,15 @@ def _convert(tp: Any, seen: tuple[Any, ...]) -> TypeRef:
                 f"{_show(tp)}: the format must be a Format subclass (e.g. TypedFile[CSV]), got {fmt!r}"
             )
         kind = "file" if (tp is TypedFile or origin is TypedFile) else "directory"
-        return TypeRef(kind, name=format_key(fmt), lineage=format_lineage(fmt))
+        schema = None
+        if fmt.columns is not None:
+            from typedflow.tables.schema import schema_of
+
+            try:
+                schema = schema_of(fmt.columns)
+            except UnsupportedType as exc:
+                raise UnsupportedType(f"{_show(tp)}: {exc}") from None
+        return TypeRef(kind, name=format_key(fmt), lineage=format_lineage(fmt), schema=schema)
     if origin in (typing.Union, types.UnionType):
         rest = [a for a in args if a is not type(None)]
         if len(rest) == 1 and len(args) == 2:
@@ -239,7 +247,7 @@ def _field(name: str, t: TypeRef, annotation: Any, defaults: dict[str, Any]) -> 
 def _show(tp: Any) -> str:
     if isinstance(tp, type) and not typing.get_args(tp):
         return tp.__qualname__
-    return repr(tp).replace("typing.", "").replace("typedflow.files.", "")
+    return repr(tp).replace("typing.", "").replace("typedflow.files.", "").replace("typedflow.formats.", "")
 
 
 def _short(name: str) -> str:
@@ -264,7 +272,7 @@ def render(t: TypeRef) -> str:
         return _short(t.name)
     if k in ("file", "directory"):
         cls = "TypedFile" if k == "file" else "TypedDirectory"
-        return f"{cls}[{_short(t.name)}]"
+        return f"{cls}[{_short(t.name)}]"  # a table format given a schema is named Parquet[Raw]
     if k == "secret":
         return "Secret"
     return k
@@ -296,15 +304,72 @@ def assignable(src: TypeRef, dst: TypeRef) -> bool:
         return sk == "list" and src.flavor == "tuple" and assignable(src.args[0], dst.args[0])
     if sk != dk:
         return False
-    if sk in ("list", "dict"):
-        return src.flavor == dst.flavor and src.args == dst.args
+    if sk in ("list", "dict"):  # invariant: each element type assignable both ways (equal, but for schemas)
+        return src.flavor == dst.flavor and (
+            src.args == dst.args or (assignable(src.args[0], dst.args[0]) and assignable(dst.args[0], src.args[0]))
+        )
     if sk == "tuple":
         return len(src.args) == len(dst.args) and all(map(assignable, src.args, dst.args))
-    if sk in ("record", "file", "directory"):
+    if sk in ("file", "directory"):  # the format nominally (Parquet[Raw]'s is Parquet), then the columns
+        return (dst.lineage[0] if dst.lineage else dst.name) in src.lineage and columns_satisfy(src, dst)
+    if sk == "record":
         return dst.name in src.lineage
     if sk == "enum":
         return src.name == dst.name
     return sk == dk
+
+
+def columns_satisfy(src: TypeRef, dst: TypeRef) -> bool:
+    """Whether the columns of a ``src`` table file satisfy those ``dst`` declares (see
+    :mod:`typedflow.tables.rule`); a format without a schema satisfies, and is satisfied by, any."""
+    if src.schema is None or dst.schema is None or src.schema == dst.schema:
+        return True
+    from typedflow.tables.rule import satisfies
+
+    return satisfies(_cols(src.schema), _cols(dst.schema))
+
+
+def _cols(schema: Any) -> list[Any]:
+    from typedflow.tables.rule import Col
+
+    return [Col(c.name, c.type, c.nullable) for c in schema.columns]
+
+
+def columns_mismatch(src: TypeRef, dst: TypeRef) -> str | None:
+    """Why ``src`` is not assignable to ``dst`` when only their column schemas are in the way (at the
+    top level, or inside Optional/list/dict/tuple); None otherwise."""
+    if assignable(src, dst):
+        return None
+    pair = _schema_pair(src, dst)
+    if pair is None:
+        return None
+    a, b = pair
+    from typedflow.tables.rule import describe, mismatches
+
+    if mismatches(_cols(a), _cols(b)):
+        return describe(_short(a.name), _cols(a), _short(b.name), _cols(b))
+    # in an invariant position (list, dict) the other direction must hold too
+    return describe(_short(b.name), _cols(b), _short(a.name), _cols(a))
+
+
+def _schema_pair(src: TypeRef, dst: TypeRef) -> tuple[Any, Any] | None:
+    """The first pair of differing schemas at the same place in ``src`` and ``dst``, when the two
+    types are otherwise assignable."""
+    if src.kind == "optional" and dst.kind == "optional":
+        return _schema_pair(src.args[0], dst.args[0])
+    if dst.kind == "optional":
+        return _schema_pair(src, dst.args[0])
+    if src.kind in ("file", "directory") and src.kind == dst.kind:
+        base = dst.lineage[0] if dst.lineage else dst.name
+        if base in src.lineage and src.schema is not None and dst.schema is not None and src.schema != dst.schema:
+            return src.schema, dst.schema
+        return None
+    if src.kind == dst.kind and src.kind in ("list", "dict", "tuple") and len(src.args) == len(dst.args):
+        for a, b in zip(src.args, dst.args, strict=True):
+            found = _schema_pair(a, b)
+            if found is not None and not (assignable(a, b) and (src.kind == "tuple" or assignable(b, a))):
+                return found
+    return None
 
 
 def field_type(t: TypeRef, name: str) -> TypeRef | None:

@@ -163,12 +163,37 @@ def write_outputs(
             art = dict(out_arts[p.name]["artifacts"][0])
             _copy(local_path(v["uri"]), local_path(art["uri"]))
             art["metadata"] = {**(art.get("metadata") or {}), "sha256": v.get("sha256"), "format": v.get("format")}
+            schema = table_schema(p.type)
+            if schema is not None:
+                art["metadata"]["schema"] = schema
             art.pop("type", None)
             result["artifacts"][p.name] = {"artifacts": [art]}
         else:
             result["parameterValues"][p.name] = v
     write_executor_output(ei, result)
     return result
+
+
+def table_schema(t: ir.TypeRef) -> dict[str, Any] | None:
+    """An output artifact's column schema as Vertex ML Metadata keeps it: the schema class, its
+    digest (as lineage records it), and each column's name, type and constraints."""
+    t = t.args[0] if t.kind == "optional" else t
+    if t.kind not in ("file", "directory") or t.schema is None:
+        return None
+    from typedflow.tables.schema import schema_digest, show_column
+
+    return {
+        "name": t.schema.name,
+        "digest": schema_digest(t.schema),
+        "columns": [
+            {
+                "name": c.name,
+                "type": show_column(c),
+                **({"checks": [ir_converter.unstructure(k) for k in c.checks]} if c.checks else {}),
+            }
+            for c in t.schema.columns
+        ],
+    }
 
 
 def write_executor_output(ei: dict[str, Any], result: dict[str, Any]) -> None:
@@ -211,7 +236,7 @@ def _attempt(root: Path, run_id: str, node: str, template: ir.TaskTemplate, inpu
     from typedflow.lineage.cloud import iter_dir
     from typedflow.runtime.recording import ref_tuples
 
-    mine = sorted((name, digest) for name, digest, _, _ in ref_tuples(inputs, template.inputs))
+    mine = sorted((r[0], r[1]) for r in ref_tuples(inputs, template.inputs))
     n = 0
     for obj in iter_dir(root / "typedflow", run_id=run_id):
         try:

@@ -100,6 +100,28 @@ def test_failed_validation_stops_the_run_with_a_clear_message(tmp_path: Path) ->
     assert not registry.exists()
 
 
+def test_a_negative_label_fails_where_the_table_is_returned(tmp_path: Path) -> None:
+    # The CSV schema (an int "target", never null nor negative) is checked on the table validate returns.
+    mod = sys.modules[wf("train_tabular.py:train_tabular").__module__]
+    from typedflow.runtime.execute import TaskError, execute
+    from typedflow.runtime.store import LocalStore
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b,target\n1.0,2.0,1\n2.0,3.0,-1\n", encoding="utf-8")
+    store = LocalStore(tmp_path / "s")
+    uri, sha = store.put_file(bad)  # a task is handed stored content only
+    inputs = {
+        "data": {"uri": uri, "sha256": sha, "format": None},
+        "min_rows": 1,
+        "max_null_fraction": 0.0,
+        "min_class_fraction": 0.0,
+    }
+    with pytest.raises(TaskError) as err:
+        execute(mod.validate.template, inputs, store=store, use_cache=False)
+    assert err.value.error_type == "typedflow.tables.SchemaError"
+    assert err.value.message.endswith('column "target": -1 at row 2 breaks Check(ge=0)')
+
+
 def test_validate_lists_every_problem(tmp_path: Path) -> None:
     mod = sys.modules[wf("train_tabular.py:train_tabular").__module__]
     bad = tmp_path / "bad.csv"
@@ -179,12 +201,16 @@ def test_sweep_maps_picks_and_retrains(tmp_path: Path) -> None:
     best_f1 = max(m.f1 for m in value.validation)
     assert value.validation[[0.001, 1.0].index(value.best_C)].f1 == best_f1
     assert value.test.n_test == 143
+    table = value.table.read_table()  # the typed table, read back through its schema
+    assert table.column("C").to_pylist() == [0.001, 1.0]
+    assert table.column("f1").to_pylist() == [m.f1 for m in value.validation]
     keys = set(by_key(result))
     assert {
         "map[0]/train",
         "map[0]/evaluate",
         "map[1]/train",
         "map[1]/evaluate",
+        "tabulate",
         "pick_best",
         "train-2",
         "evaluate-2",

@@ -162,10 +162,10 @@ def test_train_tabular_structure(fmt: str) -> None:
     g = draw("train_tabular.py:train_tabular", fmt)
     assert g.title == "train_tabular"
     n = {name: g.node(name) for name in ("ingest", "validate", "split", "train", "evaluate", "register")}
-    assert g.edge(n["ingest"], n["validate"]) == {"TypedFile[CSV]"}
-    assert g.edge(n["validate"], n["split"]) == {"TypedFile[CSV]"}
-    assert g.edge(n["split"], n["train"]) == {"train: TypedFile[CSV]"}
-    assert g.edge(n["split"], n["evaluate"]) == {"test: TypedFile[CSV]"}
+    assert g.edge(n["ingest"], n["validate"]) == {"TypedFile[CSV[Labelled]]"}
+    assert g.edge(n["validate"], n["split"]) == {"TypedFile[CSV[Labelled]]"}
+    assert g.edge(n["split"], n["train"]) == {"train: TypedFile[CSV[Labelled]]"}
+    assert g.edge(n["split"], n["evaluate"]) == {"test: TypedFile[CSV[Labelled]]"}
     assert g.edge(n["train"], n["evaluate"]) == {"TypedDirectory[ModelDir]"}
     assert g.edge(n["evaluate"], n["register"]) == {"Metrics"}
     gate = g.node("evaluate.accuracy >= min_accuracy ?")
@@ -188,9 +188,12 @@ def test_sweep_map_body_is_a_cluster(fmt: str) -> None:
     assert g.within(g.node("train-2 (train)")) == []
     assert g.edge(g.node("Cs: list[float] = [0.001, 0.01, 0.1, 1.0, 10.0]"), fan) == {"list[float]"}
     assert g.edge(fan, train) == {"float"}
-    assert g.edge(g.node("split-2 (split)"), train) == {"train: TypedFile[CSV]"}
+    assert g.edge(g.node("split-2 (split)"), train) == {"train: TypedFile[CSV[Labelled]]"}
     assert g.edge(evaluate, collect) == {"Metrics"}
-    assert g.edge(collect, pick) == {"list[Metrics]"}
+    tabulate = g.node("tabulate")
+    assert g.within(tabulate) == [] and g.within(pick) == []
+    assert g.edge(collect, tabulate) == {"list[Metrics]"}
+    assert g.edge(tabulate, pick) == {"TypedFile[Parquet[SweepRow]]"}
     assert g.edge(pick, g.node("train-2 (train)")) == {"float"}
     assert g.edge(collect, g.node("validation: list[Metrics]")) == {"list[Metrics]"}
 
@@ -340,7 +343,7 @@ def test_graph_from_compiled_ir(tmp_path: Path, capsys: pytest.CaptureFixture[st
     capsys.readouterr()
     assert main(["graph", "--ir", str(ir_file), "--format", "mermaid"]) == 0
     g = parse_mermaid(capsys.readouterr().out)
-    assert g.edge(g.node("ingest"), g.node("validate")) == {"TypedFile[CSV]"}
+    assert g.edge(g.node("ingest"), g.node("validate")) == {"TypedFile[CSV[Labelled]]"}
 
 
 # ----------------------------------------------------------------------------- SVG
@@ -361,7 +364,7 @@ def test_svg_with_graphviz(tmp_path: Path) -> None:
         assert main(["graph", f"{EXAMPLES / spec}", "-o", str(out)]) == 0  # format from the suffix
         svg = out.read_text()
         assert "<svg" in svg and "</svg>" in svg
-        assert "TypedFile[CSV]" in svg or "TypedFile[ChatJSONL]" in svg or "TrainReport" in svg
+        assert "TypedFile[CSV[Labelled]]" in svg or "TypedFile[ChatJSONL]" in svg or "TrainReport" in svg
     # DOT of a nested workflow is accepted by Graphviz as is.
     proc = subprocess.run(
         ["dot", "-Tsvg"], input=render_graph(branchy.ir, "dot"), capture_output=True, text=True, check=False

@@ -15,6 +15,7 @@ from typing import Any, Final
 import attrs
 import cattrs
 from cattrs.fns import identity as _identity
+from cattrs.gen import make_dict_unstructure_fn, override
 from cattrs.strategies import configure_union_passthrough
 
 from typedflow._version import __version__
@@ -54,12 +55,16 @@ _PYTHON_VERSION: Final = platform.python_version()
 
 @attrs.frozen
 class ValueRef:
-    """A value a task consumed or produced, identified by digest."""
+    """A value a task consumed or produced, identified by digest. A table file declared with a
+    column schema also has the schema's digest and its columns as (name, type) pairs; other values
+    have neither key in the record."""
 
     name: str
     digest: str
     uri: str | None = None
     sha256: str | None = None
+    columns: tuple[tuple[str, str], ...] | None = None
+    schema_digest: str | None = None
 
 
 @attrs.frozen
@@ -101,6 +106,15 @@ configure_union_passthrough(ParamValue, _CONVERTER, accept_ints_as_floats=False)
 # Leaves are already JSON scalars; identity hooks let cattrs inline them (appends are hot).
 _CONVERTER.register_unstructure_hook(str | None, _identity)
 _CONVERTER.register_unstructure_hook(ParamValue, _identity)
+_CONVERTER.register_unstructure_hook(
+    ValueRef,
+    make_dict_unstructure_fn(
+        ValueRef,
+        _CONVERTER,
+        columns=override(omit_if_default=True),
+        schema_digest=override(omit_if_default=True),
+    ),
+)
 _unstructure_ref = _CONVERTER.get_unstructure_hook(ValueRef)
 
 

@@ -30,7 +30,11 @@ __all__ = [
 
 # A record pre-encoded (ASCII) around its two chain fields: line = a + prev_hash + b + str(seq) + c.
 Prepared = tuple[str, str, str]
-RefTuple = tuple[str, str, str | None, str | None]  # ValueRef fields: name, digest, uri, sha256
+ColumnPairs = tuple[tuple[str, str], ...]
+# ValueRef fields: name, digest, uri, sha256, and for a table file with a schema its columns and digest.
+RefTuple = (
+    tuple[str, str, str | None, str | None] | tuple[str, str, str | None, str | None, ColumnPairs | None, str | None]
+)
 
 _PYTHON_VERSION: Final = platform.python_version()
 _DONE: Final = frozenset({"succeeded", "cached", "skipped"})  # statuses without an error (and never escaped)
@@ -42,9 +46,23 @@ def _opt(v: str | None) -> str:
     return "null" if v is None else _s(v)
 
 
-def ref_json(name: str, digest: str, uri: str | None, sha256: str | None) -> str:
-    """One ValueRef as canonical JSON (keys sorted: digest, name, sha256, uri)."""
-    return f'{{"digest":{_s(digest)},"name":{_s(name)},"sha256":{_opt(sha256)},"uri":{_opt(uri)}}}'
+def ref_json(
+    name: str,
+    digest: str,
+    uri: str | None,
+    sha256: str | None,
+    columns: ColumnPairs | None = None,
+    schema_digest: str | None = None,
+) -> str:
+    """One ValueRef as canonical JSON (keys sorted: columns, digest, name, schema_digest, sha256,
+    uri; the schema's two only when set)."""
+    head = "{" if columns is None else '{"columns":' + columns_json(columns) + ","
+    schema = "" if schema_digest is None else f',"schema_digest":{_s(schema_digest)}'
+    return f'{head}"digest":{_s(digest)},"name":{_s(name)}{schema},"sha256":{_opt(sha256)},"uri":{_opt(uri)}}}'
+
+
+def columns_json(columns: ColumnPairs) -> str:
+    return "[" + ",".join(f"[{_s(n)},{_s(t)}]" for n, t in columns) + "]"
 
 
 def value_ref_tail(name: str) -> str:

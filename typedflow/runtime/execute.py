@@ -31,6 +31,7 @@ from typedflow.dsl import TASKS as _TASKS
 from typedflow.files import resolve_uri
 from typedflow.runtime.store import ArtifactStore
 from typedflow.secret import redact, sensitive
+from typedflow.tables.enforce import violation as table_violation
 from typedflow.timestamps import utcnow
 from typedflow.types import check_json
 from typedflow.values import converter
@@ -362,6 +363,7 @@ def execute(
             check_input_handles(template, inputs, store)
         except BoundaryError as exc:
             raise TaskError("typedflow.InputError", str(exc)) from None
+    _check_tables(template.inputs, inputs, received=True)
     try:
         kwargs = {name: structure(inputs[name], ann) for name, structure, ann in plan.decoders}
     except Exception as exc:
@@ -382,6 +384,7 @@ def execute(
                 f"{type(exc).__module__}.{type(exc).__qualname__}".removeprefix("builtins."), message, tb, exc
             ) from exc
         outputs = _encode_outputs(value, template, plan.unstructure)
+        _check_tables(template.outputs, outputs, received=False)
         if plan.output_files:
             outputs = store_outputs(outputs, template, store)
         if space.fetched:
@@ -400,6 +403,13 @@ def execute(
             encoded=f'{{"outputs":{outputs_json},"task":{plan.name_json}}}',
         )
     return Outcome("succeeded", outputs, key, started, utcnow(), time.perf_counter() - t0, digests, outputs_json)
+
+
+def _check_tables(params: tuple[ir.Param, ...], values: dict[str, Any], *, received: bool) -> None:
+    """Table files with a column schema, checked on their data (:mod:`typedflow.tables.enforce`)."""
+    problem = table_violation(params, values, received=received)
+    if problem is not None:
+        raise TaskError("typedflow.tables.SchemaError", problem)
 
 
 class _Calling:

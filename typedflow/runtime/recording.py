@@ -11,9 +11,18 @@ from typedflow import ir
 from typedflow.canonical import digest
 from typedflow.lineage.log import LineageLog
 from typedflow.lineage.record import LineageRecord, ValueRef, new_record, safe_parameters, safe_value
-from typedflow.lineage.stencil import Prepared, RefTuple, TaskStencil, param_json, ref_json, value_ref_tail
+from typedflow.lineage.stencil import (
+    ColumnPairs,
+    Prepared,
+    RefTuple,
+    TaskStencil,
+    param_json,
+    ref_json,
+    value_ref_tail,
+)
 from typedflow.runtime.execute import content_digest, has_files
 from typedflow.secret import sensitive
+from typedflow.tables.schema import lineage_columns
 from typedflow.timestamps import utcnow
 
 _DEFAULT_IMAGE = f"python:{platform.python_version()}"  # the local interpreter's "image"
@@ -37,7 +46,8 @@ def ref_tuples(
         d = digests.get(p.name) if digests else None
         t = p.type.args[0] if p.type.kind == "optional" else p.type
         if t.kind in ("file", "directory") and isinstance(v, dict):
-            refs.append((p.name, d or content_digest(v, t), v.get("uri"), v.get("sha256")))
+            ref: RefTuple = (p.name, d or content_digest(v, t), v.get("uri"), v.get("sha256"))
+            refs.append(ref if t.schema is None else (*ref, *lineage_columns(t.schema)))
         else:
             refs.append((p.name, d or content_digest(v, p.type), None, None))
     return refs
@@ -93,27 +103,30 @@ def task_record(
     )
 
 
-# Per parameter: name, type, whether a file or directory, whether it holds any (has_files), and the
-# ref's fixed end when it is not a file; a sensitive one is recorded by its name only (its type a marker).
-_RefPlan = tuple[tuple[str, ir.TypeRef, bool, bool, str], ...]
+# Per parameter: name, type, whether a file or directory, whether it holds any (has_files), the
+# ref's fixed end when it is not a file, and a table file's schema as its ref records it; a sensitive one is
+# recorded by its name only (its type a marker).
+_RefPlan = tuple[tuple[str, ir.TypeRef, bool, bool, str, tuple[ColumnPairs, str] | None], ...]
 _REDACTED_TYPE = ir.TypeRef("secret")
 
 
 def _ref_plan(params: tuple[ir.Param, ...]) -> _RefPlan:
-    plan = []
+    plan: list[tuple[str, ir.TypeRef, bool, bool, str, tuple[ColumnPairs, str] | None]] = []
     for p in params:
         if sensitive(p.name):
-            plan.append((p.name, _REDACTED_TYPE, False, False, value_ref_tail(p.name)))
+            plan.append((p.name, _REDACTED_TYPE, False, False, value_ref_tail(p.name), None))
             continue
         t = p.type.args[0] if p.type.kind == "optional" else p.type
-        plan.append((p.name, p.type, t.kind in ("file", "directory"), has_files(p.type), value_ref_tail(p.name)))
+        filelike = t.kind in ("file", "directory")
+        schema = lineage_columns(t.schema) if filelike and t.schema is not None else None
+        plan.append((p.name, p.type, filelike, has_files(p.type), value_ref_tail(p.name), schema))
     return tuple(plan)
 
 
 def _refs_json(plan: _RefPlan, values: dict[str, Any], digests: dict[str, str] | None) -> str:
     """``refs_json(ref_tuples(values, params, digests))``, with the fixed parts of each ref made once."""
     parts = []
-    for name, t, filelike, files, tail in plan:
+    for name, t, filelike, files, tail, schema in plan:
         if name not in values:
             continue
         if t is _REDACTED_TYPE:
@@ -123,7 +136,8 @@ def _refs_json(plan: _RefPlan, values: dict[str, Any], digests: dict[str, str] |
         d = digests.get(name) if digests else None
         if filelike and isinstance(v, dict):
             inner = t.args[0] if t.kind == "optional" else t
-            parts.append(ref_json(name, d or content_digest(v, inner, True), v.get("uri"), v.get("sha256")))
+            digest_ = d or content_digest(v, inner, True)
+            parts.append(ref_json(name, digest_, v.get("uri"), v.get("sha256"), *(schema or (None, None))))
         else:
             parts.append('{"digest":' + _s(d or (content_digest(v, t, True) if files else digest(v))) + tail)
     return "[" + ",".join(parts) + "]"

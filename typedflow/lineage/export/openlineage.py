@@ -40,6 +40,7 @@ _ENGINE_URL: Final = _FACETS + "1-1-1/ProcessingEngineRunFacet.json#/$defs/Proce
 _TAGS_URL: Final = _FACETS + "1-0-0/TagsRunFacet.json#/$defs/TagsRunFacet"
 _JOB_TYPE_URL: Final = _FACETS + "2-0-3/JobTypeJobFacet.json#/$defs/JobTypeJobFacet"
 _VERSION_URL: Final = _FACETS + "1-0-1/DatasetVersionDatasetFacet.json#/$defs/DatasetVersionDatasetFacet"
+_SCHEMA_URL: Final = _FACETS + "1-2-0/SchemaDatasetFacet.json#/$defs/SchemaDatasetFacet"
 _CODE_DIGEST: Final = re.compile(r"^sha256:[0-9a-f]{64}$")
 _UUID_NS: Final = uuid.UUID("5b8c2a9e-3f0d-4c41-9d6e-7a1b0c2d3e4f")
 _TERMINAL: Final = {"succeeded": "COMPLETE", "cached": "COMPLETE", "failed": "FAIL", "skipped": "ABORT"}
@@ -71,11 +72,11 @@ def _dataset(ref: ValueRef) -> dict[str, Any]:
     assert ref.uri is not None
     namespace, name = dataset_name(ref.uri)
     version = ref.sha256 or ref.digest
-    return {
-        "namespace": namespace,
-        "name": name or PurePosixPath(ref.uri).name,
-        "facets": {"version": _facet(_VERSION_URL, datasetVersion=version, typedflowDigest=ref.digest)},
-    }
+    facets = {"version": _facet(_VERSION_URL, datasetVersion=version, typedflowDigest=ref.digest)}
+    if ref.columns is not None:  # a table file declared with a column schema
+        fields = [{"name": n, "type": t, "ordinal_position": i} for i, (n, t) in enumerate(ref.columns, 1)]
+        facets["schema"] = _facet(_SCHEMA_URL, fields=fields, typedflowSchemaDigest=ref.schema_digest)
+    return {"namespace": namespace, "name": name or PurePosixPath(ref.uri).name, "facets": facets}
 
 
 class Checkpoints:

@@ -35,6 +35,7 @@ INLINE_SECONDS = 0.001
 # (template name, code digest) -> its moving average execution time (s) at the end of the last run
 # in this process that ran it: a later run starts knowing which tasks are quick (see dispatch()).
 _DURATIONS: dict[tuple[str, str], float] = {}
+FAILURE_INPUT = "$failure"  # the input an on_failure handler's Failure parameter is bound to
 MAP_WINDOW = 64  # least number of a map's items in progress at once when it sets no max_concurrency
 PENDING, RUNNING, SUCCEEDED, CACHED, FAILED, SKIPPED = "pending", "running", "succeeded", "cached", "failed", "skipped"
 
@@ -488,13 +489,89 @@ class Interpreter:
         sub = self.doc.subworkflow(node.workflow)
         inputs = {a.param: resolve(a.value, block.env) for a in node.args}
         env = Env(inputs, None, {})
+        prefix = f"{block.key}{node.id}/"
 
         def done(ok: bool) -> None:
             if ok:
                 block.env.values[node.id] = {a.param: resolve(a.value, env) for a in sub.results}
+            elif sub.on_failure is not None and self.stop.signum is None:
+                # The sub-workflow's own handler runs first; the node then fails as before (and the caller's
+                # handler, if any, sees the same failure), as on every target.
+                self.launch_handler(sub.on_failure, inputs, prefix, lambda: block.finish(node.id, False))
+                return
             block.finish(node.id, ok)
 
-        _block(self, sub.nodes, env, f"{block.key}{node.id}/", done).start()
+        _block(self, sub.nodes, env, prefix, done).start()
+
+    def failure_of(self, prefix: str = "") -> dict[str, Any]:
+        """The ``typedflow.Failure`` of the first failed node under ``prefix`` (the whole run: "")."""
+        first = next((r for r in self.failures if r.key.startswith(prefix)), None)
+        return {
+            "workflow": self.doc.workflow.name,
+            "run_id": self.run_id,
+            "node": first.key if first else "",
+            "error_type": first.error_type if first else "",
+            "message": first.message if first else "",
+            "traceback": first.traceback if first else "",
+        }
+
+    def launch_handler(self, of: ir.OnFailure, inputs: dict[str, Any], prefix: str, then: Callable[[], None]) -> None:
+        """Run a sub-workflow's ``on_failure`` on a worker (its own retry policy, never cached), report it,
+        then call ``then`` from the scheduler."""
+        env = Env({**inputs, FAILURE_INPUT: self.failure_of(prefix)})
+        args = {a.param: resolve(a.value, env) for a in of.args}
+        template = self.tasks[of.task]
+        key = f"{prefix}on_failure/{of.task}"
+        self.running += 1
+        self.inflight[key] = of.task
+
+        def completed(f: Future[tuple[Outcome | TaskError, int]]) -> None:
+            self.events.put(functools.partial(settle, f))
+
+        def settle(f: Future[tuple[Outcome | TaskError, int]]) -> None:
+            self.running -= 1
+            self.inflight.pop(key, None)
+            try:
+                result, attempts = f.result()
+            except BaseException as exc:  # the runner itself broke: report it as the handler's failure
+                result, attempts = TaskError(type(exc).__name__, str(exc)), 1
+            self.report_handler(of, key, args, result, attempts)
+            then()
+
+        fut = self.pool.submit(self.attempts, template, args, key, None, use_cache=False)
+        fut.add_done_callback(completed)
+
+    def report_handler(
+        self, of: ir.OnFailure, key: str, args: dict[str, Any], result: Outcome | TaskError, attempts: int
+    ) -> None:
+        """The report of an ``on_failure`` handler's run (its failure is reported next to what it handled)."""
+        if isinstance(result, TaskError):
+            rep = NodeReport(
+                key,
+                "on_failure",
+                of.task,
+                FAILED,
+                attempts=attempts,
+                inputs=args,
+                started_at=result.started_at,
+                ended_at=utcnow(),
+                error_type=result.error_type,
+                message=result.message,
+                traceback=result.traceback,
+            )
+        else:
+            rep = NodeReport(
+                key,
+                "on_failure",
+                of.task,
+                SUCCEEDED,
+                attempts=attempts,
+                inputs=args,
+                outputs=result.outputs,
+                started_at=result.started_at,
+                ended_at=result.ended_at,
+            )
+        self.report(rep)
 
     def launch_task(self, node: ir.TaskNode, block: _TaskScope, inputs: dict[str, Any] | None = None) -> None:
         """Start a task node in ``block``; ``inputs``: its arguments, when the caller resolved them."""

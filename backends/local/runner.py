@@ -19,10 +19,9 @@ from typedflow.inputs import store_constant_files
 from typedflow.running import RUN_ID, RunOptions, RunResult, decode_value, prepare_inputs, putter
 from typedflow.runtime.execute import TaskError
 from typedflow.runtime.store import LocalStore
-from typedflow.timestamps import utcnow
 
 from .bindings import Env, resolve
-from .interpreter import FAILED, SUCCEEDED, Interpreter, NodeReport, new_run_id
+from .interpreter import FAILURE_INPUT, Interpreter, NodeReport, new_run_id
 from .isolation import ProcessRunner, Runner, ThreadRunner
 from .journal import Journal, RunBusyError, RunLock
 from .retry import Clock
@@ -149,7 +148,7 @@ def _run(
         try:
             ok, outputs = interp.run(prepared)
             if not ok and doc.workflow.on_failure is not None:
-                _run_on_failure(doc, interp, prepared, run_id)
+                _run_on_failure(doc, interp, prepared)
         except BaseException:
             try:
                 runner.close()
@@ -211,19 +210,10 @@ def _write_buffered(store: LocalStore, recorder: Any) -> None:
         recorder.write_buffered()
 
 
-def _run_on_failure(doc: ir.WorkflowIR, interp: Any, inputs: dict[str, Any], run_id: str) -> None:
+def _run_on_failure(doc: ir.WorkflowIR, interp: Any, inputs: dict[str, Any]) -> None:
     of = doc.workflow.on_failure
     assert of is not None
-    first = interp.failures[0] if interp.failures else None
-    failure = {
-        "workflow": doc.workflow.name,
-        "run_id": run_id,
-        "node": first.key if first else "",
-        "error_type": first.error_type if first else "",
-        "message": first.message if first else "",
-        "traceback": first.traceback if first else "",
-    }
-    env = Env({**inputs, "$failure": failure})
+    env = Env({**inputs, FAILURE_INPUT: interp.failure_of()})
     args = {a.param: resolve(a.value, env) for a in of.args}
     template = doc.task(of.task)
     key = f"on_failure/{of.task}"
@@ -232,33 +222,4 @@ def _run_on_failure(doc: ir.WorkflowIR, interp: Any, inputs: dict[str, Any], run
         outcome, attempts = interp.attempts(template, args, key, use_cache=False)
     except Exception as exc:  # the runner itself broke: report it as the handler's failure
         outcome, attempts = TaskError(type(exc).__name__, str(exc)), 1
-    if isinstance(outcome, TaskError):
-        interp.report(
-            NodeReport(
-                key,
-                "on_failure",
-                of.task,
-                FAILED,
-                attempts=attempts,
-                inputs=args,
-                started_at=outcome.started_at,
-                ended_at=utcnow(),
-                error_type=outcome.error_type,
-                message=outcome.message,
-                traceback=outcome.traceback,
-            )
-        )
-    else:
-        interp.report(
-            NodeReport(
-                key,
-                "on_failure",
-                of.task,
-                SUCCEEDED,
-                attempts=attempts,
-                inputs=args,
-                outputs=outcome.outputs,
-                started_at=outcome.started_at,
-                ended_at=outcome.ended_at,
-            )
-        )
+    interp.report_handler(of, key, args, outcome, attempts)

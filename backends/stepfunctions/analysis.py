@@ -208,7 +208,11 @@ def block_refs(nodes: tuple[ir.Node, ...], ctx: Ctx) -> Iterator[tuple[str, Reso
             yield from block_refs(n.body, body)
             yield "result", body.resolve(n.result), body
         else:
-            yield from block_refs(ctx.sub(n).wf.nodes, ctx.sub(n))
+            sub = ctx.sub(n)
+            yield from block_refs(sub.wf.nodes, sub)
+            if sub.wf.on_failure is not None:  # its handler reads the sub-workflow's inputs where it runs
+                for a in sub.wf.on_failure.args:
+                    yield "arg", sub.resolve(a.value, a.optional), sub
 
 
 def leaves(r: Resolved) -> Iterator[Ref]:

@@ -80,6 +80,9 @@ class _Compiler:
         self.req = requirements(doc)
         self.names = Names()
         self.parallels = 0
+        self.caught: set[str] = set()  # states that already catch every error themselves
+        self.root: Graph | None = None
+        self.root_failure = ""  # the first state of the run's failure path
 
     # ------------------------------------------------------------------ workflow
     def compile(self) -> JSON:
@@ -94,6 +97,8 @@ class _Compiler:
                 comment="the workflow inputs, under their own key",
             )
         )
+        # The failure path first: a sub-workflow's own handler at the top level goes on to it.
+        self.root, self.root_failure = root, self.failure_path(root, ctx)
         body = self.block(wf.nodes, ctx, frame, root)
         failing = [s for s in root.states.values() if isinstance(s, TaskState | ParallelState | MapState)]
         outputs = PassState(
@@ -101,9 +106,9 @@ class _Compiler:
             comment="the workflow outputs (lazy typed JSON)",
             parameters=obj({a.param: lazy(ctx.resolve(a.value, a.optional), frame, self.req) for a in wf.results}),
         )
-        handler = self.failure_path(root, ctx)
         for s in failing:
-            s.catch.append(Catcher((ALL_ERRORS,), handler, "$." + ERROR_KEY))
+            if s.name not in self.caught:
+                s.catch.append(Catcher((ALL_ERRORS,), self.root_failure, "$." + ERROR_KEY))
         chain = connect(init, body) if body else init
         definition = root.render(chain, outputs)
         definition["Comment"] = f"typedflow workflow {wf.name} ({self.doc.digest})"
@@ -120,18 +125,7 @@ class _Compiler:
         fail_frag = root.add(fail)
         if of is None:
             return fail_frag.start
-        frame = Frame(failure="$." + ERROR_KEY)
-        template = self.doc.task(of.task)
-        args = obj({a.param: lazy(ctx.resolve(a.value, a.optional), frame, self.req) for a in of.args})
-        key = f"on_failure/{of.task}"
-        call = Call(
-            self.names.unique(key), template, self.request(template, args, key, (), ()), slot_key("n_", key), key
-        )
-        frag, _, states = emit(call, self.opts.executor_of(template.name), self.opts, root)
-        for s in states:  # the handler keeps its own Retry, as on every target
-            s.catch = [Catcher((ALL_ERRORS,), fail.name, "$." + ON_FAILURE_ERROR_KEY)]
-        connect(frag, fail_frag)
-        return frag.start
+        return self.handler(of, ctx, Frame(), root, fail_frag.start)
 
     # ------------------------------------------------------------------ blocks
     def block(self, nodes: tuple[ir.Node, ...], ctx: Ctx, frame: Frame, graph: Graph) -> Fragment | None:
@@ -150,7 +144,77 @@ class _Compiler:
         if isinstance(p, ir.MapNode):
             return self.map(p, ctx, frame, graph)
         sub = ctx.sub(p)
+        if sub.wf.on_failure is not None:
+            return self.guarded(p, sub, frame, graph)
         return self.block(sub.wf.nodes, sub, frame, graph)
+
+    def guarded(self, node: ir.SubWorkflowNode, sub: Ctx, frame: Frame, graph: Graph) -> Fragment:
+        """A sub-workflow with its own ``on_failure``: its states in a one-branch Parallel whose Catch runs
+        the handler and then fails on with the same error, so what encloses it (the caller's handler, a
+        Map, the run) sees the failure as if there were no handler."""
+        of = sub.wf.on_failure
+        assert of is not None
+        key = sub.prefix.rstrip("/")
+        self.parallels += 1
+        slot = f"p{self.parallels}"
+        g = Graph(self.names)
+        f = frame.copy()
+        body = self.block(sub.wf.nodes, sub, f, g)
+        new = {k: loc for k, loc in f.nodes.items() if frame.nodes.get(k) != loc}
+        collect = PassState(
+            self.names.unique(f"{key} done"),
+            parameters=obj({slot_key("", k): Path(loc.path) for k, loc in new.items()}),
+        )
+        state = ParallelState(
+            graph.name(f"{key} (on_failure {of.task})"),
+            branches=[g.render(body, collect)],
+            result_path="$." + slot,
+            result_selector={"b0.$": "$[0]"},
+            comment=f"sub-workflow {sub.wf.name}, whose on_failure runs {of.task}",
+        )
+        frag = graph.add(state)
+        if graph is self.root:  # on to the run's failure path, as any failed state at the top level
+            onward = self.root_failure
+        else:  # fail this branch or item with the same error: what encloses it catches that
+            onward = graph.add(
+                FailState(
+                    self.names.unique(f"{key} failed"),
+                    error_path=f"$.{ERROR_KEY}.Error",
+                    cause_path=f"$.{ERROR_KEY}.Cause",
+                    comment="on, with the error the sub-workflow failed with",
+                )
+            ).start
+        handler = self.handler(of, sub, frame.copy(), graph, onward)
+        state.catch.append(Catcher((ALL_ERRORS,), handler, "$." + ERROR_KEY))
+        self.caught.add(state.name)
+        for k, loc in new.items():
+            frame.nodes[k] = Loc(jp("$." + slot, "b0", slot_key("", k)), loc.nullable)
+        return frag
+
+    def handler(self, of: ir.OnFailure, ctx: Ctx, frame: Frame, graph: Graph, then: str) -> str:
+        """The states of an ``on_failure`` task (its own Retry; never cached), going on to ``then`` whether it
+        succeeds or fails; the name of its first state."""
+        frame.failure = "$." + ERROR_KEY
+        template = self.doc.task(of.task)
+        args = obj({a.param: lazy(ctx.resolve(a.value, a.optional), frame, self.req) for a in of.args})
+        key = ctx.key(f"on_failure/{of.task}")
+        job_key: Any = ctx.template + f"on_failure/{of.task}"
+        if ctx.maps:
+            indices = ", ".join(frame.indices[m] for m in ctx.maps)
+            job_key = Path(f"States.Format('{_format_template(job_key)}', {indices})")
+        call = Call(
+            self.names.unique(key),
+            template,
+            self.request(template, args, job_key, (), ()),
+            slot_key("n_", key),
+            job_key,
+        )
+        frag, _, states = emit(call, self.opts.executor_of(template.name), self.opts, graph)
+        for s in states:  # the handler keeps its own Retry, as on every target
+            s.catch = [Catcher((ALL_ERRORS,), then, "$." + ON_FAILURE_ERROR_KEY)]
+            self.caught.add(s.name)
+        connect(frag, Fragment(then, []))
+        return frag.start
 
     def parallel(self, p: Par, ctx: Ctx, frame: Frame, graph: Graph) -> Fragment:
         self.parallels += 1

@@ -30,6 +30,8 @@ class Chan:
     artifact: bool = False
     maybe: bool = False
     """A value from a ``when`` branch that may not have run: a placeholder then, with a presence flag."""
+    absent: bool = False
+    """An optional input left unset (None): declared ``isOptional`` and not passed, as kfp compiles it."""
 
 
 def input_spec(spec: dict[str, Any], chan: Chan) -> tuple[str, dict[str, Any]]:
@@ -38,7 +40,11 @@ def input_spec(spec: dict[str, Any], chan: Chan) -> tuple[str, dict[str, Any]]:
 
 
 def definitions(chans: dict[str, Chan], *, optional: frozenset[str] = frozenset()) -> dict[str, Any]:
-    params = {k: parameter_def(c.type, optional=k in optional) for k, c in sorted(chans.items()) if not c.artifact}
+    params = {
+        k: parameter_def(c.type, optional=k in optional or c.absent)
+        for k, c in sorted(chans.items())
+        if not c.artifact
+    }
     arts = {k: artifact_def(c.type) for k, c in sorted(chans.items()) if c.artifact}
     out: dict[str, Any] = {}
     if arts:

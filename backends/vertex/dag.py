@@ -433,7 +433,12 @@ class Builder:
         for a in args:
             r = self.ref(a.value)
             if r.source is None and not r.fields:
-                chan = Chan(params[a.param].type)
+                t = params[a.param].type
+                if r.const is None and t.kind == "optional":  # an unset `T | None`: not passed at all
+                    chans[a.param] = Chan(t, absent=True)
+                    plan[a.param] = {"in": a.param}
+                    continue
+                chan = Chan(t)
                 _put_input(inputs, a.param, {"runtimeValue": {"constant": r.const}}, chan)
                 chans[a.param] = chan
                 plan[a.param] = {"in": a.param}
@@ -580,7 +585,10 @@ class Builder:
             body.inputs[items_name] = group.inputs[items_name]
             body.bindings[items_name] = {"componentInputParameter": items_name}
         self.block(n.body, body)
-        src = self.value_source(n.result, n.result_type, body, local=True, loc=n.loc)
+        if self._from_branch(n.result):  # None when its branch did not run, not the branch's placeholder
+            src = self.value_task(n.result, n.result_type, body, n.loc, optional=True)
+        else:
+            src = self.value_source(n.result, n.result_type, body, local=True, loc=n.loc)
         lo = body.local[src[1]]
         out_key, chan = lo.outputs[src[2]]
         if chan.artifact:
@@ -595,6 +603,14 @@ class Builder:
         group.export("out", loop_task, collected, list_chan)
         task = self._nested_task(dag, group, n.id, {})
         dag.local[n.id] = Local(task, {"out": ("out", list_chan)})
+
+    def _from_branch(self, b: ir.Binding) -> bool:
+        """Whether ``b`` reads a value surfaced from a `when` branch (which may not have run)."""
+        return isinstance(b, ir.OutputRef) and any(
+            b.node == node and (b.output is None or b.output == output)
+            for pairs in self.escaping.values()
+            for node, output in pairs
+        )
 
     def _escaping_outputs(self, n: ir.ConditionalNode) -> list[tuple[str, str, str, Chan]]:
         """(node, output, DAG output key, channel) of each value surfaced from the branches; the

@@ -373,6 +373,8 @@ def execute(
     try:
         try:
             value = task.fn(**kwargs)
+        except SystemExit as exc:  # a task's sys.exit() fails the task, in a thread as in a worker process
+            raise TaskError("SystemExit", f"the task called sys.exit({exc.code!r})", traceback.format_exc()) from None
         except Exception as exc:
             if space.fetched:
                 _check_fetched(space, store, template)

@@ -1,0 +1,17 @@
+"""sys.exit() in a task fails that task the same way with threads and with worker processes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typedflow.running import RunOptions, run_workflow
+
+from tests.support import semantics_flows as flows
+
+
+@pytest.mark.parametrize("isolation", ["thread", "process"])
+def test_sys_exit_is_the_same_failure_everywhere(tmp_path: Path, isolation: str) -> None:
+    r = run_workflow(flows.exits, {"code": 3}, RunOptions(store=tmp_path, isolation=isolation))
+    (failure,) = r.failures
+    assert (failure.error_type, failure.message) == ("SystemExit", "the task called sys.exit(3)")

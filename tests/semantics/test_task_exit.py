@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from typedflow.running import RunOptions, run_workflow
 
 from tests.support import semantics_flows as flows
+from typedflow.running import RunOptions, run_workflow
 
 
 @pytest.mark.parametrize("isolation", ["thread", "process"])

@@ -1,4 +1,4 @@
-"""``when`` / ``otherwise`` branches and ``map_over`` fan-out."""
+"""``when`` / ``otherwise`` branches, ``map_over`` fan-out and ``after`` ordering."""
 
 from __future__ import annotations
 
@@ -41,6 +41,31 @@ def when(cond: bool) -> _Branch:
 def otherwise() -> _Branch:
     """The branch run when the directly preceding ``when`` block's condition does not hold."""
     return _Branch(None, otherwise=True)
+
+
+class _After:
+    __slots__ = ("_tracer", "_values")
+
+    def __init__(self, values: tuple[object, ...]) -> None:
+        self._values = values
+        self._tracer = tracing.current()
+
+    def __enter__(self) -> None:
+        if self._tracer is not None:
+            self._tracer.enter_after(self._values, sys._getframe(1))
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._tracer is not None:
+            self._tracer.exit_after()
+
+
+def after(*values: object) -> _After:
+    """Run what the ``with`` block starts only after the tasks (or sub-workflows, maps) that returned
+    ``values`` have finished, without passing their outputs: an ordering edge. Outside a workflow it
+    does nothing (tasks called as functions run in order anyway)."""
+    return _After(values)
 
 
 def map_over(fn: Callable[[T], R], items: list[T] | tuple[T, ...], *, max_concurrency: int | None = None) -> list[R]:

@@ -77,6 +77,13 @@ converter.register_unstructure_hook(
     ir.TypeRef, make_dict_unstructure_fn(ir.TypeRef, converter, schema=override(omit_if_default=True))
 )
 
+# After TypeRef's hook, which these take in. A node that waits for no sibling has no "after" key:
+# documents keep their bytes and digests.
+for _node_cls in (ir.TaskNode, ir.ConditionalNode, ir.MapNode, ir.SubWorkflowNode):
+    converter.register_unstructure_hook(
+        _node_cls, make_dict_unstructure_fn(_node_cls, converter, after=override(omit_if_default=True))
+    )
+
 
 def _tagged(union: Any, classes: list[type]) -> None:
     by_kind = {attrs.fields_dict(c)["kind"].default: c for c in classes}

@@ -249,6 +249,7 @@ class TaskNode:
     args: tuple[Arg, ...]
     loc: SourceLoc
     kind: Literal["task"] = "task"
+    after: tuple[str, ...] = ()  # sibling nodes it waits for without reading their outputs (`with after(...)`)
 
 
 @attrs.frozen
@@ -266,6 +267,7 @@ class ConditionalNode:
     branches: tuple[Branch, ...]
     loc: SourceLoc
     kind: Literal["conditional"] = "conditional"
+    after: tuple[str, ...] = ()  # sibling nodes it waits for without reading their outputs (`with after(...)`)
 
 
 @attrs.frozen
@@ -282,6 +284,7 @@ class MapNode:
     max_concurrency: int | None
     loc: SourceLoc
     kind: Literal["map"] = "map"
+    after: tuple[str, ...] = ()  # sibling nodes it waits for without reading their outputs (`with after(...)`)
 
 
 @attrs.frozen
@@ -291,6 +294,7 @@ class SubWorkflowNode:
     args: tuple[Arg, ...]
     loc: SourceLoc
     kind: Literal["subworkflow"] = "subworkflow"
+    after: tuple[str, ...] = ()  # sibling nodes it waits for without reading their outputs (`with after(...)`)
 
 
 Node = TaskNode | ConditionalNode | MapNode | SubWorkflowNode

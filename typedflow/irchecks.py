@@ -127,6 +127,10 @@ class _Workflow:
 
     def _node(self, n: ir.Node, containers: tuple[_Container, ...]) -> None:
         where = f'{self.path}.nodes ("{n.id}")'
+        for other in n.after:  # an ordering edge: a sibling of the same block
+            found = self.nodes.get(other)
+            if found is None or found[1] != containers or other == n.id:
+                raise IRValidationError(where, f'waits for "{other[:80]}", which is not another node of its block')
         if isinstance(n, ir.TaskNode):
             if n.task not in self.tasks:
                 raise IRValidationError(where, f'node "{n.id}" uses unknown task "{n.task}"')
@@ -249,6 +253,7 @@ def _compares(c: ir.Condition | None) -> Iterator[ir.Compare]:
 def _refs(n: ir.Node) -> Iterator[str]:
     """Ids of the nodes ``n`` (and what it contains) reads outputs of."""
     for m in ir.walk((n,)):
+        yield from m.after
         bindings: list[ir.Binding] = []
         if isinstance(m, ir.TaskNode | ir.SubWorkflowNode):
             bindings = [a.value for a in m.args]

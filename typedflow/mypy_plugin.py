@@ -120,6 +120,7 @@ MAP_OVER: Final = "typedflow.blocks.map_over"
 WHEN: Final = "typedflow.blocks.when"
 OTHERWISE_FN: Final = "typedflow.blocks.otherwise"
 BRANCHES: Final = frozenset({WHEN, OTHERWISE_FN})
+AFTER: Final = "typedflow.blocks.after"
 # attrs classes, but artifact handles rather than records: the tracer gives them no fields.
 ARTIFACTS: Final = frozenset({"typedflow.files.TypedFile", "typedflow.files.TypedDirectory"})
 NEW_HANDLES: Final = frozenset(f"{a}.new" for a in ARTIFACTS)
@@ -151,6 +152,7 @@ BRANCH_OUTPUT: Final = ErrorCode(
 CONTAINER: Final = ErrorCode("typedflow-container", "A container of task outputs given to a task", _CATEGORY)
 CONDITION: Final = ErrorCode("typedflow-condition", "when() without a condition on task outputs", _CATEGORY)
 OTHERWISE: Final = ErrorCode("typedflow-otherwise", "otherwise() not right after a when() block", _CATEGORY)
+AFTER_CODE: Final = ErrorCode("typedflow-after", "after() given something other than a task output", _CATEGORY)
 RETURN_IN_BRANCH: Final = ErrorCode(
     "typedflow-return-in-branch", "A return inside a when/otherwise block of a workflow", _CATEGORY
 )
@@ -537,12 +539,30 @@ class _BodyChecker:
             else:
                 self.outputs[lv.node] = out
         elif isinstance(lv, TupleExpr | ListExpr):
+            fields = self.unpacked(out, lv)
+            if fields is not None:  # `a, b = pair()`: a NamedTuple output, field by field
+                for item, field in zip(lv.items, fields, strict=True):
+                    self.assign(item, field)
+                return
             if out is not None:
                 self.misuse(ITERATION, out, lv, "Unpacking")
             for item in lv.items:
                 self.assign(item.expr if isinstance(item, StarExpr) else item, None)
         elif isinstance(lv, MemberExpr | IndexExpr):
             self.expr(lv)
+
+    def unpacked(self, out: _Out | None, lv: TupleExpr | ListExpr) -> list[_Out] | None:
+        """The fields of a NamedTuple output unpacked into as many names (else None: an error)."""
+        if out is None or out.cond or out.type is None or any(isinstance(i, StarExpr) for i in lv.items):
+            return None
+        p = get_proper_type(out.type)
+        info = _record_info(p)
+        if info is None or not _is_namedtuple(info):
+            return None
+        names = _record_fields(info)
+        if len(names) != len(lv.items):
+            return None  # mypy reports the count itself
+        return [out._replace(label=f'{out.label[:-1]}.{n}"', type=_attribute_type(info, n)) for n in names]
 
     # ------------------------------------------------------------------ expressions
     def truth(self, e: Expression) -> None:
@@ -726,6 +746,16 @@ class _BodyChecker:
                 'such as "score > 0.5" (combine them with & and |)',
                 e,
             )
+        if name == AFTER:
+            for a, out in zip(e.args, args, strict=True):
+                if out is None or out.cond or not out.label.startswith("task output"):
+                    shown = out.label if out is not None else "a value that is no task output"
+                    self.fail(
+                        AFTER_CODE,
+                        f"after() waits for what a task, sub-workflow or map_over returned; got {shown}",
+                        a,
+                    )
+            return None
         if name in BRANCHES:
             return None
         if name == MAP_OVER:
@@ -762,7 +792,7 @@ class _BodyChecker:
         self.fail(
             CALL,
             f'{subject} is passed to "{short}", which is not a task, inside a workflow; only tasks, '
-            "workflows, map_over, when and NamedTuple/attrs/dataclass constructors take task outputs "
+            "workflows, map_over, when, after and NamedTuple/attrs/dataclass constructors take task outputs "
             f'(make "{short}" a @task, or a @workflow if it calls tasks)',
             arg,
         )
@@ -986,6 +1016,10 @@ def _record_info(p: ProperType | None) -> TypeInfo | None:
     if isinstance(p, Instance) and _is_record(p.type):
         return p.type
     return None
+
+
+def _is_namedtuple(info: TypeInfo) -> bool:
+    return bool(info.is_named_tuple)
 
 
 def _record_fields(info: TypeInfo) -> list[str]:

@@ -1,7 +1,8 @@
 """Placeholders for values that exist only when the workflow runs.
 
 Inside a ``@workflow`` body a task call returns a :class:`Promise`. Field access is allowed (it is
-how NamedTuple outputs are used); comparisons build :class:`Cond` objects for ``when``. Everything
+how NamedTuple outputs are used), and so is unpacking a NamedTuple into its fields; comparisons build
+:class:`Cond` objects for ``when``. Everything
 Python would do with a concrete value (truth tests, loops, arithmetic, ``len``, indexing,
 formatting) is recorded as an error with a hint, and tracing goes on so that every error is found.
 """
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 _HINTS = {
     "typedflow-truthiness": "branch with `with when(...)` / `otherwise()` instead of `if`",
     "typedflow-iteration": "use `map_over(fn, items)` to run a task per element",
-    "typedflow-arithmetic": "compute it inside a @task",
+    "typedflow-arithmetic": "compute it inside a @task (to run one task after another, use `with after(...)`)",
     "typedflow-len": "compute it inside a @task",
     "typedflow-index": "select the element inside a @task, or use map_over",
     "typedflow-format": "format it inside a @task",
@@ -31,8 +32,9 @@ _HINTS = {
 class Promise:
     """A typed reference to a value produced when the workflow runs."""
 
-    __slots__ = ("_origin", "_ref", "_scope", "_tracer", "_type")
+    __slots__ = ("_node", "_origin", "_ref", "_scope", "_tracer", "_type")
     __hash__ = object.__hash__
+    _node: str | None
     _origin: str
     _ref: ir.Binding
     _scope: Scope | None
@@ -40,13 +42,20 @@ class Promise:
     _type: ir.TypeRef
 
     def __init__(
-        self, tracer: Tracer | None, ref: ir.Binding, type_: ir.TypeRef, scope: Scope | None, origin: str
+        self,
+        tracer: Tracer | None,
+        ref: ir.Binding,
+        type_: ir.TypeRef,
+        scope: Scope | None,
+        origin: str,
+        node: str | None = None,
     ) -> None:
         object.__setattr__(self, "_tracer", tracer)
         object.__setattr__(self, "_ref", ref)
         object.__setattr__(self, "_type", type_)
         object.__setattr__(self, "_scope", scope)
         object.__setattr__(self, "_origin", origin)
+        object.__setattr__(self, "_node", node)  # the node that produces it (also for a task of no output)
 
     @property
     def _poison(self) -> bool:
@@ -86,7 +95,7 @@ class Promise:
             new_ref = type(ref)(*_with_path(ref, name))
         else:
             return self._poisoned()
-        return Promise(self._tracer, new_ref, ft, self._scope, f"{self._origin}.{name}")
+        return Promise(self._tracer, new_ref, ft, self._scope, f"{self._origin}.{name}", self._node)
 
     def __setattr__(self, name: str, value: Any) -> NoReturn:
         raise AttributeError("task outputs are immutable")
@@ -97,6 +106,9 @@ class Promise:
         return True
 
     def __iter__(self) -> Any:
+        t = self._type
+        if t.kind == "record" and t.flavor == "namedtuple":  # `a, b = pair()`: its fields, in order
+            return iter([self.__getattr__(f.name) for f in t.fields])
         self._misuse("typedflow-iteration", "iterating over")
         return iter(())
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import enum
 import platform
 import re
 import traceback
@@ -18,7 +19,7 @@ from typedflow.errors import Problem, WorkflowDefinitionError
 from typedflow.promises import Cond, Promise, comparable
 from typedflow.secret import Secret
 from typedflow.source import frame_loc, func_loc, return_lines, returns_in_branches
-from typedflow.types import assignable, breaks_value_rule, check_json, columns_mismatch, type_ref
+from typedflow.types import assignable, breaks_value_rule, check_json, columns_mismatch, is_namedtuple, type_ref
 
 if TYPE_CHECKING:
     from typedflow.dsl import Task, Workflow
@@ -57,17 +58,18 @@ class Scope:
 
 
 class _CondBuilder:
-    __slots__ = ("branches", "closed_otherwise", "id", "loc")
+    __slots__ = ("after", "branches", "closed_otherwise", "id", "loc")
 
     def __init__(self, id: str, loc: ir.SourceLoc) -> None:
         self.id = id
         self.loc = loc
         self.branches: list[tuple[ir.Condition | None, Scope, ir.SourceLoc]] = []
         self.closed_otherwise = False
+        self.after: tuple[str, ...] = ()
 
 
 class _MapBuilder:
-    __slots__ = ("id", "item_type", "items", "loc", "max_concurrency", "result", "result_type", "scope")
+    __slots__ = ("after", "id", "item_type", "items", "loc", "max_concurrency", "result", "result_type", "scope")
 
     def __init__(
         self,
@@ -86,6 +88,7 @@ class _MapBuilder:
         self.max_concurrency = max_concurrency
         self.result: ir.Binding = ir.Const(None)
         self.result_type = ir.TypeRef("none")
+        self.after: tuple[str, ...] = ()
 
 
 _CRON = re.compile(r"^(\S+\s+){4}\S+$")
@@ -104,6 +107,8 @@ class Tracer:
         self.subworkflows: dict[str, ir.Workflow] = {}
         self.last_conditional: _CondBuilder | None = None
         self.misused: set[ir.SourceLoc] = set()
+        # `with after(...)` blocks open now: the scope they were entered in, and the node ids to wait for.
+        self.ordering: list[tuple[Scope, tuple[str, ...]]] = []
 
     # ------------------------------------------------------------------ problems
     def problem(self, loc: ir.SourceLoc, message: str, code: str) -> None:
@@ -128,8 +133,39 @@ class Tracer:
         return base if n == 1 else f"{base}-{n}"
 
     def add(self, node: Any) -> None:
+        waits = self.waits()
+        if waits:
+            if isinstance(node, _MapBuilder):
+                node.after = waits
+            else:
+                node = attrs.evolve(node, after=waits)
         self.scope.nodes.append(node)
         self.last_conditional = None
+
+    def waits(self) -> tuple[str, ...]:
+        """The node ids a node created now waits for (the open `with after(...)` blocks of this scope)."""
+        return tuple(dict.fromkeys(i for scope, ids in self.ordering if scope is self.scope for i in ids))
+
+    def enter_after(self, values: tuple[Any, ...], frame: FrameType) -> None:
+        loc = frame_loc(frame)
+        here = {getattr(n, "id", None) for n in self.scope.nodes}
+        ids: list[str] = []
+        for v in values:
+            node = v._node if isinstance(v, Promise) else None
+            if node is None or node not in here:
+                if not (isinstance(v, Promise) and v._poison):
+                    self.problem(
+                        loc,
+                        f"after() waits for what a task, sub-workflow or map_over of this block returned; got "
+                        f"{v._origin if isinstance(v, Promise) else _pytype(v)}",
+                        "typedflow-after",
+                    )
+                continue
+            ids.append(node)
+        self.ordering.append((self.scope, tuple(ids)))
+
+    def exit_after(self) -> None:
+        self.ordering.pop()
 
     # ------------------------------------------------------------------ bindings
     def visible(self, p: Promise, loc: ir.SourceLoc, what: str) -> tuple[ir.TypeRef, bool] | None:
@@ -289,10 +325,10 @@ class Tracer:
 
     def _result(self, node_id: str, returns: ir.TypeRef, label: str) -> Promise:
         if returns.kind == "none":
-            return Promise(self, ir.Const(None), returns, self.scope, f"{label}()")
+            return Promise(self, ir.Const(None), returns, self.scope, f"{label}()", node_id)
         if returns.kind == "record" and returns.flavor == "namedtuple":
-            return Promise(self, ir.OutputRef(node_id, None), returns, self.scope, f"{label}()")
-        return Promise(self, ir.OutputRef(node_id, "out"), returns, self.scope, f"{label}()")
+            return Promise(self, ir.OutputRef(node_id, None), returns, self.scope, f"{label}()", node_id)
+        return Promise(self, ir.OutputRef(node_id, "out"), returns, self.scope, f"{label}()", node_id)
 
     def call_workflow(
         self, sub: Workflow[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any], frame: FrameType
@@ -326,6 +362,9 @@ class Tracer:
             right_t = self.visible(other, loc, "condition")
             right: ir.Binding = other._ref
             deps = (p, other)
+        elif isinstance(other, enum.Enum):  # `mode == Mode.FAST`: its typed JSON, of the enum's type
+            right_t = (type_ref(type(other)), False)
+            right = ir.Const(other.value)
         elif isinstance(other, bool | int | float | str) or other is None:
             right_t = (_literal_type(other), False)
             right = ir.Const(other)
@@ -333,7 +372,7 @@ class Tracer:
             self.problem(
                 loc,
                 f"condition compares {p._origin} with a {type(other).__name__}; compare with a "
-                "bool, int, float, str, None or another task output",
+                "bool, int, float, str, enum member, None or another task output",
                 "typedflow-condition",
             )
             return Cond(self, ir.Compare(op, p._ref, ir.Const(None)), deps)
@@ -357,6 +396,7 @@ class Tracer:
         else:
             condition = self.condition_of(cond, loc)
             builder = _CondBuilder(self.new_id("when"), loc)
+            builder.after = self.waits()
             self.scope.nodes.append(builder)
         scope = Scope("branch", builder.id, self.scope)
         builder.branches.append((condition, scope, loc))
@@ -415,16 +455,16 @@ class Tracer:
                 "typedflow-container",
             )
         elif isinstance(items, list | tuple):
-            item_type = _literal_list_type(items)
+            item_type, encoded = _literal_list(items)
             if item_type.kind == "any" and items:
                 self.problem(
                     loc,
-                    "map_over over a literal list needs elements of one simple type (bool, int, "
-                    "float or str); pass other lists as a workflow input",
+                    "map_over over a literal list needs elements of one type (bool, int, float, str, an "
+                    "enum or a record class: NamedTuple, attrs, dataclass); pass other lists as a workflow input",
                     "arg-type",
                 )
             else:
-                items_arg = ir.Arg("items", ir.Const(list(items)))
+                items_arg = ir.Arg("items", ir.Const(encoded))
                 if not items:
                     item_type = ir.TypeRef("none")
         else:
@@ -458,7 +498,7 @@ class Tracer:
         if builder.result_type.kind == "any":  # its body already had an error: no follow-on errors
             return Promise(self, ir.Const(None), ir.TypeRef("any"), None, "map_over()")
         return Promise(
-            self, ir.OutputRef(map_id, "out"), ir.TypeRef("list", (builder.result_type,)), outer, "map_over()"
+            self, ir.OutputRef(map_id, "out"), ir.TypeRef("list", (builder.result_type,)), outer, "map_over()", map_id
         )
 
     # ------------------------------------------------------------------ finishing
@@ -467,7 +507,7 @@ class Tracer:
         for n in nodes:
             if isinstance(n, _CondBuilder):
                 branches = tuple(ir.Branch(c, self.freeze(s.nodes), loc) for c, s, loc in n.branches)
-                out.append(ir.ConditionalNode(n.id, branches, n.loc))
+                out.append(ir.ConditionalNode(n.id, branches, n.loc, after=n.after))
             elif isinstance(n, _MapBuilder):
                 out.append(
                     ir.MapNode(
@@ -479,6 +519,7 @@ class Tracer:
                         n.result_type,
                         n.max_concurrency,
                         n.loc,
+                        after=n.after,
                     )
                 )
             else:
@@ -521,6 +562,26 @@ def _literal_type(v: Any) -> ir.TypeRef:
     if v is None:
         return ir.TypeRef("none")
     return ir.TypeRef({bool: "bool", int: "int", float: "float", str: "str"}[type(v)])
+
+
+def _literal_list(items: Sequence[Any]) -> tuple[ir.TypeRef, list[Any]]:
+    """The element type of a literal list of ``map_over`` items, and its typed JSON."""
+    kinds = {type(x) for x in items}
+    if len(kinds) == 1:
+        (cls,) = kinds
+        if isinstance(items[0], enum.Enum) or attrs.has(cls) or dataclasses.is_dataclass(cls) or is_namedtuple(cls):
+            from typedflow.values import encode
+
+            try:
+                t = type_ref(cls)
+                data = [encode(x, cls) for x in items]
+            except Exception:  # a record type typedflow cannot carry: reported as not one simple type
+                return ir.TypeRef("any"), []
+            if all(check_json(d, t) is None for d in data):
+                return t, data
+            return ir.TypeRef("any"), []
+    t = _literal_list_type(items)
+    return t, list(items)
 
 
 def _literal_list_type(items: Sequence[Any]) -> ir.TypeRef:

@@ -85,8 +85,8 @@ def condition_nodes(c: ir.Condition) -> list[str]:
 
 
 def referenced_nodes(node: ir.Node) -> set[str]:
-    """Every node id a node (and everything nested in it) reads from."""
-    out: set[str] = set()
+    """Every node id a node (and everything nested in it) reads from, or waits for (``after``)."""
+    out: set[str] = set(node.after)
     if isinstance(node, ir.TaskNode | ir.SubWorkflowNode):
         for a in node.args:
             out.update(binding_nodes(a.value))

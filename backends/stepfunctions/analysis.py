@@ -291,6 +291,7 @@ def reads(node: ir.Node) -> set[str]:
     """Node ids that ``node`` (or anything nested in it) reads."""
     out: set[str] = set()
     for n in ir.walk((node,)):
+        out.update(n.after)  # ordering edges (`with after(...)`) as well as data
         bindings: list[ir.Binding] = []
         if isinstance(n, ir.TaskNode | ir.SubWorkflowNode):
             bindings = [a.value for a in n.args]

@@ -41,9 +41,7 @@ def input_spec(spec: dict[str, Any], chan: Chan) -> tuple[str, dict[str, Any]]:
 
 def definitions(chans: dict[str, Chan], *, optional: frozenset[str] = frozenset()) -> dict[str, Any]:
     params = {
-        k: parameter_def(c.type, optional=k in optional or c.absent)
-        for k, c in sorted(chans.items())
-        if not c.artifact
+        k: parameter_def(c.type, optional=k in optional or c.absent) for k, c in sorted(chans.items()) if not c.artifact
     }
     arts = {k: artifact_def(c.type) for k, c in sorted(chans.items()) if c.artifact}
     out: dict[str, Any] = {}

@@ -380,7 +380,9 @@ class Builder:
 
     # ------------------------------------------------------------------ blocks
     def block(self, nodes: tuple[ir.Node, ...], dag: Dag) -> None:
+        added: dict[str, list[str]] = {}  # node id -> the tasks its emission added to this DAG
         for n in nodes:
+            before = set(dag.tasks)
             if isinstance(n, ir.TaskNode):
                 self.task_node(n, dag)
             elif isinstance(n, ir.MapNode):
@@ -389,6 +391,12 @@ class Builder:
                 self.conditional(n, dag)
             else:
                 self.subworkflow(n, dag)
+            added[n.id] = sorted(set(dag.tasks) - before)
+            if n.after:  # ordering edges (`with after(...)`): siblings, so tasks of this DAG
+                waits = {t for other in n.after for t in added.get(other, ())}
+                for name in added[n.id]:
+                    spec = dag.tasks[name]
+                    spec["dependentTasks"] = sorted(set(spec.get("dependentTasks", ())) | waits)
 
     # ------------------------------------------------------------------ references
     def ref(self, b: ir.Binding) -> Ref:

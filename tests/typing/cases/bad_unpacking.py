@@ -1,18 +1,11 @@
-"""Unpacking a NamedTuple output iterates over it; read its fields instead."""
-
-from typing import NamedTuple
+"""Unpacking is for NamedTuple outputs: a list output is iterated with map_over, not unpacked."""
 
 from typedflow import task, workflow
 
 
-class Pair(NamedTuple):
-    left: int
-    right: int
-
-
 @task
-def pair(n: int) -> Pair:
-    return Pair(n, n)
+def pair(n: int) -> list[int]:
+    return [n, n]
 
 
 @task

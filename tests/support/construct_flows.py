@@ -1,0 +1,96 @@
+"""Workflows using the constructs ported examples need, run on every target by tests/semantics."""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import NamedTuple
+
+from typedflow import after, map_over, otherwise, task, when, workflow
+
+# ----------------------------------------------------------------------------- unpacking, records
+
+
+class Stats(NamedTuple):
+    total: int
+    count: int
+
+
+class Config(NamedTuple):
+    n_estimators: int
+    max_depth: int = 3
+
+
+@task
+def stats(xs: list[int]) -> Stats:
+    return Stats(sum(xs), len(xs))
+
+
+@task
+def mean(total: int, count: int) -> float:
+    return total / max(1, count)
+
+
+@workflow
+def unpacked(xs: list[int]) -> float:
+    total, count = stats(xs)
+    return mean(total, count)
+
+
+@task
+def score(cfg: Config) -> int:
+    return cfg.n_estimators * cfg.max_depth
+
+
+@workflow
+def grid() -> list[int]:
+    return map_over(score, [Config(10), Config(20, max_depth=5)])
+
+
+# ----------------------------------------------------------------------------- enum conditions
+
+
+class Mode(enum.Enum):
+    FAST = "fast"
+    FULL = "full"
+
+
+@task
+def pick(name: str) -> Mode:
+    return Mode.FAST if name == "quick" else Mode.FULL
+
+
+@task
+def epochs(n: int) -> int:
+    return n
+
+
+@workflow
+def by_mode(name: str) -> int | None:
+    mode = pick(name)
+    with when(mode == Mode.FAST):
+        fast = epochs(1)
+    with otherwise():
+        epochs(10)
+    return fast
+
+
+# ----------------------------------------------------------------------------- ordering
+
+
+@task(cache=False)
+def mark(marks: str, name: str) -> None:
+    Path(marks, name).write_text(name)
+
+
+@task(cache=False)
+def saw(marks: str, name: str) -> bool:
+    return Path(marks, name).exists()
+
+
+@workflow
+def ordered(marks: str) -> bool:
+    made = mark(marks, "first")
+    with after(made):
+        seen = saw(marks, "first")
+    return seen

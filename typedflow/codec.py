@@ -43,6 +43,7 @@ _IR_CLASSES = [
     ir.RetryPolicy,
     ir.ResourceSpec,
     ir.CachePolicy,
+    ir.NodeOptions,
     ir.TaskTemplate,
     ir.TaskNode,
     ir.Branch,
@@ -79,10 +80,16 @@ converter.register_unstructure_hook(
 
 # After TypeRef's hook, which these take in. A node that waits for no sibling has no "after" key:
 # documents keep their bytes and digests.
-for _node_cls in (ir.TaskNode, ir.ConditionalNode, ir.MapNode, ir.SubWorkflowNode):
+for _node_cls in (ir.ConditionalNode, ir.MapNode, ir.SubWorkflowNode):
     converter.register_unstructure_hook(
         _node_cls, make_dict_unstructure_fn(_node_cls, converter, after=override(omit_if_default=True))
     )
+converter.register_unstructure_hook(
+    ir.TaskNode,
+    make_dict_unstructure_fn(
+        ir.TaskNode, converter, after=override(omit_if_default=True), options=override(omit_if_default=True)
+    ),
+)
 
 
 def _tagged(union: Any, classes: list[type]) -> None:

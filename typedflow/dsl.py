@@ -264,7 +264,31 @@ class Task(Generic[P, R_co]):
 
             TASKS[(fn.__module__, fn.__qualname__)] = self
         self.signature = TaskSignature(names, annotations, defaults, returns_ann, build, tuple(problems))
+        self.call_options: ir.NodeOptions | None = None  # set on the copy options() returns
         ALL_TASKS.append(self)
+
+    def options(
+        self,
+        *,
+        cache: bool | None = None,
+        cache_version: str | None = None,
+        retry: Retry | None = None,
+        timeout: float | dt.timedelta | None = None,
+        resources: ir.ResourceSpec | None = None,
+    ) -> Task[P, R_co]:
+        """This task with options of its own for one call: ``train.options(cache=False)(data=d)``.
+        What is not given keeps the task's own setting; the cache key does not change (unless
+        ``cache_version`` does)."""
+        copy = object.__new__(type(self))
+        copy.__dict__.update(self.__dict__)
+        copy.call_options = ir.NodeOptions(
+            cache=cache,
+            cache_version=cache_version,
+            retry=retry.to_ir() if retry is not None else None,
+            timeout=_timeout_seconds(timeout),
+            resources=resources,
+        )
+        return copy
 
     @property
     def template(self) -> ir.TaskTemplate:

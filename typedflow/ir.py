@@ -220,6 +220,17 @@ class CachePolicy:
 
 
 @attrs.frozen
+class NodeOptions:
+    """Options of one call of a task (``train.options(cache=False)(...)``), over its template's."""
+
+    cache: bool | None = None
+    cache_version: str | None = None
+    retry: RetryPolicy | None = None
+    timeout: float | None = attrs.field(default=None, converter=_opt_float)
+    resources: ResourceSpec | None = None
+
+
+@attrs.frozen
 class TaskTemplate:
     """A task: its typed interface, where its code lives, its code digest and policies."""
 
@@ -250,6 +261,7 @@ class TaskNode:
     loc: SourceLoc
     kind: Literal["task"] = "task"
     after: tuple[str, ...] = ()  # sibling nodes it waits for without reading their outputs (`with after(...)`)
+    options: NodeOptions | None = None  # this call's own options (`task.options(...)`)
 
 
 @attrs.frozen
@@ -374,3 +386,22 @@ def walk(nodes: tuple[Node, ...]) -> list[Node]:
         elif isinstance(n, MapNode):
             stack.extend(reversed(n.body))
     return out
+
+
+def effective(template: TaskTemplate, options: NodeOptions | None) -> TaskTemplate:
+    """The template as one call of it runs: its policies with the call's own options applied."""
+    if options is None:
+        return template
+    cache = template.cache
+    if options.cache is not None or options.cache_version is not None:
+        cache = CachePolicy(
+            enabled=cache.enabled if options.cache is None else options.cache,
+            version=cache.version if options.cache_version is None else options.cache_version,
+        )
+    return attrs.evolve(
+        template,
+        cache=cache,
+        retry=options.retry or template.retry,
+        timeout=template.timeout if options.timeout is None else options.timeout,
+        resources=options.resources or template.resources,
+    )

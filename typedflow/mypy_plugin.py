@@ -739,6 +739,9 @@ class _BodyChecker:
         name = _fullname(e.callee)
         callee_t = _symbol_type(e.callee)
         short = _short_name(e.callee)
+        options = _options_of(e.callee)
+        if options is not None:  # `train.options(cache=False)(...)`: the task itself, called
+            callee_t, short = _symbol_type(options), _short_name(options)
         if name == WHEN and e.args and args[0] is None:
             self.fail(
                 CONDITION,
@@ -958,6 +961,13 @@ def _fullname(e: Expression) -> str | None:
 
 def _short_name(e: Expression) -> str:
     return e.name if isinstance(e, NameExpr | MemberExpr) else "<expression>"
+
+
+def _options_of(callee: Expression) -> Expression | None:
+    """``train`` when ``callee`` is ``train.options(...)``."""
+    if isinstance(callee, CallExpr) and isinstance(callee.callee, MemberExpr) and callee.callee.name == "options":
+        return callee.callee.expr
+    return None
 
 
 def _symbol_type(e: Expression) -> Type | None:

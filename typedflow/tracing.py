@@ -320,7 +320,7 @@ class Tracer:
         target = f'task "{t.name}"'
         bound = self.bind_call(target, sig.params, template.inputs, sig.annotations, args, kwargs, loc)
         node_id = self.new_id(template.name)
-        self.add(ir.TaskNode(node_id, template.name, tuple(bound), loc))
+        self.add(ir.TaskNode(node_id, template.name, tuple(bound), loc, options=t.call_options))
         return self._result(node_id, template.returns, t.name)
 
     def _result(self, node_id: str, returns: ir.TypeRef, label: str) -> Promise:

@@ -236,6 +236,7 @@ class Interpreter:
         self.active = 0
         self.failures: list[NodeReport] = []
         self.tasks = {t.name: t for t in doc.tasks}
+        self.effective: dict[int, ir.TaskTemplate] = {}  # id(node) -> its template with the call's options
         self.ready: list[tuple[ir.TaskNode, _TaskScope, str, ir.TaskTemplate, dict[str, Any], CacheProbe]] = []
         self.running = 0
         self.settled: collections.deque[Callable[[], None]] = collections.deque()
@@ -391,7 +392,7 @@ class Interpreter:
             assert isinstance(ref, ir.OutputRef)
             fixed, per_item = _item_args(task, node.id, outer)
             out_node, out_name, out_path = ref.node, ref.output, ref.path
-            template = self.tasks[task.task]
+            template = self.template_of(task)
             here = self.runner.inline_ok(template, False)  # whether its items may run on this thread at all
 
         def start_next() -> None:
@@ -573,10 +574,19 @@ class Interpreter:
             )
         self.report(rep)
 
+    def template_of(self, node: ir.TaskNode) -> ir.TaskTemplate:
+        """The template as this node runs it: with the call's own options (``task.options(...)``)."""
+        if node.options is None:
+            return self.tasks[node.task]
+        made = self.effective.get(id(node))
+        if made is None:
+            made = self.effective[id(node)] = ir.effective(self.tasks[node.task], node.options)
+        return made
+
     def launch_task(self, node: ir.TaskNode, block: _TaskScope, inputs: dict[str, Any] | None = None) -> None:
         """Start a task node in ``block``; ``inputs``: its arguments, when the caller resolved them."""
         key = block.key + node.id
-        template = self.tasks[node.task]
+        template = self.template_of(node)
         if inputs is None:
             env = block.env
             assert isinstance(env, Env), "a map item's task gets its inputs from the map"

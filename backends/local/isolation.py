@@ -246,7 +246,8 @@ class ProcessRunner:
         worker = self._take()
         self.busy.add(worker)
         # A worker keeps the templates it was sent (decoding one costs more than running a quick task).
-        tkey = f"{template.name}@{template.code_digest}"
+        # (its cache policy too: a call's own options give the same task another template)
+        tkey = f"{template.name}@{template.code_digest}@{template.cache.enabled}:{template.cache.version}"
         request: dict[str, Any] = {
             "template_key": tkey,
             "inputs": inputs,

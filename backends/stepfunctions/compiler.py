@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from typedflow import ir
+from typedflow.codec import converter as ir_converter
 
 from . import limits
 from .analysis import (
@@ -246,7 +247,7 @@ class _Compiler:
     # ------------------------------------------------------------------ nodes
     def task(self, node: ir.TaskNode, ctx: Ctx, frame: Frame, graph: Graph) -> Fragment:
         key = ctx.key(node.id)
-        template = self.doc.task(node.task)
+        template = ir.effective(self.doc.task(node.task), node.options)
         args = obj({a.param: lazy(ctx.resolve(a.value, a.optional), frame, self.req) for a in node.args})
         job_key: Any = ctx.template + node.id
         if ctx.maps:
@@ -256,9 +257,10 @@ class _Compiler:
         each = tuple(
             sorted(o for (kind, k, o), v in self.req.items() if kind == "node" and k == key and v == ELEMENTWISE)
         )
-        call = Call(
-            graph.name(key), template, self.request(template, args, job_key, inline, each), slot_key("n_", key), job_key
-        )
+        request = self.request(template, args, job_key, inline, each)
+        if node.options is not None:  # the runtime applies the call's own options to the task's template
+            request["options"] = ir_converter.unstructure(node.options)
+        call = Call(graph.name(key), template, request, slot_key("n_", key), job_key)
         frag, outputs_path, _ = emit(call, self.opts.executor_of(template.name), self.opts, graph)
         frame.nodes[key] = Loc(outputs_path, False)
         return frag

@@ -13,6 +13,7 @@ from typing import Any, Final
 import attrs
 
 from typedflow.boundary import BoundaryError, check_digest, check_name
+from typedflow.ir import NodeOptions
 
 from .protocol import PROTOCOL_VERSION
 
@@ -21,7 +22,21 @@ NODE_KEY: Final = re.compile(r"[A-Za-z0-9_.\-\[\]/]{1,1024}")
 MAX_RETRY: Final = 10_000
 MAX_HEARTBEAT: Final = 366 * 24 * 3600
 FIELDS: Final = frozenset(
-    {"v", "ir", "task", "run", "node", "store", "retry", "args", "inline", "elementwise", "offload", "heartbeat"}
+    {
+        "v",
+        "ir",
+        "task",
+        "run",
+        "node",
+        "store",
+        "retry",
+        "args",
+        "inline",
+        "elementwise",
+        "offload",
+        "heartbeat",
+        "options",
+    }
 )
 
 
@@ -38,6 +53,7 @@ class Request:
     elementwise: tuple[str, ...]
     offload: int
     heartbeat: int | None
+    options: NodeOptions | None = None  # the call's own options (``task.options(...)``)
 
 
 def parse_request(data: Any) -> Request:
@@ -46,21 +62,7 @@ def parse_request(data: Any) -> Request:
         raise BoundaryError(f"a task request must be a JSON object, got {type(data).__name__}")
     if data.get("v") != PROTOCOL_VERSION:
         raise BoundaryError(f"request version {data.get('v')!r}; this runtime speaks {PROTOCOL_VERSION}")
-    known = {
-        "v",
-        "ir",
-        "task",
-        "run",
-        "node",
-        "store",
-        "retry",
-        "args",
-        "inline",
-        "elementwise",
-        "offload",
-        "heartbeat",
-    }
-    extra = sorted(set(data) - known)
+    extra = sorted(set(data) - FIELDS)
     if extra:
         raise BoundaryError(f"unexpected request field {extra[0]!r}")
     run = _str(data, "run", "")
@@ -87,7 +89,20 @@ def parse_request(data: Any) -> Request:
         elementwise=_names(data, "elementwise"),
         offload=_int(data, "offload", 32768, 0, 1 << 30),
         heartbeat=_int(data, "heartbeat", None, 1, MAX_HEARTBEAT),
+        options=_options(data.get("options")),
     )
+
+
+def _options(data: Any) -> NodeOptions | None:
+    if data is None:
+        return None
+    from typedflow.codec import converter
+
+    try:
+        options: NodeOptions = converter.structure(data, NodeOptions)
+    except Exception as exc:
+        raise BoundaryError(f"request field 'options': not a task call's options ({exc})") from None
+    return options
 
 
 def _str(data: dict[str, Any], key: str, default: str) -> str:

@@ -142,7 +142,7 @@ def run_request(
             raise BoundaryError(f"the request names the store {request.store!r}, not this runtime's {store_uri}")
         store = store_for(store_uri, s3)
         doc = load_ir(store, request.ir)
-        template = doc.task(request.task)
+        template = ir.effective(doc.task(request.task), request.options)
     except KeyError as exc:
         return Result(False, error="typedflow.RequestError", cause=f"the IR has no task {exc}")
     except (BoundaryError, RequestError, ValueError) as exc:

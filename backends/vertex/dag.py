@@ -523,7 +523,7 @@ class Builder:
 
     # ------------------------------------------------------------------ nodes
     def task_node(self, n: ir.TaskNode, dag: Dag) -> None:
-        template = self.doc.task(n.task)
+        template = ir.effective(self.doc.task(n.task), n.options)
         inputs, chans, plan = self.task_inputs(n.args, template, dag, n.loc)
         outs = output_chans(template.outputs)
         key = self.new_component(n.id)

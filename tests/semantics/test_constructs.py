@@ -65,3 +65,31 @@ def test_ordering_without_data(aws: Aws, tmp_path: Path) -> None:
 
     tasks = compile_spec(flows.ordered.ir)["root"]["dag"]["tasks"]
     assert tasks["saw"]["dependentTasks"] == ["mark"]
+
+
+def _count(marks: Path, prefix: str) -> int:
+    return len(list(marks.glob(f"{prefix}-*")))
+
+
+def test_options_for_one_call(aws: Aws, tmp_path: Path) -> None:
+    # the call with cache=False runs every time, the other is a cache hit the second time; only the call
+    # given a retry policy is retried
+    for target in ("local", "sfn"):
+        marks = tmp_path / target
+        marks.mkdir()
+        for _ in range(2):
+            if target == "local":
+                r = run_workflow(flows.per_call, {"marks": str(marks)}, RunOptions(store=tmp_path / "s"))
+                out = r.outputs
+            else:
+                out = aws.run(flows.per_call.ir, {"marks": str(marks)}).outputs or {}
+            assert out == {"out": 4}, target
+            for p in marks.glob("retried-*"):
+                p.unlink()  # the retried call starts from its first attempt each run
+        assert (_count(marks, "1"), _count(marks, "2")) == (2, 1), target
+    from typedflow.backends.vertex.compiler import compile_spec
+
+    tasks = compile_spec(flows.per_call.ir)["root"]["dag"]["tasks"]
+    assert tasks["counted"]["cachingOptions"] == {"enableCache": False}
+    assert tasks["counted-2"]["cachingOptions"] == {"enableCache": True}
+    assert tasks["flaky"]["retryPolicy"]["maxRetryCount"] == 1

@@ -6,7 +6,7 @@ import enum
 from pathlib import Path
 from typing import NamedTuple
 
-from typedflow import after, map_over, otherwise, task, when, workflow
+from typedflow import Retry, after, map_over, otherwise, task, when, workflow
 
 # ----------------------------------------------------------------------------- unpacking, records
 
@@ -94,3 +94,34 @@ def ordered(marks: str) -> bool:
     with after(made):
         seen = saw(marks, "first")
     return seen
+
+
+# ----------------------------------------------------------------------------- options per call
+
+
+@task
+def counted(marks: str, x: int) -> int:
+    Path(marks, f"{x}-{len(list(Path(marks).glob(f'{x}-*')))}").write_text("")
+    return x
+
+
+@task
+def flaky(marks: str, key: str) -> int:
+    runs = len(list(Path(marks).glob(f"{key}-*")))
+    Path(marks, f"{key}-{runs}").write_text("")
+    if runs == 0:
+        raise RuntimeError(f"first attempt of {key}")
+    return runs
+
+
+@task
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+@workflow
+def per_call(marks: str) -> int:
+    a = counted.options(cache=False)(marks, 1)
+    b = counted(marks, 2)
+    c = flaky.options(retry=Retry(attempts=2, initial_delay=0.0, jitter=False))(marks, "retried")
+    return add(add(a, b), c)

@@ -14,18 +14,18 @@ R = TypeVar("R")
 
 
 class _Branch:
-    __slots__ = ("_cond", "_otherwise", "_tracer")
+    __slots__ = ("_cond", "_kind", "_tracer")
 
-    def __init__(self, cond: object, otherwise: bool) -> None:
+    def __init__(self, cond: object, kind: str) -> None:
         self._cond = cond
-        self._otherwise = otherwise
+        self._kind = kind
         tracer = tracing.current()
         if tracer is None:
-            raise RuntimeError("when()/otherwise() only have meaning inside a @workflow body")
+            raise RuntimeError("when()/orwhen()/otherwise() only have meaning inside a @workflow body")
         self._tracer = tracer
 
     def __enter__(self) -> None:
-        self._tracer.enter_branch(self._cond, sys._getframe(1), self._otherwise)
+        self._tracer.enter_branch(self._cond, sys._getframe(1), self._kind)
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -35,12 +35,18 @@ class _Branch:
 
 def when(cond: bool) -> _Branch:
     """Run the ``with`` block only when ``cond`` (a comparison of task outputs) holds at run time."""
-    return _Branch(cond, otherwise=False)
+    return _Branch(cond, "when")
+
+
+def orwhen(cond: bool) -> _Branch:
+    """Python's ``elif``: right after a ``when``/``orwhen`` block, run this block when ``cond`` holds and
+    no earlier block of the chain ran."""
+    return _Branch(cond, "orwhen")
 
 
 def otherwise() -> _Branch:
-    """The branch run when the directly preceding ``when`` block's condition does not hold."""
-    return _Branch(None, otherwise=True)
+    """The branch run when no block of the directly preceding ``when``/``orwhen`` chain ran."""
+    return _Branch(None, "otherwise")
 
 
 class _After:

@@ -119,7 +119,8 @@ WORKFLOW_CLASS: Final = "typedflow.dsl.Workflow"
 MAP_OVER: Final = "typedflow.blocks.map_over"
 WHEN: Final = "typedflow.blocks.when"
 OTHERWISE_FN: Final = "typedflow.blocks.otherwise"
-BRANCHES: Final = frozenset({WHEN, OTHERWISE_FN})
+ORWHEN: Final = "typedflow.blocks.orwhen"
+BRANCHES: Final = frozenset({WHEN, ORWHEN, OTHERWISE_FN})
 AFTER: Final = "typedflow.blocks.after"
 # attrs classes, but artifact handles rather than records: the tracer gives them no fields.
 ARTIFACTS: Final = frozenset({"typedflow.files.TypedFile", "typedflow.files.TypedDirectory"})
@@ -384,8 +385,12 @@ class _BodyChecker:
     def block(self, b: Block) -> None:
         previous: Statement | None = None
         for s in b.body:
-            if _branch_call(s) == OTHERWISE_FN and _branch_call(previous) != WHEN:
-                self.fail(OTHERWISE, 'otherwise() must directly follow a "with when(...):" block', s)
+            kind = _branch_call(s)
+            if kind in (OTHERWISE_FN, ORWHEN) and _branch_call(previous) not in (WHEN, ORWHEN):
+                short = kind.rsplit(".", 1)[1]
+                self.fail(
+                    OTHERWISE, f'{short}() must directly follow a "with when(...):" or "with orwhen(...):" block', s
+                )
             self.stmt(s)
             previous = s
 
@@ -742,7 +747,7 @@ class _BodyChecker:
         options = _options_of(e.callee)
         if options is not None:  # `train.options(cache=False)(...)`: the task itself, called
             callee_t, short = _symbol_type(options), _short_name(options)
-        if name == WHEN and e.args and args[0] is None:
+        if name in (WHEN, ORWHEN) and e.args and args[0] is None:
             self.fail(
                 CONDITION,
                 "when() needs a condition on task outputs or workflow inputs: a bool output or a comparison "

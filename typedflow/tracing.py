@@ -383,16 +383,24 @@ class Tracer:
         return Cond(self, ir.Compare(op, p._ref, right), deps)
 
     # ------------------------------------------------------------------ blocks
-    def enter_branch(self, cond: Any, frame: FrameType, otherwise: bool) -> None:
+    def enter_branch(self, cond: Any, frame: FrameType, kind: str) -> None:
+        """``kind``: "when" starts a chain; "orwhen" and "otherwise" continue the one just closed."""
         loc = frame_loc(frame)
-        if otherwise:
+        condition: ir.Condition | None = None
+        if kind != "when":
             builder = self.last_conditional
             if builder is None or builder.closed_otherwise:
-                self.problem(loc, "otherwise() must directly follow a `with when(...)` block", "typedflow-otherwise")
-                builder = _CondBuilder(self.new_id("otherwise"), loc)
+                self.problem(
+                    loc,
+                    f"{kind}() must directly follow a `with when(...)` or `with orwhen(...)` block",
+                    "typedflow-otherwise",
+                )
+                builder = _CondBuilder(self.new_id(kind), loc)
                 self.scope.nodes.append(builder)
-            builder.closed_otherwise = True
-            condition: ir.Condition | None = None
+            if kind == "otherwise":
+                builder.closed_otherwise = True
+            else:
+                condition = self.condition_of(cond, loc)
         else:
             condition = self.condition_of(cond, loc)
             builder = _CondBuilder(self.new_id("when"), loc)

@@ -93,3 +93,19 @@ def test_options_for_one_call(aws: Aws, tmp_path: Path) -> None:
     assert tasks["counted"]["cachingOptions"] == {"enableCache": False}
     assert tasks["counted-2"]["cachingOptions"] == {"enableCache": True}
     assert tasks["flaky"]["retryPolicy"]["maxRetryCount"] == 1
+
+
+@pytest.mark.parametrize(("score", "ran"), [(0.95, "a"), (0.6, "b"), (0.3, "c"), (0.0, "d")])
+def test_elif_chain_runs_the_first_branch_that_holds(aws: Aws, tmp_path: Path, score: float, ran: str) -> None:
+    for target in ("local", "sfn", "vertex"):
+        marks = tmp_path / target
+        marks.mkdir()
+        inputs = {"score": score, "marks": str(marks)}
+        if target == "local":
+            assert run_workflow(flows.graded, inputs, RunOptions(store=tmp_path / "s")).ok
+        elif target == "sfn":
+            assert aws.run(flows.graded.ir, inputs).status == "SUCCEEDED"
+        else:
+            (tmp_path / "v").mkdir()
+            vertex(flows.graded, inputs, tmp_path / "v")
+        assert sorted(p.name for p in marks.iterdir()) == [ran], target

@@ -6,7 +6,7 @@ import enum
 from pathlib import Path
 from typing import NamedTuple
 
-from typedflow import Retry, after, map_over, otherwise, task, when, workflow
+from typedflow import Retry, after, map_over, orwhen, otherwise, task, when, workflow
 
 # ----------------------------------------------------------------------------- unpacking, records
 
@@ -125,3 +125,18 @@ def per_call(marks: str) -> int:
     b = counted(marks, 2)
     c = flaky.options(retry=Retry(attempts=2, initial_delay=0.0, jitter=False))(marks, "retried")
     return add(add(a, b), c)
+
+
+# ----------------------------------------------------------------------------- elif chains
+
+
+@workflow
+def graded(score: float, marks: str) -> None:
+    with when(score >= 0.9):
+        mark(marks, "a")
+    with orwhen(score >= 0.5):
+        mark(marks, "b")
+    with orwhen(score >= 0.2):
+        mark(marks, "c")
+    with otherwise():
+        mark(marks, "d")

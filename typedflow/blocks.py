@@ -74,6 +74,19 @@ def after(*values: object) -> _After:
     return _After(values)
 
 
+def fail(message: str) -> None:
+    """Fail the run here with ``message`` (error type ``typedflow.Fail``), typically inside a ``when``
+    branch; ``on_failure`` handlers see it like any failure. Outside a workflow it raises."""
+    tracer = tracing.current()
+    if tracer is None:
+        raise WorkflowFailedByDesignError(message)
+    tracer.fail(message, sys._getframe(1))
+
+
+class WorkflowFailedByDesignError(Exception):
+    """``fail(message)`` reached outside a workflow run (the workflow body called as a function)."""
+
+
 def map_over(fn: Callable[[T], R], items: list[T] | tuple[T, ...], *, max_concurrency: int | None = None) -> list[R]:
     """Apply ``fn`` (which calls tasks) to every element of ``items``, concurrently; the results in
     item order. Outside a workflow it is a plain list comprehension."""

@@ -50,6 +50,7 @@ _IR_CLASSES = [
     ir.ConditionalNode,
     ir.MapNode,
     ir.SubWorkflowNode,
+    ir.FailNode,
     ir.OnFailure,
     ir.Workflow,
     ir.WorkflowIR,
@@ -80,7 +81,7 @@ converter.register_unstructure_hook(
 
 # After TypeRef's hook, which these take in. A node that waits for no sibling has no "after" key:
 # documents keep their bytes and digests.
-for _node_cls in (ir.ConditionalNode, ir.MapNode, ir.SubWorkflowNode):
+for _node_cls in (ir.ConditionalNode, ir.MapNode, ir.SubWorkflowNode, ir.FailNode):
     converter.register_unstructure_hook(
         _node_cls, make_dict_unstructure_fn(_node_cls, converter, after=override(omit_if_default=True))
     )
@@ -103,7 +104,7 @@ def _tagged(union: Any, classes: list[type]) -> None:
 
 _tagged(ir.Binding, [ir.InputRef, ir.OutputRef, ir.ItemRef, ir.Const])
 _tagged(ir.Condition, [ir.Compare, ir.And, ir.Or, ir.Not])
-_tagged(ir.Node, [ir.TaskNode, ir.ConditionalNode, ir.MapNode, ir.SubWorkflowNode])
+_tagged(ir.Node, [ir.TaskNode, ir.ConditionalNode, ir.MapNode, ir.SubWorkflowNode, ir.FailNode])
 converter.register_structure_hook_func(lambda t: t is Any, lambda v, _: v)
 
 

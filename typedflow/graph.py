@@ -244,8 +244,12 @@ class _Builder:
                     self.link(a.value, n.id, a.optional)
             elif isinstance(n, ir.MapNode):
                 self.map_node(n, where)
+            elif isinstance(n, ir.FailNode):
+                self.g.add(GNode(n.id, f"fail: {n.message[:60]}", "failure"), where)
             else:
                 self.conditional(n, where)
+            for other in n.after:  # an ordering edge: drawn dashed, it carries no value
+                self.g.edge(GEdge(other, self.entry(n), "after", dashed=True))
 
     def map_node(self, n: ir.MapNode, where: Cluster) -> None:
         box = Cluster(n.id, f"map_over {n.id}", "map")
@@ -293,7 +297,7 @@ def _bindings(node: ir.Node) -> Iterator[ir.Binding]:
         elif isinstance(n, ir.MapNode):
             yield n.items.value
             yield n.result
-        else:
+        elif isinstance(n, ir.ConditionalNode):
             for br in n.branches:
                 if br.condition is not None:
                     yield from _Builder.condition_bindings(br.condition)

@@ -264,7 +264,7 @@ def store_constant_files(doc: ir.WorkflowIR, put: PutFn) -> ir.WorkflowIR:
                     t = ir.TypeRef("list", (n.item_type,))
                     items = attrs.evolve(items, value=ir.Const(stored(items.value.value, t, f"{where}, map items")))
                 n = attrs.evolve(n, items=items, body=nodes(n.body))
-            else:
+            elif isinstance(n, ir.ConditionalNode):
                 n = attrs.evolve(n, branches=tuple(attrs.evolve(b, nodes=nodes(b.nodes)) for b in n.branches))
             out.append(n)
         return tuple(out)

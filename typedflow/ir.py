@@ -309,7 +309,19 @@ class SubWorkflowNode:
     after: tuple[str, ...] = ()  # sibling nodes it waits for without reading their outputs (`with after(...)`)
 
 
-Node = TaskNode | ConditionalNode | MapNode | SubWorkflowNode
+@attrs.frozen
+class FailNode:
+    """``fail(message)``: the block, and so the run, fails here with ``message``."""
+
+    id: str
+    message: str
+    loc: SourceLoc
+    kind: Literal["fail"] = "fail"
+    after: tuple[str, ...] = ()
+
+
+Node = TaskNode | ConditionalNode | MapNode | SubWorkflowNode | FailNode
+FAIL_ERROR = "typedflow.Fail"  # the error type of a run that reached fail(message)
 
 
 @attrs.frozen

@@ -141,6 +141,8 @@ class _Workflow:
                 raise IRValidationError(where, f'node "{n.id}" uses unknown workflow "{n.workflow}"')
             declared = {p.name for p in self.subs[n.workflow].inputs}
             self._args(n.args, declared, containers, n.id, where)
+        elif isinstance(n, ir.FailNode):
+            pass  # a message: nothing to refer to
         elif isinstance(n, ir.MapNode):
             self._binding(n.items.value, containers, n.id, where + ".items")
             if n.max_concurrency is not None and n.max_concurrency < 1:
@@ -259,7 +261,7 @@ def _refs(n: ir.Node) -> Iterator[str]:
             bindings = [a.value for a in m.args]
         elif isinstance(m, ir.MapNode):
             bindings = [m.items.value, m.result]
-        else:
+        elif isinstance(m, ir.ConditionalNode):
             for br in m.branches:
                 for term in _compares(br.condition):
                     bindings += [term.left, term.right]

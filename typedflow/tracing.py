@@ -167,6 +167,15 @@ class Tracer:
     def exit_after(self) -> None:
         self.ordering.pop()
 
+    def fail(self, message: Any, frame: FrameType) -> None:
+        loc = frame_loc(frame)
+        if not isinstance(message, str):
+            self.problem(
+                loc, f"fail() takes a message written in the workflow (a str), got {_pytype(message)}", "arg-type"
+            )
+            message = "the workflow failed"
+        self.add(ir.FailNode(self.new_id("fail"), message[:4096], loc))
+
     # ------------------------------------------------------------------ bindings
     def visible(self, p: Promise, loc: ir.SourceLoc, what: str) -> tuple[ir.TypeRef, bool] | None:
         """The type of ``p`` seen from the current scope, and whether it is optional here."""

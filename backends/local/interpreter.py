@@ -352,8 +352,26 @@ class Interpreter:
             self.launch_conditional(node, block)
         elif isinstance(node, ir.MapNode):
             self.launch_map(node, block)
+        elif isinstance(node, ir.FailNode):
+            self.launch_fail(node, block)
         else:
             self.launch_subworkflow(node, block)
+
+    def launch_fail(self, node: ir.FailNode, block: _Scope) -> None:
+        now = utcnow()
+        self.report(
+            NodeReport(
+                block.key + node.id,
+                node.id,
+                None,
+                FAILED,
+                started_at=now,
+                ended_at=now,
+                error_type=ir.FAIL_ERROR,
+                message=node.message,
+            )
+        )
+        self.settled.append(functools.partial(block.finish, node.id, False))
 
     def launch_conditional(self, node: ir.ConditionalNode, block: _Scope) -> None:
         chosen: ir.Branch | None = None

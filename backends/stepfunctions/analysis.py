@@ -207,7 +207,7 @@ def block_refs(nodes: tuple[ir.Node, ...], ctx: Ctx) -> Iterator[tuple[str, Reso
             body = ctx.map_body(n)
             yield from block_refs(n.body, body)
             yield "result", body.resolve(n.result), body
-        else:
+        elif isinstance(n, ir.SubWorkflowNode):
             sub = ctx.sub(n)
             yield from block_refs(sub.wf.nodes, sub)
             if sub.wf.on_failure is not None:  # its handler reads the sub-workflow's inputs where it runs

@@ -35,6 +35,7 @@ from .graph import DefinitionError, Fragment, Graph, Names, connect, sequence
 from .options import Options
 from .paths import Frame, Loc, Path, concrete, jp, lazy, obj, slot_key
 from .protocol import (
+    CAUSE_LIMIT,
     ERROR_KEY,
     INPUTS_KEY,
     ON_FAILURE_ERROR_KEY,
@@ -144,10 +145,25 @@ class _Compiler:
             return self.conditional(p, ctx, frame, graph)
         if isinstance(p, ir.MapNode):
             return self.map(p, ctx, frame, graph)
+        if isinstance(p, ir.FailNode):
+            return self.fail(p, ctx, graph)
         sub = ctx.sub(p)
         if sub.wf.on_failure is not None:
             return self.guarded(p, sub, frame, graph)
         return self.block(sub.wf.nodes, sub, frame, graph)
+
+    def fail(self, node: ir.FailNode, ctx: Ctx, graph: Graph) -> Fragment:
+        """``fail(message)``: at the top level the run's failure path (its on_failure runs), inside a
+        branch, map item or guarded block a Fail state, which what encloses it catches."""
+        key = ctx.key(node.id)
+        message = node.message[:CAUSE_LIMIT]
+        if graph is self.root:
+            error = {"Error": ir.FAIL_ERROR, "Cause": message}
+            state = PassState(graph.name(key), result=error, result_path="$." + ERROR_KEY, comment="fail(...)")
+            state.next = self.root_failure
+            graph.add(state)
+            return Fragment(state.name, [])
+        return graph.add(FailState(graph.name(key), error=ir.FAIL_ERROR, cause=message, comment="fail(...)"))
 
     def guarded(self, node: ir.SubWorkflowNode, sub: Ctx, frame: Frame, graph: Graph) -> Fragment:
         """A sub-workflow with its own ``on_failure``: its states in a one-branch Parallel whose Catch runs
@@ -319,8 +335,11 @@ class _Compiler:
 
         for i, (br, body, new) in enumerate(arms):
             label = "otherwise" if br.condition is None else f"branch {i + 1}"
-            g = gather(label, new)
-            entry = connect(body, g) if body else g
+            if body is not None and not body.ends:  # the branch always fails (fail(...)): nothing to gather
+                entry = body
+            else:
+                g = gather(label, new)
+                entry = connect(body, g) if body else g
             ends.extend(entry.ends)
             if br.condition is None:
                 choice.default = entry.start

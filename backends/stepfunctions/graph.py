@@ -69,7 +69,7 @@ class Graph:
         """Close the open ends of ``body`` on ``terminal`` (or make them End), validate, render."""
         if body is None:
             body = self.add(terminal)
-        else:
+        elif body.ends:  # (a body that always fails, ending in fail(...), has no terminal to reach)
             self.add(terminal)
             connect(body, Fragment(terminal.name, [terminal] if terminal.can_chain else []))
         for s in self.states.values():

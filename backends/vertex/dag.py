@@ -225,7 +225,7 @@ def escaping(wf: ir.Workflow, outputs: dict[str, tuple[ir.Param, ...]]) -> dict[
             elif isinstance(n, ir.MapNode):
                 sites.extend([(n.items.value, chain), (n.result, chain)])
                 visit(n.body, chain)
-            else:
+            elif isinstance(n, ir.ConditionalNode):
                 for br in n.branches:
                     if br.condition is not None:
                         sites.extend((b, chain) for b in _condition_bindings(br.condition))
@@ -389,6 +389,8 @@ class Builder:
                 self.map_node(n, dag)
             elif isinstance(n, ir.ConditionalNode):
                 self.conditional(n, dag)
+            elif isinstance(n, ir.FailNode):
+                self.fail_node(n, dag)
             else:
                 self.subworkflow(n, dag)
             added[n.id] = sorted(set(dag.tasks) - before)
@@ -548,6 +550,14 @@ class Builder:
         dag.local[n.id] = Local(task, {k: (k, c) for k, c in outs.items()})
         if ran:
             dag.local[n.id].outputs[PRESENT] = (RAN, Chan(BOOL))
+
+    def fail_node(self, n: ir.FailNode, dag: Dag) -> None:
+        """``fail(message)``: a task whose container fails with the message."""
+        key = self.new_component(n.id)
+        label = "exec-" + key[len("comp-") :]
+        self.components[key] = component({}, {}, label)
+        self.executors[label] = executor(self.image, "fail", {"error": ir.FAIL_ERROR, "message": n.message}, None)
+        dag.add_task(n.id, {"componentRef": {"name": key}, "cachingOptions": {"enableCache": False}})
 
     def const_task(self, dag: Dag, base: str, values: dict[str, tuple[Any, Chan]]) -> str:
         """A task writing constant parameter outputs (``--const``): the placeholders and presence

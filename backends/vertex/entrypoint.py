@@ -354,6 +354,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     mode.add_argument("--task", help="JSON: the task template, node, workflow and input plan")
     mode.add_argument("--value", help="JSON: an input plan and the value's type")
     mode.add_argument("--const", help="JSON: constant parameter outputs (placeholders and presence flags)")
+    mode.add_argument("--fail", help="JSON: the error and message a fail(...) of the workflow ends the run with")
     return p.parse_args(argv)
 
 
@@ -375,4 +376,8 @@ def main(argv: list[str]) -> int:
         return run_task(args, ei)
     if args.const is not None:
         return run_const(args, ei)
+    if args.fail is not None:
+        payload = parse_json(args.fail, "--fail")
+        sys.stderr.write(f"{payload.get('error', 'typedflow.Fail')}: {payload.get('message', '')}\n")
+        return 1
     return run_value(args, ei)

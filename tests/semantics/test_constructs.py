@@ -109,3 +109,44 @@ def test_elif_chain_runs_the_first_branch_that_holds(aws: Aws, tmp_path: Path, s
             (tmp_path / "v").mkdir()
             vertex(flows.graded, inputs, tmp_path / "v")
         assert sorted(p.name for p in marks.iterdir()) == [ran], target
+
+
+def test_fail_with_a_message(aws: Aws, tmp_path: Path) -> None:
+    for target in ("local", "sfn", "vertex"):
+        for x, ok in ((1, True), (5, False)):
+            marks = tmp_path / f"{target}-{x}"
+            marks.mkdir()
+            inputs = {"x": x, "marks": str(marks)}
+            if target == "local":
+                r = run_workflow(flows.checked, inputs, RunOptions(store=tmp_path / "s"))
+                status, out = r.ok, r.outputs
+                if not ok:
+                    (failure,) = r.failures[:1]
+                    assert (failure.error_type, failure.message) == ("typedflow.Fail", "x is too big")
+            elif target == "sfn":
+                remote = aws.run(flows.checked.ir, inputs)
+                status, out = remote.status == "SUCCEEDED", remote.outputs
+                if not ok:
+                    assert (remote.error, remote.cause) == ("typedflow.Fail", "x is too big")
+            else:
+                (tmp_path / f"v{x}").mkdir()
+                try:
+                    out, status = vertex(flows.checked, inputs, tmp_path / f"v{x}"), True
+                except Exception:
+                    out, status = {}, False
+            assert status is ok, (target, x)
+            if ok:
+                assert out == {"out": 3}, target
+                assert not (marks / "failure").exists()
+            else:
+                seen = json.loads((marks / "failure").read_text())
+                if target != "vertex":  # Vertex hands an exit handler its task's state, not the message
+                    assert seen == {"error_type": "typedflow.Fail", "message": "x is too big"}, target
+
+
+def test_fail_inside_a_map_item(aws: Aws, tmp_path: Path) -> None:
+    inputs = {"xs": [1, 5, 0], "marks": str(tmp_path)}
+    r = run_workflow(flows.checked_in_map, inputs, RunOptions(store=tmp_path / "s"))
+    assert not r.ok and r.failures[0].message == "x is too big"
+    remote = aws.run(flows.checked_in_map.ir, inputs)
+    assert (remote.status, remote.error) == ("FAILED", "typedflow.Fail")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import enum
+import json
 from pathlib import Path
 from typing import NamedTuple
 
-from typedflow import Retry, after, map_over, orwhen, otherwise, task, when, workflow
+from typedflow import Failure, Retry, after, fail, map_over, orwhen, otherwise, task, when, workflow
 
 # ----------------------------------------------------------------------------- unpacking, records
 
@@ -140,3 +141,29 @@ def graded(score: float, marks: str) -> None:
         mark(marks, "c")
     with otherwise():
         mark(marks, "d")
+
+
+# ----------------------------------------------------------------------------- fail(message)
+
+
+@task
+def inc(x: int) -> int:
+    return x + 1
+
+
+@task(cache=False)
+def note(f: Failure, marks: str) -> None:
+    Path(marks, "failure").write_text(json.dumps({"error_type": f.error_type, "message": f.message}))
+
+
+@workflow(on_failure=note)
+def checked(x: int, marks: str) -> int:
+    y = inc(x)
+    with when(y > 3):
+        fail("x is too big")
+    return inc(y)
+
+
+@workflow
+def checked_in_map(xs: list[int], marks: str) -> list[int]:
+    return map_over(lambda x: checked(x=x, marks=marks), xs)

@@ -5,9 +5,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from types import TracebackType
-from typing import TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from typedflow import tracing
+
+if TYPE_CHECKING:
+    from typedflow.dsl import Task
+
+P = ParamSpec("P")
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -72,6 +77,33 @@ def after(*values: object) -> _After:
     ``values`` have finished, without passing their outputs: an ordering edge. Outside a workflow it
     does nothing (tasks called as functions run in order anyway)."""
     return _After(values)
+
+
+class _ExitHandler:
+    __slots__ = ("_args", "_kwargs", "_task", "_tracer")
+
+    def __init__(self, task: object, args: tuple[object, ...], kwargs: dict[str, object]) -> None:
+        self._task, self._args, self._kwargs = task, args, kwargs
+        self._tracer = tracing.current()
+
+    def __enter__(self) -> None:
+        if self._tracer is not None:
+            self._tracer.enter_exit_handler(self._task, self._args, self._kwargs, sys._getframe(1))
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._tracer is not None:
+            self._tracer.exit_exit_handler()
+        elif exc_type is None or issubclass(exc_type, Exception):
+            self._task(*self._args, **self._kwargs)  # type: ignore[operator]  # a plain call: the handler runs
+
+
+def exit_handler(handler: Task[P, object], /, *args: P.args, **kwargs: P.kwargs) -> _ExitHandler:
+    """Run the ``with`` block, then ``handler(*args, **kwargs)`` whether the block succeeded or failed (KFP's
+    ``ExitHandler``, a ``finally``): a parameter ``failure: Failure | None = None`` of the handler gets None,
+    or the block's first failure. The block fails when its body or its handler failed."""
+    return _ExitHandler(handler, args, kwargs)
 
 
 def fail(message: str) -> None:

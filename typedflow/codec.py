@@ -51,6 +51,7 @@ _IR_CLASSES = [
     ir.MapNode,
     ir.SubWorkflowNode,
     ir.FailNode,
+    ir.ExitHandlerNode,
     ir.OnFailure,
     ir.Workflow,
     ir.WorkflowIR,
@@ -81,7 +82,7 @@ converter.register_unstructure_hook(
 
 # After TypeRef's hook, which these take in. A node that waits for no sibling has no "after" key:
 # documents keep their bytes and digests.
-for _node_cls in (ir.ConditionalNode, ir.MapNode, ir.SubWorkflowNode, ir.FailNode):
+for _node_cls in (ir.ConditionalNode, ir.MapNode, ir.SubWorkflowNode, ir.FailNode, ir.ExitHandlerNode):
     converter.register_unstructure_hook(
         _node_cls, make_dict_unstructure_fn(_node_cls, converter, after=override(omit_if_default=True))
     )
@@ -104,7 +105,7 @@ def _tagged(union: Any, classes: list[type]) -> None:
 
 _tagged(ir.Binding, [ir.InputRef, ir.OutputRef, ir.ItemRef, ir.Const])
 _tagged(ir.Condition, [ir.Compare, ir.And, ir.Or, ir.Not])
-_tagged(ir.Node, [ir.TaskNode, ir.ConditionalNode, ir.MapNode, ir.SubWorkflowNode, ir.FailNode])
+_tagged(ir.Node, [ir.TaskNode, ir.ConditionalNode, ir.MapNode, ir.SubWorkflowNode, ir.FailNode, ir.ExitHandlerNode])
 converter.register_structure_hook_func(lambda t: t is Any, lambda v, _: v)
 
 

@@ -246,6 +246,17 @@ class _Builder:
                 self.map_node(n, where)
             elif isinstance(n, ir.FailNode):
                 self.g.add(GNode(n.id, f"fail: {n.message[:60]}", "failure"), where)
+            elif isinstance(n, ir.ExitHandlerNode):
+                box = Cluster(n.id, f"exit_handler {n.handler.task}", "branch")
+                where.children.append(box)
+                self.block(n.body, box)
+                hid = f"{n.id}:handler"
+                self.g.add(GNode(hid, f"{n.handler.task} (always)", "task"), where)
+                for m in n.body:
+                    self.g.edge(GEdge(self.entry(m), hid, "then", dashed=True))
+                for a in n.handler.args:
+                    if not (isinstance(a.value, ir.InputRef) and a.value.name == "$failure"):
+                        self.link(a.value, hid, a.optional)
             else:
                 self.conditional(n, where)
             for other in n.after:  # an ordering edge: drawn dashed, it carries no value

@@ -266,6 +266,9 @@ def store_constant_files(doc: ir.WorkflowIR, put: PutFn) -> ir.WorkflowIR:
                 n = attrs.evolve(n, items=items, body=nodes(n.body))
             elif isinstance(n, ir.ConditionalNode):
                 n = attrs.evolve(n, branches=tuple(attrs.evolve(b, nodes=nodes(b.nodes)) for b in n.branches))
+            elif isinstance(n, ir.ExitHandlerNode):
+                handler = attrs.evolve(n.handler, args=args(n.handler.args, templates[n.handler.task].inputs, where))
+                n = attrs.evolve(n, body=nodes(n.body), handler=handler)
             out.append(n)
         return tuple(out)
 

@@ -310,6 +310,20 @@ class SubWorkflowNode:
 
 
 @attrs.frozen
+class ExitHandlerNode:
+    """``with exit_handler(task, ...):``: ``body`` runs, then ``handler`` runs whether it succeeded or
+    failed (its ``Failure | None`` parameter gets None, or the body's first failure). The node fails
+    when the body or the handler failed. Values the body produces are read after the block as usual."""
+
+    id: str
+    body: tuple[Node, ...]
+    handler: OnFailure
+    loc: SourceLoc
+    kind: Literal["exit_handler"] = "exit_handler"
+    after: tuple[str, ...] = ()
+
+
+@attrs.frozen
 class FailNode:
     """``fail(message)``: the block, and so the run, fails here with ``message``."""
 
@@ -320,7 +334,7 @@ class FailNode:
     after: tuple[str, ...] = ()
 
 
-Node = TaskNode | ConditionalNode | MapNode | SubWorkflowNode | FailNode
+Node = TaskNode | ConditionalNode | MapNode | SubWorkflowNode | FailNode | ExitHandlerNode
 FAIL_ERROR = "typedflow.Fail"  # the error type of a run that reached fail(message)
 
 
@@ -395,7 +409,7 @@ def walk(nodes: tuple[Node, ...]) -> list[Node]:
         if isinstance(n, ConditionalNode):
             for b in reversed(n.branches):
                 stack.extend(reversed(b.nodes))
-        elif isinstance(n, MapNode):
+        elif isinstance(n, MapNode | ExitHandlerNode):
             stack.extend(reversed(n.body))
     return out
 

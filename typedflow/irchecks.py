@@ -148,6 +148,16 @@ class _Workflow:
             if n.max_concurrency is not None and n.max_concurrency < 1:
                 raise IRValidationError(where, "max_concurrency must be at least 1")
             self._binding(n.result, (*containers, (n.id, None)), None, where + ".result")
+        elif isinstance(n, ir.ExitHandlerNode):
+            of = n.handler
+            if of.task not in self.tasks:
+                raise IRValidationError(where, f'exit handler uses unknown task "{of.task}"')
+            declared = {p.name for p in self.tasks[of.task].inputs}
+            given = [a.param for a in of.args]
+            if len(set(given)) != len(given) or not set(given) <= declared:
+                raise IRValidationError(where, f"handler arguments {sorted(given)} do not match {sorted(declared)}")
+            for a in of.args:
+                self._binding(a.value, containers, n.id, f"{where}.handler ({a.param})", failure=True)
         else:
             for i, br in enumerate(n.branches):
                 if br.condition is None and i != len(n.branches) - 1:
@@ -225,6 +235,8 @@ def _placed(nodes: tuple[ir.Node, ...]) -> Iterator[tuple[ir.Node, tuple[_Contai
                 stack.extend((m, (*containers, (n.id, i))) for m in reversed(n.branches[i].nodes))
         elif isinstance(n, ir.MapNode):
             stack.extend((m, (*containers, (n.id, None))) for m in reversed(n.body))
+        elif isinstance(n, ir.ExitHandlerNode):  # its body's values are read after it, as a branch's are
+            stack.extend((m, (*containers, (n.id, 0))) for m in reversed(n.body))
 
 
 def _blocks(nodes: tuple[ir.Node, ...]) -> Iterator[tuple[ir.Node, ...]]:
@@ -236,7 +248,7 @@ def _blocks(nodes: tuple[ir.Node, ...]) -> Iterator[tuple[ir.Node, ...]]:
         for n in block:
             if isinstance(n, ir.ConditionalNode):
                 stack.extend(br.nodes for br in n.branches)
-            elif isinstance(n, ir.MapNode):
+            elif isinstance(n, ir.MapNode | ir.ExitHandlerNode):
                 stack.append(n.body)
 
 
@@ -261,6 +273,8 @@ def _refs(n: ir.Node) -> Iterator[str]:
             bindings = [a.value for a in m.args]
         elif isinstance(m, ir.MapNode):
             bindings = [m.items.value, m.result]
+        elif isinstance(m, ir.ExitHandlerNode):
+            bindings = [a.value for a in m.handler.args]
         elif isinstance(m, ir.ConditionalNode):
             for br in m.branches:
                 for term in _compares(br.condition):

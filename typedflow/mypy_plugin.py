@@ -122,6 +122,7 @@ OTHERWISE_FN: Final = "typedflow.blocks.otherwise"
 ORWHEN: Final = "typedflow.blocks.orwhen"
 BRANCHES: Final = frozenset({WHEN, ORWHEN, OTHERWISE_FN})
 AFTER: Final = "typedflow.blocks.after"
+EXIT_HANDLER: Final = "typedflow.blocks.exit_handler"
 # attrs classes, but artifact handles rather than records: the tracer gives them no fields.
 ARTIFACTS: Final = frozenset({"typedflow.files.TypedFile", "typedflow.files.TypedDirectory"})
 NEW_HANDLES: Final = frozenset(f"{a}.new" for a in ARTIFACTS)
@@ -764,6 +765,13 @@ class _BodyChecker:
                         a,
                     )
             return None
+        if name == EXIT_HANDLER and e.args:  # exit_handler(task, *args): the task's arguments, as in a call
+            handler = e.args[0]
+            sig, _ = _task_signature(_symbol_type(handler))
+            call = CallExpr(handler, e.args[1:], e.arg_kinds[1:], e.arg_names[1:])
+            call.set_line(e)
+            self.check_arguments(call, args[1:], sig, f'exit handler "{_short_name(handler)}"')
+            return None
         if name in BRANCHES:
             return None
         if name == MAP_OVER:
@@ -800,7 +808,8 @@ class _BodyChecker:
         self.fail(
             CALL,
             f'{subject} is passed to "{short}", which is not a task, inside a workflow; only tasks, '
-            "workflows, map_over, when, after and NamedTuple/attrs/dataclass constructors take task outputs "
+            "workflows, map_over, when, after, exit_handler and NamedTuple/attrs/dataclass constructors take task "
+            "outputs "
             f'(make "{short}" a @task, or a @workflow if it calls tasks)',
             arg,
         )

@@ -91,6 +91,17 @@ class _MapBuilder:
         self.after: tuple[str, ...] = ()
 
 
+class _ExitBuilder:
+    __slots__ = ("after", "handler", "id", "loc", "scope")
+
+    def __init__(self, id: str, handler: ir.OnFailure | None, scope: Scope, loc: ir.SourceLoc) -> None:
+        self.id = id
+        self.handler = handler
+        self.scope = scope
+        self.loc = loc
+        self.after: tuple[str, ...] = ()
+
+
 _CRON = re.compile(r"^(\S+\s+){4}\S+$")
 
 
@@ -135,7 +146,7 @@ class Tracer:
     def add(self, node: Any) -> None:
         waits = self.waits()
         if waits:
-            if isinstance(node, _MapBuilder):
+            if isinstance(node, _MapBuilder | _ExitBuilder):
                 node.after = waits
             else:
                 node = attrs.evolve(node, after=waits)
@@ -167,6 +178,42 @@ class Tracer:
     def exit_after(self) -> None:
         self.ordering.pop()
 
+    def enter_exit_handler(self, t: Any, args: tuple[Any, ...], kwargs: dict[str, Any], frame: FrameType) -> None:
+        from typedflow.dsl import Task
+
+        loc = frame_loc(frame)
+        handler: ir.OnFailure | None = None
+        template = t.signature.template if isinstance(t, Task) else None
+        if template is None:
+            self.problem(loc, "exit_handler() takes a @task with a valid signature, then its arguments", "arg-type")
+        else:
+            self.register_task(template, loc)
+            sig = t.signature
+            bound = self.bind_call(f'task "{t.name}"', sig.params, template.inputs, sig.annotations, args, kwargs, loc)
+            by_name = {a.param: a for a in bound}
+            for p in template.inputs:
+                if _is_failure(p.type):
+                    self.problem(
+                        loc,
+                        f'exit handler "{t.name}": parameter "{p.name}" must be `Failure | None = None` (None when '
+                        "the block succeeded)",
+                        "typedflow-on-failure",
+                    )
+                elif p.type.kind == "optional" and _is_failure(p.type.args[0]):
+                    by_name[p.name] = ir.Arg(p.name, ir.InputRef(FAILURE_INPUT))
+            handler = ir.OnFailure(
+                template.name, tuple(by_name[p.name] for p in template.inputs if p.name in by_name), loc
+            )
+        builder = _ExitBuilder(self.new_id("exit_handler"), handler, Scope("guard", "", self.scope), loc)
+        builder.scope.id = builder.id
+        self.add(builder)
+        self.scope = builder.scope
+
+    def exit_exit_handler(self) -> None:
+        assert self.scope.parent is not None
+        self.scope = self.scope.parent
+        self.last_conditional = None
+
     def fail(self, message: Any, frame: FrameType) -> None:
         loc = frame_loc(frame)
         if not isinstance(message, str):
@@ -192,7 +239,8 @@ class Tracer:
                     "typedflow-map-scope",
                 )
                 return None
-            optional = True
+            if s.kind == "branch":  # (an exit handler's body is not a branch: it ran, or the run failed)
+                optional = True
             s = s.parent
         t = p._type
         if optional and t.kind != "optional":
@@ -539,6 +587,11 @@ class Tracer:
                         after=n.after,
                     )
                 )
+            elif isinstance(n, _ExitBuilder):
+                if n.handler is not None:
+                    out.append(ir.ExitHandlerNode(n.id, self.freeze(n.scope.nodes), n.handler, n.loc, after=n.after))
+                else:  # its handler had errors (reported): the body stands alone
+                    out.extend(self.freeze(n.scope.nodes))
             else:
                 out.append(n)
         return tuple(out)
@@ -564,6 +617,13 @@ def _contains_promise(v: Any) -> bool:
     if dataclasses.is_dataclass(v) and not isinstance(v, type):
         return any(_contains_promise(getattr(v, f.name, None)) for f in dataclasses.fields(v))
     return False
+
+
+FAILURE_INPUT = "$failure"
+
+
+def _is_failure(t: ir.TypeRef) -> bool:
+    return t.kind == "record" and t.name == "typedflow.failure:Failure"
 
 
 def _pytype(v: Any) -> str:

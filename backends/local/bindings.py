@@ -101,4 +101,9 @@ def referenced_nodes(node: ir.Node) -> set[str]:
         out.update(binding_nodes(node.result))
         for n in node.body:
             out |= referenced_nodes(n)
+    elif isinstance(node, ir.ExitHandlerNode):
+        for a in node.handler.args:
+            out.update(binding_nodes(a.value))
+        for n in node.body:
+            out |= referenced_nodes(n)
     return out

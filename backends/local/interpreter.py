@@ -354,8 +354,31 @@ class Interpreter:
             self.launch_map(node, block)
         elif isinstance(node, ir.FailNode):
             self.launch_fail(node, block)
+        elif isinstance(node, ir.ExitHandlerNode):
+            self.launch_exit_handler(node, block)
         else:
             self.launch_subworkflow(node, block)
+
+    def launch_exit_handler(self, node: ir.ExitHandlerNode, block: _Scope) -> None:
+        inner = {m.id for m in ir.walk(node.body)}
+
+        def done(ok: bool) -> None:
+            if self.stop.signum is not None:
+                block.finish(node.id, False)
+                return
+            failure = None
+            if not ok:
+                first = next((r for r in self.failures if r.key.startswith(block.key) and r.node in inner), None)
+                failure = self.failure_of(first.key if first is not None else block.key)
+            env = Env({**block.env.inputs, FAILURE_INPUT: failure}, block.env)
+
+            def then(handled: bool) -> None:
+                block.finish(node.id, ok and handled)
+
+            key = f"{block.key}{node.id}/{node.handler.task}"
+            self.launch_handler(node.handler, env, key, node.id, then)
+
+        _block(self, node.body, block.env, block.key, done).start()
 
     def launch_fail(self, node: ir.FailNode, block: _Scope) -> None:
         now = utcnow()
@@ -516,7 +539,11 @@ class Interpreter:
             elif sub.on_failure is not None and self.stop.signum is None:
                 # The sub-workflow's own handler runs first; the node then fails as before (and the caller's
                 # handler, if any, sees the same failure), as on every target.
-                self.launch_handler(sub.on_failure, inputs, prefix, lambda: block.finish(node.id, False))
+                handler_env = Env({**inputs, FAILURE_INPUT: self.failure_of(prefix)})
+                key = f"{prefix}on_failure/{sub.on_failure.task}"
+                self.launch_handler(
+                    sub.on_failure, handler_env, key, "on_failure", lambda _: block.finish(node.id, False)
+                )
                 return
             block.finish(node.id, ok)
 
@@ -534,13 +561,11 @@ class Interpreter:
             "traceback": first.traceback if first else "",
         }
 
-    def launch_handler(self, of: ir.OnFailure, inputs: dict[str, Any], prefix: str, then: Callable[[], None]) -> None:
-        """Run a sub-workflow's ``on_failure`` on a worker (its own retry policy, never cached), report it,
-        then call ``then`` from the scheduler."""
-        env = Env({**inputs, FAILURE_INPUT: self.failure_of(prefix)})
+    def launch_handler(self, of: ir.OnFailure, env: Env, key: str, label: str, then: Callable[[bool], None]) -> None:
+        """Run a handler (a sub-workflow's ``on_failure``, an exit handler) as node ``key`` on a worker (its
+        own retry policy, never cached), report it, then call ``then(succeeded)`` from the scheduler."""
         args = {a.param: resolve(a.value, env) for a in of.args}
         template = self.tasks[of.task]
-        key = f"{prefix}on_failure/{of.task}"
         self.running += 1
         self.inflight[key] = of.task
 
@@ -554,20 +579,26 @@ class Interpreter:
                 result, attempts = f.result()
             except BaseException as exc:  # the runner itself broke: report it as the handler's failure
                 result, attempts = TaskError(type(exc).__name__, str(exc)), 1
-            self.report_handler(of, key, args, result, attempts)
-            then()
+            self.report_handler(of, key, args, result, attempts, label)
+            then(not isinstance(result, TaskError))
 
         fut = self.pool.submit(self.attempts, template, args, key, None, use_cache=False)
         fut.add_done_callback(completed)
 
     def report_handler(
-        self, of: ir.OnFailure, key: str, args: dict[str, Any], result: Outcome | TaskError, attempts: int
+        self,
+        of: ir.OnFailure,
+        key: str,
+        args: dict[str, Any],
+        result: Outcome | TaskError,
+        attempts: int,
+        label: str = "on_failure",
     ) -> None:
         """The report of an ``on_failure`` handler's run (its failure is reported next to what it handled)."""
         if isinstance(result, TaskError):
             rep = NodeReport(
                 key,
-                "on_failure",
+                label,
                 of.task,
                 FAILED,
                 attempts=attempts,
@@ -581,7 +612,7 @@ class Interpreter:
         else:
             rep = NodeReport(
                 key,
-                "on_failure",
+                label,
                 of.task,
                 SUCCEEDED,
                 attempts=attempts,

@@ -207,6 +207,10 @@ def block_refs(nodes: tuple[ir.Node, ...], ctx: Ctx) -> Iterator[tuple[str, Reso
             body = ctx.map_body(n)
             yield from block_refs(n.body, body)
             yield "result", body.resolve(n.result), body
+        elif isinstance(n, ir.ExitHandlerNode):
+            yield from block_refs(n.body, ctx)
+            for a in n.handler.args:
+                yield "arg", ctx.resolve(a.value, a.optional), ctx
         elif isinstance(n, ir.SubWorkflowNode):
             sub = ctx.sub(n)
             yield from block_refs(sub.wf.nodes, sub)
@@ -297,6 +301,8 @@ def reads(node: ir.Node) -> set[str]:
             bindings = [a.value for a in n.args]
         elif isinstance(n, ir.MapNode):
             bindings = [n.items.value, n.result]
+        elif isinstance(n, ir.ExitHandlerNode):
+            bindings = [a.value for a in n.handler.args]
         elif isinstance(n, ir.ConditionalNode):
             for br in n.branches:
                 if br.condition is not None:

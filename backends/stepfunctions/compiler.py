@@ -75,6 +75,9 @@ def _format_template(template: str) -> str:
     return "{}".join(esc(part) for part in template.split("{}"))
 
 
+_NO_CACHE = ir.NodeOptions(cache=False)
+
+
 class _Compiler:
     def __init__(self, doc: ir.WorkflowIR, opts: Options) -> None:
         self.doc = doc
@@ -147,6 +150,8 @@ class _Compiler:
             return self.map(p, ctx, frame, graph)
         if isinstance(p, ir.FailNode):
             return self.fail(p, ctx, graph)
+        if isinstance(p, ir.ExitHandlerNode):
+            return self.exit_block(p, ctx, frame, graph)
         sub = ctx.sub(p)
         if sub.wf.on_failure is not None:
             return self.guarded(p, sub, frame, graph)
@@ -208,30 +213,78 @@ class _Compiler:
             frame.nodes[k] = Loc(jp("$." + slot, "b0", slot_key("", k)), loc.nullable)
         return frag
 
-    def handler(self, of: ir.OnFailure, ctx: Ctx, frame: Frame, graph: Graph, then: str) -> str:
-        """The states of an ``on_failure`` task (its own Retry; never cached), going on to ``then`` whether it
-        succeeds or fails; the name of its first state."""
+    def handler(
+        self, of: ir.OnFailure, ctx: Ctx, frame: Frame, graph: Graph, then: str, name: str = "on_failure"
+    ) -> str:
+        """The states of a handler task run after a failure (its own Retry; never cached), going on to
+        ``then`` whether it succeeds or fails; the name of its first state."""
         frame.failure = "$." + ERROR_KEY
-        template = self.doc.task(of.task)
-        args = obj({a.param: lazy(ctx.resolve(a.value, a.optional), frame, self.req) for a in of.args})
-        key = ctx.key(f"on_failure/{of.task}")
-        job_key: Any = ctx.template + f"on_failure/{of.task}"
-        if ctx.maps:
-            indices = ", ".join(frame.indices[m] for m in ctx.maps)
-            job_key = Path(f"States.Format('{_format_template(job_key)}', {indices})")
-        call = Call(
-            self.names.unique(key),
-            template,
-            self.request(template, args, job_key, (), ()),
-            slot_key("n_", key),
-            job_key,
-        )
-        frag, _, states = emit(call, self.opts.executor_of(template.name), self.opts, graph)
+        frag, states = self.handler_task(of, ctx, frame, graph, f"{name}/{of.task}")
         for s in states:  # the handler keeps its own Retry, as on every target
             s.catch = [Catcher((ALL_ERRORS,), then, "$." + ON_FAILURE_ERROR_KEY)]
             self.caught.add(s.name)
         connect(frag, Fragment(then, []))
         return frag.start
+
+    def handler_task(
+        self, of: ir.OnFailure, ctx: Ctx, frame: Frame, graph: Graph, node: str
+    ) -> tuple[Fragment, list[TaskState]]:
+        """The task states of a handler as node ``node`` (``frame.failure`` None: its Failure is null)."""
+        template = self.doc.task(of.task)
+        args = obj({a.param: lazy(ctx.resolve(a.value, a.optional), frame, self.req) for a in of.args})
+        key = ctx.key(node)
+        job_key: Any = ctx.template + node
+        if ctx.maps:
+            indices = ", ".join(frame.indices[m] for m in ctx.maps)
+            job_key = Path(f"States.Format('{_format_template(job_key)}', {indices})")
+        request = self.request(template, args, job_key, (), ())
+        request["options"] = ir_converter.unstructure(_NO_CACHE)  # every run is handled anew, as on every target
+        call = Call(self.names.unique(key), template, request, slot_key("n_", key), job_key)
+        frag, _, states = emit(call, self.opts.executor_of(template.name), self.opts, graph)
+        return frag, states
+
+    def exit_block(self, node: ir.ExitHandlerNode, ctx: Ctx, frame: Frame, graph: Graph) -> Fragment:
+        """``with exit_handler(...)``: the body in a one-branch Parallel; on success the handler runs (its
+        Failure null) and the run goes on, on failure the Catch runs it (with the failure) and fails on."""
+        key = ctx.key(node.id)
+        self.parallels += 1
+        slot = f"p{self.parallels}"
+        g = Graph(self.names)
+        f = frame.copy()
+        body = self.block(node.body, ctx, f, g)
+        new = {k: loc for k, loc in f.nodes.items() if frame.nodes.get(k) != loc}
+        collect = PassState(
+            self.names.unique(f"{key} done"),
+            parameters=obj({slot_key("", k): Path(loc.path) for k, loc in new.items()}),
+        )
+        state = ParallelState(
+            graph.name(f"{key} (exit_handler {node.handler.task})"),
+            branches=[g.render(body, collect)],
+            result_path="$." + slot,
+            result_selector={"b0.$": "$[0]"},
+            comment=f"then {node.handler.task}, whether it succeeded or failed",
+        )
+        frag = graph.add(state)
+        if graph is self.root:
+            onward = self.root_failure
+        else:
+            onward = graph.add(
+                FailState(
+                    self.names.unique(f"{key} failed"),
+                    error_path=f"$.{ERROR_KEY}.Error",
+                    cause_path=f"$.{ERROR_KEY}.Cause",
+                    comment="on, with the error the block failed with",
+                )
+            ).start
+        caught = self.handler(node.handler, ctx, frame.copy(), graph, onward, name=node.id)
+        state.catch.append(Catcher((ALL_ERRORS,), caught, "$." + ERROR_KEY))
+        self.caught.add(state.name)
+        ok_frame = frame.copy()
+        ok_frame.failure = None
+        after_ok, _ = self.handler_task(node.handler, ctx, ok_frame, graph, f"{node.id}/{node.handler.task}")
+        for k, loc in new.items():
+            frame.nodes[k] = Loc(jp("$." + slot, "b0", slot_key("", k)), loc.nullable)
+        return connect(frag, after_ok)
 
     def parallel(self, p: Par, ctx: Ctx, frame: Frame, graph: Graph) -> Fragment:
         self.parallels += 1

@@ -106,6 +106,8 @@ def lazy(r: Resolved, frame: Frame, req: Requirement) -> Spec:
     if isinstance(r, RecordRef):
         return obj({name: lazy(f, frame, req) for name, f in r.fields})
     if r.kind == "failure":
+        if frame.failure is None:
+            return None  # an exit handler after a block that succeeded: no failure
         return {MARK: FAILURE_MARK, "e.$": base_of(r, frame).path, "p": list(r.path)}
     loc = base_of(r, frame)
     keys = ([r.output] if r.output else []) + list(r.path)

@@ -230,6 +230,9 @@ def escaping(wf: ir.Workflow, outputs: dict[str, tuple[ir.Param, ...]]) -> dict[
                     if br.condition is not None:
                         sites.extend((b, chain) for b in _condition_bindings(br.condition))
                     visit(br.nodes, (*chain, n.id))
+            elif isinstance(n, ir.ExitHandlerNode):
+                sites.extend((a.value, chain) for a in n.handler.args)
+                visit(n.body, chain)
 
     visit(wf.nodes, ())
     sites.extend((a.value, ()) for a in wf.results)
@@ -347,14 +350,34 @@ class Builder:
             root.export(name, handler, name, chan)
         self._on_failure_task(wf.on_failure, root, handler)
 
-    def _on_failure_task(self, of: ir.OnFailure, root: Dag, handler: str) -> None:
+    def exit_handler_node(self, n: ir.ExitHandlerNode, dag: Dag) -> None:
+        """``with exit_handler(...)``: the body as a DAG of its own, every value it produces an output of it,
+        and the handler after it whatever its final status (its Failure None when the body succeeded)."""
+        k = self.count("exit-handler")
+        key = self.new_component(f"exit-handler-{k}")
+        body = Dag(self, key, dag)
+        self.block(n.body, body)
+        exported: dict[str, dict[str, tuple[str, Chan]]] = {}
+        for node_id, lo in sorted(body.local.items()):
+            for out, (okey, chan) in sorted(lo.outputs.items()):
+                name = channel(node_id, out if out != PRESENT else "ran")
+                body.export(name, lo.task, okey, chan)
+                exported.setdefault(node_id, {})[out] = (name, chan)
+        task = self._nested_task(dag, body, f"exit-handler-{k}", {})
+        for node_id, outs in exported.items():
+            dag.local[node_id] = Local(task, outs)
+        self._on_failure_task(n.handler, dag, task, node=f"{n.id}/{n.handler.task}")
+
+    def _on_failure_task(self, of: ir.OnFailure, root: Dag, handler: str, node: str | None = None) -> None:
+        """The handler task after ``handler`` (a DAG task), whatever its final status: an ``on_failure``
+        (``node`` None: it runs only when that failed) or an exit handler's (``node``: it always runs)."""
         template = self.doc.task(of.task)
         failure_args = [a for a in of.args if isinstance(a.value, ir.InputRef) and a.value.name == "$failure"]
         plain = tuple(a for a in of.args if a not in failure_args)
         inputs, chans, plan = self.task_inputs(plain, template, root, of.loc)
         _put_input(inputs, "status", {"taskFinalStatus": {"producerTask": handler}}, Chan(ir.TypeRef("any")))
         for a in failure_args:
-            plan[a.param] = {"failure": "status"}
+            plan[a.param] = {"failure": "status", "none_if_succeeded": node is not None}
         key = self.new_component(f"{of.task}-on-failure")
         label = "exec-" + key[len("comp-") :]
         comp = component(chans, {}, label)
@@ -363,8 +386,9 @@ class Builder:
             "isOptional": True,
         }
         self.components[key] = comp
-        payload = task_payload(template, f"on_failure/{of.task}", self.doc.workflow.name, self.doc.digest, plan)
-        payload["on_failure"] = True
+        label_node = node or f"on_failure/{of.task}"
+        payload = task_payload(template, label_node, self.doc.workflow.name, self.doc.digest, plan)
+        payload["on_failure"] = node is None
         self.executors[label] = executor(template.image or self.image, "task", payload, template.resources)
         spec: dict[str, Any] = {
             "componentRef": {"name": key},
@@ -391,6 +415,8 @@ class Builder:
                 self.conditional(n, dag)
             elif isinstance(n, ir.FailNode):
                 self.fail_node(n, dag)
+            elif isinstance(n, ir.ExitHandlerNode):
+                self.exit_handler_node(n, dag)
             else:
                 self.subworkflow(n, dag)
             added[n.id] = sorted(set(dag.tasks) - before)

@@ -79,7 +79,10 @@ def build_value(ei: dict[str, Any], plan: dict[str, Any], workflow: str = "", jo
     if "fields" in plan:
         value: Any = {f: read_input(ei, key) for f, key in plan["fields"].items()}
     elif "failure" in plan:
-        value = _failure(read_input(ei, plan["failure"]) or {}, workflow, job)
+        status = read_input(ei, plan["failure"]) or {}
+        if plan.get("none_if_succeeded") and str(status.get("state", "")).upper() in ("SUCCEEDED", "CACHED"):
+            return None  # an exit handler after a block that succeeded: no failure
+        value = _failure(status, workflow, job)
     else:
         value = read_input(ei, plan["in"])
     return _follow(value, plan.get("path", []))

@@ -150,3 +150,31 @@ def test_fail_inside_a_map_item(aws: Aws, tmp_path: Path) -> None:
     assert not r.ok and r.failures[0].message == "x is too big"
     remote = aws.run(flows.checked_in_map.ir, inputs)
     assert (remote.status, remote.error) == ("FAILED", "typedflow.Fail")
+
+
+def test_exit_handler_runs_whether_the_block_succeeded_or_failed(aws: Aws, tmp_path: Path) -> None:
+    for target in ("local", "sfn", "vertex"):
+        for x, ok in ((1, True), (5, False)):
+            marks = tmp_path / f"{target}-{x}"
+            marks.mkdir()
+            inputs = {"x": x, "marks": str(marks)}
+            if target == "local":
+                r = run_workflow(flows.closed, inputs, RunOptions(store=tmp_path / "s"))
+                status, out = r.ok, r.outputs
+            elif target == "sfn":
+                remote = aws.run(flows.closed.ir, inputs)
+                status, out = remote.status == "SUCCEEDED", remote.outputs
+            else:
+                (tmp_path / f"v{x}").mkdir()
+                try:
+                    out, status = vertex(flows.closed, inputs, tmp_path / f"v{x}"), True
+                except Exception:
+                    out, status = {}, False
+            assert status is ok, (target, x)
+            seen = json.loads((marks / "closed").read_text())
+            if ok:
+                assert out == {"out": 3} and seen is None, target
+            elif target == "vertex":
+                assert seen is not None and seen["error_type"] == "FAILED"
+            else:
+                assert seen == {"error_type": "typedflow.Fail", "message": "x is too big"}, target

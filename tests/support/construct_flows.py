@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import NamedTuple
 
-from typedflow import Failure, Retry, after, fail, map_over, orwhen, otherwise, task, when, workflow
+from typedflow import Failure, Retry, after, exit_handler, fail, map_over, orwhen, otherwise, task, when, workflow
 
 # ----------------------------------------------------------------------------- unpacking, records
 
@@ -167,3 +167,21 @@ def checked(x: int, marks: str) -> int:
 @workflow
 def checked_in_map(xs: list[int], marks: str) -> list[int]:
     return map_over(lambda x: checked(x=x, marks=marks), xs)
+
+
+# ----------------------------------------------------------------------------- exit handlers
+
+
+@task(cache=False)
+def closing(marks: str, failure: Failure | None = None) -> None:
+    seen = None if failure is None else {"error_type": failure.error_type, "message": failure.message}
+    Path(marks, "closed").write_text(json.dumps(seen))
+
+
+@workflow
+def closed(x: int, marks: str) -> int:
+    with exit_handler(closing, marks=marks):
+        y = inc(x)
+        with when(y > 3):
+            fail("x is too big")
+    return inc(y)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from typedflow._version import __version__
-from typedflow.blocks import after, exit_handler, fail, map_over, orwhen, otherwise, when
+from typedflow.blocks import after, exit_handler, fail, map_over, one_of, orwhen, otherwise, when
 from typedflow.context import RunContext, current_run
 from typedflow.dsl import Resources, Retry, Task, Workflow, task, workflow
 from typedflow.errors import TaskDefinitionError, TypedflowError, WorkflowDefinitionError, WorkflowFailedError
@@ -46,6 +46,7 @@ __all__ = [
     "exit_handler",
     "fail",
     "map_over",
+    "one_of",
     "orwhen",
     "otherwise",
     "run",

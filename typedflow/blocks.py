@@ -106,6 +106,17 @@ def exit_handler(handler: Task[P, object], /, *args: P.args, **kwargs: P.kwargs)
     return _ExitHandler(handler, args, kwargs)
 
 
+def one_of(*values: T | None) -> T:
+    """The value of whichever branch of a ``when``/``orwhen``/``otherwise`` chain ran: give it the value each
+    branch computes (a branch that ends in ``fail(...)`` needs none). The chain must end with ``otherwise()``,
+    so a value always exists; its type is what every value is assignable to (Flyte's ``conditional``, KFP's
+    ``dsl.OneOf``). Outside a workflow it is the first value that is not None."""
+    tracer = tracing.current()
+    if tracer is None:
+        return next(v for v in values if v is not None)
+    return tracer.one_of(values, sys._getframe(1))  # type: ignore[return-value]
+
+
 def fail(message: str) -> None:
     """Fail the run here with ``message`` (error type ``typedflow.Fail``), typically inside a ``when``
     branch; ``on_failure`` handlers see it like any failure. Outside a workflow it raises."""

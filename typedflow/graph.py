@@ -170,6 +170,8 @@ class _Builder:
             return ".".join((b.name, *b.path))
         if isinstance(b, ir.ItemRef):
             return ".".join(("item", *b.path))
+        if isinstance(b, ir.OneOf):
+            return "one_of(" + ", ".join(self.operand(o) for o in b.options) + ")"
         parts = [b.node] + ([b.output] if b.output not in (None, "out") else []) + list(b.path)
         return ".".join(p for p in parts if p)
 
@@ -220,6 +222,10 @@ class _Builder:
         return g
 
     def link(self, b: ir.Binding, dst: str, optional: bool = False) -> None:
+        if isinstance(b, ir.OneOf):  # whichever branch ran: an edge from each
+            for o in b.options:
+                self.link(o, dst, optional)
+            return
         src = self.source(b)
         if src is not None:
             self.g.edge(GEdge(src, dst, self.edge_label(b, optional)))

@@ -141,7 +141,16 @@ class Const:
     kind: Literal["literal"] = "literal"
 
 
-Binding = InputRef | OutputRef | ItemRef | Const
+@attrs.frozen
+class OneOf:
+    """``one_of(a, b, ...)``: the value of whichever branch of one `when` chain ran (each option an output
+    produced in a different branch of it; exactly one ran, or the run failed)."""
+
+    options: tuple[OutputRef, ...]
+    kind: Literal["oneof"] = "oneof"
+
+
+Binding = InputRef | OutputRef | ItemRef | Const | OneOf
 
 
 @attrs.frozen

@@ -123,6 +123,8 @@ ORWHEN: Final = "typedflow.blocks.orwhen"
 BRANCHES: Final = frozenset({WHEN, ORWHEN, OTHERWISE_FN})
 AFTER: Final = "typedflow.blocks.after"
 EXIT_HANDLER: Final = "typedflow.blocks.exit_handler"
+ONE_OF: Final = "typedflow.blocks.one_of"
+FAIL: Final = "typedflow.blocks.fail"
 # attrs classes, but artifact handles rather than records: the tracer gives them no fields.
 ARTIFACTS: Final = frozenset({"typedflow.files.TypedFile", "typedflow.files.TypedDirectory"})
 NEW_HANDLES: Final = frozenset(f"{a}.new" for a in ARTIFACTS)
@@ -155,6 +157,7 @@ CONTAINER: Final = ErrorCode("typedflow-container", "A container of task outputs
 CONDITION: Final = ErrorCode("typedflow-condition", "when() without a condition on task outputs", _CATEGORY)
 OTHERWISE: Final = ErrorCode("typedflow-otherwise", "otherwise() not right after a when() block", _CATEGORY)
 AFTER_CODE: Final = ErrorCode("typedflow-after", "after() given something other than a task output", _CATEGORY)
+ONE_OF_CODE: Final = ErrorCode("typedflow-one-of", "one_of() not given every branch's value of one chain", _CATEGORY)
 RETURN_IN_BRANCH: Final = ErrorCode(
     "typedflow-return-in-branch", "A return inside a when/otherwise block of a workflow", _CATEGORY
 )
@@ -353,6 +356,7 @@ class _BodyChecker:
         self.func = func
         self.outputs: dict[Var, _Out] = {}
         self.branches: list[WithStmt] = []  # the when/otherwise blocks open at this point
+        self.chains: dict[WithStmt, list[WithStmt]] = {}  # a when/orwhen/otherwise block -> its whole chain
         self.local_functions: list[FuncItem] = []  # functions defined in the body so far
         self.depth = 0  # > 0 inside one of them
         self.values: dict[Expression, _Out] = {}  # every expression found to be a placeholder
@@ -385,8 +389,17 @@ class _BodyChecker:
     # ------------------------------------------------------------------ statements
     def block(self, b: Block) -> None:
         previous: Statement | None = None
+        chain: list[WithStmt] = []
         for s in b.body:
             kind = _branch_call(s)
+            if isinstance(s, WithStmt) and kind == WHEN:
+                chain = [s]
+                self.chains[s] = chain
+            elif isinstance(s, WithStmt) and kind in (ORWHEN, OTHERWISE_FN) and chain:
+                chain.append(s)
+                self.chains[s] = chain
+            else:
+                chain = []
             if kind in (OTHERWISE_FN, ORWHEN) and _branch_call(previous) not in (WHEN, ORWHEN):
                 short = kind.rsplit(".", 1)[1]
                 self.fail(
@@ -772,6 +785,8 @@ class _BodyChecker:
             call.set_line(e)
             self.check_arguments(call, args[1:], sig, f'exit handler "{_short_name(handler)}"')
             return None
+        if name == ONE_OF:
+            return self.one_of(e, args)
         if name in BRANCHES:
             return None
         if name == MAP_OVER:
@@ -814,6 +829,49 @@ class _BodyChecker:
             arg,
         )
         return None
+
+    def one_of(self, e: CallExpr, args: list[_Out | None]) -> _Out | None:
+        """``one_of(a, b, ...)``: one value from each branch of one when chain ending in otherwise() (a branch
+        that fails needs none); its type is the one every value is assignable to."""
+
+        def bad(message: str) -> None:
+            self.fail(ONE_OF_CODE, f"one_of(): {message}", e)
+
+        chain: list[WithStmt] | None = None
+        taken: dict[int, _Out] = {}
+        for out in args:
+            branch = out.branch if out is not None else None
+            found = self.chains.get(branch) if branch is not None else None
+            if out is None or branch is None or found is None:
+                what = out.label if out is not None else "a value"
+                bad(f"{what} is not computed directly in a branch of a when chain")
+                return None
+            if chain is not None and found is not chain:
+                bad("its values come from different when chains")
+                return None
+            chain = found
+            index = chain.index(branch)
+            if index in taken:
+                bad(f"{out.label} and {taken[index].label} come from the same branch")
+                return None
+            taken[index] = out
+        if chain is None:
+            bad("give it the value each branch of a when/orwhen/otherwise chain computes")
+            return None
+        failing = {i for i, w in enumerate(chain) if _fails(w)}
+        complete = _branch_call(chain[-1]) == OTHERWISE_FN
+        if not complete or any(i not in taken and i not in failing for i in range(len(chain))):
+            bad(
+                "every branch of the chain must compute one of its values (or fail(...)), and the chain must end "
+                "with otherwise(), so that a value always exists; else read the branch values as `T | None`"
+            )
+            return None
+        types = [out.type for out in taken.values() if out.type is not None]
+        joined = next((t for t in types if all(is_subtype(u, t) for u in types)), None)
+        if types and joined is None:
+            bad("its values have no common type")
+            return None
+        return _Out('task output "one_of()"', joined, branch=self.current_branch())
 
     def call_arguments(self, e: CallExpr) -> list[_Out | None]:
         """Each argument evaluated; for ``map_over(lambda x: ..., items)`` the items first, so that the
@@ -958,6 +1016,14 @@ def _branch_call(s: Statement | None) -> str | None:
             if name in BRANCHES:
                 return name
     return None
+
+
+def _fails(s: WithStmt) -> bool:
+    """Whether a branch calls ``fail(...)`` at its top level (it needs no value for ``one_of``)."""
+    return any(
+        isinstance(x, ExpressionStmt) and isinstance(x.expr, CallExpr) and _fullname(x.expr.callee) == FAIL
+        for x in s.body.body
+    )
 
 
 def _record_constructor(e: Expression) -> TypeInfo | None:

@@ -89,9 +89,11 @@ class Promise:
                 )
             return self._poisoned()
         ref = self._ref
-        if isinstance(ref, ir.OutputRef) and ref.output is None:
-            new_ref: ir.Binding = ir.OutputRef(ref.node, name, ())
-        elif isinstance(ref, ir.OutputRef | ir.InputRef | ir.ItemRef):
+        if isinstance(ref, ir.OneOf):  # a field of whichever value it is: that field of each option
+            new_ref: ir.Binding = ir.OneOf(tuple(_field_of(o, name) for o in ref.options))
+        elif isinstance(ref, ir.OutputRef):
+            new_ref = _field_of(ref, name)
+        elif isinstance(ref, ir.InputRef | ir.ItemRef):
             new_ref = type(ref)(*_with_path(ref, name))
         else:
             return self._poisoned()
@@ -183,6 +185,12 @@ def _described(origin: str) -> str:
     if origin.startswith("map_over "):
         return origin
     return f"task output {origin}"
+
+
+def _field_of(ref: ir.OutputRef, name: str) -> ir.OutputRef:
+    if ref.output is None:  # a whole NamedTuple: the field is one of the task's outputs
+        return ir.OutputRef(ref.node, name, ())
+    return ir.OutputRef(ref.node, ref.output, (*ref.path, name))
 
 
 def _with_path(ref: ir.OutputRef | ir.InputRef | ir.ItemRef, name: str) -> tuple[Any, ...]:

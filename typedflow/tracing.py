@@ -214,6 +214,68 @@ class Tracer:
         self.scope = self.scope.parent
         self.last_conditional = None
 
+    def one_of(self, values: tuple[Any, ...], frame: FrameType) -> Promise:
+        """``one_of(a, b, ...)``: the value of whichever branch of one `when` chain ran."""
+        loc = frame_loc(frame)
+        poisoned = Promise(self, ir.Const(None), ir.TypeRef("any"), None, "one_of()")
+
+        def bad(message: str) -> Promise:
+            self.problem(loc, f"one_of(): {message}", "typedflow-one-of")
+            return poisoned
+
+        if not values:
+            return bad("give it the value each branch of a when/orwhen/otherwise chain computes")
+        if any(isinstance(v, Promise) and v._poison for v in values):
+            return poisoned
+        builder: _CondBuilder | None = None
+        taken: dict[int, Promise] = {}
+        for v in values:
+            scope = v._scope if isinstance(v, Promise) else None
+            if not isinstance(v, Promise) or not isinstance(v._ref, ir.OutputRef) or scope is None:
+                return bad(
+                    f"{_pytype(v) if not isinstance(v, Promise) else v._origin} is not a value a branch computed"
+                )
+            if scope.kind != "branch":
+                return bad(f"{v._origin} is not computed directly in a branch of a when chain")
+            owner = self._builder_of(scope)
+            if builder is not None and owner is not builder:
+                return bad("its values come from different when chains")
+            builder = owner
+            index = next(i for i, (_, s, _) in enumerate(owner.branches) if s is scope)
+            if index in taken:
+                return bad(f"{v._origin} and {taken[index]._origin} come from the same branch")
+            taken[index] = v
+        assert builder is not None
+        parent = builder.branches[0][1].parent
+        if (
+            parent is None
+            or not parent.encloses(self.scope)
+            or any(s.encloses(self.scope) for _, s, _ in builder.branches)
+        ):
+            return bad("use it after its when chain, in the block the chain is in")
+        failing = {
+            i for i, (_, s, _) in enumerate(builder.branches) if any(isinstance(n, ir.FailNode) for n in s.nodes)
+        }
+        missing = [i for i in range(len(builder.branches)) if i not in taken and i not in failing]
+        if not builder.closed_otherwise or missing:
+            return bad(
+                "every branch of the chain must compute one of its values (or fail(...)), and the chain must end "
+                "with otherwise(), so that a value always exists; else read the branch values as `T | None`"
+            )
+        types = [v._type for v in taken.values()]
+        joined = next((t for t in types if all(assignable(u, t) for u in types)), None)
+        if joined is None:
+            shown = ", ".join(sorted({str(t) for t in types}))
+            return bad(f"its values have no common type ({shown})")
+        options = tuple(v._ref for _, v in sorted(taken.items()) if isinstance(v._ref, ir.OutputRef))
+        return Promise(self, ir.OneOf(options), joined, parent, "one_of()")
+
+    def _builder_of(self, scope: Scope) -> _CondBuilder:
+        for node in scope.parent.nodes if scope.parent else []:
+            if isinstance(node, _CondBuilder) and node.id == scope.id:
+                return node
+        raise AssertionError("branch scope without its conditional")
+
     def fail(self, message: Any, frame: FrameType) -> None:
         loc = frame_loc(frame)
         if not isinstance(message, str):

@@ -45,6 +45,11 @@ def resolve(b: ir.Binding, env: Env) -> Any:
         return follow(outs if b.output is None else outs.get(b.output), b.path)
     if isinstance(b, ir.InputRef):
         return follow(env.inputs.get(b.name), b.path)
+    if isinstance(b, ir.OneOf):  # the branch that ran: the option whose node has outputs
+        for o in b.options:
+            if env.outputs_of(o.node) is not None:
+                return resolve(o, env)
+        return None
     return follow(env.items.get(b.map), b.path)
 
 
@@ -73,6 +78,8 @@ def holds(c: ir.Condition, env: Env) -> bool:
 
 
 def binding_nodes(b: ir.Binding) -> tuple[str, ...]:
+    if isinstance(b, ir.OneOf):
+        return tuple(o.node for o in b.options)
     return (b.node,) if isinstance(b, ir.OutputRef) else ()
 
 

@@ -43,7 +43,14 @@ class RecordRef:
     fields: tuple[tuple[str, Resolved], ...]
 
 
-Resolved = Ref | ConstRef | RecordRef
+@attrs.frozen
+class ChoiceRef:
+    """``one_of(...)``: the first option present (whichever branch of its chain ran), read by the runtime."""
+
+    options: tuple[Resolved, ...]
+
+
+Resolved = Ref | ConstRef | RecordRef | ChoiceRef
 ANY = ir.TypeRef("any")
 
 
@@ -123,6 +130,8 @@ class Ctx:
             return ConstRef(b.value, _literal_type(b.value))
         if isinstance(b, ir.InputRef):
             return self._input(b, optional)
+        if isinstance(b, ir.OneOf):
+            return ChoiceRef(tuple(self._output(o, True) for o in b.options))
         if isinstance(b, ir.ItemRef):
             node = self.index[b.map]
             assert isinstance(node, ir.MapNode)
@@ -172,6 +181,8 @@ def _extend(b: ir.Binding, path: tuple[str, ...]) -> ir.Binding:
         return b
     if isinstance(b, ir.Const):
         return ir.Const(_follow_value(b.value, path))
+    if isinstance(b, ir.OneOf):
+        return ir.OneOf(tuple(attrs.evolve(o, path=(*o.path, *path)) for o in b.options))
     return attrs.evolve(b, path=(*b.path, *path))
 
 
@@ -225,6 +236,9 @@ def leaves(r: Resolved) -> Iterator[Ref]:
     elif isinstance(r, RecordRef):
         for _, f in r.fields:
             yield from leaves(f)
+    elif isinstance(r, ChoiceRef):
+        for o in r.options:
+            yield from leaves(o)
 
 
 Requirement = dict[tuple[str, str, str], str]  # (kind, key, output) -> WHOLE | ELEMENTWISE
@@ -274,16 +288,16 @@ class Par:
 Plan = ir.Node | Seq | Par
 
 
-def _binding_node(b: ir.Binding) -> str | None:
-    return b.node if isinstance(b, ir.OutputRef) else None
+def _binding_nodes(b: ir.Binding) -> list[str]:
+    if isinstance(b, ir.OneOf):
+        return [o.node for o in b.options]
+    return [b.node] if isinstance(b, ir.OutputRef) else []
 
 
 def _cond_nodes(c: ir.Condition) -> Iterator[str]:
     if isinstance(c, ir.Compare):
         for b in (c.left, c.right):
-            n = _binding_node(b)
-            if n:
-                yield n
+            yield from _binding_nodes(b)
     elif isinstance(c, ir.And | ir.Or):
         for t in c.terms:
             yield from _cond_nodes(t)
@@ -307,7 +321,7 @@ def reads(node: ir.Node) -> set[str]:
             for br in n.branches:
                 if br.condition is not None:
                     out.update(_cond_nodes(br.condition))
-        out.update(x for x in map(_binding_node, bindings) if x)
+        out.update(x for b in bindings for x in _binding_nodes(b))
     return out
 
 

@@ -435,7 +435,8 @@ class _Compiler:
                 guard.rules.append((missing, skip.start))
                 before.append(graph.add(guard))
         else:
-            raise DefinitionError([f"map_over at {node.loc}: cannot iterate over a whole NamedTuple"])
+            what = "a one_of() value (not supported on Step Functions yet)" if items else "a whole NamedTuple"
+            raise DefinitionError([f"map_over at {node.loc}: cannot iterate over {what}"])
         body_ctx = ctx.map_body(node)
         inner = Frame(indices={})
         selector: dict[str, Any] = {

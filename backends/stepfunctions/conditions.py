@@ -8,7 +8,7 @@ from typing import Any
 
 from typedflow import ir
 
-from .analysis import ConstRef, Ctx, Ref, Resolved
+from .analysis import ChoiceRef, ConstRef, Ctx, Ref, Resolved
 from .graph import DefinitionError
 from .paths import Frame, concrete
 
@@ -64,6 +64,13 @@ class _Side:
             self.kind = r.type.kind
         elif isinstance(r, ConstRef):
             self.path, self.nullable, self.kind = "", self.value is None, r.type.kind
+        elif isinstance(r, ChoiceRef):
+            raise DefinitionError(
+                [
+                    f"{where}: a condition on a one_of() value is not supported on Step Functions yet; compare the "
+                    "value in each branch instead"
+                ]
+            )
         else:
             raise DefinitionError([f"{where}: a condition cannot compare a whole NamedTuple"])
 

@@ -8,7 +8,7 @@ from typing import Any
 from typedflow.boundary import BoundaryError, parse_json
 from typedflow.canonical import canonical_bytes
 
-from .protocol import FAILURE, JSON_TEXT, MARK, REF, SEL
+from .protocol import FAILURE, JSON_TEXT, MARK, ONE_OF, REF, SEL
 
 Fetch = Callable[[dict[str, Any]], Any]  # a "ref" marker -> its value
 FailureOf = Callable[[dict[str, Any]], Any]  # the caught error {"Error", "Cause"} -> a Failure (typed JSON)
@@ -34,6 +34,12 @@ def resolve(value: Any, fetch: Fetch, failure: FailureOf | None = None) -> Any:
         if not isinstance(text, str):
             raise BoundaryError("a JSON-text marker without its text")
         return parse_json(text, "a constant's JSON text")
+    if kind == ONE_OF:
+        for option in value.get("v") or []:
+            got = resolve(option, fetch, failure)
+            if got is not None:
+                return got
+        return None
     if kind == FAILURE:
         if failure is None:
             raise ValueError("the failure is only available to on_failure")

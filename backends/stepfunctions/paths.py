@@ -9,9 +9,9 @@ from typing import Any
 
 import attrs
 
-from .analysis import WHOLE, ConstRef, RecordRef, Ref, Requirement, Resolved
+from .analysis import WHOLE, ChoiceRef, ConstRef, RecordRef, Ref, Requirement, Resolved
 from .protocol import FAILURE as FAILURE_MARK
-from .protocol import INPUTS_KEY, JSON_TEXT, MARK, SEL
+from .protocol import INPUTS_KEY, JSON_TEXT, MARK, ONE_OF, SEL
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -105,6 +105,8 @@ def lazy(r: Resolved, frame: Frame, req: Requirement) -> Spec:
         return const_spec(r.value)
     if isinstance(r, RecordRef):
         return obj({name: lazy(f, frame, req) for name, f in r.fields})
+    if isinstance(r, ChoiceRef):
+        return {MARK: ONE_OF, "v": [lazy(o, frame, req) for o in r.options]}
     if r.kind == "failure":
         if frame.failure is None:
             return None  # an exit handler after a block that succeeded: no failure

@@ -9,6 +9,7 @@ states only ever read values that the compiler asked the producer to keep inline
   null step gives null (a reference into a ``when`` branch that did not run).
 - ``{"__tf__": "failure", "e": {"Error": …, "Cause": …}, "p": [key, …]}``: the workflow's failure.
 - ``{"__tf__": "json", "text": "…"}``: a constant whose keys would clash with ASL's ``.$`` syntax.
+- ``{"__tf__": "oneof", "v": [value, …]}``: the first value that is not null (``one_of``: the branch that ran).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ REF: Final = "ref"
 SEL: Final = "sel"
 FAILURE: Final = "failure"
 JSON_TEXT: Final = "json"
+ONE_OF: Final = "oneof"
 
 # keys of the request a Task state sends to the executor
 TOKEN_KEY: Final = "TaskToken"

@@ -239,7 +239,8 @@ def escaping(wf: ir.Workflow, outputs: dict[str, tuple[ir.Param, ...]]) -> dict[
     if wf.on_failure is not None:
         sites.extend((a.value, ()) for a in wf.on_failure.args)
     found: dict[str, set[tuple[str, str]]] = {}
-    for b, chain in sites:
+    expanded = [(o, chain) for b, chain in sites for o in (b.options if isinstance(b, ir.OneOf) else (b,))]
+    for b, chain in expanded:
         if not isinstance(b, ir.OutputRef) or b.node not in chains:
             continue
         if b.output is not None:
@@ -252,6 +253,12 @@ def escaping(wf: ir.Workflow, outputs: dict[str, tuple[ir.Param, ...]]) -> dict[
             if cond not in chain:
                 found.setdefault(cond, set()).update((b.node, k) for k in keys)
     return found
+
+
+def _with_input(template: ir.TaskTemplate, name: str, like: str) -> ir.TaskTemplate:
+    """``template`` with an input ``name`` of the type of its input ``like`` (an option of a one_of)."""
+    t = next(p.type for p in template.inputs if p.name == like)
+    return attrs.evolve(template, inputs=(*template.inputs, ir.Param(name, t)))
 
 
 # ----------------------------------------------------------------------------- bindings
@@ -429,6 +436,11 @@ class Builder:
     # ------------------------------------------------------------------ references
     def ref(self, b: ir.Binding) -> Ref:
         """A binding as sources to read: a whole NamedTuple reads each of its outputs."""
+        if isinstance(b, ir.OneOf):
+            raise CompileError(
+                "a one_of() value can be a task argument or a workflow result on Vertex, not a condition operand "
+                "or map_over items (not supported yet)"
+            )
         if isinstance(b, ir.Const):
             return Ref(None, const=b.value)
         if isinstance(b, ir.InputRef):
@@ -443,6 +455,8 @@ class Builder:
         return Ref(None, fields=tuple((p.name, ("output", b.node, p.name)) for p in outs))
 
     def binding_type(self, b: ir.Binding) -> ir.TypeRef:
+        if isinstance(b, ir.OneOf):
+            return self.binding_type(b.options[0])
         if isinstance(b, ir.Const):
             return ir.TypeRef("any")
         if isinstance(b, ir.InputRef):
@@ -467,6 +481,21 @@ class Builder:
         chans: dict[str, Chan] = {}
         plan: dict[str, Any] = {}
         for a in args:
+            if isinstance(a.value, ir.OneOf):  # each option with its presence flag: the executor takes the one present
+                subplans = []
+                for i, option in enumerate(a.value.options):
+                    sub_inputs, sub_chans, sub_plan = self.task_inputs(
+                        (ir.Arg(f"{a.param}__{i}", option, True),),
+                        _with_input(template, f"{a.param}__{i}", a.param),
+                        dag,
+                        loc,
+                    )
+                    for section, entries in sub_inputs.items():  # ("parameters", "artifacts")
+                        inputs.setdefault(section, {}).update(entries)
+                    chans.update(sub_chans)
+                    subplans.append(sub_plan[f"{a.param}__{i}"])
+                plan[a.param] = {"oneof": subplans}
+                continue
             r = self.ref(a.value)
             if r.source is None and not r.fields:
                 t = params[a.param].type
@@ -513,6 +542,8 @@ class Builder:
     def value_source(self, b: ir.Binding, t: ir.TypeRef, dag: Dag, *, local: bool, loc: ir.SourceLoc | None) -> Source:
         """A source for ``b`` that needs no plan: the producer output itself, or a small value
         task that selects, assembles or passes the value (DAG outputs and loop items need one)."""
+        if isinstance(b, ir.OneOf):  # whichever option is present: a value task picks it
+            return self.value_task(b, t, dag, loc)
         r = self.ref(b)
         if r.source is not None and not r.path and r.source[0] == "output":
             if not local or r.source[1] in dag.local:

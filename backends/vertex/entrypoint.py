@@ -74,6 +74,12 @@ def _failure(status: dict[str, Any], workflow: str, job: str) -> dict[str, Any]:
 
 
 def build_value(ei: dict[str, Any], plan: dict[str, Any], workflow: str = "", job: str = "") -> Any:
+    if "oneof" in plan:  # one_of(...): the option of the branch that ran
+        for sub in plan["oneof"]:
+            option = build_value(ei, sub, workflow, job)
+            if option is not None:
+                return option
+        return None
     if "present" in plan and read_input(ei, plan["present"]) is not True:
         return None  # its `when` branch did not run: what was passed is a placeholder
     if "fields" in plan:

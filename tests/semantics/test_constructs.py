@@ -35,6 +35,11 @@ CASES = [
     (flows.grid, {}, {"out": [30, 100]}),
     (flows.by_mode, {"name": "quick"}, {"out": 1}),
     (flows.by_mode, {"name": "slow"}, {"out": None}),
+    (flows.chosen, {"x": 5}, {"out": 11}),
+    (flows.chosen, {"x": 2}, {"out": 4}),
+    (flows.chosen, {"x": 0}, {"out": 1}),
+    (flows.chosen_raw, {"x": 5}, {"out": 10}),
+    (flows.chosen_raw, {"x": 1}, {"out": 2}),
 ]
 
 

@@ -7,7 +7,20 @@ import json
 from pathlib import Path
 from typing import NamedTuple
 
-from typedflow import Failure, Retry, after, exit_handler, fail, map_over, orwhen, otherwise, task, when, workflow
+from typedflow import (
+    Failure,
+    Retry,
+    after,
+    exit_handler,
+    fail,
+    map_over,
+    one_of,
+    orwhen,
+    otherwise,
+    task,
+    when,
+    workflow,
+)
 
 # ----------------------------------------------------------------------------- unpacking, records
 
@@ -185,3 +198,31 @@ def closed(x: int, marks: str) -> int:
         with when(y > 3):
             fail("x is too big")
     return inc(y)
+
+
+# ----------------------------------------------------------------------------- a conditional value
+
+
+@task
+def double(x: int) -> int:
+    return 2 * x
+
+
+@workflow
+def chosen(x: int) -> int:
+    with when(x > 3):
+        a = double(x)
+    with orwhen(x > 1):
+        b = inc(x)
+    with otherwise():
+        c = epochs(0)
+    return inc(one_of(a, b, c))
+
+
+@workflow
+def chosen_raw(x: int) -> int:
+    with when(x > 3):
+        a = double(x)
+    with otherwise():
+        b = inc(x)
+    return one_of(a, b)

@@ -132,6 +132,8 @@ class Resolver:
                 f = f.parent
             assert isinstance(f.node, ir.MapNode) and f.parent is not None
             return self._resolve(f.node.items.value, f.parent, f"[{f.index}]{_path(b.path)}{part}")
+        if isinstance(b, ir.OneOf):  # the branch that ran produced it: whichever option did
+            return [s for o in b.options for s in self._output(o, frame, part)]
         return self._output(b, frame, part)
 
     def _output(self, b: ir.OutputRef, frame: _Frame, part: str) -> list[Source]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from typedflow import _checkout
 from typedflow._version import __version__
 from typedflow.blocks import map_over, otherwise, when
 from typedflow.context import RunContext, current_run
@@ -16,6 +17,8 @@ from typedflow.secret import Secret
 
 if TYPE_CHECKING:
     from typedflow.running import RunResult
+
+_checkout.attach(__file__)
 
 
 def run(wf: Workflow[Any, Any], /, **inputs: Any) -> RunResult:

@@ -9,6 +9,7 @@ from typedflow._version import __version__
 from typedflow.blocks import map_over, otherwise, when
 from typedflow.context import RunContext, current_run
 from typedflow.dsl import Resources, Retry, Task, Workflow, task, workflow
+from typedflow.environment import Environment
 from typedflow.errors import TaskDefinitionError, TypedflowError, WorkflowDefinitionError, WorkflowFailedError
 from typedflow.failure import Failure
 from typedflow.files import TypedDirectory, TypedFile
@@ -29,6 +30,7 @@ def run(wf: Workflow[Any, Any], /, **inputs: Any) -> RunResult:
 
 
 __all__ = [
+    "Environment",
     "Failure",
     "Format",
     "Resources",

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 import cattrs
+import cattrs.gen
 
 from typedflow import ir
 from typedflow.boundary import BoundaryError, check_depth, parse_json
@@ -39,6 +40,7 @@ _IR_CLASSES = [
     ir.RetryPolicy,
     ir.ResourceSpec,
     ir.CachePolicy,
+    ir.EnvironmentSpec,
     ir.TaskTemplate,
     ir.TaskNode,
     ir.Branch,
@@ -73,6 +75,12 @@ def _unstructure_field(f: ir.Field) -> dict[str, Any]:
 
 
 converter.register_unstructure_hook(ir.Field, _unstructure_field)
+# An environment is written only when there is one: IR without environments keeps its JSON and digest.
+for _cls in (ir.TaskTemplate, ir.Workflow):
+    converter.register_unstructure_hook(
+        _cls,
+        cattrs.gen.make_dict_unstructure_fn(_cls, converter, environment=cattrs.gen.override(omit_if_default=True)),
+    )
 _tagged(ir.Binding, [ir.InputRef, ir.OutputRef, ir.ItemRef, ir.Const])
 _tagged(ir.Condition, [ir.Compare, ir.And, ir.Or, ir.Not])
 _tagged(ir.Node, [ir.TaskNode, ir.ConditionalNode, ir.MapNode, ir.SubWorkflowNode])
@@ -182,9 +190,25 @@ def from_data(data: Any) -> ir.WorkflowIR:
     except Exception as exc:  # the schema should have caught it; report it all the same
         raise IRValidationError("$", f"cannot read IR: {exc}") from None
     check_document(doc)
+    _check_environments(doc)
     if compute_digest(doc) != doc.digest:
         raise IRValidationError("$.digest", "does not match the document's content (edited after compilation?)")
     return doc
+
+
+def _check_environments(doc: ir.WorkflowIR) -> None:
+    """Environments reach Dockerfiles and container commands: each is checked as a declaration is."""
+    from typedflow.environment import BadEnvironment, check
+
+    found = [("$.workflow", doc.workflow.environment)]
+    found += [(f"$.subworkflows[{i}]", w.environment) for i, w in enumerate(doc.subworkflows)]
+    found += [(f"$.tasks[{i}]", t.environment) for i, t in enumerate(doc.tasks)]
+    for where, spec in found:
+        if spec is not None:
+            try:
+                check(spec)
+            except BadEnvironment as exc:
+                raise IRValidationError(where + ".environment", str(exc).removeprefix("environment: ")) from None
 
 
 def check_depth_ir(data: Any) -> None:

@@ -154,14 +154,12 @@ def _target_parser(backends: dict[str, Backend], argv: Sequence[str]) -> Backend
 
 
 def _ship(args: argparse.Namespace, doc: Any) -> None:
-    """For a target that ships code: the bundle and image plan (``args.shipment``), and its notes."""
+    """For a target that ships code: the bundle and image plan (``args.shipment``)."""
     if not args.backend_obj.ships_code:
         return
     from typedflow.shipping.cli import shipment
 
     args.shipment = shipment(args, doc)
-    if args.shipment.bundle is None:
-        _err("typedflow: note: no code bundle; tasks import their modules from the environment they run in")
 
 
 def cmd_compile(args: argparse.Namespace) -> int:

@@ -8,6 +8,8 @@ from typing import Any
 
 import attrs
 
+from typedflow.shipping.plan import Image
+
 from .protocol import DEFAULT_HEARTBEAT_SECONDS, DEFAULT_OFFLOAD_THRESHOLD
 
 EXECUTORS = ("sqs", "ecs", "batch", "lambda")
@@ -35,9 +37,21 @@ class Options:
     batch_job_queue: str | None = None
     batch_job_definition: str | None = None
     lambda_function: str | None = None
+    # What ships (see typedflow.shipping): the code bundle every request names, each task's image, and the
+    # typedflow wheel (store key, sha256) that containers on a stock image install first.
+    code: str | None = None
+    images: tuple[tuple[str, Image], ...] = ()
+    wheel: tuple[str, str] | None = None
+    ecs_execution_role_arn: str | None = None
+    ecs_task_role_arn: str | None = None
+    batch_job_role_arn: str | None = None
+    lambda_role_arn: str | None = None
 
     def executor_of(self, task: str) -> str:
         return dict(self.task_executors).get(task, self.executor)
+
+    def image_of(self, task: str) -> Image | None:
+        return dict(self.images).get(task)
 
     def executors(self, tasks: list[str]) -> list[str]:
         return sorted({self.executor_of(t) for t in tasks})
@@ -86,6 +100,12 @@ def add_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--batch-job-queue", metavar="ARN")
     g.add_argument("--batch-job-definition", metavar="ARN")
     g.add_argument("--lambda-function", metavar="NAME_OR_ARN")
+    g.add_argument(
+        "--ecs-execution-role-arn", metavar="ARN", help="deploy: the role ECS pulls images and writes logs with"
+    )
+    g.add_argument("--ecs-task-role-arn", metavar="ARN", help="deploy: the role ECS tasks run as")
+    g.add_argument("--batch-job-role-arn", metavar="ARN", help="deploy: the role Batch jobs run as")
+    g.add_argument("--lambda-role-arn", metavar="ARN", help="deploy: the role of the per-environment functions")
 
 
 def from_mapping(values: Mapping[str, Any]) -> Options:
@@ -108,7 +128,9 @@ def from_mapping(values: Mapping[str, Any]) -> Options:
     heartbeat = int(values.get("heartbeat_seconds") or DEFAULT_HEARTBEAT_SECONDS)
     if heartbeat < 1:
         raise OptionError("--heartbeat-seconds must be at least 1")
+    shipped = _shipped(values.get("shipment"))
     return Options(
+        **shipped,
         executor=executor,
         task_executors=tuple(sorted(pairs)),
         queue_url=values.get("queue_url"),
@@ -125,7 +147,22 @@ def from_mapping(values: Mapping[str, Any]) -> Options:
         batch_job_queue=values.get("batch_job_queue"),
         batch_job_definition=values.get("batch_job_definition"),
         lambda_function=values.get("lambda_function"),
+        ecs_execution_role_arn=values.get("ecs_execution_role_arn"),
+        ecs_task_role_arn=values.get("ecs_task_role_arn"),
+        batch_job_role_arn=values.get("batch_job_role_arn"),
+        lambda_role_arn=values.get("lambda_role_arn"),
     )
+
+
+def _shipped(shipment: Any) -> dict[str, Any]:
+    """The Options fields a shipment (``typedflow.shipping.cli.Shipment``) fills."""
+    if shipment is None:
+        return {}
+    from typedflow.shipping.codestore import wheel_key
+    from typedflow.shipping.selfwheel import wheel
+
+    name, _, sha = wheel()
+    return {"code": shipment.plan.code, "images": shipment.plan.tasks, "wheel": (wheel_key(sha, name), sha)}
 
 
 def split_s3(uri: str) -> tuple[str, str]:

@@ -21,7 +21,21 @@ NODE_KEY: Final = re.compile(r"[A-Za-z0-9_.\-\[\]/]{1,1024}")
 MAX_RETRY: Final = 10_000
 MAX_HEARTBEAT: Final = 366 * 24 * 3600
 FIELDS: Final = frozenset(
-    {"v", "ir", "task", "run", "node", "store", "retry", "args", "inline", "elementwise", "offload", "heartbeat"}
+    {
+        "v",
+        "ir",
+        "code",
+        "task",
+        "run",
+        "node",
+        "store",
+        "retry",
+        "args",
+        "inline",
+        "elementwise",
+        "offload",
+        "heartbeat",
+    }
 )
 
 
@@ -38,6 +52,7 @@ class Request:
     elementwise: tuple[str, ...]
     offload: int
     heartbeat: int | None
+    code: str | None = None  # the digest of the code bundle the task's module is imported from
 
 
 def parse_request(data: Any) -> Request:
@@ -49,6 +64,7 @@ def parse_request(data: Any) -> Request:
     known = {
         "v",
         "ir",
+        "code",
         "task",
         "run",
         "node",
@@ -87,6 +103,7 @@ def parse_request(data: Any) -> Request:
         elementwise=_names(data, "elementwise"),
         offload=_int(data, "offload", 32768, 0, 1 << 30),
         heartbeat=_int(data, "heartbeat", None, 1, MAX_HEARTBEAT),
+        code=check_digest(data["code"], "request field 'code'") if data.get("code") is not None else None,
     )
 
 

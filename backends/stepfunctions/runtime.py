@@ -141,6 +141,10 @@ def run_request(
         store = store_for(store_uri, s3)
         doc = load_ir(store, request.ir)
         template = doc.task(request.task)
+        if request.code is not None:  # the task's module comes from the bundle the definition names
+            from .bundles import activate
+
+            activate(request.code, store)
     except KeyError as exc:
         return Result(False, error="typedflow.RequestError", cause=f"the IR has no task {exc}")
     except (BoundaryError, RequestError, ValueError) as exc:

@@ -152,11 +152,43 @@ class Worker:
 
         threading.Thread(target=beat, daemon=True, name="typedflow-sfn-heartbeat").start()
         try:
-            result = run_request(req, store_uri=self.bucket, s3=self.s3, executor="sqs", use_cache=self.use_cache)
+            if req.code is not None and self.bucket:
+                result = self._in_bundle_process(message.get(REQUEST_KEY), req.code)
+            else:
+                result = run_request(req, store_uri=self.bucket, s3=self.s3, executor="sqs", use_cache=self.use_cache)
         finally:
             done.set()
         report(self.sfn, token, result)
         return result
+
+    def _in_bundle_process(self, raw: Any, code: str) -> Result:
+        """Run a request of bundle ``code`` in that bundle's own process: this worker serves every
+        deployed version, and one process can import only one version of a module."""
+        from .bundles import pooled
+        from .runtime import store_for
+
+        assert self.bucket is not None
+        if raw.get("store") is not None and str(raw["store"]).rstrip("/") != self.bucket.rstrip("/"):
+            return Result(
+                False,
+                error="typedflow.RequestError",
+                cause=f"the request names the store {raw['store']!r}, not {self.bucket}",
+            )
+        answer = pooled(
+            raw, code, store_for(self.bucket, self.s3), use_cache=self.use_cache, concurrency=self.concurrency
+        )
+        return Result(
+            bool(answer.get("ok")),
+            outputs=answer.get("outputs"),
+            error=str(answer.get("error") or ""),
+            cause=str(answer.get("cause") or "")[:CAUSE_LIMIT],
+        )
+
+    def close(self) -> None:
+        """Stop this worker's bundle processes (after :meth:`stop`)."""
+        from .bundles import close_pools
+
+        close_pools()
 
 
 def report(sfn: Any, token: str, result: Result) -> None:
@@ -206,4 +238,6 @@ def worker_command(args: argparse.Namespace) -> int:
         w.run()
     except KeyboardInterrupt:
         w.stop()
+    finally:
+        w.close()
     return 0

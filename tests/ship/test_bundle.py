@@ -72,7 +72,9 @@ def test_what_is_not_code_stays_out(tmp_path: Path) -> None:
 
 def test_the_enclosing_repository_gitignore_applies(tmp_path: Path) -> None:
     (tmp_path / ".git").mkdir()
-    write(tmp_path, {".gitignore": "src/gen/\n*.local.py\n", "src/app.py": "", "src/gen/out.py": "", "src/x.local.py": ""})
+    write(
+        tmp_path, {".gitignore": "src/gen/\n*.local.py\n", "src/app.py": "", "src/gen/out.py": "", "src/x.local.py": ""}
+    )
     assert select(tmp_path / "src").files == ("app.py",)
 
 

@@ -244,10 +244,38 @@ def aws(asl: AslValidator) -> Iterator[Aws]:
                 os.environ[k] = v
 
 
+@pytest.fixture(scope="session")
+def moto_endpoint(aws: Aws) -> Iterator[str]:
+    """An HTTP endpoint onto the session's moto backends, for processes other than this one (a worker, a
+    container stand-in): what they do is what the in-process clients see."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+def process_env(endpoint: str, **extra: str) -> dict[str, str]:
+    """The environment of a process that talks to the session's moto through ``endpoint``: fake
+    credentials, no PYTHONPATH, no profile."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PYTHON"))}
+    env.update(
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_ENDPOINT_URL=endpoint,
+        AWS_EC2_METADATA_DISABLED="true",
+        **extra,
+    )
+    return env
+
+
 def run_local(wf: Any, inputs: dict[str, Any], tmp: Path) -> Any:
     from typedflow.running import RunOptions, run_workflow
 
     return run_workflow(wf, inputs, RunOptions(store=tmp / f"local-{uuid.uuid4().hex[:8]}"))
 
 
-__all__ = ["Aws", "Execution", "render", "run_local"]
+__all__ = ["Aws", "Execution", "process_env", "render", "run_local"]

@@ -63,7 +63,8 @@ def register_ecs(opts: Options, ecs: Any) -> list[str]:
     out = []
     for img in _distinct(_container_tasks(opts, "ecs")):
         family = resource_name(img)
-        container = {"name": opts.ecs_container, "image": img.ref, "essential": True}
+        # a soft memory reservation: the task's memory (overridden per RunTask) is the limit
+        container = {"name": opts.ecs_container, "image": img.ref, "essential": True, "memoryReservation": 128}
         spec: dict[str, Any] = {
             "family": family,
             "containerDefinitions": [container],

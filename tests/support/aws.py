@@ -199,6 +199,41 @@ def _patch_moto_heartbeat_race() -> None:
     CallbackEndpoint._typedflow_patched = True  # type: ignore[attr-defined]
 
 
+def _patch_moto_ecs_normalisation() -> None:
+    """moto 5.2.5's copy of the ASL interpreter leaves out the step that maps an integration's
+    parameters (``Cluster``, ``Overrides``) onto the API's own names (``cluster``, ``overrides``) and
+    its response back (its ``_normalise_parameters`` is empty), so every ecs:runTask state fails with
+    KeyError 'Cluster'. Step Functions itself (and LocalStack's interpreter, which moto copies) does the
+    mapping with the service model: do it for the ECS integration the same way."""
+    import botocore.session
+    from botocore import xform_name
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_ecs as ecs
+
+    cls = ecs.StateTaskServiceEcs
+    if getattr(cls, "_typedflow_patched", False):
+        return
+    model = botocore.session.get_session().get_service_model("ecs")
+    operations = {xform_name(name): model.operation_model(name) for name in model.operation_names}
+
+    def normalise_parameters(
+        self: Any, parameters: dict[str, Any], boto_service_name: Any = None, service_action_name: Any = None
+    ) -> None:
+        op = operations[self._get_boto_service_action(service_action_name)]
+        if op.input_shape is not None:
+            self._to_boto_request(parameters, op.input_shape)
+
+    def normalise_response(
+        self: Any, response: Any, boto_service_name: Any = None, service_action_name: Any = None
+    ) -> None:
+        op = operations[self._get_boto_service_action(service_action_name)]
+        if op.output_shape is not None:
+            self._from_boto_response(response, op.output_shape)
+
+    cls._normalise_parameters = normalise_parameters  # type: ignore[method-assign]
+    cls._normalise_response = normalise_response  # type: ignore[method-assign]
+    cls._typedflow_patched = True  # type: ignore[attr-defined]
+
+
 @pytest.fixture(scope="session")
 def aws(asl: AslValidator) -> Iterator[Aws]:
     saved = {
@@ -215,6 +250,7 @@ def aws(asl: AslValidator) -> Iterator[Aws]:
     # moto logs every failed state with a huge repr; the failures here are intended
     logging.getLogger("moto").setLevel(logging.CRITICAL)
     _patch_moto_heartbeat_race()
+    _patch_moto_ecs_normalisation()
     mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
     mock.start()
     try:

@@ -47,7 +47,10 @@ def _package_files() -> list[tuple[str, Path]]:
 def _metadata() -> tuple[str, str]:
     """METADATA and entry_points.txt of the installed distribution."""
     dist = metadata.distribution("typedflow")
-    meta = dist.read_text("METADATA") or f"Metadata-Version: 2.1\nName: typedflow\nVersion: {__version__}\n"
+    # an installation has METADATA; a checkout's egg-info (found first from its folder) has PKG-INFO
+    meta = dist.read_text("METADATA") or dist.read_text("PKG-INFO")
+    if not meta or "\nRequires-Dist: attrs" not in meta:
+        raise RuntimeError(f"cannot read typedflow's package metadata (with its requirements) from {dist}")
     entry_points = dist.read_text("entry_points.txt") or ""
     return meta, entry_points
 

@@ -9,21 +9,19 @@ tasks in a process of its own (:func:`pooled`, see :mod:`typedflow.shipping.pool
 from __future__ import annotations
 
 import argparse
-import importlib
-import os
 import sys
 import threading
 from pathlib import Path
 from typing import Any
 
 from typedflow.boundary import BoundaryError
+from typedflow.shipping import imports
 from typedflow.shipping.codestore import S3Code, fetch
 from typedflow.shipping.pool import BundlePool
 
 from .protocol import CAUSE_LIMIT
 from .s3store import S3Store
 
-_ACTIVE: dict[str, Path] = {}  # the one bundle this process imports from
 _LOCK = threading.Lock()
 _POOLS: dict[tuple[str, bool], BundlePool] = {}
 
@@ -34,43 +32,15 @@ def folder_of(code: str, store: S3Store) -> Path:
 
 
 def activate(code: str, store: S3Store | None, folder: Path | None = None) -> Path:
-    """Import task modules of this process from bundle ``code``. A process imports from one bundle only:
-    asking for another raises :class:`BoundaryError`."""
-    with _LOCK:
-        if code in _ACTIVE:
-            return _ACTIVE[code]
-        if _ACTIVE:
-            raise BoundaryError(f"this process already imports task code from bundle {next(iter(_ACTIVE))}, not {code}")
-        if folder is None:
-            assert store is not None
-            folder = folder_of(code, store)
-        _check_unshadowed(folder)
-        sys.path.insert(0, str(folder))
-        importlib.invalidate_caches()
-        _ACTIVE[code] = folder
-        return folder
+    """Import this process's task modules from bundle ``code`` (see :mod:`typedflow.shipping.imports`)."""
+    if folder is not None:
+        return imports.activate(code, folder)
+    assert store is not None
+    return imports.activate(code, lambda: folder_of(code, store))
 
 
 def active() -> str | None:
-    with _LOCK:
-        return next(iter(_ACTIVE), None)
-
-
-def _check_unshadowed(folder: Path) -> None:
-    """A module of the bundle that this process already imported from elsewhere would not be the
-    bundle's: refuse rather than run other code than the bundle's."""
-    for entry in os.scandir(folder):
-        name = entry.name[:-3] if entry.name.endswith(".py") else entry.name
-        if not name.isidentifier() or not (entry.name.endswith(".py") or entry.is_dir()):
-            continue
-        mod = sys.modules.get(name)
-        where = getattr(mod, "__file__", None) if mod is not None else None
-        if mod is not None and not (where and Path(where).resolve().is_relative_to(folder.resolve())):
-            raise BoundaryError(
-                f"the bundle's module {name!r} is already imported in this process from {where or 'a built-in'}: "
-                "rename it (a bundle's top-level names must not be those of the standard library or of "
-                "installed packages)"
-            )
+    return imports.active()
 
 
 def _command(bucket: str, use_cache: bool, concurrency: int) -> Any:

@@ -33,8 +33,9 @@ def publish_code(shipment: Any, opts: Options, s3: Any) -> list[str]:
         if uploaded:
             done.append(key)
     if needs_wheel(opts):
-        key, _ = publish_wheel(store)
-        done.append(key)
+        key, uploaded = publish_wheel(store)
+        if uploaded:
+            done.append(key)
     return done
 
 

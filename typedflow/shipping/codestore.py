@@ -147,15 +147,16 @@ def publish(bundle: Bundle, store: CodeStore) -> tuple[str, bool]:
     return key, True
 
 
-def publish_wheel(store: CodeStore) -> tuple[str, str]:
-    """Upload the running typedflow's wheel unless the store has it; (its key, its sha256)."""
+def publish_wheel(store: CodeStore) -> tuple[str, bool]:
+    """Upload the running typedflow's wheel unless the store has it; (its key, whether uploaded)."""
     from .selfwheel import wheel
 
     name, data, sha = wheel()
     key = wheel_key(sha, name)
-    if not store.exists(key):
-        store.put(key, data)
-    return key, sha
+    if store.exists(key):
+        return key, False
+    store.put(key, data)
+    return key, True
 
 
 _FETCH_LOCKS: dict[str, threading.Lock] = {}

@@ -201,6 +201,24 @@ def report(sfn: Any, token: str, result: Result) -> None:
 # ----------------------------------------------------------------------------- CLI
 
 
+def check_environment(bucket: str, s3: Any = None) -> list[str]:
+    """List on stderr what this environment lacks of the declared environments of the workflows
+    deployed to ``bucket``; the lines."""
+    from typedflow.shipping.envcheck import report
+
+    from .runtime import deployed_irs, store_for
+
+    docs = deployed_irs(store_for(bucket, s3))
+    lines = report(docs)
+    for line in lines:
+        print(f"typedflow worker: {line}", file=sys.stderr)
+    if not lines:
+        print(
+            f"typedflow worker: this environment has what the {len(docs)} deployed workflows declare", file=sys.stderr
+        )
+    return lines
+
+
 def add_worker_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--queue-url", metavar="URL", help="stepfunctions: the SQS queue of task requests")
     p.add_argument(
@@ -211,6 +229,12 @@ def add_worker_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--concurrency", type=int, default=4, metavar="N", help="stepfunctions: tasks run at once")
     p.add_argument("--no-cache", action="store_true", help="stepfunctions: do not read or write the task cache")
+    p.add_argument(
+        "--require-environment",
+        action="store_true",
+        help="stepfunctions: exit at start when this environment lacks what a deployed workflow's declared "
+        "environments need (by default the lack is listed, and those tasks fail with what is missing)",
+    )
 
 
 def worker_command(args: argparse.Namespace) -> int:
@@ -226,6 +250,9 @@ def worker_command(args: argparse.Namespace) -> int:
         print(f"typedflow worker stepfunctions: --bucket: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    lacking = check_environment(args.bucket)
+    if lacking and getattr(args, "require_environment", False):
+        return 2
     w = Worker(
         args.queue_url,
         bucket=args.bucket,

@@ -45,7 +45,7 @@ def active() -> str | None:
 
 def _command(bucket: str, use_cache: bool, concurrency: int) -> Any:
     def argv(code: str, folder: Path) -> list[str]:
-        cmd = [sys.executable, "-I", "-m", "typedflow.runtime", "stepfunctions", "serve-bundle"]
+        cmd = [sys.executable, "-I", "-B", "-m", "typedflow.runtime", "stepfunctions", "serve-bundle"]
         cmd += ["--bucket", bucket, "--code", code, "--dir", str(folder), "--concurrency", str(concurrency)]
         return cmd + ([] if use_cache else ["--no-cache"])
 

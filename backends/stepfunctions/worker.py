@@ -250,7 +250,11 @@ def worker_command(args: argparse.Namespace) -> int:
         print(f"typedflow worker stepfunctions: --bucket: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    lacking = check_environment(args.bucket)
+    try:
+        lacking = check_environment(args.bucket)
+    except Exception as exc:  # the store cannot be listed (permissions): serve anyway, each task is checked
+        log.warning("could not check the deployed workflows' environments: %s", exc)
+        lacking = []
     if lacking and getattr(args, "require_environment", False):
         return 2
     w = Worker(

@@ -134,6 +134,10 @@ def test_a_tampered_cache_entry_is_discarded_and_fetched_again(tmp_path: Path) -
     assert not folder.exists()
     again = unpack.extract(io.BytesIO(bundle.zip_bytes()), bundle.digest, cache)
     assert (again / "m.py").read_text() == "x = 1\n"
+    unpack._VERIFIED.clear()
+    (again / "__pycache__").mkdir()  # bytecode planted next to a verified source is a change too
+    (again / "__pycache__" / "m.cpython-311.pyc").write_bytes(b"\0")
+    assert unpack.cached(bundle.digest, cache) is None
 
 
 def _zip(members: list[tuple[str, bytes, int]]) -> bytes:

@@ -211,3 +211,41 @@ def test_a_worker_request_names_the_bundle_in_the_definition(aws: Aws, worker: W
         assert '"code.$"' not in definition  # a constant: execution input never chooses the code
     finally:
         forget(module, module + "_h")
+
+
+CRASHING = """
+import os
+
+from typedflow import task, workflow
+
+
+@task
+def crash(x: int) -> int:
+    if x < 0:
+        os._exit(3)  # the whole process goes, as a segfault in a native library would take it
+    return x + 1
+
+
+@workflow
+def crashing(x: int) -> int:
+    return crash(x=x)
+"""
+
+
+def test_a_bundle_process_that_dies_fails_its_task_and_is_started_again(
+    aws: Aws, worker: Worker, tmp_path: Path
+) -> None:
+    module = unique("shipcrash")
+    project = write_project(tmp_path / "p", {f"{module}.py": CRASHING})
+    try:
+        wf, shipped = load(project, module, "crashing")
+        opts = _options(aws, worker, shipped)
+        d = deploy(wf.ir, opts, role_arn=ROLE, name=f"crash-{module}", sfn=aws.sfn, s3=aws.s3, shipment=shipped)
+        dead = _run(aws, wf.ir, opts, {"x": -1}, d.arn)
+        assert dead["status"] == "FAILED" and dead.get("error") == "typedflow.WorkerError"
+        again = _run(aws, wf.ir, opts, {"x": 1}, d.arn)
+        assert again["status"] == "SUCCEEDED", worker.log.read_text()[-3000:]
+        assert _outputs(aws, wf.ir, again) == {"out": 2}
+        assert worker.proc.poll() is None  # the worker itself lives on
+    finally:
+        forget(module)

@@ -63,6 +63,14 @@ def _root(args: argparse.Namespace, doc: ir.WorkflowIR) -> Path:
     return detect_root(doc)
 
 
+def _project_root(args: argparse.Namespace, doc: ir.WorkflowIR) -> Path | None:
+    """Where the project's declared dependencies are looked for when no bundle is made."""
+    try:
+        return _root(args, doc)
+    except BundleError:
+        return None
+
+
 def bundle_of(args: argparse.Namespace, doc: ir.WorkflowIR) -> Bundle:
     """The checked bundle of the workflow: every task's module is in it (or installed)."""
     bundle = build(_root(args, doc))
@@ -75,11 +83,7 @@ def bundle_of(args: argparse.Namespace, doc: ir.WorkflowIR) -> Bundle:
 def shipment(args: argparse.Namespace, doc: ir.WorkflowIR) -> Shipment:
     """The bundle and plan ``compile``/``deploy`` use, from their options."""
     bundle = None if getattr(args, "no_bundle", False) else bundle_of(args, doc)
-    root = (
-        bundle.root
-        if bundle is not None
-        else (Path(args.code_root).resolve() if getattr(args, "code_root", None) else None)
-    )
+    root = bundle.root if bundle is not None else _project_root(args, doc)
     plan = plans.make(
         doc, code=bundle.digest if bundle else None, code_root=root, registry=getattr(args, "registry", None)
     )

@@ -229,7 +229,10 @@ def cmd_build(args: argparse.Namespace) -> int:
         return 2
     out = Path(args.context_dir)
     lambda_image = args.executor == "lambda"
-    images = p.images()
+    # Vertex also runs typedflow's own steps (values, constants) in the workflow's image
+    images = (
+        p.images() if args.target == "vertex" else sorted({i.tag: i for _, i in p.tasks}.values(), key=lambda i: i.tag)
+    )
     exe = None if args.no_engine else engine()
     commands: list[list[str]] = []
     for image in images:

@@ -29,6 +29,9 @@ def activate(code: str, folder: Path | Callable[[], Path]) -> Path:
             raise BoundaryError(f"this process already imports task code from bundle {next(iter(_ACTIVE))}, not {code}")
         path = folder if isinstance(folder, Path) else folder()
         check_unshadowed(path)
+        # No bytecode is written next to the bundle's sources: its folder must keep exactly the verified files
+        # (a __pycache__ there would be read on the next import without being checked).
+        sys.dont_write_bytecode = True
         sys.path.insert(0, str(path))
         importlib.invalidate_caches()
         _ACTIVE[code] = path

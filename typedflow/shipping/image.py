@@ -146,7 +146,8 @@ class EcrRegistry:
         try:
             ecr.describe_repositories(repositoryNames=[name])
         except ecr.exceptions.RepositoryNotFoundException:
-            ecr.create_repository(repositoryName=name, imageTagMutability="IMMUTABLE")
+            # mutable: pushing a tag again (the same environment, built again) is no error
+            ecr.create_repository(repositoryName=name)
 
     def credentials(self) -> tuple[str, str] | None:
         data = self._ecr().get_authorization_token()["authorizationData"][0]

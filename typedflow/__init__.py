@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from typedflow import _checkout
 from typedflow._version import __version__
 from typedflow.blocks import after, exit_handler, fail, map_over, one_of, orwhen, otherwise, when
 from typedflow.context import RunContext, current_run
 from typedflow.dsl import Resources, Retry, Task, Workflow, task, workflow
+from typedflow.environment import Environment
 from typedflow.errors import TaskDefinitionError, TypedflowError, WorkflowDefinitionError, WorkflowFailedError
 from typedflow.failure import Failure
 from typedflow.files import TypedDirectory, TypedFile
@@ -16,6 +18,8 @@ from typedflow.secret import Secret
 
 if TYPE_CHECKING:
     from typedflow.running import RunResult
+
+_checkout.attach(__file__)
 
 
 def run(wf: Workflow[Any, Any], /, **inputs: Any) -> RunResult:
@@ -26,6 +30,7 @@ def run(wf: Workflow[Any, Any], /, **inputs: Any) -> RunResult:
 
 
 __all__ = [
+    "Environment",
     "Failure",
     "Format",
     "Resources",

@@ -36,6 +36,8 @@ class Backend:
     add_start_options: Callable[[argparse.ArgumentParser], None] | None = None
     worker: Callable[[argparse.Namespace], int] | None = None
     add_worker_options: Callable[[argparse.ArgumentParser], None] | None = None
+    # compile and deploy bundle the workflow's code and plan its images (``options["shipment"]``)
+    ships_code: bool = False
 
 
 def available() -> dict[str, Backend]:

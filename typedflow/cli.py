@@ -153,9 +153,19 @@ def _target_parser(backends: dict[str, Backend], argv: Sequence[str]) -> Backend
     return None
 
 
+def _ship(args: argparse.Namespace, doc: Any) -> None:
+    """For a target that ships code: the bundle and image plan (``args.shipment``)."""
+    if not args.backend_obj.ships_code:
+        return
+    from typedflow.shipping.cli import shipment
+
+    args.shipment = shipment(args, doc)
+
+
 def cmd_compile(args: argparse.Namespace) -> int:
     backend: Backend = args.backend_obj
     doc, _ = _load_ir(args)
+    _ship(args, doc)
     options = {k: v for k, v in vars(args).items() if k not in ("func", "backend_obj")}
     text = backend.compile(doc, options)
     try:
@@ -174,6 +184,8 @@ def _target_command(args: argparse.Namespace, command: CommandFn | None, missing
         _err(f"target {backend.name!r} {missing}")
         return EXIT_USAGE
     doc, _ = _load_ir(args)
+    if command is args.backend_obj.deploy:
+        _ship(args, doc)
     return command(doc, args)
 
 
@@ -380,6 +392,10 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
         p.add_argument("--target", required=True, metavar="TARGET", help=f"one of: {targets}")
         if name == "compile":
             p.add_argument("-o", "--output", metavar="OUT", help="write here (atomically) instead of stdout")
+        if name in ("compile", "deploy") and (chosen is None or chosen.ships_code):
+            from typedflow.shipping.cli import add_code_options
+
+            add_code_options(p)
         if name == "start":
             p.add_argument("--input", action="append", metavar="NAME=VALUE", help="a workflow input")
             p.add_argument("--inputs-file", metavar="FILE", help="a JSON object of inputs")
@@ -464,6 +480,9 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
         pass
     else:
         add_graph(sub)
+    from typedflow.shipping.cli import add_subparsers as add_shipping
+
+    add_shipping(sub)
     try:
         from typedflow.lineage.cli import add_subparser as add_lineage
     except ImportError:
@@ -517,6 +536,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 128 + signal.SIGTERM
 
 
+def _unshippable(exc: Exception) -> bool:
+    """A bundle or environment that cannot be shipped as given: a usage error (nothing was changed)."""
+    from typedflow.environment import BadEnvironment
+    from typedflow.shipping.bundle import BundleError
+
+    return isinstance(exc, BundleError | BadEnvironment)
+
+
 def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "worker" and len(argv) > 1:
@@ -555,7 +582,7 @@ def _main(argv: Sequence[str] | None) -> int:
         return EXIT_USAGE
     except TypedflowError as exc:  # e.g. a construct a target cannot express, with its source line
         _err(f"typedflow: {exc}")
-        return EXIT_FAIL
+        return EXIT_USAGE if _unshippable(exc) else EXIT_FAIL
 
 
 if __name__ == "__main__":

@@ -45,6 +45,7 @@ _IR_CLASSES = [
     ir.ResourceSpec,
     ir.CachePolicy,
     ir.NodeOptions,
+    ir.EnvironmentSpec,
     ir.TaskTemplate,
     ir.TaskNode,
     ir.Branch,
@@ -93,6 +94,13 @@ converter.register_unstructure_hook(
         ir.TaskNode, converter, after=override(omit_if_default=True), options=override(omit_if_default=True)
     ),
 )
+
+# An environment is written only when there is one: IR without environments keeps its JSON and digest.
+for _cls in (ir.TaskTemplate, ir.Workflow):
+    converter.register_unstructure_hook(
+        _cls,
+        make_dict_unstructure_fn(_cls, converter, environment=override(omit_if_default=True)),
+    )
 
 
 def _tagged(union: Any, classes: list[type]) -> None:
@@ -213,9 +221,25 @@ def from_data(data: Any) -> ir.WorkflowIR:
     except Exception as exc:  # the schema should have caught it; report it all the same
         raise IRValidationError("$", f"cannot read IR: {exc}") from None
     check_document(doc)
+    _check_environments(doc)
     if compute_digest(doc) != doc.digest:
         raise IRValidationError("$.digest", "does not match the document's content (edited after compilation?)")
     return doc
+
+
+def _check_environments(doc: ir.WorkflowIR) -> None:
+    """Environments reach Dockerfiles and container commands: each is checked as a declaration is."""
+    from typedflow.environment import BadEnvironment, check
+
+    found = [("$.workflow", doc.workflow.environment)]
+    found += [(f"$.subworkflows[{i}]", w.environment) for i, w in enumerate(doc.subworkflows)]
+    found += [(f"$.tasks[{i}]", t.environment) for i, t in enumerate(doc.tasks)]
+    for where, spec in found:
+        if spec is not None:
+            try:
+                check(spec)
+            except BadEnvironment as exc:
+                raise IRValidationError(where + ".environment", str(exc).removeprefix("environment: ")) from None
 
 
 def check_depth_ir(data: Any) -> None:

@@ -12,6 +12,7 @@ from typing import Any, Generic, ParamSpec, TypeVar, overload
 import attrs
 
 from typedflow import ir
+from typedflow.environment import Environment
 from typedflow.errors import Problem, TaskDefinitionError, WorkflowDefinitionError, WorkflowFailedError
 from typedflow.source import code_digest, func_loc
 from typedflow.types import UnsupportedType, check_json, holds_secret, is_namedtuple, type_ref
@@ -229,9 +230,11 @@ class Task(Generic[P, R_co]):
         cache_version: str = "",
         retry: Retry | None = None,
         resources: ir.ResourceSpec | None = None,
+        environment: Environment | None = None,
     ) -> None:
         self.fn = fn
         self.name = name or fn.__name__
+        self.environment = environment
         self.__name__ = fn.__name__
         self.__qualname__ = fn.__qualname__
         self.__module__ = fn.__module__
@@ -260,6 +263,7 @@ class Task(Generic[P, R_co]):
                     resources=resources or ir.ResourceSpec(),
                     cache=ir.CachePolicy(enabled=cache, version=cache_version),
                     loc=func_loc(fn),
+                    environment=environment.to_ir() if environment is not None else None,
                 )
 
             TASKS[(fn.__module__, fn.__qualname__)] = self
@@ -321,10 +325,12 @@ class Workflow(Generic[P, R_co]):
         name: str | None = None,
         schedule: str | None = None,
         on_failure: Task[..., Any] | None = None,
+        environment: Environment | None = None,
     ) -> None:
         self.fn = fn
         self.name = name or fn.__name__
         self.schedule = schedule
+        self.environment = environment
         self.on_failure = on_failure
         self.__name__ = fn.__name__
         self.__qualname__ = fn.__qualname__
@@ -388,6 +394,7 @@ def task(
     cache_version: str = "",
     retry: Retry | None = None,
     resources: ir.ResourceSpec | None = None,
+    environment: Environment | None = None,
 ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 
 
@@ -408,6 +415,7 @@ def workflow(
     name: str | None = None,
     schedule: str | None = None,
     on_failure: Task[..., Any] | None = None,
+    environment: Environment | None = None,
 ) -> Callable[[Callable[P, R]], Workflow[P, R]]: ...
 
 

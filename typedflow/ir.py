@@ -240,6 +240,17 @@ class NodeOptions:
 
 
 @attrs.frozen
+class EnvironmentSpec:
+    """What a task needs where it runs (see :class:`typedflow.Environment`): ``python`` as ``X.Y``,
+    canonical requirement strings, a base image, environment variables (sorted pairs)."""
+
+    python: str | None = None
+    packages: tuple[str, ...] = ()
+    base_image: str | None = None
+    env: tuple[tuple[str, str], ...] = ()
+
+
+@attrs.frozen
 class TaskTemplate:
     """A task: its typed interface, where its code lives, its code digest and policies."""
 
@@ -257,6 +268,7 @@ class TaskTemplate:
     resources: ResourceSpec = ResourceSpec()
     cache: CachePolicy = CachePolicy()
     loc: SourceLoc | None = None
+    environment: EnvironmentSpec | None = None  # its own; else the deployed workflow's
 
 
 # ----------------------------------------------------------------------------- nodes
@@ -370,6 +382,7 @@ class Workflow:
     qualname: str = ""
     schedule: str | None = None
     on_failure: OnFailure | None = None
+    environment: EnvironmentSpec | None = None  # the default of its tasks
 
 
 @attrs.frozen

@@ -807,6 +807,7 @@ def trace(
         qualname=wf.fn.__qualname__,
         schedule=wf.schedule,
         on_failure=on_failure,
+        environment=wf.environment.to_ir() if wf.environment is not None else None,
     )
     doc = ir.WorkflowIR(
         workflow=workflow,

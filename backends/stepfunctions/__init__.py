@@ -19,7 +19,13 @@ def compile_workflow(doc: ir.WorkflowIR, options: dict[str, Any]) -> str:
     from .compiler import compile_definition, render
     from .options import from_mapping
 
-    return render(compile_definition(doc, from_mapping(options)))
+    opts = from_mapping(options)
+    shipment = options.get("shipment")
+    if shipment is not None:
+        kinds = {opts.executor_of(t.name) for t in doc.tasks}
+        for note in shipment.plan.notes if kinds & {"ecs", "batch"} else ():
+            print(f"typedflow compile: note: {note}", file=sys.stderr)
+    return render(compile_definition(doc, opts))
 
 
 def _add_options(p: argparse.ArgumentParser) -> None:
@@ -89,6 +95,7 @@ BACKEND = Backend(
     add_start_options=_add_start_options,
     worker=_worker,
     add_worker_options=_add_worker_options,
+    ships_code=True,
 )
 
 __all__ = ["BACKEND", "compile_workflow"]

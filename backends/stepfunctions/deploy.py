@@ -44,15 +44,9 @@ def _clients(**given: Any) -> dict[str, Any]:
     import boto3
 
     make: Any = boto3.client  # typed per service name; these names are chosen below
-    return {
-        k: v if v is not None else make(service)
-        for (k, service), v in zip(
-            (("sfn", "stepfunctions"), ("s3", "s3"), ("scheduler", "scheduler")),
-            (given.get("sfn"), given.get("s3"), given.get("scheduler")),
-            strict=True,
-        )
-        if k in given
-    }
+    services = {"sfn": "stepfunctions", "s3": "s3", "scheduler": "scheduler", "ecs": "ecs", "batch": "batch"}
+    services["lambda_"] = "lambda"
+    return {k: v if v is not None else make(services[k]) for k, v in given.items()}
 
 
 @attrs.frozen
@@ -62,6 +56,8 @@ class Deployment:
     created: bool
     updated: bool
     schedule_arn: str | None = None
+    code: str | None = None  # the bundle the definition names
+    registered: tuple[str, ...] = ()  # code uploaded, definitions and functions registered
 
 
 def _find(sfn: Any, name: str) -> str | None:
@@ -86,9 +82,16 @@ def deploy(
     s3: Any = None,
     scheduler: Any = None,
     schedule_role_arn: str | None = None,
+    shipment: Any = None,
+    ecs: Any = None,
+    batch: Any = None,
+    lambda_: Any = None,
 ) -> Deployment:
-    """Create or update the Standard state machine (idempotent), publish a version, upload the IR the
-    workers need and, for a scheduled workflow, create or update its EventBridge schedule."""
+    """Create or update the Standard state machine (idempotent), publish a version, upload the IR and the
+    code bundle the workers need (``shipment``, see :mod:`typedflow.shipping.cli`), register a container
+    definition per environment image and, for a scheduled workflow, create or update its schedule."""
+    from .containers import ensure_lambdas, publish_code, register_batch, register_ecs
+
     if not opts.bucket:
         raise OptionError("deploy needs --bucket s3://bucket/prefix (the workers read the IR and artifacts there)")
     definition = json.dumps(compile_definition(doc, opts), sort_keys=True, separators=(",", ":"))
@@ -100,6 +103,14 @@ def deploy(
         if problem:
             raise OptionError(f"--lineage-anchor {problem}")
     publish_ir(store_for(opts.bucket, c["s3"]), doc)
+    registered = publish_code(shipment, opts, c["s3"])
+    kinds = set(opts.executors([t.name for t in doc.tasks]))
+    if opts.images and "ecs" in kinds and not opts.ecs_task_definition:
+        registered += register_ecs(opts, _clients(ecs=ecs)["ecs"])
+    if opts.images and "batch" in kinds and not opts.batch_job_definition:
+        registered += register_batch(opts, _clients(batch=batch)["batch"])
+    if opts.images and "lambda" in kinds and not opts.lambda_function:
+        registered += ensure_lambdas(opts, _clients(lambda_=lambda_)["lambda_"])
     sm_name = machine_name(doc, name)
     arn = _find(c["sfn"], sm_name)
     created = updated = False
@@ -128,7 +139,7 @@ def deploy(
     schedule_arn = None
     if doc.workflow.schedule:
         schedule_arn = ensure_schedule(doc, arn, schedule_role_arn or role_arn, sm_name, scheduler=scheduler)
-    return Deployment(str(arn), version_arn, created, updated, schedule_arn)
+    return Deployment(str(arn), version_arn, created, updated, schedule_arn, opts.code, tuple(registered))
 
 
 def schedule_input(doc: ir.WorkflowIR) -> dict[str, Any]:
@@ -304,7 +315,18 @@ def deploy_command(doc: ir.WorkflowIR, args: argparse.Namespace) -> int:
             return 0
         if not args.role_arn:
             raise OptionError("deploy needs --role-arn (the state machine's execution role)")
-        d = deploy(doc, opts, role_arn=args.role_arn, name=args.name, schedule_role_arn=args.schedule_role_arn)
+        shipment = getattr(args, "shipment", None)
+        for note in shipment.plan.notes if shipment is not None else ():
+            if any(k in ("ecs", "batch") for k in opts.executors([t.name for t in doc.tasks])):
+                print(f"typedflow deploy: note: {note}", file=sys.stderr)
+        d = deploy(
+            doc,
+            opts,
+            role_arn=args.role_arn,
+            name=args.name,
+            schedule_role_arn=args.schedule_role_arn,
+            shipment=shipment,
+        )
     except (OptionError, ValueError) as exc:
         print(f"typedflow deploy: {exc}", file=sys.stderr)
         return 2
@@ -312,9 +334,12 @@ def deploy_command(doc: ir.WorkflowIR, args: argparse.Namespace) -> int:
     print(
         f"state machine {what}"
         + (f", version {d.version_arn}" if d.version_arn else "")
-        + (f", schedule {d.schedule_arn}" if d.schedule_arn else ""),
+        + (f", schedule {d.schedule_arn}" if d.schedule_arn else "")
+        + (f", code {d.code}" if d.code else ""),
         file=sys.stderr,
     )
+    for item in d.registered:
+        print(f"  {item}", file=sys.stderr)
     print(d.arn)
     return 0
 

@@ -19,7 +19,8 @@ from typing import Any
 USAGE = """usage: python -m typedflow.runtime stepfunctions COMMAND
 commands:
   worker --queue-url URL [--bucket S3URI] [--concurrency N]   serve task requests from SQS
-  run-task                                                    run the task in $TYPEDFLOW_REQUEST (ECS, Batch)"""
+  run-task                                                    run the task in $TYPEDFLOW_REQUEST (ECS, Batch)
+  serve-bundle --bucket S3URI --code DIGEST --dir DIR          a worker's process for one code bundle"""
 
 
 class TaskFailed(Exception):
@@ -72,13 +73,38 @@ def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]
     from .runtime import run_request
 
     request = event.get("typedflow") if isinstance(event, dict) else None
-    result = run_request(request, store_uri=os.environ.get("TYPEDFLOW_BUCKET"), executor="lambda")
+    store_uri = os.environ.get("TYPEDFLOW_BUCKET")
+    code = request.get("code") if isinstance(request, dict) else None  # checked again by the runtime
+    result = None
+    if isinstance(request, dict) and isinstance(code, str) and store_uri:
+        from .bundles import active
+
+        if active() not in (None, code):  # a warm function that imported another version's code
+            result = _lambda_pooled(request, code, store_uri)
+    if result is None:
+        result = run_request(request, store_uri=store_uri, executor="lambda")
     if not result.ok:
         # Lambda reports the exception's class name as the error: name the class after the task's
         # error so the state's Retry/Catch match it as they do for the other executors
         error_class = type(result.error, (TaskFailed,), {})
         raise error_class(result.cause)
     return dict(result.outputs or {})
+
+
+def _lambda_pooled(request: dict[str, Any], code: str, store_uri: str) -> Any:
+    from typedflow.boundary import BoundaryError, check_digest
+
+    from .bundles import pooled
+    from .runtime import Result, store_for
+
+    try:
+        check_digest(code, "request field 'code'")
+    except BoundaryError as exc:
+        return Result(False, error="typedflow.RequestError", cause=str(exc))
+    answer = pooled(request, code, store_for(store_uri), executor="lambda")
+    return Result(
+        bool(answer.get("ok")), answer.get("outputs"), str(answer.get("error") or ""), str(answer.get("cause") or "")
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,6 +115,10 @@ def main(argv: list[str] | None = None) -> int:
     command, rest = argv[0], argv[1:]
     if command == "run-task":
         return run_task()
+    if command == "serve-bundle":
+        from .bundles import serve_bundle
+
+        return serve_bundle(rest)
     if command == "worker":
         from .worker import add_worker_options, worker_command
 

@@ -10,6 +10,8 @@ from typing import Any
 import attrs
 
 from typedflow import ir
+from typedflow.shipping.bootstrap import command as bootstrap_command
+from typedflow.shipping.plan import Image
 
 from .graph import DefinitionError, Fragment, Graph, connect
 from .options import Options, split_s3
@@ -103,6 +105,8 @@ def mebibytes(quantity: str) -> int:
 
 def emit(call: Call, kind: str, opts: Options, graph: Graph) -> tuple[Fragment, str, list[TaskState]]:
     """States for ``call``: (fragment, JSONPath of the outputs object, the states that can fail)."""
+    if opts.code:  # every request names the code it needs: a constant of the definition, never state data
+        call = attrs.evolve(call, request={**call.request, "code": opts.code})
     if kind == "sqs":
         return _sqs(call, opts, graph)
     if kind == "lambda":
@@ -146,8 +150,57 @@ def _sqs(call: Call, opts: Options, graph: Graph) -> tuple[Fragment, str, list[T
     return graph.add(state), "$." + call.result_key, [state]
 
 
+RUNTIME = ["-m", "typedflow.runtime", "stepfunctions", "run-task"]
+BUILT_COMMAND = ["stepfunctions", "run-task"]  # typedflow images' entry point is python -m typedflow.runtime
+
+
+def resource_name(image: Image) -> str:
+    """The task definition family, job definition or function of an environment's image."""
+    return "typedflow-" + re.sub(r"[^A-Za-z0-9_-]", "_", image.tag)
+
+
+def container_command(call: Call, opts: Options, explicit: bool) -> list[str]:
+    """What a container runs: the runtime in a typedflow image (or a definition the user gave), else the
+    bootstrap on the stock image, which installs the environment and typedflow first."""
+    image = opts.image_of(call.template.name)
+    if explicit or image is None:
+        return COMMAND
+    if image.built:
+        return BUILT_COMMAND
+    if opts.wheel is None or not opts.bucket:
+        raise DefinitionError(
+            [f"task {call.template.name!r}: a stock container needs --bucket (its bootstrap reads typedflow there)"]
+        )
+    key, sha = opts.wheel
+    return bootstrap_command("python", opts.bucket, key, sha, image.env.packages, RUNTIME)
+
+
+def _env_vars(call: Call, opts: Options) -> list[dict[str, Any]]:
+    image = opts.image_of(call.template.name)
+    return [{"Name": k, "Value": v} for k, v in (image.env.env if image is not None else ())]
+
+
+def _definition(call: Call, given: str | None, flag: str, kind: str, opts: Options) -> str:
+    """The ECS task definition / Batch job definition of a task: the one given, else its image's."""
+    if given:
+        return given
+    image = opts.image_of(call.template.name)
+    if image is None:
+        raise DefinitionError([f"task {call.template.name!r} uses the {kind} executor, which needs {flag}"])
+    return resource_name(image)
+
+
 def _lambda(call: Call, opts: Options, graph: Graph) -> tuple[Fragment, str, list[TaskState]]:
-    fn = _need(opts.lambda_function, "--lambda-function", "lambda", call.template.name)
+    image = opts.image_of(call.template.name)
+    if opts.lambda_function or image is None or not image.built:
+        fn = _need(
+            opts.lambda_function,
+            "--lambda-function (or --registry with built Lambda images)",
+            "lambda",
+            call.template.name,
+        )
+    else:
+        fn = resource_name(image)
     state = _task(call, call.name, LAMBDA_RESOURCE, {"FunctionName": fn, "Payload": {REQUEST_KEY: call.request}}, None)
     state.result_selector = {"o.$": "$.Payload"}
     # Lambda's own transient errors are retried as AWS recommends, before the task's policy
@@ -193,19 +246,20 @@ def _store_env(opts: Options) -> list[dict[str, Any]]:
 def _ecs(call: Call, opts: Options, graph: Graph) -> tuple[Fragment, str, list[TaskState]]:
     name = call.template.name
     cluster = _need(opts.ecs_cluster, "--ecs-cluster", "ecs", name)
-    task_def = _need(opts.ecs_task_definition, "--ecs-task-definition", "ecs", name)
+    task_def = _definition(call, opts.ecs_task_definition, "--ecs-task-definition", "ecs", opts)
     if not opts.subnets:
         raise DefinitionError([f"task {name!r} uses the ecs executor, which needs --subnet (Fargate awsvpc)"])
     stage, req = _stage(call, graph)
     res = call.template.resources
     container: dict[str, Any] = {
         "Name": opts.ecs_container,
-        "Command": COMMAND,
+        "Command": container_command(call, opts, bool(opts.ecs_task_definition)),
         "Environment": [
             {"Name": "TYPEDFLOW_TASK_TOKEN", "Value.$": "$$.Task.Token"},
             _env("TYPEDFLOW_REQUEST", f"States.JsonToString({req}.request)"),
             _env("TYPEDFLOW_ATTEMPT", "States.Format('{}', $$.State.RetryCount)"),
             *_store_env(opts),
+            *_env_vars(call, opts),
         ],
     }
     if res.gpu:
@@ -237,7 +291,7 @@ def _ecs(call: Call, opts: Options, graph: Graph) -> tuple[Fragment, str, list[T
 def _batch(call: Call, opts: Options, graph: Graph) -> tuple[Fragment, str, list[TaskState]]:
     name = call.template.name
     queue = _need(opts.batch_job_queue, "--batch-job-queue", "batch", name)
-    job_def = _need(opts.batch_job_definition, "--batch-job-definition", "batch", name)
+    job_def = _definition(call, opts.batch_job_definition, "--batch-job-definition", "batch", opts)
     bucket_uri = _need(opts.bucket, "--bucket", "batch", name)
     bucket, prefix = split_s3(bucket_uri)
     key_prefix = f"{prefix}/results" if prefix else "results"
@@ -255,12 +309,13 @@ def _batch(call: Call, opts: Options, graph: Graph) -> tuple[Fragment, str, list
         "JobQueue": queue,
         "JobDefinition": job_def,
         "ContainerOverrides": {
-            "Command": COMMAND,
+            "Command": container_command(call, opts, bool(opts.batch_job_definition)),
             "Environment": [
                 _env("TYPEDFLOW_REQUEST", f"States.JsonToString({req}.request)"),
                 _env("TYPEDFLOW_RESULT_URI", f"States.Format('s3://{bucket}/{{}}', {req}.key)"),
                 _env("TYPEDFLOW_ATTEMPT", "States.Format('{}', $$.State.RetryCount)"),
                 *_store_env(opts),
+                *_env_vars(call, opts),
             ],
             "ResourceRequirements": requirements,
         },

@@ -8,6 +8,8 @@ from typing import Any
 
 import attrs
 
+from typedflow.shipping.plan import Image
+
 from .protocol import DEFAULT_HEARTBEAT_SECONDS, DEFAULT_OFFLOAD_THRESHOLD
 
 EXECUTORS = ("sqs", "ecs", "batch", "lambda")
@@ -37,9 +39,21 @@ class Options:
     lambda_function: str | None = None
     lineage_key: str | None = None  # awskms:<key> (or a key file in the workers' image) signing checkpoints
     lineage_anchor: str | None = None  # s3://bucket/prefix with Object Lock: write-once copies of checkpoints
+    # What ships (see typedflow.shipping): the code bundle every request names, each task's image, and the
+    # typedflow wheel (store key, sha256) that containers on a stock image install first.
+    code: str | None = None
+    images: tuple[tuple[str, Image], ...] = ()
+    wheel: tuple[str, str] | None = None
+    ecs_execution_role_arn: str | None = None
+    ecs_task_role_arn: str | None = None
+    batch_job_role_arn: str | None = None
+    lambda_role_arn: str | None = None
 
     def executor_of(self, task: str) -> str:
         return dict(self.task_executors).get(task, self.executor)
+
+    def image_of(self, task: str) -> Image | None:
+        return dict(self.images).get(task)
 
     def executors(self, tasks: list[str]) -> list[str]:
         return sorted({self.executor_of(t) for t in tasks})
@@ -98,6 +112,12 @@ def add_options(p: argparse.ArgumentParser) -> None:
         metavar="S3URI",
         help="also write each signed checkpoint to this bucket, which must have Object Lock with a default retention",
     )
+    g.add_argument(
+        "--ecs-execution-role-arn", metavar="ARN", help="deploy: the role ECS pulls images and writes logs with"
+    )
+    g.add_argument("--ecs-task-role-arn", metavar="ARN", help="deploy: the role ECS tasks run as")
+    g.add_argument("--batch-job-role-arn", metavar="ARN", help="deploy: the role Batch jobs run as")
+    g.add_argument("--lambda-role-arn", metavar="ARN", help="deploy: the role of the per-environment functions")
 
 
 def from_mapping(values: Mapping[str, Any]) -> Options:
@@ -123,7 +143,9 @@ def from_mapping(values: Mapping[str, Any]) -> Options:
     heartbeat = int(values.get("heartbeat_seconds") or DEFAULT_HEARTBEAT_SECONDS)
     if heartbeat < 1:
         raise OptionError("--heartbeat-seconds must be at least 1")
+    shipped = _shipped(values.get("shipment"))
     return Options(
+        **shipped,
         executor=executor,
         task_executors=tuple(sorted(pairs)),
         queue_url=values.get("queue_url"),
@@ -142,7 +164,22 @@ def from_mapping(values: Mapping[str, Any]) -> Options:
         lambda_function=values.get("lambda_function"),
         lineage_key=values.get("lineage_key"),
         lineage_anchor=anchor.rstrip("/") if anchor else None,
+        ecs_execution_role_arn=values.get("ecs_execution_role_arn"),
+        ecs_task_role_arn=values.get("ecs_task_role_arn"),
+        batch_job_role_arn=values.get("batch_job_role_arn"),
+        lambda_role_arn=values.get("lambda_role_arn"),
     )
+
+
+def _shipped(shipment: Any) -> dict[str, Any]:
+    """The Options fields a shipment (``typedflow.shipping.cli.Shipment``) fills."""
+    if shipment is None:
+        return {}
+    from typedflow.shipping.codestore import wheel_key
+    from typedflow.shipping.selfwheel import wheel
+
+    name, _, sha = wheel()
+    return {"code": shipment.plan.code, "images": shipment.plan.tasks, "wheel": (wheel_key(sha, name), sha)}
 
 
 def split_s3(uri: str) -> tuple[str, str]:

@@ -25,6 +25,7 @@ FIELDS: Final = frozenset(
     {
         "v",
         "ir",
+        "code",
         "task",
         "run",
         "node",
@@ -54,6 +55,7 @@ class Request:
     offload: int
     heartbeat: int | None
     options: NodeOptions | None = None  # the call's own options (``task.options(...)``)
+    code: str | None = None  # the digest of the code bundle the task's module is imported from
 
 
 def parse_request(data: Any) -> Request:
@@ -90,6 +92,7 @@ def parse_request(data: Any) -> Request:
         offload=_int(data, "offload", 32768, 0, 1 << 30),
         heartbeat=_int(data, "heartbeat", None, 1, MAX_HEARTBEAT),
         options=_options(data.get("options")),
+        code=check_digest(data["code"], "request field 'code'") if data.get("code") is not None else None,
     )
 
 

@@ -20,6 +20,7 @@ from typedflow.lineage.cloud import put_s3
 from typedflow.lineage.log import CONFIGURED
 from typedflow.runtime.execute import TaskError, check_input_handles, execute
 from typedflow.runtime.recording import task_record
+from typedflow.shipping.envcheck import task_missing
 from typedflow.timestamps import utcnow
 from typedflow.types import check_json
 
@@ -45,6 +46,23 @@ class Result:
 
 class RequestError(Exception):
     """The request itself is unusable (wrong protocol, unknown IR or task)."""
+
+
+def deployed_irs(store: S3Store, limit: int = 200) -> list[ir.WorkflowIR]:
+    """The IR documents deployed to ``store`` (at most ``limit``; an unreadable one is left out)."""
+    prefix = store.key("ir") + "/"
+    docs: list[ir.WorkflowIR] = []
+    pages = store.s3.get_paginator("list_objects_v2").paginate(Bucket=store.bucket, Prefix=prefix)
+    for page in pages:
+        for obj in page.get("Contents", []):
+            name = str(obj["Key"])[len(prefix) :].removesuffix(".json")
+            try:
+                docs.append(load_ir(store, "sha256:" + name))
+            except (RequestError, BoundaryError, ValueError):
+                continue
+            if len(docs) >= limit:
+                return docs
+    return docs
 
 
 def store_for(uri: str, client: Any = None) -> S3Store:
@@ -143,6 +161,17 @@ def run_request(
         store = store_for(store_uri, s3)
         doc = load_ir(store, request.ir)
         template = ir.effective(doc.task(request.task), request.options)
+        lacking = task_missing(doc, template.name)
+        if lacking:  # the declared environment is not this one: say what is missing, run nothing
+            return Result(
+                False,
+                error="typedflow.EnvironmentMismatch",
+                cause=f"task {template.name} needs what this runtime lacks: {'; '.join(lacking)}"[:CAUSE_LIMIT],
+            )
+        if request.code is not None:  # the task's module comes from the bundle the definition names
+            from .bundles import activate
+
+            activate(request.code, store)
     except KeyError as exc:
         return Result(False, error="typedflow.RequestError", cause=f"the IR has no task {exc}")
     except (BoundaryError, RequestError, ValueError) as exc:

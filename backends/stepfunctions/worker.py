@@ -153,11 +153,43 @@ class Worker:
 
         threading.Thread(target=beat, daemon=True, name="typedflow-sfn-heartbeat").start()
         try:
-            result = run_request(req, store_uri=self.bucket, s3=self.s3, executor="sqs", use_cache=self.use_cache)
+            if req.code is not None and self.bucket:
+                result = self._in_bundle_process(message.get(REQUEST_KEY), req.code)
+            else:
+                result = run_request(req, store_uri=self.bucket, s3=self.s3, executor="sqs", use_cache=self.use_cache)
         finally:
             done.set()
         report(self.sfn, token, result)
         return result
+
+    def _in_bundle_process(self, raw: Any, code: str) -> Result:
+        """Run a request of bundle ``code`` in that bundle's own process: this worker serves every
+        deployed version, and one process can import only one version of a module."""
+        from .bundles import pooled
+        from .runtime import store_for
+
+        assert self.bucket is not None
+        if raw.get("store") is not None and str(raw["store"]).rstrip("/") != self.bucket.rstrip("/"):
+            return Result(
+                False,
+                error="typedflow.RequestError",
+                cause=f"the request names the store {raw['store']!r}, not {self.bucket}",
+            )
+        answer = pooled(
+            raw, code, store_for(self.bucket, self.s3), use_cache=self.use_cache, concurrency=self.concurrency
+        )
+        return Result(
+            bool(answer.get("ok")),
+            outputs=answer.get("outputs"),
+            error=str(answer.get("error") or ""),
+            cause=str(answer.get("cause") or "")[:CAUSE_LIMIT],
+        )
+
+    def close(self) -> None:
+        """Stop this worker's bundle processes (after :meth:`stop`)."""
+        from .bundles import close_pools
+
+        close_pools()
 
 
 def report(sfn: Any, token: str, result: Result) -> None:
@@ -168,6 +200,24 @@ def report(sfn: Any, token: str, result: Result) -> None:
 
 
 # ----------------------------------------------------------------------------- CLI
+
+
+def check_environment(bucket: str, s3: Any = None) -> list[str]:
+    """List on stderr what this environment lacks of the declared environments of the workflows
+    deployed to ``bucket``; the lines."""
+    from typedflow.shipping.envcheck import report
+
+    from .runtime import deployed_irs, store_for
+
+    docs = deployed_irs(store_for(bucket, s3))
+    lines = report(docs)
+    for line in lines:
+        print(f"typedflow worker: {line}", file=sys.stderr)
+    if not lines:
+        print(
+            f"typedflow worker: this environment has what the {len(docs)} deployed workflows declare", file=sys.stderr
+        )
+    return lines
 
 
 def add_worker_options(p: argparse.ArgumentParser) -> None:
@@ -190,6 +240,12 @@ def add_worker_options(p: argparse.ArgumentParser) -> None:
         help="stepfunctions: also write checkpoints to this Object Lock bucket (else $TYPEDFLOW_LINEAGE_ANCHOR)",
     )
     p.add_argument("--no-cache", action="store_true", help="stepfunctions: do not read or write the task cache")
+    p.add_argument(
+        "--require-environment",
+        action="store_true",
+        help="stepfunctions: exit at start when this environment lacks what a deployed workflow's declared "
+        "environments need (by default the lack is listed, and those tasks fail with what is missing)",
+    )
 
 
 def worker_command(args: argparse.Namespace) -> int:
@@ -210,6 +266,13 @@ def worker_command(args: argparse.Namespace) -> int:
     if getattr(args, "lineage_anchor", None):
         os.environ["TYPEDFLOW_LINEAGE_ANCHOR"] = args.lineage_anchor
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        lacking = check_environment(args.bucket)
+    except Exception as exc:  # the store cannot be listed (permissions): serve anyway, each task is checked
+        log.warning("could not check the deployed workflows' environments: %s", exc)
+        lacking = []
+    if lacking and getattr(args, "require_environment", False):
+        return 2
     w = Worker(
         args.queue_url,
         bucket=args.bucket,
@@ -222,4 +285,6 @@ def worker_command(args: argparse.Namespace) -> int:
         w.run()
     except KeyboardInterrupt:
         w.stop()
+    finally:
+        w.close()
     return 0

@@ -57,4 +57,5 @@ BACKEND = Backend(
     default_suffix=".yaml",
     deploy=_deploy,
     add_deploy_options=_add_deploy_options,
+    ships_code=True,
 )

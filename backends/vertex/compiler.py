@@ -25,8 +25,9 @@ def pipeline_name(doc: ir.WorkflowIR) -> str:
     return sanitize(doc.workflow.name)
 
 
-def compile_spec(doc: ir.WorkflowIR, *, image: str | None = None) -> dict[str, Any]:
-    """The PipelineSpec of a workflow as a JSON-ready dict."""
+def compile_spec(doc: ir.WorkflowIR, *, image: str | None = None, shipment: Any = None) -> dict[str, Any]:
+    """The PipelineSpec of a workflow as a JSON-ready dict. ``shipment`` (see
+    :mod:`typedflow.shipping.cli`): the code bundle its tasks import from and each task's image."""
     name = pipeline_name(doc)
     b = Builder(doc, image or default_image(doc), name)
     wf = doc.workflow
@@ -39,9 +40,14 @@ def compile_spec(doc: ir.WorkflowIR, *, image: str | None = None) -> dict[str, A
             params[p.name]["defaultValue"] = p.default
             params[p.name]["isOptional"] = True
     info: dict[str, Any] = {"name": name, "displayName": wf.name}
+    executors = dict(sorted(b.executors.items()))
+    if shipment is not None:
+        from .shipping import ship_executors
+
+        ship_executors(executors, doc, shipment, explicit_image=image)
     return {
         "components": dict(sorted(b.components.items())),
-        "deploymentSpec": {"executors": dict(sorted(b.executors.items()))},
+        "deploymentSpec": {"executors": executors},
         "pipelineInfo": info,
         "root": root_comp,
         "schemaVersion": SCHEMA_VERSION,
@@ -62,8 +68,14 @@ def dumps(spec: dict[str, Any], output: str | None) -> str:
 
 
 def compile_text(doc: ir.WorkflowIR, options: dict[str, Any]) -> str:
-    """The ``Backend.compile`` function: options may carry ``output`` and ``image``."""
-    spec = compile_spec(doc, image=options.get("image"))
+    """The ``Backend.compile`` function: options may carry ``output``, ``image`` and ``shipment``."""
+    shipment = options.get("shipment")
+    if shipment is not None and not options.get("image"):
+        import sys
+
+        for note in shipment.plan.notes:
+            print(f"typedflow compile: note: {note}", file=sys.stderr)
+    spec = compile_spec(doc, image=options.get("image"), shipment=shipment)
     return dumps(spec, options.get("output"))
 
 

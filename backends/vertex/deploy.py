@@ -82,12 +82,13 @@ def build_job(
     image: str | None = None,
     credentials: Any = None,
     spec_dir: Path | None = None,
+    shipment: Any = None,
 ) -> Any:
     """An ``aiplatform.PipelineJob`` for the workflow (built offline; nothing is sent)."""
     from google.cloud import aiplatform  # type: ignore[import-untyped,unused-ignore]
 
     values = check_parameters(doc, parameter_values or {})
-    spec = compile_spec(doc, image=image)
+    spec = compile_spec(doc, image=image, shipment=shipment)
     directory = spec_dir or Path(tempfile.mkdtemp(prefix="typedflow-vertex-"))
     path = directory / f"{pipeline_name(doc)}.json"
     path.write_text(json.dumps(spec, sort_keys=True), "utf-8")
@@ -104,8 +105,40 @@ def build_job(
     )
 
 
-def deploy_command(doc: ir.WorkflowIR, args: argparse.Namespace) -> int:
+def publish_code(shipment: Any, store: Any, image: str | None) -> list[str]:
+    """Put the code bundle (and, for stock containers, typedflow's wheel) under the pipeline root's
+    ``code/``, where task containers read them; what was uploaded."""
+    from typedflow.shipping.codestore import publish, publish_wheel
+
+    done = []
+    if shipment is not None and shipment.bundle is not None:
+        key, uploaded = publish(shipment.bundle, store)
+        if uploaded:
+            done.append(key)
+    if shipment is not None and not image and any(not i.built for i in shipment.plan.images()):
+        key, uploaded = publish_wheel(store)
+        if uploaded:
+            done.append(key)
+    return done
+
+
+def deploy_command(doc: ir.WorkflowIR, args: argparse.Namespace, code_store: Any = None) -> int:
     values = parse_inputs(doc, args.input or [], args.inputs_file, local_files=False)
+    shipment = getattr(args, "shipment", None)
+    image = getattr(args, "image", None)
+    if shipment is not None and (shipment.bundle is not None or not image):
+        if not str(args.pipeline_root).startswith("gs://"):
+            raise InputError(f"--pipeline-root {args.pipeline_root!r}: expected gs://bucket/folder")
+        if code_store is None:
+            from google.cloud import storage  # type: ignore[import-untyped,unused-ignore,attr-defined]
+
+            from typedflow.shipping.codestore import GcsCode
+
+            code_store = GcsCode(args.pipeline_root, storage.Client(project=args.project))
+        for key in publish_code(shipment, code_store, image):
+            print(f"uploaded {args.pipeline_root.rstrip('/')}/{key}", file=sys.stderr)
+        for note in () if image else shipment.plan.notes:
+            print(f"typedflow deploy: note: {note}", file=sys.stderr)
     job = build_job(
         doc,
         project=args.project,
@@ -115,7 +148,8 @@ def deploy_command(doc: ir.WorkflowIR, args: argparse.Namespace) -> int:
         enable_caching=args.enable_caching,
         labels=parse_labels(args.labels),
         display_name=args.display_name,
-        image=getattr(args, "image", None),
+        image=image,
+        shipment=shipment,
     )
     cron = doc.workflow.schedule
     if cron and not args.run_once:

@@ -270,6 +270,15 @@ def run_task(args: argparse.Namespace, ei: dict[str, Any]) -> int:
     if "{{" in job:
         job = ""
     root = _root(args, ei)
+    if args.code:  # the task's module comes from the code bundle under the pipeline root
+        from typedflow.shipping.codestore import LocalCode, fetch
+        from typedflow.shipping.imports import activate
+
+        try:
+            activate(args.code, lambda: fetch(args.code, LocalCode(root)))
+        except BoundaryError as exc:
+            sys.stderr.write(f"typedflow.RequestError: {exc}\n")
+            return 1
     if payload.get("on_failure"):
         status = read_input(ei, "status") or {}
         if str(status.get("state", "")).upper() in ("SUCCEEDED", "SKIPPED", "CACHED"):
@@ -359,6 +368,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--executor-input", required=True, help="the KFP executor input JSON ({{$}})")
     p.add_argument("--pipeline-root", default="")
     p.add_argument("--job", default="")
+    p.add_argument("--code", default="", help="the digest of the code bundle under the pipeline root")
     mode = p.add_mutually_exclusive_group(required=True)
     mode.add_argument("--task", help="JSON: the task template, node, workflow and input plan")
     mode.add_argument("--value", help="JSON: an input plan and the value's type")

@@ -15,19 +15,23 @@ from typedflow.cli import main
 SPEC = "tests.stepfunctions.sfn_flows:"
 
 
+# The flows live under tests/, which a code bundle leaves out; the in-process worker imports them.
+NO_BUNDLE = "--no-bundle"
+
+
 def target(aws: Aws) -> list[str]:
     return ["--target", "stepfunctions", "--queue-url", aws.queue_url, "--bucket", aws.bucket]
 
 
 def test_compile_command(aws: Aws, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["compile", SPEC + "chain", *target(aws)]) == 0
+    assert main(["compile", SPEC + "chain", *target(aws), NO_BUNDLE]) == 0
     definition = json.loads(capsys.readouterr().out)
     aws.asl.check(definition)
     assert definition["StartAt"] == "inputs"
 
 
 def test_deploy_is_idempotent_and_start_waits(aws: Aws, capsys: pytest.CaptureFixture[str]) -> None:
-    args = ["deploy", SPEC + "diamond", *target(aws), "--role-arn", ROLE, "--name", "cli-diamond"]
+    args = ["deploy", SPEC + "diamond", *target(aws), NO_BUNDLE, "--role-arn", ROLE, "--name", "cli-diamond"]
     assert main(args) == 0
     first = capsys.readouterr()
     arn = first.out.strip()
@@ -57,14 +61,14 @@ def test_deploy_is_idempotent_and_start_waits(aws: Aws, capsys: pytest.CaptureFi
 
 
 def test_start_prints_single_output_like_run(aws: Aws, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["deploy", SPEC + "chain", *target(aws), "--role-arn", ROLE, "--name", "cli-chain"]) == 0
+    assert main(["deploy", SPEC + "chain", *target(aws), NO_BUNDLE, "--role-arn", ROLE, "--name", "cli-chain"]) == 0
     capsys.readouterr()
     assert main(["start", SPEC + "chain", *target(aws), "--name", "cli-chain", "--input", "x=1", "--wait"]) == 0
     assert capsys.readouterr().out == "6\n"
 
 
 def test_deploy_updates_and_publishes_a_new_version(aws: Aws, capsys: pytest.CaptureFixture[str]) -> None:
-    base = ["deploy", SPEC + "chain", *target(aws), "--role-arn", ROLE, "--name", "cli-versions"]
+    base = ["deploy", SPEC + "chain", *target(aws), NO_BUNDLE, "--role-arn", ROLE, "--name", "cli-versions"]
     assert main(base) == 0
     assert main([*base, "--heartbeat-seconds", "120"]) == 0
     captured = capsys.readouterr()
@@ -75,7 +79,7 @@ def test_deploy_updates_and_publishes_a_new_version(aws: Aws, capsys: pytest.Cap
 
 
 def test_deploy_creates_schedule(aws: Aws, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["deploy", SPEC + "nightly", *target(aws), "--role-arn", ROLE]) == 0
+    assert main(["deploy", SPEC + "nightly", *target(aws), NO_BUNDLE, "--role-arn", ROLE]) == 0
     arn = capsys.readouterr().out.strip()
     schedule = aws.scheduler.get_schedule(Name="nightly")
     assert schedule["ScheduleExpression"] == "cron(30 2 ? * 2-6 *)"
@@ -85,13 +89,13 @@ def test_deploy_creates_schedule(aws: Aws, capsys: pytest.CaptureFixture[str]) -
 
 @pytest.mark.parametrize("which", ["state-machine", "worker", "deployer"])
 def test_print_iam_policy(aws: Aws, capsys: pytest.CaptureFixture[str], which: str) -> None:
-    assert main(["deploy", SPEC + "chain", *target(aws), "--print-iam-policy", which]) == 0
+    assert main(["deploy", SPEC + "chain", *target(aws), NO_BUNDLE, "--print-iam-policy", which]) == 0
     policy: dict[str, Any] = json.loads(capsys.readouterr().out)
     assert policy["Version"] == "2012-10-17" and policy["Statement"]
 
 
 def test_deploy_needs_role(aws: Aws, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["deploy", SPEC + "chain", *target(aws)]) == 2
+    assert main(["deploy", SPEC + "chain", *target(aws), NO_BUNDLE]) == 2
     assert "--role-arn" in capsys.readouterr().err
 
 
@@ -189,6 +193,7 @@ def test_deploy_without_credentials_is_one_line(tmp_path: Any) -> None:
             ROLE,
             "--bucket",
             "s3://b/p",
+            NO_BUNDLE,
         ],
         capture_output=True,
         text=True,

@@ -199,6 +199,41 @@ def _patch_moto_heartbeat_race() -> None:
     CallbackEndpoint._typedflow_patched = True  # type: ignore[attr-defined]
 
 
+def _patch_moto_ecs_normalisation() -> None:
+    """moto 5.2.5's copy of the ASL interpreter leaves out the step that maps an integration's
+    parameters (``Cluster``, ``Overrides``) onto the API's own names (``cluster``, ``overrides``) and
+    its response back (its ``_normalise_parameters`` is empty), so every ecs:runTask state fails with
+    KeyError 'Cluster'. Step Functions itself (and LocalStack's interpreter, which moto copies) does the
+    mapping with the service model: do it for the ECS integration the same way."""
+    import botocore.session
+    from botocore import xform_name
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_ecs as ecs
+
+    cls = ecs.StateTaskServiceEcs
+    if getattr(cls, "_typedflow_patched", False):
+        return
+    model = botocore.session.get_session().get_service_model("ecs")
+    operations = {xform_name(name): model.operation_model(name) for name in model.operation_names}
+
+    def normalise_parameters(
+        self: Any, parameters: dict[str, Any], boto_service_name: Any = None, service_action_name: Any = None
+    ) -> None:
+        op = operations[self._get_boto_service_action(service_action_name)]
+        if op.input_shape is not None:
+            self._to_boto_request(parameters, op.input_shape)
+
+    def normalise_response(
+        self: Any, response: Any, boto_service_name: Any = None, service_action_name: Any = None
+    ) -> None:
+        op = operations[self._get_boto_service_action(service_action_name)]
+        if op.output_shape is not None:
+            self._from_boto_response(response, op.output_shape)
+
+    cls._normalise_parameters = normalise_parameters  # type: ignore[method-assign]
+    cls._normalise_response = normalise_response  # type: ignore[method-assign]
+    cls._typedflow_patched = True  # type: ignore[attr-defined]
+
+
 @pytest.fixture(scope="session")
 def aws(asl: AslValidator) -> Iterator[Aws]:
     saved = {
@@ -215,6 +250,7 @@ def aws(asl: AslValidator) -> Iterator[Aws]:
     # moto logs every failed state with a huge repr; the failures here are intended
     logging.getLogger("moto").setLevel(logging.CRITICAL)
     _patch_moto_heartbeat_race()
+    _patch_moto_ecs_normalisation()
     mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
     mock.start()
     try:
@@ -244,10 +280,38 @@ def aws(asl: AslValidator) -> Iterator[Aws]:
                 os.environ[k] = v
 
 
+@pytest.fixture(scope="session")
+def moto_endpoint(aws: Aws) -> Iterator[str]:
+    """An HTTP endpoint onto the session's moto backends, for processes other than this one (a worker, a
+    container stand-in): what they do is what the in-process clients see."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+def process_env(endpoint: str, **extra: str) -> dict[str, str]:
+    """The environment of a process that talks to the session's moto through ``endpoint``: fake
+    credentials, no PYTHONPATH, no profile."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PYTHON"))}
+    env.update(
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_ENDPOINT_URL=endpoint,
+        AWS_EC2_METADATA_DISABLED="true",
+        **extra,
+    )
+    return env
+
+
 def run_local(wf: Any, inputs: dict[str, Any], tmp: Path) -> Any:
     from typedflow.running import RunOptions, run_workflow
 
     return run_workflow(wf, inputs, RunOptions(store=tmp / f"local-{uuid.uuid4().hex[:8]}"))
 
 
-__all__ = ["Aws", "Execution", "render", "run_local"]
+__all__ = ["Aws", "Execution", "process_env", "render", "run_local"]

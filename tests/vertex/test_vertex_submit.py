@@ -131,6 +131,10 @@ def test_cli_deploy_and_schedule(
         "gs://b/r",
         "--labels",
         "a=1,b=2",
+        # nothing to upload (no Cloud Storage here): no bundle, and an image that has typedflow
+        "--no-bundle",
+        "--image",
+        "python:3.11",
     ]
     assert main(["deploy", f"{flows_file}:chain", *common, "--input", "x=4", "--no-enable-caching"]) == 0
     assert main(["deploy", f"{flows_file}:nightly", *common, "--input", "x=4"]) == 0

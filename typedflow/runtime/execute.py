@@ -14,11 +14,13 @@ import logging
 import secrets
 import shutil
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable
 from json.encoder import encode_basestring_ascii
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import attrs
@@ -72,15 +74,17 @@ def resolve(template: ir.TaskTemplate) -> Any:
     """The Task object for a template: a live one, or imported from ``module``."""
     key = (template.module, template.qualname)
     task = _TASKS.get(key)
-    if task is None:
+    if task is None or _initializing(template.module):
+        # A task registers itself while its module is still being imported: wait for the import.
         try:
-            module = sys.modules.get(template.module) or importlib.import_module(template.module)
+            module = import_module(template.module)
         except ModuleNotFoundError as exc:
             if exc.name is None or not (template.module == exc.name or template.module.startswith(exc.name + ".")):
                 raise  # the task's module was found; something it imports is missing
             raise ModuleNotFoundError(
                 f"cannot import module {template.module!r}, where the IR says task {template.name!r} is defined: "
-                "put the directory that holds it on PYTHONPATH (or install its package)",
+                "put the directory that holds it on PYTHONPATH or install its package (a cloud target runs it from "
+                "the code bundle that typedflow deploy uploads)",
                 name=exc.name,
             ) from exc
         obj: Any = module
@@ -89,6 +93,32 @@ def resolve(template: ir.TaskTemplate) -> Any:
         task = obj
         _TASKS[key] = task
     return task
+
+
+_IMPORT_LOCKS: dict[str, threading.Lock] = {}
+_IMPORT_LOCKS_GUARD = threading.Lock()
+
+
+def _initializing(name: str) -> bool:
+    module = sys.modules.get(name)
+    return module is not None and bool(getattr(getattr(module, "__spec__", None), "_initializing", False))
+
+
+def import_module(name: str) -> ModuleType:
+    """Import ``name`` once for all runtime threads: a thread that asks while another runtime thread is
+    importing it waits for that import to finish, instead of taking the half-initialized module from
+    ``sys.modules`` (importlib's own lock is not enough: a module in ``sys.modules`` is returned as is).
+
+    The lock is typedflow's, not importlib's: a module being imported by a thread that is not a runtime
+    (one that runs a workflow while it is imported) is returned as it is, as before, rather than waited
+    for — that thread waits for the tasks, so waiting for it would never end."""
+    with _IMPORT_LOCKS_GUARD:
+        lock = _IMPORT_LOCKS.setdefault(name, threading.Lock())
+    with lock:
+        module = sys.modules.get(name)
+        if module is not None:
+            return module
+        return importlib.import_module(name)
 
 
 # ----------------------------------------------------------------------------- typed-JSON walks

@@ -342,7 +342,7 @@ def run_floor(m: Any, store_root: str, items: int, reps: int) -> list[dict[str, 
     from typedflow.backends.local.journal import Journal
 
     from typedflow.runtime.execute import execute, probe
-    from typedflow.runtime.recording import LocalRecorder
+    from typedflow.backends.local.recorder import LocalRecorder
     from typedflow.runtime.store import LocalStore
 
     doc = m.mapped.ir

@@ -20,11 +20,6 @@ class RunContext:
     target: str  # "local" | "stepfunctions" | "vertex"
 
 
-# RunContext's fields in order: what a runner passes when it may never be asked for the context
-# (making the frozen object costs more than a quick map item's task).
-ContextFields = tuple[str, str, str, int, str, str]
-
-
 class Store(Protocol):
     """What an attempt needs of its artifact store: verified local copies of stored content."""
 
@@ -32,14 +27,14 @@ class Store(Protocol):
 
 
 class Attempt:
-    """The task attempt running in this context: its run (a :class:`RunContext`, made when the task
-    first asks for it), its scratch directory (created on first use: most tasks never need one), and
-    the store its input handles are read from (``fetched``: what it gave out, checked after the task)."""
+    """The task attempt running in this context: its run (a :class:`RunContext`), its scratch directory
+    (created on first use: most tasks never need one), and the store its input handles are read from
+    (``fetched``: what it gave out, checked after the task)."""
 
     __slots__ = ("_context", "_path", "fetched", "parent", "prefix", "revealed", "store")
 
     def __init__(
-        self, parent: Path | None, prefix: str, context: RunContext | ContextFields | None, store: Store | None = None
+        self, parent: Path | None, prefix: str, context: RunContext | None, store: Store | None = None
     ) -> None:
         self.parent = parent
         self.prefix = prefix
@@ -58,11 +53,7 @@ class Attempt:
 
     @property
     def context(self) -> RunContext | None:
-        ctx = self._context
-        if ctx is None or isinstance(ctx, RunContext):
-            return ctx
-        made = self._context = RunContext(*ctx)
-        return made
+        return self._context
 
     @property
     def created(self) -> Path | None:

@@ -20,6 +20,7 @@ from typing import Any
 import attrs
 
 from typedflow import ir
+from typedflow.context import RunContext
 from typedflow.errors import RunInterrupted
 from typedflow.runtime.execute import CacheProbe, Outcome, TaskError, probe
 from typedflow.timestamps import at_ns, utcnow
@@ -801,10 +802,8 @@ class Interpreter:
             attempt += 1
             begun = time.time_ns()  # formatted only if the attempt fails (a success carries its own)
             try:
-                # The RunContext's fields: it is made only if the task asks for it (current_run()).
-                return self.runner.run(
-                    template, inputs, cache, (run_id, workflow, key, attempt, digest, "local"), known
-                ), attempt
+                context = RunContext(run_id, workflow, key, attempt, digest, "local")
+                return self.runner.run(template, inputs, cache, context, known), attempt
             except TaskError as err:
                 err.started_at = err.started_at or at_ns(begun)
                 if inline or not self._retries(template, err, attempt) or self.stop.signum is not None:
@@ -871,7 +870,7 @@ class Interpreter:
             self.quick[node.task] = result.duration if prev is None else 0.8 * prev + 0.2 * result.duration
         status = CACHED if result.status == "cached" else SUCCEEDED
         if self.journal is not None:
-            self.journal.record(key, result.outputs, status, result.outputs_json)
+            self.journal.record(key, result.outputs, status)
         self.report(
             NodeReport(
                 key,

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from typedflow import ir
 from typedflow.codec import converter
-from typedflow.context import ContextFields, RunContext
+from typedflow.context import RunContext
 from typedflow.runtime.execute import CacheProbe, Outcome, TaskError, execute
 from typedflow.runtime.store import LocalStore
 from typedflow.secret import literal_values
@@ -30,7 +30,7 @@ class Runner(Protocol):
         template: ir.TaskTemplate,
         inputs: dict[str, Any],
         use_cache: bool,
-        context: RunContext | ContextFields | None = None,
+        context: RunContext | None = None,
         known: CacheProbe | None = None,
     ) -> Outcome: ...
 
@@ -62,7 +62,7 @@ class ThreadRunner:
         template: ir.TaskTemplate,
         inputs: dict[str, Any],
         use_cache: bool,
-        context: RunContext | ContextFields | None = None,
+        context: RunContext | None = None,
         known: CacheProbe | None = None,
     ) -> Outcome:
         if template.timeout is None:
@@ -127,9 +127,9 @@ class _UntilAbandoned:
     def get_json(self, key: str) -> Any | None:
         return self.store.get_json(key)
 
-    def put_json(self, key: str, data: Any, *, encoded: str | None = None) -> None:
+    def put_json(self, key: str, data: Any) -> None:
         if not self.abandoned:
-            self.store.put_json(key, data, encoded=encoded)
+            self.store.put_json(key, data)
 
 
 class _Worker:
@@ -240,7 +240,7 @@ class ProcessRunner:
         template: ir.TaskTemplate,
         inputs: dict[str, Any],
         use_cache: bool,
-        context: RunContext | ContextFields | None = None,
+        context: RunContext | None = None,
         known: CacheProbe | None = None,
     ) -> Outcome:
         worker = self._take()
@@ -252,7 +252,7 @@ class ProcessRunner:
             "template_key": tkey,
             "inputs": inputs,
             "use_cache": use_cache,
-            "context": converter.unstructure(RunContext(*context) if isinstance(context, tuple) else context),
+            "context": converter.unstructure(context),
         }
         if tkey not in worker.templates:
             request["template"] = converter.unstructure(template)

@@ -22,7 +22,6 @@ import os
 import sys
 import threading
 from collections.abc import Callable
-from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from typing import Any
 
@@ -180,12 +179,8 @@ class Journal:
         if keep != len(data):
             os.truncate(self.path, keep)
 
-    def record(self, key: str, outputs: dict[str, Any], status: str, outputs_json: str | None = None) -> None:
-        """``outputs_json``: ``canonical_json(outputs)``, when the caller has it."""
-        # canonical_json({"key": key, "outputs": outputs, "status": status}), without building the dict
-        enc = encode_basestring_ascii
-        encoded = canonical_json(outputs) if outputs_json is None else outputs_json
-        self._append(f'{{"key":{enc(key)},"outputs":{encoded},"status":{enc(status)}}}\n'.encode("ascii"))
+    def record(self, key: str, outputs: dict[str, Any], status: str) -> None:
+        self._append((canonical_json({"key": key, "outputs": outputs, "status": status}) + "\n").encode("ascii"))
 
     def _append(self, line: bytes) -> None:
         if self._map is None:

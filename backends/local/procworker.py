@@ -121,8 +121,6 @@ def _serve(store: LocalStore, modules: dict[str, str], scratch: Path) -> None:
                 known=known,
                 scratch=scratch,
             )
-            # The outputs once: their JSON is re-made where the journal needs it.
-            outcome.outputs_json = None
             reply: dict[str, Any] = {"outcome": converter.unstructure(outcome)}
         except TaskError as err:
             reply = {"error": {"type": err.error_type, "message": err.message, "traceback": err.traceback}}

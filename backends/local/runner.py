@@ -24,6 +24,7 @@ from .bindings import Env, resolve
 from .interpreter import FAILURE_INPUT, Interpreter, NodeReport, new_run_id
 from .isolation import ProcessRunner, Runner, ThreadRunner
 from .journal import Journal, RunBusyError, RunLock
+from .recorder import LocalRecorder
 from .retry import Clock
 from .stopping import Stop
 
@@ -112,8 +113,6 @@ def _run(
     listeners = [options.listener] if options.listener else []
     recorder = None
     if options.lineage:
-        from typedflow.runtime.recording import LocalRecorder
-
         recorder = LocalRecorder(root, doc, run_id, executor=options.isolation)
         recorder.run_started(prepared)
         listeners.append(recorder.node)

@@ -15,6 +15,7 @@ import attrs
 
 from typedflow import ir
 from typedflow.boundary import BoundaryError, check_depth
+from typedflow.context import RunContext
 from typedflow.errors import IRValidationError
 from typedflow.lineage.cloud import put_s3
 from typedflow.lineage.log import CONFIGURED
@@ -203,7 +204,7 @@ def _run(
             inputs,
             store=store,
             use_cache=use_cache,
-            context=(run_id, doc.workflow.name, node_key, attempt, doc.digest, "stepfunctions"),
+            context=RunContext(run_id, doc.workflow.name, node_key, attempt, doc.digest, "stepfunctions"),
         )
         started = outcome.started_at
         outputs = offload(

@@ -213,8 +213,8 @@ class S3Store:
         raw = self.get_bytes(self._meta(key))
         return None if raw is None else parse_json(raw, f"cache entry {key}")
 
-    def put_json(self, key: str, data: Any, *, encoded: str | None = None) -> None:
-        body = canonical_bytes(data) if encoded is None else encoded.encode("ascii")
+    def put_json(self, key: str, data: Any) -> None:
+        body = canonical_bytes(data)
         self.s3.put_object(Bucket=self.bucket, Key=self._meta(key), Body=body, ContentType="application/json")
 
     # ------------------------------------------------------------------ offloaded values

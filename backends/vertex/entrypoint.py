@@ -22,6 +22,7 @@ from typing import Any
 from typedflow import ir
 from typedflow.boundary import BoundaryError, parse_json
 from typedflow.codec import converter as ir_converter
+from typedflow.context import RunContext
 from typedflow.types import check_json
 
 from .typemap import coerce, type_from_json
@@ -146,7 +147,7 @@ class _Store:
     def get_json(self, key: str) -> Any | None:
         return None  # Vertex caches by itself; the container never reads a cache
 
-    def put_json(self, key: str, data: Any, *, encoded: str | None = None) -> None:
+    def put_json(self, key: str, data: Any) -> None:
         return None
 
 
@@ -243,9 +244,9 @@ def _attempt(root: Path, run_id: str, node: str, template: ir.TaskTemplate, inpu
     """Vertex does not tell a container its attempt: 1 + the failed records of this node instance,
     i.e. of this node with these inputs (a map's items run the same node, each on its own item)."""
     from typedflow.lineage.cloud import iter_dir
-    from typedflow.runtime.recording import ref_tuples
+    from typedflow.runtime.recording import value_refs
 
-    mine = sorted((r[0], r[1]) for r in ref_tuples(inputs, template.inputs))
+    mine = sorted((r.name, r.digest) for r in value_refs(inputs, template.inputs))
     n = 0
     for obj in iter_dir(root / "typedflow", run_id=run_id):
         try:
@@ -313,7 +314,7 @@ def run_task(args: argparse.Namespace, ei: dict[str, Any]) -> int:
             store=store,
             use_cache=False,
             scratch=scratch,
-            context=(run_id, workflow, node, attempt, payload["ir_digest"], "vertex"),
+            context=RunContext(run_id, workflow, node, attempt, payload["ir_digest"], "vertex"),
         )
     except TaskError as err:
         write_record(

@@ -51,44 +51,26 @@ class _Parsed:
         return self.real.findall(chunk, start, end)
 
 
-def test_a_closed_stores_index_is_taken_over_and_only_what_follows_is_read(
+def test_a_new_store_reads_every_entry_once_and_not_its_own_appends(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first = LocalStore(tmp_path, buffered=True)
     for i in range(200):
         first.put_json(f"k{i}", {"i": i})
-    first.close()  # the file holds only its own lines, all in its index: handed on as a whole
-    parsed = _Parsed(monkeypatch)
-    seed = LocalStore(tmp_path)
-    assert seed.get_json("k7") == {"i": 7} and parsed.bytes == 0
-    seed.close()
+    first.close()
     with open(tmp_path / "meta.jsonl", "ab") as fh:  # another process's entries, and a line of another form
         fh.write(b'{"k":"late","v":[1]}\n{"v": 2, "k": "spaced"}\n')
+    size = (tmp_path / "meta.jsonl").stat().st_size
+    parsed = _Parsed(monkeypatch)
     second = LocalStore(tmp_path)
     assert second.get_json("late") == [1] and second.get_json("spaced") == 2
     assert second.get_json("k199") == {"i": 199} and second.get_json("nope") is None
-    assert parsed.bytes == len(b'{"k":"late","v":[1]}\n{"v": 2, "k": "spaced"}\n')  # the new lines only
+    assert parsed.bytes == size  # the file once, however many look-ups
+    second.put_json("mine", 3)
+    second._meta_checked = -store_mod.META_RECHECK  # as if the recheck interval had passed
+    assert second.get_json("absent") is None and second.get_json("mine") == 3
+    assert parsed.bytes == size  # its own appends are in its index already: not read back
     second.close()
-
-
-def test_an_index_is_handed_on_after_short_writes_and_after_writes_that_follow_a_read(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # The handed-on index names the file's last bytes from what the store wrote (not read back): a
-    # write shorter than that fingerprint, and writes after an index that was read or taken over.
-    first = LocalStore(tmp_path)
-    first.put_json("a", 1)  # unbuffered: one short line
-    first.close()
-    parsed = _Parsed(monkeypatch)
-    second = LocalStore(tmp_path)
-    assert second.get_json("a") == 1 and parsed.bytes == 0
-    second.put_json("b", 2)
-    second.put_json("c" * 100, 3)
-    second.put_json("d", 4)
-    second.close()
-    third = LocalStore(tmp_path)
-    assert [third.get_json(k) for k in ("a", "b", "c" * 100, "d")] == [1, 2, 3, 4] and parsed.bytes == 0
-    third.close()
 
 
 def test_a_rewritten_meta_file_is_read_anew(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -97,7 +79,7 @@ def test_a_rewritten_meta_file_is_read_anew(tmp_path: Path, monkeypatch: pytest.
         first.put_json(f"k{i}", i)
     assert first.get_json("k3") == 3
     first.close()
-    # cut and written again, longer than before: the handed-on index must not be trusted
+    # cut and written again, longer than before
     (tmp_path / "meta.jsonl").write_bytes(b"".join(b'{"k":"n%d","v":%d}\n' % (i, -i) for i in range(80)))
     second = LocalStore(tmp_path)
     assert second.get_json("k3") is None and second.get_json("n79") == -79

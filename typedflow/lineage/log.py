@@ -18,7 +18,7 @@ from typing import Final, Self
 
 import attrs
 
-from typedflow.canonical import canonical_bytes, canonical_json
+from typedflow.canonical import canonical_bytes
 from typedflow.lineage._chain import (
     Head,
     LineageIntegrityError,
@@ -30,30 +30,20 @@ from typedflow.lineage._chain import (
     read_head,
     write_atomic,
 )
-from typedflow.lineage.record import GENESIS_HASH, LineageRecord, record_from_bytes, record_to_dict
+from typedflow.lineage.encoding import Prepared, encode_record
+from typedflow.lineage.record import GENESIS_HASH, LineageRecord, record_from_bytes
 from typedflow.lineage.signing import Signer, checkpoint_line, configured_signer
-from typedflow.lineage.stencil import Prepared
 from typedflow.lineage.verify_bundle import parse_checkpoint
 from typedflow.runtime.atomic import start_write_back, write_all
 from typedflow.timestamps import utcnow
 
 __all__ = ["LineageIntegrityError", "LineageLog", "LineageRepairWarning", "TornFragment"]
 
-_PREV_EMPTY: Final = '"prev_hash":""'
 # Longest a head file lags the records committed by a long stream of group commits.
 HEAD_INTERVAL: Final = 1.0
 # Least time between two background fdatasyncs of group commits (flush() and close() sync at once).
 SYNC_INTERVAL: Final = 1.0
-_SEQ_PLACEHOLDER: Final = ',"seq":-1,'
 CONFIGURED: Final = "configured"  # LineageLog(signer=...): the key configured_signer() names, if any
-
-_Prepared = Prepared  # line = a + prev_hash + b + str(seq) + c
-
-
-# Bumped in a forked child: a log opened before the fork must reopen (checked on every append,
-# where os.getpid() would be a system call per record).
-_forks = [0]
-os.register_at_fork(after_in_child=lambda: _forks.__setitem__(0, _forks[0] + 1))
 
 
 class LineageRepairWarning(UserWarning):
@@ -69,23 +59,9 @@ class TornFragment:
     size: int
 
 
-def _prepare(record: LineageRecord, origin: str) -> _Prepared:
-    data = record_to_dict(record)
-    if not data["log_origin"]:
-        data["log_origin"] = origin
-    data["seq"] = -1
-    data["prev_hash"] = ""
-    # Encode once outside the lock; only the chain fields are spliced in at commit time, which
-    # gives the same bytes as canonical_bytes() of the final record (keys are sorted, values are
-    # a bare hex string and an int).
-    enc = canonical_json(data)  # ASCII: its str and its bytes have the same offsets
-    i = enc.rfind(_PREV_EMPTY)
-    j = enc.rfind(_SEQ_PLACEHOLDER)
-    if i < 0 or j < i:
-        raise AssertionError("record encoding lacks its chain fields")
-    cut_a = i + len(_PREV_EMPTY) - 1  # just before the closing quote of the empty prev_hash
-    cut_b = j + len(_SEQ_PLACEHOLDER) - 3  # just before "-1,"
-    return enc[:cut_a], enc[cut_a:cut_b], enc[cut_b + 2 :]
+def _prepare(record: LineageRecord, origin: str) -> Prepared:
+    # Encoded outside the lock; the chain fields are filled in at commit time.
+    return encode_record(record if record.log_origin else attrs.evolve(record, log_origin=origin))
 
 
 def _timestamp() -> str:
@@ -150,7 +126,6 @@ class LineageLog:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fd = -1
         self._pid = -1
-        self._fork = -1
         self._closed = False
         self._dir_dirty = False
         self._open()
@@ -158,7 +133,7 @@ class LineageLog:
     def _init_state(self) -> None:
         self._cond = threading.Condition()  # guards _pending, _busy and the sync state below
         self._commit_lock = threading.Lock()  # one commit at a time per instance
-        self._pending: list[_Prepared] = []
+        self._pending: list[Prepared] = []
         self._busy = False
         self._tail_seq = -1
         self._tail_hash = GENESIS_HASH
@@ -373,7 +348,7 @@ class LineageLog:
 
     # -- commit ------------------------------------------------------------------------------
 
-    def _commit_or_requeue(self, batch: list[_Prepared], *, head: bool) -> None:
+    def _commit_or_requeue(self, batch: list[Prepared], *, head: bool) -> None:
         try:
             sync_to = self._commit(batch, head=head)
         except BaseException:
@@ -383,7 +358,7 @@ class LineageLog:
         if sync_to is not None:
             self._sync_later(sync_to)  # outside the flock: other writers need not wait for our disk
 
-    def _commit(self, batch: list[_Prepared], *, head: bool) -> int | None:
+    def _commit(self, batch: list[Prepared], *, head: bool) -> int | None:
         """Chain and write ``batch``; returns the seq an fdatasync must still cover, if any."""
         with self._commit_lock, self._locked():
             stamp = self._stamp()
@@ -501,7 +476,6 @@ class LineageLog:
     def _open(self) -> None:
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
         self._pid = os.getpid()
-        self._fork = _forks[0]
         self._seen = None
         try:
             with self._locked():
@@ -514,7 +488,7 @@ class LineageLog:
     def _check_open(self) -> None:
         if self._closed:
             raise ValueError("lineage log is closed")
-        if self._fork != _forks[0]:
+        if self._pid != os.getpid():
             # A forked child shares the parent's open file description, and flock does not
             # exclude within one description: reopen, and drop records that are the parent's.
             self._init_state()

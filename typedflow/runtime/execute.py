@@ -28,7 +28,7 @@ import attrs
 from typedflow import ir
 from typedflow.boundary import BoundaryError, check_handle
 from typedflow.canonical import canonical_json, digest, sha256_hex
-from typedflow.context import ATTEMPT, Attempt, ContextFields, RunContext
+from typedflow.context import ATTEMPT, Attempt, RunContext
 from typedflow.dsl import TASKS as _TASKS
 from typedflow.files import resolve_uri
 from typedflow.runtime.store import ArtifactStore
@@ -55,9 +55,7 @@ class CodeMismatchError(Exception):
     """The task's code differs from the code the IR was compiled from."""
 
 
-# Not frozen: a frozen attrs instance costs three times as much to make, and one is made per task
-# execution. Nothing changes one after it is made.
-@attrs.define
+@attrs.frozen
 class Outcome:
     status: str  # "succeeded" | "cached"
     outputs: dict[str, Any]
@@ -66,8 +64,6 @@ class Outcome:
     ended_at: str
     duration: float
     input_digests: dict[str, str] = attrs.Factory(dict)
-    # canonical_json(outputs), when already made (the cache entry's): the run journal reuses it.
-    outputs_json: str | None = attrs.field(default=None, eq=False)
 
 
 def resolve(template: ir.TaskTemplate) -> Any:
@@ -374,7 +370,7 @@ def execute(
     use_cache: bool = True,
     scratch: Path | None = None,
     task: Any = None,
-    context: RunContext | ContextFields | None = None,
+    context: RunContext | None = None,
     known: CacheProbe | None = None,
 ) -> Outcome:
     """Run one attempt of ``template`` on typed-JSON ``inputs``; typed-JSON outputs by name.
@@ -425,16 +421,9 @@ def execute(
         ATTEMPT.reset(token)
         if space.created is not None:
             shutil.rmtree(space.created, ignore_errors=True)
-    outputs_json = None
     if key is not None:
-        # The entry's canonical JSON made around the outputs', which the run journal reuses.
-        outputs_json = canonical_json(outputs)
-        store.put_json(
-            "cache-" + key,
-            {"task": template.name, "outputs": outputs},
-            encoded=f'{{"outputs":{outputs_json},"task":{plan.name_json}}}',
-        )
-    return Outcome("succeeded", outputs, key, started, utcnow(), time.perf_counter() - t0, digests, outputs_json)
+        store.put_json("cache-" + key, {"task": template.name, "outputs": outputs})
+    return Outcome("succeeded", outputs, key, started, utcnow(), time.perf_counter() - t0, digests)
 
 
 def _check_tables(params: tuple[ir.Param, ...], values: dict[str, Any], *, received: bool) -> None:
@@ -452,7 +441,6 @@ class _Calling:
         "decoders",
         "input_files",
         "key",
-        "name_json",
         "output_files",
         "scratch_prefix",
         "task",
@@ -481,7 +469,6 @@ class _Calling:
         self.output_files = any(has_files(p.type) for p in template.outputs)
         self.input_files = any(has_files(p.type) for p in template.inputs)
         self.scratch_prefix = f"tf-{template.name}-"
-        self.name_json = canonical_json(template.name)
 
 
 _CALLINGS: dict[int, _Calling] = {}

@@ -7,7 +7,6 @@ store that owns it.
 
 from __future__ import annotations
 
-import collections
 import hashlib
 import json
 import logging
@@ -211,8 +210,8 @@ class ArtifactStore(Protocol):
 
     def get_json(self, key: str) -> Any | None: ...
 
-    def put_json(self, key: str, data: Any, *, encoded: str | None = None) -> None:
-        """Store ``data`` under ``key``; ``encoded``: its canonical JSON, when the caller has it."""
+    def put_json(self, key: str, data: Any) -> None:
+        """Store ``data`` under ``key``."""
         ...
 
     def digest_key(self) -> bytes:
@@ -222,13 +221,6 @@ class ArtifactStore(Protocol):
 
 META_RECHECK = 0.05
 BUFFERED_ENTRIES = 64
-# The index of a closed store, by meta path: the next store of that path in this process takes it
-# over and reads only what was appended since (a long-lived process, e.g. a test suite or a
-# notebook, runs many workflows on one store). Checked by the bytes before its offset.
-_HANDED_ON: collections.OrderedDict[str, tuple[bytes, int, dict[str, Any]]] = collections.OrderedDict()
-_HANDED_ON_LOCK = threading.Lock()
-_HANDED_ON_MAX = 4
-_FINGERPRINT = 64
 # One line of meta.jsonl: its key when it is plain ASCII without escapes (all keys this module
 # writes), the value's raw JSON, and the whole line for any other form.
 _ENTRY = re.compile(rb'^(?:\{"k":"([^"\\\x80-\xff]*)","v":(.*)\}|(.*))$', re.M)
@@ -252,11 +244,8 @@ class LocalStore:
         self._meta_path = str(self.root / "meta.jsonl")  # looked at on every cache miss
         self._meta_offset = 0
         self._meta_own = 0  # bytes this process appended since the index was last read
-        self._own_tail = b""  # the last (up to _FINGERPRINT) of those bytes
         self._meta_fd = -1
         self._meta_checked = -META_RECHECK
-        self._meta_fingerprint = b""  # the bytes of meta.jsonl just before _meta_offset
-        self._adopted = False  # whether a closed store's index was looked for
         self._lock = threading.Lock()
         self.verifier = Verifier()
         self._digest_key: bytes | None = None
@@ -393,14 +382,10 @@ class LocalStore:
             log.warning("cannot read the store's cache entries %s: %s", path, exc)
             return
         with fh:
-            if not self._adopted:
-                self._adopted = True
-                self._adopt(fh, size)
             fh.seek(self._meta_offset)
             chunk = fh.read(size - self._meta_offset)
         end = chunk.rfind(b"\n") + 1
-        self._meta_fingerprint = (self._meta_fingerprint + chunk[:end])[-_FINGERPRINT:]
-        self._meta_own, self._own_tail = 0, b""  # re-reading covers our own lines too
+        self._meta_own = 0  # re-reading covers our own lines too
         index = self._meta
         # Values stay raw bytes until looked up: a store holds many entries and a run reads few.
         for key, raw, line in _ENTRY.findall(chunk, 0, end):
@@ -414,37 +399,6 @@ class LocalStore:
                     continue  # a torn or foreign line
         self._meta_offset += end
 
-    def _adopt(self, fh: Any, size: int) -> None:
-        with _HANDED_ON_LOCK:
-            handed = _HANDED_ON.pop(self._meta_path, None)
-        if handed is None or self._meta_offset:
-            return
-        fingerprint, offset, index = handed
-        if offset > size:
-            return  # the file was cut: start over
-        fh.seek(offset - len(fingerprint))
-        if fh.read(len(fingerprint)) != fingerprint:
-            return  # not the file that index was read from
-        index.update(self._meta)  # what this store put before its first look-up
-        self._meta, self._meta_offset, self._meta_fingerprint = index, offset, fingerprint
-
-    def _hand_on(self, size: int) -> None:
-        """``size``: meta.jsonl's size as this store closes it (-1: unknown)."""
-        offset, fingerprint = self._meta_offset, self._meta_fingerprint
-        if self._meta_own and size == offset + self._meta_own:  # only our own lines since the last read
-            # The file's last bytes are the last this store wrote: no need to read them back.
-            offset, fingerprint = size, (fingerprint + self._own_tail)[-_FINGERPRINT:]
-        if offset == 0:
-            return
-        with _HANDED_ON_LOCK:
-            _HANDED_ON[self._meta_path] = (fingerprint, offset, self._meta)
-            _HANDED_ON.move_to_end(self._meta_path)
-            while len(_HANDED_ON) > _HANDED_ON_MAX:
-                _HANDED_ON.popitem(last=False)
-        # This store starts over if it is used again: its index is another store's now.
-        self._meta, self._meta_offset, self._meta_fingerprint = {}, 0, b""
-        self._meta_own, self._own_tail, self._adopted, self._meta_checked = 0, b"", False, -META_RECHECK
-
     def get_json(self, key: str) -> Any | None:
         with self._lock:
             if key not in self._meta:
@@ -454,8 +408,8 @@ class LocalStore:
                 value = self._meta[key] = json.loads(value)
             return value
 
-    def put_json(self, key: str, data: Any, *, encoded: str | None = None) -> None:
-        value = canonical_json(data) if encoded is None else encoded
+    def put_json(self, key: str, data: Any) -> None:
+        value = canonical_json(data)
         line = f'{{"k":{encode_basestring_ascii(key)},"v":{value}}}\n'.encode("ascii")
         with self._lock:
             # Indexed as its JSON bytes, as entries read from the file are (parsed when looked up): a
@@ -484,16 +438,12 @@ class LocalStore:
             self._meta_fd = open_nofollow(self._meta_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         os.write(self._meta_fd, data)  # one write: O_APPEND keeps it whole beside other writers
         self._meta_own += len(data)
-        self._own_tail = (data if len(data) >= _FINGERPRINT else self._own_tail + data)[-_FINGERPRINT:]
 
     def close(self) -> None:
         self.write_buffered()
         with self._lock:
-            size = -1
             if self._meta_fd >= 0:
                 if self.durable:
                     os.fsync(self._meta_fd)
-                size = os.fstat(self._meta_fd).st_size  # our descriptor: no path lookup
                 os.close(self._meta_fd)
                 self._meta_fd = -1
-            self._hand_on(size)

@@ -1,8 +1,9 @@
-"""A stencil's record bytes are exactly the canonical bytes of the same record built the general way."""
+"""The record encoder's bytes are exactly the canonical bytes of the same record built the general way."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
@@ -10,193 +11,140 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from typedflow import TypedFile, task, workflow
+from typedflow.canonical import canonical_bytes
 from typedflow.formats import CSV
+from typedflow.lineage.encoding import CHAIN_FIELDS, RecordEncoder, encode_record, join
 from typedflow.lineage.log import LineageLog
 from typedflow.lineage.record import (
+    KINDS,
     STATUSES,
     LineageRecord,
     ValueRef,
-    identity,
-    new_record,
     record_from_bytes,
     record_line,
+    record_to_dict,
 )
-from typedflow.lineage.stencil import TaskStencil
 from typedflow.lineage.verify import verify_log
 
 text = st.text(max_size=30)  # any code point: non-ASCII and control characters are escaped alike
 opt_text = st.none() | text
-refs = st.lists(st.tuples(text, text, opt_text, opt_text), max_size=3)
+columns = st.none() | st.lists(st.tuples(text, text), max_size=3).map(tuple)
+refs = st.lists(
+    st.builds(ValueRef, text, text, opt_text, opt_text, columns, opt_text),
+    max_size=3,
+).map(tuple)
 scalars = st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | st.floats(allow_nan=False, allow_infinity=False) | text
-fixed = st.fixed_dictionaries(
-    {
-        "run_id": text,
-        "workflow": text,
-        "ir_digest": text,
-        "target": text,
-        "executor": text,
-        "task": text,
-        "code_digest": opt_text,
-        "image": opt_text,
-        "log_origin": text,
-    }
+records = st.builds(
+    LineageRecord,
+    kind=st.sampled_from(sorted(KINDS)),
+    record_id=text,
+    run_id=text,
+    workflow=text,
+    ir_digest=text,
+    target=text,
+    executor=text,
+    status=st.sampled_from(sorted(STATUSES)),
+    started_at=text,
+    ended_at=opt_text,
+    python_version=text,
+    typedflow_version=text,
+    user=text,
+    host=text,
+    node_id=opt_text,
+    task=opt_text,
+    code_digest=opt_text,
+    image=opt_text,
+    attempt=st.integers(0, 10**9),
+    inputs=refs,
+    outputs=refs,
+    parameters=st.dictionaries(text, scalars, max_size=4),
+    cache_key=opt_text,
+    error=opt_text,
+    log_origin=text,
+    seq=st.integers(-1, 10**12),
+    prev_hash=text,
 )
-varying = st.fixed_dictionaries(
-    {
-        "node_id": text,
-        "status": st.sampled_from(sorted(STATUSES)),
-        "attempt": st.integers(0, 10**6),
-        "inputs": refs,
-        "outputs": refs,
-        "parameters": st.dictionaries(text, scalars, max_size=4),
-        "started_at": st.text(min_size=1, max_size=30),
-        "ended_at": opt_text,
-        "cache_key": opt_text,
-        "error": opt_text,
-        "record_id": st.text("0123456789abcdef", min_size=32, max_size=32),
-    }
-)
+FIELDS = [f.name for f in attrs.fields(LineageRecord) if f.name not in CHAIN_FIELDS]
 
 
-def general(f: dict[str, object], v: dict[str, object], seq: int, prev: str) -> bytes:
-    rec = new_record(
-        "task",
-        run_id=f["run_id"],
-        workflow=f["workflow"],
-        ir_digest=f["ir_digest"],
-        target=f["target"],
-        executor=f["executor"],
-        status=v["status"],
-        started_at=v["started_at"],
-        ended_at=v["ended_at"],
-        node_id=v["node_id"],
-        task=f["task"],
-        code_digest=f["code_digest"],
-        image=f["image"],
-        attempt=v["attempt"],
-        inputs=tuple(ValueRef(*r) for r in v["inputs"]),  # type: ignore[attr-defined]
-        outputs=tuple(ValueRef(*r) for r in v["outputs"]),  # type: ignore[attr-defined]
-        parameters=v["parameters"],
-        cache_key=v["cache_key"],
-        error=v["error"],
-        record_id=v["record_id"],
-        log_origin=f["log_origin"],
-        seq=seq,
-        prev_hash=prev,
-    )
-    return record_line(rec)
+@settings(max_examples=300, deadline=None)
+@given(records, st.sets(st.sampled_from(FIELDS)))
+def test_encoded_bytes_equal_the_canonical_record(rec: LineageRecord, fixed: set[str]) -> None:
+    canonical = canonical_bytes(record_to_dict(rec))
+    assert record_line(rec) == canonical
+    assert join(encode_record(rec), rec.prev_hash, rec.seq).encode("ascii") == canonical
+    values = {n: getattr(rec, n) for n in FIELDS}
+    encoder = RecordEncoder(**{n: values[n] for n in fixed})  # any split into fixed and varying fields
+    prepared = encoder.prepare(**{n: values[n] for n in FIELDS if n not in fixed})
+    assert join(prepared, rec.prev_hash, rec.seq).encode("ascii") == canonical
+    assert record_from_bytes(canonical) == rec
 
 
-@settings(max_examples=200, deadline=None)
-@given(fixed, varying, st.integers(0, 10**9), st.text("0123456789abcdef", min_size=64, max_size=64))
-def test_stencil_bytes_equal_the_canonical_record(
-    f: dict[str, object], v: dict[str, object], seq: int, prev: str
-) -> None:
-    a, b, c = TaskStencil(**f).prepare(**v)  # type: ignore[arg-type]
-    line = f"{a}{prev}{b}{seq}{c}".encode("ascii")
-    assert line == general(f, v, seq, prev)
-    assert isinstance(record_from_bytes(line), LineageRecord)
-
-
-@settings(max_examples=200, deadline=None)
-@given(
-    fixed,
-    varying,
-    st.sampled_from(["succeeded", "cached", "skipped"]),
-    st.text(min_size=1, max_size=30),
-    st.integers(0, 10**9),
-    st.text("0123456789abcdef", min_size=64, max_size=64),
-)
-def test_prepare_done_bytes_equal_the_canonical_record(
-    f: dict[str, object], v: dict[str, object], status: str, ended: str, seq: int, prev: str
-) -> None:
-    # The positional form for executions that did not fail: no error, both timestamps, a new record id.
-    from typedflow.lineage.stencil import params_json, refs_json
-
-    v = {**v, "status": status, "ended_at": ended, "error": None}
-    a, b, c = TaskStencil(**f).prepare_done(  # type: ignore[arg-type]
-        v["node_id"],
-        status,
-        v["attempt"],
-        refs_json(v["inputs"]),
-        refs_json(v["outputs"]),  # type: ignore[arg-type]
-        params_json(v["parameters"]),
-        v["started_at"],
-        ended,
-        v["cache_key"],
-    )  # type: ignore[arg-type]
-    line = f"{a}{prev}{b}{seq}{c}".encode("ascii")
-    rec = record_from_bytes(line)
-    assert len(rec.record_id) == 32 and line == general(f, {**v, "record_id": rec.record_id}, seq, prev)
-
-
-def test_stencil_fills_id_and_start_like_new_record() -> None:
-    st_ = TaskStencil(
-        run_id="r",
-        workflow="w",
-        ir_digest="d",
-        target="local",
-        executor="thread",
-        task="t",
-        code_digest=None,
-        image=None,
-        log_origin="o",
-    )
-    lines = []
-    for _ in range(2):
-        a, b, c = st_.prepare(
-            node_id="n",
-            status="succeeded",
-            attempt=1,
-            inputs=[],
-            outputs=[],
-            parameters={},
-            started_at=None,
-            ended_at=None,
-            cache_key=None,
-            error=None,
-        )
-        lines.append(record_from_bytes(f"{a}{'0' * 64}{b}0{c}".encode("ascii")))
-    assert lines[0].record_id != lines[1].record_id and len(lines[0].record_id) == 32
-    assert lines[0].started_at.endswith("Z") and (lines[0].user, lines[0].host) == identity()
-
-
-def test_stencil_rejects_what_a_record_rejects() -> None:
-    st_ = TaskStencil(
-        run_id="r",
-        workflow="w",
-        ir_digest="d",
-        target="local",
-        executor="thread",
-        task="t",
-        code_digest=None,
-        image=None,
-        log_origin="o",
-    )
-    common = {
-        "node_id": "n",
-        "inputs": [],
-        "outputs": [],
-        "parameters": {},
-        "started_at": None,
+def _record(**changes: Any) -> dict[str, Any]:
+    base = {
+        "kind": "task",
+        "record_id": "0" * 32,
+        "run_id": "r",
+        "workflow": "w",
+        "ir_digest": "d",
+        "target": "local",
+        "executor": "thread",
+        "status": "succeeded",
+        "started_at": "2026-12-04T00:00:00.000000Z",
         "ended_at": None,
+        "python_version": "3.11",
+        "typedflow_version": "0",
+        "user": "u",
+        "host": "h",
+        "node_id": "n",
+        "task": "t",
+        "code_digest": None,
+        "image": None,
+        "attempt": 1,
+        "inputs": (),
+        "outputs": (),
+        "parameters": {},
         "cache_key": None,
         "error": None,
+        "log_origin": "o",
     }
-    with pytest.raises(ValueError, match="status"):
-        st_.prepare(status="done", attempt=1, **common)  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="attempt"):
-        st_.prepare(status="failed", attempt="1", **common)  # type: ignore[arg-type]
-    done = ("n", "[]", "[]", "{}", "2026-12-04T00:00:00.000000Z", "2026-12-04T00:00:01.000000Z", None)
-    with pytest.raises(ValueError, match="status"):  # a failure has an error: the general form
-        st_.prepare_done(done[0], "failed", 1, *done[1:])
-    with pytest.raises(TypeError, match="attempt"):
-        st_.prepare_done(done[0], "succeeded", True, *done[1:])
+    return {**base, **changes}
 
 
-def test_prepared_records_chain_and_verify(tmp_path: Path) -> None:
-    log = LineageLog(tmp_path / "log.jsonl")
-    stencil = TaskStencil(
+@pytest.mark.parametrize(
+    ("changes", "error", "match"),
+    [
+        ({"status": "done"}, ValueError, "status"),
+        ({"kind": "note"}, ValueError, "kind"),
+        ({"attempt": "1"}, TypeError, "int"),
+        ({"attempt": True}, TypeError, "int"),  # JSON would say true, the record's type says int
+        ({"run_id": 7}, TypeError, None),
+        ({"inputs": (("x", "d"),)}, AttributeError, None),
+    ],
+)
+def test_the_encoder_rejects_what_a_record_rejects(
+    changes: dict[str, Any], error: type[Exception], match: str | None
+) -> None:
+    values = _record(**changes)
+    with pytest.raises(error, match=match):
+        RecordEncoder().prepare(**values)
+    fixed = {k: values[k] for k in ("kind", "run_id", "attempt") if k not in changes}
+    with pytest.raises(error, match=match):
+        RecordEncoder(**fixed).prepare(**{k: v for k, v in values.items() if k not in fixed})
+
+
+def test_an_encoder_takes_only_record_fields() -> None:
+    with pytest.raises(TypeError, match="seq"):
+        RecordEncoder(seq=1)
+    with pytest.raises(TypeError, match="colour"):
+        RecordEncoder(colour="red")
+    with pytest.raises(TypeError):  # a varying field missing
+        RecordEncoder(kind="task").prepare(status="succeeded")
+
+
+def _task_encoder(origin: str) -> RecordEncoder:
+    return RecordEncoder(
+        kind="task",
         run_id="r",
         workflow="w",
         ir_digest="d",
@@ -205,28 +153,43 @@ def test_prepared_records_chain_and_verify(tmp_path: Path) -> None:
         task="t",
         code_digest="c",
         image="i",
-        log_origin=log.origin,
+        log_origin=origin,
+        python_version="3.11",
+        typedflow_version="0",
+        user="u",
+        host="h",
     )
+
+
+def _task(i: int, **changes: Any) -> dict[str, Any]:
+    values = {
+        "node_id": f"n[{i}]",
+        "status": "succeeded",
+        "attempt": 1,
+        "inputs": (ValueRef("x", "sha256:1"),),
+        "outputs": (ValueRef("out", "sha256:2", "file:///a", "ab"),),
+        "parameters": {"x": i},
+        "started_at": "2026-12-04T00:00:00.000000Z",
+        "ended_at": None,
+        "cache_key": "k",
+        "error": None,
+        "record_id": f"{i:032x}",
+    }
+    return {**values, **changes}
+
+
+def test_prepared_records_chain_and_verify(tmp_path: Path) -> None:
+    from typedflow.lineage.record import new_record
+
+    log = LineageLog(tmp_path / "log.jsonl")
+    encoder = _task_encoder(log.origin)
     log.append(
         new_record(
             "run_start", run_id="r", workflow="w", ir_digest="d", target="local", executor="thread", status="started"
         )
     )
     for i in range(250):
-        log.append_prepared(
-            stencil.prepare(
-                node_id=f"n[{i}]",
-                status="succeeded",
-                attempt=1,
-                inputs=[("x", "sha256:1", None, None)],
-                outputs=[("out", "sha256:2", "file:///a", "ab")],
-                parameters={"x": i},
-                started_at=None,
-                ended_at=None,
-                cache_key="k",
-                error=None,
-            )
-        )
+        log.append_prepared(encoder.prepare(**_task(i)))
     log.close()
     report = verify_log(tmp_path / "log.jsonl", deep=True)  # deep: every line re-encoded canonically
     assert report.ok and report.count == 251, report.summary()
@@ -237,39 +200,7 @@ def test_prepared_records_chain_and_verify(tmp_path: Path) -> None:
 
 def test_prepared_records_handed_over_in_groups_chain_as_one_at_a_time(tmp_path: Path) -> None:
     logs = [LineageLog(tmp_path / name / "log.jsonl", flush_every=100) for name in ("one", "groups")]
-    stencils = [
-        TaskStencil(
-            run_id="r",
-            workflow="w",
-            ir_digest="d",
-            target="local",
-            executor="thread",
-            task="t",
-            code_digest="c",
-            image="i",
-            log_origin="o",
-        )
-        for _ in logs
-    ]
-    prepared = [
-        [
-            s.prepare(
-                node_id=f"n[{i}]",
-                status="succeeded",
-                attempt=1,
-                inputs=[],
-                outputs=[],
-                parameters={"x": i},
-                started_at="2026-12-04T00:00:00.000000Z",
-                ended_at=None,
-                cache_key=None,
-                error=None,
-                record_id=f"{i:032x}",
-            )
-            for i in range(250)
-        ]
-        for s in stencils
-    ]
+    prepared = [[_task_encoder("o").prepare(**_task(i)) for i in range(250)] for _ in logs]
     for p in prepared[0]:
         logs[0].append_prepared(p)
     pending = []
@@ -327,9 +258,10 @@ def test_local_recorder_writes_what_task_record_builds(
     digests_known: bool,
 ) -> None:
     from typedflow.backends.local.interpreter import NodeReport
+    from typedflow.backends.local.recorder import LocalRecorder
 
     from typedflow.runtime.execute import input_digests
-    from typedflow.runtime.recording import LocalRecorder, task_record
+    from typedflow.runtime.recording import task_record
 
     doc = _varied_wf.ir
     template = doc.tasks[0]
@@ -408,9 +340,10 @@ def test_a_one_input_one_output_task_is_recorded_as_task_record_builds_it(
     cache_key: str | None,
 ) -> None:
     from typedflow.backends.local.interpreter import NodeReport
+    from typedflow.backends.local.recorder import LocalRecorder
 
     from typedflow.runtime.execute import input_digests
-    from typedflow.runtime.recording import LocalRecorder, task_record
+    from typedflow.runtime.recording import task_record
 
     doc = _one_wf.ir
     template = doc.tasks[0]

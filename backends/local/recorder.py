@@ -1,0 +1,114 @@
+"""The lineage records of a local run, written to the local hash-chained log a group at a time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from typedflow import ir
+from typedflow.lineage.encoding import Prepared
+from typedflow.lineage.log import LineageLog
+from typedflow.lineage.record import LineageRecord, new_record, safe_parameters
+from typedflow.runtime.recording import TaskRecords, value_refs
+from typedflow.timestamps import utcnow
+
+from .interpreter import CACHED, FAILED, SKIPPED, SUCCEEDED, NodeReport
+
+_RECORDED = frozenset({SUCCEEDED, CACHED, FAILED, SKIPPED})
+ERROR_LIMIT = 2000  # characters of a failure's "type: message" a record keeps
+
+
+class LocalRecorder:
+    """Writes the records of a local run (group commit). Called from the scheduler's one thread:
+    records are gathered here and handed to the log a group at a time (the log takes a lock per call)."""
+
+    def __init__(self, root: Path, doc: ir.WorkflowIR, run_id: str, executor: str) -> None:
+        # The log's fdatasync runs on its sync thread (holding no GIL while it waits); close() waits
+        # until all is durable.
+        self.log = LineageLog(root / "lineage" / "log.jsonl")
+        self.doc = doc
+        self.run_id = run_id
+        self.executor = executor
+        self.tasks = {t.name: t for t in doc.tasks}
+        self.encodings: dict[str, TaskRecords] = {}
+        self.started = ""
+        self._group: list[Prepared] = []
+
+    def _run_record(
+        self, status: str, values: dict[str, Any], params: tuple[ir.Param, ...], ended: bool
+    ) -> LineageRecord:
+        rec = new_record(
+            "run_end" if ended else "run_start",
+            run_id=self.run_id,
+            workflow=self.doc.workflow.name,
+            ir_digest=self.doc.digest,
+            target="local",
+            executor=self.executor,
+            status=status,
+            started_at=self.started or None,
+            ended_at=utcnow() if ended else None,
+            inputs=() if ended else value_refs(values, params),
+            outputs=value_refs(values, params) if ended else (),
+            parameters=safe_parameters(values) if not ended else {},
+        )
+        if not ended:
+            self.started = rec.started_at
+        return rec
+
+    def run_started(self, inputs: dict[str, Any]) -> None:
+        self.log.append(self._run_record("started", inputs, self.doc.workflow.inputs, False))
+
+    def _encoding(self, name: str) -> TaskRecords:
+        enc = self.encodings[name] = TaskRecords(
+            doc_name=self.doc.workflow.name,
+            ir_digest=self.doc.digest,
+            run_id=self.run_id,
+            target="local",
+            executor=self.executor,
+            template=self.tasks[name],
+            log_origin=self.log.origin,
+        )
+        return enc
+
+    def node(self, rep: NodeReport) -> None:
+        """Record a node's final report (a task's; other reports are not records)."""
+        if rep.status not in _RECORDED or rep.task is None:
+            return
+        enc = self.encodings.get(rep.task) or self._encoding(rep.task)
+        failed = rep.status == FAILED
+        self._group.append(
+            enc.prepare(
+                node_id=rep.key,
+                status=rep.status,
+                attempt=rep.attempts,
+                inputs=rep.inputs,
+                outputs=rep.outputs,
+                started_at=rep.started_at or utcnow(),
+                ended_at=rep.ended_at or None,
+                cache_key=rep.cache_key,
+                error=f"{rep.error_type}: {rep.message}"[:ERROR_LIMIT] if failed else None,
+                input_digests=rep.input_digests,
+            )
+        )
+        if len(self._group) >= self.log.flush_every:
+            self._hand_over()
+
+    def _hand_over(self) -> None:
+        if self._group:
+            group, self._group = self._group, []
+            self.log.append_prepared(*group)
+
+    def write_buffered(self) -> None:
+        """Hand the records taken so far to the OS (see :meth:`LineageLog.write_buffered`)."""
+        self._hand_over()
+        self.log.write_buffered()
+
+    def run_finished(self, status: str, outputs: dict[str, Any]) -> None:
+        self._hand_over()
+        self.log.append(self._run_record(status, outputs, self.doc.workflow.outputs, True))
+
+    def close(self) -> None:
+        try:
+            self._hand_over()
+        finally:
+            self.log.close()

@@ -655,6 +655,7 @@ def test_files_and_tables_on_moto_as_locally(aws: Aws, data: Path, tmp_path: Pat
         ),
         (flyte_structured_dataset.simple_sd_wf, {"a": 3}),
         (metaflow_statistics.movie_stats, {"movie_data": data / "movies.csv"}),
+        (kfp_parallelfor_artifacts.my_pipeline, {"texts": ["Hello", "world!"]}),
     ]
     for wf, inputs in runs:
         local = _run(wf, inputs, tmp_path)

@@ -36,14 +36,43 @@ def _err(msg: str) -> None:
 
 
 def _expand_dirs(targets: Sequence[str]) -> list[str]:
-    """A directory stands for the ``.py`` files directly in it (not ``__init__.py``), sorted."""
+    """A directory stands for the ``.py`` files directly in it (not ``__init__.py``), sorted; a package
+    directory for the package and those modules, by dotted name (so relative imports work)."""
     out: list[str] = []
     for t in targets:
-        if os.path.isdir(t) and not os.path.exists(os.path.join(t, "__init__.py")):
+        if _is_package(t):
+            out += _package_modules(Path(t))
+        elif os.path.isdir(t):
             out += sorted(str(p) for p in Path(t).glob("*.py") if p.name != "__init__.py") or [t]
         else:
             out.append(t)
     return out
+
+
+def _is_package(path: str) -> bool:
+    return os.path.isdir(path) and os.path.exists(os.path.join(path, "__init__.py"))
+
+
+def _mypy_paths(targets: Sequence[str]) -> list[str]:
+    """What mypy is given: a package directory as it is (mypy reads it as the package), the rest as
+    ``check`` expands it."""
+    from typedflow.loader import split_spec
+
+    return [split_spec(s)[0] for t in targets for s in ([t] if _is_package(t) else _expand_dirs([t]))]
+
+
+def _package_modules(folder: Path) -> list[str]:
+    """The package in ``folder`` and its modules by dotted name; the folder above its top-level package
+    goes on ``sys.path`` so that they import by those names."""
+    parts: list[str] = []
+    root = folder.resolve()
+    while (root / "__init__.py").exists():
+        parts.insert(0, root.name)
+        root = root.parent
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    package = ".".join(parts)
+    return [package, *sorted(f"{package}.{p.stem}" for p in folder.glob("*.py") if p.name != "__init__.py")]
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -83,7 +112,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.mypy:
         from typedflow.checking import merge, run_mypy, workflows_with_findings
 
-        mypy_lines, _ = run_mypy([split_spec(s)[0] for s in targets])
+        mypy_lines, _ = run_mypy(_mypy_paths(args.targets))
         merged = merge(problems, mypy_lines)
         problems = merged.lines
         invalid |= workflows_with_findings(workflows, merged.mypy_only_lines)
@@ -365,7 +394,10 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
         "path:line: error: message, like mypy. Exit 1 on any error.",
     )
     p.add_argument(
-        "targets", nargs="+", metavar="FILE_OR_MODULE", help="workflow files, modules, or folders (their .py files)"
+        "targets",
+        nargs="+",
+        metavar="FILE_OR_MODULE",
+        help="workflow files, modules, or folders (their .py files; a package folder: the package and its modules)",
     )
     p.add_argument("--mypy", action="store_true", help="also run mypy with the typedflow plugin")
     p.set_defaults(func=cmd_check)

@@ -262,6 +262,23 @@ def test_check_command(tmp_path: Path) -> None:
     (folder / "two.py").write_text(good.read_text().replace("def w(", "def w2("))
     r = tf("check", "flows", cwd=tmp_path)  # a folder stands for its .py files
     assert r.returncode == 0 and r.stdout.startswith("Success: 2 workflows and 2 tasks checked"), r.stdout + r.stderr
+    # a package folder stands for its modules too (it checked only __init__.py: "0 workflows", a success),
+    # imported by dotted name from outside the package, so their relative imports work
+    pkg = tmp_path / "top" / "pkg"
+    pkg.mkdir(parents=True)
+    (tmp_path / "top" / "__init__.py").write_text("")
+    (pkg / "__init__.py").write_text("")
+    (pkg / "tasks.py").write_text("from typedflow import task\n@task\ndef f(x: int) -> int:\n    return x\n")
+    (pkg / "flow.py").write_text(
+        "from typedflow import workflow\nfrom .tasks import f\n@workflow\ndef w(x: str) -> int:\n    return f(x=x)\n"
+    )
+    r = tf("check", str(pkg), cwd=ROOT)
+    assert r.returncode == 1 and r.stdout.startswith(f'{pkg / "flow.py"}:5: error: Argument "x" to task "f"'), (
+        r.stdout + r.stderr
+    )
+    (pkg / "flow.py").write_text((pkg / "flow.py").read_text().replace("x: str", "x: int"))
+    r = tf("check", str(pkg), "--mypy", cwd=ROOT)
+    assert r.returncode == 0 and r.stdout.startswith("Success: 1 workflow and 1 task checked"), r.stdout + r.stderr
     r = tf("check", str(bad), cwd=tmp_path)
     assert r.returncode == 1
     lines = r.stdout.splitlines()

@@ -338,9 +338,9 @@ def run_ablation(m: Any, store_root: str, chain_n: int, items: int, reps: int) -
 
 def run_floor(m: Any, store_root: str, items: int, reps: int) -> list[dict[str, Any]]:
     """Per-item cost of a map item's work in a plain loop (see the module docstring)."""
-    from typedflow.backends.local.interpreter import SUCCEEDED, NodeReport
     from typedflow.backends.local.journal import Journal
     from typedflow.backends.local.recorder import LocalRecorder
+    from typedflow.backends.local.reports import SUCCEEDED, NodeReport
 
     from typedflow.runtime.execute import execute, probe
     from typedflow.runtime.store import LocalStore
@@ -369,9 +369,9 @@ def run_floor(m: Any, store_root: str, items: int, reps: int) -> list[dict[str, 
                 known = probe(template, inputs, store, cache)
                 res = execute(template, inputs, store=store, use_cache=cache, known=known)
                 if journal is not None:
-                    journal.record(key, res.outputs, SUCCEEDED, res.outputs_json)
+                    journal.record(key, res.outputs, SUCCEEDED)
                 if recorder is not None:
-                    recorder.node(
+                    recorder.node_finished(
                         NodeReport(
                             key,
                             "n0",

@@ -34,11 +34,6 @@ class Runner(Protocol):
         known: CacheProbe | None = None,
     ) -> Outcome: ...
 
-    def inline_ok(self, template: ir.TaskTemplate, alone: bool) -> bool:
-        """Whether the task may run on (or, for a worker process, be waited for by) the scheduler's own
-        thread; ``alone``: it is the only ready task and nothing else runs."""
-        ...
-
     def kill_running(self) -> int:
         """Kill what runs tasks now, if it can be killed (a stopping run; called from a signal handler);
         how many tasks were killed."""
@@ -53,9 +48,6 @@ class ThreadRunner:
 
     def __init__(self, store: LocalStore) -> None:
         self.store = store
-
-    def inline_ok(self, template: ir.TaskTemplate, alone: bool) -> bool:
-        return template.timeout is None
 
     def run(
         self,
@@ -189,13 +181,17 @@ class _Worker:
         return self.proc.poll() is None
 
     def close(self) -> None:
-        if self.proc.poll() is None:
-            assert self.proc.stdin is not None
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        try:
             self.proc.stdin.close()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        except OSError:
+            pass  # the worker already died; its end of the pipe is gone
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc.stdout.close()
 
 
 class ProcessRunner:
@@ -222,17 +218,13 @@ class ProcessRunner:
         if script and (spec is None or not spec.name.endswith("__main__")):
             self.modules["__main__"] = script
 
-    def inline_ok(self, template: ir.TaskTemplate, alone: bool) -> bool:
-        # Waiting for the worker on the scheduler thread spares two thread hand-offs per task; with
-        # other tasks ready it would stop them being dispatched to other workers.
-        return alone
-
     def _take(self) -> _Worker:
         with self.lock:
             while self.idle:
                 w = self.idle.pop()
                 if w.alive():
                     return w
+                w.close()
         return _Worker(str(self.store.root), {k: v for k, v in self.modules.items() if v})
 
     def run(

@@ -29,6 +29,8 @@ from typedflow.canonical import canonical_json
 from typedflow.running import RUN_END_KEY
 from typedflow.runtime.atomic import write_all, write_text
 
+from .reports import CACHED, SUCCEEDED, NodeReport
+
 CHUNK = 1 << 20  # the file and its mapping grow by this many bytes at a time
 
 
@@ -91,6 +93,9 @@ def _write_new(run_dir: Path, name: str, text: str) -> None:
     finally:
         os.close(fd)
     os.replace(tmp, run_dir / name)
+
+
+_DONE = frozenset({SUCCEEDED, CACHED})
 
 
 class Journal:
@@ -178,6 +183,17 @@ class Journal:
         keep = len(_content(data))
         if keep != len(data):
             os.truncate(self.path, keep)
+
+    # As a run observer (see .reports.RunObserver): a task's success or cache hit is a line.
+    def node_finished(self, report: NodeReport) -> None:
+        if report.status in _DONE and report.task is not None and not report.handler and report.reason != "resumed":
+            self.record(report.key, report.outputs, report.status)
+
+    def progress(self, event: NodeReport) -> None:
+        pass
+
+    def waiting(self) -> None:
+        pass
 
     def record(self, key: str, outputs: dict[str, Any], status: str) -> None:
         self._append((canonical_json({"key": key, "outputs": outputs, "status": status}) + "\n").encode("ascii"))

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import attrs
 
 from typedflow import ir
 
 from .bindings import referenced_nodes
-
-_PLANS: dict[int, Any] = {}
 
 
 @attrs.frozen
@@ -22,11 +18,7 @@ class BlockPlan:
 
 
 def plan(nodes: tuple[ir.Node, ...]) -> BlockPlan:
-    """The dependency plan of a block (cached: map bodies run the same block many times)."""
-    key = id(nodes)
-    cached = _PLANS.get(key)
-    if cached is not None and cached[0] is nodes:
-        return cached[1]  # type: ignore[no-any-return]
+    """The dependency plan of a block."""
     owner: dict[str, str] = {}
     for n in nodes:
         for inner in ir.walk((n,)):
@@ -39,6 +31,4 @@ def plan(nodes: tuple[ir.Node, ...]) -> BlockPlan:
         deps[n.id] = ds
         for d in ds:
             dependents[d].append(n.id)
-    result = BlockPlan(nodes, deps, {k: tuple(v) for k, v in dependents.items()}, {n.id: n for n in nodes})
-    _PLANS[key] = (nodes, result)
-    return result
+    return BlockPlan(nodes, deps, {k: tuple(v) for k, v in dependents.items()}, {n.id: n for n in nodes})

@@ -12,7 +12,7 @@ from typedflow.lineage.record import LineageRecord, new_record, safe_parameters
 from typedflow.runtime.recording import TaskRecords, value_refs
 from typedflow.timestamps import utcnow
 
-from .interpreter import CACHED, FAILED, SKIPPED, SUCCEEDED, NodeReport
+from .reports import CACHED, FAILED, SKIPPED, SUCCEEDED, NodeReport
 
 _RECORDED = frozenset({SUCCEEDED, CACHED, FAILED, SKIPPED})
 ERROR_LIMIT = 2000  # characters of a failure's "type: message" a record keeps
@@ -70,8 +70,9 @@ class LocalRecorder:
         )
         return enc
 
-    def node(self, rep: NodeReport) -> None:
-        """Record a node's final report (a task's; other reports are not records)."""
+    # As a run observer (see .reports.RunObserver).
+    def node_finished(self, rep: NodeReport) -> None:
+        """Record a task's final report (other nodes' are not records)."""
         if rep.status not in _RECORDED or rep.task is None:
             return
         enc = self.encodings.get(rep.task) or self._encoding(rep.task)
@@ -97,6 +98,13 @@ class LocalRecorder:
         if self._group:
             group, self._group = self._group, []
             self.log.append_prepared(*group)
+
+    def progress(self, event: NodeReport) -> None:
+        pass
+
+    def waiting(self) -> None:
+        """While the scheduler waits, the records taken so far reach the OS: a SIGKILL then loses none."""
+        self.write_buffered()
 
     def write_buffered(self) -> None:
         """Hand the records taken so far to the OS (see :meth:`LineageLog.write_buffered`)."""

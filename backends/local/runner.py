@@ -21,10 +21,12 @@ from typedflow.runtime.execute import TaskError
 from typedflow.runtime.store import LocalStore
 
 from .bindings import Env, resolve
-from .interpreter import FAILURE_INPUT, Interpreter, NodeReport, new_run_id
+from .interpreter import FAILURE_INPUT, Interpreter, new_run_id
 from .isolation import ProcessRunner, Runner, ThreadRunner
 from .journal import Journal, RunBusyError, RunLock
+from .placement import Placement
 from .recorder import LocalRecorder
+from .reports import Listener, NodeReport, RunObserver
 from .retry import Clock
 from .stopping import Stop
 
@@ -110,34 +112,29 @@ def _run(
         )
     runner: Runner = ProcessRunner(store) if options.isolation == "process" else ThreadRunner(store)
     workers = options.max_workers or max(4, (os.cpu_count() or 2) * 2)
-    listeners = [options.listener] if options.listener else []
+    # Waiting for running tasks, what finished reaches the OS first (cache entries before the records
+    # of their tasks), so a SIGKILL then loses none of it (as the journal's lines).
+    observers: list[RunObserver] = [journal, _StoreFlush(store)]
     recorder = None
     if options.lineage:
         recorder = LocalRecorder(root, doc, run_id, executor=options.isolation)
         recorder.run_started(prepared)
-        listeners.append(recorder.node)
-
-    def fan_out(rep: Any) -> None:
-        for fn in listeners:
-            fn(rep)
-
-    listener = listeners[0] if len(listeners) == 1 else fan_out if listeners else None
+        observers.append(recorder)
+    if options.listener is not None:
+        observers.append(Listener(options.listener))
     stop = Stop(options.stop_grace)
     stop.kill = runner.kill_running
     interp = Interpreter(
         doc,
         runner=runner,
+        placement=Placement(options.isolation),
         max_workers=workers,
         use_cache=options.use_cache,
         clock=options.clock or Clock(),
-        journal=journal,
         resumed=resumed,
-        listener=listener,
+        observers=observers,
         run_id=run_id,
         live=options.listener is not None,
-        # Waiting for running tasks: what finished reaches the OS first (cache entries,
-        # records), so a SIGKILL now loses none of it (as the journal's lines).
-        on_idle=functools.partial(_write_buffered, store, recorder),
         stop=stop,
     )
     t0 = time.perf_counter()
@@ -203,13 +200,23 @@ class _Closing:
             raise self._error
 
 
-def _write_buffered(store: LocalStore, recorder: Any) -> None:
-    store.write_buffered()
-    if recorder is not None:
-        recorder.write_buffered()
+class _StoreFlush:
+    """The store's buffered cache entries reach the OS while the scheduler waits."""
+
+    def __init__(self, store: LocalStore) -> None:
+        self.store = store
+
+    def node_finished(self, report: NodeReport) -> None:
+        pass
+
+    def progress(self, event: NodeReport) -> None:
+        pass
+
+    def waiting(self) -> None:
+        self.store.write_buffered()
 
 
-def _run_on_failure(doc: ir.WorkflowIR, interp: Any, inputs: dict[str, Any]) -> None:
+def _run_on_failure(doc: ir.WorkflowIR, interp: Interpreter, inputs: dict[str, Any]) -> None:
     of = doc.workflow.on_failure
     assert of is not None
     env = Env({**inputs, FAILURE_INPUT: interp.failure_of()})

@@ -257,8 +257,8 @@ def test_local_recorder_writes_what_task_record_builds(
     status: str,
     digests_known: bool,
 ) -> None:
-    from typedflow.backends.local.interpreter import NodeReport
     from typedflow.backends.local.recorder import LocalRecorder
+    from typedflow.backends.local.reports import NodeReport
 
     from typedflow.runtime.execute import input_digests
     from typedflow.runtime.recording import task_record
@@ -284,7 +284,7 @@ def test_local_recorder_writes_what_task_record_builds(
         outputs=outputs,
         input_digests=digests,
     )
-    recorder.node(rep)
+    recorder.node_finished(rep)
     recorder.close()
     ((written, _),) = LineageLog(root / "lineage" / "log.jsonl").records()
     expected = task_record(
@@ -339,8 +339,8 @@ def test_a_one_input_one_output_task_is_recorded_as_task_record_builds_it(
     digests_known: bool,
     cache_key: str | None,
 ) -> None:
-    from typedflow.backends.local.interpreter import NodeReport
     from typedflow.backends.local.recorder import LocalRecorder
+    from typedflow.backends.local.reports import NodeReport
 
     from typedflow.runtime.execute import input_digests
     from typedflow.runtime.recording import task_record
@@ -367,7 +367,7 @@ def test_a_one_input_one_output_task_is_recorded_as_task_record_builds_it(
         outputs=outputs,
         input_digests=digests,
     )
-    recorder.node(rep)
+    recorder.node_finished(rep)
     recorder.close()
     ((written, _),) = LineageLog(root / "lineage" / "log.jsonl").records()
     expected = task_record(

@@ -122,12 +122,10 @@ def test_a_long_map_starts_its_items_a_window_at_a_time(store: Path) -> None:
     r, most = _items_in_progress(flows.sleepies, store / "b", xs, {"seconds": 0.002}, max_workers=2)
     assert r.ok and r.value == xs
     assert MAP_WINDOW // 2 < most <= MAP_WINDOW
-    # Quick tasks: once known as quick, each item runs on the scheduler's thread as it is started.
-    r, _ = _items_in_progress(flows.incs, store / "c", xs, max_workers=2)
-    assert r.ok and r.value == [x + 1 for x in xs]
-    r, most = _items_in_progress(flows.incs, store / "d", [x + 1000 for x in xs], max_workers=2)
-    assert r.ok and r.value == [x + 1001 for x in xs] and r.cache_hits == 0
-    assert most == 1
+    # Quick tasks run on the scheduler's thread, still a window at a time.
+    r, most = _items_in_progress(flows.incs, store / "c", xs, max_workers=2)
+    assert r.ok and r.value == [x + 1 for x in xs] and r.cache_hits == 0
+    assert most <= MAP_WINDOW
 
 
 def _left_behind(r: RunResult, store: Path) -> dict[str, Any]:
@@ -173,14 +171,12 @@ def test_quick_map_items_leave_what_the_general_way_leaves(
     tmp_path_factory: pytest.TempPathFactory, xs: list[int]
 ) -> None:
     # Items of a one-task map whose task is known to be quick run one after another on the scheduler's
-    # thread, settled as they finish; with nothing counted as quick, every item goes through the ready
-    # list and the worker threads. Failures, retries (the retry runs on a worker) and the run's end
-    # are the same either way. (Two items with the same inputs may differ: run one after another, the
-    # second is a cache hit.)
-    from typedflow.backends.local import interpreter as interp
-
-    quirky = flows.quirks.ir.task("quirky")
+    # thread; with nothing counted as quick, every item goes to the worker threads. Failures, retries
+    # (the retry runs on a worker) and the run's end are the same either way. (Two items with the same
+    # inputs may differ: run one after another, the second is a cache hit.)
     import shutil
+
+    from typedflow.backends.local import placement
 
     left, threads = [], []
     base = tmp_path_factory.mktemp("quirks")
@@ -190,12 +186,8 @@ def test_quick_map_items_leave_what_the_general_way_leaves(
         shutil.rmtree(marks, ignore_errors=True)
         marks.mkdir()
         with pytest.MonkeyPatch.context() as mp:
-            if quick:  # as if an earlier run in this process had timed it
-                mp.setitem(interp._DURATIONS, (quirky.name, quirky.code_digest), 0.0)
-                # On a loaded machine the task's file write can take over a millisecond: it stays quick.
-                mp.setattr(interp, "INLINE_SECONDS", 1.0)
-            else:
-                mp.setattr(interp, "INLINE_SECONDS", 0.0)
+            # As if timed quick (or slow) from the start: timing depends on the machine's load.
+            mp.setattr(placement.Placement, "quick", lambda self, template, quick=quick: quick)
             r = run_workflow(flows.quirks, {"xs": xs, "marks": str(marks)}, RunOptions(store=tmp / "s", max_workers=2))
             left.append(_left_behind(r, tmp / "s"))
             runs = sorted(
@@ -215,7 +207,7 @@ def test_quick_map_items_leave_what_the_general_way_leaves(
     scheduler = threading.current_thread().name
     for quick_run in threads:  # x % 5 == 1 is executed twice: its first attempt fails
         assert all(len(quick_run[x]) == (2 if x % 5 == 1 else 1) for x in xs)
-    for x in xs[:-2]:  # more items waiting than the 2 workers: known as quick, run on the scheduler's thread
+    for x in xs:  # known as quick: run on the scheduler's thread
         first, *retried = threads[0][x]
         assert first == scheduler and scheduler not in retried, (x, threads[0])  # a retry waits on a worker
 
@@ -269,7 +261,7 @@ def test_a_block_ends_once_when_its_last_node_settles_at_launch(store: Path) -> 
     assert nested.ok and nested.value == [flows.weighed.fn(pts=row, scale=2) for row in rows] == [[], [8], []]
 
 
-def test_a_later_run_knows_which_tasks_were_quick(tmp_path: Path, store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_run_learns_which_tasks_are_quick(tmp_path: Path, store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import threading
 
     from tests.conftest import import_source
@@ -292,25 +284,22 @@ def wf(xs: list[int], seconds: float) -> list[str]:
     )
     here = threading.current_thread().name  # the scheduler's thread: the caller's
     xs = list(range(40))
-    from typedflow.backends.local import interpreter
+    from typedflow.backends.local import placement
 
-    # Ten times the threshold: a loaded machine can pause a quick task past a millisecond; 20 ms stays slow.
-    monkeypatch.setattr(interpreter, "INLINE_SECONDS", 0.01)
+    # Fifty times the default: a loaded machine can pause a quick task past a millisecond; 0.2 s stays slow.
+    monkeypatch.setattr(placement, "QUICK_SECONDS", 0.05)
     first = run(mod.wf, store, xs=xs, seconds=0.0, _options={"max_workers": 4})
-    assert first.ok and any(n != here for n in first.value)  # not timed yet: its first items went to workers
-    second = run(mod.wf, store, xs=xs, seconds=0.0, _options={"max_workers": 4})
-    assert second.ok and all(n == here for n in second.value)  # known quick from the first run
-    # (Runs on worker threads time their tasks with the GIL shared: set the memory for what follows.)
-    remembered = (mod.wf.ir.tasks[0].name, mod.wf.ir.tasks[0].code_digest)
-    assert interpreter._DURATIONS[remembered] < interpreter.INLINE_SECONDS
-    # A small map (no more items than workers) does not wait for one of its items on the scheduler.
+    # Not timed yet: the first items go to the 4 workers; once one is timed, the rest run here.
+    assert first.ok and all(n != here for n in first.value[:4]) and all(n == here for n in first.value[4:])
+    # A small map (no more items than workers) waits for none of its items on the scheduler.
     small = run(mod.wf, store, xs=xs[:4], seconds=0.0, _options={"max_workers": 4})
     assert small.ok and all(n != here for n in small.value)
-    # Now slow: only its first item runs on the scheduler's thread, which times it; the rest overlap.
-    monkeypatch.setitem(interpreter._DURATIONS, remembered, 0.0)
-    slow = run(mod.wf, store, xs=xs[:12], seconds=0.02, _options={"max_workers": 4})
-    assert slow.ok and slow.value[0] == here and all(n != here for n in slow.value[1:])
-    assert interpreter._DURATIONS[remembered] >= 0.02  # what this run timed is remembered
+    # A slow task never runs here while others wait: it would hold back their dispatch.
+    slow = run(mod.wf, store, xs=xs[:12], seconds=0.2, _options={"max_workers": 4})
+    assert slow.ok and all(n != here for n in slow.value)
+    # The only task, with nothing else running, runs here: waiting for a worker would gain nothing.
+    alone = run(mod.wf, store, xs=[1], seconds=0.2, _options={"max_workers": 4})
+    assert alone.ok and alone.value == [here]
 
 
 _pts = st.lists(st.builds(flows.Pt, st.integers(0, 9), st.integers(-9, 9)), max_size=4)

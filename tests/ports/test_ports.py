@@ -695,7 +695,8 @@ def test_compiles_to_both_targets(wf: Any, asl: AslValidator, request: pytest.Fi
     from typedflow.backends.stepfunctions.compiler import compile_definition
     from typedflow.backends.stepfunctions.options import Options
     from typedflow.backends.vertex.compiler import compile_spec
-    from typedflow.backends.vertex.validate import check, check_strict
+
+    from tests.support.vertex_spec import check, check_strict
 
     definition = compile_definition(wf.ir, Options(queue_url=QUEUE, bucket="s3://typedflow-tests/tf", map_size=10))
     asl.check(definition)

@@ -16,8 +16,8 @@ from typedflow.backends.vertex import BACKEND
 from typedflow.backends.vertex.compiler import compile_spec
 from typedflow.backends.vertex.dag import CompileError
 from typedflow.backends.vertex.typemap import coerce, parameter_type, type_from_description
-from typedflow.backends.vertex.validate import check, check_strict
 
+from tests.support.vertex_spec import check, check_strict
 from typedflow.ir import TypeRef
 
 WORKFLOWS = [

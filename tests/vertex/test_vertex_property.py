@@ -8,8 +8,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from typedflow.backends.vertex.compiler import compile_spec
-from typedflow.backends.vertex.validate import check, check_strict
 
+from tests.support.vertex_spec import check, check_strict
 from typedflow import ir
 
 LOC = ir.SourceLoc("gen.py", 1)

@@ -22,19 +22,17 @@ from typedflow.canonical import canonical_bytes
 from typedflow.lineage._chain import (
     Head,
     LineageIntegrityError,
-    fsync_dir,
     head_path,
     iter_lines_reverse,
     iter_raw_lines,
     line_fields,
     read_head,
-    write_atomic,
 )
 from typedflow.lineage.encoding import Prepared, encode_record
 from typedflow.lineage.record import GENESIS_HASH, LineageRecord, record_from_bytes
 from typedflow.lineage.signing import Signer, checkpoint_line, configured_signer
 from typedflow.lineage.verify_bundle import parse_checkpoint
-from typedflow.runtime.atomic import start_write_back, write_all
+from typedflow.runtime.atomic import fsync_dir, start_write_back, write_all, write_bytes
 from typedflow.timestamps import utcnow
 
 __all__ = ["LineageIntegrityError", "LineageLog", "LineageRepairWarning", "TornFragment"]
@@ -467,7 +465,7 @@ class LineageLog:
 
     def _write_head(self) -> None:
         head = Head(seq=self._tail_seq, hash=self._tail_hash, count=self._tail_seq + 1)
-        write_atomic(head_path(self.path), head.to_bytes(), durable=self.fsync)
+        write_bytes(head_path(self.path), head.to_bytes(), durable=self.fsync)
         self._head_seq, self._head_time = head.seq, time.monotonic()
         self._head_synced = True
 

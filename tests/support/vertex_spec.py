@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from .typemap import type_from_description
+from typedflow.backends.vertex.typemap import type_from_description
 
 PARAMETER_TYPES = frozenset(
     {"NUMBER_DOUBLE", "NUMBER_INTEGER", "STRING", "BOOLEAN", "LIST", "STRUCT", "TASK_FINAL_STATUS", "TASK_CONFIG"}

@@ -1,0 +1,74 @@
+"""What a local run tells those who follow it: node reports, progress events, and the observer hooks."""
+
+from __future__ import annotations
+
+from typing import Any, Final, Literal, Protocol
+
+import attrs
+
+# A node's final state.
+NodeStatus = Literal["succeeded", "cached", "failed", "skipped"]
+SUCCEEDED: Final = "succeeded"
+CACHED: Final = "cached"
+FAILED: Final = "failed"
+SKIPPED: Final = "skipped"
+# Progress events, which are not a node's final state: a task started running (or waits for a
+# worker), will be retried; a map started (``items``) or finished an item; the run started or is stopping.
+Event = Literal["running", "retry", "map", "item", "item-failed", "run-started", "stopping"]
+RUNNING: Final = "running"
+
+
+@attrs.define
+class NodeReport:
+    """A node's final state (:data:`NodeStatus`) or a progress event (:data:`Event`)."""
+
+    key: str  # the node instance, e.g. "train" or "map[3]/score"
+    node: str
+    task: str | None
+    status: NodeStatus | Event
+    attempts: int = 0
+    duration: float = 0.0
+    started_at: str = ""
+    ended_at: str = ""
+    error_type: str = ""
+    message: str = ""
+    traceback: str = ""
+    cache_key: str | None = None
+    inputs: dict[str, Any] = attrs.Factory(dict)
+    outputs: dict[str, Any] = attrs.Factory(dict)
+    reason: str = ""
+    input_digests: dict[str, str] = attrs.Factory(dict)
+    items: int = 0  # for "map" progress events: how many items the map has
+    handler: bool = False  # an on_failure or exit handler's run, not a node of the graph
+
+
+class RunObserver(Protocol):
+    """Follows a local run; called on the scheduler's thread, so an observer needs no lock but must be
+    quick. The run journal, the lineage recorder and the progress view are observers."""
+
+    def node_finished(self, report: NodeReport) -> None:
+        """A node reached its final state (a task's, or a handler's run)."""
+
+    def progress(self, event: NodeReport) -> None:
+        """A progress event; made only for a run with a live view (see ``Interpreter(live=...)``)."""
+
+    def waiting(self) -> None:
+        """The scheduler is about to wait for tasks that may take a while."""
+
+
+class Listener:
+    """A plain callable (``RunOptions.listener``) as an observer: it gets every report and event."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Any) -> None:
+        self.fn = fn
+
+    def node_finished(self, report: NodeReport) -> None:
+        self.fn(report)
+
+    def progress(self, event: NodeReport) -> None:
+        self.fn(event)
+
+    def waiting(self) -> None:
+        pass

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import shlex
 import signal
@@ -286,17 +285,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         return code
     progress.finish(result, doc)
     if result.ok:
-        outs = result.outputs
-        doc_out: Any = None
-        if (
-            len(doc.workflow.outputs) == 1
-            and doc.workflow.outputs[0].name == "out"
-            and doc.workflow.returns.flavor != "namedtuple"
-        ):
-            doc_out = outs.get("out")
-        elif doc.workflow.outputs:
-            doc_out = outs
-        print(json.dumps(doc_out, indent=2, sort_keys=True))
+        from typedflow.runops import outputs_text
+
+        sys.stdout.write(outputs_text(doc, result.outputs))
         return EXIT_OK
     return EXIT_FAIL
 
@@ -483,6 +474,9 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     from typedflow.shipping.cli import add_subparsers as add_shipping
 
     add_shipping(sub)
+    from typedflow.runs_cli import add_subparser as add_runs
+
+    add_runs(sub, backends, chosen.name if chosen is not None else None)
     try:
         from typedflow.lineage.cli import add_subparser as add_lineage
     except ImportError:

@@ -29,6 +29,7 @@ from .isolation import Runner
 from .journal import Journal
 from .plan import plan
 from .retry import Clock, delay, retryable
+from .runfiles import write_log
 from .stopping import Abandon, Stop, signal_name
 
 INLINE_SECONDS = 0.001
@@ -802,8 +803,9 @@ class Interpreter:
             begun = time.time_ns()  # formatted only if the attempt fails (a success carries its own)
             try:
                 # The RunContext's fields: it is made only if the task asks for it (current_run()).
+                log = functools.partial(write_log, self.journal.dir, key, attempt) if self.journal is not None else None
                 return self.runner.run(
-                    template, inputs, cache, (run_id, workflow, key, attempt, digest, "local"), known
+                    template, inputs, cache, (run_id, workflow, key, attempt, digest, "local"), known, log
                 ), attempt
             except TaskError as err:
                 err.started_at = err.started_at or at_ns(begun)

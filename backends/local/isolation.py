@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from typedflow import ir
 from typedflow.codec import converter
 from typedflow.context import ContextFields, RunContext
+from typedflow.runtime.capture import Sink
 from typedflow.runtime.execute import CacheProbe, Outcome, TaskError, execute
 from typedflow.runtime.store import LocalStore
 from typedflow.secret import literal_values
@@ -32,6 +33,7 @@ class Runner(Protocol):
         use_cache: bool,
         context: RunContext | ContextFields | None = None,
         known: CacheProbe | None = None,
+        log: Sink | None = None,
     ) -> Outcome: ...
 
     def inline_ok(self, template: ir.TaskTemplate, alone: bool) -> bool:
@@ -64,15 +66,20 @@ class ThreadRunner:
         use_cache: bool,
         context: RunContext | ContextFields | None = None,
         known: CacheProbe | None = None,
+        log: Sink | None = None,
     ) -> Outcome:
         if template.timeout is None:
-            return execute(template, inputs, store=self.store, use_cache=use_cache, context=context, known=known)
+            return execute(
+                template, inputs, store=self.store, use_cache=use_cache, context=context, known=known, log=log
+            )
         box: dict[str, Any] = {}
         guarded = _UntilAbandoned(self.store)
 
         def target() -> None:
             try:
-                box["ok"] = execute(template, inputs, store=guarded, use_cache=use_cache, context=context, known=known)
+                box["ok"] = execute(
+                    template, inputs, store=guarded, use_cache=use_cache, context=context, known=known, log=log
+                )
             except BaseException as exc:
                 box["err"] = exc
 
@@ -242,6 +249,7 @@ class ProcessRunner:
         use_cache: bool,
         context: RunContext | ContextFields | None = None,
         known: CacheProbe | None = None,
+        log: Sink | None = None,
     ) -> Outcome:
         worker = self._take()
         self.busy.add(worker)
@@ -259,6 +267,8 @@ class ProcessRunner:
             worker.templates.add(tkey)
         if known is not None and known.hit is None:
             request["known"] = {"digests": known.digests, "key": known.key}
+        if log is not None:
+            request["log"] = True
         given = literal_values(
             v["secret"] for p in template.inputs if isinstance(v := inputs.get(p.name), dict) and "secret" in v
         )
@@ -273,6 +283,8 @@ class ProcessRunner:
         self.busy.discard(worker)
         with self.lock:
             self.idle.append(worker)
+        if log is not None and isinstance(reply.get("log"), str):
+            log(reply["log"])
         if "error" in reply:
             e = reply["error"]
             raise TaskError(e["type"], e["message"], e.get("traceback", ""))

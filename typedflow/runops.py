@@ -150,11 +150,11 @@ def iso(value: Any) -> str:
         try:
             value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
-            return value
+            return str(value)
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=dt.UTC)
-        return value.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return str(value.astimezone(dt.UTC).isoformat(timespec="milliseconds")).replace("+00:00", "Z")
     return str(value)
 
 

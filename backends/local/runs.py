@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import builtins
 import contextlib
 import fcntl
 import json
@@ -100,7 +101,7 @@ class LocalRuns:
     def _summary(self, d: Path) -> RunSummary:
         meta = _json(d / "meta.json")
         status = _json(d / "status.json")
-        started = str(meta.get("started") or "")
+        started = iso(str(meta.get("started") or ""))
         if not started:  # a run from before runs kept their start: when its IR was written
             with contextlib.suppress(OSError):
                 started = iso(_mtime(d / "ir.json"))
@@ -139,7 +140,7 @@ class LocalRuns:
         found.sort(key=lambda s: (s.started, s.run_id), reverse=True)
         return found[:limit]
 
-    def _records(self, run_id: str) -> list[dict[str, Any]]:
+    def _records(self, run_id: str) -> builtins.list[dict[str, Any]]:
         return [
             e
             for e in _lines(self.root / "lineage" / "log.jsonl")

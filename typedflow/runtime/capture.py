@@ -62,26 +62,33 @@ class Output:
 class _Tee:
     """A stream that writes through to ``target`` and into the running attempt's output."""
 
-    def __init__(self, target: Any) -> None:
+    def __init__(self, target: Any, fallback: Any) -> None:
         self._target = target
+        self._fallback = fallback  # the process's own stream, should ``target`` be closed under us
+
+    def _to(self) -> Any:
+        target = self._target
+        if getattr(target, "closed", False) and self._fallback is not None:
+            return self._fallback
+        return target
 
     def write(self, text: str) -> int:
         attempt = ATTEMPT.get()
         out = attempt.output if attempt is not None else None
         if out is None or _INNER.active:
-            n: int = self._target.write(text)
+            n: int = self._to().write(text)
             return n
         if isinstance(text, str):
             out.add(text)
         _INNER.active = True  # a stream this one writes into (stdout into stderr) must not keep it again
         try:
-            n = self._target.write(text)
+            n = self._to().write(text)
         finally:
             _INNER.active = False
         return n
 
     def flush(self) -> None:
-        self._target.flush()
+        self._to().flush()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._target, name)
@@ -92,10 +99,11 @@ def install() -> None:
     if isinstance(sys.stdout, _Tee) and isinstance(sys.stderr, _Tee):
         return
     with _LOCK:
-        if sys.stdout is not None and not isinstance(sys.stdout, _Tee):
-            sys.stdout = _Tee(sys.stdout)
-        if sys.stderr is not None and not isinstance(sys.stderr, _Tee):
-            sys.stderr = _Tee(sys.stderr)
+        out, err = sys.stdout, sys.stderr
+        if out is not None and not isinstance(out, _Tee):
+            sys.stdout = _Tee(out, sys.__stdout__)
+        if err is not None and not isinstance(err, _Tee):
+            sys.stderr = _Tee(err, sys.__stderr__)
 
 
 def node_segment(key: str) -> str:

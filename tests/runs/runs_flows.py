@@ -83,3 +83,27 @@ def nested(xs: list[int]) -> list[int]:
 @workflow
 def secretive(x: int) -> str:
     return uses_secret(x)
+
+
+@task(secrets=["DB_PASSWORD=aws-sm:typedflow-tests/db#password", "API_TOKEN=aws-sm:typedflow-tests/token"])
+def connect(user: str) -> str:
+    password, token = os.environ["DB_PASSWORD"], os.environ["API_TOKEN"]
+    print(f"connecting {user} with {password}")
+    if user == "mallory":
+        raise PermissionError(f"{user} may not use {password} or {token}")
+    return f"{user}:{len(password)}:{len(token)}"
+
+
+@workflow
+def database(user: str) -> str:
+    return connect(user)
+
+
+@task(secrets=["HF_TOKEN=gcp-sm:projects/p/secrets/hf-token"])
+def hub(repo: str) -> str:
+    return f"{repo}:{os.environ['HF_TOKEN'][:2]}"
+
+
+@workflow
+def pushed(repo: str) -> str:
+    return hub(repo)

@@ -88,6 +88,9 @@ class RunOutcome:
     doc: ir.WorkflowIR | None
     outputs: dict[str, Any] | None = None
     failure: FailureInfo | None = None
+    # what `typedflow run` prints, when the target kept it (Vertex) instead of the IR that says it
+    value: Any = None
+    has_value: bool = False
 
 
 @attrs.frozen

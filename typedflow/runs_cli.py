@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import sys
 import time
 from typing import Any
@@ -141,6 +142,9 @@ def print_outcome(outcome: RunOutcome) -> int:
         text = failure_text(failure, outcome.summary.run_id) if failure else f"run {outcome.summary.run_id} failed\n"
         sys.stderr.write(text)
         return 1
+    if outcome.has_value:
+        sys.stdout.write(json.dumps(outcome.value, indent=2, sort_keys=True) + "\n")
+        return 0
     assert outcome.doc is not None
     sys.stdout.write(outputs_text(outcome.doc, outcome.outputs or {}))
     return 0

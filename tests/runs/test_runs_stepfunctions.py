@@ -20,9 +20,9 @@ SPEC = "tests.runs.runs_flows:"
 T = ["--target", "stepfunctions"]
 
 
-def deploy(aws: Aws, wf: str, name: str, capsys: pytest.CaptureFixture[str]) -> str:
+def deploy(aws: Aws, wf: str, name: str, capsys: pytest.CaptureFixture[str], *extra: str) -> str:
     args = ["deploy", SPEC + wf, *T, "--queue-url", aws.queue_url, "--bucket", aws.bucket, "--no-bundle"]
-    assert main([*args, "--role-arn", ROLE, "--name", name]) == 0
+    assert main([*args, "--role-arn", ROLE, "--name", name, *extra]) == 0
     return capsys.readouterr().out.strip()
 
 
@@ -101,7 +101,9 @@ def test_start_reads_the_deployment_and_runs_commands(
 
 
 def test_cancel_stops_the_execution(aws: Aws, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    deploy(aws, "held", "runs-held", capsys)
+    # moto notices a stop when the waiting task's next heartbeat arrives: the worker beats every
+    # heartbeat/3 seconds, so a short heartbeat keeps this test short
+    deploy(aws, "held", "runs-held", capsys, "--heartbeat-seconds", "3")
     hold = tmp_path / "hold"
     hold.touch()
     try:

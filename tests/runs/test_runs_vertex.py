@@ -255,3 +255,30 @@ def test_cancel_and_bad_input(vertex: Path, capsys: pytest.CaptureFixture[str]) 
         rc = main(["runs", *args, *(WHERE if args[0] != "list" else [])])
         err = capsys.readouterr().err
         assert rc == 2 and err.count("\n") == 1 and "Traceback" not in err, (args, err)
+
+
+def test_a_vertex_profile(
+    vertex: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.typedflow.profiles.gcp]\n"
+        'target = "vertex"\nproject = "p"\nregion = "europe-west4"\n'
+        f'pipeline-root = "{vertex}"\nimage = "python:3.11"\nno-bundle = true\n'
+        'service-account = "runner@p.iam.gserviceaccount.com"\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    assert main(["deploy", SPEC + "pairs", "--profile", "gcp", "--input", "x=1"]) == 0
+    capsys.readouterr()
+    deployed = json.loads(next(raw for method, _, raw in FakeVertex.seen if method == "POST"))
+    assert deployed["serviceAccount"] == "runner@p.iam.gserviceaccount.com"
+    assert deployed["runtimeConfig"]["gcsOutputDirectory"] == str(vertex)
+    monkeypatch.setenv("TYPEDFLOW_PROFILE", "gcp")
+    assert main(["start", SPEC + "pairs", "--input", "x=2", "--wait", "--timeout", "120"]) == 0
+    assert capsys.readouterr().out.endswith(json.dumps({"doubled": 4, "note": "x=2"}, indent=2) + "\n")
+    started = json.loads([raw for method, _, raw in FakeVertex.seen if method == "POST"][-1])
+    assert started["serviceAccount"] == "runner@p.iam.gserviceaccount.com"  # read back from the deployment
+    assert main(["runs", "list", "--limit", "1"]) == 0  # the profile's target, project and region
+    assert capsys.readouterr().out.splitlines()[1].split()[1:3] == ["pairs", "succeeded"]
+    assert main(["config", "show"]) == 0
+    rows = {line.split()[0]: line.split()[1:] for line in capsys.readouterr().out.splitlines()[1:]}
+    assert rows["project"][0] == "p" and rows["project"][1:3] == ["profile", "gcp"]

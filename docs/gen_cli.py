@@ -72,6 +72,10 @@ def render() -> str:
                 tparser = build_parser(["--target", tname])
                 parts.append(f"\n## typedflow {cmd} --target {tname}\n\n")
                 parts.append(_block(_subcommands(tparser)[cmd].format_help()))
+            if backend.add_runs_options is not None:  # the same options on every runs subcommand
+                tparser = build_parser(["--target", tname])
+                parts.append(f"\n## typedflow runs list --target {tname}\n\n")
+                parts.append(_block(_subcommands(_subcommands(tparser)["runs"])["list"].format_help()))
             if backend.worker is not None and backend.add_worker_options is not None:
                 tparser = build_parser(["--target", tname])
                 parts.append(f"\n## typedflow worker {tname}\n\n")

@@ -9,14 +9,45 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from importlib.metadata import entry_points
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
 from typedflow import ir
 
+if TYPE_CHECKING:
+    from typedflow.runops import Logs, RunDetail, RunOutcome, RunSummary, Started
+
 CompileFn = Callable[[ir.WorkflowIR, dict[str, Any]], str]
 CommandFn = Callable[[ir.WorkflowIR, argparse.Namespace], int]
+
+
+class RunOps(Protocol):
+    """A target's runs, for ``typedflow runs``: made by ``Backend.runs(args)`` from the command's options.
+    Each method raises :class:`typedflow.runops.RunNotFound` for an unknown run id and
+    :class:`typedflow.runops.RunOpError` when the operation does not apply to the run."""
+
+    def list(self, workflow: str | None, status: str | None, limit: int) -> list[RunSummary]:
+        """Newest first; ``workflow``: a workflow name (or deployment name) to keep."""
+        ...
+
+    def show(self, run_id: str) -> RunDetail: ...
+
+    def outcome(self, run_id: str) -> RunOutcome:
+        """A finished run's outputs or failure (RunOpError while it runs)."""
+        ...
+
+    def logs(self, run_id: str, node: str | None) -> Logs: ...
+
+    def cancel(self, run_id: str) -> Started: ...
+
+    def retry(self, run_id: str) -> Started:
+        """Go on from the failure: finished tasks are not run again (resume, redrive, or a new run whose
+        finished tasks are cache hits)."""
+        ...
+
+
+RunOpsFn = Callable[[argparse.Namespace], RunOps]
 
 
 @attrs.frozen
@@ -38,6 +69,9 @@ class Backend:
     add_worker_options: Callable[[argparse.ArgumentParser], None] | None = None
     # compile and deploy bundle the workflow's code and plan its images (``options["shipment"]``)
     ships_code: bool = False
+    # ``typedflow runs --target NAME``: the target's runs, and the flags that say where they are
+    runs: RunOpsFn | None = None
+    add_runs_options: Callable[[argparse.ArgumentParser], None] | None = None
 
 
 def available() -> dict[str, Backend]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import shlex
 import signal
@@ -315,17 +314,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         return code
     progress.finish(result, doc)
     if result.ok:
-        outs = result.outputs
-        doc_out: Any = None
-        if (
-            len(doc.workflow.outputs) == 1
-            and doc.workflow.outputs[0].name == "out"
-            and doc.workflow.returns.flavor != "namedtuple"
-        ):
-            doc_out = outs.get("out")
-        elif doc.workflow.outputs:
-            doc_out = outs
-        print(json.dumps(doc_out, indent=2, sort_keys=True))
+        from typedflow.runops import outputs_text
+
+        sys.stdout.write(outputs_text(doc, result.outputs))
         return EXIT_OK
     return EXIT_FAIL
 
@@ -385,6 +376,12 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
         description="Typed ML workflows: check them, compile them to a target, run them locally.",
     )
     parser.add_argument("--version", action="version", version=f"typedflow {__version__}")
+    parser.add_argument(
+        "--profile",
+        metavar="NAME",
+        help="settings from [tool.typedflow.profiles.NAME] of the nearest pyproject.toml (also $TYPEDFLOW_PROFILE; "
+        "may be given anywhere on the command line; flags override it)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser(
@@ -421,7 +418,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
             epilog=epilog,
         )
         _add_spec(p)
-        p.add_argument("--target", required=True, metavar="TARGET", help=f"one of: {targets}")
+        p.add_argument("--target", metavar="TARGET", help=f"one of: {targets} (or the profile's target)")
         if name == "compile":
             p.add_argument("-o", "--output", metavar="OUT", help="write here (atomically) instead of stdout")
         if name in ("compile", "deploy") and (chosen is None or chosen.ships_code):
@@ -515,6 +512,12 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     from typedflow.shipping.cli import add_subparsers as add_shipping
 
     add_shipping(sub)
+    from typedflow.runs_cli import add_subparser as add_runs
+
+    add_runs(sub, backends, chosen.name if chosen is not None else None)
+    from typedflow.config_cli import add_subparser as add_config
+
+    add_config(sub)
     try:
         from typedflow.lineage.cli import add_subparser as add_lineage
     except ImportError:
@@ -577,15 +580,37 @@ def _unshippable(exc: Exception) -> bool:
 
 
 def _main(argv: Sequence[str] | None) -> int:
+    from typedflow import profiles
+
     argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        argv, profile_name, selected_by = profiles.take_profile(argv)
+        profile = profiles.load(profile_name) if profile_name else None
+    except InputError as exc:
+        _err(f"typedflow: {exc}")
+        return EXIT_USAGE
+    given = list(argv)
+    if profile is not None:
+        argv = profiles.with_target(argv, profile)
     if argv and argv[0] == "worker" and len(argv) > 1:
         argv_for_target = ["--target", argv[1], *argv]
     else:
         argv_for_target = argv
     parser = build_parser(argv_for_target)
+    if profile is not None:
+        try:
+            profiles.apply(parser, argv, profile)
+        except InputError as exc:
+            _err(f"typedflow: {exc}")
+            return EXIT_USAGE
     args = parser.parse_args(argv)
+    args.profile_obj, args.profile_selected_by, args.argv = profile, selected_by, given
+    profiles.apply_environment(profile, getattr(args, "target", None))
     backends = available()
     target = getattr(args, "target", None) if args.func in (cmd_compile, cmd_deploy, cmd_start, cmd_worker) else None
+    if target is None and args.func in (cmd_compile, cmd_deploy, cmd_start):
+        _err(f"typedflow {argv[0]}: --target is required (or a profile with a target: --profile NAME)")
+        return EXIT_USAGE
     if target is not None:
         backend = backends.get(target)
         if backend is None:

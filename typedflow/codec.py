@@ -95,12 +95,21 @@ converter.register_unstructure_hook(
     ),
 )
 
-# An environment is written only when there is one: IR without environments keeps its JSON and digest.
-for _cls in (ir.TaskTemplate, ir.Workflow):
-    converter.register_unstructure_hook(
-        _cls,
-        make_dict_unstructure_fn(_cls, converter, environment=override(omit_if_default=True)),
-    )
+# An environment is written only when there is one: IR without environments keeps its JSON and digest
+# (a task's variables and secrets likewise).
+converter.register_unstructure_hook(
+    ir.Workflow, make_dict_unstructure_fn(ir.Workflow, converter, environment=override(omit_if_default=True))
+)
+converter.register_unstructure_hook(
+    ir.TaskTemplate,
+    make_dict_unstructure_fn(
+        ir.TaskTemplate,
+        converter,
+        environment=override(omit_if_default=True),
+        env=override(omit_if_default=True),
+        secrets=override(omit_if_default=True),
+    ),
+)
 
 
 def _tagged(union: Any, classes: list[type]) -> None:

@@ -6,7 +6,7 @@ import datetime as dt
 import inspect
 import sys
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 import attrs
@@ -15,6 +15,7 @@ from typedflow import ir
 from typedflow.environment import Environment
 from typedflow.errors import Problem, TaskDefinitionError, WorkflowDefinitionError, WorkflowFailedError
 from typedflow.source import code_digest, func_loc
+from typedflow.taskenv import normalize as normalize_task_env
 from typedflow.types import UnsupportedType, check_json, holds_secret, is_namedtuple, type_ref
 
 P = ParamSpec("P")
@@ -231,6 +232,8 @@ class Task(Generic[P, R_co]):
         retry: Retry | None = None,
         resources: ir.ResourceSpec | None = None,
         environment: Environment | None = None,
+        env: Mapping[str, str] | None = None,
+        secrets: Sequence[str] | None = None,
     ) -> None:
         self.fn = fn
         self.name = name or fn.__name__
@@ -242,6 +245,8 @@ class Task(Generic[P, R_co]):
         self.__wrapped__ = fn
         names, annotations, defaults, returns_ann, problems, params, returns = _interface(fn, "task")
         problems += _name_problems(self.name, "task", fn)
+        env_pairs, secret_refs, env_problems = normalize_task_env(env, secrets)
+        problems += [Problem(func_loc(fn), p, "typedflow-env") for p in env_problems]
         build = None
         if returns is not None and not problems:
             returns_ref = returns
@@ -264,6 +269,8 @@ class Task(Generic[P, R_co]):
                     cache=ir.CachePolicy(enabled=cache, version=cache_version),
                     loc=func_loc(fn),
                     environment=environment.to_ir() if environment is not None else None,
+                    env=env_pairs,
+                    secrets=secret_refs,
                 )
 
             TASKS[(fn.__module__, fn.__qualname__)] = self
@@ -395,6 +402,8 @@ def task(
     retry: Retry | None = None,
     resources: ir.ResourceSpec | None = None,
     environment: Environment | None = None,
+    env: Mapping[str, str] | None = None,
+    secrets: Sequence[str] | None = None,
 ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 
 

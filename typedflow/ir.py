@@ -269,6 +269,10 @@ class TaskTemplate:
     cache: CachePolicy = CachePolicy()
     loc: SourceLoc | None = None
     environment: EnvironmentSpec | None = None  # its own; else the deployed workflow's
+    # Variables set while the task runs (sorted pairs), and secrets as (variable, reference): the
+    # reference (``aws-sm:...``, ``gcp-sm:...``, ``env:...``) is resolved where the task runs, never stored.
+    env: tuple[tuple[str, str], ...] = ()
+    secrets: tuple[tuple[str, str], ...] = ()
 
 
 # ----------------------------------------------------------------------------- nodes

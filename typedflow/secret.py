@@ -1,7 +1,8 @@
 """``typedflow.Secret``: a value that reaches the task that needs it and nothing else.
 
 A workflow input or task parameter annotated ``Secret`` travels as a *reference* (``env:NAME``,
-``file:PATH``, or an in-process value), never as its value: the IR, the run journal, the inputs file,
+``file:PATH``, ``dotenv:NAME``, ``aws-sm:SECRET[#KEY]``, ``gcp-sm:SECRET``, or an in-process value), never
+as its value: the IR, the run journal, the inputs file,
 lineage records, exports, progress lines and cache keys see only the reference. The task calls
 :meth:`Secret.reveal` where it needs the value; a failed task's message and traceback have every
 revealed value blanked out before they are reported or recorded.
@@ -20,10 +21,10 @@ from typing import Any, Final, final
 
 from typedflow.context import ATTEMPT
 
-REF: Final = re.compile(r"(env|file|literal|aws|gcp):[^\x00-\x1f]{1,2048}")
+REF: Final = re.compile(r"(env|file|literal|dotenv|aws-sm|gcp-sm):[^\x00-\x1f]{1,2048}")
 _LITERAL: Final = "literal:"
 
-# Resolvers by scheme (a cloud backend adds its secret store's): reference text after "scheme:" -> value.
+# Resolvers by scheme (the secret stores' are in typedflow.secret_stores): reference text after "scheme:" -> value.
 RESOLVERS: dict[str, Callable[[str], str]] = {}
 # Values given in this process (``Secret("...")``), by their random handle: they never leave the process.
 _LITERALS: dict[str, str] = {}
@@ -155,6 +156,16 @@ def redact(text: str, values: Iterable[str]) -> str:
     return text
 
 
+def resolve_ref(ref: str) -> str:
+    """The value a reference stands for where this runs (a task's declared secrets, see
+    :mod:`typedflow.taskenv`); raises :class:`SecretUnavailableError` naming the reference, never a value."""
+    return Secret.from_ref(ref).reveal()
+
+
+from typedflow.secret_stores import register as _register  # noqa: E402  (it needs the names above)
+
+_register(RESOLVERS)
+
 __all__ = [
     "RESOLVERS",
     "Secret",
@@ -162,5 +173,6 @@ __all__ = [
     "adopt_literals",
     "literal_values",
     "redact",
+    "resolve_ref",
     "sensitive",
 ]

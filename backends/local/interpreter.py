@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -33,6 +34,7 @@ from .placement import Placement
 from .plan import BlockPlan, plan
 from .reports import CACHED, FAILED, RUNNING, SKIPPED, SUCCEEDED, NodeReport, RunObserver
 from .retry import Clock, delay, retryable
+from .runfiles import write_log
 from .scopes import MAP_WINDOW, MapRun, Scope, TaskScope, block
 from .stopping import Abandon, Stop, signal_name
 
@@ -72,8 +74,10 @@ class Interpreter:
         run_id: str,
         live: bool = False,
         stop: Stop | None = None,
+        run_dir: Path | None = None,
     ) -> None:
         self.doc = doc
+        self.run_dir = run_dir  # where each attempt's output is kept (see .runfiles), if anywhere
         self.runner = runner
         self.placement = placement
         self.use_cache = use_cache
@@ -488,7 +492,8 @@ class Interpreter:
             begun = time.time_ns()  # formatted only if the attempt fails (a success carries its own)
             try:
                 context = RunContext(run_id, workflow, key, attempt, digest, "local")
-                return self.runner.run(template, inputs, cache, context, known), attempt
+                log = functools.partial(write_log, self.run_dir, key, attempt) if self.run_dir is not None else None
+                return self.runner.run(template, inputs, cache, context, known, log), attempt
             except TaskError as err:
                 err.started_at = err.started_at or at_ns(begun)
                 if inline or not _retries(template, err, attempt) or self.stop.signum is not None:

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from typedflow import ir
 from typedflow.codec import converter
 from typedflow.context import RunContext
+from typedflow.runtime.capture import Sink
 from typedflow.runtime.execute import CacheProbe, Outcome, TaskError, execute
 from typedflow.runtime.store import LocalStore
 from typedflow.secret import literal_values
@@ -32,6 +33,7 @@ class Runner(Protocol):
         use_cache: bool,
         context: RunContext | None = None,
         known: CacheProbe | None = None,
+        log: Sink | None = None,
     ) -> Outcome: ...
 
     def kill_running(self) -> int:
@@ -56,15 +58,20 @@ class ThreadRunner:
         use_cache: bool,
         context: RunContext | None = None,
         known: CacheProbe | None = None,
+        log: Sink | None = None,
     ) -> Outcome:
         if template.timeout is None:
-            return execute(template, inputs, store=self.store, use_cache=use_cache, context=context, known=known)
+            return execute(
+                template, inputs, store=self.store, use_cache=use_cache, context=context, known=known, log=log
+            )
         box: dict[str, Any] = {}
         guarded = _UntilAbandoned(self.store)
 
         def target() -> None:
             try:
-                box["ok"] = execute(template, inputs, store=guarded, use_cache=use_cache, context=context, known=known)
+                box["ok"] = execute(
+                    template, inputs, store=guarded, use_cache=use_cache, context=context, known=known, log=log
+                )
             except BaseException as exc:
                 box["err"] = exc
 
@@ -234,6 +241,7 @@ class ProcessRunner:
         use_cache: bool,
         context: RunContext | None = None,
         known: CacheProbe | None = None,
+        log: Sink | None = None,
     ) -> Outcome:
         worker = self._take()
         self.busy.add(worker)
@@ -251,6 +259,8 @@ class ProcessRunner:
             worker.templates.add(tkey)
         if known is not None and known.hit is None:
             request["known"] = {"digests": known.digests, "key": known.key}
+        if log is not None:
+            request["log"] = True
         given = literal_values(
             v["secret"] for p in template.inputs if isinstance(v := inputs.get(p.name), dict) and "secret" in v
         )
@@ -265,6 +275,8 @@ class ProcessRunner:
         self.busy.discard(worker)
         with self.lock:
             self.idle.append(worker)
+        if log is not None and isinstance(reply.get("log"), str):
+            log(reply["log"])
         if "error" in reply:
             e = reply["error"]
             raise TaskError(e["type"], e["message"], e.get("traceback", ""))

@@ -106,6 +106,7 @@ def _serve(store: LocalStore, modules: dict[str, str], scratch: Path) -> None:
             _load_modules({k: v for k, v in modules.items() if k == template.module} | modules)
             loaded = True
         adopt_literals(request.get("secrets") or {})
+        kept: list[str] = []
         try:
             ctx = request.get("context")
             context = converter.structure(ctx, RunContext) if ctx else None
@@ -120,12 +121,15 @@ def _serve(store: LocalStore, modules: dict[str, str], scratch: Path) -> None:
                 context=context,
                 known=known,
                 scratch=scratch,
+                log=kept.append if request.get("log") else None,
             )
             reply: dict[str, Any] = {"outcome": converter.unstructure(outcome)}
         except TaskError as err:
             reply = {"error": {"type": err.error_type, "message": err.message, "traceback": err.traceback}}
         except Exception as exc:
             reply = {"error": {"type": type(exc).__name__, "message": str(exc), "traceback": ""}}
+        if kept:  # the task's output, for the run's logs (the parent writes them)
+            reply["log"] = "".join(kept)
         out.write(json.dumps(reply) + "\n")
         out.flush()
 

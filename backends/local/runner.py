@@ -19,6 +19,7 @@ from typedflow.inputs import store_constant_files
 from typedflow.running import RUN_ID, RunOptions, RunResult, decode_value, prepare_inputs, putter
 from typedflow.runtime.execute import TaskError
 from typedflow.runtime.store import LocalStore
+from typedflow.timestamps import utcnow
 
 from .bindings import Env, resolve
 from .interpreter import FAILURE_INPUT, Interpreter, new_run_id
@@ -28,6 +29,7 @@ from .placement import Placement
 from .recorder import LocalRecorder
 from .reports import Listener, NodeReport, RunObserver
 from .retry import Clock
+from .runfiles import write_failures
 from .stopping import Stop
 
 
@@ -80,9 +82,8 @@ def run_ir(
         prepared = prepare_inputs(doc, inputs, annotations, store, encoded=encoded or annotations is None)
         run_id = new_run_id()
         try:
-            journal = Journal.create(
-                runs / run_id, dumps(doc), prepared, {"workflow": doc.workflow.name, "ir_digest": doc.digest}
-            )
+            meta = {"workflow": doc.workflow.name, "ir_digest": doc.digest, "started": utcnow()}
+            journal = Journal.create(runs / run_id, dumps(doc), prepared, meta)
             lock = RunLock(journal.dir)
             lock.acquire()
         except OSError as exc:  # a store that cannot be written: say so, before any task runs
@@ -136,6 +137,7 @@ def _run(
         run_id=run_id,
         live=options.listener is not None,
         stop=stop,
+        run_dir=journal.dir if journal is not None else None,
     )
     t0 = time.perf_counter()
     closing: _Closing | None = None
@@ -145,6 +147,8 @@ def _run(
             ok, outputs = interp.run(prepared)
             if not ok and doc.workflow.on_failure is not None:
                 _run_on_failure(doc, interp, prepared)
+            if not ok:
+                _keep_failures(journal.dir, interp.failures)
         except BaseException:
             try:
                 runner.close()
@@ -214,6 +218,14 @@ class _StoreFlush:
 
     def waiting(self) -> None:
         self.store.write_buffered()
+
+
+def _keep_failures(run_dir: Path, failures: list[Any]) -> None:
+    """The failed nodes' errors, for ``typedflow runs show`` (a run that cannot write them still ends)."""
+    try:
+        write_failures(run_dir, failures)
+    except OSError:
+        pass
 
 
 def _run_on_failure(doc: ir.WorkflowIR, interp: Interpreter, inputs: dict[str, Any]) -> None:

@@ -71,6 +71,18 @@ def _add_start_options(p: argparse.ArgumentParser) -> None:
     add_start_options(p)
 
 
+def _runs(args: argparse.Namespace) -> Any:
+    from .runs import ops
+
+    return ops(args)
+
+
+def _add_runs_options(p: argparse.ArgumentParser) -> None:
+    from .runs import add_runs_options
+
+    add_runs_options(p)
+
+
 def _worker(args: argparse.Namespace) -> int:
     from .worker import worker_command
 
@@ -96,6 +108,8 @@ BACKEND = Backend(
     worker=_worker,
     add_worker_options=_add_worker_options,
     ships_code=True,
+    runs=_runs,
+    add_runs_options=_add_runs_options,
 )
 
 __all__ = ["BACKEND", "compile_workflow"]

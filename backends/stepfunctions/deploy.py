@@ -20,6 +20,7 @@ import attrs
 from typedflow import ir
 from typedflow.boundary import BoundaryError
 from typedflow.errors import InputError
+from typedflow.taskenv import store_refs
 
 from .analysis import ELEMENTWISE, WHOLE, requirements
 from .compiler import compile_definition
@@ -136,10 +137,22 @@ def deploy(
                 versionDescription=doc.digest,
             )
             version_arn, updated = resp.get("stateMachineVersionArn"), True
+    _tag(c["sfn"], str(arn), doc, opts.bucket)
     schedule_arn = None
     if doc.workflow.schedule:
         schedule_arn = ensure_schedule(doc, arn, schedule_role_arn or role_arn, sm_name, scheduler=scheduler)
     return Deployment(str(arn), version_arn, created, updated, schedule_arn, opts.code, tuple(registered))
+
+
+def _tag(sfn: Any, arn: str, doc: ir.WorkflowIR, bucket: str) -> None:
+    """What ``start`` and ``runs`` read back: the workflow, its store and IR (tags are not versioned; each
+    execution's own definition still names its IR)."""
+    from .runs import deployment_tags, read_tags
+
+    tags = deployment_tags(doc, bucket)
+    current = read_tags(sfn, arn)
+    if any(current.get(t["key"]) != t["value"] for t in tags):
+        sfn.tag_resource(resourceArn=arn, tags=tags)
 
 
 def schedule_input(doc: ir.WorkflowIR) -> dict[str, Any]:
@@ -306,7 +319,7 @@ def deploy_command(doc: ir.WorkflowIR, args: argparse.Namespace) -> int:
             executors = opts.executors([t.name for t in doc.tasks])
             policy = {
                 "state-machine": lambda: state_machine_policy(opts, executors),
-                "worker": lambda: worker_policy(opts, executors),
+                "worker": lambda: worker_policy(opts, executors, store_refs(doc.tasks, "aws-sm")),
                 "deployer": lambda: deployer_policy(
                     machine_name(doc, args.name), args.role_arn or "*", bool(doc.workflow.schedule)
                 ),
@@ -354,6 +367,7 @@ def start_command(doc: ir.WorkflowIR, args: argparse.Namespace) -> int:
         arn = args.state_machine_arn or _find(c["sfn"], machine_name(doc, args.name))
         if arn is None:
             raise OptionError(f"no state machine named {machine_name(doc, args.name)!r}; deploy it first")
+        opts = read_back(c["sfn"], arn, opts)
         execution = start(
             doc, opts, inputs, machine_arn=arn, execution_name=args.execution_name, sfn=c["sfn"], s3=c["s3"]
         )
@@ -365,10 +379,34 @@ def start_command(doc: ir.WorkflowIR, args: argparse.Namespace) -> int:
         print(execution)
         return 0
     desc = wait(c["sfn"], execution, timeout=args.timeout)
-    if desc["status"] != "SUCCEEDED":
-        print(f"execution {desc['status']}: {desc.get('error', '')} {desc.get('cause', '')}".rstrip(), file=sys.stderr)
-        return 1
     assert opts.bucket is not None
-    outs = decode_outputs(doc, desc.get("output"), store_for(opts.bucket, c["s3"]))
+    store = store_for(opts.bucket, c["s3"])
+    if desc["status"] != "SUCCEEDED":
+        from typedflow.runops import FailureInfo, failure_text
+
+        if desc["status"] == "RUNNING":
+            print(f"execution {desc['name']} is still running after {args.timeout:g}s", file=sys.stderr)
+            return 1
+        first = store.get_failure(str(desc["name"]))
+        failure = (
+            FailureInfo.from_mapping(first)
+            if first is not None
+            else FailureInfo("", str(desc.get("error") or desc["status"]), str(desc.get("cause") or ""))
+        )
+        sys.stderr.write(failure_text(failure, str(desc["name"])))
+        return 1
+    outs = decode_outputs(doc, desc.get("output"), store)
     print(json.dumps(printable(doc, outs), indent=2, sort_keys=True))
     return 0
+
+
+def read_back(sfn: Any, arn: str, opts: Options) -> Options:
+    """``opts`` with what the deployment configured and the command did not say (the store)."""
+    if opts.bucket:
+        return opts
+    from .runs import deployed
+
+    bucket, _ = deployed(sfn, arn)
+    if not bucket:
+        raise OptionError("the deployed state machine names no store: pass --bucket s3://bucket/prefix")
+    return attrs.evolve(opts, bucket=bucket.rstrip("/"))

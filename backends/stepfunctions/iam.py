@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from .options import Options, split_s3
@@ -97,9 +98,23 @@ def state_machine_policy(opts: Options, executors: list[str]) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": stmts}
 
 
-def worker_policy(opts: Options, executors: list[str]) -> dict[str, Any]:
-    """What the worker (or task container) needs: callbacks, the artifact prefix and, when tasks
-    go through SQS, the queue the state machine sends them to."""
+def secret_arns(refs: list[str]) -> list[str]:
+    """The ARNs an ``aws-sm:`` reference may name: a full ARN as it is, a name (or an ARN without AWS's
+    six-character suffix) with that suffix left open."""
+    out = set()
+    for ref in refs:
+        sid = ref.partition("#")[0]
+        if sid.startswith("arn:"):
+            out.add(sid if re.search(r"-[A-Za-z0-9]{6}$", sid) else sid + "-??????")
+        else:
+            out.add(f"arn:aws:secretsmanager:*:*:secret:{sid}-??????")
+    return sorted(out)
+
+
+def worker_policy(opts: Options, executors: list[str], secrets: list[str] | None = None) -> dict[str, Any]:
+    """What the worker (or task container) needs: callbacks, the artifact prefix, when tasks go through
+    SQS the queue the state machine sends them to, and read access to exactly the AWS Secrets Manager
+    secrets the tasks declare (``secrets``: the references after ``aws-sm:``)."""
     stmts: list[dict[str, Any]] = [
         {
             "Sid": "TaskCallbacks",
@@ -145,6 +160,15 @@ def worker_policy(opts: Options, executors: list[str]) -> dict[str, Any]:
                 "Resource": [key if key.startswith("arn:") else "*"],
             }
         )
+    if secrets:
+        stmts.append(
+            {
+                "Sid": "TaskSecrets",
+                "Effect": "Allow",
+                "Action": ["secretsmanager:GetSecretValue"],
+                "Resource": secret_arns(secrets),
+            }
+        )
     if opts.lineage_anchor:
         stmts.append(
             {
@@ -175,6 +199,21 @@ def deployer_policy(name: str, role_arn: str, scheduled: bool) -> dict[str, Any]
             "Resource": ["*"],
         },
         {"Sid": "PassExecutionRole", "Effect": "Allow", "Action": ["iam:PassRole"], "Resource": [role_arn]},
+        {
+            # deploy tags what start and `typedflow runs` read back; runs lists, inspects, stops and redrives
+            "Sid": "OperateRuns",
+            "Effect": "Allow",
+            "Action": [
+                "states:TagResource",
+                "states:ListTagsForResource",
+                "states:ListExecutions",
+                "states:GetExecutionHistory",
+                "states:DescribeStateMachineForExecution",
+                "states:StopExecution",
+                "states:RedriveExecution",
+            ],
+            "Resource": ["*"],
+        },
     ]
     if scheduled:
         stmts.append(

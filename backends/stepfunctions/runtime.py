@@ -7,6 +7,7 @@ writes its lineage record; the first final failure of a run is kept for ``on_fai
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from typing import Any
@@ -19,6 +20,7 @@ from typedflow.context import RunContext
 from typedflow.errors import IRValidationError
 from typedflow.lineage.cloud import put_s3
 from typedflow.lineage.log import CONFIGURED
+from typedflow.runtime.capture import node_segment
 from typedflow.runtime.execute import TaskError, check_input_handles, execute
 from typedflow.runtime.recording import task_record
 from typedflow.shipping.envcheck import task_missing
@@ -205,6 +207,7 @@ def _run(
             store=store,
             use_cache=use_cache,
             context=RunContext(run_id, doc.workflow.name, node_key, attempt, doc.digest, "stepfunctions"),
+            log=functools.partial(_keep_log, store, run_id, node_key, attempt),
         )
         started = outcome.started_at
         outputs = offload(
@@ -300,6 +303,12 @@ def _run(
         outcome.cache_key,
     )
     return Result(True, outputs=outputs)
+
+
+def _keep_log(store: S3Store, run_id: str, node_key: str, attempt: int, text: str) -> None:
+    """An attempt's output, for ``typedflow runs logs`` (``runs/<run>/logs/<node>/<attempt>.log``)."""
+    key = store.key("runs", run_id, "logs", node_segment(node_key), f"{attempt}.log")
+    store.put_once(key, text.encode("utf-8"), "text/plain; charset=utf-8")
 
 
 def _inputs(request: Request, store: S3Store, doc: ir.WorkflowIR, template: ir.TaskTemplate) -> dict[str, Any]:

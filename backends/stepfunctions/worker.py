@@ -14,6 +14,7 @@ import os
 import re
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -25,6 +26,7 @@ from .request import parse_request
 from .runtime import Result, run_request
 
 log = logging.getLogger(__name__)
+MAX_BACKOFF = 60.0  # seconds between attempts to reach an unreachable queue, at most
 _TOKEN = re.compile(r'^\{\s*"TaskToken"\s*:\s*"([A-Za-z0-9+/=_.:-]{1,8192})"')
 
 
@@ -61,13 +63,16 @@ class Worker:
         self.idle_sleep = idle_sleep
         self.use_cache = use_cache
         self.sqs, self.sfn, self.s3 = sqs, sfn, s3
+        self.first_backoff = 1.0
         self._stop = threading.Event()
         self._slots = threading.Semaphore(self.concurrency)
         self.handled = 0
 
     # ------------------------------------------------------------------ loop
     def run(self) -> None:
-        """Poll until :meth:`stop`; tasks run on a pool of ``concurrency`` threads."""
+        """Poll until :meth:`stop`; tasks run on a pool of ``concurrency`` threads. While the queue cannot
+        be reached, the worker waits longer each time (up to ``MAX_BACKOFF`` seconds), one line a wait."""
+        backoff = 0.0
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="typedflow-sfn-task") as pool:
             while not self._stop.is_set():
                 free = self._free_slots()
@@ -78,10 +83,16 @@ class Worker:
                     resp = self.sqs.receive_message(
                         QueueUrl=self.queue_url, MaxNumberOfMessages=min(10, free), WaitTimeSeconds=self.wait_seconds
                     )
-                except Exception:
-                    log.exception("receive_message failed")
-                    self._stop.wait(1.0)
+                except Exception as exc:
+                    backoff = min(MAX_BACKOFF, backoff * 2 if backoff else self.first_backoff)
+                    log.warning(
+                        "cannot receive from %s (%s); trying again in %gs", self.queue_url, _short(exc), backoff
+                    )
+                    self._stop.wait(backoff)
                     continue
+                if backoff:
+                    log.info("receiving from %s again", self.queue_url)
+                    backoff = 0.0
                 messages = resp.get("Messages", [])
                 if not messages:
                     self._stop.wait(self.idle_sleep)
@@ -152,6 +163,9 @@ class Worker:
                 _quiet(self.sfn.send_task_heartbeat, taskToken=token)
 
         threading.Thread(target=beat, daemon=True, name="typedflow-sfn-heartbeat").start()
+        what = f"task {req.task} (node {req.node}, run {req.run}, attempt {req.retry + 1})"
+        log.info("%s started", what)
+        t0 = time.monotonic()
         try:
             if req.code is not None and self.bucket:
                 result = self._in_bundle_process(message.get(REQUEST_KEY), req.code)
@@ -159,6 +173,12 @@ class Worker:
                 result = run_request(req, store_uri=self.bucket, s3=self.s3, executor="sqs", use_cache=self.use_cache)
         finally:
             done.set()
+        took = time.monotonic() - t0
+        if result.ok:
+            log.info("%s done in %.2fs", what, took)
+        else:
+            first = result.cause.strip().splitlines()[0] if result.cause.strip() else ""
+            log.warning("%s failed after %.2fs: %s: %s", what, took, result.error, first[:500])
         report(self.sfn, token, result)
         return result
 
@@ -190,6 +210,12 @@ class Worker:
         from .bundles import close_pools
 
         close_pools()
+
+
+def _short(exc: Exception) -> str:
+    """An exception in one line: its type and the first line of its message."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:300]}" if text else type(exc).__name__
 
 
 def report(sfn: Any, token: str, result: Result) -> None:

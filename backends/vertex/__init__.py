@@ -43,6 +43,44 @@ def _deploy(doc: ir.WorkflowIR, args: argparse.Namespace) -> int:
         return 1
 
 
+def _google(command: str, run: Any) -> int:
+    """A Google Cloud call that fails (no credentials, permission denied) is one line on stderr."""
+    try:
+        from google.api_core.exceptions import GoogleAPIError
+        from google.auth.exceptions import GoogleAuthError
+    except ImportError:
+        return int(run())
+    try:
+        return int(run())
+    except (GoogleAuthError, GoogleAPIError) as exc:
+        print(f"typedflow {command}: Google Cloud: {exc}", file=sys.stderr)
+        return 1
+
+
+def _start(doc: ir.WorkflowIR, args: argparse.Namespace) -> int:
+    from .runs import start_command
+
+    return _google("start", lambda: start_command(doc, args))
+
+
+def _add_start_options(p: argparse.ArgumentParser) -> None:
+    from .runs import add_start_options
+
+    add_start_options(p)
+
+
+def _runs(args: argparse.Namespace) -> Any:
+    from .runs import ops
+
+    return ops(args)
+
+
+def _add_runs_options(p: argparse.ArgumentParser) -> None:
+    from .runs import add_runs_options
+
+    add_runs_options(p)
+
+
 def _add_deploy_options(p: argparse.ArgumentParser) -> None:
     from .deploy import add_deploy_options
 
@@ -57,5 +95,9 @@ BACKEND = Backend(
     default_suffix=".yaml",
     deploy=_deploy,
     add_deploy_options=_add_deploy_options,
+    start=_start,
+    add_start_options=_add_start_options,
     ships_code=True,
+    runs=_runs,
+    add_runs_options=_add_runs_options,
 )

@@ -10,6 +10,7 @@ from typedflow import ir
 from .components import Chan
 from .dag import Builder, CompileError
 from .names import sanitize
+from .outputs import add_outputs_step
 
 SCHEMA_VERSION = "2.1.0"
 SDK_VERSION = "typedflow-vertex-1"
@@ -33,6 +34,7 @@ def compile_spec(doc: ir.WorkflowIR, *, image: str | None = None, shipment: Any 
     wf = doc.workflow
     top = {p.name: Chan(p.type) for p in wf.inputs}
     root = b.workflow_dag(wf, "root", top)
+    add_outputs_step(b, root, wf)
     root_comp = root.component()
     params = root_comp.get("inputDefinitions", {}).get("parameters", {})
     for p in wf.inputs:

@@ -20,12 +20,15 @@ from typedflow.errors import InputError
 from typedflow.inputs import check_inputs, parse_inputs
 
 from .compiler import compile_spec, pipeline_name
+from .runs import deployment_labels
 
 
 def add_deploy_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--project", required=True, help="Google Cloud project id")
-    p.add_argument("--region", required=True, help="Vertex AI region, e.g. us-central1")
-    p.add_argument("--pipeline-root", required=True, metavar="GS_URI", help="gs:// folder for artifacts")
+    p.add_argument("--project", help="Google Cloud project id (required; a profile may give it)")
+    p.add_argument("--region", help="Vertex AI region, e.g. us-central1 (required; a profile may give it)")
+    p.add_argument(
+        "--pipeline-root", metavar="GS_URI", help="gs:// folder for artifacts (required; a profile may give it)"
+    )
     p.add_argument("--wait", action="store_true", help="wait for the run to finish and print its state")
     p.add_argument("--service-account", help="service account the tasks run as")
     p.add_argument("--network", help="VPC network (projects/NUMBER/global/networks/NAME)")
@@ -123,6 +126,9 @@ def publish_code(shipment: Any, store: Any, image: str | None) -> list[str]:
 
 
 def deploy_command(doc: ir.WorkflowIR, args: argparse.Namespace, code_store: Any = None) -> int:
+    missing = [f for f in ("project", "region", "pipeline_root") if not getattr(args, f, None)]
+    if missing:
+        raise InputError("deploy --target vertex needs " + ", ".join("--" + m.replace("_", "-") for m in missing))
     values = parse_inputs(doc, args.input or [], args.inputs_file, local_files=False)
     shipment = getattr(args, "shipment", None)
     image = getattr(args, "image", None)
@@ -146,7 +152,7 @@ def deploy_command(doc: ir.WorkflowIR, args: argparse.Namespace, code_store: Any
         pipeline_root=args.pipeline_root,
         parameter_values=values,
         enable_caching=args.enable_caching,
-        labels=parse_labels(args.labels),
+        labels={**parse_labels(args.labels), **deployment_labels(doc)},
         display_name=args.display_name,
         image=image,
         shipment=shipment,

@@ -25,6 +25,7 @@ from typedflow.codec import converter as ir_converter
 from typedflow.context import RunContext
 from typedflow.types import check_json
 
+from .runfiles import keep_failure, keep_log, keep_outputs, run_dir
 from .typemap import coerce, type_from_json
 
 GCS_MOUNT = "/gcs/"
@@ -307,6 +308,7 @@ def run_task(args: argparse.Namespace, ei: dict[str, Any]) -> int:
         attempt=attempt,
         inputs=inputs,
     )
+    kept = _runs_base(args, run_id)
     try:
         outcome = execute(
             template,
@@ -315,8 +317,21 @@ def run_task(args: argparse.Namespace, ei: dict[str, Any]) -> int:
             use_cache=False,
             scratch=scratch,
             context=RunContext(run_id, workflow, node, attempt, payload["ir_digest"], "vertex"),
+            log=(lambda text: keep_log(kept, node, attempt, text)) if kept is not None else None,
         )
     except TaskError as err:
+        if kept is not None and _final(template, err, attempt):
+            keep_failure(
+                kept,
+                {
+                    "workflow": workflow,
+                    "run_id": run_id,
+                    "node": node,
+                    "error_type": err.error_type,
+                    "message": err.message,
+                    "traceback": err.traceback,
+                },
+            )
         write_record(
             root,
             task_record(
@@ -348,6 +363,38 @@ def run_task(args: argparse.Namespace, ei: dict[str, Any]) -> int:
     return 0
 
 
+def _runs_base(args: argparse.Namespace, job: str) -> Path | None:
+    """``<pipeline root>/typedflow/runs/<job>`` through the mount, when Vertex said both."""
+    if not _given_root(args) or not job or "{{" in job:
+        return None
+    return local_path(run_dir(args.pipeline_root, job))
+
+
+def _final(template: ir.TaskTemplate, err: Any, attempt: int) -> bool:
+    from typedflow.runtime.retry import retryable
+
+    return attempt >= template.retry.attempts or not retryable(template.retry, err)
+
+
+def run_outputs(args: argparse.Namespace, ei: dict[str, Any]) -> int:
+    """The workflow's outputs, typed, into ``<pipeline root>/typedflow/runs/<job>/outputs.json``."""
+    payload = json.loads(args.outputs)
+    outputs = {}
+    for name, t_json in payload["types"].items():
+        t = type_from_json(t_json)
+        value = coerce(read_input(ei, name), t)
+        err = check_json(value, t, f"output {name!r}")
+        if err:
+            sys.stderr.write(f"typedflow.OutputError: {err}\n")
+            return 1
+        outputs[name] = value
+    base = _runs_base(args, args.job)
+    if base is not None:
+        keep_outputs(base, outputs, outputs.get("out") if payload.get("single") else outputs)
+    write_executor_output(ei, {})
+    return 0
+
+
 def run_value(args: argparse.Namespace, ei: dict[str, Any]) -> int:
     """A value task: select a field, assemble a record or pass a value on, typed."""
     payload = json.loads(args.value)
@@ -375,6 +422,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     mode.add_argument("--value", help="JSON: an input plan and the value's type")
     mode.add_argument("--const", help="JSON: constant parameter outputs (placeholders and presence flags)")
     mode.add_argument("--fail", help="JSON: the error and message a fail(...) of the workflow ends the run with")
+    mode.add_argument("--outputs", help="JSON: the workflow outputs' types (writes them under the pipeline root)")
     return p.parse_args(argv)
 
 
@@ -396,6 +444,8 @@ def main(argv: list[str]) -> int:
         return run_task(args, ei)
     if args.const is not None:
         return run_const(args, ei)
+    if args.outputs is not None:
+        return run_outputs(args, ei)
     if args.fail is not None:
         payload = parse_json(args.fail, "--fail")
         sys.stderr.write(f"{payload.get('error', 'typedflow.Fail')}: {payload.get('message', '')}\n")

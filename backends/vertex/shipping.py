@@ -24,7 +24,7 @@ ROOT_PLACEHOLDER = "{{$.pipeline_root}}"
 
 def _mode(args: list[str]) -> tuple[str, Any]:
     for i, a in enumerate(args[:-1]):
-        if a in ("--task", "--value", "--const"):
+        if a in ("--task", "--value", "--const", "--outputs"):
             return a[2:], json.loads(args[i + 1])
     return "", None
 

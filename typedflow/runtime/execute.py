@@ -31,9 +31,12 @@ from typedflow.canonical import canonical_json, digest, sha256_hex
 from typedflow.context import ATTEMPT, Attempt, RunContext
 from typedflow.dsl import TASKS as _TASKS
 from typedflow.files import resolve_uri
+from typedflow.runtime.capture import Output, Sink
+from typedflow.runtime.capture import install as install_capture
 from typedflow.runtime.store import ArtifactStore
-from typedflow.secret import redact, sensitive
+from typedflow.secret import SecretUnavailableError, redact, sensitive
 from typedflow.tables.enforce import violation as table_violation
+from typedflow.taskenv import task_environment
 from typedflow.timestamps import utcnow
 from typedflow.types import check_json
 from typedflow.values import converter
@@ -372,10 +375,12 @@ def execute(
     task: Any = None,
     context: RunContext | None = None,
     known: CacheProbe | None = None,
+    log: Sink | None = None,
 ) -> Outcome:
     """Run one attempt of ``template`` on typed-JSON ``inputs``; typed-JSON outputs by name.
     ``context``: what ``typedflow.current_run()`` gives the task (or its fields, made into one only
-    if the task asks); ``known``: a cache look-up the caller already made (a miss)."""
+    if the task asks); ``known``: a cache look-up the caller already made (a miss); ``log``: where the
+    task's output goes when it wrote any (secret values blanked out), see :mod:`typedflow.runtime.capture`."""
     started = utcnow()
     t0 = time.perf_counter()
     looked = known if known is not None and known.hit is None else probe(template, inputs, store, use_cache)
@@ -395,8 +400,17 @@ def execute(
     except Exception as exc:
         raise TaskError("InputDecodeError", f"cannot decode inputs of {template.name}: {exc}") from exc
     space = Attempt(scratch, plan.scratch_prefix, context, store)
+    if log is not None:
+        install_capture()
+        space.output = Output()
+    scope = task_environment(template)
     token = ATTEMPT.set(space)
     try:
+        if scope is not None:  # the task's variables and secrets, resolved as it starts
+            try:
+                scope.enter(space.revealed)
+            except SecretUnavailableError as exc:  # the message names the reference, never a value
+                raise TaskError("typedflow.SecretUnavailable", str(exc)) from None
         try:
             value = task.fn(**kwargs)
         except SystemExit as exc:  # a task's sys.exit() fails the task, in a thread as in a worker process
@@ -418,12 +432,27 @@ def execute(
         if space.fetched:
             _check_fetched(space, store, template)
     finally:
+        if scope is not None:
+            scope.exit()
         ATTEMPT.reset(token)
         if space.created is not None:
             shutil.rmtree(space.created, ignore_errors=True)
+        if log is not None and space.output.parts:
+            _keep_output(log, space, template, inputs)
     if key is not None:
         store.put_json("cache-" + key, {"task": template.name, "outputs": outputs})
     return Outcome("succeeded", outputs, key, started, utcnow(), time.perf_counter() - t0, digests)
+
+
+def _keep_output(log: Sink, space: Attempt, template: ir.TaskTemplate, inputs: dict[str, Any]) -> None:
+    """Hand the attempt's output to ``log`` with every secret value it had blanked out; a sink that
+    fails never fails the task."""
+    text = space.output.text()
+    hidden = _secret_values(space, template, inputs)
+    try:
+        log(redact(text, hidden) if hidden else text)
+    except Exception as exc:
+        logging.getLogger(__name__).warning("could not keep the output of task %s: %s", template.name, exc)
 
 
 def _check_tables(params: tuple[ir.Param, ...], values: dict[str, Any], *, received: bool) -> None:

@@ -1,0 +1,59 @@
+"""What a local run leaves for ``typedflow runs`` next to its journal: each task attempt's output
+(``logs/<node>/<attempt>.log``) and, for a failed run, every failed node's error (``failures.json``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from typedflow.runtime.atomic import write_text
+from typedflow.runtime.capture import node_key, node_segment
+
+LOGS = "logs"
+FAILURES = "failures.json"
+CANCELLED = "cancelled"
+
+
+def write_log(run_dir: Path, key: str, attempt: int, text: str) -> None:
+    """One attempt's output (what its task wrote to stdout/stderr, secrets blanked out)."""
+    folder = run_dir / LOGS / node_segment(key)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    write_text(folder / f"{attempt}.log", text, durable=False)
+
+
+def read_logs(run_dir: Path, key: str | None = None) -> list[tuple[str, int, str]]:
+    """(node key, attempt, text) of the run's kept output, by node then attempt."""
+    base = run_dir / LOGS
+    out: list[tuple[str, int, str]] = []
+    folders = [base / node_segment(key)] if key is not None else sorted(base.iterdir()) if base.is_dir() else []
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        for f in folder.glob("*.log"):
+            if f.stem.isdigit():
+                out.append((node_key(folder.name), int(f.stem), f.read_text("utf-8", errors="replace")))
+    return sorted(out, key=lambda e: (e[0], e[1]))
+
+
+def write_failures(run_dir: Path, reports: list[Any]) -> None:
+    """Every failed node of the run (the first is the run's failure), with message and traceback."""
+    rows = [
+        {
+            "node": r.key,
+            "error_type": r.error_type,
+            "message": r.message,
+            "traceback": r.traceback,
+            "attempts": r.attempts,
+        }
+        for r in reports
+    ]
+    write_text(run_dir / FAILURES, json.dumps(rows, sort_keys=True), durable=False)
+
+
+def read_failures(run_dir: Path) -> list[dict[str, Any]]:
+    try:
+        rows = json.loads((run_dir / FAILURES).read_text("utf-8"))
+    except (OSError, ValueError):
+        return []
+    return [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []

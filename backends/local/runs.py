@@ -1,0 +1,251 @@
+"""``typedflow runs`` on the local interpreter: the run directories under ``<store>/runs/``."""
+
+from __future__ import annotations
+
+import argparse
+import builtins
+import contextlib
+import fcntl
+import json
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from typedflow import ir
+from typedflow.config import home
+from typedflow.running import RUN_END_KEY, RUN_ID
+from typedflow.runops import (
+    FailureInfo,
+    LogEntry,
+    Logs,
+    NodeState,
+    RunDetail,
+    RunNotFound,
+    RunOpError,
+    RunOutcome,
+    RunSummary,
+    Started,
+    iso,
+    nodes_from_records,
+)
+
+from .runfiles import CANCELLED, read_failures, read_logs
+
+
+def add_runs_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--store", metavar="DIR", help="local: state directory (default $TYPEDFLOW_HOME or ./.typedflow)")
+
+
+def ops(args: argparse.Namespace) -> LocalRuns:
+    store = getattr(args, "store", None)
+    return LocalRuns(Path(store) if store else home())
+
+
+def _json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _lines(path: Path) -> Iterator[dict[str, Any]]:
+    try:
+        fh = open(path, "rb")
+    except OSError:
+        return
+    with fh:
+        for raw in fh:
+            raw = raw.split(b"\0", 1)[0]
+            try:
+                entry = json.loads(raw)
+            except ValueError:
+                continue
+            if isinstance(entry, dict):
+                yield entry
+
+
+def holder(run_dir: Path) -> int | None:
+    """The pid of the live process running the run, or None (the lock is the OS's: a killed run holds none)."""
+    try:
+        fd = os.open(run_dir / "lock", os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+            return int(text) if text.isdigit() else -1
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
+class LocalRuns:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.runs = root / "runs"
+
+    def _dir(self, run_id: str) -> Path:
+        if RUN_ID.fullmatch(run_id) is None:
+            raise RunNotFound(f"{run_id[:80]!r} is not a run id")
+        d = self.runs / run_id
+        if not (d / "ir.json").is_file():
+            raise RunNotFound(f"no run {run_id!r} under {self.runs}")
+        return d
+
+    def _summary(self, d: Path) -> RunSummary:
+        meta = _json(d / "meta.json")
+        status = _json(d / "status.json")
+        started = iso(str(meta.get("started") or ""))
+        if not started:  # a run from before runs kept their start: when its IR was written
+            with contextlib.suppress(OSError):
+                started = iso(_mtime(d / "ir.json"))
+        if not status:
+            for entry in _lines(d / "journal.jsonl"):  # status.json is not fsynced: the journal's copy
+                if entry.get("key") == RUN_END_KEY:
+                    status = entry
+        state = str(status.get("status") or "")
+        duration = status.get("duration")
+        if not state:
+            state = "running" if holder(d) is not None else "cancelled" if (d / CANCELLED).exists() else "interrupted"
+        ended = ""
+        if isinstance(duration, int | float) and started:
+            ended = _plus(started, float(duration))
+        return RunSummary(
+            d.name,
+            str(meta.get("workflow") or ""),
+            state,
+            started,
+            ended,
+            float(duration) if isinstance(duration, int | float) else None,
+        )
+
+    def list(self, workflow: str | None, status: str | None, limit: int) -> list[RunSummary]:
+        if not self.runs.is_dir():
+            return []
+        found = []
+        for d in self.runs.iterdir():
+            if not (d / "ir.json").is_file() or RUN_ID.fullmatch(d.name) is None:
+                continue
+            if workflow is not None and _json(d / "meta.json").get("workflow") != workflow:
+                continue
+            s = self._summary(d)
+            if status is None or s.status == status:
+                found.append(s)
+        found.sort(key=lambda s: (s.started, s.run_id), reverse=True)
+        return found[:limit]
+
+    def _records(self, run_id: str) -> builtins.list[dict[str, Any]]:
+        return [
+            e
+            for e in _lines(self.root / "lineage" / "log.jsonl")
+            if e.get("kind") == "task" and e.get("run_id") == run_id
+        ]
+
+    def show(self, run_id: str) -> RunDetail:
+        d = self._dir(run_id)
+        summary = self._summary(d)
+        nodes = {n.key: n for n in nodes_from_records(self._records(run_id))}
+        for entry in _lines(d / "journal.jsonl"):  # what finished, also without lineage records
+            key = str(entry.get("key") or "")
+            if key and key != RUN_END_KEY and key not in nodes:
+                nodes[key] = NodeState(key, str(entry.get("status") or ""))
+        failures = read_failures(d)
+        failure = FailureInfo.from_mapping(failures[0]) if failures else None
+        notes = []
+        if summary.status in ("interrupted", "cancelled"):
+            notes.append(f"resume it with: typedflow runs retry {run_id}")
+        return RunDetail(summary, tuple(nodes.values()), failure, (), tuple(notes))
+
+    def outcome(self, run_id: str) -> RunOutcome:
+        from typedflow.codec import loads
+
+        d = self._dir(run_id)
+        summary = self._summary(d)
+        if summary.status not in ("succeeded", "failed"):
+            raise RunOpError(f"run {run_id} has no outputs: it is {summary.status}")
+        doc: ir.WorkflowIR = loads((d / "ir.json").read_bytes())
+        if summary.status == "failed":
+            failures = read_failures(d)
+            failure = FailureInfo.from_mapping(failures[0]) if failures else FailureInfo("", "", "the run failed")
+            return RunOutcome(summary, doc, None, failure)
+        status = _json(d / "status.json")
+        outputs = status.get("outputs")
+        if not isinstance(outputs, dict):
+            for entry in _lines(d / "journal.jsonl"):
+                if entry.get("key") == RUN_END_KEY:
+                    outputs = entry.get("outputs")
+        return RunOutcome(summary, doc, outputs if isinstance(outputs, dict) else {})
+
+    def logs(self, run_id: str, node: str | None) -> Logs:
+        d = self._dir(run_id)
+        entries = tuple(LogEntry(k, a, t, str(d / "logs")) for k, a, t in read_logs(d, node))
+        return Logs(entries)
+
+    def cancel(self, run_id: str) -> Started:
+        d = self._dir(run_id)
+        pid = holder(d)
+        if pid is None:
+            raise RunOpError(f"run {run_id} is not running ({self._summary(d).status})")
+        if pid <= 0:
+            raise RunOpError(f"run {run_id} is running, but its process is not known")
+        (d / CANCELLED).touch()
+        try:
+            os.kill(pid, signal.SIGTERM)  # the run stops as after Ctrl-C: cleanly, resumable
+        except ProcessLookupError:
+            pass
+        return Started(run_id, f"sent SIGTERM to process {pid}; resume with: typedflow runs retry {run_id}")
+
+    def retry(self, run_id: str) -> Started:
+        d = self._dir(run_id)
+        status = self._summary(d).status
+        if status == "running":
+            raise RunOpError(f"run {run_id} is still running")
+        if status == "succeeded":
+            raise RunOpError(f"run {run_id} succeeded: nothing to retry")
+        with contextlib.suppress(FileNotFoundError):
+            (d / CANCELLED).unlink()
+        return self._resume(d)
+
+    def _resume(self, d: Path) -> Started:
+        """Resume the run here, in the foreground, with progress on stderr (as ``typedflow run --resume``)."""
+        import sys
+
+        from typedflow.cli import _stdout_to_stderr
+        from typedflow.codec import loads
+        from typedflow.errors import RunInterrupted
+        from typedflow.progress import make_progress
+        from typedflow.running import RunOptions, run_ir
+
+        doc = loads((d / "ir.json").read_bytes())
+        progress = make_progress("auto", sys.stderr)
+        options = RunOptions(store=self.root, resume=d.name, listener=progress.listener, signals=True)
+        try:
+            with _stdout_to_stderr(progress.printed):
+                result = run_ir(doc, {}, options, encoded=True)
+        except RunInterrupted as exc:
+            progress.interrupted(exc, f"typedflow runs retry {d.name}")
+            return Started(d.name, "interrupted")
+        progress.finish(result, doc)
+        return Started(d.name, "resumed", self.outcome(d.name))
+
+
+def _mtime(path: Path) -> Any:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
+
+
+def _plus(started: str, seconds: float) -> str:
+    import datetime as dt
+
+    try:
+        t = dt.datetime.fromisoformat(started.replace("Z", "+00:00"))
+    except ValueError:
+        return ""
+    return iso(t + dt.timedelta(seconds=seconds))

@@ -1,0 +1,65 @@
+"""The ``typedflow-outputs`` step: the workflow's outputs written as typed JSON under the pipeline root.
+
+Vertex keeps a pipeline's outputs in its metadata store, not where a reader of the pipeline root finds
+them. This last step of the root DAG takes every workflow output (as the root DAG exports it) and
+writes ``<pipeline root>/typedflow/runs/<job>/outputs.json`` = ``{"outputs": {name: typed JSON},
+"value": what typedflow run prints}``, which ``start --wait`` and ``typedflow runs outputs`` read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from typedflow import ir
+
+from .components import Chan, component, executor
+from .dag import Builder, Dag
+from .typemap import type_json
+
+STEP = "typedflow-outputs"
+
+
+def _may_hold_null(t: ir.TypeRef) -> bool:
+    if t.kind == "optional":
+        return True
+    return any(_may_hold_null(a) for a in t.args) or any(_may_hold_null(f.type) for f in t.fields)
+
+
+def add_outputs_step(b: Builder, root: Dag, wf: ir.Workflow) -> None:
+    """Add the step to ``root`` when every output is a plain selection of a subtask's output that is never
+    None (a null parameter cannot be passed to a task: such workflows have no outputs record)."""
+    if not root.output_chans or any(_may_hold_null(c.type) for c in root.output_chans.values()):
+        return  # no null crosses a task edge (kfp's driver, kfp.local): such outputs are not readable here
+    inputs: dict[str, Any] = {}
+    chans: dict[str, Chan] = {}
+    for name, chan in root.output_chans.items():
+        if chan.artifact:
+            sel = root.outputs.get("artifacts", {}).get(name, {}).get("artifactSelectors", [])
+            if len(sel) != 1:
+                return
+            spec = {
+                "taskOutputArtifact": {
+                    "producerTask": sel[0]["producerSubtask"],
+                    "outputArtifactKey": sel[0]["outputArtifactKey"],
+                }
+            }
+            inputs.setdefault("artifacts", {})[name] = spec
+        else:
+            src = root.outputs.get("parameters", {}).get(name, {}).get("valueFromParameter")
+            if src is None:
+                return
+            spec = {
+                "taskOutputParameter": {
+                    "producerTask": src["producerSubtask"],
+                    "outputParameterKey": src["outputParameterKey"],
+                }
+            }
+            inputs.setdefault("parameters", {})[name] = spec
+        chans[name] = chan
+    key = b.new_component(STEP)
+    label = "exec-" + key[len("comp-") :]
+    b.components[key] = component(chans, {}, label)
+    single = len(wf.outputs) == 1 and wf.outputs[0].name == "out" and wf.returns.flavor != "namedtuple"
+    payload = {"types": {n: type_json(c.type) for n, c in sorted(chans.items())}, "single": single}
+    b.executors[label] = executor(b.image, "outputs", payload, None)
+    root.add_task(STEP, {"componentRef": {"name": key}, "inputs": inputs})

@@ -1,0 +1,152 @@
+"""``typedflow runs`` on the local interpreter, on real runs: list, show, outputs, logs, cancel, retry."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from typedflow.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEC = "tests.runs.runs_flows:"
+
+
+def run(store: Path, wf: str, *inputs: str) -> int:
+    args = ["run", SPEC + wf, "--store", str(store), "--log-format", "plain"]
+    for i in inputs:
+        args += ["--input", i]
+    return main(args)
+
+
+def runs(store: Path, *args: str) -> int:
+    return main(["runs", *args, "--store", str(store)])
+
+
+def newest(store: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    capsys.readouterr()
+    assert runs(store, "list", "--limit", "1") == 0
+    return capsys.readouterr().out.splitlines()[1].split()[0]
+
+
+def test_list_show_outputs_logs_of_real_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store, flag = tmp_path / "s", tmp_path / "flag"
+    assert run(store, "pairs", "x=3") == 0
+    ok_out = capsys.readouterr().out
+    ok = newest(store, capsys)
+    flag.touch()
+    assert run(store, "flaky", "x=2", f"flag={flag}") == 1
+    bad = newest(store, capsys)
+
+    assert runs(store, "list") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["RUN", "WORKFLOW", "STATUS", "STARTED", "DURATION"]
+    assert [line.split()[:3] for line in lines[1:]] == [[bad, "flaky", "failed"], [ok, "pairs", "succeeded"]]
+    assert runs(store, "list", "--status", "succeeded") == 0
+    assert [line.split()[0] for line in capsys.readouterr().out.splitlines()[1:]] == [ok]
+    assert runs(store, "list", SPEC + "flaky") == 0
+    assert [line.split()[0] for line in capsys.readouterr().out.splitlines()[1:]] == [bad]
+    assert runs(store, "list", "--name", "nothing") == 0
+    assert capsys.readouterr().out == ""
+
+    # outputs: exactly what `typedflow run` printed
+    assert runs(store, "outputs", ok) == 0
+    assert capsys.readouterr().out == ok_out == json.dumps({"doubled": 6, "note": "x=3"}, indent=2) + "\n"
+
+    # a failed run: the failing node, exception type, message and traceback
+    assert runs(store, "show", bad) == 0
+    shown = capsys.readouterr().out
+    assert "status    failed" in shown
+    assert f"run {bad} failed at node gate: RuntimeError: blocked by flag" in shown
+    assert 'raise RuntimeError(f"blocked by {Path(flag).name}")' in shown  # the traceback's source line
+    rows = {line.split()[0]: line.split() for line in shown.splitlines() if line.startswith(("shout", "gate"))}
+    assert rows["shout"][1:3] == ["succeeded", "1"] and rows["gate"][1:3] == ["failed", "1"]
+    assert runs(store, "outputs", bad) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and "failed at node gate: RuntimeError: blocked by flag" in captured.err
+
+    # logs: what each task wrote, stdout and stderr
+    assert runs(store, "logs", bad) == 0
+    logs = capsys.readouterr().out
+    assert logs == "==> gate (attempt 1) <==\ngate 4\n==> shout (attempt 1) <==\nshout 2\nshout 2 on stderr\n"
+    assert runs(store, "logs", bad, "--node", "gate") == 0
+    assert capsys.readouterr().out == "==> gate (attempt 1) <==\ngate 4\n"
+
+
+def test_nested_node_keys_and_retry_resumes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store, flag = tmp_path / "s", tmp_path / "flag"
+    flag.touch()
+    assert run(store, "flaky", "x=5", f"flag={flag}") == 1
+    rid = newest(store, capsys)
+    flag.unlink()
+    assert runs(store, "retry", rid) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "11\n" and "resumed" in captured.err
+    assert runs(store, "show", rid) == 0
+    shown = capsys.readouterr().out
+    assert "status    succeeded" in shown
+    gate_row = next(line.split() for line in shown.splitlines() if line.startswith("gate"))
+    assert gate_row[1] == "succeeded"
+    assert runs(store, "retry", rid) == 2  # nothing left to retry
+    assert "succeeded: nothing to retry" in capsys.readouterr().err
+
+    assert run(store, "nested", "xs=[1,5,1]") == 1
+    rid = newest(store, capsys)
+    assert runs(store, "show", rid) == 0
+    assert "failed at node map[1]/explode: ValueError: cannot handle 10" in capsys.readouterr().out
+    assert runs(store, "logs", rid, "--node", "map[2]/shout") == 0
+    assert capsys.readouterr().out.startswith("==> map[2]/shout (attempt 1) <==\nshout 1\n")
+
+
+def test_cancel_a_running_run_then_retry(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store, hold = tmp_path / "s", tmp_path / "hold"
+    hold.touch()
+    command = ["run", SPEC + "held", "--input", "x=1", "--input", f"hold={hold}", "--store", str(store)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "typedflow", *command, "--log-format", "plain"],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.time() + 30
+        rid = ""
+        while time.time() < deadline:
+            capsys.readouterr()
+            runs(store, "list", "--status", "running")
+            out = capsys.readouterr().out.splitlines()
+            if len(out) > 1:
+                rid = out[1].split()[0]
+                break
+            time.sleep(0.1)
+        assert rid, "the run never showed as running"
+        assert runs(store, "cancel", rid) == 0
+        assert "sent SIGTERM" in capsys.readouterr().err
+        assert proc.wait(timeout=30) == 128 + 15
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert runs(store, "show", rid) == 0
+    assert "status    cancelled" in capsys.readouterr().out
+    assert runs(store, "cancel", rid) == 2
+    assert "is not running (cancelled)" in capsys.readouterr().err
+    hold.unlink()
+    assert runs(store, "retry", rid) == 0
+    assert capsys.readouterr().out == "2\n"
+
+
+def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = tmp_path / "s"
+    for args in (["show", "nope"], ["outputs", "../etc"], ["logs", "x y"], ["retry", "nope"], ["cancel", "nope"]):
+        assert runs(store, *args) == 2, args
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert main(["runs", "list", "--target", "nowhere"]) == 2
+    assert "unknown target 'nowhere'" in capsys.readouterr().err

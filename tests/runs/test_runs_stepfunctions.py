@@ -1,0 +1,192 @@
+"""``start`` and ``typedflow runs`` on Step Functions, in moto: the deployment read back from the state
+machine's tags, ListExecutions, DescribeExecution, GetExecutionHistory, StopExecution, a retry (moto has
+no RedriveExecution: a new execution whose finished tasks are cache hits), the failure record, the
+tasks' output from S3, and the worker's log lines."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support.aws import ROLE, Aws
+from typedflow.cli import main
+
+SPEC = "tests.runs.runs_flows:"
+T = ["--target", "stepfunctions"]
+
+
+def deploy(aws: Aws, wf: str, name: str, capsys: pytest.CaptureFixture[str], *extra: str) -> str:
+    args = ["deploy", SPEC + wf, *T, "--queue-url", aws.queue_url, "--bucket", aws.bucket, "--no-bundle"]
+    assert main([*args, "--role-arn", ROLE, "--name", name, *extra]) == 0
+    return capsys.readouterr().out.strip()
+
+
+def start(wf: str, name: str, *inputs: str, wait: bool = True) -> int:
+    args = ["start", SPEC + wf, *T, "--name", name]  # no --bucket: the deployment says where
+    for i in inputs:
+        args += ["--input", i]
+    return main([*args, "--wait", "--timeout", "60"] if wait else args)
+
+
+def runs(*args: str) -> int:
+    return main(["runs", *args, *T])
+
+
+def test_start_reads_the_deployment_and_runs_commands(
+    aws: Aws, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    arn = deploy(aws, "flaky", "runs-flaky", capsys)
+    tags = {t["key"]: t["value"] for t in aws.sfn.list_tags_for_resource(resourceArn=arn)["tags"]}
+    assert tags["typedflow:bucket"] == aws.bucket and tags["typedflow:workflow"] == "flaky"
+    flag = tmp_path / "flag"
+
+    assert start("flaky", "runs-flaky", "x=3", f"flag={flag}") == 0
+    # (the in-process worker's tasks print to this process's stdout too)
+    assert capsys.readouterr().out.endswith("gate 6\n7\n")
+    flag.touch()
+    assert start("flaky", "runs-flaky", "x=2", f"flag={flag}") == 1
+    err = capsys.readouterr().err
+    assert "failed at node gate: RuntimeError: blocked by flag" in err  # the runtime's record, not a bare name
+    assert 'raise RuntimeError(f"blocked by {Path(flag).name}")' in err  # ...and its traceback
+
+    assert runs("list", "--name", "runs-flaky") == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()]
+    assert rows[0] == ["RUN", "WORKFLOW", "STATUS", "STARTED", "DURATION"]
+    assert [r[1:3] for r in rows[1:3]] == [["flaky", "failed"], ["flaky", "succeeded"]]
+    bad, ok = rows[1][0], rows[2][0]
+    assert runs("list", "--name", "runs-flaky", "--status", "succeeded") == 0
+    assert [r.split()[0] for r in capsys.readouterr().out.splitlines()[1:]] == [ok]
+    assert runs("list", SPEC + "flaky", "--limit", "1") == 0  # by the workflow's own (tagged) name
+    assert len(capsys.readouterr().out.splitlines()) == 2
+
+    assert runs("outputs", ok) == 0
+    assert capsys.readouterr().out == "7\n"
+    assert runs("outputs", bad) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and "failed at node gate: RuntimeError: blocked by flag" in captured.err
+
+    assert runs("show", bad) == 0
+    shown = capsys.readouterr().out
+    assert "status    failed" in shown and f"run {bad} failed at node gate: RuntimeError" in shown
+    assert 'raise RuntimeError(f"blocked by {Path(flag).name}")' in shown
+    table = {line.split()[0]: line.split() for line in shown.splitlines() if line.startswith(("shout ", "gate "))}
+    assert table["shout"][1:3] == ["succeeded", "1"] and table["gate"][1:3] == ["failed", "1"]
+    assert "console.aws.amazon.com/states/home" in shown
+
+    assert runs("logs", bad) == 0
+    logs = capsys.readouterr().out
+    assert "==> shout (attempt 1) <==\nshout 2\nshout 2 on stderr\n" in logs
+    assert "==> gate (attempt 1) <==\ngate 4\n" in logs
+    execution_arn = f"{arn.replace(':stateMachine:', ':execution:')}:{bad}"
+    assert runs("logs", execution_arn, "--node", "gate") == 0  # an ARN names a run too
+    assert capsys.readouterr().out == "==> gate (attempt 1) <==\ngate 4\n"
+
+    # retry: moto has no RedriveExecution, so a new execution with the same input; shout is a cache hit
+    flag.unlink()
+    assert runs("retry", bad, "--wait") == 0
+    captured = capsys.readouterr()
+    assert captured.out.endswith("gate 4\n5\n") and "shout" not in captured.out  # shout: a cache hit
+    assert "RedriveExecution is not available here; started a new execution" in captured.err
+    new = captured.err.split(": ")[-1].strip().split()[0]
+    assert runs("show", new) == 0
+    table = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines() if " " in line}
+    assert table["shout"][1] == "cached" and table["gate"][1] == "succeeded"
+    assert runs("retry", new) == 2
+    assert "succeeded: nothing to retry" in capsys.readouterr().err
+
+
+def test_cancel_stops_the_execution(aws: Aws, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # moto notices a stop when the waiting task's next heartbeat arrives: the worker beats every
+    # heartbeat/3 seconds, so a short heartbeat keeps this test short
+    deploy(aws, "held", "runs-held", capsys, "--heartbeat-seconds", "3")
+    hold = tmp_path / "hold"
+    hold.touch()
+    try:
+        assert start("held", "runs-held", "x=1", f"hold={hold}", wait=False) == 0
+        execution = capsys.readouterr().out.strip()
+        name = execution.rsplit(":", 1)[-1]
+        deadline = time.time() + 30
+        while time.time() < deadline:  # until the slow task is with the worker
+            assert runs("show", name) == 0
+            if any(line.split()[:2] == ["slow", "running"] for line in capsys.readouterr().out.splitlines()):
+                break
+            time.sleep(0.1)
+        assert runs("cancel", name) == 0
+        assert "stopped (StopExecution)" in capsys.readouterr().err
+        while time.time() < deadline and aws.sfn.describe_execution(executionArn=execution)["status"] == "RUNNING":
+            time.sleep(0.05)
+        d = aws.sfn.describe_execution(executionArn=execution)
+        # AWS ends a stopped execution ABORTED; moto fails the task it waits on with States.Timeout,
+        # which the definition's Catch turns into FAILED: either way it stopped at once.
+        assert (d["status"], d.get("error")) in (("ABORTED", None), ("FAILED", "States.Timeout")), d
+        shown_as = "cancelled" if d["status"] == "ABORTED" else "failed"
+        assert runs("list", "--name", "runs-held", "--status", shown_as) == 0
+        assert name in capsys.readouterr().out
+        assert runs("cancel", name) == 2
+        assert f"is not running ({shown_as})" in capsys.readouterr().err
+    finally:
+        hold.unlink(missing_ok=True)  # the worker's task ends; its answer finds the execution stopped
+
+
+def test_nested_failure_node_key(aws: Aws, capsys: pytest.CaptureFixture[str]) -> None:
+    deploy(aws, "nested", "runs-nested", capsys)
+    assert start("nested", "runs-nested", "xs=[1,5,1]") == 1
+    assert "failed at node map[1]/explode: ValueError: cannot handle 10" in capsys.readouterr().err
+    assert runs("list", "--name", "runs-nested", "--limit", "1") == 0
+    rid = capsys.readouterr().out.splitlines()[1].split()[0]
+    assert runs("show", rid) == 0
+    shown = capsys.readouterr().out
+    assert "failed at node map[1]/explode: ValueError: cannot handle 10" in shown
+    rows = {line.split()[0]: line.split()[1] for line in shown.splitlines() if line.startswith("map[")}
+    assert rows["map[1]/explode"] == "failed" and rows["map[0]/explode"] == "succeeded", rows
+    assert rows["map[1]/shout"] in ("succeeded", "cached")
+
+
+def test_unknown_runs_are_usage_errors(aws: Aws, capsys: pytest.CaptureFixture[str]) -> None:
+    for args in (["show", "no-such-run"], ["outputs", "a b"], ["cancel", "arn:aws:states:us-east-1:1:stateMachine:x"]):
+        assert runs(*args) == 2, args
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "Traceback" not in err, err
+
+
+def test_worker_logs_a_line_per_task(aws: Aws, tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog) -> None:  # type: ignore[no-untyped-def]
+    deploy(aws, "flaky", "runs-flaky-log", capsys)
+    flag = tmp_path / "flag"
+    flag.touch()
+    with caplog.at_level(logging.INFO, logger="typedflow.backends.stepfunctions.worker"):
+        assert start("flaky", "runs-flaky-log", "x=9", f"flag={flag}") == 1
+    lines = [r.getMessage() for r in caplog.records if r.name == "typedflow.backends.stepfunctions.worker"]
+    started = [m for m in lines if m.startswith("task shout (node shout") and m.endswith("started")]
+    done = [m for m in lines if m.startswith("task shout (node shout") and " done in " in m]
+    failed = [m for m in lines if m.startswith("task gate (node gate") and " failed after " in m]
+    assert started and done and failed
+    assert failed[0].endswith("RuntimeError: blocked by flag") and "\n" not in failed[0]
+
+
+def test_worker_backs_off_with_one_line_when_the_queue_is_unreachable(caplog) -> None:  # type: ignore[no-untyped-def]
+    import boto3
+    from botocore.config import Config
+    from typedflow.backends.stepfunctions.worker import Worker
+
+    cfg = Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=0.2, read_timeout=0.2)
+    sqs = boto3.client("sqs", endpoint_url="http://127.0.0.1:9", config=cfg)
+    w = Worker("http://127.0.0.1:9/123456789012/q", bucket="s3://b/p", sqs=sqs, sfn=object(), wait_seconds=0)
+    w.first_backoff = 0.1
+    with caplog.at_level(logging.INFO, logger="typedflow.backends.stepfunctions.worker"):
+        t = threading.Thread(target=w.run, daemon=True)
+        t.start()
+        time.sleep(2.0)
+        w.stop()
+        t.join(timeout=10)
+    lines = [r for r in caplog.records if r.name == "typedflow.backends.stepfunctions.worker"]
+    assert 3 <= len(lines) <= 6, [r.getMessage() for r in lines]  # 0.1, 0.2, 0.4, 0.8 s: not a flood
+    for r in lines:
+        assert r.exc_info is None and "\n" not in r.getMessage()
+        assert "cannot receive from http://127.0.0.1:9/123456789012/q (EndpointConnectionError" in r.getMessage()
+    assert [r.getMessage().rsplit(" ", 1)[-1] for r in lines[:3]] == ["0.1s", "0.2s", "0.4s"]
+    json.dumps([r.getMessage() for r in lines])

@@ -613,7 +613,7 @@ REMOTE = [
     (kfp_flip_coin.flipcoin_pipeline, {"flip_seed": 1, "num_seed": 0}, True),
     (flyte_map_task.map_workflow_partial_with_task_output, {}, True),
     (flyte_subworkflow.regression_line_wf, {}, True),
-    (kfp_loops.loop_parallelism, {}, False),
+    (kfp_loops.loop_parallelism, {}, True),
     (kfp_collected_parameters.collected_param_pipeline, {}, False),
     (
         flyte_dynamic.merge_sort_unrolled,

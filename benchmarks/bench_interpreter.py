@@ -340,9 +340,9 @@ def run_floor(m: Any, store_root: str, items: int, reps: int) -> list[dict[str, 
     """Per-item cost of a map item's work in a plain loop (see the module docstring)."""
     from typedflow.backends.local.interpreter import SUCCEEDED, NodeReport
     from typedflow.backends.local.journal import Journal
+    from typedflow.backends.local.recorder import LocalRecorder
 
     from typedflow.runtime.execute import execute, probe
-    from typedflow.backends.local.recorder import LocalRecorder
     from typedflow.runtime.store import LocalStore
 
     doc = m.mapped.ir

@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from typedflow import ir
+from typedflow import constfiles, ir
 from typedflow._version import __version__
 from typedflow.errors import Problem, WorkflowDefinitionError
 from typedflow.promises import Cond, Promise, comparable
+from typedflow.runtime.execute import has_files, map_files
 from typedflow.secret import Secret
 from typedflow.source import frame_loc, func_loc, return_lines, returns_in_branches
 from typedflow.srcpaths import stable_path
@@ -373,7 +374,14 @@ class Tracer:
             else:
                 self.problem(loc, f'{what} has incompatible type "{_pytype(value)}"; expected "{dst}"', code)
             return None
-        return ir.Arg(param, ir.Const(data))
+        return ir.Arg(param, ir.Const(self.constant_files(data, dst)))
+
+    def constant_files(self, data: Any, t: ir.TypeRef) -> Any:
+        """``data`` with each file or directory in it recorded by content (see :mod:`typedflow.constfiles`)."""
+        if not has_files(t):
+            return data
+        root = constfiles.import_root(getattr(self.wf.fn, "__module__", None), self.wf.fn.__code__.co_filename)
+        return map_files(data, t, lambda v, ft: constfiles.record(v, ft, root))
 
     def bind_call(
         self,
@@ -593,7 +601,7 @@ class Tracer:
                     "arg-type",
                 )
             else:
-                items_arg = ir.Arg("items", ir.Const(encoded))
+                items_arg = ir.Arg("items", ir.Const(self.constant_files(encoded, ir.TypeRef("list", (item_type,)))))
                 if not items:
                     item_type = ir.TypeRef("none")
         else:

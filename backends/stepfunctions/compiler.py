@@ -42,6 +42,7 @@ from .protocol import (
     ON_FAILURE_ERROR_KEY,
     PROTOCOL_VERSION,
 )
+from .s3store import stored_url
 from .states import ALL_ERRORS, JSON, Catcher, State
 from .states.choice import ChoiceState
 from .states.fail import FailState
@@ -55,9 +56,35 @@ _HEARTBEATING = ("sqs", "ecs")
 
 def compile_definition(doc: ir.WorkflowIR, opts: Options) -> JSON:
     """The ASL definition of ``doc`` as a JSON object (validated; limits checked)."""
-    definition = _Compiler(doc, opts).compile()
+    definition = _Compiler(constant_files(doc, opts), opts).compile()
     limits.check(definition, opts)
     return definition
+
+
+def constant_files(doc: ir.WorkflowIR, opts: Options) -> ir.WorkflowIR:
+    """``doc`` with each file a workflow body writes as a constant named by where its content is in the
+    store (deploy uploads it there); the IR recorded its digest when the workflow was defined."""
+    from typedflow.constfiles import local_path
+    from typedflow.inputs import map_constant_files
+
+    problems: list[str] = []
+
+    def place(v: dict[str, Any], t: ir.TypeRef, where: str) -> dict[str, Any]:
+        sha = v.get("sha256")
+        if local_path(v) is None:
+            return v
+        if sha is None:
+            problems.append(f"{where}: the constant {t.kind} {v['uri']} did not exist when the workflow was defined")
+        elif not opts.bucket:
+            problems.append(f"{where}: a constant {t.kind} needs --bucket (deploy uploads it to the store)")
+        else:
+            return {**v, "uri": stored_url(opts.bucket, sha, t.kind == "directory")}
+        return v
+
+    out = map_constant_files(doc, place)
+    if problems:
+        raise DefinitionError(problems)
+    return out
 
 
 def render(definition: JSON) -> str:

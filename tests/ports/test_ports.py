@@ -682,11 +682,6 @@ def test_files_and_tables_on_moto_as_locally(aws: Aws, data: Path, tmp_path: Pat
         assert without_uris(remote.outputs) == without_uris(local.outputs), wf.name
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a TypedFile constant in a workflow body is stored by the local interpreter only: Step Functions "
-    "passes its local path (sha256 null) and the worker refuses the request (typedflow.RequestError)",
-)
 def test_importer_constant_file_on_moto(aws: Aws, data: Path, tmp_path: Path) -> None:
     wf = kfp_importer.my_pipeline
     local = _run(wf, {"dataset2": data / "dataset2.txt"}, tmp_path)

@@ -37,6 +37,7 @@ _IR_CLASSES = [
     ir.Const,
     ir.OneOf,
     ir.Arg,
+    ir.RecordOf,
     ir.Compare,
     ir.And,
     ir.Or,
@@ -122,6 +123,7 @@ def _tagged(union: Any, classes: list[type]) -> None:
 
 
 _tagged(ir.Binding, [ir.InputRef, ir.OutputRef, ir.ItemRef, ir.Const, ir.OneOf])
+_tagged(ir.MapResult, [ir.InputRef, ir.OutputRef, ir.ItemRef, ir.Const, ir.OneOf, ir.RecordOf])
 _tagged(ir.Condition, [ir.Compare, ir.And, ir.Or, ir.Not])
 _tagged(ir.Node, [ir.TaskNode, ir.ConditionalNode, ir.MapNode, ir.SubWorkflowNode, ir.FailNode, ir.ExitHandlerNode])
 converter.register_structure_hook_func(lambda t: t is Any, lambda v, _: v)

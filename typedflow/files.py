@@ -81,9 +81,11 @@ class TypedFile(Generic[F]):
     format: type[Format] = Format
 
     @classmethod
-    def from_path(cls, path: str | os.PathLike[str]) -> TypedFile[F]:
-        """A handle to an existing local file (its content is stored when the task returns)."""
-        return cls(uri=os.fspath(Path(path).absolute()))
+    def from_path(cls, path: str | os.PathLike[str], *, format: type[Format] = Format) -> TypedFile[F]:
+        """A handle to an existing local file (its content is stored when the task returns, or, written as
+        a constant in a workflow, recorded by content). Its format is ``format``, else the declared type's
+        where it is passed (``TypedFile[Text].from_path(p)`` given to a ``TypedFile[Text]`` parameter)."""
+        return cls(uri=os.fspath(Path(path).absolute()), format=format)
 
     @classmethod
     def new(cls, suffix: str = "", *, format: type[Format] = Format) -> TypedFile[F]:
@@ -141,8 +143,9 @@ class TypedDirectory(Generic[F]):
     format: type[Format] = Format
 
     @classmethod
-    def from_path(cls, path: str | os.PathLike[str]) -> TypedDirectory[F]:
-        return cls(uri=os.fspath(Path(path).absolute()))
+    def from_path(cls, path: str | os.PathLike[str], *, format: type[Format] = Format) -> TypedDirectory[F]:
+        """A handle to an existing local directory (see :meth:`TypedFile.from_path`)."""
+        return cls(uri=os.fspath(Path(path).absolute()), format=format)
 
     @classmethod
     def new(cls) -> TypedDirectory[F]:

@@ -221,10 +221,14 @@ class _Builder:
                 self.link(a.value, nid, a.optional)
         return g
 
-    def link(self, b: ir.Binding, dst: str, optional: bool = False) -> None:
+    def link(self, b: ir.MapResult, dst: str, optional: bool = False) -> None:
         if isinstance(b, ir.OneOf):  # whichever branch ran: an edge from each
             for o in b.options:
                 self.link(o, dst, optional)
+            return
+        if isinstance(b, ir.RecordOf):  # a record built of values: an edge from each field's
+            for a in b.fields:
+                self.link(a.value, dst, optional or a.optional)
             return
         src = self.source(b)
         if src is not None:
@@ -313,7 +317,10 @@ def _bindings(node: ir.Node) -> Iterator[ir.Binding]:
             yield from (a.value for a in n.args)
         elif isinstance(n, ir.MapNode):
             yield n.items.value
-            yield n.result
+            if isinstance(n.result, ir.RecordOf):
+                yield from (a.value for a in n.result.fields)
+            else:
+                yield n.result
         elif isinstance(n, ir.ConditionalNode):
             for br in n.branches:
                 if br.condition is not None:

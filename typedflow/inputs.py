@@ -13,7 +13,7 @@ from typing import Any
 
 import attrs
 
-from typedflow import ir
+from typedflow import constfiles, ir
 from typedflow.boundary import MAX_JSON_BYTES, BoundaryError, check_depth, parse_json, regular_file
 from typedflow.errors import InputError
 from typedflow.runtime.execute import has_files, map_files
@@ -218,27 +218,49 @@ def _local(v: dict[str, Any]) -> Path | None:
 
 def store_constant_files(doc: ir.WorkflowIR, put: PutFn) -> ir.WorkflowIR:
     """``doc`` with every file or directory written as a constant in a workflow body stored like an input
-    (so it is read, cached and recorded by its content, not by its path). The document keeps its digest:
-    it is the workflow's. A missing constant file is an :class:`InputError` naming where it is written."""
+    (so tasks read the content the IR recorded, see :mod:`typedflow.constfiles`). The document keeps its
+    digest: it is the workflow's. A constant missing, or changed since the workflow was defined, is an
+    :class:`InputError` naming where it is written."""
+
+    def visit(v: dict[str, Any], ft: ir.TypeRef, where: str) -> dict[str, Any]:
+        is_dir = ft.kind == "directory"
+        path = find_constant(v, is_dir, where)
+        if path is None:
+            return v
+        uri, sha = put(path, is_dir)
+        if sha != v["sha256"]:
+            raise InputError(f"{where}: the constant {_what(is_dir)} {path} changed since the workflow was defined")
+        return {"uri": uri, "sha256": sha, "format": v.get("format") or ft.name}
+
+    return map_constant_files(doc, visit)
+
+
+def find_constant(v: dict[str, Any], is_dir: bool, where: str) -> Path | None:
+    """The local file or directory a constant handle names; None for a remote URI. :class:`InputError`
+    when it is missing, or was when the workflow was defined (the IR has no content for it)."""
+    if constfiles.local_path(v) is None:
+        return None
+    path = constfiles.find(str(v["uri"]), is_dir)
+    if path is None or v.get("sha256") is None:
+        when = "" if path is None else " when the workflow was defined"
+        raise InputError(f"{where}: the constant {_what(is_dir)} {v['uri']} did not exist{when}")
+    return path
+
+
+def _what(is_dir: bool) -> str:
+    return "directory" if is_dir else "file"
+
+
+ConstantFn = Callable[[dict[str, Any], ir.TypeRef, str], dict[str, Any]]
+
+
+def map_constant_files(doc: ir.WorkflowIR, fn: ConstantFn) -> ir.WorkflowIR:
+    """``doc`` with every file or directory handle written as a constant replaced by ``fn(handle, its
+    type, where it is written)``; the same document when it has none."""
     templates = {t.name: t for t in doc.tasks}
     subs = {w.name: w for w in doc.subworkflows}
     if not any(_const_files(w, templates, subs) for w in (doc.workflow, *doc.subworkflows)):
         return doc
-    errors: list[str] = []
-
-    def stored(value: Any, t: ir.TypeRef, where: str) -> Any:
-        def visit(v: dict[str, Any], ft: ir.TypeRef) -> dict[str, Any]:
-            path = _local(v)
-            if path is None or v.get("sha256") is not None:
-                return v
-            is_dir = ft.kind == "directory"
-            if not (path.is_dir() if is_dir else path.is_file()):
-                errors.append(f"{where}: the constant {'directory' if is_dir else 'file'} {path} does not exist")
-                return v
-            uri, sha = put(path, is_dir)
-            return {"uri": uri, "sha256": sha, "format": v.get("format") or ft.name}
-
-        return map_files(value, t, visit)
 
     def args(items: tuple[ir.Arg, ...], params: tuple[ir.Param, ...], where: str) -> tuple[ir.Arg, ...]:
         types = {p.name: p.type for p in params}
@@ -246,7 +268,8 @@ def store_constant_files(doc: ir.WorkflowIR, put: PutFn) -> ir.WorkflowIR:
         for a in items:
             t = types.get(a.param)
             if isinstance(a.value, ir.Const) and t is not None and has_files(t):
-                a = attrs.evolve(a, value=ir.Const(stored(a.value.value, t, f"{where}, argument {a.param!r}")))
+                at = _at(fn, f"{where}, argument {a.param!r}")
+                a = attrs.evolve(a, value=ir.Const(map_files(a.value.value, t, at)))
             out.append(a)
         return tuple(out)
 
@@ -262,7 +285,8 @@ def store_constant_files(doc: ir.WorkflowIR, put: PutFn) -> ir.WorkflowIR:
                 items = n.items
                 if isinstance(items.value, ir.Const) and has_files(n.item_type):
                     t = ir.TypeRef("list", (n.item_type,))
-                    items = attrs.evolve(items, value=ir.Const(stored(items.value.value, t, f"{where}, map items")))
+                    value = map_files(items.value.value, t, _at(fn, f"{where}, map items"))
+                    items = attrs.evolve(items, value=ir.Const(value))
                 n = attrs.evolve(n, items=items, body=nodes(n.body))
             elif isinstance(n, ir.ConditionalNode):
                 n = attrs.evolve(n, branches=tuple(attrs.evolve(b, nodes=nodes(b.nodes)) for b in n.branches))
@@ -280,10 +304,11 @@ def store_constant_files(doc: ir.WorkflowIR, put: PutFn) -> ir.WorkflowIR:
         results = args(w.results, w.outputs, str(w.loc))
         return attrs.evolve(w, nodes=nodes(w.nodes), results=results, on_failure=on_failure)
 
-    out = attrs.evolve(doc, workflow=workflow(doc.workflow), subworkflows=tuple(map(workflow, doc.subworkflows)))
-    if errors:
-        raise InputError("; ".join(errors))
-    return out
+    return attrs.evolve(doc, workflow=workflow(doc.workflow), subworkflows=tuple(map(workflow, doc.subworkflows)))
+
+
+def _at(fn: ConstantFn, where: str) -> Callable[[dict[str, Any], ir.TypeRef], dict[str, Any]]:
+    return lambda v, t: fn(v, t, where)
 
 
 def _const_files(w: ir.Workflow, templates: dict[str, ir.TaskTemplate], subs: dict[str, ir.Workflow]) -> bool:

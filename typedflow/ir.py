@@ -163,6 +163,19 @@ class Arg:
     optional: bool = False
 
 
+@attrs.frozen
+class RecordOf:
+    """A record built in a ``map_over`` body from values of the body (``lambda x: Pair(inc(x), dec(x))``):
+    each field's value (``param`` is the field's name), in the order of the record type's fields. Only a
+    map's ``result`` is one."""
+
+    fields: tuple[Arg, ...]
+    kind: Literal["record"] = "record"
+
+
+MapResult = Binding | RecordOf
+
+
 # ----------------------------------------------------------------------------- conditions
 
 
@@ -316,7 +329,7 @@ class MapNode:
     items: Arg
     item_type: TypeRef
     body: tuple[Node, ...]
-    result: Binding
+    result: MapResult
     result_type: TypeRef
     max_concurrency: int | None
     loc: SourceLoc

@@ -147,7 +147,11 @@ class _Workflow:
             self._binding(n.items.value, containers, n.id, where + ".items")
             if n.max_concurrency is not None and n.max_concurrency < 1:
                 raise IRValidationError(where, "max_concurrency must be at least 1")
-            self._binding(n.result, (*containers, (n.id, None)), None, where + ".result")
+            inner = (*containers, (n.id, None))
+            if isinstance(n.result, ir.RecordOf):
+                self._record(n.result, n.result_type, inner, where + ".result")
+            else:
+                self._binding(n.result, inner, None, where + ".result")
         elif isinstance(n, ir.ExitHandlerNode):
             of = n.handler
             if of.task not in self.tasks:
@@ -174,6 +178,13 @@ class _Workflow:
             raise IRValidationError(where, f"arguments {sorted(given)} do not match the parameters {sorted(declared)}")
         for a in args:
             self._binding(a.value, containers, me, f"{where} ({a.param})")
+
+    def _record(self, r: ir.RecordOf, t: ir.TypeRef, containers: tuple[_Container, ...], where: str) -> None:
+        names = [a.param for a in r.fields]
+        if t.kind != "record" or names != [f.name for f in t.fields]:
+            raise IRValidationError(where, f"the record's fields {names} are not those of its type {t.name[:80]!r}")
+        for a in r.fields:
+            self._binding(a.value, containers, None, f"{where} ({a.param})")
 
     def _binding(
         self, b: ir.Binding, containers: tuple[_Container, ...], me: str | None, where: str, *, failure: bool = False
@@ -272,7 +283,7 @@ def _refs(n: ir.Node) -> Iterator[str]:
         if isinstance(m, ir.TaskNode | ir.SubWorkflowNode):
             bindings = [a.value for a in m.args]
         elif isinstance(m, ir.MapNode):
-            bindings = [m.items.value, m.result]
+            bindings = [m.items.value, *_values(m.result)]
         elif isinstance(m, ir.ExitHandlerNode):
             bindings = [a.value for a in m.handler.args]
         elif isinstance(m, ir.ConditionalNode):
@@ -282,6 +293,10 @@ def _refs(n: ir.Node) -> Iterator[str]:
         for b in bindings:
             if isinstance(b, ir.OutputRef):
                 yield b.node
+
+
+def _values(b: ir.MapResult) -> list[ir.Binding]:
+    return [a.value for a in b.fields] if isinstance(b, ir.RecordOf) else [b]
 
 
 def _check_acyclic(nodes: tuple[ir.Node, ...], path: str) -> None:

@@ -7,18 +7,21 @@ import enum
 import platform
 import re
 import traceback
+import typing
 from collections.abc import Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from typedflow import ir
+from typedflow import constfiles, ir
 from typedflow._version import __version__
 from typedflow.errors import Problem, WorkflowDefinitionError
 from typedflow.promises import Cond, Promise, comparable
+from typedflow.runtime.execute import has_files, map_files
 from typedflow.secret import Secret
 from typedflow.source import frame_loc, func_loc, return_lines, returns_in_branches
+from typedflow.srcpaths import stable_path
 from typedflow.types import assignable, breaks_value_rule, check_json, columns_mismatch, is_namedtuple, type_ref
 
 if TYPE_CHECKING:
@@ -86,7 +89,7 @@ class _MapBuilder:
         self.scope = scope
         self.loc = loc
         self.max_concurrency = max_concurrency
-        self.result: ir.Binding = ir.Const(None)
+        self.result: ir.MapResult = ir.Const(None)
         self.result_type = ir.TypeRef("none")
         self.after: tuple[str, ...] = ()
 
@@ -371,7 +374,14 @@ class Tracer:
             else:
                 self.problem(loc, f'{what} has incompatible type "{_pytype(value)}"; expected "{dst}"', code)
             return None
-        return ir.Arg(param, ir.Const(data))
+        return ir.Arg(param, ir.Const(self.constant_files(data, dst)))
+
+    def constant_files(self, data: Any, t: ir.TypeRef) -> Any:
+        """``data`` with each file or directory in it recorded by content (see :mod:`typedflow.constfiles`)."""
+        if not has_files(t):
+            return data
+        root = constfiles.import_root(getattr(self.wf.fn, "__module__", None), self.wf.fn.__code__.co_filename)
+        return map_files(data, t, lambda v, ft: constfiles.record(v, ft, root))
 
     def bind_call(
         self,
@@ -591,7 +601,7 @@ class Tracer:
                     "arg-type",
                 )
             else:
-                items_arg = ir.Arg("items", ir.Const(encoded))
+                items_arg = ir.Arg("items", ir.Const(self.constant_files(encoded, ir.TypeRef("list", (item_type,)))))
                 if not items:
                     item_type = ir.TypeRef("none")
         else:
@@ -620,13 +630,43 @@ class Tracer:
                 builder.result, builder.result_type = result._ref, seen[0]
         elif result is None:
             builder.result, builder.result_type = ir.Const(None), ir.TypeRef("none")
+        elif (record := _record_type(result)) is not None:
+            self.scope = scope
+            try:
+                builder.result, builder.result_type = self._record_result(result, record, _result_loc(fn, loc))
+            finally:
+                self.scope = outer
         else:
-            self.problem(loc, f"map_over's function must return a task output, got {_pytype(result)}", "return-value")
+            self.problem(
+                loc,
+                "map_over's function must return a task output or a record (NamedTuple, attrs class, dataclass) "
+                f"of them, got {_pytype(result)}",
+                "return-value",
+            )
+            builder.result_type = ir.TypeRef("any")
         if builder.result_type.kind == "any":  # its body already had an error: no follow-on errors
             return Promise(self, ir.Const(None), ir.TypeRef("any"), None, "map_over()")
         return Promise(
             self, ir.OutputRef(map_id, "out"), ir.TypeRef("list", (builder.result_type,)), outer, "map_over()", map_id
         )
+
+    def _record_result(self, value: Any, t: ir.TypeRef, loc: ir.SourceLoc) -> tuple[ir.RecordOf | ir.Const, ir.TypeRef]:
+        """A record the map body built of its values (``Pair(inc(x), dec(x))``): each field bound like a
+        task argument, against the field's declared type. The record type, or ``any`` after an error."""
+        hints = _hints(type(value))
+        target = f'record "{type(value).__name__}"'
+        fields: list[ir.Arg] = []
+        ok = True
+        for f in t.fields:
+            given = getattr(value, f.name, None)
+            if isinstance(given, Promise) and given._poison:  # already reported where it was produced
+                ok = False
+                continue
+            arg = self.bind(f.name, given, f.type, hints.get(f.name), loc, target)
+            ok = ok and arg is not None
+            if arg is not None:
+                fields.append(arg)
+        return (ir.RecordOf(tuple(fields)), t) if ok else (ir.Const(None), ir.TypeRef("any"))
 
     # ------------------------------------------------------------------ finishing
     def freeze(self, nodes: list[Any]) -> tuple[ir.Node, ...]:
@@ -686,6 +726,35 @@ FAILURE_INPUT = "$failure"
 
 def _is_failure(t: ir.TypeRef) -> bool:
     return t.kind == "record" and t.name == "typedflow.failure:Failure"
+
+
+def _record_type(v: Any) -> ir.TypeRef | None:
+    """The record type of ``v`` when it is a NamedTuple, attrs or dataclass instance typedflow can carry."""
+    cls = type(v)
+    if not (is_namedtuple(cls) or attrs.has(cls) or (dataclasses.is_dataclass(cls) and not isinstance(v, type))):
+        return None
+    try:
+        t = type_ref(cls)
+    except Exception:
+        return None
+    return t if t.kind == "record" else None
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(cls)
+    except Exception:  # an annotation that cannot be resolved: constants are then checked by value
+        return {}
+
+
+def _result_loc(fn: Any, loc: ir.SourceLoc) -> ir.SourceLoc:
+    """Where ``fn``, a map body, returns: its last ``return`` line (a lambda: where it is written)."""
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return loc
+    file = stable_path(code.co_filename, getattr(fn, "__module__", None))
+    lines = [] if fn.__name__ == "<lambda>" else return_lines(fn)
+    return ir.SourceLoc(file, lines[-1] if lines else code.co_firstlineno)
 
 
 def _pytype(v: Any) -> str:

@@ -35,7 +35,7 @@ def follow(v: Any, path: tuple[str, ...]) -> Any:
     return v
 
 
-def resolve(b: ir.Binding, env: Env) -> Any:
+def resolve(b: ir.MapResult, env: Env) -> Any:
     if isinstance(b, ir.Const):
         return b.value
     if isinstance(b, ir.OutputRef):
@@ -50,6 +50,8 @@ def resolve(b: ir.Binding, env: Env) -> Any:
             if env.outputs_of(o.node) is not None:
                 return resolve(o, env)
         return None
+    if isinstance(b, ir.RecordOf):  # a record a map body built of its values: typed JSON, field by field
+        return {a.param: resolve(a.value, env) for a in b.fields}
     return follow(env.items.get(b.map), b.path)
 
 
@@ -77,9 +79,11 @@ def holds(c: ir.Condition, env: Env) -> bool:
     return not holds(c.term, env)
 
 
-def binding_nodes(b: ir.Binding) -> tuple[str, ...]:
+def binding_nodes(b: ir.MapResult) -> tuple[str, ...]:
     if isinstance(b, ir.OneOf):
         return tuple(o.node for o in b.options)
+    if isinstance(b, ir.RecordOf):
+        return tuple(n for a in b.fields for n in binding_nodes(a.value))
     return (b.node,) if isinstance(b, ir.OutputRef) else ()
 
 

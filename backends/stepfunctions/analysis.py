@@ -38,7 +38,7 @@ class ConstRef:
 
 @attrs.frozen
 class RecordRef:
-    """The whole NamedTuple of a sub-workflow: its outputs, each resolved separately."""
+    """The whole NamedTuple of a sub-workflow, or a record a map body built: each field resolved separately."""
 
     fields: tuple[tuple[str, Resolved], ...]
 
@@ -125,7 +125,9 @@ class Ctx:
         )
 
     # ------------------------------------------------------------------ resolution
-    def resolve(self, b: ir.Binding, optional: bool = False) -> Resolved:
+    def resolve(self, b: ir.MapResult, optional: bool = False) -> Resolved:
+        if isinstance(b, ir.RecordOf):
+            return RecordRef(tuple((a.param, self.resolve(a.value, optional or a.optional)) for a in b.fields))
         if isinstance(b, ir.Const):
             return ConstRef(b.value, _literal_type(b.value))
         if isinstance(b, ir.InputRef):
@@ -288,7 +290,9 @@ class Par:
 Plan = ir.Node | Seq | Par
 
 
-def _binding_nodes(b: ir.Binding) -> list[str]:
+def _binding_nodes(b: ir.MapResult) -> list[str]:
+    if isinstance(b, ir.RecordOf):
+        return [n for a in b.fields for n in _binding_nodes(a.value)]
     if isinstance(b, ir.OneOf):
         return [o.node for o in b.options]
     return [b.node] if isinstance(b, ir.OutputRef) else []
@@ -310,7 +314,7 @@ def reads(node: ir.Node) -> set[str]:
     out: set[str] = set()
     for n in ir.walk((node,)):
         out.update(n.after)  # ordering edges (`with after(...)`) as well as data
-        bindings: list[ir.Binding] = []
+        bindings: list[ir.MapResult] = []
         if isinstance(n, ir.TaskNode | ir.SubWorkflowNode):
             bindings = [a.value for a in n.args]
         elif isinstance(n, ir.MapNode):

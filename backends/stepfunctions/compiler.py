@@ -38,9 +38,11 @@ from .protocol import (
     CAUSE_LIMIT,
     ERROR_KEY,
     INPUTS_KEY,
+    MARK,
     ON_FAILURE_ERROR_KEY,
     PROTOCOL_VERSION,
 )
+from .s3store import stored_url
 from .states import ALL_ERRORS, JSON, Catcher, State
 from .states.choice import ChoiceState
 from .states.fail import FailState
@@ -54,9 +56,35 @@ _HEARTBEATING = ("sqs", "ecs")
 
 def compile_definition(doc: ir.WorkflowIR, opts: Options) -> JSON:
     """The ASL definition of ``doc`` as a JSON object (validated; limits checked)."""
-    definition = _Compiler(doc, opts).compile()
+    definition = _Compiler(constant_files(doc, opts), opts).compile()
     limits.check(definition, opts)
     return definition
+
+
+def constant_files(doc: ir.WorkflowIR, opts: Options) -> ir.WorkflowIR:
+    """``doc`` with each file a workflow body writes as a constant named by where its content is in the
+    store (deploy uploads it there); the IR recorded its digest when the workflow was defined."""
+    from typedflow.constfiles import local_path
+    from typedflow.inputs import map_constant_files
+
+    problems: list[str] = []
+
+    def place(v: dict[str, Any], t: ir.TypeRef, where: str) -> dict[str, Any]:
+        sha = v.get("sha256")
+        if local_path(v) is None:
+            return v
+        if sha is None:
+            problems.append(f"{where}: the constant {t.kind} {v['uri']} did not exist when the workflow was defined")
+        elif not opts.bucket:
+            problems.append(f"{where}: a constant {t.kind} needs --bucket (deploy uploads it to the store)")
+        else:
+            return {**v, "uri": stored_url(opts.bucket, sha, t.kind == "directory")}
+        return v
+
+    out = map_constant_files(doc, place)
+    if problems:
+        raise DefinitionError(problems)
+    return out
 
 
 def render(definition: JSON) -> str:
@@ -104,16 +132,14 @@ class _Compiler:
         )
         # The failure path first: a sub-workflow's own handler at the top level goes on to it.
         self.root, self.root_failure = root, self.failure_path(root, ctx)
+        root.failure = self.root_failure
         body = self.block(wf.nodes, ctx, frame, root)
-        failing = [s for s in root.states.values() if isinstance(s, TaskState | ParallelState | MapState)]
+        self.catch_all(root)
         outputs = PassState(
             self.names.unique("outputs"),
             comment="the workflow outputs (lazy typed JSON)",
             parameters=obj({a.param: lazy(ctx.resolve(a.value, a.optional), frame, self.req) for a in wf.results}),
         )
-        for s in failing:
-            if s.name not in self.caught:
-                s.catch.append(Catcher((ALL_ERRORS,), self.root_failure, "$." + ERROR_KEY))
         chain = connect(init, body) if body else init
         definition = root.render(chain, outputs)
         definition["Comment"] = f"typedflow workflow {wf.name} ({self.doc.digest})"
@@ -131,6 +157,26 @@ class _Compiler:
         if of is None:
             return fail_frag.start
         return self.handler(of, ctx, Frame(), root, fail_frag.start)
+
+    def catch_all(self, graph: Graph) -> None:
+        """Every Task/Parallel/Map of ``graph`` not yet catching its errors goes to its failure path."""
+        assert graph.failure is not None
+        for s in graph.states.values():
+            if isinstance(s, TaskState | ParallelState | MapState) and s.name not in self.caught:
+                s.catch.append(Catcher((ALL_ERRORS,), graph.failure, "$." + ERROR_KEY))
+
+    def onward(self, graph: Graph, key: str, comment: str) -> str:
+        """Where a caught failure goes on to (the error at ``$.err``): the graph's failure path, else a
+        Fail state that fails the graph (a branch or map item) with that error, for what encloses it."""
+        if graph.failure is not None:
+            return graph.failure
+        fail = FailState(
+            self.names.unique(f"{key} failed"),
+            error_path=f"$.{ERROR_KEY}.Error",
+            cause_path=f"$.{ERROR_KEY}.Cause",
+            comment=comment,
+        )
+        return graph.add(fail).start
 
     # ------------------------------------------------------------------ blocks
     def block(self, nodes: tuple[ir.Node, ...], ctx: Ctx, frame: Frame, graph: Graph) -> Fragment | None:
@@ -162,10 +208,10 @@ class _Compiler:
         branch, map item or guarded block a Fail state, which what encloses it catches."""
         key = ctx.key(node.id)
         message = node.message[:CAUSE_LIMIT]
-        if graph is self.root:
+        if graph.failure is not None:
             error = {"Error": ir.FAIL_ERROR, "Cause": message}
             state = PassState(graph.name(key), result=error, result_path="$." + ERROR_KEY, comment="fail(...)")
-            state.next = self.root_failure
+            state.next = graph.failure
             graph.add(state)
             return Fragment(state.name, [])
         return graph.add(FailState(graph.name(key), error=ir.FAIL_ERROR, cause=message, comment="fail(...)"))
@@ -195,17 +241,7 @@ class _Compiler:
             comment=f"sub-workflow {sub.wf.name}, whose on_failure runs {of.task}",
         )
         frag = graph.add(state)
-        if graph is self.root:  # on to the run's failure path, as any failed state at the top level
-            onward = self.root_failure
-        else:  # fail this branch or item with the same error: what encloses it catches that
-            onward = graph.add(
-                FailState(
-                    self.names.unique(f"{key} failed"),
-                    error_path=f"$.{ERROR_KEY}.Error",
-                    cause_path=f"$.{ERROR_KEY}.Cause",
-                    comment="on, with the error the sub-workflow failed with",
-                )
-            ).start
+        onward = self.onward(graph, key, "on, with the error the sub-workflow failed with")
         handler = self.handler(of, sub, frame.copy(), graph, onward)
         state.catch.append(Catcher((ALL_ERRORS,), handler, "$." + ERROR_KEY))
         self.caught.add(state.name)
@@ -265,17 +301,7 @@ class _Compiler:
             comment=f"then {node.handler.task}, whether it succeeded or failed",
         )
         frag = graph.add(state)
-        if graph is self.root:
-            onward = self.root_failure
-        else:
-            onward = graph.add(
-                FailState(
-                    self.names.unique(f"{key} failed"),
-                    error_path=f"$.{ERROR_KEY}.Error",
-                    cause_path=f"$.{ERROR_KEY}.Cause",
-                    comment="on, with the error the block failed with",
-                )
-            ).start
+        onward = self.onward(graph, key, "on, with the error the block failed with")
         caught = self.handler(node.handler, ctx, frame.copy(), graph, onward, name=node.id)
         state.catch.append(Catcher((ALL_ERRORS,), caught, "$." + ERROR_KEY))
         self.caught.add(state.name)
@@ -287,15 +313,32 @@ class _Compiler:
         return connect(frag, after_ok)
 
     def parallel(self, p: Par, ctx: Ctx, frame: Frame, graph: Graph) -> Fragment:
+        """Independent groups as the branches of a Parallel. Step Functions stops every branch when one
+        fails; when a branch holds an ``exit_handler`` block, that would stop it before its handler ran,
+        so there each branch catches its own failure (and ends with it under ``__tf__``), every branch
+        finishes, and a Choice after the Parallel fails on with the first failed branch's error."""
         self.parallels += 1
         key = f"p{self.parallels}"
         heads = [_head(part) for part in p.parts]
         name = graph.name(ctx.prefix + "parallel " + " | ".join(heads))
-        branches, produced = [], {}
+        finish = _holds_exit_handler(_plan_nodes(p), self.doc)
+        branches, produced, failing = [], {}, []
         for i, part in enumerate(p.parts):
             g = Graph(self.names)
+            if finish:
+                failed = PassState(
+                    self.names.unique(f"{name} [{i}] failed"),
+                    parameters={f"{MARK}.$": "$." + ERROR_KEY},
+                    comment="this branch failed: the others finish, then the Parallel fails on",
+                )
+                g.failure = failed.name
             f = frame.copy()
             body = self.plan(part, ctx, f, g)
+            if finish:
+                self.catch_all(g)
+                if any(failed.name in s.successors() for s in g.states.values()):
+                    g.add(failed)
+                    failing.append(i)
             new = {k: loc for k, loc in f.nodes.items() if frame.nodes.get(k) != loc}
             collect = PassState(
                 self.names.unique(f"{name} [{i}] done"),
@@ -311,7 +354,23 @@ class _Compiler:
             result_selector={f"b{i}.$": f"$[{i}]" for i in range(len(p.parts))},
         )
         frame.nodes.update(produced)
-        return graph.add(state)
+        frag = graph.add(state)
+        if not failing:
+            return frag
+        check = ChoiceState(self.names.unique(f"{name} (failed?)"), comment="the first branch that failed, if any")
+        onward = self.onward(graph, name, "on, with the error a branch failed with")
+        for i in failing:
+            error = jp("$." + key, f"b{i}", MARK)
+            rethrow = PassState(
+                self.names.unique(f"{name} [{i}] failed on"), input_path=error, result_path="$." + ERROR_KEY
+            )
+            rethrow.next = onward
+            graph.add(rethrow)
+            check.rules.append(({"Variable": error, "IsPresent": True}, rethrow.name))
+        ok = PassState(self.names.unique(f"{name} (ok)"), comment="every branch succeeded")
+        check.default = ok.name
+        graph.add(check)
+        return connect(frag, Fragment(check.name, graph.add(ok).ends))
 
     # ------------------------------------------------------------------ nodes
     def task(self, node: ir.TaskNode, ctx: Ctx, frame: Frame, graph: Graph) -> Fragment:
@@ -484,6 +543,20 @@ class _Compiler:
             frag = Fragment(frag.start, [state, *(skip.ends if skip else [])])
         frame.nodes[key] = Loc("$." + slot, False)
         return frag
+
+
+def _plan_nodes(p: Plan) -> tuple[ir.Node, ...]:
+    return tuple(n for x in p.parts for n in _plan_nodes(x)) if isinstance(p, Seq | Par) else (p,)
+
+
+def _holds_exit_handler(nodes: tuple[ir.Node, ...], doc: ir.WorkflowIR) -> bool:
+    """Whether an ``exit_handler`` block runs in ``nodes`` (nested, or in a sub-workflow they call)."""
+    for n in ir.walk(nodes):
+        if isinstance(n, ir.ExitHandlerNode):
+            return True
+        if isinstance(n, ir.SubWorkflowNode) and _holds_exit_handler(doc.subworkflow(n.workflow).nodes, doc):
+            return True
+    return False
 
 
 def _head(p: Plan) -> str:

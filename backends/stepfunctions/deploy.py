@@ -104,6 +104,7 @@ def deploy(
         if problem:
             raise OptionError(f"--lineage-anchor {problem}")
     publish_ir(store_for(opts.bucket, c["s3"]), doc)
+    publish_constant_files(store_for(opts.bucket, c["s3"]), doc)
     registered = publish_code(shipment, opts, c["s3"])
     kinds = set(opts.executors([t.name for t in doc.tasks]))
     if opts.images and "ecs" in kinds and not opts.ecs_task_definition:
@@ -181,6 +182,23 @@ def ensure_schedule(doc: ir.WorkflowIR, machine_arn: str, role_arn: str, name: s
             raise
         return str(client.create_schedule(**spec)["ScheduleArn"])
     return str(client.update_schedule(**spec)["ScheduleArn"])
+
+
+def publish_constant_files(store: S3Store, doc: ir.WorkflowIR) -> None:
+    """Upload each file or directory the workflow body writes as a constant where the definition says
+    it is (by its content); :class:`InputError` when one is missing or changed since it was defined."""
+    from typedflow.inputs import find_constant, map_constant_files
+
+    def upload(v: dict[str, Any], t: ir.TypeRef, where: str) -> dict[str, Any]:
+        is_dir = t.kind == "directory"
+        path = find_constant(v, is_dir, where)
+        if path is not None:
+            _, sha = store.put_dir(path) if is_dir else store.put_file(path)
+            if sha != v["sha256"]:
+                raise InputError(f"{where}: the constant {t.kind} {path} changed since the workflow was defined")
+        return v
+
+    map_constant_files(doc, upload)
 
 
 # ----------------------------------------------------------------------------- executions

@@ -54,9 +54,11 @@ class Fragment:
 class Graph:
     """The states of one (sub-)graph: the top level, a Parallel branch or a Map item processor."""
 
-    def __init__(self, names: Names) -> None:
+    def __init__(self, names: Names, failure: str | None = None) -> None:
         self.names = names
         self.states: dict[str, State] = {}
+        # where a failure in this graph goes, with the error at ``$.err`` (None: the graph itself fails)
+        self.failure = failure
 
     def add(self, state: State) -> Fragment:
         self.states[state.name] = state

@@ -27,6 +27,15 @@ from typedflow.runtime.store import IntegrityError, Verifier, dir_manifest, dir_
 from .options import split_s3
 from .protocol import MARK, REF
 
+
+def stored_url(store: str, sha256: str, is_dir: bool) -> str:
+    """The URI content with digest ``sha256`` has in the store ``s3://bucket/prefix`` (a pure function:
+    the compiler writes it for constant files, which deploy uploads)."""
+    bucket, prefix = split_s3(store)
+    parts = ("trees", sha256) if is_dir else ("objects", sha256[:2], sha256)
+    return f"s3://{bucket}/" + "/".join(p for p in (prefix, *parts) if p)
+
+
 _CACHE_ROOT = Path(os.environ.get("TYPEDFLOW_S3_CACHE", Path(tempfile.gettempdir()) / "typedflow-s3-cache"))
 _LOCK = threading.Lock()
 
@@ -127,7 +136,7 @@ class S3Store:
 
     def locate(self, uri: str, sha256: Any, is_dir: bool) -> None:
         check_sha256(sha256, f"file handle {uri!r}")
-        if uri != self.url(self._object_key(sha256, is_dir)):
+        if uri != stored_url(self.uri, sha256, is_dir):
             raise BoundaryError(f"file handle {uri!r} does not name stored content of the store {self.uri}")
 
     def fetch(self, uri: str, sha256: str, is_dir: bool) -> Path:

@@ -223,7 +223,11 @@ def escaping(wf: ir.Workflow, outputs: dict[str, tuple[ir.Param, ...]]) -> dict[
             if isinstance(n, ir.TaskNode | ir.SubWorkflowNode):
                 sites.extend((a.value, chain) for a in n.args)
             elif isinstance(n, ir.MapNode):
-                sites.extend([(n.items.value, chain), (n.result, chain)])
+                sites.append((n.items.value, chain))
+                if isinstance(n.result, ir.RecordOf):
+                    sites.extend((a.value, chain) for a in n.result.fields)
+                else:
+                    sites.append((n.result, chain))
                 visit(n.body, chain)
             elif isinstance(n, ir.ConditionalNode):
                 for br in n.branches:
@@ -558,22 +562,30 @@ class Builder:
         return self.value_task(b, t, dag, loc)
 
     def value_task(
-        self, b: ir.Binding, t: ir.TypeRef, dag: Dag, loc: ir.SourceLoc | None, *, optional: bool = False
+        self, b: ir.MapResult, t: ir.TypeRef, dag: Dag, loc: ir.SourceLoc | None, *, optional: bool = False
     ) -> Source:
         n = self.count("value")
         node_id = f"value-{n}"
         key = self.new_component(node_id)
         label = "exec-" + key[len("comp-") :]
+        if isinstance(b, ir.RecordOf):  # a record a map body built: each field read as an argument is read
+            types = {f.name: f.type for f in t.fields}
+            args = tuple(ir.Arg(f"value__{a.param}", a.value, a.optional) for a in b.fields)
+            params = tuple(ir.Param(f"value__{a.param}", types[a.param]) for a in b.fields)
+        else:
+            args, params = (ir.Arg("value", b, optional),), (ir.Param("value", t),)
         fake = ir.TaskTemplate(
             name="value",
             module="",
             qualname="",
             code_digest="",
-            inputs=(ir.Param("value", t),),
+            inputs=params,
             outputs=(ir.Param("out", t),),
             returns=t,
         )
-        inputs, chans, plan = self.task_inputs((ir.Arg("value", b, optional),), fake, dag, loc)
+        inputs, chans, plan = self.task_inputs(args, fake, dag, loc)
+        if isinstance(b, ir.RecordOf):
+            plan = {"value": {"record": {a.param: plan[f"value__{a.param}"] for a in b.fields}}}
         self.components[key] = component(chans, {"out": Chan(t)}, label)
         self.executors[label] = executor(self.image, "value", {"plan": plan["value"], "type": type_json(t)}, None)
         task = dag.add_task(node_id, {"componentRef": {"name": key}, "inputs": inputs})
@@ -660,7 +672,9 @@ class Builder:
             body.inputs[items_name] = group.inputs[items_name]
             body.bindings[items_name] = {"componentInputParameter": items_name}
         self.block(n.body, body)
-        if self._from_branch(n.result):  # None when its branch did not run, not the branch's placeholder
+        if isinstance(n.result, ir.RecordOf):  # a record the body built of its values: a value task assembles it
+            src = self.value_task(n.result, n.result_type, body, n.loc)
+        elif self._from_branch(n.result):  # None when its branch did not run, not the branch's placeholder
             src = self.value_task(n.result, n.result_type, body, n.loc, optional=True)
         else:
             src = self.value_source(n.result, n.result_type, body, local=True, loc=n.loc)

@@ -82,6 +82,8 @@ def build_value(ei: dict[str, Any], plan: dict[str, Any], workflow: str = "", jo
             if option is not None:
                 return option
         return None
+    if "record" in plan:  # a record a map body built: each field by its own plan
+        return {f: build_value(ei, sub, workflow, job) for f, sub in plan["record"].items()}
     if "present" in plan and read_input(ei, plan["present"]) is not True:
         return None  # its `when` branch did not run: what was passed is a placeholder
     if "fields" in plan:

@@ -85,18 +85,13 @@ def loop_output() -> list[str]:
     return map_over(print_op, args_generator_op())
 
 
-@task
-def both(a: int, b: int) -> Scores:
-    return Scores(a, b)
-
-
 @workflow
 def loop_parallelism() -> list[Scores]:
-    def body(item: Scores) -> Scores:
-        # a map body's result is one task output (a record built from two is not): a task pairs them
-        return both(print_int(item.A_a), print_int(item.B_b))
-
-    return map_over(body, [Scores(1, 2), Scores(10, 20)], max_concurrency=10)
+    return map_over(
+        lambda item: Scores(print_int(item.A_a), print_int(item.B_b)),
+        [Scores(1, 2), Scores(10, 20)],
+        max_concurrency=10,
+    )
 
 
 def ref_loop_parameter(greeting: str = "this is a test for looping through parameters") -> Looped:

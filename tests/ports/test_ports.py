@@ -54,7 +54,7 @@ from tests.ports import (
     metaflow_statistics,
 )
 from tests.support.aws import AslValidator, Aws
-from typedflow import TypedFile, Workflow, exit_handler, task, workflow
+from typedflow import TypedFile, Workflow, exit_handler, fail, task, when, workflow
 from typedflow.running import RunOptions, RunResult, run_workflow
 from typedflow.values import encode
 
@@ -533,19 +533,35 @@ def test_a_failed_block_leaves_a_sibling_blocks_handler_running_locally(tmp_path
     assert sorted(_marks(log)) == ["body2", "handler1", "handler2"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Step Functions stops the sibling branches of a failed Parallel branch (docs/stepfunctions.md): "
-    "a sibling exit_handler block still running is stopped and its handler never runs",
-)
 def test_a_failed_block_leaves_a_sibling_blocks_handler_running_on_moto(aws: Aws, tmp_path: Path) -> None:
     log = _log(tmp_path, "stepfunctions")
     remote = aws.run(_two_blocks.ir, {"log": str(log)})
-    assert remote.status == "FAILED"
+    assert (remote.status, remote.error) == ("FAILED", "ValueError")
     deadline = time.monotonic() + 5  # the stopped branch's task may still finish on the worker
     while "body2" not in _marks(log) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert sorted(_marks(log)) == ["body2", "handler1", "handler2"]
+
+
+@workflow
+def _fail_beside_a_block(log: str, x: int) -> None:
+    """A fail(...) in a branch of its own, beside an exit_handler block still running."""
+    with when(x > 3):
+        fail("x is too big")
+    with exit_handler(_mark, log=log, name="handler2"):
+        _slow(log)
+
+
+def test_a_fail_beside_a_block_leaves_its_handler_running(aws: Aws, tmp_path: Path) -> None:
+    local_log, remote_log = _log(tmp_path, "local"), _log(tmp_path, "stepfunctions")
+    local = _run(_fail_beside_a_block, {"log": str(local_log), "x": 5}, tmp_path)
+    assert not local.ok and local.failures[0].message == "x is too big"
+    remote = aws.run(_fail_beside_a_block.ir, {"log": str(remote_log), "x": 5})
+    assert (remote.status, remote.error, remote.cause) == ("FAILED", "typedflow.Fail", "x is too big")
+    for log in (local_log, remote_log):
+        assert sorted(_marks(log)) == ["body2", "handler2"]
+    ok = aws.run(_fail_beside_a_block.ir, {"log": str(_log(tmp_path, "ok")), "x": 1})
+    assert ok.status == "SUCCEEDED", (ok.error, ok.cause)
 
 
 @pytest.mark.parametrize(("message", "targets"), [("hello", NO_KFP), ("", EVERY)])
@@ -613,7 +629,7 @@ REMOTE = [
     (kfp_flip_coin.flipcoin_pipeline, {"flip_seed": 1, "num_seed": 0}, True),
     (flyte_map_task.map_workflow_partial_with_task_output, {}, True),
     (flyte_subworkflow.regression_line_wf, {}, True),
-    (kfp_loops.loop_parallelism, {}, False),
+    (kfp_loops.loop_parallelism, {}, True),
     (kfp_collected_parameters.collected_param_pipeline, {}, False),
     (
         flyte_dynamic.merge_sort_unrolled,
@@ -666,11 +682,6 @@ def test_files_and_tables_on_moto_as_locally(aws: Aws, data: Path, tmp_path: Pat
         assert without_uris(remote.outputs) == without_uris(local.outputs), wf.name
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a TypedFile constant in a workflow body is stored by the local interpreter only: Step Functions "
-    "passes its local path (sha256 null) and the worker refuses the request (typedflow.RequestError)",
-)
 def test_importer_constant_file_on_moto(aws: Aws, data: Path, tmp_path: Path) -> None:
     wf = kfp_importer.my_pipeline
     local = _run(wf, {"dataset2": data / "dataset2.txt"}, tmp_path)

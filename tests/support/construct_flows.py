@@ -10,6 +10,7 @@ from typing import NamedTuple
 from typedflow import (
     Failure,
     Retry,
+    TypedFile,
     after,
     exit_handler,
     fail,
@@ -21,6 +22,7 @@ from typedflow import (
     when,
     workflow,
 )
+from typedflow.formats import Text
 
 # ----------------------------------------------------------------------------- unpacking, records
 
@@ -226,3 +228,96 @@ def chosen_raw(x: int) -> int:
     with otherwise():
         b = inc(x)
     return one_of(a, b)
+
+
+# ----------------------------------------------------------------------------- a map body returning a record
+
+
+class Pair(NamedTuple):
+    up: int
+    down: int
+
+
+class Row(NamedTuple):
+    name: str
+    score: int
+    bonus: int | None
+    source: str
+
+
+@task
+def dec(x: int) -> int:
+    return x - 1
+
+
+@task
+def scored(cfg: Config) -> Stats:
+    return Stats(cfg.n_estimators, cfg.max_depth)
+
+
+@task
+def pick_name(names: list[str], i: int) -> str:
+    return names[i % len(names)]
+
+
+@workflow
+def paired(xs: list[int]) -> list[Pair]:
+    return map_over(lambda x: Pair(inc(x), dec(x)), xs)
+
+
+@workflow
+def rows(names: list[str], configs: list[Config]) -> list[Row]:
+    """Fields from a NamedTuple output, the item, a `when` branch of the body (None where it did not run),
+    a constant; a map over the map's records."""
+
+    def body(cfg: Config) -> Row:
+        s = scored(cfg)
+        with when(s.count > 3):
+            bonus = double(cfg.max_depth)
+        return Row(name=pick_name(names, cfg.n_estimators), score=s.total, bonus=bonus, source="grid")
+
+    return map_over(body, configs)
+
+
+@task
+def total(rows: list[Row]) -> int:
+    return sum(r.score + (r.bonus or 0) for r in rows)
+
+
+@task
+def upto(n: int) -> list[int]:
+    return list(range(n))
+
+
+@workflow
+def nested_pairs(ns: list[int]) -> list[list[Pair]]:
+    return map_over(lambda n: map_over(lambda x: Pair(inc(x), double(x)), upto(n)), ns)
+
+
+@workflow
+def rows_total(configs: list[Config]) -> int:
+    return total(rows(["a", "b"], configs))
+
+
+class Made(NamedTuple):
+    n: int
+    text: TypedFile[Text]
+
+
+@task
+def write(n: int) -> TypedFile[Text]:
+    out = TypedFile[Text].new(suffix=".txt")
+    with open(out, "w", encoding="utf-8") as fh:
+        fh.write("x" * n)
+    return out
+
+
+@task
+def sizes(made: list[Made]) -> list[int]:
+    return [m.n + len(m.text.read_text()) for m in made]
+
+
+@workflow
+def made_files(xs: list[int]) -> list[int]:
+    """A record holding a file each map item wrote."""
+    return sizes(map_over(lambda x: Made(x, write(x)), xs))

@@ -109,7 +109,13 @@ class Resolver:
         wf = self.doc.subworkflow(node.workflow)
         return _Frame(_local(wf.nodes), f"{frame.prefix}{node.id}/", "sub", frame, node)
 
-    def _resolve(self, b: ir.Binding, frame: _Frame, part: str) -> list[Source]:
+    def _resolve(self, b: ir.MapResult, frame: _Frame, part: str) -> list[Source]:
+        if isinstance(b, ir.RecordOf):  # a record a map body built: the field the part starts with, else every field
+            for a in b.fields:
+                head = "." + a.param
+                if part == head or part.startswith((head + ".", head + "[")):
+                    return self._resolve(a.value, frame, part[len(head) :])
+            return [s for a in b.fields for s in self._resolve(a.value, frame, part)]
         if isinstance(b, ir.Const):
             return [Source("literal", part=part)]
         if isinstance(b, ir.InputRef):

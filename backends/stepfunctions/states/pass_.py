@@ -17,9 +17,12 @@ class PassState(State):
     result: Any = _UNSET
     result_path: str | object | None = _UNSET
     output_path: str | None = None
+    input_path: str | None = None
 
     def to_json(self) -> JSON:
         out: JSON = {"Type": "Pass"}
+        if self.input_path is not None:
+            out["InputPath"] = self.input_path
         if self.parameters is not None:
             out["Parameters"] = self.parameters
         if self.result is not _UNSET:

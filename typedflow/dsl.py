@@ -161,7 +161,8 @@ def _interface(
 
             try:
                 default_json = encode(p.default, hints[p.name])
-                err = check_json(default_json, t, f"default of {p.name!r}")
+                problem = check_json(default_json, t, f"default of {p.name!r}")
+                err = None if problem is None else str(problem)
             except Exception as exc:
                 err = f"default of {p.name!r} cannot be encoded as {t}: {exc}"
             if err:

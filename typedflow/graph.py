@@ -22,7 +22,8 @@ from typing import Any
 import attrs
 
 from typedflow import ir
-from typedflow.running import RUN_END_KEY
+from typedflow.runops import RunDetail, RunNotFound
+from typedflow.runs_cli import LOCAL, ops_for
 from typedflow.types import field_type, render
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -362,49 +363,19 @@ def _drawn_id(key: str, graph: Graph) -> str | None:
     return None
 
 
-def read_run(store: Path, run_id: str, graph: Graph) -> RunStatus:
-    """Node statuses of a past local run: the journal (finished nodes) plus the lineage log, which
-    also records failed and skipped nodes."""
-    run_dir = store / "runs" / run_id
-    if not run_dir.is_dir():
-        raise FileNotFoundError(f"no run {run_id!r} under {store / 'runs'}")
-    latest: dict[str, str] = {}
-    log = store / "lineage" / "log.jsonl"
-    for entry in _json_lines(log):
-        if entry.get("kind") == "task" and entry.get("run_id") == run_id and entry.get("node_id"):
-            latest[str(entry["node_id"])] = str(entry.get("status", ""))
-    # The journal is authoritative for what finished (it is what --resume trusts).
-    ended = "running"
-    for entry in _json_lines(run_dir / "journal.jsonl"):
-        if entry.get("key") == RUN_END_KEY:
-            ended = str(entry.get("status", "unknown"))
-        elif "key" in entry:
-            latest[str(entry["key"])] = str(entry.get("status", ""))
+def run_status(detail: RunDetail, graph: Graph) -> RunStatus:
+    """A run's node statuses (as ``typedflow runs show`` reads them) by drawn node."""
     nodes: dict[str, Counter[str]] = {}
-    for key, status in latest.items():
-        nid = _drawn_id(key, graph)
-        if nid is not None and status:
-            nodes.setdefault(nid, Counter())[status] += 1
-    try:
-        run_status = str(json.loads((run_dir / "status.json").read_text("utf-8")).get("status", "unknown"))
-    except (OSError, ValueError):  # not fsynced: after a power loss, the journal's durable copy
-        run_status = ended
-    return RunStatus(run_id, run_status, nodes)
+    for n in detail.nodes:
+        nid = _drawn_id(n.key, graph)
+        if nid is not None and n.status:
+            nodes.setdefault(nid, Counter())[n.status] += 1
+    return RunStatus(detail.summary.run_id, detail.summary.status, nodes)
 
 
-def _json_lines(path: Path) -> Iterator[dict[str, Any]]:
-    try:
-        fh = open(path, encoding="utf-8")
-    except OSError:
-        return
-    with fh:
-        for line in fh:
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                continue  # a torn last line of a crashed run
-            if isinstance(entry, dict):
-                yield entry
+def read_run(store: Path, run_id: str, graph: Graph) -> RunStatus:
+    """Node statuses of a past local run under ``store``."""
+    return run_status(ops_for(argparse.Namespace(target=LOCAL, store=str(store)), {}).show(run_id), graph)
 
 
 _PRECEDENCE = ("failed", "skipped", "running", "succeeded", "cached")
@@ -651,7 +622,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
     if args.run:
         try:
             run = read_run(store, args.run, build_graph(doc))
-        except FileNotFoundError as exc:
+        except RunNotFound as exc:
             print(f"typedflow graph: {exc}", file=sys.stderr)
             return EXIT_USAGE
     try:

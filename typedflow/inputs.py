@@ -126,7 +126,7 @@ def _problems(
         value = with_field_defaults(given[p.name], p.type)
         err = check_json(value, p.type, f'input "{p.name}"')
         if err:
-            errors.append(err)
+            errors.append(str(err))
         else:
             out[p.name] = value
     return out, errors

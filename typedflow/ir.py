@@ -5,7 +5,7 @@ Backends read these classes and nothing else. Serialization lives in :mod:`typed
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Final, Literal, get_args
 
 import attrs
 
@@ -67,12 +67,34 @@ class Schema:
     columns: tuple[Column, ...] = ()
 
 
+TypeKind = Literal[
+    "bool",
+    "int",
+    "float",
+    "str",
+    "bytes",
+    "none",
+    "datetime",
+    "date",
+    "any",
+    "enum",
+    "list",
+    "dict",
+    "tuple",
+    "optional",
+    "record",
+    "file",
+    "directory",
+    "secret",
+]
+TYPE_KINDS: Final[frozenset[str]] = frozenset(get_args(TypeKind))
+
+
 @attrs.frozen
 class TypeRef:
     """A value type.
 
-    ``kind`` is one of: bool, int, float, str, bytes, none, datetime, date, any, enum, list, dict,
-    tuple, optional, record, file, directory, secret. ``args`` holds element types (list: 1, dict: 1 value
+    ``kind`` says which (see :data:`TypeKind`). ``args`` holds element types (list: 1, dict: 1 value
     type, tuple: n, optional: 1). ``name`` is ``module:Qualname`` for enum/record and the format key
     for file/directory; ``lineage`` lists what the name is assignable to (record bases, format
     ancestors); ``fields`` are record fields; ``members`` enum values; ``flavor`` the record's Python
@@ -81,7 +103,7 @@ class TypeRef:
     means any columns (and is left out of the IR's JSON, so documents without schemas are unchanged).
     """
 
-    kind: str
+    kind: TypeKind
     args: tuple[TypeRef, ...] = ()
     name: str = ""
     lineage: tuple[str, ...] = ()

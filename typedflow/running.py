@@ -18,7 +18,6 @@ from typedflow.inputs import check_inputs, store_input_files
 from typedflow.runtime.store import LocalStore
 
 # The key of the local run journal's line that ends a run (node instance keys never start with "$").
-RUN_END_KEY = "$run"
 # A run id as --resume and the runs commands take it: a run directory's name, never a path.
 RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}")
 

@@ -22,7 +22,7 @@ from typedflow.runtime.execute import has_files, map_files
 from typedflow.secret import Secret
 from typedflow.source import frame_loc, func_loc, return_lines, returns_in_branches
 from typedflow.srcpaths import stable_path
-from typedflow.types import assignable, breaks_value_rule, check_json, columns_mismatch, is_namedtuple, type_ref
+from typedflow.types import JsonProblem, assignable, check_json, columns_mismatch, is_namedtuple, type_ref
 
 if TYPE_CHECKING:
     from typedflow.dsl import Task, Workflow
@@ -359,7 +359,7 @@ class Tracer:
             data = encode(value, ann)
             err = check_json(data, dst, param)
         except Exception:
-            err = "x"
+            err = JsonProblem(param, "cannot be encoded")
         if isinstance(value, Secret) and value.by_value:
             self.problem(
                 loc,
@@ -369,8 +369,8 @@ class Tracer:
             )
             return None
         if err:
-            if breaks_value_rule(err):
-                self.problem(loc, f"{what}: {err.removeprefix(param + ': ')}", code)
+            if err.value_rule:
+                self.problem(loc, f"{what}: {str(err).removeprefix(param + ': ')}", code)
             else:
                 self.problem(loc, f'{what} has incompatible type "{_pytype(value)}"; expected "{dst}"', code)
             return None
@@ -769,7 +769,8 @@ def _pytype(v: Any) -> str:
 def _literal_type(v: Any) -> ir.TypeRef:
     if v is None:
         return ir.TypeRef("none")
-    return ir.TypeRef({bool: "bool", int: "int", float: "float", str: "str"}[type(v)])
+    kinds: dict[type, ir.TypeKind] = {bool: "bool", int: "int", float: "float", str: "str"}
+    return ir.TypeRef(kinds[type(v)])
 
 
 def _literal_list(items: Sequence[Any]) -> tuple[ir.TypeRef, list[Any]]:

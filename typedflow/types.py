@@ -23,7 +23,7 @@ import attrs
 from typedflow.boundary import BoundaryError, check_handle
 from typedflow.files import TypedDirectory, TypedFile
 from typedflow.formats import Format, format_key, format_lineage
-from typedflow.ir import Field, TypeRef
+from typedflow.ir import Field, TypeKind, TypeRef
 from typedflow.secret import REF as SECRET_REF
 from typedflow.secret import Secret
 
@@ -32,7 +32,7 @@ class UnsupportedType(TypeError):
     """An annotation typedflow cannot carry across a process boundary."""
 
 
-_PRIMS: dict[Any, str] = {
+_PRIMS: dict[Any, TypeKind] = {
     bool: "bool",
     int: "int",
     float: "float",
@@ -93,7 +93,7 @@ def _convert(tp: Any, seen: tuple[Any, ...]) -> TypeRef:
             raise UnsupportedType(
                 f"{_show(tp)}: the format must be a Format subclass (e.g. TypedFile[CSV]), got {fmt!r}"
             )
-        kind = "file" if (tp is TypedFile or origin is TypedFile) else "directory"
+        kind: TypeKind = "file" if (tp is TypedFile or origin is TypedFile) else "directory"
         schema = None
         if fmt.columns is not None:
             from typedflow.tables.schema import schema_of
@@ -384,14 +384,19 @@ def field_type(t: TypeRef, name: str) -> TypeRef | None:
 # I-JSON's interoperable integers: a JSON number beyond them is rounded by a double-based reader.
 MAX_SAFE_INT = 2**53 - 1
 
-# The three rules on values (not types) that keep typed JSON the same on every target.
-_BEYOND, _FINITE, _KEY = "is beyond", "a finite float", "got a key"
 
+@attrs.frozen
+class JsonProblem:
+    """Why a typed-JSON value does not conform to its type: where in the value, and what is wrong.
+    ``value_rule``: the value breaks one of the rules that keep typed JSON the same on every target
+    (an int beyond the exact range, a NaN or infinity, a non-str key), rather than having another type."""
 
-def breaks_value_rule(err: str) -> bool:
-    """Whether a :func:`check_json` error is about the value itself (an int beyond the exact range,
-    a NaN, a non-str key) rather than its type."""
-    return any(m in err for m in (_BEYOND, _FINITE, _KEY))
+    where: str
+    message: str
+    value_rule: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
 
 
 _JSON_KIND = {
@@ -413,46 +418,50 @@ _ALL_PLAIN: dict[str, Callable[[list[Any]], bool]] = {
 }
 
 
-def check_json(value: Any, t: TypeRef, where: str = "value") -> str | None:
+def check_json(value: Any, t: TypeRef, where: str = "value") -> JsonProblem | None:
     """Why the typed-JSON ``value`` does not conform to ``t`` (None when it does)."""
     k = t.kind
     if k == "optional":
         return None if value is None else check_json(value, t.args[0], where)
     if k == "none":
-        return None if value is None else f"{where}: expected None, got {_jtype(value)}"
+        return None if value is None else JsonProblem(where, f"expected None, got {_jtype(value)}")
     if k == "int":
         if not isinstance(value, int) or isinstance(value, bool):
-            return f"{where}: expected int, got {_jtype(value)}"
+            return JsonProblem(where, f"expected int, got {_jtype(value)}")
         if not -MAX_SAFE_INT <= value <= MAX_SAFE_INT:
-            return (
-                f"{where}: int {value} {_BEYOND} ±(2**53 - 1), the integers every target carries exactly "
-                "(Vertex passes numbers as doubles); pass it as a str"
+            return JsonProblem(
+                where,
+                f"int {value} is beyond ±(2**53 - 1), the integers every target carries exactly "
+                "(Vertex passes numbers as doubles); pass it as a str",
+                value_rule=True,
             )
         return None
     if k == "float":
         ok = isinstance(value, int | float) and not isinstance(value, bool)
         if ok and not math.isfinite(value):  # typed JSON (and every digest over it) has no NaN/Infinity
-            return f"{where}: expected {_FINITE}, got {value!r}"
-        return None if ok else f"{where}: expected float, got {_jtype(value)}"
+            return JsonProblem(where, f"expected a finite float, got {value!r}", value_rule=True)
+        return None if ok else JsonProblem(where, f"expected float, got {_jtype(value)}")
     if k in _JSON_KIND:
         if not isinstance(value, _JSON_KIND[k]):
-            return f"{where}: expected {k}, got {_jtype(value)}"
+            return JsonProblem(where, f"expected {k}, got {_jtype(value)}")
         if k == "bytes":
             try:
                 base64.b64decode(str(value), validate=True)
             except ValueError:
-                return f"{where}: expected bytes as base64 text, got {value!r}"
+                return JsonProblem(where, f"expected bytes as base64 text, got {value!r}")
         if k in ("datetime", "date"):
             try:
                 (dt.datetime if k == "datetime" else dt.date).fromisoformat(str(value))
             except ValueError:
-                return f"{where}: expected an ISO-8601 {k}, got {value!r}"
+                return JsonProblem(where, f"expected an ISO-8601 {k}, got {value!r}")
         return None
     if k == "enum":
-        return None if str(value) in t.members else f"{where}: expected one of {list(t.members)}, got {value!r}"
+        return (
+            None if str(value) in t.members else JsonProblem(where, f"expected one of {list(t.members)}, got {value!r}")
+        )
     if k == "list":
         if not isinstance(value, list):
-            return f"{where}: expected {render(t)}, got {_jtype(value)}"
+            return JsonProblem(where, f"expected {render(t)}, got {_jtype(value)}")
         inner = t.args[0]
         fast = _ALL_PLAIN.get(inner.kind)
         if fast is not None and fast(value):
@@ -464,16 +473,18 @@ def check_json(value: Any, t: TypeRef, where: str = "value") -> str | None:
         return None
     if k == "dict":
         if not isinstance(value, dict):
-            return f"{where}: expected {render(t)}, got {_jtype(value)}"
+            return JsonProblem(where, f"expected {render(t)}, got {_jtype(value)}")
         for key, v in value.items():
             if type(key) is not str:  # JSON would turn it into a string: the value would change type
-                return f"{where}: expected {render(t)}, {_KEY} {key!r} ({type(key).__name__}, not str)"
+                return JsonProblem(
+                    where, f"expected {render(t)}, got a key {key!r} ({type(key).__name__}, not str)", value_rule=True
+                )
             if check_json(v, t.args[0]) is not None:
                 return check_json(v, t.args[0], f"{where}[{key!r}]")
         return None
     if k == "tuple":
         if not isinstance(value, list) or len(value) != len(t.args):
-            return f"{where}: expected {render(t)} (a list of {len(t.args)}), got {_jtype(value)}"
+            return JsonProblem(where, f"expected {render(t)} (a list of {len(t.args)}), got {_jtype(value)}")
         for i, (v, a) in enumerate(zip(value, t.args, strict=True)):
             err = check_json(v, a, f"{where}[{i}]")
             if err:
@@ -481,16 +492,16 @@ def check_json(value: Any, t: TypeRef, where: str = "value") -> str | None:
         return None
     if k == "record":
         if not isinstance(value, dict):
-            return f"{where}: expected {render(t)} (an object), got {_jtype(value)}"
+            return JsonProblem(where, f"expected {render(t)} (an object), got {_jtype(value)}")
         names = {f.name for f in t.fields}
         extra = sorted(set(value) - names)
         if extra:
-            return f"{where}: {render(t)} has no field {extra[0]!r}"
+            return JsonProblem(where, f"{render(t)} has no field {extra[0]!r}")
         for f in t.fields:
             if f.name not in value:
                 if f.type.kind == "optional":
                     continue
-                return f"{where}: missing field {f.name!r} of {render(t)}"
+                return JsonProblem(where, f"missing field {f.name!r} of {render(t)}")
             err = check_json(value[f.name], f.type, f"{where}.{f.name}")
             if err:
                 return err
@@ -498,15 +509,15 @@ def check_json(value: Any, t: TypeRef, where: str = "value") -> str | None:
     if k == "secret":
         ref = value.get("secret") if isinstance(value, dict) and len(value) == 1 else None
         if not isinstance(ref, str) or SECRET_REF.fullmatch(ref) is None:
-            return f'{where}: expected a Secret (an object {{"secret": "env:NAME"}}), got {_jtype(value)}'
+            return JsonProblem(where, f'expected a Secret (an object {{"secret": "env:NAME"}}), got {_jtype(value)}')
         return None
     if k in ("file", "directory"):
         if not isinstance(value, dict) or not isinstance(value.get("uri"), str):
-            return f"{where}: expected {render(t)} (an object with a uri), got {_jtype(value)}"
+            return JsonProblem(where, f"expected {render(t)} (an object with a uri), got {_jtype(value)}")
         try:
             check_handle(value, where, stored=False)
         except BoundaryError as exc:
-            return str(exc)
+            return JsonProblem(where, str(exc).removeprefix(f"{where}: "))
         return None
     return None
 

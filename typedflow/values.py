@@ -93,7 +93,7 @@ def encode_checked(value: Any, annotation: Any, where: str) -> Any:
         raise InputError(f"{where}: expected {t}, got {type(value).__name__} ({exc})") from None
     err = check_json(data, t, where)
     if err:
-        raise InputError(err)
+        raise InputError(str(err))
     return data
 
 

@@ -26,12 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from typedflow.canonical import canonical_json
-from typedflow.running import RUN_END_KEY
 from typedflow.runtime.atomic import write_all, write_text
 
 from .reports import CACHED, SUCCEEDED, NodeReport
 
 CHUNK = 1 << 20  # the file and its mapping grow by this many bytes at a time
+
+RUN_END_KEY = "$run"  # the key of the line a run that ended adds (no node key starts with "$")
 
 
 def _content(data: bytes) -> bytes:

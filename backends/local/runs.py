@@ -15,7 +15,7 @@ from typing import Any
 
 from typedflow import ir
 from typedflow.config import home
-from typedflow.running import RUN_END_KEY, RUN_ID
+from typedflow.running import RUN_ID
 from typedflow.runops import (
     FailureInfo,
     LogEntry,
@@ -31,6 +31,7 @@ from typedflow.runops import (
     nodes_from_records,
 )
 
+from .journal import RUN_END_KEY
 from .runfiles import CANCELLED, read_failures, read_logs
 
 
@@ -92,7 +93,7 @@ class LocalRuns:
 
     def _dir(self, run_id: str) -> Path:
         if RUN_ID.fullmatch(run_id) is None:
-            raise RunNotFound(f"{run_id[:80]!r} is not a run id")
+            raise RunNotFound(f"no run {run_id[:80]!r}: not a run id")
         d = self.runs / run_id
         if not (d / "ir.json").is_file():
             raise RunNotFound(f"no run {run_id!r} under {self.runs}")

@@ -82,7 +82,8 @@ def _follow_value(v: Any, path: tuple[str, ...]) -> Any:
 def _literal_type(v: Any) -> ir.TypeRef:
     if v is None:
         return ir.TypeRef("none")
-    for py, kind in ((bool, "bool"), (int, "int"), (float, "float"), (str, "str")):
+    kinds: tuple[tuple[type, ir.TypeKind], ...] = ((bool, "bool"), (int, "int"), (float, "float"), (str, "str"))
+    for py, kind in kinds:
         if isinstance(v, py):
             return ir.TypeRef(kind)
     return ANY

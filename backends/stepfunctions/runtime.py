@@ -329,7 +329,7 @@ def _inputs(request: Request, store: S3Store, doc: ir.WorkflowIR, template: ir.T
         check_depth(value, f"input {name!r}")
         err = check_json(value, p.type, f"input {name!r}")
         if err:
-            raise BoundaryError(err)
+            raise BoundaryError(str(err))
         inputs[name] = value
     check_input_handles(template, inputs, store)
     return inputs

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from typedflow.types import check_json, type_ref
+from typedflow.types import JsonProblem, check_json, type_ref
 
 _anything = (
     st.none()
@@ -18,11 +18,23 @@ _anything = (
 
 def test_the_first_bad_element_is_named_by_its_place() -> None:
     t = type_ref(dict[str, list[int]])
-    assert check_json({"a": [1, 2], "b": [3, "x", "y"]}, t) == "value['b'][1]: expected int, got str"
+    assert str(check_json({"a": [1, 2], "b": [3, "x", "y"]}, t)) == "value['b'][1]: expected int, got str"
     assert check_json({"a": [1, 2], "b": []}, t) is None
     nested = type_ref(list[list[float]])
-    assert check_json([[1.0], [2, True]], nested, "xs") == "xs[1][1]: expected float, got bool"
-    assert check_json([[0.5]] * 1000 + [[None]], nested, "xs") == "xs[1000][0]: expected float, got None"
+    assert check_json([[1.0], [2, True]], nested, "xs") == JsonProblem("xs[1][1]", "expected float, got bool")
+    assert str(check_json([[0.5]] * 1000 + [[None]], nested, "xs")) == "xs[1000][0]: expected float, got None"
+
+
+def test_value_rules_are_told_apart_from_wrong_types() -> None:
+    big = check_json({"n": 2**60}, type_ref(dict[str, int]), "cfg")
+    assert big is not None and big.value_rule and big.where == "cfg['n']"
+    assert "beyond" in big.message
+    nan = check_json(float("nan"), type_ref(float), "x")
+    assert nan is not None and nan.value_rule
+    key = check_json({1: 2}, type_ref(dict[str, int]), "d")
+    assert key is not None and key.value_rule
+    wrong = check_json("3", type_ref(int), "n")
+    assert wrong == JsonProblem("n", "expected int, got str") and not wrong.value_rule
 
 
 @settings(max_examples=300, deadline=None)

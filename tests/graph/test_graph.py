@@ -323,10 +323,10 @@ def test_run_status_falls_back_on_the_journal_when_status_json_is_lost(tmp_path:
             status_json.write_bytes(b"")
         elif damage == "missing":
             status_json.unlink()
-        elif damage == "no end line":  # a run still going, or killed: the journal has not ended
+        elif damage == "no end line":  # killed: the journal has not ended and nothing holds the run
             journal.write_bytes(b"".join(journal.read_bytes().splitlines(keepends=True)[:-1]))
         seen.append(read_run(tmp_path, res.run_id, graph).status)
-    assert seen == ["failed", "failed", "failed", "running"]
+    assert seen == ["failed", "failed", "failed", "interrupted"]  # as `typedflow runs show` says
 
 
 def test_unknown_run_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -316,7 +316,7 @@ def served_outputs(entry: Any, template: ir.TaskTemplate, store: ArtifactStore) 
         for p in template.outputs:
             err = check_json(outputs[p.name], p.type, f"output {p.name!r}")
             if err:
-                raise BoundaryError(err)
+                raise BoundaryError(str(err))
             if has_files(p.type):
                 map_files(outputs[p.name], p.type, functools.partial(_stored_intact, store))
     except BoundaryError as exc:

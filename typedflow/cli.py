@@ -23,6 +23,7 @@ from typedflow.errors import (
 )
 from typedflow.inputs import parse_inputs
 from typedflow.loader import LoadError, load_workflow
+from typedflow.registry import collecting
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -75,24 +76,18 @@ def _package_modules(folder: Path) -> list[str]:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from typedflow import dsl
     from typedflow.loader import import_target, split_spec
 
     problems: list[str] = []
     targets = _expand_dirs(args.targets)
-    dsl.COLLECT[0] = True
-    n_wf_before, n_task_before = len(dsl.WORKFLOWS), len(dsl.ALL_TASKS)
-    try:
-        with _stdout_to_stderr():  # what the modules print as they are imported is not a finding
-            for spec in targets:
-                try:
-                    import_target(split_spec(spec)[0])
-                except LoadError as exc:
-                    problems.append(exc.render())
-    finally:
-        dsl.COLLECT[0] = False
-    workflows = dsl.WORKFLOWS[n_wf_before:]
-    tasks = dsl.ALL_TASKS[n_task_before:]
+    with collecting() as collected, _stdout_to_stderr():  # what modules print on import is no finding
+        for spec in targets:
+            try:
+                import_target(split_spec(spec)[0])
+            except LoadError as exc:
+                problems.append(exc.render())
+    workflows = collected.workflows
+    tasks = collected.tasks
     seen: set[str] = set()
     for wf in workflows:
         for p in wf.problems:

@@ -14,6 +14,7 @@ import attrs
 from typedflow import ir
 from typedflow.environment import Environment
 from typedflow.errors import Problem, TaskDefinitionError, WorkflowDefinitionError, WorkflowFailedError
+from typedflow.registry import collector, register_task
 from typedflow.source import code_digest, func_loc
 from typedflow.taskenv import normalize as normalize_task_env
 from typedflow.types import UnsupportedType, check_json, holds_secret, is_namedtuple, type_ref
@@ -21,14 +22,6 @@ from typedflow.types import UnsupportedType, check_json, holds_secret, is_namedt
 P = ParamSpec("P")
 R = TypeVar("R")
 R_co = TypeVar("R_co", covariant=True)
-
-TASKS: dict[tuple[str, str], Task[Any, Any]] = {}
-"""Live tasks by (module, qualname), so a runtime in this process needs no import to find them."""
-WORKFLOWS: list[Workflow[Any, Any]] = []
-"""Workflows defined in this process, in definition order (for ``typedflow check``)."""
-COLLECT = [False]
-"""When set (by ``typedflow check``), a workflow with errors keeps them instead of raising."""
-ALL_TASKS: list[Task[Any, Any]] = []
 
 
 @attrs.frozen
@@ -274,10 +267,12 @@ class Task(Generic[P, R_co]):
                     secrets=secret_refs,
                 )
 
-            TASKS[(fn.__module__, fn.__qualname__)] = self
+            register_task((fn.__module__, fn.__qualname__), self)
         self.signature = TaskSignature(names, annotations, defaults, returns_ann, build, tuple(problems))
         self.call_options: ir.NodeOptions | None = None  # set on the copy options() returns
-        ALL_TASKS.append(self)
+        collected = collector()
+        if collected is not None:
+            collected.tasks.append(self)
 
     def options(
         self,
@@ -357,10 +352,12 @@ class Workflow(Generic[P, R_co]):
         try:
             self._ir = tracing.trace(self, params, returns, problems)
         except WorkflowDefinitionError as exc:
-            if not COLLECT[0]:
+            if collector() is None:
                 raise
             self.problems = exc.problems
-        WORKFLOWS.append(self)
+        collected = collector()
+        if collected is not None:
+            collected.workflows.append(self)
 
     @property
     def ir(self) -> ir.WorkflowIR:

@@ -17,6 +17,7 @@ from typing import Any
 from typedflow import ir
 from typedflow.codec import converter
 from typedflow.context import RunContext
+from typedflow.registry import alias_module
 from typedflow.runtime.execute import CacheProbe, TaskError, execute
 from typedflow.runtime.store import LocalStore
 from typedflow.secret import adopt_literals
@@ -25,8 +26,6 @@ from typedflow.secret import adopt_literals
 def _load_main(path: str) -> None:
     """The parent's script, loaded as ``__mp_main__`` (as multiprocessing does: its ``if __name__ ==
     "__main__"`` block does not run); its tasks are then found under ``__main__`` as the IR names them."""
-    from typedflow.dsl import TASKS
-
     spec = importlib.util.spec_from_file_location("__mp_main__", path)
     if spec is None or spec.loader is None:
         return
@@ -37,9 +36,7 @@ def _load_main(path: str) -> None:
     except Exception:
         del sys.modules["__mp_main__"]
         return
-    for (mod, qualname), task in list(TASKS.items()):
-        if mod == "__mp_main__":
-            TASKS[("__main__", qualname)] = task
+    alias_module("__mp_main__", "__main__")
 
 
 def _load_modules(modules: dict[str, str]) -> None:

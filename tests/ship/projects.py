@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from typedflow.loader import load_workflow
+from typedflow.registry import forget_module
 from typedflow.shipping.cli import Shipment, shipment
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,16 +38,13 @@ def load(folder: Path, module: str, workflow: str, registry: str | None = None) 
 
 
 def forget(*modules: str) -> None:
-    from typedflow.dsl import TASKS
-
     for name in modules:
         mod = sys.modules.pop(name, None)
         if mod is not None and getattr(mod, "__file__", None):
             folder = str(Path(mod.__file__).parent)  # type: ignore[arg-type]
             while folder in sys.path:
                 sys.path.remove(folder)
-        for key in [k for k in TASKS if k[0] == name]:
-            del TASKS[key]
+        forget_module(name)
 
 
 def corpus_source(module: str) -> str:

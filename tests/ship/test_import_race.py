@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from typedflow.registry import forget_module
 from typedflow.runtime import execute
 
 MODULE = """
@@ -36,7 +37,7 @@ def test_threads_wait_for_a_module_another_thread_is_importing(tmp_path: Path, m
     __import__(name)
     template = sys.modules[name].square.template
     del sys.modules[name]
-    execute._TASKS.pop((name, "square"), None)
+    forget_module(name)
     execute._CALLINGS.clear()
 
     results: list[object] = []

@@ -29,8 +29,8 @@ from typedflow import ir
 from typedflow.boundary import BoundaryError, check_handle
 from typedflow.canonical import canonical_json, digest, sha256_hex
 from typedflow.context import ATTEMPT, Attempt, RunContext
-from typedflow.dsl import TASKS as _TASKS
 from typedflow.files import resolve_uri
+from typedflow.registry import live_task, register_task
 from typedflow.runtime.capture import Output, Sink
 from typedflow.runtime.capture import install as install_capture
 from typedflow.runtime.store import ArtifactStore
@@ -72,7 +72,7 @@ class Outcome:
 def resolve(template: ir.TaskTemplate) -> Any:
     """The Task object for a template: a live one, or imported from ``module``."""
     key = (template.module, template.qualname)
-    task = _TASKS.get(key)
+    task: Any = live_task(key)
     if task is None or _initializing(template.module):
         # A task registers itself while its module is still being imported: wait for the import.
         try:
@@ -90,7 +90,7 @@ def resolve(template: ir.TaskTemplate) -> Any:
         for part in template.qualname.split("."):
             obj = getattr(obj, part)
         task = obj
-        _TASKS[key] = task
+        register_task(key, task)
     return task
 
 
@@ -506,7 +506,7 @@ _CALLINGS: dict[int, _Calling] = {}
 def _calling(template: ir.TaskTemplate, task: Any = None) -> _Calling:
     """How to call ``task`` (default: the template's live task, see :func:`resolve`) for ``template``."""
     c = _CALLINGS.get(id(template))
-    if c is not None and c.template is template and c.task is (task if task is not None else _TASKS.get(c.key)):
+    if c is not None and c.template is template and c.task is (task if task is not None else live_task(c.key)):
         return c
     if task is None:
         task = resolve(template)

@@ -162,7 +162,9 @@ def dumps(doc: ir.WorkflowIR) -> str:
 
 
 def dumps_pretty(doc: ir.WorkflowIR) -> str:
-    return json.dumps(to_data(doc), sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    from typedflow.prettyjson import pretty
+
+    return pretty(to_data(doc), allow_nan=False) + "\n"
 
 
 @cache

@@ -8,11 +8,11 @@ Map item sees its element (``i_<map>``), index (``x_<map>``) and the outer value
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from typedflow import ir
 from typedflow.codec import converter as ir_converter
+from typedflow.prettyjson import pretty
 
 from . import limits
 from .analysis import (
@@ -61,7 +61,7 @@ def compile_definition(doc: ir.WorkflowIR, opts: Options) -> JSON:
 
 def render(definition: JSON) -> str:
     """Canonical text: sorted keys, two-space indent, trailing newline (byte-identical per input)."""
-    return json.dumps(definition, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    return pretty(definition) + "\n"
 
 
 def _format_template(template: str) -> str:

@@ -66,6 +66,7 @@ class Dag:
         self.parent = parent
         self.top = top  # a workflow's own DAG: its inputs by name
         self.tasks: dict[str, dict[str, Any]] = {}
+        self.order: list[str] = []  # task names in the order they were added
         self.inputs: dict[str, Chan] = dict(top or {})
         self.bindings: dict[str, dict[str, Any]] = {}  # channel → its source, resolved in the parent
         self.needs: dict[Source, str] = {}
@@ -150,6 +151,7 @@ class Dag:
         if deps:
             spec["dependentTasks"] = deps
         self.tasks[name] = spec
+        self.order.append(name)
         return name
 
     def component(self) -> dict[str, Any]:
@@ -413,7 +415,7 @@ class Builder:
     def block(self, nodes: tuple[ir.Node, ...], dag: Dag) -> None:
         added: dict[str, list[str]] = {}  # node id -> the tasks its emission added to this DAG
         for n in nodes:
-            before = set(dag.tasks)
+            before = len(dag.order)
             if isinstance(n, ir.TaskNode):
                 self.task_node(n, dag)
             elif isinstance(n, ir.MapNode):
@@ -426,7 +428,7 @@ class Builder:
                 self.exit_handler_node(n, dag)
             else:
                 self.subworkflow(n, dag)
-            added[n.id] = sorted(set(dag.tasks) - before)
+            added[n.id] = sorted(dag.order[before:])
             if n.after:  # ordering edges (`with after(...)`): siblings, so tasks of this DAG
                 waits = {t for other in n.after for t in added.get(other, ())}
                 for name in added[n.id]:

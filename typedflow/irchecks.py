@@ -40,6 +40,9 @@ def check_document(doc: ir.WorkflowIR) -> None:
     ]:
         _Workflow(path, w, tasks, subs).check()
     _check_no_recursion(doc, subs)
+    depth = ir.nesting(doc)
+    if depth > ir.MAX_NESTING:
+        raise IRValidationError("$.workflow", f"blocks nest {depth} deep; at most {ir.MAX_NESTING} are accepted")
     if not doc.digest:
         raise IRValidationError(
             "$.digest", "missing: an IR document names its own digest (typedflow compile writes it)"

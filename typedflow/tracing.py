@@ -39,13 +39,14 @@ def current() -> Tracer | None:
 class Scope:
     """Where a node is created: the workflow root, a ``when`` branch or a ``map_over`` body."""
 
-    __slots__ = ("id", "kind", "nodes", "parent")
+    __slots__ = ("depth", "id", "kind", "nodes", "parent")
 
     def __init__(self, kind: str, id: str, parent: Scope | None) -> None:
         self.kind = kind
         self.id = id
         self.parent = parent
         self.nodes: list[Any] = []
+        self.depth: int = 0 if parent is None else parent.depth + 1  # blocks around its nodes
 
     def encloses(self, other: Scope | None) -> bool:
         """Whether ``self`` is ``other`` or one of its ancestors."""
@@ -120,6 +121,18 @@ class Tracer:
         self.misused: set[ir.SourceLoc] = set()
         # `with after(...)` blocks open now: the scope they were entered in, and the node ids to wait for.
         self.ordering: list[tuple[Scope, tuple[str, ...]]] = []
+        self.too_deep = False  # reported once
+
+    def check_nesting(self, loc: ir.SourceLoc, depth: int) -> None:
+        """Blocks (and sub-workflow calls) nested ``depth`` deep at ``loc``: at most ``ir.MAX_NESTING``."""
+        if depth > ir.MAX_NESTING and not self.too_deep:
+            self.too_deep = True
+            self.problem(
+                loc,
+                f"blocks nested {depth} deep here (when, map_over, exit_handler and sub-workflow calls); at most "
+                f"{ir.MAX_NESTING} are supported (every pass over the workflow follows the nesting): flatten it",
+                "typedflow-nesting",
+            )
 
     # ------------------------------------------------------------------ problems
     def problem(self, loc: ir.SourceLoc, message: str, code: str) -> None:
@@ -206,6 +219,7 @@ class Tracer:
             )
         builder = _ExitBuilder(self.new_id("exit_handler"), handler, Scope("guard", "", self.scope), loc)
         builder.scope.id = builder.id
+        self.check_nesting(loc, builder.scope.depth)
         self.add(builder)
         self.scope = builder.scope
 
@@ -470,6 +484,7 @@ class Tracer:
         target = f'workflow "{w.name}"'
         bound = self.bind_call(target, sub.params, w.inputs, sub.annotations, args, kwargs, loc)
         node_id = self.new_id(w.name)
+        self.check_nesting(loc, self.scope.depth + 1 + ir.nesting(sub_ir))
         self.add(ir.SubWorkflowNode(node_id, w.name, tuple(bound), loc))
         return self._result(node_id, w.returns, w.name)
 
@@ -526,6 +541,7 @@ class Tracer:
             builder.after = self.waits()
             self.scope.nodes.append(builder)
         scope = Scope("branch", builder.id, self.scope)
+        self.check_nesting(loc, scope.depth)
         builder.branches.append((condition, scope, loc))
         self.scope = scope
 
@@ -600,6 +616,7 @@ class Tracer:
             self.problem(loc, "map_over max_concurrency must be a positive int", "arg-type")
             max_concurrency = None
         scope = Scope("map", map_id, self.scope)
+        self.check_nesting(loc, scope.depth)
         builder = _MapBuilder(
             map_id, items_arg or ir.Arg("items", ir.Const([])), item_type, scope, loc, max_concurrency
         )

@@ -368,7 +368,7 @@ def _plan(nodes: list[ir.Node], deps: dict[str, set[str]]) -> Plan:
             done[id(slot)] = _by_level(group, level)
             continue
         if len(comps) > 1:
-            parts = [[] for _ in comps]
+            parts: list[list[Any]] = [[] for _ in comps]
             order.append((slot, "par", parts))
             work.extend((c, s, depth + 1) for c, s in zip(comps, parts, strict=True))
             continue

@@ -16,6 +16,7 @@ import attrs
 from typedflow import ir
 
 CompileFn = Callable[[ir.WorkflowIR, dict[str, Any]], str]
+CompileFilesFn = Callable[[ir.WorkflowIR, dict[str, Any]], dict[str, str]]
 CommandFn = Callable[[ir.WorkflowIR, argparse.Namespace], int]
 
 
@@ -38,6 +39,8 @@ class Backend:
     add_worker_options: Callable[[argparse.ArgumentParser], None] | None = None
     # compile and deploy bundle the workflow's code and plan its images (``options["shipment"]``)
     ships_code: bool = False
+    # ``compile -o DIR``: the documents of a workflow that compiles to several (file name -> text)
+    compile_files: CompileFilesFn | None = None
 
 
 def available() -> dict[str, Backend]:

@@ -28,6 +28,14 @@ def compile_workflow(doc: ir.WorkflowIR, options: dict[str, Any]) -> str:
     return render(compile_definition(doc, opts))
 
 
+def compile_files(doc: ir.WorkflowIR, options: dict[str, Any]) -> dict[str, str]:
+    """``compile -o DIR``: one ``<state machine>.asl.json`` per state machine (the first is the one to start)."""
+    from .compiler import compile_machines, render
+    from .options import from_mapping
+
+    return {f"{name}.asl.json": render(d) for name, d in compile_machines(doc, from_mapping(options))}
+
+
 def _add_options(p: argparse.ArgumentParser) -> None:
     from .options import add_options
 
@@ -96,6 +104,7 @@ BACKEND = Backend(
     worker=_worker,
     add_worker_options=_add_worker_options,
     ships_code=True,
+    compile_files=compile_files,
 )
 
 __all__ = ["BACKEND", "compile_workflow"]

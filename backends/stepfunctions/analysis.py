@@ -285,7 +285,14 @@ class Par:
     parts: tuple[Plan, ...]
 
 
-Plan = ir.Node | Seq | Par
+@attrs.frozen
+class Outlined:
+    """A part of a plan that runs as a child state machine of its own."""
+
+    plan: Plan
+
+
+Plan = ir.Node | Seq | Par | Outlined
 
 
 def _binding_nodes(b: ir.Binding) -> list[str]:

@@ -39,6 +39,7 @@ from .outline import Sizes, outline
 from .paths import RUN_KEY, RUN_ROOT, Frame, Loc, Path, concrete, jp, lazy, obj, slot_key
 from .protocol import (
     CAUSE_LIMIT,
+    DEFINITION_LIMIT,
     ERROR_KEY,
     INPUTS_KEY,
     ON_FAILURE_ERROR_KEY,
@@ -91,6 +92,11 @@ def compile_machines(doc: ir.WorkflowIR, opts: Options) -> list[tuple[str, JSON]
         root = c.compile()
         machines = [(base, root), *c.children]
         if all(limits.fits(d, opts) for _, d in machines) or budget <= _LEAST_BUDGET:
+            if opts.max_states is None and limits.size(single) <= DEFINITION_LIMIT and len(machines) > 1:
+                if not all(limits.fits(d, opts) for _, d in machines):
+                    # only the history of maps is over, which no split changes: one machine, and a warning
+                    limits.check(single, opts)
+                    return [(base, single)]
             # (a part that cannot be split, such as a map_over body, may stay over --max-states)
             for name, d in machines:
                 limits.check(d, opts, name)

@@ -148,3 +148,13 @@ def test_deploy_creates_every_state_machine_once(aws: Aws, tmp_path: Path) -> No
     assert {"split-deploy", "split-deploy-1", "split-deploy-2"} <= names
     again = deploy(wf.ir, opts, role_arn=ROLE, name="split-deploy", sfn=aws.sfn, s3=aws.s3)
     assert not again.created and not again.updated and again.children == first.children
+
+
+def test_a_map_whose_items_alone_overrun_the_history_stays_one_machine_with_a_warning(aws: Aws, tmp_path: Path) -> None:
+    # Splitting cannot shorten the history of one map's items: one machine, and the history warning.
+    from typedflow.backends.stepfunctions.limits import HistoryWarning
+
+    wf = import_source(tmp_path, nested_source(["map", "map"])).nested
+    with pytest.warns(HistoryWarning, match="history events"):
+        machines = compile_machines(wf.ir, aws.options(map_size=400))
+    assert [n for n, _ in machines] == ["nested"]

@@ -6,7 +6,7 @@ import json
 import weakref
 from functools import cache
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 import cattrs
@@ -84,10 +84,20 @@ converter.register_unstructure_hook(
 
 # After TypeRef's hook, which these take in. A node that waits for no sibling has no "after" key:
 # documents keep their bytes and digests.
-for _node_cls in (ir.ConditionalNode, ir.MapNode, ir.SubWorkflowNode, ir.FailNode, ir.ExitHandlerNode):
+for _node_cls in (ir.ConditionalNode, ir.SubWorkflowNode, ir.FailNode, ir.ExitHandlerNode):
     converter.register_unstructure_hook(
         _node_cls, make_dict_unstructure_fn(_node_cls, converter, after=override(omit_if_default=True))
     )
+converter.register_unstructure_hook(
+    ir.MapNode,
+    make_dict_unstructure_fn(
+        ir.MapNode,
+        converter,
+        after=override(omit_if_default=True),
+        distributed=override(omit_if_default=True),
+        tolerated_failure=override(omit_if_default=True),
+    ),
+)
 converter.register_unstructure_hook(
     ir.TaskNode,
     make_dict_unstructure_fn(
@@ -116,6 +126,8 @@ _tagged(ir.Binding, [ir.InputRef, ir.OutputRef, ir.ItemRef, ir.Const, ir.OneOf])
 _tagged(ir.Condition, [ir.Compare, ir.And, ir.Or, ir.Not])
 _tagged(ir.Node, [ir.TaskNode, ir.ConditionalNode, ir.MapNode, ir.SubWorkflowNode, ir.FailNode, ir.ExitHandlerNode])
 converter.register_structure_hook_func(lambda t: t is Any, lambda v, _: v)
+# MapNode.distributed: the schema has checked it is a bool or "auto"
+converter.register_structure_hook(bool | Literal["auto"], lambda v, _: v)
 
 
 def to_data(doc: ir.WorkflowIR) -> dict[str, Any]:

@@ -322,6 +322,11 @@ class MapNode:
     loc: SourceLoc
     kind: Literal["map"] = "map"
     after: tuple[str, ...] = ()  # sibling nodes it waits for without reading their outputs (`with after(...)`)
+    # On Step Functions: a Distributed Map (child executions); "auto": when --map-size needs one. Elsewhere the
+    # items run as before.
+    distributed: bool | Literal["auto"] = False
+    # The share of items (0 to 1) that may fail without failing the map; a failed item's result is None.
+    tolerated_failure: float = 0.0
 
 
 @attrs.frozen

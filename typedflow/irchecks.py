@@ -150,6 +150,10 @@ class _Workflow:
             self._binding(n.items.value, containers, n.id, where + ".items")
             if n.max_concurrency is not None and n.max_concurrency < 1:
                 raise IRValidationError(where, "max_concurrency must be at least 1")
+            if not 0.0 <= n.tolerated_failure <= 1.0:
+                raise IRValidationError(where, "tolerated_failure must be between 0 and 1")
+            if n.tolerated_failure and n.result_type.kind not in ("optional", "none", "any"):
+                raise IRValidationError(where, "a map with tolerated_failure must have an Optional result type")
             self._binding(n.result, (*containers, (n.id, None)), None, where + ".result")
         elif isinstance(n, ir.ExitHandlerNode):
             of = n.handler

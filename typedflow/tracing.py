@@ -9,7 +9,7 @@ import re
 import traceback
 from collections.abc import Sequence
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
@@ -70,7 +70,19 @@ class _CondBuilder:
 
 
 class _MapBuilder:
-    __slots__ = ("after", "id", "item_type", "items", "loc", "max_concurrency", "result", "result_type", "scope")
+    __slots__ = (
+        "after",
+        "distributed",
+        "id",
+        "item_type",
+        "items",
+        "loc",
+        "max_concurrency",
+        "result",
+        "result_type",
+        "scope",
+        "tolerated_failure",
+    )
 
     def __init__(
         self,
@@ -87,6 +99,8 @@ class _MapBuilder:
         self.scope = scope
         self.loc = loc
         self.max_concurrency = max_concurrency
+        self.distributed: bool | Literal["auto"] = False
+        self.tolerated_failure = 0.0
         self.result: ir.Binding = ir.Const(None)
         self.result_type = ir.TypeRef("none")
         self.after: tuple[str, ...] = ()
@@ -576,7 +590,15 @@ class Tracer:
         )
         return ir.Compare("==", ir.Const(True), ir.Const(bool(cond)))
 
-    def map_over(self, fn: Any, items: Any, max_concurrency: int | None, frame: FrameType) -> Any:
+    def map_over(
+        self,
+        fn: Any,
+        items: Any,
+        max_concurrency: int | None,
+        frame: FrameType,
+        distributed: Any = False,
+        tolerated_failure: Any = 0.0,
+    ) -> Any:
         loc = frame_loc(frame)
         map_id = self.new_id("map")
         item_type: ir.TypeRef = ir.TypeRef("any")
@@ -615,11 +637,24 @@ class Tracer:
         if max_concurrency is not None and (not isinstance(max_concurrency, int) or max_concurrency < 1):
             self.problem(loc, "map_over max_concurrency must be a positive int", "arg-type")
             max_concurrency = None
+        if distributed not in (True, False, "auto"):
+            self.problem(loc, 'map_over distributed must be True, False or "auto"', "arg-type")
+            distributed = False
+        if (
+            isinstance(tolerated_failure, bool)
+            or not isinstance(tolerated_failure, int | float)
+            or not 0 <= tolerated_failure <= 1
+        ):
+            self.problem(
+                loc, "map_over tolerated_failure must be a number from 0 to 1 (a share of the items)", "arg-type"
+            )
+            tolerated_failure = 0.0
         scope = Scope("map", map_id, self.scope)
         self.check_nesting(loc, scope.depth)
         builder = _MapBuilder(
             map_id, items_arg or ir.Arg("items", ir.Const([])), item_type, scope, loc, max_concurrency
         )
+        builder.distributed, builder.tolerated_failure = distributed, float(tolerated_failure)
         self.add(builder)
         outer = self.scope
         self.scope = scope
@@ -641,6 +676,13 @@ class Tracer:
             self.problem(loc, f"map_over's function must return a task output, got {_pytype(result)}", "return-value")
         if builder.result_type.kind == "any":  # its body already had an error: no follow-on errors
             return Promise(self, ir.Const(None), ir.TypeRef("any"), None, "map_over()")
+        if builder.tolerated_failure and builder.result_type.kind not in ("optional", "none"):
+            self.problem(
+                loc,
+                f"map_over with tolerated_failure gives None for a failed item: its function must return an Optional "
+                f'(it returns "{builder.result_type}")',
+                "return-value",
+            )
         return Promise(
             self, ir.OutputRef(map_id, "out"), ir.TypeRef("list", (builder.result_type,)), outer, "map_over()", map_id
         )
@@ -664,6 +706,8 @@ class Tracer:
                         n.max_concurrency,
                         n.loc,
                         after=n.after,
+                        distributed=n.distributed,
+                        tolerated_failure=n.tolerated_failure,
                     )
                 )
             elif isinstance(n, _ExitBuilder):

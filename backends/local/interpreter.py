@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import functools
+import math
 import queue
 import time
 import uuid
@@ -422,7 +423,10 @@ class Interpreter:
         # at once: the pool is kept busy all the same, and a long map does not hold every waiting
         # item's state (environment, inputs, cache probe) alive from its start.
         limit = node.max_concurrency or min(n, max(MAP_WINDOW, 4 * self.max_workers)) or 1
-        state = {"next": 0, "running": 0, "done": 0, "failed": False}
+        state = {"next": 0, "running": 0, "done": 0, "failed": 0}
+        # failed items within this many leave None in their place (Step Functions' ToleratedFailurePercentage:
+        # the map fails when more than that share failed); the epsilon keeps 0.29 * 100 at 29
+        tolerated = math.floor(node.tolerated_failure * n + 1e-9)
         outer = block.env
         # Most bodies are one task whose output is the result: each item is then one _MapItem, its
         # arguments that do not depend on the item resolved once for the whole map.
@@ -509,11 +513,12 @@ class Interpreter:
             if ok:
                 results[i] = result
             else:
-                state["failed"] = True
+                state["failed"] += 1
             if state["done"] == n:
-                if not state["failed"]:
+                ok = state["failed"] <= tolerated
+                if ok:
                     block.env.values[node.id] = {"out": results}
-                block.finish(node.id, not state["failed"])
+                block.finish(node.id, ok)
                 return True
             return False
 

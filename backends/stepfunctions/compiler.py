@@ -40,7 +40,9 @@ from .paths import RUN_KEY, RUN_ROOT, Frame, Loc, Path, concrete, jp, lazy, obj,
 from .protocol import (
     CAUSE_LIMIT,
     DEFINITION_LIMIT,
+    DISTRIBUTED_CONCURRENCY,
     ERROR_KEY,
+    HISTORY_LIMIT,
     INPUTS_KEY,
     ON_FAILURE_ERROR_KEY,
     PROTOCOL_VERSION,
@@ -647,12 +649,15 @@ class _Compiler:
             output_path="$.r",
             parameters=obj({"r": lazy(body_ctx.resolve(node.result), inner, self.req)}),
         )
+        processor = g.render(body, result)
+        distributed = _distributed(node, processor, self.opts)
         state = MapState(
             graph.name(key),
             items_path=items_path,
             item_selector=obj(selector),
-            processor=g.render(body, result),
+            processor=processor,
             max_concurrency=node.max_concurrency,
+            distributed=distributed,
             result_selector={"out.$": "$"},
             result_path="$." + slot,
         )
@@ -665,6 +670,30 @@ class _Compiler:
             frag = Fragment(frag.start, [state, *(skip.ends if skip else [])])
         frame.nodes[key] = Loc("$." + slot, False)
         return frag
+
+
+def _distributed(node: ir.MapNode, processor: JSON, opts: Options) -> bool:
+    """Whether ``node`` compiles to a Distributed Map: asked for, or "auto" and ``opts.map_size`` items
+    would take an inline Map past half the history quota (each item's states count in the parent's history)."""
+    if node.tolerated_failure:
+        # A failed child's place in a Distributed Map's result is not a value we can read back as None
+        # without ResultWriter, which is not compiled yet: refuse rather than differ from the interpreter.
+        raise DefinitionError(
+            [
+                f"map_over at {node.loc}: tolerated_failure runs on the local interpreter only for now; "
+                "Step Functions would not give None for a failed item"
+            ]
+        )
+    wanted = node.distributed is True or (
+        node.distributed == "auto"
+        and 4 + opts.map_size * (2 + limits.estimate_events(processor, opts.map_size)) > HISTORY_LIMIT // 2
+    )
+    limit = DISTRIBUTED_CONCURRENCY if wanted else None
+    if limit is not None and node.max_concurrency is not None and node.max_concurrency > limit:
+        raise DefinitionError(
+            [f"map_over at {node.loc}: max_concurrency {node.max_concurrency:,} is over Step Functions' {limit:,}"]
+        )
+    return wanted
 
 
 def _head(p: Plan) -> str:

@@ -25,6 +25,7 @@ from .compiler import compile_machines, machine_name
 from .cron import to_aws
 from .iam import deployer_policy, state_machine_policy, worker_policy
 from .lazyjson import offload, resolve
+from .limits import has_distributed_map
 from .options import OptionError, Options, from_mapping, split_s3
 from .runtime import failure_value, publish_ir, store_for
 from .s3store import S3Store
@@ -299,11 +300,14 @@ def deploy_command(doc: ir.WorkflowIR, args: argparse.Namespace) -> int:
         if args.print_iam_policy:
             executors = opts.executors([t.name for t in doc.tasks])
             children: tuple[str, ...] = ()
+            distributed: tuple[str, ...] = ()
             if args.print_iam_policy == "state-machine":
                 named = attrs.evolve(opts, name=machine_name(doc, args.name or opts.name))
-                children = tuple(n for n, _ in compile_machines(doc, named)[1:])
+                machines = compile_machines(doc, named)
+                children = tuple(n for n, _ in machines[1:])
+                distributed = tuple(n for n, d in machines if has_distributed_map(d))
             policy = {
-                "state-machine": lambda: state_machine_policy(opts, executors, children),
+                "state-machine": lambda: state_machine_policy(opts, executors, children, distributed),
                 "worker": lambda: worker_policy(opts, executors),
                 "deployer": lambda: deployer_policy(
                     machine_name(doc, args.name), args.role_arn or "*", bool(doc.workflow.schedule)

@@ -39,8 +39,10 @@ def estimate_events(graph: dict[str, Any], map_size: int) -> int:
                 total += times * 4
                 graphs.extend((b, times) for b in state["Branches"])
             elif kind == "Map":
-                total += times * (4 + 2 * map_size)
-                if state["ItemProcessor"].get("ProcessorConfig", {}).get("Mode") != "DISTRIBUTED":
+                if state["ItemProcessor"].get("ProcessorConfig", {}).get("Mode") == "DISTRIBUTED":
+                    total += times * 6  # a map run started and ended; the items' events are the children's
+                else:
+                    total += times * (4 + 2 * map_size)
                     graphs.append((state["ItemProcessor"], times * map_size))
             else:
                 total += times * _EVENTS.get(kind, 2)
@@ -59,6 +61,20 @@ def count_states(definition: dict[str, Any]) -> int:
             if "ItemProcessor" in state:
                 graphs.append(state["ItemProcessor"])
     return total
+
+
+def has_distributed_map(definition: dict[str, Any]) -> bool:
+    """Whether a definition runs a Distributed Map (its role then starts child executions of itself)."""
+    graphs = [definition]
+    while graphs:
+        g = graphs.pop()
+        for state in g["States"].values():
+            if state["Type"] == "Map" and state["ItemProcessor"]["ProcessorConfig"].get("Mode") == "DISTRIBUTED":
+                return True
+            graphs.extend(state.get("Branches", ()))
+            if "ItemProcessor" in state:
+                graphs.append(state["ItemProcessor"])
+    return False
 
 
 def fits(definition: dict[str, Any], opts: Options) -> bool:

@@ -639,6 +639,12 @@ class Builder:
         return dag.add_task(base, task)
 
     def map_node(self, n: ir.MapNode, dag: Dag) -> None:
+        if n.tolerated_failure:
+            # a ParallelFor fails with any iteration: refuse rather than differ from the interpreter
+            raise CompileError(
+                f"{_at(n.loc)}map_over tolerated_failure runs on the local interpreter only for now; "
+                "Vertex would fail the loop with its first failed item"
+            )
         k = self.count("for-loop")
         group = Dag(self, self.new_component(n.id), dag)
         items = self.ref(n.items.value)

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from typedflow.runops import Logs, RunDetail, RunOutcome, RunSummary, Started
 
 CompileFn = Callable[[ir.WorkflowIR, dict[str, Any]], str]
+CompileFilesFn = Callable[[ir.WorkflowIR, dict[str, Any]], dict[str, str]]
 CommandFn = Callable[[ir.WorkflowIR, argparse.Namespace], int]
 
 
@@ -72,6 +73,8 @@ class Backend:
     # ``typedflow runs --target NAME``: the target's runs, and the flags that say where they are
     runs: RunOpsFn | None = None
     add_runs_options: Callable[[argparse.ArgumentParser], None] | None = None
+    # ``compile -o DIR``: the documents of a workflow that compiles to several (file name -> text)
+    compile_files: CompileFilesFn | None = None
 
 
 def available() -> dict[str, Backend]:

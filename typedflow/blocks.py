@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Literal, ParamSpec, TypeVar
 
 from typedflow import tracing
 
@@ -130,10 +130,24 @@ class WorkflowFailedByDesignError(Exception):
     """``fail(message)`` reached outside a workflow run (the workflow body called as a function)."""
 
 
-def map_over(fn: Callable[[T], R], items: list[T] | tuple[T, ...], *, max_concurrency: int | None = None) -> list[R]:
+def map_over(
+    fn: Callable[[T], R],
+    items: list[T] | tuple[T, ...],
+    *,
+    max_concurrency: int | None = None,
+    distributed: bool | Literal["auto"] = False,
+    tolerated_failure: float = 0.0,
+) -> list[R]:
     """Apply ``fn`` (which calls tasks) to every element of ``items``, concurrently; the results in
-    item order. Outside a workflow it is a plain list comprehension."""
+    item order. Outside a workflow it is a plain list comprehension.
+
+    ``distributed``: on Step Functions, a Distributed Map (each item a child execution, up to 10,000 at
+    once); ``"auto"`` when ``--map-size`` is past what an inline Map holds. ``tolerated_failure``: the share
+    of items (0 to 1) that may fail without failing the map, on every target; a failed item's result is
+    None, so ``fn`` must return an Optional."""
     tracer = tracing.current()
     if tracer is None:
         return [fn(x) for x in items]
-    return tracer.map_over(fn, items, max_concurrency, sys._getframe(1))  # type: ignore[no-any-return]
+    return tracer.map_over(  # type: ignore[no-any-return]
+        fn, items, max_concurrency, sys._getframe(1), distributed=distributed, tolerated_failure=tolerated_failure
+    )

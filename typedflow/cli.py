@@ -190,6 +190,8 @@ def cmd_compile(args: argparse.Namespace) -> int:
     doc, _ = _load_ir(args)
     _ship(args, doc)
     options = {k: v for k, v in vars(args).items() if k not in ("func", "backend_obj")}
+    if args.output and (args.output.endswith("/") or Path(args.output).is_dir()):
+        return _compile_to_dir(backend, doc, options, Path(args.output))
     text = backend.compile(doc, options)
     try:
         _write_output(text, args.output)
@@ -198,6 +200,27 @@ def cmd_compile(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if args.output:
         _err(f"wrote {args.output} ({len(text.encode())} bytes, target {backend.name})")
+    return EXIT_OK
+
+
+def _compile_to_dir(backend: Backend, doc: Any, options: dict[str, Any], folder: Path) -> int:
+    """``compile -o DIR``: one file per document (a workflow split into several state machines)."""
+    from typedflow.runtime.atomic import write_text
+
+    options = {**options, "output": None}
+    if backend.compile_files is not None:
+        files = backend.compile_files(doc, options)
+    else:
+        files = {doc.workflow.name + backend.default_suffix: backend.compile(doc, options)}
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, text in files.items():
+            write_text(folder / name, text)
+    except OSError as exc:
+        _err(f"typedflow: cannot write into {folder}: {exc.strerror or exc}")
+        return EXIT_USAGE
+    for name, text in files.items():
+        _err(f"wrote {folder / name} ({len(text.encode())} bytes, target {backend.name})")
     return EXIT_OK
 
 

@@ -14,6 +14,10 @@ from typedflow.srcpaths import shown_path
 JSONValue = Any  # a JSON document (typed by the TypeRef that accompanies it)
 
 IR_SCHEMA_VERSION = "1"
+MAX_NESTING = 100
+"""How deep blocks may nest: ``when`` branches, ``map_over`` bodies, exit handler blocks and sub-workflow
+calls (a call counts one, plus how deep its workflow nests). Checked when a workflow is defined and when
+an IR document is loaded, so every pass over the IR may follow the nesting without running out of stack."""
 
 
 @attrs.frozen
@@ -357,6 +361,11 @@ class MapNode:
     loc: SourceLoc
     kind: Literal["map"] = "map"
     after: tuple[str, ...] = ()  # sibling nodes it waits for without reading their outputs (`with after(...)`)
+    # On Step Functions: a Distributed Map (child executions); "auto": when --map-size needs one. Elsewhere the
+    # items run as before.
+    distributed: bool | Literal["auto"] = False
+    # The share of items (0 to 1) that may fail without failing the map; a failed item's result is None.
+    tolerated_failure: float = 0.0
 
 
 @attrs.frozen
@@ -473,6 +482,43 @@ def walk(nodes: tuple[Node, ...]) -> list[Node]:
         elif isinstance(n, MapNode | ExitHandlerNode):
             stack.extend(reversed(n.body))
     return out
+
+
+def nesting(doc: WorkflowIR) -> int:
+    """How deep the blocks of ``doc``'s workflow nest (see :data:`MAX_NESTING`), computed without
+    recursion; a sub-workflow that calls itself (rejected elsewhere) or is missing counts as flat."""
+    subs = {w.name: w for w in doc.subworkflows}
+    depth: dict[str, int] = {}
+    pending: list[tuple[Workflow, bool]] = [(doc.workflow, False)]
+    on_path: set[str] = set()
+    while pending:
+        w, ready = pending.pop()
+        if w.name in depth and not ready:
+            continue
+        if not ready:
+            on_path.add(w.name)
+            pending.append((w, True))
+            for n in walk(w.nodes):
+                callee = subs.get(n.workflow) if isinstance(n, SubWorkflowNode) else None
+                if callee is not None and callee.name not in depth and callee.name not in on_path:
+                    pending.append((callee, False))
+            continue
+        on_path.discard(w.name)
+        deepest = 0
+        stack: list[tuple[tuple[Node, ...], int]] = [(w.nodes, 0)]
+        while stack:
+            nodes, level = stack.pop()
+            for n in nodes:
+                if isinstance(n, SubWorkflowNode):
+                    deepest = max(deepest, level + 1 + depth.get(n.workflow, 0))
+                elif isinstance(n, ConditionalNode):
+                    stack.extend((b.nodes, level + 1) for b in n.branches)
+                    deepest = max(deepest, level + 1)
+                elif isinstance(n, MapNode | ExitHandlerNode):
+                    stack.append((n.body, level + 1))
+                    deepest = max(deepest, level + 1)
+        depth[w.name] = deepest
+    return depth[doc.workflow.name]
 
 
 def effective(template: TaskTemplate, options: NodeOptions | None) -> TaskTemplate:

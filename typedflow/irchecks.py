@@ -40,6 +40,9 @@ def check_document(doc: ir.WorkflowIR) -> None:
     ]:
         _Workflow(path, w, tasks, subs).check()
     _check_no_recursion(doc, subs)
+    depth = ir.nesting(doc)
+    if depth > ir.MAX_NESTING:
+        raise IRValidationError("$.workflow", f"blocks nest {depth} deep; at most {ir.MAX_NESTING} are accepted")
     if not doc.digest:
         raise IRValidationError(
             "$.digest", "missing: an IR document names its own digest (typedflow compile writes it)"
@@ -147,6 +150,10 @@ class _Workflow:
             self._binding(n.items.value, containers, n.id, where + ".items")
             if n.max_concurrency is not None and n.max_concurrency < 1:
                 raise IRValidationError(where, "max_concurrency must be at least 1")
+            if not 0.0 <= n.tolerated_failure <= 1.0:
+                raise IRValidationError(where, "tolerated_failure must be between 0 and 1")
+            if n.tolerated_failure and n.result_type.kind not in ("optional", "none", "any"):
+                raise IRValidationError(where, "a map with tolerated_failure must have an Optional result type")
             inner = (*containers, (n.id, None))
             if isinstance(n.result, ir.RecordOf):
                 self._record(n.result, n.result_type, inner, where + ".result")

@@ -60,12 +60,14 @@ from mypy.nodes import (
     DictionaryComprehension,
     Expression,
     ExpressionStmt,
+    FloatExpr,
     ForStmt,
     FuncDef,
     FuncItem,
     GeneratorExpr,
     IfStmt,
     IndexExpr,
+    IntExpr,
     LambdaExpr,
     ListComprehension,
     ListExpr,
@@ -901,6 +903,7 @@ class _BodyChecker:
 
     def map_over(self, e: CallExpr, args: list[_Out | None]) -> _Out:
         result: Type | None = None
+        returns: Type | None = None
         fn_sig: _Signature | None = None
         items: _Out | None = None
         fn_name = ""
@@ -929,7 +932,26 @@ class _BodyChecker:
                     f'Argument "{param or 1}" to task "{fn_name}"',
                     ARG_TYPE,
                 )
+        self.check_tolerance(e, returns)
         return _Out('task output "map_over()"', result, branch=self.current_branch())
+
+    def check_tolerance(self, e: CallExpr, returns: Type | None) -> None:
+        """map_over(..., tolerated_failure=x) with x > 0 gives None for a failed item: the task mapped must
+        return an Optional (as the definition-time checker says)."""
+        for a, name in zip(e.args, e.arg_names, strict=True):
+            if name != "tolerated_failure" or not isinstance(a, IntExpr | FloatExpr) or not a.value:
+                continue
+            p = get_proper_type(returns) if returns is not None else None
+            if p is None or isinstance(p, NoneType | AnyType):
+                return
+            if isinstance(p, UnionType) and any(isinstance(get_proper_type(i), NoneType) for i in p.items):
+                return
+            self.fail(
+                RETURN_VALUE,
+                "map_over with tolerated_failure gives None for a failed item: its function must return an "
+                f'Optional (it returns "{p}")',
+                e,
+            )
 
     def check_arguments(
         self, e: CallExpr, args: list[_Out | None], sig: _Signature | None, target: str, records: bool = True

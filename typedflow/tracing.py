@@ -10,7 +10,7 @@ import traceback
 import typing
 from collections.abc import Sequence
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
@@ -42,13 +42,14 @@ def current() -> Tracer | None:
 class Scope:
     """Where a node is created: the workflow root, a ``when`` branch or a ``map_over`` body."""
 
-    __slots__ = ("id", "kind", "nodes", "parent")
+    __slots__ = ("depth", "id", "kind", "nodes", "parent")
 
     def __init__(self, kind: str, id: str, parent: Scope | None) -> None:
         self.kind = kind
         self.id = id
         self.parent = parent
         self.nodes: list[Any] = []
+        self.depth: int = 0 if parent is None else parent.depth + 1  # blocks around its nodes
 
     def encloses(self, other: Scope | None) -> bool:
         """Whether ``self`` is ``other`` or one of its ancestors."""
@@ -72,7 +73,19 @@ class _CondBuilder:
 
 
 class _MapBuilder:
-    __slots__ = ("after", "id", "item_type", "items", "loc", "max_concurrency", "result", "result_type", "scope")
+    __slots__ = (
+        "after",
+        "distributed",
+        "id",
+        "item_type",
+        "items",
+        "loc",
+        "max_concurrency",
+        "result",
+        "result_type",
+        "scope",
+        "tolerated_failure",
+    )
 
     def __init__(
         self,
@@ -89,6 +102,8 @@ class _MapBuilder:
         self.scope = scope
         self.loc = loc
         self.max_concurrency = max_concurrency
+        self.distributed: bool | Literal["auto"] = False
+        self.tolerated_failure = 0.0
         self.result: ir.MapResult = ir.Const(None)
         self.result_type = ir.TypeRef("none")
         self.after: tuple[str, ...] = ()
@@ -123,6 +138,18 @@ class Tracer:
         self.misused: set[ir.SourceLoc] = set()
         # `with after(...)` blocks open now: the scope they were entered in, and the node ids to wait for.
         self.ordering: list[tuple[Scope, tuple[str, ...]]] = []
+        self.too_deep = False  # reported once
+
+    def check_nesting(self, loc: ir.SourceLoc, depth: int) -> None:
+        """Blocks (and sub-workflow calls) nested ``depth`` deep at ``loc``: at most ``ir.MAX_NESTING``."""
+        if depth > ir.MAX_NESTING and not self.too_deep:
+            self.too_deep = True
+            self.problem(
+                loc,
+                f"blocks nested {depth} deep here (when, map_over, exit_handler and sub-workflow calls); at most "
+                f"{ir.MAX_NESTING} are supported (every pass over the workflow follows the nesting): flatten it",
+                "typedflow-nesting",
+            )
 
     # ------------------------------------------------------------------ problems
     def problem(self, loc: ir.SourceLoc, message: str, code: str) -> None:
@@ -209,6 +236,7 @@ class Tracer:
             )
         builder = _ExitBuilder(self.new_id("exit_handler"), handler, Scope("guard", "", self.scope), loc)
         builder.scope.id = builder.id
+        self.check_nesting(loc, builder.scope.depth)
         self.add(builder)
         self.scope = builder.scope
 
@@ -480,6 +508,7 @@ class Tracer:
         target = f'workflow "{w.name}"'
         bound = self.bind_call(target, sub.params, w.inputs, sub.annotations, args, kwargs, loc)
         node_id = self.new_id(w.name)
+        self.check_nesting(loc, self.scope.depth + 1 + ir.nesting(sub_ir))
         self.add(ir.SubWorkflowNode(node_id, w.name, tuple(bound), loc))
         return self._result(node_id, w.returns, w.name)
 
@@ -536,6 +565,7 @@ class Tracer:
             builder.after = self.waits()
             self.scope.nodes.append(builder)
         scope = Scope("branch", builder.id, self.scope)
+        self.check_nesting(loc, scope.depth)
         builder.branches.append((condition, scope, loc))
         self.scope = scope
 
@@ -570,7 +600,15 @@ class Tracer:
         )
         return ir.Compare("==", ir.Const(True), ir.Const(bool(cond)))
 
-    def map_over(self, fn: Any, items: Any, max_concurrency: int | None, frame: FrameType) -> Any:
+    def map_over(
+        self,
+        fn: Any,
+        items: Any,
+        max_concurrency: int | None,
+        frame: FrameType,
+        distributed: Any = False,
+        tolerated_failure: Any = 0.0,
+    ) -> Any:
         loc = frame_loc(frame)
         map_id = self.new_id("map")
         item_type: ir.TypeRef = ir.TypeRef("any")
@@ -609,10 +647,24 @@ class Tracer:
         if max_concurrency is not None and (not isinstance(max_concurrency, int) or max_concurrency < 1):
             self.problem(loc, "map_over max_concurrency must be a positive int", "arg-type")
             max_concurrency = None
+        if distributed not in (True, False, "auto"):
+            self.problem(loc, 'map_over distributed must be True, False or "auto"', "arg-type")
+            distributed = False
+        if (
+            isinstance(tolerated_failure, bool)
+            or not isinstance(tolerated_failure, int | float)
+            or not 0 <= tolerated_failure <= 1
+        ):
+            self.problem(
+                loc, "map_over tolerated_failure must be a number from 0 to 1 (a share of the items)", "arg-type"
+            )
+            tolerated_failure = 0.0
         scope = Scope("map", map_id, self.scope)
+        self.check_nesting(loc, scope.depth)
         builder = _MapBuilder(
             map_id, items_arg or ir.Arg("items", ir.Const([])), item_type, scope, loc, max_concurrency
         )
+        builder.distributed, builder.tolerated_failure = distributed, float(tolerated_failure)
         self.add(builder)
         outer = self.scope
         self.scope = scope
@@ -646,6 +698,13 @@ class Tracer:
             builder.result_type = ir.TypeRef("any")
         if builder.result_type.kind == "any":  # its body already had an error: no follow-on errors
             return Promise(self, ir.Const(None), ir.TypeRef("any"), None, "map_over()")
+        if builder.tolerated_failure and builder.result_type.kind not in ("optional", "none"):
+            self.problem(
+                loc,
+                f"map_over with tolerated_failure gives None for a failed item: its function must return an Optional "
+                f'(it returns "{builder.result_type}")',
+                "return-value",
+            )
         return Promise(
             self, ir.OutputRef(map_id, "out"), ir.TypeRef("list", (builder.result_type,)), outer, "map_over()", map_id
         )
@@ -687,6 +746,8 @@ class Tracer:
                         n.max_concurrency,
                         n.loc,
                         after=n.after,
+                        distributed=n.distributed,
+                        tolerated_failure=n.tolerated_failure,
                     )
                 )
             elif isinstance(n, _ExitBuilder):

@@ -8,6 +8,7 @@ node: a node that finishes makes the next ones ready, and the scheduler's loop s
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -180,6 +181,7 @@ class MapRun:
         "running",
         "starting",
         "task",
+        "tolerated",
     )
 
     def __init__(self, launcher: Launcher, node: ir.MapNode, scope: Scope) -> None:
@@ -193,8 +195,11 @@ class MapRun:
         # at once: the workers are kept busy all the same, and a long map does not hold every waiting
         # item's state (environment, inputs, cache probe) alive from its start.
         self.limit = node.max_concurrency or min(n, max(MAP_WINDOW, 4 * launcher.max_workers)) or 1
-        self.next = self.running = self.done = 0
-        self.failed = False
+        self.next = self.running = self.done = self.failed = 0
+        # Failed items within this many leave None in their place (Step Functions'
+        # ToleratedFailurePercentage: the map fails when more than that share failed); the epsilon
+        # keeps 0.29 * 100 at 29.
+        self.tolerated = math.floor(node.tolerated_failure * n + 1e-9)
         self.starting = False
         # Most bodies are one task whose output is the result: each item is then a MapItem, its
         # arguments that do not depend on the item resolved once for the whole map.
@@ -261,10 +266,11 @@ class MapRun:
         if ok:
             self.results[i] = value
         else:
-            self.failed = True
+            self.failed += 1
         if self.done == len(self.items):
-            if not self.failed:
+            ok = self.failed <= self.tolerated
+            if ok:
                 self.block.env.values[self.node.id] = {"out": self.results}
-            self.block.finish(self.node.id, not self.failed)
+            self.block.finish(self.node.id, ok)
         else:
             self.start_next()

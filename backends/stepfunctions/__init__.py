@@ -28,6 +28,14 @@ def compile_workflow(doc: ir.WorkflowIR, options: dict[str, Any]) -> str:
     return render(compile_definition(doc, opts))
 
 
+def compile_files(doc: ir.WorkflowIR, options: dict[str, Any]) -> dict[str, str]:
+    """``compile -o DIR``: one ``<state machine>.asl.json`` per state machine (the first is the one to start)."""
+    from .compiler import compile_machines, render
+    from .options import from_mapping
+
+    return {f"{name}.asl.json": render(d) for name, d in compile_machines(doc, from_mapping(options))}
+
+
 def _add_options(p: argparse.ArgumentParser) -> None:
     from .options import add_options
 
@@ -110,6 +118,7 @@ BACKEND = Backend(
     ships_code=True,
     runs=_runs,
     add_runs_options=_add_runs_options,
+    compile_files=compile_files,
 )
 
 __all__ = ["BACKEND", "compile_workflow"]

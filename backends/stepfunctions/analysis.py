@@ -288,7 +288,14 @@ class Par:
     parts: tuple[Plan, ...]
 
 
-Plan = ir.Node | Seq | Par
+@attrs.frozen
+class Outlined:
+    """A part of a plan that runs as a child state machine of its own."""
+
+    plan: Plan
+
+
+Plan = ir.Node | Seq | Par | Outlined
 
 
 def _binding_nodes(b: ir.MapResult) -> list[str]:
@@ -330,29 +337,138 @@ def reads(node: ir.Node) -> set[str]:
     return out
 
 
+MAX_PLAN_DEPTH = 16  # Parallel states nested at most this deep by the series-parallel plan
+
+
 def decompose(nodes: tuple[ir.Node, ...]) -> Plan | None:
     """Series-parallel plan of a block: independent groups run in parallel; within a connected
-    group, the nodes that wait for nothing run first, then the rest (recursively)."""
+    group, the nodes that wait for nothing run first, then the rest (and so on). Built without
+    recursion, in time about linear in the block; where groups would nest Parallel states deeper
+    than ``MAX_PLAN_DEPTH`` (a ladder of side branches), a group runs level by level instead (each
+    level a Parallel of nodes that wait for nothing in it), so the definition's nesting stays bounded
+    whatever the workflow's size."""
     if not nodes:
         return None
-    owner = {inner.id: n.id for n in nodes for inner in ir.walk((n,))}
+    owner: dict[str, str] = {}
+    for n in nodes:
+        for inner in ir.walk((n,)):
+            owner[inner.id] = n.id
     deps = {n.id: {owner[r] for r in reads(n) if r in owner and owner[r] != n.id} for n in nodes}
     return _plan(list(nodes), deps)
 
 
 def _plan(nodes: list[ir.Node], deps: dict[str, set[str]]) -> Plan:
-    if len(nodes) == 1:
-        return nodes[0]
-    ids = {n.id for n in nodes}
-    comps = _components(nodes, {k: v & ids for k, v in deps.items() if k in ids})
-    if len(comps) > 1:
-        return Par(tuple(_plan(c, deps) for c in comps))
-    first = [n for n in nodes if not (deps[n.id] & ids)]
-    rest = [n for n in nodes if deps[n.id] & ids]
-    parts: list[Plan] = []
-    for p in (_plan(first, deps), _plan(rest, deps)):
-        parts.extend(p.parts if isinstance(p, Seq) else (p,))
-    return Seq(tuple(parts))
+    level = _levels_of(nodes, deps)
+    dependents: dict[str, list[str]] = {n.id: [] for n in nodes}
+    for n in nodes:
+        for d in deps[n.id]:
+            dependents[d].append(n.id)
+    done: dict[int, Plan] = {}  # id(slot) -> its plan
+    top: list[Any] = []
+    # (nodes of a group in block order, its slot, Parallel nesting depth); a group's nodes that wait for
+    # nothing in it are exactly those of its lowest level (levels are longest paths from the block's sources)
+    work: list[tuple[list[ir.Node], list[Any], int]] = [(nodes, top, 0)]
+    order: list[tuple[list[Any], str, list[list[Any]]]] = []  # (slot, kind, part slots), parents first
+    while work:
+        group, slot, depth = work.pop()
+        if len(group) == 1:
+            done[id(slot)] = group[0]
+            continue
+        ids = {n.id for n in group}
+        comps = _components(group, {n.id: deps[n.id] & ids for n in group})
+        if len(comps) > 1 and depth >= MAX_PLAN_DEPTH:
+            done[id(slot)] = _by_level(group, level)
+            continue
+        if len(comps) > 1:
+            parts: list[list[Any]] = [[] for _ in comps]
+            order.append((slot, "par", parts))
+            work.extend((c, s, depth + 1) for c, s in zip(comps, parts, strict=True))
+            continue
+        rows: dict[int, list[ir.Node]] = {}
+        for n in group:
+            rows.setdefault(level[n.id], []).append(n)
+        cut = _first_split(rows, ids, dependents)
+        parts = []
+        for k in sorted(rows):
+            if cut is not None and k >= cut:
+                break
+            part: list[Any] = []
+            parts.append(part)
+            work.append((rows[k], part, depth))
+        if cut is not None:
+            part = []
+            parts.append(part)
+            work.append(([n for n in group if level[n.id] >= cut], part, depth))
+        order.append((slot, "seq", parts))
+    for slot, kind, parts in reversed(order):  # children before their parents
+        plans = [done[id(p)] for p in parts]
+        if kind == "par":
+            done[id(slot)] = Par(tuple(plans))
+            continue
+        flat: list[Plan] = []
+        for p in plans:
+            flat.extend(p.parts if isinstance(p, Seq) else (p,))
+        done[id(slot)] = Seq(tuple(flat))
+    return done[id(top)]
+
+
+def _levels_of(nodes: list[ir.Node], deps: dict[str, set[str]]) -> dict[str, int]:
+    """Each node's longest path from a node that waits for nothing (nodes of a block never wait in a
+    circle: the IR is checked for that)."""
+    waiting = {n.id: len(deps[n.id]) for n in nodes}
+    dependents: dict[str, list[str]] = {n.id: [] for n in nodes}
+    for n in nodes:
+        for d in deps[n.id]:
+            dependents[d].append(n.id)
+    level = {k: 0 for k, c in waiting.items() if c == 0}
+    ready = list(level)
+    while ready:
+        k = ready.pop()
+        for d in dependents[k]:
+            level[d] = max(level.get(d, 0), level[k] + 1)
+            waiting[d] -= 1
+            if waiting[d] == 0:
+                ready.append(d)
+    return level
+
+
+def _first_split(rows: dict[int, list[ir.Node]], ids: set[str], dependents: dict[str, list[str]]) -> int | None:
+    """The lowest level k above the group's first at which the group's nodes of level k and higher
+    fall apart into several independent groups (None: they never do), found by adding the levels
+    back from the top with a union-find."""
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    groups = 0
+    split: int | None = None
+    levels = sorted(rows)
+    for k in reversed(levels[1:]):
+        for n in rows[k]:
+            parent[n.id] = n.id
+            groups += 1
+            for d in dependents[n.id]:  # those above it are in already
+                if d in ids and d in parent:
+                    a, b = find(n.id), find(d)
+                    if a != b:
+                        parent[a] = b
+                        groups -= 1
+        if groups > 1:
+            split = k
+    return split
+
+
+def _by_level(group: list[ir.Node], level: dict[str, int]) -> Plan:
+    """``group`` level by level: a flat Seq of Pars, each node after every node it waits for."""
+    rows: dict[int, list[ir.Node]] = {}
+    for n in group:  # in block order within a level
+        rows.setdefault(level[n.id], []).append(n)
+    parts: list[Plan] = [row[0] if len(row) == 1 else Par(tuple(row)) for _, row in sorted(rows.items())]
+    return parts[0] if len(parts) == 1 else Seq(tuple(parts))
 
 
 def _components(nodes: list[ir.Node], deps: dict[str, set[str]]) -> list[list[ir.Node]]:

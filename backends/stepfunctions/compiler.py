@@ -8,11 +8,13 @@ Map item sees its element (``i_<map>``), index (``x_<map>``) and the outer value
 
 from __future__ import annotations
 
-import json
+import re
+from collections.abc import Sequence
 from typing import Any
 
 from typedflow import ir
 from typedflow.codec import converter as ir_converter
+from typedflow.prettyjson import pretty
 
 from . import limits
 from .analysis import (
@@ -20,23 +22,28 @@ from .analysis import (
     WHOLE,
     ConstRef,
     Ctx,
+    Outlined,
     Par,
     Plan,
     Ref,
     Seq,
     block_refs,
     decompose,
-    leaves,
     requirements,
 )
+from .analysis import leaves as leaves_of
 from .conditions import rule
 from .executors import Call, emit
 from .graph import DefinitionError, Fragment, Graph, Names, connect, sequence
 from .options import Options
-from .paths import Frame, Loc, Path, concrete, jp, lazy, obj, slot_key
+from .outline import Sizes, outline
+from .paths import RUN_KEY, RUN_ROOT, Frame, Loc, Path, concrete, jp, lazy, obj, slot_key
 from .protocol import (
     CAUSE_LIMIT,
+    DEFINITION_LIMIT,
+    DISTRIBUTED_CONCURRENCY,
     ERROR_KEY,
+    HISTORY_LIMIT,
     INPUTS_KEY,
     MARK,
     ON_FAILURE_ERROR_KEY,
@@ -51,14 +58,65 @@ from .states.parallel import ParallelState
 from .states.pass_ import PassState
 from .states.task import TaskState
 
+START_CHILD = "arn:aws:states:::states:startExecution.sync:2"
+_ARN_PART = "States.ArrayGetItem(States.StringSplit($$.StateMachine.Id, ':'), {})"
+CHILD_ERROR_KEY = "err_child"
+_LEAST_BUDGET = 6
+
 _HEARTBEATING = ("sqs", "ecs")
 
 
 def compile_definition(doc: ir.WorkflowIR, opts: Options) -> JSON:
-    """The ASL definition of ``doc`` as a JSON object (validated; limits checked)."""
-    definition = _Compiler(constant_files(doc, opts), opts).compile()
-    limits.check(definition, opts)
-    return definition
+    """The ASL definition of ``doc`` as a JSON object (validated; limits checked), when it fits in one state
+    machine; else a DefinitionError naming how many it takes (see :func:`compile_machines`)."""
+    machines = compile_machines(doc, opts)
+    if len(machines) > 1:
+        raise DefinitionError(
+            [
+                f"workflow {doc.workflow.name!r} compiles to {len(machines)} state machines (a parent and child "
+                "state machines it starts): write them to a directory (compile -o DIR) or deploy them"
+            ]
+        )
+    return machines[0][1]
+
+
+def compile_machines(doc: ir.WorkflowIR, opts: Options) -> list[tuple[str, JSON]]:
+    """The state machines of ``doc``, the one to start first: [(name, definition)]. One, unless it exceeds
+    Step Functions' limits (1,048,576 bytes, 25,000 history events for ``opts.map_size`` items per map) or
+    ``opts.max_states``; then parts run as child state machines, each within them. Each definition is
+    validated; the split is chosen by estimate and then measured, tighter until every machine fits."""
+    doc = constant_files(doc, opts)
+    base = machine_name(doc, opts.name)
+    single = _Compiler(doc, opts, None, base).compile()
+    if limits.fits(single, opts):
+        limits.check(single, opts)
+        return [(base, single)]
+    # room for a child's own states (its outputs, its failure) besides its part of the work
+    budget = (opts.max_states or limits.states_budget(single, opts)) - 3
+    while True:
+        c = _Compiler(doc, opts, budget, base)
+        root = c.compile()
+        machines = [(base, root), *c.children]
+        if all(limits.fits(d, opts) for _, d in machines) or budget <= _LEAST_BUDGET:
+            if opts.max_states is None and limits.size(single) <= DEFINITION_LIMIT and len(machines) > 1:
+                if not all(limits.fits(d, opts) for _, d in machines):
+                    # only the history of maps is over, which no split changes: one machine, and a warning
+                    limits.check(single, opts)
+                    return [(base, single)]
+            # (a part that cannot be split, such as a map_over body, may stay over --max-states)
+            for name, d in machines:
+                limits.check(d, opts, name)
+            return machines
+        budget = max(_LEAST_BUDGET, budget * 2 // 3)
+
+
+def machine_name(doc: ir.WorkflowIR, name: str | None = None) -> str:
+    """A valid state machine name (letters, digits, - and _; at most 80 characters)."""
+    raw = name or doc.workflow.name
+    clean = re.sub(r"[^A-Za-z0-9_-]", "-", raw)[:80]
+    if not clean:
+        raise DefinitionError([f"state machine name {raw!r} is empty once cleaned"])
+    return clean
 
 
 def constant_files(doc: ir.WorkflowIR, opts: Options) -> ir.WorkflowIR:
@@ -89,7 +147,7 @@ def constant_files(doc: ir.WorkflowIR, opts: Options) -> ir.WorkflowIR:
 
 def render(definition: JSON) -> str:
     """Canonical text: sorted keys, two-space indent, trailing newline (byte-identical per input)."""
-    return json.dumps(definition, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    return pretty(definition) + "\n"
 
 
 def _format_template(template: str) -> str:
@@ -107,9 +165,14 @@ _NO_CACHE = ir.NodeOptions(cache=False)
 
 
 class _Compiler:
-    def __init__(self, doc: ir.WorkflowIR, opts: Options) -> None:
+    def __init__(self, doc: ir.WorkflowIR, opts: Options, budget: int | None = None, base: str = "") -> None:
         self.doc = doc
         self.opts = opts
+        self.budget = budget  # most states a state machine may hold; None: one machine for everything
+        self.base = base or doc.workflow.name  # the state machine's name; children are base-1, base-2 ...
+        self.sizes = Sizes(doc, opts)
+        self.children: list[tuple[str, JSON]] = []
+        self.readers: dict[str, int] = {}  # node key -> how many references read it (when splitting)
         self.req = requirements(doc)
         self.names = Names()
         self.parallels = 0
@@ -133,6 +196,8 @@ class _Compiler:
         # The failure path first: a sub-workflow's own handler at the top level goes on to it.
         self.root, self.root_failure = root, self.failure_path(root, ctx)
         root.failure = self.root_failure
+        if self.budget is not None:
+            self.readers = _readers(wf, ctx)
         body = self.block(wf.nodes, ctx, frame, root)
         self.catch_all(root)
         outputs = PassState(
@@ -181,9 +246,15 @@ class _Compiler:
     # ------------------------------------------------------------------ blocks
     def block(self, nodes: tuple[ir.Node, ...], ctx: Ctx, frame: Frame, graph: Graph) -> Fragment | None:
         plan = decompose(nodes)
-        return None if plan is None else self.plan(plan, ctx, frame, graph)
+        if plan is None:
+            return None
+        if self.budget is not None and not ctx.maps and self.sizes.plan(plan, ctx) > self.budget:
+            plan = outline(plan, ctx, self.budget, self.sizes)
+        return self.plan(plan, ctx, frame, graph)
 
     def plan(self, p: Plan, ctx: Ctx, frame: Frame, graph: Graph) -> Fragment | None:
+        if isinstance(p, Outlined):
+            return self.child(p.plan, ctx, frame, graph)
         if isinstance(p, Seq):
             return sequence([f for f in (self.plan(x, ctx, frame, graph) for x in p.parts) if f is not None])
         if isinstance(p, Par):
@@ -273,7 +344,7 @@ class _Compiler:
         if ctx.maps:
             indices = ", ".join(frame.indices[m] for m in ctx.maps)
             job_key = Path(f"States.Format('{_format_template(job_key)}', {indices})")
-        request = self.request(template, args, job_key, (), ())
+        request = self.request(template, args, job_key, (), (), frame.run)
         request["options"] = ir_converter.unstructure(_NO_CACHE)  # every run is handled anew, as on every target
         call = Call(self.names.unique(key), template, request, slot_key("n_", key), job_key)
         frag, _, states = emit(call, self.opts.executor_of(template.name), self.opts, graph)
@@ -311,6 +382,116 @@ class _Compiler:
         for k, loc in new.items():
             frame.nodes[k] = Loc(jp("$." + slot, "b0", slot_key("", k)), loc.nullable)
         return connect(frag, after_ok)
+
+    def child(self, p: Plan, ctx: Ctx, frame: Frame, graph: Graph) -> Fragment:
+        """``p`` as a child state machine of its own, started here with ``startExecution.sync:2``: it gets the
+        workflow inputs, the run id and the values it reads; it gives back the outputs of the nodes it ran. Its
+        failure fails it with the same error, which this state takes out of the child's description and treats
+        as any failure here."""
+        name = child_name(self.base, len(self.children) + 1)
+        self.children.append((name, {}))
+        index = len(self.children) - 1
+        leaves = _plan_nodes(p)
+        refs = [r for n in leaves for _, r, _ in block_refs((n,), ctx)]
+        passed: dict[str, Any] = {INPUTS_KEY: Path(frame.inputs), RUN_KEY: Path(frame.run)}
+        passed["AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID"] = Path("$$.Execution.Id")
+        inner = Frame(inputs="$." + INPUTS_KEY, run="$." + RUN_KEY, failure=frame.failure)
+        for leaf in (x for r in refs for x in leaves_of(r)):
+            if leaf.kind == "node" and leaf.key in frame.nodes and leaf.key not in inner.nodes:
+                slot = slot_key("n_", leaf.key)
+                passed[slot] = Path(frame.nodes[leaf.key].path)
+                inner.nodes[leaf.key] = Loc("$." + slot, frame.nodes[leaf.key].nullable)
+        given = set(inner.nodes)
+        g = Graph(self.names)
+        body = self.plan(p, ctx, inner, g)
+        inside: dict[str, int] = {}
+        for r in refs:
+            for x in leaves_of(r):
+                if x.kind == "node":
+                    inside[x.key] = inside.get(x.key, 0) + 1
+        # what it made that something outside it reads (later: references only go forward)
+        made = {
+            k: loc for k, loc in inner.nodes.items() if k not in given and self.readers.get(k, 0) > inside.get(k, 0)
+        }
+        out = PassState(
+            self.names.unique(f"{name} outputs"),
+            parameters=obj({slot_key("", k): Path(loc.path) for k, loc in made.items()}),
+            comment="the outputs of the nodes this state machine ran",
+        )
+        failed = FailState(
+            self.names.unique(f"{name} failed"),
+            error_path=f"$.{ERROR_KEY}.Error",
+            cause_path=f"$.{ERROR_KEY}.Cause",
+            comment="fails with the error of the node that failed; the state machine that started it goes on",
+        )
+        failing = [
+            s
+            for s in g.states.values()
+            if isinstance(s, TaskState | ParallelState | MapState) and s.name not in self.caught
+        ]
+        for s in failing:
+            s.catch.append(Catcher((ALL_ERRORS,), failed.name, "$." + ERROR_KEY))
+            self.caught.add(s.name)
+        if failing:
+            g.add(failed)
+        definition = g.render(body, out)
+        definition["Comment"] = f"typedflow workflow {self.doc.workflow.name} ({self.doc.digest}), part {index + 1}"
+        self.children[index] = (name, definition)
+        slot = f"s{index + 1}"
+        arn = (
+            f"States.Format('arn:{{}}:states:{{}}:{{}}:stateMachine:{name}', "
+            + ", ".join(_ARN_PART.format(i) for i in (1, 3, 4))
+            + ")"
+        )
+        start = TaskState(
+            graph.name(f"{name} (child)"),
+            resource=START_CHILD,
+            parameters={"StateMachineArn.$": arn, "Input": obj(passed)},
+            result_selector={"o.$": "$.Output"},
+            result_path="$." + slot,
+            comment=f"state machine {name}: {', '.join(n.id for n in leaves[:5])}{' ...' if len(leaves) > 5 else ''}",
+        )
+        frag = graph.add(start)
+        onward = (
+            self.root_failure
+            if graph is self.root
+            else graph.add(
+                FailState(
+                    self.names.unique(f"{name} failed on"),
+                    error_path=f"$.{ERROR_KEY}.Error",
+                    cause_path=f"$.{ERROR_KEY}.Cause",
+                )
+            ).start
+        )
+        start.catch.append(Catcher((ALL_ERRORS,), self.unwrap(name, graph, onward), "$." + ERROR_KEY))
+        self.caught.add(start.name)
+        for k, loc in made.items():
+            frame.nodes[k] = Loc(jp("$." + slot, "o", slot_key("", k)), loc.nullable)
+        return frag
+
+    def unwrap(self, name: str, graph: Graph, onward: str) -> str:
+        """States that replace a failed child's ``States.TaskFailed`` (its cause: the child execution's
+        description, as JSON) by the error and cause the child failed with, then go ``onward``."""
+        take = graph.add(
+            PassState(
+                self.names.unique(f"{name} error"),
+                parameters={"Error.$": f"$.{CHILD_ERROR_KEY}.d.Error", "Cause.$": f"$.{CHILD_ERROR_KEY}.d.Cause"},
+                result_path="$." + ERROR_KEY,
+            )
+        )
+        take_state = graph.states[take.start]
+        take_state.next = onward
+        parse = graph.add(
+            PassState(
+                self.names.unique(f"{name} description"),
+                parameters={"d.$": f"States.StringToJson($.{ERROR_KEY}.Cause)"},
+                result_path="$." + CHILD_ERROR_KEY,
+            )
+        )
+        graph.states[parse.start].next = take.start
+        check = ChoiceState(self.names.unique(f"{name} failed?"), default=onward)
+        check.rules.append(({"Variable": f"$.{ERROR_KEY}.Error", "StringEquals": "States.TaskFailed"}, parse.start))
+        return graph.add(check).start
 
     def parallel(self, p: Par, ctx: Ctx, frame: Frame, graph: Graph) -> Fragment:
         """Independent groups as the branches of a Parallel. Step Functions stops every branch when one
@@ -385,7 +566,7 @@ class _Compiler:
         each = tuple(
             sorted(o for (kind, k, o), v in self.req.items() if kind == "node" and k == key and v == ELEMENTWISE)
         )
-        request = self.request(template, args, job_key, inline, each)
+        request = self.request(template, args, job_key, inline, each, frame.run)
         if node.options is not None:  # the runtime applies the call's own options to the task's template
             request["options"] = ir_converter.unstructure(node.options)
         call = Call(graph.name(key), template, request, slot_key("n_", key), job_key)
@@ -400,13 +581,14 @@ class _Compiler:
         job_key: Any,
         inline: tuple[str, ...],
         each: tuple[str, ...],
+        run: str,
     ) -> dict[str, Any]:
         kind = self.opts.executor_of(template.name)
         req: dict[str, Any] = {
             "v": PROTOCOL_VERSION,
             "ir": self.doc.digest,
             "task": template.name,
-            "run.$": "$$.Execution.Name",
+            "run.$": run,
             "args": args,
             "inline": list(inline),
             "elementwise": list(each),
@@ -504,11 +686,14 @@ class _Compiler:
         }
         inner.items[key] = Loc("$." + slot_key("i_", key), False)
         inner.indices[key] = "$." + slot_key("x_", key)
+        if frame.run != RUN_ROOT:  # in a child state machine: the run id comes with the item
+            selector[RUN_KEY] = Path(frame.run)
+            inner.run = "$." + RUN_KEY
         for m, path in frame.indices.items():  # node keys of nested tasks need every enclosing index
             selector[slot_key("x_", m)] = Path(path)
             inner.indices[m] = "$." + slot_key("x_", m)
         refs = [r for _, r, _ in block_refs(node.body, body_ctx)] + [body_ctx.resolve(node.result)]
-        for leaf in (x for r in refs for x in leaves(r)):
+        for leaf in (x for r in refs for x in leaves_of(r)):
             if leaf.kind == "node" and leaf.key in frame.nodes:
                 outer = frame.nodes[leaf.key]
                 selector[slot_key("n_", leaf.key)] = Path(outer.path)
@@ -525,12 +710,15 @@ class _Compiler:
             output_path="$.r",
             parameters=obj({"r": lazy(body_ctx.resolve(node.result), inner, self.req)}),
         )
+        processor = g.render(body, result)
+        distributed = _distributed(node, processor, self.opts)
         state = MapState(
             graph.name(key),
             items_path=items_path,
             item_selector=obj(selector),
-            processor=g.render(body, result),
+            processor=processor,
             max_concurrency=node.max_concurrency,
+            distributed=distributed,
             result_selector={"out.$": "$"},
             result_path="$." + slot,
         )
@@ -545,13 +733,9 @@ class _Compiler:
         return frag
 
 
-def _plan_nodes(p: Plan) -> tuple[ir.Node, ...]:
-    return tuple(n for x in p.parts for n in _plan_nodes(x)) if isinstance(p, Seq | Par) else (p,)
-
-
-def _holds_exit_handler(nodes: tuple[ir.Node, ...], doc: ir.WorkflowIR) -> bool:
+def _holds_exit_handler(nodes: Sequence[ir.Node], doc: ir.WorkflowIR) -> bool:
     """Whether an ``exit_handler`` block runs in ``nodes`` (nested, or in a sub-workflow they call)."""
-    for n in ir.walk(nodes):
+    for n in ir.walk(tuple(nodes)):
         if isinstance(n, ir.ExitHandlerNode):
             return True
         if isinstance(n, ir.SubWorkflowNode) and _holds_exit_handler(doc.subworkflow(n.workflow).nodes, doc):
@@ -559,7 +743,64 @@ def _holds_exit_handler(nodes: tuple[ir.Node, ...], doc: ir.WorkflowIR) -> bool:
     return False
 
 
+def _distributed(node: ir.MapNode, processor: JSON, opts: Options) -> bool:
+    """Whether ``node`` compiles to a Distributed Map: asked for, or "auto" and ``opts.map_size`` items
+    would take an inline Map past half the history quota (each item's states count in the parent's history)."""
+    if node.tolerated_failure:
+        # A failed child's place in a Distributed Map's result is not a value we can read back as None
+        # without ResultWriter, which is not compiled yet: refuse rather than differ from the interpreter.
+        raise DefinitionError(
+            [
+                f"map_over at {node.loc}: tolerated_failure runs on the local interpreter only for now; "
+                "Step Functions would not give None for a failed item"
+            ]
+        )
+    wanted = node.distributed is True or (
+        node.distributed == "auto"
+        and 4 + opts.map_size * (2 + limits.estimate_events(processor, opts.map_size)) > HISTORY_LIMIT // 2
+    )
+    limit = DISTRIBUTED_CONCURRENCY if wanted else None
+    if limit is not None and node.max_concurrency is not None and node.max_concurrency > limit:
+        raise DefinitionError(
+            [f"map_over at {node.loc}: max_concurrency {node.max_concurrency:,} is over Step Functions' {limit:,}"]
+        )
+    return wanted
+
+
 def _head(p: Plan) -> str:
-    while isinstance(p, Seq | Par):
-        p = p.parts[0]
+    while isinstance(p, Seq | Par | Outlined):
+        p = p.plan if isinstance(p, Outlined) else p.parts[0]
     return p.id
+
+
+def _readers(wf: ir.Workflow, ctx: Ctx) -> dict[str, int]:
+    """How many references read each node's outputs, across the workflow and its results."""
+    counts: dict[str, int] = {}
+    refs = [r for _, r, _ in block_refs(wf.nodes, ctx)]
+    refs += [ctx.resolve(a.value, a.optional) for a in wf.results]
+    for r in refs:
+        for x in leaves_of(r):
+            if x.kind == "node":
+                counts[x.key] = counts.get(x.key, 0) + 1
+    return counts
+
+
+def _plan_nodes(p: Plan) -> list[ir.Node]:
+    """The IR nodes of a plan, in order."""
+    out: list[ir.Node] = []
+    stack: list[Plan] = [p]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, Seq | Par):
+            stack.extend(reversed(x.parts))
+        elif isinstance(x, Outlined):
+            stack.append(x.plan)
+        else:
+            out.append(x)
+    return out
+
+
+def child_name(base: str, k: int) -> str:
+    """The name of child state machine ``k`` of the state machine ``base`` (at most 80 characters)."""
+    suffix = f"-{k}"
+    return base[: 80 - len(suffix)] + suffix

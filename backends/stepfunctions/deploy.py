@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import time
 from collections.abc import Mapping
@@ -23,22 +22,14 @@ from typedflow.errors import InputError
 from typedflow.taskenv import store_refs
 
 from .analysis import ELEMENTWISE, WHOLE, requirements
-from .compiler import compile_definition
+from .compiler import compile_machines, machine_name
 from .cron import to_aws
 from .iam import deployer_policy, state_machine_policy, worker_policy
 from .lazyjson import offload, resolve
+from .limits import has_distributed_map
 from .options import OptionError, Options, from_mapping, split_s3
 from .runtime import failure_value, publish_ir, store_for
 from .s3store import S3Store
-
-
-def machine_name(doc: ir.WorkflowIR, name: str | None = None) -> str:
-    """A valid state machine name (letters, digits, - and _; at most 80 characters)."""
-    raw = name or doc.workflow.name
-    clean = re.sub(r"[^A-Za-z0-9_-]", "-", raw)[:80]
-    if not clean:
-        raise OptionError(f"state machine name {raw!r} is empty once cleaned")
-    return clean
 
 
 def _clients(**given: Any) -> dict[str, Any]:
@@ -59,6 +50,7 @@ class Deployment:
     schedule_arn: str | None = None
     code: str | None = None  # the bundle the definition names
     registered: tuple[str, ...] = ()  # code uploaded, definitions and functions registered
+    children: tuple[str, ...] = ()  # ARNs of the child state machines the workflow was split into
 
 
 def _find(sfn: Any, name: str) -> str | None:
@@ -95,7 +87,8 @@ def deploy(
 
     if not opts.bucket:
         raise OptionError("deploy needs --bucket s3://bucket/prefix (the workers read the IR and artifacts there)")
-    definition = json.dumps(compile_definition(doc, opts), sort_keys=True, separators=(",", ":"))
+    sm_name = machine_name(doc, name or opts.name)
+    machines = compile_machines(doc, attrs.evolve(opts, name=sm_name))
     c = _clients(sfn=sfn, s3=s3)
     if opts.lineage_anchor:
         from typedflow.lineage.cloud import check_s3_anchor
@@ -113,36 +106,38 @@ def deploy(
         registered += register_batch(opts, _clients(batch=batch)["batch"])
     if opts.images and "lambda" in kinds and not opts.lambda_function:
         registered += ensure_lambdas(opts, _clients(lambda_=lambda_)["lambda_"])
-    sm_name = machine_name(doc, name)
-    arn = _find(c["sfn"], sm_name)
-    created = updated = False
-    version_arn: str | None = None
-    if arn is None:
-        resp = c["sfn"].create_state_machine(
-            name=sm_name,
-            definition=definition,
-            roleArn=role_arn,
-            type="STANDARD",
-            publish=True,
-            versionDescription=doc.digest,
-        )
-        arn, version_arn, created = resp["stateMachineArn"], resp.get("stateMachineVersionArn"), True
-    else:
-        current = c["sfn"].describe_state_machine(stateMachineArn=arn)
-        if current.get("definition") != definition or current.get("roleArn") != role_arn:
-            resp = c["sfn"].update_state_machine(
-                stateMachineArn=arn,
-                definition=definition,
-                roleArn=role_arn,
-                publish=True,
-                versionDescription=doc.digest,
-            )
-            version_arn, updated = resp.get("stateMachineVersionArn"), True
+    # Children first: a parent starts them by name, so they exist (in their new version) before it runs.
+    results = [
+        _put_machine(c["sfn"], machine, json.dumps(d, sort_keys=True, separators=(",", ":")), role_arn, doc.digest)
+        for machine, d in reversed(machines)
+    ]
+    arn, version_arn, created, updated = results[-1]
+    children = tuple(r[0] for r in results[:-1])[::-1]
     _tag(c["sfn"], str(arn), doc, opts.bucket)
     schedule_arn = None
     if doc.workflow.schedule:
         schedule_arn = ensure_schedule(doc, arn, schedule_role_arn or role_arn, sm_name, scheduler=scheduler)
-    return Deployment(str(arn), version_arn, created, updated, schedule_arn, opts.code, tuple(registered))
+    return Deployment(str(arn), version_arn, created, updated, schedule_arn, opts.code, tuple(registered), children)
+
+
+def _put_machine(
+    sfn: Any, name: str, definition: str, role_arn: str, digest: str
+) -> tuple[str, str | None, bool, bool]:
+    """Create or update one Standard state machine (publishing a version when it changes): (arn, version
+    arn, created, updated)."""
+    arn = _find(sfn, name)
+    if arn is None:
+        resp = sfn.create_state_machine(
+            name=name, definition=definition, roleArn=role_arn, type="STANDARD", publish=True, versionDescription=digest
+        )
+        return str(resp["stateMachineArn"]), resp.get("stateMachineVersionArn"), True, False
+    current = sfn.describe_state_machine(stateMachineArn=arn)
+    if current.get("definition") == definition and current.get("roleArn") == role_arn:
+        return arn, None, False, False
+    resp = sfn.update_state_machine(
+        stateMachineArn=arn, definition=definition, roleArn=role_arn, publish=True, versionDescription=digest
+    )
+    return arn, resp.get("stateMachineVersionArn"), False, True
 
 
 def _tag(sfn: Any, arn: str, doc: ir.WorkflowIR, bucket: str) -> None:
@@ -335,8 +330,15 @@ def deploy_command(doc: ir.WorkflowIR, args: argparse.Namespace) -> int:
         opts = _options(args)
         if args.print_iam_policy:
             executors = opts.executors([t.name for t in doc.tasks])
+            children: tuple[str, ...] = ()
+            distributed: tuple[str, ...] = ()
+            if args.print_iam_policy == "state-machine":
+                named = attrs.evolve(opts, name=machine_name(doc, args.name or opts.name))
+                machines = compile_machines(doc, named)
+                children = tuple(n for n, _ in machines[1:])
+                distributed = tuple(n for n, d in machines if has_distributed_map(d))
             policy = {
-                "state-machine": lambda: state_machine_policy(opts, executors),
+                "state-machine": lambda: state_machine_policy(opts, executors, children, distributed),
                 "worker": lambda: worker_policy(opts, executors, store_refs(doc.tasks, "aws-sm")),
                 "deployer": lambda: deployer_policy(
                     machine_name(doc, args.name), args.role_arn or "*", bool(doc.workflow.schedule)
@@ -371,6 +373,8 @@ def deploy_command(doc: ir.WorkflowIR, args: argparse.Namespace) -> int:
     )
     for item in d.registered:
         print(f"  {item}", file=sys.stderr)
+    for child in d.children:
+        print(f"  child state machine {child}", file=sys.stderr)
     print(d.arn)
     return 0
 

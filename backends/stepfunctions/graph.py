@@ -7,12 +7,14 @@ from typing import Any
 
 import attrs
 
+from typedflow.errors import TypedflowError
+
 from .protocol import NAME_LIMIT
 from .states import ALL_ERRORS, JSON, State, render_graph
 from .states.choice import ChoiceState
 
 
-class DefinitionError(ValueError):
+class DefinitionError(TypedflowError, ValueError):
     """The workflow cannot be expressed as a valid state machine; lists every problem found."""
 
     def __init__(self, problems: list[str]) -> None:

@@ -31,9 +31,55 @@ def _bucket_arns(uri: str | None, suffix: str = "/*") -> list[str]:
     return [f"arn:aws:s3:::{bucket}/{prefix}{'/' if prefix else ''}{suffix.lstrip('/')}"]
 
 
-def state_machine_policy(opts: Options, executors: list[str]) -> dict[str, Any]:
-    """What the state machine's execution role needs for the executors it uses."""
+def state_machine_policy(
+    opts: Options, executors: list[str], children: tuple[str, ...] = (), distributed: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """What the state machine's execution role needs for the executors it uses, to start and follow the
+    child state machines (by name) a large workflow is split into, and to run the child executions of the
+    Distributed Maps in the state machines named in ``distributed``; every one of them runs as this role."""
     stmts: list[dict[str, Any]] = []
+    if distributed:
+        stmts.append(
+            {
+                "Sid": "DistributedMapRuns",
+                "Effect": "Allow",
+                "Action": ["states:StartExecution"],
+                "Resource": [f"arn:aws:states:*:*:stateMachine:{m}" for m in distributed],
+            }
+        )
+        stmts.append(
+            {
+                "Sid": "DistributedMapChildren",
+                "Effect": "Allow",
+                "Action": ["states:DescribeExecution", "states:StopExecution"],
+                "Resource": [f"arn:aws:states:*:*:execution:{m}/*" for m in distributed],
+            }
+        )
+    if children:
+        stmts.append(
+            {
+                "Sid": "StartChildren",
+                "Effect": "Allow",
+                "Action": ["states:StartExecution"],
+                "Resource": [f"arn:aws:states:*:*:stateMachine:{c}" for c in children],
+            }
+        )
+        stmts.append(
+            {
+                "Sid": "FollowChildren",
+                "Effect": "Allow",
+                "Action": ["states:DescribeExecution", "states:StopExecution"],
+                "Resource": [f"arn:aws:states:*:*:execution:{c}:*" for c in children],
+            }
+        )
+        stmts.append(
+            {
+                "Sid": "SyncChildren",
+                "Effect": "Allow",
+                "Action": ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+                "Resource": ["arn:aws:events:*:*:rule/StepFunctionsGetEventsForStepFunctionsExecutionRule"],
+            }
+        )
     if "sqs" in executors:
         stmts.append(
             {"Sid": "SendTaskRequests", "Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": [_queue(opts)]}

@@ -28,33 +28,88 @@ def estimate_events(graph: dict[str, Any], map_size: int) -> int:
     """History events of one successful run, every state visited once (an upper bound for choices),
     each Map running ``map_size`` items."""
     total = 0
-    for state in graph["States"].values():
-        kind = state["Type"]
-        if kind == "Task":
-            total += _TASK_EVENTS
-        elif kind == "Parallel":
-            total += 4 + sum(estimate_events(b, map_size) for b in state["Branches"])
-        elif kind == "Map":
-            total += 4 + map_size * (2 + estimate_events(state["ItemProcessor"], map_size))
-        else:
-            total += _EVENTS.get(kind, 2)
+    graphs: list[tuple[dict[str, Any], int]] = [(graph, 1)]  # (graph, how many times it runs)
+    while graphs:
+        g, times = graphs.pop()
+        for state in g["States"].values():
+            kind = state["Type"]
+            if kind == "Task":
+                total += times * _TASK_EVENTS
+            elif kind == "Parallel":
+                total += times * 4
+                graphs.extend((b, times) for b in state["Branches"])
+            elif kind == "Map":
+                if state["ItemProcessor"].get("ProcessorConfig", {}).get("Mode") == "DISTRIBUTED":
+                    total += times * 6  # a map run started and ended; the items' events are the children's
+                else:
+                    total += times * (4 + 2 * map_size)
+                    graphs.append((state["ItemProcessor"], times * map_size))
+            else:
+                total += times * _EVENTS.get(kind, 2)
     return total
 
 
-def check(definition: dict[str, Any], opts: Options) -> None:
+def count_states(definition: dict[str, Any]) -> int:
+    """States in a definition, those of Parallel branches and Map item processors included."""
+    total = 0
+    graphs = [definition]
+    while graphs:
+        g = graphs.pop()
+        for state in g["States"].values():
+            total += 1
+            graphs.extend(state.get("Branches", ()))
+            if "ItemProcessor" in state:
+                graphs.append(state["ItemProcessor"])
+    return total
+
+
+def has_distributed_map(definition: dict[str, Any]) -> bool:
+    """Whether a definition runs a Distributed Map (its role then starts child executions of itself)."""
+    graphs = [definition]
+    while graphs:
+        g = graphs.pop()
+        for state in g["States"].values():
+            if state["Type"] == "Map" and state["ItemProcessor"]["ProcessorConfig"].get("Mode") == "DISTRIBUTED":
+                return True
+            graphs.extend(state.get("Branches", ()))
+            if "ItemProcessor" in state:
+                graphs.append(state["ItemProcessor"])
+    return False
+
+
+def fits(definition: dict[str, Any], opts: Options) -> bool:
+    """Whether one state machine holds ``definition`` within the limits (and ``opts.max_states``)."""
+    if opts.max_states is not None and count_states(definition) > opts.max_states:
+        return False
+    return size(definition) <= DEFINITION_LIMIT and estimate_events(definition, opts.map_size) + 2 <= HISTORY_LIMIT
+
+
+def states_budget(definition: dict[str, Any], opts: Options) -> int:
+    """States per child state machine for a workflow whose single ``definition`` does not fit: its states in
+    proportion to the share of the limits one machine can take, with room to spare."""
+    states = count_states(definition)
+    share = min(
+        DEFINITION_LIMIT / max(1, size(definition)),
+        HISTORY_LIMIT / max(1, estimate_events(definition, opts.map_size)),
+    )
+    return max(16, int(states * share * 0.7))
+
+
+def check(definition: dict[str, Any], opts: Options, name: str = "") -> None:
     problems = check_names(definition)
     n = size(definition)
+    where = f"state machine {name}: " if name else ""
     if n > DEFINITION_LIMIT:
         problems.append(
-            f"the definition is {n:,} bytes; Step Functions accepts at most {DEFINITION_LIMIT:,} "
-            "(split the workflow into sub-workflows deployed separately, or fewer nodes)"
+            f"{where}the definition is {n:,} bytes; Step Functions accepts at most {DEFINITION_LIMIT:,} (a part "
+            "that cannot be split further: a map_over body or a when branch this large)"
         )
     if problems:
         raise DefinitionError(problems)
     events = estimate_events(definition, opts.map_size) + 2
     if events > HISTORY_LIMIT:
         warnings.warn(
-            f"an execution may record about {events:,} history events (map_over of {opts.map_size} "
+            f"{where}an execution may record about {events:,} history events (map_over of {opts.map_size} "
             f"items assumed, --map-size); Standard workflows stop at {HISTORY_LIMIT:,}",
             HistoryWarning,
             stacklevel=3,

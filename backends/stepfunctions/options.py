@@ -13,6 +13,7 @@ from typedflow.shipping.plan import Image
 from .protocol import DEFAULT_HEARTBEAT_SECONDS, DEFAULT_OFFLOAD_THRESHOLD
 
 EXECUTORS = ("sqs", "ecs", "batch", "lambda")
+MIN_STATES = 16  # a child state machine needs a few states of its own besides the work
 
 
 class OptionError(ValueError):
@@ -48,6 +49,8 @@ class Options:
     ecs_task_role_arn: str | None = None
     batch_job_role_arn: str | None = None
     lambda_role_arn: str | None = None
+    name: str | None = None  # the state machine's name (default: the workflow's); child machines add -1, -2 ...
+    max_states: int | None = None  # split into child state machines of at most this many states each
 
     def executor_of(self, task: str) -> str:
         return dict(self.task_executors).get(task, self.executor)
@@ -92,6 +95,13 @@ def add_options(p: argparse.ArgumentParser) -> None:
         default=100,
         metavar="N",
         help="items assumed per map_over when estimating history events (default 100)",
+    )
+    g.add_argument(
+        "--max-states",
+        type=int,
+        metavar="N",
+        help="split into child state machines of at most N states each (default: only past the 1 MB definition "
+        "or 25,000-event history limits)",
     )
     g.add_argument("--ecs-cluster", metavar="ARN")
     g.add_argument("--ecs-task-definition", metavar="ARN")
@@ -143,6 +153,9 @@ def from_mapping(values: Mapping[str, Any]) -> Options:
     heartbeat = int(values.get("heartbeat_seconds") or DEFAULT_HEARTBEAT_SECONDS)
     if heartbeat < 1:
         raise OptionError("--heartbeat-seconds must be at least 1")
+    max_states = values.get("max_states")
+    if max_states is not None and int(max_states) < MIN_STATES:
+        raise OptionError(f"--max-states must be at least {MIN_STATES}")
     shipped = _shipped(values.get("shipment"))
     return Options(
         **shipped,
@@ -168,6 +181,8 @@ def from_mapping(values: Mapping[str, Any]) -> Options:
         ecs_task_role_arn=values.get("ecs_task_role_arn"),
         batch_job_role_arn=values.get("batch_job_role_arn"),
         lambda_role_arn=values.get("lambda_role_arn"),
+        name=values.get("name"),
+        max_states=int(max_states) if max_states is not None else None,
     )
 
 

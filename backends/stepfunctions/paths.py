@@ -13,6 +13,8 @@ from .analysis import WHOLE, ChoiceRef, ConstRef, RecordRef, Ref, Requirement, R
 from .protocol import FAILURE as FAILURE_MARK
 from .protocol import INPUTS_KEY, JSON_TEXT, MARK, ONE_OF, SEL
 
+RUN_ROOT = "$$.Execution.Name"
+RUN_KEY = "tf_run"  # the run id in a child state machine's (or a map item's) state data
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -44,9 +46,10 @@ class Frame:
     indices: dict[str, str] = attrs.Factory(dict)
     inputs: str = "$." + INPUTS_KEY
     failure: str | None = None
+    run: str = RUN_ROOT  # where the run id is: the root execution's name, or what a child was given
 
     def copy(self) -> Frame:
-        return Frame(dict(self.nodes), dict(self.items), dict(self.indices), self.inputs, self.failure)
+        return Frame(dict(self.nodes), dict(self.items), dict(self.indices), self.inputs, self.failure, self.run)
 
 
 class Path(str):

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from typedflow import ir
+from typedflow.prettyjson import pretty
 
 from .components import Chan
 from .dag import Builder, CompileError
@@ -66,7 +66,7 @@ def dumps(spec: dict[str, Any], output: str | None) -> str:
         dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # the C dumper is ~10x faster
         text: str = yaml.dump(spec, Dumper=dumper, sort_keys=True, default_flow_style=False, width=120)
         return header + text
-    return json.dumps(spec, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return pretty(spec) + "\n"
 
 
 def compile_text(doc: ir.WorkflowIR, options: dict[str, Any]) -> str:

@@ -7,6 +7,7 @@ both nodes' outputs to one directory.
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -76,6 +77,7 @@ def output_chans(outputs: tuple[ir.Param, ...]) -> dict[str, Chan]:
     return {p.name: Chan(p.type, is_artifact_type(p.type)) for p in outputs}
 
 
+@functools.lru_cache(maxsize=1024)  # one template serves many nodes; the result is only read
 def template_json(t: ir.TaskTemplate) -> Any:
     data = ir_converter.unstructure(t)
     data.pop("loc", None)  # where it was defined is not what runs; keeps specs stable across moves

@@ -66,6 +66,7 @@ class Dag:
         self.parent = parent
         self.top = top  # a workflow's own DAG: its inputs by name
         self.tasks: dict[str, dict[str, Any]] = {}
+        self.order: list[str] = []  # task names in the order they were added
         self.inputs: dict[str, Chan] = dict(top or {})
         self.bindings: dict[str, dict[str, Any]] = {}  # channel → its source, resolved in the parent
         self.needs: dict[Source, str] = {}
@@ -150,6 +151,7 @@ class Dag:
         if deps:
             spec["dependentTasks"] = deps
         self.tasks[name] = spec
+        self.order.append(name)
         return name
 
     def component(self) -> dict[str, Any]:
@@ -417,7 +419,7 @@ class Builder:
     def block(self, nodes: tuple[ir.Node, ...], dag: Dag) -> None:
         added: dict[str, list[str]] = {}  # node id -> the tasks its emission added to this DAG
         for n in nodes:
-            before = set(dag.tasks)
+            before = len(dag.order)
             if isinstance(n, ir.TaskNode):
                 self.task_node(n, dag)
             elif isinstance(n, ir.MapNode):
@@ -430,7 +432,7 @@ class Builder:
                 self.exit_handler_node(n, dag)
             else:
                 self.subworkflow(n, dag)
-            added[n.id] = sorted(set(dag.tasks) - before)
+            added[n.id] = sorted(dag.order[before:])
             if n.after:  # ordering edges (`with after(...)`): siblings, so tasks of this DAG
                 waits = {t for other in n.after for t in added.get(other, ())}
                 for name in added[n.id]:
@@ -649,6 +651,12 @@ class Builder:
         return dag.add_task(base, task)
 
     def map_node(self, n: ir.MapNode, dag: Dag) -> None:
+        if n.tolerated_failure:
+            # a ParallelFor fails with any iteration: refuse rather than differ from the interpreter
+            raise CompileError(
+                f"{_at(n.loc)}map_over tolerated_failure runs on the local interpreter only for now; "
+                "Vertex would fail the loop with its first failed item"
+            )
         k = self.count("for-loop")
         group = Dag(self, self.new_component(n.id), dag)
         items = self.ref(n.items.value)

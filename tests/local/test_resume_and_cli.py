@@ -330,9 +330,12 @@ def test_compile_help_lists_targets_and_unknown_target(tmp_path: Path) -> None:
 def test_compile_output_and_ir_files_that_cannot_be_used_are_refused_cleanly(tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
-    r = tf("compile", "tests.local.flows:diamond", "--target", "ir", "-o", str(out))
-    assert r.returncode == 2 and r.stderr.strip() == f"typedflow: cannot write {out}: Is a directory", r.stderr
-    assert list(tmp_path.iterdir()) == [out] and list(out.iterdir()) == []  # no temp file left behind
+    r = tf("compile", "tests.local.flows:diamond", "--target", "ir", "-o", str(out))  # a directory: a file in it
+    assert r.returncode == 0 and r.stderr.strip().startswith(f"wrote {out / 'diamond.json'} ("), r.stderr
+    assert list(tmp_path.iterdir()) == [out] and list(out.iterdir()) == [out / "diamond.json"]
+    blocked = out / "diamond.json"
+    r = tf("compile", "tests.local.flows:diamond", "--target", "ir", "-o", str(blocked / "x.json"))
+    assert r.returncode == 2 and r.stderr.startswith(f"typedflow: cannot write {blocked / 'x.json'}"), r.stderr
     for cmd in (("run",), ("compile", "--target", "ir")):
         r = tf(*cmd, "--ir", str(tmp_path / "missing.ir.json"))
         assert r.returncode == 2 and "Traceback" not in r.stderr

@@ -1,4 +1,4 @@
-"""Map (inline): runs a sub-graph once per element of ``items_path``."""
+"""Map: runs a sub-graph once per element of ``items_path``, inline or as child executions (distributed)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ class MapState(State):
     item_selector: JSON | None = None
     processor: JSON = attrs.Factory(dict)  # rendered sub-graph {"StartAt", "States"}
     max_concurrency: int | None = None
+    distributed: bool = False  # each item a child execution (a Distributed Map)
+    tolerated_failure_percentage: float | None = None  # distributed only
     result_selector: JSON | None = None
     result_path: str | None = None
     catch: list[Catcher] = attrs.Factory(list)
@@ -26,6 +28,12 @@ class MapState(State):
             "ItemsPath": self.items_path,
             "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"}, **self.processor},
         }
+        if self.distributed:
+            # STANDARD children: their tasks wait for task tokens, which EXPRESS executions cannot
+            config = {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
+            out["ItemProcessor"] = {"ProcessorConfig": config, **self.processor}
+            if self.tolerated_failure_percentage:
+                out["ToleratedFailurePercentage"] = self.tolerated_failure_percentage
         if self.item_selector is not None:
             out["ItemSelector"] = self.item_selector
         if self.max_concurrency is not None:

@@ -1,0 +1,47 @@
+"""Workflows with map_over(distributed=..., tolerated_failure=...) (the tests import them by module)."""
+
+from __future__ import annotations
+
+from typedflow import map_over, task, workflow
+
+
+@task
+def numbers(n: int) -> list[int]:
+    return list(range(n))
+
+
+@task
+def square(x: int) -> int:
+    return x * x
+
+
+@task
+def flaky(x: int) -> int | None:
+    if x % 10 == 3:
+        raise ValueError(f"item {x} fails")
+    return x * 2
+
+
+@task
+def total(xs: list[int]) -> int:
+    return sum(xs)
+
+
+@workflow
+def fan(n: int) -> int:
+    return total(map_over(square, numbers(n), distributed=True, max_concurrency=50))
+
+
+@workflow
+def auto(n: int) -> list[int]:
+    return map_over(square, numbers(n), distributed="auto")
+
+
+@workflow
+def tolerant(n: int) -> list[int | None]:
+    return map_over(flaky, numbers(n), tolerated_failure=0.1)
+
+
+@workflow
+def intolerant(n: int) -> list[int | None]:
+    return map_over(flaky, numbers(n), tolerated_failure=0.05)

@@ -399,17 +399,8 @@ class JsonProblem:
         return f"{self.where}: {self.message}"
 
 
-_JSON_KIND = {
-    "bool": (bool,),
-    "str": (str,),
-    "bytes": (str,),
-    "datetime": (str,),
-    "date": (str,),
-}
-
-
 # Lists of plain scalars checked in one pass (any other element, e.g. an int subclass, gets the
-# element-by-element check below, which also names the first bad one).
+# element-by-element check, which also names the first bad one).
 _ALL_PLAIN: dict[str, Callable[[list[Any]], bool]] = {
     "int": lambda vs: all(type(v) is int and -MAX_SAFE_INT <= v <= MAX_SAFE_INT for v in vs),
     "float": lambda vs: all((type(v) is float and math.isfinite(v)) or type(v) is int for v in vs),
@@ -417,109 +408,160 @@ _ALL_PLAIN: dict[str, Callable[[list[Any]], bool]] = {
     "bool": lambda vs: all(type(v) is bool for v in vs),
 }
 
+_Check = Callable[[Any, TypeRef, str], "JsonProblem | None"]
+
 
 def check_json(value: Any, t: TypeRef, where: str = "value") -> JsonProblem | None:
     """Why the typed-JSON ``value`` does not conform to ``t`` (None when it does)."""
-    k = t.kind
-    if k == "optional":
-        return None if value is None else check_json(value, t.args[0], where)
-    if k == "none":
-        return None if value is None else JsonProblem(where, f"expected None, got {_jtype(value)}")
-    if k == "int":
-        if not isinstance(value, int) or isinstance(value, bool):
-            return JsonProblem(where, f"expected int, got {_jtype(value)}")
-        if not -MAX_SAFE_INT <= value <= MAX_SAFE_INT:
-            return JsonProblem(
-                where,
-                f"int {value} is beyond ±(2**53 - 1), the integers every target carries exactly "
-                "(Vertex passes numbers as doubles); pass it as a str",
-                value_rule=True,
-            )
-        return None
-    if k == "float":
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        if ok and not math.isfinite(value):  # typed JSON (and every digest over it) has no NaN/Infinity
-            return JsonProblem(where, f"expected a finite float, got {value!r}", value_rule=True)
-        return None if ok else JsonProblem(where, f"expected float, got {_jtype(value)}")
-    if k in _JSON_KIND:
-        if not isinstance(value, _JSON_KIND[k]):
-            return JsonProblem(where, f"expected {k}, got {_jtype(value)}")
-        if k == "bytes":
-            try:
-                base64.b64decode(str(value), validate=True)
-            except ValueError:
-                return JsonProblem(where, f"expected bytes as base64 text, got {value!r}")
-        if k in ("datetime", "date"):
-            try:
-                (dt.datetime if k == "datetime" else dt.date).fromisoformat(str(value))
-            except ValueError:
-                return JsonProblem(where, f"expected an ISO-8601 {k}, got {value!r}")
-        return None
-    if k == "enum":
-        return (
-            None if str(value) in t.members else JsonProblem(where, f"expected one of {list(t.members)}, got {value!r}")
+    check = _CHECKS.get(t.kind)
+    return None if check is None else check(value, t, where)
+
+
+def _optional(value: Any, t: TypeRef, where: str) -> JsonProblem | None:
+    return None if value is None else check_json(value, t.args[0], where)
+
+
+def _none(value: Any, t: TypeRef, where: str) -> JsonProblem | None:
+    return None if value is None else JsonProblem(where, f"expected None, got {_jtype(value)}")
+
+
+def _int(value: Any, t: TypeRef, where: str) -> JsonProblem | None:
+    if not isinstance(value, int) or isinstance(value, bool):
+        return JsonProblem(where, f"expected int, got {_jtype(value)}")
+    if not -MAX_SAFE_INT <= value <= MAX_SAFE_INT:
+        return JsonProblem(
+            where,
+            f"int {value} is beyond ±(2**53 - 1), the integers every target carries exactly "
+            "(Vertex passes numbers as doubles); pass it as a str",
+            value_rule=True,
         )
-    if k == "list":
-        if not isinstance(value, list):
-            return JsonProblem(where, f"expected {render(t)}, got {_jtype(value)}")
-        inner = t.args[0]
-        fast = _ALL_PLAIN.get(inner.kind)
-        if fast is not None and fast(value):
-            return None
-        for i, v in enumerate(value):
-            # The element's place is spelled out only for the error (a long list is mostly fine).
-            if check_json(v, inner) is not None:
-                return check_json(v, inner, f"{where}[{i}]")
-        return None
-    if k == "dict":
-        if not isinstance(value, dict):
-            return JsonProblem(where, f"expected {render(t)}, got {_jtype(value)}")
-        for key, v in value.items():
-            if type(key) is not str:  # JSON would turn it into a string: the value would change type
-                return JsonProblem(
-                    where, f"expected {render(t)}, got a key {key!r} ({type(key).__name__}, not str)", value_rule=True
-                )
-            if check_json(v, t.args[0]) is not None:
-                return check_json(v, t.args[0], f"{where}[{key!r}]")
-        return None
-    if k == "tuple":
-        if not isinstance(value, list) or len(value) != len(t.args):
-            return JsonProblem(where, f"expected {render(t)} (a list of {len(t.args)}), got {_jtype(value)}")
-        for i, (v, a) in enumerate(zip(value, t.args, strict=True)):
-            err = check_json(v, a, f"{where}[{i}]")
-            if err:
-                return err
-        return None
-    if k == "record":
-        if not isinstance(value, dict):
-            return JsonProblem(where, f"expected {render(t)} (an object), got {_jtype(value)}")
-        names = {f.name for f in t.fields}
-        extra = sorted(set(value) - names)
-        if extra:
-            return JsonProblem(where, f"{render(t)} has no field {extra[0]!r}")
-        for f in t.fields:
-            if f.name not in value:
-                if f.type.kind == "optional":
-                    continue
-                return JsonProblem(where, f"missing field {f.name!r} of {render(t)}")
-            err = check_json(value[f.name], f.type, f"{where}.{f.name}")
-            if err:
-                return err
-        return None
-    if k == "secret":
-        ref = value.get("secret") if isinstance(value, dict) and len(value) == 1 else None
-        if not isinstance(ref, str) or SECRET_REF.fullmatch(ref) is None:
-            return JsonProblem(where, f'expected a Secret (an object {{"secret": "env:NAME"}}), got {_jtype(value)}')
-        return None
-    if k in ("file", "directory"):
-        if not isinstance(value, dict) or not isinstance(value.get("uri"), str):
-            return JsonProblem(where, f"expected {render(t)} (an object with a uri), got {_jtype(value)}")
-        try:
-            check_handle(value, where, stored=False)
-        except BoundaryError as exc:
-            return JsonProblem(where, str(exc).removeprefix(f"{where}: "))
-        return None
     return None
+
+
+def _float(value: Any, t: TypeRef, where: str) -> JsonProblem | None:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return JsonProblem(where, f"expected float, got {_jtype(value)}")
+    if not math.isfinite(value):  # typed JSON (and every digest over it) has no NaN/Infinity
+        return JsonProblem(where, f"expected a finite float, got {value!r}", value_rule=True)
+    return None
+
+
+def _scalar(py: type, parse: Callable[[str], object] | None = None, form: str = "") -> _Check:
+    """A check of a JSON scalar of type ``py`` whose text ``parse`` accepts (raising ValueError if not)."""
+
+    def check(value: Any, t: TypeRef, where: str) -> JsonProblem | None:
+        if not isinstance(value, py):
+            return JsonProblem(where, f"expected {t.kind}, got {_jtype(value)}")
+        if parse is not None:
+            try:
+                parse(str(value))
+            except ValueError:
+                return JsonProblem(where, f"expected {form}, got {value!r}")
+        return None
+
+    return check
+
+
+def _enum(value: Any, t: TypeRef, where: str) -> JsonProblem | None:
+    if str(value) in t.members:
+        return None
+    return JsonProblem(where, f"expected one of {list(t.members)}, got {value!r}")
+
+
+def _list(value: Any, t: TypeRef, where: str) -> JsonProblem | None:
+    if not isinstance(value, list):
+        return JsonProblem(where, f"expected {render(t)}, got {_jtype(value)}")
+    inner = t.args[0]
+    fast = _ALL_PLAIN.get(inner.kind)
+    if fast is not None and fast(value):
+        return None
+    for i, v in enumerate(value):
+        # The element's place is spelled out only for the error (a long list is mostly fine).
+        if check_json(v, inner) is not None:
+            return check_json(v, inner, f"{where}[{i}]")
+    return None
+
+
+def _dict(value: Any, t: TypeRef, where: str) -> JsonProblem | None:
+    if not isinstance(value, dict):
+        return JsonProblem(where, f"expected {render(t)}, got {_jtype(value)}")
+    for key, v in value.items():
+        if type(key) is not str:  # JSON would turn it into a string: the value would change type
+            return JsonProblem(
+                where, f"expected {render(t)}, got a key {key!r} ({type(key).__name__}, not str)", value_rule=True
+            )
+        if check_json(v, t.args[0]) is not None:
+            return check_json(v, t.args[0], f"{where}[{key!r}]")
+    return None
+
+
+def _tuple(value: Any, t: TypeRef, where: str) -> JsonProblem | None:
+    if not isinstance(value, list) or len(value) != len(t.args):
+        return JsonProblem(where, f"expected {render(t)} (a list of {len(t.args)}), got {_jtype(value)}")
+    for i, (v, a) in enumerate(zip(value, t.args, strict=True)):
+        err = check_json(v, a, f"{where}[{i}]")
+        if err:
+            return err
+    return None
+
+
+def _record(value: Any, t: TypeRef, where: str) -> JsonProblem | None:
+    if not isinstance(value, dict):
+        return JsonProblem(where, f"expected {render(t)} (an object), got {_jtype(value)}")
+    extra = sorted(set(value) - {f.name for f in t.fields})
+    if extra:
+        return JsonProblem(where, f"{render(t)} has no field {extra[0]!r}")
+    for f in t.fields:
+        if f.name not in value:
+            if f.type.kind == "optional":
+                continue
+            return JsonProblem(where, f"missing field {f.name!r} of {render(t)}")
+        err = check_json(value[f.name], f.type, f"{where}.{f.name}")
+        if err:
+            return err
+    return None
+
+
+def _secret(value: Any, t: TypeRef, where: str) -> JsonProblem | None:
+    ref = value.get("secret") if isinstance(value, dict) and len(value) == 1 else None
+    if not isinstance(ref, str) or SECRET_REF.fullmatch(ref) is None:
+        return JsonProblem(where, f'expected a Secret (an object {{"secret": "env:NAME"}}), got {_jtype(value)}')
+    return None
+
+
+def _handle(value: Any, t: TypeRef, where: str) -> JsonProblem | None:
+    if not isinstance(value, dict) or not isinstance(value.get("uri"), str):
+        return JsonProblem(where, f"expected {render(t)} (an object with a uri), got {_jtype(value)}")
+    try:
+        check_handle(value, where, stored=False)
+    except BoundaryError as exc:
+        return JsonProblem(where, str(exc).removeprefix(f"{where}: "))
+    return None
+
+
+def _b64(text: str) -> object:
+    return base64.b64decode(text, validate=True)
+
+
+_CHECKS: dict[str, _Check] = {
+    "optional": _optional,
+    "none": _none,
+    "int": _int,
+    "float": _float,
+    "bool": _scalar(bool),
+    "str": _scalar(str),
+    "bytes": _scalar(str, _b64, "bytes as base64 text"),
+    "datetime": _scalar(str, dt.datetime.fromisoformat, "an ISO-8601 datetime"),
+    "date": _scalar(str, dt.date.fromisoformat, "an ISO-8601 date"),
+    "enum": _enum,
+    "list": _list,
+    "dict": _dict,
+    "tuple": _tuple,
+    "record": _record,
+    "secret": _secret,
+    "file": _handle,
+    "directory": _handle,
+}  # "any": no check
 
 
 def _jtype(v: Any) -> str:

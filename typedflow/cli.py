@@ -14,6 +14,7 @@ from typing import Any
 
 from typedflow._version import __version__
 from typedflow.backend import Backend, CommandFn, available
+from typedflow.cliio import load_ir, stdout_to_stderr, write_output
 from typedflow.errors import (
     InputError,
     IRValidationError,
@@ -22,7 +23,7 @@ from typedflow.errors import (
     WorkflowDefinitionError,
 )
 from typedflow.inputs import parse_inputs
-from typedflow.loader import LoadError, load_workflow
+from typedflow.loader import LoadError
 from typedflow.registry import collecting
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -80,7 +81,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     problems: list[str] = []
     targets = _expand_dirs(args.targets)
-    with collecting() as collected, _stdout_to_stderr():  # what modules print on import is no finding
+    with collecting() as collected, stdout_to_stderr():  # what modules print on import is no finding
         for spec in targets:
             try:
                 import_target(split_spec(spec)[0])
@@ -137,32 +138,6 @@ def cmd_check(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- loading
 
 
-def _load_ir(args: argparse.Namespace) -> tuple[Any, Any]:
-    """(IR, Workflow or None) from ``SPEC`` or ``--ir FILE``."""
-    from typedflow.codec import loads
-
-    if getattr(args, "ir", None):
-        try:
-            data = Path(args.ir).read_bytes()
-        except OSError as exc:
-            raise LoadError(f"cannot read the IR document {args.ir}: {exc.strerror or exc}") from None
-        return loads(data), None
-    if not args.spec:
-        raise LoadError("name a workflow as FILE_OR_MODULE:WORKFLOW, or pass --ir FILE")
-    with _stdout_to_stderr():  # stdout carries the command's output, not what the module prints
-        wf = load_workflow(args.spec)
-    return wf.ir, wf
-
-
-def _write_output(text: str, output: str | None) -> None:
-    if output is None or output == "-":
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
-        return
-    from typedflow.runtime.atomic import write_text
-
-    write_text(Path(output), text)
-
-
 # ----------------------------------------------------------------------------- compile
 
 
@@ -187,14 +162,14 @@ def _ship(args: argparse.Namespace, doc: Any) -> None:
 
 def cmd_compile(args: argparse.Namespace) -> int:
     backend: Backend = args.backend_obj
-    doc, _ = _load_ir(args)
+    doc, _ = load_ir(args)
     _ship(args, doc)
     options = {k: v for k, v in vars(args).items() if k not in ("func", "backend_obj")}
     if args.output and (args.output.endswith("/") or Path(args.output).is_dir()):
         return _compile_to_dir(backend, doc, options, Path(args.output))
     text = backend.compile(doc, options)
     try:
-        _write_output(text, args.output)
+        write_output(text, args.output)
     except OSError as exc:  # a directory, a read-only place: nothing was written
         _err(f"typedflow: cannot write {args.output}: {exc.strerror or exc}")
         return EXIT_USAGE
@@ -229,7 +204,7 @@ def _target_command(args: argparse.Namespace, command: CommandFn | None, missing
     if command is None:
         _err(f"target {backend.name!r} {missing}")
         return EXIT_USAGE
-    doc, _ = _load_ir(args)
+    doc, _ = load_ir(args)
     if command is args.backend_obj.deploy:
         _ship(args, doc)
     return command(doc, args)
@@ -252,23 +227,6 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 # ----------------------------------------------------------------------------- run
-
-
-@contextlib.contextmanager
-def _stdout_to_stderr(text: Any = None) -> Iterator[None]:
-    """File descriptor 1 points at stderr inside the block, and ``sys.stdout`` at ``text`` (default
-    ``sys.stderr``)."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    os.dup2(2, 1)
-    before, sys.stdout = sys.stdout, (text if text is not None else sys.stderr)
-    try:
-        yield
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
-        sys.stdout = before
 
 
 def _resume_command(args: argparse.Namespace, run_id: str) -> str:
@@ -299,7 +257,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"run {args.resume} is resumed with the inputs it started with, which are fixed; "
             "leave out --input and --inputs-file (or start a new run without --resume)"
         )
-    doc, _ = _load_ir(args)
+    doc, _ = load_ir(args)
     if args.resume:
         inputs: dict[str, Any] = {}
     else:
@@ -318,7 +276,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         # What tasks print (print(), C code, child processes) must not reach jq; what Python prints
         # becomes lines of the progress view.
-        with _stdout_to_stderr(progress.printed):
+        with stdout_to_stderr(progress.printed):
             result = run_ir(doc, inputs, options, encoded=True)
     except RunInterrupted as exc:
         progress.interrupted(exc, _resume_command(args, exc.run_id))

@@ -22,6 +22,7 @@ from typing import Any
 import attrs
 
 from typedflow import ir
+from typedflow.cliio import load_ir, write_output
 from typedflow.runops import RunDetail, RunNotFound
 from typedflow.runs_cli import LOCAL, ops_for
 from typedflow.types import field_type, render
@@ -603,7 +604,6 @@ def render_graph(doc: ir.WorkflowIR, fmt: str = "mermaid", run: RunStatus | None
 
 def cmd_graph(args: argparse.Namespace) -> int:
     """Handler of ``typedflow graph``."""
-    from typedflow.cli import _load_ir, _write_output
     from typedflow.codec import loads
     from typedflow.config import home
 
@@ -617,7 +617,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         doc = loads(ir_path.read_text("utf-8"))
     else:
-        doc, _ = _load_ir(args)
+        doc, _ = load_ir(args)
     run = None
     if args.run:
         try:
@@ -633,7 +633,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
     except RuntimeError as exc:
         print(f"typedflow graph: {exc}", file=sys.stderr)
         return EXIT_FAIL
-    _write_output(text, args.output)
+    write_output(text, args.output)
     if args.output and args.output != "-":
         print(f"wrote {args.output} ({fmt}, {len(text.encode())} bytes)", file=sys.stderr)
     return EXIT_OK

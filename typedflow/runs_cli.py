@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from typedflow.backend import Backend, RunOps
+from typedflow.cliio import load_ir
 from typedflow.runops import (
     STATUSES,
     RunOpError,
@@ -118,9 +119,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
 def _list(ops: RunOps, args: argparse.Namespace) -> int:
     workflow = args.name
     if args.spec:
-        from typedflow.cli import _load_ir
-
-        doc, _ = _load_ir(argparse.Namespace(spec=args.spec, ir=None))
+        doc, _ = load_ir(argparse.Namespace(spec=args.spec, ir=None))
         workflow = workflow or doc.workflow.name
     runs = ops.list(workflow, args.status, args.limit)
     if runs:

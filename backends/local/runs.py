@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from typedflow import ir
+from typedflow.cliio import stdout_to_stderr
 from typedflow.config import home
 from typedflow.running import RUN_ID
 from typedflow.runops import (
@@ -217,7 +218,6 @@ class LocalRuns:
         """Resume the run here, in the foreground, with progress on stderr (as ``typedflow run --resume``)."""
         import sys
 
-        from typedflow.cli import _stdout_to_stderr
         from typedflow.codec import loads
         from typedflow.errors import RunInterrupted
         from typedflow.progress import make_progress
@@ -227,7 +227,7 @@ class LocalRuns:
         progress = make_progress("auto", sys.stderr)
         options = RunOptions(store=self.root, resume=d.name, listener=progress.listener, signals=True)
         try:
-            with _stdout_to_stderr(progress.printed):
+            with stdout_to_stderr(progress.printed):
                 result = run_ir(doc, {}, options, encoded=True)
         except RunInterrupted as exc:
             progress.interrupted(exc, f"typedflow runs retry {d.name}")

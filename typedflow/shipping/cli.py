@@ -12,6 +12,7 @@ from typing import Any
 import attrs
 
 from typedflow import ir
+from typedflow.cliio import load_ir
 
 from . import plan as plans
 from .bundle import Bundle, BundleError, build, check_tasks, detect_root, listing
@@ -94,9 +95,8 @@ def shipment(args: argparse.Namespace, doc: ir.WorkflowIR) -> Shipment:
 
 
 def cmd_bundle(args: argparse.Namespace) -> int:
-    from typedflow.cli import _load_ir
 
-    doc, _ = _load_ir(args)
+    doc, _ = load_ir(args)
     try:
         bundle = build(_root(args, doc))
     except BundleError as exc:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from typedflow import ir
+from typedflow.cliio import load_ir
 
 from .plan import Image
 
@@ -213,12 +214,11 @@ def push(exe: str, ref: str, registry: Registry) -> None:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from typedflow.cli import _load_ir
 
     from . import plan as plans
     from .bundle import BundleError
 
-    doc, _ = _load_ir(args)
+    doc, _ = load_ir(args)
     try:
         root = Path(args.code_root).resolve() if args.code_root else _detected_root(doc)
         p = plans.make(doc, code=None, code_root=root, registry=args.registry or "REGISTRY")

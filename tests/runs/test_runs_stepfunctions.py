@@ -143,7 +143,8 @@ def test_nested_failure_node_key(aws: Aws, capsys: pytest.CaptureFixture[str]) -
     shown = capsys.readouterr().out
     assert "failed at node map[1]/explode: ValueError: cannot handle 10" in shown
     rows = {line.split()[0]: line.split()[1] for line in shown.splitlines() if line.startswith("map[")}
-    assert rows["map[1]/explode"] == "failed" and rows["map[0]/explode"] == "succeeded", rows
+    # (an item another test of this session ran on the same bucket is a cache hit)
+    assert rows["map[1]/explode"] == "failed" and rows["map[0]/explode"] in ("succeeded", "cached"), rows
     assert rows["map[1]/shout"] in ("succeeded", "cached")
 
 

@@ -132,8 +132,8 @@ def _tagged(union: Any, classes: list[type]) -> None:
     converter.register_structure_hook_func(lambda t: t == union, structure)
 
 
-_tagged(ir.Binding, [ir.InputRef, ir.OutputRef, ir.ItemRef, ir.Const, ir.OneOf])
-_tagged(ir.MapResult, [ir.InputRef, ir.OutputRef, ir.ItemRef, ir.Const, ir.OneOf, ir.RecordOf])
+_tagged(ir.Binding, [ir.InputRef, ir.OutputRef, ir.ItemRef, ir.Const, ir.OneOf, ir.FailureRef])
+_tagged(ir.MapResult, [ir.InputRef, ir.OutputRef, ir.ItemRef, ir.Const, ir.OneOf, ir.FailureRef, ir.RecordOf])
 _tagged(ir.Condition, [ir.Compare, ir.And, ir.Or, ir.Not])
 _tagged(ir.Node, [ir.TaskNode, ir.ConditionalNode, ir.MapNode, ir.SubWorkflowNode, ir.FailNode, ir.ExitHandlerNode])
 converter.register_structure_hook_func(lambda t: t is Any, lambda v, _: v)

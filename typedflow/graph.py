@@ -116,8 +116,10 @@ class _Builder:
 
     def source(self, b: ir.Binding) -> str | None:
         """The drawn node a value comes from (None for constants)."""
+        if isinstance(b, ir.FailureRef):
+            return "failure"
         if isinstance(b, ir.InputRef):
-            return "failure" if b.name == "$failure" else self.input_id(b.name)
+            return self.input_id(b.name)
         if isinstance(b, ir.OutputRef):
             n = self.by_id.get(b.node)
             return f"{b.node}:collect" if isinstance(n, ir.MapNode) else b.node
@@ -128,11 +130,10 @@ class _Builder:
     # ------------------------------------------------------------------ types
     def source_type(self, b: ir.Binding) -> ir.TypeRef | None:
         t: ir.TypeRef | None = None
-        if isinstance(b, ir.InputRef):
-            if b.name == "$failure":
-                t = ir.TypeRef("record", name="typedflow.failure:Failure")
-            else:
-                t = next((p.type for p in self.doc.workflow.inputs if p.name == b.name), None)
+        if isinstance(b, ir.FailureRef):
+            t = ir.TypeRef("record", name="typedflow.failure:Failure")
+        elif isinstance(b, ir.InputRef):
+            t = next((p.type for p in self.doc.workflow.inputs if p.name == b.name), None)
         elif isinstance(b, ir.ItemRef):
             m = self.by_id.get(b.map)
             t = m.item_type if isinstance(m, ir.MapNode) else None
@@ -174,6 +175,8 @@ class _Builder:
             return ".".join(("item", *b.path))
         if isinstance(b, ir.OneOf):
             return "one_of(" + ", ".join(self.operand(o) for o in b.options) + ")"
+        if isinstance(b, ir.FailureRef):
+            return ".".join(("failure", *b.path))
         parts = [b.node] + ([b.output] if b.output not in (None, "out") else []) + list(b.path)
         return ".".join(p for p in parts if p)
 
@@ -217,7 +220,7 @@ class _Builder:
             g.add(GNode("failure", "any node fails", "failure"), box)
             nid = "on_failure:" + of.task
             g.add(GNode(nid, of.task, "task"), box)
-            if not any(isinstance(a.value, ir.InputRef) and a.value.name == "$failure" for a in of.args):
+            if not any(isinstance(a.value, ir.FailureRef) for a in of.args):
                 g.edge(GEdge("failure", nid, "", dashed=True))
             for a in of.args:
                 self.link(a.value, nid, a.optional)
@@ -267,7 +270,7 @@ class _Builder:
                 for m in n.body:
                     self.g.edge(GEdge(self.entry(m), hid, "then", dashed=True))
                 for a in n.handler.args:
-                    if not (isinstance(a.value, ir.InputRef) and a.value.name == "$failure"):
+                    if not isinstance(a.value, ir.FailureRef):
                         self.link(a.value, hid, a.optional)
             else:
                 self.conditional(n, where)

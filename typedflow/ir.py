@@ -162,6 +162,15 @@ class ItemRef:
 
 
 @attrs.frozen
+class FailureRef:
+    """The failure an ``on_failure`` or exit handler runs for (a ``typedflow.Failure``; None for an exit
+    handler whose block succeeded). Only a handler's arguments may hold it."""
+
+    path: tuple[str, ...] = ()
+    kind: Literal["failure"] = "failure"
+
+
+@attrs.frozen
 class Const:
     value: JSONValue
     kind: Literal["literal"] = "literal"
@@ -176,7 +185,7 @@ class OneOf:
     kind: Literal["oneof"] = "oneof"
 
 
-Binding = InputRef | OutputRef | ItemRef | Const | OneOf
+Binding = InputRef | OutputRef | ItemRef | Const | OneOf | FailureRef
 
 
 @attrs.frozen

@@ -20,7 +20,6 @@ from typedflow.errors import IRValidationError
 IDENT: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 MODULE: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_.]{0,255}")
 QUALNAME: Final = re.compile(r"[A-Za-z_<][A-Za-z0-9_.<>]{0,255}")
-FAILURE_INPUT: Final = "$failure"
 
 # A container a node sits in: a map node's id, or a conditional's id with the branch's index.
 _Container = tuple[str, int | None]
@@ -197,8 +196,11 @@ class _Workflow:
         self, b: ir.Binding, containers: tuple[_Container, ...], me: str | None, where: str, *, failure: bool = False
     ) -> None:
         if isinstance(b, ir.InputRef):
-            if b.name not in self.inputs and not (failure and b.name == FAILURE_INPUT):
+            if b.name not in self.inputs:
                 raise IRValidationError(where, f'refers to unknown input "{b.name[:80]}"')
+        elif isinstance(b, ir.FailureRef):
+            if not failure:
+                raise IRValidationError(where, "refers to a failure outside a failure handler's arguments")
         elif isinstance(b, ir.ItemRef):
             if (b.map, None) not in containers:
                 raise IRValidationError(where, f'refers to the item of "{b.map[:80]}", which is not a map around it')

@@ -230,7 +230,7 @@ class Tracer:
                         "typedflow-on-failure",
                     )
                 elif p.type.kind == "optional" and _is_failure(p.type.args[0]):
-                    by_name[p.name] = ir.Arg(p.name, ir.InputRef(FAILURE_INPUT))
+                    by_name[p.name] = ir.Arg(p.name, ir.FailureRef())
             handler = ir.OnFailure(
                 template.name, tuple(by_name[p.name] for p in template.inputs if p.name in by_name), loc
             )
@@ -782,9 +782,6 @@ def _contains_promise(v: Any) -> bool:
     return False
 
 
-FAILURE_INPUT = "$failure"
-
-
 def _is_failure(t: ir.TypeRef) -> bool:
     return t.kind == "record" and t.name == "typedflow.failure:Failure"
 
@@ -1032,7 +1029,7 @@ def _on_failure(
     args = []
     for p in template.inputs:
         if p.type.kind == "record" and p.type.name == "typedflow.failure:Failure":
-            args.append(ir.Arg(p.name, ir.InputRef("$failure")))
+            args.append(ir.Arg(p.name, ir.FailureRef()))
         elif p.name in by_name and assignable(by_name[p.name].type, p.type):
             args.append(ir.Arg(p.name, ir.InputRef(p.name)))
         elif p.has_default:

@@ -10,11 +10,18 @@ from typedflow import ir
 class Env:
     """The values visible to a block: workflow inputs, map items and finished nodes' outputs."""
 
-    __slots__ = ("inputs", "items", "parent", "values")
+    __slots__ = ("failure", "inputs", "items", "parent", "values")
 
-    def __init__(self, inputs: dict[str, Any], parent: Env | None = None, items: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        inputs: dict[str, Any],
+        parent: Env | None = None,
+        items: dict[str, Any] | None = None,
+        failure: dict[str, Any] | None = None,
+    ):
         self.inputs = inputs
         self.parent = parent
+        self.failure = failure  # a handler's: the failure it runs for (typed JSON of a Failure)
         self.items: dict[str, Any] = items if items is not None else (parent.items if parent else {})
         self.values: dict[str, dict[str, Any] | None] = {}
 
@@ -52,6 +59,8 @@ def resolve(b: ir.MapResult, env: Env) -> Any:
         return None
     if isinstance(b, ir.RecordOf):  # a record a map body built of its values: typed JSON, field by field
         return {a.param: resolve(a.value, env) for a in b.fields}
+    if isinstance(b, ir.FailureRef):
+        return follow(env.failure, b.path)
     return follow(env.items.get(b.map), b.path)
 
 

@@ -38,9 +38,8 @@ from .runfiles import write_log
 from .scopes import MAP_WINDOW, MapRun, Scope, TaskScope, block
 from .stopping import Abandon, Stop, signal_name
 
-__all__ = ["FAILURE_INPUT", "MAP_WINDOW", "Interpreter", "NodeReport", "ReadyTask", "new_run_id"]
+__all__ = ["MAP_WINDOW", "Interpreter", "NodeReport", "ReadyTask", "new_run_id"]
 
-FAILURE_INPUT = "$failure"  # the input an on_failure handler's Failure parameter is bound to
 
 _Attempts = tuple[Outcome | TaskError, int]  # a task's result and how many attempts it took
 
@@ -230,7 +229,7 @@ class Interpreter:
             if not ok:
                 first = next((r for r in self.failures if r.key.startswith(scope.key) and r.node in inner), None)
                 failure = self.failure_of(first.key if first is not None else scope.key)
-            env = Env({**scope.env.inputs, FAILURE_INPUT: failure}, scope.env)
+            env = Env(scope.env.inputs, scope.env, failure=failure)
 
             def then(handled: bool) -> None:
                 scope.finish(node.id, ok and handled)
@@ -283,7 +282,7 @@ class Interpreter:
             elif sub.on_failure is not None and self.stop.signum is None:
                 # The sub-workflow's own handler runs first; the node then fails as before (and the caller's
                 # handler, if any, sees the same failure), as on every target.
-                handler_env = Env({**inputs, FAILURE_INPUT: self.failure_of(prefix)})
+                handler_env = Env(inputs, failure=self.failure_of(prefix))
                 key = f"{prefix}on_failure/{sub.on_failure.task}"
                 self.launch_handler(
                     sub.on_failure, handler_env, key, "on_failure", lambda _: scope.finish(node.id, False)

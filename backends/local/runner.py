@@ -22,7 +22,7 @@ from typedflow.runtime.store import LocalStore
 from typedflow.timestamps import utcnow
 
 from .bindings import Env, resolve
-from .interpreter import FAILURE_INPUT, Interpreter, new_run_id
+from .interpreter import Interpreter, new_run_id
 from .isolation import ProcessRunner, Runner, ThreadRunner
 from .journal import Journal, RunBusyError, RunLock
 from .placement import Placement
@@ -231,7 +231,7 @@ def _keep_failures(run_dir: Path, failures: list[Any]) -> None:
 def _run_on_failure(doc: ir.WorkflowIR, interp: Interpreter, inputs: dict[str, Any]) -> None:
     of = doc.workflow.on_failure
     assert of is not None
-    env = Env({**inputs, FAILURE_INPUT: interp.failure_of()})
+    env = Env(inputs, failure=interp.failure_of())
     args = {a.param: resolve(a.value, env) for a in of.args}
     template = doc.task(of.task)
     key = f"on_failure/{of.task}"

@@ -133,6 +133,8 @@ class Ctx:
             return ConstRef(b.value, _literal_type(b.value))
         if isinstance(b, ir.InputRef):
             return self._input(b, optional)
+        if isinstance(b, ir.FailureRef):
+            return Ref("failure", "", None, b.path, optional, ANY)
         if isinstance(b, ir.OneOf):
             return ChoiceRef(tuple(self._output(o, True) for o in b.options))
         if isinstance(b, ir.ItemRef):
@@ -143,8 +145,6 @@ class Ctx:
         return self._output(b, optional)
 
     def _input(self, b: ir.InputRef, optional: bool) -> Resolved:
-        if b.name == "$failure":
-            return Ref("failure", "", None, b.path, optional, ANY)
         if self.inputs is None or self.parent is None:
             param = next((p for p in self.wf.inputs if p.name == b.name), None)
             t, nullable = follow_type(param.type, b.path) if param else (ANY, True)

@@ -385,7 +385,7 @@ class Builder:
         """The handler task after ``handler`` (a DAG task), whatever its final status: an ``on_failure``
         (``node`` None: it runs only when that failed) or an exit handler's (``node``: it always runs)."""
         template = self.doc.task(of.task)
-        failure_args = [a for a in of.args if isinstance(a.value, ir.InputRef) and a.value.name == "$failure"]
+        failure_args = [a for a in of.args if isinstance(a.value, ir.FailureRef)]
         plain = tuple(a for a in of.args if a not in failure_args)
         inputs, chans, plan = self.task_inputs(plain, template, root, of.loc)
         _put_input(inputs, "status", {"taskFinalStatus": {"producerTask": handler}}, Chan(ir.TypeRef("any")))
@@ -453,6 +453,8 @@ class Builder:
             return Ref(("input", b.name), path=b.path)
         if isinstance(b, ir.ItemRef):
             return Ref(("item", b.map), path=b.path)
+        if isinstance(b, ir.FailureRef):  # only a handler's argument, bound to its status (_on_failure_task)
+            raise CompileError("a failure is a handler's argument only")
         if b.output is not None:
             return Ref(("output", b.node, b.output), path=b.path)
         if b.path:
@@ -470,6 +472,8 @@ class Builder:
             return follow_type(base, b.path)
         if isinstance(b, ir.ItemRef):
             return follow_type(self.item_types[b.map], b.path)
+        if isinstance(b, ir.FailureRef):
+            return ir.TypeRef("record", name="typedflow.failure:Failure")
         outs = {p.name: p.type for p in self.node_outputs.get(b.node, ())}
         if b.output is None:
             if not b.path:

@@ -33,9 +33,10 @@ class Source:
     where ``[*]`` in the key stands for every item of a map (their results were collected into a
     list); ``part`` is what the consumer took of it (``[2]``: an item, ``.lr``: a field).
     ``input``: the run's input ``output``. ``literal``: a constant (or a default) in the workflow.
+    ``failure``: the failure a handler was given.
     """
 
-    kind: Literal["task", "input", "literal"]
+    kind: Literal["task", "input", "literal", "failure"]
     key: str = ""
     output: str | None = None
     part: str = ""
@@ -140,6 +141,8 @@ class Resolver:
             return self._resolve(f.node.items.value, f.parent, f"[{f.index}]{_path(b.path)}{part}")
         if isinstance(b, ir.OneOf):  # the branch that ran produced it: whichever option did
             return [s for o in b.options for s in self._output(o, frame, part)]
+        if isinstance(b, ir.FailureRef):
+            return [Source("failure", part=_path(b.path) + part)]
         return self._output(b, frame, part)
 
     def _output(self, b: ir.OutputRef, frame: _Frame, part: str) -> list[Source]:

@@ -488,7 +488,8 @@ def trace(records: Iterable[Entry], artifact: str, *, ir_for: IRLoader | None = 
                 elif src.kind == "input":
                     use(source("in", f"{rec.run_id}:{src.output}", inp, "run input"), tid, inp, src.part)
                 else:
-                    use(source("lit", f"{rec.record_id}:{inp.name}", inp, "literal"), tid, inp, src.part)
+                    origin = {"failure": "the failure handled"}.get(src.kind, "literal")
+                    use(source("lit", f"{rec.record_id}:{inp.name}", inp, origin), tid, inp, src.part)
 
     for ref in _resolve(artifact, idx):
         result.roots.append(by_digest(ref, None, None))

@@ -7,7 +7,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
@@ -15,6 +15,7 @@ from typedflow import ir
 from typedflow.boundary import BoundaryError
 from typedflow.errors import InputError
 from typedflow.inputs import check_inputs, store_input_files
+from typedflow.reports import NodeReport
 from typedflow.runtime.store import LocalStore
 
 # The key of the local run journal's line that ends a run (node instance keys never start with "$").
@@ -26,11 +27,11 @@ RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}")
 class RunOptions:
     store: Path | None = None
     max_workers: int | None = None
-    isolation: str = "thread"  # "thread" | "process"
+    isolation: Literal["thread", "process"] = "thread"
     use_cache: bool = True
     resume: str | None = None
     clock: Any = None
-    listener: Callable[[Any], None] | None = None
+    listener: Callable[[NodeReport], None] | None = None  # every node report and progress event
     lineage: bool = True
     # SIGINT/SIGTERM stop the run cleanly and leave it resumable (the command line's choice; only on
     # the main thread); running thread tasks get ``stop_grace`` seconds to finish.
@@ -43,10 +44,10 @@ class RunResult:
     """What a run produced: ``value`` is the typed Python return value."""
 
     run_id: str
-    status: str  # "succeeded" | "failed"
+    status: Literal["succeeded", "failed"]
     outputs: dict[str, Any]
     value: Any
-    nodes: tuple[Any, ...]
+    nodes: tuple[NodeReport, ...]
     duration: float
     run_dir: Path
 

@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from typedflow import ir
 from typedflow.boundary import BoundaryError, parse_json
@@ -159,7 +159,7 @@ def _run(
             runner.close()
         finally:
             duration = time.perf_counter() - t0
-            status = "succeeded" if ok else "failed"
+            status: Literal["succeeded", "failed"] = "succeeded" if ok else "failed"
             # The store's and the journal's fsyncs (the journal's last line is the run's status)
             # overlap the lineage log's: each waits on the disk, not on the GIL.
             closing = _Closing(store.close, functools.partial(journal.finish, status, duration, outputs))

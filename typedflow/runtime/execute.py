@@ -21,7 +21,7 @@ from collections.abc import Callable
 from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
@@ -60,7 +60,7 @@ class CodeMismatchError(Exception):
 
 @attrs.frozen
 class Outcome:
-    status: str  # "succeeded" | "cached"
+    status: Literal["succeeded", "cached"]
     outputs: dict[str, Any]
     cache_key: str | None
     started_at: str

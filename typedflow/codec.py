@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import weakref
 from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Literal
@@ -17,6 +16,7 @@ from typedflow.boundary import BoundaryError, check_depth, parse_json
 from typedflow.canonical import canonical_json, sha256_hex
 from typedflow.errors import IRValidationError
 from typedflow.irchecks import check_document
+from typedflow.memo import IdentityMemo
 
 if TYPE_CHECKING:  # jsonschema is imported when an IR document is first loaded (a third of import time)
     import jsonschema
@@ -147,8 +147,8 @@ def to_data(doc: ir.WorkflowIR) -> dict[str, Any]:
 
 
 # The canonical text of a digested document is remembered, so tracing (which computes the digest)
-# and dumps() do not unstructure and encode a large IR twice. Keyed by identity, checked by weakref.
-_TEXT: dict[int, tuple[weakref.ref[ir.WorkflowIR], str]] = {}
+# and dumps() do not unstructure and encode a large IR twice.
+_TEXT: IdentityMemo[ir.WorkflowIR, str] = IdentityMemo()
 _EMPTY_DIGEST = '{"digest":"",'
 
 
@@ -172,16 +172,13 @@ def with_digest(doc: ir.WorkflowIR) -> ir.WorkflowIR:
 
 
 def _remember(doc: ir.WorkflowIR, text: str) -> None:
-    key = id(doc)
-    _TEXT[key] = (weakref.ref(doc, lambda _: _TEXT.pop(key, None)), text)
+    _TEXT.put(doc, text)
 
 
 def dumps(doc: ir.WorkflowIR) -> str:
     """Canonical JSON text of the IR (byte-identical for the same workflow)."""
-    known = _TEXT.get(id(doc))
-    if known is not None and known[0]() is doc:
-        return known[1]
-    return canonical_json(to_data(doc))
+    known = _TEXT.get(doc)
+    return known if known is not None else canonical_json(to_data(doc))
 
 
 def dumps_pretty(doc: ir.WorkflowIR) -> str:

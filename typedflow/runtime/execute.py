@@ -30,6 +30,7 @@ from typedflow.boundary import BoundaryError, check_handle
 from typedflow.canonical import canonical_json, digest, sha256_hex
 from typedflow.context import ATTEMPT, Attempt, RunContext
 from typedflow.files import resolve_uri
+from typedflow.memo import IdentityMemo
 from typedflow.registry import live_task, register_task
 from typedflow.runtime.capture import Output, Sink
 from typedflow.runtime.capture import install as install_capture
@@ -189,15 +190,13 @@ class _Keying:
         self.suffix = f',"task":{canonical_json(template.name)},"version":{canonical_json(template.version)}}}'
 
 
-_KEYINGS: dict[int, _Keying] = {}
+_KEYINGS: IdentityMemo[ir.TaskTemplate, _Keying] = IdentityMemo()
 
 
 def _keying(template: ir.TaskTemplate) -> _Keying:
-    k = _KEYINGS.get(id(template))
-    if k is None or k.template is not template:
-        if len(_KEYINGS) >= 4096:  # a bound for processes that load many IRs; entries are cheap to remake
-            _KEYINGS.clear()
-        k = _KEYINGS[id(template)] = _Keying(template)
+    k = _KEYINGS.get(template)
+    if k is None:
+        k = _KEYINGS.put(template, _Keying(template))
     return k
 
 
@@ -500,20 +499,17 @@ class _Calling:
         self.scratch_prefix = f"tf-{template.name}-"
 
 
-_CALLINGS: dict[int, _Calling] = {}
+_CALLINGS: IdentityMemo[ir.TaskTemplate, _Calling] = IdentityMemo()
 
 
 def _calling(template: ir.TaskTemplate, task: Any = None) -> _Calling:
     """How to call ``task`` (default: the template's live task, see :func:`resolve`) for ``template``."""
-    c = _CALLINGS.get(id(template))
-    if c is not None and c.template is template and c.task is (task if task is not None else live_task(c.key)):
+    c = _CALLINGS.get(template)
+    if c is not None and c.task is (task if task is not None else live_task(c.key)):
         return c
     if task is None:
         task = resolve(template)
-    if len(_CALLINGS) >= 4096:
-        _CALLINGS.clear()
-    c = _CALLINGS[id(template)] = _Calling(task, template)
-    return c
+    return _CALLINGS.put(template, _Calling(task, template))
 
 
 def _encode_outputs(value: Any, template: ir.TaskTemplate, unstructure: Callable[[Any], Any]) -> dict[str, Any]:

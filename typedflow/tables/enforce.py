@@ -15,12 +15,13 @@ from typing import Any
 
 from typedflow import ir
 from typedflow.files import resolve_uri
+from typedflow.memo import IdentityMemo
 from typedflow.tables.columns import SchemaError
 
 _SUFFIX = {"parquet": ".parquet", "csv": ".csv", "tsv": ".tsv", "jsonl": ".jsonl"}
 
 # Per parameter list (by identity): the parameters that hold table files with a schema.
-_PLANS: dict[int, tuple[tuple[ir.Param, ...], tuple[ir.Param, ...]]] = {}
+_PLANS: IdentityMemo[tuple[ir.Param, ...], tuple[ir.Param, ...]] = IdentityMemo()
 
 
 def has_schema(t: ir.TypeRef) -> bool:
@@ -32,14 +33,10 @@ def has_schema(t: ir.TypeRef) -> bool:
 
 
 def _plan(params: tuple[ir.Param, ...]) -> tuple[ir.Param, ...]:
-    known = _PLANS.get(id(params))
-    if known is not None and known[0] is params:
-        return known[1]
-    if len(_PLANS) >= 4096:  # a bound for processes that load many IRs
-        _PLANS.clear()
-    found = tuple(p for p in params if has_schema(p.type))
-    _PLANS[id(params)] = (params, found)
-    return found
+    known = _PLANS.get(params)
+    if known is not None:
+        return known
+    return _PLANS.put(params, tuple(p for p in params if has_schema(p.type)))
 
 
 def violation(params: tuple[ir.Param, ...], values: dict[str, Any], *, received: bool) -> str | None:

@@ -144,7 +144,8 @@ def test_deploy_creates_every_state_machine_once(aws: Aws, tmp_path: Path) -> No
         first.created
         and len(first.children) == len(compile_machines(wf.ir, Options(name="split-deploy", max_states=16))) - 1
     )
-    names = {sm["name"] for sm in aws.sfn.list_state_machines()["stateMachines"]}
+    pages = aws.sfn.get_paginator("list_state_machines").paginate()  # the session's moto holds many
+    names = {sm["name"] for page in pages for sm in page["stateMachines"]}
     assert {"split-deploy", "split-deploy-1", "split-deploy-2"} <= names
     again = deploy(wf.ir, opts, role_arn=ROLE, name="split-deploy", sfn=aws.sfn, s3=aws.s3)
     assert not again.created and not again.updated and again.children == first.children

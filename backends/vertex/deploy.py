@@ -20,6 +20,7 @@ from typedflow.errors import InputError
 from typedflow.inputs import check_inputs, parse_inputs
 
 from .compiler import compile_spec, pipeline_name
+from .constants import has_local_constants, publish_constant_files
 from .runs import deployment_labels
 
 
@@ -132,7 +133,8 @@ def deploy_command(doc: ir.WorkflowIR, args: argparse.Namespace, code_store: Any
     values = parse_inputs(doc, args.input or [], args.inputs_file, local_files=False)
     shipment = getattr(args, "shipment", None)
     image = getattr(args, "image", None)
-    if shipment is not None and (shipment.bundle is not None or not image):
+    ships = shipment is not None and (shipment.bundle is not None or not image)
+    if ships or has_local_constants(doc):
         if not str(args.pipeline_root).startswith("gs://"):
             raise InputError(f"--pipeline-root {args.pipeline_root!r}: expected gs://bucket/folder")
         if code_store is None:
@@ -141,10 +143,13 @@ def deploy_command(doc: ir.WorkflowIR, args: argparse.Namespace, code_store: Any
             from typedflow.shipping.codestore import GcsCode
 
             code_store = GcsCode(args.pipeline_root, storage.Client(project=args.project))
-        for key in publish_code(shipment, code_store, image):
+        uploaded = publish_code(shipment, code_store, image) if ships else []
+        uploaded += publish_constant_files(doc, code_store)
+        for key in uploaded:
             print(f"uploaded {args.pipeline_root.rstrip('/')}/{key}", file=sys.stderr)
-        for note in () if image else shipment.plan.notes:
-            print(f"typedflow deploy: note: {note}", file=sys.stderr)
+        if shipment is not None and ships and not image:
+            for note in shipment.plan.notes:
+                print(f"typedflow deploy: note: {note}", file=sys.stderr)
     job = build_job(
         doc,
         project=args.project,

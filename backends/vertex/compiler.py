@@ -29,6 +29,9 @@ def pipeline_name(doc: ir.WorkflowIR) -> str:
 def compile_spec(doc: ir.WorkflowIR, *, image: str | None = None, shipment: Any = None) -> dict[str, Any]:
     """The PipelineSpec of a workflow as a JSON-ready dict. ``shipment`` (see
     :mod:`typedflow.shipping.cli`): the code bundle its tasks import from and each task's image."""
+    from .constants import place
+
+    doc = place(doc)  # constant files by content, under the pipeline root (deploy uploads them)
     name = pipeline_name(doc)
     b = Builder(doc, image or default_image(doc), name)
     wf = doc.workflow

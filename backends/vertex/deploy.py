@@ -20,6 +20,7 @@ from typedflow.errors import InputError
 from typedflow.inputs import check_inputs, parse_inputs
 
 from .compiler import compile_spec, pipeline_name
+from .constants import has_local_constants, publish_constant_files
 from .runs import deployment_labels
 
 
@@ -43,6 +44,12 @@ def add_deploy_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--inputs-file", metavar="FILE", help="a JSON object of inputs")
     p.add_argument("--display-name", help="job display name (default: the workflow name)")
     p.add_argument("--run-once", action="store_true", help="submit one run even when the workflow has a schedule")
+    p.add_argument(
+        "--print-iam-policy",
+        action="store_true",
+        help="print the IAM bindings the pipeline's service account needs (JSON) and exit; needs --project, "
+        "--pipeline-root",
+    )
 
 
 def parse_labels(text: str | None) -> dict[str, str]:
@@ -125,14 +132,42 @@ def publish_code(shipment: Any, store: Any, image: str | None) -> list[str]:
     return done
 
 
+def print_iam_policy(doc: ir.WorkflowIR, args: argparse.Namespace) -> int:
+    """``--print-iam-policy``: the bindings of :mod:`.iam` as JSON on stdout; nothing is sent."""
+    from .iam import DEFAULT_SERVICE_ACCOUNT, bindings, spec_images
+
+    missing = [f for f in ("project", "pipeline_root") if not getattr(args, f, None)]
+    if missing:
+        raise InputError("--print-iam-policy needs " + ", ".join("--" + m.replace("_", "-") for m in missing))
+    spec = compile_spec(doc, image=getattr(args, "image", None), shipment=getattr(args, "shipment", None))
+    policy = bindings(
+        doc,
+        project=args.project,
+        pipeline_root=args.pipeline_root,
+        service_account=getattr(args, "service_account", None),
+        images=spec_images(spec),
+    )
+    print(json.dumps(policy, indent=2, sort_keys=True))
+    if not getattr(args, "service_account", None):
+        print(
+            f"typedflow deploy: note: without --service-account Vertex runs the pipeline as {DEFAULT_SERVICE_ACCOUNT} "
+            "(the Compute Engine default service account: put your project's number)",
+            file=sys.stderr,
+        )
+    return 0
+
+
 def deploy_command(doc: ir.WorkflowIR, args: argparse.Namespace, code_store: Any = None) -> int:
+    if getattr(args, "print_iam_policy", False):
+        return print_iam_policy(doc, args)
     missing = [f for f in ("project", "region", "pipeline_root") if not getattr(args, f, None)]
     if missing:
         raise InputError("deploy --target vertex needs " + ", ".join("--" + m.replace("_", "-") for m in missing))
     values = parse_inputs(doc, args.input or [], args.inputs_file, local_files=False)
     shipment = getattr(args, "shipment", None)
     image = getattr(args, "image", None)
-    if shipment is not None and (shipment.bundle is not None or not image):
+    ships = shipment is not None and (shipment.bundle is not None or not image)
+    if ships or has_local_constants(doc):
         if not str(args.pipeline_root).startswith("gs://"):
             raise InputError(f"--pipeline-root {args.pipeline_root!r}: expected gs://bucket/folder")
         if code_store is None:
@@ -141,10 +176,13 @@ def deploy_command(doc: ir.WorkflowIR, args: argparse.Namespace, code_store: Any
             from typedflow.shipping.codestore import GcsCode
 
             code_store = GcsCode(args.pipeline_root, storage.Client(project=args.project))
-        for key in publish_code(shipment, code_store, image):
+        uploaded = publish_code(shipment, code_store, image) if ships else []
+        uploaded += publish_constant_files(doc, code_store)
+        for key in uploaded:
             print(f"uploaded {args.pipeline_root.rstrip('/')}/{key}", file=sys.stderr)
-        for note in () if image else shipment.plan.notes:
-            print(f"typedflow deploy: note: {note}", file=sys.stderr)
+        if shipment is not None and ships and not image:
+            for note in shipment.plan.notes:
+                print(f"typedflow deploy: note: {note}", file=sys.stderr)
     job = build_job(
         doc,
         project=args.project,

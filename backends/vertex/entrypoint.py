@@ -289,6 +289,11 @@ def run_task(args: argparse.Namespace, ei: dict[str, Any]) -> int:
             write_executor_output(ei, {})
             return 0
     inputs = build_inputs(ei, template, payload["plan"], workflow, job)
+    try:
+        inputs = _constants_under_root(args, inputs, template.inputs)
+    except BoundaryError as exc:
+        sys.stderr.write(f"typedflow.InputError: {exc}\n")
+        return 1
     for p in template.inputs:  # what Vertex passed must be of the declared type: never coerced (1.5 is no int)
         err = check_json(inputs.get(p.name), p.type, f"input {p.name!r} of task {template.name}")
         if err:
@@ -365,6 +370,20 @@ def run_task(args: argparse.Namespace, ei: dict[str, Any]) -> int:
     return 0
 
 
+def _constants_under_root(
+    args: argparse.Namespace, values: dict[str, Any], params: tuple[ir.Param, ...]
+) -> dict[str, Any]:
+    """``values`` with each constant file the spec names under the pipeline root found there."""
+    from .constants import resolve
+
+    root = args.pipeline_root if _given_root(args) else None
+    types = {p.name: p.type for p in params}
+    return {
+        k: resolve(v, types[k], root, lambda uri: local_path(uri).exists()) if k in types else v
+        for k, v in values.items()
+    }
+
+
 def _runs_base(args: argparse.Namespace, job: str) -> Path | None:
     """``<pipeline root>/typedflow/runs/<job>`` through the mount, when Vertex said both."""
     if not _given_root(args) or not job or "{{" in job:
@@ -384,7 +403,11 @@ def run_outputs(args: argparse.Namespace, ei: dict[str, Any]) -> int:
     outputs = {}
     for name, t_json in payload["types"].items():
         t = type_from_json(t_json)
-        value = coerce(read_input(ei, name), t)
+        try:
+            value = _constants_under_root(args, {name: coerce(read_input(ei, name), t)}, (ir.Param(name, t),))[name]
+        except BoundaryError as exc:
+            sys.stderr.write(f"typedflow.OutputError: {exc}\n")
+            return 1
         err = check_json(value, t, f"output {name!r}")
         if err:
             sys.stderr.write(f"typedflow.OutputError: {err}\n")

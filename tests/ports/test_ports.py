@@ -691,6 +691,30 @@ def test_importer_constant_file_on_moto(aws: Aws, data: Path, tmp_path: Path) ->
     assert remote.outputs == local.outputs
 
 
+def test_importer_constant_file_under_kfp_local(data: Path, tmp_path: Path) -> None:
+    """The constant is uploaded under the pipeline root by its digest (as deploy does) and read there."""
+    from typedflow.backends.vertex.constants import publish_constant_files
+
+    from typedflow.formats import format_key
+    from typedflow.runtime.store import file_sha256
+    from typedflow.shipping.codestore import LocalCode
+
+    wf = kfp_importer.my_pipeline
+    local = _run(wf, {"dataset2": data / "dataset2.txt"}, tmp_path)
+    assert local.ok, local.failures
+    root = tmp_path / "kfp" / "run"
+    uploaded = publish_constant_files(wf.ir, LocalCode(root))
+    sha = file_sha256(HERE / "data" / "corpus1.txt")
+    assert uploaded == [f"typedflow/store/objects/{sha[:2]}/{sha}"]
+    given = root / "inputs" / "dataset2.txt"  # a Vertex task reads its file inputs under the pipeline root
+    given.parent.mkdir(parents=True)
+    given.write_bytes((data / "dataset2.txt").read_bytes())
+    dataset2 = {"uri": str(given), "sha256": file_sha256(given), "format": format_key(kfp_importer.TextDataset)}
+    outs = kfp_local(wf, {"dataset2": dataset2}, tmp_path / "kfp")
+    assert outs == local.outputs
+    assert outs["first"] == "My model trained using data: " + (HERE / "data" / "corpus1.txt").read_text()
+
+
 # ----------------------------------------------------------------------------- compiling every port
 
 QUEUE = "https://sqs.us-east-1.amazonaws.com/123456789012/typedflow-tasks"

@@ -186,3 +186,45 @@ def test_deploy_without_credentials_is_one_line(tmp_path: Path) -> None:
     assert r.returncode == 1 and r.stdout == "", r.stderr
     assert r.stderr.startswith("typedflow deploy: Google Cloud: Your default credentials were not found")
     assert "Traceback" not in r.stderr
+
+
+def test_deploy_uploads_constant_files_then_submits(
+    vertex: list[tuple[str, bytes]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import argparse
+
+    import const_flows
+    import google.auth
+    from google.auth.credentials import AnonymousCredentials
+    from typedflow.backends.vertex.constants import SCHEME, constant_key
+    from typedflow.backends.vertex.deploy import deploy_command
+
+    from typedflow.runtime.store import file_sha256
+    from typedflow.shipping.codestore import LocalCode
+
+    monkeypatch.setattr(google.auth, "default", lambda *a, **k: (AnonymousCredentials(), "p"))
+    args = argparse.Namespace(
+        project="p",
+        region="us-central1",
+        pipeline_root="gs://b/root",
+        input=None,
+        inputs_file=None,
+        image="python:3.11",  # has typedflow: nothing but the constant to upload
+        enable_caching=None,
+        labels=None,
+        display_name=None,
+        service_account=None,
+        network=None,
+        wait=False,
+        run_once=False,
+    )
+    root = tmp_path / "root"  # the pipeline root as a container sees it (its /gcs/ mount)
+    assert deploy_command(const_flows.notes_only.ir, args, code_store=LocalCode(root)) == 0
+    sha = file_sha256(const_flows.DATA / "notes.txt")
+    key = constant_key(sha, False)
+    assert (root / key).read_bytes() == (const_flows.DATA / "notes.txt").read_bytes()
+    assert f"uploaded gs://b/root/{key}" in capsys.readouterr().err
+    ((_, raw),) = vertex
+    assert f'"{SCHEME}{key}"' in json.dumps(json.loads(raw)["pipelineSpec"])
+    assert deploy_command(const_flows.notes_only.ir, args, code_store=LocalCode(root)) == 0
+    assert "uploaded" not in capsys.readouterr().err  # by content: once

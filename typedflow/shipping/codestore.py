@@ -9,6 +9,9 @@ to Vertex). Everything read is bounded and verified by :mod:`.unpack` before use
 from __future__ import annotations
 
 import io
+import os
+import shutil
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any, Protocol
@@ -50,6 +53,21 @@ class LocalCode:
         path = self.root / key
         path.parent.mkdir(parents=True, exist_ok=True)
         write_bytes(path, data)
+
+    def put_file(self, key: str, source: Path) -> None:
+        """Copy ``source`` to ``key`` whole or not at all (readers never see a part), read-only: keys name
+        content. The copy is made at the root, so a crash leaves no stray file inside a stored tree."""
+        path = self.root / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".in-")
+        try:
+            with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
+                shutil.copyfileobj(src, out, 1 << 20)
+            os.chmod(tmp, 0o444)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
     def get(self, key: str, limit: int) -> bytes | None:
         path = self.root / key
@@ -122,6 +140,9 @@ class GcsCode:
 
     def put(self, key: str, data: bytes) -> None:
         self._blob(key).upload_from_string(data, content_type="application/zip")
+
+    def put_file(self, key: str, source: Path) -> None:
+        self._blob(key).upload_from_filename(str(source), content_type="application/octet-stream")
 
     def get(self, key: str, limit: int) -> bytes | None:
         blob = self._blob(key)

@@ -88,3 +88,7 @@ class WorkflowFailedError(TypedflowError):
         )
         more = f" (and {len(self.failures) - 1} more failed node(s))" if len(self.failures) > 1 else ""
         super().__init__(f"workflow {workflow!r}, run {run_id}: {what}{more}")
+
+
+class SecretUnavailableError(Exception):
+    """A secret's reference cannot be resolved here (a variable not set, a file missing...)."""

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any, Final, final
 
 from typedflow.context import ATTEMPT
+from typedflow.errors import SecretUnavailableError
+from typedflow.secret_stores import register as _register
 
 REF: Final = re.compile(r"(env|file|literal|dotenv|aws-sm|gcp-sm):[^\x00-\x1f]{1,2048}")
 _LITERAL: Final = "literal:"
@@ -29,10 +31,6 @@ RESOLVERS: dict[str, Callable[[str], str]] = {}
 # Values given in this process (``Secret("...")``), by their random handle: they never leave the process.
 _LITERALS: dict[str, str] = {}
 _LOCK = threading.Lock()
-
-
-class SecretUnavailableError(Exception):
-    """A secret's reference cannot be resolved here (a variable not set, a file missing...)."""
 
 
 @final
@@ -161,8 +159,6 @@ def resolve_ref(ref: str) -> str:
     :mod:`typedflow.taskenv`); raises :class:`SecretUnavailableError` naming the reference, never a value."""
     return Secret.from_ref(ref).reveal()
 
-
-from typedflow.secret_stores import register as _register  # noqa: E402  (it needs the names above)
 
 _register(RESOLVERS)
 

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
-from typedflow.secret import SecretUnavailableError
+from typedflow.errors import SecretUnavailableError
 
 _AWS_ID: Final = re.compile(r"(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:)?[A-Za-z0-9/_+=.@-]{1,512}")
 _GCP_NAME: Final = re.compile(

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Final, NamedTuple
+from typing import Any, Final, NamedTuple
 
 import mypy.plugin  # first, like mypy's own plugins: its modules import each other in cycles
 from mypy.argmap import map_actuals_to_formals
@@ -411,62 +411,84 @@ class _BodyChecker:
             previous = s
 
     def stmt(self, s: Statement) -> None:
-        if isinstance(s, ExpressionStmt):
-            self.expr(s.expr)
-        elif isinstance(s, AssignmentStmt):
-            out = self.expr(s.rvalue)
-            for lv in s.lvalues:
-                self.assign(lv, out)
-        elif isinstance(s, OperatorAssignmentStmt):
-            target, value = self.expr(s.lvalue), self.expr(s.rvalue)
-            used = target if target is not None else value
-            if used is not None:
-                self.misuse(ARITHMETIC, used, s)
-            self.assign(s.lvalue, None)
-        elif isinstance(s, IfStmt):
-            for cond, body in zip(s.expr, s.body, strict=True):
-                self.truth(cond)
-                self.block(body)
-            self.optional_block(s.else_body)
-        elif isinstance(s, WhileStmt):
-            self.truth(s.expr)
-            self.block(s.body)
-            self.optional_block(s.else_body)
-        elif isinstance(s, ForStmt):
-            self.iterate(s.expr)
-            self.assign(s.index, None)
-            self.block(s.body)
-            self.optional_block(s.else_body)
-        elif isinstance(s, WithStmt):
-            self.with_stmt(s)
-        elif isinstance(s, ReturnStmt):
-            self.return_stmt(s)
-        elif isinstance(s, AssertStmt):
-            self.truth(s.expr)
-            self.optional_expr(s.msg)
-        elif isinstance(s, RaiseStmt):
-            self.optional_expr(s.expr)
-            self.optional_expr(s.from_expr)
-        elif isinstance(s, DelStmt):
-            self.expr(s.expr)
-        elif isinstance(s, TryStmt):
-            self.block(s.body)
-            for handler in s.handlers:
-                self.block(handler)
-            self.optional_block(s.else_body)
-            self.optional_block(s.finally_body)
-        elif isinstance(s, MatchStmt):
-            subject = self.expr(s.subject)
-            if subject is not None:  # patterns compare with == and truth-test the result
-                self.misuse(TRUTHINESS, subject, s.subject, "Matching on")
-            for body in s.bodies:
-                self.block(body)
-        elif isinstance(s, FuncDef):
-            self.local_function(s)
-        elif isinstance(s, Decorator) and not any(_decorator_name(d) in _DSL_DECORATORS for d in s.decorators):
+        # One method per kind of statement, found by its class (the rest check nothing). Not mypy's
+        # NodeVisitor/TraverserVisitor: compiled mypy cannot instantiate a plugin's subclass of them.
+        visit = _STATEMENTS.get(type(s))
+        if visit is not None:
+            visit(self, s)
+
+    def visit_expression_stmt(self, s: ExpressionStmt) -> None:
+        self.expr(s.expr)
+
+    def visit_assignment_stmt(self, s: AssignmentStmt) -> None:
+        out = self.expr(s.rvalue)
+        for lv in s.lvalues:
+            self.assign(lv, out)
+
+    def visit_operator_assignment_stmt(self, s: OperatorAssignmentStmt) -> None:
+        target, value = self.expr(s.lvalue), self.expr(s.rvalue)
+        used = target if target is not None else value
+        if used is not None:
+            self.misuse(ARITHMETIC, used, s)
+        self.assign(s.lvalue, None)
+
+    def visit_if_stmt(self, s: IfStmt) -> None:
+        for cond, body in zip(s.expr, s.body, strict=True):
+            self.truth(cond)
+            self.block(body)
+        self.optional_block(s.else_body)
+
+    def visit_while_stmt(self, s: WhileStmt) -> None:
+        self.truth(s.expr)
+        self.block(s.body)
+        self.optional_block(s.else_body)
+
+    def visit_for_stmt(self, s: ForStmt) -> None:
+        self.iterate(s.expr)
+        self.assign(s.index, None)
+        self.block(s.body)
+        self.optional_block(s.else_body)
+
+    def visit_with_stmt(self, s: WithStmt) -> None:
+        self.with_stmt(s)
+
+    def visit_return_stmt(self, s: ReturnStmt) -> None:
+        self.return_stmt(s)
+
+    def visit_assert_stmt(self, s: AssertStmt) -> None:
+        self.truth(s.expr)
+        self.optional_expr(s.msg)
+
+    def visit_raise_stmt(self, s: RaiseStmt) -> None:
+        self.optional_expr(s.expr)
+        self.optional_expr(s.from_expr)
+
+    def visit_del_stmt(self, s: DelStmt) -> None:
+        self.expr(s.expr)
+
+    def visit_try_stmt(self, s: TryStmt) -> None:
+        self.block(s.body)
+        for handler in s.handlers:
+            self.block(handler)
+        self.optional_block(s.else_body)
+        self.optional_block(s.finally_body)
+
+    def visit_match_stmt(self, s: MatchStmt) -> None:
+        subject = self.expr(s.subject)
+        if subject is not None:  # patterns compare with == and truth-test the result
+            self.misuse(TRUTHINESS, subject, s.subject, "Matching on")
+        for body in s.bodies:
+            self.block(body)
+
+    def visit_func_def(self, s: FuncDef) -> None:
+        self.local_function(s)
+
+    def visit_decorator(self, s: Decorator) -> None:
+        if not any(_decorator_name(d) in _DSL_DECORATORS for d in s.decorators):
             self.local_function(s.func)  # (a task or workflow defined here is checked on its own)
-        elif isinstance(s, Block):
-            self.block(s)
+
+    def visit_block(self, s: Block) -> None:
+        self.block(s)
 
     def optional_block(self, b: Block | None) -> None:
         if b is not None:
@@ -1030,6 +1052,26 @@ class _BodyChecker:
 
     def current_branch(self) -> WithStmt | None:
         return self.branches[-1] if self.branches else None
+
+
+_STATEMENTS: dict[type[Statement], Callable[[_BodyChecker, Any], None]] = {
+    ExpressionStmt: _BodyChecker.visit_expression_stmt,
+    AssignmentStmt: _BodyChecker.visit_assignment_stmt,
+    OperatorAssignmentStmt: _BodyChecker.visit_operator_assignment_stmt,
+    IfStmt: _BodyChecker.visit_if_stmt,
+    WhileStmt: _BodyChecker.visit_while_stmt,
+    ForStmt: _BodyChecker.visit_for_stmt,
+    WithStmt: _BodyChecker.visit_with_stmt,
+    ReturnStmt: _BodyChecker.visit_return_stmt,
+    AssertStmt: _BodyChecker.visit_assert_stmt,
+    RaiseStmt: _BodyChecker.visit_raise_stmt,
+    DelStmt: _BodyChecker.visit_del_stmt,
+    TryStmt: _BodyChecker.visit_try_stmt,
+    MatchStmt: _BodyChecker.visit_match_stmt,
+    FuncDef: _BodyChecker.visit_func_def,
+    Decorator: _BodyChecker.visit_decorator,
+    Block: _BodyChecker.visit_block,
+}
 
 
 def _branch_call(s: Statement | None) -> str | None:

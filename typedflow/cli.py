@@ -493,7 +493,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     add_runs(sub, backends, chosen.name if chosen is not None else None)
     from typedflow.config_cli import add_subparser as add_config
 
-    add_config(sub)
+    add_config(sub, build_parser)
     try:
         from typedflow.lineage.cli import add_subparser as add_lineage
     except ImportError:

@@ -5,12 +5,17 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from typedflow.runops import table
 
+ParserFactory = Callable[[Sequence[str]], argparse.ArgumentParser]
 
-def add_subparser(sub: Any) -> None:
+
+def add_subparser(sub: Any, build_parser: ParserFactory) -> None:
+    """``build_parser``: the command line's parser for given arguments (what ``config show`` reads the
+    settings of a target from)."""
     p = sub.add_parser(
         "config",
         help="show the resolved settings (profile, flags, environment)",
@@ -23,7 +28,7 @@ def add_subparser(sub: Any) -> None:
         "show", help="print each setting and its source", description="Print each setting and its source."
     )
     q.add_argument("--target", metavar="TARGET", help="the target whose settings to show (default: the profile's)")
-    q.set_defaults(func=cmd_config_show)
+    q.set_defaults(func=cmd_config_show, build_parser=build_parser)
 
 
 # Settings the SDKs read from the environment when neither flag nor profile gives them.
@@ -41,12 +46,11 @@ def _shown(value: Any) -> str:
 
 def cmd_config_show(args: argparse.Namespace) -> int:
     from typedflow import profiles
-    from typedflow.cli import build_parser
     from typedflow.errors import InputError
 
     profile = getattr(args, "profile_obj", None)
     target = args.target or (profile.target if profile is not None else None)
-    parser = build_parser(["--target", target] if target else [])
+    parser = args.build_parser(["--target", target] if target else [])
     known = profiles.known_settings(parser)
     rows: list[list[str]] = []
     if profile is not None:

@@ -7,8 +7,10 @@ from typing import Any
 from typedflow import ir
 from typedflow.backend import Backend
 from typedflow.codec import dumps_pretty
+from typedflow.gcpause import gc_paused
 
 
+@gc_paused
 def compile_ir(doc: ir.WorkflowIR, options: dict[str, Any]) -> str:
     return dumps_pretty(doc)
 

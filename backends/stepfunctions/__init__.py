@@ -12,8 +12,10 @@ from typing import Any
 
 from typedflow import ir
 from typedflow.backend import Backend
+from typedflow.gcpause import gc_paused
 
 
+@gc_paused
 def compile_workflow(doc: ir.WorkflowIR, options: dict[str, Any]) -> str:
     """The ASL definition of ``doc`` (canonical JSON text; pure and deterministic)."""
     from .compiler import compile_definition, render
@@ -28,6 +30,7 @@ def compile_workflow(doc: ir.WorkflowIR, options: dict[str, Any]) -> str:
     return render(compile_definition(doc, opts))
 
 
+@gc_paused
 def compile_files(doc: ir.WorkflowIR, options: dict[str, Any]) -> dict[str, str]:
     """``compile -o DIR``: one ``<state machine>.asl.json`` per state machine (the first is the one to start)."""
     from .compiler import compile_machines, render

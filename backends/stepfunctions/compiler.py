@@ -26,6 +26,7 @@ from .analysis import (
     Par,
     Plan,
     Ref,
+    Requirement,
     Seq,
     block_refs,
     decompose,
@@ -87,26 +88,26 @@ def compile_machines(doc: ir.WorkflowIR, opts: Options) -> list[tuple[str, JSON]
     validated; the split is chosen by estimate and then measured, tighter until every machine fits."""
     doc = constant_files(doc, opts)
     base = machine_name(doc, opts.name)
-    single = _Compiler(doc, opts, None, base).compile()
+    single = limits.measure(_Compiler(doc, opts, None, base).compile(), opts)
     if limits.fits(single, opts):
         limits.check(single, opts)
-        return [(base, single)]
+        return [(base, single.definition)]
     # room for a child's own states (its outputs, its failure) besides its part of the work
-    budget = (opts.max_states or limits.states_budget(single, opts)) - 3
+    budget = (opts.max_states or limits.states_budget(single)) - 3
     while True:
         c = _Compiler(doc, opts, budget, base)
         root = c.compile()
-        machines = [(base, root), *c.children]
-        if all(limits.fits(d, opts) for _, d in machines) or budget <= _LEAST_BUDGET:
-            if opts.max_states is None and limits.size(single) <= DEFINITION_LIMIT and len(machines) > 1:
-                if not all(limits.fits(d, opts) for _, d in machines):
-                    # only the history of maps is over, which no split changes: one machine, and a warning
-                    limits.check(single, opts)
-                    return [(base, single)]
+        machines = [(name, limits.measure(d, opts)) for name, d in [(base, root), *c.children]]
+        fit = all(limits.fits(m, opts) for _, m in machines)
+        if fit or budget <= _LEAST_BUDGET:
+            if opts.max_states is None and single.bytes <= DEFINITION_LIMIT and len(machines) > 1 and not fit:
+                # only the history of maps is over, which no split changes: one machine, and a warning
+                limits.check(single, opts)
+                return [(base, single.definition)]
             # (a part that cannot be split, such as a map_over body, may stay over --max-states)
-            for name, d in machines:
-                limits.check(d, opts, name)
-            return machines
+            for name, m in machines:
+                limits.check(m, opts, name)
+            return [(name, m.definition) for name, m in machines]
         budget = max(_LEAST_BUDGET, budget * 2 // 3)
 
 
@@ -174,6 +175,7 @@ class _Compiler:
         self.children: list[tuple[str, JSON]] = []
         self.readers: dict[str, int] = {}  # node key -> how many references read it (when splitting)
         self.req = requirements(doc)
+        self.kept = _kept_inline(self.req)
         self.names = Names()
         self.parallels = 0
         self.caught: set[str] = set()  # states that already catch every error themselves
@@ -299,7 +301,7 @@ class _Compiler:
         g = Graph(self.names)
         f = frame.copy()
         body = self.block(sub.wf.nodes, sub, f, g)
-        new = {k: loc for k, loc in f.nodes.items() if frame.nodes.get(k) != loc}
+        new = f.added(frame)
         collect = PassState(
             self.names.unique(f"{key} done"),
             parameters=obj({slot_key("", k): Path(loc.path) for k, loc in new.items()}),
@@ -359,7 +361,7 @@ class _Compiler:
         g = Graph(self.names)
         f = frame.copy()
         body = self.block(node.body, ctx, f, g)
-        new = {k: loc for k, loc in f.nodes.items() if frame.nodes.get(k) != loc}
+        new = f.added(frame)
         collect = PassState(
             self.names.unique(f"{key} done"),
             parameters=obj({slot_key("", k): Path(loc.path) for k, loc in new.items()}),
@@ -520,7 +522,7 @@ class _Compiler:
                 if any(failed.name in s.successors() for s in g.states.values()):
                     g.add(failed)
                     failing.append(i)
-            new = {k: loc for k, loc in f.nodes.items() if frame.nodes.get(k) != loc}
+            new = f.added(frame)
             collect = PassState(
                 self.names.unique(f"{name} [{i}] done"),
                 parameters=obj({slot_key("", k): Path(loc.path) for k, loc in new.items()}),
@@ -562,10 +564,7 @@ class _Compiler:
         if ctx.maps:
             indices = ", ".join(frame.indices[m] for m in ctx.maps)
             job_key = Path(f"States.Format('{_format_template(job_key)}', {indices})")
-        inline = tuple(sorted(o for (kind, k, o), v in self.req.items() if kind == "node" and k == key and v == WHOLE))
-        each = tuple(
-            sorted(o for (kind, k, o), v in self.req.items() if kind == "node" and k == key and v == ELEMENTWISE)
-        )
+        inline, each = self.kept.get(key, ((), ()))
         request = self.request(template, args, job_key, inline, each, frame.run)
         if node.options is not None:  # the runtime applies the call's own options to the task's template
             request["options"] = ir_converter.unstructure(node.options)
@@ -615,7 +614,7 @@ class _Compiler:
         for br in node.branches:
             f = frame.copy()
             body = self.block(br.nodes, ctx, f, graph)
-            arms.append((br, body, {k: loc for k, loc in f.nodes.items() if frame.nodes.get(k) != loc}))
+            arms.append((br, body, f.added(frame)))
         every = sorted({k for _, _, new in arms for k in new})
         ends: list[State] = []
 
@@ -765,6 +764,16 @@ def _distributed(node: ir.MapNode, processor: JSON, opts: Options) -> bool:
             [f"map_over at {node.loc}: max_concurrency {node.max_concurrency:,} is over Step Functions' {limit:,}"]
         )
     return wanted
+
+
+def _kept_inline(req: Requirement) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+    """Node key -> (outputs its task keeps inline whole, outputs it keeps as lists whose elements may be
+    offloaded one by one), each sorted: looked up once per task rather than searched."""
+    found: dict[str, tuple[list[str], list[str]]] = {}
+    for (kind, key, output), how in req.items():
+        if kind == "node" and how in (WHOLE, ELEMENTWISE):
+            found.setdefault(key, ([], []))[how == ELEMENTWISE].append(output)
+    return {key: (tuple(sorted(whole)), tuple(sorted(each))) for key, (whole, each) in found.items()}
 
 
 def _head(p: Plan) -> str:

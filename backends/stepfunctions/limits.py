@@ -6,6 +6,8 @@ import json
 import warnings
 from typing import Any
 
+import attrs
+
 from .graph import DefinitionError, check_names
 from .options import Options
 from .protocol import DEFINITION_LIMIT, HISTORY_LIMIT
@@ -20,8 +22,9 @@ _TASK_EVENTS = 6  # entered, scheduled, started, submitted, succeeded, exited
 
 
 def size(definition: dict[str, Any]) -> int:
-    """Bytes of the definition as deploy sends it (compact JSON)."""
-    return len(json.dumps(definition, sort_keys=True, separators=(",", ":")).encode("utf-8"))
+    """Bytes of the definition as deploy sends it (compact JSON). The text is ASCII (escaped), so it has as
+    many bytes as characters, and the order of keys does not change its length."""
+    return len(json.dumps(definition, separators=(",", ":")))
 
 
 def estimate_events(graph: dict[str, Any], map_size: int) -> int:
@@ -77,27 +80,38 @@ def has_distributed_map(definition: dict[str, Any]) -> bool:
     return False
 
 
-def fits(definition: dict[str, Any], opts: Options) -> bool:
-    """Whether one state machine holds ``definition`` within the limits (and ``opts.max_states``)."""
-    if opts.max_states is not None and count_states(definition) > opts.max_states:
+@attrs.frozen
+class Measure:
+    """What a definition takes of the quotas, measured once (encoding a large one takes a while)."""
+
+    definition: dict[str, Any]
+    bytes: int
+    events: int  # of one successful run, for ``opts.map_size`` items per map
+    states: int
+
+
+def measure(definition: dict[str, Any], opts: Options) -> Measure:
+    return Measure(definition, size(definition), estimate_events(definition, opts.map_size), count_states(definition))
+
+
+def fits(m: Measure, opts: Options) -> bool:
+    """Whether one state machine holds the definition within the limits (and ``opts.max_states``)."""
+    if opts.max_states is not None and m.states > opts.max_states:
         return False
-    return size(definition) <= DEFINITION_LIMIT and estimate_events(definition, opts.map_size) + 2 <= HISTORY_LIMIT
+    return m.bytes <= DEFINITION_LIMIT and m.events + 2 <= HISTORY_LIMIT
 
 
-def states_budget(definition: dict[str, Any], opts: Options) -> int:
-    """States per child state machine for a workflow whose single ``definition`` does not fit: its states in
+def states_budget(m: Measure) -> int:
+    """States per child state machine for a workflow whose single definition does not fit: its states in
     proportion to the share of the limits one machine can take, with room to spare."""
-    states = count_states(definition)
-    share = min(
-        DEFINITION_LIMIT / max(1, size(definition)),
-        HISTORY_LIMIT / max(1, estimate_events(definition, opts.map_size)),
-    )
-    return max(16, int(states * share * 0.7))
+    share = min(DEFINITION_LIMIT / max(1, m.bytes), HISTORY_LIMIT / max(1, m.events))
+    return max(16, int(m.states * share * 0.7))
 
 
-def check(definition: dict[str, Any], opts: Options, name: str = "") -> None:
+def check(m: Measure, opts: Options, name: str = "") -> None:
+    definition = m.definition
     problems = check_names(definition)
-    n = size(definition)
+    n = m.bytes
     where = f"state machine {name}: " if name else ""
     if n > DEFINITION_LIMIT:
         problems.append(
@@ -106,7 +120,7 @@ def check(definition: dict[str, Any], opts: Options, name: str = "") -> None:
         )
     if problems:
         raise DefinitionError(problems)
-    events = estimate_events(definition, opts.map_size) + 2
+    events = m.events + 2
     if events > HISTORY_LIMIT:
         warnings.warn(
             f"{where}an execution may record about {events:,} history events (map_over of {opts.map_size} "

@@ -12,8 +12,10 @@ from typing import Any
 
 from typedflow import ir
 from typedflow.backend import Backend
+from typedflow.gcpause import gc_paused
 
 
+@gc_paused
 def _compile(doc: ir.WorkflowIR, options: dict[str, Any]) -> str:
     from .compiler import compile_text
 

@@ -7,6 +7,7 @@ value read back is coerced to what the task declared.
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -95,6 +96,7 @@ def _compact(data: Any) -> Any:
     return data
 
 
+@functools.lru_cache(maxsize=1024)  # a few types serve every node of a large pipeline; the text is immutable
 def type_json(t: ir.TypeRef) -> str:
     return canonical_json(_compact(ir_converter.unstructure(t)))
 

@@ -159,3 +159,9 @@ def test_a_map_whose_items_alone_overrun_the_history_stays_one_machine_with_a_wa
     with pytest.warns(HistoryWarning, match="history events"):
         machines = compile_machines(wf.ir, aws.options(map_size=400))
     assert [n for n, _ in machines] == ["nested"]
+
+
+def test_size_is_the_bytes_deploy_sends() -> None:
+    definition = {"StartAt": "é", "States": {"é": {"Type": "Pass", "Comment": 'naïve ✓ "q"', "End": True}}}
+    sent = json.dumps(definition, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    assert size(definition) == len(sent)

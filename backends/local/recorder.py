@@ -8,7 +8,7 @@ from typing import Any
 from typedflow import ir
 from typedflow.lineage.encoding import Prepared
 from typedflow.lineage.log import LineageLog
-from typedflow.lineage.record import LineageRecord, new_record, safe_parameters
+from typedflow.lineage.record import LineageRecord, RecordStatus, new_record, safe_parameters
 from typedflow.runtime.recording import TaskRecords, value_refs
 from typedflow.timestamps import utcnow
 
@@ -35,7 +35,7 @@ class LocalRecorder:
         self._group: list[Prepared] = []
 
     def _run_record(
-        self, status: str, values: dict[str, Any], params: tuple[ir.Param, ...], ended: bool
+        self, status: RecordStatus, values: dict[str, Any], params: tuple[ir.Param, ...], ended: bool
     ) -> LineageRecord:
         rec = new_record(
             "run_end" if ended else "run_start",
@@ -111,7 +111,7 @@ class LocalRecorder:
         self._hand_over()
         self.log.write_buffered()
 
-    def run_finished(self, status: str, outputs: dict[str, Any]) -> None:
+    def run_finished(self, status: RecordStatus, outputs: dict[str, Any]) -> None:
         self._hand_over()
         self.log.append(self._run_record(status, outputs, self.doc.workflow.outputs, True))
 

@@ -20,6 +20,7 @@ from typedflow.context import RunContext
 from typedflow.errors import IRValidationError
 from typedflow.lineage.cloud import put_s3
 from typedflow.lineage.log import CONFIGURED
+from typedflow.lineage.record import RecordStatus
 from typedflow.runtime.capture import node_segment
 from typedflow.runtime.execute import TaskError, check_input_handles, execute
 from typedflow.runtime.recording import task_record
@@ -342,7 +343,7 @@ def _record(
     run_id: str,
     node_key: str,
     executor: str,
-    status: str,
+    status: RecordStatus,
     attempt: int,
     inputs: dict[str, Any],
     outputs: dict[str, Any],

@@ -98,14 +98,15 @@ def _fields() -> tuple[tuple[str, str, Callable[[Any], str]], ...]:
     out = []
     fields: list[attrs.Attribute[Any]] = sorted(attrs.fields(LineageRecord), key=lambda f: f.name)
     for f in fields:
-        if f.type not in _BY_TYPE:
-            raise TypeError(f"LineageRecord.{f.name}: no encoder for {f.type!r} (add one to _BY_TYPE)")
-        expr, enc = _BY_TYPE[f.type]
-        if f.name in _CHECKED:  # validated as the record's constructor would
+        if f.name in _CHECKED:  # a Literal of strings, validated as the record's constructor would
             expr, enc = (
                 f"(_s({{v}}) if {{v}} in _allowed_{f.name} else _not_allowed({f.name!r}, {{v}}))",
                 _member(f.name),
             )
+        elif f.type in _BY_TYPE:
+            expr, enc = _BY_TYPE[f.type]
+        else:
+            raise TypeError(f"LineageRecord.{f.name}: no encoder for {f.type!r} (add one to _BY_TYPE)")
         out.append((f.name, expr, enc))
     return tuple(out)
 

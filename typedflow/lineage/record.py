@@ -10,7 +10,7 @@ import os
 import platform
 import socket
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any, Final, Literal, get_args
 
 import attrs
 import cattrs
@@ -29,6 +29,8 @@ __all__ = [
     "STATUSES",
     "LineageRecord",
     "ParamValue",
+    "RecordKind",
+    "RecordStatus",
     "ValueRef",
     "identity",
     "new_record",
@@ -48,8 +50,10 @@ __all__ = [
 ParamValue = bool | int | float | str
 
 GENESIS_HASH: Final = "0" * 64
-KINDS: Final = frozenset({"task", "run_start", "run_end"})
-STATUSES: Final = frozenset({"started", "succeeded", "failed", "cached", "skipped"})
+RecordKind = Literal["task", "run_start", "run_end"]
+RecordStatus = Literal["started", "succeeded", "failed", "cached", "skipped"]
+KINDS: Final = frozenset(get_args(RecordKind))
+STATUSES: Final = frozenset(get_args(RecordStatus))
 _PYTHON_VERSION: Final = platform.python_version()
 
 
@@ -71,14 +75,14 @@ class ValueRef:
 class LineageRecord:
     """One immutable lineage entry; ``seq`` and ``prev_hash`` are assigned by the log."""
 
-    kind: str = attrs.field(validator=attrs.validators.in_(KINDS))
+    kind: RecordKind = attrs.field(validator=attrs.validators.in_(KINDS))
     record_id: str
     run_id: str
     workflow: str
     ir_digest: str
     target: str
     executor: str
-    status: str = attrs.field(validator=attrs.validators.in_(STATUSES))
+    status: RecordStatus = attrs.field(validator=attrs.validators.in_(STATUSES))
     started_at: str
     ended_at: str | None
     python_version: str
@@ -199,14 +203,14 @@ def new_record_id() -> str:
 
 
 def new_record(
-    kind: str,
+    kind: RecordKind,
     *,
     run_id: str,
     workflow: str,
     ir_digest: str,
     target: str,
     executor: str,
-    status: str,
+    status: RecordStatus,
     started_at: str | None = None,
     ended_at: str | None = None,
     **fields: Any,

@@ -17,6 +17,7 @@ from typedflow.canonical import digest
 from typedflow.lineage.encoding import Prepared, RecordEncoder
 from typedflow.lineage.record import (
     LineageRecord,
+    RecordStatus,
     ValueRef,
     identity,
     new_record,
@@ -96,7 +97,7 @@ def task_record(
     executor: str,
     template: ir.TaskTemplate,
     node_id: str,
-    status: str,
+    status: RecordStatus,
     attempt: int,
     inputs: dict[str, Any],
     outputs: dict[str, Any],

@@ -208,3 +208,20 @@ def test_without_credentials_a_cloud_kms_key_is_a_clear_error(monkeypatch, tmp_p
     signing._cached.cache_clear()
     with pytest.raises(SigningError, match=r"cannot create a Cloud KMS client: .*missing\.json"):
         configured_signer()
+
+
+def test_a_refused_signature_leaves_no_unsigned_records(kms, tmp_path, make_record) -> None:
+    kms.add_key(P256, "EC_SIGN_P256_SHA256")
+    path = tmp_path / "log.jsonl"
+    log = LineageLog(path, flush_every=100, fsync=False, signer=GcpKmsSigner(P256, kms.client()))
+    log.append(make_record(0))
+    log.flush()
+    before = path.read_bytes(), path.with_name("log.jsonl.checkpoints").read_bytes()
+    kms.disabled.add(P256)
+    log.append(make_record(1))
+    with pytest.raises(SigningError, match="400 .*is not enabled, current state is: DISABLED"):
+        log.flush()
+    assert (path.read_bytes(), path.with_name("log.jsonl.checkpoints").read_bytes()) == before
+    kms.close()
+    result = verify_log(path, public_key=_public_pem(kms.keys[P256][1]))
+    assert result.ok and result.count == 1, result.summary()

@@ -4,7 +4,8 @@ It answers ``GET /v1/{version}/publicKey`` and ``POST /v1/{version}:asymmetricSi
 (proto3 JSON, CRC32C checks both ways, Google error bodies), signing with private keys made by
 ``cryptography``. The SDK's own client talks to it through its REST transport; verifiers never see it:
 tests check signatures with the public key derived from the private key here, not with anything it answers.
-It has no IAM, no key rotation or versions' states, no quotas: docs/lineage.md says what that leaves unproven.
+It has no IAM, no key rotation, no version states but a disabled switch, no quotas: docs/lineage.md says
+what that leaves unproven.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class CloudKms:
         self.keys: dict[str, tuple[str, Any]] = {}
         self.requests: list[tuple[str, str]] = []
         self.corrupt_signatures = False  # flip a signature byte after computing its CRC32C (a bad wire)
+        self.disabled: set[str] = set()  # versions whose state is DISABLED: signing is refused
         kms = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -108,6 +110,8 @@ class CloudKms:
     def sign(self, name: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         if name not in self.keys:
             return _error(404, "NOT_FOUND", f"CryptoKeyVersion {name} not found.")
+        if name in self.disabled:
+            return _error(400, "FAILED_PRECONDITION", f"{name} is not enabled, current state is: DISABLED.")
         algorithm, key = self.keys[name]
         if algorithm == "EC_SIGN_ED25519":
             if "data" not in body or "digest" in body:

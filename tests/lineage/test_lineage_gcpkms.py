@@ -219,7 +219,7 @@ def test_a_refused_signature_leaves_no_unsigned_records(kms, tmp_path, make_reco
     before = path.read_bytes(), path.with_name("log.jsonl.checkpoints").read_bytes()
     kms.disabled.add(P256)
     log.append(make_record(1))
-    with pytest.raises(SigningError, match="400 .*is not enabled, current state is: DISABLED"):
+    with pytest.raises(SigningError, match=r"400 .*is not enabled, current state is: DISABLED"):
         log.flush()
     assert (path.read_bytes(), path.with_name("log.jsonl.checkpoints").read_bytes()) == before
     kms.close()

@@ -157,3 +157,42 @@ def test_record_appended_to_bundle_is_caught(small_log, make_record, plain_pytho
     assert not result.ok and result.failure is not None
     assert (result.failure.reason, result.failure.line, result.failure.record_id) == ("inserted", 21, extra.record_id)
     assert _audit(plain_python, out, tmp_path).returncode == 1
+
+
+def test_a_run_bundle_carries_the_checkpoints_that_sign_it_and_their_key_ids(
+    make_record, keypair, other_keypair, tmp_path
+) -> None:
+    """Run A's bundle reaches to the end of the checkpoint that signs its last record (which also covers a record
+    of run B) and carries that checkpoint alone; run B's, which spans a key rotation, carries both keys' ids."""
+    from typedflow.lineage import LineageLog
+    from typedflow.lineage.signing import load_key_file
+
+    a, b = "a" * 32, "b" * 32
+    log = tmp_path / "log.jsonl"
+    first, second = load_key_file(keypair.key), load_key_file(other_keypair.key)
+    with LineageLog(log, flush_every=4, fsync=False, signer=first) as lg:
+        for i, run in enumerate((a, a, a, b)):
+            lg.append(make_record(i, run_id=run))
+    with LineageLog(log, flush_every=4, fsync=False, signer=second) as lg:
+        for i in (4, 5):
+            lg.append(make_record(i, run_id=b))
+    cp_lines = log.with_name("log.jsonl.checkpoints").read_bytes().splitlines(keepends=True)
+    assert len(cp_lines) == 2
+
+    ma = export_bundle(log, tmp_path / "a", run_ids=[a], signer=first)
+    assert (ma["first_seq"], ma["last_seq"], ma["count"]) == (0, 3, 4)
+    assert (ma["checkpoints"], ma["checkpoint_key_ids"], ma["key_id"]) == (1, [keypair.key_id], keypair.key_id)
+    assert (tmp_path / "a" / "checkpoints.jsonl").read_bytes() == cp_lines[0]
+    assert json.loads((tmp_path / "a" / "manifest.sig").read_bytes())["key_id"] == keypair.key_id
+    ok = verify_bundle(tmp_path / "a", public_key=keypair.public)
+    assert ok.ok, ok.summary()
+
+    mb = export_bundle(log, tmp_path / "b.zip", run_ids=[b], signer=second)
+    assert (mb["first_seq"], mb["last_seq"], mb["checkpoints"]) == (3, 5, 2)
+    assert mb["checkpoint_key_ids"] == sorted([keypair.key_id, other_keypair.key_id])
+    assert mb["key_id"] == other_keypair.key_id
+    with zipfile.ZipFile(tmp_path / "b.zip") as zf:
+        assert zf.read("checkpoints.jsonl") == b"".join(cp_lines)
+    # one public key vouches only for its own checkpoints: record 3 was signed before the rotation
+    rotated = verify_bundle(tmp_path / "b.zip", public_key=other_keypair.public)
+    assert not rotated.ok and "unanchored" in rotated.summary()

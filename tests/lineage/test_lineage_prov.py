@@ -60,3 +60,78 @@ def test_round_trips_through_prov(three_step) -> None:
     doc = to_prov_document(list(iter_records(three_step.log)))
     again = ProvDocument.deserialize(content=doc.serialize(format="json"), format="json")
     assert again == doc
+
+
+def _int(value: Any) -> int:
+    """A PROV-JSON integer: plain, or the typed literal ``{"$": "2", "type": "xsd:int"}`` prov writes."""
+    if isinstance(value, dict):
+        assert value["type"] == "xsd:int"
+        return int(value["$"])
+    return int(value)
+
+
+def test_prov_of_a_signed_log_carries_its_checkpoints_and_key_id(
+    make_record, keypair, other_keypair, validator, tmp_path, capsys
+) -> None:
+    """``lineage export --format prov-json``: a checkpoint entity per signed group, attributed to its key, named by
+    every activity it covers; its signed line checks with the public key; unsigned records name none."""
+    from typedflow.cli import main
+    from typedflow.lineage import LineageLog
+    from typedflow.lineage.signing import load_key_file
+    from typedflow.lineage.verify_bundle import PublicKey, canonical, parse_checkpoint
+
+    log = tmp_path / "log.jsonl"
+    with LineageLog(log, flush_every=3, fsync=False, signer=load_key_file(keypair.key)) as lg:
+        for i in range(7):
+            lg.append(make_record(i))
+    with LineageLog(log, fsync=False, signer=load_key_file(other_keypair.key)) as lg:  # after a key rotation
+        lg.append(make_record(7))
+    with LineageLog(log, fsync=False, signer=None) as lg:
+        lg.append(make_record(8))
+    out = tmp_path / "run.prov.json"
+    assert main(["lineage", "--log", str(log), "export", "--all", "--format", "prov-json", "-o", str(out)]) == 0
+    assert "PROV-JSON for 9 records" in capsys.readouterr().out
+    doc = json.loads(out.read_text())
+    errors = sorted(validator.iter_errors(doc), key=str)
+    assert not errors, "\n".join(str(e) for e in errors)
+
+    cps = {k: e for k, e in doc["entity"].items() if e.get("prov:type", {}).get("$") == "tf:SignedCheckpoint"}
+    lines = log.with_name("log.jsonl.checkpoints").read_bytes().splitlines()
+    assert len(cps) == len(lines) == 4  # records 0-2, 3-5, 6 (close) with one key, 7 with the other
+    keys = {keypair.key_id: PublicKey(keypair.public), other_keypair.key_id: PublicKey(other_keypair.public)}
+    attributed = {(r["prov:entity"], r["prov:agent"]) for r in doc["wasAttributedTo"].values()}
+    for ident, entity in cps.items():
+        signed_line = entity["tf:checkpoint"]
+        assert signed_line.encode() in lines  # byte for byte the line in the log's checkpoints
+        cp = parse_checkpoint(json.loads(signed_line))
+        assert not isinstance(cp, str) and canonical(json.loads(signed_line)) == signed_line.encode()
+        assert keys[entity["tf:keyId"]].verify(cp.alg, cp.signature, cp.message)
+        assert (_int(entity["tf:seq"]), entity["tf:head"]) == (cp.seq, cp.head)
+        assert (ident, f"tfagent:key-{cp.key_id}") in attributed
+        assert doc["agent"][f"tfagent:key-{cp.key_id}"]["tf:keyId"] == cp.key_id
+    tasks = {_int(a["tf:seq"]): a for a in doc["activity"].values() if a.get("prov:type", {}).get("$") == "tf:TaskRun"}
+    assert sorted(tasks) == list(range(9))
+    for seq, activity in tasks.items():
+        if seq == 8:
+            assert "tf:checkpoint" not in activity and "tf:keyId" not in activity
+            continue
+        ident = activity["tf:checkpoint"]["$"]
+        assert activity["tf:checkpoint"]["type"] == "xsd:QName"  # a reference to the entity, not a string
+        cp_entity = cps[ident]
+        assert _int(cp_entity["tf:from"]) <= seq <= _int(cp_entity["tf:seq"])
+        assert activity["tf:keyId"] == cp_entity["tf:keyId"] == (keypair if seq < 7 else other_keypair).key_id
+    from prov.model import ProvDocument
+
+    from typedflow.lineage.export.checkpoints import read_checkpoints
+
+    signed = to_prov_document(list(iter_records(log)), read_checkpoints(log))
+    assert ProvDocument.deserialize(content=signed.serialize(format="json"), format="json") == signed
+
+
+def test_prov_without_checkpoints_is_unchanged(three_step) -> None:
+    from typedflow.lineage.export.checkpoints import read_checkpoints
+
+    records = list(iter_records(three_step.log))
+    assert read_checkpoints(three_step.log) is None
+    assert to_prov_json(records, None) == to_prov_json(records)
+    assert "tfcp" not in json.loads(to_prov_json(records)).get("prefix", {})

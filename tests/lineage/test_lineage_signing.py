@@ -22,7 +22,6 @@ from typedflow.lineage.signing import (
     configured_signer,
     keygen,
     load_key_file,
-    signer_from_spec,
 )
 from typedflow.lineage.verify_bundle import PublicKey, canonical, parse_checkpoint, signed_message
 
@@ -86,8 +85,6 @@ def test_unusable_key_files_are_refused(tmp_path, keypair) -> None:
     garbage.chmod(0o600)
     with pytest.raises(SigningError, match="not an unencrypted PEM private key"):
         load_key_file(garbage)
-    with pytest.raises(SigningError, match="GCP Cloud KMS signing is not supported"):
-        signer_from_spec("gcpkms:projects/p/locations/l/keyRings/r/cryptoKeys/k/cryptoKeyVersions/1")
 
 
 def test_configured_signer_is_the_environments_key(monkeypatch, keypair, tmp_path) -> None:

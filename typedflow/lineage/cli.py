@@ -7,7 +7,7 @@ import contextlib
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 from typedflow.config import home
 from typedflow.lineage.log import LineageLog
@@ -22,9 +22,6 @@ from typedflow.lineage.query import (
     trace,
 )
 from typedflow.lineage.verify import PublicKey, verify_path
-
-if TYPE_CHECKING:
-    from typedflow.lineage.export.openlineage import Checkpoints
 
 __all__ = ["add_subparser", "default_log_path"]
 
@@ -96,29 +93,6 @@ def _output(out: str) -> Iterator[IO[str]]:
         yield f
 
 
-def _checkpoints(log: Path) -> Checkpoints | None:
-    """The log's checkpoints for an export (a torn last line is left out; verify reports the rest)."""
-    import json
-
-    from typedflow.lineage.export.openlineage import Checkpoints
-    from typedflow.lineage.verify_bundle import parse_checkpoint
-
-    path = log.with_name(log.name + ".checkpoints")
-    try:
-        lines = path.read_bytes().split(b"\n")[:-1]
-    except FileNotFoundError:
-        return None
-    parsed = []
-    for raw in lines:
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            continue
-        if not isinstance(parse_checkpoint(data), str):
-            parsed.append(data)
-    return Checkpoints(parsed)
-
-
 def _cmd_export(args: argparse.Namespace) -> int:
     path = _log(args)
     if not path.exists():
@@ -149,6 +123,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
             f"{manifest['checkpoints']} checkpoint(s), {signed}"
         )
         return 0
+    from typedflow.lineage.export.checkpoints import read_checkpoints
+
     selected = [e for e in iter_records(path) if run_ids is None or e[0].run_id in run_ids]
     if not selected:
         print("no records for the selected runs", file=sys.stderr)
@@ -157,14 +133,14 @@ def _cmd_export(args: argparse.Namespace) -> int:
         from typedflow.lineage.export.openlineage import iter_openlineage, write_openlineage
 
         with _output(args.output) as f:
-            n = write_openlineage(iter_openlineage(selected, _checkpoints(path)), f, jsonl=args.jsonl)
+            n = write_openlineage(iter_openlineage(selected, read_checkpoints(path)), f, jsonl=args.jsonl)
         if args.output != "-":
             print(f"{n} OpenLineage events -> {args.output}")
         return 0
     from typedflow.lineage.export.prov import to_prov_json
 
     with _output(args.output) as f:
-        f.write(to_prov_json(selected, indent=2))
+        f.write(to_prov_json(selected, read_checkpoints(path), indent=2))
         f.write("\n")
     if args.output != "-":
         print(f"PROV-JSON for {len(selected)} records -> {args.output}")

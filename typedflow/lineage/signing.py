@@ -1,8 +1,8 @@
-"""Signing lineage checkpoints: a local Ed25519 key file or an AWS KMS key, chosen in one place.
+"""Signing lineage checkpoints: a local Ed25519 key file, an AWS KMS or a GCP Cloud KMS key, chosen in one place.
 
 ``configured_signer()`` is the only function that decides which key a process signs with (today
-``$TYPEDFLOW_LINEAGE_KEY``: a key file written by ``typedflow lineage keygen``, or
-``awskms:<key id or ARN>``). A signer's ``key_id`` is the sha256 of its public key's DER
+``$TYPEDFLOW_LINEAGE_KEY``: a key file written by ``typedflow lineage keygen``, ``awskms:<key id or ARN>``
+or ``gcpkms:projects/…/cryptoKeyVersions/N``). A signer's ``key_id`` is the sha256 of its public key's DER
 SubjectPublicKeyInfo, which is what verifiers compute from the public key an auditor holds.
 ``cryptography`` is imported only when a key is used.
 """
@@ -14,6 +14,7 @@ import functools
 import hashlib
 import importlib
 import os
+import re
 import stat
 from pathlib import Path
 from typing import Any, Final, Protocol
@@ -27,6 +28,7 @@ __all__ = [
     "ENV_KEY",
     "AwsKmsSigner",
     "Ed25519Signer",
+    "GcpKmsSigner",
     "Signer",
     "SigningError",
     "checkpoint_line",
@@ -41,6 +43,11 @@ ENV_KEY: Final = "TYPEDFLOW_LINEAGE_KEY"
 KEY_FILE: Final = "lineage.key"
 PUB_FILE: Final = "lineage.pub"
 AWS_KMS: Final = "awskms:"
+GCP_KMS: Final = "gcpkms:"
+_KMS_SPECS: Final = (AWS_KMS, GCP_KMS)
+_GCP_VERSION: Final = re.compile(
+    r"projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+/cryptoKeyVersions/[^/]+"
+)
 
 
 class SigningError(InputError):
@@ -63,6 +70,12 @@ class Signer(Protocol):
 
 def _key_id(der: bytes) -> str:
     return hashlib.sha256(der).hexdigest()
+
+
+def _pem(der: bytes) -> bytes:
+    body = base64.encodebytes(der).replace(b"\n", b"")
+    lines = [body[i : i + 64] for i in range(0, len(body), 64)]
+    return b"-----BEGIN PUBLIC KEY-----\n" + b"\n".join(lines) + b"\n-----END PUBLIC KEY-----\n"
 
 
 class Ed25519Signer:
@@ -117,15 +130,97 @@ class AwsKmsSigner:
         der: bytes = resp["PublicKey"]
         self._key = str(resp.get("KeyId") or key)
         self.key_id = _key_id(der)
-        body = base64.encodebytes(der).replace(b"\n", b"")
-        lines = [body[i : i + 64] for i in range(0, len(body), 64)]
-        self._pem = b"-----BEGIN PUBLIC KEY-----\n" + b"\n".join(lines) + b"\n-----END PUBLIC KEY-----\n"
+        self._pem = _pem(der)
 
     def sign(self, message: bytes) -> bytes:
         resp = self._client.sign(
             KeyId=self._key, Message=message, MessageType="RAW", SigningAlgorithm=self.SIGNING_ALGORITHM
         )
         return bytes(resp["Signature"])
+
+    def public_key_pem(self) -> bytes:
+        return self._pem
+
+
+def gcp_kms_client() -> Any:
+    """The Cloud KMS client a ``gcpkms:`` key signs through (application default credentials)."""
+    kms = importlib.import_module("google.cloud.kms_v1")
+    return kms.KeyManagementServiceClient()
+
+
+def _crc32c(data: bytes) -> int:
+    return int(importlib.import_module("google_crc32c").value(data))
+
+
+class GcpKmsSigner:
+    """A GCP Cloud KMS asymmetric signing key version through google-cloud-kms.
+
+    Cloud KMS keeps the private key; each signature is one ``AsymmetricSign`` call. ``EC_SIGN_P256_SHA256``
+    keys sign the message's SHA-256 digest (ECDSA, ``ecdsa-p256-sha256``), ``EC_SIGN_ED25519`` keys the message
+    itself. Every request and answer is checked the way Cloud KMS asks clients to (CRC32C both ways, the key
+    version named in the answer), and each signature is verified against the public key read at start, so a
+    checkpoint is never written that an auditor's verifier would reject.
+    """
+
+    ALGORITHMS: Final = {"EC_SIGN_P256_SHA256": "ecdsa-p256-sha256", "EC_SIGN_ED25519": "ed25519"}
+    TIMEOUT: Final = 60.0
+
+    def __init__(self, name: str, client: Any = None) -> None:
+        if not _GCP_VERSION.fullmatch(name):
+            raise SigningError(
+                f"{GCP_KMS}{name}: expected a key version, "
+                "projects/P/locations/L/keyRings/R/cryptoKeys/K/cryptoKeyVersions/N"
+            )
+        self._name = name
+        try:
+            self._client = client if client is not None else gcp_kms_client()
+        except ImportError as exc:
+            raise SigningError(f"{GCP_KMS}{name}: needs google-cloud-kms (pip install 'typedflow[vertex]')") from exc
+        except Exception as exc:  # no application default credentials, a bad credentials file, …
+            raise SigningError(f"{GCP_KMS}{name}: cannot create a Cloud KMS client: {exc}") from exc
+        try:
+            resp = self._client.get_public_key(request={"name": name}, timeout=self.TIMEOUT)
+        except Exception as exc:
+            raise SigningError(f"{GCP_KMS}{name}: cannot read the public key: {exc}") from exc
+        algorithm = getattr(resp.algorithm, "name", str(resp.algorithm))
+        if algorithm not in self.ALGORITHMS:
+            raise SigningError(
+                f"{GCP_KMS}{name}: expected an EC_SIGN_P256_SHA256 or EC_SIGN_ED25519 key version, found {algorithm}"
+            )
+        pem = str(resp.pem).encode("ascii")
+        if resp.name != name or "pem_crc32c" not in resp or int(resp.pem_crc32c) != _crc32c(pem):
+            raise SigningError(f"{GCP_KMS}{name}: the public key was corrupted in transit (name or CRC32C differ)")
+        from typedflow.lineage.verify_bundle import PublicKey
+
+        try:
+            self._public = PublicKey(pem)
+        except ValueError as exc:
+            raise SigningError(f"{GCP_KMS}{name}: unusable public key: {exc}") from exc
+        self.alg: str = self.ALGORITHMS[algorithm]
+        self.key_id: str = self._public.key_id
+        self._pem = _pem(self._public.der)
+
+    def sign(self, message: bytes) -> bytes:
+        if self.alg == "ed25519":
+            payload, field = message, "data"
+            request: dict[str, Any] = {"name": self._name, "data": message, "data_crc32c": _crc32c(message)}
+        else:
+            payload, field = hashlib.sha256(message).digest(), "digest"
+            request = {"name": self._name, "digest": {"sha256": payload}, "digest_crc32c": _crc32c(payload)}
+        try:
+            resp = self._client.asymmetric_sign(request=request, timeout=self.TIMEOUT)
+        except Exception as exc:
+            raise SigningError(f"{GCP_KMS}{self._name}: AsymmetricSign failed: {exc}") from exc
+        signature = bytes(resp.signature)
+        verified = resp.verified_data_crc32c if field == "data" else resp.verified_digest_crc32c
+        intact = "signature_crc32c" in resp and int(resp.signature_crc32c) == _crc32c(signature)
+        if resp.name != self._name or not verified or not intact:
+            raise SigningError(f"{GCP_KMS}{self._name}: the signature was corrupted in transit (name or CRC32C differ)")
+        if not self._public.verify(self.alg, signature, message):
+            raise SigningError(
+                f"{GCP_KMS}{self._name}: the signature does not verify with the key version's public key"
+            )
+        return signature
 
     def public_key_pem(self) -> bytes:
         return self._pem
@@ -190,11 +285,11 @@ def load_key_file(path: str | os.PathLike[str]) -> Ed25519Signer:
 
 
 def signer_from_spec(spec: str, *, kms_client: Any = None) -> Signer:
-    """``awskms:<key id, alias or ARN>`` or the path of a key file."""
+    """``awskms:<key id, alias or ARN>``, ``gcpkms:<key version name>`` or the path of a key file."""
     if spec.startswith(AWS_KMS):
         return AwsKmsSigner(spec[len(AWS_KMS) :], kms_client)
-    if spec.startswith("gcpkms:"):
-        raise SigningError(f"{spec}: GCP Cloud KMS signing is not supported; use a key file or {AWS_KMS}<key>")
+    if spec.startswith(GCP_KMS):
+        return GcpKmsSigner(spec[len(GCP_KMS) :], kms_client)
     return load_key_file(spec)
 
 
@@ -210,7 +305,7 @@ def configured_signer(spec: str | None = None) -> Signer | None:
     if not spec:
         return None
     stamp = (0, 0, 0)
-    if not spec.startswith(AWS_KMS):
+    if not spec.startswith(_KMS_SPECS):
         try:
             st = os.stat(spec)
         except OSError as exc:

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import bisect
 import json
 import re
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from pathlib import PurePosixPath
 from typing import IO, Any, Final
 from urllib.parse import unquote, urlsplit
 
 from typedflow._version import __version__
+from typedflow.lineage.export.checkpoints import Checkpoints
 from typedflow.lineage.record import LineageRecord, ValueRef
 
 __all__ = [
@@ -77,23 +77,6 @@ def _dataset(ref: ValueRef) -> dict[str, Any]:
         fields = [{"name": n, "type": t, "ordinal_position": i} for i, (n, t) in enumerate(ref.columns, 1)]
         facets["schema"] = _facet(_SCHEMA_URL, fields=fields, typedflowSchemaDigest=ref.schema_digest)
     return {"namespace": namespace, "name": name or PurePosixPath(ref.uri).name, "facets": facets}
-
-
-class Checkpoints:
-    """A log's signed checkpoints (parsed lines of ``log.jsonl.checkpoints``), by the records they cover."""
-
-    def __init__(self, lines: Sequence[dict[str, Any]]) -> None:
-        spans = sorted((int(c["from"]), int(c["seq"]), i) for i, c in enumerate(lines) if c["from"] <= c["seq"])
-        self._starts = [a for a, _, _ in spans]
-        self._spans = spans
-        self._lines = list(lines)
-
-    def covering(self, seq: int) -> dict[str, Any] | None:
-        """The checkpoint whose signer appended record ``seq``, if any."""
-        k = bisect.bisect_right(self._starts, seq) - 1
-        if k >= 0 and self._spans[k][1] >= seq:
-            return self._lines[self._spans[k][2]]
-        return None
 
 
 def _run_facets(

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Final
 
 from typedflow.canonical import canonical_json
+from typedflow.lineage.export.checkpoints import Checkpoints
 from typedflow.lineage.record import LineageRecord, ValueRef
 
 if TYPE_CHECKING:
@@ -28,8 +29,15 @@ def _value_id(ref: ValueRef) -> str:
     return "tfval:" + _local(ref.digest.replace("sha256:", "sha256-"))
 
 
-def to_prov_document(records: Iterable[tuple[LineageRecord, str]]) -> ProvDocument:
-    """Entities for values/files, activities for task runs and workflow runs, agents for user/host/typedflow."""
+def to_prov_document(
+    records: Iterable[tuple[LineageRecord, str]], checkpoints: Checkpoints | None = None
+) -> ProvDocument:
+    """Entities for values/files, activities for task runs and workflow runs, agents for user/host/typedflow.
+
+    With the log's ``checkpoints``, each signed checkpoint that covers a record is an entity
+    (``tf:SignedCheckpoint``, the whole signed line in ``tf:checkpoint``) attributed to its signing key (an agent
+    named by its key id), and each activity names the checkpoint that covers its record and that key id.
+    """
     from prov.model import PROV, PROV_LOCATION, PROV_TYPE, ProvDocument
 
     doc = ProvDocument()
@@ -38,6 +46,7 @@ def to_prov_document(records: Iterable[tuple[LineageRecord, str]]) -> ProvDocume
     doc.add_namespace("tfrun", "urn:typedflow:run:")
     doc.add_namespace("tfrec", "urn:typedflow:record:")
     doc.add_namespace("tfagent", "urn:typedflow:agent:")
+    tfcp = doc.add_namespace("tfcp", "urn:typedflow:checkpoint:") if checkpoints is not None else None
 
     seen_entities: set[str] = set()
     seen_agents: set[str] = set()
@@ -48,6 +57,31 @@ def to_prov_document(records: Iterable[tuple[LineageRecord, str]]) -> ProvDocume
         if identifier not in seen_agents:
             seen_agents.add(identifier)
             doc.agent(identifier, attrs)
+
+    def signed(record: LineageRecord) -> dict[Any, Any]:
+        """The attributes naming the checkpoint that covers ``record`` (adding it on first use)."""
+        cp = checkpoints.covering(record.seq) if checkpoints is not None else None
+        if cp is None or tfcp is None:
+            return {}
+        key = f"tfagent:key-{cp['key_id']}"
+        ident = tfcp[f"{cp['key_id']}-{cp['seq']}"]
+        if str(ident) not in seen_entities:
+            seen_entities.add(str(ident))
+            agent(key, {PROV_TYPE: tf["SigningKey"], "tf:keyId": cp["key_id"]})
+            fields: dict[Any, Any] = {
+                PROV_TYPE: tf["SignedCheckpoint"],
+                "tf:from": cp["from"],
+                "tf:seq": cp["seq"],
+                "tf:head": cp["head"],
+                "tf:keyId": cp["key_id"],
+                "tf:alg": cp["alg"],
+                "tf:time": cp["time"],
+                # The exact signed line: with the chain up to tf:seq, anyone holding the public key checks it.
+                "tf:checkpoint": canonical_json(cp),
+            }
+            doc.entity(ident, fields)
+            doc.wasAttributedTo(ident, key)
+        return {"tf:checkpoint": ident, "tf:keyId": cp["key_id"]}
 
     def entity(ref: ValueRef) -> str:
         ident = _value_id(ref)
@@ -90,13 +124,18 @@ def to_prov_document(records: Iterable[tuple[LineageRecord, str]]) -> ProvDocume
                     },
                 },
             )
+            cover = signed(record)
             if record.kind == "run_start":
                 run["attrs"].update({"tf:startSeq": record.seq, "tf:startRecordHash": record_hash})
+                if cover:
+                    run["attrs"].update({"tf:startCheckpoint": cover["tf:checkpoint"], "tf:keyId": cover["tf:keyId"]})
             else:
                 run["end"] = record.ended_at
                 run["attrs"].update(
                     {"tf:status": record.status, "tf:endSeq": record.seq, "tf:endRecordHash": record_hash}
                 )
+                if cover:
+                    run["attrs"].update({"tf:endCheckpoint": cover["tf:checkpoint"], "tf:keyId": cover["tf:keyId"]})
             continue
         act_ident = f"tfrec:{_local(record.record_id)}"
         attrs: dict[Any, Any] = {
@@ -113,6 +152,7 @@ def to_prov_document(records: Iterable[tuple[LineageRecord, str]]) -> ProvDocume
             "tf:prevHash": record.prev_hash,
             "tf:logOrigin": record.log_origin,
             **chain,
+            **signed(record),
         }
         for key, value in (
             ("tf:codeDigest", record.code_digest),
@@ -146,8 +186,10 @@ def to_prov_document(records: Iterable[tuple[LineageRecord, str]]) -> ProvDocume
     return doc
 
 
-def to_prov_json(records: Iterable[tuple[LineageRecord, str]], *, indent: int | None = None) -> str:
+def to_prov_json(
+    records: Iterable[tuple[LineageRecord, str]], checkpoints: Checkpoints | None = None, *, indent: int | None = None
+) -> str:
     """PROV-JSON text of :func:`to_prov_document`."""
-    out = to_prov_document(records).serialize(format="json", indent=indent)
+    out = to_prov_document(records, checkpoints).serialize(format="json", indent=indent)
     assert isinstance(out, str)
     return out

@@ -24,6 +24,7 @@ from typedflow.taskenv import store_refs
 from .analysis import ELEMENTWISE, WHOLE, requirements
 from .compiler import compile_machines, machine_name
 from .cron import to_aws
+from .deployment import deployed, deployment_tags, read_tags
 from .iam import deployer_policy, state_machine_policy, worker_policy
 from .lazyjson import offload, resolve
 from .limits import has_distributed_map
@@ -143,7 +144,6 @@ def _put_machine(
 def _tag(sfn: Any, arn: str, doc: ir.WorkflowIR, bucket: str) -> None:
     """What ``start`` and ``runs`` read back: the workflow, its store and IR (tags are not versioned; each
     execution's own definition still names its IR)."""
-    from .runs import deployment_tags, read_tags
 
     tags = deployment_tags(doc, bucket)
     current = read_tags(sfn, arn)
@@ -426,7 +426,6 @@ def read_back(sfn: Any, arn: str, opts: Options) -> Options:
     """``opts`` with what the deployment configured and the command did not say (the store)."""
     if opts.bucket:
         return opts
-    from .runs import deployed
 
     bucket, _ = deployed(sfn, arn)
     if not bucket:

@@ -34,11 +34,9 @@ from typedflow.runops import (
 )
 from typedflow.runtime.capture import node_key, node_segment
 
-from .protocol import REQUEST_KEY
+from .deploy import decode_outputs
+from .deployment import TAG_IR, TAG_WORKFLOW, deployed, read_tags, task_requests
 
-TAG_WORKFLOW: Final = "typedflow:workflow"
-TAG_BUCKET: Final = "typedflow:bucket"
-TAG_IR: Final = "typedflow:ir"
 STATUS: Final = {
     "RUNNING": "running",
     "SUCCEEDED": "succeeded",
@@ -55,56 +53,6 @@ FILTERS: Final = {
     "interrupted": [],
 }
 _TASK_END: Final = {"TaskSucceeded": "succeeded", "TaskFailed": "failed", "TaskTimedOut": "failed"}
-
-
-def deployment_tags(doc: ir.WorkflowIR, bucket: str) -> list[dict[str, str]]:
-    """What ``deploy`` writes on the state machine, for ``start`` and ``runs`` to read back."""
-    return [
-        {"key": TAG_WORKFLOW, "value": doc.workflow.name[:256]},
-        {"key": TAG_BUCKET, "value": bucket[:256]},
-        {"key": TAG_IR, "value": doc.digest},
-    ]
-
-
-def read_tags(sfn: Any, arn: str) -> dict[str, str]:
-    try:
-        tags = sfn.list_tags_for_resource(resourceArn=arn).get("tags", [])
-    except Exception:  # no permission to read tags: the definition still says what is needed
-        return {}
-    return {str(t.get("key")): str(t.get("value")) for t in tags}
-
-
-def _requests(value: Any) -> Iterator[dict[str, Any]]:
-    """The typedflow task requests inside a definition (or a TaskScheduled event's parameters)."""
-    if isinstance(value, dict):
-        inner = value.get(REQUEST_KEY)
-        if isinstance(inner, dict) and ("ir" in inner or "node" in inner or "node.$" in inner):
-            yield inner
-        for v in value.values():
-            yield from _requests(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _requests(v)
-    elif isinstance(value, str) and value.startswith("{") and '"ir"' in value:
-        try:
-            yield from _requests(json.loads(value))
-        except ValueError:
-            return
-
-
-def deployed(sfn: Any, arn: str, definition: str | None = None) -> tuple[str | None, str | None]:
-    """(store URI, IR digest) of a state machine: its tags, else its definition's task requests. With
-    ``definition`` (the version an execution ran), that definition's requests come first."""
-    tags = read_tags(sfn, arn)
-    bucket, digest = tags.get(TAG_BUCKET), tags.get(TAG_IR)
-    if definition is None and bucket and digest:
-        return bucket, digest
-    if definition is None:
-        definition = str(sfn.describe_state_machine(stateMachineArn=arn).get("definition") or "{}")
-    for req in _requests(json.loads(definition)):
-        if isinstance(req.get("ir"), str):
-            return (req.get("store") if isinstance(req.get("store"), str) else None) or bucket, req["ir"]
-    return bucket, digest
 
 
 def find_machine(sfn: Any, name: str) -> str | None:
@@ -300,7 +248,6 @@ class SfnRuns:
         return FailureInfo("", error, cause)
 
     def outcome(self, run_id: str) -> RunOutcome:
-        from .deploy import decode_outputs
 
         ex = self._execution(run_id)
         summary = self._summary(ex.desc, self._workflow(ex))
@@ -397,7 +344,7 @@ def history_nodes(events: list[dict[str, Any]]) -> dict[str, NodeState]:
         if kind == "TaskScheduled":
             params = e.get("taskScheduledEventDetails", {}).get("parameters") or "{}"
             try:
-                reqs = list(_requests(json.loads(params)))
+                reqs = list(task_requests(json.loads(params)))
             except ValueError:
                 reqs = []
             key = next((str(r["node"]) for r in reqs if isinstance(r.get("node"), str)), "")

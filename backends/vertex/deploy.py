@@ -21,7 +21,7 @@ from typedflow.inputs import check_inputs, parse_inputs
 
 from .compiler import compile_spec, pipeline_name
 from .constants import has_local_constants, publish_constant_files
-from .runs import deployment_labels
+from .labels import deployment_labels
 
 
 def add_deploy_options(p: argparse.ArgumentParser) -> None:

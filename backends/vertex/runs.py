@@ -38,10 +38,10 @@ from typedflow.runops import (
 )
 from typedflow.runtime.capture import node_key
 
+from .deploy import check_parameters
+from .labels import LABEL_IR, LABEL_WORKFLOW, deployment_labels, label_value
 from .runfiles import Reader, run_dir
 
-LABEL_WORKFLOW: Final = "typedflow-workflow"
-LABEL_IR: Final = "typedflow-ir"
 STATES: Final = {
     "PIPELINE_STATE_SUCCEEDED": "succeeded",
     "PIPELINE_STATE_FAILED": "failed",
@@ -56,15 +56,6 @@ FILTERS: Final = {
     "interrupted": [],
 }
 _JOB_ID: Final = re.compile(r"[a-z0-9][a-z0-9-]{0,127}")
-
-
-def label_value(text: str) -> str:
-    """A Vertex label value: lowercase letters, digits, - and _, at most 63 characters."""
-    return re.sub(r"[^a-z0-9_-]", "-", text.lower())[:63] or "-"
-
-
-def deployment_labels(doc: ir.WorkflowIR) -> dict[str, str]:
-    return {LABEL_WORKFLOW: label_value(doc.workflow.name), LABEL_IR: doc.digest.removeprefix("sha256:")[:16]}
 
 
 def status_of(state: Any) -> str:
@@ -345,8 +336,6 @@ def resubmit(deployed: Any, parameters: dict[str, Any], where: VertexRuns, enabl
 def start_command(doc: ir.WorkflowIR, args: argparse.Namespace, runs: VertexRuns | None = None) -> int:
     """``start --target vertex``: a new run of the deployed template with these inputs."""
     from typedflow.inputs import parse_inputs
-
-    from .deploy import check_parameters
 
     values = parse_inputs(doc, args.input or [], args.inputs_file, local_files=False)
     checked = check_parameters(doc, values)

@@ -23,9 +23,10 @@ import attrs
 
 from typedflow import ir
 from typedflow.cliio import load_ir, write_output
+from typedflow.ir import render
 from typedflow.runops import RunDetail, RunNotFound
 from typedflow.runs_cli import LOCAL, ops_for
-from typedflow.types import field_type, render
+from typedflow.types import field_type
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 FORMATS = ("mermaid", "dot", "svg")

@@ -16,9 +16,10 @@ import attrs
 from typedflow import constfiles, ir
 from typedflow.boundary import MAX_JSON_BYTES, BoundaryError, check_depth, parse_json, regular_file
 from typedflow.errors import InputError
+from typedflow.ir import render
 from typedflow.runtime.execute import has_files, map_files
 from typedflow.secret import REF as SECRET_REF
-from typedflow.types import check_json, render
+from typedflow.types import check_json
 
 PutFn = Callable[[Path, bool], tuple[str, str]]
 """Store a local file (False) or directory (True); return (uri, sha256)."""

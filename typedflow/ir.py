@@ -117,9 +117,35 @@ class TypeRef:
     schema: Schema | None = None
 
     def __str__(self) -> str:
-        from typedflow.types import render
-
         return render(self)
+
+
+def _short(name: str) -> str:
+    return name.rpartition(":")[2]
+
+
+def render(t: TypeRef) -> str:
+    """The annotation as a user would write it."""
+    k = t.kind
+    if k == "none":
+        return "None"
+    if k in ("list", "dict"):
+        inner = render(t.args[0])
+        if k == "list" and t.flavor == "tuple":
+            return f"tuple[{inner}, ...]"
+        return f"list[{inner}]" if k == "list" else f"dict[str, {inner}]"
+    if k == "tuple":
+        return "tuple[" + ", ".join(render(a) for a in t.args) + "]"
+    if k == "optional":
+        return f"{render(t.args[0])} | None"
+    if k in ("record", "enum"):
+        return _short(t.name)
+    if k in ("file", "directory"):
+        cls = "TypedFile" if k == "file" else "TypedDirectory"
+        return f"{cls}[{t.name.rpartition(':')[2]}]"  # a table format given a schema is named Parquet[Raw]
+    if k == "secret":
+        return "Secret"
+    return k
 
 
 @attrs.frozen

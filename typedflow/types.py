@@ -23,7 +23,7 @@ import attrs
 from typedflow.boundary import BoundaryError, check_handle
 from typedflow.files import TypedDirectory, TypedFile
 from typedflow.formats import Format, format_key, format_lineage
-from typedflow.ir import Field, TypeKind, TypeRef
+from typedflow.ir import Field, TypeKind, TypeRef, render
 from typedflow.secret import REF as SECRET_REF
 from typedflow.secret import Secret
 
@@ -252,30 +252,6 @@ def _show(tp: Any) -> str:
 
 def _short(name: str) -> str:
     return name.rpartition(":")[2]
-
-
-def render(t: TypeRef) -> str:
-    """The annotation as a user would write it."""
-    k = t.kind
-    if k == "none":
-        return "None"
-    if k in ("list", "dict"):
-        inner = render(t.args[0])
-        if k == "list" and t.flavor == "tuple":
-            return f"tuple[{inner}, ...]"
-        return f"list[{inner}]" if k == "list" else f"dict[str, {inner}]"
-    if k == "tuple":
-        return "tuple[" + ", ".join(render(a) for a in t.args) + "]"
-    if k == "optional":
-        return f"{render(t.args[0])} | None"
-    if k in ("record", "enum"):
-        return _short(t.name)
-    if k in ("file", "directory"):
-        cls = "TypedFile" if k == "file" else "TypedDirectory"
-        return f"{cls}[{_short(t.name)}]"  # a table format given a schema is named Parquet[Raw]
-    if k == "secret":
-        return "Secret"
-    return k
 
 
 _NUMERIC_RANK = {"bool": 0, "int": 1, "float": 2}

@@ -11,9 +11,10 @@ import pytest
 
 from typedflow import TypedDirectory, TypedFile, codec, ir
 from typedflow.formats import CSV, JSON, JSONL, TSV, Format, Parquet, format_key, format_lineage
+from typedflow.ir import render
 from typedflow.tables import Check, Columns
 from typedflow.tables.schema import schema_digest, schema_of
-from typedflow.types import UnsupportedType, render, type_ref
+from typedflow.types import UnsupportedType, type_ref
 
 
 class Base(Columns):

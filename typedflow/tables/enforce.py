@@ -48,7 +48,7 @@ def violation(params: tuple[ir.Param, ...], values: dict[str, Any], *, received:
         for handle, t in _files(values.get(p.name), p.type):
             problem = _check(handle, t, received)
             if problem is not None:
-                from typedflow.types import render
+                from typedflow.ir import render
 
                 role = "input" if received else "output"
                 return f'{role} "{p.name}" ({render(t)}, {handle.get("uri")}): {problem}'

@@ -19,7 +19,7 @@ from typedflow.backends.stepfunctions.options import Options
 from typedflow.backends.stepfunctions.protocol import DEFINITION_LIMIT
 
 from tests.conftest import import_source
-from tests.stepfunctions.conftest import ROLE, Aws
+from tests.stepfunctions.conftest import ROLE, Aws, run_local
 from tests.support.shapes import KINDS, chain_source, fan_source, nested_source
 from typedflow.cli import main
 
@@ -165,3 +165,73 @@ def test_size_is_the_bytes_deploy_sends() -> None:
     definition = {"StartAt": "é", "States": {"é": {"Type": "Pass", "Comment": 'naïve ✓ "q"', "End": True}}}
     sent = json.dumps(definition, sort_keys=True, separators=(",", ":")).encode("utf-8")
     assert size(definition) == len(sent)
+
+
+def test_a_split_chain_executes_with_the_local_outputs(aws: Aws, tmp_path: Path) -> None:
+    wf = import_source(tmp_path, chain_source(20)).chain
+    opts = aws.options(max_states=8)
+    machines = compile_machines(wf.ir, opts)
+    assert len(machines) > 2
+    local = run_local(wf, {"x": 3}, tmp_path)
+    assert local.ok and local.outputs == {"out": 23}
+    remote = aws.run(wf.ir, {"x": 3}, opts)
+    assert remote.status == "SUCCEEDED", (remote.error, remote.cause)
+    assert remote.outputs == local.outputs
+    # every child ran, once; the root waited for each child it starts
+    root = aws.sfn.describe_execution(executionArn=remote.arn)["stateMachineArn"]
+    for k in range(1, len(machines)):
+        runs = aws.sfn.list_executions(stateMachineArn=f"{root}-{k}")["executions"]
+        assert [r["status"] for r in runs] == ["SUCCEEDED"], k
+    started = [e for e in aws.history(remote.arn) if e["type"] == "TaskSucceeded"]
+    assert [e["taskSucceededEventDetails"]["resource"] for e in started] == ["startExecution.sync:2"] * len(
+        _starts(machines[0][1])
+    )
+
+
+_FAILING_CHAIN = (
+    """
+from typedflow import Failure, task, workflow
+
+FAILURES: list[Failure] = []
+
+
+@task
+def inc(x: int) -> int:
+    return x + 1
+
+
+@task
+def explode(x: int) -> int:
+    raise ValueError(f"cannot handle {x}")
+
+
+@task
+def record(f: Failure) -> None:
+    FAILURES.append(f)
+
+
+@workflow(on_failure=record)
+def chain(x: int) -> int:
+"""
+    + "\n".join(["    x = inc(x)"] * 6 + ["    x = explode(x)"] + ["    x = inc(x)"] * 13)
+    + "\n    return x\n"
+)
+
+
+def test_a_failure_in_a_child_reaches_the_parents_on_failure(aws: Aws, tmp_path: Path) -> None:
+    mod = import_source(tmp_path, _FAILING_CHAIN)
+    opts = aws.options(max_states=8)
+    machines = compile_machines(mod.chain.ir, opts)
+    # the failing task runs in a child of a child of the root
+    holder = next(n for n, d in machines if any("explode" in s for s in d["States"]))
+    assert holder not in _starts(machines[0][1]) and holder != machines[0][0]
+    local = run_local(mod.chain, {"x": 1}, tmp_path)
+    assert not local.ok
+    remote = aws.run(mod.chain.ir, {"x": 1}, opts)
+    assert remote.status == "FAILED"
+    assert remote.error == "ValueError", remote.cause
+    here, there = mod.FAILURES
+    assert there.run_id == remote.arn.rsplit(":", 1)[-1]
+    for field in ("workflow", "node", "error_type", "message"):
+        assert getattr(there, field) == getattr(here, field), field
+    assert (there.node, there.message) == ("explode", "cannot handle 7")

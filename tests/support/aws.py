@@ -16,7 +16,7 @@ from typing import Any
 
 import attrs
 import pytest
-from typedflow.backends.stepfunctions.compiler import compile_definition, render
+from typedflow.backends.stepfunctions.compiler import compile_machines, render
 from typedflow.backends.stepfunctions.options import Options
 
 from typedflow import ir
@@ -117,10 +117,12 @@ class Aws:
         return Options(queue_url=self.queue_url, bucket=self.bucket, **kw)
 
     def compile(self, doc: ir.WorkflowIR, opts: Options | None = None) -> dict[str, Any]:
-        """Compile, check with asl-validator, return the definition."""
-        definition = compile_definition(doc, opts or self.options())
-        self.asl.check(definition)
-        return definition
+        """Compile, check with asl-validator, return the definition: that of the root state machine when
+        the workflow is split into several (each of which is checked)."""
+        machines = compile_machines(doc, opts or self.options())
+        for _, d in machines:
+            self.asl.check(d)
+        return machines[0][1]
 
     def deploy(self, doc: ir.WorkflowIR, opts: Options | None = None) -> str:
         from typedflow.backends.stepfunctions.deploy import deploy
@@ -199,25 +201,24 @@ def _patch_moto_heartbeat_race() -> None:
     CallbackEndpoint._typedflow_patched = True  # type: ignore[attr-defined]
 
 
-def _patch_moto_ecs_normalisation() -> None:
-    """moto 5.2.5's copy of the ASL interpreter leaves out the step that maps an integration's
-    parameters (``Cluster``, ``Overrides``) onto the API's own names (``cluster``, ``overrides``) and
-    its response back (its ``_normalise_parameters`` is empty), so every ecs:runTask state fails with
-    KeyError 'Cluster'. Step Functions itself (and LocalStack's interpreter, which moto copies) does the
-    mapping with the service model: do it for the ECS integration the same way."""
+def _normalise_with_service_model(cls: Any, service: str) -> None:
+    """Make moto's integration ``cls`` map a state's parameters onto the API's own names and the API's
+    response back, with botocore's model of ``service``, as Step Functions does (moto 5.2.5's copy of the
+    ASL interpreter leaves ``_normalise_parameters``/``_normalise_response`` empty). What the class
+    already does before that (sfn: the ``Input`` object to a JSON string) still runs first."""
     import botocore.session
     from botocore import xform_name
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_ecs as ecs
 
-    cls = ecs.StateTaskServiceEcs
     if getattr(cls, "_typedflow_patched", False):
         return
-    model = botocore.session.get_session().get_service_model("ecs")
+    model = botocore.session.get_session().get_service_model(service)
     operations = {xform_name(name): model.operation_model(name) for name in model.operation_names}
+    own_parameters, own_response = cls._normalise_parameters, cls._normalise_response
 
     def normalise_parameters(
         self: Any, parameters: dict[str, Any], boto_service_name: Any = None, service_action_name: Any = None
     ) -> None:
+        own_parameters(self, parameters, boto_service_name, service_action_name)
         op = operations[self._get_boto_service_action(service_action_name)]
         if op.input_shape is not None:
             self._to_boto_request(parameters, op.input_shape)
@@ -225,13 +226,71 @@ def _patch_moto_ecs_normalisation() -> None:
     def normalise_response(
         self: Any, response: Any, boto_service_name: Any = None, service_action_name: Any = None
     ) -> None:
+        own_response(self, response, boto_service_name, service_action_name)
         op = operations[self._get_boto_service_action(service_action_name)]
         if op.output_shape is not None:
             self._from_boto_response(response, op.output_shape)
 
-    cls._normalise_parameters = normalise_parameters  # type: ignore[method-assign]
-    cls._normalise_response = normalise_response  # type: ignore[method-assign]
-    cls._typedflow_patched = True  # type: ignore[attr-defined]
+    cls._normalise_parameters = normalise_parameters
+    cls._normalise_response = normalise_response
+    cls._typedflow_patched = True
+
+
+def _patch_moto_normalisation() -> None:
+    """Without the mapping every ecs:runTask state fails with KeyError 'Cluster', and every
+    ``states:startExecution.sync:2`` state (a parent starting a child state machine) with KeyError
+    'ExecutionArn'. Step Functions itself (and LocalStack's interpreter, which moto copies) maps them with
+    the service model: do it for these two integrations the same way. moto's own ``.sync:2`` waiting (poll
+    ``DescribeExecution``, the child's output parsed into ``Output``, a failed child as
+    ``States.TaskFailed`` with its description as the cause) then runs as shipped."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_callback as callback,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_ecs as ecs
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_sfn as sfn
+
+    _normalise_with_service_model(ecs.StateTaskServiceEcs, "ecs")
+    _normalise_with_service_model(sfn.StateTaskServiceSfn, "stepfunctions")
+    # moto polls a .sync child every 0.5 s; nested children add that up per level (AWS reacts to events)
+    callback._DELAY_SECONDS_SYNC_CONDITION_CHECK = 0.05
+
+
+def _patch_moto_task_failure_cause() -> None:
+    """moto 5.2.5's ``SendTaskFailure`` handler drops the ``cause`` it is sent (AWS keeps it): a child state
+    machine then fails without a cause, and its parent (which reads the child's error and cause from its
+    description) cannot. Hand the cause on, as AWS does."""
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    if getattr(StepFunctionResponse, "_typedflow_patched", False):
+        return
+
+    def send_task_failure(self: Any) -> Any:
+        from moto.core.responses import EmptyResult
+
+        self.stepfunction_backend.send_task_failure(
+            self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
+        )
+        return EmptyResult()
+
+    StepFunctionResponse.send_task_failure = send_task_failure
+    StepFunctionResponse._typedflow_patched = True
+
+
+def _patch_moto_child_execution_names() -> None:
+    """moto 5.2.5's interpreter names an execution started without a ``name`` "None" (AWS gives it a
+    UUID), so the second run of a child state machine would collide with the first."""
+    from moto.moto_api._internal import mock_random
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    if getattr(StepFunctionsParserBackend, "_typedflow_patched", False):
+        return
+    start = StepFunctionsParserBackend.start_execution
+
+    def start_execution(self: Any, state_machine_arn: str, name: Any = None, *args: Any, **kw: Any) -> Any:
+        return start(self, state_machine_arn, name or str(mock_random.uuid4()), *args, **kw)
+
+    StepFunctionsParserBackend.start_execution = start_execution
+    StepFunctionsParserBackend._typedflow_patched = True
 
 
 @pytest.fixture(scope="session")
@@ -250,7 +309,9 @@ def aws(asl: AslValidator) -> Iterator[Aws]:
     # moto logs every failed state with a huge repr; the failures here are intended
     logging.getLogger("moto").setLevel(logging.CRITICAL)
     _patch_moto_heartbeat_race()
-    _patch_moto_ecs_normalisation()
+    _patch_moto_normalisation()
+    _patch_moto_task_failure_cause()
+    _patch_moto_child_execution_names()
     mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
     mock.start()
     try:

@@ -60,7 +60,7 @@ class RunSummary:
 @attrs.frozen
 class NodeState:
     key: str  # the node instance key (``train``, ``map[3]/score``, ``sub/train``)
-    status: str  # succeeded, cached, failed, skipped, running
+    status: str  # succeeded, cached, failed, skipped, running, cancelled (stopped with its run)
     attempts: int = 0
     started: str = ""
     ended: str = ""

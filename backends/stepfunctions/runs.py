@@ -231,6 +231,8 @@ class SfnRuns:
             known = nodes.get(key)
             if known is None or state.attempts > known.attempts:
                 nodes[key] = attrs.evolve(state, error=state.error or (known.error if known else ""))
+        if summary.status != "running":  # a task the ended execution stopped (a failed Map item's siblings)
+            nodes = {k: attrs.evolve(n, status="cancelled") if n.status == "running" else n for k, n in nodes.items()}
         failure = self._failure(ex, store, summary)
         region = ex.arn.split(":")[3]
         link = f"https://{region}.console.aws.amazon.com/states/home?region={region}#/v2/executions/details/{ex.arn}"

@@ -143,9 +143,12 @@ def test_nested_failure_node_key(aws: Aws, capsys: pytest.CaptureFixture[str]) -
     shown = capsys.readouterr().out
     assert "failed at node map[1]/explode: ValueError: cannot handle 10" in shown
     rows = {line.split()[0]: line.split()[1] for line in shown.splitlines() if line.startswith("map[")}
-    # (an item another test of this session ran on the same bucket is a cache hit)
-    assert rows["map[1]/explode"] == "failed" and rows["map[0]/explode"] in ("succeeded", "cached"), rows
+    assert rows["map[1]/explode"] == "failed", rows
     assert rows["map[1]/shout"] in ("succeeded", "cached")
+    # The failed item stops the Map: another item's tasks ran (or were a cache hit from another test of this
+    # session on the same bucket), were stopped with the run, or never started.
+    others = {k: v for k, v in rows.items() if not k.startswith("map[1]/")}
+    assert set(others.values()) <= {"succeeded", "cached", "cancelled"}, rows
 
 
 def test_unknown_runs_are_usage_errors(aws: Aws, capsys: pytest.CaptureFixture[str]) -> None:

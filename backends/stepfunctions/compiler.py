@@ -296,31 +296,59 @@ class _Compiler:
         of = sub.wf.on_failure
         assert of is not None
         key = sub.prefix.rstrip("/")
+        frag, placed = self.caught_block(
+            sub.wf.nodes,
+            sub,
+            frame,
+            graph,
+            key=key,
+            title=f"{key} (on_failure {of.task})",
+            comment=f"sub-workflow {sub.wf.name}, whose on_failure runs {of.task}",
+            handler=of,
+            why="on, with the error the sub-workflow failed with",
+        )
+        frame.nodes.update(placed)
+        return frag
+
+    def caught_block(
+        self,
+        nodes: tuple[ir.Node, ...],
+        ctx: Ctx,
+        frame: Frame,
+        graph: Graph,
+        *,
+        key: str,
+        title: str,
+        comment: str,
+        handler: ir.OnFailure,
+        why: str,
+        name: str = "on_failure",
+    ) -> tuple[Fragment, dict[str, Loc]]:
+        """``nodes`` in a one-branch Parallel whose Catch runs ``handler`` and then fails on with the same
+        error: its fragment, and where the nodes it ran leave their outputs."""
         self.parallels += 1
         slot = f"p{self.parallels}"
         g = Graph(self.names)
         f = frame.copy()
-        body = self.block(sub.wf.nodes, sub, f, g)
+        body = self.block(nodes, ctx, f, g)
         new = f.added(frame)
         collect = PassState(
             self.names.unique(f"{key} done"),
             parameters=obj({slot_key("", k): Path(loc.path) for k, loc in new.items()}),
         )
         state = ParallelState(
-            graph.name(f"{key} (on_failure {of.task})"),
+            graph.name(title),
             branches=[g.render(body, collect)],
             result_path="$." + slot,
             result_selector={"b0.$": "$[0]"},
-            comment=f"sub-workflow {sub.wf.name}, whose on_failure runs {of.task}",
+            comment=comment,
         )
         frag = graph.add(state)
-        onward = self.onward(graph, key, "on, with the error the sub-workflow failed with")
-        handler = self.handler(of, sub, frame.copy(), graph, onward)
-        state.catch.append(Catcher((ALL_ERRORS,), handler, "$." + ERROR_KEY))
+        onward = self.onward(graph, key, why)
+        caught = self.handler(handler, ctx, frame.copy(), graph, onward, name=name)
+        state.catch.append(Catcher((ALL_ERRORS,), caught, "$." + ERROR_KEY))
         self.caught.add(state.name)
-        for k, loc in new.items():
-            frame.nodes[k] = Loc(jp("$." + slot, "b0", slot_key("", k)), loc.nullable)
-        return frag
+        return frag, {k: Loc(jp("$." + slot, "b0", slot_key("", k)), loc.nullable) for k, loc in new.items()}
 
     def handler(
         self, of: ir.OnFailure, ctx: Ctx, frame: Frame, graph: Graph, then: str, name: str = "on_failure"
@@ -356,33 +384,22 @@ class _Compiler:
         """``with exit_handler(...)``: the body in a one-branch Parallel; on success the handler runs (its
         Failure null) and the run goes on, on failure the Catch runs it (with the failure) and fails on."""
         key = ctx.key(node.id)
-        self.parallels += 1
-        slot = f"p{self.parallels}"
-        g = Graph(self.names)
-        f = frame.copy()
-        body = self.block(node.body, ctx, f, g)
-        new = f.added(frame)
-        collect = PassState(
-            self.names.unique(f"{key} done"),
-            parameters=obj({slot_key("", k): Path(loc.path) for k, loc in new.items()}),
-        )
-        state = ParallelState(
-            graph.name(f"{key} (exit_handler {node.handler.task})"),
-            branches=[g.render(body, collect)],
-            result_path="$." + slot,
-            result_selector={"b0.$": "$[0]"},
+        frag, placed = self.caught_block(
+            node.body,
+            ctx,
+            frame,
+            graph,
+            key=key,
+            title=f"{key} (exit_handler {node.handler.task})",
             comment=f"then {node.handler.task}, whether it succeeded or failed",
+            handler=node.handler,
+            why="on, with the error the block failed with",
+            name=node.id,
         )
-        frag = graph.add(state)
-        onward = self.onward(graph, key, "on, with the error the block failed with")
-        caught = self.handler(node.handler, ctx, frame.copy(), graph, onward, name=node.id)
-        state.catch.append(Catcher((ALL_ERRORS,), caught, "$." + ERROR_KEY))
-        self.caught.add(state.name)
         ok_frame = frame.copy()
         ok_frame.failure = None
         after_ok, _ = self.handler_task(node.handler, ctx, ok_frame, graph, f"{node.id}/{node.handler.task}")
-        for k, loc in new.items():
-            frame.nodes[k] = Loc(jp("$." + slot, "b0", slot_key("", k)), loc.nullable)
+        frame.nodes.update(placed)
         return connect(frag, after_ok)
 
     def child(self, p: Plan, ctx: Ctx, frame: Frame, graph: Graph) -> Fragment:

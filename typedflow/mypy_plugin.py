@@ -361,6 +361,7 @@ class _BodyChecker:
         self.chains: dict[WithStmt, list[WithStmt]] = {}  # a when/orwhen/otherwise block -> its whole chain
         self.local_functions: list[FuncItem] = []  # functions defined in the body so far
         self.depth = 0  # > 0 inside one of them
+        self.returns_from = 0  # the branches open where the innermost function began (its returns may follow them)
         self.values: dict[Expression, _Out] = {}  # every expression found to be a placeholder
         self.item_types: dict[Expression, Type] = {}  # a map_over lambda -> the element type of its items
 
@@ -504,10 +505,12 @@ class _BodyChecker:
         self.local_functions.append(fn)
         self.bind_parameters(fn, "map_over item")
         self.depth += 1
+        outer, self.returns_from = self.returns_from, len(self.branches)
         try:
             self.block(fn.body)
         finally:
             self.depth -= 1
+            self.returns_from = outer
 
     def with_stmt(self, s: WithStmt) -> None:
         is_branch = False
@@ -525,7 +528,7 @@ class _BodyChecker:
                 self.branches.pop()
 
     def return_stmt(self, s: ReturnStmt) -> None:
-        if self.current_branch() is not None:
+        if len(self.branches) > self.returns_from:
             self.fail(RETURN_IN_BRANCH, RETURN_IN_BRANCH_MESSAGE, s)
         if s.expr is None:
             return

@@ -664,7 +664,7 @@ def test_a_failing_branch_fails_on_moto_with_its_message(radius: float, aws: Aws
 
 def test_files_and_tables_on_moto_as_locally(aws: Aws, data: Path, tmp_path: Path) -> None:
     """Typed files, folders and tables in and out: the same content on moto as locally."""
-    runs = [
+    runs: list[tuple[Any, dict[str, Any]]] = [
         (
             flyte_file.normalize_csv_file,
             {"csv_file": data / "biostats.csv", "column_names": BIOSTATS, "columns_to_normalize": ["Age"]},

@@ -26,10 +26,8 @@ def install() -> None:
     from kfp.local import executor_output_utils as eou
     from kfp.local import subprocess_task_handler as sth
 
-    sth.SubprocessTaskHandler.validate_not_container_component = lambda self, cmd: None  # type: ignore[method-assign]
-    sth.SubprocessTaskHandler.validate_not_containerized_python_component = (  # type: ignore[method-assign]
-        lambda self, cmd: None
-    )
+    sth.SubprocessTaskHandler.validate_not_container_component = lambda self, cmd: None
+    sth.SubprocessTaskHandler.validate_not_containerized_python_component = lambda self, cmd: None
     orig = eiu.construct_executor_input
 
     def construct_executor_input(*a: Any, **kw: Any) -> Any:

@@ -71,7 +71,7 @@ def _outputs(aws: Aws, doc: Any, desc: dict[str, Any]) -> dict[str, Any]:
     return decode_outputs(doc, desc.get("output"), store_for(aws.bucket, aws.s3))
 
 
-CORPUS = [
+CORPUS: list[tuple[str, dict[str, Any]]] = [
     ("chain", {"x": 3}),
     ("diamond", {"x": 4}),
     ("fan", {"n": 7, "k": 5}),
@@ -100,6 +100,7 @@ def test_the_corpus_runs_from_its_bundle(aws: Aws, worker: Worker, tmp_path: Pat
     finally:
         forget(module)
     # the worker imported the corpus from its code cache, nowhere else
+    assert shipped.bundle is not None
     assert [p.name for p in worker.cache.iterdir() if not p.name.startswith(".")] == [shipped.bundle.hex]
     assert worker.proc.poll() is None, worker.log.read_text()[-3000:]
 

@@ -124,7 +124,7 @@ def compile_typedflow(backend: Backend, doc: Any, options: dict[str, Any], folde
     return total
 
 
-def best(fn: Callable[[], Any], reps: int) -> tuple[float, list[float], Any]:
+def best(fn: Callable[..., Any], reps: int) -> tuple[float, list[float], Any]:
     """(best seconds, every sample, the last result) after one warm-up run."""
     result = fn()
     samples = []

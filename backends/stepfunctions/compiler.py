@@ -720,7 +720,17 @@ class _Compiler:
             elif leaf.kind == "input":
                 selector[INPUTS_KEY] = Path(frame.inputs)
         g = Graph(self.names)
+        # an item holding an exit_handler block catches its own failure, so that its siblings (and their
+        # handlers) run on: Step Functions would stop them all when one item fails
+        finish = _holds_exit_handler(node.body, self.doc)
+        failed = self._item_failed(key, g) if finish else None
         body = self.block(node.body, body_ctx, inner, g)
+        if failed is not None:
+            self.catch_all(g)
+            if any(failed.name in s.successors() for s in g.states.values()):
+                g.add(failed)
+            else:
+                failed = None  # nothing in the item can fail
         result = PassState(
             self.names.unique(f"{key} (result)"),
             output_path="$.r",
@@ -735,18 +745,53 @@ class _Compiler:
             processor=processor,
             max_concurrency=node.max_concurrency,
             distributed=distributed,
-            result_selector={"out.$": "$"},
+            result_selector={"out.$": "$", **({f"{_FAILED}.$": f"$[*].{_FAILED_ITEM}"} if failed else {})},
             result_path="$." + slot,
         )
-        frag = sequence([*before, graph.add(state)])
+        tail = graph.add(state)
+        if failed is not None:
+            tail = connect(tail, self._first_failed_item(key, slot, graph))
+        frag = sequence([*before, tail])
         assert frag is not None
         if before and isinstance(graph.states[before[-1].start], ChoiceState):
             guard_state = graph.states[before[-1].start]
             assert isinstance(guard_state, ChoiceState)
             guard_state.default = state.name
-            frag = Fragment(frag.start, [state, *(skip.ends if skip else [])])
+            frag = Fragment(frag.start, [*tail.ends, *(skip.ends if skip else [])])
         frame.nodes[key] = Loc("$." + slot, False)
         return frag
+
+    def _item_failed(self, key: str, g: Graph) -> PassState:
+        """The state a map item that failed ends in (its handlers have run): its result is a failure marker,
+        ``{"__tf_failed__": error}``, which the state after the Map finds."""
+        failed = PassState(
+            self.names.unique(f"{key} (item failed)"),
+            parameters={f"{_FAILED_ITEM}.$": "$." + ERROR_KEY},
+            comment="this item failed: the others finish, then the map fails on",
+        )
+        g.failure = failed.name
+        return failed
+
+    def _first_failed_item(self, key: str, slot: str, graph: Graph) -> Fragment:
+        """After a Map whose items catch their failures: the first failed item's error (in item order) goes
+        on as the map's failure; with none, the run goes on."""
+        first = jp("$." + slot, _FAILED) + "[0]"
+        check = ChoiceState(self.names.unique(f"{key} (failed?)"), comment="the first item that failed, if any")
+        rethrow = PassState(self.names.unique(f"{key} failed on"), input_path=first, result_path="$." + ERROR_KEY)
+        rethrow.next = self.onward(graph, key, "on, with the error an item failed with")
+        graph.add(rethrow)
+        check.rules.append(({"Variable": first, "IsPresent": True}, rethrow.name))
+        ok = PassState(self.names.unique(f"{key} (ok)"), comment="every item succeeded")
+        check.default = ok.name
+        graph.add(check)
+        return Fragment(check.name, graph.add(ok).ends)
+
+
+# A failed map item's result: {_FAILED_ITEM: its error} (never read by a task: the map then fails on); the
+# map's results then carry the list of those errors, in item order, under _FAILED. One key at the top of the
+# item, so that ``$[*].__tf_failed__`` is a list of matches under every JSONPath reading (Jayway's, moto's).
+_FAILED_ITEM = "__tf_failed__"
+_FAILED = "failed"
 
 
 def _holds_exit_handler(nodes: Sequence[ir.Node], doc: ir.WorkflowIR) -> bool:

@@ -20,6 +20,7 @@ from . import limits
 from .analysis import (
     ELEMENTWISE,
     WHOLE,
+    ChoiceRef,
     ConstRef,
     Ctx,
     Outlined,
@@ -33,7 +34,7 @@ from .analysis import (
     requirements,
 )
 from .analysis import leaves as leaves_of
-from .conditions import rule
+from .conditions import alternatives, rule
 from .executors import Call, emit
 from .graph import DefinitionError, Fragment, Graph, Names, connect, sequence
 from .options import Options
@@ -691,9 +692,12 @@ class _Compiler:
                 }
                 guard.rules.append((missing, skip.start))
                 before.append(graph.add(guard))
+        elif isinstance(items, ChoiceRef):  # one_of(): the list of the branch that ran, staged for ItemsPath
+            staged = slot_key("k_", key)
+            before.append(self._pick_items(key, items, frame, graph, "$." + staged, node.loc))
+            items_path = "$." + staged
         else:
-            what = "a one_of() value (not supported on Step Functions yet)" if items else "a whole NamedTuple"
-            raise DefinitionError([f"map_over at {node.loc}: cannot iterate over {what}"])
+            raise DefinitionError([f"map_over at {node.loc}: cannot iterate over a whole NamedTuple"])
         body_ctx = ctx.map_body(node)
         inner = Frame(indices={})
         selector: dict[str, Any] = {
@@ -753,13 +757,37 @@ class _Compiler:
             tail = connect(tail, self._first_failed_item(key, slot, graph))
         frag = sequence([*before, tail])
         assert frag is not None
-        if before and isinstance(graph.states[before[-1].start], ChoiceState):
+        if skip is not None:  # the guard for missing items goes on to the Map
             guard_state = graph.states[before[-1].start]
             assert isinstance(guard_state, ChoiceState)
             guard_state.default = state.name
-            frag = Fragment(frag.start, [*tail.ends, *(skip.ends if skip else [])])
+            frag = Fragment(frag.start, [*tail.ends, *skip.ends])
         frame.nodes[key] = Loc("$." + slot, False)
         return frag
+
+    def _pick_items(
+        self, key: str, items: ChoiceRef, frame: Frame, graph: Graph, staged: str, loc: ir.SourceLoc | None
+    ) -> Fragment:
+        """States that copy the list of whichever option of a ``one_of()`` is present (the first that is not
+        null, as the runtime picks one_of values) to ``staged``: no items when none is. The rules exclude
+        each other and cover every case, so the last one is the Choice's default."""
+        options = alternatives(items, frame, f"map_over at {loc}")
+        picks: list[State] = []
+        for i, (_, option) in enumerate(options):
+            none = option.const and option.value is None
+            name = self.names.unique(f"{key} (no items)" if none else f"{key} (items {i + 1})")
+            if option.const:
+                picks.append(PassState(name, result=option.value or [], result_path=staged))
+            else:
+                picks.append(PassState(name, input_path=option.path, result_path=staged))
+            graph.add(picks[-1])
+        if len(picks) == 1:
+            return Fragment(picks[0].name, picks)
+        choice = ChoiceState(graph.name(f"{key} (items)"), comment="the items of the branch that ran")
+        choice.rules = [(when, pick.name) for (when, _), pick in zip(options[:-1], picks[:-1], strict=True)]
+        choice.default = picks[-1].name
+        graph.add(choice)
+        return Fragment(choice.name, picks)
 
     def _item_failed(self, key: str, g: Graph) -> PassState:
         """The state a map item that failed ends in (its handlers have run): its result is a failure marker,

@@ -803,12 +803,19 @@ class _Compiler:
     def _first_failed_item(self, key: str, slot: str, graph: Graph) -> Fragment:
         """After a Map whose items catch their failures: the first failed item's error (in item order) goes
         on as the map's failure; with none, the run goes on."""
-        first = jp("$." + slot, _FAILED) + "[0]"
         check = ChoiceState(self.names.unique(f"{key} (failed?)"), comment="the first item that failed, if any")
-        rethrow = PassState(self.names.unique(f"{key} failed on"), input_path=first, result_path="$." + ERROR_KEY)
-        rethrow.next = self.onward(graph, key, "on, with the error an item failed with")
-        graph.add(rethrow)
-        check.rules.append(({"Variable": first, "IsPresent": True}, rethrow.name))
+        onward = self.onward(graph, key, "on, with the error an item failed with")
+        failed = jp("$." + slot, _FAILED)
+        # a list of the errors; a JSONPath reading that unpacks a single match gives the error itself
+        for i, (error, test) in enumerate(((failed + "[0]", failed + "[0]"), (failed, jp(failed, "Error")))):
+            rethrow = PassState(
+                self.names.unique(f"{key} failed on" + (f" #{i + 1}" if i else "")),
+                input_path=error,
+                result_path="$." + ERROR_KEY,
+            )
+            rethrow.next = onward
+            graph.add(rethrow)
+            check.rules.append(({"Variable": test, "IsPresent": True}, rethrow.name))
         ok = PassState(self.names.unique(f"{key} (ok)"), comment="every item succeeded")
         check.default = ok.name
         graph.add(check)

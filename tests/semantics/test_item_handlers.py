@@ -35,6 +35,7 @@ CASES = [
     (flows.handled_items, {"xs": [-1, 3, -2, 1]}, "item -1 fails"),
     (flows.handled_after_a_step, {"xs": [-1, 2]}, "item -1 fails"),
     (flows.nested_items, {"groups": [[-1], [2, 1]]}, "item -1 fails"),
+    (flows.handled_distributed, {"xs": [2, -1, 1]}, "item -1 fails"),
 ]
 
 
@@ -58,6 +59,31 @@ def test_every_items_handler_runs_as_locally(
             assert (seen[name] is None) is (failure is None), name
             if failure is not None:
                 assert seen[name]["error_type"] == failure["error_type"] == "ValueError", name
+
+
+def test_every_items_handler_runs_under_kfp_local(tmp_path: Path) -> None:
+    """Vertex: each item's exit-handler DAG runs its handler whatever its siblings do (kfp.local lets every
+    iteration of a ParallelFor finish); the run fails."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "vertex"))
+    try:
+        from kfp_harness import run_spec
+    finally:
+        sys.path.pop(0)
+    from typedflow.backends.vertex import BACKEND
+
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    inputs = {"xs": [-1, 2, 1], "marks": str(marks)}
+    path = tmp_path / "spec.yaml"
+    path.write_text(BACKEND.compile(flows.handled_items.ir, {"output": str(path)}))
+    with pytest.raises(RuntimeError, match="FAILURE"):
+        run_spec(path, inputs, tmp_path / "kfp")
+    seen = _marks(marks)
+    assert sorted(seen) == ["body1", "body2", "closed-1", "closed1", "closed2"]
+    assert seen["closed1"] is None and seen["closed2"] is None
+    assert seen["closed-1"] is not None  # (Vertex hands a handler the failed task's state, not its message)
 
 
 def test_items_that_all_succeed_give_their_results(aws: Aws, tmp_path: Path) -> None:
@@ -118,7 +144,8 @@ def test_only_maps_holding_an_exit_handler_catch_their_items(aws: Aws) -> None:
     assert failed["Parameters"] == {"__tf_failed__.$": "$.err"} and failed["End"] is True
     check = states[m["Next"]]
     assert check["Type"] == "Choice"
-    assert check["Choices"][0]["Variable"] == "$.n_map.failed[0]"
+    assert [c["Variable"] for c in check["Choices"]] == ["$.n_map.failed[0]", "$.n_map.failed.Error"]
+    assert [states[c["Next"]]["InputPath"] for c in check["Choices"]] == ["$.n_map.failed[0]", "$.n_map.failed"]
     plain = [s for s in _states(compile_definition(_plain.ir, opts)).values() if s["Type"] == "Map"]
     assert plain[0]["ResultSelector"] == {"out.$": "$"}
     assert not any(

@@ -43,6 +43,18 @@ def handled_items(xs: list[int], marks: str) -> int:
     return total(map_over(body, xs))
 
 
+@workflow
+def handled_distributed(xs: list[int], marks: str) -> int:
+    """The same items as child executions (a Distributed Map on Step Functions)."""
+
+    def body(x: int) -> int:
+        with exit_handler(closing, marks=marks, x=x):
+            y = step(marks, x)
+        return y
+
+    return total(map_over(body, xs, distributed=True))
+
+
 @task(cache=False)
 def tenth(y: int) -> int:
     return y // 10 + 1

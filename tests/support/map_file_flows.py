@@ -120,21 +120,15 @@ def nested(texts: list[str]) -> str:
     return joined_nested(map_over(lambda t: map_over(write, characters(t)), texts))
 
 
-@task
-def prefixed(files: list[TypedFile[Text]], prefix: str) -> str:
-    return prefix + "|".join(f.read_text() for f in files)
-
-
 @workflow
-def collected_of(files: list[TypedFile[Text]], prefix: str) -> str:
-    return prefixed(files, prefix)
+def collected_of(files: list[TypedFile[Text]]) -> str:
+    return joined(files)
 
 
 @workflow
 def through_sub(texts: list[str]) -> str:
-    """The files a sub-workflow collected, given to another sub-workflow. (It takes a parameter too:
-    kfp.local gives a nested DAG whose inputs are all artifacts none of them.)"""
-    return collected_of(made(texts), "files:")
+    """The files a sub-workflow collected, given to another sub-workflow."""
+    return collected_of(made(texts))
 
 
 @workflow
@@ -147,7 +141,12 @@ def in_branch(texts: list[str], big: bool) -> str:
 
 @workflow
 def guarded(texts: list[str], marks: str) -> str:
-    """Files a map wrote inside an exit_handler block, read after it."""
+    """Files a map wrote inside an exit_handler block, read after it, and in another block and a branch
+    that read nothing else."""
     with exit_handler(mark, marks=marks, name="closed"):
         files = map_over(write, texts)
+    with exit_handler(mark, marks=marks, name="read"):
+        again = joined(files)
+    with when(again == "never"):
+        mark(marks, "never")
     return joined(files)

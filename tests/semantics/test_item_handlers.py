@@ -15,7 +15,7 @@ from typedflow.backends.stepfunctions.compiler import compile_definition
 from tests.support import item_handler_flows as flows
 from tests.support.aws import Aws
 from typedflow import map_over, task, workflow
-from typedflow.running import RunOptions, run_workflow
+from typedflow.runtime.running import RunOptions, run_workflow
 
 
 def _marks(d: Path) -> dict[str, Any]:

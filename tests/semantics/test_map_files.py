@@ -16,7 +16,7 @@ from typedflow.backends.vertex.compiler import compile_spec
 from tests.support import map_file_flows as flows
 from tests.support.aws import Aws
 from tests.support.vertex_spec import check, check_strict
-from typedflow.running import RunOptions, run_workflow
+from typedflow.runtime.running import RunOptions, run_workflow
 
 
 def without_uris(v: Any) -> Any:

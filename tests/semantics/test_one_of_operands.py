@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from tests.support import oneof_flows as flows
 from tests.support.aws import Aws
-from typedflow.running import RunOptions, run_workflow
+from typedflow.runtime.running import RunOptions, run_workflow
 
 
 def vertex(wf: Any, inputs: dict[str, Any], tmp_path: Path) -> dict[str, Any]:

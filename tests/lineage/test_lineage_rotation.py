@@ -86,9 +86,14 @@ def test_tampering_is_still_caught_with_every_key_of_the_rotation(rotated, make_
     original = rotated.read_bytes()
     rotated.write_bytes(b"".join(x + b"\n" for x in edited))
     result = verify_log(rotated, public_key=keys)
-    assert not result.ok and result.failure is not None and (result.failure.line, result.failure.reason) == (
-        4,
-        "edited",
+    assert (
+        not result.ok
+        and result.failure is not None
+        and (result.failure.line, result.failure.reason)
+        == (
+            4,
+            "edited",
+        )
     )
     # a forged record appended after B's part, head file fixed up
     rotated.write_bytes(original)
@@ -287,7 +292,7 @@ def test_pull_accepts_cloud_records_signed_across_a_rotation(tmp_path, make_reco
     with LineageLog(tmp_path / "only-a.jsonl", fsync=False, signer=None) as log:
         result = pull(objects, log, key=_key(keypair), anchor=anchored, anchor_retention=False)
     assert (result.appended, result.verified) == (2, 2)
-    [(uri, reason)] = result.rejected
+    [(_uri, reason)] = result.rejected
     assert f"signed by key {other_keypair.key_id}, not a trusted key" in reason
     # the anchored checkpoint of B's record is not reported missing: its record is there, only untrusted
     assert result.missing == ()

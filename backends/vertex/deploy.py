@@ -22,7 +22,7 @@ from typedflow.inputs import check_inputs, parse_inputs
 from .compiler import compile_spec, pipeline_name
 from .constants import has_local_constants, publish_constant_files
 from .labels import deployment_labels
-from .lineage import LineageOptions
+from .lineage import LineageOptions, image_note
 from .lineage import add_options as add_lineage_options
 from .lineage import apply as apply_lineage
 from .lineage import from_args as lineage_options
@@ -174,6 +174,9 @@ def deploy_command(doc: ir.WorkflowIR, args: argparse.Namespace, code_store: Any
     if missing:
         raise InputError("deploy --target vertex needs " + ", ".join("--" + m.replace("_", "-") for m in missing))
     lineage = lineage_options(args)  # before anything is uploaded
+    note = image_note(lineage, getattr(args, "shipment", None), getattr(args, "image", None))
+    if note:
+        print(f"typedflow deploy: note: {note}", file=sys.stderr)
     values = parse_inputs(doc, args.input or [], args.inputs_file, local_files=False)
     shipment = getattr(args, "shipment", None)
     image = getattr(args, "image", None)

@@ -125,6 +125,37 @@ def apply(spec: dict[str, Any], options: LineageOptions) -> None:
         container["env"] = [*kept, *({"name": k, "value": v} for k, v in env)]
 
 
+def needed_packages(options: LineageOptions) -> list[str]:
+    """What a task image needs beyond typedflow for these options."""
+    out = ["google-cloud-kms", "google-crc32c"] if options.key_version else []
+    return out + (["google-cloud-storage"] if options.anchor else [])
+
+
+def image_note(options: LineageOptions, shipment: Any, image: str | None) -> str:
+    """Which task images may lack the packages the options need ('' when every environment has them)."""
+    needed = needed_packages(options)
+    if not needed:
+        return ""
+    if image or shipment is None:
+        return f"the task images must have {', '.join(needed)} to sign and anchor lineage records"
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
+    lacking = set()
+    for image_ in shipment.plan.images():
+        names = set()
+        for spec in image_.env.packages:
+            try:
+                names.add(canonicalize_name(Requirement(spec).name))
+            except InvalidRequirement:
+                continue
+        lacking |= {n for n in needed if canonicalize_name(n) not in names}
+    if not lacking:
+        return ""
+    missing = ", ".join(n for n in needed if n in lacking)
+    return f"add {missing} to the tasks' environment packages: task containers sign and anchor lineage with them"
+
+
 def bindings(options: LineageOptions, member: str) -> list[dict[str, Any]]:
     """Signing with the key (and reading its public key, which the runtime checks each signature
     against), and creating, never deleting or replacing, objects under the anchor's ``lineage/``."""
@@ -149,4 +180,14 @@ def bindings(options: LineageOptions, member: str) -> list[dict[str, Any]]:
     return out
 
 
-__all__ = ["LineageOptions", "add_options", "apply", "bindings", "from_args", "parse_anchor", "parse_key"]
+__all__ = [
+    "LineageOptions",
+    "add_options",
+    "apply",
+    "bindings",
+    "from_args",
+    "image_note",
+    "needed_packages",
+    "parse_anchor",
+    "parse_key",
+]

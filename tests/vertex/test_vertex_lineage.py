@@ -57,6 +57,10 @@ def test_the_submitted_job_carries_the_key_and_the_anchor_in_each_task_container
     monkeypatch.setattr(google.auth, "default", lambda *a, **k: (AnonymousCredentials(), "p"))
     lineage = ["--lineage-key", f"gcpkms:{KEY}", "--lineage-anchor", "gs://worm-anchor/audit/"]
     assert main(["deploy", f"{FLOWS}:chain", *COMMON, "--input", "x=4", *lineage]) == 0
+    assert (
+        "typedflow deploy: note: the task images must have google-cloud-kms, google-crc32c, google-cloud-storage"
+        in (capsys.readouterr().err)
+    )
     ((_, raw),) = vertex
     executors = json.loads(raw)["pipelineSpec"]["deploymentSpec"]["executors"]
     tasks = {name: e["container"] for name, e in executors.items() if "--task" in e["container"]["args"]}
@@ -72,7 +76,7 @@ def test_the_submitted_job_carries_the_key_and_the_anchor_in_each_task_container
     assert main(["deploy", f"{FLOWS}:chain", *COMMON, "--input", "x=4"]) == 0
     plain = json.loads(vertex[1][1])["pipelineSpec"]["deploymentSpec"]["executors"]
     assert all("TYPEDFLOW_LINEAGE_KEY" not in _env(e["container"]) for e in plain.values())
-    capsys.readouterr()
+    assert "note: the task images must have" not in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
@@ -219,3 +223,46 @@ def test_containers_run_under_kfp_local_sign_with_the_key_and_anchor_in_gcs(
     assert main([*argv, "--public-key", str(pub), "--anchor", "gs://worm-anchor/audit"]) == 0, capsys.readouterr()
     out = capsys.readouterr().out
     assert f"3 appended, 0 already present, 0 rejected, 0 anchor problem(s); 3 verified with key {key_id[:16]}" in out
+
+
+# -- what the task images need ------------------------------------------------------------------------
+
+
+def test_the_deploy_notes_which_packages_task_images_need_for_signing() -> None:
+    from typedflow.backends.vertex.lineage import image_note
+
+    from typedflow import Environment, task, workflow
+    from typedflow.shipping import plan
+    from typedflow.shipping.cli import Shipment
+
+    @task(environment=Environment(packages=["google-cloud-kms>=3", "google_crc32c", "pandas"]))
+    def signs(x: int) -> int:
+        return x
+
+    @task
+    def bare(x: int) -> int:
+        return x
+
+    @workflow(environment=Environment(packages=["google-cloud-kms>=3", "google-crc32c"]))
+    def ready(x: int) -> int:
+        return signs(x)
+
+    @workflow
+    def lacking(x: int) -> int:
+        return bare(signs(x))
+
+    def shipment(wf: Any) -> Shipment:
+        return Shipment(None, plan.make(wf.ir, code=None, code_root=None, registry=None), None)
+
+    key_only, both = LineageOptions(KEY, None), LineageOptions(KEY, "gs://worm/audit")
+    assert image_note(key_only, shipment(ready), None) == ""
+    assert image_note(LineageOptions(), shipment(lacking), None) == ""
+    assert image_note(key_only, shipment(lacking), None) == (
+        "add google-cloud-kms, google-crc32c to the tasks' environment packages: task containers sign and anchor "
+        "lineage with them"
+    )
+    assert image_note(both, shipment(ready), None).startswith("add google-cloud-storage to the tasks'")
+    assert image_note(both, shipment(ready), "python:3.11") == (
+        "the task images must have google-cloud-kms, google-crc32c, google-cloud-storage to sign and anchor lineage "
+        "records"
+    )

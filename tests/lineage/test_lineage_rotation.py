@@ -84,6 +84,8 @@ def test_tampering_is_still_caught_with_every_key_of_the_rotation(rotated, make_
     data["status"] = "failed"
     edited = [*lines[:3], canonical(data), *lines[4:]]
     original = rotated.read_bytes()
+    head = rotated.with_name("log.jsonl.head")
+    original_head = head.read_bytes()
     rotated.write_bytes(b"".join(x + b"\n" for x in edited))
     result = verify_log(rotated, public_key=keys)
     assert (
@@ -101,12 +103,14 @@ def test_tampering_is_still_caught_with_every_key_of_the_rotation(rotated, make_
         {**json.loads(lines[-1]), "seq": 21, "prev_hash": _sha(lines[-1]), "record_id": "f" * 32, "status": "failed"}
     )
     rotated.write_bytes(original + forged + b"\n")
-    rotated.with_name("log.jsonl.head").write_bytes(canonical({"count": 22, "hash": _sha(forged), "seq": 21}))
+    head.write_bytes(canonical({"count": 22, "hash": _sha(forged), "seq": 21}))
     result = verify_log(rotated, public_key=keys)
     assert not result.ok and result.failure is not None
     assert (result.failure.reason, result.failure.line, result.failure.record_id) == ("unanchored", 22, "f" * 32)
     # a checkpoint "signed" with B's key id but by someone else is forged, not foreign
     rotated.write_bytes(original)
+    head.write_bytes(original_head)
+    assert verify_log(rotated, public_key=keys).ok
     cps = rotated.with_name("log.jsonl.checkpoints")
     cp_lines = cps.read_bytes().split(b"\n")[:-1]
     cp = json.loads(cp_lines[-1])

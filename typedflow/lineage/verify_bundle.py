@@ -296,8 +296,9 @@ def load_public_keys(path: str) -> list[PublicKey]:
             continue
         try:
             keys += public_keys_in(_read_key_file(file))
-        except ValueError as exc:
-            raise ValueError(f"{name}: {exc}") from None
+        except (OSError, ValueError) as exc:
+            detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise ValueError(f"{name}: {detail}") from None
     if not keys:
         raise ValueError("directory holds no public key files ({})".format(", ".join("*" + s for s in KEY_SUFFIXES)))
     return keys

@@ -16,7 +16,7 @@ a task or returned: for plain mypy every column schema is assignable to every ot
 :mod:`typedflow.tables.columns`), so the plugin reports a schema that lacks a column, or has it with
 another type, as ``arg-type`` / ``return-value``, the codes mypy gives any other incompatible type.
 
-Mechanism: the function hook of ``typedflow.dsl.decorators.workflow`` runs when mypy applies the decorator.
+Mechanism: the function hook of ``typedflow.dsl.workflows.workflow`` runs when mypy applies the decorator.
 mypy 2 applies decorators while checking module interfaces, before it checks function bodies, so
 the hook cannot read inferred expression types; it walks the semantically analysed body once, in
 order, and derives what it needs itself: which local names hold task outputs and of which type
@@ -114,10 +114,10 @@ from mypy.types import (
     get_proper_type,
 )
 
-WORKFLOW_DECORATOR: Final = "typedflow.dsl.decorators.workflow"
-_DSL_DECORATORS: Final = frozenset({WORKFLOW_DECORATOR, "typedflow.dsl.decorators.task"})
-TASK_CLASS: Final = "typedflow.dsl.decorators.Task"
-WORKFLOW_CLASS: Final = "typedflow.dsl.decorators.Workflow"
+WORKFLOW_DECORATOR: Final = "typedflow.dsl.workflows.workflow"
+_DSL_DECORATORS: Final = frozenset({WORKFLOW_DECORATOR, "typedflow.dsl.tasks.task"})
+TASK_CLASS: Final = "typedflow.dsl.tasks.Task"
+WORKFLOW_CLASS: Final = "typedflow.dsl.workflows.Workflow"
 MAP_OVER: Final = "typedflow.dsl.blocks.map_over"
 WHEN: Final = "typedflow.dsl.blocks.when"
 OTHERWISE_FN: Final = "typedflow.dsl.blocks.otherwise"

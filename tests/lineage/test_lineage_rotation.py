@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from typedflow.lineage import LineageLog, verify_log
 from typedflow.lineage.cloud import iter_dir, pull, put_dir
 from typedflow.lineage.export.bundle import export_bundle, verifier_source
-from typedflow.lineage.signing import keygen, load_key_file
+from typedflow.lineage.signing import Signer, keygen, load_key_file
 from typedflow.lineage.verify_bundle import Keyring, PublicKey, canonical, load_keyring
 
 
@@ -28,7 +28,7 @@ def _key(pair) -> PublicKey:
     return PublicKey(pair.public)
 
 
-def _rotated_log(path: Path, make_record, segments: list[tuple[object, int]], flush_every: int = 5) -> list[int]:
+def _rotated_log(path: Path, make_record, segments: list[tuple[Signer, int]], flush_every: int = 5) -> list[int]:
     """Runs one after another, each signing with its key; the first seq of each run."""
     starts = []
     seq = 0
@@ -42,7 +42,7 @@ def _rotated_log(path: Path, make_record, segments: list[tuple[object, int]], fl
 
 
 @pytest.fixture
-def rotated(tmp_path, make_record, keypair, other_keypair) -> Path:
+def rotated(tmp_path: Path, make_record, keypair, other_keypair) -> Path:
     """12 records signed by key A (keypair), then 9 by key B (other_keypair)."""
     path = tmp_path / "lineage" / "log.jsonl"
     a, b = load_key_file(keypair.key), load_key_file(other_keypair.key)
@@ -238,8 +238,8 @@ def test_the_stdlib_verifier_agrees_line_for_line_across_a_rotation(
 
 
 @pytest.fixture(scope="module")
-def three_keys(tmp_path_factory) -> list[tuple[object, bytes, str]]:
-    out = []
+def three_keys(tmp_path_factory) -> list[tuple[Signer, bytes, str]]:
+    out: list[tuple[Signer, bytes, str]] = []
     for i in range(3):
         key, pub, key_id = keygen(tmp_path_factory.mktemp(f"rot{i}"))
         out.append((load_key_file(key), pub.read_bytes(), key_id))

@@ -94,7 +94,7 @@ def test_items_that_all_succeed_give_their_results(aws: Aws, tmp_path: Path) -> 
         if target == "local":
             r = run_workflow(flows.handled_items, inputs, RunOptions(store=tmp_path / "s"))
             assert r.ok, r.failures
-            out = r.outputs
+            out: dict[str, Any] | None = r.outputs
         else:
             remote = aws.run(flows.handled_items.ir, inputs)
             assert remote.status == "SUCCEEDED", (remote.error, remote.cause)

@@ -91,7 +91,7 @@ def test_an_exit_handler_block_passes_the_files_on(aws: Aws, tmp_path: Path) -> 
         marks.mkdir()
         inputs = {**TEXTS, "marks": str(marks)}
         if target == "local":
-            out = run_workflow(flows.guarded, inputs, RunOptions(store=tmp_path / "s")).outputs
+            out: dict[str, Any] | None = run_workflow(flows.guarded, inputs, RunOptions(store=tmp_path / "s")).outputs
         elif target == "sfn":
             out = aws.run(flows.guarded.ir, inputs).outputs
         else:

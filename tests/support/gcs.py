@@ -48,7 +48,7 @@ class FakeGcs:
     def client(self, project: str = "audit-project") -> Any:
         """google-cloud-storage's real client, pointed here."""
         from google.auth.credentials import AnonymousCredentials
-        from google.cloud import storage
+        from google.cloud import storage  # type: ignore[attr-defined]  # (google-cloud-storage ships no types)
 
         return storage.Client(
             project=project, credentials=AnonymousCredentials(), client_options={"api_endpoint": self.url}

@@ -49,6 +49,18 @@ CASES = [
     (flows.items, {"n": 2}, flows.ref_items(2), True),
     (flows.items_through_sub, {"n": 1}, flows.ref_items(1), True),
     (flows.in_body, {"xs": [3, 1]}, flows.ref_in_body([3, 1]), True),
+    # an option that is a sub-workflow's unchanged input is always there: the branch that ran decides
+    (flows.passed_through, {"x": 5}, flows.ref_passed_through(5), True),
+    (flows.passed_through, {"x": 2}, flows.ref_passed_through(2), True),
+    (flows.passed_through_compared, {"x": 5}, flows.ref_passed_through_compared(5), False),
+    (flows.passed_through_compared, {"x": 2}, flows.ref_passed_through_compared(2), True),
+    (flows.passed_through_items, {"n": 5, "xs": [7, 8]}, flows.ref_passed_through_items(5, [7, 8]), False),
+    (flows.passed_through_items, {"n": 2, "xs": [7, 8]}, flows.ref_passed_through_items(2, [7, 8]), True),
+    (flows.passed_through_in_body, {"xs": [5, 2]}, flows.ref_in_body_passed([5, 2]), True),
+    # the branch that ran computed None: None, though the other option (always there) is not (kfp.local
+    # cannot hand a task's None output to the next task: it rejects None parameter values)
+    (flows.null_first, {"x": 5}, flows.ref_null_first(5), False),
+    (flows.null_first, {"x": 2}, flows.ref_null_first(2), True),
 ]
 
 

@@ -85,8 +85,8 @@ NULL = ConstRef(None, ir.TypeRef("none"))
 
 
 def both(*rules: Rule) -> Rule:
-    """The And of ``rules`` (simplified)."""
-    return _and(*rules)
+    """The And of ``rules``, simplified, with the terms of an And among them taken in."""
+    return _and(*(t for r in rules for t in (r["And"] if set(r) == {"And"} else [r])))
 
 
 def alternatives(r: Resolved, frame: Frame, where: str) -> list[tuple[Rule, _Side]]:
@@ -101,7 +101,7 @@ def alternatives(r: Resolved, frame: Frame, where: str) -> list[tuple[Rule, _Sid
     for branch, option in zip(r.branches, r.options, strict=True):
         ran = _and(chain.present(), {"Variable": chain.path, "NumericEquals": branch})
         for guard, side in alternatives(option, frame, where):
-            when = _and(ran, guard)
+            when = both(ran, guard)
             if when is not FALSE:
                 out.append((when, side))
     out.append((chain.is_null(), _Side(NULL, frame, where)))

@@ -45,9 +45,15 @@ class RecordRef:
 
 @attrs.frozen
 class ChoiceRef:
-    """``one_of(...)``: the first option present (whichever branch of its chain ran), read by the runtime."""
+    """``one_of(...)``: the option of the branch of its chain that ran. ``chain`` holds the index of that
+    branch (null when the chain did not run), which the chain's branches record; ``branches[i]`` is the
+    index of the branch that computes ``options[i]``. The branch decides, not whether an option is null:
+    an option may be there though its branch did not run (a sub-workflow that returns its input) or null
+    though it did (a task that returned None)."""
 
     options: tuple[Resolved, ...]
+    chain: Ref
+    branches: tuple[int, ...]
 
 
 Resolved = Ref | ConstRef | RecordRef | ChoiceRef
@@ -101,10 +107,15 @@ class Ctx:
     inputs: dict[str, ir.Arg] | None = None  # bound arguments of an inlined sub-workflow
     parent: Ctx | None = None
     index: dict[str, ir.Node] = attrs.field(factory=dict, eq=False)
+    branch_of: dict[str, tuple[str, int]] = attrs.field(factory=dict, eq=False)  # node id -> (when chain, branch)
 
     def __attrs_post_init__(self) -> None:
         for n in ir.walk(self.wf.nodes):
             self.index[n.id] = n
+            if isinstance(n, ir.ConditionalNode):
+                for i, br in enumerate(n.branches):
+                    for inner in br.nodes:
+                        self.branch_of[inner.id] = (n.id, i)
 
     def key(self, node_id: str) -> str:
         return self.prefix + node_id
@@ -122,7 +133,11 @@ class Ctx:
 
     def map_body(self, node: ir.MapNode) -> Ctx:
         return attrs.evolve(
-            self, template=f"{self.template}{node.id}[{{}}]/", maps=(*self.maps, self.key(node.id)), index=self.index
+            self,
+            template=f"{self.template}{node.id}[{{}}]/",
+            maps=(*self.maps, self.key(node.id)),
+            index=self.index,
+            branch_of=self.branch_of,
         )
 
     # ------------------------------------------------------------------ resolution
@@ -136,13 +151,21 @@ class Ctx:
         if isinstance(b, ir.FailureRef):
             return Ref("failure", "", None, b.path, optional, ANY)
         if isinstance(b, ir.OneOf):
-            return ChoiceRef(tuple(self._output(o, True) for o in b.options))
+            return self._one_of(b)
         if isinstance(b, ir.ItemRef):
             node = self.index[b.map]
             assert isinstance(node, ir.MapNode)
             t, nullable = follow_type(node.item_type, b.path)
             return Ref("item", self.key(b.map), None, b.path, optional or nullable, t)
         return self._output(b, optional)
+
+    def _one_of(self, b: ir.OneOf) -> ChoiceRef:
+        where = {self.branch_of[o.node] for o in b.options}
+        assert len({chain for chain, _ in where}) == 1, "the options of a one_of() come from one when chain"
+        chain = next(iter(where))[0]
+        flag = Ref("node", self.key(chain), None, (), True, ir.TypeRef("int"))
+        branches = tuple(self.branch_of[o.node][1] for o in b.options)
+        return ChoiceRef(tuple(self._output(o, True) for o in b.options), flag, branches)
 
     def _input(self, b: ir.InputRef, optional: bool) -> Resolved:
         if self.inputs is None or self.parent is None:
@@ -239,9 +262,27 @@ def leaves(r: Resolved) -> Iterator[Ref]:
     elif isinstance(r, RecordRef):
         for _, f in r.fields:
             yield from leaves(f)
-    elif isinstance(r, ChoiceRef):
+    elif isinstance(r, ChoiceRef):  # the chain's record of its branch too: it travels like a node's outputs
+        yield r.chain
         for o in r.options:
             yield from leaves(o)
+
+
+def chains_read(doc: ir.WorkflowIR) -> set[str]:
+    """The keys of the when chains whose branch some ``one_of()`` reads: they record which branch ran."""
+    ctx = Ctx(doc, doc.workflow)
+    refs = [r for _, r, _ in block_refs(doc.workflow.nodes, ctx)]
+    refs += [ctx.resolve(a.value, a.optional) for a in doc.workflow.results]
+    out: set[str] = set()
+    stack = list(refs)
+    while stack:
+        r = stack.pop()
+        if isinstance(r, ChoiceRef):
+            out.add(r.chain.key)
+            stack.extend(r.options)
+        elif isinstance(r, RecordRef):
+            stack.extend(f for _, f in r.fields)
+    return out
 
 
 Requirement = dict[tuple[str, str, str], str]  # (kind, key, output) -> WHOLE | ELEMENTWISE

@@ -30,11 +30,12 @@ from .analysis import (
     Requirement,
     Seq,
     block_refs,
+    chains_read,
     decompose,
     requirements,
 )
 from .analysis import leaves as leaves_of
-from .conditions import alternatives, rule
+from .conditions import alternatives, both, rule
 from .executors import Call, emit
 from .graph import DefinitionError, Fragment, Graph, Names, connect, sequence
 from .options import Options
@@ -176,6 +177,7 @@ class _Compiler:
         self.children: list[tuple[str, JSON]] = []
         self.readers: dict[str, int] = {}  # node key -> how many references read it (when splitting)
         self.req = requirements(doc)
+        self.chains = chains_read(doc)  # when chains that record which branch ran, for one_of()
         self.kept = _kept_inline(self.req)
         self.names = Names()
         self.parallels = 0
@@ -635,9 +637,12 @@ class _Compiler:
             arms.append((br, body, f.added(frame)))
         every = sorted({k for _, _, new in arms for k in new})
         ends: list[State] = []
+        recorded = key in self.chains  # a one_of() reads this chain: the branch that ran is recorded under its key
 
-        def gather(label: str, new: dict[str, Loc]) -> Fragment:
-            values = {slot_key("", k): (Path(new[k].path) if k in new else None) for k in every}
+        def gather(label: str, new: dict[str, Loc], branch: int | None = None) -> Fragment:
+            values: dict[str, Any] = {slot_key("", k): (Path(new[k].path) if k in new else None) for k in every}
+            if recorded:
+                values[slot_key("", key)] = branch
             return graph.add(
                 PassState(
                     self.names.unique(f"{choice.name} [{label}] done"), parameters=obj(values), result_path="$." + ckey
@@ -649,7 +654,7 @@ class _Compiler:
             if body is not None and not body.ends:  # the branch always fails (fail(...)): nothing to gather
                 entry = body
             else:
-                g = gather(label, new)
+                g = gather(label, new, i)
                 entry = connect(body, g) if body else g
             ends.extend(entry.ends)
             if br.condition is None:
@@ -663,6 +668,8 @@ class _Compiler:
             ends.extend(g.ends)
         for k in every:
             frame.nodes[k] = Loc(jp("$." + ckey, slot_key("", k)), True)
+        if recorded:
+            frame.nodes[key] = Loc(jp("$." + ckey, slot_key("", key)), True)
         return Fragment(frag.start, ends)
 
     def map(self, node: ir.MapNode, ctx: Ctx, frame: Frame, graph: Graph) -> Fragment:
@@ -768,26 +775,27 @@ class _Compiler:
     def _pick_items(
         self, key: str, items: ChoiceRef, frame: Frame, graph: Graph, staged: str, loc: ir.SourceLoc | None
     ) -> Fragment:
-        """States that copy the list of whichever option of a ``one_of()`` is present (the first that is not
-        null, as the runtime picks one_of values) to ``staged``: no items when none is. The rules exclude
-        each other and cover every case, so the last one is the Choice's default."""
+        """States that copy the list of the option whose branch ran to ``staged``: no items when the chain did
+        not run or that option is null (as the local interpreter iterates a missing list)."""
         options = alternatives(items, frame, f"map_over at {loc}")
         picks: list[State] = []
-        for i, (_, option) in enumerate(options):
-            none = option.const and option.value is None
-            name = self.names.unique(f"{key} (no items)" if none else f"{key} (items {i + 1})")
+        rules = []
+        for i, (when, option) in enumerate(options):
+            if option.const and option.value is None:
+                continue  # the default: no items
+            name = self.names.unique(f"{key} (items {i + 1})")
             if option.const:
                 picks.append(PassState(name, result=option.value or [], result_path=staged))
             else:
                 picks.append(PassState(name, input_path=option.path, result_path=staged))
             graph.add(picks[-1])
-        if len(picks) == 1:
-            return Fragment(picks[0].name, picks)
+            rules.append((both(when, option.present()), name))
+        none = graph.add(PassState(self.names.unique(f"{key} (no items)"), result=[], result_path=staged))
         choice = ChoiceState(graph.name(f"{key} (items)"), comment="the items of the branch that ran")
-        choice.rules = [(when, pick.name) for (when, _), pick in zip(options[:-1], picks[:-1], strict=True)]
-        choice.default = picks[-1].name
+        choice.rules = rules
+        choice.default = none.start
         graph.add(choice)
-        return Fragment(choice.name, picks)
+        return Fragment(choice.name, [*picks, *none.ends])
 
     def _item_failed(self, key: str, g: Graph) -> PassState:
         """The state a map item that failed ends in (its handlers have run): its result is a failure marker,

@@ -1,11 +1,10 @@
 """IR conditions → Choice rules that compare the actual values, with the local interpreter's null
 semantics: a reference into a branch that did not run is null; ``==``/``!=`` treat null as a value;
 an ordering comparison with null is false. A ``one_of()`` operand is compared option by option, each
-under the rule that it is the value (as the runtime picks it: the first option that is not null)."""
+under the rule that its branch is the one that ran (recorded by its when chain, as the runtime picks it)."""
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from typedflow import ir
@@ -81,39 +80,31 @@ class _Side:
     def present(self) -> Rule:
         return _not(self.is_null())
 
-    def known_present(self) -> _Side:
-        """This side where a guard already holds that it is present."""
-        side = copy.copy(self)
-        side.nullable = False
-        return side
-
 
 NULL = ConstRef(None, ir.TypeRef("none"))
 
 
-def _null(r: Resolved, frame: Frame, where: str) -> Rule:
-    if isinstance(r, ChoiceRef):
-        return _and(*(_null(o, frame, where) for o in r.options))
-    return _Side(r, frame, where).is_null()
+def both(*rules: Rule) -> Rule:
+    """The And of ``rules``, simplified, with the terms of an And among them taken in."""
+    return _and(*(t for r in rules for t in (r["And"] if set(r) == {"And"} else [r])))
 
 
 def alternatives(r: Resolved, frame: Frame, where: str) -> list[tuple[Rule, _Side]]:
     """The values an operand may have, each with the rule under which it is the value: one for a plain
-    reference; for a ``one_of()``, each option where every earlier option is null and it is not, and null
-    where all are. The rules exclude each other, so a comparison is the Or of each value's."""
+    reference; for a ``one_of()``, each option where its branch is the one its chain recorded, and null
+    where the chain recorded none (it did not run). The rules exclude each other, so a comparison is the
+    Or of each value's; an option may still be null where its branch ran."""
     if not isinstance(r, ChoiceRef):
         return [(TRUE, _Side(r, frame, where))]
+    chain = _Side(r.chain, frame, where)
     out: list[tuple[Rule, _Side]] = []
-    earlier: list[Rule] = []
-    for option in r.options:
+    for branch, option in zip(r.branches, r.options, strict=True):
+        ran = _and(chain.present(), {"Variable": chain.path, "NumericEquals": branch})
         for guard, side in alternatives(option, frame, where):
-            when = _and(*earlier, guard, side.present())
+            when = both(ran, guard)
             if when is not FALSE:
-                out.append((when, side.known_present()))
-        earlier.append(_null(option, frame, where))
-    none = _and(*earlier)
-    if none is not FALSE:
-        out.append((none, _Side(NULL, frame, where)))
+                out.append((when, side))
+    out.append((chain.is_null(), _Side(NULL, frame, where)))
     return out
 
 

@@ -34,12 +34,11 @@ def resolve(value: Any, fetch: Fetch, failure: FailureOf | None = None) -> Any:
         if not isinstance(text, str):
             raise BoundaryError("a JSON-text marker without its text")
         return parse_json(text, "a constant's JSON text")
-    if kind == ONE_OF:
-        for option in value.get("v") or []:
-            got = resolve(option, fetch, failure)
-            if got is not None:
-                return got
-        return None
+    if kind == ONE_OF:  # the option of the branch that ran, whatever the others hold
+        ran, options = resolve(value.get("ran"), fetch, failure), value.get("v")
+        if not isinstance(options, dict) or not (ran is None or (isinstance(ran, int) and not isinstance(ran, bool))):
+            raise BoundaryError("a one_of marker needs the branch that ran (an integer or null) and its options")
+        return None if ran is None else resolve(options.get(str(ran)), fetch, failure)
     if kind == FAILURE:
         if failure is None:
             raise ValueError("the failure is only available to on_failure")

@@ -120,8 +120,11 @@ def lazy(r: Resolved, frame: Frame, req: Requirement) -> Spec:
         return const_spec(r.value)
     if isinstance(r, RecordRef):
         return obj({name: lazy(f, frame, req) for name, f in r.fields})
-    if isinstance(r, ChoiceRef):
-        return {MARK: ONE_OF, "v": [lazy(o, frame, req) for o in r.options]}
+    if isinstance(r, ChoiceRef):  # options by branch index (an object: ASL reads no paths inside a list)
+        out: dict[str, Any] = {MARK: ONE_OF}
+        put(out, "ran", lazy(r.chain, frame, req))
+        out["v"] = obj({str(b): lazy(o, frame, req) for b, o in zip(r.branches, r.options, strict=True)})
+        return out
     if r.kind == "failure":
         if frame.failure is None:
             return None  # an exit handler after a block that succeeded: no failure

@@ -9,7 +9,8 @@ states only ever read values that the compiler asked the producer to keep inline
   null step gives null (a reference into a ``when`` branch that did not run).
 - ``{"__tf__": "failure", "e": {"Error": …, "Cause": …}, "p": [key, …]}``: the workflow's failure.
 - ``{"__tf__": "json", "text": "…"}``: a constant whose keys would clash with ASL's ``.$`` syntax.
-- ``{"__tf__": "oneof", "v": [value, …]}``: the first value that is not null (``one_of``: the branch that ran).
+- ``{"__tf__": "oneof", "ran": i, "v": {"i": value, …}}``: ``one_of``: the value of branch ``i``, the branch of
+  its when chain that ran (null when ``ran`` is: the chain did not run).
 """
 
 from __future__ import annotations

@@ -145,6 +145,107 @@ def in_body(xs: list[int]) -> list[str]:
     return map_over(body, xs)
 
 
+@workflow
+def same(x: int) -> int:
+    """A sub-workflow that returns its input unchanged: its value is not produced by any step."""
+    return x
+
+
+@workflow
+def same_list(xs: list[int]) -> list[int]:
+    return xs
+
+
+@task
+def nothing(x: int) -> int | None:
+    return None
+
+
+@workflow
+def passed_through(x: int) -> int:
+    """An option that is a sub-workflow's unchanged input, given to a task."""
+    with when(x > 3):
+        a = same(x=x)
+    with otherwise():
+        b = inc(x=x)
+    return inc(x=one_of(a, b))
+
+
+@workflow
+def passed_through_compared(x: int) -> str:
+    """An option that is a sub-workflow's unchanged input, compared."""
+    with when(x > 3):
+        a = same(x=x)
+    with otherwise():
+        b = neg(x=x)
+    v = one_of(a, b)
+    with when(v > 0):
+        up = tagged(v, "up")
+    with otherwise():
+        down = tagged(v, "down")
+    return one_of(up, down)
+
+
+@workflow
+def passed_through_items(n: int, xs: list[int]) -> list[int]:
+    """An option that is a sub-workflow's unchanged input, mapped over."""
+    with when(n > 3):
+        a = same_list(xs=xs)
+    with otherwise():
+        b = upto(n)
+    return map_over(double, one_of(a, b))
+
+
+@workflow
+def passed_through_in_body(xs: list[int]) -> list[str]:
+    """The pass-through option, compared inside a map body."""
+
+    def body(x: int) -> str:
+        with when(x > 3):
+            a = same(x=x)
+        with otherwise():
+            b = neg(x=x)
+        v = one_of(a, b)
+        with when(v > 0):
+            up = tagged(v, "up")
+        with otherwise():
+            down = tagged(v, "down")
+        return one_of(up, down)
+
+    return map_over(body, xs)
+
+
+@workflow
+def null_first(x: int) -> int | None:
+    """The branch that ran computed None: that is the value, though the other option is not None."""
+    with when(x > 3):
+        a = nothing(x=x)
+    with otherwise():
+        b = same(x=x)
+    return one_of(a, b)
+
+
+def ref_passed_through(x: int) -> int:
+    return (x if x > 3 else x + 1) + 1
+
+
+def ref_passed_through_compared(x: int) -> str:
+    v = x if x > 3 else -x
+    return f"up:{v}" if v > 0 else f"down:{v}"
+
+
+def ref_passed_through_items(n: int, xs: list[int]) -> list[int]:
+    return [2 * i for i in (xs if n > 3 else range(n))]
+
+
+def ref_in_body_passed(xs: list[int]) -> list[str]:
+    return [ref_passed_through_compared(x) for x in xs]
+
+
+def ref_null_first(x: int) -> int | None:
+    return None if x > 3 else x
+
+
 def ref_compared(x: int) -> str:
     v = 2 * x if x > 5 else x + 1 if x > 2 else -x
     return f"big:{v}" if v >= 6 else f"small:{v}"

@@ -54,6 +54,7 @@ from tests.ports import (
     metaflow_statistics,
 )
 from tests.support.aws import AslValidator, Aws
+from tests.support.kfp import run_on_kfp_local
 from typedflow import TypedFile, Workflow, exit_handler, fail, task, when, workflow
 from typedflow.ir.values import encode
 from typedflow.runtime.running import RunOptions, RunResult, run_workflow
@@ -607,19 +608,7 @@ def without_uris(v: Any) -> Any:
 
 
 def kfp_local(wf: Any, inputs: dict[str, Any], root: Path) -> dict[str, Any]:
-    sys.path.insert(0, str(ROOT / "tests" / "vertex"))
-    try:
-        from kfp_harness import run_spec
-    finally:
-        sys.path.pop(0)
-    from typedflow.backends.vertex import BACKEND
-
-    root.mkdir(parents=True, exist_ok=True)
-    path = root / "spec.yaml"
-    path.write_text(BACKEND.compile(wf.ir, {"output": str(path)}))
-    outs, warnings = run_spec(path, inputs, root / "run")
-    assert not [w for w in warnings if "Could not resolve" in w or "evaluation failed" in w], warnings
-    return outs
+    return run_on_kfp_local(wf, inputs, root, pipeline_root="run")
 
 
 # ports that use the new constructs (one_of, orwhen, fail, options per call, partial, literal records,

@@ -4,7 +4,6 @@ those of the same logic in plain Python) on moto's Step Functions engine and und
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,23 +13,13 @@ from hypothesis import strategies as st
 
 from tests.support import oneof_flows as flows
 from tests.support.aws import Aws
+from tests.support.kfp import run_on_kfp_local
 from typedflow.runtime.running import RunOptions, run_workflow
 
 
 def vertex(wf: Any, inputs: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "vertex"))
-    try:
-        from kfp_harness import run_spec
-    finally:
-        sys.path.pop(0)
-    from typedflow.backends.vertex import BACKEND
-
-    path = tmp_path / "spec.yaml"
-    path.write_text(BACKEND.compile(wf.ir, {"output": str(path)}))
-    outs, warnings = run_spec(path, inputs, tmp_path / "kfp")
     # kfp.local skips a branch whose condition it cannot resolve (and says so): that would pass unnoticed
-    assert not [w for w in warnings if "Could not resolve" in w or "evaluation failed" in w], warnings
-    return outs
+    return run_on_kfp_local(wf, inputs, tmp_path)
 
 
 # (workflow, inputs, plain Python's result, also under kfp.local: a second or two a task, so the branches

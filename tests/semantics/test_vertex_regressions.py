@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.support import vertex_bug_flows as flows
+from tests.support.kfp import run_on_kfp_local
 from typedflow.runtime.running import RunOptions, run_workflow
 
 
 def _vertex(wf: Any, inputs: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "vertex"))
-    try:
-        from kfp_harness import run_spec
-    finally:
-        sys.path.pop(0)
-    from typedflow.backends.vertex import BACKEND
-
-    path = tmp_path / "spec.yaml"
-    path.write_text(BACKEND.compile(wf.ir, {"output": str(path)}))
-    outs, _ = run_spec(path, inputs, tmp_path / "kfp")
-    return outs
+    return run_on_kfp_local(wf, inputs, tmp_path, resolved=False)
 
 
 @pytest.mark.parametrize(

@@ -354,6 +354,60 @@ def moto_endpoint(aws: Aws) -> Iterator[str]:
     server.stop()
 
 
+# ----------------------------------------------------------------------------- LocalStack
+
+LS_BUCKET = "typedflow-ls-tests"
+
+
+@pytest.fixture(scope="session")
+def localstack_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One LocalStack process (host mode, no Docker) for the session, started on first use: installed when
+    missing (see :mod:`tests.support.localstack`). A machine where it cannot be installed or started fails
+    the tests that need it, naming why: they prove what moto cannot, so they are never skipped."""
+    from tests.support.localstack import LocalStackUnavailable, Server, install
+
+    try:
+        server = Server(install(), tmp_path_factory.mktemp("localstack"))
+        server.start()
+    except LocalStackUnavailable as exc:
+        pytest.fail(f"LocalStack is needed by this test and is not available: {exc}", pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def localstack(localstack_server: Any, asl: AslValidator) -> Iterator[Aws]:
+    """The session's LocalStack as an :class:`Aws`: real HTTP clients onto it, a bucket, a queue and one
+    typedflow SQS worker thread answering the task tokens it sends."""
+    import boto3
+    from typedflow.backends.stepfunctions.worker import Worker
+
+    def client(service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=localstack_server.endpoint,
+            region_name="us-east-1",
+            # LocalStack takes a 12-digit key as the account: that of ROLE, which its service integrations
+            # assume (the account a child state machine is looked up in)
+            aws_access_key_id=ROLE.split(":")[4],
+            aws_secret_access_key="testing",
+        )
+
+    sfn, sqs, s3 = client("stepfunctions"), client("sqs"), client("s3")
+    s3.create_bucket(Bucket=LS_BUCKET)
+    queue_url = sqs.create_queue(QueueName="typedflow-tasks")["QueueUrl"]
+    bucket = f"s3://{LS_BUCKET}/tf"
+    worker = Worker(queue_url, bucket=bucket, sqs=sqs, sfn=sfn, s3=s3, concurrency=8, wait_seconds=1, idle_sleep=0.01)
+    thread = worker.start()
+    try:
+        yield Aws(sfn, sqs, s3, client("scheduler"), queue_url, bucket, worker, asl)
+    finally:
+        worker.stop()
+        thread.join(timeout=10)
+
+
 def process_env(endpoint: str, **extra: str) -> dict[str, str]:
     """The environment of a process that talks to the session's moto through ``endpoint``: fake
     credentials, no PYTHONPATH, no profile."""
@@ -375,4 +429,4 @@ def run_local(wf: Any, inputs: dict[str, Any], tmp: Path) -> Any:
     return run_workflow(wf, inputs, RunOptions(store=tmp / f"local-{uuid.uuid4().hex[:8]}"))
 
 
-__all__ = ["Aws", "Execution", "process_env", "render", "run_local"]
+__all__ = ["LS_BUCKET", "Aws", "Execution", "process_env", "render", "run_local"]

@@ -39,7 +39,13 @@ def test_tolerated_failure_is_refused_until_step_functions_can_give_none(aws: Aw
         aws.compile(flows.tolerant.ir)
 
 
-def test_a_distributed_map_of_200_items_runs_with_the_interpreters_outputs(aws: Aws, tmp_path: Path) -> None:
+@pytest.fixture(params=["moto", "localstack"])
+def engine(request: pytest.FixtureRequest) -> Aws:
+    return request.getfixturevalue("aws" if request.param == "moto" else "localstack")
+
+
+def test_a_distributed_map_of_200_items_runs_with_the_interpreters_outputs(engine: Aws, tmp_path: Path) -> None:
+    aws = engine
     local = run_local(flows.fan, {"n": 200}, tmp_path)
     assert local.ok and local.outputs == {"out": sum(i * i for i in range(200))}
     remote = aws.run(flows.fan.ir, {"n": 200}, timeout=120)

@@ -399,7 +399,19 @@ def localstack(localstack_server: Any, asl: AslValidator) -> Iterator[Aws]:
     s3.create_bucket(Bucket=LS_BUCKET)
     queue_url = sqs.create_queue(QueueName="typedflow-tasks")["QueueUrl"]
     bucket = f"s3://{LS_BUCKET}/tf"
-    worker = Worker(queue_url, bucket=bucket, sqs=sqs, sfn=sfn, s3=s3, concurrency=8, wait_seconds=1, idle_sleep=0.01)
+    # no task cache: each cache probe and entry is another HTTP request to LocalStack, and what these tests
+    # prove is how executions run, not caching (the moto session's worker caches)
+    worker = Worker(
+        queue_url,
+        bucket=bucket,
+        sqs=sqs,
+        sfn=sfn,
+        s3=s3,
+        concurrency=8,
+        wait_seconds=1,
+        idle_sleep=0.01,
+        use_cache=False,
+    )
     thread = worker.start()
     try:
         yield Aws(sfn, sqs, s3, client("scheduler"), queue_url, bucket, worker, asl)

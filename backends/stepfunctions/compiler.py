@@ -16,7 +16,7 @@ from typedflow import ir
 from typedflow.codec import converter as ir_converter
 from typedflow.prettyjson import pretty
 
-from . import limits
+from . import distmap, limits, mapio
 from .analysis import (
     ELEMENTWISE,
     WHOLE,
@@ -670,7 +670,10 @@ class _Compiler:
         items = ctx.resolve(node.items.value, node.items.optional)
         before: list[Fragment] = []
         skip: Fragment | None = None
-        if isinstance(items, ConstRef):
+        s3items = node.distributed is True or node.tolerated_failure > 0  # a worker step reads the items
+        if s3items and isinstance(items, ConstRef | Ref):
+            items_path = ""
+        elif isinstance(items, ConstRef):
             staged = slot_key("k_", key)
             before.append(
                 graph.add(PassState(graph.name(f"{key} (items)"), result=items.value or [], result_path="$." + staged))
@@ -702,7 +705,8 @@ class _Compiler:
         }
         inner.items[key] = Loc("$." + slot_key("i_", key), False)
         inner.indices[key] = "$." + slot_key("x_", key)
-        if frame.run != RUN_ROOT:  # in a child state machine: the run id comes with the item
+        # in a child state machine, or a Distributed Map's child execution: the run id comes with the item
+        if frame.run != RUN_ROOT or node.distributed is not False or node.tolerated_failure > 0:
             selector[RUN_KEY] = Path(frame.run)
             inner.run = "$." + RUN_KEY
         for m, path in frame.indices.items():  # node keys of nested tasks need every enclosing index
@@ -727,26 +731,95 @@ class _Compiler:
             parameters=obj({"r": lazy(body_ctx.resolve(node.result), inner, self.req)}),
         )
         processor = g.render(body, result)
-        distributed = _distributed(node, processor, self.opts)
-        state = MapState(
-            graph.name(key),
-            items_path=items_path,
-            item_selector=obj(selector),
-            processor=processor,
-            max_concurrency=node.max_concurrency,
-            distributed=distributed,
-            result_selector={"out.$": "$"},
-            result_path="$." + slot,
-        )
-        frag = sequence([*before, graph.add(state)])
+        outputs = "$." + slot
+        if _distributed(node, processor, self.opts):
+            # items staged in a Pass (a constant) or kept inline ("auto") are read where they are
+            spec = Path(items_path) if items_path and isinstance(items, ConstRef) else lazy(items, frame, self.req)
+            whole = any(
+                (use == "cond" or use.startswith("items:"))
+                and any(x.kind == "item" and x.key == key for x in leaves_of(r))
+                for use, r, _ in block_refs(node.body, body_ctx)
+            )
+            main, outputs = self.distributed_map(node, ctx, key, spec, whole, obj(selector), processor, frame, graph)
+            if skip is not None:  # no items: the same empty list where the results step would put it
+                skipped = graph.states[skip.start]
+                assert isinstance(skipped, PassState)
+                skipped.result_path = outputs
+        else:
+            state = MapState(
+                graph.name(key),
+                items_path=items_path,
+                item_selector=obj(selector),
+                processor=processor,
+                max_concurrency=node.max_concurrency,
+                result_selector={"out.$": "$"},
+                result_path="$." + slot,
+            )
+            main = graph.add(state)
+        frag = sequence([*before, main])
         assert frag is not None
         if before and isinstance(graph.states[before[-1].start], ChoiceState):
             guard_state = graph.states[before[-1].start]
             assert isinstance(guard_state, ChoiceState)
-            guard_state.default = state.name
-            frag = Fragment(frag.start, [state, *(skip.ends if skip else [])])
-        frame.nodes[key] = Loc("$." + slot, False)
+            guard_state.default = main.start
+            frag = Fragment(frag.start, [*main.ends, *(skip.ends if skip else [])])
+        frame.nodes[key] = Loc(outputs, False)
         return frag
+
+    def distributed_map(
+        self,
+        node: ir.MapNode,
+        ctx: Ctx,
+        key: str,
+        items: Any,
+        whole: bool,
+        selector: JSON,
+        processor: JSON,
+        frame: Frame,
+        graph: Graph,
+    ) -> tuple[Fragment, str]:
+        """A Distributed Map (see :mod:`.distmap`): its items to S3, the Map, its results back; the fragment and
+        where the results step leaves the map's outputs."""
+        bucket, prefix = distmap.store_of(node, self.opts)
+        job_key: Any = ctx.template + node.id
+        if ctx.maps:
+            indices = ", ".join(frame.indices[m] for m in ctx.maps)
+            job_key = Path(f"States.Format('{_format_template(job_key)}', {indices})")
+        common = {"job_key": job_key, "run": frame.run, "doc": self.doc, "opts": self.opts, "graph": graph}
+        template = distmap.carrier(node, self.doc)
+        stage, staged = distmap.step(
+            mapio.ITEMS,
+            distmap.items_fields(items, whole, self.opts),
+            name=graph.name(f"{key} (items to S3)"),
+            result_key=slot_key("d_", key),
+            template=template,
+            **common,
+        )
+        written = "$." + slot_key("m_", key)
+        state = distmap.map_state(
+            graph.name(key),
+            node,
+            selector=selector,
+            processor=processor,
+            bucket=bucket,
+            prefix=prefix,
+            staged=staged,
+            result_path=written,
+        )
+        fields = distmap.results_fields(
+            written + ".w", staged, slot_key("x_", key), node, self.kept.get(key, ((), ())), self.opts
+        )
+        collect, outputs = distmap.step(
+            mapio.RESULTS,
+            fields,
+            name=graph.name(f"{key} (results from S3)"),
+            result_key=slot_key("n_", key),
+            template=template,
+            **common,
+        )
+        frag = sequence([stage, graph.add(state), collect])
+        assert frag is not None
+        return frag, outputs
 
 
 def _holds_exit_handler(nodes: Sequence[ir.Node], doc: ir.WorkflowIR) -> bool:
@@ -760,20 +833,16 @@ def _holds_exit_handler(nodes: Sequence[ir.Node], doc: ir.WorkflowIR) -> bool:
 
 
 def _distributed(node: ir.MapNode, processor: JSON, opts: Options) -> bool:
-    """Whether ``node`` compiles to a Distributed Map: asked for, or "auto" and ``opts.map_size`` items
-    would take an inline Map past half the history quota (each item's states count in the parent's history)."""
-    if node.tolerated_failure:
-        # A failed child's place in a Distributed Map's result is not a value we can read back as None
-        # without ResultWriter, which is not compiled yet: refuse rather than differ from the interpreter.
-        raise DefinitionError(
-            [
-                f"map_over at {node.loc}: tolerated_failure runs on the local interpreter only for now; "
-                "Step Functions would not give None for a failed item"
-            ]
+    """Whether ``node`` compiles to a Distributed Map: asked for, tolerating failed items (only a Distributed Map
+    has ``ToleratedFailurePercentage``), or "auto" and ``opts.map_size`` items would take an inline Map past half
+    the history quota (each item's states count in the parent's history)."""
+    wanted = (
+        node.distributed is True
+        or node.tolerated_failure > 0
+        or (
+            node.distributed == "auto"
+            and 4 + opts.map_size * (2 + limits.estimate_events(processor, opts.map_size)) > HISTORY_LIMIT // 2
         )
-    wanted = node.distributed is True or (
-        node.distributed == "auto"
-        and 4 + opts.map_size * (2 + limits.estimate_events(processor, opts.map_size)) > HISTORY_LIMIT // 2
     )
     limit = DISTRIBUTED_CONCURRENCY if wanted else None
     if limit is not None and node.max_concurrency is not None and node.max_concurrency > limit:

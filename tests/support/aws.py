@@ -312,6 +312,9 @@ def aws(asl: AslValidator) -> Iterator[Aws]:
     _patch_moto_normalisation()
     _patch_moto_task_failure_cause()
     _patch_moto_child_execution_names()
+    from tests.support import resultwriter
+
+    resultwriter.apply("moto.stepfunctions.parser")  # the Distributed Map result files moto leaves out
     mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
     mock.start()
     try:
@@ -363,11 +366,14 @@ LS_BUCKET = "typedflow-ls-tests"
 def localstack_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """One LocalStack process (host mode, no Docker) for the session, started on first use: installed when
     missing (see :mod:`tests.support.localstack`). A machine where it cannot be installed or started fails
-    the tests that need it, naming why: they prove what moto cannot, so they are never skipped."""
+    the tests that need it, naming why: they prove what moto cannot, so they are never skipped. Its
+    ``ResultWriter`` is completed as moto's is (:mod:`tests.support.resultwriter`)."""
     from tests.support.localstack import LocalStackUnavailable, Server, install
 
     try:
-        server = Server(install(), tmp_path_factory.mktemp("localstack"))
+        # with the Distributed Map result files LocalStack leaves out (see tests/support/resultwriter.py)
+        main = Path(__file__).with_name("localstack_main.py")
+        server = Server(install(), tmp_path_factory.mktemp("localstack"), main)
         server.start()
     except LocalStackUnavailable as exc:
         pytest.fail(f"LocalStack is needed by this test and is not available: {exc}", pytrace=False)

@@ -153,9 +153,12 @@ def free_port() -> int:
 class Server:
     """One LocalStack process, in a process group of its own, with every directory it writes under ``root``."""
 
-    def __init__(self, python: Path, root: Path) -> None:
+    def __init__(self, python: Path, root: Path, main: Path | None = None) -> None:
         self.python = python
         self.root = root
+        # a script to run instead of ``-m localstack.runtime.main`` (which it then runs); run with -P, so that its
+        # folder (this one, with localstack.py in it) does not shadow the localstack package
+        self.main = main
         self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.log_path = root / "localstack.log"
@@ -184,7 +187,9 @@ class Server:
         )
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
-                [str(self.python), "-m", "localstack.runtime.main"],
+                [str(self.python), "-P", str(self.main)]
+                if self.main
+                else [str(self.python), "-m", "localstack.runtime.main"],
                 env=env,
                 cwd=self.root,
                 stdout=log,

@@ -490,16 +490,41 @@ class _Compiler:
 
     def unwrap(self, name: str, graph: Graph, onward: str) -> str:
         """States that replace a failed child's ``States.TaskFailed`` (its cause: the child execution's
-        description, as JSON) by the error and cause the child failed with, then go ``onward``."""
+        description, as JSON) by the error and cause the child failed with, then go ``onward``. A child that
+        failed without a cause (a ``Fail`` state with none, a task failure reported without one) has none in
+        its description: its error goes on with an empty cause. One without even an error (stopped, timed
+        out) goes on as ``States.TaskFailed``, the description as its cause."""
+        described = f"$.{CHILD_ERROR_KEY}.d"
         take = graph.add(
             PassState(
                 self.names.unique(f"{name} error"),
-                parameters={"Error.$": f"$.{CHILD_ERROR_KEY}.d.Error", "Cause.$": f"$.{CHILD_ERROR_KEY}.d.Cause"},
+                parameters={"Error.$": f"{described}.Error", "Cause.$": f"{described}.Cause"},
                 result_path="$." + ERROR_KEY,
             )
         )
-        take_state = graph.states[take.start]
-        take_state.next = onward
+        graph.states[take.start].next = onward
+        bare = graph.add(
+            PassState(
+                self.names.unique(f"{name} error without a cause"),
+                parameters={"Error.$": f"{described}.Error", "Cause": ""},
+                result_path="$." + ERROR_KEY,
+            )
+        )
+        graph.states[bare.start].next = onward
+        which = ChoiceState(self.names.unique(f"{name} cause?"), default=onward)
+        which.rules.append(
+            (
+                {
+                    "And": [
+                        {"Variable": f"{described}.Error", "IsPresent": True},
+                        {"Variable": f"{described}.Cause", "IsPresent": True},
+                    ]
+                },
+                take.start,
+            )
+        )
+        which.rules.append(({"Variable": f"{described}.Error", "IsPresent": True}, bare.start))
+        graph.add(which)
         parse = graph.add(
             PassState(
                 self.names.unique(f"{name} description"),
@@ -507,7 +532,7 @@ class _Compiler:
                 result_path="$." + CHILD_ERROR_KEY,
             )
         )
-        graph.states[parse.start].next = take.start
+        graph.states[parse.start].next = which.name
         check = ChoiceState(self.names.unique(f"{name} failed?"), default=onward)
         check.rules.append(({"Variable": f"$.{ERROR_KEY}.Error", "StringEquals": "States.TaskFailed"}, parse.start))
         return graph.add(check).start

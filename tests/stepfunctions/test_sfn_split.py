@@ -244,3 +244,47 @@ def test_a_failure_in_a_child_reaches_the_parents_on_failure(engine: Aws, tmp_pa
     for field in ("workflow", "node", "error_type", "message"):
         assert getattr(there, field) == getattr(here, field), field
     assert (there.node, there.message) == ("explode", "cannot handle 7")
+
+
+_CAUSELESS_CHAIN = (
+    """
+from typedflow import Failure, fail, task, when, workflow
+
+FAILURES: list[Failure] = []
+
+
+@task
+def inc(x: int) -> int:
+    return x + 1
+
+
+@task
+def record(f: Failure) -> None:
+    FAILURES.append(f)
+
+
+@workflow(on_failure=record)
+def chain(x: int) -> int:
+"""
+    + "\n".join(["    x = inc(x)"] * 5 + ["    with when(x > 0):", "        fail('')"] + ["    x = inc(x)"] * 5)
+    + "\n    return x\n"
+)
+
+
+def test_a_child_that_fails_without_a_cause_fails_its_parent_with_its_error(engine: Aws, tmp_path: Path) -> None:
+    # fail('') ends its child state machine with an error and no cause: the child's description then has no
+    # cause, which the parent must not need (it failed with States.Runtime when it read one)
+    aws = engine
+    mod = import_source(tmp_path, _CAUSELESS_CHAIN)
+    opts = aws.options(max_states=8)
+    machines = compile_machines(mod.chain.ir, opts)
+    holder = next(
+        n for n, d in machines if any(s.get("Type") == "Fail" and s.get("Cause") == "" for s in d["States"].values())
+    )
+    assert holder != machines[0][0]
+    local = run_local(mod.chain, {"x": 1}, tmp_path)
+    assert not local.ok
+    remote = aws.run(mod.chain.ir, {"x": 1}, opts)
+    assert (remote.status, remote.error) == ("FAILED", "typedflow.Fail"), remote.cause
+    here, there = mod.FAILURES
+    assert (there.error_type, there.message) == (here.error_type, here.message) == ("typedflow.Fail", "")

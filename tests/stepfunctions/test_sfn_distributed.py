@@ -157,6 +157,11 @@ def test_failed_items_within_the_tolerance_are_none(engine: Aws, tmp_path: Path)
     remote = aws.run(flows.tolerant.ir, {"n": 30}, timeout=120)
     assert remote.status == "SUCCEEDED", (remote.error, remote.cause)
     assert remote.outputs == local.outputs
+    # `typedflow runs show` lists task nodes: the map's two steps are not among them
+    from typedflow.backends.stepfunctions.runs import history_nodes
+
+    nodes = history_nodes(aws.history(remote.arn))
+    assert "numbers" in nodes and "map" not in nodes
 
 
 def test_more_failures_than_tolerated_fail_the_run(aws: Aws, tmp_path: Path) -> None:
@@ -186,6 +191,8 @@ def test_print_iam_policy_covers_what_the_distributed_map_reads_and_writes(
 def test_a_distributed_map_in_a_child_state_machine(aws: Aws, tmp_path: Path) -> None:
     opts = aws.options(max_states=8)
     machines = compile_machines(flows.split_fan.ir, opts)
+    for _, d in machines:
+        aws.asl.check(d)
     holder = [n for n, d in machines if _maps(d)]
     assert holder and holder != [machines[0][0]]  # the map runs in a child
     (m,) = _maps(dict(machines)[holder[0]])

@@ -174,6 +174,20 @@ def test_more_failures_than_tolerated_fail_the_run(aws: Aws, tmp_path: Path) -> 
     assert "3 of the 30 items of map map failed, 1 tolerated; item 3: ValueError" in (remote.cause or "")
 
 
+def test_past_the_tolerance_on_failure_gets_the_first_failed_items_failure(aws: Aws, tmp_path: Path) -> None:
+    flows.FAILURES.clear()
+    assert not run_local(flows.intolerant_handled, {"n": 30}, tmp_path).ok
+    remote = aws.run(flows.intolerant_handled.ir, {"n": 30}, timeout=120)
+    assert remote.status == "FAILED"
+    here, there = flows.FAILURES
+    assert there.run_id == remote.arn.rsplit(":", 1)[-1]
+    # the first failure the run recorded: of the failed items, whichever failed first (items run concurrently)
+    for f in (here, there):
+        assert f.node in {"map[3]/flaky", "map[13]/flaky", "map[23]/flaky"}
+        index = f.node.split("[")[1].split("]")[0]
+        assert (f.workflow, f.error_type, f.message) == ("intolerant_handled", "ValueError", f"item {index} fails")
+
+
 def test_print_iam_policy_covers_what_the_distributed_map_reads_and_writes(
     aws: Aws, capsys: pytest.CaptureFixture[str]
 ) -> None:

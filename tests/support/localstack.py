@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -144,6 +145,19 @@ def install(log: bool = False) -> Path:
     return done
 
 
+def _die_with_parent(parent: int) -> None:
+    """Run in the server's process before it starts: Linux sends it SIGTERM when the test process that started it
+    ends, however it ends (a killed test session must not leave a server behind)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the session's own stop() still ends it
+        return
+    if os.getppid() != parent:  # the parent ended before the signal was armed
+        os._exit(1)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -195,6 +209,7 @@ class Server:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=functools.partial(_die_with_parent, os.getpid()),
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

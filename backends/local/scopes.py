@@ -8,11 +8,11 @@ node: a node that finishes makes the next ones ready, and the scheduler's loop s
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from typedflow import ir
+from typedflow.runtime.tolerance import tolerated_failures
 
 from .bindings import Env, follow, resolve
 from .plan import BlockPlan
@@ -196,10 +196,9 @@ class MapRun:
         # item's state (environment, inputs, cache probe) alive from its start.
         self.limit = node.max_concurrency or min(n, max(MAP_WINDOW, 4 * launcher.max_workers)) or 1
         self.next = self.running = self.done = self.failed = 0
-        # Failed items within this many leave None in their place (Step Functions'
-        # ToleratedFailurePercentage: the map fails when more than that share failed); the epsilon
-        # keeps 0.29 * 100 at 29.
-        self.tolerated = math.floor(node.tolerated_failure * n + 1e-9)
+        # Failed items within this many leave None in their place: the rule Step Functions applies to the
+        # ToleratedFailurePercentage the compiler gives it (see typedflow.runtime.tolerance).
+        self.tolerated = tolerated_failures(node.tolerated_failure, n)
         self.starting = False
         # Most bodies are one task whose output is the result: each item is then a MapItem, its
         # arguments that do not depend on the item resolved once for the whole map.

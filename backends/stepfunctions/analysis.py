@@ -228,7 +228,7 @@ def condition_refs(c: ir.Condition, ctx: Ctx) -> Iterator[Resolved]:
 
 def block_refs(nodes: tuple[ir.Node, ...], ctx: Ctx) -> Iterator[tuple[str, Resolved, Ctx]]:
     """Every (use, reference, context) in a block, nested blocks and inlined sub-workflows included.
-    ``use`` is "arg", "cond", "items" or "result"."""
+    ``use`` is "arg", "cond", "items" (or "s3items", read by a worker step) or "result"."""
     for n in nodes:
         if isinstance(n, ir.TaskNode):
             for a in n.args:
@@ -240,7 +240,9 @@ def block_refs(nodes: tuple[ir.Node, ...], ctx: Ctx) -> Iterator[tuple[str, Reso
                         yield "cond", r, ctx
                 yield from block_refs(br.nodes, ctx)
         elif isinstance(n, ir.MapNode):
-            yield f"items:{ctx.key(n.id)}", ctx.resolve(n.items.value, n.items.optional), ctx
+            # a Distributed Map's items go through S3 (a worker step resolves them), never through Map states
+            use = "s3items" if n.distributed is True or n.tolerated_failure else "items"
+            yield f"{use}:{ctx.key(n.id)}", ctx.resolve(n.items.value, n.items.optional), ctx
             body = ctx.map_body(n)
             yield from block_refs(n.body, body)
             yield "result", body.resolve(n.result), body

@@ -16,7 +16,7 @@ from typedflow import ir
 from typedflow.ir.codec import converter as ir_converter
 from typedflow.util.prettyjson import pretty
 
-from . import limits
+from . import distmap, limits, mapio
 from .analysis import (
     ELEMENTWISE,
     WHOLE,
@@ -493,16 +493,41 @@ class _Compiler:
 
     def unwrap(self, name: str, graph: Graph, onward: str) -> str:
         """States that replace a failed child's ``States.TaskFailed`` (its cause: the child execution's
-        description, as JSON) by the error and cause the child failed with, then go ``onward``."""
+        description, as JSON) by the error and cause the child failed with, then go ``onward``. A child that
+        failed without a cause (a ``Fail`` state with none, a task failure reported without one) has none in
+        its description: its error goes on with an empty cause. One without even an error (stopped, timed
+        out) goes on as ``States.TaskFailed``, the description as its cause."""
+        described = f"$.{CHILD_ERROR_KEY}.d"
         take = graph.add(
             PassState(
                 self.names.unique(f"{name} error"),
-                parameters={"Error.$": f"$.{CHILD_ERROR_KEY}.d.Error", "Cause.$": f"$.{CHILD_ERROR_KEY}.d.Cause"},
+                parameters={"Error.$": f"{described}.Error", "Cause.$": f"{described}.Cause"},
                 result_path="$." + ERROR_KEY,
             )
         )
-        take_state = graph.states[take.start]
-        take_state.next = onward
+        graph.states[take.start].next = onward
+        bare = graph.add(
+            PassState(
+                self.names.unique(f"{name} error without a cause"),
+                parameters={"Error.$": f"{described}.Error", "Cause": ""},
+                result_path="$." + ERROR_KEY,
+            )
+        )
+        graph.states[bare.start].next = onward
+        which = ChoiceState(self.names.unique(f"{name} cause?"), default=onward)
+        which.rules.append(
+            (
+                {
+                    "And": [
+                        {"Variable": f"{described}.Error", "IsPresent": True},
+                        {"Variable": f"{described}.Cause", "IsPresent": True},
+                    ]
+                },
+                take.start,
+            )
+        )
+        which.rules.append(({"Variable": f"{described}.Error", "IsPresent": True}, bare.start))
+        graph.add(which)
         parse = graph.add(
             PassState(
                 self.names.unique(f"{name} description"),
@@ -510,7 +535,7 @@ class _Compiler:
                 result_path="$." + CHILD_ERROR_KEY,
             )
         )
-        graph.states[parse.start].next = take.start
+        graph.states[parse.start].next = which.name
         check = ChoiceState(self.names.unique(f"{name} failed?"), default=onward)
         check.rules.append(({"Variable": f"$.{ERROR_KEY}.Error", "StringEquals": "States.TaskFailed"}, parse.start))
         return graph.add(check).start
@@ -678,7 +703,10 @@ class _Compiler:
         items = ctx.resolve(node.items.value, node.items.optional)
         before: list[Fragment] = []
         skip: Fragment | None = None
-        if isinstance(items, ConstRef):
+        s3items = node.distributed is True or node.tolerated_failure > 0  # a worker step reads the items
+        if s3items and isinstance(items, ConstRef | Ref):
+            items_path = ""
+        elif isinstance(items, ConstRef):
             staged = slot_key("k_", key)
             before.append(
                 graph.add(PassState(graph.name(f"{key} (items)"), result=items.value or [], result_path="$." + staged))
@@ -713,7 +741,8 @@ class _Compiler:
         }
         inner.items[key] = Loc("$." + slot_key("i_", key), False)
         inner.indices[key] = "$." + slot_key("x_", key)
-        if frame.run != RUN_ROOT:  # in a child state machine: the run id comes with the item
+        # in a child state machine, or a Distributed Map's child execution: the run id comes with the item
+        if frame.run != RUN_ROOT or node.distributed is not False or node.tolerated_failure > 0:
             selector[RUN_KEY] = Path(frame.run)
             inner.run = "$." + RUN_KEY
         for m, path in frame.indices.items():  # node keys of nested tasks need every enclosing index
@@ -748,29 +777,104 @@ class _Compiler:
             parameters=obj({"r": lazy(body_ctx.resolve(node.result), inner, self.req)}),
         )
         processor = g.render(body, result)
-        distributed = _distributed(node, processor, self.opts)
-        state = MapState(
-            graph.name(key),
-            items_path=items_path,
-            item_selector=obj(selector),
-            processor=processor,
-            max_concurrency=node.max_concurrency,
-            distributed=distributed,
-            result_selector={"out.$": "$", **({f"{_FAILED}.$": f"$[*].{_FAILED_ITEM}"} if failed else {})},
-            result_path="$." + slot,
-        )
-        tail = graph.add(state)
-        if failed is not None:
-            tail = connect(tail, self._first_failed_item(key, slot, graph))
-        frag = sequence([*before, tail])
+        outputs = "$." + slot
+        if _distributed(node, processor, self.opts):
+            # items staged in a Pass (a constant) or kept inline ("auto") are read where they are
+            spec = Path(items_path) if items_path and isinstance(items, ConstRef) else lazy(items, frame, self.req)
+            whole = any(
+                (use == "cond" or use.startswith("items:"))
+                and any(x.kind == "item" and x.key == key for x in leaves_of(r))
+                for use, r, _ in block_refs(node.body, body_ctx)
+            )
+            main, outputs = self.distributed_map(
+                node, ctx, key, spec, whole, obj(selector), processor, frame, graph, caught=failed is not None
+            )
+            if skip is not None:  # no items: the same empty list where the results step would put it
+                skipped = graph.states[skip.start]
+                assert isinstance(skipped, PassState)
+                skipped.result_path = outputs
+        else:
+            state = MapState(
+                graph.name(key),
+                items_path=items_path,
+                item_selector=obj(selector),
+                processor=processor,
+                max_concurrency=node.max_concurrency,
+                result_selector={"out.$": "$", **({f"{_FAILED}.$": f"$[*].{_FAILED_ITEM}"} if failed else {})},
+                result_path="$." + slot,
+            )
+            main = graph.add(state)
+            if failed is not None:
+                main = connect(main, self._first_failed_item(key, slot, graph))
+        frag = sequence([*before, main])
         assert frag is not None
         if skip is not None:  # the guard for missing items goes on to the Map
             guard_state = graph.states[before[-1].start]
             assert isinstance(guard_state, ChoiceState)
-            guard_state.default = state.name
-            frag = Fragment(frag.start, [*tail.ends, *skip.ends])
-        frame.nodes[key] = Loc("$." + slot, False)
+            guard_state.default = main.start
+            frag = Fragment(frag.start, [*main.ends, *(skip.ends if skip else [])])
+        frame.nodes[key] = Loc(outputs, False)
         return frag
+
+    def distributed_map(
+        self,
+        node: ir.MapNode,
+        ctx: Ctx,
+        key: str,
+        items: Any,
+        whole: bool,
+        selector: JSON,
+        processor: JSON,
+        frame: Frame,
+        graph: Graph,
+        *,
+        caught: bool,
+    ) -> tuple[Fragment, str]:
+        """A Distributed Map (see :mod:`.distmap`): its items to S3, the Map, its results back; the fragment and
+        where the results step leaves the map's outputs. ``caught``: each item catches its own failure and ends
+        with a failure marker (it holds an exit handler), which the results step counts as a failed item."""
+        bucket, prefix = distmap.store_of(node, self.opts)
+        job_key: Any = ctx.template + node.id
+        if ctx.maps:
+            indices = ", ".join(frame.indices[m] for m in ctx.maps)
+            job_key = Path(f"States.Format('{_format_template(job_key)}', {indices})")
+        common = {"job_key": job_key, "run": frame.run, "doc": self.doc, "opts": self.opts, "graph": graph}
+        template = distmap.carrier(node, self.doc)
+        stage, staged = distmap.step(
+            mapio.ITEMS,
+            distmap.items_fields(items, whole, self.opts),
+            name=graph.name(f"{key} (items to S3)"),
+            result_key=slot_key("d_", key),
+            template=template,
+            **common,
+        )
+        written = "$." + slot_key("m_", key)
+        state = distmap.map_state(
+            graph.name(key),
+            node,
+            selector=selector,
+            processor=processor,
+            bucket=bucket,
+            prefix=prefix,
+            staged=staged,
+            result_path=written,
+        )
+        fields = distmap.results_fields(
+            written + ".w", staged, slot_key("x_", key), node, self.kept.get(key, ((), ())), self.opts
+        )
+        if caught:
+            fields["caught"] = _FAILED_ITEM
+        collect, outputs = distmap.step(
+            mapio.RESULTS,
+            fields,
+            name=graph.name(f"{key} (results from S3)"),
+            result_key=slot_key("n_", key),
+            template=template,
+            **common,
+        )
+        frag = sequence([stage, graph.add(state), collect])
+        assert frag is not None
+        return frag, outputs
 
     def _pick_items(
         self, key: str, items: ChoiceRef, frame: Frame, graph: Graph, staged: str, loc: ir.SourceLoc | None
@@ -848,20 +952,16 @@ def _holds_exit_handler(nodes: Sequence[ir.Node], doc: ir.WorkflowIR) -> bool:
 
 
 def _distributed(node: ir.MapNode, processor: JSON, opts: Options) -> bool:
-    """Whether ``node`` compiles to a Distributed Map: asked for, or "auto" and ``opts.map_size`` items
-    would take an inline Map past half the history quota (each item's states count in the parent's history)."""
-    if node.tolerated_failure:
-        # A failed child's place in a Distributed Map's result is not a value we can read back as None
-        # without ResultWriter, which is not compiled yet: refuse rather than differ from the interpreter.
-        raise DefinitionError(
-            [
-                f"map_over at {node.loc}: tolerated_failure runs on the local interpreter only for now; "
-                "Step Functions would not give None for a failed item"
-            ]
+    """Whether ``node`` compiles to a Distributed Map: asked for, tolerating failed items (only a Distributed Map
+    has ``ToleratedFailurePercentage``), or "auto" and ``opts.map_size`` items would take an inline Map past half
+    the history quota (each item's states count in the parent's history)."""
+    wanted = (
+        node.distributed is True
+        or node.tolerated_failure > 0
+        or (
+            node.distributed == "auto"
+            and 4 + opts.map_size * (2 + limits.estimate_events(processor, opts.map_size)) > HISTORY_LIMIT // 2
         )
-    wanted = node.distributed is True or (
-        node.distributed == "auto"
-        and 4 + opts.map_size * (2 + limits.estimate_events(processor, opts.map_size)) > HISTORY_LIMIT // 2
     )
     limit = DISTRIBUTED_CONCURRENCY if wanted else None
     if limit is not None and node.max_concurrency is not None and node.max_concurrency > limit:

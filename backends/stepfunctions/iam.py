@@ -55,6 +55,24 @@ def state_machine_policy(
                 "Resource": [f"arn:aws:states:*:*:execution:{m}/*" for m in distributed],
             }
         )
+        # ItemReader reads the items a worker step wrote (values/), ResultWriter writes the map runs' results
+        # under maps/ (https://docs.aws.amazon.com/step-functions/latest/dg/iam-policies-eg-dist-map.html)
+        stmts.append(
+            {
+                "Sid": "DistributedMapItems",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject"],
+                "Resource": _bucket_arns(opts.bucket, "values/*") or ["*"],
+            }
+        )
+        stmts.append(
+            {
+                "Sid": "DistributedMapResults",
+                "Effect": "Allow",
+                "Action": ["s3:PutObject", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"],
+                "Resource": _bucket_arns(opts.bucket, "maps/*") or ["*"],
+            }
+        )
     if children:
         stmts.append(
             {

@@ -16,7 +16,7 @@ from .analysis import Ctx, Outlined, Par, Plan, Seq
 from .options import Options
 
 _EXECUTOR_STATES = {"sqs": 1, "lambda": 1, "ecs": 2, "batch": 3}
-CHILD_STATES = 4  # the start, and the three states that take a failed child's error out of its description
+CHILD_STATES = 6  # the start, and the five states that take a failed child's error out of its description
 
 
 class Sizes:

@@ -346,7 +346,8 @@ def history_nodes(events: list[dict[str, Any]]) -> dict[str, NodeState]:
         if kind == "TaskScheduled":
             params = e.get("taskScheduledEventDetails", {}).get("parameters") or "{}"
             try:
-                reqs = list(task_requests(json.loads(params)))
+                # a Distributed Map's own steps (items to S3, results back) are not task nodes
+                reqs = [r for r in task_requests(json.loads(params)) if "op" not in r]
             except ValueError:
                 reqs = []
             key = next((str(r["node"]) for r in reqs if isinstance(r.get("node"), str)), "")

@@ -153,7 +153,12 @@ def run_request(
     attempt: int | None = None,
 ) -> Result:
     """Run the task of one request on this runtime's own store (``store_uri``); never raises: a malformed
-    request is a ``typedflow.RequestError`` result, a task error a failed result."""
+    request is a ``typedflow.RequestError`` result, a task error a failed result. A Distributed Map's own
+    steps (:mod:`.mapio`) come the same way."""
+    from .mapio import MapRequest, is_map_request
+
+    if isinstance(req, MapRequest) or is_map_request(req):
+        return _run_map_step(req, store_uri, s3)
     try:
         request = req if isinstance(req, Request) else parse_request(req)
         if not store_uri:
@@ -181,6 +186,25 @@ def run_request(
     except (BoundaryError, RequestError, ValueError) as exc:
         return Result(False, error="typedflow.RequestError", cause=str(exc)[:CAUSE_LIMIT])
     return _run(request, store, doc, template, executor, use_cache, attempt)
+
+
+def _run_map_step(req: Any, store_uri: str | None, s3: Any) -> Result:
+    from .mapio import MapRequest, parse_map_request, run_map_request
+
+    try:
+        request = req if isinstance(req, MapRequest) else parse_map_request(req)
+        if not store_uri:
+            raise BoundaryError("this runtime has no artifact store: start the worker with --bucket")
+        if request.store is not None and request.store.rstrip("/") != store_uri.rstrip("/"):
+            raise BoundaryError(f"the request names the store {request.store!r}, not this runtime's {store_uri}")
+        store = store_for(store_uri, s3)
+        ok, outputs, error, cause = run_map_request(request, store)
+    except BoundaryError as exc:
+        return Result(False, error="typedflow.RequestError", cause=str(exc)[:CAUSE_LIMIT])
+    except Exception as exc:  # S3 unreachable, ...: report, never hang
+        err_type = f"{type(exc).__module__}.{type(exc).__qualname__}".removeprefix("builtins.")
+        return Result(False, error=err_type[:ERROR_LIMIT], cause=str(exc)[:CAUSE_LIMIT])
+    return Result(ok, outputs=outputs, error=error, cause=cause)
 
 
 def _run(

@@ -38,6 +38,7 @@ def stored_url(store: str, sha256: str, is_dir: bool) -> str:
 
 _CACHE_ROOT = Path(os.environ.get("TYPEDFLOW_S3_CACHE", Path(tempfile.gettempdir()) / "typedflow-s3-cache"))
 _LOCK = threading.Lock()
+_OPEN: dict[str, S3Store] = {}  # store URI -> the latest store opened for it, the latest last
 
 
 def _client(client: Any = None) -> Any:
@@ -58,6 +59,17 @@ def _exists_already(exc: Exception) -> bool:
     return code in ("PreconditionFailed", "ConditionalRequestConflict", "412")
 
 
+def _fetch(uri: str, sha256: str, is_dir: bool) -> Path:
+    """The ``s3`` resolver: a handle is fetched by the store it lies in (the deepest, and of one URI the latest
+    opened), so a process that serves two stores (a worker per bucket, a test session with two engines) reads
+    each handle from its own; one in no open store is refused by the latest opened."""
+    with _LOCK:
+        stores = list(_OPEN.values())
+    owners = [s for s in stores if uri.startswith(s.uri + "/")]
+    owner = max(owners, key=lambda s: len(s.uri)) if owners else stores[-1]
+    return owner.fetch(uri, sha256, is_dir)
+
+
 class S3Store:
     """Artifacts, offloaded values and cache entries in ``s3://bucket/prefix``."""
 
@@ -71,7 +83,10 @@ class S3Store:
         self._values: dict[str, Any] = {}
         self.verifier = Verifier()
         self._digest_key: bytes | None = None
-        register_resolver("s3", self.fetch)
+        with _LOCK:
+            _OPEN.pop(self.uri, None)
+            _OPEN[self.uri] = self
+        register_resolver("s3", _fetch)
 
     # ------------------------------------------------------------------ keys
     def key(self, *parts: str) -> str:

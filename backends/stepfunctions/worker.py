@@ -20,9 +20,10 @@ from typing import Any
 
 from typedflow.util.boundary import BoundaryError, parse_json
 
+from .mapio import MapRequest, is_map_request, parse_map_request
 from .options import split_s3
 from .protocol import CAUSE_LIMIT, REQUEST_KEY, TOKEN_KEY
-from .request import parse_request
+from .request import Request, parse_request
 from .runtime import Result, run_request
 
 log = logging.getLogger(__name__)
@@ -149,7 +150,8 @@ class Worker:
         try:
             if problem is not None:
                 raise problem
-            req = parse_request(message.get(REQUEST_KEY))
+            raw = message.get(REQUEST_KEY)
+            req: Request | MapRequest = parse_map_request(raw) if is_map_request(raw) else parse_request(raw)
         except BoundaryError as exc:
             result = Result(False, error="typedflow.RequestError", cause=str(exc)[:CAUSE_LIMIT])
             log.warning("task request refused: %s", exc)
@@ -167,7 +169,7 @@ class Worker:
         log.info("%s started", what)
         t0 = time.monotonic()
         try:
-            if req.code is not None and self.bucket:
+            if req.code is not None and self.bucket and isinstance(req, Request):  # map steps run no user code
                 result = self._in_bundle_process(message.get(REQUEST_KEY), req.code)
             else:
                 result = run_request(req, store_uri=self.bucket, s3=self.s3, executor="sqs", use_cache=self.use_cache)

@@ -41,6 +41,13 @@ the presence flag of a node inside a ``when`` branch whose values are used outsi
 
 PRESENT = "?"
 
+# IteratorPolicy.parallelism_limit is an int32 in the PipelineSpec Vertex AI Pipelines reads
+# (https://github.com/kubeflow/pipelines/blob/master/api/v2alpha1/pipeline_spec.proto): a larger
+# map_over max_concurrency is a spec Vertex rejects. Vertex AI's published limits
+# (https://cloud.google.com/vertex-ai/docs/quotas) give no other number for tasks or parallelism that
+# could be cited; see docs/vertex.md#limits.
+PARALLELISM_LIMIT_MAX = 2**31 - 1
+
 
 class CompileError(TypedflowError, ValueError):
     """The workflow uses something this target cannot express; names the source line."""
@@ -662,9 +669,10 @@ class Builder:
 
     def map_node(self, n: ir.MapNode, dag: Dag) -> None:
         if n.tolerated_failure:
-            # a ParallelFor fails with any iteration: refuse rather than differ from the interpreter
+            # a ParallelFor fails with any iteration and the spec has no tolerance for it: refuse rather than
+            # differ from the other targets (docs/vertex.md#limits says why it is not emulated)
             raise CompileError(
-                f"{_at(n.loc)}map_over tolerated_failure runs on the local interpreter only for now; "
+                f"{_at(n.loc)}map_over tolerated_failure runs on the local interpreter and Step Functions only; "
                 "Vertex would fail the loop with its first failed item"
             )
         k = self.count("for-loop")
@@ -710,6 +718,11 @@ class Builder:
         body.export(collected, lo.task, out_key, list_chan)
         extra: dict[str, Any] = {"artifactIterator" if files else "parameterIterator": iterator}
         if n.max_concurrency:
+            if n.max_concurrency > PARALLELISM_LIMIT_MAX:
+                raise CompileError(
+                    f"{_at(n.loc)}map_over max_concurrency {n.max_concurrency:,} is over the PipelineSpec's limit: "
+                    f"iteratorPolicy.parallelismLimit is an int32, at most {PARALLELISM_LIMIT_MAX:,}"
+                )
             extra["iteratorPolicy"] = {"parallelismLimit": n.max_concurrency}
         loop_task = self._nested_task(group, body, f"for-loop-{k}", extra)
         group.export("out", loop_task, collected, list_chan)

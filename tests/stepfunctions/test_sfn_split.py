@@ -167,13 +167,22 @@ def test_size_is_the_bytes_deploy_sends() -> None:
     assert size(definition) == len(sent)
 
 
-def test_a_split_chain_executes_with_the_local_outputs(aws: Aws, tmp_path: Path) -> None:
-    wf = import_source(tmp_path, chain_source(20)).chain
+@pytest.fixture(params=["moto", "localstack"])
+def engine(request: pytest.FixtureRequest) -> Aws:
+    """The Step Functions engine a test runs on: moto in process, or LocalStack out of process (real HTTP, and
+    its own newer interpreter, which runs ``startExecution.sync:2`` without the patches moto needs)."""
+    engine: Aws = request.getfixturevalue("aws" if request.param == "moto" else "localstack")
+    return engine
+
+
+def test_a_split_chain_executes_with_the_local_outputs(engine: Aws, tmp_path: Path) -> None:
+    aws = engine
+    wf = import_source(tmp_path, chain_source(12)).chain
     opts = aws.options(max_states=8)
     machines = compile_machines(wf.ir, opts)
     assert len(machines) > 2
     local = run_local(wf, {"x": 3}, tmp_path)
-    assert local.ok and local.outputs == {"out": 23}
+    assert local.ok and local.outputs == {"out": 15}
     remote = aws.run(wf.ir, {"x": 3}, opts)
     assert remote.status == "SUCCEEDED", (remote.error, remote.cause)
     assert remote.outputs == local.outputs
@@ -218,7 +227,8 @@ def chain(x: int) -> int:
 )
 
 
-def test_a_failure_in_a_child_reaches_the_parents_on_failure(aws: Aws, tmp_path: Path) -> None:
+def test_a_failure_in_a_child_reaches_the_parents_on_failure(engine: Aws, tmp_path: Path) -> None:
+    aws = engine
     mod = import_source(tmp_path, _FAILING_CHAIN)
     opts = aws.options(max_states=8)
     machines = compile_machines(mod.chain.ir, opts)
@@ -235,3 +245,47 @@ def test_a_failure_in_a_child_reaches_the_parents_on_failure(aws: Aws, tmp_path:
     for field in ("workflow", "node", "error_type", "message"):
         assert getattr(there, field) == getattr(here, field), field
     assert (there.node, there.message) == ("explode", "cannot handle 7")
+
+
+_CAUSELESS_CHAIN = (
+    """
+from typedflow import Failure, fail, task, when, workflow
+
+FAILURES: list[Failure] = []
+
+
+@task
+def inc(x: int) -> int:
+    return x + 1
+
+
+@task
+def record(f: Failure) -> None:
+    FAILURES.append(f)
+
+
+@workflow(on_failure=record)
+def chain(x: int) -> int:
+"""
+    + "\n".join(["    x = inc(x)"] * 5 + ["    with when(x > 0):", "        fail('')"] + ["    x = inc(x)"] * 5)
+    + "\n    return x\n"
+)
+
+
+def test_a_child_that_fails_without_a_cause_fails_its_parent_with_its_error(engine: Aws, tmp_path: Path) -> None:
+    # fail('') ends its child state machine with an error and no cause: the child's description then has no
+    # cause, which the parent must not need (it failed with States.Runtime when it read one)
+    aws = engine
+    mod = import_source(tmp_path, _CAUSELESS_CHAIN)
+    opts = aws.options(max_states=8)
+    machines = compile_machines(mod.chain.ir, opts)
+    holder = next(
+        n for n, d in machines if any(s.get("Type") == "Fail" and s.get("Cause") == "" for s in d["States"].values())
+    )
+    assert holder != machines[0][0]
+    local = run_local(mod.chain, {"x": 1}, tmp_path)
+    assert not local.ok
+    remote = aws.run(mod.chain.ir, {"x": 1}, opts)
+    assert (remote.status, remote.error) == ("FAILED", "typedflow.Fail"), remote.cause
+    here, there = mod.FAILURES
+    assert (there.error_type, there.message) == (here.error_type, here.message) == ("typedflow.Fail", "")

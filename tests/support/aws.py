@@ -312,6 +312,9 @@ def aws(asl: AslValidator) -> Iterator[Aws]:
     _patch_moto_normalisation()
     _patch_moto_task_failure_cause()
     _patch_moto_child_execution_names()
+    from tests.support import resultwriter
+
+    resultwriter.apply("moto.stepfunctions.parser")  # the Distributed Map result files moto leaves out
     mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
     mock.start()
     try:
@@ -354,6 +357,75 @@ def moto_endpoint(aws: Aws) -> Iterator[str]:
     server.stop()
 
 
+# ----------------------------------------------------------------------------- LocalStack
+
+LS_BUCKET = "typedflow-ls-tests"
+
+
+@pytest.fixture(scope="session")
+def localstack_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One LocalStack process (host mode, no Docker) for the session, started on first use: installed when
+    missing (see :mod:`tests.support.localstack`). A machine where it cannot be installed or started fails
+    the tests that need it, naming why: they prove what moto cannot, so they are never skipped. Its
+    ``ResultWriter`` is completed as moto's is (:mod:`tests.support.resultwriter`)."""
+    from tests.support.localstack import LocalStackUnavailable, Server, install
+
+    try:
+        # with the Distributed Map result files LocalStack leaves out (see tests/support/resultwriter.py)
+        main = Path(__file__).with_name("localstack_main.py")
+        server = Server(install(), tmp_path_factory.mktemp("localstack"), main)
+        server.start()
+    except LocalStackUnavailable as exc:
+        pytest.fail(f"LocalStack is needed by this test and is not available: {exc}", pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def localstack(localstack_server: Any, asl: AslValidator) -> Iterator[Aws]:
+    """The session's LocalStack as an :class:`Aws`: real HTTP clients onto it, a bucket, a queue and one
+    typedflow SQS worker thread answering the task tokens it sends."""
+    import boto3
+    from typedflow.backends.stepfunctions.worker import Worker
+
+    def client(service: str) -> Any:
+        return boto3.client(  # type: ignore[call-overload]
+            service,
+            endpoint_url=localstack_server.endpoint,
+            region_name="us-east-1",
+            # LocalStack takes a 12-digit key as the account: that of ROLE, which its service integrations
+            # assume (the account a child state machine is looked up in)
+            aws_access_key_id=ROLE.split(":")[4],
+            aws_secret_access_key="testing",
+        )
+
+    sfn, sqs, s3 = client("stepfunctions"), client("sqs"), client("s3")
+    s3.create_bucket(Bucket=LS_BUCKET)
+    queue_url = sqs.create_queue(QueueName="typedflow-tasks")["QueueUrl"]
+    bucket = f"s3://{LS_BUCKET}/tf"
+    # no task cache: each cache probe and entry is another HTTP request to LocalStack, and what these tests
+    # prove is how executions run, not caching (the moto session's worker caches)
+    worker = Worker(
+        queue_url,
+        bucket=bucket,
+        sqs=sqs,
+        sfn=sfn,
+        s3=s3,
+        concurrency=8,
+        wait_seconds=1,
+        idle_sleep=0.01,
+        use_cache=False,
+    )
+    thread = worker.start()
+    try:
+        yield Aws(sfn, sqs, s3, client("scheduler"), queue_url, bucket, worker, asl)
+    finally:
+        worker.stop()
+        thread.join(timeout=10)
+
+
 def process_env(endpoint: str, **extra: str) -> dict[str, str]:
     """The environment of a process that talks to the session's moto through ``endpoint``: fake
     credentials, no PYTHONPATH, no profile."""
@@ -375,4 +447,4 @@ def run_local(wf: Any, inputs: dict[str, Any], tmp: Path) -> Any:
     return run_workflow(wf, inputs, RunOptions(store=tmp / f"local-{uuid.uuid4().hex[:8]}"))
 
 
-__all__ = ["Aws", "Execution", "process_env", "render", "run_local"]
+__all__ = ["LS_BUCKET", "Aws", "Execution", "process_env", "render", "run_local"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typedflow import map_over, task, workflow
+from typedflow import Failure, map_over, task, workflow
 
 
 @task
@@ -44,4 +44,30 @@ def tolerant(n: int) -> list[int | None]:
 
 @workflow
 def intolerant(n: int) -> list[int | None]:
+    return map_over(flaky, numbers(n), tolerated_failure=0.05)
+
+
+@task
+def inc(x: int) -> int:
+    return x + 1
+
+
+@workflow
+def split_fan(n: int) -> int:
+    """A Distributed Map after a chain: split by --max-states, it runs in a child state machine."""
+    for _ in range(6):
+        n = inc(n)
+    return total(map_over(square, numbers(n), distributed=True, tolerated_failure=0.0))
+
+
+FAILURES: list[Failure] = []
+
+
+@task
+def record(f: Failure) -> None:
+    FAILURES.append(f)
+
+
+@workflow(on_failure=record)
+def intolerant_handled(n: int) -> list[int | None]:
     return map_over(flaky, numbers(n), tolerated_failure=0.05)

@@ -170,11 +170,10 @@ def retry_policy(r: ir.RetryPolicy) -> dict[str, Any] | None:
     }
 
 
-def task_payload(
-    template: ir.TaskTemplate, node: str, workflow: str, ir_digest: str, plan: dict[str, Any]
-) -> dict[str, Any]:
+def task_payload(template: Any, node: str, workflow: str, ir_digest: str, plan: dict[str, Any]) -> dict[str, Any]:
+    """What a task's executor runs; ``template``: the template's :func:`template_json`."""
     return {
-        "template": template_json(template),
+        "template": template,
         "node": node,
         "workflow": workflow,
         "ir_digest": ir_digest,

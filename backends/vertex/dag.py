@@ -28,6 +28,7 @@ from .components import (
     placeholder,
     retry_policy,
     task_payload,
+    template_json,
 )
 from .names import Namer, channel, input_channel, sanitize
 from .typemap import follow_type, is_artifact_type, type_json
@@ -280,6 +281,13 @@ class Ref:
     const: Any = None
 
 
+@attrs.frozen
+class _Template:
+    template: ir.TaskTemplate
+    data: Any  # its template_json (read only)
+    outs: dict[str, Chan]  # its outputs (read only)
+
+
 class Builder:
     """Compiles one IR document into components, executors and the root DAG."""
 
@@ -296,6 +304,7 @@ class Builder:
         self.escaping: dict[str, set[tuple[str, str]]] = {}
         self.lifted: set[str] = set()  # nodes whose values are read outside their `when` branch
         self.wf: ir.Workflow = doc.workflow
+        self.templates: dict[tuple[str, ir.NodeOptions | None], _Template] = {}
 
     def count(self, kind: str) -> int:
         self.counters[kind] = self.counters.get(kind, 0) + 1
@@ -400,7 +409,7 @@ class Builder:
         }
         self.components[key] = comp
         label_node = node or f"on_failure/{of.task}"
-        payload = task_payload(template, label_node, self.doc.workflow.name, self.doc.digest, plan)
+        payload = task_payload(template_json(template), label_node, self.doc.workflow.name, self.doc.digest, plan)
         payload["on_failure"] = node is None
         self.executors[label] = executor(template.image or self.image, "task", payload, template.resources)
         spec: dict[str, Any] = {
@@ -599,15 +608,23 @@ class Builder:
         return ("output", node_id, "out")
 
     # ------------------------------------------------------------------ nodes
+    def template(self, n: ir.TaskNode) -> _Template:
+        """``n``'s template as it runs (its call options applied), with what every node of it shares."""
+        known = self.templates.get((n.task, n.options))
+        if known is None:
+            t = ir.effective(self.doc.task(n.task), n.options)
+            known = self.templates[(n.task, n.options)] = _Template(t, template_json(t), output_chans(t.outputs))
+        return known
+
     def task_node(self, n: ir.TaskNode, dag: Dag) -> None:
-        template = ir.effective(self.doc.task(n.task), n.options)
+        shared = self.template(n)
+        template, outs = shared.template, shared.outs
         inputs, chans, plan = self.task_inputs(n.args, template, dag, n.loc)
-        outs = output_chans(template.outputs)
         key = self.new_component(n.id)
         label = "exec-" + key[len("comp-") :]
         ran = n.id in self.lifted
         self.components[key] = component(chans, {**outs, RAN: Chan(BOOL)} if ran else outs, label)
-        payload = task_payload(template, n.id, self.doc.workflow.name, self.doc.digest, plan)
+        payload = task_payload(shared.data, n.id, self.doc.workflow.name, self.doc.digest, plan)
         if ran:
             payload["ran"] = RAN
         try:

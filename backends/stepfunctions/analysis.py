@@ -101,6 +101,8 @@ class Ctx:
     inputs: dict[str, ir.Arg] | None = None  # bound arguments of an inlined sub-workflow
     parent: Ctx | None = None
     index: dict[str, ir.Node] = attrs.field(factory=dict, eq=False)
+    # node outputs already resolved here: the compiler asks for each several times (reads, outlines, states)
+    _outputs: dict[tuple[ir.OutputRef, bool], Resolved] = attrs.field(factory=dict, eq=False, init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         for n in ir.walk(self.wf.nodes):
@@ -142,7 +144,10 @@ class Ctx:
             assert isinstance(node, ir.MapNode)
             t, nullable = follow_type(node.item_type, b.path)
             return Ref("item", self.key(b.map), None, b.path, optional or nullable, t)
-        return self._output(b, optional)
+        known = self._outputs.get((b, optional))
+        if known is None:
+            known = self._outputs[(b, optional)] = self._output(b, optional)
+        return known
 
     def _input(self, b: ir.InputRef, optional: bool) -> Resolved:
         if self.inputs is None or self.parent is None:
@@ -320,7 +325,7 @@ def _cond_nodes(c: ir.Condition) -> Iterator[str]:
 def reads(node: ir.Node) -> set[str]:
     """Node ids that ``node`` (or anything nested in it) reads."""
     out: set[str] = set()
-    for n in ir.walk((node,)):
+    for n in (node,) if isinstance(node, ir.TaskNode) else ir.walk((node,)):  # (a task has nothing inside)
         out.update(n.after)  # ordering edges (`with after(...)`) as well as data
         bindings: list[ir.MapResult] = []
         if isinstance(n, ir.TaskNode | ir.SubWorkflowNode):
@@ -351,7 +356,7 @@ def decompose(nodes: tuple[ir.Node, ...]) -> Plan | None:
         return None
     owner: dict[str, str] = {}
     for n in nodes:
-        for inner in ir.walk((n,)):
+        for inner in (n,) if isinstance(n, ir.TaskNode) else ir.walk((n,)):  # (a task has nothing inside)
             owner[inner.id] = n.id
     deps = {n.id: {owner[r] for r in reads(n) if r in owner and owner[r] != n.id} for n in nodes}
     return _plan(list(nodes), deps)

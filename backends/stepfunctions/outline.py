@@ -80,6 +80,8 @@ class Sizes:
 
     def node(self, n: ir.Node) -> int:
         """The states of ``n`` and everything in it (sub-workflows inlined)."""
+        if isinstance(n, ir.TaskNode):  # (most nodes: nothing inside to walk)
+            return self._task(n.task)
         total = 0
         for m in ir.walk((n,)):
             if isinstance(m, ir.TaskNode):

@@ -17,7 +17,7 @@ import attrs
 
 from typedflow import ir
 
-from .analysis import Ctx, Outlined, Par, Plan, Seq, decompose
+from .analysis import Ctx, Outlined, Par, Plan, Seq
 from .options import Options
 from .protocol import HISTORY_LIMIT
 
@@ -146,16 +146,16 @@ class Sizes:
         return Tasks(_EXECUTOR_STATES.get(kind, 1), _EXECUTOR_BYTES.get(kind, 1000), events)
 
 
-def past_limits(doc: ir.WorkflowIR, opts: Options) -> Estimate | None:
+def past_limits(doc: ir.WorkflowIR, opts: Options, plan: Plan | None) -> Estimate | None:
     """The estimate of ``doc`` in one state machine, when its task states alone show that it cannot be one
     (whatever the error of the estimate): their history events outside maps are over the quota, or there are
-    more of them than ``opts.max_states``. None when it may fit: then only compiling it whole tells."""
+    more of them than ``opts.max_states``. None when it may fit: then only compiling it whole tells.
+    ``plan``: the workflow's (``decompose`` of its nodes)."""
     sizes = Sizes(doc, opts)
     tasks = sizes.workflow_tasks(doc.workflow)
     over_history = tasks.events + 2 > HISTORY_LIMIT
     if not over_history and (opts.max_states is None or tasks.states <= opts.max_states):
         return None
-    plan = decompose(doc.workflow.nodes)
     states = 3 + (sizes.plan(plan, Ctx(doc, doc.workflow)) if plan is not None else 0)  # and inputs, outputs, failed
     others = max(0, states - tasks.states)
     return Estimate(states, tasks.bytes + others * _STATE_BYTES, tasks.events + others * _STATE_EVENTS)

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from typedflow.backends.stepfunctions import compiler
+from typedflow.backends.stepfunctions.analysis import decompose
 from typedflow.backends.stepfunctions.compiler import compile_machines
 from typedflow.backends.stepfunctions.graph import DefinitionError
 from typedflow.backends.stepfunctions.limits import count_states, estimate_events, measure, size
@@ -29,6 +30,10 @@ _EXECUTOR_OPTIONS: dict[str, dict[str, Any]] = {
     "ecs": {"ecs_cluster": "c", "ecs_task_definition": "td", "subnets": ("s",)},
     "batch": {"batch_job_queue": "q", "batch_job_definition": "jd"},
 }
+
+
+def _plan(doc: WorkflowIR) -> Any:
+    return decompose(doc.workflow.nodes)
 
 
 def _options(executor: str, **kw: Any) -> Options:
@@ -76,9 +81,9 @@ def test_task_states_are_a_lower_bound_of_the_single_definition(executor: str) -
 
 def test_small_workflows_are_compiled_whole(tmp_path: Path) -> None:
     doc = import_source(tmp_path, chain_source(120)).chain.ir
-    assert past_limits(doc, Options()) is None
-    assert past_limits(doc, Options(max_states=200)) is None
-    over = past_limits(doc, Options(max_states=100))  # 120 task states cannot be in 100
+    assert past_limits(doc, Options(), _plan(doc)) is None
+    assert past_limits(doc, Options(max_states=200), _plan(doc)) is None
+    over = past_limits(doc, Options(max_states=100), _plan(doc))  # 120 task states cannot be in 100
     assert over is not None and over.states >= 120
 
 
@@ -87,7 +92,7 @@ def test_the_estimate_of_a_workflow_past_the_history_quota_is_close(tmp_path: Pa
     module = import_source(tmp_path, chain_source(4300) if shape == "chain" else fan_source(2200))
     doc = getattr(module, shape).ir
     opts = Options()
-    estimate = past_limits(doc, opts)
+    estimate = past_limits(doc, opts, _plan(doc))
     assert estimate is not None  # 6 events per task: over 25,000 past 4,166 tasks
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -124,8 +129,8 @@ def test_with_max_states_the_split_is_the_one_compiling_whole_gives(
     tasks = Sizes(doc, Options()).workflow_tasks(doc.workflow).states
     opts = Options(max_states=tasks - 1, map_size=2)
     assert opts.max_states is not None and opts.max_states >= 16
-    assert past_limits(doc, opts) is not None
+    assert past_limits(doc, opts, _plan(doc)) is not None
     skipped = compile_machines(doc, opts)
     assert len(skipped) > 1
-    monkeypatch.setattr(compiler, "past_limits", lambda doc, opts: None)
+    monkeypatch.setattr(compiler, "past_limits", lambda doc, opts, plan: None)
     assert compile_machines(doc, opts) == skipped

@@ -305,6 +305,7 @@ class Builder:
         self.lifted: set[str] = set()  # nodes whose values are read outside their `when` branch
         self.wf: ir.Workflow = doc.workflow
         self.templates: dict[tuple[str, ir.NodeOptions | None], _Template] = {}
+        self.task_templates: dict[str, ir.TaskTemplate] = {}  # executor label -> the template it runs
 
     def count(self, kind: str) -> int:
         self.counters[kind] = self.counters.get(kind, 0) + 1
@@ -412,6 +413,7 @@ class Builder:
         payload = task_payload(template_json(template), label_node, self.doc.workflow.name, self.doc.digest, plan)
         payload["on_failure"] = node is None
         self.executors[label] = executor(template.image or self.image, "task", payload, template.resources)
+        self.task_templates[label] = template
         spec: dict[str, Any] = {
             "componentRef": {"name": key},
             "inputs": inputs,
@@ -629,6 +631,7 @@ class Builder:
             payload["ran"] = RAN
         try:
             self.executors[label] = executor(template.image or self.image, "task", payload, template.resources)
+            self.task_templates[label] = template
         except ValueError as exc:
             raise CompileError(f"{_at(n.loc)}task {template.name!r}: {exc}") from None
         spec: dict[str, Any] = {"componentRef": {"name": key}}

@@ -101,8 +101,10 @@ class Ctx:
     inputs: dict[str, ir.Arg] | None = None  # bound arguments of an inlined sub-workflow
     parent: Ctx | None = None
     index: dict[str, ir.Node] = attrs.field(factory=dict, eq=False)
-    # node outputs already resolved here: the compiler asks for each several times (reads, outlines, states)
-    _outputs: dict[tuple[ir.OutputRef, bool], Resolved] = attrs.field(factory=dict, eq=False, init=False, repr=False)
+    # references already resolved here: the compiler asks for each several times (reads, outlines, states)
+    _known: dict[tuple[ir.OutputRef | ir.InputRef, bool], Resolved] = attrs.field(
+        factory=dict, eq=False, init=False, repr=False
+    )
 
     def __attrs_post_init__(self) -> None:
         for n in ir.walk(self.wf.nodes):
@@ -133,8 +135,13 @@ class Ctx:
             return RecordRef(tuple((a.param, self.resolve(a.value, optional or a.optional)) for a in b.fields))
         if isinstance(b, ir.Const):
             return ConstRef(b.value, _literal_type(b.value))
-        if isinstance(b, ir.InputRef):
-            return self._input(b, optional)
+        if isinstance(b, ir.OutputRef | ir.InputRef):
+            known = self._known.get((b, optional))
+            if known is None:
+                known = self._known[(b, optional)] = (
+                    self._input(b, optional) if isinstance(b, ir.InputRef) else self._output(b, optional)
+                )
+            return known
         if isinstance(b, ir.FailureRef):
             return Ref("failure", "", None, b.path, optional, ANY)
         if isinstance(b, ir.OneOf):
@@ -144,10 +151,7 @@ class Ctx:
             assert isinstance(node, ir.MapNode)
             t, nullable = follow_type(node.item_type, b.path)
             return Ref("item", self.key(b.map), None, b.path, optional or nullable, t)
-        known = self._outputs.get((b, optional))
-        if known is None:
-            known = self._outputs[(b, optional)] = self._output(b, optional)
-        return known
+        raise TypeError(f"not a binding: {b!r}")
 
     def _input(self, b: ir.InputRef, optional: bool) -> Resolved:
         if self.inputs is None or self.parent is None:

@@ -62,7 +62,7 @@ RUN = textwrap.dedent(
         store.Verifier.file = lambda self, path, sha256, what: None
         store.Verifier.unchanged = lambda self, path: True
     import flow
-    from typedflow.running import RunOptions, run_workflow
+    from typedflow.runtime.running import RunOptions, run_workflow
     opts = RunOptions(store=sys.argv[2], lineage=False)
     t0 = time.perf_counter()
     r = run_workflow(getattr(flow, sys.argv[3]), {"f": sys.argv[4]}, opts)

@@ -8,7 +8,7 @@
     python benchmarks/bench_interpreter.py --ablate        # what each per-task cost amounts to (see below)
     python benchmarks/bench_interpreter.py --floor         # a map item's work with no scheduler at all
 
-Our side: ``typedflow.running.run_workflow(wf, inputs, RunOptions(store=FRESH_DIR, isolation=...,
+Our side: ``typedflow.runtime.running.run_workflow(wf, inputs, RunOptions(store=FRESH_DIR, isolation=...,
 use_cache=True, lineage=True))`` on a trivial ``inc(x: int) -> int`` task:
 
 * ``chain``  N calls, each on the previous output (strictly sequential: measures latency per task);
@@ -56,7 +56,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "peers"))
 
 import _harness as H
 
-from typedflow.running import RunOptions, run_workflow
+from typedflow.runtime.running import RunOptions, run_workflow
 
 TARGET_CHAIN_MS = 0.1
 REPS = 9  # best of 9 (both sides): this machine's speed varies by tens of percent from run to run

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from typedflow.canonical import digest
+from typedflow.ir.canonical import digest
 from typedflow.lineage import LineageLog, LineageRecord, ValueRef, new_record, verify_log
 from typedflow.lineage.export.bundle import export_bundle
 from typedflow.lineage.export.openlineage import iter_openlineage, write_openlineage

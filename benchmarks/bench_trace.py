@@ -20,7 +20,7 @@ The generated module is written to a file (all three frameworks read function so
 ``inspect``), compiled to bytecode before the clock starts, and executed in two timed phases:
 the task definitions, then the workflow definition. Our ``workflow`` phase is the whole
 ``@workflow`` decoration: tracing, every definition-time type check and the IR digest. Then
-``typedflow.codec.dumps`` (canonical JSON) is the serialize phase. The peers run the same shapes
+``typedflow.ir.codec.dumps`` (canonical JSON) is the serialize phase. The peers run the same shapes
 in their own venv (``.cache/bench-venv``, see benchmarks/peers/trace_peers.py) in the same
 invocation; ratios are per node at the same N.
 """
@@ -47,9 +47,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "peers"))
 
 import _harness as H
 
-from typedflow import dsl
 from typedflow import ir as tfir
-from typedflow.codec import dumps
+from typedflow.dsl.decorators import decorators as dsl
+from typedflow.ir.codec import dumps
 
 SHAPES = ("chain", "chain-distinct", "fanin")
 TARGET_10K_S = 1.0

@@ -6,25 +6,25 @@ from typing import TYPE_CHECKING, Any
 
 from typedflow import _checkout
 from typedflow._version import __version__
-from typedflow.blocks import after, exit_handler, fail, map_over, one_of, orwhen, otherwise, when
-from typedflow.context import RunContext, current_run
-from typedflow.dsl import Resources, Retry, Task, Workflow, task, workflow
-from typedflow.environment import Environment
+from typedflow.dsl.blocks import after, exit_handler, fail, map_over, one_of, orwhen, otherwise, when
+from typedflow.dsl.decorators import Resources, Retry, Task, Workflow, task, workflow
+from typedflow.dsl.environment import Environment
+from typedflow.dsl.failure import Failure
+from typedflow.dsl.secret import Secret
 from typedflow.errors import TaskDefinitionError, TypedflowError, WorkflowDefinitionError, WorkflowFailedError
-from typedflow.failure import Failure
 from typedflow.files import TypedDirectory, TypedFile
 from typedflow.formats import Format
-from typedflow.secret import Secret
+from typedflow.runtime.context import RunContext, current_run
 
 if TYPE_CHECKING:
-    from typedflow.running import RunResult
+    from typedflow.runtime.running import RunResult
 
 _checkout.attach(__file__)
 
 
 def run(wf: Workflow[Any, Any], /, **inputs: Any) -> RunResult:
-    """Run ``wf`` on the local interpreter; see :func:`typedflow.running.run` for options."""
-    from typedflow.running import run as _run
+    """Run ``wf`` on the local interpreter; see :func:`typedflow.runtime.running.run` for options."""
+    from typedflow.runtime.running import run as _run
 
     return _run(wf, **inputs)
 

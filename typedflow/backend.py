@@ -16,7 +16,7 @@ import attrs
 from typedflow import ir
 
 if TYPE_CHECKING:
-    from typedflow.runops import Logs, RunDetail, RunOutcome, RunSummary, Started
+    from typedflow.cli.runops import Logs, RunDetail, RunOutcome, RunSummary, Started
 
 CompileFn = Callable[[ir.WorkflowIR, dict[str, Any]], str]
 CompileFilesFn = Callable[[ir.WorkflowIR, dict[str, Any]], dict[str, str]]
@@ -25,8 +25,8 @@ CommandFn = Callable[[ir.WorkflowIR, argparse.Namespace], int]
 
 class RunOps(Protocol):
     """A target's runs, for ``typedflow runs``: made by ``Backend.runs(args)`` from the command's options.
-    Each method raises :class:`typedflow.runops.RunNotFound` for an unknown run id and
-    :class:`typedflow.runops.RunOpError` when the operation does not apply to the run."""
+    Each method raises :class:`typedflow.cli.runops.RunNotFound` for an unknown run id and
+    :class:`typedflow.cli.runops.RunOpError` when the operation does not apply to the run."""
 
     def list(self, workflow: str | None, status: str | None, limit: int) -> list[RunSummary]:
         """Newest first; ``workflow``: a workflow name (or deployment name) to keep."""

@@ -14,8 +14,8 @@ from typing import IO, TYPE_CHECKING, Any, Generic
 
 import attrs
 
-from typedflow.context import ATTEMPT
 from typedflow.formats import Format
+from typedflow.runtime.context import ATTEMPT
 from typedflow.tables.columns import Columns
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ Enable it in ``pyproject.toml``::
 
 Inside a function decorated with ``typedflow.workflow`` (bare or called with options), a task
 output is a placeholder for a value that exists only when the workflow runs. The plugin reports
-what the definition-time checker (:mod:`typedflow.tracing`) reports for such placeholders, under
+what the definition-time checker (:mod:`typedflow.dsl.tracing`) reports for such placeholders, under
 the same codes: truth tests, loops, arithmetic, ``len``, indexing, string formatting, passing them
 to plain functions, reading attributes that are not record fields, containers of them, and values
 produced inside a ``when``/``otherwise`` block used after it where ``None`` is not accepted. It also
@@ -16,7 +16,7 @@ a task or returned: for plain mypy every column schema is assignable to every ot
 :mod:`typedflow.tables.columns`), so the plugin reports a schema that lacks a column, or has it with
 another type, as ``arg-type`` / ``return-value``, the codes mypy gives any other incompatible type.
 
-Mechanism: the function hook of ``typedflow.dsl.workflow`` runs when mypy applies the decorator.
+Mechanism: the function hook of ``typedflow.dsl.decorators.workflow`` runs when mypy applies the decorator.
 mypy 2 applies decorators while checking module interfaces, before it checks function bodies, so
 the hook cannot read inferred expression types; it walks the semantically analysed body once, in
 order, and derives what it needs itself: which local names hold task outputs and of which type
@@ -114,19 +114,19 @@ from mypy.types import (
     get_proper_type,
 )
 
-WORKFLOW_DECORATOR: Final = "typedflow.dsl.workflow"
-_DSL_DECORATORS: Final = frozenset({WORKFLOW_DECORATOR, "typedflow.dsl.task"})
-TASK_CLASS: Final = "typedflow.dsl.Task"
-WORKFLOW_CLASS: Final = "typedflow.dsl.Workflow"
-MAP_OVER: Final = "typedflow.blocks.map_over"
-WHEN: Final = "typedflow.blocks.when"
-OTHERWISE_FN: Final = "typedflow.blocks.otherwise"
-ORWHEN: Final = "typedflow.blocks.orwhen"
+WORKFLOW_DECORATOR: Final = "typedflow.dsl.decorators.workflow"
+_DSL_DECORATORS: Final = frozenset({WORKFLOW_DECORATOR, "typedflow.dsl.decorators.task"})
+TASK_CLASS: Final = "typedflow.dsl.decorators.Task"
+WORKFLOW_CLASS: Final = "typedflow.dsl.decorators.Workflow"
+MAP_OVER: Final = "typedflow.dsl.blocks.map_over"
+WHEN: Final = "typedflow.dsl.blocks.when"
+OTHERWISE_FN: Final = "typedflow.dsl.blocks.otherwise"
+ORWHEN: Final = "typedflow.dsl.blocks.orwhen"
 BRANCHES: Final = frozenset({WHEN, ORWHEN, OTHERWISE_FN})
-AFTER: Final = "typedflow.blocks.after"
-EXIT_HANDLER: Final = "typedflow.blocks.exit_handler"
-ONE_OF: Final = "typedflow.blocks.one_of"
-FAIL: Final = "typedflow.blocks.fail"
+AFTER: Final = "typedflow.dsl.blocks.after"
+EXIT_HANDLER: Final = "typedflow.dsl.blocks.exit_handler"
+ONE_OF: Final = "typedflow.dsl.blocks.one_of"
+FAIL: Final = "typedflow.dsl.blocks.fail"
 # attrs classes, but artifact handles rather than records: the tracer gives them no fields.
 ARTIFACTS: Final = frozenset({"typedflow.files.TypedFile", "typedflow.files.TypedDirectory"})
 NEW_HANDLES: Final = frozenset(f"{a}.new" for a in ARTIFACTS)

@@ -6,8 +6,8 @@ from typing import Any
 
 from typedflow import ir
 from typedflow.backend import Backend
-from typedflow.codec import dumps_pretty
-from typedflow.gcpause import gc_paused
+from typedflow.ir.codec import dumps_pretty
+from typedflow.util.gcpause import gc_paused
 
 
 @gc_paused

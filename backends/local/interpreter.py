@@ -23,10 +23,10 @@ from typing import Any
 import attrs
 
 from typedflow import ir
-from typedflow.context import RunContext
 from typedflow.errors import RunInterrupted
+from typedflow.runtime.context import RunContext
 from typedflow.runtime.execute import CacheProbe, Outcome, TaskError, probe
-from typedflow.timestamps import at_ns, utcnow
+from typedflow.util.timestamps import at_ns, utcnow
 
 from .bindings import Env, holds, resolve
 from .isolation import Runner

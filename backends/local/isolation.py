@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from typedflow import ir
-from typedflow.codec import converter
-from typedflow.context import RunContext
+from typedflow.dsl.secret import literal_values
+from typedflow.ir.codec import converter
 from typedflow.runtime.capture import Sink
+from typedflow.runtime.context import RunContext
 from typedflow.runtime.execute import CacheProbe, Outcome, TaskError, execute
 from typedflow.runtime.store import LocalStore
-from typedflow.secret import literal_values
 
 
 class Runner(Protocol):

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from typedflow.canonical import canonical_json
+from typedflow.ir.canonical import canonical_json
 from typedflow.runtime.atomic import write_all, write_text
 
 from .reports import CACHED, SUCCEEDED, NodeReport

@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from typedflow import ir
-from typedflow.codec import converter
-from typedflow.context import RunContext
-from typedflow.registry import alias_module
+from typedflow.dsl.registry import alias_module
+from typedflow.dsl.secret import adopt_literals
+from typedflow.ir.codec import converter
+from typedflow.runtime.context import RunContext
 from typedflow.runtime.execute import CacheProbe, TaskError, execute
 from typedflow.runtime.store import LocalStore
-from typedflow.secret import adopt_literals
 
 
 def _load_main(path: str) -> None:

@@ -10,7 +10,7 @@ from typedflow.lineage.encoding import Prepared
 from typedflow.lineage.log import LineageLog
 from typedflow.lineage.record import LineageRecord, RecordStatus, new_record, safe_parameters
 from typedflow.runtime.recording import TaskRecords, value_refs
-from typedflow.timestamps import utcnow
+from typedflow.util.timestamps import utcnow
 
 from .reports import CACHED, FAILED, SKIPPED, SUCCEEDED, NodeReport
 

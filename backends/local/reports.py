@@ -1,11 +1,11 @@
-"""How the local interpreter's run is followed: the observer hooks (node reports are :mod:`typedflow.reports`)."""
+"""How the local interpreter's run is followed: the observer hooks (node reports: :mod:`typedflow.runtime.reports`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Protocol
 
-from typedflow.reports import CACHED, FAILED, RUNNING, SKIPPED, SUCCEEDED, Event, NodeReport, NodeStatus
+from typedflow.runtime.reports import CACHED, FAILED, RUNNING, SKIPPED, SUCCEEDED, Event, NodeReport, NodeStatus
 
 __all__ = [
     "CACHED",

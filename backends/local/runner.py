@@ -11,15 +11,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 from typedflow import ir
-from typedflow.boundary import BoundaryError, parse_json
-from typedflow.codec import dumps, loads
-from typedflow.config import home
 from typedflow.errors import InputError
-from typedflow.inputs import store_constant_files
-from typedflow.running import RUN_ID, RunOptions, RunResult, decode_value, prepare_inputs, putter
+from typedflow.ir.codec import dumps, loads
 from typedflow.runtime.execute import TaskError
+from typedflow.runtime.inputs import store_constant_files
+from typedflow.runtime.running import RUN_ID, RunOptions, RunResult, decode_value, prepare_inputs, putter
 from typedflow.runtime.store import LocalStore
-from typedflow.timestamps import utcnow
+from typedflow.util.boundary import BoundaryError, parse_json
+from typedflow.util.statedir import home
+from typedflow.util.timestamps import utcnow
 
 from .bindings import Env, resolve
 from .interpreter import Interpreter, new_run_id

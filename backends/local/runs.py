@@ -14,10 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from typedflow import ir
-from typedflow.cliio import stdout_to_stderr
-from typedflow.config import home
-from typedflow.running import RUN_ID
-from typedflow.runops import (
+from typedflow.cli.documents import stdout_to_stderr
+from typedflow.cli.runops import (
     FailureInfo,
     LogEntry,
     Logs,
@@ -31,6 +29,8 @@ from typedflow.runops import (
     iso,
     nodes_from_records,
 )
+from typedflow.runtime.running import RUN_ID
+from typedflow.util.statedir import home
 
 from .journal import RUN_END_KEY
 from .runfiles import CANCELLED, read_failures, read_logs
@@ -165,7 +165,7 @@ class LocalRuns:
         return RunDetail(summary, tuple(nodes.values()), failure, (), tuple(notes))
 
     def outcome(self, run_id: str) -> RunOutcome:
-        from typedflow.codec import loads
+        from typedflow.ir.codec import loads
 
         d = self._dir(run_id)
         summary = self._summary(d)
@@ -218,10 +218,10 @@ class LocalRuns:
         """Resume the run here, in the foreground, with progress on stderr (as ``typedflow run --resume``)."""
         import sys
 
-        from typedflow.codec import loads
+        from typedflow.cli.progress import make_progress
         from typedflow.errors import RunInterrupted
-        from typedflow.progress import make_progress
-        from typedflow.running import RunOptions, run_ir
+        from typedflow.ir.codec import loads
+        from typedflow.runtime.running import RunOptions, run_ir
 
         doc = loads((d / "ir.json").read_bytes())
         progress = make_progress("auto", sys.stderr)

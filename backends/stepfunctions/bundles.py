@@ -14,10 +14,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from typedflow.boundary import BoundaryError
 from typedflow.shipping import imports
 from typedflow.shipping.codestore import S3Code, fetch
 from typedflow.shipping.pool import BundlePool
+from typedflow.util.boundary import BoundaryError
 
 from .protocol import CAUSE_LIMIT
 from .s3store import S3Store

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from typedflow import ir
-from typedflow.codec import converter as ir_converter
-from typedflow.prettyjson import pretty
+from typedflow.ir.codec import converter as ir_converter
+from typedflow.util.prettyjson import pretty
 
 from . import limits
 from .analysis import (
@@ -131,8 +131,8 @@ def machine_name(doc: ir.WorkflowIR, name: str | None = None) -> str:
 def constant_files(doc: ir.WorkflowIR, opts: Options) -> ir.WorkflowIR:
     """``doc`` with each file a workflow body writes as a constant named by where its content is in the
     store (deploy uploads it there); the IR recorded its digest when the workflow was defined."""
-    from typedflow.constfiles import local_path
-    from typedflow.inputs import map_constant_files
+    from typedflow.dsl.constfiles import local_path
+    from typedflow.runtime.inputs import map_constant_files
 
     problems: list[str] = []
 

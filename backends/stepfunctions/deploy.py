@@ -17,9 +17,9 @@ from typing import Any
 import attrs
 
 from typedflow import ir
-from typedflow.boundary import BoundaryError
+from typedflow.dsl.taskenv import store_refs
 from typedflow.errors import InputError
-from typedflow.taskenv import store_refs
+from typedflow.util.boundary import BoundaryError
 
 from .analysis import ELEMENTWISE, WHOLE, requirements
 from .compiler import compile_machines, machine_name
@@ -182,7 +182,7 @@ def ensure_schedule(doc: ir.WorkflowIR, machine_arn: str, role_arn: str, name: s
 def publish_constant_files(store: S3Store, doc: ir.WorkflowIR) -> None:
     """Upload each file or directory the workflow body writes as a constant where the definition says
     it is (by its content); :class:`InputError` when one is missing or changed since it was defined."""
-    from typedflow.inputs import find_constant, map_constant_files
+    from typedflow.runtime.inputs import find_constant, map_constant_files
 
     def upload(v: dict[str, Any], t: ir.TypeRef, where: str) -> dict[str, Any]:
         is_dir = t.kind == "directory"
@@ -202,7 +202,7 @@ def publish_constant_files(store: S3Store, doc: ir.WorkflowIR) -> None:
 def prepare_inputs(doc: ir.WorkflowIR, given: Mapping[str, Any], store: S3Store, opts: Options) -> dict[str, Any]:
     """Check typed-JSON inputs (all errors at once), fill defaults, upload local files, offload large
     values that no Choice/Map reads."""
-    from typedflow.inputs import check_inputs, store_input_files
+    from typedflow.runtime.inputs import check_inputs, store_input_files
 
     def put(path: Path, is_dir: bool) -> tuple[str, str]:
         return store.put_dir(path) if is_dir else store.put_file(path)
@@ -380,7 +380,7 @@ def deploy_command(doc: ir.WorkflowIR, args: argparse.Namespace) -> int:
 
 
 def start_command(doc: ir.WorkflowIR, args: argparse.Namespace) -> int:
-    from typedflow.inputs import parse_inputs
+    from typedflow.runtime.inputs import parse_inputs
 
     try:
         opts = _options(args)
@@ -404,7 +404,7 @@ def start_command(doc: ir.WorkflowIR, args: argparse.Namespace) -> int:
     assert opts.bucket is not None
     store = store_for(opts.bucket, c["s3"])
     if desc["status"] != "SUCCEEDED":
-        from typedflow.runops import FailureInfo, failure_text
+        from typedflow.cli.runops import FailureInfo, failure_text
 
         if desc["status"] == "RUNNING":
             print(f"execution {desc['name']} is still running after {args.timeout:g}s", file=sys.stderr)

@@ -28,7 +28,7 @@ class TaskFailed(Exception):
 
 
 def run_task(env: dict[str, str] | None = None) -> int:
-    from typedflow.boundary import BoundaryError, parse_json
+    from typedflow.util.boundary import BoundaryError, parse_json
 
     from .protocol import CAUSE_LIMIT
     from .runtime import Result, run_request, store_for
@@ -92,7 +92,7 @@ def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]
 
 
 def _lambda_pooled(request: dict[str, Any], code: str, store_uri: str) -> Any:
-    from typedflow.boundary import BoundaryError, check_digest
+    from typedflow.util.boundary import BoundaryError, check_digest
 
     from .bundles import pooled
     from .runtime import Result, store_for

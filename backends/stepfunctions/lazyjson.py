@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from typedflow.boundary import BoundaryError, parse_json
-from typedflow.canonical import canonical_bytes
+from typedflow.ir.canonical import canonical_bytes
+from typedflow.util.boundary import BoundaryError, parse_json
 
 from .protocol import FAILURE, JSON_TEXT, MARK, ONE_OF, REF, SEL
 

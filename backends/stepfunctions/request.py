@@ -1,7 +1,7 @@
 """A task request as an executor receives it, parsed and checked before anything runs.
 
 The request comes from state data that whoever can start an execution or send to the queue can shape,
-so every field is checked for its type and form here; :class:`~typedflow.boundary.BoundaryError` names
+so every field is checked for its type and form here; :class:`~typedflow.util.boundary.BoundaryError` names
 the first problem.
 """
 
@@ -12,8 +12,8 @@ from typing import Any, Final
 
 import attrs
 
-from typedflow.boundary import BoundaryError, check_digest, check_name
 from typedflow.ir import NodeOptions
+from typedflow.util.boundary import BoundaryError, check_digest, check_name
 
 from .protocol import PROTOCOL_VERSION
 
@@ -99,7 +99,7 @@ def parse_request(data: Any) -> Request:
 def _options(data: Any) -> NodeOptions | None:
     if data is None:
         return None
-    from typedflow.codec import converter
+    from typedflow.ir.codec import converter
 
     try:
         options: NodeOptions = converter.structure(data, NodeOptions)

@@ -17,7 +17,7 @@ from typing import Any, Final
 import attrs
 
 from typedflow import ir
-from typedflow.runops import (
+from typedflow.cli.runops import (
     FailureInfo,
     LogEntry,
     Logs,

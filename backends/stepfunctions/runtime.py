@@ -15,18 +15,18 @@ from typing import Any
 import attrs
 
 from typedflow import ir
-from typedflow.boundary import BoundaryError, check_depth
-from typedflow.context import RunContext
 from typedflow.errors import IRValidationError
+from typedflow.ir.types import check_json
 from typedflow.lineage.cloud import put_s3
 from typedflow.lineage.log import CONFIGURED
 from typedflow.lineage.record import RecordStatus
 from typedflow.runtime.capture import node_segment
+from typedflow.runtime.context import RunContext
 from typedflow.runtime.execute import TaskError, check_input_handles, execute
 from typedflow.runtime.recording import task_record
 from typedflow.shipping.envcheck import task_missing
-from typedflow.timestamps import utcnow
-from typedflow.types import check_json
+from typedflow.util.boundary import BoundaryError, check_depth
+from typedflow.util.timestamps import utcnow
 
 from .lazyjson import offload, resolve, size
 from .protocol import CAUSE_LIMIT, ERROR_LIMIT, PAYLOAD_LIMIT
@@ -79,7 +79,7 @@ def store_for(uri: str, client: Any = None) -> S3Store:
 
 def publish_ir(store: S3Store, doc: ir.WorkflowIR) -> str:
     """Upload the IR the workers need (content-addressed by its digest); its S3 URI."""
-    from typedflow.codec import dumps
+    from typedflow.ir.codec import dumps
 
     return store.put_ir(doc.digest, dumps(doc))
 
@@ -89,7 +89,7 @@ def load_ir(store: S3Store, digest: str) -> ir.WorkflowIR:
         doc = _IR_CACHE.get(digest)
     if doc is not None:
         return doc
-    from typedflow.codec import loads
+    from typedflow.ir.codec import loads
 
     text = store.get_ir_text(digest)
     if text is None:

@@ -19,10 +19,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from typedflow.boundary import BoundaryError, check_sha256, parse_json, safe_relpath
-from typedflow.canonical import canonical_bytes
 from typedflow.files import register_resolver
+from typedflow.ir.canonical import canonical_bytes
 from typedflow.runtime.store import IntegrityError, Verifier, dir_manifest, dir_sha256, file_sha256
+from typedflow.util.boundary import BoundaryError, check_sha256, parse_json, safe_relpath
 
 from .options import split_s3
 from .protocol import MARK, REF

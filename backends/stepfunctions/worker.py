@@ -18,7 +18,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from typedflow.boundary import BoundaryError, parse_json
+from typedflow.util.boundary import BoundaryError, parse_json
 
 from .options import split_s3
 from .protocol import CAUSE_LIMIT, REQUEST_KEY, TOKEN_KEY

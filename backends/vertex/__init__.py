@@ -12,7 +12,7 @@ from typing import Any
 
 from typedflow import ir
 from typedflow.backend import Backend
-from typedflow.gcpause import gc_paused
+from typedflow.util.gcpause import gc_paused
 
 
 @gc_paused

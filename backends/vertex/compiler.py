@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from typedflow import ir
-from typedflow.prettyjson import pretty
+from typedflow.util.prettyjson import pretty
 
 from .components import Chan
 from .dag import Builder, CompileError

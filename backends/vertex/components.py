@@ -14,8 +14,8 @@ from typing import Any
 import attrs
 
 from typedflow import ir
-from typedflow.canonical import canonical_json
-from typedflow.codec import converter as ir_converter
+from typedflow.ir.canonical import canonical_json
+from typedflow.ir.codec import converter as ir_converter
 
 from .typemap import artifact_def, is_artifact_type, parameter_def, parameter_type
 

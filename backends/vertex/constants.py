@@ -1,4 +1,4 @@
-"""Files and directories a workflow body writes as constants (see :mod:`typedflow.constfiles`), on Vertex.
+"""Files and directories a workflow body writes as constants (see :mod:`typedflow.dsl.constfiles`), on Vertex.
 
 The compiler names each by its content under the pipeline root, ``pipeline-root:typedflow/store/objects/
 <ab>/<sha256>`` (a directory: ``.../trees/<sha256>/``), so the spec is the same wherever it is compiled and
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from typedflow import ir
-from typedflow.boundary import BoundaryError
+from typedflow.util.boundary import BoundaryError
 
 SCHEME = "pipeline-root:"
 """The prefix of a constant's URI in the spec: the rest is its key under the pipeline root."""
@@ -31,8 +31,8 @@ def constant_key(sha256: str, is_dir: bool) -> str:
 def place(doc: ir.WorkflowIR) -> ir.WorkflowIR:
     """``doc`` with each local constant file or directory named by its content under the pipeline root;
     :class:`CompileError` naming each one that did not exist when the workflow was defined."""
-    from typedflow.constfiles import local_path
-    from typedflow.inputs import map_constant_files
+    from typedflow.dsl.constfiles import local_path
+    from typedflow.runtime.inputs import map_constant_files
 
     from .dag import CompileError
 
@@ -55,8 +55,8 @@ def place(doc: ir.WorkflowIR) -> ir.WorkflowIR:
 
 def has_local_constants(doc: ir.WorkflowIR) -> bool:
     """Whether the workflow body writes a local file or directory as a constant (deploy uploads it)."""
-    from typedflow.constfiles import local_path
-    from typedflow.inputs import map_constant_files
+    from typedflow.dsl.constfiles import local_path
+    from typedflow.runtime.inputs import map_constant_files
 
     found: list[bool] = []
 
@@ -81,7 +81,7 @@ def publish_constant_files(doc: ir.WorkflowIR, store: FileStore) -> list[str]:
     the key is its content); the keys uploaded. :class:`InputError` when one is missing, or changed
     since the workflow was defined."""
     from typedflow.errors import InputError
-    from typedflow.inputs import find_constant, map_constant_files
+    from typedflow.runtime.inputs import find_constant, map_constant_files
     from typedflow.runtime.store import dir_manifest, dir_sha256, file_sha256
 
     done: list[str] = []

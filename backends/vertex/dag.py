@@ -16,7 +16,7 @@ import attrs
 
 from typedflow import ir
 from typedflow.errors import TypedflowError
-from typedflow.types import assignable
+from typedflow.ir.types import assignable
 
 from . import cel
 from .components import (
@@ -484,7 +484,7 @@ class Builder:
         if isinstance(b, ir.ItemRef):
             return follow_type(self.item_types[b.map], b.path)
         if isinstance(b, ir.FailureRef):
-            return ir.TypeRef("record", name="typedflow.failure:Failure")
+            return ir.TypeRef("record", name="typedflow.dsl.failure:Failure")
         outs = {p.name: p.type for p in self.node_outputs.get(b.node, ())}
         if b.output is None:
             if not b.path:

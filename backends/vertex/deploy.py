@@ -17,7 +17,7 @@ from typing import Any
 
 from typedflow import ir
 from typedflow.errors import InputError
-from typedflow.inputs import check_inputs, parse_inputs
+from typedflow.runtime.inputs import check_inputs, parse_inputs
 
 from .compiler import compile_spec, pipeline_name
 from .constants import has_local_constants, publish_constant_files

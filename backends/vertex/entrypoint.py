@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from typedflow import ir
-from typedflow.boundary import BoundaryError, parse_json
-from typedflow.codec import converter as ir_converter
-from typedflow.context import RunContext
-from typedflow.types import check_json
+from typedflow.ir.codec import converter as ir_converter
+from typedflow.ir.types import check_json
+from typedflow.runtime.context import RunContext
+from typedflow.util.boundary import BoundaryError, parse_json
 
 from .runfiles import keep_failure, keep_log, keep_outputs, run_dir
 from .typemap import coerce, type_from_json
@@ -127,7 +127,7 @@ class _Store:
         return self.local.put_dir(path)
 
     def locate(self, uri: str, sha256: Any, is_dir: bool) -> None:
-        from typedflow.boundary import BoundaryError, check_sha256
+        from typedflow.util.boundary import BoundaryError, check_sha256
 
         check_sha256(sha256, f"file handle {uri!r}")
         path = local_path(uri).resolve()
@@ -266,7 +266,7 @@ def _attempt(root: Path, run_id: str, node: str, template: ir.TaskTemplate, inpu
 def run_task(args: argparse.Namespace, ei: dict[str, Any]) -> int:
     from typedflow.runtime.execute import TaskError, execute
     from typedflow.runtime.recording import task_record
-    from typedflow.timestamps import utcnow
+    from typedflow.util.timestamps import utcnow
 
     payload = json.loads(args.task)
     template: ir.TaskTemplate = ir_converter.structure(payload["template"], ir.TaskTemplate)

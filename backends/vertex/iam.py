@@ -41,8 +41,8 @@ def repositories(images: Iterable[str]) -> list[str]:
 def secrets(doc: ir.WorkflowIR, project: str) -> list[str]:
     """Each secret (``projects/P/secrets/S``) a ``gcp-sm:`` reference of a task names; a version is
     read with its secret's access. :class:`InputError` for a malformed reference."""
-    from typedflow.secret_stores import split_gcp
-    from typedflow.taskenv import store_refs
+    from typedflow.dsl.taskenv import store_refs
+    from typedflow.runtime.secret_stores import split_gcp
 
     out = set()
     for ref in store_refs(doc.tasks, "gcp-sm"):

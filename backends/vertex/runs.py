@@ -20,8 +20,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from typedflow import ir
-from typedflow.errors import InputError
-from typedflow.runops import (
+from typedflow.cli.runops import (
     FailureInfo,
     LogEntry,
     Logs,
@@ -36,6 +35,7 @@ from typedflow.runops import (
     nodes_from_records,
     seconds_between,
 )
+from typedflow.errors import InputError
 from typedflow.runtime.capture import node_key
 
 from .deploy import check_parameters
@@ -335,7 +335,7 @@ def resubmit(deployed: Any, parameters: dict[str, Any], where: VertexRuns, enabl
 
 def start_command(doc: ir.WorkflowIR, args: argparse.Namespace, runs: VertexRuns | None = None) -> int:
     """``start --target vertex``: a new run of the deployed template with these inputs."""
-    from typedflow.inputs import parse_inputs
+    from typedflow.runtime.inputs import parse_inputs
 
     values = parse_inputs(doc, args.input or [], args.inputs_file, local_files=False)
     checked = check_parameters(doc, values)

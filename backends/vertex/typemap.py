@@ -12,8 +12,8 @@ import json
 from typing import Any
 
 from typedflow import ir
-from typedflow.canonical import canonical_json
-from typedflow.codec import converter as ir_converter
+from typedflow.ir.canonical import canonical_json
+from typedflow.ir.codec import converter as ir_converter
 
 STRING, INT, DOUBLE, BOOL, LIST, STRUCT = (
     "STRING",

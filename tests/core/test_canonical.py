@@ -8,7 +8,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from typedflow.canonical import canonical_bytes, canonical_json, digest
+from typedflow.ir.canonical import canonical_bytes, canonical_json, digest
 
 _scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text()
 _values = st.recursive(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from typedflow.types import JsonProblem, check_json, type_ref
+from typedflow.ir.types import JsonProblem, check_json, type_ref
 
 _anything = (
     st.none()

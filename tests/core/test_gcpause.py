@@ -5,7 +5,7 @@ import gc
 import pytest
 from typedflow.backends.stepfunctions.paths import Frame, Loc
 
-from typedflow.gcpause import gc_paused
+from typedflow.util.gcpause import gc_paused
 
 
 @pytest.mark.parametrize("was_enabled", [True, False])

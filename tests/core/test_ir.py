@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from tests.conftest import import_source
 from tests.support import dags
 from typedflow import WorkflowDefinitionError, ir
-from typedflow.codec import dumps, loads
+from typedflow.dsl.source import code_digest
 from typedflow.errors import IRValidationError
-from typedflow.source import code_digest
+from typedflow.ir.codec import dumps, loads
 
 PIPELINE = """
 from typing import NamedTuple
@@ -77,7 +77,7 @@ def test_deterministic_across_processes(tmp_path: Path) -> None:
     (tmp_path / "det_mod.py").write_text(PIPELINE)
     code = (
         f"import sys; sys.path.insert(0, {str(tmp_path)!r}); import det_mod; "
-        "from typedflow.codec import dumps; sys.stdout.write(dumps(det_mod.main.ir))"
+        "from typedflow.ir.codec import dumps; sys.stdout.write(dumps(det_mod.main.ir))"
     )
     outs = [
         subprocess.run([sys.executable, "-c", code], capture_output=True, check=True, cwd=tmp_path).stdout

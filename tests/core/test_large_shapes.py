@@ -19,10 +19,11 @@ from typedflow.backends.vertex.compiler import compile_text
 
 from tests.conftest import import_source
 from tests.support.shapes import KINDS, chain_source, expected, fan_source, nested_source
-from typedflow import codec, ir
+from typedflow import ir
+from typedflow.cli.graph import render_graph
 from typedflow.errors import IRValidationError, WorkflowDefinitionError
-from typedflow.graph import render_graph
-from typedflow.running import RunOptions, run_workflow
+from typedflow.ir import codec
+from typedflow.runtime.running import RunOptions, run_workflow
 
 LIMIT = 1000  # Python's default; hypothesis raises the limit while it runs a test, this puts it back
 

@@ -6,7 +6,7 @@ import gc
 
 import attrs
 
-from typedflow.memo import IdentityMemo
+from typedflow.util.memo import IdentityMemo
 
 
 @attrs.frozen

@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from typedflow.prettyjson import pretty
+from typedflow.util.prettyjson import pretty
 
 # Keys and strings full of JSON's own punctuation, quotes, escapes and non-ASCII text.
 _text = st.text(alphabet=st.sampled_from([*'ab{}[],:"\\ \n\t\x00é€😀', "\u2028"]), max_size=8)

@@ -6,7 +6,7 @@ import re
 import threading
 from datetime import UTC, datetime, timedelta
 
-from typedflow.timestamps import utcnow
+from typedflow.util.timestamps import utcnow
 
 _FORMAT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
 

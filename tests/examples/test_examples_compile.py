@@ -11,8 +11,8 @@ import pytest
 
 from typedflow.backend import Backend, available
 from typedflow.cli import main
-from typedflow.codec import loads
-from typedflow.loader import load_workflow
+from typedflow.cli.loader import load_workflow
+from typedflow.ir.codec import loads
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SPECS = ["train_tabular.py:train_tabular", "sweep.py:sweep", "finetune_data.py:finetune_data", "nightly.py:nightly"]

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from typedflow.loader import load_workflow
-from typedflow.running import RunOptions, RunResult, run_workflow
+from typedflow.cli.loader import load_workflow
+from typedflow.runtime.running import RunOptions, RunResult, run_workflow
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"

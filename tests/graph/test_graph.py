@@ -14,9 +14,9 @@ import pytest
 
 from typedflow import map_over, otherwise, task, when, workflow
 from typedflow.cli import main
-from typedflow.graph import render_graph
-from typedflow.loader import load_workflow
-from typedflow.running import RunOptions, run_workflow
+from typedflow.cli.graph import render_graph
+from typedflow.cli.loader import load_workflow
+from typedflow.runtime.running import RunOptions, run_workflow
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 IN_CI = bool(os.environ.get("CI"))
@@ -310,7 +310,7 @@ def test_run_marks_failed_and_skipped_and_needs_no_code(tmp_path: Path) -> None:
 
 
 def test_run_status_falls_back_on_the_journal_when_status_json_is_lost(tmp_path: Path) -> None:
-    from typedflow.graph import build_graph, read_run
+    from typedflow.cli.graph import build_graph, read_run
 
     wf = load_workflow(f"{EXAMPLES / 'train_tabular.py'}:train_tabular")
     res = run_workflow(wf, {"min_class_fraction": 0.45, "registry": str(tmp_path / "r")}, RunOptions(store=tmp_path))
@@ -375,7 +375,7 @@ def test_svg_with_graphviz(tmp_path: Path) -> None:
 def test_svg_without_graphviz_is_a_clear_usage_error(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr("typedflow.graph.shutil.which", lambda name: None)
+    monkeypatch.setattr("typedflow.cli.graph.shutil.which", lambda name: None)
     rc = main(["graph", f"{EXAMPLES / 'sweep.py'}:sweep", "--format", "svg"])
     assert rc == 2
     err = capsys.readouterr().err

@@ -13,7 +13,7 @@ import attrs
 import pytest
 
 import typedflow
-from typedflow.canonical import digest
+from typedflow.ir.canonical import digest
 from typedflow.lineage import LineageLog, LineageRecord, ValueRef, new_record
 from typedflow.lineage.hashing import file_uri, sha256_file
 

@@ -14,7 +14,7 @@ import pytest
 from typedflow import map_over, task, workflow
 from typedflow.lineage.attribution import Resolver, Source, run_ir_loader
 from typedflow.lineage.query import Trace, iter_records, render_trace, trace
-from typedflow.running import RunOptions, run_workflow
+from typedflow.runtime.running import RunOptions, run_workflow
 
 
 @attrs.frozen

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from typedflow import TypedFile, task, workflow
-from typedflow.canonical import canonical_bytes
 from typedflow.formats import CSV
+from typedflow.ir.canonical import canonical_bytes
 from typedflow.lineage.encoding import CHAIN_FIELDS, RecordEncoder, encode_record, join
 from typedflow.lineage.log import LineageLog
 from typedflow.lineage.record import (

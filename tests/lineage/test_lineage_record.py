@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from typedflow.canonical import canonical_bytes, sha256_hex
+from typedflow.ir.canonical import canonical_bytes, sha256_hex
 from typedflow.lineage import LineageRecord, ValueRef, identity, now_rfc3339, record_hash, safe_parameters
 from typedflow.lineage.log import _prepare
 from typedflow.lineage.record import record_from_bytes, record_from_dict, record_line, record_to_dict

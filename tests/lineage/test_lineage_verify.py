@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from typedflow.canonical import canonical_bytes
+from typedflow.ir.canonical import canonical_bytes
 from typedflow.lineage import verify_log
 from typedflow.lineage.record import record_from_bytes, record_line
 

@@ -17,7 +17,7 @@ import pytest
 from typedflow import TypedFile
 from typedflow.errors import InputError
 from typedflow.formats import Text
-from typedflow.running import RunOptions, run_workflow
+from typedflow.runtime.running import RunOptions, run_workflow
 
 FLOW = """
 from pathlib import Path

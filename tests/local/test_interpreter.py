@@ -16,7 +16,7 @@ from typedflow.backends.local.retry import Clock
 from tests.local import flows
 from tests.support import dags
 from typedflow.errors import InputError
-from typedflow.running import RunOptions, RunResult, run_workflow
+from typedflow.runtime.running import RunOptions, RunResult, run_workflow
 
 
 @pytest.fixture(autouse=True)
@@ -492,7 +492,7 @@ def test_missing_input_files_are_all_named_and_nothing_is_written(tmp_path: Path
 
 
 def test_command_line_inputs_report_every_problem_at_once(tmp_path: Path) -> None:
-    from typedflow.inputs import parse_inputs
+    from typedflow.runtime.inputs import parse_inputs
 
     with pytest.raises(InputError) as info:
         parse_inputs(flows.failing.ir, ["x=abc", "nope=1", "junk"], None)
@@ -623,7 +623,7 @@ def maps(xs: list[int]) -> list[int]:
 def test_live_progress_view_and_map_bar(store: Path) -> None:
     import io
 
-    from typedflow.progress import make_progress
+    from typedflow.cli.progress import make_progress
 
     out = io.StringIO()
     progress = make_progress("live", out)
@@ -832,7 +832,7 @@ def tuples(cfg: Config, dims: tuple[int, ...]) -> tuple[str, ...]:
 
 def test_command_line_scalars_are_raw_text_and_bytes_must_be_base64(tmp_path: Path) -> None:
     from tests.conftest import import_source
-    from typedflow.inputs import check_inputs, parse_inputs
+    from typedflow.runtime.inputs import check_inputs, parse_inputs
 
     src = """
 import datetime as dt
@@ -863,7 +863,7 @@ def blob_wf(blob: bytes, day: dt.date) -> str:
 
 def test_command_line_null_is_none_for_optional_inputs(tmp_path: Path) -> None:
     from tests.conftest import import_source
-    from typedflow.inputs import parse_inputs
+    from typedflow.runtime.inputs import parse_inputs
 
     src = """
 from typedflow import TypedFile, task, workflow
@@ -892,7 +892,7 @@ def test_process_isolation_runs_tasks_defined_in_a_script(tmp_path: Path) -> Non
     script.write_text(f"""
 from pathlib import Path
 from typedflow import map_over, task, workflow
-from typedflow.running import RunOptions, run_workflow
+from typedflow.runtime.running import RunOptions, run_workflow
 
 @task
 def square(x: int) -> int:

@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 from tests.conftest import import_source
 from tests.stepfunctions.conftest import run_local
 from tests.support import distributed_flows as flows
-from typedflow import codec, ir
+from typedflow import ir
 from typedflow.errors import WorkflowDefinitionError
+from typedflow.ir import codec
 
 
 def test_failed_items_within_the_tolerance_are_none(tmp_path: Path) -> None:

@@ -199,7 +199,7 @@ def test_cli_unusable_store_or_worker_count_is_bad_input(tmp_path: Path) -> None
         r = tf("run", "tests.local.flows:diamond", "--input", "x=1", "--max-workers", n, "--store", str(tmp_path))
         assert r.returncode == 2 and f"--max-workers: expected a positive integer, got '{n}'" in r.stderr
     from typedflow.errors import InputError
-    from typedflow.running import RunOptions, run_workflow
+    from typedflow.runtime.running import RunOptions, run_workflow
 
     with pytest.raises(InputError, match="max_workers must be a positive integer, got 0"):
         run_workflow(flows.diamond, {"x": 1}, RunOptions(store=tmp_path / "api", max_workers=0))

@@ -89,8 +89,8 @@ def test_a_rewritten_meta_file_is_read_anew(tmp_path: Path, monkeypatch: pytest.
 def test_cache_entries_and_journal_lines_are_the_canonical_json_of_what_they_hold(tmp_path: Path) -> None:
     import json
 
-    from typedflow.canonical import canonical_json
-    from typedflow.running import RunOptions, run_workflow
+    from typedflow.ir.canonical import canonical_json
+    from typedflow.runtime.running import RunOptions, run_workflow
 
     from . import flows
 

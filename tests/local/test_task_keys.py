@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import attrs
 
-from typedflow.canonical import digest
+from typedflow.ir.canonical import digest
 from typedflow.runtime.execute import cache_key, input_digests
 
 from . import flows

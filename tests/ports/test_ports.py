@@ -55,8 +55,8 @@ from tests.ports import (
 )
 from tests.support.aws import AslValidator, Aws
 from typedflow import TypedFile, Workflow, exit_handler, fail, task, when, workflow
-from typedflow.running import RunOptions, RunResult, run_workflow
-from typedflow.values import encode
+from typedflow.ir.values import encode
+from typedflow.runtime.running import RunOptions, RunResult, run_workflow
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).parent

@@ -19,9 +19,9 @@ from tests.runs import runs_flows as flows
 from tests.support.aws import ROLE, Aws
 from typedflow import task
 from typedflow.cli import main
-from typedflow.codec import dumps
 from typedflow.errors import TaskDefinitionError
-from typedflow.secret_stores import clear_clients, parse_dotenv
+from typedflow.ir.codec import dumps
+from typedflow.runtime.secret_stores import clear_clients, parse_dotenv
 
 VALUE = "s3cr3t-value-42"
 
@@ -85,7 +85,7 @@ def test_definition_time_checks() -> None:
 
 
 def test_dotenv_references(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from typedflow.secret import SecretUnavailableError, resolve_ref
+    from typedflow.dsl.secret import SecretUnavailableError, resolve_ref
 
     text = "export A=1\n# c\nB=\"two\\nlines\"\nC='raw $x'\nD=plain # comment\nbad line\n"
     assert parse_dotenv(text) == {"A": "1", "B": "two\nlines", "C": "raw $x", "D": "plain"}
@@ -136,7 +136,7 @@ def test_aws_secrets_manager_on_step_functions(aws: Aws, aws_secrets: Any, tmp_p
 
 
 def test_missing_aws_secret_is_a_clear_task_failure(aws: Aws, aws_secrets: Any) -> None:
-    from typedflow.secret import SecretUnavailableError, resolve_ref
+    from typedflow.dsl.secret import SecretUnavailableError, resolve_ref
 
     with pytest.raises(SecretUnavailableError, match=r"cannot give secret typedflow-tests/nope: ResourceNotFound"):
         resolve_ref("aws-sm:typedflow-tests/nope")
@@ -187,8 +187,8 @@ def test_google_secret_manager_through_its_rest_transport(tmp_path: Path, capsys
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import secretmanager
 
-    from typedflow import secret_stores
-    from typedflow.secret import SecretUnavailableError, resolve_ref
+    from typedflow.dsl.secret import SecretUnavailableError, resolve_ref
+    from typedflow.runtime import secret_stores
 
     srv = ThreadingHTTPServer(("127.0.0.1", 0), _SecretManager)
     threading.Thread(target=srv.serve_forever, daemon=True).start()

@@ -13,12 +13,12 @@ from hypothesis import strategies as st
 from typedflow.backends.stepfunctions.request import parse_request
 
 from tests.security import flows
-from typedflow.boundary import BoundaryError, parse_json
-from typedflow.codec import compute_digest, converter, dumps, loads
 from typedflow.errors import InputError, IRValidationError
-from typedflow.inputs import parse_inputs
+from typedflow.ir.codec import compute_digest, converter, dumps, loads
 from typedflow.runtime.execute import served_outputs
+from typedflow.runtime.inputs import parse_inputs
 from typedflow.runtime.store import LocalStore
+from typedflow.util.boundary import BoundaryError, parse_json
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

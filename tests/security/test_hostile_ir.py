@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from tests.security import flows
-from typedflow.codec import compute_digest, dumps, from_data, loads
 from typedflow.errors import IRValidationError
+from typedflow.ir.codec import compute_digest, dumps, from_data, loads
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,7 +32,7 @@ def _redigest(data: dict[str, Any]) -> dict[str, Any]:
         import attrs
 
         from typedflow import ir
-        from typedflow.codec import converter
+        from typedflow.ir.codec import converter
 
         doc = converter.structure(data, ir.WorkflowIR)
         data["digest"] = compute_digest(attrs.evolve(doc, digest=""))

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.security import flows
-from typedflow.running import RunOptions, run_workflow
+from typedflow.runtime.running import RunOptions, run_workflow
 from typedflow.runtime.store import LocalStore
 
 

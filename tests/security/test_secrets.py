@@ -14,7 +14,7 @@ from tests.conftest import import_source
 from tests.security import flows
 from typedflow import Secret, WorkflowDefinitionError, task, workflow
 from typedflow.errors import TaskDefinitionError
-from typedflow.running import RunOptions, run_workflow
+from typedflow.runtime.running import RunOptions, run_workflow
 
 TOKEN = "tok-9f8e7d6c5b4a"
 PASSWORD = "hunter2-pw"
@@ -82,7 +82,7 @@ def test_exports_carry_no_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 def test_cache_keys_of_sensitive_values_are_keyed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # A plain sha256 of a short password could be found by guessing; the cache key is built from a
     # digest keyed with the store's private key, which no record or export carries.
-    from typedflow.canonical import digest
+    from typedflow.ir.canonical import digest
     from typedflow.runtime.execute import cache_key
 
     monkeypatch.setenv("TF_TEST_TOKEN", TOKEN)

@@ -142,7 +142,7 @@ def test_a_manifest_that_leaves_the_staging_directory_is_refused(trap: Trap, aws
     sha = hashlib.sha256(body).hexdigest()
     aws.s3.put_object(Bucket="typedflow-tests", Key=f"tf/objects/{sha[:2]}/{sha}", Body=body)
     manifest = json.dumps([["../../../../../../../../" + str(victim).lstrip("/"), sha]]).encode()
-    from typedflow.canonical import canonical_bytes
+    from typedflow.ir.canonical import canonical_bytes
 
     tree = hashlib.sha256(canonical_bytes(json.loads(manifest))).hexdigest()
     aws.s3.put_object(Bucket="typedflow-tests", Key=f"tf/trees/{tree}.json", Body=manifest)
@@ -194,7 +194,7 @@ def test_the_ir_must_have_the_digest_asked_for(trap: Trap, aws: Aws) -> None:
     # Another IR uploaded under the chain's digest: the worker must not run it.
     store = store_for(aws.bucket, aws.s3)
     caught = trap.catch(flows.chain, {"x": 1})
-    from typedflow.codec import dumps
+    from typedflow.ir.codec import dumps
 
     forged = dumps(flows.diamond.ir)
     key = store.ir_key(flows.chain.ir.digest)

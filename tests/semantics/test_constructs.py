@@ -12,7 +12,7 @@ import pytest
 
 from tests.support import construct_flows as flows
 from tests.support.aws import Aws
-from typedflow.running import RunOptions, run_workflow
+from typedflow.runtime.running import RunOptions, run_workflow
 
 
 def vertex(wf: Any, inputs: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
@@ -206,7 +206,7 @@ def test_a_map_body_returning_a_record_on_every_target(
     aws: Aws, tmp_path: Path, wf: Any, inputs: dict[str, Any], expected: Any
 ) -> None:
     """map_over(lambda x: Pair(inc(x), dec(x)), xs) is a list of Pair, as in Python: on every target."""
-    from typedflow.values import encode
+    from typedflow.ir.values import encode
 
     local = run_workflow(wf, inputs, RunOptions(store=tmp_path / "local"))
     assert local.ok, local.failures

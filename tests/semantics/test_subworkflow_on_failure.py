@@ -10,7 +10,7 @@ from typing import Any
 
 from tests.support import failure_flows as flows
 from tests.support.aws import Aws
-from typedflow.running import RunOptions, run_workflow
+from typedflow.runtime.running import RunOptions, run_workflow
 
 
 def _marks(tmp_path: Path, name: str) -> Path:

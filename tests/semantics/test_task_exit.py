@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import semantics_flows as flows
-from typedflow.running import RunOptions, run_workflow
+from typedflow.runtime.running import RunOptions, run_workflow
 
 
 @pytest.mark.parametrize("isolation", ["thread", "process"])

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.support import vertex_bug_flows as flows
-from typedflow.running import RunOptions, run_workflow
+from typedflow.runtime.running import RunOptions, run_workflow
 
 
 def _vertex(wf: Any, inputs: dict[str, Any], tmp_path: Path) -> dict[str, Any]:

@@ -9,8 +9,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from typedflow.loader import load_workflow
-from typedflow.registry import forget_module
+from typedflow.cli.loader import load_workflow
+from typedflow.dsl.registry import forget_module
 from typedflow.shipping.cli import Shipment, shipment
 
 ROOT = Path(__file__).resolve().parents[2]

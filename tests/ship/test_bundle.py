@@ -14,10 +14,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from typedflow.boundary import BoundaryError
 from typedflow.shipping import unpack
 from typedflow.shipping.bundle import BundleError, Limits, build, module_root
 from typedflow.shipping.select import select
+from typedflow.util.boundary import BoundaryError
 
 
 def write(root: Path, files: dict[str, str | bytes]) -> None:

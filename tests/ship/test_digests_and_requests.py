@@ -13,8 +13,8 @@ import pytest
 from typedflow.backends.stepfunctions.request import parse_request
 
 from tests.ship.projects import forget, load, unique, write_project
-from typedflow.boundary import BoundaryError
 from typedflow.shipping import unpack
+from typedflow.util.boundary import BoundaryError
 
 FLOWS = """
 from typedflow import task, workflow
@@ -86,7 +86,7 @@ def test_a_runtime_refuses_a_second_bundle_in_one_process(tmp_path: Path) -> Non
     code = """
 import json, sys
 from pathlib import Path
-from typedflow.boundary import BoundaryError
+from typedflow.util.boundary import BoundaryError
 from typedflow.shipping.imports import activate
 a, b = Path(sys.argv[1]), Path(sys.argv[2])
 a.mkdir(); b.mkdir()
@@ -108,7 +108,7 @@ def test_a_bundle_module_named_like_an_imported_one_is_refused(tmp_path: Path) -
     code = """
 import sys
 from pathlib import Path
-from typedflow.boundary import BoundaryError
+from typedflow.util.boundary import BoundaryError
 from typedflow.shipping.imports import activate
 folder = Path(sys.argv[1]); folder.mkdir(); (folder / "json.py").write_text("x = 1")
 try:

@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from typedflow import Environment, task, workflow
-from typedflow.codec import dumps, loads, to_data
-from typedflow.environment import BadEnvironment, digest, requirement
+from typedflow.dsl.environment import BadEnvironment, digest, requirement
 from typedflow.errors import IRValidationError
+from typedflow.ir.codec import dumps, loads, to_data
 
 
 @task
@@ -84,7 +84,7 @@ def test_unsafe_declarations_are_refused(kwargs: dict[str, object], message: str
 
 
 def _tampered(doc_text: str, edit: object) -> str:
-    from typedflow.codec import compute_digest, from_data
+    from typedflow.ir.codec import compute_digest, from_data
 
     data = json.loads(doc_text)
     edit(data)  # type: ignore[operator]

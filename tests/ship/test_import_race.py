@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from typedflow.registry import forget_module
+from typedflow.dsl.registry import forget_module
 from typedflow.runtime import execute
 
 MODULE = """

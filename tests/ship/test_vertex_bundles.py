@@ -14,7 +14,7 @@ from typedflow.backends.vertex import BACKEND
 
 from tests.ship.projects import forget, load, unique, write_project
 from tests.vertex.kfp_harness import run_spec
-from typedflow.running import RunOptions, run_workflow
+from typedflow.runtime.running import RunOptions, run_workflow
 from typedflow.shipping.codestore import LocalCode, publish, publish_wheel
 
 FLOWS = """

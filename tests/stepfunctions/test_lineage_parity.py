@@ -16,7 +16,7 @@ from tests.stepfunctions.conftest import Aws
 from typedflow.lineage.cloud import iter_location
 from typedflow.lineage.query import iter_records
 from typedflow.lineage.record import record_from_dict
-from typedflow.running import RunOptions, run_workflow
+from typedflow.runtime.running import RunOptions, run_workflow
 
 VERTEX_TESTS = Path(__file__).resolve().parents[1] / "vertex"
 

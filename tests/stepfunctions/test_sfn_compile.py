@@ -19,7 +19,7 @@ from typedflow.backends.stepfunctions.states.task import TaskState
 from tests.stepfunctions import sfn_flows as flows
 from tests.stepfunctions.conftest import AslValidator
 from typedflow import ir
-from typedflow.codec import dumps, loads
+from typedflow.ir.codec import dumps, loads
 
 QUEUE = "https://sqs.us-east-1.amazonaws.com/123456789012/typedflow-tasks"
 ALL_FLOWS = [

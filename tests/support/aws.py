@@ -370,7 +370,7 @@ def process_env(endpoint: str, **extra: str) -> dict[str, str]:
 
 
 def run_local(wf: Any, inputs: dict[str, Any], tmp: Path) -> Any:
-    from typedflow.running import RunOptions, run_workflow
+    from typedflow.runtime.running import RunOptions, run_workflow
 
     return run_workflow(wf, inputs, RunOptions(store=tmp / f"local-{uuid.uuid4().hex[:8]}"))
 

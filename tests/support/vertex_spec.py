@@ -70,7 +70,7 @@ class _Checker:
     def collected(self, where: str, src: dict[str, Any], dst: dict[str, Any]) -> None:
         """A loop body's output is the list of its per-iteration values."""
         from typedflow.ir import render
-        from typedflow.types import assignable
+        from typedflow.ir.types import assignable
 
         if dst.get("parameterType") != "LIST":
             self.err(where, f"a loop collects into {dst.get('parameterType')}, not LIST")
@@ -82,7 +82,7 @@ class _Checker:
 
     def _typedflow_agree(self, where: str, src: dict[str, Any], dst: dict[str, Any]) -> None:
         from typedflow.ir import render
-        from typedflow.types import assignable
+        from typedflow.ir.types import assignable
 
         ts = type_from_description(src.get("description") or "")
         td = type_from_description(dst.get("description") or "")

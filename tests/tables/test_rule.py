@@ -8,9 +8,9 @@ from hypothesis import strategies as st
 
 from typedflow import TypedFile, WorkflowDefinitionError, ir, task, workflow
 from typedflow.formats import CSV, Parquet
+from typedflow.ir.types import assignable, columns_mismatch, type_ref
 from typedflow.tables import Columns
 from typedflow.tables.rule import Col, mismatches, satisfies
-from typedflow.types import assignable, columns_mismatch, type_ref
 
 TYPES = ["bool", "int", "float", "str", "date", "datetime", "decimal", "bytes"]
 columns = st.dictionaries(

@@ -14,7 +14,7 @@ from tests.tables import flows
 from typedflow.lineage.export.openlineage import to_openlineage
 from typedflow.lineage.query import iter_records
 from typedflow.lineage.record import record_from_bytes, record_line
-from typedflow.running import RunOptions, run_workflow
+from typedflow.runtime.running import RunOptions, run_workflow
 from typedflow.tables.schema import schema_digest, schema_of
 
 pytest.importorskip("pyarrow")

@@ -9,12 +9,12 @@ from typing import Annotated, ClassVar
 
 import pytest
 
-from typedflow import TypedDirectory, TypedFile, codec, ir
+from typedflow import TypedDirectory, TypedFile, ir
 from typedflow.formats import CSV, JSON, JSONL, TSV, Format, Parquet, format_key, format_lineage
-from typedflow.ir import render
+from typedflow.ir import codec, render
+from typedflow.ir.types import UnsupportedType, type_ref
 from typedflow.tables import Check, Columns
 from typedflow.tables.schema import schema_digest, schema_of
-from typedflow.types import UnsupportedType, type_ref
 
 
 class Base(Columns):

@@ -15,8 +15,8 @@ import pytest
 
 from tests.typing.typing_corpus import Case, Expectation, describe, load_cases
 from typedflow import WorkflowDefinitionError
+from typedflow.dsl.srcpaths import locate
 from typedflow.errors import Problem
-from typedflow.srcpaths import locate
 
 CASES = load_cases()
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from typedflow.checking import merge
+from typedflow.cli.check_mypy import merge
 
 ROOT = Path(__file__).resolve().parents[2]
 

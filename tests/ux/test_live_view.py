@@ -56,8 +56,8 @@ def test_live_view_names_running_tasks_retries_slowest_and_output_places(tmp_pat
 
 def test_plain_and_json_progress_carry_retries_slowest_and_places(tmp_path: Path) -> None:
     from tests.ux import flows
-    from typedflow.progress import make_progress
-    from typedflow.running import RunOptions, run_workflow
+    from typedflow.cli.progress import make_progress
+    from typedflow.runtime.running import RunOptions, run_workflow
 
     for fmt in ("plain", "json"):
         stream = io.StringIO()

@@ -1,5 +1,5 @@
 """Record-field defaults (attrs, dataclass, NamedTuple) in JSON input: the IR carries them, and
-typedflow.inputs fills them in for every target exactly as Python would."""
+typedflow.runtime.inputs fills them in for every target exactly as Python would."""
 
 from __future__ import annotations
 
@@ -18,11 +18,11 @@ from hypothesis import strategies as st
 
 from tests.ux import flows
 from typedflow import ir
-from typedflow.codec import dumps, from_data, loads, to_data
 from typedflow.errors import InputError, IRValidationError
-from typedflow.inputs import check_inputs, parse_inputs, with_field_defaults
-from typedflow.types import type_ref
-from typedflow.values import decode, encode
+from typedflow.ir.codec import dumps, from_data, loads, to_data
+from typedflow.ir.types import type_ref
+from typedflow.ir.values import decode, encode
+from typedflow.runtime.inputs import check_inputs, parse_inputs, with_field_defaults
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -77,7 +77,7 @@ def test_records_without_defaults_serialize_as_before() -> None:
         b: str
 
     t = type_ref(Plain)
-    from typedflow.codec import converter
+    from typedflow.ir.codec import converter
 
     assert [set(f) for f in converter.unstructure(t)["fields"]] == [{"name", "type"}, {"name", "type"}]
 

@@ -20,12 +20,12 @@ from typedflow.backends.vertex.compiler import compile_spec
 from typedflow.backends.vertex.constants import SCHEME, constant_key, publish_constant_files, resolve
 
 from typedflow import ir
-from typedflow.boundary import BoundaryError
 from typedflow.errors import InputError
 from typedflow.lineage.cloud import iter_dir
-from typedflow.running import RunOptions, run_workflow
+from typedflow.runtime.running import RunOptions, run_workflow
 from typedflow.runtime.store import dir_manifest, dir_sha256, file_sha256
 from typedflow.shipping.codestore import LocalCode
+from typedflow.util.boundary import BoundaryError
 
 NOTES_SHA = file_sha256(flows.DATA / "notes.txt")
 SHARDS_SHA = dir_sha256(dir_manifest(flows.DATA / "shards"))

@@ -13,7 +13,7 @@ import vertex_flows as flows
 from kfp_harness import run_spec
 from typedflow.backends.vertex import BACKEND
 
-from typedflow.running import RunOptions, run_workflow
+from typedflow.runtime.running import RunOptions, run_workflow
 
 
 def both(

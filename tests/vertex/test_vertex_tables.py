@@ -11,7 +11,7 @@ from kfp_harness import run_spec
 from typedflow.backends.vertex import BACKEND
 
 from tests.tables import flows
-from typedflow.running import RunOptions, run_workflow
+from typedflow.runtime.running import RunOptions, run_workflow
 from typedflow.tables.schema import schema_digest, schema_of
 
 pytest.importorskip("pyarrow")

@@ -10,7 +10,7 @@ from typing import Final
 
 import attrs
 
-from typedflow.canonical import canonical_bytes
+from typedflow.ir.canonical import canonical_bytes
 
 _BLOCK: Final = 1 << 24
 

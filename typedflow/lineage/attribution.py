@@ -181,8 +181,8 @@ def run_ir_loader(home: Path) -> IRLoader:
 
     @functools.lru_cache(maxsize=64)
     def load(run_id: str, digest: str) -> ir.WorkflowIR | None:
-        from typedflow.codec import loads
         from typedflow.errors import IRValidationError
+        from typedflow.ir.codec import loads
 
         if "/" in run_id or run_id in ("", ".", ".."):
             return None

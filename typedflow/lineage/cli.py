@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from typedflow.config import home
 from typedflow.lineage.log import LineageLog
 from typedflow.lineage.query import (
     Entry,
@@ -22,6 +21,7 @@ from typedflow.lineage.query import (
     trace,
 )
 from typedflow.lineage.verify import PublicKey, verify_path
+from typedflow.util.statedir import home
 
 __all__ = ["add_subparser", "default_log_path"]
 

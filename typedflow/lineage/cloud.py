@@ -27,12 +27,12 @@ from urllib.parse import quote
 
 import attrs
 
-from typedflow.canonical import canonical_bytes
+from typedflow.ir.canonical import canonical_bytes
 from typedflow.lineage.log import CONFIGURED, LineageLog
 from typedflow.lineage.record import LineageRecord, origin_hash, record_from_dict, record_line
 from typedflow.lineage.signing import Signer, configured_signer
 from typedflow.lineage.verify_bundle import ALGORITHMS, PublicKey, signed_message
-from typedflow.timestamps import utcnow
+from typedflow.util.timestamps import utcnow
 
 __all__ = [
     "ENV_ANCHOR",

@@ -18,7 +18,7 @@ from typing import Final, Self
 
 import attrs
 
-from typedflow.canonical import canonical_bytes
+from typedflow.ir.canonical import canonical_bytes
 from typedflow.lineage._chain import (
     Head,
     LineageIntegrityError,
@@ -33,7 +33,7 @@ from typedflow.lineage.record import GENESIS_HASH, LineageRecord, record_from_by
 from typedflow.lineage.signing import Signer, checkpoint_line, configured_signer
 from typedflow.lineage.verify_bundle import parse_checkpoint
 from typedflow.runtime.atomic import fsync_dir, start_write_back, write_all, write_bytes
-from typedflow.timestamps import utcnow
+from typedflow.util.timestamps import utcnow
 
 __all__ = ["LineageIntegrityError", "LineageLog", "LineageRepairWarning", "TornFragment"]
 

@@ -19,9 +19,9 @@ from cattrs.gen import make_dict_unstructure_fn, override
 from cattrs.strategies import configure_union_passthrough
 
 from typedflow._version import __version__
-from typedflow.canonical import canonical_bytes, sha256_hex
-from typedflow.secret import sensitive
-from typedflow.timestamps import utcnow
+from typedflow.dsl.secret import sensitive
+from typedflow.ir.canonical import canonical_bytes, sha256_hex
+from typedflow.util.timestamps import utcnow
 
 __all__ = [
     "GENESIS_HASH",

@@ -19,10 +19,10 @@ import stat
 from pathlib import Path
 from typing import Any, Final, Protocol
 
-from typedflow.canonical import canonical_bytes
 from typedflow.errors import InputError
+from typedflow.ir.canonical import canonical_bytes
 from typedflow.lineage.verify_bundle import CHECKPOINT_TYPE, SIGNATURE_TYPE, manifest_message
-from typedflow.timestamps import utcnow
+from typedflow.util.timestamps import utcnow
 
 __all__ = [
     "ENV_KEY",

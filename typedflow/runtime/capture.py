@@ -2,7 +2,7 @@
 
 ``sys.stdout`` and ``sys.stderr`` are wrapped once per process by a pass-through stream that also hands
 each write to the :class:`Output` of the attempt running on the writing thread (see
-:data:`typedflow.context.ATTEMPT`); everything still reaches the original stream. Output is bounded
+:data:`typedflow.runtime.context.ATTEMPT`); everything still reaches the original stream. Output is bounded
 (:data:`LIMIT` characters an attempt) and has every secret value the task had blanked out before it
 is kept anywhere (see :func:`typedflow.runtime.execute.execute`).
 """
@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any, Final
 from urllib.parse import quote, unquote
 
-from typedflow.context import ATTEMPT
+from typedflow.runtime.context import ATTEMPT
 
 LIMIT: Final = 1 << 20  # characters kept per attempt; the rest is counted, not kept
 _LOCK = threading.Lock()

@@ -26,21 +26,21 @@ from typing import Any, Literal
 import attrs
 
 from typedflow import ir
-from typedflow.boundary import BoundaryError, check_handle
-from typedflow.canonical import canonical_json, digest, sha256_hex
-from typedflow.context import ATTEMPT, Attempt, RunContext
+from typedflow.dsl.registry import live_task, register_task
+from typedflow.dsl.secret import SecretUnavailableError, redact, sensitive
+from typedflow.dsl.taskenv import task_environment
 from typedflow.files import resolve_uri
-from typedflow.memo import IdentityMemo
-from typedflow.registry import live_task, register_task
+from typedflow.ir.canonical import canonical_json, digest, sha256_hex
+from typedflow.ir.types import check_json
+from typedflow.ir.values import converter
 from typedflow.runtime.capture import Output, Sink
 from typedflow.runtime.capture import install as install_capture
+from typedflow.runtime.context import ATTEMPT, Attempt, RunContext
 from typedflow.runtime.store import ArtifactStore
-from typedflow.secret import SecretUnavailableError, redact, sensitive
 from typedflow.tables.enforce import violation as table_violation
-from typedflow.taskenv import task_environment
-from typedflow.timestamps import utcnow
-from typedflow.types import check_json
-from typedflow.values import converter
+from typedflow.util.boundary import BoundaryError, check_handle
+from typedflow.util.memo import IdentityMemo
+from typedflow.util.timestamps import utcnow
 
 
 class TaskError(Exception):

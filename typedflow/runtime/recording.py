@@ -13,7 +13,8 @@ from typing import Any
 
 from typedflow import ir
 from typedflow._version import __version__
-from typedflow.canonical import digest
+from typedflow.dsl.secret import sensitive
+from typedflow.ir.canonical import digest
 from typedflow.lineage.encoding import Prepared, RecordEncoder
 from typedflow.lineage.record import (
     LineageRecord,
@@ -26,7 +27,6 @@ from typedflow.lineage.record import (
     safe_value,
 )
 from typedflow.runtime.execute import content_digest, has_files
-from typedflow.secret import sensitive
 from typedflow.tables.schema import lineage_columns
 
 __all__ = ["DEFAULT_IMAGE", "REDACTED", "RefPlan", "TaskRecords", "task_record", "value_refs"]

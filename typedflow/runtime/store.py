@@ -22,9 +22,9 @@ from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from typing import Any, Protocol
 
-from typedflow.boundary import BoundaryError, check_sha256, open_nofollow
-from typedflow.canonical import canonical_bytes, canonical_json
+from typedflow.ir.canonical import canonical_bytes, canonical_json
 from typedflow.runtime.atomic import fsync_dir, write_all
+from typedflow.util.boundary import BoundaryError, check_sha256, open_nofollow
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,8 @@ from typing import Any
 import attrs
 
 from typedflow import ir
-from typedflow.canonical import canonical_json
 from typedflow.errors import TypedflowError
+from typedflow.ir.canonical import canonical_json
 
 from .select import Selection, Skipped, select
 
@@ -184,7 +184,7 @@ def task_modules(doc: ir.WorkflowIR) -> dict[str, list[str]]:
 
 def _installed(module: str) -> bool:
     """Whether ``module`` is an installed library here (so the environment, not the bundle, ships it)."""
-    from typedflow.source import _LIBRARY_ROOTS
+    from typedflow.dsl.source import _LIBRARY_ROOTS
 
     try:
         spec = importlib.util.find_spec(module)

@@ -12,7 +12,7 @@ from typing import Any
 import attrs
 
 from typedflow import ir
-from typedflow.cliio import load_ir
+from typedflow.cli.documents import load_ir
 
 from . import plan as plans
 from .bundle import Bundle, BundleError, build, check_tasks, detect_root, listing

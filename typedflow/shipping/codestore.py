@@ -16,7 +16,7 @@ import threading
 from pathlib import Path
 from typing import Any, Protocol
 
-from typedflow.boundary import BoundaryError, check_digest, regular_file
+from typedflow.util.boundary import BoundaryError, check_digest, regular_file
 
 from .bundle import Bundle
 from .unpack import MAX_ZIP, default_cache, extract

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from typedflow import ir
-from typedflow.cliio import load_ir
+from typedflow.cli.documents import load_ir
 
 from .plan import Image
 

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from typedflow.boundary import BoundaryError
+from typedflow.util.boundary import BoundaryError
 
 _ACTIVE: dict[str, Path] = {}
 _LOCK = threading.Lock()

@@ -16,7 +16,7 @@ import attrs
 
 from typedflow import ir
 from typedflow._version import __version__
-from typedflow.environment import BadEnvironment, digest, effective, python_of, read_requirements, requirement
+from typedflow.dsl.environment import BadEnvironment, digest, effective, python_of, read_requirements, requirement
 
 REPOSITORY = "typedflow-env"
 

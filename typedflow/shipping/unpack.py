@@ -20,7 +20,7 @@ import zipfile
 from pathlib import Path
 from typing import IO
 
-from typedflow.boundary import BoundaryError, check_digest, open_nofollow, safe_relpath
+from typedflow.util.boundary import BoundaryError, check_digest, open_nofollow, safe_relpath
 
 from .bundle import MAX_FILE, MAX_FILES, MAX_TOTAL, manifest_digest
 
@@ -42,7 +42,7 @@ def default_cache() -> Path:
 def check_cache_location(cache: Path) -> None:
     """Task code under the Python installation would count as library code, and its code digests
     would not match the ones compiled from the project: refuse such a cache."""
-    from typedflow.source import _LIBRARY_ROOTS
+    from typedflow.dsl.source import _LIBRARY_ROOTS
 
     real = os.path.realpath(cache)
     for root in _LIBRARY_ROOTS:

@@ -15,8 +15,8 @@ from typing import Any
 
 from typedflow import ir
 from typedflow.files import resolve_uri
-from typedflow.memo import IdentityMemo
 from typedflow.tables.columns import SchemaError
+from typedflow.util.memo import IdentityMemo
 
 _SUFFIX = {"parquet": ".parquet", "csv": ".csv", "tsv": ".tsv", "jsonl": ".jsonl"}
 

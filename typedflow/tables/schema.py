@@ -12,9 +12,9 @@ from functools import cache
 from typing import Annotated, Any
 
 from typedflow import ir
-from typedflow.canonical import digest
+from typedflow.ir.canonical import digest
+from typedflow.ir.types import UnsupportedType
 from typedflow.tables.columns import Check, Columns
-from typedflow.types import UnsupportedType
 
 COLUMN_TYPES: dict[Any, str] = {
     bool: "bool",
@@ -150,7 +150,7 @@ def show_column(c: ir.Column) -> str:
 def schema_digest(schema: ir.Schema) -> str:
     """``sha256:`` of the canonical JSON of the schema's columns sorted by name: what the schema
     requires, whatever the class is called and whatever order the columns are declared in."""
-    from typedflow.codec import converter
+    from typedflow.ir.codec import converter
 
     columns = sorted(converter.unstructure(schema)["columns"], key=lambda c: c["name"])
     return str(digest({"columns": columns}))

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Final
 
-from typedflow.canonical import canonical_json
+from typedflow.ir.canonical import canonical_json
 from typedflow.lineage.export.checkpoints import Checkpoints
 from typedflow.lineage.record import LineageRecord, ValueRef
 

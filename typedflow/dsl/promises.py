@@ -13,10 +13,10 @@ import sys
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from typedflow import ir
-from typedflow.types import assignable, field_type
+from typedflow.ir.types import assignable, field_type
 
 if TYPE_CHECKING:
-    from typedflow.tracing import Scope, Tracer
+    from typedflow.dsl.tracing import Scope, Tracer
 
 _HINTS = {
     "typedflow-truthiness": "branch with `with when(...)` / `otherwise()` instead of `if`",

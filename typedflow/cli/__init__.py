@@ -14,7 +14,9 @@ from typing import Any
 
 from typedflow._version import __version__
 from typedflow.backend import Backend, CommandFn, available
-from typedflow.cliio import load_ir, stdout_to_stderr, write_output
+from typedflow.cli.documents import load_ir, stdout_to_stderr, write_output
+from typedflow.cli.loader import LoadError
+from typedflow.dsl.registry import collecting
 from typedflow.errors import (
     InputError,
     IRValidationError,
@@ -22,9 +24,7 @@ from typedflow.errors import (
     TypedflowError,
     WorkflowDefinitionError,
 )
-from typedflow.inputs import parse_inputs
-from typedflow.loader import LoadError
-from typedflow.registry import collecting
+from typedflow.runtime.inputs import parse_inputs
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -57,7 +57,7 @@ def _is_package(path: str) -> bool:
 def _mypy_paths(targets: Sequence[str]) -> list[str]:
     """What mypy is given: a package directory as it is (mypy reads it as the package), the rest as
     ``check`` expands it."""
-    from typedflow.loader import split_spec
+    from typedflow.cli.loader import split_spec
 
     return [split_spec(s)[0] for t in targets for s in ([t] if _is_package(t) else _expand_dirs([t]))]
 
@@ -77,7 +77,7 @@ def _package_modules(folder: Path) -> list[str]:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from typedflow.loader import import_target, split_spec
+    from typedflow.cli.loader import import_target, split_spec
 
     problems: list[str] = []
     targets = _expand_dirs(args.targets)
@@ -105,7 +105,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     invalid = {wf.name for wf in workflows if wf.problems}
     by_checker = ""
     if args.mypy:
-        from typedflow.checking import merge, run_mypy, workflows_with_findings
+        from typedflow.cli.check_mypy import merge, run_mypy, workflows_with_findings
 
         mypy_lines, _ = run_mypy(_mypy_paths(args.targets))
         merged = merge(problems, mypy_lines)
@@ -246,9 +246,9 @@ def _resume_command(args: argparse.Namespace, run_id: str) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from typedflow.cli.progress import make_progress
     from typedflow.errors import RunInterrupted
-    from typedflow.progress import make_progress
-    from typedflow.running import RunOptions, run_ir
+    from typedflow.runtime.running import RunOptions, run_ir
 
     if args.resume and (args.input or args.inputs_file):
         # A resumed run goes on with what it started with: its finished nodes were computed from those
@@ -290,7 +290,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return code
     progress.finish(result, doc)
     if result.ok:
-        from typedflow.runops import outputs_text
+        from typedflow.cli.runops import outputs_text
 
         sys.stdout.write(outputs_text(doc, result.outputs))
         return EXIT_OK
@@ -480,7 +480,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_worker)
 
     try:
-        from typedflow.graph import add_subparser as add_graph
+        from typedflow.cli.graph import add_subparser as add_graph
     except ImportError:
         pass
     else:
@@ -488,10 +488,10 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     from typedflow.shipping.cli import add_subparsers as add_shipping
 
     add_shipping(sub)
-    from typedflow.runs_cli import add_subparser as add_runs
+    from typedflow.cli.runs import add_subparser as add_runs
 
     add_runs(sub, backends, chosen.name if chosen is not None else None)
-    from typedflow.config_cli import add_subparser as add_config
+    from typedflow.cli.config import add_subparser as add_config
 
     add_config(sub, build_parser)
     try:
@@ -549,14 +549,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _unshippable(exc: Exception) -> bool:
     """A bundle or environment that cannot be shipped as given: a usage error (nothing was changed)."""
-    from typedflow.environment import BadEnvironment
+    from typedflow.dsl.environment import BadEnvironment
     from typedflow.shipping.bundle import BundleError
 
     return isinstance(exc, BundleError | BadEnvironment)
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    from typedflow import profiles
+    from typedflow.cli import profiles
 
     argv = list(sys.argv[1:] if argv is None else argv)
     try:

@@ -7,10 +7,10 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Literal, ParamSpec, TypeVar
 
-from typedflow import tracing
+from typedflow.dsl import tracing
 
 if TYPE_CHECKING:
-    from typedflow.dsl import Task
+    from typedflow.dsl.decorators import Task
 
 P = ParamSpec("P")
 

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from typing import Final
 
 from typedflow import ir
-from typedflow.boundary import BoundaryError, check_digest, check_name
 from typedflow.errors import IRValidationError
+from typedflow.util.boundary import BoundaryError, check_digest, check_name
 
 IDENT: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 MODULE: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_.]{0,255}")

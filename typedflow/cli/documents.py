@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from typedflow.codec import loads
-from typedflow.loader import LoadError, load_workflow
+from typedflow.cli.loader import LoadError, load_workflow
+from typedflow.ir.codec import loads
 from typedflow.runtime.atomic import write_text
 
 __all__ = ["load_ir", "stdout_to_stderr", "write_output"]

@@ -13,13 +13,14 @@ from typing import Any
 
 import attrs
 
-from typedflow import constfiles, ir
-from typedflow.boundary import MAX_JSON_BYTES, BoundaryError, check_depth, parse_json, regular_file
+from typedflow import ir
+from typedflow.dsl import constfiles
+from typedflow.dsl.secret import REF as SECRET_REF
 from typedflow.errors import InputError
 from typedflow.ir import render
+from typedflow.ir.types import check_json
 from typedflow.runtime.execute import has_files, map_files
-from typedflow.secret import REF as SECRET_REF
-from typedflow.types import check_json
+from typedflow.util.boundary import MAX_JSON_BYTES, BoundaryError, check_depth, parse_json, regular_file
 
 PutFn = Callable[[Path, bool], tuple[str, str]]
 """Store a local file (False) or directory (True); return (uri, sha256)."""
@@ -219,7 +220,7 @@ def _local(v: dict[str, Any]) -> Path | None:
 
 def store_constant_files(doc: ir.WorkflowIR, put: PutFn) -> ir.WorkflowIR:
     """``doc`` with every file or directory written as a constant in a workflow body stored like an input
-    (so tasks read the content the IR recorded, see :mod:`typedflow.constfiles`). The document keeps its
+    (so tasks read the content the IR recorded, see :mod:`typedflow.dsl.constfiles`). The document keeps its
     digest: it is the workflow's. A constant missing, or changed since the workflow was defined, is an
     :class:`InputError` naming where it is written."""
 

@@ -15,8 +15,8 @@ import time
 from typing import Any
 
 from typedflow.backend import Backend, RunOps
-from typedflow.cliio import load_ir
-from typedflow.runops import (
+from typedflow.cli.documents import load_ir
+from typedflow.cli.runops import (
     STATUSES,
     RunOpError,
     RunOutcome,

@@ -31,7 +31,7 @@ def normalize(
     env: Mapping[str, str] | None, secrets: Iterable[str] | None
 ) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...], list[str]]:
     """(sorted env pairs, secret (name, reference) pairs in order, problems)."""
-    from typedflow.secret import REF
+    from typedflow.dsl.secret import REF
 
     problems: list[str] = []
     pairs: list[tuple[str, str]] = []
@@ -71,7 +71,7 @@ def normalize(
 
 
 def _check_ref(name: str, scheme: str, ref: str) -> str:
-    from typedflow.secret_stores import split_aws, split_gcp
+    from typedflow.runtime.secret_stores import split_aws, split_gcp
 
     rest = ref.partition(":")[2]
     try:
@@ -134,7 +134,7 @@ class TaskEnvironment:
         self.values: dict[str, str] = {}
 
     def enter(self, revealed: list[str]) -> None:
-        from typedflow.secret import SecretUnavailableError, resolve_ref
+        from typedflow.dsl.secret import SecretUnavailableError, resolve_ref
 
         values = dict(self.template.env)
         for name, ref in self.template.secrets:

@@ -12,11 +12,11 @@ import cattrs
 from cattrs.gen import make_dict_unstructure_fn, override
 
 from typedflow import ir
-from typedflow.boundary import BoundaryError, check_depth, parse_json
-from typedflow.canonical import canonical_json, sha256_hex
 from typedflow.errors import IRValidationError
-from typedflow.irchecks import check_document
-from typedflow.memo import IdentityMemo
+from typedflow.ir.canonical import canonical_json, sha256_hex
+from typedflow.ir.checks import check_document
+from typedflow.util.boundary import BoundaryError, check_depth, parse_json
+from typedflow.util.memo import IdentityMemo
 
 if TYPE_CHECKING:  # jsonschema is imported when an IR document is first loaded (a third of import time)
     import jsonschema
@@ -182,14 +182,14 @@ def dumps(doc: ir.WorkflowIR) -> str:
 
 
 def dumps_pretty(doc: ir.WorkflowIR) -> str:
-    from typedflow.prettyjson import pretty
+    from typedflow.util.prettyjson import pretty
 
     return pretty(to_data(doc), allow_nan=False) + "\n"
 
 
 @cache
 def schema() -> dict[str, Any]:
-    text = resources.files("typedflow").joinpath("ir.schema.json").read_text("utf-8")
+    text = resources.files("typedflow.ir").joinpath("ir.schema.json").read_text("utf-8")
     result: dict[str, Any] = json.loads(text)
     return result
 
@@ -280,7 +280,7 @@ def from_data(data: Any) -> ir.WorkflowIR:
 
 def _check_environments(doc: ir.WorkflowIR) -> None:
     """Environments reach Dockerfiles and container commands: each is checked as a declaration is."""
-    from typedflow.environment import BadEnvironment, check
+    from typedflow.dsl.environment import BadEnvironment, check
 
     found = [("$.workflow", doc.workflow.environment)]
     found += [(f"$.subworkflows[{i}]", w.environment) for i, w in enumerate(doc.subworkflows)]

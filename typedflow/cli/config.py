@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from typedflow.runops import table
+from typedflow.cli.runops import table
 
 ParserFactory = Callable[[Sequence[str]], argparse.ArgumentParser]
 
@@ -45,7 +45,7 @@ def _shown(value: Any) -> str:
 
 
 def cmd_config_show(args: argparse.Namespace) -> int:
-    from typedflow import profiles
+    from typedflow.cli import profiles
     from typedflow.errors import InputError
 
     profile = getattr(args, "profile_obj", None)

@@ -19,8 +19,8 @@ from typing import Any
 import attrs
 
 from typedflow import ir
-from typedflow.canonical import canonical_json, sha256_hex
 from typedflow.errors import TypedflowError
+from typedflow.ir.canonical import canonical_json, sha256_hex
 
 PYTHON = re.compile(r"3\.[0-9]{1,2}")
 IMAGE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@+-]{0,254}")

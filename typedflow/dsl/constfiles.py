@@ -3,7 +3,7 @@
 The IR records such a constant by its content: its sha256 when the workflow is traced, its path relative
 to the import root of the workflow's module (so the IR and its digest are the same in every checkout;
 a path outside that root stays absolute) and its declared format. Each target brings the content where
-its tasks read it (see :func:`typedflow.inputs.store_constant_files`), finding the file again with
+its tasks read it (see :func:`typedflow.runtime.inputs.store_constant_files`), finding the file again with
 :func:`find` and refusing it when it no longer has the recorded content.
 """
 

@@ -14,25 +14,26 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
-from typedflow import constfiles, ir
+from typedflow import ir
 from typedflow._version import __version__
+from typedflow.dsl import constfiles
+from typedflow.dsl.promises import Cond, Promise, comparable
+from typedflow.dsl.secret import Secret
+from typedflow.dsl.source import frame_loc, func_loc, return_lines, returns_in_branches
+from typedflow.dsl.srcpaths import stable_path
 from typedflow.errors import Problem, WorkflowDefinitionError
-from typedflow.promises import Cond, Promise, comparable
+from typedflow.ir.types import JsonProblem, assignable, check_json, columns_mismatch, is_namedtuple, type_ref
 from typedflow.runtime.execute import has_files, map_files
-from typedflow.secret import Secret
-from typedflow.source import frame_loc, func_loc, return_lines, returns_in_branches
-from typedflow.srcpaths import stable_path
-from typedflow.types import JsonProblem, assignable, check_json, columns_mismatch, is_namedtuple, type_ref
 
 if TYPE_CHECKING:
-    from typedflow.dsl import Task, Workflow
+    from typedflow.dsl.decorators import Task, Workflow
 
 _STACK: list[Tracer] = []
 RETURN_IN_BRANCH = (
     "return inside a `with when(...)` / `with otherwise()` block: the workflow is traced once, so the code "
     "after the block would silently not be part of it; assign the value and return it after the block"
 )
-_TYPEDFLOW_DIR = __file__.rsplit("/", 1)[0]
+_TYPEDFLOW_DIR = __file__.rsplit("/", 2)[0]  # the typedflow package: its frames are never the user's
 
 
 def current() -> Tracer | None:
@@ -209,7 +210,7 @@ class Tracer:
         self.ordering.pop()
 
     def enter_exit_handler(self, t: Any, args: tuple[Any, ...], kwargs: dict[str, Any], frame: FrameType) -> None:
-        from typedflow.dsl import Task
+        from typedflow.dsl.decorators import Task
 
         loc = frame_loc(frame)
         handler: ir.OnFailure | None = None
@@ -376,7 +377,7 @@ class Tracer:
                 "typedflow-container",
             )
             return None
-        from typedflow.values import encode
+        from typedflow.ir.values import encode
 
         # Numeric widening as a static checker allows it (bool ≤ int ≤ float).
         if dst.kind == "float" and isinstance(value, int):
@@ -405,7 +406,7 @@ class Tracer:
         return ir.Arg(param, ir.Const(self.constant_files(data, dst)))
 
     def constant_files(self, data: Any, t: ir.TypeRef) -> Any:
-        """``data`` with each file or directory in it recorded by content (see :mod:`typedflow.constfiles`)."""
+        """``data`` with each file or directory in it recorded by content (see :mod:`typedflow.dsl.constfiles`)."""
         if not has_files(t):
             return data
         root = constfiles.import_root(getattr(self.wf.fn, "__module__", None), self.wf.fn.__code__.co_filename)
@@ -783,7 +784,7 @@ def _contains_promise(v: Any) -> bool:
 
 
 def _is_failure(t: ir.TypeRef) -> bool:
-    return t.kind == "record" and t.name == "typedflow.failure:Failure"
+    return t.kind == "record" and t.name == "typedflow.dsl.failure:Failure"
 
 
 def _record_type(v: Any) -> ir.TypeRef | None:
@@ -837,7 +838,7 @@ def _literal_list(items: Sequence[Any]) -> tuple[ir.TypeRef, list[Any]]:
     if len(kinds) == 1:
         (cls,) = kinds
         if isinstance(items[0], enum.Enum) or attrs.has(cls) or dataclasses.is_dataclass(cls) or is_namedtuple(cls):
-            from typedflow.values import encode
+            from typedflow.ir.values import encode
 
             try:
                 t = type_ref(cls)
@@ -911,7 +912,7 @@ def trace(
     results: list[ir.Arg] = []
     outputs: tuple[ir.Param, ...] = ()
     if returns is not None:
-        from typedflow.dsl import outputs_of
+        from typedflow.dsl.decorators import outputs_of
 
         outputs = outputs_of(returns)
         if not cut_short:  # else what was returned is not what the function means: no follow-on errors
@@ -944,7 +945,7 @@ def trace(
         typedflow_version=__version__,
         python_version=platform.python_version(),
     )
-    from typedflow.codec import with_digest
+    from typedflow.ir.codec import with_digest
 
     return with_digest(doc)
 
@@ -1018,7 +1019,7 @@ def _on_failure(
     t = wf.on_failure
     if t is None:
         return None
-    from typedflow.dsl import Task
+    from typedflow.dsl.decorators import Task
 
     if not isinstance(t, Task) or t.signature.template is None:
         tracer.problem(loc, "on_failure must be a @task with a valid signature", "typedflow-on-failure")
@@ -1028,7 +1029,7 @@ def _on_failure(
     by_name = {p.name: p for p in params}
     args = []
     for p in template.inputs:
-        if p.type.kind == "record" and p.type.name == "typedflow.failure:Failure":
+        if p.type.kind == "record" and p.type.name == "typedflow.dsl.failure:Failure":
             args.append(ir.Arg(p.name, ir.FailureRef()))
         elif p.name in by_name and assignable(by_name[p.name].type, p.type):
             args.append(ir.Arg(p.name, ir.InputRef(p.name)))

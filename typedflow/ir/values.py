@@ -14,12 +14,12 @@ from typing import Any
 import cattrs
 from cattrs.cols import namedtuple_dict_structure_factory, namedtuple_dict_unstructure_factory
 
-from typedflow.canonical import digest
+from typedflow.dsl.secret import Secret
 from typedflow.errors import InputError
 from typedflow.files import TypedDirectory, TypedFile
 from typedflow.formats import Format, format_key
-from typedflow.secret import Secret
-from typedflow.types import check_json, is_namedtuple, type_ref
+from typedflow.ir.canonical import digest
+from typedflow.ir.types import check_json, is_namedtuple, type_ref
 
 converter = cattrs.Converter(detailed_validation=False)
 

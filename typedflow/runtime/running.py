@@ -12,11 +12,11 @@ from typing import Any, Literal
 import attrs
 
 from typedflow import ir
-from typedflow.boundary import BoundaryError
 from typedflow.errors import InputError
-from typedflow.inputs import check_inputs, store_input_files
-from typedflow.reports import NodeReport
+from typedflow.runtime.inputs import check_inputs, store_input_files
+from typedflow.runtime.reports import NodeReport
 from typedflow.runtime.store import LocalStore
+from typedflow.util.boundary import BoundaryError
 
 # The key of the local run journal's line that ends a run (node instance keys never start with "$").
 # A run id as --resume and the runs commands take it: a run directory's name, never a path.
@@ -75,7 +75,7 @@ def prepare_inputs(
     """Check every input against the workflow's types (all errors at once), store input files.
     Python values are first encoded by their annotation (``encoded=False``)."""
     from typedflow.files import TypedDirectory, TypedFile
-    from typedflow.values import encode
+    from typedflow.ir.values import encode
 
     data: dict[str, Any] = dict(given)
     if not encoded:
@@ -111,7 +111,7 @@ def putter(store: LocalStore) -> Callable[[Path, bool], tuple[str, str]]:
 
 def decode_value(outputs: dict[str, Any], wf: ir.Workflow, annotation: Any) -> Any:
     """The Python return value of a workflow from its typed-JSON outputs."""
-    from typedflow.values import decode
+    from typedflow.ir.values import decode
 
     if wf.returns.kind == "none":
         return None
@@ -128,7 +128,7 @@ def run(wf: Any, /, **inputs: Any) -> RunResult:
 
 def run_workflow(wf: Any, inputs: Mapping[str, Any], options: RunOptions | None = None) -> RunResult:
     """Run a ``@workflow`` (or a loaded IR document) with explicit options."""
-    from typedflow.dsl import Workflow
+    from typedflow.dsl.decorators import Workflow
 
     options = options or RunOptions()
     if isinstance(wf, Workflow):

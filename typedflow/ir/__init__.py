@@ -1,6 +1,6 @@
 """The workflow IR: frozen value objects, the contract between the tracer and every backend.
 
-Backends read these classes and nothing else. Serialization lives in :mod:`typedflow.codec`.
+Backends read these classes and nothing else. Serialization lives in :mod:`typedflow.ir.codec`.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any, Final, Literal, get_args
 
 import attrs
 
-from typedflow.srcpaths import shown_path
+from typedflow.dsl.srcpaths import shown_path
 
 JSONValue = Any  # a JSON document (typed by the TypeRef that accompanies it)
 

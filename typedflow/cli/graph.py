@@ -22,11 +22,11 @@ from typing import Any
 import attrs
 
 from typedflow import ir
-from typedflow.cliio import load_ir, write_output
+from typedflow.cli.documents import load_ir, write_output
+from typedflow.cli.runops import RunDetail, RunNotFound
+from typedflow.cli.runs import LOCAL, ops_for
 from typedflow.ir import render
-from typedflow.runops import RunDetail, RunNotFound
-from typedflow.runs_cli import LOCAL, ops_for
-from typedflow.types import field_type
+from typedflow.ir.types import field_type
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 FORMATS = ("mermaid", "dot", "svg")
@@ -132,7 +132,7 @@ class _Builder:
     def source_type(self, b: ir.Binding) -> ir.TypeRef | None:
         t: ir.TypeRef | None = None
         if isinstance(b, ir.FailureRef):
-            t = ir.TypeRef("record", name="typedflow.failure:Failure")
+            t = ir.TypeRef("record", name="typedflow.dsl.failure:Failure")
         elif isinstance(b, ir.InputRef):
             t = next((p.type for p in self.doc.workflow.inputs if p.name == b.name), None)
         elif isinstance(b, ir.ItemRef):
@@ -608,8 +608,8 @@ def render_graph(doc: ir.WorkflowIR, fmt: str = "mermaid", run: RunStatus | None
 
 def cmd_graph(args: argparse.Namespace) -> int:
     """Handler of ``typedflow graph``."""
-    from typedflow.codec import loads
-    from typedflow.config import home
+    from typedflow.ir.codec import loads
+    from typedflow.util.statedir import home
 
     fmt = args.format or _SUFFIX_FORMAT.get(Path(args.output or "").suffix.lower(), "mermaid")
     store = Path(args.store) if args.store else home()

@@ -19,14 +19,14 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Final, final
 
-from typedflow.context import ATTEMPT
 from typedflow.errors import SecretUnavailableError
-from typedflow.secret_stores import register as _register
+from typedflow.runtime.context import ATTEMPT
+from typedflow.runtime.secret_stores import register as _register
 
 REF: Final = re.compile(r"(env|file|literal|dotenv|aws-sm|gcp-sm):[^\x00-\x1f]{1,2048}")
 _LITERAL: Final = "literal:"
 
-# Resolvers by scheme (the secret stores' are in typedflow.secret_stores): reference text after "scheme:" -> value.
+# Resolvers by scheme (the secret stores' are in typedflow.runtime.secret_stores): text after "scheme:" -> value.
 RESOLVERS: dict[str, Callable[[str], str]] = {}
 # Values given in this process (``Secret("...")``), by their random handle: they never leave the process.
 _LITERALS: dict[str, str] = {}
@@ -156,7 +156,7 @@ def redact(text: str, values: Iterable[str]) -> str:
 
 def resolve_ref(ref: str) -> str:
     """The value a reference stands for where this runs (a task's declared secrets, see
-    :mod:`typedflow.taskenv`); raises :class:`SecretUnavailableError` naming the reference, never a value."""
+    :mod:`typedflow.dsl.taskenv`); raises :class:`SecretUnavailableError` naming the reference, never a value."""
     return Secret.from_ref(ref).reveal()
 
 

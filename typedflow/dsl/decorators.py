@@ -12,12 +12,12 @@ from typing import Any, Generic, ParamSpec, TypeVar, overload
 import attrs
 
 from typedflow import ir
-from typedflow.environment import Environment
+from typedflow.dsl.environment import Environment
+from typedflow.dsl.registry import collector, register_task
+from typedflow.dsl.source import code_digest, func_loc
+from typedflow.dsl.taskenv import normalize as normalize_task_env
 from typedflow.errors import Problem, TaskDefinitionError, WorkflowDefinitionError, WorkflowFailedError
-from typedflow.registry import collector, register_task
-from typedflow.source import code_digest, func_loc
-from typedflow.taskenv import normalize as normalize_task_env
-from typedflow.types import UnsupportedType, check_json, holds_secret, is_namedtuple, type_ref
+from typedflow.ir.types import UnsupportedType, check_json, holds_secret, is_namedtuple, type_ref
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -150,7 +150,7 @@ def _interface(
         default_json = None
         if has_default:
             defaults[p.name] = p.default
-            from typedflow.values import encode
+            from typedflow.ir.values import encode
 
             try:
                 default_json = encode(p.default, hints[p.name])
@@ -192,7 +192,7 @@ def _interface(
 
 def _name_problems(name: str, what: str, fn: Callable[..., Any]) -> list[Problem]:
     """A name that is not safe to print or to use in file and state names (``name=`` is free text)."""
-    from typedflow.boundary import BoundaryError, check_name
+    from typedflow.util.boundary import BoundaryError, check_name
 
     try:
         check_name(name, f"{what} name")
@@ -306,7 +306,7 @@ class Task(Generic[P, R_co]):
         return template
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R_co:
-        from typedflow import tracing
+        from typedflow.dsl import tracing
 
         tracer = tracing.current()
         if tracer is None:
@@ -345,7 +345,7 @@ class Workflow(Generic[P, R_co]):
         self.params = names
         self.annotations = annotations
         self.returns_annotation = returns_ann
-        from typedflow import tracing
+        from typedflow.dsl import tracing
 
         self.problems: tuple[Problem, ...] = ()
         self._ir: ir.WorkflowIR | None = None
@@ -367,12 +367,12 @@ class Workflow(Generic[P, R_co]):
         return self._ir
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R_co:
-        from typedflow import tracing
+        from typedflow.dsl import tracing
 
         tracer = tracing.current()
         if tracer is not None:
             return tracer.call_workflow(self, args, kwargs, sys._getframe(1))  # type: ignore[no-any-return]
-        from typedflow.running import run
+        from typedflow.runtime.running import run
 
         bound = inspect.signature(self.fn).bind(*args, **kwargs)
         result = run(self, **bound.arguments)

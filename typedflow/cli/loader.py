@@ -9,8 +9,8 @@ import traceback
 from types import ModuleType
 from typing import Any
 
+from typedflow.dsl.srcpaths import display_path
 from typedflow.errors import TypedflowError
-from typedflow.srcpaths import display_path
 
 
 class LoadError(TypedflowError):
@@ -100,7 +100,7 @@ def _import(target: str, module_name: str) -> ModuleType:
 
 def load_workflow(spec: str) -> Any:
     """The ``Workflow`` named by ``spec`` (the module's only workflow when no name is given)."""
-    from typedflow.dsl import Workflow
+    from typedflow.dsl.decorators import Workflow
 
     target, name = split_spec(spec)
     module = import_target(target)

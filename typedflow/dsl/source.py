@@ -16,8 +16,8 @@ from collections.abc import Callable, Sized
 from types import FrameType, FunctionType, ModuleType
 from typing import Any
 
+from typedflow.dsl.srcpaths import stable_path
 from typedflow.ir import SourceLoc
-from typedflow.srcpaths import stable_path
 
 
 def frame_loc(frame: FrameType) -> SourceLoc:
@@ -142,7 +142,7 @@ def _function_text(fn: Callable[..., Any]) -> tuple[str, ast.FunctionDef | ast.A
 
 _LIBRARY_ROOTS = tuple(
     {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, *site.getsitepackages())}
-    | {os.path.dirname(os.path.realpath(__file__))}
+    | {os.path.dirname(os.path.dirname(os.path.realpath(__file__)))}
 )
 _MAX_ITEMS = 100_000  # a module constant larger than this counts by its type and size, not its value
 

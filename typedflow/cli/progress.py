@@ -394,8 +394,8 @@ class _Printed:
 def output_places(outputs: dict[str, Any], doc: Any) -> dict[str, str]:
     """Where a run's outputs are, by output name: the local path of each stored file or directory
     (several for a list of them), and a ``str`` output that names an existing absolute path."""
+    from typedflow.dsl.srcpaths import display_path
     from typedflow.runtime.execute import has_files, map_files
-    from typedflow.srcpaths import display_path
 
     places: dict[str, str] = {}
     for p in doc.workflow.outputs:

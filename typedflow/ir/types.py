@@ -20,12 +20,12 @@ from typing import Any
 
 import attrs
 
-from typedflow.boundary import BoundaryError, check_handle
+from typedflow.dsl.secret import REF as SECRET_REF
+from typedflow.dsl.secret import Secret
 from typedflow.files import TypedDirectory, TypedFile
 from typedflow.formats import Format, format_key, format_lineage
 from typedflow.ir import Field, TypeKind, TypeRef, render
-from typedflow.secret import REF as SECRET_REF
-from typedflow.secret import Secret
+from typedflow.util.boundary import BoundaryError, check_handle
 
 
 class UnsupportedType(TypeError):
@@ -233,7 +233,7 @@ def _field(name: str, t: TypeRef, annotation: Any, defaults: dict[str, Any]) -> 
     value = defaults.get(name, _NO_DEFAULT)
     if value is _NO_DEFAULT:
         return Field(name, t)
-    from typedflow.values import encode  # (values imports this module)
+    from typedflow.ir.values import encode  # (values imports this module)
 
     try:
         data = encode(value, annotation)

@@ -1,0 +1,1 @@
+"""The authoring layer: ``@task``/``@workflow``, blocks, promises, and tracing a body into the IR."""

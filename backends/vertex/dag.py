@@ -16,6 +16,7 @@ import attrs
 
 from typedflow import ir
 from typedflow.errors import TypedflowError
+from typedflow.ir.canonical import canonical_json
 from typedflow.ir.types import assignable
 
 from . import cel
@@ -27,6 +28,7 @@ from .components import (
     output_chans,
     placeholder,
     retry_policy,
+    task_arg,
     task_payload,
     template_json,
 )
@@ -284,7 +286,7 @@ class Ref:
 @attrs.frozen
 class _Template:
     template: ir.TaskTemplate
-    data: Any  # its template_json (read only)
+    text: str  # the canonical JSON of its template_json
     outs: dict[str, Chan]  # its outputs (read only)
 
 
@@ -410,9 +412,10 @@ class Builder:
         }
         self.components[key] = comp
         label_node = node or f"on_failure/{of.task}"
-        payload = task_payload(template_json(template), label_node, self.doc.workflow.name, self.doc.digest, plan)
+        payload = task_payload(label_node, self.doc.workflow.name, self.doc.digest, plan)
         payload["on_failure"] = node is None
-        self.executors[label] = executor(template.image or self.image, "task", payload, template.resources)
+        arg = task_arg(canonical_json(template_json(template)), payload)
+        self.executors[label] = executor(template.image or self.image, "task", arg, template.resources)
         self.task_templates[label] = template
         spec: dict[str, Any] = {
             "componentRef": {"name": key},
@@ -615,7 +618,8 @@ class Builder:
         known = self.templates.get((n.task, n.options))
         if known is None:
             t = ir.effective(self.doc.task(n.task), n.options)
-            known = self.templates[(n.task, n.options)] = _Template(t, template_json(t), output_chans(t.outputs))
+            text = canonical_json(template_json(t))
+            known = self.templates[(n.task, n.options)] = _Template(t, text, output_chans(t.outputs))
         return known
 
     def task_node(self, n: ir.TaskNode, dag: Dag) -> None:
@@ -626,11 +630,12 @@ class Builder:
         label = "exec-" + key[len("comp-") :]
         ran = n.id in self.lifted
         self.components[key] = component(chans, {**outs, RAN: Chan(BOOL)} if ran else outs, label)
-        payload = task_payload(shared.data, n.id, self.doc.workflow.name, self.doc.digest, plan)
+        payload = task_payload(n.id, self.doc.workflow.name, self.doc.digest, plan)
         if ran:
             payload["ran"] = RAN
         try:
-            self.executors[label] = executor(template.image or self.image, "task", payload, template.resources)
+            arg = task_arg(shared.text, payload)
+            self.executors[label] = executor(template.image or self.image, "task", arg, template.resources)
             self.task_templates[label] = template
         except ValueError as exc:
             raise CompileError(f"{_at(n.loc)}task {template.name!r}: {exc}") from None

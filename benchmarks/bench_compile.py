@@ -126,7 +126,7 @@ def compile_typedflow(backend: Backend, doc: Any, options: dict[str, Any], folde
     return total
 
 
-def best(fn: Callable[[], Any], reps: int) -> tuple[dict[str, Any], Any]:
+def best(fn: Callable[..., Any], reps: int) -> tuple[dict[str, Any], Any]:
     """Best wall and CPU (process) seconds and every sample, after one warm-up run; and the last result."""
     result = fn()
     wall, cpu = [], []

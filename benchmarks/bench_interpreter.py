@@ -50,7 +50,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "peers"))
 
@@ -110,7 +110,9 @@ def load_tasks(tmp: str, n: int) -> Any:
 
 
 class Runs:
-    def __init__(self, store_root: str, isolation: str, use_cache: bool = True, lineage: bool = True) -> None:
+    def __init__(
+        self, store_root: str, isolation: Literal["thread", "process"], use_cache: bool = True, lineage: bool = True
+    ) -> None:
         self.store_root = store_root
         self.isolation = isolation
         self.use_cache = use_cache
@@ -148,6 +150,8 @@ class Runs:
         d = tempfile.mkdtemp(prefix="store-", dir=self.store_root)
         try:
             times = []
+            inputs: dict[str, Any]
+            expect: int | list[int]
             for r in range(reps + 1):  # the first fills the store
                 off = (r + 1) * 1_000_000
                 if shape == "chain":
@@ -664,7 +668,8 @@ def main() -> int:
     floor = None
     try:
         m = load_tasks(store_root, chain_n)
-        for iso in ("thread",) if args.no_process else ("thread", "process"):
+        isolations: tuple[Literal["thread", "process"], ...] = ("thread",) if args.no_process else ("thread", "process")
+        for iso in isolations:
             runs = Runs(store_root, iso)
             r_iso = reps if iso == "thread" else 3
             for shape, n in (("chain", chain_n), ("map", items)):

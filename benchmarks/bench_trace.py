@@ -48,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "peers"))
 import _harness as H
 
 from typedflow import ir as tfir
-from typedflow.dsl.decorators import decorators as dsl
+from typedflow.dsl.registry import forget_module
 from typedflow.ir.codec import dumps
 
 SHAPES = ("chain", "chain-distinct", "fanin")
@@ -144,14 +144,7 @@ def _forget(mod: types.ModuleType) -> None:
     name = mod.__name__
     sys.modules.pop(name, None)
     linecache.cache.pop(mod.__file__ or "", None)
-    tasks = getattr(dsl, "TASKS", None)
-    if isinstance(tasks, dict):
-        for k in [k for k in tasks if k[0] == name]:
-            del tasks[k]
-    for reg in ("ALL_TASKS", "WORKFLOWS"):
-        lst = getattr(dsl, reg, None)
-        if isinstance(lst, list):
-            lst[:] = [x for x in lst if getattr(x, "__module__", None) != name]
+    forget_module(name)
 
 
 def one(shape: str, n: int, tmp: str, profiler: cProfile.Profile | None = None) -> dict[str, Any]:

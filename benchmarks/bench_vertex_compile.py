@@ -55,7 +55,7 @@ def kfp_chain(n: int) -> float:
         v = kinc(x=x)
         for _ in range(n - 1):
             v = kinc(x=v.output)
-        return v.output
+        return v.output  # type: ignore[no-any-return]  # kfp has no type information
 
     with tempfile.TemporaryDirectory() as d:
         compiler.Compiler().compile(chain, str(Path(d) / "chain.yaml"))

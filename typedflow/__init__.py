@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING, Any
 from typedflow import _checkout
 from typedflow._version import __version__
 from typedflow.dsl.blocks import after, exit_handler, fail, map_over, one_of, orwhen, otherwise, when
-from typedflow.dsl.decorators import Resources, Retry, Task, Workflow, task, workflow
 from typedflow.dsl.environment import Environment
 from typedflow.dsl.failure import Failure
 from typedflow.dsl.secret import Secret
+from typedflow.dsl.tasks import Resources, Retry, Task, task
+from typedflow.dsl.workflows import Workflow, workflow
 from typedflow.errors import TaskDefinitionError, TypedflowError, WorkflowDefinitionError, WorkflowFailedError
 from typedflow.files import TypedDirectory, TypedFile
 from typedflow.formats import Format

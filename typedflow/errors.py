@@ -92,3 +92,7 @@ class WorkflowFailedError(TypedflowError):
 
 class SecretUnavailableError(Exception):
     """A secret's reference cannot be resolved here (a variable not set, a file missing...)."""
+
+
+class UnsupportedType(TypeError):
+    """An annotation typedflow cannot carry across a process boundary."""

@@ -116,7 +116,7 @@ class TypedFile(Generic[F]):
         ``pandas.DataFrame``, every row checked against the column schema (``columns``, else the
         declared format's, as in ``TypedFile[Parquet[Raw]]``); a violation raises
         :class:`typedflow.tables.SchemaError`. Needs pyarrow (``pip install typedflow[tables]``)."""
-        from typedflow.tables.io import read_table
+        from typedflow.tables.io import read_table  # pyarrow's tables: an optional dependency
 
         return read_table(self.local_path(), self.format, columns=columns, pandas=pandas, shown=self.uri)
 

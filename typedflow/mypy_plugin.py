@@ -16,7 +16,7 @@ a task or returned: for plain mypy every column schema is assignable to every ot
 :mod:`typedflow.tables.columns`), so the plugin reports a schema that lacks a column, or has it with
 another type, as ``arg-type`` / ``return-value``, the codes mypy gives any other incompatible type.
 
-Mechanism: the function hook of ``typedflow.dsl.decorators.workflow`` runs when mypy applies the decorator.
+Mechanism: the function hook of ``typedflow.dsl.workflows.workflow`` runs when mypy applies the decorator.
 mypy 2 applies decorators while checking module interfaces, before it checks function bodies, so
 the hook cannot read inferred expression types; it walks the semantically analysed body once, in
 order, and derives what it needs itself: which local names hold task outputs and of which type
@@ -114,10 +114,10 @@ from mypy.types import (
     get_proper_type,
 )
 
-WORKFLOW_DECORATOR: Final = "typedflow.dsl.decorators.workflow"
-_DSL_DECORATORS: Final = frozenset({WORKFLOW_DECORATOR, "typedflow.dsl.decorators.task"})
-TASK_CLASS: Final = "typedflow.dsl.decorators.Task"
-WORKFLOW_CLASS: Final = "typedflow.dsl.decorators.Workflow"
+WORKFLOW_DECORATOR: Final = "typedflow.dsl.workflows.workflow"
+_DSL_DECORATORS: Final = frozenset({WORKFLOW_DECORATOR, "typedflow.dsl.tasks.task"})
+TASK_CLASS: Final = "typedflow.dsl.tasks.Task"
+WORKFLOW_CLASS: Final = "typedflow.dsl.workflows.Workflow"
 MAP_OVER: Final = "typedflow.dsl.blocks.map_over"
 WHEN: Final = "typedflow.dsl.blocks.when"
 OTHERWISE_FN: Final = "typedflow.dsl.blocks.otherwise"
@@ -361,6 +361,7 @@ class _BodyChecker:
         self.chains: dict[WithStmt, list[WithStmt]] = {}  # a when/orwhen/otherwise block -> its whole chain
         self.local_functions: list[FuncItem] = []  # functions defined in the body so far
         self.depth = 0  # > 0 inside one of them
+        self.returns_from = 0  # the branches open where the innermost function began (its returns may follow them)
         self.values: dict[Expression, _Out] = {}  # every expression found to be a placeholder
         self.item_types: dict[Expression, Type] = {}  # a map_over lambda -> the element type of its items
 
@@ -504,10 +505,12 @@ class _BodyChecker:
         self.local_functions.append(fn)
         self.bind_parameters(fn, "map_over item")
         self.depth += 1
+        outer, self.returns_from = self.returns_from, len(self.branches)
         try:
             self.block(fn.body)
         finally:
             self.depth -= 1
+            self.returns_from = outer
 
     def with_stmt(self, s: WithStmt) -> None:
         is_branch = False
@@ -525,7 +528,7 @@ class _BodyChecker:
                 self.branches.pop()
 
     def return_stmt(self, s: ReturnStmt) -> None:
-        if self.current_branch() is not None:
+        if len(self.branches) > self.returns_from:
             self.fail(RETURN_IN_BRANCH, RETURN_IN_BRANCH_MESSAGE, s)
         if s.expr is None:
             return

@@ -262,7 +262,7 @@ def requirements(doc: ir.WorkflowIR) -> Requirement:
     ctx = Ctx(doc, doc.workflow)
     req: Requirement = {}
     compared_items: set[str] = set()  # maps whose elements are read by a Choice or a nested Map
-    items_of: dict[str, Ref] = {}
+    items_of: dict[str, list[Ref]] = {}
     for use, r, _ in block_refs(doc.workflow.nodes, ctx):
         if use == "cond":
             for leaf in leaves(r):
@@ -270,17 +270,18 @@ def requirements(doc: ir.WorkflowIR) -> Requirement:
                     compared_items.add(leaf.key)
                 if leaf.kind in ("node", "input"):
                     req[(leaf.kind, leaf.key, leaf.output or "")] = WHOLE
-        elif use.startswith("items:") and isinstance(r, Ref):
-            items_of[use.removeprefix("items:")] = r
-            if r.kind == "item":
-                compared_items.add(r.key)
-    for map_key, r in items_of.items():
-        if r.kind in ("node", "input"):
-            k = (r.kind, r.key, r.output or "")
-            if r.path or map_key in compared_items:
-                req[k] = WHOLE
-            else:
-                req.setdefault(k, ELEMENTWISE)
+        elif use.startswith("items:") and isinstance(r, Ref | ChoiceRef):  # (one_of(): each option's list)
+            refs = list(leaves(r))
+            items_of[use.removeprefix("items:")] = refs
+            compared_items.update(x.key for x in refs if x.kind == "item")
+    for map_key, refs in items_of.items():
+        for r in refs:
+            if r.kind in ("node", "input"):
+                k = (r.kind, r.key, r.output or "")
+                if r.path or map_key in compared_items:
+                    req[k] = WHOLE
+                else:
+                    req.setdefault(k, ELEMENTWISE)
     return req
 
 

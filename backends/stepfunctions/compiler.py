@@ -20,6 +20,7 @@ from . import limits
 from .analysis import (
     ELEMENTWISE,
     WHOLE,
+    ChoiceRef,
     ConstRef,
     Ctx,
     Outlined,
@@ -33,7 +34,7 @@ from .analysis import (
     requirements,
 )
 from .analysis import leaves as leaves_of
-from .conditions import rule
+from .conditions import alternatives, rule
 from .executors import Call, emit
 from .graph import DefinitionError, Fragment, Graph, Names, connect, sequence
 from .options import Options
@@ -705,9 +706,12 @@ class _Compiler:
                 }
                 guard.rules.append((missing, skip.start))
                 before.append(graph.add(guard))
+        elif isinstance(items, ChoiceRef):  # one_of(): the list of the branch that ran, staged for ItemsPath
+            staged = slot_key("k_", key)
+            before.append(self._pick_items(key, items, frame, graph, "$." + staged, node.loc))
+            items_path = "$." + staged
         else:
-            what = "a one_of() value (not supported on Step Functions yet)" if items else "a whole NamedTuple"
-            raise DefinitionError([f"map_over at {node.loc}: cannot iterate over {what}"])
+            raise DefinitionError([f"map_over at {node.loc}: cannot iterate over a whole NamedTuple"])
         body_ctx = ctx.map_body(node)
         inner = Frame(indices={})
         selector: dict[str, Any] = {
@@ -734,7 +738,17 @@ class _Compiler:
             elif leaf.kind == "input":
                 selector[INPUTS_KEY] = Path(frame.inputs)
         g = Graph(self.names)
+        # an item holding an exit_handler block catches its own failure, so that its siblings (and their
+        # handlers) run on: Step Functions would stop them all when one item fails
+        finish = _holds_exit_handler(node.body, self.doc)
+        failed = self._item_failed(key, g) if finish else None
         body = self.block(node.body, body_ctx, inner, g)
+        if failed is not None:
+            self.catch_all(g)
+            if any(failed.name in s.successors() for s in g.states.values()):
+                g.add(failed)
+            else:
+                failed = None  # nothing in the item can fail
         result = PassState(
             self.names.unique(f"{key} (result)"),
             output_path="$.r",
@@ -749,18 +763,84 @@ class _Compiler:
             processor=processor,
             max_concurrency=node.max_concurrency,
             distributed=distributed,
-            result_selector={"out.$": "$"},
+            result_selector={"out.$": "$", **({f"{_FAILED}.$": f"$[*].{_FAILED_ITEM}"} if failed else {})},
             result_path="$." + slot,
         )
-        frag = sequence([*before, graph.add(state)])
+        tail = graph.add(state)
+        if failed is not None:
+            tail = connect(tail, self._first_failed_item(key, slot, graph))
+        frag = sequence([*before, tail])
         assert frag is not None
-        if before and isinstance(graph.states[before[-1].start], ChoiceState):
+        if skip is not None:  # the guard for missing items goes on to the Map
             guard_state = graph.states[before[-1].start]
             assert isinstance(guard_state, ChoiceState)
             guard_state.default = state.name
-            frag = Fragment(frag.start, [state, *(skip.ends if skip else [])])
+            frag = Fragment(frag.start, [*tail.ends, *skip.ends])
         frame.nodes[key] = Loc("$." + slot, False)
         return frag
+
+    def _pick_items(
+        self, key: str, items: ChoiceRef, frame: Frame, graph: Graph, staged: str, loc: ir.SourceLoc | None
+    ) -> Fragment:
+        """States that copy the list of whichever option of a ``one_of()`` is present (the first that is not
+        null, as the runtime picks one_of values) to ``staged``: no items when none is. The rules exclude
+        each other and cover every case, so the last one is the Choice's default."""
+        options = alternatives(items, frame, f"map_over at {loc}")
+        picks: list[State] = []
+        for i, (_, option) in enumerate(options):
+            none = option.const and option.value is None
+            name = self.names.unique(f"{key} (no items)" if none else f"{key} (items {i + 1})")
+            if option.const:
+                picks.append(PassState(name, result=option.value or [], result_path=staged))
+            else:
+                picks.append(PassState(name, input_path=option.path, result_path=staged))
+            graph.add(picks[-1])
+        if len(picks) == 1:
+            return Fragment(picks[0].name, picks)
+        choice = ChoiceState(graph.name(f"{key} (items)"), comment="the items of the branch that ran")
+        choice.rules = [(when, pick.name) for (when, _), pick in zip(options[:-1], picks[:-1], strict=True)]
+        choice.default = picks[-1].name
+        graph.add(choice)
+        return Fragment(choice.name, picks)
+
+    def _item_failed(self, key: str, g: Graph) -> PassState:
+        """The state a map item that failed ends in (its handlers have run): its result is a failure marker,
+        ``{"__tf_failed__": error}``, which the state after the Map finds."""
+        failed = PassState(
+            self.names.unique(f"{key} (item failed)"),
+            parameters={f"{_FAILED_ITEM}.$": "$." + ERROR_KEY},
+            comment="this item failed: the others finish, then the map fails on",
+        )
+        g.failure = failed.name
+        return failed
+
+    def _first_failed_item(self, key: str, slot: str, graph: Graph) -> Fragment:
+        """After a Map whose items catch their failures: the first failed item's error (in item order) goes
+        on as the map's failure; with none, the run goes on."""
+        check = ChoiceState(self.names.unique(f"{key} (failed?)"), comment="the first item that failed, if any")
+        onward = self.onward(graph, key, "on, with the error an item failed with")
+        failed = jp("$." + slot, _FAILED)
+        # a list of the errors; a JSONPath reading that unpacks a single match gives the error itself
+        for i, (error, test) in enumerate(((failed + "[0]", failed + "[0]"), (failed, jp(failed, "Error")))):
+            rethrow = PassState(
+                self.names.unique(f"{key} failed on" + (f" #{i + 1}" if i else "")),
+                input_path=error,
+                result_path="$." + ERROR_KEY,
+            )
+            rethrow.next = onward
+            graph.add(rethrow)
+            check.rules.append(({"Variable": test, "IsPresent": True}, rethrow.name))
+        ok = PassState(self.names.unique(f"{key} (ok)"), comment="every item succeeded")
+        check.default = ok.name
+        graph.add(check)
+        return Fragment(check.name, graph.add(ok).ends)
+
+
+# A failed map item's result: {_FAILED_ITEM: its error} (never read by a task: the map then fails on); the
+# map's results then carry the list of those errors, in item order, under _FAILED. One key at the top of the
+# item, so that ``$[*].__tf_failed__`` is a list of matches under every JSONPath reading (Jayway's, moto's).
+_FAILED_ITEM = "__tf_failed__"
+_FAILED = "failed"
 
 
 def _holds_exit_handler(nodes: Sequence[ir.Node], doc: ir.WorkflowIR) -> bool:

@@ -1,9 +1,11 @@
 """IR conditions → Choice rules that compare the actual values, with the local interpreter's null
 semantics: a reference into a branch that did not run is null; ``==``/``!=`` treat null as a value;
-an ordering comparison with null is false."""
+an ordering comparison with null is false. A ``one_of()`` operand is compared option by option, each
+under the rule that it is the value (as the runtime picks it: the first option that is not null)."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from typedflow import ir
@@ -64,13 +66,8 @@ class _Side:
             self.kind = r.type.kind
         elif isinstance(r, ConstRef):
             self.path, self.nullable, self.kind = "", self.value is None, r.type.kind
-        elif isinstance(r, ChoiceRef):
-            raise DefinitionError(
-                [
-                    f"{where}: a condition on a one_of() value is not supported on Step Functions yet; compare the "
-                    "value in each branch instead"
-                ]
-            )
+        elif isinstance(r, ChoiceRef):  # compared option by option (see alternatives)
+            raise AssertionError("a one_of() operand has no single side")
         else:
             raise DefinitionError([f"{where}: a condition cannot compare a whole NamedTuple"])
 
@@ -83,6 +80,41 @@ class _Side:
 
     def present(self) -> Rule:
         return _not(self.is_null())
+
+    def known_present(self) -> _Side:
+        """This side where a guard already holds that it is present."""
+        side = copy.copy(self)
+        side.nullable = False
+        return side
+
+
+NULL = ConstRef(None, ir.TypeRef("none"))
+
+
+def _null(r: Resolved, frame: Frame, where: str) -> Rule:
+    if isinstance(r, ChoiceRef):
+        return _and(*(_null(o, frame, where) for o in r.options))
+    return _Side(r, frame, where).is_null()
+
+
+def alternatives(r: Resolved, frame: Frame, where: str) -> list[tuple[Rule, _Side]]:
+    """The values an operand may have, each with the rule under which it is the value: one for a plain
+    reference; for a ``one_of()``, each option where every earlier option is null and it is not, and null
+    where all are. The rules exclude each other, so a comparison is the Or of each value's."""
+    if not isinstance(r, ChoiceRef):
+        return [(TRUE, _Side(r, frame, where))]
+    out: list[tuple[Rule, _Side]] = []
+    earlier: list[Rule] = []
+    for option in r.options:
+        for guard, side in alternatives(option, frame, where):
+            when = _and(*earlier, guard, side.present())
+            if when is not FALSE:
+                out.append((when, side.known_present()))
+        earlier.append(_null(option, frame, where))
+    none = _and(*earlier)
+    if none is not FALSE:
+        out.append((none, _Side(NULL, frame, where)))
+    return out
 
 
 def _family(left: _Side, right: _Side, where: str) -> str:
@@ -139,9 +171,14 @@ def rule(c: ir.Condition, ctx: Ctx, frame: Frame, where: str) -> Rule:
         return _or(*(rule(t, ctx, frame, where) for t in c.terms))
     if isinstance(c, ir.Not):
         return _not(rule(c.term, ctx, frame, where))
-    left = _Side(ctx.resolve(c.left), frame, where)
-    right = _Side(ctx.resolve(c.right), frame, where)
-    if c.op in ("==", "!="):
+    lefts = alternatives(ctx.resolve(c.left), frame, where)
+    rights = alternatives(ctx.resolve(c.right), frame, where)
+    return _or(*(_and(gl, gr, _holds(c.op, left, right, where)) for gl, left in lefts for gr, right in rights))
+
+
+def _holds(op: str, left: _Side, right: _Side, where: str) -> Rule:
+    """The rule for ``left op right`` with the local interpreter's null semantics."""
+    if op in ("==", "!="):
         if (left.value is None and left.const) or (right.value is None and right.const):
             eq = _and(left.is_null(), right.is_null())
         else:
@@ -150,11 +187,11 @@ def rule(c: ir.Condition, ctx: Ctx, frame: Frame, where: str) -> Rule:
                 _and(left.is_null(), right.is_null()),
                 _and(left.present(), right.present(), _compare("==", left, right, family, where)),
             )
-        return eq if c.op == "==" else _not(eq)
+        return eq if op == "==" else _not(eq)
     if (left.const and left.value is None) or (right.const and right.value is None):
         return FALSE
     family = _family(left, right, where)
-    return _and(left.present(), right.present(), _compare(c.op, left, right, family, where))
+    return _and(left.present(), right.present(), _compare(op, left, right, family, where))
 
 
 def top_rule(r: Rule) -> Rule:

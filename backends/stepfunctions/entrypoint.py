@@ -107,6 +107,46 @@ def _lambda_pooled(request: dict[str, Any], code: str, store_uri: str) -> Any:
     )
 
 
+def serve_bundle(argv: list[str]) -> int:
+    """``python -I -m typedflow.runtime stepfunctions serve-bundle --bucket S3URI --code DIGEST --dir DIR``:
+    a bundle process of the SQS worker (see :mod:`typedflow.shipping.pool`)."""
+    from pathlib import Path
+
+    from typedflow.shipping.pool import serve
+    from typedflow.shipping.unpack import tree_digest
+    from typedflow.util.boundary import BoundaryError
+
+    from .bundles import activate
+    from .runtime import run_request
+
+    p = argparse.ArgumentParser(prog="python -m typedflow.runtime stepfunctions serve-bundle")
+    p.add_argument("--bucket", required=True)
+    p.add_argument("--code", required=True)
+    p.add_argument("--dir", required=True)
+    p.add_argument("--concurrency", type=int, default=4)
+    p.add_argument("--no-cache", action="store_true")
+    args = p.parse_args(argv)
+    folder = Path(args.dir)
+    try:
+        if tree_digest(folder) != args.code:  # the folder may have changed since the worker verified it
+            raise BoundaryError(f"{folder} does not hold bundle {args.code}")
+        activate(args.code, None, folder)
+    except (BoundaryError, OSError) as exc:
+        print(f"typedflow.RequestError: {exc}", file=sys.stderr)
+        return 2
+
+    def handle(msg: dict[str, Any]) -> dict[str, Any]:
+        request = msg.get("request")
+        if not isinstance(request, dict) or request.get("code") != args.code:
+            return {"ok": False, "error": "typedflow.RequestError", "cause": f"not a request of bundle {args.code}"}
+        result = run_request(
+            request, store_uri=args.bucket, executor=str(msg.get("executor") or "sqs"), use_cache=not args.no_cache
+        )
+        return {"ok": result.ok, "outputs": result.outputs, "error": result.error, "cause": result.cause}
+
+    return serve(handle, args.concurrency)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
@@ -116,8 +156,6 @@ def main(argv: list[str] | None = None) -> int:
     if command == "run-task":
         return run_task()
     if command == "serve-bundle":
-        from .bundles import serve_bundle
-
         return serve_bundle(rest)
     if command == "worker":
         from .worker import add_worker_options, worker_command

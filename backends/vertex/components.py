@@ -73,6 +73,12 @@ def placeholder(t: ir.TypeRef) -> Any:
     return _PLACEHOLDERS[parameter_type(t)]
 
 
+def artifact_lists(chans: dict[str, Chan]) -> list[str]:
+    """The inputs among ``chans`` that are artifact lists (files a ``map_over`` collected), sorted: the
+    container reads each as the list of its files' handles."""
+    return sorted(k for k, c in chans.items() if c.artifact and c.type.kind == "list")
+
+
 def output_chans(outputs: tuple[ir.Param, ...]) -> dict[str, Chan]:
     return {p.name: Chan(p.type, is_artifact_type(p.type)) for p in outputs}
 

@@ -23,6 +23,7 @@ from . import cel
 from .components import (
     RAN,
     Chan,
+    artifact_lists,
     component,
     executor,
     output_chans,
@@ -33,7 +34,7 @@ from .components import (
     template_json,
 )
 from .names import Namer, channel, input_channel, sanitize
-from .typemap import follow_type, is_artifact_type, type_json
+from .typemap import follow_type, is_artifact_list, is_artifact_type, type_json
 
 BOOL = ir.TypeRef("bool")
 
@@ -414,6 +415,8 @@ class Builder:
         label_node = node or f"on_failure/{of.task}"
         payload = task_payload(label_node, self.doc.workflow.name, self.doc.digest, plan)
         payload["on_failure"] = node is None
+        if artifact_lists(chans):
+            payload["lists"] = artifact_lists(chans)
         arg = task_arg(canonical_json(template_json(template)), payload)
         self.executors[label] = executor(template.image or self.image, "task", arg, template.resources)
         self.task_templates[label] = template
@@ -456,11 +459,8 @@ class Builder:
     # ------------------------------------------------------------------ references
     def ref(self, b: ir.Binding) -> Ref:
         """A binding as sources to read: a whole NamedTuple reads each of its outputs."""
-        if isinstance(b, ir.OneOf):
-            raise CompileError(
-                "a one_of() value can be a task argument or a workflow result on Vertex, not a condition operand "
-                "or map_over items (not supported yet)"
-            )
+        if isinstance(b, ir.OneOf):  # every reader picks it with a value task or an argument plan first
+            raise CompileError("internal: a one_of() value has no single source")
         if isinstance(b, ir.Const):
             return Ref(None, const=b.value)
         if isinstance(b, ir.InputRef):
@@ -477,8 +477,9 @@ class Builder:
         return Ref(None, fields=tuple((p.name, ("output", b.node, p.name)) for p in outs))
 
     def binding_type(self, b: ir.Binding) -> ir.TypeRef:
-        if isinstance(b, ir.OneOf):
-            return self.binding_type(b.options[0])
+        if isinstance(b, ir.OneOf):  # the type every option is assignable to, as the tracer typed it
+            types = [self.binding_type(o) for o in b.options]
+            return next((t for t in types if all(assignable(u, t) for u in types)), types[0])
         if isinstance(b, ir.Const):
             return ir.TypeRef("any")
         if isinstance(b, ir.InputRef):
@@ -607,7 +608,10 @@ class Builder:
         if isinstance(b, ir.RecordOf):
             plan = {"value": {"record": {a.param: plan[f"value__{a.param}"] for a in b.fields}}}
         self.components[key] = component(chans, {"out": Chan(t)}, label)
-        self.executors[label] = executor(self.image, "value", {"plan": plan["value"], "type": type_json(t)}, None)
+        payload: dict[str, Any] = {"plan": plan["value"], "type": type_json(t)}
+        if artifact_lists(chans):
+            payload["lists"] = artifact_lists(chans)
+        self.executors[label] = executor(self.image, "value", payload, None)
         task = dag.add_task(node_id, {"componentRef": {"name": key}, "inputs": inputs})
         dag.local[node_id] = Local(task, {"out": ("out", Chan(t))})
         return ("output", node_id, "out")
@@ -633,6 +637,8 @@ class Builder:
         payload = task_payload(n.id, self.doc.workflow.name, self.doc.digest, plan)
         if ran:
             payload["ran"] = RAN
+        if artifact_lists(chans):
+            payload["lists"] = artifact_lists(chans)
         try:
             arg = task_arg(shared.text, payload)
             self.executors[label] = executor(template.image or self.image, "task", arg, template.resources)
@@ -688,26 +694,29 @@ class Builder:
             )
         k = self.count("for-loop")
         group = Dag(self, self.new_component(n.id), dag)
-        items = self.ref(n.items.value)
+        # a one_of() list (whichever branch ran) is picked by a value task, like any computed value
+        items = None if isinstance(n.items.value, ir.OneOf) else self.ref(n.items.value)
         iterator: dict[str, Any]
-        if items.source is None and not items.fields:
+        files = False  # iterating over files a map_over collected: an artifact list, as kfp's artifactIterator
+        if items is not None and items.source is None and not items.fields:
             iterator = {"items": {"raw": _json(items.const)}}
             items_name = channel(n.id, "items")
         else:
             src = self.value_source(n.items.value, ir.TypeRef("list", (n.item_type,)), dag, local=False, loc=n.loc)
-            group.resolve(src, n.loc)
+            _, items_chan = group.resolve(src, n.loc)
             items_name = group.needs[src]
-            iterator = {"items": {"inputParameter": items_name}}
+            files = items_chan.artifact
+            iterator = {"items": {"inputArtifact" if files else "inputParameter": items_name}}
         item_name = items_name + "-loop-item"
         self.item_channels[n.id] = item_name
         iterator["itemInput"] = item_name
         body = Dag(self, self.new_component(f"for-loop-{k}"), group)
-        item_chan = Chan(n.item_type)
+        item_chan = Chan(n.item_type, files)
         body.items[n.id] = (item_name, item_chan)
         body.inputs[item_name] = item_chan
-        if "inputParameter" in iterator["items"]:
+        if "raw" not in iterator["items"]:
             body.inputs[items_name] = group.inputs[items_name]
-            body.bindings[items_name] = {"componentInputParameter": items_name}
+            body.bindings[items_name] = _component_input(items_name, group.inputs[items_name])
         self.block(n.body, body)
         if isinstance(n.result, ir.RecordOf):  # a record the body built of its values: a value task assembles it
             src = self.value_task(n.result, n.result_type, body, n.loc)
@@ -715,14 +724,16 @@ class Builder:
             src = self.value_task(n.result, n.result_type, body, n.loc, optional=True)
         else:
             src = self.value_source(n.result, n.result_type, body, local=True, loc=n.loc)
+            if body.local[src[1]].outputs[src[2]][1].artifact and is_artifact_list(n.result_type):
+                # files an inner map collected: an artifact list cannot hold lists, so their handles go on
+                src = self.value_task(n.result, n.result_type, body, n.loc)
         lo = body.local[src[1]]
         out_key, chan = lo.outputs[src[2]]
-        if chan.artifact:
-            raise CompileError(f"{_at(n.loc)}map_over returning files is not supported on Vertex yet")
         collected = channel(src[1], src[2])
-        list_chan = Chan(ir.TypeRef("list", (n.result_type,)))
+        # a file per item is collected as an artifact list (kfp's dsl.Collected of artifacts), else a LIST
+        list_chan = Chan(ir.TypeRef("list", (n.result_type,)), chan.artifact)
         body.export(collected, lo.task, out_key, list_chan)
-        extra: dict[str, Any] = {"parameterIterator": iterator}
+        extra: dict[str, Any] = {"artifactIterator" if files else "parameterIterator": iterator}
         if n.max_concurrency:
             extra["iteratorPolicy"] = {"parallelismLimit": n.max_concurrency}
         loop_task = self._nested_task(group, body, f"for-loop-{k}", extra)
@@ -768,7 +779,10 @@ class Builder:
             if lo is None:
                 consts[key] = (False if output == PRESENT else placeholder(chan.type), Chan(chan.type))
             elif output in lo.outputs:
-                src_key, _ = lo.outputs[output]
+                src_key, src_chan = lo.outputs[output]
+                if src_chan.artifact:  # files a map collected: a parameter (their handles), as placeholders are
+                    picked = self.value_task(ir.OutputRef(node, output), src_chan.type, child, None)
+                    src_key, lo = "out", child.local[picked[1]]
                 child.export(key, lo.task, src_key, Chan(chan.type))
             else:  # a map or sub-workflow computed it: its flag is a constant `true`
                 flags.append((key, node, chan))
@@ -792,10 +806,16 @@ class Builder:
         if escaping and branches[-1].condition is not None:
             branches.append(ir.Branch(None, (), n.loc))  # the implicit `otherwise`: every value is absent
         selectors: list[str] = []
+        picked: dict[ir.Binding, Source] = {}  # one_of() operands: one value task each, before the group
         for br in branches:
 
             def operand(b: ir.Binding, loc: ir.SourceLoc = br.loc) -> tuple[str, ir.TypeRef]:
-                r = self.ref(b)
+                if isinstance(b, ir.OneOf):  # whichever branch of its chain ran: a value task picks it
+                    if b not in picked:
+                        picked[b] = self.value_task(b, self.binding_type(b), dag, loc)
+                    r = Ref(picked[b])
+                else:
+                    r = self.ref(b)
                 if r.source is None:
                     raise CompileError(f"{_at(loc)}a condition compares a whole NamedTuple")
                 spec, chan = group.resolve(r.source, loc)
@@ -837,8 +857,8 @@ class Builder:
         top: dict[str, Chan] = {}
         for a in n.args:
             want = params[a.param].type
-            r = self.ref(a.value)
-            if r.source is None and not r.fields:
+            r = None if isinstance(a.value, ir.OneOf) else self.ref(a.value)  # one_of(): a value task picks it
+            if r is not None and r.source is None and not r.fields:
                 chan = Chan(want)
                 _put_input(inputs, a.param, {"runtimeValue": {"constant": r.const}}, chan)
             else:

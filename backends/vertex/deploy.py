@@ -22,6 +22,10 @@ from typedflow.runtime.inputs import check_inputs, parse_inputs
 from .compiler import compile_spec, pipeline_name
 from .constants import has_local_constants, publish_constant_files
 from .labels import deployment_labels
+from .lineage import LineageOptions, image_note
+from .lineage import add_options as add_lineage_options
+from .lineage import apply as apply_lineage
+from .lineage import from_args as lineage_options
 
 
 def add_deploy_options(p: argparse.ArgumentParser) -> None:
@@ -50,6 +54,7 @@ def add_deploy_options(p: argparse.ArgumentParser) -> None:
         help="print the IAM bindings the pipeline's service account needs (JSON) and exit; needs --project, "
         "--pipeline-root",
     )
+    add_lineage_options(p)
 
 
 def parse_labels(text: str | None) -> dict[str, str]:
@@ -93,12 +98,16 @@ def build_job(
     credentials: Any = None,
     spec_dir: Path | None = None,
     shipment: Any = None,
+    lineage: LineageOptions | None = None,
 ) -> Any:
-    """An ``aiplatform.PipelineJob`` for the workflow (built offline; nothing is sent)."""
+    """An ``aiplatform.PipelineJob`` for the workflow (built offline; nothing is sent). ``lineage``:
+    the key its task containers sign lineage records with, and the anchor they copy checkpoints to."""
     from google.cloud import aiplatform  # type: ignore[import-untyped,unused-ignore]
 
     values = check_parameters(doc, parameter_values or {})
     spec = compile_spec(doc, image=image, shipment=shipment)
+    if lineage is not None:
+        apply_lineage(spec, lineage)
     directory = spec_dir or Path(tempfile.mkdtemp(prefix="typedflow-vertex-"))
     path = directory / f"{pipeline_name(doc)}.json"
     path.write_text(json.dumps(spec, sort_keys=True), "utf-8")
@@ -146,6 +155,7 @@ def print_iam_policy(doc: ir.WorkflowIR, args: argparse.Namespace) -> int:
         pipeline_root=args.pipeline_root,
         service_account=getattr(args, "service_account", None),
         images=spec_images(spec),
+        lineage=lineage_options(args),
     )
     print(json.dumps(policy, indent=2, sort_keys=True))
     if not getattr(args, "service_account", None):
@@ -163,6 +173,10 @@ def deploy_command(doc: ir.WorkflowIR, args: argparse.Namespace, code_store: Any
     missing = [f for f in ("project", "region", "pipeline_root") if not getattr(args, f, None)]
     if missing:
         raise InputError("deploy --target vertex needs " + ", ".join("--" + m.replace("_", "-") for m in missing))
+    lineage = lineage_options(args)  # before anything is uploaded
+    note = image_note(lineage, getattr(args, "shipment", None), getattr(args, "image", None))
+    if note:
+        print(f"typedflow deploy: note: {note}", file=sys.stderr)
     values = parse_inputs(doc, args.input or [], args.inputs_file, local_files=False)
     shipment = getattr(args, "shipment", None)
     image = getattr(args, "image", None)
@@ -194,6 +208,7 @@ def deploy_command(doc: ir.WorkflowIR, args: argparse.Namespace, code_store: Any
         display_name=args.display_name,
         image=image,
         shipment=shipment,
+        lineage=lineage,
     )
     cron = doc.workflow.schedule
     if cron and not args.run_once:

@@ -50,6 +50,11 @@ def _follow(v: Any, path: list[str]) -> Any:
     return v
 
 
+def _handle(a: dict[str, Any]) -> dict[str, Any]:
+    meta = a.get("metadata") or {}
+    return {"uri": a.get("uri", ""), "sha256": meta.get("sha256"), "format": meta.get("format")}
+
+
 def read_input(ei: dict[str, Any], key: str) -> Any:
     """One executor input as typed JSON: a parameter value, or an artifact as a file handle."""
     params = ei.get("inputs", {}).get("parameterValues", {})
@@ -57,10 +62,23 @@ def read_input(ei: dict[str, Any], key: str) -> Any:
         return params[key]
     arts = ei.get("inputs", {}).get("artifacts", {}).get(key)
     if arts and arts.get("artifacts"):
-        a = arts["artifacts"][0]
-        meta = a.get("metadata") or {}
-        return {"uri": a.get("uri", ""), "sha256": meta.get("sha256"), "format": meta.get("format")}
+        return _handle(arts["artifacts"][0])
     return None
+
+
+def with_artifact_lists(ei: dict[str, Any], keys: Any) -> dict[str, Any]:
+    """``ei`` with each input named in ``keys`` (an artifact list: the files a ``map_over`` collected, in
+    item order) as a parameter holding the list of their handles."""
+    if not keys:
+        return ei
+    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+        raise BoundaryError("the artifact lists of a payload must be a list of input names")
+    inputs = dict(ei.get("inputs") or {})
+    params = dict(inputs.get("parameterValues") or {})
+    arts = inputs.get("artifacts") or {}
+    for key in keys:
+        params[key] = [_handle(a) for a in (arts.get(key) or {}).get("artifacts") or []]
+    return {**ei, "inputs": {**inputs, "parameterValues": params}}
 
 
 def _failure(status: dict[str, Any], workflow: str, job: str) -> dict[str, Any]:
@@ -269,6 +287,7 @@ def run_task(args: argparse.Namespace, ei: dict[str, Any]) -> int:
     from typedflow.util.timestamps import utcnow
 
     payload = json.loads(args.task)
+    ei = with_artifact_lists(ei, payload.get("lists"))
     template: ir.TaskTemplate = ir_converter.structure(payload["template"], ir.TaskTemplate)
     workflow, node, job = payload["workflow"], payload["node"], args.job or ""
     if "{{" in job:
@@ -400,6 +419,7 @@ def _final(template: ir.TaskTemplate, err: Any, attempt: int) -> bool:
 def run_outputs(args: argparse.Namespace, ei: dict[str, Any]) -> int:
     """The workflow's outputs, typed, into ``<pipeline root>/typedflow/runs/<job>/outputs.json``."""
     payload = json.loads(args.outputs)
+    ei = with_artifact_lists(ei, payload.get("lists"))
     outputs = {}
     for name, t_json in payload["types"].items():
         t = type_from_json(t_json)
@@ -423,6 +443,7 @@ def run_outputs(args: argparse.Namespace, ei: dict[str, Any]) -> int:
 def run_value(args: argparse.Namespace, ei: dict[str, Any]) -> int:
     """A value task: select a field, assemble a record or pass a value on, typed."""
     payload = json.loads(args.value)
+    ei = with_artifact_lists(ei, payload.get("lists"))
     t = type_from_json(payload["type"])
     value = coerce(build_value(ei, payload["plan"]), t)
     write_executor_output(ei, {"parameterValues": {"out": value}})
@@ -465,14 +486,20 @@ def main(argv: list[str]) -> int:
     register_resolver("gs", _gcs_resolver)
     if os.environ.get("TYPEDFLOW_VERTEX_DEBUG"):
         sys.stderr.write(json.dumps(ei, indent=2) + "\n")
-    if args.task is not None:
-        return run_task(args, ei)
+    try:
+        if args.task is not None:
+            return run_task(args, ei)
+        if args.outputs is not None:
+            return run_outputs(args, ei)
+        if args.value is not None:
+            return run_value(args, ei)
+    except BoundaryError as exc:
+        sys.stderr.write(f"typedflow.RequestError: {exc}\n")
+        return 2
     if args.const is not None:
         return run_const(args, ei)
-    if args.outputs is not None:
-        return run_outputs(args, ei)
     if args.fail is not None:
         payload = parse_json(args.fail, "--fail")
         sys.stderr.write(f"{payload.get('error', 'typedflow.Fail')}: {payload.get('message', '')}\n")
         return 1
-    return run_value(args, ei)
+    return 2  # argparse requires one mode

@@ -2,8 +2,9 @@
 
 A JSON list of ``{role, resource, member[, condition]}``, in a fixed order: Vertex AI on the project,
 object admin on the pipeline root's bucket (only under its folder, when it has one), reader on each
-Artifact Registry repository the task images come from, and secret accessor on exactly each
-``gcp-sm:`` secret the tasks declare.
+Artifact Registry repository the task images come from, secret accessor on exactly each
+``gcp-sm:`` secret the tasks declare, and, with ``--lineage-key`` / ``--lineage-anchor``, signing with
+that Cloud KMS key and creating objects under the anchor's ``lineage/`` (see :mod:`.lineage`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from typing import Any
 
 from typedflow import ir
 from typedflow.errors import InputError
+
+from .lineage import LineageOptions
+from .lineage import bindings as lineage_bindings
 
 DEFAULT_SERVICE_ACCOUNT = "PROJECT_NUMBER-compute@developer.gserviceaccount.com"
 """What Vertex Pipelines runs as without ``--service-account``: the Compute Engine default service account."""
@@ -55,7 +59,13 @@ def secrets(doc: ir.WorkflowIR, project: str) -> list[str]:
 
 
 def bindings(
-    doc: ir.WorkflowIR, *, project: str, pipeline_root: str, service_account: str | None, images: Iterable[str]
+    doc: ir.WorkflowIR,
+    *,
+    project: str,
+    pipeline_root: str,
+    service_account: str | None,
+    images: Iterable[str],
+    lineage: LineageOptions | None = None,
 ) -> list[dict[str, Any]]:
     """The bindings the pipeline's service account needs to run ``doc`` with task images ``images``."""
     problems = []
@@ -95,6 +105,7 @@ def bindings(
             {"role": "roles/secretmanager.secretAccessor", "resource": name, "member": member}
             for name in secrets(doc, project)
         ),
+        *lineage_bindings(lineage or LineageOptions(), member),
     ]
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from typedflow import ir
 
-from .components import Chan, component, executor
+from .components import Chan, artifact_lists, component, executor
 from .dag import Builder, Dag
 from .typemap import type_json
 
@@ -60,6 +60,8 @@ def add_outputs_step(b: Builder, root: Dag, wf: ir.Workflow) -> None:
     label = "exec-" + key[len("comp-") :]
     b.components[key] = component(chans, {}, label)
     single = len(wf.outputs) == 1 and wf.outputs[0].name == "out" and wf.returns.flavor != "namedtuple"
-    payload = {"types": {n: type_json(c.type) for n, c in sorted(chans.items())}, "single": single}
+    payload: dict[str, Any] = {"types": {n: type_json(c.type) for n, c in sorted(chans.items())}, "single": single}
+    if artifact_lists(chans):
+        payload["lists"] = artifact_lists(chans)
     b.executors[label] = executor(b.image, "outputs", payload, None)
     root.add_task(STEP, {"componentRef": {"name": key}, "inputs": inputs})

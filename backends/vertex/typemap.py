@@ -62,6 +62,12 @@ def is_artifact_type(t: ir.TypeRef) -> bool:
     return t.kind in ("file", "directory")
 
 
+def is_artifact_list(t: ir.TypeRef) -> bool:
+    """Whether ``t`` is a list of files or directories: a ``map_over`` collects those as an artifact list
+    (``isArtifactList``, as kfp compiles ``dsl.Collected`` of artifacts)."""
+    return t.kind == "list" and bool(t.args) and is_artifact_type(t.args[0])
+
+
 def schema_title(t: ir.TypeRef) -> str:
     """The artifact schema of a file type: its format class's ``schema_title``."""
     from typedflow.formats import BUILTIN, format_key
@@ -125,10 +131,15 @@ def parameter_def(t: ir.TypeRef, *, optional: bool = False) -> dict[str, Any]:
 
 
 def artifact_def(t: ir.TypeRef) -> dict[str, Any]:
-    return {
-        "artifactType": {"schemaTitle": schema_title(t), "schemaVersion": "0.0.1"},
+    """An artifact's definition; a list of files is an artifact list of its element's schema."""
+    many = is_artifact_list(t)
+    d: dict[str, Any] = {
+        "artifactType": {"schemaTitle": schema_title(t.args[0] if many else t), "schemaVersion": "0.0.1"},
         "description": describe(t),
     }
+    if many:
+        d["isArtifactList"] = True
+    return d
 
 
 def coerce(value: Any, t: ir.TypeRef) -> Any:

@@ -53,11 +53,11 @@ def main(n: int, ks: list[float]) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def pipeline(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+def pipeline(tmp_path_factory: pytest.TempPathFactory):
     return import_source(tmp_path_factory.mktemp("ir"), PIPELINE, name="ir_pipeline_mod")
 
 
-def test_round_trip_is_identity(pipeline) -> None:  # type: ignore[no-untyped-def]
+def test_round_trip_is_identity(pipeline) -> None:
     doc = pipeline.main.ir
     text = dumps(doc)
     assert loads(text) == doc
@@ -68,7 +68,7 @@ def test_round_trip_is_identity(pipeline) -> None:  # type: ignore[no-untyped-de
     assert doc.subworkflows[0].name == "sub"
 
 
-def test_canonical_floats_and_no_whitespace(pipeline) -> None:  # type: ignore[no-untyped-def]
+def test_canonical_floats_and_no_whitespace(pipeline) -> None:
     text = dumps(pipeline.main.ir)
     assert '"cpu":0.5' in text and '"initial_delay":0.5' in text and ", " not in text.replace('", "', "")
 
@@ -86,7 +86,7 @@ def test_deterministic_across_processes(tmp_path: Path) -> None:
     assert outs[0] == outs[1] and len(outs[0]) > 1000
 
 
-def test_schema_rejects_malformed_ir_with_path(pipeline) -> None:  # type: ignore[no-untyped-def]
+def test_schema_rejects_malformed_ir_with_path(pipeline) -> None:
     data = json.loads(dumps(pipeline.main.ir))
     bad = json.loads(json.dumps(data))
     bad["tasks"][0]["retry"]["attempts"] = 0
@@ -105,7 +105,7 @@ def test_schema_rejects_malformed_ir_with_path(pipeline) -> None:  # type: ignor
         loads("{")
 
 
-def test_edited_ir_fails_digest_and_references(pipeline) -> None:  # type: ignore[no-untyped-def]
+def test_edited_ir_fails_digest_and_references(pipeline) -> None:
     data = json.loads(dumps(pipeline.main.ir))
     data["tasks"][0]["version"] = "edited"
     with pytest.raises(IRValidationError, match="digest"):
@@ -124,7 +124,7 @@ def test_code_digest_normalized(tmp_path: Path) -> None:
     assert code_digest(a.f) == code_digest(b.f) != code_digest(c.f)
 
 
-def test_ir_records_policies_and_blocks(pipeline) -> None:  # type: ignore[no-untyped-def]
+def test_ir_records_policies_and_blocks(pipeline) -> None:
     doc = pipeline.main.ir
     load = doc.task("load")
     assert load.retry == ir.RetryPolicy(attempts=2, backoff=2.0, initial_delay=0.5, max_delay=60.0)
@@ -190,7 +190,8 @@ def test_compiled_output_does_not_depend_on_the_working_directory(tmp_path: Path
             outs.append(done.stdout)
         assert outs[0] == outs[1] == outs[2], target
     doc = loads(tf(elsewhere, "compile", f"{pkg / 'pipe.py'}:main", "--target", "ir").stdout)
-    assert doc.workflow.loc.file == "pipe.py" and {t.loc.file for t in doc.tasks} == {"pipe.py"}
+    assert doc.workflow.loc is not None and doc.workflow.loc.file == "pipe.py"
+    assert {t.loc.file if t.loc else None for t in doc.tasks} == {"pipe.py"}
     for cwd, shown in ((pkg, "bad.py"), (pkg.parent, "flows/bad.py"), (elsewhere, str(bad))):
         done = tf(cwd, "check", shown + ":broken")
         assert done.returncode == 1

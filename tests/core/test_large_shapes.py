@@ -5,7 +5,7 @@ draw, and run on the local interpreter with the right result, under the default 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -62,7 +62,8 @@ shapes = st.one_of(
 @given(shapes)
 def test_shapes_past_the_recursion_limit(tmp_path: Path, shape: tuple[str, Any]) -> None:
     kind, size = shape
-    source = {"chain": chain_source, "fan": fan_source, "nested": nested_source}[kind](size)
+    sources: dict[str, Callable[[Any], str]] = {"chain": chain_source, "fan": fan_source, "nested": nested_source}
+    source = sources[kind](size)
     with _default_recursion_limit():
         wf = getattr(import_source(tmp_path, source), kind)
         if kind == "nested":

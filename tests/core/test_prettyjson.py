@@ -35,6 +35,7 @@ def test_pretty_is_json_dumps_with_indent(v: Any) -> None:
 
 
 def test_edge_cases() -> None:
+    v: Any
     for v in ({}, [], {"a": {}}, [[]], [{}, []], {"": ""}, "x", 1, -0.0, 1e-7, 1e300, None, True, [1, [2, [3, {}]]]):
         assert pretty(v) == _reference(v)
     assert pretty(float("nan")) == "NaN"

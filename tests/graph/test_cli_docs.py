@@ -30,6 +30,7 @@ def test_cli_reference_covers_every_command() -> None:
 
     text = (DOCS / "cli.md").read_text("utf-8")
     commands = next(a for a in build_parser()._actions if hasattr(a, "choices") and a.choices).choices
+    assert commands is not None
     for name in commands:
         assert f"\n## typedflow {name}\n" in text
     assert "typedflow graph [-h]" in text

@@ -238,7 +238,8 @@ def test_resolver_reads_bindings_per_node_key() -> None:
     assert r.sources("map[7]/evaluate") == {"cfg": [Source("task", "candidates", "out", "[7]")]}
     assert r.sources("pick_best") == {"scored": [Source("task", "map[*]/evaluate", None, "")]}
     assert r.sources("finalize/same") == {"x": [Source("task", "pick_best", "cfg", "")]}
-    assert r.sources("summary")["text"] == [Source("task", "finalize/describe", "out", "")]
+    summary = r.sources("summary")
+    assert summary is not None and summary["text"] == [Source("task", "finalize/describe", "out", "")]
     assert r.sources("candidates") == {"n": [Source("input", output="n")]}
     assert r.sources("nope") is None and r.sources("map/evaluate") is None and r.sources("finalize") is None
 

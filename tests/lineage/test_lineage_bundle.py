@@ -19,7 +19,7 @@ def plain_python(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     """A python that cannot import typedflow: the base interpreter with -I (the venv may hold an
     editable install of typedflow), else the venv's without site-packages."""
     cwd = tmp_path_factory.mktemp("plain")
-    for cmd in ([sys._base_executable, "-I"], [sys.executable, "-I", "-S"]):
+    for cmd in ([sys._base_executable, "-I"], [sys.executable, "-I", "-S"]):  # type: ignore[attr-defined]  # not in typeshed
         probe = subprocess.run([*cmd, "-c", "import typedflow"], capture_output=True, cwd=cwd, env={})
         if probe.returncode != 0:
             return cmd

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from typedflow.lineage import LineageLog, origin_hash, verify_log
 from typedflow.lineage.cloud import CloudObject, iter_s3, object_for, pull, put_gcs, put_s3
+
+if TYPE_CHECKING:
+    from typedflow.lineage.signing import Ed25519Signer
 
 boto3 = pytest.importorskip("boto3")
 moto = pytest.importorskip("moto")
@@ -77,6 +80,8 @@ def test_key_is_the_content_hash(make_record) -> None:
 
 
 def test_s3_put_is_create_only_and_pull_verifies(s3, make_record, tmp_path) -> None:
+    from botocore.exceptions import ClientError
+
     run_id = "ab" * 16
     records = _task_records(make_record, run_id)
     for rec in reversed(records):  # upload order must not matter
@@ -86,7 +91,7 @@ def test_s3_put_is_create_only_and_pull_verifies(s3, make_record, tmp_path) -> N
     assert not again.created
     with pytest.raises(Exception) as info:
         s3.put_object(Bucket=BUCKET, Key=again.uri.split("/", 3)[3], Body=b"overwrite", IfNoneMatch="*")
-    assert info.value.response["Error"]["Code"] == "PreconditionFailed"
+    assert isinstance(info.value, ClientError) and info.value.response["Error"]["Code"] == "PreconditionFailed"
     objects = list(iter_s3(BUCKET, "p", client=s3))
     assert len(objects) == 4
     log = LineageLog(tmp_path / "log.jsonl")
@@ -269,7 +274,7 @@ def anchor_bucket(s3) -> str:
     return f"s3://{ANCHOR}/audit"
 
 
-def _signer(keypair):
+def _signer(keypair) -> Ed25519Signer:
     from typedflow.lineage.signing import load_key_file
 
     return load_key_file(keypair.key)
@@ -326,6 +331,7 @@ def test_object_lock_anchor_catches_a_deleted_record(s3, anchor_bucket, make_rec
     puts = [put_s3(rec, BUCKET, "p", client=s3, signer=signer, anchor=anchor_bucket) for rec in records]
     assert all(p.anchored and p.anchored.startswith(f"{anchor_bucket}/lineage/{run_id}/checkpoints/") for p in puts)
     # the anchored checkpoint cannot be deleted or overwritten in place: Object Lock, compliance mode
+    assert puts[0].anchored is not None and puts[1].anchored is not None
     key = puts[0].anchored.split("/", 3)[3]
     version = s3.list_object_versions(Bucket=ANCHOR, Prefix=key)["Versions"][0]["VersionId"]
     with pytest.raises(Exception, match="AccessDenied"):

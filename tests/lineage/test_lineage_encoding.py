@@ -25,6 +25,7 @@ from typedflow.lineage.record import (
     record_to_dict,
 )
 from typedflow.lineage.verify import verify_log
+from typedflow.runtime.reports import NodeStatus
 
 text = st.text(max_size=30)  # any code point: non-ASCII and control characters are escaped alike
 opt_text = st.none() | text
@@ -81,7 +82,7 @@ def test_encoded_bytes_equal_the_canonical_record(rec: LineageRecord, fixed: set
 
 
 def _record(**changes: Any) -> dict[str, Any]:
-    base = {
+    base: dict[str, Any] = {
         "kind": "task",
         "record_id": "0" * 32,
         "run_id": "r",
@@ -254,7 +255,7 @@ def test_local_recorder_writes_what_task_record_builds(
     tmp_path_factory: pytest.TempPathFactory,
     inputs: dict[str, object],
     out: dict[str, object],
-    status: str,
+    status: NodeStatus,
     digests_known: bool,
 ) -> None:
     from typedflow.backends.local.recorder import LocalRecorder
@@ -267,7 +268,7 @@ def test_local_recorder_writes_what_task_record_builds(
     template = doc.tasks[0]
     root = tmp_path_factory.mktemp("rec")
     recorder = LocalRecorder(root, doc, "run-1", "thread")
-    digests = input_digests(template, inputs) if digests_known else {}  # type: ignore[arg-type]
+    digests = input_digests(template, inputs) if digests_known else {}
     outputs = {} if status in ("failed", "skipped") else {"out": out}
     rep = NodeReport(
         "n0",
@@ -298,7 +299,7 @@ def test_local_recorder_writes_what_task_record_builds(
         status=status,
         attempt=2,
         inputs=inputs,
-        outputs=outputs,  # type: ignore[arg-type]
+        outputs=outputs,
         started_at=rep.started_at,
         ended_at=rep.ended_at or None,
         cache_key="k",
@@ -335,7 +336,7 @@ def test_a_one_input_one_output_task_is_recorded_as_task_record_builds_it(
     tmp_path_factory: pytest.TempPathFactory,
     rows: list[int] | None,
     out: dict[str, int],
-    status: str,
+    status: NodeStatus,
     digests_known: bool,
     cache_key: str | None,
 ) -> None:

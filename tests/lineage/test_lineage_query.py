@@ -13,7 +13,8 @@ def test_list_runs(three_step) -> None:
         (three_step.run_id, "churn", "succeeded", 5),
         (three_step.other_run_id, "other", "unrecorded", 1),  # task records only, as a cloud runtime writes
     ]
-    assert runs[0].started_at.endswith("20.000000Z") and runs[0].ended_at.endswith("26.000000Z")
+    assert runs[0].started_at is not None and runs[0].started_at.endswith("20.000000Z")
+    assert runs[0].ended_at is not None and runs[0].ended_at.endswith("26.000000Z")
     text = render_runs(runs)
     assert text.splitlines()[0].split() == ["RUN_ID", "WORKFLOW", "STATUS", "STARTED", "ENDED", "RECORDS"]
     assert json.loads(render_runs(runs, "json"))[0]["run_id"] == three_step.run_id

@@ -232,7 +232,7 @@ def test_without_cryptography_a_signature_check_fails_rather_than_passes(
     out = tmp_path / "bundle.zip"
     export_bundle(log, out, signer=load_key_file(keypair.key))
     own = _script(tmp_path)
-    base = [sys._base_executable, "-I", "-S"]  # no site-packages: no cryptography, no typedflow
+    base = [sys._base_executable, "-I", "-S"]  # type: ignore[attr-defined]  # not in typeshed; no site-packages: no cryptography, no typedflow
     probe = subprocess.run([*base, "-c", "import cryptography"], capture_output=True, timeout=60)
     assert probe.returncode != 0
     plain = subprocess.run([*base, str(own), str(out)], capture_output=True, text=True, timeout=60, env={})
@@ -277,7 +277,7 @@ def test_a_signed_local_run_verifies_with_its_public_key(tmp_path, keypair) -> N
     )
     assert export.returncode == 0, export.stderr
     assert f"manifest signed by key {keypair.key_id}" in export.stdout
-    auditor = [sys._base_executable, "-I"]  # another Python, with cryptography and without typedflow
+    auditor = [sys._base_executable, "-I"]  # type: ignore[attr-defined]  # not in typeshed; another Python, with cryptography and without typedflow
     if subprocess.run([*auditor, "-c", "import cryptography"], capture_output=True).returncode != 0:
         auditor = [sys.executable, "-I"]
     done = subprocess.run(

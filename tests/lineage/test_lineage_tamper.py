@@ -114,7 +114,7 @@ class Bundle:
 @pytest.fixture(scope="module")
 def auditor_python() -> list[str]:
     """Another Python, with cryptography but without typedflow, as an auditor would have."""
-    base = [sys._base_executable, "-I"]
+    base = [sys._base_executable, "-I"]  # type: ignore[attr-defined]  # not in typeshed
     ok = subprocess.run([*base, "-c", "import cryptography, sys; import typedflow"], capture_output=True)
     has_crypto = subprocess.run([*base, "-c", "import cryptography"], capture_output=True).returncode == 0
     if has_crypto and ok.returncode != 0:
@@ -261,8 +261,8 @@ def test_tamper_matrix(tamper, consistent, signed, keypair, own_verifier, audito
         # the replaced script in the bundle says what its author wants; your own copy does not
         fake = tmp_path / "their_verify_bundle.py"
         fake.write_bytes(_read_zip(path)["verify_bundle.py"])
-        theirs = subprocess.run([*auditor_python, str(fake), str(path)], capture_output=True, text=True)
-        assert theirs.stdout.startswith("OK")
+        replaced = subprocess.run([*auditor_python, str(fake), str(path)], capture_output=True, text=True)
+        assert replaced.stdout.startswith("OK")
         if not consistent:
             assert verdicts["none"].startswith("FAIL: edited (line 3, "), verdicts
 
@@ -516,7 +516,7 @@ def test_any_single_byte_change_to_a_signed_bundle_directory_fails_with_the_key(
 
 
 @pytest.fixture
-def signed_log(tmp_path, make_record, keypair) -> Path:
+def signed_log(tmp_path: Path, make_record, keypair) -> Path:
     path = tmp_path / "lineage" / "log.jsonl"
     with LineageLog(path, flush_every=5, fsync=False, signer=load_key_file(keypair.key)) as log:
         for i in range(12):
@@ -596,7 +596,7 @@ def test_deleted_head_is_a_failure_until_a_signed_checkpoint_covers_the_repair(
     signed_log, make_record, keypair
 ) -> None:
     signed_log.with_name("log.jsonl.head").unlink()
-    assert verify_log(signed_log).failure.reason == "head-missing"
+    assert (failure := verify_log(signed_log).failure) is not None and failure.reason == "head-missing"
     # the signed checkpoints cover every record: they stand in for the head
     assert verify_log(signed_log, public_key=keypair.public).ok
     with pytest.warns(UserWarning, match="head file was missing"):

@@ -339,10 +339,6 @@ def orphaning(x: int) -> int:
     return leaves_a_child(x=x)
 
 
-class Flaky(Exception):
-    pass
-
-
 @task(retry=Retry(attempts=2, initial_delay=0.4, backoff=1.0, jitter=False, on=(Flaky,)))
 def flaky_once(x: int, tag: str) -> int:
     if x >= 8 and bump(f"{tag}-{x}") == 1:  # the first eight succeed at once: the template is known quick

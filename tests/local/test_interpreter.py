@@ -6,7 +6,7 @@ import os
 import stat
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -549,7 +549,7 @@ def wf(xs: list[int]) -> list[str]:
 
 
 @pytest.mark.parametrize("isolation", ["thread", "process"])
-def test_current_run_context_in_each_isolation(tmp_path: Path, isolation: str) -> None:
+def test_current_run_context_in_each_isolation(tmp_path: Path, isolation: Literal["thread", "process"]) -> None:
     from tests.support import context_flows
 
     wf = context_flows.context_plain

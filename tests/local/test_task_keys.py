@@ -70,7 +70,7 @@ def test_file_inputs_are_digested_by_content_not_location() -> None:
     assert input_digests(flows.add.template, {"a": 1, "b": 2}) == {"a": digest(1), "b": digest(2)}
 
 
-def test_an_unreadable_cache_entry_is_a_miss(tmp_path, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_an_unreadable_cache_entry_is_a_miss(tmp_path, caplog) -> None:
     from typedflow.runtime.execute import execute, probe
     from typedflow.runtime.store import LocalStore
 

@@ -631,6 +631,8 @@ REMOTE = [
     (flyte_subworkflow.regression_line_wf, {}, True),
     (kfp_loops.loop_parallelism, {}, True),
     (kfp_collected_parameters.collected_param_pipeline, {}, False),
+    # KFP's dsl.Collected of artifacts: an artifact list on Vertex
+    (kfp_parallelfor_artifacts.my_pipeline, {"texts": ["Hello", "world!"]}, True),
     (
         flyte_dynamic.merge_sort_unrolled,
         {"numbers": [9, 3, 7, 1, 8, 2, 6, 4, 5, 0, 11], "run_local_at_count": 2},
@@ -664,7 +666,7 @@ def test_a_failing_branch_fails_on_moto_with_its_message(radius: float, aws: Aws
 
 def test_files_and_tables_on_moto_as_locally(aws: Aws, data: Path, tmp_path: Path) -> None:
     """Typed files, folders and tables in and out: the same content on moto as locally."""
-    runs = [
+    runs: list[tuple[Any, dict[str, Any]]] = [
         (
             flyte_file.normalize_csv_file,
             {"csv_file": data / "biostats.csv", "column_names": BIOSTATS, "columns_to_normalize": ["Age"]},
@@ -718,15 +720,10 @@ def test_importer_constant_file_under_kfp_local(data: Path, tmp_path: Path) -> N
 # ----------------------------------------------------------------------------- compiling every port
 
 QUEUE = "https://sqs.us-east-1.amazonaws.com/123456789012/typedflow-tasks"
-# What the Vertex target does not compile yet (docs/vertex.md, Limits): a strict xfail, so a fix shows.
-VERTEX_LIMITS = {
-    "make_artifacts": "map_over cannot return files on Vertex",
-    "make_datasets": "map_over cannot return files on Vertex",
-}
 
 
 @pytest.mark.parametrize("wf", all_workflows(), ids=lambda w: f"{w.__module__.rsplit('.', 1)[1]}.{w.name}")
-def test_compiles_to_both_targets(wf: Any, asl: AslValidator, request: pytest.FixtureRequest) -> None:
+def test_compiles_to_both_targets(wf: Any, asl: AslValidator) -> None:
     from typedflow.backends.stepfunctions.compiler import compile_definition
     from typedflow.backends.stepfunctions.options import Options
     from typedflow.backends.vertex.compiler import compile_spec
@@ -736,10 +733,6 @@ def test_compiles_to_both_targets(wf: Any, asl: AslValidator, request: pytest.Fi
     definition = compile_definition(wf.ir, Options(queue_url=QUEUE, bucket="s3://typedflow-tests/tf", map_size=10))
     asl.check(definition)
     assert definition["States"]
-    if wf.name in VERTEX_LIMITS or (wf.name == "my_pipeline" and wf.__module__.endswith("parallelfor_artifacts")):
-        request.applymarker(
-            pytest.mark.xfail(reason=VERTEX_LIMITS.get(wf.name, "map_over cannot return files on Vertex"), strict=True)
-        )
     spec = compile_spec(wf.ir)
     assert check_strict(spec) == [] and check(spec) == []
     assert json.dumps(compile_spec(wf.ir), sort_keys=True) == json.dumps(spec, sort_keys=True)

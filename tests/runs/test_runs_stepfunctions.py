@@ -158,7 +158,7 @@ def test_unknown_runs_are_usage_errors(aws: Aws, capsys: pytest.CaptureFixture[s
         assert err.count("\n") == 1 and "Traceback" not in err, err
 
 
-def test_worker_logs_a_line_per_task(aws: Aws, tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog) -> None:  # type: ignore[no-untyped-def]
+def test_worker_logs_a_line_per_task(aws: Aws, tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog) -> None:
     deploy(aws, "flaky", "runs-flaky-log", capsys)
     flag = tmp_path / "flag"
     flag.touch()
@@ -172,7 +172,7 @@ def test_worker_logs_a_line_per_task(aws: Aws, tmp_path: Path, capsys: pytest.Ca
     assert failed[0].endswith("RuntimeError: blocked by flag") and "\n" not in failed[0]
 
 
-def test_worker_backs_off_with_one_line_when_the_queue_is_unreachable(caplog) -> None:  # type: ignore[no-untyped-def]
+def test_worker_backs_off_with_one_line_when_the_queue_is_unreachable(caplog) -> None:
     import boto3
     from botocore.config import Config
     from typedflow.backends.stepfunctions.worker import Worker

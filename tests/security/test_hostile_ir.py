@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _doc() -> dict[str, Any]:
-    return json.loads(dumps(flows.roundtrip.ir))
+    doc: dict[str, Any] = json.loads(dumps(flows.roundtrip.ir))
+    return doc
 
 
 def _redigest(data: dict[str, Any]) -> dict[str, Any]:

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from tests.security import flows
-from typedflow.runtime.running import RunOptions, run_workflow
+from typedflow.runtime.running import RunOptions, RunResult, run_workflow
 from typedflow.runtime.store import LocalStore
 
 
-def _run(wf: object, inputs: dict[str, object], root: Path) -> object:
+def _run(wf: object, inputs: dict[str, object], root: Path) -> RunResult:
     return run_workflow(wf, inputs, RunOptions(store=root))
 
 

@@ -73,3 +73,38 @@ def test_artifacts_outside_the_pipeline_root_or_changed_are_refused(tmp_path: Pa
     assert _run(args, _executor_input(tmp_path, {}, _artifact(str(inside), good)), root) == 0
     inside.write_text("changed")
     assert _run(args, _executor_input(tmp_path, {}, _artifact(str(inside), good)), root) == 1
+
+
+def test_every_file_of_an_artifact_list_is_checked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Files a map collected reach a task as an artifact list: each one must lie under the pipeline root and
+    match its digest, and a payload naming its lists wrongly is a request error."""
+    from tests.support import map_file_flows
+
+    args = _args(map_file_flows.collected, "exec-joined")
+    root = tmp_path / "root"
+    root.mkdir()
+    texts = {"a.txt": "one", "b.txt": "two"}
+    for name, text in texts.items():
+        (root / name).write_text(text)
+
+    def listed(paths: list[Path], shas: list[str]) -> dict[str, Any]:
+        meta = [
+            {"uri": str(p), "metadata": {"sha256": s, "format": "typedflow.formats:Text"}}
+            for p, s in zip(paths, shas, strict=True)
+        ]
+        return {"files": {"artifacts": meta}}
+
+    paths = [root / "a.txt", root / "b.txt"]
+    shas = [hashlib.sha256(t.encode()).hexdigest() for t in texts.values()]
+    assert _run(args, _executor_input(tmp_path, {}, listed(paths, shas)), root) == 0
+    out = json.loads((tmp_path / "out" / "executor_output.json").read_text())
+    assert out["parameterValues"]["out"] == "one|two"
+    assert _run(args, _executor_input(tmp_path, {}, listed(paths, [shas[0], shas[0]])), root) == 1
+    outside = tmp_path / "outside.txt"
+    outside.write_text("two")
+    assert _run(args, _executor_input(tmp_path, {}, listed([paths[0], outside], shas)), root) == 1
+    bad = list(args)
+    i = bad.index("--task") + 1
+    bad[i] = json.dumps({**json.loads(bad[i]), "lists": "files"})
+    assert _run(bad, _executor_input(tmp_path, {}, listed(paths, shas)), root) == 2
+    assert "artifact lists" in capsys.readouterr().err

@@ -117,6 +117,7 @@ def test_elif_chain_runs_the_first_branch_that_holds(aws: Aws, tmp_path: Path, s
 
 
 def test_fail_with_a_message(aws: Aws, tmp_path: Path) -> None:
+    out: dict[str, Any] | None
     for target in ("local", "sfn", "vertex"):
         for x, ok in ((1, True), (5, False)):
             marks = tmp_path / f"{target}-{x}"
@@ -158,6 +159,7 @@ def test_fail_inside_a_map_item(aws: Aws, tmp_path: Path) -> None:
 
 
 def test_exit_handler_runs_whether_the_block_succeeded_or_failed(aws: Aws, tmp_path: Path) -> None:
+    out: dict[str, Any] | None
     for target in ("local", "sfn", "vertex"):
         for x, ok in ((1, True), (5, False)):
             marks = tmp_path / f"{target}-{x}"

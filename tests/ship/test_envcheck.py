@@ -43,7 +43,7 @@ def test_missing_names_what_is_not_installed_or_out_of_range() -> None:
     ]
 
 
-def test_the_worker_lists_what_it_lacks_at_start_and_the_task_fails_with_it(aws: Aws, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_the_worker_lists_what_it_lacks_at_start_and_the_task_fails_with_it(aws: Aws, tmp_path: Path, capsys) -> None:
     module = unique("shipenv")
     project = write_project(tmp_path / "p", {f"{module}.py": FLOWS})
     try:

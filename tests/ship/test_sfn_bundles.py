@@ -71,7 +71,7 @@ def _outputs(aws: Aws, doc: Any, desc: dict[str, Any]) -> dict[str, Any]:
     return decode_outputs(doc, desc.get("output"), store_for(aws.bucket, aws.s3))
 
 
-CORPUS = [
+CORPUS: list[tuple[str, dict[str, Any]]] = [
     ("chain", {"x": 3}),
     ("diamond", {"x": 4}),
     ("fan", {"n": 7, "k": 5}),
@@ -100,11 +100,13 @@ def test_the_corpus_runs_from_its_bundle(aws: Aws, worker: Worker, tmp_path: Pat
     finally:
         forget(module)
     # the worker imported the corpus from its code cache, nowhere else
+    assert shipped.bundle is not None
     assert [p.name for p in worker.cache.iterdir() if not p.name.startswith(".")] == [shipped.bundle.hex]
     assert worker.proc.poll() is None, worker.log.read_text()[-3000:]
 
 
 VERSIONED = """
+import os
 import time
 
 from typedflow import map_over, task, workflow
@@ -114,12 +116,14 @@ from {helpers} import scale
 
 @task
 def score(x: int) -> int:
-    time.sleep(PAUSE)
+    deadline = time.monotonic() + 120
+    while GATE and not os.path.exists(GATE) and time.monotonic() < deadline:
+        time.sleep(0.05)
     return scale(x) + BONUS
 
 
 BONUS = {bonus}
-PAUSE = {pause}
+GATE = {gate!r}  # a file the test creates when this version may finish ("": at once)
 
 
 @workflow
@@ -140,11 +144,12 @@ def test_two_versions_run_side_by_side_each_with_its_own_code(aws: Aws, worker: 
     name = f"versioned-{module}"[:80]
     running = []
     try:
-        for n, (factor, bonus, pause) in enumerate([(2, 0, 2.0), (10, 1, 0.0)]):
+        gate = tmp_path / "old-may-finish"  # the old version's tasks wait for it, however slow the machine
+        for n, (factor, bonus, held) in enumerate([(2, 0, True), (10, 1, False)]):
             project = write_project(
                 tmp_path / f"v{n}",
                 {
-                    f"{module}.py": VERSIONED.format(helpers=helpers, bonus=bonus, pause=pause),
+                    f"{module}.py": VERSIONED.format(helpers=helpers, bonus=bonus, gate=str(gate) if held else ""),
                     f"{helpers}.py": HELPERS.format(factor=factor),
                 },
             )
@@ -168,6 +173,7 @@ def test_two_versions_run_side_by_side_each_with_its_own_code(aws: Aws, worker: 
         new = wait(aws.sfn, running[1][2], poll=0.05, timeout=60)
         assert aws.sfn.describe_execution(executionArn=running[0][2])["status"] == "RUNNING"  # side by side
         assert _outputs(aws, running[1][0], new) == {"out": [11, 21, 31]}
+        gate.touch()
         old = wait(aws.sfn, running[0][2], poll=0.05, timeout=60)
         assert _outputs(aws, running[0][0], old) == {"out": [2, 4, 6]}
     finally:
@@ -176,7 +182,7 @@ def test_two_versions_run_side_by_side_each_with_its_own_code(aws: Aws, worker: 
 
 def test_a_bundle_that_does_not_match_its_digest_is_never_imported(aws: Aws, worker: Worker, tmp_path: Path) -> None:
     module = unique("shiptamper")
-    project = write_project(tmp_path / "p", {f"{module}.py": VERSIONED.format(helpers=module + "_h", bonus=7, pause=0)})
+    project = write_project(tmp_path / "p", {f"{module}.py": VERSIONED.format(helpers=module + "_h", bonus=7, gate="")})
     (project / f"{module}_h.py").write_text(HELPERS.format(factor=3))
     try:
         wf, shipped = load(project, module, "versioned")
@@ -200,7 +206,7 @@ def test_a_bundle_that_does_not_match_its_digest_is_never_imported(aws: Aws, wor
 
 def test_a_worker_request_names_the_bundle_in_the_definition(aws: Aws, worker: Worker, tmp_path: Path) -> None:
     module = unique("shipdef")
-    project = write_project(tmp_path / "p", {f"{module}.py": VERSIONED.format(helpers=module + "_h", bonus=0, pause=0)})
+    project = write_project(tmp_path / "p", {f"{module}.py": VERSIONED.format(helpers=module + "_h", bonus=0, gate="")})
     (project / f"{module}_h.py").write_text(HELPERS.format(factor=1))
     try:
         wf, shipped = load(project, module, "versioned")

@@ -124,7 +124,8 @@ def _spec(path: Path) -> dict[str, Any]:
     import yaml
 
     text = path.read_text()
-    return yaml.safe_load(text) if path.suffix == ".yaml" else json.loads(text)
+    spec: dict[str, Any] = yaml.safe_load(text) if path.suffix == ".yaml" else json.loads(text)
+    return spec
 
 
 def test_deploy_puts_the_bundle_and_wheel_under_the_pipeline_root_once(tmp_path: Path) -> None:

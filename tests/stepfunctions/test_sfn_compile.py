@@ -18,11 +18,11 @@ from typedflow.backends.stepfunctions.states.task import TaskState
 
 from tests.stepfunctions import sfn_flows as flows
 from tests.stepfunctions.conftest import AslValidator
-from typedflow import ir
+from typedflow import Workflow, ir
 from typedflow.ir.codec import dumps, loads
 
 QUEUE = "https://sqs.us-east-1.amazonaws.com/123456789012/typedflow-tasks"
-ALL_FLOWS = [
+ALL_FLOWS: list[Workflow[..., Any]] = [
     flows.chain,
     flows.diamond,
     flows.fan,
@@ -284,9 +284,7 @@ def test_iam_policies_are_least_privilege() -> None:
     assert receive[0]["Resource"] == send[0]["Resource"] == ["arn:aws:sqs:*:*:typedflow-tasks"]
     # task containers run by ECS need no queue
     assert not any(s["Sid"] == "ReceiveTaskRequests" for s in worker_policy(default, ["ecs"])["Statement"])
-    batch = state_machine_policy(
-        Options(**{"batch_job_queue": "q", "batch_job_definition": "d", "bucket": "s3://b/p"}), ["batch"]
-    )
+    batch = state_machine_policy(Options(batch_job_queue="q", batch_job_definition="d", bucket="s3://b/p"), ["batch"])
     assert any("batch:SubmitJob" in s["Action"] for s in batch["Statement"])
 
 

@@ -155,6 +155,7 @@ def test_tasks_see_the_run_context_they_see_locally(aws: Aws, tmp_path: Path) ->
     local = run_local(context_flows.context_plain, {"x": 2, "y": 3}, tmp_path)
     remote = aws.run(context_flows.context_plain.ir, {"x": 2, "y": 3})
     assert remote.status == "SUCCEEDED", (remote.error, remote.cause)
+    assert remote.outputs is not None
     digest = context_flows.context_plain.ir.digest
     assert local.outputs["first"] == f"context_plain|whereabouts|1|{digest}|2"
     assert local.outputs["second"] == f"context_plain|whereabouts-2|1|{digest}|3"

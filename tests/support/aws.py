@@ -193,7 +193,7 @@ def _patch_moto_heartbeat_race() -> None:
         endpoint = setup(self, heartbeat_seconds=heartbeat_seconds)
         if getattr(self, "_typedflow_early", False):
             self._typedflow_early = False
-            endpoint.notify()
+            endpoint.notify()  # type: ignore[no-untyped-call]  # moto's HeartbeatEndpoint.notify is unannotated
         return endpoint
 
     CallbackEndpoint.notify = early_notify  # type: ignore[method-assign]
@@ -252,7 +252,7 @@ def _patch_moto_normalisation() -> None:
     _normalise_with_service_model(ecs.StateTaskServiceEcs, "ecs")
     _normalise_with_service_model(sfn.StateTaskServiceSfn, "stepfunctions")
     # moto polls a .sync child every 0.5 s; nested children add that up per level (AWS reacts to events)
-    callback._DELAY_SECONDS_SYNC_CONDITION_CHECK = 0.05
+    callback._DELAY_SECONDS_SYNC_CONDITION_CHECK = 0.05  # type: ignore[misc]  # moto's Final, tuned for tests
 
 
 def _patch_moto_task_failure_cause() -> None:
@@ -272,8 +272,8 @@ def _patch_moto_task_failure_cause() -> None:
         )
         return EmptyResult()
 
-    StepFunctionResponse.send_task_failure = send_task_failure
-    StepFunctionResponse._typedflow_patched = True
+    StepFunctionResponse.send_task_failure = send_task_failure  # type: ignore[method-assign]  # the patch
+    StepFunctionResponse._typedflow_patched = True  # type: ignore[attr-defined]  # our mark on moto's class
 
 
 def _patch_moto_child_execution_names() -> None:
@@ -289,8 +289,8 @@ def _patch_moto_child_execution_names() -> None:
     def start_execution(self: Any, state_machine_arn: str, name: Any = None, *args: Any, **kw: Any) -> Any:
         return start(self, state_machine_arn, name or str(mock_random.uuid4()), *args, **kw)
 
-    StepFunctionsParserBackend.start_execution = start_execution
-    StepFunctionsParserBackend._typedflow_patched = True
+    StepFunctionsParserBackend.start_execution = start_execution  # type: ignore[method-assign]  # the patch
+    StepFunctionsParserBackend._typedflow_patched = True  # type: ignore[attr-defined]  # our mark on moto's class
 
 
 @pytest.fixture(scope="session")

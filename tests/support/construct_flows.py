@@ -29,7 +29,7 @@ from typedflow.formats import Text
 
 class Stats(NamedTuple):
     total: int
-    count: int
+    count: int  # type: ignore[assignment]  # a NamedTuple field may shadow tuple.count; mypy objects
 
 
 class Config(NamedTuple):

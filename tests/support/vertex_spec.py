@@ -1,9 +1,10 @@
 """A structural checker for PipelineSpec documents (protobuf parsing checks none of this).
 
 Every componentRef, producer task, output key, executor label and CEL parameter reference must
-resolve; the types on both ends of every edge must agree (by parameterType, and by typedflow's own
-assignability when both ends record their typedflow type); a one-of DAG output must select from
-distinct conditional tasks; task dependencies must be acyclic.
+resolve; the types on both ends of every edge must agree (by parameterType, by artifact schema and
+``isArtifactList``, and by typedflow's own assignability when both ends record their typedflow type);
+a loop collects single values into lists; a one-of DAG output must select from distinct conditional
+tasks; task dependencies must be acyclic.
 ``check(spec)`` returns every problem found, as ``where: what`` lines; empty means sound.
 """
 
@@ -59,11 +60,24 @@ class _Checker:
             return
         self._typedflow_agree(where, src, dst)
 
-    def agree_artifacts(self, where: str, src: dict[str, Any], dst: dict[str, Any]) -> None:
+    def agree_artifacts(self, where: str, src: dict[str, Any], dst: dict[str, Any], *, collect: bool = False) -> None:
+        """An artifact edge: the same schema (or a generic input), a list only into a list (``collect``: a
+        loop body's single artifact into the loop's list)."""
         a = (src.get("artifactType") or {}).get("schemaTitle")
         b = (dst.get("artifactType") or {}).get("schemaTitle")
         if a != b and b != "system.Artifact":
             self.err(where, f"artifact {a} flows into a {b} input")
+            return
+        many_src, many_dst = bool(src.get("isArtifactList")), bool(dst.get("isArtifactList"))
+        if collect:
+            if many_src or not many_dst:
+                self.err(where, "a loop collects single artifacts into an artifact list")
+                return
+            self.collected(where, {**src, "parameterType": "LIST"}, {**dst, "parameterType": "LIST"})
+            return
+        if many_src != many_dst:
+            what = ("an artifact list", "a single artifact") if many_src else ("a single artifact", "an artifact list")
+            self.err(where, f"{what[0]} flows into {what[1]} input")
             return
         self._typedflow_agree(where, src, dst)
 
@@ -230,6 +244,8 @@ class _Checker:
         return out
 
     def iterator(self, where: str, t: dict[str, Any], target: dict[str, Any], provided: set[str]) -> None:
+        if "artifactIterator" in t:
+            self.artifact_iterator(where, t, target, provided)
         it = t.get("parameterIterator")
         if not it:
             return
@@ -240,6 +256,28 @@ class _Checker:
         items = it.get("items") or {}
         if "inputParameter" in items and items["inputParameter"] not in provided:
             self.err(where, f"iterator items {items['inputParameter']!r} is not an input of the task")
+
+    def artifact_iterator(self, where: str, t: dict[str, Any], target: dict[str, Any], provided: set[str]) -> None:
+        """A loop over an artifact list: its items an artifact-list input of the task, its item a single
+        artifact input of the loop component of the same schema."""
+        it = t["artifactIterator"]
+        item, items = it.get("itemInput"), (it.get("items") or {}).get("inputArtifact")
+        want = _defs(target, "inputDefinitions", "artifacts")
+        provided.add(item)
+        if item not in want:
+            self.err(where, f"iterator item {item!r} is not an input artifact of the loop component")
+        elif want[item].get("isArtifactList"):
+            self.err(where, f"iterator item {item!r} is declared an artifact list")
+        if items not in ((t.get("inputs") or {}).get("artifacts") or {}):
+            self.err(where, f"iterator items {items!r} is not an input artifact of the task")
+        elif items in want:
+            if not want[items].get("isArtifactList"):
+                self.err(where, f"iterator items {items!r} is not an artifact list")
+            elif item in want:
+                a = (want[items].get("artifactType") or {}).get("schemaTitle")
+                b = (want[item].get("artifactType") or {}).get("schemaTitle")
+                if a != b:
+                    self.err(where, f"iterator items of {a} give an item of {b}")
 
     def required(self, where: str, target: dict[str, Any], provided: set[str], ref: str) -> None:
         for k, p in _defs(target, "inputDefinitions", "parameters").items():
@@ -278,9 +316,14 @@ class _Checker:
             if k not in declared_a:
                 self.err(at, "not declared in outputDefinitions")
             for s in sel.get("artifactSelectors") or []:
-                self.producer_output(at, tasks, s.get("producerSubtask"), s.get("outputArtifactKey"), "artifacts")
+                out = self.producer_output(at, tasks, s.get("producerSubtask"), s.get("outputArtifactKey"), "artifacts")
+                if out is not None and k in declared_a:
+                    self.agree_artifacts(at, out, declared_a[k], collect=cname in self.loops)
         for k in declared_p:
             if k not in (outs.get("parameters") or {}):
+                self.err(f"{cname}.outputDefinitions.{k}", "declared but never produced")
+        for k in declared_a:
+            if k not in (outs.get("artifacts") or {}):
                 self.err(f"{cname}.outputDefinitions.{k}", "declared but never produced")
 
     def oneof(self, at: str, tasks: dict[str, Any], selectors: list[dict[str, Any]]) -> None:

@@ -63,7 +63,7 @@ def ingest_untyped(n: int, corrupt: str = "") -> TypedFile[Parquet]:
 @task
 def train(data: TypedFile[Parquet[Features]]) -> float:
     table = data.read_table()
-    ages = table.column("age").to_pylist()
+    ages: list[float] = table.column("age").to_pylist()
     return round(sum(ages) / len(ages), 3)
 
 
@@ -92,7 +92,7 @@ def export_csv(n: int, corrupt: str = "") -> TypedFile[CSV]:
 @task
 def mean_age(data: TypedFile[CSV[Features]]) -> float:
     frame = data.read_table()
-    ages = frame.column("age").to_pylist()
+    ages: list[float] = frame.column("age").to_pylist()
     return round(sum(ages) / len(ages), 3)
 
 

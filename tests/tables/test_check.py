@@ -23,7 +23,8 @@ from typedflow.tables.schema import schema_of
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
 
-FORMATS = {"parquet": Parquet, "csv": CSV, "tsv": TSV, "jsonl": JSONL}
+# Any: FORMATS[kind][cls] makes a format class at run time, where mypy sees a types.GenericAlias.
+FORMATS: dict[str, Any] = {"parquet": Parquet, "csv": CSV, "tsv": TSV, "jsonl": JSONL}
 VALUES: dict[type, st.SearchStrategy[Any]] = {
     bool: st.booleans(),
     int: st.integers(-(2**53), 2**53),
@@ -168,7 +169,7 @@ def test_parquet_widths_units_dictionaries_are_the_same_column_type(tmp_path: Pa
     check_file(path, "parquet", schema_of(Wide))
 
 
-def test_parquet_check_reads_only_the_footer_when_statistics_prove_it(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_parquet_check_reads_only_the_footer_when_statistics_prove_it(tmp_path: Path, monkeypatch) -> None:
     path = tmp_path / "t.parquet"
     rows = _people(200)
     for r in rows:
@@ -315,7 +316,7 @@ def test_pandas_round_trip(tmp_path: Path) -> None:
     assert list(read_table(path, Parquet[People], pandas=True)["id"]) == [1, 2]  # nothing half-written
 
 
-def test_without_pyarrow_the_error_says_what_to_install(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_without_pyarrow_the_error_says_what_to_install(tmp_path: Path, monkeypatch) -> None:
     import sys
 
     monkeypatch.setitem(sys.modules, "pyarrow", None)  # import pyarrow raises ImportError

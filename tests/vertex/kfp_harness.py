@@ -4,6 +4,8 @@ kfp.local refuses container components and only registers artifacts a Python com
 the Vertex launcher creates output directories and registers every declared output artifact, so
 this adapter does the same. kfp.local also casts every NUMBER_INTEGER output with ``int()``, which
 fails on a null (a workflow result ``int | None`` whose branch did not run): nulls stay null here.
+And kfp.local hands a nested DAG (a sub-workflow, a branch, an exit_handler block) its artifact
+inputs only when it has parameter inputs too: here it always gets them, as on Vertex.
 It is installed once per test session and never by project code.
 """
 
@@ -26,10 +28,8 @@ def install() -> None:
     from kfp.local import executor_output_utils as eou
     from kfp.local import subprocess_task_handler as sth
 
-    sth.SubprocessTaskHandler.validate_not_container_component = lambda self, cmd: None  # type: ignore[method-assign]
-    sth.SubprocessTaskHandler.validate_not_containerized_python_component = (  # type: ignore[method-assign]
-        lambda self, cmd: None
-    )
+    sth.SubprocessTaskHandler.validate_not_container_component = lambda self, cmd: None
+    sth.SubprocessTaskHandler.validate_not_containerized_python_component = lambda self, cmd: None
     orig = eiu.construct_executor_input
 
     def construct_executor_input(*a: Any, **kw: Any) -> Any:
@@ -61,7 +61,27 @@ def install() -> None:
         return {**done, **dict.fromkeys(nulls)}
 
     eou.cast_protobuf_numbers = cast_protobuf_numbers
+    _pass_artifacts_to_nested_dags()
     _INSTALLED[0] = True
+
+
+def _pass_artifacts_to_nested_dags() -> None:
+    from kfp.local.orchestrator import task_spec_utils as tsu
+    from kfp.local.orchestrator.orchestrator_utils import OrchestratorUtils
+    from kfp.pipeline_spec import pipeline_spec_pb2
+
+    orig = tsu.build_nested_dag_arguments
+
+    def build_nested_dag_arguments(task_name: str, task_spec: Any, component_spec: Any, io_store: Any) -> Any:
+        args = orig(task_name=task_name, task_spec=task_spec, component_spec=component_spec, io_store=io_store)
+        for name in task_spec.inputs.artifacts:
+            if name not in args:  # (kfp.local skips a DAG's artifact inputs when it has no parameter inputs)
+                one = pipeline_spec_pb2.TaskInputsSpec()
+                one.artifacts[name].CopyFrom(task_spec.inputs.artifacts[name])
+                args.update(OrchestratorUtils.make_task_arguments(one, io_store))
+        return args
+
+    tsu.build_nested_dag_arguments = build_nested_dag_arguments
 
 
 class _Grab(logging.Handler):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from typedflow.backends.vertex.typemap import coerce, parameter_type, type_from_
 
 from tests.support.vertex_spec import check, check_strict
 from typedflow.ir import TypeRef
+from typedflow.lineage.record import RecordStatus
 
 WORKFLOWS = [
     flows.chain,
@@ -202,7 +204,7 @@ def test_attempt_counts_the_failed_records_of_the_same_node_instance(tmp_path: P
 
     template = context_flows.context_mapped.ir.task("whereabouts")
 
-    def written(x: int, status: str, attempt: int) -> None:
+    def written(x: int, status: RecordStatus, attempt: int) -> None:
         write_record(
             tmp_path,
             task_record(
@@ -261,7 +263,7 @@ def _broken(mutate: Any) -> list[str]:
 
 
 def test_checker_reports_dangling_references_type_mismatches_and_cycles() -> None:
-    tasks = lambda s: s["root"]["dag"]["tasks"]  # noqa: E731
+    tasks: Callable[[dict[str, Any]], Any] = lambda s: s["root"]["dag"]["tasks"]  # noqa: E731
 
     def bad_ref(s: dict[str, Any]) -> None:
         tasks(s)["double"]["componentRef"]["name"] = "comp-nope"

@@ -50,7 +50,7 @@ def workflows(draw: st.DrawFn) -> ir.WorkflowIR:
         args = []
         for j, t in enumerate(ins):
             choices = [b for b, bt in avail if bt == t]
-            if choices and draw(st.booleans()):
+            if bool(choices) and draw(st.booleans()):
                 args.append(ir.Arg(f"p{j}", draw(st.sampled_from(choices))))
             else:
                 args.append(ir.Arg(f"p{j}", ir.Const(CONSTS[t.kind])))
@@ -94,7 +94,10 @@ def workflows(draw: st.DrawFn) -> ir.WorkflowIR:
                 mine.append((ir.OutputRef(mid, "out"), ir.TypeRef("list", (rtype,))))
         return nodes, mine
 
-    start = [(ir.InputRef("x"), ir.TypeRef("int")), (ir.InputRef("xs"), ir.TypeRef("list", (ir.TypeRef("int"),)))]
+    start: list[tuple[ir.Binding, ir.TypeRef]] = [
+        (ir.InputRef("x"), ir.TypeRef("int")),
+        (ir.InputRef("xs"), ir.TypeRef("list", (ir.TypeRef("int"),))),
+    ]
     nodes, produced = block(start, 0)
     result, rtype = draw(st.sampled_from(produced or start))
     wf = ir.Workflow(

@@ -24,7 +24,9 @@ _json = st.recursive(
 )
 _REAL = template_json(flows.chain.ir.tasks[0])
 _templates = st.one_of(st.just(_REAL), st.dictionaries(_text, _json, max_size=5))
-_extras = st.sampled_from([{}, {"ran": "typedflow-ran"}, {"on_failure": True}, {"on_failure": False}])
+_extras = st.sampled_from(
+    [{}, {"ran": "typedflow-ran"}, {"on_failure": True}, {"on_failure": False}, {"lists": ["xs"], "ran": "r"}]
+)
 
 
 def _arg(payload: dict[str, Any] | str) -> str:

@@ -116,7 +116,7 @@ def files(rows: int) -> int:
 
 class Stats(NamedTuple):
     mean: float
-    count: int
+    count: int  # type: ignore[assignment]  # a NamedTuple field may shadow tuple.count; mypy objects
 
 
 @attrs.frozen

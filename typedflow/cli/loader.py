@@ -100,7 +100,7 @@ def _import(target: str, module_name: str) -> ModuleType:
 
 def load_workflow(spec: str) -> Any:
     """The ``Workflow`` named by ``spec`` (the module's only workflow when no name is given)."""
-    from typedflow.dsl.decorators import Workflow
+    from typedflow.dsl.workflows import Workflow
 
     target, name = split_spec(spec)
     module = import_target(target)

@@ -7,10 +7,10 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Literal, ParamSpec, TypeVar
 
-from typedflow.dsl import tracing
+from typedflow.dsl import active
 
 if TYPE_CHECKING:
-    from typedflow.dsl.decorators import Task
+    from typedflow.dsl.tasks import Task
 
 P = ParamSpec("P")
 
@@ -24,7 +24,7 @@ class _Branch:
     def __init__(self, cond: object, kind: str) -> None:
         self._cond = cond
         self._kind = kind
-        tracer = tracing.current()
+        tracer = active.current()
         if tracer is None:
             raise RuntimeError("when()/orwhen()/otherwise() only have meaning inside a @workflow body")
         self._tracer = tracer
@@ -59,7 +59,7 @@ class _After:
 
     def __init__(self, values: tuple[object, ...]) -> None:
         self._values = values
-        self._tracer = tracing.current()
+        self._tracer = active.current()
 
     def __enter__(self) -> None:
         if self._tracer is not None:
@@ -84,7 +84,7 @@ class _ExitHandler:
 
     def __init__(self, task: object, args: tuple[object, ...], kwargs: dict[str, object]) -> None:
         self._task, self._args, self._kwargs = task, args, kwargs
-        self._tracer = tracing.current()
+        self._tracer = active.current()
 
     def __enter__(self) -> None:
         if self._tracer is not None:
@@ -111,7 +111,7 @@ def one_of(*values: T | None) -> T:
     branch computes (a branch that ends in ``fail(...)`` needs none). The chain must end with ``otherwise()``,
     so a value always exists; its type is what every value is assignable to (Flyte's ``conditional``, KFP's
     ``dsl.OneOf``). Outside a workflow it is the first value that is not None."""
-    tracer = tracing.current()
+    tracer = active.current()
     if tracer is None:
         return next(v for v in values if v is not None)
     return tracer.one_of(values, sys._getframe(1))  # type: ignore[return-value]
@@ -120,7 +120,7 @@ def one_of(*values: T | None) -> T:
 def fail(message: str) -> None:
     """Fail the run here with ``message`` (error type ``typedflow.Fail``), typically inside a ``when``
     branch; ``on_failure`` handlers see it like any failure. Outside a workflow it raises."""
-    tracer = tracing.current()
+    tracer = active.current()
     if tracer is None:
         raise WorkflowFailedByDesignError(message)
     tracer.fail(message, sys._getframe(1))
@@ -145,7 +145,7 @@ def map_over(
     once); ``"auto"`` when ``--map-size`` is past what an inline Map holds. ``tolerated_failure``: the share
     of items (0 to 1) that may fail without failing the map, on every target; a failed item's result is
     None, so ``fn`` must return an Optional."""
-    tracer = tracing.current()
+    tracer = active.current()
     if tracer is None:
         return [fn(x) for x in items]
     return tracer.map_over(  # type: ignore[no-any-return]

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 if TYPE_CHECKING:
-    from typedflow.dsl.decorators import Task, Workflow
+    from typedflow.dsl.tasks import Task
+    from typedflow.dsl.workflows import Workflow
 
 __all__ = ["Collected", "alias_module", "collecting", "collector", "forget_module", "live_task", "register_task"]
 

@@ -16,28 +16,25 @@ import attrs
 
 from typedflow import ir
 from typedflow._version import __version__
-from typedflow.dsl import constfiles
+from typedflow.dsl import active, constfiles
 from typedflow.dsl.promises import Cond, Promise, comparable
 from typedflow.dsl.secret import Secret
 from typedflow.dsl.source import frame_loc, func_loc, return_lines, returns_in_branches
 from typedflow.dsl.srcpaths import stable_path
+from typedflow.dsl.tasks import Task, outputs_of
 from typedflow.errors import Problem, WorkflowDefinitionError
-from typedflow.ir.types import JsonProblem, assignable, check_json, columns_mismatch, is_namedtuple, type_ref
+from typedflow.ir.types import JsonProblem, assignable, check_json, columns_mismatch, type_ref
+from typedflow.ir.values import is_namedtuple
 from typedflow.runtime.execute import has_files, map_files
 
 if TYPE_CHECKING:
-    from typedflow.dsl.decorators import Task, Workflow
+    from typedflow.dsl.workflows import Workflow
 
-_STACK: list[Tracer] = []
 RETURN_IN_BRANCH = (
     "return inside a `with when(...)` / `with otherwise()` block: the workflow is traced once, so the code "
     "after the block would silently not be part of it; assign the value and return it after the block"
 )
 _TYPEDFLOW_DIR = __file__.rsplit("/", 2)[0]  # the typedflow package: its frames are never the user's
-
-
-def current() -> Tracer | None:
-    return _STACK[-1] if _STACK else None
 
 
 class Scope:
@@ -210,8 +207,6 @@ class Tracer:
         self.ordering.pop()
 
     def enter_exit_handler(self, t: Any, args: tuple[Any, ...], kwargs: dict[str, Any], frame: FrameType) -> None:
-        from typedflow.dsl.decorators import Task
-
         loc = frame_loc(frame)
         handler: ir.OnFailure | None = None
         template = t.signature.template if isinstance(t, Task) else None
@@ -889,7 +884,7 @@ def trace(
     for line in cut_short:
         tracer.problem(ir.SourceLoc(loc.file, line), RETURN_IN_BRANCH, "typedflow-return-in-branch")
     inputs = {p.name: Promise(tracer, ir.InputRef(p.name), p.type, None, f'input "{p.name}"') for p in params}
-    _STACK.append(tracer)
+    active.push(tracer)
     try:
         try:
             value = wf.fn(**{k: inputs[k] for k in wf.params if k in inputs})
@@ -908,12 +903,10 @@ def trace(
             value = None
             returns = None
     finally:
-        _STACK.pop()
+        active.pop()
     results: list[ir.Arg] = []
     outputs: tuple[ir.Param, ...] = ()
     if returns is not None:
-        from typedflow.dsl.decorators import outputs_of
-
         outputs = outputs_of(returns)
         if not cut_short:  # else what was returned is not what the function means: no follow-on errors
             results = _bind_results(tracer, wf, value, returns, outputs, _return_loc(wf))
@@ -1019,8 +1012,6 @@ def _on_failure(
     t = wf.on_failure
     if t is None:
         return None
-    from typedflow.dsl.decorators import Task
-
     if not isinstance(t, Task) or t.signature.template is None:
         tracer.problem(loc, "on_failure must be a @task with a valid signature", "typedflow-on-failure")
         return None
@@ -1045,4 +1036,4 @@ def _on_failure(
     return ir.OnFailure(template.name, tuple(args), loc)
 
 
-__all__ = ["Scope", "Tracer", "current", "trace", "user_frame"]
+__all__ = ["Scope", "Tracer", "trace", "user_frame"]

@@ -22,15 +22,14 @@ import attrs
 
 from typedflow.dsl.secret import REF as SECRET_REF
 from typedflow.dsl.secret import Secret
+from typedflow.errors import UnsupportedType
 from typedflow.files import TypedDirectory, TypedFile
 from typedflow.formats import Format, format_key, format_lineage
 from typedflow.ir import Field, TypeKind, TypeRef, render
+from typedflow.ir.values import encode, is_namedtuple
+from typedflow.tables.rule import Col, describe, mismatches, satisfies
+from typedflow.tables.schema import schema_of
 from typedflow.util.boundary import BoundaryError, check_handle
-
-
-class UnsupportedType(TypeError):
-    """An annotation typedflow cannot carry across a process boundary."""
-
 
 _PRIMS: dict[Any, TypeKind] = {
     bool: "bool",
@@ -59,10 +58,6 @@ def holds_secret(t: TypeRef) -> bool:
 
 def _key(cls: type) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
-
-
-def is_namedtuple(tp: Any) -> bool:
-    return isinstance(tp, type) and issubclass(tp, tuple) and hasattr(tp, "_fields")
 
 
 def type_ref(annotation: Any) -> TypeRef:
@@ -96,8 +91,6 @@ def _convert(tp: Any, seen: tuple[Any, ...]) -> TypeRef:
         kind: TypeKind = "file" if (tp is TypedFile or origin is TypedFile) else "directory"
         schema = None
         if fmt.columns is not None:
-            from typedflow.tables.schema import schema_of
-
             try:
                 schema = schema_of(fmt.columns)
             except UnsupportedType as exc:
@@ -233,8 +226,6 @@ def _field(name: str, t: TypeRef, annotation: Any, defaults: dict[str, Any]) -> 
     value = defaults.get(name, _NO_DEFAULT)
     if value is _NO_DEFAULT:
         return Field(name, t)
-    from typedflow.ir.values import encode  # (values imports this module)
-
     try:
         data = encode(value, annotation)
     except Exception:
@@ -300,14 +291,10 @@ def columns_satisfy(src: TypeRef, dst: TypeRef) -> bool:
     :mod:`typedflow.tables.rule`); a format without a schema satisfies, and is satisfied by, any."""
     if src.schema is None or dst.schema is None or src.schema == dst.schema:
         return True
-    from typedflow.tables.rule import satisfies
-
     return satisfies(_cols(src.schema), _cols(dst.schema))
 
 
 def _cols(schema: Any) -> list[Any]:
-    from typedflow.tables.rule import Col
-
     return [Col(c.name, c.type, c.nullable) for c in schema.columns]
 
 
@@ -320,8 +307,6 @@ def columns_mismatch(src: TypeRef, dst: TypeRef) -> str | None:
     if pair is None:
         return None
     a, b = pair
-    from typedflow.tables.rule import describe, mismatches
-
     if mismatches(_cols(a), _cols(b)):
         return describe(_short(a.name), _cols(a), _short(b.name), _cols(b))
     # in an invariant position (list, dict) the other direction must hold too

@@ -15,11 +15,14 @@ import cattrs
 from cattrs.cols import namedtuple_dict_structure_factory, namedtuple_dict_unstructure_factory
 
 from typedflow.dsl.secret import Secret
-from typedflow.errors import InputError
 from typedflow.files import TypedDirectory, TypedFile
 from typedflow.formats import Format, format_key
 from typedflow.ir.canonical import digest
-from typedflow.ir.types import check_json, is_namedtuple, type_ref
+
+
+def is_namedtuple(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, tuple) and hasattr(tp, "_fields")
+
 
 converter = cattrs.Converter(detailed_validation=False)
 
@@ -82,19 +85,6 @@ def encode(value: Any, annotation: Any) -> Any:
 def decode(data: Any, annotation: Any) -> Any:
     """The Python value of typed JSON ``data`` declared as ``annotation``."""
     return converter.structure(data, annotation)
-
-
-def encode_checked(value: Any, annotation: Any, where: str) -> Any:
-    """Encode and check against the declared type; raises :class:`InputError` naming ``where``."""
-    t = type_ref(annotation)
-    try:
-        data = encode(value, annotation)
-    except Exception as exc:
-        raise InputError(f"{where}: expected {t}, got {type(value).__name__} ({exc})") from None
-    err = check_json(data, t, where)
-    if err:
-        raise InputError(str(err))
-    return data
 
 
 def value_digest(data: Any) -> str:

@@ -20,7 +20,7 @@ from typedflow.lineage.query import (
     show_run,
     trace,
 )
-from typedflow.lineage.verify import PublicKey, verify_path
+from typedflow.lineage.verify import Keyring, verify_path
 from typedflow.util.statedir import home
 
 __all__ = ["add_subparser", "default_log_path"]
@@ -147,16 +147,17 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _anchors(args: argparse.Namespace) -> tuple[PublicKey | None, str | None] | None:
-    """The --public-key and --trusted-head given, or None after saying what is wrong with them."""
-    from typedflow.lineage.verify_bundle import load_public_key, parse_trusted_head
+def _anchors(args: argparse.Namespace) -> tuple[Keyring | None, str | None] | None:
+    """The --public-key(s) and --trusted-head given, or None after saying what is wrong with them."""
+    from typedflow.lineage.verify_bundle import load_keyring, parse_trusted_head
 
-    key = trusted = None
+    key: Keyring | None = None
+    trusted = None
     if getattr(args, "public_key", None):
         try:
-            key = load_public_key(args.public_key)
-        except (OSError, ValueError) as exc:
-            print(f"--public-key {args.public_key}: {exc}", file=sys.stderr)
+            key = load_keyring(args.public_key)
+        except ValueError as exc:
+            print(str(exc), file=sys.stderr)
             return None
     if getattr(args, "trusted_head", None):
         try:
@@ -213,8 +214,9 @@ def _cmd_pull(args: argparse.Namespace) -> int:
         print(f"rejected {uri}: {reason}", file=sys.stderr)
     for uri, reason in result.missing:
         print(f"anchor {uri}: {reason}", file=sys.stderr)
+    signers = result.key_ids or (tuple(key.keys)[:1] if key is not None else ())
     checked = (
-        f"; {result.verified} verified with key {key.key_id[:16]}"
+        f"; {result.verified} verified with key{'s' if len(signers) > 1 else ''} {', '.join(k[:16] for k in signers)}"
         if key is not None
         else (f"; {result.unchecked} checkpoint(s) not checked (pass --public-key)" if result.unchecked else "")
     )
@@ -292,7 +294,9 @@ def add_subparser(subparsers: argparse._SubParsersAction[Any]) -> None:
     p.add_argument(
         "--public-key",
         metavar="PUB",
-        help="accept only records with a checkpoint signed with this key (PEM or DER)",
+        action="append",
+        help="accept only records with a checkpoint signed with this key (PEM or DER), or with one of the keys "
+        "given (repeat it, or name a file of several PEM keys or a directory of key files, across a key rotation)",
     )
     p.add_argument(
         "--anchor",
@@ -314,11 +318,9 @@ def add_subparser(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 
 def _anchor_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--public-key",
-        metavar="PUB",
-        help="a public key you hold (PEM or DER): every record must be covered by a checkpoint signed with it",
-    )
+    from typedflow.lineage.verify_bundle import PUBLIC_KEY_HELP
+
+    p.add_argument("--public-key", metavar="PUB", action="append", help=PUBLIC_KEY_HELP)
     p.add_argument(
         "--trusted-head",
         metavar="HASH",

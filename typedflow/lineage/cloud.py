@@ -31,7 +31,7 @@ from typedflow.ir.canonical import canonical_bytes
 from typedflow.lineage.log import CONFIGURED, LineageLog
 from typedflow.lineage.record import LineageRecord, origin_hash, record_from_dict, record_line
 from typedflow.lineage.signing import Signer, configured_signer
-from typedflow.lineage.verify_bundle import ALGORITHMS, PublicKey, signed_message
+from typedflow.lineage.verify_bundle import ALGORITHMS, Keyring, PublicKey, keyring, signed_message
 from typedflow.util.timestamps import utcnow
 
 __all__ = [
@@ -89,6 +89,7 @@ class PullResult:
     verified: int = 0  # records whose checkpoint verified with the trusted key
     unchecked: int = 0  # checkpoints seen but not checked (no key given)
     missing: tuple[tuple[str, str], ...] = ()  # (checkpoint uri, reason): anchored records not found
+    key_ids: tuple[str, ...] = ()  # the trusted keys that signed accepted records, in the order first seen
 
 
 def _run_dir(scheme: str, bucket: str, prefix: str, run_id: str) -> tuple[str, str]:
@@ -396,17 +397,19 @@ def pull(
     objects: Iterable[CloudObject],
     log: LineageLog,
     *,
-    key: PublicKey | None = None,
+    key: PublicKey | Keyring | None = None,
     anchor: Iterable[CloudObject] | None = None,
     anchor_retention: bool = True,
 ) -> PullResult:
     """Verify each object (hash == key) and append the new ones to ``log`` in event order.
 
-    With ``key``, a record is accepted only with a checkpoint signed by that key (from ``anchor``
-    when given, else the one next to it). With ``anchor`` (the objects of a write-once copy of the
-    checkpoints), every anchored checkpoint must be under retention (``anchor_retention``: S3
-    Object Lock) and must find its record: one deleted from the run's bucket is reported missing.
+    With ``key`` (one public key, or the keys of a rotation), a record is accepted only with a
+    checkpoint signed by one of them (from ``anchor`` when given, else the one next to it). With
+    ``anchor`` (the objects of a write-once copy of the checkpoints), every anchored checkpoint
+    must be under retention (``anchor_retention``: S3 Object Lock) and must find its record: one
+    deleted from the run's bucket is reported missing.
     """
+    keys = keyring(key)
     present = {origin_hash(rec) for rec, _ in log.records()}
     records: dict[str, tuple[str, LineageRecord]] = {}
     beside: list[CloudObject] = []
@@ -437,22 +440,23 @@ def pull(
             continue
         by_record.setdefault(cp.record, []).append(cp)
     verified = unchecked = 0
+    used: dict[str, None] = {}
     accepted: dict[str, LineageRecord] = {}
     for digest, (uri, record) in records.items():
         cps = [c for c in by_record.get(digest, []) if c.run_id == record.run_id]
-        if key is not None:
-            good = [c for c in cps if c.key_id == key.key_id and key.verify(c.alg, c.signature, c.message)]
+        if keys is not None:
+            good = [c for c in cps if _verifies(keys, c)]
             if not good:
-                where = "in the anchor" if anchor is not None else "next to it"
-                rejected.append((uri, f"no checkpoint signed with the trusted key {where}"))
+                rejected.append((uri, _unsigned(cps, keys, "in the anchor" if anchor is not None else "next to it")))
                 continue
+            used.setdefault(good[0].key_id)
             verified += 1
         else:
             unchecked += len(cps)
         accepted[digest] = record
     if anchor is not None:
         for digest, cps in by_record.items():
-            signed = [c for c in cps if key is None or c.key_id == key.key_id]
+            signed = [c for c in cps if keys is None or keys.get(c.key_id) is not None]
             if signed and digest not in records:
                 missing.append((signed[0].uri, "the anchored record is missing from the run's objects"))
     new = {d: r for d, r in accepted.items() if d not in present}
@@ -466,7 +470,24 @@ def pull(
         verified=verified,
         unchecked=unchecked,
         missing=tuple(missing),
+        key_ids=tuple(used),
     )
+
+
+def _verifies(keys: Keyring, cp: _Checkpoint) -> bool:
+    public = keys.get(cp.key_id)
+    return public is not None and public.verify(cp.alg, cp.signature, cp.message)
+
+
+def _unsigned(cps: list[_Checkpoint], keys: Keyring, where: str) -> str:
+    """Why no checkpoint of a record counts: none, or signed by keys not given (named), or forged."""
+    trusted = "the trusted key" if len(keys) == 1 else "a trusted key"
+    others = sorted({c.key_id for c in cps if keys.get(c.key_id) is None})
+    if others:
+        return f"no checkpoint signed with {trusted} {where}; signed by key {', '.join(others)}, not a trusted key"
+    if cps:
+        return f"no checkpoint signed with {trusted} {where}; the signature does not verify"
+    return f"no checkpoint signed with {trusted} {where}"
 
 
 def _put_file_bytes(path: Path, body: bytes) -> bool:

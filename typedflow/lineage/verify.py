@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Final
+from typing import Final, TypeAlias
 
 import attrs
 
@@ -22,12 +22,31 @@ from typedflow.lineage.verify_bundle import MANIFEST as _MANIFEST
 from typedflow.lineage.verify_bundle import RECORDS as _RECORDS
 from typedflow.lineage.verify_bundle import Failure as CoreFailure
 from typedflow.lineage.verify_bundle import Head as CoreHead
-from typedflow.lineage.verify_bundle import PublicKey, is_bundle, iter_record_lines, parse_trusted_head, record_id_of
+from typedflow.lineage.verify_bundle import (
+    Keyring,
+    PublicKey,
+    is_bundle,
+    iter_record_lines,
+    parse_trusted_head,
+    record_id_of,
+)
 from typedflow.lineage.verify_bundle import Result as CoreResult
 from typedflow.lineage.verify_bundle import verify_bundle as core_verify_bundle
 from typedflow.lineage.verify_bundle import verify_log as core_verify_log
 
-__all__ = ["Failure", "PublicKey", "VerifyResult", "verify_bundle", "verify_log", "verify_path"]
+__all__ = [
+    "Failure",
+    "Keyring",
+    "PublicKey",
+    "TrustedKeys",
+    "VerifyResult",
+    "verify_bundle",
+    "verify_log",
+    "verify_path",
+]
+
+TrustedKeys: TypeAlias = "PublicKey | bytes | Keyring | Iterable[PublicKey | bytes] | None"
+"""One public key (or its PEM/DER bytes), or the keys of a rotation."""
 
 MANIFEST: Final = _MANIFEST
 RECORDS: Final = _RECORDS
@@ -69,10 +88,12 @@ def _result(r: CoreResult) -> VerifyResult:
     return VerifyResult(r.ok, r.count, r.head_hash, r.first_seq, failure, r.warnings, r.anchor)
 
 
-def _key(public_key: PublicKey | bytes | None) -> PublicKey | None:
-    if public_key is None or isinstance(public_key, PublicKey):
+def _key(public_key: TrustedKeys) -> Keyring | None:
+    if public_key is None or isinstance(public_key, Keyring):
         return public_key
-    return PublicKey(public_key)
+    if isinstance(public_key, PublicKey | bytes):
+        public_key = [public_key]
+    return Keyring(k if isinstance(k, PublicKey) else PublicKey(k) for k in public_key)
 
 
 def _trusted(trusted_head: str | None) -> str | None:
@@ -98,7 +119,7 @@ def verify_log(
     *,
     deep: bool = False,
     head: Head | None = None,
-    public_key: PublicKey | bytes | None = None,
+    public_key: TrustedKeys = None,
     trusted_head: str | None = None,
 ) -> VerifyResult:
     """Verify a log against its head file (or ``head``, e.g. one published elsewhere), its
@@ -120,7 +141,7 @@ def verify_bundle(
     path: str | Path,
     *,
     deep: bool = True,
-    public_key: PublicKey | bytes | None = None,
+    public_key: TrustedKeys = None,
     trusted_head: str | None = None,
 ) -> VerifyResult:
     """Verify an exported bundle (directory or .zip) against its manifest and the anchors given."""
@@ -133,7 +154,7 @@ def verify_path(
     path: str | Path,
     *,
     deep: bool = False,
-    public_key: PublicKey | bytes | None = None,
+    public_key: TrustedKeys = None,
     trusted_head: str | None = None,
 ) -> VerifyResult:
     """Verify a bundle directory, a bundle .zip, or a log file."""

@@ -1,6 +1,6 @@
 """Verify a typedflow lineage bundle (or log) with the Python standard library.
 
-Usage: python verify_bundle.py BUNDLE_DIR_OR_ZIP_OR_LOG [--public-key PUB] [--trusted-head HASH]
+Usage: python verify_bundle.py BUNDLE_DIR_OR_ZIP_OR_LOG [--public-key PUB ...] [--trusted-head HASH]
 
 Checks that every line is the canonical JSON of its record, that seq runs on without gaps, that
 each prev_hash is the sha256 of the previous line (the first one equals the manifest's
@@ -12,7 +12,9 @@ the records can rewrite the manifest too. Anchor it with what you already hold:
 
 * ``--public-key PUB``: every record must be covered by a checkpoint signed with this key that
   matches the chain, and the manifest must be signed with it (checking signatures needs the
-  ``cryptography`` package; without it the check fails rather than passing);
+  ``cryptography`` package; without it the check fails rather than passing). Repeat it, or give
+  a file of several PEM keys or a directory of key files, for records signed across a key
+  rotation: each checkpoint must then be signed by one of the keys;
 * ``--trusted-head HASH``: a head recorded earlier; the chain must reach exactly that record
   (records after it must be covered by signed checkpoints).
 
@@ -38,7 +40,7 @@ import zlib
 from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
 
 BUNDLE_FORMATS = ("typedflow-lineage-bundle/1", "typedflow-lineage-bundle/2")
 CHECKPOINT_TYPE = "typedflow-lineage-checkpoint/1"
@@ -223,13 +225,113 @@ def _der(data: bytes) -> bytes:
     return der
 
 
-def load_public_key(path: str) -> PublicKey:
-    """The key in ``path``; raises ValueError (or OSError) naming what is wrong."""
+class Keyring:
+    """The public keys an auditor trusts, by key id: one key, or the keys of a rotation."""
+
+    def __init__(self, keys: Iterable[PublicKey]) -> None:
+        self.keys: dict[str, PublicKey] = {}
+        for key in keys:
+            self.keys.setdefault(key.key_id, key)
+        if not self.keys:
+            raise ValueError("no public key given")
+
+    def get(self, key_id: str) -> PublicKey | None:
+        return self.keys.get(key_id)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
+KEY_SUFFIXES = (".pub", ".pem", ".der")
+_PEM_BEGIN = b"-----BEGIN PUBLIC KEY-----"
+_PEM_END = b"-----END PUBLIC KEY-----"
+
+
+def public_keys_in(data: bytes) -> list[PublicKey]:
+    """The keys in a file's bytes: one DER key, or one or more PEM public keys one after another."""
+    text = data.strip()
+    if not text.startswith(b"-----BEGIN"):
+        return [PublicKey(data)]
+    keys = []
+    while text:
+        if not text.startswith(b"-----BEGIN"):
+            raise ValueError("text between PEM public keys")
+        if not text.startswith(_PEM_BEGIN):
+            _der(text)  # names what the block is instead
+        end = text.find(_PEM_END)
+        if end < 0:
+            raise ValueError("PEM public key without its END line")
+        keys.append(PublicKey(text[: end + len(_PEM_END)]))
+        text = text[end + len(_PEM_END) :].strip()
+    return keys
+
+
+def _read_key_file(path: str) -> bytes:
     with open(path, "rb") as f:
         data = f.read(MAX_SMALL + 1)
     if len(data) > MAX_SMALL:
         raise ValueError("file is too large to be a public key")
-    return PublicKey(data)
+    return data
+
+
+def load_public_key(path: str) -> PublicKey:
+    """The one key in ``path``; raises ValueError (or OSError) naming what is wrong."""
+    keys = public_keys_in(_read_key_file(path))
+    if len(keys) != 1:
+        raise ValueError(f"holds {len(keys)} public keys, expected one")
+    return keys[0]
+
+
+def load_public_keys(path: str) -> list[PublicKey]:
+    """The keys of one ``--public-key``: a key file (PEM or DER), a file of several PEM keys, or a
+    directory, whose ``*.pub``, ``*.pem`` and ``*.der`` files are read (others are ignored).
+    Raises ValueError (or OSError) naming the file and what is wrong."""
+    if not os.path.isdir(path):
+        return public_keys_in(_read_key_file(path))
+    keys = []
+    names = sorted(n for n in os.listdir(path) if n.endswith(KEY_SUFFIXES))
+    for name in names:
+        file = os.path.join(path, name)
+        if not os.path.isfile(file):
+            continue
+        try:
+            keys += public_keys_in(_read_key_file(file))
+        except (OSError, ValueError) as exc:
+            detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise ValueError(f"{name}: {detail}") from None
+    if not keys:
+        raise ValueError("directory holds no public key files ({})".format(", ".join("*" + s for s in KEY_SUFFIXES)))
+    return keys
+
+
+PUBLIC_KEY_HELP = (
+    "a public key you hold (PEM or DER), a file of several PEM keys, or a directory of *.pub, *.pem and *.der "
+    "files; repeat it for the keys of a rotation: every record must be covered by a checkpoint signed with one "
+    "of them"
+)
+
+
+def load_keyring(paths: Iterable[str]) -> Keyring:
+    """The keys of every ``--public-key`` given; ValueError naming the option and file that fails."""
+    keys: list[PublicKey] = []
+    for path in paths:
+        try:
+            keys += load_public_keys(path)
+        except (OSError, ValueError) as exc:
+            detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise ValueError(f"--public-key {path}: {detail}") from None
+    return Keyring(keys)
+
+
+def keyring(key: PublicKey | Keyring | None) -> Keyring | None:
+    """One key or several as a :class:`Keyring` (None stays None)."""
+    if key is None or isinstance(key, Keyring):
+        return key
+    return Keyring([key])
+
+
+def _short(key_ids: Iterable[str]) -> str:
+    return ", ".join(k[:16] for k in key_ids)
 
 
 def parse_trusted_head(text: str) -> str:
@@ -828,7 +930,7 @@ class _Anchors(NamedTuple):
     failure: Failure | None
     warnings: list[str]
     anchor: str
-    counted: list[Checkpoint]  # matching the chain, and signed with the trusted key when one is given
+    counted: list[Checkpoint]  # matching the chain, and signed with a trusted key when keys are given
 
 
 def _check_anchors(
@@ -838,7 +940,7 @@ def _check_anchors(
     *,
     first_seq: int,
     first_prev: str,
-    key: PublicKey | None,
+    key: Keyring | None,
     trusted: str | None,
     where: str,
 ) -> _Anchors:
@@ -848,7 +950,7 @@ def _check_anchors(
     last_seq = first_seq + count - 1
     warnings: list[str] = []
     counted: list[Checkpoint] = []
-    foreign: dict[str, int] = {}
+    foreign: dict[str, list[Checkpoint]] = {}
 
     def at(seq: int, reason: str, detail: str) -> _Anchors:
         failure = _named(open_records, Failure(reason, seq - first_seq + 1, seq, None, detail), count)
@@ -880,18 +982,15 @@ def _check_anchors(
                 f"record does not match the head signed by {label} (the chain up to here was rewritten)",
             )
         if key is not None:
-            if cp.key_id != key.key_id:
-                foreign[cp.key_id] = foreign.get(cp.key_id, 0) + 1
+            public = key.get(cp.key_id)
+            if public is None:
+                foreign.setdefault(cp.key_id, []).append(cp)
                 continue
-            try:
-                good = key.verify(cp.alg, cp.signature, cp.message)
-            except CryptoUnavailable:
-                raise
-            if not good:
+            if not public.verify(cp.alg, cp.signature, cp.message):
                 return at(cp.seq, "forged", f"the signature of {label} does not verify with the trusted key")
         counted.append(cp)
-    for key_id, n in sorted(foreign.items()):
-        warnings.append(f"{n} checkpoint(s) signed by another key ({key_id}) were not counted")
+    for key_id, cps in sorted(foreign.items()):
+        warnings.append(f"{len(cps)} checkpoint(s) signed by another key ({key_id}) were not counted")
 
     trusted_seq: int | None = None
     if trusted is not None:
@@ -930,10 +1029,18 @@ def _check_anchors(
         if anchored:
             by = []
             if key is not None:
-                by.append("a checkpoint signed with the trusted key")
+                by.append("a checkpoint signed with " + ("the trusted key" if len(key) == 1 else "a trusted key"))
             if trusted is not None:
                 by.append("the trusted head")
             detail = "not covered by {}: {} unanchored ({} record(s) in all)".format(" or ".join(by), lines, total)
+            # A rotation the auditor was not told about: name the key that signed the first of them.
+            signed = [c for cps in foreign.values() for c in cps if c.start <= a <= c.seq]
+            if signed:
+                cp = min(signed, key=lambda c: c.line)
+                detail += (
+                    f"; {where} line {cp.line} signs it with key {cp.key_id}, which is not among the "
+                    "trusted keys (pass its public key too if it is yours)"
+                )
             return at(a, "unanchored", detail)
         if checkpoints:
             warnings.append(
@@ -941,7 +1048,15 @@ def _check_anchors(
             )
     parts = []
     if key is not None:
-        parts.append(f"every record signed by key {key.key_id[:16]} ({len(counted)} checkpoint(s))")
+        used: dict[str, int] = {}
+        for cp in counted:
+            used[cp.key_id] = used.get(cp.key_id, 0) + 1
+        if len(used) <= 1:
+            signer = next(iter(used), next(iter(key.keys)))
+            parts.append(f"every record signed by key {signer[:16]} ({len(counted)} checkpoint(s))")
+        else:
+            by_key = ", ".join(f"{k[:16]} ({n} checkpoint(s))" for k, n in used.items())
+            parts.append(f"every record signed by trusted keys {by_key}")
     if trusted_seq is not None:
         parts.append(f"trusted head at seq {trusted_seq}")
     return _Anchors(None, warnings, ", ".join(parts), counted)
@@ -982,12 +1097,13 @@ def verify_log(
     *,
     head: Head | None = None,
     canonical_check: bool = False,
-    key: PublicKey | None = None,
+    key: PublicKey | Keyring | None = None,
     trusted: str | None = None,
 ) -> Result:
-    """Verify a log file against its head file (or ``head``), its checkpoints and its repairs."""
+    """Verify a log file against its head file (or ``head``), its checkpoints and its repairs;
+    ``key``: the public key, or the keys of a rotation, every checkpoint must be signed with."""
     try:
-        return _verify_log(path, head, canonical_check, key, trusted)
+        return _verify_log(path, head, canonical_check, keyring(key), trusted)
     except Broken as exc:
         return Result(False, 0, GENESIS, 0, exc.failure, (), "")
     except CryptoUnavailable as exc:
@@ -1012,7 +1128,7 @@ def _no_crypto(exc: Exception) -> Failure:
 
 
 def _verify_log(
-    path: str, head: Head | None, canonical_check: bool, key: PublicKey | None, trusted: str | None
+    path: str, head: Head | None, canonical_check: bool, key: Keyring | None, trusted: str | None
 ) -> Result:
     if head is None:
         try:
@@ -1092,7 +1208,7 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def verify_bundle(path: str, *, key: PublicKey | None = None, trusted: str | None = None) -> Result:
+def verify_bundle(path: str, *, key: PublicKey | Keyring | None = None, trusted: str | None = None) -> Result:
     """Verify a bundle directory or zip against its manifest and, when given, the anchors."""
     try:
         source = _Source(path)
@@ -1101,7 +1217,7 @@ def verify_bundle(path: str, *, key: PublicKey | None = None, trusted: str | Non
     except Exception as exc:
         return Result(False, 0, GENESIS, 0, _unreadable(exc), (), "")
     try:
-        return _verify_bundle(source, key, trusted)
+        return _verify_bundle(source, keyring(key), trusted)
     except Broken as exc:
         return Result(False, 0, GENESIS, 0, exc.failure, (), "")
     except CryptoUnavailable as exc:
@@ -1112,7 +1228,7 @@ def verify_bundle(path: str, *, key: PublicKey | None = None, trusted: str | Non
         source.close()
 
 
-def _verify_bundle(source: _Source, key: PublicKey | None, trusted: str | None) -> Result:
+def _verify_bundle(source: _Source, key: Keyring | None, trusted: str | None) -> Result:
     manifest_bytes = source.read(MANIFEST, MAX_SMALL)
     try:
         manifest = _json(manifest_bytes)
@@ -1221,12 +1337,15 @@ def _verify_bundle(source: _Source, key: PublicKey | None, trusted: str | None) 
     return Result(True, scan.count, scan.last_hash, first_seq, None, tuple(warnings), anchor)
 
 
-def _manifest_signature(source: _Source, manifest_bytes: bytes, signer: str | None, key: PublicKey) -> str:
-    """Why the manifest's signature does not hold with ``key``, or ''."""
+def _manifest_signature(source: _Source, manifest_bytes: bytes, signer: str | None, keys: Keyring) -> str:
+    """Why the manifest's signature does not hold with one of ``keys``, or ''."""
     if signer is None or not source.has(SIGNATURE):
         return "the manifest is not signed, so nothing vouches for the record count, head and digests"
-    if signer != key.key_id:
-        return f"the manifest is signed by key {signer}, not by the trusted key {key.key_id}"
+    key = keys.get(signer)
+    if key is None:
+        if len(keys) == 1:
+            return f"the manifest is signed by key {signer}, not by the trusted key {next(iter(keys.keys))}"
+        return f"the manifest is signed by key {signer}, which is not among the trusted keys ({_short(keys.keys)})"
     raw_sig = source.read(SIGNATURE, MAX_SMALL)
     try:
         sig = _json(raw_sig)
@@ -1279,7 +1398,7 @@ def is_bundle(path: str) -> bool:
         return False
 
 
-def verify(path: str, *, key: PublicKey | None = None, trusted: str | None = None) -> Result:
+def verify(path: str, *, key: PublicKey | Keyring | None = None, trusted: str | None = None) -> Result:
     """A bundle (directory or zip) or a log file."""
     if is_bundle(path):
         return verify_bundle(path, key=key, trusted=trusted)
@@ -1298,8 +1417,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--public-key",
         metavar="PUB",
-        help="a public key you hold (PEM or DER): every record must be covered by a checkpoint signed with it "
-        "(needs the 'cryptography' package)",
+        action="append",
+        help=PUBLIC_KEY_HELP + " (needs the 'cryptography' package)",
     )
     parser.add_argument(
         "--trusted-head",
@@ -1311,9 +1430,9 @@ def main(argv: list[str] | None = None) -> int:
     trusted = None
     try:
         if args.public_key:
-            key = load_public_key(args.public_key)
-    except (OSError, ValueError) as exc:
-        print(f"error: --public-key {args.public_key}: {exc}", file=sys.stderr)
+            key = load_keyring(args.public_key)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
         if args.trusted_head:

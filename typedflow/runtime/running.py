@@ -128,13 +128,11 @@ def run(wf: Any, /, **inputs: Any) -> RunResult:
 
 def run_workflow(wf: Any, inputs: Mapping[str, Any], options: RunOptions | None = None) -> RunResult:
     """Run a ``@workflow`` (or a loaded IR document) with explicit options."""
-    from typedflow.dsl.decorators import Workflow
-
     options = options or RunOptions()
-    if isinstance(wf, Workflow):
-        doc, annotations, returns_ann = wf.ir, wf.annotations, wf.returns_annotation
-    else:
+    if isinstance(wf, ir.WorkflowIR):
         doc, annotations, returns_ann = wf, None, None
+    else:  # a Workflow: its annotations decode the inputs and the result as the Python declares them
+        doc, annotations, returns_ann = wf.ir, wf.annotations, wf.returns_annotation
     return run_ir(doc, inputs, options, annotations=annotations, returns_annotation=returns_ann)
 
 

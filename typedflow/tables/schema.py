@@ -12,8 +12,9 @@ from functools import cache
 from typing import Annotated, Any
 
 from typedflow import ir
+from typedflow.errors import UnsupportedType
 from typedflow.ir.canonical import digest
-from typedflow.ir.types import UnsupportedType
+from typedflow.ir.codec import converter
 from typedflow.tables.columns import Check, Columns
 
 COLUMN_TYPES: dict[Any, str] = {
@@ -150,8 +151,6 @@ def show_column(c: ir.Column) -> str:
 def schema_digest(schema: ir.Schema) -> str:
     """``sha256:`` of the canonical JSON of the schema's columns sorted by name: what the schema
     requires, whatever the class is called and whatever order the columns are declared in."""
-    from typedflow.ir.codec import converter
-
     columns = sorted(converter.unstructure(schema)["columns"], key=lambda c: c["name"])
     return str(digest({"columns": columns}))
 

@@ -1,4 +1,4 @@
-"""``@task`` and ``@workflow``: decorators that keep the exact signature for type checkers."""
+"""``@task``: a typed function the workflow graph calls, with the exact signature kept for type checkers."""
 
 from __future__ import annotations
 
@@ -12,12 +12,13 @@ from typing import Any, Generic, ParamSpec, TypeVar, overload
 import attrs
 
 from typedflow import ir
+from typedflow.dsl import active
 from typedflow.dsl.environment import Environment
 from typedflow.dsl.registry import collector, register_task
 from typedflow.dsl.source import code_digest, func_loc
 from typedflow.dsl.taskenv import normalize as normalize_task_env
-from typedflow.errors import Problem, TaskDefinitionError, WorkflowDefinitionError, WorkflowFailedError
-from typedflow.ir.types import UnsupportedType, check_json, holds_secret, is_namedtuple, type_ref
+from typedflow.errors import Problem, TaskDefinitionError, UnsupportedType
+from typedflow.ir.types import check_json, holds_secret, type_ref
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -96,7 +97,7 @@ def _timeout_seconds(timeout: float | dt.timedelta | None) -> float | None:
     return timeout.total_seconds() if isinstance(timeout, dt.timedelta) else float(timeout)
 
 
-def _interface(
+def interface(
     fn: Callable[..., Any], what: str
 ) -> tuple[tuple[str, ...], dict[str, Any], dict[str, Any], Any, list[Problem], list[ir.Param], ir.TypeRef | None]:
     loc = func_loc(fn)
@@ -190,7 +191,7 @@ def _interface(
     return tuple(names), annotations, defaults, returns_ann, problems, params, returns
 
 
-def _name_problems(name: str, what: str, fn: Callable[..., Any]) -> list[Problem]:
+def name_problems(name: str, what: str, fn: Callable[..., Any]) -> list[Problem]:
     """A name that is not safe to print or to use in file and state names (``name=`` is free text)."""
     from typedflow.util.boundary import BoundaryError, check_name
 
@@ -237,8 +238,8 @@ class Task(Generic[P, R_co]):
         self.__module__ = fn.__module__
         self.__doc__ = fn.__doc__
         self.__wrapped__ = fn
-        names, annotations, defaults, returns_ann, problems, params, returns = _interface(fn, "task")
-        problems += _name_problems(self.name, "task", fn)
+        names, annotations, defaults, returns_ann, problems, params, returns = interface(fn, "task")
+        problems += name_problems(self.name, "task", fn)
         env_pairs, secret_refs, env_problems = normalize_task_env(env, secrets)
         problems += [Problem(func_loc(fn), p, "typedflow-env") for p in env_problems]
         build = None
@@ -306,82 +307,13 @@ class Task(Generic[P, R_co]):
         return template
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R_co:
-        from typedflow.dsl import tracing
-
-        tracer = tracing.current()
+        tracer = active.current()
         if tracer is None:
             return self.fn(*args, **kwargs)
         return tracer.call_task(self, args, kwargs, sys._getframe(1))  # type: ignore[no-any-return]
 
     def __repr__(self) -> str:
         return f"<task {self.name}>"
-
-
-class Workflow(Generic[P, R_co]):
-    """A traced workflow: ``.ir`` is its typed graph. Calling it inside another workflow adds a
-    sub-workflow node; calling it elsewhere runs it on the local interpreter."""
-
-    def __init__(
-        self,
-        fn: Callable[P, R_co],
-        *,
-        name: str | None = None,
-        schedule: str | None = None,
-        on_failure: Task[..., Any] | None = None,
-        environment: Environment | None = None,
-    ) -> None:
-        self.fn = fn
-        self.name = name or fn.__name__
-        self.schedule = schedule
-        self.environment = environment
-        self.on_failure = on_failure
-        self.__name__ = fn.__name__
-        self.__qualname__ = fn.__qualname__
-        self.__module__ = fn.__module__
-        self.__doc__ = fn.__doc__
-        self.__wrapped__ = fn
-        names, annotations, _, returns_ann, problems, params, returns = _interface(fn, "workflow")
-        problems += _name_problems(self.name, "workflow", fn)
-        self.params = names
-        self.annotations = annotations
-        self.returns_annotation = returns_ann
-        from typedflow.dsl import tracing
-
-        self.problems: tuple[Problem, ...] = ()
-        self._ir: ir.WorkflowIR | None = None
-        try:
-            self._ir = tracing.trace(self, params, returns, problems)
-        except WorkflowDefinitionError as exc:
-            if collector() is None:
-                raise
-            self.problems = exc.problems
-        collected = collector()
-        if collected is not None:
-            collected.workflows.append(self)
-
-    @property
-    def ir(self) -> ir.WorkflowIR:
-        """The traced IR (raises the definition errors when the workflow has any)."""
-        if self._ir is None:
-            raise WorkflowDefinitionError(self.name, self.problems)
-        return self._ir
-
-    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R_co:
-        from typedflow.dsl import tracing
-
-        tracer = tracing.current()
-        if tracer is not None:
-            return tracer.call_workflow(self, args, kwargs, sys._getframe(1))  # type: ignore[no-any-return]
-        from typedflow.runtime.running import run
-
-        bound = inspect.signature(self.fn).bind(*args, **kwargs)
-        result = run(self, **bound.arguments)
-        if not result.ok:  # a call returns the value or raises, like the function it stands for
-            raise WorkflowFailedError(self.name, result.run_id, result.failures)
-        return result.value  # type: ignore[no-any-return]
-
-    def __repr__(self) -> str:
-        return f"<workflow {self.name}>"
 
 
 @overload
@@ -412,25 +344,4 @@ def task(fn: Callable[P, R] | None = None, /, **options: Any) -> Any:
     return lambda f: Task(f, **options)
 
 
-@overload
-def workflow(fn: Callable[P, R], /) -> Workflow[P, R]: ...
-
-
-@overload
-def workflow(
-    *,
-    name: str | None = None,
-    schedule: str | None = None,
-    on_failure: Task[..., Any] | None = None,
-    environment: Environment | None = None,
-) -> Callable[[Callable[P, R]], Workflow[P, R]]: ...
-
-
-def workflow(fn: Callable[P, R] | None = None, /, **options: Any) -> Any:
-    """Declare a workflow, traced at once: ``@workflow`` or ``@workflow(schedule="0 3 * * *")``."""
-    if fn is not None:
-        return Workflow(fn)
-    return lambda f: Workflow(f, **options)
-
-
-__all__ = ["Resources", "Retry", "Task", "Workflow", "is_namedtuple", "outputs_of", "task", "workflow"]
+__all__ = ["Resources", "Retry", "Task", "TaskSignature", "interface", "name_problems", "outputs_of", "task"]

@@ -108,6 +108,10 @@ class Ctx:
     parent: Ctx | None = None
     index: dict[str, ir.Node] = attrs.field(factory=dict, eq=False)
     branch_of: dict[str, tuple[str, int]] = attrs.field(factory=dict, eq=False)  # node id -> (when chain, branch)
+    # references already resolved here: the compiler asks for each several times (reads, outlines, states)
+    _known: dict[tuple[ir.OutputRef | ir.InputRef, bool], Resolved] = attrs.field(
+        factory=dict, eq=False, init=False, repr=False
+    )
 
     def __attrs_post_init__(self) -> None:
         for n in ir.walk(self.wf.nodes):
@@ -146,8 +150,13 @@ class Ctx:
             return RecordRef(tuple((a.param, self.resolve(a.value, optional or a.optional)) for a in b.fields))
         if isinstance(b, ir.Const):
             return ConstRef(b.value, _literal_type(b.value))
-        if isinstance(b, ir.InputRef):
-            return self._input(b, optional)
+        if isinstance(b, ir.OutputRef | ir.InputRef):
+            known = self._known.get((b, optional))
+            if known is None:
+                known = self._known[(b, optional)] = (
+                    self._input(b, optional) if isinstance(b, ir.InputRef) else self._output(b, optional)
+                )
+            return known
         if isinstance(b, ir.FailureRef):
             return Ref("failure", "", None, b.path, optional, ANY)
         if isinstance(b, ir.OneOf):
@@ -157,7 +166,7 @@ class Ctx:
             assert isinstance(node, ir.MapNode)
             t, nullable = follow_type(node.item_type, b.path)
             return Ref("item", self.key(b.map), None, b.path, optional or nullable, t)
-        return self._output(b, optional)
+        raise TypeError(f"not a binding: {b!r}")
 
     def _one_of(self, b: ir.OneOf) -> ChoiceRef:
         where = {self.branch_of[o.node] for o in b.options}
@@ -364,7 +373,7 @@ def _cond_nodes(c: ir.Condition) -> Iterator[str]:
 def reads(node: ir.Node) -> set[str]:
     """Node ids that ``node`` (or anything nested in it) reads."""
     out: set[str] = set()
-    for n in ir.walk((node,)):
+    for n in (node,) if isinstance(node, ir.TaskNode) else ir.walk((node,)):  # (a task has nothing inside)
         out.update(n.after)  # ordering edges (`with after(...)`) as well as data
         bindings: list[ir.MapResult] = []
         if isinstance(n, ir.TaskNode | ir.SubWorkflowNode):
@@ -395,7 +404,7 @@ def decompose(nodes: tuple[ir.Node, ...]) -> Plan | None:
         return None
     owner: dict[str, str] = {}
     for n in nodes:
-        for inner in ir.walk((n,)):
+        for inner in (n,) if isinstance(n, ir.TaskNode) else ir.walk((n,)):  # (a task has nothing inside)
             owner[inner.id] = n.id
     deps = {n.id: {owner[r] for r in reads(n) if r in owner and owner[r] != n.id} for n in nodes}
     return _plan(list(nodes), deps)

@@ -39,7 +39,7 @@ from .conditions import alternatives, both, rule
 from .executors import Call, emit
 from .graph import DefinitionError, Fragment, Graph, Names, connect, sequence
 from .options import Options
-from .outline import Sizes, outline
+from .outline import Sizes, outline, past_limits
 from .paths import RUN_KEY, RUN_ROOT, Frame, Loc, Path, concrete, jp, lazy, obj, slot_key
 from .protocol import (
     CAUSE_LIMIT,
@@ -90,22 +90,30 @@ def compile_machines(doc: ir.WorkflowIR, opts: Options) -> list[tuple[str, JSON]
     validated; the split is chosen by estimate and then measured, tighter until every machine fits."""
     doc = constant_files(doc, opts)
     base = machine_name(doc, opts.name)
-    single = limits.measure(_Compiler(doc, opts, None, base).compile(), opts)
-    if limits.fits(single, opts):
+    # A workflow whose task states alone are over the limits is not compiled whole first (that takes as long
+    # as compiling its parts): its split is chosen from an estimate of the whole.
+    plan = decompose(doc.workflow.nodes)  # made once for every compile below
+    estimate = past_limits(doc, opts, plan)
+    single = None if estimate else limits.measure(_Compiler(doc, opts, None, base, plan).compile(), opts)
+    if single is not None and limits.fits(single, opts):
         limits.check(single, opts)
         return [(base, single.definition)]
+    whole = estimate or single
+    assert whole is not None
     # room for a child's own states (its outputs, its failure) besides its part of the work
-    budget = (opts.max_states or limits.states_budget(single)) - 3
+    budget = (opts.max_states or limits.states_budget(whole.states, whole.bytes, whole.events)) - 3
     while True:
-        c = _Compiler(doc, opts, budget, base)
+        c = _Compiler(doc, opts, budget, base, plan)
         root = c.compile()
         machines = [(name, limits.measure(d, opts)) for name, d in [(base, root), *c.children]]
         fit = all(limits.fits(m, opts) for _, m in machines)
         if fit or budget <= _LEAST_BUDGET:
-            if opts.max_states is None and single.bytes <= DEFINITION_LIMIT and len(machines) > 1 and not fit:
-                # only the history of maps is over, which no split changes: one machine, and a warning
-                limits.check(single, opts)
-                return [(base, single.definition)]
+            if opts.max_states is None and len(machines) > 1 and not fit:
+                single = single or limits.measure(_Compiler(doc, opts, None, base, plan).compile(), opts)
+                if single.bytes <= DEFINITION_LIMIT:
+                    # only the history of maps is over, which no split changes: one machine, and a warning
+                    limits.check(single, opts)
+                    return [(base, single.definition)]
             # (a part that cannot be split, such as a map_over body, may stay over --max-states)
             for name, m in machines:
                 limits.check(m, opts, name)
@@ -168,8 +176,11 @@ _NO_CACHE = ir.NodeOptions(cache=False)
 
 
 class _Compiler:
-    def __init__(self, doc: ir.WorkflowIR, opts: Options, budget: int | None = None, base: str = "") -> None:
+    def __init__(
+        self, doc: ir.WorkflowIR, opts: Options, budget: int | None = None, base: str = "", plan: Plan | None = None
+    ) -> None:
         self.doc = doc
+        self.top = plan  # the workflow's plan, when made already
         self.opts = opts
         self.budget = budget  # most states a state machine may hold; None: one machine for everything
         self.base = base or doc.workflow.name  # the state machine's name; children are base-1, base-2 ...
@@ -203,7 +214,7 @@ class _Compiler:
         root.failure = self.root_failure
         if self.budget is not None:
             self.readers = _readers(wf, ctx)
-        body = self.block(wf.nodes, ctx, frame, root)
+        body = self.block(wf.nodes, ctx, frame, root, self.top)
         self.catch_all(root)
         outputs = PassState(
             self.names.unique("outputs"),
@@ -249,8 +260,11 @@ class _Compiler:
         return graph.add(fail).start
 
     # ------------------------------------------------------------------ blocks
-    def block(self, nodes: tuple[ir.Node, ...], ctx: Ctx, frame: Frame, graph: Graph) -> Fragment | None:
-        plan = decompose(nodes)
+    def block(
+        self, nodes: tuple[ir.Node, ...], ctx: Ctx, frame: Frame, graph: Graph, plan: Plan | None = None
+    ) -> Fragment | None:
+        if plan is None:
+            plan = decompose(nodes)
         if plan is None:
             return None
         if self.budget is not None and not ctx.maps and self.sizes.plan(plan, ctx) > self.budget:

@@ -101,11 +101,12 @@ def fits(m: Measure, opts: Options) -> bool:
     return m.bytes <= DEFINITION_LIMIT and m.events + 2 <= HISTORY_LIMIT
 
 
-def states_budget(m: Measure) -> int:
-    """States per child state machine for a workflow whose single definition does not fit: its states in
-    proportion to the share of the limits one machine can take, with room to spare."""
-    share = min(DEFINITION_LIMIT / max(1, m.bytes), HISTORY_LIMIT / max(1, m.events))
-    return max(16, int(m.states * share * 0.7))
+def states_budget(states: int, size: int, events: int) -> int:
+    """States per child state machine for a workflow whose single definition (``states`` states, ``size``
+    bytes, ``events`` history events) does not fit: its states in proportion to the share of the limits one
+    machine can take, with room to spare."""
+    share = min(DEFINITION_LIMIT / max(1, size), HISTORY_LIMIT / max(1, events))
+    return max(16, int(states * share * 0.7))
 
 
 def check(m: Measure, opts: Options, name: str = "") -> None:

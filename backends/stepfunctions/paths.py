@@ -18,6 +18,7 @@ from .protocol import INPUTS_KEY, JSON_TEXT, MARK, ONE_OF, SEL
 RUN_ROOT = "$$.Execution.Name"
 RUN_KEY = "tf_run"  # the run id in a child state machine's (or a map item's) state data
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_NOT_KEY = re.compile(r"[^A-Za-z0-9_]")
 
 
 def jp(base: str, *keys: str) -> str:
@@ -30,7 +31,7 @@ def jp(base: str, *keys: str) -> str:
 
 def slot_key(prefix: str, key: str) -> str:
     """A state-data key for a node key ("sub/train-2" -> "n_sub__train_2")."""
-    return prefix + re.sub(r"[^A-Za-z0-9_]", "_", key.replace("/", "__"))
+    return prefix + _NOT_KEY.sub("_", key.replace("/", "__"))
 
 
 @attrs.frozen

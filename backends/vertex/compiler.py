@@ -49,7 +49,7 @@ def compile_spec(doc: ir.WorkflowIR, *, image: str | None = None, shipment: Any 
     if shipment is not None:
         from .shipping import ship_executors
 
-        ship_executors(executors, doc, shipment, explicit_image=image)
+        ship_executors(executors, doc, shipment, explicit_image=image, templates=b.task_templates)
     return {
         "components": dict(sorted(b.components.items())),
         "deploymentSpec": {"executors": executors},

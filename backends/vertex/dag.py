@@ -16,6 +16,7 @@ import attrs
 
 from typedflow import ir
 from typedflow.errors import TypedflowError
+from typedflow.ir.canonical import canonical_json
 from typedflow.ir.types import assignable
 
 from . import cel
@@ -28,7 +29,9 @@ from .components import (
     output_chans,
     placeholder,
     retry_policy,
+    task_arg,
     task_payload,
+    template_json,
 )
 from .names import Namer, channel, input_channel, sanitize
 from .typemap import follow_type, is_artifact_list, is_artifact_type, type_json
@@ -288,6 +291,13 @@ class Ref:
     const: Any = None
 
 
+@attrs.frozen
+class _Template:
+    template: ir.TaskTemplate
+    text: str  # the canonical JSON of its template_json
+    outs: dict[str, Chan]  # its outputs (read only)
+
+
 class Builder:
     """Compiles one IR document into components, executors and the root DAG."""
 
@@ -304,6 +314,8 @@ class Builder:
         self.escaping: dict[str, set[tuple[str, str]]] = {}
         self.lifted: set[str] = set()  # nodes whose values are read outside their `when` branch
         self.wf: ir.Workflow = doc.workflow
+        self.templates: dict[tuple[str, ir.NodeOptions | None], _Template] = {}
+        self.task_templates: dict[str, ir.TaskTemplate] = {}  # executor label -> the template it runs
 
     def count(self, kind: str) -> int:
         self.counters[kind] = self.counters.get(kind, 0) + 1
@@ -408,11 +420,13 @@ class Builder:
         }
         self.components[key] = comp
         label_node = node or f"on_failure/{of.task}"
-        payload = task_payload(template, label_node, self.doc.workflow.name, self.doc.digest, plan)
+        payload = task_payload(label_node, self.doc.workflow.name, self.doc.digest, plan)
         payload["on_failure"] = node is None
         if artifact_lists(chans):
             payload["lists"] = artifact_lists(chans)
-        self.executors[label] = executor(template.image or self.image, "task", payload, template.resources)
+        arg = task_arg(canonical_json(template_json(template)), payload)
+        self.executors[label] = executor(template.image or self.image, "task", arg, template.resources)
+        self.task_templates[label] = template
         spec: dict[str, Any] = {
             "componentRef": {"name": key},
             "inputs": inputs,
@@ -610,21 +624,32 @@ class Builder:
         return ("output", node_id, "out")
 
     # ------------------------------------------------------------------ nodes
+    def template(self, n: ir.TaskNode) -> _Template:
+        """``n``'s template as it runs (its call options applied), with what every node of it shares."""
+        known = self.templates.get((n.task, n.options))
+        if known is None:
+            t = ir.effective(self.doc.task(n.task), n.options)
+            text = canonical_json(template_json(t))
+            known = self.templates[(n.task, n.options)] = _Template(t, text, output_chans(t.outputs))
+        return known
+
     def task_node(self, n: ir.TaskNode, dag: Dag) -> None:
-        template = ir.effective(self.doc.task(n.task), n.options)
+        shared = self.template(n)
+        template, outs = shared.template, shared.outs
         inputs, chans, plan = self.task_inputs(n.args, template, dag, n.loc)
-        outs = output_chans(template.outputs)
         key = self.new_component(n.id)
         label = "exec-" + key[len("comp-") :]
         ran = n.id in self.lifted
         self.components[key] = component(chans, {**outs, RAN: Chan(BOOL)} if ran else outs, label)
-        payload = task_payload(template, n.id, self.doc.workflow.name, self.doc.digest, plan)
+        payload = task_payload(n.id, self.doc.workflow.name, self.doc.digest, plan)
         if ran:
             payload["ran"] = RAN
         if artifact_lists(chans):
             payload["lists"] = artifact_lists(chans)
         try:
-            self.executors[label] = executor(template.image or self.image, "task", payload, template.resources)
+            arg = task_arg(shared.text, payload)
+            self.executors[label] = executor(template.image or self.image, "task", arg, template.resources)
+            self.task_templates[label] = template
         except ValueError as exc:
             raise CompileError(f"{_at(n.loc)}task {template.name!r}: {exc}") from None
         spec: dict[str, Any] = {"componentRef": {"name": key}}

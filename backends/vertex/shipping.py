@@ -9,7 +9,6 @@ An image given with ``--image`` or ``@task(image=...)`` is used as it is (it mus
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from typedflow import ir
@@ -22,15 +21,16 @@ RUNTIME = ["-m", "typedflow.runtime", "vertex"]
 ROOT_PLACEHOLDER = "{{$.pipeline_root}}"
 
 
-def _mode(args: list[str]) -> tuple[str, Any]:
-    for i, a in enumerate(args[:-1]):
-        if a in ("--task", "--value", "--const", "--outputs"):
-            return a[2:], json.loads(args[i + 1])
-    return "", None
-
-
-def ship_executors(executors: dict[str, Any], doc: ir.WorkflowIR, shipment: Any, explicit_image: str | None) -> None:
-    """Rewrite ``executors`` (the spec's ``deploymentSpec.executors``) in place for ``shipment``."""
+def ship_executors(
+    executors: dict[str, Any],
+    doc: ir.WorkflowIR,
+    shipment: Any,
+    explicit_image: str | None,
+    templates: dict[str, ir.TaskTemplate],
+) -> None:
+    """Rewrite ``executors`` (the spec's ``deploymentSpec.executors``) in place for ``shipment``;
+    ``templates``: the template each task's executor runs, by executor label (the others run steps of
+    the pipeline itself: values, constants, failures, outputs)."""
     plan = shipment.plan
     wheel_key = wheel_sha = ""
     if any(not i.built for i in plan.images()):
@@ -39,21 +39,19 @@ def ship_executors(executors: dict[str, Any], doc: ir.WorkflowIR, shipment: Any,
 
         name, _, wheel_sha = wheel()
         wheel_key = key_of(wheel_sha, name)
-    for spec in executors.values():
+    for label, spec in executors.items():
         container = spec["container"]
-        mode, payload = _mode(container["args"])
-        template_name = payload["template"]["name"] if mode == "task" else None
-        if mode == "task" and plan.code:
+        template = templates.get(label)
+        if template is not None and plan.code:
             container["args"] = [*container["args"], "--code", plan.code]
-        own_image = payload["template"].get("image") if mode == "task" else None
-        if explicit_image or own_image:
+        if explicit_image or (template is not None and template.image):
             continue  # the user's image, as given: it has typedflow and the environment
-        image: Image = plan.image_of(template_name) if template_name else plan.default
+        image: Image = plan.image_of(template.name) if template is not None else plan.default
         container["image"] = image.ref
         if image.built:
             container["command"] = list(COMMAND)
         else:
-            packages = image.env.packages if mode == "task" else ()
+            packages = image.env.packages if template is not None else ()
             container["command"] = bootstrap_command(
                 "python3", ROOT_PLACEHOLDER, wheel_key, wheel_sha, packages, RUNTIME
             )

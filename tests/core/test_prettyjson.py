@@ -39,6 +39,7 @@ def test_edge_cases() -> None:
     for v in ({}, [], {"a": {}}, [[]], [{}, []], {"": ""}, "x", 1, -0.0, 1e-7, 1e300, None, True, [1, [2, [3, {}]]]):
         assert pretty(v) == _reference(v)
     assert pretty(float("nan")) == "NaN"
+    assert pretty({"lone": "\ud800"}) == _reference({"lone": "\ud800"})  # not UTF-8: json.dumps's text all the same
     try:
         pretty(float("inf"), allow_nan=False)
     except ValueError:

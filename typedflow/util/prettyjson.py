@@ -21,7 +21,7 @@ def pretty(obj: Any, *, allow_nan: bool = True) -> str:
     compact = json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=allow_nan)
     try:
         return msgspec.json.format(compact, indent=2)
-    except msgspec.DecodeError:  # NaN or Infinity (allow_nan): not JSON, so only json.dumps indents them
+    except (msgspec.DecodeError, UnicodeEncodeError):  # NaN, Infinity or a lone surrogate: only json.dumps takes them
         return json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=allow_nan)
 
 

@@ -293,6 +293,36 @@ def _patch_moto_child_execution_names() -> None:
     StepFunctionsParserBackend._typedflow_patched = True  # type: ignore[attr-defined]  # our mark on moto's class
 
 
+def _patch_moto_s3_overwrite() -> None:
+    """moto 5.2.5 closes an object's buffer the moment the object is overwritten or deleted (its key store
+    disposes the old version), so a GetObject of that key in another thread fails with "I/O operation on closed
+    file" (S3 replaces an object atomically: a reader gets the old or the new one). The worker threads and the
+    test read and write the same keys at once (a run's metadata, content-addressed values written twice), so the
+    replaced versions are left to the garbage collector, which closes them once no reader holds them."""
+    from moto.s3.utils import _VersionedKeyStore
+
+    if getattr(_VersionedKeyStore, "_typedflow_patched", False):
+        return
+
+    def release(versions: Any, kept: Any = ()) -> None:
+        for old in versions or ():
+            if old not in kept and hasattr(old, "disposed"):
+                old.disposed = True  # closed by its __del__, without moto's "not disposed of in time" warning
+
+    def setlist(self: Any, key: Any, list_: Any) -> Any:
+        list_ = list(list_) if isinstance(list_, tuple) else list_ if isinstance(list_, list) else [list_]
+        release(self.getlist(key, []), list_)
+        dict.__setitem__(self, key, list_)
+
+    def pop(self: Any, key: str) -> None:
+        release(self.getlist(key, []))
+        dict.pop(self, key)
+
+    _VersionedKeyStore.setlist = setlist  # type: ignore[method-assign]  # the patch
+    _VersionedKeyStore.pop = pop  # type: ignore[method-assign]  # the patch
+    _VersionedKeyStore._typedflow_patched = True  # type: ignore[attr-defined]  # our mark on moto's class
+
+
 @pytest.fixture(scope="session")
 def aws(asl: AslValidator) -> Iterator[Aws]:
     saved = {
@@ -312,6 +342,7 @@ def aws(asl: AslValidator) -> Iterator[Aws]:
     _patch_moto_normalisation()
     _patch_moto_task_failure_cause()
     _patch_moto_child_execution_names()
+    _patch_moto_s3_overwrite()
     from tests.support import resultwriter
 
     resultwriter.apply("moto.stepfunctions.parser")  # the Distributed Map result files moto leaves out

@@ -50,6 +50,7 @@ from .protocol import (
     INPUTS_KEY,
     MARK,
     ON_FAILURE_ERROR_KEY,
+    PAYLOAD_LIMIT,
     PROTOCOL_VERSION,
 )
 from .s3store import stored_url
@@ -968,13 +969,17 @@ def _holds_exit_handler(nodes: Sequence[ir.Node], doc: ir.WorkflowIR) -> bool:
 def _distributed(node: ir.MapNode, processor: JSON, opts: Options) -> bool:
     """Whether ``node`` compiles to a Distributed Map: asked for, tolerating failed items (only a Distributed Map
     has ``ToleratedFailurePercentage``), or "auto" and ``opts.map_size`` items would take an inline Map past half
-    the history quota (each item's states count in the parent's history)."""
+    the history quota (each item's states count in the parent's history) or past half the payload quota (its
+    items and results are in the state data)."""
     wanted = (
         node.distributed is True
         or node.tolerated_failure > 0
         or (
             node.distributed == "auto"
-            and 4 + opts.map_size * (2 + limits.estimate_events(processor, opts.map_size)) > HISTORY_LIMIT // 2
+            and (
+                4 + opts.map_size * (2 + limits.estimate_events(processor, opts.map_size)) > HISTORY_LIMIT // 2
+                or limits.map_payload(node, opts.map_size) > PAYLOAD_LIMIT // 2
+            )
         )
     )
     limit = DISTRIBUTED_CONCURRENCY if wanted else None

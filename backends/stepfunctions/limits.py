@@ -8,6 +8,8 @@ from typing import Any
 
 import attrs
 
+from typedflow import ir
+
 from .graph import DefinitionError, check_names
 from .options import Options
 from .protocol import DEFINITION_LIMIT, HISTORY_LIMIT
@@ -25,6 +27,26 @@ def size(definition: dict[str, Any]) -> int:
     """Bytes of the definition as deploy sends it (compact JSON). The text is ASCII (escaped), so it has as
     many bytes as characters, and the order of keys does not change its length."""
     return len(json.dumps(definition, separators=(",", ":")))
+
+
+# Bytes a value of a kind takes in the state data: a bound where the type gives one, a file handle's usual size;
+# text and containers are not bounded by their type (one over the offload threshold travels as a reference
+# of about _VALUE_BYTES bytes), so a small value's size stands in for them.
+_KIND_BYTES = {"bool": 5, "int": 20, "float": 24, "none": 4, "date": 12, "datetime": 34, "file": 256, "directory": 256}
+_VALUE_BYTES = 160
+
+
+def value_bytes(t: ir.TypeRef) -> int:
+    """Estimated bytes of a JSON value of type ``t`` in a state's data."""
+    if t.kind == "optional":
+        return value_bytes(t.args[0])
+    return _KIND_BYTES.get(t.kind, _VALUE_BYTES)
+
+
+def map_payload(node: ir.MapNode, map_size: int) -> int:
+    """Estimated bytes an inline Map of ``map_size`` items keeps in the state data: its items (the list it
+    iterates) and its results (the list it returns), which are there at once after it."""
+    return map_size * (value_bytes(node.item_type) + value_bytes(node.result_type) + 2)
 
 
 def estimate_events(graph: dict[str, Any], map_size: int) -> int:

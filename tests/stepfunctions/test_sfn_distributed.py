@@ -15,8 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typedflow.backends.stepfunctions.compiler import compile_machines
 from typedflow.backends.stepfunctions.graph import DefinitionError
-from typedflow.backends.stepfunctions.limits import estimate_events
+from typedflow.backends.stepfunctions.limits import estimate_events, map_payload
 from typedflow.backends.stepfunctions.options import Options
+from typedflow.backends.stepfunctions.protocol import PAYLOAD_LIMIT
 
 from tests.stepfunctions.conftest import Aws, run_local
 from tests.support import distributed_flows as flows
@@ -71,6 +72,20 @@ def test_auto_is_distributed_only_when_map_size_needs_it(aws: Aws) -> None:
     big = _maps(aws.compile(flows.auto.ir, aws.options(map_size=5_000)))[0]
     assert big["ItemProcessor"]["ProcessorConfig"]["Mode"] == "DISTRIBUTED"
     assert "ItemReader" in big and "ResultWriter" in big
+
+
+def test_auto_is_distributed_when_the_items_and_results_would_not_fit_the_payload(aws: Aws) -> None:
+    # 1,000 items: far from half the history quota either way; as text (no bound from the type) the items and
+    # results would be past half of the 256 KiB payload, as integers they are not
+    opts = aws.options(map_size=1_000)
+    assert map_payload(flows.auto.ir.workflow.nodes[1], 1_000) < PAYLOAD_LIMIT // 2  # type: ignore[arg-type]
+    numbers = _maps(aws.compile(flows.auto.ir, opts))[0]
+    assert numbers["ItemProcessor"]["ProcessorConfig"] == {"Mode": "INLINE"}
+    text = _maps(aws.compile(flows.auto_text.ir, opts))[0]
+    assert text["ItemProcessor"]["ProcessorConfig"]["Mode"] == "DISTRIBUTED"
+    assert _maps(aws.compile(flows.auto_text.ir, aws.options(map_size=100)))[0]["ItemProcessor"]["ProcessorConfig"] == {
+        "Mode": "INLINE"
+    }
 
 
 @pytest.mark.parametrize(("flow", "percentage"), [(flows.tolerant, 10), (flows.intolerant, 5)])

@@ -37,6 +37,21 @@ def auto(n: int) -> list[int]:
     return map_over(square, numbers(n), distributed="auto")
 
 
+@task
+def names(n: int) -> list[str]:
+    return [f"customer-{i}" for i in range(n)]
+
+
+@task
+def greet(name: str) -> str:
+    return f"hello {name}"
+
+
+@workflow
+def auto_text(n: int) -> list[str]:
+    return map_over(greet, names(n), distributed="auto")
+
+
 @workflow
 def tolerant(n: int) -> list[int | None]:
     return map_over(flaky, numbers(n), tolerated_failure=0.1)

@@ -11,6 +11,7 @@ from .components import Chan
 from .dag import Builder, CompileError
 from .names import sanitize
 from .outputs import add_outputs_step
+from .spec import PipelineInfo, PipelineSpec
 from .specyaml import dump_yaml
 
 SCHEMA_VERSION = "2.1.0"
@@ -27,7 +28,7 @@ def pipeline_name(doc: ir.WorkflowIR) -> str:
     return sanitize(doc.workflow.name)
 
 
-def compile_spec(doc: ir.WorkflowIR, *, image: str | None = None, shipment: Any = None) -> dict[str, Any]:
+def compile_spec(doc: ir.WorkflowIR, *, image: str | None = None, shipment: Any = None) -> PipelineSpec:
     """The PipelineSpec of a workflow as a JSON-ready dict. ``shipment`` (see
     :mod:`typedflow.shipping.cli`): the code bundle its tasks import from and each task's image."""
     from .constants import place
@@ -45,7 +46,7 @@ def compile_spec(doc: ir.WorkflowIR, *, image: str | None = None, shipment: Any 
         if p.has_default and p.name in params:
             params[p.name]["defaultValue"] = p.default
             params[p.name]["isOptional"] = True
-    info: dict[str, Any] = {"name": name, "displayName": wf.name}
+    info: PipelineInfo = {"name": name, "displayName": wf.name}
     executors = dict(sorted(b.executors.items()))
     if shipment is not None:
         from .shipping import ship_executors
@@ -61,7 +62,7 @@ def compile_spec(doc: ir.WorkflowIR, *, image: str | None = None, shipment: Any 
     }
 
 
-def dumps(spec: dict[str, Any], output: str | None) -> str:
+def dumps(spec: PipelineSpec, output: str | None) -> str:
     """YAML for ``.yaml``/``.yml`` outputs (the kfp tooling's form; see :mod:`.specyaml`), JSON otherwise."""
     if output and output.lower().endswith((".yaml", ".yml")):
         return dump_yaml(spec, f"# PIPELINE DEFINITION\n# Name: {spec['pipelineInfo']['name']}\n")

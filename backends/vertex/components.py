@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
@@ -17,6 +17,7 @@ from typedflow import ir
 from typedflow.ir.canonical import canonical_json
 from typedflow.ir.codec import converter as ir_converter
 
+from .spec import ComponentSpec, Container, Definitions, ExecutorSpec, InputSpec, Resources, RetryPolicy
 from .typemap import artifact_def, is_artifact_type, parameter_def, parameter_type
 
 COMMAND = ["python3", "-m", "typedflow.runtime", "vertex"]
@@ -35,17 +36,17 @@ class Chan:
     """An optional input left unset (None): declared ``isOptional`` and not passed, as kfp compiles it."""
 
 
-def input_spec(spec: dict[str, Any], chan: Chan) -> tuple[str, dict[str, Any]]:
+def input_spec(spec: InputSpec, chan: Chan) -> tuple[Literal["parameters", "artifacts"], InputSpec]:
     """(``parameters`` or ``artifacts``, spec) of a task input."""
     return ("artifacts" if chan.artifact else "parameters"), spec
 
 
-def definitions(chans: dict[str, Chan], *, optional: frozenset[str] = frozenset()) -> dict[str, Any]:
+def definitions(chans: dict[str, Chan], *, optional: frozenset[str] = frozenset()) -> Definitions:
     params = {
         k: parameter_def(c.type, optional=k in optional or c.absent) for k, c in sorted(chans.items()) if not c.artifact
     }
     arts = {k: artifact_def(c.type) for k, c in sorted(chans.items()) if c.artifact}
-    out: dict[str, Any] = {}
+    out: Definitions = {}
     if arts:
         out["artifacts"] = arts
     if params:
@@ -111,9 +112,9 @@ def task_arg(template_text: str, payload: dict[str, Any]) -> str:
     return _no_placeholder(f'{head},"template":{template_text}{sep}{tail}')
 
 
-def executor(image: str, mode: str, payload: dict[str, Any] | str, resources: ir.ResourceSpec | None) -> dict[str, Any]:
+def executor(image: str, mode: str, payload: dict[str, Any] | str, resources: ir.ResourceSpec | None) -> ExecutorSpec:
     """The executor running ``mode`` on ``payload`` (or on the argument :func:`task_arg` made of it)."""
-    container: dict[str, Any] = {
+    container: Container = {
         "image": image,
         "command": list(COMMAND),
         "args": [
@@ -127,7 +128,7 @@ def executor(image: str, mode: str, payload: dict[str, Any] | str, resources: ir
             payload if isinstance(payload, str) else _arg_text(payload),
         ],
     }
-    res = resource_spec(resources) if resources is not None else {}
+    res: Resources = resource_spec(resources) if resources is not None else {}
     if res:
         container["resources"] = res
     return {"container": container}
@@ -163,8 +164,8 @@ def accelerator_type(name: str) -> str:
     return name.strip().upper().replace("-", "_")
 
 
-def resource_spec(r: ir.ResourceSpec) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def resource_spec(r: ir.ResourceSpec) -> Resources:
+    out: Resources = {}
     if r.cpu is not None:
         out["cpuLimit"] = float(r.cpu)
         out["resourceCpuLimit"] = f"{r.cpu:g}"
@@ -179,7 +180,7 @@ def resource_spec(r: ir.ResourceSpec) -> dict[str, Any]:
     return out
 
 
-def retry_policy(r: ir.RetryPolicy) -> dict[str, Any] | None:
+def retry_policy(r: ir.RetryPolicy) -> RetryPolicy | None:
     """Vertex retries any failure; ``on`` and jitter have no Vertex equivalent (see docs)."""
     if r.attempts <= 1:
         return None
@@ -211,8 +212,8 @@ def component(
     outputs: dict[str, Chan],
     executor_label: str | None = None,
     optional: frozenset[str] = frozenset(),
-) -> dict[str, Any]:
-    comp: dict[str, Any] = {}
+) -> ComponentSpec:
+    comp: ComponentSpec = {}
     if executor_label is not None:
         comp["executorLabel"] = executor_label
     ins = definitions(inputs, optional=optional)

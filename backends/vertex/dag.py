@@ -34,6 +34,17 @@ from .components import (
     template_json,
 )
 from .names import Namer, channel, input_channel, sanitize
+from .spec import (
+    ComponentSpec,
+    DagOutputs,
+    DagSpec,
+    ExecutorSpec,
+    InputSpec,
+    Iterator,
+    IteratorItems,
+    TaskInputs,
+    TaskSpec,
+)
 from .typemap import follow_type, is_artifact_list, is_artifact_type, type_json
 
 BOOL = ir.TypeRef("bool")
@@ -76,19 +87,19 @@ class Dag:
         self.key = key
         self.parent = parent
         self.top = top  # a workflow's own DAG: its inputs by name
-        self.tasks: dict[str, dict[str, Any]] = {}
+        self.tasks: dict[str, TaskSpec] = {}
         self.order: list[str] = []  # task names in the order they were added
         self.inputs: dict[str, Chan] = dict(top or {})
-        self.bindings: dict[str, dict[str, Any]] = {}  # channel → its source, resolved in the parent
+        self.bindings: dict[str, InputSpec] = {}  # channel → its source, resolved in the parent
         self.needs: dict[Source, str] = {}
         self.local: dict[str, Local] = {}
         self.items: dict[str, tuple[str, Chan]] = {}
         self.names = Namer()
-        self.outputs: dict[str, Any] = {}
+        self.outputs: DagOutputs = {}
         self.output_chans: dict[str, Chan] = {}
 
     # ------------------------------------------------------------------ resolving
-    def resolve(self, src: Source, loc: ir.SourceLoc | None, *, absent_ok: bool = False) -> tuple[dict[str, Any], Chan]:
+    def resolve(self, src: Source, loc: ir.SourceLoc | None, *, absent_ok: bool = False) -> tuple[InputSpec, Chan]:
         """How a task in this DAG reads ``src``: a task output here or a DAG input. A value from a
         ``when`` branch that may not have run is refused unless the reader handles its absence."""
         spec, chan = self._resolve(src, loc)
@@ -101,7 +112,7 @@ class Dag:
             )
         return spec, chan
 
-    def _resolve(self, src: Source, loc: ir.SourceLoc | None) -> tuple[dict[str, Any], Chan]:
+    def _resolve(self, src: Source, loc: ir.SourceLoc | None) -> tuple[InputSpec, Chan]:
         kind = src[0]
         if kind == "output" and src[1] in self.local:
             lo = self.local[src[1]]
@@ -155,9 +166,10 @@ class Dag:
         return name
 
     # ------------------------------------------------------------------ emitting
-    def add_task(self, base: str, spec: dict[str, Any]) -> str:
+    def add_task(self, base: str, given: TaskSpec) -> str:
         name = self.names.take(sanitize(base))
-        spec = {"taskInfo": {"name": name}, **spec}
+        spec: TaskSpec = {"taskInfo": {"name": name}}
+        spec.update(given)
         deps = sorted(_producers(spec.get("inputs", {})))
         if deps:
             spec["dependentTasks"] = deps
@@ -165,9 +177,9 @@ class Dag:
         self.order.append(name)
         return name
 
-    def component(self) -> dict[str, Any]:
+    def component(self) -> ComponentSpec:
         comp = component(self.inputs, self.output_chans)
-        dag: dict[str, Any] = {"tasks": dict(sorted(self.tasks.items()))}
+        dag: DagSpec = {"tasks": dict(sorted(self.tasks.items()))}
         if self.outputs:
             dag["outputs"] = self.outputs
         comp["dag"] = dag
@@ -195,22 +207,26 @@ class Dag:
             }
 
 
-def _component_input(name: str, chan: Chan) -> dict[str, Any]:
+def _component_input(name: str, chan: Chan) -> InputSpec:
     return {"componentInputArtifact": name} if chan.artifact else {"componentInputParameter": name}
 
 
-def _producers(inputs: dict[str, Any]) -> set[str]:
+def _producers(inputs: TaskInputs) -> set[str]:
     out: set[str] = set()
-    for group in inputs.values():
+    for group in (inputs.get("parameters", {}), inputs.get("artifacts", {})):
         for spec in group.values():
-            for k in ("taskOutputParameter", "taskOutputArtifact"):
-                if k in spec:
-                    out.add(spec[k]["producerTask"])
+            if "taskOutputParameter" in spec:
+                out.add(spec["taskOutputParameter"]["producerTask"])
+            if "taskOutputArtifact" in spec:
+                out.add(spec["taskOutputArtifact"]["producerTask"])
     return out
 
 
-def _put_input(inputs: dict[str, Any], name: str, spec: dict[str, Any], chan: Chan) -> None:
-    inputs.setdefault("artifacts" if chan.artifact else "parameters", {})[name] = spec
+def _put_input(inputs: TaskInputs, name: str, spec: InputSpec, chan: Chan) -> None:
+    if chan.artifact:
+        inputs.setdefault("artifacts", {})[name] = spec
+    else:
+        inputs.setdefault("parameters", {})[name] = spec
 
 
 # ----------------------------------------------------------------------------- escaping values
@@ -304,8 +320,8 @@ class Builder:
     def __init__(self, doc: ir.WorkflowIR, image: str, pipeline_name: str) -> None:
         self.doc = doc
         self.image = image
-        self.components: dict[str, Any] = {}
-        self.executors: dict[str, Any] = {}
+        self.components: dict[str, ComponentSpec] = {}
+        self.executors: dict[str, ExecutorSpec] = {}
         self.comp_names = Namer(reserved=("comp-" + pipeline_name,))
         self.item_channels: dict[str, str] = {}
         self.counters: dict[str, int] = {}
@@ -374,7 +390,7 @@ class Builder:
         body = Dag(self, key, root)
         self.block(wf.nodes, body)
         self._results(wf, body)
-        inputs: dict[str, Any] = {}
+        inputs: TaskInputs = {}
         for name, spec in sorted(body.bindings.items()):
             _put_input(inputs, name, spec, body.inputs[name])
         self.components[key] = body.component()
@@ -427,7 +443,7 @@ class Builder:
         arg = task_arg(canonical_json(template_json(template)), payload)
         self.executors[label] = executor(template.image or self.image, "task", arg, template.resources)
         self.task_templates[label] = template
-        spec: dict[str, Any] = {
+        spec: TaskSpec = {
             "componentRef": {"name": key},
             "inputs": inputs,
             "dependentTasks": [handler],
@@ -505,11 +521,11 @@ class Builder:
 
     def task_inputs(
         self, args: tuple[ir.Arg, ...], template: ir.TaskTemplate, dag: Dag, loc: ir.SourceLoc | None
-    ) -> tuple[dict[str, Any], dict[str, Chan], dict[str, Any]]:
+    ) -> tuple[TaskInputs, dict[str, Chan], dict[str, Any]]:
         """A task's ``inputs``, its input definitions and the plan its executor follows to rebuild
         each argument (select a path, assemble a NamedTuple) before running the task."""
         params = {p.name: p for p in template.inputs}
-        inputs: dict[str, Any] = {}
+        inputs: TaskInputs = {}
         chans: dict[str, Chan] = {}
         plan: dict[str, Any] = {}
         for a in args:
@@ -522,8 +538,10 @@ class Builder:
                         dag,
                         loc,
                     )
-                    for section, entries in sub_inputs.items():  # ("parameters", "artifacts")
-                        inputs.setdefault(section, {}).update(entries)
+                    if "parameters" in sub_inputs:
+                        inputs.setdefault("parameters", {}).update(sub_inputs["parameters"])
+                    if "artifacts" in sub_inputs:
+                        inputs.setdefault("artifacts", {}).update(sub_inputs["artifacts"])
                     chans.update(sub_chans)
                     subplans.append(sub_plan[f"{a.param}__{i}"])
                 plan[a.param] = {"oneof": subplans}
@@ -652,7 +670,7 @@ class Builder:
             self.task_templates[label] = template
         except ValueError as exc:
             raise CompileError(f"{_at(n.loc)}task {template.name!r}: {exc}") from None
-        spec: dict[str, Any] = {"componentRef": {"name": key}}
+        spec: TaskSpec = {"componentRef": {"name": key}}
         if inputs:
             spec["inputs"] = inputs
         spec["cachingOptions"] = {"enableCache": template.cache.enabled}
@@ -681,12 +699,12 @@ class Builder:
         self.executors[label] = executor(self.image, "const", {"outputs": {k: v for k, (v, _) in values.items()}}, None)
         return dag.add_task(key[len("comp-") :], {"componentRef": {"name": key}})
 
-    def _nested_task(self, dag: Dag, child: Dag, base: str, extra: dict[str, Any]) -> str:
-        inputs: dict[str, Any] = {}
+    def _nested_task(self, dag: Dag, child: Dag, base: str, extra: TaskSpec) -> str:
+        inputs: TaskInputs = {}
         for name, spec in sorted(child.bindings.items()):
             _put_input(inputs, name, spec, child.inputs[name])
         self.components[child.key] = child.component()
-        task: dict[str, Any] = {"componentRef": {"name": child.key}}
+        task: TaskSpec = {"componentRef": {"name": child.key}}
         if inputs:
             task["inputs"] = inputs
         task.update(extra)
@@ -704,25 +722,25 @@ class Builder:
         group = Dag(self, self.new_component(n.id), dag)
         # a one_of() list (whichever branch ran) is picked by a value task, like any computed value
         items = None if isinstance(n.items.value, ir.OneOf) else self.ref(n.items.value)
-        iterator: dict[str, Any]
+        looped: IteratorItems
         files = False  # iterating over files a map_over collected: an artifact list, as kfp's artifactIterator
         if items is not None and items.source is None and not items.fields:
-            iterator = {"items": {"raw": _json(items.const)}}
+            looped = {"raw": _json(items.const)}
             items_name = channel(n.id, "items")
         else:
             src = self.value_source(n.items.value, ir.TypeRef("list", (n.item_type,)), dag, local=False, loc=n.loc)
             _, items_chan = group.resolve(src, n.loc)
             items_name = group.needs[src]
             files = items_chan.artifact
-            iterator = {"items": {"inputArtifact" if files else "inputParameter": items_name}}
+            looped = {"inputArtifact": items_name} if files else {"inputParameter": items_name}
         item_name = items_name + "-loop-item"
         self.item_channels[n.id] = item_name
-        iterator["itemInput"] = item_name
+        iterator: Iterator = {"items": looped, "itemInput": item_name}
         body = Dag(self, self.new_component(f"for-loop-{k}"), group)
         item_chan = Chan(n.item_type, files)
         body.items[n.id] = (item_name, item_chan)
         body.inputs[item_name] = item_chan
-        if "raw" not in iterator["items"]:
+        if "raw" not in looped:
             body.inputs[items_name] = group.inputs[items_name]
             body.bindings[items_name] = _component_input(items_name, group.inputs[items_name])
         self.block(n.body, body)
@@ -741,7 +759,7 @@ class Builder:
         # a file per item is collected as an artifact list (kfp's dsl.Collected of artifacts), else a LIST
         list_chan = Chan(ir.TypeRef("list", (n.result_type,)), chan.artifact)
         body.export(collected, lo.task, out_key, list_chan)
-        extra: dict[str, Any] = {"artifactIterator" if files else "parameterIterator": iterator}
+        extra: TaskSpec = {"artifactIterator": iterator} if files else {"parameterIterator": iterator}
         if n.max_concurrency:
             if n.max_concurrency > PARALLELISM_LIMIT_MAX:
                 raise CompileError(
@@ -866,7 +884,7 @@ class Builder:
     def subworkflow(self, n: ir.SubWorkflowNode, dag: Dag) -> None:
         sub = self.doc.subworkflow(n.workflow)
         params = {p.name: p for p in sub.inputs}
-        inputs: dict[str, Any] = {}
+        inputs: TaskInputs = {}
         top: dict[str, Chan] = {}
         for a in n.args:
             want = params[a.param].type
@@ -885,7 +903,7 @@ class Builder:
         key = self.new_component(n.workflow)
         inner = self.workflow_dag(sub, key, top)
         self.components[key] = inner.component()
-        call: dict[str, Any] = {"componentRef": {"name": key}}
+        call: TaskSpec = {"componentRef": {"name": key}}
         if inputs:
             call["inputs"] = inputs
         task = dag.add_task(n.id, call)

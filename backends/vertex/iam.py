@@ -18,6 +18,7 @@ from typedflow.errors import InputError
 
 from .lineage import LineageOptions
 from .lineage import bindings as lineage_bindings
+from .spec import PipelineSpec
 
 DEFAULT_SERVICE_ACCOUNT = "PROJECT_NUMBER-compute@developer.gserviceaccount.com"
 """What Vertex Pipelines runs as without ``--service-account``: the Compute Engine default service account."""
@@ -109,7 +110,7 @@ def bindings(
     ]
 
 
-def spec_images(spec: dict[str, Any]) -> list[str]:
+def spec_images(spec: PipelineSpec) -> list[str]:
     """The images of a compiled spec's executors."""
     return sorted({e["container"]["image"] for e in spec["deploymentSpec"]["executors"].values()})
 

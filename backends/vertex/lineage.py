@@ -18,6 +18,8 @@ from typedflow.errors import InputError
 from typedflow.lineage.cloud import ENV_ANCHOR
 from typedflow.lineage.signing import ENV_KEY, GCP_KMS
 
+from .spec import Container, EnvVar, PipelineSpec
+
 _KEY_FORM: Final = "gcpkms:projects/P/locations/L/keyRings/R/cryptoKeys/K/cryptoKeyVersions/N"
 _NAME: Final = r"[A-Za-z0-9_-]{1,63}"
 _VERSION: Final = re.compile(
@@ -106,11 +108,11 @@ def from_args(args: argparse.Namespace) -> LineageOptions:
     return LineageOptions(parse_key(key) if key else None, parse_anchor(anchor) if anchor else None)
 
 
-def _is_task(container: dict[str, Any]) -> bool:
-    return "--task" in container.get("args", ())
+def _is_task(container: Container) -> bool:
+    return "--task" in container["args"]
 
 
-def apply(spec: dict[str, Any], options: LineageOptions) -> None:
+def apply(spec: PipelineSpec, options: LineageOptions) -> None:
     """Set the options in the environment of each task container of ``spec`` (in place); the
     deployment's values replace what a task's environment says for the same variables."""
     env = options.environment()
@@ -121,8 +123,8 @@ def apply(spec: dict[str, Any], options: LineageOptions) -> None:
         container = executor["container"]
         if not _is_task(container):
             continue  # constants and the outputs step write no lineage record
-        kept = [e for e in container.get("env", []) if e.get("name") not in names]
-        container["env"] = [*kept, *({"name": k, "value": v} for k, v in env)]
+        kept = [e for e in container.get("env", []) if e["name"] not in names]
+        container["env"] = [*kept, *(EnvVar(name=k, value=v) for k, v in env)]
 
 
 def needed_packages(options: LineageOptions) -> list[str]:

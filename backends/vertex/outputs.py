@@ -14,6 +14,7 @@ from typedflow import ir
 
 from .components import Chan, artifact_lists, component, executor
 from .dag import Builder, Dag
+from .spec import TaskInputs, TaskOutputArtifact, TaskOutputParameter
 from .typemap import type_json
 
 STEP = "typedflow-outputs"
@@ -30,31 +31,29 @@ def add_outputs_step(b: Builder, root: Dag, wf: ir.Workflow) -> None:
     None (a null parameter cannot be passed to a task: such workflows have no outputs record)."""
     if not root.output_chans or any(_may_hold_null(c.type) for c in root.output_chans.values()):
         return  # no null crosses a task edge (kfp's driver, kfp.local): such outputs are not readable here
-    inputs: dict[str, Any] = {}
+    inputs: TaskInputs = {}
     chans: dict[str, Chan] = {}
     for name, chan in root.output_chans.items():
         if chan.artifact:
-            sel = root.outputs.get("artifacts", {}).get(name, {}).get("artifactSelectors", [])
+            art = root.outputs.get("artifacts", {}).get(name)
+            sel = art["artifactSelectors"] if art is not None else []
             if len(sel) != 1:
                 return
-            spec = {
-                "taskOutputArtifact": {
-                    "producerTask": sel[0]["producerSubtask"],
-                    "outputArtifactKey": sel[0]["outputArtifactKey"],
-                }
+            task_artifact: TaskOutputArtifact = {
+                "producerTask": sel[0]["producerSubtask"],
+                "outputArtifactKey": sel[0]["outputArtifactKey"],
             }
-            inputs.setdefault("artifacts", {})[name] = spec
+            inputs.setdefault("artifacts", {})[name] = {"taskOutputArtifact": task_artifact}
         else:
-            src = root.outputs.get("parameters", {}).get(name, {}).get("valueFromParameter")
+            param = root.outputs.get("parameters", {}).get(name)
+            src = param.get("valueFromParameter") if param is not None else None
             if src is None:
                 return
-            spec = {
-                "taskOutputParameter": {
-                    "producerTask": src["producerSubtask"],
-                    "outputParameterKey": src["outputParameterKey"],
-                }
+            task_param: TaskOutputParameter = {
+                "producerTask": src["producerSubtask"],
+                "outputParameterKey": src["outputParameterKey"],
             }
-            inputs.setdefault("parameters", {})[name] = spec
+            inputs.setdefault("parameters", {})[name] = {"taskOutputParameter": task_param}
         chans[name] = chan
     key = b.new_component(STEP)
     label = "exec-" + key[len("comp-") :]

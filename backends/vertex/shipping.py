@@ -16,13 +16,14 @@ from typedflow.shipping.bootstrap import command as bootstrap_command
 from typedflow.shipping.plan import Image
 
 from .components import COMMAND
+from .spec import ExecutorSpec
 
 RUNTIME = ["-m", "typedflow.runtime", "vertex"]
 ROOT_PLACEHOLDER = "{{$.pipeline_root}}"
 
 
 def ship_executors(
-    executors: dict[str, Any],
+    executors: dict[str, ExecutorSpec],
     doc: ir.WorkflowIR,
     shipment: Any,
     explicit_image: str | None,

@@ -15,6 +15,8 @@ from typedflow import ir
 from typedflow.ir.canonical import canonical_json
 from typedflow.ir.codec import converter as ir_converter
 
+from .spec import ArtifactSpec, ParameterSpec
+
 STRING, INT, DOUBLE, BOOL, LIST, STRUCT = (
     "STRING",
     "NUMBER_INTEGER",
@@ -123,17 +125,17 @@ def type_from_description(text: str) -> ir.TypeRef | None:
     return type_from_json(text[len(TYPE_PREFIX) :])
 
 
-def parameter_def(t: ir.TypeRef, *, optional: bool = False) -> dict[str, Any]:
-    d: dict[str, Any] = {"parameterType": parameter_type(t), "description": describe(t)}
+def parameter_def(t: ir.TypeRef, *, optional: bool = False) -> ParameterSpec:
+    d: ParameterSpec = {"parameterType": parameter_type(t), "description": describe(t)}
     if optional:
         d["isOptional"] = True
     return d
 
 
-def artifact_def(t: ir.TypeRef) -> dict[str, Any]:
+def artifact_def(t: ir.TypeRef) -> ArtifactSpec:
     """An artifact's definition; a list of files is an artifact list of its element's schema."""
     many = is_artifact_list(t)
-    d: dict[str, Any] = {
+    d: ArtifactSpec = {
         "artifactType": {"schemaTitle": schema_title(t.args[0] if many else t), "schemaVersion": "0.0.1"},
         "description": describe(t),
     }

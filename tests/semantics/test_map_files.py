@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -103,7 +104,7 @@ def test_an_exit_handler_block_passes_the_files_on(aws: Aws, tmp_path: Path) -> 
 # ----------------------------------------------------------------------------- the spec's shape
 
 
-def _loop_components(spec: dict[str, Any]) -> dict[str, Any]:
+def _loop_components(spec: Mapping[str, Any]) -> dict[str, Any]:
     return {k: c for k, c in spec["components"].items() if k.startswith("comp-for-loop")}
 
 

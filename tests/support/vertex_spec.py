@@ -11,7 +11,7 @@ tasks; task dependencies must be acyclic.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from typedflow.backends.vertex.typemap import type_from_description
@@ -29,7 +29,7 @@ def _defs(comp: dict[str, Any], io: str, kind: str) -> dict[str, Any]:
     return result
 
 
-def _dags(spec: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+def _dags(spec: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
     yield "root", spec.get("root") or {}
     for name, comp in sorted((spec.get("components") or {}).items()):
         if "dag" in comp:
@@ -37,7 +37,7 @@ def _dags(spec: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
 
 
 class _Checker:
-    def __init__(self, spec: dict[str, Any]) -> None:
+    def __init__(self, spec: Mapping[str, Any]) -> None:
         self.spec = spec
         self.comps: dict[str, Any] = spec.get("components") or {}
         self.execs: dict[str, Any] = (spec.get("deploymentSpec") or {}).get("executors") or {}
@@ -375,12 +375,12 @@ class _Checker:
                     self.err(label, f"placeholder for {io}.{kind}[{key!r}] is not declared by {cname}")
 
 
-def check(spec: dict[str, Any]) -> list[str]:
+def check(spec: Mapping[str, Any]) -> list[str]:
     """Every structural problem of a PipelineSpec dict (empty when it is sound)."""
     return _Checker(spec).run()
 
 
-def check_strict(spec: dict[str, Any]) -> list[str]:
+def check_strict(spec: Mapping[str, Any]) -> list[str]:
     """Strict protobuf parse (PipelineSpec and each ExecutorSpec); needs kfp-pipeline-spec."""
     from google.protobuf import json_format  # type: ignore[import-untyped,unused-ignore]
     from kfp.pipeline_spec import pipeline_spec_pb2 as pb  # type: ignore[import-untyped,unused-ignore]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,7 @@ WORKFLOWS = [
 ]
 
 
-def strict(spec: dict[str, Any]) -> None:
+def strict(spec: Mapping[str, Any]) -> None:
     json_format.ParseDict(spec, pb.PipelineSpec(), ignore_unknown_fields=False)
     for ex in spec["deploymentSpec"]["executors"].values():
         json_format.ParseDict(ex, pb.PipelineDeploymentConfig.ExecutorSpec(), ignore_unknown_fields=False)

@@ -8,7 +8,7 @@ import importlib
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,7 @@ def _compile(wf: Any, tmp: Path) -> Path:
     return path
 
 
-def _constants(spec: dict[str, Any]) -> list[Any]:
+def _constants(spec: Mapping[str, Any]) -> list[Any]:
     """Every file handle in the spec's constant parameters and raw loop items."""
     found: list[Any] = []
 

@@ -4,6 +4,7 @@ largest accepted value is one the strict spec parser takes."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -33,7 +34,7 @@ def wide(n: int) -> list[int]:
 """
 
 
-def _loop_policies(spec: dict[str, object]) -> list[object]:
+def _loop_policies(spec: Mapping[str, object]) -> list[object]:
     comps = spec["components"]
     assert isinstance(comps, dict)
     return [

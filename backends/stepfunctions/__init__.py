@@ -33,10 +33,10 @@ def compile_workflow(doc: ir.WorkflowIR, options: dict[str, Any]) -> str:
 @gc_paused
 def compile_files(doc: ir.WorkflowIR, options: dict[str, Any]) -> dict[str, str]:
     """``compile -o DIR``: one ``<state machine>.asl.json`` per state machine (the first is the one to start)."""
-    from .compiler import compile_machines, render
+    from .compiler import compile_texts
     from .options import from_mapping
 
-    return {f"{name}.asl.json": render(d) for name, d in compile_machines(doc, from_mapping(options))}
+    return {f"{name}.asl.json": text for name, text in compile_texts(doc, from_mapping(options))}
 
 
 def _add_options(p: argparse.ArgumentParser) -> None:

@@ -279,13 +279,32 @@ def leaves(r: Resolved) -> Iterator[Ref]:
             yield from leaves(o)
 
 
-def chains_read(doc: ir.WorkflowIR) -> set[str]:
-    """The keys of the when chains whose branch some ``one_of()`` reads: they record which branch ran."""
+@attrs.frozen
+class WorkflowRefs:
+    """Every reference of a workflow, resolved once for the analyses that read them all: (use, reference) of
+    its blocks (see :func:`block_refs`) and its results."""
+
+    uses: tuple[tuple[str, Resolved], ...]
+    results: tuple[Resolved, ...]
+
+    def all(self) -> Iterator[Resolved]:
+        for _, r in self.uses:
+            yield r
+        yield from self.results
+
+
+def workflow_refs(doc: ir.WorkflowIR) -> WorkflowRefs:
     ctx = Ctx(doc, doc.workflow)
-    refs = [r for _, r, _ in block_refs(doc.workflow.nodes, ctx)]
-    refs += [ctx.resolve(a.value, a.optional) for a in doc.workflow.results]
+    return WorkflowRefs(
+        tuple((use, r) for use, r, _ in block_refs(doc.workflow.nodes, ctx)),
+        tuple(ctx.resolve(a.value, a.optional) for a in doc.workflow.results),
+    )
+
+
+def chains_read(refs: WorkflowRefs) -> set[str]:
+    """The keys of the when chains whose branch some ``one_of()`` reads: they record which branch ran."""
     out: set[str] = set()
-    stack = list(refs)
+    stack = list(refs.all())
     while stack:
         r = stack.pop()
         if isinstance(r, ChoiceRef):
@@ -299,14 +318,13 @@ def chains_read(doc: ir.WorkflowIR) -> set[str]:
 Requirement = dict[tuple[str, str, str], str]  # (kind, key, output) -> WHOLE | ELEMENTWISE
 
 
-def requirements(doc: ir.WorkflowIR) -> Requirement:
+def requirements(refs: WorkflowRefs) -> Requirement:
     """Values that Choice rules compare and Map states iterate: their producers keep them inline
     (whole, or as a list whose elements may be offloaded one by one)."""
-    ctx = Ctx(doc, doc.workflow)
     req: Requirement = {}
     compared_items: set[str] = set()  # maps whose elements are read by a Choice or a nested Map
     items_of: dict[str, list[Ref]] = {}
-    for use, r, _ in block_refs(doc.workflow.nodes, ctx):
+    for use, r in refs.uses:
         if use == "cond":
             for leaf in leaves(r):
                 if leaf.kind == "item":
@@ -314,14 +332,14 @@ def requirements(doc: ir.WorkflowIR) -> Requirement:
                 if leaf.kind in ("node", "input"):
                     req[(leaf.kind, leaf.key, leaf.output or "")] = WHOLE
         elif use.startswith("items:") and isinstance(r, Ref | ChoiceRef):  # (one_of(): each option's list)
-            refs = list(leaves(r))
-            items_of[use.removeprefix("items:")] = refs
-            compared_items.update(x.key for x in refs if x.kind == "item")
-    for map_key, refs in items_of.items():
-        for r in refs:
-            if r.kind in ("node", "input"):
-                k = (r.kind, r.key, r.output or "")
-                if r.path or map_key in compared_items:
+            found = list(leaves(r))
+            items_of[use.removeprefix("items:")] = found
+            compared_items.update(x.key for x in found if x.kind == "item")
+    for map_key, lists in items_of.items():
+        for x in lists:
+            if x.kind in ("node", "input"):
+                k = (x.kind, x.key, x.output or "")
+                if x.path or map_key in compared_items:
                     req[k] = WHOLE
                 else:
                     req.setdefault(k, ELEMENTWISE)

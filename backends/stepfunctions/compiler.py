@@ -14,7 +14,7 @@ from typing import Any
 
 from typedflow import ir
 from typedflow.ir.codec import converter as ir_converter
-from typedflow.util.prettyjson import pretty
+from typedflow.util.prettyjson import indented, pretty
 
 from . import distmap, limits, mapio
 from .analysis import (
@@ -29,10 +29,12 @@ from .analysis import (
     Ref,
     Requirement,
     Seq,
+    WorkflowRefs,
     block_refs,
     chains_read,
     decompose,
     requirements,
+    workflow_refs,
 )
 from .analysis import leaves as leaves_of
 from .conditions import alternatives, both, rule
@@ -85,6 +87,16 @@ def compile_definition(doc: ir.WorkflowIR, opts: Options) -> JSON:
 
 
 def compile_machines(doc: ir.WorkflowIR, opts: Options) -> list[tuple[str, JSON]]:
+    """The state machines of ``doc``, the one to start first: [(name, definition)] (see :func:`measured`)."""
+    return [(name, m.definition) for name, m in measured(doc, opts)]
+
+
+def compile_texts(doc: ir.WorkflowIR, opts: Options) -> list[tuple[str, str]]:
+    """The state machines of ``doc`` as the files ``compile -o DIR`` writes: [(name, text)]."""
+    return [(name, indented(m.text, m.definition) + "\n") for name, m in measured(doc, opts)]
+
+
+def measured(doc: ir.WorkflowIR, opts: Options) -> list[tuple[str, limits.Measure]]:
     """The state machines of ``doc``, the one to start first: [(name, definition)]. One, unless it exceeds
     Step Functions' limits (1,048,576 bytes, 25,000 history events for ``opts.map_size`` items per map) or
     ``opts.max_states``; then parts run as child state machines, each within them. Each definition is
@@ -93,32 +105,33 @@ def compile_machines(doc: ir.WorkflowIR, opts: Options) -> list[tuple[str, JSON]
     base = machine_name(doc, opts.name)
     # A workflow whose task states alone are over the limits is not compiled whole first (that takes as long
     # as compiling its parts): its split is chosen from an estimate of the whole.
-    plan = decompose(doc.workflow.nodes)  # made once for every compile below
+    plan = decompose(doc.workflow.nodes)  # made once for every compile below, as are the references
+    refs = workflow_refs(doc)
     estimate = past_limits(doc, opts, plan)
-    single = None if estimate else limits.measure(_Compiler(doc, opts, None, base, plan).compile(), opts)
+    single = None if estimate else limits.measure(_Compiler(doc, opts, None, base, plan, refs).compile(), opts)
     if single is not None and limits.fits(single, opts):
         limits.check(single, opts)
-        return [(base, single.definition)]
+        return [(base, single)]
     whole = estimate or single
     assert whole is not None
     # room for a child's own states (its outputs, its failure) besides its part of the work
     budget = (opts.max_states or limits.states_budget(whole.states, whole.bytes, whole.events)) - 3
     while True:
-        c = _Compiler(doc, opts, budget, base, plan)
+        c = _Compiler(doc, opts, budget, base, plan, refs)
         root = c.compile()
         machines = [(name, limits.measure(d, opts)) for name, d in [(base, root), *c.children]]
         fit = all(limits.fits(m, opts) for _, m in machines)
         if fit or budget <= _LEAST_BUDGET:
             if opts.max_states is None and len(machines) > 1 and not fit:
-                single = single or limits.measure(_Compiler(doc, opts, None, base, plan).compile(), opts)
+                single = single or limits.measure(_Compiler(doc, opts, None, base, plan, refs).compile(), opts)
                 if single.bytes <= DEFINITION_LIMIT:
                     # only the history of maps is over, which no split changes: one machine, and a warning
                     limits.check(single, opts)
-                    return [(base, single.definition)]
+                    return [(base, single)]
             # (a part that cannot be split, such as a map_over body, may stay over --max-states)
             for name, m in machines:
                 limits.check(m, opts, name)
-            return [(name, m.definition) for name, m in machines]
+            return machines
         budget = max(_LEAST_BUDGET, budget * 2 // 3)
 
 
@@ -178,7 +191,13 @@ _NO_CACHE = ir.NodeOptions(cache=False)
 
 class _Compiler:
     def __init__(
-        self, doc: ir.WorkflowIR, opts: Options, budget: int | None = None, base: str = "", plan: Plan | None = None
+        self,
+        doc: ir.WorkflowIR,
+        opts: Options,
+        budget: int | None = None,
+        base: str = "",
+        plan: Plan | None = None,
+        refs: WorkflowRefs | None = None,
     ) -> None:
         self.doc = doc
         self.top = plan  # the workflow's plan, when made already
@@ -188,8 +207,9 @@ class _Compiler:
         self.sizes = Sizes(doc, opts)
         self.children: list[tuple[str, JSON]] = []
         self.readers: dict[str, int] = {}  # node key -> how many references read it (when splitting)
-        self.req = requirements(doc)
-        self.chains = chains_read(doc)  # when chains that record which branch ran, for one_of()
+        self.refs = refs or workflow_refs(doc)
+        self.req = requirements(self.refs)
+        self.chains = chains_read(self.refs)  # when chains that record which branch ran, for one_of()
         self.kept = _kept_inline(self.req)
         self.names = Names()
         self.parallels = 0
@@ -214,7 +234,7 @@ class _Compiler:
         self.root, self.root_failure = root, self.failure_path(root, ctx)
         root.failure = self.root_failure
         if self.budget is not None:
-            self.readers = _readers(wf, ctx)
+            self.readers = _readers(self.refs)
         body = self.block(wf.nodes, ctx, frame, root, self.top)
         self.catch_all(root)
         outputs = PassState(
@@ -1006,12 +1026,10 @@ def _head(p: Plan) -> str:
     return p.id
 
 
-def _readers(wf: ir.Workflow, ctx: Ctx) -> dict[str, int]:
+def _readers(refs: WorkflowRefs) -> dict[str, int]:
     """How many references read each node's outputs, across the workflow and its results."""
     counts: dict[str, int] = {}
-    refs = [r for _, r, _ in block_refs(wf.nodes, ctx)]
-    refs += [ctx.resolve(a.value, a.optional) for a in wf.results]
-    for r in refs:
+    for r in refs.all():
         for x in leaves_of(r):
             if x.kind == "node":
                 counts[x.key] = counts.get(x.key, 0) + 1

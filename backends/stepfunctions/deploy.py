@@ -21,7 +21,7 @@ from typedflow.dsl.taskenv import store_refs
 from typedflow.errors import InputError
 from typedflow.util.boundary import BoundaryError
 
-from .analysis import ELEMENTWISE, WHOLE, requirements
+from .analysis import ELEMENTWISE, WHOLE, requirements, workflow_refs
 from .compiler import compile_machines, machine_name
 from .cron import to_aws
 from .deployment import deployed, deployment_tags, read_tags
@@ -210,7 +210,7 @@ def prepare_inputs(doc: ir.WorkflowIR, given: Mapping[str, Any], store: S3Store,
     out = store_input_files(doc, check_inputs(doc, given), put)
     out = {p.name: _imported(out[p.name], p.type, store) for p in doc.workflow.inputs if p.name in out}
 
-    req = requirements(doc)
+    req = requirements(workflow_refs(doc))
     inline = [k for (kind, k, _), v in req.items() if kind == "input" and v == WHOLE]
     each = [k for (kind, k, _), v in req.items() if kind == "input" and v == ELEMENTWISE]
     return offload(out, inline=inline, elementwise=each, limit=opts.offload_threshold, put=store.put_value)

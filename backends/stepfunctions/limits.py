@@ -9,6 +9,7 @@ from typing import Any
 import attrs
 
 from typedflow import ir
+from typedflow.util.prettyjson import compact
 
 from .graph import DefinitionError, check_names
 from .options import Options
@@ -110,10 +111,14 @@ class Measure:
     bytes: int
     events: int  # of one successful run, for ``opts.map_size`` items per map
     states: int
+    text: str  # its compact JSON (sorted keys), which the output file is indented from
 
 
 def measure(definition: dict[str, Any], opts: Options) -> Measure:
-    return Measure(definition, size(definition), estimate_events(definition, opts.map_size), count_states(definition))
+    text = compact(definition)
+    # what deploy sends escapes non-ASCII text; an ASCII text is that text, byte for byte but for key order
+    n = len(text) if text.isascii() else size(definition)
+    return Measure(definition, n, estimate_events(definition, opts.map_size), count_states(definition), text)
 
 
 def fits(m: Measure, opts: Options) -> bool:

@@ -53,6 +53,8 @@ class Options:
     max_states: int | None = None  # split into child state machines of at most this many states each
 
     def executor_of(self, task: str) -> str:
+        if not self.task_executors:  # (asked once per task state and more; usually no task has its own)
+            return self.executor
         return dict(self.task_executors).get(task, self.executor)
 
     def image_of(self, task: str) -> Image | None:

@@ -61,22 +61,32 @@ class Sizes:
         self.opts = opts
         self.subs: dict[str, int] = {}
         self.sub_tasks: dict[tuple[str, bool], Tasks] = {}
+        self.plans: dict[int, tuple[Plan, int]] = {}  # id(plan) -> (plan, its states)
 
     def plan(self, p: Plan, ctx: Ctx) -> int:
-        total = 0
-        stack: list[Plan] = [p]
+        """The states of ``p``; every plan nested in it is remembered too (outlining asks for a nested plan's
+        size once per enclosing level), worked out children first without recursion."""
+        memo = self.plans
+        stack: list[tuple[Plan, bool]] = [(p, False)]
         while stack:
-            x = stack.pop()
+            x, ready = stack.pop()
+            known = memo.get(id(x))
+            if known is not None and known[0] is x:
+                continue
+            if isinstance(x, Seq | Par) and not ready:
+                stack.append((x, True))
+                stack.extend((c, False) for c in x.parts)
+                continue
             if isinstance(x, Outlined):
-                total += CHILD_STATES
+                n = CHILD_STATES
             elif isinstance(x, Seq):
-                stack.extend(x.parts)
+                n = sum(memo[id(c)][1] for c in x.parts)
             elif isinstance(x, Par):
-                total += 1 + len(x.parts)  # the Parallel and each branch's closing Pass
-                stack.extend(x.parts)
+                n = 1 + len(x.parts) + sum(memo[id(c)][1] for c in x.parts)  # the Parallel, each branch's Pass
             else:
-                total += self.node(x)
-        return total
+                n = self.node(x)
+            memo[id(x)] = (x, n)  # (kept with the plan: its id is not reused while it is here)
+        return memo[id(p)][1]
 
     def node(self, n: ir.Node) -> int:
         """The states of ``n`` and everything in it (sub-workflows inlined)."""

@@ -3,6 +3,7 @@ encoding of a reference as an ASL ``Parameters`` value (see :mod:`.protocol`).""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections import ChainMap
@@ -25,10 +26,17 @@ def jp(base: str, *keys: str) -> str:
     """``base`` extended by ``keys`` (dot notation for identifiers, brackets otherwise)."""
     out = base
     for k in keys:
-        out += f".{k}" if _IDENT.match(k) else "['" + k.replace("\\", "\\\\").replace("'", "\\'") + "']"
+        out += _step(k)
     return out
 
 
+# A large workflow asks for the same few thousand keys and steps many times each (bounded: a compile's worth).
+@functools.lru_cache(maxsize=1 << 16)
+def _step(k: str) -> str:
+    return f".{k}" if _IDENT.match(k) else "['" + k.replace("\\", "\\\\").replace("'", "\\'") + "']"
+
+
+@functools.lru_cache(maxsize=1 << 16)
 def slot_key(prefix: str, key: str) -> str:
     """A state-data key for a node key ("sub/train-2" -> "n_sub__train_2")."""
     return prefix + _NOT_KEY.sub("_", key.replace("/", "__"))

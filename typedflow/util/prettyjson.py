@@ -16,13 +16,22 @@ from typing import Any
 import msgspec
 
 
-def pretty(obj: Any, *, allow_nan: bool = True) -> str:
-    """``json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=allow_nan)``."""
-    compact = json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=allow_nan)
+def compact(obj: Any, *, allow_nan: bool = True) -> str:
+    """``obj`` as compact JSON with sorted keys: what :func:`indented` indents."""
+    return json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=allow_nan)
+
+
+def indented(text: str, obj: Any, *, allow_nan: bool = True) -> str:
+    """:func:`pretty` of ``obj`` from its :func:`compact` ``text`` (made once for something else too)."""
     try:
-        return msgspec.json.format(compact, indent=2)
+        return msgspec.json.format(text, indent=2)
     except (msgspec.DecodeError, UnicodeEncodeError):  # NaN, Infinity or a lone surrogate: only json.dumps takes them
         return json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=allow_nan)
 
 
-__all__ = ["pretty"]
+def pretty(obj: Any, *, allow_nan: bool = True) -> str:
+    """``json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=allow_nan)``."""
+    return indented(compact(obj, allow_nan=allow_nan), obj, allow_nan=allow_nan)
+
+
+__all__ = ["compact", "indented", "pretty"]

@@ -49,7 +49,7 @@ def test_a_live_run_cannot_be_resumed_twice(tmp_path: Path) -> None:
         "--store",
         str(tmp_path),
         "--input",
-        "seconds=3",
+        "seconds=120",  # until the test releases it, below
         "--input",
         f"marker={marker}",
         "--log-format",
@@ -61,6 +61,7 @@ def test_a_live_run_cannot_be_resumed_twice(tmp_path: Path) -> None:
         assert r.returncode == 2
         assert "still running in another process" in r.stderr and "Traceback" not in r.stderr
     finally:
+        Path(f"{marker}.release").touch()
         proc.wait(timeout=60)
     assert proc.returncode == 0
 

@@ -68,8 +68,11 @@ def retriers(policy: ir.RetryPolicy) -> list[Retrier]:
     ]
 
 
-def _timeouts(template: ir.TaskTemplate, heartbeat: int | None) -> tuple[int | None, int | None]:
-    timeout = math.ceil(template.timeout) if template.timeout else None
+def _timeouts(template: ir.TaskTemplate, heartbeat: int | None, start: int = 0) -> tuple[int | None, int | None]:
+    """TimeoutSeconds and HeartbeatSeconds; ``start``: seconds the task may take to start running before it can
+    heartbeat (an ECS container's), counted by both from the state's entry."""
+    timeout = math.ceil(template.timeout) + start if template.timeout else None
+    heartbeat = heartbeat + start if heartbeat is not None else None
     if heartbeat is not None and timeout is not None and heartbeat >= timeout:
         heartbeat = None  # ASL requires HeartbeatSeconds < TimeoutSeconds
     return timeout, heartbeat
@@ -116,8 +119,10 @@ def emit(call: Call, kind: str, opts: Options, graph: Graph) -> tuple[Fragment, 
     return _batch(call, opts, graph)
 
 
-def _task(call: Call, name: str, resource: str, params: dict[str, Any], heartbeat: int | None) -> TaskState:
-    timeout, heartbeat = _timeouts(call.template, heartbeat)
+def _task(
+    call: Call, name: str, resource: str, params: dict[str, Any], heartbeat: int | None, start: int = 0
+) -> TaskState:
+    timeout, heartbeat = _timeouts(call.template, heartbeat, start)
     return TaskState(
         name,
         resource=resource,
@@ -284,7 +289,7 @@ def _ecs(call: Call, opts: Options, graph: Graph) -> tuple[Fragment, str, list[T
         "NetworkConfiguration": {"AwsvpcConfiguration": vpc},
         "Overrides": overrides,
     }
-    state = _task(call, call.name, ECS_RESOURCE, params, opts.heartbeat_seconds)
+    state = _task(call, call.name, ECS_RESOURCE, params, opts.heartbeat_seconds, opts.ecs_start_seconds)
     return connect(stage, graph.add(state)), "$." + call.result_key, [state]
 
 

@@ -10,7 +10,7 @@ import attrs
 
 from typedflow.shipping.plan import Image
 
-from .protocol import DEFAULT_HEARTBEAT_SECONDS, DEFAULT_OFFLOAD_THRESHOLD
+from .protocol import DEFAULT_ECS_START_SECONDS, DEFAULT_HEARTBEAT_SECONDS, DEFAULT_OFFLOAD_THRESHOLD
 
 EXECUTORS = ("sqs", "ecs", "batch", "lambda")
 MIN_STATES = 16  # a child state machine needs a few states of its own besides the work
@@ -32,6 +32,7 @@ class Options:
     ecs_cluster: str | None = None
     ecs_task_definition: str | None = None
     ecs_container: str = "typedflow"
+    ecs_start_seconds: int = DEFAULT_ECS_START_SECONDS  # added to an ECS task's heartbeat and timeout
     subnets: tuple[str, ...] = ()
     security_groups: tuple[str, ...] = ()
     assign_public_ip: bool = False
@@ -108,6 +109,14 @@ def add_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--ecs-cluster", metavar="ARN")
     g.add_argument("--ecs-task-definition", metavar="ARN")
     g.add_argument("--ecs-container", default="typedflow", metavar="NAME")
+    g.add_argument(
+        "--ecs-start-seconds",
+        type=int,
+        default=DEFAULT_ECS_START_SECONDS,
+        metavar="S",
+        help="time an ECS task's container may take to start (placement, image pull, the stock image's install), "
+        f"added to its HeartbeatSeconds and TimeoutSeconds (default {DEFAULT_ECS_START_SECONDS})",
+    )
     g.add_argument("--subnet", action="append", default=[], metavar="ID")
     g.add_argument("--security-group", action="append", default=[], metavar="ID")
     g.add_argument("--assign-public-ip", action="store_true")
@@ -155,6 +164,10 @@ def from_mapping(values: Mapping[str, Any]) -> Options:
     heartbeat = int(values.get("heartbeat_seconds") or DEFAULT_HEARTBEAT_SECONDS)
     if heartbeat < 1:
         raise OptionError("--heartbeat-seconds must be at least 1")
+    ecs_start = values.get("ecs_start_seconds")
+    ecs_start = DEFAULT_ECS_START_SECONDS if ecs_start is None else int(ecs_start)
+    if not 0 <= ecs_start <= 86_400:
+        raise OptionError("--ecs-start-seconds must be between 0 and 86400")
     max_states = values.get("max_states")
     if max_states is not None and int(max_states) < MIN_STATES:
         raise OptionError(f"--max-states must be at least {MIN_STATES}")
@@ -171,6 +184,7 @@ def from_mapping(values: Mapping[str, Any]) -> Options:
         ecs_cluster=values.get("ecs_cluster"),
         ecs_task_definition=values.get("ecs_task_definition"),
         ecs_container=values.get("ecs_container") or "typedflow",
+        ecs_start_seconds=ecs_start,
         subnets=tuple(values.get("subnet") or ()),
         security_groups=tuple(values.get("security_group") or ()),
         assign_public_ip=bool(values.get("assign_public_ip")),

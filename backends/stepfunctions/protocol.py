@@ -36,6 +36,9 @@ ON_FAILURE_ERROR_KEY: Final = "err_on_failure"
 
 DEFAULT_OFFLOAD_THRESHOLD: Final = 32 * 1024
 DEFAULT_HEARTBEAT_SECONDS: Final = 60
+# Seconds an ECS task's container may take to start before its runtime can heartbeat: Fargate placement, the image
+# pull, and on the stock image the bootstrap's install of the environment's packages.
+DEFAULT_ECS_START_SECONDS: Final = 600
 PAYLOAD_LIMIT: Final = 262_144
 DEFINITION_LIMIT: Final = 1_048_576
 HISTORY_LIMIT: Final = 25_000

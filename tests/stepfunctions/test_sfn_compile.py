@@ -128,6 +128,13 @@ def test_timeout_and_resources() -> None:
     sqs = states_of(compile_definition(flows.resourced.ir, from_mapping(options())))["train"]
     assert sqs["TimeoutSeconds"] == 600 and sqs["HeartbeatSeconds"] == 60
     ecs_def = compile_definition(flows.resourced.ir, from_mapping(options("ecs")))
+    # the container's start (placement, image pull, the stock image's install) counts from the state's entry
+    assert states_of(ecs_def)["train"]["TimeoutSeconds"] == 600 + 600
+    assert states_of(ecs_def)["train"]["HeartbeatSeconds"] == 60 + 600
+    quick = compile_definition(flows.resourced.ir, from_mapping({**options("ecs"), "ecs_start_seconds": 0}))
+    assert (states_of(quick)["train"]["TimeoutSeconds"], states_of(quick)["train"]["HeartbeatSeconds"]) == (600, 60)
+    with pytest.raises(OptionError, match="--ecs-start-seconds"):
+        from_mapping({**options("ecs"), "ecs_start_seconds": -1})
     ecs = states_of(ecs_def)["train"]["Parameters"]["Overrides"]
     assert ecs["Cpu"] == "2048" and ecs["Memory"] == "4096"
     assert ecs["EphemeralStorage"] == {"SizeInGiB": 30}

@@ -38,7 +38,7 @@ from .analysis import (
 )
 from .analysis import leaves as leaves_of
 from .conditions import alternatives, both, rule
-from .executors import Call, emit
+from .executors import Call, emit, route
 from .graph import DefinitionError, Fragment, Graph, Names, connect, sequence
 from .options import Options
 from .outline import Sizes, outline, past_limits
@@ -68,8 +68,6 @@ START_CHILD = "arn:aws:states:::states:startExecution.sync:2"
 _ARN_PART = "States.ArrayGetItem(States.StringSplit($$.StateMachine.Id, ':'), {})"
 CHILD_ERROR_KEY = "err_child"
 _LEAST_BUDGET = 6
-
-_HEARTBEATING = ("sqs", "ecs")
 
 
 def compile_definition(doc: ir.WorkflowIR, opts: Options) -> JSON:
@@ -673,17 +671,7 @@ class _Compiler:
             "elementwise": list(each),
             "offload": self.opts.offload_threshold,
         }
-        if isinstance(job_key, Path):
-            req["node.$"] = str(job_key)
-        else:
-            req["node"] = job_key
-        if kind in ("sqs", "lambda"):
-            req["retry.$"] = "$$.State.RetryCount"
-        if kind in _HEARTBEATING:
-            req["heartbeat"] = self.opts.heartbeat_seconds
-        if self.opts.bucket:
-            req["store"] = self.opts.bucket
-        return req
+        return route(req, job_key, kind, self.opts)
 
     def conditional(self, node: ir.ConditionalNode, ctx: Ctx, frame: Frame, graph: Graph) -> Fragment:
         key = ctx.key(node.id)

@@ -11,7 +11,7 @@ import attrs
 from typedflow import ir
 from typedflow.runtime.tolerance import tolerated_percentage
 
-from .executors import Call, emit
+from .executors import Call, emit, route
 from .graph import DefinitionError, Fragment, Graph
 from .mapio import ITEMS
 from .options import Options, split_s3
@@ -22,7 +22,6 @@ from .states.map import MapState
 
 S3_GET_OBJECT = "arn:aws:states:::s3:getObject"
 S3_PUT_OBJECT = "arn:aws:states:::s3:putObject"
-_HEARTBEATING = ("sqs", "ecs")
 
 
 def store_of(node: ir.MapNode, opts: Options) -> tuple[str, str]:
@@ -69,17 +68,8 @@ def step(
 ) -> tuple[Fragment, str]:
     """One of the two worker steps, through ``template``'s executor: (fragment, JSONPath of its outputs)."""
     kind = opts.executor_of(template.name)
-    request: dict[str, Any] = {"v": PROTOCOL_VERSION, "op": op, "ir": doc.digest, "run.$": run, **obj(fields)}
-    if isinstance(job_key, Path):
-        request["node.$"] = str(job_key)
-    else:
-        request["node"] = job_key
-    if kind in ("sqs", "lambda"):
-        request["retry.$"] = "$$.State.RetryCount"
-    if kind in _HEARTBEATING:
-        request["heartbeat"] = opts.heartbeat_seconds
-    if opts.bucket:
-        request["store"] = opts.bucket
+    head = {"v": PROTOCOL_VERSION, "op": op, "ir": doc.digest, "run.$": run}
+    request = route({**head, **obj(fields)}, job_key, kind, opts)
     call = Call(name, template, request, result_key, job_key)
     frag, outputs, states = emit(call, kind, opts, graph)
     for s in states:

@@ -106,6 +106,26 @@ def mebibytes(quantity: str) -> int:
     return max(1, math.ceil(float(m.group(1)) * _FACTOR[m.group(2)]))
 
 
+_HEARTBEATING = ("sqs", "ecs")
+
+
+def route(request: dict[str, Any], job_key: Any, kind: str, opts: Options) -> dict[str, Any]:
+    """``request`` (a task's or a map step's) with what every request to a runtime carries: its node key (a
+    JSONPath inside a map), the retry count where the executor hands it over, the heartbeat where the runtime
+    heartbeats, and the store."""
+    if isinstance(job_key, Path):
+        request["node.$"] = str(job_key)
+    else:
+        request["node"] = job_key
+    if kind in ("sqs", "lambda"):
+        request["retry.$"] = "$$.State.RetryCount"
+    if kind in _HEARTBEATING:
+        request["heartbeat"] = opts.heartbeat_seconds
+    if opts.bucket:
+        request["store"] = opts.bucket
+    return request
+
+
 def emit(call: Call, kind: str, opts: Options, graph: Graph) -> tuple[Fragment, str, list[TaskState]]:
     """States for ``call``: (fragment, JSONPath of the outputs object, the states that can fail)."""
     if opts.code:  # every request names the code it needs: a constant of the definition, never state data

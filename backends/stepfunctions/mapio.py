@@ -26,7 +26,7 @@ from typedflow.util.boundary import BoundaryError, check_depth, check_digest, pa
 
 from .lazyjson import offload, resolve, size
 from .protocol import CAUSE_LIMIT, PAYLOAD_LIMIT, PROTOCOL_VERSION
-from .request import MAX_HEARTBEAT, MAX_RETRY, NODE_KEY, RUN_ID
+from .request import MAX_HEARTBEAT, MAX_RETRY, NODE_KEY, RUN_ID, int_field, names_field
 from .s3store import S3Store
 
 ITEMS: Final = "map-items"
@@ -104,10 +104,10 @@ def parse_map_request(data: Any) -> MapRequest:
         "run": run,
         "node": node,
         "store": store,
-        "retry": _int(data, "retry", 0, 0, MAX_RETRY),
-        "heartbeat": _int(data, "heartbeat", None, 1, MAX_HEARTBEAT),
+        "retry": int_field(data, "retry", 0, 0, MAX_RETRY),
+        "heartbeat": int_field(data, "heartbeat", None, 1, MAX_HEARTBEAT),
         "code": check_digest(data["code"], "request field 'code'") if data.get("code") is not None else None,
-        "offload": _int(data, "offload", 32768, 0, 1 << 30),
+        "offload": int_field(data, "offload", 32768, 0, 1 << 30),
     }
     if op == ITEMS:
         whole = data.get("whole", False)
@@ -117,17 +117,20 @@ def parse_map_request(data: Any) -> MapRequest:
     share = data.get("share", 0.0)
     if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share <= 1:
         raise BoundaryError(f"request field 'share' must be a number from 0 to 1, got {share!r:.40}")
+    count = int_field(data, "count", None, 0, MAX_ITEMS)
+    if count is None:
+        raise BoundaryError("request field 'count' must be the number of the map's items")
     index = _text(data, "index")
     if not index or len(index) > 1024:
         raise BoundaryError("request field 'index' must name the item index in a child's input")
     return MapRequest(
         **common,
         manifest=data.get("manifest"),
-        count=_int(data, "count", None, 0, MAX_ITEMS),
+        count=count,
         index=index,
         share=float(share),
-        inline=_names(data, "inline"),
-        elementwise=_names(data, "elementwise"),
+        inline=names_field(data, "inline"),
+        elementwise=names_field(data, "elementwise"),
         caught=_text(data, "caught") if "caught" in data else "",
     )
 
@@ -277,19 +280,3 @@ def _text(data: dict[str, Any], key: str) -> str:
     if not isinstance(v, str):
         raise BoundaryError(f"request field {key!r} must be a string, got {type(v).__name__}")
     return v
-
-
-def _int(data: dict[str, Any], key: str, default: Any, low: int, high: int) -> Any:
-    v = data.get(key, default)
-    if v is None and default is None and key == "heartbeat":
-        return None
-    if not isinstance(v, int) or isinstance(v, bool) or not low <= v <= high:
-        raise BoundaryError(f"request field {key!r} must be an integer from {low} to {high}, got {v!r:.40}")
-    return v
-
-
-def _names(data: dict[str, Any], key: str) -> tuple[str, ...]:
-    v = data.get(key, [])
-    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
-        raise BoundaryError(f"request field {key!r} must be a list of output names")
-    return tuple(v)

@@ -85,12 +85,12 @@ def parse_request(data: Any) -> Request:
         run=run,
         node=node,
         store=store,
-        retry=_int(data, "retry", 0, 0, MAX_RETRY),
+        retry=int_field(data, "retry", 0, 0, MAX_RETRY),
         args=args,
-        inline=_names(data, "inline"),
-        elementwise=_names(data, "elementwise"),
-        offload=_int(data, "offload", 32768, 0, 1 << 30),
-        heartbeat=_int(data, "heartbeat", None, 1, MAX_HEARTBEAT),
+        inline=names_field(data, "inline"),
+        elementwise=names_field(data, "elementwise"),
+        offload=int_field(data, "offload", 32768, 0, 1 << 30),
+        heartbeat=int_field(data, "heartbeat", None, 1, MAX_HEARTBEAT),
         options=_options(data.get("options")),
         code=check_digest(data["code"], "request field 'code'") if data.get("code") is not None else None,
     )
@@ -115,7 +115,8 @@ def _str(data: dict[str, Any], key: str, default: str) -> str:
     return v
 
 
-def _int(data: dict[str, Any], key: str, default: Any, low: int, high: int) -> Any:
+def int_field(data: dict[str, Any], key: str, default: Any, low: int, high: int) -> Any:
+    """``data[key]``, an integer from ``low`` to ``high``; ``default`` when it is absent."""
     v = data.get(key, default)
     if v is None or v is default:
         return v
@@ -124,7 +125,8 @@ def _int(data: dict[str, Any], key: str, default: Any, low: int, high: int) -> A
     return v
 
 
-def _names(data: dict[str, Any], key: str) -> tuple[str, ...]:
+def names_field(data: dict[str, Any], key: str) -> tuple[str, ...]:
+    """``data[key]``, a list of output names (none when it is absent)."""
     v = data.get(key, [])
     if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
         raise BoundaryError(f"request field {key!r} must be a list of output names")

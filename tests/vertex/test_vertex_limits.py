@@ -15,17 +15,9 @@ from tests.conftest import import_source
 from tests.support.vertex_spec import check_strict
 
 _SRC = """
-from typedflow import map_over, task, workflow
+from typedflow import map_over, workflow
 
-
-@task
-def numbers(n: int) -> list[int]:
-    return list(range(n))
-
-
-@task
-def square(x: int) -> int:
-    return x * x
+from tests.support.distributed_flows import numbers, square
 
 
 @workflow

@@ -21,7 +21,7 @@ from typing import Any, Final
 
 import attrs
 
-from typedflow.runtime.tolerance import exceeds, tolerated_failures
+from typedflow.runtime.tolerance import TOLERANCE_ERROR, exceeds, tolerated_failures
 from typedflow.util.boundary import BoundaryError, check_depth, check_digest, parse_json
 
 from .lazyjson import offload, resolve, size
@@ -32,9 +32,8 @@ from .s3store import S3Store
 ITEMS: Final = "map-items"
 RESULTS: Final = "map-results"
 OPS: Final = (ITEMS, RESULTS)
-# Step Functions' own map run fails first, with States.ExceedToleratedFailureThreshold; a States.* name is not
-# one a task may report (a Fail state given one fails with States.Runtime instead)
-TOLERANCE_ERROR: Final = "typedflow.ToleratedFailureExceeded"
+# (Step Functions' own map run fails first, with States.ExceedToleratedFailureThreshold; a States.* name is not
+# one a task may report: a Fail state given one fails with States.Runtime instead)
 INCOMPLETE_ERROR: Final = "typedflow.MapResultsIncomplete"
 MAX_ITEMS: Final = 100_000_000  # Step Functions' own bound on a Map Run's items is far lower
 RESULT_FILE_BYTES: Final = 512 * 1024 * 1024

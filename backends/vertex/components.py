@@ -54,6 +54,10 @@ def definitions(chans: dict[str, Chan], *, optional: frozenset[str] = frozenset(
     return out
 
 
+FAILED = "typedflow-failed"
+"""The STRING output of a task in a ``map_over(..., tolerated_failure=...)`` item: its error as JSON when its last
+attempt failed (its other outputs are then placeholders), else empty; a tolerance step after the loop reads them."""
+
 RAN = "typedflow-ran"
 """The BOOLEAN output a task writes (``true``) when a value it computes inside a ``when`` branch is
 used outside the branch: the branch's presence flag (a hyphen, so never a Python output name)."""

@@ -21,6 +21,7 @@ from typedflow.ir.types import assignable
 
 from . import cel
 from .components import (
+    FAILED,
     RAN,
     Chan,
     artifact_lists,
@@ -332,6 +333,7 @@ class Builder:
         self.wf: ir.Workflow = doc.workflow
         self.templates: dict[tuple[str, ir.NodeOptions | None], _Template] = {}
         self.task_templates: dict[str, ir.TaskTemplate] = {}  # executor label -> the template it runs
+        self.tolerant: set[str] = set()  # task nodes of tolerant map items: they report a failure as an output
 
     def count(self, kind: str) -> int:
         self.counters[kind] = self.counters.get(kind, 0) + 1
@@ -658,10 +660,16 @@ class Builder:
         key = self.new_component(n.id)
         label = "exec-" + key[len("comp-") :]
         ran = n.id in self.lifted
-        self.components[key] = component(chans, {**outs, RAN: Chan(BOOL)} if ran else outs, label)
+        tolerant = n.id in self.tolerant
+        extra = {RAN: Chan(BOOL)} if ran else {}
+        if tolerant:
+            extra[FAILED] = Chan(ir.TypeRef("str"))
+        self.components[key] = component(chans, {**outs, **extra}, label)
         payload = task_payload(n.id, self.doc.workflow.name, self.doc.digest, plan)
         if ran:
             payload["ran"] = RAN
+        if tolerant:
+            payload["tolerate"] = FAILED
         if artifact_lists(chans):
             payload["lists"] = artifact_lists(chans)
         try:
@@ -673,7 +681,8 @@ class Builder:
         spec: TaskSpec = {"componentRef": {"name": key}}
         if inputs:
             spec["inputs"] = inputs
-        spec["cachingOptions"] = {"enableCache": template.cache.enabled}
+        # (a tolerated failure is reported as an output: Vertex's cache would hand it to later runs as a result)
+        spec["cachingOptions"] = {"enableCache": template.cache.enabled and not tolerant}
         retry = retry_policy(template.retry)
         if retry:
             spec["retryPolicy"] = retry
@@ -711,13 +720,11 @@ class Builder:
         return dag.add_task(base, task)
 
     def map_node(self, n: ir.MapNode, dag: Dag) -> None:
-        if n.tolerated_failure:
-            # a ParallelFor fails with any iteration and the spec has no tolerance for it: refuse rather than
-            # differ from the other targets (docs/vertex.md#limits says why it is not emulated)
-            raise CompileError(
-                f"{_at(n.loc)}map_over tolerated_failure runs on the local interpreter and Step Functions only; "
-                "Vertex would fail the loop with its first failed item"
-            )
+        # A ParallelFor fails with any failed iteration: in a map that tolerates failed items, the item's task
+        # reports its last attempt's failure as an output instead, and a step after the loop applies the rule.
+        tolerant = self._tolerant_task(n) if n.tolerated_failure else None
+        if tolerant is not None:
+            self.tolerant.add(tolerant.id)
         k = self.count("for-loop")
         group = Dag(self, self.new_component(n.id), dag)
         # a one_of() list (whichever branch ran) is picked by a value task, like any computed value
@@ -759,6 +766,9 @@ class Builder:
         # a file per item is collected as an artifact list (kfp's dsl.Collected of artifacts), else a LIST
         list_chan = Chan(ir.TypeRef("list", (n.result_type,)), chan.artifact)
         body.export(collected, lo.task, out_key, list_chan)
+        failed_chan = Chan(ir.TypeRef("list", (ir.TypeRef("str"),)))
+        if tolerant is not None:
+            body.export(channel(tolerant.id, "failed"), body.local[tolerant.id].task, FAILED, failed_chan)
         extra: TaskSpec = {"artifactIterator": iterator} if files else {"parameterIterator": iterator}
         if n.max_concurrency:
             if n.max_concurrency > PARALLELISM_LIMIT_MAX:
@@ -769,8 +779,48 @@ class Builder:
             extra["iteratorPolicy"] = {"parallelismLimit": n.max_concurrency}
         loop_task = self._nested_task(group, body, f"for-loop-{k}", extra)
         group.export("out", loop_task, collected, list_chan)
+        if tolerant is not None:
+            group.export("failed", loop_task, channel(tolerant.id, "failed"), failed_chan)
         task = self._nested_task(dag, group, n.id, {})
+        if tolerant is not None:
+            task = self._tolerance_task(n, dag, task, list_chan, failed_chan)
         dag.local[n.id] = Local(task, {"out": ("out", list_chan)})
+
+    def _tolerant_task(self, n: ir.MapNode) -> ir.TaskNode:
+        """The one task of a map that tolerates failed items (what ``map_over(task, items, ...)`` makes); its
+        outputs must be values, which a failed item stands in for with placeholders (a file cannot be)."""
+        body = n.body[0] if len(n.body) == 1 else None
+        r = n.result
+        if (
+            isinstance(body, ir.TaskNode)
+            and isinstance(r, ir.OutputRef)
+            and r.node == body.id
+            and r.output is not None
+            and not r.path
+            and not any(c.artifact for c in self.template(body).outs.values())
+        ):
+            return body
+        raise CompileError(
+            f"{_at(n.loc)}map_over tolerated_failure on Vertex needs a body of one task whose result is one of its "
+            "outputs, none of them a file (as map_over(task, items, tolerated_failure=...) makes); the local "
+            "interpreter and Step Functions run any body"
+        )
+
+    def _tolerance_task(self, n: ir.MapNode, dag: Dag, group_task: str, out: Chan, failed: Chan) -> str:
+        """The step after a tolerant map's loop: its results with None for each failed item, or the map's failure
+        when more items failed than it tolerates (``typedflow.runtime.tolerance``)."""
+        key = self.new_component(f"{n.id}-tolerance")
+        label = "exec-" + key[len("comp-") :]
+        chans = {"out": out, "failed": failed}
+        self.components[key] = component(chans, {"out": out}, label)
+        payload = {"node": n.id, "share": n.tolerated_failure, "type": type_json(out.type)}
+        self.executors[label] = executor(self.image, "tolerance", payload, None)
+        inputs: TaskInputs = {}
+        for name in chans:
+            _put_input(
+                inputs, name, {"taskOutputParameter": {"producerTask": group_task, "outputParameterKey": name}}, out
+            )
+        return dag.add_task(f"{n.id}-tolerance", {"componentRef": {"name": key}, "inputs": inputs})
 
     def _from_branch(self, b: ir.Binding) -> bool:
         """Whether ``b`` reads a value surfaced from a `when` branch (which may not have run)."""

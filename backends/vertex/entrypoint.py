@@ -23,8 +23,10 @@ from typedflow import ir
 from typedflow.ir.codec import converter as ir_converter
 from typedflow.ir.types import check_json
 from typedflow.runtime.context import RunContext
+from typedflow.runtime.tolerance import TOLERANCE_ERROR
 from typedflow.util.boundary import BoundaryError, parse_json
 
+from .components import placeholder
 from .runfiles import keep_failure, keep_log, keep_outputs, run_dir
 from .typemap import coerce, type_from_json
 
@@ -346,7 +348,9 @@ def run_task(args: argparse.Namespace, ei: dict[str, Any]) -> int:
             log=(lambda text: keep_log(kept, node, attempt, text)) if kept is not None else None,
         )
     except TaskError as err:
-        if kept is not None and _final(template, err, attempt):
+        final = _final(template, err, attempt)
+        tolerated = bool(payload.get("tolerate")) and final  # its map tolerates failed items: see run_tolerance
+        if kept is not None and final and not tolerated:
             keep_failure(
                 kept,
                 {
@@ -371,10 +375,19 @@ def run_task(args: argparse.Namespace, ei: dict[str, Any]) -> int:
             ),
         )
         sys.stderr.write(err.traceback or f"{err.error_type}: {err.message}\n")
+        if tolerated:  # the item failed for good: placeholders, and the failure as an output
+            failure = json.dumps({"error_type": err.error_type, "message": err.message})
+            write_outputs(
+                ei, {p.name: placeholder(p.type) for p in template.outputs}, template, {payload["tolerate"]: failure}
+            )
+            return 0
         return 1
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    written = write_outputs(ei, outcome.outputs, template, {payload["ran"]: True} if payload.get("ran") else None)
+    flags: dict[str, Any] = {payload["ran"]: True} if payload.get("ran") else {}
+    if payload.get("tolerate"):
+        flags[payload["tolerate"]] = ""
+    written = write_outputs(ei, outcome.outputs, template, flags)
     write_record(
         root,
         task_record(
@@ -450,6 +463,33 @@ def run_value(args: argparse.Namespace, ei: dict[str, Any]) -> int:
     return 0
 
 
+def run_tolerance(args: argparse.Namespace, ei: dict[str, Any]) -> int:
+    """After the loop of a map that tolerates failed items: its results with None for each item whose task
+    failed, or the map's failure when more failed than it tolerates (the rule every target applies)."""
+    from typedflow.runtime.tolerance import exceeds, tolerated_failures
+
+    payload = json.loads(args.tolerance)
+    results, failed = read_input(ei, "out"), read_input(ei, "failed")
+    if not isinstance(results, list) or not isinstance(failed, list) or len(results) != len(failed):
+        raise BoundaryError("the results and failure flags of a tolerant map must be lists of one length")
+    errors = [(i, parse_json(f, f"the failure of item {i}")) for i, f in enumerate(failed) if f]
+    n, share, node = len(results), float(payload["share"]), str(payload["node"])
+    if exceeds(share, len(errors), n):
+        i, e = errors[0]
+        message = (
+            f"{len(errors):,} of the {n:,} items of map {node} failed, {tolerated_failures(share, n):,} tolerated; "
+            f"item {i}: {e.get('error_type')}: {e.get('message')}"
+        )
+        base = _runs_base(args, args.job or "")
+        if base is not None:
+            keep_failure(base, {"node": node, "error_type": TOLERANCE_ERROR, "message": message, "traceback": None})
+        sys.stderr.write(f"{TOLERANCE_ERROR}: {message}\n")
+        return 1
+    value = coerce([None if f else r for r, f in zip(results, failed, strict=True)], type_from_json(payload["type"]))
+    write_executor_output(ei, {"parameterValues": {"out": value}})
+    return 0
+
+
 def run_const(args: argparse.Namespace, ei: dict[str, Any]) -> int:
     """Constant parameter outputs: what a branch that did not compute a value stands in with."""
     payload = json.loads(args.const)
@@ -469,6 +509,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     mode.add_argument("--const", help="JSON: constant parameter outputs (placeholders and presence flags)")
     mode.add_argument("--fail", help="JSON: the error and message a fail(...) of the workflow ends the run with")
     mode.add_argument("--outputs", help="JSON: the workflow outputs' types (writes them under the pipeline root)")
+    mode.add_argument("--tolerance", help="JSON: a tolerant map's node, tolerated share and result type")
     return p.parse_args(argv)
 
 
@@ -493,6 +534,8 @@ def main(argv: list[str]) -> int:
             return run_outputs(args, ei)
         if args.value is not None:
             return run_value(args, ei)
+        if args.tolerance is not None:
+            return run_tolerance(args, ei)
     except BoundaryError as exc:
         sys.stderr.write(f"typedflow.RequestError: {exc}\n")
         return 2

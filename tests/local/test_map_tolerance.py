@@ -88,9 +88,7 @@ def test_the_ir_keeps_the_options_and_old_documents_their_bytes() -> None:
     assert plain["distributed"] == "auto" and "tolerated_failure" not in plain  # defaults are not written
 
 
-def test_vertex_refuses_a_tolerant_map_and_compiles_a_distributed_one_as_a_loop() -> None:
-    from typedflow.backends.vertex.compiler import CompileError, compile_spec
+def test_vertex_compiles_a_distributed_map_as_a_loop() -> None:
+    from typedflow.backends.vertex.compiler import compile_spec
 
-    with pytest.raises(CompileError, match="tolerated_failure runs on the local interpreter and Step Functions only"):
-        compile_spec(flows.tolerant.ir)
     assert "for-loop" in json.dumps(compile_spec(flows.fan.ir))  # distributed: a ParallelFor as ever

@@ -10,15 +10,11 @@ import uuid
 from typing import Any
 
 import pytest
-from typedflow.backends.stepfunctions.mapio import (
-    INCOMPLETE_ERROR,
-    TOLERANCE_ERROR,
-    is_map_request,
-    parse_map_request,
-)
+from typedflow.backends.stepfunctions.mapio import INCOMPLETE_ERROR, is_map_request, parse_map_request
 from typedflow.backends.stepfunctions.runtime import run_request
 
 from tests.stepfunctions.conftest import Aws
+from typedflow.runtime.tolerance import TOLERANCE_ERROR
 from typedflow.util.boundary import BoundaryError
 
 DIGEST = "sha256:" + "ab" * 32

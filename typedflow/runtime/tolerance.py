@@ -11,6 +11,11 @@ Step Functions fails a Distributed Map when the percentage of failed items is ab
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Final
+
+# The error a map fails with when more of its items failed than it tolerates (a cloud target's step applying the
+# rule after the items ran; locally the map fails with its first failed item's error)
+TOLERANCE_ERROR: Final = "typedflow.ToleratedFailureExceeded"
 
 
 def _exact(share: float) -> Decimal:

@@ -463,17 +463,29 @@ def run_value(args: argparse.Namespace, ei: dict[str, Any]) -> int:
     return 0
 
 
+def _failure_of(text: Any, i: int) -> dict[str, Any]:
+    failure = parse_json(text, f"the failure of item {i}") if isinstance(text, str) else None
+    if not isinstance(failure, dict):
+        raise BoundaryError(f"the failure of item {i} of a tolerant map is not a JSON object")
+    return failure
+
+
 def run_tolerance(args: argparse.Namespace, ei: dict[str, Any]) -> int:
     """After the loop of a map that tolerates failed items: its results with None for each item whose task
     failed, or the map's failure when more failed than it tolerates (the rule every target applies)."""
     from typedflow.runtime.tolerance import exceeds, tolerated_failures
 
-    payload = json.loads(args.tolerance)
+    payload = parse_json(args.tolerance, "--tolerance")
+    share = payload.get("share") if isinstance(payload, dict) else None
+    if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share <= 1:
+        raise BoundaryError("--tolerance: 'share' must be a number from 0 to 1")
+    if not isinstance(payload.get("type"), str):
+        raise BoundaryError("--tolerance: 'type' must be the result type's JSON")
     results, failed = read_input(ei, "out"), read_input(ei, "failed")
     if not isinstance(results, list) or not isinstance(failed, list) or len(results) != len(failed):
         raise BoundaryError("the results and failure flags of a tolerant map must be lists of one length")
-    errors = [(i, parse_json(f, f"the failure of item {i}")) for i, f in enumerate(failed) if f]
-    n, share, node = len(results), float(payload["share"]), str(payload["node"])
+    errors = [(i, _failure_of(f, i)) for i, f in enumerate(failed) if f]
+    n, node = len(results), str(payload.get("node", "map"))
     if exceeds(share, len(errors), n):
         i, e = errors[0]
         message = (

@@ -108,3 +108,24 @@ def test_every_file_of_an_artifact_list_is_checked(tmp_path: Path, capsys: pytes
     bad[i] = json.dumps({**json.loads(bad[i]), "lists": "files"})
     assert _run(bad, _executor_input(tmp_path, {}, listed(paths, shas)), root) == 2
     assert "artifact lists" in capsys.readouterr().err
+
+
+def test_the_tolerance_step_checks_what_the_loop_handed_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.support import distributed_flows
+
+    args = _args(distributed_flows.tolerant, "exec-map-tolerance")
+    failure = json.dumps({"error_type": "ValueError", "message": "item 1 fails"})
+    flags = ["" if i != 1 else failure for i in range(10)]  # 1 of 10 failed: floor(0.1 * 10) tolerated
+    assert _run(args, _executor_input(tmp_path, {"out": list(range(10)), "failed": flags}), tmp_path) == 0
+    out = json.loads((tmp_path / "out" / "executor_output.json").read_text())
+    assert out["parameterValues"]["out"] == [0, None, *range(2, 10)]
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"out": [0, 1], "failed": [""]}, "lists of one length"),
+        ({"out": [0], "failed": ["{not json"]}, "the failure of item 0"),
+        ({"out": [0], "failed": ["[1]"]}, "not a JSON object"),
+        ({"out": "0", "failed": []}, "lists of one length"),
+    ]
+    for params, problem in cases:
+        assert _run(args, _executor_input(tmp_path, params), tmp_path) == 2
+        err = capsys.readouterr().err
+        assert problem in err and "Traceback" not in err

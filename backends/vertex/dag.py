@@ -55,6 +55,7 @@ Source = tuple[str, ...]
 the presence flag of a node inside a ``when`` branch whose values are used outside it."""
 
 PRESENT = "?"
+FAILED_SOURCE = "!"  # ("output", node id, FAILED_SOURCE): the failure a task of a tolerant map item reports
 
 # IteratorPolicy.parallelism_limit is an int32 in the PipelineSpec Vertex AI Pipelines reads
 # (https://github.com/kubeflow/pipelines/blob/master/api/v2alpha1/pipeline_spec.proto): a larger
@@ -157,6 +158,8 @@ class Dag:
             base = self.b.item_channels[src[1]]
         elif src[2] == PRESENT:
             base = channel(src[1], "ran")
+        elif src[2] == FAILED_SOURCE:
+            base = channel(src[1], "failed")
         else:
             base = channel(src[1], src[2])
         name = base
@@ -333,7 +336,8 @@ class Builder:
         self.wf: ir.Workflow = doc.workflow
         self.templates: dict[tuple[str, ir.NodeOptions | None], _Template] = {}
         self.task_templates: dict[str, ir.TaskTemplate] = {}  # executor label -> the template it runs
-        self.tolerant: set[str] = set()  # task nodes of tolerant map items: they report a failure as an output
+        # task nodes of tolerant map items (they report a failure as an output) -> the tasks of the item they read
+        self.tolerant: dict[str, list[str]] = {}
 
     def count(self, kind: str) -> int:
         self.counters[kind] = self.counters.get(kind, 0) + 1
@@ -661,6 +665,13 @@ class Builder:
         label = "exec-" + key[len("comp-") :]
         ran = n.id in self.lifted
         tolerant = n.id in self.tolerant
+        upstream: list[str] = []  # inputs: the failures the item's earlier tasks report (it stands down on one)
+        for producer in self.tolerant.get(n.id, ()):
+            spec_in, chan_in = dag.resolve(("output", producer, FAILED_SOURCE), n.loc)
+            name = f"{FAILED}-{len(upstream)}"
+            _put_input(inputs, name, spec_in, chan_in)
+            chans[name] = chan_in
+            upstream.append(name)
         extra = {RAN: Chan(BOOL)} if ran else {}
         if tolerant:
             extra[FAILED] = Chan(ir.TypeRef("str"))
@@ -670,6 +681,8 @@ class Builder:
             payload["ran"] = RAN
         if tolerant:
             payload["tolerate"] = FAILED
+        if upstream:
+            payload["upstream"] = upstream
         if artifact_lists(chans):
             payload["lists"] = artifact_lists(chans)
         try:
@@ -690,6 +703,8 @@ class Builder:
         dag.local[n.id] = Local(task, {k: (k, c) for k, c in outs.items()})
         if ran:
             dag.local[n.id].outputs[PRESENT] = (RAN, Chan(BOOL))
+        if tolerant:
+            dag.local[n.id].outputs[FAILED_SOURCE] = (FAILED, Chan(ir.TypeRef("str")))
 
     def fail_node(self, n: ir.FailNode, dag: Dag) -> None:
         """``fail(message)``: a task whose container fails with the message."""
@@ -722,9 +737,9 @@ class Builder:
     def map_node(self, n: ir.MapNode, dag: Dag) -> None:
         # A ParallelFor fails with any failed iteration: in a map that tolerates failed items, the item's task
         # reports its last attempt's failure as an output instead, and a step after the loop applies the rule.
-        tolerant = self._tolerant_task(n) if n.tolerated_failure else None
+        tolerant = self._tolerant_tasks(n) if n.tolerated_failure else None
         if tolerant is not None:
-            self.tolerant.add(tolerant.id)
+            self.tolerant.update(tolerant)
         k = self.count("for-loop")
         group = Dag(self, self.new_component(n.id), dag)
         # a one_of() list (whichever branch ran) is picked by a value task, like any computed value
@@ -767,8 +782,8 @@ class Builder:
         list_chan = Chan(ir.TypeRef("list", (n.result_type,)), chan.artifact)
         body.export(collected, lo.task, out_key, list_chan)
         failed_chan = Chan(ir.TypeRef("list", (ir.TypeRef("str"),)))
-        if tolerant is not None:
-            body.export(channel(tolerant.id, "failed"), body.local[tolerant.id].task, FAILED, failed_chan)
+        for t in tolerant or ():  # each task's failures, collected: an item failed if any of its tasks did
+            body.export(channel(t, "failed"), body.local[t].task, FAILED, failed_chan)
         extra: TaskSpec = {"artifactIterator": iterator} if files else {"parameterIterator": iterator}
         if n.max_concurrency:
             if n.max_concurrency > PARALLELISM_LIMIT_MAX:
@@ -779,41 +794,45 @@ class Builder:
             extra["iteratorPolicy"] = {"parallelismLimit": n.max_concurrency}
         loop_task = self._nested_task(group, body, f"for-loop-{k}", extra)
         group.export("out", loop_task, collected, list_chan)
-        if tolerant is not None:
-            group.export("failed", loop_task, channel(tolerant.id, "failed"), failed_chan)
+        flags = [f"{FAILED}-{j}" for j in range(len(tolerant or ()))]
+        for t, flag in zip(tolerant or (), flags, strict=True):
+            group.export(flag, loop_task, channel(t, "failed"), failed_chan)
         task = self._nested_task(dag, group, n.id, {})
         if tolerant is not None:
-            task = self._tolerance_task(n, dag, task, list_chan, failed_chan)
+            task = self._tolerance_task(n, dag, task, list_chan, {flag: failed_chan for flag in flags})
         dag.local[n.id] = Local(task, {"out": ("out", list_chan)})
 
-    def _tolerant_task(self, n: ir.MapNode) -> ir.TaskNode:
-        """The one task of a map that tolerates failed items (what ``map_over(task, items, ...)`` makes); its
-        outputs must be values, which a failed item stands in for with placeholders (a file cannot be)."""
-        body = n.body[0] if len(n.body) == 1 else None
+    def _tolerant_tasks(self, n: ir.MapNode) -> dict[str, list[str]]:
+        """The tasks of a map that tolerates failed items, in body order, each with the tasks of the item it reads
+        (it stands down when one of them failed). The body must be tasks whose outputs are values (a failed
+        task's placeholders stand in for them; a file cannot), the result one of their outputs."""
+        tasks = [x for x in n.body if isinstance(x, ir.TaskNode)]
+        ids = {t.id for t in tasks}
         r = n.result
         if (
-            isinstance(body, ir.TaskNode)
+            len(tasks) == len(n.body)
             and isinstance(r, ir.OutputRef)
-            and r.node == body.id
+            and r.node in ids
             and r.output is not None
             and not r.path
-            and not any(c.artifact for c in self.template(body).outs.values())
+            and not any(c.artifact for t in tasks for c in self.template(t).outs.values())
         ):
-            return body
+            return {t.id: sorted({*_task_reads(t), *t.after} & ids) for t in tasks}
         raise CompileError(
-            f"{_at(n.loc)}map_over tolerated_failure on Vertex needs a body of one task whose result is one of its "
-            "outputs, none of them a file (as map_over(task, items, tolerated_failure=...) makes); the local "
-            "interpreter and Step Functions run any body"
+            f"{_at(n.loc)}map_over tolerated_failure on Vertex needs a body of tasks (no when, map_over, "
+            "sub-workflow or file artifact in it) whose result is one of their outputs; the local interpreter "
+            "and Step Functions run any body"
         )
 
-    def _tolerance_task(self, n: ir.MapNode, dag: Dag, group_task: str, out: Chan, failed: Chan) -> str:
+    def _tolerance_task(self, n: ir.MapNode, dag: Dag, group_task: str, out: Chan, flags: dict[str, Chan]) -> str:
         """The step after a tolerant map's loop: its results with None for each failed item, or the map's failure
-        when more items failed than it tolerates (``typedflow.runtime.tolerance``)."""
+        when more items failed than it tolerates (``typedflow.runtime.tolerance``). ``flags``: the failures
+        each of the item's tasks reported, collected over the items."""
         key = self.new_component(f"{n.id}-tolerance")
         label = "exec-" + key[len("comp-") :]
-        chans = {"out": out, "failed": failed}
+        chans = {"out": out, **flags}
         self.components[key] = component(chans, {"out": out}, label)
-        payload = {"node": n.id, "share": n.tolerated_failure, "type": type_json(out.type)}
+        payload = {"node": n.id, "share": n.tolerated_failure, "type": type_json(out.type), "flags": list(flags)}
         self.executors[label] = executor(self.image, "tolerance", payload, None)
         inputs: TaskInputs = {}
         for name in chans:
@@ -964,3 +983,12 @@ def _json(value: Any) -> str:
     import json
 
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def _task_reads(t: ir.TaskNode) -> set[str]:
+    """The nodes whose outputs a task's arguments read."""
+    return {b.node for a in t.args for b in _bindings(a.value) if isinstance(b, ir.OutputRef)}
+
+
+def _bindings(b: ir.Binding) -> list[ir.Binding]:
+    return [x for o in b.options for x in _bindings(o)] if isinstance(b, ir.OneOf) else [b]

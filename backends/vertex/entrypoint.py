@@ -309,6 +309,12 @@ def run_task(args: argparse.Namespace, ei: dict[str, Any]) -> int:
         if str(status.get("state", "")).upper() in ("SUCCEEDED", "SKIPPED", "CACHED"):
             write_executor_output(ei, {})
             return 0
+    for key in payload.get("upstream") or ():  # an earlier task of this tolerant map item failed: stand down
+        failure = read_input(ei, key)
+        if failure:
+            stand_ins = {p.name: placeholder(p.type) for p in template.outputs}
+            write_outputs(ei, stand_ins, template, {payload["tolerate"]: failure})
+            return 0
     inputs = build_inputs(ei, template, payload["plan"], workflow, job)
     try:
         inputs = _constants_under_root(args, inputs, template.inputs)
@@ -481,9 +487,14 @@ def run_tolerance(args: argparse.Namespace, ei: dict[str, Any]) -> int:
         raise BoundaryError("--tolerance: 'share' must be a number from 0 to 1")
     if not isinstance(payload.get("type"), str):
         raise BoundaryError("--tolerance: 'type' must be the result type's JSON")
-    results, failed = read_input(ei, "out"), read_input(ei, "failed")
-    if not isinstance(results, list) or not isinstance(failed, list) or len(results) != len(failed):
+    names = payload.get("flags")
+    if not isinstance(names, list) or not names or not all(isinstance(k, str) for k in names):
+        raise BoundaryError("--tolerance: 'flags' must name the failure lists of the item's tasks")
+    results, lists = read_input(ei, "out"), [read_input(ei, k) for k in names]
+    if not isinstance(results, list) or any(not isinstance(x, list) or len(x) != len(results) for x in lists):
         raise BoundaryError("the results and failure flags of a tolerant map must be lists of one length")
+    # an item failed when one of its tasks did (the first in body order says why; the others stood down)
+    failed = [next((f for f in flags if f), "") for flags in zip(*lists, strict=True)] if results else []
     errors = [(i, _failure_of(f, i)) for i, f in enumerate(failed) if f]
     n, node = len(results), str(payload.get("node", "map"))
     if exceeds(share, len(errors), n):

@@ -116,14 +116,14 @@ def test_the_tolerance_step_checks_what_the_loop_handed_it(tmp_path: Path, capsy
     args = _args(distributed_flows.tolerant, "exec-map-tolerance")
     failure = json.dumps({"error_type": "ValueError", "message": "item 1 fails"})
     flags = ["" if i != 1 else failure for i in range(10)]  # 1 of 10 failed: floor(0.1 * 10) tolerated
-    assert _run(args, _executor_input(tmp_path, {"out": list(range(10)), "failed": flags}), tmp_path) == 0
+    assert _run(args, _executor_input(tmp_path, {"out": list(range(10)), "typedflow-failed-0": flags}), tmp_path) == 0
     out = json.loads((tmp_path / "out" / "executor_output.json").read_text())
     assert out["parameterValues"]["out"] == [0, None, *range(2, 10)]
     cases: list[tuple[dict[str, Any], str]] = [
-        ({"out": [0, 1], "failed": [""]}, "lists of one length"),
-        ({"out": [0], "failed": ["{not json"]}, "the failure of item 0"),
-        ({"out": [0], "failed": ["[1]"]}, "not a JSON object"),
-        ({"out": "0", "failed": []}, "lists of one length"),
+        ({"out": [0, 1], "typedflow-failed-0": [""]}, "lists of one length"),
+        ({"out": [0], "typedflow-failed-0": ["{not json"]}, "the failure of item 0"),
+        ({"out": [0], "typedflow-failed-0": ["[1]"]}, "not a JSON object"),
+        ({"out": "0", "typedflow-failed-0": []}, "lists of one length"),
     ]
     for params, problem in cases:
         assert _run(args, _executor_input(tmp_path, params), tmp_path) == 2

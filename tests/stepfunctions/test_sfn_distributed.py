@@ -180,6 +180,14 @@ def test_failed_items_within_the_tolerance_are_none(engine: Aws, tmp_path: Path)
     assert "numbers" in nodes and "map" not in nodes
 
 
+def test_a_tolerant_item_of_two_tasks_gives_the_local_results(aws: Aws, tmp_path: Path) -> None:
+    local = run_local(flows.tolerant_chain, {"n": 20}, tmp_path)
+    assert local.ok and local.outputs == {"out": [None if i % 10 == 3 else 2 * i + 1 for i in range(20)]}
+    remote = aws.run(flows.tolerant_chain.ir, {"n": 20}, timeout=120)
+    assert remote.status == "SUCCEEDED", (remote.error, remote.cause)
+    assert remote.outputs == local.outputs
+
+
 def test_more_failures_than_tolerated_fail_the_run(aws: Aws, tmp_path: Path) -> None:
     assert not run_local(flows.intolerant, {"n": 30}, tmp_path).ok  # 3 of 30 failed, 1 tolerated
     remote = aws.run(flows.intolerant.ir, {"n": 30}, timeout=120)

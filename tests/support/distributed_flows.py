@@ -52,6 +52,24 @@ def auto_text(n: int) -> list[str]:
     return map_over(greet, names(n), distributed="auto")
 
 
+@task
+def fragile(x: int) -> int:
+    if x % 10 == 3:
+        raise ValueError(f"item {x} fails")
+    return x * 2
+
+
+@task
+def settle(x: int) -> int | None:
+    return x + 1
+
+
+@workflow
+def tolerant_chain(n: int) -> list[int | None]:
+    """Two tasks an item: when the first fails, the second does not run."""
+    return map_over(lambda x: settle(fragile(x)), numbers(n), tolerated_failure=0.1)
+
+
 @workflow
 def tolerant(n: int) -> list[int | None]:
     return map_over(flaky, numbers(n), tolerated_failure=0.1)

@@ -35,6 +35,21 @@ def test_failed_items_within_the_tolerance_are_none_as_locally(tmp_path: Path) -
     assert failed == [f"ValueError: item {i} fails" for i in (13, 23, 3)]
 
 
+def test_a_later_task_of_a_failed_item_stands_down_as_locally(tmp_path: Path) -> None:
+    local = run_workflow(flows.tolerant_chain, {"n": 20}, RunOptions(store=tmp_path / "local"))
+    assert local.ok and local.outputs == {"out": [None if i % 10 == 3 else 2 * i + 1 for i in range(20)]}
+    assert run_on_kfp_local(flows.tolerant_chain, {"n": 20}, tmp_path / "kfp") == local.outputs
+    records = [json.loads(p.read_text()) for p in (tmp_path / "kfp").rglob("lineage/**/*.json")]
+    ran = sorted((r["task"], r["status"]) for r in records if r.get("kind") == "task")
+    # the failed items' second task stood down: no record of it, as it never ran
+    assert ran.count(("fragile", "failed")) == 2 and ran.count(("settle", "succeeded")) == 18
+    spec = compile_spec(flows.tolerant_chain.ir)
+    second = _tasks(spec)["settle"]
+    assert second["inputs"]["parameters"]["typedflow-failed-0"] == {
+        "taskOutputParameter": {"producerTask": "fragile", "outputParameterKey": "typedflow-failed"}
+    }
+
+
 def test_more_failures_than_tolerated_fail_the_run(tmp_path: Path) -> None:
     assert not run_workflow(flows.intolerant, {"n": 30}, RunOptions(store=tmp_path / "local")).ok
     with pytest.raises(RuntimeError, match="FAILURE"):
@@ -54,7 +69,7 @@ def test_the_item_reports_its_failure_and_is_never_cached() -> None:
     assert outputs["typedflow-failed"]["parameterType"] == "STRING"
     step = tasks["map-tolerance"]
     assert step["dependentTasks"] == ["map"]
-    assert set(step["inputs"]["parameters"]) == {"out", "failed"}
+    assert set(step["inputs"]["parameters"]) == {"out", "typedflow-failed-0"}
     plain = _tasks(compile_spec(flows.fan.ir))  # no tolerance: no failure output, no step after the loop
     assert not any(name.endswith("-tolerance") for name in plain)
 
@@ -62,11 +77,6 @@ def test_the_item_reports_its_failure_and_is_never_cached() -> None:
 _BODIES = """
 from typedflow import TypedFile, map_over, task, workflow
 from typedflow.formats import Text
-
-
-@task
-def inc(x: int) -> int:
-    return x + 1
 
 
 @task
@@ -82,8 +92,13 @@ def write(x: int) -> TypedFile[Text] | None:
 
 
 @workflow
-def two_tasks(xs: list[int]) -> list[int | None]:
-    return map_over(lambda x: maybe(inc(x)), xs, tolerated_failure=0.5)
+def sub(x: int) -> int | None:
+    return maybe(x)
+
+
+@workflow
+def nested(xs: list[int]) -> list[int | None]:
+    return map_over(sub, xs, tolerated_failure=0.5)
 
 
 @workflow
@@ -92,10 +107,10 @@ def files(xs: list[int]) -> list[TypedFile[Text] | None]:
 """
 
 
-def test_a_body_of_several_tasks_is_refused_naming_the_line(tmp_path: Path) -> None:
+def test_a_body_beyond_tasks_is_refused_naming_the_line(tmp_path: Path) -> None:
     module = import_source(tmp_path, _BODIES)
-    with pytest.raises(CompileError, match=r"\.py:\d+: map_over tolerated_failure on Vertex needs a body of one task"):
-        compile_spec(module.two_tasks.ir)
+    with pytest.raises(CompileError, match=r"\.py:\d+: map_over tolerated_failure on Vertex needs a body of tasks"):
+        compile_spec(module.nested.ir)
     # an optional file is a parameter (its handle), which a failed item stands in for like any value
     spec = compile_spec(module.files.ir)
     outputs = spec["components"][_tasks(spec)["write"]["componentRef"]["name"]]["outputDefinitions"]

@@ -8,7 +8,9 @@ and the Vertex AI SDK use) read it back as the same value, but for what the text
   ``.inf``;
 - a YAML document holds printable characters only, and PyYAML reads NEL and the Unicode line and paragraph
   separators as line breaks even in a quoted string: those, C1 controls, DEL, U+FEFF, U+FFFE, U+FFFF and lone
-  surrogates are written as ``\\uXXXX`` escapes, which YAML's double-quoted strings share with JSON.
+  surrogates are written as ``\\uXXXX`` escapes, which YAML's double-quoted strings share with JSON;
+- YAML reads a key as an implicit key only within 1024 characters of the ``:`` after it: a longer key is
+  written as an explicit one (``? "key": value``).
 
 PyYAML's own dumper takes about five times as long on a 10,000-task spec (its representer runs in Python), so
 large specs are written this way; a property test holds the text to PyYAML's reading.
@@ -27,6 +29,9 @@ _UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff\ud800-\udfff]")
 _EXPONENT = re.compile(r"e[-+][0-9]")
 # strings (skipped) and the numbers to fix, outside them
 _TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|(?<![0-9.])(-?[0-9]+)(e[-+][0-9]+)|(-?)Infinity|NaN')
+# a mapping key (its line's first token, a string followed by ": ") too long to be an implicit key
+_LONG_KEY = re.compile(r'^( *)("(?:[^"\\]|\\.){1000,}": )', re.MULTILINE)
+_LONG_STRING = re.compile(r'"[^\n]{1000}')  # what a long key holds (a fast scan)
 
 
 def _fix_number(m: re.Match[str]) -> str:
@@ -52,6 +57,8 @@ def dump_yaml(spec: Any, header: str = "") -> str:
         text = _TOKENS.sub(_fix_number, text)
     if not text.isascii() or "\x7f" in text:
         text = _UNSAFE.sub(_escape, text)  # JSON escapes every character that can end a string; these cannot
+    if _LONG_STRING.search(text):
+        text = _LONG_KEY.sub(r"\1? \2", text)
     return header + text + "\n"
 
 

@@ -493,6 +493,8 @@ def run_tolerance(args: argparse.Namespace, ei: dict[str, Any]) -> int:
     results, lists = read_input(ei, "out"), [read_input(ei, k) for k in names]
     if not isinstance(results, list) or any(not isinstance(x, list) or len(x) != len(results) for x in lists):
         raise BoundaryError("the results and failure flags of a tolerant map must be lists of one length")
+    if not all(isinstance(f, str) for flags in lists for f in flags):
+        raise BoundaryError("each failure flag of a tolerant map must be a string ('' for an item that did not fail)")
     # an item failed when one of its tasks did (the first in body order says why; the others stood down)
     failed = [next((f for f in flags if f), "") for flags in zip(*lists, strict=True)] if results else []
     errors = [(i, _failure_of(f, i)) for i, f in enumerate(failed) if f]
@@ -508,7 +510,11 @@ def run_tolerance(args: argparse.Namespace, ei: dict[str, Any]) -> int:
             keep_failure(base, {"node": node, "error_type": TOLERANCE_ERROR, "message": message, "traceback": None})
         sys.stderr.write(f"{TOLERANCE_ERROR}: {message}\n")
         return 1
-    value = coerce([None if f else r for r, f in zip(results, failed, strict=True)], type_from_json(payload["type"]))
+    t = type_from_json(payload["type"])
+    value = coerce([None if f else r for r, f in zip(results, failed, strict=True)], t)
+    err = check_json(value, t, f"the results of map {node}")
+    if err:  # what the items' tasks wrote is passed on typed, as a task's own outputs are
+        raise BoundaryError(str(err))
     write_executor_output(ei, {"parameterValues": {"out": value}})
     return 0
 

@@ -166,14 +166,16 @@ def collect_results(req: MapRequest, store: S3Store) -> tuple[bool, dict[str, An
     manifest = _manifest(req.manifest, store)
     results: list[Any] = [None] * n
     succeeded: set[int] = set()
+    ended: set[int] = set()  # items with a SUCCEEDED entry: a result, or a failure the item caught itself
     failed: dict[int, tuple[str, str]] = {}
     pending = 0
     for status, entry in _entries(manifest, store):
         where = f"a {status} result of map {req.node}"
         i = _index(entry, req.index, n, where)
         if status == "SUCCEEDED":
-            if i in succeeded:
+            if i in ended:
                 raise BoundaryError(f"{where}: item {i} has two results")
+            ended.add(i)
             output = entry.get("Output")
             if not isinstance(output, str):
                 raise BoundaryError(f"{where}: item {i} has no Output text")
@@ -201,7 +203,7 @@ def collect_results(req: MapRequest, store: S3Store) -> tuple[bool, dict[str, An
         )
     n_failed = n - len(succeeded)
     if exceeds(req.share, n_failed, n):
-        first = min(failed)
+        first = min(set(failed) - succeeded)  # an item that failed, then succeeded on a redrive, did not fail
         error, cause = failed[first]
         if not req.share:  # no tolerance asked: the map fails as an inline one does, with its first item's error
             return False, None, error or "States.TaskFailed", cause[:CAUSE_LIMIT]

@@ -8,6 +8,7 @@ from typing import Any
 
 import attrs
 
+from typedflow.errors import InputError
 from typedflow.shipping.plan import Image
 
 from .protocol import DEFAULT_ECS_START_SECONDS, DEFAULT_HEARTBEAT_SECONDS, DEFAULT_OFFLOAD_THRESHOLD
@@ -16,8 +17,8 @@ EXECUTORS = ("sqs", "ecs", "batch", "lambda")
 MIN_STATES = 16  # a child state machine needs a few states of its own besides the work
 
 
-class OptionError(ValueError):
-    """A target option is missing or malformed."""
+class OptionError(InputError, ValueError):
+    """A target option is missing or malformed (the command line's usage error: exit 2, one line)."""
 
 
 @attrs.frozen

@@ -23,6 +23,8 @@ ECS = ["--executor", "ecs", "--ecs-cluster", "c", "--ecs-task-definition", "t", 
         ([*ECS, "--ecs-start-seconds", "86401"], "--ecs-start-seconds"),
         (["--bucket", "my-bucket"], "--bucket"),
         (["--offload-threshold", "300000"], "--offload-threshold"),
+        (["--offload-threshold", "0"], "--offload-threshold"),
+        (["--heartbeat-seconds", "0"], "--heartbeat-seconds"),
         (["--task-executor", "stats"], "--task-executor"),
     ],
 )

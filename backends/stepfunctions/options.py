@@ -142,6 +142,10 @@ def add_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--lambda-role-arn", metavar="ARN", help="deploy: the role of the per-environment functions")
 
 
+def _int_or(value: Any, default: int) -> int:
+    return default if value is None else int(value)
+
+
 def from_mapping(values: Mapping[str, Any]) -> Options:
     """Options from ``vars(args)`` (unknown keys are ignored: the CLI passes all its flags)."""
     pairs = []
@@ -156,13 +160,13 @@ def from_mapping(values: Mapping[str, Any]) -> Options:
     bucket = values.get("bucket")
     if bucket is not None and not str(bucket).startswith("s3://"):
         raise OptionError(f"--bucket {bucket!r}: expected s3://bucket[/prefix]")
-    threshold = int(values.get("offload_threshold") or DEFAULT_OFFLOAD_THRESHOLD)
+    threshold = _int_or(values.get("offload_threshold"), DEFAULT_OFFLOAD_THRESHOLD)  # 0 is refused, not the default
     if not 0 < threshold <= 200_000:
         raise OptionError("--offload-threshold must be between 1 and 200000 bytes")
     anchor = values.get("lineage_anchor")
     if anchor is not None and not str(anchor).startswith("s3://"):
         raise OptionError(f"--lineage-anchor {anchor!r}: expected s3://bucket[/prefix]")
-    heartbeat = int(values.get("heartbeat_seconds") or DEFAULT_HEARTBEAT_SECONDS)
+    heartbeat = _int_or(values.get("heartbeat_seconds"), DEFAULT_HEARTBEAT_SECONDS)
     if heartbeat < 1:
         raise OptionError("--heartbeat-seconds must be at least 1")
     ecs_start = values.get("ecs_start_seconds")

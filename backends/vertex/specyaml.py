@@ -19,6 +19,7 @@ large specs are written this way; a property test holds the text to PyYAML's rea
 from __future__ import annotations
 
 import re
+from json.decoder import scanstring  # type: ignore[attr-defined]  # the C scanner, not in the stub
 from typing import Any
 
 from typedflow.util.prettyjson import pretty
@@ -29,9 +30,8 @@ _UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff\ud800-\udfff]")
 _EXPONENT = re.compile(r"e[-+][0-9]")
 # strings (skipped) and the numbers to fix, outside them
 _TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|(?<![0-9.])(-?[0-9]+)(e[-+][0-9]+)|(-?)Infinity|NaN')
-# a mapping key (its line's first token, a string followed by ": ") too long to be an implicit key
-_LONG_KEY = re.compile(r'^( *)("(?:[^"\\]|\\.){1000,}": )', re.MULTILINE)
-_LONG_STRING = re.compile(r'"[^\n]{1000}')  # what a long key holds (a fast scan)
+# a line long enough to start with a key past YAML's 1024-character limit for an implicit key
+_LONG_LINE = re.compile(r'^ *"[^\n]{1000}', re.MULTILINE)
 
 
 def _fix_number(m: re.Match[str]) -> str:
@@ -57,9 +57,24 @@ def dump_yaml(spec: Any, header: str = "") -> str:
         text = _TOKENS.sub(_fix_number, text)
     if not text.isascii() or "\x7f" in text:
         text = _UNSAFE.sub(_escape, text)  # JSON escapes every character that can end a string; these cannot
-    if _LONG_STRING.search(text):
-        text = _LONG_KEY.sub(r"\1? \2", text)
-    return header + text + "\n"
+    return header + _explicit_long_keys(text) + "\n"
 
 
-__all__ = ["dump_yaml"]
+def _explicit_long_keys(text: str) -> str:
+    """``text`` with each key of a long line written as an explicit key (``? "key": value``): YAML reads a key
+    only within 1024 characters otherwise."""
+    # A spec's long lines are its executors' arguments, and the keys of ``deploymentSpec`` are the compiler's
+    # own short names: the scan passes over that part (the top-level keys are sorted and indented by two).
+    start = text.find('\n  "deploymentSpec": ')
+    end = text.find('\n  "pipelineInfo": ', start) if start >= 0 else -1
+    regions = [(0, start), (end, len(text))] if 0 <= start < end else [(0, len(text))]
+    parts: list[str] = []
+    last = 0
+    for a, b in regions:
+        for m in _LONG_LINE.finditer(text, a, b):
+            quote = text.index('"', m.start())
+            _, after = scanstring(text, quote + 1)  # just past the string that starts the line
+            if text.startswith(": ", after):
+                parts += [text[last:quote], "? "]
+                last = quote
+    return "".join([*parts, text[last:]]) if parts else text

@@ -48,3 +48,26 @@ def test_the_text_is_the_indented_json_where_nothing_needs_fixing() -> None:
     spec = {"b": [1, 2.5, None], "a": {"x": "y"}}
     assert dump_yaml(spec) == json.dumps(spec, indent=2, sort_keys=True) + "\n"
     assert dump_yaml({"lr": 1e-05}) == '{\n  "lr": 1.0e-05\n}\n'
+
+
+def test_keys_longer_than_1024_characters_read_back() -> None:
+    # YAML reads a key as an implicit key only within 1024 characters (a constant dict's key may be longer)
+    spec = {
+        "k" * 2000: {"\x85" * 300: [1, {"v" * 1023: "x" * 3000}], "b": 2},
+        "short": ["k" * 5000 + '": ', "z"],
+        "k" * 999: 1,
+    }
+    text = dump_yaml(spec, "# PIPELINE DEFINITION\n")
+    for loader in _LOADERS:
+        assert _load(text, loader) == spec, loader
+    # in a spec, the part scanned for them leaves out the executors (long argument strings, short keys)
+    shaped = {
+        "components": {"comp-a": {"k" * 1500: 1}},
+        "deploymentSpec": {"executors": {"exec-a": {"args": ["x" * 5000]}}},
+        "pipelineInfo": {"name": "p"},
+        "root": {"dag": {"v" * 1200: ["k" * 3000]}},
+    }
+    text = dump_yaml(shaped)
+    assert text.count("? ") == 2
+    for loader in _LOADERS:
+        assert _load(text, loader) == shaped, loader

@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 import pytest
 
 from tests.support.kfp import run_on_kfp_local
-from typedflow import Retry, after, map_over, task, when, workflow
+from typedflow import after, map_over, task, when, workflow
 from typedflow.runtime.running import RunOptions, run_workflow
 
 
@@ -133,32 +133,6 @@ def test_vertex_matches_the_local_interpreter(wf: Any, tmp_path: Path) -> None:
     local = run_workflow(wf, {"n": 4}, RunOptions(store=tmp_path / "local"))
     assert local.ok, local
     assert run_on_kfp_local(wf, {"n": 4}, tmp_path / "kfp") == local.outputs
-
-
-@task(retry=Retry(attempts=2, initial_delay=0.0, jitter=False), cache=False)
-def stubborn(x: int) -> int | None:
-    raise ValueError(f"item {x} fails")
-
-
-@workflow
-def retried(xs: list[int]) -> list[int | None]:
-    return map_over(stubborn, xs, tolerated_failure=1.0)
-
-
-@pytest.mark.xfail(strict=True, reason="the attempt of an item is not told apart from another item of one value")
-def test_two_items_of_one_value_each_get_every_attempt(tmp_path: Path) -> None:
-    """Items [5, 5] of a map whose task retries twice: each item's first failure is not its last (Vertex
-    retries it), as locally, where each item is attempted twice. Known failing: the attempt is counted from the
-    run's failed records of the node with the same inputs, so the second item's first attempt counts the first
-    item's, is taken for its last, and the item is reported failed after one attempt."""
-    from tests.security.test_vertex_entrypoint import _args, _executor_input, _run
-
-    args = _args(retried, "exec-stubborn")
-    out = tmp_path / "out" / "executor_output.json"
-    # item 0, attempt 1: fails, not its last attempt, so the container fails and Vertex retries it
-    assert _run(args, _executor_input(tmp_path, {"x": 5}), tmp_path / "root") == 1
-    # item 1, attempt 1 (running at the same time): must also be left to Vertex to retry
-    assert _run(args, _executor_input(tmp_path, {"x": 5}), tmp_path / "root") == 1, out.read_text()
 
 
 def test_the_tolerance_step_checks_the_results_and_flags_types(

@@ -12,7 +12,7 @@ from typedflow.backends.stepfunctions.executors import _timeouts
 from typedflow.cli import main
 from typedflow.ir import TaskTemplate
 
-FLOW = str(Path(__file__).parent / "support" / "construct_flows.py") + ":unpacked"
+FLOW = str(Path(__file__).parents[1] / "support" / "construct_flows.py") + ":unpacked"
 ECS = ["--executor", "ecs", "--ecs-cluster", "c", "--ecs-task-definition", "t", "--subnet", "s"]
 
 

@@ -55,6 +55,7 @@ from tests.ports import (
 )
 from tests.support.aws import AslValidator, Aws
 from tests.support.kfp import run_on_kfp_local
+from tests.support.values import without_uris
 from typedflow import TypedFile, Workflow, exit_handler, fail, task, when, workflow
 from typedflow.ir.values import encode
 from typedflow.runtime.running import RunOptions, RunResult, run_workflow
@@ -596,15 +597,6 @@ def test_exit_handler_gets_the_final_status(message: str, targets: tuple[str, ..
 
 def typed_inputs(wf: Any, inputs: dict[str, Any]) -> dict[str, Any]:
     return {k: encode(v, wf.annotations[k]) for k, v in inputs.items()}
-
-
-def without_uris(v: Any) -> Any:
-    """Typed JSON with files by content (sha256) only: each target stores them elsewhere."""
-    if isinstance(v, dict):
-        return {k: without_uris(x) for k, x in v.items() if k != "uri"}
-    if isinstance(v, list):
-        return [without_uris(x) for x in v]
-    return v
 
 
 def kfp_local(wf: Any, inputs: dict[str, Any], root: Path) -> dict[str, Any]:

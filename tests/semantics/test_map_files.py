@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import copy
 import json
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -16,33 +15,15 @@ from typedflow.backends.vertex.compiler import compile_spec
 
 from tests.support import map_file_flows as flows
 from tests.support.aws import Aws
+from tests.support.kfp import run_on_kfp_local
+from tests.support.values import without_uris
 from tests.support.vertex_spec import check, check_strict
 from typedflow.runtime.running import RunOptions, run_workflow
 
 
-def without_uris(v: Any) -> Any:
-    """Typed JSON with files by content (sha256) and format only: each target stores them elsewhere."""
-    if isinstance(v, dict):
-        return {k: without_uris(x) for k, x in v.items() if k != "uri"}
-    if isinstance(v, list):
-        return [without_uris(x) for x in v]
-    return v
-
-
 def vertex(wf: Any, inputs: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
     """The workflow's outputs under kfp.local, as the spec's last step writes them (typed JSON)."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "vertex"))
-    try:
-        from kfp_harness import run_spec
-    finally:
-        sys.path.pop(0)
-    from typedflow.backends.vertex import BACKEND
-
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    path = tmp_path / "spec.yaml"
-    path.write_text(BACKEND.compile(wf.ir, {"output": str(path)}))
-    _, warnings = run_spec(path, inputs, tmp_path / "kfp")
-    assert not [w for w in warnings if "Could not resolve" in w or "evaluation failed" in w], warnings
+    run_on_kfp_local(wf, inputs, tmp_path, pipeline_root="kfp")
     (written,) = (tmp_path / "kfp" / "typedflow" / "runs").glob("*/outputs.json")
     outputs: dict[str, Any] = json.loads(written.read_text())["outputs"]
     return outputs

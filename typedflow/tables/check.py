@@ -419,27 +419,40 @@ def _raw_bound(c: ir.Column, arrow_type: Any) -> Callable[[Any], Any] | None:
 # ----------------------------------------------------------------------------- CSV / TSV
 
 
-def read_header(path: Path, delimiter: str) -> tuple[list[str], list[str] | None]:
-    """The column names of a CSV/TSV file, and its first data row (None when it has none)."""
+def read_header(path: Path, delimiter: str, sample: tuple[str, ...] = ()) -> tuple[list[str], dict[str, str]]:
+    """The column names of a CSV/TSV file, and the first non-empty value of each column named in
+    ``sample`` that has one (rows are read until each is found)."""
     with open(path, newline="", encoding="utf-8-sig") as fh:
         reader = csv.reader(fh, delimiter=delimiter)
         header = next(reader, None)
-        first = next(reader, None)
-    if header is None:
-        raise SchemaError("the file is empty: expected a header row naming its columns")
-    return header, first
+        if header is None:
+            raise SchemaError("the file is empty: expected a header row naming its columns")
+        wanted = {n: header.index(n) for n in sample if n in header}
+        found: dict[str, str] = {}
+        for row in reader if wanted else ():
+            for n, i in list(wanted.items()):
+                if i < len(row) and row[i].strip():
+                    found[n] = row[i].strip()
+                    del wanted[n]
+            if not wanted:
+                break
+    return header, found
 
 
-def csv_types(schema: ir.Schema, header: list[str], first: list[str] | None) -> dict[str, Any]:
-    """The Arrow type each declared column is parsed as (Decimal and bytes columns as text)."""
+def zone_sample(schema: ir.Schema) -> tuple[str, ...]:
+    """The columns whose first value :func:`csv_types` needs: datetimes, zoned or naive by it."""
+    return tuple(c.name for c in schema.columns if c.type == "datetime")
+
+
+def csv_types(schema: ir.Schema, samples: dict[str, str]) -> dict[str, Any]:
+    """The Arrow type each declared column is parsed as (Decimal and bytes columns as text); a
+    datetime column has a time zone when its first value (``samples``) has a UTC offset."""
     import pyarrow as pa
 
     out: dict[str, Any] = {}
     for c in schema.columns:
         if c.type == "datetime":
-            i = header.index(c.name)
-            sample = first[i] if first is not None and i < len(first) else ""
-            out[c.name] = pa.timestamp("us", tz="UTC" if _ZONED.search(sample.strip()) else None)
+            out[c.name] = pa.timestamp("us", tz="UTC" if _ZONED.search(samples.get(c.name, "")) else None)
         else:
             out[c.name] = {
                 "bool": pa.bool_(),
@@ -495,11 +508,11 @@ def _csv(path: Path, schema: ir.Schema, delimiter: str, rows: bool) -> None:
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
-    header, first = read_header(path, delimiter)
+    header, samples = read_header(path, delimiter, zone_sample(schema) if rows else ())
     check_header(schema, header)
     if not rows or not schema.columns:
         return
-    types = csv_types(schema, header, first)
+    types = csv_types(schema, samples)
     parse, convert = csv_options(delimiter, types, [c.name for c in schema.columns])
     offset = 0
     uniques = {c.name: Unique(c) for c in schema.columns if any(chk.unique for chk in c.checks)}

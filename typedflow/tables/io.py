@@ -31,6 +31,7 @@ from typedflow.tables.check import (
     locate_conversion_error,
     read_header,
     require_pyarrow,
+    zone_sample,
 )
 from typedflow.tables.columns import Columns, SchemaError
 from typedflow.tables.schema import schema_of, show_column
@@ -103,11 +104,11 @@ def _read_csv(path: Path, schema: ir.Schema | None, delimiter: str) -> Any:
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
-    header, first = read_header(path, delimiter)
+    header, samples = read_header(path, delimiter, () if schema is None else zone_sample(schema))
     types: dict[str, Any] = {}
     if schema is not None:
         check_header(schema, header)
-        types = csv_types(schema, header, first)
+        types = csv_types(schema, samples)
     parse, convert = csv_options(delimiter, types, None)
     try:
         table = pcsv.read_csv(path, parse_options=parse, convert_options=convert)

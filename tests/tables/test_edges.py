@@ -5,21 +5,24 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Annotated, Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from typedflow.formats import CSV
-from typedflow.tables import Columns, SchemaError
+from typedflow.formats import CSV, JSONL, TSV, Parquet
+from typedflow.tables import Check, Columns, SchemaError
 from typedflow.tables.check import check_file
-from typedflow.tables.io import read_table
+from typedflow.tables.io import read_table, write_table
 from typedflow.tables.schema import schema_of
 
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
 
 FUNCTION_SCOPED = [HealthCheck.function_scoped_fixture]
+# Any: FORMATS[kind][cls] makes a format class at run time, where mypy sees a types.GenericAlias.
+FORMATS: dict[str, Any] = {"parquet": Parquet, "csv": CSV, "tsv": TSV, "jsonl": JSONL}
 
 
 class Seen(Columns):
@@ -49,3 +52,38 @@ def test_csv_datetime_zone_is_taken_from_the_first_value_not_the_first_row(
         path.write_text("id,seen\n" + "\n".join(lines) + "\n")
         with pytest.raises(SchemaError, match=f"at row {second + 1} .*UTC offset in every row"):
             check_file(path, "csv", schema_of(Seen))
+
+
+class Since(Columns):
+    at: Annotated[dt.datetime, Check(ge=dt.datetime(2000, 1, 1))]  # naive: read as UTC
+
+
+class SinceZoned(Columns):
+    at: Annotated[dt.datetime, Check(ge=dt.datetime(2000, 1, 1, tzinfo=dt.UTC))]
+
+
+@pytest.mark.parametrize("kind", sorted(FORMATS))
+@pytest.mark.parametrize("schema", [Since, SinceZoned])
+def test_datetime_bounds_compare_zoned_and_naive_the_same_way_in_every_format(
+    tmp_path: Path, kind: str, schema: type[Columns]
+) -> None:
+    # A naive bound on a zoned column (and the reverse) is a UTC instant, whatever the format.
+    plus2 = dt.timezone(dt.timedelta(hours=2))
+    minus2 = dt.timezone(dt.timedelta(hours=-2))
+    path = tmp_path / f"t.{kind}"
+    write_table(path, FORMATS[kind], [{"at": dt.datetime(1999, 12, 31, 23, tzinfo=minus2)}])  # 01:00 UTC
+    check_file(path, kind, schema_of(schema))
+    write_table(path, FORMATS[kind], [{"at": dt.datetime(2000, 1, 1, 1, tzinfo=plus2)}])  # 23:00 UTC the day before
+    with pytest.raises(SchemaError, match=r'column "at": .* at row 1 breaks Check'):
+        check_file(path, kind, schema_of(schema))
+    write_table(path, FORMATS[kind], [{"at": dt.datetime(2000, 1, 1, 1)}])  # naive
+    check_file(path, kind, schema_of(schema))
+
+
+def test_jsonl_datetime_column_has_an_offset_in_every_row_or_in_none(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    path.write_text('{"id": 1, "seen": null}\n{"id": 2, "seen": "2020-01-01T00:00:00Z"}\n')
+    check_file(path, "jsonl", schema_of(Seen))
+    path.write_text(path.read_text() + '{"id": 3, "seen": "2020-01-01T00:00:00"}\n')
+    with pytest.raises(SchemaError, match=r'column "seen": .* at row 3 \(a datetime column has a UTC offset in every'):
+        check_file(path, "jsonl", schema_of(Seen))

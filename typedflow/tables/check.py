@@ -9,7 +9,8 @@
   true/false/1/0, dates and datetimes ISO-8601 (a datetime column has a UTC offset in every row or
   in none), Decimal columns decimal text, bytes columns base64.
 * JSONL: every row is a JSON object; a missing key or ``null`` is null; dates and datetimes are
-  ISO-8601 strings, Decimals strings or numbers, bytes base64 strings.
+  ISO-8601 strings (a datetime column has a UTC offset in every row or in none), Decimals strings
+  or numbers, bytes base64 strings.
 
 A violation raises :class:`~typedflow.tables.SchemaError` naming the column, what was expected and
 what was found, and the first offending row (rows count from 1, the header not included). pyarrow is
@@ -178,12 +179,17 @@ def _scalar(c: ir.Column, v: Any, arrow_type: Any) -> Any:
 
     value = py_value(c, v)
     if c.type == "datetime":
-        zoned = getattr(arrow_type, "tz", None) is not None
-        if zoned and value.tzinfo is None:
-            value = value.replace(tzinfo=dt.UTC)
-        elif not zoned and value.tzinfo is not None:
-            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        value = in_zone(value, getattr(arrow_type, "tz", None) is not None)
     return pa.scalar(value)
+
+
+def in_zone(value: dt.datetime, zoned: bool) -> dt.datetime:
+    """A datetime bound as comparable with a zoned or a naive column: naive values are UTC."""
+    if zoned and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    if not zoned and value.tzinfo is not None:
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value
 
 
 _BREAKS = {"ge": "less", "gt": "less_equal", "le": "greater", "lt": "greater_equal"}
@@ -684,6 +690,7 @@ class _RowChecks:
         ]
         self.allowed = [[py_value(c, v) for v in chk.isin] for chk in c.checks if chk.isin is not None]
         self.seen: dict[Any, int] | None = {} if any(chk.unique for chk in c.checks) else None
+        self.zoned: bool | None = None  # a datetime column: whether its first value has a UTC offset
 
     def value(self, v: Any, row: int) -> Any:
         c = self.column
@@ -697,6 +704,16 @@ class _RowChecks:
             raise SchemaError(
                 f'column "{c.name}": expected {show_column(c)}, got {_json_shown(v)} at row {row}'
             ) from None
+        if c.type == "datetime" and self.zoned != (out.tzinfo is not None):
+            if self.zoned is not None:
+                raise SchemaError(
+                    f'column "{c.name}": expected {show_column(c)}, got {_json_shown(v)} at row {row} '
+                    "(a datetime column has a UTC offset in every row, or in none)"
+                )
+            # As the other formats do, compare with the bounds as UTC instants.
+            self.zoned = out.tzinfo is not None
+            self.bounds = [(name, in_zone(b, self.zoned)) for name, b in self.bounds]
+            self.allowed = [[in_zone(a, self.zoned) for a in allowed] for allowed in self.allowed]
         for name, b in self.bounds:
             try:
                 ok = {"ge": out >= b, "gt": out > b, "le": out <= b, "lt": out < b}[name]

@@ -4,6 +4,7 @@ refused, a bad one accepted) or to fail with a traceback instead of a SchemaErro
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -87,3 +88,66 @@ def test_jsonl_datetime_column_has_an_offset_in_every_row_or_in_none(tmp_path: P
     path.write_text(path.read_text() + '{"id": 3, "seen": "2020-01-01T00:00:00"}\n')
     with pytest.raises(SchemaError, match=r'column "seen": .* at row 3 \(a datetime column has a UTC offset in every'):
         check_file(path, "jsonl", schema_of(Seen))
+
+
+class Priced(Columns):
+    price: Annotated[Decimal, Check(isin=[Decimal("1.50"), Decimal("2.125"), Decimal("1000")])]
+
+
+def test_parquet_decimal_isin_with_values_the_column_cannot_hold(tmp_path: Path) -> None:
+    # decimal(5, 2) holds neither 2.125 nor 1000: those allowed values cannot match, but are no error.
+    path = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"price": pa.array([Decimal("1.50"), Decimal("1.5")], pa.decimal128(5, 2))}), path)
+    check_file(path, "parquet", schema_of(Priced))
+    pq.write_table(pa.table({"price": pa.array([Decimal("1.50"), Decimal("2.12")], pa.decimal128(5, 2))}), path)
+    with pytest.raises(SchemaError, match=r"Decimal\('2.12'\) at row 2 is not one of"):
+        check_file(path, "parquet", schema_of(Priced))
+
+
+class Money(Columns):
+    id: int
+    amount: Annotated[Decimal, Check(ge=0)]
+
+
+class Ref(Columns):
+    id: int
+    ref: Annotated[Decimal, Check(unique=True)]
+
+
+DECIMAL_TEXT = st.decimals(allow_nan=False, allow_infinity=False, places=None).filter(
+    lambda d: len(d.as_tuple().digits) <= 60 and -40 <= int(d.as_tuple().exponent) <= 20
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=FUNCTION_SCOPED)
+@given(st.lists(DECIMAL_TEXT, min_size=1, max_size=6), st.sampled_from(["csv", "tsv"]))
+def test_csv_decimal_checks_take_any_scale_and_precision(tmp_path: Path, values: list[Decimal], kind: str) -> None:
+    # Bounds were compared after a cast to decimal(38, 9), which refused finer or larger values.
+    sep = "\t" if kind == "tsv" else ","
+    path = tmp_path / f"t.{kind}"
+    path.write_text(f"id{sep}amount\n" + "".join(f"{i}{sep}{v}\n" for i, v in enumerate(values)))
+    negative = [i for i, v in enumerate(values) if v < 0]
+    if negative:
+        with pytest.raises(SchemaError, match=f'column "amount": .* at row {negative[0] + 1} breaks Check'):
+            check_file(path, kind, schema_of(Money))
+    else:
+        check_file(path, kind, schema_of(Money))
+        assert read_table(path, FORMATS[kind][Money]).column("amount").to_pylist() == values
+    # Uniqueness is of values, not of their text: 1.5 and 1.50 are the same Decimal.
+    path.write_text(f"id{sep}ref\n" + "".join(f"{i}{sep}{v}\n" for i, v in enumerate(values)))
+    first: dict[Decimal, int] = {}
+    dup = next((i for i, v in enumerate(values) if first.setdefault(v, i) != i), None)
+    if dup is None:
+        check_file(path, kind, schema_of(Ref))
+    else:
+        with pytest.raises(SchemaError, match=f"at row {dup + 1} already appears at row {first[values[dup]] + 1}"):
+            check_file(path, kind, schema_of(Ref))
+
+
+def test_csv_decimal_uniqueness_across_batches_of_different_scales(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    # pyarrow reads a CSV in blocks of about 1 MB: the duplicate is in another batch, at another scale.
+    rows = [f"{i},{i}.5" for i in range(100_000)] + ["100000,7.50000000000000000001", "100001,7.500"]
+    path.write_text("id,ref\n" + "\n".join(rows) + "\n")
+    with pytest.raises(SchemaError, match=r"Decimal\('7.500*'\) at row 100002 already appears at row 8 "):
+        check_file(path, "csv", schema_of(Ref))

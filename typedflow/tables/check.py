@@ -211,6 +211,10 @@ class Unique:
 
         if not self.chunks:
             return
+        types = {chunk.type for chunk in self.chunks}
+        if len(types) > 1:  # CSV decimal text: each batch at the scale its values need
+            common = _common_decimal(types)
+            self.chunks = [pc.cast(chunk, common) for chunk in self.chunks]
         arr = pa.chunked_array(self.chunks)
         if pc.count_distinct(arr, mode="only_valid").as_py() == len(arr) - arr.null_count:
             return
@@ -252,9 +256,9 @@ def check_array(c: ir.Column, arr: Any, offset: int = 0, unique: Unique | None =
                 )
         if chk.isin is not None:
             allowed = [py_value(c, v) for v in chk.isin]
-            value_set = pa.array(allowed, type=arr.type) if c.type != "decimal" else pa.array(allowed)
-            if c.type == "decimal":
-                value_set = pc.cast(value_set, arr.type)
+            # An allowed Decimal the column's precision and scale cannot hold matches no value of it.
+            held = [v for v in allowed if _holds(arr.type, v)] if c.type == "decimal" else allowed
+            value_set = pa.array(held, type=arr.type)
             i = _first(pc.and_(pc.invert(pc.is_in(arr, value_set=value_set)), pc.is_valid(arr)))
             if i >= 0:
                 raise SchemaError(
@@ -263,6 +267,52 @@ def check_array(c: ir.Column, arr: Any, offset: int = 0, unique: Unique | None =
                 )
         if chk.unique and unique is not None:
             unique.add(arr)
+
+
+def _digits(v: decimal.Decimal) -> tuple[int, int]:
+    """(integer digits, decimal places) a finite Decimal needs, trailing zeros aside."""
+    _, digits, exp = v.as_tuple()
+    assert isinstance(exp, int)
+    n = len(digits)
+    while n > 0 and exp < 0 and digits[n - 1] == 0:
+        n, exp = n - 1, exp + 1
+    if not any(digits[:n]):
+        return 0, 0
+    return max(n + exp, 0), max(-exp, 0)
+
+
+def _holds(t: Any, v: decimal.Decimal) -> bool:
+    """Whether a decimal type of that precision and scale can hold ``v`` exactly."""
+    whole, places = _digits(v)
+    return places <= t.scale and whole <= t.precision - t.scale
+
+
+def _decimal_type(whole: int, places: int) -> Any:
+    import pyarrow as pa
+
+    precision = max(whole + places, 1)
+    if precision > 76:
+        raise SchemaError(f"a Decimal of {precision} digits: Arrow's decimals hold at most 76")
+    return (pa.decimal128 if precision <= 38 else pa.decimal256)(precision, places)
+
+
+def _common_decimal(types: set[Any]) -> Any:
+    return _decimal_type(max(t.precision - t.scale for t in types), max(t.scale for t in types))
+
+
+def decimal_array(c: ir.Column, arr: Any) -> Any:
+    """Decimal text (already checked as such) as decimal values, at the precision and scale it needs."""
+    import pyarrow.compute as pc
+
+    whole, places = 1, 0
+    for v in pc.unique(arr).to_pylist():
+        if v is not None:
+            w, p = _digits(decimal.Decimal(v))
+            whole, places = max(whole, w), max(places, p)
+    try:
+        return pc.cast(arr, _decimal_type(whole, places))
+    except SchemaError as exc:
+        raise SchemaError(f'column "{c.name}": {exc}') from None
 
 
 def _within_bounds(c: ir.Column, arr: Any) -> bool:
@@ -537,14 +587,8 @@ def _csv(path: Path, schema: ir.Schema, delimiter: str, rows: bool) -> None:
 
 
 def _as_column_type(c: ir.Column, arr: Any) -> Any:
-    """Decimal text as decimals, for the bounds (bytes stay text: they have none)."""
-    bounded = any(v is not None for chk in c.checks for v in (chk.ge, chk.gt, chk.le, chk.lt, chk.isin))
-    if c.type != "decimal" or not bounded:
-        return arr
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    return pc.cast(arr, pa.decimal128(38, 9))
+    """Decimal text as decimals, for the constraints (bytes stay text: their values are their text)."""
+    return decimal_array(c, arr) if c.type == "decimal" and c.checks else arr
 
 
 def locate_conversion_error(

@@ -27,6 +27,7 @@ from typedflow.tables.check import (
     check_text_column,
     csv_options,
     csv_types,
+    decimal_array,
     iter_jsonl,
     locate_conversion_error,
     read_header,
@@ -122,7 +123,7 @@ def _read_csv(path: Path, schema: ir.Schema | None, delimiter: str) -> Any:
         i = table.schema.get_field_index(c.name)
         arr = table.column(i)
         check_text_column(c, arr, 0)
-        typed = _decimals(arr) if c.type == "decimal" else _base64(arr) if c.type == "bytes" else arr
+        typed = decimal_array(c, arr) if c.type == "decimal" else _base64(arr) if c.type == "bytes" else arr
         unique = Unique(c) if any(chk.unique for chk in c.checks) else None
         check_array(c, typed, 0, unique)
         if unique is not None:
@@ -130,24 +131,6 @@ def _read_csv(path: Path, schema: ir.Schema | None, delimiter: str) -> Any:
         if typed is not arr:
             table = table.set_column(i, c.name, typed)
     return table
-
-
-def _decimals(arr: Any) -> Any:
-    """Decimal text as decimal values, with the scale the text needs."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    scale, digits = 0, 1
-    for v in pc.unique(arr).to_pylist():
-        if v is None:
-            continue
-        t = decimal.Decimal(v).as_tuple()
-        exp = int(t.exponent) if isinstance(t.exponent, int) else 0
-        scale = max(scale, -exp)
-        digits = max(digits, len(t.digits) + max(exp, 0))
-    precision = max(digits, scale) + scale
-    kind = pa.decimal128 if precision <= 38 else pa.decimal256
-    return pc.cast(arr, kind(min(max(precision, 1), 76), scale))
 
 
 def _base64(arr: Any) -> Any:

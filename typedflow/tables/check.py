@@ -284,7 +284,7 @@ def _digits(v: decimal.Decimal) -> tuple[int, int]:
 def _holds(t: Any, v: decimal.Decimal) -> bool:
     """Whether a decimal type of that precision and scale can hold ``v`` exactly."""
     whole, places = _digits(v)
-    return places <= t.scale and whole <= t.precision - t.scale
+    return bool(places <= t.scale and whole <= t.precision - t.scale)
 
 
 def _decimal_type(whole: int, places: int) -> Any:

@@ -151,3 +151,23 @@ def test_csv_decimal_uniqueness_across_batches_of_different_scales(tmp_path: Pat
     path.write_text("id,ref\n" + "\n".join(rows) + "\n")
     with pytest.raises(SchemaError, match=r"Decimal\('7.500*'\) at row 100002 already appears at row 8 "):
         check_file(path, "csv", schema_of(Ref))
+
+
+class Count(Columns):
+    n: int
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=FUNCTION_SCOPED)
+@given(st.integers(-(2**70), 2**70) | st.sampled_from([2**63 - 1, 2**63, -(2**63), -(2**63) - 1]))
+def test_jsonl_int_columns_are_64_bit_like_the_other_formats(tmp_path: Path, n: int) -> None:
+    # A larger JSON integer was accepted by the check, then read_table failed with OverflowError.
+    path = tmp_path / "t.jsonl"
+    path.write_text(f'{{"n": 1}}\n{{"n": {n}}}\n')
+    if -(2**63) <= n < 2**63:
+        check_file(path, "jsonl", schema_of(Count))
+        assert read_table(path, JSONL[Count]).column("n").to_pylist() == [1, n]
+    else:
+        with pytest.raises(SchemaError, match=f'column "n": expected int .*got a JSON integer {n} at row 2'):
+            check_file(path, "jsonl", schema_of(Count))
+        with pytest.raises(SchemaError, match="at row 2"):
+            read_table(path, JSONL[Count])

@@ -8,7 +8,8 @@
   types. An empty field is null (a quoted empty field, ``""``, is an empty string). Booleans are
   true/false/1/0, dates and datetimes ISO-8601 (a datetime column has a UTC offset in every row or
   in none), Decimal columns decimal text, bytes columns base64.
-* JSONL: every row is a JSON object; a missing key or ``null`` is null; dates and datetimes are
+* JSONL: every row is a JSON object; a missing key or ``null`` is null; ints are 64-bit (as in
+  Arrow and a CSV column); dates and datetimes are
   ISO-8601 strings (a datetime column has a UTC offset in every row or in none), Decimals strings
   or numbers, bytes base64 strings.
 
@@ -695,9 +696,14 @@ def _json_value(kind: str) -> Callable[[Any], Any]:
         except binascii.Error:
             raise ValueError from None
 
+    def int64(v: Any) -> Any:
+        if type(v) is not int or not -(2**63) <= v < 2**63:
+            raise ValueError
+        return v
+
     return {
         "bool": of(bool),
-        "int": of(int),
+        "int": int64,
         "float": of(int, float),
         "str": of(str),
         "date": date,
@@ -745,8 +751,9 @@ class _RowChecks:
         try:
             out = self.convert(v)
         except ValueError:
+            what = " (a 64-bit integer)" if c.type == "int" and type(v) is int else ""
             raise SchemaError(
-                f'column "{c.name}": expected {show_column(c)}, got {_json_shown(v)} at row {row}'
+                f'column "{c.name}": expected {show_column(c)}{what}, got {_json_shown(v)} at row {row}'
             ) from None
         if c.type == "datetime" and self.zoned != (out.tzinfo is not None):
             if self.zoned is not None:

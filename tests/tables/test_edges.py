@@ -4,6 +4,7 @@ refused, a bad one accepted) or to fail with a traceback instead of a SchemaErro
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
@@ -171,3 +172,49 @@ def test_jsonl_int_columns_are_64_bit_like_the_other_formats(tmp_path: Path, n: 
             check_file(path, "jsonl", schema_of(Count))
         with pytest.raises(SchemaError, match="at row 2"):
             read_table(path, JSONL[Count])
+
+
+UNREADABLE = [
+    ("t.parquet", b"PAR1 not parquet"),
+    ("t.parquet", b""),
+    ("t.csv", b"id,seen\n1,\xe9\n"),  # not UTF-8
+    ("t.csv", b"id,seen\n1,,3\n"),  # more fields than the header
+    ("t.jsonl", b'{"id": 1, "seen": "\xe9"}\n'),
+    ("t.jsonl", b'{"id": 1,\n'),
+]
+
+
+@pytest.mark.parametrize(("name", "data"), UNREADABLE)
+@pytest.mark.parametrize("typed", [True, False])
+def test_read_table_of_an_unreadable_file_is_a_schema_error(
+    tmp_path: Path, name: str, data: bytes, typed: bool
+) -> None:
+    # These raised pyarrow's, json's or the codec's own exceptions, with a traceback into them.
+    path = tmp_path / name
+    path.write_bytes(data)
+    fmt = {"parquet": Parquet, "csv": CSV, "jsonl": JSONL}[path.suffix[1:]]
+    with pytest.raises(SchemaError, match=f"^{re.escape(str(path))}: "):
+        read_table(path, fmt[Seen] if typed else fmt)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        [{"id": 2**70, "seen": None}],  # beyond int64
+        [{"id": 1, "seen": None}, {"id": "two", "seen": None}],  # mixed types
+        {"id": [1, 2], "seen": [None]},  # columns of different lengths
+    ],
+)
+@pytest.mark.parametrize("kind", sorted(FORMATS))
+def test_write_table_of_data_arrow_cannot_hold_is_a_schema_error(tmp_path: Path, data: Any, kind: str) -> None:
+    path = tmp_path / f"t.{kind}"
+    with pytest.raises(SchemaError, match="cannot make a table of the data"):
+        write_table(path, FORMATS[kind][Seen], data)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_write_table_jsonl_of_a_column_json_cannot_hold_is_a_schema_error(tmp_path: Path) -> None:
+    table = pa.table({"id": [1], "seen": pa.array([None], pa.timestamp("us")), "at": [dt.time(1, 2)]})
+    with pytest.raises(SchemaError, match="time has no JSON form"):
+        write_table(tmp_path / "t.jsonl", JSONL[Seen], table)
+    assert list(tmp_path.iterdir()) == []

@@ -71,6 +71,8 @@ def read_table(
     kind = kind_of(fmt, path)
     schema = _schema(fmt, columns)
     require_pyarrow("read_table")
+    import pyarrow as pa
+
     try:
         if kind == "parquet":
             table = _read_parquet(path, schema)
@@ -80,6 +82,8 @@ def read_table(
             table = _read_jsonl(path, schema)
     except SchemaError as exc:
         raise SchemaError(f"{shown or path}: {exc}") from None
+    except (ValueError, pa.ArrowException) as exc:  # a corrupt file, not UTF-8, not JSON (pyarrow's ArrowInvalid too)
+        raise SchemaError(f"{shown or path}: cannot read it as {kind}: {exc}") from None
     if pandas:
         _need_pandas()
         return table.to_pandas()
@@ -192,7 +196,12 @@ def write_table(
     kind = kind_of(fmt, path)
     schema = _schema(fmt, columns)
     require_pyarrow("write_table")
-    table = to_arrow(data)
+    import pyarrow as pa
+
+    try:
+        table = to_arrow(data)
+    except (ValueError, OverflowError, pa.ArrowException) as exc:  # e.g. mixed types, an int beyond int64
+        raise SchemaError(f"{shown or path}: cannot make a table of the data: {exc}") from None
     if schema is not None:
         try:
             table = conform(table, schema)
@@ -292,6 +301,6 @@ def _write_jsonl(table: Any, path: Path) -> None:
             for row in batch.to_pylist():
                 try:
                     fh.write(json.dumps(row, default=_json_default, allow_nan=False, ensure_ascii=False))
-                except ValueError as exc:
+                except (ValueError, TypeError) as exc:
                     raise SchemaError(f"a row cannot be written as JSON: {exc} ({row!r:.200})") from None
                 fh.write("\n")

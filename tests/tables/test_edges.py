@@ -3,8 +3,11 @@ refused, a bad one accepted) or to fail with a traceback instead of a SchemaErro
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import os
 import re
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
@@ -218,3 +221,102 @@ def test_write_table_jsonl_of_a_column_json_cannot_hold_is_a_schema_error(tmp_pa
     with pytest.raises(SchemaError, match="time has no JSON form"):
         write_table(tmp_path / "t.jsonl", JSONL[Seen], table)
     assert list(tmp_path.iterdir()) == []
+
+
+NS_BOUND = dt.datetime(2020, 9, 13, 12, 26, 40)
+NS_AT_BOUND = 1_600_000_000_000_000_000  # NS_BOUND in nanoseconds since 1970
+
+
+class NotAfter(Columns):
+    t: Annotated[dt.datetime, Check(le=NS_BOUND)]
+
+
+class NotBefore(Columns):
+    t: Annotated[dt.datetime, Check(ge=NS_BOUND)]
+
+
+_NS_SCRIPT = """
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+import pyarrow as pa, pyarrow.parquet as pq
+from typedflow.tables import SchemaError
+from typedflow.tables.check import check_file
+from typedflow.tables.schema import schema_of
+from tests.tables.test_edges import NS_AT_BOUND, NotAfter, NotBefore
+path = Path(sys.argv[1])
+for tz in (None, "UTC"):
+    for stats in (True, False):
+        table = pa.table({"t": pa.array([NS_AT_BOUND + 1], pa.timestamp("ns", tz))})
+        pq.write_table(table, path, write_statistics=stats)
+        check_file(path, "parquet", schema_of(NotBefore))
+        try:
+            check_file(path, "parquet", schema_of(NotAfter))
+            print("accepted")
+        except SchemaError as exc:
+            print(exc)
+"""
+
+
+def test_nanosecond_timestamps_are_checked_without_pandas(tmp_path: Path) -> None:
+    # Without pandas, pyarrow cannot make a datetime of a nanosecond value: the check failed as if the
+    # file were unreadable, the good file as well as the bad one.
+    import subprocess
+    import sys
+
+    (tmp_path / "pandas").mkdir()
+    (tmp_path / "pandas" / "__init__.py").write_text("raise ImportError('no pandas here')\n")
+    repo = Path(__file__).resolve().parents[2]
+    env = {"PYTHONPATH": f"{tmp_path}{os.pathsep}{repo}", "PATH": os.environ.get("PATH", "")}
+    out = subprocess.run(
+        [sys.executable, "-c", _NS_SCRIPT, str(tmp_path / "t.parquet")],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=repo,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert len(lines) == 4
+    for line in lines:
+        assert line.startswith('column "t": 2020-09-13 12:26:40.000000001')
+        assert line.endswith("at row 1 breaks Check(le=datetime.datetime(2020, 9, 13, 12, 26, 40))")
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=FUNCTION_SCOPED)
+@given(
+    st.sampled_from(["s", "ms", "us", "ns"]),
+    st.sampled_from([None, "UTC", "+05:00"]),
+    st.integers(-3, 3),
+    st.sampled_from(["ge", "gt", "le", "lt"]),
+)
+def test_parquet_timestamp_bounds_from_the_footer_are_exact(
+    tmp_path: Path, unit: str, tz: str | None, ticks: int, op: str
+) -> None:
+    # One value near the bound, in the column's unit: the footer decides whenever the statistics
+    # prove the bound, and then agrees with the values.
+    per_second = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}[unit]
+    at_bound = NS_AT_BOUND * per_second // 10**9
+    path = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"t": pa.array([at_bound + ticks], pa.timestamp(unit, tz))}), path)
+    bound = NS_BOUND if tz is None else NS_BOUND.replace(tzinfo=dt.UTC)
+    schema = type("S", (Columns,), {"__annotations__": {"t": Annotated[dt.datetime, Check(**{op: bound})]}})
+    holds = {"ge": ticks >= 0, "gt": ticks > 0, "le": ticks <= 0, "lt": ticks < 0}[op]
+    if holds:
+        with _no_column_reads():
+            check_file(path, "parquet", schema_of(schema))
+    else:
+        with pytest.raises(SchemaError, match=r'column "t": .* at row 1 breaks Check'):
+            check_file(path, "parquet", schema_of(schema))
+
+
+@contextlib.contextmanager
+def _no_column_reads() -> Iterator[None]:
+    def no_reads(*a: Any, **k: Any) -> Any:
+        raise AssertionError("the check read column data")
+
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(pq.ParquetFile, "read", no_reads)
+        m.setattr(pq.ParquetFile, "read_row_group", no_reads)
+        yield

@@ -28,6 +28,7 @@ import decimal
 import json
 import re
 from collections.abc import Callable, Iterator
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -180,8 +181,26 @@ def _scalar(c: ir.Column, v: Any, arrow_type: Any) -> Any:
 
     value = py_value(c, v)
     if c.type == "datetime":
-        value = in_zone(value, getattr(arrow_type, "tz", None) is not None)
+        # In the column's time zone (Arrow compares only equal zones), at a unit that holds both.
+        tz = getattr(arrow_type, "tz", None)
+        unit = "ns" if getattr(arrow_type, "unit", None) == "ns" else "us"
+        return pa.scalar(in_zone(value, tz is not None), type=pa.timestamp(unit, tz))
     return pa.scalar(value)
+
+
+def _key(v: Any) -> tuple[Any, str]:
+    """An Arrow scalar as a Python value to compare, and as a message shows it: a nanosecond
+    timestamp as its text (a Python datetime has no nanoseconds; pandas is not required)."""
+    import pyarrow as pa
+
+    if pa.types.is_timestamp(v.type) and v.type.unit == "ns":
+        return v.value, str(v.cast(pa.string()).as_py())
+    py = v.as_py()
+    return py, repr(py)
+
+
+def _shown(v: Any) -> str:
+    return _key(v)[1]
 
 
 def in_zone(value: dt.datetime, zoned: bool) -> dt.datetime:
@@ -223,10 +242,10 @@ class Unique:
         dups = pc.filter(counts.field("values"), pc.greater(counts.field("counts"), 1))
         seen: dict[Any, int] = {}
         for i in pc.indices_nonzero(pc.fill_null(pc.is_in(arr, value_set=dups), False)).to_pylist():
-            v = arr[i].as_py()
+            v, shown = _key(arr[i])
             if v in seen:
                 raise SchemaError(
-                    f'column "{self.column.name}": {v!r} at row {i + 1} already appears at row {seen[v] + 1} '
+                    f'column "{self.column.name}": {shown} at row {i + 1} already appears at row {seen[v] + 1} '
                     "(Check(unique=True))"
                 )
             seen[v] = i
@@ -252,7 +271,7 @@ def check_array(c: ir.Column, arr: Any, offset: int = 0, unique: Unique | None =
             i = _first(getattr(pc, op)(arr, _scalar(c, bound, arr.type)))
             if i >= 0:
                 raise SchemaError(
-                    f'column "{c.name}": {arr[i].as_py()!r} at row {offset + i + 1} breaks '
+                    f'column "{c.name}": {_shown(arr[i])} at row {offset + i + 1} breaks '
                     f"{_show_check(name, py_value(c, bound))}"
                 )
         if chk.isin is not None:
@@ -263,7 +282,7 @@ def check_array(c: ir.Column, arr: Any, offset: int = 0, unique: Unique | None =
             i = _first(pc.and_(pc.invert(pc.is_in(arr, value_set=value_set)), pc.is_valid(arr)))
             if i >= 0:
                 raise SchemaError(
-                    f'column "{c.name}": {arr[i].as_py()!r} at row {offset + i + 1} is not one of {allowed!r} '
+                    f'column "{c.name}": {_shown(arr[i])} at row {offset + i + 1} is not one of {allowed!r} '
                     "(Check(isin=...))"
                 )
         if chk.unique and unique is not None:
@@ -322,8 +341,11 @@ def _within_bounds(c: ir.Column, arr: Any) -> bool:
     limits = [(name, getattr(chk, name)) for chk in c.checks for name in _BREAKS if getattr(chk, name) is not None]
     if not limits or len(arr) == arr.null_count:
         return True
+    import pyarrow as pa
     import pyarrow.compute as pc
 
+    if pa.types.is_timestamp(arr.type) and arr.type.unit == "ns":
+        return False  # no Python datetime holds its nanoseconds: compared as Arrow values
     mm = pc.min_max(arr)
     lo, hi = mm["min"].as_py(), mm["max"].as_py()
     try:
@@ -434,7 +456,7 @@ class _FromFooter:
                 hi = st.max_raw if self.raw else st.max
                 if hi > high[0] or (high[1] and hi == high[0]):
                     self.bounds = False
-        except TypeError:
+        except (TypeError, ValueError):  # not comparable, or no Python value: the column is read
             self.bounds = False
 
     def needs_values(self) -> bool:
@@ -457,11 +479,14 @@ class _FromFooter:
 
 
 _EPOCH = dt.date(1970, 1, 1)
+_EPOCH_NAIVE = dt.datetime(1970, 1, 1)
+_EPOCH_UTC = _EPOCH_NAIVE.replace(tzinfo=dt.UTC)
 
 
 def _raw_bound(c: ir.Column, arrow_type: Any) -> Callable[[Any], Any] | None:
     """How a bound compares with the statistics' raw (physical) values, where that is exact and
-    cheaper than their Python conversion: signed ints, floats, dates (days since 1970)."""
+    cheaper than their Python conversion: signed ints, floats, dates (days since 1970), timestamps
+    (ticks since 1970, which a Python datetime cannot hold in nanoseconds)."""
     import pyarrow as pa
 
     if c.type == "int" and pa.types.is_signed_integer(arrow_type):
@@ -470,6 +495,16 @@ def _raw_bound(c: ir.Column, arrow_type: Any) -> Callable[[Any], Any] | None:
         return float
     if c.type == "date" and pa.types.is_date32(arrow_type):
         return lambda d: (d - _EPOCH).days
+    if c.type == "datetime" and pa.types.is_timestamp(arrow_type):
+        per_second = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}[arrow_type.unit]
+        zoned = arrow_type.tz is not None
+
+        def ticks(d: dt.datetime) -> Fraction:  # exact, whatever the unit: the bound may fall between ticks
+            since = in_zone(d, zoned) - (_EPOCH_UTC if zoned else _EPOCH_NAIVE)
+            us = (since.days * 86_400 + since.seconds) * 10**6 + since.microseconds
+            return Fraction(us * per_second, 10**6)
+
+        return ticks
     return None
 
 

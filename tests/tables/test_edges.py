@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
+import math
 import os
 import re
 from collections.abc import Iterator
@@ -320,3 +322,28 @@ def _no_column_reads() -> Iterator[None]:
         m.setattr(pq.ParquetFile, "read", no_reads)
         m.setattr(pq.ParquetFile, "read_row_group", no_reads)
         yield
+
+
+class Share(Columns):
+    x: Annotated[float, Check(ge=0, le=1)]
+
+
+def _write_floats(path: Path, kind: str, values: list[float]) -> None:
+    if kind == "parquet":
+        pq.write_table(pa.table({"x": pa.array(values, pa.float64())}), path)
+    elif kind == "jsonl":  # NaN and Infinity as Python's json writes them
+        path.write_text("".join(json.dumps({"x": v}) + "\n" for v in values))
+    else:
+        path.write_text("x\n" + "".join(f"{v}\n" for v in values))
+
+
+@pytest.mark.parametrize("kind", sorted(FORMATS))
+def test_float_bounds_treat_nan_alike_in_every_format(tmp_path: Path, kind: str) -> None:
+    # A NaN is no number a bound constrains (Parquet statistics leave NaNs out, so the footer could
+    # never prove a bound otherwise); JSONL alone refused it. Infinities are numbers, out of bounds.
+    path = tmp_path / f"t.{kind}"
+    _write_floats(path, kind, [0.5, math.nan, 1.0])
+    check_file(path, kind, schema_of(Share))
+    _write_floats(path, kind, [0.5, math.nan, math.inf])
+    with pytest.raises(SchemaError, match=r'column "x": inf at row 3 breaks Check\(le=1.0\)'):
+        check_file(path, kind, schema_of(Share))

@@ -800,7 +800,7 @@ class _RowChecks:
             self.zoned = out.tzinfo is not None
             self.bounds = [(name, in_zone(b, self.zoned)) for name, b in self.bounds]
             self.allowed = [[in_zone(a, self.zoned) for a in allowed] for allowed in self.allowed]
-        for name, b in self.bounds:
+        for name, b in self.bounds if out == out else ():  # a NaN is not bounded, as in Arrow
             try:
                 ok = {"ge": out >= b, "gt": out > b, "le": out <= b, "lt": out < b}[name]
             except TypeError:

@@ -58,8 +58,8 @@ class Check:
     """Value constraints of a column, declared as ``Annotated[T, Check(...)]``.
 
     ``ge``/``gt``/``le``/``lt``: bounds every non-null value must respect (values of the column's
-    type: numbers, dates, datetimes, Decimals or strings); ``isin``: the allowed values; ``unique``:
-    no value appears twice (nulls aside).
+    type: numbers, dates, datetimes, Decimals or strings; a float NaN is not bounded); ``isin``:
+    the allowed values; ``unique``: no value appears twice (nulls aside).
     """
 
     ge: Any = None

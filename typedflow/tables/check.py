@@ -259,6 +259,8 @@ def check_array(c: ir.Column, arr: Any, offset: int = 0, unique: Unique | None =
 
     if pa.types.is_dictionary(arr.type):
         arr = pc.cast(arr, arr.type.value_type)
+    if pa.types.is_float16(arr.type):  # Arrow has no min/max or comparisons of half floats
+        arr = pc.cast(arr, pa.float32())
     if not c.nullable and arr.null_count:
         i = _first(pc.is_null(arr))
         raise SchemaError(f'column "{c.name}": null at row {offset + i + 1}, but the column is not Optional')

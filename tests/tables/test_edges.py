@@ -360,3 +360,84 @@ def test_half_float_columns_with_bounds(tmp_path: Path, write_statistics: bool) 
     pq.write_table(table, path, write_statistics=write_statistics)
     with pytest.raises(SchemaError, match=r'column "x": 1.5 at row 2 breaks Check\(le=1.0\)'):
         check_file(path, "parquet", schema_of(Share))
+
+
+BOUNDED: dict[type, st.SearchStrategy[Any]] = {
+    int: st.integers(-(2**63), 2**63 - 1) | st.integers(-5, 5),
+    float: st.floats(allow_nan=False, allow_infinity=False).map(lambda x: x + 0.0),
+    dt.date: st.dates(dt.date(1, 1, 1), dt.date(9999, 12, 31)) | st.dates(dt.date(2000, 1, 1), dt.date(2000, 1, 5)),
+    Decimal: st.decimals(-(10**6), 10**6, places=3),
+    str: st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=4),
+    dt.datetime: st.datetimes(dt.datetime(1, 1, 1), dt.datetime(9999, 12, 31))
+    | st.datetimes(dt.datetime(2000, 1, 1), dt.datetime(2000, 1, 1, 0, 0, 0, 5)),
+    bool: st.booleans(),
+    bytes: st.binary(max_size=3),
+}
+_ORDERED = (int, float, dt.date, Decimal, str, dt.datetime)
+
+
+@st.composite
+def bounded_columns(draw: st.DrawFn) -> tuple[type[Columns], list[Any], set[tuple[str, int]]]:
+    """A one-column schema with random constraints, random values, and the violations a checker may
+    report: (what, row) for the first row of each kind of violation; empty when the values pass."""
+    tp = draw(st.sampled_from(list(BOUNDED)))
+    values = draw(st.lists(st.none() | BOUNDED[tp], min_size=1, max_size=8))
+    present = [v for v in values if v is not None]
+    optional = draw(st.booleans())
+    kinds = ["ge", "gt", "le", "lt", "isin", "unique"] if tp in _ORDERED else ["isin", "unique"]
+    ops = draw(st.lists(st.sampled_from(kinds), min_size=1, max_size=3, unique=True))
+    check: dict[str, Any] = {}
+    for op in ops:
+        if op == "unique":
+            check["unique"] = True
+        elif op == "isin":
+            check["isin"] = draw(st.lists(BOUNDED[tp], max_size=3)) + draw(st.sampled_from([[], present[:2]]))
+        else:
+            check[op] = draw(st.sampled_from(present) if present and draw(st.booleans()) else BOUNDED[tp])
+    ann: Any = Annotated[tp | None if optional else tp, Check(**check)]  # type: ignore[operator]
+    schema = type("Drawn", (Columns,), {"__annotations__": {"v": ann}})
+    found: dict[str, int] = {}
+    seen: set[Any] = set()
+    for i, v in enumerate(values):
+        broken = set()
+        if v is None:
+            broken = set() if optional else {"null"}
+        else:
+            compare = {"ge": v.__ge__, "gt": v.__gt__, "le": v.__le__, "lt": v.__lt__}
+            bounds = [op for op in ("ge", "gt", "le", "lt") if op in check]
+            broken = {f"breaks Check({op}" for op in bounds if not compare[op](check[op])}
+            if "isin" in check and v not in check["isin"]:
+                broken.add("is not one of")
+            if "unique" in check and v in seen:
+                broken.add("already appears")
+            seen.add(v)
+        for what in broken:
+            found.setdefault(what, i + 1)
+    return schema, values, set(found.items())
+
+
+_REPORTED = re.compile(
+    r" at row (\d+) (breaks Check\([a-z]+|is not one of|already appears)"
+    r'|^column "v": (null) (?:or missing )?at row (\d+)'
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=FUNCTION_SCOPED)
+@given(bounded_columns())
+def test_every_format_reports_a_first_violation_of_the_values(tmp_path: Path, drawn: Any) -> None:
+    # One oracle for every format: the values pass, or the check names a kind of violation at the
+    # first row that has it.
+    schema, values, violations = drawn
+    for kind, fmt in FORMATS.items():
+        path = tmp_path / f"t.{kind}"
+        # An id column keeps a row whose only value is null from being a blank CSV line.
+        write_table(path, fmt, {"id": list(range(len(values))), "v": values})
+        if not violations:
+            check_file(path, kind, schema_of(schema))
+            continue
+        with pytest.raises(SchemaError) as info:
+            check_file(path, kind, schema_of(schema))
+        m = _REPORTED.search(str(info.value))
+        assert m and str(info.value).startswith('column "v": '), (kind, str(info.value))
+        what, row = (m[2], m[1]) if m[1] else (m[3], m[4])
+        assert (what, int(row)) in violations, (kind, str(info.value), violations)

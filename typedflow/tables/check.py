@@ -625,8 +625,22 @@ def _csv(path: Path, schema: ir.Schema, delimiter: str, rows: bool) -> None:
 
 
 def _as_column_type(c: ir.Column, arr: Any) -> Any:
-    """Decimal text as decimals, for the constraints (bytes stay text: their values are their text)."""
-    return decimal_array(c, arr) if c.type == "decimal" and c.checks else arr
+    """Decimal and base64 text as the values they stand for, for the constraints."""
+    if not c.checks:
+        return arr
+    return decimal_array(c, arr) if c.type == "decimal" else bytes_array(arr) if c.type == "bytes" else arr
+
+
+def bytes_array(arr: Any) -> Any:
+    """Base64 text (already checked as such) as the bytes it stands for."""
+    import pyarrow as pa
+
+    def decode(chunk: Any) -> Any:
+        return pa.array([None if v is None else base64.b64decode(v) for v in chunk.to_pylist()], pa.binary())
+
+    if isinstance(arr, pa.ChunkedArray):
+        return pa.chunked_array([decode(chunk) for chunk in arr.chunks], pa.binary())
+    return decode(arr)
 
 
 def locate_conversion_error(

@@ -21,6 +21,7 @@ from typedflow.tables.check import (
     TABLE_FORMATS,
     Unique,
     arrow_family,
+    bytes_array,
     check_array,
     check_file,
     check_header,
@@ -127,7 +128,7 @@ def _read_csv(path: Path, schema: ir.Schema | None, delimiter: str) -> Any:
         i = table.schema.get_field_index(c.name)
         arr = table.column(i)
         check_text_column(c, arr, 0)
-        typed = decimal_array(c, arr) if c.type == "decimal" else _base64(arr) if c.type == "bytes" else arr
+        typed = decimal_array(c, arr) if c.type == "decimal" else bytes_array(arr) if c.type == "bytes" else arr
         unique = Unique(c) if any(chk.unique for chk in c.checks) else None
         check_array(c, typed, 0, unique)
         if unique is not None:
@@ -135,18 +136,6 @@ def _read_csv(path: Path, schema: ir.Schema | None, delimiter: str) -> Any:
         if typed is not arr:
             table = table.set_column(i, c.name, typed)
     return table
-
-
-def _base64(arr: Any) -> Any:
-    import pyarrow as pa
-
-    return pa.chunked_array(
-        [
-            pa.array([None if v is None else base64.b64decode(v) for v in chunk.to_pylist()], pa.binary())
-            for chunk in arr.chunks
-        ],
-        pa.binary(),
-    )
 
 
 def _read_jsonl(path: Path, schema: ir.Schema | None) -> Any:

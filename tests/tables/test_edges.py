@@ -364,7 +364,7 @@ def test_half_float_columns_with_bounds(tmp_path: Path, write_statistics: bool) 
 
 BOUNDED: dict[type, st.SearchStrategy[Any]] = {
     int: st.integers(-(2**63), 2**63 - 1) | st.integers(-5, 5),
-    float: st.floats(allow_nan=False, allow_infinity=False).map(lambda x: x + 0.0),
+    float: st.floats(allow_nan=False, allow_infinity=False) | st.sampled_from([0.0, -0.0, 1.5, -1.5]),
     dt.date: st.dates(dt.date(1, 1, 1), dt.date(9999, 12, 31)) | st.dates(dt.date(2000, 1, 1), dt.date(2000, 1, 5)),
     Decimal: st.decimals(-(10**6), 10**6, places=3),
     str: st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=4),
@@ -441,3 +441,19 @@ def test_every_format_reports_a_first_violation_of_the_values(tmp_path: Path, dr
         assert m and str(info.value).startswith('column "v": '), (kind, str(info.value))
         what, row = (m[2], m[1]) if m[1] else (m[3], m[4])
         assert (what, int(row)) in violations, (kind, str(info.value), violations)
+
+
+class Signed(Columns):
+    x: Annotated[float, Check(isin=[0.0, 1.0])]
+    y: Annotated[float, Check(unique=True)]
+
+
+@pytest.mark.parametrize("kind", sorted(FORMATS))
+def test_negative_zero_is_zero_for_isin_and_unique(tmp_path: Path, kind: str) -> None:
+    # Arrow's hashing told -0.0 from 0.0: -0.0 was not in [0.0], and [0.0, -0.0] was unique.
+    path = tmp_path / f"t.{kind}"
+    write_table(path, FORMATS[kind], {"x": [-0.0, 1.0], "y": [1.0, -0.0]})
+    check_file(path, kind, schema_of(Signed))
+    write_table(path, FORMATS[kind], {"x": [1.0, 1.0], "y": [0.0, -0.0]})
+    with pytest.raises(SchemaError, match=r'column "y": .* at row 2 already appears at row 1'):
+        check_file(path, kind, schema_of(Signed))

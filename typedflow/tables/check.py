@@ -261,6 +261,9 @@ def check_array(c: ir.Column, arr: Any, offset: int = 0, unique: Unique | None =
         arr = pc.cast(arr, arr.type.value_type)
     if pa.types.is_float16(arr.type):  # Arrow has no min/max or comparisons of half floats
         arr = pc.cast(arr, pa.float32())
+    if pa.types.is_floating(arr.type) and any(chk.isin is not None or chk.unique for chk in c.checks):
+        # -0.0 == 0.0, but Arrow's hashing (is_in, distinct counts) tells them apart: -0.0 + 0.0 is 0.0.
+        arr = pc.add(arr, pa.scalar(0.0, arr.type))
     if not c.nullable and arr.null_count:
         i = _first(pc.is_null(arr))
         raise SchemaError(f'column "{c.name}": null at row {offset + i + 1}, but the column is not Optional')
@@ -280,6 +283,8 @@ def check_array(c: ir.Column, arr: Any, offset: int = 0, unique: Unique | None =
             allowed = [py_value(c, v) for v in chk.isin]
             # An allowed Decimal the column's precision and scale cannot hold matches no value of it.
             held = [v for v in allowed if _holds(arr.type, v)] if c.type == "decimal" else allowed
+            if c.type == "float":
+                held = [v + 0.0 for v in held]  # -0.0 as 0.0, as the values are
             value_set = pa.array(held, type=arr.type)
             i = _first(pc.and_(pc.invert(pc.is_in(arr, value_set=value_set)), pc.is_valid(arr)))
             if i >= 0:

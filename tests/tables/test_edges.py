@@ -422,25 +422,34 @@ _REPORTED = re.compile(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=FUNCTION_SCOPED)
-@given(bounded_columns())
-def test_every_format_reports_a_first_violation_of_the_values(tmp_path: Path, drawn: Any) -> None:
+@settings(max_examples=100, deadline=None, suppress_health_check=FUNCTION_SCOPED)
+@given(bounded_columns(), st.integers(1, 3), st.booleans(), st.booleans())
+def test_every_format_reports_a_first_violation_of_the_values(
+    tmp_path: Path, drawn: Any, group: int, statistics: bool, dictionary: bool
+) -> None:
     # One oracle for every format: the values pass, or the check names a kind of violation at the
-    # first row that has it.
+    # first row that has it. Parquet also in row groups of 1-3 rows, with or without statistics,
+    # dictionary-encoded or not.
     schema, values, violations = drawn
+    # An id column keeps a row whose only value is null from being a blank CSV line.
+    data = {"id": list(range(len(values))), "v": values}
+    files = []
     for kind, fmt in FORMATS.items():
-        path = tmp_path / f"t.{kind}"
-        # An id column keeps a row whose only value is null from being a blank CSV line.
-        write_table(path, fmt, {"id": list(range(len(values))), "v": values})
+        files.append((tmp_path / f"t.{kind}", kind))
+        write_table(files[-1][0], fmt, data)
+    files.append((tmp_path / "groups.parquet", "parquet"))
+    options = {"row_group_size": group, "write_statistics": statistics, "use_dictionary": dictionary}
+    pq.write_table(pa.table(data), files[-1][0], **options)
+    for path, kind in files:
         if not violations:
             check_file(path, kind, schema_of(schema))
             continue
         with pytest.raises(SchemaError) as info:
             check_file(path, kind, schema_of(schema))
         m = _REPORTED.search(str(info.value))
-        assert m and str(info.value).startswith('column "v": '), (kind, str(info.value))
+        assert m and str(info.value).startswith('column "v": '), (path.name, str(info.value))
         what, row = (m[2], m[1]) if m[1] else (m[3], m[4])
-        assert (what, int(row)) in violations, (kind, str(info.value), violations)
+        assert (what, int(row)) in violations, (path.name, str(info.value), violations)
 
 
 class Signed(Columns):

@@ -466,3 +466,23 @@ def test_negative_zero_is_zero_for_isin_and_unique(tmp_path: Path, kind: str) ->
     write_table(path, FORMATS[kind], {"x": [1.0, 1.0], "y": [0.0, -0.0]})
     with pytest.raises(SchemaError, match=r'column "y": .* at row 2 already appears at row 1'):
         check_file(path, kind, schema_of(Signed))
+
+
+class Keyed(Columns):
+    id: Annotated[int, Check(unique=True)]
+    when: dt.datetime | None
+    amount: Decimal
+    blob: bytes
+
+
+@pytest.mark.parametrize("kind", sorted(FORMATS))
+@pytest.mark.parametrize("data", [[], {"id": [], "when": [], "amount": [], "blob": []}])
+def test_an_empty_table_is_written_checked_and_read(tmp_path: Path, kind: str, data: Any) -> None:
+    # No rows: write_table refused it (no columns in an empty list of rows) or failed in Arrow (the
+    # uniqueness of an empty column).
+    path = tmp_path / f"t.{kind}"
+    write_table(path, FORMATS[kind][Keyed], data)
+    check_file(path, kind, schema_of(Keyed))
+    table = read_table(path, FORMATS[kind][Keyed])
+    assert table.num_rows == 0
+    assert {"id", "when", "amount", "blob"} <= set(table.column_names)

@@ -223,7 +223,10 @@ class Unique:
         self.chunks: list[Any] = []
 
     def add(self, arr: Any) -> None:
-        self.chunks.append(arr)
+        import pyarrow as pa
+
+        # By chunk: a chunked array of no chunks (an empty column) would make a column of no type.
+        self.chunks.extend(arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr])
 
     def finish(self) -> None:
         import pyarrow as pa

@@ -192,6 +192,8 @@ def write_table(
     except (ValueError, OverflowError, pa.ArrowException) as exc:  # e.g. mixed types, an int beyond int64
         raise SchemaError(f"{shown or path}: cannot make a table of the data: {exc}") from None
     if schema is not None:
+        if table.num_columns == 0 and table.num_rows == 0:  # no rows (an empty list): no columns either
+            table = pa.schema([(c.name, _arrow_type(c)) for c in schema.columns]).empty_table()
         try:
             table = conform(table, schema)
         except SchemaError as exc:

@@ -486,3 +486,16 @@ def test_an_empty_table_is_written_checked_and_read(tmp_path: Path, kind: str, d
     table = read_table(path, FORMATS[kind][Keyed])
     assert table.num_rows == 0
     assert {"id", "when", "amount", "blob"} <= set(table.column_names)
+
+
+@pytest.mark.parametrize("kind", sorted(FORMATS))
+def test_a_byte_order_mark_and_crlf_line_ends_are_read_alike_in_every_text_format(tmp_path: Path, kind: str) -> None:
+    # CSV/TSV skipped a UTF-8 byte order mark, JSONL refused the file ("row 1 is not JSON").
+    path = tmp_path / f"t.{kind}"
+    write_table(path, FORMATS[kind][Seen], [{"id": 1, "seen": None}, {"id": 2, "seen": dt.datetime(2020, 1, 1)}])
+    if kind != "parquet":
+        path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes().replace(b"\n", b"\r\n"))
+    check_file(path, kind, schema_of(Seen))
+    check_file(path, kind, schema_of(Seen), rows=False)
+    assert read_table(path, FORMATS[kind][Seen]).column("id").to_pylist() == [1, 2]
+    assert read_table(path, FORMATS[kind]).column("id").to_pylist() == [1, 2]

@@ -850,7 +850,7 @@ def iter_jsonl(path: Path, schema: ir.Schema, limit: int | None = None) -> Itera
     read); ``limit``: stop after that many rows. Blank lines are skipped; rows count lines."""
     checks = [_RowChecks(c) for c in schema.columns]
     n = 0
-    with open(path, encoding="utf-8") as fh:
+    with open(path, encoding="utf-8-sig") as fh:
         for row, line in enumerate(fh, 1):
             if not line.strip():
                 continue

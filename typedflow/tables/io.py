@@ -142,7 +142,7 @@ def _read_jsonl(path: Path, schema: ir.Schema | None) -> Any:
     import pyarrow as pa
 
     if schema is None:
-        with open(path, encoding="utf-8") as fh:
+        with open(path, encoding="utf-8-sig") as fh:
             rows = [json.loads(line) for line in fh if line.strip()]
         return pa.Table.from_pylist(rows)
     rows = list(iter_jsonl(path, schema))

@@ -499,3 +499,14 @@ def test_a_byte_order_mark_and_crlf_line_ends_are_read_alike_in_every_text_forma
     check_file(path, kind, schema_of(Seen), rows=False)
     assert read_table(path, FORMATS[kind][Seen]).column("id").to_pylist() == [1, 2]
     assert read_table(path, FORMATS[kind]).column("id").to_pylist() == [1, 2]
+
+
+def test_csv_datetime_errors_mention_time_zones_only_when_the_value_has_the_other_kind(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("id,seen\n1,2020-01-01T00:00:00\n2,2020-13-01T00:00:00\n")
+    with pytest.raises(SchemaError) as info:
+        check_file(path, "csv", schema_of(Seen))
+    assert str(info.value) == "column \"seen\": expected datetime | None, got '2020-13-01T00:00:00' at row 2"
+    path.write_text("id,seen\n1,2020-01-01T00:00:00\n2,2020-01-01T00:00:00+01:00\n")
+    with pytest.raises(SchemaError, match=r"at row 2 \(a datetime column has a UTC offset in every row, or in none\)"):
+        check_file(path, "csv", schema_of(Seen))

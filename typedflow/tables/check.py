@@ -676,7 +676,8 @@ def locate_conversion_error(
                     i, name, value = worst
                     c = by_name[name]
                     note = ""
-                    if c.type == "datetime":
+                    other = pa.timestamp("us", None if getattr(types[name], "tz", None) else "UTC")
+                    if c.type == "datetime" and _first_failing_cast(pa.array([value]), other, pc) < 0:
                         note = " (a datetime column has a UTC offset in every row, or in none)"
                     return SchemaError(
                         f'column "{name}": expected {show_column(c)}, got {value!r} at row {offset + i + 1}{note}'

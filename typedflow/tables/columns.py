@@ -50,6 +50,11 @@ def _values(v: Iterable[Any] | None) -> tuple[Any, ...] | None:
         return None
     if isinstance(v, str | bytes):
         raise TypeError("Check(isin=...) takes a collection of values, not a single string")
+    if isinstance(v, set | frozenset):  # in order: a set's order follows hashing, which changes per process
+        try:
+            return tuple(sorted(v))
+        except TypeError:  # values of no one order: the check refuses them where the schema is used
+            return tuple(sorted(v, key=repr))
     return tuple(v)
 
 

@@ -541,3 +541,34 @@ def test_a_set_of_allowed_values_makes_one_schema_digest_whatever_the_hash_seed(
     assert len(digests) == 1, digests
     assert Check(isin={"b", "a", "c"}).isin == ("a", "b", "c")
     assert Check(isin=["b", "a"]).isin == ("b", "a")  # a sequence keeps its order
+
+
+class Real(Columns):
+    x: float
+
+
+def test_write_table_of_ints_a_float_column_cannot_hold_exactly_is_a_schema_error(tmp_path: Path) -> None:
+    # The int-to-float conversion is exact or refused: Arrow's refusal escaped as ArrowInvalid.
+    write_table(tmp_path / "ok.parquet", Parquet[Real], [{"x": 2**53}])
+    with pytest.raises(SchemaError, match=r'column "x": expected float, got int64 .*9007199254740993'):
+        write_table(tmp_path / "t.parquet", Parquet[Real], [{"x": 2**53 + 1}])
+
+
+@pytest.mark.parametrize("n", [2**53 + 1, -(2**63), 10**30])
+def test_jsonl_integers_in_a_float_column_are_read_as_json_numbers(tmp_path: Path, n: int) -> None:
+    # A JSON number is a double: as in a CSV file, a large integer is the nearest float. JSONL's check
+    # accepted it, then read_table refused it.
+    path = tmp_path / "t.jsonl"
+    path.write_text(f'{{"x": {n}}}\n')
+    check_file(path, "jsonl", schema_of(Real))
+    assert read_table(path, JSONL[Real]).column("x").to_pylist() == [float(n)]
+    csv = tmp_path / "t.csv"
+    csv.write_text(f"x\n{n}\n")
+    assert read_table(csv, CSV[Real]).column("x").to_pylist() == [float(n)]
+
+
+def test_jsonl_an_integer_beyond_every_float_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    path.write_text(f'{{"x": 1}}\n{{"x": {10**400}}}\n')
+    with pytest.raises(SchemaError, match=r'column "x": expected float, got a JSON integer 1000.* at row 2'):
+        check_file(path, "jsonl", schema_of(Real))

@@ -756,6 +756,14 @@ def _json_value(kind: str) -> Callable[[Any], Any]:
         except binascii.Error:
             raise ValueError from None
 
+    def real(v: Any) -> Any:  # a JSON number is a double: an integer is the nearest one
+        if type(v) not in (int, float):
+            raise ValueError
+        try:
+            return float(v)
+        except OverflowError:
+            raise ValueError from None
+
     def int64(v: Any) -> Any:
         if type(v) is not int or not -(2**63) <= v < 2**63:
             raise ValueError
@@ -764,7 +772,7 @@ def _json_value(kind: str) -> Callable[[Any], Any]:
     return {
         "bool": of(bool),
         "int": int64,
-        "float": of(int, float),
+        "float": real,
         "str": of(str),
         "date": date,
         "datetime": datetime,

@@ -250,7 +250,10 @@ def conform(table: Any, schema: ir.Schema) -> Any:
         family = arrow_family(arr.type)
         if family != c.type:
             if pa.types.is_null(arr.type) or (c.type == "float" and family == "int"):
-                arr = arr.cast(_arrow_type(c))
+                try:
+                    arr = arr.cast(_arrow_type(c))
+                except pa.ArrowInvalid as exc:  # an int beyond 2**53 has no exact float
+                    raise SchemaError(f'column "{c.name}": expected {show_column(c)}, got {arr.type} ({exc})') from None
                 table = table.set_column(i, c.name, arr)
             else:
                 raise SchemaError(f'column "{c.name}": expected {show_column(c)}, got {arr.type}')

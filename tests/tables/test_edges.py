@@ -572,3 +572,26 @@ def test_jsonl_an_integer_beyond_every_float_is_refused(tmp_path: Path) -> None:
     path.write_text(f'{{"x": 1}}\n{{"x": {10**400}}}\n')
     with pytest.raises(SchemaError, match=r'column "x": expected float, got a JSON integer 1000.* at row 2'):
         check_file(path, "jsonl", schema_of(Real))
+
+
+class Notes(Columns):
+    id: int
+    note: str
+
+
+@pytest.mark.parametrize("kind", ["csv", "tsv"])
+def test_cells_with_newlines_in_a_csv_larger_than_a_block(tmp_path: Path, kind: str) -> None:
+    # pyarrow splits a CSV into blocks (1 MB) at newlines unless told that values may hold them:
+    # read_table refused a file write_table had written ("Expected 2 columns, got 1").
+    rows = [{"id": i, "note": f"line one {i}\nline two, with a comma\tand a tab\nthree"} for i in range(40_000)]
+    path = tmp_path / f"t.{kind}"
+    write_table(path, FORMATS[kind][Notes], rows)
+    assert path.stat().st_size > 2 << 20
+    check_file(path, kind, schema_of(Notes))
+    table = read_table(path, FORMATS[kind][Notes])
+    assert table.num_rows == len(rows) and table.column("note")[-1].as_py() == rows[-1]["note"]
+    assert read_table(path, FORMATS[kind]).num_rows == len(rows)
+    rows[30_000]["id"] = None
+    write_table(path, FORMATS[kind], rows)
+    with pytest.raises(SchemaError, match='column "id": null at row 30001'):
+        check_file(path, kind, schema_of(Notes))

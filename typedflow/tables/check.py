@@ -30,7 +30,7 @@ import re
 from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from typedflow import ir
 from typedflow.tables.columns import SchemaError
@@ -48,6 +48,7 @@ _DECIMAL_TEXT = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 _BASE64_TEXT = r"^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
 _ZONED = re.compile(r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)$")
 _SHOW_NAMES = 20
+_T = TypeVar("_T")
 
 
 def table_kind(t: ir.TypeRef) -> str | None:
@@ -577,10 +578,13 @@ def check_header(schema: ir.Schema, header: list[str]) -> None:
             raise _duplicate(c)
 
 
-def csv_options(delimiter: str, types: dict[str, Any], include: list[str] | None) -> tuple[Any, Any]:
+def csv_options(
+    delimiter: str, types: dict[str, Any], include: list[str] | None, *, newlines: bool = False
+) -> tuple[Any, Any]:
+    """pyarrow's options; ``newlines``: quoted values may hold newlines (slower: see :func:`csv_retry`)."""
     import pyarrow.csv as pcsv
 
-    parse = pcsv.ParseOptions(delimiter=delimiter)
+    parse = pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=newlines)
     convert = pcsv.ConvertOptions(
         column_types=types,
         include_columns=include or [],
@@ -615,10 +619,11 @@ def _csv(path: Path, schema: ir.Schema, delimiter: str, rows: bool) -> None:
     if not rows or not schema.columns:
         return
     types = csv_types(schema, samples)
-    parse, convert = csv_options(delimiter, types, [c.name for c in schema.columns])
-    offset = 0
-    uniques = {c.name: Unique(c) for c in schema.columns if any(chk.unique for chk in c.checks)}
-    try:
+
+    def check_rows(newlines: bool) -> None:
+        parse, convert = csv_options(delimiter, types, [c.name for c in schema.columns], newlines=newlines)
+        offset = 0
+        uniques = {c.name: Unique(c) for c in schema.columns if any(chk.unique for chk in c.checks)}
         with pcsv.open_csv(path, parse_options=parse, convert_options=convert) as reader:
             for batch in reader:
                 for c in schema.columns:
@@ -626,10 +631,26 @@ def _csv(path: Path, schema: ir.Schema, delimiter: str, rows: bool) -> None:
                     check_text_column(c, arr, offset)
                     check_array(c, _as_column_type(c, arr), offset, uniques.get(c.name))
                 offset += batch.num_rows
+        for u in uniques.values():
+            u.finish()
+
+    try:
+        csv_retry(check_rows)
     except pa.ArrowInvalid as exc:
         raise locate_conversion_error(path, schema, delimiter, types, exc) from None
-    for u in uniques.values():
-        u.finish()
+
+
+def csv_retry(read: Callable[[bool], _T]) -> _T:
+    """``read(False)``, then, if pyarrow could not parse the file, ``read(True)``: pyarrow splits a
+    file into blocks at newlines, so a quoted value holding one (write_table writes them so) can
+    throw a block out of step (an error, never a wrong row). Allowing them everywhere would make
+    every read slower; a file that has them is read twice."""
+    import pyarrow as pa
+
+    try:
+        return read(False)
+    except pa.ArrowInvalid:
+        return read(True)
 
 
 def _as_column_type(c: ir.Column, arr: Any) -> Any:
@@ -660,7 +681,7 @@ def locate_conversion_error(
     import pyarrow.csv as pcsv
 
     typed = {n: t for n, t in types.items() if not pa.types.is_string(t)}
-    parse, convert = csv_options(delimiter, dict.fromkeys(typed, pa.string()), list(typed))
+    parse, convert = csv_options(delimiter, dict.fromkeys(typed, pa.string()), list(typed), newlines=True)
     by_name = {c.name: c for c in schema.columns}
     offset = 0
     try:

@@ -27,6 +27,7 @@ from typedflow.tables.check import (
     check_header,
     check_text_column,
     csv_options,
+    csv_retry,
     csv_types,
     decimal_array,
     iter_jsonl,
@@ -115,9 +116,13 @@ def _read_csv(path: Path, schema: ir.Schema | None, delimiter: str) -> Any:
     if schema is not None:
         check_header(schema, header)
         types = csv_types(schema, samples)
-    parse, convert = csv_options(delimiter, types, None)
+
+    def read(newlines: bool) -> Any:
+        parse, convert = csv_options(delimiter, types, None, newlines=newlines)
+        return pcsv.read_csv(path, parse_options=parse, convert_options=convert)
+
     try:
-        table = pcsv.read_csv(path, parse_options=parse, convert_options=convert)
+        table = csv_retry(read)
     except pa.ArrowInvalid as exc:
         if schema is None:
             raise SchemaError(f"cannot read it as CSV: {exc}") from None

@@ -595,3 +595,18 @@ def test_cells_with_newlines_in_a_csv_larger_than_a_block(tmp_path: Path, kind: 
     write_table(path, FORMATS[kind], rows)
     with pytest.raises(SchemaError, match='column "id": null at row 30001'):
         check_file(path, kind, schema_of(Notes))
+
+
+def test_jsonl_undeclared_keys_are_read_whatever_their_values(tmp_path: Path) -> None:
+    # "Other columns are read as they are": read_table refused a file whose undeclared key held an
+    # object in one row and a string in another, and dropped keys the first row lacked.
+    path = tmp_path / "t.jsonl"
+    rows = [{"id": 1, "seen": None, "meta": {"a": 1}}, {"id": 2, "meta": "text", "late": True}, {"id": 3}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    check_file(path, "jsonl", schema_of(Seen))
+    for fmt in (JSONL[Seen], JSONL):
+        table = read_table(path, fmt)
+        assert table.column("id").to_pylist() == [1, 2, 3]
+        assert table.column("meta").to_pylist() == ['{"a": 1}', '"text"', None]  # as JSON text
+        assert table.column("late").to_pylist() == [None, True, None]
+    assert read_table(path, JSONL[Seen]).column("seen").type == pa.timestamp("us")

@@ -144,23 +144,46 @@ def _read_csv(path: Path, schema: ir.Schema | None, delimiter: str) -> Any:
 
 
 def _read_jsonl(path: Path, schema: ir.Schema | None) -> Any:
+    """Every key of every row is a column (a row without it: null). A declared column has its
+    declared type; another key whose values Arrow cannot give one type (an object in one row, a
+    string in another) is read as JSON text."""
     import pyarrow as pa
 
     if schema is None:
+        rows = []
         with open(path, encoding="utf-8-sig") as fh:
-            rows = [json.loads(line) for line in fh if line.strip()]
-        return pa.Table.from_pylist(rows)
-    rows = list(iter_jsonl(path, schema))
-    table = pa.Table.from_pylist(rows)
-    for c in schema.columns:  # all-null columns, and floats written as integers
-        want = _arrow_type(c)
-        if c.name not in table.column_names:
-            table = table.append_column(c.name, pa.nulls(len(rows), want))
-            continue
-        i = table.schema.get_field_index(c.name)
-        if arrow_family(table.column(i).type) != c.type:
-            table = table.set_column(i, c.name, table.column(i).cast(want))
-    return table
+            for n, line in enumerate(fh, 1):
+                if line.strip():
+                    rows.append(json.loads(line))
+                    if not isinstance(rows[-1], dict):
+                        raise SchemaError(f"row {n} is not a JSON object of columns")
+    else:
+        rows = list(iter_jsonl(path, schema))
+    declared = {c.name: c for c in schema.columns} if schema is not None else {}
+    names = dict.fromkeys([*(k for r in rows for k in r), *declared])
+    columns = {}
+    for name in names:
+        values = [r.get(name) for r in rows]
+        c = declared.get(name)
+        columns[name] = _as_declared(c, values) if c is not None else _as_read(values)
+    return pa.table(columns)
+
+
+def _as_declared(c: ir.Column, values: list[Any]) -> Any:
+    """A declared column's checked values, as its Arrow type where they do not say (all null)."""
+    import pyarrow as pa
+
+    arr = pa.array(values)
+    return arr if arrow_family(arr.type) == c.type else arr.cast(_arrow_type(c))
+
+
+def _as_read(values: list[Any]) -> Any:
+    import pyarrow as pa
+
+    try:
+        return pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        return pa.array([None if v is None else json.dumps(v, ensure_ascii=False) for v in values], pa.string())
 
 
 def _arrow_type(c: ir.Column) -> Any:

@@ -610,3 +610,27 @@ def test_jsonl_undeclared_keys_are_read_whatever_their_values(tmp_path: Path) ->
         assert table.column("meta").to_pylist() == ['{"a": 1}', '"text"', None]  # as JSON text
         assert table.column("late").to_pylist() == [None, True, None]
     assert read_table(path, JSONL[Seen]).column("seen").type == pa.timestamp("us")
+
+
+class Dated(Columns):
+    id: int
+    name: str
+    when: dt.date
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1,a,2020-01-01\n2,b,2020-01-02\n3,c", "row 3 has 2 fields, the header 3"),  # a truncated file
+        ("1,a,2020-01-01\n\n2,b,2020-01-02,x\n3,c,2020-01-03\n", "row 2 has 4 fields, the header 3"),
+        ('1,"a\nb",2020-01-01\n2,b\n', "row 2 has 2 fields, the header 3"),
+    ],
+)
+def test_a_csv_row_with_another_number_of_fields_is_named(tmp_path: Path, text: str, expected: str) -> None:
+    # pyarrow's parse error names the row's text, not its number.
+    path = tmp_path / "t.csv"
+    path.write_text("id,name,when\n" + text)
+    checks = [lambda: check_file(path, "csv", schema_of(Dated)), lambda: read_table(path, CSV[Dated])]
+    for check in [*checks, lambda: read_table(path, CSV)]:
+        with pytest.raises(SchemaError, match=re.escape(expected)):
+            check()

@@ -712,9 +712,20 @@ def locate_conversion_error(
                         f'column "{name}": expected {show_column(c)}, got {value!r} at row {offset + i + 1}{note}'
                     )
                 offset += batch.num_rows
-    except pa.ArrowInvalid:
+    except pa.ArrowInvalid:  # not the values: the rows themselves
         pass
-    return SchemaError(f"cannot read the file with its declared column types: {exc}")
+    return ragged_row(path, delimiter) or SchemaError(f"cannot read the file with its declared column types: {exc}")
+
+
+def ragged_row(path: Path, delimiter: str) -> SchemaError | None:
+    """The first row with another number of fields than the header (pyarrow's error names its text)."""
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.reader(fh, delimiter=delimiter)
+        header = next(reader, [])
+        for n, row in enumerate((r for r in reader if r), 1):  # a blank line is no row, as for pyarrow
+            if len(row) != len(header):
+                return SchemaError(f"row {n} has {len(row)} fields, the header {len(header)}")
+    return None
 
 
 def _first_failing_cast(arr: Any, t: Any, pc: Any) -> int:

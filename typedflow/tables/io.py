@@ -32,6 +32,7 @@ from typedflow.tables.check import (
     decimal_array,
     iter_jsonl,
     locate_conversion_error,
+    ragged_row,
     read_header,
     require_pyarrow,
     zone_sample,
@@ -125,7 +126,7 @@ def _read_csv(path: Path, schema: ir.Schema | None, delimiter: str) -> Any:
         table = csv_retry(read)
     except pa.ArrowInvalid as exc:
         if schema is None:
-            raise SchemaError(f"cannot read it as CSV: {exc}") from None
+            raise ragged_row(path, delimiter) or SchemaError(f"cannot read it as CSV: {exc}") from None
         raise locate_conversion_error(path, schema, delimiter, types, exc) from None
     if schema is None:
         return table

@@ -255,16 +255,37 @@ class Unique:
             seen[v] = i
 
 
+def _computable(arr: Any) -> Any:
+    """The values in a type Arrow's kernels (min/max, comparisons, is_in, hashing) all take:
+    dictionaries decoded, views, half floats and 32/64-bit decimals widened."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    t = arr.type
+    if pa.types.is_dictionary(t):
+        return _computable(pc.cast(arr, t.value_type))
+    if pa.types.is_string_view(t):
+        return pc.cast(arr, pa.large_string())
+    if pa.types.is_binary_view(t):
+        return pc.cast(arr, pa.large_binary())
+    if pa.types.is_float16(t):
+        return pc.cast(arr, pa.float32())
+    if getattr(pa.types, "is_decimal32", _no)(t) or getattr(pa.types, "is_decimal64", _no)(t):
+        return pc.cast(arr, pa.decimal128(t.precision, t.scale))
+    return arr
+
+
+def _no(t: Any) -> bool:
+    return False
+
+
 def check_array(c: ir.Column, arr: Any, offset: int = 0, unique: Unique | None = None) -> None:
     """Nulls and value constraints of one column's values (an Arrow array of the right family);
     ``offset``: the row number of its first value, less one."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if pa.types.is_dictionary(arr.type):
-        arr = pc.cast(arr, arr.type.value_type)
-    if pa.types.is_float16(arr.type):  # Arrow has no min/max or comparisons of half floats
-        arr = pc.cast(arr, pa.float32())
+    arr = _computable(arr)
     if pa.types.is_floating(arr.type) and any(chk.isin is not None or chk.unique for chk in c.checks):
         # -0.0 == 0.0, but Arrow's hashing (is_in, distinct counts) tells them apart: -0.0 + 0.0 is 0.0.
         arr = pc.add(arr, pa.scalar(0.0, arr.type))

@@ -344,7 +344,10 @@ def _decimal_type(whole: int, places: int) -> Any:
 
     precision = max(whole + places, 1)
     if precision > 76:
-        raise SchemaError(f"a Decimal of {precision} digits: Arrow's decimals hold at most 76")
+        raise SchemaError(
+            f"its values need {precision} digits at one scale ({whole} before the point, {places} after): "
+            "a column is one Arrow decimal, of at most 76"
+        )
     return (pa.decimal128 if precision <= 38 else pa.decimal256)(precision, places)
 
 

@@ -655,3 +655,15 @@ def test_write_table_checks_arrow_view_and_narrow_decimal_columns(
     write_table(tmp_path / "ok.parquet", Parquet[schema], pa.table({name: arr.slice(0, 1)}))
     with pytest.raises(SchemaError, match=f'column "{name}": .* at row 2 (breaks|is not one of)'):
         write_table(tmp_path / "t.parquet", Parquet[schema], pa.table({name: arr}))
+
+
+def test_a_parquet_file_damaged_behind_a_sound_footer(tmp_path: Path) -> None:
+    # The check reads the footer only (documented); reading the data raised pyarrow's OSError.
+    path = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"id": list(range(10_000)), "seen": [None] * 10_000}), path, compression="snappy")
+    data = bytearray(path.read_bytes())
+    data[100:2000] = bytes(b ^ 0xFF for b in data[100:2000])
+    path.write_bytes(bytes(data))
+    check_file(path, "parquet", schema_of(Seen))
+    with pytest.raises(SchemaError, match=f"^{re.escape(str(path))}: cannot read it as parquet: "):
+        read_table(path, Parquet[Seen])

@@ -85,7 +85,7 @@ def read_table(
             table = _read_jsonl(path, schema)
     except SchemaError as exc:
         raise SchemaError(f"{shown or path}: {exc}") from None
-    except (ValueError, pa.ArrowException) as exc:  # a corrupt file, not UTF-8, not JSON (pyarrow's ArrowInvalid too)
+    except (OSError, ValueError, pa.ArrowException) as exc:  # corrupt, not UTF-8, not JSON; pyarrow's errors
         raise SchemaError(f"{shown or path}: cannot read it as {kind}: {exc}") from None
     if pandas:
         _need_pandas()

@@ -1268,7 +1268,9 @@ def _schema(fmt: Type) -> _Schema | None:
             continue
         for name, sym in info.names.items():
             node = sym.node
-            if name.startswith("__") or not isinstance(node, Var) or node.is_classvar or node.type is None:
+            if not isinstance(node, Var) or node.is_classvar or node.type is None:
+                continue
+            if name.startswith("__") or node.is_inferred:  # a column is annotated, as for get_type_hints
                 continue
             col = _column(name, node.type)
             if col is None:

@@ -50,6 +50,11 @@ def _values(v: Iterable[Any] | None) -> tuple[Any, ...] | None:
         return None
     if isinstance(v, str | bytes):
         raise TypeError("Check(isin=...) takes a collection of values, not a single string")
+    if isinstance(v, set | frozenset):  # in order: a set's order follows hashing, which changes per process
+        try:
+            return tuple(sorted(v))
+        except TypeError:  # values of no one order: the check refuses them where the schema is used
+            return tuple(sorted(v, key=repr))
     return tuple(v)
 
 
@@ -58,8 +63,8 @@ class Check:
     """Value constraints of a column, declared as ``Annotated[T, Check(...)]``.
 
     ``ge``/``gt``/``le``/``lt``: bounds every non-null value must respect (values of the column's
-    type: numbers, dates, datetimes, Decimals or strings); ``isin``: the allowed values; ``unique``:
-    no value appears twice (nulls aside).
+    type: numbers, dates, datetimes, Decimals or strings; a float NaN is not bounded); ``isin``:
+    the allowed values; ``unique``: no value appears twice (nulls aside).
     """
 
     ge: Any = None

@@ -21,16 +21,21 @@ from typedflow.tables.check import (
     TABLE_FORMATS,
     Unique,
     arrow_family,
+    bytes_array,
     check_array,
     check_file,
     check_header,
     check_text_column,
     csv_options,
+    csv_retry,
     csv_types,
+    decimal_array,
     iter_jsonl,
     locate_conversion_error,
+    ragged_row,
     read_header,
     require_pyarrow,
+    zone_sample,
 )
 from typedflow.tables.columns import Columns, SchemaError
 from typedflow.tables.schema import schema_of, show_column
@@ -69,6 +74,8 @@ def read_table(
     kind = kind_of(fmt, path)
     schema = _schema(fmt, columns)
     require_pyarrow("read_table")
+    import pyarrow as pa
+
     try:
         if kind == "parquet":
             table = _read_parquet(path, schema)
@@ -78,6 +85,8 @@ def read_table(
             table = _read_jsonl(path, schema)
     except SchemaError as exc:
         raise SchemaError(f"{shown or path}: {exc}") from None
+    except (OSError, ValueError, pa.ArrowException) as exc:  # corrupt, not UTF-8, not JSON; pyarrow's errors
+        raise SchemaError(f"{shown or path}: cannot read it as {kind}: {exc}") from None
     if pandas:
         _need_pandas()
         return table.to_pandas()
@@ -103,17 +112,21 @@ def _read_csv(path: Path, schema: ir.Schema | None, delimiter: str) -> Any:
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
-    header, first = read_header(path, delimiter)
+    header, samples = read_header(path, delimiter, () if schema is None else zone_sample(schema))
     types: dict[str, Any] = {}
     if schema is not None:
         check_header(schema, header)
-        types = csv_types(schema, header, first)
-    parse, convert = csv_options(delimiter, types, None)
+        types = csv_types(schema, samples)
+
+    def read(newlines: bool) -> Any:
+        parse, convert = csv_options(delimiter, types, None, newlines=newlines)
+        return pcsv.read_csv(path, parse_options=parse, convert_options=convert)
+
     try:
-        table = pcsv.read_csv(path, parse_options=parse, convert_options=convert)
+        table = csv_retry(read)
     except pa.ArrowInvalid as exc:
         if schema is None:
-            raise SchemaError(f"cannot read it as CSV: {exc}") from None
+            raise ragged_row(path, delimiter) or SchemaError(f"cannot read it as CSV: {exc}") from None
         raise locate_conversion_error(path, schema, delimiter, types, exc) from None
     if schema is None:
         return table
@@ -121,7 +134,7 @@ def _read_csv(path: Path, schema: ir.Schema | None, delimiter: str) -> Any:
         i = table.schema.get_field_index(c.name)
         arr = table.column(i)
         check_text_column(c, arr, 0)
-        typed = _decimals(arr) if c.type == "decimal" else _base64(arr) if c.type == "bytes" else arr
+        typed = decimal_array(c, arr) if c.type == "decimal" else bytes_array(arr) if c.type == "bytes" else arr
         unique = Unique(c) if any(chk.unique for chk in c.checks) else None
         check_array(c, typed, 0, unique)
         if unique is not None:
@@ -131,54 +144,47 @@ def _read_csv(path: Path, schema: ir.Schema | None, delimiter: str) -> Any:
     return table
 
 
-def _decimals(arr: Any) -> Any:
-    """Decimal text as decimal values, with the scale the text needs."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    scale, digits = 0, 1
-    for v in pc.unique(arr).to_pylist():
-        if v is None:
-            continue
-        t = decimal.Decimal(v).as_tuple()
-        exp = int(t.exponent) if isinstance(t.exponent, int) else 0
-        scale = max(scale, -exp)
-        digits = max(digits, len(t.digits) + max(exp, 0))
-    precision = max(digits, scale) + scale
-    kind = pa.decimal128 if precision <= 38 else pa.decimal256
-    return pc.cast(arr, kind(min(max(precision, 1), 76), scale))
-
-
-def _base64(arr: Any) -> Any:
-    import pyarrow as pa
-
-    return pa.chunked_array(
-        [
-            pa.array([None if v is None else base64.b64decode(v) for v in chunk.to_pylist()], pa.binary())
-            for chunk in arr.chunks
-        ],
-        pa.binary(),
-    )
-
-
 def _read_jsonl(path: Path, schema: ir.Schema | None) -> Any:
+    """Every key of every row is a column (a row without it: null). A declared column has its
+    declared type; another key whose values Arrow cannot give one type (an object in one row, a
+    string in another) is read as JSON text."""
     import pyarrow as pa
 
     if schema is None:
-        with open(path, encoding="utf-8") as fh:
-            rows = [json.loads(line) for line in fh if line.strip()]
-        return pa.Table.from_pylist(rows)
-    rows = list(iter_jsonl(path, schema))
-    table = pa.Table.from_pylist(rows)
-    for c in schema.columns:  # all-null columns, and floats written as integers
-        want = _arrow_type(c)
-        if c.name not in table.column_names:
-            table = table.append_column(c.name, pa.nulls(len(rows), want))
-            continue
-        i = table.schema.get_field_index(c.name)
-        if arrow_family(table.column(i).type) != c.type:
-            table = table.set_column(i, c.name, table.column(i).cast(want))
-    return table
+        rows = []
+        with open(path, encoding="utf-8-sig") as fh:
+            for n, line in enumerate(fh, 1):
+                if line.strip():
+                    rows.append(json.loads(line))
+                    if not isinstance(rows[-1], dict):
+                        raise SchemaError(f"row {n} is not a JSON object of columns")
+    else:
+        rows = list(iter_jsonl(path, schema))
+    declared = {c.name: c for c in schema.columns} if schema is not None else {}
+    names = dict.fromkeys([*(k for r in rows for k in r), *declared])
+    columns = {}
+    for name in names:
+        values = [r.get(name) for r in rows]
+        c = declared.get(name)
+        columns[name] = _as_declared(c, values) if c is not None else _as_read(values)
+    return pa.table(columns)
+
+
+def _as_declared(c: ir.Column, values: list[Any]) -> Any:
+    """A declared column's checked values, as its Arrow type where they do not say (all null)."""
+    import pyarrow as pa
+
+    arr = pa.array(values)
+    return arr if arrow_family(arr.type) == c.type else arr.cast(_arrow_type(c))
+
+
+def _as_read(values: list[Any]) -> Any:
+    import pyarrow as pa
+
+    try:
+        return pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        return pa.array([None if v is None else json.dumps(v, ensure_ascii=False) for v in values], pa.string())
 
 
 def _arrow_type(c: ir.Column) -> Any:
@@ -208,8 +214,15 @@ def write_table(
     kind = kind_of(fmt, path)
     schema = _schema(fmt, columns)
     require_pyarrow("write_table")
-    table = to_arrow(data)
+    import pyarrow as pa
+
+    try:
+        table = to_arrow(data)
+    except (ValueError, OverflowError, pa.ArrowException) as exc:  # e.g. mixed types, an int beyond int64
+        raise SchemaError(f"{shown or path}: cannot make a table of the data: {exc}") from None
     if schema is not None:
+        if table.num_columns == 0 and table.num_rows == 0:  # no rows (an empty list): no columns either
+            table = pa.schema([(c.name, _arrow_type(c)) for c in schema.columns]).empty_table()
         try:
             table = conform(table, schema)
         except SchemaError as exc:
@@ -266,7 +279,10 @@ def conform(table: Any, schema: ir.Schema) -> Any:
         family = arrow_family(arr.type)
         if family != c.type:
             if pa.types.is_null(arr.type) or (c.type == "float" and family == "int"):
-                arr = arr.cast(_arrow_type(c))
+                try:
+                    arr = arr.cast(_arrow_type(c))
+                except pa.ArrowInvalid as exc:  # an int beyond 2**53 has no exact float
+                    raise SchemaError(f'column "{c.name}": expected {show_column(c)}, got {arr.type} ({exc})') from None
                 table = table.set_column(i, c.name, arr)
             else:
                 raise SchemaError(f'column "{c.name}": expected {show_column(c)}, got {arr.type}')
@@ -308,6 +324,6 @@ def _write_jsonl(table: Any, path: Path) -> None:
             for row in batch.to_pylist():
                 try:
                     fh.write(json.dumps(row, default=_json_default, allow_nan=False, ensure_ascii=False))
-                except ValueError as exc:
+                except (ValueError, TypeError) as exc:
                     raise SchemaError(f"a row cannot be written as JSON: {exc} ({row!r:.200})") from None
                 fh.write("\n")

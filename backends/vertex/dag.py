@@ -684,12 +684,6 @@ class Builder:
         tolerant = self.scope is not None
         upstream: list[str] = []  # inputs: the failures of the item's executors it reads (it stands down on one)
         if tolerant:
-            if any(c.artifact for c in outs.values()):
-                raise CompileError(
-                    f"{_at(n.loc)}task {template.name!r} in a map_over with tolerated_failure writes a file "
-                    "artifact; on Vertex a failed item's task cannot stand in for a file (not supported yet; "
-                    "an optional file `TypedFile[...] | None` is a handle and is supported)"
-                )
             upstream = self._guard_inputs(dag, guards.reads(n), inputs, chans, n.loc)
         extra = {RAN: Chan(BOOL)} if ran else {}
         if tolerant:
@@ -833,6 +827,12 @@ class Builder:
         lo = body.local[src[1]]
         out_key, chan = lo.outputs[src[2]]
         collected = channel(src[1], src[2])
+        if chan.artifact and tolerant:
+            raise CompileError(
+                f"{_at(n.loc)}a map_over collecting files inside a map_over with tolerated_failure on Vertex: its "
+                "tolerance step cannot pass on an artifact list (not supported yet; a body returning "
+                "`TypedFile[...] | None` collects handles, which is supported)"
+            )
         # a file per item is collected as an artifact list (kfp's dsl.Collected of artifacts), else a LIST
         list_chan = Chan(ir.TypeRef("list", (n.result_type,)), chan.artifact)
         body.export(collected, lo.task, out_key, list_chan)

@@ -419,12 +419,34 @@ def upstream_failure(ei: dict[str, Any], payload: dict[str, Any]) -> str:
     return ""
 
 
+STAND_IN = "typedflow-stand-in"
+"""Metadata of an output artifact a task of a failed tolerant map item wrote in place of its file (empty)."""
+
+
 def _stand_down(ei: dict[str, Any], template: ir.TaskTemplate, payload: dict[str, Any], failure: str) -> None:
-    """Outputs of a task of a failed tolerant map item: stand-ins, the failure, and its presence flag unset."""
-    flags: dict[str, Any] = {payload["tolerate"]: failure}
+    """Outputs of a task of a failed tolerant map item: stand-ins (an empty file or directory for a file
+    artifact, which Vertex uploads as any output), the failure, and its presence flag unset. What reads them
+    stands down on the failure."""
+    params: dict[str, Any] = {payload["tolerate"]: failure}
     if payload.get("ran"):
-        flags[payload["ran"]] = False
-    write_outputs(ei, {p.name: stand_in(p.type) for p in template.outputs}, template, flags)
+        params[payload["ran"]] = False
+    out_arts = ei.get("outputs", {}).get("artifacts", {})
+    arts: dict[str, Any] = {}
+    for p in template.outputs:
+        if p.name not in out_arts:
+            params[p.name] = stand_in(p.type)
+            continue
+        art = dict(out_arts[p.name]["artifacts"][0])
+        path = local_path(art["uri"])
+        if p.type.kind == "directory":
+            path.mkdir(parents=True, exist_ok=True)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(b"")
+        art["metadata"] = {**(art.get("metadata") or {}), STAND_IN: True}
+        art.pop("type", None)
+        arts[p.name] = {"artifacts": [art]}
+    write_executor_output(ei, {"parameterValues": params, "artifacts": arts})
 
 
 def _constants_under_root(

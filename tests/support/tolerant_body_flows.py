@@ -3,7 +3,10 @@ tests import them by module). Items are ``0..n-1``; ``fragile`` fails on 2."""
 
 from __future__ import annotations
 
-from typedflow import fail, map_over, one_of, otherwise, task, when, workflow
+from pathlib import Path
+
+from typedflow import TypedFile, fail, map_over, one_of, otherwise, task, when, workflow
+from typedflow.formats import Text
 
 
 @task
@@ -197,3 +200,49 @@ def nested_over_failed(n: int) -> list[int | None]:
 @workflow
 def nested_past(n: int) -> list[int | None]:
     return map_over(lambda x: total(map_over(fragile, upto(x))), numbers(n), tolerated_failure=0.1)
+
+
+# ----------------------------------------------------------------------------- file artifacts
+
+
+@task
+def write(x: int) -> TypedFile[Text]:
+    if x == 2:
+        raise ValueError(f"item {x} fails")
+    out = TypedFile[Text].new(suffix=".txt")
+    Path(out).write_text("x" * x, encoding="utf-8")
+    return out
+
+
+@task
+def note(x: int) -> TypedFile[Text]:
+    out = TypedFile[Text].new(suffix=".txt")
+    Path(out).write_text("x" * x, encoding="utf-8")
+    return out
+
+
+@task
+def size(f: TypedFile[Text]) -> int | None:
+    return len(f.read_text())
+
+
+@workflow
+def noted(x: int) -> TypedFile[Text]:
+    return note(x)
+
+
+@workflow
+def writes(n: int) -> list[int | None]:
+    """A task writing a file fails: the task reading it stands down."""
+    return map_over(lambda x: size(write(x)), numbers(n), tolerated_failure=0.5)
+
+
+@workflow
+def writes_after_failure(n: int) -> list[int | None]:
+    """A sub-workflow returning a file, called with a failed task's value."""
+    return map_over(lambda x: size(noted(fragile(x))), numbers(n), tolerated_failure=0.5)
+
+
+@workflow
+def writes_past(n: int) -> list[int | None]:
+    return map_over(lambda x: size(write(x)), numbers(n), tolerated_failure=0.1)

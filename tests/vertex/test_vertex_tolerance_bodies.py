@@ -191,3 +191,19 @@ def test_a_task_of_a_failed_item_stands_in_for_its_file(tmp_path: Path) -> None:
     (art,) = written["artifacts"]["out"]["artifacts"]
     assert art["metadata"] == {"typedflow-stand-in": True} and uri.read_bytes() == b""
     assert not list(tmp_path.rglob("lineage/**/*.json"))  # it never ran
+
+
+def test_a_failure_flag_that_is_not_a_string_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A flag an executor reads crosses a trust boundary: anything but a string exits 2 naming it (never read as
+    'did not fail', never a traceback), for a task and a value task alike."""
+    from tests.security.test_vertex_entrypoint import _args, _executor_input, _run
+
+    for wf, label, params in [
+        (flows.calls_after_failure, "exec-inc", {"x": 1}),
+        (flows.branches_on_failed, "exec-value-1", {"value": ""}),
+    ]:
+        for bad in (5, ["x"], {"error_type": "E"}):
+            code = _run(_args(wf, label), _executor_input(tmp_path, {**params, "typedflow-failed-0": bad}), tmp_path)
+            err = capsys.readouterr().err
+            assert code == 2 and "failure flag 'typedflow-failed-0' must be a string" in err, (label, bad, err)
+            assert "Traceback" not in err

@@ -160,7 +160,7 @@ class Dag:
         elif src[2] == PRESENT:
             base = channel(src[1], "ran")
         elif src[2].startswith(FLAG):  # a failure flag (guards): "!" a task's own, "!k" a block's k-th
-            base = channel(src[1], "failed", *([src[2][1:]] if src[2] != FLAG else []))
+            base = channel(src[1], "failed" + (f"-{src[2][1:]}" if src[2] != FLAG else ""))
         else:
             base = channel(src[1], src[2])
         name = base

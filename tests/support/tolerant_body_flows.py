@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from typedflow import TypedFile, fail, map_over, one_of, otherwise, task, when, workflow
+from typedflow import TypedFile, after, fail, map_over, one_of, otherwise, task, when, workflow
 from typedflow.formats import Text
 
 
@@ -126,6 +126,20 @@ def calls_failing(n: int) -> list[int | None]:
 @workflow
 def calls_failing_past(n: int) -> list[int | None]:
     return map_over(lambda x: settle(breaks(x)), numbers(n), tolerated_failure=0.1)
+
+
+def _ordered_refusal(x: int) -> int | None:
+    y = twice(fragile(x))
+    with after(y):
+        with when(x == 3):
+            fail("item 3 is refused")
+    return y
+
+
+@workflow
+def refuses_after_call(n: int) -> list[int | None]:
+    """A block ordered after a sub-workflow call that stood down stands down too; a fail() after it that runs."""
+    return map_over(_ordered_refusal, numbers(n), tolerated_failure=0.5)
 
 
 # ----------------------------------------------------------------------------- when

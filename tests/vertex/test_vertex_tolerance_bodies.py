@@ -22,6 +22,7 @@ WITHIN = [
     flows.refuses_all,
     flows.calls_after_failure,
     flows.calls_failing,
+    flows.refuses_after_call,
     flows.branches_on_failed,
     flows.fails_in_branch,
     flows.calls_branching,

@@ -78,6 +78,16 @@ def placeholder(t: ir.TypeRef) -> Any:
     return _PLACEHOLDERS[parameter_type(t)]
 
 
+def stand_in(t: ir.TypeRef) -> Any:
+    """What an executor of a failed tolerant map item writes for a value of ``t`` it did not compute: a
+    :func:`placeholder`, but a list holds one stand-in, so that a ``map_over`` over it runs one iteration that
+    stands down (kfp.local fails a loop over an empty list)."""
+    base = t.args[0] if t.kind == "optional" else t
+    if base.kind == "list" and base.args:
+        return [stand_in(base.args[0])]
+    return placeholder(t)
+
+
 def artifact_lists(chans: dict[str, Chan]) -> list[str]:
     """The inputs among ``chans`` that are artifact lists (files a ``map_over`` collected), sorted: the
     container reads each as the list of its files' handles."""

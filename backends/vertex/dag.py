@@ -19,7 +19,7 @@ from typedflow.errors import TypedflowError
 from typedflow.ir.canonical import canonical_json
 from typedflow.ir.types import assignable
 
-from . import cel
+from . import cel, guards
 from .components import (
     FAILED,
     RAN,
@@ -34,6 +34,7 @@ from .components import (
     task_payload,
     template_json,
 )
+from .guards import FLAG, Scope
 from .names import Namer, channel, input_channel, sanitize
 from .spec import (
     ComponentSpec,
@@ -55,7 +56,7 @@ Source = tuple[str, ...]
 the presence flag of a node inside a ``when`` branch whose values are used outside it."""
 
 PRESENT = "?"
-FAILED_SOURCE = "!"  # ("output", node id, FAILED_SOURCE): the failure a task of a tolerant map item reports
+STR = ir.TypeRef("str")
 
 # IteratorPolicy.parallelism_limit is an int32 in the PipelineSpec Vertex AI Pipelines reads
 # (https://github.com/kubeflow/pipelines/blob/master/api/v2alpha1/pipeline_spec.proto): a larger
@@ -158,8 +159,8 @@ class Dag:
             base = self.b.item_channels[src[1]]
         elif src[2] == PRESENT:
             base = channel(src[1], "ran")
-        elif src[2] == FAILED_SOURCE:
-            base = channel(src[1], "failed")
+        elif src[2].startswith(FLAG):  # a failure flag (guards): "!" a task's own, "!k" a block's k-th
+            base = channel(src[1], "failed" + (f"-{src[2][1:]}" if src[2] != FLAG else ""))
         else:
             base = channel(src[1], src[2])
         name = base
@@ -236,14 +237,6 @@ def _put_input(inputs: TaskInputs, name: str, spec: InputSpec, chan: Chan) -> No
 # ----------------------------------------------------------------------------- escaping values
 
 
-def _condition_bindings(c: ir.Condition) -> list[ir.Binding]:
-    if isinstance(c, ir.Compare):
-        return [c.left, c.right]
-    if isinstance(c, ir.Not):
-        return _condition_bindings(c.term)
-    return [b for t in c.terms for b in _condition_bindings(t)]
-
-
 def escaping(wf: ir.Workflow, outputs: dict[str, tuple[ir.Param, ...]]) -> dict[str, set[tuple[str, str]]]:
     """For each conditional node: the (node, output) pairs computed inside its branches and read
     outside them (those the conditional must surface, present or not)."""
@@ -265,7 +258,7 @@ def escaping(wf: ir.Workflow, outputs: dict[str, tuple[ir.Param, ...]]) -> dict[
             elif isinstance(n, ir.ConditionalNode):
                 for br in n.branches:
                     if br.condition is not None:
-                        sites.extend((b, chain) for b in _condition_bindings(br.condition))
+                        sites.extend((b, chain) for b in guards.condition_bindings(br.condition))
                     visit(br.nodes, (*chain, n.id))
             elif isinstance(n, ir.ExitHandlerNode):
                 sites.extend((a.value, chain) for a in n.handler.args)
@@ -336,8 +329,8 @@ class Builder:
         self.wf: ir.Workflow = doc.workflow
         self.templates: dict[tuple[str, ir.NodeOptions | None], _Template] = {}
         self.task_templates: dict[str, ir.TaskTemplate] = {}  # executor label -> the template it runs
-        # task nodes of tolerant map items (they report a failure as an output) -> the tasks of the item they read
-        self.tolerant: dict[str, list[str]] = {}
+        # inside a tolerant map's item: every executor reports its failure and checks its producers' (guards)
+        self.scope: Scope | None = None
 
     def count(self, kind: str) -> int:
         self.counters[kind] = self.counters.get(kind, 0) + 1
@@ -408,6 +401,11 @@ class Builder:
     def exit_handler_node(self, n: ir.ExitHandlerNode, dag: Dag) -> None:
         """``with exit_handler(...)``: the body as a DAG of its own, every value it produces an output of it,
         and the handler after it whatever its final status (its Failure None when the body succeeded)."""
+        if self.scope is not None:
+            raise CompileError(
+                f"{_at(n.loc)}an exit_handler block in a map_over with tolerated_failure on Vertex: its handler "
+                "would have to run on a failure the item reports instead (not supported yet)"
+            )
         k = self.count("exit-handler")
         key = self.new_component(f"exit-handler-{k}")
         body = Dag(self, key, dag)
@@ -614,8 +612,17 @@ class Builder:
         return self.value_task(b, t, dag, loc)
 
     def value_task(
-        self, b: ir.MapResult, t: ir.TypeRef, dag: Dag, loc: ir.SourceLoc | None, *, optional: bool = False
+        self,
+        b: ir.MapResult,
+        t: ir.TypeRef,
+        dag: Dag,
+        loc: ir.SourceLoc | None,
+        *,
+        optional: bool = False,
+        guard: list[Source] | None = None,
     ) -> Source:
+        """A task selecting, assembling or passing on ``b`` as a value of ``t``. Inside a tolerant item it stands
+        down when its producers failed (or one of ``guard``), as any executor there."""
         n = self.count("value")
         node_id = f"value-{n}"
         key = self.new_component(node_id)
@@ -638,13 +645,23 @@ class Builder:
         inputs, chans, plan = self.task_inputs(args, fake, dag, loc)
         if isinstance(b, ir.RecordOf):
             plan = {"value": {"record": {a.param: plan[f"value__{a.param}"] for a in b.fields}}}
-        self.components[key] = component(chans, {"out": Chan(t)}, label)
+        outs = {"out": Chan(t)}
         payload: dict[str, Any] = {"plan": plan["value"], "type": type_json(t)}
+        if self.scope is not None:
+            payload["tolerate"] = FAILED
+            payload["upstream"] = self._guard_inputs(dag, guards.binding_nodes([b]), inputs, chans, loc, guard)
+            outs[FAILED] = Chan(STR)
+        self.components[key] = component(chans, outs, label)
         if artifact_lists(chans):
             payload["lists"] = artifact_lists(chans)
         self.executors[label] = executor(self.image, "value", payload, None)
-        task = dag.add_task(node_id, {"componentRef": {"name": key}, "inputs": inputs})
+        spec: TaskSpec = {"componentRef": {"name": key}, "inputs": inputs}
+        if self.scope is not None:
+            spec["cachingOptions"] = {"enableCache": False}
+        task = dag.add_task(node_id, spec)
         dag.local[node_id] = Local(task, {"out": ("out", Chan(t))})
+        if self.scope is not None:
+            dag.local[node_id].outputs[FLAG] = (FAILED, Chan(STR))
         return ("output", node_id, "out")
 
     # ------------------------------------------------------------------ nodes
@@ -664,17 +681,13 @@ class Builder:
         key = self.new_component(n.id)
         label = "exec-" + key[len("comp-") :]
         ran = n.id in self.lifted
-        tolerant = n.id in self.tolerant
-        upstream: list[str] = []  # inputs: the failures the item's earlier tasks report (it stands down on one)
-        for producer in self.tolerant.get(n.id, ()):
-            spec_in, chan_in = dag.resolve(("output", producer, FAILED_SOURCE), n.loc)
-            name = f"{FAILED}-{len(upstream)}"
-            _put_input(inputs, name, spec_in, chan_in)
-            chans[name] = chan_in
-            upstream.append(name)
+        tolerant = self.scope is not None
+        upstream: list[str] = []  # inputs: the failures of the item's executors it reads (it stands down on one)
+        if tolerant:
+            upstream = self._guard_inputs(dag, guards.reads(n), inputs, chans, n.loc)
         extra = {RAN: Chan(BOOL)} if ran else {}
         if tolerant:
-            extra[FAILED] = Chan(ir.TypeRef("str"))
+            extra[FAILED] = Chan(STR)
         self.components[key] = component(chans, {**outs, **extra}, label)
         payload = task_payload(n.id, self.doc.workflow.name, self.doc.digest, plan)
         if ran:
@@ -704,15 +717,51 @@ class Builder:
         if ran:
             dag.local[n.id].outputs[PRESENT] = (RAN, Chan(BOOL))
         if tolerant:
-            dag.local[n.id].outputs[FAILED_SOURCE] = (FAILED, Chan(ir.TypeRef("str")))
+            dag.local[n.id].outputs[FLAG] = (FAILED, Chan(STR))
+
+    def _guard_inputs(
+        self,
+        dag: Dag,
+        reads: set[str],
+        inputs: TaskInputs,
+        chans: dict[str, Chan],
+        loc: ir.SourceLoc | None,
+        given: list[Source] | None = None,
+        prefix: str = FAILED,
+    ) -> list[str]:
+        """Inputs ``typedflow-failed-K`` of an executor inside a tolerant item: the failure flags of what it reads
+        (or ``given`` ones), which it checks before it runs; their names."""
+        assert self.scope is not None
+        names: list[str] = []
+        for src in guards.guard(dag, reads, self.scope) if given is None else given:
+            spec, chan = dag.resolve(src, loc)
+            name = f"{prefix}-{len(names)}"
+            _put_input(inputs, name, spec, chan)
+            chans[name] = chan
+            names.append(name)
+        return names
 
     def fail_node(self, n: ir.FailNode, dag: Dag) -> None:
-        """``fail(message)``: a task whose container fails with the message."""
+        """``fail(message)``: a task whose container fails with the message; inside a tolerant item it reports
+        the failure as its flag instead (and stands down when what it is ordered after failed)."""
         key = self.new_component(n.id)
         label = "exec-" + key[len("comp-") :]
-        self.components[key] = component({}, {}, label)
-        self.executors[label] = executor(self.image, "fail", {"error": ir.FAIL_ERROR, "message": n.message}, None)
-        dag.add_task(n.id, {"componentRef": {"name": key}, "cachingOptions": {"enableCache": False}})
+        payload: dict[str, Any] = {"error": ir.FAIL_ERROR, "message": n.message}
+        inputs: TaskInputs = {}
+        chans: dict[str, Chan] = {}
+        outs: dict[str, Chan] = {}
+        if self.scope is not None:
+            payload["tolerate"] = FAILED
+            payload["upstream"] = self._guard_inputs(dag, guards.reads(n), inputs, chans, n.loc)
+            outs[FAILED] = Chan(STR)
+        self.components[key] = component(chans, outs, label)
+        self.executors[label] = executor(self.image, "fail", payload, None)
+        spec: TaskSpec = {"componentRef": {"name": key}, "cachingOptions": {"enableCache": False}}
+        if inputs:
+            spec["inputs"] = inputs
+        task = dag.add_task(n.id, spec)
+        if outs:
+            dag.local[n.id] = Local(task, {FLAG: (FAILED, Chan(STR))})
 
     def const_task(self, dag: Dag, base: str, values: dict[str, tuple[Any, Chan]]) -> str:
         """A task writing constant parameter outputs (``--const``): the placeholders and presence
@@ -735,11 +784,15 @@ class Builder:
         return dag.add_task(base, task)
 
     def map_node(self, n: ir.MapNode, dag: Dag) -> None:
-        # A ParallelFor fails with any failed iteration: in a map that tolerates failed items, the item's task
-        # reports its last attempt's failure as an output instead, and a step after the loop applies the rule.
-        tolerant = self._tolerant_tasks(n) if n.tolerated_failure else None
-        if tolerant is not None:
-            self.tolerant.update(tolerant)
+        # A ParallelFor fails with any failed iteration: in a map that tolerates failed items, every executor of the
+        # item reports its failure as an output instead (guards), and a step after the loop applies the rule. Inside
+        # another tolerant item every map is one (tolerating none unless told), whose failure is that item's.
+        outer = self.scope
+        tolerant = bool(n.tolerated_failure) or outer is not None
+        inner: Scope | None = Scope() if tolerant else None
+        if outer is not None:
+            # items a failed producer stood in for are one stand-in each: the body stands down on the map's guard
+            inner = Scope(tuple(guards.guard(dag, guards.reads(n), outer)))
         k = self.count("for-loop")
         group = Dag(self, self.new_component(n.id), dag)
         # a one_of() list (whichever branch ran) is picked by a value task, like any computed value
@@ -765,25 +818,29 @@ class Builder:
         if "raw" not in looped:
             body.inputs[items_name] = group.inputs[items_name]
             body.bindings[items_name] = _component_input(items_name, group.inputs[items_name])
-        self.block(n.body, body)
-        if isinstance(n.result, ir.RecordOf):  # a record the body built of its values: a value task assembles it
-            src = self.value_task(n.result, n.result_type, body, n.loc)
-        elif self._from_branch(n.result):  # None when its branch did not run, not the branch's placeholder
-            src = self.value_task(n.result, n.result_type, body, n.loc, optional=True)
-        else:
-            src = self.value_source(n.result, n.result_type, body, local=True, loc=n.loc)
-            if body.local[src[1]].outputs[src[2]][1].artifact and is_artifact_list(n.result_type):
-                # files an inner map collected: an artifact list cannot hold lists, so their handles go on
-                src = self.value_task(n.result, n.result_type, body, n.loc)
+        self.scope = inner
+        try:
+            self.block(n.body, body)
+            src = self._map_result(n, body)
+        finally:
+            self.scope = outer
         lo = body.local[src[1]]
         out_key, chan = lo.outputs[src[2]]
         collected = channel(src[1], src[2])
+        if chan.artifact and tolerant:
+            raise CompileError(
+                f"{_at(n.loc)}a map_over collecting files inside a map_over with tolerated_failure on Vertex: its "
+                "tolerance step cannot pass on an artifact list (not supported yet; a body returning "
+                "`TypedFile[...] | None` collects handles, which is supported)"
+            )
         # a file per item is collected as an artifact list (kfp's dsl.Collected of artifacts), else a LIST
         list_chan = Chan(ir.TypeRef("list", (n.result_type,)), chan.artifact)
         body.export(collected, lo.task, out_key, list_chan)
-        failed_chan = Chan(ir.TypeRef("list", (ir.TypeRef("str"),)))
-        for t in tolerant or ():  # each task's failures, collected: an item failed if any of its tasks did
-            body.export(channel(t, "failed"), body.local[t].task, FAILED, failed_chan)
+        failed_chan = Chan(ir.TypeRef("list", (STR,)))
+        names = Namer()
+        reported = [(names.take(channel(task, key)), task, key) for task, key in guards.flag_outputs(body)]
+        for name, task, key in reported:  # each executor's failures, collected: an item failed if any did
+            body.export(name, task, key, failed_chan)
         extra: TaskSpec = {"artifactIterator": iterator} if files else {"parameterIterator": iterator}
         if n.max_concurrency:
             if n.max_concurrency > PARALLELISM_LIMIT_MAX:
@@ -794,52 +851,62 @@ class Builder:
             extra["iteratorPolicy"] = {"parallelismLimit": n.max_concurrency}
         loop_task = self._nested_task(group, body, f"for-loop-{k}", extra)
         group.export("out", loop_task, collected, list_chan)
-        flags = [f"{FAILED}-{j}" for j in range(len(tolerant or ()))]
-        for t, flag in zip(tolerant or (), flags, strict=True):
-            group.export(flag, loop_task, channel(t, "failed"), failed_chan)
+        flags = [f"{FAILED}-{j}" for j in range(len(reported))]
+        for (name, _, _), flag in zip(reported, flags, strict=True):
+            group.export(flag, loop_task, name, failed_chan)
         task = self._nested_task(dag, group, n.id, {})
-        if tolerant is not None:
-            task = self._tolerance_task(n, dag, task, list_chan, {flag: failed_chan for flag in flags})
+        if tolerant:
+            guard = list(inner.ambient) if inner is not None and outer is not None else None
+            task = self._tolerance_task(n, dag, task, list_chan, {flag: failed_chan for flag in flags}, guard)
         dag.local[n.id] = Local(task, {"out": ("out", list_chan)})
+        if outer is not None:
+            dag.local[n.id].outputs[FLAG] = (FAILED, Chan(STR))
 
-    def _tolerant_tasks(self, n: ir.MapNode) -> dict[str, list[str]]:
-        """The tasks of a map that tolerates failed items, in body order, each with the tasks of the item it reads
-        (it stands down when one of them failed). The body must be tasks whose outputs are values (a failed
-        task's placeholders stand in for them; a file cannot), the result one of their outputs."""
-        tasks = [x for x in n.body if isinstance(x, ir.TaskNode)]
-        ids = {t.id for t in tasks}
-        r = n.result
-        if (
-            len(tasks) == len(n.body)
-            and isinstance(r, ir.OutputRef)
-            and r.node in ids
-            and r.output is not None
-            and not r.path
-            and not any(c.artifact for t in tasks for c in self.template(t).outs.values())
-        ):
-            return {t.id: sorted({*_task_reads(t), *t.after} & ids) for t in tasks}
-        raise CompileError(
-            f"{_at(n.loc)}map_over tolerated_failure on Vertex needs a body of tasks (no when, map_over, "
-            "sub-workflow or file artifact in it) whose result is one of their outputs; the local interpreter "
-            "and Step Functions run any body"
-        )
+    def _map_result(self, n: ir.MapNode, body: Dag) -> Source:
+        if isinstance(n.result, ir.RecordOf):  # a record the body built of its values: a value task assembles it
+            return self.value_task(n.result, n.result_type, body, n.loc)
+        if self._from_branch(n.result):  # None when its branch did not run, not the branch's placeholder
+            return self.value_task(n.result, n.result_type, body, n.loc, optional=True)
+        src = self.value_source(n.result, n.result_type, body, local=True, loc=n.loc)
+        if body.local[src[1]].outputs[src[2]][1].artifact and is_artifact_list(n.result_type):
+            # files an inner map collected: an artifact list cannot hold lists, so their handles go on
+            src = self.value_task(n.result, n.result_type, body, n.loc)
+        return src
 
-    def _tolerance_task(self, n: ir.MapNode, dag: Dag, group_task: str, out: Chan, flags: dict[str, Chan]) -> str:
+    def _tolerance_task(
+        self,
+        n: ir.MapNode,
+        dag: Dag,
+        group_task: str,
+        out: Chan,
+        flags: dict[str, Chan],
+        guard: list[Source] | None,
+    ) -> str:
         """The step after a tolerant map's loop: its results with None for each failed item, or the map's failure
         when more items failed than it tolerates (``typedflow.runtime.tolerance``). ``flags``: the failures
-        each of the item's tasks reported, collected over the items."""
+        each of the item's executors reported, collected over the items. ``guard``: inside another tolerant item,
+        the flags of what the map reads: the step stands down on one, and reports its own failure as its flag."""
         key = self.new_component(f"{n.id}-tolerance")
         label = "exec-" + key[len("comp-") :]
         chans = {"out": out, **flags}
-        self.components[key] = component(chans, {"out": out}, label)
-        payload = {"node": n.id, "share": n.tolerated_failure, "type": type_json(out.type), "flags": list(flags)}
-        self.executors[label] = executor(self.image, "tolerance", payload, None)
         inputs: TaskInputs = {}
         for name in chans:
             _put_input(
                 inputs, name, {"taskOutputParameter": {"producerTask": group_task, "outputParameterKey": name}}, out
             )
-        return dag.add_task(f"{n.id}-tolerance", {"componentRef": {"name": key}, "inputs": inputs})
+        payload: dict[str, Any] = {"node": n.id, "share": n.tolerated_failure, "type": type_json(out.type)}
+        payload["flags"] = list(flags)
+        outs = {"out": out}
+        spec: TaskSpec = {"componentRef": {"name": key}, "inputs": inputs}
+        if guard is not None:
+            payload["tolerate"] = FAILED
+            # (named apart from the collected flags, typedflow-failed-K)
+            payload["upstream"] = self._guard_inputs(dag, set(), inputs, chans, n.loc, guard, "typedflow-upstream")
+            outs[FAILED] = Chan(STR)
+            spec["cachingOptions"] = {"enableCache": False}
+        self.components[key] = component(chans, outs, label)
+        self.executors[label] = executor(self.image, "tolerance", payload, None)
+        return dag.add_task(f"{n.id}-tolerance", spec)
 
     def _from_branch(self, b: ir.Binding) -> bool:
         """Whether ``b`` reads a value surfaced from a `when` branch (which may not have run)."""
@@ -902,10 +969,14 @@ class Builder:
         # a branch's condition negates every earlier one, so it reads all their operands too
         operands: dict[str, tuple[Source, Chan]] = {}
         escaping = self._escaping_outputs(n)
+        outer = self.scope
+        # inside a tolerant item, a branch runs only when what its conditions read did not fail (never on stand-ins)
+        ok, guard = self._condition_guard(n, group, operands) if outer is not None else (None, [])
+        flagged = outer is not None and any(br.nodes for br in n.branches)  # its branches' flags are its outputs
         branches = list(n.branches)
-        if escaping and branches[-1].condition is not None:
+        if (escaping or flagged) and branches[-1].condition is not None:
             branches.append(ir.Branch(None, (), n.loc))  # the implicit `otherwise`: every value is absent
-        selectors: list[str] = []
+        built: list[tuple[Dag, str, str]] = []  # (branch DAG, its task's name, its condition)
         picked: dict[ir.Binding, Source] = {}  # one_of() operands: one value task each, before the group
         for br in branches:
 
@@ -927,28 +998,71 @@ class Builder:
             condition = cel.branch_condition(own, earlier)
             if own is not None:
                 earlier.append(own)
-            if not br.nodes and not escaping:
+            if ok is not None:
+                condition = f"{ok} && {condition}" if condition else ok
+            if not br.nodes and not escaping and not flagged:
                 continue
             m = self.count("condition")
-            child = Dag(self, self.new_component(f"condition-{m}"), group)
-            for name, (src, chan) in sorted(operands.items()):
-                child.inputs[name] = chan
-                child.needs[src] = name
-                child.bindings[name] = {"componentInputParameter": name}
-            self.block(br.nodes, child)
+            child = _branch(self, f"condition-{m}", group, operands)
+            self.scope = Scope() if outer is not None else None  # the condition saw the guard clear
+            try:
+                self.block(br.nodes, child)
+            finally:
+                self.scope = outer
             if escaping:
                 self._surface(child, escaping)
-            selectors.append(
-                self._nested_task(group, child, f"condition-{m}", {"triggerPolicy": {"condition": condition}})
-            )
+            built.append((child, f"condition-{m}", condition))
+        if ok is not None and built:
+            # what its conditions read failed: no branch runs, this one passes the failure on
+            m = self.count("condition")
+            child = _branch(self, f"condition-{m}", group, operands)
+            self.value_task(ir.Const(""), STR, child, n.loc, guard=guard)
+            if escaping:
+                self._surface(child, escaping)
+            built.append((child, f"condition-{m}", f"!({ok})"))
+        reported = [guards.flag_outputs(child) for child, _, _ in built] if outer is not None else []
+        width = max(map(len, reported), default=0)
+        for i, (child, _, _) in enumerate(built if width else ()):
+            for j, (task, key) in enumerate(reported[i]):
+                child.export(f"{FAILED}-{j}", task, key, Chan(STR))
+            rest = {f"{FAILED}-{j}": ("", Chan(STR)) for j in range(len(reported[i]), width)}
+            if rest:
+                none = self.const_task(child, "no-failure", rest)
+                for name in rest:
+                    child.export(name, none, name, Chan(STR))
+        selectors = [
+            self._nested_task(group, child, base, {"triggerPolicy": {"condition": condition}})
+            for child, base, condition in built
+        ]
         if not group.tasks:
             return
         for _, _, key, chan in escaping:
             group.export_oneof(key, [(task, key) for task in selectors], Chan(chan.type))
+        for j in range(width):
+            group.export_oneof(f"{FAILED}-{j}", [(task, f"{FAILED}-{j}") for task in selectors], Chan(STR))
         task = self._nested_task(dag, group, n.id, {})
         for node, output, key, chan in escaping:
             # later readers find the value (and its flag) as an output of the condition group
             dag.local.setdefault(node, Local(task, {})).outputs[output] = (key, chan)
+        for node in sorted({n.id, *(e[0] for e in escaping)}) if width else ():
+            for j in range(width):  # ... and its failure flags: those of every executor in the branch that ran
+                dag.local.setdefault(node, Local(task, {})).outputs[f"{FLAG}{j}"] = (f"{FAILED}-{j}", Chan(STR))
+
+    def _condition_guard(
+        self, n: ir.ConditionalNode, group: Dag, operands: dict[str, tuple[Source, Chan]]
+    ) -> tuple[str | None, list[Source]]:
+        """The CEL term saying no flag of what ``n``'s conditions read is set (None when it reads none from the
+        item), and those flags; each is an operand of every branch."""
+        assert self.scope is not None
+        assert group.parent is not None
+        guard = guards.guard(group.parent, guards.reads(n), self.scope)
+        terms = []
+        for src in guard:
+            spec, chan = group.resolve(src, n.loc)
+            name = spec["componentInputParameter"]
+            operands[name] = (src, chan)
+            terms.append(f"{cel.parameter(name)} == ''")
+        return (" && ".join(terms) if terms else None), guard
 
     def subworkflow(self, n: ir.SubWorkflowNode, dag: Dag) -> None:
         sub = self.doc.subworkflow(n.workflow)
@@ -969,26 +1083,50 @@ class Builder:
                 chan = Chan(want, got.artifact)
                 _put_input(inputs, a.param, spec, chan)
             top[a.param] = chan
+        outer = self.scope
+        inner_scope = None
+        if outer is not None:  # inside a tolerant item: its executors also check the flags of what the call reads
+            if sub.on_failure is not None:
+                raise CompileError(
+                    f"{_at(n.loc)}sub-workflow {n.workflow!r} has an on_failure handler; in a map_over with "
+                    "tolerated_failure on Vertex a failed item reports its failure instead (not supported yet)"
+                )
+            chans: dict[str, Chan] = {}
+            names = self._guard_inputs(dag, guards.reads(n), inputs, chans, n.loc)
+            top.update(chans)
+            inner_scope = Scope(tuple(("input", name) for name in names))
         key = self.new_component(n.workflow)
-        inner = self.workflow_dag(sub, key, top)
+        self.scope = inner_scope
+        try:
+            inner = self.workflow_dag(sub, key, top)
+        finally:
+            self.scope = outer
+        flags: dict[str, tuple[str, Chan]] = {}
+        if outer is not None:  # what its executors report, surfaced to the item
+            for j, (task, out_key) in enumerate(guards.flag_outputs(inner)):
+                inner.export(f"{FAILED}-{j}", task, out_key, Chan(STR))
+                flags[f"{FLAG}{j}"] = (f"{FAILED}-{j}", Chan(STR))
         self.components[key] = inner.component()
         call: TaskSpec = {"componentRef": {"name": key}}
         if inputs:
             call["inputs"] = inputs
         task = dag.add_task(n.id, call)
-        dag.local[n.id] = Local(task, {k: (k, c) for k, c in inner.output_chans.items()})
+        values = {k: (k, c) for k, c in inner.output_chans.items() if not k.startswith(FAILED)}
+        dag.local[n.id] = Local(task, {**values, **flags})
+
+
+def _branch(b: Builder, base: str, group: Dag, operands: dict[str, tuple[Source, Chan]]) -> Dag:
+    """A branch's DAG in a condition group, reading every condition operand as an input of its own (the
+    names its ``triggerPolicy`` condition reads)."""
+    child = Dag(b, b.new_component(base), group)
+    for name, (src, chan) in sorted(operands.items()):
+        child.inputs[name] = chan
+        child.needs[src] = name
+        child.bindings[name] = {"componentInputParameter": name}
+    return child
 
 
 def _json(value: Any) -> str:
     import json
 
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
-
-
-def _task_reads(t: ir.TaskNode) -> set[str]:
-    """The nodes whose outputs a task's arguments read."""
-    return {b.node for a in t.args for b in _bindings(a.value) if isinstance(b, ir.OutputRef)}
-
-
-def _bindings(b: ir.Binding) -> list[ir.Binding]:
-    return [x for o in b.options for x in _bindings(o)] if isinstance(b, ir.OneOf) else [b]

@@ -26,7 +26,7 @@ from typedflow.runtime.context import RunContext
 from typedflow.runtime.tolerance import TOLERANCE_ERROR
 from typedflow.util.boundary import BoundaryError, parse_json
 
-from .components import placeholder
+from .components import stand_in
 from .runfiles import keep_failure, keep_log, keep_outputs, run_dir
 from .typemap import coerce, type_from_json
 
@@ -309,12 +309,10 @@ def run_task(args: argparse.Namespace, ei: dict[str, Any]) -> int:
         if str(status.get("state", "")).upper() in ("SUCCEEDED", "SKIPPED", "CACHED"):
             write_executor_output(ei, {})
             return 0
-    for key in payload.get("upstream") or ():  # an earlier task of this tolerant map item failed: stand down
-        failure = read_input(ei, key)
-        if failure:
-            stand_ins = {p.name: placeholder(p.type) for p in template.outputs}
-            write_outputs(ei, stand_ins, template, {payload["tolerate"]: failure})
-            return 0
+    failure = upstream_failure(ei, payload)
+    if failure:  # an executor of this tolerant map item it depends on failed: stand down, passing it on
+        _stand_down(ei, template, payload, failure)
+        return 0
     inputs = build_inputs(ei, template, payload["plan"], workflow, job)
     try:
         inputs = _constants_under_root(args, inputs, template.inputs)
@@ -381,11 +379,8 @@ def run_task(args: argparse.Namespace, ei: dict[str, Any]) -> int:
             ),
         )
         sys.stderr.write(err.traceback or f"{err.error_type}: {err.message}\n")
-        if tolerated:  # the item failed for good: placeholders, and the failure as an output
-            failure = json.dumps({"error_type": err.error_type, "message": err.message})
-            write_outputs(
-                ei, {p.name: placeholder(p.type) for p in template.outputs}, template, {payload["tolerate"]: failure}
-            )
+        if tolerated:  # the item failed for good: stand-ins, and the failure as an output
+            _stand_down(ei, template, payload, json.dumps({"error_type": err.error_type, "message": err.message}))
             return 0
         return 1
     finally:
@@ -406,6 +401,52 @@ def run_task(args: argparse.Namespace, ei: dict[str, Any]) -> int:
         ),
     )
     return 0
+
+
+def upstream_failure(ei: dict[str, Any], payload: dict[str, Any]) -> str:
+    """The first failure the executors of a tolerant map item this one depends on reported (``upstream``: the
+    inputs holding their flags), or ''."""
+    keys = payload.get("upstream") or []
+    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+        raise BoundaryError("the upstream failure flags of a payload must be a list of input names")
+    for key in keys:
+        failure = read_input(ei, key)
+        if failure is None or failure == "":
+            continue
+        if not isinstance(failure, str):
+            raise BoundaryError(f"the failure flag {key!r} must be a string ('' when it did not fail)")
+        return failure
+    return ""
+
+
+STAND_IN = "typedflow-stand-in"
+"""Metadata of an output artifact a task of a failed tolerant map item wrote in place of its file (empty)."""
+
+
+def _stand_down(ei: dict[str, Any], template: ir.TaskTemplate, payload: dict[str, Any], failure: str) -> None:
+    """Outputs of a task of a failed tolerant map item: stand-ins (an empty file or directory for a file
+    artifact, which Vertex uploads as any output), the failure, and its presence flag unset. What reads them
+    stands down on the failure."""
+    params: dict[str, Any] = {payload["tolerate"]: failure}
+    if payload.get("ran"):
+        params[payload["ran"]] = False
+    out_arts = ei.get("outputs", {}).get("artifacts", {})
+    arts: dict[str, Any] = {}
+    for p in template.outputs:
+        if p.name not in out_arts:
+            params[p.name] = stand_in(p.type)
+            continue
+        art = dict(out_arts[p.name]["artifacts"][0])
+        path = local_path(art["uri"])
+        if p.type.kind == "directory":
+            path.mkdir(parents=True, exist_ok=True)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(b"")
+        art["metadata"] = {**(art.get("metadata") or {}), STAND_IN: True}
+        art.pop("type", None)
+        arts[p.name] = {"artifacts": [art]}
+    write_executor_output(ei, {"parameterValues": params, "artifacts": arts})
 
 
 def _constants_under_root(
@@ -464,9 +505,30 @@ def run_value(args: argparse.Namespace, ei: dict[str, Any]) -> int:
     payload = json.loads(args.value)
     ei = with_artifact_lists(ei, payload.get("lists"))
     t = type_from_json(payload["type"])
+    tolerate = payload.get("tolerate")
+    failure = upstream_failure(ei, payload)
+    if tolerate and failure:  # in a tolerant map item whose executor it reads failed: stand down, passing it on
+        write_executor_output(ei, {"parameterValues": {"out": stand_in(t), tolerate: failure}})
+        return 0
     value = coerce(build_value(ei, payload["plan"]), t)
-    write_executor_output(ei, {"parameterValues": {"out": value}})
+    write_executor_output(ei, {"parameterValues": {"out": value, **({tolerate: ""} if tolerate else {})}})
     return 0
+
+
+def run_fail(args: argparse.Namespace, ei: dict[str, Any]) -> int:
+    """``fail(message)``: the run fails with the message; in a tolerant map item the item does (its flag says so),
+    unless what it is ordered after failed first (that failure is passed on)."""
+    payload = parse_json(args.fail, "--fail")
+    if not isinstance(payload, dict):
+        raise BoundaryError("--fail: not a JSON object")
+    error, message = str(payload.get("error", "typedflow.Fail")), str(payload.get("message", ""))
+    tolerate = payload.get("tolerate")
+    if tolerate:
+        failure = upstream_failure(ei, payload) or json.dumps({"error_type": error, "message": message})
+        write_executor_output(ei, {"parameterValues": {tolerate: failure}})
+        return 0
+    sys.stderr.write(f"{error}: {message}\n")
+    return 1
 
 
 def _failure_of(text: Any, i: int) -> dict[str, Any]:
@@ -488,15 +550,21 @@ def run_tolerance(args: argparse.Namespace, ei: dict[str, Any]) -> int:
     if not isinstance(payload.get("type"), str):
         raise BoundaryError("--tolerance: 'type' must be the result type's JSON")
     names = payload.get("flags")
-    if not isinstance(names, list) or not names or not all(isinstance(k, str) for k in names):
+    if not isinstance(names, list) or not all(isinstance(k, str) for k in names):
         raise BoundaryError("--tolerance: 'flags' must name the failure lists of the item's tasks")
+    t = type_from_json(payload["type"])
+    tolerate = payload.get("tolerate")  # inside another tolerant map's item: report a failure, never fail
+    upstream = upstream_failure(ei, payload)
+    if tolerate and upstream:  # what the map read failed: its loop ran on a stand-in, which stood down
+        write_executor_output(ei, {"parameterValues": {"out": stand_in(t), tolerate: upstream}})
+        return 0
     results, lists = read_input(ei, "out"), [read_input(ei, k) for k in names]
     if not isinstance(results, list) or any(not isinstance(x, list) or len(x) != len(results) for x in lists):
         raise BoundaryError("the results and failure flags of a tolerant map must be lists of one length")
     if not all(isinstance(f, str) for flags in lists for f in flags):
         raise BoundaryError("each failure flag of a tolerant map must be a string ('' for an item that did not fail)")
     # an item failed when one of its tasks did (the first in body order says why; the others stood down)
-    failed = [next((f for f in flags if f), "") for flags in zip(*lists, strict=True)] if results else []
+    failed = [next((f for f in flags if f), "") for flags in zip(*lists, strict=True)] if lists else [""] * len(results)
     errors = [(i, _failure_of(f, i)) for i, f in enumerate(failed) if f]
     n, node = len(results), str(payload.get("node", "map"))
     if exceeds(share, len(errors), n):
@@ -505,17 +573,20 @@ def run_tolerance(args: argparse.Namespace, ei: dict[str, Any]) -> int:
             f"{len(errors):,} of the {n:,} items of map {node} failed, {tolerated_failures(share, n):,} tolerated; "
             f"item {i}: {e.get('error_type')}: {e.get('message')}"
         )
+        sys.stderr.write(f"{TOLERANCE_ERROR}: {message}\n")
+        if tolerate:  # the enclosing item failed: its map counts it
+            failure = json.dumps({"error_type": TOLERANCE_ERROR, "message": message})
+            write_executor_output(ei, {"parameterValues": {"out": stand_in(t), tolerate: failure}})
+            return 0
         base = _runs_base(args, args.job or "")
         if base is not None:
             keep_failure(base, {"node": node, "error_type": TOLERANCE_ERROR, "message": message, "traceback": None})
-        sys.stderr.write(f"{TOLERANCE_ERROR}: {message}\n")
         return 1
-    t = type_from_json(payload["type"])
     value = coerce([None if f else r for r, f in zip(results, failed, strict=True)], t)
     err = check_json(value, t, f"the results of map {node}")
     if err:  # what the items' tasks wrote is passed on typed, as a task's own outputs are
         raise BoundaryError(str(err))
-    write_executor_output(ei, {"parameterValues": {"out": value}})
+    write_executor_output(ei, {"parameterValues": {"out": value, **({tolerate: ""} if tolerate else {})}})
     return 0
 
 
@@ -565,13 +636,11 @@ def main(argv: list[str]) -> int:
             return run_value(args, ei)
         if args.tolerance is not None:
             return run_tolerance(args, ei)
+        if args.fail is not None:
+            return run_fail(args, ei)
     except BoundaryError as exc:
         sys.stderr.write(f"typedflow.RequestError: {exc}\n")
         return 2
     if args.const is not None:
         return run_const(args, ei)
-    if args.fail is not None:
-        payload = parse_json(args.fail, "--fail")
-        sys.stderr.write(f"{payload.get('error', 'typedflow.Fail')}: {payload.get('message', '')}\n")
-        return 1
     return 2  # argparse requires one mode

@@ -1,5 +1,5 @@
-"""Random typed DAGs (tasks, when/otherwise, map_over) compile to specs that parse strictly and
-pass the structural checker."""
+"""Random typed DAGs (tasks, when/otherwise, map_over, with and without tolerated_failure) compile to specs that
+parse strictly and pass the structural checker."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def template(i: int, ins: list[ir.TypeRef], out: ir.TypeRef) -> ir.TaskTemplate:
 
 
 @st.composite
-def workflows(draw: st.DrawFn) -> ir.WorkflowIR:
+def workflows(draw: st.DrawFn, tolerant: bool = False) -> ir.WorkflowIR:
     inputs = (ir.Param("x", ir.TypeRef("int")), ir.Param("xs", ir.TypeRef("list", (ir.TypeRef("int"),))))
     templates: list[ir.TaskTemplate] = []
     counter = [0]
@@ -89,6 +89,7 @@ def workflows(draw: st.DrawFn) -> ir.WorkflowIR:
                         rtype,
                         draw(st.sampled_from([None, 2])),
                         LOC,
+                        tolerated_failure=draw(st.sampled_from([0.0, 0.5])) if tolerant else 0.0,
                     )
                 )
                 mine.append((ir.OutputRef(mid, "out"), ir.TypeRef("list", (rtype,))))
@@ -118,3 +119,41 @@ def test_random_dags_compile_to_sound_specs(doc: ir.WorkflowIR) -> None:
     spec = compile_spec(doc)
     assert check_strict(spec) == []
     assert check(spec) == []
+
+
+def _executor_tasks(spec: Any, comp: str) -> list[tuple[str, dict[str, Any]]]:
+    """The tasks running a container in the DAG component ``comp`` and every DAG nested in it."""
+    out: list[tuple[str, dict[str, Any]]] = []
+    for t in spec["components"][comp]["dag"]["tasks"].values():
+        name = t["componentRef"]["name"]
+        out.extend(_executor_tasks(spec, name) if "dag" in spec["components"][name] else [(name, t)])
+    return out
+
+
+@settings(max_examples=40, deadline=None)
+@given(workflows(tolerant=True))
+def test_random_tolerant_maps_report_every_failure(doc: ir.WorkflowIR) -> None:
+    """In a map with tolerated_failure, every executor of the item at any depth reports its failure, is never
+    cached, and reads only flags that resolve (the structural checker follows every edge)."""
+    spec = compile_spec(doc)
+    assert check_strict(spec) == []
+    assert check(spec) == []
+    tolerant = [n for n in ir.walk(doc.workflow.nodes) if isinstance(n, ir.MapNode) and n.tolerated_failure]
+    for comp, comp_spec in spec["components"].items():
+        loop = comp_spec.get("dag", {}).get("tasks", {})
+        for t in loop.values():
+            if "parameterIterator" not in t or not any(comp == _component_of(spec, m.id) for m in tolerant):
+                continue
+            for name, task in _executor_tasks(spec, t["componentRef"]["name"]):
+                outs = spec["components"][name].get("outputDefinitions", {}).get("parameters", {})
+                assert outs["typedflow-failed"]["parameterType"] == "STRING", name
+                assert task["cachingOptions"] == {"enableCache": False}, name
+
+
+def _component_of(spec: Any, map_id: str) -> str | None:
+    """The DAG component a map's loop task is in (the map node's own group)."""
+    for comp in spec["components"].values():
+        task = comp.get("dag", {}).get("tasks", {}).get(map_id)
+        if task is not None and "dag" in spec["components"][task["componentRef"]["name"]]:
+            return str(task["componentRef"]["name"])
+    return None

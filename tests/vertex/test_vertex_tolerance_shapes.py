@@ -115,17 +115,8 @@ CASES = [named_second, returns_none, ordered, two_maps, calls_sub, in_branch]
 
 
 @pytest.fixture(autouse=True)
-def _nulls_in_lists(monkeypatch: pytest.MonkeyPatch) -> None:
-    """kfp.local cannot hand a task a list holding a null (Vertex's protobuf Value can): let it."""
-    from google.protobuf import struct_pb2
-    from kfp.compiler import pipeline_spec_builder as psb
-
-    orig = psb.to_protobuf_value
-
-    def to_value(value: Any) -> Any:
-        return struct_pb2.Value(null_value=struct_pb2.NULL_VALUE) if value is None else orig(value)
-
-    monkeypatch.setattr(psb, "to_protobuf_value", to_value)
+def _nulls(nulls_in_lists: None) -> None:
+    """kfp.local cannot hand a task a list holding a null: let it, in this module (see conftest)."""
 
 
 @pytest.mark.parametrize("wf", CASES, ids=lambda w: w.ir.workflow.name)

@@ -18,9 +18,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from typedflow import TypedDirectory, ir
 from typedflow.formats import CSV, JSONL, TSV, Parquet
+from typedflow.ir.types import type_ref
 from typedflow.tables import Check, Columns, SchemaError
 from typedflow.tables.check import check_file
+from typedflow.tables.enforce import violation
 from typedflow.tables.io import read_table, write_table
 from typedflow.tables.schema import schema_of
 
@@ -667,3 +670,19 @@ def test_a_parquet_file_damaged_behind_a_sound_footer(tmp_path: Path) -> None:
     check_file(path, "parquet", schema_of(Seen))
     with pytest.raises(SchemaError, match=f"^{re.escape(str(path))}: cannot read it as parquet: "):
         read_table(path, Parquet[Seen])
+
+
+@pytest.mark.parametrize("kind", sorted(FORMATS))
+def test_a_directory_s_table_files_are_found_whatever_the_case_of_their_suffix(tmp_path: Path, kind: str) -> None:
+    # Files were found by suffix case-sensitively: a part.CSV in a TypedDirectory[CSV[...]] was not
+    # checked at all, and a directory of only such files was "no .csv files".
+    t = type_ref(TypedDirectory[FORMATS[kind][Seen]])
+    params = (ir.Param("out", t),)
+    suffixes = [f".{kind.upper()}", f".{kind.capitalize()}"] + ([".pq", ".PQ"] if kind == "parquet" else [])
+    for i, suffix in enumerate(suffixes):
+        write_table(tmp_path / f"part-{i}{suffix}", FORMATS[kind][Seen], [{"id": i, "seen": None}])
+    assert violation(params, {"out": {"uri": str(tmp_path)}}, received=False) is None
+    bad = tmp_path / f"late{suffixes[0]}"
+    write_table(bad, FORMATS[kind], [{"id": None, "seen": None}])
+    problem = violation(params, {"out": {"uri": str(tmp_path)}}, received=False)
+    assert problem is not None and f'{bad.name}: column "id": null' in problem

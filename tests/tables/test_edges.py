@@ -686,3 +686,25 @@ def test_a_directory_s_table_files_are_found_whatever_the_case_of_their_suffix(t
     write_table(bad, FORMATS[kind], [{"id": None, "seen": None}])
     problem = violation(params, {"out": {"uri": str(tmp_path)}}, received=False)
     assert problem is not None and f'{bad.name}: column "id": null' in problem
+
+
+@pytest.mark.parametrize("flat_first", [True, False])
+@pytest.mark.parametrize("statistics", [True, False])
+def test_a_flat_parquet_column_named_like_a_struct_field_is_checked_by_its_own_statistics(
+    tmp_path: Path, flat_first: bool, statistics: bool
+) -> None:
+    # A flat column "a.b" and the field b of a struct a have one dotted leaf path: the footer's
+    # statistics were looked up by path, so the check could judge "a.b" by the struct field's values.
+    schema = schema_of(type("Dotted", (Columns,), {"__annotations__": {"a.b": Annotated[int, Check(le=5)]}}))
+    path = tmp_path / "t.parquet"
+
+    def write(flat: list[int], field: list[int]) -> None:
+        struct = pa.array([{"b": v, "c": 0} for v in field])
+        columns = {"a.b": pa.array(flat), "a": struct} if flat_first else {"a": struct, "a.b": pa.array(flat)}
+        pq.write_table(pa.table(columns), path, write_statistics=statistics)
+
+    write([1, 2], [100, 200])
+    check_file(path, "parquet", schema)
+    write([1, 200], [1, 2])
+    with pytest.raises(SchemaError, match=r'column "a.b": 200 at row 2 breaks Check\(le=5\)'):
+        check_file(path, "parquet", schema)

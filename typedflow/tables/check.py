@@ -426,7 +426,10 @@ def _parquet(path: Path, schema: ir.Schema) -> None:
         for f in pending:
             f.leaf = index[f.column.name]
     else:
-        leaves = {meta.schema.column(j).path: j for j in range(meta.num_columns)}
+        # A top-level leaf's path is its name; a nested one's is longer ("a.b" for field b of a
+        # struct a, which a flat column may also be called): only top-level leaves are columns.
+        columns = (meta.schema.column(j) for j in range(meta.num_columns))
+        leaves = {col.path: j for j, col in enumerate(columns) if col.path == col.name}
         for f in pending:
             f.leaf = leaves.get(f.column.name)
     for f in pending:
@@ -505,10 +508,12 @@ class _FromFooter:
             for g in range(meta.num_row_groups):
                 offsets.append(offsets[-1] + meta.row_group(g).num_rows)
             for g in self.null_groups:
-                check_array(ir.Column(c.name, c.type), pf.read_row_group(g, columns=[c.name]).column(0), offsets[g])
+                group = pf.read_row_group(g, columns=[c.name])
+                check_array(ir.Column(c.name, c.type), group.column(c.name), offsets[g])
         if self.needs_values():
             unique = Unique(c) if any(chk.unique for chk in c.checks) else None
-            check_array(c, pf.read(columns=[c.name]).column(0), 0, unique)
+            # By name: columns=["a.b"] also reads field b of a struct a.
+            check_array(c, pf.read(columns=[c.name]).column(c.name), 0, unique)
             if unique is not None:
                 unique.finish()
 

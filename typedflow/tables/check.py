@@ -26,6 +26,7 @@ import csv
 import datetime as dt
 import decimal
 import json
+import math
 import re
 from collections.abc import Callable, Iterator
 from fractions import Fraction
@@ -197,7 +198,23 @@ def _key(v: Any) -> tuple[Any, str]:
     if pa.types.is_timestamp(v.type) and v.type.unit == "ns":
         return v.value, str(v.cast(pa.string()).as_py())
     py = v.as_py()
-    return py, repr(py)
+    return nan_key(py), repr(py)
+
+
+class _NaN:
+    """What every NaN is as a key: a NaN equals no value, itself included."""
+
+    def __repr__(self) -> str:
+        return "nan"
+
+
+NAN = _NaN()
+
+
+def nan_key(v: Any) -> Any:
+    """``v``, or :data:`NAN` for a NaN (of any sign and payload): for ``Check(unique=True)`` every
+    NaN is one value, as in pandas' ``duplicated()``."""
+    return NAN if isinstance(v, float) and v != v else v
 
 
 def _shown(v: Any) -> str:
@@ -289,6 +306,9 @@ def check_array(c: ir.Column, arr: Any, offset: int = 0, unique: Unique | None =
     if pa.types.is_floating(arr.type) and any(chk.isin is not None or chk.unique for chk in c.checks):
         # -0.0 == 0.0, but Arrow's hashing (is_in, distinct counts) tells them apart: -0.0 + 0.0 is 0.0.
         arr = pc.add(arr, pa.scalar(0.0, arr.type))
+        if arr.null_count < len(arr) and pc.any(pc.is_nan(arr)).as_py():
+            # It hashes a NaN by its bits: each NaN as one NaN, so that every NaN is one value.
+            arr = pc.if_else(pc.is_nan(arr), pa.scalar(math.nan, arr.type), arr)
     if not c.nullable and arr.null_count:
         i = _first(pc.is_null(arr))
         raise SchemaError(f'column "{c.name}": null at row {offset + i + 1}, but the column is not Optional')
@@ -915,7 +935,7 @@ class _RowChecks:
                     f'column "{c.name}": {out!r} at row {row} is not one of {allowed!r} (Check(isin=...))'
                 )
         if self.seen is not None:
-            first = self.seen.setdefault(out, row)
+            first = self.seen.setdefault(nan_key(out), row)
             if first != row:
                 raise SchemaError(
                     f'column "{c.name}": {out!r} at row {row} already appears at row {first} (Check(unique=True))'

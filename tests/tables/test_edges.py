@@ -739,3 +739,21 @@ def test_unique_counts_nans_of_any_sign_and_payload_as_one_value(tmp_path: Path)
         pq.write_table(pa.table({"x": pa.array([math.nan, None, None, second])}), path)
         with pytest.raises(SchemaError, match=r'column "x": nan at row 4 already appears at row 1'):
             check_file(path, "parquet", schema_of(Distinct))
+
+
+@pytest.mark.parametrize("typed", [True, False])
+def test_a_jsonl_row_with_a_repeated_key_is_refused(tmp_path: Path, typed: bool) -> None:
+    # json keeps the last value of a repeated key: a row that said two things about a column passed
+    # as whichever came last.
+    path = tmp_path / "t.jsonl"
+    path.write_text('{"id": 1, "seen": null}\n\n{"id": 2, "seen": null, "id": null}\n')
+    expected = r'^row 3 has the key "id" more than once$'
+    if typed:
+        with pytest.raises(SchemaError, match=expected):
+            check_file(path, "jsonl", schema_of(Seen))
+    with pytest.raises(SchemaError, match=f'{re.escape(str(path))}: row 3 has the key "id" more than once'):
+        read_table(path, JSONL[Seen] if typed else JSONL)
+    # Only a row's own keys are columns: an object inside a value is read as it is.
+    path.write_text('{"id": 1, "seen": null, "meta": {"a": 1, "a": 2}}\n')
+    check_file(path, "jsonl", schema_of(Seen))
+    assert read_table(path, JSONL[Seen] if typed else JSONL).column("id").to_pylist() == [1]

@@ -8,7 +8,7 @@
   types. An empty field is null (a quoted empty field, ``""``, is an empty string). Booleans are
   true/false/1/0, dates and datetimes ISO-8601 (a datetime column has a UTC offset in every row or
   in none), Decimal columns decimal text, bytes columns base64.
-* JSONL: every row is a JSON object; a missing key or ``null`` is null; ints are 64-bit (as in
+* JSONL: every row is a JSON object, each key once; a missing key or ``null`` is null; ints are 64-bit (as in
   Arrow and a CSV column); dates and datetimes are
   ISO-8601 strings (a datetime column has a UTC offset in every row or in none), Decimals strings
   or numbers, bytes base64 strings.
@@ -943,21 +943,58 @@ class _RowChecks:
         return out
 
 
+class _Pairs:
+    """json's ``object_pairs_hook``: a dict, noting the last object that had a key more than once
+    (the row itself is made last, after the objects inside it)."""
+
+    def __init__(self) -> None:
+        self.repeated: tuple[dict[str, Any], list[tuple[str, Any]]] | None = None
+
+    def __call__(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        obj = dict(pairs)
+        if len(obj) < len(pairs):
+            self.repeated = (obj, pairs)
+        return obj
+
+
+def _repeated(pairs: list[tuple[str, Any]]) -> str:
+    seen: set[str] = set()
+    for k, _ in pairs:
+        if k in seen:
+            return k
+        seen.add(k)
+    raise AssertionError("no key appears twice")
+
+
+def json_rows(fh: Iterator[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Each line of a JSONL file that is not blank, by line number, as a JSON object of columns; a
+    row with a key more than once is refused (json would keep its last value: which one did the
+    file mean?)."""
+    pairs = _Pairs()
+    decode = json.JSONDecoder(object_pairs_hook=pairs).decode
+    for row, line in enumerate(fh, 1):
+        if not line.strip():
+            continue
+        try:
+            obj = decode(line)
+        except ValueError as exc:
+            raise SchemaError(f"row {row} is not JSON: {exc}") from None
+        if not isinstance(obj, dict):
+            raise SchemaError(f"row {row} is {_json_shown(obj)}, not a JSON object of columns")
+        if pairs.repeated is not None:
+            if pairs.repeated[0] is obj:
+                raise SchemaError(f'row {row} has the key "{_repeated(pairs.repeated[1])}" more than once')
+            pairs.repeated = None  # an object inside a value: read as it is
+        yield row, obj
+
+
 def iter_jsonl(path: Path, schema: ir.Schema, limit: int | None = None) -> Iterator[dict[str, Any]]:
     """Each row of a JSONL file, checked, with the declared columns as Python values (others as
     read); ``limit``: stop after that many rows. Blank lines are skipped; rows count lines."""
     checks = [_RowChecks(c) for c in schema.columns]
     n = 0
     with open(path, encoding="utf-8-sig") as fh:
-        for row, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except ValueError as exc:
-                raise SchemaError(f"row {row} is not JSON: {exc}") from None
-            if not isinstance(obj, dict):
-                raise SchemaError(f"row {row} is {_json_shown(obj)}, not a JSON object of columns")
+        for row, obj in json_rows(fh):
             for chk in checks:
                 name = chk.column.name
                 obj[name] = chk.value(obj.get(name), row)

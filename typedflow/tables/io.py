@@ -31,6 +31,7 @@ from typedflow.tables.check import (
     csv_types,
     decimal_array,
     iter_jsonl,
+    json_rows,
     locate_conversion_error,
     ragged_row,
     read_header,
@@ -151,13 +152,8 @@ def _read_jsonl(path: Path, schema: ir.Schema | None) -> Any:
     import pyarrow as pa
 
     if schema is None:
-        rows = []
         with open(path, encoding="utf-8-sig") as fh:
-            for n, line in enumerate(fh, 1):
-                if line.strip():
-                    rows.append(json.loads(line))
-                    if not isinstance(rows[-1], dict):
-                        raise SchemaError(f"row {n} is not a JSON object of columns")
+            rows = [obj for _, obj in json_rows(fh)]
     else:
         rows = list(iter_jsonl(path, schema))
     declared = {c.name: c for c in schema.columns} if schema is not None else {}

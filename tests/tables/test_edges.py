@@ -757,3 +757,50 @@ def test_a_jsonl_row_with_a_repeated_key_is_refused(tmp_path: Path, typed: bool)
     path.write_text('{"id": 1, "seen": null, "meta": {"a": 1, "a": 2}}\n')
     check_file(path, "jsonl", schema_of(Seen))
     assert read_table(path, JSONL[Seen] if typed else JSONL).column("id").to_pylist() == [1]
+
+
+PLUS2 = dt.timezone(dt.timedelta(hours=2))
+MIXED = [dt.datetime(2020, 1, 1), None, dt.datetime(2020, 1, 1, tzinfo=PLUS2)]
+
+
+def _mixed_data(shape: str, values: list[Any]) -> Any:
+    ids = list(range(len(values)))
+    if shape == "rows":
+        return [{"id": i, "seen": v} for i, v in zip(ids, values, strict=True)]
+    if shape == "columns":
+        return {"id": ids, "seen": values}
+    if shape == "numpy":
+        np = pytest.importorskip("numpy")
+        return {"id": np.array(ids), "seen": np.array(values, dtype=object)}
+    pd = pytest.importorskip("pandas")
+    index = [10 * i for i in ids]  # rows are counted by position, not by label
+    return pd.DataFrame({"id": ids, "seen": pd.Series(values, dtype=object, index=index)}, index=index)
+
+
+@pytest.mark.parametrize("kind", sorted(FORMATS))
+@pytest.mark.parametrize("shape", ["rows", "columns", "numpy", "pandas"])
+@pytest.mark.parametrize("values", [MIXED, MIXED[::-1]], ids=["naive-first", "zoned-first"])
+@pytest.mark.parametrize("typed", [True, False])
+def test_write_table_refuses_a_column_of_zoned_and_naive_datetimes(
+    tmp_path: Path, kind: str, shape: str, values: list[Any], typed: bool
+) -> None:
+    # Arrow made such a column one kind, shifting the others by their offset (a naive value read as
+    # UTC): write_table wrote what the CSV and JSONL checks refuse to read.
+    fmt = FORMATS[kind][Seen] if typed else FORMATS[kind]
+    path = tmp_path / f"t.{kind}"
+    with pytest.raises(SchemaError, match=r'column "seen": .* at row 3 .*UTC offset in every row, or in none'):
+        write_table(path, fmt, _mixed_data(shape, values))
+    assert not path.exists()
+    zoned = [v if v is None else v.replace(tzinfo=PLUS2) for v in values]
+    naive = [v if v is None else v.replace(tzinfo=None) for v in values]
+    for same in (zoned, naive):
+        write_table(path, fmt, _mixed_data(shape, same))
+        check_file(path, kind, schema_of(Seen))
+
+
+def test_write_table_takes_pandas_nat_beside_zoned_datetimes(tmp_path: Path) -> None:
+    # NaT is a datetime without a time zone, and no value: it is a null, not a naive datetime.
+    pd = pytest.importorskip("pandas")
+    seen = pd.Series([pd.NaT, dt.datetime(2020, 1, 1, tzinfo=PLUS2)], dtype=object)
+    write_table(tmp_path / "t.csv", CSV[Seen], pd.DataFrame({"id": [1, 2], "seen": seen}))
+    assert read_table(tmp_path / "t.csv", CSV[Seen]).column("seen").null_count == 1

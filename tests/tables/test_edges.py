@@ -9,18 +9,22 @@ import json
 import math
 import os
 import re
-from collections.abc import Iterator
+import struct
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from typedflow import TypedDirectory, ir
 from typedflow.formats import CSV, JSONL, TSV, Parquet
+from typedflow.ir.types import type_ref
 from typedflow.tables import Check, Columns, SchemaError
 from typedflow.tables.check import check_file
+from typedflow.tables.enforce import violation
 from typedflow.tables.io import read_table, write_table
 from typedflow.tables.schema import schema_of
 
@@ -198,7 +202,7 @@ def test_read_table_of_an_unreadable_file_is_a_schema_error(
     # These raised pyarrow's, json's or the codec's own exceptions, with a traceback into them.
     path = tmp_path / name
     path.write_bytes(data)
-    fmt = {"parquet": Parquet, "csv": CSV, "jsonl": JSONL}[path.suffix[1:]]
+    fmt = FORMATS[path.suffix[1:]]
     with pytest.raises(SchemaError, match=f"^{re.escape(str(path))}: "):
         read_table(path, fmt[Seen] if typed else fmt)
 
@@ -240,7 +244,7 @@ class NotBefore(Columns):
 
 _NS_SCRIPT = """
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 import pyarrow as pa, pyarrow.parquet as pq
 from typedflow.tables import SchemaError
@@ -304,7 +308,8 @@ def test_parquet_timestamp_bounds_from_the_footer_are_exact(
     path = tmp_path / "t.parquet"
     pq.write_table(pa.table({"t": pa.array([at_bound + ticks], pa.timestamp(unit, tz))}), path)
     bound = NS_BOUND if tz is None else NS_BOUND.replace(tzinfo=dt.UTC)
-    schema = type("S", (Columns,), {"__annotations__": {"t": Annotated[dt.datetime, Check(**{op: bound})]}})
+    check: dict[str, Any] = {op: bound}
+    schema = type("S", (Columns,), {"__annotations__": {"t": Annotated[dt.datetime, Check(**check)]}})
     holds = {"ge": ticks >= 0, "gt": ticks > 0, "le": ticks <= 0, "lt": ticks < 0}[op]
     if holds:
         with _no_column_reads():
@@ -363,12 +368,13 @@ def test_half_float_columns_with_bounds(tmp_path: Path, write_statistics: bool) 
         check_file(path, "parquet", schema_of(Share))
 
 
+NO_SURROGATES: tuple[Literal["Cs"]] = ("Cs",)
 BOUNDED: dict[type, st.SearchStrategy[Any]] = {
     int: st.integers(-(2**63), 2**63 - 1) | st.integers(-5, 5),
     float: st.floats(allow_nan=False, allow_infinity=False) | st.sampled_from([0.0, -0.0, 1.5, -1.5]),
     dt.date: st.dates(dt.date(1, 1, 1), dt.date(9999, 12, 31)) | st.dates(dt.date(2000, 1, 1), dt.date(2000, 1, 5)),
     Decimal: st.decimals(-(10**6), 10**6, places=3),
-    str: st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=4),
+    str: st.text(st.characters(codec="utf-8", exclude_categories=NO_SURROGATES), max_size=4),
     dt.datetime: st.datetimes(dt.datetime(1, 1, 1), dt.datetime(9999, 12, 31))
     | st.datetimes(dt.datetime(2000, 1, 1), dt.datetime(2000, 1, 1, 0, 0, 0, 5)),
     bool: st.booleans(),
@@ -394,8 +400,9 @@ def bounded_columns(draw: st.DrawFn) -> tuple[type[Columns], list[Any], set[tupl
         elif op == "isin":
             check["isin"] = draw(st.lists(BOUNDED[tp], max_size=3)) + draw(st.sampled_from([[], present[:2]]))
         else:
-            check[op] = draw(st.sampled_from(present) if present and draw(st.booleans()) else BOUNDED[tp])
-    ann: Any = Annotated[tp | None if optional else tp, Check(**check)]  # type: ignore[operator]
+            near = draw(st.booleans()) if present else False  # a bound equal to a value, or any
+            check[op] = draw(st.sampled_from(present) if near else BOUNDED[tp])
+    ann: Any = Annotated[tp | None if optional else tp, Check(**check)]
     schema = type("Drawn", (Columns,), {"__annotations__": {"v": ann}})
     found: dict[str, int] = {}
     seen: set[Any] = set()
@@ -631,8 +638,12 @@ def test_a_csv_row_with_another_number_of_fields_is_named(tmp_path: Path, text: 
     # pyarrow's parse error names the row's text, not its number.
     path = tmp_path / "t.csv"
     path.write_text("id,name,when\n" + text)
-    checks = [lambda: check_file(path, "csv", schema_of(Dated)), lambda: read_table(path, CSV[Dated])]
-    for check in [*checks, lambda: read_table(path, CSV)]:
+    checks: list[Callable[[], object]] = [
+        lambda: check_file(path, "csv", schema_of(Dated)),
+        lambda: read_table(path, CSV[Dated]),
+        lambda: read_table(path, CSV),
+    ]
+    for check in checks:
         with pytest.raises(SchemaError, match=re.escape(expected)):
             check()
 
@@ -652,9 +663,9 @@ def test_write_table_checks_arrow_view_and_narrow_decimal_columns(
 ) -> None:
     # Arrow has no min/max, comparison or is_in kernels for these: the check failed in Arrow.
     schema = type("S", (Columns,), {"__annotations__": {name: ann}})
-    write_table(tmp_path / "ok.parquet", Parquet[schema], pa.table({name: arr.slice(0, 1)}))
+    write_table(tmp_path / "ok.parquet", FORMATS["parquet"][schema], pa.table({name: arr.slice(0, 1)}))
     with pytest.raises(SchemaError, match=f'column "{name}": .* at row 2 (breaks|is not one of)'):
-        write_table(tmp_path / "t.parquet", Parquet[schema], pa.table({name: arr}))
+        write_table(tmp_path / "t.parquet", FORMATS["parquet"][schema], pa.table({name: arr}))
 
 
 def test_a_parquet_file_damaged_behind_a_sound_footer(tmp_path: Path) -> None:
@@ -667,3 +678,137 @@ def test_a_parquet_file_damaged_behind_a_sound_footer(tmp_path: Path) -> None:
     check_file(path, "parquet", schema_of(Seen))
     with pytest.raises(SchemaError, match=f"^{re.escape(str(path))}: cannot read it as parquet: "):
         read_table(path, Parquet[Seen])
+
+
+@pytest.mark.parametrize("kind", sorted(FORMATS))
+def test_a_directory_s_table_files_are_found_whatever_the_case_of_their_suffix(tmp_path: Path, kind: str) -> None:
+    # Files were found by suffix case-sensitively: a part.CSV in a TypedDirectory[CSV[...]] was not
+    # checked at all, and a directory of only such files was "no .csv files".
+    directory: Any = TypedDirectory  # of a format chosen at run time
+    t = type_ref(directory[FORMATS[kind][Seen]])
+    params = (ir.Param("out", t),)
+    suffixes = [f".{kind.upper()}", f".{kind.capitalize()}"] + ([".pq", ".PQ"] if kind == "parquet" else [])
+    for i, suffix in enumerate(suffixes):
+        write_table(tmp_path / f"part-{i}{suffix}", FORMATS[kind][Seen], [{"id": i, "seen": None}])
+    assert violation(params, {"out": {"uri": str(tmp_path)}}, received=False) is None
+    bad = tmp_path / f"late{suffixes[0]}"
+    write_table(bad, FORMATS[kind], [{"id": None, "seen": None}])
+    problem = violation(params, {"out": {"uri": str(tmp_path)}}, received=False)
+    assert problem is not None and f'{bad.name}: column "id": null' in problem
+
+
+@pytest.mark.parametrize("flat_first", [True, False])
+@pytest.mark.parametrize("statistics", [True, False])
+def test_a_flat_parquet_column_named_like_a_struct_field_is_checked_by_its_own_statistics(
+    tmp_path: Path, flat_first: bool, statistics: bool
+) -> None:
+    # A flat column "a.b" and the field b of a struct a have one dotted leaf path: the footer's
+    # statistics were looked up by path, so the check could judge "a.b" by the struct field's values.
+    schema = schema_of(type("Dotted", (Columns,), {"__annotations__": {"a.b": Annotated[int, Check(le=5)]}}))
+    path = tmp_path / "t.parquet"
+
+    def write(flat: list[int], field: list[int]) -> None:
+        struct = pa.array([{"b": v, "c": 0} for v in field])
+        columns = {"a.b": pa.array(flat), "a": struct} if flat_first else {"a": struct, "a.b": pa.array(flat)}
+        pq.write_table(pa.table(columns), path, write_statistics=statistics)
+
+    write([1, 2], [100, 200])
+    check_file(path, "parquet", schema)
+    write([1, 200], [1, 2])
+    with pytest.raises(SchemaError, match=r'column "a.b": 200 at row 2 breaks Check\(le=5\)'):
+        check_file(path, "parquet", schema)
+
+
+class Distinct(Columns):
+    x: Annotated[float | None, Check(unique=True)]
+
+
+@pytest.mark.parametrize("kind", sorted(FORMATS))
+def test_unique_counts_every_nan_as_one_value_in_every_format(tmp_path: Path, kind: str) -> None:
+    # JSONL refused a second NaN, Arrow (Parquet, CSV, TSV, write_table) let it pass: Arrow's hashing
+    # found the duplicate, then a Python NaN, equal to nothing, could not say which row repeated it.
+    path = tmp_path / f"t.{kind}"
+    _write_floats(path, kind, [math.nan, 1.0, 2.0])
+    check_file(path, kind, schema_of(Distinct))
+    _write_floats(path, kind, [math.nan, 1.0, math.nan])
+    with pytest.raises(
+        SchemaError, match=r'column "x": nan at row 3 already appears at row 1 \(Check\(unique=True\)\)'
+    ):
+        check_file(path, kind, schema_of(Distinct))
+    with pytest.raises(SchemaError, match=r'column "x": nan at row 3 already appears at row 1'):
+        write_table(tmp_path / f"w.{kind}", FORMATS[kind][Distinct], {"x": [math.nan, None, math.nan]})
+
+
+def test_unique_counts_nans_of_any_sign_and_payload_as_one_value(tmp_path: Path) -> None:
+    # Arrow hashes a NaN by its bits: -NaN and a NaN with another payload were distinct values.
+    other = struct.unpack("<d", struct.pack("<Q", 0xFFF8_0000_0000_0001))[0]
+    path = tmp_path / "t.parquet"
+    for second in (-math.nan, other):
+        pq.write_table(pa.table({"x": pa.array([math.nan, None, None, second])}), path)
+        with pytest.raises(SchemaError, match=r'column "x": nan at row 4 already appears at row 1'):
+            check_file(path, "parquet", schema_of(Distinct))
+
+
+@pytest.mark.parametrize("typed", [True, False])
+def test_a_jsonl_row_with_a_repeated_key_is_refused(tmp_path: Path, typed: bool) -> None:
+    # json keeps the last value of a repeated key: a row that said two things about a column passed
+    # as whichever came last.
+    path = tmp_path / "t.jsonl"
+    path.write_text('{"id": 1, "seen": null}\n\n{"id": 2, "seen": null, "id": null}\n')
+    expected = r'^row 3 has the key "id" more than once$'
+    if typed:
+        with pytest.raises(SchemaError, match=expected):
+            check_file(path, "jsonl", schema_of(Seen))
+    with pytest.raises(SchemaError, match=f'{re.escape(str(path))}: row 3 has the key "id" more than once'):
+        read_table(path, JSONL[Seen] if typed else JSONL)
+    # Only a row's own keys are columns: an object inside a value is read as it is.
+    path.write_text('{"id": 1, "seen": null, "meta": {"a": 1, "a": 2}}\n')
+    check_file(path, "jsonl", schema_of(Seen))
+    assert read_table(path, JSONL[Seen] if typed else JSONL).column("id").to_pylist() == [1]
+
+
+PLUS2 = dt.timezone(dt.timedelta(hours=2))
+MIXED = [dt.datetime(2020, 1, 1), None, dt.datetime(2020, 1, 1, tzinfo=PLUS2)]
+
+
+def _mixed_data(shape: str, values: list[Any]) -> Any:
+    ids = list(range(len(values)))
+    if shape == "rows":
+        return [{"id": i, "seen": v} for i, v in zip(ids, values, strict=True)]
+    if shape == "columns":
+        return {"id": ids, "seen": values}
+    if shape == "numpy":
+        np = pytest.importorskip("numpy")
+        return {"id": np.array(ids), "seen": np.array(values, dtype=object)}
+    pd = pytest.importorskip("pandas")
+    index = [10 * i for i in ids]  # rows are counted by position, not by label
+    return pd.DataFrame({"id": ids, "seen": pd.Series(values, dtype=object, index=index)}, index=index)
+
+
+@pytest.mark.parametrize("kind", sorted(FORMATS))
+@pytest.mark.parametrize("shape", ["rows", "columns", "numpy", "pandas"])
+@pytest.mark.parametrize("values", [MIXED, MIXED[::-1]], ids=["naive-first", "zoned-first"])
+@pytest.mark.parametrize("typed", [True, False])
+def test_write_table_refuses_a_column_of_zoned_and_naive_datetimes(
+    tmp_path: Path, kind: str, shape: str, values: list[Any], typed: bool
+) -> None:
+    # Arrow made such a column one kind, shifting the others by their offset (a naive value read as
+    # UTC): write_table wrote what the CSV and JSONL checks refuse to read.
+    fmt = FORMATS[kind][Seen] if typed else FORMATS[kind]
+    path = tmp_path / f"t.{kind}"
+    with pytest.raises(SchemaError, match=r'column "seen": .* at row 3 .*UTC offset in every row, or in none'):
+        write_table(path, fmt, _mixed_data(shape, values))
+    assert not path.exists()
+    zoned = [v if v is None else v.replace(tzinfo=PLUS2) for v in values]
+    naive = [v if v is None else v.replace(tzinfo=None) for v in values]
+    for same in (zoned, naive):
+        write_table(path, fmt, _mixed_data(shape, same))
+        check_file(path, kind, schema_of(Seen))
+
+
+def test_write_table_takes_pandas_nat_beside_zoned_datetimes(tmp_path: Path) -> None:
+    # NaT is a datetime without a time zone, and no value: it is a null, not a naive datetime.
+    pd = pytest.importorskip("pandas")
+    seen = pd.Series([pd.NaT, dt.datetime(2020, 1, 1, tzinfo=PLUS2)], dtype=object)
+    write_table(tmp_path / "t.csv", CSV[Seen], pd.DataFrame({"id": [1, 2], "seen": seen}))
+    assert read_table(tmp_path / "t.csv", CSV[Seen]).column("seen").null_count == 1

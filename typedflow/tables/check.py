@@ -8,7 +8,7 @@
   types. An empty field is null (a quoted empty field, ``""``, is an empty string). Booleans are
   true/false/1/0, dates and datetimes ISO-8601 (a datetime column has a UTC offset in every row or
   in none), Decimal columns decimal text, bytes columns base64.
-* JSONL: every row is a JSON object; a missing key or ``null`` is null; ints are 64-bit (as in
+* JSONL: every row is a JSON object, each key once; a missing key or ``null`` is null; ints are 64-bit (as in
   Arrow and a CSV column); dates and datetimes are
   ISO-8601 strings (a datetime column has a UTC offset in every row or in none), Decimals strings
   or numbers, bytes base64 strings.
@@ -26,6 +26,7 @@ import csv
 import datetime as dt
 import decimal
 import json
+import math
 import re
 from collections.abc import Callable, Iterator
 from fractions import Fraction
@@ -197,7 +198,23 @@ def _key(v: Any) -> tuple[Any, str]:
     if pa.types.is_timestamp(v.type) and v.type.unit == "ns":
         return v.value, str(v.cast(pa.string()).as_py())
     py = v.as_py()
-    return py, repr(py)
+    return nan_key(py), repr(py)
+
+
+class _NaN:
+    """What every NaN is as a key: a NaN equals no value, itself included."""
+
+    def __repr__(self) -> str:
+        return "nan"
+
+
+NAN = _NaN()
+
+
+def nan_key(v: Any) -> Any:
+    """``v``, or :data:`NAN` for a NaN (of any sign and payload): for ``Check(unique=True)`` every
+    NaN is one value, as in pandas' ``duplicated()``."""
+    return NAN if isinstance(v, float) and v != v else v
 
 
 def _shown(v: Any) -> str:
@@ -289,6 +306,9 @@ def check_array(c: ir.Column, arr: Any, offset: int = 0, unique: Unique | None =
     if pa.types.is_floating(arr.type) and any(chk.isin is not None or chk.unique for chk in c.checks):
         # -0.0 == 0.0, but Arrow's hashing (is_in, distinct counts) tells them apart: -0.0 + 0.0 is 0.0.
         arr = pc.add(arr, pa.scalar(0.0, arr.type))
+        if arr.null_count < len(arr) and pc.any(pc.is_nan(arr)).as_py():
+            # It hashes a NaN by its bits: each NaN as one NaN, so that every NaN is one value.
+            arr = pc.if_else(pc.is_nan(arr), pa.scalar(math.nan, arr.type), arr)
     if not c.nullable and arr.null_count:
         i = _first(pc.is_null(arr))
         raise SchemaError(f'column "{c.name}": null at row {offset + i + 1}, but the column is not Optional')
@@ -426,7 +446,10 @@ def _parquet(path: Path, schema: ir.Schema) -> None:
         for f in pending:
             f.leaf = index[f.column.name]
     else:
-        leaves = {meta.schema.column(j).path: j for j in range(meta.num_columns)}
+        # A top-level leaf's path is its name; a nested one's is longer ("a.b" for field b of a
+        # struct a, which a flat column may also be called): only top-level leaves are columns.
+        columns = (meta.schema.column(j) for j in range(meta.num_columns))
+        leaves = {col.path: j for j, col in enumerate(columns) if col.path == col.name}
         for f in pending:
             f.leaf = leaves.get(f.column.name)
     for f in pending:
@@ -505,10 +528,12 @@ class _FromFooter:
             for g in range(meta.num_row_groups):
                 offsets.append(offsets[-1] + meta.row_group(g).num_rows)
             for g in self.null_groups:
-                check_array(ir.Column(c.name, c.type), pf.read_row_group(g, columns=[c.name]).column(0), offsets[g])
+                group = pf.read_row_group(g, columns=[c.name])
+                check_array(ir.Column(c.name, c.type), group.column(c.name), offsets[g])
         if self.needs_values():
             unique = Unique(c) if any(chk.unique for chk in c.checks) else None
-            check_array(c, pf.read(columns=[c.name]).column(0), 0, unique)
+            # By name: columns=["a.b"] also reads field b of a struct a.
+            check_array(c, pf.read(columns=[c.name]).column(c.name), 0, unique)
             if unique is not None:
                 unique.finish()
 
@@ -910,12 +935,57 @@ class _RowChecks:
                     f'column "{c.name}": {out!r} at row {row} is not one of {allowed!r} (Check(isin=...))'
                 )
         if self.seen is not None:
-            first = self.seen.setdefault(out, row)
+            first = self.seen.setdefault(nan_key(out), row)
             if first != row:
                 raise SchemaError(
                     f'column "{c.name}": {out!r} at row {row} already appears at row {first} (Check(unique=True))'
                 )
         return out
+
+
+class _Pairs:
+    """json's ``object_pairs_hook``: a dict, noting the last object that had a key more than once
+    (the row itself is made last, after the objects inside it)."""
+
+    def __init__(self) -> None:
+        self.repeated: tuple[dict[str, Any], list[tuple[str, Any]]] | None = None
+
+    def __call__(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        obj = dict(pairs)
+        if len(obj) < len(pairs):
+            self.repeated = (obj, pairs)
+        return obj
+
+
+def _repeated(pairs: list[tuple[str, Any]]) -> str:
+    seen: set[str] = set()
+    for k, _ in pairs:
+        if k in seen:
+            return k
+        seen.add(k)
+    raise AssertionError("no key appears twice")
+
+
+def json_rows(fh: Iterator[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Each line of a JSONL file that is not blank, by line number, as a JSON object of columns; a
+    row with a key more than once is refused (json would keep its last value: which one did the
+    file mean?)."""
+    pairs = _Pairs()
+    decode = json.JSONDecoder(object_pairs_hook=pairs).decode
+    for row, line in enumerate(fh, 1):
+        if not line.strip():
+            continue
+        try:
+            obj = decode(line)
+        except ValueError as exc:
+            raise SchemaError(f"row {row} is not JSON: {exc}") from None
+        if not isinstance(obj, dict):
+            raise SchemaError(f"row {row} is {_json_shown(obj)}, not a JSON object of columns")
+        if pairs.repeated is not None:
+            if pairs.repeated[0] is obj:
+                raise SchemaError(f'row {row} has the key "{_repeated(pairs.repeated[1])}" more than once')
+            pairs.repeated = None  # an object inside a value: read as it is
+        yield row, obj
 
 
 def iter_jsonl(path: Path, schema: ir.Schema, limit: int | None = None) -> Iterator[dict[str, Any]]:
@@ -924,15 +994,7 @@ def iter_jsonl(path: Path, schema: ir.Schema, limit: int | None = None) -> Itera
     checks = [_RowChecks(c) for c in schema.columns]
     n = 0
     with open(path, encoding="utf-8-sig") as fh:
-        for row, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except ValueError as exc:
-                raise SchemaError(f"row {row} is not JSON: {exc}") from None
-            if not isinstance(obj, dict):
-                raise SchemaError(f"row {row} is {_json_shown(obj)}, not a JSON object of columns")
+        for row, obj in json_rows(fh):
             for chk in checks:
                 name = chk.column.name
                 obj[name] = chk.value(obj.get(name), row)

@@ -18,7 +18,8 @@ from typedflow.files import resolve_uri
 from typedflow.tables.columns import SchemaError
 from typedflow.util.memo import IdentityMemo
 
-_SUFFIX = {"parquet": ".parquet", "csv": ".csv", "tsv": ".tsv", "jsonl": ".jsonl"}
+# A directory's table files, by suffix in any case (as read_table takes them): PART.CSV is a CSV file.
+_SUFFIXES = {"parquet": (".parquet", ".pq"), "csv": (".csv",), "tsv": (".tsv",), "jsonl": (".jsonl",)}
 
 # Per parameter list (by identity): the parameters that hold table files with a schema.
 _PLANS: IdentityMemo[tuple[ir.Param, ...], tuple[ir.Param, ...]] = IdentityMemo()
@@ -86,9 +87,12 @@ def _check(handle: dict[str, Any], t: ir.TypeRef, received: bool) -> str | None:
     path = f = Path(str(handle.get("uri")))
     try:
         path = f = resolve_uri(str(handle["uri"]), handle.get("sha256"), is_dir)
-        paths = [path] if not is_dir else sorted(p for p in path.rglob("*" + _SUFFIX[kind]) if p.is_file())
+        suffixes = _SUFFIXES[kind]
+        paths = (
+            [path] if not is_dir else sorted(p for p in path.rglob("*") if p.suffix.lower() in suffixes and p.is_file())
+        )
         if is_dir and not paths:
-            return f"the directory has no {_SUFFIX[kind]} files"
+            return f"the directory has no {' or '.join(suffixes)} files"
         for f in paths:
             check_file(f, kind, t.schema, rows=not received or kind == "parquet")
     except SchemaError as exc:

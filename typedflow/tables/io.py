@@ -12,6 +12,7 @@ import decimal
 import json
 import os
 import tempfile
+from operator import attrgetter, methodcaller
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from typedflow.tables.check import (
     csv_types,
     decimal_array,
     iter_jsonl,
+    json_rows,
     locate_conversion_error,
     ragged_row,
     read_header,
@@ -151,13 +153,8 @@ def _read_jsonl(path: Path, schema: ir.Schema | None) -> Any:
     import pyarrow as pa
 
     if schema is None:
-        rows = []
         with open(path, encoding="utf-8-sig") as fh:
-            for n, line in enumerate(fh, 1):
-                if line.strip():
-                    rows.append(json.loads(line))
-                    if not isinstance(rows[-1], dict):
-                        raise SchemaError(f"row {n} is not a JSON object of columns")
+            rows = [obj for _, obj in json_rows(fh)]
     else:
         rows = list(iter_jsonl(path, schema))
     declared = {c.name: c for c in schema.columns} if schema is not None else {}
@@ -220,6 +217,10 @@ def write_table(
         table = to_arrow(data)
     except (ValueError, OverflowError, pa.ArrowException) as exc:  # e.g. mixed types, an int beyond int64
         raise SchemaError(f"{shown or path}: cannot make a table of the data: {exc}") from None
+    try:
+        one_kind_of_datetime(data, table)
+    except SchemaError as exc:
+        raise SchemaError(f"{shown or path}: {exc}") from None
     if schema is not None:
         if table.num_columns == 0 and table.num_rows == 0:  # no rows (an empty list): no columns either
             table = pa.schema([(c.name, _arrow_type(c)) for c in schema.columns]).empty_table()
@@ -242,6 +243,43 @@ def write_table(
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def one_kind_of_datetime(data: Any, table: Any) -> None:
+    """Refuse a column of Python datetimes (``data``, made ``table``) with a UTC offset in some rows and
+    none in others, as the CSV and JSONL checks do: Arrow made them one kind, reading a naive one as UTC."""
+    import pyarrow as pa
+
+    for name in {f.name for f in table.schema if pa.types.is_timestamp(f.type)}:
+        if isinstance(data, list):
+            values: Any = map(methodcaller("get", name), data)
+        elif isinstance(data, dict) or type(data).__module__.partition(".")[0] == "pandas":
+            values = data[name]
+            # Python objects: a list, or a numpy or pandas column of them (datetime64 is one kind already).
+            if not isinstance(values, list | tuple) and getattr(getattr(values, "dtype", None), "kind", "") != "O":
+                continue
+        else:
+            return  # Arrow data: one kind already
+        try:  # the time zones, fast (nulls left out): one kind unless naive and zoned values are both there
+            zones = set(map(attrgetter("tzinfo"), filter(None, values)))
+            if None not in zones or len(zones) == 1:
+                continue
+        except AttributeError:  # not all datetimes: found below
+            pass
+        _mixed_zones(name, list(map(methodcaller("get", name), data) if isinstance(data, list) else values))
+
+
+def _mixed_zones(name: str, values: list[Any]) -> None:
+    # Any datetime but pandas' NaT (a datetime, and no value: it equals nothing).
+    kinds = [(v.tzinfo is not None, i) for i, v in enumerate(values) if isinstance(v, dt.datetime) and v == v]
+    zoned, first = kinds[0] if kinds else (False, 0)
+    other = next(((z, i) for z, i in kinds if z != zoned), None)
+    if other is not None:
+        z, i = other
+        raise SchemaError(
+            f'column "{name}": {values[i].isoformat()} at row {i + 1} has {"a" if z else "no"} UTC offset, the one '
+            f"at row {first + 1} {'none' if z else 'one'} (a datetime column has a UTC offset in every row, or in none)"
+        )
 
 
 def to_arrow(data: Any) -> Any:

@@ -404,7 +404,12 @@ class Interpreter:
     def dispatch(self) -> None:
         """Settle what ended without running, then start ready tasks where the placement says; at most
         ``max_workers`` tasks are on the pool at once, the rest wait here (so the first completions can
-        tell quick templates apart before a thousand map items are queued)."""
+        tell quick templates apart before a thousand map items are queued).
+
+        The tasks of a batch that run on this thread are settled after the batch has run, in order:
+        running quick tasks back to back, then settling them back to back, keeps each part's code in
+        the CPU's caches (about a tenth of a quick map item's cost). Their placement estimates are
+        updated as each ends, so a task that turns out slow sends the rest of the batch to the pool."""
         placement = self.placement
         while (self.ready or self.settled) and self.stop.signum is None:
             while self.settled:
@@ -413,20 +418,25 @@ class Interpreter:
                 return
             batch, self.ready = self.ready, []
             alone = len(batch) == 1 and self.running == 0
-            progressed = False
-            for i, task in enumerate(batch):
-                if placement.inline(task.template, alone=alone):
-                    if alone and not placement.quick(task.template):
-                        for o in self.observers:  # a task that may take a while holds the scheduler
-                            o.waiting()
-                    self.run_inline(task)
-                    progressed = True
-                elif self.running < self.max_workers:
-                    self.submit(task)
-                else:  # the pool is full: the rest waits for the next completion (no rescans)
-                    self.ready = batch[i:] + self.ready
-                    break
-            if not progressed:
+            ran: list[tuple[ReadyTask, Outcome | TaskError, int]] = []
+            try:
+                for i, task in enumerate(batch):
+                    if placement.inline(task.template, alone=alone):
+                        if alone and not placement.quick(task.template):
+                            for o in self.observers:  # a task that may take a while holds the scheduler
+                                o.waiting()
+                        ended = self.run_inline(task)
+                        if ended is not None:
+                            ran.append((task, *ended))
+                    elif self.running < self.max_workers:
+                        self.submit(task)
+                    else:  # the pool is full: the rest waits for the next completion (no rescans)
+                        self.ready = batch[i:] + self.ready
+                        break
+            finally:  # what ran is settled even if the run is being abandoned
+                for task, result, attempts in ran:
+                    self.task_result(task, result, attempts)
+            if not ran:
                 return
 
     def submit(self, task: ReadyTask, after: int = 0) -> None:
@@ -443,11 +453,16 @@ class Interpreter:
         self.running -= 1
         self.inflight.pop(task.key, None)
         result, attempts = _result(f)
+        self._timed(task, result)
         self.task_result(task, result, attempts)
 
-    def run_inline(self, task: ReadyTask) -> None:
-        """A first attempt on the scheduler's thread; a retry's backoff and later attempts go to the pool
-        (they must not hold the scheduler)."""
+    def _timed(self, task: ReadyTask, result: Outcome | TaskError) -> None:
+        if not isinstance(result, TaskError) and result.status != CACHED:
+            self.placement.timed(task.template, result.duration)
+
+    def run_inline(self, task: ReadyTask) -> _Attempts | None:
+        """A first attempt on the scheduler's thread, to be settled by the caller (None: it failed and is
+        retried on the pool: a retry's backoff and later attempts must not hold the scheduler)."""
         stop = self.stop
         stop.inline = True  # a stop that gives up waiting interrupts it (see .stopping)
         try:
@@ -463,8 +478,9 @@ class Interpreter:
             if self.live:
                 self.progress(_retry_report(task.template, task.key, result, attempt))
             self.submit(task, after=attempt)
-            return
-        self.task_result(task, result, attempt)
+            return None
+        self._timed(task, result)
+        return result, attempt
 
     def attempts(
         self,
@@ -524,8 +540,6 @@ class Interpreter:
             )
             task.scope.finish(node.id, False)
             return
-        if result.status != CACHED:
-            self.placement.timed(task.template, result.duration)
         task.scope.env.values[node.id] = result.outputs
         self.report(
             NodeReport(

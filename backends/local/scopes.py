@@ -20,10 +20,6 @@ from .reports import FAILED, SKIPPED, SUCCEEDED, NodeReport
 from .stopping import Stop
 
 MAP_WINDOW = 64  # least number of a map's items in progress at once when it sets no max_concurrency
-# Without a max_concurrency, a map's window is refilled once this fraction of it has ended rather than
-# item by item: starting items (their cache probes) a batch at a time keeps that code in the CPU's
-# caches, about 8 % of a quick item's cost; the rest of the window (at least 3x the workers) stays in progress.
-MAP_REFILL = 8  # refill after an eighth of the window
 
 
 class Launcher(Protocol):
@@ -181,7 +177,7 @@ class MapRun:
         "next",
         "node",
         "per_item",
-        "refill",
+        "refilling",
         "results",
         "running",
         "starting",
@@ -200,13 +196,12 @@ class MapRun:
         # at once: the workers are kept busy all the same, and a long map does not hold every waiting
         # item's state (environment, inputs, cache probe) alive from its start.
         self.limit = node.max_concurrency or min(n, max(MAP_WINDOW, 4 * launcher.max_workers)) or 1
-        # How few items in progress start the next ones: a max_concurrency is kept, a window refilled in batches.
-        self.refill = self.limit - (1 if node.max_concurrency else max(1, self.limit // MAP_REFILL))
         self.next = self.running = self.done = self.failed = 0
         # Failed items within this many leave None in their place: the rule Step Functions applies to the
         # ToleratedFailurePercentage the compiler gives it (see typedflow.runtime.tolerance).
         self.tolerated = tolerated_failures(node.tolerated_failure, n)
         self.starting = False
+        self.refilling = False
         # Most bodies are one task whose output is the result: each item is then a MapItem, its
         # arguments that do not depend on the item resolved once for the whole map.
         body = node.body[0] if len(node.body) == 1 and isinstance(node.body[0], ir.TaskNode) else None
@@ -278,5 +273,12 @@ class MapRun:
             if ok:
                 self.block.env.values[self.node.id] = {"out": self.results}
             self.block.finish(self.node.id, ok)
-        elif self.running <= self.refill:
-            self.start_next()
+        elif not self.refilling:
+            # Once for the items that end together (a batch settled by the interpreter): their successors
+            # are then started in a row, which keeps that code in the CPU's caches.
+            self.refilling = True
+            self.launcher.later(self._refill)
+
+    def _refill(self) -> None:
+        self.refilling = False
+        self.start_next()

@@ -5,7 +5,7 @@ branch's, a map item's) takes the same way: :meth:`Interpreter.launch_task` reso
 probes the cache, a miss becomes a :class:`ReadyTask`, and :meth:`Interpreter.dispatch` runs it where
 the run's :class:`~.placement.Placement` says: on the scheduler's own thread, or on a pool of worker
 threads (or worker processes, see :mod:`.isolation`). Its result is settled by
-:meth:`Interpreter.task_result`, which tells its scope (see :mod:`.scopes`) and the run's observers.
+:meth:`Interpreter.settle`, which tells the run's observers and its scope (see :mod:`.scopes`).
 """
 
 from __future__ import annotations
@@ -54,6 +54,9 @@ class ReadyTask:
     template: ir.TaskTemplate  # with the call's own options
     inputs: dict[str, Any]
     known: CacheProbe | None  # what the cache probe found out (its key), reused when the outputs are stored
+
+
+_Ended = tuple[ReadyTask, Outcome | TaskError, int]  # a task that ended: its result and attempts, to settle
 
 
 class Interpreter:
@@ -107,12 +110,15 @@ class Interpreter:
         self.inflight: dict[str, str] = {}
 
     # ------------------------------------------------------------------ reporting
-    def report(self, rep: NodeReport) -> None:
-        self.reports[rep.key] = rep
-        if rep.status == FAILED:
-            self.failures.append(rep)
+    def report(self, *reps: NodeReport) -> None:
+        """Final reports, in order; each observer takes them all in a row."""
+        for rep in reps:
+            self.reports[rep.key] = rep
+            if rep.status == FAILED:
+                self.failures.append(rep)
         for o in self.observers:
-            o.node_finished(rep)
+            for rep in reps:
+                o.node_finished(rep)
 
     def progress(self, event: NodeReport) -> None:
         """A progress event; callers make one only when ``self.live``."""
@@ -395,7 +401,7 @@ class Interpreter:
         known = probe(template, inputs, self.runner.store, self.use_cache)
         task = ReadyTask(node, scope, key, template, inputs, known)
         if known.hit is not None:
-            self.later(functools.partial(self.task_result, task, known.hit, 0))
+            self.later(functools.partial(self.settle, [(task, known.hit, 0)]))
             return
         if self.live:
             self.progress(NodeReport(key, node.id, node.task, RUNNING, inputs=inputs, started_at=utcnow()))
@@ -404,7 +410,12 @@ class Interpreter:
     def dispatch(self) -> None:
         """Settle what ended without running, then start ready tasks where the placement says; at most
         ``max_workers`` tasks are on the pool at once, the rest wait here (so the first completions can
-        tell quick templates apart before a thousand map items are queued)."""
+        tell quick templates apart before a thousand map items are queued).
+
+        The tasks of a batch that run on this thread are settled after the batch has run, in order:
+        running quick tasks back to back, then settling them back to back, keeps each part's code in
+        the CPU's caches (about a tenth of a quick map item's cost). Their placement estimates are
+        updated as each ends, so a task that turns out slow sends the rest of the batch to the pool."""
         placement = self.placement
         while (self.ready or self.settled) and self.stop.signum is None:
             while self.settled:
@@ -413,20 +424,24 @@ class Interpreter:
                 return
             batch, self.ready = self.ready, []
             alone = len(batch) == 1 and self.running == 0
-            progressed = False
-            for i, task in enumerate(batch):
-                if placement.inline(task.template, alone=alone):
-                    if alone and not placement.quick(task.template):
-                        for o in self.observers:  # a task that may take a while holds the scheduler
-                            o.waiting()
-                    self.run_inline(task)
-                    progressed = True
-                elif self.running < self.max_workers:
-                    self.submit(task)
-                else:  # the pool is full: the rest waits for the next completion (no rescans)
-                    self.ready = batch[i:] + self.ready
-                    break
-            if not progressed:
+            ran: list[_Ended] = []
+            try:
+                for i, task in enumerate(batch):
+                    if placement.inline(task.template, alone=alone):
+                        if alone and not placement.quick(task.template):
+                            for o in self.observers:  # a task that may take a while holds the scheduler
+                                o.waiting()
+                        ended = self.run_inline(task)
+                        if ended is not None:
+                            ran.append((task, *ended))
+                    elif self.running < self.max_workers:
+                        self.submit(task)
+                    else:  # the pool is full: the rest waits for the next completion (no rescans)
+                        self.ready = batch[i:] + self.ready
+                        break
+            finally:  # what ran is settled even if the run is being abandoned
+                self.settle(ran)
+            if not ran:
                 return
 
     def submit(self, task: ReadyTask, after: int = 0) -> None:
@@ -443,11 +458,16 @@ class Interpreter:
         self.running -= 1
         self.inflight.pop(task.key, None)
         result, attempts = _result(f)
-        self.task_result(task, result, attempts)
+        self._timed(task, result)
+        self.settle([(task, result, attempts)])
 
-    def run_inline(self, task: ReadyTask) -> None:
-        """A first attempt on the scheduler's thread; a retry's backoff and later attempts go to the pool
-        (they must not hold the scheduler)."""
+    def _timed(self, task: ReadyTask, result: Outcome | TaskError) -> None:
+        if not isinstance(result, TaskError) and result.status != CACHED:
+            self.placement.timed(task.template, result.duration)
+
+    def run_inline(self, task: ReadyTask) -> _Attempts | None:
+        """A first attempt on the scheduler's thread, to be settled by the caller (None: it failed and is
+        retried on the pool: a retry's backoff and later attempts must not hold the scheduler)."""
         stop = self.stop
         stop.inline = True  # a stop that gives up waiting interrupts it (see .stopping)
         try:
@@ -463,8 +483,9 @@ class Interpreter:
             if self.live:
                 self.progress(_retry_report(task.template, task.key, result, attempt))
             self.submit(task, after=attempt)
-            return
-        self.task_result(task, result, attempt)
+            return None
+        self._timed(task, result)
+        return result, attempt
 
     def attempts(
         self,
@@ -501,14 +522,18 @@ class Interpreter:
                     self.events.put(functools.partial(self.progress, _retry_report(template, key, err, attempt)))
                 self.clock.sleep(delay(policy, attempt, self.clock))
 
-    def task_result(self, task: ReadyTask, result: Outcome | TaskError, attempts: int) -> None:
-        node, key = task.node, task.key
-        if isinstance(result, TaskError):
-            if self.stop.signum is not None:  # e.g. its worker process was killed: it runs again on resume
-                self.inflight[key] = node.task
-                return
-            self.report(
-                NodeReport(
+    def settle(self, ended: Sequence[_Ended]) -> None:
+        """Tasks that ended, in order: their reports to the observers, then their scopes told (each part
+        for all of them in a row, see :meth:`dispatch`)."""
+        reports: list[NodeReport] = []
+        finished: list[tuple[ReadyTask, bool]] = []
+        for task, result, attempts in ended:
+            node, key = task.node, task.key
+            if isinstance(result, TaskError):
+                if self.stop.signum is not None:  # e.g. its worker process was killed: it runs again on resume
+                    self.inflight[key] = node.task
+                    continue
+                rep = NodeReport(
                     key,
                     node.id,
                     node.task,
@@ -521,29 +546,28 @@ class Interpreter:
                     traceback=result.traceback,
                     inputs=task.inputs,
                 )
-            )
-            task.scope.finish(node.id, False)
-            return
-        if result.status != CACHED:
-            self.placement.timed(task.template, result.duration)
-        task.scope.env.values[node.id] = result.outputs
-        self.report(
-            NodeReport(
-                key,
-                node.id,
-                node.task,
-                CACHED if result.status == CACHED else SUCCEEDED,
-                attempts=attempts,
-                duration=result.duration,
-                started_at=result.started_at,
-                ended_at=result.ended_at,
-                cache_key=result.cache_key,
-                inputs=task.inputs,
-                outputs=result.outputs,
-                input_digests=result.input_digests,
-            )
-        )
-        task.scope.finish(node.id, True)
+                finished.append((task, False))
+            else:
+                task.scope.env.values[node.id] = result.outputs
+                rep = NodeReport(
+                    key,
+                    node.id,
+                    node.task,
+                    CACHED if result.status == CACHED else SUCCEEDED,
+                    attempts=attempts,
+                    duration=result.duration,
+                    started_at=result.started_at,
+                    ended_at=result.ended_at,
+                    cache_key=result.cache_key,
+                    inputs=task.inputs,
+                    outputs=result.outputs,
+                    input_digests=result.input_digests,
+                )
+                finished.append((task, True))
+            reports.append(rep)
+        self.report(*reports)
+        for task, ok in finished:
+            task.scope.finish(task.node.id, ok)
 
 
 def _nothing() -> None:

@@ -22,6 +22,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable
+from json.encoder import encode_basestring_ascii as _s
 from pathlib import Path
 from typing import Any
 
@@ -197,7 +198,10 @@ class Journal:
         pass
 
     def record(self, key: str, outputs: dict[str, Any], status: str) -> None:
-        self._append((canonical_json({"key": key, "outputs": outputs, "status": status}) + "\n").encode("ascii"))
+        # canonical_json({"key": key, "outputs": outputs, "status": status}), its keys' order written out:
+        # only the outputs go through the encoder.
+        line = f'{{"key":{_s(key)},"outputs":{canonical_json(outputs)},"status":{_s(status)}}}\n'
+        self._append(line.encode("ascii"))
 
     def _append(self, line: bytes) -> None:
         if self._map is None:

@@ -9,7 +9,7 @@ from typedflow import ir
 from typedflow.lineage.encoding import Prepared
 from typedflow.lineage.log import LineageLog
 from typedflow.lineage.record import LineageRecord, RecordStatus, new_record, safe_parameters
-from typedflow.runtime.recording import TaskRecords, value_refs
+from typedflow.runtime.recording import RecordValues, TaskRecords, value_refs
 from typedflow.util.timestamps import utcnow
 
 from .reports import CACHED, FAILED, SKIPPED, SUCCEEDED, NodeReport
@@ -20,7 +20,9 @@ ERROR_LIMIT = 2000  # characters of a failure's "type: message" a record keeps
 
 class LocalRecorder:
     """Writes the records of a local run (group commit). Called from the scheduler's one thread:
-    records are gathered here and handed to the log a group at a time (the log takes a lock per call)."""
+    reports are gathered here and encoded and handed to the log a group at a time (the log takes a
+    lock per call; encoding a group in one loop keeps the encoder's code and constants in the CPU's
+    caches, which costs about a third less than encoding each report among the scheduler's work)."""
 
     def __init__(self, root: Path, doc: ir.WorkflowIR, run_id: str, executor: str) -> None:
         # The log's fdatasync runs on its sync thread (holding no GIL while it waits); close() waits
@@ -32,7 +34,8 @@ class LocalRecorder:
         self.tasks = {t.name: t for t in doc.tasks}
         self.encodings: dict[str, TaskRecords] = {}
         self.started = ""
-        self._group: list[Prepared] = []
+        # Reports to record, each with its start time and values as taken when it arrived.
+        self._group: list[tuple[NodeReport, str, RecordValues]] = []
 
     def _run_record(
         self, status: RecordStatus, values: dict[str, Any], params: tuple[ir.Param, ...], ended: bool
@@ -72,32 +75,34 @@ class LocalRecorder:
 
     # As a run observer (see .reports.RunObserver).
     def node_finished(self, rep: NodeReport) -> None:
-        """Record a task's final report (other nodes' are not records)."""
+        """Take a task's final report (other nodes' are not records)."""
         if rep.status not in _RECORDED or rep.task is None:
             return
         enc = self.encodings.get(rep.task) or self._encoding(rep.task)
-        failed = rep.status == FAILED
-        self._group.append(
-            enc.prepare(
-                node_id=rep.key,
-                status=rep.status,
-                attempt=rep.attempts,
-                inputs=rep.inputs,
-                outputs=rep.outputs,
-                started_at=rep.started_at or utcnow(),
-                ended_at=rep.ended_at or None,
-                cache_key=rep.cache_key,
-                error=f"{rep.error_type}: {rep.message}"[:ERROR_LIMIT] if failed else None,
-                input_digests=rep.input_digests,
-            )
-        )
+        # A report without a start time (a skipped task) is recorded as starting now, not at the hand-over.
+        self._group.append((rep, rep.started_at or utcnow(), enc.values(rep.inputs, rep.outputs, rep.input_digests)))
         if len(self._group) >= self.log.flush_every:
             self._hand_over()
 
     def _hand_over(self) -> None:
         if self._group:
-            group, self._group = self._group, []
-            self.log.append_prepared(*group)
+            prepared = [self._prepare(*taken) for taken in self._group]
+            self._group = []
+            self.log.append_prepared(*prepared)
+
+    def _prepare(self, rep: NodeReport, started_at: str, values: RecordValues) -> Prepared:
+        assert rep.task is not None
+        failed = rep.status == FAILED
+        return self.encodings[rep.task].prepare(
+            node_id=rep.key,
+            status=rep.status,
+            attempt=rep.attempts,
+            values=values,
+            started_at=started_at,
+            ended_at=rep.ended_at or None,
+            cache_key=rep.cache_key,
+            error=f"{rep.error_type}: {rep.message}"[:ERROR_LIMIT] if failed else None,
+        )
 
     def progress(self, event: NodeReport) -> None:
         pass

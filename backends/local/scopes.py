@@ -177,6 +177,7 @@ class MapRun:
         "next",
         "node",
         "per_item",
+        "refilling",
         "results",
         "running",
         "starting",
@@ -200,6 +201,7 @@ class MapRun:
         # ToleratedFailurePercentage the compiler gives it (see typedflow.runtime.tolerance).
         self.tolerated = tolerated_failures(node.tolerated_failure, n)
         self.starting = False
+        self.refilling = False
         # Most bodies are one task whose output is the result: each item is then a MapItem, its
         # arguments that do not depend on the item resolved once for the whole map.
         body = node.body[0] if len(node.body) == 1 and isinstance(node.body[0], ir.TaskNode) else None
@@ -271,5 +273,12 @@ class MapRun:
             if ok:
                 self.block.env.values[self.node.id] = {"out": self.results}
             self.block.finish(self.node.id, ok)
-        else:
-            self.start_next()
+        elif not self.refilling:
+            # Once for the items that end together (a batch settled by the interpreter): their successors
+            # are then started in a row, which keeps that code in the CPU's caches.
+            self.refilling = True
+            self.launcher.later(self._refill)
+
+    def _refill(self) -> None:
+        self.refilling = False
+        self.start_next()

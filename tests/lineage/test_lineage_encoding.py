@@ -393,3 +393,28 @@ def test_a_one_input_one_output_task_is_recorded_as_task_record_builds_it(
         expected, record_id=written.record_id, log_origin=recorder.log.origin, seq=0, prev_hash=written.prev_hash
     )
     assert (root / "lineage" / "log.jsonl").read_bytes() == record_line(expected) + b"\n"
+
+
+def test_a_record_says_what_the_values_were_when_the_task_ended(tmp_path: Path) -> None:
+    """Records are encoded a group at a time, later than their tasks end: a value a later task changes
+    in place meanwhile (an input of type Any is the producer's very object) is recorded as it was."""
+    from typedflow.backends.local.recorder import LocalRecorder
+    from typedflow.backends.local.reports import NodeReport
+
+    from typedflow.ir.canonical import digest
+
+    doc = _one_wf.ir
+    template = doc.tasks[0]
+    recorder = LocalRecorder(tmp_path, doc, "run-1", "thread")
+    out = {"a": 1}
+    inputs: dict[str, object] = {"rows": [1, 2]}
+    recorder.node_finished(
+        NodeReport("n0", "n0", template.name, "succeeded", attempts=1, inputs=inputs, outputs={"out": out})
+    )
+    assert recorder.log.pending == 0  # not yet handed to the log
+    out["a"] = 2
+    inputs["rows"] = [3]
+    recorder.close()
+    ((written, _),) = LineageLog(tmp_path / "lineage" / "log.jsonl").records()
+    assert written.outputs[0].digest == digest({"a": 1})
+    assert written.inputs[0].digest == digest([1, 2])

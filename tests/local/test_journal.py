@@ -12,8 +12,12 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typedflow.backends.local import journal as journal_mod
 from typedflow.backends.local.journal import Journal
+
+from typedflow.ir.canonical import canonical_json
 
 
 def _new(tmp_path: Path) -> Journal:
@@ -36,6 +40,25 @@ def test_lines_are_in_the_file_at_once_and_close_cuts_the_allocation(tmp_path: P
         {"key": "b[0]/c", "outputs": {"out": "\u00e9"}, "status": "cached"},
     ]
     assert b"".join(lines) == j.path.read_bytes() and lines[-1].endswith(b"\n")
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(), st.dictionaries(st.text(), _json, max_size=3), st.sampled_from(["succeeded", "cached"]))
+def test_a_line_is_the_canonical_json_of_its_entry(
+    tmp_path_factory: pytest.TempPathFactory, key: str, outputs: dict[str, object], status: str
+) -> None:
+    j = _new(tmp_path_factory.mktemp("j"))
+    j.record(key, outputs, status)
+    j.close()
+    expected = canonical_json({"key": key, "outputs": outputs, "status": status}) + "\n"
+    assert j.path.read_bytes() == expected.encode("ascii")
 
 
 def test_the_mapping_grows_past_a_chunk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -47,6 +47,10 @@ def _int(v: int) -> str:
 
 def param_json(v: ParamValue) -> str:
     """A parameter value as the canonical encoder writes it: bool before int, repr for numbers."""
+    if type(v) is int:  # the exact types first: most parameters are plain ints and strings
+        return _int_repr(v)
+    if type(v) is str:
+        return _s(v)
     if v is True:
         return "true"
     if v is False:
@@ -59,8 +63,8 @@ def param_json(v: ParamValue) -> str:
 
 
 def _params(v: Mapping[str, ParamValue]) -> str:
-    if not v:
-        return "{}"
+    if len(v) < 2:  # nothing to sort
+        return "{" + "".join([_s(k) + ":" + param_json(x) for k, x in v.items()]) + "}"
     return "{" + ",".join([_s(k) + ":" + param_json(v[k]) for k in sorted(v)]) + "}"
 
 
@@ -70,10 +74,13 @@ def _columns(v: tuple[tuple[str, str], ...]) -> str:
 
 def _ref(r: ValueRef) -> str:
     # ValueRef's keys sorted; the two of a table's schema only when set (as record_to_dict omits them).
-    head = "{" if r.columns is None else '{"columns":' + _columns(r.columns) + ","
-    schema = "" if r.schema_digest is None else ',"schema_digest":' + _s(r.schema_digest)
-    tail = f'"sha256":{_opt_str(r.sha256)},"uri":{_opt_str(r.uri)}}}'
-    return f'{head}"digest":{_s(r.digest)},"name":{_s(r.name)}{schema},{tail}'
+    sha, uri, columns, schema = r.sha256, r.uri, r.columns, r.schema_digest
+    head = "{" if columns is None else '{"columns":' + _columns(columns) + ","
+    middle = "" if schema is None else ',"schema_digest":' + _s(schema)
+    return (
+        f'{head}"digest":{_s(r.digest)},"name":{_s(r.name)}{middle},'
+        f'"sha256":{"null" if sha is None else _s(sha)},"uri":{"null" if uri is None else _s(uri)}}}'
+    )
 
 
 def _refs(v: tuple[ValueRef, ...]) -> str:

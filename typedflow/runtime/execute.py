@@ -388,12 +388,12 @@ def execute(
     digests, key = looked.digests, looked.key
     plan = _calling(template, task)
     task = plan.task
-    if plan.input_files:
+    if plan.input_files:  # a table file is a file: a template without files has no table to check
         try:
             check_input_handles(template, inputs, store)
         except BoundaryError as exc:
             raise TaskError("typedflow.InputError", str(exc)) from None
-    _check_tables(template.inputs, inputs, received=True)
+        _check_tables(template.inputs, inputs, received=True)
     try:
         kwargs = {name: structure(inputs[name], ann) for name, structure, ann in plan.decoders}
     except Exception as exc:
@@ -425,8 +425,8 @@ def execute(
                 f"{type(exc).__module__}.{type(exc).__qualname__}".removeprefix("builtins."), message, tb, exc
             ) from exc
         outputs = _encode_outputs(value, template, plan.unstructure)
-        _check_tables(template.outputs, outputs, received=False)
         if plan.output_files:
+            _check_tables(template.outputs, outputs, received=False)
             outputs = store_outputs(outputs, template, store)
         if space.fetched:
             _check_fetched(space, store, template)

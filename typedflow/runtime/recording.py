@@ -18,6 +18,7 @@ from typedflow.ir.canonical import digest
 from typedflow.lineage.encoding import Prepared, RecordEncoder
 from typedflow.lineage.record import (
     LineageRecord,
+    ParamValue,
     RecordStatus,
     ValueRef,
     identity,
@@ -29,11 +30,13 @@ from typedflow.lineage.record import (
 from typedflow.runtime.execute import content_digest, has_files
 from typedflow.tables.schema import lineage_columns
 
-__all__ = ["DEFAULT_IMAGE", "REDACTED", "RefPlan", "TaskRecords", "task_record", "value_refs"]
+__all__ = ["DEFAULT_IMAGE", "REDACTED", "RecordValues", "RefPlan", "TaskRecords", "task_record", "value_refs"]
 
 DEFAULT_IMAGE = f"python:{platform.python_version()}"  # the local interpreter's "image"
 _PYTHON_VERSION = platform.python_version()
 REDACTED = "redacted"  # the digest a record gives a value whose name says it is a secret
+# A task record's references to its inputs and outputs, and its parameters (see TaskRecords.values).
+RecordValues = tuple[tuple[ValueRef, ...], tuple[ValueRef, ...], dict[str, ParamValue]]
 
 
 class RefPlan:
@@ -169,30 +172,37 @@ class TaskRecords:
         self.outputs = RefPlan(template.outputs)
         self.params = tuple(sorted(p.name for p in template.inputs if not sensitive(p.name)))
 
+    def values(
+        self, inputs: dict[str, Any], outputs: dict[str, Any], input_digests: dict[str, str] | None = None
+    ) -> RecordValues:
+        """What a record says of a task's values: taken as the task ends (a value may be a later task's
+        input, which can change it in place), encoded later by :meth:`prepare`."""
+        params = {n: v for n in self.params if (v := safe_value(inputs.get(n))) is not None}
+        return self.inputs.refs(inputs, input_digests), self.outputs.refs(outputs), params
+
     def prepare(
         self,
         *,
         node_id: str,
         status: str,
         attempt: int,
-        inputs: dict[str, Any],
-        outputs: dict[str, Any],
+        values: RecordValues,
         started_at: str,
         ended_at: str | None,
         cache_key: str | None,
         error: str | None = None,
-        input_digests: dict[str, str] | None = None,
     ) -> Prepared:
         """The record, encoded around its chain fields (see :meth:`LineageLog.append_prepared`)."""
+        inputs, outputs, parameters = values
         return self.encoder.prepare(
             attempt=attempt,
             cache_key=cache_key,
             ended_at=ended_at,
             error=error,
-            inputs=self.inputs.refs(inputs, input_digests),
+            inputs=inputs,
             node_id=node_id,
-            outputs=self.outputs.refs(outputs),
-            parameters={n: v for n in self.params if (v := safe_value(inputs.get(n))) is not None},
+            outputs=outputs,
+            parameters=parameters,
             record_id=new_record_id(),
             started_at=started_at,
             status=status,

@@ -19,7 +19,7 @@ from typedflow.errors import TypedflowError
 from typedflow.ir.canonical import canonical_json
 from typedflow.ir.types import assignable
 
-from . import cel, guards
+from . import cel, guards, item_handlers
 from .components import (
     FAILED,
     RAN,
@@ -350,11 +350,13 @@ class Builder:
         self.lifted = {node for pairs in self.escaping.values() for node, _ in pairs}
         try:
             dag = Dag(self, key, None, top=top)
-            if wf.on_failure is not None:
+            if wf.on_failure is not None and self.scope is None:
                 self._with_exit_handler(wf, dag)
             else:
                 self.block(wf.nodes, dag)
                 self._results(wf, dag)
+                if wf.on_failure is not None and self.scope is not None:  # a sub-workflow's in a tolerant item
+                    item_handlers.handler_task(self, wf.on_failure, dag, node=None, upstream=list(self.scope.ambient))
         finally:
             self.wf, self.node_outputs, self.item_types, self.escaping, self.lifted = saved
         return dag
@@ -752,6 +754,7 @@ class Builder:
         outs: dict[str, Chan] = {}
         if self.scope is not None:
             payload["tolerate"] = FAILED
+            payload["node"] = n.id  # the failure it reports names it, as a handler's Failure does
             payload["upstream"] = self._guard_inputs(dag, guards.reads(n), inputs, chans, n.loc)
             outs[FAILED] = Chan(STR)
         self.components[key] = component(chans, outs, label)
@@ -1086,11 +1089,6 @@ class Builder:
         outer = self.scope
         inner_scope = None
         if outer is not None:  # inside a tolerant item: its executors also check the flags of what the call reads
-            if sub.on_failure is not None:
-                raise CompileError(
-                    f"{_at(n.loc)}sub-workflow {n.workflow!r} has an on_failure handler; in a map_over with "
-                    "tolerated_failure on Vertex a failed item reports its failure instead (not supported yet)"
-                )
             chans: dict[str, Chan] = {}
             names = self._guard_inputs(dag, guards.reads(n), inputs, chans, n.loc)
             top.update(chans)

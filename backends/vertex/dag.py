@@ -403,11 +403,9 @@ class Builder:
     def exit_handler_node(self, n: ir.ExitHandlerNode, dag: Dag) -> None:
         """``with exit_handler(...)``: the body as a DAG of its own, every value it produces an output of it,
         and the handler after it whatever its final status (its Failure None when the body succeeded)."""
-        if self.scope is not None:
-            raise CompileError(
-                f"{_at(n.loc)}an exit_handler block in a map_over with tolerated_failure on Vertex: its handler "
-                "would have to run on a failure the item reports instead (not supported yet)"
-            )
+        if self.scope is not None:  # no executor fails there: the handler reads the block's failure flags
+            item_handlers.exit_handler_in_item(self, n, dag)
+            return
         k = self.count("exit-handler")
         key = self.new_component(f"exit-handler-{k}")
         body = Dag(self, key, dag)

@@ -7,7 +7,10 @@ they are set (it does not stand down on them), and stands down only on the flags
 from outside (``upstream``): a block that never ran locally has no handler run either.
 
 - a sub-workflow's ``on_failure``: runs only when a flag of the sub-workflow's executors is set; the call's flags
-  already say the item failed, so its own failure changes nothing (as locally) and is not a flag of the item.
+  already say the item failed, so its own failure changes nothing (as locally) and is not a flag of the item;
+- an ``exit_handler`` block: runs after the block whatever it reported (its ``Failure`` None when nothing failed);
+  the block's flags and the handler's own are the flags of every value the block produced, so what reads one
+  stands down when the block or its handler failed, as locally where the block is one node.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from .components import (
     task_payload,
     template_json,
 )
+from .guards import FLAG, Scope
+from .names import channel
 
 if TYPE_CHECKING:
     from .dag import Builder, Dag, Source
@@ -80,3 +85,53 @@ def handler_task(b: Builder, of: ir.OnFailure, dag: Dag, *, node: str | None, up
     added = dag.tasks[task]
     added["dependentTasks"] = sorted({*added.get("dependentTasks", ()), *earlier})
     return task
+
+
+def outside_reads(n: ir.ExitHandlerNode) -> set[str]:
+    """The nodes outside ``n``'s block that it (at any depth) or its handler reads or is ordered after: locally the
+    block starts only once they all succeeded."""
+    inside: set[str] = set()
+    out = guards.binding_nodes(a.value for a in n.handler.args) | set(n.after)
+    for m in ir.walk(n.body):
+        inside.add(m.id)
+        out |= guards.reads(m)
+        if isinstance(m, ir.ExitHandlerNode):
+            out |= guards.binding_nodes(a.value for a in m.handler.args)
+    return out - inside
+
+
+def exit_handler_in_item(b: Builder, n: ir.ExitHandlerNode, dag: Dag) -> None:
+    """``with exit_handler(...)`` inside a tolerant item: the block and its handler as a DAG of their own, every
+    value the block produces an output of it, each with every flag of the DAG (see the module's docstring)."""
+    from .dag import PRESENT, Dag, Local
+
+    outer = b.scope
+    assert outer is not None
+    upstream = guards.guard(dag, outside_reads(n), outer)
+    k = b.count("exit-handler")
+    body = Dag(b, b.new_component(f"exit-handler-{k}"), dag)
+    b.scope = Scope(tuple(upstream))  # the block's executors stand down on what it read from outside, as the handler
+    try:
+        b.block(n.body, body)
+        hid = f"{n.id}/{n.handler.task}"
+        handler = handler_task(b, n.handler, body, node=hid, upstream=upstream)
+    finally:
+        b.scope = outer
+    body.local[hid] = Local(handler, {FLAG: (FAILED, Chan(STR))})
+    flags: dict[str, tuple[str, Chan]] = {}
+    for j, (task, key) in enumerate(guards.flag_outputs(body)):
+        body.export(f"{FAILED}-{j}", task, key, Chan(STR))
+        flags[f"{FLAG}{j}"] = (f"{FAILED}-{j}", Chan(STR))
+    exported: dict[str, dict[str, tuple[str, Chan]]] = {n.id: {}}
+    for node_id, lo in sorted(body.local.items()):
+        if node_id == hid:
+            continue
+        for out, (okey, chan) in sorted(lo.outputs.items()):
+            if out.startswith(FLAG):
+                continue
+            name = channel(node_id, out if out != PRESENT else "ran")
+            body.export(name, lo.task, okey, chan)
+            exported.setdefault(node_id, {})[out] = (name, chan)
+    task = b._nested_task(dag, body, f"exit-handler-{k}", {})
+    for node_id, outs in exported.items():
+        dag.local[node_id] = Local(task, {**outs, **flags})

@@ -1,5 +1,5 @@
-"""Failure handlers inside the items of a tolerant map on Vertex: a sub-workflow's ``on_failure`` runs as an
-ordinary executor reading the failure flags of what it handles
+"""Failure handlers inside the items of a tolerant map on Vertex: a sub-workflow's ``on_failure`` and an
+``exit_handler`` block run as ordinary executors reading the failure flags of what they handle
 (``backends/vertex/item_handlers.py``). Run under kfp.local against the local interpreter, within and past the
 tolerance: the same outputs, the same handlers run with the same ``Failure``, the same task records."""
 
@@ -47,11 +47,17 @@ RAN = {
     flows.calls_guarded: ["failed-2"],
     flows.calls_guarded_on_failed: ["failed-2"],  # item 1 calls it with 2; item 2 never calls it
     flows.calls_guarded_badly: ["failed-2"],
+    flows.closes: ["closed-0", "closed-1", "closed-2", "closed-3"],
+    flows.closes_on_failed: ["closed-0", "closed-1", "closed-3"],  # item 2's block never ran
+    flows.closes_badly: ["closed-0", "closed-1", "closed-2", "closed-3"],
 }
 WITHIN = [
     flows.calls_guarded,
     flows.calls_guarded_on_failed,
     flows.calls_guarded_badly,
+    flows.closes,
+    flows.closes_on_failed,
+    flows.closes_badly,
 ]
 
 
@@ -70,7 +76,7 @@ def test_handlers_in_tolerant_items_run_as_locally(wf: Any, tmp_path: Path, null
     assert _kfp_records(tmp_path / "kfp") == local_ran
 
 
-@pytest.mark.parametrize("wf", [flows.calls_guarded_past], ids=lambda w: w.ir.workflow.name)
+@pytest.mark.parametrize("wf", [flows.calls_guarded_past, flows.closes_past], ids=lambda w: w.ir.workflow.name)
 def test_past_the_tolerance_the_handlers_ran_and_the_run_fails(wf: Any, tmp_path: Path) -> None:
     local, local_marks, _ = _local(wf, tmp_path)
     assert not local.ok
@@ -91,7 +97,9 @@ def _tasks(spec: Any) -> dict[str, Any]:
     return out
 
 
-@pytest.mark.parametrize(("wf", "handler"), [(flows.calls_guarded, "mark-failure-on-failure")])
+@pytest.mark.parametrize(
+    ("wf", "handler"), [(flows.calls_guarded, "mark-failure-on-failure"), (flows.closes, "closing-on-failure")]
+)
 def test_a_handler_in_a_tolerant_item_reads_the_flags_of_what_it_handles(wf: Any, handler: str) -> None:
     """No final status, no trigger policy (nothing there fails): the flags of every executor it handles, and an
     order after each; never cached."""

@@ -822,18 +822,12 @@ class Builder:
         self.scope = inner
         try:
             self.block(n.body, body)
-            src = self._map_result(n, body)
+            src = self._map_result(n, body, handles=tolerant)
         finally:
             self.scope = outer
         lo = body.local[src[1]]
         out_key, chan = lo.outputs[src[2]]
         collected = channel(src[1], src[2])
-        if chan.artifact and tolerant:
-            raise CompileError(
-                f"{_at(n.loc)}a map_over collecting files inside a map_over with tolerated_failure on Vertex: its "
-                "tolerance step cannot pass on an artifact list (not supported yet; a body returning "
-                "`TypedFile[...] | None` collects handles, which is supported)"
-            )
         # a file per item is collected as an artifact list (kfp's dsl.Collected of artifacts), else a LIST
         list_chan = Chan(ir.TypeRef("list", (n.result_type,)), chan.artifact)
         body.export(collected, lo.task, out_key, list_chan)
@@ -863,13 +857,15 @@ class Builder:
         if outer is not None:
             dag.local[n.id].outputs[FLAG] = (FAILED, Chan(STR))
 
-    def _map_result(self, n: ir.MapNode, body: Dag) -> Source:
+    def _map_result(self, n: ir.MapNode, body: Dag, *, handles: bool) -> Source:
+        """What a map's body gives for each item. ``handles``: a file goes on as its handle (a parameter), as for a
+        tolerant map, whose step after the loop passes on parameters only."""
         if isinstance(n.result, ir.RecordOf):  # a record the body built of its values: a value task assembles it
             return self.value_task(n.result, n.result_type, body, n.loc)
         if self._from_branch(n.result):  # None when its branch did not run, not the branch's placeholder
             return self.value_task(n.result, n.result_type, body, n.loc, optional=True)
         src = self.value_source(n.result, n.result_type, body, local=True, loc=n.loc)
-        if body.local[src[1]].outputs[src[2]][1].artifact and is_artifact_list(n.result_type):
+        if body.local[src[1]].outputs[src[2]][1].artifact and (handles or is_artifact_list(n.result_type)):
             # files an inner map collected: an artifact list cannot hold lists, so their handles go on
             src = self.value_task(n.result, n.result_type, body, n.loc)
         return src

@@ -260,3 +260,30 @@ def writes_after_failure(n: int) -> list[int | None]:
 @workflow
 def writes_past(n: int) -> list[int | None]:
     return map_over(lambda x: size(write(x)), numbers(n), tolerated_failure=0.1)
+
+
+@task
+def sizes(fs: list[TypedFile[Text]]) -> int | None:
+    return sum(len(f.read_text()) for f in fs)
+
+
+@task
+def some(xs: list[int | None]) -> int | None:
+    return sum(x for x in xs if x is not None)
+
+
+@workflow
+def nested_files(n: int) -> list[int | None]:
+    """An inner map collecting files: they go on as handles; a file failing in inner item 2 fails the outer item."""
+    return map_over(lambda x: sizes(map_over(write, upto(x))), numbers(n), tolerated_failure=0.5)
+
+
+@workflow
+def nested_files_mapped(n: int) -> list[int | None]:
+    """The files an inner map collected, the items of another inner map."""
+    return map_over(lambda x: some(map_over(size, map_over(write, upto(x)))), numbers(n), tolerated_failure=0.5)
+
+
+@workflow
+def nested_files_past(n: int) -> list[int | None]:
+    return map_over(lambda x: sizes(map_over(write, upto(x))), numbers(n), tolerated_failure=0.1)

@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typedflow.backends.vertex.compiler import CompileError, compile_spec
+from typedflow.backends.vertex.compiler import compile_spec
 
-from tests.conftest import import_source
 from tests.support import tolerant_body_flows as flows
 from tests.support.kfp import run_on_kfp_local
 from typedflow.runtime.running import RunOptions, run_workflow
@@ -31,6 +30,8 @@ WITHIN = [
     flows.nested_over_failed,
     flows.writes,
     flows.writes_after_failure,
+    flows.nested_files,
+    flows.nested_files_mapped,
 ]
 
 
@@ -49,6 +50,7 @@ def test_failed_items_within_the_tolerance_are_none_as_locally(wf: Any, tmp_path
     failed = sorted(r["error"] for r in _records(tmp_path / "kfp") if r["status"] == "failed")
     twice = ["ValueError: item 2 fails"] * 2  # nested: the inner item 2 of the outer items 2 and 3
     expected = {flows.refuses: [], flows.refuses_all: [], flows.nested_tolerant: twice, flows.nested_plain: twice}
+    expected.update({flows.nested_files: twice, flows.nested_files_mapped: twice})
     assert failed == expected.get(wf, ["ValueError: item 2 fails"])
 
 
@@ -69,6 +71,10 @@ PAST = {
         "item 2: typedflow.ToleratedFailureExceeded: 1 of the 3 items of map map-2 failed, 0 tolerated; "
         "item 2: ValueError: item 2 fails"
     ),
+    flows.nested_files_past: (
+        "item 2: typedflow.ToleratedFailureExceeded: 1 of the 3 items of map map-2 failed, 0 tolerated; "
+        "item 2: ValueError: item 2 fails"
+    ),
 }
 
 
@@ -80,7 +86,7 @@ def test_more_failed_items_than_tolerated_fail_the_run(wf: Any, tmp_path: Path) 
     (kept,) = (tmp_path / "kfp").rglob("runs/*/failure.json")
     failure = json.loads(kept.read_text())
     assert failure["error_type"] == "typedflow.ToleratedFailureExceeded" and failure["node"] == "map"
-    n_failed = 2 if wf is flows.nested_past else 1
+    n_failed = 2 if wf in (flows.nested_past, flows.nested_files_past) else 1
     assert failure["message"] == f"{n_failed} of the 4 items of map map failed, 0 tolerated; {PAST[wf]}"
 
 
@@ -113,40 +119,22 @@ def test_a_branch_never_runs_on_a_failed_value_and_nothing_is_cached() -> None:
     assert sub["inc"]["inputs"]["parameters"]["typedflow-failed-0"] == {"componentInputParameter": "typedflow-failed-0"}
 
 
-_REFUSED = """
-from pathlib import Path
-
-from typedflow import TypedFile, map_over, task, workflow
-from typedflow.formats import Text
-
-
-@task
-def upto(x: int) -> list[int]:
-    return list(range(x + 1))
-
-
-@task
-def write(x: int) -> TypedFile[Text]:
-    out = TypedFile[Text].new()
-    Path(out).write_text(str(x))
-    return out
-
-
-@task
-def count(fs: list[TypedFile[Text]]) -> int | None:
-    return len(fs)
-
-
-@workflow
-def collects(xs: list[int]) -> list[int | None]:
-    return map_over(lambda x: count(map_over(write, upto(x))), xs, tolerated_failure=0.5)
-"""
-
-
-def test_what_a_tolerant_item_cannot_hold_is_refused_naming_the_line(tmp_path: Path) -> None:
-    module = import_source(tmp_path, _REFUSED)
-    with pytest.raises(CompileError, match=r"\.py:\d+: a map_over collecting files inside a map_over with tolerated"):
-        compile_spec(module.collects.ir)
+def test_files_an_inner_map_collects_in_a_tolerant_item_go_on_as_handles() -> None:
+    """Its tolerance step passes on parameters only: each item's file goes on as its handle (a value task that
+    stands down with the task that wrote it), and the step's list is a parameter list of them."""
+    spec = compile_spec(flows.nested_files.ir)
+    tolerance = spec["components"]["comp-map-2-tolerance"]["inputDefinitions"]
+    assert tolerance["parameters"]["out"]["parameterType"] == "LIST" and "artifacts" not in tolerance
+    tasks = _tasks(spec)
+    handle = next(t for name, t in tasks.items() if name.startswith("value-"))
+    assert handle["inputs"]["artifacts"]["value"]["taskOutputArtifact"]["producerTask"] == "write"
+    flags = handle["inputs"]["parameters"]  # the map's own guard (what its items came from), then write's
+    assert flags["typedflow-failed-0"] == {"componentInputParameter": "pipelinechannel--upto-failed"}
+    assert flags["typedflow-failed-1"]["taskOutputParameter"] == {
+        "producerTask": "write",
+        "outputParameterKey": "typedflow-failed",
+    }
+    assert tasks["sizes"]["inputs"]["parameters"]["fs"]["taskOutputParameter"]["producerTask"] == "map-2-tolerance"
 
 
 def test_a_task_of_a_failed_item_stands_in_for_its_file(tmp_path: Path) -> None:

@@ -792,8 +792,9 @@ class Builder:
         tolerant = bool(n.tolerated_failure) or outer is not None
         inner: Scope | None = Scope() if tolerant else None
         if outer is not None:
-            # items a failed producer stood in for are one stand-in each: the body stands down on the map's guard
-            inner = Scope(tuple(guards.guard(dag, guards.reads(n), outer)))
+            # items a failed producer stood in for are one stand-in each: the body stands down on the map's guard,
+            # the flags of all it reads from outside (locally it starts only once those succeeded)
+            inner = Scope(tuple(guards.guard(dag, guards.outside_reads(n), outer)))
         k = self.count("for-loop")
         group = Dag(self, self.new_component(n.id), dag)
         # a one_of() list (whichever branch ran) is picked by a value task, like any computed value
@@ -967,7 +968,7 @@ class Builder:
         operands: dict[str, tuple[Source, Chan]] = {}
         escaping = self._escaping_outputs(n)
         outer = self.scope
-        # inside a tolerant item, a branch runs only when what its conditions read did not fail (never on stand-ins)
+        # inside a tolerant item, a branch runs only when nothing the block reads failed (never on stand-ins)
         ok, guard = self._condition_guard(n, group, operands) if outer is not None else (None, [])
         flagged = outer is not None and any(br.nodes for br in n.branches)  # its branches' flags are its outputs
         branches = list(n.branches)
@@ -1048,11 +1049,12 @@ class Builder:
     def _condition_guard(
         self, n: ir.ConditionalNode, group: Dag, operands: dict[str, tuple[Source, Chan]]
     ) -> tuple[str | None, list[Source]]:
-        """The CEL term saying no flag of what ``n``'s conditions read is set (None when it reads none from the
-        item), and those flags; each is an operand of every branch."""
+        """The CEL term saying no flag of what ``n`` reads from outside (at any depth, as locally it starts only
+        once those succeeded) is set (None when it reads none from the item), and those flags; each is an operand of
+        every branch."""
         assert self.scope is not None
         assert group.parent is not None
-        guard = guards.guard(group.parent, guards.reads(n), self.scope)
+        guard = guards.guard(group.parent, guards.outside_reads(n), self.scope)
         terms = []
         for src in guard:
             spec, chan = group.resolve(src, n.loc)

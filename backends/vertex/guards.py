@@ -75,6 +75,27 @@ def reads(n: ir.Node) -> set[str]:
     return {*binding_nodes(bindings), *n.after}
 
 
+def outside_reads(n: ir.Node) -> set[str]:
+    """The nodes outside a block node ``n`` (a ``when`` group, a map, an ``exit_handler`` block) that it, at any
+    depth, reads or is ordered after. Locally the block starts only once all of them succeeded, so a failed one
+    means none of it runs: its executors' guard, not just what each of them reads."""
+    nested: list[ir.Node] = []
+    if isinstance(n, ir.ConditionalNode):
+        nested = [m for br in n.branches for m in br.nodes]
+    elif isinstance(n, ir.MapNode | ir.ExitHandlerNode):
+        nested = list(n.body)
+    inside: set[str] = set()
+    out = reads(n)
+    for m in [n, *ir.walk(tuple(nested))]:
+        inside.add(m.id)
+        out |= reads(m)
+        if isinstance(m, ir.ExitHandlerNode):
+            out |= binding_nodes(a.value for a in m.handler.args)
+        elif isinstance(m, ir.MapNode):
+            out |= binding_nodes([m.result])
+    return out - inside
+
+
 def binding_nodes(bindings: Iterable[ir.Binding | ir.MapResult]) -> set[str]:
     out: set[str] = set()
     for b in bindings:

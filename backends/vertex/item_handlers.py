@@ -87,19 +87,6 @@ def handler_task(b: Builder, of: ir.OnFailure, dag: Dag, *, node: str | None, up
     return task
 
 
-def outside_reads(n: ir.ExitHandlerNode) -> set[str]:
-    """The nodes outside ``n``'s block that it (at any depth) or its handler reads or is ordered after: locally the
-    block starts only once they all succeeded."""
-    inside: set[str] = set()
-    out = guards.binding_nodes(a.value for a in n.handler.args) | set(n.after)
-    for m in ir.walk(n.body):
-        inside.add(m.id)
-        out |= guards.reads(m)
-        if isinstance(m, ir.ExitHandlerNode):
-            out |= guards.binding_nodes(a.value for a in m.handler.args)
-    return out - inside
-
-
 def exit_handler_in_item(b: Builder, n: ir.ExitHandlerNode, dag: Dag) -> None:
     """``with exit_handler(...)`` inside a tolerant item: the block and its handler as a DAG of their own, every
     value the block produces an output of it, each with every flag of the DAG (see the module's docstring)."""
@@ -107,7 +94,7 @@ def exit_handler_in_item(b: Builder, n: ir.ExitHandlerNode, dag: Dag) -> None:
 
     outer = b.scope
     assert outer is not None
-    upstream = guards.guard(dag, outside_reads(n), outer)
+    upstream = guards.guard(dag, guards.outside_reads(n), outer)
     k = b.count("exit-handler")
     body = Dag(b, b.new_component(f"exit-handler-{k}"), dag)
     b.scope = Scope(tuple(upstream))  # the block's executors stand down on what it read from outside, as the handler

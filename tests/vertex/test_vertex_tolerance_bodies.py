@@ -63,6 +63,21 @@ def test_what_reads_a_failed_value_stands_down_and_writes_no_record(tmp_path: Pa
     )
 
 
+@pytest.mark.parametrize("wf", [flows.branch_reads_failed, flows.body_reads_failed], ids=lambda w: w.ir.workflow.name)
+def test_a_block_reading_a_failed_value_never_starts_as_locally(wf: Any, tmp_path: Path, nulls_in_lists: None) -> None:
+    """A `when` block or an inner map one of whose tasks reads a failed value: locally none of it starts, so its
+    other tasks (reading nothing that failed) run on Vertex neither: the same task records on both."""
+    store = tmp_path / "local"
+    # (no cache: Vertex never caches the executors of a tolerant item, so every task there runs)
+    local = run_workflow(wf, {"n": 4}, RunOptions(store=store, use_cache=False))
+    assert local.ok and local.outputs["out"][2] is None
+    lines = [json.loads(line) for line in (store / "lineage" / "log.jsonl").read_text().splitlines()]
+    ran = sorted((x["task"], x["status"]) for x in lines if x["kind"] == "task" and x["status"] != "skipped")
+    assert ("neg", "succeeded") in ran
+    assert run_on_kfp_local(wf, {"n": 4}, tmp_path / "kfp") == local.outputs
+    assert sorted((r["task"], r["status"]) for r in _records(tmp_path / "kfp")) == ran
+
+
 PAST = {
     flows.refuses_past: "item 2: typedflow.Fail: item 2 is refused",
     flows.calls_failing_past: "item 2: ValueError: item 2 fails",

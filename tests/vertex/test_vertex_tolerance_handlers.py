@@ -114,3 +114,29 @@ def test_a_handler_in_a_tolerant_item_reads_the_flags_of_what_it_handles(wf: Any
     assert all(v["taskOutputParameter"]["outputParameterKey"] == "typedflow-failed" for v in caught.values())
     dag = next(c["dag"]["tasks"] for c in spec["components"].values() if handler in c.get("dag", {}).get("tasks", {}))
     assert set(task["dependentTasks"]) == set(dag) - {handler}
+
+
+@pytest.mark.parametrize(
+    ("wf", "label"), [(flows.calls_guarded, "exec-mark-failure-on-failure"), (flows.closes, "exec-closing-on-failure")]
+)
+def test_a_caught_failure_that_is_not_a_failure_is_refused(
+    wf: Any, label: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A flag a handler reads crosses a trust boundary: anything but '' or a JSON object's text exits 2 naming it
+    (never a traceback, never run); a well-formed one is the Failure the handler gets."""
+    from tests.security.test_vertex_entrypoint import _args, _executor_input, _run
+
+    args = _args(wf, label)
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    for bad, says in [(5, "must be a string"), ("[1]", "is not a JSON object"), ("{x", "not JSON")]:
+        params = {"x": 2, "marks": str(marks), "typedflow-caught-0": bad, "typedflow-failed-0": ""}
+        assert _run(args, _executor_input(tmp_path, params), tmp_path) == 2, bad
+        err = capsys.readouterr().err
+        assert says in err and "Traceback" not in err, (bad, err)
+    assert not list(marks.iterdir())
+    failure = json.dumps({"error_type": "ValueError", "message": "item 2 fails", "node": "fragile"})
+    params = {"x": 2, "marks": str(marks), "typedflow-caught-0": failure, "typedflow-failed-0": ""}
+    assert _run(args, _executor_input(tmp_path, params), tmp_path) == 0
+    seen = json.loads(next(marks.iterdir()).read_text())
+    assert seen == {"node": "fragile", "error_type": "ValueError", "message": "item 2 fails"}

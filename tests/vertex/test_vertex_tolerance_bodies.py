@@ -179,10 +179,11 @@ def test_a_failure_flag_that_is_not_a_string_is_refused(tmp_path: Path, capsys: 
     'did not fail', never a traceback), for a task and a value task alike."""
     from tests.security.test_vertex_entrypoint import _args, _executor_input, _run
 
-    for wf, label, params in [
+    cases: list[tuple[Any, str, dict[str, Any]]] = [
         (flows.calls_after_failure, "exec-inc", {"x": 1}),
         (flows.branches_on_failed, "exec-value-1", {"value": ""}),
-    ]:
+    ]
+    for wf, label, params in cases:
         for bad in (5, ["x"], {"error_type": "E"}):
             code = _run(_args(wf, label), _executor_input(tmp_path, {**params, "typedflow-failed-0": bad}), tmp_path)
             err = capsys.readouterr().err

@@ -6,7 +6,9 @@ instead (:data:`~.components.FAILED`, empty when it succeeded) and takes the fla
 depends on: when one is set it stands down (passes that failure on, writes stand-ins for its values, runs
 nothing). A flag is a source ``("output", node, "!...")``: a task has one (``"!"``); a sub-workflow call, a
 `when` group or a nested map surfaces the flags of what it holds as outputs of its DAG (``"!0"``, ``"!1"``, ...),
-so readers resolve them through :meth:`Dag.resolve` like any value, across DAG boundaries.
+so readers resolve them through :meth:`Dag.resolve` like any value, across DAG boundaries. A block node (a `when`
+group, a nested map, an ``exit_handler`` block) never starts when anything it reads from outside failed
+(:func:`outside_reads`); failure handlers there read the flags of what they handle (``item_handlers``).
 """
 
 from __future__ import annotations

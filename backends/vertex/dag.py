@@ -19,7 +19,7 @@ from typedflow.errors import TypedflowError
 from typedflow.ir.canonical import canonical_json
 from typedflow.ir.types import assignable
 
-from . import cel, guards
+from . import cel, guards, item_handlers
 from .components import (
     FAILED,
     RAN,
@@ -350,11 +350,13 @@ class Builder:
         self.lifted = {node for pairs in self.escaping.values() for node, _ in pairs}
         try:
             dag = Dag(self, key, None, top=top)
-            if wf.on_failure is not None:
+            if wf.on_failure is not None and self.scope is None:
                 self._with_exit_handler(wf, dag)
             else:
                 self.block(wf.nodes, dag)
                 self._results(wf, dag)
+                if wf.on_failure is not None and self.scope is not None:  # a sub-workflow's in a tolerant item
+                    item_handlers.handler_task(self, wf.on_failure, dag, node=None, upstream=list(self.scope.ambient))
         finally:
             self.wf, self.node_outputs, self.item_types, self.escaping, self.lifted = saved
         return dag
@@ -401,11 +403,9 @@ class Builder:
     def exit_handler_node(self, n: ir.ExitHandlerNode, dag: Dag) -> None:
         """``with exit_handler(...)``: the body as a DAG of its own, every value it produces an output of it,
         and the handler after it whatever its final status (its Failure None when the body succeeded)."""
-        if self.scope is not None:
-            raise CompileError(
-                f"{_at(n.loc)}an exit_handler block in a map_over with tolerated_failure on Vertex: its handler "
-                "would have to run on a failure the item reports instead (not supported yet)"
-            )
+        if self.scope is not None:  # no executor fails there: the handler reads the block's failure flags
+            item_handlers.exit_handler_in_item(self, n, dag)
+            return
         k = self.count("exit-handler")
         key = self.new_component(f"exit-handler-{k}")
         body = Dag(self, key, dag)
@@ -752,6 +752,7 @@ class Builder:
         outs: dict[str, Chan] = {}
         if self.scope is not None:
             payload["tolerate"] = FAILED
+            payload["node"] = n.id  # the failure it reports names it, as a handler's Failure does
             payload["upstream"] = self._guard_inputs(dag, guards.reads(n), inputs, chans, n.loc)
             outs[FAILED] = Chan(STR)
         self.components[key] = component(chans, outs, label)
@@ -791,8 +792,9 @@ class Builder:
         tolerant = bool(n.tolerated_failure) or outer is not None
         inner: Scope | None = Scope() if tolerant else None
         if outer is not None:
-            # items a failed producer stood in for are one stand-in each: the body stands down on the map's guard
-            inner = Scope(tuple(guards.guard(dag, guards.reads(n), outer)))
+            # items a failed producer stood in for are one stand-in each: the body stands down on the map's guard,
+            # the flags of all it reads from outside (locally it starts only once those succeeded)
+            inner = Scope(tuple(guards.guard(dag, guards.outside_reads(n), outer)))
         k = self.count("for-loop")
         group = Dag(self, self.new_component(n.id), dag)
         # a one_of() list (whichever branch ran) is picked by a value task, like any computed value
@@ -821,18 +823,12 @@ class Builder:
         self.scope = inner
         try:
             self.block(n.body, body)
-            src = self._map_result(n, body)
+            src = self._map_result(n, body, handles=tolerant)
         finally:
             self.scope = outer
         lo = body.local[src[1]]
         out_key, chan = lo.outputs[src[2]]
         collected = channel(src[1], src[2])
-        if chan.artifact and tolerant:
-            raise CompileError(
-                f"{_at(n.loc)}a map_over collecting files inside a map_over with tolerated_failure on Vertex: its "
-                "tolerance step cannot pass on an artifact list (not supported yet; a body returning "
-                "`TypedFile[...] | None` collects handles, which is supported)"
-            )
         # a file per item is collected as an artifact list (kfp's dsl.Collected of artifacts), else a LIST
         list_chan = Chan(ir.TypeRef("list", (n.result_type,)), chan.artifact)
         body.export(collected, lo.task, out_key, list_chan)
@@ -862,13 +858,15 @@ class Builder:
         if outer is not None:
             dag.local[n.id].outputs[FLAG] = (FAILED, Chan(STR))
 
-    def _map_result(self, n: ir.MapNode, body: Dag) -> Source:
+    def _map_result(self, n: ir.MapNode, body: Dag, *, handles: bool) -> Source:
+        """What a map's body gives for each item. ``handles``: a file goes on as its handle (a parameter), as for a
+        tolerant map, whose step after the loop passes on parameters only."""
         if isinstance(n.result, ir.RecordOf):  # a record the body built of its values: a value task assembles it
             return self.value_task(n.result, n.result_type, body, n.loc)
         if self._from_branch(n.result):  # None when its branch did not run, not the branch's placeholder
             return self.value_task(n.result, n.result_type, body, n.loc, optional=True)
         src = self.value_source(n.result, n.result_type, body, local=True, loc=n.loc)
-        if body.local[src[1]].outputs[src[2]][1].artifact and is_artifact_list(n.result_type):
+        if body.local[src[1]].outputs[src[2]][1].artifact and (handles or is_artifact_list(n.result_type)):
             # files an inner map collected: an artifact list cannot hold lists, so their handles go on
             src = self.value_task(n.result, n.result_type, body, n.loc)
         return src
@@ -970,7 +968,7 @@ class Builder:
         operands: dict[str, tuple[Source, Chan]] = {}
         escaping = self._escaping_outputs(n)
         outer = self.scope
-        # inside a tolerant item, a branch runs only when what its conditions read did not fail (never on stand-ins)
+        # inside a tolerant item, a branch runs only when nothing the block reads failed (never on stand-ins)
         ok, guard = self._condition_guard(n, group, operands) if outer is not None else (None, [])
         flagged = outer is not None and any(br.nodes for br in n.branches)  # its branches' flags are its outputs
         branches = list(n.branches)
@@ -1051,11 +1049,12 @@ class Builder:
     def _condition_guard(
         self, n: ir.ConditionalNode, group: Dag, operands: dict[str, tuple[Source, Chan]]
     ) -> tuple[str | None, list[Source]]:
-        """The CEL term saying no flag of what ``n``'s conditions read is set (None when it reads none from the
-        item), and those flags; each is an operand of every branch."""
+        """The CEL term saying no flag of what ``n`` reads from outside (at any depth, as locally it starts only
+        once those succeeded) is set (None when it reads none from the item), and those flags; each is an operand of
+        every branch."""
         assert self.scope is not None
         assert group.parent is not None
-        guard = guards.guard(group.parent, guards.reads(n), self.scope)
+        guard = guards.guard(group.parent, guards.outside_reads(n), self.scope)
         terms = []
         for src in guard:
             spec, chan = group.resolve(src, n.loc)
@@ -1086,11 +1085,6 @@ class Builder:
         outer = self.scope
         inner_scope = None
         if outer is not None:  # inside a tolerant item: its executors also check the flags of what the call reads
-            if sub.on_failure is not None:
-                raise CompileError(
-                    f"{_at(n.loc)}sub-workflow {n.workflow!r} has an on_failure handler; in a map_over with "
-                    "tolerated_failure on Vertex a failed item reports its failure instead (not supported yet)"
-                )
             chans: dict[str, Chan] = {}
             names = self._guard_inputs(dag, guards.reads(n), inputs, chans, n.loc)
             top.update(chans)

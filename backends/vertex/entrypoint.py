@@ -108,6 +108,19 @@ def build_value(ei: dict[str, Any], plan: dict[str, Any], workflow: str = "", jo
         return None  # its `when` branch did not run: what was passed is a placeholder
     if "fields" in plan:
         value: Any = {f: read_input(ei, key) for f, key in plan["fields"].items()}
+    elif "caught" in plan:  # a handler inside a tolerant map item: the first failure it handles, if any
+        flag = first_flag(ei, plan["caught"], "caught failure flags")
+        if not flag:
+            return None
+        caught = _failure_of(flag, "a handled failure")
+        value = {
+            "workflow": workflow,
+            "run_id": job,
+            "node": str(caught.get("node", "")),
+            "error_type": str(caught.get("error_type", "")),
+            "message": str(caught.get("message", "")),
+            "traceback": "",
+        }
     elif "failure" in plan:
         status = read_input(ei, plan["failure"]) or {}
         if plan.get("none_if_succeeded") and str(status.get("state", "")).upper() in ("SUCCEEDED", "CACHED"):
@@ -304,15 +317,20 @@ def run_task(args: argparse.Namespace, ei: dict[str, Any]) -> int:
         except BoundaryError as exc:
             sys.stderr.write(f"typedflow.RequestError: {exc}\n")
             return 1
-    if payload.get("on_failure"):
-        status = read_input(ei, "status") or {}
-        if str(status.get("state", "")).upper() in ("SUCCEEDED", "SKIPPED", "CACHED"):
-            write_executor_output(ei, {})
-            return 0
     failure = upstream_failure(ei, payload)
     if failure:  # an executor of this tolerant map item it depends on failed: stand down, passing it on
         _stand_down(ei, template, payload, failure)
         return 0
+    if payload.get("on_failure"):
+        if "caught" in payload:  # inside a tolerant map item: what it handles reported no failure
+            if not first_flag(ei, payload["caught"], "caught failure flags"):
+                write_executor_output(ei, {"parameterValues": {payload["tolerate"]: ""}})
+                return 0
+        else:
+            status = read_input(ei, "status") or {}
+            if str(status.get("state", "")).upper() in ("SUCCEEDED", "SKIPPED", "CACHED"):
+                write_executor_output(ei, {})
+                return 0
     inputs = build_inputs(ei, template, payload["plan"], workflow, job)
     try:
         inputs = _constants_under_root(args, inputs, template.inputs)
@@ -380,7 +398,8 @@ def run_task(args: argparse.Namespace, ei: dict[str, Any]) -> int:
         )
         sys.stderr.write(err.traceback or f"{err.error_type}: {err.message}\n")
         if tolerated:  # the item failed for good: stand-ins, and the failure as an output
-            _stand_down(ei, template, payload, json.dumps({"error_type": err.error_type, "message": err.message}))
+            reported = {"error_type": err.error_type, "message": err.message, "node": node}
+            _stand_down(ei, template, payload, json.dumps(reported))
             return 0
         return 1
     finally:
@@ -406,9 +425,13 @@ def run_task(args: argparse.Namespace, ei: dict[str, Any]) -> int:
 def upstream_failure(ei: dict[str, Any], payload: dict[str, Any]) -> str:
     """The first failure the executors of a tolerant map item this one depends on reported (``upstream``: the
     inputs holding their flags), or ''."""
-    keys = payload.get("upstream") or []
+    return first_flag(ei, payload.get("upstream") or [], "upstream failure flags")
+
+
+def first_flag(ei: dict[str, Any], keys: Any, what: str) -> str:
+    """The first failure flag set among the inputs ``keys``, or ''."""
     if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
-        raise BoundaryError("the upstream failure flags of a payload must be a list of input names")
+        raise BoundaryError(f"the {what} of a payload must be a list of input names")
     for key in keys:
         failure = read_input(ei, key)
         if failure is None or failure == "":
@@ -524,17 +547,19 @@ def run_fail(args: argparse.Namespace, ei: dict[str, Any]) -> int:
     error, message = str(payload.get("error", "typedflow.Fail")), str(payload.get("message", ""))
     tolerate = payload.get("tolerate")
     if tolerate:
-        failure = upstream_failure(ei, payload) or json.dumps({"error_type": error, "message": message})
+        own = {"error_type": error, "message": message, "node": str(payload.get("node", ""))}
+        failure = upstream_failure(ei, payload) or json.dumps(own)
         write_executor_output(ei, {"parameterValues": {tolerate: failure}})
         return 0
     sys.stderr.write(f"{error}: {message}\n")
     return 1
 
 
-def _failure_of(text: Any, i: int) -> dict[str, Any]:
-    failure = parse_json(text, f"the failure of item {i}") if isinstance(text, str) else None
+def _failure_of(text: Any, what: int | str) -> dict[str, Any]:
+    what = f"the failure of item {what}" if isinstance(what, int) else what
+    failure = parse_json(text, what) if isinstance(text, str) else None
     if not isinstance(failure, dict):
-        raise BoundaryError(f"the failure of item {i} of a tolerant map is not a JSON object")
+        raise BoundaryError(f"{what} of a tolerant map is not a JSON object")
     return failure
 
 
@@ -575,7 +600,7 @@ def run_tolerance(args: argparse.Namespace, ei: dict[str, Any]) -> int:
         )
         sys.stderr.write(f"{TOLERANCE_ERROR}: {message}\n")
         if tolerate:  # the enclosing item failed: its map counts it
-            failure = json.dumps({"error_type": TOLERANCE_ERROR, "message": message})
+            failure = json.dumps({"error_type": TOLERANCE_ERROR, "message": message, "node": node})
             write_executor_output(ei, {"parameterValues": {"out": stand_in(t), tolerate: failure}})
             return 0
         base = _runs_base(args, args.job or "")

@@ -6,7 +6,9 @@ instead (:data:`~.components.FAILED`, empty when it succeeded) and takes the fla
 depends on: when one is set it stands down (passes that failure on, writes stand-ins for its values, runs
 nothing). A flag is a source ``("output", node, "!...")``: a task has one (``"!"``); a sub-workflow call, a
 `when` group or a nested map surfaces the flags of what it holds as outputs of its DAG (``"!0"``, ``"!1"``, ...),
-so readers resolve them through :meth:`Dag.resolve` like any value, across DAG boundaries.
+so readers resolve them through :meth:`Dag.resolve` like any value, across DAG boundaries. A block node (a `when`
+group, a nested map, an ``exit_handler`` block) never starts when anything it reads from outside failed
+(:func:`outside_reads`); failure handlers there read the flags of what they handle (``item_handlers``).
 """
 
 from __future__ import annotations
@@ -73,6 +75,27 @@ def reads(n: ir.Node) -> set[str]:
     elif isinstance(n, ir.ConditionalNode):
         bindings = [b for br in n.branches if br.condition is not None for b in condition_bindings(br.condition)]
     return {*binding_nodes(bindings), *n.after}
+
+
+def outside_reads(n: ir.Node) -> set[str]:
+    """The nodes outside a block node ``n`` (a ``when`` group, a map, an ``exit_handler`` block) that it, at any
+    depth, reads or is ordered after. Locally the block starts only once all of them succeeded, so a failed one
+    means none of it runs: its executors' guard, not just what each of them reads."""
+    nested: list[ir.Node] = []
+    if isinstance(n, ir.ConditionalNode):
+        nested = [m for br in n.branches for m in br.nodes]
+    elif isinstance(n, ir.MapNode | ir.ExitHandlerNode):
+        nested = list(n.body)
+    inside: set[str] = set()
+    out = reads(n)
+    for m in [n, *ir.walk(tuple(nested))]:
+        inside.add(m.id)
+        out |= reads(m)
+        if isinstance(m, ir.ExitHandlerNode):
+            out |= binding_nodes(a.value for a in m.handler.args)
+        elif isinstance(m, ir.MapNode):
+            out |= binding_nodes([m.result])
+    return out - inside
 
 
 def binding_nodes(bindings: Iterable[ir.Binding | ir.MapResult]) -> set[str]:

@@ -260,3 +260,61 @@ def writes_after_failure(n: int) -> list[int | None]:
 @workflow
 def writes_past(n: int) -> list[int | None]:
     return map_over(lambda x: size(write(x)), numbers(n), tolerated_failure=0.1)
+
+
+@task
+def sizes(fs: list[TypedFile[Text]]) -> int | None:
+    return sum(len(f.read_text()) for f in fs)
+
+
+@task
+def some(xs: list[int | None]) -> int | None:
+    return sum(x for x in xs if x is not None)
+
+
+@workflow
+def nested_files(n: int) -> list[int | None]:
+    """An inner map collecting files: they go on as handles; a file failing in inner item 2 fails the outer item."""
+    return map_over(lambda x: sizes(map_over(write, upto(x))), numbers(n), tolerated_failure=0.5)
+
+
+@workflow
+def nested_files_mapped(n: int) -> list[int | None]:
+    """The files an inner map collected, the items of another inner map."""
+    return map_over(lambda x: some(map_over(size, map_over(write, upto(x)))), numbers(n), tolerated_failure=0.5)
+
+
+@workflow
+def nested_files_past(n: int) -> list[int | None]:
+    return map_over(lambda x: sizes(map_over(write, upto(x))), numbers(n), tolerated_failure=0.1)
+
+
+@task
+def plus(x: int, y: int) -> int:
+    return x + y
+
+
+def _branch_reads_failed(x: int) -> int | None:
+    y = fragile(x)
+    b = None
+    with when(x >= 0):
+        neg(x)
+        b = inc(y)
+    return b
+
+
+@workflow
+def branch_reads_failed(n: int) -> list[int | None]:
+    """A branch whose condition reads no failed value, one of whose tasks does: locally the block never starts."""
+    return map_over(_branch_reads_failed, numbers(n), tolerated_failure=0.5)
+
+
+def _body_reads_failed(x: int) -> int | None:
+    y = fragile(x)
+    return total(map_over(lambda z: plus(neg(z), y), upto(x)))
+
+
+@workflow
+def body_reads_failed(n: int) -> list[int | None]:
+    """An inner map whose items do not read a failed value, one of whose tasks does: locally the map never starts."""
+    return map_over(_body_reads_failed, numbers(n), tolerated_failure=0.5)

@@ -1,5 +1,5 @@
-"""Random typed DAGs (tasks, when/otherwise, map_over, with and without tolerated_failure) compile to specs that
-parse strictly and pass the structural checker."""
+"""Random typed DAGs (tasks, when/otherwise, exit_handler, map_over, with and without tolerated_failure) compile to
+specs that parse strictly and pass the structural checker."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ TYPES = [
     ir.TypeRef("list", (ir.TypeRef("int"),)),
     ir.TypeRef("dict", (ir.TypeRef("float"),)),
 ]
+FAILURE = ir.TypeRef("optional", (ir.TypeRef("record", name="typedflow.dsl.failure:Failure"),))
 CONSTS: dict[str, Any] = {"int": 1, "float": 0.5, "str": "s", "list": [1, 2], "dict": {"a": 1.0}}
 
 
@@ -61,12 +62,31 @@ def workflows(draw: st.DrawFn, tolerant: bool = False) -> ir.WorkflowIR:
         nodes: list[ir.Node] = []
         mine: list[tuple[ir.Binding, ir.TypeRef]] = []
         for _ in range(draw(st.integers(1, 4))):
-            kind = draw(st.sampled_from(["task", "task", "when", "map"] if depth < 2 else ["task"]))
+            kind = draw(st.sampled_from(["task", "task", "when", "map", "exit"] if depth < 2 else ["task"]))
             seen = avail + mine
             if kind == "task":
                 node, out = new_task(seen)
                 nodes.append(node)
                 mine.append((ir.OutputRef(node.id, "out"), out))
+            elif kind == "exit":  # with exit_handler(h, p0, failure): its values are read after it
+                body, body_avail = block(seen, depth + 1)
+                ints = [b for b, t in seen if t.kind == "int"]
+                i = counter[0]
+                counter[0] += 1
+                templates.append(
+                    ir.TaskTemplate(
+                        name=f"h{i}",
+                        module="gen",
+                        qualname=f"h{i}",
+                        code_digest=f"sha256:h{i}",
+                        inputs=(ir.Param("p0", ir.TypeRef("int")), ir.Param("failure", FAILURE)),
+                        outputs=(),
+                        returns=ir.TypeRef("none"),
+                    )
+                )
+                args = (ir.Arg("p0", draw(st.sampled_from(ints))), ir.Arg("failure", ir.FailureRef()))
+                nodes.append(ir.ExitHandlerNode(f"exit-{i}", tuple(body), ir.OnFailure(f"h{i}", args, LOC), LOC))
+                mine.extend(body_avail)
             elif kind == "when":
                 ints = [b for b, t in seen if t.kind == "int"]
                 cond = ir.Compare(draw(st.sampled_from(["<", "==", ">="])), draw(st.sampled_from(ints)), ir.Const(2))

@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typedflow.backends.vertex.compiler import CompileError, compile_spec
+from typedflow.backends.vertex.compiler import compile_spec
 
-from tests.conftest import import_source
 from tests.support import tolerant_body_flows as flows
 from tests.support.kfp import run_on_kfp_local
 from typedflow.runtime.running import RunOptions, run_workflow
@@ -31,6 +30,8 @@ WITHIN = [
     flows.nested_over_failed,
     flows.writes,
     flows.writes_after_failure,
+    flows.nested_files,
+    flows.nested_files_mapped,
 ]
 
 
@@ -49,6 +50,7 @@ def test_failed_items_within_the_tolerance_are_none_as_locally(wf: Any, tmp_path
     failed = sorted(r["error"] for r in _records(tmp_path / "kfp") if r["status"] == "failed")
     twice = ["ValueError: item 2 fails"] * 2  # nested: the inner item 2 of the outer items 2 and 3
     expected = {flows.refuses: [], flows.refuses_all: [], flows.nested_tolerant: twice, flows.nested_plain: twice}
+    expected.update({flows.nested_files: twice, flows.nested_files_mapped: twice})
     assert failed == expected.get(wf, ["ValueError: item 2 fails"])
 
 
@@ -61,11 +63,30 @@ def test_what_reads_a_failed_value_stands_down_and_writes_no_record(tmp_path: Pa
     )
 
 
+@pytest.mark.parametrize("wf", [flows.branch_reads_failed, flows.body_reads_failed], ids=lambda w: w.ir.workflow.name)
+def test_a_block_reading_a_failed_value_never_starts_as_locally(wf: Any, tmp_path: Path, nulls_in_lists: None) -> None:
+    """A `when` block or an inner map one of whose tasks reads a failed value: locally none of it starts, so its
+    other tasks (reading nothing that failed) run on Vertex neither: the same task records on both."""
+    store = tmp_path / "local"
+    # (no cache: Vertex never caches the executors of a tolerant item, so every task there runs)
+    local = run_workflow(wf, {"n": 4}, RunOptions(store=store, use_cache=False))
+    assert local.ok and local.outputs["out"][2] is None
+    lines = [json.loads(line) for line in (store / "lineage" / "log.jsonl").read_text().splitlines()]
+    ran = sorted((x["task"], x["status"]) for x in lines if x["kind"] == "task" and x["status"] != "skipped")
+    assert ("neg", "succeeded") in ran
+    assert run_on_kfp_local(wf, {"n": 4}, tmp_path / "kfp") == local.outputs
+    assert sorted((r["task"], r["status"]) for r in _records(tmp_path / "kfp")) == ran
+
+
 PAST = {
     flows.refuses_past: "item 2: typedflow.Fail: item 2 is refused",
     flows.calls_failing_past: "item 2: ValueError: item 2 fails",
     flows.writes_past: "item 2: ValueError: item 2 fails",
     flows.nested_past: (
+        "item 2: typedflow.ToleratedFailureExceeded: 1 of the 3 items of map map-2 failed, 0 tolerated; "
+        "item 2: ValueError: item 2 fails"
+    ),
+    flows.nested_files_past: (
         "item 2: typedflow.ToleratedFailureExceeded: 1 of the 3 items of map map-2 failed, 0 tolerated; "
         "item 2: ValueError: item 2 fails"
     ),
@@ -80,7 +101,7 @@ def test_more_failed_items_than_tolerated_fail_the_run(wf: Any, tmp_path: Path) 
     (kept,) = (tmp_path / "kfp").rglob("runs/*/failure.json")
     failure = json.loads(kept.read_text())
     assert failure["error_type"] == "typedflow.ToleratedFailureExceeded" and failure["node"] == "map"
-    n_failed = 2 if wf is flows.nested_past else 1
+    n_failed = 2 if wf in (flows.nested_past, flows.nested_files_past) else 1
     assert failure["message"] == f"{n_failed} of the 4 items of map map failed, 0 tolerated; {PAST[wf]}"
 
 
@@ -113,63 +134,22 @@ def test_a_branch_never_runs_on_a_failed_value_and_nothing_is_cached() -> None:
     assert sub["inc"]["inputs"]["parameters"]["typedflow-failed-0"] == {"componentInputParameter": "typedflow-failed-0"}
 
 
-_REFUSED = """
-from pathlib import Path
-
-from typedflow import TypedFile, exit_handler, map_over, task, workflow
-from typedflow.formats import Text
-
-
-@task
-def maybe(x: int) -> int | None:
-    return x + 1
-
-
-@task
-def upto(x: int) -> list[int]:
-    return list(range(x + 1))
-
-
-@task
-def write(x: int) -> TypedFile[Text]:
-    out = TypedFile[Text].new()
-    Path(out).write_text(str(x))
-    return out
-
-
-@task
-def count(fs: list[TypedFile[Text]]) -> int | None:
-    return len(fs)
-
-
-@task
-def note(x: int) -> None:
-    pass
-
-
-def _guarded(x: int) -> int | None:
-    with exit_handler(note, x):
-        y = maybe(x)
-    return y
-
-
-@workflow
-def handled(xs: list[int]) -> list[int | None]:
-    return map_over(_guarded, xs, tolerated_failure=0.5)
-
-
-@workflow
-def collects(xs: list[int]) -> list[int | None]:
-    return map_over(lambda x: count(map_over(write, upto(x))), xs, tolerated_failure=0.5)
-"""
-
-
-def test_what_a_tolerant_item_cannot_hold_is_refused_naming_the_line(tmp_path: Path) -> None:
-    module = import_source(tmp_path, _REFUSED)
-    with pytest.raises(CompileError, match=r"\.py:\d+: an exit_handler block in a map_over with tolerated_failure"):
-        compile_spec(module.handled.ir)
-    with pytest.raises(CompileError, match=r"\.py:\d+: a map_over collecting files inside a map_over with tolerated"):
-        compile_spec(module.collects.ir)
+def test_files_an_inner_map_collects_in_a_tolerant_item_go_on_as_handles() -> None:
+    """Its tolerance step passes on parameters only: each item's file goes on as its handle (a value task that
+    stands down with the task that wrote it), and the step's list is a parameter list of them."""
+    spec = compile_spec(flows.nested_files.ir)
+    tolerance = spec["components"]["comp-map-2-tolerance"]["inputDefinitions"]
+    assert tolerance["parameters"]["out"]["parameterType"] == "LIST" and "artifacts" not in tolerance
+    tasks = _tasks(spec)
+    handle = next(t for name, t in tasks.items() if name.startswith("value-"))
+    assert handle["inputs"]["artifacts"]["value"]["taskOutputArtifact"]["producerTask"] == "write"
+    flags = handle["inputs"]["parameters"]  # the map's own guard (what its items came from), then write's
+    assert flags["typedflow-failed-0"] == {"componentInputParameter": "pipelinechannel--upto-failed"}
+    assert flags["typedflow-failed-1"]["taskOutputParameter"] == {
+        "producerTask": "write",
+        "outputParameterKey": "typedflow-failed",
+    }
+    assert tasks["sizes"]["inputs"]["parameters"]["fs"]["taskOutputParameter"]["producerTask"] == "map-2-tolerance"
 
 
 def test_a_task_of_a_failed_item_stands_in_for_its_file(tmp_path: Path) -> None:
@@ -199,10 +179,11 @@ def test_a_failure_flag_that_is_not_a_string_is_refused(tmp_path: Path, capsys: 
     'did not fail', never a traceback), for a task and a value task alike."""
     from tests.security.test_vertex_entrypoint import _args, _executor_input, _run
 
-    for wf, label, params in [
+    cases: list[tuple[Any, str, dict[str, Any]]] = [
         (flows.calls_after_failure, "exec-inc", {"x": 1}),
         (flows.branches_on_failed, "exec-value-1", {"value": ""}),
-    ]:
+    ]
+    for wf, label, params in cases:
         for bad in (5, ["x"], {"error_type": "E"}):
             code = _run(_args(wf, label), _executor_input(tmp_path, {**params, "typedflow-failed-0": bad}), tmp_path)
             err = capsys.readouterr().err

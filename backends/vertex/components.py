@@ -17,7 +17,16 @@ from typedflow import ir
 from typedflow.ir.canonical import canonical_json
 from typedflow.ir.codec import converter as ir_converter
 
-from .spec import ComponentSpec, Container, Definitions, ExecutorSpec, InputSpec, Resources, RetryPolicy
+from .spec import (
+    ComponentSpec,
+    Container,
+    Definitions,
+    ExecutorSpec,
+    InputSpec,
+    Resources,
+    RetryPolicy,
+    TaskInputs,
+)
 from .typemap import artifact_def, is_artifact_type, parameter_def, parameter_type
 
 COMMAND = ["python3", "-m", "typedflow.runtime", "vertex"]
@@ -34,6 +43,28 @@ class Chan:
     """A value from a ``when`` branch that may not have run: a placeholder then, with a presence flag."""
     absent: bool = False
     """An optional input left unset (None): declared ``isOptional`` and not passed, as kfp compiles it."""
+
+
+STR = ir.TypeRef("str")
+
+PRESENT = "?"
+"""The source key of a node's presence flag (``("output", node, PRESENT)``): whether a ``when`` branch computed it."""
+
+
+@attrs.define
+class Local:
+    """A producer in a DAG: its task name and its outputs (source key → (output key, channel))."""
+
+    task: str
+    outputs: dict[str, tuple[str, Chan]]
+
+
+def put_input(inputs: TaskInputs, name: str, spec: InputSpec, chan: Chan) -> None:
+    """Add a task input, as an artifact or a parameter as ``chan`` says."""
+    if chan.artifact:
+        inputs.setdefault("artifacts", {})[name] = spec
+    else:
+        inputs.setdefault("parameters", {})[name] = spec
 
 
 def input_spec(spec: InputSpec, chan: Chan) -> tuple[Literal["parameters", "artifacts"], InputSpec]:

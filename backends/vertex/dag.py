@@ -22,13 +22,17 @@ from typedflow.ir.types import assignable
 from . import cel, guards, item_handlers
 from .components import (
     FAILED,
+    PRESENT,
     RAN,
+    STR,
     Chan,
+    Local,
     artifact_lists,
     component,
     executor,
     output_chans,
     placeholder,
+    put_input,
     retry_policy,
     task_arg,
     task_payload,
@@ -55,8 +59,6 @@ Source = tuple[str, ...]
 """("input", name) | ("output", node id, output) | ("item", map id); ("output", node id, PRESENT) is
 the presence flag of a node inside a ``when`` branch whose values are used outside it."""
 
-PRESENT = "?"
-STR = ir.TypeRef("str")
 
 # IteratorPolicy.parallelism_limit is an int32 in the PipelineSpec Vertex AI Pipelines reads
 # (https://github.com/kubeflow/pipelines/blob/master/api/v2alpha1/pipeline_spec.proto): a larger
@@ -72,14 +74,6 @@ class CompileError(TypedflowError, ValueError):
 
 def _at(loc: ir.SourceLoc | None) -> str:
     return f"{loc}: " if loc is not None else ""
-
-
-@attrs.define
-class Local:
-    """A producer in a DAG: its task name and its outputs (source key → (output key, channel))."""
-
-    task: str
-    outputs: dict[str, tuple[str, Chan]]
 
 
 class Dag:
@@ -100,6 +94,10 @@ class Dag:
         self.names = Namer()
         self.outputs: DagOutputs = {}
         self.output_chans: dict[str, Chan] = {}
+
+    def child(self, key: str) -> Dag:
+        """A DAG nested in this one (a group, a loop body, a branch, a block)."""
+        return Dag(self.b, key, self)
 
     # ------------------------------------------------------------------ resolving
     def resolve(self, src: Source, loc: ir.SourceLoc | None, *, absent_ok: bool = False) -> tuple[InputSpec, Chan]:
@@ -225,13 +223,6 @@ def _producers(inputs: TaskInputs) -> set[str]:
             if "taskOutputArtifact" in spec:
                 out.add(spec["taskOutputArtifact"]["producerTask"])
     return out
-
-
-def _put_input(inputs: TaskInputs, name: str, spec: InputSpec, chan: Chan) -> None:
-    if chan.artifact:
-        inputs.setdefault("artifacts", {})[name] = spec
-    else:
-        inputs.setdefault("parameters", {})[name] = spec
 
 
 # ----------------------------------------------------------------------------- escaping values
@@ -393,7 +384,7 @@ class Builder:
         self._results(wf, body)
         inputs: TaskInputs = {}
         for name, spec in sorted(body.bindings.items()):
-            _put_input(inputs, name, spec, body.inputs[name])
+            put_input(inputs, name, spec, body.inputs[name])
         self.components[key] = body.component()
         handler = root.add_task(key[len("comp-") :], {"componentRef": {"name": key}, "inputs": inputs})
         for name, chan in body.output_chans.items():
@@ -416,7 +407,7 @@ class Builder:
                 name = channel(node_id, out if out != PRESENT else "ran")
                 body.export(name, lo.task, okey, chan)
                 exported.setdefault(node_id, {})[out] = (name, chan)
-        task = self._nested_task(dag, body, f"exit-handler-{k}", {})
+        task = self.nested_task(dag, body, f"exit-handler-{k}", {})
         for node_id, outs in exported.items():
             dag.local[node_id] = Local(task, outs)
         self._on_failure_task(n.handler, dag, task, node=f"{n.id}/{n.handler.task}")
@@ -428,7 +419,7 @@ class Builder:
         failure_args = [a for a in of.args if isinstance(a.value, ir.FailureRef)]
         plain = tuple(a for a in of.args if a not in failure_args)
         inputs, chans, plan = self.task_inputs(plain, template, root, of.loc)
-        _put_input(inputs, "status", {"taskFinalStatus": {"producerTask": handler}}, Chan(ir.TypeRef("any")))
+        put_input(inputs, "status", {"taskFinalStatus": {"producerTask": handler}}, Chan(ir.TypeRef("any")))
         for a in failure_args:
             plan[a.param] = {"failure": "status", "none_if_succeeded": node is not None}
         key = self.new_component(f"{of.task}-on-failure")
@@ -558,7 +549,7 @@ class Builder:
                     plan[a.param] = {"in": a.param}
                     continue
                 chan = Chan(t)
-                _put_input(inputs, a.param, {"runtimeValue": {"constant": r.const}}, chan)
+                put_input(inputs, a.param, {"runtimeValue": {"constant": r.const}}, chan)
                 chans[a.param] = chan
                 plan[a.param] = {"in": a.param}
                 continue
@@ -567,7 +558,7 @@ class Builder:
                 spec, chan = dag.resolve(r.source, loc, absent_ok=a.optional)
                 maybe = chan.maybe
                 chan = Chan(chan.type, chan.artifact)
-                _put_input(inputs, a.param, spec, chan)
+                put_input(inputs, a.param, spec, chan)
                 chans[a.param] = chan
                 plan[a.param] = {"in": a.param, "path": list(r.path)} if r.path else {"in": a.param}
             else:
@@ -577,7 +568,7 @@ class Builder:
                     spec, chan = dag.resolve(src, loc, absent_ok=a.optional)
                     maybe = maybe or chan.maybe
                     chan = Chan(chan.type, chan.artifact)
-                    _put_input(inputs, key, spec, chan)
+                    put_input(inputs, key, spec, chan)
                     chans[key] = chan
                     fields[fname] = key
                 plan[a.param] = {"fields": fields}
@@ -588,7 +579,7 @@ class Builder:
                 while key in chans:
                     key += "_"
                 spec, chan = dag.resolve(("output", node, PRESENT), loc)
-                _put_input(inputs, key, spec, chan)
+                put_input(inputs, key, spec, chan)
                 chans[key] = chan
                 plan[a.param]["present"] = key
         return inputs, chans, plan
@@ -649,7 +640,7 @@ class Builder:
         payload: dict[str, Any] = {"plan": plan["value"], "type": type_json(t)}
         if self.scope is not None:
             payload["tolerate"] = FAILED
-            payload["upstream"] = self._guard_inputs(dag, guards.binding_nodes([b]), inputs, chans, loc, guard)
+            payload["upstream"] = self.guard_inputs(dag, guards.binding_nodes([b]), inputs, chans, loc, guard)
             outs[FAILED] = Chan(STR)
         self.components[key] = component(chans, outs, label)
         if artifact_lists(chans):
@@ -684,7 +675,7 @@ class Builder:
         tolerant = self.scope is not None
         upstream: list[str] = []  # inputs: the failures of the item's executors it reads (it stands down on one)
         if tolerant:
-            upstream = self._guard_inputs(dag, guards.reads(n), inputs, chans, n.loc)
+            upstream = self.guard_inputs(dag, guards.reads(n), inputs, chans, n.loc)
         extra = {RAN: Chan(BOOL)} if ran else {}
         if tolerant:
             extra[FAILED] = Chan(STR)
@@ -719,7 +710,7 @@ class Builder:
         if tolerant:
             dag.local[n.id].outputs[FLAG] = (FAILED, Chan(STR))
 
-    def _guard_inputs(
+    def guard_inputs(
         self,
         dag: Dag,
         reads: set[str],
@@ -736,7 +727,7 @@ class Builder:
         for src in guards.guard(dag, reads, self.scope) if given is None else given:
             spec, chan = dag.resolve(src, loc)
             name = f"{prefix}-{len(names)}"
-            _put_input(inputs, name, spec, chan)
+            put_input(inputs, name, spec, chan)
             chans[name] = chan
             names.append(name)
         return names
@@ -753,7 +744,7 @@ class Builder:
         if self.scope is not None:
             payload["tolerate"] = FAILED
             payload["node"] = n.id  # the failure it reports names it, as a handler's Failure does
-            payload["upstream"] = self._guard_inputs(dag, guards.reads(n), inputs, chans, n.loc)
+            payload["upstream"] = self.guard_inputs(dag, guards.reads(n), inputs, chans, n.loc)
             outs[FAILED] = Chan(STR)
         self.components[key] = component(chans, outs, label)
         self.executors[label] = executor(self.image, "fail", payload, None)
@@ -773,10 +764,10 @@ class Builder:
         self.executors[label] = executor(self.image, "const", {"outputs": {k: v for k, (v, _) in values.items()}}, None)
         return dag.add_task(key[len("comp-") :], {"componentRef": {"name": key}})
 
-    def _nested_task(self, dag: Dag, child: Dag, base: str, extra: TaskSpec) -> str:
+    def nested_task(self, dag: Dag, child: Dag, base: str, extra: TaskSpec) -> str:
         inputs: TaskInputs = {}
         for name, spec in sorted(child.bindings.items()):
-            _put_input(inputs, name, spec, child.inputs[name])
+            put_input(inputs, name, spec, child.inputs[name])
         self.components[child.key] = child.component()
         task: TaskSpec = {"componentRef": {"name": child.key}}
         if inputs:
@@ -845,12 +836,12 @@ class Builder:
                     f"iteratorPolicy.parallelismLimit is an int32, at most {PARALLELISM_LIMIT_MAX:,}"
                 )
             extra["iteratorPolicy"] = {"parallelismLimit": n.max_concurrency}
-        loop_task = self._nested_task(group, body, f"for-loop-{k}", extra)
+        loop_task = self.nested_task(group, body, f"for-loop-{k}", extra)
         group.export("out", loop_task, collected, list_chan)
         flags = [f"{FAILED}-{j}" for j in range(len(reported))]
         for (name, _, _), flag in zip(reported, flags, strict=True):
             group.export(flag, loop_task, name, failed_chan)
-        task = self._nested_task(dag, group, n.id, {})
+        task = self.nested_task(dag, group, n.id, {})
         if tolerant:
             guard = list(inner.ambient) if inner is not None and outer is not None else None
             task = self._tolerance_task(n, dag, task, list_chan, {flag: failed_chan for flag in flags}, guard)
@@ -889,7 +880,7 @@ class Builder:
         chans = {"out": out, **flags}
         inputs: TaskInputs = {}
         for name in chans:
-            _put_input(
+            put_input(
                 inputs, name, {"taskOutputParameter": {"producerTask": group_task, "outputParameterKey": name}}, out
             )
         payload: dict[str, Any] = {"node": n.id, "share": n.tolerated_failure, "type": type_json(out.type)}
@@ -899,7 +890,7 @@ class Builder:
         if guard is not None:
             payload["tolerate"] = FAILED
             # (named apart from the collected flags, typedflow-failed-K)
-            payload["upstream"] = self._guard_inputs(dag, set(), inputs, chans, n.loc, guard, "typedflow-upstream")
+            payload["upstream"] = self.guard_inputs(dag, set(), inputs, chans, n.loc, guard, "typedflow-upstream")
             outs[FAILED] = Chan(STR)
             spec["cachingOptions"] = {"enableCache": False}
         self.components[key] = component(chans, outs, label)
@@ -1029,7 +1020,7 @@ class Builder:
                 for name in rest:
                     child.export(name, none, name, Chan(STR))
         selectors = [
-            self._nested_task(group, child, base, {"triggerPolicy": {"condition": condition}})
+            self.nested_task(group, child, base, {"triggerPolicy": {"condition": condition}})
             for child, base, condition in built
         ]
         if not group.tasks:
@@ -1038,7 +1029,7 @@ class Builder:
             group.export_oneof(key, [(task, key) for task in selectors], Chan(chan.type))
         for j in range(width):
             group.export_oneof(f"{FAILED}-{j}", [(task, f"{FAILED}-{j}") for task in selectors], Chan(STR))
-        task = self._nested_task(dag, group, n.id, {})
+        task = self.nested_task(dag, group, n.id, {})
         for node, output, key, chan in escaping:
             # later readers find the value (and its flag) as an output of the condition group
             dag.local.setdefault(node, Local(task, {})).outputs[output] = (key, chan)
@@ -1073,20 +1064,20 @@ class Builder:
             r = None if isinstance(a.value, ir.OneOf) else self.ref(a.value)  # one_of(): a value task picks it
             if r is not None and r.source is None and not r.fields:
                 chan = Chan(want)
-                _put_input(inputs, a.param, {"runtimeValue": {"constant": r.const}}, chan)
+                put_input(inputs, a.param, {"runtimeValue": {"constant": r.const}}, chan)
             else:
                 src = self.value_source(a.value, want, dag, local=False, loc=n.loc)
                 spec, got = dag.resolve(src, n.loc)
                 if not assignable(got.type, want) and got.type.kind != "any":
                     raise CompileError(f"{_at(n.loc)}{a.param!r}: {got.type} is not {want}")
                 chan = Chan(want, got.artifact)
-                _put_input(inputs, a.param, spec, chan)
+                put_input(inputs, a.param, spec, chan)
             top[a.param] = chan
         outer = self.scope
         inner_scope = None
         if outer is not None:  # inside a tolerant item: its executors also check the flags of what the call reads
             chans: dict[str, Chan] = {}
-            names = self._guard_inputs(dag, guards.reads(n), inputs, chans, n.loc)
+            names = self.guard_inputs(dag, guards.reads(n), inputs, chans, n.loc)
             top.update(chans)
             inner_scope = Scope(tuple(("input", name) for name in names))
         key = self.new_component(n.workflow)

@@ -23,10 +23,14 @@ from typedflow.ir.canonical import canonical_json
 from . import guards
 from .components import (
     FAILED,
+    PRESENT,
+    STR,
     Chan,
+    Local,
     artifact_lists,
     component,
     executor,
+    put_input,
     retry_policy,
     task_arg,
     task_payload,
@@ -39,7 +43,6 @@ if TYPE_CHECKING:
     from .dag import Builder, Dag, Source
     from .spec import TaskSpec
 
-STR = ir.TypeRef("str")
 CAUGHT = "typedflow-caught"
 """A handler's inputs ``typedflow-caught-K``: the failure flags of what it handles, in the order they were added."""
 
@@ -47,8 +50,6 @@ CAUGHT = "typedflow-caught"
 def handler_task(b: Builder, of: ir.OnFailure, dag: Dag, *, node: str | None, upstream: list[Source]) -> str:
     """The handler ``of`` of everything in ``dag`` so far: an ``on_failure`` (``node`` None: it runs only when one
     of them failed) or an exit handler's (``node``: it always runs). Ordered after every task of ``dag``."""
-    from .dag import _put_input
-
     template = b.doc.task(of.task)
     failure_args = [a for a in of.args if isinstance(a.value, ir.FailureRef)]
     plain = tuple(a for a in of.args if a not in failure_args)
@@ -56,12 +57,12 @@ def handler_task(b: Builder, of: ir.OnFailure, dag: Dag, *, node: str | None, up
     caught: list[str] = []
     for task, key in guards.flag_outputs(dag):
         name = f"{CAUGHT}-{len(caught)}"
-        _put_input(inputs, name, {"taskOutputParameter": {"producerTask": task, "outputParameterKey": key}}, Chan(STR))
+        put_input(inputs, name, {"taskOutputParameter": {"producerTask": task, "outputParameterKey": key}}, Chan(STR))
         chans[name] = Chan(STR)
         caught.append(name)
     for a in failure_args:
         plan[a.param] = {"caught": caught}
-    names = b._guard_inputs(dag, set(), inputs, chans, of.loc, upstream)
+    names = b.guard_inputs(dag, set(), inputs, chans, of.loc, upstream)
     key = b.new_component(f"{of.task}-on-failure")
     label = "exec-" + key[len("comp-") :]
     b.components[key] = component(chans, {FAILED: Chan(STR)}, label)
@@ -90,13 +91,11 @@ def handler_task(b: Builder, of: ir.OnFailure, dag: Dag, *, node: str | None, up
 def exit_handler_in_item(b: Builder, n: ir.ExitHandlerNode, dag: Dag) -> None:
     """``with exit_handler(...)`` inside a tolerant item: the block and its handler as a DAG of their own, every
     value the block produces an output of it, each with every flag of the DAG (see the module's docstring)."""
-    from .dag import PRESENT, Dag, Local
-
     outer = b.scope
     assert outer is not None
     upstream = guards.guard(dag, guards.outside_reads(n), outer)
     k = b.count("exit-handler")
-    body = Dag(b, b.new_component(f"exit-handler-{k}"), dag)
+    body = dag.child(b.new_component(f"exit-handler-{k}"))
     b.scope = Scope(tuple(upstream))  # the block's executors stand down on what it read from outside, as the handler
     try:
         b.block(n.body, body)
@@ -119,6 +118,6 @@ def exit_handler_in_item(b: Builder, n: ir.ExitHandlerNode, dag: Dag) -> None:
             name = channel(node_id, out if out != PRESENT else "ran")
             body.export(name, lo.task, okey, chan)
             exported.setdefault(node_id, {})[out] = (name, chan)
-    task = b._nested_task(dag, body, f"exit-handler-{k}", {})
+    task = b.nested_task(dag, body, f"exit-handler-{k}", {})
     for node_id, outs in exported.items():
         dag.local[node_id] = Local(task, {**outs, **flags})

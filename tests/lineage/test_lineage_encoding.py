@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from typedflow import TypedFile, task, workflow
 from typedflow.formats import CSV
 from typedflow.ir.canonical import canonical_bytes
-from typedflow.lineage.encoding import CHAIN_FIELDS, RecordEncoder, encode_record, join
+from typedflow.lineage.encoding import CHAIN_FIELDS, RecordEncoder, encode_record, join, params_json, ref_json
 from typedflow.lineage.log import LineageLog
 from typedflow.lineage.record import (
     KINDS,
@@ -68,9 +68,16 @@ records = st.builds(
 FIELDS = [f.name for f in attrs.fields(LineageRecord) if f.name not in CHAIN_FIELDS]
 
 
+def _refs_json(refs: tuple[ValueRef, ...]) -> str:
+    return "[" + ",".join(ref_json(r.name, r.digest, r.uri, r.sha256, r.columns, r.schema_digest) for r in refs) + "]"
+
+
+_AS_JSON = {"inputs": _refs_json, "outputs": _refs_json, "parameters": params_json}
+
+
 @settings(max_examples=300, deadline=None)
-@given(records, st.sets(st.sampled_from(FIELDS)))
-def test_encoded_bytes_equal_the_canonical_record(rec: LineageRecord, fixed: set[str]) -> None:
+@given(records, st.sets(st.sampled_from(FIELDS)), st.sets(st.sampled_from(sorted(_AS_JSON))))
+def test_encoded_bytes_equal_the_canonical_record(rec: LineageRecord, fixed: set[str], as_json: set[str]) -> None:
     canonical = canonical_bytes(record_to_dict(rec))
     assert record_line(rec) == canonical
     assert join(encode_record(rec), rec.prev_hash, rec.seq).encode("ascii") == canonical
@@ -78,6 +85,11 @@ def test_encoded_bytes_equal_the_canonical_record(rec: LineageRecord, fixed: set
     encoder = RecordEncoder(**{n: values[n] for n in fixed})  # any split into fixed and varying fields
     prepared = encoder.prepare(**{n: values[n] for n in FIELDS if n not in fixed})
     assert join(prepared, rec.prev_hash, rec.seq).encode("ascii") == canonical
+    # Varying fields handed over as the JSON this module's encoders made of them when they were taken.
+    encoded = frozenset(as_json - fixed)
+    encoder = RecordEncoder(encoded=encoded, **{n: values[n] for n in fixed})
+    taken = {n: _AS_JSON[n](values[n]) if n in encoded else values[n] for n in FIELDS if n not in fixed}
+    assert join(encoder.prepare(**taken), rec.prev_hash, rec.seq).encode("ascii") == canonical
     assert record_from_bytes(canonical) == rec
 
 
@@ -137,6 +149,10 @@ def test_the_encoder_rejects_what_a_record_rejects(
 def test_an_encoder_takes_only_record_fields() -> None:
     with pytest.raises(TypeError, match="seq"):
         RecordEncoder(seq=1)
+    with pytest.raises(TypeError, match="prev_hash"):
+        RecordEncoder(encoded=frozenset({"prev_hash"}))
+    with pytest.raises(TypeError, match="inputs"):  # a fixed field is not also taken as JSON
+        RecordEncoder(encoded=frozenset({"inputs"}), inputs=())
     with pytest.raises(TypeError, match="colour"):
         RecordEncoder(colour="red")
     with pytest.raises(TypeError):  # a varying field missing

@@ -19,7 +19,16 @@ import attrs
 
 from typedflow.lineage.record import KINDS, STATUSES, LineageRecord, ParamValue, ValueRef
 
-__all__ = ["CHAIN_FIELDS", "Prepared", "RecordEncoder", "encode_record", "join", "param_json"]
+__all__ = [
+    "CHAIN_FIELDS",
+    "Prepared",
+    "RecordEncoder",
+    "encode_record",
+    "join",
+    "param_json",
+    "params_json",
+    "ref_json",
+]
 
 # A record encoded around its two chain fields, which the log fills at commit time:
 # line = a + prev_hash + b + str(seq) + c.
@@ -62,7 +71,8 @@ def param_json(v: ParamValue) -> str:
     return _s(v)
 
 
-def _params(v: Mapping[str, ParamValue]) -> str:
+def params_json(v: Mapping[str, ParamValue]) -> str:
+    """A record's parameters as it holds them."""
     if len(v) < 2:  # nothing to sort
         return "{" + "".join([_s(k) + ":" + param_json(x) for k, x in v.items()]) + "}"
     return "{" + ",".join([_s(k) + ":" + param_json(v[k]) for k in sorted(v)]) + "}"
@@ -72,15 +82,26 @@ def _columns(v: tuple[tuple[str, str], ...]) -> str:
     return "[" + ",".join([f"[{_s(n)},{_s(t)}]" for n, t in v]) + "]"
 
 
-def _ref(r: ValueRef) -> str:
+def ref_json(
+    name: str,
+    digest: str,
+    uri: str | None = None,
+    sha: str | None = None,
+    columns: tuple[tuple[str, str], ...] | None = None,
+    schema: str | None = None,
+) -> str:
+    """A :class:`ValueRef` of these fields as a record holds it, without making one."""
     # ValueRef's keys sorted; the two of a table's schema only when set (as record_to_dict omits them).
-    sha, uri, columns, schema = r.sha256, r.uri, r.columns, r.schema_digest
     head = "{" if columns is None else '{"columns":' + _columns(columns) + ","
     middle = "" if schema is None else ',"schema_digest":' + _s(schema)
     return (
-        f'{head}"digest":{_s(r.digest)},"name":{_s(r.name)}{middle},'
+        f'{head}"digest":{_s(digest)},"name":{_s(name)}{middle},'
         f'"sha256":{"null" if sha is None else _s(sha)},"uri":{"null" if uri is None else _s(uri)}}}'
     )
+
+
+def _ref(r: ValueRef) -> str:
+    return ref_json(r.name, r.digest, r.uri, r.sha256, r.columns, r.schema_digest)
 
 
 def _refs(v: tuple[ValueRef, ...]) -> str:
@@ -94,7 +115,7 @@ _BY_TYPE: Final[dict[Any, tuple[str, Callable[[Any], str]]]] = {
     str | None: ("('null' if {v} is None else _s({v}))", _opt_str),
     int: ("(_int_repr({v}) if type({v}) is int else _int({v}))", _int),
     tuple[ValueRef, ...]: ("_refs({v})", _refs),
-    dict[str, ParamValue]: ("_params({v})", _params),
+    dict[str, ParamValue]: ("_params({v})", params_json),
 }
 
 
@@ -136,16 +157,19 @@ _NAMESPACE: Final = {
     "_int_repr": _int_repr,
     "_int": _int,
     "_refs": _refs,
-    "_params": _params,
+    "_params": params_json,
     "_not_allowed": _not_allowed,
     **{f"_allowed_{n}": allowed for n, allowed in _CHECKED.items()},
 }
 
 
 @functools.cache
-def _generate(fixed: frozenset[str]) -> Callable[[Mapping[str, Any]], Callable[..., Prepared]]:
+def _generate(
+    fixed: frozenset[str], encoded: frozenset[str] = frozenset()
+) -> Callable[[Mapping[str, Any]], Callable[..., Prepared]]:
     """For one shape: a factory that encodes the fixed fields' values once and returns the encoder of
-    the varying fields (keyword-only arguments, one concatenation per output piece)."""
+    the varying fields (keyword-only arguments, one concatenation per output piece; those in
+    ``encoded`` are taken as JSON)."""
     fields = _fields()
     exprs_by_name = {name: expr for name, expr, _ in fields}
     # Tokens per output piece (a, b, c): literal text, a fixed field's value, a varying field's value.
@@ -176,7 +200,7 @@ def _generate(fixed: frozenset[str]) -> Callable[[Mapping[str, Any]], Callable[.
                 segments.append(run)
                 run = []
             if token[0] == "var":
-                terms.append(exprs_by_name[token[1]].format(v=token[1]))
+                terms.append(token[1] if token[1] in encoded else exprs_by_name[token[1]].format(v=token[1]))
                 varying.append(token[1])
         # One f-string per piece: a single concatenation, however many fields.
         exprs.append('f"' + "".join("{" + t + "}" for t in terms) + '"')
@@ -188,7 +212,7 @@ def _generate(fixed: frozenset[str]) -> Callable[[Mapping[str, Any]], Callable[.
         f"    return encode\n"
     )
     namespace: dict[str, Any] = dict(_NAMESPACE)
-    exec(compile(src, f"<lineage record encoder, fixed {sorted(fixed)}>", "exec"), namespace)
+    exec(compile(src, f"<lineage record encoder, fixed {sorted(fixed)}, encoded {sorted(encoded)}>", "exec"), namespace)
     make: Callable[..., Callable[..., Prepared]] = namespace["factory"]
 
     def factory(values: Mapping[str, Any]) -> Callable[..., Prepared]:
@@ -202,15 +226,20 @@ def _generate(fixed: frozenset[str]) -> Callable[[Mapping[str, Any]], Callable[.
 
 class RecordEncoder:
     """Encodes records that share the values of ``fixed`` fields; :meth:`prepare` takes the others
-    (every other field but the chain's, by keyword) and returns the record around its chain fields."""
+    (every other field but the chain's, by keyword) and returns the record around its chain fields.
+    ``encoded``: varying fields :meth:`prepare` takes as their JSON, made by this module's encoders
+    (:func:`ref_json`, :func:`params_json`) when their values were taken."""
 
     __slots__ = ("prepare",)
 
-    def __init__(self, **fixed: Any) -> None:
-        unknown = set(fixed) - {n for n, _, _ in _fields()} | (set(fixed) & set(CHAIN_FIELDS))
+    def __init__(self, *, encoded: frozenset[str] = frozenset(), **fixed: Any) -> None:
+        names = {n for n, _, _ in _fields()} - set(CHAIN_FIELDS)
+        unknown = set(fixed) - names
         if unknown:
             raise TypeError(f"not a fixed record field: {sorted(unknown)[0]!r}")
-        self.prepare: Callable[..., Prepared] = _generate(frozenset(fixed))(fixed)
+        if not encoded <= names - set(fixed):
+            raise TypeError(f"not a varying record field: {sorted(encoded - (names - set(fixed)))[0]!r}")
+        self.prepare: Callable[..., Prepared] = _generate(frozenset(fixed), frozenset(encoded))(fixed)
 
 
 _GENERAL: Final = RecordEncoder()

@@ -9,16 +9,16 @@ the references to their values from :class:`RefPlan`.
 from __future__ import annotations
 
 import platform
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from typedflow import ir
 from typedflow._version import __version__
 from typedflow.dsl.secret import sensitive
 from typedflow.ir.canonical import digest
-from typedflow.lineage.encoding import Prepared, RecordEncoder
+from typedflow.lineage.encoding import Prepared, RecordEncoder, params_json, ref_json
 from typedflow.lineage.record import (
     LineageRecord,
-    ParamValue,
     RecordStatus,
     ValueRef,
     identity,
@@ -35,8 +35,10 @@ __all__ = ["DEFAULT_IMAGE", "REDACTED", "RecordValues", "RefPlan", "TaskRecords"
 DEFAULT_IMAGE = f"python:{platform.python_version()}"  # the local interpreter's "image"
 _PYTHON_VERSION = platform.python_version()
 REDACTED = "redacted"  # the digest a record gives a value whose name says it is a secret
-# A task record's references to its inputs and outputs, and its parameters (see TaskRecords.values).
-RecordValues = tuple[tuple[ValueRef, ...], tuple[ValueRef, ...], dict[str, ParamValue]]
+# A task record's references to its inputs and outputs, and its parameters, as the record holds them
+# (JSON, see TaskRecords.values).
+RecordValues = tuple[str, str, str]
+R = TypeVar("R")
 
 
 class RefPlan:
@@ -62,26 +64,33 @@ class RefPlan:
     def refs(self, values: dict[str, Any], digests: dict[str, str] | None = None) -> tuple[ValueRef, ...]:
         """References to typed-JSON values, never the values; ``digests``: content digests already
         computed (the cache key's parts)."""
-        refs = []
+        return tuple(self._each(values, digests, ValueRef))
+
+    def encoded(self, values: dict[str, Any], digests: dict[str, str] | None = None) -> str:
+        """:meth:`refs` as a record holds them (their JSON), without making them."""
+        return "[" + ",".join(self._each(values, digests, ref_json)) + "]"
+
+    def _each(self, values: dict[str, Any], digests: dict[str, str] | None, make: Callable[..., R]) -> list[R]:
+        """``make(name, digest, uri, sha256, columns, schema_digest)`` of each reference (as far as set)."""
+        refs: list[R] = []
         for name, t, filelike, files, schema in self.params:
             if name not in values:
                 continue
             if t is None:  # a secret's digest is never recorded (a short one could be guessed from it)
-                refs.append(ValueRef(name, REDACTED))
+                refs.append(make(name, REDACTED))
                 continue
             v = values[name]
             d = digests.get(name) if digests else None
             if filelike and isinstance(v, dict):
                 inner = t.args[0] if t.kind == "optional" else t
-                ref = ValueRef(name, d or content_digest(v, inner, True), v.get("uri"), v.get("sha256"))
-                refs.append(ref if schema is None else ValueRef(*_fields(ref), *schema))
+                d = d or content_digest(v, inner, True)
+                if schema is None:
+                    refs.append(make(name, d, v.get("uri"), v.get("sha256")))
+                else:
+                    refs.append(make(name, d, v.get("uri"), v.get("sha256"), *schema))
             else:
-                refs.append(ValueRef(name, d or (content_digest(v, t, True) if files else digest(v))))
-        return tuple(refs)
-
-
-def _fields(ref: ValueRef) -> tuple[str, str, str | None, str | None]:
-    return ref.name, ref.digest, ref.uri, ref.sha256
+                refs.append(make(name, d or (content_digest(v, t, True) if files else digest(v))))
+        return refs
 
 
 def value_refs(
@@ -134,6 +143,9 @@ def task_record(
     )
 
 
+_ENCODED = frozenset({"inputs", "outputs", "parameters"})  # the fields TaskRecords.values takes
+
+
 class TaskRecords:
     """The records of one task in one run, written to one log: :func:`task_record`'s fields, encoded
     straight to a log line. What is the same for every execution of the task is encoded once."""
@@ -153,6 +165,7 @@ class TaskRecords:
     ) -> None:
         user, host = identity()
         self.encoder = RecordEncoder(
+            encoded=_ENCODED,
             kind="task",
             run_id=run_id,
             workflow=doc_name,
@@ -175,10 +188,11 @@ class TaskRecords:
     def values(
         self, inputs: dict[str, Any], outputs: dict[str, Any], input_digests: dict[str, str] | None = None
     ) -> RecordValues:
-        """What a record says of a task's values: taken as the task ends (a value may be a later task's
-        input, which can change it in place), encoded later by :meth:`prepare`."""
+        """What a record says of a task's values, as its JSON: taken as the task ends (a value may be a
+        later task's input, which can change it in place); the rest of the record is encoded later, a
+        group at a time, by :meth:`prepare`."""
         params = {n: v for n in self.params if (v := safe_value(inputs.get(n))) is not None}
-        return self.inputs.refs(inputs, input_digests), self.outputs.refs(outputs), params
+        return self.inputs.encoded(inputs, input_digests), self.outputs.encoded(outputs), params_json(params)
 
     def prepare(
         self,

@@ -37,7 +37,8 @@ def template(i: int, ins: list[ir.TypeRef], out: ir.TypeRef) -> ir.TaskTemplate:
 
 
 @st.composite
-def workflows(draw: st.DrawFn, tolerant: bool = False) -> ir.WorkflowIR:
+def workflows(draw: st.DrawFn, tolerant: bool = False, handler_in_map: bool = False) -> ir.WorkflowIR:
+    """``handler_in_map``: the workflow starts with a map whose item starts with an exit_handler block."""
     inputs = (ir.Param("x", ir.TypeRef("int")), ir.Param("xs", ir.TypeRef("list", (ir.TypeRef("int"),))))
     templates: list[ir.TaskTemplate] = []
     counter = [0]
@@ -58,11 +59,15 @@ def workflows(draw: st.DrawFn, tolerant: bool = False) -> ir.WorkflowIR:
         templates.append(template(i, ins, out))
         return ir.TaskNode(f"t{i}", f"t{i}", tuple(args), LOC), out
 
-    def block(avail: list[tuple[ir.Binding, ir.TypeRef]], depth: int) -> tuple[list[ir.Node], list[Any]]:
+    def block(
+        avail: list[tuple[ir.Binding, ir.TypeRef]], depth: int, first: str | None = None
+    ) -> tuple[list[ir.Node], list[Any]]:
         nodes: list[ir.Node] = []
         mine: list[tuple[ir.Binding, ir.TypeRef]] = []
-        for _ in range(draw(st.integers(1, 4))):
+        for k in range(draw(st.integers(1, 4))):
             kind = draw(st.sampled_from(["task", "task", "when", "map", "exit"] if depth < 2 else ["task"]))
+            if k == 0 and first is not None:
+                kind = first
             seen = avail + mine
             if kind == "task":
                 node, out = new_task(seen)
@@ -97,7 +102,8 @@ def workflows(draw: st.DrawFn, tolerant: bool = False) -> ir.WorkflowIR:
             else:
                 lists = [b for b, t in seen if t.kind == "list"]
                 mid = f"map-{counter[0]}-{len(nodes)}"
-                body, body_avail = block([*seen, (ir.ItemRef(mid), ir.TypeRef("int"))], depth + 1)
+                inner = "exit" if handler_in_map and depth == 0 else None
+                body, body_avail = block([*seen, (ir.ItemRef(mid), ir.TypeRef("int"))], depth + 1, inner)
                 result, rtype = draw(st.sampled_from(body_avail or [(ir.ItemRef(mid), ir.TypeRef("int"))]))
                 nodes.append(
                     ir.MapNode(
@@ -109,7 +115,7 @@ def workflows(draw: st.DrawFn, tolerant: bool = False) -> ir.WorkflowIR:
                         rtype,
                         draw(st.sampled_from([None, 2])),
                         LOC,
-                        tolerated_failure=draw(st.sampled_from([0.0, 0.5])) if tolerant else 0.0,
+                        tolerated_failure=(0.5 if inner else draw(st.sampled_from([0.0, 0.5]))) if tolerant else 0.0,
                     )
                 )
                 mine.append((ir.OutputRef(mid, "out"), ir.TypeRef("list", (rtype,))))
@@ -119,7 +125,7 @@ def workflows(draw: st.DrawFn, tolerant: bool = False) -> ir.WorkflowIR:
         (ir.InputRef("x"), ir.TypeRef("int")),
         (ir.InputRef("xs"), ir.TypeRef("list", (ir.TypeRef("int"),))),
     ]
-    nodes, produced = block(start, 0)
+    nodes, produced = block(start, 0, "map" if handler_in_map else None)
     result, rtype = draw(st.sampled_from(produced or start))
     wf = ir.Workflow(
         name="generated",
@@ -151,7 +157,7 @@ def _executor_tasks(spec: Any, comp: str) -> list[tuple[str, dict[str, Any]]]:
 
 
 @settings(max_examples=40, deadline=None)
-@given(workflows(tolerant=True))
+@given(workflows(tolerant=True) | workflows(tolerant=True, handler_in_map=True))
 def test_random_tolerant_maps_report_every_failure(doc: ir.WorkflowIR) -> None:
     """In a map with tolerated_failure, every executor of the item at any depth reports its failure, is never
     cached, and reads only flags that resolve (the structural checker follows every edge)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +73,7 @@ def _refs_json(refs: tuple[ValueRef, ...]) -> str:
     return "[" + ",".join(ref_json(r.name, r.digest, r.uri, r.sha256, r.columns, r.schema_digest) for r in refs) + "]"
 
 
-_AS_JSON = {"inputs": _refs_json, "outputs": _refs_json, "parameters": params_json}
+_AS_JSON: dict[str, Callable[[Any], str]] = {"inputs": _refs_json, "outputs": _refs_json, "parameters": params_json}
 
 
 @settings(max_examples=300, deadline=None)

@@ -148,6 +148,24 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path: Path, module
     assert "Error" not in shell.stderr and "Traceback" not in shell.stderr
 
 
+def test_compile_to_a_reader_that_has_gone_exits_141_quietly(module: Path) -> None:
+    # `typedflow compile ... | head -0`: a closed stdout is no file compile could not write (exit 2)
+    read, write = os.pipe()
+    os.close(read)
+    proc = subprocess.run(
+        [sys.executable, "-m", "typedflow", "compile", f"{module}:first", "--target", "ir"],
+        stdout=write,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=60,
+    )
+    os.close(write)
+    assert proc.returncode == 141, proc.stderr
+    assert proc.stderr == "hello from the module\n"  # what the module prints; no "cannot write"
+
+
 def test_an_unknown_workflow_name_lists_the_workflows_there(module: Path) -> None:
     r = tf("run", f"{module}:nope", "--input", "x=1")
     assert r.returncode == 2 and r.stdout == ""

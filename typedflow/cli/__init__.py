@@ -170,6 +170,8 @@ def cmd_compile(args: argparse.Namespace) -> int:
     text = backend.compile(doc, options)
     try:
         write_output(text, args.output)
+    except BrokenPipeError:  # stdout's reader has gone (`| head`): main() exits 141
+        raise
     except OSError as exc:  # a directory, a read-only place: nothing was written
         _err(f"typedflow: cannot write {args.output}: {exc.strerror or exc}")
         return EXIT_USAGE

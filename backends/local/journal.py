@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from typedflow.ir.canonical import canonical_json
-from typedflow.runtime.atomic import write_all, write_text
+from typedflow.runtime.atomic import write_all, write_bytes
 
 from .reports import CACHED, SUCCEEDED, NodeReport
 
@@ -237,10 +237,11 @@ class Journal:
         line = canonical_json({"duration": duration, "key": RUN_END_KEY, "outputs": outputs, "status": status})
         self._append(line.encode("ascii") + b"\n")
         self.close()
-        write_text(
+        write_bytes(
             self.dir / "status.json",
-            canonical_json({"duration": duration, "outputs": outputs, "status": status}),
+            canonical_json({"duration": duration, "outputs": outputs, "status": status}).encode("utf-8"),
             durable=False,
+            mode=0o600,  # the outputs, like the inputs, are the run owner's only
         )
 
     def close(self) -> None:

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from typedflow.runtime.atomic import write_text
+from typedflow.runtime.atomic import write_bytes
 from typedflow.runtime.capture import node_key, node_segment
 
 LOGS = "logs"
@@ -17,9 +17,11 @@ CANCELLED = "cancelled"
 
 def write_log(run_dir: Path, key: str, attempt: int, text: str) -> None:
     """One attempt's output (what its task wrote to stdout/stderr, secrets blanked out)."""
-    folder = run_dir / LOGS / node_segment(key)
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    write_text(folder / f"{attempt}.log", text, durable=False)
+    logs = run_dir / LOGS
+    logs.mkdir(exist_ok=True, mode=0o700)  # like the run's own files, its owner's only
+    folder = logs / node_segment(key)
+    folder.mkdir(exist_ok=True, mode=0o700)
+    write_bytes(folder / f"{attempt}.log", text.encode("utf-8"), durable=False, mode=0o600)
 
 
 def read_logs(run_dir: Path, key: str | None = None) -> list[tuple[str, int, str]]:
@@ -48,7 +50,7 @@ def write_failures(run_dir: Path, reports: list[Any]) -> None:
         }
         for r in reports
     ]
-    write_text(run_dir / FAILURES, json.dumps(rows, sort_keys=True), durable=False)
+    write_bytes(run_dir / FAILURES, json.dumps(rows, sort_keys=True).encode("utf-8"), durable=False, mode=0o600)
 
 
 def read_failures(run_dir: Path) -> list[dict[str, Any]]:

@@ -196,7 +196,7 @@ class LocalRuns:
             raise RunOpError(f"run {run_id} is not running ({self._summary(d).status})")
         if pid <= 0:
             raise RunOpError(f"run {run_id} is running, but its process is not known")
-        (d / CANCELLED).touch()
+        (d / CANCELLED).touch(mode=0o600)
         try:
             os.kill(pid, signal.SIGTERM)  # the run stops as after Ctrl-C: cleanly, resumable
         except ProcessLookupError:

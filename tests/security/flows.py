@@ -94,3 +94,16 @@ def lingers(seconds: float, marker: str) -> int:
 @workflow
 def roundtrip_file(f: TypedFile[Text]) -> str:
     return read(f)
+
+
+@task
+def shout(word: str) -> str:
+    print(f"shouting {word}")
+    if word == "fail":
+        raise ValueError("cannot shout that")
+    return word.upper()
+
+
+@workflow
+def shouts(word: str) -> str:
+    return shout(word=word)

@@ -4,6 +4,8 @@ export, no error text, no cache key it could be guessed from."""
 from __future__ import annotations
 
 import json
+import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -55,6 +57,24 @@ def test_a_secret_by_reference_is_never_written(tmp_path: Path, monkeypatch: pyt
     for inputs_file in tmp_path.glob("runs/*/inputs.json"):
         assert inputs_file.stat().st_mode & 0o777 == 0o600
         assert inputs_file.parent.stat().st_mode & 0o777 == 0o700
+
+
+def test_every_file_a_run_leaves_is_its_owners_only(tmp_path: Path) -> None:
+    # the run's outputs (status.json), failures and kept task output included, whatever the umask
+    before = os.umask(0o022)
+    try:
+        ok = run_workflow(flows.shouts, {"word": "hi"}, RunOptions(store=tmp_path))
+        bad = run_workflow(flows.shouts, {"word": "fail"}, RunOptions(store=tmp_path))
+    finally:
+        os.umask(before)
+    assert ok.status == "succeeded" and bad.status == "failed"
+    for run_id in (ok.run_id, bad.run_id):
+        run_dir = tmp_path / "runs" / run_id
+        names = {p.relative_to(run_dir).as_posix() for p in run_dir.rglob("*")}
+        assert {"status.json", "logs"} <= names and any(n.endswith("/1.log") for n in names), names
+        for p in [run_dir, *run_dir.rglob("*")]:
+            assert stat.S_IMODE(p.stat().st_mode) == (0o700 if p.is_dir() else 0o600), p
+    assert (tmp_path / "runs" / bad.run_id / "failures.json").is_file()
 
 
 def test_exports_carry_no_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -96,6 +96,12 @@ def test_dotenv_references(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
         resolve_ref("dotenv:E")
 
 
+def test_dotenv_quoted_values_take_a_comment_after_them() -> None:
+    # as python-dotenv reads them: the quotes go, the comment is no part of the value
+    text = 'A="bee value" # the pass\nB=\'raw # not a comment\'  # comment\nC="x\\"y"#c\n'
+    assert parse_dotenv(text) == {"A": "bee value", "B": "raw # not a comment", "C": 'x"y'}
+
+
 @pytest.fixture()
 def aws_secrets(aws: Aws) -> Iterator[Any]:
     import boto3

@@ -164,9 +164,16 @@ def _dotenv(rest: str) -> str:
     return values[rest]
 
 
+_QUOTED_THEN_COMMENT = re.compile(r"""(?:'([^']*)'|"((?:\\.|[^"\\])*)")\s*#.*""")
+
+
+def _unescape(text: str) -> str:
+    return re.sub(r"\\([n\"\\])", lambda m: "\n" if m.group(1) == "n" else m.group(1), text)
+
+
 def parse_dotenv(text: str) -> dict[str, str]:
-    """``NAME=value`` lines (``export`` allowed, ``#`` comments, values in single quotes taken as they are,
-    in double quotes with ``\\n``, ``\\"`` and ``\\\\`` escapes; no expansion)."""
+    """``NAME=value`` lines (``export`` allowed, ``#`` comments, also after a quoted value; values in single
+    quotes taken as they are, in double quotes with ``\\n``, ``\\"`` and ``\\\\`` escapes; no expansion)."""
     out: dict[str, str] = {}
     for raw in text.splitlines():
         line = raw.strip()
@@ -181,7 +188,10 @@ def parse_dotenv(text: str) -> dict[str, str]:
         if len(value) >= 2 and value[0] == value[-1] == "'":
             value = value[1:-1]
         elif len(value) >= 2 and value[0] == value[-1] == '"':
-            value = re.sub(r"\\([n\"\\])", lambda m: "\n" if m.group(1) == "n" else m.group(1), value[1:-1])
+            value = _unescape(value[1:-1])
+        elif quoted := _QUOTED_THEN_COMMENT.fullmatch(value):  # "value" # comment: the quotes go too
+            single, double = quoted.group(1, 2)
+            value = single if single is not None else _unescape(double)
         else:
             value = value.split(" #", 1)[0].rstrip()
         out[name] = value

@@ -5,6 +5,10 @@ each write to the :class:`Output` of the attempt running on the writing thread (
 :data:`typedflow.runtime.context.ATTEMPT`); everything still reaches the original stream. Output is bounded
 (:data:`LIMIT` characters an attempt) and has every secret value the task had blanked out before it
 is kept anywhere (see :func:`typedflow.runtime.execute.execute`).
+
+Once the attempt has a secret value, what it writes reaches the original stream a line at a time with
+those values blanked out too (a terminal, a progress view, a cloud log): a value split across writes is
+still one line. An unfinished line is written when the attempt ends (:func:`release`).
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ from collections.abc import Callable
 from typing import Any, Final
 from urllib.parse import quote, unquote
 
-from typedflow.runtime.context import ATTEMPT
+from typedflow.dsl.secret import redact
+from typedflow.runtime.context import ATTEMPT, Attempt
 
 LIMIT: Final = 1 << 20  # characters kept per attempt; the rest is counted, not kept
 _LOCK = threading.Lock()
@@ -74,24 +79,52 @@ class _Tee:
 
     def write(self, text: str) -> int:
         attempt = ATTEMPT.get()
-        out = attempt.output if attempt is not None else None
-        if out is None or _INNER.active:
+        if attempt is None or _INNER.active or not isinstance(text, str):
             n: int = self._to().write(text)
             return n
-        if isinstance(text, str):
-            out.add(text)
+        if attempt.output is not None:
+            attempt.output.add(text)
+        shown = _hold(attempt, self, text) if attempt.revealed else text
         _INNER.active = True  # a stream this one writes into (stdout into stderr) must not keep it again
         try:
-            n = self._to().write(text)
+            self._to().write(shown)
         finally:
             _INNER.active = False
-        return n
+        return len(text)
+
+    def write_through(self, text: str) -> None:
+        _INNER.active = True
+        try:
+            self._to().write(text)
+        finally:
+            _INNER.active = False
 
     def flush(self) -> None:
         self._to().flush()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._target, name)
+
+
+def _hold(attempt: Attempt, stream: _Tee, text: str) -> str:
+    """The finished lines of what ``attempt`` has written to ``stream``, secret values blanked out; the
+    unfinished rest waits for its end."""
+    held = attempt.held
+    if held is None:
+        held = attempt.held = {}
+    text = held.pop(stream, "") + text
+    cut = text.rfind("\n") + 1
+    if cut < len(text):
+        held[stream] = text[cut:]
+    return redact(text[:cut], attempt.revealed)
+
+
+def release(attempt: Attempt) -> None:
+    """Write the unfinished lines an ended attempt left (see :func:`_hold`), secret values blanked out."""
+    held, attempt.held = attempt.held, None
+    for stream, rest in (held or {}).items():
+        if isinstance(stream, _Tee):
+            stream.write_through(redact(rest, attempt.revealed))
 
 
 def install() -> None:
@@ -115,4 +148,4 @@ def node_key(segment: str) -> str:
     return unquote(segment)
 
 
-__all__ = ["LIMIT", "Output", "Sink", "install", "node_key", "node_segment"]
+__all__ = ["LIMIT", "Output", "Sink", "install", "node_key", "node_segment", "release"]

@@ -31,7 +31,7 @@ class Attempt:
     (created on first use: most tasks never need one), and the store its input handles are read from
     (``fetched``: what it gave out, checked after the task)."""
 
-    __slots__ = ("_context", "_path", "fetched", "output", "parent", "prefix", "revealed", "store")
+    __slots__ = ("_context", "_path", "fetched", "held", "output", "parent", "prefix", "revealed", "store")
 
     def __init__(
         self, parent: Path | None, prefix: str, context: RunContext | None, store: Store | None = None
@@ -42,8 +42,10 @@ class Attempt:
         self._path: Path | None = None
         self.store = store
         self.fetched: list[tuple[Path, str, bool]] = []
-        self.revealed: list[str] = []  # secret values the task revealed: blanked out of its error
+        self.revealed: list[str] = []  # secret values the task had: blanked out of its output and error
         self.output: Any = None  # a typedflow.runtime.capture.Output when the runner keeps the task's output
+        # Per stream, the unfinished line the task wrote once it had secrets (see typedflow.runtime.capture).
+        self.held: dict[Any, str] | None = None
 
     def fetch(self, uri: str, sha256: str, is_dir: bool) -> Path:
         """The verified local copy of a stored input (see :meth:`Store.fetch`)."""

@@ -35,6 +35,7 @@ from typedflow.ir.types import check_json
 from typedflow.ir.values import converter
 from typedflow.runtime.capture import Output, Sink
 from typedflow.runtime.capture import install as install_capture
+from typedflow.runtime.capture import release as release_output
 from typedflow.runtime.context import ATTEMPT, Attempt, RunContext
 from typedflow.runtime.store import ArtifactStore
 from typedflow.tables.enforce import violation as table_violation
@@ -330,12 +331,6 @@ def _stored_intact(store: ArtifactStore, v: dict[str, Any], t: ir.TypeRef) -> di
     return v
 
 
-def _secret_values(space: Attempt, template: ir.TaskTemplate, inputs: dict[str, Any]) -> list[str]:
-    """The secret values a task had: those it revealed, and str inputs whose names say they are secrets."""
-    keyed = _keying(template).keyed
-    return [*space.revealed, *(v for name in keyed if isinstance(v := inputs.get(name), str))]
-
-
 def check_input_handles(template: ir.TaskTemplate, inputs: dict[str, Any], store: ArtifactStore) -> None:
     """Raise :class:`BoundaryError` unless every file handle among ``inputs`` names stored content of
     ``store`` (nothing is read): a task never reads a path or an object it was merely told about."""
@@ -399,8 +394,10 @@ def execute(
     except Exception as exc:
         raise TaskError("InputDecodeError", f"cannot decode inputs of {template.name}: {exc}") from exc
     space = Attempt(scratch, plan.scratch_prefix, context, store)
+    if plan.secret_inputs:  # str inputs whose names say they are secrets: blanked out like revealed ones
+        space.revealed.extend(v for name in plan.secret_inputs if isinstance(v := inputs.get(name), str))
+    install_capture()  # also where nothing is kept: a secret's value is blanked out of what the task writes
     if log is not None:
-        install_capture()
         space.output = Output()
     scope = task_environment(template)
     token = ATTEMPT.set(space)
@@ -418,7 +415,7 @@ def execute(
             if space.fetched:
                 _check_fetched(space, store, template)
             message, tb = str(exc), traceback.format_exc()
-            hidden = _secret_values(space, template, inputs)
+            hidden = space.revealed
             if hidden:  # an error is reported, recorded and shown: no secret the task had may be in it
                 message, tb = redact(message, hidden), redact(tb, hidden)
             raise TaskError(
@@ -434,20 +431,22 @@ def execute(
         if scope is not None:
             scope.exit()
         ATTEMPT.reset(token)
+        if space.held:
+            release_output(space)
         if space.created is not None:
             shutil.rmtree(space.created, ignore_errors=True)
         if log is not None and space.output.parts:
-            _keep_output(log, space, template, inputs)
+            _keep_output(log, space, template)
     if key is not None:
         store.put_json("cache-" + key, {"task": template.name, "outputs": outputs})
     return Outcome("succeeded", outputs, key, started, utcnow(), time.perf_counter() - t0, digests)
 
 
-def _keep_output(log: Sink, space: Attempt, template: ir.TaskTemplate, inputs: dict[str, Any]) -> None:
+def _keep_output(log: Sink, space: Attempt, template: ir.TaskTemplate) -> None:
     """Hand the attempt's output to ``log`` with every secret value it had blanked out; a sink that
     fails never fails the task."""
     text = space.output.text()
-    hidden = _secret_values(space, template, inputs)
+    hidden = space.revealed
     try:
         log(redact(text, hidden) if hidden else text)
     except Exception as exc:
@@ -471,6 +470,7 @@ class _Calling:
         "key",
         "output_files",
         "scratch_prefix",
+        "secret_inputs",
         "task",
         "template",
         "unstructure",
@@ -497,6 +497,7 @@ class _Calling:
         self.output_files = any(has_files(p.type) for p in template.outputs)
         self.input_files = any(has_files(p.type) for p in template.inputs)
         self.scratch_prefix = f"tf-{template.name}-"
+        self.secret_inputs = _keying(template).keyed
 
 
 _CALLINGS: IdentityMemo[ir.TaskTemplate, _Calling] = IdentityMemo()

@@ -22,6 +22,7 @@ from typedflow.util.statedir import home
 from typedflow.util.timestamps import utcnow
 
 from .bindings import Env, resolve
+from .importroots import import_roots, restore_import_roots
 from .interpreter import Interpreter, new_run_id
 from .isolation import ProcessRunner, Runner, ThreadRunner
 from .journal import Journal, RunBusyError, RunLock
@@ -62,6 +63,7 @@ def run_ir(
         except RunBusyError as exc:
             raise InputError(f"cannot resume run {run_id}: {exc}") from None
         try:
+            restore_import_roots(journal.dir / "meta.json")  # a retry in another process finds the tasks there
             ending = journal.ending()
             doc = loads((journal.dir / "ir.json").read_bytes())
             if ending is not None and ending.get("status") == "succeeded":  # nothing to do, nothing to record
@@ -82,7 +84,12 @@ def run_ir(
         prepared = prepare_inputs(doc, inputs, annotations, store, encoded=encoded or annotations is None)
         run_id = new_run_id()
         try:
-            meta = {"workflow": doc.workflow.name, "ir_digest": doc.digest, "started": utcnow()}
+            meta = {
+                "workflow": doc.workflow.name,
+                "ir_digest": doc.digest,
+                "started": utcnow(),
+                "import_roots": import_roots(doc),
+            }
             journal = Journal.create(runs / run_id, dumps(doc), prepared, meta)
             lock = RunLock(journal.dir)
             lock.acquire()

@@ -150,3 +150,59 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.Capture
         assert err.count("\n") == 1 and "Traceback" not in err, err
     assert main(["runs", "list", "--target", "nowhere"]) == 2
     assert "unknown target 'nowhere'" in capsys.readouterr().err
+
+
+FILE_FLOW = """
+import os
+from typedflow import task, workflow
+
+
+@task
+def first(x: int) -> int:
+    return x + 1
+
+
+@task
+def gate(x: int, flag: str) -> int:
+    if not os.path.exists(flag):
+        raise RuntimeError("not yet")
+    return x * 10
+
+
+@workflow
+def wf(x: int, flag: str) -> int:
+    return gate(first(x), flag)
+"""
+
+
+def test_retry_of_a_run_from_a_file_finds_its_tasks_in_another_process(tmp_path: Path) -> None:
+    """``typedflow run flows.py:wf`` imports ``flows`` from the file's folder; ``runs retry`` runs in another
+    process and working directory, and finds the module there again (the run keeps the folder)."""
+    code, elsewhere, store, flag = tmp_path / "code", tmp_path / "elsewhere", tmp_path / "s", tmp_path / "flag"
+    code.mkdir()
+    elsewhere.mkdir()
+    (code / "fileflows.py").write_text(FILE_FLOW)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"PYTHONPATH": str(ROOT)}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "typedflow", *args, "--store", str(store)],
+            cwd=elsewhere,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    failed = cli("run", str(code / "fileflows.py") + ":wf", "--input", "x=1", "--input", f"flag={flag}")
+    assert failed.returncode == 1, failed.stderr
+    listed = cli("runs", "list", "--limit", "1")
+    run_id = listed.stdout.splitlines()[1].split()[0]
+    meta = json.loads((store / "runs" / run_id / "meta.json").read_text())
+    assert meta["import_roots"] == [str(code)]
+    flag.write_text("go")
+    retried = cli("runs", "retry", run_id)
+    assert retried.returncode == 0, retried.stderr
+    assert "ModuleNotFoundError" not in retried.stderr
+    shown = cli("runs", "outputs", run_id)
+    assert json.loads(shown.stdout) == 20, shown.stdout

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -40,6 +41,41 @@ def test_lines_with_a_secret_are_blanked_out_as_they_are_written() -> None:
     assert attempt.held is None
     tee.write("outside any attempt: " + VALUE + "\n")  # not a task's output: passed through as it is
     assert target.getvalue().endswith(VALUE + "\n")
+
+
+_LOG = logging.getLogger("tests.security.live_output")
+
+
+@task
+def logs_it(token: Secret) -> int:
+    _LOG.warning("using %s", token.reveal())
+    return 1
+
+
+@workflow
+def logging_flow(token: Secret) -> int:
+    return logs_it(token)
+
+
+def test_what_a_task_logs_through_an_earlier_handler_is_kept_and_masked(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A handler made before the run (``logging.basicConfig()`` as the workflow's module is imported)
+    holds the stream of that time: it is retargeted through the capture when the capture is installed."""
+    monkeypatch.setenv("LIVE_OUTPUT_TOKEN", VALUE)
+    handler = logging.StreamHandler(sys.stderr)
+    _LOG.addHandler(handler)
+    _LOG.propagate = False
+    try:
+        args = ["run", f"{__name__}:logging_flow", "--store", str(tmp_path / "s"), "--log-format", "plain"]
+        assert main([*args, "--input", "token=env:LIVE_OUTPUT_TOKEN"]) == 0
+    finally:
+        _LOG.removeHandler(handler)
+        _LOG.propagate = True
+    out, err = capfd.readouterr()
+    assert VALUE not in out + err and "using ***" in err
+    (log,) = list((tmp_path / "s" / "runs").glob("*/logs/*/1.log"))
+    assert log.read_text() == "using ***\n"
 
 
 @task

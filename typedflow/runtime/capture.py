@@ -13,6 +13,7 @@ still one line. An unfinished line is written when the attempt ends (:func:`rele
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 from collections.abc import Callable
@@ -135,8 +136,21 @@ def install() -> None:
         out, err = sys.stdout, sys.stderr
         if out is not None and not isinstance(out, _Tee):
             sys.stdout = _Tee(out, sys.__stdout__)
+            _retarget(out, sys.stdout)
         if err is not None and not isinstance(err, _Tee):
             sys.stderr = _Tee(err, sys.__stderr__)
+            _retarget(err, sys.stderr)
+
+
+def _retarget(stream: Any, tee: _Tee) -> None:
+    """Logging handlers made earlier to write to ``stream`` (``logging.basicConfig()`` as a module is
+    imported) write through ``tee`` from now on: what a task logs is its output too, kept and with its
+    secret values blanked out."""
+    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    for logger in loggers:
+        for handler in getattr(logger, "handlers", ()):  # a placeholder of the logger tree has none
+            if isinstance(handler, logging.StreamHandler) and handler.stream is stream:
+                handler.setStream(tee)
 
 
 def node_segment(key: str) -> str:

@@ -123,19 +123,7 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path: Path, module
     run_id = re.findall(r"^run (\S+) started", r.stderr, re.M)[0]
     log = str(store / "lineage" / "log.jsonl")
     for args in (["lineage", "show", run_id, "--log", log], ["lineage", "runs", "--log", log]):
-        # `typedflow lineage show RUN | head -0`: the reader is gone before anything is written
-        read, write = os.pipe()
-        os.close(read)
-        proc = subprocess.run(
-            [sys.executable, "-m", "typedflow", *args],
-            stdout=write,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-            timeout=60,
-        )
-        os.close(write)
+        proc = _into_a_gone_reader(*args)  # `typedflow lineage show RUN | head -0`
         assert proc.returncode == 141 and proc.stderr == "", (args, proc.stderr)
     shell = subprocess.run(
         ["bash", "-c", f"{sys.executable} -m typedflow lineage show {run_id} --log {log} | head -1"],
@@ -148,20 +136,27 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path: Path, module
     assert "Error" not in shell.stderr and "Traceback" not in shell.stderr
 
 
-def test_compile_to_a_reader_that_has_gone_exits_141_quietly(module: Path) -> None:
-    # `typedflow compile ... | head -0`: a closed stdout is no file compile could not write (exit 2)
+def _into_a_gone_reader(*args: str) -> subprocess.CompletedProcess[str]:
+    """``typedflow ARGS`` with its stdout a pipe whose reader is gone before anything is written."""
     read, write = os.pipe()
     os.close(read)
-    proc = subprocess.run(
-        [sys.executable, "-m", "typedflow", "compile", f"{module}:first", "--target", "ir"],
-        stdout=write,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        timeout=60,
-    )
-    os.close(write)
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "typedflow", *args],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            timeout=60,
+        )
+    finally:
+        os.close(write)
+
+
+def test_compile_to_a_reader_that_has_gone_exits_141_quietly(module: Path) -> None:
+    # `typedflow compile ... | head -0`: a closed stdout is no file compile could not write (exit 2)
+    proc = _into_a_gone_reader("compile", f"{module}:first", "--target", "ir")
     assert proc.returncode == 141, proc.stderr
     assert proc.stderr == "hello from the module\n"  # what the module prints; no "cannot write"
 

@@ -146,7 +146,8 @@ def _retarget(stream: Any, tee: _Tee) -> None:
     """Logging handlers made earlier to write to ``stream`` (``logging.basicConfig()`` as a module is
     imported) write through ``tee`` from now on: what a task logs is its output too, kept and with its
     secret values blanked out."""
-    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    # A copy: another thread may add a logger meanwhile (dict.copy() holds the GIL throughout).
+    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.copy().values()]
     for logger in loggers:
         for handler in getattr(logger, "handlers", ()):  # a placeholder of the logger tree has none
             if isinstance(handler, logging.StreamHandler) and handler.stream is stream:

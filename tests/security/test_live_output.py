@@ -15,7 +15,7 @@ import pytest
 
 from typedflow import Secret, task, workflow
 from typedflow.cli import main
-from typedflow.runtime.capture import _Tee, release
+from typedflow.runtime.capture import HELD, _Tee, release
 from typedflow.runtime.context import ATTEMPT, Attempt
 
 VALUE = "hunter2-is-the-word"
@@ -76,6 +76,29 @@ def test_what_a_task_logs_through_an_earlier_handler_is_kept_and_masked(
     assert VALUE not in out + err and "using ***" in err
     (log,) = list((tmp_path / "s" / "runs").glob("*/logs/*/1.log"))
     assert log.read_text() == "using ***\n"
+
+
+def test_progress_bars_redraw_and_long_unfinished_lines_flow_without_their_secrets() -> None:
+    target = io.StringIO()
+    tee = _Tee(target, None)
+    attempt = Attempt(None, "t-", None)
+    attempt.revealed.append(VALUE)
+    token = ATTEMPT.set(attempt)
+    try:
+        for pct in (10, 50):  # a bar redrawn with carriage returns is shown as it is drawn
+            tee.write(f"\r{pct}% {VALUE}")
+        assert target.getvalue() == "\r10% ***\r"
+        # A line that never ends is passed on as it grows, a secret split across any two writes blanked out.
+        endless = ("x" * 997 + VALUE) * (3 * HELD // 997)
+        for i in range(0, len(endless), 7):
+            tee.write(endless[i : i + 7])
+            assert VALUE[:5] not in target.getvalue()
+        assert len(target.getvalue()) > HELD
+    finally:
+        ATTEMPT.reset(token)
+    release(attempt)
+    assert target.getvalue() == "\r10% ***\r50% ***" + endless.replace(VALUE, "***")
+    assert attempt.held is None
 
 
 @task

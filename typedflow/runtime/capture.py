@@ -8,7 +8,8 @@ is kept anywhere (see :func:`typedflow.runtime.execute.execute`).
 
 Once the attempt has a secret value, what it writes reaches the original stream a line at a time with
 those values blanked out too (a terminal, a progress view, a cloud log): a value split across writes is
-still one line. An unfinished line is written when the attempt ends (:func:`release`).
+still one line. An unfinished line is written when the attempt ends (:func:`release`), or as it grows
+past :data:`HELD` characters.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typedflow.dsl.secret import redact
 from typedflow.runtime.context import ATTEMPT, Attempt
 
 LIMIT: Final = 1 << 20  # characters kept per attempt; the rest is counted, not kept
+HELD: Final = 1 << 13  # characters of an unfinished line held back while a task has secrets
 _LOCK = threading.Lock()
 
 
@@ -108,16 +110,23 @@ class _Tee:
 
 
 def _hold(attempt: Attempt, stream: _Tee, text: str) -> str:
-    """The finished lines of what ``attempt`` has written to ``stream``, secret values blanked out; the
-    unfinished rest waits for its end."""
+    """The finished lines of what ``attempt`` has written to ``stream`` (ended by a newline, or by a
+    carriage return as progress bars redraw theirs), secret values blanked out; the unfinished rest
+    waits for its end. An unfinished line longer than :data:`HELD` is passed on but for its last
+    characters, which may be the start of a secret."""
     held = attempt.held
     if held is None:
         held = attempt.held = {}
     text = held.pop(stream, "") + text
-    cut = text.rfind("\n") + 1
-    if cut < len(text):
-        held[stream] = text[cut:]
-    return redact(text[:cut], attempt.revealed)
+    cut = max(text.rfind("\n"), text.rfind("\r")) + 1
+    if len(text) - cut <= HELD:
+        if cut < len(text):
+            held[stream] = text[cut:]
+        return redact(text[:cut], attempt.revealed)
+    text = redact(text, attempt.revealed)
+    cut = max(0, len(text) - max(len(v) for v in attempt.revealed) + 1)
+    held[stream] = text[cut:]
+    return text[:cut]
 
 
 def release(attempt: Attempt) -> None:

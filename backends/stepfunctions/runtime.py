@@ -7,6 +7,7 @@ writes its lineage record; the first final failure of a run is kept for ``on_fai
 
 from __future__ import annotations
 
+import collections
 import functools
 import os
 import threading
@@ -33,7 +34,9 @@ from .protocol import CAUSE_LIMIT, ERROR_LIMIT, PAYLOAD_LIMIT
 from .request import Request, parse_request
 from .s3store import S3Store
 
-_IR_CACHE: dict[str, ir.WorkflowIR] = {}
+# The IRs a warm worker ran last, by digest: a worker kept across deploys does not hold every version.
+_IR_CACHE: collections.OrderedDict[str, ir.WorkflowIR] = collections.OrderedDict()
+IR_CACHE_SIZE = 8
 _STORES: dict[str, S3Store] = {}
 _LOCK = threading.Lock()
 
@@ -87,6 +90,8 @@ def publish_ir(store: S3Store, doc: ir.WorkflowIR) -> str:
 def load_ir(store: S3Store, digest: str) -> ir.WorkflowIR:
     with _LOCK:
         doc = _IR_CACHE.get(digest)
+        if doc is not None:
+            _IR_CACHE.move_to_end(digest)
     if doc is not None:
         return doc
     from typedflow.ir.codec import loads
@@ -102,6 +107,8 @@ def load_ir(store: S3Store, digest: str) -> ir.WorkflowIR:
         raise RequestError(f"the IR stored as {digest} has the digest {doc.digest}: the store was tampered with")
     with _LOCK:
         _IR_CACHE[digest] = doc
+        while len(_IR_CACHE) > IR_CACHE_SIZE:
+            _IR_CACHE.popitem(last=False)
     return doc
 
 

@@ -271,3 +271,28 @@ def test_an_input_from_another_bucket_is_copied_into_the_store_at_start(aws: Aws
     remote = aws.run(wf.ir, {"f": {"uri": "s3://user-data/in.txt", "sha256": None, "format": None}})
     assert remote.status == "SUCCEEDED", (remote.error, remote.cause)
     assert remote.outputs == {"out": 3}
+
+
+def test_a_warm_worker_keeps_only_the_latest_irs(aws: Aws) -> None:
+    """IRs are kept by digest for the next task of the same workflow, but not every version a worker
+    kept across deploys has seen."""
+    from typedflow.backends.stepfunctions import runtime
+
+    from typedflow.ir.codec import with_digest
+
+    store = store_for(aws.bucket, aws.s3)
+    base = flows.chain.ir
+    docs = [
+        with_digest(attrs.evolve(base, workflow=attrs.evolve(base.workflow, name=f"chain_v{i}")))
+        for i in range(runtime.IR_CACHE_SIZE + 3)
+    ]
+    for doc in docs:
+        publish_ir(store, doc)
+    runtime._IR_CACHE.clear()
+    for doc in docs:
+        assert runtime.load_ir(store, doc.digest).digest == doc.digest
+    assert list(runtime._IR_CACHE) == [d.digest for d in docs[-runtime.IR_CACHE_SIZE :]]
+    recent = docs[-runtime.IR_CACHE_SIZE]
+    assert runtime.load_ir(store, recent.digest) is runtime._IR_CACHE[recent.digest]  # served, now the latest
+    assert next(reversed(runtime._IR_CACHE)) == recent.digest
+    runtime._IR_CACHE.clear()

@@ -49,7 +49,9 @@ def _strip_docstring(node: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.s
     return body
 
 
-_MODULE_FUNCS: dict[tuple[str, int, int], dict[int, ast.FunctionDef | ast.AsyncFunctionDef]] = {}
+# By file, with the (mtime, size) its functions were parsed at: one version per file is kept, so a module
+# rewritten again and again (a notebook's) does not pile up its old syntax trees.
+_MODULE_FUNCS: dict[str, tuple[tuple[int, int], dict[int, ast.FunctionDef | ast.AsyncFunctionDef]]] = {}
 
 
 def _functions_of(filename: str) -> dict[int, ast.FunctionDef | ast.AsyncFunctionDef]:
@@ -57,10 +59,11 @@ def _functions_of(filename: str) -> dict[int, ast.FunctionDef | ast.AsyncFunctio
     once per file: decorating many tasks of one module costs one parse, not one per task."""
     try:
         st = os.stat(filename)
-        key = (filename, st.st_mtime_ns, st.st_size)
+        stamp = (st.st_mtime_ns, st.st_size)
     except OSError:
-        key = (filename, 0, 0)
-    found = _MODULE_FUNCS.get(key)
+        stamp = (0, 0)
+    kept = _MODULE_FUNCS.get(filename)
+    found = kept[1] if kept is not None and kept[0] == stamp else None
     if found is None:
         found = {}
         linecache.checkcache(filename)  # the file may have been rewritten since it was cached
@@ -82,7 +85,7 @@ def _functions_of(filename: str) -> dict[int, ast.FunctionDef | ast.AsyncFunctio
                         blocks.append([s for s in sub if isinstance(s, ast.stmt)])
                 for handler in getattr(node, "handlers", ()) or ():
                     blocks.append(handler.body)
-        _MODULE_FUNCS[key] = found
+        _MODULE_FUNCS[filename] = (stamp, found)
     return found
 
 

@@ -279,7 +279,9 @@ class ProcessRunner:
             log(reply["log"])
         if "error" in reply:
             e = reply["error"]
-            raise TaskError(e["type"], e["message"], e.get("traceback", ""))
+            classes = e.get("classes")
+            kinds = tuple(c for c in classes if isinstance(c, str)) if isinstance(classes, list) else ()
+            raise TaskError(e["type"], e["message"], e.get("traceback", ""), classes=kinds)
         return converter.structure(reply["outcome"], Outcome)
 
     def kill_running(self) -> int:

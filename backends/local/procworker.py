@@ -122,7 +122,14 @@ def _serve(store: LocalStore, modules: dict[str, str], scratch: Path) -> None:
             )
             reply: dict[str, Any] = {"outcome": converter.unstructure(outcome)}
         except TaskError as err:
-            reply = {"error": {"type": err.error_type, "message": err.message, "traceback": err.traceback}}
+            reply = {
+                "error": {
+                    "type": err.error_type,
+                    "message": err.message,
+                    "traceback": err.traceback,
+                    "classes": list(err.classes),  # what the parent's retry policy matches
+                }
+            }
         except Exception as exc:
             reply = {"error": {"type": type(exc).__name__, "message": str(exc), "traceback": ""}}
         if kept:  # the task's output, for the run's logs (the parent writes them)

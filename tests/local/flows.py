@@ -162,6 +162,26 @@ def not_retried(x: int) -> int:
     return wrong_kind(x=x)
 
 
+class Flakier(Flaky):
+    pass
+
+
+@task(retry=Retry(attempts=3, initial_delay=0.0, on=(Flaky, ConnectionError)))
+def flaky_subclass(x: int, tag: str) -> int:
+    # Raises subclasses of what the policy names: a retry policy matches like `except`.
+    n = bump(tag)
+    if n == 1:
+        raise Flakier(f"attempt {n} failed")
+    if n == 2:
+        raise ConnectionRefusedError(f"attempt {n} failed")
+    return x * 10
+
+
+@workflow
+def retrying_subclass(x: int, tag: str) -> int:
+    return flaky_subclass(x=x, tag=tag)
+
+
 @task
 def boom(x: int) -> int:
     raise ValueError(f"bad value {x}")

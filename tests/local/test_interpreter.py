@@ -380,6 +380,24 @@ def test_retries_exhausted(store: Path) -> None:
     assert not r.ok and r.failures[0].attempts == 4 and "Flaky" in r.failures[0].error_type
 
 
+@pytest.mark.parametrize("isolation", ["thread", "process"])
+def test_retry_policy_matches_subclasses_in_each_isolation(
+    store: Path, counters: Path, monkeypatch: pytest.MonkeyPatch, isolation: Literal["thread", "process"]
+) -> None:
+    """`Retry(on=(Flaky, ConnectionError))` retries a subclass of either (like `except`) whether the
+    attempt ran in a thread or in a worker process, where only the exception's name comes back."""
+    monkeypatch.setenv("TF_TEST_COUNTER", str(counters))  # where the worker processes count
+    r = run(
+        flows.retrying_subclass,
+        store,
+        x=2,
+        tag="sub",
+        _options={"clock": FakeClock().clock(), "isolation": isolation, "use_cache": False},
+    )
+    assert r.ok and r.value == 20
+    assert next(n for n in r.nodes if n.task == "flaky_subclass").attempts == 3
+
+
 def test_only_configured_exceptions_are_retried(store: Path) -> None:
     fake = FakeClock()
     r = run(flows.not_retried, store, x=1, _options={"clock": fake.clock()})

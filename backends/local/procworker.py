@@ -103,6 +103,9 @@ def _serve(store: LocalStore, modules: dict[str, str], scratch: Path) -> None:
             _load_modules({k: v for k, v in modules.items() if k == template.module} | modules)
             loaded = True
         adopt_literals(request.get("secrets") or {})
+        if request.get("ack"):  # the task starts now: its timeout is counted from here
+            out.write('{"started": true}\n')
+            out.flush()
         kept: list[str] = []
         try:
             ctx = request.get("context")

@@ -455,6 +455,21 @@ def test_process_isolation_timeout_crash_and_cores(store: Path) -> None:
     assert r.ok and os.getpid() not in r.value and len(set(r.value)) >= 2
 
 
+def test_process_timeout_counts_from_the_task_start_not_the_worker_start(
+    store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A quick task with a 1 s timeout succeeds in new worker processes that take 1.5 s to import its
+    module: the timeout is the task's (a container's start does not count on Step Functions either)."""
+    from tests.local import slow_import_flows
+
+    monkeypatch.setenv("TF_TEST_IMPORT_DELAY", "1.5")  # only the worker processes import it from now on
+    r = run(slow_import_flows.quick_items, store, xs=[1, 2], _options={"isolation": "process", "max_workers": 2})
+    assert r.ok, [(n.key, n.error_type, n.message) for n in r.failures]
+    assert r.value == [2, 3]
+    r = run(flows.timing_out, store, x=1, _options={"isolation": "process"})  # a task that overruns still fails
+    assert not r.ok and r.failures[0].error_type == "TimeoutError"
+
+
 def test_process_isolation_survives_writes_to_fd_1_and_kills_what_a_timed_out_task_started(store: Path) -> None:
     r = run(flows.noisy, store, x=1, _options={"isolation": "process", "use_cache": False})
     assert r.ok and r.value == 2, r.failures

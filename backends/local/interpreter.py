@@ -233,7 +233,17 @@ class Interpreter:
                 return
             failure = None
             if not ok:
-                first = next((r for r in self.failures if r.key.startswith(scope.key) and r.node in inner), None)
+                # The block's first failure: a node of the body (at any depth: a map item's `map[3]/...`,
+                # a sub-workflow's `inner/...`) by the first part of its key below this scope.
+                here = len(scope.key)
+                first = next(
+                    (
+                        r
+                        for r in self.failures
+                        if r.key.startswith(scope.key) and r.key[here:].split("/", 1)[0].split("[", 1)[0] in inner
+                    ),
+                    None,
+                )
                 failure = self.failure_of(first.key if first is not None else scope.key)
             env = Env(scope.env.inputs, scope.env, failure=failure)
 

@@ -8,7 +8,18 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
-from typedflow import Failure, Retry, TypedDirectory, TypedFile, map_over, otherwise, task, when, workflow
+from typedflow import (
+    Failure,
+    Retry,
+    TypedDirectory,
+    TypedFile,
+    exit_handler,
+    map_over,
+    otherwise,
+    task,
+    when,
+    workflow,
+)
 from typedflow.formats import CSV, Text
 
 COUNTER_DIR = Path(os.environ.get("TF_TEST_COUNTER", "/tmp/tf-counters"))
@@ -416,3 +427,27 @@ def quirky(x: int, marks: str) -> int:
 @workflow
 def quirks(xs: list[int], marks: str) -> list[int]:
     return map_over(lambda x: quirky(x=x, marks=marks), xs)
+
+
+@task
+def seen_failure(failure: Failure | None = None) -> str:
+    return "none" if failure is None else f"{failure.node}|{failure.error_type}"
+
+
+@task
+def later_boom(x: int, seconds: float) -> int:
+    time.sleep(seconds)  # fails after the failure outside the block
+    raise KeyError(f"later {x}")
+
+
+@workflow
+def inner_later(x: int, seconds: float) -> int:
+    return later_boom(x=inc(x=x), seconds=seconds)
+
+
+@workflow
+def closed_sub(x: int, seconds: float) -> int:
+    boom(x=x)  # outside the block, fails first
+    with exit_handler(seen_failure):
+        y = inner_later(x=x, seconds=seconds)
+    return inc(x=y)

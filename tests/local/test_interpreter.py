@@ -757,6 +757,20 @@ def keys_wf(weights: dict[str, float]) -> dict[str, float]:
     assert r.failures[0].message == ("task invert: return value: expected dict[str, float], got a key 1 (int, not str)")
 
 
+@pytest.mark.parametrize("isolation", ["thread", "process"])
+def test_exit_handler_gets_its_blocks_failure_from_a_sub_workflow(
+    store: Path, isolation: Literal["thread", "process"]
+) -> None:
+    """The failure an exit handler gets is its block's first one, also when it failed inside a
+    sub-workflow the block calls, not a failure outside the block that came earlier."""
+    seconds = 0.3 if isolation == "thread" else 1.5  # after `boom` failed (a new worker process takes a while)
+    r = run(flows.closed_sub, store, x=1, seconds=seconds, _options={"isolation": isolation, "use_cache": False})
+    assert not r.ok
+    assert [n.key for n in r.failures] == ["boom", "inner_later/later_boom"]
+    handler = next(n for n in r.nodes if n.key == "exit_handler/seen_failure")
+    assert handler.outputs == {"out": "inner_later/later_boom|KeyError"}
+
+
 def test_on_failure_handler_is_retried_by_its_own_policy(tmp_path: Path) -> None:
     from tests.conftest import import_source
 

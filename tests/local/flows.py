@@ -451,3 +451,28 @@ def closed_sub(x: int, seconds: float) -> int:
     with exit_handler(seen_failure):
         y = inner_later(x=x, seconds=seconds)
     return inc(x=y)
+
+
+@task
+def odd_only(x: int) -> int | None:
+    if x % 2 == 0:
+        raise ValueError(f"even {x}")
+    return x
+
+
+@task
+def count_missing(xs: list[int | None]) -> int:
+    return sum(1 for x in xs if x is None)
+
+
+@task
+def explode_later(n: int) -> int:
+    raise KeyError(f"after {n} tolerated failures")
+
+
+@workflow(on_failure=notify)
+def tolerated_then_failing(xs: list[int], channel: str) -> int:
+    n = count_missing(xs=map_over(lambda x: odd_only(x=x), xs, tolerated_failure=0.5))
+    with exit_handler(seen_failure):
+        m = explode_later(n=n)
+    return m

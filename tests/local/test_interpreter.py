@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import time
@@ -15,7 +16,7 @@ from typedflow.backends.local.retry import Clock
 
 from tests.local import flows
 from tests.support import dags
-from typedflow.errors import InputError
+from typedflow.errors import InputError, WorkflowFailedError
 from typedflow.runtime.running import RunOptions, RunResult, run_workflow
 
 
@@ -769,6 +770,22 @@ def test_exit_handler_gets_its_blocks_failure_from_a_sub_workflow(
     assert [n.key for n in r.failures] == ["boom", "inner_later/later_boom"]
     handler = next(n for n in r.nodes if n.key == "exit_handler/seen_failure")
     assert handler.outputs == {"out": "inner_later/later_boom|KeyError"}
+
+
+def test_failures_a_map_tolerated_are_not_the_runs_failure(store: Path, counters: Path) -> None:
+    """Items a `tolerated_failure` map let fail are not what failed the run: on_failure, an exit handler,
+    the raised error and failures.json (whose first row `runs show` prints) name the node that did."""
+    r = run(flows.tolerated_then_failing, store, xs=[1, 2, 3, 4], channel="#ml")
+    assert not r.ok
+    keys = [n.key for n in r.failures]
+    assert keys[0] == "explode_later" and sorted(keys[1:]) == ["map[1]/odd_only", "map[3]/odd_only"]
+    assert (counters / "notified.txt").read_text() == "#ml|explode_later|KeyError|'after 2 tolerated failures'"
+    handler = next(n for n in r.nodes if n.key == "exit_handler/seen_failure")
+    assert handler.outputs == {"out": "explode_later|KeyError"}
+    rows = json.loads((r.run_dir / "failures.json").read_text())
+    assert [row["node"] for row in rows] == keys
+    with pytest.raises(WorkflowFailedError, match="node explode_later "):
+        flows.tolerated_then_failing(xs=[1, 2, 3, 4], channel="#ml")
 
 
 def test_on_failure_handler_is_retried_by_its_own_policy(tmp_path: Path) -> None:

@@ -32,7 +32,7 @@ from .bindings import Env, holds, resolve
 from .isolation import Runner
 from .placement import Placement
 from .plan import BlockPlan, plan
-from .reports import CACHED, FAILED, RUNNING, SKIPPED, SUCCEEDED, NodeReport, RunObserver
+from .reports import CACHED, FAILED, RUNNING, SKIPPED, SUCCEEDED, TOLERATED, NodeReport, RunObserver
 from .retry import Clock, delay, retryable
 from .runfiles import write_log
 from .scopes import MAP_WINDOW, MapRun, Scope, TaskScope, block
@@ -132,6 +132,15 @@ class Interpreter:
 
     def later(self, fn: Callable[[], None]) -> None:
         self.settled.append(fn)
+
+    def tolerate(self, prefix: str) -> None:
+        for rep in self.failures:
+            if rep.key.startswith(prefix):
+                rep.reason = TOLERATED
+
+    def first_failures(self) -> list[NodeReport]:
+        """The failed nodes, those that failed the run (or a block) first, then those a map tolerated."""
+        return sorted(self.failures, key=lambda r: r.reason == TOLERATED)
 
     def plan(self, nodes: tuple[ir.Node, ...]) -> BlockPlan:
         made = self.plans.get(id(nodes))
@@ -233,7 +242,19 @@ class Interpreter:
                 return
             failure = None
             if not ok:
-                first = next((r for r in self.failures if r.key.startswith(scope.key) and r.node in inner), None)
+                # The block's first failure: a node of the body (at any depth: a map item's `map[3]/...`,
+                # a sub-workflow's `inner/...`) by the first part of its key below this scope.
+                here = len(scope.key)
+                first = next(
+                    (
+                        r
+                        for r in self.failures
+                        if r.reason != TOLERATED
+                        and r.key.startswith(scope.key)
+                        and r.key[here:].split("/", 1)[0].split("[", 1)[0] in inner
+                    ),
+                    None,
+                )
                 failure = self.failure_of(first.key if first is not None else scope.key)
             env = Env(scope.env.inputs, scope.env, failure=failure)
 
@@ -300,7 +321,7 @@ class Interpreter:
 
     def failure_of(self, prefix: str = "") -> dict[str, Any]:
         """The ``typedflow.Failure`` of the first failed node under ``prefix`` (the whole run: "")."""
-        first = next((r for r in self.failures if r.key.startswith(prefix)), None)
+        first = next((r for r in self.failures if r.key.startswith(prefix) and r.reason != TOLERATED), None)
         return {
             "workflow": self.doc.workflow.name,
             "run_id": self.run_id,

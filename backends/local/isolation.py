@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Final, NoReturn, Protocol
 
 from typedflow import ir
 from typedflow.dsl.secret import literal_values
@@ -21,6 +21,9 @@ from typedflow.runtime.capture import Sink
 from typedflow.runtime.context import RunContext
 from typedflow.runtime.execute import CacheProbe, Outcome, TaskError, execute
 from typedflow.runtime.store import LocalStore
+
+# How long a new worker process may take to start before its task's timeout starts (importing heavy modules).
+START_SECONDS: Final = 60.0
 
 
 class Runner(Protocol):
@@ -159,24 +162,42 @@ class _Worker:
 
     def call(self, request: dict[str, Any], timeout: float | None) -> dict[str, Any]:
         assert self.proc.stdin is not None and self.proc.stdout is not None
+        if timeout is not None:
+            request = {**request, "ack": True}
         self.proc.stdin.write(json.dumps(request) + "\n")
         self.proc.stdin.flush()
-        timer = None
-        if timeout is not None:
-            timer = threading.Timer(timeout, self._kill_group)
-            timer.start()
-        try:
+        if timeout is None:
             line = self.proc.stdout.readline()
-        finally:
-            if timer is not None:
-                timer.cancel()
+        else:
+            # The timeout is the task's: a new worker's start-up (the interpreter, the task's modules) does not
+            # count, as a container's start does not on Step Functions. The worker says when the task starts.
+            line = self._read(timeout + START_SECONDS)
+            if not line:
+                self._died(f"the worker process did not start the task within {START_SECONDS:g}s", timeout)
+            if json.loads(line).get("started") is True:
+                line = self._read(timeout)
+                if not line:
+                    self._died(f"task exceeded its timeout of {timeout:g}s (worker killed)", timeout)
         if not line:
-            code = self.proc.wait()
-            if timeout is not None and code == -9:
-                raise TaskError("TimeoutError", f"task exceeded its timeout of {timeout:g}s (worker killed)")
-            raise TaskError("WorkerCrashed", f"the worker process died (exit code {code}) while running the task")
+            self._died("", None)
         reply: dict[str, Any] = json.loads(line)
         return reply
+
+    def _read(self, seconds: float) -> str:
+        """A line from the worker; it is killed if none comes within ``seconds``."""
+        assert self.proc.stdout is not None
+        timer = threading.Timer(seconds, self._kill_group)
+        timer.start()
+        try:
+            return self.proc.stdout.readline()
+        finally:
+            timer.cancel()
+
+    def _died(self, timed_out: str, timeout: float | None) -> NoReturn:
+        code = self.proc.wait()
+        if timeout is not None and code == -9:
+            raise TaskError("TimeoutError", timed_out)
+        raise TaskError("WorkerCrashed", f"the worker process died (exit code {code}) while running the task")
 
     def _kill_group(self) -> None:
         try:
@@ -279,7 +300,9 @@ class ProcessRunner:
             log(reply["log"])
         if "error" in reply:
             e = reply["error"]
-            raise TaskError(e["type"], e["message"], e.get("traceback", ""))
+            classes = e.get("classes")
+            kinds = tuple(c for c in classes if isinstance(c, str)) if isinstance(classes, list) else ()
+            raise TaskError(e["type"], e["message"], e.get("traceback", ""), classes=kinds)
         return converter.structure(reply["outcome"], Outcome)
 
     def kill_running(self) -> int:

@@ -103,6 +103,9 @@ def _serve(store: LocalStore, modules: dict[str, str], scratch: Path) -> None:
             _load_modules({k: v for k, v in modules.items() if k == template.module} | modules)
             loaded = True
         adopt_literals(request.get("secrets") or {})
+        if request.get("ack"):  # the task starts now: its timeout is counted from here
+            out.write('{"started": true}\n')
+            out.flush()
         kept: list[str] = []
         try:
             ctx = request.get("context")
@@ -122,7 +125,14 @@ def _serve(store: LocalStore, modules: dict[str, str], scratch: Path) -> None:
             )
             reply: dict[str, Any] = {"outcome": converter.unstructure(outcome)}
         except TaskError as err:
-            reply = {"error": {"type": err.error_type, "message": err.message, "traceback": err.traceback}}
+            reply = {
+                "error": {
+                    "type": err.error_type,
+                    "message": err.message,
+                    "traceback": err.traceback,
+                    "classes": list(err.classes),  # what the parent's retry policy matches
+                }
+            }
         except Exception as exc:
             reply = {"error": {"type": type(exc).__name__, "message": str(exc), "traceback": ""}}
         if kept:  # the task's output, for the run's logs (the parent writes them)

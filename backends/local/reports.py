@@ -5,7 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from typedflow.runtime.reports import CACHED, FAILED, RUNNING, SKIPPED, SUCCEEDED, Event, NodeReport, NodeStatus
+from typedflow.runtime.reports import (
+    CACHED,
+    FAILED,
+    RUNNING,
+    SKIPPED,
+    SUCCEEDED,
+    TOLERATED,
+    Event,
+    NodeReport,
+    NodeStatus,
+)
 
 __all__ = [
     "CACHED",
@@ -13,6 +23,7 @@ __all__ = [
     "RUNNING",
     "SKIPPED",
     "SUCCEEDED",
+    "TOLERATED",
     "Event",
     "Listener",
     "NodeReport",

@@ -155,7 +155,7 @@ def _run(
             if not ok and doc.workflow.on_failure is not None:
                 _run_on_failure(doc, interp, prepared)
             if not ok:
-                _keep_failures(journal.dir, interp.failures)
+                _keep_failures(journal.dir, interp.first_failures())
         except BaseException:
             try:
                 runner.close()

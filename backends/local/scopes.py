@@ -39,6 +39,9 @@ class Launcher(Protocol):
 
     def progress(self, event: NodeReport) -> None: ...
 
+    def tolerate(self, prefix: str) -> None:
+        """The failed nodes under ``prefix`` (a map's items) were tolerated: they are not what fails the run."""
+
     def later(self, fn: Callable[[], None]) -> None:
         """Call ``fn`` from the scheduler's loop, not from here: what ends at once must not nest."""
 
@@ -272,6 +275,8 @@ class MapRun:
             ok = self.failed <= self.tolerated
             if ok:
                 self.block.env.values[self.node.id] = {"out": self.results}
+                if self.failed:
+                    self.launcher.tolerate(f"{self.block.key}{self.node.id}[")
             self.block.finish(self.node.id, ok)
         elif not self.refilling:
             # Once for the items that end together (a batch settled by the interpreter): their successors

@@ -8,7 +8,18 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
-from typedflow import Failure, Retry, TypedDirectory, TypedFile, map_over, otherwise, task, when, workflow
+from typedflow import (
+    Failure,
+    Retry,
+    TypedDirectory,
+    TypedFile,
+    exit_handler,
+    map_over,
+    otherwise,
+    task,
+    when,
+    workflow,
+)
 from typedflow.formats import CSV, Text
 
 COUNTER_DIR = Path(os.environ.get("TF_TEST_COUNTER", "/tmp/tf-counters"))
@@ -160,6 +171,26 @@ def retrying(x: int, failures: int, tag: str) -> int:
 @workflow
 def not_retried(x: int) -> int:
     return wrong_kind(x=x)
+
+
+class Flakier(Flaky):
+    pass
+
+
+@task(retry=Retry(attempts=3, initial_delay=0.0, on=(Flaky, ConnectionError)))
+def flaky_subclass(x: int, tag: str) -> int:
+    # Raises subclasses of what the policy names: a retry policy matches like `except`.
+    n = bump(tag)
+    if n == 1:
+        raise Flakier(f"attempt {n} failed")
+    if n == 2:
+        raise ConnectionRefusedError(f"attempt {n} failed")
+    return x * 10
+
+
+@workflow
+def retrying_subclass(x: int, tag: str) -> int:
+    return flaky_subclass(x=x, tag=tag)
 
 
 @task
@@ -396,3 +427,52 @@ def quirky(x: int, marks: str) -> int:
 @workflow
 def quirks(xs: list[int], marks: str) -> list[int]:
     return map_over(lambda x: quirky(x=x, marks=marks), xs)
+
+
+@task
+def seen_failure(failure: Failure | None = None) -> str:
+    return "none" if failure is None else f"{failure.node}|{failure.error_type}"
+
+
+@task
+def later_boom(x: int, seconds: float) -> int:
+    time.sleep(seconds)  # fails after the failure outside the block
+    raise KeyError(f"later {x}")
+
+
+@workflow
+def inner_later(x: int, seconds: float) -> int:
+    return later_boom(x=inc(x=x), seconds=seconds)
+
+
+@workflow
+def closed_sub(x: int, seconds: float) -> int:
+    boom(x=x)  # outside the block, fails first
+    with exit_handler(seen_failure):
+        y = inner_later(x=x, seconds=seconds)
+    return inc(x=y)
+
+
+@task
+def odd_only(x: int) -> int | None:
+    if x % 2 == 0:
+        raise ValueError(f"even {x}")
+    return x
+
+
+@task
+def count_missing(xs: list[int | None]) -> int:
+    return sum(1 for x in xs if x is None)
+
+
+@task
+def explode_later(n: int) -> int:
+    raise KeyError(f"after {n} tolerated failures")
+
+
+@workflow(on_failure=notify)
+def tolerated_then_failing(xs: list[int], channel: str) -> int:
+    n = count_missing(xs=map_over(lambda x: odd_only(x=x), xs, tolerated_failure=0.5))
+    with exit_handler(seen_failure):
+        m = explode_later(n=n)
+    return m

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import time
@@ -15,7 +16,7 @@ from typedflow.backends.local.retry import Clock
 
 from tests.local import flows
 from tests.support import dags
-from typedflow.errors import InputError
+from typedflow.errors import InputError, WorkflowFailedError
 from typedflow.runtime.running import RunOptions, RunResult, run_workflow
 
 
@@ -380,6 +381,24 @@ def test_retries_exhausted(store: Path) -> None:
     assert not r.ok and r.failures[0].attempts == 4 and "Flaky" in r.failures[0].error_type
 
 
+@pytest.mark.parametrize("isolation", ["thread", "process"])
+def test_retry_policy_matches_subclasses_in_each_isolation(
+    store: Path, counters: Path, monkeypatch: pytest.MonkeyPatch, isolation: Literal["thread", "process"]
+) -> None:
+    """`Retry(on=(Flaky, ConnectionError))` retries a subclass of either (like `except`) whether the
+    attempt ran in a thread or in a worker process, where only the exception's name comes back."""
+    monkeypatch.setenv("TF_TEST_COUNTER", str(counters))  # where the worker processes count
+    r = run(
+        flows.retrying_subclass,
+        store,
+        x=2,
+        tag="sub",
+        _options={"clock": FakeClock().clock(), "isolation": isolation, "use_cache": False},
+    )
+    assert r.ok and r.value == 20
+    assert next(n for n in r.nodes if n.task == "flaky_subclass").attempts == 3
+
+
 def test_only_configured_exceptions_are_retried(store: Path) -> None:
     fake = FakeClock()
     r = run(flows.not_retried, store, x=1, _options={"clock": fake.clock()})
@@ -435,6 +454,21 @@ def test_process_isolation_timeout_crash_and_cores(store: Path) -> None:
     assert r.failures[0].error_type == "WorkerCrashed"
     r = run(flows.pids, store, xs=[1, 2, 3, 4], _options={"isolation": "process", "use_cache": False})
     assert r.ok and os.getpid() not in r.value and len(set(r.value)) >= 2
+
+
+def test_process_timeout_counts_from_the_task_start_not_the_worker_start(
+    store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A quick task with a 1 s timeout succeeds in new worker processes that take 1.5 s to import its
+    module: the timeout is the task's (a container's start does not count on Step Functions either)."""
+    from tests.local import slow_import_flows
+
+    monkeypatch.setenv("TF_TEST_IMPORT_DELAY", "1.5")  # only the worker processes import it from now on
+    r = run(slow_import_flows.quick_items, store, xs=[1, 2], _options={"isolation": "process", "max_workers": 2})
+    assert r.ok, [(n.key, n.error_type, n.message) for n in r.failures]
+    assert r.value == [2, 3]
+    r = run(flows.timing_out, store, x=1, _options={"isolation": "process"})  # a task that overruns still fails
+    assert not r.ok and r.failures[0].error_type == "TimeoutError"
 
 
 def test_process_isolation_survives_writes_to_fd_1_and_kills_what_a_timed_out_task_started(store: Path) -> None:
@@ -722,6 +756,36 @@ def keys_wf(weights: dict[str, float]) -> dict[str, float]:
     r = run(mod.keys_wf, tmp_path / "s", weights={"a": 1.0})
     assert r.status == "failed"
     assert r.failures[0].message == ("task invert: return value: expected dict[str, float], got a key 1 (int, not str)")
+
+
+@pytest.mark.parametrize("isolation", ["thread", "process"])
+def test_exit_handler_gets_its_blocks_failure_from_a_sub_workflow(
+    store: Path, isolation: Literal["thread", "process"]
+) -> None:
+    """The failure an exit handler gets is its block's first one, also when it failed inside a
+    sub-workflow the block calls, not a failure outside the block that came earlier."""
+    seconds = 0.3 if isolation == "thread" else 1.5  # after `boom` failed (a new worker process takes a while)
+    r = run(flows.closed_sub, store, x=1, seconds=seconds, _options={"isolation": isolation, "use_cache": False})
+    assert not r.ok
+    assert [n.key for n in r.failures] == ["boom", "inner_later/later_boom"]
+    handler = next(n for n in r.nodes if n.key == "exit_handler/seen_failure")
+    assert handler.outputs == {"out": "inner_later/later_boom|KeyError"}
+
+
+def test_failures_a_map_tolerated_are_not_the_runs_failure(store: Path, counters: Path) -> None:
+    """Items a `tolerated_failure` map let fail are not what failed the run: on_failure, an exit handler,
+    the raised error and failures.json (whose first row `runs show` prints) name the node that did."""
+    r = run(flows.tolerated_then_failing, store, xs=[1, 2, 3, 4], channel="#ml")
+    assert not r.ok
+    keys = [n.key for n in r.failures]
+    assert keys[0] == "explode_later" and sorted(keys[1:]) == ["map[1]/odd_only", "map[3]/odd_only"]
+    assert (counters / "notified.txt").read_text() == "#ml|explode_later|KeyError|'after 2 tolerated failures'"
+    handler = next(n for n in r.nodes if n.key == "exit_handler/seen_failure")
+    assert handler.outputs == {"out": "explode_later|KeyError"}
+    rows = json.loads((r.run_dir / "failures.json").read_text())
+    assert [row["node"] for row in rows] == keys
+    with pytest.raises(WorkflowFailedError, match="node explode_later "):
+        flows.tolerated_then_failing(xs=[1, 2, 3, 4], channel="#ml")
 
 
 def test_on_failure_handler_is_retried_by_its_own_policy(tmp_path: Path) -> None:

@@ -47,13 +47,28 @@ from typedflow.util.timestamps import utcnow
 class TaskError(Exception):
     """A task attempt failed. ``exc`` is the original exception (None when it crossed a process)."""
 
-    def __init__(self, error_type: str, message: str, tb: str = "", exc: BaseException | None = None) -> None:
+    def __init__(
+        self,
+        error_type: str,
+        message: str,
+        tb: str = "",
+        exc: BaseException | None = None,
+        classes: tuple[str, ...] = (),
+    ) -> None:
         super().__init__(f"{error_type}: {message}")
         self.error_type = error_type
         self.message = message
         self.traceback = tb
         self.exc = exc
+        # The exception's classes (``module:qualname``, most derived first): what a retry policy matches.
+        # Given for an error that crossed a process (``exc`` is then None).
+        self.classes = classes or (exception_classes(exc) if exc is not None else ())
         self.started_at = ""  # when the failed attempt began (set by whoever timed it)
+
+
+def exception_classes(exc: BaseException) -> tuple[str, ...]:
+    """``module:qualname`` of each class of ``exc``, most derived first."""
+    return tuple(f"{c.__module__}:{c.__qualname__}" for c in type(exc).__mro__)
 
 
 class CodeMismatchError(Exception):

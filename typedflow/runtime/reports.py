@@ -6,7 +6,7 @@ from typing import Any, Final, Literal
 
 import attrs
 
-__all__ = ["CACHED", "FAILED", "RUNNING", "SKIPPED", "SUCCEEDED", "Event", "NodeReport", "NodeStatus"]
+__all__ = ["CACHED", "FAILED", "RUNNING", "SKIPPED", "SUCCEEDED", "TOLERATED", "Event", "NodeReport", "NodeStatus"]
 
 # A node's final state.
 NodeStatus = Literal["succeeded", "cached", "failed", "skipped"]
@@ -18,6 +18,8 @@ SKIPPED: Final = "skipped"
 # worker), will be retried; a map started (``items``) or finished an item; the run started or is stopping.
 Event = Literal["running", "retry", "map", "item", "item-failed", "run-started", "stopping"]
 RUNNING: Final = "running"
+# The reason of a failed node in an item that its map tolerated (``tolerated_failure``): the run did not fail there.
+TOLERATED: Final = "tolerated"
 
 
 @attrs.define

@@ -11,9 +11,9 @@ def retryable(policy: ir.RetryPolicy, err: TaskError) -> bool:
     if not policy.on:
         return True
     names: set[str] = {err.error_type}
-    if err.exc is not None:
-        names |= {f"{c.__module__}:{c.__qualname__}" for c in type(err.exc).__mro__}
-        names |= {c.__qualname__ for c in type(err.exc).__mro__}
+    # The exception's classes, also of an attempt that ran in a worker process: `on` matches like `except`.
+    names |= set(err.classes)
+    names |= {c.partition(":")[2] for c in err.classes}
     for wanted in policy.on:
         if wanted in names or wanted.replace("builtins:", "") in names or wanted.split(":")[-1] in names:
             return True

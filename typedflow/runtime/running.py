@@ -14,7 +14,7 @@ import attrs
 from typedflow import ir
 from typedflow.errors import InputError
 from typedflow.runtime.inputs import check_inputs, store_input_files
-from typedflow.runtime.reports import NodeReport
+from typedflow.runtime.reports import TOLERATED, NodeReport
 from typedflow.runtime.store import LocalStore
 from typedflow.util.boundary import BoundaryError
 
@@ -57,7 +57,8 @@ class RunResult:
 
     @property
     def failures(self) -> list[Any]:
-        return [n for n in self.nodes if n.status == "failed"]
+        """The failed nodes: what failed the run first, then items a map tolerated."""
+        return sorted((n for n in self.nodes if n.status == "failed"), key=lambda n: n.reason == TOLERATED)
 
     @property
     def cache_hits(self) -> int:

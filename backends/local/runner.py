@@ -167,11 +167,17 @@ def _run(
         finally:
             duration = time.perf_counter() - t0
             status: Literal["succeeded", "failed"] = "succeeded" if ok else "failed"
-            # The store's and the journal's fsyncs (the journal's last line is the run's status)
-            # overlap the lineage log's: each waits on the disk, not on the GIL.
-            closing = _Closing(store.close, functools.partial(journal.finish, status, duration, outputs))
+            try:
+                if recorder is not None:
+                    # The run's last records reach the OS before its journal says it ended: a run that
+                    # ended is never resumed, so records a SIGKILL lost then would be lost for good.
+                    recorder.run_finished(status, outputs)
+                    recorder.write_buffered()
+            finally:
+                # The store's and the journal's fsyncs (the journal's last line is the run's status)
+                # overlap the lineage log's: each waits on the disk, not on the GIL.
+                closing = _Closing(store.close, functools.partial(journal.finish, status, duration, outputs))
         if recorder is not None:
-            recorder.run_finished(status, outputs)
             recorder.close()
         closing.wait()
     finally:

@@ -1,0 +1,324 @@
+"""Kill, resume and check local runs: the tools of the crash and concurrency tests, and a soak script.
+
+``python -m tests.local.crashkit --seeds 0-49`` kills and resumes runs of ``crash_flows`` at random
+moments (seeded) and checks every invariant below after each; the tests run a few seeds of it.
+
+What "nothing that finished is lost" means here (docs/concepts.md, docs/lineage.md):
+* the journal holds one line per finished node, never two, and a resumed run never runs a journaled
+  node again;
+* the lineage log verifies after every kill; a run's records never say a node succeeded twice, and
+  the records of a finished run name every task it ran or resumed (``succeeded`` or ``cached``);
+  a killed run's journaled nodes without a record are fewer than one group (100);
+* every cache entry parses and entries under one key agree; every stored file they name is intact;
+* the resumed run's outputs are those of a clean run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import hashlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+FLOWS = "tests.local.crash_flows"
+
+
+def env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+class Proc:
+    """A ``typedflow`` command running in a child process, its stdout and stderr in files."""
+
+    def __init__(self, workdir: Path, name: str, *args: str) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.out = workdir / f"{name}.out"
+        self.err = workdir / f"{name}.err"
+        with open(self.out, "wb") as out, open(self.err, "wb") as err:
+            self.popen = subprocess.Popen(
+                [sys.executable, "-m", "typedflow", *args], cwd=ROOT, env=env(), stdout=out, stderr=err
+            )
+
+    def run_id(self) -> str | None:
+        """The run id from the first line on stderr (``run <id> started|resumed (<wf>)``)."""
+        try:
+            first = self.err.read_text("utf-8", "replace").split("\n", 1)[0]
+        except FileNotFoundError:
+            return None
+        parts = first.split()
+        return parts[1] if len(parts) >= 3 and parts[0] == "run" and parts[2] in ("started", "resumed") else None
+
+    def wait_started(self, timeout: float = 60) -> bool:
+        """Until the run id is on stderr (True) or the process ended (False)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.run_id() is not None:
+                return True
+            if self.popen.poll() is not None:
+                return self.run_id() is not None
+            time.sleep(0.005)
+        raise TimeoutError(f"no run id on stderr after {timeout}s: {self.err.read_text()[-2000:]}")
+
+    def kill(self, sig: int = signal.SIGKILL) -> int:
+        if self.popen.poll() is None:
+            self.popen.send_signal(sig)
+        return self.popen.wait(timeout=60)
+
+    def finish(self, timeout: float = 120) -> int:
+        return self.popen.wait(timeout=timeout)
+
+    def stdout(self) -> str:
+        return self.out.read_text("utf-8")
+
+    def stderr(self) -> str:
+        return self.err.read_text("utf-8", "replace")
+
+
+def run_args(target: str, inputs: dict[str, Any], store: Path) -> list[str]:
+    args = ["run", f"{FLOWS}:{target}", "--store", str(store), "--log-format", "plain"]
+    for k, v in inputs.items():
+        args += ["--input", f"{k}={json.dumps(v)}"]
+    return args
+
+
+def resume_args(target: str, run_id: str, store: Path, via: str) -> list[str]:
+    if via == "retry":
+        return ["runs", "retry", run_id, "--store", str(store)]
+    return ["run", f"{FLOWS}:{target}", "--store", str(store), "--resume", run_id, "--log-format", "plain"]
+
+
+# ----------------------------------------------------------------------------- invariants
+
+
+class Broken(AssertionError):
+    pass
+
+
+def _check(cond: bool, msg: str) -> None:
+    if not cond:
+        raise Broken(msg)
+
+
+def journal_lines(run_dir: Path) -> list[dict[str, Any]]:
+    """The complete lines of a run's journal; a torn last line is allowed only before NUL padding or
+    at the end of a killed run's file."""
+    data = (run_dir / "journal.jsonl").read_bytes().split(b"\0", 1)[0]
+    lines = data.split(b"\n")
+    lines.pop()  # what follows the last newline: nothing, or a line torn by the kill
+    return [json.loads(line) for line in lines]
+
+
+def check_journal(run_dir: Path) -> dict[str, dict[str, Any]]:
+    """No node twice; the finished nodes by key."""
+    done: dict[str, dict[str, Any]] = {}
+    for entry in journal_lines(run_dir):
+        key = entry["key"]
+        if key == "$run":
+            continue
+        _check(key not in done, f"{run_dir.name}: node {key} is in the journal twice")
+        _check(entry["status"] in ("succeeded", "cached"), f"{run_dir.name}: {entry}")
+        done[key] = entry
+    return done
+
+
+def check_log(store: Path) -> list[Any]:
+    """The lineage log verifies; its records."""
+    from typedflow.lineage.query import iter_records
+    from typedflow.lineage.verify import verify_log
+
+    log = store / "lineage" / "log.jsonl"
+    if not log.exists():
+        return []
+    result = verify_log(log)
+    _check(result.ok, f"lineage log: {result.summary()}")
+    repairs = log.with_name("log.jsonl.repairs")
+    _check(not repairs.exists(), f"lineage log was repaired: {repairs.read_text() if repairs.exists() else ''}")
+    return [rec for rec, _ in iter_records(log)]
+
+
+def check_run_records(records: Iterable[Any], run_id: str, journaled: dict[str, Any], ended: bool) -> None:
+    """A run's records agree with its journal (see the module's docstring)."""
+    mine = [r for r in records if r.run_id == run_id]
+    succeeded = collections.Counter(r.node_id for r in mine if r.kind == "task" and r.status == "succeeded")
+    twice = [k for k, n in succeeded.items() if n > 1]
+    _check(not twice, f"{run_id}: records say these nodes succeeded more than once: {twice[:5]}")
+    done = {r.node_id for r in mine if r.kind == "task" and r.status in ("succeeded", "cached")}
+    unjournaled = done - journaled.keys()
+    _check(not unjournaled, f"{run_id}: records of nodes that are not in the journal: {sorted(unjournaled)[:5]}")
+    missing = journaled.keys() - done
+    if ended:
+        _check(not missing, f"{run_id}: journaled nodes without a record: {sorted(missing)[:5]}")
+        _check(mine[-1].kind == "run_end", f"{run_id}: the run ended but its last record is a {mine[-1].kind}")
+    else:
+        _check(len(missing) < 100, f"{run_id}: {len(missing)} journaled nodes lost their records")
+
+
+def check_cache(store: Path) -> int:
+    """Every cache entry line parses, entries under one key agree, and the files they name are intact.
+    Returns the number of entries."""
+    meta = store / "store" / "meta.jsonl"
+    if not meta.exists():
+        return 0
+    data = meta.read_bytes()
+    lines = data.split(b"\n")
+    lines.pop()  # a torn last line (a writer killed mid-write) is ignored by readers
+    seen: dict[str, Any] = {}
+    for i, line in enumerate(lines):
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            raise Broken(f"meta.jsonl line {i + 1} is not JSON: {line[:200]!r}") from None
+        k, v = entry["k"], entry["v"]
+        _check(seen.get(k, v) == v, f"meta.jsonl: two different entries for {k}")
+        seen[k] = v
+        for handle in _handles(v):
+            path = Path(handle["uri"].removeprefix("file://"))
+            _check(path.is_file(), f"cache entry {k} names a missing file {path}")
+            sha = hashlib.sha256(path.read_bytes()).hexdigest()
+            _check(sha == handle["sha256"], f"cache entry {k} names {path} with other content")
+    return len(seen)
+
+
+def _handles(v: Any) -> Iterable[dict[str, Any]]:
+    if isinstance(v, dict):
+        if isinstance(v.get("uri"), str) and isinstance(v.get("sha256"), str):
+            yield v
+        else:
+            for x in v.values():
+                yield from _handles(x)
+    elif isinstance(v, list):
+        for x in v:
+            yield from _handles(x)
+
+
+def check_store(store: Path, run_ids: Iterable[str] = ()) -> list[Any]:
+    """Everything in ``store`` after any number of kills: the log, the cache, each run's journal."""
+    records = check_log(store)
+    check_cache(store)
+    for d in sorted((store / "runs").glob("*")) if (store / "runs").exists() else ():
+        if (d / "journal.jsonl").exists():
+            done = check_journal(d)
+            lines = journal_lines(d)
+            ended = bool(lines) and lines[-1]["key"] == "$run"
+            check_run_records(records, d.name, done, ended)
+    return records
+
+
+# ----------------------------------------------------------------------------- a soak of one seed
+
+
+def clean_outputs(workdir: Path, target: str, inputs: dict[str, Any]) -> tuple[tuple[int, str], float]:
+    """The exit status and stdout of a clean run, and how long it ran after its run id was printed."""
+    store = workdir / "clean"
+    p = Proc(workdir, "clean", *run_args(target, inputs, store))
+    p.wait_started()
+    t0 = time.monotonic()
+    rc = p.finish()
+    span = time.monotonic() - t0
+    check_store(store)
+    return (rc, p.stdout()), span
+
+
+def soak(
+    workdir: Path,
+    seed: int,
+    target: str,
+    inputs: dict[str, Any],
+    expected: tuple[int, str],
+    *,
+    span: float,
+    kills: int = 3,
+    log: Any = None,
+) -> dict[str, int]:
+    """Start a run, SIGKILL it and its resumptions at random moments (up to ``kills`` times), resume it
+    to its end, and check the store after every step. ``span``: about how long a run takes once started
+    (kills land up to 1.3 times as late). Returns counts of what happened."""
+    rng = random.Random(seed)
+    store = workdir / f"seed-{seed}"
+    counts = collections.Counter[str]()
+    run_id: str | None = None
+    for step in range(kills + 1):
+        last = step == kills
+        if run_id is None:
+            p = Proc(workdir, f"{seed}-{step}", *run_args(target, inputs, store))
+        else:
+            via = rng.choice(("run", "retry"))
+            counts[f"resume-{via}"] += 1
+            p = Proc(workdir, f"{seed}-{step}", *resume_args(target, run_id, store, via))
+        if not last:
+            if rng.random() < 0.1:  # while it starts (imports, the run directory)
+                time.sleep(rng.uniform(0, 0.6))
+            else:
+                p.wait_started()
+                time.sleep(rng.uniform(0, span * 1.3))
+            rc = p.kill()
+            counts["killed" if rc == -signal.SIGKILL else f"ended-{rc}"] += 1
+        else:
+            rc = p.finish()
+        run_id = run_id or p.run_id() or _only_run(store)
+        if rc == 2 and "succeeded: nothing to retry" in p.stderr():
+            # A run killed after it ended: `runs retry` refuses it, `runs outputs` prints its outputs.
+            assert run_id is not None
+            p = Proc(workdir, f"{seed}-{step}-outputs", "runs", "outputs", run_id, "--store", str(store))
+            rc = p.finish()
+            counts["killed-after-its-end"] += 1
+        check_store(store)
+        if rc in (0, 1) and run_id is not None and (rc, p.stdout()) == expected:
+            counts["done-at-step-%d" % step] += 1
+            break
+        if last:
+            raise Broken(f"seed {seed}: the last resumption ended {rc}: {p.stderr()[-3000:]}")
+        if rc not in (-signal.SIGKILL, 0, 1):
+            raise Broken(f"seed {seed}: step {step} ended {rc}: {p.stderr()[-3000:]}")
+        if rc in (0, 1):
+            raise Broken(f"seed {seed}: outputs differ from a clean run's: {p.stdout()!r} {p.stderr()[-3000:]}")
+    if log is not None:
+        print(f"seed {seed}: {dict(counts)}", file=log, flush=True)
+    return dict(counts)
+
+
+def _only_run(store: Path) -> str | None:
+    runs = sorted((store / "runs").glob("*/ir.json")) if (store / "runs").exists() else []
+    return runs[0].parent.name if len(runs) == 1 else None
+
+
+SHAPES: dict[str, tuple[str, dict[str, Any]]] = {
+    "crunch": ("crunch", {"n": 120, "salt": 3}),
+    "quick": ("quick", {"n": 3000, "salt": 1}),
+    "doomed": ("doomed", {"n": 200, "salt": 1, "bad": 50 * 50}),
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    ap.add_argument("--seeds", default="0-9", help="a range A-B or one seed")
+    ap.add_argument("--shape", choices=sorted(SHAPES), action="append")
+    ap.add_argument("--kills", type=int, default=3)
+    ap.add_argument("--dir", type=Path, default=Path("/tmp/typedflow-crashkit"))
+    args = ap.parse_args(argv)
+    a, _, b = args.seeds.partition("-")
+    seeds = range(int(a), int(b or a) + 1)
+    totals = collections.Counter[str]()
+    for shape in args.shape or sorted(SHAPES):
+        target, inputs = SHAPES[shape]
+        workdir = args.dir / shape
+        expected, span = clean_outputs(workdir, target, inputs)
+        print(f"{shape}: a clean run takes {span:.2f}s after it starts", flush=True)
+        for seed in seeds:
+            totals.update(soak(workdir, seed, target, inputs, expected, span=span, kills=args.kills, log=sys.stdout))
+    print(f"total: {dict(totals)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,64 @@
+"""Local runs killed (SIGKILL), stopped (SIGINT, SIGTERM, ``runs cancel``) and run side by side on one
+store: what finished is kept, a resumed run ends as a clean one, the lineage log verifies and its
+records agree with the journals. The invariants live in :mod:`tests.local.crashkit`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from tests.local import crashkit
+from tests.local.crashkit import ROOT, Proc, check_store, run_args
+
+# A run whose end line reaches its journal and which is killed right then (SIGKILL from inside, at that
+# instant); the scheduler's thread, which hands the run's last records to the lineage log, is slowed
+# down as a loaded machine may (a sleep), so the order of the two is what the code makes it.
+_KILLED_AS_IT_ENDS = """
+import os, signal, sys, time
+from pathlib import Path
+from typedflow.backends.local import journal, recorder
+from typedflow.runtime.running import RunOptions, run_workflow
+from tests.local import crash_flows
+
+append = journal.Journal._append
+def _append(self, line):
+    append(self, line)
+    if line.startswith(b'{"duration"'):  # the run's end line
+        os.kill(os.getpid(), signal.SIGKILL)
+journal.Journal._append = _append
+
+finished = recorder.LocalRecorder.run_finished
+def run_finished(self, status, outputs):
+    time.sleep(0.3)
+    finished(self, status, outputs)
+recorder.LocalRecorder.run_finished = run_finished
+
+run_workflow(crash_flows.quick, {"n": 150, "salt": 0}, RunOptions(store=Path(sys.argv[1])))
+"""
+
+
+def test_a_run_killed_as_its_journal_ends_keeps_the_records_of_every_task(tmp_path: Path) -> None:
+    store = tmp_path / "s"
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(_KILLED_AS_IT_ENDS), str(store)],
+        cwd=ROOT,
+        env=crashkit.env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    (run_dir,) = (store / "runs").iterdir()
+    assert crashkit.journal_lines(run_dir)[-1]["status"] == "succeeded"  # the run has ended for the journal
+    # Its lineage: every task it ran has a record, and the run's end too (a resume of a run that
+    # ended records nothing, so what is missing now would be missing for good).
+    check_store(store)
+    resumed = Proc(tmp_path, "resume", "run", f"{crashkit.FLOWS}:quick", "--store", str(store), "--resume", run_dir.name)
+    assert resumed.finish() == 0, resumed.stderr()
+    assert json.loads(resumed.stdout()) == [(i * 7) ** 2 for i in range(150)]
+    check_store(store)

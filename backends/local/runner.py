@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import threading
@@ -30,7 +31,7 @@ from .placement import Placement
 from .recorder import LocalRecorder
 from .reports import Listener, NodeReport, RunObserver
 from .retry import Clock
-from .runfiles import write_failures
+from .runfiles import FAILURES, write_failures
 from .stopping import Stop
 
 
@@ -77,6 +78,10 @@ def run_ir(
                 raise InputError(f"cannot resume run {run_id}: {exc}") from None
             journal.repair()
             resumed = journal.finished()
+            # A failed run that is resumed has not failed (yet): its status and failures are this run's.
+            for name in ("status.json", FAILURES):
+                with contextlib.suppress(FileNotFoundError):
+                    (journal.dir / name).unlink()
         except BaseException:
             lock.release()
             raise

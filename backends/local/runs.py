@@ -107,14 +107,17 @@ class LocalRuns:
         if not started:  # a run from before runs kept their start: when its IR was written
             with contextlib.suppress(OSError):
                 started = iso(_mtime(d / "ir.json"))
-        if not status:
-            for entry in _lines(d / "journal.jsonl"):  # status.json is not fsynced: the journal's copy
-                if entry.get("key") == RUN_END_KEY:
-                    status = entry
-        state = str(status.get("status") or "")
+        running = holder(d) is not None  # also a failed run being retried, whose journal ended once
+        if not status and not running:
+            last: dict[str, Any] = {}
+            for last in _lines(d / "journal.jsonl"):  # status.json is not fsynced: the journal's copy
+                pass
+            if last.get("key") == RUN_END_KEY:  # the end of the run, not of a run since resumed
+                status = last
+        state = "running" if running else str(status.get("status") or "")
         duration = status.get("duration")
         if not state:
-            state = "running" if holder(d) is not None else "cancelled" if (d / CANCELLED).exists() else "interrupted"
+            state = "cancelled" if (d / CANCELLED).exists() else "interrupted"
         ended = ""
         if isinstance(duration, int | float) and started:
             ended = _plus(started, float(duration))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 from typing import NamedTuple
 
 from typedflow import Retry, TypedFile, current_run, map_over, task, workflow
@@ -127,3 +128,16 @@ def lull(x: int, seconds: float) -> int:
 def lulls(n: int, seconds: float) -> list[int]:
     """Items that each take ``seconds`` on a worker thread: a run long enough to be stopped mid-map."""
     return map_over(lambda x: sq(x=lull(x=x, seconds=seconds)), upto(n=n, salt=0))
+
+
+@task
+def gate(x: int, flag: str) -> int:
+    if Path(flag).exists():
+        raise RuntimeError(f"blocked by {flag}")
+    return x
+
+
+@workflow
+def gated_lulls(n: int, seconds: float, flag: str) -> list[int]:
+    """Fails while ``flag`` exists; once it is gone, a retry runs items that take ``seconds`` each."""
+    return map_over(lambda x: lull(x=gate(x=x, flag=flag), seconds=seconds), upto(n=n, salt=0))

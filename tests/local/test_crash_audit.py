@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 from tests.local import crashkit
@@ -61,4 +62,41 @@ def test_a_run_killed_as_its_journal_ends_keeps_the_records_of_every_task(tmp_pa
     resumed = Proc(tmp_path, "resume", "run", f"{crashkit.FLOWS}:quick", "--store", str(store), "--resume", run_dir.name)
     assert resumed.finish() == 0, resumed.stderr()
     assert json.loads(resumed.stdout()) == [(i * 7) ** 2 for i in range(150)]
+    check_store(store)
+
+
+def _journaled(store: Path, run_id: str, part: str) -> int:
+    return sum(1 for e in crashkit.journal_lines(store / "runs" / run_id) if part in e["key"])
+
+
+def test_a_failed_run_being_retried_is_running_and_killed_is_interrupted_then_succeeds(tmp_path: Path) -> None:
+    from typedflow.backends.local.runs import LocalRuns
+
+    store, flag = tmp_path / "s", tmp_path / "flag"
+    flag.touch()
+    inputs = {"n": 4, "seconds": 0.6, "flag": str(flag)}
+    first = Proc(tmp_path, "first", *run_args("gated_lulls", inputs, store))
+    assert first.finish() == 1
+    run_id = first.run_id()
+    assert run_id is not None
+    runs = LocalRuns(store)
+    assert runs.show(run_id).summary.status == "failed"
+    flag.unlink()
+    retry = Proc(tmp_path, "retry", "runs", "retry", run_id, "--store", str(store))
+    deadline = time.monotonic() + 30
+    while _journaled(store, run_id, "/gate") < 4 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    # The gates have passed; the lulls run (0.6 s each).
+    detail = runs.show(run_id)
+    assert detail.summary.status == "running"
+    assert [s.run_id for s in runs.list(None, "running", 10)] == [run_id]
+    assert retry.kill() == -signal.SIGKILL
+    detail = runs.show(run_id)
+    assert detail.summary.status == "interrupted"
+    assert detail.failure is None  # the first run's failure is not this one's
+    again = Proc(tmp_path, "again", "runs", "retry", run_id, "--store", str(store))
+    assert again.finish() == 0, again.stderr()
+    assert json.loads(again.stdout()) == [i * 7 for i in range(4)]
+    detail = runs.show(run_id)
+    assert detail.summary.status == "succeeded" and detail.failure is None
     check_store(store)

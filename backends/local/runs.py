@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import builtins
+import collections
 import contextlib
 import fcntl
 import json
@@ -109,11 +110,11 @@ class LocalRuns:
                 started = iso(_mtime(d / "ir.json"))
         running = holder(d) is not None  # also a failed run being retried, whose journal ended once
         if not status and not running:
-            last: dict[str, Any] = {}
-            for last in _lines(d / "journal.jsonl"):  # status.json is not fsynced: the journal's copy
-                pass
-            if last.get("key") == RUN_END_KEY:  # the end of the run, not of a run since resumed
-                status = last
+            # status.json is not fsynced: the journal's copy, if it is the last line (a run resumed
+            # since it ended has lines after it)
+            last = collections.deque(_lines(d / "journal.jsonl"), maxlen=1)
+            if last and last[0].get("key") == RUN_END_KEY:
+                status = last[0]
         state = "running" if running else str(status.get("status") or "")
         duration = status.get("duration")
         if not state:
@@ -232,9 +233,9 @@ class LocalRuns:
         try:
             with stdout_to_stderr(progress.printed):
                 result = run_ir(doc, {}, options, encoded=True)
-        except RunInterrupted as exc:
+        except RunInterrupted as exc:  # the command exits as `typedflow run` does (128 + N)
             progress.interrupted(exc, f"typedflow runs retry {d.name}")
-            return Started(d.name, "interrupted")
+            raise
         progress.finish(result, doc)
         return Started(d.name, "resumed", self.outcome(d.name))
 

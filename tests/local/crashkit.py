@@ -238,11 +238,13 @@ def soak(
     *,
     span: float,
     kills: int = 3,
+    signals: Sequence[int] = (signal.SIGKILL,),
+    reach: float = 1.3,
     log: Any = None,
 ) -> dict[str, int]:
     """Start a run, SIGKILL it and its resumptions at random moments (up to ``kills`` times), resume it
     to its end, and check the store after every step. ``span``: about how long a run takes once started
-    (kills land up to 1.3 times as late). Returns counts of what happened."""
+    (kills land up to ``reach`` times as late). Returns counts of what happened."""
     rng = random.Random(seed)
     store = workdir / f"seed-{seed}"
     counts = collections.Counter[str]()
@@ -260,9 +262,18 @@ def soak(
                 time.sleep(rng.uniform(0, 0.6))
             else:
                 p.wait_started()
-                time.sleep(rng.uniform(0, span * 1.3))
-            rc = p.kill()
-            counts["killed" if rc == -signal.SIGKILL else f"ended-{rc}"] += 1
+                time.sleep(rng.uniform(0, span * reach))
+            sig = rng.choice(signals)
+            rc = p.kill(sig)
+            # 128 + N from the command, or death by the signal itself when it comes as the interpreter
+            # exits, its handlers gone (a shell shows both as 128 + N)
+            stopped = rc in (-sig, 128 + sig) and sig != signal.SIGKILL or rc == -sig
+            counts[signal.Signals(sig).name if stopped else f"ended-{rc}"] += 1
+            if rc == 128 + sig:
+                # Stopped cleanly: it says so and how to resume it, and its journal has no end.
+                err = p.stderr()
+                _check("resume it with:" in err or "started" not in err, f"seed {seed}: {err[-2000:]}")
+                _check("Traceback" not in err or target != "quick", f"seed {seed}: {err[-2000:]}")
         else:
             rc = p.finish()
         run_id = run_id or p.run_id() or _only_run(store)
@@ -274,11 +285,11 @@ def soak(
             counts["killed-after-its-end"] += 1
         check_store(store)
         if rc in (0, 1) and run_id is not None and (rc, p.stdout()) == expected:
-            counts["done-at-step-%d" % step] += 1
+            counts[f"done-at-step-{step}"] += 1
             break
         if last:
             raise Broken(f"seed {seed}: the last resumption ended {rc}: {p.stderr()[-3000:]}")
-        if rc not in (-signal.SIGKILL, 0, 1):
+        if rc not in (-signal.SIGKILL, -signal.SIGINT, -signal.SIGTERM, 130, 143, 0, 1):
             raise Broken(f"seed {seed}: step {step} ended {rc}: {p.stderr()[-3000:]}")
         if rc in (0, 1):
             raise Broken(f"seed {seed}: outputs differ from a clean run's: {p.stdout()!r} {p.stderr()[-3000:]}")
@@ -299,25 +310,114 @@ SHAPES: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
+CROWD: list[tuple[str, dict[str, Any]]] = [
+    ("crunch", {"n": 40, "salt": 1}),
+    ("crunch", {"n": 40, "salt": 1}),  # the same run twice: the same cache keys, written by both
+    ("crunch", {"n": 40, "salt": 2}),
+    ("quick", {"n": 800, "salt": 1}),
+    ("quick", {"n": 800, "salt": 5}),
+    ("doomed", {"n": 60, "salt": 1, "bad": 50 * 50}),
+]
+
+
+def _outcome(p: Proc) -> tuple[int, Any]:
+    rc = p.finish()
+    return rc, json.loads(p.stdout()) if rc == 0 else None
+
+
+def side_by_side(workdir: Path, seed: int, shapes: Sequence[tuple[str, dict[str, Any]]] = CROWD) -> dict[str, int]:
+    """Runs at once on one store, some SIGKILLed (chosen by ``seed``) and resumed while the others run
+    (by `run --resume` or `runs retry`): every run ends as a clean one and the store holds together."""
+    rng = random.Random(seed)
+    store = workdir / f"crowd-{seed}"
+    procs = [Proc(workdir, f"{seed}-p{i}", *run_args(t, inputs, store)) for i, (t, inputs) in enumerate(shapes)]
+    victims = rng.sample(range(len(shapes)), k=rng.randint(1, 3))
+    resumed: dict[int, Proc] = {}
+    counts = collections.Counter[str]()
+    for i in victims:
+        procs[i].wait_started()
+        time.sleep(rng.uniform(0, 0.5))
+        rc = procs[i].kill()
+        counts["killed" if rc == -signal.SIGKILL else "ended-before-the-kill"] += 1
+        run_id = procs[i].run_id()
+        assert run_id is not None
+        via = rng.choice(("run", "retry"))
+        resumed[i] = Proc(workdir, f"{seed}-r{i}", *resume_args(shapes[i][0], run_id, store, via))
+    for i, p in enumerate(procs):
+        last = resumed.get(i, p)
+        rc, outputs = _outcome(last)
+        if rc == 2 and "nothing to retry" in last.stderr():  # it had ended before the kill
+            last = Proc(workdir, f"{seed}-o{i}", "runs", "outputs", str(p.run_id()), "--store", str(store))
+            rc, outputs = _outcome(last)
+        _check((rc, outputs) == expected(*shapes[i]), f"seed {seed}: run {i} {shapes[i]}: {last.stderr()[-2000:]}")
+    records = check_store(store)
+    _check(len({r.run_id for r in records}) == len(shapes), f"seed {seed}: runs in the log")
+    _check(check_cache(store) > 0, f"seed {seed}: no cache entries")
+    counts["runs"] += len(shapes)
+    return dict(counts)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     ap.add_argument("--seeds", default="0-9", help="a range A-B or one seed")
     ap.add_argument("--shape", choices=sorted(SHAPES), action="append")
     ap.add_argument("--kills", type=int, default=3)
     ap.add_argument("--dir", type=Path, default=Path("/tmp/typedflow-crashkit"))
+    ap.add_argument("--crowd", action="store_true", help="runs side by side on one store instead")
+    ap.add_argument("--signal", choices=("KILL", "INT", "TERM"), action="append", help="default: KILL")
     args = ap.parse_args(argv)
     a, _, b = args.seeds.partition("-")
     seeds = range(int(a), int(b or a) + 1)
     totals = collections.Counter[str]()
+    if args.crowd:
+        for seed in seeds:
+            counts = side_by_side(args.dir / "crowd", seed)
+            print(f"seed {seed}: {counts}", flush=True)
+            totals.update(counts)
+        print(f"total: {dict(totals)}")
+        return 0
     for shape in args.shape or sorted(SHAPES):
         target, inputs = SHAPES[shape]
         workdir = args.dir / shape
-        expected, span = clean_outputs(workdir, target, inputs)
+        clean, span = clean_outputs(workdir, target, inputs)
         print(f"{shape}: a clean run takes {span:.2f}s after it starts", flush=True)
         for seed in seeds:
-            totals.update(soak(workdir, seed, target, inputs, expected, span=span, kills=args.kills, log=sys.stdout))
+            sigs = [signal.Signals["SIG" + name] for name in args.signal or ["KILL"]]
+            totals.update(
+                soak(workdir, seed, target, inputs, clean, span=span, kills=args.kills, signals=sigs, log=sys.stdout)
+            )
     print(f"total: {dict(totals)}")
     return 0
+
+
+# ----------------------------------------------------------------------------- expected outputs
+
+
+def crunch_expected(n: int, salt: int) -> dict[str, int]:
+    xs = [i * 7 + salt for i in range(n)]
+    return {
+        "squares": sum(x * x for x in xs),
+        "naps": sum((x + 1) ** 2 for x in xs),
+        "sizes": sum(x * (x % 4 + 1) for x in xs),
+        "flaps": sum(3 * x for x in xs),
+        "picked": sum(x - 1 for x in xs if x % 10 != 7),
+        "dropped": sum(1 for x in xs if x % 10 == 7),
+    }
+
+
+def quick_expected(n: int, salt: int) -> list[int]:
+    return [(i * 7 + salt) ** 2 for i in range(n)]
+
+
+def expected(target: str, inputs: dict[str, Any]) -> tuple[int, Any]:
+    """(exit status, outputs) of a clean run of a ``crash_flows`` workflow (None: it fails)."""
+    if target == "crunch":
+        return 0, crunch_expected(inputs["n"], inputs["salt"])
+    if target == "quick":
+        return 0, quick_expected(inputs["n"], inputs["salt"])
+    if target == "doomed":
+        return 1, None
+    raise ValueError(target)
 
 
 if __name__ == "__main__":

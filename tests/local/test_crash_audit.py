@@ -5,7 +5,6 @@ records agree with the journals. The invariants live in :mod:`tests.local.crashk
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -59,7 +58,9 @@ def test_a_run_killed_as_its_journal_ends_keeps_the_records_of_every_task(tmp_pa
     # Its lineage: every task it ran has a record, and the run's end too (a resume of a run that
     # ended records nothing, so what is missing now would be missing for good).
     check_store(store)
-    resumed = Proc(tmp_path, "resume", "run", f"{crashkit.FLOWS}:quick", "--store", str(store), "--resume", run_dir.name)
+    resumed = Proc(
+        tmp_path, "resume", "run", f"{crashkit.FLOWS}:quick", "--store", str(store), "--resume", run_dir.name
+    )
     assert resumed.finish() == 0, resumed.stderr()
     assert json.loads(resumed.stdout()) == [(i * 7) ** 2 for i in range(150)]
     check_store(store)
@@ -99,4 +100,61 @@ def test_a_failed_run_being_retried_is_running_and_killed_is_interrupted_then_su
     assert json.loads(again.stdout()) == [i * 7 for i in range(4)]
     detail = runs.show(run_id)
     assert detail.summary.status == "succeeded" and detail.failure is None
+    check_store(store)
+
+
+def test_processes_side_by_side_on_one_store_some_killed_and_resumed(tmp_path: Path) -> None:
+    """Six runs at once on one store (the same workflow twice, others), some SIGKILLed mid-run and
+    resumed while the rest still run: every run ends as a clean one, and the shared cache index and
+    lineage log hold together."""
+    counts = crashkit.side_by_side(tmp_path, seed=3)
+    assert counts["runs"] == 6
+
+
+def _soak(tmp_path: Path, shape: str, seed: int, signals: tuple[int, ...]) -> dict[str, int]:
+    target, inputs = crashkit.SHAPES[shape]
+    clean, span = crashkit.clean_outputs(tmp_path, target, inputs)
+    return crashkit.soak(tmp_path, seed, target, inputs, clean, span=span, kills=3, signals=signals, reach=0.8)
+
+
+def test_sigkill_at_random_moments_then_resume_ends_as_a_clean_run(tmp_path: Path) -> None:
+    """Quick items, slow items, file outputs, retried and tolerated failures; checked after each kill."""
+    counts = _soak(tmp_path, "crunch", 11, (signal.SIGKILL,))
+    assert counts.get("SIGKILL", 0) >= 1, counts
+
+
+def test_a_failing_run_killed_and_resumed_fails_as_a_clean_run(tmp_path: Path) -> None:
+    counts = _soak(tmp_path, "doomed", 4, (signal.SIGKILL,))
+    assert counts.get("SIGKILL", 0) >= 1, counts
+
+
+def test_sigint_and_sigterm_mid_map_stop_cleanly_and_resume(tmp_path: Path) -> None:
+    counts = _soak(tmp_path, "quick", 5, (signal.SIGINT, signal.SIGTERM))
+    assert counts.get("SIGINT", 0) + counts.get("SIGTERM", 0) >= 1, counts
+
+
+def test_runs_retry_stopped_by_signals_exits_as_typedflow_run_does(tmp_path: Path) -> None:
+    """130 after SIGINT, 143 after SIGTERM, with the command that resumes the run; a second signal stops
+    waiting for tasks on worker threads, and the command exits at once (Python would wait for them)."""
+    store = tmp_path / "s"
+    first = Proc(tmp_path, "first", *run_args("lulls", {"n": 2, "seconds": 30.0}, store))
+    assert first.wait_started()
+    time.sleep(0.3)
+    first.popen.send_signal(signal.SIGINT)
+    time.sleep(0.2)
+    t0 = time.monotonic()
+    assert first.kill(signal.SIGINT) == 130, first.stderr()
+    run_id = first.run_id()
+    assert run_id is not None
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        retry = Proc(tmp_path, f"retry-{sig}", "runs", "retry", run_id, "--store", str(store))
+        assert retry.wait_started()
+        time.sleep(0.3)
+        retry.popen.send_signal(sig)
+        time.sleep(0.2)
+        t0 = time.monotonic()
+        assert retry.kill(sig) == 128 + sig, retry.stderr()
+        assert time.monotonic() - t0 < 5  # not the 30 s of the abandoned tasks
+        assert f"resume it with:\n  typedflow runs retry {run_id}" in retry.stderr()
+        assert crashkit.journal_lines(store / "runs" / run_id)[-1]["key"] != "$run"
     check_store(store)

@@ -176,8 +176,9 @@ def check_cache(store: Path) -> int:
     for i, line in enumerate(lines):
         try:
             entry = json.loads(line)
-        except ValueError:
-            raise Broken(f"meta.jsonl line {i + 1} is not JSON: {line[:200]!r}") from None
+        except ValueError:  # what a writer killed mid-write left: readers skip it, writers start anew
+            _check(not line.endswith(b"}}"), f"meta.jsonl line {i + 1} is not JSON: {line[:200]!r}")
+            continue
         k, v = entry["k"], entry["v"]
         _check(seen.get(k, v) == v, f"meta.jsonl: two different entries for {k}")
         seen[k] = v

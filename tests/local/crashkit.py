@@ -84,8 +84,11 @@ class Proc:
         return self.err.read_text("utf-8", "replace")
 
 
+RUN_OPTIONS: list[str] = []  # more options of `typedflow run` (the soak's --isolation)
+
+
 def run_args(target: str, inputs: dict[str, Any], store: Path) -> list[str]:
-    args = ["run", f"{FLOWS}:{target}", "--store", str(store), "--log-format", "plain"]
+    args = ["run", f"{FLOWS}:{target}", "--store", str(store), "--log-format", "plain", *RUN_OPTIONS]
     for k, v in inputs.items():
         args += ["--input", f"{k}={json.dumps(v)}"]
     return args
@@ -94,7 +97,17 @@ def run_args(target: str, inputs: dict[str, Any], store: Path) -> list[str]:
 def resume_args(target: str, run_id: str, store: Path, via: str) -> list[str]:
     if via == "retry":
         return ["runs", "retry", run_id, "--store", str(store)]
-    return ["run", f"{FLOWS}:{target}", "--store", str(store), "--resume", run_id, "--log-format", "plain"]
+    return [
+        "run",
+        f"{FLOWS}:{target}",
+        "--store",
+        str(store),
+        "--resume",
+        run_id,
+        "--log-format",
+        "plain",
+        *RUN_OPTIONS,
+    ]
 
 
 # ----------------------------------------------------------------------------- invariants
@@ -268,7 +281,7 @@ def soak(
             rc = p.kill(sig)
             # 128 + N from the command, or death by the signal itself when it comes as the interpreter
             # exits, its handlers gone (a shell shows both as 128 + N)
-            stopped = rc in (-sig, 128 + sig) and sig != signal.SIGKILL or rc == -sig
+            stopped = rc in (-sig, 128 + sig)
             counts[signal.Signals(sig).name if stopped else f"ended-{rc}"] += 1
             if rc == 128 + sig:
                 # Stopped cleanly: it says so and how to resume it, and its journal has no end.
@@ -366,7 +379,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--dir", type=Path, default=Path("/tmp/typedflow-crashkit"))
     ap.add_argument("--crowd", action="store_true", help="runs side by side on one store instead")
     ap.add_argument("--signal", choices=("KILL", "INT", "TERM"), action="append", help="default: KILL")
+    ap.add_argument("--reach", type=float, default=1.3, help="kills land up to this many clean runs late")
+    ap.add_argument("--isolation", choices=("thread", "process"), default="thread")
     args = ap.parse_args(argv)
+    RUN_OPTIONS[:] = ["--isolation", args.isolation]
     a, _, b = args.seeds.partition("-")
     seeds = range(int(a), int(b or a) + 1)
     totals = collections.Counter[str]()
@@ -385,7 +401,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         for seed in seeds:
             sigs = [signal.Signals["SIG" + name] for name in args.signal or ["KILL"]]
             totals.update(
-                soak(workdir, seed, target, inputs, clean, span=span, kills=args.kills, signals=sigs, log=sys.stdout)
+                soak(
+                    workdir,
+                    seed,
+                    target,
+                    inputs,
+                    clean,
+                    span=span,
+                    kills=args.kills,
+                    signals=sigs,
+                    reach=args.reach,
+                    log=sys.stdout,
+                )
             )
     print(f"total: {dict(totals)}")
     return 0

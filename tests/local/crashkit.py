@@ -8,7 +8,7 @@ What "nothing that finished is lost" means here (docs/concepts.md, docs/lineage.
   node again;
 * the lineage log verifies after every kill; a run's records never say a node succeeded twice, and
   the records of a finished run name every task it ran or resumed (``succeeded`` or ``cached``);
-  a killed run's journaled nodes without a record are fewer than one group (100);
+  a killed run's journaled nodes without a record are fewer than one group (100) and a batch (64);
 * every cache entry parses and entries under one key agree; every stored file they name is intact;
 * the resumed run's outputs are those of a clean run.
 """
@@ -28,6 +28,8 @@ import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
+
+from typedflow.backends.local.scopes import MAP_WINDOW
 
 ROOT = Path(__file__).resolve().parents[2]
 FLOWS = "tests.local.crash_flows"
@@ -173,7 +175,8 @@ def check_run_records(records: Iterable[Any], run_id: str, journaled: dict[str, 
         _check(not missing, f"{run_id}: journaled nodes without a record: {sorted(missing)[:5]}")
         _check(mine[-1].kind == "run_end", f"{run_id}: the run ended but its last record is a {mine[-1].kind}")
     else:
-        _check(len(missing) < 100, f"{run_id}: {len(missing)} journaled nodes lost their records")
+        # Fewer than a group, plus the batch the recorder was taking (docs/lineage.md).
+        _check(len(missing) < 100 + MAP_WINDOW, f"{run_id}: {len(missing)} journaled nodes lost their records")
 
 
 def check_cache(store: Path) -> int:

@@ -11,6 +11,9 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from tests.local import crashkit
 from tests.local.crashkit import ROOT, Proc, check_store, run_args
@@ -21,6 +24,9 @@ from tests.local.crashkit import ROOT, Proc, check_store, run_args
 _KILLED_AS_IT_ENDS = """
 import os, signal, sys, time
 from pathlib import Path
+from typing import Any
+
+import pytest
 from typedflow.backends.local import journal, recorder
 from typedflow.runtime.running import RunOptions, run_workflow
 from tests.local import crash_flows
@@ -158,3 +164,27 @@ def test_runs_retry_stopped_by_signals_exits_as_typedflow_run_does(tmp_path: Pat
         assert f"resume it with:\n  typedflow runs retry {run_id}" in retry.stderr()
         assert crashkit.journal_lines(store / "runs" / run_id)[-1]["key"] != "$run"
     check_store(store)
+
+
+def test_quick_tasks_of_maps_running_at_once_are_settled_a_map_window_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run killed in the middle of a batch of quick tasks runs that batch again when resumed: a batch
+    is at most a map window (docs/concepts.md), also while several maps have their windows ready."""
+    from typedflow.backends.local.interpreter import MAP_WINDOW, Interpreter
+
+    from tests.local import crash_flows
+    from typedflow.runtime.running import RunOptions, run_workflow
+
+    sizes: list[int] = []
+    settle = Interpreter.settle
+
+    def counting(self: Interpreter, ended: Any) -> None:
+        sizes.append(len(ended))
+        settle(self, ended)
+
+    monkeypatch.setattr(Interpreter, "settle", counting)
+    result = run_workflow(crash_flows.crunch, {"n": 200, "salt": 1}, RunOptions(store=tmp_path))
+    assert result.ok and result.value == crash_flows.Summary(**crashkit.crunch_expected(200, 1))
+    assert MAP_WINDOW < max(sizes) * 2  # batches of about a window were settled
+    assert max(sizes) <= MAP_WINDOW, sorted(sizes)[-5:]

@@ -141,3 +141,8 @@ def gate(x: int, flag: str) -> int:
 def gated_lulls(n: int, seconds: float, flag: str) -> list[int]:
     """Fails while ``flag`` exists; once it is gone, a retry runs items that take ``seconds`` each."""
     return map_over(lambda x: lull(x=gate(x=x, flag=flag), seconds=seconds), upto(n=n, salt=0))
+
+
+@workflow
+def flaps(n: int, salt: int) -> list[int]:
+    return map_over(lambda x: flap(x=x), upto(n=n, salt=salt))

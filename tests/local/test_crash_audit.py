@@ -188,3 +188,20 @@ def test_quick_tasks_of_maps_running_at_once_are_settled_a_map_window_at_a_time(
     assert result.ok and result.value == crash_flows.Summary(**crashkit.crunch_expected(200, 1))
     assert MAP_WINDOW < max(sizes) * 2  # batches of about a window were settled
     assert max(sizes) <= MAP_WINDOW, sorted(sizes)[-5:]
+
+
+def test_a_task_retried_on_its_own_exception_is_retried_in_a_worker_process(tmp_path: Path) -> None:
+    """``Retry(on=(Flap,))``: the exception crosses the process as its name, and is retried all the same."""
+    from typedflow.runtime.running import RunOptions, run_workflow
+
+    from tests.local import crash_flows
+
+    result = run_workflow(crash_flows.flaps, {"n": 4, "salt": 0}, RunOptions(store=tmp_path, isolation="process"))
+    assert result.ok, [(n.key, n.message) for n in result.failures]
+    assert result.value == [0, 21, 42, 63]
+    assert {n.key: n.attempts for n in result.nodes if n.task == "flap"} == {
+        "map[0]/flap": 2,
+        "map[1]/flap": 1,
+        "map[2]/flap": 1,
+        "map[3]/flap": 2,
+    }

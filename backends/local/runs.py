@@ -108,7 +108,8 @@ class LocalRuns:
         if not started:  # a run from before runs kept their start: when its IR was written
             with contextlib.suppress(OSError):
                 started = iso(_mtime(d / "ir.json"))
-        running = holder(d) is not None  # also a failed run being retried, whose journal ended once
+        # A resumed run drops the status.json of the run it resumes: one that is there is this run's.
+        running = not status and holder(d) is not None
         if not status and not running:
             # status.json is not fsynced: the journal's copy, if it is the last line (a run resumed
             # since it ended has lines after it)

@@ -205,3 +205,69 @@ def test_a_task_retried_on_its_own_exception_is_retried_in_a_worker_process(tmp_
         "map[2]/flap": 1,
         "map[3]/flap": 2,
     }
+
+
+# A run with a signing key killed while a group's checkpoint is being signed (a KMS call takes a
+# network round trip: most of a group commit's time), at its second group.
+_KILLED_WHILE_SIGNING = """
+import os, signal, sys
+from pathlib import Path
+from typedflow.lineage import log
+from typedflow.runtime.running import RunOptions, run_workflow
+from tests.local import crash_flows
+
+sign = log.checkpoint_line
+calls = []
+def checkpoint_line(*args, **kwargs):
+    calls.append(1)
+    if len(calls) == 2:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return sign(*args, **kwargs)
+log.checkpoint_line = checkpoint_line
+
+run_workflow(crash_flows.quick, {"n": 300, "salt": 0}, RunOptions(store=Path(sys.argv[1])))
+"""
+
+
+def test_a_signed_log_of_a_run_killed_while_signing_still_verifies_with_the_key(tmp_path: Path) -> None:
+    from typedflow.lineage.signing import keygen
+    from typedflow.lineage.verify import verify_log
+
+    store, keys = tmp_path / "s", tmp_path / "keys"
+    private, public, _ = keygen(keys)
+    env = {**crashkit.env(), "TYPEDFLOW_LINEAGE_KEY": str(private)}
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(_KILLED_WHILE_SIGNING), str(store)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    log = store / "lineage" / "log.jsonl"
+    result = verify_log(log, public_key=public.read_bytes())
+    assert result.ok, result.summary()
+    (run_dir,) = (store / "runs").iterdir()
+    resumed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "typedflow",
+            "run",
+            f"{crashkit.FLOWS}:quick",
+            "--store",
+            str(store),
+            "--resume",
+            run_dir.name,
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    result = verify_log(log, public_key=public.read_bytes())
+    assert result.ok, result.summary()
+    check_store(store)

@@ -192,9 +192,8 @@ def test_quick_tasks_of_maps_running_at_once_are_settled_a_map_window_at_a_time(
 
 def test_a_task_retried_on_its_own_exception_is_retried_in_a_worker_process(tmp_path: Path) -> None:
     """``Retry(on=(Flap,))``: the exception crosses the process as its name, and is retried all the same."""
-    from typedflow.runtime.running import RunOptions, run_workflow
-
     from tests.local import crash_flows
+    from typedflow.runtime.running import RunOptions, run_workflow
 
     result = run_workflow(crash_flows.flaps, {"n": 4, "salt": 0}, RunOptions(store=tmp_path, isolation="process"))
     assert result.ok, [(n.key, n.message) for n in result.failures]

@@ -23,7 +23,7 @@ HEADER = """\
 `typedflow` is installed with the package (`python -m typedflow` works too). Every command
 takes a workflow as `FILE_OR_MODULE:WORKFLOW`, e.g. `examples/train_tabular.py:train_tabular` or
 `my_pkg.flows:training`. Exit codes: 0 success, 1 the workflow (or check) failed, 2 bad usage or input,
-130 after Ctrl-C (SIGINT), 143 after SIGTERM (`typedflow run` then prints the command that resumes the run),
+130 after Ctrl-C (SIGINT), 143 after SIGTERM (`typedflow run` and `typedflow runs retry` then print the command that resumes the run),
 141 when the reader of stdout has gone (`| head`).
 
 Installed targets when this page was generated: {targets}.

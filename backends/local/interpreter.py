@@ -449,6 +449,11 @@ class Interpreter:
             try:
                 for i, task in enumerate(batch):
                     if placement.inline(task.template, alone=alone):
+                        if len(ran) == MAP_WINDOW:
+                            # Settled first: a run killed before a batch is settled runs it again when
+                            # resumed, which is at most a map window also while several maps run.
+                            self.ready = batch[i:] + self.ready
+                            break
                         if alone and not placement.quick(task.template):
                             for o in self.observers:  # a task that may take a while holds the scheduler
                                 o.waiting()

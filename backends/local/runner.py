@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import threading
@@ -30,7 +31,7 @@ from .placement import Placement
 from .recorder import LocalRecorder
 from .reports import Listener, NodeReport, RunObserver
 from .retry import Clock
-from .runfiles import write_failures
+from .runfiles import FAILURES, write_failures
 from .stopping import Stop
 
 
@@ -77,6 +78,10 @@ def run_ir(
                 raise InputError(f"cannot resume run {run_id}: {exc}") from None
             journal.repair()
             resumed = journal.finished()
+            # A failed run that is resumed has not failed (yet): its status and failures are this run's.
+            for name in ("status.json", FAILURES):
+                with contextlib.suppress(FileNotFoundError):
+                    (journal.dir / name).unlink()
         except BaseException:
             lock.release()
             raise
@@ -167,11 +172,17 @@ def _run(
         finally:
             duration = time.perf_counter() - t0
             status: Literal["succeeded", "failed"] = "succeeded" if ok else "failed"
-            # The store's and the journal's fsyncs (the journal's last line is the run's status)
-            # overlap the lineage log's: each waits on the disk, not on the GIL.
-            closing = _Closing(store.close, functools.partial(journal.finish, status, duration, outputs))
+            try:
+                if recorder is not None:
+                    # The run's last records reach the OS before its journal says it ended: a run that
+                    # ended is never resumed, so records a SIGKILL lost then would be lost for good.
+                    recorder.run_finished(status, outputs)
+                    recorder.write_buffered()
+            finally:
+                # The store's and the journal's fsyncs (the journal's last line is the run's status)
+                # overlap the lineage log's: each waits on the disk, not on the GIL.
+                closing = _Closing(store.close, functools.partial(journal.finish, status, duration, outputs))
         if recorder is not None:
-            recorder.run_finished(status, outputs)
             recorder.close()
         closing.wait()
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import builtins
+import collections
 import contextlib
 import fcntl
 import json
@@ -107,14 +108,18 @@ class LocalRuns:
         if not started:  # a run from before runs kept their start: when its IR was written
             with contextlib.suppress(OSError):
                 started = iso(_mtime(d / "ir.json"))
-        if not status:
-            for entry in _lines(d / "journal.jsonl"):  # status.json is not fsynced: the journal's copy
-                if entry.get("key") == RUN_END_KEY:
-                    status = entry
-        state = str(status.get("status") or "")
+        # A resumed run drops the status.json of the run it resumes: one that is there is this run's.
+        running = not status and holder(d) is not None
+        if not status and not running:
+            # status.json is not fsynced: the journal's copy, if it is the last line (a run resumed
+            # since it ended has lines after it)
+            last = collections.deque(_lines(d / "journal.jsonl"), maxlen=1)
+            if last and last[0].get("key") == RUN_END_KEY:
+                status = last[0]
+        state = "running" if running else str(status.get("status") or "")
         duration = status.get("duration")
         if not state:
-            state = "running" if holder(d) is not None else "cancelled" if (d / CANCELLED).exists() else "interrupted"
+            state = "cancelled" if (d / CANCELLED).exists() else "interrupted"
         ended = ""
         if isinstance(duration, int | float) and started:
             ended = _plus(started, float(duration))
@@ -229,9 +234,9 @@ class LocalRuns:
         try:
             with stdout_to_stderr(progress.printed):
                 result = run_ir(doc, {}, options, encoded=True)
-        except RunInterrupted as exc:
+        except RunInterrupted as exc:  # the command exits as `typedflow run` does (128 + N)
             progress.interrupted(exc, f"typedflow runs retry {d.name}")
-            return Started(d.name, "interrupted")
+            raise
         progress.finish(result, doc)
         return Started(d.name, "resumed", self.outcome(d.name))
 

@@ -107,3 +107,24 @@ def test_cache_entries_and_journal_lines_are_the_canonical_json_of_what_they_hol
     assert entries == {"inc", "add", "stats"}
     stats_line = next(e for e in map(json.loads, journal[:-1]) if "mean" in e["outputs"])
     assert stats_line["outputs"] == {"mean": 5.0, "total": 15} and stats_line["status"] == "succeeded"
+
+
+def test_an_entry_torn_by_a_killed_writer_does_not_swallow_the_entries_written_after_it(tmp_path: Path) -> None:
+    # A SIGKILL can cut a write of several pages short: a group of entries then ends in a line
+    # without its end, which the next write to the file must not continue.
+    torn = b'{"k":"torn","v":{"outputs":{"out":[1,2'
+    first = LocalStore(tmp_path, buffered=True)
+    first.put_json("a", {"x": 1})
+    first.close()
+    with open(tmp_path / "meta.jsonl", "ab") as f:
+        f.write(torn)
+    second = LocalStore(tmp_path, buffered=True)  # a process started after the kill
+    second.put_json("b", {"y": 2})
+    second.write_buffered()
+    with open(tmp_path / "meta.jsonl", "ab") as f:  # and one already writing when another was killed
+        f.write(torn)
+    second.put_json("c", 3)
+    second.close()
+    reader = LocalStore(tmp_path)
+    assert (reader.get_json("a"), reader.get_json("b"), reader.get_json("c")) == ({"x": 1}, {"y": 2}, 3)
+    assert reader.get_json("torn") is None

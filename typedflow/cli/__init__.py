@@ -281,15 +281,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         with stdout_to_stderr(progress.printed):
             result = run_ir(doc, inputs, options, encoded=True)
     except RunInterrupted as exc:
+        from typedflow.cli.runs import stopped
+
         progress.interrupted(exc, _resume_command(args, exc.run_id))
-        code = 128 + (signal.SIGTERM if exc.signal == "SIGTERM" else signal.SIGINT)
-        if exc.abandoned:
-            # Abandoned tasks still run on threads that cannot be stopped, and Python waits for those
-            # at exit; the run's journal, store and records are already closed.
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(code)
-        return code
+        return stopped(exc)
     progress.finish(result, doc)
     if result.ok:
         from typedflow.cli.runops import outputs_text

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
+import signal
 import sys
 import time
 from typing import Any
@@ -26,6 +28,7 @@ from typedflow.cli.runops import (
     outputs_text,
     summaries_text,
 )
+from typedflow.errors import RunInterrupted
 
 LOCAL = "local"
 
@@ -170,10 +173,23 @@ def _cancel(ops: RunOps, args: argparse.Namespace) -> int:
     return 0
 
 
+def stopped(exc: RunInterrupted) -> int:
+    """The exit status of a command whose run a signal stopped (its progress has said so): 128 + N. With
+    tasks abandoned on threads that cannot be stopped, the process ends here: Python would wait for them
+    at exit (the run's journal, store and records are already closed)."""
+    code = 128 + (signal.SIGTERM if exc.signal == "SIGTERM" else signal.SIGINT)
+    if exc.abandoned:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
 def _retry(ops: RunOps, args: argparse.Namespace) -> int:
-    done = ops.retry(args.run_id)
-    if done.outcome is None and done.how == "interrupted":
-        return 1
+    try:
+        done = ops.retry(args.run_id)
+    except RunInterrupted as exc:  # a local run resumed here, stopped by SIGINT or SIGTERM
+        return stopped(exc)
     if done.run_id != args.run_id:
         print(f"run {args.run_id}: {done.how}: {done.run_id}", file=sys.stderr)
     else:

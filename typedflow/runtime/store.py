@@ -435,7 +435,12 @@ class LocalStore:
     def _write_meta(self, data: bytes) -> None:
         if self._meta_fd < 0:
             self.root.mkdir(parents=True, exist_ok=True)
-            self._meta_fd = open_nofollow(self._meta_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            self._meta_fd = open_nofollow(self._meta_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        # A writer killed mid-write (a SIGKILL can cut a write of several pages short) leaves a line
+        # without its end: ours start on a line of their own, or the first would be lost with it.
+        size = os.fstat(self._meta_fd).st_size
+        if size and os.pread(self._meta_fd, 1, size - 1) != b"\n":
+            data = b"\n" + data
         os.write(self._meta_fd, data)  # one write: O_APPEND keeps it whole beside other writers
         self._meta_own += len(data)
 

@@ -15,13 +15,6 @@ def retryable(policy: ir.RetryPolicy, err: TaskError) -> bool:
     names |= set(err.classes)
     names |= {c.partition(":")[2] for c in err.classes}
     for wanted in policy.on:
-        if (
-            wanted in names
-            or wanted.replace("builtins:", "") in names
-            or wanted.split(":")[-1] in names
-            # "module:Class" as an error that crossed a process names it: "module.Class" (its type only,
-            # since its base classes stayed in the other process)
-            or wanted.replace(":", ".") in names
-        ):
+        if wanted in names or wanted.replace("builtins:", "") in names or wanted.split(":")[-1] in names:
             return True
     return False

@@ -447,7 +447,9 @@ def test_process_isolation_timeout_crash_and_cores(store: Path) -> None:
     t0 = time.perf_counter()
     r = run(flows.timing_out, store, x=1, _options={"isolation": "process"})
     assert not r.ok and r.failures[0].error_type == "TimeoutError" and "killed" in r.failures[0].message
-    assert time.perf_counter() - t0 < 4
+    # killed at its timeout, not left to sleep its 30 s (a new worker's start-up does not count, and takes
+    # seconds on a busy machine)
+    assert time.perf_counter() - t0 < 20
     r = run(flows.crashing, store, x=1, _options={"isolation": "process"})
     st = {n.key: n.status for n in r.nodes}
     assert st["crash"] == "failed" and st["inc"] == "succeeded" and st["add"] == "skipped"

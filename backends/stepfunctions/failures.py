@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
+from typedflow.ir import FAIL_ERROR
+
 from .protocol import CAUSE_LIMIT, FAILED_NODE
 from .request import NODE_KEY
 from .s3store import S3Store
@@ -40,13 +42,19 @@ def _plain(cause: str) -> str:
 
 def caught_failure(store: S3Store, workflow: str, run_id: str, error: str, cause: str) -> dict[str, Any]:
     """The ``typedflow.Failure`` a caught error (``error``, ``cause``) stands for: the failure kept for the node
-    its cause names, else one made of the error itself (a failure Step Functions raised: a timeout, a service
-    error; a ``fail(...)``), naming no node."""
+    its cause names. A cause that names none: an error the definition raised itself (``States.Timeout``, ...,
+    ``fail(...)``'s ``typedflow.Fail``) is the failure, naming no node; ``States.TaskFailed`` (a Batch job's
+    failure, whose cause is the job's description) and the errors of an earlier runtime stand for the run's
+    first recorded failure, if any."""
     node = failed_node(cause)
     if node is not None:
         kept = store.get_node_failure(run_id, node)
         if kept is not None and kept.get("node") == node:
             return kept
+    elif error == "States.TaskFailed" or not (error.startswith("States.") or error == FAIL_ERROR):
+        first = store.get_failure(run_id)
+        if first is not None:
+            return first
     return {
         "workflow": workflow,
         "run_id": run_id,
@@ -55,13 +63,3 @@ def caught_failure(store: S3Store, workflow: str, run_id: str, error: str, cause
         "message": _plain(cause),
         "traceback": "",
     }
-
-
-def run_failure(store: S3Store, workflow: str, run_id: str, error: str, cause: str) -> dict[str, Any]:
-    """The failure of a run that ended with ``error`` and ``cause``: as :func:`caught_failure`; a run of an earlier
-    runtime (no node named) by the first failure it kept (``runs/<run>/failure.json``)."""
-    if failed_node(cause) is None:
-        first = store.get_failure(run_id)
-        if first is not None:
-            return first
-    return caught_failure(store, workflow, run_id, error, cause)

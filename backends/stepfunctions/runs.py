@@ -244,9 +244,9 @@ class SfnRuns:
         error, cause = str(ex.desc.get("error") or ""), str(ex.desc.get("cause") or "")
         if summary.status == "cancelled":
             return FailureInfo("", error or "cancelled", cause or "the execution was stopped")
-        from .failures import run_failure
+        from .failures import caught_failure
 
-        return FailureInfo.from_mapping(run_failure(store, summary.workflow, summary.run_id, error, cause))
+        return FailureInfo.from_mapping(caught_failure(store, summary.workflow, summary.run_id, error, cause))
 
     def outcome(self, run_id: str) -> RunOutcome:
 

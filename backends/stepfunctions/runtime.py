@@ -266,9 +266,9 @@ def _run(
             f"{err.error_type}: {err.message}"[:2000],
         )
         if _final(template, err, attempt):
-            store.put_node_failure(
+            _keep_failure(
+                store,
                 run_id,
-                node_key,
                 {
                     "workflow": doc.workflow.name,
                     "run_id": run_id,
@@ -300,9 +300,9 @@ def _run(
             None,
             f"{err_type}: {exc}"[:2000],
         )
-        store.put_node_failure(
+        _keep_failure(
+            store,
             run_id,
-            node_key,
             {
                 "workflow": doc.workflow.name,
                 "run_id": run_id,
@@ -330,6 +330,13 @@ def _run(
         outcome.cache_key,
     )
     return Result(True, outputs=outputs)
+
+
+def _keep_failure(store: S3Store, run_id: str, failure: dict[str, Any]) -> None:
+    """The final failure of a node: its own (what a handler of it gets), and the run's first."""
+    if failure["node"]:
+        store.put_node_failure(run_id, failure["node"], failure)
+    store.put_first_failure(run_id, failure)
 
 
 def _keep_log(store: S3Store, run_id: str, node_key: str, attempt: int, text: str) -> None:

@@ -3,8 +3,8 @@
 Layout under ``s3://bucket/prefix``: ``objects/<ab>/<sha256>`` files, ``trees/<sha256>.json``
 directory manifests, ``values/<sha256>.json`` offloaded values, ``meta/<key>.json`` cache entries,
 ``ir/<digest>.json`` workflow IR, ``lineage/<run>/<hash>.json`` lineage records,
-``runs/<run>/failures/<node>.json`` the final failure of each node that failed (``runs/<run>/failure.json``, the
-first failure of a run, was written by earlier runtimes and is only read). Objects are written once
+``runs/<run>/failures/<node>.json`` the final failure of each node that failed, ``runs/<run>/failure.json`` the
+first of them. Objects are written once
 (``If-None-Match: *``) and never changed.
 """
 
@@ -296,8 +296,11 @@ class S3Store:
         """The failure :meth:`put_node_failure` kept for ``node``, if any."""
         return self._failure(self.key("runs", run_id, "failures", node_segment(node) + ".json"), run_id)
 
+    def put_first_failure(self, run_id: str, failure: dict[str, Any]) -> bool:
+        return self.put_once(self.key("runs", run_id, "failure.json"), canonical_bytes(failure))
+
     def get_failure(self, run_id: str) -> dict[str, Any] | None:
-        """The first failure of a run made by an earlier runtime (``runs/<run>/failure.json``), if any."""
+        """The first final failure the runtime recorded in a run (``runs/<run>/failure.json``), if any."""
         return self._failure(self.key("runs", run_id, "failure.json"), run_id)
 
     def _failure(self, key: str, run_id: str) -> dict[str, Any] | None:

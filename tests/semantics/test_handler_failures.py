@@ -57,10 +57,19 @@ def test_local(tmp_path: Path, wf: Any, inputs: dict[str, Any]) -> None:
     assert r.failures[0].key == seen["on_failure"]["node"]
 
 
+@pytest.fixture(params=["moto", "localstack"])
+def engine(request: pytest.FixtureRequest) -> Aws:
+    """moto in process, or LocalStack out of process (its worker processes, real HTTP, S3 and SQS)."""
+    engine: Aws = request.getfixturevalue("aws" if request.param == "moto" else "localstack")
+    return engine
+
+
 @pytest.mark.parametrize(("wf", "inputs"), [SUB, TOLERATED], ids=["sub", "tolerated"])
-def test_step_functions_as_locally(aws: Aws, tmp_path: Path, wf: Any, inputs: dict[str, Any]) -> None:
-    """Each handler gets the same whole Failure as locally; `runs show` and `start --wait` name the same node."""
+def test_step_functions_as_locally(engine: Aws, tmp_path: Path, wf: Any, inputs: dict[str, Any]) -> None:
+    """Each handler gets the same whole Failure as locally; `runs show` names the same node."""
     from typedflow.backends.stepfunctions.runs import SfnRuns
+
+    aws = engine
 
     _, expected = _local(wf, inputs, tmp_path)
     marks = _marks(tmp_path, "sfn")

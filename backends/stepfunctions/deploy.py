@@ -409,12 +409,10 @@ def start_command(doc: ir.WorkflowIR, args: argparse.Namespace) -> int:
         if desc["status"] == "RUNNING":
             print(f"execution {desc['name']} is still running after {args.timeout:g}s", file=sys.stderr)
             return 1
-        first = store.get_failure(str(desc["name"]))
-        failure = (
-            FailureInfo.from_mapping(first)
-            if first is not None
-            else FailureInfo("", str(desc.get("error") or desc["status"]), str(desc.get("cause") or ""))
-        )
+        from .failures import caught_failure
+
+        error, cause = str(desc.get("error") or desc["status"]), str(desc.get("cause") or "")
+        failure = FailureInfo.from_mapping(caught_failure(store, doc.workflow.name, str(desc["name"]), error, cause))
         sys.stderr.write(failure_text(failure, str(desc["name"])))
         return 1
     outs = decode_outputs(doc, desc.get("output"), store)

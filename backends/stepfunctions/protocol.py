@@ -7,7 +7,9 @@ states only ever read values that the compiler asked the producer to keep inline
 - ``{"__tf__": "ref", "uri": "s3://…", "sha256": "…", "bytes": n}``: a value offloaded to S3.
 - ``{"__tf__": "sel", "v": value, "p": [key, …]}``: ``value`` followed along ``p``; a missing or
   null step gives null (a reference into a ``when`` branch that did not run).
-- ``{"__tf__": "failure", "e": {"Error": …, "Cause": …}, "p": [key, …]}``: the workflow's failure.
+- ``{"__tf__": "failure", "e": {"Error": …, "Cause": …}, "p": [key, …]}``: the failure a handler handles: the
+  caught error, whose cause ends with ``(typedflow: failed node <key>)`` when a task failed (the runtime keeps
+  that node's ``Failure`` at ``runs/<run>/failures/<key>.json``).
 - ``{"__tf__": "json", "text": "…"}``: a constant whose keys would clash with ASL's ``.$`` syntax.
 - ``{"__tf__": "oneof", "ran": i, "v": {"i": value, …}}``: ``one_of``: the value of branch ``i``, the branch of
   its when chain that ran (null when ``ran`` is: the chain did not run).
@@ -33,6 +35,10 @@ REQUEST_KEY: Final = "typedflow"
 INPUTS_KEY: Final = "in"
 ERROR_KEY: Final = "err"
 ON_FAILURE_ERROR_KEY: Final = "err_on_failure"
+
+# The last line of the cause of a task's failure: which node failed (the caught error is all a Catch passes on,
+# so this is how a handler, and the reported failure, find that node's Failure rather than the run's first).
+FAILED_NODE: Final = "(typedflow: failed node {})"
 
 DEFAULT_OFFLOAD_THRESHOLD: Final = 32 * 1024
 DEFAULT_HEARTBEAT_SECONDS: Final = 60

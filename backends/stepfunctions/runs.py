@@ -2,8 +2,8 @@
 
 A run is an execution (its id: the execution name, which is also the lineage run id, or its ARN). What
 the runtime wrote for it is read from the store the deployment names (``typedflow:bucket`` tag, or the
-definition's task requests): the first failure (``runs/<run>/failure.json``), each attempt's output
-(``runs/<run>/logs/<node>/<attempt>.log``), and the lineage records (``lineage/<run>/``).
+definition's task requests): the failure of the node that failed the run (``runs/<run>/failures/<node>.json``),
+each attempt's output (``runs/<run>/logs/<node>/<attempt>.log``), and the lineage records (``lineage/<run>/``).
 """
 
 from __future__ import annotations
@@ -241,13 +241,12 @@ class SfnRuns:
     def _failure(self, ex: _Execution, store: Any, summary: RunSummary) -> FailureInfo | None:
         if summary.status in ("succeeded", "running"):
             return None
-        first = store.get_failure(summary.run_id)
-        if first is not None:
-            return FailureInfo.from_mapping(first)
         error, cause = str(ex.desc.get("error") or ""), str(ex.desc.get("cause") or "")
         if summary.status == "cancelled":
             return FailureInfo("", error or "cancelled", cause or "the execution was stopped")
-        return FailureInfo("", error, cause)
+        from .failures import caught_failure
+
+        return FailureInfo.from_mapping(caught_failure(store, summary.workflow, summary.run_id, error, cause))
 
     def outcome(self, run_id: str) -> RunOutcome:
 

@@ -2,7 +2,7 @@
 
 Every executor ends here: the SQS worker, the ECS/Batch container (``run-task``) and the Lambda
 handler. Outputs go back as lazy typed JSON; large values are offloaded to S3; each execution
-writes its lineage record; the first final failure of a run is kept for ``on_failure``.
+writes its lineage record; each node's final failure is kept for the handlers (see :mod:`.failures`).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from typedflow.shipping.envcheck import task_missing
 from typedflow.util.boundary import BoundaryError, check_depth
 from typedflow.util.timestamps import utcnow
 
+from .failures import naming
 from .lazyjson import offload, resolve, size
 from .protocol import CAUSE_LIMIT, ERROR_LIMIT, PAYLOAD_LIMIT
 from .request import Request, parse_request
@@ -134,20 +135,12 @@ def _final(template: ir.TaskTemplate, err: Any, attempt: int) -> bool:
 
 
 def failure_value(store: S3Store, doc: ir.WorkflowIR, run_id: str, caught: dict[str, Any]) -> dict[str, Any]:
-    """The ``typedflow.Failure`` given to on_failure: the first failure the runtime recorded, or
-    what Step Functions caught (a timeout, a service error)."""
-    first = store.get_failure(run_id)
-    if first is not None:
-        return first
-    cause = str(caught.get("Cause") or "")
-    return {
-        "workflow": doc.workflow.name,
-        "run_id": run_id,
-        "node": "",
-        "error_type": str(caught.get("Error", "")),
-        "message": cause,
-        "traceback": "",
-    }
+    """The ``typedflow.Failure`` given to a handler: that of the node the caught error names (see
+    :mod:`.failures`), or what Step Functions caught (a timeout, a service error)."""
+    from .failures import caught_failure
+
+    error, cause = str(caught.get("Error") or ""), str(caught.get("Cause") or "")
+    return caught_failure(store, doc.workflow.name, run_id, error, cause)
 
 
 def run_request(
@@ -229,7 +222,7 @@ def _run(
         inputs = _inputs(request, store, doc, template)
     except (BoundaryError, ValueError, FileNotFoundError) as exc:
         return Result(
-            False, error="typedflow.RequestError", cause=f"inputs of task {template.name}: {exc}"[:CAUSE_LIMIT]
+            False, error="typedflow.RequestError", cause=naming(f"inputs of task {template.name}: {exc}", node_key)
         )
     started = utcnow()  # a failed attempt's record spans it from here
     try:
@@ -273,7 +266,8 @@ def _run(
             f"{err.error_type}: {err.message}"[:2000],
         )
         if _final(template, err, attempt):
-            store.put_first_failure(
+            _keep_failure(
+                store,
                 run_id,
                 {
                     "workflow": doc.workflow.name,
@@ -285,7 +279,7 @@ def _run(
                 },
             )
         cause = f"{err.message}\n{err.traceback}".strip()
-        return Result(False, error=error_name(template, err), cause=cause[:CAUSE_LIMIT])
+        return Result(False, error=error_name(template, err), cause=naming(cause, node_key))
     except Exception as exc:  # the runtime itself failed (code mismatch, S3): report, never hang
         import traceback
 
@@ -306,7 +300,8 @@ def _run(
             None,
             f"{err_type}: {exc}"[:2000],
         )
-        store.put_first_failure(
+        _keep_failure(
+            store,
             run_id,
             {
                 "workflow": doc.workflow.name,
@@ -317,7 +312,7 @@ def _run(
                 "traceback": cause,
             },
         )
-        return Result(False, error=err_type[:ERROR_LIMIT], cause=cause[:CAUSE_LIMIT])
+        return Result(False, error=err_type[:ERROR_LIMIT], cause=naming(cause, node_key))
     _record(
         store,
         doc,
@@ -335,6 +330,13 @@ def _run(
         outcome.cache_key,
     )
     return Result(True, outputs=outputs)
+
+
+def _keep_failure(store: S3Store, run_id: str, failure: dict[str, Any]) -> None:
+    """The final failure of a node: its own (what a handler of it gets), and the run's first."""
+    if failure["node"]:
+        store.put_node_failure(run_id, failure["node"], failure)
+    store.put_first_failure(run_id, failure)
 
 
 def _keep_log(store: S3Store, run_id: str, node_key: str, attempt: int, text: str) -> None:

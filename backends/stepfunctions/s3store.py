@@ -3,7 +3,8 @@
 Layout under ``s3://bucket/prefix``: ``objects/<ab>/<sha256>`` files, ``trees/<sha256>.json``
 directory manifests, ``values/<sha256>.json`` offloaded values, ``meta/<key>.json`` cache entries,
 ``ir/<digest>.json`` workflow IR, ``lineage/<run>/<hash>.json`` lineage records,
-``runs/<run>/failure.json`` the first failure of a run. Objects are written once
+``runs/<run>/failures/<node>.json`` the final failure of each node that failed, ``runs/<run>/failure.json`` the
+first of them. Objects are written once
 (``If-None-Match: *``) and never changed.
 """
 
@@ -21,6 +22,7 @@ from typing import Any
 
 from typedflow.files import register_resolver
 from typedflow.ir.canonical import canonical_bytes
+from typedflow.runtime.capture import node_segment
 from typedflow.runtime.store import IntegrityError, Verifier, dir_manifest, dir_sha256, file_sha256
 from typedflow.util.boundary import BoundaryError, check_sha256, parse_json, safe_relpath
 
@@ -284,11 +286,25 @@ class S3Store:
         raw = self.get_bytes(self.ir_key(digest))
         return None if raw is None else raw.decode("utf-8")
 
+    def put_node_failure(self, run_id: str, node: str, failure: dict[str, Any]) -> bool:
+        """Keep the final failure of ``node`` in run ``run_id`` (the first one written stays)."""
+        return self.put_once(
+            self.key("runs", run_id, "failures", node_segment(node) + ".json"), canonical_bytes(failure)
+        )
+
+    def get_node_failure(self, run_id: str, node: str) -> dict[str, Any] | None:
+        """The failure :meth:`put_node_failure` kept for ``node``, if any."""
+        return self._failure(self.key("runs", run_id, "failures", node_segment(node) + ".json"), run_id)
+
     def put_first_failure(self, run_id: str, failure: dict[str, Any]) -> bool:
         return self.put_once(self.key("runs", run_id, "failure.json"), canonical_bytes(failure))
 
     def get_failure(self, run_id: str) -> dict[str, Any] | None:
-        raw = self.get_bytes(self.key("runs", run_id, "failure.json"))
+        """The first final failure the runtime recorded in a run (``runs/<run>/failure.json``), if any."""
+        return self._failure(self.key("runs", run_id, "failure.json"), run_id)
+
+    def _failure(self, key: str, run_id: str) -> dict[str, Any] | None:
+        raw = self.get_bytes(key)
         if raw is None:
             return None
         value = parse_json(raw, f"the failure of run {run_id}")

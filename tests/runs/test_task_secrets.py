@@ -127,7 +127,7 @@ def test_aws_secrets_manager_on_step_functions(aws: Aws, aws_secrets: Any, tmp_p
 
     store = store_for(aws.bucket, aws.s3)
     name = ex.arn.rsplit(":", 1)[-1]
-    failure = store.get_failure(name)
+    failure = store.get_node_failure(name, "connect")
     assert failure is not None and failure["message"] == "mallory may not use *** or ***"
     assert VALUE not in failure["traceback"] and "tok-9876" not in failure["traceback"]
     log = store.get_bytes(store.key("runs", name, "logs", "connect", "1.log"))

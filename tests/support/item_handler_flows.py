@@ -24,7 +24,11 @@ def step(marks: str, x: int) -> int:
 
 @task(cache=False)
 def closing(marks: str, x: int, failure: Failure | None = None) -> None:
-    seen = None if failure is None else {"error_type": failure.error_type, "message": failure.message}
+    seen = (
+        None
+        if failure is None
+        else {"node": failure.node, "error_type": failure.error_type, "message": failure.message}
+    )
     Path(marks, f"closed{x}").write_text(json.dumps(seen), encoding="utf-8")
 
 

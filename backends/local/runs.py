@@ -7,8 +7,10 @@ import builtins
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import signal
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from typing import Any
 from typedflow import ir
 from typedflow.cli.documents import stdout_to_stderr
 from typedflow.cli.runops import (
+    STATUSES,
     FailureInfo,
     LogEntry,
     Logs,
@@ -30,10 +33,14 @@ from typedflow.cli.runops import (
     nodes_from_records,
 )
 from typedflow.runtime.running import RUN_ID
+from typedflow.util.boundary import SAFE_NAME, BoundaryError, open_nofollow, parse_json, read_regular
 from typedflow.util.statedir import home
 
 from .journal import RUN_END_KEY
 from .runfiles import CANCELLED, read_failures, read_logs
+
+log = logging.getLogger(__name__)
+MAX_DURATION = 10 * 365 * 86_400.0  # seconds; a longer one is a damaged status.json
 
 
 def add_runs_options(p: argparse.ArgumentParser) -> None:
@@ -46,24 +53,36 @@ def ops(args: argparse.Namespace) -> LocalRuns:
 
 
 def _json(path: Path) -> dict[str, Any]:
+    """A run file's object; {} when it is missing, and (with a warning naming it) when it is damaged: one
+    bad file must not hide the run, nor the other runs of the store."""
     try:
-        data = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError):
+        data = parse_json(read_regular(path, str(path)), str(path))
+    except FileNotFoundError:
+        return {}
+    except BoundaryError as exc:
+        log.warning("ignoring %s", exc)
         return {}
     return data if isinstance(data, dict) else {}
 
 
 def _lines(path: Path) -> Iterator[dict[str, Any]]:
     try:
-        fh = open(path, "rb")
-    except OSError:
+        fd = open_nofollow(path, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
         return
-    with fh:
+    except OSError as exc:
+        log.warning("ignoring %s: %s", path, exc.strerror or exc)
+        return
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        log.warning("ignoring %s: not a regular file", path)
+        return
+    with os.fdopen(fd, "rb") as fh:
         for raw in fh:
             raw = raw.split(b"\0", 1)[0]
             try:
                 entry = json.loads(raw)
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue
             if isinstance(entry, dict):
                 yield entry
@@ -103,16 +122,20 @@ class LocalRuns:
     def _summary(self, d: Path) -> RunSummary:
         meta = _json(d / "meta.json")
         status = _json(d / "status.json")
-        started = iso(str(meta.get("started") or ""))
+        started = _when(meta.get("started"))
         if not started:  # a run from before runs kept their start: when its IR was written
             with contextlib.suppress(OSError):
                 started = iso(_mtime(d / "ir.json"))
-        if not status:
-            for entry in _lines(d / "journal.jsonl"):  # status.json is not fsynced: the journal's copy
+        if status.get("status") not in STATUSES:  # status.json is not fsynced (or is damaged): the journal's copy
+            status = {}
+            for entry in _lines(d / "journal.jsonl"):
                 if entry.get("key") == RUN_END_KEY:
                     status = entry
-        state = str(status.get("status") or "")
+        state = status.get("status")
+        state = state if state in STATUSES else ""
         duration = status.get("duration")
+        if not (isinstance(duration, int | float) and 0 <= duration < MAX_DURATION):
+            duration = None
         if not state:
             state = "running" if holder(d) is not None else "cancelled" if (d / CANCELLED).exists() else "interrupted"
         ended = ""
@@ -120,7 +143,7 @@ class LocalRuns:
             ended = _plus(started, float(duration))
         return RunSummary(
             d.name,
-            str(meta.get("workflow") or ""),
+            workflow if isinstance(workflow := meta.get("workflow"), str) and SAFE_NAME.fullmatch(workflow) else "",
             state,
             started,
             ended,
@@ -165,13 +188,11 @@ class LocalRuns:
         return RunDetail(summary, tuple(nodes.values()), failure, (), tuple(notes))
 
     def outcome(self, run_id: str) -> RunOutcome:
-        from typedflow.ir.codec import loads
-
         d = self._dir(run_id)
         summary = self._summary(d)
         if summary.status not in ("succeeded", "failed"):
             raise RunOpError(f"run {run_id} has no outputs: it is {summary.status}")
-        doc: ir.WorkflowIR = loads((d / "ir.json").read_bytes())
+        doc = _ir(d)
         if summary.status == "failed":
             failures = read_failures(d)
             failure = FailureInfo.from_mapping(failures[0]) if failures else FailureInfo("", "", "the run failed")
@@ -220,10 +241,9 @@ class LocalRuns:
 
         from typedflow.cli.progress import make_progress
         from typedflow.errors import RunInterrupted
-        from typedflow.ir.codec import loads
         from typedflow.runtime.running import RunOptions, run_ir
 
-        doc = loads((d / "ir.json").read_bytes())
+        doc = _ir(d)
         progress = make_progress("auto", sys.stderr)
         options = RunOptions(store=self.root, resume=d.name, listener=progress.listener, signals=True)
         try:
@@ -234,6 +254,16 @@ class LocalRuns:
             return Started(d.name, "interrupted")
         progress.finish(result, doc)
         return Started(d.name, "resumed", self.outcome(d.name))
+
+
+def _ir(d: Path) -> ir.WorkflowIR:
+    """The run's IR document, checked (a link, a FIFO or a damaged document is bad input)."""
+    from typedflow.ir.codec import IR_MAX_BYTES, loads
+
+    try:
+        return loads(read_regular(d / "ir.json", "the run's ir.json", IR_MAX_BYTES))
+    except BoundaryError as exc:
+        raise RunOpError(str(exc)) from None
 
 
 def _mtime(path: Path) -> Any:
@@ -247,6 +277,19 @@ def _plus(started: str, seconds: float) -> str:
 
     try:
         t = dt.datetime.fromisoformat(started.replace("Z", "+00:00"))
-    except ValueError:
+        return iso(t + dt.timedelta(seconds=seconds))
+    except (ValueError, OverflowError):
         return ""
-    return iso(t + dt.timedelta(seconds=seconds))
+
+
+def _when(value: Any) -> str:
+    """``value`` as ISO 8601 UTC text if it is a timestamp, else ""."""
+    import datetime as dt
+
+    if not isinstance(value, str):
+        return ""
+    try:
+        dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return iso(value)
+    except (ValueError, OverflowError):
+        return ""

@@ -33,6 +33,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 import struct
 import sys
 import zipfile
@@ -267,7 +268,12 @@ def public_keys_in(data: bytes) -> list[PublicKey]:
 
 
 def _read_key_file(path: str) -> bytes:
-    with open(path, "rb") as f:
+    # O_NONBLOCK and a regular file only: a FIFO given as a key would wait for a writer forever
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise ValueError("not a regular file")
+    with os.fdopen(fd, "rb") as f:
         data = f.read(MAX_SMALL + 1)
     if len(data) > MAX_SMALL:
         raise ValueError("file is too large to be a public key")

@@ -33,7 +33,10 @@ def read_logs(run_dir: Path, key: str | None = None) -> list[tuple[str, int, str
     out: list[tuple[str, int, str]] = []
     folders = [base / node_segment(key)] if key is not None else sorted(base.iterdir()) if base.is_dir() else []
     for folder in folders:
-        if not folder.is_dir():
+        try:
+            if not folder.is_dir():
+                continue
+        except OSError:  # a --node no folder can be named after (too long for the OS): nothing kept
             continue
         for f in folder.glob("*.log"):
             if f.stem.isdigit():

@@ -217,7 +217,8 @@ class LocalRuns:
             raise RunOpError(f"run {run_id} is not running ({self._summary(d).status})")
         if pid <= 0:
             raise RunOpError(f"run {run_id} is running, but its process is not known")
-        (d / CANCELLED).touch(mode=0o600)
+        with contextlib.suppress(FileExistsError):  # never through a link planted there
+            os.close(open_nofollow(d / CANCELLED, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         try:
             os.kill(pid, signal.SIGTERM)  # the run stops as after Ctrl-C: cleanly, resumable
         except ProcessLookupError:

@@ -194,3 +194,27 @@ def test_a_run_on_a_lineage_log_that_refuses_records_is_bad_input(tmp_path: Path
     (tmp_path / "runs" / run_id / "journal.jsonl").write_text("")
     r = _cli("runs", "retry", run_id, "--store", str(tmp_path))
     assert r.returncode == 2 and "the lineage log refuses new records" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_cancel_does_not_write_through_a_link_planted_in_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import fcntl
+
+    run_id = _run(tmp_path)
+    run_dir = tmp_path / "runs" / run_id
+    target = tmp_path / "elsewhere"
+    (run_dir / "cancelled").symlink_to(target)
+    sleeper = subprocess.Popen(["sleep", "60"])
+    fd = os.open(run_dir / "lock", os.O_RDWR)
+    try:  # the run looks alive: its lock is held, and names the sleeper as its process
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(sleeper.pid).encode(), 0)
+        assert main(["runs", "cancel", run_id, "--store", str(tmp_path)]) == 0
+        assert sleeper.wait(timeout=30) == -15  # SIGTERM
+    finally:
+        os.close(fd)
+        sleeper.kill()
+        sleeper.wait()
+    assert not target.exists()

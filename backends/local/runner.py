@@ -109,8 +109,11 @@ def _start(
                     outputs, duration = _ended(ending, doc.workflow, journal.path)
                     value = decode_value(outputs, doc.workflow, returns_annotation)
                     return RunResult(run_id, "succeeded", outputs, value, (), duration, journal.dir)
-                prepared = parse_json(read_regular(journal.dir / "inputs.json", "the run's inputs.json"), "inputs.json")
-            except (BoundaryError, FileNotFoundError) as exc:
+                path = journal.dir / "inputs.json"
+                prepared = _resumed_inputs(
+                    parse_json(read_regular(path, "the run's inputs.json"), str(path)), doc, path
+                )
+            except (BoundaryError, OSError) as exc:  # OSError: a journal that is a link (O_NOFOLLOW), unreadable
                 raise InputError(f"cannot resume run {run_id}: {exc}") from None
             lineage = _open_lineage(root, opened) if options.lineage else None
             journal.repair()
@@ -303,3 +306,18 @@ def _ended(ending: dict[str, Any], wf: ir.Workflow, path: Path) -> tuple[dict[st
     if isinstance(duration, bool) or not isinstance(duration, int | float) or not 0 <= duration < float("inf"):
         raise BoundaryError(f"{path}: its end line's duration is not a number of seconds: {duration!r}"[:300])
     return outputs, float(duration)
+
+
+def _resumed_inputs(inputs: Any, doc: ir.WorkflowIR, path: Path) -> dict[str, Any]:
+    """The inputs a run started with, checked again against the workflow's types (the file may have been edited)."""
+    if not isinstance(inputs, dict):
+        raise BoundaryError(f"{path}: not a JSON object of inputs")
+    declared = {p.name: p for p in doc.workflow.inputs}
+    for name, value in inputs.items():
+        param = declared.get(name)
+        if param is None:
+            raise BoundaryError(f"{path}: the workflow has no input {name[:80]!r}")
+        problem = check_json(value, param.type, f"input {name!r}")
+        if problem:
+            raise BoundaryError(f"{path}: {problem}")
+    return inputs

@@ -218,3 +218,38 @@ def test_cancel_does_not_write_through_a_link_planted_in_the_run(
         sleeper.kill()
         sleeper.wait()
     assert not target.exists()
+
+
+@pytest.mark.parametrize(
+    ("inputs", "says"),
+    [
+        ("5", "not a JSON object of inputs"),
+        ('{"x": "5"}', "input 'x': expected int, got str"),
+        ('{"x": 5, "y": 1}', "the workflow has no input 'y'"),
+    ],
+)
+def test_edited_inputs_are_bad_input_on_resume(
+    tmp_path: Path, inputs: str, says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_id = _run(tmp_path, x=5)
+    run_dir = tmp_path / "runs" / run_id
+    (run_dir / "status.json").unlink()
+    (run_dir / "journal.jsonl").write_text("")  # interrupted before its task finished
+    (run_dir / "inputs.json").write_text(inputs)
+    capsys.readouterr()
+    assert main(["runs", "retry", run_id, "--store", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot resume run {run_id}: " in err and says in err
+
+
+def test_a_journal_that_is_a_link_is_bad_input_on_resume(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run_id = _run(tmp_path, x=5)
+    run_dir = tmp_path / "runs" / run_id
+    (run_dir / "status.json").unlink()
+    (tmp_path / "elsewhere").write_text("")
+    (run_dir / "journal.jsonl").unlink()
+    (run_dir / "journal.jsonl").symlink_to(tmp_path / "elsewhere")
+    capsys.readouterr()
+    assert main(["runs", "retry", run_id, "--store", str(tmp_path)]) == 2
+    assert f"cannot resume run {run_id}: " in capsys.readouterr().err
+    assert (tmp_path / "elsewhere").read_text() == ""

@@ -93,3 +93,35 @@ def test_exporting_a_cut_log_says_why(tmp_path: Path, capsys: pytest.CaptureFixt
     err = capsys.readouterr().err
     assert err.startswith("typedflow lineage export: ") and "missing" in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [("log.jsonl.head", "fifo"), ("log.jsonl.head", "deep"), ("log.jsonl.checkpoints", "fifo")],
+)
+def test_a_run_on_a_damaged_head_or_checkpoints_file_is_bad_input(tmp_path: Path, name: str, kind: str) -> None:
+    _store(tmp_path)
+    path = tmp_path / "lineage" / name
+    path.unlink(missing_ok=True)
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path.write_text("[" * 100_000)
+    r = _cli("run", "tests.security.flows:doubled", "--store", str(tmp_path), "--input", "x=4")
+    assert r.returncode == 2 and "the lineage log refuses new records" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_verify_does_not_wait_on_a_fifo_head_or_bundle_member(tmp_path: Path) -> None:
+    log, run_id = _store(tmp_path)
+    bundle = tmp_path / "bundle"
+    assert main(["lineage", "--log", str(log), "export", run_id, "--format", "bundle", "-o", str(bundle)]) == 0
+    (bundle / "records.jsonl").unlink()
+    os.mkfifo(bundle / "records.jsonl")
+    r = _cli("lineage", "verify", str(bundle))
+    assert r.returncode == 1 and "FAIL" in r.stdout and "Traceback" not in r.stderr, r.stdout + r.stderr
+    head = tmp_path / "lineage" / "log.jsonl.head"
+    head.unlink()
+    os.mkfifo(head)
+    r = _cli("lineage", "--log", str(log), "verify")
+    assert r.returncode == 1 and "FAIL" in r.stdout and "Traceback" not in r.stderr, r.stdout + r.stderr

@@ -197,13 +197,13 @@ class LocalRuns:
             failures = read_failures(d)
             failure = FailureInfo.from_mapping(failures[0]) if failures else FailureInfo("", "", "the run failed")
             return RunOutcome(summary, doc, None, failure)
-        status = _json(d / "status.json")
-        outputs = status.get("outputs")
-        if not isinstance(outputs, dict):
-            for entry in _lines(d / "journal.jsonl"):
-                if entry.get("key") == RUN_END_KEY:
-                    outputs = entry.get("outputs")
-        return RunOutcome(summary, doc, outputs if isinstance(outputs, dict) else {})
+        # status.json, else the journal's end line: the first that holds the workflow's outputs, of their types
+        found = [_json(d / "status.json").get("outputs")]
+        found += [e.get("outputs") for e in _lines(d / "journal.jsonl") if e.get("key") == RUN_END_KEY]
+        for outputs in found:
+            if _fits(outputs, doc.workflow):
+                return RunOutcome(summary, doc, outputs)
+        raise RunOpError(f"run {run_id}: neither status.json nor journal.jsonl holds the workflow's outputs")
 
     def logs(self, run_id: str, node: str | None) -> Logs:
         d = self._dir(run_id)
@@ -255,6 +255,15 @@ class LocalRuns:
             return Started(d.name, "interrupted")
         progress.finish(result, doc)
         return Started(d.name, "resumed", self.outcome(d.name))
+
+
+def _fits(outputs: Any, wf: ir.Workflow) -> bool:
+    """Whether ``outputs`` are exactly the workflow's declared outputs, each of its type."""
+    from typedflow.ir.types import check_json
+
+    if not isinstance(outputs, dict) or outputs.keys() != {p.name for p in wf.outputs}:
+        return False
+    return all(check_json(outputs[p.name], p.type) is None for p in wf.outputs)
 
 
 def _ir(d: Path) -> ir.WorkflowIR:

@@ -253,3 +253,16 @@ def test_a_journal_that_is_a_link_is_bad_input_on_resume(tmp_path: Path, capsys:
     assert main(["runs", "retry", run_id, "--store", str(tmp_path)]) == 2
     assert f"cannot resume run {run_id}: " in capsys.readouterr().err
     assert (tmp_path / "elsewhere").read_text() == ""
+
+
+def test_outputs_of_the_wrong_type_are_not_printed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run_id = _run(tmp_path)
+    run_dir = tmp_path / "runs" / run_id
+    (run_dir / "status.json").write_text('{"status": "succeeded", "duration": 1, "outputs": {"out": "six"}}')
+    capsys.readouterr()
+    assert main(["runs", "outputs", run_id, "--store", str(tmp_path)]) == 0
+    assert json.loads(capsys.readouterr().out) == 6  # the journal's end line, which holds an int
+    (run_dir / "journal.jsonl").write_text("")
+    assert main(["runs", "outputs", run_id, "--store", str(tmp_path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "holds the workflow's outputs" in captured.err

@@ -25,7 +25,7 @@ import attrs
 from typedflow import ir
 from typedflow.errors import RunInterrupted
 from typedflow.runtime.context import RunContext
-from typedflow.runtime.execute import CacheProbe, Outcome, TaskError, probe
+from typedflow.runtime.execute import CacheProbe, Outcome, TaskError, probe, served_outputs
 from typedflow.util.timestamps import at_ns, utcnow
 
 from .bindings import Env, holds, resolve
@@ -409,15 +409,15 @@ class Interpreter:
             env = scope.env
             assert isinstance(env, Env), "a map item's task gets its inputs from the map"
             inputs = {a.param: resolve(a.value, env) for a in node.args}
+        template = self.template_of(node)
         prior = self.resumed.get(key)
-        if prior is not None:
-            scope.env.values[node.id] = prior["outputs"]
-            self.report(
-                NodeReport(key, node.id, node.task, CACHED, inputs=inputs, outputs=prior["outputs"], reason="resumed")
-            )
+        # The journal is checked as a cache entry is: a line it holds that does not fit the task runs it again.
+        kept = None if prior is None else served_outputs(prior, template, self.runner.store, "journal entry")
+        if kept is not None:
+            scope.env.values[node.id] = kept
+            self.report(NodeReport(key, node.id, node.task, CACHED, inputs=inputs, outputs=kept, reason="resumed"))
             self.later(functools.partial(scope.finish, node.id, True))
             return
-        template = self.template_of(node)
         # The cache is looked up here: a hit needs no thread hand-off, and a miss is not looked up again.
         known = probe(template, inputs, self.runner.store, self.use_cache)
         task = ReadyTask(node, scope, key, template, inputs, known)

@@ -19,6 +19,7 @@ import functools
 import json
 import mmap
 import os
+import stat
 import sys
 import threading
 from collections.abc import Callable
@@ -28,12 +29,23 @@ from typing import Any
 
 from typedflow.ir.canonical import canonical_json
 from typedflow.runtime.atomic import write_all, write_bytes
+from typedflow.util.boundary import BoundaryError
 
 from .reports import CACHED, SUCCEEDED, NodeReport
 
 CHUNK = 1 << 20  # the file and its mapping grow by this many bytes at a time
 
 RUN_END_KEY = "$run"  # the key of the line a run that ended adds (no node key starts with "$")
+
+
+def _read(path: Path) -> bytes:
+    """A journal file's bytes; never through a link, never a FIFO or a device (which could block forever)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise BoundaryError(f"{path} is not a regular file")
+    with os.fdopen(fd, "rb") as fh:
+        return fh.read()
 
 
 def _content(data: bytes) -> bytes:
@@ -147,29 +159,30 @@ class Journal:
         """Finished node instances by key; a torn last line (crash mid-write) is ignored."""
         done: dict[str, dict[str, Any]] = {}
         try:
-            data = _content(self.path.read_bytes())
+            data = _content(_read(self.path))
         except FileNotFoundError:
             return done
         for line in data.splitlines():
             try:
                 entry = json.loads(line)
-            except json.JSONDecodeError:
+            except (ValueError, RecursionError):
                 break
-            if entry["key"] != RUN_END_KEY:
-                done[entry["key"]] = entry
+            key = entry.get("key") if isinstance(entry, dict) else None
+            if isinstance(key, str) and key != RUN_END_KEY:  # not of this shape: not ours, nothing finished
+                done[key] = entry
         return done
 
     def ending(self) -> dict[str, Any] | None:
         """The line that ended the run (status, duration, outputs), or None if it has not ended."""
         try:
-            data = _content(self.path.read_bytes())
+            data = _content(_read(self.path))
         except FileNotFoundError:
             return None
         end = None
         for line in data.splitlines():
             try:
                 entry = json.loads(line)
-            except json.JSONDecodeError:
+            except (ValueError, RecursionError):
                 break
             if isinstance(entry, dict) and entry.get("key") == RUN_END_KEY:
                 end = entry

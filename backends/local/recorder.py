@@ -24,10 +24,12 @@ class LocalRecorder:
     lock per call; encoding a group in one loop keeps the encoder's code and constants in the CPU's
     caches, which costs about a third less than encoding each report among the scheduler's work)."""
 
-    def __init__(self, root: Path, doc: ir.WorkflowIR, run_id: str, executor: str) -> None:
+    def __init__(
+        self, root: Path, doc: ir.WorkflowIR, run_id: str, executor: str, log: LineageLog | None = None
+    ) -> None:
         # The log's fdatasync runs on its sync thread (holding no GIL while it waits); close() waits
-        # until all is durable.
-        self.log = LineageLog(root / "lineage" / "log.jsonl")
+        # until all is durable. ``log``: the store's log, when the caller opened it already.
+        self.log = log if log is not None else LineageLog(root / "lineage" / "log.jsonl")
         self.doc = doc
         self.run_id = run_id
         self.executor = executor

@@ -4,15 +4,18 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
 from typedflow.runtime.atomic import write_bytes
-from typedflow.runtime.capture import node_key, node_segment
+from typedflow.runtime.capture import LIMIT, node_key, node_segment
+from typedflow.util.boundary import BoundaryError, parse_json, read_regular
 
 LOGS = "logs"
 FAILURES = "failures.json"
 CANCELLED = "cancelled"
+MAX_LOG_BYTES = 4 * LIMIT + 65_536  # an attempt keeps at most LIMIT characters (UTF-8: 4 bytes each) and a note
 
 
 def write_log(run_dir: Path, key: str, attempt: int, text: str) -> None:
@@ -30,11 +33,18 @@ def read_logs(run_dir: Path, key: str | None = None) -> list[tuple[str, int, str
     out: list[tuple[str, int, str]] = []
     folders = [base / node_segment(key)] if key is not None else sorted(base.iterdir()) if base.is_dir() else []
     for folder in folders:
-        if not folder.is_dir():
+        try:
+            if not folder.is_dir():
+                continue
+        except OSError:  # a --node no folder can be named after (too long for the OS): nothing kept
             continue
         for f in folder.glob("*.log"):
             if f.stem.isdigit():
-                out.append((node_key(folder.name), int(f.stem), f.read_text("utf-8", errors="replace")))
+                try:  # never through a link, a FIFO or a file grown past what a run keeps
+                    text = read_regular(f, "kept output", MAX_LOG_BYTES).decode("utf-8", errors="replace")
+                except (OSError, BoundaryError) as exc:
+                    text = f"(not shown: {exc})\n"
+                out.append((node_key(folder.name), int(f.stem), text))
     return sorted(out, key=lambda e: (e[0], e[1]))
 
 
@@ -54,8 +64,12 @@ def write_failures(run_dir: Path, reports: list[Any]) -> None:
 
 
 def read_failures(run_dir: Path) -> list[dict[str, Any]]:
+    path = run_dir / FAILURES
     try:
-        rows = json.loads((run_dir / FAILURES).read_text("utf-8"))
-    except (OSError, ValueError):
+        rows = parse_json(read_regular(path, str(path)), str(path))
+    except FileNotFoundError:
+        return []
+    except (OSError, BoundaryError) as exc:
+        logging.getLogger(__name__).warning("ignoring %s", exc)
         return []
     return [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []

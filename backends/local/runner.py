@@ -13,12 +13,14 @@ from typing import Any, Literal
 
 from typedflow import ir
 from typedflow.errors import InputError
-from typedflow.ir.codec import dumps, loads
+from typedflow.ir.codec import IR_MAX_BYTES, dumps, loads
+from typedflow.ir.types import check_json
+from typedflow.lineage.log import LineageIntegrityError, LineageLog
 from typedflow.runtime.execute import TaskError
 from typedflow.runtime.inputs import store_constant_files
 from typedflow.runtime.running import RUN_ID, RunOptions, RunResult, decode_value, prepare_inputs, putter
 from typedflow.runtime.store import LocalStore
-from typedflow.util.boundary import BoundaryError, parse_json
+from typedflow.util.boundary import BoundaryError, parse_json, read_regular
 from typedflow.util.statedir import home
 from typedflow.util.timestamps import utcnow
 
@@ -48,9 +50,45 @@ def run_ir(
         raise InputError(f"max_workers must be a positive integer, got {options.max_workers}")
     root = Path(options.store) if options.store else home()
     store = LocalStore(root / "store", buffered=True)
+    try:
+        store.check_entries()
+    except BoundaryError as exc:
+        raise InputError(str(exc)) from None
+    opened: list[LineageLog] = []
+    try:
+        return _start(doc, inputs, options, root, store, opened, annotations, returns_annotation, encoded)
+    finally:
+        for log in opened:
+            log.close()
+
+
+def _open_lineage(root: Path, opened: list[LineageLog]) -> LineageLog:
+    """The store's lineage log, opened before the run's folder is made (or its journal repaired): a log that
+    refuses new records (see docs/lineage.md) is said at once, and leaves no half-started run behind."""
+    try:
+        opened.append(LineageLog(root / "lineage" / "log.jsonl"))
+        return opened[-1]
+    except LineageIntegrityError as exc:
+        raise InputError(f"the lineage log refuses new records: {exc}") from None
+    except OSError as exc:  # a store that cannot be written: said before any task runs
+        raise InputError(f"cannot write the run's state under {root}: {exc.strerror or exc}") from exc
+
+
+def _start(
+    doc: ir.WorkflowIR,
+    inputs: Mapping[str, Any],
+    options: RunOptions,
+    root: Path,
+    store: LocalStore,
+    opened: list[LineageLog],
+    annotations: Mapping[str, Any] | None,
+    returns_annotation: Any,
+    encoded: bool,
+) -> RunResult:
     runs = root / "runs"
     resumed: dict[str, dict[str, Any]] | None = None
     lock: RunLock | None = None
+    lineage: LineageLog | None = None
     if options.resume:
         run_id = options.resume
         if RUN_ID.fullmatch(run_id) is None:
@@ -65,17 +103,20 @@ def run_ir(
             raise InputError(f"cannot resume run {run_id}: {exc}") from None
         try:
             restore_import_roots(journal.dir / "meta.json")  # a retry in another process finds the tasks there
-            ending = journal.ending()
-            doc = loads((journal.dir / "ir.json").read_bytes())
-            if ending is not None and ending.get("status") == "succeeded":  # nothing to do, nothing to record
-                outputs = ending.get("outputs") or {}
-                value = decode_value(outputs, doc.workflow, returns_annotation)
-                duration = float(ending.get("duration") or 0.0)
-                return RunResult(run_id, "succeeded", outputs, value, (), duration, journal.dir)
             try:
-                prepared = parse_json((journal.dir / "inputs.json").read_bytes(), "the run's inputs.json")
-            except BoundaryError as exc:
+                ending = journal.ending()
+                doc = loads(read_regular(journal.dir / "ir.json", "the run's ir.json", IR_MAX_BYTES))
+                if ending is not None and ending.get("status") == "succeeded":  # nothing to do, nothing to record
+                    outputs, duration = _ended(ending, doc.workflow, journal.path)
+                    value = decode_value(outputs, doc.workflow, returns_annotation)
+                    return RunResult(run_id, "succeeded", outputs, value, (), duration, journal.dir)
+                path = journal.dir / "inputs.json"
+                prepared = _resumed_inputs(
+                    parse_json(read_regular(path, "the run's inputs.json"), str(path)), doc, path
+                )
+            except (BoundaryError, OSError) as exc:  # OSError: a journal that is a link (O_NOFOLLOW), unreadable
                 raise InputError(f"cannot resume run {run_id}: {exc}") from None
+            lineage = _open_lineage(root, opened) if options.lineage else None
             journal.repair()
             resumed = journal.finished()
             # A failed run that is resumed has not failed (yet): its status and failures are this run's.
@@ -87,6 +128,7 @@ def run_ir(
             raise
     else:
         prepared = prepare_inputs(doc, inputs, annotations, store, encoded=encoded or annotations is None)
+        lineage = _open_lineage(root, opened) if options.lineage else None
         run_id = new_run_id()
         try:
             meta = {
@@ -103,7 +145,7 @@ def run_ir(
     try:
         # Constant files of the workflow body are read by content, like inputs (the journal keeps the IR as is).
         doc = store_constant_files(doc, putter(store))
-        return _run(doc, prepared, options, root, store, run_id, journal, resumed, returns_annotation)
+        return _run(doc, prepared, options, root, store, lineage, run_id, journal, resumed, returns_annotation)
     finally:
         lock.release()
 
@@ -114,6 +156,7 @@ def _run(
     options: RunOptions,
     root: Path,
     store: LocalStore,
+    lineage: LineageLog | None,
     run_id: str,
     journal: Journal,
     resumed: dict[str, dict[str, Any]] | None,
@@ -129,8 +172,8 @@ def _run(
     # of their tasks), so a SIGKILL then loses none of it (as the journal's lines).
     observers: list[RunObserver] = [journal, _StoreFlush(store)]
     recorder = None
-    if options.lineage:
-        recorder = LocalRecorder(root, doc, run_id, executor=options.isolation)
+    if lineage is not None:
+        recorder = LocalRecorder(root, doc, run_id, executor=options.isolation, log=lineage)
         recorder.run_started(prepared)
         observers.append(recorder)
     if options.listener is not None:
@@ -259,3 +302,33 @@ def _run_on_failure(doc: ir.WorkflowIR, interp: Interpreter, inputs: dict[str, A
     except Exception as exc:  # the runner itself broke: report it as the handler's failure
         outcome, attempts = TaskError(type(exc).__name__, str(exc)), 1
     interp.report_handler(of, key, args, outcome, attempts)
+
+
+def _ended(ending: dict[str, Any], wf: ir.Workflow, path: Path) -> tuple[dict[str, Any], float]:
+    """The outputs and duration of a run's end line, checked against the workflow's declared outputs (a
+    damaged or forged journal is not printed as the run's result)."""
+    outputs, duration = ending.get("outputs"), ending.get("duration")
+    if not isinstance(outputs, dict) or outputs.keys() != {p.name for p in wf.outputs}:
+        raise BoundaryError(f"{path}: its end line does not hold the workflow's outputs")
+    for p in wf.outputs:
+        problem = check_json(outputs[p.name], p.type, f"output {p.name!r}")
+        if problem:
+            raise BoundaryError(f"{path}: its end line holds {problem}")
+    if isinstance(duration, bool) or not isinstance(duration, int | float) or not 0 <= duration < float("inf"):
+        raise BoundaryError(f"{path}: its end line's duration is not a number of seconds: {duration!r}"[:300])
+    return outputs, float(duration)
+
+
+def _resumed_inputs(inputs: Any, doc: ir.WorkflowIR, path: Path) -> dict[str, Any]:
+    """The inputs a run started with, checked again against the workflow's types (the file may have been edited)."""
+    if not isinstance(inputs, dict):
+        raise BoundaryError(f"{path}: not a JSON object of inputs")
+    declared = {p.name: p for p in doc.workflow.inputs}
+    for name, value in inputs.items():
+        param = declared.get(name)
+        if param is None:
+            raise BoundaryError(f"{path}: the workflow has no input {name[:80]!r}")
+        problem = check_json(value, param.type, f"input {name!r}")
+        if problem:
+            raise BoundaryError(f"{path}: {problem}")
+    return inputs

@@ -8,8 +8,10 @@ import collections
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import signal
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ from typing import Any
 from typedflow import ir
 from typedflow.cli.documents import stdout_to_stderr
 from typedflow.cli.runops import (
+    STATUSES,
     FailureInfo,
     LogEntry,
     Logs,
@@ -31,10 +34,14 @@ from typedflow.cli.runops import (
     nodes_from_records,
 )
 from typedflow.runtime.running import RUN_ID
+from typedflow.util.boundary import SAFE_NAME, BoundaryError, open_nofollow, parse_json, read_regular
 from typedflow.util.statedir import home
 
 from .journal import RUN_END_KEY
 from .runfiles import CANCELLED, read_failures, read_logs
+
+log = logging.getLogger(__name__)
+MAX_DURATION = 10 * 365 * 86_400.0  # seconds; a longer one is a damaged status.json
 
 
 def add_runs_options(p: argparse.ArgumentParser) -> None:
@@ -47,24 +54,36 @@ def ops(args: argparse.Namespace) -> LocalRuns:
 
 
 def _json(path: Path) -> dict[str, Any]:
+    """A run file's object; {} when it is missing, and (with a warning naming it) when it is damaged: one
+    bad file must not hide the run, nor the other runs of the store."""
     try:
-        data = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError):
+        data = parse_json(read_regular(path, str(path)), str(path))
+    except FileNotFoundError:
+        return {}
+    except BoundaryError as exc:
+        log.warning("ignoring %s", exc)
         return {}
     return data if isinstance(data, dict) else {}
 
 
 def _lines(path: Path) -> Iterator[dict[str, Any]]:
     try:
-        fh = open(path, "rb")
-    except OSError:
+        fd = open_nofollow(path, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
         return
-    with fh:
+    except OSError as exc:
+        log.warning("ignoring %s: %s", path, exc.strerror or exc)
+        return
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        log.warning("ignoring %s: not a regular file", path)
+        return
+    with os.fdopen(fd, "rb") as fh:
         for raw in fh:
             raw = raw.split(b"\0", 1)[0]
             try:
                 entry = json.loads(raw)
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue
             if isinstance(entry, dict):
                 yield entry
@@ -104,20 +123,24 @@ class LocalRuns:
     def _summary(self, d: Path) -> RunSummary:
         meta = _json(d / "meta.json")
         status = _json(d / "status.json")
-        started = iso(str(meta.get("started") or ""))
+        started = _when(meta.get("started"))
         if not started:  # a run from before runs kept their start: when its IR was written
             with contextlib.suppress(OSError):
                 started = iso(_mtime(d / "ir.json"))
+        if status.get("status") not in STATUSES:  # damaged: as if there were none
+            status = {}
         # A resumed run drops the status.json of the run it resumes: one that is there is this run's.
         running = not status and holder(d) is not None
         if not status and not running:
             # status.json is not fsynced: the journal's copy, if it is the last line (a run resumed
             # since it ended has lines after it)
             last = collections.deque(_lines(d / "journal.jsonl"), maxlen=1)
-            if last and last[0].get("key") == RUN_END_KEY:
+            if last and last[0].get("key") == RUN_END_KEY and last[0].get("status") in STATUSES:
                 status = last[0]
         state = "running" if running else str(status.get("status") or "")
         duration = status.get("duration")
+        if not (isinstance(duration, int | float) and 0 <= duration < MAX_DURATION):
+            duration = None
         if not state:
             state = "cancelled" if (d / CANCELLED).exists() else "interrupted"
         ended = ""
@@ -125,7 +148,7 @@ class LocalRuns:
             ended = _plus(started, float(duration))
         return RunSummary(
             d.name,
-            str(meta.get("workflow") or ""),
+            workflow if isinstance(workflow := meta.get("workflow"), str) and SAFE_NAME.fullmatch(workflow) else "",
             state,
             started,
             ended,
@@ -170,24 +193,22 @@ class LocalRuns:
         return RunDetail(summary, tuple(nodes.values()), failure, (), tuple(notes))
 
     def outcome(self, run_id: str) -> RunOutcome:
-        from typedflow.ir.codec import loads
-
         d = self._dir(run_id)
         summary = self._summary(d)
         if summary.status not in ("succeeded", "failed"):
             raise RunOpError(f"run {run_id} has no outputs: it is {summary.status}")
-        doc: ir.WorkflowIR = loads((d / "ir.json").read_bytes())
+        doc = _ir(d)
         if summary.status == "failed":
             failures = read_failures(d)
             failure = FailureInfo.from_mapping(failures[0]) if failures else FailureInfo("", "", "the run failed")
             return RunOutcome(summary, doc, None, failure)
-        status = _json(d / "status.json")
-        outputs = status.get("outputs")
-        if not isinstance(outputs, dict):
-            for entry in _lines(d / "journal.jsonl"):
-                if entry.get("key") == RUN_END_KEY:
-                    outputs = entry.get("outputs")
-        return RunOutcome(summary, doc, outputs if isinstance(outputs, dict) else {})
+        # status.json, else the journal's end line: the first that holds the workflow's outputs, of their types
+        found = [_json(d / "status.json").get("outputs")]
+        found += [e.get("outputs") for e in _lines(d / "journal.jsonl") if e.get("key") == RUN_END_KEY]
+        for outputs in found:
+            if _fits(outputs, doc.workflow):
+                return RunOutcome(summary, doc, outputs)
+        raise RunOpError(f"run {run_id}: neither status.json nor journal.jsonl holds the workflow's outputs")
 
     def logs(self, run_id: str, node: str | None) -> Logs:
         d = self._dir(run_id)
@@ -201,7 +222,8 @@ class LocalRuns:
             raise RunOpError(f"run {run_id} is not running ({self._summary(d).status})")
         if pid <= 0:
             raise RunOpError(f"run {run_id} is running, but its process is not known")
-        (d / CANCELLED).touch(mode=0o600)
+        with contextlib.suppress(FileExistsError):  # never through a link planted there
+            os.close(open_nofollow(d / CANCELLED, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         try:
             os.kill(pid, signal.SIGTERM)  # the run stops as after Ctrl-C: cleanly, resumable
         except ProcessLookupError:
@@ -225,10 +247,9 @@ class LocalRuns:
 
         from typedflow.cli.progress import make_progress
         from typedflow.errors import RunInterrupted
-        from typedflow.ir.codec import loads
         from typedflow.runtime.running import RunOptions, run_ir
 
-        doc = loads((d / "ir.json").read_bytes())
+        doc = _ir(d)
         progress = make_progress("auto", sys.stderr)
         options = RunOptions(store=self.root, resume=d.name, listener=progress.listener, signals=True)
         try:
@@ -239,6 +260,25 @@ class LocalRuns:
             raise
         progress.finish(result, doc)
         return Started(d.name, "resumed", self.outcome(d.name))
+
+
+def _fits(outputs: Any, wf: ir.Workflow) -> bool:
+    """Whether ``outputs`` are exactly the workflow's declared outputs, each of its type."""
+    from typedflow.ir.types import check_json
+
+    if not isinstance(outputs, dict) or outputs.keys() != {p.name for p in wf.outputs}:
+        return False
+    return all(check_json(outputs[p.name], p.type) is None for p in wf.outputs)
+
+
+def _ir(d: Path) -> ir.WorkflowIR:
+    """The run's IR document, checked (a link, a FIFO or a damaged document is bad input)."""
+    from typedflow.ir.codec import IR_MAX_BYTES, loads
+
+    try:
+        return loads(read_regular(d / "ir.json", "the run's ir.json", IR_MAX_BYTES))
+    except BoundaryError as exc:
+        raise RunOpError(str(exc)) from None
 
 
 def _mtime(path: Path) -> Any:
@@ -252,6 +292,19 @@ def _plus(started: str, seconds: float) -> str:
 
     try:
         t = dt.datetime.fromisoformat(started.replace("Z", "+00:00"))
-    except ValueError:
+        return iso(t + dt.timedelta(seconds=seconds))
+    except (ValueError, OverflowError):
         return ""
-    return iso(t + dt.timedelta(seconds=seconds))
+
+
+def _when(value: Any) -> str:
+    """``value`` as ISO 8601 UTC text if it is a timestamp, else ""."""
+    import datetime as dt
+
+    if not isinstance(value, str):
+        return ""
+    try:
+        dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return iso(value)
+    except (ValueError, OverflowError):
+        return ""

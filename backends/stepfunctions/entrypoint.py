@@ -39,8 +39,8 @@ def run_task(env: dict[str, str] | None = None) -> int:
     store_uri = env.get("TYPEDFLOW_BUCKET")
     try:
         request = parse_json(env.get("TYPEDFLOW_REQUEST", ""), "TYPEDFLOW_REQUEST")
-        attempt = int(env.get("TYPEDFLOW_ATTEMPT", "0") or 0) + 1
-    except (BoundaryError, ValueError) as exc:
+        attempt = _attempt(env.get("TYPEDFLOW_ATTEMPT", ""))
+    except BoundaryError as exc:
         result = Result(False, error="typedflow.RequestError", cause=str(exc)[:CAUSE_LIMIT])
     else:
         result = run_request(request, store_uri=store_uri, executor=executor, attempt=attempt)
@@ -66,6 +66,17 @@ def run_task(env: dict[str, str] | None = None) -> int:
         Bucket=store.bucket, Key=key, Body=json.dumps(result.outputs).encode("utf-8"), ContentType="application/json"
     )
     return 0
+
+
+def _attempt(text: str) -> int:
+    """The attempt number (from 1) of ``TYPEDFLOW_ATTEMPT``, the state's 0-based retry count."""
+    from typedflow.util.boundary import BoundaryError
+
+    if not text:
+        return 1
+    if not (text.isascii() and text.isdigit() and len(text) <= 6):
+        raise BoundaryError(f"TYPEDFLOW_ATTEMPT: not a retry count: {text[:40]!r}")
+    return int(text) + 1
 
 
 def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
@@ -158,10 +169,12 @@ def main(argv: list[str] | None = None) -> int:
     if command == "serve-bundle":
         return serve_bundle(rest)
     if command == "worker":
+        from . import _aws
         from .worker import add_worker_options, worker_command
 
         p = argparse.ArgumentParser(prog="python -m typedflow.runtime stepfunctions worker")
         add_worker_options(p)
-        return worker_command(p.parse_args(rest))
+        args = p.parse_args(rest)
+        return _aws("worker", lambda: worker_command(args))  # no region, no credentials: one line, not a traceback
     print(USAGE, file=sys.stderr)
     return 2

@@ -283,10 +283,9 @@ def worker_command(args: argparse.Namespace) -> int:
     if not getattr(args, "bucket", None):
         print("typedflow worker stepfunctions: --bucket is required (the store this worker serves)", file=sys.stderr)
         return 2
-    try:
-        split_s3(args.bucket)
-    except ValueError as exc:
-        print(f"typedflow worker stepfunctions: --bucket: {exc}", file=sys.stderr)
+    if not str(args.bucket).startswith("s3://") or not split_s3(args.bucket)[0]:
+        bad = f"--bucket {args.bucket!r}: expected s3://bucket[/prefix]"
+        print(f"typedflow worker stepfunctions: {bad}", file=sys.stderr)
         return 2
     # The worker's own lineage settings (never a request's): the runtime reads them where it records.
     if getattr(args, "lineage_key", None):

@@ -301,7 +301,7 @@ def run_task(args: argparse.Namespace, ei: dict[str, Any]) -> int:
     from typedflow.runtime.recording import task_record
     from typedflow.util.timestamps import utcnow
 
-    payload = json.loads(args.task)
+    payload = _spec(args.task, "--task", template=dict, workflow=str, node=str, plan=dict, ir_digest=str)
     ei = with_artifact_lists(ei, payload.get("lists"))
     template: ir.TaskTemplate = ir_converter.structure(payload["template"], ir.TaskTemplate)
     workflow, node, job = payload["workflow"], payload["node"], args.job or ""
@@ -501,7 +501,7 @@ def _final(template: ir.TaskTemplate, err: Any, attempt: int) -> bool:
 
 def run_outputs(args: argparse.Namespace, ei: dict[str, Any]) -> int:
     """The workflow's outputs, typed, into ``<pipeline root>/typedflow/runs/<job>/outputs.json``."""
-    payload = json.loads(args.outputs)
+    payload = _spec(args.outputs, "--outputs", types=dict)
     ei = with_artifact_lists(ei, payload.get("lists"))
     outputs = {}
     for name, t_json in payload["types"].items():
@@ -525,7 +525,7 @@ def run_outputs(args: argparse.Namespace, ei: dict[str, Any]) -> int:
 
 def run_value(args: argparse.Namespace, ei: dict[str, Any]) -> int:
     """A value task: select a field, assemble a record or pass a value on, typed."""
-    payload = json.loads(args.value)
+    payload = _spec(args.value, "--value", type=str, plan=dict)
     ei = with_artifact_lists(ei, payload.get("lists"))
     t = type_from_json(payload["type"])
     tolerate = payload.get("tolerate")
@@ -615,9 +615,23 @@ def run_tolerance(args: argparse.Namespace, ei: dict[str, Any]) -> int:
     return 0
 
 
+def _spec(text: str, flag: str, **fields: type | tuple[type, ...]) -> dict[str, Any]:
+    """A step's JSON argument from the compiled spec: an object holding ``fields`` of those JSON types (a spec
+    edited by hand says which field is wrong, instead of failing with a KeyError)."""
+    from typedflow.ir.codec import IR_MAX_DEPTH
+
+    payload = parse_json(text, flag, max_depth=IR_MAX_DEPTH)  # it holds types and templates, nested as IR is
+    if not isinstance(payload, dict):
+        raise BoundaryError(f"{flag}: not a JSON object")
+    for name, kind in fields.items():
+        if not isinstance(payload.get(name), kind):
+            raise BoundaryError(f"{flag}: {name!r} is missing or not of the expected JSON type")
+    return payload
+
+
 def run_const(args: argparse.Namespace, ei: dict[str, Any]) -> int:
     """Constant parameter outputs: what a branch that did not compute a value stands in with."""
-    payload = json.loads(args.const)
+    payload = _spec(args.const, "--const", outputs=dict)
     write_executor_output(ei, {"parameterValues": payload["outputs"]})
     return 0
 
@@ -663,9 +677,9 @@ def main(argv: list[str]) -> int:
             return run_tolerance(args, ei)
         if args.fail is not None:
             return run_fail(args, ei)
+        if args.const is not None:
+            return run_const(args, ei)
     except BoundaryError as exc:
         sys.stderr.write(f"typedflow.RequestError: {exc}\n")
         return 2
-    if args.const is not None:
-        return run_const(args, ei)
     return 2  # argparse requires one mode

@@ -42,6 +42,13 @@ def project(aws: Aws, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             [tool.typedflow.profiles.wrongtype]
             target = "stepfunctions"
             heartbeat-seconds = "soon"
+
+            [tool.typedflow.profiles.numbertarget]
+            target = 5
+
+            [tool.typedflow.profiles.listregion]
+            target = "stepfunctions"
+            region = ["us-east-1"]
             """
         )
     )
@@ -119,6 +126,8 @@ def test_config_show_names_each_source(project: Path, capsys: pytest.CaptureFixt
         (["deploy", SPEC + "pairs", "--profile", "typo"], "unknown setting buckt"),
         (["deploy", SPEC + "pairs", "--profile", "wrongtype"], "heartbeat_seconds: expected an integer, got 'soon'"),
         (["start", SPEC + "pairs", "--profile", "nope"], "no profile 'nope' in"),
+        (["runs", "list", "--profile", "numbertarget"], "target: expected a string, got 5"),
+        (["config", "show", "--profile", "listregion"], "region: expected a string, got ['us-east-1']"),
         (["runs", "list", "--profile"], "--profile needs a NAME"),
         (["deploy", SPEC + "pairs"], "--target is required (or a profile with a target"),
     ],

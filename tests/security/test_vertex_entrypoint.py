@@ -129,3 +129,23 @@ def test_the_tolerance_step_checks_what_the_loop_handed_it(tmp_path: Path, capsy
         assert _run(args, _executor_input(tmp_path, params), tmp_path) == 2
         err = capsys.readouterr().err
         assert problem in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("mode", "payload", "says"),
+    [
+        ("--task", "[1]", "--task: not a JSON object"),
+        ("--task", '{"template": 5}', "--task: 'template' is missing or not of the expected JSON type"),
+        ("--value", "{}", "--value: 'type' is missing"),
+        ("--outputs", '{"types": []}', "--outputs: 'types' is missing"),
+        ("--const", '{"outputs": 5}', "--const: 'outputs' is missing"),
+        ("--const", "{", "--const: not JSON"),
+    ],
+)
+def test_a_step_argument_of_the_wrong_shape_names_it(
+    tmp_path: Path, mode: str, payload: str, says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ei = _executor_input(tmp_path, {})
+    assert main(["--executor-input", ei, "--pipeline-root", str(tmp_path), mode, payload]) == 2
+    assert f"typedflow.RequestError: {says}" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -6,13 +6,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import stat
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from typedflow.cli.loader import LoadError, load_workflow
-from typedflow.ir.codec import loads
+from typedflow.ir.codec import IR_MAX_BYTES, loads
 from typedflow.runtime.atomic import write_text
 
 __all__ = ["load_ir", "stdout_to_stderr", "write_output"]
@@ -22,7 +23,11 @@ def load_ir(args: argparse.Namespace) -> tuple[Any, Any]:
     """(IR, Workflow or None) from ``SPEC`` or ``--ir FILE``."""
     if getattr(args, "ir", None):
         try:
-            data = Path(args.ir).read_bytes()
+            mode = os.stat(args.ir).st_mode
+            if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode):  # it could be read forever
+                raise LoadError(f"--ir: {args.ir} is not a regular file")
+            with open(args.ir, "rb") as f:
+                data = f.read(IR_MAX_BYTES + 1)  # loads refuses what is longer, without reading it all
         except OSError as exc:
             raise LoadError(f"cannot read the IR document {args.ir}: {exc.strerror or exc}") from None
         return loads(data), None

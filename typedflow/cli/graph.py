@@ -637,7 +637,13 @@ def cmd_graph(args: argparse.Namespace) -> int:
     except RuntimeError as exc:
         print(f"typedflow graph: {exc}", file=sys.stderr)
         return EXIT_FAIL
-    write_output(text, args.output)
+    try:
+        write_output(text, args.output)
+    except BrokenPipeError:  # stdout's reader has gone: main() exits 141
+        raise
+    except OSError as exc:  # a folder, a place nothing can be written: nothing was written
+        print(f"typedflow graph: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
     if args.output and args.output != "-":
         print(f"wrote {args.output} ({fmt}, {len(text.encode())} bytes)", file=sys.stderr)
     return EXIT_OK

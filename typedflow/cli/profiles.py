@@ -105,6 +105,9 @@ def load(name: str, start: Path | None = None) -> Profile:
     for key, value in raw.items():
         k = key.replace("-", "_")
         settings[_ALIASES.get(k, k)] = value
+    for k in EXTRA:  # not flags, so not checked by a flag's type: a number here was silently ignored
+        if k in settings and not isinstance(settings[k], str):
+            raise InputError(f"profile {name!r} in {path}: {k}: expected a string, got {settings[k]!r}"[:300])
     return Profile(name, path, settings)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Final
 import attrs
 
 from typedflow.ir.canonical import canonical_bytes
+from typedflow.util.boundary import parse_json, read_regular
 
 _BLOCK: Final = 1 << 24
 
@@ -42,11 +42,11 @@ def head_path(log_path: Path) -> Path:
 
 def read_head(log_path: Path) -> Head | None:
     """The head file of ``log_path``, or None if there is none; raises ValueError if unreadable."""
-    try:
-        raw = head_path(log_path).read_bytes()
+    try:  # never through a link, never a FIFO; bounded (it is a few dozen bytes)
+        raw = read_regular(head_path(log_path), "head file", 1 << 16)
     except FileNotFoundError:
         return None
-    data = json.loads(raw)
+    data = parse_json(raw, "head file")  # a BoundaryError is a ValueError
     if not isinstance(data, dict):
         raise ValueError("head file is not a JSON object")
     seq, hash_, count = data.get("seq"), data.get("hash"), data.get("count")

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
+import os
+import stat
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from typedflow.lineage.log import LineageLog
+from typedflow.lineage.log import LineageIntegrityError, LineageLog
 from typedflow.lineage.query import (
     Entry,
     iter_records,
@@ -35,10 +38,47 @@ def _log(args: argparse.Namespace) -> Path:
     return Path(given) if given else default_log_path()
 
 
+def _not_readable(path: Path, *, folder_ok: bool = False) -> str | None:
+    """Why ``path`` cannot be read as a log (or a bundle, ``folder_ok``), or None. A FIFO or a device is
+    refused before it is opened: reading one could wait forever or never end."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None  # the command says that it is missing
+    if stat.S_ISREG(mode) or (folder_ok and stat.S_ISDIR(mode)):
+        return None
+    return f"{path} is not a {'file or folder' if folder_ok else 'regular file'}"
+
+
+def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """A lineage command whose file errors (an output path that is a folder, a log that cannot be read) and
+    integrity refusals are one line on stderr, not a traceback."""
+
+    @functools.wraps(command)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except BrokenPipeError:
+            raise  # the CLI's own exit for a reader that has gone
+        except LineageIntegrityError as exc:
+            print(f"typedflow lineage {args.lineage_command}: {exc}", file=sys.stderr)
+            return 1
+        except OSError as exc:
+            where = f"{str(exc.filename)[:200]}: " if exc.filename else ""
+            print(f"typedflow lineage {args.lineage_command}: {where}{exc.strerror or exc}", file=sys.stderr)
+            return 2
+
+    return run
+
+
 def _records(args: argparse.Namespace) -> list[Entry] | None:
     path = _log(args)
     if not path.exists():
         print(f"no lineage log at {path}", file=sys.stderr)
+        return None
+    problem = _not_readable(path)
+    if problem:
+        print(problem, file=sys.stderr)
         return None
     try:
         return list(iter_records(path))
@@ -98,6 +138,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
     if not path.exists():
         print(f"no lineage log at {path}", file=sys.stderr)
         return 1
+    problem = _not_readable(path)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
     if not args.all and not args.run_ids:
         print("name RUN_IDs or pass --all", file=sys.stderr)
         return 2
@@ -176,6 +220,10 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     target = Path(args.target) if args.target else _log(args)
     if not target.exists():
         print(f"FAIL: {target} does not exist")
+        return 1
+    problem = _not_readable(target, folder_ok=True)
+    if problem:
+        print(f"FAIL: {problem}")
         return 1
     try:
         result = verify_path(target, deep=args.deep, public_key=key, trusted_head=trusted)
@@ -260,17 +308,17 @@ def add_subparser(subparsers: argparse._SubParsersAction[Any]) -> None:
 
     p = sub.add_parser("runs", parents=[common], help="list runs")
     p.add_argument("--format", choices=("text", "json"), default="text")
-    p.set_defaults(func=_cmd_runs)
+    p.set_defaults(func=_guarded(_cmd_runs))
 
     p = sub.add_parser("show", parents=[common], help="show one run's nodes, statuses, digests and timings")
     p.add_argument("run_id", metavar="RUN_ID")
     p.add_argument("--format", choices=("text", "json"), default="text")
-    p.set_defaults(func=_cmd_show)
+    p.set_defaults(func=_guarded(_cmd_show))
 
     p = sub.add_parser("trace", parents=[common], help="upstream lineage of an artifact (URI, path or digest)")
     p.add_argument("artifact", metavar="ARTIFACT")
     p.add_argument("--format", choices=("text", "json", "dot", "mermaid"), default="text")
-    p.set_defaults(func=_cmd_trace)
+    p.set_defaults(func=_guarded(_cmd_trace))
 
     p = sub.add_parser("export", parents=[common], help="export runs as a bundle, OpenLineage or PROV-JSON")
     p.add_argument("run_ids", metavar="RUN_ID", nargs="*")
@@ -278,7 +326,7 @@ def add_subparser(subparsers: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--format", choices=("bundle", "openlineage", "prov-json"), required=True)
     p.add_argument("--jsonl", action="store_true", help="OpenLineage as JSON Lines instead of an array")
     p.add_argument("-o", "--output", required=True, help="output path ('-' for stdout, except bundles)")
-    p.set_defaults(func=_cmd_export)
+    p.set_defaults(func=_guarded(_cmd_export))
 
     p = sub.add_parser("pull", parents=[common], help="gather a cloud run's records into the local log, verifying each")
     p.add_argument("run_id", metavar="RUN_ID")
@@ -304,17 +352,17 @@ def add_subparser(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="the write-once copy of the run's checkpoints (s3://bucket/prefix with Object Lock, gs://, or a "
         "directory): checkpoints are read there, must be under retention (s3) and must each find their record",
     )
-    p.set_defaults(func=_cmd_pull)
+    p.set_defaults(func=_guarded(_cmd_pull))
 
     p = sub.add_parser("verify", parents=[common], help="verify a bundle (dir or .zip) or a log")
     p.add_argument("target", metavar="BUNDLE_OR_LOG", nargs="?", help="default: the lineage log")
     p.add_argument("--deep", action="store_true", help="also parse and re-encode every line")
     _anchor_options(p)
-    p.set_defaults(func=_cmd_verify)
+    p.set_defaults(func=_guarded(_cmd_verify))
 
     p = sub.add_parser("keygen", help="write an Ed25519 key pair for signing lineage checkpoints")
     p.add_argument("-o", "--output", metavar="DIR", required=True, help="directory for lineage.key and lineage.pub")
-    p.set_defaults(func=_cmd_keygen)
+    p.set_defaults(func=_guarded(_cmd_keygen))
 
 
 def _anchor_options(p: argparse.ArgumentParser) -> None:

@@ -31,7 +31,7 @@ from typedflow.lineage._chain import (
 from typedflow.lineage.encoding import Prepared, encode_record
 from typedflow.lineage.record import GENESIS_HASH, LineageRecord, record_from_bytes
 from typedflow.lineage.signing import Signer, checkpoint_line, configured_signer
-from typedflow.lineage.verify_bundle import parse_checkpoint
+from typedflow.lineage.verify_bundle import open_regular, parse_checkpoint
 from typedflow.runtime.atomic import fsync_dir, start_write_back, write_all, write_bytes
 from typedflow.util.timestamps import utcnow
 
@@ -572,20 +572,22 @@ class LineageLog:
     def _check_checkpoints(self) -> None:
         """Refuse a log whose last checkpoint signs records it no longer has."""
         try:
-            with open(self.checkpoints_path, "rb") as f:
+            with open_regular(str(self.checkpoints_path)) as f:
                 f.seek(0, os.SEEK_END)
                 size = f.tell()
                 f.seek(max(0, size - 8192))
                 tail = f.read()
         except FileNotFoundError:
             return
+        except ValueError as exc:  # a FIFO in its place: reading it would wait forever
+            raise LineageIntegrityError(f"{self.checkpoints_path}: {exc}; refusing to append") from None
         lines = tail.split(b"\n")
         lines.pop()  # a torn last line (or the empty string after the last newline)
         if not lines or (len(lines) == 1 and size > 8192):
             return
         try:
             cp = parse_checkpoint(json.loads(lines[-1]))
-        except ValueError:
+        except (ValueError, RecursionError):
             return  # verify names it; appending does not make it worse
         if not isinstance(cp, str) and cp.seq > self._tail_seq:
             raise LineageIntegrityError(
@@ -596,9 +598,9 @@ class LineageLog:
     def _note_repairs(self, repairs: list[tuple[str, str]]) -> None:
         """Record repairs durably; with a signer, seal the repaired state with a checkpoint."""
         try:
-            with open(self.checkpoints_path, "rb") as f:
+            with open_regular(str(self.checkpoints_path)) as f:
                 written = f.read().count(b"\n")
-        except FileNotFoundError:
+        except (FileNotFoundError, ValueError):  # none, or not a file (refused when the log was opened)
             written = 0
         entries = b"".join(
             canonical_bytes(

@@ -33,6 +33,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 import struct
 import sys
 import zipfile
@@ -266,8 +267,22 @@ def public_keys_in(data: bytes) -> list[PublicKey]:
     return keys
 
 
+def open_regular(path: str) -> IO[bytes]:
+    """``path`` opened for reading if it is a regular file; ValueError if it is not (a FIFO put in place of a
+    log, a head, a bundle member or a key would make a reader wait for a writer forever)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise ValueError(f"{path} is not a regular file")
+    return os.fdopen(fd, "rb")
+
+
 def _read_key_file(path: str) -> bytes:
-    with open(path, "rb") as f:
+    try:
+        f = open_regular(path)
+    except ValueError:
+        raise ValueError("not a regular file") from None
+    with f:
         data = f.read(MAX_SMALL + 1)
     if len(data) > MAX_SMALL:
         raise ValueError("file is too large to be a public key")
@@ -458,7 +473,7 @@ class _Source:
         try:
             if self.zip is not None:
                 return _Stream(name, self.zip.open(self.infos[name]))
-            return _Stream(name, open(os.path.join(self.path, name), "rb"))
+            return _Stream(name, open_regular(os.path.join(self.path, name)))
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError) as exc:
             raise _malformed(name, f"unreadable ({exc})") from None
 
@@ -500,7 +515,7 @@ if TYPE_CHECKING:
 
 def _file_opener(path: str) -> Opener:
     def open_file() -> _Stream:
-        return _Stream(os.path.basename(path), open(path, "rb"))
+        return _Stream(os.path.basename(path), open_regular(path))
 
     return open_file
 
@@ -1068,7 +1083,7 @@ def _check_anchors(
 def read_head_file(path: str) -> Head | None:
     """The head file of a log, or None; raises ValueError if it is unreadable."""
     try:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:
             raw = f.read(MAX_SMALL)
     except FileNotFoundError:
         return None
@@ -1088,7 +1103,11 @@ def _read_side_file(path: str, limit: int) -> bytes | None:
         return None
     if size > limit:
         raise _malformed(os.path.basename(path), f"larger than {limit} bytes")
-    with open(path, "rb") as f:
+    try:
+        f = open_regular(path)
+    except ValueError as exc:
+        raise _malformed(os.path.basename(path), str(exc)) from None
+    with f:
         return f.read(limit)
 
 

@@ -318,12 +318,15 @@ def probe(template: ir.TaskTemplate, inputs: dict[str, Any], store: ArtifactStor
     return CacheProbe(digests, key, Outcome("cached", outputs, key, now, now, 0.0, digests))
 
 
-def served_outputs(entry: Any, template: ir.TaskTemplate, store: ArtifactStore) -> dict[str, Any] | None:
-    """The outputs of a cache entry if it can be served: exactly the task's declared outputs, each of its
-    declared type, every file in it this store's and intact. Anything else is a miss, with a warning."""
+def served_outputs(
+    entry: Any, template: ir.TaskTemplate, store: ArtifactStore, what: str = "cache entry"
+) -> dict[str, Any] | None:
+    """The outputs of a cache entry (or a resumed run's journal entry: ``what``) if it can be served: exactly
+    the task's declared outputs, each of its declared type, every file in it this store's and intact.
+    Anything else is a miss, with a warning."""
     try:
         if not isinstance(entry, dict) or not isinstance(entry.get("outputs"), dict):
-            raise BoundaryError("not a cache entry (an object with outputs)")
+            raise BoundaryError(f"not a {what} (an object with outputs)")
         outputs: dict[str, Any] = entry["outputs"]
         declared = {p.name for p in template.outputs}
         if outputs.keys() != declared:
@@ -335,7 +338,7 @@ def served_outputs(entry: Any, template: ir.TaskTemplate, store: ArtifactStore) 
             if has_files(p.type):
                 map_files(outputs[p.name], p.type, functools.partial(_stored_intact, store))
     except BoundaryError as exc:
-        logging.getLogger(__name__).warning("cache entry of task %s not served, running it: %s", template.name, exc)
+        logging.getLogger(__name__).warning("%s of task %s not served, running it: %s", what, template.name, exc)
         return None
     return outputs
 

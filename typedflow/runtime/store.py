@@ -372,12 +372,16 @@ class LocalStore:
         try:
             # Our own descriptor when we have one: fstat skips the path lookup (this runs on every miss).
             size = os.fstat(self._meta_fd).st_size if self._meta_fd >= 0 else os.stat(path).st_size
-        except FileNotFoundError:
+        except OSError:  # none yet (or a link that leads nowhere): no entries
             return
         if size <= self._meta_offset + self._meta_own:
             return  # nothing but our own appends, which are already in the index
         try:
-            fh = os.fdopen(open_nofollow(path, os.O_RDONLY), "rb")
+            fd = open_nofollow(path, os.O_RDONLY | os.O_NONBLOCK)
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                os.close(fd)
+                raise OSError(f"{path} is not a regular file")
+            fh = os.fdopen(fd, "rb")
         except OSError as exc:  # a planted link, or a meta.jsonl gone since the stat: no entries
             log.warning("cannot read the store's cache entries %s: %s", path, exc)
             return
@@ -395,7 +399,7 @@ class LocalStore:
                 try:
                     entry = json.loads(line)
                     index[entry["k"]] = entry["v"]
-                except (ValueError, KeyError, TypeError):
+                except (ValueError, KeyError, TypeError, RecursionError):
                     continue  # a torn or foreign line
         self._meta_offset += end
 
@@ -432,10 +436,28 @@ class LocalStore:
                 self._unwritten.clear()
                 self._write_meta(data)
 
+    def check_entries(self) -> None:
+        """Raise :class:`BoundaryError` when the cache entries' file is there but is not a regular file (a
+        link, a folder, a FIFO): a run says so before its first task, not when it first stores an entry."""
+        try:
+            mode = os.lstat(self._meta_path).st_mode
+        except OSError:  # none yet, or no store folder: writing says what is wrong with it
+            return
+        if stat.S_ISLNK(mode):
+            raise BoundaryError(f"the store's cache entries {self._meta_path} are a symbolic link")
+        if not stat.S_ISREG(mode):
+            raise BoundaryError(f"the store's cache entries {self._meta_path} are not a regular file")
+
     def _write_meta(self, data: bytes) -> None:
         if self._meta_fd < 0:
             self.root.mkdir(parents=True, exist_ok=True)
-            self._meta_fd = open_nofollow(self._meta_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+            # O_NONBLOCK: a FIFO put in its place fails here instead of waiting for a reader forever
+            fd = open_nofollow(self._meta_path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, 0o644)
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                os.close(fd)
+                raise BoundaryError(f"the store's cache entries {self._meta_path} are not a regular file")
+            os.set_blocking(fd, True)
+            self._meta_fd = fd
         # A writer killed mid-write (a SIGKILL can cut a write of several pages short) leaves a line
         # without its end: ours start on a line of their own, or the first would be lost with it.
         size = os.fstat(self._meta_fd).st_size

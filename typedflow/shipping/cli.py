@@ -106,7 +106,11 @@ def cmd_bundle(args: argparse.Namespace) -> int:
     if args.output:
         from typedflow.runtime.atomic import write_bytes
 
-        write_bytes(Path(args.output), bundle.zip_bytes())
+        try:
+            write_bytes(Path(args.output), bundle.zip_bytes())
+        except OSError as exc:  # a folder, a place nothing can be written: nothing was written
+            print(f"typedflow bundle: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
     if args.json:
         out: dict[str, Any] = {
             "digest": bundle.digest,

@@ -8,6 +8,7 @@ Nothing here trusts a size, a depth, a digest or a path it is handed.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -149,6 +150,27 @@ def open_nofollow(path: str | Path, flags: int, mode: int = 0o644) -> int:
     return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
 
 
+def read_regular(path: Path, what: str, max_bytes: int = MAX_JSON_BYTES) -> bytes:
+    """The bytes of ``path`` if it is a regular file of at most ``max_bytes``, read without following a
+    symbolic link and without blocking on a FIFO. A missing file is :class:`FileNotFoundError`; a link, a
+    folder, a FIFO, an oversized or unreadable file a :class:`BoundaryError` naming ``what``."""
+    try:
+        fd = open_nofollow(path, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        problem = "is a symbolic link" if exc.errno == errno.ELOOP else f"cannot be read: {exc.strerror or exc}"
+        raise BoundaryError(f"{what}: {path} {problem}") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):  # before fdopen, which refuses a folder with its own error
+        os.close(fd)
+        raise BoundaryError(f"{what}: {path} is not a regular file")
+    with os.fdopen(fd, "rb") as fh:
+        data = fh.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise BoundaryError(f"{what}: {path} holds more than the {max_bytes:,} bytes accepted")
+    return data
+
+
 def _show(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
@@ -170,6 +192,7 @@ __all__ = [
     "check_sha256",
     "open_nofollow",
     "parse_json",
+    "read_regular",
     "regular_file",
     "safe_relpath",
 ]

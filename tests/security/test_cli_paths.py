@@ -4,28 +4,12 @@ too long for the OS) are one line naming the path and exit 2, never a traceback 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.support.cli import run_cli as _cli
 from typedflow.cli import main
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, "-m", "typedflow", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-        env=env,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 @pytest.mark.parametrize(

@@ -8,14 +8,12 @@ import json
 import logging
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.support.cli import run_cli as _cli
 from typedflow.cli import main
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _run(store: Path, x: int = 3) -> str:
@@ -23,19 +21,6 @@ def _run(store: Path, x: int = 3) -> str:
     assert main(["run", "tests.security.flows:doubled", "--store", str(store), "--input", f"x={x}"]) == 0
     (run_dir,) = (store / "runs").iterdir()
     return run_dir.name
-
-
-def _cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, "-m", "typedflow", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=ROOT,
-        env=env,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 @pytest.mark.parametrize("name", ["meta.json", "status.json", "failures.json"])

@@ -4,8 +4,6 @@ path of the problem, never a traceback, never a hang."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,10 +11,9 @@ from typing import Any
 import pytest
 
 from tests.security import flows
+from tests.support.cli import run_cli as _cli
 from typedflow.errors import IRValidationError
 from typedflow.ir.codec import compute_digest, dumps, from_data, loads
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _doc() -> dict[str, Any]:
@@ -119,16 +116,6 @@ def test_deep_and_huge_documents_are_refused_quickly() -> None:
         loads(b"\xff\xfe not utf-8")
     with pytest.raises(IRValidationError, match="not JSON"):
         loads("1" * 5000)  # an integer of 5,000 digits
-
-
-def _cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "typedflow", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=ROOT,
-    )
 
 
 @pytest.mark.parametrize("command", ["run", "compile-sfn", "compile-vertex", "graph"])

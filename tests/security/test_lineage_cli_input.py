@@ -5,15 +5,12 @@ traceback or a hang."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.support.cli import run_cli as _cli
 from typedflow.cli import main
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _store(tmp_path: Path) -> tuple[Path, str]:
@@ -21,19 +18,6 @@ def _store(tmp_path: Path) -> tuple[Path, str]:
     assert main(["run", "tests.security.flows:doubled", "--store", str(tmp_path), "--input", "x=3"]) == 0
     (run_dir,) = (tmp_path / "runs").iterdir()
     return tmp_path / "lineage" / "log.jsonl", run_dir.name
-
-
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, "-m", "typedflow", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-        env=env,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 @pytest.mark.parametrize("fmt", ["prov-json", "openlineage"])

@@ -549,3 +549,20 @@ def test_fork_child_gets_its_own_descriptor(tmp_path, make_record) -> None:
         names = [r.node_id for r, _ in again.records()]
     assert sorted(names, key=str) == ["n0", "n1"]
     assert verify_log(path).ok
+
+
+@pytest.mark.parametrize("content", [b"garbage without a newline", b"\x00" * 32 + b"x", b"not json" + b'{"attempt"'])
+def test_an_end_that_cannot_be_a_torn_record_fails_verification(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "log.jsonl"
+    path.write_bytes(content)
+    result = verify_log(path)
+    assert not result.ok and result.failure is not None
+    assert "not the start of a record" in result.failure.detail
+
+
+@pytest.mark.parametrize("fragment", [b"{", b'{"attempt":0,"cache', b"\x00" * 40])
+def test_an_end_that_may_be_a_torn_record_is_a_warning(small_log: Path, fragment: bytes) -> None:
+    with open(small_log, "ab") as f:
+        f.write(fragment)
+    result = verify_log(small_log)
+    assert result.ok and any("trailing partial line" in w for w in result.warnings)

@@ -822,6 +822,14 @@ def _check_chain(
             f"{head_label} is {last_seq - head.seq} record(s) behind the log (records committed since the "
             "last head update, or a crash before it; the next flush or close rolls it forward)"
         )
+    if failure is None and scan.fragment and not _torn_record(scan.fragment):
+        failure = Failure(
+            "edited",
+            scan.count + 1,
+            None,
+            None,
+            f"the file ends with {len(scan.fragment)} bytes that are not the start of a record",
+        )
     if failure is None and scan.fragment:
         if exact:
             failure = Failure(
@@ -835,6 +843,12 @@ def _check_chain(
     if failure is not None:
         failure = _named(open_records, failure, scan.count)
     return _Chain(scan, failure, warnings)
+
+
+def _torn_record(fragment: bytes) -> bool:
+    """Whether an unterminated end can be a record's line cut short by a crash: it starts as every record
+    does, or is the zeros a file system may leave where data it had not written yet was to go."""
+    return fragment[:2] == b'{"'[: len(fragment[:2])] or not fragment.strip(b"\0")
 
 
 # -- checkpoints -------------------------------------------------------------------------------------

@@ -184,9 +184,22 @@ def test_what_a_module_prints_on_import_goes_to_stderr(tmp_path: Path, module: P
     assert r.returncode == 0 and r.stdout.startswith("---\ntitle:") and "hello" not in r.stdout
     r = tf("check", str(module))
     assert r.returncode == 0 and r.stdout.startswith("Success: 2 workflows and 1 task checked")
+    r = tf("check", f"{module}:first")
+    assert r.returncode == 0 and r.stdout.startswith("Success: 2 workflows and 1 task checked")
+    r = tf("check", f"{module}:frist")  # a name the module does not define is an error, not a silent success
+    assert r.returncode == 1 and "has no workflow named 'frist'" in r.stdout + r.stderr
     assert "hello" not in r.stdout and "hello from the module" in r.stderr
     # with JSON progress, a line a task prints is an event of its own: stderr stays JSON lines
     r = tf("run", f"{module}:first", "--input", "x=5", "--store", str(tmp_path / "s"), "--log-format", "json")
     # (lines that are not JSON: the module's, printed while importing, and the bytes the task wrote)
     events = [json.loads(line) for line in r.stderr.splitlines() if line.startswith("{")]
     assert {"event": "print", "text": "hello from the task"} in events
+
+
+def test_a_py_spec_that_is_not_a_file_is_named_as_such(tmp_path: Path) -> None:
+    (tmp_path / "folder.py").mkdir()
+    os.mkfifo(tmp_path / "pipe.py")
+    for name in ("folder.py", "pipe.py"):
+        r = tf("run", f"{name}:wf", cwd=tmp_path)
+        assert r.returncode == 2 and f"{name} is not a file" in r.stderr, r.stderr
+        assert "Traceback" not in r.stderr

@@ -77,14 +77,17 @@ def _package_modules(folder: Path) -> list[str]:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from typedflow.cli.loader import import_target, split_spec
+    from typedflow.cli.loader import import_target, named_workflow, split_spec
 
     problems: list[str] = []
     targets = _expand_dirs(args.targets)
     with collecting() as collected, stdout_to_stderr():  # what modules print on import is no finding
         for spec in targets:
+            target, name = split_spec(spec)
             try:
-                import_target(split_spec(spec)[0])
+                module = import_target(target)
+                if name is not None:  # the whole module is checked; the name must still be one of its workflows
+                    named_workflow(module, target, name)
             except LoadError as exc:
                 problems.append(exc.render())
     workflows = collected.workflows
@@ -367,7 +370,8 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
         "targets",
         nargs="+",
         metavar="FILE_OR_MODULE",
-        help="workflow files, modules, or folders (their .py files; a package folder: the package and its modules)",
+        help="workflow files, modules, or folders (their .py files; a package folder: the package and its "
+        "modules); FILE:WORKFLOW checks the whole file and fails if it has no workflow of that name",
     )
     p.add_argument("--mypy", action="store_true", help="also run mypy with the typedflow plugin")
     p.set_defaults(func=cmd_check)

@@ -41,6 +41,8 @@ def import_target(target: str) -> ModuleType:
         path = os.path.abspath(target)
         if not os.path.exists(path):
             raise LoadError(f"no such file: {target}")
+        if target.endswith(".py") and not os.path.isfile(path):  # a folder, a FIFO, a device
+            raise LoadError(f"{target} is not a file")
         folder, filename = os.path.split(path)
         name = filename[:-3] if filename.endswith(".py") else filename
         if folder not in sys.path:
@@ -110,6 +112,14 @@ def load_workflow(spec: str) -> Any:
             names = ", ".join(sorted(w.name for w in found)) or "none"
             raise LoadError(f"{target} defines {len(found)} workflows ({names}); name one as {target}:NAME")
         return found[0]
+    return named_workflow(module, target, name)
+
+
+def named_workflow(module: ModuleType, target: str, name: str) -> Any:
+    """The ``Workflow`` ``module`` (imported from ``target``) defines as ``name``; a :class:`LoadError`
+    naming the module's workflows if there is none."""
+    from typedflow.dsl.workflows import Workflow
+
     obj = getattr(module, name, None)
     if not isinstance(obj, Workflow):
         known = sorted(k for k, v in vars(module).items() if isinstance(v, Workflow))

@@ -100,6 +100,9 @@ def asl() -> Iterator[AslValidator]:
 # ----------------------------------------------------------------------------- moto
 
 
+_STAND_IN_DROPPED = "Connection was closed before we received a valid response from endpoint URL"
+
+
 @attrs.define
 class Aws:
     sfn: Any
@@ -142,10 +145,15 @@ class Aws:
 
         opts = opts or self.options()
         arn = self.deploy(doc, opts)
-        ex = start(
-            doc, opts, inputs, machine_arn=arn, sfn=self.sfn, s3=self.s3, execution_name=f"t-{uuid.uuid4().hex[:12]}"
-        )
-        desc = wait(self.sfn, ex, poll=0.02, timeout=timeout)
+        for _ in range(2):
+            name = f"t-{uuid.uuid4().hex[:12]}"
+            ex = start(doc, opts, inputs, machine_arn=arn, sfn=self.sfn, s3=self.s3, execution_name=name)
+            desc = wait(self.sfn, ex, poll=0.02, timeout=timeout)
+            # LocalStack's engine, under load, sometimes loses its own connection to its gateway while it calls a
+            # service for a state (botocore's message in a States.Runtime cause): the stand-in failed, not the
+            # workflow. Such an execution is run once more; any other failure is the test's to judge.
+            if _STAND_IN_DROPPED not in str(desc.get("cause") or ""):
+                break
         outputs = None
         if desc["status"] == "SUCCEEDED":
             outputs = decode_outputs(doc, desc.get("output"), store_for(self.bucket, self.s3))

@@ -14,20 +14,12 @@ import pytest
 
 from tests.support import handler_failure_flows as flows
 from tests.support.aws import Aws
+from tests.support.marks import marks_dir as _marks
+from tests.support.marks import seen as _seen
 from typedflow.runtime.running import RunOptions, run_workflow
 
 SUB = (flows.block_fails_in_sub, {"x": 1, "seconds": 0.6})
 TOLERATED = (flows.tolerated_then_failing, {"xs": [1, 2, 3, 4]})
-
-
-def _marks(tmp_path: Path, name: str) -> Path:
-    d = tmp_path / name
-    d.mkdir()
-    return d
-
-
-def _seen(marks: Path) -> dict[str, Any]:
-    return {p.name: json.loads(p.read_text()) for p in sorted(marks.iterdir())}
 
 
 def _local(wf: Any, inputs: dict[str, Any], tmp_path: Path) -> tuple[Any, dict[str, Any]]:

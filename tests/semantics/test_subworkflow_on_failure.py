@@ -3,24 +3,14 @@ caller (whose own handler then runs too); when it succeeds, no handler runs."""
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
-from typing import Any
 
 from tests.support import failure_flows as flows
 from tests.support.aws import Aws
+from tests.support.marks import marks_dir as _marks
+from tests.support.marks import seen as _seen
 from typedflow.runtime.running import RunOptions, run_workflow
-
-
-def _marks(tmp_path: Path, name: str) -> Path:
-    d = tmp_path / name
-    d.mkdir()
-    return d
-
-
-def _seen(marks: Path) -> dict[str, Any]:
-    return {p.name: json.loads(p.read_text()) for p in sorted(marks.iterdir())}
 
 
 def test_local(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 
 from typedflow import ir
 from typedflow.ir.codec import converter as ir_converter
-from typedflow.ir.types import check_json
+from typedflow.ir.types import check_json, float_form
 from typedflow.runtime.context import RunContext
 from typedflow.runtime.tolerance import TOLERANCE_ERROR
 from typedflow.util.boundary import BoundaryError, parse_json
@@ -337,11 +337,15 @@ def run_task(args: argparse.Namespace, ei: dict[str, Any]) -> int:
     except BoundaryError as exc:
         sys.stderr.write(f"typedflow.InputError: {exc}\n")
         return 1
-    for p in template.inputs:  # what Vertex passed must be of the declared type: never coerced (1.5 is no int)
+    # What Vertex passed must be of the declared type: never coerced (1.5 is no int); an int where a
+    # float is declared is the float it stands for (float_form), as on every target.
+    for p in template.inputs:
         err = check_json(inputs.get(p.name), p.type, f"input {p.name!r} of task {template.name}")
         if err:
             sys.stderr.write(f"typedflow.InputError: {err}\n")
             return 1
+        if p.name in inputs:
+            inputs[p.name] = float_form(inputs[p.name], p.type)
     run_id = job or uuid.uuid4().hex
     attempt = _attempt(root, run_id, node, template, inputs)
     store = _Store(root / "typedflow" / "store", root if _given_root(args) else None)

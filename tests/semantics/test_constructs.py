@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.support import construct_flows as flows
+from tests.support import float_flows
 from tests.support.aws import Aws
 from tests.support.kfp import run_on_kfp_local
 from typedflow.runtime.running import RunOptions, run_workflow
@@ -40,6 +41,21 @@ def test_on_every_target(aws: Aws, tmp_path: Path, wf: Any, inputs: dict[str, An
     assert remote.status == "SUCCEEDED", (remote.error, remote.cause)
     assert remote.outputs == expected
     assert vertex(wf, inputs, tmp_path) == expected
+
+
+def test_a_float_written_as_an_int_is_a_float_on_every_target(aws: Aws, tmp_path: Path) -> None:
+    # 2 for a float input, and tasks that return ints where floats are declared: every target gives 6.0
+    wf, inputs = float_flows.scaled, {"v": 2}
+    local = run_workflow(wf, inputs, RunOptions(store=tmp_path / "local")).outputs
+    remote = aws.run(wf.ir, inputs)
+    assert remote.status == "SUCCEEDED", (remote.error, remote.cause)
+    from typedflow.backends.vertex.deploy import check_parameters
+
+    submitted = check_parameters(wf.ir, inputs)  # what `typedflow start --target vertex` submits
+    assert submitted == {"v": 2.0} and type(submitted["v"]) is float
+    on_vertex = vertex(wf, submitted, tmp_path)
+    for target, out in (("local", local), ("sfn", remote.outputs), ("vertex", on_vertex)):
+        assert out == {"out": 6.0} and type(out["out"]) is float, (target, out)
 
 
 def test_ordering_without_data(aws: Aws, tmp_path: Path) -> None:

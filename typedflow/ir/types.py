@@ -232,7 +232,7 @@ def _field(name: str, t: TypeRef, annotation: Any, defaults: dict[str, Any]) -> 
         return Field(name, t)
     if check_json(data, t, name) is not None:
         return Field(name, t)
-    return Field(name, t, True, data)
+    return Field(name, t, True, float_form(data, t))
 
 
 def _show(tp: Any) -> str:
@@ -364,7 +364,9 @@ class JsonProblem:
 # element-by-element check, which also names the first bad one).
 _ALL_PLAIN: dict[str, Callable[[list[Any]], bool]] = {
     "int": lambda vs: all(type(v) is int and -MAX_SAFE_INT <= v <= MAX_SAFE_INT for v in vs),
-    "float": lambda vs: all((type(v) is float and math.isfinite(v)) or type(v) is int for v in vs),
+    "float": lambda vs: all(
+        (type(v) is float and math.isfinite(v)) or (type(v) is int and -MAX_SAFE_INT <= v <= MAX_SAFE_INT) for v in vs
+    ),
     "str": lambda vs: all(type(v) is str for v in vs),
     "bool": lambda vs: all(type(v) is bool for v in vs),
 }
@@ -402,9 +404,54 @@ def _int(value: Any, t: TypeRef, where: str) -> JsonProblem | None:
 def _float(value: Any, t: TypeRef, where: str) -> JsonProblem | None:
     if not isinstance(value, int | float) or isinstance(value, bool):
         return JsonProblem(where, f"expected float, got {_jtype(value)}")
-    if not math.isfinite(value):  # typed JSON (and every digest over it) has no NaN/Infinity
-        return JsonProblem(where, f"expected a finite float, got {value!r}", value_rule=True)
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an int no float can hold
+        finite = False
+    if not finite:  # typed JSON (and every digest over it) has no NaN/Infinity
+        shown = repr(value) if isinstance(value, float) else f"an int of {len(str(abs(value)))} digits"
+        return JsonProblem(where, f"expected a finite float, got {shown}", value_rule=True)
     return None
+
+
+def has_float(t: TypeRef) -> bool:
+    """Whether a value of ``t`` can hold a ``float`` anywhere (see :func:`float_form`)."""
+    if t.kind == "float":
+        return True
+    if t.kind == "record":
+        return any(has_float(f.type) for f in t.fields)
+    return any(has_float(a) for a in t.args)
+
+
+def float_form(value: Any, t: TypeRef) -> Any:
+    """``value``, typed JSON that conforms to ``t``, with every int in a float position made a float.
+
+    A ``float`` annotation takes ``1`` as ``1.0`` (mypy allows it; the task gets ``1.0``), so typed
+    JSON keeps one form of it: its digests, hence cache keys and lineage records, do not depend on
+    whether ``1`` or ``1.0`` was written. Returns ``value`` itself when nothing changes."""
+    k = t.kind
+    if k == "float":
+        return float(value) if type(value) is int else value
+    if value is None or not has_float(t):
+        return value
+    if k == "optional":
+        return float_form(value, t.args[0])
+    if k == "list" and type(value) is list:
+        inner = t.args[0]
+        items = [float_form(v, inner) for v in value]
+        return items if any(a is not b for a, b in zip(items, value, strict=True)) else value
+    if k == "tuple" and type(value) is list:
+        items = [float_form(v, a) for v, a in zip(value, t.args, strict=False)]
+        return items if any(a is not b for a, b in zip(items, value, strict=False)) else value
+    if k == "dict" and type(value) is dict:
+        inner = t.args[0]
+        entries = {key: float_form(v, inner) for key, v in value.items()}
+        return entries if any(entries[key] is not v for key, v in value.items()) else value
+    if k == "record" and type(value) is dict:
+        fields = {f.name: f.type for f in t.fields}
+        entries = {key: float_form(v, fields[key]) if key in fields else v for key, v in value.items()}
+        return entries if any(entries[key] is not v for key, v in value.items()) else value
+    return value
 
 
 def _scalar(py: type, parse: Callable[[str], object] | None = None, form: str = "") -> _Check:

@@ -17,7 +17,7 @@ import attrs
 
 from typedflow import ir
 from typedflow.errors import IRValidationError
-from typedflow.ir.types import check_json, float_form
+from typedflow.ir.types import check_json, normal_form
 from typedflow.lineage.cloud import put_s3
 from typedflow.lineage.log import CONFIGURED
 from typedflow.lineage.record import RecordStatus
@@ -347,8 +347,8 @@ def _keep_log(store: S3Store, run_id: str, node_key: str, attempt: int, text: st
 
 def _inputs(request: Request, store: S3Store, doc: ir.WorkflowIR, template: ir.TaskTemplate) -> dict[str, Any]:
     """The request's arguments as the task's typed-JSON inputs: markers resolved from this store, every
-    input present and of its declared type (never coerced: only an int where a float is declared is
-    made the float it stands for, see :func:`float_form`)."""
+    input present and of its declared type (never coerced), in normal form (an int where a float is
+    declared is that float; a dict's entries in key order: see :func:`normal_form`)."""
     declared = {p.name: p for p in template.inputs}
     unknown = sorted(set(request.args) - set(declared))
     if unknown:
@@ -365,7 +365,7 @@ def _inputs(request: Request, store: S3Store, doc: ir.WorkflowIR, template: ir.T
         err = check_json(value, p.type, f"input {name!r}")
         if err:
             raise BoundaryError(str(err))
-        inputs[name] = float_form(value, p.type)
+        inputs[name] = normal_form(value, p.type)
     check_input_handles(template, inputs, store)
     return inputs
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from typedflow import ir
 from typedflow.ir.codec import converter as ir_converter
-from typedflow.ir.types import check_json, float_form
+from typedflow.ir.types import check_json, normal_form
 from typedflow.runtime.context import RunContext
 from typedflow.runtime.tolerance import TOLERANCE_ERROR
 from typedflow.util.boundary import BoundaryError, parse_json
@@ -338,14 +338,14 @@ def run_task(args: argparse.Namespace, ei: dict[str, Any]) -> int:
         sys.stderr.write(f"typedflow.InputError: {exc}\n")
         return 1
     # What Vertex passed must be of the declared type: never coerced (1.5 is no int); an int where a
-    # float is declared is the float it stands for (float_form), as on every target.
+    # float is declared is that float, and a dict's entries are in key order (normal_form), as on every target.
     for p in template.inputs:
         err = check_json(inputs.get(p.name), p.type, f"input {p.name!r} of task {template.name}")
         if err:
             sys.stderr.write(f"typedflow.InputError: {err}\n")
             return 1
         if p.name in inputs:
-            inputs[p.name] = float_form(inputs[p.name], p.type)
+            inputs[p.name] = normal_form(inputs[p.name], p.type)
     run_id = job or uuid.uuid4().hex
     attempt = _attempt(root, run_id, node, template, inputs)
     store = _Store(root / "typedflow" / "store", root if _given_root(args) else None)

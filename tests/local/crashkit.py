@@ -294,7 +294,12 @@ def soak(
             if rc == 128 + sig:
                 # Stopped cleanly: it says so and how to resume it, and its journal has no end.
                 err = p.stderr()
-                _check("resume it with:" in err or "started" not in err, f"seed {seed}: {err[-2000:]}")
+                if "resume it with:" not in err and "started" in err:
+                    # no advice to resume: the signal came after the run had ended (as it printed its
+                    # outputs), so its status says it ended
+                    ended = _status(store, run_id or p.run_id())
+                    _check(ended in ("succeeded", "failed"), f"seed {seed}: run {ended!r}: {err[-2000:]}")
+                    counts["signalled-after-its-end"] += 1
                 _check("Traceback" not in err or target != "quick", f"seed {seed}: {err[-2000:]}")
         else:
             rc = p.finish()
@@ -318,6 +323,15 @@ def soak(
     if log is not None:
         print(f"seed {seed}: {dict(counts)}", file=log, flush=True)
     return dict(counts)
+
+
+def _status(store: Path, run_id: str | None) -> str | None:
+    """A run's status from its ``status.json`` (None when there is none)."""
+    try:
+        status = json.loads((store / "runs" / str(run_id) / "status.json").read_text()).get("status")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return status if isinstance(status, str) else None
 
 
 def _only_run(store: Path) -> str | None:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.support import construct_flows as flows
-from tests.support import float_flows
+from tests.support import normal_flows
 from tests.support.aws import Aws
 from tests.support.kfp import run_on_kfp_local
 from typedflow.runtime.running import RunOptions, run_workflow
@@ -45,7 +45,7 @@ def test_on_every_target(aws: Aws, tmp_path: Path, wf: Any, inputs: dict[str, An
 
 def test_a_float_written_as_an_int_is_a_float_on_every_target(aws: Aws, tmp_path: Path) -> None:
     # 2 for a float input, and tasks that return ints where floats are declared: every target gives 6.0
-    wf, inputs = float_flows.scaled, {"v": 2}
+    wf, inputs = normal_flows.scaled, {"v": 2}
     local = run_workflow(wf, inputs, RunOptions(store=tmp_path / "local")).outputs
     remote = aws.run(wf.ir, inputs)
     assert remote.status == "SUCCEEDED", (remote.error, remote.cause)
@@ -56,6 +56,17 @@ def test_a_float_written_as_an_int_is_a_float_on_every_target(aws: Aws, tmp_path
     on_vertex = vertex(wf, submitted, tmp_path)
     for target, out in (("local", local), ("sfn", remote.outputs), ("vertex", on_vertex)):
         assert out == {"out": 6.0} and type(out["out"]) is float, (target, out)
+
+
+def test_a_dict_is_seen_in_one_order_on_every_target(aws: Aws, tmp_path: Path) -> None:
+    # a task returns {"b": 1, "a": 2, "c": 3}; the next lists its keys, fresh and with the first cached
+    for run in range(2):
+        local = run_workflow(normal_flows.dict_order, {}, RunOptions(store=tmp_path / "local")).outputs
+        remote = aws.run(normal_flows.dict_order.ir, {})
+        assert remote.status == "SUCCEEDED", (remote.error, remote.cause)
+        on_vertex = vertex(normal_flows.dict_order, {}, tmp_path / f"v{run}")
+        for target, out in (("local", local), ("sfn", remote.outputs), ("vertex", on_vertex)):
+            assert out == {"out": ["a", "b", "c"]}, (target, run, out)
 
 
 def test_ordering_without_data(aws: Aws, tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from typedflow.dsl.registry import collector, register_task
 from typedflow.dsl.source import code_digest, func_loc
 from typedflow.dsl.taskenv import normalize as normalize_task_env
 from typedflow.errors import Problem, TaskDefinitionError, UnsupportedType
-from typedflow.ir.types import check_json, float_form, holds_secret, type_ref
+from typedflow.ir.types import check_json, holds_secret, normal_form, type_ref
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -157,7 +157,7 @@ def interface(
                 default_json = encode(p.default, hints[p.name])
                 problem = check_json(default_json, t, f"default of {p.name!r}")
                 err = None if problem is None else str(problem)
-                default_json = float_form(default_json, t)
+                default_json = normal_form(default_json, t)
             except Exception as exc:
                 err = f"default of {p.name!r} cannot be encoded as {t}: {exc}"
             if err:

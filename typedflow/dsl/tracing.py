@@ -23,7 +23,7 @@ from typedflow.dsl.source import frame_loc, func_loc, return_lines, returns_in_b
 from typedflow.dsl.srcpaths import stable_path
 from typedflow.dsl.tasks import Task, outputs_of
 from typedflow.errors import Problem, WorkflowDefinitionError
-from typedflow.ir.types import JsonProblem, assignable, check_json, columns_mismatch, float_form, type_ref
+from typedflow.ir.types import JsonProblem, assignable, check_json, columns_mismatch, normal_form, type_ref
 from typedflow.ir.values import is_namedtuple
 from typedflow.runtime.execute import has_files, map_files
 
@@ -398,7 +398,7 @@ class Tracer:
             else:
                 self.problem(loc, f'{what} has incompatible type "{_pytype(value)}"; expected "{dst}"', code)
             return None
-        return ir.Arg(param, ir.Const(self.constant_files(float_form(data, dst), dst)))
+        return ir.Arg(param, ir.Const(self.constant_files(normal_form(data, dst), dst)))
 
     def constant_files(self, data: Any, t: ir.TypeRef) -> Any:
         """``data`` with each file or directory in it recorded by content (see :mod:`typedflow.dsl.constfiles`)."""

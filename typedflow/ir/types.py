@@ -232,7 +232,7 @@ def _field(name: str, t: TypeRef, annotation: Any, defaults: dict[str, Any]) -> 
         return Field(name, t)
     if check_json(data, t, name) is not None:
         return Field(name, t)
-    return Field(name, t, True, float_form(data, t))
+    return Field(name, t, True, normal_form(data, t))
 
 
 def _show(tp: Any) -> str:
@@ -414,42 +414,68 @@ def _float(value: Any, t: TypeRef, where: str) -> JsonProblem | None:
     return None
 
 
-def has_float(t: TypeRef) -> bool:
-    """Whether a value of ``t`` can hold a ``float`` anywhere (see :func:`float_form`)."""
-    if t.kind == "float":
+def has_variants(t: TypeRef) -> bool:
+    """Whether a value of ``t`` has more than one typed-JSON spelling: it can hold a ``float`` or a
+    ``dict`` (see :func:`normal_form`)."""
+    if t.kind in ("float", "dict"):
         return True
     if t.kind == "record":
-        return any(has_float(f.type) for f in t.fields)
-    return any(has_float(a) for a in t.args)
+        return any(has_variants(f.type) for f in t.fields)
+    return any(has_variants(a) for a in t.args)
 
 
-def float_form(value: Any, t: TypeRef) -> Any:
-    """``value``, typed JSON that conforms to ``t``, with every int in a float position made a float.
+def normal_form(value: Any, t: TypeRef) -> Any:
+    """``value``, typed JSON that conforms to ``t``, in its one normal form: every int where a float
+    is declared made a float, and every ``dict``'s entries in the order of their keys.
 
-    A ``float`` annotation takes ``1`` as ``1.0`` (mypy allows it; the task gets ``1.0``), so typed
-    JSON keeps one form of it: its digests, hence cache keys and lineage records, do not depend on
-    whether ``1`` or ``1.0`` was written. Returns ``value`` itself when nothing changes."""
+    A ``float`` annotation takes ``1`` as ``1.0`` (mypy allows it; the task gets ``1.0``), and two dicts
+    of the same entries are equal in Python and have one digest. Normalised where a value enters a run
+    (inputs, defaults, constants, a task's return value, a cloud worker's inputs), a value is spelled
+    the same fresh, served from the cache, resumed or passed on by a cloud service, so a task iterating
+    a dict sees one order everywhere, and digests (cache keys, lineage) do not depend on the spelling.
+    Returns ``value`` itself when it is already in normal form."""
     k = t.kind
     if k == "float":
         return float(value) if type(value) is int else value
-    if value is None or not has_float(t):
+    if value is None or not has_variants(t):
         return value
     if k == "optional":
-        return float_form(value, t.args[0])
+        return normal_form(value, t.args[0])
     if k == "list" and type(value) is list:
         inner = t.args[0]
-        items = [float_form(v, inner) for v in value]
+        items = [normal_form(v, inner) for v in value]
         return items if any(a is not b for a, b in zip(items, value, strict=True)) else value
     if k == "tuple" and type(value) is list:
-        items = [float_form(v, a) for v, a in zip(value, t.args, strict=False)]
+        items = [normal_form(v, a) for v, a in zip(value, t.args, strict=False)]
         return items if any(a is not b for a, b in zip(items, value, strict=False)) else value
     if k == "dict" and type(value) is dict:
         inner = t.args[0]
-        entries = {key: float_form(v, inner) for key, v in value.items()}
+        keys = list(value)
+        ordered = sorted(keys)
+        entries = {key: normal_form(value[key], inner) for key in ordered}
+        same = keys == ordered and all(entries[key] is value[key] for key in keys)
+        return value if same else entries
+    if k == "record" and type(value) is dict:
+        fields = {f.name: f.type for f in t.fields}
+        entries = {key: normal_form(v, fields[key]) if key in fields else v for key, v in value.items()}
+        return entries if any(entries[key] is not v for key, v in value.items()) else value
+    return value
+    if k == "optional":
+        return normal_form(value, t.args[0])
+    if k == "list" and type(value) is list:
+        inner = t.args[0]
+        items = [normal_form(v, inner) for v in value]
+        return items if any(a is not b for a, b in zip(items, value, strict=True)) else value
+    if k == "tuple" and type(value) is list:
+        items = [normal_form(v, a) for v, a in zip(value, t.args, strict=False)]
+        return items if any(a is not b for a, b in zip(items, value, strict=False)) else value
+    if k == "dict" and type(value) is dict:
+        inner = t.args[0]
+        entries = {key: normal_form(v, inner) for key, v in value.items()}
         return entries if any(entries[key] is not v for key, v in value.items()) else value
     if k == "record" and type(value) is dict:
         fields = {f.name: f.type for f in t.fields}
-        entries = {key: float_form(v, fields[key]) if key in fields else v for key, v in value.items()}
+        entries = {key: normal_form(v, fields[key]) if key in fields else v for key, v in value.items()}
         return entries if any(entries[key] is not v for key, v in value.items()) else value
     return value
 

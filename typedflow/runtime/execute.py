@@ -31,7 +31,7 @@ from typedflow.dsl.secret import SecretUnavailableError, redact, sensitive
 from typedflow.dsl.taskenv import task_environment
 from typedflow.files import resolve_uri
 from typedflow.ir.canonical import canonical_json, digest, sha256_hex
-from typedflow.ir.types import check_json, float_form, has_float
+from typedflow.ir.types import check_json, has_variants, normal_form
 from typedflow.ir.values import converter
 from typedflow.runtime.capture import Output, Sink
 from typedflow.runtime.capture import install as install_capture
@@ -439,7 +439,7 @@ def execute(
             raise TaskError(
                 f"{type(exc).__module__}.{type(exc).__qualname__}".removeprefix("builtins."), message, tb, exc
             ) from exc
-        outputs = _encode_outputs(value, template, plan.unstructure, plan.floats)
+        outputs = _encode_outputs(value, template, plan.unstructure, plan.normalize)
         if plan.output_files:
             _check_tables(template.outputs, outputs, received=False)
             outputs = store_outputs(outputs, template, store)
@@ -484,9 +484,9 @@ class _Calling:
 
     __slots__ = (
         "decoders",
-        "floats",
         "input_files",
         "key",
+        "normalize",
         "output_files",
         "scratch_prefix",
         "secret_inputs",
@@ -514,7 +514,7 @@ class _Calling:
         hook = converter.get_unstructure_hook(returns)
         self.unstructure: Callable[[Any], Any] = hook
         self.output_files = any(has_files(p.type) for p in template.outputs)
-        self.floats = has_float(template.returns)
+        self.normalize = has_variants(template.returns)
         self.input_files = any(has_files(p.type) for p in template.inputs)
         self.scratch_prefix = f"tf-{template.name}-"
         self.secret_inputs = _keying(template).keyed
@@ -534,10 +534,10 @@ def _calling(template: ir.TaskTemplate, task: Any = None) -> _Calling:
 
 
 def _encode_outputs(
-    value: Any, template: ir.TaskTemplate, unstructure: Callable[[Any], Any], floats: bool
+    value: Any, template: ir.TaskTemplate, unstructure: Callable[[Any], Any], normalize: bool
 ) -> dict[str, Any]:
-    """Typed JSON of a task's return value, split into its named outputs (``floats``: whether the
-    return type holds a float, whose ints are made floats, see :func:`float_form`)."""
+    """Typed JSON of a task's return value, split into its named outputs (``normalize``: whether the
+    return type has values of several spellings, put in normal form, see :func:`normal_form`)."""
     try:
         data = unstructure(value)
     except Exception as exc:
@@ -547,8 +547,8 @@ def _encode_outputs(
     err = check_json(data, template.returns, "return value")
     if err:
         raise TaskError("TypeError", f"task {template.name}: {err}")
-    if floats:
-        data = float_form(data, template.returns)
+    if normalize:
+        data = normal_form(data, template.returns)
     if not template.outputs:
         return {}
     if len(template.outputs) == 1 and template.outputs[0].name == "out" and template.returns.flavor != "namedtuple":

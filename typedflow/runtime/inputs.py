@@ -18,7 +18,7 @@ from typedflow.dsl import constfiles
 from typedflow.dsl.secret import REF as SECRET_REF
 from typedflow.errors import InputError
 from typedflow.ir import render
-from typedflow.ir.types import check_json, float_form
+from typedflow.ir.types import check_json, normal_form
 from typedflow.runtime.execute import has_files, map_files
 from typedflow.util.boundary import MAX_JSON_BYTES, BoundaryError, check_depth, parse_json, regular_file
 
@@ -130,7 +130,7 @@ def _problems(
         if err:
             errors.append(str(err))
         else:
-            out[p.name] = float_form(value, p.type)
+            out[p.name] = normal_form(value, p.type)
     return out, errors
 
 

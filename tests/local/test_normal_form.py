@@ -10,10 +10,10 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.support import float_flows as ff
+from tests.support import normal_flows as ff
 from typedflow.ir import TypeRef
 from typedflow.ir.canonical import digest
-from typedflow.ir.types import check_json, float_form, has_float, type_ref
+from typedflow.ir.types import check_json, has_variants, normal_form, type_ref
 from typedflow.runtime.running import RunOptions, run_workflow
 
 from ..support.cli import run_cli
@@ -24,24 +24,52 @@ def _records(store: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in lines if line]
 
 
-def _ints_in_float_places(value: Any, t: TypeRef) -> bool:
+def _not_normal(value: Any, t: TypeRef) -> bool:
+    """An int where a float is declared, or a dict whose entries are not in key order, anywhere."""
     if t.kind == "float":
         return type(value) is int
     if value is None:
         return False
     if t.kind in ("list",):
-        return any(_ints_in_float_places(v, t.args[0]) for v in value)
+        return any(_not_normal(v, t.args[0]) for v in value)
     if t.kind == "dict":
-        return any(_ints_in_float_places(v, t.args[0]) for v in value.values())
+        return list(value) != sorted(value) or any(_not_normal(v, t.args[0]) for v in value.values())
     if t.kind == "optional":
-        return _ints_in_float_places(value, t.args[0])
+        return _not_normal(value, t.args[0])
     if t.kind == "record":
         types = {f.name: f.type for f in t.fields}
-        return any(_ints_in_float_places(v, types[k]) for k, v in value.items())
+        return any(_not_normal(v, types[k]) for k, v in value.items())
     return False
 
 
-_TYPES = [float, int, list[float], dict[str, list[float]], float | None, list[int], ff.Point, list[ff.Point]]
+def _respelled(value: Any, t: TypeRef) -> Any:
+    if t.kind == "float":
+        return int(value) if value == int(value) and abs(value) < 2**53 else value
+    if value is None:
+        return None
+    if t.kind == "list":
+        return [_respelled(v, t.args[0]) for v in value]
+    if t.kind == "dict":
+        return {k: _respelled(value[k], t.args[0]) for k in reversed(list(value))}
+    if t.kind == "optional":
+        return _respelled(value, t.args[0])
+    if t.kind == "record":
+        types = {f.name: f.type for f in t.fields}
+        return {k: _respelled(v, types[k]) for k, v in value.items()}
+    return value
+
+
+_TYPES = [
+    float,
+    int,
+    list[float],
+    dict[str, list[float]],
+    dict[str, dict[str, int]],
+    float | None,
+    list[int],
+    ff.Point,
+    list[ff.Point],
+]
 _numbers = st.integers(min_value=-(2**53), max_value=2**53) | st.floats(allow_nan=False, allow_infinity=False)
 
 
@@ -68,18 +96,20 @@ def _typed(draw: st.DrawFn) -> tuple[TypeRef, Any]:
 
 @settings(max_examples=300, deadline=None)
 @given(_typed())
-def test_the_float_form_is_the_same_value_with_floats_where_floats_are_declared(case: tuple[TypeRef, Any]) -> None:
+def test_the_normal_form_is_the_same_value_in_one_spelling(case: tuple[TypeRef, Any]) -> None:
     t, value = case
     assert check_json(value, t) is None
-    formed = float_form(value, t)
+    formed = normal_form(value, t)
     assert check_json(formed, t) is None
-    assert not _ints_in_float_places(formed, t)
-    assert formed == value  # 1 == 1.0: the same numbers
-    assert float_form(formed, t) is formed  # already in form: the very value back
-    if not _ints_in_float_places(value, t):
+    assert not _not_normal(formed, t)
+    assert formed == value  # 1 == 1.0, and dicts are equal in any order: the same value
+    assert normal_form(formed, t) is formed  # already in normal form: the very value back
+    if not _not_normal(value, t):
         assert formed is value
-    if not has_float(t):
+    if not has_variants(t):
         assert formed is value
+    # another spelling of the same value (whole floats as ints, dicts in reverse order): one digest
+    assert digest(normal_form(_respelled(value, t), t)) == digest(formed)
 
 
 def test_an_int_no_float_can_hold_is_a_clear_problem_not_a_crash() -> None:
@@ -120,6 +150,19 @@ def test_records_and_map_items_keep_floats_where_floats_are_declared(tmp_path: P
     assert m.ok and m.value == [2.0, 5.0] and all(type(v) is float for v in m.value)
     m2 = run_workflow(ff.halves, {"vs": [1.0, 2.5]}, RunOptions(store=store))
     assert m2.cache_hits == 2
+
+
+def test_a_task_sees_a_dict_in_one_order_fresh_cached_and_in_a_worker_process(tmp_path: Path) -> None:
+    # make() returns {"b": 1, "a": 2, "c": 3}; keys() is never cached. A fresh run handed keys() the
+    # dict in insertion order and a run served make() from the cache in key order.
+    seen = []
+    for isolation in ("thread", "thread", "process"):
+        r = run_workflow(ff.dict_order, {}, RunOptions(store=tmp_path / "s", isolation=isolation))
+        assert r.ok
+        seen.append(r.value)
+    assert seen == [["a", "b", "c"]] * 3
+    given = run_workflow(ff.given_order, {"d": {"z": 1, "y": 2}}, RunOptions(store=tmp_path / "s"))
+    assert given.value == ["y", "z"]
 
 
 def test_the_cli_names_an_int_too_big_for_a_float_input(tmp_path: Path) -> None:

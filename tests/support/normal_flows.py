@@ -1,4 +1,4 @@
-"""Workflows whose floats may be written as ints (tests/local/test_float_form.py, semantics/test_constructs.py)."""
+"""Values with several typed-JSON spellings (tests/local/test_normal_form.py, semantics/test_constructs.py)."""
 
 from __future__ import annotations
 
@@ -41,3 +41,23 @@ def points(ps: list[Point]) -> dict[str, list[float]]:
 @workflow
 def halves(vs: list[float]) -> list[float]:
     return map_over(scale, vs)
+
+
+@task
+def make() -> dict[str, int]:
+    return {"b": 1, "a": 2, "c": 3}
+
+
+@task(cache=False)
+def keys(d: dict[str, int]) -> list[str]:
+    return list(d)  # what a task sees of a dict's order
+
+
+@workflow
+def dict_order() -> list[str]:
+    return keys(d=make())
+
+
+@workflow
+def given_order(d: dict[str, int]) -> list[str]:
+    return keys(d=d)

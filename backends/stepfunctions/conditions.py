@@ -32,6 +32,11 @@ _FLIP = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 _TYPE_TEST = {"Numeric": "IsNumeric", "String": "IsString", "Boolean": "IsBoolean"}
 
 
+def _kind(t: ir.TypeRef) -> str:
+    """The kind a comparison sees: an enum of int values is compared as the int it is in typed JSON."""
+    return "int" if t.kind == "enum" and t.flavor == "int" else t.kind
+
+
 def _and(*rules: Rule) -> Rule:
     rs = [r for r in rules if r is not TRUE]
     if any(r is FALSE for r in rs):
@@ -62,9 +67,9 @@ class _Side:
             if r.kind in ("failure",):
                 raise DefinitionError([f"{where}: a condition cannot read the failure"])
             self.path, self.nullable = concrete(r, frame)
-            self.kind = r.type.kind
+            self.kind = _kind(r.type)
         elif isinstance(r, ConstRef):
-            self.path, self.nullable, self.kind = "", self.value is None, r.type.kind
+            self.path, self.nullable, self.kind = "", self.value is None, _kind(r.type)
         elif isinstance(r, ChoiceRef):  # compared option by option (see alternatives)
             raise AssertionError("a one_of() operand has no single side")
         else:

@@ -51,7 +51,7 @@ def parameter_type(t: ir.TypeRef) -> str:
     if k in _SCALARS:
         return _SCALARS[k]
     if k == "enum":
-        return STRING if all(not m.lstrip("-").isdigit() for m in t.members) else INT
+        return INT if t.flavor == "int" else STRING
     if k in ("list", "tuple"):
         return LIST
     if k in ("dict", "record", "file", "directory", "none", "any"):

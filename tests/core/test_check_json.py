@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import enum
+
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from typedflow.errors import UnsupportedType
 from typedflow.ir.types import JsonProblem, check_json, type_ref
 
 _anything = (
@@ -46,3 +50,31 @@ def test_a_list_is_checked_as_its_elements_are(element: type, values: list[objec
         None,
     )
     assert check_json(values, t) == first_bad
+
+
+class _Level(enum.Enum):
+    LOW = 1
+    HIGH = 2
+
+
+class _Mode(enum.Enum):
+    FAST = "fast"
+    TEN = "10"  # a str value that looks like a number is still a str
+
+
+class _Mixed(enum.Enum):
+    ONE = 1
+    TWO = "two"
+
+
+def test_an_enum_value_is_typed_json_of_its_members_type() -> None:
+    level, mode = type_ref(_Level), type_ref(_Mode)
+    assert (level.flavor, level.members) == ("int", ("1", "2"))
+    assert (mode.flavor, mode.members) == ("", ("fast", "10"))
+    assert check_json(2, level) is None and check_json("fast", mode) is None and check_json("10", mode) is None
+    # the text of a member is no member: a condition comparing it with the member would not hold
+    assert str(check_json("2", level, "l")) == "l: expected one of [1, 2], got '2'"
+    assert str(check_json(True, level, "l")) == "l: expected one of [1, 2], got True"
+    assert str(check_json(10, mode, "m")) == "m: expected one of ['fast', '10'], got 10"
+    with pytest.raises(UnsupportedType, match="enum values must be all str or all int"):
+        type_ref(_Mixed)

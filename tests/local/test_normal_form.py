@@ -3,7 +3,9 @@ key and one lineage digest, whoever wrote it and wherever the int came from."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,8 @@ from tests.support import normal_flows as ff
 from typedflow.ir import TypeRef
 from typedflow.ir.canonical import digest
 from typedflow.ir.types import check_json, has_variants, normal_form, type_ref
-from typedflow.runtime.running import RunOptions, run_workflow
+from typedflow.ir.values import converter
+from typedflow.runtime.running import RunOptions, run_ir, run_workflow
 
 from ..support.cli import run_cli
 
@@ -30,6 +33,10 @@ def _not_normal(value: Any, t: TypeRef) -> bool:
         return type(value) is int
     if value is None:
         return False
+    if t.kind == "datetime":
+        return bool(dt.datetime.fromisoformat(value).isoformat() != value)
+    if t.kind == "date":
+        return bool(dt.date.fromisoformat(value).isoformat() != value)
     if t.kind in ("list",):
         return any(_not_normal(v, t.args[0]) for v in value)
     if t.kind == "dict":
@@ -43,8 +50,13 @@ def _not_normal(value: Any, t: TypeRef) -> bool:
 
 
 def _respelled(value: Any, t: TypeRef) -> Any:
+    if t.kind == "datetime" and value is not None:
+        return value.replace("T", " ")
+    if t.kind == "date" and value is not None:
+        return value.replace("-", "")  # ISO 8601's basic format
     if t.kind == "float":
-        return int(value) if value == int(value) and abs(value) < 2**53 else value
+        whole = value == int(value) and abs(value) < 2**53 and math.copysign(1, value) > 0  # -0.0 is no int
+        return int(value) if whole else value
     if value is None:
         return None
     if t.kind == "list":
@@ -67,6 +79,8 @@ _TYPES = [
     dict[str, dict[str, int]],
     float | None,
     list[int],
+    list[dt.datetime],
+    dict[str, dt.date],
     ff.Point,
     list[ff.Point],
 ]
@@ -78,6 +92,12 @@ def _value_of(t: TypeRef) -> st.SearchStrategy[Any]:
         return _numbers
     if t.kind == "int":
         return st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1)
+    if t.kind == "datetime":
+        moments = st.datetimes(timezones=st.none() | st.just(dt.UTC))
+        return moments.map(lambda d: d.isoformat()) | moments.map(lambda d: d.isoformat(sep=" "))
+    if t.kind == "date":
+        days = st.dates(min_value=dt.date(1000, 1, 1))
+        return days.map(lambda d: d.isoformat()) | days.map(lambda d: d.strftime("%Y%m%d"))
     if t.kind == "list":
         return st.lists(_value_of(t.args[0]), max_size=4)
     if t.kind == "dict":
@@ -89,20 +109,22 @@ def _value_of(t: TypeRef) -> st.SearchStrategy[Any]:
 
 
 @st.composite
-def _typed(draw: st.DrawFn) -> tuple[TypeRef, Any]:
-    t = type_ref(draw(st.sampled_from(_TYPES)))
-    return t, draw(_value_of(t))
+def _typed(draw: st.DrawFn) -> tuple[Any, TypeRef, Any]:
+    py = draw(st.sampled_from(_TYPES))
+    t = type_ref(py)
+    return py, t, draw(_value_of(t))
 
 
 @settings(max_examples=300, deadline=None)
 @given(_typed())
-def test_the_normal_form_is_the_same_value_in_one_spelling(case: tuple[TypeRef, Any]) -> None:
-    t, value = case
+def test_the_normal_form_is_the_same_value_in_one_spelling(case: tuple[Any, TypeRef, Any]) -> None:
+    py, t, value = case
     assert check_json(value, t) is None
     formed = normal_form(value, t)
     assert check_json(formed, t) is None
     assert not _not_normal(formed, t)
-    assert formed == value  # 1 == 1.0, and dicts are equal in any order: the same value
+    # the same Python value: 1 == 1.0, dicts are equal in any order, one time in any ISO spelling
+    assert converter.structure(formed, py) == converter.structure(value, py)
     assert normal_form(formed, t) is formed  # already in normal form: the very value back
     if not _not_normal(value, t):
         assert formed is value
@@ -163,6 +185,16 @@ def test_a_task_sees_a_dict_in_one_order_fresh_cached_and_in_a_worker_process(tm
     assert seen == [["a", "b", "c"]] * 3
     given = run_workflow(ff.given_order, {"d": {"z": 1, "y": 2}}, RunOptions(store=tmp_path / "s"))
     assert given.value == ["y", "z"]
+
+
+def test_a_date_and_a_time_in_any_iso_spelling_are_one_value(tmp_path: Path) -> None:
+    options = RunOptions(store=tmp_path / "s")
+    first = run_ir(ff.when_is.ir, {"day": "20260105", "at": "2026-01-05 07:30:00"}, options, encoded=True)
+    again = run_ir(ff.when_is.ir, {"day": "2026-01-05", "at": "2026-01-05T07:30:00.000000"}, options, encoded=True)
+    assert first.value == again.value == [0, 7]
+    assert again.cache_hits == 1
+    task = next(r for r in _records(tmp_path / "s") if r["kind"] == "task")
+    assert task["parameters"] == {"at": "2026-01-05T07:30:00", "day": "2026-01-05"}
 
 
 def test_the_cli_names_an_int_too_big_for_a_float_input(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from tests.support import construct_flows as flows
 from tests.support import normal_flows
 from tests.support.aws import Aws
 from tests.support.kfp import run_on_kfp_local
+from typedflow.runtime.inputs import parse_inputs
 from typedflow.runtime.running import RunOptions, run_workflow
 
 
@@ -67,6 +68,22 @@ def test_a_dict_is_seen_in_one_order_on_every_target(aws: Aws, tmp_path: Path) -
         on_vertex = vertex(normal_flows.dict_order, {}, tmp_path / f"v{run}")
         for target, out in (("local", local), ("sfn", remote.outputs), ("vertex", on_vertex)):
             assert out == {"out": ["a", "b", "c"]}, (target, run, out)
+
+
+@pytest.mark.parametrize(("level", "expected"), [(flows.Level.HIGH, "high"), (flows.Level.LOW, None)])
+def test_a_condition_on_an_int_enum_on_every_target(
+    aws: Aws, tmp_path: Path, level: flows.Level, expected: str | None
+) -> None:
+    # the command line's `--input level=2` is the member 2 (it was the text "2": no member, so the
+    # condition never held and the task could not decode it)
+    given = parse_inputs(flows.by_level.ir, [f"level={level.value}"], None)
+    assert given == {"level": level.value}
+    local = run_workflow(flows.by_level, {"level": level}, RunOptions(store=tmp_path / "local"))
+    assert local.outputs == {"out": expected}
+    remote = aws.run(flows.by_level.ir, given)
+    assert remote.status == "SUCCEEDED", (remote.error, remote.cause)
+    assert remote.outputs == {"out": expected}
+    assert vertex(flows.by_level, given, tmp_path) == {"out": expected}
 
 
 def test_ordering_without_data(aws: Aws, tmp_path: Path) -> None:

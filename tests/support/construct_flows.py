@@ -91,6 +91,23 @@ def by_mode(name: str) -> int | None:
     return fast
 
 
+class Level(enum.Enum):
+    LOW = 1
+    HIGH = 2
+
+
+@task
+def level_name(level: Level) -> str:
+    return level.name.lower()
+
+
+@workflow
+def by_level(level: Level) -> str | None:
+    with when(level == Level.HIGH):
+        named = level_name(level)
+    return named
+
+
 # ----------------------------------------------------------------------------- ordering
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from typedflow import map_over, task, workflow
@@ -61,3 +62,13 @@ def dict_order() -> list[str]:
 @workflow
 def given_order(d: dict[str, int]) -> list[str]:
     return keys(d=d)
+
+
+@task
+def weekday(day: dt.date, at: dt.datetime) -> list[int]:
+    return [day.weekday(), at.hour]
+
+
+@workflow
+def when_is(day: dt.date, at: dt.datetime) -> list[int]:
+    return weekday(day=day, at=at)

@@ -203,3 +203,25 @@ def test_a_py_spec_that_is_not_a_file_is_named_as_such(tmp_path: Path) -> None:
         r = tf("run", f"{name}:wf", cwd=tmp_path)
         assert r.returncode == 2 and f"{name} is not a file" in r.stderr, r.stderr
         assert "Traceback" not in r.stderr
+
+
+def test_an_int_enum_input_on_the_command_line_is_the_member(tmp_path: Path) -> None:
+    spec = "tests.support.construct_flows:by_level"
+    ok = subprocess.run(
+        [sys.executable, "-m", "typedflow", "run", spec, "--store", str(tmp_path / "s"), "--input", "level=2"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout) == "high"  # the condition `level == Level.HIGH` held
+    bad = subprocess.run(
+        [sys.executable, "-m", "typedflow", "run", spec, "--store", str(tmp_path / "s"), "--input", "level=HIGH"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert 'input "level": expected Level as JSON' in bad.stderr

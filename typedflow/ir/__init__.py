@@ -101,8 +101,9 @@ class TypeRef:
     ``kind`` says which (see :data:`TypeKind`). ``args`` holds element types (list: 1, dict: 1 value
     type, tuple: n, optional: 1). ``name`` is ``module:Qualname`` for enum/record and the format key
     for file/directory; ``lineage`` lists what the name is assignable to (record bases, format
-    ancestors); ``fields`` are record fields; ``members`` enum values; ``flavor`` the record's Python
-    flavor (attrs, dataclass, namedtuple), or ``tuple`` for a list declared ``tuple[T, ...]``.
+    ancestors); ``fields`` are record fields; ``members`` enum values (as text); ``flavor`` the record's
+    Python flavor (attrs, dataclass, namedtuple), ``tuple`` for a list declared ``tuple[T, ...]``, or
+    ``int`` for an enum whose values are ints (its typed JSON is a number; a str enum's is a string).
     ``schema`` is the column schema of a table file or directory (``TypedFile[Parquet[Raw]]``); None
     means any columns (and is left out of the IR's JSON, so documents without schemas are unchanged).
     """

@@ -125,9 +125,12 @@ def _convert(tp: Any, seen: tuple[Any, ...]) -> TypeRef:
     if isinstance(tp, type):
         if issubclass(tp, enum.Enum):
             values = [m.value for m in tp]
-            if not all(isinstance(v, str | int) and not isinstance(v, bool) for v in values):
-                raise UnsupportedType(f"{_show(tp)}: enum values must be str or int")
-            return TypeRef("enum", name=_key(tp), members=tuple(str(v) for v in values))
+            ints = all(isinstance(v, int) and not isinstance(v, bool) for v in values)
+            if not ints and not all(isinstance(v, str) for v in values):
+                # the type of a value's JSON (and of a Vertex parameter) follows from the enum, not the member
+                raise UnsupportedType(f"{_show(tp)}: enum values must be all str or all int")
+            members = tuple(str(v) for v in values)
+            return TypeRef("enum", name=_key(tp), members=members, flavor="int" if ints and values else "")
         flavor = (
             "namedtuple"
             if is_namedtuple(tp)
@@ -415,9 +418,9 @@ def _float(value: Any, t: TypeRef, where: str) -> JsonProblem | None:
 
 
 def has_variants(t: TypeRef) -> bool:
-    """Whether a value of ``t`` has more than one typed-JSON spelling: it can hold a ``float`` or a
-    ``dict`` (see :func:`normal_form`)."""
-    if t.kind in ("float", "dict"):
+    """Whether a value of ``t`` has more than one typed-JSON spelling: it can hold a ``float``, a
+    ``dict``, a ``datetime`` or a ``date`` (see :func:`normal_form`)."""
+    if t.kind in ("float", "dict", "datetime", "date"):
         return True
     if t.kind == "record":
         return any(has_variants(f.type) for f in t.fields)
@@ -426,7 +429,8 @@ def has_variants(t: TypeRef) -> bool:
 
 def normal_form(value: Any, t: TypeRef) -> Any:
     """``value``, typed JSON that conforms to ``t``, in its one normal form: every int where a float
-    is declared made a float, and every ``dict``'s entries in the order of their keys.
+    is declared made a float, every ``dict``'s entries in the order of their keys, and every
+    ``datetime`` and ``date`` in Python's ``isoformat()`` (ISO 8601 has many spellings of one time).
 
     A ``float`` annotation takes ``1`` as ``1.0`` (mypy allows it; the task gets ``1.0``), and two dicts
     of the same entries are equal in Python and have one digest. Normalised where a value enters a run
@@ -437,6 +441,12 @@ def normal_form(value: Any, t: TypeRef) -> Any:
     k = t.kind
     if k == "float":
         return float(value) if type(value) is int else value
+    if k == "datetime" and type(value) is str:
+        formed = dt.datetime.fromisoformat(value).isoformat()
+        return value if formed == value else formed
+    if k == "date" and type(value) is str:
+        formed = dt.date.fromisoformat(value).isoformat()
+        return value if formed == value else formed
     if value is None or not has_variants(t):
         return value
     if k == "optional":
@@ -497,7 +507,13 @@ def _scalar(py: type, parse: Callable[[str], object] | None = None, form: str = 
 
 
 def _enum(value: Any, t: TypeRef, where: str) -> JsonProblem | None:
-    if str(value) in t.members:
+    # An int enum's value is a JSON number, a str enum's a string: "2" is no member of an int enum
+    # (a condition comparing it with 2 would not hold, and the task could not decode it).
+    if t.flavor == "int":
+        if type(value) is int and str(value) in t.members:
+            return None
+        return JsonProblem(where, f"expected one of {[int(m) for m in t.members]}, got {value!r}")
+    if type(value) is str and value in t.members:
         return None
     return JsonProblem(where, f"expected one of {list(t.members)}, got {value!r}")
 

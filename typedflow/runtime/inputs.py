@@ -74,7 +74,9 @@ def parse_inputs(
                 unparsed.add(name)
             else:
                 values[name] = {"secret": raw}
-        elif t.kind in ("str", "bytes", "datetime", "date", "enum") and not raw.startswith('"'):
+        elif (t.kind in ("str", "bytes", "datetime", "date") or (t.kind == "enum" and t.flavor != "int")) and (
+            not raw.startswith('"')
+        ):  # plain text; an int enum's member is a number, read as JSON below
             values[name] = raw
         elif t.kind in ("file", "directory"):
             uri = str(Path(raw).absolute()) if local_files and "://" not in raw else raw

@@ -178,3 +178,35 @@ def refuses_nested(groups: list[list[int]], marks: str) -> list[list[int]]:
         return y
 
     return map_over(lambda g: map_over(body, g), groups)
+
+
+# ----------------------------------------------------------------------------- a failed Batch job
+
+
+@task(cache=False)
+def crunch(x: int, seconds: float) -> int:
+    """Run on AWS Batch in tests/stepfunctions/test_sfn_batch_failures.py, where the stand-in's job fails
+    without running it (as one killed for memory does); locally it fails after `early` did."""
+    time.sleep(seconds)
+    raise MemoryError(f"crunch {x}")
+
+
+@workflow(on_failure=noting)
+def batch_job_fails(x: int, seconds: float, marks: str) -> int:
+    """``early`` (outside the block) fails first; then the block's job fails."""
+    early(x=x)
+    with exit_handler(closing, marks=marks):
+        y = crunch(x=x, seconds=seconds)
+    return plus(x=y)
+
+
+@workflow
+def batch_items_fail(xs: list[int], seconds: float, marks: str) -> list[int]:
+    """Every item's job fails: each item's handler gets its own item's node."""
+
+    def body(x: int) -> int:
+        with exit_handler(closing_item, marks=marks, x=x):
+            y = crunch(x=x, seconds=seconds)
+        return y
+
+    return map_over(body, xs)

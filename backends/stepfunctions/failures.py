@@ -45,7 +45,11 @@ def failed_node(cause: str) -> str | None:
 
 
 def _plain(cause: str) -> str:
-    """The cause without the line naming its node."""
+    """The cause without the line naming its node (the message before it as it was, trailing newlines too)."""
+    node = failed_node(cause)
+    tail = "\n" + FAILED_NODE.format(node)
+    if node is not None and cause.endswith(tail):
+        return cause[: -len(tail)]
     return _NAMED.sub("", cause).rstrip("\n")
 
 

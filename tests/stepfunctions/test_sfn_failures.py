@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from typedflow.backends.stepfunctions.compiler import compile_definition
 from typedflow.backends.stepfunctions.failures import batch_job, caught_failure, failed_node, naming
@@ -31,6 +31,16 @@ def test_the_cause_names_its_node(cause: str, node: str, inner: str) -> None:
     assert failed_node(named) == node and named.startswith(cause)
     # a cause quoting another failure's (a map's tolerance error quotes an item's) names its own node last
     assert failed_node(naming(naming(cause, inner) + "\nafter", node)) == node
+
+
+@settings(max_examples=60, deadline=None)
+@given(message=st.text(max_size=200).filter(lambda m: failed_node(m) is None), node=_KEYS)
+@example(message="refused\n\n", node="map[1]/fail")
+def test_a_fail_s_message_comes_back_as_it_was(aws: Aws, message: str, node: str) -> None:
+    """fail(message)'s Failure has the message as given (trailing newlines and blanks too), naming the node."""
+    store = store_for(aws.bucket, aws.s3)
+    made = caught_failure(store, "w", "r-fail", "typedflow.Fail", naming(message, node))
+    assert (made["node"], made["message"], made["traceback"]) == (node, message, "")
 
 
 def test_a_long_cause_is_cut_but_still_names_its_node() -> None:

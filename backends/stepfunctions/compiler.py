@@ -39,6 +39,7 @@ from .analysis import (
 from .analysis import leaves as leaves_of
 from .conditions import alternatives, both, rule
 from .executors import Call, emit, route
+from .failures import naming
 from .graph import DefinitionError, Fragment, Graph, Names, connect, sequence
 from .options import Options
 from .outline import Sizes, outline, past_limits
@@ -48,6 +49,7 @@ from .protocol import (
     DEFINITION_LIMIT,
     DISTRIBUTED_CONCURRENCY,
     ERROR_KEY,
+    FAILED_NODE,
     HISTORY_LIMIT,
     INPUTS_KEY,
     MARK,
@@ -304,7 +306,7 @@ class _Compiler:
         if isinstance(p, ir.MapNode):
             return self.map(p, ctx, frame, graph)
         if isinstance(p, ir.FailNode):
-            return self.fail(p, ctx, graph)
+            return self.fail(p, ctx, frame, graph)
         if isinstance(p, ir.ExitHandlerNode):
             return self.exit_block(p, ctx, frame, graph)
         sub = ctx.sub(p)
@@ -312,18 +314,52 @@ class _Compiler:
             return self.guarded(p, sub, frame, graph)
         return self.block(sub.wf.nodes, sub, frame, graph)
 
-    def fail(self, node: ir.FailNode, ctx: Ctx, graph: Graph) -> Fragment:
+    def fail(self, node: ir.FailNode, ctx: Ctx, frame: Frame, graph: Graph) -> Fragment:
         """``fail(message)``: at the top level the run's failure path (its on_failure runs), inside a
-        branch, map item or guarded block a Fail state, which what encloses it catches."""
+        branch, map item or guarded block a Fail state, which what encloses it catches. Its cause ends with
+        the line naming the node (see :mod:`.failures`), so a handler gets the node's key, as locally."""
         key = ctx.key(node.id)
-        message = node.message[:CAUSE_LIMIT]
+        if ctx.maps:
+            return self.fail_in_item(node, ctx, frame, graph)
+        cause = naming(node.message, key)
         if graph.failure is not None:
-            error = {"Error": ir.FAIL_ERROR, "Cause": message}
+            error = {"Error": ir.FAIL_ERROR, "Cause": cause}
             state = PassState(graph.name(key), result=error, result_path="$." + ERROR_KEY, comment="fail(...)")
             state.next = graph.failure
             graph.add(state)
             return Fragment(state.name, [])
-        return graph.add(FailState(graph.name(key), error=ir.FAIL_ERROR, cause=message, comment="fail(...)"))
+        return graph.add(FailState(graph.name(key), error=ir.FAIL_ERROR, cause=cause, comment="fail(...)"))
+
+    def fail_in_item(self, node: ir.FailNode, ctx: Ctx, frame: Frame, graph: Graph) -> Fragment:
+        """``fail(message)`` in a map item, whose key holds indices known only at run time: a Pass keeps the
+        message, a second one appends the line naming the node with States.Format (the message is an argument,
+        never part of the format string, whose escapes the engines read differently), then on as a caught
+        failure."""
+        key = ctx.key(node.id)
+        named = FAILED_NODE.format(ctx.template + node.id)  # one {} per enclosing map
+        message = node.message[: CAUSE_LIMIT - len(named) - 1 - 10 * len(ctx.maps)]
+        indices = ", ".join(frame.indices[m] for m in ctx.maps)
+        err = "$." + ERROR_KEY
+        keep = PassState(
+            graph.name(key),
+            result={"Error": ir.FAIL_ERROR, "Cause": message + "\n"},
+            result_path=err,
+            comment="fail(...)",
+        )
+        name = PassState(
+            graph.name(f"{key} (node)"),
+            parameters={
+                "Error": ir.FAIL_ERROR,
+                "Cause.$": f"States.Format('{{}}{_format_template(named)}', {err}.Cause, {indices})",
+            },
+            result_path=err,
+            comment="the cause names the failed node, with the item's index",
+        )
+        keep.next = name.name
+        name.next = self.onward(graph, key, "fail(...) in a map item")
+        graph.add(keep)
+        graph.add(name)
+        return Fragment(keep.name, [])
 
     def guarded(self, node: ir.SubWorkflowNode, sub: Ctx, frame: Frame, graph: Graph) -> Fragment:
         """A sub-workflow with its own ``on_failure``: its states in a one-branch Parallel whose Catch runs

@@ -14,9 +14,10 @@ from typedflow.shipping.bootstrap import command as bootstrap_command
 from typedflow.shipping.plan import Image
 
 from .graph import DefinitionError, Fragment, Graph, connect
+from .mapio import is_map_request
 from .options import Options, split_s3
 from .paths import Path
-from .protocol import REQUEST_KEY, TOKEN_KEY
+from .protocol import NODE_ENV, REQUEST_KEY, TOKEN_KEY
 from .states import ALL_ERRORS, Retrier
 from .states.pass_ import PassState
 from .states.task import TaskState
@@ -257,6 +258,14 @@ def _env(name: str, value: Any) -> dict[str, Any]:
     return {"Name": name, "Value": value}
 
 
+def _node_env(job_key: Any) -> dict[str, Any]:
+    """The task node's key, in the entry a failed job's description is read for (see :mod:`.failures`); a
+    Distributed Map's own steps keep no Failure of their node, so they have none."""
+    if isinstance(job_key, Path):
+        return {"Name": NODE_ENV, "Value.$": str(job_key)}
+    return {"Name": NODE_ENV, "Value": str(job_key)}
+
+
 def _store_env(opts: Options) -> list[dict[str, Any]]:
     """The container's store and lineage signing, fixed by the definition (the request's own ``store`` is
     only checked against it: state data, which execution input shapes, never chooses where a task writes)."""
@@ -336,6 +345,8 @@ def _batch(call: Call, opts: Options, graph: Graph) -> tuple[Fragment, str, list
         "ContainerOverrides": {
             "Command": container_command(call, opts, bool(opts.batch_job_definition)),
             "Environment": [
+                # first, and small: a failed job's description (the cause its Catch gets) names the node by it
+                *([] if is_map_request(call.request) else [_node_env(call.job_key)]),
                 _env("TYPEDFLOW_REQUEST", f"States.JsonToString({req}.request)"),
                 _env("TYPEDFLOW_RESULT_URI", f"States.Format('s3://{bucket}/{{}}', {req}.key)"),
                 _env("TYPEDFLOW_ATTEMPT", "States.Format('{}', $$.State.RetryCount)"),

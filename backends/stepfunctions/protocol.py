@@ -39,6 +39,8 @@ ON_FAILURE_ERROR_KEY: Final = "err_on_failure"
 # The last line of the cause of a task's failure: which node failed (the caught error is all a Catch passes on,
 # so this is how a handler, and the reported failure, find that node's Failure rather than the run's first).
 FAILED_NODE: Final = "(typedflow: failed node {})"
+# The environment entry naming a Batch job's node: a failed job's cause is its description, which holds it.
+NODE_ENV: Final = "TYPEDFLOW_NODE"
 
 DEFAULT_OFFLOAD_THRESHOLD: Final = 32 * 1024
 DEFAULT_HEARTBEAT_SECONDS: Final = 60

@@ -166,7 +166,11 @@ def test_fail_with_a_message(aws: Aws, tmp_path: Path) -> None:
                 remote = aws.run(flows.checked.ir, inputs)
                 status, out = remote.status == "SUCCEEDED", remote.outputs
                 if not ok:
-                    assert (remote.error, remote.cause) == ("typedflow.Fail", "x is too big")
+                    # the cause ends naming the fail node, as a failed task's does
+                    assert (remote.error, remote.cause) == (
+                        "typedflow.Fail",
+                        "x is too big\n(typedflow: failed node fail)",
+                    )
             else:
                 (tmp_path / f"v{x}").mkdir()
                 try:

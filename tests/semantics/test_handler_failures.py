@@ -1,7 +1,8 @@
 """The whole ``Failure`` a handler gets when the run has more than one failure, compared across targets: an
 exit handler gets its own block's first failure (also when the block failed inside a sub-workflow it calls,
 after a failure outside the block), and items a ``tolerated_failure`` map let fail are never taken for the
-failure of the run (``on_failure``, an exit handler and the reported failure name the node that failed it)."""
+failure of the run (``on_failure``, an exit handler and the reported failure name the node that failed it).
+A ``fail(...)`` is named by its node's key, as locally (in map items with the item's index)."""
 
 from __future__ import annotations
 
@@ -73,6 +74,72 @@ def test_step_functions_as_locally(engine: Aws, tmp_path: Path, wf: Any, inputs:
     failure = runs.show(remote.arn).failure
     assert failure is not None
     assert (failure.node, failure.error_type, failure.message) == tuple(expected["on_failure"].values())
+
+
+REFUSING = [
+    (flows.refuses_at_top, {"x": 1}),
+    (flows.block_refuses_in_sub, {"x": 1, "seconds": 0.6}),
+    (flows.refuses_items, {"xs": [1, 2, 3]}),
+    (flows.refuses_distributed, {"xs": [3, 1]}),
+    (flows.refuses_nested, {"groups": [[1], [4, 1, 2]]}),
+]
+_REFUSED = {"error_type": "typedflow.Fail", "traceback": ""}
+EXPECTED_REFUSED = {
+    "refuses_at_top": {"on_failure": {"node": "fail", "error_type": "typedflow.Fail", "message": "x is too big"}},
+    "block_refuses_in_sub": {
+        "closed": {"node": "inner_refuses/fail", "error_type": "typedflow.Fail", "message": "refused inside"},
+        "on_failure": {"node": "early", "error_type": "ValueError", "message": "early 1"},
+    },
+    "refuses_items": {  # every item's handler gets its own item's fail node
+        "closed1": None,
+        "closed2": {"node": "map[1]/fail", "message": "item refused", **_REFUSED},
+        "closed3": {"node": "map[2]/fail", "message": "item refused", **_REFUSED},
+    },
+    "refuses_nested": {  # both items' indices
+        "closed1": None,
+        "closed2": {"node": "map[1]/map-2[2]/fail", "message": "item refused", **_REFUSED},
+        "closed4": {"node": "map[1]/map-2[0]/fail", "message": "item refused", **_REFUSED},
+    },
+    "refuses_distributed": {
+        "closed1": None,
+        "closed3": {"node": "map[0]/fail", "message": "item refused", **_REFUSED},
+        "on_failure": {"node": "map[0]/fail", "error_type": "typedflow.Fail", "message": "item refused"},
+    },
+}
+# the failure `runs show` reports: the one that failed the run (a map's first failed item in item order)
+REPORTED_REFUSED = {
+    "refuses_at_top": ("fail", "typedflow.Fail", "x is too big"),
+    "block_refuses_in_sub": ("early", "ValueError", "early 1"),
+    "refuses_items": ("map[1]/fail", "typedflow.Fail", "item refused"),
+    "refuses_distributed": ("map[0]/fail", "typedflow.Fail", "item refused"),
+    "refuses_nested": ("map[1]/map-2[0]/fail", "typedflow.Fail", "item refused"),
+}
+
+
+@pytest.mark.parametrize(("wf", "inputs"), REFUSING, ids=lambda v: getattr(v, "name", None) or "")
+def test_local_names_the_fail_node(tmp_path: Path, wf: Any, inputs: dict[str, Any]) -> None:
+    r, seen = _local(wf, inputs, tmp_path)
+    assert seen == EXPECTED_REFUSED[wf.name]
+    assert REPORTED_REFUSED[wf.name] in [(f.key, f.error_type, f.message) for f in r.failures]
+
+
+@pytest.mark.parametrize(("wf", "inputs"), REFUSING, ids=lambda v: getattr(v, "name", None) or "")
+def test_step_functions_names_the_fail_node_as_locally(
+    engine: Aws, tmp_path: Path, wf: Any, inputs: dict[str, Any]
+) -> None:
+    """A handler of a ``fail(...)`` gets the same whole Failure as locally: its ``node`` is the fail node's key
+    (with the item's index in a map), its traceback empty; ``runs show`` names the same node."""
+    from typedflow.backends.stepfunctions.runs import SfnRuns
+
+    _, expected = _local(wf, inputs, tmp_path)
+    marks = _marks(tmp_path, "sfn")
+    remote = engine.run(wf.ir, {**inputs, "marks": str(marks)})
+    assert remote.status == "FAILED"
+    assert _seen(marks) == expected
+    failure = SfnRuns(engine.sfn, engine.s3, engine.bucket).show(remote.arn).failure
+    assert failure is not None
+    assert (failure.node, failure.error_type, failure.message) == REPORTED_REFUSED[wf.name]
+    assert remote.error == REPORTED_REFUSED[wf.name][1]
 
 
 def _run_vertex(wf: Any, inputs: dict[str, Any], tmp_path: Path) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from typedflow.backends.stepfunctions.compiler import START_CHILD, compile_definition, compile_machines
 from typedflow.backends.stepfunctions.deploy import deploy
+from typedflow.backends.stepfunctions.failures import naming
 from typedflow.backends.stepfunctions.graph import DefinitionError
 from typedflow.backends.stepfunctions.limits import count_states, size
 from typedflow.backends.stepfunctions.options import Options
@@ -272,15 +273,18 @@ def chain(x: int) -> int:
 )
 
 
-def test_a_child_that_fails_without_a_cause_fails_its_parent_with_its_error(engine: Aws, tmp_path: Path) -> None:
-    # fail('') ends its child state machine with an error and no cause: the child's description then has no
-    # cause, which the parent must not need (it failed with States.Runtime when it read one)
+def test_a_child_failed_by_an_empty_fail_fails_its_parent_with_its_error(engine: Aws, tmp_path: Path) -> None:
+    # fail('') ends its child state machine with an error whose cause is only the line naming the node (it had no
+    # cause before fail(...) named its node, which the parent must not need: it failed with States.Runtime when it
+    # read one); the parent's handler gets the same Failure as locally, the fail node's key with it
     aws = engine
     mod = import_source(tmp_path, _CAUSELESS_CHAIN)
     opts = aws.options(max_states=8)
     machines = compile_machines(mod.chain.ir, opts)
     holder = next(
-        n for n, d in machines if any(s.get("Type") == "Fail" and s.get("Cause") == "" for s in d["States"].values())
+        n
+        for n, d in machines
+        if any(s.get("Type") == "Fail" and s.get("Cause") == naming("", "fail") for s in d["States"].values())
     )
     assert holder != machines[0][0]
     local = run_local(mod.chain, {"x": 1}, tmp_path)
@@ -288,4 +292,5 @@ def test_a_child_that_fails_without_a_cause_fails_its_parent_with_its_error(engi
     remote = aws.run(mod.chain.ir, {"x": 1}, opts)
     assert (remote.status, remote.error) == ("FAILED", "typedflow.Fail"), remote.cause
     here, there = mod.FAILURES
-    assert (there.error_type, there.message) == (here.error_type, here.message) == ("typedflow.Fail", "")
+    assert (there.node, there.error_type, there.message) == (here.node, here.error_type, here.message)
+    assert (here.node, here.error_type, here.message) == ("fail", "typedflow.Fail", "")

@@ -263,6 +263,31 @@ def _patch_moto_normalisation() -> None:
     callback._DELAY_SECONDS_SYNC_CONDITION_CHECK = 0.05  # type: ignore[misc]  # moto's Final, tuned for tests
 
 
+def _patch_moto_batch() -> None:
+    """moto's ``batch:submitJob.sync`` integration maps its parameters and the job's description with the
+    service model, as Step Functions does (see :func:`_patch_moto_normalisation`). A failed job's
+    ``States.TaskFailed`` then leaves a Parallel branch or a Map item as itself, as on AWS: moto 5.2.5 re-raises
+    a branch's or an item's error as a custom error name, which must not start with ``States.``, so the
+    execution failed with ``States.Runtime`` instead (errors our own tasks report never start so)."""
+    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import iteration_worker
+    from moto.stepfunctions.parser.asl.component.state.exec.state_parallel import branches_decl
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_batch as batch,
+    )
+
+    _normalise_with_service_model(batch.StateTaskServiceBatch, "batch")
+
+    def error_name(error_name: str | None) -> Any:
+        if error_name is not None and error_name.startswith("States."):
+            return StatesErrorName.from_name(error_name)
+        return CustomErrorName(error_name)
+
+    branches_decl.CustomErrorName = error_name  # type: ignore[attr-defined,assignment]  # the patch
+    iteration_worker.CustomErrorName = error_name  # type: ignore[attr-defined,assignment]  # the patch
+
+
 def _patch_moto_task_failure_cause() -> None:
     """moto 5.2.5's ``SendTaskFailure`` handler drops the ``cause`` it is sent (AWS keeps it): a child state
     machine then fails without a cause, and its parent (which reads the child's error and cause from its
@@ -348,6 +373,7 @@ def aws(asl: AslValidator) -> Iterator[Aws]:
     logging.getLogger("moto").setLevel(logging.CRITICAL)
     _patch_moto_heartbeat_race()
     _patch_moto_normalisation()
+    _patch_moto_batch()
     _patch_moto_task_failure_cause()
     _patch_moto_child_execution_names()
     _patch_moto_s3_overwrite()

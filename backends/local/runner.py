@@ -15,7 +15,7 @@ from typedflow import ir
 from typedflow.errors import InputError
 from typedflow.ir.codec import IR_MAX_BYTES, dumps, loads
 from typedflow.ir.types import check_json
-from typedflow.lineage.log import LineageIntegrityError, LineageLog
+from typedflow.lineage.log import LineageIntegrityError, LineageLinkError, LineageLog
 from typedflow.runtime.execute import TaskError
 from typedflow.runtime.inputs import store_constant_files
 from typedflow.runtime.running import RUN_ID, RunOptions, RunResult, decode_value, prepare_inputs, putter
@@ -70,6 +70,8 @@ def _open_lineage(root: Path, opened: list[LineageLog]) -> LineageLog:
         return opened[-1]
     except LineageIntegrityError as exc:
         raise InputError(f"the lineage log refuses new records: {exc}") from None
+    except LineageLinkError as exc:  # named: the store's root alone would not say which file
+        raise InputError(f"cannot write the run's lineage: {exc}") from None
     except OSError as exc:  # a store that cannot be written: said before any task runs
         raise InputError(f"cannot write the run's state under {root}: {exc.strerror or exc}") from exc
 

@@ -9,10 +9,12 @@ assemble a NamedTuple, coerce Vertex's doubles back to declared ints), runs the 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import secrets
 import shutil
+import stat
 import sys
 import tempfile
 import uuid
@@ -24,32 +26,43 @@ from typedflow.ir.codec import converter as ir_converter
 from typedflow.ir.types import check_json, normal_form
 from typedflow.runtime.context import RunContext
 from typedflow.runtime.tolerance import TOLERANCE_ERROR
-from typedflow.util.boundary import BoundaryError, parse_json
+from typedflow.util.boundary import BoundaryError, open_nofollow, parse_json
 
+from . import executor_input, step_args
 from .components import stand_in
+from .executor_input import json_kind, local_path
 from .runfiles import keep_failure, keep_log, keep_outputs, run_dir
-from .typemap import coerce, type_from_json
-
-GCS_MOUNT = "/gcs/"
-
-
-def local_path(uri: str) -> Path:
-    """Where a ``gs://`` URI is readable inside a Vertex container (Cloud Storage FUSE)."""
-    if uri.startswith("gs://"):
-        return Path(GCS_MOUNT + uri[len("gs://") :])
-    return Path(uri.removeprefix("file://"))
+from .step_args import step_arg, type_arg
+from .typemap import coerce
 
 
 def _gcs_resolver(uri: str, sha256: str | None, is_dir: bool) -> Path:
     return local_path(uri)
 
 
-def _follow(v: Any, path: list[str]) -> Any:
-    for key in path:
+def _follow(v: Any, path: list[str], key: str) -> Any:
+    """The field ``path`` selects from input ``key`` (None when a value on the way is)."""
+    for field in path:
         if v is None:
             return None
-        v = v[key]
+        if not isinstance(v, dict) or field not in v:
+            got = f"not {json_kind(v)}" if not isinstance(v, dict) else "not one without it"
+            raise BoundaryError(f"input {key!r} must be an object holding {field!r}, {got}")
+        v = v[field]
     return v
+
+
+def _status(ei: dict[str, Any], key: str) -> dict[str, Any]:
+    """The final status of a task an exit handler reads (``{}`` when Vertex passed none)."""
+    status = read_input(ei, key)
+    if status is None:
+        return {}
+    if not isinstance(status, dict):
+        raise BoundaryError(f"input {key!r} must be an object (the task's final status), not {json_kind(status)}")
+    error = status.get("error")
+    if error is not None and not isinstance(error, dict):
+        raise BoundaryError(f"input {key!r}: 'error' must be an object, not {json_kind(error)}")
+    return status
 
 
 def _handle(a: dict[str, Any]) -> dict[str, Any]:
@@ -122,13 +135,13 @@ def build_value(ei: dict[str, Any], plan: dict[str, Any], workflow: str = "", jo
             "traceback": "",
         }
     elif "failure" in plan:
-        status = read_input(ei, plan["failure"]) or {}
+        status = _status(ei, plan["failure"])
         if plan.get("none_if_succeeded") and str(status.get("state", "")).upper() in ("SUCCEEDED", "CACHED"):
             return None  # an exit handler after a block that succeeded: no failure
         value = _failure(status, workflow, job)
     else:
         value = read_input(ei, plan["in"])
-    return _follow(value, plan.get("path", []))
+    return _follow(value, plan.get("path", []), str(plan.get("in", "the value")))
 
 
 def build_inputs(
@@ -187,12 +200,39 @@ class _Store:
         return None
 
 
+def _open_output(path: Path) -> int:
+    """A file the container writes (the executor output, an output artifact), opened for writing without
+    following a link at it or blocking on a FIFO (:func:`executor_input.check_places` checked it first)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = open_nofollow(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NONBLOCK)
+    except OSError as exc:
+        problem = "is a symbolic link" if exc.errno == errno.ELOOP else f"cannot be written: {exc.strerror or exc}"
+        raise BoundaryError(f"{path} {problem}") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise BoundaryError(f"{path} is not a regular file")
+    return fd
+
+
+def _write_output(path: Path, data: bytes) -> None:
+    with os.fdopen(_open_output(path), "wb") as fh:
+        fh.write(data)
+
+
+def _output_dir(path: Path) -> None:
+    if path.is_symlink() or (path.exists() and not path.is_dir()):
+        raise BoundaryError(f"{path} is {'a symbolic link' if path.is_symlink() else 'not a folder'}")
+    path.mkdir(parents=True, exist_ok=True)
+
+
 def _copy(src: Path, dest: Path) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
     if src.is_dir():
+        _output_dir(dest)
         shutil.copytree(src, dest, dirs_exist_ok=True)
     else:
-        shutil.copyfile(src, dest)
+        with src.open("rb") as fin, os.fdopen(_open_output(dest), "wb") as fout:
+            shutil.copyfileobj(fin, fout)
 
 
 def write_outputs(
@@ -243,9 +283,7 @@ def table_schema(t: ir.TypeRef) -> dict[str, Any] | None:
 
 
 def write_executor_output(ei: dict[str, Any], result: dict[str, Any]) -> None:
-    path = Path(ei["outputs"]["outputFile"])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result), "utf-8")
+    _write_output(Path(ei["outputs"]["outputFile"]), json.dumps(result).encode())
 
 
 def handles_for_record(outputs: dict[str, Any], written: dict[str, Any]) -> dict[str, Any]:
@@ -301,9 +339,9 @@ def run_task(args: argparse.Namespace, ei: dict[str, Any]) -> int:
     from typedflow.runtime.recording import task_record
     from typedflow.util.timestamps import utcnow
 
-    payload = _spec(args.task, "--task", template=dict, workflow=str, node=str, plan=dict, ir_digest=str)
+    payload = step_arg(args.task, "--task")
     ei = with_artifact_lists(ei, payload.get("lists"))
-    template: ir.TaskTemplate = ir_converter.structure(payload["template"], ir.TaskTemplate)
+    template = step_args.template(payload)
     workflow, node, job = payload["workflow"], payload["node"], args.job or ""
     if "{{" in job:
         job = ""
@@ -327,7 +365,7 @@ def run_task(args: argparse.Namespace, ei: dict[str, Any]) -> int:
                 write_executor_output(ei, {"parameterValues": {payload["tolerate"]: ""}})
                 return 0
         else:
-            status = read_input(ei, "status") or {}
+            status = _status(ei, "status")
             if str(status.get("state", "")).upper() in ("SUCCEEDED", "SKIPPED", "CACHED"):
                 write_executor_output(ei, {})
                 return 0
@@ -466,10 +504,9 @@ def _stand_down(ei: dict[str, Any], template: ir.TaskTemplate, payload: dict[str
         art = dict(out_arts[p.name]["artifacts"][0])
         path = local_path(art["uri"])
         if p.type.kind == "directory":
-            path.mkdir(parents=True, exist_ok=True)
+            _output_dir(path)
         else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(b"")
+            _write_output(path, b"")
         art["metadata"] = {**(art.get("metadata") or {}), STAND_IN: True}
         art.pop("type", None)
         arts[p.name] = {"artifacts": [art]}
@@ -505,11 +542,11 @@ def _final(template: ir.TaskTemplate, err: Any, attempt: int) -> bool:
 
 def run_outputs(args: argparse.Namespace, ei: dict[str, Any]) -> int:
     """The workflow's outputs, typed, into ``<pipeline root>/typedflow/runs/<job>/outputs.json``."""
-    payload = _spec(args.outputs, "--outputs", types=dict)
+    payload = step_arg(args.outputs, "--outputs")
     ei = with_artifact_lists(ei, payload.get("lists"))
     outputs = {}
     for name, t_json in payload["types"].items():
-        t = type_from_json(t_json)
+        t = type_arg(t_json, f"--outputs: types.{name}")
         try:
             value = _constants_under_root(args, {name: coerce(read_input(ei, name), t)}, (ir.Param(name, t),))[name]
         except BoundaryError as exc:
@@ -529,9 +566,9 @@ def run_outputs(args: argparse.Namespace, ei: dict[str, Any]) -> int:
 
 def run_value(args: argparse.Namespace, ei: dict[str, Any]) -> int:
     """A value task: select a field, assemble a record or pass a value on, typed."""
-    payload = _spec(args.value, "--value", type=str, plan=dict)
+    payload = step_arg(args.value, "--value")
     ei = with_artifact_lists(ei, payload.get("lists"))
-    t = type_from_json(payload["type"])
+    t = type_arg(payload["type"], "--value: type")
     tolerate = payload.get("tolerate")
     failure = upstream_failure(ei, payload)
     if tolerate and failure:  # in a tolerant map item whose executor it reads failed: stand down, passing it on
@@ -545,9 +582,7 @@ def run_value(args: argparse.Namespace, ei: dict[str, Any]) -> int:
 def run_fail(args: argparse.Namespace, ei: dict[str, Any]) -> int:
     """``fail(message)``: the run fails with the message; in a tolerant map item the item does (its flag says so),
     unless what it is ordered after failed first (that failure is passed on)."""
-    payload = parse_json(args.fail, "--fail")
-    if not isinstance(payload, dict):
-        raise BoundaryError("--fail: not a JSON object")
+    payload = step_arg(args.fail, "--fail")
     error, message = str(payload.get("error", "typedflow.Fail")), str(payload.get("message", ""))
     tolerate = payload.get("tolerate")
     if tolerate:
@@ -572,8 +607,8 @@ def run_tolerance(args: argparse.Namespace, ei: dict[str, Any]) -> int:
     failed, or the map's failure when more failed than it tolerates (the rule every target applies)."""
     from typedflow.runtime.tolerance import exceeds, tolerated_failures
 
-    payload = parse_json(args.tolerance, "--tolerance")
-    share = payload.get("share") if isinstance(payload, dict) else None
+    payload = step_arg(args.tolerance, "--tolerance")
+    share = payload.get("share")
     if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share <= 1:
         raise BoundaryError("--tolerance: 'share' must be a number from 0 to 1")
     if not isinstance(payload.get("type"), str):
@@ -581,7 +616,7 @@ def run_tolerance(args: argparse.Namespace, ei: dict[str, Any]) -> int:
     names = payload.get("flags")
     if not isinstance(names, list) or not all(isinstance(k, str) for k in names):
         raise BoundaryError("--tolerance: 'flags' must name the failure lists of the item's tasks")
-    t = type_from_json(payload["type"])
+    t = type_arg(payload["type"], "--tolerance: type")
     tolerate = payload.get("tolerate")  # inside another tolerant map's item: report a failure, never fail
     upstream = upstream_failure(ei, payload)
     if tolerate and upstream:  # what the map read failed: its loop ran on a stand-in, which stood down
@@ -619,23 +654,9 @@ def run_tolerance(args: argparse.Namespace, ei: dict[str, Any]) -> int:
     return 0
 
 
-def _spec(text: str, flag: str, **fields: type | tuple[type, ...]) -> dict[str, Any]:
-    """A step's JSON argument from the compiled spec: an object holding ``fields`` of those JSON types (a spec
-    edited by hand says which field is wrong, instead of failing with a KeyError)."""
-    from typedflow.ir.codec import IR_MAX_DEPTH
-
-    payload = parse_json(text, flag, max_depth=IR_MAX_DEPTH)  # it holds types and templates, nested as IR is
-    if not isinstance(payload, dict):
-        raise BoundaryError(f"{flag}: not a JSON object")
-    for name, kind in fields.items():
-        if not isinstance(payload.get(name), kind):
-            raise BoundaryError(f"{flag}: {name!r} is missing or not of the expected JSON type")
-    return payload
-
-
 def run_const(args: argparse.Namespace, ei: dict[str, Any]) -> int:
     """Constant parameter outputs: what a branch that did not compute a value stands in with."""
-    payload = _spec(args.const, "--const", outputs=dict)
+    payload = step_arg(args.const, "--const")
     write_executor_output(ei, {"parameterValues": payload["outputs"]})
     return 0
 
@@ -662,8 +683,11 @@ def main(argv: list[str]) -> int:
     args = parse(argv)
     try:
         ei = parse_json(args.executor_input, "--executor-input")
-        if not isinstance(ei, dict) or not isinstance(ei.get("outputs", {}), dict):
+        if not isinstance(ei, dict):
             raise BoundaryError("--executor-input: not a KFP executor input (a JSON object)")
+        ei = executor_input.check_shape(ei)
+        root = executor_input.pipeline_root(args.pipeline_root) if _given_root(args) else None
+        executor_input.check_places(ei, root)
     except BoundaryError as exc:
         sys.stderr.write(f"typedflow.RequestError: {exc}\n")
         return 2

@@ -23,6 +23,8 @@ def _args(wf: Any, executor: str) -> list[str]:
 
 
 def _executor_input(tmp_path: Path, params: dict[str, Any], artifacts: dict[str, Any] | None = None) -> str:
+    """An executor input whose output file is in ``tmp_path/out`` (``tmp_path``: the pipeline root or a folder
+    under it, where Vertex and kfp.local put a task's outputs)."""
     return json.dumps(
         {
             "inputs": {"parameterValues": params, "artifacts": artifacts or {}},
@@ -66,13 +68,13 @@ def test_artifacts_outside_the_pipeline_root_or_changed_are_refused(tmp_path: Pa
     outside = tmp_path / "outside.txt"
     outside.write_text("secret")
     sha = hashlib.sha256(b"secret").hexdigest()
-    assert _run(args, _executor_input(tmp_path, {}, _artifact(str(outside), sha)), root) == 1
+    assert _run(args, _executor_input(root, {}, _artifact(str(outside), sha)), root) == 1
     inside = root / "a.txt"
     inside.write_text("hello")
     good = hashlib.sha256(b"hello").hexdigest()
-    assert _run(args, _executor_input(tmp_path, {}, _artifact(str(inside), good)), root) == 0
+    assert _run(args, _executor_input(root, {}, _artifact(str(inside), good)), root) == 0
     inside.write_text("changed")
-    assert _run(args, _executor_input(tmp_path, {}, _artifact(str(inside), good)), root) == 1
+    assert _run(args, _executor_input(root, {}, _artifact(str(inside), good)), root) == 1
 
 
 def test_every_file_of_an_artifact_list_is_checked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -96,18 +98,18 @@ def test_every_file_of_an_artifact_list_is_checked(tmp_path: Path, capsys: pytes
 
     paths = [root / "a.txt", root / "b.txt"]
     shas = [hashlib.sha256(t.encode()).hexdigest() for t in texts.values()]
-    assert _run(args, _executor_input(tmp_path, {}, listed(paths, shas)), root) == 0
-    out = json.loads((tmp_path / "out" / "executor_output.json").read_text())
+    assert _run(args, _executor_input(root, {}, listed(paths, shas)), root) == 0
+    out = json.loads((root / "out" / "executor_output.json").read_text())
     assert out["parameterValues"]["out"] == "one|two"
-    assert _run(args, _executor_input(tmp_path, {}, listed(paths, [shas[0], shas[0]])), root) == 1
+    assert _run(args, _executor_input(root, {}, listed(paths, [shas[0], shas[0]])), root) == 1
     outside = tmp_path / "outside.txt"
     outside.write_text("two")
-    assert _run(args, _executor_input(tmp_path, {}, listed([paths[0], outside], shas)), root) == 1
+    assert _run(args, _executor_input(root, {}, listed([paths[0], outside], shas)), root) == 1
     bad = list(args)
     i = bad.index("--task") + 1
     bad[i] = json.dumps({**json.loads(bad[i]), "lists": "files"})
-    assert _run(bad, _executor_input(tmp_path, {}, listed(paths, shas)), root) == 2
-    assert "artifact lists" in capsys.readouterr().err
+    assert _run(bad, _executor_input(root, {}, listed(paths, shas)), root) == 2
+    assert "--task: lists must be a list, not a string" in capsys.readouterr().err
 
 
 def test_the_tolerance_step_checks_what_the_loop_handed_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -135,10 +137,10 @@ def test_the_tolerance_step_checks_what_the_loop_handed_it(tmp_path: Path, capsy
     ("mode", "payload", "says"),
     [
         ("--task", "[1]", "--task: not a JSON object"),
-        ("--task", '{"template": 5}', "--task: 'template' is missing or not of the expected JSON type"),
-        ("--value", "{}", "--value: 'type' is missing"),
-        ("--outputs", '{"types": []}', "--outputs: 'types' is missing"),
-        ("--const", '{"outputs": 5}', "--const: 'outputs' is missing"),
+        ("--task", '{"template": 5}', "--task: workflow is missing"),
+        ("--value", "{}", "--value: type is missing"),
+        ("--outputs", '{"types": []}', "--outputs: types must be an object, not a list"),
+        ("--const", '{"outputs": 5}', "--const: outputs must be an object, not a number"),
         ("--const", "{", "--const: not JSON"),
     ],
 )

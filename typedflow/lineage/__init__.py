@@ -1,7 +1,7 @@
 """Immutable, verifiable lineage: hash-chained records of what ran, on what, producing what."""
 
 from typedflow.lineage._chain import Head, LineageIntegrityError
-from typedflow.lineage.log import LineageLog, LineageRepairWarning, TornFragment
+from typedflow.lineage.log import LineageLinkError, LineageLog, LineageRepairWarning, TornFragment
 from typedflow.lineage.record import (
     LineageRecord,
     ValueRef,
@@ -19,6 +19,7 @@ __all__ = [
     "Failure",
     "Head",
     "LineageIntegrityError",
+    "LineageLinkError",
     "LineageLog",
     "LineageRecord",
     "LineageRepairWarning",

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from typedflow.lineage.log import LineageIntegrityError, LineageLog
+from typedflow.lineage.log import LineageIntegrityError, LineageLinkError, LineageLog
 from typedflow.lineage.query import (
     Entry,
     iter_records,
@@ -63,6 +63,9 @@ def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse
         except LineageIntegrityError as exc:
             print(f"typedflow lineage {args.lineage_command}: {exc}", file=sys.stderr)
             return 1
+        except LineageLinkError as exc:
+            print(f"typedflow lineage {args.lineage_command}: {exc}", file=sys.stderr)
+            return 2
         except OSError as exc:
             where = f"{str(exc.filename)[:200]}: " if exc.filename else ""
             print(f"typedflow lineage {args.lineage_command}: {where}{exc.strerror or exc}", file=sys.stderr)

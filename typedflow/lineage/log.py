@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import json
@@ -42,6 +43,27 @@ HEAD_INTERVAL: Final = 1.0
 # Least time between two background fdatasyncs of group commits (flush() and close() sync at once).
 SYNC_INTERVAL: Final = 1.0
 CONFIGURED: Final = "configured"  # LineageLog(signer=...): the key configured_signer() names, if any
+
+
+class LineageLinkError(OSError):
+    """A lineage log, or one of the files beside it, is a symbolic link: it is never written through one (a
+    planted link must not redirect the records). ``filename`` names it."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(errno.ELOOP, "is a symbolic link", str(path))
+
+    def __str__(self) -> str:
+        return f"{self.filename} is a symbolic link; a lineage log and its files are never written through one"
+
+
+def _open_nofollow(path: Path, flags: int) -> int:
+    """``os.open`` of a file of the log that refuses a link at ``path`` with a :class:`LineageLinkError`."""
+    try:
+        return os.open(path, flags | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP and os.path.islink(path):
+            raise LineageLinkError(path) from None
+        raise
 
 
 class LineageRepairWarning(UserWarning):
@@ -405,7 +427,7 @@ class LineageLog:
                 if new_head is not None:
                     # Stage the new head before the log fsync, so one journal commit covers both
                     # files; it only replaces the head after both are durable.
-                    tfd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
+                    tfd = _open_nofollow(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
                     try:
                         write_all(tfd, new_head.to_bytes())
                         if self.fsync:
@@ -453,9 +475,7 @@ class LineageLog:
     def _checkpoints_end(self) -> int:
         """The size of the checkpoints file (opened for appending if it is not yet)."""
         if self._cp_fd < 0:
-            self._cp_fd = os.open(
-                self.checkpoints_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644
-            )
+            self._cp_fd = _open_nofollow(self.checkpoints_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
             self._dir_dirty = True
         return os.fstat(self._cp_fd).st_size
 
@@ -489,7 +509,11 @@ class LineageLog:
     # -- open, lock, repair ---------------------------------------------------------------------
 
     def _open(self) -> None:
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
+        # every file beside the log is refused at once if it is a link, not when a later commit writes it
+        for beside in (head_path(self.path), self._staged_head, self.checkpoints_path, self.repairs_path):
+            if os.path.islink(beside):
+                raise LineageLinkError(beside)
+        self._fd = _open_nofollow(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND)
         self._pid = os.getpid()
         self._seen = None
         try:
@@ -609,7 +633,7 @@ class LineageLog:
             + b"\n"
             for kind, detail in repairs
         )
-        fd = os.open(self.repairs_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
+        fd = _open_nofollow(self.repairs_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
         try:
             write_all(fd, entries)
             os.fsync(fd)

@@ -7,12 +7,10 @@ not a string``), never a traceback. A task template is checked against the IR sc
 from __future__ import annotations
 
 import functools
-import json
-from importlib import resources
 from typing import TYPE_CHECKING, Any, Final
 
 from typedflow.ir import TaskTemplate, TypeRef
-from typedflow.ir.codec import IR_MAX_DEPTH, converter
+from typedflow.ir.codec import IR_MAX_DEPTH, converter, schema
 from typedflow.util.boundary import BoundaryError, parse_json
 
 from .executor_input import describe_error, json_kind
@@ -76,10 +74,7 @@ MODES: Final[dict[str, dict[str, Any]]] = {
 
 
 def _with_ir_defs(root: dict[str, Any]) -> dict[str, Any]:
-    # read afresh: the IR loader's compiled validator (fastjsonschema) rewrites the cached schema's "#/$defs/..."
-    # references to absolute ones under its $id, which jsonschema would then try to fetch
-    text = resources.files("typedflow.ir").joinpath("ir.schema.json").read_text("utf-8")
-    defs = json.loads(text)["$defs"]
+    defs = schema()["$defs"]
     # the compiler leaves a template's source location out of the spec (see components.template_json)
     template = {**defs["TaskTemplate"], "required": [k for k in defs["TaskTemplate"]["required"] if k != "loc"]}
     return {

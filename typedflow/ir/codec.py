@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from functools import cache
 from importlib import resources
@@ -236,7 +237,9 @@ def _fast_validator() -> Any:
     rejects."""
     import fastjsonschema
 
-    return fastjsonschema.compile(schema())
+    # a copy: fastjsonschema rewrites the "#/$defs/..." references of what it compiles in place (to
+    # absolute ones under the $id), and the shared schema() is read by others
+    return fastjsonschema.compile(copy.deepcopy(schema()))
 
 
 def _check_schema(data: Any) -> None:

@@ -27,8 +27,18 @@ def literal(value: Any) -> str:
     if isinstance(value, int | float):
         return repr(float(value))
     if isinstance(value, str):
-        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+        return "'" + "".join(_escape(c) for c in value) + "'"
     return json.dumps(value)
+
+
+def _escape(c: str) -> str:
+    """One character inside a single-quoted CEL string: a quote, a backslash and the control characters
+    (a quoted CEL string has no raw newline) escaped; \\x is the same escape in CEL and in Python."""
+    if c in "\\'":
+        return "\\" + c
+    if ord(c) < 0x20 or ord(c) == 0x7F:
+        return f"\\x{ord(c):02x}"
+    return c
 
 
 def parameter(channel: str, path: tuple[str, ...] = ()) -> str:

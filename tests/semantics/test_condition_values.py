@@ -6,9 +6,15 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from typedflow.backends.stepfunctions.compiler import compile_machines
+from typedflow.backends.stepfunctions.graph import DefinitionError
+from typedflow.backends.stepfunctions.options import Options
+from typedflow.backends.vertex import BACKEND as VERTEX
 from typedflow.backends.vertex.cel import literal
+from typedflow.backends.vertex.dag import CompileError
 
 from tests.support import condition_value_flows as flows
 from tests.support.aws import Aws
@@ -36,3 +42,16 @@ def test_a_cel_string_literal_reads_back_as_written(s: str) -> None:
     text = literal(s)
     assert not any(ord(c) < 0x20 or ord(c) == 0x7F for c in text)
     assert ast.literal_eval(text) == s
+
+
+def test_a_bool_compared_with_a_number_runs_as_python_or_is_refused(tmp_path: Path) -> None:
+    # True == 1 in Python and locally; CEL has no bool/number overload (or says false), and Step Functions
+    # compares each type with its own rules: both targets refuse the workflow instead of deciding otherwise
+    said = flows.flag(True)
+    assert run_workflow(flows.flag_is_one, {"b": True}, RunOptions(store=tmp_path)).outputs == {
+        "out": flows.echo("one") if said == 1 else None
+    }
+    with pytest.raises(CompileError, match="compares a bool with a number"):
+        VERTEX.compile(flows.flag_is_one.ir, {"output": str(tmp_path / "spec.yaml")})
+    with pytest.raises(DefinitionError, match="got bool and int"):
+        compile_machines(flows.flag_is_one.ir, Options())

@@ -15,3 +15,15 @@ def not_two_lines(s: str) -> str | None:
     with when(echo(s) != "two\nlines\tand a tab"):  # a literal with control characters
         kept = echo(s)
     return kept
+
+
+@task
+def flag(b: bool) -> bool:
+    return b
+
+
+@workflow
+def flag_is_one(b: bool) -> str | None:
+    with when(flag(b) == 1):  # True == 1 in Python
+        kept = echo("one")
+    return kept

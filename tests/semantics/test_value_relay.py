@@ -4,6 +4,7 @@ fresh or from the cache, and on Step Functions."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 
 from tests.support import value_flows as flows
 from tests.support.aws import Aws
+from tests.support.kfp import run_on_kfp_local
 from typedflow.ir.values import encode
 from typedflow.runtime.running import RunOptions, run_workflow
 
@@ -117,3 +119,10 @@ def test_a_task_on_step_functions_sees_what_python_hands_it(aws: Aws) -> None:
         remote = aws.run(flows.relayed.ir, {"v": encode(v, flows.Values)})
         assert remote.status == "SUCCEEDED", (remote.error, remote.cause)
         assert remote.outputs == {"out": python(v)}
+
+
+def test_a_task_on_vertex_sees_what_python_hands_it(tmp_path: Path) -> None:
+    # kfp.local takes no null inside a pipeline argument (Vertex's protobuf Value does): none here
+    for n, v in enumerate(dataclasses.replace(e, maybe=7, maybes=[0.0, -0.0]) for e in EDGES):
+        out = run_on_kfp_local(flows.relayed, {"v": encode(v, flows.Values)}, tmp_path / str(n))
+        assert out == {"out": python(v)}

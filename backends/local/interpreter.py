@@ -24,6 +24,7 @@ import attrs
 
 from typedflow import ir
 from typedflow.errors import RunInterrupted
+from typedflow.ir.types import normal_form
 from typedflow.runtime.context import RunContext
 from typedflow.runtime.execute import CacheProbe, Outcome, TaskError, probe, served_outputs
 from typedflow.util.timestamps import at_ns, utcnow
@@ -175,7 +176,12 @@ class Interpreter:
                 self._wind_down(result)
         finally:
             self.pool.shutdown(wait=False, cancel_futures=True)
-        outputs = {a.param: resolve(a.value, env) for a in wf.results} if result["ok"] else {}
+        # a value the workflow returns is in the normal form of the type it declares (an int task output
+        # returned as a float is 2.0), as on every cloud target
+        declared = {p.name: p.type for p in wf.outputs}
+        outputs = (
+            {a.param: normal_form(resolve(a.value, env), declared[a.param]) for a in wf.results} if result["ok"] else {}
+        )
         return bool(result["ok"]), outputs
 
     def _wind_down(self, result: dict[str, Any]) -> None:

@@ -19,6 +19,7 @@ import attrs
 from typedflow import ir
 from typedflow.dsl.taskenv import store_refs
 from typedflow.errors import InputError
+from typedflow.ir.types import normal_form
 from typedflow.util.boundary import BoundaryError
 
 from .analysis import ELEMENTWISE, WHOLE, requirements, workflow_refs
@@ -287,7 +288,10 @@ def decode_outputs(doc: ir.WorkflowIR, output: str | None, store: S3Store) -> di
     """The workflow outputs as plain typed JSON (offloaded values fetched)."""
     data = json.loads(output) if output else {}
     run_id = ""
-    return {k: resolve(v, store.get_value, lambda e: failure_value(store, doc, run_id, e)) for k, v in data.items()}
+    declared = {p.name: p.type for p in doc.workflow.outputs}
+    outs = {k: resolve(v, store.get_value, lambda e: failure_value(store, doc, run_id, e)) for k, v in data.items()}
+    # in the normal form of the declared type (an int task output returned as a float is 2.0), as locally
+    return {k: normal_form(v, declared[k]) if k in declared else v for k, v in outs.items()}
 
 
 def printable(doc: ir.WorkflowIR, outs: dict[str, Any]) -> Any:

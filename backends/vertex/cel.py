@@ -27,25 +27,53 @@ def literal(value: Any) -> str:
     if isinstance(value, int | float):
         return repr(float(value))
     if isinstance(value, str):
-        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+        return "'" + "".join(_escape(c) for c in value) + "'"
     return json.dumps(value)
+
+
+def _escape(c: str) -> str:
+    """One character inside a single-quoted CEL string: a quote, a backslash and the control characters
+    (a quoted CEL string has no raw newline) escaped; \\x is the same escape in CEL and in Python."""
+    if c in "\\'":
+        return "\\" + c
+    if ord(c) < 0x20 or ord(c) == 0x7F:
+        return f"\\x{ord(c):02x}"
+    return c
 
 
 def parameter(channel: str, path: tuple[str, ...] = ()) -> str:
     return f"inputs.parameter_values['{channel}']" + "".join(f"['{p}']" for p in path)
 
 
-def _side(b: ir.Binding, operand: Operand) -> tuple[str, bool]:
+class MixedComparison(ValueError):
+    """A comparison CEL cannot make as Python does: a bool with a number (``flag == 1``)."""
+
+
+def _family(v: Any, t: ir.TypeRef | None) -> str:
+    if t is None:
+        return "bool" if isinstance(v, bool) else "number" if isinstance(v, int | float) else ""
+    while t.kind == "optional":
+        t = t.args[0]
+    if t.kind == "bool":
+        return "bool"
+    return "number" if t.kind in ("int", "float") or (t.kind == "enum" and t.flavor == "int") else ""
+
+
+def _side(b: ir.Binding, operand: Operand) -> tuple[str, bool, str]:
     if isinstance(b, ir.Const):
-        return literal(b.value), b.value is None
+        return literal(b.value), b.value is None, _family(b.value, None)
     expr, t = operand(b)
-    return expr, t.kind in ("optional", "none")
+    return expr, t.kind in ("optional", "none"), _family(None, t)
 
 
 def to_cel(c: ir.Condition, operand: Operand) -> str:
+    """Raises MixedComparison for a bool compared with a number: Python's ``True == 1`` holds, while CEL
+    has no such overload (or, with heterogeneous equality, says false)."""
     if isinstance(c, ir.Compare):
-        left, lnull = _side(c.left, operand)
-        right, rnull = _side(c.right, operand)
+        left, lnull, lfam = _side(c.left, operand)
+        right, rnull, rfam = _side(c.right, operand)
+        if {lfam, rfam} == {"bool", "number"}:
+            raise MixedComparison(f"a condition compares a bool with a number ({c.op}); compare it with True or False")
         expr = f"{left} {c.op} {right}"
         if c.op in _ORDERING:
             guards = [f"{s} != null" for s, maybe in ((left, lnull), (right, rnull)) if maybe]

@@ -983,7 +983,10 @@ class Builder:
                 operands[name] = (r.source, chan)
                 return cel.parameter(name, r.path), self.binding_type(b)
 
-            own = cel.to_cel(br.condition, operand) if br.condition is not None else None
+            try:
+                own = cel.to_cel(br.condition, operand) if br.condition is not None else None
+            except cel.MixedComparison as exc:
+                raise CompileError(f"{_at(br.loc)}{exc} (Vertex evaluates conditions in CEL)") from None
             condition = cel.branch_condition(own, earlier)
             if own is not None:
                 earlier.append(own)

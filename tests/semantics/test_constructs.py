@@ -59,6 +59,24 @@ def test_a_float_written_as_an_int_is_a_float_on_every_target(aws: Aws, tmp_path
         assert out == {"out": 6.0} and type(out["out"]) is float, (target, out)
 
 
+@pytest.mark.parametrize("wf", [normal_flows.count_as_float, normal_flows.number_of_either], ids=lambda w: w.name)
+def test_a_workflow_output_declared_float_is_a_float_on_every_target(aws: Aws, tmp_path: Path, wf: Any) -> None:
+    # an int task output returned (directly, or as a one_of option) where the workflow declares a float:
+    # the run's outputs say 2.0 on every target, fresh and from the cache, as its value does in Python
+    seen: list[tuple[str, Any]] = []
+    for isolation in ("thread", "process", "thread"):  # the last one from the cache
+        options = RunOptions(store=tmp_path / "local", isolation=isolation)
+        seen.append((f"local-{isolation}", run_workflow(wf, {"n": 2}, options).outputs))
+    remote = aws.run(wf.ir, {"n": 2})
+    assert remote.status == "SUCCEEDED", (remote.error, remote.cause)
+    vertex(wf, {"n": 2}, tmp_path / "v")
+    (written,) = (tmp_path / "v" / "kfp" / "typedflow" / "runs").glob("*/outputs.json")  # what `runs outputs` reads
+    seen += [("sfn", remote.outputs), ("vertex", json.loads(written.read_text())["outputs"])]
+    assert wf(n=2) == 2.0
+    for target, out in seen:
+        assert out == {"out": 2.0} and type(out["out"]) is float, (target, out)
+
+
 def test_a_dict_is_seen_in_one_order_on_every_target(aws: Aws, tmp_path: Path) -> None:
     # a task returns {"b": 1, "a": 2, "c": 3}; the next lists its keys, fresh and with the first cached
     for run in range(2):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from typedflow import map_over, task, workflow
+from typedflow import map_over, one_of, otherwise, task, when, workflow
 
 
 @dataclass
@@ -72,3 +72,22 @@ def weekday(day: dt.date, at: dt.datetime) -> list[int]:
 @workflow
 def when_is(day: dt.date, at: dt.datetime) -> list[int]:
     return weekday(day=day, at=at)
+
+
+@task
+def counted(n: int) -> int:
+    return n
+
+
+@workflow
+def count_as_float(n: int) -> float:
+    return counted(n=n)  # an int output where the workflow declares a float, as mypy allows
+
+
+@workflow
+def number_of_either(n: int) -> float:
+    with when(n > 0):
+        whole_n = counted(n=n)
+    with otherwise():
+        half = scale(v=0.5, by=1)
+    return one_of(whole_n, half)

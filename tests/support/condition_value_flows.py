@@ -1,0 +1,99 @@
+"""Conditions whose operands are edge values of their types (tests/semantics/test_condition_values.py)."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from typedflow import task, when, workflow
+
+
+@task
+def echo(s: str) -> str:
+    return s
+
+
+@workflow
+def not_two_lines(s: str) -> str | None:
+    with when(echo(s) != "two\nlines\tand a tab"):  # a literal with control characters
+        kept = echo(s)
+    return kept
+
+
+@task
+def flag(b: bool) -> bool:
+    return b
+
+
+@workflow
+def flag_is_one(b: bool) -> str | None:
+    with when(flag(b) == 1):  # True == 1 in Python
+        kept = echo("one")
+    return kept
+
+
+class Verdict(NamedTuple):
+    lt: bool | None
+    le: bool | None
+    eq: bool | None
+    ne: bool | None
+    gt: bool | None
+    ge: bool | None
+
+
+@task
+def whole(i: int) -> int:
+    return i
+
+
+@task
+def real(f: float) -> float:
+    return f
+
+
+@task
+def holds() -> bool:
+    return True
+
+
+@workflow
+def numbers(i: int, f: float) -> Verdict:
+    a = whole(i)
+    b = real(f)
+    with when(a < b):
+        lt = holds()
+    with when(a <= b):
+        le = holds()
+    with when(a == b):
+        eq = holds()
+    with when(a != b):
+        ne = holds()
+    with when(a > b):
+        gt = holds()
+    with when(a >= b):
+        ge = holds()
+    return Verdict(lt, le, eq, ne, gt, ge)
+
+
+@workflow
+def texts(s: str, t: str) -> Verdict:
+    a = echo(s)
+    b = echo(t)
+    with when(a < b):
+        lt = holds()
+    with when(a <= b):
+        le = holds()
+    with when(a == b):
+        eq = holds()
+    with when(a != b):
+        ne = holds()
+    with when(a > b):
+        gt = holds()
+    with when(a >= b):
+        ge = holds()
+    return Verdict(lt, le, eq, ne, gt, ge)
+
+
+def verdict(a: Any, b: Any) -> dict[str, bool | None]:
+    """The outputs the same comparisons give in plain Python (a branch that did not run gives None)."""
+    said = {"lt": a < b, "le": a <= b, "eq": a == b, "ne": a != b, "gt": a > b, "ge": a >= b}
+    return {k: (holds() if v else None) for k, v in said.items()}

@@ -422,7 +422,19 @@ class _BodyChecker:
         self.expr(s.expr)
 
     def visit_assignment_stmt(self, s: AssignmentStmt) -> None:
-        out = self.expr(s.rvalue)
+        rv = s.rvalue
+        if (
+            len(s.lvalues) == 1
+            and isinstance(lv := s.lvalues[0], TupleExpr | ListExpr)
+            and isinstance(rv, TupleExpr | ListExpr)
+            and len(lv.items) == len(rv.items)
+            and not any(isinstance(i, StarExpr) for i in (*lv.items, *rv.items))
+        ):  # `a, b = train(x), score(y)`: each name gets its own value (all are evaluated first)
+            outs = [self.expr(item) for item in rv.items]
+            for item, out in zip(lv.items, outs, strict=True):
+                self.assign(item, out)
+            return
+        out = self.expr(rv)
         for lv in s.lvalues:
             self.assign(lv, out)
 

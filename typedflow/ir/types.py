@@ -470,24 +470,6 @@ def normal_form(value: Any, t: TypeRef) -> Any:
         entries = {key: normal_form(v, fields[key]) if key in fields else v for key, v in value.items()}
         return entries if any(entries[key] is not v for key, v in value.items()) else value
     return value
-    if k == "optional":
-        return normal_form(value, t.args[0])
-    if k == "list" and type(value) is list:
-        inner = t.args[0]
-        items = [normal_form(v, inner) for v in value]
-        return items if any(a is not b for a, b in zip(items, value, strict=True)) else value
-    if k == "tuple" and type(value) is list:
-        items = [normal_form(v, a) for v, a in zip(value, t.args, strict=False)]
-        return items if any(a is not b for a, b in zip(items, value, strict=False)) else value
-    if k == "dict" and type(value) is dict:
-        inner = t.args[0]
-        entries = {key: normal_form(v, inner) for key, v in value.items()}
-        return entries if any(entries[key] is not v for key, v in value.items()) else value
-    if k == "record" and type(value) is dict:
-        fields = {f.name: f.type for f in t.fields}
-        entries = {key: normal_form(v, fields[key]) if key in fields else v for key, v in value.items()}
-        return entries if any(entries[key] is not v for key, v in value.items()) else value
-    return value
 
 
 def _scalar(py: type, parse: Callable[[str], object] | None = None, form: str = "") -> _Check:

@@ -9,6 +9,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -207,3 +208,12 @@ def test_the_cli_names_an_int_too_big_for_a_float_input(tmp_path: Path) -> None:
     ok = run_cli("run", spec, "--store", str(tmp_path / "s"), "--input", "v=2")
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.strip() == "6.0"  # the declared float, not the int the tasks returned
+
+
+@pytest.mark.parametrize("text", ["-0", "-0.0", " -0", "-0e3"])
+def test_a_negative_zero_given_for_a_float_keeps_its_sign(text: str) -> None:
+    from typedflow.runtime.inputs import parse_inputs
+
+    v = parse_inputs(ff.scaled.ir, [f"v={text}"], None)["v"]
+    assert isinstance(v, float) and v == 0 and math.copysign(1.0, v) == -1.0
+    assert math.copysign(1.0, parse_inputs(ff.scaled.ir, ["v=0"], None)["v"]) == 1.0

@@ -107,3 +107,15 @@ def shout(word: str) -> str:
 @workflow
 def shouts(word: str) -> str:
     return shout(word=word)
+
+
+@task
+def plant_link(folder: str, victim: str) -> int:
+    """Plants a link where the lineage log stages its next head: a store another user can write to."""
+    os.symlink(victim, os.path.join(folder, "log.jsonl.head.tmp"))
+    return 1
+
+
+@workflow
+def planted(folder: str, victim: str) -> int:
+    return number(plant_link(folder, victim))

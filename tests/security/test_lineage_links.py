@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -56,3 +57,73 @@ def test_lineage_pull_into_a_linked_log_is_bad_input(tmp_path: Path, name: str) 
     says = "is a symbolic link; a lineage log and its files are never written through one"
     assert r.stderr == f"typedflow lineage pull: {link} {says}\n"
     assert victim.read_text() == "intact"
+
+
+def _record(i: int) -> Any:
+    from typedflow.lineage.record import new_record
+
+    return new_record(
+        "task",
+        run_id="0" * 31 + "1",
+        workflow="wf",
+        ir_digest="sha256:" + "a" * 64,
+        target="local",
+        executor="thread",
+        status="succeeded",
+        node_id=f"n{i}",
+        task="pkg.mod.fn",
+    )
+
+
+def test_a_link_planted_at_the_staged_head_while_the_log_is_open_is_not_written_through(tmp_path: Path) -> None:
+    """The log refuses links when it opens; one planted after that (a race) costs the head update, never a
+    group of records, and is named in a warning; the next open refuses it."""
+    from typedflow.lineage.log import LineageLinkError, LineageRepairWarning
+    from typedflow.lineage.query import iter_records
+    from typedflow.lineage.verify import verify_log
+
+    folder = tmp_path / "lineage"
+    log = LineageLog(folder / "log.jsonl")
+    log.append(_record(0))
+    log.flush()
+    link, victim = _plant(folder, "log.jsonl.head.tmp", tmp_path)
+    with pytest.warns(LineageRepairWarning, match="is a symbolic link"):
+        for i in range(1, 4):
+            log.append(_record(i))
+        log.close()
+    assert victim.read_text() == "intact"
+    assert [r.node_id for r, _ in iter_records(folder / "log.jsonl")] == ["n0", "n1", "n2", "n3"]
+    with pytest.raises(LineageLinkError):
+        LineageLog(folder / "log.jsonl")
+    os.unlink(link)
+    assert verify_log(folder / "log.jsonl").ok
+
+
+def test_a_run_during_which_a_lineage_link_is_planted_keeps_its_records(tmp_path: Path) -> None:
+    store, victim = tmp_path / "s", tmp_path / "victim"
+    victim.write_text("intact")
+    (store / "lineage").mkdir(parents=True)
+    r = run_cli(
+        "run",
+        "tests.security.flows:planted",
+        "--store",
+        str(store),
+        "--input",
+        f"folder={store / 'lineage'}",
+        "--input",
+        f"victim={victim}",
+    )
+    link = store / "lineage" / "log.jsonl.head.tmp"
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    assert victim.read_text() == "intact"
+    again = run_cli("run", "tests.security.flows:doubled", "--store", str(store), "--input", "x=3")
+    assert again.returncode == 2 and f"{link} is a symbolic link" in again.stderr, again.stderr
+    os.unlink(link)
+    from typedflow.lineage.query import iter_records
+    from typedflow.lineage.verify import verify_log
+
+    assert verify_log(store / "lineage" / "log.jsonl").ok
+    assert sorted(r.task for r, _ in iter_records(store / "lineage" / "log.jsonl") if r.kind == "task") == [
+        "number",
+        "plant_link",
+    ]

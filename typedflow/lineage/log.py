@@ -427,7 +427,12 @@ class LineageLog:
                 if new_head is not None:
                     # Stage the new head before the log fsync, so one journal commit covers both
                     # files; it only replaces the head after both are durable.
-                    tfd = _open_nofollow(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+                    try:
+                        tfd = _open_nofollow(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+                    except LineageLinkError as exc:  # planted since the open: the records stand, the head lags
+                        new_head = None
+                        self._skip_head(f"{self.path}: head not updated: {exc}")
+                if new_head is not None:
                     try:
                         write_all(tfd, new_head.to_bytes())
                         if self.fsync:
@@ -458,10 +463,12 @@ class LineageLog:
                 self._head_seq, self._head_time = seq, now
             except OSError as exc:
                 # The group is durable; a stale head is rolled forward by the next commit or open.
-                msg = f"{self.path}: head update failed after commit: {exc}"
-                self.notes.append(msg)
-                warnings.warn(msg, LineageRepairWarning, stacklevel=2)
+                self._skip_head(f"{self.path}: head update failed after commit: {exc}")
         return seq if first and self.fsync else None
+
+    def _skip_head(self, msg: str) -> None:
+        self.notes.append(msg)
+        warnings.warn(msg, LineageRepairWarning, stacklevel=3)
 
     def _checkpoint(self, start: int, seq: int, head: str) -> bytes:
         """The signed checkpoint line of records ``start..seq`` ending in ``head``."""

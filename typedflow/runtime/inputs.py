@@ -84,6 +84,8 @@ def parse_inputs(
         else:
             try:
                 values[name] = parse_json(raw, f'input "{name}"')
+                if t.kind == "float" and values[name] == 0 and raw.lstrip().startswith("-"):
+                    values[name] = -0.0  # JSON reads -0 as the int 0: the sign is what the text says
             except BoundaryError as exc:
                 shown = raw if len(raw) <= 80 else raw[:77] + "..."
                 why = "" if ": not JSON (" in str(exc) else f" ({exc})"  # too big, too deep: say so

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.machinery
 import importlib.util
 import json
 import os
@@ -11,7 +13,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from typedflow import ir
@@ -39,28 +43,33 @@ def _load_main(path: str) -> None:
     alias_module("__mp_main__", "__main__")
 
 
-def _load_modules(modules: dict[str, str]) -> None:
-    """Make the parent's script modules importable under the same names."""
-    for name, path in modules.items():
-        if name == "__main__":
-            _load_main(path)
-            continue
-        if name in sys.modules:
-            continue
-        try:
-            importlib.import_module(name)
-            continue
-        except Exception:
-            pass
-        spec = importlib.util.spec_from_file_location(name, path)
-        if spec is None or spec.loader is None:
-            continue
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        try:
-            spec.loader.exec_module(module)
-        except Exception:
-            del sys.modules[name]
+class _ParentModules(importlib.abc.MetaPathFinder):
+    """The parent's own modules (scripts, modules loaded from a file) by name, for modules this process
+    cannot import by name itself. Asked after the usual finders, and only when something imports one: a
+    worker imports what its tasks need, not every module the parent happens to have loaded (a notebook's
+    or a test session's hundreds, some with side effects)."""
+
+    def __init__(self, files: dict[str, str]) -> None:
+        self.files = files
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        file = self.files.get(fullname)
+        return None if file is None else importlib.util.spec_from_file_location(fullname, file)
+
+
+def _import_for(template: ir.TaskTemplate, modules: dict[str, str]) -> None:
+    """Import the module of ``template`` before its task starts (an import's time is not the task's); one
+    that fails to import is reported by the task's execution, as in a thread."""
+    if template.module == "__main__":
+        if "__mp_main__" not in sys.modules and "__main__" in modules:
+            _load_main(modules["__main__"])
+        return
+    try:
+        importlib.import_module(template.module)
+    except Exception:
+        pass
 
 
 def _die_with(parent: int, scratch: Path) -> None:
@@ -85,7 +94,7 @@ def main() -> None:
 
 
 def _serve(store: LocalStore, modules: dict[str, str], scratch: Path) -> None:
-    loaded = False
+    sys.meta_path.append(_ParentModules({k: v for k, v in modules.items() if k != "__main__"}))
     templates: dict[str, ir.TaskTemplate] = {}
     # Replies go through a private copy of fd 1; fd 1 itself (what print(), C code and child
     # processes write to) becomes stderr, so nothing a task prints can corrupt the reply channel.
@@ -98,10 +107,8 @@ def _serve(store: LocalStore, modules: dict[str, str], scratch: Path) -> None:
         tkey = request["template_key"]
         if "template" in request:
             templates[tkey] = converter.structure(request["template"], ir.TaskTemplate)
+            _import_for(templates[tkey], modules)
         template = templates[tkey]
-        if not loaded:
-            _load_modules({k: v for k, v in modules.items() if k == template.module} | modules)
-            loaded = True
         adopt_literals(request.get("secrets") or {})
         if request.get("ack"):  # the task starts now: its timeout is counted from here
             out.write('{"started": true}\n')

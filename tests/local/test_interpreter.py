@@ -1014,3 +1014,40 @@ if __name__ == "__main__":
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "succeeded [1, 4, 9] []"
     assert (tmp_path / "main-ran").read_text() == "x"
+
+
+def test_a_worker_process_imports_what_its_tasks_need_not_every_module_of_its_parent(tmp_path: Path) -> None:
+    """A worker imports its task's module (and what that imports, found by name or from the parent's files),
+    not every module the parent has loaded: in a notebook or a test session that is hundreds, some with side
+    effects at import."""
+    from tests.conftest import import_source
+
+    seen = tmp_path / "imported-in"
+    import_source(
+        tmp_path,
+        f"""
+        import os
+        with open({str(seen)!r}, "a") as fh:
+            fh.write(f"{{os.getpid()}}\\n")
+        """,
+        name="tf_unrelated_side_effects",
+    )
+    import_source(tmp_path, "SCALE = 7\n", name="tf_only_by_file")  # loaded from its file: not on sys.path
+    m = import_source(
+        tmp_path,
+        """
+        from typedflow import map_over, task, workflow
+        from tf_only_by_file import SCALE
+
+        @task
+        def scaled(x: int) -> int:
+            return x * SCALE
+
+        @workflow
+        def all_scaled(xs: list[int]) -> list[int]:
+            return map_over(scaled, xs)
+        """,
+    )
+    r = run(m.all_scaled, tmp_path / "s", xs=[1, 2], _options={"isolation": "process", "max_workers": 2})
+    assert r.ok and r.value == [7, 14], r.failures
+    assert seen.read_text().split() == [str(os.getpid())]  # imported once, here, never in a worker

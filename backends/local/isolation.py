@@ -146,7 +146,6 @@ class _Worker:
                 "-m",
                 "typedflow.backends.local.procworker",
                 store_root,
-                json.dumps(modules),
                 str(os.getpid()),
             ],
             stdin=subprocess.PIPE,
@@ -158,6 +157,10 @@ class _Worker:
             # holding the worker's stdout would keep the reply pipe open.
             start_new_session=True,
         )
+        # The modules' files go first on stdin: as an argument they could pass the kernel's 128 KiB limit.
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(modules) + "\n")
+        self.proc.stdin.flush()
         self.templates: set[str] = set()  # template keys this worker has been sent
 
     def call(self, request: dict[str, Any], timeout: float | None) -> dict[str, Any]:

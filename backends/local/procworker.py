@@ -83,9 +83,9 @@ def _die_with(parent: int, scratch: Path) -> None:
 
 def main() -> None:
     store = LocalStore(Path(sys.argv[1]))
-    modules: dict[str, str] = json.loads(sys.argv[2])
+    modules: dict[str, str] = json.loads(sys.stdin.readline() or "{}")  # the first line: see isolation._Worker
     scratch = Path(tempfile.mkdtemp(prefix="typedflow-worker-"))
-    parent = int(sys.argv[3]) if len(sys.argv) > 3 else os.getppid()
+    parent = int(sys.argv[2]) if len(sys.argv) > 2 else os.getppid()
     threading.Thread(target=_die_with, args=(parent, scratch), daemon=True, name="typedflow-parent-watch").start()
     try:
         _serve(store, modules, scratch)

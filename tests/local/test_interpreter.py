@@ -1051,3 +1051,19 @@ def test_a_worker_process_imports_what_its_tasks_need_not_every_module_of_its_pa
     r = run(m.all_scaled, tmp_path / "s", xs=[1, 2], _options={"isolation": "process", "max_workers": 2})
     assert r.ok and r.value == [7, 14], r.failures
     assert seen.read_text().split() == [str(os.getpid())]  # imported once, here, never in a worker
+
+
+def test_a_parent_with_modules_past_the_kernels_argument_limit_still_starts_workers(
+    store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parent's module files reach a worker on its stdin: as one argument, 2,000 modules of long paths
+    pass Linux's 128 KiB limit for an argument and the worker could not start (E2BIG)."""
+    import sys
+    import types
+
+    for i in range(2000):
+        m = types.ModuleType(f"tf_many_{i}")
+        m.__file__ = f"/nowhere/{'deep/' * 20}tf_many_{i}.py"
+        monkeypatch.setitem(sys.modules, m.__name__, m)
+    r = run(flows.pids, store, xs=[1, 2], _options={"isolation": "process", "use_cache": False})
+    assert r.ok and os.getpid() not in r.value, r.failures

@@ -48,7 +48,7 @@ def test_distributed_true_reads_items_from_s3_and_writes_results_there(aws: Aws)
     d = aws.compile(flows.fan.ir)
     (m,) = _maps(d)
     assert m["ItemProcessor"]["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
-    assert m["MaxConcurrency"] == 50
+    assert m["MaxConcurrency"] == 20
     assert "ItemsPath" not in m
     assert m["ItemReader"] == {
         "Resource": "arn:aws:states:::s3:getObject",
@@ -147,11 +147,11 @@ def test_the_iam_policy_covers_the_children_and_the_s3_reads_and_writes(aws: Aws
     assert sids["DistributedMapResults"]["Resource"] == ["arn:aws:s3:::typedflow-tests/tf/maps/*"]
 
 
-def test_a_distributed_map_of_120_items_runs_with_the_interpreters_outputs(engine: Aws, tmp_path: Path) -> None:
-    aws = engine  # 120 items at most 50 at a time: three waves of child executions
-    local = run_local(flows.fan, {"n": 120}, tmp_path)
-    assert local.ok and local.outputs == {"out": sum(i * i for i in range(120))}
-    remote = aws.run(flows.fan.ir, {"n": 120}, timeout=300)
+def test_a_distributed_map_of_50_items_runs_with_the_interpreters_outputs(engine: Aws, tmp_path: Path) -> None:
+    aws = engine  # 50 items at most 20 at a time: three waves of child executions
+    local = run_local(flows.fan, {"n": 50}, tmp_path)
+    assert local.ok and local.outputs == {"out": sum(i * i for i in range(50))}
+    remote = aws.run(flows.fan.ir, {"n": 50}, timeout=300)
     assert remote.status == "SUCCEEDED", (remote.error, remote.cause)
     assert remote.outputs == local.outputs
     # the items went through S3 (ItemReader) and the results came back from the files ResultWriter wrote
@@ -161,9 +161,9 @@ def test_a_distributed_map_of_120_items_runs_with_the_interpreters_outputs(engin
         if e["type"] == "TaskSucceeded"
     ]
     (staged,) = [o for o in outputs if set(o) == {"Key", "n"}]
-    assert staged["n"] == 120
+    assert staged["n"] == 50
     body = aws.s3.get_object(Bucket=aws.bucket.split("/")[2], Key=staged["Key"])["Body"].read()
-    assert json.loads(body) == list(range(120))
+    assert json.loads(body) == list(range(50))
 
 
 def test_failed_items_within_the_tolerance_are_none(engine: Aws, tmp_path: Path) -> None:

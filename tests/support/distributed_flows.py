@@ -29,7 +29,7 @@ def total(xs: list[int]) -> int:
 
 @workflow
 def fan(n: int) -> int:
-    return total(map_over(square, numbers(n), distributed=True, max_concurrency=50))
+    return total(map_over(square, numbers(n), distributed=True, max_concurrency=20))
 
 
 @workflow

@@ -301,19 +301,29 @@ def _plain(value: Any, depth: int) -> bool:
 
 
 def return_lines(fn: Callable[..., Any]) -> list[int]:
-    """Absolute line numbers of the ``return`` statements in ``fn``'s body."""
+    """Absolute line numbers of the ``return`` statements in ``fn``'s body, in source order (not those of
+    functions defined in it: a map_over body's ``return`` is not the workflow's)."""
     found = function_ast(fn)
     if found is None:
         return []
     node, offset = found
-    return [sub.lineno + offset for sub in ast.walk(node) if isinstance(sub, ast.Return)]
+    lines: list[int] = []
+    stack: list[ast.AST] = list(ast.iter_child_nodes(node))
+    while stack:
+        sub = stack.pop()
+        if isinstance(sub, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef):
+            continue
+        if isinstance(sub, ast.Return):
+            lines.append(sub.lineno + offset)
+        stack.extend(ast.iter_child_nodes(sub))
+    return sorted(lines)
 
 
-_BRANCH_CALLS = frozenset({"when", "otherwise"})
+_BRANCH_CALLS = frozenset({"when", "orwhen", "otherwise"})
 
 
 def returns_in_branches(fn: Callable[..., Any]) -> list[int]:
-    """Absolute lines of ``return`` statements inside ``with when(...)`` / ``with otherwise()`` blocks of
+    """Absolute lines of ``return`` statements inside ``with when(...)`` / ``orwhen(...)`` / ``otherwise()`` blocks of
     ``fn`` (of a nested function too, where the block is in that function)."""
     found = function_ast(fn)
     if found is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any, NamedTuple
 
 from typedflow import task, when, workflow
@@ -89,6 +90,29 @@ def texts(s: str, t: str) -> Verdict:
     with when(a > b):
         gt = holds()
     with when(a >= b):
+        ge = holds()
+    return Verdict(lt, le, eq, ne, gt, ge)
+
+
+@task
+def day(d: date) -> date:
+    return d
+
+
+@workflow
+def dates(d: date, e: date) -> Verdict:
+    a = day(d)
+    with when(a < e):
+        lt = holds()
+    with when(a <= e):
+        le = holds()
+    with when(a == e):
+        eq = holds()
+    with when(a != e):
+        ne = holds()
+    with when(a > e):
+        gt = holds()
+    with when(a >= e):
         ge = holds()
     return Verdict(lt, le, eq, ne, gt, ge)
 

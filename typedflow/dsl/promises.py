@@ -292,4 +292,5 @@ def comparable(a: ir.TypeRef, b: ir.TypeRef, op: str) -> bool:
     numeric = ("int", "float", "bool")
     if a.kind in numeric and b.kind in numeric:
         return True
-    return a.kind == b.kind == "str"
+    # Ordered as in Python; every target compares dates and datetimes as their isoformat() text.
+    return a.kind == b.kind and a.kind in ("str", "date", "datetime")

@@ -160,6 +160,24 @@ def wf() -> None:
     )
 
 
+def test_field_of_an_optional_record(tmp_path: Path) -> None:
+    # the record is Optional by its declared type: the message says so, not that it comes from a `when` branch
+    msg = check(
+        tmp_path,
+        """
+@task
+def find(n: int) -> Optional[Metrics]: ...
+
+@workflow
+def wf(n: int) -> None:
+    plain(x=find(n=n).accuracy)  # E: attr-defined
+""",
+        'find() (Metrics | None) has no attribute "accuracy" (the value may be None',
+        'a @task that takes "Metrics | None"',
+    )
+    assert "when" not in msg
+
+
 def test_attribute_without_field(tmp_path: Path) -> None:
     check(
         tmp_path,

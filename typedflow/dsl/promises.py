@@ -83,7 +83,7 @@ class Promise:
             if self._tracer is not None:
                 hint = ""
                 if t.kind == "optional" and field_type(t.args[0], name) is not None:
-                    hint = " (the value is optional here: it comes from a `when` branch)"
+                    hint = f' (the value may be None: read the field in a @task that takes "{t}")'
                 self._tracer.problem_at(
                     sys._getframe(1), f'{self._origin} ({t}) has no attribute "{name}"{hint}', "attr-defined"
                 )

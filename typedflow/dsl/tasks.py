@@ -7,7 +7,7 @@ import inspect
 import sys
 import typing
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Generic, ParamSpec, TypeVar, overload
+from typing import Any, Final, Generic, NamedTuple, ParamSpec, TypeVar, overload
 
 import attrs
 
@@ -60,11 +60,29 @@ Resources = ir.ResourceSpec
 """``Resources(cpu=2, memory="4Gi", gpu=1, gpu_type="nvidia-tesla-t4", ephemeral_storage="10Gi")``."""
 
 
+class Kinds(NamedTuple):
+    """How a function's parameters may be given: those that only by position, and those that only by name."""
+
+    positional_only: frozenset[str] = frozenset()
+    keyword_only: frozenset[str] = frozenset()
+
+
+ANY_KIND: Final = Kinds()  # every parameter may be given by position or by name
+
+
+def kinds_of(fn: Callable[..., Any]) -> Kinds:
+    ps = inspect.signature(fn).parameters.values()
+    return Kinds(
+        frozenset(p.name for p in ps if p.kind is p.POSITIONAL_ONLY),
+        frozenset(p.name for p in ps if p.kind is p.KEYWORD_ONLY),
+    )
+
+
 class TaskSignature:
     """A task's typed interface, checked at decoration; its IR template (which needs the code
     digest, the costly part) is built on first use."""
 
-    __slots__ = ("_build", "_template", "annotations", "defaults", "params", "problems", "returns")
+    __slots__ = ("_build", "_template", "annotations", "defaults", "kinds", "params", "problems", "returns")
 
     def __init__(
         self,
@@ -74,8 +92,10 @@ class TaskSignature:
         returns: Any,
         build: Callable[[], ir.TaskTemplate] | None,
         problems: tuple[Problem, ...],
+        kinds: Kinds = ANY_KIND,
     ) -> None:
         self.params = params
+        self.kinds = kinds
         self.annotations = annotations
         self.defaults = defaults
         self.returns = returns
@@ -270,7 +290,7 @@ class Task(Generic[P, R_co]):
                 )
 
             register_task((fn.__module__, fn.__qualname__), self)
-        self.signature = TaskSignature(names, annotations, defaults, returns_ann, build, tuple(problems))
+        self.signature = TaskSignature(names, annotations, defaults, returns_ann, build, tuple(problems), kinds_of(fn))
         self.call_options: ir.NodeOptions | None = None  # set on the copy options() returns
         collected = collector()
         if collected is not None:
@@ -345,4 +365,16 @@ def task(fn: Callable[P, R] | None = None, /, **options: Any) -> Any:
     return lambda f: Task(f, **options)
 
 
-__all__ = ["Resources", "Retry", "Task", "TaskSignature", "interface", "name_problems", "outputs_of", "task"]
+__all__ = [
+    "ANY_KIND",
+    "Kinds",
+    "Resources",
+    "Retry",
+    "Task",
+    "TaskSignature",
+    "interface",
+    "kinds_of",
+    "name_problems",
+    "outputs_of",
+    "task",
+]

@@ -21,7 +21,7 @@ from typedflow.dsl.promises import Cond, Promise, comparable
 from typedflow.dsl.secret import Secret
 from typedflow.dsl.source import frame_loc, func_loc, return_lines, returns_in_branches
 from typedflow.dsl.srcpaths import stable_path
-from typedflow.dsl.tasks import Task, outputs_of
+from typedflow.dsl.tasks import ANY_KIND, Kinds, Task, outputs_of
 from typedflow.errors import Problem, WorkflowDefinitionError
 from typedflow.ir.types import JsonProblem, assignable, check_json, columns_mismatch, normal_form, type_ref
 from typedflow.ir.values import is_namedtuple
@@ -215,7 +215,9 @@ class Tracer:
         else:
             self.register_task(template, loc)
             sig = t.signature
-            bound = self.bind_call(f'task "{t.name}"', sig.params, template.inputs, sig.annotations, args, kwargs, loc)
+            bound = self.bind_call(
+                f'task "{t.name}"', sig.params, template.inputs, sig.annotations, args, kwargs, loc, sig.kinds
+            )
             by_name = {a.param: a for a in bound}
             for p in template.inputs:
                 if _is_failure(p.type):
@@ -416,17 +418,24 @@ class Tracer:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         loc: ir.SourceLoc,
+        kinds: Kinds = ANY_KIND,
     ) -> list[ir.Arg]:
+        """Arguments bound to parameters as Python binds them (``kinds``: which are positional- or
+        keyword-only), each checked against its parameter's type."""
         given: dict[str, Any] = {}
         if loc in self.misused:  # e.g. ``task(*output)``: the arguments are unknowable
             return [ir.Arg(p.name, ir.Const(None)) for p in params]
-        if len(args) > len(names):
+        positional = [n for n in names if n not in kinds.keyword_only]
+        if len(args) > len(positional):
             self.problem(loc, f"Too many positional arguments for {target}", "call-arg")
-        for name, v in zip(names, args, strict=False):
+        for name, v in zip(positional, args, strict=False):
             given[name] = v
         for k, v in kwargs.items():
             if k not in names:
                 self.problem(loc, f'Unexpected keyword argument "{k}" for {target}', "call-arg")
+            elif k in kinds.positional_only:
+                self.problem(loc, f'Unexpected keyword argument "{k}" for {target} (it is positional-only)', "call-arg")
+                given.setdefault(k, v)  # bound all the same: no "missing argument" follows
             elif k in given:
                 self.problem(loc, f'{target} got multiple values for argument "{k}"', "misc")
             else:
@@ -471,7 +480,7 @@ class Tracer:
             return Promise(self, ir.Const(None), ir.TypeRef("any"), None, t.name)
         self.register_task(template, loc)
         target = f'task "{t.name}"'
-        bound = self.bind_call(target, sig.params, template.inputs, sig.annotations, args, kwargs, loc)
+        bound = self.bind_call(target, sig.params, template.inputs, sig.annotations, args, kwargs, loc, sig.kinds)
         node_id = self.new_id(template.name)
         self.add(ir.TaskNode(node_id, template.name, tuple(bound), loc, options=t.call_options))
         return self._result(node_id, template.returns, t.name)
@@ -502,7 +511,7 @@ class Tracer:
                 self.problem(loc, f'Two different workflows are named "{sw.name}"', "typedflow-duplicate-name")
             self.subworkflows[sw.name] = sw
         target = f'workflow "{w.name}"'
-        bound = self.bind_call(target, sub.params, w.inputs, sub.annotations, args, kwargs, loc)
+        bound = self.bind_call(target, sub.params, w.inputs, sub.annotations, args, kwargs, loc, sub.kinds)
         node_id = self.new_id(w.name)
         self.check_nesting(loc, self.scope.depth + 1 + ir.nesting(sub_ir))
         self.add(ir.SubWorkflowNode(node_id, w.name, tuple(bound), loc))
@@ -887,7 +896,8 @@ def trace(
     active.push(tracer)
     try:
         try:
-            value = wf.fn(**{k: inputs[k] for k in wf.params if k in inputs})
+            first = [inputs[k] for k in wf.params if k in wf.kinds.positional_only]
+            value = wf.fn(*first, **{k: inputs[k] for k in wf.params if k not in wf.kinds.positional_only})
         except Exception as exc:
             where = _user_frame_loc(exc.__traceback__) or loc
             if isinstance(exc, NameError) and exc.name == wf.fn.__name__:

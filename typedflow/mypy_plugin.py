@@ -1134,11 +1134,29 @@ def _options_of(callee: Expression) -> Expression | None:
 def _symbol_type(e: Expression) -> Type | None:
     """The declared type of what a name refers to (a decorated function's is the decorator's result)."""
     node = e.node if isinstance(e, RefExpr) else None
+    if node is None and isinstance(e, MemberExpr):
+        t = _symbol_type_of(_class_member(e))
+        return t if _callable_kind(t) else None  # a task kept in a class; other members: as before
+    return _symbol_type_of(node)
+
+
+def _symbol_type_of(node: object) -> Type | None:
     if isinstance(node, Decorator):
         return node.var.type
     if isinstance(node, Var | FuncDef | OverloadedFuncDef):
         return node.type
     return None
+
+
+def _class_member(e: MemberExpr) -> object:
+    """What ``C.name`` or ``obj.name`` (``obj`` a module or class variable of class ``C``) refers to in ``C``:
+    mypy's semantic analysis leaves a class's functions and variables unresolved there."""
+    base = e.expr.node if isinstance(e.expr, RefExpr) else None
+    if isinstance(base, Var) and base.type is not None:
+        t = get_proper_type(base.type)
+        base = t.type if isinstance(t, Instance) else None
+    sym = base.get(e.name) if isinstance(base, TypeInfo) else None
+    return sym.node if sym is not None else None
 
 
 def _callable_kind(t: Type | None) -> str | None:

@@ -178,6 +178,24 @@ def wf(n: int) -> None:
     assert "when" not in msg
 
 
+def test_a_task_defined_as_a_method(tmp_path: Path) -> None:
+    # a @task on a method: its `self` is no typed input; the message says what to do instead
+    check(
+        tmp_path,
+        """
+class Steps:
+    @task
+    def clean(self, raw: str) -> str: ...  # E: typedflow-untyped
+
+@workflow
+def wf(raw: str) -> None:
+    Steps().clean(raw)  # E: typedflow-untyped
+""",
+        "task 'clean' is a method: its first parameter, self, is not a typed input",
+        "@staticmethod",
+    )
+
+
 def test_attribute_without_field(tmp_path: Path) -> None:
     check(
         tmp_path,

@@ -142,6 +142,16 @@ def interface(
             )
             continue
         names.append(p.name)
+        if p.name not in hints and names == [p.name] and p.name in ("self", "cls") and _in_class(fn):
+            problems.append(
+                Problem(
+                    loc,
+                    f"{what} {fn.__name__!r} is a method: its first parameter, {p.name}, is not a typed input; "
+                    f"define the {what} at module level, or make it a @staticmethod (above @{what})",
+                    "typedflow-untyped",
+                )
+            )
+            continue
         if p.name not in hints:
             problems.append(
                 Problem(
@@ -210,6 +220,12 @@ def interface(
             problems.append(Problem(loc, f"{what} {fn.__name__!r}: return type: {exc}", "typedflow-unsupported-type"))
     annotations = {k: v for k, v in hints.items() if k != "return"}
     return tuple(names), annotations, defaults, returns_ann, problems, params, returns
+
+
+def _in_class(fn: Callable[..., Any]) -> bool:
+    """Whether ``fn`` is defined in a class body (``Steps.clean``, not ``train.<locals>.body``)."""
+    parts = fn.__qualname__.split(".")
+    return len(parts) > 1 and parts[-2] != "<locals>"
 
 
 def name_problems(name: str, what: str, fn: Callable[..., Any]) -> list[Problem]:

@@ -36,10 +36,11 @@ from typing import Any, Final, NamedTuple
 import mypy.plugin  # first, like mypy's own plugins: its modules import each other in cycles
 from mypy.argmap import map_actuals_to_formals
 from mypy.checker import TypeChecker
-from mypy.errorcodes import ARG_TYPE, ATTR_DEFINED, RETURN_VALUE, ErrorCode
+from mypy.errorcodes import ARG_TYPE, ATTR_DEFINED, CALL_ARG, RETURN_VALUE, ErrorCode
 from mypy.maptype import map_instance_to_supertype
 from mypy.messages import format_type
 from mypy.nodes import (
+    ARG_POS,
     ARG_STAR,
     ARG_STAR2,
     ArgKind,
@@ -944,13 +945,16 @@ class _BodyChecker:
         fn_sig: _Signature | None = None
         items: _Out | None = None
         fn_name = ""
+        bound: _Partial | None = None
         for i, (a, name) in enumerate(zip(e.args, e.arg_names, strict=True)):
             if name == "fn" or (name is None and i == 0):
                 fn_name = _short_name(a)
                 if _callable_kind(_symbol_type(a)):
                     fn_sig, returns = _task_signature(_symbol_type(a))
-                    if returns is not None:
-                        result = self.api.named_generic_type("builtins.list", [returns])
+                elif (bound := _partial_of_task(a)) is not None:
+                    fn_name, returns = bound.task, bound.returns
+                if returns is not None:
+                    result = self.api.named_generic_type("builtins.list", [returns])
             if name == "items" or (name is None and i == 1):
                 items = args[i]
                 if items is not None:
@@ -969,8 +973,61 @@ class _BodyChecker:
                     f'Argument "{param or 1}" to task "{fn_name}"',
                     ARG_TYPE,
                 )
+        if bound is not None:
+            self.check_partial_item(e, bound, items, items_t)
         self.check_tolerance(e, returns)
         return _Out('task output "map_over()"', result, branch=self.current_branch())
+
+    def check_partial_item(self, e: CallExpr, bound: _Partial, items: _Out | None, items_t: ProperType | None) -> None:
+        """``map_over(partial(task, ...), items)``: each item is the task's first parameter left, and the
+        parameters left after it need defaults (mypy types a partial object's call as ``(*Any, **Any)``)."""
+        target = f'task "{bound.task}"'
+        if bound.missing:
+            shown = ", ".join(f'"{n}"' for n in bound.missing)
+            self.fail(
+                CALL_ARG,
+                f"Missing positional argument {shown} in call to {target} (map_over gives each item as "
+                f'"{bound.param}"; bind the others in the partial)',
+                e,
+            )
+        element: Type | None = None
+        label = "the items"
+        if isinstance(items_t, Instance) and items_t.type.fullname == "builtins.list" and items_t.args:
+            element, label = items_t.args[0], f"an element of {items.label}" if items is not None else label
+        elif items is None:
+            element, label = self.literal_element(e), "an element of the literal list"
+        if element is None:
+            return
+        if not is_subtype(element, bound.param_type):
+            self.fail(
+                ARG_TYPE,
+                f'Argument "{bound.param}" to {target} has incompatible type {self.show(element)} ({label}); '
+                f"expected {self.show(bound.param_type)}",
+                e,
+            )
+            return
+        self.check_columns(_Out(label, element), bound.param_type, e, f'Argument "{bound.param}" to {target}', ARG_TYPE)
+
+    def literal_element(self, e: CallExpr) -> Type | None:
+        """The element type of a literal list of numbers or strings given as ``items`` (as the tracer types it)."""
+        lst = next(
+            (
+                a
+                for i, (a, n) in enumerate(zip(e.args, e.arg_names, strict=True))
+                if n == "items" or (n is None and i == 1)
+            ),
+            None,
+        )
+        if not isinstance(lst, ListExpr) or not lst.items:
+            return None
+        kinds = {type(x) for x in lst.items}
+        if kinds == {StrExpr}:
+            return self.api.named_type("builtins.str")
+        if kinds == {IntExpr}:
+            return self.api.named_type("builtins.int")
+        if kinds <= {IntExpr, FloatExpr}:
+            return self.api.named_type("builtins.float")
+        return None
 
     def check_tolerance(self, e: CallExpr, returns: Type | None) -> None:
         """map_over(..., tolerated_failure=x) with x > 0 gives None for a failed item: the task mapped must
@@ -1182,6 +1239,38 @@ def _task_signature(t: Type | None) -> tuple[_Signature | None, Type | None]:
                     return (pp.arg_types, pp.arg_kinds, pp.arg_names), returns
                 return None, returns
     return None, None
+
+
+class _Partial(NamedTuple):
+    """``functools.partial(task, ...)`` as ``map_over`` calls it, with one item."""
+
+    task: str
+    param: str  # the parameter each item is given as
+    param_type: Type
+    missing: list[str]  # required parameters left unbound
+    returns: Type | None
+
+
+def _partial_of_task(e: Expression) -> _Partial | None:
+    """What ``partial(task, *args, **kwargs)(item)`` binds ``item`` to: Python calls ``task(*args, item, **kwargs)``."""
+    if not (isinstance(e, CallExpr) and _fullname(e.callee) == "functools.partial" and e.args):
+        return None
+    if e.arg_kinds[0] != ARG_POS or not _callable_kind(_symbol_type(e.args[0])):
+        return None
+    sig, returns = _task_signature(_symbol_type(e.args[0]))
+    kinds, names = e.arg_kinds[1:], e.arg_names[1:]
+    if sig is None or any(k in (ARG_STAR, ARG_STAR2) for k in kinds):
+        return None
+    types, formal_kinds, formal_names = sig
+    slots = [i for i, k in enumerate(formal_kinds) if k.is_positional()]
+    given = sum(1 for k in kinds if k == ARG_POS)
+    if given >= len(slots) or formal_names[slots[given]] in names:
+        return None  # too many arguments, or the item's parameter bound by name too: Python's own errors
+    item = slots[given]
+    taken = {formal_names[i] for i in slots[: given + 1]} | {n for n in names if n is not None}
+    missing = [n for i, n in enumerate(formal_names) if n and formal_kinds[i].is_required() and n not in taken]
+    task = _short_name(e.args[0])
+    return _Partial(task, formal_names[item] or str(item + 1), types[item], missing, returns)
 
 
 def _is_plain_callee(callee: Expression, t: Type | None) -> bool:

@@ -70,6 +70,20 @@ def test_dates_are_ordered_as_in_python(aws: Aws, tmp_path: Path) -> None:
         assert run_on_kfp_local(flows.dates, inputs, tmp_path / f"v{d.year}") == expected
 
 
+def test_an_int_enum_is_compared_as_the_int_it_is(aws: Aws, tmp_path: Path) -> None:
+    # an IntEnum member is an int in Python (and for mypy): compared with an int on every target as there; the
+    # definition-time checker refused the comparison
+    for level, n in ((flows.Level.HIGH, 2), (flows.Level.LOW, 2)):
+        expected = flows.verdict(level, n)
+        assert (
+            run_workflow(flows.levels, {"level": level, "n": n}, RunOptions(store=tmp_path / "s")).outputs == expected
+        )
+        inputs = {"level": level.value, "n": n}  # typed JSON
+        remote = aws.run(flows.levels.ir, inputs)
+        assert (remote.status, remote.outputs) == ("SUCCEEDED", expected), (remote.error, remote.cause)
+        assert run_on_kfp_local(flows.levels, inputs, tmp_path / f"v{level.value}") == expected
+
+
 LIMIT = 2**53 - 1
 edge_floats = st.sampled_from([0.0, -0.0, 1e-7, -1e-7, 5e-324, float(LIMIT), 2.0**53, 0.5, -1.0])
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import date
 from typing import Any, NamedTuple
 
@@ -113,6 +114,29 @@ def dates(d: date, e: date) -> Verdict:
     with when(a > e):
         gt = holds()
     with when(a >= e):
+        ge = holds()
+    return Verdict(lt, le, eq, ne, gt, ge)
+
+
+class Level(enum.IntEnum):
+    LOW = 1
+    HIGH = 2
+
+
+@workflow
+def levels(level: Level, n: int) -> Verdict:
+    b = whole(n)
+    with when(level < b):
+        lt = holds()
+    with when(level <= b):
+        le = holds()
+    with when(level == b):
+        eq = holds()
+    with when(level != b):
+        ne = holds()
+    with when(level > b):
+        gt = holds()
+    with when(level >= b):
         ge = holds()
     return Verdict(lt, le, eq, ne, gt, ge)
 

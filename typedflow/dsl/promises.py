@@ -290,7 +290,13 @@ def comparable(a: ir.TypeRef, b: ir.TypeRef, op: str) -> bool:
         b2 = b.args[0] if b.kind == "optional" else b
         return assignable(a2, b2) or assignable(b2, a2)
     numeric = ("int", "float", "bool")
-    if a.kind in numeric and b.kind in numeric:
+    ak, bk = _ordered_as(a), _ordered_as(b)
+    if ak in numeric and bk in numeric:
         return True
     # Ordered as in Python; every target compares dates and datetimes as their isoformat() text.
-    return a.kind == b.kind and a.kind in ("str", "date", "datetime")
+    return ak == bk and ak in ("str", "date", "datetime")
+
+
+def _ordered_as(t: ir.TypeRef) -> str:
+    """The kind an ordering sees: an IntEnum's member is an int, a str-mixin enum's a str (a plain enum's none)."""
+    return t.lineage[0] if t.kind == "enum" and t.lineage else t.kind

@@ -130,7 +130,11 @@ def _convert(tp: Any, seen: tuple[Any, ...]) -> TypeRef:
                 # the type of a value's JSON (and of a Vertex parameter) follows from the enum, not the member
                 raise UnsupportedType(f"{_show(tp)}: enum values must be all str or all int")
             members = tuple(str(v) for v in values)
-            return TypeRef("enum", name=_key(tp), members=members, flavor="int" if ints and values else "")
+            # an IntEnum is an int, a str-mixin enum a str, as for Python and mypy: where they may also go
+            base = ("int",) if issubclass(tp, int) else ("str",) if issubclass(tp, str) else ()
+            return TypeRef(
+                "enum", name=_key(tp), members=members, flavor="int" if ints and values else "", lineage=base
+            )
         flavor = (
             "namedtuple"
             if is_namedtuple(tp)
@@ -266,6 +270,8 @@ def assignable(src: TypeRef, dst: TypeRef) -> bool:
         return assignable(src, dst.args[0])
     if sk == "optional":
         return False
+    if sk == "enum" and dk != "enum" and src.lineage:  # an IntEnum member is an int, a str-mixin one a str
+        return assignable(TypeRef("int" if src.lineage[0] == "int" else "str"), dst)
     if sk in _NUMERIC_RANK and dk in _NUMERIC_RANK:
         return _NUMERIC_RANK[sk] <= _NUMERIC_RANK[dk]
     if dk == "list" and dst.flavor == "tuple":  # tuple[T, ...] is covariant, and takes fixed tuples of T

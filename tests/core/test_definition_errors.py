@@ -402,7 +402,7 @@ def test_conditions_and_otherwise_placement(tmp_path: Path) -> None:
         """
 @workflow
 def wf(n: int, s: str) -> None:
-    with when(name_of(n=n) > 3):  # E: typedflow-condition
+    with when(name_of(n=n) > 3):  # E: operator
         plain(x=1.0)
     with otherwise():
         plain(x=2.0)

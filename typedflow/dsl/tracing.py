@@ -540,9 +540,14 @@ class Tracer:
             )
             return Cond(self, ir.Compare(op, p._ref, ir.Const(None)), deps)
         if left_t and right_t and not comparable(left_t[0], right_t[0], op):
-            self.problem(
-                loc, f'condition {p._origin} {op} ... compares "{left_t[0]}" with "{right_t[0]}"', "typedflow-condition"
-            )
+            a, b = left_t[0], right_t[0]
+            if op in ("==", "!="):
+                why = f'values of "{a}" and "{b}" are never equal'
+            elif "optional" in (a.kind, b.kind):
+                why = f'"{a}" and "{b}" cannot be ordered: None has no order'
+            else:
+                why = f'"{a}" and "{b}" cannot be ordered (conditions order numbers, strings, dates or datetimes)'
+            self.problem(loc, f"condition {p._origin} {op} ...: {why}", _condition_code(a, b, op))
         return Cond(self, ir.Compare(op, p._ref, right), deps)
 
     # ------------------------------------------------------------------ blocks
@@ -763,6 +768,19 @@ class Tracer:
             else:
                 out.append(n)
         return tuple(out)
+
+
+_PLAIN = frozenset({"bool", "int", "float", "str", "enum", "none"})
+
+
+def _condition_code(a: ir.TypeRef, b: ir.TypeRef, op: str) -> str:
+    """The code of a comparison no condition may make: mypy's, where mypy reports it too (plain values of
+    unrelated types: ``comparison-overlap`` for ==/!=, ``operator`` for an ordering), so that both checkers
+    name one defect alike; ``typedflow-condition`` for the rest (dates, containers, records)."""
+    plain = all((t.args[0] if t.kind == "optional" else t).kind in _PLAIN for t in (a, b))
+    if not plain:
+        return "typedflow-condition"
+    return "comparison-overlap" if op in ("==", "!=") else "operator"
 
 
 def user_frame(frame: FrameType) -> FrameType:

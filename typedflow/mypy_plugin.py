@@ -601,27 +601,38 @@ class _BodyChecker:
             fields = self.unpacked(out, lv)
             if fields is not None:  # `a, b = pair()`: a NamedTuple output, field by field
                 for item, field in zip(lv.items, fields, strict=True):
-                    self.assign(item, field)
+                    self.assign(item.expr if isinstance(item, StarExpr) else item, field)
                 return
-            if out is not None:
+            if out is not None and self.namedtuple_of(out) is None:  # (a NamedTuple's wrong count: mypy's misc)
                 self.misuse(ITERATION, out, lv, "Unpacking")
             for item in lv.items:
                 self.assign(item.expr if isinstance(item, StarExpr) else item, None)
         elif isinstance(lv, MemberExpr | IndexExpr):
             self.expr(lv)
 
-    def unpacked(self, out: _Out | None, lv: TupleExpr | ListExpr) -> list[_Out] | None:
-        """The fields of a NamedTuple output unpacked into as many names (else None: an error)."""
-        if out is None or out.cond or out.type is None or any(isinstance(i, StarExpr) for i in lv.items):
-            return None
-        p = get_proper_type(out.type)
-        info = _record_info(p)
-        if info is None or not _is_namedtuple(info):
+    def unpacked(self, out: _Out | None, lv: TupleExpr | ListExpr) -> list[_Out | None] | None:
+        """The fields of a NamedTuple output unpacked into as many names, one for each (a starred name
+        takes the rest as a plain list, not an output); else None: an error."""
+        info = self.namedtuple_of(out)
+        if out is None or info is None:
             return None
         names = _record_fields(info)
-        if len(names) != len(lv.items):
-            return None  # mypy reports the count itself
-        return [out._replace(label=f'{out.label[:-1]}.{n}"', type=_attribute_type(info, n)) for n in names]
+        fields: list[_Out | None] = [
+            out._replace(label=f'{out.label[:-1]}.{n}"', type=_attribute_type(info, n)) for n in names
+        ]
+        star = next((i for i, item in enumerate(lv.items) if isinstance(item, StarExpr)), None)
+        if star is None:
+            return fields if len(names) == len(lv.items) else None  # mypy reports the count itself
+        after = len(lv.items) - star - 1
+        if star + after > len(names):
+            return None
+        return [*fields[:star], None, *fields[len(names) - after :]]
+
+    def namedtuple_of(self, out: _Out | None) -> TypeInfo | None:
+        if out is None or out.cond or out.type is None:
+            return None
+        info = _record_info(get_proper_type(out.type))
+        return info if info is not None and _is_namedtuple(info) else None
 
     # ------------------------------------------------------------------ expressions
     def truth(self, e: Expression) -> None:

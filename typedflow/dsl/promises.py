@@ -9,7 +9,9 @@ formatting) is recorded as an error with a hint, and tracing goes on so that eve
 
 from __future__ import annotations
 
+import dis
 import sys
+from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from typedflow import ir
@@ -109,10 +111,23 @@ class Promise:
 
     def __iter__(self) -> Any:
         t = self._type
+        names = _unpacked_into(sys._getframe(1))
         if t.kind == "record" and t.flavor == "namedtuple":  # `a, b = pair()`: its fields, in order
-            return iter([self.__getattr__(f.name) for f in t.fields])
-        self._misuse("typedflow-iteration", "iterating over")
-        return iter(())
+            n, starred = names if names is not None else (len(t.fields), False)
+            if n == len(t.fields) or (starred and n < len(t.fields)):
+                return iter([self.__getattr__(f.name) for f in t.fields])
+            if self._tracer is not None and not self._poison:  # mypy's words for a wrong count
+                k = len(t.fields)
+                shown = (
+                    f"Need more than {k} values to unpack ({n} expected)"
+                    if k < n
+                    else f"Too many values to unpack ({n} expected, {k} provided)"
+                )
+                self._tracer.misuse_at(sys._getframe(1), f"{shown}: {self._origin} is a {t}", "misc")
+        else:
+            self._misuse("typedflow-iteration", "iterating over" if names is None else "unpacking")
+        # as many (poisoned) values as the names unpacked into, so that tracing goes on to the next errors
+        return iter([self._poisoned() for _ in range(names[0] if names is not None else 0)])
 
     def __contains__(self, item: Any) -> bool:
         self._misuse("typedflow-iteration", "a membership test on")
@@ -176,6 +191,24 @@ class Promise:
 
     def __ge__(self, other: Any) -> Cond:
         return self._compare(">=", other)
+
+
+_UNPACK_SEQUENCE = dis.opmap["UNPACK_SEQUENCE"]
+_UNPACK_EX = dis.opmap["UNPACK_EX"]
+
+
+def _unpacked_into(frame: FrameType) -> tuple[int, bool] | None:
+    """When ``frame`` is unpacking the value it iterates (``a, b = x``, ``a, *rest = x``): how many names
+    take one value each, and whether a starred name takes the rest; None for a loop or a call."""
+    code, i = frame.f_code.co_code, frame.f_lasti
+    if not 0 <= i < len(code) - 1 or code[i] not in (_UNPACK_SEQUENCE, _UNPACK_EX):
+        return None
+    arg = code[i + 1]
+    if i >= 2 and code[i - 2] == dis.EXTENDED_ARG:  # `a, *b, c = x`: the count after the star
+        arg |= code[i - 1] << 8
+    if code[i] == _UNPACK_SEQUENCE:
+        return arg, False
+    return (arg & 0xFF) + (arg >> 8), True
 
 
 def _described(origin: str) -> str:

@@ -681,7 +681,9 @@ class _BodyChecker:
         elif isinstance(e, DictExpr):
             for k, v in e.items:
                 self.optional_expr(k)
-                self.expr(v)
+                out = self.expr(v)
+                if k is None and out is not None:  # `{**output}`
+                    self.misuse(ITERATION, out, v, "Unpacking")
         elif isinstance(e, ListComprehension | SetComprehension):
             self.generator(e.generator)
         elif isinstance(e, GeneratorExpr):

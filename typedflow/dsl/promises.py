@@ -78,6 +78,9 @@ class Promise:
         if name.startswith("__"):
             raise AttributeError(name)
         t = self._type
+        if name == "keys" and _merging(sys._getframe(1)):  # `{**output}`, `task(**output)`
+            self._misuse("typedflow-iteration", "unpacking")
+            return _no_keys
         if self._poison:
             return self
         ft = field_type(t, name)
@@ -197,6 +200,19 @@ _UNPACK_SEQUENCE = dis.opmap["UNPACK_SEQUENCE"]
 _UNPACK_EX = dis.opmap["UNPACK_EX"]
 
 
+_MERGES = frozenset({dis.opmap["DICT_UPDATE"], dis.opmap["DICT_MERGE"]})
+
+
+def _merging(frame: FrameType) -> bool:
+    """Whether ``frame`` is unpacking a mapping into a dict display or a call's keywords (``**x``)."""
+    code, i = frame.f_code.co_code, frame.f_lasti
+    return 0 <= i < len(code) and code[i] in _MERGES
+
+
+def _no_keys() -> tuple[()]:
+    return ()
+
+
 def _unpacked_into(frame: FrameType) -> tuple[int, bool] | None:
     """When ``frame`` is unpacking the value it iterates (``a, b = x``, ``a, *rest = x``): how many names
     take one value each, and whether a starred name takes the rest; None for a loop or a call."""
@@ -271,6 +287,14 @@ for _name in (
     "rshift",
     "round",
     "matmul",
+    "rmatmul",
+    "rlshift",
+    "rrshift",
+    "divmod",
+    "rdivmod",
+    "trunc",
+    "floor",
+    "ceil",
 ):
     setattr(Promise, f"__{_name}__", _arith("typedflow-arithmetic", "arithmetic on"))
 

@@ -80,7 +80,7 @@ class Promise:
         t = self._type
         if name == "keys" and _merging(sys._getframe(1)):  # `{**output}`, `task(**output)`
             self._misuse("typedflow-iteration", "unpacking")
-            return _no_keys
+            return self._poisoned()  # its keys() are no keys
         if self._poison:
             return self
         ft = field_type(t, name)
@@ -207,10 +207,6 @@ def _merging(frame: FrameType) -> bool:
     """Whether ``frame`` is unpacking a mapping into a dict display or a call's keywords (``**x``)."""
     code, i = frame.f_code.co_code, frame.f_lasti
     return 0 <= i < len(code) and code[i] in _MERGES
-
-
-def _no_keys() -> tuple[()]:
-    return ()
 
 
 def _unpacked_into(frame: FrameType) -> tuple[int, bool] | None:

@@ -966,6 +966,8 @@ class _BodyChecker:
                     fn_sig, returns = _task_signature(_symbol_type(a))
                 elif (bound := _partial_of_task(a)) is not None:
                     fn_name, returns = bound.task, bound.returns
+                elif (body := self.body_of(a)) is not None:
+                    returns = self.returned_type(body)  # what the tracer's map result is typed by
                 if returns is not None:
                     result = self.api.named_generic_type("builtins.list", [returns])
             if name == "items" or (name is None and i == 1):
@@ -1056,7 +1058,7 @@ class _BodyChecker:
             self.fail(
                 RETURN_VALUE,
                 "map_over with tolerated_failure gives None for a failed item: its function must return an "
-                f'Optional (it returns "{p}")',
+                f"Optional (it returns {self.show(p)})",
                 e,
             )
 
@@ -1129,6 +1131,20 @@ class _BodyChecker:
         if isinstance(e, CallExpr) and _record_constructor(e) is not None:
             return any(self.holds_output(a) for a in e.args)
         return e in self.values
+
+    def body_of(self, fn: Expression) -> FuncItem | None:
+        """The lambda, or the function defined in this workflow, that ``fn`` is (a map_over body)."""
+        if isinstance(fn, LambdaExpr):
+            return fn
+        node = fn.node if isinstance(fn, NameExpr) else None
+        found = node.func if isinstance(node, Decorator) else node
+        return found if isinstance(found, FuncDef) and any(found is f for f in self.local_functions) else None
+
+    def returned_type(self, fn: FuncItem) -> Type | None:
+        """The type of the one output a map_over body returns at its top level (None when unknown)."""
+        returns = [s.expr for s in fn.body.body if isinstance(s, ReturnStmt) and s.expr is not None]
+        out = self.values.get(returns[0]) if len(returns) == 1 else None
+        return out.type if out is not None and not out.cond else None
 
     def is_local_function(self, callee: Expression) -> bool:
         node = callee.node if isinstance(callee, NameExpr) else None

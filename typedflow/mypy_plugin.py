@@ -950,7 +950,25 @@ class _BodyChecker:
                 if isinstance(t, Instance) and t.type.fullname == "builtins.list" and t.args:
                     self.item_types[e.args[i]] = t.args[0]
             found[i] = self.expr(e.args[i])
+            if i == fn_i:
+                self.module_body(e.args[i])
         return [found[i] for i in range(len(e.args))]
+
+    def module_body(self, fn: Expression) -> None:
+        """A plain function of the module mapped by ``map_over``: the tracer runs it inside the workflow, so
+        its body is checked as a map_over body (once per workflow)."""
+        node = fn.node if isinstance(fn, RefExpr) else None
+        if isinstance(node, Decorator):
+            if any(_decorator_name(d) in _DSL_DECORATORS for d in node.decorators):
+                return
+            node = node.func
+        here = self.api.tree.fullname if isinstance(self.api.tree, MypyFile) else None
+        if (
+            isinstance(node, FuncDef)
+            and node.fullname.rpartition(".")[0] == here  # (errors are reported in this module)
+            and not any(node is f for f in self.local_functions)
+        ):
+            self.local_function(node)
 
     def map_over(self, e: CallExpr, args: list[_Out | None]) -> _Out:
         result: Type | None = None

@@ -977,9 +977,10 @@ class _BodyChecker:
         items: _Out | None = None
         fn_name = ""
         bound: _Partial | None = None
+        fn_arg: Expression = e  # where the function mapped is written: its arguments' errors are reported there
         for i, (a, name) in enumerate(zip(e.args, e.arg_names, strict=True)):
             if name == "fn" or (name is None and i == 0):
-                fn_name = _short_name(a)
+                fn_name, fn_arg = _short_name(a), a
                 if _callable_kind(_symbol_type(a)):
                     fn_sig, returns = _task_signature(_symbol_type(a))
                 elif (bound := _partial_of_task(a)) is not None:
@@ -1002,16 +1003,18 @@ class _BodyChecker:
                 self.check_columns(
                     _Out(f"an element of {label}", items_t.args[0]),
                     fn_sig[0][0],
-                    e,
+                    fn_arg,
                     f'Argument "{param or 1}" to task "{fn_name}"',
                     ARG_TYPE,
                 )
         if bound is not None:
-            self.check_partial_item(e, bound, items, items_t)
+            self.check_partial_item(e, fn_arg, bound, items, items_t)
         self.check_tolerance(e, returns)
         return _Out('task output "map_over()"', result, branch=self.current_branch())
 
-    def check_partial_item(self, e: CallExpr, bound: _Partial, items: _Out | None, items_t: ProperType | None) -> None:
+    def check_partial_item(
+        self, e: CallExpr, ctx: Expression, bound: _Partial, items: _Out | None, items_t: ProperType | None
+    ) -> None:
         """``map_over(partial(task, ...), items)``: each item is the task's first parameter left, and the
         parameters left after it need defaults (mypy types a partial object's call as ``(*Any, **Any)``)."""
         target = f'task "{bound.task}"'
@@ -1021,7 +1024,7 @@ class _BodyChecker:
                 CALL_ARG,
                 f"Missing positional argument {shown} in call to {target} (map_over gives each item as "
                 f'"{bound.param}"; bind the others in the partial)',
-                e,
+                ctx,
             )
         element: Type | None = None
         label = "the items"
@@ -1036,10 +1039,12 @@ class _BodyChecker:
                 ARG_TYPE,
                 f'Argument "{bound.param}" to {target} has incompatible type {self.show(element)} ({label}); '
                 f"expected {self.show(bound.param_type)}",
-                e,
+                ctx,
             )
             return
-        self.check_columns(_Out(label, element), bound.param_type, e, f'Argument "{bound.param}" to {target}', ARG_TYPE)
+        self.check_columns(
+            _Out(label, element), bound.param_type, ctx, f'Argument "{bound.param}" to {target}', ARG_TYPE
+        )
 
     def literal_element(self, e: CallExpr) -> Type | None:
         """The element type of a literal list of numbers or strings given as ``items`` (as the tracer types it)."""

@@ -12,8 +12,9 @@ import re
 import site
 import sys
 import textwrap
-from collections.abc import Callable, Sized
-from types import FrameType, FunctionType, ModuleType
+import weakref
+from collections.abc import Callable, Sequence, Sized
+from types import CodeType, FrameType, FunctionType, ModuleType
 from typing import Any
 
 from typedflow.dsl.srcpaths import stable_path
@@ -22,6 +23,64 @@ from typedflow.ir import SourceLoc
 
 def frame_loc(frame: FrameType) -> SourceLoc:
     return SourceLoc(stable_path(frame.f_code.co_filename, frame.f_globals.get("__name__")), frame.f_lineno)
+
+
+_Span = tuple[int, int, int, int]  # line, end line, column, end column
+_CALLS: dict[str, tuple[tuple[int, int], dict[_Span, ast.Call]]] = {}
+_SPANS: weakref.WeakKeyDictionary[CodeType, list[tuple[int | None, int | None, int | None, int | None]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def argument_lines(frame: FrameType, npos: int | None, keywords: Sequence[str] = ()) -> dict[int | str, int]:
+    """The line of each argument of the call ``frame`` is making, when the call spans several lines (a
+    positional one by its index, a keyword one by its name), so that an argument's error is reported
+    where the argument is written, as mypy reports it. Empty when the call is on one line, its source
+    is unknown, or its arguments are not the ``npos`` positional and ``keywords`` given (a partial's;
+    ``npos`` None: any)."""
+    code = frame.f_code
+    spans = _SPANS.get(code)
+    if spans is None:
+        spans = _SPANS[code] = list(code.co_positions())  # once per code object: a body makes many calls
+    try:
+        span = spans[frame.f_lasti // 2]
+    except IndexError:
+        return {}
+    if None in span or span[0] == span[1]:
+        return {}
+    call = _calls_of(frame.f_code.co_filename).get(span)  # type: ignore[arg-type]
+    if call is None or any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
+        return {}
+    if npos is not None and (len(call.args) != npos or [k.arg for k in call.keywords] != list(keywords)):
+        return {}
+    lines: dict[int | str, int] = {i: a.lineno for i, a in enumerate(call.args)}
+    lines.update({k.arg: k.value.lineno for k in call.keywords if k.arg is not None})
+    return lines
+
+
+def _calls_of(filename: str) -> dict[_Span, ast.Call]:
+    """Every call expression of a source file that spans several lines, by its span (parsed once per file
+    version)."""
+    try:
+        st = os.stat(filename)
+        stamp = (st.st_mtime_ns, st.st_size)
+    except OSError:
+        stamp = (0, 0)
+    kept = _CALLS.get(filename)
+    if kept is not None and kept[0] == stamp:
+        return kept[1]
+    linecache.checkcache(filename)
+    text = "".join(linecache.getlines(filename))
+    try:
+        tree = ast.parse(text) if text else None
+    except SyntaxError:
+        tree = None
+    found: dict[_Span, ast.Call] = {}
+    for node in ast.walk(tree) if tree is not None else ():
+        if isinstance(node, ast.Call) and node.end_lineno is not None and node.end_lineno != node.lineno:
+            found[(node.lineno, node.end_lineno, node.col_offset, node.end_col_offset or 0)] = node
+    _CALLS[filename] = (stamp, found)
+    return found
 
 
 _DEF = re.compile(r"^\s*(async\s+)?def\s")

@@ -19,7 +19,7 @@ from typedflow._version import __version__
 from typedflow.dsl import active, constfiles
 from typedflow.dsl.promises import Cond, Promise, comparable
 from typedflow.dsl.secret import Secret
-from typedflow.dsl.source import frame_loc, func_loc, return_lines, returns_in_branches
+from typedflow.dsl.source import argument_lines, frame_loc, func_loc, return_lines, returns_in_branches
 from typedflow.dsl.srcpaths import stable_path
 from typedflow.dsl.tasks import ANY_KIND, Kinds, Task, outputs_of
 from typedflow.errors import Problem, WorkflowDefinitionError
@@ -137,6 +137,8 @@ class Tracer:
         # `with after(...)` blocks open now: the scope they were entered in, and the node ids to wait for.
         self.ordering: list[tuple[Scope, tuple[str, ...]]] = []
         self.too_deep = False  # reported once
+        # Where the function a map_over is setting up is written: a task mapped directly reports its errors there.
+        self.mapped_at: ir.SourceLoc | None = None
 
     def check_nesting(self, loc: ir.SourceLoc, depth: int) -> None:
         """Blocks (and sub-workflow calls) nested ``depth`` deep at ``loc``: at most ``ir.MAX_NESTING``."""
@@ -419,18 +421,26 @@ class Tracer:
         kwargs: dict[str, Any],
         loc: ir.SourceLoc,
         kinds: Kinds = ANY_KIND,
+        lines: dict[int | str, int] | None = None,
     ) -> list[ir.Arg]:
         """Arguments bound to parameters as Python binds them (``kinds``: which are positional- or
-        keyword-only), each checked against its parameter's type."""
+        keyword-only), each checked against its parameter's type; an argument's error is reported on
+        its own line (``lines``, by position or keyword, for a call written over several lines)."""
         given: dict[str, Any] = {}
         if loc in self.misused:  # e.g. ``task(*output)``: the arguments are unknowable
             return [ir.Arg(p.name, ir.Const(None)) for p in params]
+        lines = lines or {}
+        where: dict[str, ir.SourceLoc] = {}
         positional = [n for n in names if n not in kinds.keyword_only]
         if len(args) > len(positional):
             self.problem(loc, f"Too many positional arguments for {target}", "call-arg")
-        for name, v in zip(positional, args, strict=False):
+        for i, (name, v) in enumerate(zip(positional, args, strict=False)):
             given[name] = v
+            if i in lines:
+                where[name] = ir.SourceLoc(loc.file, lines[i])
         for k, v in kwargs.items():
+            if k in lines and k not in where:
+                where[k] = ir.SourceLoc(loc.file, lines[k])
             if k not in names:
                 self.problem(loc, f'Unexpected keyword argument "{k}" for {target}', "call-arg")
             elif k in kinds.positional_only:
@@ -443,7 +453,7 @@ class Tracer:
         out: list[ir.Arg] = []
         for p in params:
             if p.name in given:
-                arg = self.bind(p.name, given[p.name], p.type, anns.get(p.name), loc, target)
+                arg = self.bind(p.name, given[p.name], p.type, anns.get(p.name), where.get(p.name, loc), target)
                 if arg is not None:
                     out.append(arg)
             elif p.has_default:
@@ -467,7 +477,8 @@ class Tracer:
             )
 
     def call_task(self, t: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any], frame: FrameType) -> Any:
-        loc = frame_loc(user_frame(frame))
+        user = user_frame(frame)
+        loc = frame_loc(user) if user is frame or self.mapped_at is None else self.mapped_at
         sig = t.signature
         template = sig.template
         if template is None:
@@ -480,7 +491,10 @@ class Tracer:
             return Promise(self, ir.Const(None), ir.TypeRef("any"), None, t.name)
         self.register_task(template, loc)
         target = f'task "{t.name}"'
-        bound = self.bind_call(target, sig.params, template.inputs, sig.annotations, args, kwargs, loc, sig.kinds)
+        lines = argument_lines(user, len(args), list(kwargs)) if user is frame else None  # (not map_over's call)
+        bound = self.bind_call(
+            target, sig.params, template.inputs, sig.annotations, args, kwargs, loc, sig.kinds, lines
+        )
         node_id = self.new_id(template.name)
         self.add(ir.TaskNode(node_id, template.name, tuple(bound), loc, options=t.call_options))
         return self._result(node_id, template.returns, t.name)
@@ -495,7 +509,8 @@ class Tracer:
     def call_workflow(
         self, sub: Workflow[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any], frame: FrameType
     ) -> Any:
-        loc = frame_loc(user_frame(frame))
+        user = user_frame(frame)
+        loc = frame_loc(user)
         if sub.problems:  # its definition failed (collected by `typedflow check`): one error here
             self.problem(
                 loc, f'workflow "{sub.name}" cannot be used: its definition has errors (see above)', "typedflow-untyped"
@@ -511,7 +526,8 @@ class Tracer:
                 self.problem(loc, f'Two different workflows are named "{sw.name}"', "typedflow-duplicate-name")
             self.subworkflows[sw.name] = sw
         target = f'workflow "{w.name}"'
-        bound = self.bind_call(target, sub.params, w.inputs, sub.annotations, args, kwargs, loc, sub.kinds)
+        lines = argument_lines(user, len(args), list(kwargs)) if user is frame else None
+        bound = self.bind_call(target, sub.params, w.inputs, sub.annotations, args, kwargs, loc, sub.kinds, lines)
         node_id = self.new_id(w.name)
         self.check_nesting(loc, self.scope.depth + 1 + ir.nesting(sub_ir))
         self.add(ir.SubWorkflowNode(node_id, w.name, tuple(bound), loc))
@@ -676,13 +692,16 @@ class Tracer:
         )
         builder.distributed, builder.tolerated_failure = distributed, float(tolerated_failure)
         self.add(builder)
-        outer = self.scope
+        outer, mapped_at = self.scope, self.mapped_at
         self.scope = scope
+        lines = argument_lines(frame, None)
+        fn_line = lines.get(0, lines.get("fn"))
+        self.mapped_at = loc if fn_line is None else ir.SourceLoc(loc.file, fn_line)
         try:
             item = Promise(self, ir.ItemRef(map_id), item_type, scope, "map_over item")
             result = fn(item)
         finally:
-            self.scope = outer
+            self.scope, self.mapped_at = outer, mapped_at
         self.last_conditional = None
         if isinstance(result, Promise):
             self.scope = scope

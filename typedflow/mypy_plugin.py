@@ -557,8 +557,8 @@ class _BodyChecker:
         self.check_container(s.expr, "returned from a workflow")
 
     def check_record_columns(self, e: Expression, ret: Type) -> None:
-        """A NamedTuple/attrs/dataclass returned from a workflow, built from outputs: the column rule
-        on each field (the tracer binds each field as a return value)."""
+        """A NamedTuple/attrs/dataclass returned from a workflow, built from outputs: the column rule on each
+        field, an argument of its constructor (arg-type, as mypy reports any other type of a field)."""
         info = _record_constructor(e)
         if info is None or not isinstance(e, CallExpr) or _record_info(get_proper_type(ret)) is not info:
             return
@@ -574,7 +574,7 @@ class _BodyChecker:
                 if out is not None:
                     name = ctor.arg_names[formal] or str(formal + 1)
                     self.check_columns(
-                        out, ctor.arg_types[formal], e.args[i], f'Field "{name}" of the return value', RETURN_VALUE
+                        out, ctor.arg_types[formal], e.args[i], f'Argument "{name}" to "{info.name}"', ARG_TYPE
                     )
 
     def check_columns(self, out: _Out, expected: Type, ctx: Context, what: str, code: ErrorCode) -> None:

@@ -359,23 +359,41 @@ def _plain(value: Any, depth: int) -> bool:
     return False
 
 
-def return_lines(fn: Callable[..., Any]) -> list[int]:
-    """Absolute line numbers of the ``return`` statements in ``fn``'s body, in source order (not those of
-    functions defined in it: a map_over body's ``return`` is not the workflow's)."""
+def _returns(fn: Callable[..., Any]) -> tuple[list[ast.Return], int]:
+    """The ``return`` statements in ``fn``'s body in source order (not those of functions defined in it: a
+    map_over body's ``return`` is not the workflow's), and the offset that makes their lines absolute."""
     found = function_ast(fn)
     if found is None:
-        return []
+        return [], 0
     node, offset = found
-    lines: list[int] = []
+    returns: list[ast.Return] = []
     stack: list[ast.AST] = list(ast.iter_child_nodes(node))
     while stack:
         sub = stack.pop()
         if isinstance(sub, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef):
             continue
         if isinstance(sub, ast.Return):
-            lines.append(sub.lineno + offset)
+            returns.append(sub)
         stack.extend(ast.iter_child_nodes(sub))
-    return sorted(lines)
+    return sorted(returns, key=lambda r: (r.lineno, r.col_offset)), offset
+
+
+def return_lines(fn: Callable[..., Any]) -> list[int]:
+    """Absolute line numbers of the ``return`` statements in ``fn``'s body, in source order."""
+    returns, offset = _returns(fn)
+    return [r.lineno + offset for r in returns]
+
+
+def returned_arguments(fn: Callable[..., Any]) -> dict[int | str, int]:
+    """When ``fn``'s last ``return`` returns a call (a record built there, ``return Report(acc, name=n)``): the
+    line of each of its arguments, positional by index, keyword by name; else empty."""
+    returns, offset = _returns(fn)
+    call = returns[-1].value if returns else None
+    if not isinstance(call, ast.Call) or any(isinstance(a, ast.Starred) for a in call.args):
+        return {}
+    lines: dict[int | str, int] = {i: a.lineno + offset for i, a in enumerate(call.args)}
+    lines.update({k.arg: k.value.lineno + offset for k in call.keywords if k.arg is not None})
+    return lines
 
 
 _BRANCH_CALLS = frozenset({"when", "orwhen", "otherwise"})

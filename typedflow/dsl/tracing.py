@@ -19,7 +19,14 @@ from typedflow._version import __version__
 from typedflow.dsl import active, constfiles
 from typedflow.dsl.promises import Cond, Promise, comparable
 from typedflow.dsl.secret import Secret
-from typedflow.dsl.source import argument_lines, frame_loc, func_loc, return_lines, returns_in_branches
+from typedflow.dsl.source import (
+    argument_lines,
+    frame_loc,
+    func_loc,
+    return_lines,
+    returned_arguments,
+    returns_in_branches,
+)
 from typedflow.dsl.srcpaths import stable_path
 from typedflow.dsl.tasks import ANY_KIND, Kinds, Task, outputs_of
 from typedflow.errors import Problem, WorkflowDefinitionError
@@ -1032,17 +1039,20 @@ def _bind_results(
             return out
         return [ir.Arg("out", value._ref, seen[1])]
     if returns.kind == "record" and returns.flavor == "namedtuple" and hasattr(value, "_fields"):
+        # A record built in the workflow to be returned (`return Report(acc, name=n)`): each field is an argument
+        # of its constructor, checked and reported as mypy does (arg-type, on the argument's line).
         out = []
         hints = getattr(type(value), "__annotations__", {})
-        for p in outputs:
+        lines = returned_arguments(wf.fn)
+        for i, p in enumerate(outputs):
+            line = lines.get(p.name, lines.get(i))
             arg = tracer.bind(
                 p.name,
                 getattr(value, p.name, None),
                 p.type,
                 hints.get(p.name),
-                loc,
-                f"return value of {target}",
-                code="return-value",
+                loc if line is None else ir.SourceLoc(loc.file, line),
+                f'"{type(value).__name__}"',
             )
             if arg is not None:
                 out.append(arg)

@@ -36,7 +36,7 @@ from typing import Any, Final, NamedTuple
 import mypy.plugin  # first, like mypy's own plugins: its modules import each other in cycles
 from mypy.argmap import map_actuals_to_formals
 from mypy.checker import TypeChecker
-from mypy.errorcodes import ARG_TYPE, ATTR_DEFINED, CALL_ARG, RETURN_VALUE, ErrorCode
+from mypy.errorcodes import ARG_TYPE, ATTR_DEFINED, CALL_ARG, OPERATOR, RETURN_VALUE, ErrorCode
 from mypy.maptype import map_instance_to_supertype
 from mypy.messages import format_type
 from mypy.nodes import (
@@ -791,6 +791,15 @@ class _BodyChecker:
             else:  # the container compares its elements with ==, then truth-tests the result
                 self.misuse(TRUTHINESS, found._replace(cond=True), e)
             return None
+        if e.operators[0] in ("<", "<=", ">", ">="):  # a block's output after it may be None: not ordered
+            late = next((o for o in outs if o is not None and self.outside_its_branch(o)), None)
+            if late is not None:
+                self.fail(
+                    OPERATOR,
+                    f"{late.label} comes from a when/otherwise block and may be None after it, and None cannot be "
+                    f'ordered ("{e.operators[0]}"); compare it inside the block',
+                    e,
+                )
         return _Out(found.label, cond=True, branch=self.current_branch())
 
     def call(self, e: CallExpr) -> _Out | None:
@@ -1116,9 +1125,13 @@ class _BodyChecker:
                         self.check_columns(out, types[formal], e.args[i], f'Argument "{param}" to {target}', ARG_TYPE)
                 self.check_container(e.args[i], f"passed to {target}", records=records)
 
+    def outside_its_branch(self, out: _Out) -> bool:
+        """Whether ``out`` was produced in a when/otherwise block that is closed here (it may be None)."""
+        return out.branch is not None and not any(b is out.branch for b in self.branches)
+
     def check_optional(self, out: _Out, expected: Type | None, ctx: Context, where: str) -> None:
         """Report a block's output used after the block where ``expected`` does not accept None."""
-        if out.branch is None or any(b is out.branch for b in self.branches):
+        if not self.outside_its_branch(out):
             return
         if expected is not None:
             p = get_proper_type(expected)

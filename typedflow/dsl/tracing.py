@@ -566,6 +566,11 @@ class Tracer:
             a, b = left_t[0], right_t[0]
             if op in ("==", "!="):
                 why = f'values of "{a}" and "{b}" are never equal'
+            elif left_t[1] or right_t[1]:  # Optional here because it comes from a branch
+                why = (
+                    f'"{a}" and "{b}" cannot be ordered: {(p if left_t[1] else other)._origin} comes from a when/'
+                    "otherwise block and may be None after it (None has no order); compare it inside the block"
+                )
             elif "optional" in (a.kind, b.kind):
                 why = f'"{a}" and "{b}" cannot be ordered: None has no order'
             else:

@@ -624,7 +624,9 @@ class Tracer:
             return cond.ir
         if isinstance(cond, Promise):
             seen = self.visible(cond, loc, "when()")
-            if seen is not None and seen[0].kind not in ("bool", "any"):
+            if seen is not None and seen[1] and seen[0].args[0].kind == "bool":
+                pass  # a bool from a closed block: None when it did not run, which holds no more than False
+            elif seen is not None and seen[0].kind not in ("bool", "any"):
                 self.problem(
                     loc,
                     f'when() needs a bool condition; {cond._origin} is "{seen[0]}" (compare it, e.g. `when(x > 0)`)',

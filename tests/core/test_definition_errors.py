@@ -358,6 +358,32 @@ def wf(n: int) -> None:
     assert "parameter 'x' has no type annotation" in msg
     assert "has no return annotation" in msg
     assert "not a supported value type" in msg
+    assert "set[int]: not a supported annotation; use list[T] or tuple[T, ...] (typed JSON has no sets)" in msg
+
+
+def test_unsupported_annotations_say_what_to_write(tmp_path: Path) -> None:
+    # Literal, a type variable: valid Python, refused with what to write instead
+    msg = check(
+        tmp_path,
+        """
+from typing import Literal, TypeVar
+T = TypeVar("T")
+
+@task
+def pick(kind: Literal["a", "b"]) -> int: ...  # E: typedflow-unsupported-type
+
+@task
+def same(x: T) -> T: ...  # E: typedflow-unsupported-type
+
+@workflow
+def wf(n: int) -> None:
+    pick(kind="a")  # E: typedflow-untyped
+    same(x=n)  # E: typedflow-untyped
+""",
+        "use an Enum of the values (class Kind(enum.StrEnum): ...), or their type",
+        "a type variable: a task's or workflow's values need concrete types",
+    )
+    assert msg
 
 
 def test_duplicate_task_names(tmp_path: Path) -> None:

@@ -175,7 +175,24 @@ def _convert(tp: Any, seen: tuple[Any, ...]) -> TypeRef:
         )
     if tp is typing.Any:
         raise UnsupportedType("Any: values need a concrete type so they can be checked and serialized")
-    raise UnsupportedType(f"{_show(tp)}: not a supported annotation")
+    raise UnsupportedType(f"{_show(tp)}: not a supported annotation; {_instead(tp)}")
+
+
+def _instead(tp: Any) -> str:
+    """What to write instead of an annotation typed JSON cannot carry."""
+    origin = typing.get_origin(tp)
+    if origin is typing.Literal:
+        return "use an Enum of the values (class Kind(enum.StrEnum): ...), or their type"
+    if isinstance(tp, typing.TypeVar):
+        return "a type variable: a task's or workflow's values need concrete types, checked and serialized as declared"
+    if origin in (set, frozenset) or tp in (set, frozenset):
+        return "use list[T] or tuple[T, ...] (typed JSON has no sets)"
+    if origin is typing.Annotated:
+        return "write the type itself (Annotated is for the columns of a table schema)"
+    return (
+        "values are bool, int, float, str, bytes, None, datetime, date, Enum, list, dict, tuple, Optional, "
+        "records (attrs, dataclass, NamedTuple), TypedFile, TypedDirectory or Secret"
+    )
 
 
 def _hashable(tp: Any) -> bool:

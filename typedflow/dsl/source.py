@@ -359,6 +359,20 @@ def _plain(value: Any, depth: int) -> bool:
     return False
 
 
+def default_lines(fn: Callable[..., Any]) -> dict[str, int]:
+    """The line of each parameter's default in ``fn``'s signature, by parameter name (a signature written over
+    several lines has them on lines of their own, where mypy reports a default of the wrong type)."""
+    found = function_ast(fn)
+    if found is None:
+        return {}
+    node, offset = found
+    a = node.args
+    positional = [*a.posonlyargs, *a.args]
+    pairs = list(zip(positional[len(positional) - len(a.defaults) :], a.defaults, strict=True))
+    pairs += [(p, d) for p, d in zip(a.kwonlyargs, a.kw_defaults, strict=True) if d is not None]
+    return {p.arg: d.lineno + offset for p, d in pairs}
+
+
 def _returns(fn: Callable[..., Any]) -> tuple[list[ast.Return], int]:
     """The ``return`` statements in ``fn``'s body in source order (not those of functions defined in it: a
     map_over body's ``return`` is not the workflow's), and the offset that makes their lines absolute."""

@@ -15,7 +15,7 @@ from typedflow import ir
 from typedflow.dsl import active
 from typedflow.dsl.environment import Environment
 from typedflow.dsl.registry import collector, register_task
-from typedflow.dsl.source import code_digest, func_loc
+from typedflow.dsl.source import code_digest, default_lines, func_loc
 from typedflow.dsl.taskenv import normalize as normalize_task_env
 from typedflow.errors import Problem, TaskDefinitionError, UnsupportedType
 from typedflow.ir.types import check_json, holds_secret, normal_form, type_ref
@@ -190,8 +190,9 @@ def interface(
                 default_json = normal_form(default_json, t)
             except Exception as exc:
                 err = f"default of {p.name!r} cannot be encoded as {t}: {exc}"
-            if err:
-                problems.append(Problem(loc, f"{what} {fn.__name__!r}: {err}", "assignment"))
+            if err:  # on the default's line, as mypy reports it
+                line = default_lines(fn).get(p.name, loc.line)
+                problems.append(Problem(ir.SourceLoc(loc.file, line), f"{what} {fn.__name__!r}: {err}", "assignment"))
         params.append(ir.Param(p.name, t, has_default, default_json))
     returns_ann: Any = hints.get("return", inspect.Signature.empty)
     returns: ir.TypeRef | None = None

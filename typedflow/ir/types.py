@@ -162,8 +162,10 @@ def _convert(tp: Any, seen: tuple[Any, ...]) -> TypeRef:
                 except UnsupportedType as exc:
                     raise UnsupportedType(f"{_show(tp)}.{n}: {exc}") from None
                 fields.append(_field(n, ft, hints[n], defaults))
-            bases = tuple(
-                _key(b) for b in tp.__mro__[1:] if b is not object and (attrs.has(b) or dataclasses.is_dataclass(b))
+            bases = tuple(  # a subclass is its bases too (a NamedTuple's subclass has the NamedTuple's fields)
+                _key(b)
+                for b in tp.__mro__[1:]
+                if b is not object and (attrs.has(b) or dataclasses.is_dataclass(b) or is_namedtuple(b))
             )
             return TypeRef("record", name=_key(tp), lineage=(_key(tp), *bases), fields=tuple(fields), flavor=flavor)
         if tp is typing.Any or tp is object:

@@ -1350,7 +1350,12 @@ def _is_plain_callee(callee: Expression, t: Type | None) -> bool:
 def _is_record(info: TypeInfo) -> bool:
     if info.fullname in ARTIFACTS:
         return False
-    return info.is_named_tuple or "attrs" in info.metadata or "dataclass" in info.metadata
+    return _namedtuple_base(info) is not None or "attrs" in info.metadata or "dataclass" in info.metadata
+
+
+def _namedtuple_base(info: TypeInfo) -> TypeInfo | None:
+    """The NamedTuple class ``info`` is, or derives from (a subclass that adds methods is one too)."""
+    return next((b for b in info.mro if b.is_named_tuple), None)
 
 
 def _record_info(p: ProperType | None) -> TypeInfo | None:
@@ -1362,13 +1367,14 @@ def _record_info(p: ProperType | None) -> TypeInfo | None:
 
 
 def _is_namedtuple(info: TypeInfo) -> bool:
-    return bool(info.is_named_tuple)
+    return _namedtuple_base(info) is not None
 
 
 def _record_fields(info: TypeInfo) -> list[str]:
     """The fields the tracer can read: a NamedTuple's, or an attrs/dataclass class's attributes."""
-    if info.is_named_tuple:
-        return list(info.metadata.get("namedtuple", {}).get("fields", []))
+    base = _namedtuple_base(info)
+    if base is not None:
+        return list(base.metadata.get("namedtuple", {}).get("fields", []))
     for key in ("attrs", "dataclass"):
         if key in info.metadata:
             return [a["name"] for a in info.metadata[key].get("attributes", [])]

@@ -28,3 +28,16 @@ def log_metrics(m: Metrics) -> str:
 @workflow
 def report(n: int) -> str:
     return log_metrics(evaluate(n))
+
+
+@task
+def show(value: float) -> str:
+    return str(value)
+
+
+@workflow
+def fields(n: int) -> str:
+    accuracy, loss = evaluate(n)
+    show(loss)
+    show(accuracy)
+    return show(evaluate(n).accuracy)

@@ -383,6 +383,10 @@ class Tracer:
                 "typedflow-container",
             )
             return None
+        handle = _handle_type(value)
+        if handle is not None and not assignable(handle, dst):  # a file of a format of its own: formats are nominal
+            self.problem(loc, f'{what} has incompatible type "{handle}"; expected "{dst}"', code)
+            return None
         from typedflow.ir.values import encode
 
         # Numeric widening as a static checker allows it (bool ≤ int ≤ float).
@@ -836,6 +840,22 @@ def _contains_promise(v: Any) -> bool:
     if dataclasses.is_dataclass(v) and not isinstance(v, type):
         return any(_contains_promise(getattr(v, f.name, None)) for f in dataclasses.fields(v))
     return False
+
+
+def _handle_type(v: Any) -> ir.TypeRef | None:
+    """The type of a file or directory handle written in the workflow with a format of its own
+    (``TypedFile.from_path(p, format=CSV)``); None for other values and for a handle of no format, which takes
+    the declared format where it is passed."""
+    from typedflow.files import TypedDirectory, TypedFile
+    from typedflow.formats import Format
+
+    if not isinstance(v, TypedFile | TypedDirectory) or v.format is Format:
+        return None
+    generic: Any = type(v)
+    try:
+        return type_ref(generic[v.format])
+    except Exception:
+        return None
 
 
 def _is_failure(t: ir.TypeRef) -> bool:

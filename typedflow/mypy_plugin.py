@@ -218,6 +218,15 @@ _BUILTIN_USE: Final = {
         )
     },
 }
+# Builtins that combine the elements of a display they are given: sum() adds them, any()/all() truth-test
+# them, min()/max()/sorted() compare them (a comparison that is then truth-tested).
+_COMPARING: Final = frozenset({"builtins.min", "builtins.max", "builtins.sorted"})
+_REDUCERS: Final = {
+    "builtins.sum": ARITHMETIC,
+    "builtins.any": TRUTHINESS,
+    "builtins.all": TRUTHINESS,
+    **dict.fromkeys(_COMPARING, TRUTHINESS),
+}
 _ARITHMETIC_OPS: Final = frozenset({"+", "-", "*", "/", "//", "%", "**", "@", "<<", ">>", "&", "|", "^"})
 _CONTAINERS: Final = {ListExpr: "list", TupleExpr: "tuple", SetExpr: "set", DictExpr: "dict"}
 
@@ -869,6 +878,8 @@ class _BodyChecker:
             return None
         if self.is_local_function(e.callee):
             return _Out(f'task output "{short}()"', branch=self.current_branch())
+        if self.reduces_display(e, name):
+            return None
         given = next(((a, o) for a, o in zip(e.args, args, strict=True) if o is not None), None)
         if given is None:
             return None
@@ -893,6 +904,19 @@ class _BodyChecker:
             arg,
         )
         return None
+
+    def reduces_display(self, e: CallExpr, name: str | None) -> bool:
+        """``sum([a, b])``, ``max([a, b])``, ``all([ok, done])``: a builtin that adds, compares or truth-tests
+        the outputs of a list/tuple/set display it is given (the tracer sees those operations); reported."""
+        code = _REDUCERS.get(name or "")
+        display = e.args[0] if len(e.args) == 1 else None
+        if code is None or not isinstance(display, ListExpr | TupleExpr | SetExpr):
+            return False
+        outs = [self.values[i] for i in display.items if i in self.values]
+        if not outs or (name in _COMPARING and len(display.items) < 2):
+            return False
+        self.misuse(code, outs[0]._replace(cond=name in _COMPARING), e)
+        return True
 
     def one_of(self, e: CallExpr, args: list[_Out | None]) -> _Out | None:
         """``one_of(a, b, ...)``: one value from each branch of one when chain ending in otherwise() (a branch

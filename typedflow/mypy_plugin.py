@@ -227,6 +227,9 @@ _REDUCERS: Final = {
     "builtins.all": TRUTHINESS,
     **dict.fromkeys(_COMPARING, TRUTHINESS),
 }
+_FILLING: Final = frozenset(
+    {"append", "extend", "insert", "add", "update", "setdefault"}
+)  # put values into a container
 _ARITHMETIC_OPS: Final = frozenset({"+", "-", "*", "/", "//", "%", "**", "@", "<<", ">>", "&", "|", "^"})
 _CONTAINERS: Final = {ListExpr: "list", TupleExpr: "tuple", SetExpr: "set", DictExpr: "dict"}
 
@@ -374,6 +377,7 @@ class _BodyChecker:
         self.returns_from = 0  # the branches open where the innermost function began (its returns may follow them)
         self.values: dict[Expression, _Out] = {}  # every expression found to be a placeholder
         self.item_types: dict[Expression, Type] = {}  # a map_over lambda -> the element type of its items
+        self.holders: dict[Var, tuple[str, bool]] = {}  # a local container -> its kind, whether it holds outputs
 
     def check(self) -> None:
         self.bind_parameters(self.func, "workflow input")
@@ -447,6 +451,22 @@ class _BodyChecker:
         out = self.expr(rv)
         for lv in s.lvalues:
             self.assign(lv, out)
+            self.hold(lv, rv)
+
+    def hold(self, lv: Expression, rv: Expression) -> None:
+        """Follow a local name bound to a container (``scores = []``, ``pair = [a, b]``): whether it holds outputs
+        decides whether passing it to a task is a container of outputs, as the tracer sees the list itself."""
+        if isinstance(lv, IndexExpr) and isinstance(lv.base, NameExpr) and isinstance(lv.base.node, Var):
+            if self.holds_output(rv):  # `by_name["a"] = train(x)`
+                self.holders[lv.base.node] = self.holders.get(lv.base.node, ("dict", False))[0], True
+            return
+        if not (isinstance(lv, NameExpr) and isinstance(lv.node, Var)):
+            return
+        kind = _CONTAINERS.get(type(rv)) or ("list" if isinstance(rv, ListComprehension) else None)
+        if kind is None:
+            self.holders.pop(lv.node, None)
+        else:
+            self.holders[lv.node] = kind, self.holds_output(rv)
 
     def visit_operator_assignment_stmt(self, s: OperatorAssignmentStmt) -> None:
         target, value = self.expr(s.lvalue), self.expr(s.rvalue)
@@ -815,6 +835,16 @@ class _BodyChecker:
         # ``output.method()`` is reported as the attribute read; ``output.field()`` calls a value.
         called = self.expr(e.callee)
         args = self.call_arguments(e)
+        target = e.callee.expr if isinstance(e.callee, MemberExpr) else None
+        if (
+            isinstance(target, NameExpr)
+            and isinstance(target.node, Var)
+            and target.node in self.holders
+            and isinstance(e.callee, MemberExpr)
+            and e.callee.name in _FILLING
+            and any(self.holds_output(a) for a in e.args)
+        ):  # `scores.append(train(lr))`: the container now holds an output
+            self.holders[target.node] = self.holders[target.node][0], True
         for a, arg_kind, out in zip(e.args, e.arg_kinds, args, strict=True):
             if out is not None and arg_kind in (ARG_STAR, ARG_STAR2):
                 self.misuse(ITERATION, out, a, "Unpacking")
@@ -1171,7 +1201,9 @@ class _BodyChecker:
 
     def check_container(self, e: Expression, where: str, records: bool = False) -> None:
         """Report a list/tuple/set/dict display (or, for task arguments, a record) holding outputs."""
-        kind = _CONTAINERS.get(type(e))
+        kind = _CONTAINERS.get(type(e)) or ("list" if isinstance(e, ListComprehension) else None)
+        if isinstance(e, NameExpr) and isinstance(e.node, Var) and e.node in self.holders:
+            kind = self.holders[e.node][0]
         record = _record_constructor(e) if records else None
         if record is not None:
             kind = f'"{record.name}" record'
@@ -1184,6 +1216,10 @@ class _BodyChecker:
             )
 
     def holds_output(self, e: Expression) -> bool:
+        if isinstance(e, NameExpr) and isinstance(e.node, Var) and e.node in self.holders:
+            return self.holders[e.node][1]
+        if isinstance(e, ListComprehension):
+            return self.holds_output(e.generator.left_expr)
         if isinstance(e, ListExpr | TupleExpr | SetExpr):
             return any(self.holds_output(i) for i in e.items)
         if isinstance(e, DictExpr):

@@ -1222,8 +1222,8 @@ class _BodyChecker:
             return self.holds_output(e.generator.left_expr)
         if isinstance(e, ListExpr | TupleExpr | SetExpr):
             return any(self.holds_output(i) for i in e.items)
-        if isinstance(e, DictExpr):
-            return any(self.holds_output(v) for _, v in e.items)
+        if isinstance(e, DictExpr):  # (a `**output` entry is an unpacking error of its own: it puts nothing in)
+            return any(self.holds_output(v) for k, v in e.items if k is not None)
         if isinstance(e, CallExpr) and _record_constructor(e) is not None:
             return any(self.holds_output(a) for a in e.args)
         return e in self.values

@@ -732,7 +732,8 @@ class Tracer:
         elif (record := _record_type(result)) is not None:
             self.scope = scope
             try:
-                builder.result, builder.result_type = self._record_result(result, record, _result_loc(fn, loc))
+                lines = returned_arguments(fn) if getattr(fn, "__name__", "<lambda>") != "<lambda>" else {}
+                builder.result, builder.result_type = self._record_result(result, record, _result_loc(fn, loc), lines)
             finally:
                 self.scope = outer
         else:
@@ -756,19 +757,25 @@ class Tracer:
             self, ir.OutputRef(map_id, "out"), ir.TypeRef("list", (builder.result_type,)), outer, "map_over()", map_id
         )
 
-    def _record_result(self, value: Any, t: ir.TypeRef, loc: ir.SourceLoc) -> tuple[ir.RecordOf | ir.Const, ir.TypeRef]:
+    def _record_result(
+        self, value: Any, t: ir.TypeRef, loc: ir.SourceLoc, lines: dict[int | str, int] | None = None
+    ) -> tuple[ir.RecordOf | ir.Const, ir.TypeRef]:
         """A record the map body built of its values (``Pair(inc(x), dec(x))``): each field bound like a
-        task argument, against the field's declared type. The record type, or ``any`` after an error."""
+        task argument, against the field's declared type, and reported on its argument's line (``lines``,
+        when the body returns the record's construction). The record type, or ``any`` after an error."""
+        lines = lines or {}
         hints = _hints(type(value))
         target = f'record "{type(value).__name__}"'
         fields: list[ir.Arg] = []
         ok = True
-        for f in t.fields:
+        for i, f in enumerate(t.fields):
             given = getattr(value, f.name, None)
             if isinstance(given, Promise) and given._poison:  # already reported where it was produced
                 ok = False
                 continue
-            arg = self.bind(f.name, given, f.type, hints.get(f.name), loc, target)
+            line = lines.get(f.name, lines.get(i))
+            where = loc if line is None else ir.SourceLoc(loc.file, line)
+            arg = self.bind(f.name, given, f.type, hints.get(f.name), where, target)
             ok = ok and arg is not None
             if arg is not None:
                 fields.append(arg)

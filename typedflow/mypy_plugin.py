@@ -227,6 +227,7 @@ _REDUCERS: Final = {
     "builtins.all": TRUTHINESS,
     **dict.fromkeys(_COMPARING, TRUTHINESS),
 }
+_MAP_OPTIONS: Final = frozenset({"max_concurrency", "distributed", "tolerated_failure"})
 _FILLING: Final = frozenset(
     {"append", "extend", "insert", "add", "update", "setdefault"}
 )  # put values into a container
@@ -888,6 +889,14 @@ class _BodyChecker:
             return None
         if name == ONE_OF:
             return self.one_of(e, args)
+        if name == FAIL and args and args[0] is not None:
+            self.fail(
+                ARG_TYPE,
+                f"fail() takes a message written in the workflow (a str), got {args[0].label}; compute the "
+                "outcome in a @task and fail in a when() block on it",
+                e.args[0],
+            )
+            return None
         if name == "functools.partial" and e.args and _callable_kind(_symbol_type(e.args[0])):
             return None  # a task with some arguments bound (mypy's own partial support checks them): still a task
         if name in BRANCHES:
@@ -1052,6 +1061,13 @@ class _BodyChecker:
                     returns = self.returned_type(body)  # what the tracer's map result is typed by
                 if returns is not None:
                     result = self.api.named_generic_type("builtins.list", [returns])
+            if name in _MAP_OPTIONS and (option := args[i]) is not None:
+                self.fail(
+                    ARG_TYPE,
+                    f"map_over {name} is written in the workflow (a constant), not a value of the run: got "
+                    f"{option.label}",
+                    a,
+                )
             if name == "items" or (name is None and i == 1):
                 items = args[i]
                 if items is not None:

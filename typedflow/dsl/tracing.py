@@ -317,9 +317,8 @@ class Tracer:
     def fail(self, message: Any, frame: FrameType) -> None:
         loc = frame_loc(frame)
         if not isinstance(message, str):
-            self.problem(
-                loc, f"fail() takes a message written in the workflow (a str), got {_pytype(message)}", "arg-type"
-            )
+            got = _described_value(message._origin) if isinstance(message, Promise) else _pytype(message)
+            self.problem(loc, f"fail() takes a message written in the workflow (a str), got {got}", "arg-type")
             message = "the workflow failed"
         self.add(ir.FailNode(self.new_id("fail"), message[:4096], loc))
 
@@ -688,6 +687,28 @@ class Tracer:
                     item_type = ir.TypeRef("none")
         else:
             self.problem(loc, f"map_over needs a list, got {_pytype(items)}", "arg-type")
+        lines = argument_lines(frame, None)  # (a call written over several lines: each argument's own line)
+        # The map's options shape the graph on every target: written in the workflow, not values of the run.
+        for option, given in (
+            ("max_concurrency", max_concurrency),
+            ("distributed", distributed),
+            ("tolerated_failure", tolerated_failure),
+        ):
+            if isinstance(given, Promise | Cond):
+                shown = given._origin if isinstance(given, Promise) else "a condition"
+                line = lines.get(option)
+                self.problem(
+                    loc if line is None else ir.SourceLoc(loc.file, line),
+                    f"map_over {option} is written in the workflow (a constant), not a value of the run: got "
+                    f"{_described_value(shown)}",
+                    "arg-type",
+                )
+        if isinstance(max_concurrency, Promise | Cond):
+            max_concurrency = None
+        if isinstance(distributed, Promise | Cond):
+            distributed = False
+        if isinstance(tolerated_failure, Promise | Cond):
+            tolerated_failure = 0.0
         if max_concurrency is not None and (not isinstance(max_concurrency, int) or max_concurrency < 1):
             self.problem(loc, "map_over max_concurrency must be a positive int", "arg-type")
             max_concurrency = None
@@ -712,7 +733,6 @@ class Tracer:
         self.add(builder)
         outer, mapped_at = self.scope, self.mapped_at
         self.scope = scope
-        lines = argument_lines(frame, None)
         fn_line = lines.get(0, lines.get("fn"))
         self.mapped_at = loc if fn_line is None else ir.SourceLoc(loc.file, fn_line)
         try:
@@ -847,6 +867,13 @@ def _contains_promise(v: Any) -> bool:
     if dataclasses.is_dataclass(v) and not isinstance(v, type):
         return any(_contains_promise(getattr(v, f.name, None)) for f in dataclasses.fields(v))
     return False
+
+
+def _described_value(origin: str) -> str:
+    """How a message names a placeholder: ``input "n"`` is a workflow input, ``train()`` a task output."""
+    if origin.startswith("input "):
+        return f"workflow {origin}"
+    return origin if origin.startswith(("map_over item", "a condition")) else f"task output {origin}"
 
 
 def _handle_type(v: Any) -> ir.TypeRef | None:

@@ -10,7 +10,7 @@ import os
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Generic
+from typing import IO, TYPE_CHECKING, Any, Generic, overload
 
 import attrs
 
@@ -28,6 +28,8 @@ else:
     from typing import TypeVar
 
     F = TypeVar("F", bound=Format, covariant=True)
+
+G = TypeVar("G", bound=Format)  # the format a handle is given (from_path(p, format=CSV))
 
 # scheme -> (uri, sha256, is_dir) -> verified local path. Stores register themselves for remote schemes,
 # for reading outputs outside a task (inside one, the task's own store is used).
@@ -80,11 +82,20 @@ class TypedFile(Generic[F]):
     sha256: str | None = None
     format: type[Format] = Format
 
+    @overload
     @classmethod
-    def from_path(cls, path: str | os.PathLike[str], *, format: type[Format] = Format) -> TypedFile[F]:
+    def from_path(cls, path: str | os.PathLike[str]) -> TypedFile[F]: ...
+
+    @overload
+    @classmethod
+    def from_path(cls, path: str | os.PathLike[str], *, format: type[G]) -> TypedFile[G]: ...
+
+    @classmethod
+    def from_path(cls, path: str | os.PathLike[str], *, format: type[Format] = Format) -> TypedFile[Any]:
         """A handle to an existing local file (its content is stored when the task returns, or, written as
-        a constant in a workflow, recorded by content). Its format is ``format``, else the declared type's
-        where it is passed (``TypedFile[Text].from_path(p)`` given to a ``TypedFile[Text]`` parameter)."""
+        a constant in a workflow, recorded by content). Its format is ``format`` (for type checkers too),
+        else the declared type's where it is passed (``TypedFile[Text].from_path(p)`` given to a
+        ``TypedFile[Text]`` parameter)."""
         return cls(uri=os.fspath(Path(path).absolute()), format=format)
 
     @classmethod
@@ -142,8 +153,16 @@ class TypedDirectory(Generic[F]):
     sha256: str | None = None
     format: type[Format] = Format
 
+    @overload
     @classmethod
-    def from_path(cls, path: str | os.PathLike[str], *, format: type[Format] = Format) -> TypedDirectory[F]:
+    def from_path(cls, path: str | os.PathLike[str]) -> TypedDirectory[F]: ...
+
+    @overload
+    @classmethod
+    def from_path(cls, path: str | os.PathLike[str], *, format: type[G]) -> TypedDirectory[G]: ...
+
+    @classmethod
+    def from_path(cls, path: str | os.PathLike[str], *, format: type[Format] = Format) -> TypedDirectory[Any]:
         """A handle to an existing local directory (see :meth:`TypedFile.from_path`)."""
         return cls(uri=os.fspath(Path(path).absolute()), format=format)
 

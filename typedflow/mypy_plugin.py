@@ -36,10 +36,11 @@ from typing import Any, Final, NamedTuple
 import mypy.plugin  # first, like mypy's own plugins: its modules import each other in cycles
 from mypy.argmap import map_actuals_to_formals
 from mypy.checker import TypeChecker
-from mypy.errorcodes import ARG_TYPE, ATTR_DEFINED, RETURN_VALUE, ErrorCode
+from mypy.errorcodes import ARG_TYPE, ATTR_DEFINED, CALL_ARG, OPERATOR, RETURN_VALUE, ErrorCode
 from mypy.maptype import map_instance_to_supertype
 from mypy.messages import format_type
 from mypy.nodes import (
+    ARG_POS,
     ARG_STAR,
     ARG_STAR2,
     ArgKind,
@@ -217,6 +218,19 @@ _BUILTIN_USE: Final = {
         )
     },
 }
+# Builtins that combine the elements of a display they are given: sum() adds them, any()/all() truth-test
+# them, min()/max()/sorted() compare them (a comparison that is then truth-tested).
+_COMPARING: Final = frozenset({"builtins.min", "builtins.max", "builtins.sorted"})
+_REDUCERS: Final = {
+    "builtins.sum": ARITHMETIC,
+    "builtins.any": TRUTHINESS,
+    "builtins.all": TRUTHINESS,
+    **dict.fromkeys(_COMPARING, TRUTHINESS),
+}
+_MAP_OPTIONS: Final = frozenset({"max_concurrency", "distributed", "tolerated_failure"})
+_FILLING: Final = frozenset(
+    {"append", "extend", "insert", "add", "update", "setdefault"}
+)  # put values into a container
 _ARITHMETIC_OPS: Final = frozenset({"+", "-", "*", "/", "//", "%", "**", "@", "<<", ">>", "&", "|", "^"})
 _CONTAINERS: Final = {ListExpr: "list", TupleExpr: "tuple", SetExpr: "set", DictExpr: "dict"}
 
@@ -364,6 +378,7 @@ class _BodyChecker:
         self.returns_from = 0  # the branches open where the innermost function began (its returns may follow them)
         self.values: dict[Expression, _Out] = {}  # every expression found to be a placeholder
         self.item_types: dict[Expression, Type] = {}  # a map_over lambda -> the element type of its items
+        self.holders: dict[Var, tuple[str, bool]] = {}  # a local container -> its kind, whether it holds outputs
 
     def check(self) -> None:
         self.bind_parameters(self.func, "workflow input")
@@ -437,6 +452,22 @@ class _BodyChecker:
         out = self.expr(rv)
         for lv in s.lvalues:
             self.assign(lv, out)
+            self.hold(lv, rv)
+
+    def hold(self, lv: Expression, rv: Expression) -> None:
+        """Follow a local name bound to a container (``scores = []``, ``pair = [a, b]``): whether it holds outputs
+        decides whether passing it to a task is a container of outputs, as the tracer sees the list itself."""
+        if isinstance(lv, IndexExpr) and isinstance(lv.base, NameExpr) and isinstance(lv.base.node, Var):
+            if self.holds_output(rv):  # `by_name["a"] = train(x)`
+                self.holders[lv.base.node] = self.holders.get(lv.base.node, ("dict", False))[0], True
+            return
+        if not (isinstance(lv, NameExpr) and isinstance(lv.node, Var)):
+            return
+        kind = _CONTAINERS.get(type(rv)) or ("list" if isinstance(rv, ListComprehension) else None)
+        if kind is None:
+            self.holders.pop(lv.node, None)
+        else:
+            self.holders[lv.node] = kind, self.holds_output(rv)
 
     def visit_operator_assignment_stmt(self, s: OperatorAssignmentStmt) -> None:
         target, value = self.expr(s.lvalue), self.expr(s.rvalue)
@@ -556,8 +587,8 @@ class _BodyChecker:
         self.check_container(s.expr, "returned from a workflow")
 
     def check_record_columns(self, e: Expression, ret: Type) -> None:
-        """A NamedTuple/attrs/dataclass returned from a workflow, built from outputs: the column rule
-        on each field (the tracer binds each field as a return value)."""
+        """A NamedTuple/attrs/dataclass returned from a workflow, built from outputs: the column rule on each
+        field, an argument of its constructor (arg-type, as mypy reports any other type of a field)."""
         info = _record_constructor(e)
         if info is None or not isinstance(e, CallExpr) or _record_info(get_proper_type(ret)) is not info:
             return
@@ -573,7 +604,7 @@ class _BodyChecker:
                 if out is not None:
                     name = ctor.arg_names[formal] or str(formal + 1)
                     self.check_columns(
-                        out, ctor.arg_types[formal], e.args[i], f'Field "{name}" of the return value', RETURN_VALUE
+                        out, ctor.arg_types[formal], e.args[i], f'Argument "{name}" to "{info.name}"', ARG_TYPE
                     )
 
     def check_columns(self, out: _Out, expected: Type, ctx: Context, what: str, code: ErrorCode) -> None:
@@ -600,27 +631,38 @@ class _BodyChecker:
             fields = self.unpacked(out, lv)
             if fields is not None:  # `a, b = pair()`: a NamedTuple output, field by field
                 for item, field in zip(lv.items, fields, strict=True):
-                    self.assign(item, field)
+                    self.assign(item.expr if isinstance(item, StarExpr) else item, field)
                 return
-            if out is not None:
+            if out is not None and self.namedtuple_of(out) is None:  # (a NamedTuple's wrong count: mypy's misc)
                 self.misuse(ITERATION, out, lv, "Unpacking")
             for item in lv.items:
                 self.assign(item.expr if isinstance(item, StarExpr) else item, None)
         elif isinstance(lv, MemberExpr | IndexExpr):
             self.expr(lv)
 
-    def unpacked(self, out: _Out | None, lv: TupleExpr | ListExpr) -> list[_Out] | None:
-        """The fields of a NamedTuple output unpacked into as many names (else None: an error)."""
-        if out is None or out.cond or out.type is None or any(isinstance(i, StarExpr) for i in lv.items):
-            return None
-        p = get_proper_type(out.type)
-        info = _record_info(p)
-        if info is None or not _is_namedtuple(info):
+    def unpacked(self, out: _Out | None, lv: TupleExpr | ListExpr) -> list[_Out | None] | None:
+        """The fields of a NamedTuple output unpacked into as many names, one for each (a starred name
+        takes the rest as a plain list, not an output); else None: an error."""
+        info = self.namedtuple_of(out)
+        if out is None or info is None:
             return None
         names = _record_fields(info)
-        if len(names) != len(lv.items):
-            return None  # mypy reports the count itself
-        return [out._replace(label=f'{out.label[:-1]}.{n}"', type=_attribute_type(info, n)) for n in names]
+        fields: list[_Out | None] = [
+            out._replace(label=f'{out.label[:-1]}.{n}"', type=_attribute_type(info, n)) for n in names
+        ]
+        star = next((i for i, item in enumerate(lv.items) if isinstance(item, StarExpr)), None)
+        if star is None:
+            return fields if len(names) == len(lv.items) else None  # mypy reports the count itself
+        after = len(lv.items) - star - 1
+        if star + after > len(names):
+            return None
+        return [*fields[:star], None, *fields[len(names) - after :]]
+
+    def namedtuple_of(self, out: _Out | None) -> TypeInfo | None:
+        if out is None or out.cond or out.type is None:
+            return None
+        info = _record_info(get_proper_type(out.type))
+        return info if info is not None and _is_namedtuple(info) else None
 
     # ------------------------------------------------------------------ expressions
     def truth(self, e: Expression) -> None:
@@ -669,7 +711,9 @@ class _BodyChecker:
         elif isinstance(e, DictExpr):
             for k, v in e.items:
                 self.optional_expr(k)
-                self.expr(v)
+                out = self.expr(v)
+                if k is None and out is not None:  # `{**output}`
+                    self.misuse(ITERATION, out, v, "Unpacking")
         elif isinstance(e, ListComprehension | SetComprehension):
             self.generator(e.generator)
         elif isinstance(e, GeneratorExpr):
@@ -777,12 +821,31 @@ class _BodyChecker:
             else:  # the container compares its elements with ==, then truth-tests the result
                 self.misuse(TRUTHINESS, found._replace(cond=True), e)
             return None
+        if e.operators[0] in ("<", "<=", ">", ">="):  # a block's output after it may be None: not ordered
+            late = next((o for o in outs if o is not None and self.outside_its_branch(o)), None)
+            if late is not None:
+                self.fail(
+                    OPERATOR,
+                    f"{late.label} comes from a when/otherwise block and may be None after it, and None cannot be "
+                    f'ordered ("{e.operators[0]}"); compare it inside the block',
+                    e,
+                )
         return _Out(found.label, cond=True, branch=self.current_branch())
 
     def call(self, e: CallExpr) -> _Out | None:
         # ``output.method()`` is reported as the attribute read; ``output.field()`` calls a value.
         called = self.expr(e.callee)
         args = self.call_arguments(e)
+        target = e.callee.expr if isinstance(e.callee, MemberExpr) else None
+        if (
+            isinstance(target, NameExpr)
+            and isinstance(target.node, Var)
+            and target.node in self.holders
+            and isinstance(e.callee, MemberExpr)
+            and e.callee.name in _FILLING
+            and any(self.holds_output(a) for a in e.args)
+        ):  # `scores.append(train(lr))`: the container now holds an output
+            self.holders[target.node] = self.holders[target.node][0], True
         for a, arg_kind, out in zip(e.args, e.arg_kinds, args, strict=True):
             if out is not None and arg_kind in (ARG_STAR, ARG_STAR2):
                 self.misuse(ITERATION, out, a, "Unpacking")
@@ -826,6 +889,14 @@ class _BodyChecker:
             return None
         if name == ONE_OF:
             return self.one_of(e, args)
+        if name == FAIL and args and args[0] is not None:
+            self.fail(
+                ARG_TYPE,
+                f"fail() takes a message written in the workflow (a str), got {args[0].label}; compute the "
+                "outcome in a @task and fail in a when() block on it",
+                e.args[0],
+            )
+            return None
         if name == "functools.partial" and e.args and _callable_kind(_symbol_type(e.args[0])):
             return None  # a task with some arguments bound (mypy's own partial support checks them): still a task
         if name in BRANCHES:
@@ -846,6 +917,8 @@ class _BodyChecker:
             return None
         if self.is_local_function(e.callee):
             return _Out(f'task output "{short}()"', branch=self.current_branch())
+        if self.reduces_display(e, name):
+            return None
         given = next(((a, o) for a, o in zip(e.args, args, strict=True) if o is not None), None)
         if given is None:
             return None
@@ -870,6 +943,19 @@ class _BodyChecker:
             arg,
         )
         return None
+
+    def reduces_display(self, e: CallExpr, name: str | None) -> bool:
+        """``sum([a, b])``, ``max([a, b])``, ``all([ok, done])``: a builtin that adds, compares or truth-tests
+        the outputs of a list/tuple/set display it is given (the tracer sees those operations); reported."""
+        code = _REDUCERS.get(name or "")
+        display = e.args[0] if len(e.args) == 1 else None
+        if code is None or not isinstance(display, ListExpr | TupleExpr | SetExpr):
+            return False
+        outs = [self.values[i] for i in display.items if i in self.values]
+        if not outs or (name in _COMPARING and len(display.items) < 2):
+            return False
+        self.misuse(code, outs[0]._replace(cond=name in _COMPARING), e)
+        return True
 
     def one_of(self, e: CallExpr, args: list[_Out | None]) -> _Out | None:
         """``one_of(a, b, ...)``: one value from each branch of one when chain ending in otherwise() (a branch
@@ -936,7 +1022,25 @@ class _BodyChecker:
                 if isinstance(t, Instance) and t.type.fullname == "builtins.list" and t.args:
                     self.item_types[e.args[i]] = t.args[0]
             found[i] = self.expr(e.args[i])
+            if i == fn_i:
+                self.module_body(e.args[i])
         return [found[i] for i in range(len(e.args))]
+
+    def module_body(self, fn: Expression) -> None:
+        """A plain function of the module mapped by ``map_over``: the tracer runs it inside the workflow, so
+        its body is checked as a map_over body (once per workflow)."""
+        node = fn.node if isinstance(fn, RefExpr) else None
+        if isinstance(node, Decorator):
+            if any(_decorator_name(d) in _DSL_DECORATORS for d in node.decorators):
+                return
+            node = node.func
+        here = self.api.tree.fullname if isinstance(self.api.tree, MypyFile) else None
+        if (
+            isinstance(node, FuncDef)
+            and node.fullname.rpartition(".")[0] == here  # (errors are reported in this module)
+            and not any(node is f for f in self.local_functions)
+        ):
+            self.local_function(node)
 
     def map_over(self, e: CallExpr, args: list[_Out | None]) -> _Out:
         result: Type | None = None
@@ -944,13 +1048,26 @@ class _BodyChecker:
         fn_sig: _Signature | None = None
         items: _Out | None = None
         fn_name = ""
+        bound: _Partial | None = None
+        fn_arg: Expression = e  # where the function mapped is written: its arguments' errors are reported there
         for i, (a, name) in enumerate(zip(e.args, e.arg_names, strict=True)):
             if name == "fn" or (name is None and i == 0):
-                fn_name = _short_name(a)
+                fn_name, fn_arg = _short_name(a), a
                 if _callable_kind(_symbol_type(a)):
                     fn_sig, returns = _task_signature(_symbol_type(a))
-                    if returns is not None:
-                        result = self.api.named_generic_type("builtins.list", [returns])
+                elif (bound := _partial_of_task(a)) is not None:
+                    fn_name, returns = bound.task, bound.returns
+                elif (body := self.body_of(a)) is not None:
+                    returns = self.returned_type(body)  # what the tracer's map result is typed by
+                if returns is not None:
+                    result = self.api.named_generic_type("builtins.list", [returns])
+            if name in _MAP_OPTIONS and (option := args[i]) is not None:
+                self.fail(
+                    ARG_TYPE,
+                    f"map_over {name} is written in the workflow (a constant), not a value of the run: got "
+                    f"{option.label}",
+                    a,
+                )
             if name == "items" or (name is None and i == 1):
                 items = args[i]
                 if items is not None:
@@ -965,12 +1082,69 @@ class _BodyChecker:
                 self.check_columns(
                     _Out(f"an element of {label}", items_t.args[0]),
                     fn_sig[0][0],
-                    e,
+                    fn_arg,
                     f'Argument "{param or 1}" to task "{fn_name}"',
                     ARG_TYPE,
                 )
+        if bound is not None:
+            self.check_partial_item(e, fn_arg, bound, items, items_t)
         self.check_tolerance(e, returns)
         return _Out('task output "map_over()"', result, branch=self.current_branch())
+
+    def check_partial_item(
+        self, e: CallExpr, ctx: Expression, bound: _Partial, items: _Out | None, items_t: ProperType | None
+    ) -> None:
+        """``map_over(partial(task, ...), items)``: each item is the task's first parameter left, and the
+        parameters left after it need defaults (mypy types a partial object's call as ``(*Any, **Any)``)."""
+        target = f'task "{bound.task}"'
+        if bound.missing:
+            shown = ", ".join(f'"{n}"' for n in bound.missing)
+            self.fail(
+                CALL_ARG,
+                f"Missing positional argument {shown} in call to {target} (map_over gives each item as "
+                f'"{bound.param}"; bind the others in the partial)',
+                ctx,
+            )
+        element: Type | None = None
+        label = "the items"
+        if isinstance(items_t, Instance) and items_t.type.fullname == "builtins.list" and items_t.args:
+            element, label = items_t.args[0], f"an element of {items.label}" if items is not None else label
+        elif items is None:
+            element, label = self.literal_element(e), "an element of the literal list"
+        if element is None:
+            return
+        if not is_subtype(element, bound.param_type):
+            self.fail(
+                ARG_TYPE,
+                f'Argument "{bound.param}" to {target} has incompatible type {self.show(element)} ({label}); '
+                f"expected {self.show(bound.param_type)}",
+                ctx,
+            )
+            return
+        self.check_columns(
+            _Out(label, element), bound.param_type, ctx, f'Argument "{bound.param}" to {target}', ARG_TYPE
+        )
+
+    def literal_element(self, e: CallExpr) -> Type | None:
+        """The element type of a literal list of numbers or strings given as ``items`` (as the tracer types it)."""
+        lst = next(
+            (
+                a
+                for i, (a, n) in enumerate(zip(e.args, e.arg_names, strict=True))
+                if n == "items" or (n is None and i == 1)
+            ),
+            None,
+        )
+        if not isinstance(lst, ListExpr) or not lst.items:
+            return None
+        kinds = {type(x) for x in lst.items}
+        if kinds == {StrExpr}:
+            return self.api.named_type("builtins.str")
+        if kinds == {IntExpr}:
+            return self.api.named_type("builtins.int")
+        if kinds <= {IntExpr, FloatExpr}:
+            return self.api.named_type("builtins.float")
+        return None
 
     def check_tolerance(self, e: CallExpr, returns: Type | None) -> None:
         """map_over(..., tolerated_failure=x) with x > 0 gives None for a failed item: the task mapped must
@@ -986,7 +1160,7 @@ class _BodyChecker:
             self.fail(
                 RETURN_VALUE,
                 "map_over with tolerated_failure gives None for a failed item: its function must return an "
-                f'Optional (it returns "{p}")',
+                f"Optional (it returns {self.show(p)})",
                 e,
             )
 
@@ -1021,9 +1195,13 @@ class _BodyChecker:
                         self.check_columns(out, types[formal], e.args[i], f'Argument "{param}" to {target}', ARG_TYPE)
                 self.check_container(e.args[i], f"passed to {target}", records=records)
 
+    def outside_its_branch(self, out: _Out) -> bool:
+        """Whether ``out`` was produced in a when/otherwise block that is closed here (it may be None)."""
+        return out.branch is not None and not any(b is out.branch for b in self.branches)
+
     def check_optional(self, out: _Out, expected: Type | None, ctx: Context, where: str) -> None:
         """Report a block's output used after the block where ``expected`` does not accept None."""
-        if out.branch is None or any(b is out.branch for b in self.branches):
+        if not self.outside_its_branch(out):
             return
         if expected is not None:
             p = get_proper_type(expected)
@@ -1039,7 +1217,9 @@ class _BodyChecker:
 
     def check_container(self, e: Expression, where: str, records: bool = False) -> None:
         """Report a list/tuple/set/dict display (or, for task arguments, a record) holding outputs."""
-        kind = _CONTAINERS.get(type(e))
+        kind = _CONTAINERS.get(type(e)) or ("list" if isinstance(e, ListComprehension) else None)
+        if isinstance(e, NameExpr) and isinstance(e.node, Var) and e.node in self.holders:
+            kind = self.holders[e.node][0]
         record = _record_constructor(e) if records else None
         if record is not None:
             kind = f'"{record.name}" record'
@@ -1052,13 +1232,31 @@ class _BodyChecker:
             )
 
     def holds_output(self, e: Expression) -> bool:
+        if isinstance(e, NameExpr) and isinstance(e.node, Var) and e.node in self.holders:
+            return self.holders[e.node][1]
+        if isinstance(e, ListComprehension):
+            return self.holds_output(e.generator.left_expr)
         if isinstance(e, ListExpr | TupleExpr | SetExpr):
             return any(self.holds_output(i) for i in e.items)
-        if isinstance(e, DictExpr):
-            return any(self.holds_output(v) for _, v in e.items)
+        if isinstance(e, DictExpr):  # (a `**output` entry is an unpacking error of its own: it puts nothing in)
+            return any(self.holds_output(v) for k, v in e.items if k is not None)
         if isinstance(e, CallExpr) and _record_constructor(e) is not None:
             return any(self.holds_output(a) for a in e.args)
         return e in self.values
+
+    def body_of(self, fn: Expression) -> FuncItem | None:
+        """The lambda, or the function defined in this workflow, that ``fn`` is (a map_over body)."""
+        if isinstance(fn, LambdaExpr):
+            return fn
+        node = fn.node if isinstance(fn, NameExpr) else None
+        found = node.func if isinstance(node, Decorator) else node
+        return found if isinstance(found, FuncDef) and any(found is f for f in self.local_functions) else None
+
+    def returned_type(self, fn: FuncItem) -> Type | None:
+        """The type of the one output a map_over body returns at its top level (None when unknown)."""
+        returns = [s.expr for s in fn.body.body if isinstance(s, ReturnStmt) and s.expr is not None]
+        out = self.values.get(returns[0]) if len(returns) == 1 else None
+        return out.type if out is not None and not out.cond else None
 
     def is_local_function(self, callee: Expression) -> bool:
         node = callee.node if isinstance(callee, NameExpr) else None
@@ -1134,11 +1332,29 @@ def _options_of(callee: Expression) -> Expression | None:
 def _symbol_type(e: Expression) -> Type | None:
     """The declared type of what a name refers to (a decorated function's is the decorator's result)."""
     node = e.node if isinstance(e, RefExpr) else None
+    if node is None and isinstance(e, MemberExpr):
+        t = _symbol_type_of(_class_member(e))
+        return t if _callable_kind(t) else None  # a task kept in a class; other members: as before
+    return _symbol_type_of(node)
+
+
+def _symbol_type_of(node: object) -> Type | None:
     if isinstance(node, Decorator):
         return node.var.type
     if isinstance(node, Var | FuncDef | OverloadedFuncDef):
         return node.type
     return None
+
+
+def _class_member(e: MemberExpr) -> object:
+    """What ``C.name`` or ``obj.name`` (``obj`` a module or class variable of class ``C``) refers to in ``C``:
+    mypy's semantic analysis leaves a class's functions and variables unresolved there."""
+    base = e.expr.node if isinstance(e.expr, RefExpr) else None
+    if isinstance(base, Var) and base.type is not None:
+        t = get_proper_type(base.type)
+        base = t.type if isinstance(t, Instance) else None
+    sym = base.get(e.name) if isinstance(base, TypeInfo) else None
+    return sym.node if sym is not None else None
 
 
 def _callable_kind(t: Type | None) -> str | None:
@@ -1166,6 +1382,38 @@ def _task_signature(t: Type | None) -> tuple[_Signature | None, Type | None]:
     return None, None
 
 
+class _Partial(NamedTuple):
+    """``functools.partial(task, ...)`` as ``map_over`` calls it, with one item."""
+
+    task: str
+    param: str  # the parameter each item is given as
+    param_type: Type
+    missing: list[str]  # required parameters left unbound
+    returns: Type | None
+
+
+def _partial_of_task(e: Expression) -> _Partial | None:
+    """What ``partial(task, *args, **kwargs)(item)`` binds ``item`` to: Python calls ``task(*args, item, **kwargs)``."""
+    if not (isinstance(e, CallExpr) and _fullname(e.callee) == "functools.partial" and e.args):
+        return None
+    if e.arg_kinds[0] != ARG_POS or not _callable_kind(_symbol_type(e.args[0])):
+        return None
+    sig, returns = _task_signature(_symbol_type(e.args[0]))
+    kinds, names = e.arg_kinds[1:], e.arg_names[1:]
+    if sig is None or any(k in (ARG_STAR, ARG_STAR2) for k in kinds):
+        return None
+    types, formal_kinds, formal_names = sig
+    slots = [i for i, k in enumerate(formal_kinds) if k.is_positional()]
+    given = sum(1 for k in kinds if k == ARG_POS)
+    if given >= len(slots) or formal_names[slots[given]] in names:
+        return None  # too many arguments, or the item's parameter bound by name too: Python's own errors
+    item = slots[given]
+    taken = {formal_names[i] for i in slots[: given + 1]} | {n for n in names if n is not None}
+    missing = [n for i, n in enumerate(formal_names) if n and formal_kinds[i].is_required() and n not in taken]
+    task = _short_name(e.args[0])
+    return _Partial(task, formal_names[item] or str(item + 1), types[item], missing, returns)
+
+
 def _is_plain_callee(callee: Expression, t: Type | None) -> bool:
     """Whether ``callee`` certainly is a plain function or class rather than a task."""
     node = callee.node if isinstance(callee, RefExpr) else None
@@ -1178,7 +1426,12 @@ def _is_plain_callee(callee: Expression, t: Type | None) -> bool:
 def _is_record(info: TypeInfo) -> bool:
     if info.fullname in ARTIFACTS:
         return False
-    return info.is_named_tuple or "attrs" in info.metadata or "dataclass" in info.metadata
+    return _namedtuple_base(info) is not None or "attrs" in info.metadata or "dataclass" in info.metadata
+
+
+def _namedtuple_base(info: TypeInfo) -> TypeInfo | None:
+    """The NamedTuple class ``info`` is, or derives from (a subclass that adds methods is one too)."""
+    return next((b for b in info.mro if b.is_named_tuple), None)
 
 
 def _record_info(p: ProperType | None) -> TypeInfo | None:
@@ -1190,13 +1443,14 @@ def _record_info(p: ProperType | None) -> TypeInfo | None:
 
 
 def _is_namedtuple(info: TypeInfo) -> bool:
-    return bool(info.is_named_tuple)
+    return _namedtuple_base(info) is not None
 
 
 def _record_fields(info: TypeInfo) -> list[str]:
     """The fields the tracer can read: a NamedTuple's, or an attrs/dataclass class's attributes."""
-    if info.is_named_tuple:
-        return list(info.metadata.get("namedtuple", {}).get("fields", []))
+    base = _namedtuple_base(info)
+    if base is not None:
+        return list(base.metadata.get("namedtuple", {}).get("fields", []))
     for key in ("attrs", "dataclass"):
         if key in info.metadata:
             return [a["name"] for a in info.metadata[key].get("attributes", [])]

@@ -160,6 +160,42 @@ def wf() -> None:
     )
 
 
+def test_field_of_an_optional_record(tmp_path: Path) -> None:
+    # the record is Optional by its declared type: the message says so, not that it comes from a `when` branch
+    msg = check(
+        tmp_path,
+        """
+@task
+def find(n: int) -> Optional[Metrics]: ...
+
+@workflow
+def wf(n: int) -> None:
+    plain(x=find(n=n).accuracy)  # E: attr-defined
+""",
+        'find() (Metrics | None) has no attribute "accuracy" (the value may be None',
+        'a @task that takes "Metrics | None"',
+    )
+    assert "when" not in msg
+
+
+def test_a_task_defined_as_a_method(tmp_path: Path) -> None:
+    # a @task on a method: its `self` is no typed input; the message says what to do instead
+    check(
+        tmp_path,
+        """
+class Steps:
+    @task
+    def clean(self, raw: str) -> str: ...  # E: typedflow-untyped
+
+@workflow
+def wf(raw: str) -> None:
+    Steps().clean(raw)  # E: typedflow-untyped
+""",
+        "task 'clean' is a method: its first parameter, self, is not a typed input",
+        "@staticmethod",
+    )
+
+
 def test_attribute_without_field(tmp_path: Path) -> None:
     check(
         tmp_path,
@@ -322,6 +358,32 @@ def wf(n: int) -> None:
     assert "parameter 'x' has no type annotation" in msg
     assert "has no return annotation" in msg
     assert "not a supported value type" in msg
+    assert "set[int]: not a supported annotation; use list[T] or tuple[T, ...] (typed JSON has no sets)" in msg
+
+
+def test_unsupported_annotations_say_what_to_write(tmp_path: Path) -> None:
+    # Literal, a type variable: valid Python, refused with what to write instead
+    msg = check(
+        tmp_path,
+        """
+from typing import Literal, TypeVar
+T = TypeVar("T")
+
+@task
+def pick(kind: Literal["a", "b"]) -> int: ...  # E: typedflow-unsupported-type
+
+@task
+def same(x: T) -> T: ...  # E: typedflow-unsupported-type
+
+@workflow
+def wf(n: int) -> None:
+    pick(kind="a")  # E: typedflow-untyped
+    same(x=n)  # E: typedflow-untyped
+""",
+        "use an Enum of the values (class Kind(enum.StrEnum): ...), or their type",
+        "a type variable: a task's or workflow's values need concrete types",
+    )
+    assert msg
 
 
 def test_duplicate_task_names(tmp_path: Path) -> None:
@@ -366,7 +428,7 @@ def test_conditions_and_otherwise_placement(tmp_path: Path) -> None:
         """
 @workflow
 def wf(n: int, s: str) -> None:
-    with when(name_of(n=n) > 3):  # E: typedflow-condition
+    with when(name_of(n=n) > 3):  # E: operator
         plain(x=1.0)
     with otherwise():
         plain(x=2.0)

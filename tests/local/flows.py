@@ -331,6 +331,22 @@ def outer(x: int) -> float:
     return half(v=s.mean)
 
 
+@task
+def scaled(x: float, /, factor: float = 2.0, *, shift: float = 0.0) -> float:
+    return x * factor + shift
+
+
+@workflow
+def rescaled(x: float, /, *, factor: float = 3.0) -> float:
+    return scaled(x, factor, shift=1.0)
+
+
+@workflow
+def positional_only(x: float) -> float:
+    """Positional-only and keyword-only parameters of a task and a sub-workflow, given as Python allows."""
+    return scaled(rescaled(x, factor=4.0), shift=0.5)
+
+
 @task(retry=Retry(attempts=2, initial_delay=0.0))
 def crash_once(x: int, tag: str) -> int:
     """Kills its worker on the first execution under ``tag``; the retry runs in a fresh worker."""

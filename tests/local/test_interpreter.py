@@ -61,6 +61,14 @@ def test_subworkflow_inline(store: Path) -> None:
     assert "inner/stats_of" in {n.key for n in r.nodes}
 
 
+@pytest.mark.parametrize("isolation", ["thread", "process"])
+def test_positional_only_parameters_are_given_by_position(store: Path, isolation: str) -> None:
+    # a task's positional-only parameter cannot be passed by name: the run gives what plain Python gives
+    r = run(flows.positional_only, store, x=1.5, _options={"isolation": isolation})
+    assert r.ok, r.failures
+    assert r.value == flows.scaled.fn(flows.scaled.fn(1.5, 4.0, shift=1.0), shift=0.5) == 14.5
+
+
 def test_files_are_content_addressed_and_read_only(store: Path) -> None:
     r = run(flows.files, store, n=4)
     assert r.value == 4 + 2

@@ -4,6 +4,7 @@ target: the local interpreter, Step Functions (moto's engine) and Vertex (kfp.lo
 from __future__ import annotations
 
 import ast
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,32 @@ def test_a_bool_compared_with_a_number_runs_as_python_or_is_refused(tmp_path: Pa
         VERTEX.compile(flows.flag_is_one.ir, {"output": str(tmp_path / "spec.yaml")})
     with pytest.raises(DefinitionError, match="got bool and int"):
         compile_machines(flows.flag_is_one.ir, Options())
+
+
+def test_dates_are_ordered_as_in_python(aws: Aws, tmp_path: Path) -> None:
+    # a task output and an input, ordered as Python orders dates, on every target (each compares the
+    # isoformat text); the definition-time checker refused an ordering of dates
+    for d, e in ((date(2026, 1, 5), date(2026, 1, 12)), (date(999, 12, 31), date(2026, 1, 5))):
+        expected = flows.verdict(d, e)
+        assert run_workflow(flows.dates, {"d": d, "e": e}, RunOptions(store=tmp_path / "s")).outputs == expected
+        inputs = {"d": d.isoformat(), "e": e.isoformat()}  # typed JSON
+        remote = aws.run(flows.dates.ir, inputs)
+        assert (remote.status, remote.outputs) == ("SUCCEEDED", expected), (remote.error, remote.cause)
+        assert run_on_kfp_local(flows.dates, inputs, tmp_path / f"v{d.year}") == expected
+
+
+def test_an_int_enum_is_compared_as_the_int_it_is(aws: Aws, tmp_path: Path) -> None:
+    # an IntEnum member is an int in Python (and for mypy): compared with an int on every target as there; the
+    # definition-time checker refused the comparison
+    for level, n in ((flows.Level.HIGH, 2), (flows.Level.LOW, 2)):
+        expected = flows.verdict(level, n)
+        assert (
+            run_workflow(flows.levels, {"level": level, "n": n}, RunOptions(store=tmp_path / "s")).outputs == expected
+        )
+        inputs = {"level": level.value, "n": n}  # typed JSON
+        remote = aws.run(flows.levels.ir, inputs)
+        assert (remote.status, remote.outputs) == ("SUCCEEDED", expected), (remote.error, remote.cause)
+        assert run_on_kfp_local(flows.levels, inputs, tmp_path / f"v{level.value}") == expected
 
 
 LIMIT = 2**53 - 1

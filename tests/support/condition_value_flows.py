@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import enum
+from datetime import date
 from typing import Any, NamedTuple
 
 from typedflow import task, when, workflow
@@ -89,6 +91,52 @@ def texts(s: str, t: str) -> Verdict:
     with when(a > b):
         gt = holds()
     with when(a >= b):
+        ge = holds()
+    return Verdict(lt, le, eq, ne, gt, ge)
+
+
+@task
+def day(d: date) -> date:
+    return d
+
+
+@workflow
+def dates(d: date, e: date) -> Verdict:
+    a = day(d)
+    with when(a < e):
+        lt = holds()
+    with when(a <= e):
+        le = holds()
+    with when(a == e):
+        eq = holds()
+    with when(a != e):
+        ne = holds()
+    with when(a > e):
+        gt = holds()
+    with when(a >= e):
+        ge = holds()
+    return Verdict(lt, le, eq, ne, gt, ge)
+
+
+class Level(enum.IntEnum):
+    LOW = 1
+    HIGH = 2
+
+
+@workflow
+def levels(level: Level, n: int) -> Verdict:
+    b = whole(n)
+    with when(level < b):
+        lt = holds()
+    with when(level <= b):
+        le = holds()
+    with when(level == b):
+        eq = holds()
+    with when(level != b):
+        ne = holds()
+    with when(level > b):
+        gt = holds()
+    with when(level >= b):
         ge = holds()
     return Verdict(lt, le, eq, ne, gt, ge)
 

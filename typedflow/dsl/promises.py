@@ -9,7 +9,9 @@ formatting) is recorded as an error with a hint, and tracing goes on so that eve
 
 from __future__ import annotations
 
+import dis
 import sys
+from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from typedflow import ir
@@ -76,6 +78,9 @@ class Promise:
         if name.startswith("__"):
             raise AttributeError(name)
         t = self._type
+        if name == "keys" and _merging(sys._getframe(1)):  # `{**output}`, `task(**output)`
+            self._misuse("typedflow-iteration", "unpacking")
+            return self._poisoned()  # its keys() are no keys
         if self._poison:
             return self
         ft = field_type(t, name)
@@ -83,7 +88,7 @@ class Promise:
             if self._tracer is not None:
                 hint = ""
                 if t.kind == "optional" and field_type(t.args[0], name) is not None:
-                    hint = " (the value is optional here: it comes from a `when` branch)"
+                    hint = f' (the value may be None: read the field in a @task that takes "{t}")'
                 self._tracer.problem_at(
                     sys._getframe(1), f'{self._origin} ({t}) has no attribute "{name}"{hint}', "attr-defined"
                 )
@@ -109,10 +114,23 @@ class Promise:
 
     def __iter__(self) -> Any:
         t = self._type
+        names = _unpacked_into(sys._getframe(1))
         if t.kind == "record" and t.flavor == "namedtuple":  # `a, b = pair()`: its fields, in order
-            return iter([self.__getattr__(f.name) for f in t.fields])
-        self._misuse("typedflow-iteration", "iterating over")
-        return iter(())
+            n, starred = names if names is not None else (len(t.fields), False)
+            if n == len(t.fields) or (starred and n < len(t.fields)):
+                return iter([self.__getattr__(f.name) for f in t.fields])
+            if self._tracer is not None and not self._poison:  # mypy's words for a wrong count
+                k = len(t.fields)
+                shown = (
+                    f"Need more than {k} values to unpack ({n} expected)"
+                    if k < n
+                    else f"Too many values to unpack ({n} expected, {k} provided)"
+                )
+                self._tracer.misuse_at(sys._getframe(1), f"{shown}: {self._origin} is a {t}", "misc")
+        else:
+            self._misuse("typedflow-iteration", "iterating over" if names is None else "unpacking")
+        # as many (poisoned) values as the names unpacked into, so that tracing goes on to the next errors
+        return iter([self._poisoned() for _ in range(names[0] if names is not None else 0)])
 
     def __contains__(self, item: Any) -> bool:
         self._misuse("typedflow-iteration", "a membership test on")
@@ -178,6 +196,33 @@ class Promise:
         return self._compare(">=", other)
 
 
+_UNPACK_SEQUENCE = dis.opmap["UNPACK_SEQUENCE"]
+_UNPACK_EX = dis.opmap["UNPACK_EX"]
+
+
+_MERGES = frozenset({dis.opmap["DICT_UPDATE"], dis.opmap["DICT_MERGE"]})
+
+
+def _merging(frame: FrameType) -> bool:
+    """Whether ``frame`` is unpacking a mapping into a dict display or a call's keywords (``**x``)."""
+    code, i = frame.f_code.co_code, frame.f_lasti
+    return 0 <= i < len(code) and code[i] in _MERGES
+
+
+def _unpacked_into(frame: FrameType) -> tuple[int, bool] | None:
+    """When ``frame`` is unpacking the value it iterates (``a, b = x``, ``a, *rest = x``): how many names
+    take one value each, and whether a starred name takes the rest; None for a loop or a call."""
+    code, i = frame.f_code.co_code, frame.f_lasti
+    if not 0 <= i < len(code) - 1 or code[i] not in (_UNPACK_SEQUENCE, _UNPACK_EX):
+        return None
+    arg = code[i + 1]
+    if i >= 2 and code[i - 2] == dis.EXTENDED_ARG:  # `a, *b, c = x`: the count after the star
+        arg |= code[i - 1] << 8
+    if code[i] == _UNPACK_SEQUENCE:
+        return arg, False
+    return (arg & 0xFF) + (arg >> 8), True
+
+
 def _described(origin: str) -> str:
     """What a promise stands for: workflow inputs and map items are promises too, not task outputs."""
     if origin.startswith("input "):
@@ -238,6 +283,14 @@ for _name in (
     "rshift",
     "round",
     "matmul",
+    "rmatmul",
+    "rlshift",
+    "rrshift",
+    "divmod",
+    "rdivmod",
+    "trunc",
+    "floor",
+    "ceil",
 ):
     setattr(Promise, f"__{_name}__", _arith("typedflow-arithmetic", "arithmetic on"))
 
@@ -290,6 +343,13 @@ def comparable(a: ir.TypeRef, b: ir.TypeRef, op: str) -> bool:
         b2 = b.args[0] if b.kind == "optional" else b
         return assignable(a2, b2) or assignable(b2, a2)
     numeric = ("int", "float", "bool")
-    if a.kind in numeric and b.kind in numeric:
+    ak, bk = _ordered_as(a), _ordered_as(b)
+    if ak in numeric and bk in numeric:
         return True
-    return a.kind == b.kind == "str"
+    # Ordered as in Python; every target compares dates and datetimes as their isoformat() text.
+    return ak == bk and ak in ("str", "date", "datetime")
+
+
+def _ordered_as(t: ir.TypeRef) -> str:
+    """The kind an ordering sees: an IntEnum's member is an int, a str-mixin enum's a str (a plain enum's none)."""
+    return t.lineage[0] if t.kind == "enum" and t.lineage else t.kind

@@ -12,8 +12,9 @@ import re
 import site
 import sys
 import textwrap
-from collections.abc import Callable, Sized
-from types import FrameType, FunctionType, ModuleType
+import weakref
+from collections.abc import Callable, Sequence, Sized
+from types import CodeType, FrameType, FunctionType, ModuleType
 from typing import Any
 
 from typedflow.dsl.srcpaths import stable_path
@@ -22,6 +23,64 @@ from typedflow.ir import SourceLoc
 
 def frame_loc(frame: FrameType) -> SourceLoc:
     return SourceLoc(stable_path(frame.f_code.co_filename, frame.f_globals.get("__name__")), frame.f_lineno)
+
+
+_Span = tuple[int, int, int, int]  # line, end line, column, end column
+_CALLS: dict[str, tuple[tuple[int, int], dict[_Span, ast.Call]]] = {}
+_SPANS: weakref.WeakKeyDictionary[CodeType, list[tuple[int | None, int | None, int | None, int | None]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def argument_lines(frame: FrameType, npos: int | None, keywords: Sequence[str] = ()) -> dict[int | str, int]:
+    """The line of each argument of the call ``frame`` is making, when the call spans several lines (a
+    positional one by its index, a keyword one by its name), so that an argument's error is reported
+    where the argument is written, as mypy reports it. Empty when the call is on one line, its source
+    is unknown, or its arguments are not the ``npos`` positional and ``keywords`` given (a partial's;
+    ``npos`` None: any)."""
+    code = frame.f_code
+    spans = _SPANS.get(code)
+    if spans is None:
+        spans = _SPANS[code] = list(code.co_positions())  # once per code object: a body makes many calls
+    try:
+        span = spans[frame.f_lasti // 2]
+    except IndexError:
+        return {}
+    if None in span or span[0] == span[1]:
+        return {}
+    call = _calls_of(frame.f_code.co_filename).get(span)  # type: ignore[arg-type]
+    if call is None or any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
+        return {}
+    if npos is not None and (len(call.args) != npos or [k.arg for k in call.keywords] != list(keywords)):
+        return {}
+    lines: dict[int | str, int] = {i: a.lineno for i, a in enumerate(call.args)}
+    lines.update({k.arg: k.value.lineno for k in call.keywords if k.arg is not None})
+    return lines
+
+
+def _calls_of(filename: str) -> dict[_Span, ast.Call]:
+    """Every call expression of a source file that spans several lines, by its span (parsed once per file
+    version)."""
+    try:
+        st = os.stat(filename)
+        stamp = (st.st_mtime_ns, st.st_size)
+    except OSError:
+        stamp = (0, 0)
+    kept = _CALLS.get(filename)
+    if kept is not None and kept[0] == stamp:
+        return kept[1]
+    linecache.checkcache(filename)
+    text = "".join(linecache.getlines(filename))
+    try:
+        tree = ast.parse(text) if text else None
+    except SyntaxError:
+        tree = None
+    found: dict[_Span, ast.Call] = {}
+    for node in ast.walk(tree) if tree is not None else ():
+        if isinstance(node, ast.Call) and node.end_lineno is not None and node.end_lineno != node.lineno:
+            found[(node.lineno, node.end_lineno, node.col_offset, node.end_col_offset or 0)] = node
+    _CALLS[filename] = (stamp, found)
+    return found
 
 
 _DEF = re.compile(r"^\s*(async\s+)?def\s")
@@ -300,20 +359,62 @@ def _plain(value: Any, depth: int) -> bool:
     return False
 
 
-def return_lines(fn: Callable[..., Any]) -> list[int]:
-    """Absolute line numbers of the ``return`` statements in ``fn``'s body."""
+def default_lines(fn: Callable[..., Any]) -> dict[str, int]:
+    """The line of each parameter's default in ``fn``'s signature, by parameter name (a signature written over
+    several lines has them on lines of their own, where mypy reports a default of the wrong type)."""
     found = function_ast(fn)
     if found is None:
-        return []
+        return {}
     node, offset = found
-    return [sub.lineno + offset for sub in ast.walk(node) if isinstance(sub, ast.Return)]
+    a = node.args
+    positional = [*a.posonlyargs, *a.args]
+    pairs = list(zip(positional[len(positional) - len(a.defaults) :], a.defaults, strict=True))
+    pairs += [(p, d) for p, d in zip(a.kwonlyargs, a.kw_defaults, strict=True) if d is not None]
+    return {p.arg: d.lineno + offset for p, d in pairs}
 
 
-_BRANCH_CALLS = frozenset({"when", "otherwise"})
+def _returns(fn: Callable[..., Any]) -> tuple[list[ast.Return], int]:
+    """The ``return`` statements in ``fn``'s body in source order (not those of functions defined in it: a
+    map_over body's ``return`` is not the workflow's), and the offset that makes their lines absolute."""
+    found = function_ast(fn)
+    if found is None:
+        return [], 0
+    node, offset = found
+    returns: list[ast.Return] = []
+    stack: list[ast.AST] = list(ast.iter_child_nodes(node))
+    while stack:
+        sub = stack.pop()
+        if isinstance(sub, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef):
+            continue
+        if isinstance(sub, ast.Return):
+            returns.append(sub)
+        stack.extend(ast.iter_child_nodes(sub))
+    return sorted(returns, key=lambda r: (r.lineno, r.col_offset)), offset
+
+
+def return_lines(fn: Callable[..., Any]) -> list[int]:
+    """Absolute line numbers of the ``return`` statements in ``fn``'s body, in source order."""
+    returns, offset = _returns(fn)
+    return [r.lineno + offset for r in returns]
+
+
+def returned_arguments(fn: Callable[..., Any]) -> dict[int | str, int]:
+    """When ``fn``'s last ``return`` returns a call (a record built there, ``return Report(acc, name=n)``): the
+    line of each of its arguments, positional by index, keyword by name; else empty."""
+    returns, offset = _returns(fn)
+    call = returns[-1].value if returns else None
+    if not isinstance(call, ast.Call) or any(isinstance(a, ast.Starred) for a in call.args):
+        return {}
+    lines: dict[int | str, int] = {i: a.lineno + offset for i, a in enumerate(call.args)}
+    lines.update({k.arg: k.value.lineno + offset for k in call.keywords if k.arg is not None})
+    return lines
+
+
+_BRANCH_CALLS = frozenset({"when", "orwhen", "otherwise"})
 
 
 def returns_in_branches(fn: Callable[..., Any]) -> list[int]:
-    """Absolute lines of ``return`` statements inside ``with when(...)`` / ``with otherwise()`` blocks of
+    """Absolute lines of ``return`` statements inside ``with when(...)`` / ``orwhen(...)`` / ``otherwise()`` blocks of
     ``fn`` (of a nested function too, where the block is in that function)."""
     found = function_ast(fn)
     if found is None:

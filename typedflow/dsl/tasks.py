@@ -7,7 +7,7 @@ import inspect
 import sys
 import typing
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Generic, ParamSpec, TypeVar, overload
+from typing import Any, Final, Generic, NamedTuple, ParamSpec, TypeVar, overload
 
 import attrs
 
@@ -15,7 +15,7 @@ from typedflow import ir
 from typedflow.dsl import active
 from typedflow.dsl.environment import Environment
 from typedflow.dsl.registry import collector, register_task
-from typedflow.dsl.source import code_digest, func_loc
+from typedflow.dsl.source import code_digest, default_lines, func_loc
 from typedflow.dsl.taskenv import normalize as normalize_task_env
 from typedflow.errors import Problem, TaskDefinitionError, UnsupportedType
 from typedflow.ir.types import check_json, holds_secret, normal_form, type_ref
@@ -60,11 +60,29 @@ Resources = ir.ResourceSpec
 """``Resources(cpu=2, memory="4Gi", gpu=1, gpu_type="nvidia-tesla-t4", ephemeral_storage="10Gi")``."""
 
 
+class Kinds(NamedTuple):
+    """How a function's parameters may be given: those that only by position, and those that only by name."""
+
+    positional_only: frozenset[str] = frozenset()
+    keyword_only: frozenset[str] = frozenset()
+
+
+ANY_KIND: Final = Kinds()  # every parameter may be given by position or by name
+
+
+def kinds_of(fn: Callable[..., Any]) -> Kinds:
+    ps = inspect.signature(fn).parameters.values()
+    return Kinds(
+        frozenset(p.name for p in ps if p.kind is p.POSITIONAL_ONLY),
+        frozenset(p.name for p in ps if p.kind is p.KEYWORD_ONLY),
+    )
+
+
 class TaskSignature:
     """A task's typed interface, checked at decoration; its IR template (which needs the code
     digest, the costly part) is built on first use."""
 
-    __slots__ = ("_build", "_template", "annotations", "defaults", "params", "problems", "returns")
+    __slots__ = ("_build", "_template", "annotations", "defaults", "kinds", "params", "problems", "returns")
 
     def __init__(
         self,
@@ -74,8 +92,10 @@ class TaskSignature:
         returns: Any,
         build: Callable[[], ir.TaskTemplate] | None,
         problems: tuple[Problem, ...],
+        kinds: Kinds = ANY_KIND,
     ) -> None:
         self.params = params
+        self.kinds = kinds
         self.annotations = annotations
         self.defaults = defaults
         self.returns = returns
@@ -122,6 +142,16 @@ def interface(
             )
             continue
         names.append(p.name)
+        if p.name not in hints and names == [p.name] and p.name in ("self", "cls") and _in_class(fn):
+            problems.append(
+                Problem(
+                    loc,
+                    f"{what} {fn.__name__!r} is a method: its first parameter, {p.name}, is not a typed input; "
+                    f"define the {what} at module level, or make it a @staticmethod (above @{what})",
+                    "typedflow-untyped",
+                )
+            )
+            continue
         if p.name not in hints:
             problems.append(
                 Problem(
@@ -160,8 +190,9 @@ def interface(
                 default_json = normal_form(default_json, t)
             except Exception as exc:
                 err = f"default of {p.name!r} cannot be encoded as {t}: {exc}"
-            if err:
-                problems.append(Problem(loc, f"{what} {fn.__name__!r}: {err}", "assignment"))
+            if err:  # on the default's line, as mypy reports it
+                line = default_lines(fn).get(p.name, loc.line)
+                problems.append(Problem(ir.SourceLoc(loc.file, line), f"{what} {fn.__name__!r}: {err}", "assignment"))
         params.append(ir.Param(p.name, t, has_default, default_json))
     returns_ann: Any = hints.get("return", inspect.Signature.empty)
     returns: ir.TypeRef | None = None
@@ -190,6 +221,12 @@ def interface(
             problems.append(Problem(loc, f"{what} {fn.__name__!r}: return type: {exc}", "typedflow-unsupported-type"))
     annotations = {k: v for k, v in hints.items() if k != "return"}
     return tuple(names), annotations, defaults, returns_ann, problems, params, returns
+
+
+def _in_class(fn: Callable[..., Any]) -> bool:
+    """Whether ``fn`` is defined in a class body (``Steps.clean``, not ``train.<locals>.body``)."""
+    parts = fn.__qualname__.split(".")
+    return len(parts) > 1 and parts[-2] != "<locals>"
 
 
 def name_problems(name: str, what: str, fn: Callable[..., Any]) -> list[Problem]:
@@ -270,7 +307,7 @@ class Task(Generic[P, R_co]):
                 )
 
             register_task((fn.__module__, fn.__qualname__), self)
-        self.signature = TaskSignature(names, annotations, defaults, returns_ann, build, tuple(problems))
+        self.signature = TaskSignature(names, annotations, defaults, returns_ann, build, tuple(problems), kinds_of(fn))
         self.call_options: ir.NodeOptions | None = None  # set on the copy options() returns
         collected = collector()
         if collected is not None:
@@ -345,4 +382,16 @@ def task(fn: Callable[P, R] | None = None, /, **options: Any) -> Any:
     return lambda f: Task(f, **options)
 
 
-__all__ = ["Resources", "Retry", "Task", "TaskSignature", "interface", "name_problems", "outputs_of", "task"]
+__all__ = [
+    "ANY_KIND",
+    "Kinds",
+    "Resources",
+    "Retry",
+    "Task",
+    "TaskSignature",
+    "interface",
+    "kinds_of",
+    "name_problems",
+    "outputs_of",
+    "task",
+]

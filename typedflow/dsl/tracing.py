@@ -19,9 +19,16 @@ from typedflow._version import __version__
 from typedflow.dsl import active, constfiles
 from typedflow.dsl.promises import Cond, Promise, comparable
 from typedflow.dsl.secret import Secret
-from typedflow.dsl.source import frame_loc, func_loc, return_lines, returns_in_branches
+from typedflow.dsl.source import (
+    argument_lines,
+    frame_loc,
+    func_loc,
+    return_lines,
+    returned_arguments,
+    returns_in_branches,
+)
 from typedflow.dsl.srcpaths import stable_path
-from typedflow.dsl.tasks import Task, outputs_of
+from typedflow.dsl.tasks import ANY_KIND, Kinds, Task, outputs_of
 from typedflow.errors import Problem, WorkflowDefinitionError
 from typedflow.ir.types import JsonProblem, assignable, check_json, columns_mismatch, normal_form, type_ref
 from typedflow.ir.values import is_namedtuple
@@ -137,6 +144,8 @@ class Tracer:
         # `with after(...)` blocks open now: the scope they were entered in, and the node ids to wait for.
         self.ordering: list[tuple[Scope, tuple[str, ...]]] = []
         self.too_deep = False  # reported once
+        # Where the function a map_over is setting up is written: a task mapped directly reports its errors there.
+        self.mapped_at: ir.SourceLoc | None = None
 
     def check_nesting(self, loc: ir.SourceLoc, depth: int) -> None:
         """Blocks (and sub-workflow calls) nested ``depth`` deep at ``loc``: at most ``ir.MAX_NESTING``."""
@@ -215,7 +224,9 @@ class Tracer:
         else:
             self.register_task(template, loc)
             sig = t.signature
-            bound = self.bind_call(f'task "{t.name}"', sig.params, template.inputs, sig.annotations, args, kwargs, loc)
+            bound = self.bind_call(
+                f'task "{t.name}"', sig.params, template.inputs, sig.annotations, args, kwargs, loc, sig.kinds
+            )
             by_name = {a.param: a for a in bound}
             for p in template.inputs:
                 if _is_failure(p.type):
@@ -306,9 +317,8 @@ class Tracer:
     def fail(self, message: Any, frame: FrameType) -> None:
         loc = frame_loc(frame)
         if not isinstance(message, str):
-            self.problem(
-                loc, f"fail() takes a message written in the workflow (a str), got {_pytype(message)}", "arg-type"
-            )
+            got = _described_value(message._origin) if isinstance(message, Promise) else _pytype(message)
+            self.problem(loc, f"fail() takes a message written in the workflow (a str), got {got}", "arg-type")
             message = "the workflow failed"
         self.add(ir.FailNode(self.new_id("fail"), message[:4096], loc))
 
@@ -372,6 +382,10 @@ class Tracer:
                 "typedflow-container",
             )
             return None
+        handle = _handle_type(value)
+        if handle is not None and not assignable(handle, dst):  # a file of a format of its own: formats are nominal
+            self.problem(loc, f'{what} has incompatible type "{handle}"; expected "{dst}"', code)
+            return None
         from typedflow.ir.values import encode
 
         # Numeric widening as a static checker allows it (bool ≤ int ≤ float).
@@ -416,17 +430,32 @@ class Tracer:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         loc: ir.SourceLoc,
+        kinds: Kinds = ANY_KIND,
+        lines: dict[int | str, int] | None = None,
     ) -> list[ir.Arg]:
+        """Arguments bound to parameters as Python binds them (``kinds``: which are positional- or
+        keyword-only), each checked against its parameter's type; an argument's error is reported on
+        its own line (``lines``, by position or keyword, for a call written over several lines)."""
         given: dict[str, Any] = {}
         if loc in self.misused:  # e.g. ``task(*output)``: the arguments are unknowable
             return [ir.Arg(p.name, ir.Const(None)) for p in params]
-        if len(args) > len(names):
+        lines = lines or {}
+        where: dict[str, ir.SourceLoc] = {}
+        positional = [n for n in names if n not in kinds.keyword_only]
+        if len(args) > len(positional):
             self.problem(loc, f"Too many positional arguments for {target}", "call-arg")
-        for name, v in zip(names, args, strict=False):
+        for i, (name, v) in enumerate(zip(positional, args, strict=False)):
             given[name] = v
+            if i in lines:
+                where[name] = ir.SourceLoc(loc.file, lines[i])
         for k, v in kwargs.items():
+            if k in lines and k not in where:
+                where[k] = ir.SourceLoc(loc.file, lines[k])
             if k not in names:
                 self.problem(loc, f'Unexpected keyword argument "{k}" for {target}', "call-arg")
+            elif k in kinds.positional_only:
+                self.problem(loc, f'Unexpected keyword argument "{k}" for {target} (it is positional-only)', "call-arg")
+                given.setdefault(k, v)  # bound all the same: no "missing argument" follows
             elif k in given:
                 self.problem(loc, f'{target} got multiple values for argument "{k}"', "misc")
             else:
@@ -434,7 +463,7 @@ class Tracer:
         out: list[ir.Arg] = []
         for p in params:
             if p.name in given:
-                arg = self.bind(p.name, given[p.name], p.type, anns.get(p.name), loc, target)
+                arg = self.bind(p.name, given[p.name], p.type, anns.get(p.name), where.get(p.name, loc), target)
                 if arg is not None:
                     out.append(arg)
             elif p.has_default:
@@ -458,7 +487,8 @@ class Tracer:
             )
 
     def call_task(self, t: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any], frame: FrameType) -> Any:
-        loc = frame_loc(user_frame(frame))
+        user = user_frame(frame)
+        loc = frame_loc(user) if user is frame or self.mapped_at is None else self.mapped_at
         sig = t.signature
         template = sig.template
         if template is None:
@@ -471,7 +501,10 @@ class Tracer:
             return Promise(self, ir.Const(None), ir.TypeRef("any"), None, t.name)
         self.register_task(template, loc)
         target = f'task "{t.name}"'
-        bound = self.bind_call(target, sig.params, template.inputs, sig.annotations, args, kwargs, loc)
+        lines = argument_lines(user, len(args), list(kwargs)) if user is frame else None  # (not map_over's call)
+        bound = self.bind_call(
+            target, sig.params, template.inputs, sig.annotations, args, kwargs, loc, sig.kinds, lines
+        )
         node_id = self.new_id(template.name)
         self.add(ir.TaskNode(node_id, template.name, tuple(bound), loc, options=t.call_options))
         return self._result(node_id, template.returns, t.name)
@@ -486,7 +519,8 @@ class Tracer:
     def call_workflow(
         self, sub: Workflow[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any], frame: FrameType
     ) -> Any:
-        loc = frame_loc(user_frame(frame))
+        user = user_frame(frame)
+        loc = frame_loc(user)
         if sub.problems:  # its definition failed (collected by `typedflow check`): one error here
             self.problem(
                 loc, f'workflow "{sub.name}" cannot be used: its definition has errors (see above)', "typedflow-untyped"
@@ -502,7 +536,8 @@ class Tracer:
                 self.problem(loc, f'Two different workflows are named "{sw.name}"', "typedflow-duplicate-name")
             self.subworkflows[sw.name] = sw
         target = f'workflow "{w.name}"'
-        bound = self.bind_call(target, sub.params, w.inputs, sub.annotations, args, kwargs, loc)
+        lines = argument_lines(user, len(args), list(kwargs)) if user is frame else None
+        bound = self.bind_call(target, sub.params, w.inputs, sub.annotations, args, kwargs, loc, sub.kinds, lines)
         node_id = self.new_id(w.name)
         self.check_nesting(loc, self.scope.depth + 1 + ir.nesting(sub_ir))
         self.add(ir.SubWorkflowNode(node_id, w.name, tuple(bound), loc))
@@ -531,9 +566,19 @@ class Tracer:
             )
             return Cond(self, ir.Compare(op, p._ref, ir.Const(None)), deps)
         if left_t and right_t and not comparable(left_t[0], right_t[0], op):
-            self.problem(
-                loc, f'condition {p._origin} {op} ... compares "{left_t[0]}" with "{right_t[0]}"', "typedflow-condition"
-            )
+            a, b = left_t[0], right_t[0]
+            if op in ("==", "!="):
+                why = f'values of "{a}" and "{b}" are never equal'
+            elif left_t[1] or right_t[1]:  # Optional here because it comes from a branch
+                why = (
+                    f'"{a}" and "{b}" cannot be ordered: {(p if left_t[1] else other)._origin} comes from a when/'
+                    "otherwise block and may be None after it (None has no order); compare it inside the block"
+                )
+            elif "optional" in (a.kind, b.kind):
+                why = f'"{a}" and "{b}" cannot be ordered: None has no order'
+            else:
+                why = f'"{a}" and "{b}" cannot be ordered (conditions order numbers, strings, dates or datetimes)'
+            self.problem(loc, f"condition {p._origin} {op} ...: {why}", _condition_code(a, b, op))
         return Cond(self, ir.Compare(op, p._ref, right), deps)
 
     # ------------------------------------------------------------------ blocks
@@ -582,7 +627,9 @@ class Tracer:
             return cond.ir
         if isinstance(cond, Promise):
             seen = self.visible(cond, loc, "when()")
-            if seen is not None and seen[0].kind not in ("bool", "any"):
+            if seen is not None and seen[1] and seen[0].args[0].kind == "bool":
+                pass  # a bool from a closed block: None when it did not run, which holds no more than False
+            elif seen is not None and seen[0].kind not in ("bool", "any"):
                 self.problem(
                     loc,
                     f'when() needs a bool condition; {cond._origin} is "{seen[0]}" (compare it, e.g. `when(x > 0)`)',
@@ -640,6 +687,28 @@ class Tracer:
                     item_type = ir.TypeRef("none")
         else:
             self.problem(loc, f"map_over needs a list, got {_pytype(items)}", "arg-type")
+        lines = argument_lines(frame, None)  # (a call written over several lines: each argument's own line)
+        # The map's options shape the graph on every target: written in the workflow, not values of the run.
+        for option, given in (
+            ("max_concurrency", max_concurrency),
+            ("distributed", distributed),
+            ("tolerated_failure", tolerated_failure),
+        ):
+            if isinstance(given, Promise | Cond):
+                shown = given._origin if isinstance(given, Promise) else "a condition"
+                line = lines.get(option)
+                self.problem(
+                    loc if line is None else ir.SourceLoc(loc.file, line),
+                    f"map_over {option} is written in the workflow (a constant), not a value of the run: got "
+                    f"{_described_value(shown)}",
+                    "arg-type",
+                )
+        if isinstance(max_concurrency, Promise | Cond):
+            max_concurrency = None
+        if isinstance(distributed, Promise | Cond):
+            distributed = False
+        if isinstance(tolerated_failure, Promise | Cond):
+            tolerated_failure = 0.0
         if max_concurrency is not None and (not isinstance(max_concurrency, int) or max_concurrency < 1):
             self.problem(loc, "map_over max_concurrency must be a positive int", "arg-type")
             max_concurrency = None
@@ -662,13 +731,15 @@ class Tracer:
         )
         builder.distributed, builder.tolerated_failure = distributed, float(tolerated_failure)
         self.add(builder)
-        outer = self.scope
+        outer, mapped_at = self.scope, self.mapped_at
         self.scope = scope
+        fn_line = lines.get(0, lines.get("fn"))
+        self.mapped_at = loc if fn_line is None else ir.SourceLoc(loc.file, fn_line)
         try:
             item = Promise(self, ir.ItemRef(map_id), item_type, scope, "map_over item")
             result = fn(item)
         finally:
-            self.scope = outer
+            self.scope, self.mapped_at = outer, mapped_at
         self.last_conditional = None
         if isinstance(result, Promise):
             self.scope = scope
@@ -681,7 +752,8 @@ class Tracer:
         elif (record := _record_type(result)) is not None:
             self.scope = scope
             try:
-                builder.result, builder.result_type = self._record_result(result, record, _result_loc(fn, loc))
+                lines = returned_arguments(fn) if getattr(fn, "__name__", "<lambda>") != "<lambda>" else {}
+                builder.result, builder.result_type = self._record_result(result, record, _result_loc(fn, loc), lines)
             finally:
                 self.scope = outer
         else:
@@ -705,19 +777,25 @@ class Tracer:
             self, ir.OutputRef(map_id, "out"), ir.TypeRef("list", (builder.result_type,)), outer, "map_over()", map_id
         )
 
-    def _record_result(self, value: Any, t: ir.TypeRef, loc: ir.SourceLoc) -> tuple[ir.RecordOf | ir.Const, ir.TypeRef]:
+    def _record_result(
+        self, value: Any, t: ir.TypeRef, loc: ir.SourceLoc, lines: dict[int | str, int] | None = None
+    ) -> tuple[ir.RecordOf | ir.Const, ir.TypeRef]:
         """A record the map body built of its values (``Pair(inc(x), dec(x))``): each field bound like a
-        task argument, against the field's declared type. The record type, or ``any`` after an error."""
+        task argument, against the field's declared type, and reported on its argument's line (``lines``,
+        when the body returns the record's construction). The record type, or ``any`` after an error."""
+        lines = lines or {}
         hints = _hints(type(value))
         target = f'record "{type(value).__name__}"'
         fields: list[ir.Arg] = []
         ok = True
-        for f in t.fields:
+        for i, f in enumerate(t.fields):
             given = getattr(value, f.name, None)
             if isinstance(given, Promise) and given._poison:  # already reported where it was produced
                 ok = False
                 continue
-            arg = self.bind(f.name, given, f.type, hints.get(f.name), loc, target)
+            line = lines.get(f.name, lines.get(i))
+            where = loc if line is None else ir.SourceLoc(loc.file, line)
+            arg = self.bind(f.name, given, f.type, hints.get(f.name), where, target)
             ok = ok and arg is not None
             if arg is not None:
                 fields.append(arg)
@@ -756,6 +834,19 @@ class Tracer:
         return tuple(out)
 
 
+_PLAIN = frozenset({"bool", "int", "float", "str", "enum", "none"})
+
+
+def _condition_code(a: ir.TypeRef, b: ir.TypeRef, op: str) -> str:
+    """The code of a comparison no condition may make: mypy's, where mypy reports it too (plain values of
+    unrelated types: ``comparison-overlap`` for ==/!=, ``operator`` for an ordering), so that both checkers
+    name one defect alike; ``typedflow-condition`` for the rest (dates, containers, records)."""
+    plain = all((t.args[0] if t.kind == "optional" else t).kind in _PLAIN for t in (a, b))
+    if not plain:
+        return "typedflow-condition"
+    return "comparison-overlap" if op in ("==", "!=") else "operator"
+
+
 def user_frame(frame: FrameType) -> FrameType:
     """The nearest frame outside typedflow (a task passed straight to map_over is called from here)."""
     f: FrameType | None = frame
@@ -776,6 +867,29 @@ def _contains_promise(v: Any) -> bool:
     if dataclasses.is_dataclass(v) and not isinstance(v, type):
         return any(_contains_promise(getattr(v, f.name, None)) for f in dataclasses.fields(v))
     return False
+
+
+def _described_value(origin: str) -> str:
+    """How a message names a placeholder: ``input "n"`` is a workflow input, ``train()`` a task output."""
+    if origin.startswith("input "):
+        return f"workflow {origin}"
+    return origin if origin.startswith(("map_over item", "a condition")) else f"task output {origin}"
+
+
+def _handle_type(v: Any) -> ir.TypeRef | None:
+    """The type of a file or directory handle written in the workflow with a format of its own
+    (``TypedFile.from_path(p, format=CSV)``); None for other values and for a handle of no format, which takes
+    the declared format where it is passed."""
+    from typedflow.files import TypedDirectory, TypedFile
+    from typedflow.formats import Format
+
+    if not isinstance(v, TypedFile | TypedDirectory) or v.format is Format:
+        return None
+    generic: Any = type(v)
+    try:
+        return type_ref(generic[v.format])
+    except Exception:
+        return None
 
 
 def _is_failure(t: ir.TypeRef) -> bool:
@@ -887,7 +1001,8 @@ def trace(
     active.push(tracer)
     try:
         try:
-            value = wf.fn(**{k: inputs[k] for k in wf.params if k in inputs})
+            first = [inputs[k] for k in wf.params if k in wf.kinds.positional_only]
+            value = wf.fn(*first, **{k: inputs[k] for k in wf.params if k not in wf.kinds.positional_only})
         except Exception as exc:
             where = _user_frame_loc(exc.__traceback__) or loc
             if isinstance(exc, NameError) and exc.name == wf.fn.__name__:
@@ -985,17 +1100,20 @@ def _bind_results(
             return out
         return [ir.Arg("out", value._ref, seen[1])]
     if returns.kind == "record" and returns.flavor == "namedtuple" and hasattr(value, "_fields"):
+        # A record built in the workflow to be returned (`return Report(acc, name=n)`): each field is an argument
+        # of its constructor, checked and reported as mypy does (arg-type, on the argument's line).
         out = []
         hints = getattr(type(value), "__annotations__", {})
-        for p in outputs:
+        lines = returned_arguments(wf.fn)
+        for i, p in enumerate(outputs):
+            line = lines.get(p.name, lines.get(i))
             arg = tracer.bind(
                 p.name,
                 getattr(value, p.name, None),
                 p.type,
                 hints.get(p.name),
-                loc,
-                f"return value of {target}",
-                code="return-value",
+                loc if line is None else ir.SourceLoc(loc.file, line),
+                f'"{type(value).__name__}"',
             )
             if arg is not None:
                 out.append(arg)

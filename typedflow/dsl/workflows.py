@@ -11,7 +11,7 @@ from typedflow import ir
 from typedflow.dsl import active, tracing
 from typedflow.dsl.environment import Environment
 from typedflow.dsl.registry import collector
-from typedflow.dsl.tasks import Task, interface, name_problems
+from typedflow.dsl.tasks import Task, interface, kinds_of, name_problems
 from typedflow.errors import Problem, WorkflowDefinitionError, WorkflowFailedError
 from typedflow.runtime.running import run
 
@@ -46,6 +46,7 @@ class Workflow(Generic[P, R_co]):
         names, annotations, _, returns_ann, problems, params, returns = interface(fn, "workflow")
         problems += name_problems(self.name, "workflow", fn)
         self.params = names
+        self.kinds = kinds_of(fn)
         self.annotations = annotations
         self.returns_annotation = returns_ann
         self.problems: tuple[Problem, ...] = ()

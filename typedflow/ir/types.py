@@ -130,7 +130,11 @@ def _convert(tp: Any, seen: tuple[Any, ...]) -> TypeRef:
                 # the type of a value's JSON (and of a Vertex parameter) follows from the enum, not the member
                 raise UnsupportedType(f"{_show(tp)}: enum values must be all str or all int")
             members = tuple(str(v) for v in values)
-            return TypeRef("enum", name=_key(tp), members=members, flavor="int" if ints and values else "")
+            # an IntEnum is an int, a str-mixin enum a str, as for Python and mypy: where they may also go
+            base = ("int",) if issubclass(tp, int) else ("str",) if issubclass(tp, str) else ()
+            return TypeRef(
+                "enum", name=_key(tp), members=members, flavor="int" if ints and values else "", lineage=base
+            )
         flavor = (
             "namedtuple"
             if is_namedtuple(tp)
@@ -158,8 +162,10 @@ def _convert(tp: Any, seen: tuple[Any, ...]) -> TypeRef:
                 except UnsupportedType as exc:
                     raise UnsupportedType(f"{_show(tp)}.{n}: {exc}") from None
                 fields.append(_field(n, ft, hints[n], defaults))
-            bases = tuple(
-                _key(b) for b in tp.__mro__[1:] if b is not object and (attrs.has(b) or dataclasses.is_dataclass(b))
+            bases = tuple(  # a subclass is its bases too (a NamedTuple's subclass has the NamedTuple's fields)
+                _key(b)
+                for b in tp.__mro__[1:]
+                if b is not object and (attrs.has(b) or dataclasses.is_dataclass(b) or is_namedtuple(b))
             )
             return TypeRef("record", name=_key(tp), lineage=(_key(tp), *bases), fields=tuple(fields), flavor=flavor)
         if tp is typing.Any or tp is object:
@@ -171,7 +177,24 @@ def _convert(tp: Any, seen: tuple[Any, ...]) -> TypeRef:
         )
     if tp is typing.Any:
         raise UnsupportedType("Any: values need a concrete type so they can be checked and serialized")
-    raise UnsupportedType(f"{_show(tp)}: not a supported annotation")
+    raise UnsupportedType(f"{_show(tp)}: not a supported annotation; {_instead(tp)}")
+
+
+def _instead(tp: Any) -> str:
+    """What to write instead of an annotation typed JSON cannot carry."""
+    origin = typing.get_origin(tp)
+    if origin is typing.Literal:
+        return "use an Enum of the values (class Kind(enum.StrEnum): ...), or their type"
+    if isinstance(tp, typing.TypeVar):
+        return "a type variable: a task's or workflow's values need concrete types, checked and serialized as declared"
+    if origin in (set, frozenset) or tp in (set, frozenset):
+        return "use list[T] or tuple[T, ...] (typed JSON has no sets)"
+    if origin is typing.Annotated:
+        return "write the type itself (Annotated is for the columns of a table schema)"
+    return (
+        "values are bool, int, float, str, bytes, None, datetime, date, Enum, list, dict, tuple, Optional, "
+        "records (attrs, dataclass, NamedTuple), TypedFile, TypedDirectory or Secret"
+    )
 
 
 def _hashable(tp: Any) -> bool:
@@ -266,6 +289,8 @@ def assignable(src: TypeRef, dst: TypeRef) -> bool:
         return assignable(src, dst.args[0])
     if sk == "optional":
         return False
+    if sk == "enum" and dk != "enum" and src.lineage:  # an IntEnum member is an int, a str-mixin one a str
+        return assignable(TypeRef("int" if src.lineage[0] == "int" else "str"), dst)
     if sk in _NUMERIC_RANK and dk in _NUMERIC_RANK:
         return _NUMERIC_RANK[sk] <= _NUMERIC_RANK[dk]
     if dk == "list" and dst.flavor == "tuple":  # tuple[T, ...] is covariant, and takes fixed tuples of T

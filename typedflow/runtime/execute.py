@@ -426,7 +426,10 @@ def execute(
             except SecretUnavailableError as exc:  # the message names the reference, never a value
                 raise TaskError("typedflow.SecretUnavailable", str(exc)) from None
         try:
-            value = task.fn(**kwargs)
+            if plan.positional:
+                value = task.fn(*[kwargs.pop(n) for n in plan.positional], **kwargs)
+            else:
+                value = task.fn(**kwargs)
         except SystemExit as exc:  # a task's sys.exit() fails the task, in a thread as in a worker process
             raise TaskError("SystemExit", f"the task called sys.exit({exc.code!r})", traceback.format_exc()) from None
         except Exception as exc:
@@ -488,6 +491,7 @@ class _Calling:
         "key",
         "normalize",
         "output_files",
+        "positional",
         "scratch_prefix",
         "secret_inputs",
         "task",
@@ -510,6 +514,8 @@ class _Calling:
         self.decoders = tuple(
             (p.name, converter.get_structure_hook(anns[p.name]), anns[p.name]) for p in template.inputs
         )
+        # positional-only parameters (``def f(x, /)``) cannot be given by name: they lead the call, in order
+        self.positional = tuple(p.name for p in template.inputs if p.name in sig.kinds.positional_only)
         returns = sig.returns
         hook = converter.get_unstructure_hook(returns)
         self.unstructure: Callable[[Any], Any] = hook

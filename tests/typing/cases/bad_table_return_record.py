@@ -33,4 +33,4 @@ def size(path: str) -> int:
 
 @workflow
 def scored_record(path: str) -> Out:
-    return Out(table=ingest(path=path), n=size(path=path))  # E: return-value
+    return Out(table=ingest(path=path), n=size(path=path))  # E: arg-type

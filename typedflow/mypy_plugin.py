@@ -1253,10 +1253,13 @@ class _BodyChecker:
         return found if isinstance(found, FuncDef) and any(found is f for f in self.local_functions) else None
 
     def returned_type(self, fn: FuncItem) -> Type | None:
-        """The type of the one output a map_over body returns at its top level (None when unknown)."""
+        """The type a map_over body returns: as declared, else that of the one output it returns at its top
+        level (None when unknown, or when that output was made in a ``when`` block: it may be None)."""
+        if isinstance(fn.type, CallableType) and not fn.type.implicit:
+            return fn.type.ret_type
         returns = [s.expr for s in fn.body.body if isinstance(s, ReturnStmt) and s.expr is not None]
         out = self.values.get(returns[0]) if len(returns) == 1 else None
-        return out.type if out is not None and not out.cond else None
+        return out.type if out is not None and not out.cond and out.branch is None else None
 
     def is_local_function(self, callee: Expression) -> bool:
         node = callee.node if isinstance(callee, NameExpr) else None

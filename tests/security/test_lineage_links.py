@@ -123,7 +123,7 @@ def test_a_run_during_which_a_lineage_link_is_planted_keeps_its_records(tmp_path
     from typedflow.lineage.verify import verify_log
 
     assert verify_log(store / "lineage" / "log.jsonl").ok
-    assert sorted(r.task for r, _ in iter_records(store / "lineage" / "log.jsonl") if r.kind == "task") == [
+    assert sorted(str(r.task) for r, _ in iter_records(store / "lineage" / "log.jsonl") if r.kind == "task") == [
         "number",
         "plant_link",
     ]

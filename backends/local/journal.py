@@ -299,7 +299,19 @@ class RunLock:
         self._fd = -1
 
     def acquire(self) -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+        """Take the lock; :class:`RunBusyError` while another process holds it, :class:`BoundaryError`
+        when what is there is not a lock file (a link, a folder, a FIFO put in its place)."""
+        flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
+        try:
+            fd = os.open(self.path, flags, 0o600)
+        except OSError as exc:
+            if exc.errno in (errno.ELOOP, errno.EISDIR):
+                problem = "is a symbolic link" if exc.errno == errno.ELOOP else "is not a regular file"
+                raise BoundaryError(f"{self.path} {problem}") from None
+            raise
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise BoundaryError(f"{self.path} is not a regular file")
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
 import threading
@@ -103,6 +102,10 @@ def _start(
             lock.acquire()
         except RunBusyError as exc:
             raise InputError(f"cannot resume run {run_id}: {exc}") from None
+        except BoundaryError as exc:  # not a lock file there
+            raise InputError(f"cannot resume run {run_id}: {exc}") from None
+        except OSError as exc:
+            raise InputError(f"cannot resume run {run_id}: {lock.path}: {exc.strerror or exc}") from None
         try:
             restore_import_roots(journal.dir / "meta.json")  # a retry in another process finds the tasks there
             try:
@@ -123,8 +126,14 @@ def _start(
             resumed = journal.finished()
             # A failed run that is resumed has not failed (yet): its status and failures are this run's.
             for name in ("status.json", FAILURES):
-                with contextlib.suppress(FileNotFoundError):
+                try:
                     (journal.dir / name).unlink()
+                except FileNotFoundError:
+                    pass
+                except OSError as exc:  # a folder put in its place: said, and left alone
+                    raise InputError(
+                        f"cannot resume run {run_id}: {journal.dir / name} cannot be replaced: {exc.strerror or exc}"
+                    ) from None
         except BaseException:
             lock.release()
             raise

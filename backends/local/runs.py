@@ -91,11 +91,13 @@ def _lines(path: Path) -> Iterator[dict[str, Any]]:
 
 def holder(run_dir: Path) -> int | None:
     """The pid of the live process running the run, or None (the lock is the OS's: a killed run holds none)."""
-    try:
-        fd = os.open(run_dir / "lock", os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    try:  # O_NONBLOCK: a FIFO planted as the lock must not make every command wait for a writer
+        fd = os.open(run_dir / "lock", os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return None
     try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # no process locks anything but a file there
+            return None
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -237,8 +239,12 @@ class LocalRuns:
             raise RunOpError(f"run {run_id} is still running")
         if status == "succeeded":
             raise RunOpError(f"run {run_id} succeeded: nothing to retry")
-        with contextlib.suppress(FileNotFoundError):
+        try:
             (d / CANCELLED).unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:  # a folder put in its place: said, and left alone
+            raise RunOpError(f"cannot retry run {run_id}: {d / CANCELLED}: {exc.strerror or exc}") from None
         return self._resume(d)
 
     def _resume(self, d: Path) -> Started:

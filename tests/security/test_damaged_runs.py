@@ -251,3 +251,52 @@ def test_outputs_of_the_wrong_type_are_not_printed(tmp_path: Path, capsys: pytes
     assert main(["runs", "outputs", run_id, "--store", str(tmp_path)]) == 2
     captured = capsys.readouterr()
     assert captured.out == "" and "holds the workflow's outputs" in captured.err
+
+
+@pytest.mark.parametrize("kind", ["fifo", "folder", "symlink"])
+def test_a_lock_that_is_not_a_file_is_not_waited_on_and_is_bad_input_on_resume(tmp_path: Path, kind: str) -> None:
+    run_id = _run(tmp_path, x=5)
+    run_dir = tmp_path / "runs" / run_id
+    (run_dir / "status.json").unlink()  # interrupted: whether a process still holds it is asked of its lock
+    (run_dir / "journal.jsonl").write_text("")
+    lock = run_dir / "lock"
+    lock.unlink()
+    if kind == "fifo":
+        os.mkfifo(lock)
+    elif kind == "folder":
+        lock.mkdir()
+    else:
+        (tmp_path / "elsewhere").write_text("")
+        lock.symlink_to(tmp_path / "elsewhere")
+    r = _cli("runs", "list", "--store", str(tmp_path))
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    assert r.stdout.splitlines()[1].split()[:3] == [run_id, "doubled", "interrupted"]
+    r = _cli("runs", "show", run_id, "--store", str(tmp_path))
+    assert r.returncode == 0 and "status    interrupted" in r.stdout, r.stderr
+    r = _cli("graph", "--run", run_id, "--store", str(tmp_path))
+    assert r.returncode == 0 and "interrupted" in r.stdout, r.stderr
+    r = _cli("runs", "retry", run_id, "--store", str(tmp_path))
+    said = "is a symbolic link" if kind == "symlink" else "is not a regular file"
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.strip().endswith(f"cannot resume run {run_id}: {lock} {said}"), r.stderr
+    assert lock.is_symlink() if kind == "symlink" else lock.exists()  # left as it was
+    assert (tmp_path / "elsewhere").read_text() == "" if kind == "symlink" else True
+
+
+@pytest.mark.parametrize("name", ["status.json", "failures.json", "cancelled"])
+def test_a_folder_in_place_of_a_file_a_retry_removes_is_bad_input(
+    tmp_path: Path, name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_id = _run(tmp_path, x=5)
+    run_dir = tmp_path / "runs" / run_id
+    (run_dir / "journal.jsonl").write_text("")  # its task must run again
+    (run_dir / "status.json").write_text('{"status": "failed", "duration": 1, "outputs": {}}')
+    (run_dir / name).unlink(missing_ok=True)
+    (run_dir / name).mkdir()
+    (run_dir / name / "kept").write_text("")
+    capsys.readouterr()
+    assert main(["runs", "retry", run_id, "--store", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and f"{run_dir / name}" in err.splitlines()[-1], err
+    assert f"run {run_id}: " in err.splitlines()[-1]
+    assert (run_dir / name / "kept").exists()

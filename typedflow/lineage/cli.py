@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import io
 import os
 import stat
 import sys
@@ -24,6 +25,7 @@ from typedflow.lineage.query import (
     trace,
 )
 from typedflow.lineage.verify import Keyring, verify_path
+from typedflow.runtime.atomic import write_text
 from typedflow.util.statedir import home
 
 __all__ = ["add_subparser", "default_log_path"]
@@ -127,13 +129,32 @@ def _cmd_trace(args: argparse.Namespace) -> int:
 
 @contextlib.contextmanager
 def _output(out: str) -> Iterator[IO[str]]:
+    """stdout, or a file written whole when the block ends (an export that fails leaves what was there)."""
     if out == "-":
         yield sys.stdout
         return
-    path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
-        yield f
+    buf = io.StringIO()
+    yield buf
+    write_text(Path(out), buf.getvalue())
+
+
+_LOG_FILES = ("", ".head", ".head.tmp", ".checkpoints", ".repairs")  # the log's own files: <log><suffix>
+
+
+def _log_file(out: str, log: Path) -> bool:
+    """Whether ``out`` is the log or one of its files (head, checkpoints, repairs...): an export written
+    there would destroy the records it exports."""
+    if out == "-":
+        return False
+    target, source = Path(out).resolve(), log.resolve()
+    if target.parent == source.parent:
+        rest = target.name.removeprefix(source.name)
+        if rest != target.name and (rest in _LOG_FILES or rest.startswith(".torn-")):
+            return True
+    try:
+        return os.path.samefile(target, source)  # a hard link to it
+    except OSError:
+        return False
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
@@ -147,6 +168,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
         return 2
     if not args.all and not args.run_ids:
         print("name RUN_IDs or pass --all", file=sys.stderr)
+        return 2
+    if _log_file(args.output, path):
+        print(f"-o {args.output} is the lineage log {path} or one of its files; export elsewhere", file=sys.stderr)
         return 2
     run_ids = None if args.all else set(args.run_ids)
     if args.format == "bundle":
@@ -172,7 +196,11 @@ def _cmd_export(args: argparse.Namespace) -> int:
         return 0
     from typedflow.lineage.export.checkpoints import read_checkpoints
 
-    selected = [e for e in iter_records(path) if run_ids is None or e[0].run_id in run_ids]
+    try:
+        selected = [e for e in iter_records(path) if run_ids is None or e[0].run_id in run_ids]
+    except ValueError as exc:
+        print(f"{path}: unreadable record ({exc}); run 'typedflow lineage verify'", file=sys.stderr)
+        return 1
     if not selected:
         print("no records for the selected runs", file=sys.stderr)
         return 1

@@ -212,6 +212,10 @@ class LocalRuns:
                 return RunOutcome(summary, doc, outputs)
         raise RunOpError(f"run {run_id}: neither status.json nor journal.jsonl holds the workflow's outputs")
 
+    def document(self, run_id: str) -> ir.WorkflowIR:
+        """The IR the run ran (``graph --run`` draws it without the code)."""
+        return _ir(self._dir(run_id))
+
     def logs(self, run_id: str, node: str | None) -> Logs:
         d = self._dir(run_id)
         entries = tuple(LogEntry(k, a, t, str(d / "logs")) for k, a, t in read_logs(d, node))

@@ -110,7 +110,9 @@ def _start(
             restore_import_roots(journal.dir / "meta.json")  # a retry in another process finds the tasks there
             try:
                 ending = journal.ending()
-                doc = loads(read_regular(journal.dir / "ir.json", "the run's ir.json", IR_MAX_BYTES))
+                named, doc = doc, loads(read_regular(journal.dir / "ir.json", "the run's ir.json", IR_MAX_BYTES))
+                if doc.workflow.name != named.workflow.name:  # it would go on with a workflow not asked for
+                    raise BoundaryError(f"it is a run of {doc.workflow.name}, not of {named.workflow.name}")
                 if ending is not None and ending.get("status") == "succeeded":  # nothing to do, nothing to record
                     outputs, duration = _ended(ending, doc.workflow, journal.path)
                     value = decode_value(outputs, doc.workflow, returns_annotation)

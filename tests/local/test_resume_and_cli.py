@@ -384,3 +384,18 @@ def test_a_closed_progress_pipe_does_not_stop_the_run(tmp_path: Path) -> None:
     assert json.loads(out.read_text()) == {"mean": 10.0, "total": 80}
     runs = tf("lineage", "runs", "--log", str(tmp_path / "s" / "lineage" / "log.jsonl"), "--format", "json")
     assert [run["status"] for run in json.loads(runs.stdout)] == ["succeeded"]
+
+
+def test_resume_of_a_run_of_another_workflow_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from typedflow.cli import main
+
+    assert main(["run", "tests.local.flows:diamond", "--input", "x=1", "--store", str(tmp_path)]) == 0
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    (run_dir / "status.json").unlink()  # interrupted before its end
+    (run_dir / "journal.jsonl").write_text("")
+    capsys.readouterr()
+    rc = main(["run", "tests.local.flows:fanout", "--resume", run_dir.name, "--store", str(tmp_path)])
+    captured = capsys.readouterr()
+    assert rc == 2 and captured.out == ""
+    assert captured.err.strip().endswith(f"cannot resume run {run_dir.name}: it is a run of diamond, not of fanout")
+    assert (run_dir / "journal.jsonl").read_text() == ""  # nothing ran

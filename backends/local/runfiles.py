@@ -31,7 +31,13 @@ def read_logs(run_dir: Path, key: str | None = None) -> list[tuple[str, int, str
     """(node key, attempt, text) of the run's kept output, by node then attempt."""
     base = run_dir / LOGS
     out: list[tuple[str, int, str]] = []
-    folders = [base / node_segment(key)] if key is not None else sorted(base.iterdir()) if base.is_dir() else []
+    if key is not None:
+        try:
+            folders = [base / node_segment(key)]
+        except UnicodeEncodeError:  # a --node of bytes that are not UTF-8: no node has that key
+            return out
+    else:
+        folders = sorted(base.iterdir()) if base.is_dir() else []
     for folder in folders:
         try:
             if not folder.is_dir():

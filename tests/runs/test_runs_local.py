@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.cli import run_cli
 from typedflow.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -206,3 +207,13 @@ def test_retry_of_a_run_from_a_file_finds_its_tasks_in_another_process(tmp_path:
     assert "ModuleNotFoundError" not in retried.stderr
     shown = cli("runs", "outputs", run_id)
     assert json.loads(shown.stdout) == 20, shown.stdout
+
+
+def test_logs_of_a_node_named_in_bytes_that_are_not_utf8(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A shell passes arguments as bytes: Python hands those that are not UTF-8 over as lone surrogates."""
+    store = tmp_path / "s"
+    assert run(store, "pairs", "x=3") == 0
+    rid = newest(store, capsys)
+    r = run_cli("runs", "logs", rid, "--node", "\udcff\udcfe", "--store", str(store))  # the bytes ff fe
+    assert r.returncode == 0 and r.stdout == "", r.stderr
+    assert r.stderr == f"no output kept for node \\udcff\\udcfe of run {rid}\n"

@@ -30,6 +30,7 @@ from typing import Any
 from typedflow.ir.canonical import canonical_json
 from typedflow.runtime.atomic import write_all, write_bytes
 from typedflow.util.boundary import BoundaryError
+from typedflow.util.timestamps import utcnow
 
 from .reports import CACHED, SUCCEEDED, NodeReport
 
@@ -247,12 +248,13 @@ class Journal:
         """End the run: its status, duration and outputs as the journal's last line, made durable by
         :meth:`close`; then ``status.json`` for readers. That copy is not fsynced (one journal commit
         less per run): after a power loss readers fall back on the journal's line."""
-        line = canonical_json({"duration": duration, "key": RUN_END_KEY, "outputs": outputs, "status": status})
-        self._append(line.encode("ascii") + b"\n")
+        # when it ended: a resumed run's duration is only its own part, its start the first part's
+        end = {"duration": duration, "ended": utcnow(), "outputs": outputs, "status": status}
+        self._append(canonical_json({**end, "key": RUN_END_KEY}).encode("ascii") + b"\n")
         self.close()
         write_bytes(
             self.dir / "status.json",
-            canonical_json({"duration": duration, "outputs": outputs, "status": status}).encode("utf-8"),
+            canonical_json(end).encode("utf-8"),
             durable=False,
             mode=0o600,  # the outputs, like the inputs, are the run owner's only
         )

@@ -32,6 +32,7 @@ from typedflow.cli.runops import (
     Started,
     iso,
     nodes_from_records,
+    seconds_between,
 )
 from typedflow.runtime.running import RUN_ID
 from typedflow.util.boundary import SAFE_NAME, BoundaryError, open_nofollow, parse_json, read_regular
@@ -141,13 +142,15 @@ class LocalRuns:
                 status = last[0]
         state = "running" if running else str(status.get("status") or "")
         duration = status.get("duration")
+        ended = _when(status.get("ended"))
+        if ended and started:  # from its first start to its last end, however often it was resumed
+            duration = seconds_between(started, ended)
+        elif isinstance(duration, int | float) and started:  # a run from before runs kept their end
+            ended = _plus(started, float(duration))
         if not (isinstance(duration, int | float) and 0 <= duration < MAX_DURATION):
-            duration = None
+            duration, ended = None, ""
         if not state:
             state = "cancelled" if (d / CANCELLED).exists() else "interrupted"
-        ended = ""
-        if isinstance(duration, int | float) and started:
-            ended = _plus(started, float(duration))
         return RunSummary(
             d.name,
             workflow if isinstance(workflow := meta.get("workflow"), str) and SAFE_NAME.fullmatch(workflow) else "",

@@ -124,6 +124,7 @@ def test_sigkill_mid_run_then_resume(tmp_path: Path) -> None:
         "status": "succeeded",
         "outputs": {"out": 32},
         "duration": json.loads(last)["duration"],
+        "ended": json.loads(last)["ended"],
     }
     assert json.loads((journal.parent / "status.json").read_bytes())["status"] == "succeeded"
     # an uninterrupted run gives the same outputs

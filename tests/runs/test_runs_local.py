@@ -217,3 +217,40 @@ def test_logs_of_a_node_named_in_bytes_that_are_not_utf8(tmp_path: Path, capsys:
     r = run_cli("runs", "logs", rid, "--node", "\udcff\udcfe", "--store", str(store))  # the bytes ff fe
     assert r.returncode == 0 and r.stdout == "", r.stderr
     assert r.stderr == f"no output kept for node \\udcff\\udcfe of run {rid}\n"
+
+
+def test_show_of_a_retried_run_says_when_it_ended_and_what_its_last_execution_did(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A run that failed and was retried later: it ended when the retry ended (not its first start plus the
+    retry's own time), and each node is shown as it last ran, not from its first attempt to its last."""
+    import datetime as dt
+
+    from typedflow.backends.local.runs import LocalRuns
+
+    store, flag = tmp_path / "s", tmp_path / "flag"
+    flag.touch()
+    assert run(store, "flaky", "x=5", f"flag={flag}") == 1
+    rid = newest(store, capsys)
+    time.sleep(1.0)
+    flag.unlink()
+    assert runs(store, "retry", rid) == 0
+    detail = LocalRuns(store).show(rid)
+
+    def t(text: str) -> dt.datetime:
+        return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+    nodes = {n.key: n for n in detail.nodes}
+    assert nodes["shout"].status == "succeeded" and nodes["shout"].attempts == 1  # kept, not a cache hit
+    assert detail.cache_hits == 0
+    gate = nodes["gate"]
+    assert (gate.status, gate.attempts, gate.error) == ("succeeded", 1, "")
+    assert (t(gate.ended) - t(gate.started)).total_seconds() < 0.9  # the retry's attempt alone
+    s = detail.summary
+    assert t(s.ended) >= max(t(n.ended) for n in detail.nodes)
+    assert t(s.ended) - t(s.started) >= dt.timedelta(seconds=1)
+    assert s.duration == pytest.approx((t(s.ended) - t(s.started)).total_seconds(), abs=0.002)
+    capsys.readouterr()
+    assert runs(store, "list") == 0
+    row = capsys.readouterr().out.splitlines()[1].split()
+    assert row[0] == rid and float(row[4].rstrip("s")) >= 1.0

@@ -264,24 +264,40 @@ __all__ = [
 ]
 
 
+def _attempt(r: Mapping[str, Any]) -> int:
+    try:
+        return int(r.get("attempt") or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
 def nodes_from_records(records: Any) -> tuple[NodeState, ...]:
-    """Each node's state from the task lineage records of one run (plain JSON objects, any order): its
-    last attempt's status, how many attempts, when the first began and the last ended, the last error."""
+    """Each node's state from the task lineage records of one run (plain JSON objects, any order), as its
+    last execution left it: a run resumed or redriven runs a failed node again from attempt 1, and records
+    the nodes it kept as cached without an end (what an earlier execution gave). Its last attempt's
+    status, how many attempts, when the first began and the last ended, the last error."""
     by_node: dict[str, list[Mapping[str, Any]]] = {}
     for r in records:
         if isinstance(r, Mapping) and r.get("kind", "task") == "task" and r.get("node_id"):
             by_node.setdefault(str(r["node_id"]), []).append(r)
     out = []
     for key, recs in by_node.items():
-        recs.sort(key=lambda r: (int(r.get("attempt") or 0), str(r.get("ended_at") or "")))
+        recs.sort(key=lambda r: (str(r.get("started_at") or ""), _attempt(r)))
+        # a value kept from an earlier execution is that execution's
+        recs = [recs[0], *(r for r in recs[1:] if r.get("status") != "cached" or r.get("ended_at"))]
+        first = 0  # the last execution: the attempts counting up to the last record
+        for i in range(1, len(recs)):
+            if _attempt(recs[i]) <= _attempt(recs[i - 1]):
+                first = i
+        recs = recs[first:]
         last = recs[-1]
         errors = [str(r.get("error") or "") for r in recs if r.get("status") == "failed" and r.get("error")]
         out.append(
             NodeState(
                 key,
                 str(last.get("status") or ""),
-                max(int(r.get("attempt") or 0) for r in recs) or len(recs),
-                iso(min((str(r.get("started_at") or "") for r in recs), default="")),
+                max(_attempt(r) for r in recs) or len(recs),
+                iso(str(recs[0].get("started_at") or "")),
                 iso(str(last.get("ended_at") or "")),
                 errors[-1] if errors and last.get("status") == "failed" else "",
             )

@@ -35,7 +35,14 @@ from typedflow.cli.runops import (
     seconds_between,
 )
 from typedflow.runtime.running import RUN_ID
-from typedflow.util.boundary import SAFE_NAME, BoundaryError, open_nofollow, parse_json, read_regular
+from typedflow.util.boundary import (
+    MAX_JSON_BYTES,
+    SAFE_NAME,
+    BoundaryError,
+    open_nofollow,
+    parse_json,
+    read_regular,
+)
 from typedflow.util.statedir import home
 
 from .journal import RUN_END_KEY
@@ -43,6 +50,7 @@ from .runfiles import CANCELLED, read_failures, read_logs
 
 log = logging.getLogger(__name__)
 MAX_DURATION = 10 * 365 * 86_400.0  # seconds; a longer one is a damaged status.json
+MAX_LINE = MAX_JSON_BYTES  # bytes of a journal or lineage line (a node's outputs are at most a JSON document)
 
 
 def add_runs_options(p: argparse.ArgumentParser) -> None:
@@ -80,14 +88,22 @@ def _lines(path: Path) -> Iterator[dict[str, Any]]:
         log.warning("ignoring %s: not a regular file", path)
         return
     with os.fdopen(fd, "rb") as fh:
-        for raw in fh:
-            raw = raw.split(b"\0", 1)[0]
-            try:
-                entry = json.loads(raw)
-            except (ValueError, RecursionError):
+        while raw := fh.readline(MAX_LINE + 1):
+            if len(raw) > MAX_LINE and not raw.endswith(b"\n") and b"\0" not in raw:
+                # no run writes such a line: not held in memory, whatever its length
+                log.warning("ignoring a line of %s longer than %s bytes", path, f"{MAX_LINE:,}")
+                while raw and not raw.endswith(b"\n"):
+                    raw = fh.readline(1 << 20)
                 continue
+            end = raw.find(b"\0")  # the journal is allocated ahead: its lines end at the first NUL
+            try:
+                entry = json.loads(raw if end < 0 else raw[:end])
+            except (ValueError, RecursionError):
+                entry = None
             if isinstance(entry, dict):
                 yield entry
+            if end >= 0:
+                return
 
 
 def holder(run_dir: Path) -> int | None:

@@ -300,3 +300,30 @@ def test_a_folder_in_place_of_a_file_a_retry_removes_is_bad_input(
     assert "Traceback" not in err and f"{run_dir / name}" in err.splitlines()[-1], err
     assert f"run {run_id}: " in err.splitlines()[-1]
     assert (run_dir / name / "kept").exists()
+
+
+def test_a_journal_line_no_run_writes_is_not_held_in_memory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    import tracemalloc
+
+    run_id = _run(tmp_path)
+    run_dir = tmp_path / "runs" / run_id
+    (run_dir / "status.json").unlink()  # the journal's end line says how it ended
+    journal = run_dir / "journal.jsonl"
+    end = journal.read_bytes().splitlines(keepends=True)[-1]
+    with open(journal, "ab") as f:  # 200 MB without a newline, then the end line again
+        for _ in range(200):
+            f.write(b"a" * (1 << 20))
+        f.write(b"\n" + end)
+    capsys.readouterr()
+    tracemalloc.start()
+    try:
+        with caplog.at_level(logging.WARNING):
+            assert main(["runs", "list", "--store", str(tmp_path)]) == 0
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert capsys.readouterr().out.splitlines()[1].split()[:3] == [run_id, "doubled", "succeeded"]
+    assert peak < 160 * (1 << 20), peak  # at most two buffers of a line a run could write
+    assert f"ignoring a line of {journal} longer than" in caplog.text

@@ -95,7 +95,11 @@ def _start(
         if RUN_ID.fullmatch(run_id) is None:
             raise InputError(f"--resume {run_id[:80]!r}: not a run id")
         journal = Journal(runs / run_id)
-        if not (journal.dir / "ir.json").exists():
+        try:
+            found = (journal.dir / "ir.json").exists()
+        except OSError as exc:  # a store the OS cannot even look at (a name too long)
+            raise InputError(f"cannot resume run {run_id}: {str(runs)[:200]}: {exc.strerror or exc}") from None
+        if not found:
             raise InputError(f"no run {run_id!r} under {runs}")
         lock = RunLock(journal.dir)
         try:

@@ -135,9 +135,16 @@ class LocalRuns:
         if RUN_ID.fullmatch(run_id) is None:
             raise RunNotFound(f"no run {run_id[:80]!r}: not a run id")
         d = self.runs / run_id
-        if not (d / "ir.json").is_file():
+        try:
+            found = (d / "ir.json").is_file()
+        except OSError as exc:  # a --store the OS cannot even look at (a name too long)
+            raise self._unusable(exc) from None
+        if not found:
             raise RunNotFound(f"no run {run_id!r} under {self.runs}")
         return d
+
+    def _unusable(self, exc: OSError) -> RunOpError:
+        return RunOpError(f"cannot read the runs under {str(self.root)[:200]}: {exc.strerror or exc}")
 
     def _summary(self, d: Path) -> RunSummary:
         meta = _json(d / "meta.json")
@@ -177,10 +184,14 @@ class LocalRuns:
         )
 
     def list(self, workflow: str | None, status: str | None, limit: int) -> list[RunSummary]:
-        if not self.runs.is_dir():
-            return []
+        try:
+            if not self.runs.is_dir():
+                return []
+            folders = builtins.list(self.runs.iterdir())
+        except OSError as exc:
+            raise self._unusable(exc) from None
         found = []
-        for d in self.runs.iterdir():
+        for d in folders:
             if not (d / "ir.json").is_file() or RUN_ID.fullmatch(d.name) is None:
                 continue
             if workflow is not None and _json(d / "meta.json").get("workflow") != workflow:

@@ -254,3 +254,17 @@ def test_show_of_a_retried_run_says_when_it_ended_and_what_its_last_execution_di
     assert runs(store, "list") == 0
     row = capsys.readouterr().out.splitlines()[1].split()
     assert row[0] == rid and float(row[4].rstrip("s")) >= 1.0
+
+
+def test_a_store_path_the_os_refuses_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rid = "20261207-211944-34d78509"
+    for store in (tmp_path / ("a" * 300), tmp_path / ("a/" * 3000)):  # a name, or a path, too long
+        for args in (["list"], ["show", rid], ["retry", rid], ["logs", rid]):
+            assert runs(store, *args) == 2, args
+            err = capsys.readouterr().err
+            assert err.count("\n") == 1 and "cannot read the runs under" in err and "too long" in err, err
+        assert main(["graph", "--run", rid, "--store", str(store)]) == 2
+        assert "too long" in capsys.readouterr().err
+        assert main(["run", SPEC + "pairs", "--resume", rid, "--store", str(store)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"cannot resume run {rid}: " in err and "too long" in err, err

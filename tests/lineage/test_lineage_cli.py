@@ -177,3 +177,38 @@ def test_an_unreadable_record_is_one_line_in_every_query_and_export(capsys, smal
     ):
         code, out, err = run(capsys, "lineage", "--log", str(small_log), *args)
         assert code == 1 and out == "" and "unreadable record" in err and len(err.splitlines()) == 1, (args, err)
+
+
+def test_a_zip_bundle_never_writes_through_a_file_next_to_it(capsys, three_step, tmp_path) -> None:
+    mine, other = tmp_path / "b.zip.tmp", tmp_path / "precious.txt"
+    mine.write_text("someone's notes\n")
+    other.write_text("keep me\n")
+    (tmp_path / "c.zip.tmp").symlink_to(other)
+    for name in ("b.zip", "c.zip"):
+        out = tmp_path / name
+        code, _, err = run(
+            capsys, "lineage", "--log", str(three_step.log), "export", "--all", "--format", "bundle", "-o", str(out)
+        )
+        assert code == 0, err
+        code, verified, _ = run(capsys, "lineage", "verify", str(out))
+        assert code == 0 and verified.startswith("OK: ")
+    assert mine.read_text() == "someone's notes\n" and other.read_text() == "keep me\n"
+    assert (tmp_path / "c.zip.tmp").is_symlink()
+
+
+def test_a_bundle_that_cannot_go_where_it_is_asked_is_exit_2(capsys, three_step, tmp_path) -> None:
+    full, blocker, folder = tmp_path / "full", tmp_path / "a-file", tmp_path / "folder.zip"
+    full.mkdir()
+    (full / "x").write_text("")
+    blocker.write_text("")
+    folder.mkdir()
+    for out, says in (
+        (full, "exists and is not empty"),
+        (blocker / "b.zip", "File exists"),
+        (folder, "Is a directory"),
+    ):
+        code, _, err = run(
+            capsys, "lineage", "--log", str(three_step.log), "export", "--all", "--format", "bundle", "-o", str(out)
+        )
+        assert code == 2 and len(err.splitlines()) == 1 and str(out) in err and says in err, err
+    assert list(folder.iterdir()) == [] and [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []

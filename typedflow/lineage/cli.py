@@ -69,7 +69,8 @@ def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse
             print(f"typedflow lineage {args.lineage_command}: {exc}", file=sys.stderr)
             return 2
         except OSError as exc:
-            where = f"{str(exc.filename)[:200]}: " if exc.filename else ""
+            named = exc.filename2 or exc.filename  # a rename's destination: the path given, not a temp file
+            where = f"{str(named)[:200]}: " if named else ""
             print(f"typedflow lineage {args.lineage_command}: {where}{exc.strerror or exc}", file=sys.stderr)
             return 2
 
@@ -181,7 +182,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
             return 2
         try:
             manifest = export_bundle(path, args.output, run_ids=run_ids)
-        except (ValueError, FileExistsError) as exc:
+        except FileExistsError as exc:  # where it would go: a folder not empty, a file in the way
+            print(f"typedflow lineage export: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+        except ValueError as exc:
             print(f"export failed: {exc}", file=sys.stderr)
             return 1
         signed = (

@@ -136,7 +136,7 @@ class LocalRuns:
             raise RunNotFound(f"no run {run_id[:80]!r}: not a run id")
         d = self.runs / run_id
         try:
-            found = (d / "ir.json").is_file()
+            found = _is_run(d)
         except OSError as exc:  # a --store the OS cannot even look at (a name too long)
             raise self._unusable(exc) from None
         if not found:
@@ -192,7 +192,7 @@ class LocalRuns:
             raise self._unusable(exc) from None
         found = []
         for d in folders:
-            if not (d / "ir.json").is_file() or RUN_ID.fullmatch(d.name) is None:
+            if RUN_ID.fullmatch(d.name) is None or not _is_run(d):
                 continue
             if workflow is not None and _json(d / "meta.json").get("workflow") != workflow:
                 continue
@@ -300,6 +300,12 @@ class LocalRuns:
             raise
         progress.finish(result, doc)
         return Started(d.name, "resumed", self.outcome(d.name))
+
+
+def _is_run(d: Path) -> bool:
+    """Whether ``d`` is a run's folder: it has an ``ir.json``, whatever is there (a damaged one is said by
+    what reads it, and the run is still listed and shown)."""
+    return d.is_dir() and os.path.lexists(d / "ir.json")
 
 
 def _fits(outputs: Any, wf: ir.Workflow) -> bool:

@@ -327,3 +327,20 @@ def test_a_journal_line_no_run_writes_is_not_held_in_memory(
     assert capsys.readouterr().out.splitlines()[1].split()[:3] == [run_id, "doubled", "succeeded"]
     assert peak < 160 * (1 << 20), peak  # at most two buffers of a line a run could write
     assert f"ignoring a line of {journal} longer than" in caplog.text
+
+
+@pytest.mark.parametrize("kind", ["fifo", "folder"])
+def test_a_run_whose_ir_is_not_a_file_is_listed_and_what_needs_it_says_so(tmp_path: Path, kind: str) -> None:
+    run_id = _run(tmp_path, x=4)
+    ir_json = tmp_path / "runs" / run_id / "ir.json"
+    ir_json.unlink()
+    os.mkfifo(ir_json) if kind == "fifo" else ir_json.mkdir()
+    r = _cli("runs", "list", "--store", str(tmp_path))
+    assert r.returncode == 0 and r.stdout.splitlines()[1].split()[:3] == [run_id, "doubled", "succeeded"], r.stderr
+    r = _cli("runs", "show", run_id, "--store", str(tmp_path))
+    assert r.returncode == 0 and "status    succeeded" in r.stdout, r.stderr
+    (tmp_path / "runs" / run_id / "status.json").write_text('{"status": "failed", "duration": 1, "outputs": {}}')
+    for args in (["runs", "outputs", run_id], ["runs", "retry", run_id], ["graph", "--run", run_id]):
+        r = _cli(*args, "--store", str(tmp_path))
+        assert r.returncode == 2 and "Traceback" not in r.stderr, (args, r.stderr)
+        assert r.stderr.count("\n") == 1 and f"{ir_json} is not a regular file" in r.stderr, (args, r.stderr)

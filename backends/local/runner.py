@@ -32,7 +32,7 @@ from .placement import Placement
 from .recorder import LocalRecorder
 from .reports import Listener, NodeReport, RunObserver
 from .retry import Clock
-from .runfiles import FAILURES, write_failures
+from .runfiles import CANCELLED, FAILURES, write_failures
 from .stopping import Stop
 
 
@@ -130,8 +130,9 @@ def _start(
             lineage = _open_lineage(root, opened) if options.lineage else None
             journal.repair()
             resumed = journal.finished()
-            # A failed run that is resumed has not failed (yet): its status and failures are this run's.
-            for name in ("status.json", FAILURES):
+            # A failed (or cancelled) run that is resumed has not failed (yet): its status, failures and
+            # cancel marker are this run's.
+            for name in ("status.json", FAILURES, CANCELLED):
                 try:
                     (journal.dir / name).unlink()
                 except FileNotFoundError:

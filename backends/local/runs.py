@@ -273,13 +273,7 @@ class LocalRuns:
             raise RunOpError(f"run {run_id} is still running")
         if status == "succeeded":
             raise RunOpError(f"run {run_id} succeeded: nothing to retry")
-        try:
-            (d / CANCELLED).unlink()
-        except FileNotFoundError:
-            pass
-        except OSError as exc:  # a folder put in its place: said, and left alone
-            raise RunOpError(f"cannot retry run {run_id}: {d / CANCELLED}: {exc.strerror or exc}") from None
-        return self._resume(d)
+        return self._resume(d)  # which drops the cancel marker
 
     def _resume(self, d: Path) -> Started:
         """Resume the run here, in the foreground, with progress on stderr (as ``typedflow run --resume``)."""

@@ -268,3 +268,31 @@ def test_a_store_path_the_os_refuses_is_one_line_and_exit_2(tmp_path: Path, caps
         assert main(["run", SPEC + "pairs", "--resume", rid, "--store", str(store)]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and f"cannot resume run {rid}: " in err and "too long" in err, err
+
+
+def test_a_cancelled_run_resumed_is_no_longer_cancelled(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The cancel marker belongs to the stop it records: once the run is resumed (by runs retry or by
+    typedflow run --resume), a later stop of another kind is not shown as a cancel."""
+    store, flag = tmp_path / "s", tmp_path / "flag"
+    flag.touch()
+    assert run(store, "flaky", "x=5", f"flag={flag}") == 1
+    rid = newest(store, capsys)
+    run_dir = store / "runs" / rid
+    journal = run_dir / "journal.jsonl"
+
+    def not_ended() -> None:
+        (run_dir / "status.json").unlink()
+        journal.write_bytes(b"".join(journal.read_bytes().splitlines(keepends=True)[:-1]))  # its end line
+
+    not_ended()  # what runs cancel leaves: a run stopped before its end, and the marker
+    (run_dir / "failures.json").unlink()
+    (run_dir / "cancelled").write_text("")
+    capsys.readouterr()
+    assert runs(store, "list") == 0
+    assert capsys.readouterr().out.splitlines()[1].split()[2] == "cancelled"
+    assert main(["run", SPEC + "flaky", "--resume", rid, "--store", str(store)]) == 1  # still blocked
+    assert not (run_dir / "cancelled").exists()
+    not_ended()  # then killed before its end: its status was never written
+    capsys.readouterr()
+    assert runs(store, "list") == 0
+    assert capsys.readouterr().out.splitlines()[1].split()[2] == "interrupted"

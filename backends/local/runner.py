@@ -90,7 +90,7 @@ def _start(
     resumed: dict[str, dict[str, Any]] | None = None
     lock: RunLock | None = None
     lineage: LineageLog | None = None
-    if options.resume:
+    if options.resume is not None:  # "" too: a run id that is empty, never a new run
         run_id = options.resume
         if RUN_ID.fullmatch(run_id) is None:
             raise InputError(f"--resume {run_id[:80]!r}: not a run id")
@@ -182,7 +182,9 @@ def _run(
 ) -> RunResult:
     if options.listener is not None:  # the run id first: a run killed now is resumed by it
         options.listener(
-            NodeReport(run_id, doc.workflow.name, None, "run-started", reason="resumed" if options.resume else "")
+            NodeReport(
+                run_id, doc.workflow.name, None, "run-started", reason="resumed" if options.resume is not None else ""
+            )
         )
     runner: Runner = ProcessRunner(store) if options.isolation == "process" else ThreadRunner(store)
     workers = options.max_workers or max(4, (os.cpu_count() or 2) * 2)

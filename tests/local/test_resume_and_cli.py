@@ -400,3 +400,17 @@ def test_resume_of_a_run_of_another_workflow_is_bad_input(tmp_path: Path, capsys
     assert rc == 2 and captured.out == ""
     assert captured.err.strip().endswith(f"cannot resume run {run_dir.name}: it is a run of diamond, not of fanout")
     assert (run_dir / "journal.jsonl").read_text() == ""  # nothing ran
+
+
+def test_an_empty_run_id_is_bad_input_never_a_new_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--resume "$RUN"`` with an empty variable, or ``graph --run ""``: said, not taken for no option."""
+    from typedflow.cli import main
+
+    for extra in ([], ["--input", "x=1"]):
+        assert main(["run", "tests.local.flows:diamond", "--resume", "", *extra, "--store", str(tmp_path)]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == "" and captured.err == "typedflow: bad input: --resume '': not a run id\n"
+    assert not (tmp_path / "runs").exists()  # no run was started
+    assert main(["graph", "tests.local.flows:diamond", "--run", "", "--store", str(tmp_path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "no run '': not a run id" in captured.err

@@ -613,7 +613,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
     fmt = args.format or _SUFFIX_FORMAT.get(Path(args.output or "").suffix.lower(), "mermaid")
     store = Path(args.store) if args.store else home()
     run = None
-    if args.run:
+    if args.run is not None:  # "" too: a bad run id, not a drawing without a run
         try:
             # A past run keeps the IR it ran (read as runs read it: a link, a FIFO, a damaged file are
             # bad input), so it can be drawn without the code.

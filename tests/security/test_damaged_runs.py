@@ -344,3 +344,18 @@ def test_a_run_whose_ir_is_not_a_file_is_listed_and_what_needs_it_says_so(tmp_pa
         r = _cli(*args, "--store", str(tmp_path))
         assert r.returncode == 2 and "Traceback" not in r.stderr, (args, r.stderr)
         assert r.stderr.count("\n") == 1 and f"{ir_json} is not a regular file" in r.stderr, (args, r.stderr)
+
+
+@pytest.mark.parametrize("attempt", ["1e400", "Infinity", '"2"', "-5", "true"])
+def test_a_forged_lineage_record_of_the_run_does_not_break_show(
+    tmp_path: Path, attempt: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_id = _run(tmp_path)
+    record = {"kind": "task", "run_id": run_id, "node_id": "number", "status": "failed", "started_at": "x"}
+    with open(tmp_path / "lineage" / "log.jsonl", "a") as f:  # runs show reads the log as it is, unverified
+        f.write(json.dumps(record)[:-1] + f', "attempt": {attempt}}}\n')
+    capsys.readouterr()
+    assert main(["runs", "show", run_id, "--store", str(tmp_path)]) == 0
+    row = next(line.split() for line in capsys.readouterr().out.splitlines() if line.startswith("number"))
+    assert row[:3] == ["number", "failed", "1"]
+    assert main(["graph", "--run", run_id, "--store", str(tmp_path)]) == 0

@@ -265,10 +265,10 @@ __all__ = [
 
 
 def _attempt(r: Mapping[str, Any]) -> int:
-    try:
-        return int(r.get("attempt") or 0)
-    except (TypeError, ValueError):
-        return 0
+    """A record's attempt number; 0 for what no record holds (a damaged or forged line: text, a float
+    like 1e400 that JSON reads as infinity, a negative or absurd count)."""
+    a = r.get("attempt")
+    return a if isinstance(a, int) and not isinstance(a, bool) and 0 <= a < 1_000_000 else 0
 
 
 def nodes_from_records(records: Any) -> tuple[NodeState, ...]:

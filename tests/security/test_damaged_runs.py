@@ -359,3 +359,34 @@ def test_a_forged_lineage_record_of_the_run_does_not_break_show(
     row = next(line.split() for line in capsys.readouterr().out.splitlines() if line.startswith("number"))
     assert row[:3] == ["number", "failed", "1"]
     assert main(["graph", "--run", run_id, "--store", str(tmp_path)]) == 0
+
+
+def test_kept_output_is_never_read_or_written_through_a_linked_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store, flag, outside = tmp_path / "s", tmp_path / "flag", tmp_path / "outside"
+    flag.touch()
+    args = ["run", "tests.runs.runs_flows:flaky", "--input", "x=5", "--input", f"flag={flag}", "--store", str(store)]
+    assert main(args) == 1
+    (run_dir,) = (store / "runs").iterdir()
+    (outside / "gate").mkdir(parents=True)
+    (outside / "gate" / "1.log").write_text("private content\n")
+    logs = run_dir / "logs"
+    for folder in logs.iterdir():
+        for f in folder.iterdir():
+            f.unlink()
+        folder.rmdir()
+    (logs / "gate").symlink_to(outside / "gate")  # a node's folder that leads out of the run
+    capsys.readouterr()
+    assert main(["runs", "logs", run_dir.name, "--store", str(store)]) == 0
+    assert main(["runs", "logs", run_dir.name, "--node", "gate", "--store", str(store)]) == 0
+    assert "private content" not in capsys.readouterr().out
+    (logs / "gate").unlink()
+    logs.rmdir()
+    logs.symlink_to(outside)  # the whole folder
+    assert main(["runs", "logs", run_dir.name, "--store", str(store)]) == 0
+    assert "private content" not in capsys.readouterr().out
+    flag.unlink()
+    assert main(["runs", "retry", run_dir.name, "--store", str(store)]) == 0  # its tasks print again
+    assert sorted(p.relative_to(outside).as_posix() for p in outside.rglob("*")) == ["gate", "gate/1.log"]
+    assert (outside / "gate" / "1.log").read_text() == "private content\n"

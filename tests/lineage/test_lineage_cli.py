@@ -101,6 +101,15 @@ def test_export_needs_a_selection(capsys, three_step) -> None:
     assert code == 2 and "--all" in err
 
 
+def test_export_of_named_runs_and_all_at_once_is_refused(capsys, three_step, tmp_path) -> None:
+    out = tmp_path / "one.zip"
+    log = str(three_step.log)
+    code, _, err = run(
+        capsys, "lineage", "--log", log, "export", three_step.run_id, "--all", "--format", "bundle", "-o", str(out)
+    )
+    assert code == 2 and err == "name RUN_IDs or pass --all, not both\n" and not out.exists()
+
+
 def test_missing_log(capsys, tmp_path) -> None:
     code, _, err = run(capsys, "lineage", "--log", str(tmp_path / "none.jsonl"), "runs")
     assert code == 1 and "no lineage log" in err

@@ -170,6 +170,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
     if not args.all and not args.run_ids:
         print("name RUN_IDs or pass --all", file=sys.stderr)
         return 2
+    if args.all and args.run_ids:  # which one was meant: a bundle of every run is not one of a few
+        print("name RUN_IDs or pass --all, not both", file=sys.stderr)
+        return 2
     if _log_file(args.output, path):
         print(f"-o {args.output} is the lineage log {path} or one of its files; export elsewhere", file=sys.stderr)
         return 2

@@ -390,3 +390,29 @@ def test_kept_output_is_never_read_or_written_through_a_linked_folder(
     assert main(["runs", "retry", run_dir.name, "--store", str(store)]) == 0  # its tasks print again
     assert sorted(p.relative_to(outside).as_posix() for p in outside.rglob("*")) == ["gate", "gate/1.log"]
     assert (outside / "gate" / "1.log").read_text() == "private content\n"
+
+
+def test_what_runs_show_prints_from_edited_files_cannot_drive_the_terminal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_id = _run(tmp_path)
+    run_dir = tmp_path / "runs" / run_id
+    journal = run_dir / "journal.jsonl"
+    lines = journal.read_bytes().split(b"\0", 1)[0].splitlines(keepends=True)
+    forged = json.dumps({"key": "\x1b]0;title\x07x", "outputs": {}, "status": "\x1b[2J\x1b[31mpwned"}).encode()
+    journal.write_bytes(b"".join(lines[:-1]) + forged + b"\n" + lines[-1])
+    failure = {
+        "node": "number\x1b[1A",
+        "error_type": "ValueError",
+        "message": "\x1b[2Jbad\nline",
+        "traceback": "\x1b[31mtb",
+    }
+    (run_dir / "failures.json").write_text(json.dumps([failure]))
+    (run_dir / "status.json").write_text('{"status": "failed", "duration": 1, "outputs": {}}')
+    capsys.readouterr()
+    assert main(["runs", "show", run_id, "--store", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out
+    assert "\\x1b[2J\\x1b[31mpwned" in out and "failed at node number\\x1b[1A: ValueError: \\x1b[2Jbad\nline" in out
+    assert main(["runs", "outputs", run_id, "--store", str(tmp_path)]) == 1
+    assert "\x1b" not in capsys.readouterr().err

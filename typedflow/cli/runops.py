@@ -133,15 +133,24 @@ def outputs_text(doc: ir.WorkflowIR, outs: Mapping[str, Any]) -> str:
     return json.dumps(printable(doc, outs), indent=2, sort_keys=True) + "\n"
 
 
+def shown(text: str, keep: str = "") -> str:
+    """``text`` with the characters a terminal would act on (escape sequences, carriage returns, other
+    controls; but those in ``keep``) written out as escapes: what runs print comes from files and
+    records that may have been edited."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c in keep else repr(c)[1:-1] for c in text)
+
+
 def failure_text(f: FailureInfo, run_id: str = "") -> str:
     """The failure as people read it: where, the exception and its message, then the traceback."""
     head = f"run {run_id} failed" if run_id else "failed"
-    where = f" at node {f.node}" if f.node else ""
+    where = f" at node {shown(f.node)}" if f.node else ""
     what = f"{f.error_type}: {f.message}" if f.error_type else f.message
-    text = f"{head}{where}: {what}".rstrip(": ") + "\n"
+    text = shown(f"{head}{where}: {what}".rstrip(": "), keep="\n\t") + "\n"
     tb = f.traceback.strip("\n")
     if tb and tb.strip() != f.message.strip():
-        text += "".join("  " + line + "\n" for line in tb.splitlines())
+        text += "".join("  " + shown(line, keep="\t") + "\n" for line in tb.splitlines())
     return text
 
 
@@ -181,6 +190,7 @@ def duration_text(seconds: float | None) -> str:
 
 
 def table(rows: list[list[str]], header: list[str]) -> str:
+    rows = [[shown(c) for c in r] for r in rows]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [header, *rows]]
     return "\n".join(lines) + "\n"
@@ -205,7 +215,7 @@ def detail_text(d: RunDetail) -> str:
     for n in d.nodes:
         counts[n.status] = counts.get(n.status, 0) + 1
     if d.nodes:
-        lines.append("nodes     " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+        lines.append("nodes     " + shown(", ".join(f"{v} {k}" for k, v in sorted(counts.items()))))
         lines.append(f"cache     {d.cache_hits} hit{'s' if d.cache_hits != 1 else ''}")
     text = "\n".join(lines) + "\n"
     if d.nodes:

@@ -158,7 +158,10 @@ def export_bundle(
                 zf.writestr(_member(name), data)
         # never a half-written bundle under the name given, and a temp file of its own (not a fixed
         # name next to it, which could be someone's file or a link planted there)
-        write_bytes(out, buf.getvalue())
+        try:
+            write_bytes(out, buf.getvalue())
+        except OSError as exc:  # said of the bundle asked for, not of its temp file
+            raise OSError(exc.errno, exc.strerror, str(out)) from None
     else:
         if out.exists() and any(out.iterdir()):
             raise FileExistsError(f"{out} exists and is not empty")

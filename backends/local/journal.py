@@ -30,6 +30,7 @@ from typing import Any
 from typedflow.ir.canonical import canonical_json
 from typedflow.runtime.atomic import write_all, write_bytes
 from typedflow.util.boundary import BoundaryError
+from typedflow.util.timestamps import utcnow
 
 from .reports import CACHED, SUCCEEDED, NodeReport
 
@@ -247,12 +248,13 @@ class Journal:
         """End the run: its status, duration and outputs as the journal's last line, made durable by
         :meth:`close`; then ``status.json`` for readers. That copy is not fsynced (one journal commit
         less per run): after a power loss readers fall back on the journal's line."""
-        line = canonical_json({"duration": duration, "key": RUN_END_KEY, "outputs": outputs, "status": status})
-        self._append(line.encode("ascii") + b"\n")
+        # when it ended: a resumed run's duration is only its own part, its start the first part's
+        end = {"duration": duration, "ended": utcnow(), "outputs": outputs, "status": status}
+        self._append(canonical_json({**end, "key": RUN_END_KEY}).encode("ascii") + b"\n")
         self.close()
         write_bytes(
             self.dir / "status.json",
-            canonical_json({"duration": duration, "outputs": outputs, "status": status}).encode("utf-8"),
+            canonical_json(end).encode("utf-8"),
             durable=False,
             mode=0o600,  # the outputs, like the inputs, are the run owner's only
         )
@@ -299,7 +301,19 @@ class RunLock:
         self._fd = -1
 
     def acquire(self) -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+        """Take the lock; :class:`RunBusyError` while another process holds it, :class:`BoundaryError`
+        when what is there is not a lock file (a link, a folder, a FIFO put in its place)."""
+        flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
+        try:
+            fd = os.open(self.path, flags, 0o600)
+        except OSError as exc:
+            if exc.errno in (errno.ELOOP, errno.EISDIR):
+                problem = "is a symbolic link" if exc.errno == errno.ELOOP else "is not a regular file"
+                raise BoundaryError(f"{self.path} {problem}") from None
+            raise
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise BoundaryError(f"{self.path} is not a regular file")
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -21,9 +21,11 @@ MAX_LOG_BYTES = 4 * LIMIT + 65_536  # an attempt keeps at most LIMIT characters 
 def write_log(run_dir: Path, key: str, attempt: int, text: str) -> None:
     """One attempt's output (what its task wrote to stdout/stderr, secrets blanked out)."""
     logs = run_dir / LOGS
-    logs.mkdir(exist_ok=True, mode=0o700)  # like the run's own files, its owner's only
     folder = logs / node_segment(key)
-    folder.mkdir(exist_ok=True, mode=0o700)
+    for made in (logs, folder):  # never written through a link planted there: it leads out of the run
+        if made.is_symlink():
+            raise BoundaryError(f"{made} is a symbolic link")
+        made.mkdir(exist_ok=True, mode=0o700)  # like the run's own files, its owner's only
     write_bytes(folder / f"{attempt}.log", text.encode("utf-8"), durable=False, mode=0o600)
 
 
@@ -31,10 +33,22 @@ def read_logs(run_dir: Path, key: str | None = None) -> list[tuple[str, int, str
     """(node key, attempt, text) of the run's kept output, by node then attempt."""
     base = run_dir / LOGS
     out: list[tuple[str, int, str]] = []
-    folders = [base / node_segment(key)] if key is not None else sorted(base.iterdir()) if base.is_dir() else []
+    if base.is_symlink():  # a run makes its own folders: a link leads out of the run
+        logging.getLogger(__name__).warning("ignoring %s: a symbolic link", base)
+        return out
+    if key is not None:
+        try:
+            folders = [base / node_segment(key)]
+        except UnicodeEncodeError:  # a --node of bytes that are not UTF-8: no node has that key
+            return out
+    else:
+        folders = sorted(base.iterdir()) if base.is_dir() else []
     for folder in folders:
         try:
             if not folder.is_dir():
+                continue
+            if folder.is_symlink():
+                logging.getLogger(__name__).warning("ignoring %s: a symbolic link", folder)
                 continue
         except OSError:  # a --node no folder can be named after (too long for the OS): nothing kept
             continue

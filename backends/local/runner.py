@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
 import threading
@@ -33,7 +32,7 @@ from .placement import Placement
 from .recorder import LocalRecorder
 from .reports import Listener, NodeReport, RunObserver
 from .retry import Clock
-from .runfiles import FAILURES, write_failures
+from .runfiles import CANCELLED, FAILURES, write_failures
 from .stopping import Stop
 
 
@@ -91,23 +90,33 @@ def _start(
     resumed: dict[str, dict[str, Any]] | None = None
     lock: RunLock | None = None
     lineage: LineageLog | None = None
-    if options.resume:
+    if options.resume is not None:  # "" too: a run id that is empty, never a new run
         run_id = options.resume
         if RUN_ID.fullmatch(run_id) is None:
             raise InputError(f"--resume {run_id[:80]!r}: not a run id")
         journal = Journal(runs / run_id)
-        if not (journal.dir / "ir.json").exists():
+        try:
+            found = (journal.dir / "ir.json").exists()
+        except OSError as exc:  # a store the OS cannot even look at (a name too long)
+            raise InputError(f"cannot resume run {run_id}: {str(runs)[:200]}: {exc.strerror or exc}") from None
+        if not found:
             raise InputError(f"no run {run_id!r} under {runs}")
         lock = RunLock(journal.dir)
         try:
             lock.acquire()
         except RunBusyError as exc:
             raise InputError(f"cannot resume run {run_id}: {exc}") from None
+        except BoundaryError as exc:  # not a lock file there
+            raise InputError(f"cannot resume run {run_id}: {exc}") from None
+        except OSError as exc:
+            raise InputError(f"cannot resume run {run_id}: {lock.path}: {exc.strerror or exc}") from None
         try:
             restore_import_roots(journal.dir / "meta.json")  # a retry in another process finds the tasks there
             try:
                 ending = journal.ending()
-                doc = loads(read_regular(journal.dir / "ir.json", "the run's ir.json", IR_MAX_BYTES))
+                named, doc = doc, loads(read_regular(journal.dir / "ir.json", "the run's ir.json", IR_MAX_BYTES))
+                if doc.workflow.name != named.workflow.name:  # it would go on with a workflow not asked for
+                    raise BoundaryError(f"it is a run of {doc.workflow.name}, not of {named.workflow.name}")
                 if ending is not None and ending.get("status") == "succeeded":  # nothing to do, nothing to record
                     outputs, duration = _ended(ending, doc.workflow, journal.path)
                     value = decode_value(outputs, doc.workflow, returns_annotation)
@@ -121,10 +130,17 @@ def _start(
             lineage = _open_lineage(root, opened) if options.lineage else None
             journal.repair()
             resumed = journal.finished()
-            # A failed run that is resumed has not failed (yet): its status and failures are this run's.
-            for name in ("status.json", FAILURES):
-                with contextlib.suppress(FileNotFoundError):
+            # A failed (or cancelled) run that is resumed has not failed (yet): its status, failures and
+            # cancel marker are this run's.
+            for name in ("status.json", FAILURES, CANCELLED):
+                try:
                     (journal.dir / name).unlink()
+                except FileNotFoundError:
+                    pass
+                except OSError as exc:  # a folder put in its place: said, and left alone
+                    raise InputError(
+                        f"cannot resume run {run_id}: {journal.dir / name} cannot be replaced: {exc.strerror or exc}"
+                    ) from None
         except BaseException:
             lock.release()
             raise
@@ -166,7 +182,9 @@ def _run(
 ) -> RunResult:
     if options.listener is not None:  # the run id first: a run killed now is resumed by it
         options.listener(
-            NodeReport(run_id, doc.workflow.name, None, "run-started", reason="resumed" if options.resume else "")
+            NodeReport(
+                run_id, doc.workflow.name, None, "run-started", reason="resumed" if options.resume is not None else ""
+            )
         )
     runner: Runner = ProcessRunner(store) if options.isolation == "process" else ThreadRunner(store)
     workers = options.max_workers or max(4, (os.cpu_count() or 2) * 2)

@@ -32,9 +32,17 @@ from typedflow.cli.runops import (
     Started,
     iso,
     nodes_from_records,
+    seconds_between,
 )
 from typedflow.runtime.running import RUN_ID
-from typedflow.util.boundary import SAFE_NAME, BoundaryError, open_nofollow, parse_json, read_regular
+from typedflow.util.boundary import (
+    MAX_JSON_BYTES,
+    SAFE_NAME,
+    BoundaryError,
+    open_nofollow,
+    parse_json,
+    read_regular,
+)
 from typedflow.util.statedir import home
 
 from .journal import RUN_END_KEY
@@ -42,6 +50,7 @@ from .runfiles import CANCELLED, read_failures, read_logs
 
 log = logging.getLogger(__name__)
 MAX_DURATION = 10 * 365 * 86_400.0  # seconds; a longer one is a damaged status.json
+MAX_LINE = MAX_JSON_BYTES  # bytes of a journal or lineage line (a node's outputs are at most a JSON document)
 
 
 def add_runs_options(p: argparse.ArgumentParser) -> None:
@@ -79,23 +88,33 @@ def _lines(path: Path) -> Iterator[dict[str, Any]]:
         log.warning("ignoring %s: not a regular file", path)
         return
     with os.fdopen(fd, "rb") as fh:
-        for raw in fh:
-            raw = raw.split(b"\0", 1)[0]
-            try:
-                entry = json.loads(raw)
-            except (ValueError, RecursionError):
+        while raw := fh.readline(MAX_LINE + 1):
+            if len(raw) > MAX_LINE and not raw.endswith(b"\n") and b"\0" not in raw:
+                # no run writes such a line: not held in memory, whatever its length
+                log.warning("ignoring a line of %s longer than %s bytes", path, f"{MAX_LINE:,}")
+                while raw and not raw.endswith(b"\n"):
+                    raw = fh.readline(1 << 20)
                 continue
+            end = raw.find(b"\0")  # the journal is allocated ahead: its lines end at the first NUL
+            try:
+                entry = json.loads(raw if end < 0 else raw[:end])
+            except (ValueError, RecursionError):
+                entry = None
             if isinstance(entry, dict):
                 yield entry
+            if end >= 0:
+                return
 
 
 def holder(run_dir: Path) -> int | None:
     """The pid of the live process running the run, or None (the lock is the OS's: a killed run holds none)."""
-    try:
-        fd = os.open(run_dir / "lock", os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    try:  # O_NONBLOCK: a FIFO planted as the lock must not make every command wait for a writer
+        fd = os.open(run_dir / "lock", os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return None
     try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # no process locks anything but a file there
+            return None
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -116,9 +135,16 @@ class LocalRuns:
         if RUN_ID.fullmatch(run_id) is None:
             raise RunNotFound(f"no run {run_id[:80]!r}: not a run id")
         d = self.runs / run_id
-        if not (d / "ir.json").is_file():
+        try:
+            found = _is_run(d)
+        except OSError as exc:  # a --store the OS cannot even look at (a name too long)
+            raise self._unusable(exc) from None
+        if not found:
             raise RunNotFound(f"no run {run_id!r} under {self.runs}")
         return d
+
+    def _unusable(self, exc: OSError) -> RunOpError:
+        return RunOpError(f"cannot read the runs under {str(self.root)[:200]}: {exc.strerror or exc}")
 
     def _summary(self, d: Path) -> RunSummary:
         meta = _json(d / "meta.json")
@@ -139,13 +165,15 @@ class LocalRuns:
                 status = last[0]
         state = "running" if running else str(status.get("status") or "")
         duration = status.get("duration")
+        ended = _when(status.get("ended"))
+        if ended and started:  # from its first start to its last end, however often it was resumed
+            duration = seconds_between(started, ended)
+        elif isinstance(duration, int | float) and started:  # a run from before runs kept their end
+            ended = _plus(started, float(duration))
         if not (isinstance(duration, int | float) and 0 <= duration < MAX_DURATION):
-            duration = None
+            duration, ended = None, ""
         if not state:
             state = "cancelled" if (d / CANCELLED).exists() else "interrupted"
-        ended = ""
-        if isinstance(duration, int | float) and started:
-            ended = _plus(started, float(duration))
         return RunSummary(
             d.name,
             workflow if isinstance(workflow := meta.get("workflow"), str) and SAFE_NAME.fullmatch(workflow) else "",
@@ -156,11 +184,15 @@ class LocalRuns:
         )
 
     def list(self, workflow: str | None, status: str | None, limit: int) -> list[RunSummary]:
-        if not self.runs.is_dir():
-            return []
+        try:
+            if not self.runs.is_dir():
+                return []
+            folders = builtins.list(self.runs.iterdir())
+        except OSError as exc:
+            raise self._unusable(exc) from None
         found = []
-        for d in self.runs.iterdir():
-            if not (d / "ir.json").is_file() or RUN_ID.fullmatch(d.name) is None:
+        for d in folders:
+            if RUN_ID.fullmatch(d.name) is None or not _is_run(d):
                 continue
             if workflow is not None and _json(d / "meta.json").get("workflow") != workflow:
                 continue
@@ -210,6 +242,10 @@ class LocalRuns:
                 return RunOutcome(summary, doc, outputs)
         raise RunOpError(f"run {run_id}: neither status.json nor journal.jsonl holds the workflow's outputs")
 
+    def document(self, run_id: str) -> ir.WorkflowIR:
+        """The IR the run ran (``graph --run`` draws it without the code)."""
+        return _ir(self._dir(run_id))
+
     def logs(self, run_id: str, node: str | None) -> Logs:
         d = self._dir(run_id)
         entries = tuple(LogEntry(k, a, t, str(d / "logs")) for k, a, t in read_logs(d, node))
@@ -237,9 +273,7 @@ class LocalRuns:
             raise RunOpError(f"run {run_id} is still running")
         if status == "succeeded":
             raise RunOpError(f"run {run_id} succeeded: nothing to retry")
-        with contextlib.suppress(FileNotFoundError):
-            (d / CANCELLED).unlink()
-        return self._resume(d)
+        return self._resume(d)  # which drops the cancel marker
 
     def _resume(self, d: Path) -> Started:
         """Resume the run here, in the foreground, with progress on stderr (as ``typedflow run --resume``)."""
@@ -260,6 +294,12 @@ class LocalRuns:
             raise
         progress.finish(result, doc)
         return Started(d.name, "resumed", self.outcome(d.name))
+
+
+def _is_run(d: Path) -> bool:
+    """Whether ``d`` is a run's folder: it has an ``ir.json``, whatever is there (a damaged one is said by
+    what reads it, and the run is still listed and shown)."""
+    return d.is_dir() and os.path.lexists(d / "ir.json")
 
 
 def _fits(outputs: Any, wf: ir.Workflow) -> bool:

@@ -335,6 +335,34 @@ def test_unknown_run_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "no run 'nope'" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("damage", ["not utf-8", "link"])
+def test_a_damaged_run_ir_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str], damage: str) -> None:
+    wf = load_workflow(f"{EXAMPLES / 'sweep.py'}:sweep")
+    res = run_workflow(wf, {"Cs": [0.1]}, RunOptions(store=tmp_path))
+    ir_json = res.run_dir / "ir.json"
+    if damage == "not utf-8":
+        ir_json.write_bytes(b"\xff\xfe{}")
+    else:  # the run's IR must be its own, as `runs` reads it
+        (tmp_path / "other.json").write_bytes(ir_json.read_bytes())
+        ir_json.unlink()
+        ir_json.symlink_to(tmp_path / "other.json")
+    capsys.readouterr()
+    assert main(["graph", "--run", res.run_id, "--store", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.splitlines()) == 1
+    assert ("not UTF-8" if damage == "not utf-8" else "is a symbolic link") in err
+
+
+def test_a_run_of_another_workflow_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    wf = load_workflow(f"{EXAMPLES / 'sweep.py'}:sweep")
+    res = run_workflow(wf, {"Cs": [0.1]}, RunOptions(store=tmp_path))
+    capsys.readouterr()
+    spec = f"{EXAMPLES / 'train_tabular.py'}:train_tabular"
+    assert main(["graph", spec, "--run", res.run_id, "--store", str(tmp_path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and f"run {res.run_id} is a run of sweep, not of train_tabular" in captured.err
+
+
 def test_graph_from_compiled_ir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     ir_file = tmp_path / "wf.json"
     assert (

@@ -259,3 +259,17 @@ def test_trace_command_uses_the_runs_ir(swept, capsys) -> None:
     out = capsys.readouterr().out
     assert "text = out" in out and "produced by sweep.finalize/describe" in out
     assert "n sha256:" in out and "(run input)" in out
+
+
+def test_trace_does_not_wait_on_a_fifo_in_place_of_a_runs_ir(tmp_path: Path) -> None:
+    """Without the run's IR, inputs are matched by digest (docs/lineage.md): a FIFO there is not read."""
+    import os
+
+    from tests.support.cli import run_cli
+
+    result = run_workflow(sweep, {"n": 2}, RunOptions(store=tmp_path))
+    ir_json = tmp_path / "runs" / result.run_id / "ir.json"
+    ir_json.unlink()
+    os.mkfifo(ir_json)
+    r = run_cli("lineage", "--log", str(tmp_path / "lineage" / "log.jsonl"), "trace", _output_digest(result, tmp_path))
+    assert r.returncode == 0 and "produced by sweep.finalize/describe" in r.stdout, r.stderr

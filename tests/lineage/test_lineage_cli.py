@@ -101,6 +101,15 @@ def test_export_needs_a_selection(capsys, three_step) -> None:
     assert code == 2 and "--all" in err
 
 
+def test_export_of_named_runs_and_all_at_once_is_refused(capsys, three_step, tmp_path) -> None:
+    out = tmp_path / "one.zip"
+    log = str(three_step.log)
+    code, _, err = run(
+        capsys, "lineage", "--log", log, "export", three_step.run_id, "--all", "--format", "bundle", "-o", str(out)
+    )
+    assert code == 2 and err == "name RUN_IDs or pass --all, not both\n" and not out.exists()
+
+
 def test_missing_log(capsys, tmp_path) -> None:
     code, _, err = run(capsys, "lineage", "--log", str(tmp_path / "none.jsonl"), "runs")
     assert code == 1 and "no lineage log" in err
@@ -120,3 +129,95 @@ def test_unreadable_inputs_are_reported_not_raised(capsys, small_log, tmp_path) 
     assert code == 1 and "unreadable record" in err
     code, out, _ = run(capsys, "lineage", "verify", str(tmp_path))
     assert code == 1 and out.startswith("FAIL")
+
+
+@pytest.mark.parametrize("fmt", ["openlineage", "prov-json", "bundle"])
+@pytest.mark.parametrize("suffix", ["", ".head"])
+def test_export_never_writes_over_the_log_it_exports(capsys, three_step, fmt, suffix) -> None:
+    log = three_step.log
+    before = {p.name: p.read_bytes() for p in log.parent.iterdir()}
+    target = log.parent / ".." / log.parent.name / (log.name + suffix)  # the same file, named another way
+    code, _, err = run(capsys, "lineage", "--log", str(log), "export", "--all", "--format", fmt, "-o", str(target))
+    assert code == 2 and "is the lineage log" in err and len(err.splitlines()) == 1, err
+    assert {p.name: p.read_bytes() for p in log.parent.iterdir()} == before
+    code, out, _ = run(capsys, "lineage", "--log", str(log), "verify")
+    assert code == 0 and out.startswith("OK: 6 records")
+
+
+def test_export_to_a_hard_link_of_the_log_is_refused(capsys, three_step, tmp_path) -> None:
+    link = tmp_path / "events.json"
+    link.hardlink_to(three_step.log)
+    before = three_step.log.read_bytes()
+    code, _, err = run(
+        capsys, "lineage", "--log", str(three_step.log), "export", "--all", "--format", "openlineage", "-o", str(link)
+    )
+    assert code == 2 and "is the lineage log" in err
+    assert three_step.log.read_bytes() == before
+
+
+def test_a_failed_export_leaves_the_file_it_would_replace(capsys, three_step, tmp_path, monkeypatch) -> None:
+    from typedflow.lineage.export import openlineage
+
+    out = tmp_path / "events.json"
+    out.write_text("yesterday's events\n")
+
+    def broken(events, f, *, jsonl=False):
+        f.write("[")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(openlineage, "write_openlineage", broken)
+    code, _, err = run(
+        capsys, "lineage", "--log", str(three_step.log), "export", "--all", "--format", "openlineage", "-o", str(out)
+    )
+    assert code == 2 and "No space left on device" in err
+    assert out.read_text() == "yesterday's events\n"
+
+
+@pytest.mark.parametrize("line", [b'{"not": "a record"}', b"\xff\xfe", b"[" * 100_000])
+def test_an_unreadable_record_is_one_line_in_every_query_and_export(capsys, small_log, line) -> None:
+    with open(small_log, "ab") as f:
+        f.write(line + b"\n")
+    for args in (
+        ["runs"],
+        ["show", "x"],
+        ["trace", "sha256:" + "0" * 64],
+        ["export", "--all", "--format", "openlineage", "-o", "-"],
+        ["export", "--all", "--format", "prov-json", "-o", "-"],
+    ):
+        code, out, err = run(capsys, "lineage", "--log", str(small_log), *args)
+        assert code == 1 and out == "" and "unreadable record" in err and len(err.splitlines()) == 1, (args, err)
+
+
+def test_a_zip_bundle_never_writes_through_a_file_next_to_it(capsys, three_step, tmp_path) -> None:
+    mine, other = tmp_path / "b.zip.tmp", tmp_path / "precious.txt"
+    mine.write_text("someone's notes\n")
+    other.write_text("keep me\n")
+    (tmp_path / "c.zip.tmp").symlink_to(other)
+    for name in ("b.zip", "c.zip"):
+        out = tmp_path / name
+        code, _, err = run(
+            capsys, "lineage", "--log", str(three_step.log), "export", "--all", "--format", "bundle", "-o", str(out)
+        )
+        assert code == 0, err
+        code, verified, _ = run(capsys, "lineage", "verify", str(out))
+        assert code == 0 and verified.startswith("OK: ")
+    assert mine.read_text() == "someone's notes\n" and other.read_text() == "keep me\n"
+    assert (tmp_path / "c.zip.tmp").is_symlink()
+
+
+def test_a_bundle_that_cannot_go_where_it_is_asked_is_exit_2(capsys, three_step, tmp_path) -> None:
+    full, blocker, folder = tmp_path / "full", tmp_path / "a-file", tmp_path / "folder.zip"
+    full.mkdir()
+    (full / "x").write_text("")
+    blocker.write_text("")
+    folder.mkdir()
+    for out, says in (
+        (full, "exists and is not empty"),
+        (blocker / "b.zip", "File exists"),
+        (folder, "Is a directory"),
+    ):
+        code, _, err = run(
+            capsys, "lineage", "--log", str(three_step.log), "export", "--all", "--format", "bundle", "-o", str(out)
+        )
+        assert code == 2 and len(err.splitlines()) == 1 and str(out) in err and says in err, err
+    assert list(folder.iterdir()) == [] and [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []

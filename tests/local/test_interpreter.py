@@ -150,7 +150,8 @@ def _left_behind(r: RunResult, store: Path) -> dict[str, Any]:
     )
     lines = [json.loads(line) for line in (r.run_dir / "journal.jsonl").read_text().splitlines()]
     for line in lines:
-        line.pop("duration", None)  # the run's end line
+        line.pop("duration", None)  # the run's end line: times
+        line.pop("ended", None)
     records = sorted(
         (
             rec.node_id,

@@ -124,6 +124,7 @@ def test_sigkill_mid_run_then_resume(tmp_path: Path) -> None:
         "status": "succeeded",
         "outputs": {"out": 32},
         "duration": json.loads(last)["duration"],
+        "ended": json.loads(last)["ended"],
     }
     assert json.loads((journal.parent / "status.json").read_bytes())["status"] == "succeeded"
     # an uninterrupted run gives the same outputs
@@ -384,3 +385,32 @@ def test_a_closed_progress_pipe_does_not_stop_the_run(tmp_path: Path) -> None:
     assert json.loads(out.read_text()) == {"mean": 10.0, "total": 80}
     runs = tf("lineage", "runs", "--log", str(tmp_path / "s" / "lineage" / "log.jsonl"), "--format", "json")
     assert [run["status"] for run in json.loads(runs.stdout)] == ["succeeded"]
+
+
+def test_resume_of_a_run_of_another_workflow_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from typedflow.cli import main
+
+    assert main(["run", "tests.local.flows:diamond", "--input", "x=1", "--store", str(tmp_path)]) == 0
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    (run_dir / "status.json").unlink()  # interrupted before its end
+    (run_dir / "journal.jsonl").write_text("")
+    capsys.readouterr()
+    rc = main(["run", "tests.local.flows:fanout", "--resume", run_dir.name, "--store", str(tmp_path)])
+    captured = capsys.readouterr()
+    assert rc == 2 and captured.out == ""
+    assert captured.err.strip().endswith(f"cannot resume run {run_dir.name}: it is a run of diamond, not of fanout")
+    assert (run_dir / "journal.jsonl").read_text() == ""  # nothing ran
+
+
+def test_an_empty_run_id_is_bad_input_never_a_new_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--resume "$RUN"`` with an empty variable, or ``graph --run ""``: said, not taken for no option."""
+    from typedflow.cli import main
+
+    for extra in ([], ["--input", "x=1"]):
+        assert main(["run", "tests.local.flows:diamond", "--resume", "", *extra, "--store", str(tmp_path)]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == "" and captured.err == "typedflow: bad input: --resume '': not a run id\n"
+    assert not (tmp_path / "runs").exists()  # no run was started
+    assert main(["graph", "tests.local.flows:diamond", "--run", "", "--store", str(tmp_path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "no run '': not a run id" in captured.err

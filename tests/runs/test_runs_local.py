@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.cli import run_cli
 from typedflow.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -206,3 +207,92 @@ def test_retry_of_a_run_from_a_file_finds_its_tasks_in_another_process(tmp_path:
     assert "ModuleNotFoundError" not in retried.stderr
     shown = cli("runs", "outputs", run_id)
     assert json.loads(shown.stdout) == 20, shown.stdout
+
+
+def test_logs_of_a_node_named_in_bytes_that_are_not_utf8(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A shell passes arguments as bytes: Python hands those that are not UTF-8 over as lone surrogates."""
+    store = tmp_path / "s"
+    assert run(store, "pairs", "x=3") == 0
+    rid = newest(store, capsys)
+    r = run_cli("runs", "logs", rid, "--node", "\udcff\udcfe", "--store", str(store))  # the bytes ff fe
+    assert r.returncode == 0 and r.stdout == "", r.stderr
+    assert r.stderr == f"no output kept for node \\udcff\\udcfe of run {rid}\n"
+
+
+def test_show_of_a_retried_run_says_when_it_ended_and_what_its_last_execution_did(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A run that failed and was retried later: it ended when the retry ended (not its first start plus the
+    retry's own time), and each node is shown as it last ran, not from its first attempt to its last."""
+    import datetime as dt
+
+    from typedflow.backends.local.runs import LocalRuns
+
+    store, flag = tmp_path / "s", tmp_path / "flag"
+    flag.touch()
+    assert run(store, "flaky", "x=5", f"flag={flag}") == 1
+    rid = newest(store, capsys)
+    time.sleep(1.0)
+    flag.unlink()
+    assert runs(store, "retry", rid) == 0
+    detail = LocalRuns(store).show(rid)
+
+    def t(text: str) -> dt.datetime:
+        return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+    nodes = {n.key: n for n in detail.nodes}
+    assert nodes["shout"].status == "succeeded" and nodes["shout"].attempts == 1  # kept, not a cache hit
+    assert detail.cache_hits == 0
+    gate = nodes["gate"]
+    assert (gate.status, gate.attempts, gate.error) == ("succeeded", 1, "")
+    assert (t(gate.ended) - t(gate.started)).total_seconds() < 0.9  # the retry's attempt alone
+    s = detail.summary
+    assert t(s.ended) >= max(t(n.ended) for n in detail.nodes)
+    assert t(s.ended) - t(s.started) >= dt.timedelta(seconds=1)
+    assert s.duration == pytest.approx((t(s.ended) - t(s.started)).total_seconds(), abs=0.002)
+    capsys.readouterr()
+    assert runs(store, "list") == 0
+    row = capsys.readouterr().out.splitlines()[1].split()
+    assert row[0] == rid and float(row[4].rstrip("s")) >= 1.0
+
+
+def test_a_store_path_the_os_refuses_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rid = "20261207-211944-34d78509"
+    for store in (tmp_path / ("a" * 300), tmp_path / ("a/" * 3000)):  # a name, or a path, too long
+        for args in (["list"], ["show", rid], ["retry", rid], ["logs", rid]):
+            assert runs(store, *args) == 2, args
+            err = capsys.readouterr().err
+            assert err.count("\n") == 1 and "cannot read the runs under" in err and "too long" in err, err
+        assert main(["graph", "--run", rid, "--store", str(store)]) == 2
+        assert "too long" in capsys.readouterr().err
+        assert main(["run", SPEC + "pairs", "--resume", rid, "--store", str(store)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"cannot resume run {rid}: " in err and "too long" in err, err
+
+
+def test_a_cancelled_run_resumed_is_no_longer_cancelled(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The cancel marker belongs to the stop it records: once the run is resumed (by runs retry or by
+    typedflow run --resume), a later stop of another kind is not shown as a cancel."""
+    store, flag = tmp_path / "s", tmp_path / "flag"
+    flag.touch()
+    assert run(store, "flaky", "x=5", f"flag={flag}") == 1
+    rid = newest(store, capsys)
+    run_dir = store / "runs" / rid
+    journal = run_dir / "journal.jsonl"
+
+    def not_ended() -> None:
+        (run_dir / "status.json").unlink()
+        journal.write_bytes(b"".join(journal.read_bytes().splitlines(keepends=True)[:-1]))  # its end line
+
+    not_ended()  # what runs cancel leaves: a run stopped before its end, and the marker
+    (run_dir / "failures.json").unlink()
+    (run_dir / "cancelled").write_text("")
+    capsys.readouterr()
+    assert runs(store, "list") == 0
+    assert capsys.readouterr().out.splitlines()[1].split()[2] == "cancelled"
+    assert main(["run", SPEC + "flaky", "--resume", rid, "--store", str(store)]) == 1  # still blocked
+    assert not (run_dir / "cancelled").exists()
+    not_ended()  # then killed before its end: its status was never written
+    capsys.readouterr()
+    assert runs(store, "list") == 0
+    assert capsys.readouterr().out.splitlines()[1].split()[2] == "interrupted"

@@ -251,3 +251,168 @@ def test_outputs_of_the_wrong_type_are_not_printed(tmp_path: Path, capsys: pytes
     assert main(["runs", "outputs", run_id, "--store", str(tmp_path)]) == 2
     captured = capsys.readouterr()
     assert captured.out == "" and "holds the workflow's outputs" in captured.err
+
+
+@pytest.mark.parametrize("kind", ["fifo", "folder", "symlink"])
+def test_a_lock_that_is_not_a_file_is_not_waited_on_and_is_bad_input_on_resume(tmp_path: Path, kind: str) -> None:
+    run_id = _run(tmp_path, x=5)
+    run_dir = tmp_path / "runs" / run_id
+    (run_dir / "status.json").unlink()  # interrupted: whether a process still holds it is asked of its lock
+    (run_dir / "journal.jsonl").write_text("")
+    lock = run_dir / "lock"
+    lock.unlink()
+    if kind == "fifo":
+        os.mkfifo(lock)
+    elif kind == "folder":
+        lock.mkdir()
+    else:
+        (tmp_path / "elsewhere").write_text("")
+        lock.symlink_to(tmp_path / "elsewhere")
+    r = _cli("runs", "list", "--store", str(tmp_path))
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    assert r.stdout.splitlines()[1].split()[:3] == [run_id, "doubled", "interrupted"]
+    r = _cli("runs", "show", run_id, "--store", str(tmp_path))
+    assert r.returncode == 0 and "status    interrupted" in r.stdout, r.stderr
+    r = _cli("graph", "--run", run_id, "--store", str(tmp_path))
+    assert r.returncode == 0 and "interrupted" in r.stdout, r.stderr
+    r = _cli("runs", "retry", run_id, "--store", str(tmp_path))
+    said = "is a symbolic link" if kind == "symlink" else "is not a regular file"
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.strip().endswith(f"cannot resume run {run_id}: {lock} {said}"), r.stderr
+    assert lock.is_symlink() if kind == "symlink" else lock.exists()  # left as it was
+    assert (tmp_path / "elsewhere").read_text() == "" if kind == "symlink" else True
+
+
+@pytest.mark.parametrize("name", ["status.json", "failures.json", "cancelled"])
+def test_a_folder_in_place_of_a_file_a_retry_removes_is_bad_input(
+    tmp_path: Path, name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_id = _run(tmp_path, x=5)
+    run_dir = tmp_path / "runs" / run_id
+    (run_dir / "journal.jsonl").write_text("")  # its task must run again
+    (run_dir / "status.json").write_text('{"status": "failed", "duration": 1, "outputs": {}}')
+    (run_dir / name).unlink(missing_ok=True)
+    (run_dir / name).mkdir()
+    (run_dir / name / "kept").write_text("")
+    capsys.readouterr()
+    assert main(["runs", "retry", run_id, "--store", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and f"{run_dir / name}" in err.splitlines()[-1], err
+    assert f"run {run_id}: " in err.splitlines()[-1]
+    assert (run_dir / name / "kept").exists()
+
+
+def test_a_journal_line_no_run_writes_is_not_held_in_memory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    import tracemalloc
+
+    run_id = _run(tmp_path)
+    run_dir = tmp_path / "runs" / run_id
+    (run_dir / "status.json").unlink()  # the journal's end line says how it ended
+    journal = run_dir / "journal.jsonl"
+    end = journal.read_bytes().splitlines(keepends=True)[-1]
+    with open(journal, "ab") as f:  # 200 MB without a newline, then the end line again
+        for _ in range(200):
+            f.write(b"a" * (1 << 20))
+        f.write(b"\n" + end)
+    capsys.readouterr()
+    tracemalloc.start()
+    try:
+        with caplog.at_level(logging.WARNING):
+            assert main(["runs", "list", "--store", str(tmp_path)]) == 0
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert capsys.readouterr().out.splitlines()[1].split()[:3] == [run_id, "doubled", "succeeded"]
+    assert peak < 160 * (1 << 20), peak  # at most two buffers of a line a run could write
+    assert f"ignoring a line of {journal} longer than" in caplog.text
+
+
+@pytest.mark.parametrize("kind", ["fifo", "folder"])
+def test_a_run_whose_ir_is_not_a_file_is_listed_and_what_needs_it_says_so(tmp_path: Path, kind: str) -> None:
+    run_id = _run(tmp_path, x=4)
+    ir_json = tmp_path / "runs" / run_id / "ir.json"
+    ir_json.unlink()
+    os.mkfifo(ir_json) if kind == "fifo" else ir_json.mkdir()
+    r = _cli("runs", "list", "--store", str(tmp_path))
+    assert r.returncode == 0 and r.stdout.splitlines()[1].split()[:3] == [run_id, "doubled", "succeeded"], r.stderr
+    r = _cli("runs", "show", run_id, "--store", str(tmp_path))
+    assert r.returncode == 0 and "status    succeeded" in r.stdout, r.stderr
+    (tmp_path / "runs" / run_id / "status.json").write_text('{"status": "failed", "duration": 1, "outputs": {}}')
+    for args in (["runs", "outputs", run_id], ["runs", "retry", run_id], ["graph", "--run", run_id]):
+        r = _cli(*args, "--store", str(tmp_path))
+        assert r.returncode == 2 and "Traceback" not in r.stderr, (args, r.stderr)
+        assert r.stderr.count("\n") == 1 and f"{ir_json} is not a regular file" in r.stderr, (args, r.stderr)
+
+
+@pytest.mark.parametrize("attempt", ["1e400", "Infinity", '"2"', "-5", "true"])
+def test_a_forged_lineage_record_of_the_run_does_not_break_show(
+    tmp_path: Path, attempt: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_id = _run(tmp_path)
+    record = {"kind": "task", "run_id": run_id, "node_id": "number", "status": "failed", "started_at": "x"}
+    with open(tmp_path / "lineage" / "log.jsonl", "a") as f:  # runs show reads the log as it is, unverified
+        f.write(json.dumps(record)[:-1] + f', "attempt": {attempt}}}\n')
+    capsys.readouterr()
+    assert main(["runs", "show", run_id, "--store", str(tmp_path)]) == 0
+    row = next(line.split() for line in capsys.readouterr().out.splitlines() if line.startswith("number"))
+    assert row[:3] == ["number", "failed", "1"]
+    assert main(["graph", "--run", run_id, "--store", str(tmp_path)]) == 0
+
+
+def test_kept_output_is_never_read_or_written_through_a_linked_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store, flag, outside = tmp_path / "s", tmp_path / "flag", tmp_path / "outside"
+    flag.touch()
+    args = ["run", "tests.runs.runs_flows:flaky", "--input", "x=5", "--input", f"flag={flag}", "--store", str(store)]
+    assert main(args) == 1
+    (run_dir,) = (store / "runs").iterdir()
+    (outside / "gate").mkdir(parents=True)
+    (outside / "gate" / "1.log").write_text("private content\n")
+    logs = run_dir / "logs"
+    for folder in logs.iterdir():
+        for f in folder.iterdir():
+            f.unlink()
+        folder.rmdir()
+    (logs / "gate").symlink_to(outside / "gate")  # a node's folder that leads out of the run
+    capsys.readouterr()
+    assert main(["runs", "logs", run_dir.name, "--store", str(store)]) == 0
+    assert main(["runs", "logs", run_dir.name, "--node", "gate", "--store", str(store)]) == 0
+    assert "private content" not in capsys.readouterr().out
+    (logs / "gate").unlink()
+    logs.rmdir()
+    logs.symlink_to(outside)  # the whole folder
+    assert main(["runs", "logs", run_dir.name, "--store", str(store)]) == 0
+    assert "private content" not in capsys.readouterr().out
+    flag.unlink()
+    assert main(["runs", "retry", run_dir.name, "--store", str(store)]) == 0  # its tasks print again
+    assert sorted(p.relative_to(outside).as_posix() for p in outside.rglob("*")) == ["gate", "gate/1.log"]
+    assert (outside / "gate" / "1.log").read_text() == "private content\n"
+
+
+def test_what_runs_show_prints_from_edited_files_cannot_drive_the_terminal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_id = _run(tmp_path)
+    run_dir = tmp_path / "runs" / run_id
+    journal = run_dir / "journal.jsonl"
+    lines = journal.read_bytes().split(b"\0", 1)[0].splitlines(keepends=True)
+    forged = json.dumps({"key": "\x1b]0;title\x07x", "outputs": {}, "status": "\x1b[2J\x1b[31mpwned"}).encode()
+    journal.write_bytes(b"".join(lines[:-1]) + forged + b"\n" + lines[-1])
+    failure = {
+        "node": "number\x1b[1A",
+        "error_type": "ValueError",
+        "message": "\x1b[2Jbad\nline",
+        "traceback": "\x1b[31mtb",
+    }
+    (run_dir / "failures.json").write_text(json.dumps([failure]))
+    (run_dir / "status.json").write_text('{"status": "failed", "duration": 1, "outputs": {}}')
+    capsys.readouterr()
+    assert main(["runs", "show", run_id, "--store", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out
+    assert "\\x1b[2J\\x1b[31mpwned" in out and "failed at node number\\x1b[1A: ValueError: \\x1b[2Jbad\nline" in out
+    assert main(["runs", "outputs", run_id, "--store", str(tmp_path)]) == 1
+    assert "\x1b" not in capsys.readouterr().err

@@ -253,9 +253,11 @@ def _resume_command(args: argparse.Namespace, run_id: str) -> str:
 def cmd_run(args: argparse.Namespace) -> int:
     from typedflow.cli.progress import make_progress
     from typedflow.errors import RunInterrupted
-    from typedflow.runtime.running import RunOptions, run_ir
+    from typedflow.runtime.running import RUN_ID, RunOptions, run_ir
 
-    if args.resume and (args.input or args.inputs_file):
+    if args.resume is not None and RUN_ID.fullmatch(args.resume) is None:
+        raise InputError(f"--resume {args.resume[:80]!r}: not a run id")
+    if args.resume is not None and (args.input or args.inputs_file):
         # A resumed run goes on with what it started with: its finished nodes were computed from those
         # inputs, and mixing them with new ones would give outputs no single run could have given.
         raise InputError(
@@ -263,7 +265,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             "leave out --input and --inputs-file (or start a new run without --resume)"
         )
     doc, _ = load_ir(args)
-    if args.resume:
+    if args.resume is not None:  # "" too (an empty variable in a script): a bad run id, not a new run
         inputs: dict[str, Any] = {}
     else:
         inputs = parse_inputs(doc, args.input or [], args.inputs_file)

@@ -23,8 +23,8 @@ import attrs
 
 from typedflow import ir
 from typedflow.cli.documents import load_ir, write_output
-from typedflow.cli.runops import RunDetail, RunNotFound
-from typedflow.cli.runs import LOCAL, ops_for
+from typedflow.cli.runops import RunDetail, RunNotFound, RunOpError
+from typedflow.cli.runs import LOCAL, ops_for, run_document
 from typedflow.ir import render
 from typedflow.ir.types import field_type
 
@@ -608,27 +608,25 @@ def render_graph(doc: ir.WorkflowIR, fmt: str = "mermaid", run: RunStatus | None
 
 def cmd_graph(args: argparse.Namespace) -> int:
     """Handler of ``typedflow graph``."""
-    from typedflow.ir.codec import loads
     from typedflow.util.statedir import home
 
     fmt = args.format or _SUFFIX_FORMAT.get(Path(args.output or "").suffix.lower(), "mermaid")
     store = Path(args.store) if args.store else home()
-    if args.run and not args.spec and not args.ir:
-        # A past run keeps the IR it ran, so it can be drawn without the code.
-        ir_path = store / "runs" / args.run / "ir.json"
-        if not ir_path.is_file():
-            print(f"typedflow graph: no run {args.run!r} under {store / 'runs'}", file=sys.stderr)
-            return EXIT_USAGE
-        doc = loads(ir_path.read_text("utf-8"))
-    else:
-        doc, _ = load_ir(args)
     run = None
-    if args.run:
+    if args.run is not None:  # "" too: a bad run id, not a drawing without a run
         try:
+            # A past run keeps the IR it ran (read as runs read it: a link, a FIFO, a damaged file are
+            # bad input), so it can be drawn without the code.
+            ran: ir.WorkflowIR = run_document(store, args.run)
+            doc = ran if not args.spec and not args.ir else load_ir(args)[0]
+            if doc.workflow.name != ran.workflow.name:  # the colours of one workflow on another's nodes
+                raise RunOpError(f"run {args.run} is a run of {ran.workflow.name}, not of {doc.workflow.name}")
             run = read_run(store, args.run, build_graph(doc))
-        except RunNotFound as exc:
+        except (RunNotFound, RunOpError) as exc:
             print(f"typedflow graph: {exc}", file=sys.stderr)
             return EXIT_USAGE
+    else:
+        doc, _ = load_ir(args)
     try:
         text = render_graph(doc, fmt, run)
     except GraphvizMissing as exc:

@@ -133,15 +133,24 @@ def outputs_text(doc: ir.WorkflowIR, outs: Mapping[str, Any]) -> str:
     return json.dumps(printable(doc, outs), indent=2, sort_keys=True) + "\n"
 
 
+def shown(text: str, keep: str = "") -> str:
+    """``text`` with the characters a terminal would act on (escape sequences, carriage returns, other
+    controls; but those in ``keep``) written out as escapes: what runs print comes from files and
+    records that may have been edited."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c in keep else repr(c)[1:-1] for c in text)
+
+
 def failure_text(f: FailureInfo, run_id: str = "") -> str:
     """The failure as people read it: where, the exception and its message, then the traceback."""
     head = f"run {run_id} failed" if run_id else "failed"
-    where = f" at node {f.node}" if f.node else ""
+    where = f" at node {shown(f.node)}" if f.node else ""
     what = f"{f.error_type}: {f.message}" if f.error_type else f.message
-    text = f"{head}{where}: {what}".rstrip(": ") + "\n"
+    text = shown(f"{head}{where}: {what}".rstrip(": "), keep="\n\t") + "\n"
     tb = f.traceback.strip("\n")
     if tb and tb.strip() != f.message.strip():
-        text += "".join("  " + line + "\n" for line in tb.splitlines())
+        text += "".join("  " + shown(line, keep="\t") + "\n" for line in tb.splitlines())
     return text
 
 
@@ -181,6 +190,7 @@ def duration_text(seconds: float | None) -> str:
 
 
 def table(rows: list[list[str]], header: list[str]) -> str:
+    rows = [[shown(c) for c in r] for r in rows]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [header, *rows]]
     return "\n".join(lines) + "\n"
@@ -205,7 +215,7 @@ def detail_text(d: RunDetail) -> str:
     for n in d.nodes:
         counts[n.status] = counts.get(n.status, 0) + 1
     if d.nodes:
-        lines.append("nodes     " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+        lines.append("nodes     " + shown(", ".join(f"{v} {k}" for k, v in sorted(counts.items()))))
         lines.append(f"cache     {d.cache_hits} hit{'s' if d.cache_hits != 1 else ''}")
     text = "\n".join(lines) + "\n"
     if d.nodes:
@@ -264,24 +274,40 @@ __all__ = [
 ]
 
 
+def _attempt(r: Mapping[str, Any]) -> int:
+    """A record's attempt number; 0 for what no record holds (a damaged or forged line: text, a float
+    like 1e400 that JSON reads as infinity, a negative or absurd count)."""
+    a = r.get("attempt")
+    return a if isinstance(a, int) and not isinstance(a, bool) and 0 <= a < 1_000_000 else 0
+
+
 def nodes_from_records(records: Any) -> tuple[NodeState, ...]:
-    """Each node's state from the task lineage records of one run (plain JSON objects, any order): its
-    last attempt's status, how many attempts, when the first began and the last ended, the last error."""
+    """Each node's state from the task lineage records of one run (plain JSON objects, any order), as its
+    last execution left it: a run resumed or redriven runs a failed node again from attempt 1, and records
+    the nodes it kept as cached without an end (what an earlier execution gave). Its last attempt's
+    status, how many attempts, when the first began and the last ended, the last error."""
     by_node: dict[str, list[Mapping[str, Any]]] = {}
     for r in records:
         if isinstance(r, Mapping) and r.get("kind", "task") == "task" and r.get("node_id"):
             by_node.setdefault(str(r["node_id"]), []).append(r)
     out = []
     for key, recs in by_node.items():
-        recs.sort(key=lambda r: (int(r.get("attempt") or 0), str(r.get("ended_at") or "")))
+        recs.sort(key=lambda r: (str(r.get("started_at") or ""), _attempt(r)))
+        # a value kept from an earlier execution is that execution's
+        recs = [recs[0], *(r for r in recs[1:] if r.get("status") != "cached" or r.get("ended_at"))]
+        first = 0  # the last execution: the attempts counting up to the last record
+        for i in range(1, len(recs)):
+            if _attempt(recs[i]) <= _attempt(recs[i - 1]):
+                first = i
+        recs = recs[first:]
         last = recs[-1]
         errors = [str(r.get("error") or "") for r in recs if r.get("status") == "failed" and r.get("error")]
         out.append(
             NodeState(
                 key,
                 str(last.get("status") or ""),
-                max(int(r.get("attempt") or 0) for r in recs) or len(recs),
-                iso(min((str(r.get("started_at") or "") for r in recs), default="")),
+                max(_attempt(r) for r in recs) or len(recs),
+                iso(str(recs[0].get("started_at") or "")),
                 iso(str(last.get("ended_at") or "")),
                 errors[-1] if errors and last.get("status") == "failed" else "",
             )

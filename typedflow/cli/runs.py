@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from typedflow.backend import Backend, RunOps
@@ -35,6 +36,11 @@ LOCAL = "local"
 
 def _local() -> Any:
     return importlib.import_module("typedflow.backends.local.runs")
+
+
+def run_document(store: Path, run_id: str) -> Any:
+    """The IR document a local run under ``store`` ran (checked as ``runs`` reads a run's files)."""
+    return _local().LocalRuns(store).document(run_id)
 
 
 def add_subparser(sub: Any, backends: dict[str, Backend], chosen: str | None) -> None:

@@ -182,12 +182,13 @@ def run_ir_loader(home: Path) -> IRLoader:
     @functools.lru_cache(maxsize=64)
     def load(run_id: str, digest: str) -> ir.WorkflowIR | None:
         from typedflow.errors import IRValidationError
-        from typedflow.ir.codec import loads
+        from typedflow.ir.codec import IR_MAX_BYTES, loads
+        from typedflow.util.boundary import read_regular
 
         if "/" in run_id or run_id in ("", ".", ".."):
             return None
-        try:
-            doc = loads((home / "runs" / run_id / "ir.json").read_bytes())
+        try:  # never a FIFO (it would wait for a writer), a link or an oversized file: matched by digest then
+            doc = loads(read_regular(home / "runs" / run_id / "ir.json", "the run's ir.json", IR_MAX_BYTES))
         except (OSError, IRValidationError, ValueError):
             return None
         return doc if doc.digest == digest else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import io
 import os
 import stat
 import sys
@@ -24,6 +25,7 @@ from typedflow.lineage.query import (
     trace,
 )
 from typedflow.lineage.verify import Keyring, verify_path
+from typedflow.runtime.atomic import write_text
 from typedflow.util.statedir import home
 
 __all__ = ["add_subparser", "default_log_path"]
@@ -67,7 +69,8 @@ def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse
             print(f"typedflow lineage {args.lineage_command}: {exc}", file=sys.stderr)
             return 2
         except OSError as exc:
-            where = f"{str(exc.filename)[:200]}: " if exc.filename else ""
+            named = exc.filename2 or exc.filename  # a rename's destination: the path given, not a temp file
+            where = f"{str(named)[:200]}: " if named else ""
             print(f"typedflow lineage {args.lineage_command}: {where}{exc.strerror or exc}", file=sys.stderr)
             return 2
 
@@ -127,13 +130,32 @@ def _cmd_trace(args: argparse.Namespace) -> int:
 
 @contextlib.contextmanager
 def _output(out: str) -> Iterator[IO[str]]:
+    """stdout, or a file written whole when the block ends (an export that fails leaves what was there)."""
     if out == "-":
         yield sys.stdout
         return
-    path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
-        yield f
+    buf = io.StringIO()
+    yield buf
+    write_text(Path(out), buf.getvalue())
+
+
+_LOG_FILES = ("", ".head", ".head.tmp", ".checkpoints", ".repairs")  # the log's own files: <log><suffix>
+
+
+def _log_file(out: str, log: Path) -> bool:
+    """Whether ``out`` is the log or one of its files (head, checkpoints, repairs...): an export written
+    there would destroy the records it exports."""
+    if out == "-":
+        return False
+    target, source = Path(out).resolve(), log.resolve()
+    if target.parent == source.parent:
+        rest = target.name.removeprefix(source.name)
+        if rest != target.name and (rest in _LOG_FILES or rest.startswith(".torn-")):
+            return True
+    try:
+        return os.path.samefile(target, source)  # a hard link to it
+    except OSError:
+        return False
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
@@ -148,6 +170,12 @@ def _cmd_export(args: argparse.Namespace) -> int:
     if not args.all and not args.run_ids:
         print("name RUN_IDs or pass --all", file=sys.stderr)
         return 2
+    if args.all and args.run_ids:  # which one was meant: a bundle of every run is not one of a few
+        print("name RUN_IDs or pass --all, not both", file=sys.stderr)
+        return 2
+    if _log_file(args.output, path):
+        print(f"-o {args.output} is the lineage log {path} or one of its files; export elsewhere", file=sys.stderr)
+        return 2
     run_ids = None if args.all else set(args.run_ids)
     if args.format == "bundle":
         from typedflow.lineage.export.bundle import export_bundle
@@ -157,7 +185,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
             return 2
         try:
             manifest = export_bundle(path, args.output, run_ids=run_ids)
-        except (ValueError, FileExistsError) as exc:
+        except FileExistsError as exc:  # where it would go: a folder not empty, a file in the way
+            print(f"typedflow lineage export: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+        except ValueError as exc:
             print(f"export failed: {exc}", file=sys.stderr)
             return 1
         signed = (
@@ -172,7 +203,11 @@ def _cmd_export(args: argparse.Namespace) -> int:
         return 0
     from typedflow.lineage.export.checkpoints import read_checkpoints
 
-    selected = [e for e in iter_records(path) if run_ids is None or e[0].run_id in run_ids]
+    try:
+        selected = [e for e in iter_records(path) if run_ids is None or e[0].run_id in run_ids]
+    except ValueError as exc:
+        print(f"{path}: unreadable record ({exc}); run 'typedflow lineage verify'", file=sys.stderr)
+        return 1
     if not selected:
         print("no records for the selected runs", file=sys.stderr)
         return 1

@@ -42,7 +42,11 @@ _HEX64: Final = re.compile(r"^[0-9a-f]{64}$")
 def iter_records(path: str | os.PathLike[str]) -> Iterator[Entry]:
     """Complete records of a log file with their hashes, read-only (no lock, no repair)."""
     for _, line in iter_raw_lines(Path(path)):
-        yield record_from_bytes(line), hashlib.sha256(line).hexdigest()
+        try:
+            record = record_from_bytes(line)
+        except RecursionError:  # a damaged line nested deeper than the parser goes: unreadable, as any other
+            raise ValueError("a line nested too deeply to be a record") from None
+        yield record, hashlib.sha256(line).hexdigest()
 
 
 def _duration(start: str | None, end: str | None) -> float | None:

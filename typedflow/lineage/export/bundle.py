@@ -4,6 +4,7 @@ manifest (signed when a key is configured) and the standard-library verifier."""
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import zipfile
@@ -22,6 +23,7 @@ from typedflow.lineage.verify_bundle import BUNDLE_FORMATS, Checkpoint, parse_ch
 from typedflow.lineage.verify_bundle import CHECKPOINTS as _CHECKPOINTS
 from typedflow.lineage.verify_bundle import SIGNATURE as _SIGNATURE
 from typedflow.lineage.verify_bundle import VERIFIER as _VERIFIER
+from typedflow.runtime.atomic import write_bytes
 
 __all__ = ["BUNDLE_FORMAT", "VERIFIER", "export_bundle", "verifier_source"]
 
@@ -150,16 +152,16 @@ def export_bundle(
     if signer_ is not None:
         members.append((SIGNATURE, manifest_signature(signer_, manifest_bytes)))
     if out.suffix == ".zip":
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(out.name + ".tmp")
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as zf:
+            for name, data in members:
+                zf.writestr(_member(name), data)
+        # never a half-written bundle under the name given, and a temp file of its own (not a fixed
+        # name next to it, which could be someone's file or a link planted there)
         try:
-            with zipfile.ZipFile(tmp, "w") as zf:
-                for name, data in members:
-                    zf.writestr(_member(name), data)
-            os.replace(tmp, out)  # never a half-written bundle under the name given
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+            write_bytes(out, buf.getvalue())
+        except OSError as exc:  # said of the bundle asked for, not of its temp file
+            raise OSError(exc.errno, exc.strerror, str(out)) from None
     else:
         if out.exists() and any(out.iterdir()):
             raise FileExistsError(f"{out} exists and is not empty")

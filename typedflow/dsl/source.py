@@ -12,13 +12,13 @@ import re
 import site
 import sys
 import textwrap
-import weakref
 from collections.abc import Callable, Sequence, Sized
 from types import CodeType, FrameType, FunctionType, ModuleType
 from typing import Any
 
 from typedflow.dsl.srcpaths import stable_path
 from typedflow.ir import SourceLoc
+from typedflow.util.memo import IdentityMemo
 
 
 def frame_loc(frame: FrameType) -> SourceLoc:
@@ -27,9 +27,8 @@ def frame_loc(frame: FrameType) -> SourceLoc:
 
 _Span = tuple[int, int, int, int]  # line, end line, column, end column
 _CALLS: dict[str, tuple[tuple[int, int], dict[_Span, ast.Call]]] = {}
-_SPANS: weakref.WeakKeyDictionary[CodeType, list[tuple[int | None, int | None, int | None, int | None]]] = (
-    weakref.WeakKeyDictionary()
-)
+# by identity: hashing a code object hashes all of it, and a workflow body of thousands of calls asks per call
+_SPANS: IdentityMemo[CodeType, list[tuple[int | None, int | None, int | None, int | None]]] = IdentityMemo(64)
 
 
 def argument_lines(frame: FrameType, npos: int | None, keywords: Sequence[str] = ()) -> dict[int | str, int]:
@@ -41,7 +40,7 @@ def argument_lines(frame: FrameType, npos: int | None, keywords: Sequence[str] =
     code = frame.f_code
     spans = _SPANS.get(code)
     if spans is None:
-        spans = _SPANS[code] = list(code.co_positions())  # once per code object: a body makes many calls
+        spans = _SPANS.put(code, list(code.co_positions()))  # once per code object: a body makes many calls
     try:
         span = spans[frame.f_lasti // 2]
     except IndexError:

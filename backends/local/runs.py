@@ -43,7 +43,7 @@ from typedflow.util.boundary import (
     parse_json,
     read_regular,
 )
-from typedflow.util.statedir import home
+from typedflow.util.statedir import home, path_arg
 
 from .journal import RUN_END_KEY
 from .runfiles import CANCELLED, read_failures, read_logs
@@ -54,7 +54,9 @@ MAX_LINE = MAX_JSON_BYTES  # bytes of a journal or lineage line (a node's output
 
 
 def add_runs_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--store", metavar="DIR", help="local: state directory (default $TYPEDFLOW_HOME or ./.typedflow)")
+    p.add_argument(
+        "--store", type=path_arg, metavar="DIR", help="local: state directory (default $TYPEDFLOW_HOME or ./.typedflow)"
+    )
 
 
 def ops(args: argparse.Namespace) -> LocalRuns:

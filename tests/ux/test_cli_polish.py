@@ -225,3 +225,23 @@ def test_an_int_enum_input_on_the_command_line_is_the_member(tmp_path: Path) -> 
     )
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert 'input "level": expected Level as JSON' in bad.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["run", "{flows}:doubled", "--input", "x=3", "--store", ""],
+        ["runs", "list", "--store", ""],
+        ["graph", "{flows}:doubled", "--run", "20250101-030000-1a2b3c4d", "--store", ""],
+        ["lineage", "--log", "", "runs"],
+        ["lineage", "runs", "--log", ""],
+    ],
+    ids=["run", "runs", "graph", "lineage", "lineage-sub"],
+)
+def test_an_empty_store_or_log_is_bad_input_not_the_default(tmp_path: Path, args: list[str]) -> None:
+    """An unset shell variable (``--store "$STORE"``) must not quietly use ./.typedflow."""
+    flows = Path(__file__).resolve().parents[1] / "security" / "flows.py"
+    r = tf(*[a.replace("{flows}", str(flows)) for a in args], cwd=tmp_path)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert "an empty path (leave the option out to use the default)" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / ".typedflow").exists()

@@ -25,6 +25,7 @@ from typedflow.errors import (
     WorkflowDefinitionError,
 )
 from typedflow.runtime.inputs import parse_inputs
+from typedflow.util.statedir import path_arg
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -433,7 +434,9 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
         "a path for files; JSON otherwise; null for None",
     )
     p.add_argument("--inputs-file", metavar="FILE", help="a JSON object of inputs")
-    p.add_argument("--store", metavar="DIR", help="state directory (default $TYPEDFLOW_HOME or ./.typedflow)")
+    p.add_argument(
+        "--store", type=path_arg, metavar="DIR", help="state directory (default $TYPEDFLOW_HOME or ./.typedflow)"
+    )
     p.add_argument(
         "--max-workers", type=_positive_int, metavar="N", help="tasks run at once (default 2 x cores, min 4)"
     )

@@ -27,6 +27,7 @@ from typedflow.cli.runops import RunDetail, RunNotFound, RunOpError
 from typedflow.cli.runs import LOCAL, ops_for, run_document
 from typedflow.ir import render
 from typedflow.ir.types import field_type
+from typedflow.util.statedir import home, path_arg
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 FORMATS = ("mermaid", "dot", "svg")
@@ -608,7 +609,6 @@ def render_graph(doc: ir.WorkflowIR, fmt: str = "mermaid", run: RunStatus | None
 
 def cmd_graph(args: argparse.Namespace) -> int:
     """Handler of ``typedflow graph``."""
-    from typedflow.util.statedir import home
 
     fmt = args.format or _SUFFIX_FORMAT.get(Path(args.output or "").suffix.lower(), "mermaid")
     store = Path(args.store) if args.store else home()
@@ -671,7 +671,12 @@ def add_subparser(subparsers: Any) -> None:
     )
     p.add_argument("-o", "--output", metavar="OUT", help="write here (atomically) instead of stdout")
     p.add_argument("--run", metavar="RUN_ID", help="colour nodes by their status in this local run")
-    p.add_argument("--store", metavar="DIR", help="state directory of --run (default $TYPEDFLOW_HOME or ./.typedflow)")
+    p.add_argument(
+        "--store",
+        type=path_arg,
+        metavar="DIR",
+        help="state directory of --run (default $TYPEDFLOW_HOME or ./.typedflow)",
+    )
     p.set_defaults(func=cmd_graph)
 
 

@@ -26,7 +26,7 @@ from typedflow.lineage.query import (
 )
 from typedflow.lineage.verify import Keyring, verify_path
 from typedflow.runtime.atomic import write_text
-from typedflow.util.statedir import home
+from typedflow.util.statedir import home, path_arg
 
 __all__ = ["add_subparser", "default_log_path"]
 
@@ -337,10 +337,10 @@ def add_subparser(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Add ``lineage`` and its subcommands; each sets ``func`` returning an exit code."""
     log_help = "lineage log (default: $TYPEDFLOW_HOME/lineage/log.jsonl)"
     parser = subparsers.add_parser("lineage", help="query, export and verify lineage records")
-    parser.add_argument("--log", default=None, help=log_help)
+    parser.add_argument("--log", type=path_arg, default=None, help=log_help)
     # Accept --log after the subcommand too; SUPPRESS keeps the parent's value when it is absent.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--log", default=argparse.SUPPRESS, help=log_help)
+    common.add_argument("--log", type=path_arg, default=argparse.SUPPRESS, help=log_help)
     sub = parser.add_subparsers(dest="lineage_command", metavar="COMMAND")
     sub.required = True
 

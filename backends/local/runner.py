@@ -96,6 +96,8 @@ def _start(
             raise InputError(f"--resume {run_id[:80]!r}: not a run id")
         journal = Journal(runs / run_id)
         try:
+            if journal.dir.is_symlink():  # a resumed run writes its folder: never where a planted link points
+                raise InputError(f"cannot resume run {run_id}: {journal.dir} is a symbolic link, not a run's folder")
             found = (journal.dir / "ir.json").exists()
         except OSError as exc:  # a store the OS cannot even look at (a name too long)
             raise InputError(f"cannot resume run {run_id}: {str(runs)[:200]}: {exc.strerror or exc}") from None

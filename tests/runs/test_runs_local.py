@@ -296,3 +296,27 @@ def test_a_cancelled_run_resumed_is_no_longer_cancelled(tmp_path: Path, capsys: 
     capsys.readouterr()
     assert runs(store, "list") == 0
     assert capsys.readouterr().out.splitlines()[1].split()[2] == "interrupted"
+
+
+def test_a_run_folder_that_is_a_link_is_never_resumed_through_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A resumed run writes its folder (journal, status, logs): a run id that names a link is refused, and what
+    it points at is left as it was."""
+    store, flag = tmp_path / "s", tmp_path / "flag"
+    flag.touch()
+    assert run(store, "flaky", "x=5", f"flag={flag}") == 1
+    rid = newest(store, capsys)
+    elsewhere = tmp_path / "elsewhere"
+    (store / "runs" / rid).rename(elsewhere)
+    os.symlink(elsewhere, store / "runs" / rid)
+    before = {p.name: p.read_bytes() for p in elsewhere.iterdir() if p.is_file()}
+    flag.unlink()  # the retry would now succeed
+    capsys.readouterr()
+    for args in (
+        ["runs", "retry", rid, "--store", str(store)],
+        ["run", SPEC + "flaky", "--resume", rid, "--store", str(store)],
+    ):
+        assert main(args) == 2
+        assert f"{store / 'runs' / rid} is a symbolic link, not a run's folder" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in elsewhere.iterdir() if p.is_file()} == before

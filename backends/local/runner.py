@@ -72,6 +72,8 @@ def _open_lineage(root: Path, opened: list[LineageLog]) -> LineageLog:
     except LineageLinkError as exc:  # named: the store's root alone would not say which file
         raise InputError(f"cannot write the run's lineage: {exc}") from None
     except OSError as exc:  # a store that cannot be written: said before any task runs
+        if exc.filename == str(root / "lineage" / "log.jsonl"):  # a folder or a FIFO in its place: named
+            raise InputError(f"cannot write the run's lineage: {exc.filename}: {exc.strerror}") from None
         raise InputError(f"cannot write the run's state under {root}: {exc.strerror or exc}") from exc
 
 

@@ -127,3 +127,24 @@ def test_a_run_during_which_a_lineage_link_is_planted_keeps_its_records(tmp_path
         "number",
         "plant_link",
     ]
+
+
+@pytest.mark.parametrize("kind", ["folder", "fifo"])
+def test_a_lineage_log_that_is_not_a_file_is_named(tmp_path: Path, kind: str) -> None:
+    """A folder or a FIFO where the log goes: the run is refused before it starts, naming the log (a FIFO was
+    taken for an empty log whose head names missing records)."""
+    log = tmp_path / "s" / "lineage" / "log.jsonl"
+    log.parent.mkdir(parents=True)
+    r = run_cli("run", "tests.security.flows:doubled", "--store", str(tmp_path / "s"), "--input", "x=3")
+    assert r.returncode == 0, r.stderr  # a head now names the records the log holds
+    log.unlink()
+    if kind == "folder":
+        log.mkdir()
+    else:
+        os.mkfifo(log)
+    r = run_cli("run", "tests.security.flows:doubled", "--store", str(tmp_path / "s"), "--input", "x=4", timeout=30)
+    why = "Is a directory" if kind == "folder" else "not a regular file, which a lineage log is"
+    assert (
+        r.returncode == 2 and r.stderr.strip() == f"typedflow: bad input: cannot write the run's lineage: {log}: {why}"
+    )
+    assert len(list((tmp_path / "s" / "runs").iterdir())) == 1  # the refused run left no folder

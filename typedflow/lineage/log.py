@@ -7,6 +7,7 @@ import fcntl
 import hashlib
 import json
 import os
+import stat
 import threading
 import time
 import warnings
@@ -521,6 +522,10 @@ class LineageLog:
             if os.path.islink(beside):
                 raise LineageLinkError(beside)
         self._fd = _open_nofollow(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND)
+        if not stat.S_ISREG(os.fstat(self._fd).st_mode):  # a FIFO or a device holds no records to chain to
+            os.close(self._fd)
+            self._closed = True
+            raise OSError(errno.EINVAL, "not a regular file, which a lineage log is", str(self.path))
         self._pid = os.getpid()
         self._seen = None
         try:

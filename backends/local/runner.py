@@ -15,7 +15,7 @@ from typedflow.errors import InputError
 from typedflow.ir.codec import IR_MAX_BYTES, dumps, loads
 from typedflow.ir.types import check_json
 from typedflow.lineage.log import LineageIntegrityError, LineageLinkError, LineageLog
-from typedflow.runtime.execute import TaskError
+from typedflow.runtime.execute import TaskError, has_files, map_files
 from typedflow.runtime.inputs import store_constant_files
 from typedflow.runtime.running import RUN_ID, RunOptions, RunResult, decode_value, prepare_inputs, putter
 from typedflow.runtime.store import LocalStore
@@ -127,7 +127,7 @@ def _start(
                     return RunResult(run_id, "succeeded", outputs, value, (), duration, journal.dir)
                 path = journal.dir / "inputs.json"
                 prepared = _resumed_inputs(
-                    parse_json(read_regular(path, "the run's inputs.json"), str(path)), doc, path
+                    parse_json(read_regular(path, "the run's inputs.json"), str(path)), doc, path, store
                 )
             except (BoundaryError, OSError) as exc:  # OSError: a journal that is a link (O_NOFOLLOW), unreadable
                 raise InputError(f"cannot resume run {run_id}: {exc}") from None
@@ -343,8 +343,9 @@ def _ended(ending: dict[str, Any], wf: ir.Workflow, path: Path) -> tuple[dict[st
     return outputs, float(duration)
 
 
-def _resumed_inputs(inputs: Any, doc: ir.WorkflowIR, path: Path) -> dict[str, Any]:
-    """The inputs a run started with, checked again against the workflow's types (the file may have been edited)."""
+def _resumed_inputs(inputs: Any, doc: ir.WorkflowIR, path: Path, store: LocalStore) -> dict[str, Any]:
+    """The inputs a run started with, checked again against the workflow's types (the file may have been edited),
+    and its file inputs still in the store (one deleted since is said now, not by the task that reads it)."""
     if not isinstance(inputs, dict):
         raise BoundaryError(f"{path}: not a JSON object of inputs")
     declared = {p.name: p for p in doc.workflow.inputs}
@@ -355,4 +356,21 @@ def _resumed_inputs(inputs: Any, doc: ir.WorkflowIR, path: Path) -> dict[str, An
         problem = check_json(value, param.type, f"input {name!r}")
         if problem:
             raise BoundaryError(f"{path}: {problem}")
+        if has_files(param.type):
+            map_files(value, param.type, functools.partial(_still_stored, store, name))
     return inputs
+
+
+def _still_stored(store: LocalStore, name: str, v: dict[str, Any], t: ir.TypeRef) -> dict[str, Any]:
+    uri, is_dir = v.get("uri"), t.kind == "directory"
+    try:
+        store.locate(str(uri), v.get("sha256"), is_dir)
+    except BoundaryError:  # not this store's content: the task's own checks say so, as in a new run
+        return v
+    if not os.path.lexists(str(uri).removeprefix("file://")):
+        kind = "folder" if is_dir else "file"
+        raise BoundaryError(
+            f"input {name!r}: its stored {kind} {uri} is gone from the store (deleted since the run started); "
+            "run the workflow anew with it"
+        )
+    return v

@@ -8,7 +8,8 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
-from typedflow import map_over, task, workflow
+from typedflow import TypedFile, map_over, task, workflow
+from typedflow.formats import Text
 
 
 class Pair(NamedTuple):
@@ -107,3 +108,15 @@ def hub(repo: str) -> str:
 @workflow
 def pushed(repo: str) -> str:
     return hub(repo)
+
+
+@task
+def lines(f: TypedFile[Text], flag: str) -> int:
+    if Path(flag).exists():
+        raise RuntimeError(f"blocked by {Path(flag).name}")
+    return len(f.read_text().splitlines())
+
+
+@workflow
+def counted(f: TypedFile[Text], flag: str) -> int:
+    return lines(f, flag)

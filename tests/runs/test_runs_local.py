@@ -320,3 +320,21 @@ def test_a_run_folder_that_is_a_link_is_never_resumed_through_it(
         assert main(args) == 2
         assert f"{store / 'runs' / rid} is a symbolic link, not a run's folder" in capsys.readouterr().err
     assert {p.name: p.read_bytes() for p in elsewhere.iterdir() if p.is_file()} == before
+
+
+def test_a_retry_whose_stored_input_is_gone_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A run's file inputs are kept in its store; one deleted since is said before anything runs (exit 2), not
+    found by the task that reads it (a task failure with a traceback, exit 1)."""
+    store, flag, data = tmp_path / "s", tmp_path / "flag", tmp_path / "data.txt"
+    flag.touch()
+    data.write_text("a\nb\n")
+    assert run(store, "counted", f"f={data}", f"flag={flag}") == 1
+    rid = newest(store, capsys)
+    stored = json.loads((store / "runs" / rid / "inputs.json").read_text())["f"]["uri"]
+    os.chmod(stored, 0o644)
+    os.unlink(stored)
+    flag.unlink()
+    capsys.readouterr()
+    assert runs(store, "retry", rid) == 2
+    err = capsys.readouterr().err
+    assert f"input 'f': its stored file {stored} is gone from the store" in err and "Traceback" not in err, err

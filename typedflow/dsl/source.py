@@ -57,14 +57,19 @@ def argument_lines(frame: FrameType, npos: int | None, keywords: Sequence[str] =
     return lines
 
 
+def _stamp(filename: str) -> tuple[int, int]:
+    """Which version of a source file a parse of it is kept for (modified time and size)."""
+    try:
+        st = os.stat(filename)
+    except OSError:
+        return (0, 0)
+    return (st.st_mtime_ns, st.st_size)
+
+
 def _calls_of(filename: str) -> dict[_Span, ast.Call]:
     """Every call expression of a source file that spans several lines, by its span (parsed once per file
     version)."""
-    try:
-        st = os.stat(filename)
-        stamp = (st.st_mtime_ns, st.st_size)
-    except OSError:
-        stamp = (0, 0)
+    stamp = _stamp(filename)
     kept = _CALLS.get(filename)
     if kept is not None and kept[0] == stamp:
         return kept[1]
@@ -115,11 +120,7 @@ _MODULE_FUNCS: dict[str, tuple[tuple[int, int], dict[int, ast.FunctionDef | ast.
 def _functions_of(filename: str) -> dict[int, ast.FunctionDef | ast.AsyncFunctionDef]:
     """Every function of a source file by its first line (first decorator or ``def``), parsed
     once per file: decorating many tasks of one module costs one parse, not one per task."""
-    try:
-        st = os.stat(filename)
-        stamp = (st.st_mtime_ns, st.st_size)
-    except OSError:
-        stamp = (0, 0)
+    stamp = _stamp(filename)
     kept = _MODULE_FUNCS.get(filename)
     found = kept[1] if kept is not None and kept[0] == stamp else None
     if found is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -591,3 +592,21 @@ def test_a_return_inside_a_when_block_is_an_error_not_a_wrong_answer(tmp_path: P
     with pytest.raises(WorkflowDefinitionError) as info:
         import_source(tmp_path, source)
     assert {(p.loc.line, p.code) for p in info.value.problems} == expected_marks(source)
+
+
+@pytest.mark.parametrize(
+    "signature",
+    ["a, b=1", "a, /, b, *args, c, d=2, **kw", "", "a, /", "*, k", "a, b, /, c, *, d", "*args, **kw"],
+)
+def test_parameter_kinds_read_off_the_code_are_the_signatures(signature: str) -> None:
+    import inspect
+
+    from typedflow.dsl.tasks import kinds_of
+
+    ns: dict[str, Any] = {}
+    exec(f"def f({signature}):\n    local = 1\n    return local", ns)
+    ps = inspect.signature(ns["f"]).parameters.values()
+    assert kinds_of(ns["f"]) == (
+        frozenset(p.name for p in ps if p.kind is p.POSITIONAL_ONLY),
+        frozenset(p.name for p in ps if p.kind is p.KEYWORD_ONLY),
+    )

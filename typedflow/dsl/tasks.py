@@ -71,6 +71,15 @@ ANY_KIND: Final = Kinds()  # every parameter may be given by position or by name
 
 
 def kinds_of(fn: Callable[..., Any]) -> Kinds:
+    code = getattr(fn, "__code__", None)
+    if code is not None and not hasattr(fn, "__wrapped__"):  # read off the code: inspect.signature costs more
+        if not (code.co_posonlyargcount or code.co_kwonlyargcount):  # than the rest of a decoration
+            return ANY_KIND
+        names = code.co_varnames
+        return Kinds(
+            frozenset(names[: code.co_posonlyargcount]),
+            frozenset(names[code.co_argcount : code.co_argcount + code.co_kwonlyargcount]),
+        )
     ps = inspect.signature(fn).parameters.values()
     return Kinds(
         frozenset(p.name for p in ps if p.kind is p.POSITIONAL_ONLY),

@@ -123,6 +123,40 @@ def run_peer(
         return data
 
 
+class PeerServer:
+    """A peer script kept running in its venv (``--serve``), timing one run of a shape per request: the
+    driver alternates its own runs with the peer's, so both sides see the machine at the same moments."""
+
+    def __init__(self, python: Path, script: str, args: Sequence[str]) -> None:
+        self.tmp = tempfile.TemporaryDirectory(prefix="tf-peer-")
+        env = dict(os.environ, TMPDIR=self.tmp.name)
+        cmd = [str(python), str(PEERS_DIR / script), "--serve", *args]
+        log(f"[bench] peer server: {script} {' '.join(args)}")
+        self.proc = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=self.tmp.name
+        )
+
+    def once(self, shape: str) -> float:
+        """Seconds the peer took for one run of ``shape`` (it names the shapes it serves)."""
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(shape + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"peer server exited ({self.proc.wait()}) on {shape!r}")
+        return float(json.loads(line)["seconds"])
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.tmp.cleanup()
+
+
 # ----------------------------------------------------------------------------- timing
 
 

@@ -13,6 +13,9 @@ which is how flytekit runs a workflow on one machine without a cluster:
 Each shape is also run with N/2 and with 1 task/item, so the driver can compute the marginal cost
 per task, (T(N) - T(N/2)) / (N - N/2), and the one-task run time, the same way as for typedflow.
 flytekit's local cache is redirected to a temporary directory.
+
+``--serve`` keeps the process running and times one run of ``chain`` or ``map_task`` (N) per line on
+stdin, for the driver's guard measurement, which alternates these runs with its own.
 """
 
 from __future__ import annotations
@@ -115,9 +118,20 @@ def timed(fn: Any, reps: int, before: Any = None) -> dict[str, Any]:
     return {"best": min(samples), "median": statistics.median(samples), "samples": samples}
 
 
+def serve(shapes: dict[str, Any]) -> None:
+    """One timed run of the named shape per line on stdin, its seconds as a JSON line on stdout."""
+    for line in sys.stdin:
+        fn = shapes[line.strip()]
+        gc.collect()
+        t0 = time.perf_counter()
+        fn()
+        print(json.dumps({"seconds": time.perf_counter() - t0}), flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--out", required=True)
+    ap.add_argument("--out")
+    ap.add_argument("--serve", action="store_true", help="time one run per stdin line: chain or map")
     ap.add_argument("--chain", type=int, default=500)
     ap.add_argument("--items", type=int, default=1000)
     ap.add_argument("--reps", type=int, default=5)
@@ -135,6 +149,10 @@ def main() -> None:
     n, k, reps = args.chain, args.items, args.reps
     xs, half, one = list(range(k)), list(range(k // 2)), [0]
     assert m.chain(x=0) == n and m.mapped(xs=xs) == [x + 1 for x in xs] and m.dyn(xs=xs) == [x + 1 for x in xs]
+    if args.serve:
+        serve({"chain": lambda: m.chain(x=0), "map": lambda: m.mapped(xs=xs)})
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
     clear = lc.LocalTaskCache.clear
     res: dict[str, Any] = {"version": flytekit.__version__, "chain_n": n, "items": k, "results": {}}
     r = res["results"]
@@ -158,6 +176,7 @@ def main() -> None:
     r["dynamic_1"] = timed(lambda: m.dyn(xs=one), reps)
     clear()
     shutil.rmtree(tmp, ignore_errors=True)
+    assert args.out, "--out is required unless --serve"
     with open(args.out, "w") as fh:
         json.dump(res, fh)
 

@@ -663,13 +663,24 @@ class Tracer:
                 if t.kind == "list":
                     item_type = t.args[0]
                     items_arg = ir.Arg("items", items._ref, optional)
+                elif t.kind == "tuple":  # a fixed tuple is a sequence too (map_over takes tuple[T, ...])
+                    joined = _tuple_element_type(t)
+                    if joined is None:
+                        self.problem(
+                            loc,
+                            f'map_over over a tuple needs elements of one type; {items._origin} is "{t}"',
+                            "arg-type",
+                        )
+                    else:
+                        item_type = joined
+                        items_arg = ir.Arg("items", items._ref, optional)
                 elif t.kind != "any":
                     self.problem(loc, f'map_over needs a list; {items._origin} is "{t}"', "arg-type")
         elif isinstance(items, list | tuple) and _contains_promise(items):
             self.problem(
                 loc,
-                "a list holding task outputs or workflow inputs cannot be passed to map_over; build "
-                "it inside a @task, or take the list as a workflow input",
+                f"a {'tuple' if isinstance(items, tuple) else 'list'} holding task outputs or workflow inputs "
+                "cannot be passed to map_over; build it inside a @task, or take the list as a workflow input",
                 "typedflow-container",
             )
         elif isinstance(items, list | tuple):
@@ -959,6 +970,17 @@ def _literal_list(items: Sequence[Any]) -> tuple[ir.TypeRef, list[Any]]:
             return ir.TypeRef("any"), []
     t = _literal_list_type(items)
     return t, list(items)
+
+
+def _tuple_element_type(t: ir.TypeRef) -> ir.TypeRef | None:
+    """The element type of a fixed tuple as mypy joins it for ``map_over(fn, items: tuple[T, ...])``, where
+    the join is one of the elements (``tuple[bool, int]``: int) or its Optional (``tuple[int, None]``);
+    None when it is not (``tuple[int, str]``: object, which no task parameter takes)."""
+    wider = [ir.TypeRef("optional", (a,)) for a in t.args if a.kind not in ("none", "optional")]
+    for candidate in (*t.args, *wider):
+        if all(assignable(a, candidate) for a in t.args):
+            return candidate
+    return None
 
 
 def _literal_list_type(items: Sequence[Any]) -> ir.TypeRef:

@@ -40,6 +40,7 @@ from mypy.errorcodes import ARG_TYPE, ATTR_DEFINED, CALL_ARG, OPERATOR, RETURN_V
 from mypy.maptype import map_instance_to_supertype
 from mypy.messages import format_type
 from mypy.nodes import (
+    ARG_NAMED,
     ARG_POS,
     ARG_STAR,
     ARG_STAR2,
@@ -233,6 +234,15 @@ _FILLING: Final = frozenset(
 )  # put values into a container
 _ARITHMETIC_OPS: Final = frozenset({"+", "-", "*", "/", "//", "%", "**", "@", "<<", ">>", "&", "|", "^"})
 _CONTAINERS: Final = {ListExpr: "list", TupleExpr: "tuple", SetExpr: "set", DictExpr: "dict"}
+# builtins that copy a container into a new one (`list(by_name.values())`): for the tracer a new container
+_COPIES: Final = {
+    "builtins.list": "list",
+    "builtins.tuple": "tuple",
+    "builtins.set": "set",
+    "builtins.frozenset": "set",
+    "builtins.dict": "dict",
+}
+_VIEWS: Final = frozenset({"values", "items", "copy"})  # methods giving a container's outputs on
 
 _Signature = tuple[Sequence[Type], list[ArgKind], Sequence[str | None]]
 _RETURN: Final = "the return value"
@@ -463,7 +473,7 @@ class _BodyChecker:
             return
         if not (isinstance(lv, NameExpr) and isinstance(lv.node, Var)):
             return
-        kind = _CONTAINERS.get(type(rv)) or ("list" if isinstance(rv, ListComprehension) else None)
+        kind = self.container_kind(rv)
         if kind is None:
             self.holders.pop(lv.node, None)
         else:
@@ -919,6 +929,8 @@ class _BodyChecker:
             return _Out(f'task output "{short}()"', branch=self.current_branch())
         if self.reduces_display(e, name):
             return None
+        if name == "builtins.dict":  # `dict(a=train(x))` iterates nothing: a dict of outputs, wherever it goes
+            args = [None if k == ARG_NAMED else o for o, k in zip(args, e.arg_kinds, strict=True)]
         given = next(((a, o) for a, o in zip(e.args, args, strict=True) if o is not None), None)
         if given is None:
             return None
@@ -1217,9 +1229,7 @@ class _BodyChecker:
 
     def check_container(self, e: Expression, where: str, records: bool = False) -> None:
         """Report a list/tuple/set/dict display (or, for task arguments, a record) holding outputs."""
-        kind = _CONTAINERS.get(type(e)) or ("list" if isinstance(e, ListComprehension) else None)
-        if isinstance(e, NameExpr) and isinstance(e.node, Var) and e.node in self.holders:
-            kind = self.holders[e.node][0]
+        kind = self.container_kind(e)
         record = _record_constructor(e) if records else None
         if record is not None:
             kind = f'"{record.name}" record'
@@ -1239,10 +1249,46 @@ class _BodyChecker:
         if isinstance(e, ListExpr | TupleExpr | SetExpr):
             return any(self.holds_output(i) for i in e.items)
         if isinstance(e, DictExpr):  # (a `**output` entry is an unpacking error of its own: it puts nothing in)
-            return any(self.holds_output(v) for k, v in e.items if k is not None)
+            return any(self.holds_output(v) if k is not None else self.holds_container(v) for k, v in e.items)
         if isinstance(e, CallExpr) and _record_constructor(e) is not None:
             return any(self.holds_output(a) for a in e.args)
+        if isinstance(e, CallExpr) and (copied := _COPIES.get(_fullname(e.callee) or "")) is not None:
+            return any(  # `list(outs)`, `dict(by_name)`, `dict(a=train(x))`; not `list(by_name)`: its keys
+                self.holds_output(a) if k == ARG_NAMED else self.holds_items(a, keys_only=copied != "dict")
+                for a, k in zip(e.args, e.arg_kinds, strict=True)
+            )
+        if isinstance(e, CallExpr) and isinstance(e.callee, MemberExpr) and e.callee.name in _VIEWS:
+            return self.holds_container(e.callee.expr)  # `by_name.values()`, `outs.copy()`
+        if isinstance(e, StarExpr):  # `[*outs]`; not `[*by_name]`: its keys
+            return self.holds_items(e.expr, keys_only=True)
+        if isinstance(e, OpExpr) and e.op == "+" and e.left not in self.values and e.right not in self.values:
+            return self.holds_container(e.left) or self.holds_container(e.right)  # `outs + [x]`
         return e in self.values
+
+    def holds_container(self, e: Expression) -> bool:
+        """Whether ``e`` is a container (not itself an output, whose use is another error) holding outputs."""
+        return e not in self.values and self.holds_output(e)
+
+    def holds_items(self, e: Expression, keys_only: bool) -> bool:
+        """Whether iterating the container ``e`` gives outputs (``keys_only``: a dict gives its keys)."""
+        return self.holds_container(e) and not (keys_only and self.container_kind(e) == "dict")
+
+    def container_kind(self, e: Expression) -> str | None:
+        """The kind of container ``e`` is: a display or list comprehension, a local name bound to one, or a
+        copy of one (``list(by_name.values())``, ``outs.copy()``, ``outs + [x]``), a new container for the tracer."""
+        kind = _CONTAINERS.get(type(e)) or ("list" if isinstance(e, ListComprehension) else None)
+        if kind is not None:
+            return kind
+        if isinstance(e, NameExpr) and isinstance(e.node, Var) and e.node in self.holders:
+            return self.holders[e.node][0]
+        if isinstance(e, CallExpr):
+            copied = _COPIES.get(_fullname(e.callee) or "")
+            if copied is None and isinstance(e.callee, MemberExpr) and e.callee.name == "copy":
+                return self.container_kind(e.callee.expr)
+            return copied
+        if isinstance(e, OpExpr) and e.op == "+":
+            return self.container_kind(e.left) or self.container_kind(e.right)
+        return None
 
     def body_of(self, fn: Expression) -> FuncItem | None:
         """The lambda, or the function defined in this workflow, that ``fn`` is (a map_over body)."""

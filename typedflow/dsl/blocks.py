@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from types import TracebackType
+from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Literal, ParamSpec, TypeVar
 
 from typedflow.dsl import active
+from typedflow.dsl.source import argument_lines
 
 if TYPE_CHECKING:
     from typedflow.dsl.tasks import Task
@@ -80,15 +81,19 @@ def after(*values: object) -> _After:
 
 
 class _ExitHandler:
-    __slots__ = ("_args", "_kwargs", "_task", "_tracer")
+    __slots__ = ("_args", "_kwargs", "_lines", "_task", "_tracer")
 
-    def __init__(self, task: object, args: tuple[object, ...], kwargs: dict[str, object]) -> None:
+    def __init__(
+        self, task: object, args: tuple[object, ...], kwargs: dict[str, object], caller: FrameType | None = None
+    ) -> None:
         self._task, self._args, self._kwargs = task, args, kwargs
         self._tracer = active.current()
+        # Read while the call is being made: a call over several lines reports each argument at its own line.
+        self._lines = argument_lines(caller, 1 + len(args), list(kwargs)) if self._tracer and caller else None
 
     def __enter__(self) -> None:
         if self._tracer is not None:
-            self._tracer.enter_exit_handler(self._task, self._args, self._kwargs, sys._getframe(1))
+            self._tracer.enter_exit_handler(self._task, self._args, self._kwargs, sys._getframe(1), self._lines)
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -103,7 +108,7 @@ def exit_handler(handler: Task[P, object], /, *args: P.args, **kwargs: P.kwargs)
     """Run the ``with`` block, then ``handler(*args, **kwargs)`` whether the block succeeded or failed (KFP's
     ``ExitHandler``, a ``finally``): a parameter ``failure: Failure | None = None`` of the handler gets None,
     or the block's first failure. The block fails when its body or its handler failed."""
-    return _ExitHandler(handler, args, kwargs)
+    return _ExitHandler(handler, args, kwargs, sys._getframe(1))
 
 
 def one_of(*values: T | None) -> T:

@@ -215,7 +215,16 @@ class Tracer:
     def exit_after(self) -> None:
         self.ordering.pop()
 
-    def enter_exit_handler(self, t: Any, args: tuple[Any, ...], kwargs: dict[str, Any], frame: FrameType) -> None:
+    def enter_exit_handler(
+        self,
+        t: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        frame: FrameType,
+        lines: dict[int | str, int] | None = None,
+    ) -> None:
+        """``lines``: the line of each argument of the ``exit_handler(...)`` call (the handler first), when the
+        call is written over several lines."""
         loc = frame_loc(frame)
         handler: ir.OnFailure | None = None
         template = t.signature.template if isinstance(t, Task) else None
@@ -224,8 +233,9 @@ class Tracer:
         else:
             self.register_task(template, loc)
             sig = t.signature
+            shifted = {k - 1 if isinstance(k, int) else k: v for k, v in (lines or {}).items() if k != 0}
             bound = self.bind_call(
-                f'task "{t.name}"', sig.params, template.inputs, sig.annotations, args, kwargs, loc, sig.kinds
+                f'task "{t.name}"', sig.params, template.inputs, sig.annotations, args, kwargs, loc, sig.kinds, shifted
             )
             by_name = {a.param: a for a in bound}
             for p in template.inputs:

@@ -132,6 +132,7 @@ FAIL: Final = "typedflow.dsl.blocks.fail"
 # attrs classes, but artifact handles rather than records: the tracer gives them no fields.
 ARTIFACTS: Final = frozenset({"typedflow.files.TypedFile", "typedflow.files.TypedDirectory"})
 NEW_HANDLES: Final = frozenset(f"{a}.new" for a in ARTIFACTS)
+FROM_PATHS: Final = frozenset(f"{a}.from_path" for a in ARTIFACTS)
 ROOT_FORMAT: Final = "typedflow.formats.Format"
 TABULAR: Final = "typedflow.formats.Tabular"
 COLUMNS: Final = "typedflow.tables.columns.Columns"
@@ -268,25 +269,47 @@ class TypedflowPlugin(mypy.plugin.Plugin):
     def get_method_hook(self, fullname: str) -> Callable[[mypy.plugin.MethodContext], Type] | None:
         if fullname in NEW_HANDLES:
             return new_handle_hook
+        if fullname in FROM_PATHS:
+            return from_path_hook
         return None
+
+
+def from_path_hook(ctx: mypy.plugin.MethodContext) -> Type:
+    """``TypedFile.from_path(p)`` on the bare class and with no ``format=``, where no type context gives the
+    format (``RAW = TypedFile.from_path(p)``): a handle of any format (``TypedFile[Any]``), as at definition
+    time, where such a file takes the format of the parameter it is given to."""
+    made = _root_format_handle(ctx)
+    call = ctx.context
+    if not (
+        made is not None
+        and isinstance(call, CallExpr)
+        and "format" not in call.arg_names
+        and all(k in (ARG_POS, ARG_NAMED) for k in call.arg_kinds)  # (a `**options` may give one)
+    ):
+        return ctx.default_return_type
+    return made.copy_modified(args=[AnyType(TypeOfAny.special_form)])
+
+
+def _root_format_handle(ctx: mypy.plugin.MethodContext) -> Instance | None:
+    """The handle a classmethod of ``TypedFile``/``TypedDirectory`` called on the bare class makes, when mypy
+    gives it the root format (no type context gave another); None otherwise, e.g. for ``TypedFile[CSV].new()``,
+    which names its format."""
+    made = get_proper_type(ctx.default_return_type)
+    if not (isinstance(made, Instance) and made.type.fullname in ARTIFACTS and len(made.args) == 1):
+        return None
+    fmt = get_proper_type(made.args[0])
+    call = ctx.context
+    bare = isinstance(call, CallExpr) and isinstance(call.callee, MemberExpr) and isinstance(call.callee.expr, RefExpr)
+    return made if bare and isinstance(fmt, Instance) and fmt.type.fullname == ROOT_FORMAT else None
 
 
 def new_handle_hook(ctx: mypy.plugin.MethodContext) -> Type:
     """``TypedFile.new()`` on the bare class, with no type context to give the format (``out =
     TypedFile.new(suffix=".csv")``, written, then returned): the format of the enclosing function's
     declared return type, when that is a ``TypedFile`` (or ``TypedDirectory``) of some format."""
-    made = get_proper_type(ctx.default_return_type)
-    if not (isinstance(made, Instance) and made.type.fullname in ARTIFACTS and len(made.args) == 1):
-        return ctx.default_return_type
-    fmt = get_proper_type(made.args[0])
-    call = ctx.context
-    bare = (
-        isinstance(call, CallExpr)
-        and isinstance(call.callee, MemberExpr)
-        and isinstance(call.callee.expr, RefExpr)  # not TypedFile[CSV].new(): that says what it means
-    )
+    made = _root_format_handle(ctx)
     api = ctx.api
-    if not (bare and isinstance(fmt, Instance) and fmt.type.fullname == ROOT_FORMAT and isinstance(api, TypeChecker)):
+    if made is None or not isinstance(api, TypeChecker):
         return ctx.default_return_type
     if not api.return_types:
         return ctx.default_return_type

@@ -495,6 +495,40 @@ def wf(n: int) -> None:
     )
 
 
+def test_a_library_call_failing_on_its_own_is_the_bodys_error_at_the_bodys_line(tmp_path: Path) -> None:
+    check(
+        tmp_path,
+        """
+import json
+
+@workflow
+def wf(n: int) -> None:
+    name_of(n=n)
+    json.loads("{")  # E: typedflow-trace
+""",
+        "JSONDecodeError",
+    )
+
+
+def test_an_output_given_to_a_failing_function_in_a_workflow_defined_in_a_function(tmp_path: Path) -> None:
+    check(
+        tmp_path,
+        """
+import json
+
+def make(indent: int) -> Any:
+    @workflow
+    def wf(n: int) -> None:
+        json.dumps(name_of(n=n), indent=indent)  # E: typedflow-call
+    return wf
+
+make(2)
+""",
+        'task output name_of() is passed to "dumps"',
+        "the rest of the body is not checked",
+    )
+
+
 def test_recursive_workflow_is_named_as_such(tmp_path: Path) -> None:
     check(
         tmp_path,

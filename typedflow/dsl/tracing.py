@@ -8,8 +8,8 @@ import platform
 import re
 import traceback
 import typing
-from collections.abc import Sequence
-from types import FrameType
+from collections.abc import Callable, Sequence
+from types import CodeType, FrameType, TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
@@ -1006,12 +1006,50 @@ def _literal_list_type(items: Sequence[Any]) -> ir.TypeRef:
     return ir.TypeRef("any")
 
 
-def _user_frame_loc(tb: Any) -> ir.SourceLoc | None:
+def _body_frame(tb: TracebackType | None, body: Callable[..., Any]) -> TracebackType | None:
+    """The innermost traceback entry running code of the workflow body: the body's own, or a function
+    defined in it (a ``map_over`` body)."""
+    code: CodeType | None = getattr(body, "__code__", None)
+    if code is None:
+        return None
+    first, last = code.co_firstlineno, max((line for _, _, line in code.co_lines() if line), default=0)
+    found = None
+    while tb is not None:
+        c = tb.tb_frame.f_code
+        if c.co_filename == code.co_filename and first <= c.co_firstlineno <= last:
+            found = tb
+        tb = tb.tb_next
+    return found
+
+
+def _user_frame_loc(tb: TracebackType | None, body: Callable[..., Any]) -> ir.SourceLoc | None:
+    """Where the body raised: in the body's own code if it can be told, else the innermost frame that is
+    not typedflow's (a library's frames are not where the user wrote anything)."""
+    mine = _body_frame(tb, body)
+    if mine is not None:
+        return ir.SourceLoc(frame_loc(mine.tb_frame).file, mine.tb_lineno)
     loc = None
     for frame, lineno in traceback.walk_tb(tb):
         if not frame.f_code.co_filename.startswith(_TYPEDFLOW_DIR):
             loc = ir.SourceLoc(frame_loc(frame).file, lineno)
     return loc
+
+
+def _output_given(tb: TracebackType | None, body: Callable[..., Any]) -> tuple[str, Promise] | None:
+    """The function that is not typedflow's which the body called with a task output and which raised
+    (``json.dumps(output)``), and that output; None for any other exception of the body."""
+    mine = _body_frame(tb, body)
+    callee = mine.tb_next.tb_frame if mine is not None and mine.tb_next is not None else None
+    if callee is None or callee.f_code.co_filename.startswith(_TYPEDFLOW_DIR):
+        return None  # a builtin's own error, or typedflow's calls, which report their errors themselves
+    code = callee.f_code
+    n = code.co_argcount + code.co_kwonlyargcount + bool(code.co_flags & 4) + bool(code.co_flags & 8)
+    for name in code.co_varnames[:n]:
+        v = callee.f_locals.get(name)
+        for x in v.values() if isinstance(v, dict) else v if isinstance(v, tuple) else (v,):
+            if isinstance(x, Promise):
+                return code.co_qualname, x
+    return None
 
 
 def _return_loc(wf: Workflow[Any, Any]) -> ir.SourceLoc:
@@ -1036,8 +1074,19 @@ def trace(
             first = [inputs[k] for k in wf.params if k in wf.kinds.positional_only]
             value = wf.fn(*first, **{k: inputs[k] for k in wf.params if k not in wf.kinds.positional_only})
         except Exception as exc:
-            where = _user_frame_loc(exc.__traceback__) or loc
-            if isinstance(exc, NameError) and exc.name == wf.fn.__name__:
+            where = _user_frame_loc(exc.__traceback__, wf.fn) or loc
+            given = _output_given(exc.__traceback__, wf.fn)
+            if given is not None:  # `json.dumps(output)`: what mypy's plugin reports there too
+                name, output = given
+                tracer.problem(
+                    where,
+                    f'{_described_value(output._origin)} is passed to "{name}", which is not a task, inside a '
+                    f"workflow, and it raised {type(exc).__name__}: {exc}; only tasks, workflows, map_over, when, "
+                    f'after and exit_handler take task outputs (make "{name}" a @task); the rest of the body '
+                    "is not checked",
+                    "typedflow-call",
+                )
+            elif isinstance(exc, NameError) and exc.name == wf.fn.__name__:
                 # Traced as it is defined, the workflow's own name is not bound yet.
                 tracer.problem(
                     where,

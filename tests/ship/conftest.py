@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+
+@pytest.fixture(autouse=True)
+def _no_pythonpath(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stock container has no PYTHONPATH: what a shipped command imports, it must find installed (another
+    test directory's fixtures may have set one for their own subprocesses)."""
+    monkeypatch.delenv("PYTHONPATH", raising=False)
 
 
 @pytest.fixture(scope="session")
@@ -22,6 +30,7 @@ def stock_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
         capture_output=True,
         text=True,
         check=True,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
     ).stdout
     installed = {line.split("==")[0].lower() for line in listed.splitlines()}
     assert installed <= {"pip", "setuptools"}, installed  # nothing of typedflow's or of the task's

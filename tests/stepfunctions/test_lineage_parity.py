@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +23,18 @@ VERTEX_TESTS = Path(__file__).resolve().parents[1] / "vertex"
 
 
 @pytest.fixture(scope="module")
-def flows() -> Any:
+def flows() -> Iterator[Any]:
     sys.path.insert(0, str(VERTEX_TESTS))
-    os.environ["PYTHONPATH"] = os.pathsep.join(
-        dict.fromkeys([str(VERTEX_TESTS), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))])
-    )
-    import vertex_flows
+    with pytest.MonkeyPatch.context() as mp:  # for this module's subprocesses only
+        mp.setenv(
+            "PYTHONPATH",
+            os.pathsep.join(
+                dict.fromkeys([str(VERTEX_TESTS), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))])
+            ),
+        )
+        import vertex_flows
 
-    return vertex_flows
+        yield vertex_flows
 
 
 def signature(records: list[Any]) -> Counter[tuple[str, str, tuple[tuple[str, str, str | None], ...]]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,11 +12,14 @@ import pytest
 HERE = Path(__file__).parent
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _importable_flows() -> None:
-    # This directory (vertex_flows) and the repository's root (tests.support's shared flows).
+@pytest.fixture(scope="package", autouse=True)
+def _importable_flows() -> Iterator[None]:
+    # This directory (vertex_flows) and the repository's root (tests.support's shared flows), for these
+    # tests only: other directories' subprocesses must not find the test flows by accident.
     paths = [str(HERE), str(HERE.parent.parent), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
-    os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PYTHONPATH", os.pathsep.join(dict.fromkeys(paths)))
+        yield
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from typing import Final
 import attrs
 
 from typedflow.ir.canonical import canonical_bytes
+from typedflow.lineage.verify_bundle import MAX_LINE
 from typedflow.util.boundary import parse_json, read_regular
 
 _BLOCK: Final = 1 << 24
@@ -22,6 +23,16 @@ SEQ_MARK: Final = b',"seq":'
 
 class LineageIntegrityError(Exception):
     """The log or its head is inconsistent in a way that must not be repaired automatically."""
+
+
+class LineTooLong(ValueError):
+    """A line of a log is longer than any record can be (``MAX_LINE``, the verifier's bound): it is not
+    read whole. ``line`` is its 1-based number."""
+
+    def __init__(self, path: Path, line: int) -> None:
+        super().__init__(f"{path}: line {line} is longer than {MAX_LINE:,} bytes, more than any record holds")
+        self.path = path
+        self.line = line
 
 
 @attrs.frozen
@@ -70,10 +81,14 @@ def line_fields(line: bytes) -> tuple[int, str]:
 
 
 def iter_raw_lines(path: Path, *, start: int = 0) -> Iterator[tuple[int, bytes]]:
-    """(offset, line without newline) of each complete line; a trailing unterminated fragment is skipped."""
+    """(offset, line without newline) of each complete line; a trailing unterminated fragment is skipped.
+
+    Raises :class:`LineTooLong` at a line (or fragment) longer than ``MAX_LINE``: at most that and a
+    block are held, whatever the file holds (line numbers count from ``start``)."""
     with open(path, "rb") as f:
         f.seek(start)
         offset = start
+        number = 0
         rest = b""
         while True:
             block = f.read(_BLOCK)
@@ -83,8 +98,13 @@ def iter_raw_lines(path: Path, *, start: int = 0) -> Iterator[tuple[int, bytes]]
             lines = block.split(b"\n")
             rest = lines.pop()
             for line in lines:
+                number += 1
+                if len(line) > MAX_LINE:
+                    raise LineTooLong(path, number)
                 yield offset, line
                 offset += len(line) + 1
+            if len(rest) > MAX_LINE:
+                raise LineTooLong(path, number + 1)
 
 
 def iter_lines_reverse(fd: int, end: int) -> Iterator[tuple[int, bytes]]:

@@ -55,6 +55,9 @@ class RunSummary:
     started: str = ""  # ISO 8601, UTC
     ended: str = ""
     duration: float | None = None  # seconds; None while running or when unknown
+    # a run that stopped without recording its end (its process was killed): the last moment its files (and,
+    # where read, its lineage records) record, "" for any other run
+    last_recorded: str = ""
 
 
 @attrs.frozen
@@ -208,7 +211,8 @@ def detail_text(d: RunDetail) -> str:
         f"workflow  {s.workflow}",
         f"status    {s.status}",
         f"started   {s.started or '-'}",
-        f"ended     {s.ended or '-'}",
+        f"ended     {s.ended or '-'}"
+        + (f" (not recorded; last activity recorded at {s.last_recorded})" if s.last_recorded else ""),
         f"duration  {duration_text(s.duration)}",
     ]
     counts: dict[str, int] = {}
@@ -233,8 +237,8 @@ def detail_text(d: RunDetail) -> str:
         text += "\n" + table(rows, ["NODE", "STATUS", "ATTEMPTS", "STARTED", "DURATION", "ERROR"])
     if d.failure is not None:
         text += "\n" + failure_text(d.failure, s.run_id)
-    for note in d.notes:
-        text += f"\nnote: {note}"
+    for note in d.notes:  # they may name what a run's files hold
+        text += f"\nnote: {shown(note)}"
     if d.notes:
         text += "\n"
     for link in d.links:

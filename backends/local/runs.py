@@ -231,6 +231,7 @@ class LocalRuns:
         failures = read_failures(d)
         failure = FailureInfo.from_mapping(failures[0]) if failures else None
         notes = []
+        abandoned: builtins.list[str] = []
         if summary.status in ("interrupted", "cancelled"):
             stopped = read_stopped(d) if summary.ended else {}
             if stopped:
@@ -248,7 +249,7 @@ class LocalRuns:
         if summary.last_recorded:  # killed: its lineage records say more than the files' times
             times = [summary.last_recorded, *(t for n in nodes.values() for t in (n.started, n.ended) if t)]
             summary = attrs.evolve(summary, last_recorded=max(times))
-        return RunDetail(summary, tuple(nodes.values()), failure, (), tuple(notes))
+        return RunDetail(summary, tuple(nodes.values()), failure, (), tuple(notes), tuple(abandoned))
 
     def outcome(self, run_id: str) -> RunOutcome:
         d = self._dir(run_id)

@@ -69,6 +69,14 @@ def test_a_run_stopped_by_a_signal_shows_when_it_stopped_and_what_it_abandoned(
         assert f"note: stopped by SIGTERM at {ended}; abandoned (they run again when resumed): held\n" in shown
         listed = _runs(store, capsys, "list").splitlines()[1].split()
         assert listed[2] == "interrupted" and listed[4] == _field(shown, "duration"), listed
+        # the same as JSON
+        detail = json.loads(_runs(store, capsys, "show", run_id, "--json"))
+        assert detail["status"] == "interrupted" and detail["ended"] == ended and detail["last_recorded"] == ""
+        assert detail["abandoned"] == ["held"] and 0 < detail["duration"] < 60
+        assert {n["key"]: n["status"] for n in detail["nodes"]} == {"stopper": "succeeded", "held": "cancelled"}
+        assert detail["notes"][0].startswith("stopped by SIGTERM at ")
+        [summary] = json.loads(_runs(store, capsys, "list", "--json"))
+        assert summary == {k: detail[k] for k in summary} and summary["run_id"] == run_id
     finally:
         hold.unlink(missing_ok=True)
 
@@ -96,6 +104,11 @@ def test_a_killed_run_shows_the_last_activity_it_recorded_as_such(
     found = re.fullmatch(r"- \(not recorded; last activity recorded at (\S+)\)", _field(shown, "ended"))
     assert found is not None, shown
     assert found[1] >= max(row[3] for row in _rows(shown)), shown  # at least the last node's start
+    detail = json.loads(_runs(store, capsys, "show", run_id, "--json"))
+    assert detail["ended"] == "" and detail["duration"] is None and detail["last_recorded"] == found[1]
+    assert detail["abandoned"] == []
+    [summary] = json.loads(_runs(store, capsys, "list", "--json"))  # from the run's files alone
+    assert summary["ended"] == "" and "" < summary["last_recorded"] <= found[1]
     assert _field(shown, "duration") == "-"  # not known: the label says when it was last seen, not when it ended
 
 

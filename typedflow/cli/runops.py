@@ -77,6 +77,7 @@ class RunDetail:
     failure: FailureInfo | None = None
     links: tuple[str, ...] = ()  # consoles, where more is to be seen
     notes: tuple[str, ...] = ()
+    abandoned: tuple[str, ...] = ()  # node instances still running when the run was stopped (local)
 
     @property
     def cache_hits(self) -> int:
@@ -248,6 +249,19 @@ def detail_text(d: RunDetail) -> str:
     return text
 
 
+def summaries_json(runs: list[RunSummary]) -> str:
+    """``runs list --json``: one object per run, its fields as :class:`RunSummary` names them."""
+    return json.dumps([attrs.asdict(r) for r in runs], indent=2) + "\n"
+
+
+def detail_json(d: RunDetail) -> str:
+    """``runs show --json``: the summary's fields, then nodes, failure, links, notes and abandoned."""
+    out = attrs.asdict(d.summary)
+    out.update(attrs.asdict(d, filter=lambda a, _: a.name != "summary"))
+    out["cache_hits"] = d.cache_hits
+    return json.dumps(out, indent=2) + "\n"
+
+
 def logs_text(logs: Logs) -> str:
     out = []
     for e in logs.entries:
@@ -268,12 +282,14 @@ __all__ = [
     "RunOutcome",
     "RunSummary",
     "Started",
+    "detail_json",
     "detail_text",
     "failure_text",
     "iso",
     "logs_text",
     "outputs_text",
     "printable",
+    "summaries_json",
     "summaries_text",
 ]
 

@@ -107,20 +107,34 @@ def iter_raw_lines(path: Path, *, start: int = 0) -> Iterator[tuple[int, bytes]]
                 raise LineTooLong(path, number + 1)
 
 
-def iter_lines_reverse(fd: int, end: int) -> Iterator[tuple[int, bytes]]:
-    """(offset, line) of the complete lines before ``end`` (0 or just after a newline), last first."""
-    buf = b""
+def iter_lines_reverse(fd: int, end: int, name: object = "the log") -> Iterator[tuple[int, bytes]]:
+    """(offset, line) of the complete lines before ``end`` (0 or just after a newline), last first.
+
+    A line is gathered from pieces (joined once): at most a block and ``MAX_LINE`` bytes are held. A longer
+    line, which no record is, raises :class:`LineageIntegrityError` naming ``name`` and where the line ends."""
+    pieces: list[bytes] = []  # of the line being read, last piece first
+    held = 0
+    line_end = end - 1  # the newline that ends it
     pos = end
     while pos > 0:
         size = min(1 << 16, pos)
         pos -= size
-        buf = os.pread(fd, size, pos) + buf
-        stop = len(buf) - 1  # the newline ending the last line not yet yielded
-        k = buf.rfind(b"\n", 0, stop)
+        block = os.pread(fd, size, pos)
+        stop = len(block) - 1 if pos + size == end else len(block)  # not the newline ending the last line
+        k = block.rfind(b"\n", 0, stop)
         while k >= 0:
-            yield pos + k + 1, buf[k + 1 : stop]
+            piece = block[k + 1 : stop]
+            yield pos + k + 1, piece + b"".join(reversed(pieces)) if pieces else piece
+            pieces, held, line_end = [], 0, pos + k
             stop = k
-            k = buf.rfind(b"\n", 0, stop)
-        buf = buf[: stop + 1]
-    if buf:
-        yield 0, buf[:-1]
+            k = block.rfind(b"\n", 0, stop)
+        if stop > 0:
+            pieces.append(block[:stop])
+            held += stop
+            if held > MAX_LINE:
+                raise LineageIntegrityError(
+                    f"{name}: the line ending at byte {line_end} is longer than {MAX_LINE:,} bytes, "
+                    "more than any record holds"
+                )
+    if end > 0:
+        yield 0, b"".join(reversed(pieces))

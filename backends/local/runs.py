@@ -247,7 +247,11 @@ class LocalRuns:
                 notes.append(f"stopped by {stopped['signal']} at {summary.ended}; {what}")
             notes.append(f"resume it with: typedflow runs retry {run_id}")
         if summary.last_recorded:  # killed: its lineage records say more than the files' times
-            times = [summary.last_recorded, *(t for n in nodes.values() for t in (n.started, n.ended) if t)]
+            # only what reads as a time: the records are read unverified
+            times = [
+                summary.last_recorded,
+                *(w for n in nodes.values() for t in (n.started, n.ended) if (w := _when(t))),
+            ]
             summary = attrs.evolve(summary, last_recorded=max(times))
         return RunDetail(summary, tuple(nodes.values()), failure, (), tuple(notes), tuple(abandoned))
 

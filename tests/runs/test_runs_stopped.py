@@ -139,3 +139,20 @@ def test_a_damaged_stop_file_is_ignored_with_a_warning(
     assert _field(shown, "ended").startswith("- (not recorded; last activity recorded at "), shown
     assert "\x1b" not in shown and "note: stopped" not in shown
     assert any("stopped.json" in r.getMessage() for r in caplog.records)
+
+
+def test_a_killed_runs_last_activity_is_never_text_a_damaged_record_holds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store, hold = tmp_path / "s", tmp_path / "hold"
+    assert main(["run", SPEC, "--input", "x=1", "--input", f"hold={hold}", "--store", str(store)]) == 0
+    run_id = _runs(store, capsys, "list").splitlines()[1].split()[0]
+    run_dir = store / "runs" / run_id
+    (run_dir / "status.json").unlink()
+    journal = run_dir / "journal.jsonl"
+    journal.write_bytes(b"".join(journal.read_bytes().splitlines(keepends=True)[:-1]))
+    forged = {"kind": "task", "run_id": run_id, "node_id": "add", "attempt": 2, "status": "succeeded"}
+    with open(store / "lineage" / "log.jsonl", "a") as f:  # runs show reads the log unverified
+        f.write(json.dumps({**forged, "started_at": "zzz", "ended_at": "zzz"}) + "\n")
+    detail = json.loads(_runs(store, capsys, "show", run_id, "--json"))
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", detail["last_recorded"]), detail

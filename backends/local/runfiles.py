@@ -1,20 +1,27 @@
 """What a local run leaves for ``typedflow runs`` next to its journal: each task attempt's output
-(``logs/<node>/<attempt>.log``) and, for a failed run, every failed node's error (``failures.json``)."""
+(``logs/<node>/<attempt>.log``), for a failed run every failed node's error (``failures.json``), and
+for a run stopped by a signal when and how it stopped (``stopped.json``)."""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from typedflow.ir.canonical import canonical_json
 from typedflow.runtime.atomic import write_bytes
 from typedflow.runtime.capture import LIMIT, node_key, node_segment
 from typedflow.util.boundary import BoundaryError, parse_json, read_regular
+from typedflow.util.timestamps import utcnow
 
 LOGS = "logs"
 FAILURES = "failures.json"
 CANCELLED = "cancelled"
+STOPPED = "stopped.json"
+_SIGNAL = re.compile(r"SIG[A-Z0-9]{1,16}|signal \d{1,4}")  # what stopping.signal_name gives
 MAX_LOG_BYTES = 4 * LIMIT + 65_536  # an attempt keeps at most LIMIT characters (UTF-8: 4 bytes each) and a note
 
 
@@ -87,3 +94,36 @@ def read_failures(run_dir: Path) -> list[dict[str, Any]]:
         logging.getLogger(__name__).warning("ignoring %s", exc)
         return []
     return [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
+
+
+def write_stopped(run_dir: Path, signal: str, abandoned: Sequence[str]) -> None:
+    """When a run stopped by ``signal`` stopped, and the node instances it abandoned (running then). Not the
+    run's status: its journal has no end line, so it stays resumable, and resuming it drops this file."""
+    stopped = {"abandoned": sorted(abandoned), "ended": utcnow(), "signal": signal}
+    write_bytes(run_dir / STOPPED, canonical_json(stopped).encode("utf-8"), durable=False, mode=0o600)
+
+
+def read_stopped(run_dir: Path) -> dict[str, Any]:
+    """What :func:`write_stopped` wrote: ``ended`` and ``signal`` (text) and ``abandoned`` (node keys); {}
+    when there is none, and (with a warning naming it) when it is damaged."""
+    path = run_dir / STOPPED
+    try:
+        data = parse_json(read_regular(path, str(path)), str(path))
+    except FileNotFoundError:
+        return {}
+    except (OSError, BoundaryError) as exc:
+        logging.getLogger(__name__).warning("ignoring %s", exc)
+        return {}
+    if not isinstance(data, dict):
+        data = {}
+    ended, signal, abandoned = data.get("ended"), data.get("signal"), data.get("abandoned")
+    if not (
+        isinstance(ended, str)
+        and isinstance(signal, str)
+        and _SIGNAL.fullmatch(signal) is not None
+        and isinstance(abandoned, list)
+        and all(isinstance(k, str) and k for k in abandoned)
+    ):
+        logging.getLogger(__name__).warning("ignoring %s: not what a stopped run writes", path)
+        return {}
+    return {"ended": ended, "signal": signal, "abandoned": abandoned}

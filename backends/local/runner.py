@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from typedflow import ir
-from typedflow.errors import InputError
+from typedflow.errors import InputError, RunInterrupted
 from typedflow.ir.codec import IR_MAX_BYTES, dumps, loads
 from typedflow.ir.types import check_json
 from typedflow.lineage.log import LineageIntegrityError, LineageLinkError, LineageLog
@@ -32,7 +32,7 @@ from .placement import Placement
 from .recorder import LocalRecorder
 from .reports import Listener, NodeReport, RunObserver
 from .retry import Clock
-from .runfiles import CANCELLED, FAILURES, write_failures
+from .runfiles import CANCELLED, FAILURES, STOPPED, write_failures, write_stopped
 from .stopping import Stop
 
 
@@ -134,9 +134,9 @@ def _start(
             lineage = _open_lineage(root, opened) if options.lineage else None
             journal.repair()
             resumed = journal.finished()
-            # A failed (or cancelled) run that is resumed has not failed (yet): its status, failures and
-            # cancel marker are this run's.
-            for name in ("status.json", FAILURES, CANCELLED):
+            # A failed (or cancelled, or stopped) run that is resumed has not failed (yet): its status,
+            # failures, cancel marker and stop are this run's.
+            for name in ("status.json", FAILURES, CANCELLED, STOPPED):
                 try:
                     (journal.dir / name).unlink()
                 except FileNotFoundError:
@@ -228,11 +228,13 @@ def _run(
                 _run_on_failure(doc, interp, prepared)
             if not ok:
                 _keep_failures(journal.dir, interp.first_failures())
-        except BaseException:
+        except BaseException as exc:
             try:
                 runner.close()
             finally:
                 closing = _Closing(store.close, journal.close)
+                if isinstance(exc, RunInterrupted):
+                    _keep_stop(journal.dir, exc)
             raise
         try:
             runner.close()
@@ -309,6 +311,15 @@ def _keep_failures(run_dir: Path, failures: list[Any]) -> None:
     """The failed nodes' errors, for ``typedflow runs show`` (a run that cannot write them still ends)."""
     try:
         write_failures(run_dir, failures)
+    except OSError:
+        pass
+
+
+def _keep_stop(run_dir: Path, stop: RunInterrupted) -> None:
+    """When the run stopped and what it abandoned, for ``typedflow runs`` (a run that cannot write it still
+    stops, resumable)."""
+    try:
+        write_stopped(run_dir, stop.signal, stop.abandoned)
     except OSError:
         pass
 

@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from typedflow import ir
 from typedflow.cli.documents import stdout_to_stderr
 from typedflow.cli.runops import (
@@ -46,10 +48,11 @@ from typedflow.util.boundary import (
 from typedflow.util.statedir import home, path_arg
 
 from .journal import RUN_END_KEY
-from .runfiles import CANCELLED, read_failures, read_logs
+from .runfiles import CANCELLED, LOGS, read_failures, read_logs, read_stopped
 
 log = logging.getLogger(__name__)
 MAX_DURATION = 10 * 365 * 86_400.0  # seconds; a longer one is a damaged status.json
+_KEPT = ("succeeded", "cached")  # a node a stopped run finished: kept, not abandoned
 MAX_LINE = MAX_JSON_BYTES  # bytes of a journal or lineage line (a node's outputs are at most a JSON document)
 
 
@@ -168,6 +171,11 @@ class LocalRuns:
         state = "running" if running else str(status.get("status") or "")
         duration = status.get("duration")
         ended = _when(status.get("ended"))
+        last_recorded = ""
+        if not status and not running:  # stopped before its end: by a signal (it says when), or killed
+            ended = _when(read_stopped(d).get("ended"))
+            if not ended:
+                last_recorded = _last_recorded(d)
         if ended and started:  # from its first start to its last end, however often it was resumed
             duration = seconds_between(started, ended)
         elif isinstance(duration, int | float) and started:  # a run from before runs kept their end
@@ -183,6 +191,7 @@ class LocalRuns:
             started,
             ended,
             float(duration) if isinstance(duration, int | float) else None,
+            last_recorded,
         )
 
     def list(self, workflow: str | None, status: str | None, limit: int) -> list[RunSummary]:
@@ -222,9 +231,29 @@ class LocalRuns:
         failures = read_failures(d)
         failure = FailureInfo.from_mapping(failures[0]) if failures else None
         notes = []
+        abandoned: builtins.list[str] = []
         if summary.status in ("interrupted", "cancelled"):
+            stopped = read_stopped(d) if summary.ended else {}
+            if stopped:
+                # the nodes running when it stopped: they left no journal line and no record of an end
+                abandoned = [k for k in stopped["abandoned"] if k not in nodes or nodes[k].status not in _KEPT]
+                for key in abandoned:
+                    nodes[key] = attrs.evolve(nodes.get(key, NodeState(key, "")), status="cancelled", error="")
+                what = (
+                    f"abandoned (they run again when resumed): {', '.join(abandoned)}"
+                    if abandoned
+                    else "none abandoned"
+                )
+                notes.append(f"stopped by {stopped['signal']} at {summary.ended}; {what}")
             notes.append(f"resume it with: typedflow runs retry {run_id}")
-        return RunDetail(summary, tuple(nodes.values()), failure, (), tuple(notes))
+        if summary.last_recorded:  # killed: its lineage records say more than the files' times
+            # only what reads as a time: the records are read unverified
+            times = [
+                summary.last_recorded,
+                *(w for n in nodes.values() for t in (n.started, n.ended) if (w := _when(t))),
+            ]
+            summary = attrs.evolve(summary, last_recorded=max(times))
+        return RunDetail(summary, tuple(nodes.values()), failure, (), tuple(notes), tuple(abandoned))
 
     def outcome(self, run_id: str) -> RunOutcome:
         d = self._dir(run_id)
@@ -296,6 +325,23 @@ class LocalRuns:
             raise
         progress.finish(result, doc)
         return Started(d.name, "resumed", self.outcome(d.name))
+
+
+def _last_recorded(d: Path) -> str:
+    """When a run's journal or its tasks' kept output were last written (each attempt's log is renamed into its
+    node's folder), as ISO 8601 UTC; "" when none can be read. The journal's own time can lag: it is written
+    through a mapping, whose writes the OS does not always date."""
+    import datetime as dt
+
+    latest = 0
+    for path in (d / "journal.jsonl", d / LOGS):
+        with contextlib.suppress(OSError):
+            latest = max(latest, path.lstat().st_mtime_ns)
+    with contextlib.suppress(OSError), os.scandir(d / LOGS) as folders:
+        for f in folders:
+            with contextlib.suppress(OSError):
+                latest = max(latest, f.stat(follow_symlinks=False).st_mtime_ns)
+    return iso(dt.datetime.fromtimestamp(latest / 1e9, dt.UTC)) if latest else ""
 
 
 def _is_run(d: Path) -> bool:

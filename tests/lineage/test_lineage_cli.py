@@ -188,6 +188,40 @@ def test_an_unreadable_record_is_one_line_in_every_query_and_export(capsys, smal
         assert code == 1 and out == "" and "unreadable record" in err and len(err.splitlines()) == 1, (args, err)
 
 
+@pytest.mark.parametrize("ended", [True, False], ids=["line", "fragment"])
+def test_a_line_longer_than_any_record_is_refused_without_reading_it_whole(capsys, small_log, ended) -> None:
+    import tracemalloc
+
+    from typedflow.lineage.verify_bundle import MAX_LINE
+
+    size = 10 * MAX_LINE  # a hole: written at once, read from the page cache
+    with open(small_log, "r+b") as f:
+        end = f.seek(0, 2)
+        f.write(b'{"x":"')
+        if ended:  # a whole line, then a record line after it
+            f.seek(end + size)
+            f.write(b'"}\n' + small_log.read_bytes().split(b"\n")[0] + b"\n")
+        else:  # an unterminated fragment: no torn write is longer than a record
+            f.truncate(end + size)
+    for args in (
+        ["runs"],
+        ["show", "x"],
+        ["trace", "sha256:" + "0" * 64],
+        ["export", "--all", "--format", "prov-json", "-o", "-"],
+    ):
+        tracemalloc.start()
+        try:
+            code, out, err = run(capsys, "lineage", "--log", str(small_log), *args)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert code == 2 and out == "" and len(err.splitlines()) == 1, (args, err)
+        assert f"{small_log}: line 21 is longer than {MAX_LINE:,} bytes" in err, err
+        assert peak < 5 * MAX_LINE, (args, peak)  # a block and the part of a line before it, not the file
+    code, out, _ = run(capsys, "lineage", "--log", str(small_log), "verify", "--deep")
+    assert code == 1 and out == f"FAIL: malformed (line 21): line longer than {MAX_LINE} bytes\n"
+
+
 def test_a_zip_bundle_never_writes_through_a_file_next_to_it(capsys, three_step, tmp_path) -> None:
     mine, other = tmp_path / "b.zip.tmp", tmp_path / "precious.txt"
     mine.write_text("someone's notes\n")

@@ -386,6 +386,55 @@ def test_unparseable_last_line_beyond_head_is_torn(small_log) -> None:
     assert "tail-cut" in result.failure.detail
 
 
+def _peak(fn):
+    """What ``fn`` returns or raises, and the most memory Python held meanwhile."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        try:
+            result: object = fn()
+        except Exception as exc:
+            result = exc
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_last_line_longer_than_any_record_is_refused_without_being_read_whole(small_log) -> None:
+    from typedflow.lineage.verify_bundle import MAX_LINE
+
+    with open(small_log, "r+b") as f:  # a hole of NULs: written at once
+        end = f.seek(0, 2)
+        f.seek(end + 2 * MAX_LINE)
+        f.write(b"\n")
+    before = small_log.read_bytes()
+    started = time.monotonic()
+    raised, peak = _peak(lambda: LineageLog(small_log, signer=None))
+    assert isinstance(raised, LineageIntegrityError), raised  # not a torn write: never set aside
+    assert str(raised) == (
+        f"{small_log}: the line ending at byte {end + 2 * MAX_LINE} is longer than {MAX_LINE:,} bytes, "
+        "more than any record holds"
+    )
+    assert peak < 1.5 * MAX_LINE and time.monotonic() - started < 2, peak  # gathered once, not whole
+    assert small_log.read_bytes() == before and not list(small_log.parent.glob("*.torn-*"))
+
+
+def test_a_long_torn_fragment_is_set_aside_a_piece_at_a_time(small_log) -> None:
+    from typedflow.lineage.verify_bundle import MAX_LINE
+
+    complete = small_log.read_bytes()
+    with open(small_log, "r+b") as f:
+        f.truncate(len(complete) + 2 * MAX_LINE)
+    with pytest.warns(LineageRepairWarning):
+        log, peak = _peak(lambda: LineageLog(small_log, signer=None))
+    assert isinstance(log, LineageLog), log
+    log.close()
+    assert [t.size for t in log.repaired] == [2 * MAX_LINE] and log.repaired[0].path.stat().st_size == 2 * MAX_LINE
+    assert small_log.read_bytes() == complete
+    assert peak < MAX_LINE // 4, peak
+
+
 def test_corrupt_committed_record_is_not_repaired(small_log) -> None:
     lines = _lines(small_log)
     lines[-1] = lines[-1][:-5]  # the record the head names becomes unparseable

@@ -54,11 +54,17 @@ def test_live_view_names_running_tasks_retries_slowest_and_output_places(tmp_pat
     assert outputs["copy"] == str(folder / "table.csv") and outputs["checked"] == 3
 
 
-def test_plain_and_json_progress_carry_retries_slowest_and_places(tmp_path: Path) -> None:
+def test_plain_and_json_progress_carry_retries_slowest_and_places(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from tests.ux import flows
     from typedflow.cli.progress import make_progress
     from typedflow.runtime.running import RunOptions, run_workflow
 
+    # places show as typed from the working directory (relative when under it): work from a
+    # directory the run's files are not under, so they show absolute whatever cwd pytest has
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
     for fmt in ("plain", "json"):
         stream = io.StringIO()
         progress = make_progress(fmt, stream)

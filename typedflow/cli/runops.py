@@ -55,6 +55,9 @@ class RunSummary:
     started: str = ""  # ISO 8601, UTC
     ended: str = ""
     duration: float | None = None  # seconds; None while running or when unknown
+    # a run that stopped without recording its end (its process was killed): the last moment its files (and,
+    # where read, its lineage records) record, "" for any other run
+    last_recorded: str = ""
 
 
 @attrs.frozen
@@ -74,6 +77,7 @@ class RunDetail:
     failure: FailureInfo | None = None
     links: tuple[str, ...] = ()  # consoles, where more is to be seen
     notes: tuple[str, ...] = ()
+    abandoned: tuple[str, ...] = ()  # node instances still running when the run was stopped (local)
 
     @property
     def cache_hits(self) -> int:
@@ -208,7 +212,8 @@ def detail_text(d: RunDetail) -> str:
         f"workflow  {s.workflow}",
         f"status    {s.status}",
         f"started   {s.started or '-'}",
-        f"ended     {s.ended or '-'}",
+        f"ended     {s.ended or '-'}"
+        + (f" (not recorded; last activity recorded at {s.last_recorded})" if s.last_recorded else ""),
         f"duration  {duration_text(s.duration)}",
     ]
     counts: dict[str, int] = {}
@@ -233,8 +238,8 @@ def detail_text(d: RunDetail) -> str:
         text += "\n" + table(rows, ["NODE", "STATUS", "ATTEMPTS", "STARTED", "DURATION", "ERROR"])
     if d.failure is not None:
         text += "\n" + failure_text(d.failure, s.run_id)
-    for note in d.notes:
-        text += f"\nnote: {note}"
+    for note in d.notes:  # they may name what a run's files hold
+        text += f"\nnote: {shown(note)}"
     if d.notes:
         text += "\n"
     for link in d.links:
@@ -242,6 +247,19 @@ def detail_text(d: RunDetail) -> str:
     if d.links:
         text += "\n"
     return text
+
+
+def summaries_json(runs: list[RunSummary]) -> str:
+    """``runs list --json``: one object per run, its fields as :class:`RunSummary` names them."""
+    return json.dumps([attrs.asdict(r) for r in runs], indent=2) + "\n"
+
+
+def detail_json(d: RunDetail) -> str:
+    """``runs show --json``: the summary's fields, then nodes, failure, links, notes and abandoned."""
+    out = attrs.asdict(d.summary)
+    out.update(attrs.asdict(d, filter=lambda a, _: a.name != "summary"))
+    out["cache_hits"] = d.cache_hits
+    return json.dumps(out, indent=2) + "\n"
 
 
 def logs_text(logs: Logs) -> str:
@@ -264,12 +282,14 @@ __all__ = [
     "RunOutcome",
     "RunSummary",
     "Started",
+    "detail_json",
     "detail_text",
     "failure_text",
     "iso",
     "logs_text",
     "outputs_text",
     "printable",
+    "summaries_json",
     "summaries_text",
 ]
 

@@ -23,10 +23,12 @@ from typedflow.cli.runops import (
     STATUSES,
     RunOpError,
     RunOutcome,
+    detail_json,
     detail_text,
     failure_text,
     logs_text,
     outputs_text,
+    summaries_json,
     summaries_text,
 )
 from typedflow.errors import RunInterrupted
@@ -72,6 +74,7 @@ def add_subparser(sub: Any, backends: dict[str, Backend], chosen: str | None) ->
     q.add_argument("--name", metavar="NAME", help="only the runs of this workflow (or deployment) name")
     q.add_argument("--status", choices=STATUSES, help="only runs in this state")
     q.add_argument("--limit", type=_positive, default=20, metavar="N", help="at most N runs (default 20)")
+    q.add_argument("--json", action="store_true", help="print the runs as a JSON array")
     common(q)
     q.set_defaults(func=cmd_runs, runs_fn=_list)
 
@@ -88,6 +91,8 @@ def add_subparser(sub: Any, backends: dict[str, Backend], chosen: str | None) ->
             q.add_argument("--node", metavar="KEY", help="one node instance, e.g. train or map[3]/score")
         if name == "retry":
             q.add_argument("--wait", action="store_true", help="wait for the new run and print its outputs")
+        if name == "show":
+            q.add_argument("--json", action="store_true", help="print the run as a JSON object")
         common(q)
         q.set_defaults(func=cmd_runs, runs_fn=fn)
 
@@ -131,7 +136,9 @@ def _list(ops: RunOps, args: argparse.Namespace) -> int:
         doc, _ = load_ir(argparse.Namespace(spec=args.spec, ir=None))
         workflow = workflow or doc.workflow.name
     runs = ops.list(workflow, args.status, args.limit)
-    if runs:
+    if args.json:
+        sys.stdout.write(summaries_json(runs))
+    elif runs:
         sys.stdout.write(summaries_text(runs))
     else:
         print("no runs", file=sys.stderr)
@@ -139,7 +146,8 @@ def _list(ops: RunOps, args: argparse.Namespace) -> int:
 
 
 def _show(ops: RunOps, args: argparse.Namespace) -> int:
-    sys.stdout.write(detail_text(ops.show(args.run_id)))
+    detail = ops.show(args.run_id)
+    sys.stdout.write(detail_json(detail) if args.json else detail_text(detail))
     return 0
 
 

@@ -10,6 +10,7 @@ from typing import Final
 import attrs
 
 from typedflow.ir.canonical import canonical_bytes
+from typedflow.lineage.verify_bundle import MAX_LINE
 from typedflow.util.boundary import parse_json, read_regular
 
 _BLOCK: Final = 1 << 24
@@ -22,6 +23,16 @@ SEQ_MARK: Final = b',"seq":'
 
 class LineageIntegrityError(Exception):
     """The log or its head is inconsistent in a way that must not be repaired automatically."""
+
+
+class LineTooLong(ValueError):
+    """A line of a log is longer than any record can be (``MAX_LINE``, the verifier's bound): it is not
+    read whole. ``line`` is its 1-based number."""
+
+    def __init__(self, path: Path, line: int) -> None:
+        super().__init__(f"{path}: line {line} is longer than {MAX_LINE:,} bytes, more than any record holds")
+        self.path = path
+        self.line = line
 
 
 @attrs.frozen
@@ -70,10 +81,14 @@ def line_fields(line: bytes) -> tuple[int, str]:
 
 
 def iter_raw_lines(path: Path, *, start: int = 0) -> Iterator[tuple[int, bytes]]:
-    """(offset, line without newline) of each complete line; a trailing unterminated fragment is skipped."""
+    """(offset, line without newline) of each complete line; a trailing unterminated fragment is skipped.
+
+    Raises :class:`LineTooLong` at a line (or fragment) longer than ``MAX_LINE``: at most that and a
+    block are held, whatever the file holds (line numbers count from ``start``)."""
     with open(path, "rb") as f:
         f.seek(start)
         offset = start
+        number = 0
         rest = b""
         while True:
             block = f.read(_BLOCK)
@@ -83,24 +98,43 @@ def iter_raw_lines(path: Path, *, start: int = 0) -> Iterator[tuple[int, bytes]]
             lines = block.split(b"\n")
             rest = lines.pop()
             for line in lines:
+                number += 1
+                if len(line) > MAX_LINE:
+                    raise LineTooLong(path, number)
                 yield offset, line
                 offset += len(line) + 1
+            if len(rest) > MAX_LINE:
+                raise LineTooLong(path, number + 1)
 
 
-def iter_lines_reverse(fd: int, end: int) -> Iterator[tuple[int, bytes]]:
-    """(offset, line) of the complete lines before ``end`` (0 or just after a newline), last first."""
-    buf = b""
+def iter_lines_reverse(fd: int, end: int, name: object = "the log") -> Iterator[tuple[int, bytes]]:
+    """(offset, line) of the complete lines before ``end`` (0 or just after a newline), last first.
+
+    A line is gathered from pieces (joined once): at most a block and ``MAX_LINE`` bytes are held. A longer
+    line, which no record is, raises :class:`LineageIntegrityError` naming ``name`` and where the line ends."""
+    pieces: list[bytes] = []  # of the line being read, last piece first
+    held = 0
+    line_end = end - 1  # the newline that ends it
     pos = end
     while pos > 0:
         size = min(1 << 16, pos)
         pos -= size
-        buf = os.pread(fd, size, pos) + buf
-        stop = len(buf) - 1  # the newline ending the last line not yet yielded
-        k = buf.rfind(b"\n", 0, stop)
+        block = os.pread(fd, size, pos)
+        stop = len(block) - 1 if pos + size == end else len(block)  # not the newline ending the last line
+        k = block.rfind(b"\n", 0, stop)
         while k >= 0:
-            yield pos + k + 1, buf[k + 1 : stop]
+            piece = block[k + 1 : stop]
+            yield pos + k + 1, piece + b"".join(reversed(pieces)) if pieces else piece
+            pieces, held, line_end = [], 0, pos + k
             stop = k
-            k = buf.rfind(b"\n", 0, stop)
-        buf = buf[: stop + 1]
-    if buf:
-        yield 0, buf[:-1]
+            k = block.rfind(b"\n", 0, stop)
+        if stop > 0:
+            pieces.append(block[:stop])
+            held += stop
+            if held > MAX_LINE:
+                raise LineageIntegrityError(
+                    f"{name}: the line ending at byte {line_end} is longer than {MAX_LINE:,} bytes, "
+                    "more than any record holds"
+                )
+    if end > 0:
+        yield 0, b"".join(reversed(pieces))

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from typedflow.lineage._chain import LineTooLong
 from typedflow.lineage.log import LineageIntegrityError, LineageLinkError, LineageLog
 from typedflow.lineage.query import (
     Entry,
@@ -65,7 +66,7 @@ def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse
         except LineageIntegrityError as exc:
             print(f"typedflow lineage {args.lineage_command}: {exc}", file=sys.stderr)
             return 1
-        except LineageLinkError as exc:
+        except (LineageLinkError, LineTooLong) as exc:  # a log that cannot be read as one: bad input
             print(f"typedflow lineage {args.lineage_command}: {exc}", file=sys.stderr)
             return 2
         except OSError as exc:
@@ -88,6 +89,8 @@ def _records(args: argparse.Namespace) -> list[Entry] | None:
         return None
     try:
         return list(iter_records(path))
+    except LineTooLong:
+        raise
     except ValueError as exc:
         print(f"{path}: unreadable record ({exc}); run 'typedflow lineage verify'", file=sys.stderr)
         return None
@@ -205,6 +208,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
     try:
         selected = [e for e in iter_records(path) if run_ids is None or e[0].run_id in run_ids]
+    except LineTooLong:
+        raise
     except ValueError as exc:
         print(f"{path}: unreadable record ({exc}); run 'typedflow lineage verify'", file=sys.stderr)
         return 1

@@ -668,7 +668,7 @@ class LineageLog:
                 break
             pos -= step
         cut = end if end < size else None
-        for off, line in iter_lines_reverse(fd, end):
+        for off, line in iter_lines_reverse(fd, end, self.path):
             if _parses(line):
                 seq, _ = line_fields(line)
                 return cut, (seq, hashlib.sha256(line).hexdigest())
@@ -682,18 +682,23 @@ class LineageLog:
         return cut, (-1, GENESIS_HASH)
 
     def _set_aside(self, cut: int, size: int) -> str:
-        fragment = os.pread(self._fd, size - cut, cut)
         torn = self.path.with_name(f"{self.path.name}.torn-{_timestamp()}")
         if torn.exists():
             torn = torn.with_name(f"{torn.name}-{os.getpid()}")
+        moved = 0
         with open(torn, "xb") as f:
-            f.write(fragment)
+            while moved < size - cut:  # a piece at a time: the fragment may be far longer than any write
+                piece = os.pread(self._fd, min(1 << 20, size - cut - moved), cut + moved)
+                if not piece:
+                    break
+                f.write(piece)
+                moved += len(piece)
             f.flush()
             os.fsync(f.fileno())
         os.ftruncate(self._fd, cut)
         os.fsync(self._fd)
-        self.repaired.append(TornFragment(path=torn, offset=cut, size=len(fragment)))
-        msg = f"{self.path}: moved a torn trailing fragment of {len(fragment)} bytes to {torn}"
+        self.repaired.append(TornFragment(path=torn, offset=cut, size=moved))
+        msg = f"{self.path}: moved a torn trailing fragment of {moved} bytes to {torn}"
         self.notes.append(msg)
         warnings.warn(msg, LineageRepairWarning, stacklevel=4)
         return msg
@@ -717,7 +722,7 @@ class LineageLog:
         # The head is behind (commits since the last head update, by this or another process, or
         # a crash before it). The records after it are chained to it: it is rolled forward by the
         # next head update if the record it names is intact.
-        for _, line in iter_lines_reverse(self._fd, end):
+        for _, line in iter_lines_reverse(self._fd, end, self.path):
             seq, _ = line_fields(line)
             if seq <= head.seq:
                 if seq == head.seq and hashlib.sha256(line).hexdigest() == head.hash:

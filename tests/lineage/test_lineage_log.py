@@ -9,6 +9,7 @@ import signal
 import subprocess
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import attrs
@@ -386,7 +387,7 @@ def test_unparseable_last_line_beyond_head_is_torn(small_log) -> None:
     assert "tail-cut" in result.failure.detail
 
 
-def _peak(fn):
+def _peak(fn: Callable[[], object]) -> tuple[object, int]:
     """What ``fn`` returns or raises, and the most memory Python held meanwhile."""
     import tracemalloc
 

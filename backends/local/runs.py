@@ -6,6 +6,7 @@ import argparse
 import builtins
 import collections
 import contextlib
+import datetime as dt
 import fcntl
 import json
 import logging
@@ -331,8 +332,6 @@ def _last_recorded(d: Path) -> str:
     """When a run's journal or its tasks' kept output were last written (each attempt's log is renamed into its
     node's folder), as ISO 8601 UTC; "" when none can be read. The journal's own time can lag: it is written
     through a mapping, whose writes the OS does not always date."""
-    import datetime as dt
-
     latest = 0
     for path in (d / "journal.jsonl", d / LOGS):
         with contextlib.suppress(OSError):
@@ -370,14 +369,10 @@ def _ir(d: Path) -> ir.WorkflowIR:
 
 
 def _mtime(path: Path) -> Any:
-    import datetime as dt
-
     return dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
 
 
 def _plus(started: str, seconds: float) -> str:
-    import datetime as dt
-
     try:
         t = dt.datetime.fromisoformat(started.replace("Z", "+00:00"))
         return iso(t + dt.timedelta(seconds=seconds))
@@ -387,8 +382,6 @@ def _plus(started: str, seconds: float) -> str:
 
 def _when(value: Any) -> str:
     """``value`` as ISO 8601 UTC text if it is a timestamp, else ""."""
-    import datetime as dt
-
     if not isinstance(value, str):
         return ""
     try:

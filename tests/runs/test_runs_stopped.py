@@ -88,17 +88,23 @@ def test_a_run_stopped_by_a_signal_shows_when_it_stopped_and_what_it_abandoned(
     assert not (run_dir / "stopped.json").exists()
 
 
-def test_a_killed_run_shows_the_last_activity_it_recorded_as_such(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def _killed_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[Path, str, Path]:
+    """A run that finished, cut back to what a SIGKILL before its end leaves: no status.json, no end line,
+    nothing said about the stop. Its store, id and folder."""
     store, hold = tmp_path / "s", tmp_path / "hold"
     assert main(["run", SPEC, "--input", "x=1", "--input", f"hold={hold}", "--store", str(store)]) == 0
     run_id = _runs(store, capsys, "list").splitlines()[1].split()[0]
     run_dir = store / "runs" / run_id
-    # what a SIGKILL before the end leaves: no status.json, no end line, nothing said about the stop
     (run_dir / "status.json").unlink()
     journal = run_dir / "journal.jsonl"
     journal.write_bytes(b"".join(journal.read_bytes().splitlines(keepends=True)[:-1]))
+    return store, run_id, run_dir
+
+
+def test_a_killed_run_shows_the_last_activity_it_recorded_as_such(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store, run_id, _ = _killed_run(tmp_path, capsys)
     shown = _runs(store, capsys, "show", run_id)
     assert _field(shown, "status") == "interrupted"
     found = re.fullmatch(r"- \(not recorded; last activity recorded at (\S+)\)", _field(shown, "ended"))
@@ -124,13 +130,7 @@ def test_a_killed_run_shows_the_last_activity_it_recorded_as_such(
 def test_a_damaged_stop_file_is_ignored_with_a_warning(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture, damage: str
 ) -> None:
-    store, hold = tmp_path / "s", tmp_path / "hold"
-    assert main(["run", SPEC, "--input", "x=1", "--input", f"hold={hold}", "--store", str(store)]) == 0
-    run_id = _runs(store, capsys, "list").splitlines()[1].split()[0]
-    run_dir = store / "runs" / run_id
-    (run_dir / "status.json").unlink()
-    journal = run_dir / "journal.jsonl"
-    journal.write_bytes(b"".join(journal.read_bytes().splitlines(keepends=True)[:-1]))
+    store, run_id, run_dir = _killed_run(tmp_path, capsys)
     if damage == "fifo":
         os.mkfifo(run_dir / "stopped.json")  # never waited on
     else:
@@ -144,13 +144,7 @@ def test_a_damaged_stop_file_is_ignored_with_a_warning(
 def test_a_killed_runs_last_activity_is_never_text_a_damaged_record_holds(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    store, hold = tmp_path / "s", tmp_path / "hold"
-    assert main(["run", SPEC, "--input", "x=1", "--input", f"hold={hold}", "--store", str(store)]) == 0
-    run_id = _runs(store, capsys, "list").splitlines()[1].split()[0]
-    run_dir = store / "runs" / run_id
-    (run_dir / "status.json").unlink()
-    journal = run_dir / "journal.jsonl"
-    journal.write_bytes(b"".join(journal.read_bytes().splitlines(keepends=True)[:-1]))
+    store, run_id, _ = _killed_run(tmp_path, capsys)
     forged = {"kind": "task", "run_id": run_id, "node_id": "add", "attempt": 2, "status": "succeeded"}
     with open(store / "lineage" / "log.jsonl", "a") as f:  # runs show reads the log unverified
         f.write(json.dumps({**forged, "started_at": "zzz", "ended_at": "zzz"}) + "\n")

@@ -145,3 +145,22 @@ def verdict(a: Any, b: Any) -> dict[str, bool | None]:
     """The outputs the same comparisons give in plain Python (a branch that did not run gives None)."""
     said = {"lt": a < b, "le": a <= b, "eq": a == b, "ne": a != b, "gt": a > b, "ge": a >= b}
     return {k: (holds() if v else None) for k, v in said.items()}
+
+
+@workflow
+def at_the_int_limit(f: float) -> Verdict:
+    # the largest literal int a condition may hold, against a float output: exact on every target
+    a = real(f)
+    with when(a < 9007199254740991):
+        lt = holds()
+    with when(a <= 9007199254740991):
+        le = holds()
+    with when(a == 9007199254740991):
+        eq = holds()
+    with when(a != 9007199254740991):
+        ne = holds()
+    with when(a > 9007199254740991):
+        gt = holds()
+    with when(a >= 9007199254740991):
+        ge = holds()
+    return Verdict(lt, le, eq, ne, gt, ge)

@@ -153,3 +153,16 @@ def test_the_largest_int_literal_decides_as_in_python(aws: Aws, tmp_path: Path) 
         remote = aws.run(flows.at_the_int_limit.ir, {"f": f})
         assert (remote.status, remote.outputs) == ("SUCCEEDED", expected), (remote.error, remote.cause)
         assert run_on_kfp_local(flows.at_the_int_limit, {"f": f}, tmp_path / f"v{f}") == expected
+
+
+def test_a_str_enum_is_returned_passed_and_compared_as_the_str_it_is(aws: Aws, tmp_path: Path) -> None:
+    # a task returning a StrEnum (or str-mixin) member failed its output check ("expected one of [...], got
+    # <Stage.DEV: 'dev'>"): the member, not its value, was left in typed JSON
+    for s, t in (("dev", "free"), ("prod", "paid"), ("prod", "free")):
+        expected = flows.str_enum_verdict(s, t)
+        inputs = {"s": s, "t": t}
+        local = run_workflow(flows.str_enums, inputs, RunOptions(store=tmp_path / "s"))
+        assert (local.status, local.outputs) == ("succeeded", expected), local.failures
+        remote = aws.run(flows.str_enums.ir, inputs)
+        assert (remote.status, remote.outputs) == ("SUCCEEDED", expected), (remote.error, remote.cause)
+        assert run_on_kfp_local(flows.str_enums, inputs, tmp_path / f"v{s}{t}") == expected

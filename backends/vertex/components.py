@@ -129,11 +129,21 @@ def output_chans(outputs: tuple[ir.Param, ...]) -> dict[str, Chan]:
     return {p.name: Chan(p.type, is_artifact_type(p.type)) for p in outputs}
 
 
-@functools.lru_cache(maxsize=1024)  # one template serves many nodes; the result is only read
 def template_json(t: ir.TaskTemplate) -> Any:
+    try:
+        hash(t)
+    except TypeError:  # a parameter's default is a list or a record (a JSON dict): no cache key, made each time
+        return _template_json(t)
+    return _cached_template_json(t)
+
+
+def _template_json(t: ir.TaskTemplate) -> Any:
     data = ir_converter.unstructure(t)
     data.pop("loc", None)  # where it was defined is not what runs; keeps specs stable across moves
     return data
+
+
+_cached_template_json = functools.lru_cache(maxsize=1024)(_template_json)  # one template serves many nodes
 
 
 def _arg_text(payload: Any) -> str:

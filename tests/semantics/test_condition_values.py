@@ -20,6 +20,7 @@ from typedflow.backends.vertex.dag import CompileError
 from tests.support import condition_value_flows as flows
 from tests.support.aws import Aws
 from tests.support.kfp import run_on_kfp_local
+from typedflow import WorkflowDefinitionError, when, workflow
 from typedflow.runtime.running import RunOptions, run_workflow
 
 
@@ -120,3 +121,48 @@ def test_comparisons_of_edge_values_on_step_functions(aws: Aws) -> None:
             remote = aws.run(wf.ir, inputs)
             assert remote.status == "SUCCEEDED", (remote.error, remote.cause)
             assert remote.outputs == flows.verdict(a, b), inputs
+
+
+@pytest.mark.parametrize(
+    ("literal", "why"),
+    [
+        ("2**53 + 1", "within ±(2**53 - 1)"),  # Vertex's doubles decided it as 2**53: == held for f = 2.0**53
+        ("-(2**63)", "within ±(2**53 - 1)"),
+        ('float("inf")', "must be finite"),  # was a ValueError traceback from the IR's canonical JSON
+        ('float("nan")', "must be finite"),
+    ],
+)
+def test_a_literal_no_target_compares_exactly_is_refused(literal: str, why: str) -> None:
+    # a literal is a constant of the workflow: the typed-JSON rules hold for it as for a task argument
+    with pytest.raises(WorkflowDefinitionError) as info:
+
+        @workflow
+        def beyond(f: float) -> bool | None:
+            with when(flows.real(f) == eval(literal)):
+                out = flows.holds()
+            return out
+
+    (problem,) = info.value.problems
+    assert problem.code == "typedflow-condition" and why in problem.message, problem.message
+
+
+def test_the_largest_int_literal_decides_as_in_python(aws: Aws, tmp_path: Path) -> None:
+    for f in (2.0**53, float(LIMIT), 2.0**53 - 2):
+        expected = flows.verdict(flows.real(f), LIMIT)
+        assert run_workflow(flows.at_the_int_limit, {"f": f}, RunOptions(store=tmp_path / "s")).outputs == expected
+        remote = aws.run(flows.at_the_int_limit.ir, {"f": f})
+        assert (remote.status, remote.outputs) == ("SUCCEEDED", expected), (remote.error, remote.cause)
+        assert run_on_kfp_local(flows.at_the_int_limit, {"f": f}, tmp_path / f"v{f}") == expected
+
+
+def test_a_str_enum_is_returned_passed_and_compared_as_the_str_it_is(aws: Aws, tmp_path: Path) -> None:
+    # a task returning a StrEnum (or str-mixin) member failed its output check ("expected one of [...], got
+    # <Stage.DEV: 'dev'>"): the member, not its value, was left in typed JSON
+    for s, t in (("dev", "free"), ("prod", "paid"), ("prod", "free")):
+        expected = flows.str_enum_verdict(s, t)
+        inputs = {"s": s, "t": t}
+        local = run_workflow(flows.str_enums, inputs, RunOptions(store=tmp_path / "s"))
+        assert (local.status, local.outputs) == ("succeeded", expected), local.failures
+        remote = aws.run(flows.str_enums.ir, inputs)
+        assert (remote.status, remote.outputs) == ("SUCCEEDED", expected), (remote.error, remote.cause)
+        assert run_on_kfp_local(flows.str_enums, inputs, tmp_path / f"v{s}{t}") == expected

@@ -23,8 +23,10 @@ def _vertex(wf: Any, inputs: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
         (flows.branch_in_map, {"xs": [1, 2, 3]}, {"out": [None, 4, 6]}),
         # an unset `float | None = None` was passed as a constant null to a non-optional input
         (flows.optional_unpassed, {"x": 2.5}, {"out": 2.5}),
+        # a task whose parameter defaults to a record or a list (unhashable typed JSON) failed to compile
+        (flows.record_and_list_defaults, {}, {"out": "7q[1, 2]"}),
     ],
-    ids=["branch value in a map body", "unset optional parameter"],
+    ids=["branch value in a map body", "unset optional parameter", "record and list defaults"],
 )
 def test_vertex_gives_what_the_local_interpreter_gives(
     wf: Any, inputs: dict[str, Any], expected: dict[str, Any], tmp_path: Path

@@ -145,3 +145,76 @@ def verdict(a: Any, b: Any) -> dict[str, bool | None]:
     """The outputs the same comparisons give in plain Python (a branch that did not run gives None)."""
     said = {"lt": a < b, "le": a <= b, "eq": a == b, "ne": a != b, "gt": a > b, "ge": a >= b}
     return {k: (holds() if v else None) for k, v in said.items()}
+
+
+@workflow
+def at_the_int_limit(f: float) -> Verdict:
+    # the largest literal int a condition may hold, against a float output: exact on every target
+    a = real(f)
+    with when(a < 9007199254740991):
+        lt = holds()
+    with when(a <= 9007199254740991):
+        le = holds()
+    with when(a == 9007199254740991):
+        eq = holds()
+    with when(a != 9007199254740991):
+        ne = holds()
+    with when(a > 9007199254740991):
+        gt = holds()
+    with when(a >= 9007199254740991):
+        ge = holds()
+    return Verdict(lt, le, eq, ne, gt, ge)
+
+
+class Stage(enum.StrEnum):
+    DEV = "dev"
+    PROD = "prod"
+
+
+class Tier(str, enum.Enum):  # noqa: UP042  # a str-mixin enum written without StrEnum
+    FREE = "free"
+    PAID = "paid"
+
+
+@task
+def stage(s: str) -> Stage:
+    return Stage(s)
+
+
+@task
+def tier(s: str) -> Tier:
+    return Tier(s)
+
+
+@task
+def label(st: Stage, t: Tier) -> str:
+    return f"{st.name}/{t.name}"
+
+
+@workflow
+def str_enums(s: str, t: str) -> Verdict:
+    # members returned by tasks, handed on, and ordered against text
+    a = stage(s)
+    b = tier(t)
+    named = label(a, b)
+    with when(a < b):
+        lt = holds()
+    with when(a <= "dev"):
+        le = holds()
+    with when(a == Stage.PROD):
+        eq = holds()
+    with when(named != "DEV/FREE"):
+        ne = holds()
+    with when(b > "m"):
+        gt = holds()
+    with when(b >= echo(s)):
+        ge = holds()
+    return Verdict(lt, le, eq, ne, gt, ge)
+
+
+def str_enum_verdict(s: str, t: str) -> dict[str, bool | None]:
+    """What the same body gives in plain Python."""
+    a, b = stage(s), tier(t)
+    said = {"lt": a < b, "le": a <= "dev", "eq": a == Stage.PROD, "ne": label(a, b) != "DEV/FREE"}
+    said |= {"gt": b > "m", "ge": b >= echo(s)}
+    return {k: (holds() if v else None) for k, v in said.items()}

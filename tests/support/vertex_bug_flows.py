@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from typedflow import map_over, task, when, workflow
 
 
@@ -28,3 +30,21 @@ def scaled(x: float, factor: float | None = None) -> float:
 @workflow
 def optional_unpassed(x: float) -> float:
     return scaled(x=x)
+
+
+class Pair(NamedTuple):
+    n: int
+    tag: str = "t"
+
+
+SEVEN = Pair(7, "q")
+
+
+@task
+def described(p: Pair = SEVEN, xs: list[int] = [1, 2]) -> str:  # noqa: B006  # only read
+    return f"{p.n}{p.tag}{xs}"
+
+
+@workflow
+def record_and_list_defaults() -> str:
+    return described()

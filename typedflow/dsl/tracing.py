@@ -567,6 +567,17 @@ class Tracer:
         elif isinstance(other, bool | int | float | str) or other is None:
             right_t = (_literal_type(other), False)
             right = ir.Const(other)
+            # A literal is a constant of the workflow: the typed-JSON rules hold for it as for an argument (Vertex
+            # compares as doubles, so 2**53 + 1 would decide as 2**53 there; an infinity has no JSON at all).
+            if check_json(other, right_t[0], "literal") is not None:
+                why = (
+                    "the integers every target compares exactly are within ±(2**53 - 1) (Vertex compares numbers "
+                    "as doubles)"
+                    if isinstance(other, int)
+                    else "a literal must be finite (typed JSON has no NaN or Infinity)"
+                )
+                self.problem(loc, f"condition {p._origin} {op} {other!r}: {why}", "typedflow-condition")
+                return Cond(self, ir.Compare(op, p._ref, ir.Const(None)), deps)
         else:
             self.problem(
                 loc,

@@ -26,7 +26,7 @@ from typedflow.errors import UnsupportedType
 from typedflow.files import TypedDirectory, TypedFile
 from typedflow.formats import Format, format_key, format_lineage
 from typedflow.ir import Field, TypeKind, TypeRef, render
-from typedflow.ir.values import encode, is_namedtuple
+from typedflow.ir.values import encode, is_namedtuple, unstructure_members
 from typedflow.tables.rule import Col, describe, mismatches, satisfies
 from typedflow.tables.schema import schema_of
 from typedflow.util.boundary import BoundaryError, check_handle
@@ -132,6 +132,8 @@ def _convert(tp: Any, seen: tuple[Any, ...]) -> TypeRef:
             members = tuple(str(v) for v in values)
             # an IntEnum is an int, a str-mixin enum a str, as for Python and mypy: where they may also go
             base = ("int",) if issubclass(tp, int) else ("str",) if issubclass(tp, str) else ()
+            if base == ("str",):
+                unstructure_members(tp)
             return TypeRef(
                 "enum", name=_key(tp), members=members, flavor="int" if ints and values else "", lineage=base
             )

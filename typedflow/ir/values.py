@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import enum
 import typing
 from collections.abc import Callable
 from typing import Any
@@ -75,6 +76,17 @@ converter.register_unstructure_hook(Secret, lambda s: {"secret": s.ref})
 converter.register_structure_hook(Secret, lambda v, _: Secret.from_ref(v["secret"]))
 converter.register_unstructure_hook_func(_is_handle, _unstructure_handle)
 converter.register_structure_hook_factory(_is_handle, _handle_structure_factory)
+
+
+def _member_value(member: enum.Enum) -> Any:
+    return member.value
+
+
+def unstructure_members(cls: type[enum.Enum]) -> None:
+    """Let a str-mixin enum (a ``StrEnum``) unstructure to its members' values, as every other enum does: cattrs
+    dispatches it as the str it also is, by identity, which left the member itself in typed JSON (and a task
+    returning one failed its output check). The type's own hook is more specific than str's."""
+    converter.register_unstructure_hook(cls, _member_value)
 
 
 def encode(value: Any, annotation: Any) -> Any:

@@ -52,6 +52,8 @@ FILTERS: Final = {
     "cancelled": ["ABORTED"],
     "interrupted": [],
 }
+# what a parent state machine passes the child it starts (see the compiler's ``child``)
+STARTED_BY: Final = "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID"
 _TASK_END: Final = {"TaskSucceeded": "succeeded", "TaskFailed": "failed", "TaskTimedOut": "failed"}
 
 
@@ -110,7 +112,8 @@ class SfnRuns:
 
     def _execution(self, run_id: str) -> _Execution:
         candidates = []
-        if run_id.startswith("arn:"):
+        by_arn = run_id.startswith("arn:")
+        if by_arn:
             if ":execution:" not in run_id:
                 raise RunNotFound(f"{run_id[:120]} is not an execution ARN")
             candidates = [run_id]
@@ -130,8 +133,38 @@ class SfnRuns:
                 if "InvalidArn" in str(exc):
                     continue
                 raise
-            return _Execution(arn, str(desc["stateMachineArn"]), desc)
-        raise RunNotFound(f"no execution {run_id!r} of a state machine typedflow deployed")
+            ex = _Execution(arn, str(desc["stateMachineArn"]), desc)
+            if by_arn:  # (a name is looked up among the deployed state machines only)
+                self._check_run(ex, run_id)
+            return ex
+        raise RunNotFound(f"no execution {run_id[:120]!r} of a state machine typedflow deployed")
+
+    def _check_run(self, ex: _Execution, run_id: str) -> None:
+        """An execution named by its ARN is a run only when it is one of a state machine ``deploy`` made (tagged,
+        or, where tags cannot be read, whose definition holds typedflow's task requests), and not part of
+        another run: a child state machine's or a Distributed Map item's execution runs under the run id of the
+        run that started it, so retrying it alone would run its part again inside that run."""
+        parent = ex.desc.get("mapRunArn")
+        if not parent:
+            try:
+                given = json.loads(str(ex.desc.get("input") or "{}"))
+            except ValueError:
+                given = None
+            if isinstance(given, dict):
+                parent = given.get(STARTED_BY)
+        if parent:
+            raise RunNotFound(
+                f"execution {run_id[:120]} is part of another run (started by {str(parent)[:160]}): name that run"
+            )
+        if TAG_WORKFLOW in read_tags(self.sfn, ex.machine):
+            return
+        try:
+            definition = self.sfn.describe_state_machine_for_execution(executionArn=ex.arn).get("definition")
+            requests = any(isinstance(r.get("ir"), str) for r in task_requests(json.loads(str(definition or "{}"))))
+        except Exception:
+            requests = False
+        if not requests:
+            raise RunNotFound(f"no execution {run_id[:120]!r} of a state machine typedflow deployed")
 
     def _store(self, ex: _Execution) -> Any:
         from .runtime import store_for

@@ -194,3 +194,51 @@ def test_worker_backs_off_with_one_line_when_the_queue_is_unreachable(caplog) ->
         assert "cannot receive from http://127.0.0.1:9/123456789012/q (EndpointConnectionError" in r.getMessage()
     assert [r.getMessage().rsplit(" ", 1)[-1] for r in lines[:3]] == ["0.1s", "0.2s", "0.4s"]
     json.dumps([r.getMessage() for r in lines])
+
+
+def test_only_runs_typedflow_deployed_are_operated_on(
+    aws: Aws, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An execution ARN names a run only when it is an execution of a state machine deploy made, and not a
+    child state machine's execution inside a run: retrying one of those alone would run its part again under
+    the run id of the run that started it, and cancelling another deployment's execution is not ours to do."""
+    wait = {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 600, "End": True}}}
+    fail = {"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "E", "Cause": "c"}}}
+    waiting = aws.sfn.create_state_machine(name="not-ours-wait", definition=json.dumps(wait), roleArn=ROLE)
+    failing = aws.sfn.create_state_machine(name="not-ours-fail", definition=json.dumps(fail), roleArn=ROLE)
+    running = aws.sfn.start_execution(stateMachineArn=waiting["stateMachineArn"], name="w1")["executionArn"]
+    failed = aws.sfn.start_execution(stateMachineArn=failing["stateMachineArn"], name="f1")["executionArn"]
+    deadline = time.time() + 10
+    while time.time() < deadline and aws.sfn.describe_execution(executionArn=failed)["status"] == "RUNNING":
+        time.sleep(0.05)
+    for args in (["cancel", running], ["retry", failed], ["show", failed], ["logs", running]):
+        assert runs(*args) == 2, args
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "of a state machine typedflow deployed" in err, err
+    assert aws.sfn.describe_execution(executionArn=running)["status"] == "RUNNING"
+    assert len(aws.sfn.list_executions(stateMachineArn=failing["stateMachineArn"])["executions"]) == 1
+    aws.sfn.stop_execution(executionArn=running)
+
+    deploy(aws, "long_chain", "runs-split", capsys, "--max-states", "16")
+    flag = tmp_path / "flag"
+    flag.touch()
+    assert start("long_chain", "runs-split", "x=1", f"flag={flag}") == 1
+    capsys.readouterr()
+    machines = {m["name"]: m["stateMachineArn"] for m in aws.sfn.list_state_machines()["stateMachines"]}
+    children = [arn for name, arn in machines.items() if name.startswith("runs-split-")]
+    assert children, machines
+    (parent,) = aws.sfn.list_executions(stateMachineArn=machines["runs-split"])["executions"]
+    child = next(
+        e
+        for arn in children
+        for e in aws.sfn.list_executions(stateMachineArn=arn)["executions"]
+        if e["status"] == "FAILED"
+    )
+    before = {arn: len(aws.sfn.list_executions(stateMachineArn=arn)["executions"]) for arn in children}
+    for cmd in ("retry", "show"):
+        assert runs(cmd, child["executionArn"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"part of another run (started by {parent['executionArn']})" in err, err
+    assert {arn: len(aws.sfn.list_executions(stateMachineArn=arn)["executions"]) for arn in children} == before
+    assert runs("show", parent["executionArn"]) == 0  # the run itself, by its ARN
+    assert "failed at node gate: RuntimeError: blocked by flag" in capsys.readouterr().out

@@ -112,9 +112,13 @@ class VertexRuns:
         from google.cloud import aiplatform
 
         try:
-            return aiplatform.PipelineJob.get(self._name(run_id), **self._kw())
+            job = aiplatform.PipelineJob.get(self._name(run_id), **self._kw())
         except NotFound:
             raise RunNotFound(f"no PipelineJob {run_id} in {self.project}/{self.region}") from None
+        # another pipeline's job in the same project is not a run to cancel, retry or read run files of
+        if not dict(job.gca_resource.labels).get(LABEL_WORKFLOW):
+            raise RunNotFound(f"PipelineJob {run_id} is not a typedflow run (it has no {LABEL_WORKFLOW} label)")
+        return job
 
     def deployment(self, workflow: str) -> Any | None:
         """The newest job ``deploy`` submitted for ``workflow``."""

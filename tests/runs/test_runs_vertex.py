@@ -282,3 +282,26 @@ def test_a_vertex_profile(
     assert main(["config", "show"]) == 0
     rows = {line.split()[0]: line.split()[1:] for line in capsys.readouterr().out.splitlines()[1:]}
     assert rows["project"][0] == "p" and rows["project"][1:3] == ["profile", "gcp"]
+
+
+def test_a_job_typedflow_did_not_submit_is_not_a_run(vertex: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Another pipeline's job in the same project (no typedflow-workflow label) is not cancelled, retried or
+    shown: retrying one failed with a KeyError traceback, cancelling one cancelled it."""
+    from google.cloud import aiplatform_v1
+
+    jobs = {}
+    for job_id, state in (("other-running", "PIPELINE_STATE_RUNNING"), ("other-failed", "PIPELINE_STATE_FAILED")):
+        job = aiplatform_v1.PipelineJob(
+            name=f"{PARENT}/pipelineJobs/{job_id}",
+            display_name="other",
+            state=aiplatform_v1.PipelineState[state],
+            labels={"team": "vision"},
+        )
+        job.runtime_config.gcs_output_directory = str(vertex)
+        FakeVertex.jobs[job.name] = jobs[job_id] = job
+    for args in (["cancel", "other-running"], ["retry", "other-failed"], ["show", "other-failed"]):
+        assert main(["runs", *args, *WHERE]) == 2, args
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "is not a typedflow run" in err, err
+    assert [m for m, _, _ in FakeVertex.seen].count("POST") == 0  # neither cancelled nor submitted again
+    assert jobs["other-running"].state == aiplatform_v1.PipelineState.PIPELINE_STATE_RUNNING

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import builtins
 import json
+import sys
 from collections.abc import Iterator
 from typing import Any, Final
 
@@ -31,6 +32,7 @@ from typedflow.cli.runops import (
     iso,
     nodes_from_records,
     seconds_between,
+    shown,
 )
 from typedflow.runtime.capture import node_key, node_segment
 
@@ -266,20 +268,35 @@ class SfnRuns:
                 nodes[key] = attrs.evolve(state, error=state.error or (known.error if known else ""))
         if summary.status != "running":  # a task the ended execution stopped (a failed Map item's siblings)
             nodes = {k: attrs.evolve(n, status="cancelled") if n.status == "running" else n for k, n in nodes.items()}
-        failure = self._failure(ex, store, summary)
+        notes: builtins.list[str] = []
+        failure = self._failure(ex, store, summary, notes)
         region = ex.arn.split(":")[3]
         link = f"https://{region}.console.aws.amazon.com/states/home?region={region}#/v2/executions/details/{ex.arn}"
-        return RunDetail(summary, tuple(nodes.values()), failure, (link,))
+        return RunDetail(summary, tuple(nodes.values()), failure, (link,), tuple(notes))
 
-    def _failure(self, ex: _Execution, store: Any, summary: RunSummary) -> FailureInfo | None:
+    def _failure(
+        self, ex: _Execution, store: Any, summary: RunSummary, notes: builtins.list[str] | None = None
+    ) -> FailureInfo | None:
+        """The failure of the run; with a failure record that cannot be read (not JSON, too large), the one
+        the execution's error and cause tell, and a note (``notes``, else stderr) naming what is wrong."""
         if summary.status in ("succeeded", "running"):
             return None
         error, cause = str(ex.desc.get("error") or ""), str(ex.desc.get("cause") or "")
         if summary.status == "cancelled":
             return FailureInfo("", error or "cancelled", cause or "the execution was stopped")
-        from .failures import caught_failure
+        from typedflow.util.boundary import BoundaryError
 
-        return FailureInfo.from_mapping(caught_failure(store, summary.workflow, summary.run_id, error, cause))
+        from .failures import _plain, caught_failure, failed_node
+
+        try:
+            return FailureInfo.from_mapping(caught_failure(store, summary.workflow, summary.run_id, error, cause))
+        except BoundaryError as exc:
+            note = f"{exc}: the failure shown is the execution's own error and cause"
+            if notes is None:
+                print(f"typedflow runs: note: {shown(note)}", file=sys.stderr)
+            else:
+                notes.append(note)
+            return FailureInfo(failed_node(cause) or "", error, _plain(cause))
 
     def outcome(self, run_id: str) -> RunOutcome:
 

@@ -242,3 +242,32 @@ def test_only_runs_typedflow_deployed_are_operated_on(
     assert {arn: len(aws.sfn.list_executions(stateMachineArn=arn)["executions"]) for arn in children} == before
     assert runs("show", parent["executionArn"]) == 0  # the run itself, by its ARN
     assert "failed at node gate: RuntimeError: blocked by flag" in capsys.readouterr().out
+
+
+def test_a_damaged_failure_record_still_shows_the_run(
+    aws: Aws, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A failure record in the store that is not JSON (or too large) leaves show and outputs with the
+    execution's own error and cause, and a note naming the record: not one error line in place of the run."""
+    deploy(aws, "flaky", "runs-flaky-damaged", capsys)
+    flag = tmp_path / "flag"
+    flag.touch()
+    assert start("flaky", "runs-flaky-damaged", "x=2", f"flag={flag}") == 1
+    capsys.readouterr()
+    assert runs("list", "--name", "runs-flaky-damaged") == 0
+    rid = capsys.readouterr().out.splitlines()[1].split()[0]
+    bucket, _, prefix = aws.bucket[len("s3://") :].partition("/")
+    aws.s3.put_object(Bucket=bucket, Key=f"{prefix}/runs/{rid}/failures/gate.json", Body=b"\xff\x00 not json")
+
+    assert runs("show", rid) == 0
+    shown = capsys.readouterr().out
+    assert "status    failed" in shown and f"run {rid} failed at node gate: RuntimeError" in shown, shown
+    assert f"note: the failure of run {rid}: not UTF-8 text" in shown
+    table = {line.split()[0]: line.split() for line in shown.splitlines() if line.startswith(("shout ", "gate "))}
+    assert table["gate"][1] == "failed"
+    assert runs("show", rid, "--json") == 0
+    detail = json.loads(capsys.readouterr().out)
+    assert detail["failure"]["node"] == "gate" and "not UTF-8 text" in detail["notes"][0]
+    assert runs("outputs", rid) == 1
+    err = capsys.readouterr().err
+    assert f"run {rid} failed at node gate: RuntimeError" in err and "note: the failure of run" in err, err

@@ -156,7 +156,9 @@ class SfnRuns:
                 parent = given.get(STARTED_BY)
         if parent:
             raise RunNotFound(
-                f"execution {run_id[:120]} is part of another run (started by {str(parent)[:160]}): name that run"
+                shown(
+                    f"execution {run_id[:120]} is part of another run (started by {str(parent)[:160]}): name that run"
+                )
             )
         if TAG_WORKFLOW in read_tags(self.sfn, ex.machine):
             return

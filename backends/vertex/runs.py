@@ -34,6 +34,7 @@ from typedflow.cli.runops import (
     iso,
     nodes_from_records,
     seconds_between,
+    shown,
 )
 from typedflow.errors import InputError
 from typedflow.runtime.capture import node_key
@@ -100,8 +101,14 @@ class VertexRuns:
 
     def _name(self, run_id: str) -> str:
         if run_id.startswith("projects/"):
-            if re.fullmatch(r"projects/[^/]+/locations/[^/]+/pipelineJobs/[a-z0-9-]{1,128}", run_id) is None:
-                raise RunNotFound(f"{run_id[:120]} is not a PipelineJob resource name")
+            m = re.fullmatch(r"projects/[^/]+/locations/([^/]+)/pipelineJobs/[a-z0-9-]{1,128}", run_id)
+            if m is None:
+                raise RunNotFound(f"{shown(run_id[:120])} is not a PipelineJob resource name")
+            # (its project may be the project's number: only the region is compared)
+            if m.group(1) != self.region:
+                raise RunNotFound(
+                    shown(f"{run_id[:160]} is a PipelineJob in region {m.group(1)}, not in {self.region}")
+                )
             return run_id
         if _JOB_ID.fullmatch(run_id) is None:
             raise RunNotFound(f"{run_id[:80]!r} is not a PipelineJob id")

@@ -305,3 +305,12 @@ def test_a_job_typedflow_did_not_submit_is_not_a_run(vertex: Path, capsys: pytes
         assert err.count("\n") == 1 and "is not a typedflow run" in err, err
     assert [m for m, _, _ in FakeVertex.seen].count("POST") == 0  # neither cancelled nor submitted again
     assert jobs["other-running"].state == aiplatform_v1.PipelineState.PIPELINE_STATE_RUNNING
+
+
+def test_a_resource_name_in_another_region_is_bad_input(vertex: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A full resource name in a region other than --region was a RuntimeError traceback from aiplatform."""
+    for cmd in ("show", "cancel", "retry"):
+        assert main(["runs", cmd, "projects/p/locations/us-central1/pipelineJobs/abc", *WHERE]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "is a PipelineJob in region us-central1, not in europe-west4" in err, err
+    assert FakeVertex.seen == []

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 from typedflow.runtime.capture import node_segment
+from typedflow.util.boundary import parse_json
 
 
 def run_dir(root: str, job: str) -> str:
@@ -88,10 +89,10 @@ class Reader:
         return sorted(str(p) for p in base.rglob("*") if p.is_file()) if base.is_dir() else []
 
     def json(self, uri: str) -> Any:
+        """The JSON ``uri`` holds, None when there is nothing there; a file that is not JSON (or too large,
+        nested too deeply, with NaN) raises :class:`BoundaryError` naming it: what the run's containers
+        wrote may have been damaged or replaced since."""
         raw = self.read(uri)
         if raw is None:
             return None
-        try:
-            return json.loads(raw)
-        except ValueError:
-            return None
+        return parse_json(raw, uri)

@@ -38,6 +38,7 @@ from typedflow.cli.runops import (
 )
 from typedflow.errors import InputError
 from typedflow.runtime.capture import node_key
+from typedflow.util.boundary import BoundaryError
 
 from .deploy import check_parameters
 from .labels import LABEL_IR, LABEL_WORKFLOW, deployment_labels, label_value
@@ -191,17 +192,30 @@ class VertexRuns:
                     continue
         except Exception as exc:  # records unreadable (permissions): the job's own state still shows
             print(f"typedflow runs: cannot read the lineage records under {location}: {exc}", file=sys.stderr)
-        failure = self._failure(job, summary, root)
+        notes: builtins.list[str] = []
+        failure = self._failure(job, summary, root, notes)
         link = (
             f"https://console.cloud.google.com/vertex-ai/locations/{self.region}/pipelines/runs/"
             f"{summary.run_id}?project={self.project}"
         )
-        return RunDetail(summary, nodes_from_records(records), failure, (link,))
+        return RunDetail(summary, nodes_from_records(records), failure, (link,), tuple(notes))
 
-    def _failure(self, job: Any, summary: RunSummary, root: str) -> FailureInfo | None:
+    def _failure(
+        self, job: Any, summary: RunSummary, root: str, notes: builtins.list[str] | None = None
+    ) -> FailureInfo | None:
+        """The run's failure record; the job's own error when there is none, or when it cannot be read (then
+        with a note, in ``notes`` or else on stderr, naming what is wrong)."""
         if summary.status in ("succeeded", "running"):
             return None
-        first = self._reader(root).json(run_dir(root, summary.run_id) + "/failure.json")
+        try:
+            first = self._reader(root).json(run_dir(root, summary.run_id) + "/failure.json")
+        except BoundaryError as exc:
+            note = f"{exc}: the failure shown is the job's own error"
+            if notes is None:
+                print(f"typedflow runs: note: {shown(note)}", file=sys.stderr)
+            else:
+                notes.append(note)
+            first = None
         if isinstance(first, dict):
             return FailureInfo.from_mapping(first)
         error = job.gca_resource.error

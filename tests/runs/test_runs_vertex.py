@@ -314,3 +314,34 @@ def test_a_resource_name_in_another_region_is_bad_input(vertex: Path, capsys: py
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "is a PipelineJob in region us-central1, not in europe-west4" in err, err
     assert FakeVertex.seen == []
+
+
+def test_damaged_run_files_under_the_pipeline_root(
+    vertex: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A failure.json nested too deeply was a RecursionError traceback, an outputs.json holding NaN was printed
+    as NaN (not JSON): the run is shown with the job's own error and a note naming the file, and its outputs
+    are a one-line error naming the file."""
+    flag = tmp_path / "flag"
+    assert deploy("flaky", vertex, "x=1", f"flag={flag}") == 0
+    ok = capsys.readouterr().out.strip().rsplit("/", 1)[-1]
+    flag.touch()
+    assert start("flaky", "x=2", f"flag={flag}") == 1
+    capsys.readouterr()
+    assert main(["runs", "list", *WHERE, "--status", "failed"]) == 0
+    bad = capsys.readouterr().out.splitlines()[1].split()[0]
+    runs_dir = vertex / "typedflow" / "runs"
+    (runs_dir / bad / "failure.json").write_bytes(b"[" * 100_000 + b"]" * 100_000)
+    (runs_dir / ok / "outputs.json").write_bytes(b'{"outputs": {"out": NaN}, "value": NaN}')
+
+    assert main(["runs", "show", bad, *WHERE]) == 0
+    out = capsys.readouterr().out
+    assert f"run {bad} failed: PIPELINE_STATE_FAILED: The DAG failed" in out, out
+    assert f"note: {runs_dir / bad / 'failure.json'}: JSON nested too deeply" in out
+    assert main(["runs", "outputs", bad, *WHERE]) == 1
+    err = capsys.readouterr().err
+    assert "JSON nested too deeply" in err and f"run {bad} failed: PIPELINE_STATE_FAILED" in err, err
+    assert main(["runs", "outputs", ok, *WHERE]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1, captured
+    assert f"{runs_dir / ok / 'outputs.json'}: not JSON (NaN is not a JSON number)" in captured.err

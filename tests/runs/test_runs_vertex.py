@@ -345,3 +345,36 @@ def test_damaged_run_files_under_the_pipeline_root(
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err.count("\n") == 1, captured
     assert f"{runs_dir / ok / 'outputs.json'}: not JSON (NaN is not a JSON number)" in captured.err
+
+
+def test_a_fifo_or_a_link_in_a_local_pipeline_root(
+    vertex: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Under a local pipeline root (kfp.local) a FIFO in place of failure.json blocked runs show for ever, and
+    a log that was a link to a file elsewhere was printed: a run file is read only as a plain file."""
+    flag = tmp_path / "flag"
+    flag.touch()
+    assert deploy("flaky", vertex, "x=1", f"flag={flag}") == 0  # (the deployed job's own run fails)
+    capsys.readouterr()
+    assert main(["runs", "list", *WHERE]) == 0
+    bad = capsys.readouterr().out.splitlines()[1].split()[0]
+    run = vertex / "typedflow" / "runs" / bad
+    (run / "failure.json").unlink()
+    os.mkfifo(run / "failure.json")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not a log\n")
+    (run / "logs" / "gate" / "2.log").symlink_to(secret)
+    done: dict[str, int] = {}
+    shows = threading.Thread(target=lambda: done.setdefault("rc", main(["runs", "show", bad, *WHERE])), daemon=True)
+    shows.start()
+    shows.join(30)
+    if shows.is_alive():  # let the blocked reader go before failing
+        os.close(os.open(run / "failure.json", os.O_WRONLY | os.O_NONBLOCK))
+        shows.join(5)
+        pytest.fail("runs show blocked on a FIFO")
+    assert done["rc"] == 0
+    out = capsys.readouterr().out
+    assert f"note: {run / 'failure.json'}: not a plain file" in out and "PIPELINE_STATE_FAILED" in out, out
+    assert main(["runs", "logs", bad, *WHERE]) == 0
+    logs = capsys.readouterr().out
+    assert "not a log" not in logs and "==> gate (attempt 1) <==\ngate 2\n" in logs, logs

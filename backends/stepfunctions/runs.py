@@ -251,6 +251,11 @@ class SfnRuns:
     def _workflow(self, ex: _Execution) -> str:
         return read_tags(self.sfn, ex.machine).get(TAG_WORKFLOW) or ex.machine.rsplit(":", 1)[-1]
 
+    def summary(self, run_id: str) -> RunSummary:
+        """The run's state and times alone (what polling for its end needs)."""
+        ex = self._execution(run_id)
+        return self._summary(ex.desc, self._workflow(ex))
+
     def show(self, run_id: str) -> RunDetail:
         ex = self._execution(run_id)
         summary = self._summary(ex.desc, self._workflow(ex))

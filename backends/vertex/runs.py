@@ -176,6 +176,10 @@ class VertexRuns:
             runs = [r for r in runs if r.status == status]
         return sorted(runs, key=lambda r: (r.started, r.run_id), reverse=True)[:limit]
 
+    def summary(self, run_id: str) -> RunSummary:
+        """The run's state and times alone (what polling for its end needs)."""
+        return self._summary(self.job(run_id))
+
     def show(self, run_id: str) -> RunDetail:
         from typedflow.lineage.cloud import iter_location
 

@@ -271,3 +271,34 @@ def test_a_damaged_failure_record_still_shows_the_run(
     assert runs("outputs", rid) == 1
     err = capsys.readouterr().err
     assert f"run {rid} failed at node gate: RuntimeError" in err and "note: the failure of run" in err, err
+
+
+def test_retry_wait_polls_the_execution_not_its_records(
+    aws: Aws, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`runs retry --wait` polled with a whole `show` each time: every node's lineage records listed and read
+    again (thousands for a large map, on every poll). It polls DescribeExecution alone."""
+    import boto3
+
+    deploy(aws, "flaky", "runs-flaky-poll", capsys)
+    flag = tmp_path / "flag"
+    flag.touch()
+    assert start("flaky", "runs-flaky-poll", "x=4", f"flag={flag}") == 1
+    capsys.readouterr()
+    assert runs("list", "--name", "runs-flaky-poll") == 0
+    bad = capsys.readouterr().out.splitlines()[1].split()[0]
+    flag.unlink()
+    listed: list[str] = []
+
+    def count(params: dict[str, object], **_: object) -> None:
+        if "/lineage/" in str(params.get("Prefix", "")):
+            listed.append(str(params["Prefix"]))
+
+    events = boto3._get_default_session().events
+    events.register("before-parameter-build.s3.ListObjectsV2", count)
+    try:
+        assert runs("retry", bad, "--wait") == 0
+    finally:
+        events.unregister("before-parameter-build.s3.ListObjectsV2", count)
+    assert capsys.readouterr().out.endswith("gate 8\n9\n")
+    assert listed == []

@@ -48,7 +48,7 @@ STATUS: Final = {
     "PENDING_REDRIVE": "running",
 }
 FILTERS: Final = {
-    "running": ["RUNNING"],
+    "running": ["RUNNING", "PENDING_REDRIVE"],  # (a redriven execution is pending before it runs again)
     "succeeded": ["SUCCEEDED"],
     "failed": ["FAILED", "TIMED_OUT"],
     "cancelled": ["ABORTED"],

@@ -302,3 +302,24 @@ def test_retry_wait_polls_the_execution_not_its_records(
         events.unregister("before-parameter-build.s3.ListObjectsV2", count)
     assert capsys.readouterr().out.endswith("gate 8\n9\n")
     assert listed == []
+
+
+def test_list_running_asks_for_executions_pending_redrive(aws: Aws, capsys: pytest.CaptureFixture[str]) -> None:
+    """`show` calls a PENDING_REDRIVE execution running (a redriven one about to run again), and `list --status
+    running` asked ListExecutions for RUNNING alone, so it left such runs out. moto cannot make an execution
+    pending redrive (it has no RedriveExecution): the filters asked for are what is checked."""
+    import boto3
+
+    deploy(aws, "flaky", "runs-flaky-pending", capsys)
+    filters: list[str] = []
+
+    def record(params: dict[str, object], **_: object) -> None:
+        filters.append(str(params.get("statusFilter")))
+
+    events = boto3._get_default_session().events
+    events.register("before-parameter-build.stepfunctions.ListExecutions", record)
+    try:
+        assert runs("list", "--name", "runs-flaky-pending", "--status", "running") == 0
+    finally:
+        events.unregister("before-parameter-build.stepfunctions.ListExecutions", record)
+    assert sorted(set(filters)) == ["PENDING_REDRIVE", "RUNNING"]

@@ -35,6 +35,7 @@ from typedflow.cli.runops import (
     shown,
 )
 from typedflow.runtime.capture import node_key, node_segment
+from typedflow.util.boundary import BoundaryError, parse_json
 
 from .deploy import decode_outputs
 from .deployment import TAG_IR, TAG_WORKFLOW, deployed, read_tags, task_requests
@@ -264,9 +265,9 @@ class SfnRuns:
 
         records = []
         for obj in iter_location(store.uri, run_id=summary.run_id, client=self.s3):
-            try:
-                records.append(json.loads(obj.body))
-            except ValueError:
+            try:  # a record that is not JSON (nested too deeply, NaN, too large) is left out
+                records.append(parse_json(obj.body, obj.uri))
+            except BoundaryError:
                 continue
         nodes = {n.key: n for n in nodes_from_records(records)}
         for key, state in history_nodes(self._history(ex.arn)).items():
@@ -291,8 +292,6 @@ class SfnRuns:
         error, cause = str(ex.desc.get("error") or ""), str(ex.desc.get("cause") or "")
         if summary.status == "cancelled":
             return FailureInfo("", error or "cancelled", cause or "the execution was stopped")
-        from typedflow.util.boundary import BoundaryError
-
         from .failures import _plain, caught_failure, failed_node
 
         try:

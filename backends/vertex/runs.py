@@ -38,7 +38,7 @@ from typedflow.cli.runops import (
 )
 from typedflow.errors import InputError
 from typedflow.runtime.capture import node_key
-from typedflow.util.boundary import BoundaryError
+from typedflow.util.boundary import BoundaryError, parse_json
 
 from .deploy import check_parameters
 from .labels import LABEL_IR, LABEL_WORKFLOW, deployment_labels, label_value
@@ -190,9 +190,9 @@ class VertexRuns:
         location = f"{root.rstrip('/')}/typedflow"
         try:
             for obj in iter_location(location, run_id=summary.run_id, client=self.gcs):
-                try:
-                    records.append(json.loads(obj.body))
-                except ValueError:
+                try:  # a record that is not JSON (nested too deeply, NaN, too large) is left out
+                    records.append(parse_json(obj.body, obj.uri))
+                except BoundaryError:
                     continue
         except Exception as exc:  # records unreadable (permissions): the job's own state still shows
             print(f"typedflow runs: cannot read the lineage records under {location}: {exc}", file=sys.stderr)

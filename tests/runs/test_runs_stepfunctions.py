@@ -323,3 +323,23 @@ def test_list_running_asks_for_executions_pending_redrive(aws: Aws, capsys: pyte
     finally:
         events.unregister("before-parameter-build.stepfunctions.ListExecutions", record)
     assert sorted(set(filters)) == ["PENDING_REDRIVE", "RUNNING"]
+
+
+def test_a_damaged_lineage_record_is_left_out_of_show(
+    aws: Aws, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A lineage record of the run nested too deeply (or with NaN) ended runs show in a RecursionError
+    traceback: such a record is left out like one that is not JSON, and the run is shown."""
+    deploy(aws, "flaky", "runs-flaky-records", capsys)
+    flag = tmp_path / "flag"
+    assert start("flaky", "runs-flaky-records", "x=1", f"flag={flag}") == 0
+    capsys.readouterr()
+    assert runs("list", "--name", "runs-flaky-records") == 0
+    rid = capsys.readouterr().out.splitlines()[1].split()[0]
+    bucket, _, prefix = aws.bucket[len("s3://") :].partition("/")
+    for name, body in (("deep", b"[" * 100_000 + b"]" * 100_000), ("nan", b'{"node_id": "x", "attempt": NaN}')):
+        aws.s3.put_object(Bucket=bucket, Key=f"{prefix}/lineage/{rid}/{name}.json", Body=body)
+    assert runs("show", rid) == 0
+    out = capsys.readouterr().out
+    rows = [line.split()[0] for line in out.split("NODE ", 1)[1].splitlines()[1:] if line.strip()]
+    assert "status    succeeded" in out and rows[:2] == ["shout", "gate"] and "x" not in rows, out

@@ -333,11 +333,17 @@ def test_damaged_run_files_under_the_pipeline_root(
     runs_dir = vertex / "typedflow" / "runs"
     (runs_dir / bad / "failure.json").write_bytes(b"[" * 100_000 + b"]" * 100_000)
     (runs_dir / ok / "outputs.json").write_bytes(b'{"outputs": {"out": NaN}, "value": NaN}')
+    (vertex / "typedflow" / "lineage" / bad / "000.json").write_bytes(b"[" * 100_000 + b"]" * 100_000)
 
     assert main(["runs", "show", bad, *WHERE]) == 0
     out = capsys.readouterr().out
     assert f"run {bad} failed: PIPELINE_STATE_FAILED: The DAG failed" in out, out
     assert f"note: {runs_dir / bad / 'failure.json'}: JSON nested too deeply" in out
+    # the damaged lineage record is left out, not every record of the run with it
+    assert [line.split()[:2] for line in out.splitlines() if line.startswith(("shout ", "gate "))] == [
+        ["shout", "succeeded"],
+        ["gate", "failed"],
+    ], out
     assert main(["runs", "outputs", bad, *WHERE]) == 1
     err = capsys.readouterr().err
     assert "JSON nested too deeply" in err and f"run {bad} failed: PIPELINE_STATE_FAILED" in err, err

@@ -343,3 +343,19 @@ def test_a_damaged_lineage_record_is_left_out_of_show(
     out = capsys.readouterr().out
     rows = [line.split()[0] for line in out.split("NODE ", 1)[1].splitlines()[1:] if line.strip()]
     assert "status    succeeded" in out and rows[:2] == ["shout", "gate"] and "x" not in rows, out
+
+
+def test_a_log_named_with_control_characters(aws: Aws, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The node of a log is read from its object's name in the store: `runs logs` printed one named
+    `%1b%5b2J` as a raw escape sequence (clearing the terminal) in its header."""
+    deploy(aws, "flaky", "runs-flaky-lognames", capsys)
+    flag = tmp_path / "flag"
+    assert start("flaky", "runs-flaky-lognames", "x=3", f"flag={flag}") == 0
+    capsys.readouterr()
+    assert runs("list", "--name", "runs-flaky-lognames") == 0
+    rid = capsys.readouterr().out.splitlines()[1].split()[0]
+    bucket, _, prefix = aws.bucket[len("s3://") :].partition("/")
+    aws.s3.put_object(Bucket=bucket, Key=f"{prefix}/runs/{rid}/logs/%1b%5b2J/1.log", Body=b"planted\n")
+    assert runs("logs", rid) == 0
+    out = capsys.readouterr().out
+    assert "==> \\x1b[2J (attempt 1) <==\nplanted\n" in out and "\x1b" not in out, out

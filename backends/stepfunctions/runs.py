@@ -148,10 +148,13 @@ class SfnRuns:
         another run: a child state machine's or a Distributed Map item's execution runs under the run id of the
         run that started it, so retrying it alone would run its part again inside that run."""
         parent = ex.desc.get("mapRunArn")
-        if not parent:
+        # a deployed (tagged) state machine's execution is a run, also when another state machine started it
+        if not parent and TAG_WORKFLOW in read_tags(self.sfn, ex.machine):
+            return
+        if not parent:  # a child state machine (untagged): its parent passes its own execution id
             try:
                 given = json.loads(str(ex.desc.get("input") or "{}"))
-            except ValueError:
+            except (ValueError, RecursionError):
                 given = None
             if isinstance(given, dict):
                 parent = given.get(STARTED_BY)
@@ -161,8 +164,6 @@ class SfnRuns:
                     f"execution {run_id[:120]} is part of another run (started by {str(parent)[:160]}): name that run"
                 )
             )
-        if TAG_WORKFLOW in read_tags(self.sfn, ex.machine):
-            return
         try:
             definition = self.sfn.describe_state_machine_for_execution(executionArn=ex.arn).get("definition")
             requests = any(isinstance(r.get("ir"), str) for r in task_requests(json.loads(str(definition or "{}"))))

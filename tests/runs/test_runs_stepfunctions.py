@@ -242,6 +242,11 @@ def test_only_runs_typedflow_deployed_are_operated_on(
     assert {arn: len(aws.sfn.list_executions(stateMachineArn=arn)["executions"]) for arn in children} == before
     assert runs("show", parent["executionArn"]) == 0  # the run itself, by its ARN
     assert "failed at node gate: RuntimeError: blocked by flag" in capsys.readouterr().out
+    # a run of the deployed state machine that another state machine started (passing its own id) is a run
+    given = {"x": 1, "flag": str(flag), "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID": running}
+    nested = aws.sfn.start_execution(stateMachineArn=machines["runs-split"], input=json.dumps(given))
+    assert runs("show", nested["executionArn"]) == 0
+    assert "workflow  long_chain" in capsys.readouterr().out
 
 
 def test_a_damaged_failure_record_still_shows_the_run(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import builtins
 import json
+import sys
 from collections.abc import Iterator
 from typing import Any, Final
 
@@ -31,8 +32,10 @@ from typedflow.cli.runops import (
     iso,
     nodes_from_records,
     seconds_between,
+    shown,
 )
 from typedflow.runtime.capture import node_key, node_segment
+from typedflow.util.boundary import BoundaryError, parse_json
 
 from .deploy import decode_outputs
 from .deployment import TAG_IR, TAG_WORKFLOW, deployed, read_tags, task_requests
@@ -46,12 +49,14 @@ STATUS: Final = {
     "PENDING_REDRIVE": "running",
 }
 FILTERS: Final = {
-    "running": ["RUNNING"],
+    "running": ["RUNNING", "PENDING_REDRIVE"],  # (a redriven execution is pending before it runs again)
     "succeeded": ["SUCCEEDED"],
     "failed": ["FAILED", "TIMED_OUT"],
     "cancelled": ["ABORTED"],
     "interrupted": [],
 }
+# what a parent state machine passes the child it starts (see the compiler's ``child``)
+STARTED_BY: Final = "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID"
 _TASK_END: Final = {"TaskSucceeded": "succeeded", "TaskFailed": "failed", "TaskTimedOut": "failed"}
 
 
@@ -110,7 +115,8 @@ class SfnRuns:
 
     def _execution(self, run_id: str) -> _Execution:
         candidates = []
-        if run_id.startswith("arn:"):
+        by_arn = run_id.startswith("arn:")
+        if by_arn:
             if ":execution:" not in run_id:
                 raise RunNotFound(f"{run_id[:120]} is not an execution ARN")
             candidates = [run_id]
@@ -130,8 +136,41 @@ class SfnRuns:
                 if "InvalidArn" in str(exc):
                     continue
                 raise
-            return _Execution(arn, str(desc["stateMachineArn"]), desc)
-        raise RunNotFound(f"no execution {run_id!r} of a state machine typedflow deployed")
+            ex = _Execution(arn, str(desc["stateMachineArn"]), desc)
+            if by_arn:  # (a name is looked up among the deployed state machines only)
+                self._check_run(ex, run_id)
+            return ex
+        raise RunNotFound(f"no execution {run_id[:120]!r} of a state machine typedflow deployed")
+
+    def _check_run(self, ex: _Execution, run_id: str) -> None:
+        """An execution named by its ARN is a run only when it is one of a state machine ``deploy`` made (tagged,
+        or, where tags cannot be read, whose definition holds typedflow's task requests), and not part of
+        another run: a child state machine's or a Distributed Map item's execution runs under the run id of the
+        run that started it, so retrying it alone would run its part again inside that run."""
+        parent = ex.desc.get("mapRunArn")
+        # a deployed (tagged) state machine's execution is a run, also when another state machine started it
+        if not parent and TAG_WORKFLOW in read_tags(self.sfn, ex.machine):
+            return
+        if not parent:  # a child state machine (untagged): its parent passes its own execution id
+            try:
+                given = json.loads(str(ex.desc.get("input") or "{}"))
+            except (ValueError, RecursionError):
+                given = None
+            if isinstance(given, dict):
+                parent = given.get(STARTED_BY)
+        if parent:
+            raise RunNotFound(
+                shown(
+                    f"execution {run_id[:120]} is part of another run (started by {str(parent)[:160]}): name that run"
+                )
+            )
+        try:
+            definition = self.sfn.describe_state_machine_for_execution(executionArn=ex.arn).get("definition")
+            requests = any(isinstance(r.get("ir"), str) for r in task_requests(json.loads(str(definition or "{}"))))
+        except Exception:
+            requests = False
+        if not requests:
+            raise RunNotFound(f"no execution {run_id[:120]!r} of a state machine typedflow deployed")
 
     def _store(self, ex: _Execution) -> Any:
         from .runtime import store_for
@@ -214,6 +253,11 @@ class SfnRuns:
     def _workflow(self, ex: _Execution) -> str:
         return read_tags(self.sfn, ex.machine).get(TAG_WORKFLOW) or ex.machine.rsplit(":", 1)[-1]
 
+    def summary(self, run_id: str) -> RunSummary:
+        """The run's state and times alone (what polling for its end needs)."""
+        ex = self._execution(run_id)
+        return self._summary(ex.desc, self._workflow(ex))
+
     def show(self, run_id: str) -> RunDetail:
         ex = self._execution(run_id)
         summary = self._summary(ex.desc, self._workflow(ex))
@@ -222,9 +266,9 @@ class SfnRuns:
 
         records = []
         for obj in iter_location(store.uri, run_id=summary.run_id, client=self.s3):
-            try:
-                records.append(json.loads(obj.body))
-            except ValueError:
+            try:  # a record that is not JSON (nested too deeply, NaN, too large) is left out
+                records.append(parse_json(obj.body, obj.uri))
+            except BoundaryError:
                 continue
         nodes = {n.key: n for n in nodes_from_records(records)}
         for key, state in history_nodes(self._history(ex.arn)).items():
@@ -233,20 +277,33 @@ class SfnRuns:
                 nodes[key] = attrs.evolve(state, error=state.error or (known.error if known else ""))
         if summary.status != "running":  # a task the ended execution stopped (a failed Map item's siblings)
             nodes = {k: attrs.evolve(n, status="cancelled") if n.status == "running" else n for k, n in nodes.items()}
-        failure = self._failure(ex, store, summary)
+        notes: builtins.list[str] = []
+        failure = self._failure(ex, store, summary, notes)
         region = ex.arn.split(":")[3]
         link = f"https://{region}.console.aws.amazon.com/states/home?region={region}#/v2/executions/details/{ex.arn}"
-        return RunDetail(summary, tuple(nodes.values()), failure, (link,))
+        return RunDetail(summary, tuple(nodes.values()), failure, (link,), tuple(notes))
 
-    def _failure(self, ex: _Execution, store: Any, summary: RunSummary) -> FailureInfo | None:
+    def _failure(
+        self, ex: _Execution, store: Any, summary: RunSummary, notes: builtins.list[str] | None = None
+    ) -> FailureInfo | None:
+        """The failure of the run; with a failure record that cannot be read (not JSON, too large), the one
+        the execution's error and cause tell, and a note (``notes``, else stderr) naming what is wrong."""
         if summary.status in ("succeeded", "running"):
             return None
         error, cause = str(ex.desc.get("error") or ""), str(ex.desc.get("cause") or "")
         if summary.status == "cancelled":
             return FailureInfo("", error or "cancelled", cause or "the execution was stopped")
-        from .failures import caught_failure
+        from .failures import _plain, caught_failure, failed_node
 
-        return FailureInfo.from_mapping(caught_failure(store, summary.workflow, summary.run_id, error, cause))
+        try:
+            return FailureInfo.from_mapping(caught_failure(store, summary.workflow, summary.run_id, error, cause))
+        except BoundaryError as exc:
+            note = f"{exc}: the failure shown is the execution's own error and cause"
+            if notes is None:
+                print(f"typedflow runs: note: {shown(note)}", file=sys.stderr)
+            else:
+                notes.append(note)
+            return FailureInfo(failed_node(cause) or "", error, _plain(cause))
 
     def outcome(self, run_id: str) -> RunOutcome:
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from typedflow.runtime.capture import node_segment
+from typedflow.util.boundary import BoundaryError, parse_json
 
 
 def run_dir(root: str, job: str) -> str:
@@ -72,10 +74,17 @@ class Reader:
                     return None
                 raise
             return data
+        # a local root (kfp.local): only a plain file, not through a link (a FIFO would block the read)
         try:
-            return Path(uri).read_bytes()
+            fd = os.open(uri, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
         except FileNotFoundError:
             return None
+        except OSError as exc:
+            raise BoundaryError(f"{uri}: cannot be read as a run file ({exc.strerror})") from None
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                raise BoundaryError(f"{uri}: not a plain file")
+            return fh.read()
 
     def list(self, prefix: str) -> list[str]:
         """The files under ``prefix`` (full URIs or paths), sorted."""
@@ -85,13 +94,15 @@ class Reader:
                 f"gs://{bucket}/{b.name}" for b in self._gcs().list_blobs(bucket, prefix=key.rstrip("/") + "/")
             )
         base = Path(prefix)
-        return sorted(str(p) for p in base.rglob("*") if p.is_file()) if base.is_dir() else []
+        if not base.is_dir() or base.is_symlink():
+            return []
+        return sorted(str(p) for p in base.rglob("*") if p.is_file() and not p.is_symlink())
 
     def json(self, uri: str) -> Any:
+        """The JSON ``uri`` holds, None when there is nothing there; a file that is not JSON (or too large,
+        nested too deeply, with NaN) raises :class:`BoundaryError` naming it: what the run's containers
+        wrote may have been damaged or replaced since."""
         raw = self.read(uri)
         if raw is None:
             return None
-        try:
-            return json.loads(raw)
-        except ValueError:
-            return None
+        return parse_json(raw, uri)

@@ -34,9 +34,11 @@ from typedflow.cli.runops import (
     iso,
     nodes_from_records,
     seconds_between,
+    shown,
 )
 from typedflow.errors import InputError
 from typedflow.runtime.capture import node_key
+from typedflow.util.boundary import BoundaryError, parse_json
 
 from .deploy import check_parameters
 from .labels import LABEL_IR, LABEL_WORKFLOW, deployment_labels, label_value
@@ -100,8 +102,14 @@ class VertexRuns:
 
     def _name(self, run_id: str) -> str:
         if run_id.startswith("projects/"):
-            if re.fullmatch(r"projects/[^/]+/locations/[^/]+/pipelineJobs/[a-z0-9-]{1,128}", run_id) is None:
-                raise RunNotFound(f"{run_id[:120]} is not a PipelineJob resource name")
+            m = re.fullmatch(r"projects/[^/]+/locations/([^/]+)/pipelineJobs/[a-z0-9-]{1,128}", run_id)
+            if m is None:
+                raise RunNotFound(f"{shown(run_id[:120])} is not a PipelineJob resource name")
+            # (its project may be the project's number: only the region is compared)
+            if m.group(1) != self.region:
+                raise RunNotFound(
+                    shown(f"{run_id[:160]} is a PipelineJob in region {m.group(1)}, not in {self.region}")
+                )
             return run_id
         if _JOB_ID.fullmatch(run_id) is None:
             raise RunNotFound(f"{run_id[:80]!r} is not a PipelineJob id")
@@ -112,9 +120,13 @@ class VertexRuns:
         from google.cloud import aiplatform
 
         try:
-            return aiplatform.PipelineJob.get(self._name(run_id), **self._kw())
+            job = aiplatform.PipelineJob.get(self._name(run_id), **self._kw())
         except NotFound:
             raise RunNotFound(f"no PipelineJob {run_id} in {self.project}/{self.region}") from None
+        # another pipeline's job in the same project is not a run to cancel, retry or read run files of
+        if not dict(job.gca_resource.labels).get(LABEL_WORKFLOW):
+            raise RunNotFound(f"PipelineJob {run_id} is not a typedflow run (it has no {LABEL_WORKFLOW} label)")
+        return job
 
     def deployment(self, workflow: str) -> Any | None:
         """The newest job ``deploy`` submitted for ``workflow``."""
@@ -164,6 +176,10 @@ class VertexRuns:
             runs = [r for r in runs if r.status == status]
         return sorted(runs, key=lambda r: (r.started, r.run_id), reverse=True)[:limit]
 
+    def summary(self, run_id: str) -> RunSummary:
+        """The run's state and times alone (what polling for its end needs)."""
+        return self._summary(self.job(run_id))
+
     def show(self, run_id: str) -> RunDetail:
         from typedflow.lineage.cloud import iter_location
 
@@ -174,23 +190,36 @@ class VertexRuns:
         location = f"{root.rstrip('/')}/typedflow"
         try:
             for obj in iter_location(location, run_id=summary.run_id, client=self.gcs):
-                try:
-                    records.append(json.loads(obj.body))
-                except ValueError:
+                try:  # a record that is not JSON (nested too deeply, NaN, too large) is left out
+                    records.append(parse_json(obj.body, obj.uri))
+                except BoundaryError:
                     continue
         except Exception as exc:  # records unreadable (permissions): the job's own state still shows
             print(f"typedflow runs: cannot read the lineage records under {location}: {exc}", file=sys.stderr)
-        failure = self._failure(job, summary, root)
+        notes: builtins.list[str] = []
+        failure = self._failure(job, summary, root, notes)
         link = (
             f"https://console.cloud.google.com/vertex-ai/locations/{self.region}/pipelines/runs/"
             f"{summary.run_id}?project={self.project}"
         )
-        return RunDetail(summary, nodes_from_records(records), failure, (link,))
+        return RunDetail(summary, nodes_from_records(records), failure, (link,), tuple(notes))
 
-    def _failure(self, job: Any, summary: RunSummary, root: str) -> FailureInfo | None:
+    def _failure(
+        self, job: Any, summary: RunSummary, root: str, notes: builtins.list[str] | None = None
+    ) -> FailureInfo | None:
+        """The run's failure record; the job's own error when there is none, or when it cannot be read (then
+        with a note, in ``notes`` or else on stderr, naming what is wrong)."""
         if summary.status in ("succeeded", "running"):
             return None
-        first = self._reader(root).json(run_dir(root, summary.run_id) + "/failure.json")
+        try:
+            first = self._reader(root).json(run_dir(root, summary.run_id) + "/failure.json")
+        except BoundaryError as exc:
+            note = f"{exc}: the failure shown is the job's own error"
+            if notes is None:
+                print(f"typedflow runs: note: {shown(note)}", file=sys.stderr)
+            else:
+                notes.append(note)
+            first = None
         if isinstance(first, dict):
             return FailureInfo.from_mapping(first)
         error = job.gca_resource.error

@@ -120,3 +120,11 @@ def lines(f: TypedFile[Text], flag: str) -> int:
 @workflow
 def counted(f: TypedFile[Text], flag: str) -> int:
     return lines(f, flag)
+
+
+@workflow
+def long_chain(x: int, flag: str) -> int:
+    """Long enough to be split into a parent and child state machines by ``--max-states 16``."""
+    for _ in range(20):
+        x = shout(x)
+    return gate(x, flag)

@@ -194,3 +194,173 @@ def test_worker_backs_off_with_one_line_when_the_queue_is_unreachable(caplog) ->
         assert "cannot receive from http://127.0.0.1:9/123456789012/q (EndpointConnectionError" in r.getMessage()
     assert [r.getMessage().rsplit(" ", 1)[-1] for r in lines[:3]] == ["0.1s", "0.2s", "0.4s"]
     json.dumps([r.getMessage() for r in lines])
+
+
+def test_only_runs_typedflow_deployed_are_operated_on(
+    aws: Aws, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An execution ARN names a run only when it is an execution of a state machine deploy made, and not a
+    child state machine's execution inside a run: retrying one of those alone would run its part again under
+    the run id of the run that started it, and cancelling another deployment's execution is not ours to do."""
+    wait = {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 600, "End": True}}}
+    fail = {"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "E", "Cause": "c"}}}
+    waiting = aws.sfn.create_state_machine(name="not-ours-wait", definition=json.dumps(wait), roleArn=ROLE)
+    failing = aws.sfn.create_state_machine(name="not-ours-fail", definition=json.dumps(fail), roleArn=ROLE)
+    running = aws.sfn.start_execution(stateMachineArn=waiting["stateMachineArn"], name="w1")["executionArn"]
+    failed = aws.sfn.start_execution(stateMachineArn=failing["stateMachineArn"], name="f1")["executionArn"]
+    deadline = time.time() + 10
+    while time.time() < deadline and aws.sfn.describe_execution(executionArn=failed)["status"] == "RUNNING":
+        time.sleep(0.05)
+    for args in (["cancel", running], ["retry", failed], ["show", failed], ["logs", running]):
+        assert runs(*args) == 2, args
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "of a state machine typedflow deployed" in err, err
+    assert aws.sfn.describe_execution(executionArn=running)["status"] == "RUNNING"
+    assert len(aws.sfn.list_executions(stateMachineArn=failing["stateMachineArn"])["executions"]) == 1
+    aws.sfn.stop_execution(executionArn=running)
+
+    deploy(aws, "long_chain", "runs-split", capsys, "--max-states", "16")
+    flag = tmp_path / "flag"
+    flag.touch()
+    assert start("long_chain", "runs-split", "x=1", f"flag={flag}") == 1
+    capsys.readouterr()
+    machines = {m["name"]: m["stateMachineArn"] for m in aws.sfn.list_state_machines()["stateMachines"]}
+    children = [arn for name, arn in machines.items() if name.startswith("runs-split-")]
+    assert children, machines
+    (parent,) = aws.sfn.list_executions(stateMachineArn=machines["runs-split"])["executions"]
+    child = next(
+        e
+        for arn in children
+        for e in aws.sfn.list_executions(stateMachineArn=arn)["executions"]
+        if e["status"] == "FAILED"
+    )
+    before = {arn: len(aws.sfn.list_executions(stateMachineArn=arn)["executions"]) for arn in children}
+    for cmd in ("retry", "show"):
+        assert runs(cmd, child["executionArn"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"part of another run (started by {parent['executionArn']})" in err, err
+    assert {arn: len(aws.sfn.list_executions(stateMachineArn=arn)["executions"]) for arn in children} == before
+    assert runs("show", parent["executionArn"]) == 0  # the run itself, by its ARN
+    assert "failed at node gate: RuntimeError: blocked by flag" in capsys.readouterr().out
+    # a run of the deployed state machine that another state machine started (passing its own id) is a run
+    given = {"x": 1, "flag": str(flag), "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID": running}
+    nested = aws.sfn.start_execution(stateMachineArn=machines["runs-split"], input=json.dumps(given))
+    assert runs("show", nested["executionArn"]) == 0
+    assert "workflow  long_chain" in capsys.readouterr().out
+
+
+def test_a_damaged_failure_record_still_shows_the_run(
+    aws: Aws, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A failure record in the store that is not JSON (or too large) leaves show and outputs with the
+    execution's own error and cause, and a note naming the record: not one error line in place of the run."""
+    deploy(aws, "flaky", "runs-flaky-damaged", capsys)
+    flag = tmp_path / "flag"
+    flag.touch()
+    assert start("flaky", "runs-flaky-damaged", "x=2", f"flag={flag}") == 1
+    capsys.readouterr()
+    assert runs("list", "--name", "runs-flaky-damaged") == 0
+    rid = capsys.readouterr().out.splitlines()[1].split()[0]
+    bucket, _, prefix = aws.bucket[len("s3://") :].partition("/")
+    aws.s3.put_object(Bucket=bucket, Key=f"{prefix}/runs/{rid}/failures/gate.json", Body=b"\xff\x00 not json")
+
+    assert runs("show", rid) == 0
+    shown = capsys.readouterr().out
+    assert "status    failed" in shown and f"run {rid} failed at node gate: RuntimeError" in shown, shown
+    assert f"note: the failure of run {rid}: not UTF-8 text" in shown
+    table = {line.split()[0]: line.split() for line in shown.splitlines() if line.startswith(("shout ", "gate "))}
+    assert table["gate"][1] == "failed"
+    assert runs("show", rid, "--json") == 0
+    detail = json.loads(capsys.readouterr().out)
+    assert detail["failure"]["node"] == "gate" and "not UTF-8 text" in detail["notes"][0]
+    assert runs("outputs", rid) == 1
+    err = capsys.readouterr().err
+    assert f"run {rid} failed at node gate: RuntimeError" in err and "note: the failure of run" in err, err
+
+
+def test_retry_wait_polls_the_execution_not_its_records(
+    aws: Aws, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`runs retry --wait` polled with a whole `show` each time: every node's lineage records listed and read
+    again (thousands for a large map, on every poll). It polls DescribeExecution alone."""
+    import boto3
+
+    deploy(aws, "flaky", "runs-flaky-poll", capsys)
+    flag = tmp_path / "flag"
+    flag.touch()
+    assert start("flaky", "runs-flaky-poll", "x=4", f"flag={flag}") == 1
+    capsys.readouterr()
+    assert runs("list", "--name", "runs-flaky-poll") == 0
+    bad = capsys.readouterr().out.splitlines()[1].split()[0]
+    flag.unlink()
+    listed: list[str] = []
+
+    def count(params: dict[str, object], **_: object) -> None:
+        if "/lineage/" in str(params.get("Prefix", "")):
+            listed.append(str(params["Prefix"]))
+
+    events = boto3._get_default_session().events
+    events.register("before-parameter-build.s3.ListObjectsV2", count)
+    try:
+        assert runs("retry", bad, "--wait") == 0
+    finally:
+        events.unregister("before-parameter-build.s3.ListObjectsV2", count)
+    assert capsys.readouterr().out.endswith("gate 8\n9\n")
+    assert listed == []
+
+
+def test_list_running_asks_for_executions_pending_redrive(aws: Aws, capsys: pytest.CaptureFixture[str]) -> None:
+    """`show` calls a PENDING_REDRIVE execution running (a redriven one about to run again), and `list --status
+    running` asked ListExecutions for RUNNING alone, so it left such runs out. moto cannot make an execution
+    pending redrive (it has no RedriveExecution): the filters asked for are what is checked."""
+    import boto3
+
+    deploy(aws, "flaky", "runs-flaky-pending", capsys)
+    filters: list[str] = []
+
+    def record(params: dict[str, object], **_: object) -> None:
+        filters.append(str(params.get("statusFilter")))
+
+    events = boto3._get_default_session().events
+    events.register("before-parameter-build.stepfunctions.ListExecutions", record)
+    try:
+        assert runs("list", "--name", "runs-flaky-pending", "--status", "running") == 0
+    finally:
+        events.unregister("before-parameter-build.stepfunctions.ListExecutions", record)
+    assert sorted(set(filters)) == ["PENDING_REDRIVE", "RUNNING"]
+
+
+def test_a_damaged_lineage_record_is_left_out_of_show(
+    aws: Aws, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A lineage record of the run nested too deeply (or with NaN) ended runs show in a RecursionError
+    traceback: such a record is left out like one that is not JSON, and the run is shown."""
+    deploy(aws, "flaky", "runs-flaky-records", capsys)
+    flag = tmp_path / "flag"
+    assert start("flaky", "runs-flaky-records", "x=1", f"flag={flag}") == 0
+    capsys.readouterr()
+    assert runs("list", "--name", "runs-flaky-records") == 0
+    rid = capsys.readouterr().out.splitlines()[1].split()[0]
+    bucket, _, prefix = aws.bucket[len("s3://") :].partition("/")
+    for name, body in (("deep", b"[" * 100_000 + b"]" * 100_000), ("nan", b'{"node_id": "x", "attempt": NaN}')):
+        aws.s3.put_object(Bucket=bucket, Key=f"{prefix}/lineage/{rid}/{name}.json", Body=body)
+    assert runs("show", rid) == 0
+    out = capsys.readouterr().out
+    rows = [line.split()[0] for line in out.split("NODE ", 1)[1].splitlines()[1:] if line.strip()]
+    assert "status    succeeded" in out and rows[:2] == ["shout", "gate"] and "x" not in rows, out
+
+
+def test_a_log_named_with_control_characters(aws: Aws, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The node of a log is read from its object's name in the store: `runs logs` printed one named
+    `%1b%5b2J` as a raw escape sequence (clearing the terminal) in its header."""
+    deploy(aws, "flaky", "runs-flaky-lognames", capsys)
+    flag = tmp_path / "flag"
+    assert start("flaky", "runs-flaky-lognames", "x=3", f"flag={flag}") == 0
+    capsys.readouterr()
+    assert runs("list", "--name", "runs-flaky-lognames") == 0
+    rid = capsys.readouterr().out.splitlines()[1].split()[0]
+    bucket, _, prefix = aws.bucket[len("s3://") :].partition("/")
+    aws.s3.put_object(Bucket=bucket, Key=f"{prefix}/runs/{rid}/logs/%1b%5b2J/1.log", Body=b"planted\n")
+    assert runs("logs", rid) == 0
+    out = capsys.readouterr().out
+    assert "==> \\x1b[2J (attempt 1) <==\nplanted\n" in out and "\x1b" not in out, out

@@ -282,3 +282,105 @@ def test_a_vertex_profile(
     assert main(["config", "show"]) == 0
     rows = {line.split()[0]: line.split()[1:] for line in capsys.readouterr().out.splitlines()[1:]}
     assert rows["project"][0] == "p" and rows["project"][1:3] == ["profile", "gcp"]
+
+
+def test_a_job_typedflow_did_not_submit_is_not_a_run(vertex: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Another pipeline's job in the same project (no typedflow-workflow label) is not cancelled, retried or
+    shown: retrying one failed with a KeyError traceback, cancelling one cancelled it."""
+    from google.cloud import aiplatform_v1
+
+    jobs = {}
+    for job_id, state in (("other-running", "PIPELINE_STATE_RUNNING"), ("other-failed", "PIPELINE_STATE_FAILED")):
+        job = aiplatform_v1.PipelineJob(
+            name=f"{PARENT}/pipelineJobs/{job_id}",
+            display_name="other",
+            state=aiplatform_v1.PipelineState[state],
+            labels={"team": "vision"},
+        )
+        job.runtime_config.gcs_output_directory = str(vertex)
+        FakeVertex.jobs[job.name] = jobs[job_id] = job
+    for args in (["cancel", "other-running"], ["retry", "other-failed"], ["show", "other-failed"]):
+        assert main(["runs", *args, *WHERE]) == 2, args
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "is not a typedflow run" in err, err
+    assert [m for m, _, _ in FakeVertex.seen].count("POST") == 0  # neither cancelled nor submitted again
+    assert jobs["other-running"].state == aiplatform_v1.PipelineState.PIPELINE_STATE_RUNNING
+
+
+def test_a_resource_name_in_another_region_is_bad_input(vertex: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A full resource name in a region other than --region was a RuntimeError traceback from aiplatform."""
+    for cmd in ("show", "cancel", "retry"):
+        assert main(["runs", cmd, "projects/p/locations/us-central1/pipelineJobs/abc", *WHERE]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "is a PipelineJob in region us-central1, not in europe-west4" in err, err
+    assert FakeVertex.seen == []
+
+
+def test_damaged_run_files_under_the_pipeline_root(
+    vertex: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A failure.json nested too deeply was a RecursionError traceback, an outputs.json holding NaN was printed
+    as NaN (not JSON): the run is shown with the job's own error and a note naming the file, and its outputs
+    are a one-line error naming the file."""
+    flag = tmp_path / "flag"
+    assert deploy("flaky", vertex, "x=1", f"flag={flag}") == 0
+    ok = capsys.readouterr().out.strip().rsplit("/", 1)[-1]
+    flag.touch()
+    assert start("flaky", "x=2", f"flag={flag}") == 1
+    capsys.readouterr()
+    assert main(["runs", "list", *WHERE, "--status", "failed"]) == 0
+    bad = capsys.readouterr().out.splitlines()[1].split()[0]
+    runs_dir = vertex / "typedflow" / "runs"
+    (runs_dir / bad / "failure.json").write_bytes(b"[" * 100_000 + b"]" * 100_000)
+    (runs_dir / ok / "outputs.json").write_bytes(b'{"outputs": {"out": NaN}, "value": NaN}')
+    (vertex / "typedflow" / "lineage" / bad / "000.json").write_bytes(b"[" * 100_000 + b"]" * 100_000)
+
+    assert main(["runs", "show", bad, *WHERE]) == 0
+    out = capsys.readouterr().out
+    assert f"run {bad} failed: PIPELINE_STATE_FAILED: The DAG failed" in out, out
+    assert f"note: {runs_dir / bad / 'failure.json'}: JSON nested too deeply" in out
+    # the damaged lineage record is left out, not every record of the run with it
+    assert [line.split()[:2] for line in out.splitlines() if line.startswith(("shout ", "gate "))] == [
+        ["shout", "succeeded"],
+        ["gate", "failed"],
+    ], out
+    assert main(["runs", "outputs", bad, *WHERE]) == 1
+    err = capsys.readouterr().err
+    assert "JSON nested too deeply" in err and f"run {bad} failed: PIPELINE_STATE_FAILED" in err, err
+    assert main(["runs", "outputs", ok, *WHERE]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1, captured
+    assert f"{runs_dir / ok / 'outputs.json'}: not JSON (NaN is not a JSON number)" in captured.err
+
+
+def test_a_fifo_or_a_link_in_a_local_pipeline_root(
+    vertex: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Under a local pipeline root (kfp.local) a FIFO in place of failure.json blocked runs show for ever, and
+    a log that was a link to a file elsewhere was printed: a run file is read only as a plain file."""
+    flag = tmp_path / "flag"
+    flag.touch()
+    assert deploy("flaky", vertex, "x=1", f"flag={flag}") == 0  # (the deployed job's own run fails)
+    capsys.readouterr()
+    assert main(["runs", "list", *WHERE]) == 0
+    bad = capsys.readouterr().out.splitlines()[1].split()[0]
+    run = vertex / "typedflow" / "runs" / bad
+    (run / "failure.json").unlink()
+    os.mkfifo(run / "failure.json")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not a log\n")
+    (run / "logs" / "gate" / "2.log").symlink_to(secret)
+    done: dict[str, int] = {}
+    shows = threading.Thread(target=lambda: done.setdefault("rc", main(["runs", "show", bad, *WHERE])), daemon=True)
+    shows.start()
+    shows.join(30)
+    if shows.is_alive():  # let the blocked reader go before failing
+        os.close(os.open(run / "failure.json", os.O_WRONLY | os.O_NONBLOCK))
+        shows.join(5)
+        pytest.fail("runs show blocked on a FIFO")
+    assert done["rc"] == 0
+    out = capsys.readouterr().out
+    assert f"note: {run / 'failure.json'}: not a plain file" in out and "PIPELINE_STATE_FAILED" in out, out
+    assert main(["runs", "logs", bad, *WHERE]) == 0
+    logs = capsys.readouterr().out
+    assert "not a log" not in logs and "==> gate (attempt 1) <==\ngate 2\n" in logs, logs

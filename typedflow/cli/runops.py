@@ -265,7 +265,9 @@ def detail_json(d: RunDetail) -> str:
 def logs_text(logs: Logs) -> str:
     out = []
     for e in logs.entries:
-        out.append(f"==> {e.node} (attempt {e.attempt}) <==\n")
+        # the node is read from a file or object name, which may hold what a terminal acts on; the text is
+        # the task's own output, printed as it wrote it
+        out.append(f"==> {shown(e.node)} (attempt {e.attempt}) <==\n")
         out.append(e.text if e.text.endswith("\n") or not e.text else e.text + "\n")
     return "".join(out)
 

@@ -290,11 +290,15 @@ def test_a_job_typedflow_did_not_submit_is_not_a_run(vertex: Path, capsys: pytes
     from google.cloud import aiplatform_v1
 
     jobs = {}
-    for job_id, state in (("other-running", "PIPELINE_STATE_RUNNING"), ("other-failed", "PIPELINE_STATE_FAILED")):
+    running, failed = (
+        aiplatform_v1.PipelineState.PIPELINE_STATE_RUNNING,
+        aiplatform_v1.PipelineState.PIPELINE_STATE_FAILED,
+    )
+    for job_id, state in (("other-running", running), ("other-failed", failed)):
         job = aiplatform_v1.PipelineJob(
             name=f"{PARENT}/pipelineJobs/{job_id}",
             display_name="other",
-            state=aiplatform_v1.PipelineState[state],
+            state=state,
             labels={"team": "vision"},
         )
         job.runtime_config.gcs_output_directory = str(vertex)

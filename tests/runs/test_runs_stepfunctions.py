@@ -347,10 +347,16 @@ def test_a_damaged_lineage_record_is_left_out_of_show(
     assert runs("list", "--name", "runs-flaky-records") == 0
     rid = capsys.readouterr().out.splitlines()[1].split()[0]
     bucket, _, prefix = aws.bucket[len("s3://") :].partition("/")
-    for name, body in (("deep", b"[" * 100_000 + b"]" * 100_000), ("nan", b'{"node_id": "x", "attempt": NaN}')):
-        aws.s3.put_object(Bucket=bucket, Key=f"{prefix}/lineage/{rid}/{name}.json", Body=body)
-    assert runs("show", rid) == 0
-    out = capsys.readouterr().out
+    planted = [f"{prefix}/lineage/{rid}/{name}.json" for name in ("deep", "nan")]
+    bodies = (b"[" * 100_000 + b"]" * 100_000, b'{"node_id": "x", "attempt": NaN}')
+    try:
+        for key, body in zip(planted, bodies, strict=True):
+            aws.s3.put_object(Bucket=bucket, Key=key, Body=body)
+        assert runs("show", rid) == 0
+        out = capsys.readouterr().out
+    finally:  # the bucket is the session's: other tests read every record in it
+        for key in planted:
+            aws.s3.delete_object(Bucket=bucket, Key=key)
     rows = [line.split()[0] for line in out.split("NODE ", 1)[1].splitlines()[1:] if line.strip()]
     assert "status    succeeded" in out and rows[:2] == ["shout", "gate"] and "x" not in rows, out
 
@@ -365,7 +371,11 @@ def test_a_log_named_with_control_characters(aws: Aws, tmp_path: Path, capsys: p
     assert runs("list", "--name", "runs-flaky-lognames") == 0
     rid = capsys.readouterr().out.splitlines()[1].split()[0]
     bucket, _, prefix = aws.bucket[len("s3://") :].partition("/")
-    aws.s3.put_object(Bucket=bucket, Key=f"{prefix}/runs/{rid}/logs/%1b%5b2J/1.log", Body=b"planted\n")
-    assert runs("logs", rid) == 0
-    out = capsys.readouterr().out
+    planted = f"{prefix}/runs/{rid}/logs/%1b%5b2J/1.log"
+    aws.s3.put_object(Bucket=bucket, Key=planted, Body=b"planted\n")
+    try:
+        assert runs("logs", rid) == 0
+        out = capsys.readouterr().out
+    finally:  # the bucket is the session's
+        aws.s3.delete_object(Bucket=bucket, Key=planted)
     assert "==> \\x1b[2J (attempt 1) <==\nplanted\n" in out and "\x1b" not in out, out

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import builtins
 import json
-import sys
 from collections.abc import Iterator
 from typing import Any, Final
 
@@ -29,6 +28,7 @@ from typedflow.cli.runops import (
     RunOutcome,
     RunSummary,
     Started,
+    add_note,
     iso,
     nodes_from_records,
     seconds_between,
@@ -298,11 +298,7 @@ class SfnRuns:
         try:
             return FailureInfo.from_mapping(caught_failure(store, summary.workflow, summary.run_id, error, cause))
         except BoundaryError as exc:
-            note = f"{exc}: the failure shown is the execution's own error and cause"
-            if notes is None:
-                print(f"typedflow runs: note: {shown(note)}", file=sys.stderr)
-            else:
-                notes.append(note)
+            add_note(notes, f"{exc}: the failure shown is the execution's own error and cause")
             return FailureInfo(failed_node(cause) or "", error, _plain(cause))
 
     def outcome(self, run_id: str) -> RunOutcome:

@@ -30,6 +30,7 @@ from typedflow.cli.runops import (
     RunOutcome,
     RunSummary,
     Started,
+    add_note,
     failure_text,
     iso,
     nodes_from_records,
@@ -214,11 +215,7 @@ class VertexRuns:
         try:
             first = self._reader(root).json(run_dir(root, summary.run_id) + "/failure.json")
         except BoundaryError as exc:
-            note = f"{exc}: the failure shown is the job's own error"
-            if notes is None:
-                print(f"typedflow runs: note: {shown(note)}", file=sys.stderr)
-            else:
-                notes.append(note)
+            add_note(notes, f"{exc}: the failure shown is the job's own error")
             first = None
         if isinstance(first, dict):
             return FailureInfo.from_mapping(first)

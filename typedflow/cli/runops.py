@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -249,6 +250,14 @@ def detail_text(d: RunDetail) -> str:
     return text
 
 
+def add_note(notes: list[str] | None, note: str) -> None:
+    """A note about a run: onto ``notes`` when the caller shows them with the run, else on stderr."""
+    if notes is None:
+        print(f"typedflow runs: note: {shown(note)}", file=sys.stderr)
+    else:
+        notes.append(note)
+
+
 def summaries_json(runs: list[RunSummary]) -> str:
     """``runs list --json``: one object per run, its fields as :class:`RunSummary` names them."""
     return json.dumps([attrs.asdict(r) for r in runs], indent=2) + "\n"
@@ -284,6 +293,7 @@ __all__ = [
     "RunOutcome",
     "RunSummary",
     "Started",
+    "add_note",
     "detail_json",
     "detail_text",
     "failure_text",
